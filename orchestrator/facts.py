@@ -1,0 +1,204 @@
+"""The facts every answer stands on: plain frozen dataclasses, JSON round-trippable.
+
+Produced once per film by the findings layer (``orchestrator.findings.analyse``) from
+``AnatomyMaps`` and a ``PixelSpacing``; consumed by the dialogue engine, which never looks
+at maps again. Coordinates are pixels ``(x, y)`` = (column, row) in the working image,
+standard PA display (the patient's right on the image's left). Clock positions: 12 o'clock
+is cranial (up), 3 o'clock the image's right.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Point = tuple[float, float]
+BBox = tuple[float, float, float, float]
+Tri = Literal["yes", "no", "uncertain"]
+
+
+@dataclass(frozen=True)
+class PixelSpacing:
+    """mm per pixel of the working image. ``source`` says whether it came from DICOM."""
+
+    row_mm: float
+    col_mm: float
+    source: Literal["dicom", "estimated"]
+    note: str = ""
+
+    def __post_init__(self) -> None:
+        if not (self.row_mm > 0 and self.col_mm > 0):
+            raise ValueError("pixel spacing must be positive")
+
+
+@dataclass(frozen=True)
+class Notch:
+    """A concavity of a lobulated margin."""
+
+    clock: int  # 1..12
+    depth_mm: float
+    point_px: Point
+
+
+@dataclass(frozen=True)
+class Spicule:
+    """A thin radial spike of a spiculated margin."""
+
+    clock: int  # 1..12
+    length_mm: float
+    base_px: Point
+    tip_px: Point
+
+
+@dataclass(frozen=True)
+class Density:
+    homogeneous: bool
+    contrast: float  # mean lesion intensity minus surrounding lung, normalised units
+    calcified: bool
+    cavity: bool
+    bubble_lucency: bool
+    air_bronchogram: Tri
+
+
+@dataclass(frozen=True)
+class HilumRelation:
+    """The lesion's relation to the same-side hilum."""
+
+    side: Literal["right", "left"]
+    hilum_px: Point
+    center_distance_mm: float
+    gap_mm: float  # lesion edge to the nearest hilar structure
+    gap_from_px: Point
+    gap_to_px: Point
+    connected: Tri  # a continuous soft-tissue band joins lesion and hilum
+    bronchus_cut_off: Tri
+
+
+@dataclass(frozen=True)
+class Finding:
+    id: str  # F1, F2, ... in screening order
+    kind: str  # nodule, mass, strand, consolidation, calcified_nodule, cavity, effusion
+    shape: str  # round, oval, strand-like, patchy
+    center_px: Point
+    bbox_px: BBox
+    polygon_px: tuple[Point, ...]
+    area_mm2: float
+    diameter_mm: float  # equivalent-circle diameter
+    longest_mm: float
+    shortest_mm: float
+    orientation_deg: float
+    side: Literal["right", "left"]
+    lobe: str  # RUL RML RLL LUL LLL
+    zone: str  # upper middle lower
+    band: str  # inner middle outer
+    margin: str  # smooth lobulated spiculated
+    notches: tuple[Notch, ...]
+    spicules: tuple[Spicule, ...]
+    density: Density
+    pleural_contact: bool
+    distance_to_pleura_mm: float
+    distance_to_diaphragm_mm: float
+    hilum: HilumRelation | None
+    confidence: float
+
+
+@dataclass(frozen=True)
+class AnatomyRegion:
+    """A named anatomy region or point: hilum_right, lung_left, heart, apex_right, costophrenic_left, ..."""
+
+    name: str
+    center_px: Point
+    bbox_px: BBox
+    polygon_px: tuple[Point, ...] = ()
+
+
+@dataclass(frozen=True)
+class CostophrenicAngle:
+    side: Literal["right", "left"]
+    point_px: Point
+    angle_deg: float
+    state: Literal["sharp", "blunted", "not_assessable"]
+
+
+@dataclass(frozen=True)
+class AnatomyFacts:
+    regions: tuple[AnatomyRegion, ...]
+    hilum_px: dict[str, Point]
+    costophrenic: tuple[CostophrenicAngle, ...]
+    cardiothoracic_ratio: float | None
+    heart_width_mm: float | None
+    thorax_width_mm: float | None
+    diaphragm_dome_px: dict[str, Point] = field(default_factory=dict)
+    apex_px: dict[str, Point] = field(default_factory=dict)
+
+    def region(self, name: str) -> AnatomyRegion | None:
+        return next((r for r in self.regions if r.name == name), None)
+
+
+@dataclass(frozen=True)
+class ImageFacts:
+    image_size: tuple[int, int]  # (H, W) of the working image
+    spacing: PixelSpacing
+    anatomy: AnatomyFacts
+    findings: tuple[Finding, ...]
+    lesion_heatmap_png: str = ""  # data: URL of a small RGBA PNG, for the screening overlay
+    checked: tuple[str, ...] = ()  # what the findings layer actually assessed (for "normal" statements)
+
+    def finding(self, finding_id: str) -> Finding | None:
+        return next((f for f in self.findings if f.id == finding_id), None)
+
+
+# --- JSON round trip -------------------------------------------------------------------------
+
+
+def to_jsonable(obj: Any) -> Any:
+    """Dataclasses → dicts, tuples → lists, recursively."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_jsonable(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, dict):
+        return {k: to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_jsonable(v) for v in obj]
+    return obj
+
+
+def from_jsonable(cls: Any, data: Any) -> Any:
+    """Inverse of ``to_jsonable`` for the annotated dataclasses of this package."""
+    return _build(cls, data)
+
+
+def _build(tp: Any, data: Any) -> Any:  # noqa: C901 - a type dispatcher
+    origin = typing.get_origin(tp)
+    if data is None:
+        return None
+    if dataclasses.is_dataclass(tp):
+        hints = typing.get_type_hints(tp)
+        kwargs = {f.name: _build(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data}
+        return tp(**kwargs)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        for a in args:
+            try:
+                return _build(a, data)
+            except (TypeError, KeyError, ValueError):
+                continue
+        return data
+    if origin is tuple:
+        args = typing.get_args(tp)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_build(args[0], v) for v in data)
+        return tuple(_build(a, v) for a, v in zip(args, data, strict=False))
+    if origin is list:
+        (a,) = typing.get_args(tp)
+        return [_build(a, v) for v in data]
+    if origin is dict:
+        _, vt = typing.get_args(tp)
+        return {k: _build(vt, v) for k, v in data.items()}
+    if origin is Literal:
+        return data
+    if tp is float and isinstance(data, int | float):
+        return float(data)
+    return data

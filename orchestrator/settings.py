@@ -1,0 +1,52 @@
+"""The one settings object. Read once (``Settings()`` in the CLI entry point) and passed down.
+
+Every field can be set from the environment with the ``HILUM_`` prefix, e.g.
+``HILUM_PORT=8080``; nested names are not used, so each variable is flat.
+Sections are grouped by the component that reads them; add fields in your section.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HILUM_", extra="ignore")
+
+    # --- service ---------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 7860
+    grpc_port: int = 50051
+    log_level: str = "INFO"
+    max_upload_bytes: int = Field(default=64 * 1024 * 1024, description="413 above this")
+    max_image_pixels: int = Field(default=6000 * 6000, description="413 above this many pixels")
+    max_question_chars: int = 2000
+    session_ttl_s: int = 3600
+    max_sessions: int = 1000
+    redis_url: str | None = None
+    drain_timeout_s: float = 20.0
+
+    # --- encoder ---------------------------------------------------------------------
+    encoder: str = Field(default="embedded", description="'embedded' or 'triton://HOST:PORT'")
+    onnx_path: Path = REPO_ROOT / "encoder" / "weights" / "anatomy_encoder.onnx"
+    model_repository: Path = REPO_ROOT / "model_repository"
+    encoder_max_batch: int = 1
+    encoder_max_wait_ms: float = 2.0
+    encoder_queue_size: int = 64
+    encoder_intra_op_threads: int = 2
+    encoder_timeout_s: float = 30.0
+    triton_model_name: str = "anatomy_encoder"
+
+    # --- narrator (vLLM) ---------------------------------------------------------------
+    llm_urls: list[str] = Field(default_factory=list)
+    llm_model: str = "google/medgemma-4b-it"
+    llm_deadline_s: float = 8.0
+    cache_salt_key: str = "hilum-dev-salt-key-change-me"
+
+    # --- data / phantom ----------------------------------------------------------------
+    cache_dir: Path = Path.home() / ".cache" / "hilum"
