@@ -1,0 +1,321 @@
+"""The fact guard: a language model's narration may retell the facts, never change them.
+
+Every number, side, lobe, anchor id and sign status in the narration (English or Chinese) is
+checked against the turn's facts (DESIGN.md's turn JSON: ``findings[].side/lobe/diameter_mm…``,
+``measurements[].mm``, ``checklist.items[].sign/status``, ``anchors[].id``) and against the
+composer's own text, which is written from those facts. A narration that contradicts them is
+rejected; the caller then shows the composer's text and counts the rejection.
+
+The checks are deliberately conservative: a rejected narration costs only fluency (the exact
+composer text is shown), an accepted wrong one costs trust.
+
+- numbers: each must be a correct rounding of a fact value (mm ↔ cm and % converted), a
+  number in the composer's text or the question, or a count of a fact list;
+- sides: each must occur in the facts or the composer's text (``左右`` = "about" is not a side);
+- lobes: each must be one of the lobes in the facts ("left middle lobe" is none);
+- anchor ids: each must be an anchor of the session's facts;
+- anchored clauses: a clause naming exactly one finding's anchor must not give it another
+  lobe or side;
+- sign status: a clause that names a checklist sign states it present, absent or uncertain
+  (naming it without a qualifier asserts it) and must agree with the item's status; so must
+  what it says of the single finding's calcification, cavity, bubble lucency and air bronchogram.
+
+Known limits: Chinese numerals (三条) are not read as numbers; a clause naming two signs with
+one negation is read as negating both (a false rejection, never a false acceptance of a flip).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+_NUMBER = re.compile(r"(?<![A-Za-z0-9.])(\d+(?:\.\d+)?)\s*(%|mm|cm|毫米|厘米|公分)?", re.IGNORECASE)
+_LIST_MARKER = re.compile(r"(?m)^\s*\d+[.)、]\s*")
+_ANCHOR = re.compile(r"(?<![A-Za-z0-9])A\d+(?![0-9])")
+_SIDE_EN = re.compile(r"\b(right|left)\b", re.IGNORECASE)
+_SIDE_ZH = re.compile(r"[左右]")
+_NOT_SIDE_ZH = ("左右",)  # "about", as in 12 mm左右
+_LOBE_EN = re.compile(r"\b(right|left)\s+(upper|middle|lower)\s+lobe", re.IGNORECASE)
+_LOBE_ABBR = re.compile(r"\b([RL][UML]L)\b")
+_LOBE_ZH = re.compile(r"([左右])肺?([上中下])叶")
+_SENTENCE_SPLIT = re.compile(r"[。;；:：!！?？\n]|(?<!\d)\.(?!\d)")
+_CLAUSE_SPLIT = re.compile(r"[。;；:：,，、!！?？\n]|(?<!\d)\.(?!\d)")
+
+VALID_LOBES = frozenset({"RUL", "RML", "RLL", "LUL", "LLL"})
+_SIDE_OF = {"right": "right", "left": "left", "右": "right", "左": "left"}
+_LEVEL_OF = {"upper": "U", "middle": "M", "lower": "L", "上": "U", "中": "M", "下": "L"}
+
+# a checklist sign key (or label) fragment → words that name that sign in a narration
+_SIGN_TERMS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("spicul", ("spicul", "毛刺")),
+    ("lobul", ("lobulat", "分叶")),
+    ("round", ("round", "oval", "圆形", "类圆")),
+    ("hil", ("hilum", "hilar", "肺门")),
+    ("bubble", ("bubble", "vacuol", "空泡")),
+    ("pleura", ("pleural indentation", "pleural retraction", "pleural tag", "胸膜凹陷", "胸膜牵拉")),
+    ("bronchogram", ("bronchogram", "支气管充气", "空气支气管")),
+    ("calcif", ("calcif", "钙化")),
+    ("cavit", ("cavit", "空洞")),
+)
+_UNCERTAIN_CUES = (
+    "uncertain", "indeterminate", "unclear", "cannot", "can't", "equivocal", "possibl", "may ",
+    "might", "not assessable", "not be assessed", "needs ct", "need ct", "further imaging",
+    "不确定", "无法", "不能确定", "待定", "可疑", "难以", "不明确", "需ct", "需要ct", "进一步",
+)
+_NEGATIVE_CUES = (
+    r"\bno\b", r"\bnot\b", r"\bwithout\b", r"\babsent\b", r"\bnone\b", r"\bnegative\b",
+    r"\bneither\b", r"\bnor\b", "不符合", "未见", "没有", "无", "未", "阴性", "不存在",
+)
+_POSITIVE_CUES = (
+    r"\byes\b", r"\bthere (?:is|are)\b", r"\bpresent\b", r"\bseen\b", r"\bshows?\b", r"\bvisible\b", r"\bhas\b", r"\bwith\b",
+    r"\bmatch", r"\bmeets?\b", r"\bconsistent\b", r"\bpositive\b",
+    "可见", "见", "符合", "存在", "有", "阳性", "呈",
+)
+
+
+@dataclass(frozen=True)
+class GuardVerdict:
+    ok: bool
+    violations: tuple[str, ...] = ()
+
+    @property
+    def check(self) -> str:
+        """The kind of the first failed check (number, side, lobe, anchor, sign), '' when ok."""
+        return self.violations[0].split(":", 1)[0] if self.violations else ""
+
+
+@dataclass(frozen=True)
+class _Facts:
+    numbers: tuple[float, ...]
+    sides: frozenset[str]
+    lobes: frozenset[str]
+    anchors: frozenset[str]
+    anchor_findings: dict[str, dict[str, Any]]
+    anatomy_sides: frozenset[str]
+    signs: tuple[tuple[tuple[str, ...], str], ...]  # (terms, status yes|no|uncertain)
+
+
+# --- reading the facts ---------------------------------------------------------------------
+
+
+def _walk(value: Any, key: str = "") -> Iterator[tuple[str, Any]]:
+    """(key, leaf) pairs, skipping pixel geometry and drawing layers."""
+    if key.endswith("_px") or key in ("overlays", "polygon", "turn"):
+        return
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from _walk(v, str(k))
+    elif isinstance(value, list | tuple):
+        yield "#len", len(value)
+        for v in value:
+            yield from _walk(v, key)
+    else:
+        yield key, value
+
+
+def _numbers_in_text(text: str) -> list[float]:
+    return [float(m.group(1)) for m in _NUMBER.finditer(text)]
+
+
+def _sides_in_text(text: str) -> set[str]:
+    for compound in _NOT_SIDE_ZH:
+        text = text.replace(compound, "")
+    found = {m.group(1).lower() for m in _SIDE_EN.finditer(text)}
+    found |= {_SIDE_OF[m.group(0)] for m in _SIDE_ZH.finditer(text)}
+    return found
+
+
+def _lobes_in_text(text: str) -> list[str]:
+    lobes = [_SIDE_OF[m.group(1).lower()][0].upper() + _LEVEL_OF[m.group(2).lower()] + "L" for m in _LOBE_EN.finditer(text)]
+    lobes += [m.group(1) for m in _LOBE_ABBR.finditer(text)]
+    lobes += [_SIDE_OF[m.group(1)][0].upper() + _LEVEL_OF[m.group(2)] + "L" for m in _LOBE_ZH.finditer(text)]
+    return lobes
+
+
+def _sign_terms(sign: str, labels: list[str]) -> tuple[str, ...]:
+    key = " ".join([sign, *labels]).lower()
+    terms: list[str] = []
+    for fragment, words in _SIGN_TERMS:
+        if fragment in key:
+            terms.extend(words)
+    return tuple(terms)
+
+
+def _signs(turn_facts: dict[str, Any]) -> tuple[tuple[tuple[str, ...], str], ...]:
+    signs: list[tuple[tuple[str, ...], str]] = []
+    checklist = turn_facts.get("checklist") or {}
+    for item in checklist.get("items") or []:
+        labels = [str(v) for k, v in item.items() if k in ("label", "label_en", "label_zh", "name") and v]
+        terms = _sign_terms(str(item.get("sign", "")), labels)
+        if terms and item.get("status") in ("yes", "no", "uncertain"):
+            signs.append((terms, str(item["status"])))
+    findings = turn_facts.get("findings") or []
+    if len(findings) == 1:  # a single subject: its density facts are sign statuses too
+        f = findings[0]
+        density = f.get("density") if isinstance(f.get("density"), dict) else f
+        for key, sign in (("calcified", "calcif"), ("cavity", "cavit"), ("bubble_lucency", "bubble")):
+            if isinstance(density.get(key), bool):
+                signs.append((_sign_terms(sign, []), "yes" if density[key] else "no"))
+        if density.get("air_bronchogram") in ("yes", "no", "uncertain"):
+            signs.append((_sign_terms("bronchogram", []), str(density["air_bronchogram"])))
+    return tuple(signs)
+
+
+def _anchor_side(anchor: dict[str, Any], finding: dict[str, Any] | None) -> set[str]:
+    if finding is not None and finding.get("side") in ("right", "left"):
+        return {str(finding["side"])}
+    if anchor.get("side") in ("right", "left"):
+        return {str(anchor["side"])}
+    return _sides_in_text(str(anchor.get("label", "")) + " " + str(anchor.get("name", "")))
+
+
+def _read_facts(turn_facts: dict[str, Any], composer_text: str, question: str) -> _Facts:
+    numbers: list[float] = []
+    sides: set[str] = set()
+    lobes: set[str] = set()
+    for key, leaf in _walk(turn_facts):
+        if isinstance(leaf, bool) or leaf is None:
+            continue
+        if isinstance(leaf, int | float):
+            numbers.append(float(leaf))
+        elif isinstance(leaf, str):
+            numbers.extend(_numbers_in_text(leaf))
+            sides |= _sides_in_text(leaf) if key != "side" else {leaf}
+            lobes |= set(_lobes_in_text(leaf)) | ({leaf} if key == "lobe" else set())
+    numbers += _numbers_in_text(composer_text) + _numbers_in_text(question)
+    sides |= _sides_in_text(composer_text)
+    lobes |= set(_lobes_in_text(composer_text))
+    findings_by_anchor = {str(f.get("anchor_id")): f for f in turn_facts.get("findings") or [] if f.get("anchor_id")}
+    anchors: set[str] = set(str(a) for a in turn_facts.get("referenced_anchor_ids") or [])
+    anatomy_sides: set[str] = set()
+    for anchor in turn_facts.get("anchors") or []:
+        anchor_id = str(anchor.get("id", ""))
+        anchors.add(anchor_id)
+        finding = findings_by_anchor.get(anchor_id)
+        if finding is None:
+            anatomy_sides |= _anchor_side(anchor, None)
+    anchors |= set(_ANCHOR.findall(composer_text))
+    return _Facts(
+        numbers=tuple(numbers),
+        sides=frozenset(sides & {"right", "left"}),
+        lobes=frozenset(lobes & VALID_LOBES),
+        anchors=frozenset(anchors),
+        anchor_findings=findings_by_anchor,
+        anatomy_sides=frozenset(anatomy_sides),
+        signs=_signs(turn_facts),
+    )
+
+
+# --- checking the narration ----------------------------------------------------------------
+
+
+def _decimals(token: str) -> int:
+    return len(token.split(".", 1)[1]) if "." in token else 0
+
+
+def _number_ok(token: str, unit: str, allowed: tuple[float, ...]) -> bool:
+    value = float(token)
+    half_step = 0.5 * 10 ** -_decimals(token) + 1e-9
+    unit = unit.lower()
+    scales = [1.0]
+    if unit in ("cm", "厘米", "公分"):
+        scales.append(10.0)  # facts are in mm
+    elif unit in ("mm", "毫米"):
+        scales.append(0.1)  # the composer may have said cm
+    elif unit == "%":
+        scales.append(0.01)
+    return any(abs(value * s - v) <= half_step * s for s in scales for v in allowed)
+
+
+def _check_numbers(text: str, facts: _Facts) -> list[str]:
+    text = _LIST_MARKER.sub("", text)
+    return [
+        f"number: {m.group(0).strip()} is not in the facts"
+        for m in _NUMBER.finditer(text)
+        if not _number_ok(m.group(1), m.group(2) or "", facts.numbers)
+    ]
+
+
+def _check_terms(text: str, facts: _Facts) -> list[str]:
+    problems = [f"side: '{s}' is not in the facts" for s in sorted(_sides_in_text(text) - facts.sides)]
+    for lobe in _lobes_in_text(text):
+        if lobe not in VALID_LOBES:
+            problems.append(f"lobe: {lobe} is not a lobe")
+        elif lobe not in facts.lobes:
+            problems.append(f"lobe: {lobe} is not in the facts")
+    problems += [f"anchor: {a} is not an anchor of this session" for a in _ANCHOR.findall(text) if a not in facts.anchors]
+    return problems
+
+
+def _split(text: str, pattern: re.Pattern[str]) -> list[str]:
+    return [c.strip() for c in pattern.split(text) if c.strip()]
+
+
+def _check_anchored_clause(clause: str, facts: _Facts) -> list[str]:
+    named = set(_ANCHOR.findall(clause))
+    if len(named) != 1:
+        return []
+    finding = facts.anchor_findings.get(next(iter(named)))
+    if finding is None:
+        return []
+    problems = [
+        f"lobe: {lobe} given for {finding.get('anchor_id')}, the facts say {finding.get('lobe')}"
+        for lobe in _lobes_in_text(clause)
+        if finding.get("lobe") and lobe != finding.get("lobe")
+    ]
+    allowed_sides = {str(finding.get("side"))} | facts.anatomy_sides
+    problems += [
+        f"side: {side} given for {finding.get('anchor_id')}, the facts say {finding.get('side')}"
+        for side in sorted(_sides_in_text(clause) - allowed_sides)
+    ]
+    return problems
+
+
+def _has_cue(clause: str, cues: tuple[str, ...]) -> bool:
+    return any(re.search(cue, clause) if cue.startswith(r"\b") else cue in clause for cue in cues)
+
+
+def stated_status(clause: str) -> str | None:
+    """What a clause says about the sign it names: uncertain, no, yes, or nothing said."""
+    lowered = clause.lower()
+    if _has_cue(lowered, _UNCERTAIN_CUES):
+        return "uncertain"
+    if _has_cue(lowered, _NEGATIVE_CUES):
+        return "no"
+    if _has_cue(lowered, _POSITIVE_CUES):
+        return "yes"
+    return None
+
+
+def _names_sign(lowered: str, terms: tuple[str, ...]) -> bool:
+    """English terms match at a word start ('round' is not in 'around'); Chinese ones anywhere."""
+    return any(
+        re.search(r"\b" + re.escape(t), lowered) if t.isascii() else t in lowered for t in terms
+    )
+
+
+def _check_signs(clause: str, facts: _Facts) -> list[str]:
+    lowered = clause.lower()
+    problems: list[str] = []
+    for terms, status in facts.signs:
+        if not _names_sign(lowered, terms):
+            continue
+        stated = stated_status(clause) or "yes"  # naming a sign without a qualifier asserts it
+        if stated != status:
+            problems.append(f"sign: '{clause}' says {stated}, the facts say {status}")
+    return problems
+
+
+def check_narration(text: str, turn_facts: dict[str, Any], composer_text: str, question: str = "") -> GuardVerdict:
+    """Does ``text`` retell the facts without contradicting any of them?"""
+    if not text.strip():
+        return GuardVerdict(ok=False, violations=("empty: the narration is empty",))
+    facts = _read_facts(turn_facts, composer_text, question)
+    problems = _check_numbers(text, facts) + _check_terms(text, facts)
+    for sentence in _split(text, _SENTENCE_SPLIT):
+        problems += _check_anchored_clause(sentence, facts)
+    for clause in _split(text, _CLAUSE_SPLIT):
+        problems += _check_signs(clause, facts)
+    return GuardVerdict(ok=not problems, violations=tuple(problems))
