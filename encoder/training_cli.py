@@ -1,9 +1,90 @@
-"""Placeholder: subcommands for this component arrive with its issue."""
+"""``hilum train`` and ``hilum evaluate``. Heavy imports (torch, the phantom) live in the handlers."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+
+from orchestrator.settings import REPO_ROOT, Settings
+
+DEFAULT_DATA = REPO_ROOT / "data" / "phantom-train"
+DEFAULT_RUN = REPO_ROOT / "data" / "train-run"
+DEFAULT_WEIGHTS = REPO_ROOT / "encoder" / "weights" / "anatomy_encoder.pt"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
-    return None
+    train = subparsers.add_parser("train", help="train the anatomy encoder on phantom cases (CPU budget)")
+    train.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="pre-generated case_*.npz")
+    train.add_argument("--generate", type=int, default=0, help="first generate N cases (seeds 1000, 1001, ...)")
+    train.add_argument("--generate-only", action="store_true", help="generate the dataset and stop")
+    train.add_argument("--workers", type=int, default=2, help="processes for dataset generation")
+    train.add_argument("--time-budget-min", type=float, default=45.0)
+    train.add_argument("--steps", type=int, default=None, help="fixed step count (replays a run exactly)")
+    train.add_argument("--batch-size", type=int, default=8)
+    train.add_argument("--lr", type=float, default=3e-3)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--threads", type=int, default=2)
+    train.add_argument("--out-dir", type=Path, default=DEFAULT_RUN, help="checkpoints (resume from here)")
+    train.add_argument("--weights-out", type=Path, default=DEFAULT_WEIGHTS)
+    train.add_argument("--resume", action="store_true")
+    train.set_defaults(handler=handle_train)
+
+    ev = subparsers.add_parser("evaluate", help="Dice / lesion / hilum metrics on held-out phantom seeds")
+    ev.add_argument("--seeds", default="0-49", help="e.g. 0-49 (training uses 1000-1999)")
+    ev.add_argument("--onnx", type=Path, default=None, help="default: settings.onnx_path")
+    ev.add_argument("--json", type=Path, default=None, help="also write the result as JSON here")
+    ev.add_argument("--gate-off", action="store_true",
+                    help="evaluate the checkpoint with the anatomy gate on the lesion head forced open")
+    ev.add_argument("--checkpoint", type=Path, default=DEFAULT_WEIGHTS, help="for --gate-off")
+    ev.add_argument("--threads", type=int, default=2)
+    ev.set_defaults(handler=handle_evaluate)
+
+
+def handle_train(args: argparse.Namespace, settings: Settings) -> int:
+    from encoder.dataset import TRAIN_SEEDS, generate_dataset
+
+    if args.generate:
+        seeds = list(TRAIN_SEEDS)[: args.generate]
+        generate_dataset(seeds, args.data_dir, workers=args.workers)
+        print(f"dataset: {len(seeds)} cases (seeds {seeds[0]}-{seeds[-1]}) in {args.data_dir}")
+        if args.generate_only:
+            return 0
+    from encoder.train import TrainConfig, train
+
+    cfg = TrainConfig(
+        data_dir=args.data_dir, out_dir=args.out_dir, weights_out=args.weights_out,
+        time_budget_min=args.time_budget_min, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+        seed=args.seed, threads=args.threads, resume=args.resume,
+    )
+    meta = train(cfg)
+    print(f"trained {meta['steps']} steps in {meta['elapsed_min']} min -> {args.weights_out}")
+    print("next: hilum export onnx && hilum export repository && hilum evaluate --seeds 0-49")
+    return 0
+
+
+def handle_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    import tempfile
+
+    from encoder.dataset import TRAIN_SEEDS, parse_seeds
+    from encoder.evaluate import evaluate, format_table, write_json
+
+    seeds = parse_seeds(args.seeds)
+    overlap = sorted(set(seeds) & set(TRAIN_SEEDS))
+    if overlap:
+        print(f"refusing: seeds {overlap[0]}... overlap the training range {TRAIN_SEEDS.start}-{TRAIN_SEEDS.stop - 1}")
+        return 2
+    onnx_path = args.onnx or settings.onnx_path
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.gate_off:
+            from export.onnx import export_onnx, load_checkpoint
+
+            model = load_checkpoint(args.checkpoint)
+            model.gate_enabled = False
+            onnx_path = export_onnx(model, Path(tmp) / "gate_off.onnx")
+        result = evaluate(onnx_path, seeds, threads=args.threads)
+    result["gate"] = "off" if args.gate_off else "on"
+    print(format_table(result))
+    if args.json:
+        write_json(result, args.json)
+        print(f"wrote {args.json}")
+    return 0

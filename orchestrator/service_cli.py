@@ -1,9 +1,144 @@
-"""Placeholder: subcommands for this component arrive with its issue."""
+"""``hilum serve``, ``hilum ask``, ``hilum status``: the service's subcommands.
+
+Registration declares arguments only; the handlers import the heavy parts when they run.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from orchestrator.settings import Settings
+
+CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
-    return None
+    serve = subparsers.add_parser("serve", help="run REST + web page (7860) and gRPC (50051) in one process")
+    serve.add_argument("--host", help="bind address (default: settings.host)")
+    serve.add_argument("--port", type=int, help="REST / web port (default 7860)")
+    serve.add_argument("--grpc-port", type=int, help="gRPC port (default 50051)")
+    serve.add_argument("--encoder", help="'embedded' (default) or 'triton://HOST:PORT'")
+    serve.add_argument("--llm-url", help="vLLM base URL(s), comma separated; none: the composer narrates")
+    serve.add_argument("--llm-model", help="model name served by vLLM")
+    serve.set_defaults(handler=run_serve)
+
+    ask = subparsers.add_parser("ask", help="one session: screening turn, then one turn per question")
+    ask.add_argument("image", type=Path, help="DICOM, PNG or JPEG film")
+    ask.add_argument("questions", nargs="*", help="questions, zh or en, asked in order")
+    ask.add_argument("--json", action="store_true", help='print {"session_id", "turns": [...]}')
+    ask.add_argument("--server", help="URL of a running Hilum (default: in-process engine)")
+    ask.add_argument("--lang", choices=("zh", "en"), help="session language (default: from the first question)")
+    ask.add_argument("--tenant", help="tenant (X-Hilum-Tenant) when asking a server")
+    ask.set_defaults(handler=run_ask)
+
+    status = subparsers.add_parser("status", help="health of orchestrator, Triton, narrator; sessions; GPU use")
+    status.add_argument("--server", help="orchestrator URL (default http://HOST:PORT from settings)")
+    status.add_argument("--encoder", help="encoder to probe (default: settings.encoder)")
+    status.add_argument("--triton-metrics", help="Triton metrics URL (default http://TRITON_HOST:8002/metrics)")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=run_status)
+
+
+def settings_from_args(args: argparse.Namespace, settings: Settings) -> Settings:
+    """Flags override the environment-derived settings (only the flags given)."""
+    update: dict[str, Any] = {}
+    for flag, name in (("host", "host"), ("port", "port"), ("grpc_port", "grpc_port"),
+                       ("encoder", "encoder"), ("llm_model", "llm_model")):
+        value = getattr(args, flag, None)
+        if value is not None:
+            update[name] = value
+    if getattr(args, "llm_url", None):
+        update["llm_urls"] = [u.strip() for u in args.llm_url.split(",") if u.strip()]
+    return settings.model_copy(update=update)
+
+
+# --- serve -----------------------------------------------------------------------------------------
+def run_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestrator.server import serve
+
+    return serve(settings_from_args(args, settings))
+
+
+# --- ask -------------------------------------------------------------------------------------------
+def session_lang(args: argparse.Namespace) -> str:
+    if args.lang:
+        return args.lang
+    return "zh" if args.questions and CJK.search(args.questions[0]) else "en"
+
+
+def ask_in_process(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+    from orchestrator.server import build_services
+
+    services = build_services(settings)
+    try:
+        engine = services.engine
+        view = engine.create_session(args.image.read_bytes(), filename=args.image.name, lang=session_lang(args))
+        session = view.to_dict()
+        turns = list(session["turns"])
+        turns += [engine.ask(session["session_id"], q).to_dict() for q in args.questions]
+        return {"session_id": session["session_id"], "turns": turns}
+    finally:
+        services.close()
+
+
+def ask_remote(args: argparse.Namespace) -> dict[str, Any]:
+    from orchestrator.client import HilumClient
+
+    with HilumClient(args.server, tenant=args.tenant) as client:
+        session = client.create_session(args.image, lang=session_lang(args))
+        turns = list(session["turns"])
+        turns += [client.ask(session["session_id"], q) for q in args.questions]
+        return {"session_id": session["session_id"], "turns": turns}
+
+
+def render_turn(turn: dict[str, Any]) -> str:
+    head = f"── turn {turn['turn']} · {turn['intent']} · {turn['lang']}"
+    lines = [head, turn["answer"]["text"]]
+    for m in turn.get("measurements") or []:
+        if "mm" in m:
+            lines.append(f"   [{m.get('kind')}] {m.get('from', m.get('of', ''))}→{m.get('to', '')} "
+                         f"{m['mm']:.1f} mm ({m.get('spacing_source', '?')})")
+    checklist = turn.get("checklist")
+    if checklist:
+        lines.append(f"   checklist {checklist.get('name')}: {checklist.get('matched')}/{checklist.get('total')}")
+    return "\n".join(lines)
+
+
+def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestrator.errors import HilumError
+
+    if not args.image.is_file():
+        print(f"hilum ask: no such file: {args.image}", file=sys.stderr)
+        return 2
+    try:
+        result = ask_remote(args) if args.server else ask_in_process(args, settings)
+    except HilumError as exc:
+        print(f"hilum ask: {exc.kind}: {exc.message}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+    else:
+        print(f"session {result['session_id']}")
+        print("\n\n".join(render_turn(t) for t in result["turns"]))
+    return 0
+
+
+# --- status ----------------------------------------------------------------------------------------
+def run_status(args: argparse.Namespace, settings: Settings) -> int:
+    from orchestrator.fleet_status import collect, render
+
+    settings = settings_from_args(args, settings)
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
+    server = (args.server or f"http://{host}:{settings.port}").rstrip("/")
+    probes = collect(settings, server, args.triton_metrics)
+    if args.json:
+        print(json.dumps({p.name: {"ok": p.ok, "summary": p.summary, "detail": p.detail} for p in probes},
+                         ensure_ascii=False, default=str))
+    else:
+        print(render(probes, server))
+    return 0 if probes[0].ok else 1

@@ -38,15 +38,23 @@ class Settings(BaseSettings):
     encoder_max_batch: int = 1
     encoder_max_wait_ms: float = 2.0
     encoder_queue_size: int = 64
-    encoder_intra_op_threads: int = 2
+    encoder_intra_op_threads: int = 1  # x encoder_workers = 2 cores (loadtests/bench_encoder.py)
     encoder_timeout_s: float = 30.0
     triton_model_name: str = "anatomy_encoder"
+    encoder_workers: int = Field(default=2, description="embedded: ORT runner threads sharing one session")
+    triton_bin: Path | None = Field(default=None, description="tritonserver binary; default: the pytriton wheel's")
 
     # --- narrator (vLLM) ---------------------------------------------------------------
     llm_urls: list[str] = Field(default_factory=list)
     llm_model: str = "google/medgemma-4b-it"
     llm_deadline_s: float = 8.0
     cache_salt_key: str = "hilum-dev-salt-key-change-me"
+    llm_max_tokens: int = Field(default=512, description="max_tokens of each narration request")
+    llm_connect_timeout_s: float = 1.0
+    llm_max_attempts: int = Field(default=3, description="tries per turn, across replicas, within the deadline")
+    llm_backoff_s: float = Field(default=0.1, description="first retry backoff; doubles per retry")
+    llm_breaker_failures: int = Field(default=3, description="consecutive failures that open a replica's breaker")
+    llm_breaker_reset_s: float = Field(default=15.0, description="seconds an open breaker waits before a probe")
 
     # --- data / phantom ----------------------------------------------------------------
     cache_dir: Path = Path.home() / ".cache" / "hilum"

@@ -1,0 +1,153 @@
+"""Phantom cases -> training targets, pre-generated to disk, loaded into memory for training.
+
+Every film goes through :func:`encoder.preprocess.prepare_film`, the same normalisation that
+serving uses; masks and points go through the same pad-to-square + resize geometry.
+
+Seed ranges (disjoint, so evaluation never sees a training film):
+    training    1000-1999   (``TRAIN_SEEDS``)
+    evaluation  0-99        (``EVAL_SEEDS``; ``hilum evaluate --seeds 0-49`` by default)
+
+One case on disk (``case_<seed>.npz``):
+    image    (512, 512) float16   prepare_film(case.image)
+    anatomy  (C, 128, 128) uint8  area fraction of each class per stride-4 cell, x255
+    lesion   (256, 256) uint8     area fraction of lesion per stride-2 cell, x255
+    hilum    (2, 2) float32       right/left hilum (x, y) in working pixels
+    spacing  () float32           mm per working pixel
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from encoder.network import ANATOMY_STRIDE, HILUM_SIDES, INPUT_SIZE, LESION_STRIDE
+from encoder.preprocess import Resampling, prepare_film
+
+log = logging.getLogger(__name__)
+
+TRAIN_SEEDS = range(1000, 2000)
+EVAL_SEEDS = range(0, 100)
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """``"0-49"`` / ``"3,5,9"`` / ``"0-9,20-29"`` -> sorted seed list."""
+    seeds: set[int] = set()
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        if "-" in part:
+            lo, hi = (int(v) for v in part.split("-", 1))
+            seeds.update(range(lo, hi + 1))
+        else:
+            seeds.add(int(part))
+    return sorted(seeds)
+
+
+def to_working_points(point: Sequence[float], resampling: Resampling) -> tuple[float, float]:
+    """Original-film (x, y) -> working-image (x, y) (pad, then resize with half-pixel centres)."""
+    x, y = float(point[0]), float(point[1])
+    s = resampling.scale
+    return (x + resampling.pad_x + 0.5) / s - 0.5, (y + resampling.pad_y + 0.5) / s - 0.5
+
+
+def resize_masks(masks: np.ndarray, resampling: Resampling, size: int) -> np.ndarray:
+    """(C, H, W) bool -> (C, size, size) float32 area fraction after the working geometry."""
+    c, h, w = masks.shape
+    side = max(h, w)
+    square = np.zeros((side, side, c), dtype=np.float32)
+    square[resampling.pad_y : resampling.pad_y + h, resampling.pad_x : resampling.pad_x + w] = np.transpose(
+        masks, (1, 2, 0)
+    )
+    out = np.empty((c, size, size), dtype=np.float32)
+    for start in range(0, c, 4):  # cv2 handles up to 4 channels per call everywhere
+        chunk = square[:, :, start : start + 4]
+        resized = cv2.resize(chunk, (size, size), interpolation=cv2.INTER_AREA if side > size else cv2.INTER_LINEAR)
+        out[start : start + chunk.shape[2]] = resized.reshape(size, size, -1).transpose(2, 0, 1)
+    return out
+
+
+@dataclass(frozen=True)
+class CaseTargets:
+    image: np.ndarray
+    anatomy: np.ndarray
+    lesion: np.ndarray
+    hilum: np.ndarray
+    spacing: float
+
+
+def case_targets(case: Any) -> CaseTargets:
+    """One phantom case -> the network's input and its training targets."""
+    film, resampling = prepare_film(case.image)
+    anatomy = resize_masks(np.asarray(case.masks, dtype=bool), resampling, INPUT_SIZE // ANATOMY_STRIDE)
+    lesion = resize_masks(np.asarray(case.lesion_mask, dtype=bool)[None], resampling, INPUT_SIZE // LESION_STRIDE)[0]
+    hilum = np.array([to_working_points(case.hilum_px[s], resampling) for s in HILUM_SIDES], dtype=np.float32)
+    spacing = float(np.mean(case.pixel_spacing_mm)) * resampling.scale
+    return CaseTargets(film, anatomy, lesion, hilum, spacing)
+
+
+def _quantise(a: np.ndarray) -> np.ndarray:
+    return np.clip(np.rint(a * 255.0), 0, 255).astype(np.uint8)
+
+
+def _write_case(args: tuple[int, str]) -> str:
+    from encoder.phantom import generate_case
+
+    seed, out_dir = args
+    path = Path(out_dir) / f"case_{seed:05d}.npz"
+    if path.is_file():
+        return str(path)
+    t = case_targets(generate_case(seed))
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(
+        tmp, image=t.image.astype(np.float16), anatomy=_quantise(t.anatomy), lesion=_quantise(t.lesion),
+        hilum=t.hilum, spacing=np.float32(t.spacing), seed=np.int64(seed),
+    )
+    tmp.rename(path)
+    return str(path)
+
+
+def generate_dataset(seeds: Iterable[int], out_dir: Path, workers: int = 2) -> list[Path]:
+    """Generate (or reuse) one npz per seed, in ``workers`` processes, with a progress bar."""
+    from tqdm import tqdm
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(s, str(out_dir)) for s in seeds]
+    if workers <= 1:
+        return [Path(_write_case(j)) for j in tqdm(jobs, desc="phantom cases")]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [Path(p) for p in tqdm(pool.map(_write_case, jobs), total=len(jobs), desc="phantom cases")]
+
+
+@dataclass
+class TrainingSet:
+    images: np.ndarray  # (N, 512, 512) float16
+    anatomy: np.ndarray  # (N, C, 128, 128) uint8
+    lesion: np.ndarray  # (N, 256, 256) uint8
+    hilum: np.ndarray  # (N, 2, 2) float32
+    seeds: np.ndarray  # (N,)
+
+    def __len__(self) -> int:
+        return int(self.images.shape[0])
+
+
+def load_dataset(data_dir: Path, limit: int | None = None) -> TrainingSet:
+    paths = sorted(data_dir.glob("case_*.npz"))
+    paths = [p for p in paths if not p.name.endswith(".tmp.npz")][:limit]
+    if not paths:
+        raise FileNotFoundError(f"no case_*.npz in {data_dir} (run `hilum train --generate N` first)")
+    blobs = [np.load(p) for p in paths]
+    return TrainingSet(
+        images=np.stack([b["image"] for b in blobs]),
+        anatomy=np.stack([b["anatomy"] for b in blobs]),
+        lesion=np.stack([b["lesion"] for b in blobs]),
+        hilum=np.stack([b["hilum"] for b in blobs]),
+        seeds=np.array([int(b["seed"]) for b in blobs]),
+    )

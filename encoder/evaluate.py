@@ -1,0 +1,202 @@
+"""Evaluate the encoder on phantom seeds never used in training (``hilum evaluate --seeds 0-49``).
+
+Runs the served artifact (the ONNX file through ONNX Runtime, then the orchestrator's own
+post-processing), against the phantom's truth mapped into the working geometry:
+
+- per-class Dice of ``anatomy >= 0.5`` vs the truth masks at 512x512 (mean over films; a film
+  where both truth and prediction are empty is skipped for that class);
+- lesions: connected components of ``lesion >= 0.5`` (probability-weighted centroid); a truth
+  lesion is found when a predicted centre lies within 5 mm (greedy nearest matching); recall
+  (all, and lesions >= 8 mm), precision, false positives per film, centre error in mm;
+- hilum: distance in mm between predicted and true hilum points, per side.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+
+from encoder.anatomy_classes import ANATOMY_CLASSES, LOBES
+from encoder.dataset import resize_masks, to_working_points
+from encoder.network import HILUM_SIDES, INPUT_NAME, INPUT_SIZE, OUTPUT_NAMES
+from encoder.preprocess import prepare_film
+
+MATCH_MM = 5.0
+LARGE_LESION_MM = 8.0
+MIN_COMPONENT_PX = 6
+
+
+def dice(pred: np.ndarray, truth: np.ndarray) -> float | None:
+    total = int(pred.sum()) + int(truth.sum())
+    if total == 0:
+        return None
+    return 2.0 * float(np.logical_and(pred, truth).sum()) / total
+
+
+def lesion_candidates(prob: np.ndarray, threshold: float = 0.5) -> list[tuple[float, float]]:
+    """Centres (x, y) of connected components of ``prob >= threshold``."""
+    count, labels = cv2.connectedComponents((prob >= threshold).astype(np.uint8), connectivity=8)
+    centres = []
+    for label in range(1, count):
+        ys, xs = np.nonzero(labels == label)
+        if ys.size < MIN_COMPONENT_PX:
+            continue
+        w = prob[ys, xs]
+        centres.append((float((xs * w).sum() / w.sum()), float((ys * w).sum() / w.sum())))
+    return centres
+
+
+def match_lesions(
+    truth: Sequence[tuple[float, float]], pred: Sequence[tuple[float, float]], max_px: float
+) -> list[tuple[int, int, float]]:
+    """Greedy nearest matching -> (truth index, pred index, distance px)."""
+    pairs = sorted(
+        (float(np.hypot(t[0] - p[0], t[1] - p[1])), i, j) for i, t in enumerate(truth) for j, p in enumerate(pred)
+    )
+    used_t: set[int] = set()
+    used_p: set[int] = set()
+    matches = []
+    for d, i, j in pairs:
+        if d > max_px:
+            break
+        if i in used_t or j in used_p:
+            continue
+        used_t.add(i)
+        used_p.add(j)
+        matches.append((i, j, d))
+    return matches
+
+
+@dataclass
+class Tally:
+    dice: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in ANATOMY_CLASSES})
+    truth_lesions: int = 0
+    truth_large: int = 0
+    found: int = 0
+    found_large: int = 0
+    predicted: int = 0
+    false_positives: int = 0
+    centre_err_mm: list[float] = field(default_factory=list)
+    hilum_err_mm: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in HILUM_SIDES})
+    films: int = 0
+
+
+def score_case(case: Any, maps: Any, tally: Tally) -> None:
+    _, resampling = prepare_film(case.image)
+    truth_masks = resize_masks(np.asarray(case.masks, dtype=bool), resampling, INPUT_SIZE) >= 0.5
+    spacing = float(np.mean(case.pixel_spacing_mm)) * resampling.scale
+    for k, name in enumerate(ANATOMY_CLASSES):
+        d = dice(maps.anatomy[k] >= 0.5, truth_masks[k])
+        if d is not None:
+            tally.dice[name].append(d)
+    lesions = case.truth.get("lesions", [])
+    truth_pts = [to_working_points(les["center_px"], resampling) for les in lesions]
+    large = [float(les.get("diameter_mm", 0.0)) >= LARGE_LESION_MM for les in lesions]
+    pred_pts = lesion_candidates(maps.lesion)
+    matches = match_lesions(truth_pts, pred_pts, MATCH_MM / spacing)
+    tally.films += 1
+    tally.truth_lesions += len(truth_pts)
+    tally.truth_large += sum(large)
+    tally.found += len(matches)
+    tally.found_large += sum(1 for i, _, _ in matches if large[i])
+    tally.predicted += len(pred_pts)
+    tally.false_positives += len(pred_pts) - len(matches)
+    tally.centre_err_mm.extend(d * spacing for _, _, d in matches)
+    for side in HILUM_SIDES:
+        tx, ty = to_working_points(case.hilum_px[side], resampling)
+        px, py = maps.hilum_px[side]
+        tally.hilum_err_mm[side].append(float(np.hypot(px - tx, py - ty)) * spacing)
+
+
+def _ratio(a: int, b: int) -> float | None:
+    return None if b == 0 else round(a / b, 4)
+
+
+def _stat(values: Sequence[float], q: float) -> float | None:
+    return None if not values else round(float(np.percentile(values, q)), 3)
+
+
+def summarise(tally: Tally) -> dict[str, Any]:
+    per_class = {c: (round(float(np.mean(v)), 4) if v else None) for c, v in tally.dice.items()}
+    lobes = [per_class[lobe] for lobe in LOBES if per_class[lobe] is not None]
+    lungs = [per_class[c] for c in ("lung_right", "lung_left") if per_class[c] is not None]
+    all_hilum = [e for v in tally.hilum_err_mm.values() for e in v]
+    return {
+        "films": tally.films,
+        "dice": per_class,
+        "dice_whole_lung_mean": round(float(np.mean(lungs)), 4) if lungs else None,
+        "dice_lobe_mean": round(float(np.mean(lobes)), 4) if lobes else None,
+        "lesions": {
+            "truth": tally.truth_lesions, "truth_ge_8mm": tally.truth_large, "predicted": tally.predicted,
+            "recall": _ratio(tally.found, tally.truth_lesions),
+            "recall_ge_8mm": _ratio(tally.found_large, tally.truth_large),
+            "precision": _ratio(tally.found, tally.predicted),
+            "false_positives_per_film": _ratio(tally.false_positives, tally.films),
+            "centre_error_mm_median": _stat(tally.centre_err_mm, 50),
+            "centre_error_mm_p90": _stat(tally.centre_err_mm, 90),
+        },
+        "hilum_error_mm": {
+            **{f"{s}_median": _stat(v, 50) for s, v in tally.hilum_err_mm.items()},
+            "median": _stat(all_hilum, 50), "p90": _stat(all_hilum, 90),
+        },
+    }
+
+
+def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from encoder.phantom import generate_case
+    from export.onnx import ort_session
+    from orchestrator.encoders.postprocess import to_anatomy_maps
+
+    session = ort_session(onnx_path, threads=threads)
+    tally = Tally()
+    for seed in tqdm(seeds, desc="evaluate"):
+        case = generate_case(seed)
+        film, _ = prepare_film(case.image)
+        outputs = session.run(list(OUTPUT_NAMES), {INPUT_NAME: film[None, None]})
+        maps = to_anatomy_maps(film, *(o[0] for o in outputs))
+        score_case(case, maps, tally)
+    result = summarise(tally)
+    result["seeds"] = f"{min(seeds)}-{max(seeds)}" if seeds else ""
+    result["onnx"] = str(onnx_path)
+    return result
+
+
+def _fmt(v: float | None, spec: str = ".3f") -> str:
+    return "n/a" if v is None else format(v, spec)
+
+
+def format_table(result: dict[str, Any]) -> str:
+    lines = [f"Evaluation on phantom seeds {result.get('seeds', '')} ({result['films']} films)", "",
+             "| class | Dice |", "| --- | --- |"]
+    lines += [f"| {c} | {_fmt(v)} |" for c, v in result["dice"].items()]
+    lines += [f"| **whole lung (mean R/L)** | {_fmt(result['dice_whole_lung_mean'])} |",
+              f"| **lobes (mean of 5)** | {_fmt(result['dice_lobe_mean'])} |", ""]
+    les, hil = result["lesions"], result["hilum_error_mm"]
+    lines += [
+        "| lesion metric | value |", "| --- | --- |",
+        f"| truth lesions (>= 8 mm) | {les['truth']} ({les['truth_ge_8mm']}) |",
+        f"| recall, centre within 5 mm | {_fmt(les['recall'])} |",
+        f"| recall, lesions >= 8 mm | {_fmt(les['recall_ge_8mm'])} |",
+        f"| precision | {_fmt(les['precision'])} |",
+        f"| false positives per film | {_fmt(les['false_positives_per_film'], '.2f')} |",
+        f"| centre error mm (median / p90, matched) | {_fmt(les['centre_error_mm_median'], '.2f')} / {_fmt(les['centre_error_mm_p90'], '.2f')} |",
+        "",
+        "| hilum point error (mm) | value |", "| --- | --- |",
+        f"| right median | {_fmt(hil['right_median'], '.2f')} |",
+        f"| left median | {_fmt(hil['left_median'], '.2f')} |",
+        f"| all: median / p90 | {_fmt(hil['median'], '.2f')} / {_fmt(hil['p90'], '.2f')} |",
+    ]
+    return "\n".join(lines)
+
+
+def write_json(result: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))

@@ -1,0 +1,253 @@
+"""Training the anatomy encoder on pre-generated phantom cases, within a CPU time budget.
+
+Losses (summed):
+- anatomy: BCE-with-logits against the soft (area-fraction) targets + soft Dice per class
+  (Dice keeps thin/small classes such as trachea, hilum and clavicles from being ignored);
+- lesion: BCE with a positive weight (lesions cover <1% of a film) + soft Dice;
+- hilum: cross-entropy of each channel's spatial softmax against a Gaussian target
+  (sigma 1.5 cells = 6 px), so the heatmap's peak is the point.
+
+Reproducible from ``--seed``: initialisation, batch order and augmentation all come from one
+generator. With ``--time-budget-min`` the number of steps is fixed after the first steps from
+the measured speed and stored in the checkpoint; pass ``--steps N`` to replay a run exactly.
+Checkpoints (model, optimizer, step, RNG state) every few minutes; ``--resume`` continues.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from encoder.dataset import TrainingSet, load_dataset
+from encoder.network import (
+    ANATOMY_STRIDE,
+    HILUM_STRIDE,
+    LESION_STRIDE,
+    AnatomyEncoderNet,
+    build_network,
+)
+
+log = logging.getLogger(__name__)
+
+HILUM_SIGMA_CELLS = 1.5
+LESION_POS_WEIGHT = 8.0
+HILUM_LOSS_WEIGHT = 0.2
+SHIFT_STEP = 4  # shifts in multiples of the coarsest stride keep targets exact
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    data_dir: Path
+    out_dir: Path
+    weights_out: Path
+    time_budget_min: float = 45.0
+    steps: int | None = None
+    batch_size: int = 8
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    seed: int = 0
+    threads: int = 2
+    checkpoint_every_min: float = 5.0
+    max_shift_px: int = 24
+    resume: bool = False
+
+
+# --- augmentation ------------------------------------------------------------------------------------
+def _shift(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
+    """Shift the last two axes by (dy, dx) pixels, zero fill."""
+    out = np.zeros_like(a)
+    h, w = a.shape[-2:]
+    ys, yd = (slice(0, h - dy), slice(dy, h)) if dy >= 0 else (slice(-dy, h), slice(0, h + dy))
+    xs, xd = (slice(0, w - dx), slice(dx, w)) if dx >= 0 else (slice(-dx, w), slice(0, w + dx))
+    out[..., yd, xd] = a[..., ys, xs]
+    return out
+
+
+def augment_sample(
+    data: TrainingSet, index: int, rng: np.random.Generator, max_shift: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One sample with a random translation (multiple of 4 px) and intensity jitter."""
+    image = data.images[index].astype(np.float32)
+    anatomy = data.anatomy[index].astype(np.float32) / 255.0
+    lesion = data.lesion[index].astype(np.float32) / 255.0
+    hilum = data.hilum[index].copy()
+    steps = max_shift // SHIFT_STEP
+    dy, dx = (int(v) * SHIFT_STEP for v in rng.integers(-steps, steps + 1, size=2))
+    if dy or dx:
+        image = _shift(image, dy, dx)
+        anatomy = _shift(anatomy, dy // ANATOMY_STRIDE, dx // ANATOMY_STRIDE)
+        lesion = _shift(lesion, dy // LESION_STRIDE, dx // LESION_STRIDE)
+        hilum = hilum + np.array([dx, dy], dtype=np.float32)
+    gamma = float(np.exp(rng.uniform(-0.3, 0.3)))
+    contrast, brightness = rng.uniform(0.85, 1.15), rng.uniform(-0.05, 0.05)
+    image = np.clip(image, 0.0, 1.0) ** gamma * contrast + brightness
+    image = image + rng.normal(0.0, rng.uniform(0.0, 0.02), size=image.shape).astype(np.float32)
+    return np.clip(image, 0.0, 1.0).astype(np.float32), anatomy, lesion, hilum
+
+
+def make_batch(
+    data: TrainingSet, indices: np.ndarray, rng: np.random.Generator, max_shift: int
+) -> dict[str, torch.Tensor]:
+    samples = [augment_sample(data, int(i), rng, max_shift) for i in indices]
+    return {
+        "image": torch.from_numpy(np.stack([s[0] for s in samples])[:, None]),
+        "anatomy": torch.from_numpy(np.stack([s[1] for s in samples])),
+        "lesion": torch.from_numpy(np.stack([s[2] for s in samples])[:, None]),
+        "hilum": torch.from_numpy(np.stack([s[3] for s in samples])),
+    }
+
+
+# --- losses ------------------------------------------------------------------------------------------
+def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
+    """1 - Dice per (class), summed over batch and space; classes absent from the batch count less."""
+    p = torch.sigmoid(logits)
+    dims = (0, 2, 3)
+    inter = (p * target).sum(dims)
+    denom = p.sum(dims) + target.sum(dims)
+    return (1.0 - (2.0 * inter + eps) / (denom + eps)).mean()
+
+
+def hilum_target(points: torch.Tensor, size: int, stride: int) -> torch.Tensor:
+    """(N, 2, 2) working-pixel (x, y) -> (N, 2, size*size) Gaussian distributions on the grid."""
+    grid = torch.arange(size, dtype=torch.float32)
+    centre = (points + 0.5) / stride - 0.5  # grid coordinates
+    gx = torch.exp(-0.5 * ((grid[None, None, :] - centre[..., 0:1]) / HILUM_SIGMA_CELLS) ** 2)
+    gy = torch.exp(-0.5 * ((grid[None, None, :] - centre[..., 1:2]) / HILUM_SIGMA_CELLS) ** 2)
+    g = (gy[..., :, None] * gx[..., None, :]).flatten(2)
+    return g / g.sum(-1, keepdim=True).clamp_min(1e-12)
+
+
+def compute_losses(outputs: tuple[torch.Tensor, ...], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    anatomy, lesion, hilum = outputs
+    pos_weight = torch.tensor(LESION_POS_WEIGHT)
+    losses = {
+        "anat": F.binary_cross_entropy_with_logits(anatomy, batch["anatomy"]) + soft_dice_loss(anatomy, batch["anatomy"]),
+        "les": F.binary_cross_entropy_with_logits(lesion, batch["lesion"], pos_weight=pos_weight)
+        + soft_dice_loss(lesion, batch["lesion"]),
+    }
+    target = hilum_target(batch["hilum"], hilum.shape[-1], HILUM_STRIDE)
+    log_p = F.log_softmax(hilum.flatten(2), dim=-1)
+    losses["hil"] = -(target * log_p).sum(-1).mean() * HILUM_LOSS_WEIGHT
+    losses["total"] = losses["anat"] + losses["les"] + losses["hil"]
+    return losses
+
+
+# --- the loop ----------------------------------------------------------------------------------------
+def learning_rate(step: int, total: int, base: float, warmup: int = 50) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    progress = min(1.0, (step - warmup) / max(1, total - warmup))
+    return base * (0.02 + 0.98 * 0.5 * (1.0 + math.cos(math.pi * progress)))
+
+
+@dataclass
+class TrainState:
+    model: AnatomyEncoderNet
+    optimizer: torch.optim.Optimizer
+    rng: np.random.Generator
+    step: int = 0
+    total_steps: int | None = None
+    elapsed_s: float = 0.0
+
+
+def save_checkpoint(state: TrainState, cfg: TrainConfig) -> Path:
+    path = cfg.out_dir / "checkpoint.pt"
+    cfg.out_dir.mkdir(parents=True, exist_ok=True)
+    blob = {
+        "model": state.model.state_dict(), "config": asdict(state.model.config),
+        "optimizer": state.optimizer.state_dict(), "rng": state.rng.bit_generator.state,
+        "torch_rng": torch.get_rng_state(), "step": state.step, "total_steps": state.total_steps,
+        "elapsed_s": state.elapsed_s, "train_config": {k: str(v) for k, v in asdict(cfg).items()},
+    }
+    tmp = path.with_suffix(".tmp")
+    torch.save(blob, tmp)
+    tmp.rename(path)
+    return path
+
+
+def init_state(cfg: TrainConfig) -> TrainState:
+    torch.manual_seed(cfg.seed)
+    model = build_network().to(memory_format=torch.channels_last)  # ~1.8x faster on CPU
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    state = TrainState(model, optimizer, np.random.default_rng(cfg.seed), total_steps=cfg.steps)
+    resume = cfg.out_dir / "checkpoint.pt"
+    if cfg.resume and resume.is_file():
+        blob = torch.load(resume, map_location="cpu", weights_only=False)
+        model.load_state_dict(blob["model"])
+        optimizer.load_state_dict(blob["optimizer"])
+        state.rng.bit_generator.state = blob["rng"]
+        torch.set_rng_state(blob["torch_rng"])
+        state.step, state.elapsed_s = blob["step"], blob["elapsed_s"]
+        state.total_steps = cfg.steps or blob["total_steps"]
+        log.info("resumed from %s at step %d (%.1f min used)", resume, state.step, state.elapsed_s / 60)
+    return state
+
+
+def _fix_total_steps(state: TrainState, cfg: TrainConfig, step_times: list[float]) -> None:
+    """After a few steps, turn the time budget into a step count (kept for resume/replay)."""
+    if state.total_steps is None and len(step_times) >= 10:
+        per_step = float(np.median(step_times[2:]))
+        remaining = cfg.time_budget_min * 60.0 - state.elapsed_s
+        state.total_steps = state.step + max(1, int(remaining / per_step * 0.97))
+        log.info("%.2f s/step -> %d steps in the budget", per_step, state.total_steps)
+
+
+def train(cfg: TrainConfig) -> dict[str, Any]:
+    from tqdm import tqdm
+
+    from export.onnx import save_weights
+
+    torch.set_num_threads(cfg.threads)
+    data = load_dataset(cfg.data_dir)
+    log.info("%d training cases from %s (seeds %d-%d)", len(data), cfg.data_dir, data.seeds.min(), data.seeds.max())
+    state = init_state(cfg)
+    model = state.model.train()
+    budget_s = cfg.time_budget_min * 60.0
+    step_times: list[float] = []
+    last_ckpt = time.monotonic()
+    order = np.empty(0, dtype=np.int64)
+    bar = tqdm(desc="train", initial=state.step, total=state.total_steps, mininterval=20.0)
+    running: dict[str, float] = {}
+    while (state.total_steps is None or state.step < state.total_steps) and state.elapsed_s < budget_s:
+        t0 = time.monotonic()
+        if order.size < cfg.batch_size:
+            order = np.concatenate([order, state.rng.permutation(len(data))])
+        indices, order = order[: cfg.batch_size], order[cfg.batch_size :]
+        batch = make_batch(data, indices, state.rng, cfg.max_shift_px)
+        batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
+        for group in state.optimizer.param_groups:
+            group["lr"] = learning_rate(state.step, state.total_steps or 10_000, cfg.lr)
+        losses = compute_losses(model(batch["image"]), batch)
+        state.optimizer.zero_grad(set_to_none=True)
+        losses["total"].backward()
+        state.optimizer.step()
+        state.step += 1
+        dt = time.monotonic() - t0
+        state.elapsed_s += dt
+        step_times.append(dt)
+        _fix_total_steps(state, cfg, step_times)
+        bar.total = state.total_steps
+        values = {k: float(v.detach()) for k, v in losses.items()}
+        running = {k: 0.9 * running.get(k, v) + 0.1 * v for k, v in values.items()}
+        bar.set_postfix({k: f"{v:.3f}" for k, v in running.items()}, refresh=False)
+        bar.update(1)
+        if time.monotonic() - last_ckpt > cfg.checkpoint_every_min * 60.0:
+            save_checkpoint(state, cfg)
+            last_ckpt = time.monotonic()
+    bar.close()
+    save_checkpoint(state, cfg)
+    meta = {"steps": state.step, "elapsed_min": round(state.elapsed_s / 60, 1), "seed": cfg.seed,
+            "cases": len(data), "losses": {k: round(v, 4) for k, v in running.items()}}
+    export_model = build_network(model.config)
+    export_model.load_state_dict(model.state_dict())
+    save_weights(export_model.eval(), cfg.weights_out, meta)
+    log.info("done: %s -> %s", meta, cfg.weights_out)
+    return meta

@@ -1,0 +1,132 @@
+"""Write a Triton model repository for the anatomy encoder: ``<repo>/<model>/config.pbtxt`` + version dir.
+
+Targets:
+- ``cpu``: ``backend: "python"`` running ONNX Runtime (``model.py`` + ``model.onnx``), KIND_CPU —
+  the only backend in the Triton build available here.
+- ``tensorrt``: ``platform: "tensorrt_plan"`` (``model.plan``), KIND_GPU, for the NGC Triton image.
+
+Both carry the same tensor names and shapes, ``dynamic_batching`` with preferred sizes and a max
+queue delay, a queue policy that rejects (instead of waiting forever) when the queue is full or a
+request has waited too long, and model warmup (batch 1 and the largest preferred size).
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from encoder.anatomy_classes import ANATOMY_CLASSES
+from encoder.network import ANATOMY_STRIDE, HILUM_SIDES, HILUM_STRIDE, INPUT_NAME, INPUT_SIZE, LESION_STRIDE
+
+PYTHON_MODEL_SOURCE = Path(__file__).with_name("triton_python_model.py")
+TARGETS = ("cpu", "tensorrt")
+
+
+@dataclass(frozen=True)
+class RepositoryConfig:
+    """What goes into config.pbtxt. CPU defaults come from ``loadtests/bench_encoder.py``."""
+
+    target: str = "cpu"
+    model_name: str = "anatomy_encoder"
+    version: int = 1
+    max_batch_size: int = 32
+    dynamic_batching: bool = True
+    preferred_batch_sizes: tuple[int, ...] = (4, 8)
+    max_queue_delay_us: int = 2000
+    max_queue_size: int = 64
+    queue_timeout_us: int = 10_000_000
+    instances: int = 2  # CPU: 2 stub processes x 1 ORT thread beat 1 x 2 (bench_encoder)
+    intra_op_threads: int = 1
+    micro_batch: int = 1  # cpu: films per ORT run inside one Triton batch (1 = fastest per film on CPU)
+    warmup_batch_sizes: tuple[int, ...] = field(default=(1, 8))
+
+
+def _dims(values: tuple[int, ...]) -> str:
+    return "[ " + ", ".join(str(v) for v in values) + " ]"
+
+
+def _tensor(name: str, dims: tuple[int, ...]) -> str:
+    return f'  {{ name: "{name}" data_type: TYPE_FP32 dims: {_dims(dims)} }}'
+
+
+def _warmup(sizes: tuple[int, ...]) -> str:
+    entries = [
+        f'  {{ name: "zeros_batch{b}" batch_size: {b}\n'
+        f'    inputs {{ key: "{INPUT_NAME}" value: {{ data_type: TYPE_FP32 dims: {_dims((1, INPUT_SIZE, INPUT_SIZE))} zero_data: true }} }} }}'
+        for b in sizes
+    ]
+    return "model_warmup [\n" + ",\n".join(entries) + "\n]\n"
+
+
+def _batching(cfg: RepositoryConfig) -> str:
+    if not cfg.dynamic_batching:
+        return ""
+    preferred = [b for b in cfg.preferred_batch_sizes if b <= cfg.max_batch_size]
+    return (
+        "dynamic_batching {\n"
+        f"  preferred_batch_size: {_dims(tuple(preferred))}\n"
+        f"  max_queue_delay_microseconds: {cfg.max_queue_delay_us}\n"
+        "  default_queue_policy {\n"
+        "    timeout_action: REJECT\n"
+        f"    default_timeout_microseconds: {cfg.queue_timeout_us}\n"
+        "    allow_timeout_override: true\n"
+        f"    max_queue_size: {cfg.max_queue_size}\n"
+        "  }\n"
+        "}\n"
+    )
+
+
+def render_config(cfg: RepositoryConfig) -> str:
+    if cfg.target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {cfg.target!r}")
+    a, le, h = INPUT_SIZE // ANATOMY_STRIDE, INPUT_SIZE // LESION_STRIDE, INPUT_SIZE // HILUM_STRIDE
+    outputs = ",\n".join(
+        [
+            _tensor("anatomy", (len(ANATOMY_CLASSES), a, a)),
+            _tensor("lesion", (1, le, le)),
+            _tensor("hilum", (len(HILUM_SIDES), h, h)),
+        ]
+    )
+    if cfg.target == "cpu":
+        head = f'name: "{cfg.model_name}"\nbackend: "python"\n'
+        kind = "KIND_CPU"
+        params = (
+            'parameters { key: "onnx_file" value: { string_value: "model.onnx" } }\n'
+            f'parameters {{ key: "intra_op_threads" value: {{ string_value: "{cfg.intra_op_threads}" }} }}\n'
+            f'parameters {{ key: "micro_batch" value: {{ string_value: "{cfg.micro_batch}" }} }}\n'
+        )
+    else:
+        head = f'name: "{cfg.model_name}"\nplatform: "tensorrt_plan"\ndefault_model_filename: "model.plan"\n'
+        kind = "KIND_GPU"
+        params = ""
+    return (
+        "# written by `hilum export repository`; tensor names/shapes match encoder/network.py\n"
+        + head
+        + f"max_batch_size: {cfg.max_batch_size}\n"
+        + f"input [\n{_tensor(INPUT_NAME, (1, INPUT_SIZE, INPUT_SIZE))}\n]\n"
+        + f"output [\n{outputs}\n]\n"
+        + f"instance_group [ {{ count: {cfg.instances} kind: {kind} }} ]\n"
+        + _batching(cfg)
+        + _warmup(cfg.warmup_batch_sizes)
+        + params
+    )
+
+
+def write_repository(repository: Path, cfg: RepositoryConfig, model_file: Path) -> Path:
+    """Write ``repository/<model>/`` for ``cfg.target``; ``model_file`` is the ONNX (cpu) or plan (tensorrt)."""
+    if not model_file.is_file():
+        raise FileNotFoundError(f"model file not found: {model_file}")
+    model_dir = repository / cfg.model_name
+    version_dir = model_dir / str(cfg.version)
+    version_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "config.pbtxt").write_text(render_config(cfg))
+    if cfg.target == "cpu":
+        shutil.copyfile(PYTHON_MODEL_SOURCE, version_dir / "model.py")
+        shutil.copyfile(model_file, version_dir / "model.onnx")
+        (version_dir / "model.plan").unlink(missing_ok=True)
+    else:
+        shutil.copyfile(model_file, version_dir / "model.plan")
+        for stale in ("model.py", "model.onnx"):
+            (version_dir / stale).unlink(missing_ok=True)
+    return model_dir

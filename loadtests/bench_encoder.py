@@ -1,0 +1,269 @@
+"""Encoder benchmark (issue 4): raw ONNX Runtime vs the embedded encoder vs Triton, one run.
+
+    .venv/bin/python -m loadtests.bench_encoder [--requests 64] [--seed 0] [--json out.json]
+
+Declared scenario: ``--films 8`` films drawn once from ``numpy.random.default_rng(seed)`` (the
+content does not change CPU cost), sent by a closed loop of C client threads (C in 1/4/16),
+each sending its next film as soon as the previous answer is back, ``--requests`` films per
+cell after one warm-up round. Reported per cell: throughput (films/s), p50 and p99 latency (ms).
+
+Sections:
+1. model: FLOPs, ORT batch-1 latency at 1 and 2 threads, achieved GFLOP/s, and numpy float32
+   matmul GFLOP/s on the same machine at 1 and 2 threads (for scale).
+2. raw ORT batch sweep (threads x batch size) — what batching buys on this CPU.
+3. load table: raw ORT (one shared session called from C threads, best thread setting chosen by
+   its C=16 throughput), embedded variants, Triton variants (dynamic batching on/off, instances x
+   threads). Served paths are measured to raw outputs (``infer``: queue/batcher or gRPC included),
+   so the ratio to raw ORT is the serving overhead; post-processing to AnatomyMaps is timed apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from orchestrator.settings import Settings
+
+CONCURRENCY = (1, 4, 16)
+MATMUL_N = 1024
+
+
+@dataclass(frozen=True)
+class Cell:
+    system: str
+    concurrency: int
+    throughput: float
+    p50_ms: float
+    p99_ms: float
+
+
+def run_load(system: str, call: Callable[[np.ndarray], object], films: list[np.ndarray], concurrency: int,
+             requests: int) -> Cell:
+    def one(i: int) -> float:
+        start = time.perf_counter()
+        call(films[i % len(films)])
+        return time.perf_counter() - start
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        list(pool.map(one, range(concurrency)))  # warm-up round
+        start = time.perf_counter()
+        latencies = list(pool.map(one, range(requests)))
+        wall = time.perf_counter() - start
+    lat = np.array(latencies) * 1000.0
+    return Cell(system, concurrency, requests / wall, float(np.percentile(lat, 50)), float(np.percentile(lat, 99)))
+
+
+# --- 1. model FLOPs vs matmul ----------------------------------------------------------------------------
+def matmul_gflops(threads: int, n: int = MATMUL_N, repeats: int = 10) -> float:
+    """numpy float32 n x n matmul in a fresh process with BLAS threads pinned."""
+    code = (
+        "import numpy as np, time\n"
+        f"a = np.random.default_rng(0).random(({n}, {n}), dtype=np.float32); b = a.copy(); a @ b\n"
+        f"ts = []\nfor _ in range({repeats}):\n t = time.perf_counter(); a @ b; ts.append(time.perf_counter() - t)\n"
+        f"print(2 * {n} ** 3 / min(ts) / 1e9)\n"
+    )
+    env = {**os.environ, **{k: str(threads) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    return float(out.stdout.strip())
+
+
+def ort_latency_ms(onnx: Path, threads: int, batch: int = 1, repeats: int = 10) -> float:
+    from export.onnx import ort_session
+
+    session = ort_session(onnx, threads=threads)
+    x = np.random.default_rng(0).random((batch, 1, 512, 512), dtype=np.float32)
+    session.run(None, {"image": x})
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        session.run(None, {"image": x})
+        times.append(time.perf_counter() - start)
+    return 1000.0 * float(np.median(times))
+
+
+def model_section(onnx: Path) -> dict[str, Any]:
+    from encoder.network import build_network, count_flops, count_parameters
+
+    net = build_network()
+    flops = count_flops(net)["flops"]
+    result: dict[str, Any] = {"gflops_per_film": flops / 1e9, "parameters": count_parameters(net)}
+    for threads in (1, 2):
+        ms = ort_latency_ms(onnx, threads)
+        result[f"ort_batch1_ms_{threads}t"] = ms
+        result[f"achieved_gflops_{threads}t"] = flops / (ms / 1000.0) / 1e9
+        result[f"matmul_gflops_{threads}t"] = matmul_gflops(threads)
+    result["postprocess_ms"] = postprocess_ms()
+    return result
+
+
+def postprocess_ms(repeats: int = 10) -> float:
+    """Logits -> AnatomyMaps (sigmoid, upsampling, keypoints): paid by every caller on top of the model."""
+    from orchestrator.encoders.postprocess import to_anatomy_maps
+
+    rng = np.random.default_rng(0)
+    outs = (rng.normal(size=(17, 128, 128)).astype(np.float32), rng.normal(size=(1, 256, 256)).astype(np.float32),
+            rng.normal(size=(2, 128, 128)).astype(np.float32))
+    image = np.zeros((512, 512), np.float32)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        to_anatomy_maps(image, *outs)
+    return 1000.0 * (time.perf_counter() - start) / repeats
+
+
+def batch_sweep(onnx: Path) -> list[dict[str, float]]:
+    rows = []
+    for threads in (1, 2):
+        for batch in (1, 4, 8):
+            ms = ort_latency_ms(onnx, threads, batch, repeats=4 if batch > 1 else 10)
+            rows.append({"threads": threads, "batch": batch, "ms_per_batch": ms, "films_per_s": batch * 1000.0 / ms})
+    return rows
+
+
+# --- 3. systems under load ---------------------------------------------------------------------------------
+def raw_ort_cells(onnx: Path, films: list[np.ndarray], requests: int) -> list[Cell]:
+    from export.onnx import ort_session
+
+    best: list[Cell] = []
+    for threads in (1, 2):
+        session = ort_session(onnx, threads=threads)
+        cells = [run_load(f"raw ORT ({threads} thr)", lambda f, s=session: s.run(None, {"image": f[None, None]}),
+                          films, c, requests) for c in CONCURRENCY]
+        if not best or cells[-1].throughput > best[-1].throughput:
+            best = cells
+    return [Cell(f"{c.system} [best]", c.concurrency, c.throughput, c.p50_ms, c.p99_ms) for c in best]
+
+
+EMBEDDED_VARIANTS: dict[str, dict[str, Any]] = {
+    "embedded b1 2x1thr (default)": {"max_batch": 1, "workers": 2, "intra_op_threads": 1},
+    "embedded b1 1x2thr": {"max_batch": 1, "workers": 1, "intra_op_threads": 2},
+    "embedded b4 1x2thr": {"max_batch": 4, "workers": 1, "intra_op_threads": 2},
+}
+
+
+def embedded_cells(onnx: Path, films: list[np.ndarray], requests: int) -> list[Cell]:
+    from orchestrator.encoders.embedded import EmbeddedEncoder
+
+    cells = []
+    for name, kwargs in EMBEDDED_VARIANTS.items():
+        enc = EmbeddedEncoder(onnx, max_wait_ms=2.0, queue_size=256, **kwargs)
+        try:
+            cells += [run_load(name, lambda f, e=enc: e.infer(f[None]), films, c, requests) for c in CONCURRENCY]
+        finally:
+            enc.close()
+    return cells
+
+
+def triton_variants() -> dict[str, Any]:
+    from export.repository import RepositoryConfig
+
+    return {
+        "triton dyn-batch 2x1thr (default)": RepositoryConfig(model_name="enc_dyn_2x1"),
+        "triton no-batch 2x1thr": RepositoryConfig(model_name="enc_nob_2x1", dynamic_batching=False),
+        "triton dyn-batch 1x2thr": RepositoryConfig(model_name="enc_dyn_1x2", instances=1, intra_op_threads=2),
+        "triton dyn-batch 1x2thr micro-batch 8": RepositoryConfig(
+            model_name="enc_dyn_1x2_mb8", instances=1, intra_op_threads=2, micro_batch=8
+        ),
+    }
+
+
+def triton_cells(onnx: Path, films: list[np.ndarray], requests: int) -> list[Cell]:
+    from export.repository import write_repository
+    from export.triton_server import TritonPorts, TritonServer, model_metric, read_metrics
+    from orchestrator.encoders.triton import TritonEncoder
+
+    cells = []
+    with tempfile.TemporaryDirectory() as tmp:
+        variants = triton_variants()
+        for cfg in variants.values():
+            write_repository(Path(tmp), cfg, onnx)
+        with TritonServer(Path(tmp), TritonPorts.free()) as server:
+            for name, cfg in variants.items():
+                enc = TritonEncoder(server.grpc_url, cfg.model_name, timeout_s=120.0)
+                try:
+                    cells += [run_load(name, lambda f, e=enc: e.infer(f[None]), films, c, requests) for c in CONCURRENCY]
+                finally:
+                    enc.close()
+            metrics = read_metrics(server.metrics_url)
+            for name, cfg in variants.items():
+                count = model_metric(metrics, "nv_inference_count", cfg.model_name)
+                execs = model_metric(metrics, "nv_inference_exec_count", cfg.model_name)
+                print(f"{name}: average batch {count / max(execs, 1):.2f} (Triton metrics)")
+    return cells
+
+
+def machine() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    load = os.getloadavg()
+    return {"cpu": model, "cores": str(os.cpu_count()), "python": platform.python_version(),
+            "loadavg_at_start": " ".join(f"{v:.2f}" for v in load)}
+
+
+def format_cells(cells: list[Cell]) -> str:
+    lines = ["| system | C | films/s | p50 ms | p99 ms |", "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {c.system} | {c.concurrency} | {c.throughput:.1f} | {c.p50_ms:.0f} | {c.p99_ms:.0f} |" for c in cells]
+    return "\n".join(lines)
+
+
+def serving_ratios(cells: list[Cell]) -> dict[str, float]:
+    raw16 = next(c.throughput for c in cells if c.system.endswith("[best]") and c.concurrency == 16)
+    return {c.system: round(c.throughput / raw16, 3) for c in cells if c.concurrency == 16}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=64)
+    parser.add_argument("--films", type=int, default=8)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--onnx", type=Path, default=None)
+    parser.add_argument("--skip-triton", action="store_true")
+    parser.add_argument("--json", type=Path, default=None)
+    args = parser.parse_args(argv)
+    onnx = args.onnx or Settings().onnx_path
+    rng = np.random.default_rng(args.seed)
+    films = [rng.random((512, 512), dtype=np.float32) for _ in range(args.films)]
+    report: dict[str, Any] = {"machine": machine(), "scenario": {
+        "films": args.films, "seed": args.seed, "requests_per_cell": args.requests, "concurrency": CONCURRENCY}}
+    print(json.dumps(report["machine"]))
+    report["model"] = model_section(onnx)
+    print(json.dumps({k: round(v, 2) if isinstance(v, float) else v for k, v in report["model"].items()}, indent=1))
+    report["batch_sweep"] = batch_sweep(onnx)
+    print("\n| threads | batch | ms/batch | films/s |\n| --- | --- | --- | --- |")
+    for r in report["batch_sweep"]:
+        print(f"| {r['threads']} | {r['batch']} | {r['ms_per_batch']:.1f} | {r['films_per_s']:.1f} |")
+    cells = raw_ort_cells(onnx, films, args.requests) + embedded_cells(onnx, films, args.requests)
+    if not args.skip_triton:
+        cells += triton_cells(onnx, films, args.requests)
+    report["cells"] = [asdict(c) for c in cells]
+    report["ratio_to_raw_best_at_c16"] = serving_ratios(cells)
+    print()
+    print(format_cells(cells))
+    print("\nthroughput at C=16 relative to raw ORT best:")
+    for name, ratio in report["ratio_to_raw_best_at_c16"].items():
+        print(f"  {name}: {ratio:.2f}")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

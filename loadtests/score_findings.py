@@ -1,0 +1,101 @@
+"""Score the findings layer on phantom films: truth maps, and the trained encoder's maps.
+
+    .venv/bin/python -m loadtests.score_findings --films 60             # both columns
+    .venv/bin/python -m loadtests.score_findings --films 60 --no-encoder  # truth maps only
+
+Each film is ``encoder.phantom.generate_case(seed)`` for seeds ``--seed0 ..``. The truth maps
+column feeds the phantom's own anatomy masks, lesion mask and hilum points to ``analyse``;
+the encoder column feeds the maps the embedded ONNX Runtime encoder computes from the film
+(``orchestrator.encoders.factory.build_encoder`` with the default settings). Both use the
+phantom's true pixel spacing (what a DICOM upload would carry). The truth.json lesion list
+only scores. Prints a markdown table, the machine it ran on and the failures (``-v``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+from typing import Any
+
+from encoder.preprocess import prepare_film
+from orchestrator.facts import ImageFacts
+from orchestrator.findings import analyse
+from orchestrator.findings.scoring import Score, case_spacing, format_table, score, truth_maps
+
+Results = list[tuple[ImageFacts, list[dict[str, Any]]]]
+
+
+def _encoder() -> Any:
+    try:
+        from orchestrator.encoders.factory import build_encoder
+        from orchestrator.settings import Settings
+
+        return build_encoder(Settings())
+    except Exception as exc:  # noqa: BLE001 - the encoder column is optional; say why it is missing
+        print(f"encoder unavailable, truth maps only: {exc}", file=sys.stderr)
+        return None
+
+
+def run(films: int, seed0: int, with_encoder: bool) -> tuple[dict[str, Score], dict[str, float]]:
+    from encoder.phantom import generate_case
+
+    enc = _encoder() if with_encoder else None
+    truth: Results = []
+    encoded: Results = []
+    timing = {"generate_s": 0.0, "analyse_s": 0.0, "encode_s": 0.0}
+    try:
+        for seed in range(seed0, seed0 + films):
+            t0 = time.perf_counter()
+            case = generate_case(seed)
+            t1 = time.perf_counter()
+            spacing = case_spacing(case)
+            lesions = list(case.truth["lesions"])
+            truth.append((analyse(truth_maps(case), spacing), lesions))
+            t2 = time.perf_counter()
+            timing["generate_s"] += t1 - t0
+            timing["analyse_s"] += t2 - t1
+            if enc is not None:
+                image, _ = prepare_film(case.image)
+                maps = enc.encode(image)
+                t3 = time.perf_counter()
+                encoded.append((analyse(maps, spacing), lesions))
+                timing["encode_s"] += t3 - t2
+    finally:
+        if enc is not None:
+            enc.close()
+    scores = {"truth maps": score(truth)}
+    if encoded:
+        scores[f"encoder ({getattr(enc, 'name', 'embedded')})"] = score(encoded)
+    return scores, timing
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--films", type=int, default=60)
+    ap.add_argument("--seed0", type=int, default=0)
+    ap.add_argument("--no-encoder", action="store_true", help="truth maps only")
+    ap.add_argument("-v", "--verbose", action="store_true", help="list the failures")
+    args = ap.parse_args(argv)
+    t0 = time.perf_counter()
+    scores, timing = run(args.films, args.seed0, not args.no_encoder)
+    print(f"# findings on phantom films (seeds {args.seed0}..{args.seed0 + args.films - 1})\n")
+    print(format_table(scores))
+    films = max(args.films, 1)
+    print(
+        f"\nmachine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
+        f"Python {platform.python_version()}; per film: generate {timing['generate_s'] / films:.2f} s, "
+        f"analyse {timing['analyse_s'] / films:.2f} s, encode+analyse {timing['encode_s'] / films:.2f} s; "
+        f"total {time.perf_counter() - t0:.0f} s"
+    )
+    if args.verbose:
+        for name, s in scores.items():
+            print(f"\n## failures: {name}")
+            print("\n".join(sorted(s.failures)) or "none")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""The REST app factory: ``create_app(settings, engine)``; every service lives on ``app.state``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from orchestrator.api.errors import install_error_handlers
+from orchestrator.api.examples import ExampleLibrary
+from orchestrator.api.middleware import BodyLimitMiddleware, RequestMetricsMiddleware
+from orchestrator.api.readiness import Readiness
+from orchestrator.api.routers import examples, health, sessions, web
+from orchestrator.metrics import ServiceMetrics
+from orchestrator.settings import Settings
+
+
+def create_app(
+    settings: Settings, engine: Any, *, metrics: ServiceMetrics | None = None,
+    readiness: Readiness | None = None, examples_library: ExampleLibrary | None = None,
+) -> FastAPI:
+    """The REST + web app over ``engine``. ``metrics`` should be the engine's observer so that one
+    registry carries every series; ``readiness`` is shared with the server for draining."""
+    app = FastAPI(
+        title="Hilum",
+        version="0.1.0",
+        description="Multi-turn, spatially anchored dialogue about chest radiographs.",
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.metrics = metrics if metrics is not None else ServiceMetrics()
+    if readiness is None:  # no server warm-up behind this app: ready as soon as the encoder is
+        readiness = Readiness(getattr(engine, "encoder", None))
+        readiness.warmed.set()
+    app.state.readiness = readiness
+    app.state.examples = examples_library if examples_library is not None else ExampleLibrary(settings.cache_dir)
+    install_error_handlers(app)
+    for router in (health.router, sessions.router, examples.router, web.router):
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes, metrics=app.state.metrics)
+    app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)  # outermost: counts 413s too
+    return app

@@ -1,0 +1,45 @@
+"""The one mapping from errors to HTTP responses: ``{"error": {"kind", "message"}}`` with the
+status each ``HilumError`` subclass declares. Validation errors are 422, never a 500."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from orchestrator.errors import HilumError
+
+log = logging.getLogger(__name__)
+
+
+def error_json(status: int, kind: str, message: str) -> JSONResponse:
+    return JSONResponse(status_code=status, content={"error": {"kind": kind, "message": message}})
+
+
+def http_error(exc: Exception) -> tuple[int, str, str]:
+    """``(status, kind, message)`` for any exception: the REST side of the error mapping."""
+    if isinstance(exc, HilumError):
+        return exc.http_status, exc.kind, exc.message
+    if isinstance(exc, RequestValidationError):
+        parts = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()]
+        return 422, "invalid_request", "; ".join(parts) or "invalid request"
+    if isinstance(exc, StarletteHTTPException):
+        return exc.status_code, "http", str(exc.detail)
+    return 500, "internal", "internal error"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    async def handle(request: Request, exc: Exception) -> JSONResponse:
+        status, kind, message = http_error(exc)
+        if status >= 500:
+            log.error("request %s %s failed", request.method, request.url.path, exc_info=exc)
+        metrics = getattr(request.app.state, "metrics", None)
+        if metrics is not None and not isinstance(exc, HilumError):
+            metrics.error(kind)  # the engine counts the HilumErrors it raises
+        return error_json(status, kind, message)
+
+    for exc_type in (HilumError, RequestValidationError, StarletteHTTPException, Exception):
+        app.add_exception_handler(exc_type, handle)

@@ -1,0 +1,1 @@
+"""REST routers: thin handlers that call the engine and return its dicts."""

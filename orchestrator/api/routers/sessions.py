@@ -1,0 +1,65 @@
+"""``/v1/sessions``: create, ask (plain and streamed), read, report, film, close."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi.responses import StreamingResponse
+
+from orchestrator.api.dependencies import Engine, Tenant
+from orchestrator.api.protocol import ERROR_RESPONSES, AskBody, Closed, Session, Turn
+from orchestrator.api.streaming import ndjson_events
+
+router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
+
+
+@router.post("", response_model=Session, response_model_exclude_unset=True, status_code=201)
+def create_session(
+    engine: Engine, tenant: Tenant,
+    file: Annotated[UploadFile, File(description="PNG, JPEG or DICOM film")],
+    lang: Annotated[str | None, Form()] = None,
+) -> Any:
+    """Upload a film; the session comes back with its screening turn."""
+    view = engine.create_session(file.file.read(), filename=file.filename, lang=lang or None, tenant=tenant)
+    return view.to_dict()
+
+
+@router.get("/{session_id}", response_model=Session, response_model_exclude_unset=True)
+def get_session(session_id: str, engine: Engine, tenant: Tenant) -> Any:
+    return engine.get_session(session_id, tenant=tenant).to_dict()
+
+
+@router.post("/{session_id}/turns", response_model=Turn, response_model_exclude_unset=True)
+def ask(session_id: str, body: AskBody, engine: Engine, tenant: Tenant) -> Any:
+    return engine.ask(session_id, body.question, tenant=tenant).to_dict()
+
+
+@router.post(
+    "/{session_id}/turns/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}}, "description": "stage, text and turn events"}},
+)
+def ask_stream(session_id: str, body: AskBody, engine: Engine, tenant: Tenant) -> StreamingResponse:
+    """NDJSON lines: ``{"kind": "stage", "stage"}``, ``{"kind": "text", "text"}``, ``{"kind": "turn", "turn"}``."""
+    events = ndjson_events(engine.ask_stream(session_id, body.question, tenant=tenant))
+    return StreamingResponse(events, media_type="application/x-ndjson")
+
+
+@router.get("/{session_id}/report")
+def report(session_id: str, engine: Engine, tenant: Tenant) -> dict[str, Any]:
+    return engine.report(session_id, tenant=tenant)
+
+
+@router.get("/{session_id}/image.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})
+def image(session_id: str, engine: Engine, tenant: Tenant) -> Response:
+    """The session's film as PNG (DICOMs rendered), for display under the overlays."""
+    return Response(engine.image_png(session_id, tenant=tenant), media_type="image/png",
+                    headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.delete("/{session_id}", response_model=Closed)
+def close(session_id: str, engine: Engine, tenant: Tenant) -> Closed:
+    engine.close_session(session_id, tenant=tenant)
+    return Closed(session_id=session_id)

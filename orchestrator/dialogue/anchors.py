@@ -1,0 +1,346 @@
+"""The per-session anchor registry (A1, A2, … stable for the session) and reference resolution.
+
+Kinds: ``finding`` (a lesion), ``anatomy`` (a named region such as the right hilum), ``point``
+(a landmark without an area, e.g. a costophrenic angle) and ``relation`` (two anchors joined
+by a measurement). Resolution: explicit ids first (A2 / F2), then ordinals and "the other",
+then location and description score the finding anchors; ties go to the most recently
+mentioned; a tie that recency cannot break is ambiguous (the turn asks back); no candidate is
+"none" (the turn says so plainly).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any, Literal
+
+from orchestrator.dialogue.parser import Query
+from orchestrator.dialogue.words import word
+from orchestrator.facts import Finding, ImageFacts, Point
+
+Outcome = Literal["resolved", "ambiguous", "none"]
+
+
+@dataclass(frozen=True)
+class Anchor:
+    id: str
+    kind: str  # finding | anatomy | point | relation
+    label_en: str
+    label_zh: str
+    center_px: Point
+    bbox_px: tuple[float, float, float, float]
+    polygon_px: tuple[Point, ...] = ()
+    finding_id: str | None = None
+    name: str | None = None  # anatomy name, e.g. hilum_right
+    members: tuple[str, ...] = ()  # relation: the two anchor ids
+    side: str | None = None
+    lobe: str | None = None
+    zone: str | None = None
+    band: str | None = None
+    shape: str | None = None
+    finding_kind: str | None = None
+    diameter_mm: float | None = None
+    created_turn: int = 1
+    mentioned_turn: int = 1
+
+    def label(self, lang: str) -> str:
+        return self.label_zh if lang == "zh" else self.label_en
+
+    def to_dict(self, lang: str = "en") -> dict[str, Any]:
+        d: dict[str, Any] = {
+            "id": self.id,
+            "kind": self.kind,
+            "label": self.label(lang),
+            "center_px": [round(self.center_px[0], 1), round(self.center_px[1], 1)],
+            "bbox_px": [round(v, 1) for v in self.bbox_px],
+            "polygon_px": [[round(x, 1), round(y, 1)] for x, y in self.polygon_px],
+        }
+        if self.finding_id:
+            d["finding_id"] = self.finding_id
+        if self.name:
+            d["name"] = self.name
+        if self.members:
+            d["members"] = list(self.members)
+        return d
+
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind, "label_en": self.label_en, "label_zh": self.label_zh,
+            "center_px": list(self.center_px), "bbox_px": list(self.bbox_px),
+            "polygon_px": [list(p) for p in self.polygon_px], "finding_id": self.finding_id, "name": self.name,
+            "members": list(self.members), "side": self.side, "lobe": self.lobe, "zone": self.zone,
+            "band": self.band, "shape": self.shape, "finding_kind": self.finding_kind,
+            "diameter_mm": self.diameter_mm, "created_turn": self.created_turn, "mentioned_turn": self.mentioned_turn,
+        }
+
+    @staticmethod
+    def from_state(d: dict[str, Any]) -> Anchor:
+        return Anchor(
+            **{
+                **d,
+                "center_px": (float(d["center_px"][0]), float(d["center_px"][1])),
+                "bbox_px": tuple(float(v) for v in d["bbox_px"]),
+                "polygon_px": tuple((float(p[0]), float(p[1])) for p in d["polygon_px"]),
+                "members": tuple(d.get("members") or ()),
+            }
+        )
+
+
+@dataclass(frozen=True)
+class Registry:
+    anchors: tuple[Anchor, ...] = ()
+
+    def get(self, anchor_id: str) -> Anchor | None:
+        return next((a for a in self.anchors if a.id == anchor_id), None)
+
+    def findings(self) -> tuple[Anchor, ...]:
+        return tuple(a for a in self.anchors if a.kind == "finding")
+
+    def for_finding(self, finding_id: str) -> Anchor | None:
+        return next((a for a in self.anchors if a.finding_id == finding_id), None)
+
+    def for_name(self, name: str) -> Anchor | None:
+        return next((a for a in self.anchors if a.name == name and a.kind in ("anatomy", "point")), None)
+
+    def next_id(self) -> str:
+        return f"A{len(self.anchors) + 1}"
+
+
+@dataclass(frozen=True)
+class Resolution:
+    outcome: Outcome
+    anchors: tuple[Anchor, ...] = ()
+    candidates: tuple[Anchor, ...] = ()
+    note: str = ""  # e.g. "description_mismatch"
+
+
+# --- registration ------------------------------------------------------------------------------
+
+
+def finding_label(f: Finding, lang: str) -> str:
+    where = word("lobe", f.lobe, lang)
+    what = word("kind", f.kind, lang)
+    shape = "" if f.kind in ("strand", "consolidation", "effusion") else word("shape", f.shape, lang)
+    if lang == "zh":
+        return f"{where}{shape}{what}"
+    return " ".join(p for p in (where, shape, what) if p)
+
+
+def add_finding(reg: Registry, f: Finding, turn: int) -> tuple[Registry, Anchor]:
+    existing = reg.for_finding(f.id)
+    if existing:
+        return reg, existing
+    a = Anchor(
+        id=reg.next_id(), kind="finding", label_en=finding_label(f, "en"), label_zh=finding_label(f, "zh"),
+        center_px=f.center_px, bbox_px=f.bbox_px, polygon_px=f.polygon_px, finding_id=f.id, side=f.side,
+        lobe=f.lobe, zone=f.zone, band=f.band, shape=f.shape, finding_kind=f.kind,
+        diameter_mm=f.diameter_mm, created_turn=turn, mentioned_turn=turn,
+    )
+    return Registry(reg.anchors + (a,)), a
+
+
+_POINT_LANDMARKS = ("apex_", "costophrenic_", "diaphragm_")
+
+
+def _anatomy_geometry(facts: ImageFacts, name: str) -> tuple[str, Point, tuple[float, float, float, float], tuple[Point, ...]] | None:
+    region = facts.anatomy.region(name)
+    if region is not None:
+        kind = "point" if name.startswith(_POINT_LANDMARKS) else "anatomy"
+        return kind, region.center_px, region.bbox_px, region.polygon_px
+    kind, _, side = name.rpartition("_")
+    points: dict[str, dict[str, Point]] = {
+        "hilum": facts.anatomy.hilum_px,
+        "apex": facts.anatomy.apex_px,
+        "diaphragm": facts.anatomy.diaphragm_dome_px,
+        "costophrenic": {c.side: c.point_px for c in facts.anatomy.costophrenic},
+    }
+    p = points.get(kind, {}).get(side)
+    if p is None:
+        return None
+    x, y = p
+    return ("anatomy" if kind == "hilum" else "point"), p, (x - 8, y - 8, x + 8, y + 8), ()
+
+
+def ensure_anatomy(reg: Registry, facts: ImageFacts, name: str, turn: int) -> tuple[Registry, Anchor | None]:
+    existing = reg.for_name(name)
+    if existing:
+        return reg, existing
+    geo = _anatomy_geometry(facts, name)
+    if geo is None:
+        return reg, None
+    kind, center, bbox, poly = geo
+    side = name.rpartition("_")[2] if name.endswith(("_right", "_left")) else None
+    a = Anchor(
+        id=reg.next_id(), kind=kind, label_en=word("anatomy", name, "en"), label_zh=word("anatomy", name, "zh"),
+        center_px=center, bbox_px=bbox, polygon_px=poly, name=name, side=side, created_turn=turn, mentioned_turn=turn,
+    )
+    return Registry(reg.anchors + (a,)), a
+
+
+def add_relation(reg: Registry, a: Anchor, b: Anchor, turn: int) -> tuple[Registry, Anchor]:
+    for r in reg.anchors:
+        if r.kind == "relation" and r.members == (a.id, b.id):
+            return reg, r
+    (ax, ay), (bx, by) = a.center_px, b.center_px
+    rel = Anchor(
+        id=reg.next_id(), kind="relation",
+        label_en=f"{a.id} – {b.id} ({a.label_en} to {b.label_en})",
+        label_zh=f"{a.id}–{b.id}({a.label_zh}至{b.label_zh})",
+        center_px=((ax + bx) / 2, (ay + by) / 2),
+        bbox_px=(min(ax, bx), min(ay, by), max(ax, bx), max(ay, by)),
+        polygon_px=(a.center_px, b.center_px), members=(a.id, b.id), created_turn=turn, mentioned_turn=turn,
+    )
+    return Registry(reg.anchors + (rel,)), rel
+
+
+def mention(reg: Registry, ids: tuple[str, ...], turn: int) -> Registry:
+    wanted = set(ids)
+    return Registry(tuple(replace(a, mentioned_turn=turn) if a.id in wanted else a for a in reg.anchors))
+
+
+# --- resolution --------------------------------------------------------------------------------
+
+_DESCRIPTOR_FIT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingProxyType({
+    # descriptor: (shapes, kinds) that fit it
+    "round": (("round", "oval"), ("nodule", "mass", "calcified_nodule")),
+    "oval": (("round", "oval"), ("nodule", "mass", "calcified_nodule")),
+    "strand-like": (("strand-like",), ("strand",)),
+    "patchy": (("patchy",), ("consolidation",)),
+    "nodule": (("round", "oval"), ("nodule", "calcified_nodule")),
+    "mass": ((), ("mass",)),
+})
+
+
+def _descriptor_fits(a: Anchor, descriptor: str) -> bool:
+    shapes, kinds = _DESCRIPTOR_FIT.get(descriptor, ((), ()))
+    return a.shape in shapes or a.finding_kind in kinds
+
+
+_LOBE_ZONES: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "RUL": ("upper",), "RML": ("middle",), "RLL": ("lower", "middle"), "LUL": ("upper", "middle"), "LLL": ("lower", "middle"),
+})
+
+
+def _lobe_check(a: Anchor, lobe: str) -> int:
+    """+2 same lobe; 0 another lobe of the same side whose zone fits the one asked for (lobes on a
+    frontal film are estimates); -1 otherwise."""
+    if a.lobe == lobe:
+        return 2
+    if a.side == ("right" if lobe.startswith("R") else "left") and a.zone in _LOBE_ZONES.get(lobe, ()):
+        return 0
+    return -1
+
+
+def location_score(a: Anchor, q: Query) -> tuple[int, int]:
+    """(score, number of constraints) of the query's lobe/zone/band/descriptors against a finding anchor."""
+    score, n = 0, 0
+    if q.lobe:
+        score, n = score + _lobe_check(a, q.lobe), n + 1
+    for want, have in ((q.zone, a.zone), (q.band, a.band)):
+        if want:
+            score, n = score + (1 if want == have else -1), n + 1
+    for d in q.shape_descriptors:
+        if d in _DESCRIPTOR_FIT:
+            score, n = score + (1 if _descriptor_fits(a, d) else -1), n + 1
+    return score, n
+
+
+def _most_recent(cands: tuple[Anchor, ...]) -> Resolution:
+    if len(cands) == 1:
+        return Resolution("resolved", cands)
+    top = max(a.mentioned_turn for a in cands)
+    recent = tuple(a for a in cands if a.mentioned_turn == top)
+    if len(recent) == 1:
+        return Resolution("resolved", recent, cands)
+    return Resolution("ambiguous", (), recent)
+
+
+def _by_size(cands: tuple[Anchor, ...], q: Query) -> Resolution | None:
+    if "large" in q.descriptors or "small" in q.descriptors:
+        ordered = sorted(cands, key=lambda a: a.diameter_mm or 0.0)
+        pick = ordered[-1] if "large" in q.descriptors else ordered[0]
+        return Resolution("resolved", (pick,), cands)
+    return None
+
+
+def _explicit(reg: Registry, q: Query) -> Resolution | None:
+    picked: list[Anchor] = []
+    for ref in q.anchor_ids:
+        a = reg.get(ref) if ref.startswith("A") else reg.for_finding(ref)
+        if a is not None and a not in picked:
+            picked.append(a)
+    if q.anchor_ids and not picked:
+        return Resolution("none", (), reg.findings(), note="unknown_id")
+    return Resolution("resolved", tuple(picked)) if picked else None
+
+
+def _ordinal_or_other(findings: tuple[Anchor, ...], q: Query) -> Resolution | None:
+    if q.other and len(findings) >= 2:
+        top = max(a.mentioned_turn for a in findings)
+        focus = [a for a in findings if a.mentioned_turn == top]
+        rest = tuple(a for a in findings if a not in focus) if len(focus) == 1 else ()
+        return _most_recent(rest) if rest else Resolution("ambiguous", (), findings)
+    if q.ordinal and not q.has_location:
+        if q.ordinal <= len(findings):
+            return Resolution("resolved", (findings[q.ordinal - 1],))
+        return Resolution("none", (), findings, note="no_such_ordinal")
+    return None
+
+
+def _by_location(findings: tuple[Anchor, ...], q: Query) -> Resolution:
+    pool = tuple(a for a in findings if q.lesion_side is None or a.side == q.lesion_side)
+    if not pool:
+        return Resolution("none", (), findings, note="nothing_there")
+    scored = [(location_score(a, q), a) for a in pool]
+    if any(n for (_, n), _ in scored):
+        best = max(sc for (sc, _), _ in scored)
+        if best <= 0:
+            return Resolution("none", (), findings, note="nothing_there")
+        pool = tuple(a for (sc, _), a in scored if sc == best)
+    if len(pool) == 1:
+        return Resolution("resolved", pool)
+    return _by_size(pool, q) or _most_recent(pool)
+
+
+def resolve_findings(reg: Registry, q: Query, want_all: bool = False) -> Resolution:
+    """Which finding anchor(s) the question is about."""
+    findings = reg.findings()
+    explicit = _explicit(reg, q)
+    if explicit is not None:
+        return explicit
+    if not findings:
+        return Resolution("none", (), (), note="no_findings")
+    if want_all or q.both:
+        return Resolution("resolved", findings) if len(findings) >= 2 else Resolution("resolved", findings)
+    special = _ordinal_or_other(findings, q)
+    if special is not None:
+        return special
+    return _by_location(findings, q)
+
+
+_UPPER_REGIONS = frozenset({"apex", "subclavicular"})
+
+
+def in_scope(a: Anchor, q: Query, facts: ImageFacts) -> bool:
+    """Hard location filter for a scoped screening question ("右上肺有病灶吗?", "anything retrocardiac?")."""
+    if q.lesion_side and a.side != q.lesion_side:
+        return False
+    if (q.lobe and a.lobe != q.lobe) or (q.zone and a.zone != q.zone) or (q.band and a.band != q.band):
+        return False
+    for raw in q.anatomy:
+        base = raw.removesuffix("_right").removesuffix("_left")
+        if base in _UPPER_REGIONS and a.zone != "upper":
+            return False
+        region = facts.anatomy.region(base) if base == "retrocardiac" else None
+        if region is not None:
+            x0, y0, x1, y1 = region.bbox_px
+            if not (x0 <= a.center_px[0] <= x1 and y0 <= a.center_px[1] <= y1):
+                return False
+    return True
+
+
+def is_scoped(q: Query) -> bool:
+    return q.has_location or any(
+        r.removesuffix("_right").removesuffix("_left") in (_UPPER_REGIONS | {"retrocardiac"}) for r in q.anatomy
+    )

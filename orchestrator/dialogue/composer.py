@@ -1,0 +1,606 @@
+"""Answer sections per intent, in the question's language, every number from the facts.
+
+A section is ``{"kind", "title", "text"}`` (plus ``rows`` for tables). The answer text is the
+sections' texts joined. Numbers are rounded once (``words.r1``) when the turn's findings and
+measurements are built, and the text quotes those rounded values, so the structured fields
+and the prose always agree. Never a diagnosis; always says when pixel spacing is estimated.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from orchestrator.dialogue import checklists as cl
+from orchestrator.dialogue.anchors import Anchor, Registry, add_relation, is_scoped
+from orchestrator.dialogue.parser import Query
+from orchestrator.dialogue.words import cm, mm, r1, word
+from orchestrator.facts import Finding, ImageFacts
+from orchestrator.ontology.loader import Ontology
+
+
+@dataclass(frozen=True)
+class Context:
+    facts: ImageFacts
+    lang: str
+    query: Query
+    subjects: tuple[Anchor, ...]  # resolved finding anchors (may be empty)
+    anatomy: tuple[Anchor, ...]  # anatomy anchors the question names (created on demand)
+    registry: Registry
+    ontology: Ontology
+    turn: int
+
+    @property
+    def zh(self) -> bool:
+        return self.lang == "zh"
+
+    def t(self, zh: str, en: str) -> str:
+        return zh if self.zh else en
+
+    def finding(self, a: Anchor) -> Finding | None:
+        return self.facts.finding(a.finding_id) if a.finding_id else None
+
+
+@dataclass(frozen=True)
+class Composition:
+    sections: tuple[dict[str, Any], ...]
+    findings: tuple[dict[str, Any], ...] = ()
+    measurements: tuple[dict[str, Any], ...] = ()
+    checklist: dict[str, Any] | None = None
+    clarification: dict[str, Any] | None = None
+    referenced: tuple[str, ...] = ()
+    registry: Registry | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def text(self) -> str:
+        return join_sections(self.sections)
+
+
+def join_sections(sections: tuple[dict[str, Any], ...] | list[dict[str, Any]]) -> str:
+    return "\n".join(s["text"] for s in sections if s.get("text"))
+
+
+def section(kind: str, title: str, text: str, **extra: Any) -> dict[str, Any]:
+    return {"kind": kind, "title": title, "text": text, **extra}
+
+
+# --- shared pieces -----------------------------------------------------------------------------
+
+
+def finding_dict(f: Finding, anchor_id: str) -> dict[str, Any]:
+    d = f.density
+    return {
+        "id": f.id,
+        "anchor_id": anchor_id,
+        "kind": f.kind,
+        "shape": f.shape,
+        "side": f.side,
+        "lobe": f.lobe,
+        "zone": f.zone,
+        "band": f.band,
+        "diameter_mm": r1(f.diameter_mm),
+        "longest_mm": r1(f.longest_mm),
+        "shortest_mm": r1(f.shortest_mm),
+        "area_mm2": r1(f.area_mm2),
+        "margin": f.margin,
+        "notches_clock": [n.clock for n in f.notches],
+        "spicules": len(f.spicules),
+        "spicule_length_mm": [r1(s.length_mm) for s in f.spicules],
+        "calcified": d.calcified,
+        "cavity": d.cavity,
+        "bubble_lucency": d.bubble_lucency,
+        "air_bronchogram": d.air_bronchogram,
+        "homogeneous": d.homogeneous,
+        "pleural_contact": f.pleural_contact,
+        "distance_to_hilum_mm": r1(f.hilum.center_distance_mm) if f.hilum else None,
+        "center_px": [r1(f.center_px[0]), r1(f.center_px[1])],
+        "bbox_px": [r1(v) for v in f.bbox_px],
+        "confidence": r1(f.confidence),
+    }
+
+
+def spacing_note(ctx: Context) -> dict[str, Any] | None:
+    sp = ctx.facts.spacing
+    if sp.source == "dicom":
+        return None
+    text = ctx.t(
+        f"注意:本片无DICOM像素间距,毫米/厘米数值按估计间距({sp.row_mm:.3f} mm/像素)换算,仅供参考。",
+        f"Note: this film carries no DICOM pixel spacing; mm and cm are from an estimated spacing "
+        f"({sp.row_mm:.3f} mm per pixel) and are approximate.",
+    )
+    return section("spacing", ctx.t("像素间距", "Pixel spacing"), text)
+
+
+def disclaimer(ctx: Context) -> dict[str, Any]:
+    return section(
+        "disclaimer",
+        ctx.t("说明", "Note"),
+        ctx.t("以上为影像征象描述,不构成诊断,请结合临床并由医师判读。",
+              "These are image observations, not a diagnosis; a clinician should interpret them in context."),
+    )
+
+
+def where(f: Finding, lang: str) -> str:
+    if lang == "zh":
+        return f"{word('lobe', f.lobe, lang)}({word('zone', f.zone, lang)}、{word('band', f.band, lang)})"
+    return f"{word('lobe', f.lobe, lang)} ({word('zone', f.zone, lang)}, {word('band', f.band, lang)})"
+
+
+def size_phrase(f: Finding, lang: str) -> str:
+    if f.kind in ("strand", "consolidation", "effusion") or f.longest_mm > 1.3 * max(f.shortest_mm, 1e-6):
+        if lang == "zh":
+            return f"约{mm(r1(f.longest_mm))} × {mm(r1(f.shortest_mm))} mm"
+        return f"about {mm(r1(f.longest_mm))} × {mm(r1(f.shortest_mm))} mm"
+    if lang == "zh":
+        return f"直径约{cm(r1(f.diameter_mm))} cm({mm(r1(f.diameter_mm))} mm)"
+    return f"about {cm(r1(f.diameter_mm))} cm across ({mm(r1(f.diameter_mm))} mm)"
+
+
+def finding_line(a: Anchor, f: Finding, lang: str) -> str:
+    shape = "" if f.kind in ("strand", "consolidation", "effusion") else word("shape", f.shape, lang)
+    kind = word("kind", f.kind, lang)
+    if lang == "zh":
+        return f"{a.id}:{where(f, lang)}见{shape}{kind},{size_phrase(f, lang)}。"
+    article = "an" if (shape or kind)[:1] in "aeiou" else "a"
+    return f"{a.id}: {article} {(shape + ' ' + kind).strip()} in the {where(f, lang)}, {size_phrase(f, lang)}."
+
+
+def subject_findings(ctx: Context) -> list[tuple[Anchor, Finding]]:
+    out = []
+    for a in ctx.subjects:
+        f = ctx.finding(a)
+        if f is not None:
+            out.append((a, f))
+    return out
+
+
+# --- screening ---------------------------------------------------------------------------------
+
+_CHECKED_WORDS = MappingProxyType({
+    "consolidation": ("实变", "consolidation"),
+    "cavity": ("空洞", "cavity"),
+    "calcification": ("钙化", "calcification"),
+    "effusion": ("胸腔积液", "pleural effusion"),
+    "mass": ("肿块", "mass"),
+})
+
+
+def _normal_statement(ctx: Context) -> dict[str, Any] | None:
+    found_kinds = {f.kind for f in ctx.facts.findings}
+    found_flags = {
+        "cavity": any(f.density.cavity for f in ctx.facts.findings),
+        "calcification": any(f.density.calcified for f in ctx.facts.findings),
+    }
+    absent = [
+        _CHECKED_WORDS[c][0 if ctx.zh else 1]
+        for c in ctx.facts.checked
+        if c in _CHECKED_WORDS and c not in found_kinds and not found_flags.get(c, False)
+    ]
+    parts: list[str] = []
+    if absent:
+        parts.append(ctx.t(f"其余肺野未见{'、'.join(absent)}。", f"The remaining lung fields show no {', '.join(absent)}."))
+    for c in ctx.facts.anatomy.costophrenic:
+        side = word("side", c.side, ctx.lang)
+        state = word("angle_state", c.state, ctx.lang)
+        parts.append(ctx.t(f"{side}肋膈角{state}。", f"The {side} costophrenic angle is {state}."))
+    ctr = ctx.facts.anatomy.cardiothoracic_ratio
+    if ctr is not None and ({"heart", "cardiac_silhouette"} & set(ctx.facts.checked)):
+        parts.append(ctx.t(f"心胸比约{ctr:.2f}。", f"Cardiothoracic ratio about {ctr:.2f}."))
+    if not parts:
+        return None
+    return section("normal", ctx.t("其余所见", "Elsewhere"), " ".join(parts) if not ctx.zh else "".join(parts))
+
+
+def _report_frame(ctx: Context) -> str:
+    kinds = {f.kind for f in ctx.facts.findings}
+    if kinds & {"nodule", "mass", "calcified_nodule", "cavity"}:
+        return "nodule_analysis"
+    if kinds & {"strand"}:
+        return "interstitial_change"
+    if kinds & {"effusion"} or any(c.state == "blunted" for c in ctx.facts.anatomy.costophrenic):
+        return "pleural_disease"
+    if kinds & {"consolidation"}:
+        return "airspace_disease"
+    return "normal_film"
+
+
+_FRAME_TITLES = MappingProxyType({
+    "nodule_analysis": ("结节分析", "Nodule analysis"),
+    "interstitial_change": ("间质改变", "Interstitial change"),
+    "pleural_disease": ("胸膜病变", "Pleural disease"),
+    "airspace_disease": ("气腔病变", "Airspace disease"),
+    "normal_film": ("筛查", "Screening"),
+})
+
+
+def _scope_words(ctx: Context) -> str:
+    q = ctx.query
+    parts = [word("lobe", q.lobe, ctx.lang) if q.lobe else word("lung", q.lesion_side, ctx.lang)]
+    parts += [word("zone", q.zone, ctx.lang), word("band", q.band, ctx.lang)]
+    parts += [word("region", r.removesuffix("_right").removesuffix("_left"), ctx.lang) for r in q.anatomy]
+    words = [p for p in parts if p]
+    return ("" if ctx.zh else " ").join(words) or ctx.t("所问区域", "the region asked about")
+
+
+def _scoped_body(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
+    scope = _scope_words(ctx)
+    if pairs:
+        lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
+        return ctx.t(f"{scope}见{len(pairs)}处候选病灶:", f"In the {scope}: {len(pairs)} candidate region(s): ") + (
+            "".join(lines) if ctx.zh else " ".join(lines))
+    others = ctx.registry.findings()
+    listed = ("、" if ctx.zh else ", ").join(f"{a.id}({a.label_zh})" if ctx.zh else f"{a.id} ({a.label_en})" for a in others)
+    text = ctx.t(f"{scope}未见候选病灶。", f"No candidate region in the {scope}.")
+    if listed:
+        text += ctx.t(f"本片的病灶为:{listed}。", f" The regions found on this film are: {listed}.")
+    return text
+
+
+def compose_screen(ctx: Context) -> Composition:
+    pairs = subject_findings(ctx)
+    frame = _report_frame(ctx)
+    title = _FRAME_TITLES[frame][0 if ctx.zh else 1]
+    scoped = is_scoped(ctx.query) and ctx.turn > 1
+    if scoped:
+        body = _scoped_body(ctx, pairs)
+    elif pairs:
+        head = ctx.t(f"共发现{len(pairs)}处候选病灶:", f"{len(pairs)} candidate region(s) found:")
+        lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
+        body = head + ("" if ctx.zh else " ") + (" ".join(lines) if not ctx.zh else "".join(lines))
+    else:
+        body = ctx.t("未发现明确的肺内病灶。", "No focal lung lesion was found.")
+    sections = [section("findings", title, body, frame=frame)]
+    if ctx.anatomy:
+        names = "、".join(f"{a.id}={a.label_zh}" for a in ctx.anatomy) if ctx.zh else ", ".join(
+            f"{a.id} = {a.label_en}" for a in ctx.anatomy)
+        sections.append(section("anatomy", ctx.t("解剖标志", "Landmarks"), ctx.t(f"解剖锚点:{names}。", f"Anatomy anchors: {names}.")))
+    for extra in (_normal_statement(ctx), spacing_note(ctx), disclaimer(ctx)):
+        if extra:
+            sections.append(extra)
+    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
+                       referenced=tuple(a.id for a in ctx.subjects + ctx.anatomy))
+
+
+# --- one lesion ----------------------------------------------------------------------------------
+
+
+def margin_text(a: Anchor, f: Finding, lang: str) -> str:
+    zh = lang == "zh"
+    m = word("margin", f.margin, lang)
+    if f.margin == "smooth":
+        return f"{a.id}边缘{m}、规则。" if zh else f"{a.id}: the margin is smooth and regular."
+    parts = [f"{a.id}边缘不规则,呈{m}" if zh else f"{a.id}: the margin is irregular ({m})"]
+    if f.notches:
+        clocks = "、".join(f"{n.clock}点" for n in f.notches) if zh else ", ".join(f"{n.clock} o'clock" for n in f.notches)
+        parts.append(f"见{len(f.notches)}处切迹,位于{clocks}方向" if zh else f"{len(f.notches)} notch{'es' if len(f.notches) > 1 else ''} at {clocks}")
+    if f.spicules:
+        lengths = [r1(s.length_mm) for s in f.spicules]
+        lo, hi = mm(min(lengths)), mm(max(lengths))
+        parts.append(f"见{len(f.spicules)}条毛刺,长约{lo}–{hi} mm" if zh else
+                     f"{len(f.spicules)} spicule{'s' if len(f.spicules) > 1 else ''}, {lo}–{hi} mm long")
+    return ("," if zh else "; ").join(parts) + ("。" if zh else ".")
+
+
+def density_text(a: Anchor, f: Finding, lang: str) -> str:
+    d = f.density
+    zh = lang == "zh"
+    homo = ("密度均匀" if d.homogeneous else "密度不均匀") if zh else ("homogeneous" if d.homogeneous else "heterogeneous")
+    calc = ("可见钙化" if d.calcified else "未见钙化") if zh else ("calcification present" if d.calcified else "no calcification")
+    cav = ("可见空洞" if d.cavity else "未见空洞") if zh else ("a cavity" if d.cavity else "no cavity")
+    bub = ("可见空泡样透亮影" if d.bubble_lucency else "未见空泡样透亮影") if zh else (
+        "bubble-like lucency present" if d.bubble_lucency else "no bubble-like lucency")
+    ab = {"yes": ("可见空气支气管征", "air bronchogram present"), "no": ("未见空气支气管征", "no air bronchogram"),
+          "uncertain": ("空气支气管征本片无法判断", "air bronchogram cannot be judged on this film")}[d.air_bronchogram]
+    if zh:
+        return f"{a.id}内部{homo},{calc},{cav},{bub};{ab[0]}。"
+    return f"{a.id}: internal density {homo}; {calc}, {cav}, {bub}; {ab[1]}."
+
+
+def compose_margin(ctx: Context) -> Composition:
+    pairs = subject_findings(ctx)
+    sections = [section("margin", ctx.t("边缘", "Margin"), "".join(margin_text(a, f, ctx.lang) for a, f in pairs) if ctx.zh
+                        else " ".join(margin_text(a, f, ctx.lang) for a, f in pairs))]
+    sections.append(section("density", ctx.t("内部密度", "Internal density"),
+                            ("" if ctx.zh else " ").join(density_text(a, f, ctx.lang) for a, f in pairs)))
+    return _one_lesion(ctx, pairs, sections)
+
+
+def compose_density(ctx: Context) -> Composition:
+    pairs = subject_findings(ctx)
+    sections = [section("density", ctx.t("内部密度", "Internal density"),
+                        ("" if ctx.zh else " ").join(density_text(a, f, ctx.lang) for a, f in pairs))]
+    return _one_lesion(ctx, pairs, sections)
+
+
+def _diameter_measurement(a: Anchor, f: Finding, ctx: Context) -> dict[str, Any]:
+    return {"kind": "diameter", "of": a.id, "mm": r1(f.diameter_mm), "longest_mm": r1(f.longest_mm),
+            "shortest_mm": r1(f.shortest_mm), "spacing_source": ctx.facts.spacing.source}
+
+
+def compose_size(ctx: Context) -> Composition:
+    pairs = subject_findings(ctx)
+    lines = []
+    for a, f in pairs:
+        if ctx.zh:
+            lines.append(f"{a.id}等效直径{mm(r1(f.diameter_mm))} mm(约{cm(r1(f.diameter_mm))} cm),"
+                         f"最长径{mm(r1(f.longest_mm))} mm,最短径{mm(r1(f.shortest_mm))} mm,面积约{mm(r1(f.area_mm2))} mm²。")
+        else:
+            lines.append(f"{a.id}: equivalent diameter {mm(r1(f.diameter_mm))} mm (about {cm(r1(f.diameter_mm))} cm); "
+                         f"longest {mm(r1(f.longest_mm))} mm, shortest {mm(r1(f.shortest_mm))} mm; area about {mm(r1(f.area_mm2))} mm².")
+    sections = [section("size", ctx.t("大小", "Size"), ("" if ctx.zh else " ").join(lines))]
+    meas = tuple(_diameter_measurement(a, f, ctx) for a, f in pairs)
+    return _one_lesion(ctx, pairs, sections, meas)
+
+
+def _anatomy_locations(ctx: Context) -> Composition:
+    lines = [ctx.t(f"{a.id}({a.label_zh})位于图像坐标({a.center_px[0]:.0f}, {a.center_px[1]:.0f})。",
+                   f"{a.id} ({a.label_en}) is at image position ({a.center_px[0]:.0f}, {a.center_px[1]:.0f}).")
+             for a in ctx.anatomy]
+    return Composition((section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(lines)),),
+                       referenced=tuple(a.id for a in ctx.anatomy))
+
+
+def _boundary_relation(ctx: Context, a: Anchor, f: Finding, target: str) -> Composition:
+    d = r1(f.distance_to_diaphragm_mm if target == "diaphragm" else f.distance_to_pleura_mm)
+    zh_name, en_name = ("膈面", "diaphragm") if target == "diaphragm" else ("胸膜", "pleura")
+    text = ctx.t(f"{a.id}边缘距{zh_name}约{mm(d)} mm。", f"{a.id}'s edge is about {mm(d)} mm from the {en_name}.")
+    if target == "pleura":
+        text += ctx.t("与胸膜接触。" if f.pleural_contact else "未与胸膜接触。",
+                      " It touches the pleura." if f.pleural_contact else " It does not touch the pleura.")
+    meas = ({"kind": "distance", "from": a.id, "to": target, "mm": d, "spacing_source": ctx.facts.spacing.source},)
+    sections = [section("relation", ctx.t(f"与{zh_name}的关系", f"Relation to the {en_name}"), text)]
+    note = spacing_note(ctx)
+    if note:
+        sections.append(note)
+    return Composition(tuple(sections), findings=(finding_dict(f, a.id),), measurements=meas, referenced=(a.id,))
+
+
+def compose_locate(ctx: Context) -> Composition:
+    pairs = subject_findings(ctx)
+    if not pairs and ctx.anatomy:
+        return _anatomy_locations(ctx)
+    lines = []
+    for a, f in pairs:
+        side = word("lung", f.side, ctx.lang)
+        if ctx.zh:
+            lines.append(f"{a.id}位于{side},{word('lobe', f.lobe, 'zh')}区域,{word('zone', f.zone, 'zh')}、{word('band', f.band, 'zh')};"
+                         f"距胸膜约{mm(r1(f.distance_to_pleura_mm))} mm,距膈面约{mm(r1(f.distance_to_diaphragm_mm))} mm。")
+        else:
+            lines.append(f"{a.id} lies in the {side}, {word('lobe', f.lobe, 'en')} territory, {word('zone', f.zone, 'en')}, "
+                         f"{word('band', f.band, 'en')}; about {mm(r1(f.distance_to_pleura_mm))} mm from the pleura and "
+                         f"{mm(r1(f.distance_to_diaphragm_mm))} mm above the diaphragm.")
+    sections = [section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(lines))]
+    return _one_lesion(ctx, pairs, sections)
+
+
+def _one_lesion(ctx: Context, pairs: list[tuple[Anchor, Finding]], sections: list[dict[str, Any]],
+                measurements: tuple[dict[str, Any], ...] = ()) -> Composition:
+    note = spacing_note(ctx)
+    if note and (measurements or any(s["kind"] in ("size", "location", "margin") for s in sections)):
+        sections.append(note)
+    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
+                       measurements=measurements, referenced=tuple(a.id for a, _ in pairs))
+
+
+# --- relation ------------------------------------------------------------------------------------
+
+
+def _mm_between(ctx: Context, p: tuple[float, float], q: tuple[float, float]) -> float:
+    sp = ctx.facts.spacing
+    return math.hypot((p[0] - q[0]) * sp.col_mm, (p[1] - q[1]) * sp.row_mm)
+
+
+def _hilum_anchor(ctx: Context, f: Finding) -> Anchor | None:
+    named = [a for a in ctx.anatomy if a.name and a.name.startswith("hilum")]
+    if named:
+        return named[0]
+    return ctx.registry.for_name(f"hilum_{f.side}")
+
+
+def _relation_lines(ctx: Context, a: Anchor, f: Finding, h: Anchor, dist: float) -> list[str]:
+    rel = f.hilum if f.hilum and h.name == f"hilum_{f.hilum.side}" else None
+    src = ctx.t("DICOM像素间距" if ctx.facts.spacing.source == "dicom" else "估计的像素间距",
+                "DICOM pixel spacing" if ctx.facts.spacing.source == "dicom" else "an estimated pixel spacing")
+    lines = [ctx.t(f"{a.id}中心至{h.label_zh}({h.id})的距离约{cm(dist)} cm({mm(dist)} mm,按{src}换算)。",
+                   f"{a.id}'s centre is about {cm(dist)} cm ({mm(dist)} mm) from the {h.label_en} ({h.id}), using {src}.")]
+    if rel is not None:
+        gap = r1(rel.gap_mm)
+        lines.append(ctx.t(f"病灶边缘至最近肺门结构的间隙约{mm(gap)} mm。",
+                           f"The gap from the lesion's edge to the nearest hilar structure is about {mm(gap)} mm."))
+        conn = {"yes": ("可见软组织带与肺门相连", "a soft-tissue band connects it to the hilum"),
+                "no": ("未见与肺门相连的软组织带", "no soft-tissue band connects it to the hilum"),
+                "uncertain": ("是否与肺门相连本片无法判断", "whether it connects to the hilum cannot be judged on this film")}
+        cut = {"yes": ("可见支气管截断", "a bronchus appears cut off"),
+               "no": ("未见支气管截断", "no bronchial cut-off is seen"),
+               "uncertain": ("支气管截断无法判断(需CT)", "bronchial cut-off cannot be judged (CT would show it)")}
+        i = 0 if ctx.zh else 1
+        lines.append(ctx.t(f"{conn[rel.connected][0]};{cut[rel.bronchus_cut_off][0]}。",
+                           f"{conn[rel.connected][1].capitalize()}; {cut[rel.bronchus_cut_off][i]}."))
+    return lines
+
+
+def compose_relation(ctx: Context) -> Composition:
+    pairs = subject_findings(ctx)
+    if not pairs:
+        return compose_none(ctx)
+    a, f = pairs[0]
+    boundary = [n for n in ctx.query.anatomy if n.startswith(("diaphragm", "pleura"))]
+    if boundary and not any(n.startswith("hilum") for n in ctx.query.anatomy):
+        return _boundary_relation(ctx, a, f, "diaphragm" if boundary[0].startswith("diaphragm") else "pleura")
+    h = _hilum_anchor(ctx, f)
+    if h is None:
+        return compose_locate(ctx)
+    rel = f.hilum if f.hilum and h.name == f"hilum_{f.hilum.side}" else None
+    dist = r1(rel.center_distance_mm) if rel else r1(_mm_between(ctx, f.center_px, h.center_px))
+    registry, link = add_relation(ctx.registry, a, h, ctx.turn)
+    source = ctx.facts.spacing.source
+    meas: list[dict[str, Any]] = [{"kind": "distance", "from": a.id, "to": h.id, "mm": dist, "spacing_source": source,
+                                   "from_px": [r1(f.center_px[0]), r1(f.center_px[1])],
+                                   "to_px": [r1(h.center_px[0]), r1(h.center_px[1])], "relation_anchor_id": link.id}]
+    if rel is not None:
+        meas.append({"kind": "gap", "from": a.id, "to": h.id, "mm": r1(rel.gap_mm), "spacing_source": source,
+                     "from_px": [r1(rel.gap_from_px[0]), r1(rel.gap_from_px[1])],
+                     "to_px": [r1(rel.gap_to_px[0]), r1(rel.gap_to_px[1])],
+                     "connected": rel.connected, "bronchus_cut_off": rel.bronchus_cut_off})
+    text = ("" if ctx.zh else " ").join(_relation_lines(ctx, a, f, h, dist))
+    sections = [section("relation", ctx.t("与肺门的关系", "Relation to the hilum"), text)]
+    note = spacing_note(ctx)
+    sections += [note] if note else [section("spacing", ctx.t("像素间距", "Pixel spacing"),
+                                              ctx.t("距离按DICOM像素间距计算。", "Distances use the DICOM pixel spacing."))]
+    return Composition(tuple(sections), findings=(finding_dict(f, a.id),), measurements=tuple(meas),
+                       referenced=(a.id, h.id, link.id), registry=registry)
+
+
+# --- compare -------------------------------------------------------------------------------------
+
+
+def compose_compare(ctx: Context) -> Composition:
+    pairs = subject_findings(ctx)
+    if len(pairs) < 2:
+        only = ctx.t("本片只有一处候选病灶,无从比较。", "There is only one candidate region on this film, so there is nothing to compare.")
+        return Composition((section("compare", ctx.t("比较", "Comparison"), only),),
+                           findings=tuple(finding_dict(f, a.id) for a, f in pairs), referenced=tuple(a.id for a, _ in pairs))
+    rows = [{"anchor_id": a.id, "lobe": f.lobe, "zone": f.zone, "band": f.band, "shape": f.shape,
+             "diameter_mm": r1(f.diameter_mm), "margin": f.margin} for a, f in pairs]
+    lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
+    big = max(pairs, key=lambda p: p[1].diameter_mm)
+    lines.append(ctx.t(f"{big[0].id}较大;两者边缘分别为" + "、".join(word("margin", f.margin, "zh") for _, f in pairs) + "。",
+                       f"{big[0].id} is the larger; margins: " + ", ".join(f"{a.id} {word('margin', f.margin, 'en')}" for a, f in pairs) + "."))
+    sections = [section("compare", ctx.t("比较", "Comparison"), ("" if ctx.zh else " ").join(lines), rows=rows)]
+    note = spacing_note(ctx)
+    if note:
+        sections.append(note)
+    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
+                       measurements=tuple(_diameter_measurement(a, f, ctx) for a, f in pairs),
+                       referenced=tuple(a.id for a, _ in pairs))
+
+
+# --- checklists ----------------------------------------------------------------------------------
+
+
+def compose_checklist(ctx: Context) -> Composition:
+    name = ctx.query.checklist or "early_lung_cancer"
+    checklist = ctx.ontology.checklist(name) or ctx.ontology.checklist("early_lung_cancer")
+    assert checklist is not None
+    pairs = subject_findings(ctx)
+    subject = pairs[0] if pairs and checklist.subject == "finding" else None
+    results = cl.evaluate(checklist, ctx.facts, subject[1] if subject else None, ctx.lang, ctx.ontology)
+    card = cl.checklist_dict(checklist, results, ctx.lang, subject[0].id if subject else None)
+    ranked = sorted(results, key=lambda r: -r.specificity)
+    status = {"yes": ctx.t("符合", "yes"), "no": ctx.t("不符合", "no"), "uncertain": ctx.t("不确定", "uncertain")}
+    gap = "" if ctx.zh else " "
+    lines = [f"{r.label}{gap}({r.detail + ' → ' if r.detail else ''}{status[r.status]})" for r in ranked]
+    who = subject[0].id if subject else ctx.t("本片", "this film")
+    head = ctx.t(f"{checklist.title_zh}的典型X线表现(按特异性排序),对照{who}。",
+                 f"Typical radiograph signs of {checklist.title_en} (most specific first), checked against {who}.")
+    score = ctx.t(f"可判定的{card['total']}条中符合{card['matched']}条。",
+                  f"{card['matched']} of the {card['total']} decidable signs are present.")
+    sections = [section("checklist", checklist.title(ctx.lang), head + ("" if ctx.zh else " ") + ("；".join(lines) if ctx.zh else "; ".join(lines)) + ("。" if ctx.zh else ".")),
+                section("score", ctx.t("符合情况", "Score"), score)]
+    unsure = [r for r in results if r.status == "uncertain"]
+    if unsure:
+        text = ("；".join(f"{r.label}本片无法确定,可行{r.settle}明确" for r in unsure) + "。") if ctx.zh else (
+            "; ".join(f"{r.label[:1].upper()}{r.label[1:]} cannot be decided on this film — {r.settle} would settle it"
+                      for r in unsure) + ".")
+        sections.append(section("uncertain", ctx.t("待明确", "To settle"), text))
+    note = spacing_note(ctx)
+    sections += [s for s in (note, disclaimer(ctx)) if s]
+    meas = ()
+    if subject and subject[1].hilum:
+        meas = ({"kind": "distance", "from": subject[0].id, "to": f"hilum_{subject[1].hilum.side}",
+                 "mm": r1(subject[1].hilum.center_distance_mm), "spacing_source": ctx.facts.spacing.source},)
+    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs[:1]),
+                       measurements=meas, checklist=card, referenced=tuple(a.id for a, _ in pairs[:1]))
+
+
+# --- anatomy, terms, refusals ----------------------------------------------------------------------
+
+
+def compose_anatomy(ctx: Context) -> Composition:
+    lines: list[str] = []
+    wanted_sides = {a.side for a in ctx.anatomy if a.side} or {"right", "left"}
+    names = set(ctx.query.anatomy)
+    if not names or any(n.startswith(("costophrenic", "diaphragm", "pleura")) for n in names):
+        for c in ctx.facts.anatomy.costophrenic:
+            if c.side in wanted_sides:
+                side, state = word("side", c.side, ctx.lang), word("angle_state", c.state, ctx.lang)
+                lines.append(ctx.t(f"{side}肋膈角{state}(角度约{c.angle_deg:.0f}°)。",
+                                   f"The {side} costophrenic angle is {state} (about {c.angle_deg:.0f}°)."))
+    ctr = ctx.facts.anatomy.cardiothoracic_ratio
+    if ctr is not None and (not lines or "heart" in names):
+        verdict = ctx.t("在正常范围(≤0.50)" if ctr <= 0.5 else "大于0.50", "within normal (≤ 0.50)" if ctr <= 0.5 else "above 0.50")
+        lines.append(ctx.t(f"心胸比约{ctr:.2f},{verdict}。", f"The cardiothoracic ratio is about {ctr:.2f}, {verdict}."))
+    if not lines:
+        lines.append(ctx.t("本片未能评估该解剖结构。", "That structure could not be assessed on this film."))
+    sections = (section("anatomy", ctx.t("解剖评估", "Anatomy"), ("" if ctx.zh else " ").join(lines)),)
+    return Composition(sections, referenced=tuple(a.id for a in ctx.anatomy))
+
+
+def compose_term(ctx: Context) -> Composition:
+    sign = ctx.ontology.sign(ctx.query.term) if ctx.query.term else None
+    if sign is None:
+        text = ctx.t("没有找到这个术语;可以问如“毛刺征是什么意思”。", "I do not know that term; try e.g. \"what does spiculation mean\".")
+        return Composition((section("term", ctx.t("术语", "Term"), text),))
+    level = ctx.t("高" if sign.specificity >= 0.7 else "中" if sign.specificity >= 0.4 else "低",
+                  "high" if sign.specificity >= 0.7 else "moderate" if sign.specificity >= 0.4 else "low")
+    text = ctx.t(f"{sign.zh}({sign.en}):{sign.meaning_zh} 特异性:{level}。",
+                 f"{sign.en} ({sign.zh}): {sign.meaning_en} Specificity: {level}.")
+    if sign.umls:
+        text += f" UMLS {sign.umls}."
+    return Composition((section("term", sign.name(ctx.lang), text, sign=sign.id),))
+
+
+def compose_out_of_scope(ctx: Context) -> Composition:
+    text = ctx.t(
+        "这个问题超出了一张胸部X线片能回答的范围(如治疗、预后、化验或其他检查的数值)。"
+        "我可以描述病灶的位置、大小、边缘、密度、与肺门的关系,或对照某种疾病的典型征象。",
+        "That is outside what a chest radiograph can show (treatment, prognosis, lab values or other modalities). "
+        "I can describe a lesion's location, size, margin and density, its relation to the hilum, or check it "
+        "against the typical signs of a disease.",
+    )
+    return Composition((section("out_of_scope", ctx.t("超出范围", "Out of scope"), text),))
+
+
+def compose_none(ctx: Context) -> Composition:
+    listed = "、".join(f"{a.id}({a.label_zh})" for a in ctx.registry.findings()) if ctx.zh else ", ".join(
+        f"{a.id} ({a.label_en})" for a in ctx.registry.findings())
+    if listed:
+        text = ctx.t(f"本片在所指部位未找到符合描述的病灶。已发现的病灶为:{listed}。",
+                     f"There is no lesion matching that description on this film. The regions found are: {listed}.")
+    else:
+        text = ctx.t("本片未发现可供描述的病灶。", "No lesion was found on this film, so there is nothing to describe.")
+    return Composition((section("no_match", ctx.t("未找到", "Not found"), text),))
+
+
+def compose_clarification(ctx: Context, candidates: tuple[Anchor, ...]) -> Composition:
+    def desc(a: Anchor) -> str:
+        if ctx.zh:
+            return f"{a.id}({word('lobe', a.lobe, 'zh')}、{word('zone', a.zone, 'zh')})"
+        return f"{a.id} in the {word('lobe', a.lobe, 'en')} ({word('zone', a.zone, 'en')})"
+
+    opts = [desc(a) for a in candidates]
+    text = ctx.t(f"请问您指的是哪一个——{'还是'.join(opts)}?", f"Which one do you mean — {' or '.join(opts)}?")
+    clar = {"question": text, "candidates": [{"anchor_id": a.id, "label": a.label(ctx.lang)} for a in candidates]}
+    return Composition((section("clarification", ctx.t("请确认", "Which one?"), text),), clarification=clar)
+
+
+COMPOSERS = MappingProxyType({
+    "screen": compose_screen,
+    "describe_margin": compose_margin,
+    "density": compose_density,
+    "size": compose_size,
+    "locate": compose_locate,
+    "measure_relation": compose_relation,
+    "compare": compose_compare,
+    "sign_checklist": compose_checklist,
+    "assess_anatomy": compose_anatomy,
+    "explain_term": compose_term,
+    "out_of_scope": compose_out_of_scope,
+})
+
+
+def compose(ctx: Context) -> Composition:
+    return COMPOSERS.get(ctx.query.intent, compose_out_of_scope)(ctx)

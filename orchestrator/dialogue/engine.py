@@ -1,0 +1,363 @@
+"""The dialogue engine: one object the REST, gRPC, web and CLI shells all call.
+
+``create_session`` decodes, encodes (the only encoder pass of a session), analyses and answers
+the automatic screening turn; ``ask`` answers a follow-up from the cached session state alone.
+The engine's own logic is the plain functions of this package; this class only wires them to
+the encoder, the narrator, the observer and the session store.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+from orchestrator.dialogue import anchors as anc
+from orchestrator.dialogue import composer as comp
+from orchestrator.dialogue.overlays import turn_overlays
+from orchestrator.dialogue.parser import Query, parse
+from orchestrator.dialogue.report import build_report
+from orchestrator.dialogue.session import InMemorySessionStore, SessionState, SessionStore
+from orchestrator.dialogue.turn import Answer, Narration, Turn
+from orchestrator.encoders.base import AnatomyEncoder
+from orchestrator.errors import InvalidQuestionError, SessionForbiddenError, SessionNotFoundError
+from orchestrator.facts import ImageFacts, PixelSpacing, to_jsonable
+from orchestrator.narration.base import ComposerNarrator, NarrationRequest, Narrator, PriorTurn
+from orchestrator.narration.prompt import canonical_json, turn_facts_json
+from orchestrator.observer import EngineObserver, NullObserver
+from orchestrator.ontology.loader import load_ontology
+from orchestrator.settings import Settings
+
+SCREEN_QUESTION = {"zh": "肺部是否有异常?", "en": "Is there anything abnormal in the lungs?"}
+NEEDS_SUBJECT = frozenset({"describe_margin", "density", "size", "locate", "measure_relation", "compare"})
+UNSIDED_ANATOMY = frozenset({"heart", "mediastinum", "trachea", "retrocardiac"})
+_ANATOMY_ALIASES = MappingProxyType({"costophrenic_angle": "costophrenic"})
+
+
+@dataclass(frozen=True)
+class SessionView:
+    session_id: str
+    lang: str
+    image_size: tuple[int, int]
+    spacing: PixelSpacing
+    turns: tuple[Turn, ...]
+    anchors: tuple[dict[str, Any], ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "lang": self.lang,
+            "image": {
+                "size": [self.image_size[0], self.image_size[1]],
+                "pixel_spacing_mm": [self.spacing.row_mm, self.spacing.col_mm],
+                "spacing_source": self.spacing.source,
+            },
+            "turns": [t.to_dict() for t in self.turns],
+            "anchors": [dict(a) for a in self.anchors],
+        }
+
+
+@dataclass(frozen=True)
+class AskEvent:
+    kind: str  # stage | text | turn
+    stage: str | None = None
+    text: str | None = None
+    turn: Turn | None = None
+
+
+@dataclass(frozen=True)
+class _Draft:
+    """A composed turn before narration."""
+
+    state: SessionState
+    query: Query
+    turn: Turn
+    registry: anc.Registry
+    question: str
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def _anatomy_name(raw: str) -> str:
+    base, _, side = raw.rpartition("_") if raw.endswith(("_right", "_left")) else (raw, "", "")
+    base = _ANATOMY_ALIASES.get(base, base)
+    return f"{base}_{side}" if side else base
+
+
+def _resolve_anatomy(reg: anc.Registry, facts: ImageFacts, q: Query, turn: int) -> tuple[anc.Registry, tuple[anc.Anchor, ...]]:
+    found: list[anc.Anchor] = []
+    for raw in q.anatomy:
+        name = _anatomy_name(raw)
+        names = [name] if name.endswith(("_right", "_left")) or name in UNSIDED_ANATOMY else []
+        if not names and q.side:
+            names = [f"{name}_{q.side}"]
+        for n in names:
+            reg, a = anc.ensure_anatomy(reg, facts, n, turn)
+            if a is not None:
+                found.append(a)
+    return reg, tuple(found)
+
+
+def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_checklist: bool = True) -> anc.Resolution:
+    if q.intent == "screen":
+        return anc.Resolution("resolved", tuple(a for a in reg.findings() if anc.in_scope(a, q, facts)))
+    if q.intent == "compare":
+        return anc.resolve_findings(reg, q, want_all=not q.anchor_ids)
+    if q.intent == "locate" and q.anatomy and not (q.references or q.has_location or q.shape_descriptors or q.ordinal):
+        return anc.Resolution("resolved", ())  # "where is the right hilum?": the anatomy anchor answers
+    if q.intent in NEEDS_SUBJECT:
+        return anc.resolve_findings(reg, q)
+    if q.intent == "sign_checklist":
+        res = anc.resolve_findings(reg, q)
+        return res if lesion_checklist or res.outcome == "resolved" else anc.Resolution("resolved", (), res.candidates)
+    return anc.Resolution("resolved", ())
+
+
+class DialogueEngine:
+    def __init__(
+        self,
+        encoder: AnatomyEncoder,
+        settings: Settings,
+        *,
+        store: SessionStore | None = None,
+        narrator: Narrator | None = None,
+        observer: EngineObserver | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.settings = settings
+        self.store: SessionStore = store or InMemorySessionStore(settings.session_ttl_s, settings.max_sessions)
+        self.narrator: Narrator = narrator or ComposerNarrator()
+        self.observer: EngineObserver = observer or NullObserver()
+        self.ontology = load_ontology()
+        self._locks: dict[str, threading.Lock] = {}  # one per session: turns of one session are serial
+        self._locks_guard = threading.Lock()
+
+    def _session_lock(self, session_id: str) -> threading.Lock:
+        with self._locks_guard:
+            lock = self._locks.get(session_id)
+            if lock is None:
+                if len(self._locks) > 2 * self.settings.max_sessions:
+                    self._locks = {k: v for k, v in self._locks.items() if v.locked() or self.store.get(k)}
+                lock = self._locks[session_id] = threading.Lock()
+            return lock
+
+    # --- sessions ------------------------------------------------------------------------------
+
+    def _timed(self, stage: str, timings: dict[str, float], fn: Any, *args: Any) -> Any:
+        t0 = time.perf_counter()
+        out = fn(*args)
+        dt = time.perf_counter() - t0
+        timings[stage] = round(dt, 6)
+        self.observer.stage(stage, dt)
+        return out
+
+    def analyse_film(self, data: bytes, filename: str | None, timings: dict[str, float]) -> tuple[ImageFacts, bytes]:
+        from orchestrator.findings import analyse, estimate_spacing
+        from orchestrator.imaging import decode_upload
+
+        film = self._timed("decode", timings, decode_upload, data, filename, self.settings)
+        maps = self._timed("encode", timings, self.encoder.encode, film.image)
+        spacing = film.spacing or estimate_spacing(maps)
+        facts = self._timed("findings", timings, analyse, maps, spacing)
+        return facts, film.display_png
+
+    def create_session(self, data: bytes, filename: str | None = None, lang: str | None = None,
+                       tenant: str = "default") -> SessionView:
+        timings: dict[str, float] = {}
+        try:
+            facts, png = self.analyse_film(data, filename, timings)
+        except Exception as exc:
+            self.observer.error(getattr(exc, "kind", type(exc).__name__))
+            raise
+        return self.start_session(facts, png, lang=lang, tenant=tenant, filename=filename, timings=timings)
+
+    def start_session(self, facts: ImageFacts, display_png: bytes = b"", *, lang: str | None = None,
+                      tenant: str = "default", filename: str | None = None,
+                      timings: dict[str, float] | None = None) -> SessionView:
+        """A session over facts already established (create_session after analysis; tests; replays)."""
+        lang = "zh" if (lang or "").lower().startswith("zh") else "en"
+        state = SessionState(session_id=uuid.uuid4().hex, tenant=tenant, lang=lang, facts=facts,
+                             display_png=display_png, created_at=time.time(), filename=filename,
+                             facts_json=canonical_json(to_jsonable(facts)))
+        reg = state.registry
+        for f in facts.findings:
+            reg, _ = anc.add_finding(reg, f, 1)
+        for side in ("right", "left"):
+            reg, _ = anc.ensure_anatomy(reg, facts, f"hilum_{side}", 1)
+        state = SessionState(**{**state.__dict__, "registry": reg})
+        query = Query(intent="screen", lang=lang)
+        draft = self._draft(state, query, SCREEN_QUESTION[lang], dict(timings or {}))
+        turn = self._narrate(draft)
+        state = draft.state.add_turn(turn, "", query.to_state(), draft.registry)
+        self.store.put(state)
+        self.observer.sessions_active(self.store.count())
+        return self._view(state)
+
+    def _load(self, session_id: str, tenant: str) -> SessionState:
+        state = self.store.get(session_id)
+        if state is None:
+            self.observer.error("session_not_found")
+            raise SessionNotFoundError(f"no session {session_id!r} (it may have expired)")
+        if state.tenant != tenant:
+            self.observer.error("session_forbidden")
+            raise SessionForbiddenError(f"session {session_id!r} belongs to another tenant")
+        return state
+
+    def get_session(self, session_id: str, tenant: str = "default") -> SessionView:
+        return self._view(self._load(session_id, tenant))
+
+    def report(self, session_id: str, tenant: str = "default") -> dict[str, Any]:
+        return build_report(self._load(session_id, tenant))
+
+    def close_session(self, session_id: str, tenant: str = "default") -> None:
+        self._load(session_id, tenant)
+        self.store.delete(session_id)
+        with self._locks_guard:
+            self._locks.pop(session_id, None)
+        self.observer.sessions_active(self.store.count())
+
+    def image_png(self, session_id: str, tenant: str = "default") -> bytes:
+        return self._load(session_id, tenant).display_png
+
+    def _view(self, state: SessionState) -> SessionView:
+        return SessionView(
+            session_id=state.session_id,
+            lang=state.lang,
+            image_size=(int(state.facts.image_size[0]), int(state.facts.image_size[1])),
+            spacing=state.facts.spacing,
+            turns=state.turns,
+            anchors=tuple(a.to_dict(state.lang) for a in state.registry.anchors),
+        )
+
+    # --- turns ---------------------------------------------------------------------------------
+
+    def _check_question(self, question: str) -> str:
+        if not isinstance(question, str) or not question.strip():
+            self.observer.error("invalid_question")
+            raise InvalidQuestionError("the question is empty")
+        if len(question) > self.settings.max_question_chars:
+            self.observer.error("invalid_question")
+            raise InvalidQuestionError(f"the question is longer than {self.settings.max_question_chars} characters")
+        return question.strip()
+
+    def _prepare(self, session_id: str, question: str, tenant: str) -> _Draft:
+        q_text = self._check_question(question)
+        state = self._load(session_id, tenant)
+        timings: dict[str, float] = {}
+        query = self._timed("parse", timings, parse, q_text)
+        return self._draft(state, query, q_text, timings)
+
+    def ask(self, session_id: str, question: str, tenant: str = "default") -> Turn:
+        t0 = time.perf_counter()
+        with self._session_lock(session_id):
+            draft = self._prepare(session_id, question, tenant)
+            turn = self._narrate(draft)
+            self._commit(draft, turn)
+        self.observer.turn(turn.intent, time.perf_counter() - t0)
+        return turn
+
+    def ask_stream(self, session_id: str, question: str, tenant: str = "default") -> Iterator[AskEvent]:
+        """Validates and composes now (errors raise here, before any event), then streams the narration."""
+        t0 = time.perf_counter()
+        self._prepare(session_id, question, tenant)  # raises now on a bad question or session
+        return self._stream(session_id, question, tenant, t0)
+
+    def _stream(self, session_id: str, question: str, tenant: str, t0: float) -> Iterator[AskEvent]:
+        with self._session_lock(session_id):
+            yield from self._stream_locked(self._prepare(session_id, question, tenant), t0)
+
+    def _stream_locked(self, draft: _Draft, t0: float) -> Iterator[AskEvent]:
+        yield AskEvent(kind="stage", stage="parse")
+        yield AskEvent(kind="stage", stage="compose")
+        yield AskEvent(kind="stage", stage="narrate")
+        request = self._request(draft)
+        chunks: list[str] = []
+        t1 = time.perf_counter()
+        for chunk in self.narrator.stream(request):
+            chunks.append(chunk)
+            yield AskEvent(kind="text", text=chunk)
+        dt = time.perf_counter() - t1
+        self.observer.stage("narrate", dt)
+        text = "".join(chunks)
+        source = "composer" if text == draft.turn.answer.text else "llm"
+        turn = self._finish(draft, text, Narration(source, None), {"narrate": round(dt, 6)})
+        self._commit(draft, turn)
+        self.observer.turn(turn.intent, time.perf_counter() - t0)
+        yield AskEvent(kind="turn", turn=turn)
+
+    def _commit(self, draft: _Draft, turn: Turn) -> None:
+        state = draft.state.add_turn(turn, draft.question, draft.query.to_state(), draft.registry)
+        self.store.put(state)
+
+    def _draft(self, state: SessionState, query: Query, question: str, timings: dict[str, float]) -> _Draft:
+        t0 = time.perf_counter()
+        turn_no = len(state.turns) + 1
+        lang = query.lang if query.lang in ("zh", "en") else state.lang
+        reg, anatomy = _resolve_anatomy(state.registry, state.facts, query, turn_no)
+        if query.intent == "screen":
+            anatomy = tuple(a for a in reg.anchors if a.kind in ("anatomy", "point") and a.created_turn == 1)
+        checklist = self.ontology.checklist(query.checklist or "early_lung_cancer")
+        res = _resolve_subjects(reg, query, state.facts, checklist is None or checklist.subject == "finding")
+        if query.intent in NEEDS_SUBJECT or query.intent == "sign_checklist":
+            self.observer.anchor_resolution(res.outcome)
+        ctx = comp.Context(state.facts, lang, query, res.anchors, anatomy, reg, self.ontology, turn_no)
+        if res.outcome == "ambiguous":
+            composition = comp.compose_clarification(ctx, res.candidates)
+        elif res.outcome == "none" and query.intent in NEEDS_SUBJECT | {"sign_checklist"}:
+            composition = comp.compose_none(ctx)
+        else:
+            composition = comp.compose(ctx)
+        reg = composition.registry or reg
+        referenced = tuple(dict.fromkeys(composition.referenced))
+        reg = anc.mention(reg, referenced, turn_no)
+        candidates = tuple(c["anchor_id"] for c in (composition.clarification or {}).get("candidates", []))
+        overlays = turn_overlays("screen" if candidates else query.intent, state.facts, reg, referenced + candidates,
+                                 composition.measurements, composition.checklist, lang)
+        anchors_out = tuple(a.to_dict(lang) for a in (reg.get(i) for i in referenced + candidates) if a is not None)
+        dt = time.perf_counter() - t0
+        timings["compose"] = round(dt, 6)
+        self.observer.stage("compose", dt)
+        turn = Turn(
+            turn=turn_no, intent=query.intent, lang=lang, query=query.to_dict(),
+            answer=Answer(composition.text, composition.sections), anchors=anchors_out,
+            referenced_anchor_ids=referenced, findings=composition.findings, measurements=composition.measurements,
+            checklist=composition.checklist, overlays=tuple(overlays), clarification=composition.clarification,
+            timings=dict(timings),
+        )
+        return _Draft(state, query, turn, reg, question, timings)
+
+    def _request(self, draft: _Draft) -> NarrationRequest:
+        state = draft.state
+        prior = []
+        for i, t in enumerate(state.turns):
+            q = state.questions[i] if i < len(state.questions) and state.questions[i] else SCREEN_QUESTION[t.lang if t.lang in SCREEN_QUESTION else "en"]
+            prior.append(PriorTurn(question=q, answer_text=t.answer.text, facts_json=turn_facts_json(t.facts())))
+        return NarrationRequest(
+            session_id=state.session_id,
+            lang="zh" if draft.turn.lang == "zh" else "en",
+            image_facts_json=state.facts_json or canonical_json(to_jsonable(state.facts)),
+            prior_turns=tuple(prior),
+            question=draft.question,
+            turn_facts=draft.turn.facts(),
+            composer_text=draft.turn.answer.text,
+        )
+
+    def _narrate(self, draft: _Draft) -> Turn:
+        t0 = time.perf_counter()
+        result = self.narrator.narrate(self._request(draft))
+        dt = time.perf_counter() - t0
+        self.observer.stage("narrate", dt)
+        return self._finish(draft, result.text, Narration(result.source, result.fallback_reason), {"narrate": round(dt, 6)})
+
+    @staticmethod
+    def _finish(draft: _Draft, text: str, narration: Narration, extra: dict[str, float]) -> Turn:
+        t = draft.turn
+        return Turn(
+            turn=t.turn, intent=t.intent, lang=t.lang, query=t.query, answer=Answer(text or t.answer.text, t.answer.sections),
+            anchors=t.anchors, referenced_anchor_ids=t.referenced_anchor_ids, findings=t.findings,
+            measurements=t.measurements, checklist=t.checklist, overlays=t.overlays, clarification=t.clarification,
+            narration=narration, timings={**t.timings, **extra},
+        )

@@ -1,0 +1,110 @@
+"""Vector overlay layers per turn, styled by role; every element carries its anchor id.
+
+Roles (``style.role``): screening_highlight, focused_contour, spicule_stroke, notch_marker,
+measurement_line (dashed centre → hilum, with a length label), gap_line (solid), anatomy_marker,
+checklist_card, lesion_heatmap. Coordinates are working-image pixels ``[x, y]``.
+"""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+from typing import Any
+
+from orchestrator.dialogue.anchors import Anchor, Registry
+from orchestrator.dialogue.words import cm, mm, r1
+from orchestrator.facts import Finding, ImageFacts
+
+STYLES = MappingProxyType({
+    "screening_highlight": {"stroke": "#ffb000", "fill": "rgba(255,176,0,0.25)", "width": 1.5},
+    "focused_contour": {"stroke": "#ff3b30", "fill": "none", "width": 2.0},
+    "spicule_stroke": {"stroke": "#ff9500", "width": 1.5},
+    "notch_marker": {"stroke": "#34c759", "fill": "#34c759", "radius": 3},
+    "measurement_line": {"stroke": "#0a84ff", "width": 1.5, "dash": [6, 4]},
+    "gap_line": {"stroke": "#bf5af2", "width": 2.0, "dash": []},
+    "anatomy_marker": {"stroke": "#64d2ff", "fill": "#64d2ff", "radius": 4},
+    "label": {"color": "#ffffff", "font_px": 12},
+    "checklist_card": {"background": "rgba(0,0,0,0.7)", "color": "#ffffff"},
+    "lesion_heatmap": {"opacity": 0.35},
+})
+
+
+def _pts(points: tuple[tuple[float, float], ...] | list[list[float]]) -> list[list[float]]:
+    return [[r1(p[0]), r1(p[1])] for p in points]
+
+
+def element(layer: str, kind: str, role: str, anchor_id: str | None, **geometry: Any) -> dict[str, Any]:
+    return {"layer": layer, "type": kind, "anchor_id": anchor_id, "style": {"role": role, **STYLES[role]}, **geometry}
+
+
+def screening_layers(facts: ImageFacts, anchors: tuple[Anchor, ...]) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    if facts.lesion_heatmap_png:
+        h, w = facts.image_size
+        out.append(element("screening", "heatmap", "lesion_heatmap", None, image=facts.lesion_heatmap_png,
+                           bbox_px=[0, 0, w, h], measurements={}))
+    for a in anchors:
+        if a.kind == "finding":
+            out.append(element("screening", "polygon", "screening_highlight", a.id, points=_pts(a.polygon_px),
+                               measurements={"diameter_mm": r1(a.diameter_mm or 0.0)}))
+            x0, y0 = a.bbox_px[0], a.bbox_px[1]
+            out.append(element("labels", "text", "label", a.id, text=a.id, at=[r1(x0), r1(y0 - 4)], measurements={}))
+        else:
+            out.append(element("anatomy", "point", "anatomy_marker", a.id, at=_pts((a.center_px,))[0],
+                               label=a.id, measurements={}))
+    return out
+
+
+def focus_layers(a: Anchor, f: Finding) -> list[dict[str, Any]]:
+    out = [element("focus", "polygon", "focused_contour", a.id, points=_pts(f.polygon_px),
+                   measurements={"diameter_mm": r1(f.diameter_mm), "margin": f.margin})]
+    for s in f.spicules:
+        out.append(element("spicules", "polyline", "spicule_stroke", a.id, points=_pts((s.base_px, s.tip_px)),
+                           measurements={"length_mm": r1(s.length_mm), "clock": s.clock}))
+    for n in f.notches:
+        out.append(element("notches", "point", "notch_marker", a.id, at=_pts((n.point_px,))[0], label=f"{n.clock}",
+                           measurements={"clock": n.clock, "depth_mm": r1(n.depth_mm)}))
+    return out
+
+
+def measurement_layers(measurements: tuple[dict[str, Any], ...], lang: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for m in measurements:
+        if "from_px" not in m:
+            continue
+        if m["kind"] == "distance":
+            label = f"{cm(m['mm'])} cm" + ("*" if m["spacing_source"] == "estimated" else "")
+            out.append(element("measurements", "polyline", "measurement_line", m.get("relation_anchor_id") or m["from"],
+                               points=[m["from_px"], m["to_px"]], label=label,
+                               measurements={"mm": m["mm"], "spacing_source": m["spacing_source"], "from": m["from"], "to": m["to"]}))
+        elif m["kind"] == "gap":
+            out.append(element("measurements", "polyline", "gap_line", m["from"], points=[m["from_px"], m["to_px"]],
+                               label=f"{mm(m['mm'])} mm",
+                               measurements={"mm": m["mm"], "spacing_source": m["spacing_source"], "from": m["from"], "to": m["to"]}))
+    return out
+
+
+def checklist_layer(card: dict[str, Any], at: list[float]) -> dict[str, Any]:
+    rows = [[i["label"], i["status"], i["evidence"]] for i in card["items"]]
+    return element("checklist", "table", "checklist_card", card.get("subject_anchor_id"), at=at, title=card["title"],
+                   rows=rows, measurements={"matched": card["matched"], "total": card["total"]})
+
+
+def turn_overlays(intent: str, facts: ImageFacts, registry: Registry, referenced: tuple[str, ...],
+                  measurements: tuple[dict[str, Any], ...], checklist: dict[str, Any] | None, lang: str) -> list[dict[str, Any]]:
+    anchors = tuple(a for a in (registry.get(i) for i in referenced) if a is not None)
+    if intent == "screen":
+        return screening_layers(facts, anchors)
+    out: list[dict[str, Any]] = []
+    for a in anchors:
+        f = facts.finding(a.finding_id) if a.finding_id else None
+        if f is not None:
+            out.extend(focus_layers(a, f) if intent in ("describe_margin", "density", "size", "sign_checklist", "measure_relation")
+                       else [element("focus", "polygon", "focused_contour", a.id, points=_pts(f.polygon_px),
+                                     measurements={"diameter_mm": r1(f.diameter_mm)})])
+        elif a.kind in ("anatomy", "point"):
+            out.append(element("anatomy", "point", "anatomy_marker", a.id, at=_pts((a.center_px,))[0], label=a.id,
+                               measurements={}))
+    out.extend(measurement_layers(measurements, lang))
+    if checklist is not None:
+        out.append(checklist_layer(checklist, [8.0, 8.0]))
+    return out

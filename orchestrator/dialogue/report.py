@@ -1,0 +1,54 @@
+"""The structured session report: the film, the anchors, every turn's question and answer, and a
+summary of the findings, measurements and checklists established over the session."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.dialogue.composer import finding_dict
+from orchestrator.dialogue.session import SessionState
+
+REPORT_SCHEMA = "hilum-report/1"
+
+
+def build_report(state: SessionState) -> dict[str, Any]:
+    lang = state.lang
+    facts = state.facts
+    findings = []
+    for f in facts.findings:
+        a = state.registry.for_finding(f.id)
+        findings.append(finding_dict(f, a.id if a else ""))
+    measurements: list[dict[str, Any]] = []
+    checklists: list[dict[str, Any]] = []
+    turns: list[dict[str, Any]] = []
+    for i, t in enumerate(state.turns):
+        question = state.questions[i] if i < len(state.questions) else ""
+        turns.append({"turn": t.turn, "question": question, "intent": t.intent, "lang": t.lang,
+                      "answer": t.answer.text, "sections": [dict(s) for s in t.answer.sections],
+                      "referenced_anchor_ids": list(t.referenced_anchor_ids),
+                      "clarification": t.clarification})
+        for m in t.measurements:
+            if m not in measurements:
+                measurements.append(dict(m))
+        if t.checklist and all(c["name"] != t.checklist["name"] for c in checklists):
+            checklists.append(dict(t.checklist))
+    frames = [s.get("frame") for s in (state.turns[0].answer.sections if state.turns else ()) if s.get("frame")]
+    return {
+        "schema": REPORT_SCHEMA,
+        "session_id": state.session_id,
+        "lang": lang,
+        "image": {
+            "size": list(facts.image_size),
+            "pixel_spacing_mm": [facts.spacing.row_mm, facts.spacing.col_mm],
+            "spacing_source": facts.spacing.source,
+            "filename": state.filename,
+        },
+        "frame": frames[0] if frames else None,
+        "anchors": [a.to_dict(lang) for a in state.registry.anchors],
+        "findings": findings,
+        "measurements": measurements,
+        "checklists": checklists,
+        "checked": list(facts.checked),
+        "turns": turns,
+        "disclaimer": "影像征象描述,不构成诊断。" if lang == "zh" else "Image observations, not a diagnosis.",
+    }

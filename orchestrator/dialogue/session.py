@@ -1,0 +1,144 @@
+"""Session state as plain data (JSON round trip) and the session store.
+
+``SessionState`` holds everything a follow-up turn needs — the ImageFacts, the anchor
+registry, the turns and their questions, the display PNG — so that a store such as Redis
+can keep it as a JSON document. ``InMemorySessionStore`` is the embedded default: TTL and a
+maximum size (least recently used out first), guarded by a lock, no module-level state.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
+
+from orchestrator.dialogue.anchors import Anchor, Registry
+from orchestrator.dialogue.turn import Turn
+from orchestrator.facts import ImageFacts, from_jsonable, to_jsonable
+
+
+@dataclass(frozen=True)
+class SessionState:
+    session_id: str
+    tenant: str
+    lang: str
+    facts: ImageFacts
+    registry: Registry = field(default_factory=Registry)
+    turns: tuple[Turn, ...] = ()
+    questions: tuple[str, ...] = ()  # questions[i] asked for turns[i] ("" for the automatic screening turn)
+    queries: tuple[dict[str, Any], ...] = ()  # full parse state per turn
+    display_png: bytes = b""
+    created_at: float = 0.0
+    filename: str | None = None
+    facts_json: str = ""  # canonical JSON of ``facts`` (computed once; the narrator's prompt prefix)
+
+    def add_turn(self, turn: Turn, question: str, query_state: dict[str, Any], registry: Registry) -> SessionState:
+        return replace(
+            self,
+            turns=self.turns + (turn,),
+            questions=self.questions + (question,),
+            queries=self.queries + (query_state,),
+            registry=registry,
+        )
+
+    def to_jsonable(self) -> dict[str, Any]:
+        return {
+            "session_id": self.session_id,
+            "tenant": self.tenant,
+            "lang": self.lang,
+            "facts": to_jsonable(self.facts),
+            "anchors": [a.to_state() for a in self.registry.anchors],
+            "turns": [t.to_dict() for t in self.turns],
+            "questions": list(self.questions),
+            "queries": list(self.queries),
+            "display_png_b64": base64.b64encode(self.display_png).decode("ascii"),
+            "created_at": self.created_at,
+            "filename": self.filename,
+            "facts_json": self.facts_json,
+        }
+
+    @staticmethod
+    def from_jsonable(d: dict[str, Any]) -> SessionState:
+        return SessionState(
+            session_id=d["session_id"],
+            tenant=d["tenant"],
+            lang=d["lang"],
+            facts=from_jsonable(ImageFacts, d["facts"]),
+            registry=Registry(tuple(Anchor.from_state(a) for a in d["anchors"])),
+            turns=tuple(Turn.from_dict(t) for t in d["turns"]),
+            questions=tuple(d["questions"]),
+            queries=tuple(d.get("queries") or ()),
+            display_png=base64.b64decode(d.get("display_png_b64") or ""),
+            created_at=float(d.get("created_at") or 0.0),
+            filename=d.get("filename"),
+            facts_json=d.get("facts_json") or "",
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_jsonable(), ensure_ascii=False, separators=(",", ":"))
+
+    @staticmethod
+    def from_json(text: str) -> SessionState:
+        return SessionState.from_jsonable(json.loads(text))
+
+
+class SessionStore(Protocol):
+    def get(self, session_id: str) -> SessionState | None: ...
+
+    def put(self, state: SessionState) -> None: ...
+
+    def delete(self, session_id: str) -> bool: ...
+
+    def count(self) -> int: ...
+
+
+class InMemorySessionStore:
+    """The embedded default: keeps the (immutable) SessionState objects; TTL + LRU bound.
+
+    A store for several replicas (Redis) keeps ``state.to_json()`` instead; the state is plain
+    data so that round trip is exact (tested)."""
+
+    def __init__(self, ttl_s: float = 3600.0, max_sessions: int = 1000, clock: Callable[[], float] = time.monotonic) -> None:
+        self._ttl = float(ttl_s)
+        self._max = int(max_sessions)
+        self._clock = clock
+        self._items: OrderedDict[str, tuple[float, SessionState]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def _expire(self, now: float) -> None:
+        for sid in [sid for sid, (t, _) in self._items.items() if now - t > self._ttl]:
+            del self._items[sid]
+
+    def get(self, session_id: str) -> SessionState | None:
+        with self._lock:
+            now = self._clock()
+            self._expire(now)
+            item = self._items.get(session_id)
+            if item is None:
+                return None
+            self._items[session_id] = (now, item[1])
+            self._items.move_to_end(session_id)
+            return item[1]
+
+    def put(self, state: SessionState) -> None:
+        with self._lock:
+            now = self._clock()
+            self._expire(now)
+            self._items[state.session_id] = (now, state)
+            self._items.move_to_end(state.session_id)
+            while len(self._items) > self._max:
+                self._items.popitem(last=False)
+
+    def delete(self, session_id: str) -> bool:
+        with self._lock:
+            return self._items.pop(session_id, None) is not None
+
+    def count(self) -> int:
+        with self._lock:
+            self._expire(self._clock())
+            return len(self._items)

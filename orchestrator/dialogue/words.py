@@ -1,0 +1,37 @@
+"""Output words (zh/en) from ``data/phrases.json`` and number formatting used by composer and anchors."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+PHRASES_PATH = Path(__file__).resolve().parent / "data" / "phrases.json"
+
+
+@lru_cache(maxsize=1)
+def phrases() -> dict[str, Any]:
+    return json.loads(PHRASES_PATH.read_text(encoding="utf-8"))
+
+
+def word(group: str, key: str | None, lang: str) -> str:
+    if key is None:
+        return ""
+    entry = phrases().get(group, {}).get(key)
+    if entry is None:
+        return str(key)
+    return str(entry.get(lang) or entry.get("en") or key)
+
+
+def mm(value: float) -> str:
+    """One decimal, as every mm in turn JSON is rounded."""
+    return f"{value:.1f}"
+
+
+def cm(value_mm: float) -> str:
+    return f"{value_mm / 10.0:.1f}"
+
+
+def r1(value: float) -> float:
+    return round(float(value), 1)

@@ -1,0 +1,224 @@
+"""The findings layer's one entry point: ``analyse(maps, spacing) -> ImageFacts``.
+
+Findings are ordered by position: the patient's right lung first, then the left, each from
+cranial to caudal; ids are F1, F2, ... in that order.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from dataclasses import dataclass, replace
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.facts import AnatomyFacts, AnatomyRegion, Finding, ImageFacts, PixelSpacing
+from orchestrator.findings.candidates import (
+    Candidate,
+    find_candidates,
+    is_thin,
+    kind_guess,
+    measure,
+    shape_word,
+)
+from orchestrator.findings.density import assess_density
+from orchestrator.findings.geometry import (
+    SIDE_LOBES,
+    Geometry,
+    apex,
+    build_geometry,
+    costophrenic,
+    diaphragm_dome,
+    point_region,
+    region_of,
+    retrocardiac_mask,
+    widths_mm,
+    zone_masks,
+)
+from orchestrator.findings.margin import Margin, assess_margin
+from orchestrator.findings.relations import (
+    CONTACT_MM,
+    distance_to_mask_mm,
+    distance_to_outside_mm,
+    hilum_relation,
+)
+
+HEATMAP_SIZE = 128
+REGION_CHANNELS: tuple[str, ...] = (
+    "lung_right", "lung_left", "RUL", "RML", "RLL", "LUL", "LLL", "heart", "mediastinum", "trachea",
+    "hilum_right", "hilum_left", "clavicle_right", "clavicle_left", "spine", "diaphragm",
+)
+LESION_CHECKS: tuple[str, ...] = ("nodule", "mass", "consolidation", "strand", "cavity", "calcification")
+
+
+def analyse(maps: AnatomyMaps, spacing: PixelSpacing) -> ImageFacts:
+    geom = build_geometry(maps, spacing)
+    anatomy = anatomy_facts(geom)
+    candidates = find_candidates(maps.lesion, spacing)
+    all_lesions = np.zeros(maps.shape, dtype=bool)
+    for c in candidates:
+        all_lesions |= c.mask
+    findings = [describe(geom, c, all_lesions & ~c.mask) for c in candidates]
+    findings.sort(key=lambda f: (0 if f.side == "right" else 1, f.center_px[1], f.center_px[0]))
+    findings = [_with_id(f, i + 1) for i, f in enumerate(findings)]
+    return ImageFacts(
+        image_size=(int(maps.shape[0]), int(maps.shape[1])),
+        spacing=spacing,
+        anatomy=anatomy,
+        findings=tuple(findings),
+        lesion_heatmap_png=heatmap_data_url(maps.lesion),
+        checked=checked_items(geom, anatomy),
+    )
+
+
+def _with_id(f: Finding, n: int) -> Finding:
+    return replace(f, id=f"F{n}")
+
+
+@dataclass(frozen=True, eq=False)
+class Morphology:
+    margin: Margin
+    body: Candidate  # the lesion without its spicules (the whole lesion when it has none)
+    shape: str
+
+
+def morphology(c: Candidate, spacing: PixelSpacing) -> Morphology:
+    """Margin and shape. Strand-like opacities have no margin to grade: smooth, no notches."""
+    if c.parts > 1 or is_thin(c):
+        return Morphology(Margin("smooth", (), (), c.diameter_mm, c.mask), c, "strand-like")
+    margin = assess_margin(c.mask, c.center, spacing)
+    body = c
+    if margin.margin == "spiculated":
+        body = measure(margin.core, spacing, c.peak) or c
+    return Morphology(margin, body, shape_word(body))
+
+
+def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
+    spacing = geom.spacing
+    side = geom.side_of_mask(c.mask)
+    lung = geom.lung(side)
+    morph = morphology(c, spacing)
+    body = morph.body
+    cx, cy = body.center
+    density = assess_density(
+        geom.maps.image, body.mask, lung.mask, spacing, body.diameter_mm, others, morph.shape == "strand-like"
+    )
+    pleura_mm = distance_to_outside_mm(c.mask, lung.mask, spacing) if lung.present else float("nan")
+    diaphragm_mm = distance_to_mask_mm(c.mask, geom.mask("diaphragm"), spacing)
+    lower = lung.present and lung.zone(cy) == "lower"
+    kind = kind_guess(body, morph.shape, density, bool(lower and pleura_mm <= CONTACT_MM))
+    return Finding(
+        id="F0",
+        kind=kind,
+        shape=morph.shape,
+        center_px=(round(cx, 1), round(cy, 1)),
+        bbox_px=c.bbox,
+        polygon_px=_polygon(c),
+        area_mm2=round(c.area_mm2, 1),
+        diameter_mm=round(body.diameter_mm, 1),
+        longest_mm=round(c.longest_mm, 1),
+        shortest_mm=round(c.shortest_mm, 1),
+        orientation_deg=c.orientation_deg,
+        side=side,  # type: ignore[arg-type]
+        lobe=geom.lobe_of(body.mask, side, body.center),
+        zone=lung.zone(cy) if lung.present else "middle",
+        band=lung.band(cx, cy) if lung.present else "middle",
+        margin=morph.margin.margin,
+        notches=morph.margin.notches,
+        spicules=morph.margin.spicules,
+        density=density,
+        pleural_contact=bool(pleura_mm <= CONTACT_MM),
+        distance_to_pleura_mm=round(pleura_mm, 1),
+        distance_to_diaphragm_mm=round(diaphragm_mm, 1),
+        hilum=hilum_relation(geom, side, c.mask, body.center, geom.maps.image, density.contrast),
+        confidence=round(float(np.clip(c.peak, 0.0, 1.0)), 3),
+    )
+
+
+def _polygon(c: Candidate) -> tuple[tuple[float, float], ...]:
+    pts = cv2.approxPolyDP(c.contour.astype(np.float32).reshape(-1, 1, 2), 0.7, True)
+    return tuple((float(p[0][0]), float(p[0][1])) for p in pts)
+
+
+# --- anatomy ---------------------------------------------------------------------------------
+
+
+def anatomy_facts(geom: Geometry) -> AnatomyFacts:
+    regions = _regions(geom)
+    cps = tuple(costophrenic(geom, s) for s in ("right", "left"))
+    heart_w, thorax_w = widths_mm(geom)
+    ctr = round(heart_w / thorax_w, 3) if heart_w and thorax_w else None
+    domes = {s: p for s in ("right", "left") if (p := diaphragm_dome(geom, s)) is not None}
+    apices = {s: p for s in ("right", "left") if (p := apex(geom.lung(s))) is not None}
+    for s, p in apices.items():
+        regions.append(point_region(f"apex_{s}", p))
+    for cp in cps:
+        if cp.state != "not_assessable":
+            regions.append(point_region(f"costophrenic_{cp.side}", cp.point_px, 6.0))
+    for s, p in domes.items():
+        regions.append(point_region(f"diaphragm_dome_{s}", p))
+    return AnatomyFacts(
+        regions=tuple(regions),
+        hilum_px=dict(geom.hilum_px),
+        costophrenic=cps,
+        cardiothoracic_ratio=ctr,
+        heart_width_mm=round(heart_w, 1) if heart_w else None,
+        thorax_width_mm=round(thorax_w, 1) if thorax_w else None,
+        diaphragm_dome_px=domes,
+        apex_px=apices,
+    )
+
+
+def _regions(geom: Geometry) -> list[AnatomyRegion]:
+    out: list[AnatomyRegion] = []
+    for name in REGION_CHANNELS:
+        mask = geom.lungs[name[5:]].mask if name.startswith("lung_") else geom.mask(name)
+        r = region_of(name, mask)
+        if r is not None:
+            out.append(r)
+    for side in ("right", "left"):
+        hp = geom.hilum_px.get(side)
+        if hp is not None and not any(r.name == f"hilum_{side}" for r in out):
+            out.append(point_region(f"hilum_{side}", hp, 8.0))
+        lung = geom.lung(side)
+        if lung.present:
+            for zone, m in zone_masks(lung).items():
+                r = region_of(f"zone_{zone}_{side}", m)
+                if r is not None:
+                    out.append(r)
+    r = region_of("retrocardiac", retrocardiac_mask(geom))
+    if r is not None:
+        out.append(r)
+    return out
+
+
+def checked_items(geom: Geometry, anatomy: AnatomyFacts) -> tuple[str, ...]:
+    items: list[str] = []
+    sides = [s for s in ("right", "left") if geom.lung(s).present]
+    if sides:
+        items += ["lung_fields", *LESION_CHECKS]
+        items += [f"lobes_{s}" for s in sides if all(geom.mask(lb).any() for lb in SIDE_LOBES[s])]
+    items += [f"costophrenic_{cp.side}" for cp in anatomy.costophrenic if cp.state != "not_assessable"]
+    if anatomy.cardiothoracic_ratio is not None:
+        items.append("cardiac_silhouette")
+    items += [f"hilum_{s}" for s in ("right", "left") if s in anatomy.hilum_px]
+    if anatomy.diaphragm_dome_px:
+        items.append("diaphragm")
+    return tuple(items)
+
+
+def heatmap_data_url(lesion: np.ndarray, size: int = HEATMAP_SIZE) -> str:
+    """A small RGBA PNG: warm colour, alpha = heatmap, as a data: URL."""
+    hm = cv2.resize(np.asarray(lesion, dtype=np.float32), (size, size), interpolation=cv2.INTER_AREA)
+    hm = np.clip(hm, 0.0, 1.0)
+    rgba = np.zeros((size, size, 4), dtype=np.uint8)
+    rgba[..., 0] = 255
+    rgba[..., 1] = (160 * (1.0 - hm)).astype(np.uint8)
+    rgba[..., 2] = 0
+    rgba[..., 3] = (200 * hm).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG", optimize=True)
+    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")

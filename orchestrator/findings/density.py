@@ -1,0 +1,191 @@
+"""Internal density of a lesion, read from the image pixels within its mask against the
+surrounding lung: homogeneity, calcified core, cavity or bubble lucency, air bronchogram.
+
+Intensities are the working image's [0, 1] values (brighter = denser). The surrounding lung
+is a ring a few mm wide outside the lesion, inside the lung fields. The lesion is read as a
+radial profile: median intensity over rings of equal relative depth (0 = centre, 1 = edge,
+from the distance to the lesion's boundary), minus the surrounding lung.
+
+- a solid lesion is brightest at its centre and fades to its edge (a projected sphere);
+- a cavity is a bright wall round a darker centre: the profile peaks away from the centre;
+- a calcified core is a centre much brighter than a solid lesion of that size would be;
+- bubble lucencies are small dark holes inside an otherwise solid lesion;
+- an air bronchogram is a set of dark linear tubes inside a large opacity.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+from scipy import ndimage
+
+from orchestrator.facts import Density, PixelSpacing, Tri
+
+RING_MM = 6.0
+PROFILE_RINGS = 5
+CAVITY_SCORE = 0.3  # (wall peak - centre) / wall peak
+CALCIFIED_SCORE = 0.02  # central excess x contrast per mm (see calcified_score)
+CALCIFIED_MAX_MM = 30.0
+MIN_CONTRAST = 0.03
+AIR_BRONCHOGRAM_MIN_MM = 20.0
+TUBE_MIN_MM = 5.0
+BUBBLE_MIN_MM = 1.5
+TEXTURE_SIGMA_MM = 1.2
+MOTTLED_RATIO = 1.1
+
+
+@dataclass(frozen=True)
+class Profile:
+    rings: np.ndarray  # (PROFILE_RINGS,) median intensity minus background, centre first
+    background: float
+    contrast: float  # the profile's maximum
+
+    @property
+    def cavity_score(self) -> float:
+        wall = float(np.nanmax(self.rings[2:]))
+        centre = float(np.nanmean(self.rings[:2]))
+        return (wall - centre) / max(wall, 1e-3)
+
+    def calcified_score(self, diameter_mm: float) -> float:
+        """Central excess over the outer-middle ring, relative to that ring, times the
+        contrast per mm of size (small or faint lesions read as less calcified)."""
+        mid = float(self.rings[3])
+        excess = (float(self.rings[0]) - mid) / max(mid, 0.2 * self.contrast, 1e-3)
+        return excess * self.contrast / max(diameter_mm, 1.0)
+
+
+def _disc(r: int) -> np.ndarray:
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
+
+
+def ring_mask(mask: np.ndarray, lung: np.ndarray, spacing: PixelSpacing, other: np.ndarray | None) -> np.ndarray:
+    r = max(2, round(RING_MM / min(spacing.row_mm, spacing.col_mm)))
+    grown = cv2.dilate(mask.astype(np.uint8), _disc(r)).astype(bool)
+    ring = grown & ~cv2.dilate(mask.astype(np.uint8), _disc(2)).astype(bool)
+    if other is not None:
+        ring &= ~other
+    inside_lung = ring & lung
+    return inside_lung if inside_lung.sum() >= 10 else ring
+
+
+def radial_profile(smooth: np.ndarray, mask: np.ndarray, ring: np.ndarray) -> tuple[Profile, np.ndarray]:
+    """The lesion's radial intensity profile, and each pixel's relative depth (0 centre, 1 edge)."""
+    dist = ndimage.distance_transform_edt(mask)
+    rho = 1.0 - dist / max(float(dist.max()), 1e-6)
+    bg = float(np.median(smooth[ring])) if ring.any() else float(np.median(smooth[~mask]))
+    rings = np.full(PROFILE_RINGS, np.nan)
+    for i in range(PROFILE_RINGS):
+        sel = mask & (rho >= i / PROFILE_RINGS) & (rho < (i + 1) / PROFILE_RINGS + (i == PROFILE_RINGS - 1))
+        if sel.any():
+            rings[i] = float(np.median(smooth[sel])) - bg
+    rings = _fill_nan(rings)
+    return Profile(rings, bg, float(np.nanmax(rings))), rho
+
+
+def _fill_nan(a: np.ndarray) -> np.ndarray:
+    ok = ~np.isnan(a)
+    if ok.all() or not ok.any():
+        return np.nan_to_num(a)
+    idx = np.arange(len(a))
+    return np.interp(idx, idx[ok], a[ok])
+
+
+def assess_density(
+    image: np.ndarray,
+    mask: np.ndarray,
+    lung: np.ndarray,
+    spacing: PixelSpacing,
+    diameter_mm: float,
+    other_lesions: np.ndarray | None = None,
+    linear: bool = False,
+) -> Density:
+    """Density of one lesion. ``linear``: a strand-like opacity (no cavity or calcification read)."""
+    smooth = cv2.GaussianBlur(np.asarray(image, dtype=np.float32), (0, 0), 0.8)
+    ring = ring_mask(mask, lung, spacing, other_lesions)
+    prof, rho = radial_profile(smooth, mask, ring)
+    level = float(np.median(smooth[mask])) - prof.background
+    visible = prof.contrast >= MIN_CONTRAST and not linear
+    cavity = visible and prof.cavity_score >= CAVITY_SCORE
+    calcified = (
+        visible
+        and not cavity
+        and diameter_mm <= CALCIFIED_MAX_MM
+        and prof.calcified_score(diameter_mm) >= CALCIFIED_SCORE
+    )
+    bubble = visible and not cavity and _bubbles(smooth, mask, rho, prof, spacing)
+    air = _air_bronchogram(smooth, mask, rho, prof, spacing, diameter_mm, cavity or linear)
+    mottled = visible and texture_ratio(image, mask, rho, ring, spacing) >= MOTTLED_RATIO
+    if air == "no" and mottled:  # tubes may hide in a mottled opacity
+        air = "uncertain"
+    return Density(
+        homogeneous=bool(not (calcified or cavity or bubble or mottled or air == "yes")),
+        contrast=round(level, 4),
+        calcified=bool(calcified),
+        cavity=bool(cavity),
+        bubble_lucency=bool(bubble),
+        air_bronchogram=air,
+    )
+
+
+def texture_ratio(image: np.ndarray, mask: np.ndarray, rho: np.ndarray, ring: np.ndarray, spacing: PixelSpacing) -> float:
+    """Mid-scale texture (difference of Gaussians, about 1-5 mm) inside the lesion relative
+    to that of the surrounding lung: above 1 the opacity is mottled (consolidation-like)."""
+    inner = mask & (rho < 0.7)
+    if inner.sum() < 20 or ring.sum() < 20:
+        return 0.0
+    img = np.asarray(image, dtype=np.float32)
+    s = TEXTURE_SIGMA_MM / min(spacing.row_mm, spacing.col_mm)
+    dog = cv2.GaussianBlur(img, (0, 0), s) - cv2.GaussianBlur(img, (0, 0), 4 * s)
+    return float(np.std(dog[inner]) / max(float(np.std(dog[ring])), 1e-4))
+
+
+def _dark_parts(smooth: np.ndarray, inner: np.ndarray, prof: Profile, spacing: PixelSpacing) -> list[np.ndarray]:
+    """Connected dark parts inside: black top-hat (dark, small structures) deeper than half
+    the lesion's contrast."""
+    r = max(2, round(3.0 / min(spacing.row_mm, spacing.col_mm)))
+    tophat = cv2.morphologyEx(smooth, cv2.MORPH_BLACKHAT, _disc(r))
+    dark = inner & (tophat >= 0.5 * prof.contrast)
+    lab, n = ndimage.label(dark)
+    return [lab == i for i in range(1, n + 1)]
+
+
+def _bubbles(smooth: np.ndarray, mask: np.ndarray, rho: np.ndarray, prof: Profile, spacing: PixelSpacing) -> bool:
+    inner = mask & (rho < 0.7)
+    px_area = spacing.row_mm * spacing.col_mm
+    for part in _dark_parts(smooth, inner, prof, spacing):
+        d = 2 * math.sqrt(float(part.sum()) * px_area / math.pi)
+        if d >= BUBBLE_MIN_MM and _elongation(part) < 2.0:
+            return True
+    return False
+
+
+def _elongation(part: np.ndarray) -> float:
+    ys, xs = np.nonzero(part)
+    if len(xs) < 3:
+        return 1.0
+    ev = np.linalg.eigvalsh(np.cov(np.stack([xs, ys]).astype(np.float64)) + 1e-6 * np.eye(2))
+    return float(math.sqrt(ev[1] / max(ev[0], 1e-6)))
+
+
+def _air_bronchogram(
+    smooth: np.ndarray,
+    mask: np.ndarray,
+    rho: np.ndarray,
+    prof: Profile,
+    spacing: PixelSpacing,
+    diameter_mm: float,
+    skip: bool,
+) -> Tri:
+    """A radiograph shows air bronchograms only in larger opacities; small nodules: uncertain."""
+    if skip or diameter_mm < AIR_BRONCHOGRAM_MIN_MM or prof.contrast < MIN_CONTRAST:
+        return "uncertain"
+    px = math.sqrt(spacing.row_mm * spacing.col_mm)
+    for part in _dark_parts(smooth, mask & (rho < 0.85), prof, spacing):
+        ys, xs = np.nonzero(part)
+        span = math.hypot(float(xs.max() - xs.min()), float(ys.max() - ys.min())) * px
+        if span >= TUBE_MIN_MM and _elongation(part) >= 2.5:
+            return "yes"
+    return "no"

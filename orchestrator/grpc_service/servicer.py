@@ -1,0 +1,126 @@
+"""``hilum.v1.Dialog``: a thin shell over the engine. Every RPC is timed and counted, and every
+error leaves through ``grpc_status`` (one mapping)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+import grpc
+
+from orchestrator.errors import HilumError
+from orchestrator.grpc_service import convert
+from orchestrator.grpc_service.errors import grpc_status
+from orchestrator.grpc_service.proto import dialog_pb2 as pb
+from orchestrator.grpc_service.proto import dialog_pb2_grpc as pb_grpc
+from orchestrator.metrics import ServiceMetrics
+
+log = logging.getLogger(__name__)
+
+TENANT_KEY = "x-hilum-tenant"
+DEFAULT_TENANT = "default"
+R = TypeVar("R")
+
+
+def tenant_of(context: grpc.ServicerContext) -> str:
+    for key, value in context.invocation_metadata() or ():
+        if key == TENANT_KEY and str(value).strip():
+            return str(value).strip()
+    return DEFAULT_TENANT
+
+
+class _Call:
+    """Times one RPC and turns an exception into its status (aborts the call)."""
+
+    def __init__(self, servicer: DialogServicer, name: str, context: grpc.ServicerContext) -> None:
+        self.metrics = servicer.metrics
+        self.name = name
+        self.context = context
+        self.started = time.perf_counter()
+        self.finished = False
+        self.metrics.inflight.labels("grpc").inc()
+
+    def done(self, code: grpc.StatusCode = grpc.StatusCode.OK) -> None:
+        if self.finished:
+            return
+        self.finished = True
+        self.metrics.inflight.labels("grpc").dec()
+        self.metrics.request("grpc", self.name, code.name, time.perf_counter() - self.started)
+
+    def fail(self, exc: Exception) -> None:
+        code, kind, message = grpc_status(exc)
+        if code == grpc.StatusCode.INTERNAL:
+            log.error("rpc %s failed", self.name, exc_info=exc)
+        if not isinstance(exc, HilumError):
+            self.metrics.error(kind)  # the engine counts the HilumErrors it raises
+        self.done(code)
+        self.context.abort(code, message)
+
+
+def unary(method: Callable[..., R]) -> Callable[..., R]:
+    @functools.wraps(method)
+    def wrapper(self: DialogServicer, request: Any, context: grpc.ServicerContext) -> R:
+        call = _Call(self, method.__name__, context)
+        try:
+            result = method(self, request, context)
+        except Exception as exc:  # noqa: BLE001 - every error maps to a status
+            call.fail(exc)
+            raise  # unreachable: abort raises
+        call.done()
+        return result
+
+    return wrapper
+
+
+def streaming(method: Callable[..., Iterator[R]]) -> Callable[..., Iterator[R]]:
+    @functools.wraps(method)
+    def wrapper(self: DialogServicer, request: Any, context: grpc.ServicerContext) -> Iterator[R]:
+        call = _Call(self, method.__name__, context)
+        completed = False
+        try:
+            yield from method(self, request, context)
+            completed = True
+        except Exception as exc:  # noqa: BLE001 - every error maps to a status
+            call.fail(exc)
+            raise
+        finally:
+            # OK when the stream ran out; CANCELLED when the client went away (no-op after fail)
+            call.done(grpc.StatusCode.OK if completed else grpc.StatusCode.CANCELLED)
+
+    return wrapper
+
+
+class DialogServicer(pb_grpc.DialogServicer):
+    def __init__(self, engine: Any, metrics: ServiceMetrics) -> None:
+        self.engine = engine
+        self.metrics = metrics
+
+    @unary
+    def CreateSession(self, request: pb.CreateSessionRequest, context: grpc.ServicerContext) -> pb.Session:  # noqa: N802
+        view = self.engine.create_session(
+            request.image, filename=request.filename or None, lang=request.lang or None, tenant=tenant_of(context)
+        )
+        return convert.session_to_proto(view.to_dict())
+
+    @unary
+    def Ask(self, request: pb.AskRequest, context: grpc.ServicerContext) -> pb.Turn:  # noqa: N802
+        turn = self.engine.ask(request.session_id, request.question, tenant=tenant_of(context))
+        return convert.turn_to_proto(turn.to_dict())
+
+    @streaming
+    def StreamAsk(self, request: pb.AskRequest, context: grpc.ServicerContext) -> Iterator[pb.AskEvent]:  # noqa: N802
+        for event in self.engine.ask_stream(request.session_id, request.question, tenant=tenant_of(context)):
+            yield convert.event_to_proto(event)
+
+    @unary
+    def GetReport(self, request: pb.SessionRef, context: grpc.ServicerContext) -> pb.Report:  # noqa: N802
+        report = self.engine.report(request.session_id, tenant=tenant_of(context))
+        return pb.Report(session_id=request.session_id, report=convert.to_struct(report))
+
+    @unary
+    def CloseSession(self, request: pb.SessionRef, context: grpc.ServicerContext) -> pb.CloseSessionResponse:  # noqa: N802
+        self.engine.close_session(request.session_id, tenant=tenant_of(context))
+        return pb.CloseSessionResponse(session_id=request.session_id, closed=True)

@@ -1,0 +1,125 @@
+"""Prometheus metrics on a per-app ``CollectorRegistry``; implements the engine's ``EngineObserver``.
+
+One ``ServiceMetrics`` is built by the app factory and kept on ``app.state``; REST, gRPC and
+the engine all report into it, and ``/metrics`` renders its registry (plus the narrator's
+collectors, registered on the same registry).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
+STAGES = ("decode", "encode", "findings", "compose", "narrate")
+RESOLUTIONS = ("resolved", "ambiguous", "none")
+
+
+class EncoderCountersCollector(Collector):
+    """Reads an encoder's own counters (``calls``: films, ``batches``: model runs) at scrape time."""
+
+    def __init__(self, encoder: Any) -> None:
+        self.encoder = encoder
+
+    def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
+        films = CounterMetricFamily("hilum_encoder_films", "Films the encoder has encoded.")
+        films.add_metric([], float(getattr(self.encoder, "calls", 0)))
+        yield films
+        batches = getattr(self.encoder, "batches", None)
+        if batches is not None:
+            runs = CounterMetricFamily("hilum_encoder_batches", "Model runs (films / batches = mean batch size).")
+            runs.add_metric([], float(batches))
+            yield runs
+        ready = GaugeMetricFamily("hilum_encoder_ready", "1 when the encoder answers, else 0.")
+        try:
+            ready.add_metric([], 1.0 if self.encoder.ready() else 0.0)
+        except Exception:  # noqa: BLE001 - a failing health probe reads as not ready
+            ready.add_metric([], 0.0)
+        yield ready
+
+
+class ServiceMetrics:
+    """Requests, turns, stages, encoder, sessions, anchors and errors (the ``EngineObserver``)."""
+
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry if registry is not None else CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "hilum_requests", "Requests by transport, endpoint and status.", ["transport", "endpoint", "status"],
+            registry=r,
+        )
+        self.request_seconds = Histogram(
+            "hilum_request_seconds", "Request latency by transport and endpoint.", ["transport", "endpoint"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.turns = Counter("hilum_turns", "Answered turns by intent.", ["intent"], registry=r)
+        self.turn_seconds = Histogram(
+            "hilum_turn_seconds", "Turn latency by intent.", ["intent"], buckets=LATENCY_BUCKETS, registry=r
+        )
+        self.stage_seconds = Histogram(
+            "hilum_stage_seconds", "Turn latency by stage (decode, encode, findings, compose, narrate).",
+            ["stage"], buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.encoder_batch_size = Histogram(
+            "hilum_encoder_batch_size", "Films per encoder batch.", buckets=BATCH_BUCKETS, registry=r
+        )
+        self.encoder_queue_seconds = Histogram(
+            "hilum_encoder_queue_seconds", "Time a film waits for the encoder before its batch runs.",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.encoder_request_seconds = Histogram(
+            "hilum_encoder_request_seconds", "Encoder call latency as the engine sees it (queue + inference).",
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.sessions = Gauge("hilum_sessions_active", "Sessions currently held.", registry=r)
+        self.anchor_resolutions = Counter(
+            "hilum_anchor_resolutions", "Anchor resolutions by outcome (resolved, ambiguous, none).", ["outcome"],
+            registry=r,
+        )
+        self.errors = Counter("hilum_errors", "Errors by kind.", ["kind"], registry=r)
+        self.inflight = Gauge("hilum_inflight_requests", "Requests being served now.", ["transport"], registry=r)
+        for stage in STAGES:
+            self.stage_seconds.labels(stage)
+        for outcome in RESOLUTIONS:
+            self.anchor_resolutions.labels(outcome)
+
+    # --- EngineObserver ----------------------------------------------------------------------
+    def stage(self, stage: str, seconds: float) -> None:
+        self.stage_seconds.labels(stage).observe(seconds)
+        if stage == "encode":
+            self.encoder_request_seconds.observe(seconds)
+
+    def turn(self, intent: str, seconds: float) -> None:
+        self.turns.labels(intent).inc()
+        self.turn_seconds.labels(intent).observe(seconds)
+
+    def anchor_resolution(self, outcome: str) -> None:
+        self.anchor_resolutions.labels(outcome).inc()
+
+    def error(self, kind: str) -> None:
+        self.errors.labels(kind).inc()
+
+    def sessions_active(self, count: int) -> None:
+        self.sessions.set(count)
+
+    # --- encoder hook (an encoder that reports its batches calls this) ------------------------
+    def encoder_batch(self, size: int, queue_seconds: float) -> None:
+        self.encoder_batch_size.observe(size)
+        self.encoder_queue_seconds.observe(queue_seconds)
+
+    # --- transports ------------------------------------------------------------------------------
+    def request(self, transport: str, endpoint: str, status: str | int, seconds: float) -> None:
+        self.requests.labels(transport, endpoint, str(status)).inc()
+        self.request_seconds.labels(transport, endpoint).observe(seconds)
+
+    def watch_encoder(self, encoder: Any) -> None:
+        self.registry.register(EncoderCountersCollector(encoder))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,1 @@
+"""The sign ontology: chest-radiograph signs (PadChest findings + Fleischner nodule terms) and checklists."""

@@ -1,0 +1,238 @@
+"""``hilum serve``: REST (uvicorn) and gRPC in one process over one engine.
+
+``build_services`` wires encoder → narrator → engine with one metrics registry; ``Service``
+runs both servers (in threads for tests and in-process clients, or with uvicorn in the main
+thread for ``serve``). Readiness waits for the encoder's first pass (a warm-up film); on
+SIGTERM/SIGINT readiness flips to draining, both servers stop accepting work, in-flight turns
+finish (up to ``drain_timeout_s``), then the encoder closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import signal
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from types import FrameType
+from typing import Any
+
+import grpc
+import numpy as np
+import uvicorn
+from fastapi import FastAPI
+
+from orchestrator.api.app import create_app
+from orchestrator.api.readiness import Readiness
+from orchestrator.grpc_service.server import build_grpc_server
+from orchestrator.metrics import ServiceMetrics
+from orchestrator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+WARMUP_POLL_S = 0.5
+WORKING_SIZE = 512
+
+
+@dataclass
+class Services:
+    settings: Settings
+    metrics: ServiceMetrics
+    encoder: Any
+    narrator: Any
+    engine: Any
+    readiness: Readiness
+
+    def close(self) -> None:
+        for part in (self.narrator, self.encoder):
+            close = getattr(part, "close", None)
+            if close is not None:
+                close()
+
+
+def build_services(settings: Settings, *, encoder: Any | None = None) -> Services:
+    """The engine over the configured encoder and narrator, reporting into one ``ServiceMetrics``."""
+    from orchestrator.dialogue.engine import DialogueEngine
+    from orchestrator.encoders.factory import build_encoder
+    from orchestrator.narration.factory import build_narrator
+
+    metrics = ServiceMetrics()
+    encoder = encoder if encoder is not None else build_encoder(settings)
+    narrator = build_narrator(settings, metrics.registry)
+    engine = DialogueEngine(encoder, settings, narrator=narrator, observer=metrics)
+    metrics.watch_encoder(encoder)
+    add_listener = getattr(encoder, "add_batch_listener", None)
+    if callable(add_listener):  # an encoder that reports each batch: (films, seconds the oldest waited)
+        add_listener(metrics.encoder_batch)
+    return Services(settings, metrics, encoder, narrator, engine, Readiness(encoder))
+
+
+def warm_up(services: Services, stop: threading.Event) -> None:
+    """Waits for the encoder to answer, runs one blank film through it, then marks ready."""
+    name = getattr(services.encoder, "name", "?")
+    waited = False
+    while not stop.is_set():
+        try:
+            if services.encoder.ready():
+                services.encoder.encode(np.zeros((WORKING_SIZE, WORKING_SIZE), dtype=np.float32))
+                services.readiness.warmed.set()
+                log.info("encoder %s ready", name)
+                return
+            reason = "not ready"
+        except Exception as exc:  # noqa: BLE001 - keep waiting; /readyz says not ready meanwhile
+            reason = str(exc)
+        if not waited:  # say it once, not twice a second
+            log.warning("waiting for encoder %s: %s", name, reason)
+            waited = True
+        stop.wait(WARMUP_POLL_S)
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.set_inheritable(True)
+    return sock
+
+
+class DrainingServer(uvicorn.Server):
+    """uvicorn whose exit signal first flips readiness and starts the gRPC drain."""
+
+    def __init__(self, config: uvicorn.Config, on_exit: Any) -> None:
+        super().__init__(config)
+        self.on_exit = on_exit
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        self.on_exit()
+        super().handle_exit(sig, frame)
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        """SIGTERM / SIGINT start the drain; unlike uvicorn's own, the signal is not re-raised
+        afterwards, so the process finishes its shutdown (gRPC drain, encoder close) and exits 0."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            yield
+        finally:
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+
+
+@dataclass
+class Service:
+    """REST + gRPC over ``services`` on ``host``; port 0 picks a free port (tests)."""
+
+    services: Services
+    host: str
+    port: int
+    grpc_port: int
+    app: FastAPI = field(init=False)
+    grpc_server: grpc.Server = field(init=False)
+    _sock: socket.socket = field(init=False)
+    _uvicorn: DrainingServer = field(init=False)
+    _threads: list[threading.Thread] = field(default_factory=list, init=False)
+    _stop: threading.Event = field(default_factory=threading.Event, init=False)
+    _grpc_stopped: threading.Event | None = field(default=None, init=False)
+
+    def __post_init__(self) -> None:
+        s = self.services
+        self.app = create_app(s.settings, s.engine, metrics=s.metrics, readiness=s.readiness)
+        self.grpc_server, self.grpc_port = build_grpc_server(
+            s.settings, s.engine, s.metrics, host=self.host, port=self.grpc_port
+        )
+        self._sock = bind_socket(self.host, self.port)
+        self.port = self._sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app, log_level=s.settings.log_level.lower(), access_log=False,
+            timeout_graceful_shutdown=int(max(1, s.settings.drain_timeout_s)),
+        )
+        self._uvicorn = DrainingServer(config, on_exit=self.begin_drain)
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def grpc_target(self) -> str:
+        return f"{self.host}:{self.grpc_port}"
+
+    def begin_drain(self) -> None:
+        """Not ready from now on; gRPC refuses new RPCs and lets running ones finish."""
+        if self._grpc_stopped is None:
+            self.services.readiness.draining.set()
+            self._grpc_stopped = self.grpc_server.stop(grace=self.services.settings.drain_timeout_s)
+
+    def _start_background(self) -> None:
+        self.grpc_server.start()
+        # a daemon nobody joins: an encoder that never answers must not hold up shutdown
+        threading.Thread(target=warm_up, args=(self.services, self._stop), name="hilum-warmup", daemon=True).start()
+
+    def _finish(self) -> None:
+        self.begin_drain()
+        if self._grpc_stopped is not None:
+            self._grpc_stopped.wait(self.services.settings.drain_timeout_s + 1)
+        self._stop.set()
+        self._sock.close()
+        self.services.close()
+
+    # --- in the foreground (hilum serve) -----------------------------------------------------------
+    def run(self) -> None:
+        self._start_background()
+        log.info("serving REST on %s and gRPC on %s", self.url, self.grpc_target)
+        try:
+            self._uvicorn.run(sockets=[self._sock])
+        finally:
+            self._finish()
+
+    # --- in threads (tests, in-process clients) -------------------------------------------------
+    def start(self, timeout_s: float = 30.0) -> Service:
+        self._start_background()
+        thread = threading.Thread(
+            target=self._uvicorn.run, kwargs={"sockets": [self._sock]}, name="hilum-uvicorn", daemon=True
+        )
+        thread.start()
+        self._threads.append(thread)
+        deadline = time.monotonic() + timeout_s
+        while not self._uvicorn.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"uvicorn did not start on {self.url}")
+            time.sleep(0.02)
+        return self
+
+    def wait_ready(self, timeout_s: float = 60.0) -> None:
+        if not self.services.readiness.warmed.wait(timeout_s):
+            raise RuntimeError("encoder did not become ready")
+
+    def stop(self) -> None:
+        self.begin_drain()
+        self._uvicorn.should_exit = True
+        for thread in self._threads:
+            thread.join(timeout=self.services.settings.drain_timeout_s + 5)
+        self._finish()
+
+    def __enter__(self) -> Service:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve(settings: Settings) -> int:
+    """The blocking ``hilum serve``: returns after a signal once everything has drained."""
+    services = build_services(settings)
+    try:
+        service = Service(services, settings.host, settings.port, settings.grpc_port)
+    except OSError as exc:
+        log.error("cannot listen on %s (REST %d, gRPC %d): %s", settings.host, settings.port, settings.grpc_port, exc)
+        services.close()
+        return 1
+    service.run()
+    return 0

@@ -1,0 +1,114 @@
+"""Training pieces: targets share the serving geometry, the loss goes down, checkpoints resume.
+
+The phantom engine is replaced here by a small synthetic case (a *double* named as such):
+these tests check the training code, not the phantom.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+
+from encoder.anatomy_classes import ANATOMY_CLASSES
+from encoder.dataset import EVAL_SEEDS, TRAIN_SEEDS, TrainingSet, case_targets, parse_seeds, to_working_points
+from encoder.preprocess import Resampling, prepare_film
+from encoder.train import TrainConfig, compute_losses, hilum_target, make_batch, train
+from export.onnx import load_checkpoint
+from orchestrator.encoders.postprocess import heatmap_point
+
+
+def double_case(seed: int, size: int = 600) -> SimpleNamespace:
+    """A synthetic stand-in for encoder.phantom's case (not the phantom)."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[:size, : size - 40]
+    masks = np.zeros((len(ANATOMY_CLASSES), *yy.shape), dtype=bool)
+    masks[0] = ((xx - 170) / 120.0) ** 2 + ((yy - 300) / 200.0) ** 2 < 1
+    masks[1] = ((xx - 390) / 120.0) ** 2 + ((yy - 300) / 200.0) ** 2 < 1
+    image = (0.6 - 0.3 * (masks[0] | masks[1]) + 0.05 * rng.random(yy.shape)).astype(np.float32)
+    cx, cy = 150 + int(rng.integers(0, 40)), 260 + int(rng.integers(0, 60))
+    lesion = (xx - cx) ** 2 + (yy - cy) ** 2 < 10**2
+    image[lesion] += 0.3
+    return SimpleNamespace(
+        image=image, masks=masks, lesion_mask=lesion, pixel_spacing_mm=(0.7, 0.7),
+        hilum_px={"right": (230.0, 280.0), "left": (330.0, 290.0)},
+        truth={"lesions": [{"center_px": [float(cx), float(cy)], "diameter_mm": 14.0}]},
+    )
+
+
+def test_train_and_eval_seed_ranges_are_disjoint() -> None:
+    assert not set(TRAIN_SEEDS) & set(EVAL_SEEDS)
+    assert parse_seeds("0-3,7") == [0, 1, 2, 3, 7]
+
+
+def test_targets_follow_the_film_geometry() -> None:
+    case = double_case(0)
+    t = case_targets(case)
+    assert t.image.shape == (512, 512) and t.anatomy.shape == (len(ANATOMY_CLASSES), 128, 128)
+    assert t.lesion.shape == (256, 256)
+    # a non-square film is padded left/right by 20 px then scaled 600 -> 512
+    x, y = to_working_points((0.0, 0.0), prepare_resampling(case))
+    assert abs(x - ((20 + 0.5) * 512 / 600 - 0.5)) < 1e-6 and abs(y - (0.5 * 512 / 600 - 0.5)) < 1e-6
+    # the lesion target's centre of mass sits where the lesion is
+    ys, xs = np.nonzero(t.lesion > 0.5)
+    cx, cy = to_working_points(case.truth["lesions"][0]["center_px"], prepare_resampling(case))
+    assert abs((xs.mean() + 0.5) * 2 - 0.5 - cx) < 2.0 and abs((ys.mean() + 0.5) * 2 - 0.5 - cy) < 2.0
+
+
+def prepare_resampling(case: SimpleNamespace) -> Resampling:
+    return prepare_film(case.image)[1]
+
+
+def test_hilum_target_peak_decodes_to_the_point() -> None:
+    points = torch.tensor([[[201.3, 250.7], [333.0, 260.2]]])
+    target = hilum_target(points, 128, 4).reshape(1, 2, 128, 128)
+    for side in range(2):
+        x, y = heatmap_point(np.log(target[0, side].numpy() + 1e-30), 4.0)
+        assert abs(x - float(points[0, side, 0])) < 0.5 and abs(y - float(points[0, side, 1])) < 0.5
+
+
+def _training_set(n: int) -> TrainingSet:
+    ts = [case_targets(double_case(s)) for s in range(n)]
+    return TrainingSet(
+        images=np.stack([t.image for t in ts]).astype(np.float16),
+        anatomy=np.stack([np.rint(t.anatomy * 255) for t in ts]).astype(np.uint8),
+        lesion=np.stack([np.rint(t.lesion * 255) for t in ts]).astype(np.uint8),
+        hilum=np.stack([t.hilum for t in ts]), seeds=np.arange(n),
+    )
+
+
+def test_a_few_steps_reduce_the_loss() -> None:
+    torch.manual_seed(0)
+    from encoder.network import build_network
+
+    data = _training_set(2)
+    rng = np.random.default_rng(0)
+    model = build_network().train()
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    batch = make_batch(data, np.array([0, 1]), rng, max_shift=0)
+    first = None
+    for _ in range(8):
+        loss = compute_losses(model(batch["image"]), batch)["total"]
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        first = loss.item() if first is None else first
+    assert loss.item() < first
+
+
+def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    data = _training_set(2)
+    for i in range(2):
+        np.savez(data_dir / f"case_{i:05d}.npz", image=data.images[i], anatomy=data.anatomy[i],
+                 lesion=data.lesion[i], hilum=data.hilum[i], spacing=np.float32(0.8), seed=np.int64(i))
+    cfg = TrainConfig(data_dir=data_dir, out_dir=tmp_path / "run", weights_out=tmp_path / "w.pt",
+                      steps=2, batch_size=2, threads=1)
+    assert train(cfg)["steps"] == 2
+    resumed = train(TrainConfig(**{**cfg.__dict__, "steps": 3, "resume": True}))
+    assert resumed["steps"] == 3
+    model = load_checkpoint(tmp_path / "w.pt")
+    assert model(torch.zeros(1, 1, 512, 512))[0].shape[1] == len(ANATOMY_CLASSES)

@@ -1,0 +1,88 @@
+"""ONNX export parity, TensorRT availability, the Triton repository writer."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from encoder.network import build_network
+from export.onnx import PARITY_TOLERANCE, export_onnx, ort_session, parity
+from export.repository import PYTHON_MODEL_SOURCE, RepositoryConfig, render_config, write_repository
+from export.tensorrt import tensorrt_unavailable_reason
+from orchestrator.settings import Settings
+
+TRT_REASON = tensorrt_unavailable_reason()
+
+
+def test_onnx_parity_and_dynamic_batch(tmp_path: Path) -> None:
+    torch.manual_seed(3)
+    model = build_network().eval()
+    path = export_onnx(model, tmp_path / "m.onnx")
+    rng = np.random.default_rng(0)
+    assert parity(model, path, [rng.random((512, 512), dtype=np.float32) for _ in range(2)]) <= PARITY_TOLERANCE
+    outs = ort_session(path).run(None, {"image": rng.random((3, 1, 512, 512), dtype=np.float32)})
+    assert [o.shape[0] for o in outs] == [3, 3, 3]
+
+
+def test_committed_onnx_matches_the_committed_checkpoint_when_present() -> None:
+    settings = Settings()
+    checkpoint = settings.onnx_path.with_suffix(".pt")
+    if not checkpoint.is_file():
+        pytest.skip("no committed checkpoint yet")
+    from export.onnx import load_checkpoint
+
+    films = [np.random.default_rng(1).random((512, 512), dtype=np.float32)]
+    assert parity(load_checkpoint(checkpoint), settings.onnx_path, films) <= PARITY_TOLERANCE
+
+
+@pytest.mark.skipif(TRT_REASON is not None, reason=f"TensorRT: {TRT_REASON}")
+def test_tensorrt_engine_parity(tmp_path: Path) -> None:  # pragma: no cover - GPU machines only
+    from export.tensorrt import FP32_TOLERANCE, Profile, build_engine, parity_vs_onnx
+
+    onnx_path = Settings().onnx_path
+    plan = build_engine(onnx_path, tmp_path / "m.plan", Profile())
+    films = np.random.default_rng(0).random((4, 1, 512, 512), dtype=np.float32)
+    assert parity_vs_onnx(plan, onnx_path, films) <= FP32_TOLERANCE
+
+
+@pytest.mark.skipif(TRT_REASON is None, reason="TensorRT is available here")
+def test_tensorrt_export_says_why_it_cannot_run() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "orchestrator.cli", "export", "tensorrt"], capture_output=True, text=True
+    )
+    assert out.returncode == 3
+    assert "TensorRT export not possible here" in out.stdout and str(TRT_REASON) in out.stdout
+
+
+def test_cpu_config_has_batching_reject_policy_and_warmup() -> None:
+    text = render_config(RepositoryConfig())
+    for needle in ('backend: "python"', "dynamic_batching", "preferred_batch_size", "max_queue_delay_microseconds",
+                   "timeout_action: REJECT", "max_queue_size", "model_warmup", "KIND_CPU",
+                   'name: "image"', 'name: "anatomy"', 'name: "lesion"', 'name: "hilum"'):
+        assert needle in text
+    assert "dynamic_batching" not in render_config(RepositoryConfig(dynamic_batching=False))
+
+
+def test_tensorrt_config_uses_the_same_tensors() -> None:
+    cpu, trt = render_config(RepositoryConfig()), render_config(RepositoryConfig(target="tensorrt"))
+    assert 'platform: "tensorrt_plan"' in trt and "KIND_GPU" in trt
+    tensors = [line for line in cpu.splitlines() if "data_type: TYPE_FP32 dims" in line and "name:" in line]
+    for line in tensors:
+        assert line in trt
+
+
+def test_write_repository_and_the_committed_one_is_current(tmp_path: Path) -> None:
+    settings = Settings()
+    model_dir = write_repository(tmp_path, RepositoryConfig(), settings.onnx_path)
+    assert (model_dir / "1" / "model.py").read_text() == PYTHON_MODEL_SOURCE.read_text()
+    committed = settings.model_repository / "anatomy_encoder"
+    assert (committed / "config.pbtxt").read_text() == (model_dir / "config.pbtxt").read_text()
+    assert (committed / "1" / "model.py").read_text() == PYTHON_MODEL_SOURCE.read_text()
+    assert (committed / "1" / "model.onnx").read_bytes() == settings.onnx_path.read_bytes(), (
+        "model_repository is stale: run `hilum export repository`"
+    )

@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+from orchestrator.dialogue import checklists as cl
+from orchestrator.dialogue.engine import DialogueEngine
+from orchestrator.ontology.loader import load_ontology
+from orchestrator.settings import Settings
+
+
+class NoEncoderDouble:
+    name = "none"
+    calls = 0
+
+    def encode(self, image: Any) -> Any:
+        raise AssertionError("not used")
+
+
+def test_early_lung_cancer_on_the_scenario_nodule(facts: Any) -> None:
+    onto = load_ontology()
+    c = onto.checklist("early_lung_cancer")
+    assert c is not None
+    res = {r.sign: r for r in cl.evaluate(c, facts, facts.findings[0], "en", onto)}
+    assert [res[s].status for s in ("round_oval_shape", "spiculation", "peripheral_location", "bubble_lucency",
+                                    "pleural_indentation", "air_bronchogram")] == ["yes", "yes", "yes", "no", "no", "uncertain"]
+    card = cl.checklist_dict(c, list(res.values()), "en", "A1")
+    assert (card["matched"], card["total"], card["uncertain"]) == (3, 5, 1)
+    assert res["air_bronchogram"].settle and not res["spiculation"].settle
+    touching = replace(facts.findings[0], pleural_contact=True)
+    again = {r.sign: r.status for r in cl.evaluate(c, facts, touching, "en", onto)}
+    assert again["pleural_indentation"] == "uncertain"  # a radiograph cannot confirm retraction
+
+
+def test_image_level_checklists(facts: Any) -> None:
+    onto = load_ontology()
+    pe = {r.sign: r.status for r in cl.evaluate(onto.checklist("pleural_effusion"), facts, None, "zh", onto)}  # type: ignore[arg-type]
+    assert pe["costophrenic_angle_blunting"] == "no" and pe["loculated_pleural_effusion"] == "uncertain"
+    tb = {r.sign: r.status for r in cl.evaluate(onto.checklist("tuberculosis"), facts, None, "en", onto)}  # type: ignore[arg-type]
+    assert tb["fibrotic_band"] == "yes" and tb["cavity"] == "no"
+    cm = {r.sign: r.status for r in cl.evaluate(onto.checklist("cardiomegaly_heart_failure"), facts, None, "en", onto)}  # type: ignore[arg-type]
+    assert cm["cardiomegaly"] == "no"
+
+
+def _numbers(text: str) -> set[str]:
+    return set(re.findall(r"\d+\.\d+", text))
+
+
+def _allowed(turn: Any) -> set[str]:
+    out: set[str] = set()
+
+    def walk(v: Any) -> None:
+        if isinstance(v, dict):
+            for x in v.values():
+                walk(x)
+        elif isinstance(v, list | tuple):
+            for x in v:
+                walk(x)
+        elif isinstance(v, float | int) and not isinstance(v, bool):
+            out.update({f"{v:.1f}", f"{v / 10:.1f}", f"{v:.2f}", f"{v:.3f}"})
+        elif isinstance(v, str):
+            out.update(re.findall(r"\d+\.\d+", v))
+
+    d = turn.to_dict()
+    walk([d["findings"], d["measurements"], d["checklist"]])
+    return out
+
+
+def test_every_number_comes_from_the_turn_facts(make_facts: Callable[..., Any]) -> None:
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    for lang, qs in {
+        "zh": ["右肺中叶那个圆形影,边缘是否规则?", "这个病灶距离右肺门有多远?是否与肺门结构相连?", "它有多大?",
+               "如果这是早期肺癌,典型X线表现应该有哪些?当前影像符合几条?"],
+        "en": ["Is the margin of the round opacity in the right middle lobe regular?", "How far is this lesion from the right hilum?",
+               "How big is it?", "If this were early lung cancer, what are the typical X-ray signs?"],
+    }.items():
+        sid = eng.start_session(make_facts("dicom"), lang=lang).session_id
+        for q in qs:
+            t = eng.ask(sid, q)
+            assert t.lang == lang
+            assert _numbers(t.answer.text) <= _allowed(t), (q, _numbers(t.answer.text) - _allowed(t))
+            if lang == "zh":
+                assert re.search(r"[\u4e00-\u9fff]", t.answer.text)
+            else:
+                assert not re.search(r"[\u4e00-\u9fff]", t.answer.text)
+
+
+def test_never_a_diagnosis_and_estimated_spacing_is_said(make_facts: Callable[..., Any]) -> None:
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(make_facts("estimated"), lang="en").session_id
+    eng.ask(sid, "Is the margin of the round opacity in the right middle lobe regular?")
+    rel = eng.ask(sid, "How far is this lesion from the right hilum?")
+    chk = eng.ask(sid, "Is this lung cancer?")
+    assert all(m["spacing_source"] == "estimated" for m in rel.measurements)
+    assert "estimated" in rel.answer.text and "estimated" in chk.answer.text
+    assert "not a diagnosis" in chk.answer.text
+    assert not re.search(r"\b(this is|diagnosis is|consistent with) (lung )?cancer\b", chk.answer.text, re.I)
+
+
+def test_overlay_roles_per_turn(make_facts: Callable[..., Any]) -> None:
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    view = eng.start_session(make_facts(), lang="zh")
+    roles = lambda t: {o["style"]["role"] for o in t.overlays}  # noqa: E731
+    assert roles(view.turns[0]) >= {"screening_highlight", "anatomy_marker"}
+    t2 = eng.ask(view.session_id, "右肺中叶那个圆形影,边缘是否规则?")
+    assert roles(t2) >= {"focused_contour", "spicule_stroke", "notch_marker"}
+    assert all(o["anchor_id"] == "A1" for o in t2.overlays)
+    t3 = eng.ask(view.session_id, "这个病灶距离右肺门有多远?")
+    line = next(o for o in t3.overlays if o["style"]["role"] == "measurement_line")
+    assert line["type"] == "polyline" and line["style"]["dash"] and line["label"].endswith("cm")
+    assert line["measurements"]["mm"] == t3.measurements[0]["mm"]
+    gap = next(o for o in t3.overlays if o["style"]["role"] == "gap_line")
+    assert gap["style"]["dash"] == []
+    t4 = eng.ask(view.session_id, "如果这是早期肺癌,典型X线表现应该有哪些?当前影像符合几条?")
+    card = next(o for o in t4.overlays if o["style"]["role"] == "checklist_card")
+    assert card["type"] == "table" and card["anchor_id"] == "A1" and len(card["rows"]) == 6
+    for t in (view.turns[0], t2, t3, t4):
+        for o in t.overlays:
+            assert {"layer", "type", "anchor_id", "style", "measurements"} <= set(o)
+
+
+def test_composer_text_passes_the_narration_fact_guard(make_facts: Callable[..., Any]) -> None:
+    """A narrator that retells the draft word for word must never be rejected by the guard."""
+    from orchestrator.narration.guard import check_narration
+
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    questions = {
+        "zh": ["右肺中叶那个圆形影,边缘是否规则?", "这个病灶距离右肺门有多远?是否与肺门结构相连?",
+               "如果这是早期肺癌,典型X线表现应该有哪些?当前影像符合几条?", "它有钙化吗", "它是良性的吗?",
+               "符合肺结核吗?", "比较一下这两个病灶", "第二个病灶在哪", "左侧肋膈角锐利吗?"],
+        "en": ["Is the margin of the round opacity in the right middle lobe regular?",
+               "How far is this lesion from the right hilum? Is it connected to the hilar structures?",
+               "If this were early lung cancer, what are the typical X-ray signs, and how many does this image show?",
+               "Is it calcified?", "Is it benign?", "Signs of pneumonia?", "Compare the two lesions.",
+               "Where is the second opacity?", "Is the left costophrenic angle sharp?"],
+    }
+    for lang, qs in questions.items():
+        view = eng.start_session(make_facts("estimated"), lang=lang)
+        first = view.turns[0]
+        assert check_narration(first.answer.text, first.facts(), first.answer.text).ok
+        for q in qs:
+            t = eng.ask(view.session_id, q)
+            verdict = check_narration(t.answer.text, t.facts(), t.answer.text, q)
+            assert verdict.ok, (q, verdict.violations)

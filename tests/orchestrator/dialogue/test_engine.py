@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import io
+import json
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.dialogue.engine import AskEvent, DialogueEngine
+from orchestrator.errors import InvalidQuestionError, SessionForbiddenError, SessionNotFoundError
+from orchestrator.findings.synthetic import star_mask, strand_mask, synthetic_maps
+from orchestrator.narration.base import ComposerNarrator, NarrationRequest, NarrationResult
+from orchestrator.settings import Settings
+
+SHAPE = (512, 512)
+
+
+class SyntheticMapsEncoderDouble:
+    """Stands in for the encoder: returns the findings layer's synthetic maps (a spiculated
+    nodule in the right middle zone, a strand at the left base) and counts its passes."""
+
+    name = "synthetic-double"
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.maps = synthetic_maps([star_mask(SHAPE, (120, 250), 9, 5, 6), strand_mask(SHAPE, (330, 360), (370, 380), 8)])
+
+    def encode(self, image: np.ndarray) -> AnatomyMaps:
+        self.calls += 1
+        return self.maps
+
+    def ready(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
+
+
+class RecordingNarratorDouble(ComposerNarrator):
+    """Records requests; pretends an LLM fell back to the composer."""
+
+    name = "recording-double"
+
+    def __init__(self) -> None:
+        self.requests: list[NarrationRequest] = []
+
+    def narrate(self, request: NarrationRequest) -> NarrationResult:
+        self.requests.append(request)
+        return NarrationResult(request.composer_text, "composer", fallback_reason="deadline")
+
+    def stream(self, request: NarrationRequest) -> Iterator[str]:
+        self.requests.append(request)
+        text = request.composer_text
+        yield text[: len(text) // 2]
+        yield text[len(text) // 2 :]
+
+
+def png_bytes(encoder: SyntheticMapsEncoderDouble) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray((encoder.maps.image * 255).astype(np.uint8)).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+@pytest.fixture()
+def setup() -> tuple[DialogueEngine, SyntheticMapsEncoderDouble, RecordingNarratorDouble, str]:
+    enc = SyntheticMapsEncoderDouble()
+    nar = RecordingNarratorDouble()
+    eng = DialogueEngine(enc, Settings(), narrator=nar)  # type: ignore[arg-type]
+    view = eng.create_session(png_bytes(enc), filename="film.png", lang="zh", tenant="t1")
+    return eng, enc, nar, view.session_id
+
+
+def test_create_session_runs_one_encoder_pass_and_screens(setup: Any) -> None:
+    eng, enc, _, sid = setup
+    view = eng.get_session(sid, tenant="t1")
+    d = view.to_dict()
+    assert set(d) == {"session_id", "lang", "image", "turns", "anchors"}
+    assert d["image"]["size"] == [512, 512] and d["image"]["spacing_source"] == "estimated"
+    t1 = view.turns[0]
+    assert t1.intent == "screen" and t1.turn == 1 and enc.calls == 1
+    assert [a["kind"] for a in t1.anchors][:2] == ["finding", "finding"]
+    assert {"decode", "encode", "findings", "compose", "narrate"} <= set(t1.timings)
+    assert "估计" in t1.answer.text  # estimated spacing is always said
+    assert eng.image_png(sid, tenant="t1").startswith(b"\x89PNG")
+
+
+def test_follow_ups_never_encode_and_repeat_numbers(setup: Any) -> None:
+    eng, enc, _, sid = setup
+    a = eng.ask(sid, "这个结节距离右肺门有多远?", tenant="t1")
+    b = eng.ask(sid, "这个结节距离右肺门有多远?", tenant="t1")
+    assert enc.calls == 1
+    assert a.measurements == b.measurements and a.measurements[0]["mm"] > 0
+    assert re.findall(r"\d+\.\d", a.answer.text) == re.findall(r"\d+\.\d", b.answer.text)
+
+
+def test_narration_request_and_fallback_recorded(setup: Any) -> None:
+    eng, _, nar, sid = setup
+    turn = eng.ask(sid, "How big is the right middle lobe nodule?", tenant="t1")
+    req = nar.requests[-1]
+    assert req.lang == "en" and req.session_id == sid
+    assert req.image_facts_json == json.dumps(json.loads(req.image_facts_json), sort_keys=True,
+                                              separators=(",", ":"), ensure_ascii=False)
+    assert [p.question for p in req.prior_turns] == ["肺部是否有异常?"]
+    assert req.turn_facts["intent"] == "size" and req.composer_text == turn.answer.text
+    assert turn.narration.source == "composer" and turn.narration.fallback_reason == "deadline"
+
+
+def test_ask_stream_yields_stages_text_and_turn(setup: Any) -> None:
+    eng, enc, _, sid = setup
+    events: list[AskEvent] = list(eng.ask_stream(sid, "Is it calcified? the right middle lobe nodule", tenant="t1"))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "stage" and kinds[-1] == "turn" and kinds.count("text") == 2
+    turn = events[-1].turn
+    assert turn is not None and "".join(e.text or "" for e in events if e.kind == "text") == turn.answer.text
+    assert eng.get_session(sid, tenant="t1").turns[-1] == turn and enc.calls == 1
+
+
+def test_errors(setup: Any) -> None:
+    eng, _, _, sid = setup
+    with pytest.raises(InvalidQuestionError):
+        eng.ask(sid, "   ", tenant="t1")
+    with pytest.raises(InvalidQuestionError):
+        eng.ask(sid, "x" * 5000, tenant="t1")
+    with pytest.raises(SessionNotFoundError):
+        eng.ask("nope", "how big?", tenant="t1")
+    with pytest.raises(SessionForbiddenError):
+        eng.ask(sid, "how big?", tenant="other")
+    with pytest.raises(SessionForbiddenError):
+        eng.report(sid, tenant="other")
+    with pytest.raises(InvalidQuestionError):  # raised when called, before any event is streamed
+        eng.ask_stream(sid, "", tenant="t1")
+    with pytest.raises(SessionNotFoundError):
+        eng.ask_stream("nope", "how big?", tenant="t1")
+    assert len(eng.get_session(sid, tenant="t1").turns) == 1  # nothing lost
+
+
+def test_report_and_close(setup: Any) -> None:
+    eng, _, _, sid = setup
+    eng.ask(sid, "右肺中叶那个圆形影,边缘是否规则?", tenant="t1")
+    eng.ask(sid, "如果这是早期肺癌,典型X线表现应该有哪些?当前影像符合几条?", tenant="t1")
+    rep = eng.report(sid, tenant="t1")
+    assert rep["schema"] == "hilum-report/1" and len(rep["turns"]) == 3
+    assert rep["checklists"][0]["name"] == "early_lung_cancer" and rep["frame"] == "nodule_analysis"
+    json.dumps(rep)
+    eng.close_session(sid, tenant="t1")
+    with pytest.raises(SessionNotFoundError):
+        eng.get_session(sid, tenant="t1")
+
+
+def test_clarification_and_plain_none(setup: Any) -> None:
+    eng, _, _, sid = setup
+    t = eng.ask(sid, "这个病灶有多大?", tenant="t1")
+    assert t.clarification is not None and {c["anchor_id"] for c in t.clarification["candidates"]} == {"A1", "A2"}
+    assert t.referenced_anchor_ids == () and {a["id"] for a in t.anchors} == {"A1", "A2"}
+    assert {o["anchor_id"] for o in t.overlays if o["type"] == "polygon"} == {"A1", "A2"}
+    t = eng.ask(sid, "Is the margin of the nodule in the left upper lobe smooth?", tenant="t1")
+    assert t.clarification is None and t.findings == () and "no lesion matching" in t.answer.text
+
+
+class RecordingObserverDouble:
+    def __init__(self) -> None:
+        self.stages: list[str] = []
+        self.turns: list[str] = []
+        self.resolutions: list[str] = []
+        self.errors: list[str] = []
+        self.active: list[int] = []
+
+    def stage(self, stage: str, seconds: float) -> None:
+        self.stages.append(stage)
+
+    def turn(self, intent: str, seconds: float) -> None:
+        self.turns.append(intent)
+
+    def anchor_resolution(self, outcome: str) -> None:
+        self.resolutions.append(outcome)
+
+    def error(self, kind: str) -> None:
+        self.errors.append(kind)
+
+    def sessions_active(self, count: int) -> None:
+        self.active.append(count)
+
+
+def test_observer_sees_stages_turns_resolutions_and_errors() -> None:
+    enc = SyntheticMapsEncoderDouble()
+    obs = RecordingObserverDouble()
+    eng = DialogueEngine(enc, Settings(), observer=obs)  # type: ignore[arg-type]
+    sid = eng.create_session(png_bytes(enc), "film.png").session_id
+    assert {"decode", "encode", "findings", "compose", "narrate"} <= set(obs.stages) and obs.active == [1]
+    eng.ask(sid, "How big is it?")
+    eng.ask(sid, "How big is the right middle lobe nodule?")
+    assert obs.resolutions == ["ambiguous", "resolved"] and obs.turns == ["size", "size"]
+    with pytest.raises(SessionNotFoundError):
+        eng.ask("missing", "how big?")
+    assert obs.errors == ["session_not_found"]
+    eng.close_session(sid)
+    assert obs.active[-1] == 0
+
+
+def test_concurrent_asks_on_one_session_lose_no_turn(setup: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    eng, enc, _, sid = setup
+    questions = ["How big is the right middle lobe nodule?", "Where is the strand at the left base?"] * 6
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        turns = list(pool.map(lambda q: eng.ask(sid, q, tenant="t1"), questions))
+    numbers = sorted(t.turn for t in turns)
+    assert numbers == list(range(2, 14))
+    assert len(eng.get_session(sid, tenant="t1").turns) == 13 and enc.calls == 1

@@ -1,0 +1,74 @@
+"""The question set: >= 150 questions (zh, en, paraphrases, typos, mixed) with expected intent and,
+where relevant, the anchor they bind to ("clarify": asks back; "none": says nothing is there).
+
+    .venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from orchestrator.dialogue.engine import DialogueEngine
+from orchestrator.settings import Settings
+
+DATA = Path(__file__).resolve().parent / "data"
+QUESTIONS = DATA / "questions.jsonl"
+# written after the parser and first run untuned (35/40 right then); fixed since, kept as a regression set
+HELD_OUT = DATA / "questions_heldout.jsonl"
+REQUIRED = 0.95
+
+
+class CountingEncoderDouble:
+    """Stands in for the encoder: these sessions start from hand-built facts."""
+
+    name = "double"
+    calls = 0
+
+    def encode(self, image: Any) -> Any:
+        raise AssertionError("the question set never encodes")
+
+
+def load(path: Path = QUESTIONS) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def outcome(turn: Any) -> str:
+    if turn.clarification:
+        return "clarify"
+    ids = [a["id"] for a in turn.anchors if a["kind"] == "finding"]
+    return ",".join(ids) if ids else "none"
+
+
+def run_one(engine: DialogueEngine, item: dict[str, Any], make_facts: Callable[..., Any]) -> tuple[bool, str]:
+    sid = engine.start_session(make_facts(), lang="en").session_id
+    if item.get("context") == "focus_A1":
+        engine.ask(sid, "右肺中叶那个圆形影,边缘是否规则?")
+    elif item.get("context") == "focus_A2":
+        engine.ask(sid, "左下肺那个条索影边缘光滑吗?")
+    turn = engine.ask(sid, item["q"])
+    got = outcome(turn)
+    ok = turn.intent == item["intent"] and ("anchor" not in item or got == item["anchor"])
+    return ok, f"{item['q']!r}: intent {turn.intent} (want {item['intent']}), anchor {got} (want {item.get('anchor', '-')})"
+
+
+def test_question_set_size_and_mix() -> None:
+    items = load()
+    assert len(items) >= 150
+    assert sum(1 for i in items if any("\u4e00" <= c <= "\u9fff" for c in i["q"])) >= 60
+    assert {i["intent"] for i in items} >= {"screen", "describe_margin", "measure_relation", "sign_checklist", "size",
+                                            "density", "locate", "compare", "explain_term"}
+    assert any(i.get("anchor") == "clarify" for i in items) and any(i.get("anchor") == "none" for i in items)
+
+
+def test_question_set_accuracy(make_facts: Callable[..., Any]) -> None:
+    engine = DialogueEngine(CountingEncoderDouble(), Settings())  # type: ignore[arg-type]
+    items = load() + load(HELD_OUT)
+    wrong = [msg for ok, msg in (run_one(engine, i, make_facts) for i in items) if not ok]
+    accuracy = 1 - len(wrong) / len(items)
+    print(f"\nquestion set: {len(items) - len(wrong)}/{len(items)} right ({accuracy:.1%})")
+    for msg in wrong:
+        print("  WRONG", msg)
+    assert accuracy >= REQUIRED, "\n".join(wrong)

@@ -1,0 +1,146 @@
+"""analyse() on synthetic maps: fields, order, location words, sizes, margins, JSON, overlays,
+robustness to a soft low-resolution heatmap, laterality under mirroring."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from encoder.anatomy_classes import ANATOMY_CLASSES
+from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.facts import ImageFacts, PixelSpacing, from_jsonable, to_jsonable
+from orchestrator.findings import analyse, estimate_spacing
+from orchestrator.findings.geometry import point_distance_mm
+from orchestrator.findings.synthetic import disc_mask, star_mask, strand_mask, synthetic_maps
+
+SHAPE = (512, 512)
+SPACING = PixelSpacing(0.7, 0.7, "dicom")
+
+
+@pytest.fixture(scope="module")
+def scene() -> tuple[AnatomyMaps, ImageFacts]:
+    lesions = [
+        disc_mask(SHAPE, (110, 250), 9),  # right lung, middle zone, outer band (RML in the synthetic chest)
+        star_mask(SHAPE, (360, 170), 10, 6, 9, 0.2, 5),  # left upper, spiculated
+        strand_mask(SHAPE, (330, 330), (372, 362), 4),  # left lower, strand
+    ]
+    maps = synthetic_maps(lesions)
+    return maps, analyse(maps, SPACING)
+
+
+def test_findings_ordered_with_ids_and_locations(scene: tuple[AnatomyMaps, ImageFacts]) -> None:
+    _, facts = scene
+    assert [f.id for f in facts.findings] == ["F1", "F2", "F3"]
+    f1, f2, f3 = facts.findings
+    assert (f1.side, f1.lobe, f1.zone, f1.band) == ("right", "RML", "middle", "outer")
+    assert (f2.side, f2.lobe, f2.zone) == ("left", "LUL", "upper")
+    assert (f3.side, f3.lobe, f3.zone) == ("left", "LLL", "lower")
+    assert facts.image_size == SHAPE and facts.spacing == SPACING
+
+
+def test_sizes_shapes_and_margins(scene: tuple[AnatomyMaps, ImageFacts]) -> None:
+    _, facts = scene
+    f1, f2, f3 = facts.findings
+    assert f1.diameter_mm == pytest.approx(18 * 0.7, rel=0.08)
+    assert f1.shape == "round" and f1.margin == "smooth" and f1.notches == () and f1.kind == "nodule"
+    assert f2.margin == "spiculated" and len(f2.spicules) == 6
+    assert all(4.0 <= s.length_mm <= 8.5 for s in f2.spicules)
+    assert f2.diameter_mm == pytest.approx(20 * 0.7, rel=0.2)  # the core, without spicules
+    assert f3.shape == "strand-like" and f3.kind == "strand"
+    assert f3.longest_mm == pytest.approx(np.hypot(42, 32) * 0.7, rel=0.15)
+    assert f1.density.homogeneous and not f1.density.calcified and not f1.density.cavity
+    assert f1.density.air_bronchogram == "uncertain"  # too small to tell on a radiograph
+
+
+def test_relations(scene: tuple[AnatomyMaps, ImageFacts]) -> None:
+    maps, facts = scene
+    f1 = facts.findings[0]
+    assert f1.hilum is not None and f1.hilum.side == "right"
+    assert f1.hilum.center_distance_mm == pytest.approx(
+        point_distance_mm(f1.center_px, maps.hilum_px["right"], SPACING), abs=0.1
+    )
+    assert 0 < f1.hilum.gap_mm < f1.hilum.center_distance_mm
+    assert f1.hilum.connected == "no"  # lung between them
+    # the synthetic right lung's lateral edge is at x=65, lesion edge at x=101
+    assert f1.distance_to_pleura_mm == pytest.approx((101 - 65) * 0.7, abs=1.5)
+    assert not f1.pleural_contact
+
+
+def test_anatomy_facts(scene: tuple[AnatomyMaps, ImageFacts]) -> None:
+    _, facts = scene
+    a = facts.anatomy
+    names = {r.name for r in a.regions}
+    assert {"lung_right", "lung_left", "RML", "heart", "hilum_right", "hilum_left", "apex_right",
+            "zone_upper_right", "retrocardiac", "diaphragm_dome_left"} <= names
+    assert a.cardiothoracic_ratio is not None and 0.3 < a.cardiothoracic_ratio < 0.6
+    assert {cp.side for cp in a.costophrenic} == {"right", "left"}
+    assert a.apex_px["right"][1] < a.hilum_px["right"][1] < a.diaphragm_dome_px["right"][1]
+    assert "nodule" in facts.checked and "cardiac_silhouette" in facts.checked
+
+
+def test_json_round_trip_and_heatmap(scene: tuple[AnatomyMaps, ImageFacts]) -> None:
+    _, facts = scene
+    text = json.dumps(to_jsonable(facts))
+    back = from_jsonable(ImageFacts, json.loads(text))
+    assert back.findings[1].spicules == facts.findings[1].spicules
+    assert back.anatomy.hilum_px == facts.anatomy.hilum_px
+    head, data = facts.lesion_heatmap_png.split(",", 1)
+    assert head == "data:image/png;base64"
+    im = Image.open(io.BytesIO(base64.b64decode(data)))
+    assert im.mode == "RGBA" and im.size == (128, 128)
+    assert len(data) < 60_000
+
+
+def test_empty_film_has_no_findings_but_says_what_was_checked() -> None:
+    facts = analyse(synthetic_maps([]), SPACING)
+    assert facts.findings == ()
+    assert {"nodule", "consolidation", "cavity", "calcification"} <= set(facts.checked)
+
+
+def test_soft_low_resolution_heatmap_gives_the_same_findings() -> None:
+    """The encoder's lesion head is coarse and soft: quarter resolution, blurred, upsampled."""
+    lesions = [disc_mask(SHAPE, (110, 250), 12), disc_mask(SHAPE, (380, 300), 16)]
+    maps = synthetic_maps(lesions)
+    low = cv2.resize(maps.lesion, (128, 128), interpolation=cv2.INTER_AREA)
+    soft = cv2.resize(cv2.GaussianBlur(low, (0, 0), 1.0), SHAPE, interpolation=cv2.INTER_LINEAR)
+    soft_maps = AnatomyMaps(maps.image, maps.anatomy, np.clip(soft * 0.9, 0, 1).astype(np.float32), maps.hilum_px)
+    hard, blurred = analyse(maps, SPACING), analyse(soft_maps, SPACING)
+    assert len(blurred.findings) == len(hard.findings) == 2
+    for a, b in zip(hard.findings, blurred.findings, strict=True):
+        assert b.side == a.side and b.lobe == a.lobe
+        assert b.diameter_mm == pytest.approx(a.diameter_mm, rel=0.15)
+        assert b.margin == "smooth"
+
+
+def test_mirrored_film_swaps_sides() -> None:
+    maps = synthetic_maps([disc_mask(SHAPE, (120, 200), 10)])
+    facts = analyse(maps, SPACING)
+    assert facts.findings[0].side == "right"
+    swap = {"lung_right": "lung_left", "lung_left": "lung_right", "RUL": "LUL", "RML": "LUL", "RLL": "LLL",
+            "LUL": "RUL", "LLL": "RLL", "hilum_right": "hilum_left", "hilum_left": "hilum_right",
+            "clavicle_right": "clavicle_left", "clavicle_left": "clavicle_right"}
+    flipped = maps.anatomy[:, :, ::-1]
+    anatomy = np.stack([flipped[ANATOMY_CLASSES.index(swap.get(n, n))] for n in ANATOMY_CLASSES])
+    hp = {"right": (511 - maps.hilum_px["left"][0], maps.hilum_px["left"][1]),
+          "left": (511 - maps.hilum_px["right"][0], maps.hilum_px["right"][1])}
+    mirrored = AnatomyMaps(np.ascontiguousarray(maps.image[:, ::-1]), np.ascontiguousarray(anatomy),
+                           np.ascontiguousarray(maps.lesion[:, ::-1]), hp)
+    f = analyse(mirrored, SPACING).findings[0]
+    assert f.side == "left" and f.lobe == "LUL"
+
+
+def test_estimated_spacing_is_flagged() -> None:
+    sp = estimate_spacing(synthetic_maps([]))
+    assert sp.source == "estimated" and 0.5 < sp.row_mm < 1.0 and sp.row_mm == sp.col_mm
+    blank = AnatomyMaps(np.zeros(SHAPE, np.float32), np.zeros((len(ANATOMY_CLASSES), *SHAPE), np.float32),
+                        np.zeros(SHAPE, np.float32))
+    sp2 = estimate_spacing(blank)
+    assert sp2.source == "estimated" and "field of view" in sp2.note
+    facts = analyse(blank, sp2)  # no anatomy at all: still answers, checks nothing it could not
+    assert facts.findings == () and "nodule" not in facts.checked

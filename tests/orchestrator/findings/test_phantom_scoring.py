@@ -1,0 +1,45 @@
+"""The findings layer on phantom films, truth maps as input; the truth only scores.
+
+The default suite scores 20 films; the slow run scores 60 (``-m slow``). The lobe threshold
+is below the issue's 95%: on a PA projection the lobes overlap (the lower lobes lie behind
+the upper and middle lobes), and even an oracle that knows each lobe's true projected
+thickness at the lesion centre names the right lobe on only about 75% of these lesions
+(measured with the phantom's CT, see the report); the rule used reaches about 80%.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from orchestrator.findings.scoring import Score, format_table, score
+
+DEFAULT_FILMS = 20
+SLOW_FILMS = 60
+
+
+def _check(s: Score) -> None:
+    table = format_table({"truth maps": s})
+    assert s.tallies["laterality"].rate == 1.0, table  # never wrong
+    assert s.tallies["detected"].rate >= 0.9, table
+    assert s.tallies["zone"].rate >= 0.9, table
+    assert s.tallies["band"].rate >= 0.9, table
+    assert s.tallies["diameter_15"].rate >= 0.9, table
+    assert s.tallies["margin_ge10"].rate >= 0.85, table
+    assert s.tallies["hilum_3mm"].rate >= 0.9, table
+    assert s.tallies["lobe"].rate >= 0.7, table
+    assert s.tallies["calcified"].rate >= 0.9, table
+    assert s.tallies["cavity"].rate >= 0.9, table
+
+
+def test_truth_maps_score_default(phantom_results: Callable) -> None:
+    _check(score(phantom_results(DEFAULT_FILMS)))
+
+
+@pytest.mark.slow
+def test_truth_maps_score_sixty_films(phantom_results: Callable) -> None:
+    s = score(phantom_results(SLOW_FILMS))
+    assert s.films == SLOW_FILMS
+    _check(s)
+    assert s.tallies["diameter_15"].rate >= 0.95

@@ -1,0 +1,204 @@
+"""``hilum serve`` / ``hilum ask`` / ``hilum status`` as real processes on loopback.
+
+``hilum serve`` is what ``make run`` starts: /healthz answers within 60 s, and SIGTERM lets an
+in-flight upload finish before the process exits 0."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+
+HILUM = [sys.executable, "-m", "orchestrator.cli"]
+REPO = Path(__file__).resolve().parents[2]
+QUESTIONS_EN = (
+    "Is there anything abnormal in the lungs?",
+    "Is the margin of the round opacity in the right middle lobe regular?",
+    "How far is this lesion from the right hilum? Is it connected to the hilar structures?",
+    "If this were early lung cancer, what are the typical X-ray signs, and how many does this image show?",
+)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def stable(turn: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in turn.items() if k != "timings"}
+
+
+@pytest.fixture(scope="module")
+def film(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from encoder.phantom import generate_case, scenario_spec
+
+    out = tmp_path_factory.mktemp("phantom7")
+    generate_case(7, scenario_spec()).write(out)
+    return out / "image.png"
+
+
+@pytest.fixture(scope="module")
+def served() -> Iterator[tuple[subprocess.Popen[str], str]]:
+    port, grpc_port = free_port(), free_port()
+    proc = subprocess.Popen(
+        [*HILUM, "serve", "--host", "127.0.0.1", "--port", str(port), "--grpc-port", str(grpc_port)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        yield proc, url
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait(timeout=30)
+
+
+def wait_healthy(proc: subprocess.Popen[str], url: str, timeout_s: float) -> float:
+    started = time.monotonic()
+    while time.monotonic() - started < timeout_s:
+        assert proc.poll() is None, proc.stdout.read() if proc.stdout else "exited"
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return time.monotonic() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"/healthz did not answer within {timeout_s} s")
+
+
+def test_serve_health_within_60s_then_ready(served: tuple[subprocess.Popen[str], str]) -> None:
+    proc, url = served
+    assert wait_healthy(proc, url, 60.0) < 60.0
+    deadline = time.monotonic() + 60
+    while httpx.get(f"{url}/readyz", timeout=2).status_code != 200:
+        assert time.monotonic() < deadline, "never ready"
+        time.sleep(0.2)
+
+
+def test_ask_in_process_json_matches_server(served: tuple[subprocess.Popen[str], str], film: Path) -> None:
+    proc, url = served
+    wait_healthy(proc, url, 60.0)
+    local = subprocess.run([*HILUM, "ask", str(film), *QUESTIONS_EN, "--json"], cwd=REPO,
+                           capture_output=True, text=True, timeout=300)
+    assert local.returncode == 0, local.stderr
+    doc = json.loads(local.stdout)
+    assert set(doc) == {"session_id", "turns"}
+    assert [t["turn"] for t in doc["turns"]] == [1, 2, 3, 4, 5]
+    assert [t["intent"] for t in doc["turns"]] == ["screen", "screen", "describe_margin", "measure_relation",
+                                                   "sign_checklist"]
+    remote = subprocess.run([*HILUM, "ask", str(film), *QUESTIONS_EN, "--json", "--server", url], cwd=REPO,
+                            capture_output=True, text=True, timeout=300)
+    assert remote.returncode == 0, remote.stderr
+    remote_doc = json.loads(remote.stdout)
+    assert [stable(t) for t in remote_doc["turns"]] == [stable(t) for t in doc["turns"]]
+
+    text = subprocess.run([*HILUM, "ask", str(film), QUESTIONS_EN[1], "--server", url], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert text.returncode == 0 and "turn 2 · describe_margin" in text.stdout
+
+
+def test_ask_reports_bad_input(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.txt"
+    bad.write_text("not a film")
+    done = subprocess.run([*HILUM, "ask", str(bad), "hello"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "unsupported_media" in done.stderr
+
+
+def test_status_one_screen(served: tuple[subprocess.Popen[str], str]) -> None:
+    proc, url = served
+    wait_healthy(proc, url, 60.0)
+    done = subprocess.run([*HILUM, "status", "--server", url], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"OK\s+orchestrator\s+ready", done.stdout)
+    for part in ("triton", "narrator", "gpu", "sessions"):
+        assert part in done.stdout
+    as_json = subprocess.run([*HILUM, "status", "--server", url, "--json"], cwd=REPO, capture_output=True,
+                             text=True, timeout=60)
+    report = json.loads(as_json.stdout)
+    assert report["orchestrator"]["ok"] is True and report["triton"]["ok"] is None
+    assert "sessions_active" in report["orchestrator"]["detail"]
+
+    down = subprocess.run([*HILUM, "status", "--server", f"http://127.0.0.1:{free_port()}"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60)
+    assert down.returncode == 1 and "unreachable" in down.stdout
+
+
+def big_film() -> bytes:
+    """A valid 4000 x 4000 PNG: slow enough to decode that it is surely in flight at SIGTERM."""
+    rng = np.random.default_rng(3)
+    pixels = (rng.random((4000, 4000)) * 255).astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(pixels).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
+
+
+def inflight(url: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=5).text
+    m = re.search(r'^hilum_inflight_requests\{transport="http"\} (\S+)$', text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def test_sigterm_drains_inflight_turn(served: tuple[subprocess.Popen[str], str]) -> None:
+    """Last in this module: it stops the server."""
+    proc, url = served
+    wait_healthy(proc, url, 60.0)
+    payload = big_film()
+    result: dict[str, Any] = {}
+
+    def upload() -> None:
+        try:
+            r = httpx.post(f"{url}/v1/sessions", files={"file": ("big.png", payload, "image/png")}, timeout=120)
+            result["status"] = r.status_code
+        except httpx.HTTPError as exc:
+            result["error"] = repr(exc)
+
+    worker = threading.Thread(target=upload)
+    worker.start()
+    deadline = time.monotonic() + 30
+    while inflight(url) < 2:  # the /metrics request itself is one
+        assert time.monotonic() < deadline and worker.is_alive(), result
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    worker.join(timeout=120)
+    assert result.get("status") == 201, result
+    assert proc.wait(timeout=60) == 0
+    output = proc.stdout.read() if proc.stdout else ""
+    assert "Traceback" not in output, output
+
+
+def test_status_gpu_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """GPU use comes from Triton's nv_gpu_* series, else nvidia-smi. Neither exists on this
+    CPU-only machine, so a Triton metrics text and an nvidia-smi double (a script printing the
+    CSV that ``--query-gpu=... --format=csv,noheader,nounits`` prints) stand in."""
+    from orchestrator.fleet_status import parse_metrics, probe_gpu
+
+    triton_text = ('nv_gpu_utilization{gpu_uuid="GPU-1"} 0.42\n'
+                   'nv_gpu_memory_used_bytes{gpu_uuid="GPU-1"} 2147483648\n# HELP x y\n')
+    from_triton = probe_gpu(parse_metrics(triton_text))
+    assert from_triton.ok and "util 42%" in from_triton.summary and "2.0 GiB" in from_triton.summary
+
+    fake = tmp_path / "nvidia-smi"
+    fake.write_text("#!/bin/sh\necho 'NVIDIA H100 80GB HBM3, 37, 1024, 81559'\n")
+    fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:/usr/bin:/bin")
+    from_smi = probe_gpu({})
+    assert from_smi.ok and from_smi.detail["gpus"][0]["util_pct"] == "37"
+    assert "NVIDIA H100 80GB HBM3: 37% · 1024/81559 MiB" in from_smi.summary
+
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert probe_gpu({}).ok is None

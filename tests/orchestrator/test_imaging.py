@@ -1,0 +1,202 @@
+"""Upload decoding: format sniffing, limits before decoding, corrupt input, DICOM spacing."""
+
+from __future__ import annotations
+
+import io
+import struct
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+import pydicom
+import pytest
+from PIL import Image
+from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+from orchestrator.errors import CorruptImageError, ImageTooLargeError, UnsupportedMediaError
+from orchestrator.imaging import decode_upload, jpeg_size, png_size, sniff_format
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_upload_bytes: int = 64 * 1024 * 1024
+    max_image_pixels: int = 6000 * 6000
+
+
+LIMITS = Limits()
+
+
+def film(h: int = 300, w: int = 240) -> np.ndarray:
+    """A gradient film with a bright block (so intensity direction is testable)."""
+    yy, xx = np.mgrid[0:h, 0:w]
+    arr = (xx * 3 + yy).astype(np.float64)
+    arr = arr / arr.max() * 3000
+    arr[h // 4 : h // 2, w // 4 : w // 2] = 4000
+    return arr.astype(np.uint16)
+
+
+def png_bytes(arr: np.ndarray, mode: str | None = None) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(arr, mode=mode).save(buf, format="PNG")
+    return buf.getvalue()
+
+
+def dicom_bytes(arr: np.ndarray, **elements: object) -> bytes:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset("x.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.Modality = "DX"
+    ds.Rows, ds.Columns = arr.shape
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = "MONOCHROME2"
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    for key, value in elements.items():
+        setattr(ds, key, value)
+    ds.PixelData = arr.astype(np.uint16).tobytes()
+    buf = io.BytesIO()
+    pydicom.dcmwrite(buf, ds, enforce_file_format=True)
+    return buf.getvalue()
+
+
+def test_not_an_image_is_415() -> None:
+    with pytest.raises(UnsupportedMediaError):
+        decode_upload(b"hello, this is a text file" * 10, "notes.txt", LIMITS)
+    with pytest.raises(UnsupportedMediaError):
+        decode_upload(b"", None, LIMITS)
+    # a misleading filename does not help
+    with pytest.raises(UnsupportedMediaError):
+        decode_upload(b"%PDF-1.7 ....", "film.png", LIMITS)
+
+
+def test_png_decodes_to_working_film() -> None:
+    arr = (film() // 16).astype(np.uint8)
+    out = decode_upload(png_bytes(arr), "a.png", LIMITS)
+    assert out.format == "png" and out.spacing is None
+    assert out.image.shape == (512, 512) and out.image.dtype == np.float32
+    assert out.image.min() >= 0.0 and out.image.max() <= 1.0
+    assert out.resampling.original_size == (300, 240)
+    assert out.display_png.startswith(b"\x89PNG")
+
+
+def test_sixteen_bit_and_rgb_png() -> None:
+    out16 = decode_upload(png_bytes(film()), None, LIMITS)
+    rgb = np.stack([(film() // 16).astype(np.uint8)] * 3, axis=-1)
+    out_rgb = decode_upload(png_bytes(rgb), None, LIMITS)
+    assert out_rgb.image.shape == (512, 512)
+    assert np.corrcoef(out16.image.ravel(), out_rgb.image.ravel())[0, 1] > 0.99
+
+
+def test_jpeg_decodes() -> None:
+    buf = io.BytesIO()
+    Image.fromarray((film() // 16).astype(np.uint8)).save(buf, format="JPEG", quality=90)
+    data = buf.getvalue()
+    assert jpeg_size(data) == (240, 300)
+    out = decode_upload(data, "x.jpg", LIMITS)
+    assert out.format == "jpeg" and out.image.shape == (512, 512)
+
+
+def _png_header_only(width: int, height: int) -> bytes:
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    # a tiny, bogus IDAT: it must never be decoded
+    idat = zlib.compress(b"\0" * 64)
+    chunk2 = struct.pack(">I", len(idat)) + b"IDAT" + idat + struct.pack(">I", zlib.crc32(b"IDAT" + idat))
+    return b"\x89PNG\r\n\x1a\n" + chunk + chunk2
+
+
+def test_png_header_over_pixel_limit_is_413_before_decoding() -> None:
+    data = _png_header_only(40000, 40000)
+    assert png_size(data) == (40000, 40000)
+    with pytest.raises(ImageTooLargeError, match="40000x40000"):
+        decode_upload(data, "huge.png", LIMITS)
+
+
+def test_jpeg_header_over_pixel_limit_is_413() -> None:
+    sof = b"\xff\xc0" + struct.pack(">HBHHB", 11, 8, 40000, 40000, 1) + b"\x01\x11\x00"
+    data = b"\xff\xd8" + b"\xff\xe0" + struct.pack(">H", 4) + b"\0\0" + sof + b"\xff\xd9"
+    with pytest.raises(ImageTooLargeError):
+        decode_upload(data, None, LIMITS)
+
+
+def test_upload_over_byte_limit_is_413() -> None:
+    with pytest.raises(ImageTooLargeError):
+        decode_upload(b"\0" * 2000, None, Limits(max_upload_bytes=1000))
+
+
+def test_truncated_png_is_422() -> None:
+    data = png_bytes((film() // 16).astype(np.uint8))
+    with pytest.raises(CorruptImageError):
+        decode_upload(data[: len(data) // 2], None, LIMITS)
+    with pytest.raises(CorruptImageError):
+        decode_upload(data[:20], None, LIMITS)
+
+
+def test_truncated_dicom_is_422() -> None:
+    data = dicom_bytes(film(), ImagerPixelSpacing=[0.15, 0.15])
+    for cut in (len(data) // 2, 200, 140):
+        with pytest.raises(CorruptImageError):
+            decode_upload(data[:cut], "x.dcm", LIMITS)
+
+
+def test_dicom_without_pixels_is_422() -> None:
+    meta = FileMetaDataset()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds = FileDataset("x.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.Modality = "DX"
+    buf = io.BytesIO()
+    pydicom.dcmwrite(buf, ds, enforce_file_format=True)
+    with pytest.raises(CorruptImageError, match="no pixel data"):
+        decode_upload(buf.getvalue(), None, LIMITS)
+
+
+def test_dicom_spacing_imager_first_with_magnification() -> None:
+    arr = film(512, 512)
+    data = dicom_bytes(
+        arr, ImagerPixelSpacing=[0.2, 0.2], PixelSpacing=[0.5, 0.5], EstimatedRadiographicMagnificationFactor=1.25
+    )
+    out = decode_upload(data, None, LIMITS)
+    assert out.format == "dicom" and out.modality == "DX"
+    assert out.spacing is not None and out.spacing.source == "dicom"
+    assert out.spacing.row_mm == pytest.approx(0.16) and out.spacing.col_mm == pytest.approx(0.16)
+    assert "magnification" in out.spacing.note
+
+
+def test_dicom_pixel_spacing_fallback_scaled_to_working_image() -> None:
+    arr = film(1024, 800)  # padded to 1024 square, scaled by 2
+    out = decode_upload(dicom_bytes(arr, PixelSpacing=[0.1, 0.1]), None, LIMITS)
+    assert out.resampling.scale == pytest.approx(2.0)
+    assert out.spacing is not None
+    assert out.spacing.row_mm == pytest.approx(0.2) and out.spacing.col_mm == pytest.approx(0.2)
+
+
+def test_dicom_without_spacing_has_none() -> None:
+    out = decode_upload(dicom_bytes(film()), None, LIMITS)
+    assert out.spacing is None
+
+
+def test_dicom_rows_columns_over_limit_is_413() -> None:
+    data = dicom_bytes(film(100, 100))
+    with pytest.raises(ImageTooLargeError):
+        decode_upload(data, None, Limits(max_image_pixels=5000))
+
+
+def test_monochrome1_is_inverted() -> None:
+    arr = film(512, 512)
+    m2 = decode_upload(dicom_bytes(arr), None, LIMITS).image
+    m1 = decode_upload(dicom_bytes(arr, PhotometricInterpretation="MONOCHROME1"), None, LIMITS).image
+    # the bright block stays bright after inversion of the stored values (dense = bright)
+    inv = (arr.max() - arr).astype(np.uint16)
+    m1_inv = decode_upload(dicom_bytes(inv, PhotometricInterpretation="MONOCHROME1"), None, LIMITS).image
+    assert np.abs(m1_inv - m2).mean() < 0.02
+    assert np.corrcoef(m1.ravel(), m2.ravel())[0, 1] < -0.9
+
+
+def test_sniff_format() -> None:
+    assert sniff_format(b"\0" * 128 + b"DICM" + b"\0" * 10) == "dicom"
+    assert sniff_format(b"\x89PNG\r\n\x1a\n" + b"\0" * 20) == "png"
+    assert sniff_format(b"\xff\xd8\xff\xe0") == "jpeg"

@@ -1,0 +1,120 @@
+"""The web page in headless Chromium against a real server: upload a phantom film, ask the four
+SCENARIO questions, overlays appear as SVG elements carrying anchor ids, hovering one shows its
+measurement. Screenshots go to test-artifacts/web/ — look at them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from orchestrator.server import Service
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "web"
+QUESTIONS_ZH = (
+    "肺部是否有异常?",
+    "右肺中叶那个圆形影,边缘是否规则?",
+    "这个病灶距离右肺门有多远?是否与肺门结构相连?",
+    "如果这是早期肺癌,典型X线表现应该有哪些?当前影像符合几条?",
+)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip("Debian chromium is not installed")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+def test_upload_four_questions_overlays_and_hover(browser: object, service: Service, phantom_dir: Path) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1600, "height": 900})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(service.url + "/")
+    page.wait_for_selector("#health.ok", timeout=20_000)
+    page.screenshot(path=str(ARTIFACTS / "0-empty.png"))
+
+    page.set_input_files("#file-input", str(phantom_dir / "image.png"))
+    page.wait_for_selector(".turn-card[data-turn='1']", timeout=60_000)
+    assert page.locator("#overlays [data-anchor-id]").count() > 0
+    page.screenshot(path=str(ARTIFACTS / "1-screening.png"))
+
+    for number, question in enumerate(QUESTIONS_ZH, start=2):
+        page.fill("#question", question)
+        page.press("#question", "Enter")  # Enter sends
+        page.wait_for_selector(f".turn-card[data-turn='{number}']", timeout=60_000)
+        page.wait_for_timeout(150)
+        page.screenshot(path=str(ARTIFACTS / f"{number}-turn.png"))
+    assert page.locator(".turn-card").count() == 5
+    intents = [page.locator(f".turn-card[data-turn='{n}']").get_attribute("data-intent") for n in range(2, 6)]
+    assert intents == ["screen", "describe_margin", "measure_relation", "sign_checklist"]
+
+    overlay_ids: set[str] = set()
+    for n in range(1, 6):
+        page.click(f".turn-card[data-turn='{n}'] .turn-head")
+        ids = page.eval_on_selector_all("#overlays [data-anchor-id]", "els => els.map(e => e.dataset.anchorId)")
+        overlay_ids.update(ids)
+        assert all(i.startswith("A") for i in ids)
+    assert overlay_ids, "no overlay carried an anchor id"
+    answer_ids = set(page.eval_on_selector_all(".anchor-chip", "els => els.map(e => e.dataset.chip)"))
+    assert overlay_ids & answer_ids  # the ids drawn are the ids the answers name
+
+    # hover the most specific overlay of the latest focused turn; its tooltip carries mm
+    for n in (4, 3, 2, 1):
+        page.click(f".turn-card[data-turn='{n}'] .turn-head")
+        target = page.locator("#overlays [data-ov][data-anchor-id]")
+        if target.count():
+            break
+    target.first.hover(force=True)
+    tooltip = page.locator("#tooltip")
+    tooltip.wait_for(state="visible", timeout=5_000)
+    text = tooltip.inner_text()
+    assert "mm" in text and "A" in text
+    page.screenshot(path=str(ARTIFACTS / "6-hover.png"))
+
+    # pan/zoom and window/level act on the film
+    page.click(".turn-card[data-turn='1'] .turn-head")
+    before = page.get_attribute("#film-svg", "viewBox")
+    box = page.locator("#film-svg").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    page.mouse.wheel(0, -400)
+    zoomed = page.get_attribute("#film-svg", "viewBox")
+    assert zoomed != before and float(zoomed.split()[2]) < float(before.split()[2])
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] / 2 + 80, box["y"] + box["height"] / 2 + 40)
+    page.mouse.up()
+    assert page.get_attribute("#film-svg", "viewBox").split()[:2] != zoomed.split()[:2]
+    page.fill("#wl-window", "0.5")
+    page.dispatch_event("#wl-window", "input")
+    assert page.get_attribute("#wl-transfer feFuncR", "slope") == "2.0000"
+    page.click("#btn-reset-wl")
+    page.click("#btn-fit")
+
+    # layer toggles hide and show a layer; the language switch relabels the page
+    layer = target.first.get_attribute("data-layer")
+    page.click(f"[data-layer-toggle='{layer}'] input")
+    assert not page.locator(f"#overlays g.layer[data-layer='{layer}']").is_visible()
+    page.click(f"[data-layer-toggle='{layer}'] input")
+    page.click("[data-lang-btn='zh']")
+    assert page.locator("[data-i18n='layers']").inner_text() == "图层"
+    assert page.locator(".suggestion").first.inner_text().endswith(QUESTIONS_ZH[0])
+    page.screenshot(path=str(ARTIFACTS / "7-zh.png"))
+    page.click("#btn-report")
+    page.wait_for_selector("#report-dialog[open] .section", timeout=10_000)
+    page.screenshot(path=str(ARTIFACTS / "8-report.png"))
+    page.click("#btn-report-close")
+    assert not errors, errors
+    page.close()
