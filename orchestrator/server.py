@@ -58,11 +58,14 @@ def build_services(settings: Settings, *, encoder: Any | None = None) -> Service
     from orchestrator.dialogue.engine import DialogueEngine
     from orchestrator.encoders.factory import build_encoder
     from orchestrator.narration.factory import build_narrator
+    from orchestrator.session_stores import build_session_store
 
     metrics = ServiceMetrics()
     encoder = encoder if encoder is not None else build_encoder(settings)
     narrator = build_narrator(settings, metrics.registry)
-    engine = DialogueEngine(encoder, settings, narrator=narrator, observer=metrics)
+    engine = DialogueEngine(
+        encoder, settings, store=build_session_store(settings), narrator=narrator, observer=metrics
+    )
     metrics.watch_encoder(encoder)
     add_listener = getattr(encoder, "add_batch_listener", None)
     if callable(add_listener):  # an encoder that reports each batch: (films, seconds the oldest waited)

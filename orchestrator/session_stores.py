@@ -1,0 +1,56 @@
+"""Where sessions live: in process (the embedded default) or in Redis (several replicas).
+
+``build_session_store(settings)`` picks one: ``HILUM_REDIS_URL`` set → ``RedisSessionStore``,
+else the dialogue engine's ``InMemorySessionStore``. Redis keeps each session as the JSON
+document ``SessionState.to_json()`` under ``hilum:session:<id>`` with the session TTL, so
+any replica can answer any turn of any session.
+"""
+
+from __future__ import annotations
+
+import redis
+
+from orchestrator.dialogue.session import InMemorySessionStore, SessionState, SessionStore
+from orchestrator.settings import Settings
+
+KEY_PREFIX = "hilum:session:"
+
+
+class RedisSessionStore:
+    """A SessionStore over Redis; each put refreshes the session's TTL."""
+
+    def __init__(self, client: redis.Redis, ttl_s: int = 3600) -> None:
+        self._redis = client
+        self._ttl = int(ttl_s)
+
+    @classmethod
+    def from_url(cls, url: str, ttl_s: int = 3600) -> RedisSessionStore:
+        return cls(redis.Redis.from_url(url, socket_timeout=5.0, socket_connect_timeout=2.0), ttl_s)
+
+    def get(self, session_id: str) -> SessionState | None:
+        raw = self._redis.get(KEY_PREFIX + session_id)
+        if raw is None:
+            return None
+        self._redis.expire(KEY_PREFIX + session_id, self._ttl)
+        return SessionState.from_json(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+
+    def put(self, state: SessionState) -> None:
+        self._redis.set(KEY_PREFIX + state.session_id, state.to_json().encode("utf-8"), ex=self._ttl)
+
+    def delete(self, session_id: str) -> bool:
+        return bool(self._redis.delete(KEY_PREFIX + session_id))
+
+    def count(self) -> int:
+        return sum(1 for _ in self._redis.scan_iter(match=KEY_PREFIX + "*", count=500))
+
+    def ping(self) -> bool:
+        try:
+            return bool(self._redis.ping())
+        except redis.RedisError:
+            return False
+
+
+def build_session_store(settings: Settings) -> SessionStore:
+    if settings.redis_url:
+        return RedisSessionStore.from_url(settings.redis_url, settings.session_ttl_s)
+    return InMemorySessionStore(ttl_s=settings.session_ttl_s, max_sessions=settings.max_sessions)
