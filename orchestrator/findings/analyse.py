@@ -15,14 +15,23 @@ import numpy as np
 from PIL import Image
 
 from orchestrator.anatomy_maps import AnatomyMaps
-from orchestrator.facts import AnatomyFacts, AnatomyRegion, Finding, ImageFacts, PixelSpacing
+from orchestrator.facts import (
+    AnatomyFacts,
+    AnatomyRegion,
+    CostophrenicAngle,
+    Finding,
+    ImageFacts,
+    PixelSpacing,
+)
 from orchestrator.findings.candidates import (
     Candidate,
+    as_strand,
     find_candidates,
-    is_thin,
+    is_strand_like,
     kind_guess,
     measure,
     shape_word,
+    split_merged,
 )
 from orchestrator.findings.density import assess_density
 from orchestrator.findings.geometry import (
@@ -41,6 +50,8 @@ from orchestrator.findings.geometry import (
 from orchestrator.findings.margin import Margin, assess_margin
 from orchestrator.findings.relations import (
     CONTACT_MM,
+    DistanceMaps,
+    distance_maps,
     distance_to_mask_mm,
     distance_to_outside_mm,
     hilum_relation,
@@ -56,14 +67,19 @@ LESION_CHECKS: tuple[str, ...] = ("nodule", "mass", "consolidation", "strand", "
 
 def analyse(maps: AnatomyMaps, spacing: PixelSpacing) -> ImageFacts:
     geom = build_geometry(maps, spacing)
-    anatomy = anatomy_facts(geom)
-    candidates = find_candidates(maps.lesion, spacing)
+    candidates = [
+        part
+        for c in find_candidates(maps.lesion, spacing)
+        for part in ([c] if is_strand_like(c, maps.image) else split_merged(c, spacing))
+    ]
     all_lesions = np.zeros(maps.shape, dtype=bool)
     for c in candidates:
         all_lesions |= c.mask
-    findings = [describe(geom, c, all_lesions & ~c.mask) for c in candidates]
+    dists = distance_maps(geom) if candidates else DistanceMaps({}, None)
+    findings = [describe(geom, c, all_lesions & ~c.mask, dists) for c in candidates]
     findings.sort(key=lambda f: (0 if f.side == "right" else 1, f.center_px[1], f.center_px[0]))
     findings = [_with_id(f, i + 1) for i, f in enumerate(findings)]
+    anatomy = anatomy_facts(geom, findings)
     return ImageFacts(
         image_size=(int(maps.shape[0]), int(maps.shape[1])),
         spacing=spacing,
@@ -85,29 +101,31 @@ class Morphology:
     shape: str
 
 
-def morphology(c: Candidate, spacing: PixelSpacing) -> Morphology:
+def morphology(c: Candidate, spacing: PixelSpacing, image: np.ndarray) -> Morphology:
     """Margin and shape. Strand-like opacities have no margin to grade: smooth, no notches."""
-    if c.parts > 1 or is_thin(c):
-        return Morphology(Margin("smooth", (), (), c.diameter_mm, c.mask), c, "strand-like")
-    margin = assess_margin(c.mask, c.center, spacing)
+    if is_strand_like(c, image):
+        return Morphology(Margin("smooth", (), (), c.diameter_mm, c.mask), as_strand(c), "strand-like")
+    margin = assess_margin(c.mask, c.center, spacing, c.hidden_edge)
     body = c
     if margin.margin == "spiculated":
         body = measure(margin.core, spacing, c.peak) or c
     return Morphology(margin, body, shape_word(body))
 
 
-def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
+def describe(geom: Geometry, c: Candidate, others: np.ndarray, dists: DistanceMaps) -> Finding:
     spacing = geom.spacing
     side = geom.side_of_mask(c.mask)
     lung = geom.lung(side)
-    morph = morphology(c, spacing)
+    morph = morphology(c, spacing, geom.maps.image)
     body = morph.body
     cx, cy = body.center
     density = assess_density(
         geom.maps.image, body.mask, lung.mask, spacing, body.diameter_mm, others, morph.shape == "strand-like"
     )
-    pleura_mm = distance_to_outside_mm(c.mask, lung.mask, spacing) if lung.present else float("nan")
-    diaphragm_mm = distance_to_mask_mm(c.mask, geom.mask("diaphragm"), spacing)
+    pleura_mm = (
+        distance_to_outside_mm(c.mask, lung.mask, spacing, dists.lung.get(side)) if lung.present else float("nan")
+    )
+    diaphragm_mm = distance_to_mask_mm(c.mask, geom.mask("diaphragm"), spacing, dists.diaphragm)
     lower = lung.present and lung.zone(cy) == "lower"
     kind = kind_guess(body, morph.shape, density, bool(lower and pleura_mm <= CONTACT_MM))
     return Finding(
@@ -119,8 +137,8 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
         polygon_px=_polygon(c),
         area_mm2=round(c.area_mm2, 1),
         diameter_mm=round(body.diameter_mm, 1),
-        longest_mm=round(c.longest_mm, 1),
-        shortest_mm=round(c.shortest_mm, 1),
+        longest_mm=round(body.longest_mm, 1),
+        shortest_mm=round(body.shortest_mm, 1),
         orientation_deg=c.orientation_deg,
         side=side,  # type: ignore[arg-type]
         lobe=geom.lobe_of(body.mask, side, body.center),
@@ -146,9 +164,10 @@ def _polygon(c: Candidate) -> tuple[tuple[float, float], ...]:
 # --- anatomy ---------------------------------------------------------------------------------
 
 
-def anatomy_facts(geom: Geometry) -> AnatomyFacts:
+def anatomy_facts(geom: Geometry, findings: list[Finding] | None = None) -> AnatomyFacts:
     regions = _regions(geom)
-    cps = tuple(costophrenic(geom, s) for s in ("right", "left"))
+    fluid = {f.side for f in findings or [] if f.kind == "effusion"}
+    cps = tuple(_with_fluid(costophrenic(geom, s), s in fluid) for s in ("right", "left"))
     heart_w, thorax_w = widths_mm(geom)
     ctr = round(heart_w / thorax_w, 3) if heart_w and thorax_w else None
     domes = {s: p for s in ("right", "left") if (p := diaphragm_dome(geom, s)) is not None}
@@ -170,6 +189,11 @@ def anatomy_facts(geom: Geometry) -> AnatomyFacts:
         diaphragm_dome_px=domes,
         apex_px=apices,
     )
+
+
+def _with_fluid(cp: CostophrenicAngle, fluid: bool) -> CostophrenicAngle:
+    """Fluid found in the recess blunts the angle whatever the outline's geometry says."""
+    return replace(cp, state="blunted") if fluid and cp.state == "sharp" else cp
 
 
 def _regions(geom: Geometry) -> list[AnatomyRegion]:

@@ -8,22 +8,28 @@ its own mask, contour and measures in mm.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
 from scipy import ndimage
 
 from orchestrator.facts import Density, PixelSpacing, Point
+from orchestrator.findings.geometry import local_edt
 
 THRESHOLD = 0.5
 MIN_DIAMETER_MM = 3.0
 SMOOTH_SIGMA_PX = 0.7
+SPLIT_MIN_RADIUS_MM = 2.5
+SPLIT_NECK = 0.75  # the waist's half-width is at most this fraction of each body's radius
+SPLIT_SEPARATION = 0.7
 STRAND_ELONGATION = 2.5
 STRAND_MAX_WIDTH_MM = 8.0
 STRAND_MAX_ANGLE_DEG = 25.0
 STRAND_MAX_THICKNESS_MM = 12.0
 SPICULE_MAX_MM = 10.0
+STRAND_COHERENCE = 0.4
+STRAND_BAND_THICKNESS = 0.5  # a band of strands is at most this thick for its length
 STRAND_MIN_LENGTH_MM = 15.0
 STRAND_MAX_SPREAD = 0.9  # parallel strands up to this fraction of their length apart are one opacity
 
@@ -44,6 +50,8 @@ class Candidate:
     solidity: float
     peak: float  # heatmap maximum inside
     thickness_mm: float = 0.0  # diameter of the largest inscribed disc
+    rect_mm: tuple[float, float] = (0.0, 0.0)  # long and short side of the minimum-area rectangle
+    hidden_edge: np.ndarray | None = None  # where the edge was cut from an overlapping opacity
     parts: int = 1  # > 1: parallel thin strands grouped into one strand-like opacity
 
     @property
@@ -74,6 +82,85 @@ def find_candidates(heatmap: np.ndarray, spacing: PixelSpacing) -> list[Candidat
     return group_strands(out, spacing)
 
 
+def split_merged(c: Candidate, spacing: PixelSpacing) -> list[Candidate]:
+    """Two round opacities that overlap on the film make one component with a waist. Cut it
+    (watershed on the distance to the edge) where the waist is narrower than ``SPLIT_NECK`` of
+    the smaller body's radius; lobulation notches and spicules are far from that."""
+    dist = local_edt(c.mask, c.mask, (spacing.row_mm, spacing.col_mm))
+    dmax = float(dist.max())
+    if dmax < 2 * SPLIT_MIN_RADIUS_MM:
+        return [c]
+    for level in np.linspace(0.25, 0.85, 13) * dmax:
+        lab, n = ndimage.label(dist >= level)
+        if n < 2:
+            continue
+        peaks = ndimage.maximum(dist, lab, range(1, n + 1))
+        seeds = [i + 1 for i, p in enumerate(peaks) if p >= SPLIT_MIN_RADIUS_MM and level <= SPLIT_NECK * p]
+        if len(seeds) >= 2 and _separate_bodies(dist, lab, seeds, spacing):
+            return _power_split(c, dist, lab, seeds, spacing)
+    return [c]
+
+
+def _separate_bodies(dist: np.ndarray, lab: np.ndarray, seeds: list[int], spacing: PixelSpacing) -> bool:
+    """The two largest seeds are two bodies: their centres lie apart by most of their radii."""
+    peaks = sorted(((float(dist[lab == s].max()), s) for s in seeds), reverse=True)[:2]
+    pos = [ndimage.maximum_position(dist, lab, s) for _, s in peaks]
+    (y0, x0), (y1, x1) = pos
+    d = math.hypot((x1 - x0) * spacing.col_mm, (y1 - y0) * spacing.row_mm)
+    return d >= SPLIT_SEPARATION * (peaks[0][0] + peaks[1][0])
+
+
+def _power_split(c: Candidate, dist: np.ndarray, lab: np.ndarray, seeds: list[int], spacing: PixelSpacing) -> list[Candidate]:
+    """Assign each pixel to the body whose circle (centre at its distance peak, radius the peak
+    value) it lies deepest in: the power diagram, exact for two overlapping discs."""
+    ys, xs = np.nonzero(c.mask)
+    px, py = xs * spacing.col_mm, ys * spacing.row_mm
+    power = []
+    for s in seeds:
+        cy, cx = ndimage.maximum_position(dist, lab, s)
+        r = float(dist[cy, cx])
+        power.append((px - cx * spacing.col_mm) ** 2 + (py - cy * spacing.row_mm) ** 2 - r**2)
+    owner = np.argmin(np.stack(power), axis=0)
+    out = []
+    for k in range(len(seeds)):
+        part = np.zeros_like(c.mask)
+        part[ys[owner == k], xs[owner == k]] = True
+        cand = _split_part(c.mask, part, spacing, c.peak)
+        if cand is not None:
+            out.append(cand)
+    return out if len(out) >= 2 else [c]
+
+
+def _split_part(whole: np.ndarray, part: np.ndarray, spacing: PixelSpacing, peak: float) -> Candidate | None:
+    """One of two overlapping round opacities: its size and centre come from a circle fitted
+    to its own free edge (the cut edge, where the other one covers it, is left out)."""
+    cand = measure(part, spacing, peak)
+    if cand is None:
+        return None
+    outside = ~whole
+    near_outside = ndimage.binary_dilation(outside, structure=np.ones((3, 3)))
+    edge = np.argwhere(part & near_outside)  # (row, col) on the free edge
+    fit = _fit_circle(edge[:, 1] * spacing.col_mm, edge[:, 0] * spacing.row_mm) if len(edge) >= 8 else None
+    if fit is None:
+        return cand
+    cx, cy, r = fit
+    hidden = ndimage.binary_dilation(part & ~near_outside & ~ndimage.binary_erosion(part), iterations=2)
+    if not (0.5 * cand.diameter_mm <= 2 * r <= 2.0 * cand.longest_mm):
+        return replace(cand, hidden_edge=hidden)
+    return replace(cand, center=(cx / spacing.col_mm, cy / spacing.row_mm), diameter_mm=2 * r,
+                   longest_mm=max(cand.longest_mm, 2 * r), hidden_edge=hidden)
+
+
+def _fit_circle(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:
+    """Least-squares (Kasa) circle through points: centre x, y and radius."""
+    a = np.stack([x, y, np.ones_like(x)], axis=1)
+    b = x**2 + y**2
+    sol, *_ = np.linalg.lstsq(a, b, rcond=None)
+    cx, cy = sol[0] / 2, sol[1] / 2
+    r2 = sol[2] + cx**2 + cy**2
+    return (float(cx), float(cy), math.sqrt(r2)) if r2 > 0 else None
+
+
 def is_thin(c: Candidate) -> bool:
     """Linear: elongated and narrow, or made of lines (no part thicker than a strand)."""
     if c.elongation >= STRAND_ELONGATION and c.shortest_mm <= STRAND_MAX_WIDTH_MM:
@@ -83,6 +170,36 @@ def is_thin(c: Candidate) -> bool:
     # a spiculated nodule reaches at most its body plus a spicule either side
     spiculated_reach = c.thickness_mm + 2 * min(SPICULE_MAX_MM, 2.0 + c.thickness_mm / 2) + 3.0
     return c.longest_mm >= max(STRAND_MIN_LENGTH_MM, spiculated_reach)
+
+
+def orientation_coherence(image: np.ndarray, mask: np.ndarray) -> float:
+    """How parallel the image's edges inside the mask are: the coherence of the mask-averaged
+    structure tensor, 0 (edges in every direction, a round opacity) to 1 (parallel lines)."""
+    ys, xs = np.nonzero(mask)
+    pad = 4
+    y0, y1 = max(0, ys.min() - pad), min(mask.shape[0], ys.max() + pad + 1)
+    x0, x1 = max(0, xs.min() - pad), min(mask.shape[1], xs.max() + pad + 1)
+    g = cv2.GaussianBlur(np.asarray(image[y0:y1, x0:x1], dtype=np.float32), (0, 0), 1.0)
+    gx = cv2.Sobel(g, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(g, cv2.CV_32F, 0, 1)
+    m = mask[y0:y1, x0:x1]
+    jxx, jyy, jxy = float((gx * gx)[m].mean()), float((gy * gy)[m].mean()), float((gx * gy)[m].mean())
+    trace = jxx + jyy
+    return math.sqrt((jxx - jyy) ** 2 + 4 * jxy**2) / trace if trace > 1e-12 else 0.0
+
+
+def as_strand(c: Candidate) -> Candidate:
+    """A strand-like opacity is measured by its bounding rectangle: length x width."""
+    return replace(c, longest_mm=c.rect_mm[0], shortest_mm=c.rect_mm[1])
+
+
+def is_strand_like(c: Candidate, image: np.ndarray) -> bool:
+    """Thin, or a band of parallel lines (overlapping strands fill a band whose edges run one way)."""
+    if c.parts > 1 or is_thin(c):
+        return True
+    if c.longest_mm < STRAND_MIN_LENGTH_MM or c.thickness_mm > STRAND_BAND_THICKNESS * c.longest_mm:
+        return False
+    return orientation_coherence(image, c.mask) >= STRAND_COHERENCE
 
 
 def _axis_offsets(a: Candidate, b: Candidate, spacing: PixelSpacing) -> tuple[float, float]:
@@ -156,6 +273,7 @@ def measure(mask: np.ndarray, spacing: PixelSpacing, peak: float = 1.0, parts: i
     hull = cv2.convexHull(pts_mm.astype(np.float32))[:, 0, :].astype(np.float64)
     longest = _max_feret(hull)
     (rcx, rcy), (rw, rh), _ = cv2.minAreaRect(pts_mm.astype(np.float32))
+    px = min(spacing.row_mm, spacing.col_mm)
     center = (float(xs.mean()), float(ys.mean()))
     if parts > 1:  # a band of strands: its length and width are the sides of its bounding rectangle
         longest = float(max(rw, rh))
@@ -177,6 +295,7 @@ def measure(mask: np.ndarray, spacing: PixelSpacing, peak: float = 1.0, parts: i
         solidity=solidity,
         peak=peak,
         thickness_mm=_thickness(mask, spacing),
+        rect_mm=(float(max(rw, rh)) + px, float(min(rw, rh)) + px),
         parts=parts,
     )
 

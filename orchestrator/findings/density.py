@@ -23,6 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from orchestrator.facts import Density, PixelSpacing, Tri
+from orchestrator.findings.geometry import local_edt
 
 RING_MM = 6.0
 PROFILE_RINGS = 5
@@ -73,7 +74,7 @@ def ring_mask(mask: np.ndarray, lung: np.ndarray, spacing: PixelSpacing, other: 
 
 def radial_profile(smooth: np.ndarray, mask: np.ndarray, ring: np.ndarray) -> tuple[Profile, np.ndarray]:
     """The lesion's radial intensity profile, and each pixel's relative depth (0 centre, 1 edge)."""
-    dist = ndimage.distance_transform_edt(mask)
+    dist = local_edt(mask, mask)
     rho = 1.0 - dist / max(float(dist.max()), 1e-6)
     bg = float(np.median(smooth[ring])) if ring.any() else float(np.median(smooth[~mask]))
     rings = np.full(PROFILE_RINGS, np.nan)

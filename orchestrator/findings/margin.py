@@ -18,6 +18,7 @@ import numpy as np
 from scipy import ndimage, signal
 
 from orchestrator.facts import Notch, PixelSpacing, Point, Spicule
+from orchestrator.findings.geometry import local_edt
 
 SPIKE_MIN_MM = 1.5  # a spike reaches at least this far beyond the core
 SPIKE_MIN_FRAC = 0.12  # ... and at least this fraction of the core's radius
@@ -76,7 +77,7 @@ def find_spicules(mask: np.ndarray, core: np.ndarray, center: Point, spacing: Pi
     residual = mask & ~core
     if not residual.any():
         return []
-    dist = ndimage.distance_transform_edt(~core, sampling=(spacing.row_mm, spacing.col_mm))
+    dist = local_edt(~core, mask, (spacing.row_mm, spacing.col_mm))
     r_core = math.sqrt(float(core.sum()) * spacing.row_mm * spacing.col_mm / math.pi)
     min_len = max(SPIKE_MIN_MM, SPIKE_MIN_FRAC * r_core)
     lab, n = ndimage.label(residual, structure=np.ones((3, 3)))
@@ -102,11 +103,18 @@ def _nearest(points_yx: np.ndarray, p: Point) -> Point:
     return (float(x), float(y))
 
 
-def radial_profile(core: np.ndarray, center: Point, spacing: PixelSpacing, bins: int = PROFILE_BINS) -> np.ndarray:
+def radial_profile(
+    core: np.ndarray, center: Point, spacing: PixelSpacing, bins: int = PROFILE_BINS, hidden: np.ndarray | None = None
+) -> np.ndarray:
     """r(θ) in mm of the core's outer contour seen from ``center``; bin j covers the angles
-    [j, j+1) * 2π / bins, counted from the image's +x towards +y (downwards)."""
+    [j, j+1) * 2π / bins, counted from the image's +x towards +y (downwards). Contour points
+    in ``hidden`` (an edge cut where another opacity overlaps) are bridged over."""
     cs, _ = cv2.findContours(core.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     c = max(cs, key=cv2.contourArea)[:, 0, :].astype(np.float64)
+    if hidden is not None:
+        visible = ~hidden[c[:, 1].astype(int), c[:, 0].astype(int)]
+        if visible.sum() >= len(c) // 3:
+            c = c[visible]
     dx = (c[:, 0] - center[0]) * spacing.col_mm
     dy = (c[:, 1] - center[1]) * spacing.row_mm
     r = np.hypot(dx, dy)
@@ -159,12 +167,16 @@ def profile_minima(prof: np.ndarray, min_prominence: float) -> list[tuple[int, f
 
 
 def find_notches(
-    core: np.ndarray, center: Point, spacing: PixelSpacing, spikes: list[Spicule] | None = None
+    core: np.ndarray,
+    center: Point,
+    spacing: PixelSpacing,
+    spikes: list[Spicule] | None = None,
+    hidden: np.ndarray | None = None,
 ) -> list[Notch]:
     """Concavities of the margin: narrow minima of the radial profile, deep enough."""
     if core.sum() < 12:
         return []
-    prof = radial_profile(core, center, spacing)
+    prof = radial_profile(core, center, spacing, hidden=hidden)
     if spikes:
         prof = _mask_spike_bases(prof, center, spikes, spacing)
     r_mean = float(prof.mean())
@@ -183,10 +195,13 @@ def find_notches(
     return notches
 
 
-def assess_margin(mask: np.ndarray, center: Point, spacing: PixelSpacing) -> Margin:
+def assess_margin(mask: np.ndarray, center: Point, spacing: PixelSpacing, hidden: np.ndarray | None = None) -> Margin:
+    """``hidden``: where the lesion's edge is not its own (cut where another opacity overlaps)."""
     core, _ = core_of(mask, spacing)
     spicules = find_spicules(mask, core, center, spacing)
-    notches = find_notches(core, center, spacing, spicules)
+    if hidden is not None:
+        spicules = [s for s in spicules if not hidden[int(s.tip_px[1]), int(s.tip_px[0])]]
+    notches = find_notches(core, center, spacing, spicules, hidden)
     core_d = 2 * math.sqrt(float(core.sum()) * spacing.row_mm * spacing.col_mm / math.pi)
     if len(spicules) >= 2:
         word = "spiculated"

@@ -5,6 +5,9 @@ All distances in mm with the film's pixel spacing (row and column spacing may di
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import cv2
 import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
@@ -39,23 +42,53 @@ def _edge(m: np.ndarray) -> np.ndarray:
     return e if e.any() else m
 
 
-def distance_to_outside_mm(mask: np.ndarray, region: np.ndarray, spacing: PixelSpacing) -> float:
-    """Smallest distance from the mask to the outside of ``region`` (e.g. the lung's pleura)."""
+@dataclass(frozen=True, eq=False)
+class DistanceMaps:
+    """Distance transforms computed once per film: inside each lung (to its pleura) and to
+    the diaphragm, in mm."""
+
+    lung: dict[str, np.ndarray]
+    diaphragm: np.ndarray | None
+
+
+def edt_mm(inside: np.ndarray, spacing: PixelSpacing) -> np.ndarray:
+    """Distance in mm from each True pixel to the nearest False one (OpenCV's exact transform
+    when the spacing is isotropic, SciPy's otherwise)."""
+    if abs(spacing.row_mm - spacing.col_mm) < 1e-9:
+        d = cv2.distanceTransform(inside.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        return d.astype(np.float64) * spacing.row_mm
+    return ndimage.distance_transform_edt(inside, sampling=(spacing.row_mm, spacing.col_mm))
+
+
+def distance_maps(geom: Geometry) -> DistanceMaps:
+    lungs = {s: edt_mm(lung.mask, geom.spacing) for s, lung in geom.lungs.items() if lung.present}
+    diaphragm = geom.mask("diaphragm")
+    to_diaphragm = edt_mm(~diaphragm, geom.spacing) if diaphragm.any() else None
+    return DistanceMaps(lungs, to_diaphragm)
+
+
+def distance_to_outside_mm(mask: np.ndarray, region: np.ndarray, spacing: PixelSpacing, dist: np.ndarray | None = None) -> float:
+    """Smallest distance from the mask to the outside of ``region`` (e.g. the lung's pleura);
+    ``dist``: the region's precomputed distance transform."""
     if not region.any():
         return 0.0
-    dist = ndimage.distance_transform_edt(region, sampling=(spacing.row_mm, spacing.col_mm))
     inside = mask & region
     if not inside.any():
         return 0.0
+    if dist is None:
+        dist = ndimage.distance_transform_edt(region, sampling=(spacing.row_mm, spacing.col_mm))
     return float(max(0.0, dist[inside].min() - 0.5 * min(spacing.row_mm, spacing.col_mm)))
 
 
-def distance_to_mask_mm(mask: np.ndarray, target: np.ndarray, spacing: PixelSpacing) -> float:
+def distance_to_mask_mm(mask: np.ndarray, target: np.ndarray, spacing: PixelSpacing, dist: np.ndarray | None = None) -> float:
+    """Smallest distance from the mask to ``target`` (0 when they touch); ``dist``: the
+    precomputed distance transform of the target's outside."""
     if not target.any() or not mask.any():
         return float("nan")
     if (mask & target).any():
         return 0.0
-    dist = ndimage.distance_transform_edt(~target, sampling=(spacing.row_mm, spacing.col_mm))
+    if dist is None:
+        dist = ndimage.distance_transform_edt(~target, sampling=(spacing.row_mm, spacing.col_mm))
     return float(dist[mask].min())
 
 

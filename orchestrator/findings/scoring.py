@@ -120,6 +120,7 @@ CRITERIA: tuple[tuple[str, str], ...] = (
     ("hilum_5mm", "centre-to-hilum within 5 mm"),
     ("center_5mm", "centre within 5 mm"),
     ("kind", "kind right (nodule, mass, strand, ...)"),
+    ("costophrenic", "costophrenic angle right (blunted on an effusion's side)"),
     ("calcified", "calcified flag right"),
     ("cavity", "cavity flag right"),
     ("air_bronchogram", "air bronchogram 'yes' in consolidations"),
@@ -138,6 +139,12 @@ def score(results: Iterable[tuple[ImageFacts, Sequence[dict[str, Any]]]]) -> Sco
         fps += len(extra)
         for m in matches:
             _score_one(m, tallies, failures)
+        fluid = {t["side"] for t in lesions if t["type"] == "effusion"}
+        for cp in facts.anatomy.costophrenic:
+            want = "blunted" if cp.side in fluid else "sharp"
+            tallies["costophrenic"].add(cp.state == want)
+            if cp.state != want:
+                failures.append(f"costophrenic {cp.side}: want {want} got {cp.state} ({cp.angle_deg} deg)")
     return Score(tallies, fps, films, failures)
 
 

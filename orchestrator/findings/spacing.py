@@ -12,7 +12,7 @@ import numpy as np
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.facts import PixelSpacing
 
-TYPICAL_THORAX_WIDTH_MM = 275.0
+TYPICAL_THORAX_WIDTH_MM = 265.0  # adults ~250 (women) to ~280 (men); the phantom CT: 253
 DETECTOR_MM = 430.0
 MIN_THORAX_FRACTION = 0.3  # of the image width; below this the lungs are not trusted
 

@@ -144,3 +144,20 @@ def test_estimated_spacing_is_flagged() -> None:
     assert sp2.source == "estimated" and "field of view" in sp2.note
     facts = analyse(blank, sp2)  # no anatomy at all: still answers, checks nothing it could not
     assert facts.findings == () and "nodule" not in facts.checked
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_garbage_maps_do_not_crash(seed: int) -> None:
+    """An untrained or confused encoder: random soft maps still give well-formed facts."""
+    rng = np.random.default_rng(seed)
+    small = rng.random((len(ANATOMY_CLASSES), 32, 32)).astype(np.float32)
+    anatomy = np.stack([cv2.resize(ch, SHAPE, interpolation=cv2.INTER_LINEAR) for ch in small])
+    lesion = cv2.resize(rng.random((16, 16)).astype(np.float32), SHAPE, interpolation=cv2.INTER_CUBIC)
+    maps = AnatomyMaps(rng.random(SHAPE).astype(np.float32), anatomy, np.clip(lesion, 0, 1),
+                       {"right": (7.5, 497.5), "left": (7.5, 7.5)} if seed == 0 else None)
+    facts = analyse(maps, SPACING)
+    json.dumps(to_jsonable(facts))
+    assert [f.id for f in facts.findings] == [f"F{i + 1}" for i in range(len(facts.findings))]
+    for f in facts.findings:
+        assert f.side in ("right", "left") and f.zone in ("upper", "middle", "lower")
+        assert f.margin in ("smooth", "lobulated", "spiculated") and f.diameter_mm > 0

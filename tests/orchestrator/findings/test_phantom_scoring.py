@@ -4,7 +4,7 @@ The default suite scores 20 films; the slow run scores 60 (``-m slow``). The lob
 is below the issue's 95%: on a PA projection the lobes overlap (the lower lobes lie behind
 the upper and middle lobes), and even an oracle that knows each lobe's true projected
 thickness at the lesion centre names the right lobe on only about 75% of these lesions
-(measured with the phantom's CT, see the report); the rule used reaches about 80%.
+(measured with the phantom's CT, see the report); the rule used reaches 80-86% (seeds 0-119).
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ def _check(s: Score) -> None:
     assert s.tallies["diameter_15"].rate >= 0.9, table
     assert s.tallies["margin_ge10"].rate >= 0.85, table
     assert s.tallies["hilum_3mm"].rate >= 0.9, table
-    assert s.tallies["lobe"].rate >= 0.7, table
+    assert s.tallies["lobe"].rate >= 0.75, table
     assert s.tallies["calcified"].rate >= 0.9, table
     assert s.tallies["cavity"].rate >= 0.9, table
+    assert s.tallies["costophrenic"].rate >= 0.9, table
 
 
 def test_truth_maps_score_default(phantom_results: Callable) -> None:
@@ -43,3 +44,6 @@ def test_truth_maps_score_sixty_films(phantom_results: Callable) -> None:
     assert s.films == SLOW_FILMS
     _check(s)
     assert s.tallies["diameter_15"].rate >= 0.95
+    assert s.tallies["hilum_3mm"].rate >= 0.95
+    assert s.tallies["margin_ge10"].rate >= 0.9
+    assert s.tallies["lobe"].rate >= 0.8
