@@ -1,4 +1,4 @@
-"""A real service (embedded encoder, REST + gRPC on loopback) and the SCENARIO phantom film."""
+"""Shared by the service tests (api, grpc_service, web): a real service (embedded encoder, REST + gRPC on loopback) and the SCENARIO phantom film."""
 
 from __future__ import annotations
 
