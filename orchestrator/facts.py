@@ -10,6 +10,7 @@ is cranial (up), 3 o'clock the image's right.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import types
 import typing
 from dataclasses import dataclass, field
@@ -170,12 +171,18 @@ def from_jsonable(cls: Any, data: Any) -> Any:
     return _build(cls, data)
 
 
+@functools.cache
+def _type_hints(tp: type) -> dict[str, Any]:
+    """Resolved field annotations of a dataclass; resolving them is the slow part of a load."""
+    return typing.get_type_hints(tp)
+
+
 def _build(tp: Any, data: Any) -> Any:  # noqa: C901 - a type dispatcher
     origin = typing.get_origin(tp)
     if data is None:
         return None
     if dataclasses.is_dataclass(tp):
-        hints = typing.get_type_hints(tp)
+        hints = _type_hints(tp)
         kwargs = {f.name: _build(hints[f.name], data[f.name]) for f in dataclasses.fields(tp) if f.name in data}
         return tp(**kwargs)
     if origin in (typing.Union, types.UnionType):

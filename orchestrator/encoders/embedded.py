@@ -15,6 +15,7 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field
@@ -30,12 +31,14 @@ from orchestrator.errors import EncoderError, EncoderOverloadedError, InputError
 log = logging.getLogger(__name__)
 
 Outputs = tuple[np.ndarray, np.ndarray, np.ndarray]
+BatchListener = Callable[[int, float], None]  # (films in the batch, seconds the oldest film waited)
 
 
 @dataclass
 class _Request:
     image: np.ndarray
     future: Future[Outputs] = field(default_factory=Future)
+    enqueued_at: float = field(default_factory=time.monotonic)
 
 
 def validate_film(image: np.ndarray) -> np.ndarray:
@@ -71,6 +74,7 @@ class EmbeddedEncoder:
         self.calls = 0
         self.batches = 0  # ORT runs (calls / batches = average batch size)
         self._lock = threading.Lock()
+        self._listeners: list[BatchListener] = []
         self._session = ort_session(self.onnx_path, threads=intra_op_threads)
         self._queue: queue.Queue[_Request | None] = queue.Queue(maxsize=max(1, queue_size))
         self._closed = threading.Event()
@@ -102,6 +106,11 @@ class EmbeddedEncoder:
         for worker in self._workers:
             worker.join(timeout=5.0)
         self._fail_pending(EncoderError("encoder closed"))
+
+    def add_batch_listener(self, listener: BatchListener) -> None:
+        """Called after every batch with its size and the queue time of its oldest film (metrics)."""
+        with self._lock:
+            self._listeners.append(listener)
 
     # --- raw outputs (used by encode, benchmarks and tests) --------------------------------------
     def infer(self, films: np.ndarray) -> Outputs:
@@ -145,6 +154,7 @@ class EmbeddedEncoder:
             batch = self._gather(first)
             if not batch:
                 continue
+            waited_s = time.monotonic() - min(r.enqueued_at for r in batch)
             try:
                 stacked = np.stack([r.image for r in batch])[:, None]
                 outputs = self._session.run(list(OUTPUT_NAMES), {INPUT_NAME: stacked})
@@ -156,6 +166,9 @@ class EmbeddedEncoder:
             with self._lock:
                 self.calls += len(batch)
                 self.batches += 1
+                listeners = tuple(self._listeners)
+            for listener in listeners:
+                listener(len(batch), waited_s)
             for i, r in enumerate(batch):
                 r.future.set_result(tuple(o[i : i + 1] for o in outputs))  # type: ignore[arg-type]
 

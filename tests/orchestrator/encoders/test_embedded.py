@@ -57,6 +57,16 @@ def test_concurrent_requests_are_batched_and_each_gets_its_own_answer(encoder: E
     assert encoder.batches < 16, "16 concurrent films were never batched"
 
 
+def test_batch_listeners_hear_every_batch_with_its_queue_time(encoder: EmbeddedEncoder) -> None:
+    heard: list[tuple[int, float]] = []
+    encoder.add_batch_listener(lambda size, waited: heard.append((size, waited)))
+    with ThreadPoolExecutor(8) as pool:
+        list(pool.map(lambda f: encoder.infer(f[None]), films(8, seed=2)))
+    assert sum(size for size, _ in heard) == 8 == encoder.calls
+    assert len(heard) == encoder.batches
+    assert all(size >= 1 and waited >= 0.0 for size, waited in heard)
+
+
 def test_a_full_queue_raises_overloaded() -> None:
     enc = EmbeddedEncoder(ONNX, max_batch=1, max_wait_ms=0.0, queue_size=1, intra_op_threads=1)
     start = threading.Barrier(24)
