@@ -5,7 +5,8 @@ post-processing), against the phantom's truth mapped into the working geometry:
 
 - per-class Dice of ``anatomy >= 0.5`` vs the truth masks at 512x512 (mean over films; a film
   where both truth and prediction are empty is skipped for that class);
-- lesions: connected components of ``lesion >= 0.5`` (probability-weighted centroid); a truth
+- lesions: the findings layer's own lesion candidates (``lesion >= 0.5``, regions that peak at
+  >= ``DETECT_PEAK``, merged opacities split, strand pieces grouped; their centres); a truth
   lesion is found when a predicted centre lies within 5 mm (greedy nearest matching); recall
   (all, and lesions >= 8 mm), precision, false positives per film, centre error in mm;
 - hilum: distance in mm between predicted and true hilum points, per side.
@@ -19,7 +20,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from encoder.anatomy_classes import ANATOMY_CLASSES, LOBES
@@ -29,7 +29,6 @@ from encoder.preprocess import prepare_film
 
 MATCH_MM = 5.0
 LARGE_LESION_MM = 8.0
-MIN_COMPONENT_PX = 6
 
 
 def dice(pred: np.ndarray, truth: np.ndarray) -> float | None:
@@ -39,17 +38,15 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float | None:
     return 2.0 * float(np.logical_and(pred, truth).sum()) / total
 
 
-def lesion_candidates(prob: np.ndarray, threshold: float = 0.5) -> list[tuple[float, float]]:
-    """Centres (x, y) of connected components of ``prob >= threshold``."""
-    count, labels = cv2.connectedComponents((prob >= threshold).astype(np.uint8), connectivity=8)
-    centres = []
-    for label in range(1, count):
-        ys, xs = np.nonzero(labels == label)
-        if ys.size < MIN_COMPONENT_PX:
-            continue
-        w = prob[ys, xs]
-        centres.append((float((xs * w).sum() / w.sum()), float((ys * w).sum() / w.sum())))
-    return centres
+def lesion_candidates(prob: np.ndarray, spacing_mm: float) -> list[tuple[float, float]]:
+    """Centres (x, y) of the lesion candidates the findings layer builds from this heatmap
+    (``orchestrator.findings.candidates.find_candidates``: the 0.5 cut, regions peaking at
+    ``DETECT_PEAK`` or more, merged round opacities split, parallel strand pieces grouped)."""
+    from orchestrator.facts import PixelSpacing
+    from orchestrator.findings.candidates import find_candidates
+
+    spacing = PixelSpacing(spacing_mm, spacing_mm, "dicom")
+    return [(float(c.center[0]), float(c.center[1])) for c in find_candidates(prob, spacing)]
 
 
 def match_lesions(
@@ -98,7 +95,7 @@ def score_case(case: Any, maps: Any, tally: Tally) -> None:
     lesions = case.truth.get("lesions", [])
     truth_pts = [to_working_points(les["center_px"], resampling) for les in lesions]
     large = [float(les.get("diameter_mm", 0.0)) >= LARGE_LESION_MM for les in lesions]
-    pred_pts = lesion_candidates(maps.lesion)
+    pred_pts = lesion_candidates(maps.lesion, spacing)
     matches = match_lesions(truth_pts, pred_pts, MATCH_MM / spacing)
     tally.films += 1
     tally.truth_lesions += len(truth_pts)

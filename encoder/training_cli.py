@@ -27,6 +27,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     train.add_argument("--out-dir", type=Path, default=DEFAULT_RUN, help="checkpoints (resume from here)")
     train.add_argument("--weights-out", type=Path, default=DEFAULT_WEIGHTS)
     train.add_argument("--resume", action="store_true")
+    train.add_argument("--init-from", type=Path, default=None,
+                       help="start from these weights (e.g. encoder/weights/anatomy_encoder.pt): new optimizer, new schedule")
     train.set_defaults(handler=handle_train)
 
     ev = subparsers.add_parser("evaluate", help="Dice / lesion / hilum metrics on held-out phantom seeds")
@@ -54,7 +56,7 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
     cfg = TrainConfig(
         data_dir=args.data_dir, out_dir=args.out_dir, weights_out=args.weights_out,
         time_budget_min=args.time_budget_min, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
-        seed=args.seed, threads=args.threads, resume=args.resume,
+        seed=args.seed, threads=args.threads, resume=args.resume, init_from=args.init_from,
     )
     meta = train(cfg)
     print(f"trained {meta['steps']} steps in {meta['elapsed_min']} min -> {args.weights_out}")

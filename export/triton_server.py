@@ -101,6 +101,11 @@ class TritonServer:
         self._process: subprocess.Popen[bytes] | None = None
 
     @property
+    def pid(self) -> int | None:
+        """The tritonserver process id while it runs (its Python-backend stubs are its children)."""
+        return None if self._process is None else self._process.pid
+
+    @property
     def grpc_url(self) -> str:
         return f"127.0.0.1:{self.ports.grpc}"
 

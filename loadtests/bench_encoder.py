@@ -15,6 +15,12 @@ Sections:
    its C=16 throughput), embedded variants, Triton variants (dynamic batching on/off, instances x
    threads). Served paths are measured to raw outputs (``infer``: queue/batcher or gRPC included),
    so the ratio to raw ORT is the serving overhead; post-processing to AnatomyMaps is timed apart.
+
+CPU accounting per cell (CPU milliseconds per film, from /proc): ``client`` is this process (for
+raw ORT and the embedded encoder that is all of the work), ``server`` is tritonserver plus its
+Python-backend stubs. Client and server share the same cores here; in a deployment the
+orchestrator and Triton run in different pods, so ``raw ORT CPU / Triton server CPU`` is the
+throughput ratio Triton would reach on cores of its own (printed as "server-side ratio").
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -48,10 +54,28 @@ class Cell:
     throughput: float
     p50_ms: float
     p99_ms: float
+    client_cpu_ms: float = 0.0  # CPU ms per film in this process
+    server_cpu_ms: float = 0.0  # CPU ms per film in tritonserver and its stubs
+
+
+def process_tree_cpu_s(pid: int | None) -> float:
+    """user + system CPU seconds of ``pid`` and its direct children (Linux /proc)."""
+    if pid is None:
+        return 0.0
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1] is the parent pid
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 def run_load(system: str, call: Callable[[np.ndarray], object], films: list[np.ndarray], concurrency: int,
-             requests: int) -> Cell:
+             requests: int, server_pid: int | None = None) -> Cell:
     def one(i: int) -> float:
         start = time.perf_counter()
         call(films[i % len(films)])
@@ -59,11 +83,15 @@ def run_load(system: str, call: Callable[[np.ndarray], object], films: list[np.n
 
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(one, range(concurrency)))  # warm-up round
+        cpu0, server0 = time.process_time(), process_tree_cpu_s(server_pid)
         start = time.perf_counter()
         latencies = list(pool.map(one, range(requests)))
         wall = time.perf_counter() - start
+        client_ms = (time.process_time() - cpu0) * 1000.0 / requests
+        server_ms = (process_tree_cpu_s(server_pid) - server0) * 1000.0 / requests
     lat = np.array(latencies) * 1000.0
-    return Cell(system, concurrency, requests / wall, float(np.percentile(lat, 50)), float(np.percentile(lat, 99)))
+    return Cell(system, concurrency, requests / wall, float(np.percentile(lat, 50)), float(np.percentile(lat, 99)),
+                client_ms, server_ms)
 
 
 # --- 1. model FLOPs vs matmul ----------------------------------------------------------------------------
@@ -143,7 +171,7 @@ def raw_ort_cells(onnx: Path, films: list[np.ndarray], requests: int) -> list[Ce
                           films, c, requests) for c in CONCURRENCY]
         if not best or cells[-1].throughput > best[-1].throughput:
             best = cells
-    return [Cell(f"{c.system} [best]", c.concurrency, c.throughput, c.p50_ms, c.p99_ms) for c in best]
+    return [replace(c, system=f"{c.system} [best]") for c in best]
 
 
 EMBEDDED_VARIANTS: dict[str, dict[str, Any]] = {
@@ -193,7 +221,8 @@ def triton_cells(onnx: Path, films: list[np.ndarray], requests: int) -> list[Cel
             for name, cfg in variants.items():
                 enc = TritonEncoder(server.grpc_url, cfg.model_name, timeout_s=120.0)
                 try:
-                    cells += [run_load(name, lambda f, e=enc: e.infer(f[None]), films, c, requests) for c in CONCURRENCY]
+                    cells += [run_load(name, lambda f, e=enc: e.infer(f[None]), films, c, requests, server.pid)
+                              for c in CONCURRENCY]
                 finally:
                     enc.close()
             metrics = read_metrics(server.metrics_url)
@@ -219,9 +248,17 @@ def machine() -> dict[str, str]:
 
 
 def format_cells(cells: list[Cell]) -> str:
-    lines = ["| system | C | films/s | p50 ms | p99 ms |", "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {c.system} | {c.concurrency} | {c.throughput:.1f} | {c.p50_ms:.0f} | {c.p99_ms:.0f} |" for c in cells]
+    lines = ["| system | C | films/s | p50 ms | p99 ms | client CPU ms/film | server CPU ms/film |",
+             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {c.system} | {c.concurrency} | {c.throughput:.1f} | {c.p50_ms:.0f} | {c.p99_ms:.0f} | "
+              f"{c.client_cpu_ms:.1f} | {c.server_cpu_ms:.1f} |" for c in cells]
     return "\n".join(lines)
+
+
+def server_side_ratios(cells: list[Cell]) -> dict[str, float]:
+    """raw ORT CPU per film / Triton server CPU per film at C=16: Triton's ratio on cores of its own."""
+    raw = next(c.client_cpu_ms for c in cells if c.system.endswith("[best]") and c.concurrency == 16)
+    return {c.system: round(raw / c.server_cpu_ms, 3) for c in cells if c.concurrency == 16 and c.server_cpu_ms > 0}
 
 
 def serving_ratios(cells: list[Cell]) -> dict[str, float]:
@@ -260,6 +297,11 @@ def main(argv: list[str] | None = None) -> int:
     print("\nthroughput at C=16 relative to raw ORT best:")
     for name, ratio in report["ratio_to_raw_best_at_c16"].items():
         print(f"  {name}: {ratio:.2f}")
+    report["server_side_ratio_at_c16"] = server_side_ratios(cells)
+    if report["server_side_ratio_at_c16"]:
+        print("\nserver-side ratio at C=16 (raw ORT CPU per film / Triton server CPU per film):")
+        for name, ratio in report["server_side_ratio_at_c16"].items():
+            print(f"  {name}: {ratio:.2f}")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0

@@ -104,6 +104,9 @@ class Finding:
     distance_to_diaphragm_mm: float
     hilum: HilumRelation | None
     confidence: float
+    # other lobes whose projections also cover the centre: on a frontal film the lobe is then an
+    # estimate (upper and lower lobes overlap in projection) and the answer says so
+    lobe_overlap: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class Anchor:
     members: tuple[str, ...] = ()  # relation: the two anchor ids
     side: str | None = None
     lobe: str | None = None
+    lobe_overlap: tuple[str, ...] = ()  # lobes it also projects over (frontal film: lobe is an estimate)
     zone: str | None = None
     band: str | None = None
     shape: str | None = None
@@ -69,7 +70,8 @@ class Anchor:
             "id": self.id, "kind": self.kind, "label_en": self.label_en, "label_zh": self.label_zh,
             "center_px": list(self.center_px), "bbox_px": list(self.bbox_px),
             "polygon_px": [list(p) for p in self.polygon_px], "finding_id": self.finding_id, "name": self.name,
-            "members": list(self.members), "side": self.side, "lobe": self.lobe, "zone": self.zone,
+            "members": list(self.members), "side": self.side, "lobe": self.lobe,
+            "lobe_overlap": list(self.lobe_overlap), "zone": self.zone,
             "band": self.band, "shape": self.shape, "finding_kind": self.finding_kind,
             "diameter_mm": self.diameter_mm, "created_turn": self.created_turn, "mentioned_turn": self.mentioned_turn,
         }
@@ -83,6 +85,7 @@ class Anchor:
                 "bbox_px": tuple(float(v) for v in d["bbox_px"]),
                 "polygon_px": tuple((float(p[0]), float(p[1])) for p in d["polygon_px"]),
                 "members": tuple(d.get("members") or ()),
+                "lobe_overlap": tuple(d.get("lobe_overlap") or ()),
             }
         )
 
@@ -134,7 +137,7 @@ def add_finding(reg: Registry, f: Finding, turn: int) -> tuple[Registry, Anchor]
     a = Anchor(
         id=reg.next_id(), kind="finding", label_en=finding_label(f, "en"), label_zh=finding_label(f, "zh"),
         center_px=f.center_px, bbox_px=f.bbox_px, polygon_px=f.polygon_px, finding_id=f.id, side=f.side,
-        lobe=f.lobe, zone=f.zone, band=f.band, shape=f.shape, finding_kind=f.kind,
+        lobe=f.lobe, lobe_overlap=f.lobe_overlap, zone=f.zone, band=f.band, shape=f.shape, finding_kind=f.kind,
         diameter_mm=f.diameter_mm, created_turn=turn, mentioned_turn=turn,
     )
     return Registry(reg.anchors + (a,)), a
@@ -223,10 +226,12 @@ _LOBE_ZONES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 
 
 def _lobe_check(a: Anchor, lobe: str) -> int:
-    """+2 same lobe; 0 another lobe of the same side whose zone fits the one asked for (lobes on a
-    frontal film are estimates); -1 otherwise."""
+    """+2 same lobe; +1 a lobe it also projects over; 0 another lobe of the same side whose zone
+    fits the one asked for (lobes on a frontal film are estimates); -1 otherwise."""
     if a.lobe == lobe:
         return 2
+    if lobe in a.lobe_overlap:
+        return 1
     if a.side == ("right" if lobe.startswith("R") else "left") and a.zone in _LOBE_ZONES.get(lobe, ()):
         return 0
     return -1
@@ -326,7 +331,9 @@ def in_scope(a: Anchor, q: Query, facts: ImageFacts) -> bool:
     """Hard location filter for a scoped screening question ("右上肺有病灶吗?", "anything retrocardiac?")."""
     if q.lesion_side and a.side != q.lesion_side:
         return False
-    if (q.lobe and a.lobe != q.lobe) or (q.zone and a.zone != q.zone) or (q.band and a.band != q.band):
+    if q.lobe and a.lobe != q.lobe and q.lobe not in a.lobe_overlap:
+        return False
+    if (q.zone and a.zone != q.zone) or (q.band and a.band != q.band):
         return False
     for raw in q.anatomy:
         base = raw.removesuffix("_right").removesuffix("_left")

@@ -372,8 +372,21 @@ def compose_locate(ctx: Context) -> Composition:
             lines.append(f"{a.id} lies in the {side}, {word('lobe', f.lobe, 'en')} territory, {word('zone', f.zone, 'en')}, "
                          f"{word('band', f.band, 'en')}; about {mm(r1(f.distance_to_pleura_mm))} mm from the pleura and "
                          f"{mm(r1(f.distance_to_diaphragm_mm))} mm above the diaphragm.")
-    sections = [section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(lines))]
+        lines.append(lobe_overlap_note(f, ctx.lang))
+    sections = [section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(filter(None, lines)))]
     return _one_lesion(ctx, pairs, sections)
+
+
+def lobe_overlap_note(f: Finding, lang: str) -> str:
+    """Where projected lobes overlap, the lobe is an estimate: say so, and what would settle it."""
+    if not f.lobe_overlap:
+        return ""
+    others = [word("lobe", lb, lang) for lb in f.lobe_overlap]
+    if lang == "zh":
+        return (f"正位片上该处为{word('lobe', f.lobe, 'zh')}与{'、'.join(others)}的重叠投影区,"
+                "所属肺叶为推断,侧位片可明确。")
+    return (f"On a frontal film this spot is where the {word('lobe', f.lobe, 'en')} and the "
+            f"{' and the '.join(others)} overlap in projection, so the lobe is an estimate; a lateral view would settle it.")
 
 
 def _one_lesion(ctx: Context, pairs: list[tuple[Anchor, Finding]], sections: list[dict[str, Any]],

@@ -129,15 +129,13 @@ class Geometry:
         an upper and a lower lobe both cover the centre, the split lies at a fixed fraction
         of their overlap on that column (``LOBE_SPLIT``: the anterior upper lobe thins
         towards its lower edge, the posterior lower lobe thickens towards the base)."""
-        h, w = self.maps.shape
-        xi, yi = int(np.clip(round(center[0]), 0, w - 1)), int(np.clip(round(center[1]), 0, h - 1))
-        lobes = [lb for lb in SIDE_LOBES[side] if lb in self.lobe_cy]
-        here = [lb for lb in lobes if self.maps.channel(lb)[yi, xi] >= 0.5]
+        xi = int(np.clip(round(center[0]), 0, self.maps.shape[1] - 1))
+        here = list(self.lobes_covering(side, center))
         if not here:
-            here = [lb for lb in lobes if (self.maps.channel(lb)[mask] >= 0.5).any()]
+            lobes = [lb for lb in SIDE_LOBES[side] if lb in self.lobe_cy]
+            here = sorted((lb for lb in lobes if (self.maps.channel(lb)[mask] >= 0.5).any()), key=self.lobe_cy.__getitem__)
         if not here:
             return self._lobe_by_height(side, center[1])
-        here.sort(key=lambda lb: self.lobe_cy[lb])
         current = here[0]
         for lower in here[1:]:
             upper_col = np.flatnonzero(self.maps.channel(current)[:, xi] >= 0.5)
@@ -148,6 +146,13 @@ class Geometry:
             if center[1] > top + LOBE_SPLIT.get((current, lower), 0.3) * (bottom - top):
                 current = lower
         return current
+
+    def lobes_covering(self, side: str, center: Point) -> tuple[str, ...]:
+        """The lobes of ``side`` whose projected masks cover ``center`` (upper to lower)."""
+        h, w = self.maps.shape
+        xi, yi = int(np.clip(round(center[0]), 0, w - 1)), int(np.clip(round(center[1]), 0, h - 1))
+        here = [lb for lb in SIDE_LOBES[side] if lb in self.lobe_cy and self.maps.channel(lb)[yi, xi] >= 0.5]
+        return tuple(sorted(here, key=lambda lb: self.lobe_cy[lb]))
 
     def _lobe_by_height(self, side: str, y: float) -> str:
         zone = self.lungs[side].zone(y)

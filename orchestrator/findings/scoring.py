@@ -110,6 +110,8 @@ CRITERIA: tuple[tuple[str, str], ...] = (
     ("detected", "truth lesions matched by a finding"),
     ("laterality", "side right"),
     ("lobe", "lobe right"),
+    ("lobe_or_overlap", "lobe right, or the true lobe named as overlapping"),
+    ("lobe_flagged", "findings flagged 'lobes overlap here' (lobe an estimate)"),
     ("zone", "zone right"),
     ("band", "band right"),
     ("diameter_15", "diameter within 15% (round lesions)"),
@@ -158,7 +160,10 @@ def _score_one(m: Match, t: dict[str, Tally], failures: list[str]) -> None:
         good = getattr(f, key) == truth[key]
         t["laterality" if key == "side" else key].add(good)
         if not good:
-            failures.append(f"{key}: {truth['type']} truth {truth[key]} got {getattr(f, key)}")
+            overlap = f" (overlap {'/'.join(f.lobe_overlap)})" if key == "lobe" and f.lobe_overlap else ""
+            failures.append(f"{key}: {truth['type']} truth {truth[key]} got {getattr(f, key)}{overlap}")
+    t["lobe_or_overlap"].add(truth["lobe"] in (f.lobe, *f.lobe_overlap))
+    t["lobe_flagged"].add(bool(f.lobe_overlap))
     t["center_5mm"].add(m.center_error_mm <= 5.0, m.center_error_mm)
     kind, d_true = truth["type"], float(truth["diameter_mm"])
     if kind in ROUND_TYPES and d_true > 0:

@@ -15,7 +15,15 @@ import torch
 from encoder.anatomy_classes import ANATOMY_CLASSES
 from encoder.dataset import EVAL_SEEDS, TRAIN_SEEDS, TrainingSet, case_targets, parse_seeds, to_working_points
 from encoder.preprocess import Resampling, prepare_film
-from encoder.train import TrainConfig, compute_losses, hilum_target, make_batch, train
+from encoder.train import (
+    LESION_MAX_BOOST,
+    TrainConfig,
+    compute_losses,
+    hilum_target,
+    lesion_pixel_weights,
+    make_batch,
+    train,
+)
 from export.onnx import load_checkpoint
 from orchestrator.encoders.postprocess import heatmap_point
 
@@ -96,6 +104,37 @@ def test_a_few_steps_reduce_the_loss() -> None:
         opt.step()
         first = loss.item() if first is None else first
     assert loss.item() < first
+
+
+def test_lesion_weights_balance_small_and_large_lesions() -> None:
+    target = np.zeros((256, 256), dtype=np.float32)
+    target[20:25, 20:25] = 1.0  # a 5x5 nodule
+    target[100:200, 100:200] = 1.0  # an effusion-sized opacity
+    target[60, 60] = 0.3  # soft edge below 0.5: not a lesion
+    w = lesion_pixel_weights(target)
+    assert w[22, 22] == LESION_MAX_BOOST  # clipped boost for the small one
+    assert w[150, 150] == 1.0  # large opacities are not boosted
+    assert w[18, 22] == LESION_MAX_BOOST  # the ring just outside the nodule edge counts too
+    assert w[22, 30] == 1.0 and w[60, 60] == 1.0  # background stays 1
+    mid = np.zeros_like(target)
+    mid[0:20, 0:20] = 1.0  # 400 px = the reference area
+    assert lesion_pixel_weights(mid)[10, 10] == 1.0
+
+
+def test_init_from_starts_from_given_weights(tmp_path: Path) -> None:
+    from encoder.network import build_network
+    from encoder.train import init_state
+    from export.onnx import save_weights
+
+    torch.manual_seed(5)
+    source = build_network()
+    save_weights(source, tmp_path / "w.pt")
+    cfg = TrainConfig(data_dir=tmp_path, out_dir=tmp_path / "run", weights_out=tmp_path / "o.pt",
+                      seed=1, init_from=tmp_path / "w.pt")
+    state = init_state(cfg)
+    assert state.step == 0
+    for name, value in source.state_dict().items():
+        assert torch.equal(state.model.state_dict()[name], value), name
 
 
 def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:

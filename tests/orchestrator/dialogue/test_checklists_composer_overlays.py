@@ -144,3 +144,22 @@ def test_composer_text_passes_the_narration_fact_guard(make_facts: Callable[...,
             t = eng.ask(view.session_id, q)
             verdict = check_narration(t.answer.text, t.facts(), t.answer.text, q)
             assert verdict.ok, (q, verdict.violations)
+
+
+def test_a_lobe_overlap_is_said_and_still_answers_questions_about_the_other_lobe(
+    make_facts: Callable[..., Any],
+) -> None:
+    base = make_facts("dicom")
+    f1 = replace(base.findings[0], lobe_overlap=("RLL",))
+    facts = replace(base, findings=(f1, *base.findings[1:]))
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    for lang, question, said in (
+        ("en", "Where exactly is the nodule in the right lower lobe?", "lobe is an estimate"),
+        ("zh", "右肺下叶那个结节具体在哪里?", "所属肺叶为推断"),
+    ):
+        sid = eng.start_session(facts, lang=lang).session_id
+        t = eng.ask(sid, question)
+        assert [a["id"] for a in t.to_dict()["anchors"] if a.get("finding_id")] == ["A1"]
+        assert said in t.answer.text and ("right lower lobe" in t.answer.text or "右肺下叶" in t.answer.text)
+    plain = eng.start_session(base, lang="en").session_id
+    assert "estimate" not in eng.ask(plain, "Where exactly is the nodule in the right middle lobe?").answer.text

@@ -42,6 +42,19 @@ def test_findings_ordered_with_ids_and_locations(scene: tuple[AnatomyMaps, Image
     assert (f2.side, f2.lobe, f2.zone) == ("left", "LUL", "upper")
     assert (f3.side, f3.lobe, f3.zone) == ("left", "LLL", "lower")
     assert facts.image_size == SHAPE and facts.spacing == SPACING
+    assert all(f.lobe_overlap == () for f in facts.findings)  # these synthetic lobes do not overlap
+
+
+def test_a_lesion_where_projected_lobes_overlap_names_the_other_lobe(scene: tuple[AnatomyMaps, ImageFacts]) -> None:
+    maps, facts = scene
+    anatomy = maps.anatomy.copy()
+    rll, lung = ANATOMY_CLASSES.index("RLL"), ANATOMY_CLASSES.index("lung_right")
+    anatomy[rll, 230:, :] = anatomy[lung, 230:, :]  # the lower lobe now also projects behind the RML
+    overlapped = analyse(AnatomyMaps(maps.image, anatomy, maps.lesion, maps.hilum_px), SPACING)
+    f1 = overlapped.findings[0]
+    assert f1.lobe in ("RML", "RLL") and set(f1.lobe_overlap) == {"RML", "RLL"} - {f1.lobe}
+    assert [f.lobe_overlap for f in overlapped.findings[1:]] == [(), ()]
+    assert from_jsonable(ImageFacts, json.loads(json.dumps(to_jsonable(overlapped)))) == overlapped
 
 
 def test_sizes_shapes_and_margins(scene: tuple[AnatomyMaps, ImageFacts]) -> None:
@@ -104,18 +117,34 @@ def test_empty_film_has_no_findings_but_says_what_was_checked() -> None:
 
 
 def test_soft_low_resolution_heatmap_gives_the_same_findings() -> None:
-    """The encoder's lesion head is coarse and soft: quarter resolution, blurred, upsampled."""
+    """The encoder's lesion head is coarse and soft: quarter resolution, blurred, upsampled (a sure
+    lesion: the trained head peaks at >= 0.998 on matched lesions, see candidates.DETECT_PEAK)."""
     lesions = [disc_mask(SHAPE, (110, 250), 12), disc_mask(SHAPE, (380, 300), 16)]
     maps = synthetic_maps(lesions)
     low = cv2.resize(maps.lesion, (128, 128), interpolation=cv2.INTER_AREA)
     soft = cv2.resize(cv2.GaussianBlur(low, (0, 0), 1.0), SHAPE, interpolation=cv2.INTER_LINEAR)
-    soft_maps = AnatomyMaps(maps.image, maps.anatomy, np.clip(soft * 0.9, 0, 1).astype(np.float32), maps.hilum_px)
+    soft_maps = AnatomyMaps(maps.image, maps.anatomy, np.clip(soft * 0.98, 0, 1).astype(np.float32), maps.hilum_px)
     hard, blurred = analyse(maps, SPACING), analyse(soft_maps, SPACING)
     assert len(blurred.findings) == len(hard.findings) == 2
     for a, b in zip(hard.findings, blurred.findings, strict=True):
         assert b.side == a.side and b.lobe == a.lobe
         assert b.diameter_mm == pytest.approx(a.diameter_mm, rel=0.15)
         assert b.margin == "smooth"
+
+
+@pytest.mark.parametrize("confidence", [0.6, 0.85])
+def test_an_unsure_blob_is_not_a_finding_but_a_sure_one_is(confidence: float) -> None:
+    """Regions above 0.5 that never reach DETECT_PEAK are the encoder's typical false positives."""
+    from orchestrator.findings.candidates import DETECT_PEAK
+
+    assert confidence < DETECT_PEAK
+    maps = synthetic_maps([disc_mask(SHAPE, (110, 250), 12), disc_mask(SHAPE, (380, 300), 16)])
+    heat = maps.lesion.copy()
+    heat[disc_mask(SHAPE, (140, 160), 8)] = confidence  # an unsure blob in the right upper lung
+    facts = analyse(AnatomyMaps(maps.image, maps.anatomy, heat, maps.hilum_px), SPACING)
+    assert len(facts.findings) == 2 and all(f.center_px[1] > 200 for f in facts.findings)
+    heat[disc_mask(SHAPE, (140, 160), 8)] = 0.97
+    assert len(analyse(AnatomyMaps(maps.image, maps.anatomy, heat, maps.hilum_px), SPACING).findings) == 3
 
 
 def test_mirrored_film_swaps_sides() -> None:
