@@ -130,7 +130,6 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray, dists: DistanceMa
     kind = kind_guess(body, morph.shape, density, bool(lower and pleura_mm <= CONTACT_MM))
     lobe = geom.lobe_of(body.mask, side, body.center)
     return Finding(
-        lobe_overlap=tuple(lb for lb in geom.lobes_covering(side, body.center) if lb != lobe),
         id="F0",
         kind=kind,
         shape=morph.shape,
@@ -144,6 +143,7 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray, dists: DistanceMa
         orientation_deg=c.orientation_deg,
         side=side,  # type: ignore[arg-type]
         lobe=lobe,
+        lobe_overlap=tuple(lb for lb in geom.lobes_covering(side, body.center) if lb != lobe),
         zone=lung.zone(cy) if lung.present else "middle",
         band=lung.band(cx, cy) if lung.present else "middle",
         margin=morph.margin.margin,

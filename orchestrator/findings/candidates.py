@@ -4,7 +4,7 @@ The heatmap may be soft and blurred (the encoder's lesion head runs at a fractio
 working resolution); it is lightly smoothed and thresholded at 0.5, and a region counts as a
 lesion only where the heatmap reaches ``DETECT_PEAK`` somewhere inside it. That gate was fitted
 on validation seeds 50-99 (never trained on, never used for the reported figures on 0-49) with
-the shipped weights: every matched lesion peaked at >= 0.998, while 6 of the 14 false
+the stage-B weights (encoder/weights/TRAINING.md): every matched lesion peaked at >= 0.998, while 6 of the 14 false
 positives were small regions peaking at 0.58-0.84; the gate removed those and no true lesion.
 Truth maps (peak 1) pass unchanged. Each component keeps its own mask, contour and measures
 in mm.
