@@ -214,8 +214,9 @@ def init_state(cfg: TrainConfig) -> TrainState:
         state.total_steps = cfg.steps or blob["total_steps"]
         log.info("resumed from %s at step %d (%.1f min used)", resume, state.step, state.elapsed_s / 60)
     elif cfg.init_from is not None:
-        blob = torch.load(cfg.init_from, map_location="cpu", weights_only=False)
-        model.load_state_dict(blob["model"] if "model" in blob else blob["state_dict"])
+        from export.onnx import load_checkpoint
+
+        model.load_state_dict(load_checkpoint(cfg.init_from).state_dict())
         log.info("initialised from %s (new optimizer and schedule)", cfg.init_from)
     return state
 

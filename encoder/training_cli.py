@@ -26,8 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     train.add_argument("--threads", type=int, default=2)
     train.add_argument("--out-dir", type=Path, default=DEFAULT_RUN, help="checkpoints (resume from here)")
     train.add_argument("--weights-out", type=Path, default=DEFAULT_WEIGHTS)
-    train.add_argument("--resume", action="store_true")
-    train.add_argument("--init-from", type=Path, default=None,
+    start = train.add_mutually_exclusive_group()
+    start.add_argument("--resume", action="store_true", help="continue the run in --out-dir (optimizer, step, schedule)")
+    start.add_argument("--init-from", type=Path, default=None,
                        help="start from these weights (e.g. encoder/weights/anatomy_encoder.pt): new optimizer, new schedule")
     train.set_defaults(handler=handle_train)
 

@@ -128,7 +128,7 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray, dists: DistanceMa
     diaphragm_mm = distance_to_mask_mm(c.mask, geom.mask("diaphragm"), spacing, dists.diaphragm)
     lower = lung.present and lung.zone(cy) == "lower"
     kind = kind_guess(body, morph.shape, density, bool(lower and pleura_mm <= CONTACT_MM))
-    lobe = geom.lobe_of(body.mask, side, body.center)
+    lobe, lobe_overlap = geom.lobe_estimate(body.mask, side, body.center)
     return Finding(
         id="F0",
         kind=kind,
@@ -143,7 +143,7 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray, dists: DistanceMa
         orientation_deg=c.orientation_deg,
         side=side,  # type: ignore[arg-type]
         lobe=lobe,
-        lobe_overlap=tuple(lb for lb in geom.lobes_covering(side, body.center) if lb != lobe),
+        lobe_overlap=lobe_overlap,
         zone=lung.zone(cy) if lung.present else "middle",
         band=lung.band(cx, cy) if lung.present else "middle",
         margin=morph.margin.margin,

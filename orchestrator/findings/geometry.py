@@ -124,13 +124,21 @@ class Geometry:
             return "right"
         return side
 
-    def lobe_of(self, mask: np.ndarray, side: str, center: Point) -> str:
-        """Lobe of a lesion centred at ``center``. Projected lobes overlap on a PA film; where
-        an upper and a lower lobe both cover the centre, the split lies at a fixed fraction
-        of their overlap on that column (``LOBE_SPLIT``: the anterior upper lobe thins
-        towards its lower edge, the posterior lower lobe thickens towards the base)."""
+    def lobe_estimate(self, mask: np.ndarray, side: str, center: Point) -> tuple[str, tuple[str, ...]]:
+        """(lobe, the other lobes also covering the centre) of a lesion centred at ``center``.
+
+        Projected lobes overlap on a PA film; where an upper and a lower lobe both cover the
+        centre, the split lies at a fixed fraction of their overlap on that column
+        (``LOBE_SPLIT``: the anterior upper lobe thins towards its lower edge, the posterior
+        lower lobe thickens towards the base), and the others are returned so that the answer
+        can say the lobe is an estimate."""
+        covering = self._lobes_covering(side, center)
+        lobe = self._split_lobe(mask, side, center, covering)
+        return lobe, tuple(lb for lb in covering if lb != lobe)
+
+    def _split_lobe(self, mask: np.ndarray, side: str, center: Point, covering: tuple[str, ...]) -> str:
         xi = int(np.clip(round(center[0]), 0, self.maps.shape[1] - 1))
-        here = list(self.lobes_covering(side, center))
+        here = list(covering)
         if not here:
             lobes = [lb for lb in SIDE_LOBES[side] if lb in self.lobe_cy]
             here = sorted((lb for lb in lobes if (self.maps.channel(lb)[mask] >= 0.5).any()), key=self.lobe_cy.__getitem__)
@@ -147,7 +155,7 @@ class Geometry:
                 current = lower
         return current
 
-    def lobes_covering(self, side: str, center: Point) -> tuple[str, ...]:
+    def _lobes_covering(self, side: str, center: Point) -> tuple[str, ...]:
         """The lobes of ``side`` whose projected masks cover ``center`` (upper to lower)."""
         h, w = self.maps.shape
         xi, yi = int(np.clip(round(center[0]), 0, w - 1)), int(np.clip(round(center[1]), 0, h - 1))
