@@ -7,6 +7,11 @@ Seed ranges (disjoint, so evaluation never sees a training film):
     training    1000-1999   (``TRAIN_SEEDS``)
     evaluation  0-99        (``EVAL_SEEDS``; ``hilum evaluate --seeds 0-49`` by default)
 
+A dataset may add one lesion of a given type to every case (``extra_lesion``, e.g. strands,
+which the random draw gives only ~13% of films): the case keeps its random lesions and gets
+one more. Such a set goes in its own directory, since its ``case_<seed>.npz`` differ from the
+plain draw of the same seeds.
+
 One case on disk (``case_<seed>.npz``):
     image    (512, 512) float16   prepare_film(case.image)
     anatomy  (C, 128, 128) uint8  area fraction of each class per stride-4 cell, x255
@@ -97,14 +102,25 @@ def _quantise(a: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(a * 255.0), 0, 255).astype(np.uint8)
 
 
-def _write_case(args: tuple[int, str]) -> str:
+def case_spec(seed: int, extra_lesion: str | None) -> Any:
+    """The phantom spec for a training case: the seed's random lesions, plus one ``extra_lesion``."""
+    if extra_lesion is None:
+        return None
+    from encoder.phantom.case import CaseSpec, random_specs
+    from encoder.phantom.lesions import LesionSpec
+
+    drawn = random_specs(np.random.default_rng([seed, 17]))  # a stream of its own, reproducible per seed
+    return CaseSpec(lesions=(*drawn, LesionSpec(type=extra_lesion)))
+
+
+def _write_case(args: tuple[int, str, str | None]) -> str:
     from encoder.phantom import generate_case
 
-    seed, out_dir = args
+    seed, out_dir, extra_lesion = args
     path = Path(out_dir) / f"case_{seed:05d}.npz"
     if path.is_file():
         return str(path)
-    t = case_targets(generate_case(seed))
+    t = case_targets(generate_case(seed, case_spec(seed, extra_lesion)))
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(
         tmp, image=t.image.astype(np.float16), anatomy=_quantise(t.anatomy), lesion=_quantise(t.lesion),
@@ -114,12 +130,12 @@ def _write_case(args: tuple[int, str]) -> str:
     return str(path)
 
 
-def generate_dataset(seeds: Iterable[int], out_dir: Path, workers: int = 2) -> list[Path]:
+def generate_dataset(seeds: Iterable[int], out_dir: Path, workers: int = 2, extra_lesion: str | None = None) -> list[Path]:
     """Generate (or reuse) one npz per seed, in ``workers`` processes, with a progress bar."""
     from tqdm import tqdm
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(s, str(out_dir)) for s in seeds]
+    jobs = [(s, str(out_dir), extra_lesion) for s in seeds]
     if workers <= 1:
         return [Path(_write_case(j)) for j in tqdm(jobs, desc="phantom cases")]
     with ProcessPoolExecutor(max_workers=workers) as pool:
@@ -138,11 +154,12 @@ class TrainingSet:
         return int(self.images.shape[0])
 
 
-def load_dataset(data_dir: Path, limit: int | None = None) -> TrainingSet:
-    paths = sorted(data_dir.glob("case_*.npz"))
-    paths = [p for p in paths if not p.name.endswith(".tmp.npz")][:limit]
+def load_dataset(*data_dirs: Path, limit: int | None = None) -> TrainingSet:
+    """All ``case_*.npz`` of the given directories, in order."""
+    paths = [p for d in data_dirs for p in sorted(d.glob("case_*.npz")) if not p.name.endswith(".tmp.npz")][:limit]
     if not paths:
-        raise FileNotFoundError(f"no case_*.npz in {data_dir} (run `hilum train --generate N` first)")
+        where = ", ".join(str(d) for d in data_dirs)
+        raise FileNotFoundError(f"no case_*.npz in {where} (run `hilum train --generate N` first)")
     blobs = [np.load(p) for p in paths]
     return TrainingSet(
         images=np.stack([b["image"] for b in blobs]),

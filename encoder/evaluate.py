@@ -5,8 +5,8 @@ post-processing), against the phantom's truth mapped into the working geometry:
 
 - per-class Dice of ``anatomy >= 0.5`` vs the truth masks at 512x512 (mean over films; a film
   where both truth and prediction are empty is skipped for that class);
-- lesions: the findings layer's own lesion candidates (``lesion >= 0.5``, regions that peak at
-  >= ``DETECT_PEAK``, merged opacities split, strand pieces grouped; their centres); a truth
+- lesions: the lesions the findings layer describes (``lesion_regions``: ``lesion >= 0.5``,
+  regions that peak at >= ``DETECT_PEAK``, strand pieces grouped, merged opacities split); a truth
   lesion is found when a predicted centre lies within 5 mm (greedy nearest matching); recall
   (all, and lesions >= 8 mm), precision, false positives per film, centre error in mm;
 - hilum: distance in mm between predicted and true hilum points, per side.
@@ -38,15 +38,15 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float | None:
     return 2.0 * float(np.logical_and(pred, truth).sum()) / total
 
 
-def lesion_candidates(prob: np.ndarray, spacing_mm: float) -> list[tuple[float, float]]:
-    """Centres (x, y) of the lesion candidates the findings layer builds from this heatmap
-    (``orchestrator.findings.candidates.find_candidates``: the 0.5 cut, regions peaking at
-    ``DETECT_PEAK`` or more, merged round opacities split, parallel strand pieces grouped)."""
+def lesion_candidates(prob: np.ndarray, image: np.ndarray, spacing_mm: float) -> list[tuple[float, float]]:
+    """Centres (x, y) of the lesions the findings layer describes from this heatmap
+    (``orchestrator.findings.candidates.lesion_regions``: the 0.5 cut, regions peaking at
+    ``DETECT_PEAK`` or more, parallel strand pieces grouped, merged round opacities split)."""
     from orchestrator.facts import PixelSpacing
-    from orchestrator.findings.candidates import find_candidates
+    from orchestrator.findings.candidates import lesion_regions
 
     spacing = PixelSpacing(spacing_mm, spacing_mm, "dicom")
-    return [(float(c.center[0]), float(c.center[1])) for c in find_candidates(prob, spacing)]
+    return [(float(c.center[0]), float(c.center[1])) for c in lesion_regions(prob, image, spacing)]
 
 
 def match_lesions(
@@ -82,6 +82,7 @@ class Tally:
     centre_err_mm: list[float] = field(default_factory=list)
     hilum_err_mm: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in HILUM_SIDES})
     films: int = 0
+    large_by_type: dict[str, list[int]] = field(default_factory=dict)  # type -> [truth >= 8 mm, found]
 
 
 def score_case(case: Any, maps: Any, tally: Tally) -> None:
@@ -95,7 +96,7 @@ def score_case(case: Any, maps: Any, tally: Tally) -> None:
     lesions = case.truth.get("lesions", [])
     truth_pts = [to_working_points(les["center_px"], resampling) for les in lesions]
     large = [float(les.get("diameter_mm", 0.0)) >= LARGE_LESION_MM for les in lesions]
-    pred_pts = lesion_candidates(maps.lesion, spacing)
+    pred_pts = lesion_candidates(maps.lesion, maps.image, spacing)
     matches = match_lesions(truth_pts, pred_pts, MATCH_MM / spacing)
     tally.films += 1
     tally.truth_lesions += len(truth_pts)
@@ -105,6 +106,12 @@ def score_case(case: Any, maps: Any, tally: Tally) -> None:
     tally.predicted += len(pred_pts)
     tally.false_positives += len(pred_pts) - len(matches)
     tally.centre_err_mm.extend(d * spacing for _, _, d in matches)
+    found = {i for i, _, _ in matches}
+    for i, les in enumerate(lesions):
+        if large[i]:
+            row = tally.large_by_type.setdefault(str(les.get("type", "lesion")), [0, 0])
+            row[0] += 1
+            row[1] += int(i in found)
     for side in HILUM_SIDES:
         tx, ty = to_working_points(case.hilum_px[side], resampling)
         px, py = maps.hilum_px[side]
@@ -133,6 +140,9 @@ def summarise(tally: Tally) -> dict[str, Any]:
             "truth": tally.truth_lesions, "truth_ge_8mm": tally.truth_large, "predicted": tally.predicted,
             "recall": _ratio(tally.found, tally.truth_lesions),
             "recall_ge_8mm": _ratio(tally.found_large, tally.truth_large),
+            "recall_ge_8mm_by_type": {
+                k: {"truth": n, "found": f, "recall": _ratio(f, n)} for k, (n, f) in sorted(tally.large_by_type.items())
+            },
             "precision": _ratio(tally.found, tally.predicted),
             "false_positives_per_film": _ratio(tally.false_positives, tally.films),
             "centre_error_mm_median": _stat(tally.centre_err_mm, 50),
@@ -182,6 +192,7 @@ def format_table(result: dict[str, Any]) -> str:
         f"| truth lesions (>= 8 mm) | {les['truth']} ({les['truth_ge_8mm']}) |",
         f"| recall, centre within 5 mm | {_fmt(les['recall'])} |",
         f"| recall, lesions >= 8 mm | {_fmt(les['recall_ge_8mm'])} |",
+        *(f"| ... {k} | {v['found']}/{v['truth']} |" for k, v in les.get("recall_ge_8mm_by_type", {}).items()),
         f"| precision | {_fmt(les['precision'])} |",
         f"| false positives per film | {_fmt(les['false_positives_per_film'], '.2f')} |",
         f"| centre error mm (median / p90, matched) | {_fmt(les['centre_error_mm_median'], '.2f')} / {_fmt(les['centre_error_mm_p90'], '.2f')} |",

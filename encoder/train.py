@@ -67,6 +67,7 @@ class TrainConfig:
     max_shift_px: int = 24
     resume: bool = False
     init_from: Path | None = None  # start from these weights (fresh optimizer and schedule)
+    extra_data_dirs: tuple[Path, ...] = ()  # more case_*.npz, e.g. a set with an extra strand per case
 
 
 # --- augmentation ------------------------------------------------------------------------------------
@@ -236,8 +237,9 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     from export.onnx import save_weights
 
     torch.set_num_threads(cfg.threads)
-    data = load_dataset(cfg.data_dir)
-    log.info("%d training cases from %s (seeds %d-%d)", len(data), cfg.data_dir, data.seeds.min(), data.seeds.max())
+    data = load_dataset(cfg.data_dir, *cfg.extra_data_dirs)
+    log.info("%d training cases from %s (seeds %d-%d)", len(data), ", ".join(map(str, (cfg.data_dir, *cfg.extra_data_dirs))),
+             data.seeds.min(), data.seeds.max())
     state = init_state(cfg)
     model = state.model.train()
     budget_s = cfg.time_budget_min * 60.0

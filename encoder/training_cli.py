@@ -9,13 +9,21 @@ from orchestrator.settings import REPO_ROOT, Settings
 
 DEFAULT_DATA = REPO_ROOT / "data" / "phantom-train"
 DEFAULT_RUN = REPO_ROOT / "data" / "train-run"
+LESION_TYPES = (  # encoder.phantom.case.TYPE_WEIGHTS (not imported here: the CLI starts light)
+    "nodule", "mass", "strand", "consolidation", "calcified_nodule", "cavity", "effusion")
 DEFAULT_WEIGHTS = REPO_ROOT / "encoder" / "weights" / "anatomy_encoder.pt"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     train = subparsers.add_parser("train", help="train the anatomy encoder on phantom cases (CPU budget)")
     train.add_argument("--data-dir", type=Path, default=DEFAULT_DATA, help="pre-generated case_*.npz")
+    train.add_argument("--also-data", type=Path, action="append", default=[], metavar="DIR",
+                       help="train on the cases in DIR as well (repeatable)")
     train.add_argument("--generate", type=int, default=0, help="first generate N cases (seeds 1000, 1001, ...)")
+    train.add_argument("--first-seed", type=int, default=None,
+                       help="first seed for --generate (default 1000; the training range is 1000-1999)")
+    train.add_argument("--extra-lesion", choices=LESION_TYPES, default=None,
+                       help="--generate: add one lesion of this type to every case (use its own --data-dir)")
     train.add_argument("--generate-only", action="store_true", help="generate the dataset and stop")
     train.add_argument("--workers", type=int, default=2, help="processes for dataset generation")
     train.add_argument("--time-budget-min", type=float, default=45.0)
@@ -47,8 +55,12 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
     from encoder.dataset import TRAIN_SEEDS, generate_dataset
 
     if args.generate:
-        seeds = list(TRAIN_SEEDS)[: args.generate]
-        generate_dataset(seeds, args.data_dir, workers=args.workers)
+        first = TRAIN_SEEDS.start if args.first_seed is None else args.first_seed
+        seeds = list(range(first, first + args.generate))
+        if not set(seeds) <= set(TRAIN_SEEDS):
+            print(f"refusing: seeds {seeds[0]}-{seeds[-1]} leave the training range {TRAIN_SEEDS.start}-{TRAIN_SEEDS.stop - 1}")
+            return 2
+        generate_dataset(seeds, args.data_dir, workers=args.workers, extra_lesion=args.extra_lesion)
         print(f"dataset: {len(seeds)} cases (seeds {seeds[0]}-{seeds[-1]}) in {args.data_dir}")
         if args.generate_only:
             return 0
@@ -58,6 +70,7 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
         data_dir=args.data_dir, out_dir=args.out_dir, weights_out=args.weights_out,
         time_budget_min=args.time_budget_min, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, threads=args.threads, resume=args.resume, init_from=args.init_from,
+        extra_data_dirs=tuple(args.also_data),
     )
     meta = train(cfg)
     print(f"trained {meta['steps']} steps in {meta['elapsed_min']} min -> {args.weights_out}")

@@ -199,6 +199,9 @@ def triton_variants() -> dict[str, Any]:
 
     return {
         "triton dyn-batch 2x1thr (default)": RepositoryConfig(model_name="enc_dyn_2x1"),
+        "triton dyn-batch 2x1thr preferred 2, no delay": RepositoryConfig(
+            model_name="enc_dyn_2x1_p2", preferred_batch_sizes=(2,), max_queue_delay_us=0
+        ),
         "triton no-batch 2x1thr": RepositoryConfig(model_name="enc_nob_2x1", dynamic_batching=False),
         "triton dyn-batch 1x2thr": RepositoryConfig(model_name="enc_dyn_1x2", instances=1, intra_op_threads=2),
         "triton dyn-batch 1x2thr micro-batch 8": RepositoryConfig(

@@ -26,12 +26,11 @@ from orchestrator.facts import (
 from orchestrator.findings.candidates import (
     Candidate,
     as_strand,
-    find_candidates,
     is_strand_like,
     kind_guess,
+    lesion_regions,
     measure,
     shape_word,
-    split_merged,
 )
 from orchestrator.findings.density import assess_density
 from orchestrator.findings.geometry import (
@@ -67,11 +66,7 @@ LESION_CHECKS: tuple[str, ...] = ("nodule", "mass", "consolidation", "strand", "
 
 def analyse(maps: AnatomyMaps, spacing: PixelSpacing) -> ImageFacts:
     geom = build_geometry(maps, spacing)
-    candidates = [
-        part
-        for c in find_candidates(maps.lesion, spacing)
-        for part in ([c] if is_strand_like(c, maps.image) else split_merged(c, spacing))
-    ]
+    candidates = lesion_regions(maps.lesion, maps.image, spacing)
     all_lesions = np.zeros(maps.shape, dtype=bool)
     for c in candidates:
         all_lesions |= c.mask

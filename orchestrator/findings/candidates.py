@@ -3,9 +3,12 @@
 The heatmap may be soft and blurred (the encoder's lesion head runs at a fraction of the
 working resolution); it is lightly smoothed and thresholded at 0.5, and a region counts as a
 lesion only where the heatmap reaches ``DETECT_PEAK`` somewhere inside it. That gate was fitted
-on validation seeds 50-99 (never trained on, never used for the reported figures on 0-49) with
-the stage-B weights (encoder/weights/TRAINING.md): every matched lesion peaked at >= 0.998, while 6 of the 14 false
-positives were small regions peaking at 0.58-0.84; the gate removed those and no true lesion.
+on validation seeds 50-199 (never trained on, never used for the reported figures on 0-49)
+with the shipped stage-D weights (encoder/weights/TRAINING.md): every matched lesion >= 8 mm
+but one peaked at a raw sigmoid >= 0.995, while most false positives were small regions
+(4-10 mm) peaking at 0.92-0.98; a raw gate of 0.98 removed 22 of the 39 false positives and one
+nodule (peak 0.95). On the calibrated map the encoder delivers (odds / 4, see
+``orchestrator.encoders.postprocess``) that gate is 0.92.
 Truth maps (peak 1) pass unchanged. Each component keeps its own mask, contour and measures
 in mm.
 """
@@ -23,11 +26,13 @@ from orchestrator.facts import Density, PixelSpacing, Point
 from orchestrator.findings.geometry import local_edt
 
 THRESHOLD = 0.5
-DETECT_PEAK = 0.9
+DETECT_PEAK = 0.92  # on the calibrated map (orchestrator.encoders.postprocess): a raw sigmoid of ~0.98
 MIN_DIAMETER_MM = 3.0
 SMOOTH_SIGMA_PX = 0.7
 SPLIT_MIN_RADIUS_MM = 2.5
 SPLIT_NECK = 0.75  # the waist's half-width is at most this fraction of each body's radius
+SPLIT_NECK_EQUAL = 0.9  # ... or of this fraction where the bodies are of similar size (see _neck)
+SPLIT_EQUAL_RATIO = 0.6
 SPLIT_SEPARATION = 0.7
 STRAND_ELONGATION = 2.5
 STRAND_MAX_WIDTH_MM = 8.0
@@ -97,10 +102,23 @@ def find_candidates(heatmap: np.ndarray, spacing: PixelSpacing) -> list[Candidat
     return group_strands(out, spacing)
 
 
+def lesion_regions(heatmap: np.ndarray, image: np.ndarray, spacing: PixelSpacing) -> list[Candidate]:
+    """The lesions the findings layer describes: :func:`find_candidates`, with round opacities
+    that overlap on the film split apart (strand-like ones are kept whole)."""
+    return [
+        part
+        for c in find_candidates(heatmap, spacing)
+        for part in ([c] if is_strand_like(c, image) else split_merged(c, spacing))
+    ]
+
+
 def split_merged(c: Candidate, spacing: PixelSpacing) -> list[Candidate]:
     """Two round opacities that overlap on the film make one component with a waist. Cut it
     (watershed on the distance to the edge) where the waist is narrower than ``SPLIT_NECK`` of
-    the smaller body's radius; lobulation notches and spicules are far from that."""
+    the smaller body's radius (``SPLIT_NECK_EQUAL`` for bodies of similar size); lobulation
+    notches and spicules are far from that. The looser neck for similar bodies was fitted on
+    validation seeds 100-159 with the stage-C encoder's maps, where touching opacities come out of
+    the half-resolution lesion map with a filled-in waist (encoder/weights/TRAINING.md)."""
     dist = local_edt(c.mask, c.mask, (spacing.row_mm, spacing.col_mm))
     dmax = float(dist.max())
     if dmax < 2 * SPLIT_MIN_RADIUS_MM:
@@ -110,10 +128,17 @@ def split_merged(c: Candidate, spacing: PixelSpacing) -> list[Candidate]:
         if n < 2:
             continue
         peaks = ndimage.maximum(dist, lab, range(1, n + 1))
-        seeds = [i + 1 for i, p in enumerate(peaks) if p >= SPLIT_MIN_RADIUS_MM and level <= SPLIT_NECK * p]
+        seeds = [i + 1 for i, p in enumerate(peaks) if p >= SPLIT_MIN_RADIUS_MM and level <= _neck(p, float(max(peaks))) * p]
         if len(seeds) >= 2 and _separate_bodies(dist, lab, seeds, spacing):
             return _power_split(c, dist, lab, seeds, spacing)
     return [c]
+
+
+def _neck(radius: float, largest: float) -> float:
+    """How wide a waist (a fraction of this body's radius) still separates it: ``SPLIT_NECK``,
+    or ``SPLIT_NECK_EQUAL`` for a body about as large as the largest one (two opacities of
+    similar size that overlap broadly; a bump on one body is never that large)."""
+    return SPLIT_NECK_EQUAL if radius >= SPLIT_EQUAL_RATIO * largest else SPLIT_NECK
 
 
 def _separate_bodies(dist: np.ndarray, lab: np.ndarray, seeds: list[int], spacing: PixelSpacing) -> bool:

@@ -10,10 +10,19 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
+import pytest
 import torch
 
 from encoder.anatomy_classes import ANATOMY_CLASSES
-from encoder.dataset import EVAL_SEEDS, TRAIN_SEEDS, TrainingSet, case_targets, parse_seeds, to_working_points
+from encoder.dataset import (
+    EVAL_SEEDS,
+    TRAIN_SEEDS,
+    TrainingSet,
+    case_targets,
+    load_dataset,
+    parse_seeds,
+    to_working_points,
+)
 from encoder.preprocess import Resampling, prepare_film
 from encoder.train import (
     LESION_MAX_BOOST,
@@ -44,6 +53,26 @@ def double_case(seed: int, size: int = 600) -> SimpleNamespace:
         hilum_px={"right": (230.0, 280.0), "left": (330.0, 290.0)},
         truth={"lesions": [{"center_px": [float(cx), float(cy)], "diameter_mm": 14.0}]},
     )
+
+
+def test_load_dataset_reads_every_directory_in_order(tmp_path: Path) -> None:
+    data = _training_set(3)
+    _write_cases(tmp_path / "a", data, slice(0, 2), [1001, 1000])
+    _write_cases(tmp_path / "b", data, slice(2, 3), [1500])
+    both = load_dataset(tmp_path / "a", tmp_path / "b")
+    assert both.seeds.tolist() == [1000, 1001, 1500]
+    assert np.array_equal(both.lesion[2], data.lesion[2])
+    with pytest.raises(FileNotFoundError, match="hilum train --generate"):
+        load_dataset(tmp_path / "missing")
+
+
+def test_generate_refuses_seeds_outside_the_training_range(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from orchestrator.cli import main
+
+    code = main(["train", "--generate", "20", "--first-seed", "1990", "--generate-only", "--data-dir", str(tmp_path)])
+    assert code == 2
+    assert "training range 1000-1999" in capsys.readouterr().out
+    assert not list(tmp_path.glob("case_*"))
 
 
 def test_train_and_eval_seed_ranges_are_disjoint() -> None:
@@ -137,16 +166,21 @@ def test_init_from_starts_from_given_weights(tmp_path: Path) -> None:
         assert torch.equal(state.model.state_dict()[name], value), name
 
 
-def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
-    data_dir = tmp_path / "data"
+def _write_cases(data_dir: Path, data: TrainingSet, rows: slice, seeds: list[int]) -> None:
     data_dir.mkdir()
+    for i, seed in zip(range(len(data))[rows], seeds, strict=True):
+        np.savez(data_dir / f"case_{seed:05d}.npz", image=data.images[i], anatomy=data.anatomy[i],
+                 lesion=data.lesion[i], hilum=data.hilum[i], spacing=np.float32(0.8), seed=np.int64(seed))
+
+
+def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
     data = _training_set(2)
-    for i in range(2):
-        np.savez(data_dir / f"case_{i:05d}.npz", image=data.images[i], anatomy=data.anatomy[i],
-                 lesion=data.lesion[i], hilum=data.hilum[i], spacing=np.float32(0.8), seed=np.int64(i))
-    cfg = TrainConfig(data_dir=data_dir, out_dir=tmp_path / "run", weights_out=tmp_path / "w.pt",
-                      steps=2, batch_size=2, threads=1)
-    assert train(cfg)["steps"] == 2
+    _write_cases(tmp_path / "data", data, slice(0, 1), [0])
+    _write_cases(tmp_path / "more", data, slice(1, 2), [1])
+    cfg = TrainConfig(data_dir=tmp_path / "data", out_dir=tmp_path / "run", weights_out=tmp_path / "w.pt",
+                      steps=2, batch_size=2, threads=1, extra_data_dirs=(tmp_path / "more",))
+    first = train(cfg)
+    assert (first["steps"], first["cases"]) == (2, 2)
     resumed = train(TrainConfig(**{**cfg.__dict__, "steps": 3, "resume": True}))
     assert resumed["steps"] == 3
     model = load_checkpoint(tmp_path / "w.pt")

@@ -122,6 +122,20 @@ def test_scenario_case(cache_dir: Path) -> None:
     assert nodule["center_px"][0] < 256 < strand["center_px"][0]
 
 
+def test_a_training_set_can_add_a_lesion_type_to_every_case(cache_dir: Path) -> None:
+    from encoder.dataset import case_spec
+    from encoder.phantom.case import TYPE_WEIGHTS
+    from encoder.training_cli import LESION_TYPES
+
+    assert set(LESION_TYPES) == set(TYPE_WEIGHTS)  # what --extra-lesion offers is what the phantom makes
+    assert case_spec(1500, None) is None
+    spec = case_spec(1500, "strand")
+    assert spec.lesions[-1] == LesionSpec(type="strand") and spec == case_spec(1500, "strand")
+    case = generate_case(1500, spec, cache_dir=cache_dir)
+    types = [les["type"] for les in case.truth["lesions"]]
+    assert len(types) == len(spec.lesions) and types[-1] == "strand"
+
+
 def test_write_load_and_dicom_round_trip(tmp_path: Path, cases: dict[int, PhantomCase]) -> None:
     import pydicom
 

@@ -33,3 +33,19 @@ def test_maps_are_probabilities_at_film_resolution() -> None:
     coarse = anatomy[0] >= 0
     fine = maps.anatomy[0][1::4, 1::4] >= 0.5
     assert np.mean(coarse == fine) > 0.9
+
+
+def test_lesion_odds_are_divided_by_the_training_inflation() -> None:
+    """A lesion logit of ln(4) (raw sigmoid 0.8) is the calibrated 0.5 contour; order is kept."""
+    from orchestrator.encoders.postprocess import LESION_ODDS_SCALE
+
+    logits = np.full((1, 256, 256), np.log(LESION_ODDS_SCALE), np.float32)
+    values = [-3.0, 0.0, 3.0, 8.0]
+    for j, v in enumerate(values):
+        logits[0, :, 128 + 8 * j : 136 + 8 * j] = v  # blocks of 8 cells: their centres keep the value
+    maps = to_anatomy_maps(np.zeros((512, 512), np.float32), np.zeros((17, 128, 128), np.float32), logits,
+                           np.stack([gaussian_logits(50, 60), gaussian_logits(80, 62)]))
+    assert maps.lesion[100, 100] == np.float32(0.5)
+    raw = 1 / (1 + np.exp(-np.array(values)))
+    expected = raw / (raw + LESION_ODDS_SCALE * (1 - raw))
+    assert np.allclose([maps.lesion[100, 2 * (132 + 8 * j)] for j in range(4)], expected, atol=1e-6)

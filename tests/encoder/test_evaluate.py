@@ -1,0 +1,59 @@
+"""``hilum evaluate``'s scoring: perfect maps score perfectly, wrong maps are caught.
+
+The phantom's truth masks stand in for the encoder's maps here: this tests the scorer, the
+layer after the encoder, not the encoder.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from encoder.evaluate import Tally, format_table, score_case, summarise, write_json
+from encoder.phantom import PhantomCase, generate_case, scenario_spec
+from orchestrator.findings.scoring import truth_maps
+from orchestrator.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def case() -> PhantomCase:
+    """The SCENARIO film: a 12 mm nodule (RML) and a 25 mm strand-like opacity (LLL)."""
+    return generate_case(7, scenario_spec(), cache_dir=Settings().cache_dir)
+
+
+def test_the_truth_as_prediction_scores_perfectly(case: PhantomCase) -> None:
+    tally = Tally()
+    score_case(case, truth_maps(case), tally)
+    result = summarise(tally)
+    assert result["dice_whole_lung_mean"] == pytest.approx(1.0, abs=1e-3)
+    assert result["dice_lobe_mean"] == pytest.approx(1.0, abs=1e-3)
+    les = result["lesions"]
+    assert (les["truth"], les["truth_ge_8mm"], les["recall_ge_8mm"], les["false_positives_per_film"]) == (2, 2, 1.0, 0.0)
+    assert les["recall_ge_8mm_by_type"] == {
+        "nodule": {"truth": 1, "found": 1, "recall": 1.0}, "strand": {"truth": 1, "found": 1, "recall": 1.0},
+    }
+    assert result["hilum_error_mm"]["p90"] == pytest.approx(0.0, abs=1e-6)
+
+
+def test_missed_lesions_false_positives_and_hilum_errors_are_counted(case: PhantomCase, tmp_path: Path) -> None:
+    maps = truth_maps(case)
+    lesion = np.zeros_like(maps.lesion)
+    lesion[60:80, 240:260] = 1.0  # a 20 px square where there is no lesion (the mediastinum's top)
+    hilum = {side: (x + 10.0, y) for side, (x, y) in maps.hilum_px.items()}
+    tally = Tally()
+    score_case(case, replace(maps, lesion=lesion, hilum_px=hilum), tally)
+    result = summarise(tally)
+    les = result["lesions"]
+    assert (les["recall_ge_8mm"], les["predicted"], les["false_positives_per_film"]) == (0.0, 1, 1.0)
+    assert les["recall_ge_8mm_by_type"]["strand"] == {"truth": 1, "found": 0, "recall": 0.0}
+    spacing = float(np.mean(case.pixel_spacing_mm))
+    assert result["hilum_error_mm"]["median"] == pytest.approx(10 * spacing, rel=1e-3)
+
+    table = format_table({**result, "seeds": "7"})
+    assert "| recall, lesions >= 8 mm | 0.000 |" in table and "| ... strand | 0/1 |" in table
+    write_json(result, tmp_path / "eval.json")
+    assert json.loads((tmp_path / "eval.json").read_text()) == json.loads(json.dumps(result))
