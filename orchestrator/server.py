@@ -154,6 +154,7 @@ class Service:
         self.port = self._sock.getsockname()[1]
         config = uvicorn.Config(
             self.app, log_level=s.settings.log_level.lower(), access_log=False,
+            timeout_keep_alive=s.settings.http_keep_alive_s,
             timeout_graceful_shutdown=int(max(1, s.settings.drain_timeout_s)),
         )
         self._uvicorn = DrainingServer(config, on_exit=self.begin_drain)

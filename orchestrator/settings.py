@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     max_sessions: int = 1000
     redis_url: str | None = None
     drain_timeout_s: float = 20.0
+    # idle HTTP keep-alive: longer than a load balancer's idle timeout (60 s), and far from the
+    # seconds a request can take on a busy CPU (uvicorn's 5 s timer, armed after one response,
+    # can fire during the next one on the same connection: Kludex/uvicorn#1637)
+    http_keep_alive_s: int = 75
 
     # --- encoder ---------------------------------------------------------------------
     encoder: str = Field(default="embedded", description="'embedded' or 'triton://HOST:PORT'")
