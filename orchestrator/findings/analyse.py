@@ -26,7 +26,6 @@ from orchestrator.facts import (
 from orchestrator.findings.candidates import (
     Candidate,
     as_strand,
-    is_strand_like,
     kind_guess,
     lesion_regions,
     measure,
@@ -96,9 +95,9 @@ class Morphology:
     shape: str
 
 
-def morphology(c: Candidate, spacing: PixelSpacing, image: np.ndarray) -> Morphology:
+def morphology(c: Candidate, spacing: PixelSpacing) -> Morphology:
     """Margin and shape. Strand-like opacities have no margin to grade: smooth, no notches."""
-    if is_strand_like(c, image):
+    if c.strand_like:
         return Morphology(Margin("smooth", (), (), c.diameter_mm, c.mask), as_strand(c), "strand-like")
     margin = assess_margin(c.mask, c.center, spacing, c.hidden_edge)
     body = c
@@ -111,7 +110,7 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray, dists: DistanceMa
     spacing = geom.spacing
     side = geom.side_of_mask(c.mask)
     lung = geom.lung(side)
-    morph = morphology(c, spacing, geom.maps.image)
+    morph = morphology(c, spacing)
     body = morph.body
     cx, cy = body.center
     density = assess_density(

@@ -64,6 +64,7 @@ class Candidate:
     rect_mm: tuple[float, float] = (0.0, 0.0)  # long and short side of the minimum-area rectangle
     hidden_edge: np.ndarray | None = None  # where the edge was cut from an overlapping opacity
     parts: int = 1  # > 1: parallel thin strands grouped into one strand-like opacity
+    strand_like: bool = False  # set by lesion_regions (is_strand_like, judged once per region)
 
     @property
     def elongation(self) -> float:
@@ -104,12 +105,16 @@ def find_candidates(heatmap: np.ndarray, spacing: PixelSpacing) -> list[Candidat
 
 def lesion_regions(heatmap: np.ndarray, image: np.ndarray, spacing: PixelSpacing) -> list[Candidate]:
     """The lesions the findings layer describes: :func:`find_candidates`, with round opacities
-    that overlap on the film split apart (strand-like ones are kept whole)."""
-    return [
-        part
-        for c in find_candidates(heatmap, spacing)
-        for part in ([c] if is_strand_like(c, image) else split_merged(c, spacing))
-    ]
+    that overlap on the film split apart (strand-like ones are kept whole). Each one carries
+    ``strand_like``, so the morphology downstream does not judge it again."""
+    out: list[Candidate] = []
+    for c in find_candidates(heatmap, spacing):
+        if is_strand_like(c, image):
+            out.append(replace(c, strand_like=True))
+            continue
+        parts = split_merged(c, spacing)
+        out += parts if parts == [c] else [replace(p, strand_like=is_strand_like(p, image)) for p in parts]
+    return out
 
 
 def split_merged(c: Candidate, spacing: PixelSpacing) -> list[Candidate]:
