@@ -87,6 +87,11 @@ def draw_geometry(vol: PhantomVolume, rng: np.random.Generator, size: int, vary:
     return Geometry(**{**geom.__dict__, "inspiration": insp, "pivot_row": float(pivot[0])})
 
 
+def case_geometry(seed: int, spec: CaseSpec, size: int, vol: PhantomVolume) -> Geometry:
+    """The film geometry case ``seed`` is projected with (``generate_case`` draws it here)."""
+    return draw_geometry(vol, _rng(seed, 1), size, spec.vary)
+
+
 def draw_exposure(rng: np.random.Generator, vary: bool) -> Exposure:
     if not vary:
         return Exposure(1.8, 1.0, 99.5, 1.3, 0.6, 10.0, 0.5, 0.008)
@@ -132,7 +137,8 @@ def _complete(spec: LesionSpec, rng: np.random.Generator) -> LesionSpec:
                       band=spec.band, side=side, margin=margin, lobulated=lobulated, hu=spec.hu)
 
 
-def _need_depth(spec: LesionSpec) -> float:
+def placement_depth_mm(spec: LesionSpec) -> float:
+    """How deep inside the lung (mm from its surface) a lesion's placement point must lie."""
     d = float(spec.diameter_mm or 10.0)
     if spec.type == "strand":
         return float(spec.width_mm or 10.0) / 2 + 1.0
@@ -158,11 +164,26 @@ def _candidates(vol: PhantomVolume, spec: LesionSpec, rng: np.random.Generator) 
         lobe = str(rng.choice(allowed, p=counts / counts.sum()))
     in_lobe = np.nonzero(vol.lung_lobe == LOBE_NAMES.index(lobe) + 1)[0]
     depth = np.asarray(vol.lung_depth_mm)[in_lobe]
-    ok = in_lobe[depth >= _need_depth(spec)]
+    ok = in_lobe[depth >= placement_depth_mm(spec)]
     if len(ok) < 20:
         ok = in_lobe[np.argsort(depth)[-50:]]
     ok = rng.choice(ok, size=min(len(ok), 3000), replace=False)
     return np.asarray(vol.lung_points)[np.sort(ok)].astype(np.float64) * np.array(vol.spacing), lobe
+
+
+HIDING_CLASSES = ("diaphragm", "heart", "mediastinum")
+OPEN_FIELD_MIN_POINTS = 5  # fewer candidate points on open lung field than this: use the hidden ones too
+
+
+def on_open_field(masks: np.ndarray, film_xy: np.ndarray) -> np.ndarray:
+    """Which film points (N, 2) fall on open lung field: not behind the heart, the mediastinum
+    or a diaphragm dome. Lesions are placed there where they can be."""
+    hidden = np.zeros(masks.shape[1:], dtype=bool)
+    for name in HIDING_CLASSES:
+        hidden |= masks[ANATOMY_CLASSES.index(name)]
+    fx = np.clip(np.rint(film_xy[:, 0]).astype(int), 0, masks.shape[2] - 1)
+    fy = np.clip(np.rint(film_xy[:, 1]).astype(int), 0, masks.shape[1] - 1)
+    return ~hidden[fy, fx]
 
 
 def place(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, spec: LesionSpec, placed: list[_Placed],
@@ -178,13 +199,8 @@ def place(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, spec: LesionSpe
     film = geom.film_of(pts)
     zi, bi = zone_band_many(masks, side, film[:, 0], film[:, 1])
     # prefer the open lung field: not behind the heart or below a dome
-    fx = np.clip(np.rint(film[:, 0]).astype(int), 0, geom.size - 1)
-    fy = np.clip(np.rint(film[:, 1]).astype(int), 0, geom.size - 1)
-    hidden = np.zeros(masks.shape[1:], dtype=bool)
-    for name in ("diaphragm", "heart", "mediastinum"):
-        hidden |= masks[ANATOMY_CLASSES.index(name)]
-    hidden = hidden[fy, fx]
-    ok &= ~hidden | (np.count_nonzero(ok & ~hidden) < 5)
+    hidden = ~on_open_field(masks, film)
+    ok &= ~hidden | (np.count_nonzero(ok & ~hidden) < OPEN_FIELD_MIN_POINTS)
     want = ok.copy()
     if spec.zone is not None:
         want &= zi == ZONES.index(spec.zone)
@@ -232,6 +248,14 @@ def _effusion_centre(mask: np.ndarray, lobe_mask: np.ndarray) -> tuple[float, fl
     return float(xs[k]), float(ys[k])
 
 
+def _region_centre(shape: Shape, fallback: np.ndarray) -> np.ndarray:
+    """World-mm centroid of a lesion's region as drawn. A consolidation grows from its placement
+    point and is then clipped to its lobe, so the placement point can lie off-centre or even
+    outside what is consolidated; its truth centre is the centre of the consolidated lung."""
+    idx = np.argwhere(shape.region)
+    return shape.origin + idx.mean(axis=0) * shape.step if len(idx) else fallback
+
+
 def _lesion_truth(idx: int, spec: LesionSpec, shape: Shape, centre3d: np.ndarray, lobe: str, mask: np.ndarray,
                   masks: np.ndarray, geom: Geometry, hilum: dict[str, tuple[float, float]]) -> dict[str, Any]:
     side = "right" if lobe.startswith("R") else "left"
@@ -240,6 +264,8 @@ def _lesion_truth(idx: int, spec: LesionSpec, shape: Shape, centre3d: np.ndarray
         rows = np.nonzero(mask.any(axis=1))[0]
         diameter = float(rows.max() - rows.min() + 1) * geom.spacing_mm if len(rows) else 0.0
     else:
+        if spec.type == "consolidation":
+            centre3d = _region_centre(shape, centre3d)
         cx, cy = (float(v) for v in geom.film_of(centre3d[None, :])[0])
         diameter = float(spec.diameter_mm or 0.0)
     zone, band = zone_band(masks, side, cx, cy)
@@ -308,7 +334,7 @@ def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cach
 
             cache_dir = Settings().cache_dir
         volume = load_volume(Path(cache_dir))
-    geom = draw_geometry(volume, _rng(seed, 1), size, spec.vary)
+    geom = case_geometry(seed, spec, size, volume)
     exposure = draw_exposure(_rng(seed, 2), spec.vary)
     masks, hilum = film_masks(project_channels(volume, geom), geom)
     soft, bone = project_attenuation(volume, geom)

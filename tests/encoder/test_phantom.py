@@ -10,7 +10,7 @@ import pytest
 
 from encoder.anatomy_classes import ANATOMY_CLASSES
 from encoder.phantom import CaseSpec, LesionSpec, PhantomCase, generate_case, load_case, scenario_spec
-from encoder.phantom.case import draw_geometry
+from encoder.phantom.case import case_geometry
 from encoder.phantom.volume import load_volume, source_dir
 from orchestrator.settings import Settings
 
@@ -65,7 +65,7 @@ def test_orientation_liver_domes_heart_rml(cases: dict[int, PhantomCase], cache_
         # thorax midline: halfway between the outer edges of the two lung fields
         spine_x = (np.nonzero(_mask(case, "lung_right"))[1].min() + np.nonzero(_mask(case, "lung_left"))[1].max()) / 2
         # liver on the image's left
-        geom = draw_geometry(vol, np.random.default_rng(np.random.SeedSequence([seed, 1])), 512, True)
+        geom = case_geometry(seed, CaseSpec(), 512, vol)
         assert geom.film_of(liver_centre[None, :])[0, 0] < spine_x - 30
         # higher (right) hemidiaphragm dome on the image's left
         dia = _mask(case, "diaphragm")
@@ -110,6 +110,18 @@ def test_lesion_centres_lie_in_their_lobes(cases: dict[int, PhantomCase], cache_
     for case in all_cases:  # distinct lesion ids per case
         ids = [les["id"] for les in case.truth["lesions"]]
         assert len(ids) == len(set(ids))
+
+
+def test_a_clipped_consolidation_is_centred_on_what_is_consolidated(cache_dir: Path) -> None:
+    """Seed 130's only lesion is a 58 mm consolidation grown from a point near its lobe's edge;
+    clipped to the lobe, its placement point lay ~10 mm off the opacity. The truth centre is
+    the opacity's."""
+    case = generate_case(130, cache_dir=cache_dir)
+    (les,) = (les for les in case.truth["lesions"] if les["type"] == "consolidation")
+    ys, xs = np.nonzero(case.lesion_mask)
+    off_mm = np.hypot(xs.mean() - les["center_px"][0], ys.mean() - les["center_px"][1]) * case.pixel_spacing_mm[0]
+    assert off_mm <= 3.0, off_mm
+    assert les["center_3d_mm"] and _mask(case, les["lobe"])[round(les["center_px"][1]), round(les["center_px"][0])]
 
 
 def test_scenario_case(cache_dir: Path) -> None:
