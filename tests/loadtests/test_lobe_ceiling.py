@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from encoder.phantom import PhantomCase
 from encoder.phantom.case import CaseSpec, case_geometry, generate_case, on_open_field
 from encoder.phantom.geometry import Geometry
 from encoder.phantom.volume import PhantomVolume, load_volume
@@ -23,16 +24,23 @@ def vol() -> PhantomVolume:
 
 
 @pytest.fixture(scope="module")
-def film(vol: PhantomVolume) -> Film:
+def case(vol: PhantomVolume) -> PhantomCase:
+    return generate_case(SEED, volume=vol)
+
+
+@pytest.fixture(scope="module")
+def film(vol: PhantomVolume, case: PhantomCase) -> Film:
     geom = case_geometry(SEED, CaseSpec(), 512, vol)
     pts_mm = np.asarray(vol.lung_points).astype(np.float64) * np.asarray(vol.spacing, dtype=np.float64)
     film_xy = geom.film_of(pts_mm)
-    return geom, on_open_field(generate_case(SEED, volume=vol).masks, film_xy), film_xy, pts_mm
+    return geom, on_open_field(case.masks, film_xy), film_xy, pts_mm
 
 
-def test_posterior_is_a_distribution_over_the_lobes_the_ray_crosses(vol: PhantomVolume, film: Film) -> None:
+def test_posterior_is_a_distribution_over_the_lobes_the_ray_crosses(
+    vol: PhantomVolume, case: PhantomCase, film: Film
+) -> None:
     geom, open_field, film_xy, _ = film
-    for lesion in generate_case(SEED, volume=vol).truth["lesions"]:
+    for lesion in case.truth["lesions"]:
         post = lobe_posterior(vol, geom, open_field, film_xy, np.asarray(lesion["center_3d_mm"]), 3.0, 3.0)
         assert sum(post.values()) == pytest.approx(1.0)
         assert post[lesion["lobe"]] > 0.0
