@@ -113,7 +113,10 @@ def lesion_regions(heatmap: np.ndarray, image: np.ndarray, spacing: PixelSpacing
             out.append(replace(c, strand_like=True))
             continue
         parts = split_merged(c, spacing)
-        out += parts if parts == [c] else [replace(p, strand_like=is_strand_like(p, image)) for p in parts]
+        if len(parts) == 1:  # not split: split_merged hands back the region itself
+            out.append(c)
+        else:
+            out += [replace(p, strand_like=is_strand_like(p, image)) for p in parts]
     return out
 
 
