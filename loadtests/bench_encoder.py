@@ -15,6 +15,13 @@ Sections:
    its C=16 throughput), embedded variants, Triton variants (dynamic batching on/off, instances x
    threads). Served paths are measured to raw outputs (``infer``: queue/batcher or gRPC included),
    so the ratio to raw ORT is the serving overhead; post-processing to AnatomyMaps is timed apart.
+4. headline, interleaved (``--rounds R``, default 5): the ratio the issue's goal is about
+   (throughput at C=16 relative to raw ORT) for the default serving paths. Section 3 measures
+   each system once, one after the other, so a burst of load from the machine's other tenants
+   lands on whichever system happens to run then. Here every round measures raw ORT and each
+   serving path back to back (``--requests`` films each), the order rotating from round to round,
+   and a path's ratio is taken within its round; the median over rounds is the headline, with
+   the range beside it.
 
 CPU accounting per cell (CPU milliseconds per film, from /proc): ``client`` is this process (for
 raw ORT and the embedded encoder that is all of the work), ``server`` is tritonserver plus its
@@ -35,6 +42,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -161,17 +169,19 @@ def batch_sweep(onnx: Path) -> list[dict[str, float]]:
 
 
 # --- 3. systems under load ---------------------------------------------------------------------------------
-def raw_ort_cells(onnx: Path, films: list[np.ndarray], requests: int) -> list[Cell]:
+def raw_ort_cells(onnx: Path, films: list[np.ndarray], requests: int) -> tuple[int, list[Cell]]:
+    """(best intra-op thread count by C=16 throughput, its cells)."""
     from export.onnx import ort_session
 
     best: list[Cell] = []
+    best_threads = 1
     for threads in (1, 2):
         session = ort_session(onnx, threads=threads)
         cells = [run_load(f"raw ORT ({threads} thr)", lambda f, s=session: s.run(None, {"image": f[None, None]}),
                           films, c, requests) for c in CONCURRENCY]
         if not best or cells[-1].throughput > best[-1].throughput:
-            best = cells
-    return [replace(c, system=f"{c.system} [best]") for c in best]
+            best, best_threads = cells, threads
+    return best_threads, [replace(c, system=f"{c.system} [best]") for c in best]
 
 
 EMBEDDED_VARIANTS: dict[str, dict[str, Any]] = {
@@ -236,6 +246,71 @@ def triton_cells(onnx: Path, films: list[np.ndarray], requests: int) -> list[Cel
     return cells
 
 
+HEADLINE_TRITON: dict[str, dict[str, Any]] = {
+    "triton dyn-batch (default)": {},
+    "triton dyn-batch preferred 2, no delay": {"preferred_batch_sizes": (2,), "max_queue_delay_us": 0},
+    "triton no-batch": {"dynamic_batching": False},
+}
+RAW = "raw ORT"
+
+
+def rotated(names: list[str], round_index: int) -> list[str]:
+    """The order of round ``round_index``: the list rotated by the round number (each system
+    takes each position in turn, so slow stretches of a shared machine spread over all)."""
+    k = round_index % len(names)
+    return names[k:] + names[:k]
+
+
+def headline_ratios(rounds: list[dict[str, float]]) -> dict[str, dict[str, float]]:
+    """Per-round throughputs -> each serving path's ratio to raw ORT within its round:
+    median, min and max over rounds."""
+    out: dict[str, dict[str, float]] = {}
+    for name in rounds[0]:
+        if name == RAW:
+            continue
+        ratios = [r[name] / r[RAW] for r in rounds]
+        out[name] = {"median": round(float(np.median(ratios)), 3), "min": round(min(ratios), 3),
+                     "max": round(max(ratios), 3)}
+    return out
+
+
+def headline(settings: Settings, films: list[np.ndarray], requests: int, rounds: int, raw_threads: int,
+             with_triton: bool) -> dict[str, Any]:
+    """Section 4: raw ORT and the default serving paths at C=16, interleaved over ``rounds``.
+    The embedded encoder is the service's own (``build_encoder(settings)``)."""
+    from contextlib import ExitStack
+
+    from export.onnx import ort_session
+    from export.repository import RepositoryConfig, write_repository
+    from export.triton_server import TritonPorts, TritonServer
+    from orchestrator.encoders.embedded import EmbeddedEncoder
+    from orchestrator.encoders.factory import build_encoder
+    from orchestrator.encoders.triton import TritonEncoder
+
+    session = ort_session(settings.onnx_path, threads=raw_threads)
+    calls: dict[str, Callable[[np.ndarray], object]] = {RAW: lambda f: session.run(None, {"image": f[None, None]})}
+    with ExitStack() as stack:
+        embedded = build_encoder(settings.model_copy(update={"encoder": "embedded"}))
+        stack.callback(embedded.close)
+        assert isinstance(embedded, EmbeddedEncoder)  # measured to raw outputs, like raw ORT
+        calls["embedded (default)"] = lambda f: embedded.infer(f[None])
+        if with_triton:
+            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+            models = {name: f"headline_{i}" for i, name in enumerate(HEADLINE_TRITON)}
+            for name, model in models.items():
+                write_repository(tmp, RepositoryConfig(model_name=model, **HEADLINE_TRITON[name]), settings.onnx_path)
+            server = stack.enter_context(TritonServer(tmp, TritonPorts.free()))
+            for name, model in models.items():
+                enc = stack.enter_context(closing(TritonEncoder(server.grpc_url, model, timeout_s=120.0)))
+                calls[name] = lambda f, e=enc: e.infer(f[None])
+        per_round = []
+        for r in range(rounds):
+            row = {name: run_load(name, calls[name], films, 16, requests).throughput for name in rotated(list(calls), r)}
+            per_round.append(row)
+            print(f"round {r + 1}/{rounds}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()), flush=True)
+    return {"rounds": per_round, "raw_threads": raw_threads, "ratios": headline_ratios(per_round)}
+
+
 def machine() -> dict[str, str]:
     model = "unknown"
     try:
@@ -275,10 +350,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--films", type=int, default=8)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--onnx", type=Path, default=None)
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved headline rounds (0: skip)")
     parser.add_argument("--skip-triton", action="store_true")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
-    onnx = args.onnx or Settings().onnx_path
+    settings = Settings()
+    onnx = args.onnx or settings.onnx_path
     rng = np.random.default_rng(args.seed)
     films = [rng.random((512, 512), dtype=np.float32) for _ in range(args.films)]
     report: dict[str, Any] = {"machine": machine(), "scenario": {
@@ -290,7 +367,8 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| threads | batch | ms/batch | films/s |\n| --- | --- | --- | --- |")
     for r in report["batch_sweep"]:
         print(f"| {r['threads']} | {r['batch']} | {r['ms_per_batch']:.1f} | {r['films_per_s']:.1f} |")
-    cells = raw_ort_cells(onnx, films, args.requests) + embedded_cells(onnx, films, args.requests)
+    raw_threads, cells = raw_ort_cells(onnx, films, args.requests)
+    cells += embedded_cells(onnx, films, args.requests)
     if not args.skip_triton:
         cells += triton_cells(onnx, films, args.requests)
     report["cells"] = [asdict(c) for c in cells]
@@ -305,6 +383,12 @@ def main(argv: list[str] | None = None) -> int:
         print("\nserver-side ratio at C=16 (raw ORT CPU per film / Triton server CPU per film):")
         for name, ratio in report["server_side_ratio_at_c16"].items():
             print(f"  {name}: {ratio:.2f}")
+    if args.rounds > 0:
+        print(f"\nheadline: throughput at C=16 relative to raw ORT ({raw_threads} thr), {args.rounds} interleaved rounds")
+        report["headline"] = headline(settings.model_copy(update={"onnx_path": onnx}), films, args.requests,
+                                      args.rounds, raw_threads, not args.skip_triton)
+        for name, r in report["headline"]["ratios"].items():
+            print(f"  {name}: median {r['median']:.2f} (range {r['min']:.2f}-{r['max']:.2f})")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0
