@@ -56,6 +56,17 @@ def parse_seeds(spec: str) -> list[int]:
     return sorted(seeds)
 
 
+def format_seeds(seeds: Iterable[int]) -> str:
+    """The inverse of :func:`parse_seeds`: runs of consecutive seeds as ranges, ``"0-49,200-399"``."""
+    runs: list[list[int]] = []
+    for seed in sorted(set(seeds)):
+        if runs and seed == runs[-1][1] + 1:
+            runs[-1][1] = seed
+        else:
+            runs.append([seed, seed])
+    return ",".join(f"{lo}-{hi}" if hi > lo else str(lo) for lo, hi in runs)
+
+
 def to_working_points(point: Sequence[float], resampling: Resampling) -> tuple[float, float]:
     """Original-film (x, y) -> working-image (x, y) (pad, then resize with half-pixel centres)."""
     x, y = float(point[0]), float(point[1])

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from encoder.anatomy_classes import ANATOMY_CLASSES, LOBES
-from encoder.dataset import resize_masks, to_working_points
+from encoder.dataset import format_seeds, resize_masks, to_working_points
 from encoder.network import HILUM_SIDES, INPUT_NAME, INPUT_SIZE, OUTPUT_NAMES
 from encoder.preprocess import prepare_film
 
@@ -171,7 +171,7 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2) -> dict[st
         maps = to_anatomy_maps(film, *(o[0] for o in outputs))
         score_case(case, maps, tally)
     result = summarise(tally)
-    result["seeds"] = f"{min(seeds)}-{max(seeds)}" if seeds else ""
+    result["seeds"] = format_seeds(seeds)
     result["onnx"] = str(onnx_path)
     return result
 

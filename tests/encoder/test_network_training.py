@@ -19,6 +19,7 @@ from encoder.dataset import (
     TRAIN_SEEDS,
     TrainingSet,
     case_targets,
+    format_seeds,
     load_dataset,
     parse_seeds,
     to_working_points,
@@ -78,6 +79,9 @@ def test_generate_refuses_seeds_outside_the_training_range(tmp_path: Path, capsy
 def test_train_and_eval_seed_ranges_are_disjoint() -> None:
     assert not set(TRAIN_SEEDS) & set(EVAL_SEEDS)
     assert parse_seeds("0-3,7") == [0, 1, 2, 3, 7]
+    assert format_seeds(parse_seeds("200-399,0-49,60")) == "0-49,60,200-399"
+    assert format_seeds([5, 3, 9, 4]) == "3-5,9"
+    assert parse_seeds(format_seeds([0, 2, 3, 10])) == [0, 2, 3, 10]
 
 
 def test_targets_follow_the_film_geometry() -> None:
