@@ -42,7 +42,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import closing
+from contextlib import ExitStack, closing
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -204,20 +204,25 @@ def embedded_cells(onnx: Path, films: list[np.ndarray], requests: int) -> list[C
     return cells
 
 
-def triton_variants() -> dict[str, Any]:
+TRITON_VARIANTS: dict[str, dict[str, Any]] = {  # name -> RepositoryConfig fields that differ from the default
+    "triton dyn-batch 2x1thr (default)": {},
+    "triton dyn-batch 2x1thr preferred 2, no delay": {"preferred_batch_sizes": (2,), "max_queue_delay_us": 0},
+    "triton no-batch 2x1thr": {"dynamic_batching": False},
+    "triton dyn-batch 1x2thr": {"instances": 1, "intra_op_threads": 2},
+    "triton dyn-batch 1x2thr micro-batch 8": {"instances": 1, "intra_op_threads": 2, "micro_batch": 8},
+}
+HEADLINE_TRITON: tuple[str, ...] = (  # the default and its two nearest rivals
+    "triton dyn-batch 2x1thr (default)",
+    "triton dyn-batch 2x1thr preferred 2, no delay",
+    "triton no-batch 2x1thr",
+)
+
+
+def triton_variants(names: tuple[str, ...] = tuple(TRITON_VARIANTS)) -> dict[str, Any]:
+    """name -> RepositoryConfig, each under its own model name in one repository."""
     from export.repository import RepositoryConfig
 
-    return {
-        "triton dyn-batch 2x1thr (default)": RepositoryConfig(model_name="enc_dyn_2x1"),
-        "triton dyn-batch 2x1thr preferred 2, no delay": RepositoryConfig(
-            model_name="enc_dyn_2x1_p2", preferred_batch_sizes=(2,), max_queue_delay_us=0
-        ),
-        "triton no-batch 2x1thr": RepositoryConfig(model_name="enc_nob_2x1", dynamic_batching=False),
-        "triton dyn-batch 1x2thr": RepositoryConfig(model_name="enc_dyn_1x2", instances=1, intra_op_threads=2),
-        "triton dyn-batch 1x2thr micro-batch 8": RepositoryConfig(
-            model_name="enc_dyn_1x2_mb8", instances=1, intra_op_threads=2, micro_batch=8
-        ),
-    }
+    return {name: RepositoryConfig(model_name=f"variant_{i}", **TRITON_VARIANTS[name]) for i, name in enumerate(names)}
 
 
 def triton_cells(onnx: Path, films: list[np.ndarray], requests: int) -> list[Cell]:
@@ -246,11 +251,6 @@ def triton_cells(onnx: Path, films: list[np.ndarray], requests: int) -> list[Cel
     return cells
 
 
-HEADLINE_TRITON: dict[str, dict[str, Any]] = {
-    "triton dyn-batch (default)": {},
-    "triton dyn-batch preferred 2, no delay": {"preferred_batch_sizes": (2,), "max_queue_delay_us": 0},
-    "triton no-batch": {"dynamic_batching": False},
-}
 RAW = "raw ORT"
 
 
@@ -278,10 +278,8 @@ def headline(settings: Settings, films: list[np.ndarray], requests: int, rounds:
              with_triton: bool) -> dict[str, Any]:
     """Section 4: raw ORT and the default serving paths at C=16, interleaved over ``rounds``.
     The embedded encoder is the service's own (``build_encoder(settings)``)."""
-    from contextlib import ExitStack
-
     from export.onnx import ort_session
-    from export.repository import RepositoryConfig, write_repository
+    from export.repository import write_repository
     from export.triton_server import TritonPorts, TritonServer
     from orchestrator.encoders.embedded import EmbeddedEncoder
     from orchestrator.encoders.factory import build_encoder
@@ -296,12 +294,12 @@ def headline(settings: Settings, films: list[np.ndarray], requests: int, rounds:
         calls["embedded (default)"] = lambda f: embedded.infer(f[None])
         if with_triton:
             tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            models = {name: f"headline_{i}" for i, name in enumerate(HEADLINE_TRITON)}
-            for name, model in models.items():
-                write_repository(tmp, RepositoryConfig(model_name=model, **HEADLINE_TRITON[name]), settings.onnx_path)
+            variants = triton_variants(HEADLINE_TRITON)
+            for cfg in variants.values():
+                write_repository(tmp, cfg, settings.onnx_path)
             server = stack.enter_context(TritonServer(tmp, TritonPorts.free()))
-            for name, model in models.items():
-                enc = stack.enter_context(closing(TritonEncoder(server.grpc_url, model, timeout_s=120.0)))
+            for name, cfg in variants.items():
+                enc = stack.enter_context(closing(TritonEncoder(server.grpc_url, cfg.model_name, timeout_s=120.0)))
                 calls[name] = lambda f, e=enc: e.infer(f[None])
         per_round = []
         for r in range(rounds):
