@@ -40,9 +40,9 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, closing
+from contextlib import ExitStack, closing, contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -218,36 +218,42 @@ HEADLINE_TRITON: tuple[str, ...] = (  # the default and its two nearest rivals
 )
 
 
-def triton_variants(names: tuple[str, ...] = tuple(TRITON_VARIANTS)) -> dict[str, Any]:
+def triton_variants() -> dict[str, Any]:
     """name -> RepositoryConfig, each under its own model name in one repository."""
     from export.repository import RepositoryConfig
 
-    return {name: RepositoryConfig(model_name=f"variant_{i}", **TRITON_VARIANTS[name]) for i, name in enumerate(names)}
+    return {name: RepositoryConfig(model_name=f"variant_{i}", **cfg) for i, (name, cfg) in enumerate(TRITON_VARIANTS.items())}
 
 
-def triton_cells(onnx: Path, films: list[np.ndarray], requests: int) -> list[Cell]:
+@contextmanager
+def triton_server(onnx: Path) -> Iterator[tuple[Any, dict[str, Any]]]:
+    """One tritonserver for sections 3 and 4, every variant of ``TRITON_VARIANTS`` loaded:
+    yields (server, name -> RepositoryConfig)."""
     from export.repository import write_repository
-    from export.triton_server import TritonPorts, TritonServer, model_metric, read_metrics
-    from orchestrator.encoders.triton import TritonEncoder
+    from export.triton_server import TritonPorts, TritonServer
 
-    cells = []
     with tempfile.TemporaryDirectory() as tmp:
         variants = triton_variants()
         for cfg in variants.values():
             write_repository(Path(tmp), cfg, onnx)
         with TritonServer(Path(tmp), TritonPorts.free()) as server:
-            for name, cfg in variants.items():
-                enc = TritonEncoder(server.grpc_url, cfg.model_name, timeout_s=120.0)
-                try:
-                    cells += [run_load(name, lambda f, e=enc: e.infer(f[None]), films, c, requests, server.pid)
-                              for c in CONCURRENCY]
-                finally:
-                    enc.close()
-            metrics = read_metrics(server.metrics_url)
-            for name, cfg in variants.items():
-                count = model_metric(metrics, "nv_inference_count", cfg.model_name)
-                execs = model_metric(metrics, "nv_inference_exec_count", cfg.model_name)
-                print(f"{name}: average batch {count / max(execs, 1):.2f} (Triton metrics)")
+            yield server, variants
+
+
+def triton_cells(server: Any, variants: dict[str, Any], films: list[np.ndarray], requests: int) -> list[Cell]:
+    from export.triton_server import model_metric, read_metrics
+    from orchestrator.encoders.triton import TritonEncoder
+
+    cells = []
+    for name, cfg in variants.items():
+        with closing(TritonEncoder(server.grpc_url, cfg.model_name, timeout_s=120.0)) as enc:
+            cells += [run_load(name, lambda f, e=enc: e.infer(f[None]), films, c, requests, server.pid)
+                      for c in CONCURRENCY]
+    metrics = read_metrics(server.metrics_url)
+    for name, cfg in variants.items():
+        count = model_metric(metrics, "nv_inference_count", cfg.model_name)
+        execs = model_metric(metrics, "nv_inference_exec_count", cfg.model_name)
+        print(f"{name}: average batch {count / max(execs, 1):.2f} (Triton metrics)")
     return cells
 
 
@@ -275,12 +281,11 @@ def headline_ratios(rounds: list[dict[str, float]]) -> dict[str, dict[str, float
 
 
 def headline(settings: Settings, films: list[np.ndarray], requests: int, rounds: int, raw_threads: int,
-             with_triton: bool) -> dict[str, Any]:
+             triton: tuple[Any, dict[str, Any]] | None) -> dict[str, Any]:
     """Section 4: raw ORT and the default serving paths at C=16, interleaved over ``rounds``.
-    The embedded encoder is the service's own (``build_encoder(settings)``)."""
+    The embedded encoder is the service's own (``build_encoder(settings)``); ``triton`` is the
+    (server, variants) of :func:`triton_server`, whose ``HEADLINE_TRITON`` models are measured."""
     from export.onnx import ort_session
-    from export.repository import write_repository
-    from export.triton_server import TritonPorts, TritonServer
     from orchestrator.encoders.embedded import EmbeddedEncoder
     from orchestrator.encoders.factory import build_encoder
     from orchestrator.encoders.triton import TritonEncoder
@@ -292,14 +297,11 @@ def headline(settings: Settings, films: list[np.ndarray], requests: int, rounds:
         stack.callback(embedded.close)
         assert isinstance(embedded, EmbeddedEncoder)  # measured to raw outputs, like raw ORT
         calls["embedded (default)"] = lambda f: embedded.infer(f[None])
-        if with_triton:
-            tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
-            variants = triton_variants(HEADLINE_TRITON)
-            for cfg in variants.values():
-                write_repository(tmp, cfg, settings.onnx_path)
-            server = stack.enter_context(TritonServer(tmp, TritonPorts.free()))
-            for name, cfg in variants.items():
-                enc = stack.enter_context(closing(TritonEncoder(server.grpc_url, cfg.model_name, timeout_s=120.0)))
+        if triton is not None:
+            server, variants = triton
+            for name in HEADLINE_TRITON:
+                model = variants[name].model_name
+                enc = stack.enter_context(closing(TritonEncoder(server.grpc_url, model, timeout_s=120.0)))
                 calls[name] = lambda f, e=enc: e.infer(f[None])
         per_round = []
         for r in range(rounds):
@@ -365,11 +367,27 @@ def main(argv: list[str] | None = None) -> int:
     print("\n| threads | batch | ms/batch | films/s |\n| --- | --- | --- | --- |")
     for r in report["batch_sweep"]:
         print(f"| {r['threads']} | {r['batch']} | {r['ms_per_batch']:.1f} | {r['films_per_s']:.1f} |")
-    raw_threads, cells = raw_ort_cells(onnx, films, args.requests)
-    cells += embedded_cells(onnx, films, args.requests)
-    if not args.skip_triton:
-        cells += triton_cells(onnx, films, args.requests)
-    report["cells"] = [asdict(c) for c in cells]
+    with ExitStack() as stack:
+        raw_threads, cells = raw_ort_cells(onnx, films, args.requests)
+        cells += embedded_cells(onnx, films, args.requests)
+        triton = None if args.skip_triton else stack.enter_context(triton_server(onnx))
+        if triton is not None:
+            cells += triton_cells(*triton, films, args.requests)
+        report.update(load_report(cells))
+        if args.rounds > 0:
+            print(f"\nheadline: throughput at C=16 relative to raw ORT ({raw_threads} thr), {args.rounds} interleaved rounds")
+            report["headline"] = headline(settings.model_copy(update={"onnx_path": onnx}), films, args.requests,
+                                          args.rounds, raw_threads, triton)
+            for name, r in report["headline"]["ratios"].items():
+                print(f"  {name}: median {r['median']:.2f} (range {r['min']:.2f}-{r['max']:.2f})")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 0
+
+
+def load_report(cells: list[Cell]) -> dict[str, Any]:
+    """Section 3's table and ratios, printed; returned for the JSON report."""
+    report: dict[str, Any] = {"cells": [asdict(c) for c in cells]}
     report["ratio_to_raw_best_at_c16"] = serving_ratios(cells)
     print()
     print(format_cells(cells))
@@ -381,15 +399,7 @@ def main(argv: list[str] | None = None) -> int:
         print("\nserver-side ratio at C=16 (raw ORT CPU per film / Triton server CPU per film):")
         for name, ratio in report["server_side_ratio_at_c16"].items():
             print(f"  {name}: {ratio:.2f}")
-    if args.rounds > 0:
-        print(f"\nheadline: throughput at C=16 relative to raw ORT ({raw_threads} thr), {args.rounds} interleaved rounds")
-        report["headline"] = headline(settings.model_copy(update={"onnx_path": onnx}), films, args.requests,
-                                      args.rounds, raw_threads, not args.skip_triton)
-        for name, r in report["headline"]["ratios"].items():
-            print(f"  {name}: median {r['median']:.2f} (range {r['min']:.2f}-{r['max']:.2f})")
-    if args.json:
-        args.json.write_text(json.dumps(report, indent=2))
-    return 0
+    return report
 
 
 if __name__ == "__main__":

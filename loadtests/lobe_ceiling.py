@@ -45,8 +45,6 @@ from encoder.phantom.geometry import Geometry
 from encoder.phantom.lesions import LOBE_NAMES, LesionSpec
 from encoder.phantom.volume import PhantomVolume, load_volume
 
-FILM_SIZE = 512
-
 
 def lobe_posterior(vol: PhantomVolume, geom: Geometry, open_field: np.ndarray, film_xy: np.ndarray,
                    centre_mm: np.ndarray, need_depth_mm: float, ray_px: float) -> dict[str, float]:
@@ -70,18 +68,19 @@ def lobe_posterior(vol: PhantomVolume, geom: Geometry, open_field: np.ndarray, f
 def run(films: int, seed0: int, ray_px: float, vol: PhantomVolume) -> dict[str, list[tuple[bool, float, float]]]:
     rows: dict[str, list[tuple[bool, float, float]]] = defaultdict(list)
     pts_mm = np.asarray(vol.lung_points).astype(np.float64) * np.asarray(vol.spacing, dtype=np.float64)
+    spec = CaseSpec()  # what score_findings scores: each seed's random lesions
     for seed in range(seed0, seed0 + films):
-        case = generate_case(seed, volume=vol)
+        case = generate_case(seed, spec, volume=vol)
         lesions = [t for t in case.truth["lesions"] if t["type"] != "effusion" and t.get("lobe") and "center_3d_mm" in t]
         if not lesions:
             continue
-        geom = case_geometry(seed, CaseSpec(), FILM_SIZE, vol)
+        geom = case_geometry(seed, spec, case.masks.shape[-1], vol)  # the geometry the case was projected with
         film_xy = geom.film_of(pts_mm)
         open_field = on_open_field(case.masks, film_xy)
         for t in lesions:
-            spec = LesionSpec(type=t["type"], diameter_mm=float(t["diameter_mm"]), width_mm=t.get("width_mm"))
+            lesion = LesionSpec(type=t["type"], diameter_mm=float(t["diameter_mm"]), width_mm=t.get("width_mm"))
             post = lobe_posterior(vol, geom, open_field, film_xy, np.asarray(t["center_3d_mm"]),
-                                  placement_depth_mm(spec), ray_px)
+                                  placement_depth_mm(lesion), ray_px)
             if post:
                 best = max(post, key=post.__getitem__)
                 rows[t["type"]].append((best == t["lobe"], post[best], post.get(t["lobe"], 0.0)))
