@@ -54,7 +54,14 @@ class NetworkConfig:
     widths: tuple[int, int, int, int] = (32, 64, 128, 192)  # 1/4, 1/8, 1/16, 1/32
     blocks: tuple[int, int, int, int] = (1, 2, 3, 2)
     decoder: int = 64
-    lesion: int = 16
+    lesion: int = 16  # lesion-head channels (1/4 and 1/2 resolution)
+    lesion_fine_blocks: int = 1  # separable blocks at 1/2 resolution: more see thin, faint lines
+
+    @classmethod
+    def from_dict(cls, stored: dict[str, object]) -> NetworkConfig:
+        """Parse back ``dataclasses.asdict(config)`` as a checkpoint stores it (lists -> tuples);
+        keys a newer network added take their defaults, so older checkpoints still load."""
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in stored.items()})
 
 
 class ConvBNAct(nn.Sequential):
@@ -129,6 +136,8 @@ class AnatomyEncoderNet(nn.Module):
         self.lesion_mid = SeparableBlock(d + cfg.num_classes, cfg.lesion)
         self.lesion_skip = ConvBNAct(cfg.stem, cfg.lesion, 1)
         self.lesion_fine = SeparableBlock(cfg.lesion, cfg.lesion)
+        # further 1/2-resolution blocks; empty (no parameters) at the default, so older checkpoints load
+        self.lesion_refine = nn.Sequential(*[SeparableBlock(cfg.lesion, cfg.lesion) for _ in range(cfg.lesion_fine_blocks - 1)])
         self.lesion_head = nn.Conv2d(cfg.lesion, 1, 1)
         nn.init.constant_(self.lesion_head.bias, -4.0)  # lesions are rare: start near p = 0.02
         self.gate_enabled = True
@@ -148,7 +157,7 @@ class AnatomyEncoderNet(nn.Module):
         hilum = self.hilum_head(p1)
         gated = p1 * torch.sigmoid(self.lesion_gate(anatomy)) if self.gate_enabled else p1
         lesion = self.lesion_mid(torch.cat([gated, anatomy], dim=1))
-        lesion = self.lesion_fine(_up(lesion) + self.lesion_skip(s1))  # 256x256
+        lesion = self.lesion_refine(self.lesion_fine(_up(lesion) + self.lesion_skip(s1)))  # 256x256
         return anatomy, self.lesion_head(lesion), hilum
 
 

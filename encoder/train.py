@@ -12,16 +12,21 @@ Losses (summed):
   (sigma 1.5 cells = 6 px), so the heatmap's peak is the point.
 
 Reproducible from ``--seed``: initialisation, batch order and augmentation all come from one
-generator. With ``--time-budget-min`` the number of steps is fixed after the first steps from
-the measured speed and stored in the checkpoint; pass ``--steps N`` to replay a run exactly.
+generator (with ``loader_workers`` > 0, from one generator per step, ``default_rng([seed, step])``,
+so worker processes can build batches ahead and the run does not depend on how many there are).
+``device="cuda"`` trains on a GPU; the batches are still built on the CPU (by the workers).
+With ``--time-budget-min`` the number of steps is fixed after the first steps from the measured
+speed and stored in the checkpoint; pass ``--steps N`` to replay a run exactly.
 Checkpoints (model, optimizer, step, RNG state) every few minutes; ``--resume`` continues.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import math
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,7 @@ from encoder.network import (
     HILUM_STRIDE,
     LESION_STRIDE,
     AnatomyEncoderNet,
+    NetworkConfig,
     build_network,
 )
 
@@ -68,6 +74,10 @@ class TrainConfig:
     resume: bool = False
     init_from: Path | None = None  # start from these weights (fresh optimizer and schedule)
     extra_data_dirs: tuple[Path, ...] = ()  # more case_*.npz, e.g. a set with an extra strand per case
+    device: str = "cpu"  # "cuda" for a GPU
+    loader_workers: int = 0  # processes building batches ahead (0: in the training loop)
+    # architecture; None: init_from's (or the default). With init_from, tensors whose shape matches are copied
+    network: NetworkConfig | None = None
 
 
 # --- augmentation ------------------------------------------------------------------------------------
@@ -129,6 +139,48 @@ def make_batch(
     }
 
 
+class StepBatches(torch.utils.data.Dataset):
+    """Batch number ``step`` of a run, built from its own generator ``default_rng([seed, step])``:
+    any process can build any step's batch, so worker processes build them ahead, in order."""
+
+    def __init__(self, data: TrainingSet, seed: int, batch_size: int, max_shift: int) -> None:
+        self.data, self.seed, self.batch_size, self.max_shift = data, seed, batch_size, max_shift
+
+    def __len__(self) -> int:  # steps are unbounded; the sampler says which ones are built
+        return 2**62
+
+    def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
+        rng = np.random.default_rng([self.seed, step])
+        indices = rng.choice(len(self.data), size=min(self.batch_size, len(self.data)), replace=False)
+        return make_batch(self.data, indices, rng, self.max_shift)
+
+
+def _single_thread_worker(_: int) -> None:
+    cv2.setNumThreads(1)
+    torch.set_num_threads(1)
+
+
+def batch_stream(data: TrainingSet, cfg: TrainConfig, state: TrainState) -> Iterator[dict[str, torch.Tensor]]:
+    """Training batches from ``state.step`` on: in this process, or from ``cfg.loader_workers`` processes."""
+    if cfg.loader_workers > 0:
+        loader = torch.utils.data.DataLoader(
+            StepBatches(data, cfg.seed, cfg.batch_size, cfg.max_shift_px), batch_size=None,
+            sampler=itertools.count(state.step), num_workers=cfg.loader_workers, prefetch_factor=4,
+            pin_memory=cfg.device.startswith("cuda"), worker_init_fn=_single_thread_worker,
+            # spawned, not forked: a fork copies whatever locks the parent's threads held (OpenMP,
+            # grpc, logging) and a worker can hang on one; the cases are pickled to each worker once
+            multiprocessing_context="spawn", persistent_workers=True,
+        )
+        yield from loader
+        return
+    order = np.empty(0, dtype=np.int64)
+    while True:
+        if order.size < cfg.batch_size:
+            order = np.concatenate([order, state.rng.permutation(len(data))])
+        indices, order = order[: cfg.batch_size], order[cfg.batch_size :]
+        yield make_batch(data, indices, state.rng, cfg.max_shift_px)
+
+
 # --- losses ------------------------------------------------------------------------------------------
 def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
     """1 - Dice per (class), summed over batch and space; classes absent from the batch count less."""
@@ -141,7 +193,7 @@ def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0)
 
 def hilum_target(points: torch.Tensor, size: int, stride: int) -> torch.Tensor:
     """(N, 2, 2) working-pixel (x, y) -> (N, 2, size*size) Gaussian distributions on the grid."""
-    grid = torch.arange(size, dtype=torch.float32)
+    grid = torch.arange(size, dtype=torch.float32, device=points.device)
     centre = (points + 0.5) / stride - 0.5  # grid coordinates
     gx = torch.exp(-0.5 * ((grid[None, None, :] - centre[..., 0:1]) / HILUM_SIGMA_CELLS) ** 2)
     gy = torch.exp(-0.5 * ((grid[None, None, :] - centre[..., 1:2]) / HILUM_SIGMA_CELLS) ** 2)
@@ -151,7 +203,7 @@ def hilum_target(points: torch.Tensor, size: int, stride: int) -> torch.Tensor:
 
 def compute_losses(outputs: tuple[torch.Tensor, ...], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     anatomy, lesion, hilum = outputs
-    pos_weight = torch.tensor(LESION_POS_WEIGHT)
+    pos_weight = torch.tensor(LESION_POS_WEIGHT, device=lesion.device)
     losses = {
         "anat": F.binary_cross_entropy_with_logits(anatomy, batch["anatomy"]) + soft_dice_loss(anatomy, batch["anatomy"]),
         "les": F.binary_cross_entropy_with_logits(
@@ -199,14 +251,30 @@ def save_checkpoint(state: TrainState, cfg: TrainConfig) -> Path:
     return path
 
 
+def copy_matching(model: AnatomyEncoderNet, source: dict[str, torch.Tensor]) -> int:
+    """Load the tensors of ``source`` whose name and shape match ``model``'s; the rest keep their init."""
+    own = model.state_dict()
+    matched = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(matched, strict=False)
+    return len(matched)
+
+
 def init_state(cfg: TrainConfig) -> TrainState:
     torch.manual_seed(cfg.seed)
-    model = build_network().to(memory_format=torch.channels_last)  # ~1.8x faster on CPU
+    resume = cfg.out_dir / "checkpoint.pt"
+    blob = torch.load(resume, map_location="cpu", weights_only=False) if cfg.resume and resume.is_file() else None
+    source = None
+    if blob is None and cfg.init_from is not None:
+        from export.onnx import load_checkpoint
+
+        source = load_checkpoint(cfg.init_from)
+    config = cfg.network or (source.config if source is not None else None)
+    if blob is not None:
+        config = NetworkConfig.from_dict(blob["config"])
+    model = build_network(config).to(cfg.device, memory_format=torch.channels_last)  # ~1.8x faster on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state = TrainState(model, optimizer, np.random.default_rng(cfg.seed), total_steps=cfg.steps)
-    resume = cfg.out_dir / "checkpoint.pt"
-    if cfg.resume and resume.is_file():
-        blob = torch.load(resume, map_location="cpu", weights_only=False)
+    if blob is not None:
         model.load_state_dict(blob["model"])
         optimizer.load_state_dict(blob["optimizer"])
         state.rng.bit_generator.state = blob["rng"]
@@ -214,11 +282,10 @@ def init_state(cfg: TrainConfig) -> TrainState:
         state.step, state.elapsed_s = blob["step"], blob["elapsed_s"]
         state.total_steps = cfg.steps or blob["total_steps"]
         log.info("resumed from %s at step %d (%.1f min used)", resume, state.step, state.elapsed_s / 60)
-    elif cfg.init_from is not None:
-        from export.onnx import load_checkpoint
-
-        model.load_state_dict(load_checkpoint(cfg.init_from).state_dict())
-        log.info("initialised from %s (new optimizer and schedule)", cfg.init_from)
+    elif source is not None:
+        copied = copy_matching(model, source.state_dict())
+        log.info("initialised %d of %d tensors from %s (new optimizer and schedule)",
+                 copied, len(model.state_dict()), cfg.init_from)
     return state
 
 
@@ -245,15 +312,14 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     budget_s = cfg.time_budget_min * 60.0
     step_times: list[float] = []
     last_ckpt = time.monotonic()
-    order = np.empty(0, dtype=np.int64)
+    if cfg.device.startswith("cuda"):
+        torch.backends.cudnn.benchmark = True
+    batches = batch_stream(data, cfg, state)
     bar = tqdm(desc="train", initial=state.step, total=state.total_steps, mininterval=20.0)
     running: dict[str, float] = {}
     while (state.total_steps is None or state.step < state.total_steps) and state.elapsed_s < budget_s:
         t0 = time.monotonic()
-        if order.size < cfg.batch_size:
-            order = np.concatenate([order, state.rng.permutation(len(data))])
-        indices, order = order[: cfg.batch_size], order[cfg.batch_size :]
-        batch = make_batch(data, indices, state.rng, cfg.max_shift_px)
+        batch = {k: v.to(cfg.device, non_blocking=True) for k, v in next(batches).items()}
         batch["image"] = batch["image"].contiguous(memory_format=torch.channels_last)
         for group in state.optimizer.param_groups:
             group["lr"] = learning_rate(state.step, state.total_steps or 10_000, cfg.lr)
@@ -275,11 +341,13 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             save_checkpoint(state, cfg)
             last_ckpt = time.monotonic()
     bar.close()
+    batches.close()  # stops the loader's workers
     save_checkpoint(state, cfg)
     meta = {"steps": state.step, "elapsed_min": round(state.elapsed_s / 60, 1), "seed": cfg.seed,
-            "cases": len(data), "losses": {k: round(v, 4) for k, v in running.items()}}
+            "cases": len(data), "losses": {k: round(v, 4) for k, v in running.items()},
+            "device": cfg.device, "init_from": str(cfg.init_from) if cfg.init_from else None}
     export_model = build_network(model.config)
-    export_model.load_state_dict(model.state_dict())
+    export_model.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
     save_weights(export_model.eval(), cfg.weights_out, meta)
     log.info("done: %s -> %s", meta, cfg.weights_out)
     return meta

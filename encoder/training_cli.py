@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from orchestrator.settings import REPO_ROOT, Settings
+
+if TYPE_CHECKING:
+    from encoder.network import NetworkConfig
 
 DEFAULT_DATA = REPO_ROOT / "data" / "phantom-train"
 DEFAULT_RUN = REPO_ROOT / "data" / "train-run"
@@ -32,6 +36,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     train.add_argument("--lr", type=float, default=3e-3)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--threads", type=int, default=2)
+    train.add_argument("--device", default="cpu", help="torch device, e.g. cuda (batches are still built on the CPU)")
+    train.add_argument("--loader-workers", type=int, default=0,
+                       help="processes that build batches ahead (0: in the loop; >0 draws each step's batch "
+                            "from its own seeded generator)")
+    train.add_argument("--lesion-channels", type=int, default=None,
+                       help="lesion-head width (default: the network's, 16); with --init-from the rest is copied")
+    train.add_argument("--lesion-fine-blocks", type=int, default=None,
+                       help="separable blocks at 1/2 resolution in the lesion head (default 1)")
     train.add_argument("--out-dir", type=Path, default=DEFAULT_RUN, help="checkpoints (resume from here)")
     train.add_argument("--weights-out", type=Path, default=DEFAULT_WEIGHTS)
     start = train.add_mutually_exclusive_group()
@@ -67,6 +79,8 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
     from encoder.train import TrainConfig, train
 
     cfg = TrainConfig(
+        network=network_config(args),
+        device=args.device, loader_workers=args.loader_workers,
         data_dir=args.data_dir, out_dir=args.out_dir, weights_out=args.weights_out,
         time_budget_min=args.time_budget_min, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, threads=args.threads, resume=args.resume, init_from=args.init_from,
@@ -76,6 +90,17 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
     print(f"trained {meta['steps']} steps in {meta['elapsed_min']} min -> {args.weights_out}")
     print("next: hilum export onnx && hilum export repository && hilum evaluate --seeds 0-49")
     return 0
+
+
+def network_config(args: argparse.Namespace) -> NetworkConfig | None:
+    """The architecture the flags ask for, or None for the network's default."""
+    changes = {k: v for k, v in (("lesion", args.lesion_channels), ("lesion_fine_blocks", args.lesion_fine_blocks))
+               if v is not None}
+    if not changes:
+        return None
+    from encoder.network import NetworkConfig  # noqa: F811 (the runtime import; the CLI starts light)
+
+    return NetworkConfig(**changes)
 
 
 def handle_evaluate(args: argparse.Namespace, settings: Settings) -> int:

@@ -30,8 +30,7 @@ PARITY_TOLERANCE = 1e-4
 def load_checkpoint(path: Path) -> AnatomyEncoderNet:
     """A checkpoint written by ``encoder.train`` (``{"model": state_dict, "config": {...}}``)."""
     blob = torch.load(path, map_location="cpu", weights_only=False)
-    config = NetworkConfig(**{k: tuple(v) if isinstance(v, list) else v for k, v in blob["config"].items()})
-    model = AnatomyEncoderNet(config)
+    model = AnatomyEncoderNet(NetworkConfig.from_dict(blob["config"]))
     model.load_state_dict(blob["model"])
     return model.eval()
 

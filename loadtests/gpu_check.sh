@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# GPU check for the anatomy encoder (issue 4): build TensorRT engines from the committed ONNX,
-# check parity against ONNX Runtime, time batch 1 / 8 / 32. Prints one summary at the end.
-# Needs: an NVIDIA GPU, python with tensorrt (10.x), torch (CUDA) and onnxruntime, this repo.
+# GPU check for the anatomy encoder (issue 4), two parts:
+#   1. TensorRT: build engines (FP32, FP16) from the committed ONNX, parity against ONNX Runtime,
+#      time batch 1 / 8 / 32 (skips with its reason where tensorrt is not installed);
+#   2. PyTorch on CUDA, whatever part 1 did: the same weights at batch 1 / 8 / 32, FP32 and FP16,
+#      parity against ONNX Runtime on the CPU.
+# Needs: an NVIDIA GPU, python with torch (CUDA) and onnxruntime (+ tensorrt 10.x for part 1), this repo.
 #   PYTHON=python3 bash loadtests/gpu_check.sh            (results under ${OUT:-/tmp/hilum-gpu})
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 OUT="${OUT:-/tmp/hilum-gpu}"
 mkdir -p "$OUT"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
-"$PY" - "$OUT" <<'PY' 2>&1 | tee "$OUT/gpu_check.log"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt" || echo "no nvidia-smi"
+"$PY" - "$OUT" <<'PY' 2>&1 | tee "$OUT/gpu_check.log" || echo "TensorRT part did not run (above)"
 import json, sys, time
 from pathlib import Path
 import numpy as np
@@ -36,4 +39,41 @@ for fp16 in (False, True):
     print(tag, json.dumps(summary[tag]))
 (out / "gpu_check.json").write_text(json.dumps(summary, indent=2))
 print("SUMMARY", json.dumps(summary))
+PY
+"$PY" - "$OUT" <<'PY' 2>&1 | tee "$OUT/gpu_torch.log"
+import json, os, sys, time
+from pathlib import Path
+import numpy as np
+import onnxruntime as ort
+import torch
+from export.onnx import load_checkpoint
+from orchestrator.settings import Settings
+out = Path(sys.argv[1]); onnx = Settings().onnx_path
+device = os.environ.get("CHECK_DEVICE", "cuda")  # CHECK_DEVICE=cpu tries the script without a GPU
+sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+reps = int(os.environ.get("CHECK_REPS", "50"))
+films = np.random.default_rng(0).random((4, 1, 512, 512), dtype=np.float32)
+reference = ort.InferenceSession(str(onnx), providers=["CPUExecutionProvider"]).run(None, {"image": films})
+summary = {"device": torch.cuda.get_device_name(0) if device == "cuda" else device, "torch": torch.__version__}
+# fp32: TF32 off (exact fp32 convolutions); tf32: PyTorch's default on Ampere and later (cudnn.allow_tf32)
+for tag, dtype, tf32 in (("fp32", torch.float32, False), ("tf32", torch.float32, True), ("fp16", torch.float16, False)):
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = tf32
+    model = load_checkpoint(onnx.with_suffix(".pt")).to(device, dtype=dtype, memory_format=torch.channels_last)
+    timings = {}
+    with torch.inference_mode():
+        got = model(torch.from_numpy(films).to(device, dtype=dtype))
+        diff = max(float(np.abs(g.float().cpu().numpy() - r).max()) for g, r in zip(got, reference))
+        for batch in (1, 8, 32):
+            x = torch.rand(batch, 1, 512, 512, device=device, dtype=dtype).contiguous(memory_format=torch.channels_last)
+            for _ in range(min(10, reps)):
+                model(x)
+            sync(); t = time.perf_counter()
+            for _ in range(reps):
+                model(x)
+            sync(); timings[batch] = (time.perf_counter() - t) * 1000 / reps
+    summary[tag] = {"max_abs_diff_vs_onnx_cpu": diff, "ms_per_batch": {b: round(v, 3) for b, v in timings.items()},
+                    "films_per_s": {b: round(b * 1000 / v, 1) for b, v in timings.items()}}
+    print("torch", device, tag, json.dumps(summary[tag]), flush=True)
+(out / "gpu_torch.json").write_text(json.dumps(summary, indent=2))
+print("SUMMARY torch", json.dumps(summary))
 PY

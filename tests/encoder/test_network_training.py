@@ -189,3 +189,44 @@ def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
     assert resumed["steps"] == 3
     model = load_checkpoint(tmp_path / "w.pt")
     assert model(torch.zeros(1, 1, 512, 512))[0].shape[1] == len(ANATOMY_CLASSES)
+
+
+def test_init_from_keeps_its_architecture_and_a_wider_head_copies_the_rest(tmp_path: Path) -> None:
+    from encoder.network import NetworkConfig, build_network
+    from encoder.train import init_state
+    from export.onnx import save_weights
+
+    torch.manual_seed(5)
+    wide = NetworkConfig(lesion=24, lesion_fine_blocks=2)
+    save_weights(build_network(wide), tmp_path / "wide.pt")
+    base = {"data_dir": tmp_path, "out_dir": tmp_path / "run", "weights_out": tmp_path / "o.pt", "seed": 1}
+    # no architecture asked for: the source's, every tensor copied
+    inherited = init_state(TrainConfig(**base, init_from=tmp_path / "wide.pt"))
+    assert inherited.model.config == wide
+    # a wider lesion head than the source's: the backbone is copied, the head is new
+    save_weights(build_network(), tmp_path / "narrow.pt")
+    source = load_checkpoint(tmp_path / "narrow.pt").state_dict()
+    widened = init_state(TrainConfig(**base, init_from=tmp_path / "narrow.pt", network=wide)).model.state_dict()
+    assert torch.equal(widened["stage4.0.pw.0.weight"], source["stage4.0.pw.0.weight"])
+    assert widened["lesion_head.weight"].shape == (1, 24, 1, 1) != source["lesion_head.weight"].shape
+    assert "lesion_refine.0.dw.0.weight" in widened and "lesion_refine.0.dw.0.weight" not in source
+
+
+def test_step_batches_do_not_depend_on_who_builds_them() -> None:
+    from encoder.train import StepBatches
+
+    data = _training_set(3)
+    one, other = StepBatches(data, seed=4, batch_size=2, max_shift=8), StepBatches(data, seed=4, batch_size=2, max_shift=8)
+    for step in (0, 7):
+        a, b = one[step], other[step]
+        assert all(torch.equal(a[k], b[k]) for k in a)
+    assert not torch.equal(one[0]["image"], one[1]["image"])  # each step draws its own batch
+
+
+def test_training_with_loader_workers(tmp_path: Path) -> None:
+    data = _training_set(2)
+    _write_cases(tmp_path / "data", data, slice(0, 2), [0, 1])
+    cfg = TrainConfig(data_dir=tmp_path / "data", out_dir=tmp_path / "run", weights_out=tmp_path / "w.pt",
+                      steps=2, batch_size=2, threads=1, loader_workers=1)
+    assert train(cfg)["steps"] == 2
+    assert load_checkpoint(tmp_path / "w.pt")(torch.zeros(1, 1, 512, 512))[1].shape[-1] == 256

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# One GPU session for the anatomy encoder (issue 4), sized to fit one 10-minute device call:
+#   1. phantom cases generated on the machine's CPUs (time-boxed), while loadtests/gpu_check.sh runs;
+#   2. two lesion-head candidates trained side by side on the GPU, both fine-tuned from the shipped
+#      weights: A keeps the architecture, B widens the lesion head (32 channels, 2 fine blocks).
+# Weights, logs and the GPU check land in $OUT; candidates are chosen afterwards, on the CPU, by
+# `hilum evaluate` on validation seeds (50-199, 400-599), never on the test seeds.
+#   OUT=/tmp/hilum-gpu bash encoder/gpu_train.sh
+# GEN_S / TRAIN_MIN size the two phases; CACHE_TGZ is a tarball of the phantom's volume cache
+# (`tar czf v4.tgz -C ~/.cache/hilum/phantom v4`; without it the cache is built, which needs nibabel);
+# DEVICE=cpu CHECK=0 tries the whole script on a machine without a GPU.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+PY="${PYTHON:-python3}"
+OUT="${OUT:-/tmp/hilum-gpu}"
+WORK="${WORK:-/tmp/hilum-gpu-work}"
+GEN_S="${GEN_S:-130}"
+TRAIN_MIN="${TRAIN_MIN:-5}"
+DEVICE="${DEVICE:-cuda}"
+CPUS="$(nproc)"
+mkdir -p "$OUT" "$WORK"
+export HILUM_CACHE_DIR="${HILUM_CACHE_DIR:-$WORK/cache}"
+if [ -n "${CACHE_TGZ:-}" ]; then
+    mkdir -p "$HILUM_CACHE_DIR/phantom" && tar xzf "$CACHE_TGZ" -C "$HILUM_CACHE_DIR/phantom"
+fi
+hilum() { "$PY" -m orchestrator.cli "$@"; }
+stamp() { echo "[$(date +%T)] $*" | tee -a "$OUT/timeline.txt"; }
+
+stamp "start: $CPUS CPUs; generating for ${GEN_S}s"
+gen_plain=$(( CPUS * 2 / 3 )); gen_strand=$(( CPUS - gen_plain ))
+timeout "$GEN_S" "$PY" -m orchestrator.cli train --generate 1000 --first-seed 1000 --generate-only \
+    --workers "$gen_plain" --data-dir "$WORK/plain" >"$OUT/gen_plain.log" 2>&1 &
+timeout "$GEN_S" "$PY" -m orchestrator.cli train --generate 500 --first-seed 1500 --extra-lesion strand \
+    --generate-only --workers "$gen_strand" --data-dir "$WORK/strand" >"$OUT/gen_strand.log" 2>&1 &
+if [ "${CHECK:-1}" = 1 ]; then
+    OUT="$OUT/check" PYTHON="$PY" bash loadtests/gpu_check.sh >"$OUT/gpu_check.log" 2>&1 &
+fi
+wait
+pkill -f -- "--generate-only" || true  # the pool workers a timeout leaves behind
+stamp "cases: $(ls "$WORK/plain"/case_*[0-9].npz | wc -l) plain, $(ls "$WORK/strand"/case_*[0-9].npz | wc -l) with a strand"
+
+workers=$(( (CPUS - 2) / 2 ))
+common=(--data-dir "$WORK/plain" --also-data "$WORK/strand" --init-from encoder/weights/anatomy_encoder.pt
+        --device "$DEVICE" --loader-workers "$workers" --batch-size 16 --time-budget-min "$TRAIN_MIN")
+hilum train "${common[@]}" --lr 8e-4 --seed 5 --out-dir "$WORK/runA" --weights-out "$OUT/candA.pt" \
+    >"$OUT/trainA.log" 2>&1 &
+hilum train "${common[@]}" --lr 1.5e-3 --seed 6 --lesion-channels 32 --lesion-fine-blocks 2 \
+    --out-dir "$WORK/runB" --weights-out "$OUT/candB.pt" >"$OUT/trainB.log" 2>&1 &
+wait
+stamp "trained: $(ls "$OUT"/cand*.pt 2>/dev/null | tr '\n' ' ')"
+nvidia-smi --query-gpu=name,memory.used --format=csv >>"$OUT/timeline.txt" 2>&1 || true
