@@ -169,7 +169,7 @@ def batch_stream(data: TrainingSet, cfg: TrainConfig, state: TrainState) -> Iter
             pin_memory=cfg.device.startswith("cuda"), worker_init_fn=_single_thread_worker,
             # spawned, not forked: a fork copies whatever locks the parent's threads held (OpenMP,
             # grpc, logging) and a worker can hang on one; the cases are pickled to each worker once
-            multiprocessing_context="spawn", persistent_workers=True,
+            multiprocessing_context="spawn",
         )
         yield from loader
         return

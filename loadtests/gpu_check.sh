@@ -2,7 +2,8 @@
 # GPU check for the anatomy encoder (issue 4), two parts:
 #   1. TensorRT: build engines (FP32, FP16) from the committed ONNX, parity against ONNX Runtime,
 #      time batch 1 / 8 / 32 (skips with its reason where tensorrt is not installed);
-#   2. PyTorch on CUDA, whatever part 1 did: the same weights at batch 1 / 8 / 32, FP32 and FP16,
+#   2. PyTorch on CUDA, whatever part 1 did: the same weights at batch 1 / 8 / 32 in FP32 (TF32 off),
+#      TF32 (PyTorch's default for convolutions) and FP16,
 #      parity against ONNX Runtime on the CPU.
 # Needs: an NVIDIA GPU, python with torch (CUDA) and onnxruntime (+ tensorrt 10.x for part 1), this repo.
 #   PYTHON=python3 bash loadtests/gpu_check.sh            (results under ${OUT:-/tmp/hilum-gpu})
