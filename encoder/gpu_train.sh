@@ -23,14 +23,14 @@ export HILUM_CACHE_DIR="${HILUM_CACHE_DIR:-$WORK/cache}"
 if [ -n "${CACHE_TGZ:-}" ]; then
     mkdir -p "$HILUM_CACHE_DIR/phantom" && tar xzf "$CACHE_TGZ" -C "$HILUM_CACHE_DIR/phantom"
 fi
-hilum() { "$PY" -m orchestrator.cli "$@"; }
+HILUM=("$PY" -m orchestrator.cli)  # `hilum` without an installed entry point
 stamp() { echo "[$(date +%T)] $*" | tee -a "$OUT/timeline.txt"; }
 
 stamp "start: $CPUS CPUs; generating for ${GEN_S}s"
 gen_plain=$(( CPUS * 2 / 3 )); gen_strand=$(( CPUS - gen_plain ))
-timeout "$GEN_S" "$PY" -m orchestrator.cli train --generate 1000 --first-seed 1000 --generate-only \
+timeout "$GEN_S" "${HILUM[@]}" train --generate 1000 --first-seed 1000 --generate-only \
     --workers "$gen_plain" --data-dir "$WORK/plain" >"$OUT/gen_plain.log" 2>&1 &
-timeout "$GEN_S" "$PY" -m orchestrator.cli train --generate 500 --first-seed 1500 --extra-lesion strand \
+timeout "$GEN_S" "${HILUM[@]}" train --generate 500 --first-seed 1500 --extra-lesion strand \
     --generate-only --workers "$gen_strand" --data-dir "$WORK/strand" >"$OUT/gen_strand.log" 2>&1 &
 if [ "${CHECK:-1}" = 1 ]; then
     OUT="$OUT/check" PYTHON="$PY" bash loadtests/gpu_check.sh >"$OUT/gpu_check.log" 2>&1 &
@@ -42,9 +42,9 @@ stamp "cases: $(ls "$WORK/plain"/case_*[0-9].npz | wc -l) plain, $(ls "$WORK/str
 workers=$(( (CPUS - 2) / 2 ))
 common=(--data-dir "$WORK/plain" --also-data "$WORK/strand" --init-from encoder/weights/anatomy_encoder.pt
         --device "$DEVICE" --loader-workers "$workers" --batch-size 16 --time-budget-min "$TRAIN_MIN")
-hilum train "${common[@]}" --lr 8e-4 --seed 5 --out-dir "$WORK/runA" --weights-out "$OUT/candA.pt" \
+"${HILUM[@]}" train "${common[@]}" --lr 8e-4 --seed 5 --out-dir "$WORK/runA" --weights-out "$OUT/candA.pt" \
     >"$OUT/trainA.log" 2>&1 &
-hilum train "${common[@]}" --lr 1.5e-3 --seed 6 --lesion-channels 32 --lesion-fine-blocks 2 \
+"${HILUM[@]}" train "${common[@]}" --lr 1.5e-3 --seed 6 --lesion-channels 32 --lesion-fine-blocks 2 \
     --out-dir "$WORK/runB" --weights-out "$OUT/candB.pt" >"$OUT/trainB.log" 2>&1 &
 wait
 stamp "trained: $(ls "$OUT"/cand*.pt 2>/dev/null | tr '\n' ' ')"

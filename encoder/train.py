@@ -268,9 +268,10 @@ def init_state(cfg: TrainConfig) -> TrainState:
         from export.onnx import load_checkpoint
 
         source = load_checkpoint(cfg.init_from)
-    config = cfg.network or (source.config if source is not None else None)
-    if blob is not None:
+    if blob is not None:  # resume: the run's own architecture
         config = NetworkConfig.from_dict(blob["config"])
+    else:  # the one asked for, else init_from's, else the default
+        config = cfg.network or (source.config if source is not None else None)
     model = build_network(config).to(cfg.device, memory_format=torch.channels_last)  # ~1.8x faster on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state = TrainState(model, optimizer, np.random.default_rng(cfg.seed), total_steps=cfg.steps)

@@ -221,6 +221,17 @@ def test_step_batches_do_not_depend_on_who_builds_them() -> None:
         a, b = one[step], other[step]
         assert all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(one[0]["image"], one[1]["image"])  # each step draws its own batch
+    # a spawned loader worker builds the very batches this process would, from the run's current step
+    from encoder.train import batch_stream
+
+    cfg = TrainConfig(data_dir=Path("."), out_dir=Path("."), weights_out=Path("."), seed=4, batch_size=2,
+                      max_shift_px=8, loader_workers=1)
+    stream = batch_stream(data, cfg, SimpleNamespace(step=7))  # type: ignore[arg-type]
+    try:
+        built = next(stream)
+    finally:
+        stream.close()
+    assert all(torch.equal(built[k], one[7][k]) for k in built)
 
 
 def test_training_with_loader_workers(tmp_path: Path) -> None:
