@@ -13,10 +13,13 @@ Sections:
 2. raw ORT batch sweep (threads x batch size) — what batching buys on this CPU.
 3. load table: raw ORT (one shared session called from C threads, best thread setting chosen by
    its C=16 throughput), embedded variants, Triton variants (dynamic batching on/off, instances x
-   threads). Served paths are measured to raw outputs (``infer``: queue/batcher or gRPC included),
+   threads), and the default Triton model again with the client's films and maps in /dev/shm
+   regions instead of gRPC payloads (``triton_shared_memory_slots``: a Triton on the same host).
+   Served paths are measured to raw outputs (``infer``: queue/batcher or gRPC included),
    so the ratio to raw ORT is the serving overhead; post-processing to AnatomyMaps is timed apart.
 4. headline, interleaved (``--rounds R``, default 5): the ratio the issue's goal is about
-   (throughput at C=16 relative to raw ORT) for the default serving paths. Section 3 measures
+   (throughput at C=16 relative to raw ORT) for the default serving paths, and the default
+   Triton model over shared memory. Section 3 measures
    each system once, one after the other, so a burst of load from the machine's other tenants
    lands on whichever system happens to run then. Here every round measures raw ORT and each
    serving path back to back (``--requests`` films each), the order rotating from round to round,
@@ -216,6 +219,9 @@ HEADLINE_TRITON: tuple[str, ...] = (  # the default and its two nearest rivals
     "triton dyn-batch 2x1thr preferred 2, no delay",
     "triton no-batch 2x1thr",
 )
+SHM_OF = "triton dyn-batch 2x1thr (default)"  # measured again with films and maps in shared memory
+SHM = f"{SHM_OF} + shared memory"
+SHM_SLOTS = 16  # one region per concurrent caller at C=16
 
 
 def triton_variants() -> dict[str, Any]:
@@ -249,6 +255,9 @@ def triton_cells(server: Any, variants: dict[str, Any], films: list[np.ndarray],
         with closing(TritonEncoder(server.grpc_url, cfg.model_name, timeout_s=120.0)) as enc:
             cells += [run_load(name, lambda f, e=enc: e.infer(f[None]), films, c, requests, server.pid)
                       for c in CONCURRENCY]
+    model = variants[SHM_OF].model_name
+    with closing(TritonEncoder(server.grpc_url, model, timeout_s=120.0, shared_memory_slots=SHM_SLOTS)) as enc:
+        cells += [run_load(SHM, lambda f, e=enc: e.infer(f[None]), films, c, requests, server.pid) for c in CONCURRENCY]
     metrics = read_metrics(server.metrics_url)
     for name, cfg in variants.items():
         count = model_metric(metrics, "nv_inference_count", cfg.model_name)
@@ -303,6 +312,9 @@ def headline(settings: Settings, films: list[np.ndarray], requests: int, rounds:
                 model = variants[name].model_name
                 enc = stack.enter_context(closing(TritonEncoder(server.grpc_url, model, timeout_s=120.0)))
                 calls[name] = lambda f, e=enc: e.infer(f[None])
+            enc = stack.enter_context(closing(TritonEncoder(
+                server.grpc_url, variants[SHM_OF].model_name, timeout_s=120.0, shared_memory_slots=SHM_SLOTS)))
+            calls[SHM] = lambda f, e=enc: e.infer(f[None])
         per_round = []
         for r in range(rounds):
             row = {name: run_load(name, calls[name], films, 16, requests).throughput for name in rotated(list(calls), r)}

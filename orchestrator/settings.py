@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     encoder_intra_op_threads: int = 1  # x encoder_workers = 2 cores (loadtests/bench_encoder.py)
     encoder_timeout_s: float = 30.0
     triton_model_name: str = "anatomy_encoder"
+    triton_shared_memory_slots: int = Field(
+        default=0, ge=0, description="a Triton on this host only: films and maps through N /dev/shm regions; 0: gRPC payloads"
+    )
     encoder_workers: int = Field(default=2, description="embedded: ORT runner threads sharing one session")
     triton_bin: Path | None = Field(default=None, description="tritonserver binary; default: the pytriton wheel's")
 

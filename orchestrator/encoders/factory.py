@@ -37,5 +37,6 @@ def build_encoder(settings: Settings) -> AnatomyEncoder:
     from orchestrator.encoders.triton import TritonEncoder
 
     return TritonEncoder(
-        parse_triton_url(spec), model_name=settings.triton_model_name, timeout_s=settings.encoder_timeout_s
+        parse_triton_url(spec), model_name=settings.triton_model_name, timeout_s=settings.encoder_timeout_s,
+        shared_memory_slots=settings.triton_shared_memory_slots,
     )

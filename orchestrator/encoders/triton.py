@@ -4,6 +4,8 @@ One asyncio event loop in a background thread owns the ``tritonclient.grpc.aio``
 any number of caller threads can have requests in flight at once over one channel — that is
 what lets Triton's dynamic batcher group them. ``encode`` is the blocking protocol method;
 ``encode_async`` is there for asyncio callers (it hops onto the client's loop).
+``shared_memory_slots`` > 0 (a Triton on the same host only): films and maps go through
+``/dev/shm`` regions instead of gRPC payloads (``triton_shm.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from encoder.network import INPUT_NAME, OUTPUT_NAMES
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.encoders.embedded import Outputs, validate_film
 from orchestrator.encoders.postprocess import to_anatomy_maps
+from orchestrator.encoders.triton_shm import CLOSE_WAIT_S, Region, SharedMemoryPool
 from orchestrator.errors import EncoderError, EncoderOverloadedError
 
 log = logging.getLogger(__name__)
@@ -42,7 +45,8 @@ class TritonEncoder:
 
     name = "triton"
 
-    def __init__(self, url: str, model_name: str = "anatomy_encoder", timeout_s: float = 30.0) -> None:
+    def __init__(self, url: str, model_name: str = "anatomy_encoder", timeout_s: float = 30.0,
+                 shared_memory_slots: int = 0) -> None:
         import tritonclient.grpc.aio as grpcaio
 
         self.url = url
@@ -55,14 +59,37 @@ class TritonEncoder:
         self._thread.start()
         self._client = self._submit(self._make_client(grpcaio))
         self._closed = False
+        self._shm: SharedMemoryPool | None = None
+        if shared_memory_slots > 0:
+            try:
+                self._shm = self._submit(self._open_shared_memory(shared_memory_slots))
+            except Exception:
+                self.close()
+                raise
+
+    @property
+    def shared_memory(self) -> SharedMemoryPool | None:
+        """The shared-memory regions in use, or None (gRPC payloads)."""
+        return self._shm
+
+    async def _open_shared_memory(self, slots: int) -> SharedMemoryPool:
+        from tritonclient.utils import InferenceServerException
+
+        try:
+            metadata = await self._client.get_model_metadata(self.model_name, as_json=True)
+        except InferenceServerException as exc:
+            raise map_triton_error(exc) from None
+        pool = SharedMemoryPool.for_model(metadata, slots)
+        await pool.open(self._client)
+        return pool
 
     async def _make_client(self, grpcaio: Any) -> Any:
         return grpcaio.InferenceServerClient(url=self.url)
 
-    def _submit(self, coro: Coroutine[Any, Any, T]) -> T:
+    def _submit(self, coro: Coroutine[Any, Any, T], wait_s: float | None = None) -> T:
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
-            return future.result(timeout=self.timeout_s + 1.0)
+            return future.result(timeout=(self.timeout_s if wait_s is None else wait_s) + 1.0)
         except FutureTimeout:
             future.cancel()
             raise EncoderError(f"Triton at {self.url} did not answer within {self.timeout_s:.0f} s") from None
@@ -92,6 +119,8 @@ class TritonEncoder:
             return
         self._closed = True
         try:
+            if self._shm is not None:
+                self._submit(self._shm.close(self._client), wait_s=CLOSE_WAIT_S)
             self._submit(self._client.close())
         except Exception:  # noqa: BLE001
             log.debug("closing the Triton client failed", exc_info=True)
@@ -106,18 +135,46 @@ class TritonEncoder:
         return self._submit(self._infer(np.asarray(films, dtype=np.float32)[:, None]))
 
     async def _infer(self, batch: np.ndarray) -> Outputs:
-        import tritonclient.grpc as grpcclient
         from tritonclient.utils import InferenceServerException
 
-        inp = grpcclient.InferInput(INPUT_NAME, list(batch.shape), "FP32")
-        inp.set_data_from_numpy(np.ascontiguousarray(batch))
-        outs = [grpcclient.InferRequestedOutput(n) for n in OUTPUT_NAMES]
+        shm = self._shm
+        region = shm.acquire() if shm is not None and batch.shape[0] == 1 else None
+        settled = False  # Triton is done with the region (answered, or refused the request)
         try:
-            result = await self._client.infer(
-                self.model_name, [inp], outputs=outs, client_timeout=self.timeout_s
-            )
-        except InferenceServerException as exc:
-            raise map_triton_error(exc) from None
-        with self._lock:
-            self.calls += int(batch.shape[0])
-        return tuple(result.as_numpy(n) for n in OUTPUT_NAMES)  # type: ignore[return-value]
+            inp, outs = self._request_tensors(batch, region)
+            try:
+                result = await self._client.infer(
+                    self.model_name, [inp], outputs=outs, client_timeout=self.timeout_s
+                )
+            except InferenceServerException as exc:
+                settled = "deadline" not in str(exc).lower()  # a timed-out request may still write
+                raise map_triton_error(exc) from None
+            settled = True
+            with self._lock:
+                self.calls += int(batch.shape[0])
+            if shm is not None and region is not None:
+                got = dict(zip((o.name for o in shm.outputs), shm.read_outputs(region), strict=True))
+                return tuple(got[n] for n in OUTPUT_NAMES)  # type: ignore[return-value]
+            return tuple(result.as_numpy(n) for n in OUTPUT_NAMES)  # type: ignore[return-value]
+        finally:
+            if shm is not None and region is not None and settled:
+                shm.release(region)
+            elif shm is not None and region is not None:
+                shm.retire(region)
+
+    def _request_tensors(self, batch: np.ndarray, region: Region | None) -> tuple[Any, list[Any]]:
+        """The request's input and requested outputs: in the shared-memory ``region`` when one
+        is given (the film is written there), else as gRPC payload."""
+        import tritonclient.grpc as grpcclient
+
+        inp = grpcclient.InferInput(INPUT_NAME, list(batch.shape), "FP32")
+        outs = [grpcclient.InferRequestedOutput(n) for n in OUTPUT_NAMES]
+        if region is None or self._shm is None:
+            inp.set_data_from_numpy(np.ascontiguousarray(batch))
+            return inp, outs
+        self._shm.write_input(region, batch)
+        inp.set_shared_memory(region.name, self._shm.input.nbytes)
+        slots = {o.name: o for o in self._shm.outputs}
+        for out in outs:
+            out.set_shared_memory(region.name, slots[out.name()].nbytes, offset=slots[out.name()].offset)
+        return inp, outs

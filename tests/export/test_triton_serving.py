@@ -25,14 +25,8 @@ MODEL = SETTINGS.triton_model_name
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[TritonServer]:
-    with TritonServer(SETTINGS.model_repository, TritonPorts.free()) as srv:
-        yield srv
-
-
-@pytest.fixture(scope="module")
-def client(server: TritonServer) -> Iterator[TritonEncoder]:
-    enc = TritonEncoder(server.grpc_url, MODEL, timeout_s=60.0)
+def client(committed_triton: TritonServer) -> Iterator[TritonEncoder]:
+    enc = TritonEncoder(committed_triton.grpc_url, MODEL, timeout_s=60.0)
     yield enc
     enc.close()
 
@@ -41,10 +35,10 @@ def film(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random((512, 512), dtype=np.float32)
 
 
-def raw_client(server: TritonServer):  # noqa: ANN201 - tritonclient has no public types
+def raw_client(committed_triton: TritonServer):  # noqa: ANN201 - tritonclient has no public types
     import tritonclient.grpc as grpcclient
 
-    return grpcclient.InferenceServerClient(server.grpc_url)
+    return grpcclient.InferenceServerClient(committed_triton.grpc_url)
 
 
 def test_triton_answers_like_the_embedded_path(client: TritonEncoder) -> None:
@@ -63,11 +57,11 @@ def test_triton_answers_like_the_embedded_path(client: TritonEncoder) -> None:
     assert client.ready()
 
 
-def test_sixteen_concurrent_requests_are_batched(server: TritonServer, client: TritonEncoder) -> None:
-    before = read_metrics(server.metrics_url)
+def test_sixteen_concurrent_requests_are_batched(committed_triton: TritonServer, client: TritonEncoder) -> None:
+    before = read_metrics(committed_triton.metrics_url)
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda i: client.infer(film(i)[None]), range(32)))
-    after = read_metrics(server.metrics_url)
+    after = read_metrics(committed_triton.metrics_url)
     count = model_metric(after, "nv_inference_count", MODEL) - model_metric(before, "nv_inference_count", MODEL)
     execs = model_metric(after, "nv_inference_exec_count", MODEL) - model_metric(
         before, "nv_inference_exec_count", MODEL
@@ -77,12 +71,12 @@ def test_sixteen_concurrent_requests_are_batched(server: TritonServer, client: T
 
 
 def test_wrong_shape_and_dtype_get_clear_errors_and_the_server_keeps_serving(
-    server: TritonServer, client: TritonEncoder
+    committed_triton: TritonServer, client: TritonEncoder
 ) -> None:
     import tritonclient.grpc as grpcclient
     from tritonclient.utils import InferenceServerException
 
-    raw = raw_client(server)
+    raw = raw_client(committed_triton)
     wrong_shape = grpcclient.InferInput("image", [1, 1, 256, 256], "FP32")
     wrong_shape.set_data_from_numpy(np.zeros((1, 1, 256, 256), np.float32))
     with pytest.raises(InferenceServerException, match="unexpected shape"):
@@ -94,7 +88,7 @@ def test_wrong_shape_and_dtype_get_clear_errors_and_the_server_keeps_serving(
     with pytest.raises(EncoderError, match="NaN"):
         client.infer(np.full((1, 512, 512), np.nan, np.float32))
     assert client.infer(film(1)[None])[0].shape == (1, 17, 128, 128)
-    assert server.alive()
+    assert committed_triton.alive()
 
 
 def test_a_bad_request_inside_a_batch_fails_alone(client: TritonEncoder) -> None:
