@@ -44,12 +44,10 @@ class TensorSlot:
 
 @dataclass(frozen=True)
 class Region:
-    """One registered region: the input film at offset 0, then each output."""
+    """One registered region (laid out as ``SharedMemoryPool`` says) and its local mapping."""
 
     name: str
-    key: str
     handle: Any
-    size: int
 
 
 class SharedMemoryPool:
@@ -91,9 +89,13 @@ class SharedMemoryPool:
             for i in range(self.slots):
                 name, key = f"{tag}_{i}", f"/{tag}_{i}"
                 handle = shm.create_shared_memory_region(name, key, self.size)
-                region = Region(name, key, handle, self.size)
+                try:
+                    await client.register_system_shared_memory(name, key, self.size)
+                except Exception:
+                    shm.destroy_shared_memory_region(handle)
+                    raise
+                region = Region(name, handle)
                 self.regions.append(region)
-                await client.register_system_shared_memory(name, key, self.size)
                 self._free.put_nowait(region)
         except Exception as exc:
             await self.close(client, wait_s=0.0)

@@ -35,10 +35,10 @@ def film(seed: int) -> np.ndarray:
     return np.random.default_rng(seed).random((512, 512), dtype=np.float32)
 
 
-def raw_client(committed_triton: TritonServer):  # noqa: ANN201 - tritonclient has no public types
+def raw_client(server: TritonServer):  # noqa: ANN201 - tritonclient has no public types
     import tritonclient.grpc as grpcclient
 
-    return grpcclient.InferenceServerClient(committed_triton.grpc_url)
+    return grpcclient.InferenceServerClient(server.grpc_url)
 
 
 def test_triton_answers_like_the_embedded_path(client: TritonEncoder) -> None:
