@@ -27,7 +27,7 @@ import logging
 import math
 import time
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +76,9 @@ class TrainConfig:
     extra_data_dirs: tuple[Path, ...] = ()  # more case_*.npz, e.g. a set with an extra strand per case
     device: str = "cpu"  # "cuda" for a GPU
     loader_workers: int = 0  # processes building batches ahead (0: in the training loop)
-    # architecture; None: init_from's (or the default). With init_from, tensors whose shape matches are copied
-    network: NetworkConfig | None = None
+    # architecture: init_from's (or the default) with these fields changed, e.g. (("lesion", 32),);
+    # with init_from, the tensors whose shape still matches are copied
+    network_changes: tuple[tuple[str, int], ...] = ()
 
 
 # --- augmentation ------------------------------------------------------------------------------------
@@ -270,8 +271,8 @@ def init_state(cfg: TrainConfig) -> TrainState:
         source = load_checkpoint(cfg.init_from)
     if blob is not None:  # resume: the run's own architecture
         config = NetworkConfig.from_dict(blob["config"])
-    else:  # the one asked for, else init_from's, else the default
-        config = cfg.network or (source.config if source is not None else None)
+    else:  # init_from's (else the default), with the changes asked for
+        config = replace(source.config if source is not None else NetworkConfig(), **dict(cfg.network_changes))
     model = build_network(config).to(cfg.device, memory_format=torch.channels_last)  # ~1.8x faster on CPU
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     state = TrainState(model, optimizer, np.random.default_rng(cfg.seed), total_steps=cfg.steps)

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from orchestrator.settings import REPO_ROOT, Settings
-
-if TYPE_CHECKING:
-    from encoder.network import NetworkConfig
 
 DEFAULT_DATA = REPO_ROOT / "data" / "phantom-train"
 DEFAULT_RUN = REPO_ROOT / "data" / "train-run"
@@ -41,9 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
                        help="processes that build batches ahead (0: in the loop; >0 draws each step's batch "
                             "from its own seeded generator)")
     train.add_argument("--lesion-channels", type=int, default=None,
-                       help="lesion-head width (default: the network's, 16); with --init-from the rest is copied")
+                       help="lesion-head width (default: --init-from's, else 16); with --init-from the rest is copied")
     train.add_argument("--lesion-fine-blocks", type=int, default=None,
-                       help="separable blocks at 1/2 resolution in the lesion head (default 1)")
+                       help="separable blocks at 1/2 resolution in the lesion head (default: --init-from's, else 1)")
     train.add_argument("--out-dir", type=Path, default=DEFAULT_RUN, help="checkpoints (resume from here)")
     train.add_argument("--weights-out", type=Path, default=DEFAULT_WEIGHTS)
     start = train.add_mutually_exclusive_group()
@@ -79,7 +75,7 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
     from encoder.train import TrainConfig, train
 
     cfg = TrainConfig(
-        network=network_config(args),
+        network_changes=network_changes(args),
         device=args.device, loader_workers=args.loader_workers,
         data_dir=args.data_dir, out_dir=args.out_dir, weights_out=args.weights_out,
         time_budget_min=args.time_budget_min, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
@@ -92,15 +88,10 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def network_config(args: argparse.Namespace) -> NetworkConfig | None:
-    """The architecture the flags ask for, or None for the network's default."""
-    changes = {k: v for k, v in (("lesion", args.lesion_channels), ("lesion_fine_blocks", args.lesion_fine_blocks))
-               if v is not None}
-    if not changes:
-        return None
-    from encoder.network import NetworkConfig  # noqa: F811 (the runtime import; the CLI starts light)
-
-    return NetworkConfig(**changes)
+def network_changes(args: argparse.Namespace) -> tuple[tuple[str, int], ...]:
+    """The architecture fields the flags change (on top of --init-from's, or the default)."""
+    return tuple((k, v) for k, v in (("lesion", args.lesion_channels), ("lesion_fine_blocks", args.lesion_fine_blocks))
+                 if v is not None)
 
 
 def handle_evaluate(args: argparse.Namespace, settings: Settings) -> int:

@@ -206,10 +206,14 @@ def test_init_from_keeps_its_architecture_and_a_wider_head_copies_the_rest(tmp_p
     # a wider lesion head than the source's: the backbone is copied, the head is new
     save_weights(build_network(), tmp_path / "narrow.pt")
     source = load_checkpoint(tmp_path / "narrow.pt").state_dict()
-    widened = init_state(TrainConfig(**base, init_from=tmp_path / "narrow.pt", network=wide)).model.state_dict()
+    changes = (("lesion", 24), ("lesion_fine_blocks", 2))
+    widened = init_state(TrainConfig(**base, init_from=tmp_path / "narrow.pt", network_changes=changes)).model.state_dict()
     assert torch.equal(widened["stage4.0.pw.0.weight"], source["stage4.0.pw.0.weight"])
     assert widened["lesion_head.weight"].shape == (1, 24, 1, 1) != source["lesion_head.weight"].shape
     assert "lesion_refine.0.dw.0.weight" in widened and "lesion_refine.0.dw.0.weight" not in source
+    # a change to one field keeps the source's other fields (its 24-channel head), not the default's
+    deeper = init_state(TrainConfig(**base, init_from=tmp_path / "wide.pt", network_changes=(("lesion_fine_blocks", 3),)))
+    assert deeper.model.config == NetworkConfig(lesion=24, lesion_fine_blocks=3)
 
 
 def test_step_batches_do_not_depend_on_who_builds_them() -> None:
