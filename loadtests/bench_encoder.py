@@ -31,6 +31,10 @@ raw ORT and the embedded encoder that is all of the work), ``server`` is tritons
 Python-backend stubs. Client and server share the same cores here; in a deployment the
 orchestrator and Triton run in different pods, so ``raw ORT CPU / Triton server CPU`` is the
 throughput ratio Triton would reach on cores of its own (printed as "server-side ratio").
+Beside that, how the whole machine's cores were spent during the cell (/proc/stat): ours (client
+plus server), other processes', idle, and steal (the hypervisor serving another tenant). A path
+that loses throughput with its cores idle is leaving work unscheduled; one that loses it to
+others or steal met a busy machine. The headline prints each path's median idle share.
 """
 
 from __future__ import annotations
@@ -67,6 +71,41 @@ class Cell:
     p99_ms: float
     client_cpu_ms: float = 0.0  # CPU ms per film in this process
     server_cpu_ms: float = 0.0  # CPU ms per film in tritonserver and its stubs
+    machine: MachineShare | None = None  # what the whole machine did meanwhile
+
+
+@dataclass(frozen=True)
+class MachineShare:
+    """How the machine's CPU time was spent during a cell (/proc/stat, all cores together), in
+    percent of the cores' wall time: ``ours`` (this process plus a Triton server), ``others``
+    (every other process on this machine), ``idle`` (nobody ran: the system under test left
+    cores unused), ``steal`` (the hypervisor ran another tenant on our vCPUs)."""
+
+    ours: float
+    others: float
+    idle: float
+    steal: float
+
+    @classmethod
+    def between(cls, before: np.ndarray, after: np.ndarray, ours_cpu_s: float) -> MachineShare:
+        """``before``/``after``: :func:`machine_jiffies`; ``ours_cpu_s``: CPU seconds our
+        processes used in between (the rest of the busy time is ``others``)."""
+        d = (after - before).astype(np.float64)
+        total = float(d.sum())
+        if total <= 0:
+            return cls(0.0, 0.0, 0.0, 0.0)
+        busy = float(d[[0, 1, 2, 5, 6]].sum())  # user nice system irq softirq
+        ours = min(busy, ours_cpu_s * os.sysconf("SC_CLK_TCK"))
+        pct = 100.0 / total
+        return cls(round(ours * pct, 1), round((busy - ours) * pct, 1), round(float(d[3] + d[4]) * pct, 1),
+                   round(float(d[7]) * pct, 1))
+
+
+def machine_jiffies() -> np.ndarray:
+    """The machine's CPU time so far in clock ticks, summed over cores (/proc/stat's ``cpu``
+    line): user, nice, system, idle, iowait, irq, softirq, steal."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()
+    return np.array([int(v) for v in fields[1:9]], dtype=np.int64)
 
 
 def process_tree_cpu_s(pid: int | None) -> float:
@@ -94,15 +133,16 @@ def run_load(system: str, call: Callable[[np.ndarray], object], films: list[np.n
 
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(one, range(concurrency)))  # warm-up round
-        cpu0, server0 = time.process_time(), process_tree_cpu_s(server_pid)
+        cpu0, server0, jiffies0 = time.process_time(), process_tree_cpu_s(server_pid), machine_jiffies()
         start = time.perf_counter()
         latencies = list(pool.map(one, range(requests)))
         wall = time.perf_counter() - start
-        client_ms = (time.process_time() - cpu0) * 1000.0 / requests
-        server_ms = (process_tree_cpu_s(server_pid) - server0) * 1000.0 / requests
+        client_s = time.process_time() - cpu0
+        server_s = process_tree_cpu_s(server_pid) - server0
+        share = MachineShare.between(jiffies0, machine_jiffies(), client_s + server_s)
     lat = np.array(latencies) * 1000.0
     return Cell(system, concurrency, requests / wall, float(np.percentile(lat, 50)), float(np.percentile(lat, 99)),
-                client_ms, server_ms)
+                client_s * 1000.0 / requests, server_s * 1000.0 / requests, share)
 
 
 # --- 1. model FLOPs vs matmul ----------------------------------------------------------------------------
@@ -306,6 +346,7 @@ def headline(settings: Settings, films: list[np.ndarray], requests: int, rounds:
         stack.callback(embedded.close)
         assert isinstance(embedded, EmbeddedEncoder)  # measured to raw outputs, like raw ORT
         calls["embedded (default)"] = lambda f: embedded.infer(f[None])
+        triton_pid = None if triton is None else triton[0].pid
         if triton is not None:
             server, variants = triton
             for name in HEADLINE_TRITON:
@@ -315,12 +356,20 @@ def headline(settings: Settings, films: list[np.ndarray], requests: int, rounds:
             enc = stack.enter_context(closing(TritonEncoder(
                 server.grpc_url, variants[SHM_OF].model_name, timeout_s=120.0, shared_memory_slots=SHM_SLOTS)))
             calls[SHM] = lambda f, e=enc: e.infer(f[None])
-        per_round = []
+        per_round, shares = [], []
         for r in range(rounds):
-            row = {name: run_load(name, calls[name], films, 16, requests).throughput for name in rotated(list(calls), r)}
-            per_round.append(row)
-            print(f"round {r + 1}/{rounds}: " + ", ".join(f"{k} {v:.1f}" for k, v in row.items()), flush=True)
-    return {"rounds": per_round, "raw_threads": raw_threads, "ratios": headline_ratios(per_round)}
+            cells = [run_load(name, calls[name], films, 16, requests, triton_pid) for name in rotated(list(calls), r)]
+            per_round.append({c.system: c.throughput for c in cells})
+            shares.append({c.system: asdict(c.machine) for c in cells if c.machine is not None})
+            print(f"round {r + 1}/{rounds}: " + ", ".join(
+                f"{c.system} {c.throughput:.1f} ({format_share(c.machine)})" for c in cells), flush=True)
+    return {"rounds": per_round, "machine_share": shares, "raw_threads": raw_threads,
+            "ratios": headline_ratios(per_round), "idle_pct": median_share(shares, "idle")}
+
+
+def median_share(shares: list[dict[str, dict[str, float]]], part: str) -> dict[str, float]:
+    """Per system, the median over rounds of one part of :class:`MachineShare`."""
+    return {name: round(float(np.median([r[name][part] for r in shares])), 1) for name in shares[0]}
 
 
 def machine() -> dict[str, str]:
@@ -338,11 +387,18 @@ def machine() -> dict[str, str]:
 
 
 def format_cells(cells: list[Cell]) -> str:
-    lines = ["| system | C | films/s | p50 ms | p99 ms | client CPU ms/film | server CPU ms/film |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = ["| system | C | films/s | p50 ms | p99 ms | client CPU ms/film | server CPU ms/film "
+             "| machine % ours / others / idle / steal |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {c.system} | {c.concurrency} | {c.throughput:.1f} | {c.p50_ms:.0f} | {c.p99_ms:.0f} | "
-              f"{c.client_cpu_ms:.1f} | {c.server_cpu_ms:.1f} |" for c in cells]
+              f"{c.client_cpu_ms:.1f} | {c.server_cpu_ms:.1f} | {format_share(c.machine)} |" for c in cells]
     return "\n".join(lines)
+
+
+def format_share(share: MachineShare | None) -> str:
+    if share is None:
+        return "-"
+    return f"{share.ours:.0f} / {share.others:.0f} / {share.idle:.0f} / {share.steal:.0f}"
 
 
 def server_side_ratios(cells: list[Cell]) -> dict[str, float]:
@@ -390,8 +446,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\nheadline: throughput at C=16 relative to raw ORT ({raw_threads} thr), {args.rounds} interleaved rounds")
             report["headline"] = headline(settings.model_copy(update={"onnx_path": onnx}), films, args.requests,
                                           args.rounds, raw_threads, triton)
+            idle = report["headline"]["idle_pct"]
             for name, r in report["headline"]["ratios"].items():
-                print(f"  {name}: median {r['median']:.2f} (range {r['min']:.2f}-{r['max']:.2f})")
+                print(f"  {name}: median {r['median']:.2f} (range {r['min']:.2f}-{r['max']:.2f}); "
+                      f"cores idle {idle[name]:.0f}% (raw ORT {idle[RAW]:.0f}%)")
     if args.json:
         args.json.write_text(json.dumps(report, indent=2))
     return 0

@@ -1,10 +1,15 @@
-"""The benchmark's interleaved headline: round order and the within-round ratio."""
+"""The benchmark's interleaved headline (round order, the within-round ratio) and its account of the
+machine's cores during a cell."""
 
 from __future__ import annotations
 
+import os
+import time
+
+import numpy as np
 import pytest
 
-from loadtests.bench_encoder import RAW, headline_ratios, rotated
+from loadtests.bench_encoder import RAW, MachineShare, headline_ratios, machine_jiffies, median_share, rotated
 
 
 def test_each_system_takes_each_position_once_over_as_many_rounds() -> None:
@@ -27,3 +32,30 @@ def test_a_ratio_is_taken_within_its_round_and_summarised_by_the_median() -> Non
     assert ratios["triton"]["median"] == pytest.approx(0.9)
     assert ratios["triton"]["min"] == pytest.approx(0.75)
     assert ratios["triton"]["max"] == pytest.approx(0.9)
+
+
+def test_the_machine_share_splits_busy_time_into_ours_and_others() -> None:
+    tick = os.sysconf("SC_CLK_TCK")
+    # user nice system idle iowait irq softirq steal, in ticks over all cores
+    before = np.array([1000, 0, 100, 5000, 10, 0, 5, 40], dtype=np.int64)
+    after = before + np.array([120, 10, 30, 30, 5, 0, 0, 5], dtype=np.int64)  # 200 ticks in all
+    share = MachineShare.between(before, after, ours_cpu_s=100 / tick)
+    assert share == MachineShare(ours=50.0, others=30.0, idle=17.5, steal=2.5)
+    # our processes cannot have used more than the machine's busy time (rounding of /proc)
+    assert MachineShare.between(before, after, ours_cpu_s=1000 / tick).others == 0.0
+
+
+def test_the_machine_jiffies_are_read_from_proc_and_grow() -> None:
+    first = machine_jiffies()
+    end = time.perf_counter() + 0.05  # five clock ticks of busy work
+    while time.perf_counter() < end:
+        pass
+    second = machine_jiffies()
+    assert first.shape == (8,) and (second >= first).all() and second.sum() > first.sum()
+
+
+def test_the_median_idle_share_is_taken_per_system_over_rounds() -> None:
+    rounds = [{RAW: {"idle": 2.0}, "triton": {"idle": 30.0}},
+              {RAW: {"idle": 4.0}, "triton": {"idle": 10.0}},
+              {RAW: {"idle": 3.0}, "triton": {"idle": 20.0}}]
+    assert median_share(rounds, "idle") == {RAW: 3.0, "triton": 20.0}
