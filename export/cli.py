@@ -42,6 +42,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     repo_p.add_argument("--intra-op-threads", type=int, default=None)
     repo_p.add_argument("--max-queue-delay-us", type=int, default=None)
     repo_p.add_argument("--no-dynamic-batching", action="store_true")
+    repo_p.add_argument("--no-queue-policy", action="store_true",
+                        help="leave out the REJECT queue policy: more throughput on a CPU Triton, but an "
+                             "overloaded server queues without bound (see RepositoryConfig.queue_policy)")
     repo_p.set_defaults(handler=handle_repository)
 
     triton = subparsers.add_parser("triton", help="start a local Triton on model_repository/")
@@ -120,6 +123,8 @@ def handle_repository(args: argparse.Namespace, settings: Settings) -> int:
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     if args.no_dynamic_batching:
         cfg = replace(cfg, dynamic_batching=False)
+    if args.no_queue_policy:
+        cfg = replace(cfg, queue_policy=False)
     model_file = args.model_file or (
         settings.onnx_path if args.target == "cpu" else settings.onnx_path.with_suffix(".plan")
     )

@@ -36,6 +36,12 @@ class RepositoryConfig:
     max_queue_delay_us: int = 2000
     max_queue_size: int = 64
     queue_timeout_us: int = 10_000_000
+    # the REJECT queue policy (a bounded queue, a timeout). On by default: under overload
+    # requests are refused instead of queueing forever. Off trades that for throughput: with
+    # this Triton build any queue policy leaves the dynamic batcher holding batches back, 2-36%
+    # of the cores idle at C=16 on the 2-vCPU CI machine against 0% without one
+    # (loadtests/triton_exec_gaps.py, README "Serving the encoder")
+    queue_policy: bool = True
     instances: int = 2  # CPU: 2 stub processes x 1 ORT thread beat 1 x 2 (bench_encoder)
     intra_op_threads: int = 1
     micro_batch: int = 1  # cpu: films per ORT run inside one Triton batch (1 = fastest per film on CPU)
@@ -63,16 +69,19 @@ def _batching(cfg: RepositoryConfig) -> str:
     if not cfg.dynamic_batching:
         return ""
     preferred = [b for b in cfg.preferred_batch_sizes if b <= cfg.max_batch_size]
-    return (
-        "dynamic_batching {\n"
-        f"  preferred_batch_size: {_dims(tuple(preferred))}\n"
-        f"  max_queue_delay_microseconds: {cfg.max_queue_delay_us}\n"
+    policy = (
         "  default_queue_policy {\n"
         "    timeout_action: REJECT\n"
         f"    default_timeout_microseconds: {cfg.queue_timeout_us}\n"
         "    allow_timeout_override: true\n"
         f"    max_queue_size: {cfg.max_queue_size}\n"
         "  }\n"
+    )
+    return (
+        "dynamic_batching {\n"
+        f"  preferred_batch_size: {_dims(tuple(preferred))}\n"
+        f"  max_queue_delay_microseconds: {cfg.max_queue_delay_us}\n"
+        f"{policy if cfg.queue_policy else ''}"
         "}\n"
     )
 

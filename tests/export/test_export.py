@@ -68,6 +68,13 @@ def test_cpu_config_has_batching_reject_policy_and_warmup() -> None:
     assert "dynamic_batching" not in render_config(RepositoryConfig(dynamic_batching=False))
 
 
+def test_the_queue_policy_can_be_left_out_and_batching_stays() -> None:
+    text = render_config(RepositoryConfig(queue_policy=False))
+    assert "dynamic_batching" in text and "max_queue_delay_microseconds" in text
+    assert "default_queue_policy" not in text and "REJECT" not in text
+    assert text.count("{") == text.count("}")
+
+
 def test_tensorrt_config_uses_the_same_tensors() -> None:
     cpu, trt = render_config(RepositoryConfig()), render_config(RepositoryConfig(target="tensorrt"))
     assert 'platform: "tensorrt_plan"' in trt and "KIND_GPU" in trt
@@ -86,3 +93,14 @@ def test_write_repository_and_the_committed_one_is_current(tmp_path: Path) -> No
     assert (committed / "1" / "model.onnx").read_bytes() == settings.onnx_path.read_bytes(), (
         "model_repository is stale: run `hilum export repository`"
     )
+
+
+def test_export_repository_flags_reach_the_written_config(tmp_path: Path) -> None:
+    from orchestrator.cli import main
+
+    assert main(["export", "repository", "--out", str(tmp_path / "plain")]) == 0
+    assert main(["export", "repository", "--out", str(tmp_path / "fast"), "--no-queue-policy"]) == 0
+    plain = (tmp_path / "plain" / "anatomy_encoder" / "config.pbtxt").read_text()
+    fast = (tmp_path / "fast" / "anatomy_encoder" / "config.pbtxt").read_text()
+    assert "default_queue_policy" in plain and "default_queue_policy" not in fast
+    assert "dynamic_batching" in fast
