@@ -38,7 +38,7 @@ class RepositoryConfig:
     queue_timeout_us: int = 10_000_000
     # the REJECT queue policy (a bounded queue, a timeout). On by default: under overload
     # requests are refused instead of queueing forever. Off trades that for throughput: with
-    # this Triton build any queue policy leaves the dynamic batcher holding batches back, 2-36%
+    # this Triton build any queue policy leaves the dynamic batcher holding batches back, 2-48%
     # of the cores idle at C=16 on the 2-vCPU CI machine against 0% without one
     # (loadtests/triton_exec_gaps.py, README "Serving the encoder")
     queue_policy: bool = True

@@ -129,7 +129,11 @@ def main(argv: list[str] | None = None) -> int:
               f"{share.ours:.0f} / {share.others:.0f} / {share.idle:.0f} / {share.steal:.0f}")
         for path in sorted(traces.glob("stub_*.txt")):
             trace = np.loadtxt(path, ndmin=2)
-            s = gap_stats(trace[trace[:, 0] >= window])
+            trace = trace[trace[:, 0] >= window]
+            if len(trace) < 2:
+                print(f"  {path.stem}: {len(trace)} executions in the window")
+                continue
+            s = gap_stats(trace)
             print(f"  {path.stem}: {s['executions']:.0f} executions, mean batch {s['mean_batch']:.2f}, "
                   f"inside execute {s['busy']:.0%}, gap mean {s['gap_mean_ms']:.1f} ms "
                   f"(p50 {s['gap_p50_ms']:.1f}, p90 {s['gap_p90_ms']:.1f}, max {s['gap_max_ms']:.0f})")
