@@ -40,6 +40,12 @@ def map_triton_error(exc: Exception) -> EncoderError:
     return EncoderError(f"Triton encoder failed: {text}")
 
 
+def client_gave_up(exc: Exception) -> bool:
+    """The request's gRPC deadline passed on the client's side: Triton may still be running it."""
+    status = exc.status() if callable(getattr(exc, "status", None)) else None
+    return status is not None and "DEADLINE_EXCEEDED" in str(status)
+
+
 class TritonEncoder:
     """Thread-safe AnatomyEncoder over Triton gRPC."""
 
@@ -87,12 +93,13 @@ class TritonEncoder:
         return grpcaio.InferenceServerClient(url=self.url)
 
     def _submit(self, coro: Coroutine[Any, Any, T], wait_s: float | None = None) -> T:
+        limit = self.timeout_s if wait_s is None else wait_s
         future = asyncio.run_coroutine_threadsafe(coro, self._loop)
         try:
-            return future.result(timeout=(self.timeout_s if wait_s is None else wait_s) + 1.0)
+            return future.result(timeout=limit + 1.0)
         except FutureTimeout:
             future.cancel()
-            raise EncoderError(f"Triton at {self.url} did not answer within {self.timeout_s:.0f} s") from None
+            raise EncoderError(f"Triton at {self.url} did not answer within {limit:.0f} s") from None
 
     # --- the protocol ------------------------------------------------------------------------------
     def encode(self, image: np.ndarray) -> AnatomyMaps:
@@ -147,7 +154,7 @@ class TritonEncoder:
                     self.model_name, [inp], outputs=outs, client_timeout=self.timeout_s
                 )
             except InferenceServerException as exc:
-                settled = "deadline" not in str(exc).lower()  # a timed-out request may still write
+                settled = not client_gave_up(exc)  # a request the client gave up on may still write
                 raise map_triton_error(exc) from None
             settled = True
             with self._lock:
@@ -157,10 +164,8 @@ class TritonEncoder:
                 return tuple(got[n] for n in OUTPUT_NAMES)  # type: ignore[return-value]
             return tuple(result.as_numpy(n) for n in OUTPUT_NAMES)  # type: ignore[return-value]
         finally:
-            if shm is not None and region is not None and settled:
-                shm.release(region)
-            elif shm is not None and region is not None:
-                shm.retire(region)
+            if shm is not None and region is not None:
+                (shm.release if settled else shm.retire)(region)
 
     def _request_tensors(self, batch: np.ndarray, region: Region | None) -> tuple[Any, list[Any]]:
         """The request's input and requested outputs: in the shared-memory ``region`` when one
