@@ -43,8 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     repo_p.add_argument("--max-queue-delay-us", type=int, default=None)
     repo_p.add_argument("--no-dynamic-batching", action="store_true")
     repo_p.add_argument("--no-queue-policy", action="store_true",
-                        help="leave out the REJECT queue policy: more throughput on a CPU Triton, but an "
-                             "overloaded server queues without bound (see RepositoryConfig.queue_policy)")
+                        help="leave out the REJECT queue policy: more throughput on a CPU Triton, but Triton's "
+                             "queue has no bound of its own; each orchestrator still sends at most "
+                             "encoder_queue_size films (see RepositoryConfig.queue_policy)")
     repo_p.set_defaults(handler=handle_repository)
 
     triton = subparsers.add_parser("triton", help="start a local Triton on model_repository/")

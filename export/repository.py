@@ -37,11 +37,17 @@ class RepositoryConfig:
     max_queue_size: int = 64
     queue_timeout_us: int = 10_000_000
     # the REJECT queue policy (a bounded queue, a timeout). On by default: under overload
-    # requests are refused instead of queueing forever. Off trades that for throughput: with
-    # this Triton build any queue policy leaves the dynamic batcher holding batches back, 2-48%
-    # of the cores idle at C=16 on the 2-vCPU CI machine against 0% without one
-    # (loadtests/triton_exec_gaps.py, README "Serving the encoder")
+    # requests are refused instead of queueing forever. Off trades that for throughput: any
+    # queue policy turns off Triton's payload prefetching (core r24.10, PriorityQueue in
+    # scheduler_utils.cc), so the batcher forms a batch only after an instance goes idle and
+    # wakes to it late: 2-48% of the cores idle at C=16 on the 2-vCPU CI machine against 0%
+    # without one (loadtests/triton_exec_gaps.py, README "Serving the encoder"). Without it the
+    # orchestrator's own limit bounds the queue (TritonEncoder.max_in_flight per process)
     queue_policy: bool = True
+    # requests may ask for a shorter queue timeout than queue_timeout_us (the schedule-policy
+    # "timeout" parameter). Hilum's client never does; False with no timeout and no queue bound
+    # is the policy block that keeps prefetching on (the diagnostic's control case)
+    allow_timeout_override: bool = True
     instances: int = 2  # CPU: 2 stub processes x 1 ORT thread beat 1 x 2 (bench_encoder)
     intra_op_threads: int = 1
     micro_batch: int = 1  # cpu: films per ORT run inside one Triton batch (1 = fastest per film on CPU)
@@ -73,7 +79,7 @@ def _batching(cfg: RepositoryConfig) -> str:
         "  default_queue_policy {\n"
         "    timeout_action: REJECT\n"
         f"    default_timeout_microseconds: {cfg.queue_timeout_us}\n"
-        "    allow_timeout_override: true\n"
+        f"    allow_timeout_override: {str(cfg.allow_timeout_override).lower()}\n"
         f"    max_queue_size: {cfg.max_queue_size}\n"
         "  }\n"
     )

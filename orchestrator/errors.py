@@ -14,7 +14,8 @@
     └── NarratorError               the language model failed (the composer takes over)
 
 Every subclass carries an HTTP status and a gRPC status-code name so that the REST and
-gRPC shells map errors with one function each and never guess.
+gRPC shells map errors with one function each and never guess. ``retry_after_s``, where set,
+tells a client when trying again makes sense (REST sends it as ``Retry-After``).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ class HilumError(Exception):
     http_status: int = 500
     grpc_code: str = "INTERNAL"
     kind: str = "internal"
+    retry_after_s: int | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -85,6 +87,7 @@ class EncoderOverloadedError(EncoderError):
     http_status = 429
     grpc_code = "RESOURCE_EXHAUSTED"
     kind = "encoder_overloaded"
+    retry_after_s = 1  # a film takes tens of ms to encode: the queue moves within a second
 
 
 class NarratorError(HilumError):

@@ -22,7 +22,8 @@ RESOLUTIONS = ("resolved", "ambiguous", "none")
 
 
 class EncoderCountersCollector(Collector):
-    """Reads an encoder's own counters (``calls``: films, ``batches``: model runs) at scrape time."""
+    """Reads an encoder's own counters at scrape time: ``calls`` (films), ``batches`` (model runs)
+    and ``pending`` (films accepted, not yet answered) where the encoder has them."""
 
     def __init__(self, encoder: Any) -> None:
         self.encoder = encoder
@@ -36,6 +37,13 @@ class EncoderCountersCollector(Collector):
             runs = CounterMetricFamily("hilum_encoder_batches", "Model runs (films / batches = mean batch size).")
             runs.add_metric([], float(batches))
             yield runs
+        pending = getattr(self.encoder, "pending", None)
+        if pending is not None:
+            waiting = GaugeMetricFamily(
+                "hilum_encoder_pending", "Films handed to the encoder and not yet answered (queued or running)."
+            )
+            waiting.add_metric([], float(pending))
+            yield waiting
         ready = GaugeMetricFamily("hilum_encoder_ready", "1 when the encoder answers, else 0.")
         try:
             ready.add_metric([], 1.0 if self.encoder.ready() else 0.0)

@@ -41,7 +41,10 @@ class Settings(BaseSettings):
     model_repository: Path = REPO_ROOT / "model_repository"
     encoder_max_batch: int = 1
     encoder_max_wait_ms: float = 2.0
-    encoder_queue_size: int = 64
+    encoder_queue_size: int = Field(
+        default=64, ge=1, description="films that may wait on the encoder (embedded: its queue; triton: "
+        "films in flight from this process); one more gets 429 / RESOURCE_EXHAUSTED"
+    )
     encoder_intra_op_threads: int = 1  # x encoder_workers = 2 cores (loadtests/bench_encoder.py)
     encoder_timeout_s: float = 30.0
     triton_model_name: str = "anatomy_encoder"

@@ -1,5 +1,6 @@
 """The one mapping from errors to HTTP responses: ``{"error": {"kind", "message"}}`` with the
-status each ``HilumError`` subclass declares. Validation errors are 422, never a 500."""
+status each ``HilumError`` subclass declares (and ``Retry-After`` where it sets ``retry_after_s``).
+Validation errors are 422, never a 500."""
 
 from __future__ import annotations
 
@@ -15,8 +16,9 @@ from orchestrator.errors import HilumError
 log = logging.getLogger(__name__)
 
 
-def error_json(status: int, kind: str, message: str) -> JSONResponse:
-    return JSONResponse(status_code=status, content={"error": {"kind": kind, "message": message}})
+def error_json(status: int, kind: str, message: str, retry_after_s: int | None = None) -> JSONResponse:
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+    return JSONResponse(status_code=status, content={"error": {"kind": kind, "message": message}}, headers=headers)
 
 
 def http_error(exc: Exception) -> tuple[int, str, str]:
@@ -39,7 +41,7 @@ def install_error_handlers(app: FastAPI) -> None:
         metrics = getattr(request.app.state, "metrics", None)
         if metrics is not None and not isinstance(exc, HilumError):
             metrics.error(kind)  # the engine counts the HilumErrors it raises
-        return error_json(status, kind, message)
+        return error_json(status, kind, message, getattr(exc, "retry_after_s", None))
 
     for exc_type in (HilumError, RequestValidationError, StarletteHTTPException, Exception):
         app.add_exception_handler(exc_type, handle)

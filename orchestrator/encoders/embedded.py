@@ -73,6 +73,7 @@ class EmbeddedEncoder:
         self.timeout_s = timeout_s
         self.calls = 0
         self.batches = 0  # ORT runs (calls / batches = average batch size)
+        self._pending = 0  # films accepted and not yet answered (queued or running)
         self._lock = threading.Lock()
         self._listeners: list[BatchListener] = []
         self._session = ort_session(self.onnx_path, threads=intra_op_threads)
@@ -107,6 +108,11 @@ class EmbeddedEncoder:
             worker.join(timeout=5.0)
         self._fail_pending(EncoderError("encoder closed"))
 
+    @property
+    def pending(self) -> int:
+        """Films accepted and not yet answered, queued or running (``hilum_encoder_pending``)."""
+        return self._pending
+
     def add_batch_listener(self, listener: BatchListener) -> None:
         """Called after every batch with its size and the queue time of its oldest film (metrics)."""
         with self._lock:
@@ -124,11 +130,16 @@ class EmbeddedEncoder:
             raise EncoderOverloadedError(
                 f"encoder queue full ({self._queue.maxsize} films waiting); retry later"
             ) from None
+        with self._lock:
+            self._pending += 1
         try:
             return request.future.result(timeout=self.timeout_s)
         except FutureTimeout:
             request.future.cancel()
             raise EncoderError(f"encoder did not answer within {self.timeout_s:.0f} s") from None
+        finally:
+            with self._lock:
+                self._pending -= 1
 
     # --- the batcher -------------------------------------------------------------------------------
     def _gather(self, first: _Request) -> list[_Request]:

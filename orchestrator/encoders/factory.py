@@ -38,5 +38,5 @@ def build_encoder(settings: Settings) -> AnatomyEncoder:
 
     return TritonEncoder(
         parse_triton_url(spec), model_name=settings.triton_model_name, timeout_s=settings.encoder_timeout_s,
-        shared_memory_slots=settings.triton_shared_memory_slots,
+        shared_memory_slots=settings.triton_shared_memory_slots, max_in_flight=settings.encoder_queue_size,
     )

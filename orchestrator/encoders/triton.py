@@ -6,6 +6,12 @@ what lets Triton's dynamic batcher group them. ``encode`` is the blocking protoc
 ``encode_async`` is there for asyncio callers (it hops onto the client's loop).
 ``shared_memory_slots`` > 0 (a Triton on the same host only): films and maps go through
 ``/dev/shm`` regions instead of gRPC payloads (``triton_shm.py``).
+
+Admission: at most ``max_in_flight`` films (``encoder_queue_size``, the same bound the embedded
+encoder puts on its queue) are sent to Triton and unanswered at once; one more is refused at once
+with :class:`EncoderOverloadedError` (HTTP 429, gRPC RESOURCE_EXHAUSTED) instead of joining
+Triton's queue. So this process never queues without bound on Triton, whatever the model's
+``default_queue_policy`` says (``export/repository.py`` on why the CPU config may drop it).
 """
 
 from __future__ import annotations
@@ -52,13 +58,15 @@ class TritonEncoder:
     name = "triton"
 
     def __init__(self, url: str, model_name: str = "anatomy_encoder", timeout_s: float = 30.0,
-                 shared_memory_slots: int = 0) -> None:
+                 shared_memory_slots: int = 0, max_in_flight: int = 64) -> None:
         import tritonclient.grpc.aio as grpcaio
 
         self.url = url
         self.model_name = model_name
         self.timeout_s = timeout_s
+        self.max_in_flight = max(1, max_in_flight)
         self.calls = 0
+        self._in_flight = 0  # films sent and unanswered; read and written on the client's loop only
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="hilum-triton-client", daemon=True)
@@ -72,6 +80,11 @@ class TritonEncoder:
             except Exception:
                 self.close()
                 raise
+
+    @property
+    def pending(self) -> int:
+        """Films handed to Triton and not yet answered (``hilum_encoder_pending``)."""
+        return self._in_flight
 
     @property
     def shared_memory(self) -> SharedMemoryPool | None:
@@ -141,7 +154,24 @@ class TritonEncoder:
             raise EncoderError("encoder is closed")
         return self._submit(self._infer(np.asarray(films, dtype=np.float32)[:, None]))
 
+    def _admit(self, films: int) -> None:
+        """Count ``films`` in flight, or refuse them when that would pass ``max_in_flight`` (a
+        batch larger than the limit still goes when nothing else is in flight)."""
+        if self._in_flight and self._in_flight + films > self.max_in_flight:
+            raise EncoderOverloadedError(
+                f"{self._in_flight} films already wait on Triton (limit {self.max_in_flight}); retry later"
+            )
+        self._in_flight += films
+
     async def _infer(self, batch: np.ndarray) -> Outputs:
+        films = int(batch.shape[0])
+        self._admit(films)
+        try:
+            return await self._infer_admitted(batch)
+        finally:
+            self._in_flight -= films
+
+    async def _infer_admitted(self, batch: np.ndarray) -> Outputs:
         from tritonclient.utils import InferenceServerException
 
         shm = self._shm

@@ -75,6 +75,12 @@ def test_the_queue_policy_can_be_left_out_and_batching_stays() -> None:
     assert text.count("{") == text.count("}")
 
 
+def test_timeout_override_is_written_as_configured() -> None:
+    assert "allow_timeout_override: true" in render_config(RepositoryConfig())
+    quiet = render_config(RepositoryConfig(allow_timeout_override=False, queue_timeout_us=0, max_queue_size=0))
+    assert "allow_timeout_override: false" in quiet and "default_timeout_microseconds: 0" in quiet
+
+
 def test_tensorrt_config_uses_the_same_tensors() -> None:
     cpu, trt = render_config(RepositoryConfig()), render_config(RepositoryConfig(target="tensorrt"))
     assert 'platform: "tensorrt_plan"' in trt and "KIND_GPU" in trt

@@ -257,6 +257,7 @@ def test_metrics_after_four_turns(phantom_dir: Path) -> None:
     # the embedded encoder reports its batches: the session's one film is in the batch-size histogram
     assert metric(text, "hilum_encoder_batch_size_sum") - metric(before, "hilum_encoder_batch_size_sum") == 1
     assert metric(text, "hilum_encoder_queue_seconds_count") >= 1
+    assert "hilum_encoder_pending " in text and metric(text, "hilum_encoder_pending") == 0  # all answered
 
 
 def test_not_ready_until_the_encoder_answers() -> None:
