@@ -3,7 +3,7 @@
 One asyncio event loop in a background thread owns the ``tritonclient.grpc.aio`` client, so
 any number of caller threads can have requests in flight at once over one channel — that is
 what lets Triton's dynamic batcher group them. ``encode`` is the blocking protocol method;
-``encode_async`` is there for asyncio callers (it hops onto the client's loop).
+``encode_async`` and ``infer_async`` are there for asyncio callers (they hop onto the client's loop).
 ``shared_memory_slots`` > 0 (a Triton on the same host only): films and maps go through
 ``/dev/shm`` regions instead of gRPC payloads (``triton_shm.py``).
 
@@ -122,8 +122,7 @@ class TritonEncoder:
 
     async def encode_async(self, image: np.ndarray) -> AnatomyMaps:
         film = validate_film(image)
-        future = asyncio.run_coroutine_threadsafe(self._infer(film[None, None]), self._loop)
-        anatomy, lesion, hilum = await asyncio.wrap_future(future)
+        anatomy, lesion, hilum = await self.infer_async(film[None])
         return to_anatomy_maps(film, anatomy[0], lesion[0], hilum[0])
 
     def ready(self) -> bool:
@@ -153,6 +152,13 @@ class TritonEncoder:
         if self._closed:
             raise EncoderError("encoder is closed")
         return self._submit(self._infer(np.asarray(films, dtype=np.float32)[:, None]))
+
+    async def infer_async(self, films: np.ndarray) -> Outputs:
+        """``infer`` for asyncio callers on any loop (it hops onto the client's)."""
+        if self._closed:
+            raise EncoderError("encoder is closed")
+        batch = np.asarray(films, dtype=np.float32)[:, None]
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(self._infer(batch), self._loop))
 
     def _admit(self, films: int) -> None:
         """Count ``films`` in flight, or refuse them when that would pass ``max_in_flight`` (a
