@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 TENANT_KEY = "x-hilum-tenant"
 DEFAULT_TENANT = "default"
+PUSHBACK_KEY = "grpc-retry-pushback-ms"  # gRPC retry design A6: when the server asks the client to retry
 R = TypeVar("R")
 
 
@@ -57,6 +58,9 @@ class _Call:
         if not isinstance(exc, HilumError):
             self.metrics.error(kind)  # the engine counts the HilumErrors it raises
         self.done(code)
+        retry_after_s = getattr(exc, "retry_after_s", None)
+        if retry_after_s is not None:  # gRPC's server pushback: a client's retry policy waits this long
+            self.context.set_trailing_metadata(((PUSHBACK_KEY, str(int(retry_after_s * 1000))),))
         self.context.abort(code, message)
 
 

@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import closing
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 
 from orchestrator.server import Service, build_services
@@ -56,3 +60,50 @@ def test_serve_on_triton_and_status(triton: object, phantom_dir: Path) -> None:
     assert report["orchestrator"]["ok"] is True
     assert report["triton"]["ok"] is True and report["triton"]["detail"]["models"]
     assert "inferences" in report["triton"]["summary"]
+
+
+def test_a_full_encoder_refuses_at_once_with_a_retry_hint(triton: object, phantom_dir: Path) -> None:
+    """``encoder_queue_size`` 1: while the service's encoder has a film on Triton, an upload gets
+    429 with Retry-After over REST and RESOURCE_EXHAUSTED with gRPC's retry pushback; after, it
+    is served."""
+    import grpc
+
+    from orchestrator.encoders.triton import TritonEncoder
+    from orchestrator.grpc_service.proto import dialog_pb2 as pb
+    from orchestrator.grpc_service.proto import dialog_pb2_grpc as pb_grpc
+    from orchestrator.grpc_service.servicer import PUSHBACK_KEY
+
+    url = triton.grpc_url  # type: ignore[attr-defined]
+    settings = Settings(encoder=f"triton://{url}", encoder_queue_size=1)
+    films = np.random.default_rng(0).random((32, 512, 512), dtype=np.float32)
+    image = (phantom_dir / "image.png").read_bytes()
+    with Service(build_services(settings), "127.0.0.1", 0, 0) as svc, \
+            httpx.Client(base_url=svc.url, timeout=120) as http, grpc.insecure_channel(svc.grpc_target) as channel, \
+            closing(TritonEncoder(url, settings.triton_model_name, timeout_s=120.0)) as other, \
+            ThreadPoolExecutor(3) as pool:
+        svc.wait_ready()
+        encoder = svc.services.encoder
+        # another client fills both of Triton's instances, so the service's own 32 films wait behind them
+        ahead = [pool.submit(other.infer, films) for _ in range(2)]
+        wait_for(lambda: other.pending == 64)
+        held = pool.submit(encoder.infer, films)
+        wait_for(lambda: encoder.pending == 32)
+        rest = http.post("/v1/sessions", files={"file": ("image.png", image, "image/png")})
+        with pytest.raises(grpc.RpcError) as refused:
+            pb_grpc.DialogStub(channel).CreateSession(pb.CreateSessionRequest(image=image, lang="en"))
+        assert not held.done(), "the service's films were answered before both refusals: nothing was full"
+        for future in (*ahead, held):
+            future.result()
+        served = http.post("/v1/sessions", files={"file": ("image.png", image, "image/png")})
+    assert rest.status_code == 429 and rest.headers["retry-after"] == "1"
+    assert rest.json()["error"]["kind"] == "encoder_overloaded" and "limit 1" in rest.json()["error"]["message"]
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "limit 1" in refused.value.details()
+    assert dict(refused.value.trailing_metadata() or ())[PUSHBACK_KEY] == "1000"
+    assert served.status_code == 201, served.text
+
+
+def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached"
+        time.sleep(0.005)
