@@ -40,13 +40,18 @@ def test_the_summary_counts_each_kind_and_times_it_from_its_due_time() -> None:
 @pytest.mark.triton
 def test_the_driver_sends_on_schedule_whatever_came_before(committed_triton: TritonServer) -> None:
     films = [np.random.default_rng(0).random((512, 512), dtype=np.float32)]
-    arrivals = np.arange(10) * 0.001  # 10 films within 10 ms: a limit of 3 lets 3 in, refuses 7
+    arrivals = np.arange(10) * 0.001  # 10 films within 10 ms against a limit of 3
     with closing(TritonEncoder(committed_triton.grpc_url, Settings().triton_model_name, max_in_flight=3)) as enc:
         outcomes = asyncio.run(drive(enc, films, arrivals))
         wrong = asyncio.run(drive(enc, [np.zeros((256, 256), np.float32)], arrivals[:2]))
-    assert [o.kind for o in outcomes] == ["served"] * 3 + ["refused"] * 7
+    kinds = [o.kind for o in outcomes]
     assert [o.scheduled for o in outcomes] == pytest.approx(list(arrivals))
-    served, refused = outcomes[:3], outcomes[3:]
+    assert kinds[:3] == ["served"] * 3 and "failed" not in kinds
+    # a film takes tens of ms: all 7 later ones find the limit taken, unless the driver stalls
+    # for that long on a busy machine, and then one or two may find a place again
+    assert kinds.count("refused") >= 5, kinds
+    served = [o for o in outcomes if o.kind == "served"]
+    refused = [o for o in outcomes if o.kind == "refused"]
     assert max(o.latency for o in refused) < min(o.latency for o in served)  # refused at once
     assert [o.kind for o in wrong] == ["failed", "failed"]  # Triton refuses the shape: not a 429
 
