@@ -5,7 +5,8 @@
 Declared scenario (the load is fixed before the run and apart from the system under test):
 the committed encoder in a throwaway repository with two models, the shipped config (REJECT
 queue policy: 64 films, 10 s) and the same without its policy, on one tritonserver. First the
-capacity: films/s of a closed loop of 16 callers on the policy-free model for ``--warmup`` s.
+capacity: films/s of a closed loop of 16 callers on the policy-free model (``bench_encoder.run_load``,
+``--capacity-films`` films after a warm-up round).
 Then, for each system below, an open loop of Poisson arrivals at ``--load`` x that capacity for
 ``--seconds`` s (``numpy.random.default_rng(seed)``; the same arrival times for every system),
 each film sent at its arrival time whatever came of the ones before. A film's latency runs
@@ -41,6 +42,7 @@ from typing import Any
 
 import numpy as np
 
+from loadtests.bench_encoder import run_load
 from orchestrator.errors import EncoderError, EncoderOverloadedError
 from orchestrator.settings import Settings
 
@@ -56,13 +58,13 @@ class Scenario:
     seed: int = 0
     load: float = 1.5
     seconds: float = 15.0
-    warmup: float = 5.0
+    capacity_films: int = 160
     limit: int = 64
     timeout_s: float = 30.0
 
     def __post_init__(self) -> None:
-        if self.load <= 0 or self.seconds <= 0 or self.warmup <= 0:
-            raise ValueError("load, seconds and warmup must be positive")
+        if self.load <= 0 or self.seconds <= 0 or self.capacity_films < 1:
+            raise ValueError("load and seconds must be positive, capacity_films at least 1")
         if self.limit < 1 or self.timeout_s <= 0:
             raise ValueError("limit must be at least 1 and timeout positive")
 
@@ -148,25 +150,6 @@ async def drive(encoder: Any, films: list[np.ndarray], arrivals: np.ndarray) -> 
     return list(await asyncio.gather(*(one(i, float(t)) for i, t in enumerate(arrivals))))
 
 
-async def capacity(encoder: Any, films: list[np.ndarray], seconds: float) -> float:
-    """Films/s of ``CAPACITY_CALLERS`` closed-loop callers over ``seconds`` (after 1 s of warm-up)."""
-    loop = asyncio.get_running_loop()
-    counted = 0
-    window: tuple[float, float] = (loop.time() + 1.0, loop.time() + 1.0 + seconds)
-
-    async def caller(k: int) -> None:
-        nonlocal counted
-        i = k
-        while loop.time() < window[1]:
-            await encoder.infer_async(films[i % len(films)][None])
-            i += CAPACITY_CALLERS
-            if window[0] <= loop.time() < window[1]:
-                counted += 1
-
-    await asyncio.gather(*(caller(k) for k in range(CAPACITY_CALLERS)))
-    return counted / seconds
-
-
 def run(scenario: Scenario) -> tuple[float, dict[str, dict[str, float]]]:
     """The measured capacity and each system's summary."""
     from export.repository import RepositoryConfig, write_repository
@@ -186,8 +169,9 @@ def run(scenario: Scenario) -> tuple[float, dict[str, dict[str, float]]]:
                 return TritonEncoder(server.grpc_url, models[policy].model_name, timeout_s=scenario.timeout_s,
                                      max_in_flight=limit)
 
-            with closing(encoder(False, UNLIMITED)) as enc:
-                films_per_s = asyncio.run(capacity(enc, films, scenario.warmup))
+            with closing(encoder(False, UNLIMITED)) as enc:  # the benchmark's closed loop, warm-up round included
+                films_per_s = run_load("capacity", lambda f, e=enc: e.infer(f[None]), films, CAPACITY_CALLERS,
+                                       scenario.capacity_films).throughput
             arrivals = arrival_times(scenario.load * films_per_s, scenario.seconds, scenario.seed)
             for system in SYSTEMS:
                 with closing(encoder(system.queue_policy, scenario.limit if system.limited else UNLIMITED)) as enc:
@@ -211,13 +195,15 @@ def main(argv: list[str] | None = None) -> int:
     defaults = Scenario()
     parser.add_argument("--load", type=float, default=defaults.load, help="offered rate / measured capacity")
     parser.add_argument("--seconds", type=float, default=defaults.seconds)
-    parser.add_argument("--warmup", type=float, default=defaults.warmup, help="seconds measuring capacity")
+    parser.add_argument("--capacity-films", type=int, default=defaults.capacity_films,
+                        help="films the closed loop sends to measure capacity")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--limit", type=int, default=Settings().encoder_queue_size,
                         help="the orchestrator's limit on films in flight (default: encoder_queue_size)")
     parser.add_argument("--timeout", type=float, default=defaults.timeout_s, help="a caller's deadline, s")
     args = parser.parse_args(argv)
-    scenario = Scenario(seed=args.seed, load=args.load, seconds=args.seconds, warmup=args.warmup,
+    scenario = Scenario(seed=args.seed, load=args.load, seconds=args.seconds,
+                        capacity_films=args.capacity_films,
                         limit=args.limit, timeout_s=args.timeout)
     print(f"scenario: {scenario}")
     print(HEADER)
