@@ -7,8 +7,8 @@
 core's mean radius, to call a margin lobulated (0.22, set on the phantom's truth masks). An
 encoder draws its lesion masks at half the film's resolution, so it may want another value. For
 each source (the phantom's truth maps, then each ``--onnx`` encoder) and each ``--fracs`` value,
-this counts the nodule-like lesions >= 10 mm that a finding matches (the scorer's matching,
-``orchestrator.findings.scoring``):
+this counts the lesions whose margin the scorer scores (nodule-like, >= 10 mm: ``margin_scored``)
+that a finding matches (the scorer's matching, ``orchestrator.findings.scoring``):
 
 - **margin right**: smooth / lobulated / spiculated, as the scorer's ``margin_ge10``;
 - **irregular right**: smooth against lobulated-or-spiculated, which is what turn 4's checklist
@@ -37,10 +37,9 @@ from encoder.dataset import format_seeds, parse_seeds
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.facts import PixelSpacing
 from orchestrator.findings import analyse, margin
-from orchestrator.findings.scoring import MARGIN_TYPES, case_spacing, match_findings, truth_maps
+from orchestrator.findings.scoring import case_spacing, margin_scored, match_findings, truth_maps
 
 DEFAULT_FRACS = (0.14, 0.16, 0.18, 0.20, 0.22, 0.24, 0.26, 0.30)
-MIN_DIAMETER_MM = 10.0  # as the scorer's margin_ge10
 
 
 @dataclass
@@ -73,11 +72,8 @@ def margin_calls(
     matches, _ = match_findings(facts, lesions)
     calls: list[tuple[str, str]] = []
     for m in matches:
-        truth, found = m.truth, m.finding
-        if found is None or truth["type"] not in MARGIN_TYPES or not truth.get("margin"):
-            continue
-        if float(truth["diameter_mm"]) >= MIN_DIAMETER_MM:
-            calls.append((str(truth["margin"]), found.margin))
+        if m.finding is not None and margin_scored(m.truth):
+            calls.append((str(m.truth["margin"]), m.finding.margin))
     return calls
 
 

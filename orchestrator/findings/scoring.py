@@ -150,6 +150,11 @@ def score(results: Iterable[tuple[ImageFacts, Sequence[dict[str, Any]]]]) -> Sco
     return Score(tallies, fps, films, failures)
 
 
+def margin_scored(truth: dict[str, Any]) -> bool:
+    """Whether a truth lesion's margin is scored (``margin_ge10``): nodule-like, >= 10 mm, margin known."""
+    return truth["type"] in MARGIN_TYPES and bool(truth.get("margin")) and float(truth["diameter_mm"]) >= 10
+
+
 def _score_one(m: Match, t: dict[str, Tally], failures: list[str]) -> None:
     truth, f = m.truth, m.finding
     t["detected"].add(f is not None)
@@ -174,7 +179,7 @@ def _score_one(m: Match, t: dict[str, Tally], failures: list[str]) -> None:
             failures.append(f"diameter: {kind} truth {d_true} got {f.diameter_mm}")
     if kind == "strand" and d_true > 0:
         t["strand_length_20"].add(abs(f.longest_mm - d_true) / d_true <= 0.2)
-    if kind in MARGIN_TYPES and truth.get("margin") and d_true >= 10:
+    if margin_scored(truth):
         good = f.margin == truth["margin"]
         t["margin_ge10"].add(good)
         if not good:
