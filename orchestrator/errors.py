@@ -5,7 +5,8 @@
     │   ├── UnsupportedMediaError   not an image / not a DICOM we can read        → 415
     │   ├── ImageTooLargeError      byte size or pixel dimensions over the limits → 413
     │   ├── CorruptImageError       truncated DICOM, broken PNG                    → 422
-    │   └── InvalidQuestionError    empty or over-long question                    → 422
+    │   ├── InvalidQuestionError    empty or over-long question                    → 422
+    │   └── NotAChestFilmError      not a frontal chest radiograph shown upright   → 422
     ├── SessionError
     │   ├── SessionNotFoundError    no such session (or it expired)               → 404
     │   └── SessionForbiddenError   the session belongs to another tenant         → 403
@@ -59,6 +60,17 @@ class CorruptImageError(InputError):
 class InvalidQuestionError(InputError):
     http_status = 422
     kind = "invalid_question"
+
+
+class NotAChestFilmError(InputError):
+    """The film gate (``orchestrator.film_gate``) refused the upload; ``reason`` is its code."""
+
+    http_status = 422
+    kind = "not_a_chest_film"
+
+    def __init__(self, message: str, reason: str = "not_chest") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class SessionError(HilumError):

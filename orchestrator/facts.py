@@ -107,6 +107,12 @@ class Finding:
     # other lobes whose projections also cover the centre: on a frontal film the lobe is then an
     # estimate (upper and lower lobes overlap in projection) and the answer says so
     lobe_overlap: tuple[str, ...] = ()
+    # the side is the spine line's (the centre's column against the midline); False when the lung
+    # maps put the lesion's bulk on the other side: the answer then says the side is uncertain
+    side_confirmed: bool = True
+    # calibrated probability that each stated attribute is right (presence, margin, size, density,
+    # calcification, cavity, lobe), fitted on validation seeds: orchestrator.findings.calibration
+    attribute_confidence: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -142,6 +148,34 @@ class AnatomyFacts:
         return next((r for r in self.regions if r.name == name), None)
 
 
+Orientation = Literal["upright", "rotated_90", "rotated_180", "flipped_lr"]
+
+
+@dataclass(frozen=True)
+class FilmCheck:
+    """What the film gate (``orchestrator.film_gate``) established about an accepted upload.
+
+    ``orientation`` is how the film is shown relative to the standard PA display; ``warnings``
+    are codes (``orchestrator.film_gate.WARNINGS`` says what each means). ``localisable`` is
+    the one switch the findings layer and the composer read: only then are findings, sides,
+    lobes, zones, distances, hila and the cardiothoracic ratio stated."""
+
+    is_chest: bool = True
+    view: str = "unknown"  # PA, AP (from the file), or frontal (from the image alone)
+    orientation: Orientation = "upright"
+    anatomy_plausible: bool = True
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def localisable(self) -> bool:
+        return self.is_chest and self.anatomy_plausible and self.orientation == "upright" \
+            and "sides_unconfirmed" not in self.warnings
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"is_chest": self.is_chest, "view": self.view, "orientation": self.orientation,
+                "anatomy_plausible": self.anatomy_plausible, "warnings": list(self.warnings)}
+
+
 @dataclass(frozen=True)
 class ImageFacts:
     image_size: tuple[int, int]  # (H, W) of the working image
@@ -150,6 +184,7 @@ class ImageFacts:
     findings: tuple[Finding, ...]
     lesion_heatmap_png: str = ""  # data: URL of a small RGBA PNG, for the screening overlay
     checked: tuple[str, ...] = ()  # what the findings layer actually assessed (for "normal" statements)
+    film_check: FilmCheck = field(default_factory=FilmCheck)
 
     def finding(self, finding_id: str) -> Finding | None:
         return next((f for f in self.findings if f.id == finding_id), None)

@@ -124,7 +124,8 @@ def decode_upload(data: bytes, filename: str | None, settings: UploadLimits) -> 
     else:
         width, height = png_size(data) if fmt == "png" else jpeg_size(data)
         _check_pixels(width, height, settings)
-        pixels, spacing_raw, meta = _read_raster(data, fmt), None, {}
+        pixels, colour = _read_raster(data, fmt)
+        spacing_raw, meta = None, {"colourfulness": colour}
     if pixels.ndim != 2 or min(pixels.shape) < 16:
         raise CorruptImageError(f"image of shape {pixels.shape} is not a usable 2D film")
     image, resampling = prepare_film(pixels)
@@ -158,17 +159,36 @@ def display_png(image: np.ndarray) -> bytes:
 # --- PNG / JPEG -------------------------------------------------------------------------------
 
 
-def _read_raster(data: bytes, fmt: FilmFormat) -> np.ndarray:
+def _read_raster(data: bytes, fmt: FilmFormat) -> tuple[np.ndarray, float]:
+    """Grayscale pixels and the image's colourfulness (``colourfulness``) before conversion."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
                 im.load()
-                return _grayscale(im)
+                return _grayscale(im), _raster_colourfulness(im)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageTooLargeError(f"image too large to decode: {exc}") from exc
     except (OSError, SyntaxError, ValueError, struct.error) as exc:
         raise CorruptImageError(f"broken {fmt.upper()}: {exc}") from exc
+
+
+def colourfulness(rgb: np.ndarray) -> float:
+    """Mean chroma of an RGB image in [0, 1]: 0 for gray (a radiograph), ~0.1+ for a colour photo.
+    The mean absolute difference of the channels from their mean, on a 256-wide scale."""
+    arr = np.asarray(rgb, dtype=np.float32)[..., :3]
+    if arr.ndim != 3 or arr.shape[-1] != 3:
+        return 0.0
+    step = max(1, int(np.ceil(max(arr.shape[:2]) / 256)))  # a subsample is plenty for a mean
+    small = arr[::step, ::step]
+    scale = 65535.0 if small.max() > 255 else 255.0
+    return float(np.abs(small - small.mean(axis=-1, keepdims=True)).mean() / scale)
+
+
+def _raster_colourfulness(im: Image.Image) -> float:
+    if im.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa"):
+        return colourfulness(np.asarray(im.convert("RGB")))
+    return 0.0
 
 
 def _grayscale(im: Image.Image) -> np.ndarray:
@@ -196,14 +216,17 @@ def _read_dicom(data: bytes, limits: UploadLimits) -> tuple[np.ndarray, tuple[fl
     _check_pixels(cols, rows, limits)
     arr = _dicom_pixels(ds)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
+    colour = 0.0
     if arr.ndim == 3 and arr.shape[-1] in (3, 4) and not photometric.startswith("MONOCHROME"):
+        colour = colourfulness(arr)
         arr = arr[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     elif arr.ndim == 3:  # multi-frame: the first frame
         arr = arr[0]
     arr = arr.astype(np.float32)
     if photometric == "MONOCHROME1":
         arr = float(arr.max()) + float(arr.min()) - arr
-    meta = {"modality": str(ds.get("Modality", "")) or None, "photometric": photometric}
+    meta = {"modality": str(ds.get("Modality", "")) or None, "photometric": photometric,
+            "colourfulness": colour, **dicom_film_tags(ds)}
     return arr, dicom_spacing(ds), meta
 
 
@@ -214,6 +237,27 @@ def _dicom_pixels(ds: Any) -> np.ndarray:
         raise UnsupportedMediaError(f"DICOM transfer syntax not supported: {exc}") from exc
     except (ValueError, EOFError, OSError, AttributeError, KeyError, struct.error) as exc:
         raise CorruptImageError(f"broken DICOM pixel data (truncated?): {exc}") from exc
+
+
+def dicom_film_tags(ds: Any) -> dict[str, Any]:
+    """What the file says about the film for the gate: body part, view, orientation, laterality.
+    Upper-cased strings, None when absent or unreadable (never trusted for more than the gate)."""
+    out: dict[str, Any] = {}
+    for key, tag in (("body_part", "BodyPartExamined"), ("view_position", "ViewPosition"),
+                     ("image_laterality", "ImageLaterality")):
+        try:
+            value = ds.get(tag)
+            out[key] = str(value).strip().upper()[:64] or None if value is not None else None
+        except Exception:  # noqa: BLE001 - a malformed optional tag is as good as an absent one
+            out[key] = None
+    try:
+        value = ds.get("PatientOrientation")
+        parts = list(value) if isinstance(value, list | tuple) or hasattr(value, "__iter__") and not isinstance(value, str) \
+            else str(value or "").split("\\")
+        out["patient_orientation"] = tuple(str(p).strip().upper()[:8] for p in parts[:2]) if len(parts) >= 2 else None
+    except Exception:  # noqa: BLE001
+        out["patient_orientation"] = None
+    return out
 
 
 def dicom_spacing(ds: Any) -> tuple[float, float, str] | None:

@@ -13,6 +13,7 @@ from typing import Any
 
 from orchestrator.dialogue.words import phrases, r1, word
 from orchestrator.facts import Finding, ImageFacts
+from orchestrator.findings.calibration import is_confident
 from orchestrator.ontology.loader import Checklist, ChecklistItem, Ontology
 
 
@@ -66,6 +67,28 @@ def _show(value: Any) -> str:
     return str(value)
 
 
+# which calibrated attribute (Finding.attribute_confidence) a finding fact rests on
+FACT_ATTRIBUTES = MappingProxyType({
+    "margin": "margin",
+    "density.calcified": "calcification",
+    "density.cavity": "cavity",
+    "density.homogeneous": "density",
+    "diameter_mm": "size",
+})
+
+
+def smooth_unbacked(rule: dict[str, Any], finding: Finding | None) -> bool:
+    """A margin item over a smooth read: the lesion map (half the film's resolution) cannot
+    show 1 mm spicules, so "smooth" decides neither "irregular: no" nor "smooth: yes"."""
+    return finding is not None and rule.get("fact") == "margin" and finding.margin == "smooth"
+
+
+def unbacked(rule: dict[str, Any], finding: Finding | None) -> bool:
+    """The item rests on an attribute whose calibrated probability is below the threshold."""
+    attr = FACT_ATTRIBUTES.get(str(rule.get("fact")))
+    return finding is not None and attr is not None and not is_confident(finding.attribute_confidence.get(attr))
+
+
 def _finding_status(rule: dict[str, Any], finding: Finding | None) -> tuple[str, Any]:
     if finding is None:
         return "uncertain", None
@@ -73,6 +96,8 @@ def _finding_status(rule: dict[str, Any], finding: Finding | None) -> tuple[str,
     status = _compare(value, rule["op"], rule.get("value"))
     if status == "yes" and rule.get("yes_as"):
         status = rule["yes_as"]
+    if smooth_unbacked(rule, finding) or unbacked(rule, finding):
+        status = "uncertain"
     return status, value
 
 
@@ -178,17 +203,25 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
     for item in checklist.items:
         status, value = evaluate_item(item, facts, finding)
         sign = ontology.sign(item.sign)
+        detail = _detail(item, value, lang, facts.spacing.source == "estimated")
+        evidence = _evidence(item, status, value, lang, facts.spacing.source == "estimated")
+        if item.rule.get("scope") == "finding" and smooth_unbacked(item.rule, finding):
+            detail = "此分辨率下未见边缘不规则" if lang == "zh" else "no irregularity seen at this resolution"
+            evidence = f"边缘:{detail}" if lang == "zh" else f"margin: {detail}"
+        elif item.rule.get("scope") == "finding" and unbacked(item.rule, finding):
+            detail = ""
+            evidence += "(置信度低于阈值,本片无法判断)" if lang == "zh" else " (below the confidence threshold: cannot be judged on this film)"
         out.append(
             ItemResult(
                 sign=item.sign,
                 label=item.label(lang) or (sign.name(lang) if sign else item.sign),
                 status=status,
-                evidence=_evidence(item, status, value, lang, facts.spacing.source == "estimated"),
+                evidence=evidence,
                 settle=item.settle(lang) if status == "uncertain" else "",
                 specificity=sign.specificity if sign else 0.5,
                 fact=item.rule.get("fact"),
                 value=value,
-                detail=_detail(item, value, lang, facts.spacing.source == "estimated"),
+                detail=detail,
             )
         )
     return out

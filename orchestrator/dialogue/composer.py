@@ -18,6 +18,7 @@ from orchestrator.dialogue.anchors import Anchor, Registry, add_relation, is_sco
 from orchestrator.dialogue.parser import Query
 from orchestrator.dialogue.words import cm, mm, r1, word
 from orchestrator.facts import Finding, ImageFacts
+from orchestrator.findings.calibration import is_confident
 from orchestrator.ontology.loader import Ontology
 
 
@@ -78,6 +79,7 @@ def finding_dict(f: Finding, anchor_id: str) -> dict[str, Any]:
         "kind": f.kind,
         "shape": f.shape,
         "side": f.side,
+        "side_confirmed": f.side_confirmed,
         "lobe": f.lobe,
         "zone": f.zone,
         "band": f.band,
@@ -98,8 +100,24 @@ def finding_dict(f: Finding, anchor_id: str) -> dict[str, Any]:
         "distance_to_hilum_mm": r1(f.hilum.center_distance_mm) if f.hilum else None,
         "center_px": [r1(f.center_px[0]), r1(f.center_px[1])],
         "bbox_px": [r1(v) for v in f.bbox_px],
-        "confidence": r1(f.confidence),
+        "confidence": round(float(f.confidence), 3),
+        "attribute_confidence": {k: round(float(v), 3) for k, v in f.attribute_confidence.items()},
     }
+
+
+# --- confidence: hedge what the calibration cannot back (orchestrator.findings.calibration) --------
+
+
+def confident(f: Finding, attribute: str) -> bool:
+    """Whether ``attribute`` of ``f`` is stated flatly: its calibrated probability reaches
+    ``calibration.THRESHOLD`` (no probability, as in facts from before calibration: flat)."""
+    p = f.confidence if attribute == "presence" else f.attribute_confidence.get(attribute)
+    return is_confident(p)
+
+
+def cannot_judge(what_zh: str, what_en: str, lang: str) -> str:
+    """"<what> cannot be judged on this film" / "<what>本片无法判断"."""
+    return f"{what_zh}本片无法判断" if lang == "zh" else f"{what_en} cannot be judged on this film"
 
 
 def spacing_note(ctx: Context) -> dict[str, Any] | None:
@@ -125,8 +143,10 @@ def disclaimer(ctx: Context) -> dict[str, Any]:
 
 def where(f: Finding, lang: str) -> str:
     if lang == "zh":
-        return f"{word('lobe', f.lobe, lang)}({word('zone', f.zone, lang)}、{word('band', f.band, lang)})"
-    return f"{word('lobe', f.lobe, lang)} ({word('zone', f.zone, lang)}, {word('band', f.band, lang)})"
+        side = "" if f.side_confirmed else ",靠近中线,左右侧不确定"
+        return f"{word('lobe', f.lobe, lang)}({word('zone', f.zone, lang)}、{word('band', f.band, lang)}{side})"
+    side = "" if f.side_confirmed else "; near the midline, side uncertain"
+    return f"{word('lobe', f.lobe, lang)} ({word('zone', f.zone, lang)}, {word('band', f.band, lang)}{side})"
 
 
 def size_phrase(f: Finding, lang: str) -> str:
@@ -142,10 +162,12 @@ def size_phrase(f: Finding, lang: str) -> str:
 def finding_line(a: Anchor, f: Finding, lang: str) -> str:
     shape = "" if f.kind in ("strand", "consolidation", "effusion") else word("shape", f.shape, lang)
     kind = word("kind", f.kind, lang)
+    sure = confident(f, "presence")
     if lang == "zh":
-        return f"{a.id}:{where(f, lang)}见{shape}{kind},{size_phrase(f, lang)}。"
+        return f"{a.id}:{where(f, lang)}{'' if sure else '可能'}见{shape}{kind},{size_phrase(f, lang)}。"
     article = "an" if (shape or kind)[:1] in "aeiou" else "a"
-    return f"{a.id}: {article} {(shape + ' ' + kind).strip()} in the {where(f, lang)}, {size_phrase(f, lang)}."
+    return (f"{a.id}: {'' if sure else 'possibly '}{article} {(shape + ' ' + kind).strip()} in the {where(f, lang)}, "
+            f"{size_phrase(f, lang)}.")
 
 
 def subject_findings(ctx: Context) -> list[tuple[Anchor, Finding]]:
@@ -257,7 +279,10 @@ def compose_screen(ctx: Context) -> Composition:
         names = "、".join(f"{a.id}={a.label_zh}" for a in ctx.anatomy) if ctx.zh else ", ".join(
             f"{a.id} = {a.label_en}" for a in ctx.anatomy)
         sections.append(section("anatomy", ctx.t("解剖标志", "Landmarks"), ctx.t(f"解剖锚点:{names}。", f"Anatomy anchors: {names}.")))
-    for extra in (_normal_statement(ctx), spacing_note(ctx), disclaimer(ctx)):
+    warnings = film_warnings(ctx)
+    film_note = section("film_check", ctx.t("片子", "Film"), "".join(warnings) if ctx.zh else " ".join(warnings)) \
+        if warnings else None
+    for extra in (_normal_statement(ctx), film_note, spacing_note(ctx), disclaimer(ctx)):
         if extra:
             sections.append(extra)
     return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
@@ -271,8 +296,15 @@ def margin_text(a: Anchor, f: Finding, lang: str) -> str:
     zh = lang == "zh"
     m = word("margin", f.margin, lang)
     if f.margin == "smooth":
-        return f"{a.id}边缘{m}、规则。" if zh else f"{a.id}: the margin is smooth and regular."
-    parts = [f"{a.id}边缘不规则,呈{m}" if zh else f"{a.id}: the margin is irregular ({m})"]
+        # a smooth read is never stated flatly: the lesion map is drawn at half the film's
+        # resolution and does not resolve 1 mm spicules (issue 20)
+        return f"{a.id}在此分辨率下未见边缘不规则;薄层CT可明确。" if zh else (
+            f"{a.id}: no irregularity seen at this resolution; thin-section CT would settle it.")
+    if confident(f, "margin"):
+        parts = [f"{a.id}边缘不规则,呈{m}" if zh else f"{a.id}: the margin is irregular ({m})"]
+    else:
+        parts = [f"{a.id}边缘是否不规则本片无法判断(图上读为{m})" if zh else
+                 f"{a.id}: whether the margin is irregular cannot be judged on this film (the map reads it {m})"]
     if f.notches:
         clocks = "、".join(f"{n.clock}点" for n in f.notches) if zh else ", ".join(f"{n.clock} o'clock" for n in f.notches)
         parts.append(f"见{len(f.notches)}处切迹,位于{clocks}方向" if zh else f"{len(f.notches)} notch{'es' if len(f.notches) > 1 else ''} at {clocks}")
@@ -281,6 +313,8 @@ def margin_text(a: Anchor, f: Finding, lang: str) -> str:
         lo, hi = mm(min(lengths)), mm(max(lengths))
         parts.append(f"见{len(f.spicules)}条毛刺,长约{lo}–{hi} mm" if zh else
                      f"{len(f.spicules)} spicule{'s' if len(f.spicules) > 1 else ''}, {lo}–{hi} mm long")
+    if not confident(f, "margin"):
+        parts.append("薄层CT可明确" if zh else "thin-section CT would settle it")
     return ("," if zh else "; ").join(parts) + ("。" if zh else ".")
 
 
@@ -292,6 +326,12 @@ def density_text(a: Anchor, f: Finding, lang: str) -> str:
     cav = ("可见空洞" if d.cavity else "未见空洞") if zh else ("a cavity" if d.cavity else "no cavity")
     bub = ("可见空泡样透亮影" if d.bubble_lucency else "未见空泡样透亮影") if zh else (
         "bubble-like lucency present" if d.bubble_lucency else "no bubble-like lucency")
+    if not confident(f, "density"):
+        homo = cannot_judge("密度是否均匀", "— its homogeneity", lang)
+    if not confident(f, "calcification"):
+        calc = cannot_judge("钙化", "calcification", lang)
+    if not confident(f, "cavity"):
+        cav = cannot_judge("空洞", "a cavity", lang)
     ab = {"yes": ("可见空气支气管征", "air bronchogram present"), "no": ("未见空气支气管征", "no air bronchogram"),
           "uncertain": ("空气支气管征本片无法判断", "air bronchogram cannot be judged on this film")}[d.air_bronchogram]
     if zh:
@@ -330,6 +370,9 @@ def compose_size(ctx: Context) -> Composition:
         else:
             lines.append(f"{a.id}: equivalent diameter {mm(r1(f.diameter_mm))} mm (about {cm(r1(f.diameter_mm))} cm); "
                          f"longest {mm(r1(f.longest_mm))} mm, shortest {mm(r1(f.shortest_mm))} mm; area about {mm(r1(f.area_mm2))} mm².")
+        if not confident(f, "size"):
+            lines.append(f"{a.id}的准确大小本片无法判断,以上数值仅供参考。" if ctx.zh else
+                         f"{a.id}'s exact size cannot be judged on this film; the figures are approximate.")
     sections = [section("size", ctx.t("大小", "Size"), ("" if ctx.zh else " ").join(lines))]
     meas = tuple(_diameter_measurement(a, f, ctx) for a, f in pairs)
     return _one_lesion(ctx, pairs, sections, meas)
@@ -372,7 +415,7 @@ def compose_locate(ctx: Context) -> Composition:
             lines.append(f"{a.id} lies in the {side}, {word('lobe', f.lobe, 'en')} territory, {word('zone', f.zone, 'en')}, "
                          f"{word('band', f.band, 'en')}; about {mm(r1(f.distance_to_pleura_mm))} mm from the pleura and "
                          f"{mm(r1(f.distance_to_diaphragm_mm))} mm above the diaphragm.")
-        lines.append(lobe_overlap_note(f, ctx.lang))
+        lines.append(lobe_overlap_note(f, ctx.lang) or lobe_confidence_note(f, ctx.lang))
     sections = [section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(filter(None, lines)))]
     return _one_lesion(ctx, pairs, sections)
 
@@ -387,6 +430,15 @@ def lobe_overlap_note(f: Finding, lang: str) -> str:
                 "所属肺叶为推断,侧位片可明确。")
     return (f"On a frontal film this spot is where the {word('lobe', f.lobe, 'en')} and the "
             f"{' and the '.join(others)} overlap in projection, so the lobe is an estimate; a lateral view would settle it.")
+
+
+def lobe_confidence_note(f: Finding, lang: str) -> str:
+    """A lobe the calibration cannot back (where no overlap note already says so)."""
+    if confident(f, "lobe"):
+        return ""
+    if lang == "zh":
+        return "所属肺叶本片无法判断,侧位片可明确。"
+    return "The lobe cannot be judged on this film; a lateral view would settle it."
 
 
 def _one_lesion(ctx: Context, pairs: list[tuple[Anchor, Finding]], sections: list[dict[str, Any]],
@@ -515,7 +567,7 @@ def compose_checklist(ctx: Context) -> Composition:
                 section("score", ctx.t("符合情况", "Score"), score)]
     unsure = [r for r in results if r.status == "uncertain"]
     if unsure:
-        text = ("；".join(f"{r.label}本片无法确定,可行{r.settle}明确" for r in unsure) + "。") if ctx.zh else (
+        text = ("；".join(f"{r.label}本片无法确定(可行{r.settle}明确)" for r in unsure) + "。") if ctx.zh else (
             "; ".join(f"{r.label[:1].upper()}{r.label[1:]} cannot be decided on this film — {r.settle} would settle it"
                       for r in unsure) + ".")
         sections.append(section("uncertain", ctx.t("待明确", "To settle"), text))
@@ -613,6 +665,31 @@ COMPOSERS = MappingProxyType({
     "explain_term": compose_term,
     "out_of_scope": compose_out_of_scope,
 })
+
+
+# intents whose answer does not rest on this film's anatomy: answered even when it is withheld
+FILM_INDEPENDENT = frozenset({"explain_term", "out_of_scope"})
+
+
+def film_warnings(ctx: Context) -> list[str]:
+    """The film gate's warnings in the turn's language (codes: ``orchestrator.film_gate.WARNINGS``)."""
+    from orchestrator.film_gate import WARNINGS
+
+    return [WARNINGS[w][0 if ctx.zh else 1] for w in ctx.facts.film_check.warnings if w in WARNINGS]
+
+
+def compose_withheld(ctx: Context) -> Composition:
+    """A film accepted as a chest film whose anatomy or sides could not be established: say so,
+    say why, and state nothing that rests on the maps (no finding, side, lobe, zone, distance,
+    hilum or cardiothoracic ratio). Never phrased as a normal result."""
+    lines = [ctx.t("这张片子被识别为正位胸片,但本系统无法在其上可靠地读片。",
+                   "This was recognised as a frontal chest film, but Hilum cannot read it reliably.")]
+    lines += film_warnings(ctx)
+    lines.append(ctx.t("因此不给出病灶、左右侧、肺叶、分区、距离、肺门或心胸比的判断。这不代表片子正常:请由放射科医师阅片。",
+                       "So no finding, side, lobe, zone, distance, hilum or cardiothoracic ratio is given. "
+                       "This is not a normal result: the film needs a radiologist's reading."))
+    return Composition((section("film_check", ctx.t("无法读片", "Cannot read this film"), "".join(lines) if ctx.zh
+                                else " ".join(lines)), disclaimer(ctx)))
 
 
 def compose(ctx: Context) -> Composition:

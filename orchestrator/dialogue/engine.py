@@ -81,6 +81,10 @@ class _Draft:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def session_lang(lang: str | None) -> str:
+    return "zh" if (lang or "").lower().startswith("zh") else "en"
+
+
 def _anatomy_name(raw: str) -> str:
     base, _, side = raw.rpartition("_") if raw.endswith(("_right", "_left")) else (raw, "", "")
     base = _ANATOMY_ALIASES.get(base, base)
@@ -154,21 +158,26 @@ class DialogueEngine:
         self.observer.stage(stage, dt)
         return out
 
-    def analyse_film(self, data: bytes, filename: str | None, timings: dict[str, float]) -> tuple[ImageFacts, bytes]:
+    def analyse_film(self, data: bytes, filename: str | None, timings: dict[str, float],
+                     lang: str = "en") -> tuple[ImageFacts, bytes]:
+        """Decode, gate (refusing what is not an upright frontal chest film before the encoder
+        runs), encode, analyse. Raises InputError subclasses, NotAChestFilmError among them."""
+        from orchestrator.film_gate import check_film
         from orchestrator.findings import analyse, estimate_spacing
         from orchestrator.imaging import decode_upload
 
         film = self._timed("decode", timings, decode_upload, data, filename, self.settings)
+        check = self._timed("gate", timings, check_film, film.image, film.resampling, film.info, lang)
         maps = self._timed("encode", timings, self.encoder.encode, film.image)
         spacing = film.spacing or estimate_spacing(maps)
-        facts = self._timed("findings", timings, analyse, maps, spacing)
+        facts = self._timed("findings", timings, analyse, maps, spacing, check)
         return facts, film.display_png
 
     def create_session(self, data: bytes, filename: str | None = None, lang: str | None = None,
                        tenant: str = "default") -> SessionView:
         timings: dict[str, float] = {}
         try:
-            facts, png = self.analyse_film(data, filename, timings)
+            facts, png = self.analyse_film(data, filename, timings, session_lang(lang))
         except Exception as exc:
             self.observer.error(getattr(exc, "kind", type(exc).__name__))
             raise
@@ -178,7 +187,7 @@ class DialogueEngine:
                       tenant: str = "default", filename: str | None = None,
                       timings: dict[str, float] | None = None) -> SessionView:
         """A session over facts already established (create_session after analysis; tests; replays)."""
-        lang = "zh" if (lang or "").lower().startswith("zh") else "en"
+        lang = session_lang(lang)
         state = SessionState(session_id=uuid.uuid4().hex, tenant=tenant, lang=lang, facts=facts,
                              display_png=display_png, created_at=time.time(), filename=filename,
                              facts_json=canonical_json(to_jsonable(facts)))
@@ -304,7 +313,9 @@ class DialogueEngine:
         if query.intent in NEEDS_SUBJECT or query.intent == "sign_checklist":
             self.observer.anchor_resolution(res.outcome)
         ctx = comp.Context(state.facts, lang, query, res.anchors, anatomy, reg, self.ontology, turn_no)
-        if res.outcome == "ambiguous":
+        if not state.facts.film_check.localisable and query.intent not in comp.FILM_INDEPENDENT:
+            composition = comp.compose_withheld(ctx)
+        elif res.outcome == "ambiguous":
             composition = comp.compose_clarification(ctx, res.candidates)
         elif res.outcome == "none" and query.intent in NEEDS_SUBJECT | {"sign_checklist"}:
             composition = comp.compose_none(ctx)
@@ -326,6 +337,7 @@ class DialogueEngine:
             referenced_anchor_ids=referenced, findings=composition.findings, measurements=composition.measurements,
             checklist=composition.checklist, overlays=tuple(overlays), clarification=composition.clarification,
             timings=dict(timings),
+            film_check=state.facts.film_check.to_dict() if query.intent == "screen" else None,
         )
         return _Draft(state, query, turn, reg, question, timings)
 
@@ -359,5 +371,5 @@ class DialogueEngine:
             turn=t.turn, intent=t.intent, lang=t.lang, query=t.query, answer=Answer(text or t.answer.text, t.answer.sections),
             anchors=t.anchors, referenced_anchor_ids=t.referenced_anchor_ids, findings=t.findings,
             measurements=t.measurements, checklist=t.checklist, overlays=t.overlays, clarification=t.clarification,
-            narration=narration, timings={**t.timings, **extra},
+            narration=narration, timings={**t.timings, **extra}, film_check=t.film_check,
         )

@@ -2,7 +2,8 @@
 
 Keys: turn, intent, lang, query, answer{text, sections}, anchors, referenced_anchor_ids,
 findings, measurements, checklist, overlays, clarification — plus ``narration``
-{source, fallback_reason} and ``timings`` (seconds per stage).
+{source, fallback_reason}, ``timings`` (seconds per stage) and, on screening turns,
+``film_check`` {is_chest, view, orientation, anatomy_plausible, warnings}.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ TURN_KEYS: tuple[str, ...] = (
     "clarification",
     "narration",
     "timings",
+    "film_check",
 )
 
 
@@ -63,6 +65,7 @@ class Turn:
     clarification: dict[str, Any] | None = None
     narration: Narration = field(default_factory=Narration)
     timings: dict[str, float] = field(default_factory=dict)
+    film_check: dict[str, Any] | None = None  # screening turns: what the film gate established
 
     def facts(self) -> dict[str, Any]:
         """The structured fields a narrator may retell (NarrationRequest.turn_facts)."""
@@ -86,6 +89,7 @@ class Turn:
             "clarification": copy.deepcopy(self.clarification),
             "narration": self.narration.to_dict(),
             "timings": dict(self.timings),
+            **({"film_check": copy.deepcopy(self.film_check)} if self.film_check is not None else {}),
         }
 
     @staticmethod
@@ -107,4 +111,5 @@ class Turn:
             clarification=copy.deepcopy(d.get("clarification")),
             narration=Narration(str(narration.get("source", "composer")), narration.get("fallback_reason")),
             timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
+            film_check=copy.deepcopy(d.get("film_check")),
         )

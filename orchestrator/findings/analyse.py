@@ -19,10 +19,13 @@ from orchestrator.facts import (
     AnatomyFacts,
     AnatomyRegion,
     CostophrenicAngle,
+    Density,
+    FilmCheck,
     Finding,
     ImageFacts,
     PixelSpacing,
 )
+from orchestrator.findings import calibration
 from orchestrator.findings.candidates import (
     Candidate,
     as_strand,
@@ -31,7 +34,7 @@ from orchestrator.findings.candidates import (
     measure,
     shape_word,
 )
-from orchestrator.findings.density import assess_density
+from orchestrator.findings.density import assess_density, density_scores
 from orchestrator.findings.geometry import (
     SIDE_LOBES,
     Geometry,
@@ -46,6 +49,7 @@ from orchestrator.findings.geometry import (
     zone_masks,
 )
 from orchestrator.findings.margin import Margin, assess_margin
+from orchestrator.findings.plausibility import CTR_RANGE, plausibility
 from orchestrator.findings.relations import (
     CONTACT_MM,
     DistanceMaps,
@@ -63,8 +67,14 @@ REGION_CHANNELS: tuple[str, ...] = (
 LESION_CHECKS: tuple[str, ...] = ("nodule", "mass", "consolidation", "strand", "cavity", "calcification")
 
 
-def analyse(maps: AnatomyMaps, spacing: PixelSpacing) -> ImageFacts:
+def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | None = None) -> ImageFacts:
+    """``film_check`` is what the film gate established before encoding (upright and unknown view
+    when absent: tests and replays of phantom maps). The maps' own plausibility is judged here;
+    a film that cannot be localised gets no findings and no anatomy (``withheld``)."""
     geom = build_geometry(maps, spacing)
+    check = judge_anatomy(geom, film_check or FilmCheck())
+    if not check.localisable:
+        return withheld(maps, spacing, check)
     candidates = lesion_regions(maps.lesion, maps.image, spacing)
     all_lesions = np.zeros(maps.shape, dtype=bool)
     for c in candidates:
@@ -81,6 +91,26 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing) -> ImageFacts:
         findings=tuple(findings),
         lesion_heatmap_png=heatmap_data_url(maps.lesion),
         checked=checked_items(geom, anatomy),
+        film_check=check,
+    )
+
+
+def judge_anatomy(geom: Geometry, check: FilmCheck) -> FilmCheck:
+    """The gate's check with the maps' plausibility (``orchestrator.findings.plausibility``) added."""
+    plaus = plausibility(geom)
+    warnings = tuple(dict.fromkeys(check.warnings + plaus.warnings))
+    return replace(check, anatomy_plausible=plaus.plausible, warnings=warnings)
+
+
+def withheld(maps: AnatomyMaps, spacing: PixelSpacing, check: FilmCheck) -> ImageFacts:
+    """Facts of a film whose anatomy could not be established: nothing that rests on the maps."""
+    return ImageFacts(
+        image_size=(int(maps.shape[0]), int(maps.shape[1])),
+        spacing=spacing,
+        anatomy=AnatomyFacts((), {}, (), None, None, None),
+        findings=(),
+        checked=(),
+        film_check=check,
     )
 
 
@@ -108,7 +138,7 @@ def morphology(c: Candidate, spacing: PixelSpacing) -> Morphology:
 
 def describe(geom: Geometry, c: Candidate, others: np.ndarray, dists: DistanceMaps) -> Finding:
     spacing = geom.spacing
-    side = geom.side_of_mask(c.mask)
+    side, side_confirmed = geom.sided(c.mask, c.center)
     lung = geom.lung(side)
     morph = morphology(c, spacing)
     body = morph.body
@@ -138,6 +168,7 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray, dists: DistanceMa
         side=side,  # type: ignore[arg-type]
         lobe=lobe,
         lobe_overlap=lobe_overlap,
+        side_confirmed=side_confirmed,
         zone=lung.zone(cy) if lung.present else "middle",
         band=lung.band(cx, cy) if lung.present else "middle",
         margin=morph.margin.margin,
@@ -148,8 +179,77 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray, dists: DistanceMa
         distance_to_pleura_mm=round(pleura_mm, 1),
         distance_to_diaphragm_mm=round(diaphragm_mm, 1),
         hilum=hilum_relation(geom, side, c.mask, body.center, geom.maps.image, density.contrast),
-        confidence=round(float(np.clip(c.peak, 0.0, 1.0)), 3),
+        confidence=presence_confidence(geom, c),
+        attribute_confidence=attribute_confidence(geom, c, morph, density, lung.mask, others, lobe_overlap),
     )
+
+
+# --- calibrated confidence (orchestrator.findings.calibration) --------------------------------
+
+
+def raw_scores(
+    geom: Geometry,
+    c: Candidate,
+    morph: Morphology,
+    density: Density,
+    lung_mask: np.ndarray,
+    others: np.ndarray,
+    lobe_overlap: tuple[str, ...],
+) -> dict[str, float]:
+    """The 1-D raw scores the calibration tables read (each table names its key)."""
+    presence = _presence_scores(geom, c)
+    cavity, calcified = density_scores(
+        geom.maps.image, morph.body.mask, lung_mask, geom.spacing, morph.body.diameter_mm, others
+    )
+    return {
+        **presence,
+        "margin": float(morph.margin.score),
+        "diameter_mm": float(morph.body.diameter_mm),
+        "contrast": float(density.contrast),
+        "cavity": cavity,
+        "calcified": calcified,
+        "lobe_clear": 0.0 if lobe_overlap else 1.0,
+    }
+
+
+def _presence_scores(geom: Geometry, c: Candidate) -> dict[str, float]:
+    inside = np.asarray(geom.maps.lesion, dtype=np.float32)[c.mask]
+    return {
+        "lesion_peak": float(np.clip(c.peak, 0.0, 1.0)),
+        "lesion_mean": float(inside.mean()) if inside.size else 0.0,
+        "log_area_mm2": float(np.log(max(c.area_mm2, 1e-3))),
+    }
+
+
+def presence_confidence(geom: Geometry, c: Candidate) -> float:
+    """P(the finding is a real lesion); in the fitter's raw mode the raw presence score."""
+    cal = calibration.load()
+    raw = _presence_scores(geom, c)
+    curve = cal.curves.get("presence")
+    key = curve.score if curve is not None else "lesion_peak"
+    if calibration.in_raw_mode() or curve is None:
+        return round(raw[key], 4)
+    p = cal.probability("presence", raw[key])
+    return float(p) if p is not None else round(raw[key], 3)
+
+
+def attribute_confidence(
+    geom: Geometry,
+    c: Candidate,
+    morph: Morphology,
+    density: Density,
+    lung_mask: np.ndarray,
+    others: np.ndarray,
+    lobe_overlap: tuple[str, ...],
+) -> dict[str, float]:
+    """P(each stated attribute is right); strand-like opacities have no graded margin."""
+    raw = raw_scores(geom, c, morph, density, lung_mask, others, lobe_overlap)
+    stated = {
+        "margin": morph.margin.margin != "smooth",
+        "calcification": bool(density.calcified),
+        "cavity": bool(density.cavity),
+    }
+    return calibration.load().probabilities(raw, stated)
 
 
 def _polygon(c: Candidate) -> tuple[tuple[float, float], ...]:
@@ -166,6 +266,8 @@ def anatomy_facts(geom: Geometry, findings: list[Finding] | None = None) -> Anat
     cps = tuple(_with_fluid(costophrenic(geom, s), s in fluid) for s in ("right", "left"))
     heart_w, thorax_w = widths_mm(geom)
     ctr = round(heart_w / thorax_w, 3) if heart_w and thorax_w else None
+    if ctr is not None and not CTR_RANGE[0] <= ctr <= CTR_RANGE[1]:
+        ctr = None  # never printed outside the physiological range
     domes = {s: p for s in ("right", "left") if (p := diaphragm_dome(geom, s)) is not None}
     apices = {s: p for s in ("right", "left") if (p := apex(geom.lung(s))) is not None}
     for s, p in apices.items():

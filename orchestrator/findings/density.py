@@ -129,6 +129,22 @@ def assess_density(
     )
 
 
+def density_scores(
+    image: np.ndarray,
+    mask: np.ndarray,
+    lung: np.ndarray,
+    spacing: PixelSpacing,
+    diameter_mm: float,
+    other_lesions: np.ndarray | None = None,
+) -> tuple[float, float]:
+    """The raw scores behind the cavity and calcification flags, (cavity score, calcified
+    score / ``CALCIFIED_SCORE``), as ``assess_density`` reads them (before its gates); what
+    ``orchestrator.findings.calibration`` turns into probabilities."""
+    smooth = cv2.GaussianBlur(np.asarray(image, dtype=np.float32), (0, 0), 0.8)
+    prof, _ = radial_profile(smooth, mask, ring_mask(mask, lung, spacing, other_lesions))
+    return float(prof.cavity_score), float(prof.calcified_score(diameter_mm) / CALCIFIED_SCORE)
+
+
 def texture_ratio(image: np.ndarray, mask: np.ndarray, rho: np.ndarray, ring: np.ndarray, spacing: PixelSpacing) -> float:
     """Mid-scale texture (difference of Gaussians, about 1-5 mm) inside the lesion relative
     to that of the surrounding lung: above 1 the opacity is mottled (consolidation-like)."""

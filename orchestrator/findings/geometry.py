@@ -124,6 +124,16 @@ class Geometry:
             return "right"
         return side
 
+    def side_by_midline(self, x: float) -> str:
+        """The side of a column against the spine line (standard display: right is image-left)."""
+        return "right" if x < self.midline_x else "left"
+
+    def sided(self, mask: np.ndarray, center: Point) -> tuple[str, bool]:
+        """(side, confirmed): the side of the centre against the spine line, confirmed when the
+        lung maps (``side_of_mask``) agree. Laterality never rests on a lung label alone."""
+        side = self.side_by_midline(center[0])
+        return side, self.side_of_mask(mask) == side
+
     def lobe_estimate(self, mask: np.ndarray, side: str, center: Point) -> tuple[str, tuple[str, ...]]:
         """(lobe, the other lobes also covering the centre) of a lesion centred at ``center``.
 

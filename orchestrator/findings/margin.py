@@ -39,6 +39,9 @@ class Margin:
     spicules: tuple[Spicule, ...]
     core_diameter_mm: float
     core: np.ndarray = field(repr=False, compare=False, default_factory=lambda: np.zeros((0, 0), dtype=bool))
+    # signed distance of the read from the smooth / irregular threshold (>= 0: irregular); the
+    # raw score that ``orchestrator.findings.calibration`` turns into a probability. NaN: not graded
+    score: float = float("nan")
 
 
 def clock_of(center: Point, point: Point) -> int:
@@ -195,6 +198,37 @@ def find_notches(
     return notches
 
 
+SPICULE_SCORE_STEP = 0.1  # margin score per spicule beyond the 1.5 that separates one from two
+
+
+def lobulation_score(
+    core: np.ndarray,
+    center: Point,
+    spacing: PixelSpacing,
+    spikes: list[Spicule] | None = None,
+    hidden: np.ndarray | None = None,
+) -> float:
+    """How far the deepest notch is from the depth that makes a margin lobulated, in units of
+    the core's mean radius: >= 0 exactly when ``find_notches`` finds the margin lobulated."""
+    if core.sum() < 12:
+        return -LOBULATION_FRAC
+    prof = radial_profile(core, center, spacing, hidden=hidden)
+    if spikes:
+        prof = _mask_spike_bases(prof, center, spikes, spacing)
+    r_mean = max(float(prof.mean()), 1e-6)
+    px_mm = max(spacing.row_mm, spacing.col_mm)
+    min_depth = max(NOTCH_MIN_MM, NOTCH_PX * px_mm, NOTCH_MIN_FRAC * r_mean)
+    deep = max(min_depth, LOBULATION_FRAC * r_mean)
+    proms = [prom for _, prom, width, _ in profile_minima(prof, min_depth) if width <= NOTCH_MAX_WIDTH_DEG]
+    return (max(proms, default=0.0) - deep) / r_mean
+
+
+def margin_score(lobulation: float, n_spicules: int) -> float:
+    """One signed score for the read: the larger of the lobulation score and a spicule term
+    (>= 0 from two spicules on, as ``assess_margin`` calls a margin spiculated)."""
+    return max(lobulation, SPICULE_SCORE_STEP * (n_spicules - 1.5))
+
+
 def assess_margin(mask: np.ndarray, center: Point, spacing: PixelSpacing, hidden: np.ndarray | None = None) -> Margin:
     """``hidden``: where the lesion's edge is not its own (cut where another opacity overlaps)."""
     core, _ = core_of(mask, spacing)
@@ -209,4 +243,5 @@ def assess_margin(mask: np.ndarray, center: Point, spacing: PixelSpacing, hidden
         word = "lobulated"
     else:
         word = "smooth"
-    return Margin(word, tuple(notches), tuple(spicules), core_d, core)
+    score = margin_score(lobulation_score(core, center, spacing, spicules, hidden), len(spicules))
+    return Margin(word, tuple(notches), tuple(spicules), core_d, core, round(score, 4))

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 TENANT_KEY = "x-hilum-tenant"
 DEFAULT_TENANT = "default"
 PUSHBACK_KEY = "grpc-retry-pushback-ms"  # gRPC retry design A6: when the server asks the client to retry
+KIND_KEY = "hilum-error-kind"  # trailing metadata: the error kind (not_a_chest_film, ...) of a failed call
 R = TypeVar("R")
 
 
@@ -58,9 +59,11 @@ class _Call:
         if not isinstance(exc, HilumError):
             self.metrics.error(kind)  # the engine counts the HilumErrors it raises
         self.done(code)
+        trailers = [(KIND_KEY, kind)]  # the error envelope's kind, as REST's {"error": {"kind"}} carries it
         retry_after_s = getattr(exc, "retry_after_s", None)
         if retry_after_s is not None:  # gRPC's server pushback: a client's retry policy waits this long
-            self.context.set_trailing_metadata(((PUSHBACK_KEY, str(int(retry_after_s * 1000))),))
+            trailers.append((PUSHBACK_KEY, str(int(retry_after_s * 1000))))
+        self.context.set_trailing_metadata(tuple(trailers))
         self.context.abort(code, message)
 
 

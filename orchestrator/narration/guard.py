@@ -31,6 +31,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.findings.calibration import is_confident
+
 _NUMBER = re.compile(r"(?<![A-Za-z0-9.])(\d+(?:\.\d+)?)\s*(%|mm|cm|毫米|厘米|公分)?", re.IGNORECASE)
 _LIST_MARKER = re.compile(r"(?m)^\s*\d+[.)、]\s*")
 _ANCHOR = re.compile(r"(?<![A-Za-z0-9])A\d+(?![0-9])")
@@ -155,9 +157,13 @@ def _signs(turn_facts: dict[str, Any]) -> tuple[tuple[tuple[str, ...], str], ...
     if len(findings) == 1:  # a single subject: its density facts are sign statuses too
         f = findings[0]
         density = f.get("density") if isinstance(f.get("density"), dict) else f
-        for key, sign in (("calcified", "calcif"), ("cavity", "cavit"), ("bubble_lucency", "bubble")):
+        confidence = f.get("attribute_confidence") or {}
+        for key, sign, attr in (("calcified", "calcif", "calcification"), ("cavity", "cavit", "cavity"),
+                                ("bubble_lucency", "bubble", "")):
             if isinstance(density.get(key), bool):
-                signs.append((_sign_terms(sign, []), "yes" if density[key] else "no"))
+                # below the calibration threshold the composer says it cannot be judged
+                backed = not attr or is_confident(confidence.get(attr))
+                signs.append((_sign_terms(sign, []), ("yes" if density[key] else "no") if backed else "uncertain"))
         if density.get("air_bronchogram") in ("yes", "no", "uncertain"):
             signs.append((_sign_terms("bronchogram", []), str(density["air_bronchogram"])))
     return tuple(signs)

@@ -87,9 +87,15 @@
     }
     const res = await fetch(path, init);
     if (!res.ok) {
-      let message = `${res.status} ${res.statusText}`;
-      try { const j = await res.json(); message = (j.error && j.error.message) || message; } catch (e) { /* keep */ }
-      throw new Error(message);
+      let message = `${res.status} ${res.statusText}`, kind = null;
+      try {
+        const j = await res.json();
+        message = (j.error && j.error.message) || message;
+        kind = (j.error && j.error.kind) || null;
+      } catch (e) { /* keep */ }
+      const err = new Error(message);
+      err.kind = kind;
+      throw err;
     }
     return res;
   }
@@ -168,6 +174,11 @@
       await startSession(session, URL.createObjectURL(film), name);
     } catch (e) {
       toast(e.message);
+      if (e.kind === "not_a_chest_film") {  // the film gate's refusal stays on screen, in the user's language
+        const err = document.createElement("div");
+        err.className = "msg-error film-refused"; err.textContent = e.message;
+        $("#transcript").append(err);
+      }
     } finally { setBusy(false); }
   }
 

@@ -119,6 +119,15 @@ def test_ask_reports_bad_input(tmp_path: Path) -> None:
     assert done.returncode == 1 and "unsupported_media" in done.stderr
 
 
+def test_ask_refuses_what_is_not_a_chest_film(tmp_path: Path, film: Path) -> None:
+    from loadtests.film_corpus import png_bytes
+
+    turned = tmp_path / "turned.png"
+    turned.write_bytes(png_bytes(np.asarray(Image.open(film)).T.copy()))
+    done = subprocess.run([*HILUM, "ask", str(turned), "hello"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "not_a_chest_film" in done.stderr and "90 degrees" in done.stderr
+
+
 def test_status_one_screen(served: tuple[subprocess.Popen[str], str]) -> None:
     proc, url = served
     wait_healthy(proc, url, 60.0)
@@ -139,9 +148,15 @@ def test_status_one_screen(served: tuple[subprocess.Popen[str], str]) -> None:
 
 
 def big_film() -> bytes:
-    """A valid 4000 x 4000 PNG: slow enough to decode that it is surely in flight at SIGTERM."""
+    """A valid 4000 x 4000 PNG of a chest film (the gate accepts it), with a little noise so that
+    it compresses badly: slow enough to decode that it is surely in flight at SIGTERM."""
+    import cv2
+
+    from encoder.phantom import generate_case
+
     rng = np.random.default_rng(3)
-    pixels = (rng.random((4000, 4000)) * 255).astype(np.uint8)
+    film = cv2.resize(generate_case(7).image, (4000, 4000), interpolation=cv2.INTER_LINEAR) * 235
+    pixels = np.clip(film + rng.random((4000, 4000)) * 20, 0, 255).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(pixels).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()

@@ -116,6 +116,30 @@ def test_non_image_is_415_with_a_message(client: httpx.Client) -> None:
     assert_healthy(client)
 
 
+def test_what_is_not_a_chest_film_is_422_in_the_users_language(client: httpx.Client, phantom_dir: Path) -> None:
+    import numpy as np
+
+    from loadtests.film_corpus import png_bytes
+    from orchestrator.film_gate import REFUSALS
+
+    rng = np.random.default_rng(4)
+    noise = png_bytes(rng.random((256, 256)).astype(np.float32))
+    for lang, expected in (("zh", REFUSALS["not_chest"][0]), ("en", REFUSALS["not_chest"][1])):
+        r = client.post("/v1/sessions", files={"file": ("noise.png", noise, "image/png")}, data={"lang": lang})
+        assert r.status_code == 422
+        assert r.json()["error"]["kind"] == "not_a_chest_film" and r.json()["error"]["message"] == expected
+    from PIL import Image
+
+    turned = np.asarray(Image.open(phantom_dir / "image.png")).T.copy()  # the chest film, turned a quarter
+    r = client.post("/v1/sessions", files={"file": ("t.png", png_bytes(turned), "image/png")}, data={"lang": "en"})
+    assert r.status_code == 422 and "90 degrees" in r.json()["error"]["message"]
+    session = create(client, phantom_dir / "image.png", lang="en")
+    screen = session["turns"][0]
+    assert screen["film_check"] == {"is_chest": True, "view": "frontal", "orientation": "upright",
+                                    "anatomy_plausible": True, "warnings": []}
+    assert_healthy(client)
+
+
 def test_enormous_dimensions_rejected_before_decoding(client: httpx.Client) -> None:
     r = client.post("/v1/sessions", files={"file": ("bomb.png", enormous_png(), "image/png")})
     assert r.status_code in (413, 422)

@@ -19,6 +19,7 @@ import pytest
 
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.dialogue.engine import DialogueEngine
+from orchestrator.findings.calibration import THRESHOLD
 from orchestrator.settings import Settings
 
 phantom = pytest.importorskip("encoder.phantom")
@@ -116,11 +117,62 @@ def check_scenario(turns: list[Any], truth: dict[str, Any], lang: str, *, diamet
     assert card["name"] == "early_lung_cancer" and card["subject_anchor_id"] == aid
     status = {i["sign"]: i["status"] for i in card["items"]}
     assert status["round_oval_shape"] == ("yes" if nodule["type"] == "nodule" else "no")
-    assert status["spiculation"] == ("yes" if nodule["margin"] in ("lobulated", "spiculated") else "no")
+    check_honest_margin(margin, checklist, bound, lang)
+    if nodule["margin"] in ("lobulated", "spiculated") and bound["margin"] != "smooth":
+        # an irregular read is a "yes" when its calibrated probability backs it, else uncertain
+        backed = bound["attribute_confidence"]["margin"] >= THRESHOLD
+        assert status["spiculation"] == ("yes" if backed else "uncertain"), bound["attribute_confidence"]
     assert status["peripheral_location"] == ("yes" if nodule["distance_to_hilum_mm"] > 30 else "no")
     assert card["matched"] == sum(s == "yes" for s in status.values())
     assert ("不构成诊断" if lang == "zh" else "not a diagnosis") in checklist.answer.text
     assert all(t.lang == lang for t in turns)
+
+
+HEDGED_SMOOTH = {"zh": "在此分辨率下未见边缘不规则;薄层CT可明确", "en": "no irregularity seen at this resolution; thin-section CT would settle it"}
+FLAT_SMOOTH = {"zh": "光滑、规则", "en": "smooth and regular"}
+
+
+def bound_margin(turns: list[Any]) -> dict[str, Any]:
+    margin = turns[1]
+    return _finding_of(margin, margin.referenced_anchor_ids[0])
+
+
+def check_honest_margin(margin: Any, checklist: Any, bound: dict[str, Any], lang: str) -> None:
+    """Issue 20: a smooth read is never a flat "smooth and regular" in the margin answer nor a
+    flat "no" in the checklist; the finding carries calibrated probabilities."""
+    status = {i["sign"]: i["status"] for i in checklist.checklist["items"]}
+    assert FLAT_SMOOTH[lang] not in margin.answer.text
+    assert 0.0 <= bound["confidence"] <= 1.0
+    assert {"presence", "margin", "size"} <= set(bound["attribute_confidence"])
+    if bound["margin"] == "smooth":
+        assert HEDGED_SMOOTH[lang] in margin.answer.text
+        assert status["spiculation"] == "uncertain"
+    assert status["spiculation"] != "no"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_smooth_read_is_hedged_and_never_a_flat_no(lang: str, tmp_path: Path) -> None:
+    """A smooth 14 mm nodule where the SCENARIO's spiculated one is: the truth maps read it smooth,
+    and the answer says what this film cannot see instead of "smooth and regular" / "no"."""
+    from encoder.phantom.case import CaseSpec
+    from encoder.phantom.lesions import LesionSpec
+
+    spec = CaseSpec(lesions=(LesionSpec(type="nodule", diameter_mm=14.0, lobe="RML", band="outer", margin="smooth",
+                                        lobulated=False),))
+    case = phantom.generate_case(7, spec)
+    enc = PhantomTruthMapsEncoder(case)
+    engine = DialogueEngine(enc, Settings())  # type: ignore[arg-type]
+    case.write(tmp_path)
+    view = engine.create_session((tmp_path / "image.dcm").read_bytes(), "image.dcm", lang=lang)
+    margin = engine.ask(view.session_id, TURNS[lang][0])
+    checklist = engine.ask(view.session_id, TURNS[lang][2])
+    (aid,) = margin.referenced_anchor_ids
+    bound = _finding_of(margin, aid)
+    assert bound["margin"] == "smooth"
+    check_honest_margin(margin, checklist, bound, lang)
+    item = next(i for i in checklist.checklist["items"] if i["sign"] == "spiculation")
+    assert item["settle"], "an uncertain item says what would settle it"
+    assert ("薄层CT" if lang == "zh" else "thin-section CT") in checklist.answer.text
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
@@ -163,5 +215,6 @@ def test_scenario_with_the_embedded_encoder(case_dir: tuple[Any, Path], lang: st
         # the margin graded as irregular. The 12 mm nodule reads 10.6 mm (seed 7) and 12.3 mm
         # (seed 4) with the stage-D weights and the calibrated lesion map.
         check_scenario(turns, case.truth, lang, diameter_tol=0.20)
+        assert bound_margin(turns)["margin"] in ("lobulated", "spiculated"), "the default weights read it irregular"
     finally:
         enc.close()

@@ -30,7 +30,10 @@ def test_turn_json_has_exactly_the_design_keys(facts: Any) -> None:
     sid = eng.start_session(facts, lang="zh").session_id
     turn = eng.ask(sid, "这个病灶距离右肺门有多远?")
     d = turn.to_dict()
-    assert set(d) == DESIGN_KEYS | {"narration", "timings"} == set(TURN_KEYS)
+    assert set(d) == DESIGN_KEYS | {"narration", "timings"} == set(TURN_KEYS) - {"film_check"}
+    screen = eng.get_session(sid).turns[0].to_dict()  # only a screening turn says what the gate found
+    assert set(screen) == set(TURN_KEYS) and set(screen["film_check"]) == {
+        "is_chest", "view", "orientation", "anatomy_plausible", "warnings"}
     assert set(d["answer"]) == {"text", "sections"}
     assert set(d["query"]) == {"side", "lobe", "zone", "band", "anatomy", "descriptors", "references"}
     assert d["narration"] == {"source": "composer", "fallback_reason": None}

@@ -96,6 +96,20 @@ def test_stream_ask_stages_text_then_turn(stub: pb_grpc.DialogStub, phantom_dir:
     assert "".join(e.text for e in events if e.WhichOneof("event") == "text") == turn["answer"]["text"]
 
 
+def test_not_a_chest_film_is_invalid_argument_with_its_kind(stub: pb_grpc.DialogStub) -> None:
+    import numpy as np
+
+    from loadtests.film_corpus import colour_photo, png_bytes
+    from orchestrator.film_gate import REFUSALS
+
+    photo = png_bytes(colour_photo(np.random.default_rng(2), 256))
+    with pytest.raises(grpc.RpcError) as info:
+        stub.CreateSession(pb.CreateSessionRequest(image=photo, filename="house.png", lang="zh"))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert info.value.details() == REFUSALS["colour"][0]
+    assert dict(info.value.trailing_metadata())["hilum-error-kind"] == "not_a_chest_film"
+
+
 def test_bad_input_status_codes(service: Service, stub: pb_grpc.DialogStub, phantom_dir: Path) -> None:
     code, message = code_of(stub.CreateSession, pb.CreateSessionRequest(image=b"plain text, not a film"))
     assert code == grpc.StatusCode.INVALID_ARGUMENT and message

@@ -126,3 +126,24 @@ def test_upload_four_questions_overlays_and_hover(browser: object, service: Serv
     page.click("#btn-report-close")
     assert not errors, errors
     page.close()
+
+
+def test_refused_upload_shows_why(browser: object, service: Service, tmp_path: Path) -> None:
+    """A photo is no chest film: the page shows the gate's message and keeps it on screen."""
+    import numpy as np
+
+    from loadtests.film_corpus import colour_photo, png_bytes
+    from orchestrator.film_gate import REFUSALS
+
+    photo = tmp_path / "house.png"
+    photo.write_bytes(png_bytes(colour_photo(np.random.default_rng(8), 384)))
+    page = browser.new_page(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    page.goto(service.url + "/")
+    page.wait_for_selector("#health.ok", timeout=20_000)
+    page.set_input_files("#file-input", str(photo))
+    page.wait_for_selector(".msg-error.film-refused", timeout=60_000)
+    shown = page.locator(".msg-error.film-refused").inner_text()
+    assert shown in (REFUSALS["colour"][0], REFUSALS["colour"][1])
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "refused-upload.png"))
+    page.close()

@@ -1,0 +1,151 @@
+"""Score the film gate end to end: the generated corpus, and (for checking only) real films.
+
+    .venv/bin/python -m loadtests.score_film_gate --seeds 700-739 --per-kind 10
+    .venv/bin/python -m loadtests.score_film_gate --seeds 0-0 --per-kind 0 --real-dev ../shared/real-dev
+
+Every image goes through the whole engine (``DialogueEngine.create_session``: decode, gate,
+embedded encoder, findings, screening turn), as an upload would. The corpus
+(``loadtests/film_corpus.py``) is tallied per category: refused (by reason), or accepted with the
+orientation named and whether anything was localised. A real-film folder with a ``labels.json``
+(``{file: {"label", "spine_x", ...}}``, spine_x in original pixels) is checked for what must hold
+on any real film: accepted as an upright chest film, no finding or hilum on the wrong side of
+the spine line, no implausible cardiothoracic ratio, findings per normal film, pneumonia films
+with a finding. Real films are never used to set anything.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import json
+import os
+import platform
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loadtests.film_corpus import CorpusItem, corpus
+from loadtests.fit_film_gate import parse_seeds
+
+CTR_STATED = re.compile(r"(cardiothoracic ratio[^.]*?\d\.\d+|心胸比约\d\.\d+)", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    refused: str | None  # the refusal's reason code
+    film_check: dict[str, Any] | None = None
+    findings: tuple[dict[str, Any], ...] = ()
+    anchors: tuple[dict[str, Any], ...] = ()
+    ctr_stated: bool = False
+    frame: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def label(self) -> str:
+        if self.refused:
+            return f"refused:{self.refused}"
+        fc = self.film_check or {}
+        localised = "localised" if fc.get("anatomy_plausible") and fc.get("orientation") == "upright" else "withheld"
+        return f"accepted:{fc.get('orientation')}:{localised}"
+
+
+def run_one(engine: Any, data: bytes, filename: str) -> Outcome:
+    from orchestrator.errors import NotAChestFilmError
+
+    try:
+        view = engine.create_session(data, filename, "en")
+    except NotAChestFilmError as exc:
+        return Outcome(exc.reason)
+    turn = view.turns[0]
+    ctr_stated = bool(CTR_STATED.search(turn.answer.text))
+    engine.close_session(view.session_id)
+    return Outcome(None, turn.film_check, tuple(turn.findings), tuple(turn.anchors), ctr_stated)
+
+
+def meets(item: CorpusItem, out: Outcome) -> bool:
+    """The corpus's rule for one item (``film_corpus`` module docstring)."""
+    fc = out.film_check or {}
+    if item.expect == "accept":
+        return out.refused is None and fc.get("orientation") == "upright"
+    if item.expect == "refuse_or_name":
+        return out.refused is not None or fc.get("orientation") == item.orientation
+    if item.expect == "refuse_or_withhold":
+        return out.refused is not None or not fc.get("anatomy_plausible", True)
+    return out.refused is not None
+
+
+def score_corpus(engine: Any, items: list[CorpusItem]) -> dict[str, dict[str, Any]]:
+    table: dict[str, dict[str, Any]] = {}
+    for item in items:
+        out = run_one(engine, item.png, f"{item.name}.png")
+        row = table.setdefault(item.category, {"n": 0, "met": 0, "outcomes": collections.Counter(), "failed": []})
+        row["n"] += 1
+        row["outcomes"][out.label] += 1
+        if meets(item, out):
+            row["met"] += 1
+        else:
+            row["failed"].append(item.name)
+    return table
+
+
+def score_real(engine: Any, folder: Path) -> list[dict[str, Any]]:
+    from orchestrator.imaging import decode_upload
+
+    labels = json.loads((folder / "labels.json").read_text())
+    rows = []
+    for name, lab in sorted(labels.items()):
+        data = (folder / name).read_bytes()
+        out = run_one(engine, data, name)
+        r = decode_upload(data, name, engine.settings).resampling
+        spine_w = (lab["spine_x"] + r.pad_x) / r.scale  # the spine line in the working frame
+        side_errors = sum(1 for f in out.findings if (f["center_px"][0] < spine_w) != (f["side"] == "right"))
+        side_errors += sum(1 for a in out.anchors if a.get("kind") in ("anatomy", "point") and "hilum" in a.get("id", "") + str(a.get("label", ""))
+                           and ("right" in str(a.get("label", "")).lower()) != (a["center_px"][0] < spine_w))
+        fc = out.film_check or {}
+        rows.append({"film": name, "label": lab.get("label"), "outcome": out.label, "findings": len(out.findings),
+                     "side_errors": side_errors, "ctr_stated": out.ctr_stated, "warnings": fc.get("warnings", [])})
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seeds", default="700-739", help="phantom seeds for the transformed films, LO-HI")
+    p.add_argument("--per-kind", type=int, default=10, help="images of each non-chest kind")
+    p.add_argument("--real-dev", type=Path, default=None, help="a folder of real films with labels.json")
+    p.add_argument("--json", type=Path, default=None, help="write the tallies here")
+    args = p.parse_args(argv)
+    from orchestrator.dialogue.engine import DialogueEngine
+    from orchestrator.encoders.factory import build_encoder
+    from orchestrator.settings import Settings
+
+    settings = Settings()
+    encoder = build_encoder(settings)
+    engine = DialogueEngine(encoder, settings)
+    result: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"}
+    try:
+        items = list(corpus(parse_seeds(args.seeds), args.per_kind)) if args.per_kind or args.seeds != "0-0" else []
+        table = score_corpus(engine, items)
+        print("| category | images | rule met | outcomes |\n| --- | --- | --- | --- |")
+        for cat, row in table.items():
+            outcomes = ", ".join(f"{k} {v}" for k, v in row["outcomes"].most_common())
+            print(f"| {cat} | {row['n']} | {row['met']} | {outcomes} |")
+            if row["failed"]:
+                print(f"|   failed: {' '.join(row['failed'][:12])} | | | |")
+        result["corpus"] = {k: {**v, "outcomes": dict(v["outcomes"])} for k, v in table.items()}
+        if args.real_dev:
+            rows = score_real(engine, args.real_dev)
+            print("\n| film | label | outcome | findings | side errors | CTR stated | warnings |\n| --- | --- | --- | --- | --- | --- | --- |")
+            for r in rows:
+                print(f"| {r['film']} | {r['label']} | {r['outcome']} | {r['findings']} | {r['side_errors']} | "
+                      f"{r['ctr_stated']} | {', '.join(r['warnings'])} |")
+            result["real"] = rows
+    finally:
+        encoder.close()
+    print(f"\nmachine: {result['machine']}")
+    if args.json:
+        args.json.write_text(json.dumps(result, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

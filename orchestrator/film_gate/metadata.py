@@ -1,0 +1,64 @@
+"""What the file says: DICOM Modality, BodyPartExamined, ViewPosition, PatientOrientation.
+
+Tags only ever *refuse* or *name*; a film is never accepted on its tags alone (the pixels must
+agree, ``orchestrator.film_gate.image``). Absent tags (PNG, JPEG, a sparse DICOM) say nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+# projection radiography; OT/SC (other, secondary capture) carry anything, so the pixels decide
+RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "DR", "RG"})
+UNDECIDED_MODALITIES = frozenset({"OT", "SC", ""})
+CHEST_PARTS = frozenset({"CHEST", "THORAX", "LUNG", "LUNGS", "TORSO", "CHEST_TO_PELVIS", "CHESTABDOMEN",
+                         "CHEST_ABDOMEN", "PORTABLE"})
+FRONTAL_VIEWS = frozenset({"PA", "AP"})
+LATERAL_VIEWS = frozenset({"LL", "RL", "LAT", "LATERAL", "LLD", "RLD", "LLO", "RLO", "OBL", "OBLIQUE", "LPO",
+                           "RPO", "LAO", "RAO"})
+
+
+@dataclass(frozen=True)
+class TagVerdict:
+    refuse: str | None = None  # a reason code when the tags alone rule the film out
+    view: str | None = None  # PA / AP when the file says so
+    orientation: str | None = None  # upright, rotated_90, rotated_180, flipped_lr, or None: not said
+    warnings: tuple[str, ...] = ()
+
+
+def _orientation(po: Any) -> tuple[str | None, str | None]:
+    """(orientation, refusal) from PatientOrientation (row direction, column direction).
+
+    Standard PA display is ("L", "F"): columns run towards the patient's left, rows towards the
+    feet. Each value may combine letters ("LP"); the first letter is the dominant direction."""
+    if not po or len(po) < 2 or not po[0] or not po[1]:
+        return None, None
+    row, col = po[0][0], po[1][0]
+    table = {("L", "F"): "upright", ("R", "F"): "flipped_lr", ("R", "H"): "rotated_180",
+             ("F", "R"): "rotated_90", ("H", "L"): "rotated_90", ("F", "L"): "rotated_90", ("H", "R"): "rotated_90"}
+    if (row, col) in table:
+        return table[(row, col)], None
+    if (row, col) == ("L", "H"):
+        return None, "upside_down"  # flipped top to bottom: no orientation of the contract names it
+    return None, None  # anterior/posterior letters: not a frontal display, the pixels decide
+
+
+def read_tags(info: dict[str, Any]) -> TagVerdict:
+    """``info`` is ``DecodedFilm.info`` (``orchestrator.imaging``)."""
+    modality = (info.get("modality") or "").upper()
+    if modality and modality not in RADIOGRAPH_MODALITIES | UNDECIDED_MODALITIES:
+        return TagVerdict(refuse="modality")
+    part = (info.get("body_part") or "").upper().replace(" ", "_")
+    if part and part not in CHEST_PARTS:
+        return TagVerdict(refuse="body_part")
+    view = (info.get("view_position") or "").upper()
+    if view in LATERAL_VIEWS:
+        return TagVerdict(refuse="lateral_view")
+    orientation, refusal = _orientation(info.get("patient_orientation"))
+    if refusal:
+        return TagVerdict(refuse=refusal)
+    warnings: list[str] = []
+    if modality in ("OT", "SC"):
+        warnings.append("secondary_capture")
+    return TagVerdict(view=view if view in FRONTAL_VIEWS else None, orientation=orientation, warnings=tuple(warnings))

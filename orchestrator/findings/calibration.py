@@ -1,0 +1,139 @@
+"""Calibrated confidence: raw 1-D scores the findings layer already has -> probabilities.
+
+Every finding carries ``confidence`` (the probability that it is a real lesion) and
+``attribute_confidence``: for each stated attribute, the probability that the statement is
+right. The tables are isotonic regressions fitted on validation phantom seeds (never trained
+on; never the test ranges 0-49 and 200-399) by ``loadtests/calibrate_confidence.py`` and
+committed as ``data/calibration.json``. Here they are only read: a probability is the
+piecewise-linear interpolation of the isotonic steps (flat beyond the end knots). No fitting
+code is imported at serving time.
+
+Three kinds of table:
+
+- ``correct``: raw score -> P(the statement is right) (presence, size, density, lobe);
+- ``positive``: raw score -> P(the truth is positive) (margin: irregular); the statement's
+  probability is p when the finding states the positive value and 1 - p when it states the
+  negative one;
+- ``toward``: the raw score's distance from the flag's own threshold ``pivot``, counted
+  towards the stated value (raw - pivot when the flag is set, pivot - raw when not) ->
+  P(the statement is right) (calcification, cavity: rare flags, where one table for both
+  statements fits better out of sample than a ``positive`` one).
+
+Below ``THRESHOLD`` the answers hedge: a finding becomes "possibly" / "可能", an attribute
+"cannot be judged on this film" / "本片无法判断" (``orchestrator.dialogue.composer``), and a
+checklist item that rests on it is ``uncertain`` (``orchestrator.dialogue.checklists``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import functools
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+CALIBRATION_PATH = Path(__file__).with_name("data") / "calibration.json"
+ATTRIBUTES: tuple[str, ...] = ("presence", "margin", "size", "density", "calcification", "cavity", "lobe")
+# A statement is made flatly only when validation films show it right at least 4 times in 5;
+# below, the answer hedges. See the README ("Calibrated confidence") for why 0.8.
+THRESHOLD = 0.8
+
+_RAW_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("calibration_raw_mode", default=False)
+
+
+@dataclass(frozen=True)
+class Curve:
+    """One attribute's table: knots ``x`` (raw score, increasing) and ``y`` (probability)."""
+
+    target: str  # correct | positive | toward
+    score: str  # the key of ``raw_scores`` it reads
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    pivot: float = 0.0  # ``toward`` tables: the flag's threshold on the raw score
+
+    def __post_init__(self) -> None:
+        if self.target not in ("correct", "positive", "toward"):
+            raise ValueError(f"unknown calibration target {self.target!r}")
+        if not self.x or len(self.x) != len(self.y):
+            raise ValueError("a calibration curve needs as many knots as values, at least one")
+        if any(b < a for a, b in zip(self.x, self.x[1:], strict=False)):
+            raise ValueError("calibration knots must be increasing")
+        if any(not 0.0 <= v <= 1.0 for v in self.y):
+            raise ValueError("calibration values must lie in [0, 1]")
+
+    def __call__(self, raw: float) -> float:
+        return float(np.interp(raw, self.x, self.y))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    curves: Mapping[str, Curve]
+
+    def probability(self, name: str, raw: float, stated_positive: bool | None = None) -> float | None:
+        """P(the stated value of ``name`` is right) for raw score ``raw``; None when there is
+        no table or no score."""
+        curve = self.curves.get(name)
+        if curve is None or raw is None or not math.isfinite(raw):
+            return None
+        if curve.target == "toward":
+            p = curve(raw - curve.pivot if stated_positive else curve.pivot - raw)
+        else:
+            p = curve(raw)
+        if curve.target == "positive":
+            p = p if stated_positive else 1.0 - p
+        return round(min(1.0, max(0.0, p)), 3)
+
+    def probabilities(self, raw: Mapping[str, float], stated: Mapping[str, bool]) -> dict[str, float]:
+        """Every attribute that has a table and a score. In ``raw_mode`` (the fitter) the raw
+        scores themselves, every one of them, come back instead."""
+        if _RAW_MODE.get():
+            return {k: float(v) for k, v in raw.items()}
+        out: dict[str, float] = {}
+        for name, curve in self.curves.items():
+            p = self.probability(name, raw.get(curve.score, float("nan")), stated.get(name))
+            if p is not None:
+                out[name] = p
+        return out
+
+
+def from_dict(doc: Mapping[str, Any]) -> Calibration:
+    curves = {
+        name: Curve(str(c["target"]), str(c.get("score", name)), tuple(map(float, c["x"])), tuple(map(float, c["y"])),
+                    float(c.get("pivot", 0.0)))
+        for name, c in doc.get("attributes", {}).items()
+    }
+    return Calibration(curves)
+
+
+@functools.cache
+def load(path: Path = CALIBRATION_PATH) -> Calibration:
+    """The committed tables (an empty calibration when the file is missing: no probabilities)."""
+    if not path.exists():
+        return Calibration({})
+    return from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+@contextlib.contextmanager
+def raw_mode() -> Iterator[None]:
+    """Within it, ``attribute_confidence`` carries the raw scores (for the fitter only)."""
+    token = _RAW_MODE.set(True)
+    try:
+        yield
+    finally:
+        _RAW_MODE.reset(token)
+
+
+def in_raw_mode() -> bool:
+    return _RAW_MODE.get()
+
+
+def is_confident(p: float | None, threshold: float = THRESHOLD) -> bool:
+    """Whether a statement with probability ``p`` is made flatly. No probability (old facts,
+    an attribute without a table): flat, as before calibration."""
+    return p is None or p >= threshold

@@ -1,0 +1,102 @@
+"""Plausible anatomy, or no localisation: do the encoder's maps form a chest that can be trusted?
+
+Checked on the maps after encoding (``orchestrator.findings.analyse`` calls ``plausibility``):
+
+- **certainty**: the mean binary entropy of the lung, heart, mediastinum and spine channels. On
+  films like those it was trained on the encoder is sure of its anatomy (phantom films: 0.03-0.05
+  bits); on films unlike them (a mirrored phantom film: 0.08+, real children's films: 0.11) it is
+  not, and every lobe, zone, hilum and lesion it reports is then a guess;
+- **lungs**: both fields present, each 4-40% of the film, the right one left of the spine line and
+  the left one right of it, darker than the mediastinum;
+- **hila**: each inside its lung's height and no further than halfway out from its medial edge;
+- **cardiothoracic ratio**: 0.3-0.8 (outside it the value is never printed).
+
+Any failure makes ``anatomy_plausible`` false with the reasons as warnings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from orchestrator.findings.geometry import Geometry, widths_mm
+
+ENTROPY_CHANNELS: tuple[str, ...] = ("lung_right", "lung_left", "heart", "mediastinum", "spine")
+ENTROPY_MAX = 0.065  # bits per pixel, mean over ENTROPY_CHANNELS
+LUNG_AREA = (0.04, 0.40)  # share of the film each lung field covers
+HILUM_MEDIAL_RANGE = (-0.45, 0.5)  # medial fraction of the lung's width on the hilum's row
+CTR_RANGE = (0.3, 0.8)
+LUNG_CONTRAST_MIN = 0.03  # mediastinum minus lung mean intensity, normalised film
+
+
+@dataclass(frozen=True)
+class Plausibility:
+    entropy: float
+    warnings: tuple[str, ...]
+    ctr_ok: bool
+
+    @property
+    def plausible(self) -> bool:
+        return not self.warnings
+
+
+def map_entropy(geom: Geometry) -> float:
+    out = []
+    for name in ENTROPY_CHANNELS:
+        p = np.clip(geom.maps.channel(name).astype(np.float64), 1e-4, 1 - 1e-4)
+        out.append(float(np.mean(-(p * np.log2(p) + (1 - p) * np.log2(1 - p)))))
+    return float(np.mean(out))
+
+
+def lungs_ok(geom: Geometry) -> bool:
+    right, left = geom.lung("right"), geom.lung("left")
+    if not (right.present and left.present):
+        return False
+    size = float(geom.maps.shape[0] * geom.maps.shape[1])
+    for lung in (right, left):
+        if not LUNG_AREA[0] <= lung.mask.sum() / size <= LUNG_AREA[1]:
+            return False
+    rx, lx = float(np.nonzero(right.mask)[1].mean()), float(np.nonzero(left.mask)[1].mean())
+    if not rx < geom.midline_x < lx:
+        return False
+    lungs = right.mask | left.mask
+    centre = geom.mask("mediastinum") | geom.mask("spine")
+    centre &= ~lungs
+    if not centre.any():
+        return False
+    image = geom.maps.image
+    return float(image[centre].mean() - image[lungs].mean()) >= LUNG_CONTRAST_MIN
+
+
+def hila_ok(geom: Geometry) -> bool:
+    for side in ("right", "left"):
+        p = geom.hilum_px.get(side)
+        lung = geom.lung(side)
+        if p is None or not lung.present:
+            return False
+        if not lung.top <= p[1] <= lung.bottom:
+            return False
+        if not HILUM_MEDIAL_RANGE[0] <= lung.medial_fraction(*p) <= HILUM_MEDIAL_RANGE[1]:
+            return False
+    return True
+
+
+def ctr_ok(geom: Geometry) -> bool:
+    heart_w, thorax_w = widths_mm(geom)
+    return bool(heart_w and thorax_w and CTR_RANGE[0] <= heart_w / thorax_w <= CTR_RANGE[1])
+
+
+def plausibility(geom: Geometry) -> Plausibility:
+    entropy = map_entropy(geom)
+    warnings: list[str] = []
+    if entropy > ENTROPY_MAX:
+        warnings.append("anatomy_not_established")
+    if not lungs_ok(geom):
+        warnings.append("lungs_implausible")
+    elif not hila_ok(geom):
+        warnings.append("hilum_implausible")
+    ctr = ctr_ok(geom)
+    if not ctr:
+        warnings.append("ctr_implausible")
+    return Plausibility(entropy, tuple(warnings), ctr)

@@ -1,0 +1,153 @@
+"""Issue 20 in the answers: calibrated probabilities in the finding JSON, "possibly" / "cannot be
+judged on this film" below the threshold, and a smooth margin read that is never stated flatly
+(margin answer) nor scored a flat "no" (early-lung-cancer checklist)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from orchestrator.dialogue import checklists as cl
+from orchestrator.dialogue.engine import DialogueEngine
+from orchestrator.facts import ImageFacts
+from orchestrator.findings.calibration import THRESHOLD
+from orchestrator.ontology.loader import load_ontology
+from orchestrator.settings import Settings
+
+HIGH = {"presence": 0.97, "margin": 0.9, "size": 0.95, "density": 0.9, "calcification": 0.98, "cavity": 0.97, "lobe": 0.98}
+LOW = THRESHOLD - 0.15
+MARGIN_Q = {"zh": "右肺中叶那个圆形影,边缘是否规则?", "en": "Is the margin of the round opacity in the right middle lobe regular?"}
+CANCER_Q = {"zh": "如果这是早期肺癌,典型X线表现应该有哪些?当前影像符合几条?",
+            "en": "If this were early lung cancer, what are the typical X-ray signs, and how many does this image show?"}
+HEDGED_SMOOTH = {"zh": "在此分辨率下未见边缘不规则;薄层CT可明确", "en": "no irregularity seen at this resolution; thin-section CT would settle it"}
+FLAT_SMOOTH = {"zh": ("光滑、规则", "边缘光滑"), "en": ("smooth and regular", "margin smooth")}
+CANNOT = {"zh": "本片无法判断", "en": "cannot be judged on this film"}
+
+
+class NoEncoderDouble:
+    name = "none"
+    calls = 0
+
+    def encode(self, image: Any) -> Any:
+        raise AssertionError("not used")
+
+
+_BASE: list[ImageFacts] = []
+
+
+@pytest.fixture(autouse=True)
+def _base(make_facts: Callable[..., ImageFacts]) -> None:
+    _BASE[:] = [make_facts("dicom")]
+
+
+def facts_with(confidence: float = 0.97, read: str | None = None, **attrs: float) -> ImageFacts:
+    """The SCENARIO facts (F1 a spiculated 12 mm nodule) with probabilities; ``read="smooth"``
+    turns F1's margin read smooth."""
+    base = _BASE[0]
+    f1 = base.findings[0]
+    changes: dict[str, Any] = {"confidence": confidence, "attribute_confidence": {**HIGH, "presence": confidence, **attrs}}
+    if read == "smooth":
+        changes.update(margin="smooth", notches=(), spicules=())
+    f2 = replace(base.findings[1], confidence=0.97, attribute_confidence={**HIGH, "presence": 0.97})
+    return replace(base, findings=(replace(f1, **changes), f2))
+
+
+def ask(facts: ImageFacts, lang: str, *questions: str) -> list[Any]:
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    view = eng.start_session(facts, lang=lang)
+    return [view.turns[0], *(eng.ask(view.session_id, q) for q in questions)]
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_finding_json_carries_the_probabilities(lang: str) -> None:
+    (screen,) = ask(facts_with(0.91), lang)
+    f = screen.findings[0]
+    assert f["confidence"] == pytest.approx(0.91)
+    assert f["attribute_confidence"]["margin"] == pytest.approx(HIGH["margin"])
+    assert set(f["attribute_confidence"]) == set(HIGH)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_smooth_read_is_hedged_in_the_margin_answer_and_uncertain_in_the_checklist(lang: str) -> None:
+    # even with a high margin probability: the lesion map cannot show 1 mm spicules
+    _, margin, cancer = ask(facts_with(read="smooth", margin=0.95), lang, MARGIN_Q[lang], CANCER_Q[lang])
+    assert HEDGED_SMOOTH[lang] in margin.answer.text
+    assert not any(flat in margin.answer.text for flat in FLAT_SMOOTH[lang]), margin.answer.text
+    item = next(i for i in cancer.checklist["items"] if i["sign"] == "spiculation")
+    assert item["status"] == "uncertain" and item["settle"]
+    assert not any(flat in cancer.answer.text for flat in FLAT_SMOOTH[lang]), cancer.answer.text
+    assert ("此分辨率下未见边缘不规则" if lang == "zh" else "no irregularity seen at this resolution") in cancer.answer.text
+
+
+def test_a_smooth_read_never_scores_yes_for_a_smooth_margin_either() -> None:
+    onto = load_ontology()
+    facts = facts_with(read="smooth")
+    benign = {r.sign: r.status for r in cl.evaluate(onto.checklist("benign_nodule"), facts, facts.findings[0], "en", onto)}  # type: ignore[arg-type]
+    assert benign["smooth_margin"] == "uncertain"
+
+
+def test_a_backed_irregular_read_stays_yes_and_flat() -> None:
+    _, margin, cancer = ask(facts_with(), "en", MARGIN_Q["en"], CANCER_Q["en"])
+    assert "the margin is irregular (spiculated)" in margin.answer.text
+    assert next(i for i in cancer.checklist["items"] if i["sign"] == "spiculation")["status"] == "yes"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_an_irregular_read_below_the_threshold_cannot_be_judged(lang: str) -> None:
+    _, margin, cancer = ask(facts_with(margin=LOW), lang, MARGIN_Q[lang], CANCER_Q[lang])
+    assert CANNOT[lang] in margin.answer.text
+    assert ("A1边缘不规则,呈" if lang == "zh" else "A1: the margin is irregular") not in margin.answer.text
+    item = next(i for i in cancer.checklist["items"] if i["sign"] == "spiculation")
+    assert item["status"] == "uncertain" and item["settle"]
+    assert cancer.checklist["matched"] == sum(i["status"] == "yes" for i in cancer.checklist["items"])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_finding_below_the_threshold_is_possibly(lang: str) -> None:
+    (screen,) = ask(facts_with(confidence=LOW), lang)
+    line = next(s["text"] for s in screen.answer.sections if s["kind"] == "findings")
+    a1 = line.split("A2")[0]
+    assert ("可能见" if lang == "zh" else "A1: possibly a") in a1, a1
+    (sure,) = ask(facts_with(confidence=0.97), lang)
+    text = next(s["text"] for s in sure.answer.sections if s["kind"] == "findings")
+    assert "可能" not in text and "possibly" not in text
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_attributes_below_the_threshold_cannot_be_judged(lang: str) -> None:
+    facts = facts_with(calcification=LOW, cavity=LOW, density=LOW, size=LOW, lobe=LOW)
+    q = {"zh": ["它有钙化吗", "它有多大?", "A1在哪里?"], "en": ["Is it calcified?", "How big is it?", "Where is A1?"]}[lang]
+    density, size, where = ask(facts, lang, MARGIN_Q[lang], *q)[2:]
+    assert density.answer.text.count(CANNOT[lang]) >= 3, density.answer.text  # density, calcification, cavity
+    assert ("未见钙化" if lang == "zh" else "no calcification") not in density.answer.text
+    assert CANNOT[lang] in size.answer.text and size.measurements  # the numbers stay, hedged
+    assert CANNOT[lang] in where.answer.text
+    high = ask(facts_with(), lang, MARGIN_Q[lang], *q)
+    assert all(CANNOT[lang] not in t.answer.text.replace("空气支气管征本片无法判断", "").replace(
+        "air bronchogram cannot be judged on this film", "") for t in high[2:])
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_old_facts_without_probabilities_read_as_before(lang: str) -> None:
+    base = _BASE[0]
+    assert not base.findings[0].attribute_confidence
+    _, margin, cancer = ask(base, lang, MARGIN_Q[lang], CANCER_Q[lang])
+    assert ("边缘不规则" if lang == "zh" else "the margin is irregular") in margin.answer.text
+    assert next(i for i in cancer.checklist["items"] if i["sign"] == "spiculation")["status"] == "yes"
+
+
+def test_hedged_answers_pass_the_narration_fact_guard() -> None:
+    from orchestrator.narration.guard import check_narration
+
+    low = facts_with(confidence=LOW, margin=LOW, calcification=LOW, cavity=LOW, density=LOW, size=LOW, lobe=LOW)
+    smooth = facts_with(read="smooth")
+    for facts in (low, smooth):
+        for lang in ("zh", "en"):
+            qs = [MARGIN_Q[lang], CANCER_Q[lang], *({"zh": ["它有钙化吗", "它有多大?", "它是良性的吗?"],
+                                                     "en": ["Is it calcified?", "How big is it?", "Is it benign?"]}[lang])]
+            for t in ask(facts, lang, *qs):
+                verdict = check_narration(t.answer.text, t.facts(), t.answer.text)
+                assert verdict.ok, (lang, t.intent, verdict.violations)

@@ -1,0 +1,48 @@
+"""The film gate end to end on a generated corpus of 270 uploads (``loadtests/film_corpus.py``):
+30 upright phantom films from seeds the gate never saw, each also turned by 90°/180°/270°,
+mirrored, inverted and heavily cropped, and 60 images that are no chest film. Every upload goes
+through the real engine with the embedded encoder, as an upload over REST would."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from loadtests.film_corpus import corpus
+from loadtests.score_film_gate import score_corpus
+from orchestrator.dialogue.engine import DialogueEngine
+from orchestrator.encoders.factory import build_encoder
+from orchestrator.settings import Settings
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def table() -> Iterator[dict[str, dict[str, Any]]]:
+    settings = Settings()
+    encoder = build_encoder(settings)
+    try:
+        items = list(corpus(range(640, 670), per_kind=10, seed=11))
+        assert len(items) == 270
+        yield score_corpus(DialogueEngine(encoder, settings), items)
+    finally:
+        encoder.close()
+
+
+def test_upright_phantom_films_are_accepted(table: dict[str, dict[str, Any]]) -> None:
+    row = table["upright"]
+    assert row["met"] / row["n"] >= 0.99, row
+
+
+@pytest.mark.parametrize("category", ["rotated", "mirrored", "inverted", "cropped", "noise", "smooth_noise",
+                                      "gradient", "rings", "text_page", "colour_photo"])
+def test_everything_else_is_refused_or_named(table: dict[str, dict[str, Any]], category: str) -> None:
+    row = table[category]
+    assert row["met"] == row["n"], row
+
+
+def test_nothing_turned_is_read_as_upright(table: dict[str, dict[str, Any]]) -> None:
+    for category in ("rotated", "mirrored"):
+        assert not any(k.startswith("accepted:upright") for k in table[category]["outcomes"]), table[category]

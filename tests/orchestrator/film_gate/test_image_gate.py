@@ -1,0 +1,111 @@
+"""What the pixels say, and the gate's verdict: on one phantom film turned every way, and on
+images that are no chest film. The whole corpus runs in ``test_gate_corpus.py``."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pydicom
+import pytest
+
+from loadtests.film_corpus import colour_photo, noise, png_bytes, text_page
+from orchestrator.errors import NotAChestFilmError
+from orchestrator.film_gate import REFUSALS, WARNINGS, check_film, judge_pixels
+from orchestrator.film_gate.image import image_evidence
+from orchestrator.imaging import decode_upload
+from orchestrator.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def film() -> np.ndarray:
+    from encoder.phantom import generate_case
+
+    return generate_case(611).image  # an evaluation seed: never in the template's training seeds
+
+
+def verdict(image: np.ndarray, name: str = "x.png") -> tuple[str | None, str]:
+    decoded = decode_upload(png_bytes(image), name, Settings())
+    ev = image_evidence(decoded.image, decoded.resampling)
+    return judge_pixels(ev, decoded.info["colourfulness"])
+
+
+def test_upright_film_is_accepted_upright(film: np.ndarray) -> None:
+    assert verdict(film) == (None, "upright")
+
+
+def test_turned_films_are_named(film: np.ndarray) -> None:
+    assert verdict(np.rot90(film, 1)) == ("rotated_90", "rotated_90")
+    assert verdict(np.rot90(film, 3)) == ("rotated_90", "rotated_90")
+    assert verdict(np.rot90(film, 2)) == ("rotated_180", "rotated_180")
+
+
+def test_mirrored_film_is_named_not_read_as_upright(film: np.ndarray) -> None:
+    assert verdict(np.fliplr(film)) == (None, "flipped_lr")
+
+
+def test_negative_film_is_refused(film: np.ndarray) -> None:
+    assert verdict(1.0 - film)[0] == "inverted"
+
+
+def test_framing_does_not_matter(film: np.ndarray) -> None:
+    """A non-square upload (padded to square for the encoder) of an upright film stays upright."""
+    wide = np.concatenate([film[:, :40] * 0, film, film[:, -40:] * 0], axis=1)
+    assert verdict(wide) == (None, "upright")
+    tall = film[40:-40]
+    assert verdict(tall) == (None, "upright")
+
+
+def test_non_chest_images_are_refused() -> None:
+    rng = np.random.default_rng(5)
+    assert verdict(noise(rng, 512))[0] == "not_chest"
+    assert verdict(text_page(rng, 512))[0] == "not_chest"
+    assert verdict(colour_photo(rng, 512))[0] == "colour"
+
+
+def test_check_film_names_a_mirror_and_a_tag_conflict(film: np.ndarray) -> None:
+    decoded = decode_upload(png_bytes(np.fliplr(film)), "x.png", Settings())
+    plain = check_film(decoded.image, decoded.resampling, decoded.info)
+    assert plain.orientation == "flipped_lr" and "flipped_lr" in plain.warnings and not plain.localisable
+    tagged = check_film(decoded.image, decoded.resampling, {**decoded.info, "patient_orientation": ("L", "F")})
+    assert "orientation_conflict" in tagged.warnings and not tagged.localisable
+    upright = decode_upload(png_bytes(film), "x.png", Settings())
+    fc = check_film(upright.image, upright.resampling, {**upright.info, "view_position": "PA"})
+    assert fc.localisable and fc.view == "PA" and fc.orientation == "upright"
+
+
+def test_refusals_speak_the_users_language(film: np.ndarray) -> None:
+    decoded = decode_upload(png_bytes(np.rot90(film)), "x.png", Settings())
+    for lang, expected in (("zh", 0), ("en", 1)):
+        with pytest.raises(NotAChestFilmError) as info:
+            check_film(decoded.image, decoded.resampling, decoded.info, lang)
+        assert info.value.kind == "not_a_chest_film" and info.value.http_status == 422
+        assert info.value.reason == "rotated_90" and info.value.message == REFUSALS["rotated_90"][expected]
+    assert all(zh and en and zh != en for zh, en in [*REFUSALS.values(), *WARNINGS.values()])
+
+
+def _dicom(film_dir: Path, **tags: object) -> bytes:
+    ds = pydicom.dcmread(film_dir / "image.dcm")
+    for key, value in tags.items():
+        setattr(ds, key, value)
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    return buf.getvalue()
+
+
+def test_dicom_tags_reach_the_gate(tmp_path: Path) -> None:
+    from encoder.phantom import generate_case
+
+    generate_case(612).write(tmp_path)
+    settings = Settings()
+    ct = decode_upload(_dicom(tmp_path, Modality="CT"), "a.dcm", settings)
+    with pytest.raises(NotAChestFilmError) as info:
+        check_film(ct.image, ct.resampling, ct.info)
+    assert info.value.reason == "modality"
+    lateral = decode_upload(_dicom(tmp_path, ViewPosition="LL"), "a.dcm", settings)
+    with pytest.raises(NotAChestFilmError):
+        check_film(lateral.image, lateral.resampling, lateral.info)
+    flipped = decode_upload(_dicom(tmp_path, PatientOrientation=["R", "F"], ViewPosition="PA"), "a.dcm", settings)
+    fc = check_film(flipped.image, flipped.resampling, flipped.info)
+    assert fc.orientation == "flipped_lr" and fc.view == "PA" and not fc.localisable
