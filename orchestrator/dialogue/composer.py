@@ -688,8 +688,16 @@ def compose_withheld(ctx: Context) -> Composition:
     lines.append(ctx.t("因此不给出病灶、左右侧、肺叶、分区、距离、肺门或心胸比的判断。这不代表片子正常:请由放射科医师阅片。",
                        "So no finding, side, lobe, zone, distance, hilum or cardiothoracic ratio is given. "
                        "This is not a normal result: the film needs a radiologist's reading."))
-    return Composition((section("film_check", ctx.t("无法读片", "Cannot read this film"), "".join(lines) if ctx.zh
-                                else " ".join(lines)), disclaimer(ctx)))
+    sections = [section("film_check", ctx.t("无法读片", "Cannot read this film"), "".join(lines) if ctx.zh
+                        else " ".join(lines))]
+    checklist = ctx.ontology.checklist(ctx.query.checklist or "early_lung_cancer") \
+        if ctx.query.intent == "sign_checklist" else None
+    if checklist is not None:  # what the signs are is knowledge; whether this film shows them is not
+        signs = ("、" if ctx.zh else "; ").join(item.label(ctx.lang) for item in checklist.items if item.label(ctx.lang))
+        sections.append(section("checklist", checklist.title(ctx.lang), ctx.t(
+            f"{checklist.title_zh}的典型X线表现包括:{signs}。本片均无法判定。",
+            f"The typical radiograph signs of {checklist.title_en} are: {signs}. None can be checked on this film.")))
+    return Composition((*sections, disclaimer(ctx)))
 
 
 def compose(ctx: Context) -> Composition:

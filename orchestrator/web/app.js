@@ -18,7 +18,7 @@
       dialog_sub: "The first turn screens the whole film. Then ask about a region; each answer builds on the previous ones.",
       ask_placeholder: "Ask about this film…", enter_hint: "Enter to send · Shift+Enter for a new line",
       uploading: "Reading the film…", thinking: "Answering…", session: "Session", turns: "turns",
-      spacing: "spacing", estimated: "estimated", dicom: "DICOM", findings: "Findings", measurements: "Measurements",
+      spacing: "spacing", estimated: "estimated", dicom: "DICOM", frontal: "frontal", flipped_lr: "mirrored?", findings: "Findings", measurements: "Measurements",
       checklist: "Checklist", matched: "matched", sign: "Sign", status: "Status", evidence: "Evidence",
       location: "Location", size: "Size", margin: "Margin", which: "Which one do you mean?", anchor: "Anchor",
       layer: "Layer", centre: "Centre", pixels: "px", narrated: "narrated by", understood: "understood as",
@@ -37,7 +37,7 @@
       empty_title: "载入一张正位胸片开始", empty_sub: "把文件拖到左侧,或选择一张示例胸片。", dialog_title: "对话",
       dialog_sub: "第一轮自动全片筛查。之后可针对某个区域提问,每一轮都建立在前面的回答之上。",
       ask_placeholder: "就这张胸片提问…", enter_hint: "回车发送 · Shift+回车换行", uploading: "正在读片…",
-      thinking: "正在回答…", session: "会话", turns: "轮", spacing: "像素间距", estimated: "估计", dicom: "DICOM",
+      thinking: "正在回答…", session: "会话", turns: "轮", spacing: "像素间距", estimated: "估计", dicom: "DICOM", frontal: "正位", flipped_lr: "疑似镜像",
       findings: "病灶", measurements: "测量", checklist: "核对清单", matched: "符合", sign: "征象", status: "状态",
       evidence: "依据", location: "位置", size: "大小", margin: "边缘", which: "您指的是哪一个?", anchor: "锚点",
       layer: "图层", centre: "中心", pixels: "像素", narrated: "叙述", understood: "理解为", ready: "就绪",
@@ -775,7 +775,11 @@
     if (!state.session) return;
     const [h, w] = state.size;
     const img = state.session.image || {};
-    $("#corner-tl").textContent = `${state.filmName || "film"}\n${img.modality || "CR/DX"} · PA · ${w}×${h}`;
+    // the view and orientation the film gate established (screening turn), never an assumed "PA"
+    const fc = (state.turns[0] && state.turns[0].film_check) || {};
+    const view = fc.view === "PA" || fc.view === "AP" ? fc.view : t("frontal");
+    const orient = fc.orientation && fc.orientation !== "upright" ? ` · ${t(fc.orientation)}` : "";
+    $("#corner-tl").textContent = `${state.filmName || "film"}\n${img.modality || "CR/DX"} · ${view}${orient} · ${w}×${h}`;
     const zoom = state.view ? (($("#viewer").getBoundingClientRect().width / state.view.w) * 100).toFixed(0) : "100";
     $("#corner-bl").textContent = `W ${state.wl.window.toFixed(2)}  L ${state.wl.level.toFixed(2)}${state.wl.invert ? "  INV" : ""}\n${t("zoom")} ${zoom}%`;
     const sp = state.spacing ? `${state.spacing[1].toFixed(3)} mm/px (${state.spacingSource === "estimated" ? t("estimated") : state.spacingSource || "dicom"})` : "";

@@ -1,0 +1,58 @@
+"""The film gate's scorer, and what must hold on any real film, checked on the development films
+beside the repository (``../shared/real-dev``: eight real children's AP films with their spine
+line; checking only, nothing is fitted on them). Skipped where that folder is absent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from loadtests.film_corpus import CorpusItem
+from loadtests.score_film_gate import CTR_STATED, Outcome, meets, score_real
+from orchestrator.dialogue.engine import DialogueEngine
+from orchestrator.encoders.factory import build_encoder
+from orchestrator.settings import Settings
+
+REAL_DEV = Path(__file__).resolve().parents[3] / "shared" / "real-dev"
+
+
+def test_rules_of_the_corpus() -> None:
+    item = CorpusItem("m", "mirrored", "refuse_or_name", b"", "flipped_lr")
+    assert meets(item, Outcome("not_chest"))
+    assert meets(item, Outcome(None, {"orientation": "flipped_lr", "anatomy_plausible": False}))
+    assert not meets(item, Outcome(None, {"orientation": "upright", "anatomy_plausible": False}))
+    crop = CorpusItem("c", "cropped", "refuse_or_withhold", b"")
+    assert meets(crop, Outcome(None, {"orientation": "upright", "anatomy_plausible": False}))
+    assert not meets(crop, Outcome(None, {"orientation": "upright", "anatomy_plausible": True}))
+    assert not meets(CorpusItem("u", "upright", "accept", b"", "upright"), Outcome("not_chest"))
+    assert CTR_STATED.search("The cardiothoracic ratio is about 0.52, within normal")
+    assert CTR_STATED.search("心胸比约0.48。") and not CTR_STATED.search("no cardiothoracic ratio is given.")
+
+
+@pytest.fixture(scope="module")
+def real_rows() -> Iterator[list[dict[str, Any]]]:
+    if not (REAL_DEV / "labels.json").exists():
+        pytest.skip("no real development films beside the repository")
+    settings = Settings()
+    encoder = build_encoder(settings)
+    try:
+        yield score_real(DialogueEngine(encoder, settings), REAL_DEV)
+    finally:
+        encoder.close()
+
+
+def test_real_films_are_accepted_upright(real_rows: list[dict[str, Any]]) -> None:
+    assert all(r["outcome"].startswith("accepted:upright") for r in real_rows), real_rows
+
+
+def test_real_films_no_wrong_side_no_implausible_ratio(real_rows: list[dict[str, Any]]) -> None:
+    assert sum(r["side_errors"] for r in real_rows) == 0, real_rows
+    assert not any(r["ctr_stated"] and "ctr_implausible" in r["warnings"] for r in real_rows), real_rows
+
+
+def test_normal_real_films_few_findings_or_anatomy_withheld(real_rows: list[dict[str, Any]]) -> None:
+    normal = [r for r in real_rows if r["label"] == "normal"]
+    assert normal and sum(r["findings"] for r in normal) / len(normal) <= 0.5, normal

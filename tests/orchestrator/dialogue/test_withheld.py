@@ -1,0 +1,78 @@
+"""A chest film whose anatomy cannot be established: every turn says so, none localises, none
+reads as a normal result; knowledge questions are still answered."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.dialogue.engine import DialogueEngine
+from orchestrator.findings.synthetic import disc_mask, synthetic_maps
+from orchestrator.settings import Settings
+
+
+class UnsureMapsEncoderDouble:
+    """Stands in for the encoder on a film unlike its training films: every anatomy pixel hedged
+    (as the real encoder's maps are on real children's films), a confident-looking lesion map."""
+
+    name = "unsure-double"
+
+    def __init__(self) -> None:
+        base = synthetic_maps([disc_mask((512, 512), (140, 250), 12)])
+        self.maps = dataclasses.replace(base, anatomy=np.clip(base.anatomy * 0.6 + 0.2, 0, 1))
+
+    def encode(self, image: np.ndarray) -> AnatomyMaps:
+        return self.maps
+
+    def ready(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        return None
+
+
+@pytest.fixture(scope="module")
+def engine_and_session() -> tuple[DialogueEngine, str]:
+    from encoder.phantom import generate_case
+
+    buf = io.BytesIO()
+    Image.fromarray((generate_case(613).image * 255).astype(np.uint8)).save(buf, format="PNG")
+    eng = DialogueEngine(UnsureMapsEncoderDouble(), Settings())  # type: ignore[arg-type]
+    return eng, eng.create_session(buf.getvalue(), "film.png", lang="en").session_id
+
+
+def test_screening_says_it_cannot_read_the_film(engine_and_session: tuple[DialogueEngine, str]) -> None:
+    eng, sid = engine_and_session
+    screen = eng.get_session(sid).turns[0]
+    assert screen.film_check is not None and screen.film_check["is_chest"] and not screen.film_check["anatomy_plausible"]
+    assert "anatomy_not_established" in screen.film_check["warnings"]
+    text = screen.answer.text
+    assert "cannot read it reliably" in text and "not a normal result" in text
+    assert "No focal lung lesion" not in text and "remaining lung fields" not in text
+    assert screen.findings == () and screen.anchors == () and screen.measurements == ()
+
+
+@pytest.mark.parametrize("question", [
+    "Is the margin of the round opacity in the right middle lobe regular?",
+    "How far is this lesion from the right hilum?",
+    "What is the cardiothoracic ratio?",
+    "Which lobe is it in?",
+])
+def test_follow_ups_localise_nothing(engine_and_session: tuple[DialogueEngine, str], question: str) -> None:
+    eng, sid = engine_and_session
+    turn = eng.ask(sid, question)
+    assert turn.findings == () and turn.measurements == () and turn.anchors == () and turn.checklist is None
+    assert "cannot read it reliably" in turn.answer.text
+    assert not any(w in turn.answer.text for w in (" mm", "right middle lobe (", "ratio is about"))
+
+
+def test_checklist_names_the_signs_and_decides_none(engine_and_session: tuple[DialogueEngine, str]) -> None:
+    eng, sid = engine_and_session
+    turn = eng.ask(sid, "If this were early lung cancer, what are the typical signs, and how many does this image show?")
+    assert turn.intent == "sign_checklist" and turn.checklist is None
+    assert "None can be checked on this film" in turn.answer.text and "spiculated" in turn.answer.text.lower()

@@ -1,0 +1,65 @@
+"""Plausible anatomy, or no localisation: the checks on the encoder's maps, one failure at a time."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from encoder.anatomy_classes import class_index
+from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.facts import FilmCheck, PixelSpacing
+from orchestrator.findings import analyse
+from orchestrator.findings.geometry import build_geometry
+from orchestrator.findings.plausibility import ENTROPY_MAX, map_entropy, plausibility
+from orchestrator.findings.synthetic import disc_mask, synthetic_maps
+
+SPACING = PixelSpacing(0.7, 0.7, "dicom")
+
+
+def maps_with(**changes: object) -> AnatomyMaps:
+    return dataclasses.replace(synthetic_maps([disc_mask((512, 512), (140, 250), 9)]), **changes)
+
+
+def test_synthetic_chest_is_plausible_and_localised() -> None:
+    maps = maps_with()
+    assert plausibility(build_geometry(maps, SPACING)).plausible
+    facts = analyse(maps, SPACING)
+    assert facts.film_check.localisable and facts.findings and facts.anatomy.hilum_px
+
+
+def test_unsure_maps_withhold_everything() -> None:
+    base = maps_with()
+    unsure = dataclasses.replace(base, anatomy=np.clip(base.anatomy * 0.6 + 0.2, 0, 1))  # every pixel hedged
+    geom = build_geometry(unsure, SPACING)
+    assert map_entropy(geom) > ENTROPY_MAX
+    facts = analyse(unsure, SPACING)
+    assert "anatomy_not_established" in facts.film_check.warnings and not facts.film_check.anatomy_plausible
+    assert facts.findings == () and facts.anatomy.hilum_px == {} and facts.anatomy.cardiothoracic_ratio is None
+    assert facts.anatomy.regions == () and facts.checked == ()
+
+
+def test_swapped_lungs_are_implausible() -> None:
+    base = maps_with()
+    anatomy = base.anatomy.copy()
+    r, le = class_index("lung_right"), class_index("lung_left")
+    anatomy[[r, le]] = anatomy[[le, r]]
+    assert "lungs_implausible" in plausibility(build_geometry(dataclasses.replace(base, anatomy=anatomy), SPACING)).warnings
+
+
+def test_a_hilum_outside_its_lung_is_implausible() -> None:
+    base = maps_with()
+    hila = dict(base.hilum_px or {})
+    hila["right"] = (20.0, 500.0)  # the bottom corner, as seen on a real film
+    warnings = plausibility(build_geometry(dataclasses.replace(base, hilum_px=hila), SPACING)).warnings
+    assert warnings == ("hilum_implausible",)
+
+
+def test_an_implausible_heart_width_is_never_printed() -> None:
+    base = maps_with()
+    anatomy = base.anatomy.copy()
+    anatomy[class_index("heart"), 300:420, 5:507] = 1.0  # a "heart" as wide as the film
+    maps = dataclasses.replace(base, anatomy=anatomy)
+    assert "ctr_implausible" in plausibility(build_geometry(maps, SPACING)).warnings
+    facts = analyse(maps, SPACING, FilmCheck())
+    assert facts.anatomy.cardiothoracic_ratio is None and not facts.film_check.localisable
