@@ -21,6 +21,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
+from encoder.preprocess import Resampling
 from orchestrator.errors import NotAChestFilmError
 from orchestrator.facts import FilmCheck
 from orchestrator.film_gate.image import ImageEvidence, image_evidence
@@ -102,7 +105,7 @@ def judge_pixels(ev: ImageEvidence, colourfulness: float) -> tuple[str | None, s
     return None, "upright"
 
 
-def check_film(image: Any, resampling: Any, info: dict[str, Any], lang: str = "en") -> FilmCheck:
+def check_film(image: np.ndarray, resampling: Resampling | None, info: dict[str, Any], lang: str = "en") -> FilmCheck:
     """Refuse (``NotAChestFilmError``) or accept with what was established. ``info`` is
     ``DecodedFilm.info``; ``image``/``resampling`` the working film and how it was made."""
     tags = read_tags(info)

@@ -82,3 +82,12 @@ def test_normalise_full_width() -> None:
 def test_unanswerable_and_empty_like_input() -> None:
     assert parse("今天天气怎么样?").intent == "out_of_scope"
     assert parse("???").intent == "out_of_scope"
+
+
+def test_what_is_a_sign_asks_for_its_meaning() -> None:
+    """"什么是毛刺征" is a question about the term, not about this film's margin (a withheld film
+    still answers it)."""
+    for question, sign in (("什么是毛刺征?", "spiculation"), ("什么是分叶征?", "lobulation")):
+        q = parse(question)
+        assert (q.intent, q.term) == ("explain_term", sign)
+    assert parse("右肺中叶那个圆形影,边缘是否规则?").intent == "describe_margin"
