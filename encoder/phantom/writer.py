@@ -1,6 +1,13 @@
 """A case on disk: ``image.png`` (8-bit display), ``image.dcm`` (16-bit DX, MONOCHROME2,
 ImagerPixelSpacing, synthetic patient), ``anatomy.npz`` and ``truth.json``; and back.
 
+``image.dcm`` is a Digital X-Ray Image - For Presentation (PS3.3 A.26) of a PA chest that
+``dciodvfy`` (dicom3tools) validates with no errors: the DX Anatomy Imaged (SNOMED CT "Chest",
+laterality U), DX Image (LOG intensity, sign -1: brighter is less beam, i.e. denser; identity
+rescale and Presentation LUT), DX Detector, DX Positioning (PA, with its SNOMED view code) and
+an empty Acquisition Context. Type 2 attributes the phantom cannot know (detector and positioner
+type) are present and empty, as the standard allows.
+
 Files are byte-identical for the same case: the DICOM UIDs derive from the seed, dates are
 fixed, the npz members carry zip's fixed default timestamp.
 """
@@ -9,6 +16,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
@@ -16,8 +24,14 @@ import numpy as np
 from encoder.anatomy_classes import ANATOMY_CLASSES
 from encoder.phantom.case import PhantomCase
 
+if TYPE_CHECKING:
+    from pydicom.dataset import Dataset
+
 UID_ROOT = "1.2.826.0.1.3680043.10.1384."  # pydicom-style root for synthetic objects
 STUDY_DATE = "20000101"
+# (code value, coding scheme, meaning): CID 4009 DX Anatomy Imaged and CID 4010 DX View
+CHEST_CODE = ("51185008", "SCT", "Chest")
+PA_VIEW_CODE = ("399348003", "SCT", "postero-anterior")
 
 
 def _uid(seed: int, what: str) -> str:
@@ -26,8 +40,18 @@ def _uid(seed: int, what: str) -> str:
     return str(generate_uid(prefix=UID_ROOT, entropy_srcs=[f"hilum-phantom-{seed}-{what}"]))
 
 
+def _code(value: tuple[str, str, str]) -> Dataset:
+    """One code sequence item: (CodeValue, CodingSchemeDesignator, CodeMeaning)."""
+    from pydicom.dataset import Dataset
+
+    item = Dataset()
+    item.CodeValue, item.CodingSchemeDesignator, item.CodeMeaning = value
+    return item
+
+
 def write_dicom(case: PhantomCase, path: Path) -> None:
     from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.sequence import Sequence
     from pydicom.uid import ExplicitVRLittleEndian
 
     seed = int(case.truth.get("seed", 0))
@@ -56,10 +80,25 @@ def write_dicom(case: PhantomCase, path: Path) -> None:
     ds.InstanceNumber = 1
     ds.Manufacturer = "Hilum phantom (synthetic)"
     ds.BodyPartExamined = "CHEST"
+    ds.AnatomicRegionSequence = Sequence([_code(CHEST_CODE)])
+    ds.ImageLaterality = "U"  # the chest is an unpaired part
     ds.ViewPosition = "PA"
+    ds.ViewCodeSequence = Sequence([_code(PA_VIEW_CODE)])
+    ds.ViewCodeSequence[0].ViewModifierCodeSequence = Sequence()
+    ds.PositionerType = ""  # type 2: a simulated projection has no positioner to name
+    ds.DetectorType = ""  # type 2: nor a detector
+    ds.AcquisitionContextSequence = Sequence()
     ds.PatientOrientation = ["L", "F"]
     ds.PresentationIntentType = "FOR PRESENTATION"
     ds.ImageType = ["DERIVED", "PRIMARY"]
+    ds.PixelIntensityRelationship = "LOG"  # brightness follows the attenuation line integral
+    ds.PixelIntensityRelationshipSign = -1  # higher values: less X-ray beam intensity (denser)
+    ds.RescaleIntercept = "0"
+    ds.RescaleSlope = "1"
+    ds.RescaleType = "US"
+    ds.PresentationLUTShape = "IDENTITY"
+    ds.LossyImageCompression = "00"
+    ds.BurnedInAnnotation = "NO"
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.Rows, ds.Columns = (int(v) for v in case.image_u16.shape)
