@@ -155,23 +155,26 @@ def summarise(tally: Tally) -> dict[str, Any]:
     }
 
 
-def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2) -> dict[str, Any]:
+def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: str | None = None) -> dict[str, Any]:
+    """``render``: the rendering families each film draws its style from (``CaseSpec.render``),
+    e.g. a family held out of training; None: the phantom's own renderer."""
     from tqdm import tqdm
 
-    from encoder.phantom import generate_case
+    from encoder.phantom import CaseSpec, generate_case
     from export.onnx import ort_session
     from orchestrator.encoders.postprocess import to_anatomy_maps
 
     session = ort_session(onnx_path, threads=threads)
     tally = Tally()
     for seed in tqdm(seeds, desc="evaluate"):
-        case = generate_case(seed)
+        case = generate_case(seed, CaseSpec(render=render)) if render else generate_case(seed)
         film, _ = prepare_film(case.image)
         outputs = session.run(list(OUTPUT_NAMES), {INPUT_NAME: film[None, None]})
         maps = to_anatomy_maps(film, *(o[0] for o in outputs))
         score_case(case, maps, tally)
     result = summarise(tally)
     result["seeds"] = format_seeds(seeds)
+    result["render"] = render
     result["onnx"] = str(onnx_path)
     return result
 
@@ -181,7 +184,8 @@ def _fmt(v: float | None, spec: str = ".3f") -> str:
 
 
 def format_table(result: dict[str, Any]) -> str:
-    lines = [f"Evaluation on phantom seeds {result.get('seeds', '')} ({result['films']} films)", "",
+    rendered = f", rendering families {result['render']}" if result.get("render") else ""
+    lines = [f"Evaluation on phantom seeds {result.get('seeds', '')}{rendered} ({result['films']} films)", "",
              "| class | Dice |", "| --- | --- |"]
     lines += [f"| {c} | {_fmt(v)} |" for c, v in result["dice"].items()]
     lines += [f"| **whole lung (mean R/L)** | {_fmt(result['dice_whole_lung_mean'])} |",

@@ -63,6 +63,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
                     help="evaluate the checkpoint with the anatomy gate on the lesion head forced open")
     ev.add_argument("--checkpoint", type=Path, default=DEFAULT_WEIGHTS, help="for --gate-off")
     ev.add_argument("--threads", type=int, default=2)
+    ev.add_argument("--render", default=None, metavar="LIST",
+                    help="films drawn through these rendering families (e.g. a family held out of training: "
+                         "scatter); geometry-moving 'padding' is not scored")
     ev.set_defaults(handler=handle_evaluate)
 
 
@@ -140,7 +143,12 @@ def handle_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             model = load_checkpoint(args.checkpoint)
             model.gate_enabled = False
             onnx_path = export_onnx(model, Path(tmp) / "gate_off.onnx")
-        result = evaluate(onnx_path, seeds, threads=args.threads)
+        items = [i.strip() for i in (args.render or "").split(",")]
+        if "padding" in items or ({"all", "random"} & set(items) and "-padding" not in items):
+            print("refusing: the padding family changes the film's frame, which the scorer does not follow "
+                  "(e.g. --render all,-padding)")
+            return 2
+        result = evaluate(onnx_path, seeds, threads=args.threads, render=args.render)
     result["gate"] = "off" if args.gate_off else "on"
     print(format_table(result))
     if args.json:

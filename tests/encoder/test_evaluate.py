@@ -57,3 +57,23 @@ def test_missed_lesions_false_positives_and_hilum_errors_are_counted(case: Phant
     assert "| recall, lesions >= 8 mm | 0.000 |" in table and "| ... strand | 0/1 |" in table
     write_json(result, tmp_path / "eval.json")
     assert json.loads((tmp_path / "eval.json").read_text()) == json.loads(json.dumps(result))
+
+
+def test_evaluate_draws_films_through_a_held_out_family(tmp_path: Path) -> None:
+    """``hilum evaluate --render scatter`` scores films the training never saw rendered that way:
+    the same seeds, another look; a frame-moving family is refused, not mis-scored."""
+    import subprocess
+    import sys
+
+    from encoder.evaluate import evaluate
+
+    onnx = Settings().onnx_path
+    plain = evaluate(onnx, [611], threads=1)
+    scattered = evaluate(onnx, [611], threads=1, render="scatter")
+    assert plain["render"] is None and scattered["render"] == "scatter"
+    assert plain["films"] == scattered["films"] == 1
+    assert scattered["dice"] != plain["dice"]  # the film changed, so the maps did
+    assert "rendering families scatter" in format_table(scattered)
+    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "evaluate", "--seeds", "611", "--render", "all"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2 and "padding" in done.stdout
