@@ -20,8 +20,13 @@ class RemoteError(HilumError):
 
 
 class HilumClient:
-    def __init__(self, base_url: str, *, tenant: str | None = None, timeout_s: float = 120.0) -> None:
+    def __init__(self, base_url: str, *, api_key: str | None = None, tenant: str | None = None,
+                 timeout_s: float = 120.0) -> None:
+        """``api_key`` goes as ``Authorization: Bearer``; ``tenant`` (X-Hilum-Tenant) only counts on a
+        loopback server without keys."""
         headers = {"X-Hilum-Tenant": tenant} if tenant else {}
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
         self.http = httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout_s, headers=headers)
 
     def _json(self, response: httpx.Response) -> Any:

@@ -7,9 +7,13 @@
     │   ├── CorruptImageError       truncated DICOM, broken PNG                    → 422
     │   ├── InvalidQuestionError    empty or over-long question                    → 422
     │   └── NotAChestFilmError      not a frontal chest radiograph shown upright   → 422
+    ├── UnauthenticatedError        no valid API key (Authorization: Bearer)      → 401
     ├── SessionError
-    │   ├── SessionNotFoundError    no such session (or it expired)               → 404
-    │   └── SessionForbiddenError   the session belongs to another tenant         → 403
+    │   └── SessionNotFoundError    no such session, expired, or another tenant's → 404
+    ├── TenantLimitError            a per-tenant limit (orchestrator/tenancy.py)   → 429
+    │   ├── RateLimitedError        the tenant's request rate (token bucket)       → 429 + Retry-After
+    │   ├── UploadsBusyError        the tenant's concurrent first turns (uploads)  → 429 + Retry-After
+    │   └── TenantQuotaError        the tenant's open sessions (or none to evict)  → 429
     ├── EncoderError                the anatomy encoder failed or is unavailable  → 503
     │   └── EncoderOverloadedError  the encoder's queue is full                   → 429
     └── NarratorError               the language model failed (the composer takes over)
@@ -83,10 +87,39 @@ class SessionNotFoundError(SessionError):
     kind = "session_not_found"
 
 
-class SessionForbiddenError(SessionError):
-    http_status = 403
-    grpc_code = "PERMISSION_DENIED"
-    kind = "session_forbidden"
+class UnauthenticatedError(HilumError):
+    """No API key, or one that no tenant holds. The message never echoes the key."""
+
+    http_status = 401
+    grpc_code = "UNAUTHENTICATED"
+    kind = "unauthenticated"
+
+
+class TenantLimitError(HilumError):
+    http_status = 429
+    grpc_code = "RESOURCE_EXHAUSTED"
+    kind = "tenant_limit"
+
+    def __init__(self, message: str, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        if retry_after_s is not None:
+            self.retry_after_s = retry_after_s
+
+
+class RateLimitedError(TenantLimitError):
+    kind = "rate_limited"
+    retry_after_s = 1
+
+
+class UploadsBusyError(TenantLimitError):
+    kind = "too_many_uploads"
+    retry_after_s = 1  # a first turn takes about a second
+
+
+class TenantQuotaError(TenantLimitError):
+    """The tenant holds its maximum of open sessions: close one (or let one expire) first."""
+
+    kind = "tenant_quota"
 
 
 class EncoderError(HilumError):

@@ -9,12 +9,19 @@ likewise. MONOCHROME1 films are inverted so that dense is bright; colour becomes
 Pixel spacing (DICOM only): ``ImagerPixelSpacing`` (detector plane) divided by
 ``EstimatedRadiographicMagnificationFactor`` when present; else ``PixelSpacing`` (already
 in the patient plane by definition, so not corrected again). It is scaled to the working
-image by the resampling factor.
+image by the resampling factor. Values outside what a chest film can have (a detector pixel of
+0.05-1 mm, a magnification of 1-2, a film of 8-60 cm) are not used: the spacing is left to the
+findings layer's estimate, and ``info["spacing_rejected"]`` says why (a code of
+``orchestrator.findings.spacing.REJECTIONS``).
+
+Error messages are fixed wording: they never echo a value read from the file, its name, or an
+exception's text (which may carry either); our own limits may be named.
 """
 
 from __future__ import annotations
 
 import io
+import math
 import struct
 import warnings
 import zlib
@@ -108,17 +115,27 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
     raise CorruptImageError("broken JPEG: no frame header (truncated?)")
 
 
+MAX_ASPECT = 4  # a film's longer side over its shorter one (a chest film: ~1.2)
+PADDED_PIXELS_FACTOR = 2  # the working film pads to a square: side^2 at most this x the pixel limit
+
+
 def _check_pixels(width: int, height: int, limits: UploadLimits) -> None:
+    """Before any pixel is decoded: the pixel limit, and the square the film is padded to for
+    the working image (a 16 x 2,000,000 strip is under the pixel limit, its square is not)."""
     if width * height > limits.max_image_pixels:
-        raise ImageTooLargeError(
-            f"image is {width}x{height} = {width * height} pixels; the limit is {limits.max_image_pixels}"
-        )
+        raise ImageTooLargeError(f"the image is over the limit of {limits.max_image_pixels} pixels")
+    side = max(width, height)
+    if side * side > PADDED_PIXELS_FACTOR * limits.max_image_pixels:
+        raise ImageTooLargeError(f"the image's longer side is over the limit of "
+                                 f"{math.isqrt(PADDED_PIXELS_FACTOR * limits.max_image_pixels)} pixels")
+    if side > MAX_ASPECT * min(width, height):
+        raise CorruptImageError(f"the image is not shaped like a film (one side over {MAX_ASPECT} times the other)")
 
 
 def decode_upload(data: bytes, filename: str | None, settings: UploadLimits) -> DecodedFilm:
     """Decode, validate and normalise one upload. Raises the InputError subclasses."""
     if len(data) > settings.max_upload_bytes:
-        raise ImageTooLargeError(f"upload is {len(data)} bytes; the limit is {settings.max_upload_bytes}")
+        raise ImageTooLargeError(f"the upload is over the limit of {settings.max_upload_bytes} bytes")
     fmt = sniff_format(data, filename)
     if fmt == "dicom":
         pixels, spacing_raw, meta = _read_dicom(data, settings)
@@ -128,17 +145,17 @@ def decode_upload(data: bytes, filename: str | None, settings: UploadLimits) -> 
         pixels, colour = _read_raster(data, fmt)
         spacing_raw, meta = None, {"colourfulness": colour}
     if pixels.ndim != 2 or min(pixels.shape) < 16:
-        raise CorruptImageError(f"image of shape {pixels.shape} is not a usable 2D film")
-    image, resampling = prepare_film(pixels)
+        raise CorruptImageError("the image is not a usable 2D film (it needs at least 16 pixels each way)")
+    try:
+        image, resampling = prepare_film(pixels)
+    except MemoryError as exc:
+        raise ImageTooLargeError("the image is too large to process") from exc
     spacing = None
-    if spacing_raw is not None:
-        row_mm, col_mm, note = spacing_raw
-        spacing = PixelSpacing(
-            row_mm * resampling.scale,
-            col_mm * resampling.scale,
-            "dicom",
-            f"{note}; x{resampling.scale:.3f} to the working image",
-        )
+    if spacing_raw is not None and spacing_raw.rejected is None:
+        row_mm, col_mm = spacing_raw.row_mm * resampling.scale, spacing_raw.col_mm * resampling.scale
+        if math.isfinite(row_mm) and math.isfinite(col_mm) and row_mm > 0 and col_mm > 0:
+            spacing = PixelSpacing(row_mm, col_mm, "dicom",
+                                   f"{spacing_raw.note}; x{resampling.scale:.3f} to the working image")
     return DecodedFilm(
         image=image,
         resampling=resampling,
@@ -168,10 +185,10 @@ def _read_raster(data: bytes, fmt: FilmFormat) -> tuple[np.ndarray, float]:
             with Image.open(io.BytesIO(data)) as im:
                 im.load()
                 return _grayscale(im), _raster_colourfulness(im)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageTooLargeError(f"image too large to decode: {exc}") from exc
-    except (OSError, SyntaxError, ValueError, struct.error) as exc:
-        raise CorruptImageError(f"broken {fmt.upper()}: {exc}") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as exc:
+        raise ImageTooLargeError(f"the {fmt.upper()} is too large to decode") from exc
+    except Exception as exc:  # noqa: BLE001 - whatever a hostile file makes Pillow raise is the file's fault
+        raise CorruptImageError(f"broken {fmt.upper()}: the image data could not be decoded") from exc
 
 
 def colourfulness(rgb: np.ndarray) -> float:
@@ -214,12 +231,43 @@ JPEG_LS_SOF = 0xF7  # SOF55
 J2K_SOC_SIZ = b"\xff\x4f\xff\x51"  # a JPEG 2000 codestream's first two markers
 
 
-def _read_dicom(data: bytes, limits: UploadLimits) -> tuple[np.ndarray, tuple[float, float, str] | None, dict[str, Any]]:
+def _read_dicom(data: bytes, limits: UploadLimits) -> tuple[np.ndarray, DicomSpacing | None, dict[str, Any]]:
     ds = _parse_dicom(data, limits)
-    rows, cols = int(ds.get("Rows", 0) or 0), int(ds.get("Columns", 0) or 0)
+    try:
+        return _dicom_film(ds, limits)
+    except InputError:
+        raise
+    except (MemoryError, OverflowError) as exc:
+        raise ImageTooLargeError("DICOM too large to read") from exc
+    except Exception as exc:  # noqa: BLE001 - pydicom reads elements lazily: a malformed one raises on use
+        raise CorruptImageError("broken DICOM: an element could not be read") from exc
+
+
+def _dicom_int(ds: Any, keyword: str, default: int = 0) -> int:
+    """One unsigned integer element (Rows, Columns, ...): a malformed value (wrong length,
+    several values, not a number) is a broken file, never a crash."""
+    try:
+        value = ds.get(keyword)
+        if value is None or value == "":
+            return default
+        if isinstance(value, list | tuple) or (hasattr(value, "__iter__") and not isinstance(value, str | bytes)):
+            raise CorruptImageError(f"broken DICOM: {keyword} must have one value")
+        number = int(value)
+    except InputError:
+        raise
+    except Exception as exc:  # noqa: BLE001
+        raise CorruptImageError(f"broken DICOM: {keyword} is not a valid number") from exc
+    if not 0 <= number <= 0xFFFFFFFF:
+        raise CorruptImageError(f"broken DICOM: {keyword} is out of range")
+    return number
+
+
+def _dicom_film(ds: Any, limits: UploadLimits) -> tuple[np.ndarray, DicomSpacing | None, dict[str, Any]]:
+    rows, cols = _dicom_int(ds, "Rows"), _dicom_int(ds, "Columns")
     if rows == 0 or cols == 0 or "PixelData" not in ds:
         raise CorruptImageError("broken DICOM: no pixel data (Rows/Columns/PixelData missing)")
     _check_pixels(cols, rows, limits)
+    _check_frame_layout(ds, rows, cols, limits)
     arr = _dicom_pixels(ds, limits)
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     colour = 0.0
@@ -228,12 +276,34 @@ def _read_dicom(data: bytes, limits: UploadLimits) -> tuple[np.ndarray, tuple[fl
         arr = arr[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
     elif arr.ndim == 3:  # multi-frame: the first frame
         arr = arr[0]
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():  # float pixel data: NaN/inf would poison the film
+        raise CorruptImageError("broken DICOM: the pixel values are not finite numbers")
     arr = arr.astype(np.float32)
     if photometric == "MONOCHROME1":
         arr = float(arr.max()) + float(arr.min()) - arr
-    meta = {"modality": str(ds.get("Modality", "")) or None, "photometric": photometric,
+    spacing = dicom_spacing(ds, rows, cols)
+    meta = {"modality": str(ds.get("Modality", "") or "")[:16] or None, "photometric": photometric,
             "colourfulness": colour, "transfer_syntax": str(_transfer_syntax(ds)), **dicom_film_tags(ds)}
-    return arr, dicom_spacing(ds), meta
+    if spacing is not None and spacing.rejected is not None:
+        meta["spacing_rejected"] = spacing.rejected
+    return arr, spacing, meta
+
+
+def _check_frame_layout(ds: Any, rows: int, cols: int, limits: UploadLimits) -> None:
+    """What one decoded frame will cost, before decoding: samples per pixel 1 or 3, at most 32
+    bits allocated, and the frame's bytes within what a 16-bit film at the pixel limit takes
+    (colour 8-bit films fit). Only the first frame is ever decoded, whatever NumberOfFrames says."""
+    samples = _dicom_int(ds, "SamplesPerPixel", 1)
+    bits = _dicom_int(ds, "BitsAllocated", 16)
+    if samples not in (1, 3):
+        raise CorruptImageError("broken DICOM: SamplesPerPixel must be 1 or 3")
+    if bits not in (1, 8, 16, 32):
+        raise UnsupportedMediaError("this DICOM's BitsAllocated is not supported (1, 8, 16 or 32)")
+    frame_bytes = rows * cols * samples * max(1, bits // 8)
+    if frame_bytes > 4 * limits.max_image_pixels:
+        raise ImageTooLargeError(f"the image is over the limit of {limits.max_image_pixels} pixels "
+                                 "(counting its samples and bytes per pixel)")
+    _dicom_int(ds, "NumberOfFrames", 1)  # a malformed count is a broken file
 
 
 def _parse_dicom(data: bytes, limits: UploadLimits) -> Any:
@@ -255,10 +325,12 @@ def _parse_dicom(data: bytes, limits: UploadLimits) -> Any:
                                            is_implicit_VR=False, is_little_endian=True)
     except InputError:
         raise
-    except MemoryError as exc:
+    except (MemoryError, OverflowError) as exc:
         raise ImageTooLargeError("DICOM too large to read") from exc
+    except RecursionError as exc:
+        raise CorruptImageError("broken DICOM: sequences nested too deeply") from exc
     except Exception as exc:  # noqa: BLE001 - whatever a hostile file makes the parser raise is the file's fault
-        raise CorruptImageError(f"broken DICOM: {exc}") from exc
+        raise CorruptImageError("broken DICOM: the dataset could not be read") from exc
 
 
 def _inflate_limit(limits: UploadLimits) -> int:
@@ -321,8 +393,18 @@ def _dicom_pixels(ds: Any, limits: UploadLimits) -> np.ndarray:
     except MemoryError as exc:
         raise ImageTooLargeError("DICOM pixel data too large to decode") from exc
     except Exception as exc:  # noqa: BLE001 - a decoder failing on this file: the file is broken
-        raise CorruptImageError("broken DICOM pixel data: the compressed frame could not be decoded") from exc
+        raise CorruptImageError("broken DICOM pixel data: the frame could not be decoded") from exc
+    except BaseException as exc:  # a Rust decoder's panic (pyo3 PanicException) is a BaseException
+        if not _is_panic(exc):
+            raise
+        raise CorruptImageError("broken DICOM pixel data: the frame could not be decoded") from exc
     return np.asarray(arr)
+
+
+def _is_panic(exc: BaseException) -> bool:
+    """A Rust extension's panic (pyo3's PanicException derives from BaseException, so that
+    ``except Exception`` misses it): the decoder gave up on this file's bytes."""
+    return type(exc).__name__ == "PanicException"
 
 
 def _check_frame_header(ds: Any, limits: UploadLimits) -> None:
@@ -406,27 +488,67 @@ def dicom_film_tags(ds: Any) -> dict[str, Any]:
     return out
 
 
-def dicom_spacing(ds: Any) -> tuple[float, float, str] | None:
-    """(row_mm, col_mm, note) in the original film's pixels, or None when absent or invalid."""
+# Plausible values for a chest film (outside them the file's spacing is not used; the findings
+# layer estimates one and the turn says why).
+DETECTOR_PIXEL_MM = (0.05, 1.0)  # ImagerPixelSpacing: a detector's (or a digitiser's) pixel
+PATIENT_PIXEL_MM = (0.025, 1.0)  # PixelSpacing, or ImagerPixelSpacing / magnification
+MAGNIFICATION = (0.999, 2.0)  # EstimatedRadiographicMagnificationFactor (>= 1 by geometry)
+PIXEL_ASPECT = (0.5, 2.0)  # row / column spacing
+FILM_MM = (80.0, 600.0)  # the film's longer side, in the patient plane (a 43 cm detector: 430)
+
+
+@dataclass(frozen=True)
+class DicomSpacing:
+    """mm per pixel of the original film (patient plane), or why the file's values are not used."""
+
+    row_mm: float = 0.0
+    col_mm: float = 0.0
+    note: str = ""
+    rejected: str | None = None  # "spacing" | "magnification" | "film_size" (findings.spacing.REJECTIONS)
+
+
+def _within(value: float, bounds: tuple[float, float]) -> bool:
+    return math.isfinite(value) and bounds[0] <= value <= bounds[1]
+
+
+def _two_numbers(value: Any) -> tuple[float, float]:
+    if isinstance(value, str | bytes) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError("two values expected")
+    return float(value[0]), float(value[1])
+
+
+def dicom_spacing(ds: Any, rows: int = 0, cols: int = 0) -> DicomSpacing | None:
+    """The film's pixel spacing from ``ImagerPixelSpacing`` (/ magnification) or ``PixelSpacing``;
+    None when neither is present; ``rejected`` set when the values are not plausible for a chest
+    film of ``rows`` x ``cols`` pixels. Never raises: a malformed tag is an implausible one."""
     for tag in ("ImagerPixelSpacing", "PixelSpacing"):
-        value = ds.get(tag)
-        if value is None:
-            continue
         try:
-            row_mm, col_mm = float(value[0]), float(value[1])
-        except (TypeError, ValueError, IndexError):
-            continue
-        if not (row_mm > 0 and col_mm > 0):
-            continue
+            value = ds.get(tag)
+            if value is None or value == "":
+                continue
+            row_mm, col_mm = _two_numbers(value)
+        except Exception:  # noqa: BLE001 - malformed: present but unusable
+            return DicomSpacing(rejected="spacing")
+        bounds = DETECTOR_PIXEL_MM if tag == "ImagerPixelSpacing" else PATIENT_PIXEL_MM
+        if not (_within(row_mm, bounds) and _within(col_mm, bounds)):
+            return DicomSpacing(rejected="spacing")
         note = f"DICOM {tag} {row_mm:g}/{col_mm:g} mm"
-        emf = ds.get("EstimatedRadiographicMagnificationFactor")
-        if tag == "ImagerPixelSpacing" and emf is not None:
+        if tag == "ImagerPixelSpacing":
             try:
-                factor = float(emf)
-            except (TypeError, ValueError):
-                factor = 0.0
-            if factor > 0:
+                emf = ds.get("EstimatedRadiographicMagnificationFactor")
+                factor = None if emf is None or emf == "" else float(emf)
+            except Exception:  # noqa: BLE001
+                return DicomSpacing(rejected="magnification")
+            if factor is not None:
+                if not _within(factor, MAGNIFICATION):
+                    return DicomSpacing(rejected="magnification")
                 row_mm, col_mm = row_mm / factor, col_mm / factor
                 note += f" / magnification {factor:g}"
-        return row_mm, col_mm, note
+            if not (_within(row_mm, PATIENT_PIXEL_MM) and _within(col_mm, PATIENT_PIXEL_MM)):
+                return DicomSpacing(rejected="spacing")
+        if not _within(row_mm / col_mm, PIXEL_ASPECT):
+            return DicomSpacing(rejected="spacing")
+        if rows and cols and not _within(max(rows * row_mm, cols * col_mm), FILM_MM):
+            return DicomSpacing(rejected="film_size")
+        return DicomSpacing(row_mm, col_mm, note)
     return None

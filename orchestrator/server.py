@@ -4,7 +4,8 @@
 runs both servers (in threads for tests and in-process clients, or with uvicorn in the main
 thread for ``serve``). Readiness waits for the encoder's first pass (a warm-up film); on
 SIGTERM/SIGINT readiness flips to draining, both servers stop accepting work, in-flight turns
-finish (up to ``drain_timeout_s``), then the encoder closes.
+finish (up to ``drain_timeout_s``), then the encoder closes. Without ``HILUM_API_KEYS_FILE`` only
+a loopback address is bound (``tenancy.check_bind``, before any socket or model is opened).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from orchestrator.api.readiness import Readiness
 from orchestrator.grpc_service.server import build_grpc_server
 from orchestrator.metrics import ServiceMetrics
 from orchestrator.settings import Settings
+from orchestrator.tenancy import ConfigError, Tenancy, check_bind
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class Services:
     narrator: Any
     engine: Any
     readiness: Readiness
+    tenancy: Tenancy
 
     def close(self) -> None:
         for part in (self.narrator, self.encoder):
@@ -61,6 +64,7 @@ def build_services(settings: Settings, *, encoder: Any | None = None) -> Service
     from orchestrator.session_stores import build_session_store
 
     metrics = ServiceMetrics()
+    tenancy = Tenancy(settings, observe=metrics.error)  # reads the keys file first: a bad one fails fast
     encoder = encoder if encoder is not None else build_encoder(settings)
     narrator = build_narrator(settings, metrics.registry)
     engine = DialogueEngine(
@@ -70,7 +74,7 @@ def build_services(settings: Settings, *, encoder: Any | None = None) -> Service
     add_listener = getattr(encoder, "add_batch_listener", None)
     if callable(add_listener):  # an encoder that reports each batch: (films, seconds the oldest waited)
         add_listener(metrics.encoder_batch)
-    return Services(settings, metrics, encoder, narrator, engine, Readiness(encoder))
+    return Services(settings, metrics, encoder, narrator, engine, Readiness(encoder), tenancy)
 
 
 def warm_up(services: Services, stop: threading.Event) -> None:
@@ -146,9 +150,10 @@ class Service:
 
     def __post_init__(self) -> None:
         s = self.services
-        self.app = create_app(s.settings, s.engine, metrics=s.metrics, readiness=s.readiness)
+        check_bind(s.settings, self.host)
+        self.app = create_app(s.settings, s.engine, metrics=s.metrics, readiness=s.readiness, tenancy=s.tenancy)
         self.grpc_server, self.grpc_port = build_grpc_server(
-            s.settings, s.engine, s.metrics, host=self.host, port=self.grpc_port
+            s.settings, s.engine, s.metrics, host=self.host, port=self.grpc_port, tenancy=s.tenancy
         )
         self._sock = bind_socket(self.host, self.port)
         self.port = self._sock.getsockname()[1]
@@ -230,8 +235,14 @@ class Service:
 
 
 def serve(settings: Settings) -> int:
-    """The blocking ``hilum serve``: returns after a signal once everything has drained."""
-    services = build_services(settings)
+    """The blocking ``hilum serve``: returns after a signal once everything has drained; 2 at
+    once when the settings forbid starting (non-loopback without keys, an unreadable keys file)."""
+    try:
+        check_bind(settings, settings.host)
+        services = build_services(settings)
+    except ConfigError as exc:
+        log.error("hilum serve: %s", exc)
+        return 2
     try:
         service = Service(services, settings.host, settings.port, settings.grpc_port)
     except OSError as exc:

@@ -25,6 +25,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     serve.add_argument("--encoder", help="'embedded' (default) or 'triton://HOST:PORT'")
     serve.add_argument("--llm-url", help="vLLM base URL(s), comma separated; none: the composer narrates")
     serve.add_argument("--llm-model", help="model name served by vLLM")
+    serve.add_argument("--api-keys-file", type=Path,
+                       help="tenants' API key hashes (default: settings.api_keys_file); none: loopback only")
     serve.set_defaults(handler=run_serve)
 
     ask = subparsers.add_parser("ask", help="one session: screening turn, then one turn per question")
@@ -33,7 +35,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     ask.add_argument("--json", action="store_true", help='print {"session_id", "turns": [...]}')
     ask.add_argument("--server", help="URL of a running Hilum (default: in-process engine)")
     ask.add_argument("--lang", choices=("zh", "en"), help="session language (default: from the first question)")
-    ask.add_argument("--tenant", help="tenant (X-Hilum-Tenant) when asking a server")
+    ask.add_argument("--api-key", help="API key for --server (default: settings.api_key, HILUM_API_KEY)")
+    ask.add_argument("--tenant", help="tenant (X-Hilum-Tenant) for a loopback server without API keys")
     ask.set_defaults(handler=run_ask)
 
     status = subparsers.add_parser("status", help="health of orchestrator, Triton, narrator; sessions; GPU use")
@@ -48,7 +51,7 @@ def settings_from_args(args: argparse.Namespace, settings: Settings) -> Settings
     """Flags override the environment-derived settings (only the flags given)."""
     update: dict[str, Any] = {}
     for flag, name in (("host", "host"), ("port", "port"), ("grpc_port", "grpc_port"),
-                       ("encoder", "encoder"), ("llm_model", "llm_model")):
+                       ("encoder", "encoder"), ("llm_model", "llm_model"), ("api_keys_file", "api_keys_file")):
         value = getattr(args, flag, None)
         if value is not None:
             update[name] = value
@@ -86,10 +89,11 @@ def ask_in_process(args: argparse.Namespace, settings: Settings) -> dict[str, An
         services.close()
 
 
-def ask_remote(args: argparse.Namespace) -> dict[str, Any]:
+def ask_remote(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
     from orchestrator.client import HilumClient
 
-    with HilumClient(args.server, tenant=args.tenant) as client:
+    api_key = args.api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
+    with HilumClient(args.server, api_key=api_key, tenant=args.tenant) as client:
         session = client.create_session(args.image, lang=session_lang(args))
         turns = list(session["turns"])
         turns += [client.ask(session["session_id"], q) for q in args.questions]
@@ -116,7 +120,7 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         print(f"hilum ask: no such file: {args.image}", file=sys.stderr)
         return 2
     try:
-        result = ask_remote(args) if args.server else ask_in_process(args, settings)
+        result = ask_remote(args, settings) if args.server else ask_in_process(args, settings)
     except HilumError as exc:
         print(f"hilum ask: {exc.kind}: {exc.message}", file=sys.stderr)
         return 1

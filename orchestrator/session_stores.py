@@ -3,10 +3,14 @@
 ``build_session_store(settings)`` picks one: ``HILUM_REDIS_URL`` set → ``RedisSessionStore``,
 else the dialogue engine's ``InMemorySessionStore``. Redis keeps each session as the JSON
 document ``SessionState.to_json()`` under ``hilum:session:<id>`` with the session TTL, so
-any replica can answer any turn of any session.
+any replica can answer any turn of any session; ``hilum:tenant:<tenant>`` is a sorted set of the
+tenant's session ids by last use (for ``max_sessions_per_tenant``). Redis evicts nothing but
+expired sessions, so no tenant's creates can push out another's.
 """
 
 from __future__ import annotations
+
+import time
 
 import redis
 
@@ -14,6 +18,7 @@ from orchestrator.dialogue.session import InMemorySessionStore, SessionState, Se
 from orchestrator.settings import Settings
 
 KEY_PREFIX = "hilum:session:"
+TENANT_PREFIX = "hilum:tenant:"
 
 
 class RedisSessionStore:
@@ -32,13 +37,29 @@ class RedisSessionStore:
         if raw is None:
             return None
         self._redis.expire(KEY_PREFIX + session_id, self._ttl)
-        return SessionState.from_json(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+        state = SessionState.from_json(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+        self._touch(state.tenant, session_id)
+        return state
+
+    def _touch(self, tenant: str, session_id: str) -> None:
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(TENANT_PREFIX + tenant, {session_id: time.time()})
+        pipe.expire(TENANT_PREFIX + tenant, self._ttl)
+        pipe.execute()
 
     def put(self, state: SessionState) -> None:
         self._redis.set(KEY_PREFIX + state.session_id, state.to_json().encode("utf-8"), ex=self._ttl)
+        self._touch(state.tenant, state.session_id)
 
-    def delete(self, session_id: str) -> bool:
+    def delete(self, session_id: str, tenant: str | None = None) -> bool:
+        if tenant is not None:
+            self._redis.zrem(TENANT_PREFIX + tenant, session_id)
         return bool(self._redis.delete(KEY_PREFIX + session_id))
+
+    def count_tenant(self, tenant: str) -> int:
+        key = TENANT_PREFIX + tenant
+        self._redis.zremrangebyscore(key, "-inf", time.time() - self._ttl)  # expired with their sessions
+        return int(self._redis.zcard(key))
 
     def count(self) -> int:
         return sum(1 for _ in self._redis.scan_iter(match=KEY_PREFIX + "*", count=500))

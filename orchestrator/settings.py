@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -34,6 +34,20 @@ class Settings(BaseSettings):
     # seconds a request can take on a busy CPU (uvicorn's 5 s timer, armed after one response,
     # can fire during the next one on the same connection: Kludex/uvicorn#1637)
     http_keep_alive_s: int = 75
+
+    # --- identity and limits per tenant (orchestrator/tenancy.py) ------------------------------
+    api_keys_file: Path | None = Field(
+        default=None, description='JSON {"tenants": {"<tenant>": ["sha256:<hex of the key>", ...]}}; the tenant '
+        "comes from the key (Authorization: Bearer). Unset: loopback only, tenant from X-Hilum-Tenant",
+    )
+    api_key: SecretStr | None = Field(default=None, description="the key clients (hilum ask --server) send")
+    tenant_rate_per_s: float = Field(default=50.0, ge=0, description="session requests per second per tenant "
+                                     "(token bucket refill); 0: no limit")
+    tenant_burst: int = Field(default=100, ge=1, description="the token bucket's size: requests at once")
+    tenant_max_uploads: int = Field(default=16, ge=0, description="concurrent first turns (uploads) per tenant; "
+                                    "0: no limit")
+    max_sessions_per_tenant: int = Field(default=500, ge=0, description="open sessions per tenant (429 "
+                                         "tenant_quota above); 0: no limit")
 
     # --- encoder ---------------------------------------------------------------------
     encoder: str = Field(default="embedded", description="'embedded' or 'triton://HOST:PORT'")

@@ -36,7 +36,10 @@ def test_settings_read_the_hilum_prefix(monkeypatch: pytest.MonkeyPatch) -> None
         (errors.CorruptImageError, 422, "INVALID_ARGUMENT"),
         (errors.InvalidQuestionError, 422, "INVALID_ARGUMENT"),
         (errors.SessionNotFoundError, 404, "NOT_FOUND"),
-        (errors.SessionForbiddenError, 403, "PERMISSION_DENIED"),
+        (errors.UnauthenticatedError, 401, "UNAUTHENTICATED"),
+        (errors.RateLimitedError, 429, "RESOURCE_EXHAUSTED"),
+        (errors.UploadsBusyError, 429, "RESOURCE_EXHAUSTED"),
+        (errors.TenantQuotaError, 429, "RESOURCE_EXHAUSTED"),
         (errors.EncoderOverloadedError, 429, "RESOURCE_EXHAUSTED"),
     ],
 )

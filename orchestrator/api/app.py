@@ -9,19 +9,22 @@ from fastapi.staticfiles import StaticFiles
 
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.api.examples import ExampleLibrary
-from orchestrator.api.middleware import BodyLimitMiddleware, RequestMetricsMiddleware
+from orchestrator.api.middleware import BodyLimitMiddleware, RequestMetricsMiddleware, TenantMiddleware
 from orchestrator.api.readiness import Readiness
 from orchestrator.api.routers import examples, health, sessions, web
 from orchestrator.metrics import ServiceMetrics
 from orchestrator.settings import Settings
+from orchestrator.tenancy import Tenancy
 
 
 def create_app(
     settings: Settings, engine: Any, *, metrics: ServiceMetrics | None = None,
     readiness: Readiness | None = None, examples_library: ExampleLibrary | None = None,
+    tenancy: Tenancy | None = None,
 ) -> FastAPI:
     """The REST + web app over ``engine``. ``metrics`` should be the engine's observer so that one
-    registry carries every series; ``readiness`` is shared with the server for draining."""
+    registry carries every series; ``readiness`` is shared with the server for draining;
+    ``tenancy`` (keys and limits per tenant) with the gRPC server."""
     app = FastAPI(
         title="Hilum",
         version="0.1.0",
@@ -34,11 +37,13 @@ def create_app(
         readiness = Readiness(getattr(engine, "encoder", None))
         readiness.warmed.set()
     app.state.readiness = readiness
+    app.state.tenancy = tenancy if tenancy is not None else Tenancy(settings, observe=app.state.metrics.error)
     app.state.examples = examples_library if examples_library is not None else ExampleLibrary(settings.cache_dir)
     install_error_handlers(app)
     for router in (health.router, sessions.router, examples.router, web.router):
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes, metrics=app.state.metrics)
+    app.add_middleware(TenantMiddleware, tenancy=app.state.tenancy)  # 401 / 429 before the body is read
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)  # outermost: counts 413s too
     return app

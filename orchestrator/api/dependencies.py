@@ -1,4 +1,5 @@
-"""Request-scoped lookups: the services on ``app.state`` and the caller's tenant."""
+"""Request-scoped lookups: the services on ``app.state`` and the caller's tenant (from the API
+key; from ``X-Hilum-Tenant`` only on a loopback server without keys), after the tenant's rate."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from fastapi import Depends, Header, Request
 from orchestrator.api.examples import ExampleLibrary
 from orchestrator.api.readiness import Readiness
 from orchestrator.metrics import ServiceMetrics
-
-DEFAULT_TENANT = "default"
+from orchestrator.tenancy import Tenancy
 
 
 def engine(request: Request) -> Any:
@@ -29,8 +29,18 @@ def examples(request: Request) -> ExampleLibrary:
     return request.app.state.examples
 
 
-def tenant(x_hilum_tenant: Annotated[str | None, Header()] = None) -> str:
-    return (x_hilum_tenant or "").strip() or DEFAULT_TENANT
+def tenancy(request: Request) -> Tenancy:
+    return request.app.state.tenancy
+
+
+async def tenant(
+    request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
+    x_hilum_tenant: Annotated[str | None, Header(include_in_schema=False)] = None,
+) -> str:
+    """``TenantMiddleware`` has identified the caller (before the body was read); an app without
+    it identifies here (async: never waits behind the thread pool)."""
+    known = getattr(request.state, "tenant", None)
+    return known if known is not None else tenancy(request).enter(authorization, x_hilum_tenant)
 
 
 Engine = Annotated[Any, Depends(engine)]
@@ -38,3 +48,4 @@ Metrics = Annotated[ServiceMetrics, Depends(metrics)]
 Ready = Annotated[Readiness, Depends(readiness)]
 Examples = Annotated[ExampleLibrary, Depends(examples)]
 Tenant = Annotated[str, Depends(tenant)]
+Tenants = Annotated[Tenancy, Depends(tenancy)]

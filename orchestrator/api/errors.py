@@ -1,5 +1,6 @@
 """The one mapping from errors to HTTP responses: ``{"error": {"kind", "message"}}`` with the
-status each ``HilumError`` subclass declares (and ``Retry-After`` where it sets ``retry_after_s``).
+status each ``HilumError`` subclass declares (and ``Retry-After`` where it sets ``retry_after_s``;
+``WWW-Authenticate: Bearer`` with a 401).
 Validation errors are 422, never a 500."""
 
 from __future__ import annotations
@@ -17,7 +18,9 @@ log = logging.getLogger(__name__)
 
 
 def error_json(status: int, kind: str, message: str, retry_after_s: int | None = None) -> JSONResponse:
-    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else None
+    headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else {}
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
     return JSONResponse(status_code=status, content={"error": {"kind": kind, "message": message}}, headers=headers)
 
 

@@ -1,4 +1,5 @@
-"""Raw ASGI middleware: the request-body limit (413 without buffering) and request metrics."""
+"""Raw ASGI middleware: the request-body limit (413 without buffering), the caller's tenant
+(401 / 429 before the body is read) and request metrics."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from orchestrator.errors import ImageTooLargeError
+from orchestrator.api.errors import error_json
+from orchestrator.errors import HilumError, ImageTooLargeError
 from orchestrator.metrics import ServiceMetrics
+from orchestrator.tenancy import Tenancy
 
 # multipart framing around the file (boundaries, part headers, the lang field)
 ENVELOPE_BYTES = 64 * 1024
@@ -80,13 +83,45 @@ class BodyLimitMiddleware:
 async def _send_413(send: Send, size: int, limit: int) -> None:
     body = json.dumps({"error": {
         "kind": ImageTooLargeError.kind,
-        "message": f"request body exceeds the upload limit of {limit} bytes (got {size}+ bytes)",
+        "message": f"request body exceeds the upload limit of {limit} bytes",  # (never the size sent)
     }}).encode()
     await send({"type": "http.response.start", "status": 413, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]})
     await send({"type": "http.response.body", "body": body})
+
+
+def _header(scope: Scope, name: bytes) -> str | None:
+    for key, value in scope.get("headers", ()):
+        if key == name:
+            return value.decode("latin-1")
+    return None
+
+
+class TenantMiddleware:
+    """Under ``prefix`` (the session routes): who is calling and whether the tenant's rate allows
+    it, before a byte of the body is read (an upload without a key costs nothing). The tenant is
+    left in ``scope["state"]["tenant"]`` for the ``Tenant`` dependency."""
+
+    def __init__(self, app: ASGIApp, tenancy: Tenancy, prefix: str = "/v1/sessions") -> None:
+        self.app = app
+        self.tenancy = tenancy
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        try:
+            tenant = self.tenancy.enter(_header(scope, b"authorization"), _header(scope, b"x-hilum-tenant"))
+        except HilumError as exc:
+            refusal = error_json(exc.http_status, exc.kind, exc.message, exc.retry_after_s)
+            refusal.headers["connection"] = "close"  # an unread body is not drained: the connection goes
+            await refusal(scope, receive, send)
+            return
+        scope.setdefault("state", {})["tenant"] = tenant
+        await self.app(scope, receive, send)
 
 
 class RequestMetricsMiddleware:

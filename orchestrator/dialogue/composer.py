@@ -19,6 +19,7 @@ from orchestrator.dialogue.parser import Query
 from orchestrator.dialogue.words import cm, mm, r1, word
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import is_confident
+from orchestrator.findings.spacing import REJECTIONS, rejection
 from orchestrator.ontology.loader import Ontology
 
 
@@ -124,6 +125,14 @@ def spacing_note(ctx: Context) -> dict[str, Any] | None:
     sp = ctx.facts.spacing
     if sp.source == "dicom":
         return None
+    why = rejection(sp)
+    if why is not None:  # the file had a spacing, but not one a chest film can have
+        zh, en = REJECTIONS[why]
+        return section("spacing", ctx.t("像素间距", "Pixel spacing"), ctx.t(
+            f"注意:{zh},未采用;毫米/厘米数值按估计间距({sp.row_mm:.3f} mm/像素)换算,仅供参考。",
+            f"Note: {en}, so it was not used; mm and cm are from an estimated spacing "
+            f"({sp.row_mm:.3f} mm per pixel) and are approximate.",
+        ))
     text = ctx.t(
         f"注意:本片无DICOM像素间距,毫米/厘米数值按估计间距({sp.row_mm:.3f} mm/像素)换算,仅供参考。",
         f"Note: this film carries no DICOM pixel spacing; mm and cm are from an estimated spacing "

@@ -24,7 +24,7 @@ from orchestrator.dialogue.report import build_report
 from orchestrator.dialogue.session import InMemorySessionStore, SessionState, SessionStore
 from orchestrator.dialogue.turn import Answer, Narration, Turn
 from orchestrator.encoders.base import AnatomyEncoder
-from orchestrator.errors import InvalidQuestionError, SessionForbiddenError, SessionNotFoundError
+from orchestrator.errors import InvalidQuestionError, SessionNotFoundError, TenantQuotaError
 from orchestrator.facts import ImageFacts, PixelSpacing, to_jsonable
 from orchestrator.narration.base import ComposerNarrator, NarrationRequest, Narrator, PriorTurn
 from orchestrator.narration.prompt import canonical_json, turn_facts_json
@@ -169,27 +169,35 @@ class DialogueEngine:
         film = self._timed("decode", timings, decode_upload, data, filename, self.settings)
         check = self._timed("gate", timings, check_film, film.image, film.resampling, film.info, lang)
         maps = self._timed("encode", timings, self.encoder.encode, film.image)
-        spacing = film.spacing or estimate_spacing(maps)
+        spacing = film.spacing or estimate_spacing(maps, film.info.get("spacing_rejected"))
         facts = self._timed("findings", timings, analyse, maps, spacing, check)
         return facts, film.display_png
 
     def create_session(self, data: bytes, filename: str | None = None, lang: str | None = None,
                        tenant: str = "default") -> SessionView:
+        self._check_quota(tenant)  # before any decoding or encoding
         timings: dict[str, float] = {}
         try:
             facts, png = self.analyse_film(data, filename, timings, session_lang(lang))
         except Exception as exc:
             self.observer.error(getattr(exc, "kind", type(exc).__name__))
             raise
-        return self.start_session(facts, png, lang=lang, tenant=tenant, filename=filename, timings=timings)
+        return self.start_session(facts, png, lang=lang, tenant=tenant, timings=timings)  # the filename is not kept (PHI)
+
+    def _check_quota(self, tenant: str) -> None:
+        cap = self.settings.max_sessions_per_tenant
+        if cap > 0 and self.store.count_tenant(tenant) >= cap:
+            self.observer.error(TenantQuotaError.kind)
+            raise TenantQuotaError(f"this tenant has {cap} open sessions, the most it may hold: "
+                                   "close one (DELETE) or let one expire first")
 
     def start_session(self, facts: ImageFacts, display_png: bytes = b"", *, lang: str | None = None,
-                      tenant: str = "default", filename: str | None = None,
+                      tenant: str = "default",
                       timings: dict[str, float] | None = None) -> SessionView:
         """A session over facts already established (create_session after analysis; tests; replays)."""
         lang = session_lang(lang)
         state = SessionState(session_id=uuid.uuid4().hex, tenant=tenant, lang=lang, facts=facts,
-                             display_png=display_png, created_at=time.time(), filename=filename,
+                             display_png=display_png, created_at=time.time(),
                              facts_json=canonical_json(to_jsonable(facts)))
         reg = state.registry
         for f in facts.findings:
@@ -207,12 +215,9 @@ class DialogueEngine:
 
     def _load(self, session_id: str, tenant: str) -> SessionState:
         state = self.store.get(session_id)
-        if state is None:
+        if state is None or state.tenant != tenant:  # another tenant's session: the same 404, never confirmed
             self.observer.error("session_not_found")
-            raise SessionNotFoundError(f"no session {session_id!r} (it may have expired)")
-        if state.tenant != tenant:
-            self.observer.error("session_forbidden")
-            raise SessionForbiddenError(f"session {session_id!r} belongs to another tenant")
+            raise SessionNotFoundError("no such session (it may have expired)")
         return state
 
     def get_session(self, session_id: str, tenant: str = "default") -> SessionView:
@@ -223,7 +228,7 @@ class DialogueEngine:
 
     def close_session(self, session_id: str, tenant: str = "default") -> None:
         self._load(session_id, tenant)
-        self.store.delete(session_id)
+        self.store.delete(session_id, tenant=tenant)
         with self._locks_guard:
             self._locks.pop(session_id, None)
         self.observer.sessions_active(self.store.count())

@@ -41,7 +41,6 @@ def build_report(state: SessionState) -> dict[str, Any]:
             "size": list(facts.image_size),
             "pixel_spacing_mm": [facts.spacing.row_mm, facts.spacing.col_mm],
             "spacing_source": facts.spacing.source,
-            "filename": state.filename,
         },
         "frame": frames[0] if frames else None,
         "anchors": [a.to_dict(lang) for a in state.registry.anchors],

@@ -3,7 +3,9 @@
 ``SessionState`` holds everything a follow-up turn needs — the ImageFacts, the anchor
 registry, the turns and their questions, the display PNG — so that a store such as Redis
 can keep it as a JSON document. ``InMemorySessionStore`` is the embedded default: TTL and a
-maximum size (least recently used out first), guarded by a lock, no module-level state.
+maximum size, guarded by a lock, no module-level state. Past the maximum, a put evicts the least
+recently used session *of the same tenant* (never another tenant's); a tenant with nothing of
+its own to evict is bounded by ``max_sessions_per_tenant`` (the engine's 429 tenant_quota).
 """
 
 from __future__ import annotations
@@ -34,7 +36,6 @@ class SessionState:
     queries: tuple[dict[str, Any], ...] = ()  # full parse state per turn
     display_png: bytes = b""
     created_at: float = 0.0
-    filename: str | None = None
     facts_json: str = ""  # canonical JSON of ``facts`` (computed once; the narrator's prompt prefix)
 
     def add_turn(self, turn: Turn, question: str, query_state: dict[str, Any], registry: Registry) -> SessionState:
@@ -58,7 +59,6 @@ class SessionState:
             "queries": list(self.queries),
             "display_png_b64": base64.b64encode(self.display_png).decode("ascii"),
             "created_at": self.created_at,
-            "filename": self.filename,
             "facts_json": self.facts_json,
         }
 
@@ -74,8 +74,7 @@ class SessionState:
             questions=tuple(d["questions"]),
             queries=tuple(d.get("queries") or ()),
             display_png=base64.b64decode(d.get("display_png_b64") or ""),
-            created_at=float(d.get("created_at") or 0.0),
-            filename=d.get("filename"),
+            created_at=float(d.get("created_at") or 0.0),  # (a "filename" stored by older versions is dropped)
             facts_json=d.get("facts_json") or "",
         )
 
@@ -92,9 +91,11 @@ class SessionStore(Protocol):
 
     def put(self, state: SessionState) -> None: ...
 
-    def delete(self, session_id: str) -> bool: ...
+    def delete(self, session_id: str, tenant: str | None = None) -> bool: ...
 
     def count(self) -> int: ...
+
+    def count_tenant(self, tenant: str) -> int: ...
 
 
 class InMemorySessionStore:
@@ -131,10 +132,14 @@ class InMemorySessionStore:
             self._expire(now)
             self._items[state.session_id] = (now, state)
             self._items.move_to_end(state.session_id)
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
+            excess = len(self._items) - self._max
+            if excess > 0:  # the tenant's own least recently used sessions, oldest first
+                own = [sid for sid, (_, st) in self._items.items()
+                       if st.tenant == state.tenant and sid != state.session_id]
+                for sid in own[:excess]:
+                    del self._items[sid]
 
-    def delete(self, session_id: str) -> bool:
+    def delete(self, session_id: str, tenant: str | None = None) -> bool:
         with self._lock:
             return self._items.pop(session_id, None) is not None
 
@@ -142,3 +147,8 @@ class InMemorySessionStore:
         with self._lock:
             self._expire(self._clock())
             return len(self._items)
+
+    def count_tenant(self, tenant: str) -> int:
+        with self._lock:
+            self._expire(self._clock())
+            return sum(1 for _, st in self._items.values() if st.tenant == tenant)

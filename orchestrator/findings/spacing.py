@@ -3,6 +3,10 @@
 The widest outer-to-outer extent of both lung fields on a PA film is taken as a typical
 adult inner thorax width. Where the lungs cannot be found, the film is assumed to span a
 standard 43 cm detector.
+
+The same estimate stands in for a DICOM spacing that ``orchestrator.imaging`` found implausible
+for a chest film (``rejected``, one of ``REJECTIONS``): its note then starts with
+``REJECTED_PREFIX`` and the code, and ``rejection`` reads it back for the composer's note.
 """
 
 from __future__ import annotations
@@ -16,6 +20,14 @@ TYPICAL_THORAX_WIDTH_MM = 265.0  # adults ~250 (women) to ~280 (men); the phanto
 DETECTOR_MM = 430.0
 MIN_THORAX_FRACTION = 0.3  # of the image width; below this the lungs are not trusted
 
+REJECTED_PREFIX = "DICOM spacing not used: "
+# why a file's spacing was not used: (zh, en), each a clause the composer's note completes
+REJECTIONS: dict[str, tuple[str, str]] = {
+    "spacing": ("本片DICOM像素间距超出胸片的合理范围", "this film's DICOM pixel spacing is outside the plausible range for a chest film"),
+    "magnification": ("本片DICOM放大倍数超出合理范围(1–2)", "this film's DICOM magnification factor is outside the plausible range (1-2)"),
+    "film_size": ("按本片DICOM像素间距计算的胶片尺寸不像胸片", "the film size implied by this film's DICOM pixel spacing is not that of a chest film"),
+}
+
 
 def thorax_width_px(maps: AnatomyMaps) -> float | None:
     lungs = maps.mask("lung_right") | maps.mask("lung_left")
@@ -27,12 +39,22 @@ def thorax_width_px(maps: AnatomyMaps) -> float | None:
     return best if best >= MIN_THORAX_FRACTION * maps.shape[1] else None
 
 
-def estimate_spacing(maps: AnatomyMaps) -> PixelSpacing:
+def estimate_spacing(maps: AnatomyMaps, rejected: str | None = None) -> PixelSpacing:
+    """The estimate; ``rejected`` (a ``REJECTIONS`` code) records why a DICOM spacing was not used."""
+    prefix = f"{REJECTED_PREFIX}{rejected}; " if rejected in REJECTIONS else ""
     width = thorax_width_px(maps)
     if width is None:
         mm = DETECTOR_MM / max(maps.shape)
-        return PixelSpacing(mm, mm, "estimated", f"assumed a {DETECTOR_MM / 10:.0f} cm field of view")
+        return PixelSpacing(mm, mm, "estimated", f"{prefix}assumed a {DETECTOR_MM / 10:.0f} cm field of view")
     mm = TYPICAL_THORAX_WIDTH_MM / width
     return PixelSpacing(
-        mm, mm, "estimated", f"from the thorax width, assuming a typical {TYPICAL_THORAX_WIDTH_MM / 10:.1f} cm"
+        mm, mm, "estimated", f"{prefix}from the thorax width, assuming a typical {TYPICAL_THORAX_WIDTH_MM / 10:.1f} cm"
     )
+
+
+def rejection(spacing: PixelSpacing) -> str | None:
+    """The ``REJECTIONS`` code of an estimate that replaced an implausible DICOM spacing, else None."""
+    if spacing.source != "estimated" or not spacing.note.startswith(REJECTED_PREFIX):
+        return None
+    code = spacing.note[len(REJECTED_PREFIX):].split(";", 1)[0]
+    return code if code in REJECTIONS else None

@@ -7,10 +7,12 @@ from typing import Any
 
 import grpc
 
+from orchestrator.grpc_service.interceptors import MalformedRequestInterceptor
 from orchestrator.grpc_service.proto import dialog_pb2_grpc as pb_grpc
 from orchestrator.grpc_service.servicer import DialogServicer
 from orchestrator.metrics import ServiceMetrics
 from orchestrator.settings import Settings
+from orchestrator.tenancy import Tenancy
 
 # the film travels inside CreateSessionRequest: allow the upload limit plus framing
 MESSAGE_SLACK_BYTES = 64 * 1024
@@ -19,15 +21,19 @@ GRPC_WORKERS = 8
 
 def build_grpc_server(
     settings: Settings, engine: Any, metrics: ServiceMetrics, *, host: str | None = None, port: int | None = None,
+    tenancy: Tenancy | None = None,
 ) -> tuple[grpc.Server, int]:
     """A server bound to ``host:port`` (``port=0``: a free one); returns it and the bound port.
-    Messages over ``max_upload_bytes`` are refused by gRPC itself with RESOURCE_EXHAUSTED."""
+    Messages over ``max_upload_bytes`` are refused by gRPC itself with RESOURCE_EXHAUSTED.
+    ``tenancy`` (keys and limits per tenant) should be the REST app's, so limits are shared."""
+    tenancy = tenancy if tenancy is not None else Tenancy(settings, observe=metrics.error)
     limit = settings.max_upload_bytes + MESSAGE_SLACK_BYTES
     server = grpc.server(
         futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS, thread_name_prefix="hilum-grpc"),
         options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
+        interceptors=[MalformedRequestInterceptor()],  # a request that does not parse: INVALID_ARGUMENT
     )
-    pb_grpc.add_DialogServicer_to_server(DialogServicer(engine, metrics), server)
+    pb_grpc.add_DialogServicer_to_server(DialogServicer(engine, metrics, tenancy), server)
     address = f"{host or settings.host}:{settings.grpc_port if port is None else port}"
     bound = server.add_insecure_port(address)
     if bound == 0:

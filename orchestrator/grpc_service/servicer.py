@@ -1,5 +1,7 @@
 """``hilum.v1.Dialog``: a thin shell over the engine. Every RPC is timed and counted, and every
-error leaves through ``grpc_status`` (one mapping)."""
+error leaves through ``grpc_status`` (one mapping). The tenant comes from the metadata
+``authorization: Bearer <key>`` (``x-hilum-tenant`` only on a loopback server without keys),
+through the same ``Tenancy`` as REST: UNAUTHENTICATED, RESOURCE_EXHAUSTED for the tenant's limits."""
 
 from __future__ import annotations
 
@@ -17,21 +19,22 @@ from orchestrator.grpc_service.errors import grpc_status
 from orchestrator.grpc_service.proto import dialog_pb2 as pb
 from orchestrator.grpc_service.proto import dialog_pb2_grpc as pb_grpc
 from orchestrator.metrics import ServiceMetrics
+from orchestrator.tenancy import Tenancy
 
 log = logging.getLogger(__name__)
 
 TENANT_KEY = "x-hilum-tenant"
-DEFAULT_TENANT = "default"
+AUTH_KEY = "authorization"
 PUSHBACK_KEY = "grpc-retry-pushback-ms"  # gRPC retry design A6: when the server asks the client to retry
 KIND_KEY = "hilum-error-kind"  # trailing metadata: the error kind (not_a_chest_film, ...) of a failed call
 R = TypeVar("R")
 
 
-def tenant_of(context: grpc.ServicerContext) -> str:
+def metadata_value(context: grpc.ServicerContext, name: str) -> str | None:
     for key, value in context.invocation_metadata() or ():
-        if key == TENANT_KEY and str(value).strip():
-            return str(value).strip()
-    return DEFAULT_TENANT
+        if key == name:
+            return str(value)
+    return None
 
 
 class _Call:
@@ -101,33 +104,40 @@ def streaming(method: Callable[..., Iterator[R]]) -> Callable[..., Iterator[R]]:
 
 
 class DialogServicer(pb_grpc.DialogServicer):
-    def __init__(self, engine: Any, metrics: ServiceMetrics) -> None:
+    def __init__(self, engine: Any, metrics: ServiceMetrics, tenancy: Tenancy) -> None:
         self.engine = engine
         self.metrics = metrics
+        self.tenancy = tenancy
+
+    def tenant_of(self, context: grpc.ServicerContext) -> str:
+        """The caller's tenant, after the tenant's rate (once per RPC)."""
+        return self.tenancy.enter(metadata_value(context, AUTH_KEY), metadata_value(context, TENANT_KEY))
 
     @unary
     def CreateSession(self, request: pb.CreateSessionRequest, context: grpc.ServicerContext) -> pb.Session:  # noqa: N802
-        view = self.engine.create_session(
-            request.image, filename=request.filename or None, lang=request.lang or None, tenant=tenant_of(context)
-        )
+        tenant = self.tenant_of(context)
+        with self.tenancy.first_turn(tenant):
+            view = self.engine.create_session(
+                request.image, filename=request.filename or None, lang=request.lang or None, tenant=tenant
+            )
         return convert.session_to_proto(view.to_dict())
 
     @unary
     def Ask(self, request: pb.AskRequest, context: grpc.ServicerContext) -> pb.Turn:  # noqa: N802
-        turn = self.engine.ask(request.session_id, request.question, tenant=tenant_of(context))
+        turn = self.engine.ask(request.session_id, request.question, tenant=self.tenant_of(context))
         return convert.turn_to_proto(turn.to_dict())
 
     @streaming
     def StreamAsk(self, request: pb.AskRequest, context: grpc.ServicerContext) -> Iterator[pb.AskEvent]:  # noqa: N802
-        for event in self.engine.ask_stream(request.session_id, request.question, tenant=tenant_of(context)):
+        for event in self.engine.ask_stream(request.session_id, request.question, tenant=self.tenant_of(context)):
             yield convert.event_to_proto(event)
 
     @unary
     def GetReport(self, request: pb.SessionRef, context: grpc.ServicerContext) -> pb.Report:  # noqa: N802
-        report = self.engine.report(request.session_id, tenant=tenant_of(context))
+        report = self.engine.report(request.session_id, tenant=self.tenant_of(context))
         return pb.Report(session_id=request.session_id, report=convert.to_struct(report))
 
     @unary
     def CloseSession(self, request: pb.SessionRef, context: grpc.ServicerContext) -> pb.CloseSessionResponse:  # noqa: N802
-        self.engine.close_session(request.session_id, tenant=tenant_of(context))
+        self.engine.close_session(request.session_id, tenant=self.tenant_of(context))
         return pb.CloseSessionResponse(session_id=request.session_id, closed=True)

@@ -28,6 +28,7 @@
       l_screening: "Screening highlight", l_focus: "Focused contour", l_spicules: "Spicules", l_notches: "Notches",
       l_measurements: "Measurements", l_anatomy: "Anatomy", l_labels: "Labels", l_checklist: "Checklist card",
       l_heatmap: "Lesion heatmap",
+      api_key_prompt: "This server needs an API key. Enter yours (kept for this browser tab only):",
     },
     zh: {
       tagline: "胸片阅片助手", no_study: "未载入影像", report: "报告", close_study: "关闭检查", study: "检查",
@@ -46,6 +47,7 @@
       stage_parse: "解析", stage_resolve: "指代",
       l_screening: "筛查高亮", l_focus: "精确轮廓", l_spicules: "毛刺", l_notches: "分叶切迹", l_measurements: "测量线",
       l_anatomy: "解剖标志", l_labels: "标签", l_checklist: "核对卡片", l_heatmap: "病灶热图",
+      api_key_prompt: "此服务器需要 API 密钥。请输入您的密钥(仅保存在当前浏览器标签页):",
     },
   };
   const QUESTIONS = {
@@ -79,13 +81,27 @@
   const t = (key) => (I18N[state.lang] && I18N[state.lang][key]) || I18N.en[key] || key;
 
   // --- api -----------------------------------------------------------------------------------------
+  // The API key (a server with HILUM_API_KEYS_FILE answers 401 without one): asked for once, kept in
+  // sessionStorage (this tab only), sent as a Bearer token on every request, the streamed ask included.
+  const KEY_STORE = "hilum.apiKey";
   async function api(method, path, body, isForm) {
-    const init = { method, headers: {} };
-    if (body !== undefined) {
-      if (isForm) init.body = body;
-      else { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
+    let res;
+    for (let attempt = 0; ; attempt++) {
+      const init = { method, headers: {} };
+      if (body !== undefined) {
+        if (isForm) init.body = body;
+        else { init.body = JSON.stringify(body); init.headers["Content-Type"] = "application/json"; }
+      }
+      const sent = sessionStorage.getItem(KEY_STORE);
+      if (sent) init.headers["Authorization"] = `Bearer ${sent}`;
+      res = await fetch(path, init);
+      if (res.status !== 401 || attempt > 0) break;
+      if (sessionStorage.getItem(KEY_STORE) !== sent) continue;  // another request was given a key meanwhile
+      sessionStorage.removeItem(KEY_STORE);  // none, or a wrong one
+      const entered = (window.prompt(t("api_key_prompt")) || "").trim();
+      if (!entered) break;
+      sessionStorage.setItem(KEY_STORE, entered);
     }
-    const res = await fetch(path, init);
     if (!res.ok) {
       let message = `${res.status} ${res.statusText}`, kind = null;
       try {
@@ -874,7 +890,7 @@
     body.innerHTML = "";
     const img = report.image || {};
     const sp = img.pixel_spacing_mm ? `${Number(img.pixel_spacing_mm[1]).toFixed(3)} mm/px (${img.spacing_source})` : "";
-    body.append(el("div", "query-line", [img.filename, (img.size || []).join("×"), sp, report.session_id]
+    body.append(el("div", "query-line", [state.filmName, (img.size || []).join("×"), sp, report.session_id]
       .filter(Boolean).join("  ·  ")));
     if ((report.findings || []).length) body.append(findingsTable(report.findings));
     if ((report.measurements || []).length) body.append(measurementsTable(report.measurements));

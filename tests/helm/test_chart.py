@@ -264,7 +264,8 @@ def _find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
     return matches[0]
 
 
-SALT = {"narrator": {"cacheSaltKey": "test-key"}}
+KEY_HASH = "sha256:" + "ab" * 32
+SALT = {"narrator": {"cacheSaltKey": "test-key"}, "apiKeys": {"tenants": {"clinic-a": [KEY_HASH]}}}
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "defaults": SALT,
@@ -277,7 +278,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
                                                           "cache": {"claimName": "hf-cache"},
                                                           "extraArgs": ["--max-num-seqs=64"]},
                                                  "serviceMonitor": {"labels": {"release": "prom"}}}),
-    "existing-secret": {"narrator": {"existingSecret": "my-secret"}},
+    "existing-secret": {"narrator": {"existingSecret": "my-secret"}, "apiKeys": {"existingSecret": "keys"}},
 }
 
 
@@ -323,6 +324,25 @@ def test_orchestrator_ports_hpa_settings_and_salt_secret() -> None:
     assert settings["HILUM_ENCODER"] == "triton://hilum-triton:8001"
     assert settings["HILUM_REDIS_URL"] == "redis://hilum-redis:6379/0"
     assert settings["HILUM_LOG_LEVEL"] == "INFO" and all(isinstance(v, str) for v in settings.values())
+
+
+def test_orchestrator_reads_the_tenants_api_keys_from_a_secret(tmp_path: Path) -> None:
+    """The chart binds 0.0.0.0, so it must hand the orchestrator a keys file (and refuses to render
+    without one); the rendered file is one the server loads."""
+    from orchestrator.tenancy import KeyRing
+
+    docs = render(SALT)
+    container = _find(docs, "Deployment", "hilum-orchestrator")["spec"]["template"]["spec"]["containers"][0]
+    path = next(e for e in container["env"] if e["name"] == "HILUM_API_KEYS_FILE")["value"]
+    mount = next(m for m in container["volumeMounts"] if m["name"] == "api-keys")
+    assert path == mount["mountPath"] + "/keys.json"
+    keys = _find(docs, "Secret", "hilum-api-keys")["stringData"]["keys.json"]
+    (tmp_path / "keys.json").write_text(keys)
+    assert KeyRing.load(tmp_path / "keys.json").tenants == {"clinic-a"}
+    volume = _find(render(VARIANTS["existing-secret"]), "Deployment", "hilum-orchestrator")["spec"]["template"]
+    assert volume["spec"]["volumes"][0]["secret"]["secretName"] == "keys"
+    with pytest.raises(ValueError, match="apiKeys"):
+        render({"narrator": {"cacheSaltKey": "k"}})
 
 
 def test_the_configmap_feeds_the_settings_object(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -379,8 +399,9 @@ def test_the_renderer_is_strict() -> None:
 
 @pytest.mark.skipif(shutil.which("helm") is None, reason="no helm binary on PATH (not on PyPI or Debian)")
 def test_real_helm_lints_and_renders_the_chart() -> None:
-    subprocess.run(["helm", "lint", str(CHART), "--set", "narrator.cacheSaltKey=k"], check=True)
-    out = subprocess.run(["helm", "template", "hilum", str(CHART), "--set", "narrator.cacheSaltKey=k"],
-                         check=True, capture_output=True, text=True).stdout
+    subprocess.run(["helm", "lint", str(CHART), "--set", "narrator.cacheSaltKey=k",
+                    "--set", "apiKeys.existingSecret=keys"], check=True)
+    out = subprocess.run(["helm", "template", "hilum", str(CHART), "--set", "narrator.cacheSaltKey=k",
+                          "--set", "apiKeys.existingSecret=keys"], check=True, capture_output=True, text=True).stdout
     kinds = {d["kind"] for d in yaml.safe_load_all(out) if d}
     assert {"Deployment", "StatefulSet", "Service", "HorizontalPodAutoscaler", "ConfigMap", "Secret"} <= kinds

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import signal
 import socket
@@ -126,6 +127,24 @@ def test_ask_refuses_what_is_not_a_chest_film(tmp_path: Path, film: Path) -> Non
     turned.write_bytes(png_bytes(np.asarray(Image.open(film)).T.copy()))
     done = subprocess.run([*HILUM, "ask", str(turned), "hello"], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1 and "not_a_chest_film" in done.stderr and "90 degrees" in done.stderr
+
+
+def test_serve_refuses_a_public_address_without_api_keys(tmp_path: Path) -> None:
+    """No keys file: ``--host 0.0.0.0`` exits non-zero at once, saying why, before binding anything
+    (nothing listens on the ports it was given); a broken keys file is refused the same way."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HILUM_")}
+    port, grpc_port = free_port(), free_port()
+    serve = [*HILUM, "serve", "--host", "0.0.0.0", "--port", str(port), "--grpc-port", str(grpc_port)]  # noqa: S104
+    done = subprocess.run(serve, cwd=REPO, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2, done.stdout + done.stderr
+    said = done.stdout + done.stderr
+    assert "refusing to listen on '0.0.0.0'" in said and "HILUM_API_KEYS_FILE" in said
+    assert "Traceback" not in said and "serving" not in said
+    broken = tmp_path / "keys.json"
+    broken.write_text('{"tenants": {"alice": ["md5:abc"]}}')
+    done = subprocess.run([*serve, "--api-keys-file", str(broken)], cwd=REPO, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and "sha256:<64 hex digits>" in done.stdout + done.stderr
 
 
 def test_status_one_screen(served: tuple[subprocess.Popen[str], str]) -> None:

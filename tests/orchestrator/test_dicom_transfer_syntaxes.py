@@ -50,7 +50,7 @@ class Limits:
 
 
 LIMITS = Limits()
-SPACING = (0.143, 0.139)  # row, column mm: unequal, so a swap would show
+SPACING = (0.443, 0.439)  # row, column mm: unequal, so a swap would show; 13 x 11 cm, a plausible film
 SHAPE = (300, 240)
 
 
@@ -269,7 +269,7 @@ def test_a_frame_claiming_more_pixels_than_the_limit_is_413_before_decoding(tmp_
         i = _sof_offset(frame, (0xC3,))
         return frame[: i + 5] + (40000).to_bytes(2, "big") * 2 + frame[i + 9 :]
 
-    with pytest.raises(ImageTooLargeError, match="40000x40000"):
+    with pytest.raises(ImageTooLargeError, match="over the limit of 36000000 pixels"):
         decode_upload(_replace_first_frame(data, huge), None, LIMITS)
 
 

@@ -72,18 +72,22 @@ def test_two_replicas_share_one_session_through_redis(redis_url: str, film: byte
     try:
         replica_a = DialogueEngine(encoder, settings, store=build_session_store(settings))
         replica_b = DialogueEngine(encoder, settings, store=build_session_store(settings))
-        view = replica_a.create_session(film, "image.png", lang="en")
+        view = replica_a.create_session(film, "image.png", lang="en", tenant="clinic-a")
         calls_after_screening = encoder.calls
+        assert replica_b.store.count_tenant("clinic-a") == 1 and replica_b.store.count_tenant("clinic-b") == 0
 
-        turn = replica_b.ask(view.session_id, "How far is the right hilum from the lung apex?")
+        turn = replica_b.ask(view.session_id, "How far is the right hilum from the lung apex?", tenant="clinic-a")
         assert turn.to_dict()["turn"] == 2
-        again = replica_a.get_session(view.session_id)
+        again = replica_a.get_session(view.session_id, tenant="clinic-a")
         assert [t.to_dict()["turn"] for t in again.turns] == [1, 2]
         assert encoder.calls == calls_after_screening, "a follow-up turn re-ran the encoder"
 
-        replica_b.close_session(view.session_id)
+        with pytest.raises(SessionNotFoundError):  # another tenant's: not found, on any replica
+            replica_a.get_session(view.session_id, tenant="clinic-b")
+        replica_b.close_session(view.session_id, tenant="clinic-a")
+        assert replica_a.store.count_tenant("clinic-a") == 0
         with pytest.raises(SessionNotFoundError):
-            replica_a.ask(view.session_id, "is it calcified?")
+            replica_a.ask(view.session_id, "is it calcified?", tenant="clinic-a")
     finally:
         encoder.close()
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, File, Form, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
-from orchestrator.api.dependencies import Engine, Tenant
+from orchestrator.api.dependencies import Engine, Tenant, Tenants
 from orchestrator.api.protocol import ERROR_RESPONSES, AskBody, Closed, Session, Turn
 from orchestrator.api.streaming import ndjson_events
 
@@ -16,12 +16,13 @@ router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERROR_RES
 
 @router.post("", response_model=Session, response_model_exclude_unset=True, status_code=201)
 def create_session(
-    engine: Engine, tenant: Tenant,
+    engine: Engine, tenant: Tenant, tenancy: Tenants,
     file: Annotated[UploadFile, File(description="PNG, JPEG or DICOM film")],
     lang: Annotated[str | None, Form()] = None,
 ) -> Any:
     """Upload a film; the session comes back with its screening turn."""
-    view = engine.create_session(file.file.read(), filename=file.filename, lang=lang or None, tenant=tenant)
+    with tenancy.first_turn(tenant):
+        view = engine.create_session(file.file.read(), filename=file.filename, lang=lang or None, tenant=tenant)
     return view.to_dict()
 
 

@@ -197,8 +197,8 @@ def test_unknown_session_empty_question_other_tenant(client: httpx.Client, phant
     assert client.post(f"/v1/sessions/{sid}/turns", content=b"{not json",
                        headers={"Content-Type": "application/json"}).status_code == 422
     r = client.get(f"/v1/sessions/{sid}", headers={"X-Hilum-Tenant": "clinic-b"})
-    assert r.status_code == 403 and r.json()["error"]["kind"] == "session_forbidden"
-    assert client.get(f"/v1/sessions/{sid}").status_code == 403  # the default tenant is another tenant
+    assert r.status_code == 404 and r.json()["error"]["kind"] == "session_not_found"  # never confirmed
+    assert client.get(f"/v1/sessions/{sid}").status_code == 404  # the default tenant is another tenant
     ok = client.post(f"/v1/sessions/{sid}/turns", json={"question": "Is there anything abnormal in the lungs?"},
                      headers={"X-Hilum-Tenant": "clinic-a"})
     assert ok.status_code == 200  # the session survived every bad request

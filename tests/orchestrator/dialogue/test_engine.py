@@ -13,7 +13,7 @@ from PIL import Image
 
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.dialogue.engine import AskEvent, DialogueEngine
-from orchestrator.errors import InvalidQuestionError, SessionForbiddenError, SessionNotFoundError
+from orchestrator.errors import InvalidQuestionError, SessionNotFoundError
 from orchestrator.findings.synthetic import star_mask, strand_mask, synthetic_maps
 from orchestrator.narration.base import ComposerNarrator, NarrationRequest, NarrationResult
 from orchestrator.settings import Settings
@@ -137,9 +137,9 @@ def test_errors(setup: Any) -> None:
         eng.ask(sid, "x" * 5000, tenant="t1")
     with pytest.raises(SessionNotFoundError):
         eng.ask("nope", "how big?", tenant="t1")
-    with pytest.raises(SessionForbiddenError):
+    with pytest.raises(SessionNotFoundError):  # another tenant's session is not confirmed to exist
         eng.ask(sid, "how big?", tenant="other")
-    with pytest.raises(SessionForbiddenError):
+    with pytest.raises(SessionNotFoundError):
         eng.report(sid, tenant="other")
     with pytest.raises(InvalidQuestionError):  # raised when called, before any event is streamed
         eng.ask_stream(sid, "", tenant="t1")

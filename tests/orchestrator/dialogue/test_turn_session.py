@@ -65,3 +65,16 @@ def test_store_ttl_and_max_size(make_facts: Callable[..., Any]) -> None:
     assert store.get("s0") is None and store.count() == 0
     store.put(states[0])
     assert store.delete("s0") and not store.delete("s0")
+
+
+def test_store_evicts_only_within_the_creating_tenant(make_facts: Callable[..., Any]) -> None:
+    store = InMemorySessionStore(ttl_s=100, max_sessions=2)
+    facts = make_facts()
+    store.put(SessionState(session_id="a0", tenant="a", lang="en", facts=facts))
+    for i in range(4):  # b fills the store and keeps creating: only b's own oldest make room
+        store.put(SessionState(session_id=f"b{i}", tenant="b", lang="en", facts=facts))
+    assert store.get("a0") is not None
+    assert [sid for sid in ("b0", "b1", "b2", "b3") if store.get(sid)] == ["b3"]
+    assert store.count_tenant("a") == 1 and store.count_tenant("b") == 1 and store.count() == 2
+    store.put(SessionState(session_id="a1", tenant="a", lang="en", facts=facts))  # a's own oldest goes
+    assert store.get("a0") is None and store.get("b3") is not None
