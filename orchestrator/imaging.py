@@ -10,7 +10,7 @@ Pixel spacing (DICOM only): ``ImagerPixelSpacing`` (detector plane) divided by
 ``EstimatedRadiographicMagnificationFactor`` when present; else ``PixelSpacing`` (already
 in the patient plane by definition, so not corrected again). It is scaled to the working
 image by the resampling factor. Values outside what a chest film can have (a detector pixel of
-0.05-1 mm, a magnification of 1-2, a film of 8-60 cm) are not used: the spacing is left to the
+0.05-2 mm, a magnification of 1-2, a film of 8-60 cm) are not used: the spacing is left to the
 findings layer's estimate, and ``info["spacing_rejected"]`` says why (a code of
 ``orchestrator.findings.spacing.REJECTIONS``).
 
@@ -490,8 +490,9 @@ def dicom_film_tags(ds: Any) -> dict[str, Any]:
 
 # Plausible values for a chest film (outside them the file's spacing is not used; the findings
 # layer estimates one and the turn says why).
-DETECTOR_PIXEL_MM = (0.05, 1.0)  # ImagerPixelSpacing: a detector's (or a digitiser's) pixel
-PATIENT_PIXEL_MM = (0.025, 1.0)  # PixelSpacing, or ImagerPixelSpacing / magnification
+# up to 2 mm: a film exported downsampled (a 256-pixel secondary capture of a 32 cm field is 1.25 mm)
+DETECTOR_PIXEL_MM = (0.05, 2.0)  # ImagerPixelSpacing: a detector's (or a digitiser's) pixel
+PATIENT_PIXEL_MM = (0.025, 2.0)  # PixelSpacing, or ImagerPixelSpacing / magnification
 MAGNIFICATION = (0.999, 2.0)  # EstimatedRadiographicMagnificationFactor (>= 1 by geometry)
 PIXEL_ASPECT = (0.5, 2.0)  # row / column spacing
 FILM_MM = (80.0, 600.0)  # the film's longer side, in the patient plane (a 43 cm detector: 430)
