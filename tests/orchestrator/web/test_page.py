@@ -4,7 +4,6 @@ measurement. Screenshots go to test-artifacts/web/ — look at them."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,9 +13,6 @@ from orchestrator.server import Service
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[3] / "test-artifacts" / "web"
 QUESTIONS_ZH = (
     "肺部是否有异常?",
@@ -24,18 +20,6 @@ QUESTIONS_ZH = (
     "这个病灶距离右肺门有多远?是否与肺门结构相连?",
     "如果这是早期肺癌,典型X线表现应该有哪些?当前影像符合几条?",
 )
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[object]:
-    if not Path(CHROMIUM).exists():
-        pytest.skip("Debian chromium is not installed")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield b
-        b.close()
 
 
 def test_upload_four_questions_overlays_and_hover(browser: object, service: Service, phantom_dir: Path) -> None:
