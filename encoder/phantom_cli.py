@@ -14,7 +14,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     p.add_argument("--count", type=int, default=1, help="write K cases to OUT/case_<seed>/ in parallel")
     p.add_argument("--sheet", action="store_true", help="also write OUT/sheet.png: 16 films with truth drawn")
     p.add_argument("--size", type=int, default=512, help="film size in pixels (square)")
-    p.add_argument("--scenario", action="store_true", help="SCENARIO.md's case (nodule RML + strand LLL)")
+    p.add_argument("--scenario", action="store_true", help="docs/SCENARIO.md's case (nodule RML + strand LLL)")
     p.add_argument("--workers", type=int, default=0, help="processes for --count (0: CPU count)")
     p.set_defaults(handler=run)
 

@@ -1,6 +1,6 @@
 """Start and stop the real ``tritonserver`` from the nvidia-pytriton wheel (``hilum triton``, tests, benchmarks).
 
-How it starts here (see DESIGN.md): a backend directory whose ``python/`` holds the wheel's
+How it starts here (see docs/DESIGN.md): a backend directory whose ``python/`` holds the wheel's
 ``backends/python/*`` plus the Python 3.11 stub (symlinks), the venv's ``bin/`` first on
 ``PATH`` (the stub takes its interpreter from the ``python3`` it finds there, so ``model.py``
 sees numpy and onnxruntime), readiness polled on ``/v2/health/ready``.

@@ -1,7 +1,7 @@
 """Score the film gate end to end: the generated corpus, and (for checking only) real films.
 
     .venv/bin/python -m loadtests.score_film_gate --seeds 700-739 --per-kind 10
-    .venv/bin/python -m loadtests.score_film_gate --seeds 0-0 --per-kind 0 --real-dev ../shared/real-dev
+    .venv/bin/python -m loadtests.score_film_gate --seeds 0-0 --per-kind 0 --real-dev REAL_DEV_DIR
 
 Every image goes through the whole engine (``DialogueEngine.create_session``: decode, gate,
 embedded encoder, findings, screening turn), as an upload would. The corpus

@@ -409,7 +409,7 @@ def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cach
 
 
 def scenario_spec() -> CaseSpec:
-    """SCENARIO.md's case: a 12 mm lobulated + spiculated nodule in the outer band of the right
+    """docs/SCENARIO.md's case: a 12 mm lobulated + spiculated nodule in the outer band of the right
     middle lobe, and a 25 x 18 mm strand-like opacity at the left lower lobe base."""
     return CaseSpec(lesions=(
         LesionSpec(type="nodule", diameter_mm=12.0, lobe="RML", band="outer", margin="spiculated", lobulated=True),

@@ -13,7 +13,7 @@ from orchestrator.errors import SessionNotFoundError
 class ExampleCase:
     seed: int
     title: str
-    scenario: bool  # the SCENARIO.md case (RML nodule + LLL strand) or the phantom's own draw
+    scenario: bool  # the docs/SCENARIO.md case (RML nodule + LLL strand) or the phantom's own draw
 
 
 EXAMPLES: tuple[ExampleCase, ...] = (

@@ -1,6 +1,6 @@
-"""Pydantic models of the REST contract (DESIGN.md): they publish the OpenAPI schema.
+"""Pydantic models of the REST contract (docs/DESIGN.md): they publish the OpenAPI schema.
 
-Fields DESIGN.md fixes are typed; open-ended parts (findings, overlays, sections, checklist
+Fields docs/DESIGN.md fixes are typed; open-ended parts (findings, overlays, sections, checklist
 items …) stay dicts so the engine can add fields without breaking the schema.
 """
 

@@ -6,7 +6,7 @@
 - ``composer``   answer sections per intent, zh/en, every number from the facts
 - ``checklists`` a named checklist (``orchestrator/ontology/checklists.json``) against the facts
 - ``overlays``   vector layers per turn, styled by role
-- ``turn``       the DESIGN.md turn JSON (``Turn.to_dict`` / ``Turn.from_dict``)
+- ``turn``       the docs/DESIGN.md turn JSON (``Turn.to_dict`` / ``Turn.from_dict``)
 - ``session``    ``SessionState`` (JSON round trip) and the session store
 - ``report``     the structured session report
 - ``engine``     ``DialogueEngine``: the one object REST, gRPC, the web page and the CLI call

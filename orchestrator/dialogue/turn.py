@@ -1,4 +1,4 @@
-"""One answered turn: a frozen dataclass whose ``to_dict`` is exactly the DESIGN.md turn JSON.
+"""One answered turn: a frozen dataclass whose ``to_dict`` is exactly the docs/DESIGN.md turn JSON.
 
 Keys: turn, intent, lang, query, answer{text, sections}, anchors, referenced_anchor_ids,
 findings, measurements, checklist, overlays, clarification — plus ``narration``

@@ -1,7 +1,7 @@
 """The fact guard: a language model's narration may retell the facts, never change them.
 
 Every number, side, lobe, anchor id and sign status in the narration (English or Chinese) is
-checked against the turn's facts (DESIGN.md's turn JSON: ``findings[].side/lobe/diameter_mm…``,
+checked against the turn's facts (docs/DESIGN.md's turn JSON: ``findings[].side/lobe/diameter_mm…``,
 ``measurements[].mm``, ``checklist.items[].sign/status``, ``anchors[].id``) and against the
 composer's own text, which is written from those facts. A narration that contradicts them is
 rejected; the caller then shows the composer's text and counts the rejection.

@@ -1,5 +1,5 @@
 """The film gate's scorer, and what must hold on any real film, checked on the development films
-beside the repository (``../shared/real-dev``: eight real children's AP films with their spine
+beside the clone (``shared/real-dev`` next to the repository folder, never committed: eight real children's AP films with their spine
 line; checking only, nothing is fitted on them). Skipped where that folder is absent."""
 
 from __future__ import annotations

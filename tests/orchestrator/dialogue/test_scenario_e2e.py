@@ -1,4 +1,4 @@
-"""SCENARIO.md's four turns, in Chinese and English, on a phantom film, through the whole engine:
+"""docs/SCENARIO.md's four turns, in Chinese and English, on a phantom film, through the whole engine:
 decode (DICOM / PNG) → encoder → findings → dialogue.
 
 Two encoders: ``PhantomTruthMapsEncoder`` — a test double that returns the phantom's truth

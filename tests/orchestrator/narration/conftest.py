@@ -1,5 +1,5 @@
 """Fixtures for the narrator tests: an OpenAI-compatible recording server (a double for vLLM,
-which cannot run here) and hand-built turn facts of the four-turn scenario (DESIGN.md's turn
+which cannot run here) and hand-built turn facts of the four-turn scenario (docs/DESIGN.md's turn
 JSON shape, as the dialogue engine's ``Turn.to_dict()`` produces it)."""
 
 from __future__ import annotations
