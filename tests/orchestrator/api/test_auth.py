@@ -39,7 +39,10 @@ def auth(tenant: str) -> dict[str, str]:
 
 @pytest.fixture()
 def http(keyed_service: Service) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=keyed_service.url, timeout=120) as c:
+    # a refusal closes its connection before the body is read (orchestrator/api/middleware.py): a
+    # fresh connection per request keeps the next request off a socket the server is closing
+    with httpx.Client(base_url=keyed_service.url, timeout=120,
+                      limits=httpx.Limits(max_keepalive_connections=0)) as c:
         yield c
 
 
