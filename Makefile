@@ -34,11 +34,13 @@ $(STAMP): $(VENV)/bin/python pyproject.toml Makefile
 
 # Chromium (browser tests), a CJK font (Chinese in the page) and Redis (shared sessions) come from Debian;
 # so do dicom3tools (dciodvfy validates the DICOM Hilum writes) and dcmtk (the tests' JPEG, JPEG-LS,
-# RLE and big-endian DICOM encoders).
-DEBIAN_PACKAGES := chromium redis-server fonts-wqy-zenhei dicom3tools dcmtk
+# RLE and big-endian DICOM encoders), Orthanc with its DICOMweb plugin (the PACS the tests push to and
+# query) and Prometheus (promtool checks the alert rules; the dashboard test scrapes a real server).
+DEBIAN_PACKAGES := chromium redis-server fonts-wqy-zenhei dicom3tools dcmtk orthanc orthanc-dicomweb prometheus
 system-packages:
 	@if ! command -v chromium >/dev/null || ! command -v redis-server >/dev/null || ! fc-list 2>/dev/null | grep -qi wenquanyi \
-	    || ! command -v dciodvfy >/dev/null || ! command -v dcmcjpeg >/dev/null; then \
+	    || ! command -v dciodvfy >/dev/null || ! command -v dcmcjpeg >/dev/null \
+	    || ! command -v Orthanc >/dev/null || ! command -v promtool >/dev/null; then \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(DEBIAN_PACKAGES) >/dev/null; \
 	  else echo "please install Debian packages: $(DEBIAN_PACKAGES)"; fi; \
 	fi
