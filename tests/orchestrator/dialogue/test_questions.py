@@ -19,6 +19,13 @@ QUESTIONS = DATA / "questions.jsonl"
 # written after the parser and first run untuned (35/40 right then); fixed since, kept as a regression set
 HELD_OUT = DATA / "questions_heldout.jsonl"
 REQUIRED = 0.95
+# issue 26's held-out set: 166 questions (zh, en, mixed; radiologists' and colloquial phrasing, typos,
+# units, clock positions, "the one above it", comparisons, diagnosis and sign questions) written on
+# 2026-12-02 BEFORE any parser change for it, and kept out of tuning: parser changes are tuned on
+# questions.jsonl and never on this file. Scored, not tuned: its floor is the score when it was
+# written (119/166), so a change can only be seen to help or to hurt; the target is 0.97.
+HELD_OUT_V2 = DATA / "questions_heldout_v2.jsonl"
+HELD_OUT_V2_FLOOR = 119 / 166
 
 
 class CountingEncoderDouble:
@@ -72,3 +79,18 @@ def test_question_set_accuracy(make_facts: Callable[..., Any]) -> None:
     for msg in wrong:
         print("  WRONG", msg)
     assert accuracy >= REQUIRED, "\n".join(wrong)
+
+
+def test_heldout_v2_score(make_facts: Callable[..., Any]) -> None:
+    """The untuned held-out set's score (intent and anchor both right), printed for the README:
+    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k heldout_v2``."""
+    engine = DialogueEngine(CountingEncoderDouble(), Settings())  # type: ignore[arg-type]
+    items = load(HELD_OUT_V2)
+    assert len(items) >= 150
+    results = [run_one(engine, i, make_facts) for i in items]
+    right = sum(ok for ok, _ in results)
+    print(f"\nheld-out set v2: {right}/{len(items)} right ({right / len(items):.1%}; target 97%)")
+    for ok, msg in results:
+        if not ok:
+            print("  WRONG", msg)
+    assert right / len(items) >= HELD_OUT_V2_FLOOR - 1e-9
