@@ -1,0 +1,187 @@
+"""Both value sets (defaults, ``values-production.yaml``) render, and every manifest is valid against the
+Kubernetes OpenAPI schemas bundled in ``kubernetes-validate`` (strict: unknown fields are errors) for
+the oldest and newest Kubernetes the chart states; the Prometheus Operator objects, which no
+Kubernetes schema covers, are checked against the files they carry."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+
+from ops.helm_render import render_chart
+
+CHART = Path(__file__).resolve().parents[2] / "helm" / "hilum"
+ADAPTER = CHART.parent / "prometheus-adapter-values.yaml"
+KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")  # Chart.yaml kubeVersion floor, and the newest bundled schemas
+OPERATOR_GROUP = "monitoring.coreos.com/v1"
+KEY = "sha256:" + "ab" * 32
+DEFAULTS = {"narrator": {"cacheSaltKey": "test-key"}, "apiKeys": {"tenants": {"clinic-a": [KEY]}}}
+VALUE_SETS: dict[str, tuple[list[Path], dict[str, Any]]] = {
+    "defaults": ([], DEFAULTS),
+    "production": ([CHART / "values-production.yaml"], {}),
+}
+
+
+def documents(value_set: str) -> list[dict[str, Any]]:
+    files, overrides = VALUE_SETS[value_set]
+    return render_chart(CHART, files, overrides).documents()
+
+
+def find(docs: list[dict[str, Any]], kind: str, name: str) -> dict[str, Any]:
+    found = [d for d in docs if d["kind"] == kind and d["metadata"]["name"] == name]
+    assert len(found) == 1, f"{kind}/{name}: {len(found)}"
+    return found[0]
+
+
+def schema_errors(docs: list[dict[str, Any]], version: str) -> list[str]:
+    errors = []
+    for doc in docs:
+        if doc["apiVersion"] == OPERATOR_GROUP:
+            continue
+        try:
+            kubernetes_validate.validate(doc, version, strict=True)
+        except kubernetes_validate.ValidationError as exc:
+            errors.append(f"{doc['kind']}/{doc['metadata']['name']}: {exc.message} at {list(exc.path)}")
+        except kubernetes_validate.SchemaNotFoundError as exc:
+            errors.append(f"{doc['kind']}/{doc['metadata']['name']}: no schema ({exc})")
+    return errors
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("value_set", sorted(VALUE_SETS))
+def test_every_manifest_is_valid_kubernetes(value_set: str, version: str) -> None:
+    docs = documents(value_set)
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "StatefulSet", "Service", "HorizontalPodAutoscaler", "PodDisruptionBudget",
+            "NetworkPolicy", "ConfigMap", "PrometheusRule", "ServiceMonitor"} <= kinds
+    assert schema_errors(docs, version) == []
+
+
+def test_the_validator_catches_what_it_should() -> None:
+    """The schema check can fail: a misspelt field, a wrong type and a missing required field are caught."""
+    docs = documents("defaults")
+    deployment = copy.deepcopy(find(docs, "Deployment", "hilum-orchestrator"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["readinesProbe"] = {}
+    hpa = copy.deepcopy(find(docs, "HorizontalPodAutoscaler", "hilum-orchestrator"))
+    hpa["spec"]["maxReplicas"] = "ten"
+    pdb = copy.deepcopy(find(docs, "PodDisruptionBudget", "hilum-orchestrator"))
+    del pdb["spec"]["selector"]["matchLabels"]
+    pdb["spec"]["selector"]["matchLabel"] = {}
+    assert len(schema_errors([deployment, hpa, pdb], KUBERNETES_VERSIONS[0])) == 3
+
+
+def test_chart_states_the_kubernetes_floor() -> None:
+    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    assert chart["kubeVersion"] == f">={KUBERNETES_VERSIONS[0]}-0"
+
+
+def test_production_runs_gpu_nodes_replicas_and_external_redis() -> None:
+    docs = documents("production")
+    hpas = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "HorizontalPodAutoscaler"}
+    assert hpas["hilum-orchestrator"]["minReplicas"] == 3
+    assert hpas["hilum-triton"]["minReplicas"] == 2 and hpas["hilum-vllm"]["minReplicas"] == 2
+    assert hpas["hilum-vllm"]["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "StatefulSet", "name": "hilum-vllm"}
+    for name in ("hilum-triton", "hilum-vllm"):
+        kind = "Deployment" if name == "hilum-triton" else "StatefulSet"
+        pod = find(docs, kind, name)["spec"]["template"]["spec"]
+        assert pod["nodeSelector"] == {"nvidia.com/gpu.present": "true"}
+        assert pod["tolerations"][0]["key"] == "nvidia.com/gpu"
+        assert pod["containers"][0]["resources"]["limits"]["nvidia.com/gpu"] == 1
+    assert find(docs, "DaemonSet", "hilum-dcgm-exporter")["spec"]["template"]["spec"]["nodeSelector"]
+    assert not [d for d in docs if d["metadata"]["name"].startswith("hilum-redis")]
+    container = find(docs, "Deployment", "hilum-orchestrator")["spec"]["template"]["spec"]["containers"][0]
+    redis = next(e for e in container["env"] if e["name"] == "HILUM_REDIS_URL")
+    assert redis["valueFrom"]["secretKeyRef"] == {"name": "hilum-redis", "key": "url"}
+    settings = find(docs, "ConfigMap", "hilum-settings")["data"]
+    assert "HILUM_REDIS_URL" not in settings
+    # the orchestrator's replica list names every pod the vLLM autoscaler may run
+    assert json.loads(settings["HILUM_LLM_URLS"]) == [f"http://hilum-vllm-{i}.hilum-vllm:8000" for i in range(4)]
+
+
+def test_autoscalers_read_metrics_the_adapter_serves() -> None:
+    """Every custom metric an HPA names is one the Prometheus adapter rules publish, from a real series name."""
+    adapter = yaml.safe_load(ADAPTER.read_text())["rules"]["custom"]
+    served = {rule["name"]["as"]: rule["seriesQuery"] for rule in adapter}
+    wanted = {}
+    for doc in documents("production"):
+        if doc["kind"] == "HorizontalPodAutoscaler":
+            for metric in doc["spec"]["metrics"]:
+                if metric["type"] == "Pods":
+                    wanted[doc["metadata"]["name"]] = metric["pods"]["metric"]["name"]
+    assert wanted == {"hilum-orchestrator": "hilum_inflight_requests", "hilum-triton": "triton_queue_us_per_request",
+                      "hilum-vllm": "vllm_num_requests_waiting"}
+    assert set(wanted.values()) <= set(served)
+    assert served["triton_queue_us_per_request"].startswith("nv_inference_queue_duration_us{")
+    assert served["vllm_num_requests_waiting"].startswith("vllm:num_requests_waiting{")
+    # without the adapter, the orchestrator scales on CPU only, and GPU autoscaling refuses to render
+    default_hpa = find(documents("defaults"), "HorizontalPodAutoscaler", "hilum-orchestrator")
+    assert [m["type"] for m in default_hpa["spec"]["metrics"]] == ["Resource"]
+
+
+def test_only_the_orchestrator_reaches_triton_vllm_and_redis() -> None:
+    docs = documents("defaults")
+    policies = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "NetworkPolicy"}
+    assert set(policies) == {"hilum-triton", "hilum-vllm", "hilum-redis"}
+    orchestrator = {"podSelector": {"matchLabels": {"app.kubernetes.io/instance": "hilum",
+                                                    "app.kubernetes.io/component": "orchestrator"}}}
+    for name, spec in policies.items():
+        assert spec["policyTypes"] == ["Ingress"]
+        component = name.removeprefix("hilum-")
+        assert spec["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == component
+        peers = [peer for rule in spec["ingress"] for peer in rule["from"]]
+        others = [p for p in peers if p != orchestrator]
+        assert orchestrator in peers
+        # the only other peer is Prometheus's namespace, and on Triton only on the metrics port
+        assert all(set(p) == {"namespaceSelector"} for p in others)
+    triton_rules = policies["hilum-triton"]["ingress"]
+    assert [p["port"] for p in triton_rules[1]["ports"]] == [8002]
+    assert not [p for p in policies["hilum-redis"]["ingress"][0]["from"] if p != orchestrator]
+
+
+def test_disruption_budgets_probes_resources_and_spread() -> None:
+    docs = documents("defaults")
+    budgets = {d["metadata"]["name"] for d in docs if d["kind"] == "PodDisruptionBudget"}
+    assert budgets == {"hilum-orchestrator", "hilum-triton", "hilum-vllm"}
+    for kind, name in (("Deployment", "hilum-orchestrator"), ("Deployment", "hilum-triton"),
+                       ("StatefulSet", "hilum-vllm"), ("Deployment", "hilum-redis")):
+        pod = find(docs, kind, name)["spec"]["template"]["spec"]
+        container = pod["containers"][0]
+        assert container["resources"]["requests"] and container["resources"]["limits"], name
+        assert container["readinessProbe"]["timeoutSeconds"] >= 2, name
+        if name != "hilum-redis":
+            assert pod["topologySpreadConstraints"][0]["topologyKey"] == "kubernetes.io/hostname"
+    orchestrator = find(docs, "Deployment", "hilum-orchestrator")["spec"]["template"]["spec"]["containers"][0]
+    startup = orchestrator["startupProbe"]
+    assert startup["periodSeconds"] * startup["failureThreshold"] == 60  # /healthz within 60 s (test_cli_service)
+
+
+def test_redis_keeps_its_append_only_file_on_a_volume() -> None:
+    docs = documents("defaults")
+    redis = find(docs, "Deployment", "hilum-redis")["spec"]
+    assert redis["strategy"] == {"type": "Recreate"}
+    assert redis["template"]["spec"]["containers"][0]["volumeMounts"] == [{"name": "data", "mountPath": "/data"}]
+    persisted = render_chart(CHART, overrides={**DEFAULTS, "redis": {"persistence": {"enabled": True}}}).documents()
+    claim = find(persisted, "PersistentVolumeClaim", "hilum-redis-data")
+    assert claim["spec"]["resources"]["requests"]["storage"] == "1Gi"
+    volume = find(persisted, "Deployment", "hilum-redis")["spec"]["template"]["spec"]["volumes"][0]
+    assert volume["persistentVolumeClaim"]["claimName"] == "hilum-redis-data"
+
+
+def test_prometheus_rule_and_dashboard_carry_the_chart_files_unchanged() -> None:
+    docs = documents("defaults")
+    rule = find(docs, "PrometheusRule", "hilum-alerts")
+    assert rule["apiVersion"] == OPERATOR_GROUP
+    assert rule["spec"] == yaml.safe_load((CHART / "rules" / "hilum-alerts.yaml").read_text())
+    dashboard = find(docs, "ConfigMap", "hilum-dashboard")
+    assert dashboard["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert json.loads(dashboard["data"]["hilum.json"]) == json.loads((CHART / "dashboards" / "hilum.json").read_text())
+    for monitor in (d for d in documents("production") if d["kind"] == "ServiceMonitor"):
+        assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+        assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+        assert monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] == "hilum"
