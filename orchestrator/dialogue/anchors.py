@@ -220,6 +220,11 @@ def _descriptor_fits(a: Anchor, descriptor: str) -> bool:
     return a.shape in shapes or a.finding_kind in kinds
 
 
+def descriptor_misfits(a: Anchor, q: Query) -> tuple[str, ...]:
+    """The shape words of the question that the bound finding does not fit ("the strand" bound to a nodule)."""
+    return tuple(d for d in q.shape_descriptors if d in _DESCRIPTOR_FIT and not _descriptor_fits(a, d))
+
+
 _LOBE_ZONES: Mapping[str, tuple[str, ...]] = MappingProxyType({
     "RUL": ("upper",), "RML": ("middle",), "RLL": ("lower", "middle"), "LUL": ("upper", "middle"), "LLL": ("lower", "middle"),
 })
@@ -308,14 +313,69 @@ def _by_location(findings: tuple[Anchor, ...], q: Query) -> Resolution:
     return _by_size(pool, q) or _most_recent(pool)
 
 
+def _focus(findings: tuple[Anchor, ...]) -> Anchor | None:
+    """The finding the conversation is on: the one mentioned last, when only one was."""
+    if not findings:
+        return None
+    top = max(a.mentioned_turn for a in findings)
+    focus = [a for a in findings if a.mentioned_turn == top]
+    return focus[0] if len(focus) == 1 else None
+
+
+# image-axis direction of "above / below / left / right of it": left and right are the patient's
+# (on a PA film the patient's left is the image's right)
+_DIRECTIONS: Mapping[str, tuple[int, int]] = MappingProxyType({"above": (1, -1), "below": (1, 1), "left": (0, 1), "right": (0, -1)})
+
+
+def _relative(reg: Registry, findings: tuple[Anchor, ...], q: Query) -> Resolution | None:
+    """"the one above it" / "它下面那个": the nearest other finding in that direction from the named or
+    focused one, by image position."""
+    if q.relative not in _DIRECTIONS:
+        return None
+    named = [a for a in (reg.get(i) if i.startswith("A") else reg.for_finding(i) for i in q.anchor_ids) if a is not None]
+    base = named[0] if named else _focus(findings)
+    axis, sign = _DIRECTIONS[q.relative]
+    if base is None:  # no finding in focus: "the upper one" is the one furthest that way
+        if q.relative in ("left", "right") or len(findings) < 2:
+            return None  # the side words already say which lung
+        ranked = sorted(findings, key=lambda a: a.center_px[axis] * sign)
+        return Resolution("resolved", (ranked[-1],), findings)
+    there = [a for a in findings if a.id != base.id and (a.center_px[axis] - base.center_px[axis]) * sign > 0]
+    if not there:
+        return Resolution("none", (), findings, note="nothing_there")
+    def dist(a: Anchor) -> float:
+        return (a.center_px[0] - base.center_px[0]) ** 2 + (a.center_px[1] - base.center_px[1]) ** 2
+    return Resolution("resolved", (min(there, key=dist),), tuple(there))
+
+
+def _pair(findings: tuple[Anchor, ...], q: Query) -> Resolution | None:
+    """"the nodule … the strand": each kind of lesion named binds its own finding (distance, comparison)."""
+    picked: list[Anchor] = []
+    for d in q.shape_descriptors:
+        fits = [a for a in findings if d in _DESCRIPTOR_FIT and _descriptor_fits(a, d) and a not in picked]
+        if len(fits) == 1:
+            picked.append(fits[0])
+    return Resolution("resolved", tuple(picked)) if len(picked) >= 2 else None
+
+
 def resolve_findings(reg: Registry, q: Query, want_all: bool = False) -> Resolution:
     """Which finding anchor(s) the question is about."""
     findings = reg.findings()
+    relative = _relative(reg, findings, q)
+    if relative is not None:
+        return relative
     explicit = _explicit(reg, q)
     if explicit is not None:
         return explicit
     if not findings:
         return Resolution("none", (), (), note="no_findings")
+    focus = _focus(findings)
+    if q.intent == "locate" and q.yes_no and q.references and q.has_location and focus is not None and focus.mentioned_turn > 1:
+        return Resolution("resolved", (focus,))  # "is it in the inner band?": checked against the finding in focus
+    if q.intent in ("measure_relation", "compare"):
+        pair = _pair(findings, q)
+        if pair is not None:
+            return pair
     if want_all or q.both:
         return Resolution("resolved", findings) if len(findings) >= 2 else Resolution("resolved", findings)
     special = _ordinal_or_other(findings, q)

@@ -3,6 +3,9 @@
 Each item becomes yes / no / uncertain with its evidence (the fact and its value) and, when
 not settled, what would settle it. ``matched`` counts yes; ``total`` counts the items this
 film decides (yes or no), so "3/5" reads as "3 of the 5 decidable signs".
+
+``read_sign`` answers a question about one sign ("is there a pneumothorax?") from the facts:
+yes / no / uncertain with the evidence, or ``not_read`` for a sign Hilum does not read at all.
 """
 
 from __future__ import annotations
@@ -243,3 +246,117 @@ def checklist_dict(checklist: Checklist, results: list[ItemResult], lang: str, s
             for r in results
         ],
     }
+
+
+# --- one sign, asked about directly ("is there a pneumothorax?") ---------------------------------------
+
+
+@dataclass(frozen=True)
+class SignRead:
+    """Whether this film shows one sign: yes | no | uncertain (the film cannot settle it) | not_read
+    (Hilum does not read this sign at all), with the evidence in both languages."""
+
+    sign: str
+    status: str
+    evidence_zh: str = ""
+    evidence_en: str = ""
+    settle_zh: str = ""
+    settle_en: str = ""
+    anchors: tuple[Any, ...] = ()  # finding anchors that are the evidence
+
+
+# the finding kind that is the sign itself, where the findings layer has one
+SIGN_KINDS = MappingProxyType({"pleural_effusion": "effusion", "pneumothorax": "pneumothorax", "consolidation": "consolidation"})
+CTR_LIMIT = 0.5  # a PA film's cardiothoracic ratio above this reads as an enlarged heart
+
+
+def _angles_text(facts: ImageFacts, side: str | None) -> tuple[str, str, list[str]]:
+    angles = [c for c in facts.anatomy.costophrenic if side is None or c.side == side]
+    zh = "、".join(f"{word('side', c.side, 'zh')}肋膈角{word('angle_state', c.state, 'zh')}" for c in angles)
+    en = ", ".join(f"the {word('side', c.side, 'en')} costophrenic angle is {word('angle_state', c.state, 'en')}" for c in angles)
+    return zh, en, [c.state for c in angles]
+
+
+def _kind_anchors(sign: str, facts: ImageFacts, side: str | None, registry: Any) -> tuple[Any, ...]:
+    kind = SIGN_KINDS.get(sign)
+    hits = [f for f in facts.findings if kind and f.kind == kind and (side is None or f.side == side)]
+    return tuple(a for a in (registry.for_finding(f.id) for f in hits) if a is not None)
+
+
+def _read_effusion(facts: ImageFacts, side: str | None, registry: Any) -> SignRead:
+    anchors = _kind_anchors("pleural_effusion", facts, side, registry)
+    a_zh, a_en, states = _angles_text(facts, side)
+    found_zh = "、".join(f"{a.id}({a.label_zh})为积液样密度影" for a in anchors)
+    found_en = ", ".join(f"{a.id} ({a.label_en}) is an effusion-like opacity" for a in anchors)
+    if anchors:
+        return SignRead("pleural_effusion", "yes", f"{found_zh};{a_zh}。" if a_zh else f"{found_zh}。",
+                        f"{found_en}; {a_en}." if a_en else f"{found_en}.", anchors=anchors)
+    if "blunted" in states:
+        return SignRead("pleural_effusion", "uncertain", f"{a_zh};肋膈角变钝可为少量积液或胸膜增厚。",
+                        f"{a_en}; a blunted angle can be a small effusion or pleural thickening.",
+                        "侧卧位片或胸腔超声", "A decubitus film or pleural ultrasound")
+    if states and all(st == "sharp" for st in states) and "effusion" in facts.checked:
+        return SignRead("pleural_effusion", "no", f"{a_zh},未见积液样密度影。", f"{a_en}, and no effusion-like opacity was found.")
+    return SignRead("pleural_effusion", "uncertain", f"{a_zh}。" if a_zh else "肋膈角无法评估。",
+                    f"{a_en}." if a_en else "the costophrenic angles could not be assessed.",
+                    "侧位片或胸腔超声", "A lateral film or pleural ultrasound")
+
+
+def _read_ctr(facts: ImageFacts) -> SignRead:
+    ctr = facts.anatomy.cardiothoracic_ratio
+    if ctr is None:
+        return SignRead("cardiomegaly", "uncertain", "本片未能测得心胸比。", "the cardiothoracic ratio could not be measured.",
+                        "复查标准后前位胸片", "A standard PA film")
+    ap = facts.film_check.view.upper() == "AP"
+    zh = f"心胸比约{ctr:.2f}({'大于' if ctr > CTR_LIMIT else '不大于'}{CTR_LIMIT:.2f})。"
+    en = f"the cardiothoracic ratio is about {ctr:.2f} ({'above' if ctr > CTR_LIMIT else 'not above'} {CTR_LIMIT:.2f})."
+    if ctr > CTR_LIMIT and ap:  # an AP film magnifies the heart: a high ratio there does not settle it
+        return SignRead("cardiomegaly", "uncertain", zh + "前后位片会放大心影。", en + " An AP film magnifies the heart.",
+                        "标准后前位胸片", "A standard PA film")
+    return SignRead("cardiomegaly", "yes" if ctr > CTR_LIMIT else "no", zh, en)
+
+
+def _read_angles(facts: ImageFacts, side: str | None) -> SignRead:
+    a_zh, a_en, states = _angles_text(facts, side)
+    if "blunted" in states:
+        return SignRead("costophrenic_blunting", "yes", a_zh + "。", a_en + ".")
+    if states and all(st == "sharp" for st in states):
+        return SignRead("costophrenic_blunting", "no", a_zh + "。", a_en + ".")
+    return SignRead("costophrenic_blunting", "uncertain", (a_zh or "肋膈角无法评估") + "。",
+                    (a_en or "the costophrenic angles could not be assessed") + ".", "侧位片", "A lateral film")
+
+
+# signs Hilum does not read: why not, and what would settle them
+_NOT_READ = MappingProxyType({
+    "pneumothorax": ("本系统不追踪脏层胸膜线", "Hilum does not trace the visceral pleural line", "呼气相胸片或CT",
+                     "An expiratory film or CT"),
+    "mediastinal_widening": ("本系统不测量纵隔宽度", "Hilum does not measure the mediastinal width", "放射科医师阅片或CT",
+                             "A radiologist's reading or CT"),
+    "tracheal_deviation": ("本系统不追踪气管走行", "Hilum does not trace the trachea", "放射科医师阅片",
+                           "A radiologist's reading"),
+    "diaphragm_contour": ("本系统只定位膈顶,不评估膈面轮廓", "Hilum locates the domes of the diaphragm but does not assess their contour",
+                          "放射科医师阅片", "A radiologist's reading"),
+    "hilar_enlargement": ("本系统只定位肺门,不测量其大小和密度", "Hilum locates the hila but does not measure their size or density",
+                          "放射科医师阅片或增强CT", "A radiologist's reading or contrast CT"),
+})
+
+
+def read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any) -> SignRead:
+    """Whether the film shows ``sign``, from the facts alone."""
+    if sign == "pleural_effusion":
+        return _read_effusion(facts, side, registry)
+    if sign == "cardiomegaly":
+        return _read_ctr(facts)
+    if sign == "costophrenic_blunting":
+        return _read_angles(facts, side)
+    anchors = _kind_anchors(sign, facts, side, registry)
+    kind = SIGN_KINDS.get(sign)
+    if anchors:
+        return SignRead(sign, "yes", "、".join(f"{a.id}({a.label_zh})" for a in anchors) + "。",
+                        ", ".join(f"{a.id} ({a.label_en})" for a in anchors) + ".", anchors=anchors)
+    if kind and kind in facts.checked:
+        return SignRead(sign, "no", "本片已检查,未见。", "this film was checked for it and none was found.")
+    why_zh, why_en, settle_zh, settle_en = _NOT_READ.get(sign, ("本系统不判读此征象", "Hilum does not read this sign",
+                                                                 "放射科医师阅片", "A radiologist's reading"))
+    return SignRead(sign, "not_read", f"{why_zh},因此既不能说有,也不能说没有。",
+                    f"{why_en}, so it can say neither yes nor no.", settle_zh, settle_en)

@@ -8,13 +8,14 @@ and the prose always agree. Never a diagnosis; always says when pixel spacing is
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
 from orchestrator.dialogue import checklists as cl
-from orchestrator.dialogue.anchors import Anchor, Registry, add_relation, is_scoped
+from orchestrator.dialogue.anchors import Anchor, Registry, add_relation, descriptor_misfits, is_scoped
 from orchestrator.dialogue.parser import Query
 from orchestrator.dialogue.words import cm, mm, r1, word
 from orchestrator.facts import Finding, ImageFacts
@@ -284,6 +285,11 @@ def compose_screen(ctx: Context) -> Composition:
     else:
         body = ctx.t("未发现明确的肺内病灶。", "No focal lung lesion was found.")
     sections = [section("findings", title, body, frame=frame)]
+    if ctx.query.diagnosis:
+        sections.insert(0, section("no_diagnosis", ctx.t("不做诊断", "No diagnosis"), ctx.t(
+            "Hilum辅助阅片者,不做诊断:以下是本片的筛查所见,诊断须由医师结合临床作出。",
+            "Hilum supports a reader and does not make a diagnosis: here is what the screening of this film "
+            "shows; the diagnosis is a clinician's, made with the clinical picture.")))
     if ctx.anatomy:
         names = "、".join(f"{a.id}={a.label_zh}" for a in ctx.anatomy) if ctx.zh else ", ".join(
             f"{a.id} = {a.label_en}" for a in ctx.anatomy)
@@ -382,9 +388,29 @@ def compose_size(ctx: Context) -> Composition:
         if not confident(f, "size"):
             lines.append(f"{a.id}的准确大小本片无法判断,以上数值仅供参考。" if ctx.zh else
                          f"{a.id}'s exact size cannot be judged on this film; the figures are approximate.")
+        if ctx.query.size_op and ctx.query.size_mm:
+            lines.append(threshold_line(ctx, a, f, ctx.query.size_op, ctx.query.size_mm))
     sections = [section("size", ctx.t("大小", "Size"), ("" if ctx.zh else " ").join(lines))]
     meas = tuple(_diameter_measurement(a, f, ctx) for a, f in pairs)
     return _one_lesion(ctx, pairs, sections, meas)
+
+
+SIZE_MARGIN = 0.1  # within 10% of the threshold the film cannot settle which side of it the lesion is
+
+
+def threshold_line(ctx: Context, a: Anchor, f: Finding, op: str, limit_mm: float) -> str:
+    """"bigger than 1 cm?": the longest diameter against the threshold; near it, or with a size the
+    calibration cannot back, the film cannot settle it."""
+    longest = r1(f.longest_mm)
+    limit = f"{mm(limit_mm)} mm"
+    if abs(longest - limit_mm) <= SIZE_MARGIN * limit_mm or not confident(f, "size"):
+        return ctx.t(f"最长径{mm(longest)} mm与{limit}相差在测量误差内,本片无法判断是否{'超过' if op == 'gt' else '小于'}该值。",
+                     f"Its longest diameter, {mm(longest)} mm, is within measurement error of {limit}, so this film "
+                     f"cannot settle whether it is {'over' if op == 'gt' else 'under'} it.")
+    above = longest > limit_mm
+    yes = above if op == "gt" else not above
+    return ctx.t(f"{'是' if yes else '否'}:最长径{mm(longest)} mm,{'大于' if above else '小于'}{limit}。",
+                 f"{'Yes' if yes else 'No'}: its longest diameter is {mm(longest)} mm, {'more' if above else 'less'} than {limit}.")
 
 
 def _anatomy_locations(ctx: Context) -> Composition:
@@ -450,8 +476,53 @@ def lobe_confidence_note(f: Finding, lang: str) -> str:
     return "The lobe cannot be judged on this film; a lateral view would settle it."
 
 
+_LOBE_ZONES = MappingProxyType({"RUL": ("upper",), "RML": ("middle",), "RLL": ("middle", "lower"),
+                                "LUL": ("upper", "middle"), "LLL": ("middle", "lower")})
+
+
+def mismatch_note(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str, Any] | None:
+    """When the question names a lobe, zone or band and the finding it binds to lies elsewhere, say so
+    ("you asked about the right middle lobe; the nearest finding projects over the right lower lobe")."""
+    q = ctx.query
+    if len(pairs) != 1:
+        return None
+    a, f = pairs[0]
+    lines: list[str] = []
+    if q.lesion_side and q.lesion_side != f.side and not q.lobe:
+        lines.append(ctx.t(f"您问的是{word('lung', q.lesion_side, 'zh')};{a.id}位于{word('lung', f.side, 'zh')}。",
+                           f"You asked about the {word('lung', q.lesion_side, 'en')}; {a.id} is in the {word('lung', f.side, 'en')}."))
+    if q.lobe and q.lobe != f.lobe:
+        asked, found = word("lobe", q.lobe, ctx.lang), word("lobe", f.lobe, ctx.lang)
+        if q.lobe in f.lobe_overlap:
+            lines.append(ctx.t(f"您问的是{asked};{a.id}位于{found}与{asked}的重叠投影区,所属肺叶为推断,侧位片可明确。",
+                               f"You asked about the {asked}; {a.id} lies where the {found} and the {asked} overlap "
+                               "in projection, so its lobe is an estimate; a lateral view would settle it."))
+        else:
+            overlap = (f.side == ("right" if q.lobe.startswith("R") else "left")
+                       and set(_LOBE_ZONES.get(q.lobe, ())) & set(_LOBE_ZONES.get(f.lobe, ())))
+            lines.append(ctx.t(
+                f"您问的是{asked};最接近的病灶{a.id}投影于{found}" + ("——正位片上两者重叠,侧位片可明确。" if overlap else "。"),
+                f"You asked about the {asked}; the nearest finding, {a.id}, projects over the {found}"
+                + (" — on a PA film these overlap; a lateral view would settle it." if overlap else ".")))
+    for group, want, have in (("zone", q.zone, f.zone), ("band", q.band, f.band)):
+        if want and want != have:
+            lines.append(ctx.t(f"您问的是{word(group, want, 'zh')};{a.id}位于{word(group, have, 'zh')}。",
+                               f"You asked about the {word(group, want, 'en')}; {a.id} lies in the {word(group, have, 'en')}."))
+    misfits = descriptor_misfits(a, q)
+    if misfits:
+        asked_zh = "、".join(word("descriptor", d, "zh") for d in misfits)
+        asked_en = " or ".join(word("descriptor", d, "en") for d in misfits)
+        lines.append(ctx.t(f"您描述的是{asked_zh}病灶;{a.id}是{a.label_zh}。", f"You described a {asked_en} lesion; {a.id} is a {a.label_en}."))
+    if not lines:
+        return None
+    return section("mismatch", ctx.t("与问题不一致", "Not where you asked"), ("" if ctx.zh else " ").join(lines))
+
+
 def _one_lesion(ctx: Context, pairs: list[tuple[Anchor, Finding]], sections: list[dict[str, Any]],
                 measurements: tuple[dict[str, Any], ...] = ()) -> Composition:
+    mismatch = mismatch_note(ctx, pairs)
+    if mismatch:
+        sections.insert(0, mismatch)
     note = spacing_note(ctx)
     if note and (measurements or any(s["kind"] in ("size", "location", "margin") for s in sections)):
         sections.append(note)
@@ -496,10 +567,49 @@ def _relation_lines(ctx: Context, a: Anchor, f: Finding, h: Anchor, dist: float)
     return lines
 
 
+def _pair_relation(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> Composition:
+    """The centre-to-centre distance between two findings ("how far apart are the two lesions?")."""
+    (a, f), (b, g) = pairs[0], pairs[1]
+    dist = r1(_mm_between(ctx, f.center_px, g.center_px))
+    registry, link = add_relation(ctx.registry, a, b, ctx.turn)
+    src = ctx.t("DICOM像素间距" if ctx.facts.spacing.source == "dicom" else "估计的像素间距",
+                "DICOM pixel spacing" if ctx.facts.spacing.source == "dicom" else "an estimated pixel spacing")
+    text = ctx.t(f"{a.id}与{b.id}中心之间的距离约{cm(dist)} cm({mm(dist)} mm,按{src}换算)。",
+                 f"The centres of {a.id} and {b.id} are about {cm(dist)} cm ({mm(dist)} mm) apart, using {src}.")
+    meas = ({"kind": "distance", "from": a.id, "to": b.id, "mm": dist, "spacing_source": ctx.facts.spacing.source,
+             "from_px": [r1(f.center_px[0]), r1(f.center_px[1])], "to_px": [r1(g.center_px[0]), r1(g.center_px[1])],
+             "relation_anchor_id": link.id},)
+    sections = [section("relation", ctx.t("两处病灶的距离", "Distance between the two"), text)]
+    note = spacing_note(ctx)
+    if note:
+        sections.append(note)
+    return Composition(tuple(sections), findings=(finding_dict(f, a.id), finding_dict(g, b.id)), measurements=meas,
+                       referenced=(a.id, b.id, link.id), registry=registry)
+
+
+def _each_relation(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> Composition:
+    parts: list[Composition] = []
+    registry = ctx.registry
+    for a, _ in pairs:
+        one = compose_relation(dataclasses.replace(ctx, subjects=(a,), registry=registry))
+        registry = one.registry or registry
+        parts.append(one)
+    body = [sec for c in parts for sec in c.sections if sec["kind"] != "spacing"]
+    spacing = next((sec for c in parts for sec in c.sections if sec["kind"] == "spacing"), None)
+    return Composition(tuple(body + ([spacing] if spacing else [])),
+                       findings=tuple(fd for c in parts for fd in c.findings),
+                       measurements=tuple(m for c in parts for m in c.measurements),
+                       referenced=tuple(dict.fromkeys(i for c in parts for i in c.referenced)), registry=registry)
+
+
 def compose_relation(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
     if not pairs:
         return compose_none(ctx)
+    if len(pairs) >= 2 and not ctx.query.anatomy:
+        return _pair_relation(ctx, pairs)
+    if len(pairs) >= 2:  # "how far are the two lesions from the hilum?": each to its hilum
+        return _each_relation(ctx, pairs)
     a, f = pairs[0]
     boundary = [n for n in ctx.query.anatomy if n.startswith(("diaphragm", "pleura"))]
     if boundary and not any(n.startswith("hilum") for n in ctx.query.anatomy):
@@ -521,6 +631,9 @@ def compose_relation(ctx: Context) -> Composition:
                      "connected": rel.connected, "bronchus_cut_off": rel.bronchus_cut_off})
     text = ("" if ctx.zh else " ").join(_relation_lines(ctx, a, f, h, dist))
     sections = [section("relation", ctx.t("与肺门的关系", "Relation to the hilum"), text)]
+    mismatch = mismatch_note(ctx, [(a, f)])
+    if mismatch:
+        sections.insert(0, mismatch)
     note = spacing_note(ctx)
     sections += [note] if note else [section("spacing", ctx.t("像素间距", "Pixel spacing"),
                                               ctx.t("距离按DICOM像素间距计算。", "Distances use the DICOM pixel spacing."))]
@@ -529,6 +642,28 @@ def compose_relation(ctx: Context) -> Composition:
 
 
 # --- compare -------------------------------------------------------------------------------------
+
+
+def _compare_extra(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[str]:
+    """Which is closer to its hilum, and how many early-lung-cancer signs each shows (a count, never a verdict)."""
+    lines: list[str] = []
+    near = [(a, f) for a, f in pairs if f.hilum is not None]
+    if len(near) >= 2:
+        ordered = sorted(near, key=lambda p: p[1].hilum.center_distance_mm if p[1].hilum else 0.0)
+        dists = ("、" if ctx.zh else ", ").join(
+            f"{a.id} {cm(r1(f.hilum.center_distance_mm))} cm" for a, f in ordered if f.hilum is not None)
+        lines.append(ctx.t(f"{ordered[0][0].id}离肺门较近(中心至肺门:{dists})。",
+                           f"{ordered[0][0].id} is the closer to its hilum (centre to hilum: {dists})."))
+    checklist = ctx.ontology.checklist("early_lung_cancer")
+    if checklist is not None:
+        counts = []
+        for a, f in pairs:
+            card = cl.checklist_dict(checklist, cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology), ctx.lang, a.id)
+            counts.append(ctx.t(f"{a.id}符合{card['matched']}/{card['total']}条", f"{a.id} {card['matched']} of {card['total']}"))
+        lines.append(ctx.t(f"早期肺癌典型X线表现(可判定者):{'、'.join(counts)};这是征象计数,不是诊断。",
+                           f"Typical signs of early lung cancer (of those this film decides): {', '.join(counts)}; "
+                           "a count of signs, not a diagnosis."))
+    return lines
 
 
 def compose_compare(ctx: Context) -> Composition:
@@ -543,6 +678,7 @@ def compose_compare(ctx: Context) -> Composition:
     big = max(pairs, key=lambda p: p[1].diameter_mm)
     lines.append(ctx.t(f"{big[0].id}较大;两者边缘分别为" + "、".join(word("margin", f.margin, "zh") for _, f in pairs) + "。",
                        f"{big[0].id} is the larger; margins: " + ", ".join(f"{a.id} {word('margin', f.margin, 'en')}" for a, f in pairs) + "."))
+    lines += _compare_extra(ctx, pairs)
     sections = [section("compare", ctx.t("比较", "Comparison"), ("" if ctx.zh else " ").join(lines), rows=rows)]
     note = spacing_note(ctx)
     if note:
@@ -574,6 +710,9 @@ def compose_checklist(ctx: Context) -> Composition:
                   f"{card['matched']} of the {card['total']} decidable signs are present.")
     sections = [section("checklist", checklist.title(ctx.lang), head + ("" if ctx.zh else " ") + ("；".join(lines) if ctx.zh else "; ".join(lines)) + ("。" if ctx.zh else ".")),
                 section("score", ctx.t("符合情况", "Score"), score)]
+    mismatch = mismatch_note(ctx, [subject]) if subject else None
+    if mismatch:
+        sections.insert(0, mismatch)
     unsure = [r for r in results if r.status == "uncertain"]
     if unsure:
         text = ("；".join(f"{r.label}本片无法确定(可行{r.settle}明确)" for r in unsure) + "。") if ctx.zh else (
@@ -593,7 +732,37 @@ def compose_checklist(ctx: Context) -> Composition:
 # --- anatomy, terms, refusals ----------------------------------------------------------------------
 
 
+def compose_sign(ctx: Context) -> Composition:
+    """"Is there a pneumothorax?": yes / no / cannot judge from this film, with the evidence, for each
+    sign named; a sign Hilum does not read is said to be so (never a score over no decidable signs)."""
+    sections: list[dict[str, Any]] = []
+    settle: list[str] = []
+    anchors: list[Anchor] = []
+    for sign in ctx.query.signs:
+        read = cl.read_sign(sign, ctx.facts, ctx.query.side, ctx.registry)
+        name = word("sign", sign, ctx.lang)
+        verdict = word("sign_status", read.status, ctx.lang)
+        evidence = read.evidence_zh if ctx.zh else read.evidence_en
+        why = read.status == "not_read"
+        if ctx.zh:
+            text = f"{name}:{verdict}。" + (f"{'原因' if why else '依据'}:{evidence}" if evidence else "")
+        else:
+            text = f"{name[:1].upper()}{name[1:]}: {verdict}." + (f" {'Why' if why else 'Evidence'}: {evidence}" if evidence else "")
+        sections.append(section("sign", name, text, sign=sign, status=read.status))
+        if read.settle_en:
+            settle.append(ctx.t(f"{name}:{read.settle_zh}可明确。", f"{read.settle_en} would settle the {word('sign', sign, 'en')}."))
+        anchors += [a for a in read.anchors if a not in anchors]
+    if settle:
+        sections.append(section("uncertain", ctx.t("待明确", "To settle"), ("" if ctx.zh else " ").join(settle)))
+    pairs = [(a, f) for a in anchors if (f := ctx.finding(a)) is not None]
+    sections.append(disclaimer(ctx))
+    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
+                       referenced=tuple(a.id for a in anchors) + tuple(a.id for a in ctx.anatomy))
+
+
 def compose_anatomy(ctx: Context) -> Composition:
+    if set(ctx.query.signs) - {"costophrenic_blunting"}:
+        return compose_sign(ctx)
     lines: list[str] = []
     wanted_sides = {a.side for a in ctx.anatomy if a.side} or {"right", "left"}
     names = set(ctx.query.anatomy)
@@ -627,7 +796,19 @@ def compose_term(ctx: Context) -> Composition:
     return Composition((section("term", sign.name(ctx.lang), text, sign=sign.id),))
 
 
+def compose_foreign(ctx: Context) -> Composition:
+    """A question in a language Hilum does not speak: that is the reason, said in both languages it speaks."""
+    code = str(ctx.query.foreign)
+    zh_name, en_name = word("language", code, "zh"), word("language", code, "en")
+    zh = f"这个问题似乎是用{zh_name}写的;Hilum只理解中文和英文的问题,请用中文或英文再问一次。"
+    en = f"This question seems to be in {en_name}; Hilum understands questions in Chinese and English only. Please ask again in either."
+    return Composition((section("language", ctx.t("语言", "Language"), f"{zh}\n{en}" if ctx.zh else f"{en}\n{zh}",
+                                language=code),))
+
+
 def compose_out_of_scope(ctx: Context) -> Composition:
+    if ctx.query.foreign:
+        return compose_foreign(ctx)
     text = ctx.t(
         "这个问题超出了一张胸部X线片能回答的范围(如治疗、预后、化验或其他检查的数值)。"
         "我可以描述病灶的位置、大小、边缘、密度、与肺门的关系,或对照某种疾病的典型征象。",

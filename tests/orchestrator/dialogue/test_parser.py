@@ -91,3 +91,136 @@ def test_what_is_a_sign_asks_for_its_meaning() -> None:
         q = parse(question)
         assert (q.intent, q.term) == ("explain_term", sign)
     assert parse("右肺中叶那个圆形影,边缘是否规则?").intent == "describe_margin"
+
+
+# --- issue 26: the misreadings seen from outside ----------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["Are both lung fields clear?", "肺野清晰吗?", "Do you see any nodules?",
+                                      "Give me a read.", "影像所见?", "双肺野有无异常密度影?"])
+def test_colloquial_screening_questions(question: str) -> None:
+    q = parse(question)
+    assert q.intent == "screen" and not q.diagnosis
+
+
+@pytest.mark.parametrize("question", ["What is the diagnosis?", "诊断是什么?", "这是什么病?", "Impression?"])
+def test_a_diagnosis_question_is_the_screening_summary_flagged(question: str) -> None:
+    q = parse(question)
+    assert (q.intent, q.diagnosis, q.checklist) == ("screen", True, None)
+    # naming a disease keeps it a checklist question
+    assert parse("诊断是不是肺癌?").intent == "sign_checklist"
+
+
+@pytest.mark.parametrize(("question", "sign"), [("毛刺征是什么?", "spiculation"), ("what is 分叶征?", "lobulation"),
+                                                ("What is spiculation?", "spiculation"), ("lobulation是什么?", "lobulation")])
+def test_what_is_a_sign_in_any_language_mix(question: str, sign: str) -> None:
+    assert (parse(question).intent, parse(question).term) == ("explain_term", sign)
+
+
+def test_a_weak_what_is_about_this_film_is_not_a_term_question() -> None:
+    assert parse("What is the distance of the right middle zone nodule to the hilum?").intent == "measure_relation"
+    assert parse("它上方的病灶是什么形状?").intent == "describe_margin"
+
+
+@pytest.mark.parametrize("question", ["最大径多少?", "What is the long axis?", "short axis of the strand?", "长轴多长?"])
+def test_radiologists_diameters_are_size(question: str) -> None:
+    assert parse(question).intent == "size"
+
+
+@pytest.mark.parametrize(("question", "op", "limit"), [("Is it bigger than 1 cm?", "gt", 10.0), ("超过3厘米吗?", "gt", 30.0),
+                                                       ("Is it smaller than 5 mm?", "lt", 5.0), ("它大于8mm吗", "gt", 8.0)])
+def test_size_thresholds_with_units(question: str, op: str, limit: float) -> None:
+    q = parse(question)
+    assert (q.intent, q.size_op, q.size_mm) == ("size", op, limit)
+    assert "large" not in q.descriptors and "small" not in q.descriptors  # not "the bigger one"
+
+
+@pytest.mark.parametrize("question", ["How many cm is it from the centre of the hilum?", "距离肺门中心几厘米?",
+                                      "离肺门多少毫米?", "Is it more than 3 cm from the hilum?"])
+def test_a_unit_with_the_hilum_is_a_distance(question: str) -> None:
+    q = parse(question)
+    assert q.intent == "measure_relation" and q.size_op is None
+
+
+def test_two_named_lesions_make_a_pair() -> None:
+    q = parse("How far is the nodule from the strand?")
+    assert q.intent == "measure_relation" and q.descriptors == ("nodule", "strand-like")
+    assert parse("A1离A2有多远").anchor_ids == ("A1", "A2")
+    # a strand that connects is the link, not a second lesion
+    assert "strand-like" not in parse("病灶与肺门之间有没有条索相连?").descriptors
+
+
+@pytest.mark.parametrize("question", ["Where are the notches?", "切迹在几点钟方向?", "毛刺有几根?", "How long are the spicules?",
+                                      "毛刺多长?"])
+def test_parts_of_the_margin_are_margin_questions(question: str) -> None:
+    assert parse(question).intent == "describe_margin"
+
+
+@pytest.mark.parametrize("question", ["Is it in the upper, middle or lower zone?", "内带还是外带?",
+                                      "Inner, middle or outer third?", "在上肺野还是下肺野?"])
+def test_offered_choices_name_no_zone_or_band(question: str) -> None:
+    q = parse(question)
+    assert q.intent == "locate" and q.zone is None and q.band is None and q.ordinal is None
+
+
+@pytest.mark.parametrize(("question", "relative"), [("Where is the one above it?", "above"), ("它上面那个在哪?", "above"),
+                                                    ("How big is the one below it?", "below"), ("它下面那个病灶有多大?", "below")])
+def test_relative_references(question: str, relative: str) -> None:
+    assert parse(question).relative == relative
+
+
+@pytest.mark.parametrize("question", ["Which one is bigger?", "which one is closer to the hilum?", "哪个更可疑?",
+                                      "Is the nodule larger than the strand?", "结节比条索影大吗?"])
+def test_comparisons(question: str) -> None:
+    assert parse(question).intent == "compare"
+
+
+@pytest.mark.parametrize(("question", "sign"), [
+    ("Is there a pneumothorax?", "pneumothorax"), ("有没有胸腔积液?", "pleural_effusion"),
+    ("Is there cardiomegaly?", "cardiomegaly"), ("纵隔有没有增宽?", "mediastinal_widening"),
+    ("肺门大小正常吗?", "hilar_enlargement"), ("膈面光滑吗?", "diaphragm_contour"), ("Is the trachea midline?", "tracheal_deviation"),
+])
+def test_sign_presence_questions(question: str, sign: str) -> None:
+    q = parse(question)
+    assert (q.intent, q.sign) == ("assess_anatomy", sign)
+
+
+def test_sign_names_in_checklist_or_term_questions_stay_there() -> None:
+    assert parse("Are there typical signs of pneumothorax?").intent == "sign_checklist"
+    assert parse("有胸腔积液的表现吗?符合几条?").intent == "sign_checklist"
+    assert parse("What does cardiomegaly mean?").intent == "explain_term"
+    assert parse("肋膈角变钝是什么意思?").intent == "explain_term"
+
+
+@pytest.mark.parametrize("question", ["他的血压正常吗?", "Is her heart rate normal?", "Is his temperature normal?"])
+def test_questions_about_the_patient_not_the_film(question: str) -> None:
+    assert parse(question).intent == "out_of_scope"
+
+
+@pytest.mark.parametrize(("question", "code"), [
+    ("この結節の大きさは?", "ja"), ("폐에 이상이 있나요?", "ko"), ("¿Hay alguna anomalía en los pulmones?", "es"),
+    ("Quelle est la taille du nodule ?", "fr"), ("Gibt es eine Auffälligkeit in der Lunge?", "de"),
+])
+def test_languages_hilum_does_not_speak(question: str, code: str) -> None:
+    q = parse(question)
+    assert (q.intent, q.foreign) == ("out_of_scope", code)
+
+
+@pytest.mark.parametrize("question", ["Is there a pleural effusion?", "Is the RML nodule lobulated?", "A1 vs A2?",
+                                      "这个nodule的margin规则吗?", "Is the lesion in the RML or the RLL?"])
+def test_english_and_chinese_are_not_foreign(question: str) -> None:
+    assert parse(question).foreign is None
+
+
+def test_new_parse_fields_survive_session_state() -> None:
+    from orchestrator.dialogue.parser import Query
+
+    q = parse("Is it bigger than 1 cm?")
+    assert Query.from_state(q.to_state()) == q
+
+
+def test_lobes_offered_as_choices_name_no_lobe() -> None:
+    q = parse("右肺中叶还是下叶?")
+    assert (q.intent, q.lobe, q.side) == ("locate", None, "right")
+    assert parse("Is it in the middle lobe or the lower lobe?").lobe is None
+    assert parse("右肺中叶那个圆形影,边缘是否规则?").lobe == "RML"

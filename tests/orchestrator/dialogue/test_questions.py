@@ -23,9 +23,10 @@ REQUIRED = 0.95
 # units, clock positions, "the one above it", comparisons, diagnosis and sign questions) written on
 # 2026-12-02 BEFORE any parser change for it, and kept out of tuning: parser changes are tuned on
 # questions.jsonl and never on this file. Scored, not tuned: its floor is the score when it was
-# written (119/166), so a change can only be seen to help or to hurt; the target is 0.97.
+# written (119/166), raised to each measured score after a parser change that was tuned without it
+# (159/166 on 2026-12-02), so a later change can be seen to hurt; the target is 0.97.
 HELD_OUT_V2 = DATA / "questions_heldout_v2.jsonl"
-HELD_OUT_V2_FLOOR = 119 / 166
+HELD_OUT_V2_FLOOR = 159 / 166
 
 
 class CountingEncoderDouble:

@@ -76,3 +76,22 @@ def test_checklist_names_the_signs_and_decides_none(engine_and_session: tuple[Di
     turn = eng.ask(sid, "If this were early lung cancer, what are the typical signs, and how many does this image show?")
     assert turn.intent == "sign_checklist" and turn.checklist is None
     assert "None can be checked on this film" in turn.answer.text and "spiculated" in turn.answer.text.lower()
+
+
+@pytest.mark.parametrize("question", ["Is there a pneumothorax?", "Is there a pleural effusion?", "Is there cardiomegaly?",
+                                      "纵隔有没有增宽?", "What is the diagnosis?"])
+def test_no_sign_is_answered_yes_or_no_on_a_withheld_film(engine_and_session: tuple[DialogueEngine, str],
+                                                          question: str) -> None:
+    eng, sid = engine_and_session
+    turn = eng.ask(sid, question)
+    assert "cannot read it reliably" in turn.answer.text or "无法在其上可靠地读片" in turn.answer.text
+    assert not any(s["kind"] == "sign" for s in turn.answer.sections)
+    assert not any(w in turn.answer.text for w in (": yes", ": no.", "ratio is about", "costophrenic angle is"))
+    assert turn.findings == () and turn.anchors == ()
+
+
+def test_a_foreign_question_on_a_withheld_film_still_gets_the_language_reason(
+        engine_and_session: tuple[DialogueEngine, str]) -> None:
+    eng, sid = engine_and_session
+    turn = eng.ask(sid, "この結節の大きさは?")
+    assert turn.intent == "out_of_scope" and "Japanese" in turn.answer.text and "日语" in turn.answer.text

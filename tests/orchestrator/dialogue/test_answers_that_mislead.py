@@ -1,0 +1,226 @@
+"""Issue 26, "answers that mislead": a diagnosis question gets the screening summary and the rule that
+Hilum does not diagnose; a sign question gets yes / no / cannot judge with its evidence (or says Hilum
+does not read that sign); a finding bound away from the lobe or zone asked about says so; a question in
+a language Hilum does not speak gets that reason in English and Chinese; "the two lesions" are measured
+against each other; "bigger than 1 cm" is answered against the threshold."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from orchestrator.dialogue.engine import DialogueEngine
+from orchestrator.facts import CostophrenicAngle, ImageFacts
+from orchestrator.settings import Settings
+
+
+class NoEncoder:
+    name = "none"
+
+    def encode(self, image: Any) -> Any:
+        raise AssertionError("these sessions start from hand-built facts")
+
+
+_BUILDER: dict[str, Callable[..., ImageFacts]] = {}
+
+
+@pytest.fixture(autouse=True)
+def _scenario(make_facts: Callable[..., ImageFacts]) -> None:
+    _BUILDER["facts"] = make_facts  # the conftest's SCENARIO-like facts
+
+
+def scenario_facts() -> ImageFacts:
+    return _BUILDER["facts"]()
+
+
+def ask(question: str, facts: ImageFacts | None = None, lang: str = "en", before: str | None = None) -> Any:
+    eng = DialogueEngine(NoEncoder(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(facts or scenario_facts(), lang=lang).session_id
+    if before:
+        eng.ask(sid, before)
+    return eng.ask(sid, question)
+
+
+def kinds(turn: Any) -> list[str]:
+    return [s["kind"] for s in turn.answer.sections]
+
+
+def sign_section(turn: Any) -> dict[str, Any]:
+    return next(s for s in turn.answer.sections if s["kind"] == "sign")
+
+
+# --- diagnosis -------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("question", "rule"), [("What is the diagnosis?", "does not make a diagnosis"),
+                                                ("诊断是什么?", "不做诊断")])
+def test_diagnosis_gets_the_screening_summary_and_the_rule(question: str, rule: str) -> None:
+    turn = ask(question)
+    assert turn.intent == "screen" and turn.checklist is None
+    assert kinds(turn)[0] == "no_diagnosis" and rule in turn.answer.text
+    assert [f["anchor_id"] for f in turn.findings] == ["A1", "A2"]  # the whole summary, not one lesion
+    assert "decidable" not in turn.answer.text and "可判定" not in turn.answer.text
+
+
+def test_a_plain_screening_turn_carries_no_diagnosis_section() -> None:
+    assert "no_diagnosis" not in kinds(ask("Is there anything abnormal in the lungs?"))
+
+
+# --- signs -------------------------------------------------------------------------------------------
+
+
+def test_pneumothorax_is_said_to_be_unread_not_scored() -> None:
+    for question, lang, said in (("Is there a pneumothorax?", "en", "does not read"), ("有没有气胸?", "zh", "不判读")):
+        turn = ask(question, lang=lang)
+        assert turn.intent == "assess_anatomy" and turn.checklist is None
+        assert sign_section(turn)["status"] == "not_read" and said in turn.answer.text
+        assert "0 of the 0" not in turn.answer.text and "decidable" not in turn.answer.text
+
+
+@pytest.mark.parametrize("question", ["Is the trachea midline?", "纵隔有没有增宽?", "肺门大小正常吗?", "膈面光滑吗?"])
+def test_signs_hilum_does_not_read_say_so(question: str) -> None:
+    turn = ask(question)
+    assert sign_section(turn)["status"] == "not_read"
+
+
+def test_effusion_no_with_the_angles_as_evidence() -> None:
+    turn = ask("Is there a pleural effusion?")
+    sec = sign_section(turn)
+    assert sec["status"] == "no" and "costophrenic angle is sharp" in sec["text"]
+    zh = ask("有胸腔积液吗", lang="zh")
+    assert sign_section(zh)["status"] == "no" and "肋膈角锐利" in zh.answer.text
+
+
+def test_effusion_yes_names_the_finding_that_is_the_effusion() -> None:
+    base = scenario_facts()
+    f2 = dataclasses.replace(base.findings[1], kind="effusion", shape="patchy")
+    angles = (base.anatomy.costophrenic[0], CostophrenicAngle("left", (430.0, 425.0), 70.0, "blunted"))
+    facts = dataclasses.replace(base, findings=(base.findings[0], f2),
+                                anatomy=dataclasses.replace(base.anatomy, costophrenic=angles))
+    turn = ask("Is there a pleural effusion?", facts)
+    sec = sign_section(turn)
+    assert sec["status"] == "yes" and "A2" in sec["text"] and "blunted" in sec["text"]
+    assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A2"]
+
+
+def test_a_blunted_angle_alone_cannot_settle_an_effusion() -> None:
+    base = scenario_facts()
+    angles = (CostophrenicAngle("right", (80.0, 420.0), 70.0, "blunted"), base.anatomy.costophrenic[1])
+    facts = dataclasses.replace(base, anatomy=dataclasses.replace(base.anatomy, costophrenic=angles))
+    turn = ask("Any effusion?", facts)
+    assert sign_section(turn)["status"] == "uncertain" and "would settle the pleural effusion" in turn.answer.text
+
+
+@pytest.mark.parametrize(("ctr", "status"), [(0.46, "no"), (0.58, "yes"), (None, "uncertain")])
+def test_cardiomegaly_from_the_measured_ratio(ctr: float | None, status: str) -> None:
+    base = scenario_facts()
+    facts = dataclasses.replace(base, anatomy=dataclasses.replace(base.anatomy, cardiothoracic_ratio=ctr))
+    sec = sign_section(ask("Is there cardiomegaly?", facts))
+    assert sec["status"] == status
+    if ctr is not None:
+        assert f"{ctr:.2f}" in sec["text"]
+
+
+# --- the question and the finding disagree ------------------------------------------------------------
+
+
+def test_a_lobe_asked_about_that_the_finding_is_not_in_is_said() -> None:
+    zh = ask("右肺下叶那个圆形影边缘规则吗?", lang="zh")
+    assert [a["id"] for a in zh.anchors] == ["A1"] and kinds(zh)[0] == "mismatch"
+    assert "您问的是右肺下叶" in zh.answer.text and "右肺中叶" in zh.answer.text and "重叠" in zh.answer.text
+    en = ask("Is the margin of the round opacity in the right lower lobe regular?")
+    assert "You asked about the right lower lobe" in en.answer.text and "projects over the right middle lobe" in en.answer.text
+
+
+def test_a_shape_asked_about_that_the_finding_does_not_have_is_said() -> None:
+    turn = ask("How big is the strand in the right middle lobe?")
+    assert "You described a strand-like lesion; A1 is a" in turn.answer.text
+
+
+def test_no_note_when_question_and_finding_agree() -> None:
+    for question in ("右肺中叶那个圆形影,边缘是否规则?", "How far is the right middle lobe nodule from the hilum?"):
+        assert "mismatch" not in kinds(ask(question))
+
+
+# --- languages Hilum does not speak --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("question", "en_name", "zh_name"), [("この結節の大きさは?", "Japanese", "日语"),
+                                                              ("¿Qué tamaño tiene el nódulo?", "Spanish", "西班牙语"),
+                                                              ("Quelle est la taille du nodule ?", "French", "法语"),
+                                                              ("결절의 크기는 얼마입니까?", "Korean", "韩语")])
+def test_a_foreign_question_gets_the_language_reason_in_both_languages(question: str, en_name: str, zh_name: str) -> None:
+    turn = ask(question)
+    assert turn.intent == "out_of_scope" and kinds(turn) == ["language"]
+    assert en_name in turn.answer.text and zh_name in turn.answer.text
+    assert "Chinese and English" in turn.answer.text and "中文和英文" in turn.answer.text
+    assert "outside what a chest radiograph can show" not in turn.answer.text
+
+
+def test_an_english_question_outside_the_film_keeps_its_reason() -> None:
+    turn = ask("他的血压正常吗?", lang="zh")
+    assert turn.intent == "out_of_scope" and "超出了一张胸部X线片" in turn.answer.text
+
+
+# --- two lesions, thresholds, relative references ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("question", ["How far apart are the two lesions?", "结节和条索影相距多少?", "A1离A2有多远"])
+def test_distance_between_two_findings(question: str) -> None:
+    turn = ask(question)
+    (m,) = turn.measurements
+    assert (m["from"], m["to"]) == ("A1", "A2")
+    mm_per_px = scenario_facts().spacing.col_mm
+    assert m["mm"] == pytest.approx(math.hypot(330 - 140, 380 - 260) * mm_per_px, abs=0.1)
+    assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A1", "A2"]
+
+
+@pytest.mark.parametrize(("question", "said"), [("Is it bigger than 1 cm?", "Yes: its longest diameter is 13.1 mm"),
+                                                ("Is it smaller than 5 mm?", "No: its longest diameter is 13.1 mm"),
+                                                ("Is it bigger than 1.3 cm?", "within measurement error")])
+def test_size_against_a_threshold(question: str, said: str) -> None:
+    turn = ask(question, before="右肺中叶那个圆形影,边缘是否规则?")
+    assert turn.intent == "size" and [a["id"] for a in turn.anchors] == ["A1"] and said in turn.answer.text
+
+
+@pytest.mark.parametrize(("before", "question", "want"), [
+    ("右肺中叶那个圆形影,边缘是否规则?", "How big is the one below it?", "A2"),
+    ("左下肺那个条索影边缘光滑吗?", "它上面那个在哪?", "A1"),
+    ("右肺中叶那个圆形影,边缘是否规则?", "Where is the one above it?", None),
+])
+def test_the_one_above_or_below_the_focused_finding(before: str, question: str, want: str | None) -> None:
+    turn = ask(question, before=before)
+    got = [a["id"] for a in turn.anchors if a["kind"] == "finding"]
+    assert got == ([want] if want else [])
+
+
+def test_compare_says_which_is_closer_to_the_hilum_and_counts_signs_without_a_verdict() -> None:
+    turn = ask("Which one is closer to the hilum?")
+    assert turn.intent == "compare" and "A1 is the closer to its hilum" in turn.answer.text
+    assert "not a diagnosis" in turn.answer.text
+
+
+def test_a_place_checked_against_the_focused_finding_binds_it_and_says_where_it_is() -> None:
+    turn = ask("Is it in the left lung?", before="右肺中叶那个圆形影,边缘是否规则?")
+    assert [a["id"] for a in turn.anchors] == ["A1"] and kinds(turn)[0] == "mismatch"
+    assert "You asked about the left lung; A1 is in the right lung." in turn.answer.text
+    # without a finding in focus the place still selects ("where is the lesion in the left lung?")
+    assert [a["id"] for a in ask("Where is the lesion in the left lung?").anchors] == ["A2"]
+
+
+def test_several_signs_in_one_question_each_get_a_verdict() -> None:
+    turn = ask("Any pleural effusion or pneumothorax?")
+    assert [(s["sign"], s["status"]) for s in turn.answer.sections if s["kind"] == "sign"] == [
+        ("pleural_effusion", "no"), ("pneumothorax", "not_read")]
+
+
+def test_both_lesions_to_the_hilum_each_measure_to_their_own() -> None:
+    turn = ask("How far are the two lesions from the hilum?")
+    hila = {m["from"]: m["to"] for m in turn.measurements if m["kind"] == "distance"}
+    names = {a["id"]: a.get("name") for a in turn.anchors}
+    assert {k: names[v] for k, v in hila.items()} == {"A1": "hilum_right", "A2": "hilum_left"}
+    assert turn.answer.text.count("DICOM pixel spacing") == 3  # once per distance, once as the note
