@@ -1,89 +1,62 @@
-/* Hilum web reader: plain JS over the REST API (no build step). */
+/* Hilum web reader: plain JS over the REST API (no build step). Every string the page shows of
+   its own comes from one catalogue, /static/messages.json, in the page's language; the API's
+   answer text comes in the language of the question. */
 "use strict";
 
-(() => {
+(async () => {
   const SVG_NS = "http://www.w3.org/2000/svg";
   const $ = (sel) => document.querySelector(sel);
 
-  // --- strings ---------------------------------------------------------------------------------
-  const I18N = {
-    en: {
-      tagline: "Chest radiograph reading assistant", no_study: "No study loaded", report: "Report",
-      close_study: "Close study", study: "Study", drop_title: "Drop a chest film",
-      drop_sub: "DICOM, PNG or JPEG · or click to browse", examples: "Example films (phantom)",
-      layers: "Layers", display: "Display", window: "Window", level: "Level", invert: "Invert", fit: "Fit",
-      reset_wl: "Reset W/L", viewer_hint: "Wheel: zoom · drag: pan · right-drag: window/level",
-      empty_title: "Load a frontal chest radiograph to begin", empty_sub: "Drop a file on the left or pick an example film.",
-      dialog_title: "Dialogue",
-      dialog_sub: "The first turn screens the whole film. Then ask about a region; each answer builds on the previous ones.",
-      ask_placeholder: "Ask about this film…", enter_hint: "Enter to send · Shift+Enter for a new line",
-      uploading: "Reading the film…", thinking: "Answering…", session: "Session", turns: "turns",
-      spacing: "spacing", estimated: "estimated", dicom: "DICOM", frontal: "frontal", flipped_lr: "mirrored?", findings: "Findings", measurements: "Measurements",
-      checklist: "Checklist", matched: "matched", sign: "Sign", status: "Status", evidence: "Evidence",
-      location: "Location", size: "Size", margin: "Margin", which: "Which one do you mean?", anchor: "Anchor",
-      layer: "Layer", centre: "Centre", pixels: "px", narrated: "narrated by", understood: "understood as",
-      ready: "ready", not_ready: "not ready", offline: "offline", closed: "Study closed.", zoom: "Zoom",
-      stage_decode: "decode", stage_encode: "encode", stage_findings: "findings", stage_compose: "compose",
-      stage_narrate: "narrate", stage_parse: "parse", stage_resolve: "resolve",
-      l_screening: "Screening highlight", l_focus: "Focused contour", l_spicules: "Spicules", l_notches: "Notches",
-      l_measurements: "Measurements", l_anatomy: "Anatomy", l_labels: "Labels", l_checklist: "Checklist card",
-      l_heatmap: "Lesion heatmap",
-      api_key_prompt: "This server needs an API key. Enter yours (kept for this browser tab only):",
-    },
-    zh: {
-      tagline: "胸片阅片助手", no_study: "未载入影像", report: "报告", close_study: "关闭检查", study: "检查",
-      drop_title: "拖入胸片", drop_sub: "DICOM、PNG 或 JPEG · 或点击选择文件", examples: "示例胸片(体模)",
-      layers: "图层", display: "显示", window: "窗宽", level: "窗位", invert: "反相", fit: "适应窗口",
-      reset_wl: "重置窗宽窗位", viewer_hint: "滚轮缩放 · 拖动平移 · 右键拖动调窗",
-      empty_title: "载入一张正位胸片开始", empty_sub: "把文件拖到左侧,或选择一张示例胸片。", dialog_title: "对话",
-      dialog_sub: "第一轮自动全片筛查。之后可针对某个区域提问,每一轮都建立在前面的回答之上。",
-      ask_placeholder: "就这张胸片提问…", enter_hint: "回车发送 · Shift+回车换行", uploading: "正在读片…",
-      thinking: "正在回答…", session: "会话", turns: "轮", spacing: "像素间距", estimated: "估计", dicom: "DICOM", frontal: "正位", flipped_lr: "疑似镜像",
-      findings: "病灶", measurements: "测量", checklist: "核对清单", matched: "符合", sign: "征象", status: "状态",
-      evidence: "依据", location: "位置", size: "大小", margin: "边缘", which: "您指的是哪一个?", anchor: "锚点",
-      layer: "图层", centre: "中心", pixels: "像素", narrated: "叙述", understood: "理解为", ready: "就绪",
-      not_ready: "未就绪", offline: "离线", closed: "检查已关闭。", zoom: "缩放",
-      stage_decode: "解码", stage_encode: "编码", stage_findings: "病灶", stage_compose: "组织", stage_narrate: "叙述",
-      stage_parse: "解析", stage_resolve: "指代",
-      l_screening: "筛查高亮", l_focus: "精确轮廓", l_spicules: "毛刺", l_notches: "分叶切迹", l_measurements: "测量线",
-      l_anatomy: "解剖标志", l_labels: "标签", l_checklist: "核对卡片", l_heatmap: "病灶热图",
-      api_key_prompt: "此服务器需要 API 密钥。请输入您的密钥(仅保存在当前浏览器标签页):",
-    },
-  };
-  const QUESTIONS = {
-    zh: [
-      "肺部是否有异常?",
-      "右肺中叶那个圆形影,边缘是否规则?",
-      "这个病灶距离右肺门有多远?是否与肺门结构相连?",
-      "如果这是早期肺癌,典型X线表现应该有哪些?当前影像符合几条?",
-    ],
-    en: [
-      "Is there anything abnormal in the lungs?",
-      "Is the margin of the round opacity in the right middle lobe regular?",
-      "How far is this lesion from the right hilum? Is it connected to the hilar structures?",
-      "If this were early lung cancer, what are the typical X-ray signs, and how many does this image show?",
-    ],
-  };
+  // --- strings: the catalogue ------------------------------------------------------------------
+  const CATALOGUE = await (await fetch("/static/messages.json")).json();
+  const LANGS = ["zh", "en"];
   const LAYERS = [
     ["heatmap", "#ffb000"], ["screening", "#ffb000"], ["focus", "#ff3b30"], ["spicules", "#ff9500"],
     ["notches", "#34c759"], ["measurements", "#0a84ff"], ["anatomy", "#64d2ff"], ["labels", "#ffffff"],
     ["checklist", "#a0a7b4"],
   ];
+  const QUESTION_KEYS = ["q1", "q2", "q3", "q4"];
 
   // --- state ---------------------------------------------------------------------------------------
+  const stored = localStorage.getItem("hilum.lang");
   const state = {
-    lang: localStorage.getItem("hilum.lang") || ((navigator.language || "en").startsWith("zh") ? "zh" : "en"),
-    session: null, turns: [], active: -1, filmName: "", busy: false,
-    size: [512, 512], spacing: null, spacingSource: null,
+    lang: LANGS.includes(stored) ? stored : ((navigator.language || "en").startsWith("zh") ? "zh" : "en"),
+    session: null, turns: [], active: -1, filmName: "", filmLabel: null, busy: false, busyKey: null,
+    uploading: false, size: [512, 512], spacing: null, spacingSource: null,
     view: null, wl: { window: 1, level: 0.5, invert: false },
     hidden: new Set(), elements: [],
+    log: [],          // the transcript: {type: "user"|"turn"|"error", ...}, rendered by renderTranscript
+    queue: [],        // questions typed while a film loads or an answer is on its way (log entries)
+    inflight: null,   // the pending card of the question being answered
+    health: null,     // "ok" | "bad" | "offline"
+    toast: null,      // {kind, message, lang}
+    report: null, examples: [],
   };
-  const t = (key) => (I18N[state.lang] && I18N[state.lang][key]) || I18N.en[key] || key;
+
+  // the page's own text: t("ui key", {vars}); term("group", value) for the API's enumerations
+  function t(key, vars) {
+    const s = (CATALOGUE[state.lang].ui || {})[key];
+    return fill(s === undefined ? key : s, vars);
+  }
+  function fill(s, vars) {
+    return vars ? String(s).replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m)) : String(s);
+  }
+  function term(group, value) {
+    if (value === null || value === undefined || value === "") return "";
+    const g = CATALOGUE[state.lang][group] || {};
+    if (value in g) return g[value];
+    return String(value).replace(/_/g, " ");  // an enumeration the catalogue does not know yet
+  }
+  const langName = (code) => term("lang", code);
+  const sameLang = (lang) => !lang || lang === state.lang;
 
   // --- api -----------------------------------------------------------------------------------------
   // The API key (a server with HILUM_API_KEYS_FILE answers 401 without one): asked for once, kept in
   // sessionStorage (this tab only), sent as a Bearer token on every request, the streamed ask included.
   const KEY_STORE = "hilum.apiKey";
+  class ApiError extends Error {
+    constructor(kind, message, status) { super(message || kind); this.kind = kind; this.status = status; }
+  }
   async function api(method, path, body, isForm) {
     let res;
     for (let attempt = 0; ; attempt++) {
@@ -94,7 +67,7 @@
       }
       const sent = sessionStorage.getItem(KEY_STORE);
       if (sent) init.headers["Authorization"] = `Bearer ${sent}`;
-      res = await fetch(path, init);
+      try { res = await fetch(path, init); } catch (e) { throw new ApiError("network", "", 0); }
       if (res.status !== 401 || attempt > 0) break;
       if (sessionStorage.getItem(KEY_STORE) !== sent) continue;  // another request was given a key meanwhile
       sessionStorage.removeItem(KEY_STORE);  // none, or a wrong one
@@ -103,41 +76,64 @@
       sessionStorage.setItem(KEY_STORE, entered);
     }
     if (!res.ok) {
-      let message = `${res.status} ${res.statusText}`, kind = null;
+      let message = "", kind = null;
       try {
         const j = await res.json();
-        message = (j.error && j.error.message) || message;
+        message = (j.error && j.error.message) || "";
         kind = (j.error && j.error.kind) || null;
       } catch (e) { /* keep */ }
-      const err = new Error(message);
-      err.kind = kind;
-      throw err;
+      throw new ApiError(kind, message, res.status);
     }
     return res;
   }
+
+  // an error in the page's language: the catalogue's text for its kind, else the server's message
+  function errorText(err) {
+    const known = err.kind && (CATALOGUE[state.lang].error || {})[err.kind];
+    if (known) return known;
+    if (err.message) return err.message;
+    return t("unknown_error", { status: err.status || "—" });
+  }
+  const errorRecord = (e) => ({ kind: e.kind || null, message: e.message || "", status: e.status || 0, lang: state.lang });
 
   // --- i18n ------------------------------------------------------------------------------------------
   function applyLang() {
     document.documentElement.lang = state.lang === "zh" ? "zh-CN" : "en";
     document.documentElement.dataset.lang = state.lang;
-    document.querySelectorAll("[data-i18n]").forEach((el) => { el.textContent = t(el.dataset.i18n); });
-    document.querySelectorAll("[data-i18n-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.i18nPlaceholder); });
+    document.title = t("page_title");
+    document.querySelectorAll("[data-i18n]").forEach((n) => { n.textContent = t(n.dataset.i18n); });
+    document.querySelectorAll("[data-i18n-placeholder]").forEach((n) => { n.placeholder = t(n.dataset.i18nPlaceholder); });
+    document.querySelectorAll("[data-i18n-aria]").forEach((n) => { n.setAttribute("aria-label", t(n.dataset.i18nAria)); });
+    document.querySelectorAll("[data-i18n-title]").forEach((n) => { n.title = t(n.dataset.i18nTitle); });
     document.querySelectorAll("[data-lang-btn]").forEach((b) => b.classList.toggle("active", b.dataset.langBtn === state.lang));
+    renderHealth();
+    renderExamples();
     renderSuggestions();
     renderLayerPanel();
     renderMeta();
     renderCorners();
+    renderTranscript();
+    if (state.active >= 0) renderOverlays(state.turns[state.active], true);
+    if (state.busy) $("#busy-text").textContent = t(state.busyKey);
+    renderToast();
+    if (state.report && $("#report-dialog").open) renderReport(state.report);
+    $("#tooltip").classList.add("hidden");
+  }
+
+  function setLang(lang) {
+    if (!LANGS.includes(lang) || lang === state.lang) return;
+    state.lang = lang; localStorage.setItem("hilum.lang", lang); applyLang();
   }
 
   function renderSuggestions() {
     const box = $("#suggestions");
     box.innerHTML = "";
-    QUESTIONS[state.lang].forEach((q, i) => {
+    QUESTION_KEYS.forEach((key, i) => {
+      const q = term("question", key);
       const b = document.createElement("button");
       b.type = "button"; b.className = "suggestion"; b.dataset.q = String(i + 1);
-      b.disabled = !state.session || state.busy;
-      b.innerHTML = `<b>Q${i + 1}</b>`;
-      b.append(document.createTextNode(q));
+      b.disabled = !state.session;
+      b.append(el("b", null, String(i + 1)), document.createTextNode(q));
       b.title = q;
       b.addEventListener("click", () => ask(q));
       box.append(b);
@@ -146,40 +142,80 @@
 
   // --- health ------------------------------------------------------------------------------------------
   async function pollHealth() {
-    const el = $("#health");
     try {
       const res = await fetch("/readyz");
-      el.className = "health " + (res.ok ? "ok" : "bad");
-      $("#health-text").textContent = res.ok ? t("ready") : t("not_ready");
+      state.health = res.ok ? "ok" : "bad";
     } catch (e) {
-      el.className = "health bad"; $("#health-text").textContent = t("offline");
+      state.health = "offline";
     }
+    renderHealth();
+  }
+
+  function renderHealth() {
+    const n = $("#health");
+    if (!state.health) { $("#health-text").textContent = "…"; return; }
+    n.className = "health " + (state.health === "ok" ? "ok" : "bad");
+    $("#health-text").textContent = t(state.health === "ok" ? "ready" : state.health === "bad" ? "not_ready" : "offline");
   }
 
   // --- examples + upload ---------------------------------------------------------------------------------
   async function loadExamples() {
     try {
-      const list = await (await api("GET", "/v1/examples")).json();
-      const box = $("#examples");
-      list.forEach((ex) => {
-        const b = document.createElement("button");
-        b.type = "button"; b.className = "example"; b.title = ex.title; b.dataset.seed = ex.seed;
-        b.innerHTML = `<img alt="" loading="lazy" src="${ex.image_url}"><span>#${ex.seed}</span>`;
-        b.addEventListener("click", async () => {
-          b.classList.add("loading");
-          try {
-            const blob = await (await api("GET", ex.image_url)).blob();
-            await upload(blob, `phantom-${ex.seed}.png`);
-          } catch (e) { toast(e.message); } finally { b.classList.remove("loading"); }
-        });
-        box.append(b);
-      });
-    } catch (e) { /* examples are optional */ }
+      state.examples = await (await api("GET", "/v1/examples")).json();
+    } catch (e) { state.examples = []; /* examples are optional */ }
+    renderExamples();
   }
 
-  async function upload(blob, name) {
+  const exampleTitle = (ex) => t(ex.scenario ? "example_scenario" : "example_plain", { seed: ex.seed });
+
+  function renderExamples() {
+    const box = $("#examples");
+    const buttons = new Map([...box.querySelectorAll("button.example")].map((b) => [b.dataset.seed, b]));
+    state.examples.forEach((ex) => {
+      let b = buttons.get(String(ex.seed));
+      if (!b) {
+        b = document.createElement("button");
+        b.type = "button"; b.className = "example"; b.dataset.seed = ex.seed;
+        const img = document.createElement("img");
+        img.alt = ""; img.loading = "lazy"; img.src = ex.image_url;
+        b.append(img, el("span", null, `#${ex.seed}`));
+        b.addEventListener("click", () => openExample(ex, b));
+        box.append(b);
+      }
+      const spacing = ex.pixel_spacing_mm ? ` · ${t("example_spacing", { mm: Number(ex.pixel_spacing_mm[1]).toFixed(4) })}` : "";
+      b.title = exampleTitle(ex) + spacing;
+      b.setAttribute("aria-label", exampleTitle(ex));
+    });
+  }
+
+  async function openExample(ex, button) {
     if (state.busy) return;
-    setBusy(true, t("uploading"));
+    button.classList.add("loading");
+    startLoading();
+    try {
+      // the DICOM, so that every measurement uses the film's true spacing
+      const blob = await (await api("GET", ex.dicom_url || ex.image_url)).blob();
+      await upload(blob, `phantom-${ex.seed}.dcm`, ex);
+    } catch (e) {
+      stopLoading();
+      showError(e);
+    } finally { button.classList.remove("loading"); }
+  }
+
+  function startLoading() {
+    state.uploading = true;
+    setBusy(true, "uploading");
+    $("#question").disabled = false;  // the reader may type while the film loads: the question waits
+  }
+  function stopLoading() {
+    state.uploading = false;
+    setBusy(false);
+    $("#question").disabled = !state.session;
+  }
+
+  async function upload(blob, name, example) {
+    if (state.uploading && !example) return;
+    if (!example) startLoading();
     try {
       if (state.session) api("DELETE", `/v1/sessions/${state.session.session_id}`).catch(() => {});
       const form = new FormData();
@@ -187,15 +223,14 @@
       form.append("lang", state.lang);
       const session = await (await api("POST", "/v1/sessions", form, true)).json();
       const film = await (await api("GET", `/v1/sessions/${session.session_id}/image.png`)).blob();
-      await startSession(session, URL.createObjectURL(film), name);
+      clearToast();  // the action succeeded: an earlier error is stale
+      startSession(session, URL.createObjectURL(film), name, example || null);
     } catch (e) {
-      toast(e.message);
-      if (e.kind === "not_a_chest_film") {  // the film gate's refusal stays on screen, in the user's language
-        const err = document.createElement("div");
-        err.className = "msg-error film-refused"; err.textContent = e.message;
-        $("#transcript").append(err);
-      }
-    } finally { setBusy(false); }
+      showError(e, e.kind === "not_a_chest_film");
+    } finally {
+      stopLoading();
+      drainQueue();
+    }
   }
 
   function imageGeometry(image) {
@@ -207,8 +242,9 @@
     state.spacingSource = image.spacing_source || null;
   }
 
-  function startSession(session, filmUrl, name) {
-    state.session = session; state.turns = []; state.filmName = name; state.active = -1;
+  function startSession(session, filmUrl, name, example) {
+    state.session = session; state.turns = []; state.filmName = name; state.filmLabel = example; state.active = -1;
+    state.report = null;
     imageGeometry(session.image || {});
     const [h, w] = state.size;
     const film = $("#film");
@@ -217,39 +253,70 @@
     $("#viewer").classList.add("has-film");
     $("#viewer-empty").classList.add("hidden");
     fitView();
-    $("#transcript").querySelectorAll(".msg-user,.turn-card,.msg-error").forEach((n) => n.remove());
-    $("#transcript-empty").classList.add("hidden");
-    (session.turns || []).forEach((turn) => addTurn(turn));
+    // a new film: a new transcript, but the questions still waiting for it stay
+    state.log = state.log.filter((entry) => entry.type === "user" && entry.queued);
+    (session.turns || []).forEach((turn) => { state.turns.push(turn); state.log.push({ type: "turn", idx: state.turns.length - 1 }); });
     ["#question", "#btn-send", "#btn-report", "#btn-close"].forEach((s) => { $(s).disabled = false; });
+    renderTranscript();
+    if (state.turns.length) selectTurn(state.turns.length - 1);
     renderSuggestions(); renderMeta(); renderCorners();
     $("#question").focus();
   }
 
   // --- asking --------------------------------------------------------------------------------------------
-  async function ask(question) {
+  // A question is never lost: typed while a film loads or while an answer is on its way, it waits in
+  // the transcript (marked as queued) and is sent, in order, as soon as the session can take it.
+  function submitQuestion() {
+    const q = $("#question");
+    const text = q.value.trim();
+    if (!text) return;
+    if (!state.session && !state.uploading) return;  // nothing to ask about: the text stays in the box
+    q.value = "";
+    ask(text);
+  }
+
+  function ask(question) {
     question = (question || "").trim();
-    if (!question || !state.session || state.busy) return;
-    const user = document.createElement("div");
-    user.className = "msg-user"; user.textContent = question;
-    $("#transcript").append(user);
-    const pending = document.createElement("div");
-    pending.className = "turn-card pending";
+    if (!question) return;
+    if (!state.session && !state.uploading) return;
+    const entry = { type: "user", text: question, queued: true };
+    state.log.push(entry);
+    state.queue.push(entry);
+    renderTranscript();
+    drainQueue();
+  }
+
+  function drainQueue() {
+    if (state.busy || !state.session || !state.queue.length) return;
+    const entry = state.queue.shift();
+    send(entry);
+  }
+
+  async function send(entry) {
+    entry.queued = false;
+    const pending = el("div", "turn-card pending");
     pending.innerHTML = `<div class="turn-head"><span class="turn-no">…</span><span class="spinner"></span></div><div class="stages"></div>`;
-    $("#transcript").append(pending);
-    scrollTranscript();
-    setBusy(true, t("thinking"));
+    state.inflight = pending;
+    renderTranscript();
+    setBusy(true, "thinking");
     try {
-      const turn = await askStreaming(question, pending.querySelector(".stages"));
-      pending.remove();
-      addTurn(turn);
+      const turn = await askStreaming(entry.text, pending.querySelector(".stages"));
+      clearToast();  // the action succeeded: an earlier error is stale
+      state.turns.push(turn);
+      state.log.push({ type: "turn", idx: state.turns.length - 1 });
+      state.inflight = null;
+      renderTranscript();
+      selectTurn(state.turns.length - 1);
+      renderMeta();
     } catch (e) {
-      pending.remove();
-      const err = document.createElement("div");
-      err.className = "msg-error"; err.textContent = e.message;
-      $("#transcript").append(err);
+      state.inflight = null;
+      state.log.push({ type: "error", ...errorRecord(e) });
+      renderTranscript();
     } finally {
+      state.inflight = null;
       setBusy(false);
       $("#question").focus();
+      drainQueue();
     }
   }
 
@@ -267,25 +334,16 @@
         if (!line) continue;
         const ev = JSON.parse(line);
         if (ev.kind === "stage") {
-          const pill = document.createElement("span");
-          pill.className = "stage-pill done"; pill.textContent = t("stage_" + ev.stage);
+          const pill = el("span", "stage-pill done", term("stage", ev.stage));
+          pill.dataset.stage = ev.stage;
           stagesBox.append(pill);
         } else if (ev.kind === "turn") turn = ev.turn;
-        else if (ev.kind === "error") throw new Error(ev.message || "error");
+        else if (ev.kind === "error") throw new ApiError(ev.error_kind || "stream", ev.message || "", 0);
       }
       if (done) break;
     }
-    if (!turn) throw new Error("no answer");
+    if (!turn) throw new ApiError("stream", "", 0);
     return turn;
-  }
-
-  function addTurn(turn) {
-    state.turns.push(turn);
-    const idx = state.turns.length - 1;
-    $("#transcript").append(renderTurnCard(turn, idx));
-    selectTurn(idx);
-    renderMeta();
-    scrollTranscript();
   }
 
   function scrollTranscript() { const tr = $("#transcript"); tr.scrollTop = tr.scrollHeight; }
@@ -296,6 +354,36 @@
     if (cls) n.className = cls;
     if (text !== undefined && text !== null) n.textContent = text;
     return n;
+  }
+
+  function renderTranscript() {
+    const box = $("#transcript");
+    box.querySelectorAll(".msg-user,.turn-card,.msg-error").forEach((n) => n.remove());
+    $("#transcript-empty").classList.toggle("hidden", state.log.length > 0 || !!state.session);
+    state.log.forEach((entry) => {
+      if (entry.type === "user") {
+        const n = el("div", "msg-user" + (entry.queued ? " queued" : ""), entry.text);
+        if (entry.queued) n.append(el("span", "queued-mark", t(state.session && !state.uploading ? "queued_busy" : "queued")));
+        box.append(n);
+      } else if (entry.type === "turn") {
+        box.append(renderTurnCard(state.turns[entry.idx], entry.idx));
+      } else if (entry.type === "error") {
+        const n = el("div", "msg-error" + (entry.kind === "not_a_chest_film" ? " film-refused" : ""), errorText(entry));
+        if (entry.kind) n.dataset.kind = entry.kind;
+        // the gate's own reason (why this is no chest film) when it came in the page's language
+        if (entry.kind === "not_a_chest_film" && entry.message && entry.lang === state.lang) {
+          n.append(el("div", "reason", entry.message));
+        }
+        box.append(n);
+      }
+    });
+    // queued questions sit after the one being answered
+    if (state.inflight) {
+      const firstQueued = box.querySelector(".msg-user.queued");
+      box.insertBefore(state.inflight, firstQueued);
+    }
+    document.querySelectorAll(".turn-card").forEach((c) => c.classList.toggle("active", Number(c.dataset.idx) === state.active));
+    scrollTranscript();
   }
 
   function withChips(text, anchors) {
@@ -309,51 +397,98 @@
       frag.append(document.createTextNode(text.slice(last, m.index)));
       const chip = el("span", "anchor-chip" + (kinds[m[0]] && kinds[m[0]] !== "finding" ? " anatomy" : ""), m[0]);
       chip.dataset.chip = m[0];
-      chip.addEventListener("click", (e) => { e.stopPropagation(); focusAnchor(m0(chip)); });
+      chip.addEventListener("click", (e) => { e.stopPropagation(); focusAnchor(chip.dataset.chip); });
       frag.append(chip);
       last = m.index + m[0].length;
     }
     frag.append(document.createTextNode(text.slice(last)));
     return frag;
   }
-  const m0 = (chip) => chip.dataset.chip;
 
   function fmt(v, digits = 1) {
     if (typeof v === "number") return Number.isInteger(v) ? String(v) : v.toFixed(digits);
     if (Array.isArray(v)) return v.map((x) => fmt(x, digits)).join(", ");
     if (v === null || v === undefined) return "—";
+    if (typeof v === "boolean") return term("status", v ? "yes" : "no");
     return String(v);
+  }
+  const mmText = (v) => (typeof v === "number" ? `${v.toFixed(1)} mm` : fmt(v));
+
+  // a point of the API's vocabulary ("A4", "hilum_right") as the page names it
+  function placeName(ref) {
+    if (!ref) return "";
+    if (/^A\d+$/.test(ref)) return ref;
+    return term("anatomy", ref);
   }
 
   function queryLine(q) {
     if (!q) return "";
     const parts = [];
-    ["side", "lobe", "zone", "band"].forEach((k) => { if (q[k]) parts.push(`${k}=${q[k]}`); });
-    ["anatomy", "descriptors", "references"].forEach((k) => { if (q[k] && q[k].length) parts.push(`${k}=${q[k].join("/")}`); });
-    return parts.join("  ");
+    if (q.side) parts.push(`${t("q_side")} ${term("side", q.side)}`);
+    if (q.lobe) parts.push(`${t("q_lobe")} ${term("lobe", q.lobe)}`);
+    if (q.zone) parts.push(`${t("q_zone")} ${term("zone", q.zone)}`);
+    if (q.band) parts.push(`${t("q_band")} ${term("band", q.band)}`);
+    if (q.anatomy && q.anatomy.length) parts.push(`${t("q_anatomy")} ${q.anatomy.map((a) => term("anatomy", a)).join(t("and"))}`);
+    if (q.descriptors && q.descriptors.length) parts.push(`${t("q_descriptors")} ${q.descriptors.map((d) => term("descriptor", d)).join(t("and"))}`);
+    return parts.join(" · ");
+  }
+
+  // how the question was understood; the words it refers with are the reader's own, quoted as typed
+  function queryBox(q, lang) {
+    const line = queryLine(q);
+    const refs = (q && q.references) || [];
+    if (!line && !refs.length) return null;
+    const box = el("div", "query-line", `${t("understood")}: ${line}`);
+    if (refs.length) {
+      box.append(document.createTextNode(`${line ? " · " : ""}${t("q_references")} `));
+      const words = el("q", "user-words", refs.join(t("and")));
+      if (lang) words.lang = lang;
+      box.append(words);
+    }
+    return box;
+  }
+
+  // the turn's prose (the API's text, in the language of the question): shown as it is when that is
+  // the page's language, folded under a line in the page's language otherwise
+  function prose(lang, build, labelKey = "answered_in") {
+    const body = el("div", "prose");
+    if (lang) body.lang = lang;
+    build(body);
+    if (sameLang(lang)) return body;
+    const fold = el("details", "other-lang");
+    fold.append(el("summary", null, t(labelKey, { lang: langName(lang) })), body);
+    return fold;
   }
 
   function renderTurnCard(turn, idx) {
     const card = el("div", "turn-card");
     card.dataset.turn = String(turn.turn);
     card.dataset.intent = turn.intent;
+    card.dataset.idx = String(idx);
+    card.dataset.lang = turn.lang || "";
     const head = el("div", "turn-head");
-    head.append(el("span", "turn-no", `T${turn.turn}`), el("span", "badge intent", turn.intent), el("span", "badge", turn.lang));
+    const badge = el("span", "badge intent", term("intent", turn.clarification ? "clarify" : turn.intent));
+    head.append(el("span", "turn-no", `T${turn.turn}`), badge);
+    if (!sameLang(turn.lang)) head.append(el("span", "badge", langName(turn.lang)));
     const total = turn.timings ? Object.values(turn.timings).reduce((a, b) => a + (Number(b) || 0), 0) : 0;
     if (total) head.append(el("span", "badge time", `${(total * 1000).toFixed(0)} ms`));
     card.append(head);
-    const ql = queryLine(turn.query);
-    if (ql) card.append(el("div", "query-line", `${t("understood")}: ${ql}`));
+    const qb = queryBox(turn.query, turn.lang);
+    if (qb) card.append(qb);
     const sections = (turn.answer && turn.answer.sections) || [];
-    if (sections.length) sections.forEach((s) => card.append(renderSection(s, turn.anchors)));
-    else if (turn.answer && turn.answer.text) { const p = el("p"); p.append(withChips(turn.answer.text, turn.anchors)); card.append(p); }
+    const text = (turn.answer && turn.answer.text) || "";
+    card.append(prose(turn.lang, (body) => {
+      if (sections.length) sections.forEach((s) => body.append(renderSection(s, turn.anchors)));
+      else if (text) { const p = el("p"); p.append(withChips(text, turn.anchors)); body.append(p); }
+    }));
     if (turn.findings && turn.findings.length && turn.intent !== "sign_checklist") card.append(findingsTable(turn.findings));
     if (turn.measurements && turn.measurements.length) card.append(measurementsTable(turn.measurements));
-    if (turn.checklist) card.append(checklistTable(turn.checklist));
-    if (turn.clarification) card.append(clarifyBox(turn.clarification));
+    if (turn.checklist) card.append(checklistTable(turn.checklist, turn.lang));
+    if (turn.clarification) card.append(clarifyBox(turn.clarification, turn, text));
     if (turn.narration && turn.narration.source) {
-      card.append(el("div", "source-note", `${t("narrated")}: ${turn.narration.source}` +
-        (turn.narration.fallback_reason ? ` (${turn.narration.fallback_reason})` : "")));
+      const note = el("div", "source-note", `${t("narrated")}: ${term("narrator", turn.narration.source)}` +
+        (turn.narration.fallback_reason ? ` (${t("fallback")})` : ""));
+      card.append(note);
     }
     card.addEventListener("click", () => selectTurn(idx));
     return card;
@@ -365,13 +500,13 @@
     if (s.title) box.append(el("h5", null, s.title));
     if (s.text) { const p = el("p"); p.append(withChips(String(s.text), anchors)); box.append(p); }
     if (Array.isArray(s.rows) && s.rows.length) {
-      const table = el("table", "data");
+      const tb = el("table", "data");
       s.rows.forEach((row) => {
         const tr = el("tr");
         (Array.isArray(row) ? row : Object.values(row)).forEach((c) => tr.append(el("td", null, fmt(c))));
-        table.append(tr);
+        tb.append(tr);
       });
-      box.append(table);
+      box.append(tb);
     }
     return box;
   }
@@ -392,59 +527,128 @@
     return tb;
   }
 
+  // where a finding is, in the page's language: lobe · zone · band, e.g. "right middle lobe · middle zone · outer third"
+  function findingWhere(f) {
+    const parts = [f.lobe ? term("lobe", f.lobe) : (f.side ? term("lung", f.side) : ""), term("zone", f.zone), term("band", f.band)];
+    return parts.filter(Boolean).join(" · ");
+  }
+  function findingWhat(f) {
+    const shape = ["strand", "consolidation", "effusion"].includes(f.kind) ? "" : term("shape", f.shape);
+    const what = term("kind", f.kind);
+    return state.lang === "zh" ? `${shape}${what}` : [shape, what].filter(Boolean).join(" ");
+  }
+  function findingSize(f) {
+    if (typeof f.longest_mm === "number" && typeof f.shortest_mm === "number" && f.longest_mm - f.shortest_mm >= 2) {
+      return `${f.longest_mm.toFixed(1)} × ${f.shortest_mm.toFixed(1)} mm`;
+    }
+    return mmText(f.diameter_mm);
+  }
+
   function findingsTable(findings) {
     const rows = findings.map((f) => [
       withChips(f.anchor_id || f.id || "", []),
-      [f.side, f.lobe, f.zone, f.band].filter(Boolean).join(" · "),
-      typeof f.diameter_mm === "number" ? `${f.diameter_mm.toFixed(1)} mm` : fmt(f.diameter_mm),
-      f.margin || f.kind || "—",
+      findingWhat(f),
+      findingWhere(f),
+      findingSize(f),
+      f.margin ? term("margin", f.margin) : "—",
     ]);
-    const box = el("div", "section");
-    box.append(el("h5", null, t("findings")), table([t("anchor"), t("location"), t("size"), t("margin")], rows));
+    const box = el("div", "section findings-table");
+    box.append(el("h5", null, t("findings")),
+      table([t("anchor"), t("type"), t("location"), t("size"), t("margin")], rows));
     return box;
+  }
+
+  function uniqueMeasurements(ms) {
+    const seen = new Set();
+    return ms.filter((m) => {
+      const key = `${m.kind}|${m.from || m.of}|${typeof m.mm === "number" ? m.mm.toFixed(1) : m.mm}`;
+      if (seen.has(key)) return false;
+      seen.add(key);
+      return true;
+    });
   }
 
   function measurementsTable(ms) {
-    const rows = ms.map((m) => [
-      m.kind || "",
-      withChips([m.from || m.of, m.to].filter(Boolean).join(" → "), []),
-      typeof m.mm === "number" ? `${m.mm.toFixed(1)} mm` : fmt(m.mm),
+    const rows = uniqueMeasurements(ms).map((m) => [
+      term("measure", m.kind),
+      withChips([placeName(m.from || m.of), placeName(m.to)].filter(Boolean).join(" → "), []),
+      mmText(m.mm),
       m.spacing_source ? (m.spacing_source === "estimated" ? t("estimated") : t("dicom")) : "",
     ]);
-    const box = el("div", "section");
-    box.append(el("h5", null, t("measurements")), table(["", t("anchor"), "mm", t("spacing")], rows));
+    const box = el("div", "section measurements-table");
+    box.append(el("h5", null, t("measurements")), table([t("what"), t("anchor"), t("value"), t("spacing")], rows));
     return box;
   }
 
-  function statusChip(status) { return el("span", `status ${status}`, status); }
+  function statusChip(status) {
+    const n = el("span", `status ${status}`, term("status", status));
+    n.dataset.status = status;
+    return n;
+  }
 
-  function checklistTable(c) {
-    const box = el("div", "section");
-    const h = el("h5", null, `${t("checklist")} · ${c.title || c.name || ""}`);
-    box.append(h);
-    box.append(el("div", "score", `${c.matched}/${c.total} ${t("matched")}`));
-    box.append(table([t("sign"), t("status"), t("evidence")],
-      (c.items || []).map((i) => [i.label || i.sign, statusChip(i.status), i.evidence || ""])));
+  // a checklist in the page's language: titles and sign names from the catalogue, the evidence
+  // (the API's words about this film) where it is in the page's language
+  function checklistRows(c, lang) {
+    return (c.items || []).map((i) => [
+      (CATALOGUE[state.lang].checklist_sign || {})[i.sign] || (sameLang(lang) ? i.label : term("checklist_sign", i.sign)),
+      statusChip(i.status),
+      sameLang(lang) ? (i.evidence || "") : "",
+    ]);
+  }
+  function checklistTitle(c, lang) {
+    return (CATALOGUE[state.lang].checklist || {})[c.name] || (sameLang(lang) ? (c.title || "") : term("checklist", c.name));
+  }
+
+  function checklistTable(c, lang) {
+    const box = el("div", "section checklist-table");
+    box.append(el("h5", null, `${t("checklist")} · ${checklistTitle(c, lang)}`));
+    box.append(el("div", "score", t("matched", { matched: c.matched, total: c.total })));
+    box.append(table([t("sign"), t("status"), t("evidence")], checklistRows(c, lang)));
     return box;
   }
 
-  function clarifyBox(c) {
+  function clarifyBox(c, turn, answerText) {
     const box = el("div", "clarify");
-    box.append(el("div", null, c.question || c.text || t("which")));
+    // the question is asked once: not again when the answer already says it
+    const q = c.question || c.text || "";
+    if (!q || !sameLang(turn.lang)) box.append(el("div", null, t("which")));
+    else if (!answerText.includes(q)) box.append(el("div", null, q));
     (c.candidates || []).forEach((cand) => {
       const id = typeof cand === "string" ? cand : cand.id || cand.anchor_id;
-      const label = typeof cand === "string" ? cand : `${id} ${cand.label || ""}`.trim();
-      const b = el("button", "ghost small", label);
+      const b = el("button", "ghost small", `${id} ${anchorLabel(id, turn) || ""}`.trim());
       b.type = "button";
+      b.dataset.candidate = id;
       b.addEventListener("click", (e) => { e.stopPropagation(); ask(id); });
       box.append(b);
     });
     return box;
   }
 
+  // an anchor's name in the page's language: built from its finding or anatomy name
+  function anchorLabel(id, turn) {
+    const a = anchorById(id);
+    if (!a) return "";
+    if (a.finding_id) {
+      const f = findingById(a.finding_id);
+      if (f) return `${f.lobe ? term("lobe", f.lobe) : term("lung", f.side)}${state.lang === "zh" ? "" : " "}${findingWhat(f)}`;
+    }
+    if (a.name) return term("anatomy", a.name);
+    if (a.kind === "relation" && a.from && a.to) return `${placeName(a.from)} → ${placeName(a.to)}`;
+    const lang = turn ? turn.lang : (state.session && state.session.lang);
+    return sameLang(lang) ? (a.label || "") : "";
+  }
+
+  function findingById(fid) {
+    for (let i = state.turns.length - 1; i >= 0; i--) {
+      const f = (state.turns[i].findings || []).find((x) => x.id === fid);
+      if (f) return f;
+    }
+    return null;
+  }
+
   function selectTurn(idx) {
     state.active = idx;
-    document.querySelectorAll(".turn-card").forEach((c, i) => c.classList.toggle("active", i === idx));
+    document.querySelectorAll(".turn-card").forEach((c) => c.classList.toggle("active", Number(c.dataset.idx) === idx));
     renderOverlays(state.turns[idx]);
   }
 
@@ -551,7 +755,7 @@
     return n;
   }
 
-  function renderOverlays(turn) {
+  function renderOverlays(turn, keepView) {
     const root = $("#overlays");
     root.innerHTML = "";
     state.elements = [];
@@ -561,7 +765,7 @@
     const layers = {};
     (turn.overlays || []).forEach((o) => {
       const layer = o.type === "heatmap" ? "heatmap" : (o.layer || "other");
-      if (o.type === "table") { renderChecklistCard(o); return; }
+      if (o.type === "table") { renderChecklistCard(o, turn); return; }
       const node = drawElement(o);
       if (!node) return;
       if (!layers[layer]) {
@@ -580,7 +784,7 @@
     });
     applyLayerVisibility();
     renderLayerPanel();
-    if (turn.intent !== "screen") frameElements(); else if (state.view) fitView();
+    if (!keepView) { if (turn.intent !== "screen") frameElements(); else if (state.view) fitView(); }
     rescaleOverlays();
   }
 
@@ -602,17 +806,20 @@
     setView({ x: cx - vw / 2, y: cy - vh / 2, w: vw, h: vh });
   }
 
-  function renderChecklistCard(o) {
+  function renderChecklistCard(o, turn) {
     const card = $("#checklist-card");
     card.innerHTML = "";
     if (o.anchor_id) card.dataset.anchorId = o.anchor_id;
     card.dataset.layer = "checklist";
     const h = el("h4");
     const m = o.measurements || {};
-    h.append(el("span", null, o.title || t("checklist")), el("span", "score", `${fmt(m.matched)}/${fmt(m.total)}`));
+    const c = turn.checklist;
+    const title = c ? checklistTitle(c, turn.lang) : (sameLang(turn.lang) ? o.title : "") || t("checklist");
+    h.append(el("span", null, title), el("span", "score", `${fmt(m.matched)}/${fmt(m.total)}`));
     card.append(h);
-    card.append(table([t("sign"), t("status"), t("evidence")],
-      (o.rows || []).map((r) => [r[0], statusChip(r[1]), r[2] || ""])));
+    const rows = c ? checklistRows(c, turn.lang)
+      : (o.rows || []).map((r) => [sameLang(turn.lang) ? r[0] : "", statusChip(r[1]), sameLang(turn.lang) ? (r[2] || "") : ""]);
+    card.append(table([t("sign"), t("status"), t("evidence")], rows));
     card.classList.toggle("hidden", state.hidden.has("checklist"));
     card.dataset.present = "1";
   }
@@ -650,7 +857,7 @@
       });
       const sw = el("span", "swatch");
       sw.style.borderColor = color; sw.style.background = color + "33";
-      row.append(cb, sw, el("span", "name", t("l_" + name) === "l_" + name ? name : t("l_" + name)),
+      row.append(cb, sw, el("span", "name", term("layer", name)),
         el("span", "count", counts[name] ? String(counts[name]) : ""));
       box.append(row);
     });
@@ -697,16 +904,25 @@
     const m = o.measurements || {};
     Object.entries(m).forEach(([k, v]) => {
       if (v === null || v === undefined || v === "") return;
-      if (k === "mm") rows.push([o.style && o.style.role === "gap_line" ? "gap" : "length", `${fmt(v)} mm`]);
-      else if (k.endsWith("_mm")) rows.push([k.replace(/_mm$/, ""), `${fmt(v)} mm`]);
-      else rows.push([k, fmt(v)]);
+      if (k === "mm") rows.push([term("measure", o.style && o.style.role === "gap_line" ? "gap" : "length"), `${fmt(v)} mm`]);
+      else if (k.endsWith("_mm")) rows.push([term("measure", k.replace(/_mm$/, "")), `${fmt(v)} mm`]);
+      else rows.push([term("measure", k), measureValue(k, v)]);
     });
     if (o.points && o.points.length === 2 && state.spacing && !("mm" in m) && !Object.keys(m).some((k) => k.endsWith("_mm"))) {
       const [a, b] = o.points;
       const d = Math.hypot((b[0] - a[0]) * state.spacing[1], (b[1] - a[1]) * state.spacing[0]);
-      rows.push(["length", `${d.toFixed(1)} mm`]);
+      rows.push([term("measure", "length"), `${d.toFixed(1)} mm`]);
     }
     return rows;
+  }
+
+  function measureValue(k, v) {
+    if (k === "margin") return term("margin", v);
+    if (k === "spacing_source") return v === "estimated" ? t("estimated") : t("dicom");
+    if (k === "from" || k === "to") return placeName(v);
+    if (k === "clock") return t("clock", { n: fmt(v) });
+    if (k === "connected" || k === "bronchus_cut_off") return term("status", v);
+    return fmt(v);
   }
 
   function showTooltip(node, evt) {
@@ -715,10 +931,11 @@
     const tip = $("#tooltip");
     tip.innerHTML = "";
     const head = el("div", "tt-head");
-    head.append(el("span", "tt-id", o.anchor_id || "—"), el("span", "tt-layer", `${t("l_" + o.layer)} · ${o.type}`));
+    head.append(el("span", "tt-id", o.anchor_id || "—"), el("span", "tt-layer", `${term("layer", o.layer)} · ${term("overlay_type", o.type)}`));
     tip.append(head);
     const a = o.anchor_id ? anchorById(o.anchor_id) : null;
-    if (a && a.label) tip.append(el("div", "muted", a.label));
+    const label = o.anchor_id ? anchorLabel(o.anchor_id, state.turns[state.active]) : "";
+    if (label) tip.append(el("div", "muted", label));
     const dl = el("dl");
     const add = (k, v) => { dl.append(el("dt", null, k), el("dd", null, v)); };
     const c = (a && a.center_px) || elementCentre(o);
@@ -794,11 +1011,12 @@
     // the view and orientation the film gate established (screening turn), never an assumed "PA"
     const fc = (state.turns[0] && state.turns[0].film_check) || {};
     const view = fc.view === "PA" || fc.view === "AP" ? fc.view : t("frontal");
-    const orient = fc.orientation && fc.orientation !== "upright" ? ` · ${t(fc.orientation)}` : "";
-    $("#corner-tl").textContent = `${state.filmName || "film"}\n${img.modality || "CR/DX"} · ${view}${orient} · ${w}×${h}`;
+    const orient = fc.orientation && fc.orientation !== "upright" ? ` · ${term("orientation", fc.orientation)}` : "";
+    const name = state.filmLabel ? exampleTitle(state.filmLabel) : (state.filmName || t("film"));
+    $("#corner-tl").textContent = `${name}\n${img.modality || "CR/DX"} · ${view}${orient} · ${w}×${h}`;
     const zoom = state.view ? (($("#viewer").getBoundingClientRect().width / state.view.w) * 100).toFixed(0) : "100";
-    $("#corner-bl").textContent = `W ${state.wl.window.toFixed(2)}  L ${state.wl.level.toFixed(2)}${state.wl.invert ? "  INV" : ""}\n${t("zoom")} ${zoom}%`;
-    const sp = state.spacing ? `${state.spacing[1].toFixed(3)} mm/px (${state.spacingSource === "estimated" ? t("estimated") : state.spacingSource || "dicom"})` : "";
+    $("#corner-bl").textContent = `${t("window_short")} ${state.wl.window.toFixed(2)}  ${t("level_short")} ${state.wl.level.toFixed(2)}${state.wl.invert ? `  ${t("inverted")}` : ""}\n${t("zoom")} ${zoom}%`;
+    const sp = state.spacing ? `${state.spacing[1].toFixed(3)} mm/px (${state.spacingSource === "estimated" ? t("estimated") : t("dicom")})` : "";
     let pos = "";
     if (cursor) {
       pos = `x ${cursor.x.toFixed(0)}  y ${cursor.y.toFixed(0)} px`;
@@ -860,12 +1078,13 @@
   }
 
   // --- misc --------------------------------------------------------------------------------------------------------------------
-  function setBusy(on, text) {
+  function setBusy(on, key) {
     state.busy = on;
+    if (key) state.busyKey = key;
     $("#busy").classList.toggle("hidden", !on);
-    if (text) $("#busy-text").textContent = text;
-    $("#btn-send").disabled = on || !state.session;
-    document.querySelectorAll(".suggestion").forEach((b) => { b.disabled = on || !state.session; });
+    if (on && key) $("#busy-text").textContent = t(key);
+    $("#btn-send").disabled = !state.session && !state.uploading;
+    document.querySelectorAll(".suggestion").forEach((b) => { b.disabled = !state.session; });
   }
 
   function renderMeta() {
@@ -873,92 +1092,111 @@
     if (!s) { $("#meta-session").textContent = t("no_study"); $("#meta-spacing").textContent = ""; $("#meta-turns").textContent = ""; return; }
     $("#meta-session").innerHTML = "";
     $("#meta-session").append(document.createTextNode(`${t("session")} `), el("b", null, s.session_id.slice(0, 8)));
-    $("#meta-spacing").textContent = state.filmName;
-    $("#meta-turns").textContent = `${state.turns.length} ${t("turns")}`;
+    $("#meta-spacing").textContent = state.filmLabel ? exampleTitle(state.filmLabel) : state.filmName;
+    $("#meta-turns").textContent = t("turns", { n: state.turns.length });
   }
 
-  let toastTimer = null;
-  function toast(message) {
+  // One toast at a time, for errors that have no place in the transcript. It stays until it is
+  // dismissed or the next action succeeds, and it never sits over the composer.
+  function showError(e, inTranscript) {
+    if (inTranscript) {
+      state.log.push({ type: "error", ...errorRecord(e) });
+      renderTranscript();
+    }
+    state.toast = errorRecord(e);
+    renderToast();
+  }
+  function clearToast() { state.toast = null; renderToast(); }
+  function renderToast() {
     const n = $("#toast");
-    n.textContent = message; n.classList.remove("hidden");
-    clearTimeout(toastTimer);
-    toastTimer = setTimeout(() => n.classList.add("hidden"), 6000);
+    n.innerHTML = "";
+    if (!state.toast) { n.classList.add("hidden"); return; }
+    n.append(el("span", "toast-text", errorText(state.toast)));
+    if (state.toast.kind) n.dataset.kind = state.toast.kind; else delete n.dataset.kind;
+    const close = el("button", "ghost small toast-close", "×");
+    close.type = "button";
+    close.setAttribute("aria-label", t("dismiss"));
+    close.title = t("dismiss");
+    close.addEventListener("click", clearToast);
+    n.append(close);
+    n.classList.remove("hidden");
   }
 
   function renderReport(report) {
     const body = $("#report-body");
     body.innerHTML = "";
     const img = report.image || {};
-    const sp = img.pixel_spacing_mm ? `${Number(img.pixel_spacing_mm[1]).toFixed(3)} mm/px (${img.spacing_source})` : "";
-    body.append(el("div", "query-line", [state.filmName, (img.size || []).join("×"), sp, report.session_id]
+    const sp = img.pixel_spacing_mm
+      ? `${Number(img.pixel_spacing_mm[1]).toFixed(3)} mm/px (${img.spacing_source === "estimated" ? t("estimated") : t("dicom")})` : "";
+    const name = state.filmLabel ? exampleTitle(state.filmLabel) : state.filmName;
+    body.append(el("div", "query-line", [name, (img.size || []).join("×"), sp, report.session_id]
       .filter(Boolean).join("  ·  ")));
     if ((report.findings || []).length) body.append(findingsTable(report.findings));
     if ((report.measurements || []).length) body.append(measurementsTable(report.measurements));
-    (report.checklists || []).forEach((c) => body.append(checklistTable(c)));
+    (report.checklists || []).forEach((c) => body.append(checklistTable(c, report.lang)));
     (report.turns || []).forEach((turn) => {
-      const box = el("div", "section");
-      box.append(el("h5", null, `T${turn.turn} · ${turn.intent}`));
+      const box = el("div", "section report-turn");
+      box.dataset.turn = String(turn.turn);
+      box.append(el("h5", null, `T${turn.turn} · ${term("intent", turn.intent)}`));
       if (turn.question) box.append(el("div", "msg-user report-q", turn.question));
-      (turn.sections || []).forEach((sec) => box.append(renderSection(sec, report.anchors)));
+      const lang = turn.lang || report.lang;
+      box.append(prose(lang, (p) => (turn.sections || []).forEach((sec) => p.append(renderSection(sec, report.anchors)))));
       body.append(box);
     });
-    if (report.disclaimer) body.append(el("div", "source-note", report.disclaimer));
+    if (report.disclaimer) body.append(prose(report.lang, (p) => p.append(el("div", "source-note", report.disclaimer)), "report_lang"));
   }
 
   async function showReport() {
     if (!state.session) return;
     try {
-      const report = await (await api("GET", `/v1/sessions/${state.session.session_id}/report`)).json();
-      renderReport(report);
+      state.report = await (await api("GET", `/v1/sessions/${state.session.session_id}/report`)).json();
+      clearToast();
+      renderReport(state.report);
       $("#report-dialog").showModal();
-    } catch (e) { toast(e.message); }
+    } catch (e) { showError(e); }
   }
 
   async function closeStudy() {
     if (!state.session) return;
     try { await api("DELETE", `/v1/sessions/${state.session.session_id}`); } catch (e) { /* already gone */ }
-    state.session = null; state.turns = []; state.active = -1;
+    state.session = null; state.turns = []; state.active = -1; state.log = []; state.queue = []; state.report = null;
+    state.filmLabel = null;
     $("#film").removeAttribute("href");
     $("#viewer").classList.remove("has-film");
     $("#viewer-empty").classList.remove("hidden");
     renderOverlays(null);
-    $("#transcript").querySelectorAll(".msg-user,.turn-card,.msg-error").forEach((n) => n.remove());
-    $("#transcript-empty").classList.remove("hidden");
+    renderTranscript();
     ["#question", "#btn-send", "#btn-report", "#btn-close"].forEach((s) => { $(s).disabled = true; });
     renderSuggestions(); renderMeta();
   }
 
   function installInputs() {
     const dz = $("#dropzone");
+    const take = (f) => { if (f && !state.busy) upload(f, f.name); };
     ["dragenter", "dragover"].forEach((ev) => dz.addEventListener(ev, (e) => { e.preventDefault(); dz.classList.add("over"); }));
     ["dragleave", "drop"].forEach((ev) => dz.addEventListener(ev, () => dz.classList.remove("over")));
     dz.addEventListener("drop", (e) => {
       e.preventDefault();
-      const f = e.dataTransfer.files && e.dataTransfer.files[0];
-      if (f) upload(f, f.name);
+      take(e.dataTransfer.files && e.dataTransfer.files[0]);
     });
     document.body.addEventListener("dragover", (e) => e.preventDefault());
     document.body.addEventListener("drop", (e) => {
       e.preventDefault();
-      const f = e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0];
-      if (f) upload(f, f.name);
+      take(e.dataTransfer && e.dataTransfer.files && e.dataTransfer.files[0]);
     });
     $("#file-input").addEventListener("change", (e) => {
-      const f = e.target.files[0];
-      if (f) upload(f, f.name);
+      take(e.target.files[0]);
       e.target.value = "";
     });
     const q = $("#question");
     q.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
         e.preventDefault();
-        const text = q.value; q.value = ""; ask(text);
+        submitQuestion();
       }
     });
-    $("#ask-form").addEventListener("submit", (e) => { e.preventDefault(); const text = q.value; q.value = ""; ask(text); });
-    document.querySelectorAll("[data-lang-btn]").forEach((b) => b.addEventListener("click", () => {
-      state.lang = b.dataset.langBtn; localStorage.setItem("hilum.lang", state.lang); applyLang();
-    }));
+    $("#ask-form").addEventListener("submit", (e) => { e.preventDefault(); submitQuestion(); });
+    document.querySelectorAll("[data-lang-btn]").forEach((b) => b.addEventListener("click", () => setLang(b.dataset.langBtn)));
     $("#btn-report").addEventListener("click", showReport);
     $("#btn-report-close").addEventListener("click", () => $("#report-dialog").close());
     $("#btn-close").addEventListener("click", closeStudy);
@@ -971,5 +1209,5 @@
   loadExamples();
   pollHealth();
   setInterval(pollHealth, 10000);
-  window.hilum = { state, ask, upload };
+  window.hilum = { state, ask, upload, setLang, catalogue: CATALOGUE };
 })();

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,3 +23,12 @@ def browser() -> Iterator[object]:
         b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield b
         b.close()
+
+
+MESSAGES = Path(__file__).resolve().parents[3] / "orchestrator" / "web" / "messages.json"
+
+
+@pytest.fixture(scope="session")
+def catalogue() -> dict:
+    """The page's message catalogue, ``{"en": {group: {key: text}}, "zh": {...}}``."""
+    return json.loads(MESSAGES.read_text(encoding="utf-8"))

@@ -22,7 +22,8 @@ QUESTIONS_ZH = (
 )
 
 
-def test_upload_four_questions_overlays_and_hover(browser: object, service: Service, phantom_dir: Path) -> None:
+def test_upload_four_questions_overlays_and_hover(browser: object, service: Service, phantom_dir: Path,
+                                                  catalogue: dict) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1600, "height": 900})  # type: ignore[attr-defined]
     errors: list[str] = []
@@ -102,7 +103,7 @@ def test_upload_four_questions_overlays_and_hover(browser: object, service: Serv
     page.click(f"[data-layer-toggle='{layer}'] input")
     page.click("[data-lang-btn='zh']")
     assert page.locator("[data-i18n='layers']").inner_text() == "图层"
-    assert page.locator(".suggestion").first.inner_text().endswith(QUESTIONS_ZH[0])
+    assert page.locator(".suggestion").first.inner_text().endswith(catalogue["zh"]["question"]["q1"])
     page.screenshot(path=str(ARTIFACTS / "7-zh.png"))
     page.click("#btn-report")
     page.wait_for_selector("#report-dialog[open] .section", timeout=10_000)
@@ -112,7 +113,7 @@ def test_upload_four_questions_overlays_and_hover(browser: object, service: Serv
     page.close()
 
 
-def test_refused_upload_shows_why(browser: object, service: Service, tmp_path: Path) -> None:
+def test_refused_upload_shows_why(browser: object, service: Service, tmp_path: Path, catalogue: dict) -> None:
     """A photo is no chest film: the page shows the gate's message and keeps it on screen."""
     import numpy as np
 
@@ -126,8 +127,10 @@ def test_refused_upload_shows_why(browser: object, service: Service, tmp_path: P
     page.wait_for_selector("#health.ok", timeout=20_000)
     page.set_input_files("#file-input", str(photo))
     page.wait_for_selector(".msg-error.film-refused", timeout=60_000)
+    lang = page.evaluate("window.hilum.state.lang")
     shown = page.locator(".msg-error.film-refused").inner_text()
-    assert shown in (REFUSALS["colour"][0], REFUSALS["colour"][1])
+    assert catalogue[lang]["error"]["not_a_chest_film"] in shown  # the page's own words for the kind
+    assert any(reason in shown for reason in REFUSALS["colour"])  # and the gate's reason, in the page's language
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "refused-upload.png"))
     page.close()
