@@ -1,0 +1,126 @@
+"""``hilum train-reader`` and ``hilum evaluate-reader``. Heavy imports live in the handlers."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from orchestrator.settings import REPO_ROOT, Settings
+
+DEFAULT_TRAIN = REPO_ROOT / "data" / "lesion-reader" / "train"
+DEFAULT_EVAL = REPO_ROOT / "data" / "lesion-reader" / "eval"
+DEFAULT_WEIGHTS = REPO_ROOT / "encoder" / "weights" / "lesion-reader" / "lesion_reader.pt"
+TRAIN_SEEDS = "3000-3399"  # held out for evaluation: 0-99 (the default of evaluate-reader: 0-49)
+
+
+def parse_seeds(spec: str) -> list[int]:
+    """``"0-49,60,70-72"`` -> the seeds; ``ValueError`` with the reason otherwise."""
+    seeds: list[int] = []
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        lo, _, hi = part.partition("-")
+        a, b = int(lo), int(hi) if hi else int(lo)
+        if a < 0 or b < a:
+            raise ValueError(f"bad seed range {part!r}")
+        seeds.extend(range(a, b + 1))
+    if not seeds:
+        raise ValueError("no seeds given")
+    return seeds
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
+    tr = subparsers.add_parser("train-reader", help="train the lesion reader on detector-resolution phantom crops")
+    tr.add_argument("--seeds", default=TRAIN_SEEDS, help="phantom seeds to render (skips seeds already saved)")
+    tr.add_argument("--per-film", type=int, default=6, help="lesions rendered per seed's anatomy")
+    tr.add_argument("--data-dir", type=Path, default=DEFAULT_TRAIN)
+    tr.add_argument("--workers", type=int, default=2, help="processes rendering crops")
+    tr.add_argument("--generate-only", action="store_true")
+    tr.add_argument("--no-generate", action="store_true", help="train on the seeds already saved in --data-dir")
+    tr.add_argument("--follow", action="store_true",
+                    help="with --no-generate: reload --data-dir every 2 min (seeds still being rendered beside the run)")
+    tr.add_argument("--time-budget-min", type=float, default=14.0)
+    tr.add_argument("--steps", type=int, default=None, help="fixed step count instead of the time budget")
+    tr.add_argument("--batch-size", type=int, default=16)
+    tr.add_argument("--lr", type=float, default=2e-3)
+    tr.add_argument("--threads", type=int, default=2)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--weights-out", type=Path, default=DEFAULT_WEIGHTS)
+    tr.add_argument("--onnx-out", type=Path, default=None, help="default: beside --weights-out, lesion_reader.onnx")
+    tr.add_argument("--log", type=Path, default=None, help="JSON lines of the loss (default: beside the weights)")
+    tr.set_defaults(handler=handle_train)
+
+    ev = subparsers.add_parser("evaluate-reader", help="score the lesion reader on held-out seeds")
+    ev.add_argument("--seeds", default="0-49", help="held-out seeds (training uses 3000-3399)")
+    ev.add_argument("--per-film", type=int, default=6)
+    ev.add_argument("--data-dir", type=Path, default=DEFAULT_EVAL)
+    ev.add_argument("--workers", type=int, default=2)
+    ev.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="torch checkpoint")
+    ev.add_argument("--onnx", type=Path, default=None, help="score the ONNX model through the embedded client instead")
+    ev.add_argument("--threads", type=int, default=2)
+    ev.add_argument("--json", action="store_true")
+    ev.set_defaults(handler=handle_evaluate)
+
+
+def _paths(args: argparse.Namespace) -> list[Path]:
+    from encoder.lesion_reader.crops import generate
+
+    try:
+        seeds = parse_seeds(args.seeds)
+    except ValueError as exc:
+        raise SystemExit(f"error: --seeds: {exc}") from None
+    if getattr(args, "no_generate", False):
+        paths = sorted(args.data_dir.glob("seed_*.npz"))
+        if not paths:
+            raise SystemExit(f"error: no saved seeds in {args.data_dir}")
+        return paths
+    return generate(seeds, args.per_film, args.data_dir, workers=args.workers)
+
+
+def handle_train(args: argparse.Namespace, settings: Settings) -> int:
+    from encoder.lesion_reader.crops import load_examples
+    from encoder.lesion_reader.network import load_reader
+    from encoder.lesion_reader.train import TrainConfig, train
+    from export.lesion_reader import export_onnx, parity
+
+    paths = _paths(args)
+    if args.generate_only:
+        print(f"{len(paths)} seeds in {args.data_dir}")
+        return 0
+    data = load_examples(paths)
+    cfg = TrainConfig(time_budget_min=args.time_budget_min, steps=args.steps, batch_size=args.batch_size,
+                      lr=args.lr, threads=args.threads, seed=args.seed)
+    log_path = args.log or args.weights_out.with_name("train_log.jsonl")
+    refresh = (lambda: load_examples(sorted(args.data_dir.glob("seed_*.npz")))) if args.follow else None
+    result = train(data, cfg, args.weights_out, log_path=log_path, refresh=refresh)
+    onnx_out = args.onnx_out or args.weights_out.with_name("lesion_reader.onnx")
+    export_onnx(load_reader(args.weights_out), onnx_out)
+    diff = parity(load_reader(args.weights_out), onnx_out, data[0][:4].astype("float32"))
+    print(json.dumps({**result, "onnx": str(onnx_out), "parity_max_abs": diff}, indent=2))
+    return 0
+
+
+def handle_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from encoder.lesion_reader.evaluate import evaluate, onnx_predictor, torch_predictor
+
+    paths = _paths(args)
+    if args.onnx is not None:
+        if not args.onnx.is_file():
+            print(f"error: {args.onnx} not found", file=sys.stderr)
+            return 2
+        predict = onnx_predictor(args.onnx, args.threads)
+    else:
+        if not args.weights.is_file():
+            print(f"error: {args.weights} not found (train with `hilum train-reader`)", file=sys.stderr)
+            return 2
+        predict = torch_predictor(args.weights, args.threads)
+    result = evaluate(paths, predict)
+    if args.json:
+        print(json.dumps(result, indent=2))
+    else:
+        for key, value in result.items():
+            print(f"{key:48s} {value}")
+    return 0

@@ -1,0 +1,277 @@
+"""The lesion reader's export: torch -> ONNX (parity <= 1e-5), the Triton model folder, and a
+TensorRT plan with the profile min 1 / opt 32 / max 128 crops.
+
+- ONNX: the TorchScript exporter (``dynamo=False``), opset 17, a dynamic batch axis on the one
+  input and every output, as ``export/onnx.py`` does for the encoder.
+- Triton (``model_repository/lesion_reader``): ``cpu`` = the Python backend running ONNX Runtime
+  (``export/triton_python_model.py``, which reads its one input and the outputs from the config);
+  ``tensorrt`` = ``platform: "tensorrt_plan"`` on a GPU. Both with dynamic batching: a film sends
+  all its candidates in one request and requests from concurrent films and sessions batch
+  together, up to 128 crops.
+- TensorRT: TensorRT 10's Python API (``trt.Builder``, ``OnnxParser``, one optimisation profile,
+  ``build_serialized_network``; name-based I/O with ``set_input_shape`` / ``set_tensor_address`` /
+  ``execute_async_v3``), like ``export/tensorrt.py``; needs ``tensorrt`` and a CUDA GPU
+  (``export.tensorrt.tensorrt_unavailable_reason`` says why not).
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+import torch
+
+from encoder.lesion_reader.network import LesionReaderNet
+from orchestrator.contracts.lesion_reader import INPUT_NAME, INPUT_SHAPE, OUTPUT_NAMES, OUTPUTS
+
+OPSET = 17
+PARITY_TOLERANCE = 1e-5
+MODEL_NAME = "lesion_reader"
+PYTHON_MODEL_SOURCE = Path(__file__).with_name("triton_python_model.py")
+TARGETS = ("cpu", "tensorrt")
+
+
+# --- ONNX ------------------------------------------------------------------------------------------
+
+
+def export_onnx(model: LesionReaderNet, out_path: Path) -> Path:
+    model = model.eval()
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    dummy = torch.zeros(1, *INPUT_SHAPE)
+    dynamic = {name: {0: "batch"} for name in (INPUT_NAME, *OUTPUT_NAMES)}
+    with torch.no_grad(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(
+            model, (dummy,), str(out_path), input_names=[INPUT_NAME], output_names=list(OUTPUT_NAMES),
+            dynamic_axes=dynamic, opset_version=OPSET, do_constant_folding=True, dynamo=False,
+        )
+    onnx.checker.check_model(onnx.load(str(out_path)))
+    return out_path
+
+
+def parity(model: LesionReaderNet, onnx_path: Path, crops: np.ndarray) -> float:
+    """Max abs difference between torch and ONNX Runtime over every output for ``crops``."""
+    from orchestrator.encoders.lesion_reader import EmbeddedLesionReader
+
+    batch = np.ascontiguousarray(crops, dtype=np.float32)
+    with torch.no_grad():
+        reference = model.eval().named_outputs(torch.from_numpy(batch))
+    got = EmbeddedLesionReader(onnx_path, intra_op_threads=2).infer(batch)
+    return max(float(np.abs(reference[k].numpy() - got[k]).max()) for k in OUTPUT_NAMES)
+
+
+# --- Triton ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReaderRepositoryConfig:
+    target: str = "cpu"
+    model_name: str = MODEL_NAME
+    version: int = 1
+    max_batch_size: int = 128
+    preferred_batch_sizes: tuple[int, ...] = (8, 32)
+    max_queue_delay_us: int = 2000
+    instances: int = 2
+    intra_op_threads: int = 1
+    micro_batch: int = 8  # cpu: crops per ORT run inside one Triton batch
+    warmup_batch_sizes: tuple[int, ...] = (1, 8)
+
+
+def _dims(values: tuple[int, ...]) -> str:
+    return "[ " + ", ".join(str(v) for v in values) + " ]"
+
+
+def render_config(cfg: ReaderRepositoryConfig) -> str:
+    if cfg.target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {cfg.target!r}")
+    outputs = ",\n".join(f'  {{ name: "{n}" data_type: TYPE_FP32 dims: {_dims(s)} }}' for n, s in OUTPUTS.items())
+    warmup = ",\n".join(
+        f'  {{ name: "zeros_batch{b}" batch_size: {b}\n'
+        f'    inputs {{ key: "{INPUT_NAME}" value: {{ data_type: TYPE_FP32 dims: {_dims(INPUT_SHAPE)} zero_data: true }} }} }}'
+        for b in cfg.warmup_batch_sizes
+    )
+    if cfg.target == "cpu":
+        head = f'name: "{cfg.model_name}"\nbackend: "python"\n'
+        kind = "KIND_CPU"
+        params = (
+            'parameters { key: "onnx_file" value: { string_value: "model.onnx" } }\n'
+            f'parameters {{ key: "intra_op_threads" value: {{ string_value: "{cfg.intra_op_threads}" }} }}\n'
+            f'parameters {{ key: "micro_batch" value: {{ string_value: "{cfg.micro_batch}" }} }}\n'
+        )
+    else:
+        head = f'name: "{cfg.model_name}"\nplatform: "tensorrt_plan"\ndefault_model_filename: "model.plan"\n'
+        kind = "KIND_GPU"
+        params = ""
+    preferred = tuple(b for b in cfg.preferred_batch_sizes if b <= cfg.max_batch_size)
+    return (
+        "# written by export/lesion_reader.py; names/shapes: orchestrator/contracts/lesion_reader.py\n"
+        + head
+        + f"max_batch_size: {cfg.max_batch_size}\n"
+        + f'input [\n  {{ name: "{INPUT_NAME}" data_type: TYPE_FP32 dims: {_dims(INPUT_SHAPE)} }}\n]\n'
+        + f"output [\n{outputs}\n]\n"
+        + f"instance_group [ {{ count: {cfg.instances} kind: {kind} }} ]\n"
+        + "dynamic_batching {\n"
+        + f"  preferred_batch_size: {_dims(preferred)}\n"
+        + f"  max_queue_delay_microseconds: {cfg.max_queue_delay_us}\n"
+        + "}\n"
+        + f"model_warmup [\n{warmup}\n]\n"
+        + params
+    )
+
+
+def write_repository(repository: Path, cfg: ReaderRepositoryConfig, model_file: Path) -> Path:
+    """``repository/lesion_reader/`` for ``cfg.target``; ``model_file``: the ONNX (cpu) or plan (tensorrt)."""
+    if not Path(model_file).is_file():
+        raise FileNotFoundError(f"model file not found: {model_file}")
+    model_dir = Path(repository) / cfg.model_name
+    version_dir = model_dir / str(cfg.version)
+    version_dir.mkdir(parents=True, exist_ok=True)
+    (model_dir / "config.pbtxt").write_text(render_config(cfg))
+    if cfg.target == "cpu":
+        shutil.copyfile(PYTHON_MODEL_SOURCE, version_dir / "model.py")
+        shutil.copyfile(model_file, version_dir / "model.onnx")
+        (version_dir / "model.plan").unlink(missing_ok=True)
+    else:
+        shutil.copyfile(model_file, version_dir / "model.plan")
+        for stale in ("model.py", "model.onnx"):
+            (version_dir / stale).unlink(missing_ok=True)
+    return model_dir
+
+
+# --- TensorRT --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReaderProfile:
+    """The optimisation profile: a film's candidates (1) up to crops of many films batched (128)."""
+
+    min_batch: int = 1
+    opt_batch: int = 32
+    max_batch: int = 128
+
+    def shape(self, batch: int) -> tuple[int, ...]:
+        return (batch, *INPUT_SHAPE)
+
+
+def build_engine(onnx_path: Path, plan_path: Path, profile: ReaderProfile | None = None, fp16: bool = False,
+                 workspace_bytes: int = 2 << 30) -> Path:
+    """ONNX -> serialized TensorRT plan with one optimisation profile on the ``crops`` input."""
+    import tensorrt as trt
+
+    profile = profile or ReaderProfile()
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    network = builder.create_network(0)  # explicit batch: the only mode in TensorRT 10
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse(Path(onnx_path).read_bytes()):
+        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise RuntimeError(f"TensorRT could not parse {onnx_path}: {errors}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_bytes)
+    if fp16:
+        config.set_flag(trt.BuilderFlag.FP16)
+    opt = builder.create_optimization_profile()
+    opt.set_shape(INPUT_NAME, profile.shape(profile.min_batch), profile.shape(profile.opt_batch),
+                  profile.shape(profile.max_batch))
+    config.add_optimization_profile(opt)
+    serialized = builder.build_serialized_network(network, config)
+    if serialized is None:
+        raise RuntimeError("TensorRT engine build failed (see the TensorRT log above)")
+    plan_path.parent.mkdir(parents=True, exist_ok=True)
+    plan_path.write_bytes(bytes(serialized))
+    return plan_path
+
+
+class ReaderTensorRTRunner:
+    """Runs a lesion-reader plan on ``[N, 2, 256, 256]`` float32 crops -> the contract's outputs."""
+
+    def __init__(self, plan_path: Path) -> None:
+        import tensorrt as trt
+
+        self._torch = torch
+        self._logger = trt.Logger(trt.Logger.WARNING)
+        self.engine = trt.Runtime(self._logger).deserialize_cuda_engine(Path(plan_path).read_bytes())
+        self.context = self.engine.create_execution_context()
+        self.stream = torch.cuda.Stream()
+
+    def run(self, crops: np.ndarray) -> dict[str, np.ndarray]:
+        x = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32)).cuda()
+        self.context.set_input_shape(INPUT_NAME, tuple(x.shape))
+        self.context.set_tensor_address(INPUT_NAME, x.data_ptr())
+        outputs: dict[str, Any] = {}
+        for name in OUTPUT_NAMES:
+            out = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=torch.float32, device="cuda")
+            self.context.set_tensor_address(name, out.data_ptr())
+            outputs[name] = out
+        if not self.context.execute_async_v3(self.stream.cuda_stream):
+            raise RuntimeError("TensorRT execution failed")
+        self.stream.synchronize()
+        return {k: v.cpu().numpy() for k, v in outputs.items()}
+
+    def time_batch(self, batch_size: int, repeats: int = 20) -> float:
+        """Median ms per batch, copies included."""
+        crops = np.random.default_rng(0).random((batch_size, *INPUT_SHAPE), dtype=np.float32)
+        self.run(crops)
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            self.run(crops)
+            times.append(time.perf_counter() - start)
+        return 1000.0 * float(np.median(times))
+
+
+def tensorrt_parity(plan_path: Path, onnx_path: Path, crops: np.ndarray) -> float:
+    from orchestrator.encoders.lesion_reader import EmbeddedLesionReader
+
+    reference = EmbeddedLesionReader(onnx_path, intra_op_threads=2).infer(crops)
+    got = ReaderTensorRTRunner(plan_path).run(crops)
+    return max(float(np.abs(reference[k] - got[k]).max()) for k in OUTPUT_NAMES)
+
+
+# --- command line: python -m export.lesion_reader ----------------------------------------------------
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Checkpoint -> ONNX (parity-checked) -> ``model_repository/lesion_reader`` (cpu), or a plan (tensorrt)."""
+    import argparse
+
+    from encoder.lesion_reader.network import load_reader
+    from orchestrator.settings import REPO_ROOT
+
+    weights_dir = REPO_ROOT / "encoder" / "weights" / "lesion-reader"
+    parser = argparse.ArgumentParser(prog="python -m export.lesion_reader", description=main.__doc__)
+    parser.add_argument("--weights", type=Path, default=weights_dir / "lesion_reader.pt")
+    parser.add_argument("--onnx", type=Path, default=weights_dir / "lesion_reader.onnx")
+    parser.add_argument("--repository", type=Path, default=REPO_ROOT / "model_repository")
+    parser.add_argument("--target", choices=TARGETS, default="cpu")
+    parser.add_argument("--fp16", action="store_true", help="tensorrt: build an FP16 plan")
+    args = parser.parse_args(argv)
+    model = load_reader(args.weights)
+    export_onnx(model, args.onnx)
+    probe = np.random.default_rng(0).random((4, *INPUT_SHAPE), dtype=np.float32)
+    diff = parity(model, args.onnx, probe)
+    if diff > PARITY_TOLERANCE:
+        print(f"error: ONNX differs from torch by {diff:.2e} (> {PARITY_TOLERANCE:g})")
+        return 1
+    model_file = args.onnx
+    if args.target == "tensorrt":
+        from export.tensorrt import tensorrt_unavailable_reason
+
+        reason = tensorrt_unavailable_reason()
+        if reason is not None:
+            print(f"error: cannot build a TensorRT plan here: {reason}")
+            return 2
+        model_file = build_engine(args.onnx, args.onnx.with_suffix(".plan"), fp16=args.fp16)
+    out = write_repository(args.repository, ReaderRepositoryConfig(target=args.target), model_file)
+    print(f"ONNX parity {diff:.2e}; wrote {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
