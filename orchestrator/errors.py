@@ -9,7 +9,10 @@
     │   └── NotAChestFilmError      not a frontal chest radiograph shown upright   → 422
     ├── UnauthenticatedError        no valid API key (Authorization: Bearer)      → 401
     ├── SessionError
-    │   └── SessionNotFoundError    no such session, expired, or another tenant's → 404
+    │   ├── SessionNotFoundError    no such session, expired, or another tenant's → 404
+    │   └── SessionBusyError        another turn holds the session past the wait  → 409 + Retry-After
+    ├── StoreUnavailableError       the session store (Redis) does not answer     → 503 + Retry-After
+    ├── ServerBusyError             every request slot of this server is taken    → 429 + Retry-After
     ├── TenantLimitError            a per-tenant limit (orchestrator/tenancy.py)   → 429
     │   ├── RateLimitedError        the tenant's request rate (token bucket)       → 429 + Retry-After
     │   ├── UploadsBusyError        the tenant's concurrent first turns (uploads)  → 429 + Retry-After
@@ -24,6 +27,25 @@ tells a client when trying again makes sense (REST sends it as ``Retry-After``).
 """
 
 from __future__ import annotations
+
+import re
+
+# what a message that leaves the server must not carry: object reprs ("<_io.BytesIO object at
+# 0x7f…>"), addresses of the services behind it (URLs, IP:port, host:port such as Triton's)
+_OBJECT_REPR = re.compile(r"<[^<>]{0,200}? at 0x[0-9a-fA-F]+>")
+_URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://\S+")
+_HOST_PORT = re.compile(
+    r"(?<![\w.:])(?:\[[0-9a-fA-F:.]+\]|\d{1,3}(?:\.\d{1,3}){3}|[A-Za-z][A-Za-z0-9.-]{0,252}):\d{2,5}\b")
+_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+
+
+def public_message(exc: HilumError) -> str:
+    """``exc.message`` as a client may see it: object reprs and network addresses removed
+    (the full text stays in the server's own log where a 5xx is logged)."""
+    text = _OBJECT_REPR.sub("<object>", exc.message)
+    text = _URL.sub("<address>", text)
+    text = _HOST_PORT.sub("<address>", text)
+    return _IP.sub("<address>", text)
 
 
 class HilumError(Exception):
@@ -85,6 +107,35 @@ class SessionNotFoundError(SessionError):
     http_status = 404
     grpc_code = "NOT_FOUND"
     kind = "session_not_found"
+
+
+class SessionBusyError(SessionError):
+    """Another turn on the same session (on any replica) held it past the bounded wait, or the
+    session changed under this turn before it was stored: nothing was stored, ask again."""
+
+    http_status = 409
+    grpc_code = "ABORTED"
+    kind = "session_busy"
+    retry_after_s = 1
+
+
+class StoreUnavailableError(HilumError):
+    """The session store (Redis) cannot be reached: refused before any decoding or encoding."""
+
+    http_status = 503
+    grpc_code = "UNAVAILABLE"
+    kind = "store_unavailable"
+    retry_after_s = 2
+
+
+class ServerBusyError(HilumError):
+    """This server already works on as many requests as its threads allow (``http_workers``,
+    ``grpc_max_concurrent_rpcs``): refused at once instead of queueing behind them."""
+
+    http_status = 429
+    grpc_code = "RESOURCE_EXHAUSTED"
+    kind = "server_busy"
+    retry_after_s = 1
 
 
 class UnauthenticatedError(HilumError):

@@ -26,7 +26,9 @@ import numpy as np
 import uvicorn
 from fastapi import FastAPI
 
+from orchestrator import log_privacy
 from orchestrator.api.app import create_app
+from orchestrator.api.http_protocol import HilumH11Protocol
 from orchestrator.api.readiness import Readiness
 from orchestrator.grpc_service.server import build_grpc_server
 from orchestrator.metrics import ServiceMetrics
@@ -74,7 +76,7 @@ def build_services(settings: Settings, *, encoder: Any | None = None) -> Service
     add_listener = getattr(encoder, "add_batch_listener", None)
     if callable(add_listener):  # an encoder that reports each batch: (films, seconds the oldest waited)
         add_listener(metrics.encoder_batch)
-    return Services(settings, metrics, encoder, narrator, engine, Readiness(encoder), tenancy)
+    return Services(settings, metrics, encoder, narrator, engine, Readiness(encoder, engine.store), tenancy)
 
 
 def warm_up(services: Services, stop: threading.Event) -> None:
@@ -161,6 +163,7 @@ class Service:
             self.app, log_level=s.settings.log_level.lower(), access_log=False,
             timeout_keep_alive=s.settings.http_keep_alive_s,
             timeout_graceful_shutdown=int(max(1, s.settings.drain_timeout_s)),
+            http=HilumH11Protocol, h11_max_incomplete_event_size=s.settings.http_max_header_bytes,  # 431
         )
         self._uvicorn = DrainingServer(config, on_exit=self.begin_drain)
 
@@ -194,6 +197,7 @@ class Service:
 
     # --- in the foreground (hilum serve) -----------------------------------------------------------
     def run(self) -> None:
+        log_privacy.install()  # the process's handlers, uvicorn's included (set up by its Config): no PHI
         self._start_background()
         log.info("serving REST on %s and gRPC on %s", self.url, self.grpc_target)
         try:

@@ -29,11 +29,25 @@ class Settings(BaseSettings):
     session_ttl_s: int = 3600
     max_sessions: int = 1000
     redis_url: str | None = None
+    session_lock_wait_s: float = Field(default=10.0, gt=0, description="a turn waits this long for another turn "
+                                       "on the same session (on any replica), then 409 session_busy + Retry-After")
+    session_lock_lease_s: float = Field(default=30.0, gt=0, description="Redis: a turn's hold on its session "
+                                        "lapses after this (a replica that died mid-turn); a turn that outlives "
+                                        "it is refused at commit (409), never merged")
     drain_timeout_s: float = 20.0
     # idle HTTP keep-alive: longer than a load balancer's idle timeout (60 s), and far from the
     # seconds a request can take on a busy CPU (uvicorn's 5 s timer, armed after one response,
     # can fire during the next one on the same connection: Kludex/uvicorn#1637)
     http_keep_alive_s: int = 75
+    http_workers: int = Field(default=0, ge=0, description="REST requests worked on at once (uploads, turns: "
+                              "the sync thread pool); one more gets 429 server_busy at once. 0: "
+                              "encoder_queue_size + 16, so a full encoder queue answers 429 before the pool fills")
+    http_body_timeout_s: float = Field(default=60.0, gt=0, description="a request body not received whole "
+                                       "this long after its headers gets 408 and the connection closes")
+    http_max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="request line and headers; more "
+                                       "gets 431")
+    grpc_workers: int = Field(default=0, ge=0, description="gRPC threads and concurrent RPCs; one more gets "
+                              "RESOURCE_EXHAUSTED at once. 0: encoder_queue_size + 16")
 
     # --- identity and limits per tenant (orchestrator/tenancy.py) ------------------------------
     api_keys_file: Path | None = Field(
@@ -80,5 +94,16 @@ class Settings(BaseSettings):
     llm_breaker_failures: int = Field(default=3, description="consecutive failures that open a replica's breaker")
     llm_breaker_reset_s: float = Field(default=15.0, description="seconds an open breaker waits before a probe")
 
+    # --- PACS (orchestrator/pacs.py: DICOMweb QIDO-RS / WADO-RS / STOW-RS) -------------------------
+    pacs_dicomweb_url: str | None = Field(default=None, description="the PACS's DICOMweb root, e.g. "
+                                          "http://pacs:8042/dicom-web")
+    pacs_username: str | None = Field(default=None, description="HTTP basic auth user for the PACS")
+    pacs_password: SecretStr | None = Field(default=None, description="HTTP basic auth password (never logged)")
+    pacs_timeout_s: float = Field(default=60.0, gt=0, description="each DICOMweb request")
+
     # --- data / phantom ----------------------------------------------------------------
     cache_dir: Path = Path.home() / ".cache" / "hilum"
+
+    def worker_count(self, configured: int) -> int:
+        """``http_workers`` / ``grpc_workers`` as used: 0 means room for a full encoder queue and 16 turns."""
+        return configured if configured > 0 else self.encoder_queue_size + 16

@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
+import anyio.to_thread
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from orchestrator.api.errors import install_error_handlers
 from orchestrator.api.examples import ExampleLibrary
-from orchestrator.api.middleware import BodyLimitMiddleware, RequestMetricsMiddleware, TenantMiddleware
+from orchestrator.api.middleware import (
+    AdmissionMiddleware,
+    BodyLimitMiddleware,
+    RequestMetricsMiddleware,
+    TenantMiddleware,
+)
 from orchestrator.api.readiness import Readiness
-from orchestrator.api.routers import examples, health, sessions, web
+from orchestrator.api.routers import dicom, examples, health, sessions, web
 from orchestrator.metrics import ServiceMetrics
 from orchestrator.settings import Settings
 from orchestrator.tenancy import Tenancy
@@ -25,7 +33,16 @@ def create_app(
     """The REST + web app over ``engine``. ``metrics`` should be the engine's observer so that one
     registry carries every series; ``readiness`` is shared with the server for draining;
     ``tenancy`` (keys and limits per tenant) with the gRPC server."""
+    workers = settings.worker_count(settings.http_workers)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # the sync handlers' thread pool (anyio's default limiter, per event loop), from the settings
+        anyio.to_thread.current_default_thread_limiter().total_tokens = workers
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Hilum",
         version="0.1.0",
         description="Multi-turn, spatially anchored dialogue about chest radiographs.",
@@ -34,7 +51,7 @@ def create_app(
     app.state.engine = engine
     app.state.metrics = metrics if metrics is not None else ServiceMetrics()
     if readiness is None:  # no server warm-up behind this app: ready as soon as the encoder is
-        readiness = Readiness(getattr(engine, "encoder", None))
+        readiness = Readiness(getattr(engine, "encoder", None), getattr(engine, "store", None))
         readiness.warmed.set()
     app.state.readiness = readiness
     app.state.tenancy = tenancy if tenancy is not None else Tenancy(settings, observe=app.state.metrics.error)
@@ -42,8 +59,11 @@ def create_app(
     install_error_handlers(app)
     for router in (health.router, sessions.router, examples.router, web.router):
         app.include_router(router)
+    dicom.install(app)  # /v1/sessions/{id}/dicom/{sr|pr|seg|sc}; DICOM uploads keep their source image's UIDs
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes, metrics=app.state.metrics)
+    app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes, metrics=app.state.metrics,
+                       timeout_s=settings.http_body_timeout_s)  # 413 / 408
+    app.add_middleware(AdmissionMiddleware, limit=workers, observe=app.state.metrics.error)  # 429 server_busy
     app.add_middleware(TenantMiddleware, tenancy=app.state.tenancy)  # 401 / 429 before the body is read
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)  # outermost: counts 413s too
     return app

@@ -1,5 +1,8 @@
 """Request-scoped lookups: the services on ``app.state`` and the caller's tenant (from the API
-key; from ``X-Hilum-Tenant`` only on a loopback server without keys), after the tenant's rate."""
+key; from ``X-Hilum-Tenant`` only on a loopback server without keys), after the tenant's rate.
+
+Every dependency is ``async``: FastAPI runs a plain ``def`` dependency in the thread pool, where
+it would queue behind uploads (``/healthz`` and ``/readyz`` must never wait there)."""
 
 from __future__ import annotations
 
@@ -13,23 +16,23 @@ from orchestrator.metrics import ServiceMetrics
 from orchestrator.tenancy import Tenancy
 
 
-def engine(request: Request) -> Any:
+async def engine(request: Request) -> Any:
     return request.app.state.engine
 
 
-def metrics(request: Request) -> ServiceMetrics:
+async def metrics(request: Request) -> ServiceMetrics:
     return request.app.state.metrics
 
 
-def readiness(request: Request) -> Readiness:
+async def readiness(request: Request) -> Readiness:
     return request.app.state.readiness
 
 
-def examples(request: Request) -> ExampleLibrary:
+async def examples(request: Request) -> ExampleLibrary:
     return request.app.state.examples
 
 
-def tenancy(request: Request) -> Tenancy:
+async def tenancy(request: Request) -> Tenancy:
     return request.app.state.tenancy
 
 
@@ -40,7 +43,7 @@ async def tenant(
     """``TenantMiddleware`` has identified the caller (before the body was read); an app without
     it identifies here (async: never waits behind the thread pool)."""
     known = getattr(request.state, "tenant", None)
-    return known if known is not None else tenancy(request).enter(authorization, x_hilum_tenant)
+    return known if known is not None else request.app.state.tenancy.enter(authorization, x_hilum_tenant)
 
 
 Engine = Annotated[Any, Depends(engine)]

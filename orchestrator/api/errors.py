@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from orchestrator.errors import HilumError
+from orchestrator.errors import HilumError, public_message
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +27,7 @@ def error_json(status: int, kind: str, message: str, retry_after_s: int | None =
 def http_error(exc: Exception) -> tuple[int, str, str]:
     """``(status, kind, message)`` for any exception: the REST side of the error mapping."""
     if isinstance(exc, HilumError):
-        return exc.http_status, exc.kind, exc.message
+        return exc.http_status, exc.kind, public_message(exc)
     if isinstance(exc, RequestValidationError):
         parts = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()]
         return 422, "invalid_request", "; ".join(parts) or "invalid request"

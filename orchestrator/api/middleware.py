@@ -1,8 +1,11 @@
-"""Raw ASGI middleware: the request-body limit (413 without buffering), the caller's tenant
-(401 / 429 before the body is read) and request metrics."""
+"""Raw ASGI middleware: the request-body limits (413 without buffering; 408 for a body not
+received within ``http_body_timeout_s``), the caller's tenant
+(401 / 429 before the body is read), admission (429 server_busy past ``http_workers`` requests
+in flight, before the body is read) and request metrics."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -10,7 +13,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from orchestrator.api.errors import error_json
-from orchestrator.errors import HilumError, ImageTooLargeError
+from orchestrator.errors import HilumError, ImageTooLargeError, ServerBusyError, public_message
 from orchestrator.metrics import ServiceMetrics
 from orchestrator.tenancy import Tenancy
 
@@ -19,6 +22,10 @@ ENVELOPE_BYTES = 64 * 1024
 
 
 class BodyTooLarge(Exception):
+    pass
+
+
+class BodyTimeout(Exception):
     pass
 
 
@@ -35,12 +42,17 @@ def _content_length(scope: Scope) -> int | None:
 class BodyLimitMiddleware:
     """Rejects a body over ``limit`` bytes with 413: at once when Content-Length says so, else
     as soon as the bytes counted while the app reads the stream pass the limit (chunked
-    uploads). The body is never held whole by this layer; multipart parsing spools to disk."""
+    uploads). The body is never held whole by this layer; multipart parsing spools to disk.
+    A body still incomplete ``timeout_s`` after the headers is 408 (a slow-body client holds a
+    connection and a request slot for that long at most); once the body is in, waiting on
+    ``receive`` (a stream listening for a disconnect) is not timed."""
 
-    def __init__(self, app: ASGIApp, limit: int, metrics: ServiceMetrics | None = None) -> None:
+    def __init__(self, app: ASGIApp, limit: int, metrics: ServiceMetrics | None = None,
+                 timeout_s: float | None = None) -> None:
         self.app = app
         self.limit = limit + ENVELOPE_BYTES
         self.metrics = metrics
+        self.timeout_s = timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,29 +62,22 @@ class BodyLimitMiddleware:
         if declared is not None and declared > self.limit:
             await self._reject(send, declared)
             return
-        state: dict[str, Any] = {"seen": 0, "exceeded": False, "started": False}
-
-        async def counting_receive() -> Message:
-            message = await receive()
-            if message["type"] == "http.request":
-                state["seen"] += len(message.get("body", b""))
-                if state["seen"] > self.limit:
-                    state["exceeded"] = True
-                    raise BodyTooLarge
-            return message
-
-        async def guarded_send(message: Message) -> None:
-            if state["exceeded"]:
-                return  # whatever the app makes of the broken body, the answer is 413
-            state["started"] = state["started"] or message["type"] == "http.response.start"
-            await send(message)
-
+        watch = _BodyWatch(receive, send, self.limit, self.timeout_s)
         try:
-            await self.app(scope, counting_receive, guarded_send)
+            await self.app(scope, watch.receive, watch.send)
         except BodyTooLarge:
-            state["exceeded"] = True
-        if state["exceeded"] and not state["started"]:
-            await self._reject(send, state["seen"])
+            watch.exceeded = True
+        except BodyTimeout:
+            watch.timed_out = True
+        if watch.started:
+            return
+        if watch.exceeded:
+            await self._reject(send, watch.seen)
+        elif watch.timed_out:
+            if self.metrics is not None:
+                self.metrics.error(BODY_TIMEOUT_KIND)
+            await _send_error(send, 408, BODY_TIMEOUT_KIND,
+                              f"the request body did not arrive within {self.timeout_s:g} s")
 
     async def _reject(self, send: Send, size: int) -> None:
         if self.metrics is not None:
@@ -80,16 +85,56 @@ class BodyLimitMiddleware:
         await _send_413(send, size, self.limit - ENVELOPE_BYTES)
 
 
-async def _send_413(send: Send, size: int, limit: int) -> None:
-    body = json.dumps({"error": {
-        "kind": ImageTooLargeError.kind,
-        "message": f"request body exceeds the upload limit of {limit} bytes",  # (never the size sent)
-    }}).encode()
-    await send({"type": "http.response.start", "status": 413, "headers": [
+BODY_TIMEOUT_KIND = "body_timeout"
+
+
+class _BodyWatch:
+    """One request's ``receive`` / ``send`` as the app sees them: bytes counted, the body's deadline."""
+
+    def __init__(self, receive: Receive, send: Send, limit: int, timeout_s: float | None) -> None:
+        self._receive = receive
+        self._send = send
+        self.limit = limit
+        self.deadline = None if timeout_s is None else time.monotonic() + timeout_s
+        self.seen = 0
+        self.exceeded = self.timed_out = self.started = self.complete = False
+
+    async def receive(self) -> Message:
+        if self.deadline is None or self.complete:
+            message = await self._receive()
+        else:
+            try:
+                message = await asyncio.wait_for(self._receive(), max(0.0, self.deadline - time.monotonic()))
+            except TimeoutError:
+                self.timed_out = True
+                raise BodyTimeout from None
+        if message["type"] == "http.request":
+            self.complete = not message.get("more_body", False)
+            self.seen += len(message.get("body", b""))
+            if self.seen > self.limit:
+                self.exceeded = True
+                raise BodyTooLarge
+        return message
+
+    async def send(self, message: Message) -> None:
+        if self.exceeded or self.timed_out:
+            return  # whatever the app makes of the broken body, the answer is 413 / 408
+        self.started = self.started or message["type"] == "http.response.start"
+        await self._send(message)
+
+
+async def _send_error(send: Send, status: int, kind: str, message: str) -> None:
+    body = json.dumps({"error": {"kind": kind, "message": message}}).encode()
+    await send({"type": "http.response.start", "status": status, "headers": [
         (b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
         (b"connection", b"close"),
     ]})
     await send({"type": "http.response.body", "body": body})
+
+
+async def _send_413(send: Send, size: int, limit: int) -> None:
+    # (never the size sent)
+    await _send_error(send, 413, ImageTooLargeError.kind, f"request body exceeds the upload limit of {limit} bytes")
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -116,12 +161,50 @@ class TenantMiddleware:
         try:
             tenant = self.tenancy.enter(_header(scope, b"authorization"), _header(scope, b"x-hilum-tenant"))
         except HilumError as exc:
-            refusal = error_json(exc.http_status, exc.kind, exc.message, exc.retry_after_s)
+            refusal = error_json(exc.http_status, exc.kind, public_message(exc), exc.retry_after_s)
             refusal.headers["connection"] = "close"  # an unread body is not drained: the connection goes
             await refusal(scope, receive, send)
             return
         scope.setdefault("state", {})["tenant"] = tenant
         await self.app(scope, receive, send)
+
+
+PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
+
+
+class AdmissionMiddleware:
+    """At most ``limit`` requests at once, the probes aside (they are async and need no thread).
+    The sync thread pool has exactly ``limit`` threads (``create_app``), and a request holds at most
+    one at a time, so an admitted request never waits for a thread; one more is refused at once
+    with 429 ``server_busy`` + Retry-After instead of joining an unbounded queue, and with more
+    workers than the encoder's queue holds, a full encoder queue answers its own 429 first."""
+
+    def __init__(self, app: ASGIApp, limit: int, exempt: frozenset[str] = PROBE_PATHS,
+                 observe: Any | None = None) -> None:
+        self.app = app
+        self.limit = max(1, int(limit))
+        self.exempt = exempt
+        self.observe = observe
+        self.inflight = 0  # the event loop is single-threaded: no lock needed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in self.exempt:
+            await self.app(scope, receive, send)
+            return
+        if self.inflight >= self.limit:
+            if self.observe is not None:
+                self.observe(ServerBusyError.kind)
+            refusal = error_json(ServerBusyError.http_status, ServerBusyError.kind,
+                                 "the server is working on as many requests as it can; retry shortly",
+                                 ServerBusyError.retry_after_s)
+            refusal.headers["connection"] = "close"  # an unread body is not drained: the connection goes
+            await refusal(scope, receive, send)
+            return
+        self.inflight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.inflight -= 1
 
 
 class RequestMetricsMiddleware:

@@ -1,16 +1,31 @@
-"""Liveness and readiness: ready once the encoder answers, not ready again while draining."""
+"""Liveness and readiness: ready once the encoder answers and the session store is reachable,
+not ready again while draining; ``reasons`` says why not.
+
+``probe(timeout_s)`` is what ``/readyz`` awaits: the checks (the encoder's ``ready()``, the
+store's ``ping()``, both network calls with a remote encoder or Redis) run on this object's own
+two threads, never in the request thread pool, and one probe at a time (a second caller awaits
+the one in flight), so a probe cannot wait behind work or pile up behind a hung dependency.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
+
+PROBE_TIMEOUT_S = 2.0
 
 
 class Readiness:
-    def __init__(self, encoder: Any | None) -> None:
+    def __init__(self, encoder: Any | None, store: Any | None = None) -> None:
         self.encoder = encoder
+        self.store = store
         self.warmed = threading.Event()  # set after the encoder's first pass (server warm-up)
         self.draining = threading.Event()
+        self._probes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hilum-probe")
+        self._inflight: Future[tuple[bool, dict[str, Any]]] | None = None
+        self._guard = threading.Lock()
 
     def encoder_ready(self) -> bool:
         if self.encoder is None:
@@ -22,12 +37,46 @@ class Readiness:
         except Exception:  # noqa: BLE001 - a failing probe means not ready
             return False
 
+    def store_ready(self) -> bool:
+        ping = getattr(self.store, "ping", None)
+        if ping is None:  # in process: always there
+            return True
+        try:
+            return bool(ping())
+        except Exception:  # noqa: BLE001 - a failing probe means not ready
+            return False
+
     def check(self) -> tuple[bool, dict[str, Any]]:
         encoder_ok = self.encoder_ready()
+        store_ok = self.store_ready()
+        reasons = []
+        if self.draining.is_set():
+            reasons.append("draining: the server is shutting down")
+        if not self.warmed.is_set() and self.encoder is not None:
+            reasons.append("the encoder has not finished its first pass")
+        elif not encoder_ok:
+            reasons.append("the encoder does not answer")
+        if not store_ok:
+            reasons.append("the session store is not reachable")
         detail = {
             "encoder": getattr(self.encoder, "name", "none"),
             "encoder_ready": encoder_ok,
             "warmed": self.warmed.is_set(),
             "draining": self.draining.is_set(),
+            "store": getattr(self.store, "name", "memory"),
+            "store_ready": store_ok,
+            "reasons": reasons,
         }
-        return encoder_ok and not self.draining.is_set(), detail
+        return not reasons, detail
+
+    async def probe(self, timeout_s: float = PROBE_TIMEOUT_S) -> tuple[bool, dict[str, Any]]:
+        """``check()`` off the event loop and off the request pool, within ``timeout_s``."""
+        with self._guard:
+            if self._inflight is None or self._inflight.done():
+                self._inflight = self._probes.submit(self.check)
+            inflight = self._inflight
+        try:
+            return await asyncio.wait_for(asyncio.wrap_future(inflight), timeout_s)
+        except TimeoutError:
+            return False, {"draining": self.draining.is_set(), "warmed": self.warmed.is_set(),
+                           "reasons": [f"the readiness checks did not finish within {timeout_s:g} s"]}

@@ -8,7 +8,6 @@ the encoder, the narrator, the observer and the session store.
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -132,21 +131,11 @@ class DialogueEngine:
     ) -> None:
         self.encoder = encoder
         self.settings = settings
-        self.store: SessionStore = store or InMemorySessionStore(settings.session_ttl_s, settings.max_sessions)
+        self.store: SessionStore = store or InMemorySessionStore(
+            settings.session_ttl_s, settings.max_sessions, lock_wait_s=settings.session_lock_wait_s)
         self.narrator: Narrator = narrator or ComposerNarrator()
         self.observer: EngineObserver = observer or NullObserver()
         self.ontology = load_ontology()
-        self._locks: dict[str, threading.Lock] = {}  # one per session: turns of one session are serial
-        self._locks_guard = threading.Lock()
-
-    def _session_lock(self, session_id: str) -> threading.Lock:
-        with self._locks_guard:
-            lock = self._locks.get(session_id)
-            if lock is None:
-                if len(self._locks) > 2 * self.settings.max_sessions:
-                    self._locks = {k: v for k, v in self._locks.items() if v.locked() or self.store.get(k)}
-                lock = self._locks[session_id] = threading.Lock()
-            return lock
 
     # --- sessions ------------------------------------------------------------------------------
 
@@ -186,7 +175,8 @@ class DialogueEngine:
 
     def _check_quota(self, tenant: str) -> None:
         cap = self.settings.max_sessions_per_tenant
-        if cap > 0 and self.store.count_tenant(tenant) >= cap:
+        held = self.store.count_tenant(tenant)  # read even without a cap: a store that is down is 503 here
+        if cap > 0 and held >= cap:
             self.observer.error(TenantQuotaError.kind)
             raise TenantQuotaError(f"this tenant has {cap} open sessions, the most it may hold: "
                                    "close one (DELETE) or let one expire first")
@@ -229,8 +219,6 @@ class DialogueEngine:
     def close_session(self, session_id: str, tenant: str = "default") -> None:
         self._load(session_id, tenant)
         self.store.delete(session_id, tenant=tenant)
-        with self._locks_guard:
-            self._locks.pop(session_id, None)
         self.observer.sessions_active(self.store.count())
 
     def image_png(self, session_id: str, tenant: str = "default") -> bytes:
@@ -266,7 +254,7 @@ class DialogueEngine:
 
     def ask(self, session_id: str, question: str, tenant: str = "default") -> Turn:
         t0 = time.perf_counter()
-        with self._session_lock(session_id):
+        with self.store.turn_lock(session_id):  # serial per session, across replicas (bounded wait: 409)
             draft = self._prepare(session_id, question, tenant)
             turn = self._narrate(draft)
             self._commit(draft, turn)
@@ -280,7 +268,7 @@ class DialogueEngine:
         return self._stream(session_id, question, tenant, t0)
 
     def _stream(self, session_id: str, question: str, tenant: str, t0: float) -> Iterator[AskEvent]:
-        with self._session_lock(session_id):
+        with self.store.turn_lock(session_id):
             yield from self._stream_locked(self._prepare(session_id, question, tenant), t0)
 
     def _stream_locked(self, draft: _Draft, t0: float) -> Iterator[AskEvent]:
@@ -304,12 +292,12 @@ class DialogueEngine:
 
     def _commit(self, draft: _Draft, turn: Turn) -> None:
         state = draft.state.add_turn(turn, draft.question, draft.query.to_state(), draft.registry)
-        self.store.put(state)
+        self.store.commit(state, expected_turns=len(draft.state.turns))  # its number is the session's next, once
 
     def _draft(self, state: SessionState, query: Query, question: str, timings: dict[str, float]) -> _Draft:
         t0 = time.perf_counter()
         turn_no = len(state.turns) + 1
-        lang = query.lang if query.lang in ("zh", "en") else state.lang
+        lang = state.lang if query.foreign else query.lang  # a language Hilum does not speak: the session's
         reg, anatomy = _resolve_anatomy(state.registry, state.facts, query, turn_no)
         if query.intent == "screen":
             anatomy = tuple(a for a in reg.anchors if a.kind in ("anatomy", "point") and a.created_turn == 1)

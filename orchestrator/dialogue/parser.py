@@ -68,7 +68,7 @@ class Query:
     """How a question was understood (before anchors are resolved)."""
 
     intent: str
-    lang: str  # zh | en (or the code of a language Hilum does not speak, with ``foreign``)
+    lang: str  # zh | en (for a language Hilum does not speak, ``foreign`` names it and the session's is used)
     side: str | None = None
     lobe: str | None = None
     zone: str | None = None
@@ -639,7 +639,7 @@ def parse(question: str, vocab: Vocabulary | None = None) -> Query:
     lang = detect_lang(raw)
     foreign = foreign_language(raw, v)
     if foreign is not None:  # the question's language is that one: the engine answers in the session's
-        return Query(intent="out_of_scope", lang=foreign, foreign=foreign)
+        return Query(intent="out_of_scope", lang=detect_lang(raw), foreign=foreign)
     text = correct_typos(raw, v.lexicon)
     loc = parse_location(text, v)
     ids = tuple(f"{m.group(1).upper()}{int(m.group(2))}" for m in _ANCHOR_ID.finditer(question))

@@ -6,21 +6,29 @@ can keep it as a JSON document. ``InMemorySessionStore`` is the embedded default
 maximum size, guarded by a lock, no module-level state. Past the maximum, a put evicts the least
 recently used session *of the same tenant* (never another tenant's); a tenant with nothing of
 its own to evict is bounded by ``max_sessions_per_tenant`` (the engine's 429 tenant_quota).
+
+Turns of one session are serial: ``turn_lock(session_id)`` holds the session for one turn (a
+bounded wait, then ``SessionBusyError``, 409 + Retry-After), and ``commit(state, expected_turns)``
+stores the turn only if the session still has the turns it was drafted on (compare-and-set on
+the turn count, the session's version), so a turn number is handed out once. The Redis store
+(``orchestrator/session_stores.py``) does the same across processes.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from orchestrator.dialogue.anchors import Anchor, Registry
 from orchestrator.dialogue.turn import Turn
+from orchestrator.errors import SessionBusyError, SessionNotFoundError
 from orchestrator.facts import ImageFacts, from_jsonable, to_jsonable
 
 
@@ -97,6 +105,14 @@ class SessionStore(Protocol):
 
     def count_tenant(self, tenant: str) -> int: ...
 
+    def turn_lock(self, session_id: str) -> contextlib.AbstractContextManager[None]: ...
+
+    def commit(self, state: SessionState, expected_turns: int) -> None: ...
+
+
+BUSY_MESSAGE = "another turn on this session is in progress; retry shortly"
+CHANGED_MESSAGE = "the session changed while this turn was composed; retry it"
+
 
 class InMemorySessionStore:
     """The embedded default: keeps the (immutable) SessionState objects; TTL + LRU bound.
@@ -104,12 +120,15 @@ class InMemorySessionStore:
     A store for several replicas (Redis) keeps ``state.to_json()`` instead; the state is plain
     data so that round trip is exact (tested)."""
 
-    def __init__(self, ttl_s: float = 3600.0, max_sessions: int = 1000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, ttl_s: float = 3600.0, max_sessions: int = 1000, clock: Callable[[], float] = time.monotonic,
+                 lock_wait_s: float = 10.0) -> None:
         self._ttl = float(ttl_s)
         self._max = int(max_sessions)
         self._clock = clock
+        self._lock_wait_s = float(lock_wait_s)
         self._items: OrderedDict[str, tuple[float, SessionState]] = OrderedDict()
         self._lock = threading.Lock()
+        self._turn_locks: dict[str, tuple[threading.Lock, int]] = {}  # session -> (lock, turns waiting or in it)
 
     def _expire(self, now: float) -> None:
         for sid in [sid for sid, (t, _) in self._items.items() if now - t > self._ttl]:
@@ -152,3 +171,35 @@ class InMemorySessionStore:
         with self._lock:
             self._expire(self._clock())
             return sum(1 for _, st in self._items.values() if st.tenant == tenant)
+
+    @contextlib.contextmanager
+    def turn_lock(self, session_id: str) -> Iterator[None]:
+        with self._lock:
+            lock, users = self._turn_locks.get(session_id, (threading.Lock(), 0))
+            self._turn_locks[session_id] = (lock, users + 1)
+        try:
+            if not lock.acquire(timeout=self._lock_wait_s):
+                raise SessionBusyError(BUSY_MESSAGE)
+            try:
+                yield
+            finally:
+                lock.release()
+        finally:
+            with self._lock:
+                lock, users = self._turn_locks[session_id]
+                if users > 1:
+                    self._turn_locks[session_id] = (lock, users - 1)
+                else:
+                    del self._turn_locks[session_id]
+
+    def commit(self, state: SessionState, expected_turns: int) -> None:
+        with self._lock:
+            now = self._clock()
+            self._expire(now)
+            item = self._items.get(state.session_id)
+            if item is None:
+                raise SessionNotFoundError("no such session (it may have expired)")
+            if len(item[1].turns) != expected_turns:
+                raise SessionBusyError(CHANGED_MESSAGE)
+            self._items[state.session_id] = (now, state)
+            self._items.move_to_end(state.session_id)

@@ -16,7 +16,6 @@ from orchestrator.tenancy import Tenancy
 
 # the film travels inside CreateSessionRequest: allow the upload limit plus framing
 MESSAGE_SLACK_BYTES = 64 * 1024
-GRPC_WORKERS = 8
 
 
 def build_grpc_server(
@@ -24,12 +23,16 @@ def build_grpc_server(
     tenancy: Tenancy | None = None,
 ) -> tuple[grpc.Server, int]:
     """A server bound to ``host:port`` (``port=0``: a free one); returns it and the bound port.
-    Messages over ``max_upload_bytes`` are refused by gRPC itself with RESOURCE_EXHAUSTED.
+    Messages over ``max_upload_bytes`` are refused by gRPC itself with RESOURCE_EXHAUSTED, and so
+    is an RPC past ``grpc_workers`` running ones (``maximum_concurrent_rpcs`` equal to the threads:
+    nothing waits behind the pool, a 10 ms GetReport is refused at once rather than queued).
     ``tenancy`` (keys and limits per tenant) should be the REST app's, so limits are shared."""
     tenancy = tenancy if tenancy is not None else Tenancy(settings, observe=metrics.error)
     limit = settings.max_upload_bytes + MESSAGE_SLACK_BYTES
+    workers = settings.worker_count(settings.grpc_workers)
     server = grpc.server(
-        futures.ThreadPoolExecutor(max_workers=GRPC_WORKERS, thread_name_prefix="hilum-grpc"),
+        futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="hilum-grpc"),
+        maximum_concurrent_rpcs=workers,
         options=[("grpc.max_receive_message_length", limit), ("grpc.max_send_message_length", limit)],
         interceptors=[MalformedRequestInterceptor()],  # a request that does not parse: INVALID_ARGUMENT
     )

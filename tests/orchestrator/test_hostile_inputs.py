@@ -537,3 +537,154 @@ def test_fuzz_over_rest(client: httpx.Client) -> None:
             client.delete(f"/v1/sessions/{r.json()['session_id']}")
     print(f"fuzz REST: {len(corpus)} cases in {time.perf_counter() - started:.1f} s, statuses {statuses}")
     assert client.get("/healthz").status_code == 200
+
+
+# --- fuzzing a real `hilum serve` over REST and gRPC together, with its memory ------------------
+
+HANG_S = 10.0  # the issue's bound: no case may take longer
+RSS_SLACK_BYTES = 200 * 1024 * 1024
+REPO = Path(__file__).resolve().parents[2]
+GRPC_METHODS = ("CreateSession", "Ask", "GetReport", "CloseSession", "StreamAsk")
+
+
+def _rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Served:
+    pid: int
+    url: str
+    grpc_target: str
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    import os
+    import subprocess
+    import sys
+
+    port, grpc_port = _free_port(), _free_port()
+    log = tmp_path_factory.mktemp("fuzz") / "serve.log"
+    env = {**os.environ, "HILUM_TENANT_RATE_PER_S": "0", "HILUM_TENANT_MAX_UPLOADS": "0"}
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "orchestrator.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+             "--grpc-port", str(grpc_port)], cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            assert proc.poll() is None, log.read_text(errors="replace")[-3000:]
+            try:
+                if httpx.get(f"{url}/readyz", timeout=5).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "hilum serve never became ready"
+            time.sleep(0.2)
+        yield Served(proc.pid, url, f"127.0.0.1:{grpc_port}")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=60)
+
+
+def _fuzz_text(rng: random.Random) -> str:
+    """A question: (no MARKER: a turn on a real session may rightly quote the user's own words)."""
+    pieces = ("", " ", "右肺中叶那个圆形影", "\x00", "\u202e", "😀" * 50, "a" * rng.choice((1, 2001, 5000)),
+              "%s%n{0}", "'; DROP TABLE sessions; --", "../../etc/passwd", "\ud800".encode("utf-8", "surrogatepass")
+              .decode("utf-8", "replace"))
+    return "".join(rng.choice(pieces) for _ in range(rng.randint(1, 4)))
+
+
+def _grpc_case(stub: object, channel: grpc.Channel, rng: random.Random, upload: tuple[bytes, str],
+               sid: str) -> grpc.StatusCode:
+    from orchestrator.grpc_service.proto import dialog_pb2 as pb
+
+    kind = rng.choice(("upload", "upload", "upload", "ask", "stream", "report", "close", "raw"))
+    try:
+        if kind == "upload":
+            data, name = upload
+            stub.CreateSession(pb.CreateSessionRequest(image=data, filename=f"{MARKER}-{name}",  # type: ignore[attr-defined]
+                                                       lang=rng.choice(("", "en", "zh", MARKER))), timeout=HANG_S)
+        elif kind in ("ask", "stream"):
+            target = rng.choice((sid, "", MARKER, sid[:-1] + "x"))
+            request = pb.AskRequest(session_id=target, question=_fuzz_text(rng))
+            if kind == "ask":
+                stub.Ask(request, timeout=HANG_S)  # type: ignore[attr-defined]
+            else:
+                list(stub.StreamAsk(request, timeout=HANG_S))  # type: ignore[attr-defined]
+        elif kind in ("report", "close"):
+            ref = pb.SessionRef(session_id=rng.choice(("", MARKER, "x" * 5000)))
+            (stub.GetReport if kind == "report" else stub.CloseSession)(ref, timeout=HANG_S)  # type: ignore[attr-defined]
+        else:  # bytes that claim to be some method's request
+            method = rng.choice(GRPC_METHODS)
+            junk = bytes(rng.randrange(256) for _ in range(rng.randint(0, 64)))
+            make = channel.unary_stream if method == "StreamAsk" else channel.unary_unary
+            result = make(f"/hilum.v1.Dialog/{method}")(junk, timeout=HANG_S)
+            if method == "StreamAsk":
+                list(result)
+        return grpc.StatusCode.OK
+    except grpc.RpcError as exc:
+        assert MARKER not in (exc.details() or ""), exc.details()
+        return exc.code()
+
+
+@pytest.mark.slow
+def test_fuzz_over_rest_and_grpc_no_5xx_no_hang_memory_returns(served: Served, phantom_dir: Path) -> None:
+    """600 seeded cases (300 REST, 300 gRPC): uploads mutated from valid films, questions, session
+    ids and raw bytes claiming to be requests. No 5xx, no INTERNAL / UNKNOWN, none past ``HANG_S``
+    (a client deadline: a hang is a failure), and the server's RSS back within 200 MB of where it
+    stood before the corpus (read from /proc once the corpus is done, waiting for it to settle)."""
+    from orchestrator.grpc_service.proto import dialog_pb2 as pb
+    from orchestrator.grpc_service.proto import dialog_pb2_grpc as pb_grpc
+
+    rng = random.Random(2326)
+    rest_uploads = fuzz_corpus(200, seed=2324)
+    grpc_uploads = fuzz_corpus(160, seed=2325)
+    real = (phantom_dir / "image.png").read_bytes()
+    with httpx.Client(base_url=served.url, timeout=HANG_S) as http, grpc.insecure_channel(served.grpc_target) as channel:
+        sid = http.post("/v1/sessions", files={"file": ("a.png", real, "image/png")}).json()["session_id"]
+        start_rss = _rss_bytes(served.pid)
+        statuses: dict[int, int] = {}
+        for i in range(300):
+            if i < len(rest_uploads):
+                data, name = rest_uploads[i]
+                r = http.post("/v1/sessions", files={"file": (f"{MARKER}-{name}", data, "application/octet-stream")})
+            else:
+                r = http.post(f"/v1/sessions/{rng.choice((sid, MARKER))}/turns",
+                              content=rng.choice((b"{", b"[]", b'{"question": 5}', b"\xff\xfe",
+                                                  b'{"question": "' + _fuzz_text(rng).encode("utf-8", "replace") + b'"}')),
+                              headers={"content-type": "application/json"})
+            assert r.status_code < 500, (i, r.status_code, r.text[:300])
+            assert MARKER not in r.text, (i, r.text[:300])
+            statuses[r.status_code] = statuses.get(r.status_code, 0) + 1
+            if r.status_code == 201:
+                http.delete(f"/v1/sessions/{r.json()['session_id']}")
+        stub = pb_grpc.DialogStub(channel)
+        codes: dict[str, int] = {}
+        for i in range(300):
+            code = _grpc_case(stub, channel, rng, grpc_uploads[i % len(grpc_uploads)], sid)
+            assert code not in (grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DEADLINE_EXCEEDED,
+                                grpc.StatusCode.UNAVAILABLE), (i, code)
+            codes[code.name] = codes.get(code.name, 0) + 1
+        assert sum(statuses.values()) + sum(codes.values()) >= 500
+        assert http.get(f"/v1/sessions/{sid}").status_code == 200  # the session lived through it all
+        stub.GetReport(pb.SessionRef(session_id=sid), timeout=HANG_S)
+
+    deadline = time.monotonic() + 60
+    while (rss := _rss_bytes(served.pid)) > start_rss + RSS_SLACK_BYTES and time.monotonic() < deadline:
+        time.sleep(0.5)
+    print(f"fuzz REST+gRPC: REST {statuses}, gRPC {codes}; RSS {start_rss / 2**20:.0f} -> {rss / 2**20:.0f} MB")
+    assert rss <= start_rss + RSS_SLACK_BYTES, (start_rss, rss)

@@ -1,12 +1,17 @@
-"""Sessions in a real Redis: a turn asked on one replica's engine continues on another's."""
+"""Sessions in a real Redis (and in process): a turn asked on one replica's engine continues on another's;
+turns of one session are serial (bounded wait, then 409) and stored only on the version they were drafted on;
+Redis unreachable is a 503, never a crash."""
 
 from __future__ import annotations
 
 import shutil
 import socket
 import subprocess
+import threading
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,8 +19,9 @@ import redis
 
 from encoder.phantom import generate_case, scenario_spec
 from orchestrator.dialogue.engine import DialogueEngine
+from orchestrator.dialogue.session import InMemorySessionStore, SessionState, SessionStore
 from orchestrator.encoders.factory import build_encoder
-from orchestrator.errors import SessionNotFoundError
+from orchestrator.errors import SessionBusyError, SessionNotFoundError, StoreUnavailableError
 from orchestrator.session_stores import RedisSessionStore, build_session_store
 from orchestrator.settings import Settings
 
@@ -99,3 +105,93 @@ def test_a_session_expires_with_its_ttl(redis_url: str) -> None:
     assert store.count() >= 1
     time.sleep(1.5)
     assert store.get("probe") is None
+
+
+
+@pytest.fixture(scope="module")
+def state(film: bytes) -> SessionState:
+    """A real session's state (the film through the embedded encoder), to store under other ids."""
+    settings = Settings()
+    encoder = build_encoder(settings)
+    try:
+        engine = DialogueEngine(encoder, settings)
+        sid = engine.create_session(film, lang="en", tenant="t").session_id
+        engine.ask(sid, "How far is the right hilum from the lung apex?", tenant="t")
+        found = engine.store.get(sid)
+        assert found is not None and len(found.turns) == 2
+        return found
+    finally:
+        encoder.close()
+
+
+def _stores(redis_url: str, wait_s: float = 0.3, lease_s: float = 30.0) -> list[SessionStore]:
+    return [InMemorySessionStore(lock_wait_s=wait_s),
+            RedisSessionStore.from_url(redis_url, lock_wait_s=wait_s, lock_lease_s=lease_s)]
+
+
+def _hold(store: SessionStore, sid: str, holding: threading.Event, release: threading.Event) -> None:
+    with store.turn_lock(sid):
+        holding.set()
+        release.wait(30)
+
+
+def test_a_turn_waits_a_bounded_time_for_the_session_then_409(redis_url: str, state: SessionState) -> None:
+    for store in _stores(redis_url):
+        sid = uuid.uuid4().hex
+        holding, release, outcome = threading.Event(), threading.Event(), []
+
+        holder = threading.Thread(target=_hold, args=(store, sid, holding, release))
+        holder.start()
+        assert holding.wait(30)
+        try:
+            with pytest.raises(SessionBusyError) as busy, store.turn_lock(sid):
+                outcome.append("entered")  # must not happen while the other turn holds it
+            assert busy.value.http_status == 409 and busy.value.retry_after_s and busy.value.grpc_code == "ABORTED"
+        finally:
+            release.set()
+            holder.join(30)
+        with store.turn_lock(sid):  # free again once the holder is done
+            outcome.append("after")
+        assert outcome == ["after"], type(store).__name__
+
+
+def test_a_lapsed_lease_frees_the_session(redis_url: str) -> None:
+    store = RedisSessionStore.from_url(redis_url, lock_wait_s=10.0, lock_lease_s=0.2)
+    sid = uuid.uuid4().hex
+    redis.Redis.from_url(redis_url).set("hilum:lock:" + sid, b"a replica that died", px=200)
+    with store.turn_lock(sid):  # waits for the dead replica's lease, not for ever
+        pass
+
+
+def test_commit_stores_a_turn_only_on_the_version_it_was_drafted_on(redis_url: str, state: SessionState) -> None:
+    for store in _stores(redis_url):
+        sid = uuid.uuid4().hex
+        first = replace(state, session_id=sid, turns=state.turns[:1], questions=state.questions[:1],
+                        queries=state.queries[:1])
+        store.put(first)
+        second = replace(state, session_id=sid)
+        store.commit(second, expected_turns=1)
+        with pytest.raises(SessionBusyError):  # a second turn drafted on the same version: refused
+            store.commit(second, expected_turns=1)
+        got = store.get(sid)
+        assert got is not None and [t.turn for t in got.turns] == [1, 2]
+        store.delete(sid, tenant=state.tenant)
+        with pytest.raises(SessionNotFoundError):  # a deleted session is not brought back by a late turn
+            store.commit(second, expected_turns=2)
+        assert store.get(sid) is None
+
+
+def test_redis_unreachable_is_store_unavailable_not_a_crash() -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        nobody = s.getsockname()[1]
+    store = RedisSessionStore.from_url(f"redis://127.0.0.1:{nobody}/0")
+    assert store.ping() is False
+    for call in (lambda: store.get("x"), lambda: store.count_tenant("t"), lambda: store.count(),
+                 lambda: store.delete("x", tenant="t")):
+        with pytest.raises(StoreUnavailableError) as down:
+            call()
+        assert down.value.http_status == 503 and down.value.retry_after_s
+        assert str(nobody) not in down.value.message
+    with pytest.raises(StoreUnavailableError), store.turn_lock("x"):
+        pass

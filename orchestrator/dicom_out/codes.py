@@ -1,0 +1,131 @@
+"""The coded concepts Hilum's DICOM objects use, in one place.
+
+Standard codes are taken from pydicom's copy of the DICOM content mapping resource (PS3.16:
+SNOMED CT ``SCT``, ``DCM``, ``UCUM``, RadLex) wherever a concept exists there; the sign ontology's
+UMLS CUIs (``orchestrator/ontology/signs.json``, from PadChest) next; and the ontology's own ids
+under the private scheme ``99HILUM`` otherwise (declared in each object's Coding Scheme
+Identification Sequence). Nothing here names a disease: finding types are radiographic
+descriptors (nodule, mass, opacity, band), never a diagnosis.
+"""
+
+from __future__ import annotations
+
+from highdicom.sr import CodedConcept
+from pydicom.sr.codedict import codes
+
+from orchestrator.ontology.loader import Ontology
+
+PRIVATE_SCHEME = "99HILUM"
+PRIVATE_SCHEME_NAME = "Hilum sign ontology (orchestrator/ontology/signs.json)"
+
+
+def coded(code: object) -> CodedConcept:
+    """A pydicom ``Code`` as a highdicom ``CodedConcept``."""
+    return CodedConcept(code.value, code.scheme_designator, code.meaning)  # type: ignore[attr-defined]
+
+
+def private(value: str, meaning: str) -> CodedConcept:
+    return CodedConcept(value[:16], PRIVATE_SCHEME, meaning[:64])
+
+
+# --- the report, the procedure, units -------------------------------------------------------
+PROCEDURE_CHEST_XRAY = CodedConcept("399208008", "SCT", "Plain chest X-ray")
+MM = CodedConcept("mm", "UCUM", "millimeter")
+MM2 = CodedConcept("mm2", "UCUM", "square millimeter")
+UNITY = CodedConcept("1", "UCUM", "no units")
+
+# --- finding types (radiographic descriptors) -------------------------------------------------
+NODULE = coded(codes.cid6104.Nodule)  # SCT 27925004
+FINDING_TYPES: dict[str, CodedConcept] = {
+    "nodule": NODULE,
+    "calcified_nodule": NODULE,  # + the calcification evaluation
+    "mass": coded(codes.cid6104.Mass),  # SCT 4147007
+    "effusion": coded(codes.SCT.PleuralEffusion),  # SCT 60046008
+    "strand": coded(codes.cid6103.ParenchymalBand),  # DCM 112112
+    "consolidation": CodedConcept("C0521530", "UMLS", "Lung consolidation"),
+    "cavity": CodedConcept("C0578537", "UMLS", "Cavitation"),
+}
+OPACITY = coded(codes.cid6104.Opacity)  # DCM 112001: any other kind
+
+
+def finding_type(kind: str) -> CodedConcept:
+    return FINDING_TYPES.get(kind, OPACITY)
+
+
+# --- sites ----------------------------------------------------------------------------------
+LOBES: dict[str, CodedConcept] = {
+    "RUL": CodedConcept("45653009", "SCT", "Upper lobe of right lung"),
+    "RML": CodedConcept("72481006", "SCT", "Middle lobe of right lung"),
+    "RLL": CodedConcept("50837003", "SCT", "Lower lobe of right lung"),
+    "LUL": CodedConcept("44714003", "SCT", "Upper lobe of left lung"),
+    "LLL": CodedConcept("41224006", "SCT", "Lower lobe of left lung"),
+}
+LUNG = coded(codes.SCT.Lung)  # SCT 39607008
+HILUM_OF_LUNG = coded(codes.cid6111.HilumOfLung)  # SCT 46750007
+LATERALITY: dict[str, CodedConcept] = {"right": coded(codes.cid244.Right), "left": coded(codes.cid244.Left)}
+
+# --- measurements ---------------------------------------------------------------------------
+DIAMETER = coded(codes.cid7470.Diameter)  # SCT 81827009 (equivalent-circle diameter)
+LONG_AXIS = coded(codes.cid7470.LongAxis)
+SHORT_AXIS = coded(codes.cid7470.ShortAxis)
+AREA = coded(codes.cid7469.Area)
+DISTANCE = coded(codes.cid7470.Distance)  # DCM 121206
+PROBABILITY = coded(codes.DCM.Probability)  # DCM 122157
+MEASUREMENT_METHOD_NAME = coded(codes.SCT.MeasurementMethod)
+SPACING_METHODS: dict[str, CodedConcept] = {
+    "dicom": private("spacing-dicom", "Pixel spacing from the DICOM header"),
+    "estimated": private("spacing-estim", "Pixel spacing estimated from anatomy, not from DICOM"),
+}
+GAP = private("gap-to-hilum", "Gap from lesion edge to hilar structure")
+
+# --- qualitative evaluations ------------------------------------------------------------------
+DEVICE = coded(codes.DCM.Device)  # the observer type: a device, never a person
+CERTAINTY = coded(codes.DCM.CertaintyOfFinding)  # DCM 111012
+HIGH, MEDIUM, LOW = coded(codes.DCM.High), coded(codes.DCM.Medium), coded(codes.DCM.Low)
+MARGIN = coded(codes.DCM.Margins)  # DCM 111037
+MARGINS: dict[str, CodedConcept] = {
+    "smooth": coded(codes.SCT.Smooth),
+    "lobulated": coded(codes.DCM.Lobulated),
+    "spiculated": coded(codes.DCM.Spiculated),
+}
+SHAPE = CodedConcept("300842002", "SCT", "Shape")
+SHAPES: dict[str, CodedConcept] = {
+    "round": coded(codes.cid6119.RoundShape),
+    "oval": CodedConcept("84360004", "SCT", "Ovoid shape"),
+    "strand-like": CodedConcept("112150", "DCM", "Linear"),
+    "patchy": coded(codes.SCT.Irregular),
+}
+CALCIFICATION = coded(codes.DCM.CalcificationDescriptor)
+CALCIFIED, NON_CALCIFIED = CodedConcept("237897009", "SCT", "Calcified"), coded(codes.SCT.NonCalcified)
+HOMOGENEITY = private("homogeneity", "Internal density homogeneity")
+HOMOGENEOUS, HETEROGENEOUS = coded(codes.DCM.Homogeneous), coded(codes.RADLEX.Heterogeneous)
+CAVITATION = FINDING_TYPES["cavity"]
+AIR_BRONCHOGRAM = coded(codes.cid6102.AirBronchogram)  # DCM 112071
+PRESENT, ABSENT = coded(codes.SCT.Present), coded(codes.SCT.Absent)
+INDETERMINATE = coded(codes.SCT.Indeterminate)
+# image level: whether the device detected a lesion candidate (absent; indeterminate when the film
+# cannot be read reliably). Private: "Finding" (DCM 121071) is TID 1501's finding type.
+DETECTION = private("device-detect", "Lesion candidate detected by the device")
+STATUS: dict[str, CodedConcept] = {"yes": PRESENT, "no": ABSENT, "uncertain": INDETERMINATE}
+
+# --- text items -------------------------------------------------------------------------------
+QUALITATIVE_EVALUATIONS = CodedConcept("C0034375", "UMLS", "Qualitative Evaluations")
+QUESTION = private("question", "Question asked of the device")
+ANSWER = private("answer", "Device answer")
+DISCLAIMER = private("disclaimer", "Disclaimer")
+SPACING_NOTE = private("spacing-note", "Pixel spacing source")
+SOURCE_NOTE = private("source-note", "Source image note")
+
+
+def certainty(p: float) -> CodedConcept:
+    """The engine's calibrated probability, binned: high (>= 0.8), medium (>= 0.5), low."""
+    return HIGH if p >= 0.8 else MEDIUM if p >= 0.5 else LOW
+
+
+def sign_concept(sign_id: str, ontology: Ontology) -> CodedConcept:
+    """A checklist sign: its UMLS CUI when the ontology has one, else the ontology id (99HILUM)."""
+    sign = ontology.sign(sign_id)
+    meaning = sign.en if sign is not None else sign_id.replace("_", " ")
+    if sign is not None and sign.umls:
+        return CodedConcept(sign.umls, "UMLS", meaning[:64])
+    return private(sign_id, meaning)

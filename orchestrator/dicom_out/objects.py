@@ -1,0 +1,79 @@
+"""The one entry point the REST router and the PACS bridge call: a session's DICOM object as bytes.
+
+``sr`` (TID 1500 Measurement Report), ``pr`` (Grayscale Softcopy Presentation State), ``sc`` (the
+Secondary Capture of the film, for sessions whose upload was not DICOM) and ``seg`` (the lesion
+masks). Each object is built with highdicom (which checks it as it builds), written as a DICOM
+file (Part 10, explicit VR little endian) and read back once before it is returned."""
+
+from __future__ import annotations
+
+import io
+from typing import Any, Literal
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from orchestrator.dicom_out.content import SessionContent, session_content
+from orchestrator.dicom_out.registry import SourceRegistry
+from orchestrator.dicom_out.source import (
+    SourceImage,
+    secondary_capture_image,
+    secondary_capture_source,
+)
+from orchestrator.errors import HilumError
+
+ObjectKind = Literal["sr", "pr", "sc", "seg"]
+
+
+class NoSuchDicomObjectError(HilumError):
+    http_status = 404
+    grpc_code = "NOT_FOUND"
+    kind = "no_such_dicom_object"
+
+
+def encode(ds: Dataset) -> bytes:
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    data = buf.getvalue()
+    back = pydicom.dcmread(io.BytesIO(data))
+    if back.SOPInstanceUID != ds.SOPInstanceUID:  # pragma: no cover - a writer fault, never the input's
+        raise RuntimeError("a DICOM object did not read back as written")
+    return data
+
+
+class DicomObjects:
+    def __init__(self, engine: Any, registry: SourceRegistry) -> None:
+        self.engine = engine
+        self.registry = registry
+
+    def source(self, content: SessionContent, tenant: str) -> SourceImage:
+        """The recorded source; else a Secondary Capture record, kept so that every object of the
+        session references the same image."""
+        source = self.registry.get(tenant, content.session_id)
+        if source is None:
+            source = secondary_capture_source(content.session_id, content.image_size)
+            self.registry.record(tenant, content.session_id, source)
+        return source
+
+    def build(self, kind: ObjectKind, session_id: str, tenant: str = "default") -> Dataset:
+        content = session_content(self.engine, session_id, tenant)
+        source = self.source(content, tenant)
+        if kind == "sr":
+            from orchestrator.dicom_out.sr import build_sr
+
+            return build_sr(content, source, self.engine.ontology)
+        if kind == "pr":
+            from orchestrator.dicom_out.pr import build_pr
+
+            return build_pr(content, source)
+        if kind == "sc":
+            if source.kind != "secondary_capture":
+                raise NoSuchDicomObjectError("this session's film is the uploaded DICOM image: no secondary "
+                                             "capture is made for it")
+            return secondary_capture_image(source, content.display_png)
+        from orchestrator.dicom_out.seg import build_seg
+
+        return build_seg(content, source)
+
+    def bytes(self, kind: ObjectKind, session_id: str, tenant: str = "default") -> bytes:
+        return encode(self.build(kind, session_id, tenant))

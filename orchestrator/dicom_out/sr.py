@@ -1,0 +1,221 @@
+"""The session as a DICOM Comprehensive 3D SR following TID 1500 (Measurement Report), with highdicom.
+
+One planar ROI measurement group (TID 1410) per finding: its outline as a SCOORD polyline on the
+source image (``source.py`` maps the working frame onto it), the finding type (a radiographic
+descriptor, never a diagnosis), site and laterality codes when the film allows them, sizes in mm
+(UCUM) with the measurement method saying whether the pixel spacing came from DICOM or was
+estimated, the engine's calibrated probability (a numeric "Probability" and a binned "Certainty of
+Finding"), margin, shape, density, calcification, cavity and the checklist signs checked on it.
+One image-level group (TID 1501) holds the measurements the dialogue made between anchors (with
+their two points as SCOORD) and the checklist signs about the film. A Qualitative Evaluations
+container holds the text: every turn's question and answer, the spacing note, the source note and
+the disclaimer. The observer is a device (Hilum), never a person; the document is complete and
+not verified.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import highdicom as hd
+import numpy as np
+from highdicom.sr import (
+    CodedConcept,
+    ContainerContentItem,
+    ContentSequence,
+    FindingSite,
+    ImageRegion,
+    Measurement,
+    QualitativeEvaluation,
+    RelationshipTypeValues,
+    SourceImageForRegion,
+    TextContentItem,
+    TrackingIdentifier,
+)
+from pydicom.dataset import Dataset
+
+from orchestrator.dicom_out import codes as c
+from orchestrator.dicom_out.content import SessionContent
+from orchestrator.dicom_out.source import MANUFACTURER, MODEL, SOFTWARE_VERSION, SourceImage, derived_uid
+from orchestrator.ontology.loader import Ontology
+
+SR_SERIES_NUMBER = 901
+SCREENING_QUESTION = {"zh": "(自动筛查)", "en": "(automatic screening)"}
+SPACING_NOTES = {
+    "dicom": "Measurements in mm use the pixel spacing from the DICOM header.",
+    "estimated": "ESTIMATED SPACING: the film carries no usable pixel spacing; measurements in mm use a spacing "
+                 "estimated from the anatomy and are approximate.",
+}
+SOURCE_NOTE = ("The referenced image is a Secondary Capture made by Hilum of the film as it read it "
+               "(new UIDs): the upload was not DICOM, or its DICOM header is not kept here.")
+
+
+def _region_image(source: SourceImage) -> SourceImageForRegion:
+    return SourceImageForRegion(source.sop_class_uid, source.sop_instance_uid)
+
+
+def _outline(points: list[Any], source: SourceImage) -> tuple[str, np.ndarray]:
+    """A closed polyline in the source image's frame (a point when the outline is degenerate)."""
+    arr = source.to_original_array(points)
+    if len(arr) < 3:
+        return "POINT", arr[:1]
+    if not np.array_equal(arr[0], arr[-1]):
+        arr = np.vstack([arr, arr[:1]])
+    return "POLYLINE", arr
+
+
+def _mm(name: CodedConcept, value: Any, method: CodedConcept, unit: CodedConcept = c.MM,
+        **kwargs: Any) -> Measurement | None:
+    if value is None:
+        return None
+    return Measurement(name=name, value=round(float(value), 2), unit=unit, method=method, **kwargs)
+
+
+def _sites(f: dict[str, Any]) -> list[FindingSite]:
+    laterality = c.LATERALITY.get(str(f.get("side"))) if f.get("side_confirmed", True) else None
+    lobe = c.LOBES.get(str(f.get("lobe")))
+    return [FindingSite(lobe or c.LUNG, laterality=laterality)]
+
+
+def _checklist_evaluations(checklist: dict[str, Any], ontology: Ontology) -> list[QualitativeEvaluation]:
+    return [QualitativeEvaluation(c.sign_concept(str(item["sign"]), ontology), c.STATUS[item["status"]])
+            for item in checklist.get("items", ()) if item.get("status") in c.STATUS]
+
+
+def _finding_evaluations(f: dict[str, Any]) -> list[QualitativeEvaluation]:
+    out = [QualitativeEvaluation(c.CERTAINTY, c.certainty(float(f.get("confidence", 0.0))))]
+    if f.get("margin") in c.MARGINS:
+        out.append(QualitativeEvaluation(c.MARGIN, c.MARGINS[f["margin"]]))
+    if f.get("shape") in c.SHAPES:
+        out.append(QualitativeEvaluation(c.SHAPE, c.SHAPES[f["shape"]]))
+    if "homogeneous" in f:
+        out.append(QualitativeEvaluation(c.HOMOGENEITY, c.HOMOGENEOUS if f["homogeneous"] else c.HETEROGENEOUS))
+    if "calcified" in f:
+        out.append(QualitativeEvaluation(c.CALCIFICATION, c.CALCIFIED if f["calcified"] else c.NON_CALCIFIED))
+    if "cavity" in f:
+        out.append(QualitativeEvaluation(c.CAVITATION, c.PRESENT if f["cavity"] else c.ABSENT))
+    if f.get("air_bronchogram") in c.STATUS:
+        out.append(QualitativeEvaluation(c.AIR_BRONCHOGRAM, c.STATUS[f["air_bronchogram"]]))
+    return out
+
+
+def _finding_group(content: SessionContent, f: dict[str, Any], source: SourceImage, method: CodedConcept,
+                   checklists: list[dict[str, Any]], ontology: Ontology
+                   ) -> hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations | None:
+    anchor = content.anchor(str(f.get("anchor_id", "")))
+    points = (anchor or {}).get("polygon_px") or [f.get("center_px")]
+    if not points or points[0] is None:
+        return None
+    graphic_type, data = _outline(points, source)
+    measurements = [
+        _mm(c.DIAMETER, f.get("diameter_mm"), method), _mm(c.LONG_AXIS, f.get("longest_mm"), method),
+        _mm(c.SHORT_AXIS, f.get("shortest_mm"), method), _mm(c.AREA, f.get("area_mm2"), method, c.MM2),
+        _mm(c.DISTANCE, f.get("distance_to_hilum_mm"), method,
+            finding_sites=[FindingSite(c.HILUM_OF_LUNG, laterality=c.LATERALITY.get(str(f.get("side"))))]),
+        Measurement(name=c.PROBABILITY, value=round(float(f.get("confidence", 0.0)), 3), unit=c.UNITY),
+    ]
+    evaluations = _finding_evaluations(f)
+    for checklist in checklists:
+        if checklist.get("subject_anchor_id") == f.get("anchor_id"):
+            evaluations += _checklist_evaluations(checklist, ontology)
+    label = f"{f.get('anchor_id', '')} {f.get('id', '')} {f.get('kind', '')}".strip()
+    return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
+        tracking_identifier=TrackingIdentifier(uid=derived_uid(content.session_id, "finding", str(f.get("id"))),
+                                               identifier=label[:64]),
+        referenced_region=ImageRegion(graphic_type=graphic_type, graphic_data=data, source_image=_region_image(source)),
+        finding_type=c.finding_type(str(f.get("kind"))),
+        finding_sites=_sites(f),
+        measurements=[m for m in measurements if m is not None],
+        qualitative_evaluations=evaluations,
+    )
+
+
+def _image_group(content: SessionContent, source: SourceImage, method: CodedConcept, n_findings: int,
+                 checklists: list[dict[str, Any]], ontology: Ontology
+                 ) -> hd.sr.MeasurementsAndQualitativeEvaluations:
+    measurements = []
+    for m in content.report.get("measurements", ()) if content.localisable else ():
+        if m.get("mm") is None or not (m.get("from_px") and m.get("to_px")):
+            continue
+        line = source.to_original_array([m["from_px"], m["to_px"]])
+        coords = hd.sr.CoordinatesForMeasurement(graphic_type="POLYLINE", graphic_data=line,
+                                                 source_image=_region_image(source))
+        name = c.GAP if m.get("kind") == "gap" else c.DISTANCE
+        measurements.append(Measurement(name=name, value=round(float(m["mm"]), 2), unit=c.MM, method=method,
+                                        referenced_coordinates=[coords]))
+    evaluations = []
+    if not content.localisable:
+        evaluations.append(QualitativeEvaluation(c.DETECTION, c.INDETERMINATE))
+    elif n_findings == 0:
+        evaluations.append(QualitativeEvaluation(c.DETECTION, c.ABSENT))  # none detected by the device
+    finding_anchors = {f.get("anchor_id") for f in content.report.get("findings", ())}
+    for checklist in checklists:
+        if checklist.get("subject_anchor_id") not in finding_anchors:
+            evaluations += _checklist_evaluations(checklist, ontology)
+    return hd.sr.MeasurementsAndQualitativeEvaluations(
+        tracking_identifier=TrackingIdentifier(uid=derived_uid(content.session_id, "film"), identifier="film"),
+        source_images=[hd.sr.SourceImageForMeasurementGroup(source.sop_class_uid, source.sop_instance_uid)],
+        measurements=measurements or None, qualitative_evaluations=evaluations or None,
+    )
+
+
+def _text(name: CodedConcept, value: str) -> TextContentItem:
+    return TextContentItem(name=name, value=value, relationship_type=RelationshipTypeValues.CONTAINS)
+
+
+def _texts(content: SessionContent, source: SourceImage) -> ContainerContentItem:
+    container = ContainerContentItem(name=c.QUALITATIVE_EVALUATIONS, relationship_type=RelationshipTypeValues.CONTAINS)
+    items = [_text(c.DISCLAIMER, str(content.report.get("disclaimer") or "Image observations, not a diagnosis.")),
+             _text(c.SPACING_NOTE, SPACING_NOTES.get(content.spacing_source, SPACING_NOTES["estimated"]))]
+    if source.kind == "secondary_capture":
+        items.append(_text(c.SOURCE_NOTE, SOURCE_NOTE))
+    for t in content.report.get("turns", ()):
+        question = str(t.get("question") or "") or SCREENING_QUESTION.get(content.lang, SCREENING_QUESTION["en"])
+        items.append(_text(c.QUESTION, f"Turn {t.get('turn')}: {question}"))
+        items.append(_text(c.ANSWER, f"Turn {t.get('turn')}: {t.get('answer') or ''}"))
+    container.ContentSequence = ContentSequence(items)
+    return container
+
+
+def build_sr(content: SessionContent, source: SourceImage, ontology: Ontology) -> Dataset:
+    """The Measurement Report; highdicom validates the content tree as it is built."""
+    method = c.SPACING_METHODS.get(content.spacing_source, c.SPACING_METHODS["estimated"])
+    checklists = list(content.report.get("checklists", ()))
+    findings = list(content.report.get("findings", ())) if content.localisable else []
+    groups: list[Any] = []
+    for f in findings:
+        group = _finding_group(content, f, source, method, checklists, ontology)
+        if group is not None:
+            groups.append(group)
+    groups.append(_image_group(content, source, method, len(groups), checklists, ontology))
+    device = hd.sr.DeviceObserverIdentifyingAttributes(
+        uid=derived_uid("device", MODEL, SOFTWARE_VERSION), name=MANUFACTURER, manufacturer_name=MANUFACTURER,
+        model_name=MODEL)
+    observation = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
+        observer_type=c.DEVICE, observer_identifying_attributes=device))
+    report = hd.sr.MeasurementReport(observation_context=observation, procedure_reported=c.PROCEDURE_CHEST_XRAY,
+                                     imaging_measurements=groups)
+    report[0].ContentSequence.append(_texts(content, source))
+    n = max(1, content.turn_count)
+    sr = hd.sr.Comprehensive3DSR(
+        evidence=[source.reference_dataset()], content=report[0],
+        series_instance_uid=derived_uid(content.session_id, "sr-series"), series_number=SR_SERIES_NUMBER,
+        sop_instance_uid=derived_uid(content.session_id, "sr", str(n)), instance_number=n,
+        manufacturer=MANUFACTURER, is_complete=True, is_final=False, is_verified=False,
+        performed_procedure_codes=[c.PROCEDURE_CHEST_XRAY],
+    )
+    finish(sr, "Hilum measurement report (device observations, not a diagnosis)")
+    return sr
+
+
+def finish(ds: Dataset, description: str) -> None:
+    """What every Hilum object carries besides its IOD: UTF-8 text, the device, the private scheme."""
+    ds.SpecificCharacterSet = "ISO_IR 192"
+    ds.SeriesDescription = description[:64]
+    ds.ManufacturerModelName = MODEL
+    ds.SoftwareVersions = SOFTWARE_VERSION
+    scheme = Dataset()
+    scheme.CodingSchemeDesignator = c.PRIVATE_SCHEME
+    scheme.CodingSchemeName = c.PRIVATE_SCHEME_NAME
+    scheme.CodingSchemeResponsibleOrganization = MANUFACTURER
+    ds.CodingSchemeIdentificationSequence = [scheme]

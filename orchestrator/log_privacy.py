@@ -1,0 +1,49 @@
+"""Logs that carry no patient data: a filter on the process's log handlers.
+
+Hilum's own log lines are written without input values (no filename, question or DICOM value
+is ever a log argument). What can still carry them is text made elsewhere: an exception's
+message (a decoder quoting a tag value, a path with the upload's name) and third-party
+libraries' warnings (pydicom quotes the values it finds invalid; Python warnings are routed
+into logging here). ``PrivacyFilter`` keeps every traceback's frames but replaces the
+exception's message with its type, and in third-party records replaces quoted text with
+``'<redacted>'``. ``install()`` puts it on the root's and uvicorn's handlers (after uvicorn has
+configured its own)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import traceback
+
+OWN_LOGGERS = ("orchestrator", "encoder", "export", "hilum")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|b'[^']*'")
+WITHHELD = "(message withheld: it may quote the input)"
+
+
+def _scrub_exception(record: logging.LogRecord) -> None:
+    etype, exc, tb = record.exc_info  # type: ignore[misc]
+    frames = "".join(traceback.format_tb(tb)) if tb is not None else ""
+    name = etype.__name__ if etype is not None else type(exc).__name__
+    record.exc_text = f"Traceback (most recent call last):\n{frames}{name}: {WITHHELD}"
+    record.exc_info = None
+
+
+class PrivacyFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and record.exc_info[1] is not None:
+            _scrub_exception(record)
+        if not record.name.startswith(OWN_LOGGERS):
+            message = _QUOTED.sub("'<redacted>'", record.getMessage())
+            record.msg, record.args = message, None
+        return True
+
+
+def install() -> PrivacyFilter:
+    """The filter on every handler of the root and uvicorn loggers; Python warnings into logging."""
+    logging.captureWarnings(True)
+    privacy = PrivacyFilter()
+    for name in ("", "uvicorn", "uvicorn.error", "uvicorn.access", "py.warnings"):
+        for handler in logging.getLogger(name).handlers:
+            if not any(isinstance(f, PrivacyFilter) for f in handler.filters):
+                handler.addFilter(privacy)
+    return privacy

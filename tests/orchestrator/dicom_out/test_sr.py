@@ -1,0 +1,146 @@
+"""The TID 1500 Measurement Report: dciodvfy passes it, and highdicom reads back what the session said."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import highdicom as hd
+import numpy as np
+import pydicom
+import pytest
+
+from orchestrator.dicom_out import codes as c
+from orchestrator.dicom_out.objects import encode
+from orchestrator.dicom_out.sr import build_sr
+from orchestrator.ontology.loader import load_ontology
+
+from .conftest import Case, dciodvfy
+
+
+@pytest.fixture(scope="module")
+def sr_bytes(dicom_case: Case) -> bytes:
+    return encode(build_sr(dicom_case.content, dicom_case.source, load_ontology()))
+
+
+@pytest.fixture(scope="module")
+def sr(sr_bytes: bytes) -> hd.sr.Comprehensive3DSR:
+    return hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(io.BytesIO(sr_bytes)))
+
+
+def test_dciodvfy_reports_no_error(sr_bytes: bytes, tmp_path: Path) -> None:
+    verdict = dciodvfy(sr_bytes, tmp_path)
+    assert verdict.iod == "Comprehensive3DSR"
+    assert verdict.errors == [], "\n".join(verdict.lines)
+
+
+def test_it_is_filed_in_the_source_study_and_references_the_source_image(sr: hd.sr.Comprehensive3DSR,
+                                                                          dicom_case: Case) -> None:
+    src = dicom_case.source
+    assert sr.StudyInstanceUID == src.study_uid and sr.PatientID == src.header["PatientID"]
+    assert sr.SeriesInstanceUID != src.series_uid
+    evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
+    assert evidence.SeriesInstanceUID == src.series_uid
+    assert evidence.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == src.sop_instance_uid
+    assert "InstitutionName" not in sr and "OtherPatientIDs" not in sr
+    assert sr.CompletionFlag == "COMPLETE" and sr.VerificationFlag == "UNVERIFIED"
+
+
+def test_one_group_per_finding_with_its_values(sr: hd.sr.Comprehensive3DSR, dicom_case: Case) -> None:
+    findings = dicom_case.content.report["findings"]
+    assert findings, "the scenario film should have findings"
+    groups = sr.content.get_planar_roi_measurement_groups()
+    assert len(groups) == len(findings)
+    for f, g in zip(findings, groups, strict=True):
+        assert g.finding_type == c.finding_type(f["kind"])
+        site = g.finding_sites[0]
+        assert site.value == c.LOBES[f["lobe"]] and site.laterality == c.LATERALITY[f["side"]]
+        diameter = g.get_measurements(name=c.DIAMETER)[0]
+        assert diameter.value == pytest.approx(f["diameter_mm"], abs=0.01) and diameter.unit == c.MM
+        assert diameter.method == c.SPACING_METHODS["dicom"]
+        hilum = g.get_measurements(name=c.DISTANCE)[0]
+        assert hilum.value == pytest.approx(f["distance_to_hilum_mm"], abs=0.01)
+        assert g.get_measurements(name=c.PROBABILITY)[0].value == pytest.approx(f["confidence"], abs=1e-3)
+        certainty = g.get_qualitative_evaluations(name=c.CERTAINTY)[0]
+        assert certainty.value == c.certainty(f["confidence"])
+        assert g.get_qualitative_evaluations(name=c.MARGIN)[0].value == c.MARGINS[f["margin"]]
+        image = g.roi.ContentSequence[0].ReferencedSOPSequence[0]
+        assert image.ReferencedSOPInstanceUID == dicom_case.source.sop_instance_uid
+
+
+def test_outlines_are_the_anchor_outlines_in_the_original_frame_and_land_on_the_lesion(
+        sr: hd.sr.Comprehensive3DSR, dicom_case: Case, phantom_case: Path) -> None:
+    """Each outline is its anchor's polygon mapped to the resampled film (x2, 40 columns cropped), and
+    the truth's lesion centre (phantom pixels, 512 x 512, placed in that film) lies inside it."""
+    import json
+
+    src, content = dicom_case.source, dicom_case.content
+    groups = sr.content.get_planar_roi_measurement_groups()
+    outlines = []
+    for f, g in zip(content.report["findings"], groups, strict=True):
+        outline = np.asarray(g.roi.value, dtype=float)
+        polygon = content.anchor(f["anchor_id"])["polygon_px"]
+        assert np.allclose(outline[:-1], [src.to_original(p) for p in polygon], atol=0.01)
+        assert np.allclose(outline[0], outline[-1])
+        outlines.append(outline)
+    truth = json.loads((phantom_case / "truth.json").read_text())
+    landed = 0
+    for lesion in truth["lesions"]:
+        tx, ty = lesion["center_px"]
+        expected = np.array([(tx + 0.5) * 2 - src.pad_x, (ty + 0.5) * 2 - src.pad_y])
+        near = [o for o in outlines if np.hypot(*(o[:-1].mean(axis=0) - expected)) < 40]
+        if not near:  # this lesion was not found on the film
+            continue
+        lo, hi = near[0].min(axis=0), near[0].max(axis=0)
+        assert (lo <= expected).all() and (expected <= hi).all(), (expected, lo, hi)
+        landed += 1
+    assert landed >= 1, "no truth lesion was found on the film"
+
+
+def test_dialogue_measurements_checklist_and_text_come_back(sr: hd.sr.Comprehensive3DSR, dicom_case: Case) -> None:
+    report = dicom_case.content.report
+    film = sr.content.get_image_measurement_groups()
+    assert len(film) == 1
+    distances = [m.value for m in film[0].get_measurements(name=c.DISTANCE)]
+    expected = [m["mm"] for m in report["measurements"] if m["kind"] == "distance" and m.get("from_px")]
+    assert expected and distances == pytest.approx(expected, abs=0.01)
+    group = sr.content.get_planar_roi_measurement_groups()[0]
+    checklist = report["checklists"][0]
+    got = {(e.name.value, e.value.value) for e in group.get_qualitative_evaluations()}
+    ontology = load_ontology()
+    for item in checklist["items"]:
+        assert (c.sign_concept(item["sign"], ontology).value, c.STATUS[item["status"]].value) in got
+    texts = [item.TextValue for item in sr.ContentSequence[-1].ContentSequence]
+    assert report["disclaimer"] in texts
+    for t in report["turns"][1:]:
+        assert any(t["question"] in x for x in texts) and any(t["answer"] in x for x in texts)
+    assert not any("ESTIMATED" in x for x in texts)
+    device = [i for i in sr.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "121005"]
+    assert device and device[0].ConceptCodeSequence[0].CodeValue == c.DEVICE.value  # observer type: device
+
+
+def test_estimated_spacing_is_stated(dicom_case: Case, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    report = {**dicom_case.content.report, "image": {**dicom_case.content.report["image"], "spacing_source": "estimated"}}
+    content = replace(dicom_case.content, report=report)
+    data = encode(build_sr(content, dicom_case.source, load_ontology()))
+    assert dciodvfy(data, tmp_path).errors == []
+    sr = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(io.BytesIO(data)))
+    group = sr.content.get_planar_roi_measurement_groups()[0]
+    assert group.get_measurements(name=c.DIAMETER)[0].method == c.SPACING_METHODS["estimated"]
+    texts = [item.TextValue for item in sr.ContentSequence[-1].ContentSequence]
+    assert any(x.startswith("ESTIMATED SPACING") for x in texts)
+
+
+def test_a_film_that_cannot_be_read_states_no_finding(dicom_case: Case, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    content = replace(dicom_case.content, film_check={**dicom_case.content.film_check, "anatomy_plausible": False})
+    data = encode(build_sr(content, dicom_case.source, load_ontology()))
+    assert dciodvfy(data, tmp_path).errors == []
+    sr = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(io.BytesIO(data)))
+    assert sr.content.get_planar_roi_measurement_groups() == []
+    film = sr.content.get_image_measurement_groups()[0]
+    assert film.get_qualitative_evaluations(name=c.DETECTION)[0].value == c.INDETERMINATE
+    assert film.get_measurements() == []
