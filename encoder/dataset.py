@@ -11,7 +11,8 @@ A dataset may add one lesion of a given type to every case (``extra_lesion``, e.
 which the random draw gives only ~13% of films): the case keeps its random lesions and gets
 one more. Such a set goes in its own directory, since its ``case_<seed>.npz`` differ from the
 plain draw of the same seeds. The same holds for ``render`` (issue 21): a list of rendering
-families (``encoder.phantom.rendering``) from which each case draws its own rendering style.
+families (``encoder.phantom.rendering``, ``anatomy`` included) from which each case draws its own
+rendering style, and for ``lesion_mix`` (``"varied"``: ``encoder.phantom.lesion_mix``).
 
 One case on disk (``case_<seed>.npz``):
     image    (512, 512) float16   prepare_film(case.image)
@@ -114,28 +115,33 @@ def _quantise(a: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(a * 255.0), 0, 255).astype(np.uint8)
 
 
-def case_spec(seed: int, extra_lesion: str | None, render: str | None = None) -> Any:
+def case_spec(seed: int, extra_lesion: str | None, render: str | None = None, lesion_mix: str | None = None) -> Any:
     """The phantom spec for a training case: the seed's random lesions, plus one ``extra_lesion``;
-    ``render``: the rendering families the case draws its style from (None: the phantom's own)."""
-    if extra_lesion is None and render is None:
+    ``render``: the rendering families the case draws its style from (None: the phantom's own);
+    ``lesion_mix``: the draw its lesions come from (None / "default": as always; "varied")."""
+    from encoder.phantom.lesion_mix import check_mix
+
+    mix = check_mix(lesion_mix)
+    if extra_lesion is None and render is None and mix is None:
         return None
-    from encoder.phantom.case import CaseSpec, random_specs
+    from encoder.phantom.case import CaseSpec, case_lesion_specs
     from encoder.phantom.lesions import LesionSpec
 
     if extra_lesion is None:
-        return CaseSpec(render=render)
-    drawn = random_specs(np.random.default_rng([seed, 17]))  # a stream of its own, reproducible per seed
-    return CaseSpec(lesions=(*drawn, LesionSpec(type=extra_lesion)), render=render)
+        return CaseSpec(render=render, lesion_mix=mix)
+    # a stream of its own, reproducible per seed
+    drawn = case_lesion_specs(CaseSpec(lesion_mix=mix), np.random.default_rng([seed, 17]))
+    return CaseSpec(lesions=(*drawn, LesionSpec(type=extra_lesion)), render=render, lesion_mix=mix)
 
 
-def _write_case(args: tuple[int, str, str | None, str | None]) -> str:
+def _write_case(args: tuple[int, str, str | None, str | None, str | None]) -> str:
     from encoder.phantom import generate_case
 
-    seed, out_dir, extra_lesion, render = args
+    seed, out_dir, extra_lesion, render, lesion_mix = args
     path = Path(out_dir) / f"case_{seed:05d}.npz"
     if path.is_file():
         return str(path)
-    t = case_targets(generate_case(seed, case_spec(seed, extra_lesion, render)))
+    t = case_targets(generate_case(seed, case_spec(seed, extra_lesion, render, lesion_mix)))
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(
         tmp, image=t.image.astype(np.float16), anatomy=_quantise(t.anatomy), lesion=_quantise(t.lesion),
@@ -146,12 +152,12 @@ def _write_case(args: tuple[int, str, str | None, str | None]) -> str:
 
 
 def generate_dataset(seeds: Iterable[int], out_dir: Path, workers: int = 2, extra_lesion: str | None = None,
-                     render: str | None = None) -> list[Path]:
+                     render: str | None = None, lesion_mix: str | None = None) -> list[Path]:
     """Generate (or reuse) one npz per seed, in ``workers`` processes, with a progress bar."""
     from tqdm import tqdm
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(s, str(out_dir), extra_lesion, render) for s in seeds]
+    jobs = [(s, str(out_dir), extra_lesion, render, lesion_mix) for s in seeds]
     if workers <= 1:
         return [Path(_write_case(j)) for j in tqdm(jobs, desc="phantom cases")]
     with ProcessPoolExecutor(max_workers=workers) as pool:

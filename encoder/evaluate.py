@@ -8,7 +8,8 @@ post-processing), against the phantom's truth mapped into the working geometry:
 - lesions: the lesions the findings layer describes (``lesion_regions``: ``lesion >= 0.5``,
   regions that peak at >= ``DETECT_PEAK``, strand pieces grouped, merged opacities split); a truth
   lesion is found when a predicted centre lies within 5 mm (greedy nearest matching); recall
-  (all, and lesions >= 8 mm), precision, false positives per film, centre error in mm;
+  (all, and lesions >= 8 mm), precision, false positives per film (and per normal film: the
+  films without any lesion, a third of ``--lesion-mix varied``), centre error in mm;
 - hilum: distance in mm between predicted and true hilum points, per side.
 """
 
@@ -83,6 +84,8 @@ class Tally:
     hilum_err_mm: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in HILUM_SIDES})
     films: int = 0
     large_by_type: dict[str, list[int]] = field(default_factory=dict)  # type -> [truth >= 8 mm, found]
+    normal_films: int = 0  # films without any lesion (a third of the varied lesion mix)
+    normal_false_positives: int = 0
 
 
 def score_case(case: Any, maps: Any, tally: Tally) -> None:
@@ -105,6 +108,9 @@ def score_case(case: Any, maps: Any, tally: Tally) -> None:
     tally.found_large += sum(1 for i, _, _ in matches if large[i])
     tally.predicted += len(pred_pts)
     tally.false_positives += len(pred_pts) - len(matches)
+    if not lesions:
+        tally.normal_films += 1
+        tally.normal_false_positives += len(pred_pts)
     tally.centre_err_mm.extend(d * spacing for _, _, d in matches)
     found = {i for i, _, _ in matches}
     for i, les in enumerate(lesions):
@@ -145,6 +151,8 @@ def summarise(tally: Tally) -> dict[str, Any]:
             },
             "precision": _ratio(tally.found, tally.predicted),
             "false_positives_per_film": _ratio(tally.false_positives, tally.films),
+            "normal_films": tally.normal_films,
+            "false_positives_per_normal_film": _ratio(tally.normal_false_positives, tally.normal_films),
             "centre_error_mm_median": _stat(tally.centre_err_mm, 50),
             "centre_error_mm_p90": _stat(tally.centre_err_mm, 90),
         },
@@ -155,9 +163,11 @@ def summarise(tally: Tally) -> dict[str, Any]:
     }
 
 
-def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: str | None = None) -> dict[str, Any]:
+def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: str | None = None,
+             lesion_mix: str | None = None) -> dict[str, Any]:
     """``render``: the rendering families each film draws its style from (``CaseSpec.render``),
-    e.g. a family held out of training; None: the phantom's own renderer."""
+    e.g. a family held out of training; None: the phantom's own renderer. ``lesion_mix``: the
+    lesions each film draws (``CaseSpec.lesion_mix``; None: the default draw)."""
     from tqdm import tqdm
 
     from encoder.phantom import CaseSpec, generate_case
@@ -167,7 +177,8 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
     session = ort_session(onnx_path, threads=threads)
     tally = Tally()
     for seed in tqdm(seeds, desc="evaluate"):
-        case = generate_case(seed, CaseSpec(render=render)) if render else generate_case(seed)
+        spec = CaseSpec(render=render, lesion_mix=lesion_mix) if (render or lesion_mix) else None
+        case = generate_case(seed, spec)
         film, _ = prepare_film(case.image)
         outputs = session.run(list(OUTPUT_NAMES), {INPUT_NAME: film[None, None]})
         maps = to_anatomy_maps(film, *(o[0] for o in outputs))
@@ -175,6 +186,8 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
     result = summarise(tally)
     result["seeds"] = format_seeds(seeds)
     result["render"] = render
+    if lesion_mix:
+        result["lesion_mix"] = lesion_mix
     result["onnx"] = str(onnx_path)
     return result
 
@@ -185,6 +198,8 @@ def _fmt(v: float | None, spec: str = ".3f") -> str:
 
 def format_table(result: dict[str, Any]) -> str:
     rendered = f", rendering families {result['render']}" if result.get("render") else ""
+    if result.get("lesion_mix"):
+        rendered += f", lesion mix {result['lesion_mix']}"
     lines = [f"Evaluation on phantom seeds {result.get('seeds', '')}{rendered} ({result['films']} films)", "",
              "| class | Dice |", "| --- | --- |"]
     lines += [f"| {c} | {_fmt(v)} |" for c, v in result["dice"].items()]
@@ -199,6 +214,8 @@ def format_table(result: dict[str, Any]) -> str:
         *(f"| ... {k} | {v['found']}/{v['truth']} |" for k, v in les.get("recall_ge_8mm_by_type", {}).items()),
         f"| precision | {_fmt(les['precision'])} |",
         f"| false positives per film | {_fmt(les['false_positives_per_film'], '.2f')} |",
+        f"| ... per normal film (no lesion; {les.get('normal_films', 0)} films) | "
+        f"{_fmt(les.get('false_positives_per_normal_film'), '.2f')} |",
         f"| centre error mm (median / p90, matched) | {_fmt(les['centre_error_mm_median'], '.2f')} / {_fmt(les['centre_error_mm_p90'], '.2f')} |",
         "",
         "| hilum point error (mm) | value |", "| --- | --- |",

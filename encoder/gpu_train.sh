@@ -9,8 +9,10 @@
 # GEN_S / TRAIN_MIN size the two phases; CACHE_TGZ is a tarball of the phantom's volume cache
 # (`tar czf v4.tgz -C ~/.cache/hilum/phantom v4`; without it the cache is built, which needs nibabel);
 # DEVICE=cpu CHECK=0 tries the whole script on a machine without a GPU.
-# RENDER_FAMILIES (issue 21, opt-in; e.g. "all") makes every generated case draw a rendering style
-# from those families, HOLD_OUT (e.g. "scatter") keeps one family out; unset: the phantom's own look.
+# RENDER_FAMILIES (issue 21, opt-in; e.g. "all", which includes "anatomy") makes every generated case
+# draw a rendering style from those families, HOLD_OUT (e.g. "scatter" or "anatomy,scatter") keeps
+# families out; unset: the phantom's own look. LESION_MIX=varied draws the varied lesion mix (a third
+# of films normal, ground glass to calcified, multiple masses, lobar/patchy consolidation).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -26,6 +28,9 @@ if [ -n "${RENDER_FAMILIES:-}" ]; then
     RENDER=(--render-families "$RENDER_FAMILIES")
     HOLD_OUT="${HOLD_OUT:-}"
     for fam in ${HOLD_OUT//,/ }; do RENDER+=(--hold-out-family "$fam"); done
+fi
+if [ -n "${LESION_MIX:-}" ]; then
+    RENDER+=(--lesion-mix "$LESION_MIX")
 fi
 export HILUM_CACHE_DIR="${HILUM_CACHE_DIR:-$WORK/cache}"
 if [ -n "${CACHE_TGZ:-}" ]; then

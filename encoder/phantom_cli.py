@@ -16,14 +16,31 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     p.add_argument("--size", type=int, default=512, help="film size in pixels (square)")
     p.add_argument("--scenario", action="store_true", help="docs/SCENARIO.md's case (nodule RML + strand LLL)")
     p.add_argument("--workers", type=int, default=0, help="processes for --count (0: CPU count)")
+    p.add_argument("--render", default=None, metavar="LIST",
+                   help="rendering families each case draws its style from (issue 21), e.g. 'all' or 'anatomy'")
+    p.add_argument("--lesion-mix", choices=("default", "varied"), default="default",
+                   help="the lesions each case draws ('varied': a third normal, ground glass to calcified, ...)")
     p.set_defaults(handler=run)
 
 
-def _one(job: tuple[int, str, int, bool, str]) -> int:
-    from encoder.phantom import generate_case, scenario_spec
+def case_spec(scenario: bool, render: str | None, lesion_mix: str | None) -> Any:
+    """The spec of a ``hilum phantom`` case (None: the default case)."""
+    from dataclasses import replace
 
-    seed, out, size, scenario, cache = job
-    case = generate_case(seed, scenario_spec() if scenario else None, size=size, cache_dir=Path(cache))
+    from encoder.phantom import CaseSpec, scenario_spec
+
+    mix = None if lesion_mix in (None, "default") else lesion_mix
+    if not scenario and render is None and mix is None:
+        return None
+    base = scenario_spec() if scenario else CaseSpec()
+    return replace(base, render=render, lesion_mix=mix)
+
+
+def _one(job: tuple[int, str, int, bool, str, str | None, str | None]) -> int:
+    from encoder.phantom import generate_case
+
+    seed, out, size, scenario, cache, render, mix = job
+    case = generate_case(seed, case_spec(scenario, render, mix), size=size, cache_dir=Path(cache))
     case.write(Path(out))
     return seed
 
@@ -39,17 +56,18 @@ def run(args: argparse.Namespace, settings: Any) -> int:
     if args.sheet:
         from encoder.phantom.sheet import write_sheet
 
-        write_sheet(out / "sheet.png", first_seed=args.seed, size=args.size, cache_dir=cache)
+        write_sheet(out / "sheet.png", first_seed=args.seed, size=args.size, cache_dir=cache,
+                    spec=case_spec(args.scenario, args.render, args.lesion_mix))
     if args.count <= 1:
-        _one((args.seed, str(out), args.size, args.scenario, str(cache)))
+        _one((args.seed, str(out), args.size, args.scenario, str(cache), args.render, args.lesion_mix))
         print(f"wrote {out}")
         return 0
     from concurrent.futures import ProcessPoolExecutor
 
     from tqdm import tqdm
 
-    jobs = [(args.seed + n, str(out / f"case_{args.seed + n:06d}"), args.size, args.scenario, str(cache))
-            for n in range(args.count)]
+    jobs = [(args.seed + n, str(out / f"case_{args.seed + n:06d}"), args.size, args.scenario, str(cache),
+             args.render, args.lesion_mix) for n in range(args.count)]
     workers = args.workers or max(1, os.cpu_count() or 1)
     with ProcessPoolExecutor(max_workers=workers) as pool:
         for _ in tqdm(pool.map(_one, jobs), total=len(jobs), desc="phantom", unit="case"):

@@ -12,7 +12,9 @@ DEFAULT_RUN = REPO_ROOT / "data" / "train-run"
 LESION_TYPES = (  # encoder.phantom.case.TYPE_WEIGHTS (not imported here: the CLI starts light)
     "nodule", "mass", "strand", "consolidation", "calcified_nodule", "cavity", "effusion")
 RENDER_FAMILIES = (  # encoder.phantom.rendering.FAMILIES (not imported here, as above)
-    "attenuation", "scatter", "detector", "processing", "grid", "collimation", "annotation", "rotation", "padding")
+    "attenuation", "scatter", "detector", "processing", "grid", "collimation", "annotation", "rotation", "padding",
+    "anatomy")
+LESION_MIXES = ("default", "varied")  # encoder.phantom.lesion_mix.LESION_MIXES
 DEFAULT_WEIGHTS = REPO_ROOT / "encoder" / "weights" / "anatomy_encoder.pt"
 
 
@@ -31,6 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
                             f"a comma list of {', '.join(RENDER_FAMILIES)}; use its own --data-dir)")
     train.add_argument("--hold-out-family", action="append", default=[], choices=RENDER_FAMILIES, metavar="NAME",
                        help="--render-families: never draw this family (repeatable; e.g. scatter)")
+    train.add_argument("--lesion-mix", choices=LESION_MIXES, default="default",
+                       help="--generate: the lesions drawn per case ('varied': a third normal, ground glass to "
+                            "calcified, 4-60 mm, multiple masses, lobar/patchy consolidation; use its own --data-dir)")
     train.add_argument("--generate-only", action="store_true", help="generate the dataset and stop")
     train.add_argument("--workers", type=int, default=2, help="processes for dataset generation")
     train.add_argument("--time-budget-min", type=float, default=45.0)
@@ -65,7 +70,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     ev.add_argument("--threads", type=int, default=2)
     ev.add_argument("--render", default=None, metavar="LIST",
                     help="films drawn through these rendering families (e.g. a family held out of training: "
-                         "scatter); geometry-moving 'padding' is not scored")
+                         "scatter, or anatomy); geometry-moving 'padding' is not scored")
+    ev.add_argument("--lesion-mix", choices=LESION_MIXES, default="default",
+                    help="the lesions each film draws ('varied': a third of films normal, ...)")
     ev.set_defaults(handler=handle_evaluate)
 
 
@@ -79,9 +86,13 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
             print(f"refusing: seeds {seeds[0]}-{seeds[-1]} leave the training range {TRAIN_SEEDS.start}-{TRAIN_SEEDS.stop - 1}")
             return 2
         render = render_families(args)
-        generate_dataset(seeds, args.data_dir, workers=args.workers, extra_lesion=args.extra_lesion, render=render)
+        mix = lesion_mix(args)
+        generate_dataset(seeds, args.data_dir, workers=args.workers, extra_lesion=args.extra_lesion, render=render,
+                         lesion_mix=mix)
         if render is not None:
             print(f"rendering families: {render}")
+        if mix is not None:
+            print(f"lesion mix: {mix}")
         print(f"dataset: {len(seeds)} cases (seeds {seeds[0]}-{seeds[-1]}) in {args.data_dir}")
         if args.generate_only:
             return 0
@@ -118,6 +129,12 @@ def render_families(args: argparse.Namespace) -> str | None:
     return ",".join(kept)
 
 
+def lesion_mix(args: argparse.Namespace) -> str | None:
+    """--lesion-mix as ``CaseSpec.lesion_mix`` takes it (None: the default draw)."""
+    mix = getattr(args, "lesion_mix", None)
+    return None if mix in (None, "default") else str(mix)
+
+
 def network_changes(args: argparse.Namespace) -> tuple[tuple[str, int], ...]:
     """The architecture fields the flags change (on top of --init-from's, or the default)."""
     return tuple((k, v) for k, v in (("lesion", args.lesion_channels), ("lesion_fine_blocks", args.lesion_fine_blocks))
@@ -148,7 +165,7 @@ def handle_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             print("refusing: the padding family changes the film's frame, which the scorer does not follow "
                   "(e.g. --render all,-padding)")
             return 2
-        result = evaluate(onnx_path, seeds, threads=args.threads, render=args.render)
+        result = evaluate(onnx_path, seeds, threads=args.threads, render=args.render, lesion_mix=lesion_mix(args))
     result["gate"] = "off" if args.gate_off else "on"
     print(format_table(result))
     if args.json:

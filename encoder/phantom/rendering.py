@@ -27,6 +27,10 @@ held out of training and measured separately:
                          (``Geometry.roll_deg``), so masks, hila and lesion truth are exact
 ``padding``              constant bars to a non-square film; masks, hila and lesion truth shift by
                          the same whole pixels
+``anatomy``              another patient from the same CT: lung height and widths, dome heights,
+                         mediastinal width, heart size and position, spine shift, body habitus and
+                         children's chests (``encoder.phantom.deform``); a film-plane deformation
+                         that moves the masks, hila and lesion truth with the film
 ======================  ==========================================================================
 
 Not here: MONOCHROME1 (inverted) export (the film gate refuses it, and a served film is always
@@ -40,18 +44,21 @@ those of the unstyled case of the same seed. ``CaseSpec(render=None)`` (the defa
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import cv2
 import numpy as np
 
 from encoder.anatomy_classes import ANATOMY_CLASSES
+from encoder.phantom.deform import AnatomyParams, draw_anatomy
 from encoder.phantom.projection import Exposure, display
 
 FAMILIES: tuple[str, ...] = ("attenuation", "scatter", "detector", "processing", "grid", "collimation",
-                             "annotation", "rotation", "padding")
-GEOMETRIC_FAMILIES: tuple[str, ...] = ("rotation", "padding")
+                             "annotation", "rotation", "padding", "anatomy")
+# the families drawn before ``anatomy`` joined, in their draw order (a seed keeps their draws)
+_FIRST_FAMILIES: tuple[str, ...] = FAMILIES[:9]
+GEOMETRIC_FAMILIES: tuple[str, ...] = ("rotation", "padding", "anatomy")
 HELD_OUT: tuple[str, ...] = ("scatter",)  # the family kept out of training and reported separately
 FAMILY_PROBABILITY = 0.5  # each allowed family is on in about half of the films
 PLAIN_PROBABILITY = 0.15  # and this share of films keeps the phantom's own look (no family)
@@ -101,6 +108,8 @@ class RenderStyle:
     # padding: share of the film size added on each side (top, bottom, left, right)
     pad: tuple[float, float, float, float] = (0.0, 0.0, 0.0, 0.0)
     pad_level: float = 0.0
+    # anatomy (the default: the CT's own patient)
+    anatomy: AnatomyParams = field(default_factory=AnatomyParams)
 
     def has(self, family: str) -> bool:
         return family in self.families
@@ -117,6 +126,9 @@ class RenderStyle:
                   "annotation": ("marker", "text", "annotation_level"), "rotation": ("roll_deg",),
                   "padding": ("pad", "pad_level")}
         for fam in self.families:
+            if fam == "anatomy":
+                keep["anatomy"] = self.anatomy.as_truth()
+                continue
             for k in owners[fam]:
                 v = d[k]
                 keep[k] = [_r(x) for x in v] if isinstance(v, (tuple, list)) else _r(v)
@@ -185,9 +197,12 @@ def draw_style(rng: np.random.Generator, families: str | tuple[str, ...] | list[
     # the LUT parameter in its own range per curve
     lo_hi = {"gamma": (0.6, 1.9), "log": (2.0, 30.0), "sigmoid": (4.0, 10.0)}[params["lut"]]
     params["lut_param"] = lo_hi[0] + params["lut_param"] * (lo_hi[1] - lo_hi[0])
-    on = rng.random(len(FAMILIES)) < p
+    on = dict(zip(_FIRST_FAMILIES, rng.random(len(_FIRST_FAMILIES)) < p, strict=True))
     is_plain = bool(rng.random() < plain)
-    active = () if is_plain else tuple(f for f, o in zip(FAMILIES, on, strict=True) if o and f in allowed)
+    # drawn after everything the first nine families draw, so that those stay as they were per seed
+    on["anatomy"] = bool(rng.random() < p)
+    params["anatomy"] = draw_anatomy(rng)
+    active = () if is_plain else tuple(f for f in FAMILIES if on[f] and f in allowed)
     return RenderStyle(families=active, **params)
 
 
