@@ -22,18 +22,23 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import struct
 import warnings
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 from PIL import Image
 
 from encoder.preprocess import Resampling, prepare_film
+from orchestrator.contracts.lesion_reader import Frame
 from orchestrator.errors import CorruptImageError, ImageTooLargeError, InputError, UnsupportedMediaError
 from orchestrator.facts import PixelSpacing
+
+if TYPE_CHECKING:
+    from orchestrator.dialogue.session import DicomReference
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 JPEG_MAGIC = b"\xff\xd8\xff"
@@ -42,6 +47,20 @@ DICOM_MAGIC_OFFSET = 128
 SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 FilmFormat = Literal["dicom", "png", "jpeg"]
+
+# what a DICOM result needs to be filed beside its source (PS3.3 Patient, General Study modules):
+# the only header attributes of an upload a session keeps (orchestrator/dicom_out)
+SOURCE_HEADER_ATTRIBUTES: tuple[str, ...] = (
+    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
+    "AccessionNumber", "ReferringPhysicianName", "StudyID",
+)
+UID_PATTERN = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+")
+
+
+def valid_uid(value: object) -> bool:
+    """A DICOM UID (PS3.5 9.1): dot-separated numbers without leading zeros, at most 64 characters.
+    Checked here rather than by pydicom, whose warning would echo the value into the log."""
+    return isinstance(value, str) and len(value) <= 64 and UID_PATTERN.fullmatch(value) is not None
 
 
 class UploadLimits(Protocol):
@@ -61,6 +80,14 @@ class DecodedFilm:
     photometric: str | None = None
     display_png: bytes = b""
     info: dict[str, Any] = field(default_factory=dict)
+    # a DICOM upload's identifiers and the header attributes its DICOM results need (PHI: kept in
+    # the session store only; never in ``info``, a log line or a repr)
+    dicom_reference: DicomReference | None = field(default=None, repr=False)
+
+    @property
+    def frame(self) -> Frame:
+        """How the working image was made from the original (the session's ``frame``)."""
+        return Frame.from_resampling(self.resampling, int(self.image.shape[0]))
 
 
 def sniff_format(data: bytes, filename: str | None = None) -> FilmFormat:
@@ -137,8 +164,9 @@ def decode_upload(data: bytes, filename: str | None, settings: UploadLimits) -> 
     if len(data) > settings.max_upload_bytes:
         raise ImageTooLargeError(f"the upload is over the limit of {settings.max_upload_bytes} bytes")
     fmt = sniff_format(data, filename)
+    reference = None
     if fmt == "dicom":
-        pixels, spacing_raw, meta = _read_dicom(data, settings)
+        pixels, spacing_raw, meta, reference = _read_dicom(data, settings)
     else:
         width, height = png_size(data) if fmt == "png" else jpeg_size(data)
         _check_pixels(width, height, settings)
@@ -165,6 +193,7 @@ def decode_upload(data: bytes, filename: str | None, settings: UploadLimits) -> 
         photometric=meta.get("photometric"),
         display_png=display_png(image),
         info={"original_size": list(resampling.original_size), **meta},
+        dicom_reference=reference,
     )
 
 
@@ -231,10 +260,12 @@ JPEG_LS_SOF = 0xF7  # SOF55
 J2K_SOC_SIZ = b"\xff\x4f\xff\x51"  # a JPEG 2000 codestream's first two markers
 
 
-def _read_dicom(data: bytes, limits: UploadLimits) -> tuple[np.ndarray, DicomSpacing | None, dict[str, Any]]:
+def _read_dicom(data: bytes, limits: UploadLimits
+                ) -> tuple[np.ndarray, DicomSpacing | None, dict[str, Any], DicomReference | None]:
     ds = _parse_dicom(data, limits)
     try:
-        return _dicom_film(ds, limits)
+        pixels, spacing, meta = _dicom_film(ds, limits)
+        return pixels, spacing, meta, dicom_reference(ds, pixels.shape)
     except InputError:
         raise
     except (MemoryError, OverflowError) as exc:
@@ -465,6 +496,47 @@ def _codestream_size(frame: bytes) -> tuple[int, int] | None:
             return (int(width), int(height)) if height else None  # height 0: set later by DNL
         i += 2 + length
     raise CorruptImageError("broken JPEG frame: no frame header (truncated?)")
+
+
+def _header_text(ds: Any, keyword: str) -> str:
+    try:
+        value = ds.get(keyword)
+        return "" if value is None else str(value)[:64]
+    except Exception:  # noqa: BLE001 - a malformed optional attribute is left out
+        return ""
+
+
+def _raw_uid(ds: Any, keyword: str) -> str:
+    """A UID as the file stores it, read without pydicom's value validation (whose warning would
+    echo a malformed value into the log); ``valid_uid`` checks it."""
+    from pydicom.datadict import tag_for_keyword
+
+    try:
+        elem = ds.get_item(tag_for_keyword(keyword))
+        value = None if elem is None else elem.value
+        if isinstance(value, bytes):
+            value = value.decode("ascii", "replace")
+        return "" if value is None else str(value).strip("\0 ")[:65]
+    except Exception:  # noqa: BLE001 - a malformed UID is as good as an absent one
+        return ""
+
+
+def dicom_reference(ds: Any, shape: tuple[int, ...]) -> DicomReference | None:
+    """The reference a DICOM upload's results carry (UIDs, size, Modality, Patient Orientation and
+    ``SOURCE_HEADER_ATTRIBUTES``); None when a UID is missing or malformed (the results then
+    reference a Secondary Capture of the film). ``shape`` is the decoded film's (rows, cols)."""
+    from orchestrator.dialogue.session import DicomReference
+
+    uids = [_raw_uid(ds, k) for k in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")]
+    if not all(valid_uid(u) for u in uids):
+        return None
+    orientation = dicom_film_tags(ds).get("patient_orientation") or ()
+    if len(orientation) != 2 or not all(o and set(o) <= set("APRLHF") for o in orientation):
+        orientation = ()
+    header = tuple((k, _header_text(ds, k)) for k in SOURCE_HEADER_ATTRIBUTES if k in ds)
+    return DicomReference(*uids, rows=int(shape[0]), cols=int(shape[1]),
+                          modality=_header_text(ds, "Modality")[:16] or "OT",
+                          patient_orientation=tuple(orientation), header=header)
 
 
 def dicom_film_tags(ds: Any) -> dict[str, Any]:

@@ -2,7 +2,9 @@
 
 One ``ServiceMetrics`` is built by the app factory and kept on ``app.state``; REST, gRPC and
 the engine all report into it, and ``/metrics`` renders its registry (plus the narrator's
-collectors, registered on the same registry).
+collectors, registered on the same registry). The session store's series (sessions by tenant,
+store health and errors, first-turn latency) come from the engine's ``ObservedStore``
+(``orchestrator/observer.py``).
 """
 
 from __future__ import annotations
@@ -14,11 +16,14 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from orchestrator.observer import STORE_OPS
+
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64)
 STAGES = ("decode", "encode", "findings", "compose", "narrate")
 RESOLUTIONS = ("resolved", "ambiguous", "none")
+MAX_TENANT_LABELS = 200  # tenants come from the API keys file (else "default"); a guard past that: not exported
 
 
 class EncoderCountersCollector(Collector):
@@ -85,7 +90,22 @@ class ServiceMetrics:
             "hilum_encoder_request_seconds", "Encoder call latency as the engine sees it (queue + inference).",
             buckets=LATENCY_BUCKETS, registry=r,
         )
-        self.sessions = Gauge("hilum_sessions_active", "Sessions currently held.", registry=r)
+        self.first_turn_seconds = Histogram(
+            "hilum_first_turn_seconds", "First-turn latency: a new session's screening turn, decode to narrated "
+            "answer (follow-up turns are hilum_turn_seconds).", buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.sessions = Gauge(
+            "hilum_sessions_active", "Sessions held by tenant (the session store's count; with Redis every "
+            "replica reports the shared count: take max by tenant).", ["tenant"], registry=r,
+        )
+        self.store_up_gauge = Gauge(
+            "hilum_session_store_up", "1 when the session store answered its last operation or readiness probe, else 0.",
+            ["store"], registry=r,
+        )
+        self.store_errors = Counter(
+            "hilum_session_store_errors", "Session store operations that failed (store unreachable), by operation.",
+            ["op"], registry=r,
+        )
         self.anchor_resolutions = Counter(
             "hilum_anchor_resolutions", "Anchor resolutions by outcome (resolved, ambiguous, none).", ["outcome"],
             registry=r,
@@ -96,6 +116,9 @@ class ServiceMetrics:
             self.stage_seconds.labels(stage)
         for outcome in RESOLUTIONS:
             self.anchor_resolutions.labels(outcome)
+        for op in STORE_OPS:
+            self.store_errors.labels(op)
+        self._tenant_labels: set[str] = set()
 
     # --- EngineObserver ----------------------------------------------------------------------
     def stage(self, stage: str, seconds: float) -> None:
@@ -114,7 +137,26 @@ class ServiceMetrics:
         self.errors.labels(kind).inc()
 
     def sessions_active(self, count: int) -> None:
-        self.sessions.set(count)
+        """The engine's total: exported as the sum of ``hilum_sessions_active{tenant}``, which the
+        session store's observer sets per tenant (``tenant_sessions``), so not a series of its own."""
+        return None
+
+    # --- the session store (orchestrator/observer.py ObservedStore) -----------------------------
+    def tenant_sessions(self, tenant: str, count: int) -> None:
+        if tenant not in self._tenant_labels:
+            if len(self._tenant_labels) >= MAX_TENANT_LABELS:
+                return  # the label's cardinality stays bounded whatever a caller names as its tenant
+            self._tenant_labels.add(tenant)
+        self.sessions.labels(tenant).set(count)
+
+    def store_up(self, store: str, up: bool) -> None:
+        self.store_up_gauge.labels(store).set(1.0 if up else 0.0)
+
+    def store_error(self, op: str) -> None:
+        self.store_errors.labels(op).inc()
+
+    def first_turn(self, seconds: float) -> None:
+        self.first_turn_seconds.observe(seconds)
 
     # --- encoder hook (an encoder that reports its batches calls this) ------------------------
     def encoder_batch(self, size: int, queue_seconds: float) -> None:

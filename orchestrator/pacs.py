@@ -4,7 +4,7 @@ session's results back into the study.
 - **pull** (``pull_study``): QIDO-RS lists the study's instances; the DX/CR ones that are not
   lateral views (ViewPosition PA, AP or absent: the film gate decides the rest) are fetched with
   WADO-RS and uploaded to a running Hilum (``POST /v1/sessions``), which runs the screening turn.
-  Each session remembers the film's UIDs (``orchestrator/dicom_out/recording.py``).
+  Each session keeps the film's UIDs in its ``source`` record (``orchestrator/dialogue/session.py``).
 - **push** (``push_session``): the session's SR (TID 1500) and presentation state (and, asked for,
   the segmentation) come from Hilum (``GET /v1/sessions/{id}/dicom/{kind}``) and are stored into the
   film's study with STOW-RS. A session whose film was not DICOM is refused: its results reference

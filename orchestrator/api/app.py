@@ -59,7 +59,7 @@ def create_app(
     install_error_handlers(app)
     for router in (health.router, sessions.router, examples.router, web.router):
         app.include_router(router)
-    dicom.install(app)  # /v1/sessions/{id}/dicom/{sr|pr|seg|sc}; DICOM uploads keep their source image's UIDs
+    app.include_router(dicom.router)  # /v1/sessions/{id}/dicom/{sr|pr|seg|sc}: the session keeps its source image
     app.mount("/static", StaticFiles(directory=web.WEB_DIR), name="static")
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_upload_bytes, metrics=app.state.metrics,
                        timeout_s=settings.http_body_timeout_s)  # 413 / 408

@@ -54,16 +54,39 @@ class Turn(_Open):
     clarification: dict[str, Any] | None = None
 
 
+class Frame(BaseModel):
+    """How the working image was made from the original: original = working × scale − pad."""
+
+    original_size: list[int]
+    working_size: list[int]
+    scale: float
+    pad_px: list[float]
+
+
+class ForkedFrom(BaseModel):
+    session_id: str
+    turn: int
+
+
 class Session(_Open):
     session_id: str
     lang: str | None = None
     image: dict[str, Any] = Field(default_factory=dict)
+    frame: Frame | None = None
     turns: list[Turn] = Field(default_factory=list)
     anchors: list[Anchor] = Field(default_factory=list)
+    questions: list[str] = Field(default_factory=list, description="the reader's question per turn ('' for turn 1)")
+    forked_from: ForkedFrom | None = None
 
 
 class AskBody(BaseModel):
     question: str = Field(min_length=1, description="the question, zh or en")
+
+
+class ForkBody(BaseModel):
+    turn: int = Field(description="the turn to edit: 2 … the session's last turn (turn 1 is the screening "
+                                  "turn made from the upload)")
+    question: str = Field(min_length=1, description="the new question for that turn, zh or en")
 
 
 class Closed(BaseModel):

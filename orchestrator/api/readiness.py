@@ -5,6 +5,10 @@ not ready again while draining; ``reasons`` says why not.
 store's ``ping()``, both network calls with a remote encoder or Redis) run on this object's own
 two threads, never in the request thread pool, and one probe at a time (a second caller awaits
 the one in flight), so a probe cannot wait behind work or pile up behind a hung dependency.
+
+The engine's store is an ``ObservedStore`` (``orchestrator/observer.py``): its ``ping`` here is what
+sets ``hilum_session_store_up`` (and counts ``hilum_session_store_errors_total{op="ping"}``), so the
+readiness probe keeps the store's health series current even while no turn is asked.
 """
 
 from __future__ import annotations

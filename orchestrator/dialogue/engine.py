@@ -1,7 +1,10 @@
 """The dialogue engine: one object the REST, gRPC, web and CLI shells all call.
 
 ``create_session`` decodes, encodes (the only encoder pass of a session), analyses and answers
-the automatic screening turn; ``ask`` answers a follow-up from the cached session state alone.
+the automatic screening turn, and keeps the upload's ``source`` record and ``frame`` on the session;
+``ask`` answers a follow-up from the cached session state alone; ``fork`` (edit and re-run) makes
+a new session from an existing one's turns before turn n and answers a new question as turn n,
+again without the encoder.
 The engine's own logic is the plain functions of this package; this class only wires them to
 the encoder, the narrator, the observer and the session store.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -20,14 +23,20 @@ from orchestrator.dialogue import composer as comp
 from orchestrator.dialogue.overlays import turn_overlays
 from orchestrator.dialogue.parser import Query, parse
 from orchestrator.dialogue.report import build_report
-from orchestrator.dialogue.session import InMemorySessionStore, SessionState, SessionStore
+from orchestrator.dialogue.session import (
+    Frame,
+    InMemorySessionStore,
+    SessionState,
+    SessionStore,
+    SourceRecord,
+)
 from orchestrator.dialogue.turn import Answer, Narration, Turn
 from orchestrator.encoders.base import AnatomyEncoder
-from orchestrator.errors import InvalidQuestionError, SessionNotFoundError, TenantQuotaError
+from orchestrator.errors import InputError, InvalidQuestionError, SessionNotFoundError, TenantQuotaError
 from orchestrator.facts import ImageFacts, PixelSpacing, to_jsonable
 from orchestrator.narration.base import ComposerNarrator, NarrationRequest, Narrator, PriorTurn
 from orchestrator.narration.prompt import canonical_json, turn_facts_json
-from orchestrator.observer import EngineObserver, NullObserver
+from orchestrator.observer import EngineObserver, NullObserver, ObservedStore
 from orchestrator.ontology.loader import load_ontology
 from orchestrator.settings import Settings
 
@@ -35,6 +44,13 @@ SCREEN_QUESTION = {"zh": "肺部是否有异常?", "en": "Is there anything abno
 NEEDS_SUBJECT = frozenset({"describe_margin", "density", "size", "locate", "measure_relation", "compare"})
 UNSIDED_ANATOMY = frozenset({"heart", "mediastinum", "trachea", "retrocardiac"})
 _ANATOMY_ALIASES = MappingProxyType({"costophrenic_angle": "costophrenic"})
+
+
+class InvalidTurnError(InputError):
+    """A fork (edit and re-run) named a turn the session cannot be re-run from."""
+
+    http_status = 422
+    kind = "invalid_turn"
 
 
 @dataclass(frozen=True)
@@ -45,9 +61,12 @@ class SessionView:
     spacing: PixelSpacing
     turns: tuple[Turn, ...]
     anchors: tuple[dict[str, Any], ...]
+    frame: Frame | None = None  # None: a session over facts alone (no upload), or stored before frames
+    forked_from: dict[str, Any] | None = None  # {"session_id", "turn"} for a session made by fork
+    questions: tuple[str, ...] = ()  # the reader's question per turn ("" for the screening turn)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        d = {
             "session_id": self.session_id,
             "lang": self.lang,
             "image": {
@@ -55,9 +74,34 @@ class SessionView:
                 "pixel_spacing_mm": [self.spacing.row_mm, self.spacing.col_mm],
                 "spacing_source": self.spacing.source,
             },
+            "frame": self.frame.as_dict() if self.frame is not None else None,
             "turns": [t.to_dict() for t in self.turns],
             "anchors": [dict(a) for a in self.anchors],
+            "questions": list(self.questions),
         }
+        if self.forked_from is not None:
+            d["forked_from"] = dict(self.forked_from)
+        return d
+
+
+@dataclass(frozen=True)
+class FilmAnalysis:
+    """What ``analyse_film`` establishes from an upload (the one encoder pass of a session)."""
+
+    facts: ImageFacts
+    display_png: bytes
+    source: SourceRecord
+    frame: Frame
+
+
+@dataclass(frozen=True)
+class SessionOrigin:
+    """Where a session's film came from, for the DICOM results (``orchestrator/dicom_out``): PHI for a
+    DICOM upload, so it is read through this call only and never part of a ``SessionView``."""
+
+    source: SourceRecord | None
+    frame: Frame | None
+    created_at: float
 
 
 @dataclass(frozen=True)
@@ -135,6 +179,7 @@ class DialogueEngine:
             settings.session_ttl_s, settings.max_sessions, lock_wait_s=settings.session_lock_wait_s)
         self.narrator: Narrator = narrator or ComposerNarrator()
         self.observer: EngineObserver = observer or NullObserver()
+        self.store = ObservedStore(self.store, self.observer, by_tenant=settings.api_keys_file is not None)
         self.ontology = load_ontology()
 
     # --- sessions ------------------------------------------------------------------------------
@@ -148,7 +193,7 @@ class DialogueEngine:
         return out
 
     def analyse_film(self, data: bytes, filename: str | None, timings: dict[str, float],
-                     lang: str = "en") -> tuple[ImageFacts, bytes]:
+                     lang: str = "en") -> FilmAnalysis:
         """Decode, gate (refusing what is not an upright frontal chest film before the encoder
         runs), encode, analyse. Raises InputError subclasses, NotAChestFilmError among them."""
         from orchestrator.film_gate import check_film
@@ -160,18 +205,19 @@ class DialogueEngine:
         maps = self._timed("encode", timings, self.encoder.encode, film.image)
         spacing = film.spacing or estimate_spacing(maps, film.info.get("spacing_rejected"))
         facts = self._timed("findings", timings, analyse, maps, spacing, check)
-        return facts, film.display_png
+        return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, film.dicom_reference), film.frame)
 
     def create_session(self, data: bytes, filename: str | None = None, lang: str | None = None,
                        tenant: str = "default") -> SessionView:
         self._check_quota(tenant)  # before any decoding or encoding
         timings: dict[str, float] = {}
         try:
-            facts, png = self.analyse_film(data, filename, timings, session_lang(lang))
+            film = self.analyse_film(data, filename, timings, session_lang(lang))
         except Exception as exc:
             self.observer.error(getattr(exc, "kind", type(exc).__name__))
             raise
-        return self.start_session(facts, png, lang=lang, tenant=tenant, timings=timings)  # the filename is not kept (PHI)
+        return self.start_session(film.facts, film.display_png, lang=lang, tenant=tenant, timings=timings,
+                                  source=film.source, frame=film.frame)  # the filename is not kept (PHI)
 
     def _check_quota(self, tenant: str) -> None:
         cap = self.settings.max_sessions_per_tenant
@@ -182,13 +228,13 @@ class DialogueEngine:
                                    "close one (DELETE) or let one expire first")
 
     def start_session(self, facts: ImageFacts, display_png: bytes = b"", *, lang: str | None = None,
-                      tenant: str = "default",
-                      timings: dict[str, float] | None = None) -> SessionView:
+                      tenant: str = "default", timings: dict[str, float] | None = None,
+                      source: SourceRecord | None = None, frame: Frame | None = None) -> SessionView:
         """A session over facts already established (create_session after analysis; tests; replays)."""
         lang = session_lang(lang)
         state = SessionState(session_id=uuid.uuid4().hex, tenant=tenant, lang=lang, facts=facts,
                              display_png=display_png, created_at=time.time(),
-                             facts_json=canonical_json(to_jsonable(facts)))
+                             facts_json=canonical_json(to_jsonable(facts)), source=source, frame=frame)
         reg = state.registry
         for f in facts.findings:
             reg, _ = anc.add_finding(reg, f, 1)
@@ -224,6 +270,11 @@ class DialogueEngine:
     def image_png(self, session_id: str, tenant: str = "default") -> bytes:
         return self._load(session_id, tenant).display_png
 
+    def session_origin(self, session_id: str, tenant: str = "default") -> SessionOrigin:
+        """The session's source record and frame (for its DICOM results; 404 as every other call)."""
+        state = self._load(session_id, tenant)
+        return SessionOrigin(state.source, state.frame, state.created_at)
+
     def _view(self, state: SessionState) -> SessionView:
         return SessionView(
             session_id=state.session_id,
@@ -232,6 +283,9 @@ class DialogueEngine:
             spacing=state.facts.spacing,
             turns=state.turns,
             anchors=tuple(a.to_dict(state.lang) for a in state.registry.anchors),
+            frame=state.frame,
+            questions=tuple(state.questions),
+            forked_from={"session_id": state.forked_from[0], "turn": state.forked_from[1]} if state.forked_from else None,
         )
 
     # --- turns ---------------------------------------------------------------------------------
@@ -251,6 +305,33 @@ class DialogueEngine:
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
         return self._draft(state, query, q_text, timings)
+
+    def fork(self, session_id: str, turn: int, question: str, tenant: str = "default") -> SessionView:
+        """Edit and re-run: a new session over the same film and facts (no encoder call) whose turns
+        1 … turn − 1 and anchors are this session's as they stood then, and whose turn ``turn``
+        answers ``question``; this session is left as it is. Turn 1 is the screening turn made from
+        the upload (it has no question to edit), so ``turn`` runs from 2 to the last turn."""
+        t0 = time.perf_counter()
+        q_text = self._check_question(question)
+        state = self._load(session_id, tenant)
+        if isinstance(turn, bool) or not isinstance(turn, int) or not 2 <= turn <= len(state.turns):
+            self.observer.error(InvalidTurnError.kind)
+            raise InvalidTurnError(
+                "the turn to edit must be a question this session has answered, from turn 2 (turn 1 is the "
+                f"screening turn made from the upload) to turn {max(2, len(state.turns))}")
+        self._check_quota(tenant)
+        base = state.before_turn(turn)
+        base = replace(base, session_id=uuid.uuid4().hex, created_at=time.time(),
+                       forked_from=(state.session_id, turn))
+        timings: dict[str, float] = {}
+        query = self._timed("parse", timings, parse, q_text)
+        draft = self._draft(base, query, q_text, timings)
+        answered = self._narrate(draft)
+        forked = draft.state.add_turn(answered, draft.question, draft.query.to_state(), draft.registry)
+        self.store.put(forked)
+        self.observer.sessions_active(self.store.count())
+        self.observer.turn(answered.intent, time.perf_counter() - t0)
+        return self._view(forked)
 
     def ask(self, session_id: str, question: str, tenant: str = "default") -> Turn:
         t0 = time.perf_counter()

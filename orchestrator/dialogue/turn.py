@@ -4,13 +4,18 @@ Keys: turn, intent, lang, query, answer{text, sections}, anchors, referenced_anc
 findings, measurements, checklist, overlays, clarification — plus ``narration``
 {source, fallback_reason}, ``timings`` (seconds per stage) and, on screening turns,
 ``film_check`` {is_chest, view, orientation, anatomy_plausible, warnings}.
+
+A turn that answers a sign-presence question ("is there a pneumothorax?") carries one ``sign``
+section per sign asked about, with the composer's verdict (``orchestrator/dialogue/composer.py``
+``compose_sign``); ``Turn.sign_verdicts`` reads them back as ``SignVerdict`` values, and
+``Turn.facts()`` hands them to the narrator and its fact guard as ``signs``.
 """
 
 from __future__ import annotations
 
 import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, cast
 
 TURN_KEYS: tuple[str, ...] = (
     "turn",
@@ -40,6 +45,32 @@ class Answer:
         return {"text": self.text, "sections": [copy.deepcopy(s) for s in self.sections]}
 
 
+SignStatus = Literal["yes", "no", "uncertain", "not_read"]
+SIGN_STATUSES: tuple[SignStatus, ...] = ("yes", "no", "uncertain", "not_read")
+
+
+@dataclass(frozen=True)
+class SignVerdict:
+    """What the turn says of one sign it was asked about: yes, no, uncertain (this film cannot
+    settle it) or not_read (Hilum does not read that sign at all); ``side`` is the side asked
+    about, None for both."""
+
+    sign: str
+    status: SignStatus
+    side: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"sign": self.sign, "status": self.status, "side": self.side}
+
+    @staticmethod
+    def from_section(section: dict[str, Any], side: str | None = None) -> SignVerdict | None:
+        """The verdict a ``sign`` answer section states, None for any other section."""
+        status = section.get("status")
+        if section.get("kind") != "sign" or not section.get("sign") or status not in SIGN_STATUSES:
+            return None
+        return SignVerdict(str(section["sign"]), cast(SignStatus, status), side)
+
+
 @dataclass(frozen=True)
 class Narration:
     source: str = "composer"  # composer | llm
@@ -67,11 +98,23 @@ class Turn:
     timings: dict[str, float] = field(default_factory=dict)
     film_check: dict[str, Any] | None = None  # screening turns: what the film gate established
 
+    @property
+    def sign_verdicts(self) -> tuple[SignVerdict, ...]:
+        """The sign verdicts this turn states (its ``sign`` answer sections), in the order asked."""
+        side = self.query.get("side") if isinstance(self.query.get("side"), str) else None
+        verdicts = (SignVerdict.from_section(s, side) for s in self.answer.sections)
+        return tuple(v for v in verdicts if v is not None)
+
     def facts(self) -> dict[str, Any]:
-        """The structured fields a narrator may retell (NarrationRequest.turn_facts)."""
+        """The structured fields a narrator may retell (NarrationRequest.turn_facts); ``signs``
+        (the sign verdicts) only on a turn that states some."""
         d = self.to_dict()
-        return {k: d[k] for k in ("turn", "intent", "lang", "query", "anchors", "referenced_anchor_ids",
-                                  "findings", "measurements", "checklist", "clarification")}
+        facts = {k: d[k] for k in ("turn", "intent", "lang", "query", "anchors", "referenced_anchor_ids",
+                                   "findings", "measurements", "checklist", "clarification")}
+        verdicts = self.sign_verdicts
+        if verdicts:
+            facts["signs"] = [v.to_dict() for v in verdicts]
+        return facts
 
     def to_dict(self) -> dict[str, Any]:
         return {

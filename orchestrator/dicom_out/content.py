@@ -1,9 +1,10 @@
 """What the DICOM builders read from a session: its structured report, its screening turn's film
-check and its film, through the engine's public calls (plain data; no engine internals)."""
+check, its film and where the film came from (the session's ``source`` record and ``frame``),
+through the engine's public calls (plain data; no engine internals)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -15,6 +16,9 @@ class SessionContent:
     film_check: dict[str, Any]
     display_png: bytes
     turn_count: int
+    source: Any = field(default=None, repr=False)  # orchestrator.dialogue.session.SourceRecord (PHI)
+    frame: Any = None  # orchestrator.contracts.lesion_reader.Frame
+    created_at: float | None = None
 
     @property
     def localisable(self) -> bool:
@@ -42,6 +46,8 @@ def session_content(engine: Any, session_id: str, tenant: str) -> SessionContent
     report = engine.report(session_id, tenant=tenant)
     view = engine.get_session(session_id, tenant=tenant)
     first = view.turns[0].film_check if view.turns else None
+    origin = engine.session_origin(session_id, tenant=tenant)
     return SessionContent(session_id=session_id, lang=view.lang, report=report, film_check=dict(first or {}),
                           display_png=engine.image_png(session_id, tenant=tenant),
-                          turn_count=len(report.get("turns") or ()))  # the report's own turns: one snapshot
+                          turn_count=len(report.get("turns") or ()),  # the report's own turns: one snapshot
+                          source=origin.source, frame=origin.frame, created_at=origin.created_at or None)

@@ -14,12 +14,7 @@ import pydicom
 from pydicom.dataset import Dataset
 
 from orchestrator.dicom_out.content import SessionContent, session_content
-from orchestrator.dicom_out.registry import SourceRegistry
-from orchestrator.dicom_out.source import (
-    SourceImage,
-    secondary_capture_image,
-    secondary_capture_source,
-)
+from orchestrator.dicom_out.source import SourceImage, secondary_capture_image, session_source
 from orchestrator.errors import HilumError
 
 ObjectKind = Literal["sr", "pr", "sc", "seg"]
@@ -42,38 +37,41 @@ def encode(ds: Dataset) -> bytes:
 
 
 class DicomObjects:
-    def __init__(self, engine: Any, registry: SourceRegistry) -> None:
+    """Stateless over the engine: the image a session's objects reference is the session's own
+    ``source`` record (kept in the session store), so any replica builds the same objects."""
+
+    def __init__(self, engine: Any) -> None:
         self.engine = engine
-        self.registry = registry
 
-    def source(self, content: SessionContent, tenant: str) -> SourceImage:
-        """The recorded source; else a Secondary Capture record, kept so that every object of the
-        session references the same image."""
-        source = self.registry.get(tenant, content.session_id)
-        if source is None:
-            source = secondary_capture_source(content.session_id, content.image_size)
-            self.registry.record(tenant, content.session_id, source)
-        return source
+    @staticmethod
+    def source(content: SessionContent) -> SourceImage:
+        """The session's DICOM upload; else a Secondary Capture record (UIDs derived from the session
+        id, so that every object of the session references the same image)."""
+        return session_source(content.session_id, content.image_size, content.source, content.frame,
+                              content.created_at)
 
-    def build(self, kind: ObjectKind, session_id: str, tenant: str = "default") -> Dataset:
+    def build_with_source(self, kind: ObjectKind, session_id: str, tenant: str = "default") -> tuple[Dataset, SourceImage]:
         content = session_content(self.engine, session_id, tenant)
-        source = self.source(content, tenant)
+        source = self.source(content)
         if kind == "sr":
             from orchestrator.dicom_out.sr import build_sr
 
-            return build_sr(content, source, self.engine.ontology)
+            return build_sr(content, source, self.engine.ontology), source
         if kind == "pr":
             from orchestrator.dicom_out.pr import build_pr
 
-            return build_pr(content, source)
+            return build_pr(content, source), source
         if kind == "sc":
             if source.kind != "secondary_capture":
                 raise NoSuchDicomObjectError("this session's film is the uploaded DICOM image: no secondary "
                                              "capture is made for it")
-            return secondary_capture_image(source, content.display_png)
+            return secondary_capture_image(source, content.display_png), source
         from orchestrator.dicom_out.seg import build_seg
 
-        return build_seg(content, source)
+        return build_seg(content, source), source
+
+    def build(self, kind: ObjectKind, session_id: str, tenant: str = "default") -> Dataset:
+        return self.build_with_source(kind, session_id, tenant)[0]
 
     def bytes(self, kind: ObjectKind, session_id: str, tenant: str = "default") -> bytes:
         return encode(self.build(kind, session_id, tenant))

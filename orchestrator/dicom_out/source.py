@@ -3,12 +3,14 @@
 A session's coordinates live in the working frame (the film padded to a square and resized to
 ``image_size``: ``encoder/preprocess.py``). DICOM results must reference the **original** image:
 
-- an upload that was DICOM: its own SOP Class / SOP Instance / Study / Series UIDs, and its
-  Rows × Columns, from which the working frame's scale and padding follow exactly as
-  ``encoder.preprocess.to_working_size`` made them;
-- a PNG/JPEG upload (or a session whose upload is not known here): Hilum wraps the film as it
-  read it (the session's working-size display PNG) as a Secondary Capture image with new UIDs,
-  and every object built on it says so.
+- an upload that was DICOM: its own SOP Class / SOP Instance / Study / Series UIDs and its
+  Rows × Columns, kept on the session (``SessionState.source``, set by the dialogue engine when
+  it made the session, so that every replica, gRPC-made sessions and sessions that outlive a
+  restart in Redis have it), and the session's ``frame`` (the working frame's scale and padding,
+  as ``encoder.preprocess.to_working_size`` made them);
+- a PNG/JPEG upload (or a DICOM without valid UIDs, or a session stored before sources were kept):
+  Hilum wraps the film as it read it (the session's working-size display PNG) as a Secondary
+  Capture image with new UIDs, and every object built on it says so.
 
 Coordinates: DICOM's SCOORD (PS3.3 C.18.6.1.2) and presentation-state PIXEL units put the top-left
 corner of the top-left pixel at (0, 0) and its centre at (0.5, 0.5). ``cv2.resize`` aligns pixel
@@ -16,15 +18,14 @@ centres, so a working pixel index ``x`` maps to ``(x + 0.5) × scale − pad`` i
 (the DESIGN.md rule ``original = working × scale − pad``, taken at pixel centres).
 
 PHI: a DICOM source keeps only the patient and study attributes a result needs to be filed in the
-same patient's study (``KEPT_ATTRIBUTES``), in memory, for the objects returned to the same tenant;
-they are never logged and never part of a JSON response.
+same patient's study (``KEPT_ATTRIBUTES``), in the session store, for the objects returned to the
+same tenant; they are never logged and never part of a JSON response.
 """
 
 from __future__ import annotations
 
 import datetime
 import io
-import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -32,29 +33,20 @@ from typing import Any, Literal
 import numpy as np
 from pydicom.dataset import Dataset
 
-from orchestrator.imaging import UploadLimits, dicom_film_tags, sniff_format
+from orchestrator.imaging import SOURCE_HEADER_ATTRIBUTES, valid_uid
 
 SECONDARY_CAPTURE_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.7"
-# what a result needs to be filed beside its source (PS3.3 Patient, General Study modules)
-KEPT_ATTRIBUTES: tuple[str, ...] = (
-    "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "StudyDate", "StudyTime",
-    "AccessionNumber", "ReferringPhysicianName", "StudyID",
-)
+# what a result needs to be filed beside its source (PS3.3 Patient, General Study modules): the
+# only header attributes a session keeps from a DICOM upload (``orchestrator/imaging.py``)
+KEPT_ATTRIBUTES: tuple[str, ...] = SOURCE_HEADER_ATTRIBUTES
+__all__ = ["KEPT_ATTRIBUTES", "SourceImage", "derived_uid", "secondary_capture_image", "secondary_capture_source",
+           "session_source", "valid_uid"]
 MANUFACTURER = "Hilum"
 MODEL = "Hilum dialogue engine"
 SOFTWARE_VERSION = "0.1.0"
 
 
 UID_NAMESPACE = uuid.UUID("8a2f5c1e-3b7d-4e0a-9c61-4d2b7e9f0a13")  # Hilum's, for name-based UUIDs
-
-
-UID_PATTERN = re.compile(r"(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))+")
-
-
-def valid_uid(value: object) -> bool:
-    """A DICOM UID (PS3.5 9.1): dot-separated numbers without leading zeros, at most 64 characters.
-    Checked here rather than by pydicom, whose warning would echo the value into the log."""
-    return isinstance(value, str) and len(value) <= 64 and UID_PATTERN.fullmatch(value) is not None
 
 
 def derived_uid(*parts: str) -> str:
@@ -109,48 +101,30 @@ class SourceImage:
         return ds
 
 
-def _frame(rows: int, cols: int, working_size: int) -> tuple[float, float, float]:
-    side = max(rows, cols)
-    return side / float(working_size), float((side - cols) // 2), float((side - rows) // 2)
+def session_source(session_id: str, image_size: tuple[int, int], source: Any, frame: Any,
+                   created_at: float | None = None) -> SourceImage:
+    """The image a session's results reference: its DICOM upload, from the session's ``source``
+    record (``orchestrator.dialogue.session.SourceRecord``) and ``frame``; else a Secondary Capture
+    of its film (a PNG/JPEG upload, a DICOM without valid UIDs, a session stored before sources
+    were kept)."""
+    ref = getattr(source, "dicom", None)
+    if ref is None or frame is None or not all(valid_uid(u) for u in (
+            ref.sop_class_uid, ref.sop_instance_uid, ref.study_uid, ref.series_uid)):
+        return secondary_capture_source(session_id, image_size, created_at)
+    return SourceImage("dicom", ref.sop_class_uid, ref.sop_instance_uid, ref.study_uid, ref.series_uid,
+                       int(ref.rows), int(ref.cols), float(frame.scale), float(frame.pad_px[0]),
+                       float(frame.pad_px[1]), modality=ref.modality or "OT", header=ref.header_dict(),
+                       patient_orientation=tuple(ref.patient_orientation))
 
 
-def _text(ds: Any, keyword: str) -> str:
-    try:
-        value = ds.get(keyword)
-        return "" if value is None else str(value)[:64]
-    except Exception:  # noqa: BLE001 - a malformed optional attribute is left out
-        return ""
-
-
-def dicom_source(data: bytes, limits: UploadLimits, working_size: int) -> SourceImage | None:
-    """The source record of a DICOM upload the engine has accepted; None when it is not DICOM or
-    its UIDs are missing or malformed (the objects then reference a Secondary Capture)."""
-    from orchestrator.imaging import _parse_dicom  # the bounded parse (deflate limit) uploads get
-
-    if sniff_format(data, None) != "dicom":
-        return None
-    ds = _parse_dicom(data, limits)
-    uids = [_text(ds, k) for k in ("SOPClassUID", "SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")]
-    if not all(valid_uid(u) for u in uids):
-        return None
-    try:
-        rows, cols = int(ds.Rows), int(ds.Columns)
-    except Exception:  # noqa: BLE001
-        return None
-    scale, pad_x, pad_y = _frame(rows, cols, working_size)
-    header = {k: _text(ds, k) for k in KEPT_ATTRIBUTES if k in ds}
-    orientation = dicom_film_tags(ds).get("patient_orientation") or ()
-    if len(orientation) != 2 or not all(o and set(o) <= set("APRLHF") for o in orientation):
-        orientation = ()
-    return SourceImage("dicom", *uids, rows, cols, scale, pad_x, pad_y, modality=_text(ds, "Modality") or "OT",
-                       header=header, patient_orientation=tuple(orientation))
-
-
-def secondary_capture_source(session_id: str, image_size: tuple[int, int]) -> SourceImage:
+def secondary_capture_source(session_id: str, image_size: tuple[int, int],
+                             created_at: float | None = None) -> SourceImage:
     """The record of the Secondary Capture Hilum makes of a session's film (new UIDs, derived from
-    the session id so that every object of the session references the same image)."""
+    the session id, and the study date and time the session's creation, so that every object of the
+    session references the same image)."""
     rows, cols = int(image_size[0]), int(image_size[1])
-    now = datetime.datetime.now(datetime.UTC)
+    now = (datetime.datetime.fromtimestamp(created_at, datetime.UTC) if created_at
+           else datetime.datetime.now(datetime.UTC))
     return SourceImage(
         "secondary_capture", SECONDARY_CAPTURE_SOP_CLASS, derived_uid(session_id, "sc-instance"),
         derived_uid(session_id, "study"), derived_uid(session_id, "sc-series"), rows, cols, 1.0, 0.0, 0.0,

@@ -133,6 +133,11 @@ class DialogServicer(pb_grpc.DialogServicer):
             yield convert.event_to_proto(event)
 
     @unary
+    def Fork(self, request: pb.ForkRequest, context: grpc.ServicerContext) -> pb.Session:  # noqa: N802
+        view = self.engine.fork(request.session_id, int(request.turn), request.question, tenant=self.tenant_of(context))
+        return convert.session_to_proto(view.to_dict())
+
+    @unary
     def GetReport(self, request: pb.SessionRef, context: grpc.ServicerContext) -> pb.Report:  # noqa: N802
         report = self.engine.report(request.session_id, tenant=self.tenant_of(context))
         return pb.Report(session_id=request.session_id, report=convert.to_struct(report))

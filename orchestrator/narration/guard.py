@@ -20,6 +20,12 @@ composer text is shown), an accepted wrong one costs trust.
   (naming it without a qualifier asserts it) and must agree with the item's status; so must
   what it says of the single finding's calcification, cavity, bubble lucency and air bronchogram.
 
+- sign verdicts: on a turn that answers "is there a pneumothorax?" (``signs``: yes, no, uncertain,
+  not_read), a clause naming one of those signs must say what the verdict says: present for yes,
+  absent (or normal) for no, "cannot be judged" for uncertain, and no presence or absence at all for
+  a sign Hilum does not read ("no pneumothorax" where Hilum does not trace the pleural line is
+  rejected); a clause that names only the other side than the one asked about is not read.
+
 Known limits: Chinese numerals (三条) are not read as numbers; a clause naming two signs with
 one negation is read as negating both (a false rejection, never a false acceptance of a flip).
 """
@@ -43,6 +49,7 @@ _LOBE_EN = re.compile(r"\b(right|left)\s+(upper|middle|lower)\s+lobe", re.IGNORE
 _LOBE_ABBR = re.compile(r"\b([RL][UML]L)\b")
 _LOBE_ZH = re.compile(r"([左右])肺?([上中下])叶")
 _SENTENCE_SPLIT = re.compile(r"[。;；:：!！?？\n]|(?<!\d)\.(?!\d)")
+_VERDICT_SPLIT = re.compile(r"[。;；!！?？\n,，]|(?<!\d)\.(?!\d)")
 _CLAUSE_SPLIT = re.compile(r"[。;；:：,，、!！?？\n]|(?<!\d)\.(?!\d)")
 
 VALID_LOBES = frozenset({"RUL", "RML", "RLL", "LUL", "LLL"})
@@ -77,6 +84,36 @@ _POSITIVE_CUES = (
 )
 
 
+# a sign-presence verdict's sign (orchestrator/dialogue/checklists.py ``read_sign``) → patterns that
+# name it in a narration (English at a word start, Chinese anywhere)
+_VERDICT_TERMS: dict[str, tuple[str, ...]] = {
+    "pneumothorax": (r"\bpneumothora", r"\bcollapsed lung", "气胸"),
+    "pleural_effusion": (r"\beffusion", r"\bpleural fluid", "积液", "胸水"),
+    "cardiomegaly": (r"\bcardiomegal", r"\benlarged heart", r"\bheart (?:is )?(?:not )?enlarged", r"\bheart size",
+                     r"\bcardiac (?:enlargement|size|silhouette)", r"\bbig heart",
+                     "心影增大", "心脏增大", "心脏扩大", "心脏大", "心影大", "心大"),
+    "costophrenic_blunting": (r"\bcostophrenic (?:angle )?blunting", r"\bblunted costophrenic",
+                              r"\bangles? (?:is |are )?blunted", "肋膈角变钝", "肋膈角钝"),
+    "consolidation": (r"\bconsolidat", "实变"),
+    "hilar_enlargement": (r"\bhilar (?:enlargement|size)", r"\benlarged hil", r"\bbulky hil", r"\bprominent hil",
+                          r"\bhila (?:are|look) (?:not )?(?:enlarged|normal)", "肺门增大", "肺门影增大", "肺门大",
+                          "肺门增浓"),
+    "mediastinal_widening": (r"\bmediastin", "纵隔"),
+    "tracheal_deviation": (r"\btrache", "(?<!支)气管"),
+    "diaphragm_contour": (r"\bdiaphragm", r"\bhemidiaphragm", "膈面", "膈肌", "横膈"),
+}
+# what says "Hilum does not read this sign" (checked before any other cue)
+_NOT_READ_CUES = (
+    r"\bdoes not (?:read|trace|measure|assess)", r"\bdoesn't (?:read|trace|measure|assess)", r"\bnot read\b",
+    r"\bnot (?:traced|measured|assessed) by", r"\bneither yes nor no\b", r"\bno verdict\b",
+    "不判读", "不追踪", "不测量", "不评估", "既不能说有", "未判读",
+)
+_VERDICT_UNCERTAIN_CUES = (*_UNCERTAIN_CUES, r"\bwhether\b", "是否", r"\bcan be\b", r"\bcould be\b", r"\bsettle", r"\bnot be judged\b",
+                           "可为", "可能", "可明确", "无法判断")
+_VERDICT_NEGATIVE_CUES = (*_NEGATIVE_CUES, r"\bnormal\b", r"\bmidline\b", r"\bunremarkable\b", "否", "正常", "居中")
+_SIDE_WORDS = {"right": (r"\bright\b", "右"), "left": (r"\bleft\b", "左")}
+
+
 @dataclass(frozen=True)
 class GuardVerdict:
     ok: bool
@@ -97,6 +134,7 @@ class _Facts:
     anchor_findings: dict[str, dict[str, Any]]
     anatomy_sides: frozenset[str]
     signs: tuple[tuple[tuple[str, ...], str], ...]  # (terms, status yes|no|uncertain)
+    verdicts: tuple[tuple[str, str, str | None], ...] = ()  # (sign, status yes|no|uncertain|not_read, side)
 
 
 # --- reading the facts ---------------------------------------------------------------------
@@ -169,6 +207,17 @@ def _signs(turn_facts: dict[str, Any]) -> tuple[tuple[tuple[str, ...], str], ...
     return tuple(signs)
 
 
+def _verdicts(turn_facts: dict[str, Any]) -> tuple[tuple[str, str, str | None], ...]:
+    """The turn's sign verdicts (``Turn.facts()["signs"]``, orchestrator/dialogue/turn.py ``SignVerdict``)."""
+    out: list[tuple[str, str, str | None]] = []
+    for v in turn_facts.get("signs") or []:
+        if isinstance(v, dict) and v.get("sign") in _VERDICT_TERMS and v.get("status") in ("yes", "no", "uncertain",
+                                                                                          "not_read"):
+            side = v.get("side") if v.get("side") in ("right", "left") else None
+            out.append((str(v["sign"]), str(v["status"]), side))
+    return tuple(out)
+
+
 def _anchor_side(anchor: dict[str, Any], finding: dict[str, Any] | None) -> set[str]:
     if finding is not None and finding.get("side") in ("right", "left"):
         return {str(finding["side"])}
@@ -211,6 +260,7 @@ def _read_facts(turn_facts: dict[str, Any], composer_text: str, question: str) -
         anchor_findings=findings_by_anchor,
         anatomy_sides=frozenset(anatomy_sides),
         signs=_signs(turn_facts),
+        verdicts=_verdicts(turn_facts),
     )
 
 
@@ -314,6 +364,43 @@ def _check_signs(clause: str, facts: _Facts) -> list[str]:
     return problems
 
 
+def _found(lowered: str, patterns: tuple[str, ...]) -> bool:
+    return any(re.search(p, lowered) for p in patterns)
+
+
+def stated_verdict(clause: str) -> str:
+    """What a clause that names a sign says of it: not_read, uncertain, no, or yes (naming a sign
+    without a qualifier asserts it)."""
+    lowered = clause.lower()
+    if _found(lowered, _NOT_READ_CUES):
+        return "not_read"
+    if _has_cue(lowered, _VERDICT_UNCERTAIN_CUES):
+        return "uncertain"
+    if _has_cue(lowered, _VERDICT_NEGATIVE_CUES):
+        return "no"
+    return "yes"
+
+
+# what each verdict lets a narration say: a sign Hilum does not read may also be called undecided,
+# never present or absent
+_COMPATIBLE = {"yes": ("yes",), "no": ("no",), "uncertain": ("uncertain",), "not_read": ("not_read", "uncertain")}
+
+
+def _check_verdicts(clause: str, facts: _Facts) -> list[str]:
+    lowered = clause.lower()
+    problems: list[str] = []
+    for sign, status, side in facts.verdicts:
+        if not _found(lowered, _VERDICT_TERMS[sign]):
+            continue
+        named_sides = {s for s, words in _SIDE_WORDS.items() if _found(lowered, words)}
+        if side is not None and named_sides and side not in named_sides:
+            continue  # about the other side, which this verdict does not cover
+        stated = stated_verdict(clause)
+        if stated not in _COMPATIBLE[status]:
+            problems.append(f"sign: '{clause}' says {stated} of {sign}, the turn's verdict is {status}")
+    return problems
+
+
 def check_narration(text: str, turn_facts: dict[str, Any], composer_text: str, question: str = "") -> GuardVerdict:
     """Does ``text`` retell the facts without contradicting any of them?"""
     if not text.strip():
@@ -324,4 +411,7 @@ def check_narration(text: str, turn_facts: dict[str, Any], composer_text: str, q
         problems += _check_anchored_clause(sentence, facts)
     for clause in _split(text, _CLAUSE_SPLIT):
         problems += _check_signs(clause, facts)
+    if facts.verdicts:  # "Pneumothorax: no." is one statement: split at sentences and commas, not colons
+        for clause in _split(text, _VERDICT_SPLIT):
+            problems += _check_verdicts(clause, facts)
     return GuardVerdict(ok=not problems, violations=tuple(problems))

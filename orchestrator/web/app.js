@@ -31,6 +31,8 @@
     health: null,     // "ok" | "bad" | "offline"
     toast: null,      // {kind, message, lang}
     report: null, examples: [],
+    editing: null,    // the transcript entry (a past question) being edited for a re-run
+    origins: [],      // edit and re-run: the conversations a fork replaced, most recent last ({session, turns, log, active})
   };
 
   // the page's own text: t("ui key", {vars}); term("group", value) for the API's enumerations
@@ -113,6 +115,7 @@
     renderMeta();
     renderCorners();
     renderTranscript();
+    renderForkBar();
     if (state.active >= 0) renderOverlays(state.turns[state.active], true);
     if (state.busy) $("#busy-text").textContent = t(state.busyKey);
     renderToast();
@@ -217,7 +220,7 @@
     if (state.uploading && !example) return;
     if (!example) startLoading();
     try {
-      if (state.session) api("DELETE", `/v1/sessions/${state.session.session_id}`).catch(() => {});
+      forgetSessions();
       const form = new FormData();
       form.append("file", blob, name);
       form.append("lang", state.lang);
@@ -242,9 +245,29 @@
     state.spacingSource = image.spacing_source || null;
   }
 
+  // the open session and every conversation a fork replaced: closed on the server (a new film, close study)
+  function forgetSessions() {
+    const ids = [state.session, ...state.origins.map((o) => o.session)].filter(Boolean).map((s) => s.session_id);
+    ids.forEach((id) => api("DELETE", `/v1/sessions/${id}`).catch(() => {}));
+    state.origins = []; state.editing = null;
+    renderForkBar();
+  }
+
+  // a session's transcript: each turn after the first preceded by the reader's question
+  function transcriptOf(session) {
+    const log = [];
+    (session.turns || []).forEach((turn, i) => {
+      const q = (session.questions || [])[i];
+      if (q) log.push({ type: "user", text: q, turnNo: turn.turn });
+      log.push({ type: "turn", idx: i });
+    });
+    return log;
+  }
+
   function startSession(session, filmUrl, name, example) {
     state.session = session; state.turns = []; state.filmName = name; state.filmLabel = example; state.active = -1;
-    state.report = null;
+    state.report = null; state.origins = []; state.editing = null;
+    renderForkBar();
     imageGeometry(session.image || {});
     const [h, w] = state.size;
     const film = $("#film");
@@ -255,7 +278,8 @@
     fitView();
     // a new film: a new transcript, but the questions still waiting for it stay
     state.log = state.log.filter((entry) => entry.type === "user" && entry.queued);
-    (session.turns || []).forEach((turn) => { state.turns.push(turn); state.log.push({ type: "turn", idx: state.turns.length - 1 }); });
+    state.turns = (session.turns || []).slice();
+    state.log = transcriptOf(session).concat(state.log);
     ["#question", "#btn-send", "#btn-report", "#btn-close"].forEach((s) => { $(s).disabled = false; });
     renderTranscript();
     if (state.turns.length) selectTurn(state.turns.length - 1);
@@ -302,6 +326,7 @@
     try {
       const turn = await askStreaming(entry.text, pending.querySelector(".stages"));
       clearToast();  // the action succeeded: an earlier error is stale
+      entry.turnNo = turn.turn;  // the question of this turn: it can be edited and re-run
       state.turns.push(turn);
       state.log.push({ type: "turn", idx: state.turns.length - 1 });
       state.inflight = null;
@@ -348,6 +373,95 @@
 
   function scrollTranscript() { const tr = $("#transcript"); tr.scrollTop = tr.scrollHeight; }
 
+  // --- edit and re-run --------------------------------------------------------------------------------------
+  // Every past question has an edit control; a re-run forks the session at that turn (the server keeps
+  // the turns before it and answers the edited question: POST /v1/sessions/{id}/fork) and the forked
+  // conversation replaces the view. The bar above the transcript leads back to the one it replaced.
+  function startEdit(entry) {
+    if (state.busy || state.uploading) return;
+    state.editing = entry;
+    renderTranscript();
+    const box = document.querySelector(".msg-user.editing textarea");
+    if (box) { box.focus(); box.setSelectionRange(box.value.length, box.value.length); }
+  }
+
+  function editBox(entry) {
+    const form = el("form", "msg-user editing");
+    form.dataset.turn = String(entry.turnNo);
+    const box = el("textarea", "edit-input");
+    box.rows = 2; box.value = entry.text;
+    box.setAttribute("aria-label", t("edit_question"));
+    const actions = el("div", "edit-actions");
+    const rerun = el("button", "primary small edit-rerun", t("rerun"));
+    rerun.type = "submit";
+    const cancel = el("button", "ghost small edit-cancel", t("cancel_edit"));
+    cancel.type = "button";
+    cancel.addEventListener("click", () => { state.editing = null; renderTranscript(); });
+    actions.append(rerun, cancel);
+    form.append(box, actions);
+    form.addEventListener("submit", (e) => { e.preventDefault(); forkAt(entry.turnNo, box.value); });
+    box.addEventListener("keydown", (e) => {
+      if (e.key === "Enter" && !e.shiftKey && !e.isComposing) { e.preventDefault(); forkAt(entry.turnNo, box.value); }
+      if (e.key === "Escape") { state.editing = null; renderTranscript(); }
+    });
+    return form;
+  }
+
+  async function forkAt(turnNo, question) {
+    question = (question || "").trim();
+    if (!question || !state.session || state.busy) return;
+    setBusy(true, "rerunning");
+    try {
+      const res = await api("POST", `/v1/sessions/${state.session.session_id}/fork`, { turn: turnNo, question });
+      const forked = await res.json();
+      clearToast();  // the action succeeded: an earlier error is stale
+      state.origins.push({ session: state.session, turns: state.turns, log: state.log, active: state.active });
+      state.editing = null;
+      showConversation(forked, forked.turns || [], transcriptOf(forked), (forked.turns || []).length - 1);
+    } catch (e) {
+      showError(e);
+    } finally {
+      setBusy(false);
+      drainQueue();
+    }
+  }
+
+  // back to the conversation the fork replaced (the forked session is closed on the server)
+  function backToOriginal() {
+    if (!state.origins.length || state.busy) return;
+    const fork = state.session;
+    const back = state.origins.pop();
+    if (fork) api("DELETE", `/v1/sessions/${fork.session_id}`).catch(() => {});
+    state.editing = null;
+    showConversation(back.session, back.turns, back.log, back.active);
+  }
+
+  // (``turns``: the conversation's turns so far; a session object holds only those it was created with)
+  function showConversation(session, turns, log, active) {
+    state.session = session;
+    state.turns = turns.slice();
+    state.log = log.concat(state.log.filter((entry) => entry.type === "user" && entry.queued));
+    state.report = null;
+    renderTranscript();
+    renderForkBar();
+    if (state.turns.length) selectTurn(active >= 0 && active < state.turns.length ? active : state.turns.length - 1);
+    renderMeta();
+  }
+
+  function renderForkBar() {
+    const bar = $("#fork-bar");
+    if (!bar) return;
+    bar.innerHTML = "";
+    const origin = state.session && state.session.forked_from;
+    if (!state.origins.length || !origin) { bar.classList.add("hidden"); return; }
+    bar.append(el("span", "fork-text", t("forked_view", { n: origin.turn })));
+    const back = el("button", "ghost small fork-back", t("back_to_original"));
+    back.type = "button";
+    back.addEventListener("click", backToOriginal);
+    bar.append(back);
+    bar.classList.remove("hidden");
+  }
+
   // --- transcript rendering ---------------------------------------------------------------------------------
   function el(tag, cls, text) {
     const n = document.createElement(tag);
@@ -362,8 +476,18 @@
     $("#transcript-empty").classList.toggle("hidden", state.log.length > 0 || !!state.session);
     state.log.forEach((entry) => {
       if (entry.type === "user") {
+        if (entry === state.editing) { box.append(editBox(entry)); return; }
         const n = el("div", "msg-user" + (entry.queued ? " queued" : ""), entry.text);
         if (entry.queued) n.append(el("span", "queued-mark", t(state.session && !state.uploading ? "queued_busy" : "queued")));
+        if (!entry.queued && entry.turnNo >= 2) {  // turn 1 is the screening turn: no question of the reader's
+          n.dataset.turn = String(entry.turnNo);
+          const edit = el("button", "ghost small edit-q", t("edit"));
+          edit.type = "button";
+          edit.title = t("edit_question");
+          edit.disabled = state.busy || state.uploading;
+          edit.addEventListener("click", (e) => { e.stopPropagation(); startEdit(entry); });
+          n.append(edit);
+        }
         box.append(n);
       } else if (entry.type === "turn") {
         box.append(renderTurnCard(state.turns[entry.idx], entry.idx));
@@ -1085,6 +1209,7 @@
     if (on && key) $("#busy-text").textContent = t(key);
     $("#btn-send").disabled = !state.session && !state.uploading;
     document.querySelectorAll(".suggestion").forEach((b) => { b.disabled = !state.session; });
+    document.querySelectorAll(".edit-q, .edit-rerun, .fork-back").forEach((b) => { b.disabled = on || state.uploading; });
   }
 
   function renderMeta() {
@@ -1158,7 +1283,7 @@
 
   async function closeStudy() {
     if (!state.session) return;
-    try { await api("DELETE", `/v1/sessions/${state.session.session_id}`); } catch (e) { /* already gone */ }
+    forgetSessions();
     state.session = null; state.turns = []; state.active = -1; state.log = []; state.queue = []; state.report = null;
     state.filmLabel = null;
     $("#film").removeAttribute("href");
@@ -1209,5 +1334,5 @@
   loadExamples();
   pollHealth();
   setInterval(pollHealth, 10000);
-  window.hilum = { state, ask, upload, setLang, catalogue: CATALOGUE };
+  window.hilum = { state, ask, upload, setLang, forkAt, backToOriginal, catalogue: CATALOGUE };
 })();

@@ -62,6 +62,8 @@ def test_hilum_metric_names_in_rules_exist_in_the_orchestrator_registry() -> Non
     metrics.turn("screen", 0.1)
     metrics.error("bad_input")
     metrics.inflight.labels("http")
+    metrics.store_up("redis", True)  # labelled series appear once the store has answered or failed once
+    metrics.tenant_sessions("default", 1)
 
     class Encoder:
         calls, batches, pending = 1, 1, 0

@@ -1,4 +1,4 @@
-"""``/v1/sessions``: create, ask (plain and streamed), read, report, film, close."""
+"""``/v1/sessions``: create, ask (plain and streamed), fork (edit and re-run), read, report, film, close."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from orchestrator.api.dependencies import Engine, Tenant, Tenants
-from orchestrator.api.protocol import ERROR_RESPONSES, AskBody, Closed, Session, Turn
+from orchestrator.api.protocol import ERROR_RESPONSES, AskBody, Closed, ForkBody, Session, Turn
 from orchestrator.api.streaming import ndjson_events
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
@@ -34,6 +34,13 @@ def get_session(session_id: str, engine: Engine, tenant: Tenant) -> Any:
 @router.post("/{session_id}/turns", response_model=Turn, response_model_exclude_unset=True)
 def ask(session_id: str, body: AskBody, engine: Engine, tenant: Tenant) -> Any:
     return engine.ask(session_id, body.question, tenant=tenant).to_dict()
+
+
+@router.post("/{session_id}/fork", response_model=Session, response_model_exclude_unset=True, status_code=201)
+def fork(session_id: str, body: ForkBody, engine: Engine, tenant: Tenant) -> Any:
+    """Edit and re-run: a new session over the same film and facts (no encoder call) whose turns
+    before ``turn`` are this one's and whose turn ``turn`` answers ``question``; this one is unchanged."""
+    return engine.fork(session_id, body.turn, body.question, tenant=tenant).to_dict()
 
 
 @router.post(

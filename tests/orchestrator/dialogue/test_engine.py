@@ -88,7 +88,11 @@ def test_create_session_runs_one_encoder_pass_and_screens(setup: Any) -> None:
     eng, enc, _, sid = setup
     view = eng.get_session(sid, tenant="t1")
     d = view.to_dict()
-    assert set(d) == {"session_id", "lang", "image", "turns", "anchors"}
+    assert set(d) == {"session_id", "lang", "image", "frame", "turns", "anchors", "questions"}
+    assert d["questions"] == [""]  # the screening turn has no question of the reader's
+    h, w = Image.open(io.BytesIO(phantom_png())).size[::-1]
+    assert d["frame"]["original_size"] == [h, w] and d["frame"]["working_size"] == [512, 512]
+    assert d["frame"]["scale"] == max(h, w) / 512
     assert d["image"]["size"] == [512, 512] and d["image"]["spacing_source"] == "estimated"
     t1 = view.turns[0]
     assert t1.intent == "screen" and t1.turn == 1 and enc.calls == 1

@@ -16,7 +16,8 @@ import pytest
 
 from orchestrator.dicom_out import validate
 from orchestrator.dicom_out.content import SessionContent, session_content
-from orchestrator.dicom_out.source import SourceImage, dicom_source
+from orchestrator.dicom_out.objects import DicomObjects
+from orchestrator.dicom_out.source import SourceImage
 from orchestrator.dicom_out.validate import Verdict
 from orchestrator.settings import Settings
 
@@ -97,6 +98,7 @@ def dicom_case(engine: Any, film_dcm: bytes) -> Case:
     turns = [t.to_dict() for t in view.turns]
     for q in QUESTIONS:
         turns.append(engine.ask(view.session_id, q).to_dict())
-    source = dicom_source(film_dcm, Settings(), int(view.image_size[0]))
-    assert source is not None
-    return Case(session_content(engine, view.session_id, "default"), source, turns)
+    content = session_content(engine, view.session_id, "default")
+    source = DicomObjects.source(content)  # the session's own source record
+    assert source.kind == "dicom"
+    return Case(content, source, turns)

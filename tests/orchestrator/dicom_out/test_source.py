@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pydicom
 import pytest
-from PIL import Image
 
 from encoder.preprocess import to_working_size
-from orchestrator.dicom_out.registry import SourceRegistry
-from orchestrator.dicom_out.source import KEPT_ATTRIBUTES, dicom_source, secondary_capture_source
-from orchestrator.settings import Settings
+from orchestrator.dicom_out.content import session_content
+from orchestrator.dicom_out.objects import DicomObjects
+from orchestrator.dicom_out.source import KEPT_ATTRIBUTES, SourceImage, secondary_capture_source
 
 from .conftest import COLS, ROWS
 
@@ -34,30 +35,50 @@ def test_working_pixels_map_back_onto_the_original_pixel(rows: int, cols: int, d
     assert abs(y - (dot[0] + 0.5)) <= max(1.0, side / 512), (y, dot)
 
 
-def test_dicom_source_reads_uids_frame_and_only_the_kept_attributes(film_dcm: bytes) -> None:
+def test_the_session_keeps_uids_frame_and_only_the_kept_attributes(engine: Any, film_dcm: bytes) -> None:
+    """The engine records the DICOM upload on the session itself; the objects' source comes from it."""
     ds = pydicom.dcmread(io.BytesIO(film_dcm))
-    source = dicom_source(film_dcm, Settings(), 512)
-    assert source is not None and source.kind == "dicom"
+    view = engine.create_session(film_dcm, filename="film.dcm", lang="en")
+    state = engine.store.get(view.session_id)
+    assert state.source is not None and state.source.format == "dicom" and state.source.dicom is not None
+    assert state.frame is not None and state.frame.original_size == (ROWS, COLS)
+    assert state.frame.working_size == (512, 512)
+    assert view.to_dict()["frame"] == state.frame.as_dict()
+    source = DicomObjects.source(session_content(engine, view.session_id, "default"))
+    assert source.kind == "dicom"
     assert (source.sop_instance_uid, source.study_uid, source.series_uid, source.sop_class_uid) == (
         ds.SOPInstanceUID, ds.StudyInstanceUID, ds.SeriesInstanceUID, ds.SOPClassUID)
     assert (source.rows, source.cols) == (ROWS, COLS)
     assert source.scale == pytest.approx(ROWS / 512) and (source.pad_x, source.pad_y) == ((ROWS - COLS) // 2, 0)
     assert set(source.header) <= set(KEPT_ATTRIBUTES)
     assert source.header["PatientID"] == ds.PatientID
-    assert "Do Not Keep" not in repr(source) and "OTHER-ID" not in repr(source)
+    assert "Do Not Keep" not in state.to_json() and "OTHER-ID" not in state.to_json()
+    assert ds.PatientID not in repr(state) and ds.PatientID not in repr(state.source)  # reprs reach logs
     ref = source.reference_dataset()
     assert "InstitutionName" not in ref and "OtherPatientIDs" not in ref and "PixelData" not in ref
+    engine.close_session(view.session_id)
 
 
-def test_no_dicom_source_for_a_png_or_a_dicom_without_valid_uids(film_dcm: bytes) -> None:
-    buf = io.BytesIO()
-    Image.fromarray(np.zeros((64, 64), dtype=np.uint8)).save(buf, format="PNG")
-    assert dicom_source(buf.getvalue(), Settings(), 512) is None
+def _session_source(engine: Any, data: bytes) -> tuple[Any, SourceImage]:
+    view = engine.create_session(data, filename=None, lang="en")
+    state = engine.store.get(view.session_id)
+    source = DicomObjects.source(session_content(engine, view.session_id, "default"))
+    engine.close_session(view.session_id)
+    return state, source
+
+
+def test_a_png_or_a_dicom_without_valid_uids_gets_a_secondary_capture(engine: Any, phantom_case: Path,
+                                                                       film_dcm: bytes) -> None:
+    state, source = _session_source(engine, (phantom_case / "image.png").read_bytes())
+    assert state.source is not None and state.source.format == "png" and state.source.dicom is None
+    assert state.frame is not None and source.kind == "secondary_capture"
     ds = pydicom.dcmread(io.BytesIO(film_dcm))
     ds.SOPInstanceUID = "not.a..uid"
     out = io.BytesIO()
     ds.save_as(out, enforce_file_format=True)
-    assert dicom_source(out.getvalue(), Settings(), 512) is None
+    state, source = _session_source(engine, out.getvalue())
+    assert state.source is not None and state.source.format == "dicom" and state.source.dicom is None
+    assert source.kind == "secondary_capture" and source.sop_instance_uid != "not.a..uid"
 
 
 def test_secondary_capture_uids_are_new_and_stable_per_session() -> None:
@@ -66,16 +87,3 @@ def test_secondary_capture_uids_are_new_and_stable_per_session() -> None:
     assert (a.sop_instance_uid, a.study_uid, a.series_uid) == (b.sop_instance_uid, b.study_uid, b.series_uid)
     assert len({a.sop_instance_uid, a.study_uid, a.series_uid, other.sop_instance_uid, other.study_uid}) == 5
     assert all(pydicom.uid.UID(u).is_valid for u in (a.sop_instance_uid, a.study_uid, a.series_uid))
-
-
-def test_registry_is_per_tenant_bounded_and_expires() -> None:
-    now = [0.0]
-    reg = SourceRegistry(ttl_s=10, max_items=2, clock=lambda: now[0])
-    s = secondary_capture_source("a", (512, 512))
-    reg.record("t1", "a", s)
-    assert reg.get("t1", "a") == s and reg.get("t2", "a") is None
-    reg.record("t1", "b", s)
-    reg.record("t1", "c", s)
-    assert reg.get("t1", "a") is None and reg.get("t1", "c") == s
-    now[0] = 11.0
-    assert reg.get("t1", "c") is None
