@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# GPU check for the anatomy encoder (issue 4), two parts:
+# GPU check for the anatomy encoder (issue 4) and the lesion reader (issue 22), three parts:
 #   1. TensorRT: build engines (FP32, FP16) from the committed ONNX, parity against ONNX Runtime,
 #      time batch 1 / 8 / 32 (skips with its reason where tensorrt is not installed);
 #   2. PyTorch on CUDA, whatever part 1 did: the same weights at batch 1 / 8 / 32 in FP32 (TF32 off),
 #      TF32 (PyTorch's default for convolutions) and FP16,
-#      parity against ONNX Runtime on the CPU.
+#      parity against ONNX Runtime on the CPU;
+#   3. the lesion reader (encoder/weights/lesion-reader/): TensorRT plans with the profile min 1 / opt 32 /
+#      max 128 crops (export/lesion_reader.py) in FP32 and FP16 with parity, and PyTorch CUDA, crops/s at
+#      batch 1 / 32 / 128 (each part skips with its reason where it cannot run).
 # Needs: an NVIDIA GPU, python with torch (CUDA) and onnxruntime (+ tensorrt 10.x for part 1), this repo.
 #   PYTHON=python3 bash loadtests/gpu_check.sh            (results under ${OUT:-/tmp/hilum-gpu})
 set -euo pipefail
@@ -77,4 +80,47 @@ for tag, dtype, tf32 in (("fp32", torch.float32, False), ("tf32", torch.float32,
     print("torch", device, tag, json.dumps(summary[tag]), flush=True)
 (out / "gpu_torch.json").write_text(json.dumps(summary, indent=2))
 print("SUMMARY torch", json.dumps(summary))
+PY
+"$PY" - "$OUT" <<'PY' 2>&1 | tee "$OUT/gpu_reader.log" || echo "lesion reader part did not run (above)"
+import json, os, sys, time
+from pathlib import Path
+import numpy as np
+import torch
+from encoder.lesion_reader.network import load_reader
+from export.lesion_reader import ReaderProfile, ReaderTensorRTRunner, build_engine, tensorrt_parity
+from export.tensorrt import tensorrt_unavailable_reason
+from orchestrator.contracts.lesion_reader import INPUT_SHAPE
+out = Path(sys.argv[1]); weights = Path("encoder/weights/lesion-reader")
+onnx, pt = weights / "lesion_reader.onnx", weights / "lesion_reader.pt"
+device = os.environ.get("CHECK_DEVICE", "cuda")
+sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+reps = int(os.environ.get("CHECK_REPS", "30"))
+crops = np.random.default_rng(0).random((8, *INPUT_SHAPE), dtype=np.float32)
+summary = {}
+reason = tensorrt_unavailable_reason()
+if reason:
+    summary["tensorrt"] = {"skipped": reason}
+else:
+    for fp16 in (False, True):
+        tag = "fp16" if fp16 else "fp32"
+        t = time.perf_counter(); plan = build_engine(onnx, out / f"lesion_reader.{tag}.plan", ReaderProfile(), fp16=fp16)
+        runner = ReaderTensorRTRunner(plan)
+        ms = {b: runner.time_batch(b) for b in (1, 32, 128)}
+        summary[f"tensorrt_{tag}"] = {"build_s": round(time.perf_counter() - t, 1),
+                                      "max_abs_diff_vs_onnx": tensorrt_parity(plan, onnx, crops),
+                                      "crops_per_s": {b: round(b * 1000 / v, 1) for b, v in ms.items()}}
+        print("reader tensorrt", tag, json.dumps(summary[f"tensorrt_{tag}"]), flush=True)
+model = load_reader(pt).to(device).eval()
+with torch.inference_mode():
+    for batch in (1, 32, 128):
+        x = torch.rand(batch, *INPUT_SHAPE, device=device)
+        for _ in range(min(5, reps)):
+            model(x)
+        sync(); t = time.perf_counter()
+        for _ in range(reps):
+            model(x)
+        sync(); summary.setdefault("torch_fp32_crops_per_s", {})[batch] = round(batch * reps / (time.perf_counter() - t), 1)
+print("reader torch", device, json.dumps(summary.get("torch_fp32_crops_per_s")), flush=True)
+(out / "gpu_reader.json").write_text(json.dumps(summary, indent=2))
+print("SUMMARY reader", json.dumps(summary))
 PY
