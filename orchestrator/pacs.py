@@ -10,17 +10,31 @@ session's results back into the study.
   film's study with STOW-RS. A session whose film was not DICOM is refused: its results reference
   a Hilum secondary capture, in a study of its own, and are never filed under a patient.
 
+- **poll** (``PacsPoller``, ``hilum pacs --dicomweb URL [--once]``): QIDO-RS over the whole archive for
+  DX/CR instances the poller's state file does not know; each frontal one is pulled into a session and
+  its SR and presentation state pushed into its study, exactly once across kills and restarts (see
+  the class); failures are retried with backoff on later passes.
+
 Settings: ``HILUM_PACS_DICOMWEB_URL``, ``HILUM_PACS_USERNAME``, ``HILUM_PACS_PASSWORD`` (HTTP basic),
-``HILUM_PACS_TIMEOUT_S``. Errors name the step and the HTTP status, never a patient attribute.
+``HILUM_PACS_TIMEOUT_S``; the poller's ``HILUM_PACS_STATE_FILE``, ``HILUM_PACS_POLL_INTERVAL_S``,
+``HILUM_PACS_RETRY_BASE_S``, ``HILUM_PACS_RETRY_MAX_S``, ``HILUM_PACS_PAGE_SIZE``. Errors name the step
+and the HTTP status, never a patient attribute.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import io
+import json
 import logging
+import os
 import re
+import time
 import uuid
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -121,6 +135,16 @@ class DicomWebClient:
         params = [("includefield", f) for f in QIDO_FIELDS]
         r = self._send("QIDO-RS", "GET", f"/studies/{study_uid}/instances", params=params,
                        headers={"Accept": "application/dicom+json"})
+        if r.status_code == 204 or not r.content:
+            return []
+        items = r.json()
+        return items if isinstance(items, list) else []
+
+    def search(self, modality: str, *, offset: int = 0, limit: int = 100) -> list[dict[str, Any]]:
+        """QIDO-RS over the whole archive: one page of the instances of ``modality``."""
+        params: list[tuple[str, str | int]] = [("Modality", modality), ("offset", offset), ("limit", limit)]
+        params += [("includefield", f) for f in ("0020000D", *QIDO_FIELDS)]
+        r = self._send("QIDO-RS", "GET", "/instances", params=params, headers={"Accept": "application/dicom+json"})
         if r.status_code == 204 or not r.content:
             return []
         items = r.json()
@@ -228,22 +252,38 @@ def pull_study(pacs: DicomWebClient, hilum: httpx.Client, study_uid: str, lang: 
     return out
 
 
-def push_session(pacs: DicomWebClient, hilum: httpx.Client, session_id: str,
-                 kinds: tuple[str, ...] = ("sr", "pr"), validate: bool = False) -> list[PushedObject]:
-    """The session's DICOM results → STOW-RS into the film's study."""
+SessionObject = tuple[str, bytes, pydicom.Dataset]  # kind, the Part 10 file, its header
+
+
+def session_objects(hilum: httpx.Client, session_id: str, kinds: tuple[str, ...] = ("sr", "pr")) -> list[SessionObject]:
+    """The session's DICOM results from Hilum (``GET /v1/sessions/{id}/dicom/{kind}``); refused for a
+    session whose film did not come from DICOM."""
     if not re.fullmatch(r"[0-9a-f]{8,64}", session_id or ""):
         raise PacsUsageError("the session id is not a Hilum session id")
-    objects: list[tuple[str, bytes, pydicom.Dataset]] = []
+    objects: list[SessionObject] = []
     for kind in kinds:
         r = hilum.get(f"/v1/sessions/{session_id}/dicom/{kind}")
         if r.status_code == 404 and kind == "seg" and _hilum_error(r) == "no_such_dicom_object":
             continue  # no finding: nothing to segment
+        if r.status_code == 404 and _hilum_error(r) == "session_not_found":
+            raise SessionGoneError("Hilum no longer has this session (session_not_found)")
         if r.status_code != 200:
             raise PacsUsageError(f"Hilum could not give this session's {kind} ({_hilum_error(r)})")
         if r.headers.get("x-hilum-source-image") != "dicom-upload":
             raise PacsUsageError("this session's film did not come from DICOM (or this Hilum does not know its "
                                  "UIDs): its results reference a Hilum secondary capture and are not filed in a PACS")
         objects.append((kind, r.content, pydicom.dcmread(io.BytesIO(r.content), stop_before_pixels=True)))
+    return objects
+
+
+def push_session(pacs: DicomWebClient, hilum: httpx.Client, session_id: str,
+                 kinds: tuple[str, ...] = ("sr", "pr"), validate: bool = False) -> list[PushedObject]:
+    """The session's DICOM results → STOW-RS into the film's study."""
+    return store_objects(pacs, session_objects(hilum, session_id, kinds), validate)
+
+
+def store_objects(pacs: DicomWebClient, objects: list[SessionObject], validate: bool = False) -> list[PushedObject]:
+    """STOW-RS of one session's objects into their (one) study; raises unless the PACS confirms each."""
     if not objects:
         return []
     studies = {str(ds.StudyInstanceUID) for _, _, ds in objects}
@@ -263,3 +303,249 @@ def push_session(pacs: DicomWebClient, hilum: httpx.Client, session_id: str,
         raise PacsError(f"the PACS did not confirm storing: {', '.join(missing)}")
     return [PushedObject(kind, study_uid, str(ds.SeriesInstanceUID), str(ds.SOPInstanceUID), errors.get(kind, []))
             for kind, _, ds in objects]
+
+
+# --- the poller: ``hilum pacs --dicomweb URL [--once]`` ------------------------------------------------
+RETRIED_HILUM_STATUSES = frozenset({408, 409, 429})  # and every 5xx or no answer: tried again later
+DONE, SKIPPED = "done", "skipped"
+
+
+class SessionGoneError(PacsUsageError):
+    """Hilum has no such session (any more: expired, closed, or a restarted Hilum without Redis)."""
+
+    kind = "session_not_found"
+
+
+@dataclass
+class FilmRecord:
+    """The state file's row for one instance (keyed by its SOP Instance UID). ``status`` moves
+    new → session (Hilum has its first turn) → storing (the SR/PR UIDs written down before STOW-RS)
+    → done; or skipped (lateral, not a chest modality, refused by Hilum: never tried again)."""
+
+    study_uid: str
+    series_uid: str
+    status: str = "new"
+    session_id: str | None = None
+    objects: list[str] = field(default_factory=list)  # SOP Instance UIDs being / been stored
+    stored: list[dict[str, Any]] = field(default_factory=list)
+    attempts: int = 0  # failed tries so far
+    next_try: float = 0.0  # epoch seconds before which a failed film waits (backoff)
+    error: str | None = None  # the last failure's kind (never a patient attribute)
+    reason: str | None = None  # why it was skipped
+
+    @property
+    def settled(self) -> bool:
+        return self.status in (DONE, SKIPPED)
+
+
+class PollerState:
+    """The poller's memory: ``{"version": 1, "films": {sop_uid: FilmRecord}}``, rewritten whole and
+    atomically (temporary file, fsync, rename) after every step, so a kill at any point leaves the
+    last step's state. One poller per state file (an advisory lock beside it)."""
+
+    VERSION = 1
+
+    def __init__(self, path: Path, films: dict[str, FilmRecord] | None = None) -> None:
+        self.path = Path(path)
+        self.films: dict[str, FilmRecord] = films or {}
+
+    @classmethod
+    def load(cls, path: Path) -> PollerState:
+        path = Path(path)
+        if not path.exists():
+            return cls(path)
+        try:
+            doc = json.loads(path.read_text(encoding="utf-8"))
+            films = {uid: FilmRecord(**row) for uid, row in doc["films"].items()}
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            # starting over would process every film again: refuse, and say which file
+            raise PacsUsageError(f"the poller's state file {str(path)!r} cannot be read: fix or move it") from None
+        return cls(path, films)
+
+    def save(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        data = json.dumps({"version": self.VERSION, "films": {k: asdict(v) for k, v in self.films.items()}},
+                          indent=1, sort_keys=True)
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.path)
+        dir_fd = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[PollerState]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.with_name(self.path.name + ".lock").open("a") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                raise PacsUsageError("another hilum pacs poller is using this state file") from None
+            try:
+                yield self
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def default_state_path(settings: Settings, dicomweb_url: str) -> Path:
+    """``settings.pacs_state_file``, else one file per PACS under the cache folder."""
+    if settings.pacs_state_file is not None:
+        return settings.pacs_state_file
+    digest = uuid.uuid5(uuid.NAMESPACE_URL, dicomweb_url.rstrip("/")).hex[:16]
+    return settings.cache_dir / "pacs-poller" / f"{digest}.json"
+
+
+@dataclass
+class PassReport:
+    """One pass: what was new, what became a session with its results stored, what was left and why."""
+
+    found: int = 0
+    processed: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    failed: list[dict[str, Any]] = field(default_factory=list)
+    waiting: int = 0  # failed before, backoff not over yet
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed and not self.waiting
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"found": self.found, "processed": self.processed, "skipped": self.skipped, "failed": self.failed,
+                "waiting": self.waiting}
+
+
+class PacsPoller:
+    """QIDO-RS for the DX/CR instances the state file does not know yet; each frontal one → WADO-RS →
+    a Hilum session (first turn) → its SR and presentation state → STOW-RS into the film's study.
+
+    Exactly once in the PACS: the SR/PR UIDs derive from the session and its turn count, are written
+    down before STOW-RS, and after a restart the study is asked whether they arrived before anything
+    is stored again. A kill between Hilum's answer to the upload and the state write can leave one
+    extra Hilum session (never a second result in the PACS). A failure (PACS or Hilum unreachable,
+    5xx, 429) is retried on later passes with exponential backoff; Hilum's refusal of a film (4xx:
+    not a chest film, corrupt) marks it skipped."""
+
+    def __init__(self, pacs: DicomWebClient, hilum: httpx.Client, state: PollerState, *, lang: str | None = None,
+                 retry_base_s: float = 5.0, retry_max_s: float = 600.0, page_size: int = 100,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.pacs, self.hilum, self.state, self.lang = pacs, hilum, state, lang
+        self.retry_base_s, self.retry_max_s, self.page_size = retry_base_s, retry_max_s, max(1, page_size)
+        self.clock = clock
+
+    def discover(self, report: PassReport | None = None) -> int:
+        """New DX/CR instances into the state file (lateral views as skipped, into ``report``); how many."""
+        new = 0
+        for modality in sorted(CHEST_MODALITIES):
+            offset = 0
+            while True:
+                page = self.pacs.search(modality, offset=offset, limit=self.page_size)
+                for item in page:
+                    study, series, sop = _first(item, "0020000D"), _first(item, "0020000E"), _first(item, "00080018")
+                    if sop in self.state.films or not all(valid_uid(u) for u in (study, series, sop)):
+                        continue
+                    record = FilmRecord(study, series)
+                    chosen, _left = select_films([item])
+                    if not chosen:
+                        record.status, record.reason = SKIPPED, _left[0][1]
+                        if report is not None:
+                            report.skipped.append({"sop_instance_uid": sop, "study_uid": study, "reason": record.reason})
+                    self.state.films[sop] = record
+                    new += 1
+                if len(page) < self.page_size:
+                    break
+                offset += len(page)
+        if new:
+            self.state.save()
+        return new
+
+    def run_once(self) -> PassReport:
+        report = PassReport()
+        report.found = self.discover(report)
+        now = self.clock()
+        for sop in sorted(self.state.films, key=lambda k: (self.state.films[k].study_uid, k)):
+            record = self.state.films[sop]
+            if record.settled:
+                continue
+            if record.next_try > now:
+                report.waiting += 1
+                continue
+            try:
+                self.process(sop, record)
+            except (PacsError, PacsUsageError) as exc:
+                record.attempts += 1
+                record.error = exc.kind
+                record.next_try = self.clock() + min(self.retry_max_s, self.retry_base_s * 2 ** (record.attempts - 1))
+                self.state.save()
+                log.warning("a film failed at step %s (%s); try %d, next in %.0f s", record.status, exc.kind,
+                            record.attempts, record.next_try - self.clock())
+                report.failed.append({"sop_instance_uid": sop, "study_uid": record.study_uid, "step": record.status,
+                                      "error": {"kind": exc.kind, "message": exc.message},
+                                      "attempts": record.attempts})
+                continue
+            row = {"sop_instance_uid": sop, "study_uid": record.study_uid}
+            if record.status == SKIPPED:
+                report.skipped.append({**row, "reason": record.reason})
+            else:
+                report.processed.append({**row, "session_id": record.session_id, "stored": record.stored})
+        return report
+
+    def process(self, sop: str, record: FilmRecord) -> None:
+        if record.status == "storing" and self._in_pacs(record):
+            return self._done(record)
+        if record.status in ("session", "storing"):
+            try:
+                return self._store(record)
+            except SessionGoneError:
+                if record.status == "storing" and self._in_pacs(record):
+                    return self._done(record)
+                record.status, record.session_id, record.objects = "new", None, []  # Hilum lost it: again
+                self.state.save()
+        self._first_turn(sop, record)
+        if record.status == "session":
+            self._store(record)
+        return None
+
+    def _first_turn(self, sop: str, record: FilmRecord) -> None:
+        data = self.pacs.retrieve(record.study_uid, record.series_uid, sop)
+        try:
+            r = self.hilum.post("/v1/sessions", files={"file": ("film.dcm", data, "application/dicom")},
+                                data={"lang": self.lang} if self.lang else {})
+        except httpx.HTTPError as exc:
+            raise PacsError(f"Hilum could not be reached for the first turn ({type(exc).__name__})") from None
+        if r.status_code != 201:
+            kind = _hilum_error(r)
+            if r.status_code < 500 and r.status_code not in RETRIED_HILUM_STATUSES:
+                record.status, record.reason, record.error = SKIPPED, kind, None
+                self.state.save()
+                return
+            raise PacsError(f"Hilum answered the first turn with HTTP {r.status_code} ({kind})")
+        record.session_id, record.status, record.error = str(r.json()["session_id"]), "session", None
+        self.state.save()
+
+    def _store(self, record: FilmRecord) -> None:
+        try:
+            objects = session_objects(self.hilum, str(record.session_id))
+        except httpx.HTTPError as exc:
+            raise PacsError(f"Hilum could not be reached for the results ({type(exc).__name__})") from None
+        record.objects, record.status = [str(ds.SOPInstanceUID) for _, _, ds in objects], "storing"
+        self.state.save()  # written down before STOW-RS: a restart asks the study before storing again
+        record.stored = [p.to_dict() for p in store_objects(self.pacs, objects)]
+        self._done(record)
+
+    def _in_pacs(self, record: FilmRecord) -> bool:
+        present = {_first(i, "00080018") for i in self.pacs.instances(record.study_uid)}
+        return bool(record.objects) and set(record.objects) <= present
+
+    def _done(self, record: FilmRecord) -> None:
+        record.status, record.error, record.next_try = DONE, None, 0.0
+        self.state.save()
+
+    def next_wake(self, interval_s: float) -> float:
+        """Seconds until the next pass: the poll interval, or sooner when a retry falls due."""
+        waits = [r.next_try - self.clock() for r in self.state.films.values() if not r.settled and r.next_try]
+        return max(0.0, min([interval_s, *waits]))

@@ -5,7 +5,9 @@ runs both servers (in threads for tests and in-process clients, or with uvicorn 
 thread for ``serve``). Readiness waits for the encoder's first pass (a warm-up film); on
 SIGTERM/SIGINT readiness flips to draining, both servers stop accepting work, in-flight turns
 finish (up to ``drain_timeout_s``), then the encoder closes. Without ``HILUM_API_KEYS_FILE`` only
-a loopback address is bound (``tenancy.check_bind``, before any socket or model is opened).
+a loopback address is bound (``tenancy.check_bind``, before any socket or model is opened). With
+``dicom_port`` (``hilum serve --dicom-port``) a C-STORE SCP (``orchestrator/dicom_scp.py``) listens on
+the same host beside them, and stops first.
 """
 
 from __future__ import annotations
@@ -142,6 +144,7 @@ class Service:
     host: str
     port: int
     grpc_port: int
+    dicom_port: int | None = None  # the C-STORE SCP (orchestrator/dicom_scp.py); None: none
     app: FastAPI = field(init=False)
     grpc_server: grpc.Server = field(init=False)
     _sock: socket.socket = field(init=False)
@@ -149,6 +152,7 @@ class Service:
     _threads: list[threading.Thread] = field(default_factory=list, init=False)
     _stop: threading.Event = field(default_factory=threading.Event, init=False)
     _grpc_stopped: threading.Event | None = field(default=None, init=False)
+    dicom_node: Any = field(default=None, init=False)
 
     def __post_init__(self) -> None:
         s = self.services
@@ -166,6 +170,15 @@ class Service:
             http=HilumH11Protocol, h11_max_incomplete_event_size=s.settings.http_max_header_bytes,  # 431
         )
         self._uvicorn = DrainingServer(config, on_exit=self.begin_drain)
+        if self.dicom_port is not None:
+            from orchestrator.dicom_scp import DicomNode
+
+            try:
+                self.dicom_node = DicomNode(s, self.host, self.dicom_port).start()  # binds now: a busy port fails here
+            except BaseException:
+                self._sock.close()
+                raise
+            self.dicom_port = self.dicom_node.port
 
     @property
     def url(self) -> str:
@@ -188,6 +201,8 @@ class Service:
         threading.Thread(target=warm_up, args=(self.services, self._stop), name="hilum-warmup", daemon=True).start()
 
     def _finish(self) -> None:
+        if self.dicom_node is not None:
+            self.dicom_node.stop()
         self.begin_drain()
         if self._grpc_stopped is not None:
             self._grpc_stopped.wait(self.services.settings.drain_timeout_s + 1)
@@ -199,7 +214,8 @@ class Service:
     def run(self) -> None:
         log_privacy.install()  # the process's handlers, uvicorn's included (set up by its Config): no PHI
         self._start_background()
-        log.info("serving REST on %s and gRPC on %s", self.url, self.grpc_target)
+        log.info("serving REST on %s and gRPC on %s%s", self.url, self.grpc_target,
+                 f" and DICOM (C-STORE) on port {self.dicom_port}" if self.dicom_node is not None else "")
         try:
             self._uvicorn.run(sockets=[self._sock])
         finally:
@@ -248,9 +264,10 @@ def serve(settings: Settings) -> int:
         log.error("hilum serve: %s", exc)
         return 2
     try:
-        service = Service(services, settings.host, settings.port, settings.grpc_port)
+        service = Service(services, settings.host, settings.port, settings.grpc_port, settings.dicom_port)
     except OSError as exc:
-        log.error("cannot listen on %s (REST %d, gRPC %d): %s", settings.host, settings.port, settings.grpc_port, exc)
+        log.error("cannot listen on %s (REST %d, gRPC %d, DICOM %s): %s", settings.host, settings.port,
+                  settings.grpc_port, settings.dicom_port, exc)
         services.close()
         return 1
     service.run()

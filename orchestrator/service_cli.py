@@ -22,6 +22,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     serve.add_argument("--host", help="bind address (default: settings.host)")
     serve.add_argument("--port", type=int, help="REST / web port (default 7860)")
     serve.add_argument("--grpc-port", type=int, help="gRPC port (default 50051)")
+    serve.add_argument("--dicom-port", type=int, metavar="P",
+                       help="also run a DICOM C-STORE SCP on this port (default: settings.dicom_port; none)")
     serve.add_argument("--encoder", help="'embedded' (default) or 'triton://HOST:PORT'")
     serve.add_argument("--llm-url", help="vLLM base URL(s), comma separated; none: the composer narrates")
     serve.add_argument("--llm-model", help="model name served by vLLM")
@@ -37,6 +39,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     ask.add_argument("--lang", choices=("zh", "en"), help="session language (default: from the first question)")
     ask.add_argument("--api-key", help="API key for --server (default: settings.api_key, HILUM_API_KEY)")
     ask.add_argument("--tenant", help="tenant (X-Hilum-Tenant) for a loopback server without API keys")
+    ask.add_argument("--sr", type=Path, metavar="OUT.dcm",
+                     help="also write the session's DICOM SR (TID 1500 Measurement Report) after the last turn")
     ask.set_defaults(handler=run_ask)
 
     status = subparsers.add_parser("status", help="health of orchestrator, Triton, narrator; sessions; GPU use")
@@ -50,7 +54,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
 def settings_from_args(args: argparse.Namespace, settings: Settings) -> Settings:
     """Flags override the environment-derived settings (only the flags given)."""
     update: dict[str, Any] = {}
-    for flag, name in (("host", "host"), ("port", "port"), ("grpc_port", "grpc_port"),
+    for flag, name in (("host", "host"), ("port", "port"), ("grpc_port", "grpc_port"), ("dicom_port", "dicom_port"),
                        ("encoder", "encoder"), ("llm_model", "llm_model"), ("api_keys_file", "api_keys_file")):
         value = getattr(args, flag, None)
         if value is not None:
@@ -74,7 +78,9 @@ def session_lang(args: argparse.Namespace) -> str:
     return "zh" if args.questions and CJK.search(args.questions[0]) else "en"
 
 
-def ask_in_process(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
+def ask_in_process(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], bytes | None]:
+    """The session's turns, and its SR (``--sr``) from the same builder as ``GET .../report?format=sr``."""
+    from orchestrator.dicom_out.objects import DicomObjects
     from orchestrator.server import build_services
 
     services = build_services(settings)
@@ -84,20 +90,32 @@ def ask_in_process(args: argparse.Namespace, settings: Settings) -> dict[str, An
         session = view.to_dict()
         turns = list(session["turns"])
         turns += [engine.ask(session["session_id"], q).to_dict() for q in args.questions]
-        return {"session_id": session["session_id"], "turns": turns}
+        sr = DicomObjects(engine).bytes("sr", session["session_id"]) if args.sr else None
+        return {"session_id": session["session_id"], "turns": turns}, sr
     finally:
         services.close()
 
 
-def ask_remote(args: argparse.Namespace, settings: Settings) -> dict[str, Any]:
-    from orchestrator.client import HilumClient
+def ask_remote(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, Any], bytes | None]:
+    from orchestrator.client import HilumClient, RemoteError
 
     api_key = args.api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
     with HilumClient(args.server, api_key=api_key, tenant=args.tenant) as client:
         session = client.create_session(args.image, lang=session_lang(args))
         turns = list(session["turns"])
         turns += [client.ask(session["session_id"], q) for q in args.questions]
-        return {"session_id": session["session_id"], "turns": turns}
+        sr = None
+        if args.sr:
+            r = client.http.get(f"/v1/sessions/{session['session_id']}/report", params={"format": "sr"})
+            if r.status_code != 200 or r.headers.get("content-type") != "application/dicom":
+                try:
+                    err = r.json()["error"]
+                    kind, message = str(err.get("kind", "error")), str(err.get("message", ""))
+                except (ValueError, KeyError, TypeError, AttributeError):
+                    kind, message = "http", "the server did not answer the SR as application/dicom"
+                raise RemoteError(r.status_code, kind, message)
+            sr = r.content
+        return {"session_id": session["session_id"], "turns": turns}, sr
 
 
 def render_turn(turn: dict[str, Any]) -> str:
@@ -119,11 +137,20 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     if not args.image.is_file():
         print(f"hilum ask: no such file: {args.image}", file=sys.stderr)
         return 2
+    if args.sr is not None and not args.sr.parent.is_dir():
+        print("hilum ask: --sr: the folder to write the SR into does not exist", file=sys.stderr)
+        return 2
     try:
-        result = ask_remote(args, settings) if args.server else ask_in_process(args, settings)
+        result, sr = ask_remote(args, settings) if args.server else ask_in_process(args, settings)
     except HilumError as exc:
         print(f"hilum ask: {exc.kind}: {exc.message}", file=sys.stderr)
         return 1
+    if sr is not None:
+        try:
+            args.sr.write_bytes(sr)
+        except OSError as exc:
+            print(f"hilum ask: --sr: cannot write the SR ({type(exc).__name__})", file=sys.stderr)
+            return 1
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:

@@ -100,6 +100,21 @@ class Settings(BaseSettings):
     pacs_username: str | None = Field(default=None, description="HTTP basic auth user for the PACS")
     pacs_password: SecretStr | None = Field(default=None, description="HTTP basic auth password (never logged)")
     pacs_timeout_s: float = Field(default=60.0, gt=0, description="each DICOMweb request")
+    pacs_state_file: Path | None = Field(default=None, description="the poller's memory (hilum pacs --dicomweb): "
+                                         "what it processed; default one file per PACS under cache_dir/pacs-poller")
+    pacs_poll_interval_s: float = Field(default=30.0, gt=0, description="the poller: seconds between passes")
+    pacs_retry_base_s: float = Field(default=5.0, ge=0, description="the poller: first backoff after a failed "
+                                     "film; doubles per failure")
+    pacs_retry_max_s: float = Field(default=600.0, ge=0, description="the poller: the longest backoff")
+    pacs_page_size: int = Field(default=100, ge=1, le=10000, description="the poller: QIDO-RS limit per request")
+
+    # --- DICOM node (orchestrator/dicom_scp.py: C-STORE SCP, hilum serve --dicom-port) ------------
+    dicom_port: int | None = Field(default=None, ge=0, le=65535, description="the C-STORE SCP's port on "
+                                   "settings.host (loopback unless api_keys_file is set); unset: no SCP")
+    dicom_ae_title: str = Field(default="HILUM", min_length=1, max_length=16, description="the SCP's AE title")
+    dicom_ae_tenants: dict[str, str] = Field(default_factory=dict, description='calling AE title -> tenant, JSON '
+                                             '{"CR_ROOM1": "alice"}; set: only these AEs may associate; unset: '
+                                             "any AE, tenant default")
 
     # --- data / phantom ----------------------------------------------------------------
     cache_dir: Path = Path.home() / ".cache" / "hilum"

@@ -15,15 +15,33 @@ from pydicom.dataset import Dataset
 
 from orchestrator.dicom_out.content import SessionContent, session_content
 from orchestrator.dicom_out.source import SourceImage, secondary_capture_image, session_source
-from orchestrator.errors import HilumError
+from orchestrator.errors import HilumError, InputError
 
 ObjectKind = Literal["sr", "pr", "sc", "seg"]
+ReportFormat = Literal["json", "sr"]
+REPORT_FORMATS: tuple[str, ...] = ("json", "sr")  # the report's formats: JSON (default), TID 1500 SR
 
 
 class NoSuchDicomObjectError(HilumError):
     http_status = 404
     grpc_code = "NOT_FOUND"
     kind = "no_such_dicom_object"
+
+
+class ReportFormatError(InputError):
+    """A report format other than ``json`` / ``sr`` (the value is never echoed)."""
+
+    http_status = 422
+    kind = "invalid_request"
+
+
+def report_format(value: str | None) -> ReportFormat:
+    """``json`` for none or empty; ``sr``; anything else is refused without repeating it."""
+    if not value or value == "json":
+        return "json"
+    if value == "sr":
+        return "sr"
+    raise ReportFormatError("unknown report format: use 'json' (the default) or 'sr' (DICOM TID 1500)")
 
 
 def encode(ds: Dataset) -> bytes:

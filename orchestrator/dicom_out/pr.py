@@ -110,7 +110,7 @@ def build_pr(content: SessionContent, source: SourceImage) -> Dataset:
         content_description="Hilum overlay: findings, anatomy points, distances", graphic_layers=layers,
         graphic_annotations=annotations,
     )
-    finish(pr, "Hilum overlay (device observations, not a diagnosis)")
+    finish(pr, "Hilum overlay (device observations, not a diagnosis)", content.created_at)
     del pr.CodingSchemeIdentificationSequence  # the presentation state uses no coded concept of its own
     pr.BodyPartExamined = "CHEST"  # General Series: a chest film is of no one side (no Laterality)
     return pr

@@ -15,6 +15,7 @@ not verified.
 
 from __future__ import annotations
 
+import datetime
 from typing import Any
 
 import highdicom as hd
@@ -204,12 +205,31 @@ def build_sr(content: SessionContent, source: SourceImage, ontology: Ontology) -
         manufacturer=MANUFACTURER, is_complete=True, is_final=False, is_verified=False,
         performed_procedure_codes=[c.PROCEDURE_CHEST_XRAY],
     )
-    finish(sr, "Hilum measurement report (device observations, not a diagnosis)")
+    finish(sr, "Hilum measurement report (device observations, not a diagnosis)", content.created_at)
     return sr
 
 
-def finish(ds: Dataset, description: str) -> None:
-    """What every Hilum object carries besides its IOD: UTF-8 text, the device, the private scheme."""
+def stamp(ds: Dataset, created_at: float | None) -> None:
+    """Dates and times from the session, not the clock: an instance UID (derived from the session and
+    its turn count) then always names the same bytes, whichever route or replica built it, and a
+    retried store sends the same object. Without a creation time the builder's own clock stays."""
+    if not created_at:
+        return
+    when = datetime.datetime.fromtimestamp(created_at, datetime.UTC)
+    date, time = when.strftime("%Y%m%d"), when.strftime("%H%M%S.%f")
+    for prefix in ("InstanceCreation", "Content", "PresentationCreation"):
+        if f"{prefix}Date" in ds:
+            setattr(ds, f"{prefix}Date", date)
+            setattr(ds, f"{prefix}Time", time)
+    for item in ds.get("ContributingEquipmentSequence") or ():
+        if "ContributionDateTime" in item:
+            item.ContributionDateTime = date + time
+
+
+def finish(ds: Dataset, description: str, created_at: float | None = None) -> None:
+    """What every Hilum object carries besides its IOD: UTF-8 text, the device, the private scheme,
+    dates from the session (``stamp``)."""
+    stamp(ds, created_at)
     ds.SpecificCharacterSet = "ISO_IR 192"
     ds.SeriesDescription = description[:64]
     ds.ManufacturerModelName = MODEL

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from orchestrator.dicom_out.objects import DicomObjects, report_format
 from orchestrator.errors import HilumError
 from orchestrator.grpc_service import convert
 from orchestrator.grpc_service.errors import grpc_status
@@ -139,7 +140,11 @@ class DialogServicer(pb_grpc.DialogServicer):
 
     @unary
     def GetReport(self, request: pb.SessionRef, context: grpc.ServicerContext) -> pb.Report:  # noqa: N802
-        report = self.engine.report(request.session_id, tenant=self.tenant_of(context))
+        tenant = self.tenant_of(context)
+        if report_format(request.format) == "sr":
+            return pb.Report(session_id=request.session_id,
+                             dicom=DicomObjects(self.engine).bytes("sr", request.session_id, tenant))
+        report = self.engine.report(request.session_id, tenant=tenant)
         return pb.Report(session_id=request.session_id, report=convert.to_struct(report))
 
     @unary

@@ -113,6 +113,47 @@ def test_ask_in_process_json_matches_server(served: tuple[subprocess.Popen[str],
     assert text.returncode == 0 and "turn 2 · describe_margin" in text.stdout
 
 
+def test_ask_writes_the_sessions_sr_in_process_and_from_a_server(served: tuple[subprocess.Popen[str], str],
+                                                                  film: Path, tmp_path: Path) -> None:
+    """``hilum ask FILM Q --sr OUT.dcm``: the session's TID 1500 SR after the last turn, referencing the
+    uploaded DICOM, the same from the in-process engine and from ``--server``."""
+    import highdicom as hd
+    import pydicom
+
+    proc, url = served
+    wait_healthy(proc, url, 60.0)
+    dcm = film.parent / "image.dcm"
+    upload = pydicom.dcmread(dcm, stop_before_pixels=True)
+    reports = []
+    for where in ([], ["--server", url]):
+        out = tmp_path / f"sr{len(reports)}.dcm"
+        done = subprocess.run([*HILUM, "ask", str(dcm), "How far is A1 from the right hilum?", "--json", "--sr",
+                               str(out), *where],
+                              cwd=REPO, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        turns = json.loads(done.stdout)["turns"]
+        sr = pydicom.dcmread(out)
+        assert sr.StudyInstanceUID == upload.StudyInstanceUID and int(sr.InstanceNumber) == len(turns) == 2
+        evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
+        assert evidence.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == upload.SOPInstanceUID
+        content = hd.sr.Comprehensive3DSR.from_dataset(sr).content
+        groups = content.get_planar_roi_measurement_groups()
+        assert len(groups) == len(turns[0]["findings"]) >= 1
+        diameters = [g.get_measurements(name=hd.sr.CodedConcept("81827009", "SCT", "Diameter"))[0].value
+                     for g in groups]
+        assert diameters == pytest.approx([f["diameter_mm"] for f in turns[0]["findings"]], abs=0.01)
+        distances = [m.value for m in content.get_image_measurement_groups()[0].get_measurements()
+                     if m.name.value == "121206"]
+        assert distances and distances == pytest.approx(
+            [m["mm"] for m in turns[1]["measurements"] if m["kind"] == "distance"])
+        reports.append(diameters)
+    assert reports[0] == pytest.approx(reports[1], abs=0.01)
+
+    nowhere = subprocess.run([*HILUM, "ask", str(dcm), "--sr", str(tmp_path / "no" / "such" / "x.dcm")], cwd=REPO,
+                             capture_output=True, text=True, timeout=120)
+    assert nowhere.returncode == 2 and "--sr" in nowhere.stderr and "no/such" not in nowhere.stderr
+
+
 def test_ask_reports_bad_input(tmp_path: Path) -> None:
     bad = tmp_path / "notes.txt"
     bad.write_text("not a film")
@@ -236,3 +277,4 @@ def test_status_gpu_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
 
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert probe_gpu({}).ok is None
+

@@ -1,13 +1,18 @@
-"""``hilum pacs pull|push`` against a real Orthanc (Debian ``orthanc`` + its DICOMweb plugin, started
-here on free loopback ports with its own config and storage, stopped after) and a real Hilum
-(uvicorn, embedded encoder): a phantom study goes in, a session comes out, the SR and presentation
-state go back into the same study, where Orthanc lists them and they read back as the session said."""
+"""``hilum pacs pull|push`` and the poller ``hilum pacs --dicomweb URL [--once]`` against a real Orthanc
+(Debian ``orthanc`` + its DICOMweb plugin, started here on free loopback ports with its own config and
+storage, stopped after) and a real Hilum (uvicorn, embedded encoder): a phantom study goes in, a
+session comes out, the SR and presentation state go back into the same study, where Orthanc lists
+them and they read back as the session said. The poller's tests have an Orthanc of their own
+(``archive``), so that they know every film in it; they follow one archive and one state file
+through new films, a kill mid-pass, a failure and its backoff."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -15,6 +20,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import highdicom as hd
 import httpx
@@ -30,6 +36,7 @@ ORTHANC = "/usr/sbin/Orthanc"
 PLUGIN_DIRS = ("/usr/share/orthanc/plugins", "/usr/lib/orthanc")
 USER, PASSWORD = "hilum", "pacs-secret-7d1e"
 HILUM = [sys.executable, "-m", "orchestrator.cli"]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -50,13 +57,13 @@ class Orthanc:
         return httpx.Client(base_url=self.url, auth=(USER, PASSWORD), timeout=60)
 
 
-@pytest.fixture(scope="module")
-def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
+@contextlib.contextmanager
+def run_orthanc(root: Path) -> Iterator[Orthanc]:
+    """A real Orthanc with its DICOMweb plugin on free loopback ports, its config and storage under ``root``."""
     assert Path(ORTHANC).exists(), "Orthanc is missing: apt-get install orthanc orthanc-dicomweb"
     plugin = next((Path(d) / "libOrthancDicomWeb.so" for d in PLUGIN_DIRS if (Path(d) / "libOrthancDicomWeb.so").exists()),
                   None)
     assert plugin is not None, "the Orthanc DICOMweb plugin is missing: apt-get install orthanc-dicomweb"
-    root = tmp_path_factory.mktemp("orthanc")
     http_port = free_port()
     config = {
         "Name": "HILUMTEST", "StorageDirectory": str(root / "db"), "IndexDirectory": str(root / "db"),
@@ -89,6 +96,12 @@ def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
             proc.kill()
             proc.wait(timeout=30)
         log.close()
+
+
+@pytest.fixture(scope="module")
+def orthanc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
+    with run_orthanc(tmp_path_factory.mktemp("orthanc")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -188,3 +201,177 @@ def test_multipart_parts_come_back_byte_for_byte() -> None:
     parts = [b"\x00\r\n--x\r\nbinary", b"second"]
     body = b"".join(b"--B0UND\r\nContent-Type: application/dicom\r\n\r\n" + p + b"\r\n" for p in parts) + b"--B0UND--\r\n"
     assert parse_multipart('multipart/related; type="application/dicom"; boundary=B0UND', body) == parts
+
+
+# --- the poller ------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def archive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Orthanc]:
+    """The poller's own Orthanc: it holds only what these tests put there."""
+    with run_orthanc(tmp_path_factory.mktemp("archive")) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def state_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One state file for the module: the tests follow one archive through its life."""
+    return tmp_path_factory.mktemp("poller") / "state.json"
+
+
+def new_film(phantom_dir: Path, *, study_uid: str | None = None, view: str = "PA") -> pydicom.Dataset:
+    ds = pydicom.dcmread(phantom_dir / "image.dcm")
+    ds.StudyInstanceUID = study_uid or generate_uid()
+    ds.SeriesInstanceUID = generate_uid()
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.ViewPosition = view
+    return ds
+
+
+def store(archive: Orthanc, *films: pydicom.Dataset) -> None:
+    with archive.client() as c:
+        for ds in films:
+            buf = io.BytesIO()
+            ds.save_as(buf, enforce_file_format=True)
+            assert c.post("/instances", content=buf.getvalue()).status_code == 200
+
+
+def poller_cmd(archive: Orthanc, server: str, state: Path) -> list[str]:
+    return [*HILUM, "pacs", "--dicomweb", archive.dicomweb, "--server", server, "--state", str(state), "--once"]
+
+
+def env(**extra: str) -> dict[str, str]:
+    return {**os.environ, "HILUM_PACS_USERNAME": USER, "HILUM_PACS_PASSWORD": PASSWORD, **extra}
+
+
+def once(archive: Orthanc, server: str, state: Path, **extra: str) -> tuple[int, dict[str, Any]]:
+    done = subprocess.run(poller_cmd(archive, server, state), capture_output=True, text=True, timeout=900,
+                          env=env(**extra), cwd=REPO)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    assert lines, done.stderr[-3000:]
+    return done.returncode, json.loads(lines[-1])
+
+
+def results(archive: Orthanc, study_uid: str) -> dict[str, list[str]]:
+    """The study's instances by modality: SOP Instance UIDs."""
+    out: dict[str, list[str]] = {}
+    with DicomWebClient(archive.dicomweb, username=USER, password=PASSWORD) as pacs:
+        for item in pacs.instances(study_uid):
+            out.setdefault(item["00080060"]["Value"][0], []).append(item["00080018"]["Value"][0])
+    return out
+
+
+def check_results(archive: Orthanc, film: pydicom.Dataset, service: Service) -> None:
+    """One SR and one PR in the film's study, referencing it, with the session's findings."""
+    found = results(archive, str(film.StudyInstanceUID))
+    assert len(found.get("SR", [])) == 1 and len(found.get("PR", [])) == 1, found
+    with DicomWebClient(archive.dicomweb, username=USER, password=PASSWORD) as pacs:
+        sr_item = next(i for i in pacs.instances(str(film.StudyInstanceUID)) if i["00080060"]["Value"][0] == "SR")
+        sr_bytes = pacs.retrieve(str(film.StudyInstanceUID), sr_item["0020000E"]["Value"][0],
+                                 sr_item["00080018"]["Value"][0])
+    sr = pydicom.dcmread(io.BytesIO(sr_bytes))
+    evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
+    assert evidence.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == film.SOPInstanceUID
+    groups = hd.sr.Comprehensive3DSR.from_dataset(sr).content.get_planar_roi_measurement_groups()
+    assert len(groups) >= 1
+
+
+def session_ids(report: dict[str, Any]) -> dict[str, str]:
+    return {p["sop_instance_uid"]: p["session_id"] for p in report["processed"]}
+
+
+def test_once_processes_new_films_and_only_new_films(archive: Orthanc, service: Service, phantom_dir: Path,
+                                                     state_file: Path) -> None:
+    a, b = new_film(phantom_dir), new_film(phantom_dir)
+    lateral = new_film(phantom_dir, study_uid=str(a.StudyInstanceUID), view="LL")
+    store(archive, a, b, lateral)
+
+    rc, first = once(archive, service.url, state_file)
+    assert rc == 0 and first["found"] == 3 and not first["failed"], first
+    made = session_ids(first)
+    assert set(made) == {a.SOPInstanceUID, b.SOPInstanceUID}
+    assert [(s["sop_instance_uid"], s["reason"]) for s in first["skipped"]] == [(lateral.SOPInstanceUID, "lateral_view")]
+    for film in (a, b):
+        check_results(archive, film, service)
+        row = next(p for p in first["processed"] if p["sop_instance_uid"] == film.SOPInstanceUID)
+        assert {o["kind"] for o in row["stored"]} == {"sr", "pr"}
+        with httpx.Client(base_url=service.url, timeout=180) as hilum:  # the session is there for follow-ups
+            session = hilum.get(f"/v1/sessions/{made[film.SOPInstanceUID]}").json()
+        assert session["turns"][0]["intent"] == "screen"
+
+    rc, second = once(archive, service.url, state_file)
+    assert rc == 0 and second == {"found": 0, "processed": [], "skipped": [], "failed": [], "waiting": 0}
+    for film in (a, b):
+        assert len(results(archive, str(film.StudyInstanceUID))["SR"]) == 1
+
+    c = new_film(phantom_dir)
+    store(archive, c)
+    rc, third = once(archive, service.url, state_file)
+    assert rc == 0 and third["found"] == 1 and list(session_ids(third)) == [c.SOPInstanceUID]
+    check_results(archive, c, service)
+
+
+def test_kill_and_restart_mid_pass_stores_each_result_once(archive: Orthanc, service: Service, phantom_dir: Path,
+                                                           state_file: Path) -> None:
+    films = [new_film(phantom_dir) for _ in range(3)]
+    store(archive, *films)
+    proc = subprocess.Popen(poller_cmd(archive, service.url, state_file), env=env(), cwd=REPO,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 600
+        while proc.poll() is None:  # kill it once a film of this pass is past its first step
+            try:
+                rows = json.loads(state_file.read_text())["films"]
+            except (OSError, ValueError):
+                rows = {}
+            if any(rows.get(f.SOPInstanceUID, {}).get("status") in ("session", "storing", "done") for f in films):
+                break
+            assert time.monotonic() < deadline, "the poller made no progress"
+            time.sleep(0.05)
+        assert proc.poll() is None, "the pass ended before it could be killed"
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=60)
+    interrupted = json.loads(state_file.read_text())["films"]
+    assert any(interrupted[f.SOPInstanceUID]["status"] != "done" for f in films)  # killed mid-pass
+    rc, again = once(archive, service.url, state_file)
+    assert rc == 0 and not again["failed"], again
+    rows = json.loads(state_file.read_text())["films"]
+    for film in films:
+        assert rows[film.SOPInstanceUID]["status"] == "done"
+        check_results(archive, film, service)  # exactly one SR and one PR each
+    rc, idle = once(archive, service.url, state_file)
+    assert rc == 0 and idle["found"] == 0 and idle["processed"] == []
+
+
+def test_a_failed_film_is_retried_after_its_backoff(archive: Orthanc, service: Service, phantom_dir: Path,
+                                                    state_file: Path) -> None:
+    film = new_film(phantom_dir)
+    store(archive, film)
+    dead = f"http://127.0.0.1:{free_port()}"  # no Hilum there
+    rc, failed = once(archive, dead, state_file, HILUM_PACS_RETRY_BASE_S="3600", HILUM_PACS_RETRY_MAX_S="7200")
+    assert rc == 1 and failed["processed"] == [] and len(failed["failed"]) == 1
+    assert failed["failed"][0]["sop_instance_uid"] == film.SOPInstanceUID
+    assert failed["failed"][0]["error"]["kind"] == "pacs_error" and failed["failed"][0]["attempts"] == 1
+    row = json.loads(state_file.read_text())["films"][film.SOPInstanceUID]
+    assert row["status"] == "new" and row["next_try"] > time.time() + 3000  # backoff: an hour from now
+
+    rc, waiting = once(archive, service.url, state_file)  # Hilum is back, but the backoff is not over
+    assert rc == 1 and waiting["waiting"] == 1 and waiting["processed"] == []
+    assert "SR" not in results(archive, str(film.StudyInstanceUID))
+
+    doc = json.loads(state_file.read_text())  # the hour passes
+    doc["films"][film.SOPInstanceUID]["next_try"] = time.time() - 1
+    state_file.write_text(json.dumps(doc))
+    rc, retried = once(archive, service.url, state_file)
+    assert rc == 0 and list(session_ids(retried)) == [film.SOPInstanceUID]
+    check_results(archive, film, service)
+
+
+def test_a_second_poller_on_the_same_state_is_refused(archive: Orthanc, state_file: Path) -> None:
+    import fcntl
+
+    with (state_file.parent / (state_file.name + ".lock")).open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(poller_cmd(archive, "http://127.0.0.1:9", state_file), capture_output=True, text=True,
+                              timeout=300, env=env(), cwd=REPO)
+    assert done.returncode == 1
+    assert json.loads(done.stderr.strip().splitlines()[-1])["error"]["kind"] == "pacs_usage"

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from orchestrator.api.dependencies import Engine, Tenant, Tenants
 from orchestrator.api.protocol import ERROR_RESPONSES, AskBody, Closed, ForkBody, Session, Turn
+from orchestrator.api.routers.dicom import dicom_response
 from orchestrator.api.streaming import ndjson_events
+from orchestrator.dicom_out.objects import ReportFormat
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
 
@@ -54,8 +56,14 @@ def ask_stream(session_id: str, body: AskBody, engine: Engine, tenant: Tenant) -
     return StreamingResponse(events, media_type="application/x-ndjson")
 
 
-@router.get("/{session_id}/report")
-def report(session_id: str, engine: Engine, tenant: Tenant) -> dict[str, Any]:
+@router.get("/{session_id}/report", responses={200: {"content": {
+    "application/json": {}, "application/dicom": {"schema": {"type": "string", "format": "binary"}}},
+    "description": "the report: JSON (default) or, with format=sr, the DICOM TID 1500 SR"}})
+def report(session_id: str, engine: Engine, tenant: Tenant,
+           format: Annotated[ReportFormat, Query(description="json (default) or sr: the DICOM TID 1500 "  # noqa: A002
+                                                 "Measurement Report, as GET .../dicom/sr")] = "json") -> Any:
+    if format == "sr":
+        return dicom_response(engine, "sr", session_id, tenant)
     return engine.report(session_id, tenant=tenant)
 
 

@@ -136,3 +136,48 @@ def test_patient_identifiers_stay_in_dicom_and_out_of_json(client: httpx.Client,
         assert obj.PatientID == "MRN-55501234" and str(obj.PatientName) == "Doe^Jane^Q"
         assert "InstitutionName" not in obj and "OtherPatientIDs" not in obj
         assert b"St Example" not in obj.to_json().encode() and "ALT-99887766" not in obj.to_json()
+
+
+def test_report_as_sr_is_the_dicom_routes_sr_over_rest_and_grpc(client: httpx.Client, service: Service,
+                                                                 upload_dcm: bytes) -> None:
+    """``GET .../report?format=sr`` and gRPC ``GetReport(format="sr")`` answer the same SR, byte for byte,
+    as ``GET .../dicom/sr`` (one builder); the JSON report stays the default; an unknown format is a 422
+    (INVALID_ARGUMENT) that does not repeat it."""
+    import grpc
+
+    from orchestrator.grpc_service.convert import from_struct
+    from orchestrator.grpc_service.proto import dialog_pb2 as pb
+    from orchestrator.grpc_service.proto import dialog_pb2_grpc as pb_grpc
+
+    r = client.post("/v1/sessions", files={"file": ("film.dcm", upload_dcm)}, data={"lang": "en"})
+    assert r.status_code == 201, r.text
+    sid = r.json()["session_id"]
+    as_sr = client.get(f"/v1/sessions/{sid}/report", params={"format": "sr"})
+    sr = _dicom(as_sr)
+    assert as_sr.content == client.get(f"/v1/sessions/{sid}/dicom/sr").content
+    assert as_sr.headers["x-hilum-source-image"] == "dicom-upload"
+    assert sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.34"  # Comprehensive 3D SR
+    assert sr.ContentTemplateSequence[0].TemplateIdentifier == "1500"
+    default = client.get(f"/v1/sessions/{sid}/report")
+    assert default.headers["content-type"] == "application/json"
+    assert default.json() == client.get(f"/v1/sessions/{sid}/report", params={"format": "json"}).json()
+    assert len(default.json()["findings"]) == len(
+        hd.sr.Comprehensive3DSR.from_dataset(sr).content.get_planar_roi_measurement_groups())
+    for odd in ("pdf<x>", "SR", ""):
+        bad = client.get(f"/v1/sessions/{sid}/report", params={"format": odd})
+        assert bad.status_code == 422 and bad.json()["error"]["kind"] == "invalid_request", bad.text
+        assert odd == "" or odd not in bad.json()["error"]["message"]
+
+    with grpc.insecure_channel(service.grpc_target) as channel:
+        stub = pb_grpc.DialogStub(channel)
+        answer = stub.GetReport(pb.SessionRef(session_id=sid, format="sr"), timeout=180)
+        assert answer.dicom == as_sr.content and not answer.HasField("report")
+        plain = stub.GetReport(pb.SessionRef(session_id=sid), timeout=180)
+        assert plain.dicom == b"" and from_struct(plain.report)["findings"] == default.json()["findings"]
+        with pytest.raises(grpc.RpcError) as refused:
+            stub.GetReport(pb.SessionRef(session_id=sid, format="pdf<x>"), timeout=180)
+        assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert "pdf<x>" not in (refused.value.details() or "")
+        with pytest.raises(grpc.RpcError) as missing:
+            stub.GetReport(pb.SessionRef(session_id="nosuchsession42", format="sr"), timeout=180)
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND

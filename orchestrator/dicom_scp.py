@@ -1,0 +1,144 @@
+"""``hilum serve --dicom-port P``: a DICOM node (C-STORE SCP, pynetdicom) for PACS and modalities that
+push. Each frontal DX/CR film it receives becomes a session with its screening turn, made by the same
+engine as ``POST /v1/sessions``; the sender learns the outcome from the C-STORE status.
+
+- Presentation contexts: DX For Presentation / For Processing and CR storage, in the transfer syntaxes
+  ``TRANSFER_SYNTAXES`` (uncompressed, deflated, RLE, JPEG baseline and lossless, JPEG-LS, JPEG 2000:
+  what ``orchestrator/imaging.py`` decodes), plus Verification (C-ECHO).
+- Statuses: 0x0000 a session was made; 0xA900 the object has no image (data set does not match the SOP
+  class); 0xC000 a lateral view, or Hilum refused the film (not a chest film, corrupt: the error kind is
+  the status's Error Comment, never a value from the object); 0xA700 a tenant limit or a busy encoder
+  (out of resources: send again later); 0x0110 anything else (processing failure). A failure never
+  stops the node.
+- Where it listens: ``settings.host`` (the REST host: loopback unless ``api_keys_file`` is set,
+  ``tenancy.check_bind``), port ``settings.dicom_port``, AE title ``settings.dicom_ae_title``.
+- Tenant: ``settings.dicom_ae_tenants`` maps calling AE titles to tenants; when it is set, only those
+  AEs may associate. Unset: any AE, and the films go to the ``default`` tenant.
+- PHI: the log says which calling AE sent a film and which session it became, never an attribute of
+  the object.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
+    ExplicitVRLittleEndian,
+    ImplicitVRLittleEndian,
+    JPEG2000Lossless,
+    JPEGBaseline8Bit,
+    JPEGExtended12Bit,
+    JPEGLosslessSV1,
+    JPEGLSLossless,
+    RLELossless,
+)
+from pynetdicom import AE, evt
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    ComputedRadiographyImageStorage,
+    DigitalXRayImageStorageForPresentation,
+    DigitalXRayImageStorageForProcessing,
+    Verification,
+)
+
+from orchestrator.errors import (
+    EncoderOverloadedError,
+    HilumError,
+    InputError,
+    ServerBusyError,
+    TenantLimitError,
+)
+from orchestrator.tenancy import DEFAULT_TENANT, check_bind
+
+log = logging.getLogger(__name__)
+
+STORAGE_CLASSES = (DigitalXRayImageStorageForPresentation, DigitalXRayImageStorageForProcessing,
+                   ComputedRadiographyImageStorage)
+TRANSFER_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, RLELossless,
+                     JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1, JPEGLSLossless, JPEG2000Lossless]
+LATERAL_VIEWS = frozenset({"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"})
+
+SUCCESS = 0x0000
+OUT_OF_RESOURCES = 0xA700
+NOT_MATCHING_SOP_CLASS = 0xA900
+CANNOT_UNDERSTAND = 0xC000
+PROCESSING_FAILURE = 0x0110
+
+
+def failure(status: int, comment: str) -> Dataset:
+    ds = Dataset()
+    ds.Status = status
+    ds.ErrorComment = comment[:64]  # LO: 64 characters
+    return ds
+
+
+class DicomNode:
+    """The C-STORE SCP over one engine; ``start`` listens in background threads, ``stop`` closes."""
+
+    def __init__(self, services: Any, host: str, port: int) -> None:
+        settings = services.settings
+        check_bind(settings, host)  # the HTTP port's rule: loopback unless API keys are configured
+        self.services = services
+        self.host, self.port = host, port
+        self.tenants = dict(settings.dicom_ae_tenants)
+        self.ae = AE(ae_title=settings.dicom_ae_title)
+        for sop_class in STORAGE_CLASSES:
+            self.ae.add_supported_context(sop_class, TRANSFER_SYNTAXES)
+        self.ae.add_supported_context(Verification)
+        if self.tenants:
+            self.ae.require_calling_aet = list(self.tenants)
+        self._server: Any = None
+        logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # its INFO/DEBUG lines describe the objects
+
+    def start(self) -> DicomNode:
+        self._server = self.ae.start_server((self.host, self.port), block=False,
+                                            evt_handlers=[(evt.EVT_C_STORE, self.on_store)])
+        self.port = int(self._server.server_address[1])
+        log.info("DICOM node %s listening on %s:%d", self.ae.ae_title, self.host, self.port)
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server = None
+
+    def tenant_of(self, calling_ae: str) -> str:
+        return self.tenants.get(calling_ae.strip(), DEFAULT_TENANT)
+
+    def on_store(self, event: Any) -> int | Dataset:
+        calling = str(event.assoc.requestor.ae_title).strip()
+        try:
+            return self.store(event.encoded_dataset(), self.tenant_of(calling), calling)
+        except Exception:  # noqa: BLE001 - a failure status, never a dead node
+            log.exception("a film from %s could not be processed", calling)
+            return failure(PROCESSING_FAILURE, "processing failure")
+
+    def store(self, data: bytes, tenant: str, calling: str = "") -> int | Dataset:
+        """One received object (a Part 10 file) → a session, or the failure status that says why not."""
+        try:
+            header = pydicom.dcmread(io.BytesIO(data))
+        except Exception:  # noqa: BLE001 - whatever the parser says, the sender gets a status
+            return failure(CANNOT_UNDERSTAND, "the object could not be parsed")
+        if "PixelData" not in header:
+            return failure(NOT_MATCHING_SOP_CLASS, "no image: the object has no pixel data")
+        if str(header.get("ViewPosition", "")).strip().upper() in LATERAL_VIEWS:
+            return failure(CANNOT_UNDERSTAND, "not a frontal film: lateral view")
+        engine, tenancy = self.services.engine, self.services.tenancy
+        try:
+            with tenancy.first_turn(tenant):
+                view = engine.create_session(data, filename=None, tenant=tenant)
+        except (TenantLimitError, ServerBusyError, EncoderOverloadedError) as exc:
+            return failure(OUT_OF_RESOURCES, exc.kind)
+        except InputError as exc:
+            return failure(CANNOT_UNDERSTAND, exc.kind)
+        except HilumError as exc:
+            log.warning("a film from %s failed: %s", calling, exc.kind)
+            return failure(PROCESSING_FAILURE, exc.kind)
+        session = view.to_dict()
+        findings = len(session["turns"][0].get("findings") or ()) if session.get("turns") else 0
+        log.info("a film from %s became session %s (%d findings)", calling, session["session_id"], findings)
+        return SUCCESS

@@ -1,0 +1,152 @@
+"""``hilum serve --dicom-port P``: a real ``hilum serve`` process on loopback with its C-STORE SCP, and
+dcmtk's ``storescu`` (Debian ``dcmtk``) sending it films: the phantom's DX (uncompressed and RLE)
+becomes a session with its screening turn, in the tenant its calling AE title maps to; a lateral
+view and an object without an image get DICOM failure statuses; an unknown AE is rejected; the
+node keeps serving after each refusal."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pydicom
+import pytest
+from pydicom.uid import RLELossless, generate_uid
+
+HILUM = [sys.executable, "-m", "orchestrator.cli"]
+REPO = Path(__file__).resolve().parents[2]
+STORESCU = shutil.which("storescu") or "/usr/bin/storescu"
+AE_TENANTS = {"CR_ROOM1": "alice"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Node:
+    proc: subprocess.Popen[bytes]
+    url: str
+    dicom_port: int
+    log: Path
+
+    def sessions_made(self) -> list[str]:
+        return re.findall(r"became session ([0-9a-f]{32})", self.log.read_text(errors="replace"))
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    assert Path(STORESCU).exists(), "storescu is missing: apt-get install dcmtk"
+    root = tmp_path_factory.mktemp("scp")
+    port, grpc_port, dicom_port = free_port(), free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HILUM_")}
+    env["HILUM_DICOM_AE_TENANTS"] = json.dumps(AE_TENANTS)
+    log = root / "serve.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([*HILUM, "serve", "--host", "127.0.0.1", "--port", str(port), "--grpc-port",
+                                 str(grpc_port), "--dicom-port", str(dicom_port)], cwd=REPO, env=env,
+                                stdout=out, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert proc.poll() is None, log.read_text()[-3000:]
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, "hilum serve did not become ready"
+            time.sleep(0.3)
+        yield Node(proc, url, dicom_port, log)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=30)
+
+
+def storescu(node: Node, path: Path, calling: str = "CR_ROOM1", *extra: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([STORESCU, "-v", *extra, "-aet", calling, "-aec", "HILUM", "127.0.0.1", str(node.dicom_port),
+                           str(path)], capture_output=True, text=True, timeout=600)
+
+
+def response_status(done: subprocess.CompletedProcess[str]) -> str:
+    """The C-STORE response storescu reports (its -v log), e.g. ``Success``, ``Error: CannotUnderstand``."""
+    said = done.stdout + done.stderr
+    m = re.search(r"Received Store Response \(([^)]*)\)", said)
+    assert m, said[-2000:]
+    return m.group(1)
+
+
+def variant(phantom_dir: Path, out: Path, **changes: object) -> Path:
+    ds = pydicom.dcmread(phantom_dir / "image.dcm")
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    for key, value in changes.items():
+        if value is None:
+            delattr(ds, key)
+        else:
+            setattr(ds, key, value)
+    ds.save_as(out, enforce_file_format=True)
+    return out
+
+
+def test_a_frontal_film_becomes_a_session_in_the_ae_titles_tenant(node: Node, phantom_dir: Path) -> None:
+    before = node.sessions_made()
+    done = storescu(node, phantom_dir / "image.dcm")
+    assert done.returncode == 0 and response_status(done) == "Success", done.stderr[-2000:]
+    made = node.sessions_made()
+    assert len(made) == len(before) + 1
+    sid = made[-1]
+    with httpx.Client(base_url=node.url, timeout=180) as c:
+        session = c.get(f"/v1/sessions/{sid}", headers={"X-Hilum-Tenant": "alice"})
+        assert session.status_code == 200
+        first = session.json()["turns"][0]
+        assert first["intent"] == "screen" and first["findings"]
+        assert c.get(f"/v1/sessions/{sid}").status_code == 404  # not the default tenant's
+        sr = c.get(f"/v1/sessions/{sid}/report", params={"format": "sr"}, headers={"X-Hilum-Tenant": "alice"})
+        assert sr.status_code == 200 and sr.headers["x-hilum-source-image"] == "dicom-upload"
+    upload = pydicom.dcmread(phantom_dir / "image.dcm", stop_before_pixels=True)
+    for secret in (str(upload.PatientID), str(upload.PatientName)):
+        assert not secret or secret not in node.log.read_text(errors="replace")
+
+
+def test_a_compressed_film_is_accepted(node: Node, phantom_dir: Path, tmp_path: Path) -> None:
+    ds = pydicom.dcmread(phantom_dir / "image.dcm")
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.compress(RLELossless)
+    ds.save_as(tmp_path / "rle.dcm", enforce_file_format=True)
+    before = len(node.sessions_made())
+    done = storescu(node, tmp_path / "rle.dcm", "CR_ROOM1", "--propose-rle")  # sent as RLE, not converted
+    assert "RLE Lossless -> RLE Lossless" in done.stdout + done.stderr
+    assert done.returncode == 0 and response_status(done) == "Success", done.stderr[-2000:]
+    assert len(node.sessions_made()) == before + 1
+
+
+def test_refusals_are_failure_statuses_and_the_node_keeps_serving(node: Node, phantom_dir: Path,
+                                                                   tmp_path: Path) -> None:
+    before = len(node.sessions_made())
+    lateral = storescu(node, variant(phantom_dir, tmp_path / "lateral.dcm", ViewPosition="LL"))
+    assert response_status(lateral) == "Error: CannotUnderstand"  # 0xC000
+    no_image = storescu(node, variant(phantom_dir, tmp_path / "noimage.dcm", PixelData=None))
+    assert response_status(no_image) == "Error: DataSetDoesNotMatchSOPClass", no_image.stderr  # 0xA900
+    stranger = storescu(node, phantom_dir / "image.dcm", calling="SOMEONE")
+    assert stranger.returncode != 0 and "Association Rejected" in stranger.stdout + stranger.stderr
+    assert len(node.sessions_made()) == before and node.proc.poll() is None
+    again = storescu(node, phantom_dir / "image.dcm")  # still serving
+    assert response_status(again) == "Success" and len(node.sessions_made()) == before + 1
+    assert "Traceback" not in node.log.read_text(errors="replace")
