@@ -43,10 +43,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
                      help="also write the session's DICOM SR (TID 1500 Measurement Report) after the last turn")
     ask.set_defaults(handler=run_ask)
 
-    status = subparsers.add_parser("status", help="health of orchestrator, Triton, narrator; sessions; GPU use")
+    status = subparsers.add_parser(
+        "status", help="on call: orchestrator readiness, sessions, store, queues, Triton models, narrator, GPU",
+        description="Each source is probed with a short timeout; one that does not answer is reported as "
+                    "unreachable. Exit status 0 when nothing failed, 1 otherwise.")
     status.add_argument("--server", help="orchestrator URL (default http://HOST:PORT from settings)")
     status.add_argument("--encoder", help="encoder to probe (default: settings.encoder)")
     status.add_argument("--triton-metrics", help="Triton metrics URL (default http://TRITON_HOST:8002/metrics)")
+    status.add_argument("--llm-url", help="vLLM base URL(s) to probe, comma separated (default: settings.llm_urls)")
+    status.add_argument("--timeout", type=float, default=3.0, metavar="S",
+                        help="seconds each source has to answer (default 3)")
     status.add_argument("--json", action="store_true", help="machine-readable output")
     status.set_defaults(handler=run_status)
 
@@ -161,15 +167,20 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 # --- status ----------------------------------------------------------------------------------------
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
-    from orchestrator.fleet_status import collect, render
+    import logging
 
+    from orchestrator.fleet_status import as_json, collect, healthy, render
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # the screen says what each probe got; no request log
+    if not 0 < args.timeout <= 60:
+        print("hilum status: --timeout must be between 0 and 60 seconds", file=sys.stderr)
+        return 2
     settings = settings_from_args(args, settings)
     host = "127.0.0.1" if settings.host in ("0.0.0.0", "::") else settings.host  # noqa: S104
     server = (args.server or f"http://{host}:{settings.port}").rstrip("/")
-    probes = collect(settings, server, args.triton_metrics)
+    probes = collect(settings, server, args.triton_metrics, timeout_s=args.timeout)
     if args.json:
-        print(json.dumps({p.name: {"ok": p.ok, "summary": p.summary, "detail": p.detail} for p in probes},
-                         ensure_ascii=False, default=str))
+        print(json.dumps(as_json(probes, server), ensure_ascii=False, default=str))
     else:
         print(render(probes, server))
-    return 0 if probes[0].ok else 1
+    return 0 if healthy(probes) else 1
