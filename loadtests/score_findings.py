@@ -2,13 +2,16 @@
 
     .venv/bin/python -m loadtests.score_findings --films 60             # both columns
     .venv/bin/python -m loadtests.score_findings --films 60 --no-encoder  # truth maps only
+    .venv/bin/python -m loadtests.score_findings --seeds 4,7 --scenario   # docs/SCENARIO.md's case
 
 Each film is ``encoder.phantom.generate_case(seed)`` for seeds ``--seed0 ..``. The truth maps
 column feeds the phantom's own anatomy masks, lesion mask and hilum points to ``analyse``;
 the encoder column feeds the maps the embedded ONNX Runtime encoder computes from the film
 (``orchestrator.encoders.factory.build_encoder`` with the default settings). Both use the
 phantom's true pixel spacing (what a DICOM upload would carry). The truth.json lesion list
-only scores. Prints a markdown table, the machine it ran on and the failures (``-v``).
+only scores. ``--scenario`` makes each film with ``encoder.phantom.scenario_spec()`` (the 12 mm
+nodule and the 25 mm strand); ``--seeds`` lists seeds instead of the ``--seed0``/``--films`` range.
+Prints a markdown table, the machine it ran on and the failures (``-v``).
 """
 
 from __future__ import annotations
@@ -39,17 +42,19 @@ def _encoder() -> Any:
         return None
 
 
-def run(films: int, seed0: int, with_encoder: bool) -> tuple[dict[str, Score], dict[str, float]]:
-    from encoder.phantom import generate_case
+def run(films: int, seed0: int, with_encoder: bool, *, seeds: list[int] | None = None,
+        scenario: bool = False) -> tuple[dict[str, Score], dict[str, float]]:
+    from encoder.phantom import generate_case, scenario_spec
 
     enc = _encoder() if with_encoder else None
+    spec = scenario_spec() if scenario else None
     truth: Results = []
     encoded: Results = []
     timing = {"generate_s": 0.0, "analyse_s": 0.0, "encode_s": 0.0}
     try:
-        for seed in range(seed0, seed0 + films):
+        for seed in seeds if seeds is not None else range(seed0, seed0 + films):
             t0 = time.perf_counter()
-            case = generate_case(seed)
+            case = generate_case(seed, spec)
             t1 = time.perf_counter()
             spacing = case_spacing(case)
             lesions = list(case.truth["lesions"])
@@ -75,14 +80,19 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--films", type=int, default=60)
     ap.add_argument("--seed0", type=int, default=0)
+    ap.add_argument("--seeds", type=lambda v: [int(x) for x in v.split(",") if x], default=None,
+                    help="comma-separated seeds (instead of --seed0/--films)")
+    ap.add_argument("--scenario", action="store_true", help="docs/SCENARIO.md's case for every seed")
     ap.add_argument("--no-encoder", action="store_true", help="truth maps only")
     ap.add_argument("-v", "--verbose", action="store_true", help="list the failures")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    scores, timing = run(args.films, args.seed0, not args.no_encoder)
-    print(f"# findings on phantom films (seeds {args.seed0}..{args.seed0 + args.films - 1})\n")
+    scores, timing = run(args.films, args.seed0, not args.no_encoder, seeds=args.seeds, scenario=args.scenario)
+    which = (",".join(map(str, args.seeds)) if args.seeds is not None
+             else f"{args.seed0}..{args.seed0 + args.films - 1}")
+    print(f"# findings on phantom films (seeds {which}{', scenario case' if args.scenario else ''})\n")
     print(format_table(scores))
-    films = max(args.films, 1)
+    films = max(len(args.seeds) if args.seeds is not None else args.films, 1)
     print(
         f"\nmachine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
         f"Python {platform.python_version()}; per film: generate {timing['generate_s'] / films:.2f} s, "

@@ -20,6 +20,7 @@ from orchestrator.dialogue.parser import Query
 from orchestrator.dialogue.words import cm, mm, r1, word
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import is_confident
+from orchestrator.findings.size import finding_size
 from orchestrator.findings.spacing import REJECTIONS, rejection
 from orchestrator.ontology.loader import Ontology
 
@@ -75,6 +76,7 @@ def section(kind: str, title: str, text: str, **extra: Any) -> dict[str, Any]:
 
 def finding_dict(f: Finding, anchor_id: str) -> dict[str, Any]:
     d = f.density
+    size = finding_size(f)
     return {
         "id": f.id,
         "anchor_id": anchor_id,
@@ -89,6 +91,8 @@ def finding_dict(f: Finding, anchor_id: str) -> dict[str, Any]:
         "longest_mm": r1(f.longest_mm),
         "shortest_mm": r1(f.shortest_mm),
         "area_mm2": r1(f.area_mm2),
+        "size_kind": size.kind,  # one size per finding (orchestrator.findings.size): what the text states
+        "size_mm": list(size.mm),
         "margin": f.margin,
         "notches_clock": [n.clock for n in f.notches],
         "spicules": len(f.spicules),
@@ -160,13 +164,14 @@ def where(f: Finding, lang: str) -> str:
 
 
 def size_phrase(f: Finding, lang: str) -> str:
-    if f.kind in ("strand", "consolidation", "effusion") or f.longest_mm > 1.3 * max(f.shortest_mm, 1e-6):
-        if lang == "zh":
-            return f"约{mm(r1(f.longest_mm))} × {mm(r1(f.shortest_mm))} mm"
-        return f"about {mm(r1(f.longest_mm))} × {mm(r1(f.shortest_mm))} mm"
+    """The finding's one size (``orchestrator.findings.size``), the same as ``size_mm`` in its table row."""
+    size = finding_size(f)
+    if size.kind == "axes":
+        return f"约{size.text()}" if lang == "zh" else f"about {size.text()}"
+    (d,) = size.mm
     if lang == "zh":
-        return f"直径约{cm(r1(f.diameter_mm))} cm({mm(r1(f.diameter_mm))} mm)"
-    return f"about {cm(r1(f.diameter_mm))} cm across ({mm(r1(f.diameter_mm))} mm)"
+        return f"直径约{cm(d)} cm({size.text()})"
+    return f"about {cm(d)} cm across ({size.text()})"
 
 
 def finding_line(a: Anchor, f: Finding, lang: str) -> str:
@@ -673,7 +678,8 @@ def compose_compare(ctx: Context) -> Composition:
         return Composition((section("compare", ctx.t("比较", "Comparison"), only),),
                            findings=tuple(finding_dict(f, a.id) for a, f in pairs), referenced=tuple(a.id for a, _ in pairs))
     rows = [{"anchor_id": a.id, "lobe": f.lobe, "zone": f.zone, "band": f.band, "shape": f.shape,
-             "diameter_mm": r1(f.diameter_mm), "margin": f.margin} for a, f in pairs]
+             "diameter_mm": r1(f.diameter_mm), "size_mm": list(finding_size(f).mm), "margin": f.margin}
+            for a, f in pairs]
     lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
     big = max(pairs, key=lambda p: p[1].diameter_mm)
     lines.append(ctx.t(f"{big[0].id}较大;两者边缘分别为" + "、".join(word("margin", f.margin, "zh") for _, f in pairs) + "。",

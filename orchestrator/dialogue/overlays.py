@@ -13,6 +13,7 @@ from typing import Any
 from orchestrator.dialogue.anchors import Anchor, Registry
 from orchestrator.dialogue.words import cm, mm, r1
 from orchestrator.facts import Finding, ImageFacts
+from orchestrator.findings.size import finding_size
 
 STYLES = MappingProxyType({
     "screening_highlight": {"stroke": "#ffb000", "fill": "rgba(255,176,0,0.25)", "width": 1.5},
@@ -44,8 +45,10 @@ def screening_layers(facts: ImageFacts, anchors: tuple[Anchor, ...]) -> list[dic
                            bbox_px=[0, 0, w, h], measurements={}))
     for a in anchors:
         if a.kind == "finding":
+            f = facts.finding(a.finding_id) if a.finding_id else None
+            sizes = {"size_mm": list(finding_size(f).mm)} if f is not None else {}
             out.append(element("screening", "polygon", "screening_highlight", a.id, points=_pts(a.polygon_px),
-                               measurements={"diameter_mm": r1(a.diameter_mm or 0.0)}))
+                               measurements={"diameter_mm": r1(a.diameter_mm or 0.0), **sizes}))
             x0, y0 = a.bbox_px[0], a.bbox_px[1]
             out.append(element("labels", "text", "label", a.id, text=a.id, at=[r1(x0), r1(y0 - 4)], measurements={}))
         else:
@@ -56,7 +59,8 @@ def screening_layers(facts: ImageFacts, anchors: tuple[Anchor, ...]) -> list[dic
 
 def focus_layers(a: Anchor, f: Finding) -> list[dict[str, Any]]:
     out = [element("focus", "polygon", "focused_contour", a.id, points=_pts(f.polygon_px),
-                   measurements={"diameter_mm": r1(f.diameter_mm), "margin": f.margin})]
+                   measurements={"diameter_mm": r1(f.diameter_mm), "size_mm": list(finding_size(f).mm),
+                                 "margin": f.margin})]
     for s in f.spicules:
         out.append(element("spicules", "polyline", "spicule_stroke", a.id, points=_pts((s.base_px, s.tip_px)),
                            measurements={"length_mm": r1(s.length_mm), "clock": s.clock}))
@@ -100,7 +104,8 @@ def turn_overlays(intent: str, facts: ImageFacts, registry: Registry, referenced
         if f is not None:
             out.extend(focus_layers(a, f) if intent in ("describe_margin", "density", "size", "sign_checklist", "measure_relation")
                        else [element("focus", "polygon", "focused_contour", a.id, points=_pts(f.polygon_px),
-                                     measurements={"diameter_mm": r1(f.diameter_mm)})])
+                                     measurements={"diameter_mm": r1(f.diameter_mm),
+                                                   "size_mm": list(finding_size(f).mm)})])
         elif a.kind in ("anatomy", "point"):
             out.append(element("anatomy", "point", "anatomy_marker", a.id, at=_pts((a.center_px,))[0], label=a.id,
                                measurements={}))

@@ -11,6 +11,12 @@ nodule (peak 0.95). On the calibrated map the encoder delivers (odds / 4, see
 ``orchestrator.encoders.postprocess``) that gate is 0.92.
 Truth maps (peak 1) pass unchanged. Each component keeps its own mask, contour and measures
 in mm.
+
+One lesion can leave several regions at 0.5 (a band of strands comes out of the half-resolution
+map as beads). :func:`merge_pieces` joins regions that the heatmap still connects at
+``LINK_THRESHOLD`` when their union reads as one strand-like opacity (a band of parallel lines,
+:func:`is_strand_like`); two round opacities side by side never do (their union's edges run in
+every direction), so they stay two findings.
 """
 
 from __future__ import annotations
@@ -43,6 +49,10 @@ STRAND_COHERENCE = 0.4
 STRAND_BAND_THICKNESS = 0.5  # a band of strands is at most this thick for its length
 STRAND_MIN_LENGTH_MM = 15.0
 STRAND_MAX_SPREAD = 0.9  # parallel strands up to this fraction of their length apart are one opacity
+# regions the smoothed heatmap joins at this level may be pieces of one lesion (merge_pieces). Fitted on
+# validation seeds 50-129 (default mix) and 50-89 (scenario case), never on 0-49: strand pieces join at
+# 0.2-0.4, while the closest pair of separate nodules there (and seed 7's two LUL nodules) join below 0.2.
+LINK_THRESHOLD = 0.2
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,12 +81,16 @@ class Candidate:
         return self.longest_mm / max(self.shortest_mm, 1e-6)
 
 
+def smoothed(heatmap: np.ndarray) -> np.ndarray:
+    """The heatmap as the thresholds read it: lightly smoothed (``SMOOTH_SIGMA_PX``)."""
+    hm = np.asarray(heatmap, dtype=np.float32)
+    return cv2.GaussianBlur(hm, (0, 0), SMOOTH_SIGMA_PX) if SMOOTH_SIGMA_PX > 0 else hm
+
+
 def lesion_mask(heatmap: np.ndarray) -> np.ndarray:
     """Pixels of the lesions: the smoothed heatmap cut at ``THRESHOLD``, keeping only the
     regions whose peak reaches ``DETECT_PEAK`` (see the module docstring)."""
-    hm = np.asarray(heatmap, dtype=np.float32)
-    if SMOOTH_SIGMA_PX > 0:
-        hm = cv2.GaussianBlur(hm, (0, 0), SMOOTH_SIGMA_PX)
+    hm = smoothed(heatmap)
     mask = hm >= THRESHOLD
     if not mask.any():
         return mask
@@ -106,7 +120,8 @@ def find_candidates(heatmap: np.ndarray, spacing: PixelSpacing) -> list[Candidat
 def lesion_regions(heatmap: np.ndarray, image: np.ndarray, spacing: PixelSpacing) -> list[Candidate]:
     """The lesions the findings layer describes: :func:`find_candidates`, with round opacities
     that overlap on the film split apart (strand-like ones are kept whole). Each one carries
-    ``strand_like``, so the morphology downstream does not judge it again."""
+    ``strand_like``, so the morphology downstream does not judge it again. Pieces of one
+    strand-like opacity are joined (:func:`merge_pieces`)."""
     out: list[Candidate] = []
     for c in find_candidates(heatmap, spacing):
         if is_strand_like(c, image):
@@ -117,7 +132,64 @@ def lesion_regions(heatmap: np.ndarray, image: np.ndarray, spacing: PixelSpacing
             out.append(c)
         else:
             out += [replace(p, strand_like=is_strand_like(p, image)) for p in parts]
+    return merge_pieces(out, heatmap, image, spacing)
+
+
+def merge_pieces(cands: list[Candidate], heatmap: np.ndarray, image: np.ndarray, spacing: PixelSpacing) -> list[Candidate]:
+    """Join regions that are pieces of one lesion: the smoothed heatmap connects them at
+    ``LINK_THRESHOLD`` and their union is strand-like (long enough, a band, its edges parallel:
+    :func:`is_strand_like` judged on the union as one region). Pairs are joined greedily, the
+    closest first, until no pair qualifies; a joined group is measured as a band of ``parts``
+    regions (its length and width the sides of its bounding rectangle, as :func:`as_strand`)."""
+    if len(cands) < 2:
+        return cands
+    low, _ = ndimage.label(smoothed(heatmap) >= LINK_THRESHOLD, structure=np.ones((3, 3)))
+    groups: list[tuple[list[Candidate], int]] = [([c], _link_label(c, low)) for c in cands]
+    while True:
+        best: tuple[float, int, int, Candidate] | None = None
+        for i in range(len(groups)):
+            for j in range(i + 1, len(groups)):
+                if groups[i][1] == 0 or groups[i][1] != groups[j][1]:
+                    continue
+                d = _gap_px(groups[i][0], groups[j][0])
+                if best is not None and d >= best[0]:
+                    continue
+                union = _union([*groups[i][0], *groups[j][0]])
+                whole = measure(union, spacing, max(c.peak for c in (*groups[i][0], *groups[j][0])))
+                if whole is not None and is_strand_like(whole, image):
+                    best = (d, i, j, whole)
+        if best is None:
+            break
+        _, i, j, _ = best
+        groups[i] = ([*groups[i][0], *groups[j][0]], groups[i][1])
+        del groups[j]
+    out: list[Candidate] = []
+    for members, _ in groups:
+        if len(members) == 1:
+            out.append(members[0])
+            continue
+        merged = measure(_union(members), spacing, max(c.peak for c in members), parts=len(members))
+        out.append(replace(merged, strand_like=True) if merged is not None else members[0])
     return out
+
+
+def _link_label(c: Candidate, low: np.ndarray) -> int:
+    """The ``LINK_THRESHOLD`` component a region lies in (0 where it lies in none)."""
+    labels = low[c.mask]
+    labels = labels[labels > 0]
+    return int(np.bincount(labels).argmax()) if labels.size else 0
+
+
+def _union(members: list[Candidate]) -> np.ndarray:
+    union = np.zeros_like(members[0].mask)
+    for c in members:
+        union |= c.mask
+    return union
+
+
+def _gap_px(a: list[Candidate], b: list[Candidate]) -> float:
+    """Distance between the nearest centres of two groups, in pixels (orders the joins)."""
+    return min(math.dist(p.center, q.center) for p in a for q in b)
 
 
 def split_merged(c: Candidate, spacing: PixelSpacing) -> list[Candidate]:

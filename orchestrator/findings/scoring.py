@@ -101,6 +101,9 @@ class Score:
     false_positives: int
     films: int
     failures: list[str] = field(default_factory=list)
+    count_mismatch: int = 0  # films whose number of findings differs from the truth's number of lesions
+    pieces: int = 0  # unmatched findings lying on a matched lesion (a lesion split into pieces)
+    swallowed: int = 0  # missed lesions lying in the box of a finding matched to another lesion (merged away)
 
     def rate(self, name: str) -> float:
         return self.tallies[name].rate
@@ -133,12 +136,15 @@ CRITERIA: tuple[tuple[str, str], ...] = (
 
 def score(results: Iterable[tuple[ImageFacts, Sequence[dict[str, Any]]]]) -> Score:
     tallies = {name: Tally(name) for name, _ in CRITERIA}
-    fps = films = 0
+    fps = films = mismatch = pieces = swallowed = 0
     failures: list[str] = []
     for facts, lesions in results:
         films += 1
         matches, extra = match_findings(facts, lesions)
         fps += len(extra)
+        mismatch += int(len(facts.findings) != len(lesions))
+        pieces += sum(1 for f in extra if _on_matched_lesion(f, matches, facts.spacing))
+        swallowed += sum(1 for m in matches if m.finding is None and _in_matched_finding(m.truth, matches))
         for m in matches:
             _score_one(m, tallies, failures)
         fluid = {t["side"] for t in lesions if t["type"] == "effusion"}
@@ -147,7 +153,25 @@ def score(results: Iterable[tuple[ImageFacts, Sequence[dict[str, Any]]]]) -> Sco
             tallies["costophrenic"].add(cp.state == want)
             if cp.state != want:
                 failures.append(f"costophrenic {cp.side}: want {want} got {cp.state} ({cp.angle_deg} deg)")
-    return Score(tallies, fps, films, failures)
+    return Score(tallies, fps, films, failures, mismatch, pieces, swallowed)
+
+
+def _on_matched_lesion(f: Finding, matches: Sequence[Match], sp: PixelSpacing) -> bool:
+    """An unmatched finding whose centre lies within a matched truth lesion's radius + ``MATCH_EXTRA_MM``."""
+    for m in matches:
+        if m.finding is None:
+            continue
+        tx, ty = m.truth["center_px"]
+        d = math.hypot((f.center_px[0] - tx) * sp.col_mm, (f.center_px[1] - ty) * sp.row_mm)
+        if d <= float(m.truth["diameter_mm"]) / 2 + MATCH_EXTRA_MM:
+            return True
+    return False
+
+
+def _in_matched_finding(truth: dict[str, Any], matches: Sequence[Match]) -> bool:
+    """A missed truth lesion whose centre lies in the box of a finding that matched another lesion."""
+    tx, ty = truth["center_px"]
+    return any(m.finding is not None and _inside(m.finding, tx, ty) for m in matches)
 
 
 def margin_scored(truth: dict[str, Any]) -> bool:
@@ -221,5 +245,12 @@ def format_table(scores: dict[str, Score]) -> str:
             cells.append(f"{tl.rate:.1%} ({tl.ok}/{tl.total})" if tl.total else "–")
         rows.append(f"| {label} | " + " | ".join(cells) + " |")
     rows.append("| false-positive findings | " + " | ".join(str(scores[n].false_positives) for n in names) + " |")
+    rows.append("| false positives per film | "
+                + " | ".join(f"{scores[n].false_positives / max(scores[n].films, 1):.2f}" for n in names) + " |")
+    rows.append("| ... of them pieces of a matched lesion | " + " | ".join(str(scores[n].pieces) for n in names) + " |")
+    rows.append("| lesions lost inside another lesion's finding | "
+                + " | ".join(str(scores[n].swallowed) for n in names) + " |")
+    rows.append("| films where findings != truth lesions | "
+                + " | ".join(str(scores[n].count_mismatch) for n in names) + " |")
     rows.append("| films | " + " | ".join(str(scores[n].films) for n in names) + " |")
     return "\n".join(rows)

@@ -662,6 +662,10 @@
     return state.lang === "zh" ? `${shape}${what}` : [shape, what].filter(Boolean).join(" ");
   }
   function findingSize(f) {
+    // the finding's one size, as the answer text states it (orchestrator/findings/size.py)
+    if (Array.isArray(f.size_mm) && f.size_mm.length) {
+      return `${f.size_mm.map((v) => v.toFixed(1)).join(" × ")} mm`;
+    }
     if (typeof f.longest_mm === "number" && typeof f.shortest_mm === "number" && f.longest_mm - f.shortest_mm >= 2) {
       return `${f.longest_mm.toFixed(1)} × ${f.shortest_mm.toFixed(1)} mm`;
     }
