@@ -28,6 +28,7 @@ import onnx
 import torch
 
 from encoder.lesion_reader.network import LesionReaderNet
+from export import tensorrt
 from orchestrator.contracts.lesion_reader import INPUT_NAME, INPUT_SHAPE, OUTPUT_NAMES, OUTPUTS
 
 OPSET = 17
@@ -162,30 +163,8 @@ class ReaderProfile:
 def build_engine(onnx_path: Path, plan_path: Path, profile: ReaderProfile | None = None, fp16: bool = False,
                  workspace_bytes: int = 2 << 30) -> Path:
     """ONNX -> serialized TensorRT plan with one optimisation profile on the ``crops`` input."""
-    import tensorrt as trt
-
-    profile = profile or ReaderProfile()
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)  # explicit batch: the only mode in TensorRT 10
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse(Path(onnx_path).read_bytes()):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise RuntimeError(f"TensorRT could not parse {onnx_path}: {errors}")
-    config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, workspace_bytes)
-    if fp16:
-        config.set_flag(trt.BuilderFlag.FP16)
-    opt = builder.create_optimization_profile()
-    opt.set_shape(INPUT_NAME, profile.shape(profile.min_batch), profile.shape(profile.opt_batch),
-                  profile.shape(profile.max_batch))
-    config.add_optimization_profile(opt)
-    serialized = builder.build_serialized_network(network, config)
-    if serialized is None:
-        raise RuntimeError("TensorRT engine build failed (see the TensorRT log above)")
-    plan_path.parent.mkdir(parents=True, exist_ok=True)
-    plan_path.write_bytes(bytes(serialized))
-    return plan_path
+    return tensorrt.build_engine(onnx_path, plan_path, profile or ReaderProfile(), fp16=fp16,
+                                 workspace_bytes=workspace_bytes, input_name=INPUT_NAME)
 
 
 class ReaderTensorRTRunner:

@@ -12,7 +12,7 @@ import importlib.util
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -20,6 +20,16 @@ from encoder.network import INPUT_NAME, INPUT_SIZE, OUTPUT_NAMES
 
 FP32_TOLERANCE = 1e-3  # TensorRT reorders reductions and picks its own kernels (TF32 off)
 FP16_TOLERANCE = 5e-2
+
+
+class BatchProfile(Protocol):
+    """An optimisation profile over the batch dimension (``Profile``, the lesion reader's ``ReaderProfile``)."""
+
+    min_batch: int
+    opt_batch: int
+    max_batch: int
+
+    def shape(self, batch: int) -> tuple[int, ...]: ...
 
 
 @dataclass(frozen=True)
@@ -45,8 +55,9 @@ def tensorrt_unavailable_reason() -> str | None:
     return None
 
 
-def build_engine(onnx_path: Path, plan_path: Path, profile: Profile, fp16: bool = False,
-                 workspace_bytes: int = 2 << 30) -> Path:
+def build_engine(onnx_path: Path, plan_path: Path, profile: BatchProfile, fp16: bool = False,
+                 workspace_bytes: int = 2 << 30, input_name: str = INPUT_NAME) -> Path:
+    """ONNX -> serialized TensorRT plan with one optimisation profile on ``input_name``."""
     import tensorrt as trt
 
     logger = trt.Logger(trt.Logger.WARNING)
@@ -62,7 +73,7 @@ def build_engine(onnx_path: Path, plan_path: Path, profile: Profile, fp16: bool 
         config.set_flag(trt.BuilderFlag.FP16)
     opt_profile = builder.create_optimization_profile()
     opt_profile.set_shape(
-        INPUT_NAME, profile.shape(profile.min_batch), profile.shape(profile.opt_batch), profile.shape(profile.max_batch)
+        input_name, profile.shape(profile.min_batch), profile.shape(profile.opt_batch), profile.shape(profile.max_batch)
     )
     config.add_optimization_profile(opt_profile)
     serialized = builder.build_serialized_network(network, config)

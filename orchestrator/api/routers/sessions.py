@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Form, Query, Response, UploadFile
+from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.responses import StreamingResponse
 
 from orchestrator.api.dependencies import Engine, Tenant, Tenants
@@ -50,9 +50,11 @@ def fork(session_id: str, body: ForkBody, engine: Engine, tenant: Tenant) -> Any
     response_class=StreamingResponse,
     responses={200: {"content": {"application/x-ndjson": {}}, "description": "stage, text and turn events"}},
 )
-def ask_stream(session_id: str, body: AskBody, engine: Engine, tenant: Tenant) -> StreamingResponse:
-    """NDJSON lines: ``{"kind": "stage", "stage"}``, ``{"kind": "text", "text"}``, ``{"kind": "turn", "turn"}``."""
-    events = ndjson_events(engine.ask_stream(session_id, body.question, tenant=tenant))
+def ask_stream(session_id: str, body: AskBody, engine: Engine, tenant: Tenant, request: Request) -> StreamingResponse:
+    """NDJSON lines: ``{"kind": "stage", "stage"}``, ``{"kind": "text", "text"}``, ``{"kind": "turn", "turn"}``;
+    a failure after the first event ends the stream with ``{"kind": "error", ...}``."""
+    events = ndjson_events(engine.ask_stream(session_id, body.question, tenant=tenant),
+                           observe_error=request.app.state.metrics.error)  # counted as the JSON handler counts
     return StreamingResponse(events, media_type="application/x-ndjson")
 
 

@@ -173,8 +173,11 @@ def test_a_store_refusal_mid_stream_carries_the_json_bodys_kind(served: Served, 
 def test_a_broken_narrator_mid_stream_is_an_internal_error_that_echoes_nothing(served: Served) -> None:
     served.narrator.broken = True
     session = served.session()
+    internal = served.metrics.errors.labels("internal")
+    before = internal._value.get()
     code, events = stream(served, session)
     assert code == 200 and events[-2]["kind"] == "text"
+    assert internal._value.get() == before + 1  # counted once, as the JSON error handler counts it
     assert events[-1] == {"kind": "error", "status": 500, "error_kind": "internal", "message": "internal error",
                           "error": {"kind": "internal", "message": "internal error"}}
     assert MARKER not in json.dumps(events)
