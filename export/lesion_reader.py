@@ -17,11 +17,9 @@ TensorRT plan with the profile min 1 / opt 32 / max 128 crops.
 from __future__ import annotations
 
 import shutil
-import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import onnx
@@ -167,42 +165,15 @@ def build_engine(onnx_path: Path, plan_path: Path, profile: ReaderProfile | None
                                  workspace_bytes=workspace_bytes, input_name=INPUT_NAME)
 
 
-class ReaderTensorRTRunner:
-    """Runs a lesion-reader plan on ``[N, 2, 256, 256]`` float32 crops -> the contract's outputs."""
+class ReaderTensorRTRunner(tensorrt.TensorRTRunner):
+    """Runs a lesion-reader plan on ``[N, 2, 256, 256]`` float32 crops -> the contract's outputs by name."""
 
-    def __init__(self, plan_path: Path) -> None:
-        import tensorrt as trt
+    input_name = INPUT_NAME
+    input_shape = INPUT_SHAPE
+    output_names = tuple(OUTPUT_NAMES)
 
-        self._torch = torch
-        self._logger = trt.Logger(trt.Logger.WARNING)
-        self.engine = trt.Runtime(self._logger).deserialize_cuda_engine(Path(plan_path).read_bytes())
-        self.context = self.engine.create_execution_context()
-        self.stream = torch.cuda.Stream()
-
-    def run(self, crops: np.ndarray) -> dict[str, np.ndarray]:
-        x = torch.from_numpy(np.ascontiguousarray(crops, dtype=np.float32)).cuda()
-        self.context.set_input_shape(INPUT_NAME, tuple(x.shape))
-        self.context.set_tensor_address(INPUT_NAME, x.data_ptr())
-        outputs: dict[str, Any] = {}
-        for name in OUTPUT_NAMES:
-            out = torch.empty(tuple(self.context.get_tensor_shape(name)), dtype=torch.float32, device="cuda")
-            self.context.set_tensor_address(name, out.data_ptr())
-            outputs[name] = out
-        if not self.context.execute_async_v3(self.stream.cuda_stream):
-            raise RuntimeError("TensorRT execution failed")
-        self.stream.synchronize()
-        return {k: v.cpu().numpy() for k, v in outputs.items()}
-
-    def time_batch(self, batch_size: int, repeats: int = 20) -> float:
-        """Median ms per batch, copies included."""
-        crops = np.random.default_rng(0).random((batch_size, *INPUT_SHAPE), dtype=np.float32)
-        self.run(crops)
-        times = []
-        for _ in range(repeats):
-            start = time.perf_counter()
-            self.run(crops)
-            times.append(time.perf_counter() - start)
-        return 1000.0 * float(np.median(times))
+    def run(self, crops: np.ndarray) -> dict[str, np.ndarray]:  # type: ignore[override]
+        return dict(zip(self.output_names, super().run(crops), strict=True))
 
 
 def tensorrt_parity(plan_path: Path, onnx_path: Path, crops: np.ndarray) -> float:

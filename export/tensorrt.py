@@ -85,7 +85,13 @@ def build_engine(onnx_path: Path, plan_path: Path, profile: BatchProfile, fp16: 
 
 
 class TensorRTRunner:
-    """Runs a plan on batches of films (N, 1, 512, 512) float32 -> outputs as numpy."""
+    """Runs a plan on float32 batches ``(N, *input_shape)`` -> its outputs as numpy, in
+    ``output_names`` order; by default the anatomy encoder's films (N, 1, 512, 512). The lesion
+    reader's runner is this one with its contract's names (``export/lesion_reader.py``)."""
+
+    input_name: str = INPUT_NAME
+    input_shape: tuple[int, ...] = (1, INPUT_SIZE, INPUT_SIZE)
+    output_names: tuple[str, ...] = tuple(OUTPUT_NAMES)
 
     def __init__(self, plan_path: Path) -> None:
         import tensorrt as trt
@@ -100,10 +106,10 @@ class TensorRTRunner:
     def run(self, batch: np.ndarray) -> list[np.ndarray]:
         torch = self._torch
         x = torch.from_numpy(np.ascontiguousarray(batch, dtype=np.float32)).cuda()
-        self.context.set_input_shape(INPUT_NAME, tuple(x.shape))
-        self.context.set_tensor_address(INPUT_NAME, x.data_ptr())
+        self.context.set_input_shape(self.input_name, tuple(x.shape))
+        self.context.set_tensor_address(self.input_name, x.data_ptr())
         outputs: list[Any] = []
-        for name in OUTPUT_NAMES:
+        for name in self.output_names:
             shape = tuple(self.context.get_tensor_shape(name))
             out = torch.empty(shape, dtype=torch.float32, device="cuda")
             self.context.set_tensor_address(name, out.data_ptr())
@@ -115,7 +121,7 @@ class TensorRTRunner:
 
     def time_batch(self, batch_size: int, repeats: int = 20) -> float:
         """Median milliseconds per batch, host->device->host copies included (synchronised)."""
-        batch = np.random.default_rng(0).random((batch_size, 1, INPUT_SIZE, INPUT_SIZE), dtype=np.float32)
+        batch = np.random.default_rng(0).random((batch_size, *self.input_shape), dtype=np.float32)
         self.run(batch)
         times = []
         for _ in range(repeats):
