@@ -141,7 +141,7 @@ def prometheus(served: str, committed_triton: TritonServer, recorded_exporter: s
         assert proc.poll() is None, (work / "prometheus.log").read_text()[-2000:]
         try:
             result = query(url, "up == 1")
-        except httpx.HTTPError:
+        except (httpx.HTTPError, ValueError):  # not listening yet, or a starting server's non-JSON answer
             return False
         return {r["metric"]["job"] for r in result} == {job for job, _, _ in jobs}
 

@@ -59,6 +59,16 @@ def create(http: httpx.Client, film: Path, **headers: str) -> httpx.Response:
                          headers=headers)
 
 
+def get_open(http: httpx.Client, path: str) -> httpx.Response:
+    """A GET on an open path, tried a second time only when the transport broke (once in ~900
+    full runs under load, a /metrics answer was cut after its headers); the status is asserted
+    by the caller either way."""
+    try:
+        return http.get(path)
+    except httpx.TransportError:
+        return http.get(path)
+
+
 def kind(r: httpx.Response) -> str:
     return r.json()["error"]["kind"]
 
@@ -81,7 +91,7 @@ def test_without_a_valid_key_401_health_and_metrics_open(http: httpx.Client, pha
         r = http.get("/v1/sessions/whatever", headers=headers)
         assert r.status_code == 401 and kind(r) == "unauthenticated"
     for path in ("/healthz", "/readyz", "/metrics", "/"):
-        assert http.get(path).status_code == 200, path
+        assert get_open(http, path).status_code == 200, path
     assert http.get("/v1/sessions/whatever", headers=auth("alice")).status_code == 404
 
 
