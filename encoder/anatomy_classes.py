@@ -1,31 +1,11 @@
-"""The anatomy classes shared by the phantom engine, the encoder and the findings layer.
-
-Order matters: it is the channel order of ``anatomy.npz['masks']`` and of the encoder's
-anatomy output. Masks are multi-label (a pixel may be lung, rib and heart at once).
+"""The anatomy classes, for the phantom engine and the training code: a re-export of the serving
+contract (``orchestrator/contracts/encoder.py`` owns the list; training imports it, never the
+reverse). Order matters: it is the channel order of ``anatomy.npz['masks']`` and of the
+encoder's anatomy output.
 """
 
 from __future__ import annotations
 
-ANATOMY_CLASSES: tuple[str, ...] = (
-    "lung_right",      # whole right lung field (patient's right = image left)
-    "lung_left",
-    "RUL", "RML", "RLL",
-    "LUL", "LLL",
-    "heart",
-    "mediastinum",
-    "trachea",
-    "hilum_right",     # hilar region (definition in encoder.phantom)
-    "hilum_left",
-    "clavicle_right",
-    "clavicle_left",
-    "ribs",
-    "spine",
-    "diaphragm",       # sub-diaphragmatic region below each dome
-)
+from orchestrator.contracts.encoder import ANATOMY_CLASSES, LOBES, SIDES, class_index
 
-LOBES: tuple[str, ...] = ("RUL", "RML", "RLL", "LUL", "LLL")
-SIDES: tuple[str, ...] = ("right", "left")
-
-
-def class_index(name: str) -> int:
-    return ANATOMY_CLASSES.index(name)
+__all__ = ["ANATOMY_CLASSES", "LOBES", "SIDES", "class_index"]

@@ -1,6 +1,6 @@
 """Phantom cases -> training targets, pre-generated to disk, loaded into memory for training.
 
-Every film goes through :func:`encoder.preprocess.prepare_film`, the same normalisation that
+Every film goes through :func:`orchestrator.contracts.preprocess.prepare_film`, the same normalisation that
 serving uses; masks and points go through the same pad-to-square + resize geometry.
 
 Seed ranges (disjoint, so evaluation never sees a training film):
@@ -34,8 +34,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from encoder.network import ANATOMY_STRIDE, HILUM_SIDES, INPUT_SIZE, LESION_STRIDE
-from encoder.preprocess import Resampling, prepare_film
+from orchestrator.contracts.encoder import ANATOMY_STRIDE, HILUM_SIDES, INPUT_SIZE, LESION_STRIDE
+from orchestrator.contracts.preprocess import Resampling, prepare_film
 
 log = logging.getLogger(__name__)
 

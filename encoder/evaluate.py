@@ -23,10 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from encoder.anatomy_classes import ANATOMY_CLASSES, LOBES
 from encoder.dataset import format_seeds, resize_masks, to_working_points
-from encoder.network import HILUM_SIDES, INPUT_NAME, INPUT_SIZE, OUTPUT_NAMES
-from encoder.preprocess import prepare_film
+from orchestrator.contracts.encoder import (
+    ANATOMY_CLASSES,
+    HILUM_SIDES,
+    INPUT_NAME,
+    INPUT_SIZE,
+    LOBES,
+    OUTPUT_NAMES,
+)
+from orchestrator.contracts.preprocess import prepare_film
 
 MATCH_MM = 5.0
 LARGE_LESION_MM = 8.0
@@ -171,7 +177,7 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
     from tqdm import tqdm
 
     from encoder.phantom import CaseSpec, generate_case
-    from export.onnx import ort_session
+    from orchestrator.encoders.onnxrt import ort_session
     from orchestrator.encoders.postprocess import to_anatomy_maps
 
     session = ort_session(onnx_path, threads=threads)

@@ -21,6 +21,9 @@ suppressed without the head having to re-learn anatomy from pixels, and lesion p
 conditioned on where it sits. The effect is measured by ``hilum evaluate --gate-off`` (the same
 weights with the gate forced open), numbers in ``encoder/weights/TRAINING.md``.
 
+The tensor contract (input and output names, sizes, strides, class and side order) is
+serving's, in ``orchestrator/contracts/encoder.py``; this network honours it.
+
 Outputs (logits, float32):
     ``anatomy``  (N, C, 128, 128)  multi-label anatomy, channels in ANATOMY_CLASSES order
     ``lesion``   (N, 1, 256, 256)  lesion mask logits
@@ -36,15 +39,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from encoder.anatomy_classes import ANATOMY_CLASSES
-
-INPUT_NAME = "image"
-OUTPUT_NAMES: tuple[str, ...] = ("anatomy", "lesion", "hilum")
-INPUT_SIZE = 512
-ANATOMY_STRIDE = 4
-LESION_STRIDE = 2
-HILUM_STRIDE = 4
-HILUM_SIDES: tuple[str, ...] = ("right", "left")
+from orchestrator.contracts.encoder import ANATOMY_CLASSES, HILUM_SIDES, INPUT_SIZE
 
 
 @dataclass(frozen=True)

@@ -37,14 +37,8 @@ import torch
 import torch.nn.functional as F
 
 from encoder.dataset import TrainingSet, load_dataset
-from encoder.network import (
-    ANATOMY_STRIDE,
-    HILUM_STRIDE,
-    LESION_STRIDE,
-    AnatomyEncoderNet,
-    NetworkConfig,
-    build_network,
-)
+from encoder.network import AnatomyEncoderNet, NetworkConfig, build_network
+from orchestrator.contracts.encoder import ANATOMY_STRIDE, HILUM_STRIDE, LESION_STRIDE
 
 log = logging.getLogger(__name__)
 

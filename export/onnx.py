@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import torch
 
-from encoder.network import INPUT_NAME, INPUT_SIZE, OUTPUT_NAMES, AnatomyEncoderNet, NetworkConfig
+from encoder.network import AnatomyEncoderNet, NetworkConfig
+from orchestrator.contracts.encoder import INPUT_NAME, INPUT_SIZE, OUTPUT_NAMES
+from orchestrator.encoders.onnxrt import ort_session  # re-exported: export, training and tests call it here
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +57,6 @@ def export_onnx(model: AnatomyEncoderNet, out_path: Path) -> Path:
     return out_path
 
 
-def ort_session(path: Path, threads: int = 1) -> ort.InferenceSession:
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads
-    options.inter_op_num_threads = 1
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-
-
 def parity(model: AnatomyEncoderNet, onnx_path: Path, films: Sequence[np.ndarray]) -> float:
     """Max abs difference between torch and ONNX Runtime outputs over ``films`` (batched together)."""
     batch = np.stack([np.asarray(f, dtype=np.float32) for f in films])[:, None]
@@ -75,7 +68,7 @@ def parity(model: AnatomyEncoderNet, onnx_path: Path, films: Sequence[np.ndarray
 
 def parity_films(count: int = 2, seed: int = 0) -> list[np.ndarray]:
     """Phantom films (seeds from the evaluation range) when the phantom engine is present."""
-    from encoder.preprocess import prepare_film
+    from orchestrator.contracts.preprocess import prepare_film
 
     try:
         from encoder.phantom import generate_case

@@ -16,8 +16,15 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from encoder.anatomy_classes import ANATOMY_CLASSES
-from encoder.network import ANATOMY_STRIDE, HILUM_SIDES, HILUM_STRIDE, INPUT_NAME, INPUT_SIZE, LESION_STRIDE
+from orchestrator.contracts.encoder import (
+    ANATOMY_CLASSES,
+    ANATOMY_STRIDE,
+    HILUM_SIDES,
+    HILUM_STRIDE,
+    INPUT_NAME,
+    INPUT_SIZE,
+    LESION_STRIDE,
+)
 
 PYTHON_MODEL_SOURCE = Path(__file__).with_name("triton_python_model.py")
 TARGETS = ("cpu", "tensorrt")
@@ -116,7 +123,7 @@ def render_config(cfg: RepositoryConfig) -> str:
         kind = "KIND_GPU"
         params = ""
     return (
-        "# written by `hilum export repository`; tensor names/shapes match encoder/network.py\n"
+        "# written by `hilum export repository`; tensor names/shapes match orchestrator/contracts/encoder.py\n"
         + head
         + f"max_batch_size: {cfg.max_batch_size}\n"
         + f"input [\n{_tensor(INPUT_NAME, (1, INPUT_SIZE, INPUT_SIZE))}\n]\n"

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from encoder.network import INPUT_NAME, INPUT_SIZE, OUTPUT_NAMES
+from orchestrator.contracts.encoder import INPUT_NAME, INPUT_SIZE, OUTPUT_NAMES
 
 FP32_TOLERANCE = 1e-3  # TensorRT reorders reductions and picks its own kernels (TF32 off)
 FP16_TOLERANCE = 5e-2

@@ -160,7 +160,7 @@ def matmul_gflops(threads: int, n: int = MATMUL_N, repeats: int = 10) -> float:
 
 
 def ort_latency_ms(onnx: Path, threads: int, batch: int = 1, repeats: int = 10) -> float:
-    from export.onnx import ort_session
+    from orchestrator.encoders.onnxrt import ort_session
 
     session = ort_session(onnx, threads=threads)
     x = np.random.default_rng(0).random((batch, 1, 512, 512), dtype=np.float32)
@@ -214,7 +214,7 @@ def batch_sweep(onnx: Path) -> list[dict[str, float]]:
 # --- 3. systems under load ---------------------------------------------------------------------------------
 def raw_ort_cells(onnx: Path, films: list[np.ndarray], requests: int) -> tuple[int, list[Cell]]:
     """(best intra-op thread count by C=16 throughput, its cells)."""
-    from export.onnx import ort_session
+    from orchestrator.encoders.onnxrt import ort_session
 
     best: list[Cell] = []
     best_threads = 1
@@ -336,9 +336,9 @@ def headline(settings: Settings, films: list[np.ndarray], requests: int, rounds:
     """Section 4: raw ORT and the default serving paths at C=16, interleaved over ``rounds``.
     The embedded encoder is the service's own (``build_encoder(settings)``); ``triton`` is the
     (server, variants) of :func:`triton_server`, whose ``HEADLINE_TRITON`` models are measured."""
-    from export.onnx import ort_session
     from orchestrator.encoders.embedded import EmbeddedEncoder
     from orchestrator.encoders.factory import build_encoder
+    from orchestrator.encoders.onnxrt import ort_session
     from orchestrator.encoders.triton import TritonEncoder
 
     session = ort_session(settings.onnx_path, threads=raw_threads)

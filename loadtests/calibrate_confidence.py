@@ -7,7 +7,7 @@ Each film is ``encoder.phantom.generate_case(seed)``, encoded by the embedded ON
 encoder (``--onnx`` for another) and analysed by the real findings layer in the calibration's
 raw mode (``orchestrator.findings.calibration.raw_mode``: each finding's attribute_confidence
 then carries its raw scores). Findings are matched to the truth lesions with the scorer's
-matching (``orchestrator.findings.scoring.match_findings``); the truth only scores. What each
+matching (``evaluation.scoring.match_findings``); the truth only scores. What each
 attribute's probability is a probability of:
 
 - presence: the finding matches a truth lesion (else it is a false positive);
@@ -50,10 +50,10 @@ from typing import Any
 import numpy as np
 
 from encoder.dataset import format_seeds, parse_seeds
+from evaluation.scoring import ROUND_TYPES, case_spacing, margin_scored, match_findings
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings import analyse, calibration
 from orchestrator.findings.density import CAVITY_SCORE
-from orchestrator.findings.scoring import ROUND_TYPES, case_spacing, margin_scored, match_findings
 
 TEST_SEEDS = frozenset(range(0, 50)) | frozenset(range(200, 400))
 PRESENCE_SCORES = ("lesion_peak", "lesion_mean", "log_area_mm2")
@@ -369,7 +369,7 @@ def plot_reliability(report: dict[str, dict[str, Any]], path: Path, names: Seque
 
 
 def _encoder_maps(onnx: Path | None) -> tuple[MapsOf, Any, str]:
-    from encoder.preprocess import prepare_film
+    from orchestrator.contracts.preprocess import prepare_film
     from orchestrator.encoders.factory import build_encoder
     from orchestrator.settings import Settings
 

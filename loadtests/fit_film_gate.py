@@ -21,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from encoder.preprocess import prepare_film
+from orchestrator.contracts.preprocess import prepare_film
 from orchestrator.film_gate.image import (
     TEMPLATE_PATH,
     TEMPLATE_SIZE,

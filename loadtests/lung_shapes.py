@@ -196,7 +196,7 @@ def visible_fields(masks: np.ndarray, thickness: dict[str, np.ndarray]) -> tuple
     ``VISIBLE_LUNG_MM`` of that lung, above the domes (the sub-diaphragmatic mask), smoothed,
     largest component. Like a reader's outline: along the spine and the mediastinal edge, behind
     the heart included, down to the domes."""
-    from encoder.anatomy_classes import ANATOMY_CLASSES
+    from orchestrator.contracts.encoder import ANATOMY_CLASSES
 
     below = np.asarray(masks[ANATOMY_CLASSES.index("diaphragm")], dtype=bool)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (7, 7))

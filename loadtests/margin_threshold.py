@@ -8,7 +8,7 @@ core's mean radius, to call a margin lobulated (0.22, set on the phantom's truth
 encoder draws its lesion masks at half the film's resolution, so it may want another value. For
 each source (the phantom's truth maps, then each ``--onnx`` encoder) and each ``--fracs`` value,
 this counts the lesions whose margin the scorer scores (nodule-like, >= 10 mm: ``margin_scored``)
-that a finding matches (the scorer's matching, ``orchestrator.findings.scoring``):
+that a finding matches (the scorer's matching, ``evaluation.scoring``):
 
 - **margin right**: smooth / lobulated / spiculated, as the scorer's ``margin_ge10``;
 - **irregular right**: smooth against lobulated-or-spiculated, which is what turn 4's checklist
@@ -34,10 +34,10 @@ from typing import Any
 from unittest import mock
 
 from encoder.dataset import format_seeds, parse_seeds
+from evaluation.scoring import case_spacing, margin_scored, match_findings, truth_maps
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.facts import PixelSpacing
 from orchestrator.findings import analyse, margin
-from orchestrator.findings.scoring import case_spacing, margin_scored, match_findings, truth_maps
 
 DEFAULT_FRACS = (0.14, 0.16, 0.18, 0.20, 0.22, 0.24, 0.26, 0.30)
 
@@ -96,7 +96,7 @@ def sweep(
 
 
 def _encoder_source(path: Path) -> tuple[MapSource, Any]:
-    from encoder.preprocess import prepare_film
+    from orchestrator.contracts.preprocess import prepare_film
     from orchestrator.encoders.factory import build_encoder
     from orchestrator.settings import Settings
 

@@ -23,10 +23,10 @@ import sys
 import time
 from typing import Any
 
-from encoder.preprocess import prepare_film
+from evaluation.scoring import Score, case_spacing, format_table, score, truth_maps
+from orchestrator.contracts.preprocess import prepare_film
 from orchestrator.facts import ImageFacts
 from orchestrator.findings import analyse
-from orchestrator.findings.scoring import Score, case_spacing, format_table, score, truth_maps
 
 Results = list[tuple[ImageFacts, list[dict[str, Any]]]]
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from encoder.anatomy_classes import ANATOMY_CLASSES
+from orchestrator.contracts.encoder import ANATOMY_CLASSES
 
 
 @dataclass(frozen=True, eq=False)

@@ -10,7 +10,9 @@
     ├── UnauthenticatedError        no valid API key (Authorization: Bearer)      → 401
     ├── SessionError
     │   ├── SessionNotFoundError    no such session, expired, or another tenant's → 404
-    │   └── SessionBusyError        another turn holds the session past the wait  → 409 + Retry-After
+    │   ├── NoHeatmapError          the session has no lesion heatmap to serve    → 404
+    │   ├── SessionBusyError        another turn holds the session past the wait  → 409 + Retry-After
+    │   └── SessionFullError        the session has answered its most turns        → 409
     ├── StoreUnavailableError       the session store (Redis) does not answer     → 503 + Retry-After
     ├── ServerBusyError             every request slot of this server is taken    → 429 + Retry-After
     ├── TenantLimitError            a per-tenant limit (orchestrator/tenancy.py)   → 429
@@ -109,6 +111,12 @@ class SessionNotFoundError(SessionError):
     kind = "session_not_found"
 
 
+class NoHeatmapError(SessionError):
+    http_status = 404
+    grpc_code = "NOT_FOUND"
+    kind = "no_heatmap"
+
+
 class SessionBusyError(SessionError):
     """Another turn on the same session (on any replica) held it past the bounded wait, or the
     session changed under this turn before it was stored: nothing was stored, ask again."""
@@ -117,6 +125,15 @@ class SessionBusyError(SessionError):
     grpc_code = "ABORTED"
     kind = "session_busy"
     retry_after_s = 1
+
+
+class SessionFullError(SessionError):
+    """The session has answered ``max_turns_per_session`` turns: a new session (or a fork of this
+    one from an earlier turn) continues the conversation."""
+
+    http_status = 409
+    grpc_code = "FAILED_PRECONDITION"
+    kind = "session_full"
 
 
 class StoreUnavailableError(HilumError):

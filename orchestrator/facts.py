@@ -182,7 +182,6 @@ class ImageFacts:
     spacing: PixelSpacing
     anatomy: AnatomyFacts
     findings: tuple[Finding, ...]
-    lesion_heatmap_png: str = ""  # data: URL of a small RGBA PNG, for the screening overlay
     checked: tuple[str, ...] = ()  # what the findings layer actually assessed (for "normal" statements)
     film_check: FilmCheck = field(default_factory=FilmCheck)
 

@@ -32,8 +32,8 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol
 import numpy as np
 from PIL import Image
 
-from encoder.preprocess import Resampling, prepare_film
 from orchestrator.contracts.lesion_reader import Frame
+from orchestrator.contracts.preprocess import Resampling, prepare_film
 from orchestrator.errors import CorruptImageError, ImageTooLargeError, InputError, UnsupportedMediaError
 from orchestrator.facts import PixelSpacing
 

@@ -26,7 +26,7 @@ from typing import Any, Protocol
 from orchestrator.errors import HilumError, SessionBusyError, StoreUnavailableError
 
 DEFAULT_TENANT = "default"
-STORE_OPS = ("get", "put", "commit", "turn_lock", "delete", "count", "count_tenant", "ping")
+STORE_OPS = ("get", "put", "append", "turn_lock", "delete", "count", "count_tenant", "ping")
 
 
 class EngineObserver(Protocol):
@@ -131,9 +131,13 @@ class ObservedStore:
         if len(turns) == 1:  # a new session: its screening turn is the first turn
             self._tell("first_turn", float(sum(turns[0].timings.values())))
 
-    def commit(self, state: Any, expected_turns: int) -> None:
-        with self._op("commit"):
-            self.inner.commit(state, expected_turns)
+    def get_head(self, session_id: str, *, history: bool = False, images: bool = False) -> Any:
+        with self._op("get"):
+            return self.inner.get_head(session_id, history=history, images=images)
+
+    def append(self, session_id: str, expected_turns: int, record: Any, registry: Any) -> None:
+        with self._op("append"):
+            self.inner.append(session_id, expected_turns, record, registry)
 
     @contextlib.contextmanager
     def turn_lock(self, session_id: str) -> Iterator[None]:

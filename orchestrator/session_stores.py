@@ -1,19 +1,30 @@
 """Where sessions live: in process (the embedded default) or in Redis (several replicas).
 
 ``build_session_store(settings)`` picks one: ``HILUM_REDIS_URL`` set → ``RedisSessionStore``,
-else the dialogue engine's ``InMemorySessionStore``. Redis keeps each session as the JSON
-document ``SessionState.to_json()`` under ``hilum:session:<id>`` with the session TTL, so
-any replica can answer any turn of any session; ``hilum:tenant:<tenant>`` is a sorted set of the
-tenant's session ids by last use (for ``max_sessions_per_tenant``). Redis evicts nothing but
-expired sessions, so no tenant's creates can push out another's.
+else the dialogue engine's ``InMemorySessionStore``. Redis keeps a session in parts that change
+as differently as they do (``orchestrator/dialogue/session.py``), so a follow-up turn touches only
+the new turn and the registry:
+- ``hilum:film:<id>``: a hash written once at creation: ``meta`` (the ImageFacts, their canonical
+  JSON, source, frame, tenant, language), ``png`` (the display film), ``heatmap`` (the lesion
+  heatmap). Each replica keeps the parsed film record of recent sessions in memory (it never
+  changes), so a turn neither reads nor parses the facts again;
+- ``hilum:head:<id>``: the anchor registry (JSON), replaced by each turn;
+- ``hilum:log:<id>``: the turn log, one JSON record per turn (``RPUSH``), read whole only for the
+  session's view, its report, a fork, or a narrator that retells with history;
+- ``hilum:turns:<id>``: the turn count, the session's version.
+All of a session's keys carry the session TTL, refreshed on every use. ``hilum:tenant:<tenant>``
+is a sorted set of the tenant's session ids by last use (for ``max_sessions_per_tenant``) and
+``hilum:sessions`` the same for all (the active-sessions gauge, without a key scan). Redis evicts
+nothing but expired sessions, so no tenant's creates can push out another's. A session stored
+whole by an earlier version (``hilum:session:<id>``) is split into these parts when first read.
 
 Replicas agree on a session's turns:
 - ``turn_lock``: ``SET hilum:lock:<id> <token> NX PX <lease>``, retried with jittered backoff for
   at most ``session_lock_wait_s`` (then 409 ``session_busy`` + Retry-After); released by a script
   that deletes the key only while it still holds this turn's token. The lease frees a session
   whose replica died mid-turn.
-- ``commit``: one Lua script stores the turn only if ``hilum:turns:<id>`` (the session's turn
-  count, its version) still equals the count the turn was drafted on, and bumps it in the same
+- ``append``: one Lua script appends the turn and replaces the registry only if
+  ``hilum:turns:<id>`` still equals the count the turn was drafted on, and bumps it in the same
   step. A turn whose lease lapsed under a slower replica is refused (409), never merged, so
   each turn number is handed out once.
 - Redis unreachable → ``StoreUnavailableError`` (503 + Retry-After) from every operation; the
@@ -26,45 +37,62 @@ Durability is Redis's: the chart runs it with AOF (``--appendonly yes --appendfs
 from __future__ import annotations
 
 import contextlib
+import json
 import random
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
 import redis
 
+from orchestrator.dialogue.anchors import Registry
 from orchestrator.dialogue.session import (
     BUSY_MESSAGE,
     CHANGED_MESSAGE,
+    GONE_MESSAGE,
     InMemorySessionStore,
     SessionState,
     SessionStore,
+    TurnRecord,
+    anchors_from_jsonable,
+    anchors_to_jsonable,
 )
 from orchestrator.errors import SessionBusyError, SessionNotFoundError, StoreUnavailableError
 from orchestrator.settings import Settings
 
-KEY_PREFIX = "hilum:session:"
+FILM_PREFIX = "hilum:film:"
+HEAD_PREFIX = "hilum:head:"
+LOG_PREFIX = "hilum:log:"
 TURNS_PREFIX = "hilum:turns:"
 LOCK_PREFIX = "hilum:lock:"
 TENANT_PREFIX = "hilum:tenant:"
+ALL_SESSIONS = "hilum:sessions"
+LEGACY_PREFIX = "hilum:session:"  # a whole session as one JSON document (before the split)
 UNAVAILABLE_MESSAGE = "the session store is not reachable; retry shortly"
 PROBE_TIMEOUT_S = 1.0
 FIRST_BACKOFF_S = 0.005
 MAX_BACKOFF_S = 0.1
+FILM_CACHE_SIZE = 256
 
-# KEYS: session doc, turn count, tenant set. ARGV: doc, expected count, ttl s, now, session id.
+# KEYS: head, turn count, log, film, tenant set, all sessions.
+# ARGV: record, anchors, expected count, ttl s, now, session id.
 # 1 stored, 0 the count moved (another turn was stored first), -1 the session is gone.
-_COMMIT = """
+_APPEND = """
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
-local v = redis.call('GET', KEYS[2])
-if not v then
-  v = tostring(#cjson.decode(redis.call('GET', KEYS[1]))['turns'])
-end
-if v ~= ARGV[2] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[3])
-redis.call('SET', KEYS[2], tostring(tonumber(ARGV[2]) + 1), 'EX', ARGV[3])
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[5])
-redis.call('EXPIRE', KEYS[3], ARGV[3])
+local v = redis.call('GET', KEYS[2]) or '0'
+if v ~= ARGV[3] then return 0 end
+redis.call('RPUSH', KEYS[3], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[4])
+redis.call('SET', KEYS[2], tostring(tonumber(ARGV[3]) + 1), 'EX', ARGV[4])
+redis.call('EXPIRE', KEYS[3], ARGV[4])
+redis.call('EXPIRE', KEYS[4], ARGV[4])
+redis.call('ZADD', KEYS[5], ARGV[5], ARGV[6])
+redis.call('EXPIRE', KEYS[5], ARGV[4])
+redis.call('ZADD', KEYS[6], ARGV[5], ARGV[6])
 return 1
 """
 
@@ -83,20 +111,32 @@ def _reachable() -> Iterator[None]:
         raise StoreUnavailableError(UNAVAILABLE_MESSAGE) from None
 
 
+def _text(raw: bytes | str) -> str:
+    return raw.decode("utf-8") if isinstance(raw, bytes) else raw
+
+
+def _keys(session_id: str) -> tuple[str, str, str, str]:
+    return FILM_PREFIX + session_id, HEAD_PREFIX + session_id, LOG_PREFIX + session_id, TURNS_PREFIX + session_id
+
+
 class RedisSessionStore:
-    """A SessionStore over Redis; each put refreshes the session's TTL."""
+    """A SessionStore over Redis (layout above); every use refreshes the session's TTL."""
 
     name = "redis"
 
     def __init__(self, client: redis.Redis, ttl_s: int = 3600, *, lock_wait_s: float = 10.0,
-                 lock_lease_s: float = 30.0, probe: redis.Redis | None = None) -> None:
+                 lock_lease_s: float = 30.0, probe: redis.Redis | None = None,
+                 film_cache_size: int = FILM_CACHE_SIZE) -> None:
         self._redis = client
         self._probe = probe if probe is not None else client
         self._ttl = int(ttl_s)
         self._lock_wait_s = float(lock_wait_s)
         self._lease_ms = max(1, int(lock_lease_s * 1000))
-        self._commit = client.register_script(_COMMIT)
+        self._append = client.register_script(_APPEND)
         self._release = client.register_script(_RELEASE)
+        self._films: OrderedDict[str, SessionState] = OrderedDict()  # parsed film records (immutable)
+        self._films_max = max(0, int(film_cache_size))
+        self._films_lock = threading.Lock()
 
     @classmethod
     def from_url(cls, url: str, ttl_s: int = 3600, *, lock_wait_s: float = 10.0,
@@ -105,45 +145,150 @@ class RedisSessionStore:
         probe = redis.Redis.from_url(url, socket_timeout=PROBE_TIMEOUT_S, socket_connect_timeout=PROBE_TIMEOUT_S)
         return cls(client, ttl_s, lock_wait_s=lock_wait_s, lock_lease_s=lock_lease_s, probe=probe)
 
-    def get(self, session_id: str) -> SessionState | None:
-        with _reachable():
-            raw = self._redis.get(KEY_PREFIX + session_id)
-            if raw is None:
+    # --- the film record cache -------------------------------------------------------------------
+
+    def _cached_film(self, session_id: str) -> SessionState | None:
+        with self._films_lock:
+            film = self._films.get(session_id)
+            if film is not None:
+                self._films.move_to_end(session_id)
+            return film
+
+    def _cache_film(self, film: SessionState) -> None:
+        if self._films_max == 0:
+            return
+        with self._films_lock:
+            self._films[film.session_id] = film
+            self._films.move_to_end(film.session_id)
+            while len(self._films) > self._films_max:
+                self._films.popitem(last=False)
+
+    def _forget_film(self, session_id: str) -> None:
+        with self._films_lock:
+            self._films.pop(session_id, None)
+
+    # --- reading -----------------------------------------------------------------------------------
+
+    def _touch(self, pipe: Any, session_id: str, tenant: str) -> None:
+        now = time.time()
+        for key in _keys(session_id):
+            pipe.expire(key, self._ttl)
+        pipe.zadd(TENANT_PREFIX + tenant, {session_id: now})
+        pipe.expire(TENANT_PREFIX + tenant, self._ttl)
+        pipe.zadd(ALL_SESSIONS, {session_id: now})
+
+    def _read(self, session_id: str, *, log: bool, images: bool) -> tuple[SessionState, list[Any]] | None:
+        """One round trip (two the first time this replica sees the session): the film record,
+        the registry, the turn count, and the log / the PNGs when asked; the TTLs refreshed."""
+        film_key, head_key, log_key, turns_key = _keys(session_id)
+        film = self._cached_film(session_id)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.get(head_key)
+        pipe.get(turns_key)
+        pipe.hget(film_key, "meta") if film is None else pipe.exists(film_key)
+        pipe.lrange(log_key, 0, -1) if log else pipe.exists(log_key)
+        pipe.hmget(film_key, ["png", "heatmap"]) if images else pipe.exists(film_key)
+        if film is not None:
+            self._touch(pipe, session_id, film.tenant)
+        head, turns, meta, records, pngs = pipe.execute()[:5]
+        if head is None:
+            self._forget_film(session_id)
+            return None
+        if film is None:
+            if meta is None:
                 return None
-            pipe = self._redis.pipeline(transaction=False)
-            pipe.expire(KEY_PREFIX + session_id, self._ttl)
-            pipe.expire(TURNS_PREFIX + session_id, self._ttl)
-            pipe.execute()
-            state = SessionState.from_json(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
-            self._touch(state.tenant, session_id)
+            film = SessionState.from_film_jsonable(json.loads(_text(meta)))
+            self._cache_film(film)
+            touch = self._redis.pipeline(transaction=False)
+            self._touch(touch, session_id, film.tenant)
+            touch.execute()
+        state = replace(film, registry=anchors_from_jsonable(json.loads(_text(head))),
+                        head_turns=int(turns or 0))
+        if images:
+            png, heatmap = pngs
+            state = replace(state, display_png=bytes(png or b""), heatmap_png=bytes(heatmap or b""))
+        return state, (records if log else [])
+
+    def _migrate(self, session_id: str) -> bool:
+        """A session stored whole by an earlier version, split into today's parts (once)."""
+        raw = self._redis.get(LEGACY_PREFIX + session_id)
+        if raw is None:
+            return False
+        self._write(SessionState.from_json(_text(raw)))
+        self._redis.delete(LEGACY_PREFIX + session_id)
+        return True
+
+    def _state(self, session_id: str, *, log: bool, images: bool) -> tuple[SessionState, list[Any]] | None:
+        with _reachable():
+            got = self._read(session_id, log=log, images=images)
+            if got is None and self._migrate(session_id):
+                got = self._read(session_id, log=log, images=images)
+        return got
+
+    def get(self, session_id: str) -> SessionState | None:
+        got = self._state(session_id, log=True, images=True)
+        if got is None:
+            return None
+        state, raw_records = got
+        records = [TurnRecord.from_jsonable(json.loads(_text(r))) for r in raw_records]
+        return replace(state, head_turns=None,
+                       turns=tuple(r.turn for r in records), questions=tuple(r.question for r in records),
+                       queries=tuple(r.query for r in records), history=tuple(r.prior for r in records))
+
+    def get_head(self, session_id: str, *, history: bool = False, images: bool = False) -> SessionState | None:
+        got = self._state(session_id, log=history, images=images)
+        if got is None:
+            return None
+        state, raw_records = got
+        if history:
+            state = replace(state, history=tuple(TurnRecord.from_jsonable(json.loads(_text(r))).prior
+                                                 for r in raw_records))
         return state
 
-    def _touch(self, tenant: str, session_id: str) -> None:
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.zadd(TENANT_PREFIX + tenant, {session_id: time.time()})
-        pipe.expire(TENANT_PREFIX + tenant, self._ttl)
+    # --- writing -----------------------------------------------------------------------------------
+
+    def _write(self, state: SessionState) -> None:
+        film_key, head_key, log_key, turns_key = _keys(state.session_id)
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(film_key, head_key, log_key, turns_key)
+        pipe.hset(film_key, mapping={"meta": json.dumps(state.film_jsonable(), ensure_ascii=False,
+                                                        separators=(",", ":")).encode("utf-8"),
+                                     "png": state.display_png, "heatmap": state.heatmap_png})
+        pipe.set(head_key, json.dumps(anchors_to_jsonable(state.registry), separators=(",", ":")))
+        records = [json.dumps(r.to_jsonable(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+                   for r in state.records()]
+        if records:
+            pipe.rpush(log_key, *records)
+        pipe.set(turns_key, str(len(records)))
+        self._touch(pipe, state.session_id, state.tenant)
         pipe.execute()
 
     def put(self, state: SessionState) -> None:
-        """Stores the session whole with its turn count (a new session; a commit is ``commit``)."""
+        """Stores a new session whole: its film record once, its registry, its turns."""
         with _reachable():
-            pipe = self._redis.pipeline(transaction=True)
-            pipe.set(KEY_PREFIX + state.session_id, state.to_json().encode("utf-8"), ex=self._ttl)
-            pipe.set(TURNS_PREFIX + state.session_id, str(len(state.turns)), ex=self._ttl)
-            pipe.execute()
-            self._touch(state.tenant, state.session_id)
+            self._write(state)
 
-    def commit(self, state: SessionState, expected_turns: int) -> None:
+    def append(self, session_id: str, expected_turns: int, record: TurnRecord, registry: Registry) -> None:
+        film = self._cached_film(session_id)
+        tenant = film.tenant if film is not None else self._tenant_of(session_id)
         with _reachable():
-            done = self._commit(
-                keys=[KEY_PREFIX + state.session_id, TURNS_PREFIX + state.session_id, TENANT_PREFIX + state.tenant],
-                args=[state.to_json().encode("utf-8"), str(int(expected_turns)), self._ttl, time.time(),
-                      state.session_id],
+            done = self._append(
+                keys=[HEAD_PREFIX + session_id, TURNS_PREFIX + session_id, LOG_PREFIX + session_id,
+                      FILM_PREFIX + session_id, TENANT_PREFIX + tenant, ALL_SESSIONS],
+                args=[json.dumps(record.to_jsonable(), ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+                      json.dumps(anchors_to_jsonable(registry), separators=(",", ":")),
+                      str(int(expected_turns)), self._ttl, time.time(), session_id],
             )
         if int(done) == -1:
-            raise SessionNotFoundError("no such session (it may have expired)")
+            raise SessionNotFoundError(GONE_MESSAGE)
         if int(done) == 0:
             raise SessionBusyError(CHANGED_MESSAGE)
+
+    def _tenant_of(self, session_id: str) -> str:
+        got = self._state(session_id, log=False, images=False)
+        if got is None:
+            raise SessionNotFoundError(GONE_MESSAGE)
+        return got[0].tenant
 
     @contextlib.contextmanager
     def turn_lock(self, session_id: str) -> Iterator[None]:
@@ -166,12 +311,17 @@ class RedisSessionStore:
                 self._release(keys=[key], args=[token])
 
     def delete(self, session_id: str, tenant: str | None = None) -> bool:
+        self._forget_film(session_id)
         with _reachable():
+            pipe = self._redis.pipeline(transaction=True)
             if tenant is not None:
-                self._redis.zrem(TENANT_PREFIX + tenant, session_id)
-            removed = self._redis.delete(KEY_PREFIX + session_id)
-            self._redis.delete(TURNS_PREFIX + session_id)
-        return bool(removed)
+                pipe.zrem(TENANT_PREFIX + tenant, session_id)
+            pipe.zrem(ALL_SESSIONS, session_id)
+            pipe.delete(HEAD_PREFIX + session_id)  # the head says whether the session was there
+            pipe.delete(*_keys(session_id))
+            pipe.delete(LEGACY_PREFIX + session_id)
+            *_, head, _, legacy = pipe.execute()
+        return bool(head or legacy)
 
     def count_tenant(self, tenant: str) -> int:
         key = TENANT_PREFIX + tenant
@@ -181,7 +331,10 @@ class RedisSessionStore:
 
     def count(self) -> int:
         with _reachable():
-            return sum(1 for _ in self._redis.scan_iter(match=KEY_PREFIX + "*", count=500))
+            pipe = self._redis.pipeline(transaction=False)
+            pipe.zremrangebyscore(ALL_SESSIONS, "-inf", time.time() - self._ttl)  # expired with their sessions
+            pipe.zcard(ALL_SESSIONS)
+            return int(pipe.execute()[1])
 
     def ping(self) -> bool:
         try:

@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     max_question_chars: int = 2000
     session_ttl_s: int = 3600
     max_sessions: int = 1000
+    max_turns_per_session: int = Field(default=500, ge=2, description="turns one session answers (the screening "
+                                       "turn counts); one more is 409 session_full: a new session or a fork goes on")
     redis_url: str | None = None
     session_lock_wait_s: float = Field(default=10.0, gt=0, description="a turn waits this long for another turn "
                                        "on the same session (on any replica), then 409 session_busy + Retry-After")

@@ -16,7 +16,7 @@ detector film of ``DETECTOR_FACTORS`` × 512 pixels (0.15-0.2 mm per pixel):
 
 Only a window of ``WINDOW_MM`` around the lesion is rendered in detail; the rest of the detector
 film is the 512² film upsampled (the crop never reaches it). The 512² working film is what
-``encoder/preprocess.py`` makes of the detector film, so truth exists in both frames.
+``orchestrator/contracts/preprocess.py`` makes of the detector film, so truth exists in both frames.
 
 Each example is cut the way serving cuts it: ``orchestrator.contracts.lesion_reader.cut_crop``
 on the detector film, centred on a candidate centre (the truth centre moved by the encoder's

@@ -7,7 +7,7 @@ Determinism: every random draw comes from ``numpy.random.default_rng`` streams d
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from encoder.phantom.lesions import (
 from encoder.phantom.projection import Exposure, display, project_attenuation, project_channels
 from encoder.phantom.rendering import RenderStyle, pad_image, pad_widths, render, shift_truth, style_for
 from encoder.phantom.volume import PhantomVolume, load_volume
+from encoder.phantom.writer import PhantomCase  # the case record lives with its file format
 
 U16_MAX = 65535
 LESION_MASK_MM = 0.35  # projected lesion thickness that counts as "lesion" on the film
@@ -65,22 +66,6 @@ class CaseSpec:
     vary: bool = True
     render: str | RenderStyle | None = None
     lesion_mix: str | None = None
-
-
-@dataclass(frozen=True, eq=False)
-class PhantomCase:
-    image: np.ndarray  # float32 (H, W) = image.png / 255
-    image_u16: np.ndarray  # uint16 (H, W), MONOCHROME2
-    masks: np.ndarray  # bool (C, H, W), ANATOMY_CLASSES order
-    lesion_mask: np.ndarray  # bool (H, W)
-    hilum_px: dict[str, tuple[float, float]]
-    pixel_spacing_mm: tuple[float, float]
-    truth: dict[str, Any] = field(default_factory=dict)
-
-    def write(self, out_dir: Path) -> None:
-        from encoder.phantom.writer import write_case
-
-        write_case(self, Path(out_dir))
 
 
 def _rng(seed: int, purpose: int) -> np.random.Generator:

@@ -1,5 +1,7 @@
-"""A case on disk: ``image.png`` (8-bit display), ``image.dcm`` (16-bit DX, MONOCHROME2,
-ImagerPixelSpacing, synthetic patient), ``anatomy.npz`` and ``truth.json``; and back.
+"""A phantom case (:class:`PhantomCase`) and its files on disk: ``image.png`` (8-bit display),
+``image.dcm`` (16-bit DX, MONOCHROME2, ImagerPixelSpacing, synthetic patient), ``anatomy.npz``
+and ``truth.json``; and back. The record lives here, with its file format, so that
+``encoder.phantom.case`` (which makes cases) imports this module and never the reverse.
 
 ``image.dcm`` is a Digital X-Ray Image - For Presentation (PS3.3 A.26) of a PA chest that
 ``dciodvfy`` (dicom3tools) validates with no errors: the DX Anatomy Imaged (SNOMED CT "Chest",
@@ -15,14 +17,14 @@ fixed, the npz members carry zip's fixed default timestamp.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from encoder.anatomy_classes import ANATOMY_CLASSES
-from encoder.phantom.case import PhantomCase
 
 if TYPE_CHECKING:
     from pydicom.dataset import Dataset
@@ -32,6 +34,23 @@ STUDY_DATE = "20000101"
 # (code value, coding scheme, meaning): CID 4009 DX Anatomy Imaged and CID 4010 DX View
 CHEST_CODE = ("51185008", "SCT", "Chest")
 PA_VIEW_CODE = ("399348003", "SCT", "postero-anterior")
+
+
+@dataclass(frozen=True, eq=False)
+class PhantomCase:
+    """One phantom film and its truth, as ``encoder.phantom.case.generate_case`` makes it and
+    :func:`load_case` reads it back; :meth:`write` puts it on disk (:func:`write_case`)."""
+
+    image: np.ndarray  # float32 (H, W) = image.png / 255
+    image_u16: np.ndarray  # uint16 (H, W), MONOCHROME2
+    masks: np.ndarray  # bool (C, H, W), ANATOMY_CLASSES order
+    lesion_mask: np.ndarray  # bool (H, W)
+    hilum_px: dict[str, tuple[float, float]]
+    pixel_spacing_mm: tuple[float, float]
+    truth: dict[str, Any] = field(default_factory=dict)
+
+    def write(self, out_dir: Path) -> None:
+        write_case(self, Path(out_dir))
 
 
 def _uid(seed: int, what: str) -> str:

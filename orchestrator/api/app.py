@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI
@@ -20,13 +19,14 @@ from orchestrator.api.middleware import (
 )
 from orchestrator.api.readiness import Readiness
 from orchestrator.api.routers import dicom, examples, health, sessions, web
+from orchestrator.dialogue.service import DialogueService
 from orchestrator.metrics import ServiceMetrics
 from orchestrator.settings import Settings
 from orchestrator.tenancy import Tenancy
 
 
 def create_app(
-    settings: Settings, engine: Any, *, metrics: ServiceMetrics | None = None,
+    settings: Settings, engine: DialogueService, *, metrics: ServiceMetrics | None = None,
     readiness: Readiness | None = None, examples_library: ExampleLibrary | None = None,
     tenancy: Tenancy | None = None,
 ) -> FastAPI:

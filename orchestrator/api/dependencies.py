@@ -6,17 +6,18 @@ it would queue behind uploads (``/healthz`` and ``/readyz`` must never wait ther
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
 from orchestrator.api.examples import ExampleLibrary
 from orchestrator.api.readiness import Readiness
+from orchestrator.dialogue.service import DialogueService
 from orchestrator.metrics import ServiceMetrics
 from orchestrator.tenancy import Tenancy
 
 
-async def engine(request: Request) -> Any:
+async def engine(request: Request) -> DialogueService:
     return request.app.state.engine
 
 
@@ -46,7 +47,7 @@ async def tenant(
     return known if known is not None else request.app.state.tenancy.enter(authorization, x_hilum_tenant)
 
 
-Engine = Annotated[Any, Depends(engine)]
+Engine = Annotated[DialogueService, Depends(engine)]
 Metrics = Annotated[ServiceMetrics, Depends(metrics)]
 Ready = Annotated[Readiness, Depends(readiness)]
 Examples = Annotated[ExampleLibrary, Depends(examples)]

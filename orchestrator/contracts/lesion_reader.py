@@ -20,7 +20,7 @@ clock logit is positive); ``spicule_count`` (a count, not a logit); ``calcificat
 
 Frames: coordinates are in the 512² **working** frame (what the dialogue uses); the original
 frame follows ``original = working × scale − pad`` (:class:`Frame`, the session's ``frame``;
-``scale`` and ``pad`` as ``encoder/preprocess.py`` pads the film to a square and resizes it).
+``scale`` and ``pad`` as ``orchestrator/contracts/preprocess.py`` pads the film to a square and resizes it).
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ OUTPUTS: dict[str, tuple[int, ...]] = {
 }
 OUTPUT_NAMES: tuple[str, ...] = tuple(OUTPUTS)
 
-WINDOW_PERCENTILES = (0.5, 99.5)  # as encoder/preprocess.py windows the working film
+WINDOW_PERCENTILES = (0.5, 99.5)  # as orchestrator/contracts/preprocess.py windows the working film
 WINDOW_SAMPLES = 1 << 16  # pixels sampled for the film's percentiles (~330 in each 0.5% tail)
 MAX_CROPS = 128  # crops per call (the TensorRT profile's max batch)
 MIN_SPACING_MM, MAX_SPACING_MM = 0.025, 2.0  # orchestrator/imaging.py PATIENT_PIXEL_MM
@@ -86,7 +86,7 @@ class Frame:
 
     @classmethod
     def from_resampling(cls, resampling: Any, working_size: int = 512) -> Frame:
-        """From ``encoder.preprocess.Resampling`` (duck-typed: no import of encoder/ here)."""
+        """From ``orchestrator.contracts.preprocess.Resampling`` (duck-typed)."""
         return cls(tuple(resampling.original_size), (working_size, working_size), float(resampling.scale),
                    (float(resampling.pad_x), float(resampling.pad_y)))
 

@@ -2,9 +2,11 @@
 
 ``create_session`` decodes, encodes (the only encoder pass of a session), analyses and answers
 the automatic screening turn, and keeps the upload's ``source`` record and ``frame`` on the session;
-``ask`` answers a follow-up from the cached session state alone; ``fork`` (edit and re-run) makes
-a new session from an existing one's turns before turn n and answers a new question as turn n,
-again without the encoder.
+``ask`` answers a follow-up from the session's head alone (the film's facts and the anchor
+registry; earlier turns only when the narrator retells with history) and appends one turn to the
+log, so its cost does not grow with the session; ``fork`` (edit and re-run) makes a new session
+from an existing one's turns before turn n and answers a new question as turn n, again without
+the encoder.
 The engine's own logic is the plain functions of this package; this class only wires them to
 the encoder, the narrator, the observer and the session store.
 """
@@ -24,23 +26,31 @@ from orchestrator.dialogue.overlays import turn_overlays
 from orchestrator.dialogue.parser import Query, parse
 from orchestrator.dialogue.report import build_report
 from orchestrator.dialogue.session import (
+    SCREEN_QUESTION,
     Frame,
     InMemorySessionStore,
     SessionState,
     SessionStore,
     SourceRecord,
+    TurnRecord,
+    prior_turn,
 )
 from orchestrator.dialogue.turn import Answer, Narration, Turn
 from orchestrator.encoders.base import AnatomyEncoder
-from orchestrator.errors import InputError, InvalidQuestionError, SessionNotFoundError, TenantQuotaError
+from orchestrator.errors import (
+    InputError,
+    InvalidQuestionError,
+    SessionFullError,
+    SessionNotFoundError,
+    TenantQuotaError,
+)
 from orchestrator.facts import ImageFacts, PixelSpacing, to_jsonable
-from orchestrator.narration.base import ComposerNarrator, NarrationRequest, Narrator, PriorTurn
-from orchestrator.narration.prompt import canonical_json, turn_facts_json
+from orchestrator.narration.base import ComposerNarrator, NarrationRequest, Narrator
+from orchestrator.narration.prompt import canonical_json
 from orchestrator.observer import EngineObserver, NullObserver, ObservedStore
 from orchestrator.ontology.loader import load_ontology
 from orchestrator.settings import Settings
 
-SCREEN_QUESTION = {"zh": "肺部是否有异常?", "en": "Is there anything abnormal in the lungs?"}
 NEEDS_SUBJECT = frozenset({"describe_margin", "density", "size", "locate", "measure_relation", "compare"})
 UNSIDED_ANATOMY = frozenset({"heart", "mediastinum", "trachea", "retrocardiac"})
 _ANATOMY_ALIASES = MappingProxyType({"costophrenic_angle": "costophrenic"})
@@ -92,6 +102,7 @@ class FilmAnalysis:
     display_png: bytes
     source: SourceRecord
     frame: Frame
+    heatmap_png: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -197,7 +208,7 @@ class DialogueEngine:
         """Decode, gate (refusing what is not an upright frontal chest film before the encoder
         runs), encode, analyse. Raises InputError subclasses, NotAChestFilmError among them."""
         from orchestrator.film_gate import check_film
-        from orchestrator.findings import analyse, estimate_spacing
+        from orchestrator.findings import analyse, estimate_spacing, heatmap_png
         from orchestrator.imaging import decode_upload
 
         film = self._timed("decode", timings, decode_upload, data, filename, self.settings)
@@ -205,7 +216,8 @@ class DialogueEngine:
         maps = self._timed("encode", timings, self.encoder.encode, film.image)
         spacing = film.spacing or estimate_spacing(maps, film.info.get("spacing_rejected"))
         facts = self._timed("findings", timings, analyse, maps, spacing, check)
-        return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, film.dicom_reference), film.frame)
+        return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, film.dicom_reference), film.frame,
+                            heatmap_png(maps.lesion))
 
     def create_session(self, data: bytes, filename: str | None = None, lang: str | None = None,
                        tenant: str = "default") -> SessionView:
@@ -217,7 +229,8 @@ class DialogueEngine:
             self.observer.error(getattr(exc, "kind", type(exc).__name__))
             raise
         return self.start_session(film.facts, film.display_png, lang=lang, tenant=tenant, timings=timings,
-                                  source=film.source, frame=film.frame)  # the filename is not kept (PHI)
+                                  source=film.source, frame=film.frame,
+                                  heatmap_png=film.heatmap_png)  # the filename is not kept (PHI)
 
     def _check_quota(self, tenant: str) -> None:
         cap = self.settings.max_sessions_per_tenant
@@ -229,12 +242,14 @@ class DialogueEngine:
 
     def start_session(self, facts: ImageFacts, display_png: bytes = b"", *, lang: str | None = None,
                       tenant: str = "default", timings: dict[str, float] | None = None,
-                      source: SourceRecord | None = None, frame: Frame | None = None) -> SessionView:
+                      source: SourceRecord | None = None, frame: Frame | None = None,
+                      heatmap_png: bytes = b"") -> SessionView:
         """A session over facts already established (create_session after analysis; tests; replays)."""
         lang = session_lang(lang)
         state = SessionState(session_id=uuid.uuid4().hex, tenant=tenant, lang=lang, facts=facts,
                              display_png=display_png, created_at=time.time(),
-                             facts_json=canonical_json(to_jsonable(facts)), source=source, frame=frame)
+                             facts_json=canonical_json(to_jsonable(facts)), source=source, frame=frame,
+                             heatmap_png=heatmap_png, has_heatmap=bool(heatmap_png))
         reg = state.registry
         for f in facts.findings:
             reg, _ = anc.add_finding(reg, f, 1)
@@ -244,13 +259,16 @@ class DialogueEngine:
         query = Query(intent="screen", lang=lang)
         draft = self._draft(state, query, SCREEN_QUESTION[lang], dict(timings or {}))
         turn = self._narrate(draft)
-        state = draft.state.add_turn(turn, "", query.to_state(), draft.registry)
+        state = draft.state.add_turn(self._record(draft, turn, ""), draft.registry)
         self.store.put(state)
         self.observer.sessions_active(self.store.count())
         return self._view(state)
 
-    def _load(self, session_id: str, tenant: str) -> SessionState:
-        state = self.store.get(session_id)
+    def _load(self, session_id: str, tenant: str, *, head: bool = False, history: bool = False,
+              images: bool = False) -> SessionState:
+        """The session (``head``: only what a turn needs, ``orchestrator/dialogue/session.py``)."""
+        state = (self.store.get_head(session_id, history=history, images=images) if head
+                 else self.store.get(session_id))
         if state is None or state.tenant != tenant:  # another tenant's session: the same 404, never confirmed
             self.observer.error("session_not_found")
             raise SessionNotFoundError("no such session (it may have expired)")
@@ -263,16 +281,21 @@ class DialogueEngine:
         return build_report(self._load(session_id, tenant))
 
     def close_session(self, session_id: str, tenant: str = "default") -> None:
-        self._load(session_id, tenant)
+        self._load(session_id, tenant, head=True)
         self.store.delete(session_id, tenant=tenant)
         self.observer.sessions_active(self.store.count())
 
     def image_png(self, session_id: str, tenant: str = "default") -> bytes:
-        return self._load(session_id, tenant).display_png
+        return self._load(session_id, tenant, head=True, images=True).display_png
+
+    def heatmap_png(self, session_id: str, tenant: str = "default") -> bytes | None:
+        """The lesion heatmap (RGBA PNG) the screening overlay names; None when the session has none."""
+        state = self._load(session_id, tenant, head=True, images=True)
+        return state.heatmap_png or None
 
     def session_origin(self, session_id: str, tenant: str = "default") -> SessionOrigin:
         """The session's source record and frame (for its DICOM results; 404 as every other call)."""
-        state = self._load(session_id, tenant)
+        state = self._load(session_id, tenant, head=True)
         return SessionOrigin(state.source, state.frame, state.created_at)
 
     def _view(self, state: SessionState) -> SessionView:
@@ -299,9 +322,23 @@ class DialogueEngine:
             raise InvalidQuestionError(f"the question is longer than {self.settings.max_question_chars} characters")
         return question.strip()
 
+    @property
+    def _history(self) -> bool:
+        """Whether the narrator retells with the earlier turns (the composer does not)."""
+        return bool(getattr(self.narrator, "uses_history", True))
+
+    def _load_for_turn(self, session_id: str, tenant: str) -> SessionState:
+        state = self._load(session_id, tenant, head=True, history=self._history)
+        cap = self.settings.max_turns_per_session
+        if state.turn_count >= cap:
+            self.observer.error(SessionFullError.kind)
+            raise SessionFullError(f"this session has answered {cap} turns, the most one session holds: "
+                                   "start a new session from the film, or fork this one from an earlier turn")
+        return state
+
     def _prepare(self, session_id: str, question: str, tenant: str) -> _Draft:
         q_text = self._check_question(question)
-        state = self._load(session_id, tenant)
+        state = self._load_for_turn(session_id, tenant)
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
         return self._draft(state, query, q_text, timings)
@@ -327,7 +364,7 @@ class DialogueEngine:
         query = self._timed("parse", timings, parse, q_text)
         draft = self._draft(base, query, q_text, timings)
         answered = self._narrate(draft)
-        forked = draft.state.add_turn(answered, draft.question, draft.query.to_state(), draft.registry)
+        forked = draft.state.add_turn(self._record(draft, answered, draft.question), draft.registry)
         self.store.put(forked)
         self.observer.sessions_active(self.store.count())
         self.observer.turn(answered.intent, time.perf_counter() - t0)
@@ -343,14 +380,20 @@ class DialogueEngine:
         return turn
 
     def ask_stream(self, session_id: str, question: str, tenant: str = "default") -> Iterator[AskEvent]:
-        """Validates and composes now (errors raise here, before any event), then streams the narration."""
+        """Validates, parses and composes now (errors raise here, before any event), then streams
+        the narration. The turn is composed once: under the session's lock it is composed again
+        (the question not parsed again) only if another turn was stored in between."""
         t0 = time.perf_counter()
-        self._prepare(session_id, question, tenant)  # raises now on a bad question or session
-        return self._stream(session_id, question, tenant, t0)
+        draft = self._prepare(session_id, question, tenant)  # raises now on a bad question or session
+        return self._stream(draft, tenant, t0)
 
-    def _stream(self, session_id: str, question: str, tenant: str, t0: float) -> Iterator[AskEvent]:
+    def _stream(self, draft: _Draft, tenant: str, t0: float) -> Iterator[AskEvent]:
+        session_id = draft.state.session_id
         with self.store.turn_lock(session_id):
-            yield from self._stream_locked(self._prepare(session_id, question, tenant), t0)
+            state = self._load_for_turn(session_id, tenant)
+            if state.turn_count != draft.state.turn_count:
+                draft = self._draft(state, draft.query, draft.question, {"parse": draft.timings.get("parse", 0.0)})
+            yield from self._stream_locked(draft, t0)
 
     def _stream_locked(self, draft: _Draft, t0: float) -> Iterator[AskEvent]:
         yield AskEvent(kind="stage", stage="parse")
@@ -371,13 +414,18 @@ class DialogueEngine:
         self.observer.turn(turn.intent, time.perf_counter() - t0)
         yield AskEvent(kind="turn", turn=turn)
 
+    @staticmethod
+    def _record(draft: _Draft, turn: Turn, question: str) -> TurnRecord:
+        return TurnRecord(turn, question, draft.query.to_state(), prior_turn(turn, question))
+
     def _commit(self, draft: _Draft, turn: Turn) -> None:
-        state = draft.state.add_turn(turn, draft.question, draft.query.to_state(), draft.registry)
-        self.store.commit(state, expected_turns=len(draft.state.turns))  # its number is the session's next, once
+        # appended only if the session still has the turns it was drafted on: its number is handed out once
+        self.store.append(draft.state.session_id, draft.state.turn_count, self._record(draft, turn, draft.question),
+                          draft.registry)
 
     def _draft(self, state: SessionState, query: Query, question: str, timings: dict[str, float]) -> _Draft:
         t0 = time.perf_counter()
-        turn_no = len(state.turns) + 1
+        turn_no = state.turn_count + 1
         lang = state.lang if query.foreign else query.lang  # a language Hilum does not speak: the session's
         reg, anatomy = _resolve_anatomy(state.registry, state.facts, query, turn_no)
         if query.intent == "screen":
@@ -400,7 +448,7 @@ class DialogueEngine:
         reg = anc.mention(reg, referenced, turn_no)
         candidates = tuple(c["anchor_id"] for c in (composition.clarification or {}).get("candidates", []))
         overlays = turn_overlays("screen" if candidates else query.intent, state.facts, reg, referenced + candidates,
-                                 composition.measurements, composition.checklist, lang)
+                                 composition.measurements, composition.checklist, lang, state.has_heatmap)
         anchors_out = tuple(a.to_dict(lang) for a in (reg.get(i) for i in referenced + candidates) if a is not None)
         dt = time.perf_counter() - t0
         timings["compose"] = round(dt, 6)
@@ -417,17 +465,13 @@ class DialogueEngine:
 
     def _request(self, draft: _Draft) -> NarrationRequest:
         state = draft.state
-        prior = []
-        for i, t in enumerate(state.turns):
-            q = state.questions[i] if i < len(state.questions) and state.questions[i] else SCREEN_QUESTION[t.lang if t.lang in SCREEN_QUESTION else "en"]
-            prior.append(PriorTurn(question=q, answer_text=t.answer.text, facts_json=turn_facts_json(t.facts())))
         return NarrationRequest(
             session_id=state.session_id,
             lang="zh" if draft.turn.lang == "zh" else "en",
             image_facts_json=state.facts_json or canonical_json(to_jsonable(state.facts)),
-            prior_turns=tuple(prior),
+            prior_turns=state.history if self._history else (),  # each made once, when its turn was stored
             question=draft.question,
-            turn_facts=draft.turn.facts(),
+            turn_facts=draft.turn.facts(fresh=False),  # read-only: narrators serialise it
             composer_text=draft.turn.answer.text,
         )
 

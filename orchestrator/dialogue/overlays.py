@@ -37,11 +37,16 @@ def element(layer: str, kind: str, role: str, anchor_id: str | None, **geometry:
     return {"layer": layer, "type": kind, "anchor_id": anchor_id, "style": {"role": role, **STYLES[role]}, **geometry}
 
 
-def screening_layers(facts: ImageFacts, anchors: tuple[Anchor, ...]) -> list[dict[str, Any]]:
+HEATMAP_RESOURCE = "heatmap.png"  # the session's own route: GET /v1/sessions/{id}/heatmap.png
+
+
+def screening_layers(facts: ImageFacts, anchors: tuple[Anchor, ...], heatmap: bool = False) -> list[dict[str, Any]]:
+    """The screening turn's picture; ``heatmap``: the session has a lesion heatmap, named as a
+    ``resource`` of the session (fetched once, not carried inside every answer)."""
     out: list[dict[str, Any]] = []
-    if facts.lesion_heatmap_png:
+    if heatmap:
         h, w = facts.image_size
-        out.append(element("screening", "heatmap", "lesion_heatmap", None, image=facts.lesion_heatmap_png,
+        out.append(element("screening", "heatmap", "lesion_heatmap", None, resource=HEATMAP_RESOURCE,
                            bbox_px=[0, 0, w, h], measurements={}))
     for a in anchors:
         if a.kind == "finding":
@@ -94,10 +99,11 @@ def checklist_layer(card: dict[str, Any], at: list[float]) -> dict[str, Any]:
 
 
 def turn_overlays(intent: str, facts: ImageFacts, registry: Registry, referenced: tuple[str, ...],
-                  measurements: tuple[dict[str, Any], ...], checklist: dict[str, Any] | None, lang: str) -> list[dict[str, Any]]:
+                  measurements: tuple[dict[str, Any], ...], checklist: dict[str, Any] | None, lang: str,
+                  heatmap: bool = False) -> list[dict[str, Any]]:
     anchors = tuple(a for a in (registry.get(i) for i in referenced) if a is not None)
     if intent == "screen":
-        return screening_layers(facts, anchors)
+        return screening_layers(facts, anchors, heatmap)
     out: list[dict[str, Any]] = []
     for a in anchors:
         f = facts.finding(a.finding_id) if a.finding_id else None

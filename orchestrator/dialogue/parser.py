@@ -13,18 +13,28 @@ screening summary; a sign named with a presence question is ``assess_anatomy``; 
 distance; "bigger than 1 cm" is a size threshold, not "the bigger one"; "which one is closer" and
 "the nodule … than the strand" compare; "the one above it" points from the finding in focus; a
 question in a language Hilum does not speak is out of scope for that reason.
+
+Speed (a follow-up turn's budget is a few ms): every term is lower-cased and indexed once per vocabulary
+(``Vocabulary.index``); one search per text finds all of them (``_Matcher``), and each group reads its
+terms from that in its own order, so every answer is what looping ``find_term`` over the terms gave. The
+typo correction hands difflib only the lexicon words that can pass its length and letter tests. ``parse``
+memoises answers for the default vocabulary (``Query`` is deeply immutable); ``parse_uncached`` does not.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import operator
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from orchestrator.ontology.loader import Ontology, load_ontology
 
@@ -168,6 +178,12 @@ class Vocabulary:
     checklist_cues: tuple[str, ...] = ()
     foreign: dict[str, Any] = field(default_factory=dict)
 
+    @cached_property
+    def index(self) -> _Index:
+        """Lower-cased term indices derived from this vocabulary, built once on first use (``cached_property``
+        locks the build; a Vocabulary is never changed after it is built, so they stay true)."""
+        return _Index(self)
+
 
 def _tuples(d: dict[str, list[str]]) -> dict[str, tuple[str, ...]]:
     return {k: tuple(v) for k, v in d.items()}
@@ -237,28 +253,79 @@ def load_vocabulary(path: Path = VOCAB_PATH) -> Vocabulary:
 # --- normalisation ---------------------------------------------------------------------------
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def normalise(text: str) -> str:
     """NFKC (full-width → half-width), lower case, single spaces."""
     t = unicodedata.normalize("NFKC", text).lower()
     t = t.replace("’", "'").replace("\u3000", " ")
-    return re.sub(r"\s+", " ", t).strip()
+    return _SPACES.sub(" ", t).strip()
 
 
 def correct_typos(text: str, lexicon: frozenset[str]) -> str:
     """Replace English words that are not in the lexicon by their closest lexicon word."""
     if not lexicon:
         return text
-    choices = sorted(lexicon)
 
     def fix(m: re.Match[str]) -> str:
         word = m.group(0)
         if len(word) < 4 or word in lexicon:
             return word
-        cutoff = 0.84 if len(word) < 7 else 0.8
-        close = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff)
-        return close[0] if close else word
+        return _closest_word(word, lexicon)
 
     return _LATIN_WORD.sub(fix, text)
+
+
+@lru_cache(maxsize=4096)
+def _closest_word(word: str, lexicon: frozenset[str]) -> str:
+    """The lexicon word ``difflib.get_close_matches`` picks for a word not in the lexicon, or the word.
+    A pure function of its arguments, so a bounded memo: questions repeat their unknown words."""
+    cutoff = 0.84 if len(word) < 7 else 0.8
+    choices = _lexicon_table(lexicon).could_match(word, cutoff)
+    close = difflib.get_close_matches(word, choices, n=1, cutoff=cutoff) if choices else []
+    return close[0] if close else word
+
+
+class _LexiconTable:
+    """The sorted lexicon with each word's length and letter counts, to pass ``difflib.get_close_matches``
+    only the words that can pass its first two tests (``real_quick_ratio``: lengths; ``quick_ratio``: letters
+    in common as multisets), computed in bulk with the same float arithmetic (``2.0 * matches / total``,
+    IEEE doubles either way). The words dropped fail those tests in difflib too, so the answer is the same."""
+
+    def __init__(self, lexicon: frozenset[str]) -> None:
+        self.words = tuple(sorted(lexicon))
+        self.column = {c: i for i, c in enumerate(sorted({c for w in self.words for c in w}))}
+        counts = np.zeros((len(self.words), len(self.column)), dtype=np.int64)
+        for row, w in enumerate(self.words):
+            for c in w:
+                counts[row, self.column[c]] += 1
+        self.counts = counts
+        self.lengths = np.array([len(w) for w in self.words], dtype=np.int64)
+
+    @lru_cache(maxsize=128)  # noqa: B019 - one table per lexicon (itself cached), a few word lengths each
+    def _by_length(self, n: int, cutoff: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows that pass ``real_quick_ratio`` for a word of length n, their letter counts and totals."""
+        total = (self.lengths + n).astype(np.float64)
+        rows = np.flatnonzero(2.0 * np.minimum(self.lengths, n) / total >= cutoff)
+        return rows, self.counts[rows], total[rows]
+
+    def could_match(self, word: str, cutoff: float) -> list[str]:
+        rows, counts, total = self._by_length(len(word), cutoff)
+        if not len(rows):
+            return []
+        letters = np.zeros(len(self.column), dtype=np.int64)
+        for c in word:
+            col = self.column.get(c)
+            if col is not None:  # a letter no lexicon word has matches nothing
+                letters[col] += 1
+        matches = np.minimum(counts, letters).sum(axis=1)
+        return [self.words[i] for i in rows[2.0 * matches / total >= cutoff]]
+
+
+@lru_cache(maxsize=8)
+def _lexicon_table(lexicon: frozenset[str]) -> _LexiconTable:
+    return _LexiconTable(lexicon)
 
 
 def _is_latin(term: str) -> bool:
@@ -271,38 +338,210 @@ def _term_pattern(term: str) -> re.Pattern[str]:
     return re.compile(r"(?<![a-z])" + re.escape(term) + end)
 
 
+@lru_cache(maxsize=8192)
+def _search_pattern(t: str) -> re.Pattern[str]:
+    """What ``find_term`` searches for the lower-cased term ``t``: substring for Chinese, word start for English."""
+    return _term_pattern(t) if _is_latin(t) else re.compile(re.escape(t))
+
+
 def find_term(text: str, term: str) -> list[int]:
     """Start positions of ``term`` in ``text``: substring for Chinese, word start for English."""
     t = term.lower()
     if not t or t not in text:
         return []
-    if not _is_latin(t):
-        return [m.start() for m in re.finditer(re.escape(t), text)]
-    return [m.start() for m in _term_pattern(t).finditer(text)]
+    return [m.start() for m in _search_pattern(t).finditer(text)]
 
 
 def has_term(text: str, terms: tuple[str, ...] | list[str]) -> bool:
     return any(find_term(text, t) for t in terms)
 
 
-def _first_key(text: str, table: dict[str, tuple[str, ...]]) -> str | None:
+class _Matcher:
+    """Distinct lower-cased terms, indexed by their first three characters (two or one for shorter terms).
+    ``hits(text)`` is ``{t: find_term(text, t)}`` for every term that ``find_term`` finds in the text (and
+    no other), looking only at the terms whose first characters occur in the text. The last few texts are
+    remembered (a parse asks about the same text many times); the dict and its lists are shared, never
+    changed."""
+
+    def __init__(self, terms: Iterable[str]) -> None:
+        distinct = tuple(dict.fromkeys(t for t in terms if t))
+        self._rows = tuple((t, _search_pattern(t)) for t in distinct)
+        keyed: tuple[dict[str, list[int]], ...] = ({}, {}, {})  # by the first 1, 2, 3 characters
+        for i, t in enumerate(distinct):
+            n = min(len(t), 3)
+            keyed[n - 1].setdefault(t[:n], []).append(i)
+        self._by1 = {g: tuple(ix) for g, ix in keyed[0].items()}
+        self._by2 = {g: tuple(ix) for g, ix in keyed[1].items()}
+        self._by3 = {g: tuple(ix) for g, ix in keyed[2].items()}
+        self._keys1 = frozenset(self._by1)
+        self._keys2 = frozenset(self._by2)
+        self._keys3 = frozenset(self._by3)
+
+    @lru_cache(maxsize=16)  # noqa: B019 - matchers live as long as their vocabulary
+    def hits(self, text: str) -> dict[str, list[int]]:
+        ix: list[int] = []
+        by1, by2, by3 = self._by1, self._by2, self._by3
+        for g in self._keys1.intersection(text):
+            ix.extend(by1[g])
+        pairs = list(map(operator.add, text, text[1:]))
+        for g in self._keys2.intersection(pairs):
+            ix.extend(by2[g])
+        for g in self._keys3.intersection(map(operator.add, pairs, text[2:])):
+            ix.extend(by3[g])
+        out: dict[str, list[int]] = {}
+        rows = self._rows
+        for i in ix:
+            t, pattern = rows[i]
+            if t in text:
+                positions = [m.start() for m in pattern.finditer(text)]
+                if positions:
+                    out[t] = positions
+        return out
+
+
+class _Terms:
+    """Terms in a fixed order, each lower-cased once.
+
+    ``found(text)`` gives, in the terms' order, ``(payload, find_term(text, term))`` for every term that
+    ``find_term`` finds: the same as looping ``find_term`` over all of them and dropping the empty results.
+    The search itself is a ``_Matcher``'s, shared by all the terms of a vocabulary (``_Index``)."""
+
+    __slots__ = ("_payloads", "_lows", "_pairs", "_rows_of", "matcher")
+
+    _LINEAR = 24  # up to this many terms a plain scan beats sorting the hits' rows
+
+    def __init__(self, items: Iterable[tuple[Any, str]], matcher: _Matcher | None = None) -> None:
+        pairs = [(payload, term.lower()) for payload, term in items]
+        pairs = [(payload, t) for payload, t in pairs if t]  # find_term finds nothing for an empty term
+        self._pairs = tuple(pairs)
+        self._payloads = tuple(payload for payload, _ in pairs)
+        self._lows = tuple(t for _, t in pairs)
+        rows_of: dict[str, list[int]] = {}
+        for i, t in enumerate(self._lows):
+            rows_of.setdefault(t, []).append(i)
+        self._rows_of = {t: tuple(ix) for t, ix in rows_of.items()}
+        self.matcher = matcher or _Matcher(self._lows)
+
+    def found(self, text: str) -> list[tuple[Any, list[int]]]:
+        hits = self.matcher.hits(text)
+        if not hits:
+            return []
+        if len(self._pairs) <= self._LINEAR:
+            return [(payload, hits[t]) for payload, t in self._pairs if t in hits]
+        rows_of = self._rows_of
+        ix = [i for t in hits if t in rows_of for i in rows_of[t]]
+        ix.sort()
+        lows, payloads = self._lows, self._payloads
+        return [(payloads[i], hits[lows[i]]) for i in ix]
+
+    def any_substring(self, text: str) -> bool:
+        """Whether any of the terms occurs in the text at all (``found`` can only find those)."""
+        return any(t in text for t in self._lows)
+
+    def any_in(self, text: str) -> bool:
+        """``has_term`` over these terms."""
+        hits = self.matcher.hits(text)
+        return bool(hits) and not hits.keys().isdisjoint(self._lows)
+
+    @property
+    def lows(self) -> tuple[str, ...]:
+        return self._lows
+
+
+def _table(table: dict[str, tuple[str, ...]]) -> _Terms:
+    """A key → terms table; each payload is ``(key, len(term))``."""
+    return _Terms(((key, len(t)), t) for key, terms in table.items() for t in terms)
+
+
+def _first_key(text: str, table: _Terms) -> str | None:
     best: tuple[int, int, str] | None = None
-    for key, terms in table.items():
-        for term in terms:
-            for pos in find_term(text, term):
-                cand = (pos, -len(term), key)
-                if best is None or cand < best:
-                    best = cand
+    for (key, n), positions in table.found(text):
+        cand = (positions[0], -n, key)  # positions ascend: the first is this term's best
+        if best is None or cand < best:
+            best = cand
     return best[2] if best else None
 
 
-def _all_keys(text: str, table: dict[str, tuple[str, ...]]) -> list[str]:
-    found: list[tuple[int, str]] = []
-    for key, terms in table.items():
-        positions = [p for t in terms for p in find_term(text, t)]
-        if positions:
-            found.append((min(positions), key))
-    return [k for _, k in sorted(found)]
+def _all_keys(text: str, table: _Terms) -> list[str]:
+    first: dict[str, int] = {}
+    for (key, _), positions in table.found(text):
+        first[key] = min(positions[0], first.get(key, positions[0]))
+    return [k for _, k in sorted((p, k) for k, p in first.items())]
+
+
+class _Index:
+    """Everything the parser derives from a ``Vocabulary``, built once (``Vocabulary.index``)."""
+
+    def __init__(self, v: Vocabulary) -> None:
+        self.sides = _Terms((side, t) for side, terms in v.sides.items() for t in terms)
+        self.anatomy = _table(v.anatomy)
+        self.lobes = _table(v.lobes)
+        self.zones = _table(v.zones)
+        self.bands = _table(v.bands)
+        self.descriptors = _table(v.descriptors)
+        self.ordinals = _table(v.ordinals)
+        self.checklists = _table(v.checklists)
+        self.relative_positions = _table(v.relative_positions)
+        self.references = _Terms((t, t) for t in (*v.references, *v.other_reference, *v.both_reference))
+        self.other_reference = _Terms((t, t) for t in v.other_reference)
+        self.both_reference = _Terms((t, t) for t in v.both_reference)
+        self.checklist_cues = _Terms((t, t) for t in v.checklist_cues)
+        self.intent_names = tuple(v.intents)
+        self.intents = _Terms(((intent, weight), term) for intent, keywords in v.intents.items()
+                              for term, weight in keywords)
+        # find_sign_term: names of two or more characters (four for English), lower-cased, longest wins
+        self.sign_names = _Terms(((sign_id, len(n)), n) for sign_id, names in v.terms.items()
+                                 for n in (name.lower() for name in names)
+                                 if not (len(n) < 2 or (_is_latin(n) and len(n) < 4)))
+        self.sign_terms = _table(v.sign_terms)
+        # has_term(text, tuple(cues[name])) for every cue that is a list of terms
+        self.cue_terms = {k: _Terms((t, t) for t in val) for k, val in v.cues.items() if isinstance(val, (list, tuple))}
+        self.lobe_by_side = tuple((spec, _Terms((t, t) for t in spec["terms"])) for spec in v.lobe_by_side.values())
+        self.generic_lobes = tuple((k, _Terms((t, t) for t in spec["terms"])) for k, spec in v.lobe_by_side.items())
+        # str.replace sequences, in the order the parser applies them
+        self.strip_terms = tuple(t.lower() for terms in v.lobes.values() for t in terms) + tuple(
+            t.lower() for spec in v.lobe_by_side.values() for t in spec["terms"])
+        self.lobe_strip = tuple(t.lower() for terms in v.lobes.values() for t in sorted(terms, key=len, reverse=True))
+        self.ordinal_strip = tuple(t.lower() for terms in (*v.zones.values(), *v.bands.values()) for t in terms)
+        self.ordinal_spaced = any(" " in t.lower() for terms in v.ordinals.values() for t in terms)
+        self.alternatives = tuple(v.cues.get("alternatives", ("还是", " or ")))
+        self.region_noun = re.compile(r"(?<![a-z])(" + "|".join(v.cues.get("region_nouns_en", ["zone"])) + r")(?![a-z])")
+        self.zone_words = _bare_words(v.cues.get("zone_words_en", {}))
+        self.band_words = _bare_words(v.cues.get("band_words_en", {}))
+        stems = "|".join(re.escape(t) for t in v.cues.get("margin_parts_zh_stems", ()))
+        after = "".join(v.cues.get("margin_parts_not_before", ()))
+        self.margin_stems = (re.compile(f"({stems})(?![{re.escape(after)}])" if after else f"({stems})")
+                             if stems else None)
+        spec = v.foreign
+        self.foreign_scripts = tuple((str(code), re.compile(pattern)) for code, pattern in spec.get("scripts", {}).items())
+        self.english_words = frozenset(spec.get("english_words", ()))
+        self.foreign_words = tuple((code, frozenset(words)) for code, words in spec.get("words", {}).items())
+        self.non_english_letters = re.compile(spec.get("non_english_letters", r"$^"))
+        self._cues = v.cues
+        unit_terms = set(v.cues.get("unit_questions", ()))
+        self.unit_keywords = _Terms((w, t) for t, w in v.intents.get("size", ()) if t in unit_terms)
+        self.anatomy_states = {kind: (sign, _Terms((t, t) for t in states))
+                               for kind, (sign, states) in v.anatomy_states.items()}
+        self.relation_landmarks = set(v.cues.get("relation_landmarks", ()))
+        self.which_region = re.compile(v.cues["which_region"]) if v.cues.get("which_region") else None
+
+        # one search per text for every term above (the cue fallback in ``cue`` has its own)
+        groups = [t for t in vars(self).values() if isinstance(t, _Terms)]
+        groups += [t for _, t in self.lobe_by_side] + [t for _, t in self.generic_lobes] + list(self.cue_terms.values())
+        groups += [t for _, t in self.anatomy_states.values()]
+        shared = _Matcher(t for g in groups for t in g.lows)
+        for g in groups:
+            g.matcher = shared
+
+    def cue(self, name: str) -> _Terms:
+        found = self.cue_terms.get(name)
+        if found is None:  # not a list (or absent): what has_term(text, tuple(value)) would look for
+            found = self.cue_terms[name] = _Terms((t, t) for t in tuple(self._cues.get(name, ())))
+        return found
+
+
+def _bare_words(bare_en: dict[str, list[str]]) -> tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]:
+    return tuple((k, tuple(re.compile(rf"(?<![a-z]){w}(?![a-z])") for w in words)) for k, words in bare_en.items())
 
 
 # --- location ----------------------------------------------------------------------------------
@@ -310,18 +549,16 @@ def _all_keys(text: str, table: dict[str, tuple[str, ...]]) -> list[str]:
 
 def _side_mentions(text: str, vocab: Vocabulary) -> list[tuple[int, str]]:
     out: list[tuple[int, str]] = []
-    for side, terms in vocab.sides.items():
-        for term in terms:
-            out.extend((p, side) for p in find_term(text, term))
+    for side, positions in vocab.index.sides.found(text):
+        out.extend((p, side) for p in positions)
     # 左右 / left and right = both: not a side
     return sorted(out)
 
 
 def _anatomy_mentions(text: str, vocab: Vocabulary) -> list[tuple[int, str]]:
     spans: list[tuple[int, int, str]] = []
-    for name, terms in vocab.anatomy.items():
-        for t in terms:
-            spans.extend((p, p + len(t), name) for p in find_term(text, t))
+    for (name, n), positions in vocab.index.anatomy.found(text):
+        spans.extend((p, p + n, name) for p in positions)
     # a term inside a longer term of another name does not count ("心影" inside "心影后")
     kept = [s for s in spans if not any(o[2] != s[2] and o[0] <= s[0] and s[1] <= o[1] and o[1] - o[0] > s[1] - s[0]
                                         for o in spans)]
@@ -344,10 +581,11 @@ def parse_location(text: str, vocab: Vocabulary) -> dict[str, Any]:
     side = side_set.pop() if len(side_set) == 1 else None
     lesion_sides = {s for p, s in sides if not _bound_side(text, p, anatomy_pos)}
     lesion_side = lesion_sides.pop() if len(lesion_sides) == 1 else None
-    lobe = _first_key(text, vocab.lobes)
+    ix = vocab.index
+    lobe = _first_key(text, ix.lobes)
     if lobe is None:
-        for spec in vocab.lobe_by_side.values():
-            if has_term(text, tuple(spec["terms"])) and (lesion_side or side):
+        for spec, spec_terms in ix.lobe_by_side:
+            if spec_terms.any_in(text) and (lesion_side or side):
                 lobe = spec[lesion_side or side or "right"]
                 break
     if lobe is not None:
@@ -359,15 +597,15 @@ def parse_location(text: str, vocab: Vocabulary) -> dict[str, Any]:
         bound = [s for p, s in sides if 0 < pos - p <= 8]
         names.append(f"{name}_{bound[-1]}" if bound and name in _SIDED_ANATOMY else name)
     stripped = _strip_terms(text, vocab)
-    zone_alt = _alternatives(stripped, vocab.zones, vocab.cues.get("zone_words_en", {}), vocab)
-    band_alt = _alternatives(stripped, vocab.bands, vocab.cues.get("band_words_en", {}), vocab)
+    zone_alt = _alternatives(stripped, ix.zones, ix.zone_words, vocab)
+    band_alt = _alternatives(stripped, ix.bands, ix.band_words, vocab)
     lobe_alt = _lobe_alternatives(text, vocab)
     return {
         "side": side if not lobe_alt or sides else None,
         "lesion_side": lesion_side if not lobe_alt or sides else None,
         "lobe": None if lobe_alt else lobe,
-        "zone": None if zone_alt else _first_key(stripped, vocab.zones),
-        "band": None if band_alt else _first_key(text, vocab.bands),
+        "zone": None if zone_alt else _first_key(stripped, ix.zones),
+        "band": None if band_alt else _first_key(text, ix.bands),
         "anatomy": tuple(dict.fromkeys(names)),
         "asks_region": zone_alt or band_alt or lobe_alt,
     }
@@ -375,22 +613,25 @@ def parse_location(text: str, vocab: Vocabulary) -> dict[str, Any]:
 
 def _lobe_alternatives(text: str, vocab: Vocabulary) -> bool:
     """"the middle lobe or the lower lobe?" / "上叶还是下叶?": lobes offered as choices."""
-    named = set(_all_keys(text, vocab.lobes))
+    ix = vocab.index
+    named = set(_all_keys(text, ix.lobes))
     rest = text
-    for terms in vocab.lobes.values():
-        for t in sorted(terms, key=len, reverse=True):
-            rest = rest.replace(t.lower(), " ")
-    named |= {f"generic_{k}" for k, spec in vocab.lobe_by_side.items() if has_term(rest, tuple(spec["terms"]))}
-    return len(named) >= 2 and any(c in text for c in vocab.cues.get("alternatives", ("还是", " or ")))
+    for t in ix.lobe_strip:
+        if t in rest:
+            rest = rest.replace(t, " ")
+    named |= {f"generic_{k}" for k, spec_terms in ix.generic_lobes if spec_terms.any_in(rest)}
+    return len(named) >= 2 and any(c in text for c in ix.alternatives)
 
 
-def _alternatives(text: str, table: dict[str, tuple[str, ...]], bare_en: dict[str, list[str]], vocab: Vocabulary) -> bool:
+def _alternatives(text: str, table: _Terms, bare_en: tuple[tuple[str, tuple[re.Pattern[str], ...]], ...],
+                  vocab: Vocabulary) -> bool:
     """"upper, middle or lower zone?" / "内带还是外带?": two or more values of one location group
     offered as choices. The question asks which one, so it names none of them."""
+    ix = vocab.index
     keys = set(_all_keys(text, table))
-    if re.search(r"(?<![a-z])(" + "|".join(vocab.cues.get("region_nouns_en", ["zone"])) + r")(?![a-z])", text):
-        keys |= {k for k, words in bare_en.items() if any(re.search(rf"(?<![a-z]){w}(?![a-z])", text) for w in words)}
-    return len(keys) >= 2 and any(c in text for c in vocab.cues.get("alternatives", ("还是", " or ")))
+    if ix.region_noun.search(text):
+        keys |= {k for k, words in bare_en if any(w.search(text) for w in words)}
+    return len(keys) >= 2 and any(c in text for c in ix.alternatives)
 
 
 _SIDED_ANATOMY = frozenset({"hilum", "apex", "costophrenic_angle", "subclavicular", "diaphragm", "pleura"})
@@ -399,12 +640,9 @@ _SIDED_ANATOMY = frozenset({"hilum", "apex", "costophrenic_angle", "subclavicula
 def _strip_terms(text: str, vocab: Vocabulary) -> str:
     """Remove lobe names so that 'lower lobe' does not also read as the lower zone."""
     out = text
-    for terms in vocab.lobes.values():
-        for t in terms:
-            out = out.replace(t.lower(), " ")
-    for spec in vocab.lobe_by_side.values():
-        for t in spec["terms"]:
-            out = out.replace(t.lower(), " ")
+    for t in vocab.index.strip_terms:
+        if t in out:
+            out = out.replace(t, " ")
     return out
 
 
@@ -412,26 +650,19 @@ def _strip_terms(text: str, vocab: Vocabulary) -> str:
 
 
 def score_intents(text: str, vocab: Vocabulary) -> dict[str, float]:
-    scores: dict[str, float] = {}
-    for intent, keywords in vocab.intents.items():
-        total = 0.0
-        for term, weight in keywords:
-            if find_term(text, term):
-                total += weight
-        scores[intent] = total
+    ix = vocab.index
+    scores = dict.fromkeys(ix.intent_names, 0.0)
+    for (intent, weight), _ in ix.intents.found(text):  # in keyword order: the same sums as adding them one by one
+        scores[intent] += weight
     return scores
 
 
 def find_sign_term(text: str, vocab: Vocabulary) -> str | None:
     """The ontology sign named in the text (longest name wins)."""
     best: tuple[int, str] | None = None
-    for sign_id, names in vocab.terms.items():
-        for name in names:
-            n = name.lower()
-            if len(n) < 2 or (_is_latin(n) and len(n) < 4):
-                continue
-            if find_term(text, n) and (best is None or len(n) > best[0]):
-                best = (len(n), sign_id)
+    for (sign_id, n), _ in vocab.index.sign_names.found(text):  # in the ontology's order: the first longest wins
+        if best is None or n > best[0]:
+            best = (n, sign_id)
     return best[1] if best else None
 
 
@@ -514,9 +745,8 @@ def detect_lang(text: str) -> str:
 
 def _references(text: str, vocab: Vocabulary) -> tuple[str, ...]:
     found: list[tuple[int, str]] = []
-    for term in (*vocab.references, *vocab.other_reference, *vocab.both_reference):
-        for pos in find_term(text, term):
-            found.append((pos, term))
+    for term, positions in vocab.index.references.found(text):
+        found.extend((pos, term) for pos in positions)
     # keep the longest at each position, drop terms contained in a longer one found
     found.sort(key=lambda x: (x[0], -len(x[1])))
     out: list[str] = []
@@ -534,11 +764,16 @@ _REGION_THIRD = re.compile(r"(?<![a-z])(?:(?:which|what|inner|middle|outer|upper
 
 def _ordinal(text: str, vocab: Vocabulary) -> int | None:
     """"the second opacity"; a third of the lung's width ("outer third", "which third") is not an ordinal."""
+    ix = vocab.index
     plain = _REGION_THIRD.sub(" ", text)
-    for terms in (*vocab.zones.values(), *vocab.bands.values()):
-        for t in terms:
-            plain = plain.replace(t.lower(), " ")
-    key = _first_key(plain, vocab.ordinals)
+    # Removing words leaves pieces of the text between spaces: an ordinal (none has a space) not in the
+    # text now is not in it after, so there is nothing to find.
+    if not (ix.ordinal_spaced or ix.ordinals.any_substring(plain)):
+        return None
+    for t in ix.ordinal_strip:
+        if t in plain:
+            plain = plain.replace(t, " ")
+    key = _first_key(plain, ix.ordinals)
     return int(key) if key else None
 
 
@@ -550,21 +785,20 @@ _FOREIGN_TOKEN = re.compile(r"[a-zà-ÿœß]+(?:[-'][a-zà-ÿœß]+)*")
 def foreign_language(raw: str, vocab: Vocabulary) -> str | None:
     """The code of a language Hilum does not speak when the (normalised) question is in one, else None.
     By script (kana, hangul, …); for Latin script, by function words English does not use."""
-    spec = vocab.foreign
-    for code, pattern in spec.get("scripts", {}).items():
-        if re.search(pattern, raw):
-            return str(code)
+    ix = vocab.index
+    for code, pattern in ix.foreign_scripts:
+        if pattern.search(raw):
+            return code
     if _CJK.search(raw):
         return None
     tokens = _FOREIGN_TOKEN.findall(raw)
-    english = set(spec.get("english_words", ()))
-    n_en = sum(t in english for t in tokens)
-    counts = sorted(((sum(t in set(words) for t in tokens), code) for code, words in spec.get("words", {}).items()),
-                    reverse=True)
+    english = ix.english_words
+    n_en = sum(map(english.__contains__, tokens))
+    counts = sorted(((sum(map(words.__contains__, tokens)), code) for code, words in ix.foreign_words), reverse=True)
     if not counts:
         return None
     n, code = counts[0]
-    odd = bool(re.search(spec.get("non_english_letters", r"$^"), raw))
+    odd = bool(ix.non_english_letters.search(raw))
     if (n >= 2 and n > n_en) or (odd and n >= 1 and n_en == 0):
         return str(code)
     return None
@@ -575,26 +809,24 @@ def find_sign_questions(text: str, anatomy_kinds: list[str], vocab: Vocabulary, 
     or an anatomy name with a state word ("肺门大小正常吗", "is the trachea midline?") when the question
     is not about a lesion. A name inside a longer one ("积液" in "胸腔积液") counts once."""
     spans: list[tuple[int, int, str]] = []
-    for sign, terms in vocab.sign_terms.items():
-        for term in terms:
-            spans.extend((pos, pos + len(term), sign) for pos in find_term(text, term))
+    for (sign, n), positions in vocab.index.sign_terms.found(text):
+        spans.extend((pos, pos + n, sign) for pos in positions)
     kept = [sp for sp in spans if not any(o != sp and o[0] <= sp[0] and sp[1] <= o[1] and o[1] - o[0] > sp[1] - sp[0]
                                           for o in spans)]
     found = [sign for _, _, sign in sorted(kept)]
     if not lesion_talk:
         for kind in anatomy_kinds:
-            spec = vocab.anatomy_states.get(kind)
-            if spec and has_term(text, spec[1]):
+            spec = vocab.index.anatomy_states.get(kind)
+            if spec and spec[1].any_in(text):
                 found.append(spec[0])
     return tuple(dict.fromkeys(found))
 
 
 def _margin_part(text: str, vocab: Vocabulary) -> bool:
-    if has_term(text, tuple(vocab.cues.get("margin_parts", ()))):
+    ix = vocab.index
+    if ix.cue("margin_parts").any_in(text):
         return True
-    stems = "|".join(re.escape(t) for t in vocab.cues.get("margin_parts_zh_stems", ()))
-    after = "".join(vocab.cues.get("margin_parts_not_before", ()))
-    return bool(stems) and bool(re.search(f"({stems})(?![{re.escape(after)}])" if after else f"({stems})", text))
+    return ix.margin_stems is not None and bool(ix.margin_stems.search(text))
 
 
 _LESION_GROUPS: dict[str, str] = {"round": "round", "oval": "round", "nodule": "round", "mass": "round",
@@ -607,23 +839,31 @@ def lesion_groups(descriptors: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def _compare_cue(text: str, vocab: Vocabulary, pair: bool) -> bool:
-    cues = vocab.cues
-    comparative = has_term(text, tuple(cues.get("comparatives", ())))
-    which = has_term(text, tuple(cues.get("which", ()))) and not has_term(text, tuple(cues.get("which_not", ())))
+    ix = vocab.index
+    comparative = ix.cue("comparatives").any_in(text)
+    which = ix.cue("which").any_in(text) and not ix.cue("which_not").any_in(text)
     if which and comparative:
         return True
-    return pair and has_term(text, tuple(cues.get("than", ())))
+    return pair and ix.cue("than").any_in(text)
+
+
+_LOWER_THAN = re.compile(r"smaller|shorter|less|under|below|at most|小于|不到|少于|不足|以下|<|≤")
+
+
+@lru_cache(maxsize=64)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
 
 
 def size_threshold(text: str, vocab: Vocabulary) -> tuple[str, float] | None:
     """"bigger than 1 cm" / "超过3厘米" → ("gt", 10.0); the threshold in mm."""
     for key in ("size_threshold_en", "size_threshold_zh"):
         pattern = vocab.cues.get(key)
-        m = re.search(pattern, text) if pattern else None
+        m = _compiled(pattern).search(text) if pattern else None
         if m is None:
             continue
         value = float(m.group(1)) * (10.0 if m.group(2).startswith(("c", "厘", "公")) else 1.0)
-        lower = re.search(r"smaller|shorter|less|under|below|at most|小于|不到|少于|不足|以下|<|≤", m.group(0))
+        lower = _LOWER_THAN.search(m.group(0))
         return ("lt" if lower else "gt"), value
     return None
 
@@ -633,8 +873,43 @@ _CONNECTING_BAND = re.compile(r"(条索|索条|条带|strand|band)\S{0,2}\s?(相
 
 
 def parse(question: str, vocab: Vocabulary | None = None) -> Query:
-    """Parse one question. Never raises on odd input; an empty question is the engine's concern."""
+    """Parse one question. Never raises on odd input; an empty question is the engine's concern.
+
+    With the default vocabulary the result is memoised (``_parse_memo``: a bounded LRU of 4096 questions, keyed
+    by the exact question text and the vocabulary object). That is safe because a ``Query`` is deeply
+    immutable: a frozen dataclass whose fields are only str, int, float, bool, None and tuples of str (tested
+    in tests/orchestrator/dialogue/test_parser_invariants.py), so a memoised answer cannot be changed by a
+    caller that received it, and parsing is a pure function of (text, vocabulary). ``parse_uncached`` is
+    the same without the memo."""
+    if vocab is not None:
+        return parse_uncached(question, vocab)
+    return _parse_memo(question, _ByIdentity(load_vocabulary()))
+
+
+class _ByIdentity:
+    """A vocabulary as a memo key: equal only to itself (a Vocabulary holds dicts, so it has no hash)."""
+
+    __slots__ = ("vocab",)
+
+    def __init__(self, vocab: Vocabulary) -> None:
+        self.vocab = vocab
+
+    def __hash__(self) -> int:
+        return id(self.vocab)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ByIdentity) and other.vocab is self.vocab
+
+
+@lru_cache(maxsize=4096)
+def _parse_memo(question: str, vocab: _ByIdentity) -> Query:
+    return parse_uncached(question, vocab.vocab)
+
+
+def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
+    """``parse`` without the memo."""
     v = vocab or load_vocabulary()
+    ix = v.index
     raw = normalise(question)
     lang = detect_lang(raw)
     foreign = foreign_language(raw, v)
@@ -644,21 +919,20 @@ def parse(question: str, vocab: Vocabulary | None = None) -> Query:
     loc = parse_location(text, v)
     ids = tuple(f"{m.group(1).upper()}{int(m.group(2))}" for m in _ANCHOR_ID.finditer(question))
     refs = tuple(dict.fromkeys(_references(text, v) + ids))
-    checklist = _first_key(text, v.checklists)
+    checklist = _first_key(text, ix.checklists)
     term = find_sign_term(text, v)
     threshold = size_threshold(text, v)
-    descriptors = tuple(_all_keys(text, v.descriptors))
+    descriptors = tuple(_all_keys(text, ix.descriptors))
     if threshold is not None:  # "bigger than 1 cm" compares with a number, not with the other lesion
         descriptors = tuple(d for d in descriptors if d not in ("small", "large"))
     if _CONNECTING_BAND.search(text):  # "有没有条索相连" / "a band connecting it": the link, not a lesion
         descriptors = tuple(d for d in descriptors if d != "strand-like")
-    both = has_term(text, v.both_reference)
+    both = ix.both_reference.any_in(text)
     pair = len(set(ids)) >= 2 or both or len(lesion_groups(descriptors)) >= 2
     anatomy_kinds = [a.removesuffix("_right").removesuffix("_left") for a in loc["anatomy"]]
-    relative = _first_key(text, v.relative_positions)
+    relative = _first_key(text, ix.relative_positions)
     lesion_talk = bool(refs or ids or lesion_groups(descriptors) or relative)
     signs = find_sign_questions(text, anatomy_kinds, v, lesion_talk)
-    unit_terms = set(v.cues.get("unit_questions", ()))
     features = {
         "term": term,
         "checklist": checklist,
@@ -673,20 +947,19 @@ def parse(question: str, vocab: Vocabulary | None = None) -> Query:
         "has_location": any(loc[k] for k in ("lesion_side", "lobe", "zone", "band")),
         "asks_region": loc["asks_region"],
         "relative": relative,
-        "other": has_term(text, v.other_reference),
-        "diagnosis": has_term(text, tuple(v.cues.get("diagnosis", ()))),
+        "other": ix.other_reference.any_in(text),
+        "diagnosis": ix.cue("diagnosis").any_in(text),
         "sign": signs[0] if signs else None,
-        "checklist_cue": has_term(text, v.checklist_cues),
+        "checklist_cue": ix.checklist_cues.any_in(text),
         "margin_part": _margin_part(text, v),
         "compare": _compare_cue(text, v, pair),
         "size_op": threshold[0] if threshold else None,
-        "units": sum(w for t, w in v.intents.get("size", ()) if t in unit_terms and find_term(text, t)),
-        "landmark": sorted(set(anatomy_kinds) & set(v.cues.get("relation_landmarks", ()))),
+        "units": sum(w for w, _ in ix.unit_keywords.found(text)),  # in keyword order, as the original sum
+        "landmark": sorted(set(anatomy_kinds) & ix.relation_landmarks),
         "lesion_talk": lesion_talk,
-        "whole_lungs_clear": has_term(text, tuple(v.cues.get("whole_lungs", ())))
-        and has_term(text, tuple(v.cues.get("clear_words", ()))),
-        "presence": has_term(text, tuple(v.cues.get("presence", ()))),
-        "which_region": bool(v.cues.get("which_region")) and bool(re.search(v.cues["which_region"], text)),
+        "whole_lungs_clear": ix.cue("whole_lungs").any_in(text) and ix.cue("clear_words").any_in(text),
+        "presence": ix.cue("presence").any_in(text),
+        "which_region": ix.which_region is not None and bool(ix.which_region.search(text)),
     }
     intent = choose_intent(score_intents(text, v), features)
     return Query(

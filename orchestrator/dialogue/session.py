@@ -1,22 +1,33 @@
 """Session state as plain data (JSON round trip) and the session store.
 
-``SessionState`` holds everything a follow-up turn needs — the ImageFacts, the anchor
-registry, the turns and their questions, the display PNG — so that a store such as Redis
-can keep it as a JSON document. It also keeps where the film came from: ``source`` (the upload's
-format and, for DICOM, the identifiers and header attributes a DICOM result needs to reference it:
-``orchestrator/dicom_out``) and ``frame`` (how the working image was made from the original,
-docs/DESIGN.md; one definition, ``orchestrator.contracts.lesion_reader.Frame``). Sessions stored
-before these fields existed load with both ``None``. The source record is PHI: it lives in the
-store only, never in a JSON answer or a log line (its ``repr`` leaves the header out). ``InMemorySessionStore`` is the embedded default: TTL and a
-maximum size, guarded by a lock, no module-level state. Past the maximum, a put evicts the least
-recently used session *of the same tenant* (never another tenant's); a tenant with nothing of
+``SessionState`` holds everything a follow-up turn needs. Its parts differ in how they change:
+- the film's record, made once at creation and never changed: the ImageFacts (and ``facts_json``,
+  their canonical JSON, the narrator's prompt prefix), the display PNG, the lesion heatmap PNG
+  (served by its own route, never inside the facts or a turn), ``source`` and ``frame``;
+- the anchor registry, replaced by each turn;
+- the turn log, only ever appended: ``turns``, ``questions`` (the reader's question per turn),
+  ``queries`` (the parse state per turn) and ``history`` (the narrator's view of each turn,
+  ``PriorTurn``, made once when the turn is stored, so a turn never re-serialises earlier ones).
+A follow-up turn reads the registry and the film record, and appends one entry to the log
+(``SessionStore.append``): its cost does not grow with the session's length. A store may hand a
+turn the session's head only (``head_turns`` set: the turn count, no log), as the Redis store
+does (``orchestrator/session_stores.py``).
+
+``source`` is where the film came from (the upload's format and, for DICOM, the identifiers and
+header attributes a DICOM result needs to reference it: ``orchestrator/dicom_out``) and ``frame``
+how the working image was made from the original (one definition,
+``orchestrator.contracts.lesion_reader.Frame``). Sessions stored before these fields existed load
+with both ``None``. The source record is PHI: it lives in the store only, never in a JSON answer or
+a log line (its ``repr`` leaves the header out). ``InMemorySessionStore`` is the embedded default:
+TTL and a maximum size, guarded by a lock, no module-level state. Past the maximum, a put evicts the
+least recently used session *of the same tenant* (never another tenant's); a tenant with nothing of
 its own to evict is bounded by ``max_sessions_per_tenant`` (the engine's 429 tenant_quota).
 
 Turns of one session are serial: ``turn_lock(session_id)`` holds the session for one turn (a
-bounded wait, then ``SessionBusyError``, 409 + Retry-After), and ``commit(state, expected_turns)``
+bounded wait, then ``SessionBusyError``, 409 + Retry-After), and ``append(…, expected_turns, …)``
 stores the turn only if the session still has the turns it was drafted on (compare-and-set on
 the turn count, the session's version), so a turn number is handed out once. The Redis store
-(``orchestrator/session_stores.py``) does the same across processes.
+does the same across processes.
 """
 
 from __future__ import annotations
@@ -36,6 +47,8 @@ from orchestrator.dialogue.anchors import Anchor, Registry
 from orchestrator.dialogue.turn import Turn
 from orchestrator.errors import SessionBusyError, SessionNotFoundError
 from orchestrator.facts import ImageFacts, from_jsonable, to_jsonable
+from orchestrator.narration.base import PriorTurn
+from orchestrator.narration.prompt import turn_facts_json
 
 UPLOAD_FORMATS = ("dicom", "png", "jpeg")
 
@@ -125,6 +138,42 @@ def registry_before(registry: Registry, turns: tuple[Turn, ...], turn_no: int) -
 
 
 @dataclass(frozen=True)
+class TurnRecord:
+    """One entry of a session's turn log: the turn, the reader's question ("" for the screening
+    turn), its parse state, and the narrator's view of it (``PriorTurn``, made once)."""
+
+    turn: Turn
+    question: str
+    query: dict[str, Any]
+    prior: PriorTurn
+
+    def to_jsonable(self) -> dict[str, Any]:
+        return {"turn": self.turn.to_dict(), "question": self.question, "query": self.query,
+                "prior": prior_to_jsonable(self.prior)}
+
+    @staticmethod
+    def from_jsonable(d: dict[str, Any]) -> TurnRecord:
+        return TurnRecord(Turn.from_dict(d["turn"]), str(d["question"]), dict(d.get("query") or {}),
+                          prior_from_jsonable(d["prior"]))
+
+
+def prior_to_jsonable(p: PriorTurn) -> dict[str, str]:
+    return {"question": p.question, "answer_text": p.answer_text, "facts_json": p.facts_json}
+
+
+def prior_from_jsonable(d: dict[str, Any]) -> PriorTurn:
+    return PriorTurn(str(d["question"]), str(d["answer_text"]), str(d["facts_json"]))
+
+
+def anchors_to_jsonable(registry: Registry) -> list[dict[str, Any]]:
+    return [a.to_state() for a in registry.anchors]
+
+
+def anchors_from_jsonable(items: list[dict[str, Any]]) -> Registry:
+    return Registry(tuple(Anchor.from_state(a) for a in items))
+
+
+@dataclass(frozen=True)
 class SessionState:
     session_id: str
     tenant: str
@@ -140,57 +189,100 @@ class SessionState:
     source: SourceRecord | None = None  # the upload (PHI for DICOM): store only, never in answers or logs
     frame: Frame | None = None  # how the working image was made from the original film
     forked_from: tuple[str, int] | None = None  # (session id, turn) this session was forked from (edit and re-run)
+    heatmap_png: bytes = b""  # the lesion heatmap as an RGBA PNG (GET .../heatmap.png); a head-only load leaves it out
+    has_heatmap: bool = False  # the session has a heatmap (known without loading it)
+    history: tuple[PriorTurn, ...] = ()  # history[i]: the narrator's view of turns[i] (made once)
+    head_turns: int | None = None  # a head-only load (no log): the session's turn count
 
-    def add_turn(self, turn: Turn, question: str, query_state: dict[str, Any], registry: Registry) -> SessionState:
+    @property
+    def turn_count(self) -> int:
+        """The turns this session has answered (its version for compare-and-set)."""
+        return len(self.turns) if self.head_turns is None else self.head_turns
+
+    def add_turn(self, record: TurnRecord, registry: Registry) -> SessionState:
+        if self.head_turns is not None:
+            raise ValueError("a head-only session state has no log to append to")
         return replace(
             self,
-            turns=self.turns + (turn,),
-            questions=self.questions + (question,),
-            queries=self.queries + (query_state,),
+            turns=self.turns + (record.turn,),
+            questions=self.questions + (record.question,),
+            queries=self.queries + (record.query,),
+            history=self.history + (record.prior,),
             registry=registry,
         )
+
+    def records(self) -> tuple[TurnRecord, ...]:
+        return tuple(TurnRecord(t, self.questions[i], self.queries[i] if i < len(self.queries) else {},
+                                self.history[i]) for i, t in enumerate(self.turns))
 
     def before_turn(self, turn_no: int) -> SessionState:
         """This session as it stood before turn ``turn_no`` (turns 1 … turn_no − 1 and their anchors)."""
         keep = max(0, turn_no - 1)
         return replace(self, turns=self.turns[:keep], questions=self.questions[:keep], queries=self.queries[:keep],
-                       registry=registry_before(self.registry, self.turns, turn_no))
+                       history=self.history[:keep], registry=registry_before(self.registry, self.turns, turn_no))
 
-    def to_jsonable(self) -> dict[str, Any]:
+    def film_jsonable(self) -> dict[str, Any]:
+        """The parts made once at creation (images aside): what the Redis store writes once."""
         return {
             "session_id": self.session_id,
             "tenant": self.tenant,
             "lang": self.lang,
             "facts": to_jsonable(self.facts),
-            "anchors": [a.to_state() for a in self.registry.anchors],
-            "turns": [t.to_dict() for t in self.turns],
-            "questions": list(self.questions),
-            "queries": list(self.queries),
-            "display_png_b64": base64.b64encode(self.display_png).decode("ascii"),
             "created_at": self.created_at,
             "facts_json": self.facts_json,
             "source": self.source.to_jsonable() if self.source is not None else None,
             "frame": frame_to_jsonable(self.frame),
             "forked_from": list(self.forked_from) if self.forked_from else None,
+            "has_heatmap": self.has_heatmap,
         }
 
     @staticmethod
-    def from_jsonable(d: dict[str, Any]) -> SessionState:
+    def from_film_jsonable(d: dict[str, Any], *, facts: ImageFacts | None = None) -> SessionState:
+        """The session's film record (``facts`` given: already parsed, e.g. cached); no turns, no anchors."""
         return SessionState(
             session_id=d["session_id"],
             tenant=d["tenant"],
             lang=d["lang"],
-            facts=from_jsonable(ImageFacts, d["facts"]),
-            registry=Registry(tuple(Anchor.from_state(a) for a in d["anchors"])),
-            turns=tuple(Turn.from_dict(t) for t in d["turns"]),
-            questions=tuple(d["questions"]),
-            queries=tuple(d.get("queries") or ()),
-            display_png=base64.b64decode(d.get("display_png_b64") or ""),
+            facts=facts if facts is not None else from_jsonable(ImageFacts, d["facts"]),
             created_at=float(d.get("created_at") or 0.0),  # (a "filename" stored by older versions is dropped)
             facts_json=d.get("facts_json") or "",
             source=SourceRecord.from_jsonable(d.get("source")),  # absent in sessions stored before it existed
             frame=frame_from_jsonable(d.get("frame")),
             forked_from=(str(d["forked_from"][0]), int(d["forked_from"][1])) if d.get("forked_from") else None,
+            has_heatmap=bool(d.get("has_heatmap")),
+        )
+
+    def to_jsonable(self) -> dict[str, Any]:
+        if self.head_turns is not None:
+            raise ValueError("a head-only session state is not a whole session")
+        return {
+            **self.film_jsonable(),
+            "anchors": anchors_to_jsonable(self.registry),
+            "turns": [t.to_dict() for t in self.turns],
+            "questions": list(self.questions),
+            "queries": list(self.queries),
+            "history": [prior_to_jsonable(p) for p in self.history],
+            "display_png_b64": base64.b64encode(self.display_png).decode("ascii"),
+            "heatmap_png_b64": base64.b64encode(self.heatmap_png).decode("ascii"),
+        }
+
+    @staticmethod
+    def from_jsonable(d: dict[str, Any]) -> SessionState:
+        base = SessionState.from_film_jsonable(d)
+        turns = tuple(Turn.from_dict(t) for t in d["turns"])
+        questions = tuple(d["questions"])
+        history = tuple(prior_from_jsonable(p) for p in d.get("history") or ())
+        if len(history) != len(turns):  # stored before the history was kept: made now, once
+            history = tuple(prior_turn(t, q) for t, q in zip(turns, questions, strict=False))
+        return replace(
+            base,
+            registry=anchors_from_jsonable(d["anchors"]),
+            turns=turns,
+            questions=questions,
+            queries=tuple(d.get("queries") or ()),
+            history=history,
+            display_png=base64.b64decode(d.get("display_png_b64") or ""),
+            heatmap_png=base64.b64decode(d.get("heatmap_png_b64") or ""),
         )
 
     def to_json(self) -> str:
@@ -201,10 +293,34 @@ class SessionState:
         return SessionState.from_jsonable(json.loads(text))
 
 
-class SessionStore(Protocol):
-    def get(self, session_id: str) -> SessionState | None: ...
+SCREEN_QUESTION = {"zh": "肺部是否有异常?", "en": "Is there anything abnormal in the lungs?"}
 
-    def put(self, state: SessionState) -> None: ...
+
+def prior_turn(turn: Turn, question: str) -> PriorTurn:
+    """The narrator's view of an answered turn: its question (the screening question for the
+    automatic first turn), the text shown, and its facts as canonical JSON."""
+    q = question or SCREEN_QUESTION[turn.lang if turn.lang in SCREEN_QUESTION else "en"]
+    return PriorTurn(question=q, answer_text=turn.answer.text, facts_json=turn_facts_json(turn.facts(fresh=False)))
+
+
+class SessionStore(Protocol):
+    def get(self, session_id: str) -> SessionState | None:
+        """The whole session: film record, images, registry and the turn log."""
+        ...
+
+    def get_head(self, session_id: str, *, history: bool = False, images: bool = False) -> SessionState | None:
+        """What a turn needs: the film record and the registry; the log's narrator view only with
+        ``history``, the PNGs only with ``images``. A store may return the whole session."""
+        ...
+
+    def put(self, state: SessionState) -> None:
+        """Stores a new session whole (creation, fork)."""
+        ...
+
+    def append(self, session_id: str, expected_turns: int, record: TurnRecord, registry: Registry) -> None:
+        """Appends one turn and replaces the registry, only if the session still has
+        ``expected_turns`` turns (else SessionBusyError; gone: SessionNotFoundError)."""
+        ...
 
     def delete(self, session_id: str, tenant: str | None = None) -> bool: ...
 
@@ -214,18 +330,20 @@ class SessionStore(Protocol):
 
     def turn_lock(self, session_id: str) -> contextlib.AbstractContextManager[None]: ...
 
-    def commit(self, state: SessionState, expected_turns: int) -> None: ...
-
 
 BUSY_MESSAGE = "another turn on this session is in progress; retry shortly"
 CHANGED_MESSAGE = "the session changed while this turn was composed; retry it"
+GONE_MESSAGE = "no such session (it may have expired)"
 
 
 class InMemorySessionStore:
     """The embedded default: keeps the (immutable) SessionState objects; TTL + LRU bound.
 
-    A store for several replicas (Redis) keeps ``state.to_json()`` instead; the state is plain
-    data so that round trip is exact (tested)."""
+    Every operation costs the same however long the session is or however many are held: a turn
+    swaps one object (its log tuple grows by one reference), expiry pops from the least recently
+    used end only, and sessions are counted per tenant as they come and go. A store for several
+    replicas (Redis) keeps the state's JSON instead; the state is plain data so that round trip is
+    exact (tested)."""
 
     def __init__(self, ttl_s: float = 3600.0, max_sessions: int = 1000, clock: Callable[[], float] = time.monotonic,
                  lock_wait_s: float = 10.0) -> None:
@@ -233,13 +351,35 @@ class InMemorySessionStore:
         self._max = int(max_sessions)
         self._clock = clock
         self._lock_wait_s = float(lock_wait_s)
-        self._items: OrderedDict[str, tuple[float, SessionState]] = OrderedDict()
+        self._items: OrderedDict[str, tuple[float, SessionState]] = OrderedDict()  # least recently used first
+        self._per_tenant: dict[str, int] = {}
         self._lock = threading.Lock()
         self._turn_locks: dict[str, tuple[threading.Lock, int]] = {}  # session -> (lock, turns waiting or in it)
 
+    def _drop(self, session_id: str) -> SessionState | None:
+        item = self._items.pop(session_id, None)
+        if item is None:
+            return None
+        tenant = item[1].tenant
+        left = self._per_tenant.get(tenant, 1) - 1
+        if left > 0:
+            self._per_tenant[tenant] = left
+        else:
+            self._per_tenant.pop(tenant, None)
+        return item[1]
+
     def _expire(self, now: float) -> None:
-        for sid in [sid for sid, (t, _) in self._items.items() if now - t > self._ttl]:
-            del self._items[sid]
+        while self._items:
+            sid, (used, _) = next(iter(self._items.items()))
+            if now - used <= self._ttl:
+                return
+            self._drop(sid)
+
+    def _set(self, now: float, state: SessionState) -> None:
+        if state.session_id not in self._items:
+            self._per_tenant[state.tenant] = self._per_tenant.get(state.tenant, 0) + 1
+        self._items[state.session_id] = (now, state)
+        self._items.move_to_end(state.session_id)
 
     def get(self, session_id: str) -> SessionState | None:
         with self._lock:
@@ -252,22 +392,24 @@ class InMemorySessionStore:
             self._items.move_to_end(session_id)
             return item[1]
 
+    def get_head(self, session_id: str, *, history: bool = False, images: bool = False) -> SessionState | None:
+        return self.get(session_id)  # the object is at hand: nothing to leave out
+
     def put(self, state: SessionState) -> None:
         with self._lock:
             now = self._clock()
             self._expire(now)
-            self._items[state.session_id] = (now, state)
-            self._items.move_to_end(state.session_id)
+            self._set(now, state)
             excess = len(self._items) - self._max
             if excess > 0:  # the tenant's own least recently used sessions, oldest first
                 own = [sid for sid, (_, st) in self._items.items()
                        if st.tenant == state.tenant and sid != state.session_id]
                 for sid in own[:excess]:
-                    del self._items[sid]
+                    self._drop(sid)
 
     def delete(self, session_id: str, tenant: str | None = None) -> bool:
         with self._lock:
-            return self._items.pop(session_id, None) is not None
+            return self._drop(session_id) is not None
 
     def count(self) -> int:
         with self._lock:
@@ -277,7 +419,7 @@ class InMemorySessionStore:
     def count_tenant(self, tenant: str) -> int:
         with self._lock:
             self._expire(self._clock())
-            return sum(1 for _, st in self._items.values() if st.tenant == tenant)
+            return self._per_tenant.get(tenant, 0)
 
     @contextlib.contextmanager
     def turn_lock(self, session_id: str) -> Iterator[None]:
@@ -299,14 +441,13 @@ class InMemorySessionStore:
                 else:
                     del self._turn_locks[session_id]
 
-    def commit(self, state: SessionState, expected_turns: int) -> None:
+    def append(self, session_id: str, expected_turns: int, record: TurnRecord, registry: Registry) -> None:
         with self._lock:
             now = self._clock()
             self._expire(now)
-            item = self._items.get(state.session_id)
+            item = self._items.get(session_id)
             if item is None:
-                raise SessionNotFoundError("no such session (it may have expired)")
-            if len(item[1].turns) != expected_turns:
+                raise SessionNotFoundError(GONE_MESSAGE)
+            if item[1].turn_count != expected_turns:
                 raise SessionBusyError(CHANGED_MESSAGE)
-            self._items[state.session_id] = (now, state)
-            self._items.move_to_end(state.session_id)
+            self._set(now, item[1].add_turn(record, registry))

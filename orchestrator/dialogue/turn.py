@@ -14,32 +14,25 @@ section per sign asked about, with the composer's verdict (``orchestrator/dialog
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any, Literal, cast
 
-TURN_KEYS: tuple[str, ...] = (
-    "turn",
-    "intent",
-    "lang",
-    "query",
-    "answer",
-    "anchors",
-    "referenced_anchor_ids",
-    "findings",
-    "measurements",
-    "checklist",
-    "overlays",
-    "clarification",
-    "narration",
-    "timings",
-    "film_check",
-)
+
+def doc(text: str) -> dict[str, str]:
+    """A field's metadata: its description, the one the REST schema (``orchestrator/api/protocol.py``)
+    publishes for it in OpenAPI."""
+    return {"doc": text}
 
 
 @dataclass(frozen=True)
 class Answer:
-    text: str
-    sections: tuple[dict[str, Any], ...] = ()
+    """The answer to the question: its text and the structured sections the text was composed from."""
+
+    text: str = field(metadata=doc("the answer, in the turn's language (the narrator's retelling or the "
+                                   "composer's text)"))
+    sections: tuple[dict[str, Any], ...] = field(default=(), metadata=doc(
+        "the composer's sections, in order: each {kind, ...}; a sign-presence question has one "
+        "{kind: sign, sign, status} per sign asked about"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"text": self.text, "sections": [copy.deepcopy(s) for s in self.sections]}
@@ -73,8 +66,12 @@ class SignVerdict:
 
 @dataclass(frozen=True)
 class Narration:
-    source: str = "composer"  # composer | llm
-    fallback_reason: str | None = None
+    """Who wrote the answer's text."""
+
+    source: str = field(default="composer", metadata=doc(
+        "composer (the deterministic text) or llm (the narrator's retelling)"))
+    fallback_reason: str | None = field(default=None, metadata=doc(
+        "why the narrator's text was not used (null when it was, or when none was asked for)"))
 
     def to_dict(self) -> dict[str, Any]:
         return {"source": self.source, "fallback_reason": self.fallback_reason}
@@ -82,21 +79,35 @@ class Narration:
 
 @dataclass(frozen=True)
 class Turn:
-    turn: int
-    intent: str
-    lang: str
-    query: dict[str, Any]
-    answer: Answer
-    anchors: tuple[dict[str, Any], ...] = ()
-    referenced_anchor_ids: tuple[str, ...] = ()
-    findings: tuple[dict[str, Any], ...] = ()
-    measurements: tuple[dict[str, Any], ...] = ()
-    checklist: dict[str, Any] | None = None
-    overlays: tuple[dict[str, Any], ...] = ()
-    clarification: dict[str, Any] | None = None
-    narration: Narration = field(default_factory=Narration)
-    timings: dict[str, float] = field(default_factory=dict)
-    film_check: dict[str, Any] | None = None  # screening turns: what the film gate established
+    """One answered turn: the single definition of its shape. The REST schema
+    (``orchestrator/api/protocol.py``) and the gRPC conversion (``orchestrator/grpc_service/convert.py``)
+    are derived from these fields; ``to_dict`` is the turn JSON both carry."""
+
+    turn: int = field(metadata=doc("the turn's number in its session: 1 is the screening turn made from "
+                                   "the upload"))
+    intent: str = field(metadata=doc("what the question asked (screen, locate, measure_relation, "
+                                     "describe_margin, sign_checklist, compare, ...)"))
+    lang: str = field(metadata=doc("the answer's language: zh or en"))
+    query: dict[str, Any] = field(metadata=doc("the parsed question: side, lobe, zone, band, anatomy, "
+                                               "descriptors, references"))
+    answer: Answer = field(metadata=doc("the answer's text and sections"))
+    anchors: tuple[dict[str, Any], ...] = field(default=(), metadata=doc(
+        "the anchors (findings, anatomy, points) the answer refers to or offers as candidates, with their "
+        "geometry in working-image pixels"))
+    referenced_anchor_ids: tuple[str, ...] = field(default=(), metadata=doc(
+        "the ids of the anchors the answer refers to, in order"))
+    findings: tuple[dict[str, Any], ...] = field(default=(), metadata=doc("the findings the answer states"))
+    measurements: tuple[dict[str, Any], ...] = field(default=(), metadata=doc("the measurements the answer states"))
+    checklist: dict[str, Any] | None = field(default=None, metadata=doc("the sign checklist, on a checklist turn"))
+    overlays: tuple[dict[str, Any], ...] = field(default=(), metadata=doc("what to draw over the film for this answer"))
+    clarification: dict[str, Any] | None = field(default=None, metadata=doc(
+        "the question back and its candidates when the subject was ambiguous"))
+    narration: Narration = field(default_factory=Narration, metadata=doc("who wrote the answer's text"))
+    timings: dict[str, float] = field(default_factory=dict, metadata=doc(
+        "seconds per stage (decode, gate, encode, findings, parse, compose, narrate)"))
+    film_check: dict[str, Any] | None = field(default=None, metadata=doc(  # absent from to_dict when None
+        "screening turns: what the film gate established (is_chest, view, orientation, anatomy_plausible, "
+        "warnings); absent on other turns"))
 
     @property
     def sign_verdicts(self) -> tuple[SignVerdict, ...]:
@@ -105,34 +116,48 @@ class Turn:
         verdicts = (SignVerdict.from_section(s, side) for s in self.answer.sections)
         return tuple(v for v in verdicts if v is not None)
 
-    def facts(self) -> dict[str, Any]:
+    def facts(self, *, fresh: bool = True) -> dict[str, Any]:
         """The structured fields a narrator may retell (NarrationRequest.turn_facts); ``signs``
-        (the sign verdicts) only on a turn that states some."""
-        d = self.to_dict()
-        facts = {k: d[k] for k in ("turn", "intent", "lang", "query", "anchors", "referenced_anchor_ids",
-                                   "findings", "measurements", "checklist", "clarification")}
+        (the sign verdicts) only on a turn that states some. ``fresh=False``: nested dicts shared
+        with this turn (for a caller that only reads them)."""
+        c: Any = copy.deepcopy if fresh else _same
+        facts = {  # field by field: the overlays (the largest part of a turn) are not needed
+            "turn": self.turn,
+            "intent": self.intent,
+            "lang": self.lang,
+            "query": c(self.query),
+            "anchors": [c(a) for a in self.anchors],
+            "referenced_anchor_ids": list(self.referenced_anchor_ids),
+            "findings": [c(f) for f in self.findings],
+            "measurements": [c(m) for m in self.measurements],
+            "checklist": c(self.checklist),
+            "clarification": c(self.clarification),
+        }
         verdicts = self.sign_verdicts
         if verdicts:
             facts["signs"] = [v.to_dict() for v in verdicts]
         return facts
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, *, fresh: bool = True) -> dict[str, Any]:
+        """The turn JSON. ``fresh=False`` shares the nested dicts with this turn instead of copying
+        them: only for a caller that serialises at once and changes nothing (the REST answer)."""
+        c: Any = copy.deepcopy if fresh else _same
         return {
             "turn": self.turn,
             "intent": self.intent,
             "lang": self.lang,
-            "query": copy.deepcopy(self.query),
+            "query": c(self.query),
             "answer": self.answer.to_dict(),
-            "anchors": [copy.deepcopy(a) for a in self.anchors],
+            "anchors": [c(a) for a in self.anchors],
             "referenced_anchor_ids": list(self.referenced_anchor_ids),
-            "findings": [copy.deepcopy(f) for f in self.findings],
-            "measurements": [copy.deepcopy(m) for m in self.measurements],
-            "checklist": copy.deepcopy(self.checklist),
-            "overlays": [copy.deepcopy(o) for o in self.overlays],
-            "clarification": copy.deepcopy(self.clarification),
+            "findings": [c(f) for f in self.findings],
+            "measurements": [c(m) for m in self.measurements],
+            "checklist": c(self.checklist),
+            "overlays": [c(o) for o in self.overlays],
+            "clarification": c(self.clarification),
             "narration": self.narration.to_dict(),
             "timings": dict(self.timings),
-            **({"film_check": copy.deepcopy(self.film_check)} if self.film_check is not None else {}),
+            **({"film_check": c(self.film_check)} if self.film_check is not None else {}),
         }
 
     @staticmethod
@@ -156,3 +181,10 @@ class Turn:
             timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
             film_check=copy.deepcopy(d.get("film_check")),
         )
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+TURN_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Turn))  # the turn JSON's keys, in order

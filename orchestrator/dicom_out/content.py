@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from orchestrator.dialogue.service import DialogueService
+
 
 @dataclass(frozen=True)
 class SessionContent:
@@ -41,7 +43,7 @@ class SessionContent:
         return next((a for a in self.report.get("anchors", ()) if a.get("id") == anchor_id), None)
 
 
-def session_content(engine: Any, session_id: str, tenant: str) -> SessionContent:
+def session_content(engine: DialogueService, session_id: str, tenant: str) -> SessionContent:
     """Raises the engine's SessionNotFoundError (404) for a missing or another tenant's session."""
     report = engine.report(session_id, tenant=tenant)
     view = engine.get_session(session_id, tenant=tenant)

@@ -8,11 +8,12 @@ file (Part 10, explicit VR little endian) and read back once before it is return
 from __future__ import annotations
 
 import io
-from typing import Any, Literal
+from typing import Literal
 
 import pydicom
 from pydicom.dataset import Dataset
 
+from orchestrator.dialogue.service import DialogueService
 from orchestrator.dicom_out.content import SessionContent, session_content
 from orchestrator.dicom_out.source import SourceImage, secondary_capture_image, session_source
 from orchestrator.errors import HilumError, InputError
@@ -58,7 +59,7 @@ class DicomObjects:
     """Stateless over the engine: the image a session's objects reference is the session's own
     ``source`` record (kept in the session store), so any replica builds the same objects."""
 
-    def __init__(self, engine: Any) -> None:
+    def __init__(self, engine: DialogueService) -> None:
         self.engine = engine
 
     @staticmethod

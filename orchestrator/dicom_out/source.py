@@ -1,13 +1,13 @@
 """The image Hilum's DICOM results point at, and how working-frame pixels map onto it.
 
 A session's coordinates live in the working frame (the film padded to a square and resized to
-``image_size``: ``encoder/preprocess.py``). DICOM results must reference the **original** image:
+``image_size``: ``orchestrator/contracts/preprocess.py``). DICOM results must reference the **original** image:
 
 - an upload that was DICOM: its own SOP Class / SOP Instance / Study / Series UIDs and its
   Rows × Columns, kept on the session (``SessionState.source``, set by the dialogue engine when
   it made the session, so that every replica, gRPC-made sessions and sessions that outlive a
   restart in Redis have it), and the session's ``frame`` (the working frame's scale and padding,
-  as ``encoder.preprocess.to_working_size`` made them);
+  as ``orchestrator.contracts.preprocess.to_working_size`` made them);
 - a PNG/JPEG upload (or a DICOM without valid UIDs, or a session stored before sources were kept):
   Hilum wraps the film as it read it (the session's working-size display PNG) as a Secondary
   Capture image with new UIDs, and every object built on it says so.

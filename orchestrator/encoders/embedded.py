@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from encoder.network import INPUT_NAME, INPUT_SIZE, OUTPUT_NAMES
 from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.contracts.encoder import INPUT_NAME, INPUT_SIZE, OUTPUT_NAMES
 from orchestrator.encoders.postprocess import to_anatomy_maps
 from orchestrator.errors import EncoderError, EncoderOverloadedError, InputError
 
@@ -63,7 +63,7 @@ class EmbeddedEncoder:
         self, onnx_path: Path, *, max_batch: int = 1, max_wait_ms: float = 2.0, queue_size: int = 64,
         intra_op_threads: int = 2, workers: int = 1, timeout_s: float = 30.0,
     ) -> None:
-        from export.onnx import ort_session
+        from orchestrator.encoders.onnxrt import ort_session
 
         if not Path(onnx_path).is_file():
             raise EncoderError(f"encoder weights not found: {onnx_path}")

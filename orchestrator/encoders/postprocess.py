@@ -23,9 +23,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from encoder.anatomy_classes import ANATOMY_CLASSES
-from encoder.network import HILUM_SIDES
 from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.contracts.encoder import ANATOMY_CLASSES, HILUM_SIDES
 
 SOFT_ARGMAX_RADIUS = 3
 LESION_ODDS_SCALE = 4.0  # fitted on validation seeds 50-199, see the module docstring

@@ -25,8 +25,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from encoder.network import INPUT_NAME, OUTPUT_NAMES
 from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.contracts.encoder import INPUT_NAME, OUTPUT_NAMES
 from orchestrator.encoders.embedded import Outputs, validate_film
 from orchestrator.encoders.postprocess import to_anatomy_maps
 from orchestrator.encoders.triton_shm import CLOSE_WAIT_S, Region, SharedMemoryPool

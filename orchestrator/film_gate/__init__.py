@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from encoder.preprocess import Resampling
+from orchestrator.contracts.preprocess import Resampling
 from orchestrator.errors import NotAChestFilmError
 from orchestrator.facts import FilmCheck
 from orchestrator.film_gate.image import ImageEvidence, image_evidence

@@ -29,7 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from encoder.preprocess import Resampling
+from orchestrator.contracts.preprocess import Resampling
 
 TEMPLATE_SIZE = 32
 SYMMETRY_SIZE = 64

@@ -6,7 +6,6 @@ cranial to caudal; ids are F1, F2, ... in that order.
 
 from __future__ import annotations
 
-import base64
 import io
 from dataclasses import dataclass, replace
 
@@ -89,7 +88,6 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
         spacing=spacing,
         anatomy=anatomy,
         findings=tuple(findings),
-        lesion_heatmap_png=heatmap_data_url(maps.lesion),
         checked=checked_items(geom, anatomy),
         film_check=check,
     )
@@ -332,8 +330,9 @@ def checked_items(geom: Geometry, anatomy: AnatomyFacts) -> tuple[str, ...]:
     return tuple(items)
 
 
-def heatmap_data_url(lesion: np.ndarray, size: int = HEATMAP_SIZE) -> str:
-    """A small RGBA PNG: warm colour, alpha = heatmap, as a data: URL."""
+def heatmap_png(lesion: np.ndarray, size: int = HEATMAP_SIZE) -> bytes:
+    """The lesion heatmap as a small RGBA PNG (warm colour, alpha = heatmap): the screening
+    overlay's picture, kept with the session and served by its own route, never in the facts."""
     hm = cv2.resize(np.asarray(lesion, dtype=np.float32), (size, size), interpolation=cv2.INTER_AREA)
     hm = np.clip(hm, 0.0, 1.0)
     rgba = np.zeros((size, size, 4), dtype=np.uint8)
@@ -343,4 +342,4 @@ def heatmap_data_url(lesion: np.ndarray, size: int = HEATMAP_SIZE) -> str:
     rgba[..., 3] = (200 * hm).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+    return buf.getvalue()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from concurrent import futures
-from typing import Any
 
 import grpc
 
+from orchestrator.dialogue.service import DialogueService
 from orchestrator.grpc_service.interceptors import MalformedRequestInterceptor
 from orchestrator.grpc_service.proto import dialog_pb2_grpc as pb_grpc
 from orchestrator.grpc_service.servicer import DialogServicer
@@ -19,7 +19,7 @@ MESSAGE_SLACK_BYTES = 64 * 1024
 
 
 def build_grpc_server(
-    settings: Settings, engine: Any, metrics: ServiceMetrics, *, host: str | None = None, port: int | None = None,
+    settings: Settings, engine: DialogueService, metrics: ServiceMetrics, *, host: str | None = None, port: int | None = None,
     tenancy: Tenancy | None = None,
 ) -> tuple[grpc.Server, int]:
     """A server bound to ``host:port`` (``port=0``: a free one); returns it and the bound port.

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import grpc
 
+from orchestrator.dialogue.service import DialogueService
 from orchestrator.dicom_out.objects import DicomObjects, report_format
 from orchestrator.errors import HilumError
 from orchestrator.grpc_service import convert
@@ -105,7 +106,7 @@ def streaming(method: Callable[..., Iterator[R]]) -> Callable[..., Iterator[R]]:
 
 
 class DialogServicer(pb_grpc.DialogServicer):
-    def __init__(self, engine: Any, metrics: ServiceMetrics, tenancy: Tenancy) -> None:
+    def __init__(self, engine: DialogueService, metrics: ServiceMetrics, tenancy: Tenancy) -> None:
         self.engine = engine
         self.metrics = metrics
         self.tenancy = tenancy
@@ -121,12 +122,12 @@ class DialogServicer(pb_grpc.DialogServicer):
             view = self.engine.create_session(
                 request.image, filename=request.filename or None, lang=request.lang or None, tenant=tenant
             )
-        return convert.session_to_proto(view.to_dict())
+        return convert.session_to_proto(view)
 
     @unary
     def Ask(self, request: pb.AskRequest, context: grpc.ServicerContext) -> pb.Turn:  # noqa: N802
         turn = self.engine.ask(request.session_id, request.question, tenant=self.tenant_of(context))
-        return convert.turn_to_proto(turn.to_dict())
+        return convert.turn_to_proto(turn)
 
     @streaming
     def StreamAsk(self, request: pb.AskRequest, context: grpc.ServicerContext) -> Iterator[pb.AskEvent]:  # noqa: N802
@@ -136,7 +137,7 @@ class DialogServicer(pb_grpc.DialogServicer):
     @unary
     def Fork(self, request: pb.ForkRequest, context: grpc.ServicerContext) -> pb.Session:  # noqa: N802
         view = self.engine.fork(request.session_id, int(request.turn), request.question, tenant=self.tenant_of(context))
-        return convert.session_to_proto(view.to_dict())
+        return convert.session_to_proto(view)
 
     @unary
     def GetReport(self, request: pb.SessionRef, context: grpc.ServicerContext) -> pb.Report:  # noqa: N802

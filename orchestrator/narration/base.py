@@ -40,6 +40,7 @@ class NarrationResult:
 
 class Narrator(Protocol):
     name: str
+    uses_history: bool  # reads ``prior_turns`` (the engine loads a session's earlier turns only then)
 
     def narrate(self, request: NarrationRequest) -> NarrationResult: ...
 
@@ -54,6 +55,7 @@ class ComposerNarrator:
     """The embedded default: the deterministic composer's text, unchanged."""
 
     name = "composer"
+    uses_history = False  # its text is the composer's: earlier turns are not read
 
     def narrate(self, request: NarrationRequest) -> NarrationResult:
         return NarrationResult(text=request.composer_text, source="composer")

@@ -131,6 +131,7 @@ def _delta_text(payload: dict[str, Any]) -> str:
 
 class VLLMNarrator:
     name = "vllm"
+    uses_history = True  # the conversation so far is the prompt's prefix (prefix-cached per session)
 
     def __init__(
         self,

@@ -823,6 +823,23 @@
     return n;
   }
 
+  // a picture an overlay names as a resource of the session (the lesion heatmap): fetched once per
+  // session with the page's credentials, kept as an object URL
+  const pictures = new Map();
+  function sessionPicture(resource) {
+    if (!state.session) return null;
+    const key = `${state.session.session_id}/${resource}`;
+    if (pictures.has(key)) return pictures.get(key);
+    pictures.set(key, null);
+    api("GET", `/v1/sessions/${key}`).then((res) => res.blob()).then((blob) => {
+      pictures.set(key, URL.createObjectURL(blob));
+      if (state.session && key.startsWith(state.session.session_id) && state.active >= 0) {
+        renderOverlays(state.turns[state.active], true);
+      }
+    }).catch(() => {});  // no heatmap: the other layers stand alone
+    return null;
+  }
+
   function drawElement(o) {
     const style = o.style || {};
     const g = svg("g");
@@ -834,9 +851,11 @@
         fill: style.fill || style.stroke || "#fff", stroke: "#000", "stroke-width": 1 });
     } else if (o.type === "text" && o.at) {
       shape = scaledText(o.text || "", o.at, 13, 0, -2, style.color || "#fff");
-    } else if (o.type === "heatmap" && o.image) {
+    } else if (o.type === "heatmap" && o.resource) {
+      const href = sessionPicture(o.resource);
+      if (!href) return null;  // on its way: the overlays are drawn again when it arrives
       const b = o.bbox_px || [0, 0, state.size[1], state.size[0]];
-      shape = svg("image", { href: o.image, x: b[0], y: b[1], width: b[2] - b[0], height: b[3] - b[1],
+      shape = svg("image", { href, x: b[0], y: b[1], width: b[2] - b[0], height: b[3] - b[1],
         opacity: style.opacity || 0.35, preserveAspectRatio: "none", style: "pointer-events:none" });
     }
     if (!shape) return null;

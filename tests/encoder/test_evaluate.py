@@ -15,7 +15,7 @@ import pytest
 
 from encoder.evaluate import Tally, format_table, score_case, summarise, write_json
 from encoder.phantom import PhantomCase, generate_case, scenario_spec
-from orchestrator.findings.scoring import truth_maps
+from evaluation.scoring import truth_maps
 from orchestrator.settings import Settings
 
 

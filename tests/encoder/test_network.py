@@ -10,7 +10,8 @@ import pytest
 import torch
 
 from encoder.anatomy_classes import ANATOMY_CLASSES
-from encoder.network import OUTPUT_NAMES, build_network, count_flops, count_parameters
+from encoder.network import build_network, count_flops, count_parameters
+from orchestrator.contracts.encoder import OUTPUT_NAMES
 
 
 @pytest.fixture(scope="module")

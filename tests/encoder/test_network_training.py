@@ -24,7 +24,6 @@ from encoder.dataset import (
     parse_seeds,
     to_working_points,
 )
-from encoder.preprocess import Resampling, prepare_film
 from encoder.train import (
     LESION_MAX_BOOST,
     TrainConfig,
@@ -35,6 +34,7 @@ from encoder.train import (
     train,
 )
 from export.onnx import load_checkpoint
+from orchestrator.contracts.preprocess import Resampling, prepare_film
 from orchestrator.encoders.postprocess import heatmap_point
 
 

@@ -11,9 +11,9 @@ from encoder.phantom import PhantomCase
 from encoder.phantom.case import CaseSpec, generate_case
 from encoder.phantom.lesions import LesionSpec
 from encoder.phantom.volume import load_volume
+from evaluation.scoring import case_spacing, score, truth_maps
 from loadtests.margin_threshold import MarginTally, format_report, margin_calls, sweep
 from orchestrator.findings import analyse, margin
-from orchestrator.findings.scoring import case_spacing, score, truth_maps
 from orchestrator.settings import Settings
 
 TWO_NODULES = CaseSpec(

@@ -163,22 +163,72 @@ def test_a_lapsed_lease_frees_the_session(redis_url: str) -> None:
         pass
 
 
-def test_commit_stores_a_turn_only_on_the_version_it_was_drafted_on(redis_url: str, state: SessionState) -> None:
+def test_append_stores_a_turn_only_on_the_version_it_was_drafted_on(redis_url: str, state: SessionState) -> None:
+    assert len(state.turns) >= 2
     for store in _stores(redis_url):
         sid = uuid.uuid4().hex
         first = replace(state, session_id=sid, turns=state.turns[:1], questions=state.questions[:1],
-                        queries=state.queries[:1])
+                        queries=state.queries[:1], history=state.history[:1])
         store.put(first)
-        second = replace(state, session_id=sid)
-        store.commit(second, expected_turns=1)
+        second = state.records()[1]
+        store.append(sid, 1, second, state.registry)
         with pytest.raises(SessionBusyError):  # a second turn drafted on the same version: refused
-            store.commit(second, expected_turns=1)
+            store.append(sid, 1, second, state.registry)
         got = store.get(sid)
         assert got is not None and [t.turn for t in got.turns] == [1, 2]
+        assert got.records() == state.records()[:2] and got.registry == state.registry
+        head = store.get_head(sid)
+        assert head is not None and head.turn_count == 2 and head.registry == state.registry
         store.delete(sid, tenant=state.tenant)
         with pytest.raises(SessionNotFoundError):  # a deleted session is not brought back by a late turn
-            store.commit(second, expected_turns=2)
-        assert store.get(sid) is None
+            store.append(sid, 2, second, state.registry)
+        assert store.get(sid) is None and store.get_head(sid) is None
+
+
+def test_a_redis_turn_touches_only_the_new_turn_and_the_registry(redis_url: str, state: SessionState) -> None:
+    """The film record is written once: a turn appends one log record and replaces the head; the
+    head a turn reads carries no log and no images unless asked, and the film's facts are parsed
+    once per replica (cached), not on every turn."""
+    store = RedisSessionStore.from_url(redis_url)
+    client = redis.Redis.from_url(redis_url)
+    sid = uuid.uuid4().hex
+    first = replace(state, session_id=sid, turns=state.turns[:1], questions=state.questions[:1],
+                    queries=state.queries[:1], history=state.history[:1], display_png=b"png", heatmap_png=b"hm")
+    store.put(first)
+    film_before = client.hgetall("hilum:film:" + sid)
+    store.append(sid, 1, state.records()[1], state.registry)
+    assert client.hgetall("hilum:film:" + sid) == film_before  # not rewritten
+    assert client.llen("hilum:log:" + sid) == 2
+    head = store.get_head(sid)
+    assert head is not None and head.turns == () and head.history == () and head.display_png == b""
+    with_history = store.get_head(sid, history=True, images=True)
+    assert with_history is not None and with_history.history == state.history[:2]
+    assert with_history.display_png == b"png" and with_history.heatmap_png == b"hm"
+    other_replica = RedisSessionStore.from_url(redis_url)
+
+    def hgets() -> int:
+        return int(client.info("commandstats").get("cmdstat_hget", {}).get("calls", 0))
+
+    before = hgets()
+    for _ in range(3):
+        assert other_replica.get_head(sid) is not None
+    assert hgets() - before == 1  # the film record read once by this replica, then from its cache
+    store.delete(sid, tenant=state.tenant)
+    assert other_replica.get_head(sid) is None  # gone for the replica that cached it too
+
+
+def test_a_session_stored_whole_by_an_earlier_version_is_read_and_split(redis_url: str, state: SessionState) -> None:
+    store = RedisSessionStore.from_url(redis_url)
+    client = redis.Redis.from_url(redis_url)
+    sid = uuid.uuid4().hex
+    legacy = replace(state, session_id=sid)
+    client.set("hilum:session:" + sid, legacy.to_json().encode("utf-8"), ex=60)
+    got = store.get(sid)
+    assert got is not None and got.to_jsonable() == legacy.to_jsonable()
+    assert client.get("hilum:session:" + sid) is None and client.exists("hilum:film:" + sid)
+    store.append(sid, len(state.turns), state.records()[-1], state.registry)
+    assert store.get_head(sid).turn_count == len(state.turns) + 1  # type: ignore[union-attr]
+    store.delete(sid, tenant=state.tenant)
 
 
 def test_redis_unreachable_is_store_unavailable_not_a_crash() -> None:

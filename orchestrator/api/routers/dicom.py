@@ -10,12 +10,13 @@ reference that image's UIDs. Otherwise they reference a Secondary Capture of the
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Response
 
 from orchestrator.api.dependencies import Engine, Tenant
 from orchestrator.api.protocol import ERROR_RESPONSES
+from orchestrator.dialogue.service import DialogueService
 from orchestrator.dicom_out.objects import DicomObjects, ObjectKind, encode
 
 router = APIRouter(prefix="/v1/sessions", tags=["dicom"], responses=ERROR_RESPONSES)
@@ -23,7 +24,7 @@ router = APIRouter(prefix="/v1/sessions", tags=["dicom"], responses=ERROR_RESPON
 FILENAMES = {"sr": "report-sr.dcm", "pr": "overlay-pr.dcm", "seg": "lesions-seg.dcm", "sc": "film-sc.dcm"}
 
 
-def dicom_response(engine: Any, kind: ObjectKind, session_id: str, tenant: str) -> Response:
+def dicom_response(engine: DialogueService, kind: ObjectKind, session_id: str, tenant: str) -> Response:
     """The session's ``kind`` object as an ``application/dicom`` response (Part 10 file)."""
     ds, source = DicomObjects(engine).build_with_source(kind, session_id, tenant)
     return Response(encode(ds), media_type="application/dicom", headers={

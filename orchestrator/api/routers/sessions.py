@@ -1,17 +1,19 @@
-"""``/v1/sessions``: create, ask (plain and streamed), fork (edit and re-run), read, report, film, close."""
+"""``/v1/sessions``: create, ask (plain and streamed), fork (edit and re-run), read, report, film,
+heatmap, close."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from orchestrator.api.dependencies import Engine, Tenant, Tenants
 from orchestrator.api.protocol import ERROR_RESPONSES, AskBody, Closed, ForkBody, Session, Turn
 from orchestrator.api.routers.dicom import dicom_response
 from orchestrator.api.streaming import ndjson_events
 from orchestrator.dicom_out.objects import ReportFormat
+from orchestrator.errors import NoHeatmapError
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
 
@@ -35,7 +37,10 @@ def get_session(session_id: str, engine: Engine, tenant: Tenant) -> Any:
 
 @router.post("/{session_id}/turns", response_model=Turn, response_model_exclude_unset=True)
 def ask(session_id: str, body: AskBody, engine: Engine, tenant: Tenant) -> Any:
-    return engine.ask(session_id, body.question, tenant=tenant).to_dict()
+    """A follow-up turn. The answer is the engine's typed turn serialised as it is (the schema above
+    is derived from that type, ``orchestrator/api/protocol.py``): re-validating our own output on
+    the hottest route cost more than the turn itself."""
+    return JSONResponse(engine.ask(session_id, body.question, tenant=tenant).to_dict(fresh=False))
 
 
 @router.post("/{session_id}/fork", response_model=Session, response_model_exclude_unset=True, status_code=201)
@@ -75,6 +80,17 @@ def image(session_id: str, engine: Engine, tenant: Tenant) -> Response:
     """The session's film as PNG (DICOMs rendered), for display under the overlays."""
     return Response(engine.image_png(session_id, tenant=tenant), media_type="image/png",
                     headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/{session_id}/heatmap.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})
+def heatmap(session_id: str, engine: Engine, tenant: Tenant) -> Response:
+    """The lesion heatmap (RGBA PNG over the working image) that the screening turn's ``heatmap``
+    overlay names as its ``resource``; 404 ``no_heatmap`` when the session has none."""
+    png = engine.heatmap_png(session_id, tenant=tenant)
+    if png is None:
+        raise NoHeatmapError("this session has no lesion heatmap")
+    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.delete("/{session_id}", response_model=Closed)

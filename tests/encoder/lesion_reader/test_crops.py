@@ -15,8 +15,8 @@ from encoder.lesion_reader.crops import (
 )
 from encoder.phantom import LesionSpec
 from encoder.phantom.volume import load_volume
-from encoder.preprocess import prepare_film
 from orchestrator.contracts.lesion_reader import INPUT_SHAPE, MASK_MM_PER_PX, MASK_SIZE
+from orchestrator.contracts.preprocess import prepare_film
 from orchestrator.settings import Settings
 
 

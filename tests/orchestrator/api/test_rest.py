@@ -3,6 +3,7 @@ healthy), tenants, the OpenAPI schema, readiness and /metrics counts."""
 
 from __future__ import annotations
 
+import json
 import re
 import struct
 import zlib
@@ -88,6 +89,11 @@ def test_four_turns_and_session(client: httpx.Client, phantom_dir: Path) -> None
     assert full["turns"][1:] == turns  # what was answered is what the session holds
     png = client.get(f"/v1/sessions/{sid}/image.png")
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    heat = [o for o in full["turns"][0]["overlays"] if o["type"] == "heatmap"]
+    assert len(heat) == 1 and "data:image" not in json.dumps(full)  # named, not carried in the answers
+    heatmap = client.get(f"/v1/sessions/{sid}/{heat[0]['resource']}")
+    assert heatmap.status_code == 200 and heatmap.content.startswith(b"\x89PNG")
+    assert client.get(f"/v1/sessions/{sid}/heatmap.png", headers={"X-Hilum-Tenant": "someone-else"}).status_code == 404
     report = client.get(f"/v1/sessions/{sid}/report")
     assert report.status_code == 200 and report.json()["session_id"] == sid
 

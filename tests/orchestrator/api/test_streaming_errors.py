@@ -21,8 +21,9 @@ import pytest
 import uvicorn
 
 from orchestrator.api.app import create_app
+from orchestrator.dialogue.anchors import Registry
 from orchestrator.dialogue.engine import DialogueEngine
-from orchestrator.dialogue.session import CHANGED_MESSAGE, InMemorySessionStore, SessionState
+from orchestrator.dialogue.session import CHANGED_MESSAGE, InMemorySessionStore, TurnRecord
 from orchestrator.errors import SessionBusyError, StoreUnavailableError
 from orchestrator.facts import AnatomyFacts, AnatomyRegion, CostophrenicAngle, ImageFacts, PixelSpacing
 from orchestrator.metrics import ServiceMetrics
@@ -46,16 +47,16 @@ class NoEncoder:
 
 
 class CommitRefusingStoreDouble(InMemorySessionStore):
-    """The in-process store, except that ``commit`` raises ``error`` while it is set."""
+    """The in-process store, except that ``append`` (storing a turn) raises ``error`` while it is set."""
 
     def __init__(self) -> None:
         super().__init__()
         self.error: Exception | None = None
 
-    def commit(self, state: SessionState, expected_turns: int) -> None:
+    def append(self, session_id: str, expected_turns: int, record: TurnRecord, registry: Registry) -> None:
         if self.error is not None:
             raise self.error
-        super().commit(state, expected_turns)
+        super().append(session_id, expected_turns, record, registry)
 
 
 class BreakingNarratorDouble(ComposerNarrator):

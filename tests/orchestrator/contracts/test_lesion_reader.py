@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from encoder.preprocess import to_working_size
 from orchestrator.contracts.lesion_reader import (
     CROP_MM_PER_PX,
     CROP_SIZE,
@@ -22,6 +21,7 @@ from orchestrator.contracts.lesion_reader import (
     film_window,
     original_spacing,
 )
+from orchestrator.contracts.preprocess import to_working_size
 from orchestrator.errors import InputError
 
 

@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from evaluation.synthetic import star_mask, strand_mask, synthetic_maps
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.dialogue.engine import AskEvent, DialogueEngine
-from orchestrator.errors import InvalidQuestionError, SessionNotFoundError
-from orchestrator.findings.synthetic import star_mask, strand_mask, synthetic_maps
+from orchestrator.errors import InvalidQuestionError, SessionFullError, SessionNotFoundError
 from orchestrator.narration.base import ComposerNarrator, NarrationRequest, NarrationResult
 from orchestrator.settings import Settings
 
@@ -43,9 +43,10 @@ class SyntheticMapsEncoderDouble:
 
 
 class RecordingNarratorDouble(ComposerNarrator):
-    """Records requests; pretends an LLM fell back to the composer."""
+    """Records requests; pretends an LLM (one that reads the earlier turns) fell back to the composer."""
 
     name = "recording-double"
+    uses_history = True
 
     def __init__(self) -> None:
         self.requests: list[NarrationRequest] = []
@@ -225,3 +226,74 @@ def test_concurrent_asks_on_one_session_lose_no_turn(setup: Any) -> None:
     numbers = sorted(t.turn for t in turns)
     assert numbers == list(range(2, 14))
     assert len(eng.get_session(sid, tenant="t1").turns) == 13 and enc.calls == 1
+
+
+def test_history_is_made_once_per_turn_and_loaded_only_for_a_narrator_that_reads_it(setup: Any) -> None:
+    eng, _, nar, sid = setup
+    questions = ["How big is the right middle lobe nodule?", "Is it calcified?", "How far is it from the right hilum?"]
+    for q in questions:
+        eng.ask(sid, q, tenant="t1")
+    req = nar.requests[-1]
+    assert [p.question for p in req.prior_turns] == ["肺部是否有异常?", *questions[:2]]
+    turns = eng.get_session(sid, tenant="t1").turns
+    assert [p.answer_text for p in req.prior_turns] == [t.answer.text for t in turns[:3]]
+    state = eng.store.get(sid)
+    assert state is not None and len(state.history) == len(state.turns) == 4  # one record per stored turn
+
+    class PlainRecordingDouble(RecordingNarratorDouble):
+        uses_history = False  # retells this turn only (as the composer does)
+
+    plain = PlainRecordingDouble()
+    eng2 = DialogueEngine(SyntheticMapsEncoderDouble(), Settings(), narrator=plain)  # type: ignore[arg-type]
+    sid2 = eng2.create_session(phantom_png(), filename="film.png", lang="en").session_id
+    eng2.ask(sid2, questions[0])
+    assert plain.requests[-1].prior_turns == ()
+
+
+def test_a_session_answers_at_most_max_turns_then_a_fork_goes_on() -> None:
+    obs = RecordingObserverDouble()
+    eng = DialogueEngine(SyntheticMapsEncoderDouble(), Settings(max_turns_per_session=3), observer=obs)  # type: ignore[arg-type]
+    sid = eng.create_session(phantom_png(), filename="film.png", lang="en").session_id
+    eng.ask(sid, "How big is the right middle lobe nodule?")
+    eng.ask(sid, "Is it calcified?")
+    for call in (lambda: eng.ask(sid, "How far is it from the right hilum?"),
+                 lambda: list(eng.ask_stream(sid, "How far is it from the right hilum?"))):
+        with pytest.raises(SessionFullError) as full:
+            call()
+        assert full.value.http_status == 409 and full.value.kind == "session_full"
+    assert obs.errors.count("session_full") == 2
+    assert len(eng.get_session(sid).turns) == 3  # nothing stored past the cap
+    forked = eng.fork(sid, 3, "How far is it from the right hilum?")
+    assert len(forked.turns) == 3 and forked.turns[-1].intent == "measure_relation"
+
+
+def test_a_streamed_turn_is_parsed_and_composed_once(setup: Any) -> None:
+    obs = RecordingObserverDouble()
+    eng = DialogueEngine(SyntheticMapsEncoderDouble(), Settings(), observer=obs)  # type: ignore[arg-type]
+    sid = eng.create_session(phantom_png(), filename="film.png", lang="en").session_id
+    obs.stages.clear()
+    events = list(eng.ask_stream(sid, "How big is the right middle lobe nodule?"))
+    assert events[-1].turn is not None and events[-1].turn.turn == 2
+    assert obs.stages.count("parse") == 1 and obs.stages.count("compose") == 1 and obs.turns == ["size"]
+
+
+def test_a_streamed_turn_drafted_before_another_is_stored_is_composed_again_as_the_next(setup: Any) -> None:
+    eng, _, _, sid = setup
+    stream = eng.ask_stream(sid, "How big is the right middle lobe nodule?", tenant="t1")  # drafted as turn 2
+    eng.ask(sid, "Is it calcified?", tenant="t1")  # stored as turn 2 first
+    events = list(stream)
+    assert events[-1].turn is not None and events[-1].turn.turn == 3
+    assert [t.turn for t in eng.get_session(sid, tenant="t1").turns] == [1, 2, 3]
+
+
+def test_the_heatmap_is_the_sessions_picture_not_part_of_any_answer(setup: Any) -> None:
+    eng, _, _, sid = setup
+    view = eng.get_session(sid, tenant="t1")
+    png = eng.heatmap_png(sid, tenant="t1")
+    assert png is not None and Image.open(io.BytesIO(png)).mode == "RGBA"
+    heat = [o for o in view.turns[0].overlays if o["type"] == "heatmap"]
+    assert len(heat) == 1 and heat[0]["resource"] == "heatmap.png" and "image" not in heat[0]
+    assert "data:image" not in json.dumps(view.to_dict())
+    bare = eng.start_session(eng.store.get(sid).facts, lang="en")  # type: ignore[union-attr]
+    assert eng.heatmap_png(bare.session_id) is None
+    assert not [o for o in bare.turns[0].overlays if o["type"] == "heatmap"]

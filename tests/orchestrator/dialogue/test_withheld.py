@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from evaluation.synthetic import disc_mask, synthetic_maps
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.dialogue.engine import DialogueEngine
-from orchestrator.findings.synthetic import disc_mask, synthetic_maps
 from orchestrator.settings import Settings
 
 

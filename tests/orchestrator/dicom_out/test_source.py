@@ -10,7 +10,7 @@ import numpy as np
 import pydicom
 import pytest
 
-from encoder.preprocess import to_working_size
+from orchestrator.contracts.preprocess import to_working_size
 from orchestrator.dicom_out.content import session_content
 from orchestrator.dicom_out.objects import DicomObjects
 from orchestrator.dicom_out.source import KEPT_ATTRIBUTES, SourceImage, secondary_capture_source

@@ -9,10 +9,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from encoder.anatomy_classes import ANATOMY_CLASSES
-from export.onnx import ort_session
+from orchestrator.contracts.encoder import ANATOMY_CLASSES
 from orchestrator.encoders.embedded import EmbeddedEncoder
 from orchestrator.encoders.factory import build_encoder, parse_triton_url
+from orchestrator.encoders.onnxrt import ort_session
 from orchestrator.encoders.postprocess import to_anatomy_maps
 from orchestrator.errors import EncoderError, EncoderOverloadedError, InputError
 from orchestrator.settings import Settings

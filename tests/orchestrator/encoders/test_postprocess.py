@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from encoder.anatomy_classes import ANATOMY_CLASSES
+from orchestrator.contracts.encoder import ANATOMY_CLASSES
 from orchestrator.encoders.postprocess import grid_to_pixel, heatmap_point, pixel_to_grid, to_anatomy_maps
 
 

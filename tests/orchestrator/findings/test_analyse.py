@@ -3,7 +3,6 @@ robustness to a soft low-resolution heatmap, laterality under mirroring."""
 
 from __future__ import annotations
 
-import base64
 import io
 import json
 
@@ -12,12 +11,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from encoder.anatomy_classes import ANATOMY_CLASSES
+from evaluation.synthetic import disc_mask, star_mask, strand_mask, synthetic_maps
 from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.contracts.encoder import ANATOMY_CLASSES
 from orchestrator.facts import ImageFacts, PixelSpacing, from_jsonable, to_jsonable
-from orchestrator.findings import analyse, estimate_spacing
+from orchestrator.findings import analyse, estimate_spacing, heatmap_png
 from orchestrator.findings.geometry import point_distance_mm
-from orchestrator.findings.synthetic import disc_mask, star_mask, strand_mask, synthetic_maps
 
 SHAPE = (512, 512)
 SPACING = PixelSpacing(0.7, 0.7, "dicom")
@@ -103,11 +102,12 @@ def test_json_round_trip_and_heatmap(scene: tuple[AnatomyMaps, ImageFacts]) -> N
     back = from_jsonable(ImageFacts, json.loads(text))
     assert back.findings[1].spicules == facts.findings[1].spicules
     assert back.anatomy.hilum_px == facts.anatomy.hilum_px
-    head, data = facts.lesion_heatmap_png.split(",", 1)
-    assert head == "data:image/png;base64"
-    im = Image.open(io.BytesIO(base64.b64decode(data)))
+    assert "heatmap" not in text  # the heatmap is the session's picture, not a fact
+    maps, _ = scene
+    png = heatmap_png(maps.lesion)
+    im = Image.open(io.BytesIO(png))
     assert im.mode == "RGBA" and im.size == (128, 128)
-    assert len(data) < 60_000
+    assert len(png) < 45_000
 
 
 def test_empty_film_has_no_findings_but_says_what_was_checked() -> None:

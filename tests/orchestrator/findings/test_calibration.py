@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from encoder.dataset import parse_seeds
+from evaluation.synthetic import disc_mask, lobulated_mask, star_mask, strand_mask, synthetic_maps
 from orchestrator.facts import Finding, ImageFacts, PixelSpacing, from_jsonable, to_jsonable
 from orchestrator.findings import analyse, calibration
 from orchestrator.findings.calibration import ATTRIBUTES, Calibration, Curve, from_dict, is_confident
 from orchestrator.findings.margin import assess_margin, margin_score
-from orchestrator.findings.synthetic import disc_mask, lobulated_mask, star_mask, strand_mask, synthetic_maps
 
 SHAPE = (512, 512)
 SPACING = PixelSpacing(0.7, 0.7, "dicom")

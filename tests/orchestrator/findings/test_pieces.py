@@ -105,9 +105,9 @@ def test_seed7_finding_count_equals_the_truths_lesion_count(encoder: Any, scenar
     """Issue 26: seed 7's 25 mm strand came out as two findings ("A2 类圆形结节 10.7 × 4.6 mm" was
     a piece of it). Every truth lesion gets one finding and no finding is left over."""
     from encoder.phantom import generate_case, scenario_spec
-    from encoder.preprocess import prepare_film
+    from evaluation.scoring import case_spacing, match_findings
+    from orchestrator.contracts.preprocess import prepare_film
     from orchestrator.findings import analyse
-    from orchestrator.findings.scoring import case_spacing, match_findings
 
     case = generate_case(7, scenario_spec() if scenario else None)
     image, _ = prepare_film(case.image)

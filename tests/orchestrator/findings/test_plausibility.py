@@ -6,13 +6,13 @@ import dataclasses
 
 import numpy as np
 
-from encoder.anatomy_classes import class_index
+from evaluation.synthetic import disc_mask, synthetic_maps
 from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.contracts.encoder import class_index
 from orchestrator.facts import FilmCheck, PixelSpacing
 from orchestrator.findings import analyse
 from orchestrator.findings.geometry import build_geometry
 from orchestrator.findings.plausibility import ENTROPY_MAX, map_entropy, plausibility
-from orchestrator.findings.synthetic import disc_mask, synthetic_maps
 
 SPACING = PixelSpacing(0.7, 0.7, "dicom")
 

@@ -9,11 +9,11 @@ import numpy as np
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from evaluation.synthetic import disc_mask, lobulated_mask, star_mask
 from orchestrator.facts import PixelSpacing
 from orchestrator.findings.geometry import point_distance_mm
 from orchestrator.findings.margin import assess_margin, clock_of
 from orchestrator.findings.relations import nearest_points_mm
-from orchestrator.findings.synthetic import disc_mask, lobulated_mask, star_mask
 
 SHAPE = (128, 128)
 spacings = st.builds(

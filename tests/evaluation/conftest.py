@@ -1,4 +1,4 @@
-"""Phantom films for the findings tests, generated once per session (truth maps as input)."""
+"""Phantom films for the evaluation tests, generated once per session (truth maps as input)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from evaluation.scoring import case_spacing, truth_maps
 from orchestrator.facts import ImageFacts
 from orchestrator.findings import analyse
-from orchestrator.findings.scoring import case_spacing, truth_maps
 
 Results = list[tuple[ImageFacts, list[dict[str, Any]]]]
 

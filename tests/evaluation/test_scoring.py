@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
-from orchestrator.findings.scoring import Score, format_table, score
+from evaluation.scoring import Score, format_table, score
 
 DEFAULT_FILMS = 20
 SLOW_FILMS = 60

@@ -1,8 +1,12 @@
-"""The one film normalisation shared by training, the phantom, uploads and every encoder path.
+"""The one film normalisation shared by serving (uploads), the phantom, training and every
+encoder path: how a film of any size and bit depth becomes the anatomy encoder's input.
 
-A film of any size and bit depth becomes the encoder's input: a square ``size``×``size``
-float32 image in [0, 1]. Non-square films are padded (centred, with their darkest value)
-to a square before resizing, so pixel spacing scales by one factor on both axes.
+A film becomes a square ``size``×``size`` float32 image in [0, 1] (``prepare_film``): non-square
+films are padded (centred, with their darkest value) to a square before resizing, so pixel
+spacing scales by one factor on both axes; ``Resampling`` records how the working image maps
+back to the original (``original = working * scale - pad``). numpy and cv2 only; serving owns
+this contract and training imports it (``orchestrator/contracts/encoder.py`` holds the tensor
+names and sizes).
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-WORKING_SIZE = 512
+from orchestrator.contracts.encoder import INPUT_SIZE
+
+WORKING_SIZE = INPUT_SIZE
 LOW_PERCENTILE = 0.5
 HIGH_PERCENTILE = 99.5
 

@@ -1,7 +1,8 @@
 """Scoring the findings layer against phantom truth (``truth.json``): matching findings to
 truth lesions and the accuracy table. The truth only scores; ``analyse`` never sees it.
 
-Used by ``tests/orchestrator/findings`` and ``loadtests/score_findings.py``.
+Used by ``tests/evaluation``, ``tests/orchestrator/findings/test_pieces.py`` and ``loadtests/``
+(``score_findings``, ``calibrate_confidence``, ``margin_threshold``).
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from encoder.anatomy_classes import ANATOMY_CLASSES
 from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.contracts.encoder import ANATOMY_CLASSES
 from orchestrator.facts import Finding, ImageFacts, PixelSpacing
 
 ROUND_TYPES: frozenset[str] = frozenset({"nodule", "mass", "calcified_nodule", "cavity"})

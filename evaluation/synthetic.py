@@ -13,8 +13,8 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from encoder.anatomy_classes import ANATOMY_CLASSES
 from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.contracts.encoder import ANATOMY_CLASSES
 
 SIZE = 512
 

@@ -1,0 +1,61 @@
+"""``DialogueService``: what the shells (REST, gRPC, the DICOM listener, the service CLI) need of the
+dialogue engine, and nothing more. ``DialogueEngine`` (``orchestrator/dialogue/engine.py``) is the one
+implementation; the shells are typed against this protocol, so a stand-in (a test double, a remote
+engine) knows exactly what to provide. ``tests/orchestrator/dialogue/test_service.py`` checks that the
+engine satisfies it, signature by signature, and that the shells call nothing else.
+
+Every call takes the caller's ``tenant``; another tenant's session is ``SessionNotFoundError`` (404),
+as a missing one is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol, runtime_checkable
+
+from orchestrator.dialogue.engine import AskEvent, SessionOrigin, SessionView
+from orchestrator.dialogue.turn import Turn
+from orchestrator.ontology.loader import Ontology
+
+
+@runtime_checkable
+class DialogueService(Protocol):
+    # read by DicomObjects (orchestrator/dicom_out/objects.py), which the shells build over the service
+    ontology: Ontology
+
+    def create_session(self, data: bytes, filename: str | None = None, lang: str | None = None,
+                       tenant: str = "default") -> SessionView:
+        """Upload a film (PNG/JPEG/DICOM bytes): the new session with its screening turn."""
+        ...
+
+    def get_session(self, session_id: str, tenant: str = "default") -> SessionView:
+        ...
+
+    def ask(self, session_id: str, question: str, tenant: str = "default") -> Turn:
+        """One question -> one turn."""
+        ...
+
+    def ask_stream(self, session_id: str, question: str, tenant: str = "default") -> Iterator[AskEvent]:
+        """Stage events, text chunks, then the turn; a bad question or session raises before any event."""
+        ...
+
+    def fork(self, session_id: str, turn: int, question: str, tenant: str = "default") -> SessionView:
+        """Edit and re-run: a new session whose turn ``turn`` (2 .. last) answers ``question``."""
+        ...
+
+    def report(self, session_id: str, tenant: str = "default") -> dict[str, Any]:
+        ...
+
+    def image_png(self, session_id: str, tenant: str = "default") -> bytes:
+        ...
+
+    def heatmap_png(self, session_id: str, tenant: str = "default") -> bytes | None:
+        """The lesion heatmap (RGBA PNG) the screening turn's heatmap overlay names; None when none."""
+        ...
+
+    def close_session(self, session_id: str, tenant: str = "default") -> None:
+        ...
+
+    def session_origin(self, session_id: str, tenant: str = "default") -> SessionOrigin:
+        """The session's source record and frame (read by DicomObjects for a session's DICOM results)."""
+        ...
