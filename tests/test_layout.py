@@ -15,7 +15,7 @@ Three checks:
   ``orchestrator/`` (but the CLI entry modules and ``orchestrator/grpc_gen``); none of the
   forbidden packages may end up in ``sys.modules``, and no module under ``orchestrator/`` may
   even try to import one (a ``try: ... except ImportError`` would hide it otherwise);
-- no tracked file cites ``../shared/``: design documents live in ``docs/``.
+- no tracked file cites the shared folder outside the repository: design documents live in ``docs/``.
 """
 
 from __future__ import annotations
@@ -216,7 +216,7 @@ DOC_ROOTS = ("orchestrator", "encoder", "export", "loadtests", "ops", "helm", "t
 
 
 def test_nothing_cites_the_shared_folder() -> None:
-    """Design documents live in ``docs/``; ``../shared/`` is outside the repository."""
+    """Design documents live in ``docs/``; the shared folder is outside the repository."""
     listed = subprocess.run(["git", "ls-files", "--", *DOC_ROOTS, "README.md"], cwd=ROOT,
                             capture_output=True, text=True, check=False)
     if listed.returncode != 0:
