@@ -42,10 +42,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     repo_p.add_argument("--intra-op-threads", type=int, default=None)
     repo_p.add_argument("--max-queue-delay-us", type=int, default=None)
     repo_p.add_argument("--no-dynamic-batching", action="store_true")
-    repo_p.add_argument("--no-queue-policy", action="store_true",
-                        help="leave out the REJECT queue policy: more throughput on a CPU Triton, but Triton's "
-                             "queue has no bound of its own; each orchestrator still sends at most "
-                             "encoder_queue_size films (see RepositoryConfig.queue_policy)")
+    policy = repo_p.add_mutually_exclusive_group()
+    policy.add_argument("--queue-policy", dest="queue_policy", action="store_const", const=True, default=None,
+                        help="write the REJECT queue policy (the TensorRT default): Triton bounds its own queue, "
+                             "at a cost in throughput on a CPU Triton (see RepositoryConfig.queue_policy)")
+    policy.add_argument("--no-queue-policy", dest="queue_policy", action="store_const", const=False,
+                        help="leave it out (the CPU default): each orchestrator still sends at most "
+                             "encoder_queue_size films")
     repo_p.set_defaults(handler=handle_repository)
 
     triton = subparsers.add_parser("triton", help="start a local Triton on model_repository/")
@@ -124,8 +127,8 @@ def handle_repository(args: argparse.Namespace, settings: Settings) -> int:
     cfg = replace(cfg, **{k: v for k, v in overrides.items() if v is not None})
     if args.no_dynamic_batching:
         cfg = replace(cfg, dynamic_batching=False)
-    if args.no_queue_policy:
-        cfg = replace(cfg, queue_policy=False)
+    if args.queue_policy is not None:
+        cfg = replace(cfg, queue_policy=args.queue_policy)
     model_file = args.model_file or (
         settings.onnx_path if args.target == "cpu" else settings.onnx_path.with_suffix(".plan")
     )

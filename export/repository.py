@@ -43,14 +43,15 @@ class RepositoryConfig:
     max_queue_delay_us: int = 2000
     max_queue_size: int = 64
     queue_timeout_us: int = 10_000_000
-    # the REJECT queue policy (a bounded queue, a timeout). On by default: under overload
-    # requests are refused instead of queueing forever. Off trades that for throughput: any
-    # queue policy turns off Triton's payload prefetching (core r24.10, PriorityQueue in
-    # scheduler_utils.cc), so the batcher forms a batch only after an instance goes idle and
-    # wakes to it late: 2-48% of the cores idle at C=16 on the 2-vCPU CI machine against 0%
-    # without one (loadtests/triton_exec_gaps.py, README "Serving the encoder"). Without it the
-    # orchestrator's own limit bounds the queue (TritonEncoder.max_in_flight per process)
-    queue_policy: bool = True
+    # the REJECT queue policy (a bounded queue, a timeout). None: the target's default, off on CPU
+    # and on for TensorRT. Any queue policy turns off Triton's payload prefetching (core r24.10,
+    # PriorityQueue in scheduler_utils.cc), so the batcher forms a batch only after an instance
+    # goes idle and wakes to it late: 2-48% of the cores idle at C=16 on the 2-vCPU CI machine
+    # against 0% without one, 0.65 of raw ONNX Runtime's throughput against 0.91
+    # (loadtests/triton_exec_gaps.py, README "Serving the encoder"). Without it the orchestrator's
+    # own limits bound the queue: at most encoder_queue_size films per process wait on Triton
+    # (TritonEncoder.max_in_flight), behind the REST admission limit (http_workers)
+    queue_policy: bool | None = None
     # requests may ask for a shorter queue timeout than queue_timeout_us (the schedule-policy
     # "timeout" parameter). Hilum's client never does; False with no timeout and no queue bound
     # is the policy block that keeps prefetching on (the diagnostic's control case)
@@ -78,6 +79,11 @@ def _warmup(sizes: tuple[int, ...]) -> str:
     return "model_warmup [\n" + ",\n".join(entries) + "\n]\n"
 
 
+def queue_policy(cfg: RepositoryConfig) -> bool:
+    """Whether the config carries the REJECT queue policy: as set, else only for TensorRT."""
+    return cfg.queue_policy if cfg.queue_policy is not None else cfg.target != "cpu"
+
+
 def _batching(cfg: RepositoryConfig) -> str:
     if not cfg.dynamic_batching:
         return ""
@@ -94,7 +100,7 @@ def _batching(cfg: RepositoryConfig) -> str:
         "dynamic_batching {\n"
         f"  preferred_batch_size: {_dims(tuple(preferred))}\n"
         f"  max_queue_delay_microseconds: {cfg.max_queue_delay_us}\n"
-        f"{policy if cfg.queue_policy else ''}"
+        f"{policy if queue_policy(cfg) else ''}"
         "}\n"
     )
 

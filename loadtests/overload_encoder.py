@@ -3,8 +3,9 @@
     .venv/bin/python -m loadtests.overload_encoder [--load 1.5] [--seconds 15] [--seed 0]
 
 Declared scenario (the load is fixed before the run and apart from the system under test):
-the committed encoder in a throwaway repository with two models, the shipped config (REJECT
-queue policy: 64 films, 10 s) and the same without its policy, on one tritonserver. First the
+the committed encoder in a throwaway repository with two models, the config with the REJECT queue
+policy (64 films, 10 s; the TensorRT default) and the same without it (the shipped CPU config),
+on one tritonserver. First the
 capacity: films/s of a closed loop of 16 callers on the policy-free model (``bench_encoder.run_load``,
 ``--capacity-films`` films after a warm-up round).
 Then, for each system below, an open loop of Poisson arrivals at ``--load`` x that capacity for
@@ -14,9 +15,10 @@ from its scheduled arrival to its answer, so a late driver counts against the sy
 
 Systems (the orchestrator's limit is ``TritonEncoder.max_in_flight``, ``encoder_queue_size``):
 
-- ``Triton's policy only``: the shipped model, no limit in the orchestrator;
-- ``orchestrator limit only``: the policy-free model, limit ``--limit`` films in flight;
-- ``both (shipped)``: the shipped model and the limit, as ``hilum serve --encoder triton://`` runs;
+- ``Triton's policy only``: the policy model, no limit in the orchestrator;
+- ``orchestrator limit only (shipped)``: the policy-free model, limit ``--limit`` films in flight, as
+  ``hilum serve --encoder triton://`` runs on the shipped CPU repository;
+- ``both``: the policy model and the limit (a GPU repository);
 - ``neither``: the policy-free model and no limit. It runs last, because the films its callers
   give up on (``--timeout`` s) may still be in Triton's queue when it ends.
 
@@ -80,8 +82,8 @@ class System:
 
 SYSTEMS = (
     System("Triton's policy only", queue_policy=True, limited=False),
-    System("orchestrator limit only", queue_policy=False, limited=True),
-    System("both (shipped)", queue_policy=True, limited=True),
+    System("orchestrator limit only (shipped)", queue_policy=False, limited=True),
+    System("both", queue_policy=True, limited=True),
     System("neither", queue_policy=False, limited=False),  # last: its abandoned films may linger
 )
 
@@ -158,8 +160,8 @@ def run(scenario: Scenario) -> tuple[float, dict[str, dict[str, float]]]:
 
     rng = np.random.default_rng(scenario.seed)
     films = [rng.random((512, 512), dtype=np.float32) for _ in range(FILMS)]
-    models = {True: RepositoryConfig(model_name="policy"), False: RepositoryConfig(model_name="no_policy",
-                                                                                   queue_policy=False)}
+    models = {True: RepositoryConfig(model_name="policy", queue_policy=True),
+              False: RepositoryConfig(model_name="no_policy", queue_policy=False)}
     results: dict[str, dict[str, float]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for cfg in models.values():

@@ -98,6 +98,7 @@ SERVER_ENV = {  # the server under test: capacity, not refusals (orchestrator/se
     "HILUM_TENANT_MAX_UPLOADS": "0",  # no cap on concurrent first turns
     "HILUM_MAX_SESSIONS_PER_TENANT": "0",  # no per-tenant session quota
     "HILUM_MAX_SESSIONS": "100000",  # no eviction during a run
+    "HILUM_MAX_TURNS_PER_SESSION": "1000000",  # a closed loop asks thousands of turns per session: no cap
     "HILUM_HTTP_WORKERS": "320",  # the sync pool: above --max-in-flight, so no 429 server_busy
     "HILUM_ENCODER": "embedded",
     "HILUM_LLM_URLS": "[]",  # no narrator: the composer's text

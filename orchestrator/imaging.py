@@ -198,8 +198,11 @@ def decode_upload(data: bytes, filename: str | None, settings: UploadLimits) -> 
 
 
 def display_png(image: np.ndarray) -> bytes:
+    """The film as the page shows it under the overlays: 8-bit PNG, the fastest zlib level (it is
+    made on every first turn; level 1 is ~4x faster than the default and ~10% larger)."""
     buf = io.BytesIO()
-    Image.fromarray(np.clip(np.round(image * 255), 0, 255).astype(np.uint8), mode="L").save(buf, format="PNG")
+    Image.fromarray(np.clip(np.round(image * 255), 0, 255).astype(np.uint8), mode="L").save(
+        buf, format="PNG", compress_level=1)
     return buf.getvalue()
 
 

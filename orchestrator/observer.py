@@ -140,10 +140,10 @@ class ObservedStore:
             self.inner.append(session_id, expected_turns, record, registry)
 
     @contextlib.contextmanager
-    def turn_lock(self, session_id: str) -> Iterator[None]:
+    def turn_lock(self, session_id: str, wait_s: float | None = None) -> Iterator[None]:
         held = contextlib.ExitStack()
         with self._op("turn_lock"):  # only taking the lock is the store's; the turn's own errors are not
-            held.enter_context(self.inner.turn_lock(session_id))
+            held.enter_context(self.inner.turn_lock(session_id, wait_s=wait_s))
         with held:
             yield
 

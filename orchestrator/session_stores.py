@@ -291,9 +291,9 @@ class RedisSessionStore:
         return got[0].tenant
 
     @contextlib.contextmanager
-    def turn_lock(self, session_id: str) -> Iterator[None]:
+    def turn_lock(self, session_id: str, wait_s: float | None = None) -> Iterator[None]:
         key, token = LOCK_PREFIX + session_id, uuid.uuid4().hex
-        deadline = time.monotonic() + self._lock_wait_s
+        deadline = time.monotonic() + (self._lock_wait_s if wait_s is None else max(0.0, wait_s))
         backoff = FIRST_BACKOFF_S
         while True:
             with _reachable():

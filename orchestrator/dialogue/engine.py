@@ -370,9 +370,18 @@ class DialogueEngine:
         self.observer.turn(answered.intent, time.perf_counter() - t0)
         return self._view(forked)
 
-    def ask(self, session_id: str, question: str, tenant: str = "default") -> Turn:
+    @property
+    def turns_on_loop(self) -> bool:
+        """A follow-up turn does no I/O at all (the session store and the narrator are in process):
+        a shell may run it on its event loop (``ask(now=True)``) rather than hand it to a thread."""
+        return bool(getattr(self.store.inner, "in_process", False) and getattr(self.narrator, "in_process", False))
+
+    def ask(self, session_id: str, question: str, tenant: str = "default", *, now: bool = False) -> Turn:
+        """A follow-up turn. ``now``: only if the session is free at once (else TurnLockTaken and
+        nothing done), for a caller that must not wait (an event loop)."""
         t0 = time.perf_counter()
-        with self.store.turn_lock(session_id):  # serial per session, across replicas (bounded wait: 409)
+        # serial per session, across replicas (bounded wait: 409)
+        with self.store.turn_lock(session_id, wait_s=0.0 if now else None):
             draft = self._prepare(session_id, question, tenant)
             turn = self._narrate(draft)
             self._commit(draft, turn)

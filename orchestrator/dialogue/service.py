@@ -22,6 +22,8 @@ from orchestrator.ontology.loader import Ontology
 class DialogueService(Protocol):
     # read by DicomObjects (orchestrator/dicom_out/objects.py), which the shells build over the service
     ontology: Ontology
+    # a follow-up turn does no I/O: the REST shell runs it on its event loop (ask(now=True))
+    turns_on_loop: bool
 
     def create_session(self, data: bytes, filename: str | None = None, lang: str | None = None,
                        tenant: str = "default") -> SessionView:
@@ -31,7 +33,7 @@ class DialogueService(Protocol):
     def get_session(self, session_id: str, tenant: str = "default") -> SessionView:
         ...
 
-    def ask(self, session_id: str, question: str, tenant: str = "default") -> Turn:
+    def ask(self, session_id: str, question: str, tenant: str = "default", *, now: bool = False) -> Turn:
         """One question -> one turn."""
         ...
 

@@ -11,7 +11,7 @@ Admission: at most ``max_in_flight`` films (``encoder_queue_size``, the same bou
 encoder puts on its queue) are sent to Triton and unanswered at once; one more is refused at once
 with :class:`EncoderOverloadedError` (HTTP 429, gRPC RESOURCE_EXHAUSTED) instead of joining
 Triton's queue. So this process never queues without bound on Triton, whatever the model's
-``default_queue_policy`` says (``export/repository.py`` on why the CPU config may drop it).
+``default_queue_policy`` says (``export/repository.py`` on why the CPU config drops it).
 """
 
 from __future__ import annotations

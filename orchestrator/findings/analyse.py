@@ -341,5 +341,5 @@ def heatmap_png(lesion: np.ndarray, size: int = HEATMAP_SIZE) -> bytes:
     rgba[..., 2] = 0
     rgba[..., 3] = (200 * hm).astype(np.uint8)
     buf = io.BytesIO()
-    Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG", optimize=True)
+    Image.fromarray(rgba, mode="RGBA").save(buf, format="PNG", compress_level=6)
     return buf.getvalue()

@@ -276,12 +276,17 @@ def polygon_of(mask: np.ndarray, epsilon_px: float = 1.5) -> tuple[Point, ...]:
 
 
 def region_of(name: str, mask: np.ndarray, with_polygon: bool = True) -> AnatomyRegion | None:
-    if not mask.any():
+    """The region's centroid, bounding box and outline. Moments and the bounding box come from
+    OpenCV (the same numbers as the mean and extremes of ``np.nonzero``: integer coordinate sums
+    are exact in float64), an order of magnitude faster on a 512² mask."""
+    m8 = np.ascontiguousarray(mask, dtype=np.uint8)
+    mo = cv2.moments(m8, binaryImage=True)
+    if mo["m00"] == 0:
         return None
-    ys, xs = np.nonzero(mask)
-    bbox = (float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max()))
+    x, y, w, h = cv2.boundingRect(m8)
+    bbox = (float(x), float(y), float(x + w - 1), float(y + h - 1))
     poly = polygon_of(mask) if with_polygon else ()
-    return AnatomyRegion(name, (float(xs.mean()), float(ys.mean())), bbox, poly)
+    return AnatomyRegion(name, (mo["m10"] / mo["m00"], mo["m01"] / mo["m00"]), bbox, poly)
 
 
 def point_region(name: str, p: Point, radius: float = 4.0) -> AnatomyRegion:

@@ -56,6 +56,7 @@ class ComposerNarrator:
 
     name = "composer"
     uses_history = False  # its text is the composer's: earlier turns are not read
+    in_process = True  # no I/O: a turn it narrates may run on the event loop
 
     def narrate(self, request: NarrationRequest) -> NarrationResult:
         return NarrationResult(text=request.composer_text, source="composer")

@@ -59,12 +59,15 @@ def test_tensorrt_export_says_why_it_cannot_run() -> None:
     assert "TensorRT export not possible here" in out.stdout and str(TRT_REASON) in out.stdout
 
 
-def test_cpu_config_has_batching_reject_policy_and_warmup() -> None:
+def test_cpu_config_has_batching_and_warmup_and_no_queue_policy_by_default() -> None:
     text = render_config(RepositoryConfig())
     for needle in ('backend: "python"', "dynamic_batching", "preferred_batch_size", "max_queue_delay_microseconds",
-                   "timeout_action: REJECT", "max_queue_size", "model_warmup", "KIND_CPU",
-                   'name: "image"', 'name: "anatomy"', 'name: "lesion"', 'name: "hilum"'):
+                   "model_warmup", "KIND_CPU", 'name: "image"', 'name: "anatomy"', 'name: "lesion"', 'name: "hilum"'):
         assert needle in text
+    assert "default_queue_policy" not in text  # it costs a CPU Triton a third of its throughput (README)
+    with_policy = render_config(RepositoryConfig(queue_policy=True))
+    assert "timeout_action: REJECT" in with_policy and "max_queue_size" in with_policy
+    assert "timeout_action: REJECT" in render_config(RepositoryConfig(target="tensorrt"))  # a GPU keeps it
     assert "dynamic_batching" not in render_config(RepositoryConfig(dynamic_batching=False))
 
 
@@ -76,8 +79,9 @@ def test_the_queue_policy_can_be_left_out_and_batching_stays() -> None:
 
 
 def test_timeout_override_is_written_as_configured() -> None:
-    assert "allow_timeout_override: true" in render_config(RepositoryConfig())
-    quiet = render_config(RepositoryConfig(allow_timeout_override=False, queue_timeout_us=0, max_queue_size=0))
+    assert "allow_timeout_override: true" in render_config(RepositoryConfig(queue_policy=True))
+    quiet = render_config(RepositoryConfig(queue_policy=True, allow_timeout_override=False, queue_timeout_us=0,
+                                           max_queue_size=0))
     assert "allow_timeout_override: false" in quiet and "default_timeout_microseconds: 0" in quiet
 
 
@@ -105,8 +109,10 @@ def test_export_repository_flags_reach_the_written_config(tmp_path: Path) -> Non
     from orchestrator.cli import main
 
     assert main(["export", "repository", "--out", str(tmp_path / "plain")]) == 0
-    assert main(["export", "repository", "--out", str(tmp_path / "fast"), "--no-queue-policy"]) == 0
+    assert main(["export", "repository", "--out", str(tmp_path / "bounded"), "--queue-policy"]) == 0
     plain = (tmp_path / "plain" / "anatomy_encoder" / "config.pbtxt").read_text()
-    fast = (tmp_path / "fast" / "anatomy_encoder" / "config.pbtxt").read_text()
-    assert "default_queue_policy" in plain and "default_queue_policy" not in fast
+    bounded = (tmp_path / "bounded" / "anatomy_encoder" / "config.pbtxt").read_text()
+    assert "default_queue_policy" in bounded and "default_queue_policy" not in plain
+    assert "dynamic_batching" in bounded and "dynamic_batching" in plain
+    fast = plain
     assert "dynamic_batching" in fast
