@@ -60,6 +60,7 @@ from orchestrator.dialogue.session import (
     TurnRecord,
     anchors_from_jsonable,
     anchors_to_jsonable,
+    record_bytes,
 )
 from orchestrator.errors import SessionBusyError, SessionNotFoundError, StoreUnavailableError
 from orchestrator.settings import Settings
@@ -255,8 +256,7 @@ class RedisSessionStore:
                                                         separators=(",", ":")).encode("utf-8"),
                                      "png": state.display_png, "heatmap": state.heatmap_png})
         pipe.set(head_key, json.dumps(anchors_to_jsonable(state.registry), separators=(",", ":")))
-        records = [json.dumps(r.to_jsonable(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-                   for r in state.records()]
+        records = [record_bytes(r) for r in state.records()]
         if records:
             pipe.rpush(log_key, *records)
         pipe.set(turns_key, str(len(records)))
@@ -275,7 +275,7 @@ class RedisSessionStore:
             done = self._append(
                 keys=[HEAD_PREFIX + session_id, TURNS_PREFIX + session_id, LOG_PREFIX + session_id,
                       FILM_PREFIX + session_id, TENANT_PREFIX + tenant, ALL_SESSIONS],
-                args=[json.dumps(record.to_jsonable(), ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
+                args=[record_bytes(record),
                       json.dumps(anchors_to_jsonable(registry), separators=(",", ":")),
                       str(int(expected_turns)), self._ttl, time.time(), session_id],
             )

@@ -147,8 +147,9 @@ class TurnRecord:
     query: dict[str, Any]
     prior: PriorTurn
 
-    def to_jsonable(self) -> dict[str, Any]:
-        return {"turn": self.turn.to_dict(), "question": self.question, "query": self.query,
+    def to_jsonable(self, *, fresh: bool = True) -> dict[str, Any]:
+        """``fresh=False``: the turn's nested dicts are shared, for a caller that serialises at once."""
+        return {"turn": self.turn.to_dict(fresh=fresh), "question": self.question, "query": self.query,
                 "prior": prior_to_jsonable(self.prior)}
 
     @staticmethod
@@ -212,8 +213,14 @@ class SessionState:
         )
 
     def records(self) -> tuple[TurnRecord, ...]:
-        return tuple(TurnRecord(t, self.questions[i], self.queries[i] if i < len(self.queries) else {},
-                                self.history[i]) for i, t in enumerate(self.turns))
+        """The turn log as records; a turn without its narrator's view (a state built without one)
+        gets it made now."""
+        out = []
+        for i, t in enumerate(self.turns):
+            question = self.questions[i] if i < len(self.questions) else ""
+            prior = self.history[i] if i < len(self.history) else prior_turn(t, question)
+            out.append(TurnRecord(t, question, self.queries[i] if i < len(self.queries) else {}, prior))
+        return tuple(out)
 
     def before_turn(self, turn_no: int) -> SessionState:
         """This session as it stood before turn ``turn_no`` (turns 1 … turn_no − 1 and their anchors)."""
@@ -354,8 +361,9 @@ class _Held:
     log: list[bytes]
 
 
-def _record_bytes(record: TurnRecord) -> bytes:
-    return json.dumps(record.to_jsonable(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+def record_bytes(record: TurnRecord) -> bytes:
+    """A turn record as the stores keep it: compact JSON, UTF-8."""
+    return json.dumps(record.to_jsonable(fresh=False), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class InMemorySessionStore:
@@ -430,7 +438,7 @@ class InMemorySessionStore:
             return None if held is None else held.head  # the history and the images are at hand anyway
 
     def put(self, state: SessionState) -> None:
-        log = [_record_bytes(r) for r in state.records()]
+        log = [record_bytes(r) for r in state.records()]
         head = replace(state, turns=(), questions=(), queries=(), head_turns=len(log))
         with self._lock:
             now = self._clock()
@@ -484,7 +492,7 @@ class InMemorySessionStore:
                     del self._turn_locks[session_id]
 
     def append(self, session_id: str, expected_turns: int, record: TurnRecord, registry: Registry) -> None:
-        line = _record_bytes(record)  # outside the lock
+        line = record_bytes(record)  # outside the lock
         with self._lock:
             held = self._use(session_id)
             if held is None:

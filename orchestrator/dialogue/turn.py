@@ -34,8 +34,8 @@ class Answer:
         "the composer's sections, in order: each {kind, ...}; a sign-presence question has one "
         "{kind: sign, sign, status} per sign asked about"))
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"text": self.text, "sections": [copy.deepcopy(s) for s in self.sections]}
+    def to_dict(self, *, fresh: bool = True) -> dict[str, Any]:
+        return {"text": self.text, "sections": [copy.deepcopy(s) if fresh else s for s in self.sections]}
 
 
 SignStatus = Literal["yes", "no", "uncertain", "not_read"]
@@ -147,7 +147,7 @@ class Turn:
             "intent": self.intent,
             "lang": self.lang,
             "query": c(self.query),
-            "answer": self.answer.to_dict(),
+            "answer": self.answer.to_dict(fresh=fresh),
             "anchors": [c(a) for a in self.anchors],
             "referenced_anchor_ids": list(self.referenced_anchor_ids),
             "findings": [c(f) for f in self.findings],

@@ -19,7 +19,7 @@ import redis
 
 from encoder.phantom import generate_case, scenario_spec
 from orchestrator.dialogue.engine import DialogueEngine
-from orchestrator.dialogue.session import InMemorySessionStore, SessionState, SessionStore
+from orchestrator.dialogue.session import InMemorySessionStore, SessionState, SessionStore, prior_turn
 from orchestrator.encoders.factory import build_encoder
 from orchestrator.errors import SessionBusyError, SessionNotFoundError, StoreUnavailableError
 from orchestrator.session_stores import RedisSessionStore, build_session_store
@@ -245,3 +245,16 @@ def test_redis_unreachable_is_store_unavailable_not_a_crash() -> None:
         assert str(nobody) not in down.value.message
     with pytest.raises(StoreUnavailableError), store.turn_lock("x"):
         pass
+
+
+def test_a_state_built_without_the_narrators_history_is_stored_with_it_made(redis_url: str,
+                                                                            state: SessionState) -> None:
+    bare = replace(state, history=())
+    expected = tuple(prior_turn(t, q) for t, q in zip(state.turns, state.questions, strict=True))
+    assert expected == state.history  # what the engine made when each turn was stored
+    for store in _stores(redis_url):
+        sid = uuid.uuid4().hex
+        store.put(replace(bare, session_id=sid))
+        got = store.get(sid)
+        assert got is not None and got.history == expected and got.turns == state.turns
+        store.delete(sid, tenant=state.tenant)
