@@ -7,9 +7,10 @@ engine as ``POST /v1/sessions``; the sender learns the outcome from the C-STORE 
   what ``orchestrator/imaging.py`` decodes), plus Verification (C-ECHO).
 - Statuses: 0x0000 a session was made; 0xA900 the object has no image (data set does not match the SOP
   class); 0xC000 a lateral view, or Hilum refused the film (not a chest film, corrupt: the error kind is
-  the status's Error Comment, never a value from the object); 0xA700 a tenant limit or a busy encoder
-  (out of resources: send again later); 0x0110 anything else (processing failure). A failure never
-  stops the node.
+  the status's Error Comment, never a value from the object); 0xA700 an object over the upload limit
+  (or deflated and inflating past it: ``too_large``), a tenant limit or a busy encoder (out of
+  resources: send again later); 0x0110 anything else (processing failure). A failure never stops
+  the node.
 - Where it listens: ``settings.host`` (the REST host: loopback unless ``api_keys_file`` is set,
   ``tenancy.check_bind``), port ``settings.dicom_port``, AE title ``settings.dicom_ae_title``.
 - Tenant: ``settings.dicom_ae_tenants`` maps calling AE titles to tenants; when it is set, only those
@@ -20,11 +21,9 @@ engine as ``POST /v1/sessions``; the sender learns the outcome from the C-STORE 
 
 from __future__ import annotations
 
-import io
 import logging
 from typing import Any
 
-import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
@@ -48,10 +47,12 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 from orchestrator.errors import (
     EncoderOverloadedError,
     HilumError,
+    ImageTooLargeError,
     InputError,
     ServerBusyError,
     TenantLimitError,
 )
+from orchestrator.imaging import read_dicom_dataset
 from orchestrator.tenancy import DEFAULT_TENANT, check_bind
 
 log = logging.getLogger(__name__)
@@ -118,9 +119,13 @@ class DicomNode:
             return failure(PROCESSING_FAILURE, "processing failure")
 
     def store(self, data: bytes, tenant: str, calling: str = "") -> int | Dataset:
-        """One received object (a Part 10 file) → a session, or the failure status that says why not."""
+        """One received object (a Part 10 file) → a session, or the failure status that says why not.
+        The object is read within the upload limits (``imaging.read_dicom_dataset``: its size, and a
+        deflated one inflated only up to the limit), never by pydicom whole."""
         try:
-            header = pydicom.dcmread(io.BytesIO(data))
+            header = read_dicom_dataset(data, self.services.settings)
+        except ImageTooLargeError as exc:
+            return failure(OUT_OF_RESOURCES, exc.kind)
         except Exception:  # noqa: BLE001 - whatever the parser says, the sender gets a status
             return failure(CANNOT_UNDERSTAND, "the object could not be parsed")
         if "PixelData" not in header:

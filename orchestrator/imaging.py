@@ -340,6 +340,15 @@ def _check_frame_layout(ds: Any, rows: int, cols: int, limits: UploadLimits) -> 
     _dicom_int(ds, "NumberOfFrames", 1)  # a malformed count is a broken file
 
 
+def read_dicom_dataset(data: bytes, limits: UploadLimits) -> Any:
+    """A Part 10 object's dataset, read within the upload limits (the DICOM node's first look at
+    a received object, before the engine decodes it): over ``max_upload_bytes`` or inflating past
+    the limit is ImageTooLargeError, a broken object CorruptImageError; pixel data not decoded."""
+    if len(data) > limits.max_upload_bytes:
+        raise ImageTooLargeError(f"the object is larger than {limits.max_upload_bytes} bytes")
+    return _parse_dicom(data, limits)
+
+
 def _parse_dicom(data: bytes, limits: UploadLimits) -> Any:
     """The dataset, pixel data not decoded. A deflated dataset is inflated here, never by
     pydicom (which inflates the whole stream at once): at most ``_inflate_limit`` bytes."""

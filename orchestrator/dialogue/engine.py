@@ -411,14 +411,23 @@ class DialogueEngine:
         request = self._request(draft)
         chunks: list[str] = []
         t1 = time.perf_counter()
-        for chunk in self.narrator.stream(request):
+        if getattr(self.narrator, "guarded_stream", False):
+            # the narration is checked whole before any of it is shown (vLLM's guard): narrate, then
+            # stream its chunks, keeping why the composer's text was used when it was
+            result = self.narrator.narrate(request)
+            narration = Narration(result.source, result.fallback_reason)
+            pieces: Iterator[str] = self.narrator.chunks(result.text)  # type: ignore[attr-defined]
+        else:
+            narration, pieces = None, self.narrator.stream(request)
+        for chunk in pieces:
             chunks.append(chunk)
             yield AskEvent(kind="text", text=chunk)
         dt = time.perf_counter() - t1
         self.observer.stage("narrate", dt)
         text = "".join(chunks)
-        source = "composer" if text == draft.turn.answer.text else "llm"
-        turn = self._finish(draft, text, Narration(source, None), {"narrate": round(dt, 6)})
+        if narration is None:
+            narration = Narration("composer" if text == draft.turn.answer.text else "llm", None)
+        turn = self._finish(draft, text, narration, {"narrate": round(dt, 6)})
         self._commit(draft, turn)
         self.observer.turn(turn.intent, time.perf_counter() - t0)
         yield AskEvent(kind="turn", turn=turn)

@@ -131,6 +131,7 @@ def _delta_text(payload: dict[str, Any]) -> str:
 
 class VLLMNarrator:
     name = "vllm"
+    guarded_stream = True  # the guard reads the whole narration first: the engine narrates, then streams chunks
     uses_history = True  # the conversation so far is the prompt's prefix (prefix-cached per session)
 
     def __init__(
@@ -187,7 +188,11 @@ class VLLMNarrator:
 
     def stream(self, request: NarrationRequest) -> Iterator[str]:
         """The guard needs the whole narration, so chunks (sentences) come once it has passed."""
-        text = self.narrate(request).text
+        yield from self.chunks(self.narrate(request).text)
+
+    @staticmethod
+    def chunks(text: str) -> Iterator[str]:
+        """A checked narration as the stream shows it: sentence by sentence."""
         yield from (chunk for chunk in _CHUNK_SPLIT.split(text) if chunk)
 
     def health(self) -> dict[str, Any]:

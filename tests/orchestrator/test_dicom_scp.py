@@ -11,9 +11,11 @@ import os
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +23,7 @@ from pathlib import Path
 import httpx
 import pydicom
 import pytest
-from pydicom.uid import RLELossless, generate_uid
+from pydicom.uid import DeflatedExplicitVRLittleEndian, RLELossless, generate_uid
 
 HILUM = [sys.executable, "-m", "orchestrator.cli"]
 REPO = Path(__file__).resolve().parents[2]
@@ -149,4 +151,42 @@ def test_refusals_are_failure_statuses_and_the_node_keeps_serving(node: Node, ph
     assert len(node.sessions_made()) == before and node.proc.poll() is None
     again = storescu(node, phantom_dir / "image.dcm")  # still serving
     assert response_status(again) == "Success" and len(node.sessions_made()) == before + 1
+    assert "Traceback" not in node.log.read_text(errors="replace")
+
+
+def deflate_bomb(phantom_dir: Path, out: Path, side: int = 7000) -> Path:
+    """A deflated DX object of ~100 kB whose data set inflates to side² 16-bit pixels (98 MB for 7000):
+    written stream-wise, so the test never holds the inflated bytes."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+
+    ds = pydicom.dcmread(phantom_dir / "image.dcm", stop_before_pixels=True)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.Rows = ds.Columns = side
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+    meta, body = DicomBytesIO(), DicomBytesIO()
+    write_file_meta_info(meta, ds.file_meta, enforce_standard=True)
+    body.is_little_endian, body.is_implicit_VR = True, False
+    write_dataset(body, ds)
+    length = side * side * 2
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    with out.open("wb") as fh:
+        fh.write(b"\0" * 128 + b"DICM" + meta.getvalue())
+        fh.write(deflate.compress(body.getvalue() + struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, length)))
+        zeros = b"\0" * (1 << 20)
+        for start in range(0, length, len(zeros)):
+            fh.write(deflate.compress(zeros[: min(len(zeros), length - start)]))
+        fh.write(deflate.flush())
+    return out
+
+
+def test_a_deflated_object_that_inflates_past_the_limit_is_refused_unread(node: Node, phantom_dir: Path,
+                                                                          tmp_path: Path) -> None:
+    bomb = deflate_bomb(phantom_dir, tmp_path / "bomb.dcm")
+    assert bomb.stat().st_size < 1 << 20  # < 1 MB on the wire, ~98 MB inflated
+    before = len(node.sessions_made())
+    done = storescu(node, bomb, "CR_ROOM1", "--propose-deflated")
+    assert response_status(done) == "Refused: OutOfResources", (done.stdout + done.stderr)[-2000:]  # 0xA700
+    assert len(node.sessions_made()) == before and node.proc.poll() is None
     assert "Traceback" not in node.log.read_text(errors="replace")
