@@ -26,7 +26,10 @@ Replicas agree on a session's turns:
 - ``append``: one Lua script appends the turn and replaces the registry only if
   ``hilum:turns:<id>`` still equals the count the turn was drafted on, and bumps it in the same
   step. A turn whose lease lapsed under a slower replica is refused (409), never merged, so
-  each turn number is handed out once.
+  each turn number is handed out once. The script also releases the turn's lock.
+- A turn is two round trips: taking the lock reads the session's head in the same pipeline (used
+  by the turn's ``get_head`` while this process holds the lock: nobody else can change it), and
+  the append releases the lock.
 - Redis unreachable → ``StoreUnavailableError`` (503 + Retry-After) from every operation; the
   engine reads the tenant's session count before decoding a film, so an upload is refused before
   any decoding or encoding work. ``ping`` (``/readyz``) uses its own client with short timeouts.
@@ -79,10 +82,12 @@ FIRST_BACKOFF_S = 0.005
 MAX_BACKOFF_S = 0.1
 FILM_CACHE_SIZE = 256
 
-# KEYS: head, turn count, log, film, tenant set, all sessions.
-# ARGV: record, anchors, expected count, ttl s, now, session id.
-# 1 stored, 0 the count moved (another turn was stored first), -1 the session is gone.
+# KEYS: head, turn count, log, film, tenant set, all sessions, the session's lock.
+# ARGV: record, anchors, expected count, ttl s, now, session id, the turn's lock token ('' if none).
+# 1 stored, 0 the count moved (another turn was stored first), -1 the session is gone. The turn's
+# lock is released here whatever the outcome (the turn ends with its append): no round trip of its own.
 _APPEND = """
+if ARGV[7] ~= '' and redis.call('GET', KEYS[7]) == ARGV[7] then redis.call('DEL', KEYS[7]) end
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local v = redis.call('GET', KEYS[2]) or '0'
 if v ~= ARGV[3] then return 0 end
@@ -136,6 +141,9 @@ class RedisSessionStore:
         self._append = client.register_script(_APPEND)
         self._release = client.register_script(_RELEASE)
         self._films: OrderedDict[str, SessionState] = OrderedDict()  # parsed film records (immutable)
+        # per session this process holds the lock of: its token, and the head read with the lock
+        self._held: dict[str, str] = {}
+        self._prefetched: dict[str, tuple[str, SessionState | None, list[Any]]] = {}
         self._films_max = max(0, int(film_cache_size))
         self._films_lock = threading.Lock()
 
@@ -178,12 +186,11 @@ class RedisSessionStore:
         pipe.expire(TENANT_PREFIX + tenant, self._ttl)
         pipe.zadd(ALL_SESSIONS, {session_id: now})
 
-    def _read(self, session_id: str, *, log: bool, images: bool) -> tuple[SessionState, list[Any]] | None:
-        """One round trip (two the first time this replica sees the session): the film record,
-        the registry, the turn count, and the log / the PNGs when asked; the TTLs refreshed."""
+    def _queue_read(self, pipe: Any, session_id: str, *, log: bool, images: bool) -> SessionState | None:
+        """Queues the reads of ``_read`` on ``pipe`` (five results, then the TTL touches); returns the
+        cached film record, if any."""
         film_key, head_key, log_key, turns_key = _keys(session_id)
         film = self._cached_film(session_id)
-        pipe = self._redis.pipeline(transaction=False)
         pipe.get(head_key)
         pipe.get(turns_key)
         pipe.hget(film_key, "meta") if film is None else pipe.exists(film_key)
@@ -191,7 +198,18 @@ class RedisSessionStore:
         pipe.hmget(film_key, ["png", "heatmap"]) if images else pipe.exists(film_key)
         if film is not None:
             self._touch(pipe, session_id, film.tenant)
-        head, turns, meta, records, pngs = pipe.execute()[:5]
+        return film
+
+    def _read(self, session_id: str, *, log: bool, images: bool) -> tuple[SessionState, list[Any]] | None:
+        """One round trip (two the first time this replica sees the session): the film record,
+        the registry, the turn count, and the log / the PNGs when asked; the TTLs refreshed."""
+        pipe = self._redis.pipeline(transaction=False)
+        film = self._queue_read(pipe, session_id, log=log, images=images)
+        return self._finish_read(session_id, film, pipe.execute()[:5], log=log, images=images)
+
+    def _finish_read(self, session_id: str, film: SessionState | None, results: list[Any], *, log: bool,
+                     images: bool) -> tuple[SessionState, list[Any]] | None:
+        head, turns, meta, records, pngs = results
         if head is None:
             self._forget_film(session_id)
             return None
@@ -237,6 +255,13 @@ class RedisSessionStore:
                        queries=tuple(r.query for r in records), history=tuple(r.prior for r in records))
 
     def get_head(self, session_id: str, *, history: bool = False, images: bool = False) -> SessionState | None:
+        pre = self._prefetched.pop(session_id, None)
+        if pre is not None and not history and not images and self._held.get(session_id) == pre[0]:
+            _, film, results = pre  # read with the lock this process still holds: nobody changed it since
+            with _reachable():
+                got = self._finish_read(session_id, film, results, log=False, images=False)
+            if got is not None:
+                return got[0]
         got = self._state(session_id, log=history, images=images)
         if got is None:
             return None
@@ -271,14 +296,17 @@ class RedisSessionStore:
     def append(self, session_id: str, expected_turns: int, record: TurnRecord, registry: Registry) -> None:
         film = self._cached_film(session_id)
         tenant = film.tenant if film is not None else self._tenant_of(session_id)
+        token = self._held.get(session_id, "")
         with _reachable():
             done = self._append(
                 keys=[HEAD_PREFIX + session_id, TURNS_PREFIX + session_id, LOG_PREFIX + session_id,
-                      FILM_PREFIX + session_id, TENANT_PREFIX + tenant, ALL_SESSIONS],
+                      FILM_PREFIX + session_id, TENANT_PREFIX + tenant, ALL_SESSIONS, LOCK_PREFIX + session_id],
                 args=[record_bytes(record),
                       json.dumps(anchors_to_jsonable(registry), separators=(",", ":")),
-                      str(int(expected_turns)), self._ttl, time.time(), session_id],
+                      str(int(expected_turns)), self._ttl, time.time(), session_id, token],
             )
+        if token:
+            self._held.pop(session_id, None)  # released by the script: turn_lock has nothing left to do
         if int(done) == -1:
             raise SessionNotFoundError(GONE_MESSAGE)
         if int(done) == 0:
@@ -297,7 +325,13 @@ class RedisSessionStore:
         backoff = FIRST_BACKOFF_S
         while True:
             with _reachable():
-                if self._redis.set(key, token, nx=True, px=self._lease_ms):
+                pipe = self._redis.pipeline(transaction=False)
+                pipe.set(key, token, nx=True, px=self._lease_ms)
+                film = self._queue_read(pipe, session_id, log=False, images=False)
+                taken, *results = pipe.execute()
+                if taken:
+                    self._held[session_id] = token
+                    self._prefetched[session_id] = (token, film, results[:5])
                     break
             left = deadline - time.monotonic()
             if left <= 0:
@@ -307,8 +341,10 @@ class RedisSessionStore:
         try:
             yield
         finally:
-            with contextlib.suppress(redis.RedisError):  # unreachable now: the lease lapses by itself
-                self._release(keys=[key], args=[token])
+            self._prefetched.pop(session_id, None)
+            if self._held.pop(session_id, None) == token:  # not released by an append
+                with contextlib.suppress(redis.RedisError):  # unreachable now: the lease lapses by itself
+                    self._release(keys=[key], args=[token])
 
     def delete(self, session_id: str, tenant: str | None = None) -> bool:
         self._forget_film(session_id)

@@ -258,3 +258,30 @@ def test_a_state_built_without_the_narrators_history_is_stored_with_it_made(redi
         got = store.get(sid)
         assert got is not None and got.history == expected and got.turns == state.turns
         store.delete(sid, tenant=state.tenant)
+
+
+def test_a_redis_turn_takes_the_lock_with_its_read_and_releases_it_with_its_append(redis_url: str,
+                                                                                  film: bytes) -> None:
+    """Two round trips a turn: SET NX with the head's reads in one pipeline, and the append script,
+    which releases the lock (no release script of its own); the lock is free after every turn."""
+    settings = Settings(redis_url=redis_url)
+    encoder = build_encoder(settings)
+    client = redis.Redis.from_url(redis_url)
+
+    def calls(command: str) -> int:
+        return int(client.info("commandstats").get(f"cmdstat_{command}", {}).get("calls", 0))
+
+    try:
+        engine = DialogueEngine(encoder, settings, store=build_session_store(settings))
+        sid = engine.create_session(film, lang="en", tenant="t").session_id
+        engine.ask(sid, "How far is the right hilum from the lung apex?", tenant="t")  # the film record cached
+        before = {c: calls(c) for c in ("evalsha", "set", "hget")}
+        for question in ("Is there anything abnormal in the lungs?", "Where is the left hilum?", "How big is A1?"):
+            engine.ask(sid, question, tenant="t")
+            assert client.get("hilum:lock:" + sid) is None  # released by the append
+        assert calls("evalsha") - before["evalsha"] == 3  # one script per turn: the append
+        assert calls("set") - before["set"] == 3 * 3  # a turn: its lock; in the script, the head and the count
+        assert calls("hget") - before["hget"] == 0  # the film record read from this replica's cache
+        assert [t.turn for t in engine.get_session(sid, tenant="t").turns] == [1, 2, 3, 4, 5]
+    finally:
+        encoder.close()
