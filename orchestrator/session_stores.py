@@ -141,9 +141,14 @@ class RedisSessionStore:
         self._append = client.register_script(_APPEND)
         self._release = client.register_script(_RELEASE)
         self._films: OrderedDict[str, SessionState] = OrderedDict()  # parsed film records (immutable)
-        # per session this process holds the lock of: its token, and the head read with the lock
+        # per session this process holds the lock of: its token, and the head read with the lock. A
+        # turn's steps may run on different threads (a stream), so these are keyed by session and
+        # changed only by compare-and-pop on the turn's own token, under ``_held_lock``: a turn never
+        # drops what the next turn on the session (which may take the lock the moment the append
+        # released it) has put there
         self._held: dict[str, str] = {}
         self._prefetched: dict[str, tuple[str, SessionState | None, list[Any]]] = {}
+        self._held_lock = threading.Lock()
         self._films_max = max(0, int(film_cache_size))
         self._films_lock = threading.Lock()
 
@@ -254,9 +259,36 @@ class RedisSessionStore:
                        turns=tuple(r.turn for r in records), questions=tuple(r.question for r in records),
                        queries=tuple(r.query for r in records), history=tuple(r.prior for r in records))
 
+    def _hold(self, session_id: str, token: str, prefetched: tuple[str, SessionState | None, list[Any]]) -> None:
+        with self._held_lock:
+            self._held[session_id] = token
+            self._prefetched[session_id] = prefetched
+
+    def _holding(self, session_id: str) -> str:
+        with self._held_lock:
+            return self._held.get(session_id, "")
+
+    def _let_go(self, session_id: str, token: str) -> bool:
+        """Forgets this turn's hold (if it is still this turn's): True if it was."""
+        with self._held_lock:
+            pre = self._prefetched.get(session_id)
+            if pre is not None and pre[0] == token:
+                del self._prefetched[session_id]
+            if self._held.get(session_id) == token:
+                del self._held[session_id]
+                return True
+        return False
+
+    def _take_prefetched(self, session_id: str) -> tuple[str, SessionState | None, list[Any]] | None:
+        with self._held_lock:
+            pre = self._prefetched.get(session_id)
+            if pre is None or self._held.get(session_id) != pre[0]:
+                return None
+            return self._prefetched.pop(session_id)
+
     def get_head(self, session_id: str, *, history: bool = False, images: bool = False) -> SessionState | None:
-        pre = self._prefetched.pop(session_id, None)
-        if pre is not None and not history and not images and self._held.get(session_id) == pre[0]:
+        pre = self._take_prefetched(session_id)
+        if pre is not None and not history and not images:
             _, film, results = pre  # read with the lock this process still holds: nobody changed it since
             with _reachable():
                 got = self._finish_read(session_id, film, results, log=False, images=False)
@@ -296,7 +328,7 @@ class RedisSessionStore:
     def append(self, session_id: str, expected_turns: int, record: TurnRecord, registry: Registry) -> None:
         film = self._cached_film(session_id)
         tenant = film.tenant if film is not None else self._tenant_of(session_id)
-        token = self._held.get(session_id, "")
+        token = self._holding(session_id)  # this turn's: it holds the session while it appends
         with _reachable():
             done = self._append(
                 keys=[HEAD_PREFIX + session_id, TURNS_PREFIX + session_id, LOG_PREFIX + session_id,
@@ -306,7 +338,7 @@ class RedisSessionStore:
                       str(int(expected_turns)), self._ttl, time.time(), session_id, token],
             )
         if token:
-            self._held.pop(session_id, None)  # released by the script: turn_lock has nothing left to do
+            self._let_go(session_id, token)  # released by the script: turn_lock has nothing left to do
         if int(done) == -1:
             raise SessionNotFoundError(GONE_MESSAGE)
         if int(done) == 0:
@@ -330,8 +362,7 @@ class RedisSessionStore:
                 film = self._queue_read(pipe, session_id, log=False, images=False)
                 taken, *results = pipe.execute()
                 if taken:
-                    self._held[session_id] = token
-                    self._prefetched[session_id] = (token, film, results[:5])
+                    self._hold(session_id, token, (token, film, results[:5]))
                     break
             left = deadline - time.monotonic()
             if left <= 0:
@@ -341,8 +372,7 @@ class RedisSessionStore:
         try:
             yield
         finally:
-            self._prefetched.pop(session_id, None)
-            if self._held.pop(session_id, None) == token:  # not released by an append
+            if self._let_go(session_id, token):  # not released by an append
                 with contextlib.suppress(redis.RedisError):  # unreachable now: the lease lapses by itself
                     self._release(keys=[key], args=[token])
 

@@ -285,3 +285,38 @@ def test_a_redis_turn_takes_the_lock_with_its_read_and_releases_it_with_its_appe
         assert [t.turn for t in engine.get_session(sid, tenant="t").turns] == [1, 2, 3, 4, 5]
     finally:
         encoder.close()
+
+
+def test_plain_and_streamed_turns_from_many_threads_of_one_replica_keep_the_lock_honest(redis_url: str,
+                                                                                       film: bytes) -> None:
+    """A stream's steps run where its consumer runs, and the next turn may take the lock the moment
+    an append released it: neither may drop the other's hold (a dropped hold left the lock to its
+    lease, and the turns behind it 409)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    settings = Settings(redis_url=redis_url, session_lock_wait_s=20.0)
+    encoder = build_encoder(settings)
+    client = redis.Redis.from_url(redis_url)
+    questions = ("How big is A1?", "Where is the left hilum?", "Is there anything abnormal in the lungs?")
+    try:
+        engine = DialogueEngine(encoder, settings, store=build_session_store(settings))
+        sid = engine.create_session(film, lang="en", tenant="t").session_id
+
+        def work(i: int) -> list[int]:
+            numbers = []
+            for k in range(8):
+                if (i + k) % 2:
+                    numbers.append(engine.ask(sid, questions[k % 3], tenant="t").turn)
+                else:
+                    last = list(engine.ask_stream(sid, questions[k % 3], tenant="t"))[-1].turn
+                    assert last is not None
+                    numbers.append(last.turn)
+            return numbers
+
+        with ThreadPoolExecutor(max_workers=6) as pool:
+            numbers = sorted(n for got in pool.map(work, range(6)) for n in got)
+        assert numbers == list(range(2, 50))  # each number once, none lost
+        assert client.get("hilum:lock:" + sid) is None
+        assert [t.turn for t in engine.get_session(sid, tenant="t").turns] == list(range(1, 50))
+    finally:
+        encoder.close()
