@@ -27,13 +27,13 @@ import torch
 
 from encoder.lesion_reader.network import LesionReaderNet
 from export import tensorrt
+from export.repository import TARGETS, dims, target_parts, tensor, warmup
 from orchestrator.contracts.lesion_reader import INPUT_NAME, INPUT_SHAPE, OUTPUT_NAMES, OUTPUTS
 
 OPSET = 17
 PARITY_TOLERANCE = 1e-5
 MODEL_NAME = "lesion_reader"
 PYTHON_MODEL_SOURCE = Path(__file__).with_name("triton_python_model.py")
-TARGETS = ("cpu", "tensorrt")
 
 
 # --- ONNX ------------------------------------------------------------------------------------------
@@ -82,44 +82,24 @@ class ReaderRepositoryConfig:
     warmup_batch_sizes: tuple[int, ...] = (1, 8)
 
 
-def _dims(values: tuple[int, ...]) -> str:
-    return "[ " + ", ".join(str(v) for v in values) + " ]"
-
-
 def render_config(cfg: ReaderRepositoryConfig) -> str:
-    if cfg.target not in TARGETS:
-        raise ValueError(f"target must be one of {TARGETS}, got {cfg.target!r}")
-    outputs = ",\n".join(f'  {{ name: "{n}" data_type: TYPE_FP32 dims: {_dims(s)} }}' for n, s in OUTPUTS.items())
-    warmup = ",\n".join(
-        f'  {{ name: "zeros_batch{b}" batch_size: {b}\n'
-        f'    inputs {{ key: "{INPUT_NAME}" value: {{ data_type: TYPE_FP32 dims: {_dims(INPUT_SHAPE)} zero_data: true }} }} }}'
-        for b in cfg.warmup_batch_sizes
-    )
-    if cfg.target == "cpu":
-        head = f'name: "{cfg.model_name}"\nbackend: "python"\n'
-        kind = "KIND_CPU"
-        params = (
-            'parameters { key: "onnx_file" value: { string_value: "model.onnx" } }\n'
-            f'parameters {{ key: "intra_op_threads" value: {{ string_value: "{cfg.intra_op_threads}" }} }}\n'
-            f'parameters {{ key: "micro_batch" value: {{ string_value: "{cfg.micro_batch}" }} }}\n'
-        )
-    else:
-        head = f'name: "{cfg.model_name}"\nplatform: "tensorrt_plan"\ndefault_model_filename: "model.plan"\n'
-        kind = "KIND_GPU"
-        params = ""
+    """The reader's config.pbtxt, from the pieces every Hilum model's config shares
+    (``export/repository.py``)."""
+    head, kind, params = target_parts(cfg.target, cfg.model_name, cfg.intra_op_threads, cfg.micro_batch)
+    outputs = ",\n".join(tensor(n, s) for n, s in OUTPUTS.items())
     preferred = tuple(b for b in cfg.preferred_batch_sizes if b <= cfg.max_batch_size)
     return (
         "# written by export/lesion_reader.py; names/shapes: orchestrator/contracts/lesion_reader.py\n"
         + head
         + f"max_batch_size: {cfg.max_batch_size}\n"
-        + f'input [\n  {{ name: "{INPUT_NAME}" data_type: TYPE_FP32 dims: {_dims(INPUT_SHAPE)} }}\n]\n'
+        + f"input [\n{tensor(INPUT_NAME, INPUT_SHAPE)}\n]\n"
         + f"output [\n{outputs}\n]\n"
         + f"instance_group [ {{ count: {cfg.instances} kind: {kind} }} ]\n"
         + "dynamic_batching {\n"
-        + f"  preferred_batch_size: {_dims(preferred)}\n"
+        + f"  preferred_batch_size: {dims(preferred)}\n"
         + f"  max_queue_delay_microseconds: {cfg.max_queue_delay_us}\n"
         + "}\n"
-        + f"model_warmup [\n{warmup}\n]\n"
+        + warmup(cfg.warmup_batch_sizes, INPUT_NAME, INPUT_SHAPE)
         + params
     )
 

@@ -62,21 +62,39 @@ class RepositoryConfig:
     warmup_batch_sizes: tuple[int, ...] = field(default=(1, 8))
 
 
-def _dims(values: tuple[int, ...]) -> str:
+# --- the pieces of a config.pbtxt every Hilum model shares (this encoder, the lesion reader) ------
+
+
+def dims(values: tuple[int, ...]) -> str:
     return "[ " + ", ".join(str(v) for v in values) + " ]"
 
 
-def _tensor(name: str, dims: tuple[int, ...]) -> str:
-    return f'  {{ name: "{name}" data_type: TYPE_FP32 dims: {_dims(dims)} }}'
+def tensor(name: str, shape: tuple[int, ...]) -> str:
+    return f'  {{ name: "{name}" data_type: TYPE_FP32 dims: {dims(shape)} }}'
 
 
-def _warmup(sizes: tuple[int, ...]) -> str:
+def warmup(sizes: tuple[int, ...], input_name: str, input_shape: tuple[int, ...]) -> str:
+    """Zero-filled warm-up requests, one per batch size."""
     entries = [
         f'  {{ name: "zeros_batch{b}" batch_size: {b}\n'
-        f'    inputs {{ key: "{INPUT_NAME}" value: {{ data_type: TYPE_FP32 dims: {_dims((1, INPUT_SIZE, INPUT_SIZE))} zero_data: true }} }} }}'
+        f'    inputs {{ key: "{input_name}" value: {{ data_type: TYPE_FP32 dims: {dims(input_shape)} zero_data: true }} }} }}'
         for b in sizes
     ]
     return "model_warmup [\n" + ",\n".join(entries) + "\n]\n"
+
+
+def target_parts(target: str, model_name: str, intra_op_threads: int, micro_batch: int) -> tuple[str, str, str]:
+    """(head, instance kind, parameters) of a model for ``target``: the CPU Python backend over
+    ONNX Runtime (``model_repository/*/1/model.py``) or a TensorRT plan."""
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+    if target == "cpu":
+        return (f'name: "{model_name}"\nbackend: "python"\n', "KIND_CPU",
+                'parameters { key: "onnx_file" value: { string_value: "model.onnx" } }\n'
+                f'parameters {{ key: "intra_op_threads" value: {{ string_value: "{intra_op_threads}" }} }}\n'
+                f'parameters {{ key: "micro_batch" value: {{ string_value: "{micro_batch}" }} }}\n')
+    return (f'name: "{model_name}"\nplatform: "tensorrt_plan"\ndefault_model_filename: "model.plan"\n',
+            "KIND_GPU", "")
 
 
 def queue_policy(cfg: RepositoryConfig) -> bool:
@@ -98,7 +116,7 @@ def _batching(cfg: RepositoryConfig) -> str:
     )
     return (
         "dynamic_batching {\n"
-        f"  preferred_batch_size: {_dims(tuple(preferred))}\n"
+        f"  preferred_batch_size: {dims(tuple(preferred))}\n"
         f"  max_queue_delay_microseconds: {cfg.max_queue_delay_us}\n"
         f"{policy if queue_policy(cfg) else ''}"
         "}\n"
@@ -106,37 +124,24 @@ def _batching(cfg: RepositoryConfig) -> str:
 
 
 def render_config(cfg: RepositoryConfig) -> str:
-    if cfg.target not in TARGETS:
-        raise ValueError(f"target must be one of {TARGETS}, got {cfg.target!r}")
+    head, kind, params = target_parts(cfg.target, cfg.model_name, cfg.intra_op_threads, cfg.micro_batch)
     a, le, h = INPUT_SIZE // ANATOMY_STRIDE, INPUT_SIZE // LESION_STRIDE, INPUT_SIZE // HILUM_STRIDE
     outputs = ",\n".join(
         [
-            _tensor("anatomy", (len(ANATOMY_CLASSES), a, a)),
-            _tensor("lesion", (1, le, le)),
-            _tensor("hilum", (len(HILUM_SIDES), h, h)),
+            tensor("anatomy", (len(ANATOMY_CLASSES), a, a)),
+            tensor("lesion", (1, le, le)),
+            tensor("hilum", (len(HILUM_SIDES), h, h)),
         ]
     )
-    if cfg.target == "cpu":
-        head = f'name: "{cfg.model_name}"\nbackend: "python"\n'
-        kind = "KIND_CPU"
-        params = (
-            'parameters { key: "onnx_file" value: { string_value: "model.onnx" } }\n'
-            f'parameters {{ key: "intra_op_threads" value: {{ string_value: "{cfg.intra_op_threads}" }} }}\n'
-            f'parameters {{ key: "micro_batch" value: {{ string_value: "{cfg.micro_batch}" }} }}\n'
-        )
-    else:
-        head = f'name: "{cfg.model_name}"\nplatform: "tensorrt_plan"\ndefault_model_filename: "model.plan"\n'
-        kind = "KIND_GPU"
-        params = ""
     return (
         "# written by `hilum export repository`; tensor names/shapes match orchestrator/contracts/encoder.py\n"
         + head
         + f"max_batch_size: {cfg.max_batch_size}\n"
-        + f"input [\n{_tensor(INPUT_NAME, (1, INPUT_SIZE, INPUT_SIZE))}\n]\n"
+        + f"input [\n{tensor(INPUT_NAME, (1, INPUT_SIZE, INPUT_SIZE))}\n]\n"
         + f"output [\n{outputs}\n]\n"
         + f"instance_group [ {{ count: {cfg.instances} kind: {kind} }} ]\n"
         + _batching(cfg)
-        + _warmup(cfg.warmup_batch_sizes)
+        + warmup(cfg.warmup_batch_sizes, INPUT_NAME, (1, INPUT_SIZE, INPUT_SIZE))
         + params
     )
 

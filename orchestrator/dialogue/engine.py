@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
@@ -45,7 +45,7 @@ from orchestrator.errors import (
     TenantQuotaError,
 )
 from orchestrator.facts import ImageFacts, PixelSpacing, to_jsonable
-from orchestrator.narration.base import ComposerNarrator, NarrationRequest, Narrator
+from orchestrator.narration.base import ComposerNarrator, NarrationRequest, NarrationResult, Narrator
 from orchestrator.narration.prompt import canonical_json
 from orchestrator.observer import EngineObserver, NullObserver, ObservedStore
 from orchestrator.ontology.loader import load_ontology
@@ -411,26 +411,29 @@ class DialogueEngine:
         request = self._request(draft)
         chunks: list[str] = []
         t1 = time.perf_counter()
-        if getattr(self.narrator, "guarded_stream", False):
-            # the narration is checked whole before any of it is shown (vLLM's guard): narrate, then
-            # stream its chunks, keeping why the composer's text was used when it was
-            result = self.narrator.narrate(request)
-            narration = Narration(result.source, result.fallback_reason)
-            pieces: Iterator[str] = self.narrator.chunks(result.text)  # type: ignore[attr-defined]
-        else:
-            narration, pieces = None, self.narrator.stream(request)
-        for chunk in pieces:
-            chunks.append(chunk)
-            yield AskEvent(kind="text", text=chunk)
+        result = yield from self._relay(self.narrator.stream(request), chunks)  # the stream's own account, if any
         dt = time.perf_counter() - t1
         self.observer.stage("narrate", dt)
         text = "".join(chunks)
-        if narration is None:
-            narration = Narration("composer" if text == draft.turn.answer.text else "llm", None)
+        narration = (Narration(result.source, result.fallback_reason) if result is not None
+                     else Narration("composer" if text == draft.turn.answer.text else "llm", None))
         turn = self._finish(draft, text, narration, {"narrate": round(dt, 6)})
         self._commit(draft, turn)
         self.observer.turn(turn.intent, time.perf_counter() - t0)
         yield AskEvent(kind="turn", turn=turn)
+
+    @staticmethod
+    def _relay(stream: Iterable[str], chunks: list[str]) -> Generator[AskEvent, None, NarrationResult | None]:
+        """Each chunk as a text event (kept in ``chunks``); returns the NarrationResult the stream
+        returned when it ended (None for a stream that returns nothing)."""
+        it = iter(stream)
+        while True:
+            try:
+                chunk = next(it)
+            except StopIteration as end:
+                return end.value if isinstance(end.value, NarrationResult) else None
+            chunks.append(chunk)
+            yield AskEvent(kind="text", text=chunk)
 
     @staticmethod
     def _record(draft: _Draft, turn: Turn, question: str) -> TurnRecord:

@@ -276,21 +276,18 @@ class SessionState:
     @staticmethod
     def from_jsonable(d: dict[str, Any]) -> SessionState:
         base = SessionState.from_film_jsonable(d)
-        turns = tuple(Turn.from_dict(t) for t in d["turns"])
-        questions = tuple(d["questions"])
-        history = tuple(prior_from_jsonable(p) for p in d.get("history") or ())
-        if len(history) != len(turns):  # stored before the history was kept: made now, once
-            history = tuple(prior_turn(t, q) for t, q in zip(turns, questions, strict=False))
-        return replace(
+        state = replace(
             base,
             registry=anchors_from_jsonable(d["anchors"]),
-            turns=turns,
-            questions=questions,
+            turns=tuple(Turn.from_dict(t) for t in d["turns"]),
+            questions=tuple(d["questions"]),
             queries=tuple(d.get("queries") or ()),
-            history=history,
+            history=tuple(prior_from_jsonable(p) for p in d.get("history") or ()),
             display_png=base64.b64decode(d.get("display_png_b64") or ""),
             heatmap_png=base64.b64decode(d.get("heatmap_png_b64") or ""),
         )
+        # stored before the history was kept: made now, once (records() fills what is missing)
+        return replace(state, history=tuple(r.prior for r in state.records()))
 
     def to_json(self) -> str:
         return json.dumps(self.to_jsonable(), ensure_ascii=False, separators=(",", ":"))
@@ -438,8 +435,10 @@ class InMemorySessionStore:
             return None if held is None else held.head  # the history and the images are at hand anyway
 
     def put(self, state: SessionState) -> None:
-        log = [record_bytes(r) for r in state.records()]
-        head = replace(state, turns=(), questions=(), queries=(), head_turns=len(log))
+        records = state.records()  # the history made for any turn that lacks it, head and log alike
+        log = [record_bytes(r) for r in records]
+        head = replace(state, turns=(), questions=(), queries=(), history=tuple(r.prior for r in records),
+                       head_turns=len(log))
         with self._lock:
             now = self._clock()
             self._expire(now)

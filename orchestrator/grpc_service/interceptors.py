@@ -13,7 +13,7 @@ from typing import Any
 
 import grpc
 
-KIND_KEY = "hilum-error-kind"
+KIND_KEY = "hilum-error-kind"  # trailing metadata: the error kind (not_a_chest_film, ...) of a failed call
 MALFORMED_KIND = "invalid_request"
 MALFORMED_MESSAGE = "malformed request: not a valid protobuf message for this method"
 

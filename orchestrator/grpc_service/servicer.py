@@ -18,6 +18,7 @@ from orchestrator.dicom_out.objects import DicomObjects, report_format
 from orchestrator.errors import HilumError
 from orchestrator.grpc_service import convert
 from orchestrator.grpc_service.errors import grpc_status
+from orchestrator.grpc_service.interceptors import KIND_KEY
 from orchestrator.grpc_service.proto import dialog_pb2 as pb
 from orchestrator.grpc_service.proto import dialog_pb2_grpc as pb_grpc
 from orchestrator.metrics import ServiceMetrics
@@ -28,7 +29,6 @@ log = logging.getLogger(__name__)
 TENANT_KEY = "x-hilum-tenant"
 AUTH_KEY = "authorization"
 PUSHBACK_KEY = "grpc-retry-pushback-ms"  # gRPC retry design A6: when the server asks the client to retry
-KIND_KEY = "hilum-error-kind"  # trailing metadata: the error kind (not_a_chest_film, ...) of a failed call
 R = TypeVar("R")
 
 

@@ -7,7 +7,7 @@ The structured fields of a turn always come from the facts, never from a narrato
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -44,8 +44,11 @@ class Narrator(Protocol):
 
     def narrate(self, request: NarrationRequest) -> NarrationResult: ...
 
-    def stream(self, request: NarrationRequest) -> Iterator[str]:
-        """Yields text chunks; the concatenation is what ``narrate`` would return."""
+    def stream(self, request: NarrationRequest) -> Generator[str, None, NarrationResult | None]:
+        """Yields text chunks; the concatenation is what ``narrate`` would return. A narrator that
+        knows how its text came about (the language model's, or the composer's and why) returns
+        that ``NarrationResult`` when the stream ends; None leaves the engine to tell the composer's
+        text from its own."""
         ...
 
     def health(self) -> dict[str, Any]: ...
@@ -61,8 +64,9 @@ class ComposerNarrator:
     def narrate(self, request: NarrationRequest) -> NarrationResult:
         return NarrationResult(text=request.composer_text, source="composer")
 
-    def stream(self, request: NarrationRequest) -> Iterator[str]:
+    def stream(self, request: NarrationRequest) -> Generator[str, None, NarrationResult | None]:
         yield request.composer_text
+        return NarrationResult(text=request.composer_text, source="composer")
 
     def health(self) -> dict[str, Any]:
         return {"narrator": "composer", "ok": True}

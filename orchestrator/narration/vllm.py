@@ -19,7 +19,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -131,7 +131,6 @@ def _delta_text(payload: dict[str, Any]) -> str:
 
 class VLLMNarrator:
     name = "vllm"
-    guarded_stream = True  # the guard reads the whole narration first: the engine narrates, then streams chunks
     uses_history = True  # the conversation so far is the prompt's prefix (prefix-cached per session)
 
     def __init__(
@@ -186,14 +185,12 @@ class VLLMNarrator:
         self.metrics.observe_total("llm", total)
         return NarrationResult(text=generation.text, source="llm", timings={**timings, "total_s": total})
 
-    def stream(self, request: NarrationRequest) -> Iterator[str]:
-        """The guard needs the whole narration, so chunks (sentences) come once it has passed."""
-        yield from self.chunks(self.narrate(request).text)
-
-    @staticmethod
-    def chunks(text: str) -> Iterator[str]:
-        """A checked narration as the stream shows it: sentence by sentence."""
-        yield from (chunk for chunk in _CHUNK_SPLIT.split(text) if chunk)
+    def stream(self, request: NarrationRequest) -> Generator[str, None, NarrationResult]:
+        """The guard needs the whole narration, so chunks (sentences) come once it has passed; the
+        stream returns the narration's result (its source and, for the composer's text, why)."""
+        result = self.narrate(request)
+        yield from (chunk for chunk in _CHUNK_SPLIT.split(result.text) if chunk)
+        return result
 
     def health(self) -> dict[str, Any]:
         replicas = []
