@@ -1,7 +1,8 @@
 """Score the film gate end to end: the generated corpus, and (for checking only) real films.
 
     .venv/bin/python -m loadtests.score_film_gate --seeds 700-739 --per-kind 10
-    .venv/bin/python -m loadtests.score_film_gate --seeds 0-0 --per-kind 0 --real-dev REAL_DEV_DIR
+    .venv/bin/python -m loadtests.score_film_gate --seeds 0-0 --per-kind 0 --real-dev REAL_DEV_DIR \
+        --sheet loadtests/results/real_dev_sheet.png     # and an overlay sheet (loadtests/real_dev_sheet.py)
 
 Every image goes through the whole engine (``DialogueEngine.create_session``: decode, gate,
 embedded encoder, findings, screening turn), as an upload would. The corpus
@@ -25,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadtests import real_dev_sheet
 from loadtests.film_corpus import CorpusItem, corpus
 from loadtests.fit_film_gate import parse_seeds
 
@@ -88,22 +90,30 @@ def score_corpus(engine: Any, items: list[CorpusItem]) -> dict[str, dict[str, An
     return table
 
 
-def score_real(engine: Any, folder: Path) -> list[dict[str, Any]]:
+def score_real(engine: Any, folder: Path, sheet: Path | None = None) -> list[dict[str, Any]]:
+    from orchestrator.findings.plausibility import map_entropy
     from orchestrator.imaging import decode_upload
 
     labels = json.loads((folder / "labels.json").read_text())
-    rows = []
+    rows, tiles = [], []
     for name, lab in sorted(labels.items()):
         data = (folder / name).read_bytes()
         out = run_one(engine, data, name)
-        r = decode_upload(data, name, engine.settings).resampling
+        film = decode_upload(data, name, engine.settings)
+        r = film.resampling
         spine_w = (lab["spine_x"] + r.pad_x) / r.scale  # the spine line in the working frame
+        if sheet is not None:
+            maps = engine.encoder.encode(film.image)
+            tiles.append(real_dev_sheet.tile(maps, spine_w, f"{lab.get('label')}: {out.label} ({len(out.findings)})",
+                                             out.findings, map_entropy(maps)))
         side_errors = sum(1 for f in out.findings if (f["center_px"][0] < spine_w) != (f["side"] == "right"))
         side_errors += sum(1 for a in out.anchors if a.get("kind") in ("anatomy", "point") and "hilum" in a.get("id", "") + str(a.get("label", ""))
                            and ("right" in str(a.get("label", "")).lower()) != (a["center_px"][0] < spine_w))
         fc = out.film_check or {}
         rows.append({"film": name, "label": lab.get("label"), "outcome": out.label, "findings": len(out.findings),
                      "side_errors": side_errors, "ctr_stated": out.ctr_stated, "warnings": fc.get("warnings", [])})
+    if sheet is not None and tiles:
+        real_dev_sheet.write_sheet(sheet, tiles)
     return rows
 
 
@@ -112,6 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", default="700-739", help="phantom seeds for the transformed films, LO-HI")
     p.add_argument("--per-kind", type=int, default=10, help="images of each non-chest kind")
     p.add_argument("--real-dev", type=Path, default=None, help="a folder of real films with labels.json")
+    p.add_argument("--sheet", type=Path, default=None, help="with --real-dev: write an overlay sheet (PNG) here")
     p.add_argument("--json", type=Path, default=None, help="write the tallies here")
     args = p.parse_args(argv)
     from orchestrator.dialogue.engine import DialogueEngine
@@ -133,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"|   failed: {' '.join(row['failed'][:12])} | | | |")
         result["corpus"] = {k: {**v, "outcomes": dict(v["outcomes"])} for k, v in table.items()}
         if args.real_dev:
-            rows = score_real(engine, args.real_dev)
+            rows = score_real(engine, args.real_dev, args.sheet)
             print("\n| film | label | outcome | findings | side errors | CTR stated | warnings |\n| --- | --- | --- | --- | --- | --- | --- |")
             for r in rows:
                 print(f"| {r['film']} | {r['label']} | {r['outcome']} | {r['findings']} | {r['side_errors']} | "

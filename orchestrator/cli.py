@@ -18,7 +18,7 @@ from orchestrator.settings import Settings
 COMMAND_MODULES: tuple[str, ...] = (
     "encoder.phantom_cli",      # hilum phantom
     "encoder.training_cli",     # hilum train, hilum evaluate
-    "encoder.lesion_reader.cli",  # hilum train-reader, hilum evaluate-reader
+    "encoder.lesion_reader.cli",  # hilum train-reader, evaluate-reader, calibrate-reader
     "export.cli",               # hilum export onnx|tensorrt|repository, hilum triton
     "orchestrator.service_cli",  # hilum serve, hilum ask, hilum status
     "orchestrator.pacs_cli",     # hilum pacs pull|push

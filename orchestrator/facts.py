@@ -113,6 +113,10 @@ class Finding:
     # calibrated probability that each stated attribute is right (presence, margin, size, density,
     # calcification, cavity, lobe), fitted on validation seeds: orchestrator.findings.calibration
     attribute_confidence: dict[str, float] = field(default_factory=dict)
+    # where the margin was read: the encoder's lesion map (half the working resolution: a smooth read
+    # there cannot exclude 1 mm spicules) or the lesion reader, on the upload's own pixels at 0.25 mm
+    # (orchestrator/findings/lesion_reading.py)
+    margin_source: Literal["lesion_map", "reader"] = "lesion_map"
 
 
 @dataclass(frozen=True)

@@ -83,6 +83,10 @@ class DecodedFilm:
     # a DICOM upload's identifiers and the header attributes its DICOM results need (PHI: kept in
     # the session store only; never in ``info``, a log line or a repr)
     dicom_reference: DicomReference | None = field(default=None, repr=False)
+    # the decoded pixels before they were shrunk to the working size: the lesion reader's crops are
+    # cut from them on the first turn; never stored with the session
+    original: np.ndarray | None = field(default=None, repr=False)
+    original_mm_per_px: tuple[float, float] | None = None  # the file's spacing (DICOM), None without
 
     @property
     def frame(self) -> Frame:
@@ -194,6 +198,8 @@ def decode_upload(data: bytes, filename: str | None, settings: UploadLimits) -> 
         display_png=display_png(image),
         info={"original_size": list(resampling.original_size), **meta},
         dicom_reference=reference,
+        original=pixels,
+        original_mm_per_px=(spacing.row_mm / resampling.scale, spacing.col_mm / resampling.scale) if spacing else None,
     )
 
 

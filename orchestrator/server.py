@@ -57,7 +57,7 @@ class Services:
     tenancy: Tenancy
 
     def close(self) -> None:
-        for part in (self.narrator, self.encoder):
+        for part in (self.narrator, self.encoder, self.engine.reader):
             close = getattr(part, "close", None)
             if close is not None:
                 close()
@@ -66,7 +66,7 @@ class Services:
 def build_services(settings: Settings, *, encoder: Any | None = None) -> Services:
     """The engine over the configured encoder and narrator, reporting into one ``ServiceMetrics``."""
     from orchestrator.dialogue.engine import DialogueEngine
-    from orchestrator.encoders.factory import build_encoder
+    from orchestrator.encoders.factory import build_encoder, build_lesion_reader
     from orchestrator.narration.factory import build_narrator
     from orchestrator.session_stores import build_session_store
 
@@ -75,7 +75,8 @@ def build_services(settings: Settings, *, encoder: Any | None = None) -> Service
     encoder = encoder if encoder is not None else build_encoder(settings)
     narrator = build_narrator(settings, metrics.registry)
     engine = DialogueEngine(
-        encoder, settings, store=build_session_store(settings), narrator=narrator, observer=metrics
+        encoder, settings, store=build_session_store(settings), narrator=narrator, observer=metrics,
+        reader=build_lesion_reader(settings),
     )
     metrics.watch_encoder(encoder)
     add_listener = getattr(encoder, "add_batch_listener", None)

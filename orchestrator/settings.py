@@ -84,6 +84,14 @@ class Settings(BaseSettings):
     encoder_workers: int = Field(default=2, description="embedded: ORT runner threads sharing one session")
     triton_bin: Path | None = Field(default=None, description="tritonserver binary; default: the pytriton wheel's")
 
+    # --- lesion reader (issue 22: orchestrator/findings/lesion_reading.py) ----------------------
+    lesion_reader: str = Field(default="off", description="'off', 'embedded' (in-process ONNX Runtime) or "
+                               "'triton://HOST:PORT' (model lesion_reader): reads each focal finding's margin "
+                               "on the upload's own pixels on a first turn")
+    lesion_reader_onnx_path: Path = REPO_ROOT / "encoder" / "weights" / "lesion-reader" / "lesion_reader.onnx"
+    lesion_reader_max_mm_per_px: float = Field(default=0.3, gt=0, description="films with coarser pixels keep "
+                                               "the lesion map's margin (the reader's crop would be an upsampled blur)")
+
     # --- narrator (vLLM) ---------------------------------------------------------------
     llm_urls: list[str] = Field(default_factory=list)
     llm_model: str = "google/medgemma-4b-it"
@@ -117,6 +125,9 @@ class Settings(BaseSettings):
     dicom_ae_tenants: dict[str, str] = Field(default_factory=dict, description='calling AE title -> tenant, JSON '
                                              '{"CR_ROOM1": "alice"}; set: only these AEs may associate; unset: '
                                              "any AE, tenant default")
+
+    deidentify: bool = Field(default=False, description="keep a DICOM upload's patient/study attributes only "
+                             "after the PS3.15 basic profile with the Retain UIDs option (orchestrator/deidentify.py)")
 
     # --- data / phantom ----------------------------------------------------------------
     cache_dir: Path = Path.home() / ".cache" / "hilum"

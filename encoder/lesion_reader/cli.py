@@ -11,6 +11,9 @@ from orchestrator.settings import REPO_ROOT, Settings
 
 DEFAULT_TRAIN = REPO_ROOT / "data" / "lesion-reader" / "train"
 DEFAULT_EVAL = REPO_ROOT / "data" / "lesion-reader" / "eval"
+DEFAULT_VAL = REPO_ROOT / "data" / "lesion-reader" / "val"
+VAL_SEEDS = "100-149"  # validation: the margin temperature is fitted here, never on the test seeds 0-49
+TEST_SEEDS = range(0, 50)
 DEFAULT_WEIGHTS = REPO_ROOT / "encoder" / "weights" / "lesion-reader" / "lesion_reader.pt"
 TRAIN_SEEDS = "3000-3399"  # held out for evaluation: 0-99 (the default of evaluate-reader: 0-49)
 
@@ -49,6 +52,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     tr.add_argument("--threads", type=int, default=2)
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--weights-out", type=Path, default=DEFAULT_WEIGHTS)
+    tr.add_argument("--init-from", type=Path, default=None, help="continue from this checkpoint (a new schedule)")
     tr.add_argument("--onnx-out", type=Path, default=None, help="default: beside --weights-out, lesion_reader.onnx")
     tr.add_argument("--log", type=Path, default=None, help="JSON lines of the loss (default: beside the weights)")
     tr.set_defaults(handler=handle_train)
@@ -63,6 +67,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     ev.add_argument("--threads", type=int, default=2)
     ev.add_argument("--json", action="store_true")
     ev.set_defaults(handler=handle_evaluate)
+
+    ca = subparsers.add_parser("calibrate-reader", help="fit the margin head's temperature on validation seeds")
+    ca.add_argument("--seeds", default=VAL_SEEDS, help="validation seeds (the test seeds 0-49 are refused)")
+    ca.add_argument("--per-film", type=int, default=6)
+    ca.add_argument("--data-dir", type=Path, default=DEFAULT_VAL)
+    ca.add_argument("--workers", type=int, default=2)
+    ca.add_argument("--weights", type=Path, default=DEFAULT_WEIGHTS, help="torch checkpoint (rewritten with T)")
+    ca.add_argument("--onnx-out", type=Path, default=None, help="default: beside --weights, lesion_reader.onnx")
+    ca.add_argument("--threads", type=int, default=2)
+    ca.set_defaults(handler=handle_calibrate)
 
 
 def _paths(args: argparse.Namespace) -> list[Path]:
@@ -95,7 +109,8 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
                       lr=args.lr, threads=args.threads, seed=args.seed)
     log_path = args.log or args.weights_out.with_name("train_log.jsonl")
     refresh = (lambda: load_examples(sorted(args.data_dir.glob("seed_*.npz")))) if args.follow else None
-    result = train(data, cfg, args.weights_out, log_path=log_path, refresh=refresh)
+    init = load_reader(args.init_from).train() if args.init_from else None
+    result = train(data, cfg, args.weights_out, log_path=log_path, refresh=refresh, init_from=init)
     onnx_out = args.onnx_out or args.weights_out.with_name("lesion_reader.onnx")
     export_onnx(load_reader(args.weights_out), onnx_out)
     diff = parity(load_reader(args.weights_out), onnx_out, data[0][:4].astype("float32"))
@@ -123,4 +138,26 @@ def handle_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for key, value in result.items():
             print(f"{key:48s} {value}")
+    return 0
+
+
+def handle_calibrate(args: argparse.Namespace, settings: Settings) -> int:
+    from encoder.lesion_reader.calibrate import calibrate
+    from encoder.lesion_reader.network import load_reader
+    from export.lesion_reader import export_onnx, parity
+
+    if set(parse_seeds(args.seeds)) & set(TEST_SEEDS):
+        print("error: --seeds: the test seeds 0-49 are for scoring, not fitting", file=sys.stderr)
+        return 2
+    if not args.weights.is_file():
+        print(f"error: {args.weights} not found", file=sys.stderr)
+        return 2
+    paths = _paths(args)
+    result = calibrate(args.weights, paths, args.threads)
+    onnx_out = args.onnx_out or args.weights.with_name("lesion_reader.onnx")
+    export_onnx(load_reader(args.weights), onnx_out)
+    from encoder.lesion_reader.crops import load_examples
+
+    diff = parity(load_reader(args.weights), onnx_out, load_examples(paths[:1])[0][:4].astype("float32"))
+    print(json.dumps({**result, "onnx": str(onnx_out), "parity_max_abs": diff}, indent=2))
     return 0

@@ -48,11 +48,15 @@ class ReaderConfig:
     widths: tuple[int, ...] = (8, 16, 32, 64, 96)
     decoder: int = 16
     hidden: int = 96
+    # the margin logits are divided by this (fitted on validation seeds by ``hilum calibrate-reader``:
+    # encoder/lesion_reader/calibrate.py), so every serving path answers calibrated probabilities
+    margin_temperature: float = 1.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReaderConfig:
         return cls(widths=tuple(d.get("widths", cls.widths)), decoder=int(d.get("decoder", cls.decoder)),
-                   hidden=int(d.get("hidden", cls.hidden)))
+                   hidden=int(d.get("hidden", cls.hidden)),
+                   margin_temperature=float(d.get("margin_temperature", cls.margin_temperature)))
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "widths": list(self.widths)}
@@ -110,7 +114,7 @@ class LesionReaderNet(nn.Module):
         flags = self.flags(z)
         return (
             mask,
-            self.margin(z),
+            self.margin(z) / self.config.margin_temperature,
             self.notch(z),
             self.spicule_clock(z),
             F.softplus(self.spicule_length(z)),

@@ -2,7 +2,8 @@
 
 CPU budget: a wall-clock limit (``time_budget_min``) with the learning rate on a cosine over that
 time, batches drawn at random from the saved crops and turned by one of the eight symmetries of
-the square (the clock-hour labels turned with them: :func:`dihedral`). Truth enters only as targets.
+the square (the clock-hour labels turned with them: :func:`dihedral`), their film channel's look
+randomised (:func:`randomise_film`). Truth enters only as targets.
 """
 
 from __future__ import annotations
@@ -119,7 +120,7 @@ def losses(out: dict[str, torch.Tensor], tgt: dict[str, torch.Tensor]) -> dict[s
 
 
 def make_batch(crops: np.ndarray, masks: np.ndarray, tg: dict[str, np.ndarray], idx: np.ndarray,
-               rng: np.random.Generator) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+               rng: np.random.Generator, randomise: bool = True) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     x = torch.from_numpy(crops[idx].astype(np.float32))
     m = torch.from_numpy(masks[idx].astype(np.float32))[:, None]
     t = {k: torch.from_numpy(v[idx]) for k, v in tg.items()}
@@ -134,8 +135,48 @@ def make_batch(crops: np.ndarray, masks: np.ndarray, tg: dict[str, np.ndarray], 
     gain = torch.from_numpy(rng.uniform(0.85, 1.15, (len(idx), 1, 1)).astype(np.float32))
     bias = torch.from_numpy(rng.uniform(-0.06, 0.06, (len(idx), 1, 1)).astype(np.float32))
     x[:, 0] = (x[:, 0] * gain + bias).clamp(0.0, 1.0)
+    if randomise:
+        x[:, 0] = randomise_film(x[:, 0], rng)
     t["mask"] = m
     return x, t
+
+
+def _gaussian_kernel(sigma: float) -> torch.Tensor:
+    r = max(1, int(math.ceil(3 * sigma)))
+    k = torch.exp(-(torch.arange(-r, r + 1, dtype=torch.float32) ** 2) / (2 * sigma * sigma))
+    return k / k.sum()
+
+
+def _blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of one [H, W] image (reflect padding)."""
+    k = _gaussian_kernel(sigma)
+    r = (len(k) - 1) // 2
+    y = F.pad(img[None, None], (r, r, r, r), mode="reflect")
+    y = F.conv2d(y, k.view(1, 1, 1, -1))
+    return F.conv2d(y, k.view(1, 1, -1, 1))[0, 0]
+
+
+def randomise_film(films: torch.Tensor, rng: np.random.Generator) -> torch.Tensor:
+    """Per crop, each at random: a LUT gamma, detector blur, edge enhancement (unsharp mask) of a
+    vendor's strength, and quantum-like noise: the crop-level counterpart of the encoder's
+    rendering families (``encoder/phantom/rendering.py``), so the reader does not learn one
+    display chain's look as a constant. Blur stays below ~0.4 mm (1.5 px at 0.25 mm): spicules
+    1-2 mm wide remain in the pixels, so the margin label stays true."""
+    out = films.clone()
+    for i in range(out.shape[0]):
+        img = out[i]
+        if rng.random() < 0.5:
+            img = img.clamp(0.0, 1.0) ** float(rng.uniform(0.7, 1.4))
+        if rng.random() < 0.5:
+            img = _blur(img, float(rng.uniform(0.4, 1.5)))
+        if rng.random() < 0.3:
+            amount, sigma = float(rng.uniform(0.3, 1.5)), float(rng.uniform(2.0, 6.0))
+            img = img + amount * (img - _blur(img, sigma))
+        if rng.random() < 0.5:
+            noise = torch.from_numpy(rng.normal(0.0, rng.uniform(0.004, 0.03), img.shape).astype(np.float32))
+            img = img + noise
+        out[i] = img.clamp(0.0, 1.0)
+    return out
 
 
 Data = tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]
@@ -143,15 +184,16 @@ Data = tuple[np.ndarray, np.ndarray, list[dict[str, Any]]]
 
 def train(data: Data, cfg: TrainConfig, weights_out: Path, config: ReaderConfig | None = None,
           log_path: Path | None = None, refresh: Callable[[], Data] | None = None,
-          refresh_every_s: float = 120.0) -> dict[str, Any]:
+          refresh_every_s: float = 120.0, init_from: LesionReaderNet | None = None) -> dict[str, Any]:
     """``refresh`` (optional): called every ``refresh_every_s`` to pick up examples still being
-    rendered beside the run (``hilum train-reader --follow``)."""
+    rendered beside the run (``hilum train-reader --follow``); ``init_from``: continue from these
+    weights (its architecture; a new optimiser and schedule), e.g. the previous session's checkpoint."""
     crops, masks, truths = data
     torch.manual_seed(cfg.seed)
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     tg = targets(truths)
-    model = LesionReaderNet(config)
+    model = init_from if init_from is not None else LesionReaderNet(config)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     budget = cfg.time_budget_min * 60.0
     start = time.monotonic()
@@ -193,7 +235,7 @@ def train(data: Data, cfg: TrainConfig, weights_out: Path, config: ReaderConfig 
     finally:
         if sink:
             sink.close()
-    meta = {"steps": step, "examples": len(crops), "seeds": len({t["seed"] for t in truths}), "seconds": round(time.monotonic() - start, 1),
+    meta = {"steps": step, "continued": init_from is not None, "examples": len(crops), "seeds": len({t["seed"] for t in truths}), "seconds": round(time.monotonic() - start, 1),
             "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed}
     save_reader(model.eval(), weights_out, meta)
     return {**meta, "last": history[-1] if history else None}

@@ -69,11 +69,16 @@ def _code(value: tuple[str, str, str]) -> Dataset:
 
 
 def write_dicom(case: PhantomCase, path: Path) -> None:
+    write_dx(case.image_u16, case.pixel_spacing_mm, int(case.truth.get("seed", 0)), path)
+
+
+def write_dx(image_u16: np.ndarray, spacing_mm: tuple[float, float], seed: int, path: Any) -> None:
+    """A DX (For Presentation) file of ``image_u16`` at ``spacing_mm`` (row, column), UIDs from
+    ``seed``; ``path``: a file name or a binary file object."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.sequence import Sequence
     from pydicom.uid import ExplicitVRLittleEndian
 
-    seed = int(case.truth.get("seed", 0))
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image - For Presentation
     meta.MediaStorageSOPInstanceUID = _uid(seed, "sop")
@@ -120,17 +125,17 @@ def write_dicom(case: PhantomCase, path: Path) -> None:
     ds.BurnedInAnnotation = "NO"
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = (int(v) for v in case.image_u16.shape)
+    ds.Rows, ds.Columns = (int(v) for v in image_u16.shape)
     ds.BitsAllocated = 16
     ds.BitsStored = 16
     ds.HighBit = 15
     ds.PixelRepresentation = 0
-    ds.ImagerPixelSpacing = [f"{case.pixel_spacing_mm[0]:.6f}", f"{case.pixel_spacing_mm[1]:.6f}"]
+    ds.ImagerPixelSpacing = [f"{spacing_mm[0]:.6f}", f"{spacing_mm[1]:.6f}"]
     ds.PixelSpacing = ds.ImagerPixelSpacing
     ds.WindowCenter = "32768"
     ds.WindowWidth = "65536"
-    ds.PixelData = np.ascontiguousarray(case.image_u16, dtype="<u2").tobytes()
-    ds.save_as(str(path), enforce_file_format=True)
+    ds.PixelData = np.ascontiguousarray(image_u16, dtype="<u2").tobytes()
+    ds.save_as(path if hasattr(path, "write") else str(path), enforce_file_format=True)
 
 
 def write_case(case: PhantomCase, out_dir: Path) -> None:

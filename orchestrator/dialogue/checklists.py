@@ -81,9 +81,13 @@ FACT_ATTRIBUTES = MappingProxyType({
 
 
 def smooth_unbacked(rule: dict[str, Any], finding: Finding | None) -> bool:
-    """A margin item over a smooth read: the lesion map (half the film's resolution) cannot
-    show 1 mm spicules, so "smooth" decides neither "irregular: no" nor "smooth: yes"."""
-    return finding is not None and rule.get("fact") == "margin" and finding.margin == "smooth"
+    """A margin item over a smooth read that nothing backs: the lesion map (half the film's
+    resolution) cannot show 1 mm spicules, so its "smooth" decides neither "irregular: no" nor
+    "smooth: yes". A smooth read by the lesion reader on the film's own pixels, with its probability
+    over the threshold, is backed (``orchestrator/findings/lesion_reading.py``)."""
+    if finding is None or rule.get("fact") != "margin" or finding.margin != "smooth":
+        return False
+    return not (finding.margin_source == "reader" and is_confident(finding.attribute_confidence.get("margin")))
 
 
 def unbacked(rule: dict[str, Any], finding: Finding | None) -> bool:

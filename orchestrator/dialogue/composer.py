@@ -315,9 +315,12 @@ def compose_screen(ctx: Context) -> Composition:
 def margin_text(a: Anchor, f: Finding, lang: str) -> str:
     zh = lang == "zh"
     m = word("margin", f.margin, lang)
+    if f.margin == "smooth" and f.margin_source == "reader" and confident(f, "margin"):
+        # read on the film's own pixels at 0.25 mm, where 1-2 mm spicules show (issue 22)
+        return f"{a.id}在原片分辨率下边缘光滑。" if zh else f"{a.id}: the margin is smooth at the film's full resolution."
     if f.margin == "smooth":
-        # a smooth read is never stated flatly: the lesion map is drawn at half the film's
-        # resolution and does not resolve 1 mm spicules (issue 20)
+        # a smooth read is never stated flatly otherwise: the lesion map is drawn at half the
+        # working resolution and does not resolve 1 mm spicules (issue 20)
         return f"{a.id}在此分辨率下未见边缘不规则;薄层CT可明确。" if zh else (
             f"{a.id}: no irregularity seen at this resolution; thin-section CT would settle it.")
     if confident(f, "margin"):

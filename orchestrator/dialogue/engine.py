@@ -13,6 +13,7 @@ the encoder, the narrator, the observer and the session store.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Generator, Iterable, Iterator
@@ -27,6 +28,7 @@ from orchestrator.dialogue.parser import Query, parse
 from orchestrator.dialogue.report import build_report
 from orchestrator.dialogue.session import (
     SCREEN_QUESTION,
+    DicomReference,
     Frame,
     InMemorySessionStore,
     SessionState,
@@ -37,7 +39,9 @@ from orchestrator.dialogue.session import (
 )
 from orchestrator.dialogue.turn import Answer, Narration, Turn
 from orchestrator.encoders.base import AnatomyEncoder
+from orchestrator.encoders.lesion_reader import LesionReader
 from orchestrator.errors import (
+    EncoderError,
     InputError,
     InvalidQuestionError,
     SessionFullError,
@@ -45,12 +49,14 @@ from orchestrator.errors import (
     TenantQuotaError,
 )
 from orchestrator.facts import ImageFacts, PixelSpacing, to_jsonable
+from orchestrator.imaging import DecodedFilm
 from orchestrator.narration.base import ComposerNarrator, NarrationRequest, NarrationResult, Narrator
 from orchestrator.narration.prompt import canonical_json
 from orchestrator.observer import EngineObserver, NullObserver, ObservedStore
 from orchestrator.ontology.loader import load_ontology
 from orchestrator.settings import Settings
 
+log = logging.getLogger(__name__)
 NEEDS_SUBJECT = frozenset({"describe_margin", "density", "size", "locate", "measure_relation", "compare"})
 UNSIDED_ANATOMY = frozenset({"heart", "mediastinum", "trachea", "retrocardiac"})
 _ANATOMY_ALIASES = MappingProxyType({"costophrenic_angle": "costophrenic"})
@@ -183,8 +189,10 @@ class DialogueEngine:
         store: SessionStore | None = None,
         narrator: Narrator | None = None,
         observer: EngineObserver | None = None,
+        reader: LesionReader | None = None,
     ) -> None:
         self.encoder = encoder
+        self.reader = reader  # the lesion reader (issue 22): first turns of fine-pixel films only
         self.settings = settings
         self.store: SessionStore = store or InMemorySessionStore(
             settings.session_ttl_s, settings.max_sessions, lock_wait_s=settings.session_lock_wait_s)
@@ -216,8 +224,40 @@ class DialogueEngine:
         maps = self._timed("encode", timings, self.encoder.encode, film.image)
         spacing = film.spacing or estimate_spacing(maps, film.info.get("spacing_rejected"))
         facts = self._timed("findings", timings, analyse, maps, spacing, check)
-        return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, film.dicom_reference), film.frame,
-                            heatmap_png(maps.lesion))
+        if self.reader is not None and facts.findings:
+            facts = self._timed("read", timings, self._read_lesions, film, maps.lesion, facts)
+        return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, self._kept_reference(film.dicom_reference)),
+                            film.frame, heatmap_png(maps.lesion))
+
+    def _read_lesions(self, film: DecodedFilm, lesion_map: Any, facts: ImageFacts) -> ImageFacts:
+        """The focal findings' margins read on the upload's own pixels, all in one reader call
+        (``orchestrator.findings.lesion_reading``); films with coarse pixels keep the lesion map's."""
+        from orchestrator.contracts.lesion_reader import MAX_CROPS
+        from orchestrator.encoders.lesion_reader import read_candidates
+        from orchestrator.findings.lesion_reading import reader_applies, refine_facts, to_read
+
+        if self.reader is None or film.original is None or not reader_applies(
+                film.original_mm_per_px, self.settings.lesion_reader_max_mm_per_px):
+            return facts
+        indices = to_read(facts)[:MAX_CROPS]
+        if not indices:
+            return facts
+        try:
+            readings = read_candidates(self.reader, film.original, film.original_mm_per_px, film.frame,
+                                       [facts.findings[i].center_px for i in indices], lesion_map)
+        except EncoderError as exc:  # the reader down: the lesion map's margins, hedged as ever
+            log.warning("lesion reader unavailable, margins from the lesion map: %s", exc.message)
+            return facts
+        return refine_facts(facts, indices, readings)
+
+    def _kept_reference(self, ref: DicomReference | None) -> DicomReference | None:
+        """What the session keeps of a DICOM upload's header: as read, or de-identified
+        (``Settings.deidentify``: ``orchestrator.deidentify``) before anything is stored."""
+        if ref is None or not self.settings.deidentify:
+            return ref
+        from orchestrator.deidentify import deidentify_header
+
+        return replace(ref, header=tuple(deidentify_header(ref.header_dict()).items()))
 
     def create_session(self, data: bytes, filename: str | None = None, lang: str | None = None,
                        tenant: str = "default") -> SessionView:

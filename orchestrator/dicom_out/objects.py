@@ -13,6 +13,7 @@ from typing import Literal
 import pydicom
 from pydicom.dataset import Dataset
 
+from orchestrator.deidentify import is_deidentified, mark_deidentified
 from orchestrator.dialogue.service import DialogueService
 from orchestrator.dicom_out.content import SessionContent, session_content
 from orchestrator.dicom_out.source import SourceImage, secondary_capture_image, session_source
@@ -72,22 +73,28 @@ class DicomObjects:
     def build_with_source(self, kind: ObjectKind, session_id: str, tenant: str = "default") -> tuple[Dataset, SourceImage]:
         content = session_content(self.engine, session_id, tenant)
         source = self.source(content)
+        ds = self._build(kind, content, source)
+        if is_deidentified(source.header):  # the session kept its source's header de-identified
+            mark_deidentified(ds)
+        return ds, source
+
+    def _build(self, kind: ObjectKind, content: SessionContent, source: SourceImage) -> Dataset:
         if kind == "sr":
             from orchestrator.dicom_out.sr import build_sr
 
-            return build_sr(content, source, self.engine.ontology), source
+            return build_sr(content, source, self.engine.ontology)
         if kind == "pr":
             from orchestrator.dicom_out.pr import build_pr
 
-            return build_pr(content, source), source
+            return build_pr(content, source)
         if kind == "sc":
             if source.kind != "secondary_capture":
                 raise NoSuchDicomObjectError("this session's film is the uploaded DICOM image: no secondary "
                                              "capture is made for it")
-            return secondary_capture_image(source, content.display_png), source
+            return secondary_capture_image(source, content.display_png)
         from orchestrator.dicom_out.seg import build_seg
 
-        return build_seg(content, source), source
+        return build_seg(content, source)
 
     def build(self, kind: ObjectKind, session_id: str, tenant: str = "default") -> Dataset:
         return self.build_with_source(kind, session_id, tenant)[0]

@@ -1,10 +1,12 @@
-"""``build_encoder(settings)``: the one place that turns ``settings.encoder`` into an encoder."""
+"""``build_encoder(settings)`` and ``build_lesion_reader(settings)``: the one place that turns
+``settings.encoder`` / ``settings.lesion_reader`` into a client."""
 
 from __future__ import annotations
 
 from urllib.parse import urlparse
 
 from orchestrator.encoders.base import AnatomyEncoder
+from orchestrator.encoders.lesion_reader import LesionReader
 from orchestrator.errors import EncoderError
 from orchestrator.settings import Settings
 
@@ -40,3 +42,19 @@ def build_encoder(settings: Settings) -> AnatomyEncoder:
         parse_triton_url(spec), model_name=settings.triton_model_name, timeout_s=settings.encoder_timeout_s,
         shared_memory_slots=settings.triton_shared_memory_slots, max_in_flight=settings.encoder_queue_size,
     )
+
+
+def build_lesion_reader(settings: Settings) -> LesionReader | None:
+    """``settings.lesion_reader``: "off" (None), "embedded" or "triton://HOST:PORT"."""
+    spec = settings.lesion_reader.strip()
+    if spec == "off":
+        return None
+    if spec == "embedded":
+        from orchestrator.encoders.lesion_reader import EmbeddedLesionReader
+
+        return EmbeddedLesionReader(settings.lesion_reader_onnx_path)
+    if urlparse(spec).scheme != TRITON_SCHEME:
+        raise EncoderError("lesion_reader must be 'off', 'embedded' or 'triton://HOST:PORT'")
+    from orchestrator.encoders.lesion_reader import TritonLesionReader
+
+    return TritonLesionReader(parse_triton_url(spec), timeout_s=settings.encoder_timeout_s)

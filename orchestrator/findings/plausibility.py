@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.findings.geometry import Geometry, widths_mm
 
 ENTROPY_CHANNELS: tuple[str, ...] = ("lung_right", "lung_left", "heart", "mediastinum", "spine")
@@ -41,10 +42,11 @@ class Plausibility:
         return not self.warnings
 
 
-def map_entropy(geom: Geometry) -> float:
+def map_entropy(maps: AnatomyMaps) -> float:
+    """Mean binary entropy (bits per pixel) of the ENTROPY_CHANNELS maps."""
     out = []
     for name in ENTROPY_CHANNELS:
-        p = np.clip(geom.maps.channel(name).astype(np.float64), 1e-4, 1 - 1e-4)
+        p = np.clip(maps.channel(name).astype(np.float64), 1e-4, 1 - 1e-4)
         out.append(float(np.mean(-(p * np.log2(p) + (1 - p) * np.log2(1 - p)))))
     return float(np.mean(out))
 
@@ -88,7 +90,7 @@ def ctr_ok(geom: Geometry) -> bool:
 
 
 def plausibility(geom: Geometry) -> Plausibility:
-    entropy = map_entropy(geom)
+    entropy = map_entropy(geom.maps)
     warnings: list[str] = []
     if entropy > ENTROPY_MAX:
         warnings.append("anatomy_not_established")

@@ -117,3 +117,43 @@ def test_the_scorer_counts_hits_and_misses() -> None:
     assert s["spicule_count_within_1"]["rate"] == 0.0
     assert s["diameter_within_15pct_round_ge8mm"]["hits"] == 2
     assert ece([0.9, 0.9], [True, True]) == pytest.approx(0.1)
+
+
+def test_film_randomisation_changes_the_look_and_keeps_the_range() -> None:
+    from encoder.lesion_reader.train import randomise_film
+
+    films = torch.rand(16, 256, 256) * 0.5 + 0.25
+    before = films.clone()
+    out = randomise_film(films, np.random.default_rng(3))
+    assert out.shape == films.shape and float(out.min()) >= 0.0 and float(out.max()) <= 1.0
+    changed = [not torch.equal(a, b) for a, b in zip(out, films, strict=True)]
+    assert 8 <= sum(changed) <= 16  # each transform is drawn per crop
+    assert torch.equal(films, before)  # the input is not modified in place
+
+
+def test_the_fitted_temperature_undoes_overconfidence_and_keeps_decisions() -> None:
+    from encoder.lesion_reader.calibrate import fit_temperature, nll
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 3, 600)
+    logits = rng.normal(0.0, 1.0, (600, 3))
+    logits[np.arange(600), labels] += 1.0  # informative logits ...
+    sharp = logits * 4.0  # ... made four times too sure
+    t = fit_temperature(sharp, labels)
+    assert 3.0 < t < 5.5, t
+    assert nll(sharp, labels, t) < nll(sharp, labels, 1.0)
+
+
+def test_the_temperature_divides_the_margin_logits_only() -> None:
+    from encoder.lesion_reader.network import ReaderConfig
+
+    torch.manual_seed(0)
+    plain = LesionReaderNet().eval()
+    warm = LesionReaderNet(ReaderConfig(margin_temperature=2.0)).eval()
+    warm.load_state_dict(plain.state_dict())
+    x = torch.rand(2, 2, 256, 256)
+    with torch.no_grad():
+        a, b = plain.named_outputs(x), warm.named_outputs(x)
+    assert torch.allclose(a["margin"], 2.0 * b["margin"], atol=1e-6)
+    assert torch.equal(a["diameter_mm"], b["diameter_mm"])
+    assert ReaderConfig.from_dict(warm.config.as_dict()).margin_temperature == 2.0

@@ -32,7 +32,7 @@ def test_unsure_maps_withhold_everything() -> None:
     base = maps_with()
     unsure = dataclasses.replace(base, anatomy=np.clip(base.anatomy * 0.6 + 0.2, 0, 1))  # every pixel hedged
     geom = build_geometry(unsure, SPACING)
-    assert map_entropy(geom) > ENTROPY_MAX
+    assert map_entropy(geom.maps) > ENTROPY_MAX
     facts = analyse(unsure, SPACING)
     assert "anatomy_not_established" in facts.film_check.warnings and not facts.film_check.anatomy_plausible
     assert facts.findings == () and facts.anatomy.hilum_px == {} and facts.anatomy.cardiothoracic_ratio is None

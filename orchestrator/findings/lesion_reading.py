@@ -1,0 +1,81 @@
+"""Findings refined by the lesion reader: the margin read on the upload's own pixels (issue 22).
+
+The findings layer reads a margin off the encoder's lesion map, drawn at half the 512² working
+resolution (~1.3 mm per pixel): lobulation shows, 1-2 mm spicules do not, and a smooth read cannot
+be backed. On a first turn, when the upload's pixels are fine enough (``max_mm_per_px``, 0.3 mm by
+default; real detectors deliver 0.14-0.2 mm), every focal finding (``READ_KINDS``) is cut as a 64 mm
+crop at 0.25 mm from the original pixels and all of a film's crops go to the reader in one call
+(``orchestrator.encoders.lesion_reader.read_candidates``). What it changes on each finding:
+
+- ``margin`` (the reader's class), with its notches / spicules at the reader's clock hours (points
+  on the finding's equivalent circle, since the reader names hours, not pixels);
+- ``attribute_confidence["margin"]``: the reader's probability of the stated class being right as
+  a smooth / irregular call (P(smooth) for smooth, P(lobulated) + P(spiculated) otherwise);
+- ``margin_source = "reader"``: a confident smooth read is then stated, and the checklist's margin
+  item can be "no" (``orchestrator.dialogue.checklists.smooth_unbacked``).
+
+Size, density, calcification and cavity stay the findings layer's. Films with coarser pixels (the
+phantom's 0.64 mm, PNG exports) keep the lesion map's margin and its honest hedging. Follow-up
+turns never call the reader: the facts are made once.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import replace
+
+from orchestrator.contracts.lesion_reader import LesionReading
+from orchestrator.facts import Finding, ImageFacts, Notch, Spicule
+
+READ_KINDS: tuple[str, ...] = ("nodule", "mass", "calcified_nodule", "cavity")  # the reader's training lesions
+
+
+def reader_applies(original_mm_per_px: tuple[float, float] | None, max_mm_per_px: float) -> bool:
+    """Whether the upload's pixels resolve what the reader reads (a known spacing, fine enough)."""
+    return original_mm_per_px is not None and max(original_mm_per_px) <= max_mm_per_px
+
+
+def to_read(facts: ImageFacts) -> list[int]:
+    """Indices of the findings the reader reads (focal lesions, in finding order)."""
+    return [i for i, f in enumerate(facts.findings) if f.kind in READ_KINDS]
+
+
+def _at_clock(f: Finding, hour: int, mm_per_px: float, extra_mm: float = 0.0) -> tuple[float, float]:
+    """The point at ``hour`` on the finding's equivalent circle, ``extra_mm`` beyond it (12 up, 3 the
+    image's right), in working pixels."""
+    r = (f.diameter_mm / 2.0 + extra_mm) / mm_per_px
+    a = math.radians(30.0 * (hour % 12))
+    return round(f.center_px[0] + r * math.sin(a), 1), round(f.center_px[1] - r * math.cos(a), 1)
+
+
+def refine(f: Finding, reading: LesionReading, mm_per_px: float) -> Finding:
+    """One finding with the reader's margin (see the module docstring); ``mm_per_px``: the working
+    image's spacing."""
+    p_irregular = reading.p_irregular
+    margin = reading.margin
+    if margin == "spiculated" and not reading.spicule_clock:
+        margin = "lobulated" if reading.margin_probs["lobulated"] >= reading.margin_probs["smooth"] else "smooth"
+    notches = tuple(Notch(h, 0.0, _at_clock(f, h, mm_per_px)) for h in reading.notches_clock) \
+        if margin == "lobulated" else ()
+    spicules: tuple[Spicule, ...] = ()
+    if margin == "spiculated":
+        spicules = tuple(
+            Spicule(h, round(float(length), 1), _at_clock(f, h, mm_per_px), _at_clock(f, h, mm_per_px, float(length)))
+            for h, length in zip(reading.spicule_clock, reading.spicule_length_mm, strict=True)
+        )
+    p = p_irregular if margin != "smooth" else 1.0 - p_irregular
+    conf = {**f.attribute_confidence, "margin": round(float(min(max(p, 0.02), 0.98)), 4)}
+    return replace(f, margin=margin, notches=notches, spicules=spicules, attribute_confidence=conf,
+                   margin_source="reader")
+
+
+def refine_facts(facts: ImageFacts, indices: Sequence[int], readings: Sequence[LesionReading]) -> ImageFacts:
+    """The facts with ``readings[k]`` applied to ``facts.findings[indices[k]]``."""
+    if len(indices) != len(readings):
+        raise ValueError("one reading per finding read")
+    findings = list(facts.findings)
+    mm_per_px = math.sqrt(facts.spacing.row_mm * facts.spacing.col_mm)
+    for i, reading in zip(indices, readings, strict=True):
+        findings[i] = refine(findings[i], reading, mm_per_px)
+    return replace(facts, findings=tuple(findings))

@@ -1,0 +1,92 @@
+"""Findings refined by the lesion reader's readings (orchestrator/findings/lesion_reading.py), and
+what the dialogue then says about a margin read at full resolution."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import pytest
+
+from orchestrator.contracts.lesion_reader import LesionReading
+from orchestrator.dialogue.checklists import smooth_unbacked
+from orchestrator.dialogue.composer import margin_text
+from orchestrator.facts import Density, Finding, ImageFacts, PixelSpacing
+from orchestrator.findings.lesion_reading import READ_KINDS, reader_applies, refine, refine_facts, to_read
+
+MARGIN_RULE = {"fact": "margin", "op": "in", "value": ["lobulated", "spiculated"]}
+
+
+def _finding(kind: str = "nodule", margin: str = "smooth") -> Finding:
+    return Finding(
+        id="F1", kind=kind, shape="round", center_px=(200.0, 150.0), bbox_px=(190.0, 140.0, 210.0, 160.0),
+        polygon_px=(), area_mm2=113.1, diameter_mm=12.0, longest_mm=12.0, shortest_mm=12.0, orientation_deg=0.0,
+        side="right", lobe="RLL", zone="lower", band="outer", margin=margin, notches=(), spicules=(),
+        density=Density("homogeneous", 0.2, False, False, False, "no"), pleural_contact=False,
+        distance_to_pleura_mm=10.0, distance_to_diaphragm_mm=30.0, hilum=None, confidence=0.9,
+        attribute_confidence={"presence": 0.9, "margin": 0.5},
+    )
+
+
+def _reading(margin: str, p: dict[str, float], spicules: list[int] = (), notches: list[int] = ()) -> LesionReading:
+    spicules, notches = list(spicules), list(notches)
+    return LesionReading(margin=margin, margin_probs=p, notches_clock=notches, notch_probs=[0.0] * 12,
+                         spicules=len(spicules), spicule_clock=spicules, spicule_probs=[0.0] * 12,
+                         spicule_length_mm=[4.0] * len(spicules), spicule_count_raw=float(len(spicules)),
+                         calcified=False, p_calcified=0.1, cavitation=False, p_cavity=0.1, diameter_mm=12.0,
+                         mask=np.zeros((128, 128), np.float32))
+
+
+def test_a_confident_smooth_reading_is_backed_and_stated() -> None:
+    f = refine(_finding(), _reading("smooth", {"smooth": 0.93, "lobulated": 0.05, "spiculated": 0.02}), 0.6)
+    assert (f.margin, f.margin_source) == ("smooth", "reader")
+    assert f.attribute_confidence["margin"] == pytest.approx(0.93) and f.attribute_confidence["presence"] == 0.9
+    assert not smooth_unbacked(MARGIN_RULE, f)  # the checklist may now say "no"
+    assert "smooth at the film's full resolution" in margin_text(_anchor(), f, "en")
+    assert "原片分辨率下边缘光滑" in margin_text(_anchor(), f, "zh")
+
+
+def test_an_unsure_smooth_reading_stays_hedged() -> None:
+    f = refine(_finding(), _reading("smooth", {"smooth": 0.55, "lobulated": 0.3, "spiculated": 0.15}), 0.6)
+    assert f.margin_source == "reader" and smooth_unbacked(MARGIN_RULE, f)
+    assert "no irregularity seen at this resolution" in margin_text(_anchor(), f, "en")
+    # a smooth read off the lesion map is never backed, whatever its number
+    assert smooth_unbacked(MARGIN_RULE, replace(_finding(), attribute_confidence={"margin": 0.99}))
+
+
+def test_spicules_and_notches_land_at_their_clock_hours() -> None:
+    mm = 0.6
+    f = refine(_finding(), _reading("spiculated", {"smooth": 0.1, "lobulated": 0.2, "spiculated": 0.7}, [3, 12]), mm)
+    assert f.margin == "spiculated" and [s.clock for s in f.spicules] == [3, 12]
+    three, twelve = f.spicules
+    r = 6.0 / mm  # the 12 mm finding's radius in working pixels
+    assert three.base_px == pytest.approx((200.0 + r, 150.0)) and three.tip_px[0] > three.base_px[0]
+    assert twelve.base_px == pytest.approx((200.0, 150.0 - r)) and twelve.tip_px[1] < twelve.base_px[1]
+    assert f.attribute_confidence["margin"] == pytest.approx(0.9)  # P(irregular)
+    lob = refine(_finding(), _reading("lobulated", {"smooth": 0.2, "lobulated": 0.7, "spiculated": 0.1},
+                                      notches=[9]), mm)
+    assert [n.clock for n in lob.notches] == [9] and lob.notches[0].point_px[0] < 200.0
+
+
+def test_spiculated_without_a_spicule_hour_is_not_stated_spiculated() -> None:
+    f = refine(_finding(), _reading("spiculated", {"smooth": 0.2, "lobulated": 0.35, "spiculated": 0.45}), 0.6)
+    assert f.margin == "lobulated" and not f.spicules
+
+
+def test_which_films_and_findings_are_read() -> None:
+    assert reader_applies((0.15, 0.15), 0.3) and not reader_applies((0.32, 0.32), 0.3)
+    assert not reader_applies(None, 0.3)  # no known spacing: a crop in mm cannot be cut
+    findings = (_finding("nodule"), _finding("strand"), _finding("mass"), _finding("effusion"))
+    facts = ImageFacts(image_size=(512, 512), spacing=PixelSpacing(0.6, 0.6, "dicom"), anatomy=None,
+                       findings=findings, checked=())
+    assert to_read(facts) == [0, 2] and {"nodule", "mass"} <= set(READ_KINDS)
+    with pytest.raises(ValueError):
+        refine_facts(facts, [0, 2], [])
+    out = refine_facts(facts, [2], [_reading("lobulated", {"smooth": 0.1, "lobulated": 0.8, "spiculated": 0.1})])
+    assert [f.margin_source for f in out.findings] == ["lesion_map", "lesion_map", "reader", "lesion_map"]
+
+
+def _anchor():  # noqa: ANN202 - the composer reads only the id
+    class _A:
+        id = "A1"
+    return _A()
