@@ -263,6 +263,15 @@ def normalise(text: str) -> str:
     return _SPACES.sub(" ", t).strip()
 
 
+def correct_zh_typos(text: str, vocab: Vocabulary) -> str:
+    """Replace the Chinese homophone typos ``cues.zh_typos`` names ("肺部有异长吗") by their word."""
+    if not _CJK.search(text):
+        return text
+    for word, pattern in vocab.index.zh_typos:
+        text = pattern.sub(word, text)
+    return text
+
+
 def correct_typos(text: str, lexicon: frozenset[str]) -> str:
     """Replace English words that are not in the lexicon by their closest lexicon word."""
     if not lexicon:
@@ -524,6 +533,9 @@ class _Index:
                                for kind, (sign, states) in v.anatomy_states.items()}
         self.relation_landmarks = set(v.cues.get("relation_landmarks", ()))
         self.which_region = re.compile(v.cues["which_region"]) if v.cues.get("which_region") else None
+        # Chinese homophone typos ("异长" for 异常): each pattern is replaced by its word before matching
+        self.zh_typos = tuple((word, re.compile(pattern)) for word, pattern in v.cues.get("zh_typos", {}).items()
+                              if not word.startswith("_"))
 
         # one search per text for every term above (the cue fallback in ``cue`` has its own)
         groups = [t for t in vars(self).values() if isinstance(t, _Terms)]
@@ -697,13 +709,9 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
         s["screen"] = s.get("screen", 0) + 6
     # "is there a pneumothorax?" asks whether this film shows a sign, unless it asks for a disease's typical signs
     explains = bool(features["term"]) and s.get("explain_term", 0) >= 5 and not features["references"]
-    if features["sign"] and not (features["checklist_cue"] or explains) and s.get("out_of_scope", 0) < 6:
+    if features["sign"] and not (features["checklist_cue"] or explains or features["kind_over_lungs"]) and s.get("out_of_scope", 0) < 6:
         s["assess_anatomy"] = s.get("assess_anatomy", 0) + 6
-    # "are both lung fields clear?" / "do you see any nodules?" about no lesion in particular: a screening question
-    if not features["lesion_talk"] and features["whole_lungs_clear"]:
-        s["screen"] = s.get("screen", 0) + 4
-    if features["presence"] and features["descriptors"] and not (features["references"] or features["relative"]):
-        s["screen"] = s.get("screen", 0) + 3
+    _screen_bonuses(s, scores, features)
     # "how long are the spicules?" / "where are the notches?": a part of the margin, asked about by size or place
     if features["margin_part"]:
         s["describe_margin"] = s.get("describe_margin", 0) + max(s.get("size", 0), s.get("locate", 0))
@@ -723,6 +731,22 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
     if features["size_op"]:
         target = "measure_relation" if relational and s.get("measure_relation", 0) >= 2 else "size"
         s[target] = s.get(target, 0) + 5
+
+
+def _screen_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[str, Any]) -> None:
+    """The cues of a question about the whole film, at no lesion in particular: the screening summary answers it."""
+    # "are both lung fields clear?" / "do you see any nodules?" about no lesion in particular: a screening question
+    if not features["lesion_talk"] and features["whole_lungs_clear"]:
+        s["screen"] = s.get("screen", 0) + 4
+    if features["presence"] and features["descriptors"] and not (features["references"] or features["relative"]):
+        s["screen"] = s.get("screen", 0) + 3
+    # "双肺有无实变影?" / "any consolidation in the lungs?": a kind of lesion looked for over both lungs screens for it
+    if features["kind_over_lungs"]:
+        s["screen"] = s.get("screen", 0) + 6
+    # "anything suspicious in the lungs?": suspicion of no lesion and no disease in particular asks for the screening
+    if (features["suspicion"] and not (features["pointed"] or features["checklist"] or features["term"] or features["compare"])
+            and (features["presence"] or features["whole_lungs"] or scores.get("screen", 0) > 0)):
+        s["screen"] = s.get("screen", 0) + 4
 
 
 def _fallback_intent(features: dict[str, Any]) -> str:
@@ -869,7 +893,15 @@ def size_threshold(text: str, vocab: Vocabulary) -> tuple[str, float] | None:
 
 
 _YES_NO = re.compile(r"^(?:is|are|does|do|was|has|have|can|could)\b|[吗么][?？!.。]*$|是否|是不是")
-_CONNECTING_BAND = re.compile(r"(条索|索条|条带|strand|band)\S{0,2}\s?(相连|连接|相通|connect|join|link)")
+# a strand that links two things ("有没有条索相连", "a band connecting it"); a definite one ("the 条索影
+# connected to …", "这个条索影相连吗") is the finding of that kind, as in a Chinese or English question
+_CONNECTING_BAND = re.compile(r"(?:(?<![a-z])(the|this|that)\s?|(该|这个?|那个?|此))?"
+                              r"(条索|索条|条带|strand|band)\S{0,2}\s?(相连|连接|相通|连着|connect|join|link)")
+
+
+def _connecting_band(text: str) -> bool:
+    """A strand named as the link between two things, not as a lesion (see ``_CONNECTING_BAND``)."""
+    return any(not (m.group(1) or m.group(2)) for m in _CONNECTING_BAND.finditer(text))
 
 
 def parse(question: str, vocab: Vocabulary | None = None) -> Query:
@@ -915,7 +947,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     foreign = foreign_language(raw, v)
     if foreign is not None:  # the question's language is that one: the engine answers in the session's
         return Query(intent="out_of_scope", lang=detect_lang(raw), foreign=foreign)
-    text = correct_typos(raw, v.lexicon)
+    text = correct_zh_typos(correct_typos(raw, v.lexicon), v)
     loc = parse_location(text, v)
     ids = tuple(f"{m.group(1).upper()}{int(m.group(2))}" for m in _ANCHOR_ID.finditer(question))
     refs = tuple(dict.fromkeys(_references(text, v) + ids))
@@ -925,7 +957,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     descriptors = tuple(_all_keys(text, ix.descriptors))
     if threshold is not None:  # "bigger than 1 cm" compares with a number, not with the other lesion
         descriptors = tuple(d for d in descriptors if d not in ("small", "large"))
-    if _CONNECTING_BAND.search(text):  # "有没有条索相连" / "a band connecting it": the link, not a lesion
+    if _connecting_band(text):  # "有没有条索相连" / "a band connecting it": the link, not a lesion
         descriptors = tuple(d for d in descriptors if d != "strand-like")
     both = ix.both_reference.any_in(text)
     pair = len(set(ids)) >= 2 or both or len(lesion_groups(descriptors)) >= 2
@@ -933,6 +965,10 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     relative = _first_key(text, ix.relative_positions)
     lesion_talk = bool(refs or ids or lesion_groups(descriptors) or relative)
     signs = find_sign_questions(text, anatomy_kinds, v, lesion_talk)
+    whole_lungs = ix.cue("whole_lungs").any_in(text)
+    presence = ix.cue("presence").any_in(text)
+    # a lesion pointed at (refs holds the explicit ids too); "both" in "both lungs" points at none
+    pointed = bool(relative) or any(not (whole_lungs and f"{r} lung" in text) for r in refs)
     features = {
         "term": term,
         "checklist": checklist,
@@ -957,8 +993,14 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "units": sum(w for w, _ in ix.unit_keywords.found(text)),  # in keyword order, as the original sum
         "landmark": sorted(set(anatomy_kinds) & ix.relation_landmarks),
         "lesion_talk": lesion_talk,
-        "whole_lungs_clear": ix.cue("whole_lungs").any_in(text) and ix.cue("clear_words").any_in(text),
-        "presence": ix.cue("presence").any_in(text),
+        "whole_lungs_clear": whole_lungs and ix.cue("clear_words").any_in(text),
+        "presence": presence,
+        "whole_lungs": whole_lungs,
+        "pointed": pointed,
+        # "双肺有无实变影?": a kind of lesion looked for over both lungs, at no lesion or side in particular
+        "kind_over_lungs": (whole_lungs and presence and not (pointed or checklist or loc["lesion_side"])
+                            and ix.cue("lesion_kinds").any_in(text)),
+        "suspicion": ix.cue("suspicion").any_in(text),
         "which_region": ix.which_region is not None and bool(ix.which_region.search(text)),
     }
     intent = choose_intent(score_intents(text, v), features)

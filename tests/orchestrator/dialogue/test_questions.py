@@ -24,9 +24,15 @@ REQUIRED = 0.95
 # 2026-12-02 BEFORE any parser change for it, and kept out of tuning: parser changes are tuned on
 # questions.jsonl and never on this file. Scored, not tuned: its floor is the score when it was
 # written (119/166), raised to each measured score after a parser change that was tuned without it
-# (159/166 on 2026-12-02), so a later change can be seen to hurt; the target is 0.97.
+# (159/166 on 2026-12-02), so a later change can be seen to hurt; the target is 0.97. Its last seven misses
+# were then fixed as general rules tuned on this file (166/166), so it is now a tuning set, not a held-out one.
 HELD_OUT_V2 = DATA / "questions_heldout_v2.jsonl"
-HELD_OUT_V2_FLOOR = 159 / 166
+# the held-out set now: 211 questions written on 2026-12-02 by someone who never read the parser and
+# never ran it on them, scored once against the parser as it was (180/211 at commit eac14de) and
+# after a parser change tuned on v2 and questions.jsonl only (never on this file); same floor rule
+HELD_OUT_V3 = DATA / "questions_heldout_v3.jsonl"
+HELD_OUT_V3_FLOOR = 180 / 211
+HELD_OUT_V2_FLOOR = 166 / 166
 
 
 class CountingEncoderDouble:
@@ -95,3 +101,18 @@ def test_heldout_v2_score(make_facts: Callable[..., Any]) -> None:
         if not ok:
             print("  WRONG", msg)
     assert right / len(items) >= HELD_OUT_V2_FLOOR - 1e-9
+
+
+def test_heldout_v3_score(make_facts: Callable[..., Any]) -> None:
+    """The untuned held-out set v3 (intent and anchor both right), printed for the README:
+    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k heldout_v3``."""
+    engine = DialogueEngine(CountingEncoderDouble(), Settings())  # type: ignore[arg-type]
+    items = load(HELD_OUT_V3)
+    assert len(items) >= 150
+    results = [run_one(engine, i, make_facts) for i in items]
+    right = sum(ok for ok, _ in results)
+    print(f"\nheld-out set v3: {right}/{len(items)} right ({right / len(items):.1%}; target 97%)")
+    for ok, msg in results:
+        if not ok:
+            print("  WRONG", msg)
+    assert right / len(items) >= HELD_OUT_V3_FLOOR - 1e-9
