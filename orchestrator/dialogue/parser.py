@@ -443,6 +443,19 @@ class _Terms:
         lows, payloads = self._lows, self._payloads
         return [(payloads[i], hits[lows[i]]) for i in ix]
 
+    def found_terms(self, text: str) -> list[tuple[Any, str, list[int]]]:
+        """``found`` with each lower-cased term: ``(payload, term, positions)``."""
+        hits = self.matcher.hits(text)
+        if not hits:
+            return []
+        if len(self._pairs) <= self._LINEAR:
+            return [(payload, t, hits[t]) for payload, t in self._pairs if t in hits]
+        rows_of = self._rows_of
+        ix = [i for t in hits if t in rows_of for i in rows_of[t]]
+        ix.sort()
+        lows, payloads = self._lows, self._payloads
+        return [(payloads[i], lows[i], hits[lows[i]]) for i in ix]
+
     def any_substring(self, text: str) -> bool:
         """Whether any of the terms occurs in the text at all (``found`` can only find those)."""
         return any(t in text for t in self._lows)
@@ -612,6 +625,8 @@ def parse_location(text: str, vocab: Vocabulary) -> dict[str, Any]:
     zone_alt = _alternatives(stripped, ix.zones, ix.zone_words, vocab)
     band_alt = _alternatives(stripped, ix.bands, ix.band_words, vocab)
     lobe_alt = _lobe_alternatives(text, vocab)
+    # "在左肺还是右肺?" / "left or right lung?": both sides offered as choices ask which one
+    side_alt = len({s for _, s in sides}) >= 2 and any(c in text for c in ix.alternatives)
     return {
         "side": side if not lobe_alt or sides else None,
         "lesion_side": lesion_side if not lobe_alt or sides else None,
@@ -619,7 +634,7 @@ def parse_location(text: str, vocab: Vocabulary) -> dict[str, Any]:
         "zone": None if zone_alt else _first_key(stripped, ix.zones),
         "band": None if band_alt else _first_key(text, ix.bands),
         "anatomy": tuple(dict.fromkeys(names)),
-        "asks_region": zone_alt or band_alt or lobe_alt,
+        "asks_region": zone_alt or band_alt or lobe_alt or side_alt,
     }
 
 
@@ -662,11 +677,21 @@ def _strip_terms(text: str, vocab: Vocabulary) -> str:
 
 
 def score_intents(text: str, vocab: Vocabulary) -> dict[str, float]:
+    """Keyword weights summed per intent. A keyword found only inside a longer keyword of another intent counts
+    for that one alone ("define" in "well-defined" is a margin word, "size" in "heart size" the heart's)."""
     ix = vocab.index
     scores = dict.fromkeys(ix.intent_names, 0.0)
-    for (intent, weight), _ in ix.intents.found(text):  # in keyword order: the same sums as adding them one by one
+    found = ix.intents.found_terms(text)
+    spans = [(p, p + len(t), intent) for (intent, _), t, positions in found for p in positions]
+    for (intent, weight), t, positions in found:  # in keyword order: the same sums as adding them one by one
+        if len(spans) > 1 and all(_inside_other(p, p + len(t), intent, spans) for p in positions):
+            continue
         scores[intent] += weight
     return scores
+
+
+def _inside_other(start: int, end: int, intent: str, spans: list[tuple[int, int, str]]) -> bool:
+    return any(i != intent and a <= start and end <= b and b - a > end - start for a, b, i in spans)
 
 
 def find_sign_term(text: str, vocab: Vocabulary) -> str | None:
@@ -686,6 +711,13 @@ def choose_intent(scores: dict[str, float], features: dict[str, Any]) -> str:
     if not features["term"] and not strong and (features["references"] or any(v > 0 for k, v in s.items() if k != "explain_term")):
         s["explain_term"] = 0.0
     elif features["term"] and s.get("explain_term", 0) >= 2 and not features["references"] and (strong or not this_film):
+        s["explain_term"] += 6 if strong else 3
+    # "define cardiothoracic ratio" / "肋膈角是什么": a structure named with an explain cue and nothing asked of it
+    # on this film (no lesion, no sign, no other keyword) is the term asked about
+    if (features["anatomy"] and not (features["term"] or features["references"] or features["sign"] or features["explain_not"]
+                                     or features["has_location"] or lesion_groups(features["descriptors"]))
+            and s.get("explain_term", 0) >= 2
+            and (strong or not any(v > 0 for k, v in scores.items() if k not in ("explain_term", "assess_anatomy")))):
         s["explain_term"] += 6 if strong else 3
     if set(features["anatomy_kinds"]) & {"costophrenic_angle", "heart"} and not (features["references"] or features["checklist"]):
         s["assess_anatomy"] = s.get("assess_anatomy", 0) + 3
@@ -723,6 +755,10 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
         s["locate"] = s.get("locate", 0) + 2
     if features["compare"]:
         s["compare"] = s.get("compare", 0) + 6
+    # "point out the nodule" / "在图上标出来": shown on the image, the more so a finding named or in focus
+    if features["show"] and not features["compare"]:
+        named = features["pointed"] or features["has_location"] or lesion_groups(features["descriptors"])
+        s["locate"] = s.get("locate", 0) + (7 if named else 5)
     # a unit ("how many cm") with a second place (the hilum, another lesion) measures the distance between them
     relational = bool(features["landmark"]) or features["pair"]
     if features["units"] and (features["landmark"] or (features["pair"] and s.get("measure_relation", 0) >= 2)):
@@ -871,6 +907,8 @@ def _compare_cue(text: str, vocab: Vocabulary, pair: bool) -> bool:
     return pair and ix.cue("than").any_in(text)
 
 
+_NUMBER_WORDS = {"a": 1.0, "an": 1.0, "one": 1.0, "two": 2.0, "three": 3.0, "half a": 0.5, "一": 1.0, "二": 2.0,
+                 "两": 2.0, "三": 3.0, "四": 4.0, "五": 5.0, "半": 0.5}
 _LOWER_THAN = re.compile(r"smaller|shorter|less|under|below|at most|小于|不到|少于|不足|以下|<|≤")
 
 
@@ -886,7 +924,8 @@ def size_threshold(text: str, vocab: Vocabulary) -> tuple[str, float] | None:
         m = _compiled(pattern).search(text) if pattern else None
         if m is None:
             continue
-        value = float(m.group(1)) * (10.0 if m.group(2).startswith(("c", "厘", "公")) else 1.0)
+        number = _NUMBER_WORDS.get(m.group(1))
+        value = (number or float(m.group(1))) * (10.0 if m.group(2).startswith(("c", "厘", "公")) else 1.0)
         lower = _LOWER_THAN.search(m.group(0))
         return ("lt" if lower else "gt"), value
     return None
@@ -960,7 +999,10 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     if _connecting_band(text):  # "有没有条索相连" / "a band connecting it": the link, not a lesion
         descriptors = tuple(d for d in descriptors if d != "strand-like")
     both = ix.both_reference.any_in(text)
-    pair = len(set(ids)) >= 2 or both or len(lesion_groups(descriptors)) >= 2
+    other = ix.other_reference.any_in(text)
+    # "it … the other one" names two findings, as "A1 … A2" or "the nodule … the strand" do
+    it_and_other = other and any(r not in ix.other_reference.lows for r in refs)
+    pair = len(set(ids)) >= 2 or both or len(lesion_groups(descriptors)) >= 2 or it_and_other
     anatomy_kinds = [a.removesuffix("_right").removesuffix("_left") for a in loc["anatomy"]]
     relative = _first_key(text, ix.relative_positions)
     lesion_talk = bool(refs or ids or lesion_groups(descriptors) or relative)
@@ -983,7 +1025,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "has_location": any(loc[k] for k in ("lesion_side", "lobe", "zone", "band")),
         "asks_region": loc["asks_region"],
         "relative": relative,
-        "other": ix.other_reference.any_in(text),
+        "other": other,
         "diagnosis": ix.cue("diagnosis").any_in(text),
         "sign": signs[0] if signs else None,
         "checklist_cue": ix.checklist_cues.any_in(text),
@@ -1002,6 +1044,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
                             and ix.cue("lesion_kinds").any_in(text)),
         "suspicion": ix.cue("suspicion").any_in(text),
         "which_region": ix.which_region is not None and bool(ix.which_region.search(text)),
+        "show": ix.cue("show_on_image").any_in(text),
+        "explain_not": ix.cue("explain_not").any_in(text),
     }
     intent = choose_intent(score_intents(text, v), features)
     return Query(

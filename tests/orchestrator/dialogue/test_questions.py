@@ -28,11 +28,18 @@ REQUIRED = 0.95
 # were then fixed as general rules tuned on this file (166/166), so it is now a tuning set, not a held-out one.
 HELD_OUT_V2 = DATA / "questions_heldout_v2.jsonl"
 # the held-out set now: 211 questions written on 2026-12-02 by someone who never read the parser and
-# never ran it on them, scored once against the parser as it was (180/211 at commit eac14de) and
-# after a parser change tuned on v2 and questions.jsonl only (never on this file); same floor rule
+# never ran it on them, scored once against the parser as it was (180/211 at commit eac14de), after
+# a change tuned on v2 (180/211) and after one tuned on the dev set v4 (190/211), never on this file
 HELD_OUT_V3 = DATA / "questions_heldout_v3.jsonl"
-HELD_OUT_V3_FLOOR = 180 / 211
+HELD_OUT_V3_FLOOR = 190 / 211
 HELD_OUT_V2_FLOOR = 166 / 166
+# a development set: 233 questions (zh 105, en 94, mixed 34; every intent, colloquial and jargon phrasing, typos,
+# "show me / mark it", anatomy and out-of-scope requests) written before a parser change and scored
+# against the parser as it was (195/233), then used to tune that change as general rules (231/233); its floor
+# is the score after. The two left are anchor choices the engine's resolver makes ("the one near the diaphragm",
+# "it … the other one" in focus order), not the parser's
+DEV_V4 = DATA / "questions_dev_v4.jsonl"
+DEV_V4_FLOOR = 231 / 233
 
 
 class CountingEncoderDouble:
@@ -116,3 +123,18 @@ def test_heldout_v3_score(make_facts: Callable[..., Any]) -> None:
         if not ok:
             print("  WRONG", msg)
     assert right / len(items) >= HELD_OUT_V3_FLOOR - 1e-9
+
+
+def test_dev_v4_score(make_facts: Callable[..., Any]) -> None:
+    """The development set v4's score (intent and anchor both right):
+    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v4``."""
+    engine = DialogueEngine(CountingEncoderDouble(), Settings())  # type: ignore[arg-type]
+    items = load(DEV_V4)
+    assert len(items) >= 200
+    results = [run_one(engine, i, make_facts) for i in items]
+    right = sum(ok for ok, _ in results)
+    print(f"\ndev set v4: {right}/{len(items)} right ({right / len(items):.1%})")
+    for ok, msg in results:
+        if not ok:
+            print("  WRONG", msg)
+    assert right / len(items) >= DEV_V4_FLOOR - 1e-9
