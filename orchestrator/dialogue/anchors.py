@@ -3,13 +3,17 @@
 Kinds: ``finding`` (a lesion), ``anatomy`` (a named region such as the right hilum), ``point``
 (a landmark without an area, e.g. a costophrenic angle) and ``relation`` (two anchors joined
 by a measurement). Resolution: explicit ids first (A2 / F2), then ordinals and "the other",
-then location and description score the finding anchors; ties go to the most recently
+then location and description score the finding anchors; "the one near the diaphragm" /
+"离肺门最近的那个" picks the finding nearest to (or farthest from) a landmark when the distances
+separate it from the rest, and asks back when they do not; other ties go to the most recently
 mentioned; a tie that recency cannot break is ambiguous (the turn asks back); no candidate is
-"none" (the turn says so plainly).
+"none" (the turn says so plainly). A pair of "it" and "the other one" ("is it bigger than the
+other one?") is the finding in focus, then the other.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -42,6 +46,8 @@ class Anchor:
     shape: str | None = None
     finding_kind: str | None = None
     diameter_mm: float | None = None
+    # a finding's distances (mm) to landmarks, for "the one near the diaphragm": see ``landmark_distances``
+    landmark_mm: tuple[tuple[str, float], ...] = ()
     created_turn: int = 1
     mentioned_turn: int = 1
 
@@ -73,7 +79,8 @@ class Anchor:
             "members": list(self.members), "side": self.side, "lobe": self.lobe,
             "lobe_overlap": list(self.lobe_overlap), "zone": self.zone,
             "band": self.band, "shape": self.shape, "finding_kind": self.finding_kind,
-            "diameter_mm": self.diameter_mm, "created_turn": self.created_turn, "mentioned_turn": self.mentioned_turn,
+            "diameter_mm": self.diameter_mm, "landmark_mm": [[k, v] for k, v in self.landmark_mm],
+            "created_turn": self.created_turn, "mentioned_turn": self.mentioned_turn,
         }
 
     @staticmethod
@@ -86,6 +93,7 @@ class Anchor:
                 "polygon_px": tuple((float(p[0]), float(p[1])) for p in d["polygon_px"]),
                 "members": tuple(d.get("members") or ()),
                 "lobe_overlap": tuple(d.get("lobe_overlap") or ()),
+                "landmark_mm": tuple((str(k), float(v)) for k, v in d.get("landmark_mm") or ()),
             }
         )
 
@@ -130,6 +138,21 @@ def finding_label(f: Finding, lang: str) -> str:
     return " ".join(p for p in (where, shape, what) if p)
 
 
+def landmark_distances(f: Finding) -> tuple[tuple[str, float], ...]:
+    """The finding's distances in mm to the landmarks a question can pick it by: the pleura (the lung's edge,
+    chest wall or mediastinal), the diaphragm, its hilum's centre, and the mediastinum (how far lateral of
+    its hilum the centre lies: the horizontal part of the centre-to-hilum distance; 0 when medial of it).
+    A distance the findings layer could not measure (NaN: no lung mask) is left out."""
+    out = [("pleura", f.distance_to_pleura_mm), ("diaphragm", f.distance_to_diaphragm_mm)]
+    if f.hilum is not None:
+        (x, y), (hx, hy) = f.center_px, f.hilum.hilum_px
+        px = math.hypot(x - hx, y - hy)
+        lateral = (hx - x) if f.hilum.side == "right" else (x - hx)  # the patient's right is the image's left
+        out += [("hilum", f.hilum.center_distance_mm),
+                ("mediastinum", f.hilum.center_distance_mm * max(lateral, 0.0) / px if px > 0 else 0.0)]
+    return tuple((k, round(float(v), 1)) for k, v in out if math.isfinite(v))
+
+
 def add_finding(reg: Registry, f: Finding, turn: int) -> tuple[Registry, Anchor]:
     existing = reg.for_finding(f.id)
     if existing:
@@ -138,7 +161,7 @@ def add_finding(reg: Registry, f: Finding, turn: int) -> tuple[Registry, Anchor]
         id=reg.next_id(), kind="finding", label_en=finding_label(f, "en"), label_zh=finding_label(f, "zh"),
         center_px=f.center_px, bbox_px=f.bbox_px, polygon_px=f.polygon_px, finding_id=f.id, side=f.side,
         lobe=f.lobe, lobe_overlap=f.lobe_overlap, zone=f.zone, band=f.band, shape=f.shape, finding_kind=f.kind,
-        diameter_mm=f.diameter_mm, created_turn=turn, mentioned_turn=turn,
+        diameter_mm=f.diameter_mm, landmark_mm=landmark_distances(f), created_turn=turn, mentioned_turn=turn,
     )
     return Registry(reg.anchors + (a,)), a
 
@@ -274,6 +297,45 @@ def _by_size(cands: tuple[Anchor, ...], q: Query) -> Resolution | None:
     return None
 
 
+# landmark asked about -> (distance it is read from, +1 nearer is smaller / -1 nearer is larger). The heart
+# border is read as the mediastinum's; the apex as the far end from the diaphragm (the lung's height is
+# about the same for every finding, so the farthest from the diaphragm is the nearest to the apex)
+_LANDMARK_DISTANCE: Mapping[str, tuple[str, int]] = MappingProxyType({
+    "pleura": ("pleura", 1), "diaphragm": ("diaphragm", 1), "hilum": ("hilum", 1),
+    "heart": ("mediastinum", 1), "mediastinum": ("mediastinum", 1), "apex": ("diaphragm", -1),
+})
+# two distances closer than this (in mm, or as a fraction of the larger) do not tell the findings apart
+PROXIMITY_MIN_GAP_MM = 5.0
+PROXIMITY_MIN_GAP_FRACTION = 0.2
+
+
+def _separated(a: float, b: float) -> bool:
+    gap = abs(a - b)
+    return gap > PROXIMITY_MIN_GAP_MM and gap > PROXIMITY_MIN_GAP_FRACTION * max(abs(a), abs(b))
+
+
+def _by_proximity(cands: tuple[Anchor, ...], q: Query) -> Resolution | None:
+    """"the one near the diaphragm" / "离肺门最近的那个" / "the one further from the hilum": the finding
+    nearest to (farthest from) the landmark, when its distance is clearly apart from every other
+    candidate's (``_separated``); ambiguous when it is not. None when the question names no landmark
+    cue or a candidate's distance is unknown."""
+    spec = _LANDMARK_DISTANCE.get(q.landmark or "")
+    if q.proximity not in ("near", "far") or spec is None or len(cands) < 2:
+        return None
+    key, sense = spec
+    dist = {a.id: dict(a.landmark_mm).get(key) for a in cands}
+    known = {k: d for k, d in dist.items() if d is not None}
+    if len(known) < len(cands):
+        return None
+    smallest_first = (q.proximity == "near") == (sense > 0)
+    ranked = sorted(cands, key=lambda a: known[a.id], reverse=not smallest_first)
+    best = known[ranked[0].id]
+    close = tuple(a for a in ranked if not _separated(known[a.id], best))
+    if len(close) > 1:
+        return Resolution("ambiguous", (), close, note="proximity_unclear")
+    return Resolution("resolved", (ranked[0],), cands)
+
+
 def _explicit(reg: Registry, q: Query) -> Resolution | None:
     picked: list[Anchor] = []
     for ref in q.anchor_ids:
@@ -310,7 +372,7 @@ def _by_location(findings: tuple[Anchor, ...], q: Query) -> Resolution:
         pool = tuple(a for (sc, _), a in scored if sc == best)
     if len(pool) == 1:
         return Resolution("resolved", pool)
-    return _by_size(pool, q) or _most_recent(pool)
+    return _by_proximity(pool, q) or _by_size(pool, q) or _most_recent(pool)
 
 
 def _focus(findings: tuple[Anchor, ...]) -> Anchor | None:
@@ -358,6 +420,17 @@ def _pair(findings: tuple[Anchor, ...], q: Query) -> Resolution | None:
     return Resolution("resolved", tuple(picked)) if len(picked) >= 2 else None
 
 
+def _it_and_other(findings: tuple[Anchor, ...], focus: Anchor | None, q: Query) -> Resolution | None:
+    """"is it bigger than the other one?" / "它离另一个多远?": the finding in focus first, then the other one
+    (the most recently mentioned of the rest; asked back when recency cannot tell among several)."""
+    if not (q.it_and_other and focus is not None and len(findings) >= 2):
+        return None
+    other = _most_recent(tuple(a for a in findings if a.id != focus.id))
+    if other.outcome != "resolved":
+        return other
+    return Resolution("resolved", (focus, other.anchors[0]), findings)
+
+
 def resolve_findings(reg: Registry, q: Query, want_all: bool = False) -> Resolution:
     """Which finding anchor(s) the question is about."""
     findings = reg.findings()
@@ -373,7 +446,7 @@ def resolve_findings(reg: Registry, q: Query, want_all: bool = False) -> Resolut
     if q.intent == "locate" and q.yes_no and q.references and q.has_location and focus is not None and focus.mentioned_turn > 1:
         return Resolution("resolved", (focus,))  # "is it in the inner band?": checked against the finding in focus
     if q.intent in ("measure_relation", "compare"):
-        pair = _pair(findings, q)
+        pair = _pair(findings, q) or _it_and_other(findings, focus, q)
         if pair is not None:
             return pair
     if want_all or q.both:

@@ -94,6 +94,7 @@ def finding_dict(f: Finding, anchor_id: str) -> dict[str, Any]:
         "size_kind": size.kind,  # one size per finding (orchestrator.findings.size): what the text states
         "size_mm": list(size.mm),
         "margin": f.margin,
+        "margin_source": f.margin_source,  # lesion_map, or reader: read on the film's own pixels
         "notches_clock": [n.clock for n in f.notches],
         "spicules": len(f.spicules),
         "spicule_length_mm": [r1(s.length_mm) for s in f.spicules],

@@ -11,8 +11,10 @@ Keyword scores are then adjusted by cues (``vocab.json`` "cues", "sign_questions
 screening summary; a sign named with a presence question is ``assess_anatomy``; choices offered
 ("upper, middle or lower zone?") name no zone; a unit with a landmark or a second lesion is a
 distance; "bigger than 1 cm" is a size threshold, not "the bigger one"; "which one is closer" and
-"the nodule … than the strand" compare; "the one above it" points from the finding in focus; a
-question in a language Hilum does not speak is out of scope for that reason.
+"the nodule … than the strand" compare; "the one above it" points from the finding in focus; "the one
+near the diaphragm" / "离肺门最近的那个" names a landmark and whether the finding is the nearest to it or the
+farthest ("proximity": a cue that describes a lesion, never "is it near the pleura?"); a question in a
+language Hilum does not speak is out of scope for that reason.
 
 Speed (a follow-up turn's budget is a few ms): every term is lower-cased and indexed once per vocabulary
 (``Vocabulary.index``); one search per text finds all of them (``_Matcher``), and each group reads its
@@ -95,6 +97,9 @@ class Query:
     other: bool = False
     both: bool = False
     relative: str | None = None  # "the one above it": above | below | left | right of the focused finding
+    proximity: str | None = None  # "the one near the diaphragm": near | far (the finding nearest / farthest) ...
+    landmark: str | None = None  # ... to this landmark: pleura | diaphragm | hilum | heart | mediastinum | apex
+    it_and_other: bool = False  # "is it bigger than the other one?": the finding in focus, then the other
     signs: tuple[str, ...] = ()  # assess_anatomy: the signs asked about ("is there a pneumothorax?")
     diagnosis: bool = False  # "what is the diagnosis?": answered by the screening summary, never a diagnosis
     foreign: str | None = None  # a language Hilum does not speak (ja, ko, es, fr, ...): out_of_scope says so
@@ -127,6 +132,9 @@ class Query:
             "other": self.other,
             "both": self.both,
             "relative": self.relative,
+            "proximity": self.proximity,
+            "landmark": self.landmark,
+            "it_and_other": self.it_and_other,
             "signs": list(self.signs),
             "diagnosis": self.diagnosis,
             "foreign": self.foreign,
@@ -177,6 +185,7 @@ class Vocabulary:
     anatomy_states: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
     checklist_cues: tuple[str, ...] = ()
     foreign: dict[str, Any] = field(default_factory=dict)
+    proximity: dict[str, Any] = field(default_factory=dict)
 
     @cached_property
     def index(self) -> _Index:
@@ -217,7 +226,10 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
         words.update(w for t in values for w in _LATIN_WORD.findall(t.lower()))
     signs = raw.get("sign_questions", {})
     cue_lists = [v for v in raw.get("cues", {}).values() if isinstance(v, list)]
-    for values in (*signs.get("terms", {}).values(), *cue_lists, *raw.get("relative_positions", {}).values()):
+    proximity = {k: v for k, v in raw.get("proximity", {}).items() if not k.startswith("_")}
+    proximity_lists = [*proximity.get("landmarks", {}).values(), *(v for v in proximity.values() if isinstance(v, list))]
+    for values in (*signs.get("terms", {}).values(), *cue_lists, *raw.get("relative_positions", {}).values(),
+                   *proximity_lists):
         if isinstance(values, list):
             words.update(w for t in values for w in _LATIN_WORD.findall(str(t).lower()))
     return Vocabulary(
@@ -242,6 +254,7 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
         anatomy_states={k: (str(v["sign"]), tuple(v["states"])) for k, v in signs.get("anatomy_states", {}).items()},
         checklist_cues=tuple(signs.get("checklist_cues", ())),
         foreign={k: v for k, v in raw.get("foreign_languages", {}).items() if not k.startswith("_")},
+        proximity=proximity,
     )
 
 
@@ -549,6 +562,11 @@ class _Index:
         # Chinese homophone typos ("异长" for 异常): each pattern is replaced by its word before matching
         self.zh_typos = tuple((word, re.compile(pattern)) for word, pattern in v.cues.get("zh_typos", {}).items()
                               if not word.startswith("_"))
+        # "the one near the diaphragm": landmark terms (a search only where one occurs) and the cue patterns
+        prox = v.proximity
+        self.landmark_of = {t.lower(): name for name, terms in prox.get("landmarks", {}).items() for t in terms}
+        self.landmarks = _Terms((t, t) for t in self.landmark_of)
+        self.proximity_cue_of, self.proximity_patterns = _proximity_patterns(prox, tuple(self.landmark_of))
 
         # one search per text for every term above (the cue fallback in ``cue`` has its own)
         groups = [t for t in vars(self).values() if isinstance(t, _Terms)]
@@ -563,6 +581,46 @@ class _Index:
         if found is None:  # not a list (or absent): what has_term(text, tuple(value)) would look for
             found = self.cue_terms[name] = _Terms((t, t) for t in tuple(self._cues.get(name, ())))
         return found
+
+
+def _alternation(terms: Iterable[str]) -> str:
+    """A regex alternation of the terms, longest first (the longest wins at a position)."""
+    return "|".join(re.escape(t) for t in sorted({t.lower() for t in terms}, key=lambda t: (-len(t), t)))
+
+
+def _proximity_patterns(prox: dict[str, Any], landmarks: tuple[str, ...]) -> tuple[dict[str, str], tuple[re.Pattern[str], ...]]:
+    """The cue words (→ near | far) and the patterns of a landmark cue that describes a lesion, each with the
+    groups ``cue`` and ``lm``: English after a lesion word ("the one closest to the hilum", "the nodule that is
+    near the pleura") or as a superlative ("the closest one to the hilum"); Chinese as a relative clause
+    ("靠近膈肌的", "离肺门最近的", "肺门附近的")."""
+    if not landmarks:
+        return {}, ()
+    cue_of = {t: "near" for t in (*prox.get("near_en", ()), *prox.get("near_before_zh", ()), *prox.get("near_after_zh", ()))}
+    cue_of |= {t: "far" for t in (*prox.get("far_en", ()), *prox.get("far_before_zh", ()))}
+    by_distance = prox.get("by_distance_zh", {})
+    cue_of |= {t: kind for kind in ("near", "far") for t in by_distance.get(kind, ())}
+    lm = _alternation(landmarks)
+    pointer = _alternation(prox.get("pointers_en", ()))
+    en_cue = _alternation((*prox.get("near_en", ()), *prox.get("far_en", ())))
+    sup = _alternation(prox.get("superlatives_en", ()))
+    before_zh = _alternation((*prox.get("near_before_zh", ()), *prox.get("far_before_zh", ())))
+    after_zh = _alternation(prox.get("near_after_zh", ()))
+    distance_zh = _alternation(t for kind in ("near", "far") for t in by_distance.get(kind, ()))
+    sides = r"(?:(?:the|its|a|left|right)\s+)*"
+    patterns = [
+        rf"(?<![a-z])(?P<ptr>{pointer})s?(?:\s+(?:that|which|that's|is|lies|sits|lying|sitting|located|situated|right|just"
+        rf"|most|the|one))*\s+(?P<cue>{en_cue})(?:\s+(?:to|from|of|by|against|up to|away from))?\s+{sides}(?P<lm>{lm})(?![a-z])",
+        rf"(?<![a-z])the\s+(?P<cue>{sup})(?:\s+(?:{pointer})s?)?\s+(?:to|from)\s+{sides}(?P<lm>{lm})(?![a-z])",
+    ]
+    if before_zh:
+        patterns.append(rf"(?P<cue>{before_zh})(?:右|左)?侧?(?P<lm>{lm})(?:{after_zh})?(?:的|那|这)" if after_zh
+                        else rf"(?P<cue>{before_zh})(?:右|左)?侧?(?P<lm>{lm})(?:的|那|这)")
+    if distance_zh:
+        patterns.append(rf"(?:离|距离|距|与|跟|和)(?:右|左)?侧?(?P<lm>{lm})(?:的?距离)?(?:最为|最|更为|更|较为|较|比较|相对|稍微|稍|很)?"
+                        rf"(?P<cue>{distance_zh})(?:一些|一点|些)?(?:的|那|这)")
+    if after_zh:
+        patterns.append(rf"(?P<lm>{lm})(?P<cue>{after_zh})(?:的|那)")
+    return cue_of, tuple(re.compile(p) for p in patterns)
 
 
 def _bare_words(bare_en: dict[str, list[str]]) -> tuple[tuple[str, tuple[re.Pattern[str], ...]], ...]:
@@ -786,7 +844,7 @@ def _screen_bonuses(s: dict[str, float], scores: dict[str, float], features: dic
 
 
 def _fallback_intent(features: dict[str, Any]) -> str:
-    if features["relative"] or features["other"]:
+    if features["relative"] or features["other"] or features["proximity"]:
         return "locate"
     if features["references"]:
         return "describe_margin"
@@ -938,6 +996,31 @@ _CONNECTING_BAND = re.compile(r"(?:(?<![a-z])(the|this|that)\s?|(该|这个?|那
                               r"(条索|索条|条带|strand|band)\S{0,2}\s?(相连|连接|相通|连着|connect|join|link)")
 
 
+_PREDICATE_SUBJECT = re.compile(r"^(?:is|are|was|were)\s+(?:the|this|that)\s+$")
+
+
+def proximity_cue(text: str, vocab: Vocabulary) -> tuple[str, str] | None:
+    """("near" | "far", landmark) for a lesion described by its distance to a landmark ("the one near the
+    diaphragm", "离肺门最近的那个", "the one further from the hilum"); None for a distance asked of a finding
+    ("how far is it from the hilum?", "是否靠近胸膜?") or a predicate ("is the nodule near the pleura?")."""
+    found = _proximity_match(text, vocab)
+    return (found[0], found[1]) if found else None
+
+
+def _proximity_match(text: str, vocab: Vocabulary) -> tuple[str, str, int, int] | None:
+    """``proximity_cue`` with the span of the text that says it."""
+    ix = vocab.index
+    if not ix.landmarks.any_in(text):
+        return None
+    for pattern in ix.proximity_patterns:
+        for m in pattern.finditer(text):
+            groups = m.groupdict()
+            if groups.get("ptr") not in (None, "one") and _PREDICATE_SUBJECT.match(text[: m.start()]):
+                continue  # "is the nodule near the pleura?" asks whether it is
+            return ix.proximity_cue_of[m.group("cue")], ix.landmark_of[m.group("lm")], m.start(), m.end()
+    return None
+
+
 def _connecting_band(text: str) -> bool:
     """A strand named as the link between two things, not as a lesion (see ``_CONNECTING_BAND``)."""
     return any(not (m.group(1) or m.group(2)) for m in _CONNECTING_BAND.finditer(text))
@@ -988,6 +1071,12 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         return Query(intent="out_of_scope", lang=detect_lang(raw), foreign=foreign)
     text = correct_zh_typos(correct_typos(raw, v.lexicon), v)
     loc = parse_location(text, v)
+    near = _proximity_match(text, v)
+    # "the one near the diaphragm" says which finding, not what is asked of it: its words ("near", "靠近",
+    # "肺尖") ask no distance and name no zone
+    rest = text[: near[2]] + " " * (near[3] - near[2]) + text[near[3]:] if near else text
+    if near and loc["zone"]:
+        loc = {**loc, "zone": _first_key(_strip_terms(rest, v), ix.zones)}
     ids = tuple(f"{m.group(1).upper()}{int(m.group(2))}" for m in _ANCHOR_ID.finditer(question))
     refs = tuple(dict.fromkeys(_references(text, v) + ids))
     checklist = _first_key(text, ix.checklists)
@@ -1025,6 +1114,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "has_location": any(loc[k] for k in ("lesion_side", "lobe", "zone", "band")),
         "asks_region": loc["asks_region"],
         "relative": relative,
+        "proximity": bool(near),
         "other": other,
         "diagnosis": ix.cue("diagnosis").any_in(text),
         "sign": signs[0] if signs else None,
@@ -1047,7 +1137,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "show": ix.cue("show_on_image").any_in(text),
         "explain_not": ix.cue("explain_not").any_in(text),
     }
-    intent = choose_intent(score_intents(text, v), features)
+    intent = choose_intent(score_intents(rest, v), features)
     return Query(
         intent=intent,
         lang=lang,
@@ -1066,6 +1156,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         other=features["other"],
         both=both,
         relative=relative,
+        proximity=near[0] if near else None,
+        landmark=near[1] if near else None,
+        it_and_other=it_and_other,
         signs=signs if intent == "assess_anatomy" else (),
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=threshold[0] if threshold and intent == "size" else None,

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from orchestrator.dialogue import anchors as anc
@@ -67,10 +68,64 @@ def test_size_descriptor_breaks_ties(facts: Any) -> None:
     assert anc.resolve_findings(reg, parse("the bigger one")).anchors[0].id == "A2"
 
 
+def test_near_a_landmark_picks_the_nearest(facts: Any) -> None:
+    # F1: 60 mm above the diaphragm, 14 mm from the pleura, ~50 mm from its hilum, lateral of it;
+    # F2: 8 mm above the diaphragm, 20 mm from the pleura, 110 mm from its hilum, beside the heart
+    reg = registry(facts)
+    for q, want in (("靠近膈肌的那个在哪一叶", "A2"), ("离肺门最近的那个多大?", "A1"), ("Where is the one closest to the hilum?", "A1"),
+                    ("靠近胸壁的那个边缘光滑吗", "A1"), ("the one near the heart border, how big is it?", "A2"),
+                    ("Where is the one nearest the apex?", "A1"), ("纵隔旁边的那个多大", "A2")):
+        res = anc.resolve_findings(reg, parse(q))
+        assert res.outcome == "resolved" and [a.id for a in res.anchors] == [want], q
+
+
+def test_far_from_a_landmark_picks_the_farthest(facts: Any) -> None:
+    reg = registry(facts)
+    assert [a.id for a in anc.resolve_findings(reg, parse("Where is the one further from the diaphragm?")).anchors] == ["A1"]
+    assert [a.id for a in anc.resolve_findings(reg, parse("远离肺门的那个多大")).anchors] == ["A2"]
+    assert [a.id for a in anc.resolve_findings(reg, parse("离膈肌最远的那个离肺门多远?")).anchors] == ["A1"]
+
+
+def test_landmark_beats_focus_but_not_a_named_finding(facts: Any) -> None:
+    reg = anc.mention(registry(facts), ("A1",), 2)
+    assert [a.id for a in anc.resolve_findings(reg, parse("the one near the diaphragm, how big is it?")).anchors] == ["A2"]
+    assert [a.id for a in anc.resolve_findings(reg, parse("A1 离膈肌最近的那个多大")).anchors] == ["A1"]
+    # a distance asked of the finding in focus picks nothing by it
+    assert [a.id for a in anc.resolve_findings(reg, parse("How far is it from the diaphragm?")).anchors] == ["A1"]
+    assert [a.id for a in anc.resolve_findings(reg, parse("它靠近膈肌吗")).anchors] == ["A1"]
+
+
+def test_landmark_distances_that_do_not_separate_ask_back(facts: Any) -> None:
+    f1, f2 = facts.findings
+    for d2 in (57.0, 50.0):  # within 5 mm; within 20 % of 60 mm
+        reg = registry(replace(facts, findings=(f1, replace(f2, distance_to_diaphragm_mm=d2))))
+        res = anc.resolve_findings(reg, parse("靠近膈肌的那个在哪一叶"))
+        assert res.outcome == "ambiguous" and {a.id for a in res.candidates} == {"A1", "A2"}, d2
+    reg = registry(replace(facts, findings=(f1, replace(f2, distance_to_diaphragm_mm=45.0))))
+    assert [a.id for a in anc.resolve_findings(reg, parse("the one closest to the diaphragm")).anchors] == ["A2"]
+    # a distance not measured (no hilum relation): the landmark does not decide
+    reg = registry(replace(facts, findings=(f1, replace(f2, hilum=None))))
+    assert anc.resolve_findings(reg, parse("离肺门最近的那个多大?")).outcome == "ambiguous"
+
+
+def test_it_and_the_other_one_puts_the_focus_first(facts: Any) -> None:
+    reg = anc.mention(registry(facts), ("A2",), 2)
+    for q in ("Is it bigger than the other one?", "它比另一个大吗?", "How far is it from the other one?"):
+        assert [a.id for a in anc.resolve_findings(reg, parse(q), want_all=True).anchors] == ["A2", "A1"], q
+    reg = anc.mention(reg, ("A1",), 3)
+    assert [a.id for a in anc.resolve_findings(reg, parse("Is it bigger than the other one?"), want_all=True).anchors] == ["A1", "A2"]
+    # nothing in focus: both, in their order
+    assert [a.id for a in anc.resolve_findings(registry(facts), parse("Is it bigger than the other one?"),
+                                               want_all=True).anchors] == ["A1", "A2"]
+
+
 def test_state_round_trip(facts: Any, make_facts: Callable[..., Any]) -> None:
     reg = registry(facts)
     for a in reg.anchors:
         assert anc.Anchor.from_state(a.to_state()) == a
+    assert dict(reg.anchors[1].landmark_mm)["diaphragm"] == 8.0
+    old = {k: v for k, v in reg.anchors[0].to_state().items() if k != "landmark_mm"}  # a state from before
+    assert anc.Anchor.from_state(old).landmark_mm == ()
     d = reg.anchors[0].to_dict("zh")
     assert set(d) >= {"id", "kind", "label", "center_px", "bbox_px", "polygon_px"}
     assert d["label"] == "右肺中叶圆形结节"

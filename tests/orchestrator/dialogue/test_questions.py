@@ -29,17 +29,18 @@ REQUIRED = 0.95
 HELD_OUT_V2 = DATA / "questions_heldout_v2.jsonl"
 # the held-out set now: 211 questions written on 2026-12-02 by someone who never read the parser and
 # never ran it on them, scored once against the parser as it was (180/211 at commit eac14de), after
-# a change tuned on v2 (180/211) and after one tuned on the dev set v4 (190/211), never on this file
+# a change tuned on v2 (180/211), after one tuned on the dev set v4 (190/211) and after the resolver's
+# proximity and focus-order rules tuned on v4 (191/211), never on this file
 HELD_OUT_V3 = DATA / "questions_heldout_v3.jsonl"
-HELD_OUT_V3_FLOOR = 190 / 211
+HELD_OUT_V3_FLOOR = 191 / 211
 HELD_OUT_V2_FLOOR = 166 / 166
 # a development set: 233 questions (zh 105, en 94, mixed 34; every intent, colloquial and jargon phrasing, typos,
 # "show me / mark it", anatomy and out-of-scope requests) written before a parser change and scored
 # against the parser as it was (195/233), then used to tune that change as general rules (231/233); its floor
-# is the score after. The two left are anchor choices the engine's resolver makes ("the one near the diaphragm",
-# "it … the other one" in focus order), not the parser's
+# is the score after; the two it left (anchor choices the resolver makes: "the one near the diaphragm", "it … the
+# other one" in focus order) were then fixed in orchestrator/dialogue/anchors.py (233/233)
 DEV_V4 = DATA / "questions_dev_v4.jsonl"
-DEV_V4_FLOOR = 231 / 233
+DEV_V4_FLOOR = 233 / 233
 
 
 class CountingEncoderDouble:
