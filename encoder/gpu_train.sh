@@ -13,6 +13,10 @@
 # draw a rendering style from those families, HOLD_OUT (e.g. "scatter" or "anatomy,scatter") keeps
 # families out; unset: the phantom's own look. LESION_MIX=varied draws the varied lesion mix (a third
 # of films normal, ground glass to calcified, multiple masses, lobar/patchy consolidation).
+# READER=1 (issue 22) also renders lesion-reader crops (seeds 4000+, a third of the CPUs) and trains
+# the reader on the GPU beside A and B, continued from the committed reader weights: $OUT/reader.pt
+# and reader.onnx; score it afterwards with `hilum evaluate-reader --seeds 0-49 --weights ...` and fit
+# its temperature with `hilum calibrate-reader` (validation seeds) before committing it.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
@@ -40,7 +44,13 @@ HILUM=("$PY" -m orchestrator.cli)  # `hilum` without an installed entry point
 stamp() { echo "[$(date +%T)] $*" | tee -a "$OUT/timeline.txt"; }
 
 stamp "start: $CPUS CPUs; generating for ${GEN_S}s"
-gen_plain=$(( CPUS * 2 / 3 )); gen_strand=$(( CPUS - gen_plain ))
+gen_cpus=$CPUS
+if [ "${READER:-0}" = 1 ]; then
+    gen_reader=$(( CPUS / 3 )); gen_cpus=$(( CPUS - gen_reader ))
+    timeout "$GEN_S" "${HILUM[@]}" train-reader --seeds 4000-4999 --generate-only --workers "$gen_reader" \
+        --data-dir "$WORK/reader" >"$OUT/gen_reader.log" 2>&1 &
+fi
+gen_plain=$(( gen_cpus * 2 / 3 )); gen_strand=$(( gen_cpus - gen_plain ))
 timeout "$GEN_S" "${HILUM[@]}" train --generate 1000 --first-seed 1000 --generate-only \
     --workers "$gen_plain" --data-dir "$WORK/plain" "${RENDER[@]}" >"$OUT/gen_plain.log" 2>&1 &
 timeout "$GEN_S" "${HILUM[@]}" train --generate 500 --first-seed 1500 --extra-lesion strand \
@@ -59,6 +69,12 @@ common=(--data-dir "$WORK/plain" --also-data "$WORK/strand" --init-from encoder/
     >"$OUT/trainA.log" 2>&1 &
 "${HILUM[@]}" train "${common[@]}" --lr 1.5e-3 --seed 6 --lesion-channels 32 --lesion-fine-blocks 2 \
     --out-dir "$WORK/runB" --weights-out "$OUT/candB.pt" >"$OUT/trainB.log" 2>&1 &
+if [ "${READER:-0}" = 1 ]; then
+    stamp "reader seeds: $(ls "$WORK/reader"/seed_*.npz 2>/dev/null | wc -l)"
+    "${HILUM[@]}" train-reader --no-generate --data-dir "$WORK/reader" --device "$DEVICE" --batch-size 64 \
+        --lr 1e-3 --time-budget-min "$TRAIN_MIN" --init-from encoder/weights/lesion-reader/lesion_reader.pt \
+        --weights-out "$OUT/reader.pt" --onnx-out "$OUT/reader.onnx" >"$OUT/train_reader.log" 2>&1 &
+fi
 wait
 stamp "trained: $(ls "$OUT"/cand*.pt 2>/dev/null | tr '\n' ' ')"
 nvidia-smi --query-gpu=name,memory.used --format=csv >>"$OUT/timeline.txt" 2>&1 || true

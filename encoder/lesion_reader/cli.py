@@ -50,9 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     tr.add_argument("--batch-size", type=int, default=16)
     tr.add_argument("--lr", type=float, default=2e-3)
     tr.add_argument("--threads", type=int, default=2)
+    tr.add_argument("--device", default="cpu", help="cpu or cuda")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--weights-out", type=Path, default=DEFAULT_WEIGHTS)
     tr.add_argument("--init-from", type=Path, default=None, help="continue from this checkpoint (a new schedule)")
+    tr.add_argument("--mask-blur-px", type=float, default=None,
+                    help="blur the coarse-mask channel by this (0.25 mm pixels; ReaderConfig.mask_blur_px)")
     tr.add_argument("--onnx-out", type=Path, default=None, help="default: beside --weights-out, lesion_reader.onnx")
     tr.add_argument("--log", type=Path, default=None, help="JSON lines of the loss (default: beside the weights)")
     tr.set_defaults(handler=handle_train)
@@ -106,10 +109,21 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     data = load_examples(paths)
     cfg = TrainConfig(time_budget_min=args.time_budget_min, steps=args.steps, batch_size=args.batch_size,
-                      lr=args.lr, threads=args.threads, seed=args.seed)
+                      lr=args.lr, threads=args.threads, seed=args.seed, device=args.device)
     log_path = args.log or args.weights_out.with_name("train_log.jsonl")
     refresh = (lambda: load_examples(sorted(args.data_dir.glob("seed_*.npz")))) if args.follow else None
     init = load_reader(args.init_from).train() if args.init_from else None
+    config = None
+    if args.mask_blur_px is not None:
+        from dataclasses import replace
+
+        from encoder.lesion_reader.network import LesionReaderNet, ReaderConfig
+
+        if init is not None:
+            init.config = replace(init.config, mask_blur_px=args.mask_blur_px)
+        else:
+            config = ReaderConfig(mask_blur_px=args.mask_blur_px)
+            init = LesionReaderNet(config)
     result = train(data, cfg, args.weights_out, log_path=log_path, refresh=refresh, init_from=init)
     onnx_out = args.onnx_out or args.weights_out.with_name("lesion_reader.onnx")
     export_onnx(load_reader(args.weights_out), onnx_out)

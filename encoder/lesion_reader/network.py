@@ -51,12 +51,18 @@ class ReaderConfig:
     # the margin logits are divided by this (fitted on validation seeds by ``hilum calibrate-reader``:
     # encoder/lesion_reader/calibrate.py), so every serving path answers calibrated probabilities
     margin_temperature: float = 1.0
+    # the coarse-mask channel is blurred by this (pixels of 0.25 mm; 0: as given) and scaled to a peak
+    # of 1 before the trunk sees it: it then says where the candidate is and how big, not its outline.
+    # Training masks are the truth degraded, serving masks the encoder's lesion map: their outlines
+    # differ, and a reader that reads the margin off the mask's outline learns the training one
+    mask_blur_px: float = 0.0
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ReaderConfig:
         return cls(widths=tuple(d.get("widths", cls.widths)), decoder=int(d.get("decoder", cls.decoder)),
                    hidden=int(d.get("hidden", cls.hidden)),
-                   margin_temperature=float(d.get("margin_temperature", cls.margin_temperature)))
+                   margin_temperature=float(d.get("margin_temperature", cls.margin_temperature)),
+                   mask_blur_px=float(d.get("mask_blur_px", cls.mask_blur_px)))
 
     def as_dict(self) -> dict[str, Any]:
         return {**asdict(self), "widths": list(self.widths)}
@@ -96,9 +102,22 @@ class LesionReaderNet(nn.Module):
         with torch.no_grad():
             self.log_diameter.bias.fill_(2.7)  # ~15 mm
 
+    def _blurred_mask(self, crops: torch.Tensor) -> torch.Tensor:
+        """Channel 1 blurred by ``config.mask_blur_px`` (separable Gaussian) and scaled to a peak of 1."""
+        sigma = self.config.mask_blur_px
+        if sigma <= 0:
+            return crops
+        r = int(3 * sigma)
+        k = torch.exp(-(torch.arange(-r, r + 1, dtype=crops.dtype, device=crops.device) ** 2) / (2 * sigma * sigma))
+        k = k / k.sum()
+        m = F.conv2d(crops[:, 1:2], k.view(1, 1, 1, -1), padding=(0, r))
+        m = F.conv2d(m, k.view(1, 1, -1, 1), padding=(r, 0))
+        m = m / (torch.amax(m, dim=(2, 3), keepdim=True) + 1e-3)
+        return torch.cat([crops[:, 0:1], m], dim=1)
+
     def forward(self, crops: torch.Tensor) -> tuple[torch.Tensor, ...]:
         feats = []
-        x = self.stem(crops)
+        x = self.stem(self._blurred_mask(crops))
         feats.append(x)
         for stage in self.stages:
             x = stage(x)

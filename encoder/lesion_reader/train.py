@@ -92,6 +92,7 @@ class TrainConfig:
     seed: int = 0
     threads: int = 2
     log_every: int = 20
+    device: str = "cpu"  # "cuda" on a GPU machine (encoder/gpu_train.sh READER=1)
 
 
 LOSS_WEIGHTS = {"mask": 1.0, "margin": 1.0, "notch": 0.5, "spicule": 0.5, "length": 0.05, "count": 0.3,
@@ -193,7 +194,7 @@ def train(data: Data, cfg: TrainConfig, weights_out: Path, config: ReaderConfig 
     torch.set_num_threads(cfg.threads)
     rng = np.random.default_rng(cfg.seed)
     tg = targets(truths)
-    model = init_from if init_from is not None else LesionReaderNet(config)
+    model = (init_from if init_from is not None else LesionReaderNet(config)).to(cfg.device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     budget = cfg.time_budget_min * 60.0
     start = time.monotonic()
@@ -215,6 +216,8 @@ def train(data: Data, cfg: TrainConfig, weights_out: Path, config: ReaderConfig 
                 log.info("refreshed: %d examples", len(crops))
             idx = rng.integers(0, len(crops), cfg.batch_size)
             x, t = make_batch(crops, masks, tg, idx, rng)
+            if cfg.device != "cpu":
+                x, t = x.to(cfg.device, non_blocking=True), {k: v.to(cfg.device, non_blocking=True) for k, v in t.items()}
             model.train()
             out = model.named_outputs(x)
             parts = losses(out, t)
@@ -236,6 +239,6 @@ def train(data: Data, cfg: TrainConfig, weights_out: Path, config: ReaderConfig 
         if sink:
             sink.close()
     meta = {"steps": step, "continued": init_from is not None, "examples": len(crops), "seeds": len({t["seed"] for t in truths}), "seconds": round(time.monotonic() - start, 1),
-            "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed}
-    save_reader(model.eval(), weights_out, meta)
+            "batch_size": cfg.batch_size, "lr": cfg.lr, "seed": cfg.seed, "device": cfg.device}
+    save_reader(model.cpu().eval(), weights_out, meta)
     return {**meta, "last": history[-1] if history else None}

@@ -235,14 +235,20 @@ def _cut(
 
 def cut_crops(
     original: np.ndarray, spacing_mm: tuple[float, float], centres_px: list[tuple[float, float]],
-    coarse_mask: np.ndarray, frame: Frame,
+    coarse_mask: np.ndarray | list[np.ndarray], frame: Frame,
 ) -> np.ndarray:
-    """All candidates of one film: ``[N, 2, 256, 256]`` with one window for the film."""
+    """All candidates of one film: ``[N, 2, 256, 256]`` with one window for the film.
+    ``coarse_mask``: one map for every candidate, or one per candidate (a list, in ``centres_px``
+    order: each candidate's own region, as the reader was trained: its crop then shows no other
+    lesion's mask)."""
     if len(centres_px) > MAX_CROPS:
         raise InputError(f"lesion reader: at most {MAX_CROPS} candidates per film, got {len(centres_px)}")
+    masks = list(coarse_mask) if isinstance(coarse_mask, list) else [coarse_mask] * len(centres_px)
+    if len(masks) != len(centres_px):
+        raise InputError("lesion reader: one coarse mask per candidate, or one for all")
     arr = _check_film(original)  # once per film, not once per crop
     window = _window(arr)
-    crops = [_cut(arr, spacing_mm, c, coarse_mask, frame, window) for c in centres_px]
+    crops = [_cut(arr, spacing_mm, c, m, frame, window) for c, m in zip(centres_px, masks, strict=True)]
     return np.stack(crops) if crops else np.zeros((0, *INPUT_SHAPE), np.float32)
 
 

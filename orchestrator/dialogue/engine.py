@@ -234,7 +234,7 @@ class DialogueEngine:
         (``orchestrator.findings.lesion_reading``); films with coarse pixels keep the lesion map's."""
         from orchestrator.contracts.lesion_reader import MAX_CROPS
         from orchestrator.encoders.lesion_reader import read_candidates
-        from orchestrator.findings.lesion_reading import reader_applies, refine_facts, to_read
+        from orchestrator.findings.lesion_reading import reader_applies, refine_facts, region_mask, to_read
 
         if self.reader is None or film.original is None or not reader_applies(
                 film.original_mm_per_px, self.settings.lesion_reader_max_mm_per_px):
@@ -242,9 +242,10 @@ class DialogueEngine:
         indices = to_read(facts)[:MAX_CROPS]
         if not indices:
             return facts
+        masks = [region_mask(facts.findings[i], lesion_map.shape) for i in indices]
         try:
             readings = read_candidates(self.reader, film.original, film.original_mm_per_px, film.frame,
-                                       [facts.findings[i].center_px for i in indices], lesion_map)
+                                       [facts.findings[i].center_px for i in indices], masks)
         except EncoderError as exc:  # the reader down: the lesion map's margins, hedged as ever
             log.warning("lesion reader unavailable, margins from the lesion map: %s", exc.message)
             return facts

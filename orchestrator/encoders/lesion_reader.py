@@ -184,7 +184,7 @@ class TritonLesionReader(_Base):
 
 def read_candidates(
     reader: LesionReader, original: np.ndarray, spacing_mm: tuple[float, float], frame: Frame,
-    centres_px: list[tuple[float, float]], lesion_map: np.ndarray,
+    centres_px: list[tuple[float, float]], lesion_map: np.ndarray | list[np.ndarray],
 ) -> list[LesionReading]:
     """Every candidate of one film in one call (the first turn's only reader call).
 
@@ -192,7 +192,8 @@ def read_candidates(
     ORIGINAL pixel (``contracts.lesion_reader.original_spacing`` turns the working spacing into it;
     an estimated spacing works the same way); ``frame``: the session's frame; ``centres_px``:
     candidate centres in the working frame; ``lesion_map``: the encoder's lesion probability map
-    (square, over the working frame). Readings come back in the order of ``centres_px``; clock
+    (square, over the working frame), or one mask per candidate (its own region: what the reader was
+    trained on). Readings come back in the order of ``centres_px``; clock
     hours are in the film's display frame (12 up, 3 the image's right)."""
     if not centres_px:
         return []

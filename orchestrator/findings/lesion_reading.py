@@ -25,6 +25,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
+import cv2
+import numpy as np
+
 from orchestrator.contracts.lesion_reader import LesionReading
 from orchestrator.facts import Finding, ImageFacts, Notch, Spicule
 
@@ -34,6 +37,18 @@ READ_KINDS: tuple[str, ...] = ("nodule", "mass", "calcified_nodule", "cavity")  
 def reader_applies(original_mm_per_px: tuple[float, float] | None, max_mm_per_px: float) -> bool:
     """Whether the upload's pixels resolve what the reader reads (a known spacing, fine enough)."""
     return original_mm_per_px is not None and max(original_mm_per_px) <= max_mm_per_px
+
+
+def region_mask(f: Finding, shape: tuple[int, ...]) -> np.ndarray:
+    """The finding's own region (its outline filled) over the working frame: the reader's coarse
+    mask, as in training (one candidate's mask, never the whole lesion map with its neighbours)."""
+    mask = np.zeros(shape[:2], np.uint8)
+    if len(f.polygon_px) >= 3:
+        cv2.fillPoly(mask, [np.round(np.asarray(f.polygon_px, np.float32)).astype(np.int32)], 1)
+    else:  # no outline: a disc of the finding's extent
+        x0, y0, x1, y1 = f.bbox_px
+        cv2.circle(mask, (round(f.center_px[0]), round(f.center_px[1])), max(1, round(max(x1 - x0, y1 - y0) / 2)), 1, -1)
+    return mask.astype(np.float32)
 
 
 def to_read(facts: ImageFacts) -> list[int]:

@@ -157,3 +157,23 @@ def test_the_temperature_divides_the_margin_logits_only() -> None:
     assert torch.allclose(a["margin"], 2.0 * b["margin"], atol=1e-6)
     assert torch.equal(a["diameter_mm"], b["diameter_mm"])
     assert ReaderConfig.from_dict(warm.config.as_dict()).margin_temperature == 2.0
+
+
+def test_the_mask_blur_keeps_where_the_candidate_is_not_its_outline() -> None:
+    from encoder.lesion_reader.network import ReaderConfig
+
+    yy, xx = np.mgrid[:256, :256]
+    r = np.hypot(yy - 128, xx - 128)
+    disk = (r < 40).astype(np.float32)
+    notched = disk.copy()
+    for a in np.linspace(0, 2 * np.pi, 8, endpoint=False):  # eight notches 2 mm deep in the outline
+        notched[np.hypot(yy - 128 - 40 * np.sin(a), xx - 128 - 40 * np.cos(a)) < 8] = 0.0
+    crops = torch.zeros(2, 2, 256, 256)
+    crops[0, 1], crops[1, 1] = torch.from_numpy(disk), torch.from_numpy(notched * 0.6)  # weaker, like a map
+    net = LesionReaderNet(ReaderConfig(mask_blur_px=12.0))
+    m = net._blurred_mask(crops)[:, 1]
+    assert torch.allclose(m.amax(dim=(1, 2)), torch.ones(2), atol=2e-3)  # scaled to a peak of 1
+    assert float((m[0] - m[1]).abs().max()) < 0.2  # the outlines' difference is blurred away ...
+    assert float(m[0, 128, 128]) > 0.9 > 0.2 > float(m[0, 128, 10])  # ... where the candidate is stays
+    raw = LesionReaderNet()._blurred_mask(crops)
+    assert torch.equal(raw, crops)  # 0: the channel as given

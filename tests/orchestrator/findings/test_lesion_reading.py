@@ -90,3 +90,21 @@ def _anchor():  # noqa: ANN202 - the composer reads only the id
     class _A:
         id = "A1"
     return _A()
+
+
+def test_each_candidate_gets_its_own_region_as_its_coarse_mask() -> None:
+    from orchestrator.contracts.lesion_reader import Frame, cut_crops
+    from orchestrator.findings.lesion_reading import region_mask
+
+    a = replace(_finding(), polygon_px=((190.0, 140.0), (210.0, 140.0), (210.0, 160.0), (190.0, 160.0)))
+    b = replace(_finding(), center_px=(216.0, 148.0), polygon_px=((212.0, 145.0), (218.0, 145.0), (218.0, 155.0)))
+    ma, mb = region_mask(a, (512, 512)), region_mask(b, (512, 512))
+    assert ma[150, 200] == 1.0 and ma[147, 215] == 0.0 and mb[147, 215] == 1.0  # neighbours stay out
+    film = np.random.default_rng(0).random((1024, 1024)).astype(np.float32)
+    frame = Frame((1024, 1024), (512, 512), 2.0, (0.0, 0.0))
+    crops = cut_crops(film, (0.2, 0.2), [a.center_px, b.center_px], [ma, mb], frame)
+    assert crops.shape == (2, 2, 256, 256)
+    assert crops[0, 1, 128, 128] > 0.9 and crops[1, 1, 128, 128] > 0.9
+    assert crops[0, 1].sum() > crops[1, 1].sum()  # each crop shows its own candidate's region
+    with pytest.raises(Exception, match="one coarse mask per candidate"):
+        cut_crops(film, (0.2, 0.2), [a.center_px, b.center_px], [ma], frame)
