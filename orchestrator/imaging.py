@@ -163,8 +163,10 @@ def _check_pixels(width: int, height: int, limits: UploadLimits) -> None:
         raise CorruptImageError(f"the image is not shaped like a film (one side over {MAX_ASPECT} times the other)")
 
 
-def decode_upload(data: bytes, filename: str | None, settings: UploadLimits) -> DecodedFilm:
-    """Decode, validate and normalise one upload. Raises the InputError subclasses."""
+def decode_upload(data: bytes, filename: str | None, settings: UploadLimits, keep_original: bool = False) -> DecodedFilm:
+    """Decode, validate and normalise one upload. Raises the InputError subclasses. ``keep_original``:
+    keep the decoded pixels on the result (the lesion reader cuts its crops from them); off, they are
+    freed as soon as the working image is made (a 6000² film holds 144 MB)."""
     if len(data) > settings.max_upload_bytes:
         raise ImageTooLargeError(f"the upload is over the limit of {settings.max_upload_bytes} bytes")
     fmt = sniff_format(data, filename)
@@ -198,7 +200,7 @@ def decode_upload(data: bytes, filename: str | None, settings: UploadLimits) -> 
         display_png=display_png(image),
         info={"original_size": list(resampling.original_size), **meta},
         dicom_reference=reference,
-        original=pixels,
+        original=pixels if keep_original else None,
         original_mm_per_px=(spacing.row_mm / resampling.scale, spacing.col_mm / resampling.scale) if spacing else None,
     )
 

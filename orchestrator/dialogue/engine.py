@@ -219,7 +219,7 @@ class DialogueEngine:
         from orchestrator.findings import analyse, estimate_spacing, heatmap_png
         from orchestrator.imaging import decode_upload
 
-        film = self._timed("decode", timings, decode_upload, data, filename, self.settings)
+        film = self._timed("decode", timings, decode_upload, data, filename, self.settings, self.reader is not None)
         check = self._timed("gate", timings, check_film, film.image, film.resampling, film.info, lang)
         maps = self._timed("encode", timings, self.encoder.encode, film.image)
         spacing = film.spacing or estimate_spacing(maps, film.info.get("spacing_rejected"))

@@ -79,6 +79,9 @@ def test_png_decodes_to_working_film() -> None:
     assert out.image.min() >= 0.0 and out.image.max() <= 1.0
     assert out.resampling.original_size == (300, 240)
     assert out.display_png.startswith(b"\x89PNG")
+    assert out.original is None and out.original_mm_per_px is None  # freed unless the lesion reader needs it
+    kept = decode_upload(png_bytes(arr), "a.png", LIMITS, keep_original=True).original
+    assert kept is not None and kept.shape == (300, 240)
 
 
 def test_sixteen_bit_and_rgb_png() -> None:
