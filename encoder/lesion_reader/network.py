@@ -68,6 +68,13 @@ class ReaderConfig:
         return {**asdict(self), "widths": list(self.widths)}
 
 
+def gaussian_kernel(sigma: float, dtype: torch.dtype = torch.float32, device: torch.device | None = None) -> torch.Tensor:
+    """A normalised 1-D Gaussian of radius ``int(3 * sigma)`` (at least 1), for separable blurs."""
+    r = max(1, int(3 * sigma))
+    k = torch.exp(-(torch.arange(-r, r + 1, dtype=dtype, device=device) ** 2) / (2 * sigma * sigma))
+    return k / k.sum()
+
+
 def _conv(cin: int, cout: int, stride: int = 1) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
 
@@ -107,9 +114,8 @@ class LesionReaderNet(nn.Module):
         sigma = self.config.mask_blur_px
         if sigma <= 0:
             return crops
-        r = int(3 * sigma)
-        k = torch.exp(-(torch.arange(-r, r + 1, dtype=crops.dtype, device=crops.device) ** 2) / (2 * sigma * sigma))
-        k = k / k.sum()
+        k = gaussian_kernel(sigma, dtype=crops.dtype, device=crops.device)
+        r = (len(k) - 1) // 2
         m = F.conv2d(crops[:, 1:2], k.view(1, 1, 1, -1), padding=(0, r))
         m = F.conv2d(m, k.view(1, 1, -1, 1), padding=(r, 0))
         m = m / (torch.amax(m, dim=(2, 3), keepdim=True) + 1e-3)
@@ -161,4 +167,4 @@ def save_reader(model: LesionReaderNet, path: Any, meta: dict[str, Any] | None =
     torch.save({"model": model.state_dict(), "config": model.config.as_dict(), "meta": meta or {}}, path)
 
 
-__all__ = ["INPUT_NAME", "LesionReaderNet", "ReaderConfig", "load_reader", "save_reader"]
+__all__ = ["INPUT_NAME", "LesionReaderNet", "ReaderConfig", "gaussian_kernel", "load_reader", "save_reader"]

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F  # noqa: N812
 
-from encoder.lesion_reader.network import LesionReaderNet, ReaderConfig, save_reader
+from encoder.lesion_reader.network import LesionReaderNet, ReaderConfig, gaussian_kernel, save_reader
 from orchestrator.contracts.lesion_reader import CLOCK_HOURS, MARGINS
 
 log = logging.getLogger(__name__)
@@ -142,15 +142,9 @@ def make_batch(crops: np.ndarray, masks: np.ndarray, tg: dict[str, np.ndarray], 
     return x, t
 
 
-def _gaussian_kernel(sigma: float) -> torch.Tensor:
-    r = max(1, int(math.ceil(3 * sigma)))
-    k = torch.exp(-(torch.arange(-r, r + 1, dtype=torch.float32) ** 2) / (2 * sigma * sigma))
-    return k / k.sum()
-
-
 def _blur(img: torch.Tensor, sigma: float) -> torch.Tensor:
     """Separable Gaussian blur of one [H, W] image (reflect padding)."""
-    k = _gaussian_kernel(sigma)
+    k = gaussian_kernel(sigma)
     r = (len(k) - 1) // 2
     y = F.pad(img[None, None], (r, r, r, r), mode="reflect")
     y = F.conv2d(y, k.view(1, 1, 1, -1))
