@@ -45,6 +45,7 @@ class Anchor:
     band: str | None = None
     shape: str | None = None
     finding_kind: str | None = None
+    margin: str | None = None  # the finding's margin, for "the spiculated one"
     diameter_mm: float | None = None
     # a finding's distances (mm) to landmarks, for "the one near the diaphragm": see ``landmark_distances``
     landmark_mm: tuple[tuple[str, float], ...] = ()
@@ -78,7 +79,7 @@ class Anchor:
             "polygon_px": [list(p) for p in self.polygon_px], "finding_id": self.finding_id, "name": self.name,
             "members": list(self.members), "side": self.side, "lobe": self.lobe,
             "lobe_overlap": list(self.lobe_overlap), "zone": self.zone,
-            "band": self.band, "shape": self.shape, "finding_kind": self.finding_kind,
+            "band": self.band, "shape": self.shape, "finding_kind": self.finding_kind, "margin": self.margin,
             "diameter_mm": self.diameter_mm, "landmark_mm": [[k, v] for k, v in self.landmark_mm],
             "created_turn": self.created_turn, "mentioned_turn": self.mentioned_turn,
         }
@@ -161,9 +162,19 @@ def add_finding(reg: Registry, f: Finding, turn: int) -> tuple[Registry, Anchor]
         id=reg.next_id(), kind="finding", label_en=finding_label(f, "en"), label_zh=finding_label(f, "zh"),
         center_px=f.center_px, bbox_px=f.bbox_px, polygon_px=f.polygon_px, finding_id=f.id, side=f.side,
         lobe=f.lobe, lobe_overlap=f.lobe_overlap, zone=f.zone, band=f.band, shape=f.shape, finding_kind=f.kind,
-        diameter_mm=f.diameter_mm, landmark_mm=landmark_distances(f), created_turn=turn, mentioned_turn=turn,
+        margin=f.margin, diameter_mm=f.diameter_mm, landmark_mm=landmark_distances(f), created_turn=turn, mentioned_turn=turn,
     )
     return Registry(reg.anchors + (a,)), a
+
+
+def screening_registry(facts: ImageFacts) -> Registry:
+    """The anchors a session starts with, before its screening turn: every finding, then both hila."""
+    reg = Registry()
+    for f in facts.findings:
+        reg, _ = add_finding(reg, f, 1)
+    for side in ("right", "left"):
+        reg, _ = ensure_anatomy(reg, facts, f"hilum_{side}", 1)
+    return reg
 
 
 _POINT_LANDMARKS = ("apex_", "costophrenic_", "diaphragm_")
@@ -227,20 +238,24 @@ def mention(reg: Registry, ids: tuple[str, ...], turn: int) -> Registry:
 
 # --- resolution --------------------------------------------------------------------------------
 
-_DESCRIPTOR_FIT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...]]] = MappingProxyType({
-    # descriptor: (shapes, kinds) that fit it
-    "round": (("round", "oval"), ("nodule", "mass", "calcified_nodule")),
-    "oval": (("round", "oval"), ("nodule", "mass", "calcified_nodule")),
-    "strand-like": (("strand-like",), ("strand",)),
-    "patchy": (("patchy",), ("consolidation",)),
-    "nodule": (("round", "oval"), ("nodule", "calcified_nodule")),
-    "mass": ((), ("mass",)),
+_DESCRIPTOR_FIT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = MappingProxyType({
+    # descriptor: (shapes, kinds, margins) that fit it
+    "round": (("round", "oval"), ("nodule", "mass", "calcified_nodule"), ()),
+    "oval": (("round", "oval"), ("nodule", "mass", "calcified_nodule"), ()),
+    "strand-like": (("strand-like",), ("strand",), ()),
+    "patchy": (("patchy",), ("consolidation",), ()),
+    "nodule": (("round", "oval"), ("nodule", "calcified_nodule"), ()),
+    "mass": ((), ("mass",), ()),
+    # named as which finding ("the spiculated one", "钙化灶": parser cue descriptor_pointers)
+    "spiculated": ((), (), ("spiculated",)),
+    "calcified": ((), ("calcified_nodule",), ()),
+    "cavitary": ((), ("cavity",), ()),
 })
 
 
 def _descriptor_fits(a: Anchor, descriptor: str) -> bool:
-    shapes, kinds = _DESCRIPTOR_FIT.get(descriptor, ((), ()))
-    return a.shape in shapes or a.finding_kind in kinds
+    shapes, kinds, margins = _DESCRIPTOR_FIT.get(descriptor, ((), (), ()))
+    return a.shape in shapes or a.finding_kind in kinds or a.margin in margins
 
 
 def descriptor_misfits(a: Anchor, q: Query) -> tuple[str, ...]:
@@ -392,7 +407,7 @@ _DIRECTIONS: Mapping[str, tuple[int, int]] = MappingProxyType({"above": (1, -1),
 def _relative(reg: Registry, findings: tuple[Anchor, ...], q: Query) -> Resolution | None:
     """"the one above it" / "它下面那个": the nearest other finding in that direction from the named or
     focused one, by image position."""
-    if q.relative not in _DIRECTIONS:
+    if q.relative not in _DIRECTIONS or q.both:  # "上面那个和下面那个": both are named, neither beside the other
         return None
     named = [a for a in (reg.get(i) if i.startswith("A") else reg.for_finding(i) for i in q.anchor_ids) if a is not None]
     base = named[0] if named else _focus(findings)

@@ -6,7 +6,8 @@ the automatic screening turn, and keeps the upload's ``source`` record and ``fra
 registry; earlier turns only when the narrator retells with history) and appends one turn to the
 log, so its cost does not grow with the session; ``fork`` (edit and re-run) makes a new session
 from an existing one's turns before turn n and answers a new question as turn n, again without
-the encoder.
+the encoder; ``turn_in_language`` composes an answered turn again in the other language (a page
+switched mid-session), storing nothing.
 The engine's own logic is the plain functions of this package; this class only wires them to
 the encoder, the narrator, the observer and the session store.
 """
@@ -63,7 +64,8 @@ _ANATOMY_ALIASES = MappingProxyType({"costophrenic_angle": "costophrenic"})
 
 
 class InvalidTurnError(InputError):
-    """A fork (edit and re-run) named a turn the session cannot be re-run from."""
+    """A fork (edit and re-run) named a turn the session cannot be re-run from, or a turn asked for
+    again (``turn_in_language``) that the session has not answered, or a language it does not speak."""
 
     http_status = 422
     kind = "invalid_turn"
@@ -225,16 +227,21 @@ class DialogueEngine:
         spacing = film.spacing or estimate_spacing(maps, film.info.get("spacing_rejected"))
         facts = self._timed("findings", timings, analyse, maps, spacing, check)
         if self.reader is not None and facts.findings:
-            facts = self._timed("read", timings, self._read_lesions, film, maps.lesion, facts)
+            facts = self._timed("read", timings, self._read_lesions, film, facts)
         return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, self._kept_reference(film.dicom_reference)),
                             film.frame, heatmap_png(maps.lesion))
 
-    def _read_lesions(self, film: DecodedFilm, lesion_map: Any, facts: ImageFacts) -> ImageFacts:
+    def _read_lesions(self, film: DecodedFilm, facts: ImageFacts) -> ImageFacts:
         """The focal findings' margins read on the upload's own pixels, all in one reader call
         (``orchestrator.findings.lesion_reading``); films with coarse pixels keep the lesion map's."""
         from orchestrator.contracts.lesion_reader import MAX_CROPS
         from orchestrator.encoders.lesion_reader import read_candidates
-        from orchestrator.findings.lesion_reading import reader_applies, refine_facts, region_mask, to_read
+        from orchestrator.findings.lesion_reading import (
+            candidate_masks,
+            reader_applies,
+            refine_facts,
+            to_read,
+        )
 
         if self.reader is None or film.original is None or not reader_applies(
                 film.original_mm_per_px, self.settings.lesion_reader_max_mm_per_px):
@@ -242,7 +249,7 @@ class DialogueEngine:
         indices = to_read(facts)[:MAX_CROPS]
         if not indices:
             return facts
-        masks = [region_mask(facts.findings[i], lesion_map.shape) for i in indices]
+        masks = candidate_masks(facts, indices)
         try:
             readings = read_candidates(self.reader, film.original, film.original_mm_per_px, film.frame,
                                        [facts.findings[i].center_px for i in indices], masks)
@@ -291,12 +298,7 @@ class DialogueEngine:
                              display_png=display_png, created_at=time.time(),
                              facts_json=canonical_json(to_jsonable(facts)), source=source, frame=frame,
                              heatmap_png=heatmap_png, has_heatmap=bool(heatmap_png))
-        reg = state.registry
-        for f in facts.findings:
-            reg, _ = anc.add_finding(reg, f, 1)
-        for side in ("right", "left"):
-            reg, _ = anc.ensure_anatomy(reg, facts, f"hilum_{side}", 1)
-        state = SessionState(**{**state.__dict__, "registry": reg})
+        state = SessionState(**{**state.__dict__, "registry": anc.screening_registry(facts)})
         query = Query(intent="screen", lang=lang)
         draft = self._draft(state, query, SCREEN_QUESTION[lang], dict(timings or {}))
         turn = self._narrate(draft)
@@ -410,6 +412,27 @@ class DialogueEngine:
         self.observer.sessions_active(self.store.count())
         self.observer.turn(answered.intent, time.perf_counter() - t0)
         return self._view(forked)
+
+    def turn_in_language(self, session_id: str, turn: int, lang: str, tenant: str = "default") -> Turn:
+        """Turn ``turn`` as answered, composed again in ``lang`` (zh | en): the same question, parse and
+        anchors, over the session as it stood before that turn; nothing is stored, and the session's own
+        log keeps the turn as it was answered. A page that switches language mid-session shows every
+        earlier turn in the new language with this (``GET /v1/sessions/{id}/turns/{n}?lang=``)."""
+        if lang not in SCREEN_QUESTION:
+            self.observer.error(InvalidTurnError.kind)
+            raise InvalidTurnError("the language must be zh or en")
+        state = self._load(session_id, tenant)
+        if isinstance(turn, bool) or not isinstance(turn, int) or not 1 <= turn <= len(state.turns):
+            self.observer.error(InvalidTurnError.kind)
+            raise InvalidTurnError(f"the turn must be one this session has answered, 1 to {len(state.turns)}")
+        record = state.records()[turn - 1]
+        base = replace(state.before_turn(turn), lang=lang)  # a foreign-language question answers in this one
+        if turn == 1:  # the screening turn is composed over the film's findings and hila, registered first
+            base = replace(base, registry=anc.screening_registry(state.facts))
+        query = replace(Query.from_state(record.query) if record.query else Query(intent="screen", lang=lang),
+                        lang=lang)
+        draft = self._draft(base, query, record.question or SCREEN_QUESTION[lang], {})
+        return self._narrate(draft)
 
     @property
     def turns_on_loop(self) -> bool:

@@ -559,6 +559,9 @@ class _Index:
                                for kind, (sign, states) in v.anatomy_states.items()}
         self.relation_landmarks = set(v.cues.get("relation_landmarks", ()))
         self.which_region = re.compile(v.cues["which_region"]) if v.cues.get("which_region") else None
+        self.two_pointers = tuple(re.compile(p) for p in v.cues.get("two_pointers", ()))
+        self.descriptor_pointers = tuple((d, re.compile(p)) for d, p in v.cues.get("descriptor_pointers", {}).items()
+                                         if not d.startswith("_"))
         # Chinese homophone typos ("异长" for 异常): each pattern is replaced by its word before matching
         self.zh_typos = tuple((word, re.compile(pattern)) for word, pattern in v.cues.get("zh_typos", {}).items()
                               if not word.startswith("_"))
@@ -784,8 +787,8 @@ def choose_intent(scores: dict[str, float], features: dict[str, Any]) -> str:
     _cue_bonuses(s, scores, features)
     if features["anatomy"] and s.get("measure_relation", 0) > 0:
         s["measure_relation"] += 1
-    if features["both"] and s.get("compare", 0) > 0:
-        s["compare"] += 1
+    if features["pair"] and s.get("compare", 0) > 0:  # "A1 vs A2 size": two findings named with a compare word
+        s["compare"] += 2 if len(set(features["anchor_ids"])) >= 2 else 1
     best = max(s.values()) if s else 0.0
     if best < 1:  # nothing but a question frame ("is it …?") scored
         return _fallback_intent(features)
@@ -925,12 +928,15 @@ def foreign_language(raw: str, vocab: Vocabulary) -> str | None:
 def find_sign_questions(text: str, anatomy_kinds: list[str], vocab: Vocabulary, lesion_talk: bool) -> tuple[str, ...]:
     """The signs a presence question names, in the order named: a sign's own name ("气胸", "effusion"),
     or an anatomy name with a state word ("肺门大小正常吗", "is the trachea midline?") when the question
-    is not about a lesion. A name inside a longer one ("积液" in "胸腔积液") counts once."""
+    is not about a lesion. A name inside a longer one ("积液" in "胸腔积液") counts once; a name inside a longer
+    disease name of a checklist ("fluid" in "fluid overload") is that disease's, not a sign asked about."""
     spans: list[tuple[int, int, str]] = []
     for (sign, n), positions in vocab.index.sign_terms.found(text):
         spans.extend((pos, pos + n, sign) for pos in positions)
+    diseases = [(pos, pos + n) for (_, n), positions in vocab.index.checklists.found(text) for pos in positions]
     kept = [sp for sp in spans if not any(o != sp and o[0] <= sp[0] and sp[1] <= o[1] and o[1] - o[0] > sp[1] - sp[0]
-                                          for o in spans)]
+                                          for o in spans)
+            and not any(a <= sp[0] and sp[1] <= b and b - a > sp[1] - sp[0] for a, b in diseases)]
     found = [sign for _, _, sign in sorted(kept)]
     if not lesion_talk:
         for kind in anatomy_kinds:
@@ -947,6 +953,7 @@ def _margin_part(text: str, vocab: Vocabulary) -> bool:
     return ix.margin_stems is not None and bool(ix.margin_stems.search(text))
 
 
+_CONTENT_POINTERS = frozenset({"calcified", "cavitary"})
 _LESION_GROUPS: dict[str, str] = {"round": "round", "oval": "round", "nodule": "round", "mass": "round",
                                   "strand-like": "strand", "patchy": "patchy"}
 
@@ -1083,11 +1090,17 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     term = find_sign_term(text, v)
     threshold = size_threshold(text, v)
     descriptors = tuple(_all_keys(text, ix.descriptors))
+    # "the spiculated one" / "钙化灶": a margin or a content that says which finding (never "is it spiculated?");
+    # a content inside a lesion named ("结节里面有没有钙化灶") is asked about, not pointed with
+    named_lesion = bool(lesion_groups(descriptors))
+    descriptors += tuple(d for d, pattern in ix.descriptor_pointers
+                         if d not in descriptors and not (named_lesion and d in _CONTENT_POINTERS) and pattern.search(text))
     if threshold is not None:  # "bigger than 1 cm" compares with a number, not with the other lesion
         descriptors = tuple(d for d in descriptors if d not in ("small", "large"))
     if _connecting_band(text):  # "有没有条索相连" / "a band connecting it": the link, not a lesion
         descriptors = tuple(d for d in descriptors if d != "strand-like")
-    both = ix.both_reference.any_in(text)
+    # "那个跟那个" / "the right-sided one and the left-sided one": two findings pointed at, as "both" does
+    both = ix.both_reference.any_in(text) or any(p.search(text) for p in ix.two_pointers)
     other = ix.other_reference.any_in(text)
     # "it … the other one" names two findings, as "A1 … A2" or "the nodule … the strand" do
     it_and_other = other and any(r not in ix.other_reference.lows for r in refs)

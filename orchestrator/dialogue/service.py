@@ -45,6 +45,10 @@ class DialogueService(Protocol):
         """Edit and re-run: a new session whose turn ``turn`` (2 .. last) answers ``question``."""
         ...
 
+    def turn_in_language(self, session_id: str, turn: int, lang: str, tenant: str = "default") -> Turn:
+        """Turn ``turn`` (1 .. last) as answered, composed again in ``lang`` (zh | en); nothing stored."""
+        ...
+
     def report(self, session_id: str, tenant: str = "default") -> dict[str, Any]:
         ...
 

@@ -18,7 +18,7 @@ from orchestrator.dicom_out.objects import DicomObjects, report_format
 from orchestrator.errors import HilumError
 from orchestrator.grpc_service import convert
 from orchestrator.grpc_service.errors import grpc_status
-from orchestrator.grpc_service.interceptors import KIND_KEY
+from orchestrator.grpc_service.interceptors import KIND_KEY, PUSHBACK_KEY
 from orchestrator.grpc_service.proto import dialog_pb2 as pb
 from orchestrator.grpc_service.proto import dialog_pb2_grpc as pb_grpc
 from orchestrator.metrics import ServiceMetrics
@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 TENANT_KEY = "x-hilum-tenant"
 AUTH_KEY = "authorization"
-PUSHBACK_KEY = "grpc-retry-pushback-ms"  # gRPC retry design A6: when the server asks the client to retry
 R = TypeVar("R")
 
 
@@ -138,6 +137,12 @@ class DialogServicer(pb_grpc.DialogServicer):
     def Fork(self, request: pb.ForkRequest, context: grpc.ServicerContext) -> pb.Session:  # noqa: N802
         view = self.engine.fork(request.session_id, int(request.turn), request.question, tenant=self.tenant_of(context))
         return convert.session_to_proto(view)
+
+    @unary
+    def GetTurn(self, request: pb.GetTurnRequest, context: grpc.ServicerContext) -> pb.Turn:  # noqa: N802
+        turn = self.engine.turn_in_language(request.session_id, int(request.turn), request.lang,
+                                            tenant=self.tenant_of(context))
+        return convert.turn_to_proto(turn)
 
     @unary
     def GetReport(self, request: pb.SessionRef, context: grpc.ServicerContext) -> pb.Report:  # noqa: N802

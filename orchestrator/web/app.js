@@ -126,6 +126,34 @@
   function setLang(lang) {
     if (!LANGS.includes(lang) || lang === state.lang) return;
     state.lang = lang; localStorage.setItem("hilum.lang", lang); applyLang();
+    showTurnsIn(lang);
+  }
+
+  // every answered turn in the page's language: a turn answered in the other one is composed again by the
+  // server (GET /v1/sessions/{id}/turns/{n}?lang=: the same question, parse and anchors; nothing stored), and
+  // both versions are kept on the turn, so switching back shows the original. A turn that cannot be fetched
+  // stays as it was, with its language badge.
+  async function showTurnsIn(lang) {
+    const session = state.session;
+    if (!session) return;
+    const turns = state.turns;
+    for (let i = 0; i < turns.length; i++) {
+      const turn = turns[i];
+      const versions = turn.versions || (turn.versions = { [turn.lang]: turn });
+      let other = versions[lang];
+      if (!other) {
+        try {
+          other = await (await api("GET", `/v1/sessions/${session.session_id}/turns/${turn.turn}?lang=${lang}`)).json();
+        } catch (e) { continue; }
+        versions[lang] = other;
+        other.versions = versions;
+      }
+      if (state.session !== session || state.turns !== turns || state.lang !== lang) return;  // moved on meanwhile
+      turns[i] = other;
+    }
+    if (state.session !== session || state.turns !== turns || state.lang !== lang) return;
+    renderTranscript();
+    if (state.active >= 0) renderOverlays(state.turns[state.active], true);
   }
 
   function renderSuggestions() {
@@ -285,6 +313,7 @@
     if (state.turns.length) selectTurn(state.turns.length - 1);
     renderSuggestions(); renderMeta(); renderCorners();
     $("#question").focus();
+    showTurnsIn(state.lang);
   }
 
   // --- asking --------------------------------------------------------------------------------------------
@@ -446,6 +475,7 @@
     renderForkBar();
     if (state.turns.length) selectTurn(active >= 0 && active < state.turns.length ? active : state.turns.length - 1);
     renderMeta();
+    showTurnsIn(state.lang);
   }
 
   function renderForkBar() {

@@ -55,6 +55,14 @@ async def ask(session_id: str, body: AskBody, engine: Engine, tenant: Tenant) ->
     return JSONResponse(turn.to_dict(fresh=False))
 
 
+@router.get("/{session_id}/turns/{turn}", response_model=Turn, response_model_exclude_unset=True)
+def turn_in_language(session_id: str, turn: int, engine: Engine, tenant: Tenant,
+                     lang: Annotated[str, Query(description="zh or en")]) -> Any:
+    """Turn ``turn`` as answered, composed again in ``lang`` (the same question, parse and anchors; nothing
+    stored): what the page shows for earlier turns after a language switch."""
+    return JSONResponse(engine.turn_in_language(session_id, turn, lang, tenant=tenant).to_dict(fresh=False))
+
+
 @router.post("/{session_id}/fork", response_model=Session, response_model_exclude_unset=True, status_code=201)
 def fork(session_id: str, body: ForkBody, engine: Engine, tenant: Tenant) -> Any:
     """Edit and re-run: a new session over the same film and facts (no encoder call) whose turns

@@ -1,9 +1,11 @@
 """``POST /v1/sessions/{id}/fork`` (edit and re-run) against a real server (uvicorn, embedded encoder):
 turns before n identical, no encoder call, the original unchanged, the two sessions then diverge;
-404 for an unknown or another tenant's session, 422 for a turn out of range, tenant quotas apply."""
+404 for an unknown or another tenant's session, 422 for a turn out of range, tenant quotas apply. And
+``GET /v1/sessions/{id}/turns/{n}?lang=``: an answered turn composed again in the other language."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -128,3 +130,42 @@ def test_fork_counts_against_the_tenants_quota(keyed_service: Service, api_keys:
         assert other.status_code == 404  # another tenant's session, even with a valid key
         for s in (sid, first.json()["session_id"]):
             assert c.delete(f"/v1/sessions/{s}").status_code == 200
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+
+
+def test_an_earlier_turn_in_the_other_language(service: Service, client: httpx.Client,
+                                               session: dict[str, Any]) -> None:
+    """A page switched to English mid-session: every zh turn composed again in en, the same anchors and
+    measurements, no encoder call, nothing stored; asked in its own language, the same answer."""
+    sid = session["session_id"]
+    before = client.get(f"/v1/sessions/{sid}").json()  # (other tests here add turns to it)
+    calls = service.services.encoder.calls
+    for zh in before["turns"]:
+        r = client.get(f"/v1/sessions/{sid}/turns/{zh['turn']}", params={"lang": "en"})
+        assert r.status_code == 200, r.text
+        en = r.json()
+        assert (en["turn"], en["intent"], en["lang"]) == (zh["turn"], zh["intent"], "en")
+        assert [a["id"] for a in en["anchors"]] == [a["id"] for a in zh["anchors"]]
+        assert [m["mm"] for m in en["measurements"]] == [m["mm"] for m in zh["measurements"]]
+        assert en["answer"]["text"] and not _CJK.search(en["answer"]["text"]), en["answer"]["text"]
+        assert _CJK.search(zh["answer"]["text"])
+    again = client.get(f"/v1/sessions/{sid}/turns/2", params={"lang": "zh"}).json()
+    assert again["answer"] == before["turns"][1]["answer"]
+    assert client.get(f"/v1/sessions/{sid}").json() == before, "a re-read turn changed the session"
+    assert service.services.encoder.calls == calls
+
+
+@pytest.mark.parametrize(("turn", "lang", "status", "kind"), [
+    ("0", "en", 422, "invalid_turn"), ("9", "en", 422, "invalid_turn"), ("2", "fr", 422, "invalid_turn"),
+    ("two", "en", 422, "invalid_request"), ("2", None, 422, "invalid_request")])
+def test_bad_turn_reads_are_422_without_echoing_the_input(client: httpx.Client, session: dict[str, Any], turn: str,
+                                                          lang: str | None, status: int, kind: str) -> None:
+    r = client.get(f"/v1/sessions/{session['session_id']}/turns/{turn}", params={"lang": lang} if lang else {})
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    assert error["kind"] == kind and "fr" not in error["message"] and "two" not in error["message"]
+    r = client.get(f"/v1/sessions/{session['session_id']}/turns/2", params={"lang": "en"},
+                   headers={"X-Hilum-Tenant": "another-clinic"})
+    assert r.status_code == 404 and r.json()["error"]["kind"] == "session_not_found"

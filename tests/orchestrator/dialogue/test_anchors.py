@@ -9,12 +9,7 @@ from orchestrator.dialogue.parser import parse
 
 
 def registry(facts: Any) -> anc.Registry:
-    reg = anc.Registry()
-    for f in facts.findings:
-        reg, _ = anc.add_finding(reg, f, 1)
-    for side in ("right", "left"):
-        reg, _ = anc.ensure_anatomy(reg, facts, f"hilum_{side}", 1)
-    return reg
+    return anc.screening_registry(facts)
 
 
 def test_ids_are_stable_and_sequential(facts: Any) -> None:
@@ -129,3 +124,26 @@ def test_state_round_trip(facts: Any, make_facts: Callable[..., Any]) -> None:
     d = reg.anchors[0].to_dict("zh")
     assert set(d) >= {"id", "kind", "label", "center_px", "bbox_px", "polygon_px"}
     assert d["label"] == "右肺中叶圆形结节"
+
+
+def test_a_margin_or_content_names_which_finding_only_as_a_pointer(facts: Any) -> None:
+    reg = registry(facts)
+    for q in ("the spiculated one: how big?", "毛刺那个是肺癌的概率高吗", "那个spiculated的有几mm"):
+        res = anc.resolve_findings(reg, parse(q))
+        assert (res.outcome, [a.id for a in res.anchors]) == ("resolved", ["A1"]), q
+    # asked about, not pointed with: two findings and no focus, so it is asked back
+    assert anc.resolve_findings(reg, parse("is it spiculated?")).outcome == "ambiguous"
+    # a content looked for on a film that has none of it: nothing there
+    assert anc.resolve_findings(reg, parse("还有一个钙化灶在哪里")).outcome == "none"
+    # a content looked for inside a lesion named is asked about that lesion
+    assert "calcified" not in parse("结节里面有没有钙化灶?").descriptors
+    reg = replace(reg, anchors=tuple(replace(a, margin="smooth") for a in reg.anchors))
+    assert anc.resolve_findings(reg, parse("the spiculated one: how big?")).outcome == "none"
+
+
+def test_two_findings_pointed_at_are_both_bound(facts: Any) -> None:
+    reg = registry(facts)
+    for q in ("右边那个跟左边那个中间差多远", "上面那个和下面那个比边缘谁更光滑"):
+        query = parse(q)
+        assert query.both and query.intent in ("measure_relation", "compare"), q
+        assert [a.id for a in anc.resolve_findings(reg, query).anchors] == ["A1", "A2"], q

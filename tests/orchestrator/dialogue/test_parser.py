@@ -224,3 +224,14 @@ def test_lobes_offered_as_choices_name_no_lobe() -> None:
     assert (q.intent, q.lobe, q.side) == ("locate", None, "right")
     assert parse("Is it in the middle lobe or the lower lobe?").lobe is None
     assert parse("右肺中叶那个圆形影,边缘是否规则?").lobe == "RML"
+
+
+def test_a_sign_inside_a_disease_name_is_the_disease() -> None:
+    q = parse("Does this look like fluid overload / CHF?")
+    assert q.intent == "sign_checklist" and q.checklist == "cardiomegaly_heart_failure" and not q.signs
+    assert parse("is there pleural fluid?").intent == "assess_anatomy"  # the sign itself is still asked
+
+
+def test_two_named_findings_with_a_compare_word_compare() -> None:
+    assert parse("A1 vs A2 size").intent == "compare"
+    assert parse("A1 size").intent == "size"

@@ -30,9 +30,11 @@ HELD_OUT_V2 = DATA / "questions_heldout_v2.jsonl"
 # the held-out set now: 211 questions written on 2026-12-02 by someone who never read the parser and
 # never ran it on them, scored once against the parser as it was (180/211 at commit eac14de), after
 # a change tuned on v2 (180/211), after one tuned on the dev set v4 (190/211) and after the resolver's
-# proximity and focus-order rules tuned on v4 (191/211), never on this file
+# proximity and focus-order rules tuned on v4 (191/211), and after the rules tuned on the dev set v5
+# (194/211), never on this file. Its misses are not printed (``show_misses``): until 2026-12-02 the test
+# printed them, so later sessions had seen them once; no rule was written from them
 HELD_OUT_V3 = DATA / "questions_heldout_v3.jsonl"
-HELD_OUT_V3_FLOOR = 191 / 211
+HELD_OUT_V3_FLOOR = 194 / 211
 HELD_OUT_V2_FLOOR = 166 / 166
 # a development set: 233 questions (zh 105, en 94, mixed 34; every intent, colloquial and jargon phrasing, typos,
 # "show me / mark it", anatomy and out-of-scope requests) written before a parser change and scored
@@ -41,6 +43,14 @@ HELD_OUT_V2_FLOOR = 166 / 166
 # other one" in focus order) were then fixed in orchestrator/dialogue/anchors.py (233/233)
 DEV_V4 = DATA / "questions_dev_v4.jsonl"
 DEV_V4_FLOOR = 233 / 233
+# a second development set: 237 questions (zh 109, en 95, mixed 33; every intent, pointers by margin, content,
+# position and distance, two-finding questions, units, API-style shorthand, out-of-scope asides) written on
+# 2026-12-02 by someone who read neither the parser nor v3, scored against the parser as it was (184/237 at
+# commit b18f2c1), then used to tune general rules (vocabulary, "the spiculated one" / "钙化灶" as pointers,
+# "那个跟那个" as two findings, a sign inside a disease's name): 231/237. The six left are judgement calls
+# (an emphysema question, "the difference between solid and subsolid nodules", an aside about blood pressure)
+DEV_V5 = DATA / "questions_dev_v5.jsonl"
+DEV_V5_FLOOR = 231 / 237
 
 
 class CountingEncoderDouble:
@@ -96,8 +106,10 @@ def test_question_set_accuracy(make_facts: Callable[..., Any]) -> None:
     assert accuracy >= REQUIRED, "\n".join(wrong)
 
 
-def _score_set(path: Path, floor: float, label: str, make_facts: Callable[..., Any], size: int = 150) -> None:
-    """A question set's score (intent and anchor both right), printed with its misses, held to ``floor``."""
+def _score_set(path: Path, floor: float, label: str, make_facts: Callable[..., Any], size: int = 150,
+               show_misses: bool = True) -> None:
+    """A question set's score (intent and anchor both right), printed (with its misses unless ``show_misses``
+    is off: a held-out set's misses are not shown, so that no one tunes on them), held to ``floor``."""
     engine = DialogueEngine(CountingEncoderDouble(), Settings())  # type: ignore[arg-type]
     items = load(path)
     assert len(items) >= size
@@ -105,9 +117,9 @@ def _score_set(path: Path, floor: float, label: str, make_facts: Callable[..., A
     right = sum(ok for ok, _ in results)
     print(f"\n{label}: {right}/{len(items)} right ({right / len(items):.1%})")
     for ok, msg in results:
-        if not ok:
+        if not ok and show_misses:
             print("  WRONG", msg)
-    assert right / len(items) >= floor - 1e-9
+    assert right / len(items) >= floor - 1e-9, f"{label}: {right}/{len(items)}"
 
 
 def test_heldout_v2_score(make_facts: Callable[..., Any]) -> None:
@@ -119,10 +131,16 @@ def test_heldout_v2_score(make_facts: Callable[..., Any]) -> None:
 def test_heldout_v3_score(make_facts: Callable[..., Any]) -> None:
     """The untuned held-out set v3, printed for the README:
     ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k heldout_v3``."""
-    _score_set(HELD_OUT_V3, HELD_OUT_V3_FLOOR, "held-out set v3 (target 97%)", make_facts)
+    _score_set(HELD_OUT_V3, HELD_OUT_V3_FLOOR, "held-out set v3 (target 97%)", make_facts, show_misses=False)
 
 
 def test_dev_v4_score(make_facts: Callable[..., Any]) -> None:
     """The development set v4's score:
     ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v4``."""
     _score_set(DEV_V4, DEV_V4_FLOOR, "dev set v4", make_facts, size=200)
+
+
+def test_dev_v5_score(make_facts: Callable[..., Any]) -> None:
+    """The development set v5's score:
+    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v5``."""
+    _score_set(DEV_V5, DEV_V5_FLOOR, "dev set v5", make_facts, size=200)

@@ -124,3 +124,23 @@ def test_a_grpc_made_session_and_its_fork_reference_the_uploaded_dicom(service: 
         evidence = sr.CurrentRequestedProcedureEvidenceSequence[0].ReferencedSeriesSequence[0]
         assert evidence.ReferencedSOPSequence[0].ReferencedSOPInstanceUID == up.SOPInstanceUID
         stub.CloseSession(pb.SessionRef(session_id=sid), timeout=30)
+
+
+def test_grpc_get_turn_composes_an_answered_turn_in_the_other_language(service: Service, stub: pb_grpc.DialogStub,
+                                                                        session: dict[str, Any]) -> None:
+    """``GetTurn``: REST's ``GET .../turns/{n}?lang=`` — an English turn composed again in Chinese, the same
+    anchors, nothing stored; INVALID_ARGUMENT for a turn not answered or another language."""
+    import re
+
+    sid = session["session_id"]
+    original = _turns(service, sid)
+    zh = turn_from_proto(stub.GetTurn(pb.GetTurnRequest(session_id=sid, turn=2, lang="zh"), timeout=60))
+    assert (zh["turn"], zh["intent"], zh["lang"]) == (2, original[1]["intent"], "zh")
+    assert [a["id"] for a in zh["anchors"]] == [a["id"] for a in original[1]["anchors"]]
+    assert re.search(r"[\u4e00-\u9fff]", zh["answer"]["text"]) and zh["answer"]["text"] != original[1]["answer"]["text"]
+    rest = httpx.get(f"{service.url}/v1/sessions/{sid}/turns/2", params={"lang": "zh"}, timeout=60).json()
+    assert rest["answer"] == zh["answer"]
+    assert _turns(service, sid) == original
+    for turn, lang in ((0, "zh"), (99, "zh"), (2, "fr")):
+        code, details = _code(stub.GetTurn, pb.GetTurnRequest(session_id=sid, turn=turn, lang=lang), timeout=30)
+        assert code == grpc.StatusCode.INVALID_ARGUMENT and "99" not in details and "fr" not in details

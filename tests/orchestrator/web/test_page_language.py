@@ -1,6 +1,7 @@
 """The page in one language at a time, in headless Chromium against a real server: the whole
 journey (example film → screening → margin → distance → checklist → report) in zh and in en with
-no string of the other language on screen; a language switch mid-session; a question typed while
+no string of the other language on screen; a language switch mid-session (earlier answers composed
+again in the new language); a question typed while
 the film loads is queued and answered; a stale error does not stay on screen.
 
 "On screen" is every rendered text node (SVG labels included), the document title and visible
@@ -138,8 +139,14 @@ def test_language_switch_mid_session(browser: object, service: Service, catalogu
     ask_suggestion(page, 1, 2)  # asked in Chinese: answered in Chinese
     assert page.locator("#health-text").inner_text() == catalogue["zh"]["ui"]["ready"]
 
+    zh_answer = page.locator(".turn-card[data-turn='2'] .prose").first.inner_text()
     page.click("[data-lang-btn='en']")
     assert page.locator("#health-text").inner_text() == catalogue["en"]["ui"]["ready"]  # not 就绪
+    # the earlier answers themselves, composed again in English by the server (the same anchors)
+    page.wait_for_selector(".turn-card[data-turn='2'][data-lang='en']", timeout=TIMEOUT)
+    page.wait_for_selector(".turn-card[data-turn='1'][data-lang='en']", timeout=TIMEOUT)
+    en_answer = page.locator(".turn-card[data-turn='2'] .prose").first.inner_text()
+    assert en_answer and not CJK.search(en_answer) and "A1" in en_answer and "A1" in zh_answer
     assert page.locator(".turn-card[data-turn='2'] .badge.intent").inner_text() == \
         catalogue["en"]["intent"]["describe_margin"]
     assert catalogue["en"]["lobe"]["RML"] in page.locator(".turn-card[data-turn='1'] .findings-table").inner_text()
@@ -159,6 +166,8 @@ def test_language_switch_mid_session(browser: object, service: Service, catalogu
 
     page.click("[data-lang-btn='zh']")
     assert page.locator("#health-text").inner_text() == catalogue["zh"]["ui"]["ready"]
+    page.wait_for_selector(".turn-card[data-turn='3'][data-lang='zh']", timeout=TIMEOUT)  # asked in English
+    assert page.locator(".turn-card[data-turn='2'] .prose").first.inner_text() == zh_answer  # the original again
     leaks = other_language(page, "zh", exclude=(".msg-user", ".user-words"))
     assert not leaks, leaks
     shot(page, "switch-back-zh.png")
