@@ -38,7 +38,8 @@ _OBJECT_REPR = re.compile(r"<[^<>]{0,200}? at 0x[0-9a-fA-F]+>")
 _URL = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://\S+")
 _HOST_PORT = re.compile(
     r"(?<![\w.:])(?:\[[0-9a-fA-F:.]+\]|\d{1,3}(?:\.\d{1,3}){3}|[A-Za-z][A-Za-z0-9.-]{0,252}):\d{2,5}\b")
-_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}\b")
+# an IP with its port, whatever precedes it ("ipv4:127.0.0.1:8001", "ipv6:[::1]:8001")
+_IP = re.compile(r"(?:\b\d{1,3}(?:\.\d{1,3}){3}|\[[0-9a-fA-F:.]+\])(?::\d{1,5}\b)?")
 
 
 def public_message(exc: HilumError) -> str:
@@ -46,8 +47,8 @@ def public_message(exc: HilumError) -> str:
     (the full text stays in the server's own log where a 5xx is logged)."""
     text = _OBJECT_REPR.sub("<object>", exc.message)
     text = _URL.sub("<address>", text)
-    text = _HOST_PORT.sub("<address>", text)
-    return _IP.sub("<address>", text)
+    text = _IP.sub("<address>", text)  # before host:port, which would read "ipv4:127" as a host and a port
+    return _HOST_PORT.sub("<address>", text)
 
 
 class HilumError(Exception):
@@ -191,9 +192,13 @@ class TenantQuotaError(TenantLimitError):
 
 
 class EncoderError(HilumError):
+    """The encoder (Triton, ONNX Runtime) could not answer: 503 with Retry-After (a restarted Triton
+    serves again within seconds; the service itself needs no restart)."""
+
     http_status = 503
     grpc_code = "UNAVAILABLE"
     kind = "encoder"
+    retry_after_s = 5
 
 
 class EncoderOverloadedError(EncoderError):

@@ -110,6 +110,9 @@ def test_probes_answer_and_excess_is_refused_while_every_worker_is_busy(
             with pytest.raises(grpc.RpcError) as refused:
                 pb_grpc.DialogStub(channel).GetReport(pb.SessionRef(session_id="nothing-here"), timeout=WAIT_S)
             assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+            trailers = dict(refused.value.trailing_metadata() or ())
+            assert trailers.get("hilum-error-kind") == "server_busy"  # as REST's 429 says, with its pushback
+            assert int(trailers["grpc-retry-pushback-ms"]) >= 1000 and "nothing-here" not in refused.value.details()
         assert not any(f.done() for f in held)
         assert encoder.pending == 5  # the refusals never reached the encoder
     finally:

@@ -1,5 +1,6 @@
 """The service on Triton: ``--encoder triton://HOST:PORT`` serves the same API, readiness waits for
-Triton, and ``hilum status`` shows Triton's health and loaded models (real tritonserver on loopback)."""
+Triton, and ``hilum status`` shows Triton's health and loaded models (real tritonserver on loopback);
+Triton killed mid-load and restarted: 503 + Retry-After meanwhile, served again after."""
 
 from __future__ import annotations
 
@@ -100,6 +101,49 @@ def test_a_full_encoder_refuses_at_once_with_a_retry_hint(triton: object, phanto
     assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED and "limit 1" in refused.value.details()
     assert dict(refused.value.trailing_metadata() or ())[PUSHBACK_KEY] == "1000"
     assert served.status_code == 201, served.text
+
+
+def test_triton_killed_mid_load_then_restarted(phantom_dir: Path) -> None:
+    """tritonserver killed (SIGKILL) while uploads are in flight: every upload is answered, 201 or 503
+    ``encoder`` with Retry-After (never a 500 or a hang, never Triton's address), ``/readyz`` says not
+    ready while it is down; restarted on the same ports, the same service serves again."""
+    import os
+    import signal
+
+    from export.triton_server import TritonPorts, TritonServer
+
+    image = (phantom_dir / "image.png").read_bytes()
+    ports = TritonPorts.free()
+    repo = Settings().model_repository
+
+    def upload(http: httpx.Client) -> httpx.Response:
+        return http.post("/v1/sessions", files={"file": ("image.png", image, "image/png")})
+
+    with TritonServer(repo, ports) as first:
+        settings = Settings(encoder=f"triton://{first.grpc_url}", encoder_queue_size=16)
+        with Service(build_services(settings), "127.0.0.1", 0, 0) as svc, \
+                httpx.Client(base_url=svc.url, timeout=120) as http, ThreadPoolExecutor(6) as pool:
+            svc.wait_ready()
+            encoder = svc.services.encoder
+            inflight = [pool.submit(upload, http) for _ in range(6)]
+            wait_for(lambda: encoder.pending >= 1, 60.0)
+            os.killpg(first.pid, signal.SIGKILL)  # the server and its Python-backend stubs
+            answered = [f.result(timeout=180) for f in inflight]
+            assert {r.status_code for r in answered} <= {201, 503}, [r.text for r in answered]
+            down = [r for r in answered if r.status_code == 503]
+            after = upload(http)
+            down.append(after)
+            for r in down:
+                assert r.status_code == 503 and r.json()["error"]["kind"] == "encoder", r.text
+                assert int(r.headers["retry-after"]) >= 1 and str(ports.grpc) not in r.text
+            wait_for(lambda: http.get("/readyz").status_code == 503, 60.0)
+
+            with TritonServer(repo, ports):  # the same ports: the service's own client reconnects
+                wait_for(lambda: http.get("/readyz").status_code == 200, 180.0)
+                again = upload(http)
+                assert again.status_code == 201, again.text
+                turn = http.post(f"/v1/sessions/{again.json()['session_id']}/turns", json={"question": "Any nodules?"})
+                assert turn.status_code == 200
 
 
 def wait_for(condition: Callable[[], bool], timeout_s: float = 30.0) -> None:
