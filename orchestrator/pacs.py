@@ -332,6 +332,8 @@ class FilmRecord:
     next_try: float = 0.0  # epoch seconds before which a failed film waits (backoff)
     error: str | None = None  # the last failure's kind (never a patient attribute)
     reason: str | None = None  # why it was skipped
+    sr_turns: int = 0  # the session's turn count when its last SR version was stored (the SR's InstanceNumber)
+    following: bool = True  # done, and its session still there: a reader's follow-ups get a new SR version
 
     @property
     def settled(self) -> bool:
@@ -409,6 +411,7 @@ class PassReport:
     skipped: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     waiting: int = 0  # failed before, backoff not over yet
+    updated: list[dict[str, Any]] = field(default_factory=list)  # a new SR version stored after follow-ups
 
     @property
     def ok(self) -> bool:
@@ -416,7 +419,7 @@ class PassReport:
 
     def to_dict(self) -> dict[str, Any]:
         return {"found": self.found, "processed": self.processed, "skipped": self.skipped, "failed": self.failed,
-                "waiting": self.waiting}
+                "waiting": self.waiting, "updated": self.updated}
 
 
 class PacsPoller:
@@ -428,7 +431,11 @@ class PacsPoller:
     is stored again. A kill between Hilum's answer to the upload and the state write can leave one
     extra Hilum session (never a second result in the PACS). A failure (PACS or Hilum unreachable,
     5xx, 429) is retried on later passes with exponential backoff; Hilum's refusal of a film (4xx:
-    not a chest film, corrupt) marks it skipped."""
+    not a chest film, corrupt) marks it skipped.
+
+    Follow-ups: a session the reader went on to ask more of (in the page, over REST or gRPC) gets its
+    SR again, as a new instance in the same series (UID and InstanceNumber from its turn count), on the
+    next pass; a session Hilum no longer has is no longer followed."""
 
     def __init__(self, pacs: DicomWebClient, hilum: httpx.Client, state: PollerState, *, lang: str | None = None,
                  retry_base_s: float = 5.0, retry_max_s: float = 600.0, page_size: int = 100,
@@ -492,7 +499,51 @@ class PacsPoller:
                 report.skipped.append({**row, "reason": record.reason})
             else:
                 report.processed.append({**row, "session_id": record.session_id, "stored": record.stored})
+        self.follow_up(report)
         return report
+
+    def follow_up(self, report: PassReport) -> None:
+        """Every done film whose session has more turns than its stored SR: the SR's next version → STOW-RS
+        (the same UID for the same turn count, so a pass killed mid-store stores it once)."""
+        for sop in sorted(self.state.films, key=lambda k: (self.state.films[k].study_uid, k)):
+            record = self.state.films[sop]
+            if record.status != DONE or not record.session_id or not record.following:
+                continue
+            row = {"sop_instance_uid": sop, "study_uid": record.study_uid, "session_id": record.session_id}
+            try:
+                turns = self._turn_count(str(record.session_id))
+                if turns is None:  # expired or closed: nothing more will be asked of it
+                    record.following = False
+                    self.state.save()
+                    continue
+                if turns <= record.sr_turns:
+                    continue
+                stored = store_objects(self.pacs, session_objects(self.hilum, str(record.session_id), ("sr",)))
+            except SessionGoneError:
+                record.following = False
+                self.state.save()
+                continue
+            except (PacsError, PacsUsageError) as exc:
+                report.failed.append({**row, "step": "follow_up", "error": {"kind": exc.kind, "message": exc.message},
+                                      "attempts": 1})
+                continue
+            except httpx.HTTPError as exc:
+                report.failed.append({**row, "step": "follow_up", "attempts": 1, "error": {
+                    "kind": PacsError.kind, "message": f"Hilum could not be reached ({type(exc).__name__})"}})
+                continue
+            record.sr_turns = turns
+            record.stored += [p.to_dict() for p in stored]
+            self.state.save()
+            report.updated.append({**row, "turns": turns, "stored": [p.to_dict() for p in stored]})
+
+    def _turn_count(self, session_id: str) -> int | None:
+        """The session's turn count; None when Hilum no longer has it."""
+        r = self.hilum.get(f"/v1/sessions/{session_id}")
+        if r.status_code == 404 and _hilum_error(r) == "session_not_found":
+            return None
+        if r.status_code != 200:
+            raise PacsError(f"Hilum answered HTTP {r.status_code} for the session ({_hilum_error(r)})")
+        return len(r.json().get("turns") or ())
 
     def process(self, sop: str, record: FilmRecord) -> None:
         if record.status == "storing" and self._in_pacs(record):
@@ -533,6 +584,7 @@ class PacsPoller:
         except httpx.HTTPError as exc:
             raise PacsError(f"Hilum could not be reached for the results ({type(exc).__name__})") from None
         record.objects, record.status = [str(ds.SOPInstanceUID) for _, _, ds in objects], "storing"
+        record.sr_turns = next((int(ds.InstanceNumber) for kind, _, ds in objects if kind == "sr"), 0)
         self.state.save()  # written down before STOW-RS: a restart asks the study before storing again
         record.stored = [p.to_dict() for p in store_objects(self.pacs, objects)]
         self._done(record)

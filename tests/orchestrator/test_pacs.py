@@ -298,7 +298,8 @@ def test_once_processes_new_films_and_only_new_films(archive: Orthanc, service: 
         assert session["turns"][0]["intent"] == "screen"
 
     rc, second = once(archive, service.url, state_file)
-    assert rc == 0 and second == {"found": 0, "processed": [], "skipped": [], "failed": [], "waiting": 0}
+    assert rc == 0 and second == {"found": 0, "processed": [], "skipped": [], "failed": [], "waiting": 0,
+                                  "updated": []}
     for film in (a, b):
         assert len(results(archive, str(film.StudyInstanceUID))["SR"]) == 1
 
@@ -375,3 +376,34 @@ def test_a_second_poller_on_the_same_state_is_refused(archive: Orthanc, state_fi
                               timeout=300, env=env(), cwd=REPO)
     assert done.returncode == 1
     assert json.loads(done.stderr.strip().splitlines()[-1])["error"]["kind"] == "pacs_usage"
+
+
+def test_a_readers_follow_ups_reach_the_pacs_as_the_next_sr_version(archive: Orthanc, service: Service,
+                                                                     phantom_dir: Path, state_file: Path) -> None:
+    """The session made for a PACS film, asked more in Hilum: the next pass stores its SR again as a new
+    instance in the same series (InstanceNumber = the turn count) holding the new question; a pass with
+    nothing new asked stores nothing."""
+    film = new_film(phantom_dir)
+    store(archive, film)
+    rc, first = once(archive, service.url, state_file)
+    assert rc == 0 and list(session_ids(first)) == [film.SOPInstanceUID], first
+    sid = session_ids(first)[film.SOPInstanceUID]
+    question = "这个病灶距离右肺门有多远?"
+    with httpx.Client(base_url=service.url, timeout=180) as hilum:
+        assert hilum.post(f"/v1/sessions/{sid}/turns", json={"question": question}).status_code == 200
+    rc, second = once(archive, service.url, state_file)
+    assert rc == 0 and second["processed"] == [] and not second["failed"], second
+    assert [(u["sop_instance_uid"], u["turns"], [o["kind"] for o in u["stored"]]) for u in second["updated"]] == \
+        [(film.SOPInstanceUID, 2, ["sr"])]
+    study = str(film.StudyInstanceUID)
+    with DicomWebClient(archive.dicomweb, username=USER, password=PASSWORD) as pacs:
+        srs = [i for i in pacs.instances(study) if i["00080060"]["Value"][0] == "SR"]
+        assert len(srs) == 2 and len({i["0020000E"]["Value"][0] for i in srs}) == 1  # one series, two versions
+        newest = second["updated"][0]["stored"][0]
+        data = pacs.retrieve(study, newest["series_uid"], newest["sop_instance_uid"])
+    sr = pydicom.dcmread(io.BytesIO(data))
+    assert int(sr.InstanceNumber) == 2 and dciodvfy(data).errors == []
+    texts = [item.TextValue for item in sr.ContentSequence[-1].ContentSequence if "TextValue" in item]
+    assert any(question in t for t in texts)
+    rc, idle = once(archive, service.url, state_file)
+    assert rc == 0 and idle["updated"] == [] and len(results(archive, study)["SR"]) == 2
