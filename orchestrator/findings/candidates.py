@@ -29,7 +29,6 @@ import numpy as np
 from scipy import ndimage
 
 from orchestrator.facts import Density, PixelSpacing, Point
-from orchestrator.findings.geometry import local_edt
 
 THRESHOLD = 0.5
 DETECT_PEAK = 0.92  # on the calibrated map (orchestrator.encoders.postprocess): a raw sigmoid of ~0.98
@@ -95,8 +94,8 @@ def lesion_mask(heatmap: np.ndarray) -> np.ndarray:
     if not mask.any():
         return mask
     n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
-    peaks = ndimage.maximum(hm, labels, np.arange(n))
-    keep = peaks >= DETECT_PEAK
+    keep = np.zeros(n, dtype=bool)  # a region's peak reaches DETECT_PEAK iff one of its pixels does
+    keep[np.unique(labels[hm >= DETECT_PEAK])] = True
     keep[0] = False
     return keep[labels]
 
@@ -199,7 +198,14 @@ def split_merged(c: Candidate, spacing: PixelSpacing) -> list[Candidate]:
     notches and spicules are far from that. The looser neck for similar bodies was fitted on
     validation seeds 100-159 with the stage-C encoder's maps, where touching opacities come out of
     the half-resolution lesion map with a filled-in waist (encoder/weights/TRAINING.md)."""
-    dist = local_edt(c.mask, c.mask, (spacing.row_mm, spacing.col_mm))
+    # everything below runs on the candidate's padded bounding box (a few % of the film), offset back
+    ys, xs = np.nonzero(c.mask)
+    if not len(ys):
+        return [c]
+    h, w = c.mask.shape
+    y0, x0 = max(int(ys.min()) - 2, 0), max(int(xs.min()) - 2, 0)  # as geometry.local_edt pads
+    box = (slice(y0, min(int(ys.max()) + 3, h)), slice(x0, min(int(xs.max()) + 3, w)))
+    dist = ndimage.distance_transform_edt(c.mask[box], sampling=(spacing.row_mm, spacing.col_mm))
     dmax = float(dist.max())
     if dmax < 2 * SPLIT_MIN_RADIUS_MM:
         return [c]
@@ -210,7 +216,7 @@ def split_merged(c: Candidate, spacing: PixelSpacing) -> list[Candidate]:
         peaks = ndimage.maximum(dist, lab, range(1, n + 1))
         seeds = [i + 1 for i, p in enumerate(peaks) if p >= SPLIT_MIN_RADIUS_MM and level <= _neck(p, float(max(peaks))) * p]
         if len(seeds) >= 2 and _separate_bodies(dist, lab, seeds, spacing):
-            return _power_split(c, dist, lab, seeds, spacing)
+            return _power_split(c, dist, lab, seeds, spacing, (y0, x0))
     return [c]
 
 
@@ -230,15 +236,18 @@ def _separate_bodies(dist: np.ndarray, lab: np.ndarray, seeds: list[int], spacin
     return d >= SPLIT_SEPARATION * (peaks[0][0] + peaks[1][0])
 
 
-def _power_split(c: Candidate, dist: np.ndarray, lab: np.ndarray, seeds: list[int], spacing: PixelSpacing) -> list[Candidate]:
+def _power_split(c: Candidate, dist: np.ndarray, lab: np.ndarray, seeds: list[int], spacing: PixelSpacing,
+                 offset: tuple[int, int] = (0, 0)) -> list[Candidate]:
     """Assign each pixel to the body whose circle (centre at its distance peak, radius the peak
-    value) it lies deepest in: the power diagram, exact for two overlapping discs."""
+    value) it lies deepest in: the power diagram, exact for two overlapping discs. ``dist`` and
+    ``lab`` cover the box at ``offset`` (y, x) of the film."""
     ys, xs = np.nonzero(c.mask)
     px, py = xs * spacing.col_mm, ys * spacing.row_mm
     power = []
     for s in seeds:
-        cy, cx = ndimage.maximum_position(dist, lab, s)
-        r = float(dist[cy, cx])
+        by, bx = ndimage.maximum_position(dist, lab, s)
+        r = float(dist[by, bx])
+        cy, cx = by + offset[0], bx + offset[1]
         power.append((px - cx * spacing.col_mm) ** 2 + (py - cy * spacing.row_mm) ** 2 - r**2)
     owner = np.argmin(np.stack(power), axis=0)
     out = []

@@ -211,6 +211,21 @@ def local_edt(inside: np.ndarray, window_of: np.ndarray, sampling: tuple[float, 
     return out
 
 
+_CROSS = cv2.getStructuringElement(cv2.MORPH_CROSS, (3, 3))
+
+
+def erode(mask: np.ndarray) -> np.ndarray:
+    """``ndimage.binary_erosion(mask)`` (the 3×3 cross; outside the image counts as False) with OpenCV,
+    several times faster on a 512² mask."""
+    return cv2.erode(mask.astype(np.uint8), _CROSS, borderType=cv2.BORDER_CONSTANT, borderValue=0).astype(bool)
+
+
+def dilate(mask: np.ndarray, iterations: int = 1) -> np.ndarray:
+    """``ndimage.binary_dilation(mask, iterations=n)`` (the 3×3 cross, repeated) with OpenCV."""
+    return cv2.dilate(mask.astype(np.uint8), _CROSS, iterations=iterations, borderType=cv2.BORDER_CONSTANT,
+                      borderValue=0).astype(bool)
+
+
 def largest_component(mask: np.ndarray) -> np.ndarray:
     n, lab, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     if n <= 2:
@@ -326,19 +341,15 @@ def floor_mask(geom: Geometry) -> np.ndarray:
     if not lesion.any() or not diaphragm.any():
         return diaphragm
     lab, n = ndimage.label(lesion)
-    touching = np.unique(lab[ndimage.binary_dilation(diaphragm, iterations=2) & lesion])
+    touching = np.unique(lab[dilate(diaphragm, 2) & lesion])
     return diaphragm | np.isin(lab, touching[touching > 0])
 
 
 def floor_top(lung: Lung, floor: np.ndarray) -> dict[int, int]:
     """Top row of the floor per column of the lung (columns where the floor is present)."""
-    cols = np.flatnonzero(lung.mask.any(axis=0))
-    out: dict[int, int] = {}
-    for c in cols:
-        rows = np.flatnonzero(floor[:, c])
-        if len(rows):
-            out[int(c)] = int(rows.min())
-    return out
+    cols = np.flatnonzero(lung.mask.any(axis=0) & floor.any(axis=0))
+    first = floor.argmax(axis=0)  # the first True row of each column (where there is one)
+    return {int(c): int(first[c]) for c in cols}
 
 
 def diaphragm_dome(geom: Geometry, side: str) -> Point | None:
@@ -427,10 +438,11 @@ def widths_mm(geom: Geometry) -> tuple[float | None, float | None]:
     lungs = geom.lungs["right"].mask | geom.lungs["left"].mask
     thorax_w = None
     if geom.lungs["right"].present and geom.lungs["left"].present:
-        rows = np.flatnonzero(lungs.any(axis=1))
+        rows = lungs.any(axis=1)
         best = 0
-        for r in rows:
-            cols = np.flatnonzero(lungs[r])
-            best = max(best, int(cols.max() - cols.min() + 1))
+        if rows.any():  # per row: last lung column - first + 1 (first True from the left and from the right)
+            w = lungs.shape[1]
+            spans = (w - 1 - lungs[rows, ::-1].argmax(axis=1)) - lungs[rows].argmax(axis=1) + 1
+            best = int(spans.max())
         thorax_w = float(best) * col_mm
     return heart_w, thorax_w

@@ -13,7 +13,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from orchestrator.facts import HilumRelation, PixelSpacing, Point, Tri
-from orchestrator.findings.geometry import Geometry, point_distance_mm
+from orchestrator.findings.geometry import Geometry, dilate, erode, point_distance_mm
 
 CONTACT_MM = 1.0
 BAND_FRACTION = 0.5  # the path must stay this fraction of the lesion contrast above the lung
@@ -38,7 +38,7 @@ def nearest_points_mm(a: np.ndarray, b: np.ndarray, spacing: PixelSpacing) -> tu
 
 
 def _edge(m: np.ndarray) -> np.ndarray:
-    e = m & ~ndimage.binary_erosion(m)
+    e = m & ~erode(m)
     return e if e.any() else m
 
 
@@ -126,7 +126,7 @@ def _band(image: np.ndarray, mask: np.ndarray, a: Point, b: Point, gap_mm: float
     ys = np.linspace(a[1], b[1], n)
     h, w = image.shape
     vals = image[np.clip(np.round(ys).astype(int), 0, h - 1), np.clip(np.round(xs).astype(int), 0, w - 1)]
-    near = ndimage.binary_dilation(mask, iterations=8) & ~mask
+    near = dilate(mask, 8) & ~mask
     bg = float(np.median(image[near])) if near.any() else float(np.median(image))
     if contrast <= 0.02:
         return "uncertain"
