@@ -63,8 +63,14 @@ def grade(engine: Any, data: bytes, truth: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {"found": best is not None, "timings": timings}
     if best is not None:
         p = best.attribute_confidence.get("margin")
-        out.update(margin=best.margin, source=best.margin_source, p_margin=p, kind=best.kind)
+        out.update(margin=best.margin, source=best.margin_source, p_margin=p, kind=best.kind,
+                   centre_error_mm=round(best_d, 2),
+                   diameter_ratio=round(best.diameter_mm / max(float(truth["diameter_mm"]), 1e-3), 3))
     return out
+
+
+def _quantiles(values: list[float]) -> list[float] | None:
+    return [round(float(q), 2) for q in np.percentile(values, [50, 90])] if values else None
 
 
 def tally(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
@@ -87,6 +93,10 @@ def tally(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
         "smooth_stated_flatly": len(backed),
         "smooth_stated_flatly_right": sum(r["truth_margin"] == "smooth" for r in backed),
         "read_by_reader": sum(r.get("source") == "reader" for r in found),
+        # what the reader's training draws its candidates with (encoder/lesion_reader/crops.py)
+        "candidate_centre_error_mm_p50_p90": _quantiles([r["centre_error_mm"] for r in found]),
+        "candidate_log_diameter_ratio_sd": round(float(np.std(np.log([r["diameter_ratio"] for r in found]))), 3)
+        if found else None,
         "first_turn_s_mean": {k: round(float(np.mean(v)), 4) for k, v in sorted(stages.items())},
     }
 

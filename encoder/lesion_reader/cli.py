@@ -112,11 +112,13 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
                       lr=args.lr, threads=args.threads, seed=args.seed, device=args.device)
     log_path = args.log or args.weights_out.with_name("train_log.jsonl")
     refresh = (lambda: load_examples(sorted(args.data_dir.glob("seed_*.npz")))) if args.follow else None
+    from dataclasses import replace
+
     init = load_reader(args.init_from).train() if args.init_from else None
+    if init is not None:  # a continued run trains uncalibrated logits: calibrate-reader fits T afterwards
+        init.config = replace(init.config, margin_temperature=1.0)
     config = None
     if args.mask_blur_px is not None:
-        from dataclasses import replace
-
         from encoder.lesion_reader.network import LesionReaderNet, ReaderConfig
 
         if init is not None:

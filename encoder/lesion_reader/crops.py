@@ -20,10 +20,11 @@ film is the 512² film upsampled (the crop never reaches it). The 512² working 
 
 Each example is cut the way serving cuts it: ``orchestrator.contracts.lesion_reader.cut_crop``
 on the detector film, centred on a candidate centre (the truth centre moved by the encoder's
-typical centre error), with a coarse mask as the 512² pipeline sees a lesion (the lesion's
-projected mask at the lesion map's half resolution, blurred and eroded or dilated at random).
-Truth (``LesionExample.truth``) is for training and scoring only; nothing of it enters the crop
-except through the rendered pixels and that degraded coarse mask.
+typical centre error), with the candidate's disc (``contracts.lesion_reader.candidate_disc``) of
+the diameter the findings would state (the truth's, with the findings' typical error): the mask
+channel says where and how big, never the outline, in training as in serving. Truth
+(``LesionExample.truth``) is for training and scoring only; nothing of it enters the crop except
+through the rendered pixels and that disc.
 """
 
 from __future__ import annotations
@@ -57,6 +58,7 @@ from orchestrator.contracts.lesion_reader import (
     MASK_MM_PER_PX,
     MASK_SIZE,
     Frame,
+    candidate_disc,
     cut_crop,
     film_window,
 )
@@ -70,6 +72,8 @@ DEPTH_RUN = 4  # grid points along the beam summed into one before splatting
 MIN_STEP_MM = 0.25  # the crop's pixel; a spicule's tip is 0.7 mm wide
 LESION_MASK_MM = 0.35  # projected thickness that counts as lesion (encoder/phantom/case.py)
 CENTRE_ERROR_MM = 0.8  # sd per axis of the candidate centre (the encoder's median error is 0.73 mm)
+CENTRE_ERROR_WIDE_MM, CENTRE_WIDE_P = 2.5, 0.25  # a wider error for a quarter of candidates
+SIZE_ERROR_LOG_SD = 0.2  # the findings' diameter against the truth (81% of round lesions within 20%)
 FOCAL_TYPES: dict[str, tuple[float, tuple[float, float]]] = {  # type -> (weight, diameter range mm)
     "nodule": (0.56, (6.0, 28.0)),
     "mass": (0.06, (30.0, 38.0)),
@@ -208,17 +212,18 @@ def _tone(p: np.ndarray, bg: FilmBackground) -> np.ndarray:
     return np.power(v, bg.exposure.gamma, dtype=np.float32)
 
 
-def coarse_map(thick512: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The lesion as the 512² pipeline sees it: its projected mask at the lesion map's 256²,
-    blurred, eroded or dilated by up to a pixel and scaled like a probability map."""
-    mask = (thick512 >= LESION_MASK_MM).astype(np.float32)
-    half = cv2.resize(mask, (WORKING // 2, WORKING // 2), interpolation=cv2.INTER_AREA)
-    k = int(rng.integers(-1, 2))
-    if k:
-        kernel = np.ones((3, 3), np.uint8)
-        half = cv2.dilate(half, kernel) if k > 0 else cv2.erode(half, kernel)
-    half = cv2.GaussianBlur(half, (0, 0), float(rng.uniform(0.4, 1.2)))
-    return np.clip(half * float(rng.uniform(0.6, 1.0)), 0.0, 1.0).astype(np.float32)
+def candidate_size_mm(diameter_mm: float, rng: np.random.Generator) -> float:
+    """The candidate's diameter as the encoder's findings would state it: the truth times a
+    log-normal error (``SIZE_ERROR_LOG_SD``), never below 2 mm."""
+    return max(2.0, float(diameter_mm) * math.exp(float(rng.normal(0.0, SIZE_ERROR_LOG_SD))))
+
+
+def candidate_centre(truth_c: np.ndarray, sp: float, rng: np.random.Generator) -> tuple[float, float]:
+    """The truth centre moved as the encoder's candidate centre is: ``CENTRE_ERROR_MM`` per axis,
+    ``CENTRE_ERROR_WIDE_MM`` for a fraction ``CENTRE_WIDE_P`` (split or merged regions)."""
+    sd = CENTRE_ERROR_WIDE_MM if rng.random() < CENTRE_WIDE_P else CENTRE_ERROR_MM
+    jitter = rng.normal(0.0, sd / sp, 2)
+    return (float(np.clip(truth_c[0] + jitter[0], 0, WORKING - 1)), float(np.clip(truth_c[1] + jitter[1], 0, WORKING - 1)))
 
 
 @dataclass
@@ -273,10 +278,9 @@ def render_lesion(bg: FilmBackground, vol: PhantomVolume, spec: LesionSpec, rng:
     original = np.clip(original, 0.0, 1.0).astype(np.float32)
 
     # the candidate, and the crop as serving cuts it
-    jitter = rng.normal(0.0, CENTRE_ERROR_MM / sp, 2)
-    centre = (float(np.clip(truth_c[0] + jitter[0], 0, WORKING - 1)), float(np.clip(truth_c[1] + jitter[1], 0, WORKING - 1)))
+    centre = candidate_centre(truth_c, sp, rng)
     frame = Frame((size, size), (WORKING, WORKING), float(factor), (0.0, 0.0))
-    coarse = coarse_map(thick512, rng)
+    coarse = candidate_disc(centre, candidate_size_mm(les.truth["diameter_mm"] or 10.0, rng), sp)
     crop = cut_crop(original, (sp_o, sp_o), centre, coarse, frame, film_window(original))
 
     # the fine truth mask in the crop's mask frame (centred where cut_crop centred the crop)

@@ -1,7 +1,7 @@
 """Scoring the lesion reader on held-out seeds, through crops cut the way serving cuts them.
 
 The saved examples (``crops.py``) were cut by ``orchestrator.contracts.lesion_reader.cut_crop``
-from the detector film around a jittered candidate centre, with the degraded coarse mask; the
+from the detector film around a jittered candidate centre, with the candidate's disc; the
 readings are decoded by the contract's ``decode_outputs`` (the serving decoder). The ONNX path
 runs the embedded client (``orchestrator/encoders/lesion_reader.py``), as serving would.
 """

@@ -51,10 +51,10 @@ class ReaderConfig:
     # the margin logits are divided by this (fitted on validation seeds by ``hilum calibrate-reader``:
     # encoder/lesion_reader/calibrate.py), so every serving path answers calibrated probabilities
     margin_temperature: float = 1.0
-    # the coarse-mask channel is blurred by this (pixels of 0.25 mm; 0: as given) and scaled to a peak
-    # of 1 before the trunk sees it: it then says where the candidate is and how big, not its outline.
-    # Training masks are the truth degraded, serving masks the encoder's lesion map: their outlines
-    # differ, and a reader that reads the margin off the mask's outline learns the training one
+    # the mask channel is blurred by this (pixels of 0.25 mm; 0: as given) and scaled to a peak of 1
+    # before the trunk sees it. Run 3 needed it (its masks were outlines: the truth degraded in
+    # training, the lesion map in serving); since the channel is a disc of the candidate's size
+    # (contracts.lesion_reader.candidate_disc) it carries no outline and stays 0
     mask_blur_px: float = 0.0
 
     @classmethod

@@ -8,8 +8,10 @@ upload's pixels, centred on the candidate, with the coarse candidate mask resamp
 Input, one tensor ``INPUT_NAME`` of shape ``[N, 2, 256, 256]`` float32:
 - channel 0: the original film's pixels, windowed to [0, 1] by the film's own percentiles
   (:func:`film_window`, the same window for every crop of a film) and resampled to 0.25 mm;
-- channel 1: the coarse candidate mask (the encoder's lesion probability map, or any map in
-  [0, 1] over the working frame) resampled into the crop.
+- channel 1: where the candidate is and how big: :func:`candidate_disc`, a disc of its equivalent
+  diameter at its centre (any map in [0, 1] over the working frame is accepted) resampled into the
+  crop. Never an outline: an outline is what the reader must read from channel 0, and the outline
+  a training mask carries (the truth, degraded) is not the one serving has (the encoder's lesion map).
 
 Outputs (``OUTPUTS``, names -> per-crop shape; all float32, logits unless named otherwise):
 ``mask`` fine lesion mask logits at ``MASK_MM_PER_PX``; ``margin`` logits over ``MARGINS``;
@@ -231,6 +233,26 @@ def _cut(
     kx, ky = ((wx + 0.5) * k - 0.5).astype(np.float32), ((wy + 0.5) * k - 0.5).astype(np.float32)
     channel1 = cv2.remap(mask, kx, ky, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0)
     return np.stack([channel0, np.clip(channel1, 0.0, 1.0)]).astype(np.float32)
+
+
+DISC_MAP_SIZE = 256  # candidate_disc's map over the working frame (the lesion map's resolution)
+
+
+def candidate_disc(centre_px: tuple[float, float], diameter_mm: float, working_mm_per_px: float,
+                   working_size: int = 512, size: int = DISC_MAP_SIZE) -> np.ndarray:
+    """Channel 1's map for one candidate: a disc of ``diameter_mm`` centred on ``centre_px`` (working
+    frame), over the working frame at ``size``², its edge soft over one map pixel. The same function
+    makes training's and serving's masks, so the reader cannot learn a mask's outline that serving
+    lacks. A non-finite or non-positive diameter or spacing -> ``InputError``."""
+    d, mm = float(diameter_mm), float(working_mm_per_px)
+    if not (math.isfinite(d) and d > 0 and math.isfinite(mm) and mm > 0):
+        raise InputError("lesion reader: a candidate needs a positive diameter and spacing")
+    k = size / float(working_size)
+    cx, cy = (float(centre_px[0]) + 0.5) * k - 0.5, (float(centre_px[1]) + 0.5) * k - 0.5
+    r = max(d / 2.0 / mm * k, 0.5)
+    yy, xx = np.ogrid[:size, :size]
+    dist = np.sqrt((xx - cx) ** 2 + (yy - cy) ** 2)
+    return np.clip(r - dist + 0.5, 0.0, 1.0).astype(np.float32)
 
 
 def cut_crops(

@@ -25,10 +25,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
-import cv2
 import numpy as np
 
-from orchestrator.contracts.lesion_reader import LesionReading
+from orchestrator.contracts.lesion_reader import LesionReading, candidate_disc
 from orchestrator.facts import Finding, ImageFacts, Notch, Spicule
 
 READ_KINDS: tuple[str, ...] = ("nodule", "mass", "calcified_nodule", "cavity")  # the reader's training lesions
@@ -39,16 +38,12 @@ def reader_applies(original_mm_per_px: tuple[float, float] | None, max_mm_per_px
     return original_mm_per_px is not None and max(original_mm_per_px) <= max_mm_per_px
 
 
-def region_mask(f: Finding, shape: tuple[int, ...]) -> np.ndarray:
-    """The finding's own region (its outline filled) over the working frame: the reader's coarse
-    mask, as in training (one candidate's mask, never the whole lesion map with its neighbours)."""
-    mask = np.zeros(shape[:2], np.uint8)
-    if len(f.polygon_px) >= 3:
-        cv2.fillPoly(mask, [np.round(np.asarray(f.polygon_px, np.float32)).astype(np.int32)], 1)
-    else:  # no outline: a disc of the finding's extent
-        x0, y0, x1, y1 = f.bbox_px
-        cv2.circle(mask, (round(f.center_px[0]), round(f.center_px[1])), max(1, round(max(x1 - x0, y1 - y0) / 2)), 1, -1)
-    return mask.astype(np.float32)
+def candidate_masks(facts: ImageFacts, indices: Sequence[int]) -> list[np.ndarray]:
+    """The reader's mask channel for each finding read: a disc of its equivalent diameter at its
+    centre (``contracts.lesion_reader.candidate_disc``, as in training), never its outline."""
+    mm_per_px = math.sqrt(facts.spacing.row_mm * facts.spacing.col_mm)
+    return [candidate_disc(facts.findings[i].center_px, max(facts.findings[i].diameter_mm, 2.0), mm_per_px)
+            for i in indices]
 
 
 def to_read(facts: ImageFacts) -> list[int]:

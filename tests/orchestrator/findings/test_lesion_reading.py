@@ -3,6 +3,7 @@ what the dialogue then says about a margin read at full resolution."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import numpy as np
@@ -92,19 +93,30 @@ def _anchor():  # noqa: ANN202 - the composer reads only the id
     return _A()
 
 
-def test_each_candidate_gets_its_own_region_as_its_coarse_mask() -> None:
-    from orchestrator.contracts.lesion_reader import Frame, cut_crops
-    from orchestrator.findings.lesion_reading import region_mask
+def test_each_candidate_gets_a_disc_of_its_own_size_never_its_outline() -> None:
+    from orchestrator.contracts.lesion_reader import CROP_MM_PER_PX, Frame, cut_crops
+    from orchestrator.findings.lesion_reading import candidate_masks
 
-    a = replace(_finding(), polygon_px=((190.0, 140.0), (210.0, 140.0), (210.0, 160.0), (190.0, 160.0)))
-    b = replace(_finding(), center_px=(216.0, 148.0), polygon_px=((212.0, 145.0), (218.0, 145.0), (218.0, 155.0)))
-    ma, mb = region_mask(a, (512, 512)), region_mask(b, (512, 512))
-    assert ma[150, 200] == 1.0 and ma[147, 215] == 0.0 and mb[147, 215] == 1.0  # neighbours stay out
+    notched = ((190.0, 140.0), (210.0, 140.0), (200.0, 150.0), (210.0, 160.0), (190.0, 160.0))
+    a = replace(_finding(), center_px=(200.0, 150.0), diameter_mm=12.0, polygon_px=notched)
+    b = replace(_finding(), center_px=(216.0, 148.0), diameter_mm=4.0)
+    facts = ImageFacts(image_size=(512, 512), spacing=PixelSpacing(0.6, 0.6, "dicom"), anatomy=None,
+                       findings=(a, b), checked=())
+    ma, mb = candidate_masks(facts, [0, 1])
+    mm = math.sqrt(facts.spacing.row_mm * facts.spacing.col_mm)
+    # a's notched outline (its notch reaches the centre) leaves no trace; b's small disc stays off a
+    assert ma[75, 102] == 1.0 and ma[74, 100] == 1.0 and mb[75, 100] == 0.0
+    area_a = float(ma.sum()) * (2 * mm) ** 2
+    assert abs(area_a - math.pi * 36.0) / (math.pi * 36.0) < 0.1
     film = np.random.default_rng(0).random((1024, 1024)).astype(np.float32)
     frame = Frame((1024, 1024), (512, 512), 2.0, (0.0, 0.0))
-    crops = cut_crops(film, (0.2, 0.2), [a.center_px, b.center_px], [ma, mb], frame)
+    spacing = (mm / 2.0, mm / 2.0)
+    crops = cut_crops(film, spacing, [a.center_px, b.center_px], [ma, mb], frame)
     assert crops.shape == (2, 2, 256, 256)
     assert crops[0, 1, 128, 128] > 0.9 and crops[1, 1, 128, 128] > 0.9
-    assert crops[0, 1].sum() > crops[1, 1].sum()  # each crop shows its own candidate's region
+    # each crop's disc is its candidate's size (area in mm² at the crop's 0.25 mm)
+    for crop, d in ((crops[0], 12.0), (crops[1], 4.0)):
+        area = float(crop[1].sum()) * CROP_MM_PER_PX**2
+        assert abs(area - math.pi * d * d / 4) / (math.pi * d * d / 4) < 0.15
     with pytest.raises(Exception, match="one coarse mask per candidate"):
         cut_crops(film, (0.2, 0.2), [a.center_px, b.center_px], [ma], frame)
