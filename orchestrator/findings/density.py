@@ -153,8 +153,16 @@ def texture_ratio(image: np.ndarray, mask: np.ndarray, rho: np.ndarray, ring: np
         return 0.0
     img = np.asarray(image, dtype=np.float32)
     s = TEXTURE_SIGMA_MM / min(spacing.row_mm, spacing.col_mm)
-    dog = cv2.GaussianBlur(img, (0, 0), s) - cv2.GaussianBlur(img, (0, 0), 4 * s)
-    return float(np.std(dog[inner]) / max(float(np.std(dog[ring])), 1e-4))
+    # blurred only over the region read, padded by the wider kernel's radius (OpenCV's float kernel
+    # reaches round(8σ + 1) // 2): every pixel read sees the same neighbours as on the whole film
+    pad = int(round(8 * 4 * s + 1)) // 2 + 1
+    ys, xs = np.nonzero(inner | ring)
+    h, w = img.shape
+    box = (slice(max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, h)),
+           slice(max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, w)))
+    part = np.ascontiguousarray(img[box])
+    dog = cv2.GaussianBlur(part, (0, 0), s) - cv2.GaussianBlur(part, (0, 0), 4 * s)
+    return float(np.std(dog[inner[box]]) / max(float(np.std(dog[ring[box]])), 1e-4))
 
 
 def _dark_parts(smooth: np.ndarray, inner: np.ndarray, prof: Profile, spacing: PixelSpacing) -> list[np.ndarray]:
