@@ -17,11 +17,15 @@ engine as ``POST /v1/sessions``; the sender learns the outcome from the C-STORE 
   AEs may associate. Unset: any AE, and the films go to the ``default`` tenant.
 - PHI: the log says which calling AE sent a film and which session it became, never an attribute of
   the object.
+- Memory: a received object is written to a temporary file as its fragments arrive (pynetdicom's
+  ``STORE_RECV_CHUNKED_DATASET``, set for the process when a node is made), not gathered in memory;
+  one over the upload limit is refused by its file size before a byte of it is read.
 """
 
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
@@ -36,7 +40,7 @@ from pydicom.uid import (
     JPEGLSLossless,
     RLELossless,
 )
-from pynetdicom import AE, evt
+from pynetdicom import AE, _config, evt
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     ComputedRadiographyImageStorage,
     DigitalXRayImageStorageForPresentation,
@@ -61,6 +65,7 @@ STORAGE_CLASSES = (DigitalXRayImageStorageForPresentation, DigitalXRayImageStora
                    ComputedRadiographyImageStorage)
 TRANSFER_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, RLELossless,
                      JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1, JPEGLSLossless, JPEG2000Lossless]
+MAX_META_BYTES = 64 * 1024  # the preamble and file meta pynetdicom writes before the data set
 LATERAL_VIEWS = frozenset({"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"})
 
 SUCCESS = 0x0000
@@ -94,6 +99,7 @@ class DicomNode:
             self.ae.require_calling_aet = list(self.tenants)
         self._server: Any = None
         logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # its INFO/DEBUG lines describe the objects
+        _config.STORE_RECV_CHUNKED_DATASET = True  # objects to a temporary file as they arrive, not to memory
 
     def start(self) -> DicomNode:
         self._server = self.ae.start_server((self.host, self.port), block=False,
@@ -113,10 +119,23 @@ class DicomNode:
     def on_store(self, event: Any) -> int | Dataset:
         calling = str(event.assoc.requestor.ae_title).strip()
         try:
-            return self.store(event.encoded_dataset(), self.tenant_of(calling), calling)
+            data = self.received(event)
+            if data is None:
+                return failure(OUT_OF_RESOURCES, ImageTooLargeError.kind)
+            return self.store(data, self.tenant_of(calling), calling)
         except Exception:  # noqa: BLE001 - a failure status, never a dead node
             log.exception("a film from %s could not be processed", calling)
             return failure(PROCESSING_FAILURE, "processing failure")
+
+    def received(self, event: Any) -> bytes | None:
+        """The received object as a Part 10 file, or None when it is larger than the upload limit
+        (judged by the temporary file's size, unread; pynetdicom deletes the file after the handler)."""
+        if not _config.STORE_RECV_CHUNKED_DATASET:
+            return event.encoded_dataset()
+        path = Path(event.dataset_path)
+        if path.stat().st_size > self.services.settings.max_upload_bytes + MAX_META_BYTES:
+            return None
+        return path.read_bytes()
 
     def store(self, data: bytes, tenant: str, calling: str = "") -> int | Dataset:
         """One received object (a Part 10 file) → a session, or the failure status that says why not.

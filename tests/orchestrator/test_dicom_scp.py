@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pydicom
 import pytest
-from pydicom.uid import DeflatedExplicitVRLittleEndian, RLELossless, generate_uid
+from pydicom.uid import DeflatedExplicitVRLittleEndian, ExplicitVRLittleEndian, RLELossless, generate_uid
 
 HILUM = [sys.executable, "-m", "orchestrator.cli"]
 REPO = Path(__file__).resolve().parents[2]
@@ -189,4 +189,50 @@ def test_a_deflated_object_that_inflates_past_the_limit_is_refused_unread(node: 
     done = storescu(node, bomb, "CR_ROOM1", "--propose-deflated")
     assert response_status(done) == "Refused: OutOfResources", (done.stdout + done.stderr)[-2000:]  # 0xA700
     assert len(node.sessions_made()) == before and node.proc.poll() is None
+    assert "Traceback" not in node.log.read_text(errors="replace")
+
+
+def oversized_object(phantom_dir: Path, out: Path, side: int = 6000) -> Path:
+    """An uncompressed DX object of side² 16-bit pixels (72 MB for 6000, over the 64 MB upload limit),
+    written stream-wise."""
+    from pydicom.filebase import DicomBytesIO
+    from pydicom.filewriter import write_dataset, write_file_meta_info
+
+    ds = pydicom.dcmread(phantom_dir / "image.dcm", stop_before_pixels=True)
+    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds.Rows = ds.Columns = side
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
+    meta, body = DicomBytesIO(), DicomBytesIO()
+    write_file_meta_info(meta, ds.file_meta, enforce_standard=True)
+    body.is_little_endian, body.is_implicit_VR = True, False
+    write_dataset(body, ds)
+    length = side * side * 2
+    with out.open("wb") as fh:
+        fh.write(b"\0" * 128 + b"DICM" + meta.getvalue() + body.getvalue())
+        fh.write(struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OW", 0, length))
+        zeros = b"\0" * (1 << 20)
+        for start in range(0, length, len(zeros)):
+            fh.write(zeros[: min(len(zeros), length - start)])
+    return out
+
+
+def peak_rss_kb(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1))  # type: ignore[union-attr]
+
+
+def test_an_object_over_the_limit_is_refused_without_being_held_in_memory(node: Node, phantom_dir: Path,
+                                                                          tmp_path: Path) -> None:
+    """72 MB on the wire against a 64 MB limit: 0xA700, and the node's peak memory does not grow by the
+    object (it goes to a temporary file as it arrives and is judged by its size)."""
+    big = oversized_object(phantom_dir, tmp_path / "big.dcm")
+    assert big.stat().st_size > 64 << 20
+    assert response_status(storescu(node, phantom_dir / "image.dcm")) == "Success"  # the node's usual peak
+    before, made = peak_rss_kb(node.proc.pid), len(node.sessions_made())
+    done = storescu(node, big)
+    assert response_status(done) == "Refused: OutOfResources", (done.stdout + done.stderr)[-2000:]
+    grown_mb = (peak_rss_kb(node.proc.pid) - before) / 1024
+    assert grown_mb < 32, f"the node's peak memory grew by {grown_mb:.0f} MB for a refused object"
+    assert len(node.sessions_made()) == made and node.proc.poll() is None
     assert "Traceback" not in node.log.read_text(errors="replace")
