@@ -289,9 +289,23 @@ def location_score(a: Anchor, q: Query) -> tuple[int, int]:
         if want:
             score, n = score + (1 if want == have else -1), n + 1
     for d in q.shape_descriptors:
-        if d in _DESCRIPTOR_FIT:
+        if d in _DESCRIPTOR_FIT and d not in _PREFERENCES:
             score, n = score + (1 if _descriptor_fits(a, d) else -1), n + 1
     return score, n
+
+
+# descriptors that choose among candidates but never exclude one: a margin read at 512² is uncertain, so
+# "the spiculated one" on a film whose one nodule reads lobulated still means that nodule (the answer then
+# says what Hilum reads, ``descriptor_misfits``)
+_PREFERENCES = frozenset({"spiculated"})
+
+
+def _preferred(pool: tuple[Anchor, ...], q: Query) -> tuple[Anchor, ...]:
+    for d in q.shape_descriptors:
+        if d in _PREFERENCES:
+            fits = tuple(a for a in pool if _descriptor_fits(a, d))
+            pool = fits or pool
+    return pool
 
 
 def _most_recent(cands: tuple[Anchor, ...]) -> Resolution:
@@ -385,6 +399,7 @@ def _by_location(findings: tuple[Anchor, ...], q: Query) -> Resolution:
         if best <= 0:
             return Resolution("none", (), findings, note="nothing_there")
         pool = tuple(a for (sc, _), a in scored if sc == best)
+    pool = _preferred(pool, q)
     if len(pool) == 1:
         return Resolution("resolved", pool)
     return _by_proximity(pool, q) or _by_size(pool, q) or _most_recent(pool)

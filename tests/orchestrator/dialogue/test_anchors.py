@@ -137,8 +137,13 @@ def test_a_margin_or_content_names_which_finding_only_as_a_pointer(facts: Any) -
     assert anc.resolve_findings(reg, parse("还有一个钙化灶在哪里")).outcome == "none"
     # a content looked for inside a lesion named is asked about that lesion
     assert "calcified" not in parse("结节里面有没有钙化灶?").descriptors
+    # a margin read at 512² chooses, never excludes: no finding reads spiculated, so it is asked back
+    # (two findings), and with one finding that one is meant
     reg = replace(reg, anchors=tuple(replace(a, margin="smooth") for a in reg.anchors))
-    assert anc.resolve_findings(reg, parse("the spiculated one: how big?")).outcome == "none"
+    assert anc.resolve_findings(reg, parse("the spiculated one: how big?")).outcome == "ambiguous"
+    one = anc.Registry(tuple(a for a in reg.anchors if a.id != "A2"))
+    res = anc.resolve_findings(one, parse("the spiculated one: how big?"))
+    assert (res.outcome, [a.id for a in res.anchors]) == ("resolved", ["A1"])
 
 
 def test_two_findings_pointed_at_are_both_bound(facts: Any) -> None:
