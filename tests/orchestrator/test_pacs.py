@@ -407,3 +407,40 @@ def test_a_readers_follow_ups_reach_the_pacs_as_the_next_sr_version(archive: Ort
     assert any(question in t for t in texts)
     rc, idle = once(archive, service.url, state_file)
     assert rc == 0 and idle["updated"] == [] and len(results(archive, study)["SR"]) == 2
+
+
+def test_a_session_hilum_no_longer_has_is_no_longer_followed(tmp_path: Path) -> None:
+    """Follow-ups against doubles of both ends (httpx transports): a done film whose session Hilum has
+    lost is marked not followed and asked no more; one Hilum answers 503 for is reported failed at step
+    follow_up and asked again next pass; the PACS is never called."""
+    from orchestrator.pacs import DONE, FilmRecord, PacsPoller, PassReport, PollerState
+
+    calls: list[str] = []
+
+    def hilum(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path)
+        if "gone" in request.url.path:
+            return httpx.Response(404, json={"error": {"kind": "session_not_found", "message": "no such session"}})
+        return httpx.Response(503, json={"error": {"kind": "store_unavailable", "message": "retry"}})
+
+    def pacs(request: httpx.Request) -> httpx.Response:  # pragma: no cover - must not be called
+        raise AssertionError(f"the PACS was called: {request.method} {request.url.path}")
+
+    state = PollerState(tmp_path / "state.json", {
+        "1.2.3": FilmRecord("1.2", "1.2.1", status=DONE, session_id="a" * 8 + "gone", sr_turns=1),
+        "1.2.4": FilmRecord("1.2", "1.2.1", status=DONE, session_id="b" * 12, sr_turns=1),
+    })
+    client = DicomWebClient("http://pacs.invalid")
+    client.http.close()
+    client.http = httpx.Client(base_url="http://pacs.invalid", transport=httpx.MockTransport(pacs))
+    with client, httpx.Client(base_url="http://hilum.invalid", transport=httpx.MockTransport(hilum)) as h:
+        poller = PacsPoller(client, h, state)
+        first = PassReport()  # the pass's follow-up step alone (no QIDO)
+        poller.follow_up(first)
+        assert not state.films["1.2.3"].following and state.films["1.2.4"].following
+        assert [f["step"] for f in first.failed] == ["follow_up"] and first.failed[0]["sop_instance_uid"] == "1.2.4"
+        second = PassReport()
+        poller.follow_up(second)
+    assert calls.count("/v1/sessions/" + "a" * 8 + "gone") == 1  # not asked again
+    assert calls.count("/v1/sessions/" + "b" * 12) == 2 and len(second.failed) == 1
+    assert json.loads((tmp_path / "state.json").read_text())["films"]["1.2.3"]["following"] is False
