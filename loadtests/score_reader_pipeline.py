@@ -117,15 +117,20 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     encoder = build_encoder(settings)
     reader = EmbeddedLesionReader(args.onnx or settings.lesion_reader_onnx_path)
-    with_reader = DialogueEngine(encoder, settings, reader=reader)
-    without = DialogueEngine(encoder, settings)
-    rows: dict[str, list[dict[str, Any]]] = {"reader": [], "lesion_map": []}
+    engines = {  # the same encoder; the reader as configured (a smooth reading left to the lesion map unless
+        # lesion_reader_backs_smooth), the reader backing its smooth readings, and no reader
+        "reader": DialogueEngine(encoder, settings, reader=reader),
+        "reader_backing_smooth": DialogueEngine(encoder, settings.model_copy(update={"lesion_reader_backs_smooth": True}),
+                                                reader=reader),
+        "lesion_map": DialogueEngine(encoder, settings),
+    }
+    rows: dict[str, list[dict[str, Any]]] = {k: [] for k in engines}
     try:
         for truth, data in films(parse_seeds(args.seeds), args.per_film):
             base = {"truth_type": truth["type"], "truth_margin": truth["margin"],
                     "truth_diameter_mm": float(truth["diameter_mm"])}
-            rows["reader"].append({**base, **grade(with_reader, data, truth)})
-            rows["lesion_map"].append({**base, **grade(without, data, truth)})
+            for name, engine in engines.items():
+                rows[name].append({**base, **grade(engine, data, truth)})
     finally:
         encoder.close()
         reader.close()

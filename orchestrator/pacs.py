@@ -412,14 +412,15 @@ class PassReport:
     failed: list[dict[str, Any]] = field(default_factory=list)
     waiting: int = 0  # failed before, backoff not over yet
     updated: list[dict[str, Any]] = field(default_factory=list)  # a new SR version stored after follow-ups
+    follow_up_failed: list[dict[str, Any]] = field(default_factory=list)  # tried again next pass
 
     @property
     def ok(self) -> bool:
-        return not self.failed and not self.waiting
+        return not self.failed and not self.waiting and not self.follow_up_failed
 
     def to_dict(self) -> dict[str, Any]:
         return {"found": self.found, "processed": self.processed, "skipped": self.skipped, "failed": self.failed,
-                "waiting": self.waiting, "updated": self.updated}
+                "waiting": self.waiting, "updated": self.updated, "follow_up_failed": self.follow_up_failed}
 
 
 class PacsPoller:
@@ -504,7 +505,8 @@ class PacsPoller:
 
     def follow_up(self, report: PassReport) -> None:
         """Every done film whose session has more turns than its stored SR: the SR's next version → STOW-RS
-        (the same UID for the same turn count, so a pass killed mid-store stores it once)."""
+        (the same UID for the same turn count, so a pass killed mid-store stores it once). A failure is
+        reported in ``follow_up_failed`` and tried again next pass; Hilum unreachable ends the step."""
         for sop in sorted(self.state.films, key=lambda k: (self.state.films[k].study_uid, k)):
             record = self.state.films[sop]
             if record.status != DONE or not record.session_id or not record.following:
@@ -524,13 +526,12 @@ class PacsPoller:
                 self.state.save()
                 continue
             except (PacsError, PacsUsageError) as exc:
-                report.failed.append({**row, "step": "follow_up", "error": {"kind": exc.kind, "message": exc.message},
-                                      "attempts": 1})
+                report.follow_up_failed.append({**row, "error": {"kind": exc.kind, "message": exc.message}})
                 continue
-            except httpx.HTTPError as exc:
-                report.failed.append({**row, "step": "follow_up", "attempts": 1, "error": {
+            except httpx.HTTPError as exc:  # Hilum unreachable: the others would wait for it too
+                report.follow_up_failed.append({**row, "error": {
                     "kind": PacsError.kind, "message": f"Hilum could not be reached ({type(exc).__name__})"}})
-                continue
+                break
             record.sr_turns = turns
             record.stored += [p.to_dict() for p in stored]
             self.state.save()

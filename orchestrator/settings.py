@@ -85,12 +85,18 @@ class Settings(BaseSettings):
     triton_bin: Path | None = Field(default=None, description="tritonserver binary; default: the pytriton wheel's")
 
     # --- lesion reader (issue 22: orchestrator/findings/lesion_reading.py) ----------------------
-    lesion_reader: str = Field(default="off", description="'off', 'embedded' (in-process ONNX Runtime) or "
+    lesion_reader: str = Field(default="embedded", description="'off', 'embedded' (in-process ONNX Runtime) or "
                                "'triton://HOST:PORT' (model lesion_reader): reads each focal finding's margin "
-                               "on the upload's own pixels on a first turn")
+                               "on the upload's own pixels on a first turn (films with pixels <= "
+                               "lesion_reader_max_mm_per_px)")
     lesion_reader_onnx_path: Path = REPO_ROOT / "encoder" / "weights" / "lesion-reader" / "lesion_reader.onnx"
     lesion_reader_max_mm_per_px: float = Field(default=0.3, gt=0, description="films with coarser pixels keep "
                                                "the lesion map's margin (the reader's crop would be an upsampled blur)")
+    lesion_reader_backs_smooth: bool = Field(default=False, description="let a confident smooth reading be stated "
+                                             "(and decide a checklist's margin item). Off: a smooth reading leaves "
+                                             "the finding as the lesion map made it; the reader is trained on phantom "
+                                             "films only, whose 1-2 mm spicules lie below the detector's noise, so "
+                                             "its 'smooth' is not validated where spicules show")
 
     # --- narrator (vLLM) ---------------------------------------------------------------
     llm_urls: list[str] = Field(default_factory=list)

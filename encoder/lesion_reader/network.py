@@ -1,4 +1,4 @@
-"""The lesion reader network: one 256² crop at 0.25 mm (+ the coarse mask) -> a description.
+"""The lesion reader network: one 256² crop at 0.25 mm (+ the candidate's disc) -> a description.
 
 Sized for a CPU: a five-stage strided CNN (8-16-32-64-96 channels, 128² down to 8²), a light
 top-down decoder for the mask (64², upsampled to the contract's 128²), and small linear heads on

@@ -261,8 +261,7 @@ def cut_crops(
 ) -> np.ndarray:
     """All candidates of one film: ``[N, 2, 256, 256]`` with one window for the film.
     ``coarse_mask``: one map for every candidate, or one per candidate (a list, in ``centres_px``
-    order: each candidate's own region, as the reader was trained: its crop then shows no other
-    lesion's mask)."""
+    order: each candidate's :func:`candidate_disc`, as the reader was trained)."""
     if len(centres_px) > MAX_CROPS:
         raise InputError(f"lesion reader: at most {MAX_CROPS} candidates per film, got {len(centres_px)}")
     masks = list(coarse_mask) if isinstance(coarse_mask, list) else [coarse_mask] * len(centres_px)

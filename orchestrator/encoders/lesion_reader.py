@@ -191,9 +191,9 @@ def read_candidates(
     ``original``: the upload's decoded pixels (before ``prepare_film``); ``spacing_mm``: mm per
     ORIGINAL pixel (``contracts.lesion_reader.original_spacing`` turns the working spacing into it;
     an estimated spacing works the same way); ``frame``: the session's frame; ``centres_px``:
-    candidate centres in the working frame; ``lesion_map``: the encoder's lesion probability map
-    (square, over the working frame), or one mask per candidate (its own region: what the reader was
-    trained on). Readings come back in the order of ``centres_px``; clock
+    candidate centres in the working frame; ``lesion_map``: one map per candidate (its
+    ``contracts.lesion_reader.candidate_disc``: what the reader was trained on), or one map over the
+    working frame for all. Readings come back in the order of ``centres_px``; clock
     hours are in the film's display frame (12 up, 3 the image's right)."""
     if not centres_px:
         return []

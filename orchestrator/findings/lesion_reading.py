@@ -14,6 +14,12 @@ crop at 0.25 mm from the original pixels and all of a film's crops go to the rea
 - ``margin_source = "reader"``: a confident smooth read is then stated, and the checklist's margin
   item can be "no" (``orchestrator.dialogue.checklists.smooth_unbacked``).
 
+A smooth reading changes the finding only when ``back_smooth`` (``Settings.lesion_reader_backs_smooth``,
+off by default): the reader learnt on phantom films whose 1-2 mm spicules are below the detector's
+noise (``encoder/weights/lesion-reader/README.md``), so its "smooth" cannot yet exclude spicules on a
+real film; by default it adds the irregularity it sees and leaves a smooth read to the lesion map's
+hedged wording.
+
 Size, density, calcification and cavity stay the findings layer's. Films with coarser pixels (the
 phantom's 0.64 mm, PNG exports) keep the lesion map's margin and its honest hedging. Follow-up
 turns never call the reader: the facts are made once.
@@ -80,12 +86,16 @@ def refine(f: Finding, reading: LesionReading, mm_per_px: float) -> Finding:
                    margin_source="reader")
 
 
-def refine_facts(facts: ImageFacts, indices: Sequence[int], readings: Sequence[LesionReading]) -> ImageFacts:
-    """The facts with ``readings[k]`` applied to ``facts.findings[indices[k]]``."""
+def refine_facts(facts: ImageFacts, indices: Sequence[int], readings: Sequence[LesionReading],
+                 back_smooth: bool = False) -> ImageFacts:
+    """The facts with ``readings[k]`` applied to ``facts.findings[indices[k]]``; a smooth reading only
+    when ``back_smooth`` (module docstring)."""
     if len(indices) != len(readings):
         raise ValueError("one reading per finding read")
     findings = list(facts.findings)
     mm_per_px = math.sqrt(facts.spacing.row_mm * facts.spacing.col_mm)
     for i, reading in zip(indices, readings, strict=True):
-        findings[i] = refine(findings[i], reading, mm_per_px)
+        refined = refine(findings[i], reading, mm_per_px)
+        if refined.margin != "smooth" or back_smooth:
+            findings[i] = refined
     return replace(facts, findings=tuple(findings))

@@ -152,12 +152,11 @@ def test_variants_switch_parts_off_and_on() -> None:
     assert _find(bare, "Deployment", "hilum-orchestrator")["spec"]["replicas"] == 2
     external = _find(render(VARIANTS["embedded-encoder-external-llm"]), "ConfigMap", "hilum-settings")["data"]
     assert json.loads(external["HILUM_LLM_URLS"]) == ["http://gpu-box:8000"] and external["HILUM_ENCODER"] == "embedded"
-    assert external["HILUM_LESION_READER"] == "off"  # off by default (values.yaml says why)
-    reader = {"lesionReader": {"enabled": True}}
-    on_triton = _find(render(merge(SALT, reader)), "ConfigMap", "hilum-settings")["data"]
+    assert external["HILUM_LESION_READER"] == "embedded"  # on by default, where the encoder runs: in process here
+    on_triton = _find(render(SALT), "ConfigMap", "hilum-settings")["data"]
     assert on_triton["HILUM_LESION_READER"] == "triton://hilum-triton:8001" == on_triton["HILUM_ENCODER"]  # follows
-    embedded = _find(render(merge(VARIANTS["embedded-encoder-external-llm"], reader)), "ConfigMap", "hilum-settings")
-    assert embedded["data"]["HILUM_LESION_READER"] == "embedded"  # the encoder: on Triton there, in process here
+    off = _find(render(merge(SALT, {"lesionReader": {"enabled": False}})), "ConfigMap", "hilum-settings")
+    assert off["data"]["HILUM_LESION_READER"] == "off"
     existing = render(VARIANTS["existing-secret"])
     assert not [d for d in existing if d["kind"] == "Secret"]
     with pytest.raises(TemplateError, match="cacheSaltKey"):

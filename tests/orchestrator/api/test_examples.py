@@ -100,11 +100,21 @@ def test_library_reads_only_what_is_committed(tmp_path: Path) -> None:
 
 def test_generator_reproduces_the_committed_film(tmp_path: Path) -> None:
     """The committed films are what ``python -m loadtests.make_examples`` writes today: when the
-    phantom changes, this fails until the films are regenerated and committed."""
+    phantom changes, this fails until the films are regenerated and committed. The same header and
+    truth; the pixels equal but for floating-point rounding across CPUs (an AMD EPYC renders 13 of
+    the 262,144 pixels one unit apart from the machine that committed them; a phantom change moves
+    thousands)."""
+    import numpy as np
+    import pydicom
+
     from loadtests.make_examples import EXAMPLE_SPECS, make_examples
 
     spec = next(s for s in EXAMPLE_SPECS if s.scenario)
     (entry,) = make_examples(tmp_path, (spec,))
     committed = next(e for e in MANIFEST_ENTRIES if e["seed"] == spec.seed)
-    assert entry == committed
-    assert (tmp_path / entry["file"]).read_bytes() == (EXAMPLES_DIR / committed["file"]).read_bytes()
+    assert {k: v for k, v in entry.items() if k != "sha256"} == {k: v for k, v in committed.items() if k != "sha256"}
+    made, kept = pydicom.dcmread(tmp_path / entry["file"]), pydicom.dcmread(EXAMPLES_DIR / committed["file"])
+    pixel_data = (0x7FE0, 0x0010)
+    assert [(e.tag, e.value) for e in made if e.tag != pixel_data] == [(e.tag, e.value) for e in kept if e.tag != pixel_data]
+    diff = np.abs(made.pixel_array.astype(np.int32) - kept.pixel_array.astype(np.int32))
+    assert diff.max() <= 1 and np.count_nonzero(diff) <= diff.size // 1000, (int(diff.max()), np.count_nonzero(diff))

@@ -21,7 +21,7 @@ from .conftest import resampled_dicom
 
 @pytest.fixture(scope="module")
 def reading_engine(engine: Any) -> Iterator[DialogueEngine]:
-    settings = Settings()
+    settings = Settings(lesion_reader_backs_smooth=True)  # every reading applied: the mechanics, not the policy
     reader = EmbeddedLesionReader(settings.lesion_reader_onnx_path)
     yield DialogueEngine(engine.encoder, settings, reader=reader)
     reader.close()

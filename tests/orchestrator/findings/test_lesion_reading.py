@@ -120,3 +120,20 @@ def test_each_candidate_gets_a_disc_of_its_own_size_never_its_outline() -> None:
         assert abs(area - math.pi * d * d / 4) / (math.pi * d * d / 4) < 0.15
     with pytest.raises(Exception, match="one coarse mask per candidate"):
         cut_crops(film, (0.2, 0.2), [a.center_px, b.center_px], [ma], frame)
+
+
+def test_a_smooth_reading_changes_a_finding_only_when_the_reader_backs_smooth() -> None:
+    """Off by default (``Settings.lesion_reader_backs_smooth``): the phantom's spicules are below the
+    detector's noise, so the reader's "smooth" leaves the lesion map's hedged reading; an irregular
+    reading is applied either way."""
+    lobulated_map = replace(_finding(margin="lobulated"), attribute_confidence={"presence": 0.9, "margin": 0.6})
+    facts = ImageFacts(image_size=(512, 512), spacing=PixelSpacing(0.6, 0.6, "dicom"), anatomy=None,
+                       findings=(lobulated_map, _finding()), checked=())
+    smooth = _reading("smooth", {"smooth": 0.95, "lobulated": 0.04, "spiculated": 0.01})
+    spiculated = _reading("spiculated", {"smooth": 0.05, "lobulated": 0.15, "spiculated": 0.8}, [2, 7])
+    out = refine_facts(facts, [0, 1], [smooth, spiculated])
+    assert out.findings[0] == lobulated_map  # untouched: the lesion map's margin and its hedging
+    assert (out.findings[1].margin, out.findings[1].margin_source) == ("spiculated", "reader")
+    backed = refine_facts(facts, [0, 1], [smooth, spiculated], back_smooth=True)
+    assert (backed.findings[0].margin, backed.findings[0].margin_source) == ("smooth", "reader")
+    assert not smooth_unbacked(MARGIN_RULE, backed.findings[0])  # a backed smooth read decides the item
