@@ -94,7 +94,8 @@ def warm_up(services: Services, stop: threading.Event) -> None:
             if services.encoder.ready():
                 services.encoder.encode(np.zeros((WORKING_SIZE, WORKING_SIZE), dtype=np.float32))
                 services.readiness.warmed.set()
-                log.info("encoder %s ready", name)
+                if not stop.is_set():  # a service stopped meanwhile may have closed its log streams
+                    log.info("encoder %s ready", name)
                 return
             reason = "not ready"
         except Exception as exc:  # noqa: BLE001 - keep waiting; /readyz says not ready meanwhile
