@@ -514,14 +514,10 @@ class PacsPoller:
             row = {"sop_instance_uid": sop, "study_uid": record.study_uid, "session_id": record.session_id}
             try:
                 turns = self._turn_count(str(record.session_id))
-                if turns is None:  # expired or closed: nothing more will be asked of it
-                    record.following = False
-                    self.state.save()
-                    continue
                 if turns <= record.sr_turns:
                     continue
                 stored = store_objects(self.pacs, session_objects(self.hilum, str(record.session_id), ("sr",)))
-            except SessionGoneError:
+            except SessionGoneError:  # expired or closed: nothing more will be asked of it
                 record.following = False
                 self.state.save()
                 continue
@@ -537,11 +533,11 @@ class PacsPoller:
             self.state.save()
             report.updated.append({**row, "turns": turns, "stored": [p.to_dict() for p in stored]})
 
-    def _turn_count(self, session_id: str) -> int | None:
-        """The session's turn count; None when Hilum no longer has it."""
+    def _turn_count(self, session_id: str) -> int:
+        """The session's turn count; ``SessionGoneError`` when Hilum no longer has it."""
         r = self.hilum.get(f"/v1/sessions/{session_id}")
         if r.status_code == 404 and _hilum_error(r) == "session_not_found":
-            return None
+            raise SessionGoneError("Hilum no longer has this session (session_not_found)")
         if r.status_code != 200:
             raise PacsError(f"Hilum answered HTTP {r.status_code} for the session ({_hilum_error(r)})")
         return len(r.json().get("turns") or ())

@@ -76,16 +76,24 @@ class MalformedRequestInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
         handler = continuation(handler_call_details)
-        if handler is None or handler.request_streaming:
-            return handler
-        deserializer = _lenient(handler.request_deserializer)
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                _guard_unary(handler.unary_unary), deserializer, handler.response_serializer)
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                _guard_stream_out(handler.unary_stream), deserializer, handler.response_serializer)
+        if handler is None:
+            return None
+        return _rewrapped(handler, _guard_unary, _guard_stream_out, _lenient(handler.request_deserializer))
+
+
+def _rewrapped(handler: Any, unary: Callable[..., Any], stream_out: Callable[..., Any],
+               deserializer: Callable[[bytes], Any] | None) -> Any:
+    """``handler`` with its behaviour wrapped (``unary`` / ``stream_out``) and ``deserializer``; a
+    client-streaming handler (the Dialog service has none) as it is."""
+    if handler.request_streaming:
         return handler
+    if handler.unary_unary is not None:
+        return grpc.unary_unary_rpc_method_handler(unary(handler.unary_unary), deserializer,
+                                                   handler.response_serializer)
+    if handler.unary_stream is not None:
+        return grpc.unary_stream_rpc_method_handler(stream_out(handler.unary_stream), deserializer,
+                                                    handler.response_serializer)
+    return handler
 
 
 class AdmissionInterceptor(grpc.ServerInterceptor):
@@ -134,12 +142,6 @@ class AdmissionInterceptor(grpc.ServerInterceptor):
 
     def intercept_service(self, continuation: Callable[[Any], Any], handler_call_details: Any) -> Any:
         handler = continuation(handler_call_details)
-        if handler is None or handler.request_streaming:
-            return handler
-        if handler.unary_unary is not None:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(handler.unary_unary), handler.request_deserializer, handler.response_serializer)
-        if handler.unary_stream is not None:
-            return grpc.unary_stream_rpc_method_handler(
-                self._stream_out(handler.unary_stream), handler.request_deserializer, handler.response_serializer)
-        return handler
+        if handler is None:
+            return None
+        return _rewrapped(handler, self._unary, self._stream_out, handler.request_deserializer)

@@ -154,29 +154,41 @@ def test_refusals_are_failure_statuses_and_the_node_keeps_serving(node: Node, ph
     assert "Traceback" not in node.log.read_text(errors="replace")
 
 
-def deflate_bomb(phantom_dir: Path, out: Path, side: int = 7000) -> Path:
-    """A deflated DX object of ~100 kB whose data set inflates to side² 16-bit pixels (98 MB for 7000):
-    written stream-wise, so the test never holds the inflated bytes."""
+def dx_header(phantom_dir: Path, side: int, syntax: str) -> tuple[bytes, bytes]:
+    """(preamble + file meta, data set up to the pixel data) of a DX object of side² 16-bit pixels in
+    ``syntax``: the big objects below write their pixels after it stream-wise."""
     from pydicom.filebase import DicomBytesIO
     from pydicom.filewriter import write_dataset, write_file_meta_info
 
     ds = pydicom.dcmread(phantom_dir / "image.dcm", stop_before_pixels=True)
     ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.file_meta.TransferSyntaxUID = DeflatedExplicitVRLittleEndian
+    ds.file_meta.TransferSyntaxUID = syntax
     ds.Rows = ds.Columns = side
     ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
     meta, body = DicomBytesIO(), DicomBytesIO()
     write_file_meta_info(meta, ds.file_meta, enforce_standard=True)
     body.is_little_endian, body.is_implicit_VR = True, False
     write_dataset(body, ds)
+    return b"\0" * 128 + b"DICM" + meta.getvalue(), body.getvalue()
+
+
+def zero_chunks(length: int) -> Iterator[bytes]:
+    zeros = b"\0" * (1 << 20)
+    for start in range(0, length, len(zeros)):
+        yield zeros[: min(len(zeros), length - start)]
+
+
+def deflate_bomb(phantom_dir: Path, out: Path, side: int = 7000) -> Path:
+    """A deflated DX object of ~100 kB whose data set inflates to side² 16-bit pixels (98 MB for 7000):
+    written stream-wise, so the test never holds the inflated bytes."""
+    head, body = dx_header(phantom_dir, side, DeflatedExplicitVRLittleEndian)
     length = side * side * 2
     deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
     with out.open("wb") as fh:
-        fh.write(b"\0" * 128 + b"DICM" + meta.getvalue())
-        fh.write(deflate.compress(body.getvalue() + struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, length)))
-        zeros = b"\0" * (1 << 20)
-        for start in range(0, length, len(zeros)):
-            fh.write(deflate.compress(zeros[: min(len(zeros), length - start)]))
+        fh.write(head)
+        fh.write(deflate.compress(body + struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, length)))
+        for chunk in zero_chunks(length):
+            fh.write(deflate.compress(chunk))
         fh.write(deflate.flush())
     return out
 
@@ -195,25 +207,12 @@ def test_a_deflated_object_that_inflates_past_the_limit_is_refused_unread(node: 
 def oversized_object(phantom_dir: Path, out: Path, side: int = 6000) -> Path:
     """An uncompressed DX object of side² 16-bit pixels (72 MB for 6000, over the 64 MB upload limit),
     written stream-wise."""
-    from pydicom.filebase import DicomBytesIO
-    from pydicom.filewriter import write_dataset, write_file_meta_info
-
-    ds = pydicom.dcmread(phantom_dir / "image.dcm", stop_before_pixels=True)
-    ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-    ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    ds.Rows = ds.Columns = side
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit = 16, 12, 11
-    meta, body = DicomBytesIO(), DicomBytesIO()
-    write_file_meta_info(meta, ds.file_meta, enforce_standard=True)
-    body.is_little_endian, body.is_implicit_VR = True, False
-    write_dataset(body, ds)
+    head, body = dx_header(phantom_dir, side, ExplicitVRLittleEndian)
     length = side * side * 2
     with out.open("wb") as fh:
-        fh.write(b"\0" * 128 + b"DICM" + meta.getvalue() + body.getvalue())
-        fh.write(struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OW", 0, length))
-        zeros = b"\0" * (1 << 20)
-        for start in range(0, length, len(zeros)):
-            fh.write(zeros[: min(len(zeros), length - start)])
+        fh.write(head + body + struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OW", 0, length))
+        for chunk in zero_chunks(length):
+            fh.write(chunk)
     return out
 
 
