@@ -17,6 +17,9 @@ engine as ``POST /v1/sessions``; the sender learns the outcome from the C-STORE 
   AEs may associate. Unset: any AE, and the films go to the ``default`` tenant.
 - PHI: the log says which calling AE sent a film and which session it became, never an attribute of
   the object.
+- Results into a PACS: with ``HILUM_PACS_DICOMWEB_URL`` set, each session's SR and presentation state
+  (and later SR versions after follow-ups) are stored into the film's study by a background sender
+  (``orchestrator/dicom_node_results.py``); the C-STORE status does not wait for it.
 - Memory: a received object is written to a temporary file as its fragments arrive (pynetdicom's
   ``STORE_RECV_CHUNKED_DATASET``, set for the process when a node is made), not gathered in memory;
   one over the upload limit is refused by its file size before a byte of it is read.
@@ -48,6 +51,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     Verification,
 )
 
+from orchestrator.dicom_out.source import valid_uid
 from orchestrator.errors import (
     EncoderOverloadedError,
     HilumError,
@@ -98,10 +102,15 @@ class DicomNode:
         if self.tenants:
             self.ae.require_calling_aet = list(self.tenants)
         self._server: Any = None
+        from orchestrator.dicom_node_results import ResultSender
+
+        self.results = ResultSender.from_settings(services.engine, settings)  # None: no PACS configured
         logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # its INFO/DEBUG lines describe the objects
         _config.STORE_RECV_CHUNKED_DATASET = True  # objects to a temporary file as they arrive, not to memory
 
     def start(self) -> DicomNode:
+        if self.results is not None:
+            self.results.start()  # takes its state file's lock: a second node on it fails here
         self._server = self.ae.start_server((self.host, self.port), block=False,
                                             evt_handlers=[(evt.EVT_C_STORE, self.on_store)])
         self.port = int(self._server.server_address[1])
@@ -112,6 +121,8 @@ class DicomNode:
         if self._server is not None:
             self._server.shutdown()
             self._server = None
+        if self.results is not None:
+            self.results.stop()
 
     def tenant_of(self, calling_ae: str) -> str:
         return self.tenants.get(calling_ae.strip(), DEFAULT_TENANT)
@@ -162,7 +173,13 @@ class DicomNode:
         except HilumError as exc:
             log.warning("a film from %s failed: %s", calling, exc.kind)
             return failure(PROCESSING_FAILURE, exc.kind)
-        session = view.to_dict()
-        findings = len(session["turns"][0].get("findings") or ()) if session.get("turns") else 0
-        log.info("a film from %s became session %s (%d findings)", calling, session["session_id"], findings)
+        findings = len(view.turns[0].findings) if view.turns else 0
+        log.info("a film from %s became session %s (%d findings)", calling, view.session_id, findings)
+        if self.results is not None:
+            uids = [str(header.get(k, "")) for k in ("SOPInstanceUID", "StudyInstanceUID", "SeriesInstanceUID")]
+            if all(valid_uid(u) for u in uids):
+                self.results.add(*uids, session_id=view.session_id, tenant=tenant)
+            else:
+                log.warning("session %s: the film's UIDs are not valid; its results are not stored in the PACS",
+                            view.session_id)
         return SUCCESS

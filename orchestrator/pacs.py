@@ -35,7 +35,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pydicom
@@ -316,6 +316,46 @@ class SessionGoneError(PacsUsageError):
     kind = "session_not_found"
 
 
+class HilumUnreachableError(PacsError):
+    """Hilum did not answer (no connection, a timeout): every other session would wait for it too."""
+
+
+class ResultSource(Protocol):
+    """Where a done film's session is read from: its turn count and its DICOM results. ``HttpResults``
+    asks a running Hilum (the poller, ``hilum pacs``); ``orchestrator/dicom_node_results.py`` asks the
+    engine in its own process (the DICOM node, ``hilum serve --dicom-port``). Both raise
+    ``SessionGoneError`` for a session Hilum no longer has, ``HilumUnreachableError`` when Hilum does
+    not answer, and ``PacsUsageError`` / ``PacsError`` for the rest."""
+
+    def turn_count(self, record: FilmRecord) -> int: ...
+
+    def objects(self, record: FilmRecord, kinds: tuple[str, ...]) -> list[SessionObject]: ...
+
+
+class HttpResults:
+    """A running Hilum over HTTP (its client carries the API key and tenant)."""
+
+    def __init__(self, hilum: httpx.Client) -> None:
+        self.hilum = hilum
+
+    def turn_count(self, record: FilmRecord) -> int:
+        try:
+            r = self.hilum.get(f"/v1/sessions/{record.session_id}")
+        except httpx.HTTPError as exc:
+            raise HilumUnreachableError(f"Hilum could not be reached ({type(exc).__name__})") from None
+        if r.status_code == 404 and _hilum_error(r) == "session_not_found":
+            raise SessionGoneError("Hilum no longer has this session (session_not_found)")
+        if r.status_code != 200:
+            raise PacsError(f"Hilum answered HTTP {r.status_code} for the session ({_hilum_error(r)})")
+        return len(r.json().get("turns") or ())
+
+    def objects(self, record: FilmRecord, kinds: tuple[str, ...]) -> list[SessionObject]:
+        try:
+            return session_objects(self.hilum, str(record.session_id), kinds)
+        except httpx.HTTPError as exc:
+            raise HilumUnreachableError(f"Hilum could not be reached for the results ({type(exc).__name__})") from None
+
+
 @dataclass
 class FilmRecord:
     """The state file's row for one instance (keyed by its SOP Instance UID). ``status`` moves
@@ -334,6 +374,7 @@ class FilmRecord:
     reason: str | None = None  # why it was skipped
     sr_turns: int = 0  # the session's turn count when its last SR version was stored (the SR's InstanceNumber)
     following: bool = True  # done, and its session still there: a reader's follow-ups get a new SR version
+    tenant: str | None = None  # the session's tenant, where the results are read in process (the DICOM node)
 
     @property
     def settled(self) -> bool:
@@ -438,10 +479,14 @@ class PacsPoller:
     SR again, as a new instance in the same series (UID and InstanceNumber from its turn count), on the
     next pass; a session Hilum no longer has is no longer followed."""
 
-    def __init__(self, pacs: DicomWebClient, hilum: httpx.Client, state: PollerState, *, lang: str | None = None,
+    def __init__(self, pacs: DicomWebClient, hilum: httpx.Client | None, state: PollerState, *, lang: str | None = None,
                  retry_base_s: float = 5.0, retry_max_s: float = 600.0, page_size: int = 100,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, results: ResultSource | None = None) -> None:
         self.pacs, self.hilum, self.state, self.lang = pacs, hilum, state, lang
+        if results is None:
+            assert hilum is not None, "a poller reads its sessions from a Hilum client or a ResultSource"
+            results = HttpResults(hilum)
+        self.results = results
         self.retry_base_s, self.retry_max_s, self.page_size = retry_base_s, retry_max_s, max(1, page_size)
         self.clock = clock
 
@@ -474,6 +519,11 @@ class PacsPoller:
     def run_once(self) -> PassReport:
         report = PassReport()
         report.found = self.discover(report)
+        return self.run_pending(report)
+
+    def run_pending(self, report: PassReport | None = None) -> PassReport:
+        """The films the state knows and has not settled (their backoff over), then the follow-ups."""
+        report = report if report is not None else PassReport()
         now = self.clock()
         for sop in sorted(self.state.films, key=lambda k: (self.state.films[k].study_uid, k)):
             record = self.state.films[sop]
@@ -513,34 +563,24 @@ class PacsPoller:
                 continue
             row = {"sop_instance_uid": sop, "study_uid": record.study_uid, "session_id": record.session_id}
             try:
-                turns = self._turn_count(str(record.session_id))
+                turns = self.results.turn_count(record)
                 if turns <= record.sr_turns:
                     continue
-                stored = store_objects(self.pacs, session_objects(self.hilum, str(record.session_id), ("sr",)))
+                stored = store_objects(self.pacs, self.results.objects(record, ("sr",)))
             except SessionGoneError:  # expired or closed: nothing more will be asked of it
                 record.following = False
                 self.state.save()
                 continue
+            except HilumUnreachableError as exc:  # the others would wait for it too
+                report.follow_up_failed.append({**row, "error": {"kind": exc.kind, "message": exc.message}})
+                break
             except (PacsError, PacsUsageError) as exc:
                 report.follow_up_failed.append({**row, "error": {"kind": exc.kind, "message": exc.message}})
                 continue
-            except httpx.HTTPError as exc:  # Hilum unreachable: the others would wait for it too
-                report.follow_up_failed.append({**row, "error": {
-                    "kind": PacsError.kind, "message": f"Hilum could not be reached ({type(exc).__name__})"}})
-                break
             record.sr_turns = turns
             record.stored += [p.to_dict() for p in stored]
             self.state.save()
             report.updated.append({**row, "turns": turns, "stored": [p.to_dict() for p in stored]})
-
-    def _turn_count(self, session_id: str) -> int:
-        """The session's turn count; ``SessionGoneError`` when Hilum no longer has it."""
-        r = self.hilum.get(f"/v1/sessions/{session_id}")
-        if r.status_code == 404 and _hilum_error(r) == "session_not_found":
-            raise SessionGoneError("Hilum no longer has this session (session_not_found)")
-        if r.status_code != 200:
-            raise PacsError(f"Hilum answered HTTP {r.status_code} for the session ({_hilum_error(r)})")
-        return len(r.json().get("turns") or ())
 
     def process(self, sop: str, record: FilmRecord) -> None:
         if record.status == "storing" and self._in_pacs(record):
@@ -559,6 +599,7 @@ class PacsPoller:
         return None
 
     def _first_turn(self, sop: str, record: FilmRecord) -> None:
+        assert self.hilum is not None, "only a poller with a Hilum client makes first turns"
         data = self.pacs.retrieve(record.study_uid, record.series_uid, sop)
         try:
             r = self.hilum.post("/v1/sessions", files={"file": ("film.dcm", data, "application/dicom")},
@@ -576,10 +617,7 @@ class PacsPoller:
         self.state.save()
 
     def _store(self, record: FilmRecord) -> None:
-        try:
-            objects = session_objects(self.hilum, str(record.session_id))
-        except httpx.HTTPError as exc:
-            raise PacsError(f"Hilum could not be reached for the results ({type(exc).__name__})") from None
+        objects = self.results.objects(record, ("sr", "pr"))
         record.objects, record.status = [str(ds.SOPInstanceUID) for _, _, ds in objects], "storing"
         record.sr_turns = next((int(ds.InstanceNumber) for kind, _, ds in objects if kind == "sr"), 0)
         self.state.save()  # written down before STOW-RS: a restart asks the study before storing again

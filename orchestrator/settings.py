@@ -131,6 +131,10 @@ class Settings(BaseSettings):
     dicom_ae_tenants: dict[str, str] = Field(default_factory=dict, description='calling AE title -> tenant, JSON '
                                              '{"CR_ROOM1": "alice"}; set: only these AEs may associate; unset: '
                                              "any AE, tenant default")
+    dicom_results_state_file: Path | None = Field(default=None, description="with pacs_dicomweb_url set, the "
+                                                  "node stores each session's SR/PR into the PACS "
+                                                  "(orchestrator/dicom_node_results.py) and remembers it here; "
+                                                  "default one file per PACS under cache_dir/dicom-node-results")
 
     deidentify: bool = Field(default=False, description="keep a DICOM upload's patient/study attributes only "
                              "after the PS3.15 basic profile with the Retain UIDs option (orchestrator/deidentify.py)")

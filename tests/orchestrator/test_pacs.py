@@ -445,3 +445,79 @@ def test_a_session_hilum_no_longer_has_is_no_longer_followed(tmp_path: Path) -> 
     assert calls.count("/v1/sessions/" + "a" * 8 + "gone") == 1  # not asked again
     assert calls.count("/v1/sessions/" + "b" * 12) == 2 and len(second.follow_up_failed) == 1
     assert json.loads((tmp_path / "state.json").read_text())["films"]["1.2.3"]["following"] is False
+
+
+# --- the DICOM node's results (hilum serve --dicom-port with a PACS configured) --------------------
+def wait_for(what: str, check: Any, timeout_s: float = 300.0) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while not (found := check()):
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.5)
+    return found
+
+
+def instances_of(archive: Orthanc, study_uid: str, modality: str) -> list[dict[str, Any]]:
+    with DicomWebClient(archive.dicomweb, username=USER, password=PASSWORD) as pacs:
+        return [i for i in pacs.instances(study_uid) if i["00080060"]["Value"][0] == modality]
+
+
+def test_a_film_pushed_to_the_dicom_node_gets_its_sr_and_pr_in_the_pacs(orthanc: Orthanc, phantom_dir: Path,
+                                                                        tmp_path: Path) -> None:
+    """A modality sends its film to the PACS and to Hilum's DICOM node (dcmtk's ``storescu``): the
+    session's SR and presentation state appear in the film's study in Orthanc, referencing the film and
+    holding the session's findings; a follow-up asked in Hilum reaches the PACS as the SR's next version
+    in the same series; a restarted node stores nothing twice."""
+    import shutil
+
+    from orchestrator.server import build_services
+    from orchestrator.settings import Settings
+
+    storescu = shutil.which("storescu") or "/usr/bin/storescu"
+    film = new_film(phantom_dir)
+    store(orthanc, film)  # the PACS has the film, as it would from the modality
+    path = tmp_path / "film.dcm"
+    film.save_as(path, enforce_file_format=True)
+    study = str(film.StudyInstanceUID)
+    settings = Settings(host="127.0.0.1", pacs_dicomweb_url=orthanc.dicomweb, pacs_username=USER,
+                        pacs_password=PASSWORD, pacs_poll_interval_s=0.5,
+                        dicom_results_state_file=tmp_path / "results.json")
+    with Service(build_services(settings), "127.0.0.1", 0, 0, dicom_port=0) as svc:
+        svc.wait_ready()
+        sent = subprocess.run([storescu, "-aet", "MODALITY", "-aec", "HILUM", "127.0.0.1", str(svc.dicom_port),
+                               str(path)], capture_output=True, text=True, timeout=600)
+        assert sent.returncode == 0, sent.stderr[-2000:]
+        found = wait_for("the SR and PR in the study", lambda: (r := results(orthanc, study)).get("SR") and
+                         r.get("PR") and r)
+        assert len(found["SR"]) == 1 and len(found["PR"]) == 1 and found["DX"] == [film.SOPInstanceUID]
+        sender = svc.dicom_node.results
+        done = next(r for r in sender.poller.state.films.values() if r.study_uid == study)
+        with httpx.Client(base_url=svc.url, timeout=180) as hilum:
+            session = hilum.get(f"/v1/sessions/{done.session_id}").json()
+        first = session["turns"][0]
+        with DicomWebClient(orthanc.dicomweb, username=USER, password=PASSWORD) as pacs:
+            sr_item = instances_of(orthanc, study, "SR")[0]
+            sr_bytes = pacs.retrieve(study, sr_item["0020000E"]["Value"][0], found["SR"][0])
+        assert dciodvfy(sr_bytes).errors == []
+        sr = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(io.BytesIO(sr_bytes)))
+        groups = sr.content.get_planar_roi_measurement_groups()
+        assert len(groups) == len(first["findings"]) >= 1
+        for f, g in zip(first["findings"], groups, strict=True):
+            assert g.roi.ContentSequence[0].ReferencedSOPSequence[0].ReferencedSOPInstanceUID == film.SOPInstanceUID
+            assert g.finding_sites[0].laterality.value == {"right": "24028007", "left": "7771000"}[f["side"]]
+
+        question = "这个病灶距离右肺门有多远?"
+        with httpx.Client(base_url=svc.url, timeout=180) as hilum:
+            assert hilum.post(f"/v1/sessions/{done.session_id}/turns", json={"question": question}).status_code == 200
+        srs = wait_for("the SR's second version", lambda: len(sr := instances_of(orthanc, study, "SR")) == 2 and sr)
+        assert len({i["0020000E"]["Value"][0] for i in srs}) == 1  # one series, two versions
+        assert not sender.last_report.failed and not sender.last_report.follow_up_failed
+        passes = sender.passes
+        wait_for("two more passes", lambda: sender.passes >= passes + 2)
+        assert len(results(orthanc, study)["SR"]) == 2  # nothing new asked: nothing stored
+    # a restarted node, on the same state file: the session is in the store no more (in-process store),
+    # its results are in the PACS already, and nothing is stored twice
+    with Service(build_services(settings), "127.0.0.1", 0, 0, dicom_port=0) as svc:
+        sender = svc.dicom_node.results
+        wait_for("a pass", lambda: sender.passes >= 2)
+        assert not sender.poller.state.films[film.SOPInstanceUID].following
+    assert {k: len(v) for k, v in results(orthanc, study).items()} == {"DX": 1, "SR": 2, "PR": 1}
