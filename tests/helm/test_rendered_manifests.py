@@ -185,3 +185,49 @@ def test_prometheus_rule_and_dashboard_carry_the_chart_files_unchanged() -> None
         assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
         assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
         assert monitor["spec"]["selector"]["matchLabels"]["app.kubernetes.io/instance"] == "hilum"
+
+
+def test_teleradiology_wiring_renders_valid_and_connected() -> None:
+    """The DICOM node (a C-STORE port on every orchestrator pod and its Service) and the PACS poller
+    (one pod, Recreate, its state on a claim, its API key and the PACS credentials from Secrets) render as
+    valid Kubernetes, and point at each other; a poller without an API key or a PACS refuses to render."""
+    from ops.helm_render import TemplateError
+
+    pacs = {"pacs": {"dicomwebUrl": "http://orthanc:8042/dicom-web", "existingSecret": "pacs-cred",
+                     "poller": {"enabled": True, "apiKeySecret": "poller-key", "stateClaimName": "pacs-state"}},
+            "dicomNode": {"enabled": True, "aeTenants": {"CR_ROOM1": "clinic-a"}}}
+    docs = render_chart(CHART, [], {**DEFAULTS, **pacs}).documents()
+    for version in KUBERNETES_VERSIONS:
+        assert schema_errors(docs, version) == []
+    settings = find(docs, "ConfigMap", "hilum-settings")["data"]
+    assert settings["HILUM_DICOM_PORT"] == "11112" and json.loads(settings["HILUM_DICOM_AE_TENANTS"]) == {
+        "CR_ROOM1": "clinic-a"}
+    assert settings["HILUM_PACS_DICOMWEB_URL"] == "http://orthanc:8042/dicom-web"
+    assert settings["HILUM_DICOM_RESULTS_STATE_FILE"].startswith("/var/lib/hilum-dicom-node/")
+    service = find(docs, "Service", "hilum-orchestrator")["spec"]
+    assert {"name": "dicom", "port": 11112, "targetPort": "dicom"} in service["ports"]
+    orchestrator = find(docs, "Deployment", "hilum-orchestrator")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "dicom", "containerPort": 11112} in orchestrator["ports"]
+    assert {"name": "dicom-node-results", "mountPath": "/var/lib/hilum-dicom-node"} in orchestrator["volumeMounts"]
+    secret_env = {e["name"]: e["valueFrom"]["secretKeyRef"] for e in orchestrator["env"] if "valueFrom" in e}
+    assert secret_env["HILUM_PACS_PASSWORD"] == {"name": "pacs-cred", "key": "password"}
+    poller = find(docs, "Deployment", "hilum-pacs-poller")["spec"]
+    assert poller["replicas"] == 1 and poller["strategy"] == {"type": "Recreate"}  # one poller per state file
+    pod = poller["template"]["spec"]
+    command = pod["containers"][0]["command"]
+    assert command[:2] == ["hilum", "pacs"] and "--once" not in command
+    assert command[command.index("--server") + 1] == "http://hilum-orchestrator:7860"
+    assert pod["volumes"] == [{"name": "state", "persistentVolumeClaim": {"claimName": "pacs-state"}}]
+    poller_env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in pod["containers"][0]["env"]}
+    assert poller_env["HILUM_API_KEY"] == {"name": "poller-key", "key": "apiKey"}
+    # off by default: no DICOM port, no poller
+    defaults = documents("defaults")
+    assert not [d for d in defaults if d["metadata"]["name"] == "hilum-pacs-poller"]
+    assert "HILUM_DICOM_PORT" not in find(defaults, "ConfigMap", "hilum-settings")["data"]
+    for missing, message in (({"apiKeySecret": ""}, "apiKeySecret"), ({}, "dicomwebUrl")):
+        values = copy.deepcopy({**DEFAULTS, **pacs})
+        values["pacs"]["poller"].update(missing)
+        if not missing:
+            values["pacs"]["dicomwebUrl"] = ""
+        with pytest.raises(TemplateError, match=message):
+            render_chart(CHART, [], values).documents()
