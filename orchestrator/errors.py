@@ -23,6 +23,13 @@
     │   └── EncoderOverloadedError  the encoder's queue is full                   → 429
     └── NarratorError               the language model failed (the composer takes over)
 
+Defined beside the code that raises them, in the same tree:
+    InputError ← InvalidTurnError (dialogue/engine.py: a turn not answered, 422), ReportFormatError
+    (dicom_out/objects.py); HilumError ← NoSuchDicomObjectError (dicom_out/objects.py, 404),
+    RemoteError (client.py: a remote Hilum's error, re-raised by the CLI), PacsError (pacs.py: the
+    PACS or Hilum refused or did not answer, 502; ← HilumUnreachableError), PacsUsageError (pacs.py:
+    a bad UID, a state file, a session not from DICOM, 400; ← SessionGoneError).
+
 Every subclass carries an HTTP status and a gRPC status-code name so that the REST and
 gRPC shells map errors with one function each and never guess. ``retry_after_s``, where set,
 tells a client when trying again makes sense (REST sends it as ``Retry-After``).
@@ -62,6 +69,18 @@ class HilumError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Pickled whole (its kind's extra attributes too): errors cross from the analysis worker
+        processes (``orchestrator/film_analysis.py``) as raised."""
+        return (_rebuild, (type(self), self.message, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[HilumError], message: str, state: dict[str, object]) -> HilumError:
+    exc = cls.__new__(cls)
+    HilumError.__init__(exc, message)
+    exc.__dict__.update(state)
+    return exc
 
 
 class InputError(HilumError):

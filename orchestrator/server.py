@@ -57,7 +57,7 @@ class Services:
     tenancy: Tenancy
 
     def close(self) -> None:
-        for part in (self.narrator, self.encoder, self.engine.reader):
+        for part in (self.narrator, self.encoder, self.engine.reader, self.engine.analyser):
             close = getattr(part, "close", None)
             if close is not None:
                 close()
@@ -74,9 +74,14 @@ def build_services(settings: Settings, *, encoder: Any | None = None) -> Service
     tenancy = Tenancy(settings, observe=metrics.error)  # reads the keys file first: a bad one fails fast
     encoder = encoder if encoder is not None else build_encoder(settings)
     narrator = build_narrator(settings, metrics.registry)
+    analyser = None
+    if settings.analysis_processes > 0:  # first turns in worker processes, each with its own encoder and reader
+        from orchestrator.film_analysis import AnalysisPool
+
+        analyser = AnalysisPool(settings, settings.analysis_processes)
     engine = DialogueEngine(
         encoder, settings, store=build_session_store(settings), narrator=narrator, observer=metrics,
-        reader=build_lesion_reader(settings),
+        reader=build_lesion_reader(settings), analyser=analyser,
     )
     metrics.watch_encoder(encoder)
     add_listener = getattr(encoder, "add_batch_listener", None)
@@ -93,6 +98,9 @@ def warm_up(services: Services, stop: threading.Event) -> None:
         try:
             if services.encoder.ready():
                 services.encoder.encode(np.zeros((WORKING_SIZE, WORKING_SIZE), dtype=np.float32))
+                warm_workers = getattr(services.engine.analyser, "warm", None)
+                if callable(warm_workers):  # the analysis worker processes, each with its own encoder
+                    warm_workers()
                 services.readiness.warmed.set()
                 if not stop.is_set():  # a service stopped meanwhile may have closed its log streams
                     log.info("encoder %s ready", name)

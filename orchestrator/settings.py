@@ -76,6 +76,10 @@ class Settings(BaseSettings):
         "films in flight from this process); one more gets 429 / RESOURCE_EXHAUSTED"
     )
     encoder_intra_op_threads: int = 1  # x encoder_workers = 2 cores (loadtests/bench_encoder.py)
+    analysis_processes: int = Field(
+        default=0, ge=0, le=64, description="first turns (decode, gate, encoder, findings, reader) in this many "
+        "worker processes (orchestrator/film_analysis.py), so that uploads do not stall follow-up turns on the "
+        "GIL; 0: in the request's thread")
     encoder_timeout_s: float = 30.0
     triton_model_name: str = "anatomy_encoder"
     triton_shared_memory_slots: int = Field(

@@ -29,7 +29,6 @@ from orchestrator.dialogue.parser import Query, parse
 from orchestrator.dialogue.report import build_report
 from orchestrator.dialogue.session import (
     SCREEN_QUESTION,
-    DicomReference,
     Frame,
     InMemorySessionStore,
     SessionState,
@@ -42,7 +41,6 @@ from orchestrator.dialogue.turn import Answer, Narration, Turn
 from orchestrator.encoders.base import AnatomyEncoder
 from orchestrator.encoders.lesion_reader import LesionReader
 from orchestrator.errors import (
-    EncoderError,
     InputError,
     InvalidQuestionError,
     SessionFullError,
@@ -50,7 +48,7 @@ from orchestrator.errors import (
     TenantQuotaError,
 )
 from orchestrator.facts import ImageFacts, PixelSpacing, to_jsonable
-from orchestrator.imaging import DecodedFilm
+from orchestrator.film_analysis import Analyser, FilmAnalyser, FilmAnalysis
 from orchestrator.narration.base import ComposerNarrator, NarrationRequest, NarrationResult, Narrator
 from orchestrator.narration.prompt import canonical_json
 from orchestrator.observer import EngineObserver, NullObserver, ObservedStore
@@ -100,17 +98,6 @@ class SessionView:
         if self.forked_from is not None:
             d["forked_from"] = dict(self.forked_from)
         return d
-
-
-@dataclass(frozen=True)
-class FilmAnalysis:
-    """What ``analyse_film`` establishes from an upload (the one encoder pass of a session)."""
-
-    facts: ImageFacts
-    display_png: bytes
-    source: SourceRecord
-    frame: Frame
-    heatmap_png: bytes = b""
 
 
 @dataclass(frozen=True)
@@ -192,10 +179,13 @@ class DialogueEngine:
         narrator: Narrator | None = None,
         observer: EngineObserver | None = None,
         reader: LesionReader | None = None,
+        analyser: Analyser | None = None,
     ) -> None:
         self.encoder = encoder
         self.reader = reader  # the lesion reader (issue 22): first turns of fine-pixel films only
         self.settings = settings
+        # uploads -> facts: in the calling thread, or in worker processes (server.build_services)
+        self.analyser: Analyser = analyser or FilmAnalyser(encoder, reader, settings)
         self.store: SessionStore = store or InMemorySessionStore(
             settings.session_ttl_s, settings.max_sessions, lock_wait_s=settings.session_lock_wait_s)
         self.narrator: Narrator = narrator or ComposerNarrator()
@@ -216,56 +206,14 @@ class DialogueEngine:
     def analyse_film(self, data: bytes, filename: str | None, timings: dict[str, float],
                      lang: str = "en") -> FilmAnalysis:
         """Decode, gate (refusing what is not an upright frontal chest film before the encoder
-        runs), encode, analyse. Raises InputError subclasses, NotAChestFilmError among them."""
-        from orchestrator.film_gate import check_film
-        from orchestrator.findings import analyse, estimate_spacing, heatmap_png
-        from orchestrator.imaging import decode_upload
-
-        film = self._timed("decode", timings, decode_upload, data, filename, self.settings, self.reader is not None)
-        check = self._timed("gate", timings, check_film, film.image, film.resampling, film.info, lang)
-        maps = self._timed("encode", timings, self.encoder.encode, film.image)
-        spacing = film.spacing or estimate_spacing(maps, film.info.get("spacing_rejected"))
-        facts = self._timed("findings", timings, analyse, maps, spacing, check)
-        if self.reader is not None and facts.findings:
-            facts = self._timed("read", timings, self._read_lesions, film, facts)
-        return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, self._kept_reference(film.dicom_reference)),
-                            film.frame, heatmap_png(maps.lesion))
-
-    def _read_lesions(self, film: DecodedFilm, facts: ImageFacts) -> ImageFacts:
-        """The focal findings' margins read on the upload's own pixels, all in one reader call
-        (``orchestrator.findings.lesion_reading``); films with coarse pixels keep the lesion map's."""
-        from orchestrator.contracts.lesion_reader import MAX_CROPS
-        from orchestrator.encoders.lesion_reader import read_candidates
-        from orchestrator.findings.lesion_reading import (
-            candidate_masks,
-            reader_applies,
-            refine_facts,
-            to_read,
-        )
-
-        if self.reader is None or film.original is None or not reader_applies(
-                film.original_mm_per_px, self.settings.lesion_reader_max_mm_per_px):
-            return facts
-        indices = to_read(facts)[:MAX_CROPS]
-        if not indices:
-            return facts
-        masks = candidate_masks(facts, indices)
+        runs), encode, analyse (``orchestrator/film_analysis.py``: in this thread, or in a worker
+        process with ``settings.analysis_processes``). Raises InputError subclasses,
+        NotAChestFilmError among them. Each stage's seconds go into ``timings`` and the observer."""
         try:
-            readings = read_candidates(self.reader, film.original, film.original_mm_per_px, film.frame,
-                                       [facts.findings[i].center_px for i in indices], masks)
-        except EncoderError as exc:  # the reader down: the lesion map's margins, hedged as ever
-            log.warning("lesion reader unavailable, margins from the lesion map: %s", exc.message)
-            return facts
-        return refine_facts(facts, indices, readings, back_smooth=self.settings.lesion_reader_backs_smooth)
-
-    def _kept_reference(self, ref: DicomReference | None) -> DicomReference | None:
-        """What the session keeps of a DICOM upload's header: as read, or de-identified
-        (``Settings.deidentify``: ``orchestrator.deidentify``) before anything is stored."""
-        if ref is None or not self.settings.deidentify:
-            return ref
-        from orchestrator.deidentify import deidentify_header
-
-        return replace(ref, header=tuple(deidentify_header(ref.header_dict()).items()))
+            return self.analyser.analyse(data, filename, timings, lang)
+        finally:
+            for stage, seconds in timings.items():
+                self.observer.stage(stage, seconds)
 
     def create_session(self, data: bytes, filename: str | None = None, lang: str | None = None,
                        tenant: str = "default") -> SessionView:

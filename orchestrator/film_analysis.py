@@ -1,0 +1,209 @@
+"""One upload → what a session starts from: decode, the film gate, the anatomy encoder, the findings
+layer and the lesion reader (``FilmAnalysis``). The dialogue engine calls an ``Analyser``:
+
+- ``FilmAnalyser`` runs it in the calling thread (the default, ``HILUM_ANALYSIS_PROCESSES=0``).
+- ``AnalysisPool`` runs it in worker processes (``HILUM_ANALYSIS_PROCESSES=N``), each with its own
+  encoder and lesion reader built from the same settings. A first turn is ~0.3-0.45 s of CPU, most of
+  it under the GIL (numpy, OpenCV and SciPy in many small calls), so in threads every upload stalls
+  the follow-up turns of its process; in a worker it does not (``BENCHMARKS.md``, ``poisson_mixed``).
+  Admission: at most ``encoder_queue_size`` films in the pool at once, the next is 429
+  ``encoder_overloaded`` at once (the same answer the in-process encoder queue gives). A worker that
+  dies (killed, out of memory) fails the films it held with 503 ``encoder`` and a fresh
+  pool takes the next ones. Errors raised in a worker (``HilumError`` and its kinds) reach the caller
+  as raised; the stage timings come back with the analysis.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import threading
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+import numpy as np
+
+from orchestrator.contracts.lesion_reader import Frame
+from orchestrator.dialogue.session import DicomReference, SourceRecord
+from orchestrator.encoders.base import AnatomyEncoder
+from orchestrator.encoders.lesion_reader import LesionReader
+from orchestrator.errors import EncoderError, EncoderOverloadedError
+from orchestrator.facts import ImageFacts
+from orchestrator.imaging import DecodedFilm
+from orchestrator.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class FilmAnalysis:
+    """What the analysis establishes from an upload (the one encoder pass of a session)."""
+
+    facts: ImageFacts
+    display_png: bytes
+    source: SourceRecord
+    frame: Frame
+    heatmap_png: bytes = b""
+
+
+class Analyser(Protocol):
+    def analyse(self, data: bytes, filename: str | None, timings: dict[str, float], lang: str) -> FilmAnalysis:
+        """The upload's analysis; each stage's seconds into ``timings`` (decode, gate, encode, findings, read)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class FilmAnalyser:
+    """The analysis in the calling thread."""
+
+    def __init__(self, encoder: AnatomyEncoder, reader: LesionReader | None, settings: Settings) -> None:
+        self.encoder, self.reader, self.settings = encoder, reader, settings
+
+    def close(self) -> None:
+        pass  # the encoder and reader belong to whoever made them
+
+    def analyse(self, data: bytes, filename: str | None, timings: dict[str, float], lang: str = "en") -> FilmAnalysis:
+        """Decode, gate (refusing what is not an upright frontal chest film before the encoder runs),
+        encode, analyse. Raises InputError subclasses, NotAChestFilmError among them."""
+        from orchestrator.film_gate import check_film
+        from orchestrator.findings import analyse, estimate_spacing, heatmap_png
+        from orchestrator.imaging import decode_upload
+
+        film = timed("decode", timings, decode_upload, data, filename, self.settings, self.reader is not None)
+        check = timed("gate", timings, check_film, film.image, film.resampling, film.info, lang)
+        maps = timed("encode", timings, self.encoder.encode, film.image)
+        spacing = film.spacing or estimate_spacing(maps, film.info.get("spacing_rejected"))
+        facts = timed("findings", timings, analyse, maps, spacing, check)
+        if self.reader is not None and facts.findings:
+            facts = timed("read", timings, self._read_lesions, film, facts)
+        return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, self._kept_reference(film.dicom_reference)),
+                            film.frame, heatmap_png(maps.lesion))
+
+    def _read_lesions(self, film: DecodedFilm, facts: ImageFacts) -> ImageFacts:
+        """The focal findings' margins read on the upload's own pixels, all in one reader call
+        (``orchestrator.findings.lesion_reading``); films with coarse pixels keep the lesion map's."""
+        from orchestrator.contracts.lesion_reader import MAX_CROPS
+        from orchestrator.encoders.lesion_reader import read_candidates
+        from orchestrator.findings.lesion_reading import (
+            candidate_masks,
+            reader_applies,
+            refine_facts,
+            to_read,
+        )
+
+        if self.reader is None or film.original is None or not reader_applies(
+                film.original_mm_per_px, self.settings.lesion_reader_max_mm_per_px):
+            return facts
+        indices = to_read(facts)[:MAX_CROPS]
+        if not indices:
+            return facts
+        masks = candidate_masks(facts, indices)
+        try:
+            readings = read_candidates(self.reader, film.original, film.original_mm_per_px, film.frame,
+                                       [facts.findings[i].center_px for i in indices], masks)
+        except EncoderError as exc:  # the reader down: the lesion map's margins, hedged as ever
+            log.warning("lesion reader unavailable, margins from the lesion map: %s", exc.message)
+            return facts
+        return refine_facts(facts, indices, readings, back_smooth=self.settings.lesion_reader_backs_smooth)
+
+    def _kept_reference(self, ref: DicomReference | None) -> DicomReference | None:
+        """What the session keeps of a DICOM upload's header: as read, or de-identified
+        (``Settings.deidentify``: ``orchestrator.deidentify``) before anything is stored."""
+        if ref is None or not self.settings.deidentify:
+            return ref
+        from orchestrator.deidentify import deidentify_header
+
+        return replace(ref, header=tuple(deidentify_header(ref.header_dict()).items()))
+
+
+def timed(stage: str, timings: dict[str, float], fn: object, *args: object) -> object:
+    import time
+
+    t0 = time.perf_counter()
+    out = fn(*args)  # type: ignore[operator]
+    timings[stage] = round(time.perf_counter() - t0, 6)
+    return out
+
+
+# --- worker processes --------------------------------------------------------------------------------
+_worker: FilmAnalyser | None = None
+
+
+def _start_worker(settings: Settings) -> None:
+    """A worker's own encoder and reader, warmed with one blank film so that its first upload is not slow."""
+    global _worker
+    from orchestrator.contracts.preprocess import WORKING_SIZE
+    from orchestrator.encoders.factory import build_encoder, build_lesion_reader
+
+    encoder = build_encoder(settings)
+    _worker = FilmAnalyser(encoder, build_lesion_reader(settings), settings)
+    try:
+        encoder.encode(np.zeros((WORKING_SIZE, WORKING_SIZE), dtype=np.float32))
+    except Exception:  # noqa: BLE001 - an encoder not up yet (Triton): the first film says so
+        log.warning("the analysis worker's encoder did not answer its warm-up film")
+
+
+def _ping() -> bool:
+    return _worker is not None
+
+
+def _analyse_in_worker(data: bytes, filename: str | None, lang: str) -> tuple[FilmAnalysis, dict[str, float]]:
+    assert _worker is not None, "the pool's initializer builds the worker"
+    timings: dict[str, float] = {}
+    return _worker.analyse(data, filename, timings, lang), timings
+
+
+class AnalysisPool:
+    """The analysis in ``processes`` worker processes (spawned: the server's threads are not forked)."""
+
+    def __init__(self, settings: Settings, processes: int) -> None:
+        self.settings, self.processes = settings, max(1, processes)
+        self.limit = max(1, settings.encoder_queue_size)
+        self._lock = threading.Lock()
+        self._inflight = 0
+        self._pool = self._new_pool()
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        return ProcessPoolExecutor(self.processes, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_start_worker, initargs=(self.settings,))
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def warm(self) -> None:
+        """Starts every worker (each builds and warms its encoder) before the service says it is ready."""
+        for future in [self._pool.submit(_ping) for _ in range(self.processes)]:
+            future.result()
+
+    def worker_pids(self) -> list[int]:
+        return [p.pid for p in (getattr(self._pool, "_processes", None) or {}).values() if p.pid is not None]
+
+    def analyse(self, data: bytes, filename: str | None, timings: dict[str, float], lang: str = "en") -> FilmAnalysis:
+        with self._lock:
+            if self._inflight >= self.limit:
+                raise EncoderOverloadedError(f"{self._inflight} films are being analysed, the most this server "
+                                             "takes at once: try again shortly")
+            self._inflight += 1
+            pool = self._pool
+        try:
+            future = pool.submit(_analyse_in_worker, data, filename, lang)
+            film, worker_timings = future.result()
+        except BrokenExecutor:
+            self._replace(pool)
+            raise EncoderError("the film analysis process stopped: try again") from None
+        finally:
+            with self._lock:
+                self._inflight -= 1
+        timings.update(worker_timings)
+        return film
+
+    def _replace(self, broken: ProcessPoolExecutor) -> None:
+        """A fresh pool for the next films (once, however many films saw the broken one)."""
+        with self._lock:
+            if self._pool is not broken:
+                return
+            log.error("an analysis worker process died; starting a new pool")
+            self._pool = self._new_pool()
+        broken.shutdown(wait=False, cancel_futures=True)
