@@ -248,6 +248,7 @@ _DESCRIPTOR_FIT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str,
     "mass": ((), ("mass",), ()),
     # named as which finding ("the spiculated one", "钙化灶": parser cue descriptor_pointers)
     "spiculated": ((), (), ("spiculated",)),
+    "smooth": ((), (), ("smooth",)),
     "calcified": ((), ("calcified_nodule",), ()),
     "cavitary": ((), ("cavity",), ()),
 })
@@ -297,7 +298,7 @@ def location_score(a: Anchor, q: Query) -> tuple[int, int]:
 # descriptors that choose among candidates but never exclude one: a margin read at 512² is uncertain, so
 # "the spiculated one" on a film whose one nodule reads lobulated still means that nodule (the answer then
 # says what Hilum reads, ``descriptor_misfits``)
-_PREFERENCES = frozenset({"spiculated"})
+_PREFERENCES = frozenset({"spiculated", "smooth"})
 
 
 def _preferred(pool: tuple[Anchor, ...], q: Query) -> tuple[Anchor, ...]:

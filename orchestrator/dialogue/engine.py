@@ -169,6 +169,10 @@ def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_che
     return anc.Resolution("resolved", ())
 
 
+# what an elliptical follow-up ("and the other one?") may ask again of another finding
+_INHERITED_INTENTS = frozenset({"describe_margin", "size", "density", "locate", "measure_relation", "sign_checklist"})
+
+
 class DialogueEngine:
     def __init__(
         self,
@@ -332,7 +336,23 @@ class DialogueEngine:
         state = self._load_for_turn(session_id, tenant)
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
+        if query.elliptical:
+            query = self._elliptical(query, state if state.head_turns is None else self._load(session_id, tenant))
         return self._draft(state, query, q_text, timings)
+
+    @staticmethod
+    def _elliptical(query: Query, state: SessionState) -> Query:
+        """"那右边那个呢" / "and the one on the left?" asks of the finding it points at what the previous
+        turn asked (its intent; its checklist and landmark where it had them). Only for questions the
+        parser marks elliptical (nothing asked), so the whole log is read only then."""
+        records = state.records()
+        previous = records[-1].query if len(records) >= 2 else {}
+        intent = previous.get("intent")
+        if intent not in _INHERITED_INTENTS:
+            return query
+        return replace(query, intent=intent, checklist=previous.get("checklist") if intent == "sign_checklist" else None,
+                       anatomy=query.anatomy or tuple(previous.get("anatomy") or ()) if intent == "measure_relation"
+                       else query.anatomy)
 
     def fork(self, session_id: str, turn: int, question: str, tenant: str = "default") -> SessionView:
         """Edit and re-run: a new session over the same film and facts (no encoder call) whose turns
@@ -353,6 +373,8 @@ class DialogueEngine:
                        forked_from=(state.session_id, turn))
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
+        if query.elliptical:
+            query = self._elliptical(query, base)
         draft = self._draft(base, query, q_text, timings)
         answered = self._narrate(draft)
         forked = draft.state.add_turn(self._record(draft, answered, draft.question), draft.registry)

@@ -106,6 +106,9 @@ class Query:
     size_op: str | None = None  # "bigger than 1 cm": gt | lt, with size_mm the threshold in mm
     size_mm: float | None = None
     yes_no: bool = False  # "is it in the inner band?" checks a place, "where is it?" asks one
+    # "那右边那个呢" / "and the one on the left?": nothing asked but a finding pointed at; the engine asks of
+    # it what the previous turn asked (``DialogueEngine._elliptical``)
+    elliptical: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -141,6 +144,7 @@ class Query:
             "size_op": self.size_op,
             "size_mm": self.size_mm,
             "yes_no": self.yes_no,
+            "elliptical": self.elliptical,
         }
 
     @staticmethod
@@ -559,6 +563,7 @@ class _Index:
                                for kind, (sign, states) in v.anatomy_states.items()}
         self.relation_landmarks = set(v.cues.get("relation_landmarks", ()))
         self.which_region = re.compile(v.cues["which_region"]) if v.cues.get("which_region") else None
+        self.general_difference = re.compile(v.cues["general_difference"]) if v.cues.get("general_difference") else None
         self.two_pointers = tuple(re.compile(p) for p in v.cues.get("two_pointers", ()))
         self.descriptor_pointers = tuple((d, re.compile(p)) for d, p in v.cues.get("descriptor_pointers", {}).items()
                                          if not d.startswith("_"))
@@ -751,6 +756,29 @@ def score_intents(text: str, vocab: Vocabulary) -> dict[str, float]:
     return scores
 
 
+_ALTERNATION = re.compile(r"或者|或是|还是|(?<![a-z])or(?![a-z])")
+# "结节多大?边缘光不光滑?": two questions in one; the first is answered (the reader asks the second next)
+_QUESTION_END = re.compile(r"[?？]\s*(?=\S)")
+# an elliptical follow-up: "那右边那个呢", "and the one on the left?", "what about the other one?"
+_ELLIPSIS = re.compile(r"呢\s*[?？]?\s*$|^(?:那|那么)(?!个)|^(?:and|what about|how about|same for|and for|now)\b")
+
+
+# "右边" / "这边" / "两边": a side or a place, not the margin's "边"
+_SIDE_BIAN = re.compile(r"(?<=[右左旁这那两一外内身])边")
+
+
+def _first_question_scores(text: str, vocab: Vocabulary) -> dict[str, float]:
+    """The intent scores of the text's first question when it asks something on its own (a keyword
+    of weight 3 or more), else of the whole text."""
+    text = _SIDE_BIAN.sub("侧", text)
+    m = _QUESTION_END.search(text)
+    if m is not None:
+        first = score_intents(text[: m.start()], vocab)
+        if max(first.values(), default=0.0) >= 3:
+            return first
+    return score_intents(text, vocab)
+
+
 def _inside_other(start: int, end: int, intent: str, spans: list[tuple[int, int, str]]) -> bool:
     return any(i != intent and a <= start and end <= b and b - a > end - start for a, b, i in spans)
 
@@ -800,6 +828,8 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
     # "what is the diagnosis?" names no disease: the screening summary answers it (and says Hilum does not diagnose)
     if features["diagnosis"] and not features["checklist"]:
         s["screen"] = s.get("screen", 0) + 6
+        if features["references"] and not features["term"]:  # "它到底是个啥?": this finding's diagnosis, not a term
+            s["explain_term"] = 0.0
     # "is there a pneumothorax?" asks whether this film shows a sign, unless it asks for a disease's typical signs
     explains = bool(features["term"]) and s.get("explain_term", 0) >= 5 and not features["references"]
     if features["sign"] and not (features["checklist_cue"] or explains or features["kind_over_lungs"]) and s.get("out_of_scope", 0) < 6:
@@ -814,8 +844,10 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
     # "is it in the inner band?": a place checked against the finding in focus
     if features["has_location"] and features["references"] and max(s.values(), default=0.0) < 2:
         s["locate"] = s.get("locate", 0) + 2
-    if features["compare"]:
-        s["compare"] = s.get("compare", 0) + 6
+    if features["general_difference"]:  # "the difference between a nodule and a mass": the terms, not this film
+        s["explain_term"] = s.get("explain_term", 0) + 8
+    elif features["compare"]:  # "左右两处阴影哪个密度更均匀": which of two is more so
+        s["compare"] = s.get("compare", 0) + (8 if features["pair"] else 6)
     # "point out the nodule" / "在图上标出来": shown on the image, the more so a finding named or in focus
     if features["show"] and not features["compare"]:
         named = features["pointed"] or features["has_location"] or lesion_groups(features["descriptors"])
@@ -838,7 +870,7 @@ def _screen_bonuses(s: dict[str, float], scores: dict[str, float], features: dic
     if features["presence"] and features["descriptors"] and not (features["references"] or features["relative"]):
         s["screen"] = s.get("screen", 0) + 3
     # "双肺有无实变影?" / "any consolidation in the lungs?": a kind of lesion looked for over both lungs screens for it
-    if features["kind_over_lungs"]:
+    if features["kind_over_lungs"] or features["kind_in_region"]:
         s["screen"] = s.get("screen", 0) + 6
     # "anything suspicious in the lungs?": suspicion of no lesion and no disease in particular asks for the screening
     if (features["suspicion"] and not (features["pointed"] or features["checklist"] or features["term"] or features["compare"])
@@ -1093,8 +1125,14 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "the spiculated one" / "钙化灶": a margin or a content that says which finding (never "is it spiculated?");
     # a content inside a lesion named ("结节里面有没有钙化灶") is asked about, not pointed with
     named_lesion = bool(lesion_groups(descriptors))
-    descriptors += tuple(d for d, pattern in ix.descriptor_pointers
-                         if d not in descriptors and not (named_lesion and d in _CONTENT_POINTERS) and pattern.search(text))
+    pointer_spans = [(d, m.span()) for d, pattern in ix.descriptor_pointers for m in pattern.finditer(text)]
+    for d, (a, b) in pointer_spans:
+        # "钙化结节" is one pointer; "结节里面有没有钙化灶" names the lesion apart from the content asked about
+        named_apart = bool(lesion_groups(tuple(_all_keys(text[:a] + " " * (b - a) + text[b:], ix.descriptors))))
+        if d not in descriptors and not (named_apart and d in _CONTENT_POINTERS):
+            descriptors += (d,)
+            # "毛刺那个是不是纯实性的": the pointer's words say which finding, not what is asked of it
+            rest = rest[:a] + " " * (b - a) + rest[b:]
     if threshold is not None:  # "bigger than 1 cm" compares with a number, not with the other lesion
         descriptors = tuple(d for d in descriptors if d not in ("small", "large"))
     if _connecting_band(text):  # "有没有条索相连" / "a band connecting it": the link, not a lesion
@@ -1145,12 +1183,22 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         # "双肺有无实变影?": a kind of lesion looked for over both lungs, at no lesion or side in particular
         "kind_over_lungs": (whole_lungs and presence and not (pointed or checklist or loc["lesion_side"])
                             and ix.cue("lesion_kinds").any_in(text)),
+        # "Any consolidation in the left upper zone?" / "右上肺野有没有 mass 或者 cavity": a kind of lesion looked
+        # for in a region (not a content asked of a lesion named there: "右肺结节有没有钙化")
+        "kind_in_region": (presence and not (pointed or checklist) and any(loc[k] for k in ("lesion_side", "lobe", "zone"))
+                           and ix.cue("lesion_kinds").any_in(text)
+                           and (not named_lesion or bool(_ALTERNATION.search(text)))),
+        "general_difference": bool(ix.general_difference and not refs and ix.general_difference.search(text)),
         "suspicion": ix.cue("suspicion").any_in(text),
         "which_region": ix.which_region is not None and bool(ix.which_region.search(text)),
         "show": ix.cue("show_on_image").any_in(text),
         "explain_not": ix.cue("explain_not").any_in(text),
     }
-    intent = choose_intent(score_intents(rest, v), features)
+    scores = _first_question_scores(rest, v)
+    intent = choose_intent(scores, features)
+    elliptical = max(scores.values(), default=0.0) < 1 and bool(_ELLIPSIS.search(text)) and (
+        pointed or bool(descriptors) or any(loc[k] for k in ("lesion_side", "lobe", "zone", "band"))
+        or features["other"] or features["ordinal"] is not None)
     return Query(
         intent=intent,
         lang=lang,
@@ -1177,4 +1225,5 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         size_op=threshold[0] if threshold and intent == "size" else None,
         size_mm=threshold[1] if threshold and intent == "size" else None,
         yes_no=bool(_YES_NO.search(raw)),
+        elliptical=elliptical,
     )

@@ -50,7 +50,19 @@ DEV_V4_FLOOR = 233 / 233
 # "那个跟那个" as two findings, a sign inside a disease's name): 231/237. The six left are judgement calls
 # (an emphysema question, "the difference between solid and subsolid nodules", an aside about blood pressure)
 DEV_V5 = DATA / "questions_dev_v5.jsonl"
-DEV_V5_FLOOR = 231 / 237
+DEV_V5_FLOOR = 232 / 237
+# a third development set: 240 questions (zh 110, en 94, mixed 36; 27 ask back, 21 with nothing there, 34 in a
+# follow-up context) written on 2026-12-02 by someone who read neither the parser nor v3. Four of its labels were
+# then set to the project's rule for an open diagnosis question (answered by the screening summary, never a
+# diagnosis: questions.jsonl); scored against the parser as it was (187/240 at commit 9ccbdc0), then used to tune
+# general rules (an elliptical follow-up, "and the other one?" / "那右边那个呢", asks what the previous turn asked;
+# two questions in one answer the first; "lesion 2" / "#1" / "病灶1" as ordinals; "the smooth one" as a pointer; a
+# pointer's words asking nothing; a kind of lesion looked for in a region screens; "the difference between a
+# nodule and a mass" is a term question; vocabulary): 231/240. Held-out v3 did not move (194/211). With the
+# elliptical rule, six older labels that had such follow-ups answered by "locate" were changed to the intent
+# their context asked (questions.jsonl 5, heldout_v2 1)
+DEV_V6 = DATA / "questions_dev_v6.jsonl"
+DEV_V6_FLOOR = 231 / 240
 
 
 class CountingEncoderDouble:
@@ -144,3 +156,9 @@ def test_dev_v5_score(make_facts: Callable[..., Any]) -> None:
     """The development set v5's score:
     ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v5``."""
     _score_set(DEV_V5, DEV_V5_FLOOR, "dev set v5", make_facts, size=200)
+
+
+def test_dev_v6_score(make_facts: Callable[..., Any]) -> None:
+    """The development set v6's score:
+    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v6``."""
+    _score_set(DEV_V6, DEV_V6_FLOOR, "dev set v6", make_facts, size=200)
