@@ -652,6 +652,17 @@ def wait_ready(url: str, timeout_s: float, proc: subprocess.Popen[bytes] | None 
     raise TimeoutError(f"{url}/readyz not 200 within {timeout_s:.0f} s")
 
 
+def server_env(pairs: list[str]) -> dict[str, str]:
+    """``--server-env HILUM_X=VALUE`` pairs; only HILUM_ settings."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.startswith("HILUM_"):
+            raise SystemExit(f"--server-env takes HILUM_NAME=VALUE, not {pair!r}")
+        out[key] = value
+    return out
+
+
 @contextlib.contextmanager
 def start_server(extra_env: dict[str, str] | None = None, log_dir: Path | None = None) -> Iterator[Server]:
     """``python -m orchestrator.cli serve`` on free loopback ports with ``SERVER_ENV`` (and
@@ -943,6 +954,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--max-in-flight", type=int, default=256, help="open loop: outstanding requests before drops")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--url", help="drive a running server (http://HOST:PORT) instead of starting one")
+    parser.add_argument("--server-env", action="append", default=[], metavar="HILUM_X=VALUE",
+                        help="a setting for the server this script starts, over SERVER_ENV (repeatable), "
+                             "e.g. HILUM_ANALYSIS_PROCESSES=1")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "loadtests" / "results")
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run of the same scenarios")
     args = parser.parse_args(argv)
@@ -972,7 +986,7 @@ def main(argv: Sequence[str] | None = None) -> tuple[dict[str, Any], list[Outcom
             server = Server(args.url.rstrip("/"), None, {})
             wait_ready(server.url, 10.0)
         else:
-            server = stack.enter_context(start_server())
+            server = stack.enter_context(start_server(server_env(args.server_env)))
         probe = asyncio.run(connection_probe(Client(*server.host_port)))
         print(f"connection probe: {probe}", flush=True)
         outcomes = run_all(server, scenarios, opts)

@@ -378,6 +378,10 @@ def _explicit(reg: Registry, q: Query) -> Resolution | None:
 
 
 def _ordinal_or_other(findings: tuple[Anchor, ...], q: Query) -> Resolution | None:
+    if q.not_descriptors:  # "not the round one, the other": the one that does not fit what is ruled out
+        rest = tuple(a for a in findings if not any(_descriptor_fits(a, d) for d in q.not_descriptors))
+        if len(rest) == 1:
+            return Resolution("resolved", rest)
     if q.other and len(findings) >= 2:
         top = max(a.mentioned_turn for a in findings)
         focus = [a for a in findings if a.mentioned_turn == top]

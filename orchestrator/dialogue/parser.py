@@ -109,6 +109,8 @@ class Query:
     # "那右边那个呢" / "and the one on the left?": nothing asked but a finding pointed at; the engine asks of
     # it what the previous turn asked (``DialogueEngine._elliptical``)
     elliptical: bool = False
+    # "not the round one, the other" / "不是圆的那个,是另一个": the descriptors that say which finding is NOT meant
+    not_descriptors: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -145,11 +147,12 @@ class Query:
             "size_mm": self.size_mm,
             "yes_no": self.yes_no,
             "elliptical": self.elliptical,
+            "not_descriptors": list(self.not_descriptors),
         }
 
     @staticmethod
     def from_state(data: dict[str, Any]) -> Query:
-        tuples = ("anatomy", "descriptors", "references", "anchor_ids", "signs")
+        tuples = ("anatomy", "descriptors", "references", "anchor_ids", "signs", "not_descriptors")
         kwargs = {k: (tuple(v) if k in tuples else v) for k, v in data.items() if k in Query.__dataclass_fields__}
         return Query(**kwargs)
 
@@ -756,6 +759,8 @@ def score_intents(text: str, vocab: Vocabulary) -> dict[str, float]:
     return scores
 
 
+_NOT_THE_ONE = re.compile(r"(?<![a-z])not (?:the |that )?([a-z-]+(?: [a-z-]+)?) (?:one|lesion|opacity)(?![a-z])"
+                          r"|不是(?:那个)?(\S{1,6}?的?)那(?:个|一个|处)")
 _ALTERNATION = re.compile(r"或者|或是|还是|(?<![a-z])or(?![a-z])")
 # "结节多大?边缘光不光滑?": two questions in one; the first is answered (the reader asks the second next)
 _QUESTION_END = re.compile(r"[?？]\s*(?=\S)")
@@ -1133,6 +1138,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
             descriptors += (d,)
             # "毛刺那个是不是纯实性的": the pointer's words say which finding, not what is asked of it
             rest = rest[:a] + " " * (b - a) + rest[b:]
+    negated = tuple(d for m in _NOT_THE_ONE.finditer(text) for d in _all_keys(m.group(1) or m.group(2) or "", ix.descriptors))
+    descriptors = tuple(d for d in descriptors if d not in negated)
     if threshold is not None:  # "bigger than 1 cm" compares with a number, not with the other lesion
         descriptors = tuple(d for d in descriptors if d not in ("small", "large"))
     if _connecting_band(text):  # "有没有条索相连" / "a band connecting it": the link, not a lesion
@@ -1226,4 +1233,5 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         size_mm=threshold[1] if threshold and intent == "size" else None,
         yes_no=bool(_YES_NO.search(raw)),
         elliptical=elliptical,
+        not_descriptors=negated,
     )

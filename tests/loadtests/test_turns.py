@@ -87,6 +87,14 @@ def test_the_declared_scenarios_are_frozen_checked_and_shaped() -> None:
     assert any("肺" in q for q in QUESTIONS) and any(q.isascii() for q in QUESTIONS)
 
 
+def test_server_settings_from_the_command_line_are_hilum_settings_only() -> None:
+    assert turns.server_env(["HILUM_ANALYSIS_PROCESSES=1", "HILUM_X=a=b"]) == {"HILUM_ANALYSIS_PROCESSES": "1",
+                                                                                 "HILUM_X": "a=b"}
+    for bad in (["PATH=/tmp"], ["HILUM_ANALYSIS_PROCESSES"]):
+        with pytest.raises(SystemExit):
+            turns.server_env(bad)
+
+
 def test_the_turn_order_check_counts_gaps_repeats_and_ignores_errors() -> None:
     def rec(session: str, turn: int | None, sent: float, status: int = 200) -> Record:
         return Record("turn", session, sent, sent, sent + 0.01, status=status, turn=turn)

@@ -56,13 +56,13 @@ DEV_V5_FLOOR = 232 / 237
 # then set to the project's rule for an open diagnosis question (answered by the screening summary, never a
 # diagnosis: questions.jsonl); scored against the parser as it was (187/240 at commit 9ccbdc0), then used to tune
 # general rules (an elliptical follow-up, "and the other one?" / "那右边那个呢", asks what the previous turn asked;
-# two questions in one answer the first; "lesion 2" / "#1" / "病灶1" as ordinals; "the smooth one" as a pointer; a
+# two questions in one answer the first; "lesion 2" / "#1" / "病灶1" as ordinals; "the smooth one" as a pointer; "not the round one, the other"; a
 # pointer's words asking nothing; a kind of lesion looked for in a region screens; "the difference between a
-# nodule and a mass" is a term question; vocabulary): 231/240. Held-out v3 did not move (194/211). With the
+# nodule and a mass" is a term question; vocabulary): 233/240. Held-out v3 did not move (194/211). With the
 # elliptical rule, six older labels that had such follow-ups answered by "locate" were changed to the intent
 # their context asked (questions.jsonl 5, heldout_v2 1)
 DEV_V6 = DATA / "questions_dev_v6.jsonl"
-DEV_V6_FLOOR = 231 / 240
+DEV_V6_FLOOR = 233 / 240
 
 
 class CountingEncoderDouble:
