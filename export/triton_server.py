@@ -218,3 +218,18 @@ def read_metrics(metrics_url: str) -> dict[str, float]:
 def model_metric(metrics: dict[str, float], name: str, model: str) -> float:
     """Sum of ``name`` over the versions of ``model``."""
     return sum(v for k, v in metrics.items() if k.startswith(name + "{") and f'model="{model}"' in k)
+
+
+def metrics_once_counted(metrics_url: str, model: str, before: dict[str, float], requests: int,
+                         timeout_s: float = 30.0) -> dict[str, float]:
+    """Triton's metrics once ``model``'s ``nv_inference_count`` has grown by ``requests`` over ``before``.
+    Triton records a batch's statistics after its responses are sent, so a client that reads the
+    metrics right after its last answer can see them before they are counted (seen on a loaded
+    machine: an execution count of 0 for four answered requests)."""
+    deadline = time.monotonic() + timeout_s
+    base = model_metric(before, "nv_inference_count", model)
+    while True:
+        now = read_metrics(metrics_url)
+        if model_metric(now, "nv_inference_count", model) - base >= requests or time.monotonic() > deadline:
+            return now
+        time.sleep(0.05)

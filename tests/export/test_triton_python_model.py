@@ -14,7 +14,7 @@ import pytest
 
 from export.onnx import ort_session
 from export.repository import RepositoryConfig, write_repository
-from export.triton_server import TritonPorts, TritonServer, model_metric, read_metrics
+from export.triton_server import TritonPorts, TritonServer, metrics_once_counted, model_metric, read_metrics
 from orchestrator.encoders.triton import TritonEncoder
 from orchestrator.settings import Settings
 
@@ -44,11 +44,13 @@ def test_requests_spanning_micro_batches_get_their_own_rows(server: TritonServer
     through requests, and every request still gets exactly its own films' outputs."""
     batches = [np.stack([film(10 * i + j) for j in range(n)]) for i, n in enumerate(SIZES)]
     session = ort_session(ONNX, threads=1)
-    before = model_metric(read_metrics(server.metrics_url), "nv_inference_exec_count", MICRO2.model_name)
+    before = read_metrics(server.metrics_url)
     with closing(TritonEncoder(server.grpc_url, MICRO2.model_name, timeout_s=60.0)) as enc, \
             ThreadPoolExecutor(len(SIZES)) as pool:
         answers = list(pool.map(enc.infer, batches))
-    execs = model_metric(read_metrics(server.metrics_url), "nv_inference_exec_count", MICRO2.model_name) - before
+    after = metrics_once_counted(server.metrics_url, MICRO2.model_name, before, sum(SIZES))
+    execs = (model_metric(after, "nv_inference_exec_count", MICRO2.model_name)
+             - model_metric(before, "nv_inference_exec_count", MICRO2.model_name))
     assert execs == 1, f"{execs} Triton batches: the requests did not share one"
     for films, got in zip(batches, answers, strict=True):
         want = session.run(None, {"image": films[:, None]})

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from export.triton_server import TritonPorts, TritonServer, model_metric, read_metrics
+from export.triton_server import TritonPorts, TritonServer, metrics_once_counted, model_metric, read_metrics
 from orchestrator.encoders.embedded import EmbeddedEncoder
 from orchestrator.encoders.triton import TritonEncoder
 from orchestrator.errors import EncoderError
@@ -61,7 +61,7 @@ def test_sixteen_concurrent_requests_are_batched(committed_triton: TritonServer,
     before = read_metrics(committed_triton.metrics_url)
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(lambda i: client.infer(film(i)[None]), range(32)))
-    after = read_metrics(committed_triton.metrics_url)
+    after = metrics_once_counted(committed_triton.metrics_url, MODEL, before, 32)
     count = model_metric(after, "nv_inference_count", MODEL) - model_metric(before, "nv_inference_count", MODEL)
     execs = model_metric(after, "nv_inference_exec_count", MODEL) - model_metric(
         before, "nv_inference_exec_count", MODEL
