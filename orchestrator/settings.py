@@ -76,6 +76,9 @@ class Settings(BaseSettings):
         "films in flight from this process); one more gets 429 / RESOURCE_EXHAUSTED"
     )
     encoder_intra_op_threads: int = 1  # x encoder_workers = 2 cores (loadtests/bench_encoder.py)
+    gc_freeze: bool = Field(default=True, description="hilum serve: move what start-up made out of the cyclic garbage "
+                            "collector's view once warm (gc.freeze), so full collections walk only the sessions "
+                            "(orchestrator/server.py warm_up)")
     analysis_processes: int = Field(
         default=0, ge=0, le=64, description="first turns (decode, gate, encoder, findings, reader) in this many "
         "worker processes (orchestrator/film_analysis.py), so that uploads do not stall follow-up turns on the "
