@@ -22,7 +22,6 @@ import contextlib
 import logging
 import queue
 import threading
-import uuid
 from pathlib import Path
 
 from orchestrator.dialogue.service import DialogueService
@@ -39,6 +38,7 @@ from orchestrator.pacs import (
     PollerState,
     SessionGoneError,
     SessionObject,
+    state_path,
 )
 from orchestrator.settings import Settings
 from orchestrator.tenancy import DEFAULT_TENANT
@@ -88,10 +88,7 @@ class NodePoller(PacsPoller):
 
 
 def default_state_path(settings: Settings, dicomweb_url: str) -> Path:
-    if settings.dicom_results_state_file is not None:
-        return settings.dicom_results_state_file
-    digest = uuid.uuid5(uuid.NAMESPACE_URL, dicomweb_url.rstrip("/")).hex[:16]
-    return settings.cache_dir / "dicom-node-results" / f"{digest}.json"
+    return state_path(settings.dicom_results_state_file, settings.cache_dir / "dicom-node-results", dicomweb_url)
 
 
 class ResultSender:

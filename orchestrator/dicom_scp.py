@@ -61,6 +61,7 @@ from orchestrator.errors import (
     TenantLimitError,
 )
 from orchestrator.imaging import read_dicom_dataset
+from orchestrator.pacs import LATERAL_VIEWS
 from orchestrator.tenancy import DEFAULT_TENANT, check_bind
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,6 @@ STORAGE_CLASSES = (DigitalXRayImageStorageForPresentation, DigitalXRayImageStora
 TRANSFER_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, RLELossless,
                      JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1, JPEGLSLossless, JPEG2000Lossless]
 MAX_META_BYTES = 64 * 1024  # the preamble and file meta pynetdicom writes before the data set
-LATERAL_VIEWS = frozenset({"LL", "RL", "LAT", "LATERAL", "LLD", "RLD"})
 
 SUCCESS = 0x0000
 OUT_OF_RESOURCES = 0xA700

@@ -18,9 +18,11 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import numpy as np
 
@@ -34,6 +36,7 @@ from orchestrator.imaging import DecodedFilm
 from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -118,11 +121,10 @@ class FilmAnalyser:
         return replace(ref, header=tuple(deidentify_header(ref.header_dict()).items()))
 
 
-def timed(stage: str, timings: dict[str, float], fn: object, *args: object) -> object:
-    import time
-
+def timed(stage: str, timings: dict[str, float], fn: Callable[..., T], *args: object) -> T:
+    """``fn(*args)``, its seconds into ``timings[stage]`` (the engine also reports them to its observer)."""
     t0 = time.perf_counter()
-    out = fn(*args)  # type: ignore[operator]
+    out = fn(*args)
     timings[stage] = round(time.perf_counter() - t0, 6)
     return out
 
@@ -131,16 +133,22 @@ def timed(stage: str, timings: dict[str, float], fn: object, *args: object) -> o
 _worker: FilmAnalyser | None = None
 
 
-def _start_worker(settings: Settings) -> None:
-    """A worker's own encoder and reader, warmed with one blank film so that its first upload is not slow."""
-    global _worker
+def warm_encoder(encoder: AnatomyEncoder) -> None:
+    """One blank working-size film through ``encoder``, so that the first upload does not pay for its start."""
     from orchestrator.contracts.preprocess import WORKING_SIZE
+
+    encoder.encode(np.zeros((WORKING_SIZE, WORKING_SIZE), dtype=np.float32))
+
+
+def _start_worker(settings: Settings) -> None:
+    """A worker's own encoder and reader, warmed with one blank film."""
+    global _worker
     from orchestrator.encoders.factory import build_encoder, build_lesion_reader
 
     encoder = build_encoder(settings)
     _worker = FilmAnalyser(encoder, build_lesion_reader(settings), settings)
     try:
-        encoder.encode(np.zeros((WORKING_SIZE, WORKING_SIZE), dtype=np.float32))
+        warm_encoder(encoder)
     except Exception:  # noqa: BLE001 - an encoder not up yet (Triton): the first film says so
         log.warning("the analysis worker's encoder did not answer its warm-up film")
 

@@ -436,11 +436,15 @@ class PollerState:
 
 
 def default_state_path(settings: Settings, dicomweb_url: str) -> Path:
-    """``settings.pacs_state_file``, else one file per PACS under the cache folder."""
-    if settings.pacs_state_file is not None:
-        return settings.pacs_state_file
-    digest = uuid.uuid5(uuid.NAMESPACE_URL, dicomweb_url.rstrip("/")).hex[:16]
-    return settings.cache_dir / "pacs-poller" / f"{digest}.json"
+    """The poller's state: ``settings.pacs_state_file``, else one file per PACS under the cache folder."""
+    return state_path(settings.pacs_state_file, settings.cache_dir / "pacs-poller", dicomweb_url)
+
+
+def state_path(configured: Path | None, folder: Path, dicomweb_url: str) -> Path:
+    """``configured``, else ``folder``/<a digest of the PACS's URL>.json (one state per PACS)."""
+    if configured is not None:
+        return configured
+    return folder / f"{uuid.uuid5(uuid.NAMESPACE_URL, dicomweb_url.rstrip('/')).hex[:16]}.json"
 
 
 @dataclass

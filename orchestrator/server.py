@@ -25,7 +25,6 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import grpc
-import numpy as np
 import uvicorn
 from fastapi import FastAPI
 
@@ -33,6 +32,7 @@ from orchestrator import log_privacy
 from orchestrator.api.app import create_app
 from orchestrator.api.http_protocol import HilumH11Protocol
 from orchestrator.api.readiness import Readiness
+from orchestrator.film_analysis import warm_encoder
 from orchestrator.grpc_service.server import build_grpc_server
 from orchestrator.metrics import ServiceMetrics
 from orchestrator.settings import Settings
@@ -44,7 +44,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 WARMUP_POLL_S = 0.5
-WORKING_SIZE = 512
 
 
 @dataclass
@@ -75,14 +74,16 @@ def build_services(settings: Settings, *, encoder: Any | None = None) -> Service
     tenancy = Tenancy(settings, observe=metrics.error)  # reads the keys file first: a bad one fails fast
     encoder = encoder if encoder is not None else build_encoder(settings)
     narrator = build_narrator(settings, metrics.registry)
-    analyser = None
+    analyser, reader = None, None
     if settings.analysis_processes > 0:  # first turns in worker processes, each with its own encoder and reader
         from orchestrator.film_analysis import AnalysisPool
 
         analyser = AnalysisPool(settings, settings.analysis_processes)
+    else:  # the reader is used by the analysis alone: none in this process when the workers read
+        reader = build_lesion_reader(settings)
     engine = DialogueEngine(
         encoder, settings, store=build_session_store(settings), narrator=narrator, observer=metrics,
-        reader=build_lesion_reader(settings), analyser=analyser,
+        reader=reader, analyser=analyser,
     )
     metrics.watch_encoder(encoder)
     add_listener = getattr(encoder, "add_batch_listener", None)
@@ -104,7 +105,7 @@ def warm_up(services: Services, stop: threading.Event, freeze_gc: bool = False) 
     while not stop.is_set():
         try:
             if services.encoder.ready():
-                services.encoder.encode(np.zeros((WORKING_SIZE, WORKING_SIZE), dtype=np.float32))
+                warm_encoder(services.encoder)
                 warm_workers = getattr(services.engine.analyser, "warm", None)
                 if callable(warm_workers):  # the analysis worker processes, each with its own encoder
                     warm_workers()

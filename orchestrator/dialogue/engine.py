@@ -48,7 +48,7 @@ from orchestrator.errors import (
     TenantQuotaError,
 )
 from orchestrator.facts import ImageFacts, PixelSpacing, to_jsonable
-from orchestrator.film_analysis import Analyser, FilmAnalyser, FilmAnalysis
+from orchestrator.film_analysis import Analyser, FilmAnalyser, FilmAnalysis, timed
 from orchestrator.narration.base import ComposerNarrator, NarrationRequest, NarrationResult, Narrator
 from orchestrator.narration.prompt import canonical_json
 from orchestrator.observer import EngineObserver, NullObserver, ObservedStore
@@ -200,11 +200,8 @@ class DialogueEngine:
     # --- sessions ------------------------------------------------------------------------------
 
     def _timed(self, stage: str, timings: dict[str, float], fn: Any, *args: Any) -> Any:
-        t0 = time.perf_counter()
-        out = fn(*args)
-        dt = time.perf_counter() - t0
-        timings[stage] = round(dt, 6)
-        self.observer.stage(stage, dt)
+        out = timed(stage, timings, fn, *args)
+        self.observer.stage(stage, timings[stage])
         return out
 
     def analyse_film(self, data: bytes, filename: str | None, timings: dict[str, float],
@@ -345,14 +342,15 @@ class DialogueEngine:
         """"那右边那个呢" / "and the one on the left?" asks of the finding it points at what the previous
         turn asked (its intent; its checklist and landmark where it had them). Only for questions the
         parser marks elliptical (nothing asked), so the whole log is read only then."""
-        records = state.records()
-        previous = records[-1].query if len(records) >= 2 else {}
+        previous = state.queries[-1] if state.queries else {}
         intent = previous.get("intent")
         if intent not in _INHERITED_INTENTS:
             return query
-        return replace(query, intent=intent, checklist=previous.get("checklist") if intent == "sign_checklist" else None,
-                       anatomy=query.anatomy or tuple(previous.get("anatomy") or ()) if intent == "measure_relation"
-                       else query.anatomy)
+        checklist = previous.get("checklist") if intent == "sign_checklist" else None
+        anatomy = query.anatomy
+        if intent == "measure_relation" and not anatomy:  # "and the other one?" after "how far from the hilum?"
+            anatomy = tuple(previous.get("anatomy") or ())
+        return replace(query, intent=intent, checklist=checklist, anatomy=anatomy)
 
     def fork(self, session_id: str, turn: int, question: str, tenant: str = "default") -> SessionView:
         """Edit and re-run: a new session over the same film and facts (no encoder call) whose turns
