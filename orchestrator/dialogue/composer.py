@@ -256,32 +256,89 @@ _FRAME_TITLES = MappingProxyType({
 
 def _scope_words(ctx: Context) -> str:
     q = ctx.query
-    parts = [word("lobe", q.lobe, ctx.lang) if q.lobe else word("lung", q.lesion_side, ctx.lang)]
+    # "above the left hemidiaphragm": a sided landmark scopes the screening to its lung
+    sides = {r.rpartition("_")[2] for r in q.anatomy if r.endswith(("_right", "_left"))}
+    side = q.lesion_side or (sides.pop() if len(sides) == 1 and not is_scoped(q) else None)
+    parts = [word("lobe", q.lobe, ctx.lang) if q.lobe else word("lung", side, ctx.lang)]
     parts += [word("zone", q.zone, ctx.lang), word("band", q.band, ctx.lang)]
-    parts += [word("region", r.removesuffix("_right").removesuffix("_left"), ctx.lang) for r in q.anatomy]
+    parts += [word("region", r.removesuffix("_right").removesuffix("_left"), ctx.lang) for r in q.anatomy
+              if is_scoped(q) or not r.endswith(("_right", "_left"))]
     words = [p for p in parts if p]
     return ("" if ctx.zh else " ").join(words) or ctx.t("所问区域", "the region asked about")
 
 
+# the kinds a screening question looks for (``Query.kinds``; "calcified+nodule" is one kind named with another)
+_KIND_WORDS = MappingProxyType({
+    "nodule": ("结节", "nodule"), "mass": ("肿块", "mass"), "strand": ("条索影", "strand-like opacity"),
+    "consolidation": ("实变影", "consolidation"), "cavity": ("空洞", "cavity"), "calcified": ("钙化", "calcification"),
+    "ground_glass": ("磨玻璃影", "ground-glass opacity"),
+})
+
+
+def kind_words(kinds: tuple[str, ...], lang: str) -> str:
+    """"磨玻璃影或空洞" / "ground-glass opacity or cavity"; a kind named with another reads as one ("钙化结节")."""
+    i = 0 if lang == "zh" else 1
+    names = [("" if i == 0 else " ").join(_KIND_WORDS[k][i] if k in _KIND_WORDS else k for k in token.split("+"))
+             for token in kinds]
+    return ("或" if i == 0 else " or ").join(names)
+
+
+def _located(q: Query) -> bool:
+    """A screening question about a region of the film, or the lung of a sided landmark it names."""
+    return is_scoped(q) or any(a.endswith(("_right", "_left")) for a in q.anatomy)
+
+
+def screen_scoped(q: Query) -> bool:
+    """A screening question about part of the film: a region, a sided landmark, or kinds of lesion."""
+    return _located(q) or bool(q.kinds)
+
+
+# kinds the findings layer does not read: asked for, the answer says so instead of "none seen"
+UNREAD_KINDS = frozenset({"ground_glass"})
+
+
+def _regions_found(ctx: Context) -> str:
+    """" The regions found on this film are: A1 (…), A2 (…)." (nothing when there are none)."""
+    others = ctx.registry.findings()
+    if not others:
+        return ""
+    listed = ("、" if ctx.zh else ", ").join(f"{a.id}({a.label_zh})" if ctx.zh else f"{a.id} ({a.label_en})" for a in others)
+    return ctx.t(f"本片的病灶为:{listed}。", f" The regions found on this film are: {listed}.")
+
+
+def _kind_body(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
+    """"any GGO?": the findings of the kinds looked for, or that none is seen, with what the film does show.
+    A kind Hilum does not read (ground glass against solid) is never "not seen": the answer says it is not read."""
+    what = kind_words(ctx.query.kinds, ctx.lang)
+    scope = _scope_words(ctx) if _located(ctx.query) else ""
+    if all(set(token.split("+")) & UNREAD_KINDS for token in ctx.query.kinds):
+        return ctx.t(f"胸片上无法区分{what}与实性密度,本系统不作此判断(薄层CT可明确)。",
+                     f"Hilum does not tell {what} from solid opacity on a radiograph (thin-section CT would settle it)."
+                     ) + _regions_found(ctx)
+    if pairs:
+        lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
+        return ctx.t(f"{scope}见{len(pairs)}处{what}:", f"{what.capitalize()}{' in the ' + scope if scope else ''}: "
+                     f"{len(pairs)} candidate region(s): ") + ("".join(lines) if ctx.zh else " ".join(lines))
+    return ctx.t(f"{scope or '本片'}未见{what}。",
+                 f"No {what} is seen {'in the ' + scope if scope else 'on this film'}.") + _regions_found(ctx)
+
+
 def _scoped_body(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
+    if ctx.query.kinds:
+        return _kind_body(ctx, pairs)
     scope = _scope_words(ctx)
     if pairs:
         lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
         return ctx.t(f"{scope}见{len(pairs)}处候选病灶:", f"In the {scope}: {len(pairs)} candidate region(s): ") + (
             "".join(lines) if ctx.zh else " ".join(lines))
-    others = ctx.registry.findings()
-    listed = ("、" if ctx.zh else ", ").join(f"{a.id}({a.label_zh})" if ctx.zh else f"{a.id} ({a.label_en})" for a in others)
-    text = ctx.t(f"{scope}未见候选病灶。", f"No candidate region in the {scope}.")
-    if listed:
-        text += ctx.t(f"本片的病灶为:{listed}。", f" The regions found on this film are: {listed}.")
-    return text
+    return ctx.t(f"{scope}未见候选病灶。", f"No candidate region in the {scope}.") + _regions_found(ctx)
 
 
 def compose_screen(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
     frame = _report_frame(ctx)
     title = _FRAME_TITLES[frame][0 if ctx.zh else 1]
-    scoped = is_scoped(ctx.query) and ctx.turn > 1
+    scoped = screen_scoped(ctx.query) and ctx.turn > 1
     if scoped:
         body = _scoped_body(ctx, pairs)
     elif pairs:

@@ -33,6 +33,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -111,6 +112,12 @@ class Query:
     elliptical: bool = False
     # "not the round one, the other" / "不是圆的那个,是另一个": the descriptors that say which finding is NOT meant
     not_descriptors: tuple[str, ...] = ()
+    # screen: the kinds of lesion looked for ("any GGO?" → ground_glass; vocab.json "kinds"); the answer lists
+    # only findings of those kinds, or says none is seen
+    kinds: tuple[str, ...] = ()
+    # the findings the question names, in the order named: "A2", "ord:2", "side:left", "d:<descriptor>" ("the
+    # strand"), "other", "focus" ("it", "this one"); a comparison or a distance lists them in that order
+    mentions: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -148,11 +155,13 @@ class Query:
             "yes_no": self.yes_no,
             "elliptical": self.elliptical,
             "not_descriptors": list(self.not_descriptors),
+            "kinds": list(self.kinds),
+            "mentions": list(self.mentions),
         }
 
     @staticmethod
     def from_state(data: dict[str, Any]) -> Query:
-        tuples = ("anatomy", "descriptors", "references", "anchor_ids", "signs", "not_descriptors")
+        tuples = ("anatomy", "descriptors", "references", "anchor_ids", "signs", "not_descriptors", "kinds", "mentions")
         kwargs = {k: (tuple(v) if k in tuples else v) for k, v in data.items() if k in Query.__dataclass_fields__}
         return Query(**kwargs)
 
@@ -193,6 +202,7 @@ class Vocabulary:
     checklist_cues: tuple[str, ...] = ()
     foreign: dict[str, Any] = field(default_factory=dict)
     proximity: dict[str, Any] = field(default_factory=dict)
+    kinds: dict[str, tuple[str, ...]] = field(default_factory=dict)  # kind of lesion -> its names
 
     @cached_property
     def index(self) -> _Index:
@@ -235,8 +245,9 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
     cue_lists = [v for v in raw.get("cues", {}).values() if isinstance(v, list)]
     proximity = {k: v for k, v in raw.get("proximity", {}).items() if not k.startswith("_")}
     proximity_lists = [*proximity.get("landmarks", {}).values(), *(v for v in proximity.values() if isinstance(v, list))]
+    kind_lists = [t for k, t in raw.get("kinds", {}).items() if not k.startswith("_")]
     for values in (*signs.get("terms", {}).values(), *cue_lists, *raw.get("relative_positions", {}).values(),
-                   *proximity_lists):
+                   *proximity_lists, *kind_lists):
         if isinstance(values, list):
             words.update(w for t in values for w in _LATIN_WORD.findall(str(t).lower()))
     return Vocabulary(
@@ -262,6 +273,7 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
         checklist_cues=tuple(signs.get("checklist_cues", ())),
         foreign={k: v for k, v in raw.get("foreign_languages", {}).items() if not k.startswith("_")},
         proximity=proximity,
+        kinds=_tuples({k: t for k, t in raw.get("kinds", {}).items() if not k.startswith("_")}),
     )
 
 
@@ -301,9 +313,22 @@ def correct_typos(text: str, lexicon: frozenset[str]) -> str:
         word = m.group(0)
         if len(word) < 4 or word in lexicon:
             return word
-        return _closest_word(word, lexicon)
+        if word.endswith("'s") and (len(word) < 6 or word[:-2] in lexicon):  # "where's", "it's": a known word and 's
+            return word
+        close = _closest_word(word, lexicon)
+        return close if close != word or len(word) < 5 else _swapped_word(word, lexicon)
 
     return _LATIN_WORD.sub(fix, text)
+
+
+def _swapped_word(word: str, lexicon: frozenset[str]) -> str:
+    """The lexicon word two adjacent letters of ``word`` swapped give ("nodlue", "rigth": the commonest slip of
+    the keys, which difflib's ratio can miss on short words), or the word."""
+    for i in range(len(word) - 1):
+        swapped = word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        if swapped in lexicon:
+            return swapped
+    return word
 
 
 @lru_cache(maxsize=4096)
@@ -566,6 +591,13 @@ class _Index:
                                for kind, (sign, states) in v.anatomy_states.items()}
         self.relation_landmarks = set(v.cues.get("relation_landmarks", ()))
         self.which_region = re.compile(v.cues["which_region"]) if v.cues.get("which_region") else None
+        self.kinds = _table(v.kinds)
+        self.side_letter = re.compile(v.cues["side_letter"]) if v.cues.get("side_letter") else None
+        self.clause_end = re.compile(v.cues["clause_end"]) if v.cues.get("clause_end") else None
+        self.asks = re.compile(v.cues["asks"]) if v.cues.get("asks") else None
+        self.side_pointers = re.compile(v.cues["side_pointers"]) if v.cues.get("side_pointers") else None
+        self.which_lesion = re.compile(v.cues["which_lesion"]) if v.cues.get("which_lesion") else None
+        self.measure_value = re.compile(v.cues["measure_value"]) if v.cues.get("measure_value") else None
         self.general_difference = re.compile(v.cues["general_difference"]) if v.cues.get("general_difference") else None
         self.two_pointers = tuple(re.compile(p) for p in v.cues.get("two_pointers", ()))
         self.descriptor_pointers = tuple((d, re.compile(p)) for d, p in v.cues.get("descriptor_pointers", {}).items()
@@ -780,6 +812,13 @@ def _first_question_scores(text: str, vocab: Vocabulary) -> dict[str, float]:
     if m is not None:
         first = score_intents(text[: m.start()], vocab)
         if max(first.values(), default=0.0) >= 3:
+            text = text[: m.start()]
+    # "结节多大,离胸膜多远" / "where is it and how big is it": two clauses that each ask; the first is answered
+    ix = vocab.index
+    c = ix.clause_end.search(text) if ix.clause_end is not None and ix.asks is not None else None
+    if c is not None and ix.asks is not None and ix.asks.search(text[: c.start()]) and ix.asks.search(text[c.end():]):
+        first = score_intents(text[: c.start()], vocab)
+        if max(first.values(), default=0.0) >= 3:
             return first
     return score_intents(text, vocab)
 
@@ -840,6 +879,8 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
     if features["sign"] and not (features["checklist_cue"] or explains or features["kind_over_lungs"]) and s.get("out_of_scope", 0) < 6:
         s["assess_anatomy"] = s.get("assess_anatomy", 0) + 6
     _screen_bonuses(s, scores, features)
+    if features["lesion_sign"]:
+        s["sign_checklist"] = s.get("sign_checklist", 0) + 4
     # "how long are the spicules?" / "where are the notches?": a part of the margin, asked about by size or place
     if features["margin_part"]:
         s["describe_margin"] = s.get("describe_margin", 0) + max(s.get("size", 0), s.get("locate", 0))
@@ -857,6 +898,11 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
     if features["show"] and not features["compare"]:
         named = features["pointed"] or features["has_location"] or lesion_groups(features["descriptors"])
         s["locate"] = s.get("locate", 0) + (7 if named else 5)
+    _measure_bonuses(s, features)
+
+
+def _measure_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
+    """Units, thresholds and values: a size, or with a second place (a landmark, another lesion) a distance."""
     # a unit ("how many cm") with a second place (the hilum, another lesion) measures the distance between them
     relational = bool(features["landmark"]) or features["pair"]
     if features["units"] and (features["landmark"] or (features["pair"] and s.get("measure_relation", 0) >= 2)):
@@ -865,6 +911,8 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
     if features["size_op"]:
         target = "measure_relation" if relational and s.get("measure_relation", 0) >= 2 else "size"
         s[target] = s.get(target, 0) + 5
+    elif features["measure_value"]:  # "is the nodule 12 mm?" / "within 2 cm of the pleura": a value checked
+        s["measure_relation" if relational else "size"] = s.get("measure_relation" if relational else "size", 0) + 4
 
 
 def _screen_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[str, Any]) -> None:
@@ -875,8 +923,10 @@ def _screen_bonuses(s: dict[str, float], scores: dict[str, float], features: dic
     if features["presence"] and features["descriptors"] and not (features["references"] or features["relative"]):
         s["screen"] = s.get("screen", 0) + 3
     # "双肺有无实变影?" / "any consolidation in the lungs?": a kind of lesion looked for over both lungs screens for it
-    if features["kind_over_lungs"] or features["kind_in_region"]:
+    if features["kind_over_lungs"] or features["kind_in_region"] or features["kind_asked"]:
         s["screen"] = s.get("screen", 0) + 6
+    elif features["content_asked"]:  # "有没有空洞?": asked of the finding in focus (the engine screens when none is)
+        s["density"] = s.get("density", 0) + 3
     # "anything suspicious in the lungs?": suspicion of no lesion and no disease in particular asks for the screening
     if (features["suspicion"] and not (features["pointed"] or features["checklist"] or features["term"] or features["compare"])
             and (features["presence"] or features["whole_lungs"] or scores.get("screen", 0) > 0)):
@@ -990,7 +1040,7 @@ def _margin_part(text: str, vocab: Vocabulary) -> bool:
     return ix.margin_stems is not None and bool(ix.margin_stems.search(text))
 
 
-_CONTENT_POINTERS = frozenset({"calcified", "cavitary"})
+_CONTENT_POINTERS = frozenset({"calcified", "cavitary", "ground_glass"})
 _LESION_GROUPS: dict[str, str] = {"round": "round", "oval": "round", "nodule": "round", "mass": "round",
                                   "strand-like": "strand", "patchy": "patchy"}
 
@@ -1070,6 +1120,123 @@ def _connecting_band(text: str) -> bool:
     return any(not (m.group(1) or m.group(2)) for m in _CONNECTING_BAND.finditer(text))
 
 
+def expand_side_letters(text: str, vocab: Vocabulary) -> str:
+    """"R base", "L lung", "R-sided", "R肺": a side's letter before a place in the chest is that side."""
+    pattern = vocab.index.side_letter
+    if pattern is None or not ("r" in text or "l" in text):
+        return text
+    return pattern.sub(lambda m: "right" if m.group(1) == "r" else "left", text)
+
+
+_LESION_KINDS = frozenset({"nodule", "mass", "strand", "consolidation"})  # vocab "kinds" that name a lesion itself
+
+
+def _kind_spans(text: str, vocab: Vocabulary) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of every kind of lesion named, in text order, the longest term at a position."""
+    spans = sorted(((p, p + n, k) for (k, n), positions in vocab.index.kinds.found(text) for p in positions),
+                   key=lambda sp: (sp[0], -sp[1]))
+    out: list[tuple[int, int, str]] = []
+    for sp in spans:
+        if not out or sp[0] >= out[-1][1]:
+            out.append(sp)
+    return out
+
+
+def screen_kinds(text: str, vocab: Vocabulary) -> tuple[str, ...]:
+    """The kinds of lesion a question looks for (``Query.kinds``): each kind named, and kinds named side by side
+    as one ("calcified nodule" → "calcified+nodule": a finding must be both); a finding of any of them answers."""
+    groups: list[list[str]] = []
+    last_end = -9
+    for a, b, kind in _kind_spans(text, vocab):
+        if groups and a - last_end <= 1 and text[last_end:a].strip(" -") == "":
+            groups[-1].append(kind)
+        else:
+            groups.append([kind])
+        last_end = b
+    return tuple(dict.fromkeys("+".join(dict.fromkeys(g)) for g in groups))
+
+
+def _kinds_offered(text: str, vocab: Vocabulary) -> bool:
+    """"mass 或者 cavity" / "nodules or masses": two kinds of lesion offered as alternatives."""
+    gaps = (text[a[1]:b[0]].strip() for a, b in pairwise(_kind_spans(text, vocab)))
+    return any(gap == "/" or bool(_ALTERNATION.fullmatch(gap)) for gap in gaps)
+
+
+_ORDINAL_NOUN = re.compile(r"(?<=\S)\s*(?:abnormalit(?:y|ies)|lesions?|findings?|opacit(?:y|ies)|nodules?|shadows?"
+                           r"|spots?|病灶|病变|阴影|异常|影子)(?![a-z])")
+_NEAR_PRESENCE = 6  # characters between a presence word and the kind it asks for ("有没有看到实性小结节")
+_CLAUSE_ENDS = re.compile(r"\s*(?:吗|呢|么|啊)?\s*(?:[?!.,;。]|$)")
+
+
+def asking_clauses(text: str, vocab: Vocabulary) -> str:
+    """The clauses of the text that ask something ("医生说我肺上有个结节,大不大啊" → "大不大啊"); the text when none
+    or all do."""
+    ix = vocab.index
+    if ix.clause_end is None or ix.asks is None:
+        return text
+    clauses = [c for c in ix.clause_end.split(text) if c]
+    asking = [c for c in clauses if ix.asks.search(c)]
+    return " , ".join(asking) if asking else text
+
+
+def kind_asked(text: str, vocab: Vocabulary) -> str | None:
+    """What a presence word asks for when its object is a kind of lesion: "lesion" for a lesion kind, alone or
+    with what it holds ("any nodules?", "有没有钙化结节", "there's a mass anywhere?"), "content" for what a
+    lesion holds alone ("any GGO?", "GGO 有吗", "有没有空洞?": in the finding in focus, else over the film);
+    None when another lesion named apart holds it ("结节有没有钙化", "is there calcification in the nodule")."""
+    spans = _kind_spans(text, vocab)
+    if not spans:
+        return None
+    presence = [(p, p + len(t)) for t, positions in vocab.index.cue("presence").found(text) for p in positions]
+    after = [sp for sp in spans if any(0 <= sp[0] - e <= _NEAR_PRESENCE for _, e in presence)]
+    # "GGO 有吗" / "空洞有没有?": the presence word after its object ends the question
+    before = [sp for sp in spans if any(0 <= p - sp[1] <= 2 and _CLAUSE_ENDS.match(text, e) for p, e in presence)]
+    asked = after[:1] or before[-1:]
+    if not asked:
+        return None
+    a, b, kind = asked[0]
+    beside = [k for s, e, k in spans if (s, e) != (a, b) and (a - 1 <= e <= a or b <= s <= b + 1)]
+    apart = [k for s, e, k in spans if (s, e) != (a, b) and k in _LESION_KINDS and not (a - 1 <= e <= a or b <= s <= b + 1)]
+    if apart:
+        return None
+    return "lesion" if kind in _LESION_KINDS or any(k in _LESION_KINDS for k in beside) else "content"
+
+
+def named_mentions(text: str, vocab: Vocabulary, pointer_spans: list[tuple[str, tuple[int, int]]]) -> tuple[str, ...]:
+    """The findings the question names, in the order it names them (``Query.mentions``)."""
+    ix = vocab.index
+    found: list[tuple[int, int, str]] = [(m.start(), m.end(), f"{m.group(1).upper()}{int(m.group(2))}")
+                                         for m in _ANCHOR_ID.finditer(text)]
+    plain = _REGION_THIRD.sub(lambda m: " " * len(m.group(0)), text)  # "the outer third" is no ordinal
+    found += [(p, p + n, f"ord:{key}") for (key, n), positions in ix.ordinals.found(plain) for p in positions]
+    found += [(p, p + n, f"d:{key}") for (key, n), positions in ix.descriptors.found(text) if key in _LESION_GROUPS
+              for p in positions]
+    found += [(a, b, f"d:{d}") for d, (a, b) in pointer_spans]
+    if ix.side_pointers is not None:
+        for m in ix.side_pointers.finditer(text):
+            side = m.group("zh") or m.group("en") or m.group("en2")
+            found.append((m.start(), m.end(), "side:" + ("right" if side in ("右", "right") else "left")))
+    found += [(p, p + len(t), "other") for t, positions in ix.other_reference.found(text) for p in positions]
+    taken = sorted(found)
+    for t, positions in ix.cue("focus_words").found(text):
+        for p in positions:
+            end = p + len(t)
+            if text[end:end + 1] in ("俩", "们"):  # "它俩" / "它们": both, not the one in focus
+                continue
+            # "this nodule" / "这个结节": the pronoun is the named finding's determiner, not a finding of its own
+            if not any(a <= p < b or (name.startswith("d:") and end <= a <= end + 2) for a, b, name in taken):
+                found.append((p, end, "focus"))
+    out: list[str] = []
+    covered = -1
+    for a, b, name in sorted(found, key=lambda x: (x[0], -(x[1] - x[0]))):
+        if a < covered:
+            continue
+        covered = b
+        if not out or out[-1] != name:
+            out.append(name)
+    return tuple(out)
+
+
 def parse(question: str, vocab: Vocabulary | None = None) -> Query:
     """Parse one question. Never raises on odd input; an empty question is the engine's concern.
 
@@ -1113,7 +1280,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     foreign = foreign_language(raw, v)
     if foreign is not None:  # the question's language is that one: the engine answers in the session's
         return Query(intent="out_of_scope", lang=detect_lang(raw), foreign=foreign)
-    text = correct_zh_typos(correct_typos(raw, v.lexicon), v)
+    text = expand_side_letters(correct_zh_typos(correct_typos(raw, v.lexicon), v), v)
     loc = parse_location(text, v)
     near = _proximity_match(text, v)
     # "the one near the diaphragm" says which finding, not what is asked of it: its words ("near", "靠近",
@@ -1134,7 +1301,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     for d, (a, b) in pointer_spans:
         # "钙化结节" is one pointer; "结节里面有没有钙化灶" names the lesion apart from the content asked about
         named_apart = bool(lesion_groups(tuple(_all_keys(text[:a] + " " * (b - a) + text[b:], ix.descriptors))))
-        if d not in descriptors and not (named_apart and d in _CONTENT_POINTERS):
+        # "solid or ground-glass?" / "实性还是磨玻璃结节": a choice offered is asked about, not pointed with
+        offered = bool(_ALTERNATION.search(text[max(0, a - 4):a]) or _ALTERNATION.match(text[b:].lstrip()))
+        if d not in descriptors and not (named_apart and d in _CONTENT_POINTERS) and not offered:
             descriptors += (d,)
             # "毛刺那个是不是纯实性的": the pointer's words say which finding, not what is asked of it
             rest = rest[:a] + " " * (b - a) + rest[b:]
@@ -1149,7 +1318,15 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     other = ix.other_reference.any_in(text)
     # "it … the other one" names two findings, as "A1 … A2" or "the nodule … the strand" do
     it_and_other = other and any(r not in ix.other_reference.lows for r in refs)
-    pair = len(set(ids)) >= 2 or both or len(lesion_groups(descriptors)) >= 2 or it_and_other
+    mentions = tuple(m for m in named_mentions(text, v, pointer_spans) if not m.startswith("d:") or m[2:] in descriptors)
+    ordinals = {m for m in mentions if m.startswith("ord:")}
+    # "the second abnormality" / "第二个病灶": says which finding; its noun asks nothing ("abnormality" no screening)
+    for m in _ORDINAL_NOUN.finditer(rest):
+        if any(rest[: m.start()].rstrip().endswith(t) for _, t, _ in ix.ordinals.found_terms(rest[: m.start()])):
+            rest = rest[: m.start()] + " " * (m.end() - m.start()) + rest[m.end():]
+    which_lesion = ix.which_lesion is not None and bool(ix.which_lesion.search(text))
+    pair = (len(set(ids)) >= 2 or both or len(lesion_groups(descriptors)) >= 2 or it_and_other or len(ordinals) >= 2
+            or which_lesion)
     anatomy_kinds = [a.removesuffix("_right").removesuffix("_left") for a in loc["anatomy"]]
     relative = _first_key(text, ix.relative_positions)
     lesion_talk = bool(refs or ids or lesion_groups(descriptors) or relative)
@@ -1158,6 +1335,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     presence = ix.cue("presence").any_in(text)
     # a lesion pointed at (refs holds the explicit ids too); "both" in "both lungs" points at none
     pointed = bool(relative) or any(not (whole_lungs and f"{r} lung" in text) for r in refs)
+    located = any(loc[k] for k in ("lesion_side", "lobe", "zone", "band"))
+    asked = None if pointed or checklist or located else kind_asked(asking_clauses(text, v), v)
     features = {
         "term": term,
         "checklist": checklist,
@@ -1177,9 +1356,12 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "diagnosis": ix.cue("diagnosis").any_in(text),
         "sign": signs[0] if signs else None,
         "checklist_cue": ix.checklist_cues.any_in(text),
+        # "有没有胸膜凹陷征" / "does it show a pleural tail?": a sign of a lesion's, asked whether present
+        "lesion_sign": (presence or bool(_YES_NO.search(raw))) and ix.cue("lesion_signs").any_in(text),
         "margin_part": _margin_part(text, v),
         "compare": _compare_cue(text, v, pair),
         "size_op": threshold[0] if threshold else None,
+        "measure_value": ix.measure_value is not None and bool(ix.measure_value.search(text)),
         "units": sum(w for w, _ in ix.unit_keywords.found(text)),  # in keyword order, as the original sum
         "landmark": sorted(set(anatomy_kinds) & ix.relation_landmarks),
         "lesion_talk": lesion_talk,
@@ -1194,11 +1376,16 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         # for in a region (not a content asked of a lesion named there: "右肺结节有没有钙化")
         "kind_in_region": (presence and not (pointed or checklist) and any(loc[k] for k in ("lesion_side", "lobe", "zone"))
                            and ix.cue("lesion_kinds").any_in(text)
-                           and (not named_lesion or bool(_ALTERNATION.search(text)))),
+                           and (not named_lesion or _kinds_offered(text, v))),
+        # "any nodules?" / "有没有钙化结节" / "there's a mass anywhere?": a kind of lesion is what the presence word asks for
+        "kind_asked": asked == "lesion" and not signs,  # "is there any consolidation?" asks the sign
+        "content_asked": asked == "content",
         "general_difference": bool(ix.general_difference and not refs and ix.general_difference.search(text)),
         "suspicion": ix.cue("suspicion").any_in(text),
         "which_region": ix.which_region is not None and bool(ix.which_region.search(text)),
-        "show": ix.cue("show_on_image").any_in(text),
+        # "show me the nodule on the image": "show me" with a finding named
+        "show": ix.cue("show_on_image").any_in(text) or (
+            ix.cue("show_named").any_in(text) and (pointed or bool(lesion_groups(descriptors)) or loc["lesion_side"] is not None)),
         "explain_not": ix.cue("explain_not").any_in(text),
     }
     scores = _first_question_scores(rest, v)
@@ -1234,4 +1421,6 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         yes_no=bool(_YES_NO.search(raw)),
         elliptical=elliptical,
         not_descriptors=negated,
+        kinds=screen_kinds(text, v) if intent == "screen" or (intent == "density" and asked == "content") else (),
+        mentions=mentions,
     )

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import functools
 import io
 import json
@@ -316,3 +317,69 @@ def test_a_held_turn_is_a_record_not_an_object_graph_the_collector_scans() -> No
     gc.collect()
     assert len(gc.get_objects()) - before < 200 * 5  # a few tracked objects per turn, not hundreds
     assert len(eng.get_session(sid).turns) == 206  # and every turn is still there
+
+
+class FactsOnlyEncoderDouble:
+    """Stands in for the encoder of sessions started from hand-built facts: never called."""
+
+    name = "facts-only-double"
+
+    def encode(self, image: Any) -> Any:
+        raise AssertionError("a session over facts never encodes")
+
+
+def _ask_fresh(facts: Any, *questions: str) -> Any:
+    eng = DialogueEngine(FactsOnlyEncoderDouble(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(facts, lang="en").session_id
+    turn = None
+    for q in questions:
+        turn = eng.ask(sid, q)
+    return turn
+
+
+def _finding_ids(turn: Any) -> list[str]:
+    return [a["id"] for a in turn.anchors if a["kind"] == "finding"]
+
+
+def test_a_screening_question_for_a_kind_not_on_the_film_says_none_is_seen_or_that_it_is_not_read(make_facts: Any) -> None:
+    t = _ask_fresh(make_facts(), "any ground-glass opacity?")  # the film has a solid nodule and a strand
+    assert t.intent == "screen" and _finding_ids(t) == [] and t.findings == ()
+    # Hilum does not read ground glass: never "none seen", the reason, and what the film shows
+    assert "does not tell ground-glass opacity from solid" in t.answer.text and "A1 (" in t.answer.text
+    assert "No ground-glass" not in t.answer.text
+    t = _ask_fresh(make_facts(), "有磨玻璃影吗")
+    assert _finding_ids(t) == [] and "未见磨玻璃" not in t.answer.text and "薄层CT" in t.answer.text
+    t = _ask_fresh(make_facts(), "双肺有没有钙化结节")
+    assert _finding_ids(t) == [] and "未见钙化结节" in t.answer.text
+    t = _ask_fresh(make_facts(), "有没有看到实性小结节")  # a kind that is there: only those findings
+    assert _finding_ids(t) == ["A1"]
+    t = _ask_fresh(make_facts(), "右肺中叶那个圆形影,边缘是否规则?", "有没有空洞?")  # asked of the finding in focus
+    assert t.intent == "density" and _finding_ids(t) == ["A1"]
+
+
+def test_the_cavity_named_binds_the_lesion_that_holds_one_or_none(make_facts: Any) -> None:
+    t = _ask_fresh(make_facts(), "how big is the cavity in the right lung")  # the right-lung nodule has none
+    assert t.intent == "size" and _finding_ids(t) == [] and "no lesion matching" in t.answer.text
+    base = make_facts()
+    f1, f2 = base.findings
+    hollow = dataclasses.replace(f1, density=dataclasses.replace(f1.density, cavity=True))
+    t = _ask_fresh(dataclasses.replace(base, findings=(hollow, f2)), "how big is the cavity in the right lung")
+    assert _finding_ids(t) == ["A1"]
+    cavity = dataclasses.replace(f2, kind="cavity", density=dataclasses.replace(f2.density, cavity=True))
+    t = _ask_fresh(dataclasses.replace(base, findings=(f1, cavity)), "空洞有多大")
+    assert t.intent == "size" and _finding_ids(t) == ["A2"]
+
+
+@pytest.mark.parametrize(("questions", "order"), [
+    (("compare A2 and A1",), ["A2", "A1"]),
+    (("compare A1 and A2",), ["A1", "A2"]),
+    (("比较一下第二个和第一个病灶",), ["A2", "A1"]),
+    (("左边的和右边的比起来哪个密度高",), ["A2", "A1"]),
+    (("the strand vs the nodule, which is more worrying?",), ["A2", "A1"]),
+    (("左下肺那个条索影边缘光滑吗?", "Is the other one more irregular than this one?"), ["A1", "A2"]),
+    (("distance between lesion 2 and lesion 1, mm",), ["A2", "A1"]),
+])
+def test_findings_compared_are_listed_in_the_order_named(make_facts: Any, questions: tuple[str, ...],
+                                                          order: list[str]) -> None:
+    t = _ask_fresh(make_facts(), *questions)
+    assert t.intent in ("compare", "measure_relation") and _finding_ids(t)[:2] == order

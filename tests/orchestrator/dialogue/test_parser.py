@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestrator.dialogue.parser import detect_lang, load_vocabulary, normalise, parse
+from orchestrator.dialogue.parser import correct_typos, detect_lang, load_vocabulary, normalise, parse
 
 
 def test_scenario_turn_two_query_matches_the_design_example() -> None:
@@ -235,3 +235,76 @@ def test_a_sign_inside_a_disease_name_is_the_disease() -> None:
 def test_two_named_findings_with_a_compare_word_compare() -> None:
     assert parse("A1 vs A2 size").intent == "compare"
     assert parse("A1 size").intent == "size"
+
+
+def test_a_sides_letter_before_a_place_in_the_chest_is_that_side() -> None:
+    q = parse("How big is the opacity at the R base?")
+    assert q.lesion_side == "right" and q.zone == "lower"
+    assert parse("what's going on at the L base").lesion_side == "left"
+    assert parse("is the spot in the R lung solid?").lesion_side == "right"
+    assert parse("is L1 fractured?").lesion_side is None  # a letter before no chest place is no side
+
+
+def test_two_swapped_letters_are_corrected() -> None:
+    lexicon = load_vocabulary().lexicon
+    assert correct_typos("where is the nodlue on the rigth", lexicon) == "where is the nodule on the right"
+    assert correct_typos("where's the lesoin", lexicon) == "where's the lesion"
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("结节多大,离胸膜多远", "size"),
+    ("where is the nodule and how big is it", "locate"),
+    ("麻烦问一下,那个结节边缘光滑吗,谢谢", "describe_margin"),  # a polite clause asks nothing
+])
+def test_of_two_clauses_that_each_ask_the_first_is_answered(question: str, intent: str) -> None:
+    assert parse(question).intent == intent
+
+
+@pytest.mark.parametrize(("question", "kinds"), [
+    ("any GGO?", ("ground_glass",)),
+    ("GGO 有吗", ("ground_glass",)),
+    ("有没有钙化结节", ("calcified+nodule",)),
+    ("右上肺野有没有 mass 或者 cavity", ("mass", "cavity")),
+    ("Can u tell me if there's a mass anywhere", ("mass",)),
+])
+def test_a_kind_of_lesion_looked_for_is_kept(question: str, kinds: tuple[str, ...]) -> None:
+    q = parse(question)
+    assert q.intent in ("screen", "density") and q.kinds == kinds
+
+
+def test_a_content_asked_of_a_lesion_named_is_no_kind_looked_for() -> None:
+    for question in ("结节有没有钙化", "is there calcification in the nodule", "Is it solid or ground-glass?"):
+        q = parse(question)
+        assert q.intent == "density" and q.kinds == () and "ground_glass" not in q.descriptors
+
+
+@pytest.mark.parametrize(("question", "mentions"), [
+    ("compare A2 and A1", ("A2", "A1")),
+    ("比较一下第二个和第一个病灶", ("ord:2", "ord:1")),
+    ("左边的和右边的比起来哪个密度高", ("side:left", "side:right")),
+    ("Is the other one more irregular than this one?", ("other", "focus")),
+    ("the strand vs the nodule, which is more worrying?", ("d:strand-like", "d:nodule")),
+    ("这个结节和那条索影哪个大", ("d:nodule", "d:strand-like")),  # "这个" is the nodule's, not a finding of its own
+])
+def test_findings_are_mentioned_in_the_order_named(question: str, mentions: tuple[str, ...]) -> None:
+    assert parse(question).mentions == mentions
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("医生说我肺上有个结节,大不大啊", "size"),  # a kind named in a statement is not looked for
+    ("I'd like to know whether the linear shadow has smooth borders", "describe_margin"),  # "whether" is no "weather"
+    ("is the nodule 12 mm?", "size"),  # a value with its unit
+    ("is the nodule within 2 cm of the pleura", "measure_relation"),  # ... and a landmark: a distance
+    ("could you please let me know roughly where the second abnormality sits", "locate"),  # an ordinal's noun points
+    ("is the left lung clear?", "screen"),
+    ("R lung clear?", "screen"),
+    ("Is there any consolidation?", "assess_anatomy"),  # a sign asked, not a kind of lesion looked for
+    ("is there a hilar mass?", "assess_anatomy"),
+    ("有没有胸膜凹陷征", "sign_checklist"),  # a lesion's sign asked whether present ...
+    ("胸膜凹陷征是什么意思", "explain_term"),  # ... or what it is
+    ("哪个病灶边缘更光滑", "compare"),
+    ("一共几个病灶", "screen"),
+    ("is it curable", "out_of_scope"),
+])
+def test_general_rules_from_the_v7_probes(question: str, intent: str) -> None:
+    assert parse(question).intent == intent

@@ -31,10 +31,11 @@ HELD_OUT_V2 = DATA / "questions_heldout_v2.jsonl"
 # never ran it on them, scored once against the parser as it was (180/211 at commit eac14de), after
 # a change tuned on v2 (180/211), after one tuned on the dev set v4 (190/211) and after the resolver's
 # proximity and focus-order rules tuned on v4 (191/211), and after the rules tuned on the dev set v5
-# (194/211), never on this file. Its misses are not printed (``show_misses``): until 2026-12-02 the test
-# printed them, so later sessions had seen them once; no rule was written from them
+# (194/211), and after the rules tuned on the dev set v7 and its probes (195/211), never on this file. Its misses
+# are not printed (``show_misses``): until 2026-12-02 the test printed them, so later sessions had seen them once;
+# no rule was written from them
 HELD_OUT_V3 = DATA / "questions_heldout_v3.jsonl"
-HELD_OUT_V3_FLOOR = 194 / 211
+HELD_OUT_V3_FLOOR = 195 / 211
 HELD_OUT_V2_FLOOR = 166 / 166
 # a development set: 233 questions (zh 105, en 94, mixed 34; every intent, colloquial and jargon phrasing, typos,
 # "show me / mark it", anatomy and out-of-scope requests) written before a parser change and scored
@@ -50,7 +51,7 @@ DEV_V4_FLOOR = 233 / 233
 # "那个跟那个" as two findings, a sign inside a disease's name): 231/237. The six left are judgement calls
 # (an emphysema question, "the difference between solid and subsolid nodules", an aside about blood pressure)
 DEV_V5 = DATA / "questions_dev_v5.jsonl"
-DEV_V5_FLOOR = 232 / 237
+DEV_V5_FLOOR = 233 / 237
 # a third development set: 240 questions (zh 110, en 94, mixed 36; 27 ask back, 21 with nothing there, 34 in a
 # follow-up context) written on 2026-12-02 by someone who read neither the parser nor v3. Four of its labels were
 # then set to the project's rule for an open diagnosis question (answered by the screening summary, never a
@@ -62,7 +63,20 @@ DEV_V5_FLOOR = 232 / 237
 # elliptical rule, six older labels that had such follow-ups answered by "locate" were changed to the intent
 # their context asked (questions.jsonl 5, heldout_v2 1)
 DEV_V6 = DATA / "questions_dev_v6.jsonl"
-DEV_V6_FLOOR = 233 / 240
+DEV_V6_FLOOR = 240 / 240
+# a fourth development set: 118 questions (zh, en, mixed; shorthand such as "R base" and "GGO", colloquial words
+# for a lesion or its edge, typos with swapped letters, polite wrappers, two clauses in one, "what is X",
+# follow-ups by pronoun, ordinal and position) written and labelled on 2026-12-02 before the parser was run on
+# them: 91/118 then. Tuned as general rules (vocabulary classes; a side's letter; two swapped letters; of two
+# clauses that ask, the first; a kind of lesion looked for screens for that kind, or asks the finding in focus;
+# "the cavity" / "the ground-glass nodule" bind by content; findings listed in the order named): 118/118, and
+# v5 233/237, v6 240/240 (the screening-kind, content-binding and order rules fixed its last seven). Then four
+# scratch probe sets (about 200 questions, labelled before they were run, not kept) found more general misses:
+# "whether" corrected to "weather", a kind named in a statement clause, a value with its unit, an ordinal's noun,
+# "which lesion … more", a lesion's sign asked whether present (test_parser.py). Held-out v3: 194/211 before,
+# 195/211 after, never read
+DEV_V7 = DATA / "questions_dev_v7.jsonl"
+DEV_V7_FLOOR = 118 / 118
 
 
 class CountingEncoderDouble:
@@ -162,3 +176,9 @@ def test_dev_v6_score(make_facts: Callable[..., Any]) -> None:
     """The development set v6's score:
     ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v6``."""
     _score_set(DEV_V6, DEV_V6_FLOOR, "dev set v6", make_facts, size=200)
+
+
+def test_dev_v7_score(make_facts: Callable[..., Any]) -> None:
+    """The development set v7's score:
+    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v7``."""
+    _score_set(DEV_V7, DEV_V7_FLOOR, "dev set v7", make_facts, size=100)
