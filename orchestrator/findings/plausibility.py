@@ -4,8 +4,10 @@ Checked on the maps after encoding (``orchestrator.findings.analyse`` calls ``pl
 
 - **certainty**: the mean binary entropy of the lung, heart, mediastinum and spine channels. On
   films like those it was trained on the encoder is sure of its anatomy (phantom films: 0.03-0.05
-  bits); on films unlike them (a mirrored phantom film: 0.08+, real children's films: 0.11) it is
-  not, and every lobe, zone, hilum and lesion it reports is then a guess;
+  bits); on films unlike them (a mirrored phantom film: 0.07+, real children's films: 0.08-0.12)
+  it is not, and every lobe, zone, hilum and lesion it reports is then a guess. The limit belongs
+  to the weights: ``data/entropy_limit.json``, refitted with them by ``loadtests/fit_entropy_limit.py``
+  (one rule: 0.88 of the lowest entropy of a mirrored validation film);
 - **lungs**: both fields present, each 4-40% of the film, the right one left of the spine line and
   the left one right of it, darker than the mediastinum;
 - **hila**: each inside its lung's height and no further than halfway out from its medial edge;
@@ -16,7 +18,9 @@ Any failure makes ``anatomy_plausible`` false with the reasons as warnings.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -24,7 +28,9 @@ from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.findings.geometry import Geometry, widths_mm
 
 ENTROPY_CHANNELS: tuple[str, ...] = ("lung_right", "lung_left", "heart", "mediastinum", "spine")
-ENTROPY_MAX = 0.065  # bits per pixel, mean over ENTROPY_CHANNELS
+ENTROPY_LIMIT_PATH = Path(__file__).with_name("data") / "entropy_limit.json"
+# bits per pixel, mean over ENTROPY_CHANNELS; fitted for the shipped weights (the file names them)
+ENTROPY_MAX = float(json.loads(ENTROPY_LIMIT_PATH.read_text(encoding="utf-8"))["entropy_max"])
 LUNG_AREA = (0.04, 0.40)  # share of the film each lung field covers
 HILUM_MEDIAL_RANGE = (-0.45, 0.5)  # medial fraction of the lung's width on the hilum's row
 CTR_RANGE = (0.3, 0.8)

@@ -1,0 +1,33 @@
+"""What is fitted on the encoder's maps belongs to one set of weights: promoting other weights
+without refitting it fails here (the confidence tables, the plausibility step's certainty limit),
+and the Triton repository serves the same weights as the embedded encoder."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from loadtests.fit_entropy_limit import FACTOR, weights_tag
+from orchestrator.findings import calibration, plausibility
+from orchestrator.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_calibration_and_entropy_limit_name_the_shipped_weights() -> None:
+    shipped = weights_tag(Path(Settings().onnx_path))
+    assert json.loads(calibration.CALIBRATION_PATH.read_text())["weights"] == shipped
+    assert json.loads(plausibility.ENTROPY_LIMIT_PATH.read_text())["weights"] == shipped
+
+
+def test_entropy_limit_is_the_rule_applied_to_its_own_numbers() -> None:
+    doc = json.loads(plausibility.ENTROPY_LIMIT_PATH.read_text())
+    assert doc["factor"] == FACTOR
+    assert plausibility.ENTROPY_MAX == doc["entropy_max"] == round(FACTOR * doc["mirrored_min"], 3)
+    assert doc["films"]["mirrored"]["under_limit"] == 0  # no mirrored validation film passes
+    assert doc["films"]["upright"]["under_limit"] == doc["films"]["upright"]["n"]  # every upright one does
+
+
+def test_triton_repository_serves_the_embedded_weights() -> None:
+    served = REPO_ROOT / "model_repository" / "anatomy_encoder" / "1" / "model.onnx"
+    assert served.read_bytes() == Path(Settings().onnx_path).read_bytes()
