@@ -368,6 +368,12 @@ def plot_reliability(report: dict[str, dict[str, Any]], path: Path, names: Seque
 # --- command line ---------------------------------------------------------------------------------
 
 
+def weights_tag(onnx: Path) -> str:
+    """``name@sha256[:12]``: how fitted files name the weights they belong to
+    (``tests/orchestrator/findings/test_fitted_for_weights.py`` holds the shipped weights to it)."""
+    return f"{onnx.name}@{hashlib.sha256(onnx.read_bytes()).hexdigest()[:12]}"
+
+
 def _encoder_maps(onnx: Path | None) -> tuple[MapsOf, Any, str]:
     from orchestrator.contracts.preprocess import prepare_film
     from orchestrator.encoders.factory import build_encoder
@@ -375,13 +381,12 @@ def _encoder_maps(onnx: Path | None) -> tuple[MapsOf, Any, str]:
 
     settings = Settings(onnx_path=onnx) if onnx else Settings()
     enc = build_encoder(settings)
-    digest = hashlib.sha256(Path(settings.onnx_path).read_bytes()).hexdigest()[:12]
 
     def maps_of(case: Any) -> Any:
         image, _ = prepare_film(case.image)
         return enc.encode(image)
 
-    return maps_of, enc, f"{Path(settings.onnx_path).name}@{digest}"
+    return maps_of, enc, weights_tag(Path(settings.onnx_path))
 
 
 def check_validation(seeds: Sequence[int]) -> None:

@@ -23,7 +23,6 @@ encoded by the embedded ONNX Runtime encoder. Validation seeds only: the test ra
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import platform
@@ -33,16 +32,11 @@ from typing import Any
 
 import numpy as np
 
-from loadtests.fit_film_gate import parse_seeds
+from encoder.dataset import parse_seeds
+from loadtests.calibrate_confidence import check_validation, weights_tag
 
-TEST_SEEDS = frozenset(range(0, 50)) | frozenset(range(200, 400))
 FACTOR = 0.88
 DEFAULT_OUT = Path("orchestrator/findings/data/entropy_limit.json")
-
-
-def weights_tag(onnx: Path) -> str:
-    """``name@sha256[:12]``: how fitted files name the weights they belong to."""
-    return f"{onnx.name}@{hashlib.sha256(onnx.read_bytes()).hexdigest()[:12]}"
 
 
 def entropies(seeds: list[int], onnx: Path | None, families: str) -> dict[str, list[float]]:
@@ -85,10 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--families", default="all", help="rendering families for the styled upright films")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
-    seeds = list(parse_seeds(args.seeds))
-    bad = sorted(set(seeds) & TEST_SEEDS)
-    if bad:
-        raise SystemExit("test seeds (0-49, 200-399) are refused: fit on validation seeds only")
+    seeds = parse_seeds(args.seeds)
+    check_validation(seeds)
     from orchestrator.settings import Settings
 
     onnx = args.onnx or Settings().onnx_path

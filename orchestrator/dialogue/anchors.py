@@ -46,6 +46,7 @@ class Anchor:
     shape: str | None = None
     finding_kind: str | None = None
     margin: str | None = None  # the finding's margin, for "the spiculated one"
+    contents: tuple[str, ...] = ()  # what the finding holds as its density reads it: "cavity", "calcified"
     diameter_mm: float | None = None
     # a finding's distances (mm) to landmarks, for "the one near the diaphragm": see ``landmark_distances``
     landmark_mm: tuple[tuple[str, float], ...] = ()
@@ -80,6 +81,7 @@ class Anchor:
             "members": list(self.members), "side": self.side, "lobe": self.lobe,
             "lobe_overlap": list(self.lobe_overlap), "zone": self.zone,
             "band": self.band, "shape": self.shape, "finding_kind": self.finding_kind, "margin": self.margin,
+            "contents": list(self.contents),
             "diameter_mm": self.diameter_mm, "landmark_mm": [[k, v] for k, v in self.landmark_mm],
             "created_turn": self.created_turn, "mentioned_turn": self.mentioned_turn,
         }
@@ -94,6 +96,7 @@ class Anchor:
                 "polygon_px": tuple((float(p[0]), float(p[1])) for p in d["polygon_px"]),
                 "members": tuple(d.get("members") or ()),
                 "lobe_overlap": tuple(d.get("lobe_overlap") or ()),
+                "contents": tuple(d.get("contents") or ()),
                 "landmark_mm": tuple((str(k), float(v)) for k, v in d.get("landmark_mm") or ()),
             }
         )
@@ -162,7 +165,9 @@ def add_finding(reg: Registry, f: Finding, turn: int) -> tuple[Registry, Anchor]
         id=reg.next_id(), kind="finding", label_en=finding_label(f, "en"), label_zh=finding_label(f, "zh"),
         center_px=f.center_px, bbox_px=f.bbox_px, polygon_px=f.polygon_px, finding_id=f.id, side=f.side,
         lobe=f.lobe, lobe_overlap=f.lobe_overlap, zone=f.zone, band=f.band, shape=f.shape, finding_kind=f.kind,
-        margin=f.margin, diameter_mm=f.diameter_mm, landmark_mm=landmark_distances(f), created_turn=turn, mentioned_turn=turn,
+        margin=f.margin, contents=tuple(c for c, held in (("cavity", f.density.cavity), ("calcified", f.density.calcified))
+                                        if held),
+        diameter_mm=f.diameter_mm, landmark_mm=landmark_distances(f), created_turn=turn, mentioned_turn=turn,
     )
     return Registry(reg.anchors + (a,)), a
 
@@ -254,9 +259,41 @@ _DESCRIPTOR_FIT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str,
 })
 
 
+# descriptors that name what a finding holds -> the kind it must be of ("the cavity" is a cavity or a nodule
+# with one); Hilum reads no ground-glass component, so no finding holds one
+_CONTENT_OF: Mapping[str, str] = MappingProxyType({"cavitary": "cavity", "calcified": "calcified",
+                                                   "ground_glass": "ground_glass"})
+
+
+def holds_kind(a: Anchor, kind: str) -> bool:
+    """Whether a finding is of a kind a question looks for ("any nodules?", "the cavity")."""
+    if kind == "nodule":
+        return a.finding_kind in ("nodule", "calcified_nodule")
+    if kind == "cavity":
+        return a.finding_kind == "cavity" or "cavity" in a.contents
+    if kind == "calcified":
+        return a.finding_kind == "calcified_nodule" or "calcified" in a.contents
+    return a.finding_kind == kind
+
+
+def fits_kinds(a: Anchor, kinds: tuple[str, ...]) -> bool:
+    """"any nodules or masses?": of one of the kinds looked for; "calcified+nodule" (named together) is both."""
+    return any(all(holds_kind(a, k) for k in token.split("+")) for token in kinds)
+
+
 def _descriptor_fits(a: Anchor, descriptor: str) -> bool:
     shapes, kinds, margins = _DESCRIPTOR_FIT.get(descriptor, ((), (), ()))
-    return a.shape in shapes or a.finding_kind in kinds or a.margin in margins
+    content = _CONTENT_OF.get(descriptor)
+    return (a.shape in shapes or a.finding_kind in kinds or a.margin in margins
+            or (content is not None and holds_kind(a, content)))
+
+
+def content_wanted(q: Query) -> tuple[str, ...]:
+    """"how big is the cavity?": the contents a question binds its finding by (none when it names the finding
+    otherwise, or compares)."""
+    if q.intent == "compare" or q.anchor_ids or q.ordinal is not None or q.other:
+        return ()
+    return tuple(_CONTENT_OF[d] for d in q.descriptors if d in _CONTENT_OF)
 
 
 def descriptor_misfits(a: Anchor, q: Query) -> tuple[str, ...]:
@@ -410,7 +447,7 @@ def _by_location(findings: tuple[Anchor, ...], q: Query) -> Resolution:
     return _by_proximity(pool, q) or _by_size(pool, q) or _most_recent(pool)
 
 
-def _focus(findings: tuple[Anchor, ...]) -> Anchor | None:
+def finding_in_focus(findings: tuple[Anchor, ...]) -> Anchor | None:
     """The finding the conversation is on: the one mentioned last, when only one was."""
     if not findings:
         return None
@@ -430,7 +467,7 @@ def _relative(reg: Registry, findings: tuple[Anchor, ...], q: Query) -> Resoluti
     if q.relative not in _DIRECTIONS or q.both:  # "上面那个和下面那个": both are named, neither beside the other
         return None
     named = [a for a in (reg.get(i) if i.startswith("A") else reg.for_finding(i) for i in q.anchor_ids) if a is not None]
-    base = named[0] if named else _focus(findings)
+    base = named[0] if named else finding_in_focus(findings)
     axis, sign = _DIRECTIONS[q.relative]
     if base is None:  # no finding in focus: "the upper one" is the one furthest that way
         if q.relative in ("left", "right") or len(findings) < 2:
@@ -477,7 +514,14 @@ def resolve_findings(reg: Registry, q: Query, want_all: bool = False) -> Resolut
         return explicit
     if not findings:
         return Resolution("none", (), (), note="no_findings")
-    focus = _focus(findings)
+    wanted = content_wanted(q)
+    if wanted:  # among the findings that hold it, by the rest of what the question says; none when none does
+        held = tuple(a for a in findings if all(holds_kind(a, k) for k in wanted))
+        if not held:
+            return Resolution("none", (), findings, note="nothing_there")
+        findings = held
+        q = replace(q, descriptors=tuple(d for d in q.descriptors if d not in _CONTENT_OF))
+    focus = finding_in_focus(findings)
     if q.intent == "locate" and q.yes_no and q.references and q.has_location and focus is not None and focus.mentioned_turn > 1:
         return Resolution("resolved", (focus,))  # "is it in the inner band?": checked against the finding in focus
     if q.intent in ("measure_relation", "compare"):
@@ -519,3 +563,58 @@ def is_scoped(q: Query) -> bool:
     return q.has_location or any(
         r.removesuffix("_right").removesuffix("_left") in (_UPPER_REGIONS | {"retrocardiac"}) for r in q.anatomy
     )
+
+
+def landmark_sides(q: Query) -> tuple[str, ...]:
+    """The sides of the sided landmarks a question names ("above the left hemidiaphragm" → left)."""
+    return tuple(dict.fromkeys(a.rpartition("_")[2] for a in q.anatomy if a.endswith(("_right", "_left"))))
+
+
+def screen_subjects(reg: Registry, q: Query, facts: ImageFacts) -> tuple[Anchor, ...]:
+    """The findings a screening question covers: in the region asked about, on the side of a sided landmark
+    named, and of the kinds looked for."""
+    sides = () if q.lesion_side else landmark_sides(q)
+    return tuple(a for a in reg.findings() if in_scope(a, q, facts) and not (sides and a.side not in sides)
+                 and not (q.kinds and not fits_kinds(a, q.kinds)))
+
+
+def _mentioned(reg: Registry, mention: str) -> Anchor | None:
+    """The finding one of ``Query.mentions`` names, when it names exactly one."""
+    findings = reg.findings()
+    focus = finding_in_focus(findings)
+    if mention[:1] in "AF" and mention[1:].isdigit():
+        return reg.get(mention) if mention.startswith("A") else reg.for_finding(mention)
+    kind, _, value = mention.partition(":")
+    if kind == "ord":
+        n = int(value)
+        return findings[n - 1] if 1 <= n <= len(findings) else None
+    if mention == "focus":
+        return focus
+    if mention == "other":
+        rest = [a for a in findings if a is not focus]
+        return rest[0] if focus is not None and len(rest) == 1 else None
+    if kind == "side":
+        fits = [a for a in findings if a.side == value]
+    elif kind == "d":
+        fits = [a for a in findings if value not in _DESCRIPTOR_FIT or _descriptor_fits(a, value)]
+    else:
+        return None
+    return fits[0] if len(fits) == 1 else None
+
+
+def named_findings(reg: Registry, q: Query) -> tuple[Anchor, ...]:
+    """The findings the question names, in the order named ("compare A2 and A1", "the strand vs the nodule")."""
+    out: list[Anchor] = []
+    for mention in q.mentions:
+        a = _mentioned(reg, mention)
+        if a is not None and a.kind == "finding" and a not in out:
+            out.append(a)
+    return tuple(out)
+
+
+def in_named_order(res: Resolution, named: tuple[Anchor, ...]) -> Resolution:
+    """A resolution of two or more findings listed as the question named them, the rest after."""
+    if res.outcome != "resolved" or len(res.anchors) < 2 or not named:
+        return res
+    first = tuple(a for a in named if a in res.anchors)
+    return replace(res, anchors=first + tuple(a for a in res.anchors if a not in first))

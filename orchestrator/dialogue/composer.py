@@ -15,7 +15,14 @@ from types import MappingProxyType
 from typing import Any
 
 from orchestrator.dialogue import checklists as cl
-from orchestrator.dialogue.anchors import Anchor, Registry, add_relation, descriptor_misfits, is_scoped
+from orchestrator.dialogue.anchors import (
+    Anchor,
+    Registry,
+    add_relation,
+    descriptor_misfits,
+    is_scoped,
+    landmark_sides,
+)
 from orchestrator.dialogue.parser import Query
 from orchestrator.dialogue.words import cm, mm, r1, word
 from orchestrator.facts import Finding, ImageFacts
@@ -257,8 +264,8 @@ _FRAME_TITLES = MappingProxyType({
 def _scope_words(ctx: Context) -> str:
     q = ctx.query
     # "above the left hemidiaphragm": a sided landmark scopes the screening to its lung
-    sides = {r.rpartition("_")[2] for r in q.anatomy if r.endswith(("_right", "_left"))}
-    side = q.lesion_side or (sides.pop() if len(sides) == 1 and not is_scoped(q) else None)
+    sides = landmark_sides(q)
+    side = q.lesion_side or (sides[0] if len(sides) == 1 and not is_scoped(q) else None)
     parts = [word("lobe", q.lobe, ctx.lang) if q.lobe else word("lung", side, ctx.lang)]
     parts += [word("zone", q.zone, ctx.lang), word("band", q.band, ctx.lang)]
     parts += [word("region", r.removesuffix("_right").removesuffix("_left"), ctx.lang) for r in q.anatomy
@@ -285,7 +292,7 @@ def kind_words(kinds: tuple[str, ...], lang: str) -> str:
 
 def _located(q: Query) -> bool:
     """A screening question about a region of the film, or the lung of a sided landmark it names."""
-    return is_scoped(q) or any(a.endswith(("_right", "_left")) for a in q.anatomy)
+    return is_scoped(q) or bool(landmark_sides(q))
 
 
 def screen_scoped(q: Query) -> bool:

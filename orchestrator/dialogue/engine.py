@@ -47,7 +47,7 @@ from orchestrator.errors import (
     SessionNotFoundError,
     TenantQuotaError,
 )
-from orchestrator.facts import Finding, ImageFacts, PixelSpacing, to_jsonable
+from orchestrator.facts import ImageFacts, PixelSpacing, to_jsonable
 from orchestrator.film_analysis import Analyser, FilmAnalyser, FilmAnalysis, timed
 from orchestrator.narration.base import ComposerNarrator, NarrationRequest, NarrationResult, Narrator
 from orchestrator.narration.prompt import canonical_json
@@ -154,140 +154,30 @@ def _resolve_anatomy(reg: anc.Registry, facts: ImageFacts, q: Query, turn: int) 
     return reg, tuple(found)
 
 
-def finding_of_kind(f: Finding, kind: str) -> bool:
-    """Whether a finding is of a kind a screening question looks for (``Query.kinds``). Hilum reads no
-    ground-glass component, so no finding is one."""
-    if kind == "nodule":
-        return f.kind in ("nodule", "calcified_nodule")
-    if kind == "cavity":
-        return f.kind == "cavity" or f.density.cavity
-    if kind == "calcified":
-        return f.kind == "calcified_nodule" or f.density.calcified
-    return f.kind == kind
-
-
-def fits_kinds(f: Finding, kinds: tuple[str, ...]) -> bool:
-    """"any nodules or masses?": of one of the kinds looked for; "calcified+nodule" (named together) is both."""
-    return any(all(finding_of_kind(f, k) for k in token.split("+")) for token in kinds)
-
-
-def landmark_sides(q: Query) -> tuple[str, ...]:
-    """The sides of the sided landmarks a question names ("above the left hemidiaphragm" → left)."""
-    return tuple(dict.fromkeys(a.rpartition("_")[2] for a in q.anatomy if a.endswith(("_right", "_left"))))
-
-
-def screen_subjects(reg: anc.Registry, q: Query, facts: ImageFacts) -> tuple[anc.Anchor, ...]:
-    """The findings a screening question covers: in the region asked about, on the side of a sided landmark
-    named, and of the kinds looked for."""
-    sides = () if q.lesion_side else landmark_sides(q)
-    out: list[anc.Anchor] = []
-    for a in reg.findings():
-        f = facts.finding(a.finding_id) if a.finding_id else None
-        if not anc.in_scope(a, q, facts) or (sides and a.side not in sides):
-            continue
-        if q.kinds and (f is None or not fits_kinds(f, q.kinds)):
-            continue
-        out.append(a)
-    return tuple(out)
-
-
-def _focus(findings: tuple[anc.Anchor, ...]) -> anc.Anchor | None:
-    """The finding mentioned last, when only one was."""
-    top = max((a.mentioned_turn for a in findings), default=0)
-    last = [a for a in findings if a.mentioned_turn == top]
-    return last[0] if len(last) == 1 else None
-
-
-def _mentioned(reg: anc.Registry, q: Query, mention: str) -> anc.Anchor | None:
-    """The finding one of ``Query.mentions`` names, when it names exactly one."""
-    findings = reg.findings()
-    focus = _focus(findings)
-    if mention[:1] in "AF" and mention[1:].isdigit():
-        return reg.get(mention) if mention.startswith("A") else reg.for_finding(mention)
-    kind, _, value = mention.partition(":")
-    if kind == "ord":
-        n = int(value)
-        return findings[n - 1] if 1 <= n <= len(findings) else None
-    if mention == "focus":
-        return focus
-    if mention == "other":
-        rest = [a for a in findings if a is not focus]
-        return rest[0] if focus is not None and len(rest) == 1 else None
-    if kind == "side":
-        fits = [a for a in findings if a.side == value]
-    elif kind == "d":
-        probe = Query(intent=q.intent, lang=q.lang, descriptors=(value,))
-        fits = [a for a in findings if not anc.descriptor_misfits(a, probe)]
-    else:
-        return None
-    return fits[0] if len(fits) == 1 else None
-
-
-def named_findings(reg: anc.Registry, q: Query) -> tuple[anc.Anchor, ...]:
-    """The findings the question names, in the order named ("compare A2 and A1", "the strand vs the nodule")."""
-    out: list[anc.Anchor] = []
-    for mention in q.mentions:
-        a = _mentioned(reg, q, mention)
-        if a is not None and a.kind == "finding" and a not in out:
-            out.append(a)
-    return tuple(out)
-
-
-def in_named_order(res: anc.Resolution, named: tuple[anc.Anchor, ...]) -> anc.Resolution:
-    """A resolution of two or more findings listed as the question named them, the rest after."""
-    if res.outcome != "resolved" or len(res.anchors) < 2 or not named:
-        return res
-    first = tuple(a for a in named if a in res.anchors)
-    return replace(res, anchors=first + tuple(a for a in res.anchors if a not in first))
-
-
 def looked_for(q: Query, reg: anc.Registry) -> Query:
     """"有没有空洞?" / "any GGO?" asks of the finding in focus; with none in focus, of the whole film (a screening
     question for that kind)."""
-    if q.intent == "density" and q.kinds and _focus(reg.findings()) is None:
+    if q.intent == "density" and q.kinds and anc.finding_in_focus(reg.findings()) is None:
         return replace(q, intent="screen")
     return q
 
 
-# pointers by content ("the cavity", "钙化灶", "the ground-glass nodule") -> the kind a finding must be of
-_CONTENT_POINTERS: dict[str, str] = {"cavitary": "cavity", "calcified": "calcified", "ground_glass": "ground_glass"}
-
-
-def by_content(reg: anc.Registry, q: Query, facts: ImageFacts) -> anc.Resolution | None:
-    """"how big is the cavity in the right lung": the question binds among the findings that hold the content
-    named (a nodule with a cavity is one), by the rest of what it says; none when no finding holds it."""
-    wanted = [_CONTENT_POINTERS[d] for d in q.descriptors if d in _CONTENT_POINTERS]
-    if not wanted or q.anchor_ids or q.ordinal is not None or q.other:
-        return None
-
-    def holds(a: anc.Anchor) -> bool:
-        f = facts.finding(a.finding_id) if a.finding_id else None
-        return f is not None and all(finding_of_kind(f, k) for k in wanted)
-
-    keep = tuple(a for a in reg.anchors if a.kind != "finding" or holds(a))
-    if not any(a.kind == "finding" for a in keep):
-        return anc.Resolution("none", (), reg.findings(), note="nothing_there")
-    rest = replace(q, descriptors=tuple(d for d in q.descriptors if d not in _CONTENT_POINTERS))
-    return anc.resolve_findings(anc.Registry(keep), rest)
-
-
 def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_checklist: bool = True) -> anc.Resolution:
     if q.intent == "screen":
-        return anc.Resolution("resolved", screen_subjects(reg, q, facts))
-    content = by_content(reg, q, facts) if q.intent in NEEDS_SUBJECT - {"compare"} | {"sign_checklist"} else None
-    if q.intent in ("compare", "measure_relation") and content is None:
-        named = named_findings(reg, q)
+        return anc.Resolution("resolved", anc.screen_subjects(reg, q, facts))
+    if q.intent in ("compare", "measure_relation") and not anc.content_wanted(q):
+        named = anc.named_findings(reg, q)
         if len(named) >= 2:  # "lesion 1 and lesion 2", "左边的和右边的": the two named, in that order
             return anc.Resolution("resolved", named)
         if q.intent == "compare":
-            return in_named_order(anc.resolve_findings(reg, q, want_all=not q.anchor_ids), named)
-        return in_named_order(anc.resolve_findings(reg, q), named)
+            return anc.in_named_order(anc.resolve_findings(reg, q, want_all=not q.anchor_ids), named)
+        return anc.in_named_order(anc.resolve_findings(reg, q), named)
     if q.intent == "locate" and q.anatomy and not (q.references or q.has_location or q.shape_descriptors or q.ordinal):
         return anc.Resolution("resolved", ())  # "where is the right hilum?": the anatomy anchor answers
     if q.intent in NEEDS_SUBJECT:
-        return content or anc.resolve_findings(reg, q)
+        return anc.resolve_findings(reg, q)
     if q.intent == "sign_checklist":
-        res = content or anc.resolve_findings(reg, q)
+        res = anc.resolve_findings(reg, q)
         return res if lesion_checklist or res.outcome == "resolved" else anc.Resolution("resolved", (), res.candidates)
     return anc.Resolution("resolved", ())
 

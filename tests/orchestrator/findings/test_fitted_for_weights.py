@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from loadtests.fit_entropy_limit import FACTOR, weights_tag
+from loadtests.calibrate_confidence import weights_tag
+from loadtests.fit_entropy_limit import FACTOR
 from orchestrator.findings import calibration, plausibility
 from orchestrator.settings import Settings
 
