@@ -67,7 +67,7 @@ TABLES: dict[str, tuple[str, str, float]] = {
     "margin": ("positive", "margin", 0.0),
     "size": ("correct", "diameter_mm", 0.0),
     "density": ("correct", "contrast", 0.0),
-    "calcification": ("toward", "calcified", 1.0),  # density_scores: calcified score / CALCIFIED_SCORE
+    "calcification": ("toward", "calcified", 1.0),  # DensityRead.calcified_score: calcified score / CALCIFIED_SCORE
     "cavity": ("toward", "cavity", CAVITY_SCORE),
     "lobe": ("correct", "lobe_clear", 0.0),
 }

@@ -25,6 +25,7 @@ class AnatomyMaps:
     lesion: np.ndarray
     hilum_px: dict[str, tuple[float, float]] | None = None
     class_names: tuple[str, ...] = field(default=ANATOMY_CLASSES)
+    _masks: dict[tuple[str, float], np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         h, w = self.image.shape
@@ -41,4 +42,11 @@ class AnatomyMaps:
         return self.anatomy[self.class_names.index(name)]
 
     def mask(self, name: str, threshold: float = 0.5) -> np.ndarray:
-        return self.channel(name) >= threshold
+        """The channel thresholded; made once per (name, threshold) and shared, so read-only."""
+        key = (name, threshold)
+        m = self._masks.get(key)
+        if m is None:
+            m = self.channel(name) >= threshold
+            m.flags.writeable = False
+            self._masks[key] = m
+        return m

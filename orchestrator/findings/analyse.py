@@ -18,7 +18,6 @@ from orchestrator.facts import (
     AnatomyFacts,
     AnatomyRegion,
     CostophrenicAngle,
-    Density,
     FilmCheck,
     Finding,
     ImageFacts,
@@ -33,7 +32,7 @@ from orchestrator.findings.candidates import (
     measure,
     shape_word,
 )
-from orchestrator.findings.density import assess_density, density_scores
+from orchestrator.findings.density import DensityRead, read_density
 from orchestrator.findings.geometry import (
     SIDE_LOBES,
     Geometry,
@@ -41,6 +40,7 @@ from orchestrator.findings.geometry import (
     build_geometry,
     costophrenic,
     diaphragm_dome,
+    floor_mask,
     point_region,
     region_of,
     retrocardiac_mask,
@@ -51,8 +51,6 @@ from orchestrator.findings.margin import Margin, assess_margin
 from orchestrator.findings.plausibility import CTR_RANGE, plausibility
 from orchestrator.findings.relations import (
     CONTACT_MM,
-    DistanceMaps,
-    distance_maps,
     distance_to_mask_mm,
     distance_to_outside_mm,
     hilum_relation,
@@ -78,8 +76,7 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
     all_lesions = np.zeros(maps.shape, dtype=bool)
     for c in candidates:
         all_lesions |= c.mask
-    dists = distance_maps(geom) if candidates else DistanceMaps({}, None)
-    findings = [describe(geom, c, all_lesions & ~c.mask, dists) for c in candidates]
+    findings = [describe(geom, c, all_lesions & ~c.mask) for c in candidates]
     findings.sort(key=lambda f: (0 if f.side == "right" else 1, f.center_px[1], f.center_px[0]))
     findings = [_with_id(f, i + 1) for i, f in enumerate(findings)]
     anatomy = anatomy_facts(geom, findings)
@@ -134,20 +131,21 @@ def morphology(c: Candidate, spacing: PixelSpacing) -> Morphology:
     return Morphology(margin, body, shape_word(body))
 
 
-def describe(geom: Geometry, c: Candidate, others: np.ndarray, dists: DistanceMaps) -> Finding:
+def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
     spacing = geom.spacing
     side, side_confirmed = geom.sided(c.mask, c.center)
     lung = geom.lung(side)
     morph = morphology(c, spacing)
     body = morph.body
     cx, cy = body.center
-    density = assess_density(
+    read = read_density(
         geom.maps.image, body.mask, lung.mask, spacing, body.diameter_mm, others, morph.shape == "strand-like"
     )
+    density = read.density
     pleura_mm = (
-        distance_to_outside_mm(c.mask, lung.mask, spacing, dists.lung.get(side)) if lung.present else float("nan")
+        distance_to_outside_mm(c.mask, lung.mask, spacing) if lung.present else float("nan")
     )
-    diaphragm_mm = distance_to_mask_mm(c.mask, geom.mask("diaphragm"), spacing, dists.diaphragm)
+    diaphragm_mm = distance_to_mask_mm(c.mask, geom.mask("diaphragm"), spacing)
     lower = lung.present and lung.zone(cy) == "lower"
     kind = kind_guess(body, morph.shape, density, bool(lower and pleura_mm <= CONTACT_MM))
     lobe, lobe_overlap = geom.lobe_estimate(body.mask, side, body.center)
@@ -178,34 +176,24 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray, dists: DistanceMa
         distance_to_diaphragm_mm=round(diaphragm_mm, 1),
         hilum=hilum_relation(geom, side, c.mask, body.center, geom.maps.image, density.contrast),
         confidence=presence_confidence(geom, c),
-        attribute_confidence=attribute_confidence(geom, c, morph, density, lung.mask, others, lobe_overlap),
+        attribute_confidence=attribute_confidence(geom, c, morph, read, lobe_overlap),
     )
 
 
 # --- calibrated confidence (orchestrator.findings.calibration) --------------------------------
 
 
-def raw_scores(
-    geom: Geometry,
-    c: Candidate,
-    morph: Morphology,
-    density: Density,
-    lung_mask: np.ndarray,
-    others: np.ndarray,
-    lobe_overlap: tuple[str, ...],
-) -> dict[str, float]:
+def raw_scores(geom: Geometry, c: Candidate, morph: Morphology, read: DensityRead,
+               lobe_overlap: tuple[str, ...]) -> dict[str, float]:
     """The 1-D raw scores the calibration tables read (each table names its key)."""
     presence = _presence_scores(geom, c)
-    cavity, calcified = density_scores(
-        geom.maps.image, morph.body.mask, lung_mask, geom.spacing, morph.body.diameter_mm, others
-    )
     return {
         **presence,
         "margin": float(morph.margin.score),
         "diameter_mm": float(morph.body.diameter_mm),
-        "contrast": float(density.contrast),
-        "cavity": cavity,
-        "calcified": calcified,
+        "contrast": float(read.density.contrast),
+        "cavity": read.cavity_score,
+        "calcified": read.calcified_score,
         "lobe_clear": 0.0 if lobe_overlap else 1.0,
     }
 
@@ -231,17 +219,11 @@ def presence_confidence(geom: Geometry, c: Candidate) -> float:
     return float(p) if p is not None else round(raw[key], 3)
 
 
-def attribute_confidence(
-    geom: Geometry,
-    c: Candidate,
-    morph: Morphology,
-    density: Density,
-    lung_mask: np.ndarray,
-    others: np.ndarray,
-    lobe_overlap: tuple[str, ...],
-) -> dict[str, float]:
+def attribute_confidence(geom: Geometry, c: Candidate, morph: Morphology, read: DensityRead,
+                         lobe_overlap: tuple[str, ...]) -> dict[str, float]:
     """P(each stated attribute is right); strand-like opacities have no graded margin."""
-    raw = raw_scores(geom, c, morph, density, lung_mask, others, lobe_overlap)
+    raw = raw_scores(geom, c, morph, read, lobe_overlap)
+    density = read.density
     stated = {
         "margin": morph.margin.margin != "smooth",
         "calcification": bool(density.calcified),
@@ -261,7 +243,8 @@ def _polygon(c: Candidate) -> tuple[tuple[float, float], ...]:
 def anatomy_facts(geom: Geometry, findings: list[Finding] | None = None) -> AnatomyFacts:
     regions = _regions(geom)
     fluid = {f.side for f in findings or [] if f.kind == "effusion"}
-    cps = tuple(_with_fluid(costophrenic(geom, s), s in fluid) for s in ("right", "left"))
+    floor = floor_mask(geom)
+    cps = tuple(_with_fluid(costophrenic(geom, s, floor), s in fluid) for s in ("right", "left"))
     heart_w, thorax_w = widths_mm(geom)
     ctr = round(heart_w / thorax_w, 3) if heart_w and thorax_w else None
     if ctr is not None and not CTR_RANGE[0] <= ctr <= CTR_RANGE[1]:

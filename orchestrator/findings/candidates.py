@@ -29,6 +29,7 @@ import numpy as np
 from scipy import ndimage
 
 from orchestrator.facts import Density, PixelSpacing, Point
+from orchestrator.findings.windows import origin, window
 
 THRESHOLD = 0.5
 DETECT_PEAK = 0.92  # on the calibrated map (orchestrator.encoders.postprocess): a raw sigmoid of ~0.98
@@ -102,15 +103,18 @@ def lesion_mask(heatmap: np.ndarray) -> np.ndarray:
 
 def find_candidates(heatmap: np.ndarray, spacing: PixelSpacing) -> list[Candidate]:
     mask = lesion_mask(heatmap)
-    n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
+    n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     px_area = spacing.row_mm * spacing.col_mm
     min_area = math.pi * (MIN_DIAMETER_MM / 2) ** 2 / px_area
     out: list[Candidate] = []
     for lab in range(1, n):
-        comp = labels == lab
-        if comp.sum() < max(min_area, 4):
+        if stats[lab, cv2.CC_STAT_AREA] < max(min_area, 4):
             continue
-        cand = measure(comp, spacing, float(heatmap[comp].max()))
+        x, y, w, h = (int(v) for v in stats[lab, :4])
+        box = (slice(y, y + h), slice(x, x + w))
+        comp = np.zeros(mask.shape, dtype=bool)
+        comp[box] = labels[box] == lab
+        cand = measure(comp, spacing, float(heatmap[box][comp[box]].max()))
         if cand is not None:
             out.append(cand)
     return group_strands(out, spacing)
@@ -380,9 +384,9 @@ def group_strands(cands: list[Candidate], spacing: PixelSpacing) -> list[Candida
     return out
 
 
-def outer_contour(mask: np.ndarray) -> np.ndarray:
-    """The outer contour (x, y) of the mask; of several parts, their convex hull."""
-    cs, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+def outer_contour(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+    """The outer contour (x, y) of the mask, ``offset`` added; of several parts, their convex hull."""
+    cs, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE, offset=offset)
     if not cs:
         return np.zeros((0, 2))
     if len(cs) > 1 and sum(len(k) for k in cs[1:]) > 0:
@@ -392,11 +396,17 @@ def outer_contour(mask: np.ndarray) -> np.ndarray:
 
 
 def measure(mask: np.ndarray, spacing: PixelSpacing, peak: float = 1.0, parts: int = 1) -> Candidate | None:
-    contour = outer_contour(mask)
+    """The region's outline, centre, sizes and shape numbers, read in its bounding box (a pixel of
+    background round it for the contour; coordinates are the film's)."""
+    win = window(mask, 1)
+    part = mask[win]
+    x0, y0 = origin(win)
+    contour = outer_contour(part, (x0, y0))
     if len(contour) < 3:
         return None
-    ys, xs = np.nonzero(mask)
-    area_mm2 = float(mask.sum()) * spacing.row_mm * spacing.col_mm
+    ys, xs = np.nonzero(part)
+    ys, xs = ys + y0, xs + x0
+    area_mm2 = float(part.sum()) * spacing.row_mm * spacing.col_mm
     scale = np.array([spacing.col_mm, spacing.row_mm])
     pts_mm = contour * scale
     hull = cv2.convexHull(pts_mm.astype(np.float32))[:, 0, :].astype(np.float64)
@@ -423,7 +433,7 @@ def measure(mask: np.ndarray, spacing: PixelSpacing, peak: float = 1.0, parts: i
         orientation_deg=_orientation(xs * spacing.col_mm, ys * spacing.row_mm),
         solidity=solidity,
         peak=peak,
-        thickness_mm=_thickness(mask, spacing),
+        thickness_mm=_thickness(part, spacing),
         rect_mm=(float(max(rw, rh)) + px, float(min(rw, rh)) + px),
         parts=parts,
     )

@@ -24,6 +24,7 @@ from scipy import ndimage
 
 from orchestrator.facts import Density, PixelSpacing, Tri
 from orchestrator.findings.geometry import local_edt
+from orchestrator.findings.windows import window
 
 RING_MM = 6.0
 PROFILE_RINGS = 5
@@ -94,7 +95,30 @@ def _fill_nan(a: np.ndarray) -> np.ndarray:
     return np.interp(idx, idx[ok], a[ok])
 
 
-def assess_density(
+@dataclass(frozen=True)
+class DensityRead:
+    """One lesion's density and the raw scores behind its cavity and calcification flags (before
+    the gates): what ``orchestrator.findings.calibration`` turns into probabilities."""
+
+    density: Density
+    cavity_score: float
+    calcified_score: float  # the calcified score / ``CALCIFIED_SCORE``
+
+
+def reach_px(spacing: PixelSpacing) -> int:
+    """How far from a lesion's mask the density read looks, in pixels: the surrounding ring,
+    plus the wider of the texture blur's kernel and the black top-hat's closing (both plus the
+    smoothing kernel), plus a margin. A read in a window padded by this much equals the read on
+    the whole film."""
+    px = min(spacing.row_mm, spacing.col_mm)
+    ring = max(2, round(RING_MM / px))
+    tophat = max(2, round(3.0 / px))
+    texture = int(round(8 * 4 * TEXTURE_SIGMA_MM / px + 1)) // 2 + 1
+    smoothing = 4  # GaussianBlur σ 0.8 on float32: a 7-tap kernel
+    return ring + max(texture, smoothing) + 2 * tophat + smoothing + 2
+
+
+def read_density(
     image: np.ndarray,
     mask: np.ndarray,
     lung: np.ndarray,
@@ -102,10 +126,21 @@ def assess_density(
     diameter_mm: float,
     other_lesions: np.ndarray | None = None,
     linear: bool = False,
-) -> Density:
-    """Density of one lesion. ``linear``: a strand-like opacity (no cavity or calcification read)."""
+) -> DensityRead:
+    """Density of one lesion, read in a window round it (``reach_px``; the same numbers as on the
+    whole film, at a fraction of the pixels). ``linear``: a strand-like opacity (no cavity or
+    calcification read)."""
+    box = window(mask, reach_px(spacing))
+    ring = ring_mask(mask[box], lung[box], spacing, None if other_lesions is None else other_lesions[box])
+    if not ring.any():  # no surrounding lung to compare with: the background is the whole film's
+        box = (slice(0, mask.shape[0]), slice(0, mask.shape[1]))
+        ring = ring_mask(mask, lung, spacing, other_lesions)
+    return _read(image[box], mask[box], ring, spacing, diameter_mm, linear)
+
+
+def _read(image: np.ndarray, mask: np.ndarray, ring: np.ndarray, spacing: PixelSpacing, diameter_mm: float,
+          linear: bool) -> DensityRead:
     smooth = cv2.GaussianBlur(np.asarray(image, dtype=np.float32), (0, 0), 0.8)
-    ring = ring_mask(mask, lung, spacing, other_lesions)
     prof, rho = radial_profile(smooth, mask, ring)
     level = float(np.median(smooth[mask])) - prof.background
     visible = prof.contrast >= MIN_CONTRAST and not linear
@@ -119,7 +154,7 @@ def assess_density(
     bubble = visible and not cavity and _bubbles(smooth, mask, rho, prof, spacing)
     air = _air_bronchogram(smooth, mask, rho, prof, spacing, diameter_mm, cavity or linear)
     mottled = visible and texture_ratio(image, mask, rho, ring, spacing) >= MOTTLED_RATIO
-    return Density(
+    density = Density(
         homogeneous=bool(not (calcified or cavity or bubble or mottled or air == "yes")),
         contrast=round(level, 4),
         calcified=bool(calcified),
@@ -127,22 +162,20 @@ def assess_density(
         bubble_lucency=bool(bubble),
         air_bronchogram=air,
     )
+    return DensityRead(density, float(prof.cavity_score), float(prof.calcified_score(diameter_mm) / CALCIFIED_SCORE))
 
 
-def density_scores(
+def assess_density(
     image: np.ndarray,
     mask: np.ndarray,
     lung: np.ndarray,
     spacing: PixelSpacing,
     diameter_mm: float,
     other_lesions: np.ndarray | None = None,
-) -> tuple[float, float]:
-    """The raw scores behind the cavity and calcification flags, (cavity score, calcified
-    score / ``CALCIFIED_SCORE``), as ``assess_density`` reads them (before its gates); what
-    ``orchestrator.findings.calibration`` turns into probabilities."""
-    smooth = cv2.GaussianBlur(np.asarray(image, dtype=np.float32), (0, 0), 0.8)
-    prof, _ = radial_profile(smooth, mask, ring_mask(mask, lung, spacing, other_lesions))
-    return float(prof.cavity_score), float(prof.calcified_score(diameter_mm) / CALCIFIED_SCORE)
+    linear: bool = False,
+) -> Density:
+    """Density of one lesion (``read_density`` without the raw scores)."""
+    return read_density(image, mask, lung, spacing, diameter_mm, other_lesions, linear).density
 
 
 def texture_ratio(image: np.ndarray, mask: np.ndarray, rho: np.ndarray, ring: np.ndarray, spacing: PixelSpacing) -> float:

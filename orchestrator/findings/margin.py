@@ -19,6 +19,7 @@ from scipy import ndimage, signal
 
 from orchestrator.facts import Notch, PixelSpacing, Point, Spicule
 from orchestrator.findings.geometry import local_edt
+from orchestrator.findings.windows import bounding_box, origin, padded
 
 SPIKE_MIN_MM = 1.5  # a spike reaches at least this far beyond the core
 SPIKE_MIN_FRAC = 0.12  # ... and at least this fraction of the core's radius
@@ -76,7 +77,10 @@ def core_of(mask: np.ndarray, spacing: PixelSpacing) -> tuple[np.ndarray, int]:
     return core, r_open
 
 
-def find_spicules(mask: np.ndarray, core: np.ndarray, center: Point, spacing: PixelSpacing) -> list[Spicule]:
+def find_spicules(mask: np.ndarray, core: np.ndarray, center: Point, spacing: PixelSpacing,
+                  origin: tuple[int, int] = (0, 0)) -> list[Spicule]:
+    """``origin``: the (x, y) of the masks' first pixel on the film (they may be a window of it);
+    the spicules' points are the film's."""
     residual = mask & ~core
     if not residual.any():
         return []
@@ -85,7 +89,7 @@ def find_spicules(mask: np.ndarray, core: np.ndarray, center: Point, spacing: Pi
     min_len = max(SPIKE_MIN_MM, SPIKE_MIN_FRAC * r_core)
     lab, n = ndimage.label(residual, structure=np.ones((3, 3)))
     spikes: list[Spicule] = []
-    core_pts = np.argwhere(core)
+    core_pts = np.argwhere(core) + (origin[1], origin[0])
     for i in range(1, n + 1):
         comp = lab == i
         d = np.where(comp, dist, 0.0)
@@ -93,7 +97,7 @@ def find_spicules(mask: np.ndarray, core: np.ndarray, center: Point, spacing: Pi
         if length < min_len:
             continue
         ty, tx = np.unravel_index(int(np.argmax(d)), d.shape)
-        tip = (float(tx), float(ty))
+        tip = (float(tx + origin[0]), float(ty + origin[1]))
         base = _nearest(core_pts, tip)
         spikes.append(Spicule(clock_of(center, tip), round(length, 1), base, tip))
     spikes.sort(key=lambda s: s.clock)
@@ -107,17 +111,20 @@ def _nearest(points_yx: np.ndarray, p: Point) -> Point:
 
 
 def radial_profile(
-    core: np.ndarray, center: Point, spacing: PixelSpacing, bins: int = PROFILE_BINS, hidden: np.ndarray | None = None
+    core: np.ndarray, center: Point, spacing: PixelSpacing, bins: int = PROFILE_BINS, hidden: np.ndarray | None = None,
+    origin: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
     """r(θ) in mm of the core's outer contour seen from ``center``; bin j covers the angles
     [j, j+1) * 2π / bins, counted from the image's +x towards +y (downwards). Contour points
-    in ``hidden`` (an edge cut where another opacity overlaps) are bridged over."""
+    in ``hidden`` (an edge cut where another opacity overlaps) are bridged over. ``origin``:
+    the film's (x, y) of the masks' first pixel."""
     cs, _ = cv2.findContours(core.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    c = max(cs, key=cv2.contourArea)[:, 0, :].astype(np.float64)
+    c = max(cs, key=cv2.contourArea)[:, 0, :]
     if hidden is not None:
-        visible = ~hidden[c[:, 1].astype(int), c[:, 0].astype(int)]
+        visible = ~hidden[c[:, 1], c[:, 0]]
         if visible.sum() >= len(c) // 3:
             c = c[visible]
+    c = (c + origin).astype(np.float64)
     dx = (c[:, 0] - center[0]) * spacing.col_mm
     dy = (c[:, 1] - center[1]) * spacing.row_mm
     r = np.hypot(dx, dy)
@@ -175,11 +182,12 @@ def find_notches(
     spacing: PixelSpacing,
     spikes: list[Spicule] | None = None,
     hidden: np.ndarray | None = None,
+    origin: tuple[int, int] = (0, 0),
 ) -> list[Notch]:
     """Concavities of the margin: narrow minima of the radial profile, deep enough."""
     if core.sum() < 12:
         return []
-    prof = radial_profile(core, center, spacing, hidden=hidden)
+    prof = radial_profile(core, center, spacing, hidden=hidden, origin=origin)
     if spikes:
         prof = _mask_spike_bases(prof, center, spikes, spacing)
     r_mean = float(prof.mean())
@@ -207,12 +215,13 @@ def lobulation_score(
     spacing: PixelSpacing,
     spikes: list[Spicule] | None = None,
     hidden: np.ndarray | None = None,
+    origin: tuple[int, int] = (0, 0),
 ) -> float:
     """How far the deepest notch is from the depth that makes a margin lobulated, in units of
     the core's mean radius: >= 0 exactly when ``find_notches`` finds the margin lobulated."""
     if core.sum() < 12:
         return -LOBULATION_FRAC
-    prof = radial_profile(core, center, spacing, hidden=hidden)
+    prof = radial_profile(core, center, spacing, hidden=hidden, origin=origin)
     if spikes:
         prof = _mask_spike_bases(prof, center, spikes, spacing)
     r_mean = max(float(prof.mean()), 1e-6)
@@ -229,13 +238,28 @@ def margin_score(lobulation: float, n_spicules: int) -> float:
     return max(lobulation, SPICULE_SCORE_STEP * (n_spicules - 1.5))
 
 
+WINDOW_PAD = 3  # the window's margin round the mask: the edge distances of find_spicules reach 2 beyond it
+
+
 def assess_margin(mask: np.ndarray, center: Point, spacing: PixelSpacing, hidden: np.ndarray | None = None) -> Margin:
-    """``hidden``: where the lesion's edge is not its own (cut where another opacity overlaps)."""
+    """``hidden``: where the lesion's edge is not its own (cut where another opacity overlaps).
+    Read in the mask's bounding box (every step is local to the mask: the same result as on the
+    whole film); the points and the core are the film's."""
+    box = bounding_box(mask)
+    if box is None:
+        return _assess(mask, center, spacing, hidden, (0, 0), mask.shape)
+    win = padded(box, WINDOW_PAD, mask.shape)
+    return _assess(mask[win], center, spacing, None if hidden is None else hidden[win], origin(win), mask.shape, win)
+
+
+def _assess(mask: np.ndarray, center: Point, spacing: PixelSpacing, hidden: np.ndarray | None,
+            origin: tuple[int, int], film_shape: tuple[int, ...], box: tuple[slice, slice] | None = None) -> Margin:
     core, _ = core_of(mask, spacing)
-    spicules = find_spicules(mask, core, center, spacing)
+    spicules = find_spicules(mask, core, center, spacing, origin)
     if hidden is not None:
-        spicules = [s for s in spicules if not hidden[int(s.tip_px[1]), int(s.tip_px[0])]]
-    notches = find_notches(core, center, spacing, spicules, hidden)
+        spicules = [s for s in spicules
+                    if not hidden[int(s.tip_px[1]) - origin[1], int(s.tip_px[0]) - origin[0]]]
+    notches = find_notches(core, center, spacing, spicules, hidden, origin)
     core_d = 2 * math.sqrt(float(core.sum()) * spacing.row_mm * spacing.col_mm / math.pi)
     if len(spicules) >= 2:
         word = "spiculated"
@@ -243,5 +267,9 @@ def assess_margin(mask: np.ndarray, center: Point, spacing: PixelSpacing, hidden
         word = "lobulated"
     else:
         word = "smooth"
-    score = margin_score(lobulation_score(core, center, spacing, spicules, hidden), len(spicules))
+    score = margin_score(lobulation_score(core, center, spacing, spicules, hidden, origin), len(spicules))
+    if box is not None:
+        whole = np.zeros(film_shape, dtype=bool)
+        whole[box] = core
+        core = whole
     return Margin(word, tuple(notches), tuple(spicules), core_d, core, round(score, 4))

@@ -26,6 +26,7 @@ import numpy as np
 
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.findings.geometry import Geometry, widths_mm
+from orchestrator.findings.windows import centroid
 
 ENTROPY_CHANNELS: tuple[str, ...] = ("lung_right", "lung_left", "heart", "mediastinum", "spine")
 ENTROPY_LIMIT_PATH = Path(__file__).with_name("data") / "entropy_limit.json"
@@ -68,7 +69,7 @@ def lungs_ok(geom: Geometry) -> bool:
     for lung in (right, left):
         if not LUNG_AREA[0] <= lung.mask.sum() / size <= LUNG_AREA[1]:
             return False
-    rx, lx = float(np.nonzero(right.mask)[1].mean()), float(np.nonzero(left.mask)[1].mean())
+    rx, lx = centroid(right.mask)[0], centroid(left.mask)[0]
     if not rx < geom.midline_x < lx:
         return False
     lungs = right.mask | left.mask

@@ -5,8 +5,6 @@ All distances in mm with the film's pixel spacing (row and column spacing may di
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import cv2
 import numpy as np
 from scipy import ndimage
@@ -14,6 +12,7 @@ from scipy.spatial import cKDTree
 
 from orchestrator.facts import HilumRelation, PixelSpacing, Point, Tri
 from orchestrator.findings.geometry import Geometry, dilate, erode, point_distance_mm
+from orchestrator.findings.windows import bounding_box, origin, padded, window
 
 CONTACT_MM = 1.0
 BAND_FRACTION = 0.5  # the path must stay this fraction of the lesion contrast above the lung
@@ -22,12 +21,19 @@ BAND_FRACTION = 0.5  # the path must stay this fraction of the lesion contrast a
 def nearest_points_mm(a: np.ndarray, b: np.ndarray, spacing: PixelSpacing) -> tuple[float, Point, Point]:
     """Smallest distance in mm between two bool masks (0 when they touch/overlap), and the two
     points (x, y) realising it. Symmetric: swapping a and b swaps the points only."""
+    boxes = [box for box in (bounding_box(a), bounding_box(b)) if box is not None]
+    if boxes:  # read in the box round both (and a pixel of background for the edges), as on the film
+        union = (min(x[0] for x in boxes), min(x[1] for x in boxes), max(x[2] for x in boxes), max(x[3] for x in boxes))
+        win = padded(union, 1, a.shape)
+        a, b, (x0, y0) = a[win], b[win], origin(win)
+    else:
+        x0 = y0 = 0
     if (a & b).any():
         ys, xs = np.nonzero(a & b)
-        p = (float(xs[0]), float(ys[0]))
+        p = (float(xs[0] + x0), float(ys[0] + y0))
         return 0.0, p, p
-    pa = np.argwhere(_edge(a)).astype(np.float64)
-    pb = np.argwhere(_edge(b)).astype(np.float64)
+    pa = (np.argwhere(_edge(a)) + (y0, x0)).astype(np.float64)
+    pb = (np.argwhere(_edge(b)) + (y0, x0)).astype(np.float64)
     scale = np.array([spacing.row_mm, spacing.col_mm])
     tree = cKDTree(pb * scale)
     d, j = tree.query(pa * scale)
@@ -42,15 +48,6 @@ def _edge(m: np.ndarray) -> np.ndarray:
     return e if e.any() else m
 
 
-@dataclass(frozen=True, eq=False)
-class DistanceMaps:
-    """Distance transforms computed once per film: inside each lung (to its pleura) and to
-    the diaphragm, in mm."""
-
-    lung: dict[str, np.ndarray]
-    diaphragm: np.ndarray | None
-
-
 def edt_mm(inside: np.ndarray, spacing: PixelSpacing) -> np.ndarray:
     """Distance in mm from each True pixel to the nearest False one (OpenCV's exact transform
     when the spacing is isotropic, SciPy's otherwise)."""
@@ -60,36 +57,47 @@ def edt_mm(inside: np.ndarray, spacing: PixelSpacing) -> np.ndarray:
     return ndimage.distance_transform_edt(inside, sampling=(spacing.row_mm, spacing.col_mm))
 
 
-def distance_maps(geom: Geometry) -> DistanceMaps:
-    lungs = {s: edt_mm(lung.mask, geom.spacing) for s, lung in geom.lungs.items() if lung.present}
-    diaphragm = geom.mask("diaphragm")
-    to_diaphragm = edt_mm(~diaphragm, geom.spacing) if diaphragm.any() else None
-    return DistanceMaps(lungs, to_diaphragm)
+FIRST_PAD_PX = 24  # the first window's margin round the mask (doubled until the answer is inside it)
 
 
-def distance_to_outside_mm(mask: np.ndarray, region: np.ndarray, spacing: PixelSpacing, dist: np.ndarray | None = None) -> float:
-    """Smallest distance from the mask to the outside of ``region`` (e.g. the lung's pleura);
-    ``dist``: the region's precomputed distance transform."""
-    if not region.any():
-        return 0.0
+def min_edt_mm(mask: np.ndarray, region: np.ndarray, spacing: PixelSpacing, outside: bool = False) -> float:
+    """The smallest, over the mask's pixels, of the distance to the nearest pixel not in ``region``
+    (of ``~region`` when ``outside``): ``edt_mm(region)[mask].min()``, read in a window round the
+    mask. A pixel beyond a window padded by ``pad`` lies at least ``pad + 1`` pixels from every
+    mask pixel, so an answer within ``pad`` pixels is the film's; otherwise (or when the window has
+    no pixel outside the region, where the transforms have nothing to measure to) the window
+    doubles."""
+    box = bounding_box(mask)
+    if box is None:
+        return float("inf")
+    step = min(spacing.row_mm, spacing.col_mm)
+    pad = FIRST_PAD_PX
+    while True:
+        win = padded(box, pad, mask.shape)
+        part = ~region[win] if outside else region[win]
+        whole = win[0].stop - win[0].start == mask.shape[0] and win[1].stop - win[1].start == mask.shape[1]
+        if whole or not part.all():
+            d = float(edt_mm(part, spacing)[mask[win]].min())
+            if whole or d <= pad * step:
+                return d
+        pad *= 2
+
+
+def distance_to_outside_mm(mask: np.ndarray, region: np.ndarray, spacing: PixelSpacing) -> float:
+    """Smallest distance from the mask to the outside of ``region`` (e.g. the lung's pleura)."""
     inside = mask & region
     if not inside.any():
         return 0.0
-    if dist is None:
-        dist = ndimage.distance_transform_edt(region, sampling=(spacing.row_mm, spacing.col_mm))
-    return float(max(0.0, dist[inside].min() - 0.5 * min(spacing.row_mm, spacing.col_mm)))
+    return float(max(0.0, min_edt_mm(inside, region, spacing) - 0.5 * min(spacing.row_mm, spacing.col_mm)))
 
 
-def distance_to_mask_mm(mask: np.ndarray, target: np.ndarray, spacing: PixelSpacing, dist: np.ndarray | None = None) -> float:
-    """Smallest distance from the mask to ``target`` (0 when they touch); ``dist``: the
-    precomputed distance transform of the target's outside."""
+def distance_to_mask_mm(mask: np.ndarray, target: np.ndarray, spacing: PixelSpacing) -> float:
+    """Smallest distance from the mask to ``target`` (0 when they touch)."""
     if not target.any() or not mask.any():
         return float("nan")
     if (mask & target).any():
         return 0.0
-    if dist is None:
-        dist = ndimage.distance_transform_edt(~target, sampling=(spacing.row_mm, spacing.col_mm))
-    return float(dist[mask].min())
+    return min_edt_mm(mask, target, spacing, outside=True)
 
 
 def hilum_relation(
@@ -126,8 +134,9 @@ def _band(image: np.ndarray, mask: np.ndarray, a: Point, b: Point, gap_mm: float
     ys = np.linspace(a[1], b[1], n)
     h, w = image.shape
     vals = image[np.clip(np.round(ys).astype(int), 0, h - 1), np.clip(np.round(xs).astype(int), 0, w - 1)]
-    near = dilate(mask, 8) & ~mask
-    bg = float(np.median(image[near])) if near.any() else float(np.median(image))
+    win = window(mask, 9)  # the ring 8 pixels round the lesion, read in its box
+    near = dilate(mask[win], 8) & ~mask[win]
+    bg = float(np.median(image[win][near])) if near.any() else float(np.median(image))
     if contrast <= 0.02:
         return "uncertain"
     lowest = float(vals.min())
