@@ -40,7 +40,6 @@ from orchestrator.findings.geometry import (
     build_geometry,
     costophrenic,
     diaphragm_dome,
-    floor_mask,
     point_region,
     region_of,
     retrocardiac_mask,
@@ -243,8 +242,7 @@ def _polygon(c: Candidate) -> tuple[tuple[float, float], ...]:
 def anatomy_facts(geom: Geometry, findings: list[Finding] | None = None) -> AnatomyFacts:
     regions = _regions(geom)
     fluid = {f.side for f in findings or [] if f.kind == "effusion"}
-    floor = floor_mask(geom)
-    cps = tuple(_with_fluid(costophrenic(geom, s, floor), s in fluid) for s in ("right", "left"))
+    cps = tuple(_with_fluid(costophrenic(geom, s), s in fluid) for s in ("right", "left"))
     heart_w, thorax_w = widths_mm(geom)
     ctr = round(heart_w / thorax_w, 3) if heart_w and thorax_w else None
     if ctr is not None and not CTR_RANGE[0] <= ctr <= CTR_RANGE[1]:

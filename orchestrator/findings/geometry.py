@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -20,7 +21,7 @@ from scipy import ndimage
 
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.facts import AnatomyRegion, CostophrenicAngle, PixelSpacing, Point
-from orchestrator.findings.windows import bounding_box, centroid
+from orchestrator.findings.windows import bounding_box, centroid, centroid_in, origin, padded
 
 ZONES: tuple[str, ...] = ("upper", "middle", "lower")
 BANDS: tuple[str, ...] = ("inner", "middle", "outer")
@@ -95,6 +96,11 @@ class Geometry:
 
     def lung(self, side: str) -> Lung:
         return self.lungs[side]
+
+    @cached_property
+    def floor(self) -> np.ndarray:
+        """What the lung fields stand on (``floor_mask``), made once per film."""
+        return floor_mask(self)
 
     def mask(self, name: str) -> np.ndarray:
         return self.maps.mask(name)
@@ -296,15 +302,10 @@ def region_of(name: str, mask: np.ndarray, with_polygon: bool = True) -> Anatomy
     box = bounding_box(mask)
     if box is None:
         return None
-    x0, y0, x1, y1 = box
-    h, w = mask.shape
-    x0, y0 = max(x0 - 1, 0), max(y0 - 1, 0)
-    part = np.ascontiguousarray(mask[y0:min(y1 + 2, h), x0:min(x1 + 2, w)], dtype=np.uint8)
-    mo = cv2.moments(part, binaryImage=True)
-    m00 = mo["m00"]
-    centroid = ((mo["m10"] + x0 * m00) / m00, (mo["m01"] + y0 * m00) / m00)
-    poly = polygon_of(part, offset=(x0, y0)) if with_polygon else ()
-    return AnatomyRegion(name, centroid, (float(box[0]), float(box[1]), float(box[2]), float(box[3])), poly)
+    win = padded(box, 1, mask.shape)
+    part, offset = mask[win], origin(win)
+    poly = polygon_of(part, offset=offset) if with_polygon else ()
+    return AnatomyRegion(name, centroid_in(part, offset), (float(box[0]), float(box[1]), float(box[2]), float(box[3])), poly)
 
 
 def point_region(name: str, p: Point, radius: float = 4.0) -> AnatomyRegion:
@@ -382,12 +383,12 @@ def diaphragm_dome(geom: Geometry, side: str) -> Point | None:
 # --- costophrenic angles ---------------------------------------------------------------------
 
 
-def costophrenic(geom: Geometry, side: str, floor: np.ndarray | None = None) -> CostophrenicAngle:
+def costophrenic(geom: Geometry, side: str) -> CostophrenicAngle:
     """The lateral costophrenic angle: where the lung's lateral edge meets the floor (the
-    diaphragm, or fluid resting on it: ``floor_mask``, made here unless given), measured between
-    the lateral wall going up and the floor going medially, ``CP_ARM_MM`` along each."""
+    diaphragm, or fluid resting on it: ``Geometry.floor``), measured between the lateral wall
+    going up and the floor going medially, ``CP_ARM_MM`` along each."""
     lung = geom.lungs[side]
-    top = floor_top(lung, floor_mask(geom) if floor is None else floor) if lung.present else {}
+    top = floor_top(lung, geom.floor) if lung.present else {}
     if not top:
         return CostophrenicAngle(side, (0.0, 0.0), 0.0, "not_assessable")  # type: ignore[arg-type]
     x_cp, y_cp = _cp_point(lung, top)

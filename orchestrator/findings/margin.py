@@ -19,7 +19,7 @@ from scipy import ndimage, signal
 
 from orchestrator.facts import Notch, PixelSpacing, Point, Spicule
 from orchestrator.findings.geometry import local_edt
-from orchestrator.findings.windows import bounding_box, origin, padded
+from orchestrator.findings.windows import Window, origin, window
 
 SPIKE_MIN_MM = 1.5  # a spike reaches at least this far beyond the core
 SPIKE_MIN_FRAC = 0.12  # ... and at least this fraction of the core's radius
@@ -78,9 +78,9 @@ def core_of(mask: np.ndarray, spacing: PixelSpacing) -> tuple[np.ndarray, int]:
 
 
 def find_spicules(mask: np.ndarray, core: np.ndarray, center: Point, spacing: PixelSpacing,
-                  origin: tuple[int, int] = (0, 0)) -> list[Spicule]:
-    """``origin``: the (x, y) of the masks' first pixel on the film (they may be a window of it);
-    the spicules' points are the film's."""
+                  offset: tuple[int, int] = (0, 0)) -> list[Spicule]:
+    """``offset``: the film's (x, y) of the masks' first pixel (they may be a window of it); the
+    spicules' points are the film's."""
     residual = mask & ~core
     if not residual.any():
         return []
@@ -89,7 +89,7 @@ def find_spicules(mask: np.ndarray, core: np.ndarray, center: Point, spacing: Pi
     min_len = max(SPIKE_MIN_MM, SPIKE_MIN_FRAC * r_core)
     lab, n = ndimage.label(residual, structure=np.ones((3, 3)))
     spikes: list[Spicule] = []
-    core_pts = np.argwhere(core) + (origin[1], origin[0])
+    core_pts = np.argwhere(core) + (offset[1], offset[0])
     for i in range(1, n + 1):
         comp = lab == i
         d = np.where(comp, dist, 0.0)
@@ -97,7 +97,7 @@ def find_spicules(mask: np.ndarray, core: np.ndarray, center: Point, spacing: Pi
         if length < min_len:
             continue
         ty, tx = np.unravel_index(int(np.argmax(d)), d.shape)
-        tip = (float(tx + origin[0]), float(ty + origin[1]))
+        tip = (float(tx + offset[0]), float(ty + offset[1]))
         base = _nearest(core_pts, tip)
         spikes.append(Spicule(clock_of(center, tip), round(length, 1), base, tip))
     spikes.sort(key=lambda s: s.clock)
@@ -112,11 +112,11 @@ def _nearest(points_yx: np.ndarray, p: Point) -> Point:
 
 def radial_profile(
     core: np.ndarray, center: Point, spacing: PixelSpacing, bins: int = PROFILE_BINS, hidden: np.ndarray | None = None,
-    origin: tuple[int, int] = (0, 0),
+    offset: tuple[int, int] = (0, 0),
 ) -> np.ndarray:
     """r(θ) in mm of the core's outer contour seen from ``center``; bin j covers the angles
     [j, j+1) * 2π / bins, counted from the image's +x towards +y (downwards). Contour points
-    in ``hidden`` (an edge cut where another opacity overlaps) are bridged over. ``origin``:
+    in ``hidden`` (an edge cut where another opacity overlaps) are bridged over. ``offset``:
     the film's (x, y) of the masks' first pixel."""
     cs, _ = cv2.findContours(core.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     c = max(cs, key=cv2.contourArea)[:, 0, :]
@@ -124,7 +124,7 @@ def radial_profile(
         visible = ~hidden[c[:, 1], c[:, 0]]
         if visible.sum() >= len(c) // 3:
             c = c[visible]
-    c = (c + origin).astype(np.float64)
+    c = (c + offset).astype(np.float64)
     dx = (c[:, 0] - center[0]) * spacing.col_mm
     dy = (c[:, 1] - center[1]) * spacing.row_mm
     r = np.hypot(dx, dy)
@@ -182,12 +182,12 @@ def find_notches(
     spacing: PixelSpacing,
     spikes: list[Spicule] | None = None,
     hidden: np.ndarray | None = None,
-    origin: tuple[int, int] = (0, 0),
+    offset: tuple[int, int] = (0, 0),
 ) -> list[Notch]:
     """Concavities of the margin: narrow minima of the radial profile, deep enough."""
     if core.sum() < 12:
         return []
-    prof = radial_profile(core, center, spacing, hidden=hidden, origin=origin)
+    prof = radial_profile(core, center, spacing, hidden=hidden, offset=offset)
     if spikes:
         prof = _mask_spike_bases(prof, center, spikes, spacing)
     r_mean = float(prof.mean())
@@ -215,13 +215,13 @@ def lobulation_score(
     spacing: PixelSpacing,
     spikes: list[Spicule] | None = None,
     hidden: np.ndarray | None = None,
-    origin: tuple[int, int] = (0, 0),
+    offset: tuple[int, int] = (0, 0),
 ) -> float:
     """How far the deepest notch is from the depth that makes a margin lobulated, in units of
     the core's mean radius: >= 0 exactly when ``find_notches`` finds the margin lobulated."""
     if core.sum() < 12:
         return -LOBULATION_FRAC
-    prof = radial_profile(core, center, spacing, hidden=hidden, origin=origin)
+    prof = radial_profile(core, center, spacing, hidden=hidden, offset=offset)
     if spikes:
         prof = _mask_spike_bases(prof, center, spikes, spacing)
     r_mean = max(float(prof.mean()), 1e-6)
@@ -243,23 +243,20 @@ WINDOW_PAD = 3  # the window's margin round the mask: the edge distances of find
 
 def assess_margin(mask: np.ndarray, center: Point, spacing: PixelSpacing, hidden: np.ndarray | None = None) -> Margin:
     """``hidden``: where the lesion's edge is not its own (cut where another opacity overlaps).
-    Read in the mask's bounding box (every step is local to the mask: the same result as on the
-    whole film); the points and the core are the film's."""
-    box = bounding_box(mask)
-    if box is None:
-        return _assess(mask, center, spacing, hidden, (0, 0), mask.shape)
-    win = padded(box, WINDOW_PAD, mask.shape)
-    return _assess(mask[win], center, spacing, None if hidden is None else hidden[win], origin(win), mask.shape, win)
+    Read in the mask's window (every step is local to the mask: the same result as on the whole
+    film); the points and the core are the film's."""
+    win = window(mask, WINDOW_PAD)
+    return _assess(mask, center, spacing, hidden, win)
 
 
-def _assess(mask: np.ndarray, center: Point, spacing: PixelSpacing, hidden: np.ndarray | None,
-            origin: tuple[int, int], film_shape: tuple[int, ...], box: tuple[slice, slice] | None = None) -> Margin:
+def _assess(film_mask: np.ndarray, center: Point, spacing: PixelSpacing, film_hidden: np.ndarray | None,
+            win: Window) -> Margin:
+    mask, hidden, offset = film_mask[win], None if film_hidden is None else film_hidden[win], origin(win)
     core, _ = core_of(mask, spacing)
-    spicules = find_spicules(mask, core, center, spacing, origin)
-    if hidden is not None:
-        spicules = [s for s in spicules
-                    if not hidden[int(s.tip_px[1]) - origin[1], int(s.tip_px[0]) - origin[0]]]
-    notches = find_notches(core, center, spacing, spicules, hidden, origin)
+    spicules = find_spicules(mask, core, center, spacing, offset)
+    if film_hidden is not None:
+        spicules = [s for s in spicules if not film_hidden[int(s.tip_px[1]), int(s.tip_px[0])]]
+    notches = find_notches(core, center, spacing, spicules, hidden, offset)
     core_d = 2 * math.sqrt(float(core.sum()) * spacing.row_mm * spacing.col_mm / math.pi)
     if len(spicules) >= 2:
         word = "spiculated"
@@ -267,9 +264,7 @@ def _assess(mask: np.ndarray, center: Point, spacing: PixelSpacing, hidden: np.n
         word = "lobulated"
     else:
         word = "smooth"
-    score = margin_score(lobulation_score(core, center, spacing, spicules, hidden, origin), len(spicules))
-    if box is not None:
-        whole = np.zeros(film_shape, dtype=bool)
-        whole[box] = core
-        core = whole
-    return Margin(word, tuple(notches), tuple(spicules), core_d, core, round(score, 4))
+    score = margin_score(lobulation_score(core, center, spacing, spicules, hidden, offset), len(spicules))
+    whole = np.zeros(film_mask.shape, dtype=bool)
+    whole[win] = core
+    return Margin(word, tuple(notches), tuple(spicules), core_d, whole, round(score, 4))

@@ -21,13 +21,8 @@ BAND_FRACTION = 0.5  # the path must stay this fraction of the lesion contrast a
 def nearest_points_mm(a: np.ndarray, b: np.ndarray, spacing: PixelSpacing) -> tuple[float, Point, Point]:
     """Smallest distance in mm between two bool masks (0 when they touch/overlap), and the two
     points (x, y) realising it. Symmetric: swapping a and b swaps the points only."""
-    boxes = [box for box in (bounding_box(a), bounding_box(b)) if box is not None]
-    if boxes:  # read in the box round both (and a pixel of background for the edges), as on the film
-        union = (min(x[0] for x in boxes), min(x[1] for x in boxes), max(x[2] for x in boxes), max(x[3] for x in boxes))
-        win = padded(union, 1, a.shape)
-        a, b, (x0, y0) = a[win], b[win], origin(win)
-    else:
-        x0 = y0 = 0
+    win = window(a | b, 1)  # read round both (a pixel of background for the edges), as on the film
+    a, b, (x0, y0) = a[win], b[win], origin(win)
     if (a & b).any():
         ys, xs = np.nonzero(a & b)
         p = (float(xs[0] + x0), float(ys[0] + y0))

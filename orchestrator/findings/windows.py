@@ -52,7 +52,13 @@ def centroid(mask: np.ndarray) -> tuple[float, float]:
     box = bounding_box(mask)
     if box is None:
         return math.nan, math.nan
-    x0, y0, x1, y1 = box
-    mo = cv2.moments(np.ascontiguousarray(mask[y0:y1 + 1, x0:x1 + 1], dtype=np.uint8), binaryImage=True)
+    win = padded(box, 0, mask.shape)
+    return centroid_in(mask[win], origin(win))
+
+
+def centroid_in(part: np.ndarray, offset: tuple[int, int]) -> tuple[float, float]:
+    """The film's (x, y) centroid of a window's True pixels (at least one), the window's first
+    pixel at ``offset`` on the film."""
+    mo = cv2.moments(np.ascontiguousarray(part, dtype=np.uint8), binaryImage=True)
     m00 = mo["m00"]
-    return (mo["m10"] + x0 * m00) / m00, (mo["m01"] + y0 * m00) / m00
+    return (mo["m10"] + offset[0] * m00) / m00, (mo["m01"] + offset[1] * m00) / m00

@@ -128,7 +128,7 @@ def test_margin_read_equals_the_read_on_the_whole_film(kind: str, center: tuple[
     hidden = np.zeros(SHAPE, dtype=bool)
     hidden[:, : int(c[0])] = True  # half the edge cut by another opacity
     for cut in (None, hidden):
-        film = margin._assess(mask, c, spacing, cut, (0, 0), SHAPE)
+        film = margin._assess(mask, c, spacing, cut, (slice(0, SHAPE[0]), slice(0, SHAPE[1])))
         windowed = margin.assess_margin(mask, c, spacing, cut)
         assert windowed == film
         assert np.array_equal(windowed.core, film.core)
