@@ -21,7 +21,8 @@ fixed description; the system under test only answers it):
   time) and how many were dropped (``--max-in-flight`` requests already outstanding, or all 64
   sessions busy with an earlier follow-up).
 - ``long_session``: one session asked ``count`` follow-ups in sequence; the median latency of
-  the turns around turn 2 and around turn 200, and their ratio.
+  the turns around turn 2 and around turn 200, and their ratio (and the same for the slowest turn
+  of each window: a question whose cost grows with the session shows there, not in the medians).
 
 Follow-ups rotate through ``QUESTIONS`` (English and Chinese) so consecutive turns of a session
 differ; sessions start at different places in the list.
@@ -137,7 +138,7 @@ class Scenario:
     upload_fraction: float = 0.0
     setup: str = "upload"
     probe_turns: tuple[int, int] = (2, 200)
-    probe_halfwidth: int = 5
+    probe_halfwidth: int = 7  # a window of 15 turns holds each of the 14 questions at least once
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -585,15 +586,26 @@ def kind_summary(records: Sequence[Record]) -> dict[str, Any]:
 def probe_medians(records: Sequence[Record], probe_turns: tuple[int, int], halfwidth: int) -> dict[str, Any]:
     by_turn = {r.turn: r.latency for r in records if r.kind == "turn" and r.ok and r.turn is not None}
 
-    def around(t: int) -> float:
-        xs = [v for k, v in by_turn.items() if abs(k - t) <= halfwidth]
-        return percentile(xs, 50)
+    first = min(by_turn, default=0)
 
-    early, late = around(probe_turns[0]), around(probe_turns[1])
-    ratio = late / early if early > 0 and not math.isnan(late) else float("nan")
-    return {"probe_turns": list(probe_turns), "window": f"turn +- {halfwidth}",
+    def around(t: int, q: float) -> float:
+        # 2 * halfwidth + 1 turns centred on t, shifted right where the session starts later
+        lo = max(t - halfwidth, first)
+        xs = [v for k, v in by_turn.items() if lo <= k <= lo + 2 * halfwidth]
+        return percentile(xs, q)
+
+    def over(late: float, early: float) -> float | None:
+        return None if math.isnan(late) or not early > 0 else round(late / early, 3)
+
+    early, late = around(probe_turns[0], 50), around(probe_turns[1], 50)
+    # the slowest turn of each window too: one kind of question whose cost grows with the session
+    # (an elliptical follow-up that once read the whole log) hides under the medians
+    early_max, late_max = around(probe_turns[0], 100), around(probe_turns[1], 100)
+    return {"probe_turns": list(probe_turns), "window": f"{2 * halfwidth + 1} turns from turn - {halfwidth} (or the first)",
             "early_median_ms": round(early * 1000.0, 3), "late_median_ms": round(late * 1000.0, 3),
-            "late_over_early": None if math.isnan(ratio) else round(ratio, 3)}
+            "late_over_early": over(late, early),
+            "early_slowest_ms": round(early_max * 1000.0, 3), "late_slowest_ms": round(late_max * 1000.0, 3),
+            "slowest_late_over_early": over(late_max, early_max)}
 
 
 def summarize(s: Scenario, records: Sequence[Record], first_turn: dict[str, int], cpu: dict[str, Any]) -> dict[str, Any]:
@@ -935,7 +947,8 @@ def headline(o: Outcome) -> str:
         ol = s["open_loop"]
         text += f"; rate {ol['rate_per_s']}/s late={ol['late']} dropped={ol['dropped']}"
     if "long_session" in s:
-        text += f"; turn {s['long_session']['probe_turns']} ratio={s['long_session']['late_over_early']}"
+        text += (f"; turn {s['long_session']['probe_turns']} ratio={s['long_session']['late_over_early']}"
+                 f" slowest ratio={s['long_session']['slowest_late_over_early']}")
     return text
 
 

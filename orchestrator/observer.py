@@ -135,6 +135,10 @@ class ObservedStore:
         with self._op("get"):
             return self.inner.get_head(session_id, history=history, images=images)
 
+    def last_query(self, session_id: str) -> dict[str, Any]:
+        with self._op("get"):
+            return self.inner.last_query(session_id)
+
     def append(self, session_id: str, expected_turns: int, record: Any, registry: Any) -> None:
         with self._op("append"):
             self.inner.append(session_id, expected_turns, record, registry)

@@ -30,7 +30,7 @@ from fastapi import FastAPI
 
 from orchestrator import log_privacy
 from orchestrator.api.app import create_app
-from orchestrator.api.http_protocol import HilumH11Protocol
+from orchestrator.api.http_protocol import HilumHttpProtocol
 from orchestrator.api.readiness import Readiness
 from orchestrator.film_analysis import warm_encoder
 from orchestrator.grpc_service.server import build_grpc_server
@@ -195,7 +195,7 @@ class Service:
             self.app, log_level=s.settings.log_level.lower(), access_log=False,
             timeout_keep_alive=s.settings.http_keep_alive_s,
             timeout_graceful_shutdown=int(max(1, s.settings.drain_timeout_s)),
-            http=HilumH11Protocol, h11_max_incomplete_event_size=s.settings.http_max_header_bytes,  # 431
+            http=HilumHttpProtocol, h11_max_incomplete_event_size=s.settings.http_max_header_bytes,  # 431
         )
         self._uvicorn = DrainingServer(config, on_exit=self.begin_drain)
         if self.dicom_port is not None:

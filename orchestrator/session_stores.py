@@ -299,9 +299,14 @@ class RedisSessionStore:
             return None
         state, raw_records = got
         if history:
-            state = replace(state, history=tuple(TurnRecord.from_jsonable(json.loads(_text(r))).prior
+            state = replace(state, history=tuple(TurnRecord.from_jsonable(json.loads(_text(r))).narrator_view
                                                  for r in raw_records))
         return state
+
+    def last_query(self, session_id: str) -> dict[str, Any]:
+        with _reachable():
+            last = self._redis.lindex(LOG_PREFIX + session_id, -1)
+        return dict(json.loads(_text(last)).get("query") or {}) if last is not None else {}
 
     # --- writing -----------------------------------------------------------------------------------
 

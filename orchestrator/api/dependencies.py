@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Request
 
 from orchestrator.api.examples import ExampleLibrary
 from orchestrator.api.readiness import Readiness
@@ -37,14 +37,14 @@ async def tenancy(request: Request) -> Tenancy:
     return request.app.state.tenancy
 
 
-async def tenant(
-    request: Request, authorization: Annotated[str | None, Header(include_in_schema=False)] = None,
-    x_hilum_tenant: Annotated[str | None, Header(include_in_schema=False)] = None,
-) -> str:
+async def tenant(request: Request) -> str:
     """``TenantMiddleware`` has identified the caller (before the body was read); an app without
-    it identifies here (async: never waits behind the thread pool)."""
+    it identifies here (async: never waits behind the thread pool). The headers are read only then,
+    not declared as parameters: FastAPI would parse and validate them on every request."""
     known = getattr(request.state, "tenant", None)
-    return known if known is not None else request.app.state.tenancy.enter(authorization, x_hilum_tenant)
+    if known is not None:
+        return known
+    return request.app.state.tenancy.enter(request.headers.get("authorization"), request.headers.get("x-hilum-tenant"))
 
 
 Engine = Annotated[DialogueService, Depends(engine)]

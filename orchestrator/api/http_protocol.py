@@ -1,65 +1,137 @@
-"""uvicorn's h11 protocol with a proper answer to an oversized request head: 431, not 400 + reset.
+"""uvicorn's httptools protocol with a bounded request head, answered 431 rather than 400 + reset.
 
-uvicorn bounds the request line and headers with ``h11_max_incomplete_event_size`` (our
-``http_max_header_bytes``) but answers any protocol error with a plain-text 400 and closes the
-socket at once; a client still sending its 200 kB of headers then sees a TCP reset instead of
-an answer (unread bytes in the receive buffer make the kernel reset the connection). Here
-h11's own hint (``error_status_hint=431``, "Receive buffer too long") picks the status, the body
-is the usual ``{"error": {"kind", "message"}}``, and the connection lingers: the write side is
-shut after the answer, whatever the client still sends is read and dropped, and the socket
-closes when the client does or after ``LINGER_S``."""
+Why httptools (llhttp, in C) rather than h11: a follow-up turn is ~0.5 ms of engine work, and
+h11's pure-Python parsing and framing were a fifth of the server's CPU per turn; with httptools
+the closed-loop follow-up capacity rose by about a third on the same machine (BENCHMARKS.md).
+
+What httptools does not do by itself: bound the request line and headers. uvicorn's httptools
+protocol has no limit at all (h11 had ``h11_max_incomplete_event_size``), so a client could send
+headers without end and the parser would keep them. Here the head is counted two ways: the bytes
+received while the head is still incomplete (a single endless header never reaches a callback),
+and the URL and header fields as the parser hands them over (a head that arrives whole in one
+read). Past ``http_max_header_bytes`` (the config's ``h11_max_incomplete_event_size``) the answer
+is 431 with the usual ``{"error": {"kind", "message"}}`` body, and the connection lingers: the
+write side is shut after the answer, whatever the client still sends is read and dropped, and the
+socket closes when the client does or after ``LINGER_S`` (a client still sending its 200 kB of
+headers would otherwise see a TCP reset instead of an answer: unread bytes in the receive buffer
+make the kernel reset the connection)."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import h11
-from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 LINGER_S = 2.0
 KIND = "headers_too_large"
+DEFAULT_LIMIT = 16 * 1024
+# per header line beyond its name and value: ": " and CRLF; the request line's method, version and CRLFs
+LINE_OVERHEAD = 4
+REQUEST_LINE_OVERHEAD = 16
 
 
-class HilumH11Protocol(H11Protocol):
+class HeadTooLarge(Exception):
+    """Raised from a parser callback: the head passed the limit (httptools stops and raises)."""
+
+
+class HilumHttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._error_hint: int | None = None
+        self.head_limit = int(self.config.h11_max_incomplete_event_size or DEFAULT_LIMIT)
+        self._in_head = True  # waiting for, or inside, a request's line and headers (else: its body or trailers)
+        self._unparsed = 0  # bytes received since the parser last delivered a head's end, body or a message's end
+        self._fields = REQUEST_LINE_OVERHEAD  # the URL and header (or trailer) fields handed over so far
+        self._refused = False
         self._lingering = False
-        parse = self.conn.next_event
+        self._answer_after_response = False
 
-        def next_event() -> Any:
-            try:
-                return parse()
-            except h11.RemoteProtocolError as exc:
-                self._error_hint = exc.error_status_hint
-                raise
-
-        self.conn.next_event = next_event  # type: ignore[method-assign]
-
+    # --- counting -----------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
+        """Bytes the parser holds without handing anything over (an unfinished header line, or a
+        chunked body's trailer that never ends) are bounded here; what it hands over, in ``_count``.
+        A head that completes within one read is bounded by that read's size (up to 256 KiB) and
+        by the fields counted, not by the bytes: nothing of it is kept beyond the fields."""
         if self._lingering:  # a refused client's remaining bytes: read and dropped
             return
+        self._unparsed += len(data)
         super().data_received(data)
+        if not self._refused and self._unparsed > self.head_limit:
+            self._refused = True
+            self._refuse()
 
-    def eof_received(self) -> None:
-        if self._lingering:
-            self.transport.close()
-            return
-        super().eof_received()
+    def _progress(self) -> None:
+        self._unparsed = 0
 
+    def _count(self, n: int) -> None:
+        self._fields += n
+        if self._fields > self.head_limit:
+            self._refused = True
+            raise HeadTooLarge
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._in_head = True
+        self._fields = REQUEST_LINE_OVERHEAD
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + LINE_OVERHEAD)
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._in_head, self._fields = False, 0  # a chunked body's trailers are counted afresh
+        self._progress()
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._progress()
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._in_head = True  # the next request's head starts with the next byte
+        self._progress()
+        super().on_message_complete()
+
+    # --- answering ----------------------------------------------------------------------------
     def send_400_response(self, msg: str) -> None:
-        if self._error_hint != 431:
+        if not self._refused:
             super().send_400_response(msg)
             return
-        limit = self.conn._max_incomplete_event_size  # noqa: SLF001 - the limit h11 enforced
-        body = json.dumps({"error": {"kind": KIND, "message": f"the request line and headers exceed {limit} bytes"}})
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                   (b"connection", b"close")]
-        for event in (h11.Response(status_code=431, headers=headers, reason=b"Request Header Fields Too Large"),
-                      h11.Data(data=body.encode()), h11.EndOfMessage()):
-            self.transport.write(self.conn.send(event))
-        self._lingering = True
+        self._refuse()
+
+    def _refuse(self) -> None:
+        """A head over the limit: 431, once no earlier answer is being written on this connection
+        (a pipelined request's head waits for the answer before it). Trailers over the limit belong
+        to a request that is being (or has been) answered: the connection is closed, never a second
+        answer."""
+        if self._lingering:
+            return
+        self._lingering = True  # nothing more is parsed: what the client still sends is dropped
+        if not self._in_head:
+            self.transport.close()
+        elif self.cycle is not None and not self.cycle.response_complete:
+            self._answer_after_response = True
+        else:
+            self._answer_431()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        if self._answer_after_response:
+            self._answer_after_response = False
+            self._answer_431()
+
+    def _answer_431(self) -> None:
+        if self.transport.is_closing():
+            return
+        body = json.dumps({"error": {"kind": KIND, "message": f"the request line and headers exceed "
+                                                              f"{self.head_limit} bytes"}}).encode()
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: application/json\r\n"
+            b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n" + body)
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_S, self.transport.close)

@@ -347,15 +347,15 @@ class DialogueEngine:
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
         if query.elliptical:
-            query = self._elliptical(query, state if state.head_turns is None else self._load(session_id, tenant))
+            query = self._elliptical(query, self.store.last_query(session_id) if state.head_turns is not None
+                                     else state.queries[-1] if state.queries else {})
         return self._draft(state, query, q_text, timings)
 
     @staticmethod
-    def _elliptical(query: Query, state: SessionState) -> Query:
+    def _elliptical(query: Query, previous: dict[str, Any]) -> Query:
         """"那右边那个呢" / "and the one on the left?" asks of the finding it points at what the previous
-        turn asked (its intent; its checklist and landmark where it had them). Only for questions the
-        parser marks elliptical (nothing asked), so the whole log is read only then."""
-        previous = state.queries[-1] if state.queries else {}
+        turn asked (``previous``: its parse state; its intent, and its checklist and landmark where it
+        had them). Only for questions the parser marks elliptical (nothing asked)."""
         intent = previous.get("intent")
         if intent not in _INHERITED_INTENTS:
             return query
@@ -385,7 +385,7 @@ class DialogueEngine:
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
         if query.elliptical:
-            query = self._elliptical(query, base)
+            query = self._elliptical(query, base.queries[-1] if base.queries else {})
         draft = self._draft(base, query, q_text, timings)
         answered = self._narrate(draft)
         forked = draft.state.add_turn(self._record(draft, answered, draft.question), draft.registry)
@@ -480,9 +480,10 @@ class DialogueEngine:
             chunks.append(chunk)
             yield AskEvent(kind="text", text=chunk)
 
-    @staticmethod
-    def _record(draft: _Draft, turn: Turn, question: str) -> TurnRecord:
-        return TurnRecord(turn, question, draft.query.to_state(), prior_turn(turn, question))
+    def _record(self, draft: _Draft, turn: Turn, question: str) -> TurnRecord:
+        """The turn's log entry; its narrator view (the facts' canonical JSON, about a third of a
+        follow-up's engine time) only where the narrator reads earlier turns."""
+        return TurnRecord(turn, question, draft.query.to_state(), prior_turn(turn, question) if self._history else None)
 
     def _commit(self, draft: _Draft, turn: Turn) -> None:
         # appended only if the session still has the turns it was drafted on: its number is handed out once
@@ -536,7 +537,7 @@ class DialogueEngine:
             session_id=state.session_id,
             lang="zh" if draft.turn.lang == "zh" else "en",
             image_facts_json=state.facts_json or canonical_json(to_jsonable(state.facts)),
-            prior_turns=state.history if self._history else (),  # each made once, when its turn was stored
+            prior_turns=state.narrator_history() if self._history else (),  # each made once, when its turn was stored
             question=draft.question,
             turn_facts=draft.turn.facts(fresh=False),  # read-only: narrators serialise it
             composer_text=draft.turn.answer.text,

@@ -7,7 +7,9 @@
 - the anchor registry, replaced by each turn;
 - the turn log, only ever appended: ``turns``, ``questions`` (the reader's question per turn),
   ``queries`` (the parse state per turn) and ``history`` (the narrator's view of each turn,
-  ``PriorTurn``, made once when the turn is stored, so a turn never re-serialises earlier ones).
+  ``PriorTurn``, made once when the turn is stored, so a turn never re-serialises earlier ones; not
+  made at all where the narrator reads no earlier turns, the composer's case: ``None`` there, and
+  made from the turn if a narrator that reads them ever asks, ``SessionStore.get_head(history=True)``).
 A follow-up turn reads the registry and the film record, and appends one entry to the log
 (``SessionStore.append``): its cost does not grow with the session's length. A store may hand a
 turn the session's head only (``head_turns`` set: the turn count, no log), as the Redis store
@@ -40,11 +42,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 from orchestrator.contracts.lesion_reader import Frame
 from orchestrator.dialogue.anchors import Anchor, Registry
-from orchestrator.dialogue.turn import Turn
+from orchestrator.dialogue.turn import Turn, compact_json
 from orchestrator.errors import SessionBusyError, SessionNotFoundError
 from orchestrator.facts import ImageFacts, from_jsonable, to_jsonable
 from orchestrator.narration.base import PriorTurn
@@ -140,12 +142,18 @@ def registry_before(registry: Registry, turns: tuple[Turn, ...], turn_no: int) -
 @dataclass(frozen=True)
 class TurnRecord:
     """One entry of a session's turn log: the turn, the reader's question ("" for the screening
-    turn), its parse state, and the narrator's view of it (``PriorTurn``, made once)."""
+    turn), its parse state, and the narrator's view of it (``PriorTurn``, made once when the
+    deployment's narrator reads earlier turns; ``None`` where it does not: ``narrator_view``)."""
 
     turn: Turn
     question: str
     query: dict[str, Any]
-    prior: PriorTurn
+    prior: PriorTurn | None = None
+
+    @property
+    def narrator_view(self) -> PriorTurn:
+        """The narrator's view of this turn: as stored, or made now from the turn."""
+        return self.prior if self.prior is not None else prior_turn(self.turn, self.question)
 
     def to_jsonable(self, *, fresh: bool = True) -> dict[str, Any]:
         """``fresh=False``: the turn's nested dicts are shared, for a caller that serialises at once."""
@@ -155,14 +163,25 @@ class TurnRecord:
     @staticmethod
     def from_jsonable(d: dict[str, Any]) -> TurnRecord:
         return TurnRecord(Turn.from_dict(d["turn"]), str(d["question"]), dict(d.get("query") or {}),
-                          prior_from_jsonable(d["prior"]))
+                          prior_from_jsonable(d.get("prior")))
 
 
-def prior_to_jsonable(p: PriorTurn) -> dict[str, str]:
+# a narrator view not made, as stored: empty strings rather than no key or null, so that a replica of
+# the version before views were made lazily (2026-12-03), still reading d["prior"]["facts_json"] during
+# a rolling update, reads a record a newer one wrote (its composer reads no earlier turns anyway)
+PRIOR_NOT_MADE = {"question": "", "answer_text": "", "facts_json": ""}
+
+
+def prior_to_jsonable(p: PriorTurn | None) -> dict[str, str]:
+    if p is None:
+        return dict(PRIOR_NOT_MADE)
     return {"question": p.question, "answer_text": p.answer_text, "facts_json": p.facts_json}
 
 
-def prior_from_jsonable(d: dict[str, Any]) -> PriorTurn:
+def prior_from_jsonable(d: dict[str, Any] | None) -> PriorTurn | None:
+    """None for a view not made (``PRIOR_NOT_MADE``, or none stored): canonical JSON is never empty."""
+    if not d or not d.get("facts_json"):
+        return None
     return PriorTurn(str(d["question"]), str(d["answer_text"]), str(d["facts_json"]))
 
 
@@ -192,7 +211,7 @@ class SessionState:
     forked_from: tuple[str, int] | None = None  # (session id, turn) this session was forked from (edit and re-run)
     heatmap_png: bytes = b""  # the lesion heatmap as an RGBA PNG (GET .../heatmap.png); a head-only load leaves it out
     has_heatmap: bool = False  # the session has a heatmap (known without loading it)
-    history: tuple[PriorTurn, ...] = ()  # history[i]: the narrator's view of turns[i] (made once)
+    history: tuple[PriorTurn | None, ...] = ()  # history[i]: the narrator's view of turns[i] (made once; None: not made)
     head_turns: int | None = None  # a head-only load (no log): the session's turn count
 
     @property
@@ -213,14 +232,22 @@ class SessionState:
         )
 
     def records(self) -> tuple[TurnRecord, ...]:
-        """The turn log as records; a turn without its narrator's view (a state built without one)
-        gets it made now."""
+        """The turn log as records (a turn's narrator view as held: None where it was not made)."""
         out = []
         for i, t in enumerate(self.turns):
             question = self.questions[i] if i < len(self.questions) else ""
-            prior = self.history[i] if i < len(self.history) else prior_turn(t, question)
+            prior = self.history[i] if i < len(self.history) else None
             out.append(TurnRecord(t, question, self.queries[i] if i < len(self.queries) else {}, prior))
         return tuple(out)
+
+    def narrator_history(self) -> tuple[PriorTurn, ...]:
+        """The narrator's view of every turn, made now where it was not made when stored. A head
+        (``head_turns`` set, no turns) has it made by its store: ``get_head(history=True)``."""
+        if len(self.history) == self.turn_count and None not in self.history:
+            return cast(tuple[PriorTurn, ...], self.history)
+        if self.head_turns is not None:
+            raise ValueError("a head-only session state without its history made: load it with history=True")
+        return tuple(r.narrator_view for r in self.records())
 
     def before_turn(self, turn_no: int) -> SessionState:
         """This session as it stood before turn ``turn_no`` (turns 1 … turn_no − 1 and their anchors)."""
@@ -286,7 +313,7 @@ class SessionState:
             display_png=base64.b64decode(d.get("display_png_b64") or ""),
             heatmap_png=base64.b64decode(d.get("heatmap_png_b64") or ""),
         )
-        # stored before the history was kept: made now, once (records() fills what is missing)
+        # stored before the history was kept: one entry per turn, None (made when a narrator asks)
         return replace(state, history=tuple(r.prior for r in state.records()))
 
     def to_json(self) -> str:
@@ -314,7 +341,14 @@ class SessionStore(Protocol):
 
     def get_head(self, session_id: str, *, history: bool = False, images: bool = False) -> SessionState | None:
         """What a turn needs: the film record and the registry; the log's narrator view only with
-        ``history``, the PNGs only with ``images``. A store may return the whole session."""
+        ``history`` (then made for every turn: ``narrator_history`` reads it), the PNGs only with
+        ``images``. A store may return the whole session."""
+        ...
+
+    def last_query(self, session_id: str) -> dict[str, Any]:
+        """The parse state of the session's last turn ({} when it has none, or is gone): what an
+        elliptical follow-up ("and the other one?") asks again. One record read, whatever the
+        session's length."""
         ...
 
     def put(self, state: SessionState) -> None:
@@ -359,8 +393,10 @@ class _Held:
 
 
 def record_bytes(record: TurnRecord) -> bytes:
-    """A turn record as the stores keep it: compact JSON, UTF-8."""
-    return json.dumps(record.to_jsonable(fresh=False), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    """A turn record as the stores keep it: ``record.to_jsonable()`` as compact JSON, UTF-8, with the
+    turn's own bytes (``Turn.json_bytes``, the REST answer's body) spliced in rather than made again."""
+    rest = compact_json({k: v for k, v in record.to_jsonable(fresh=False).items() if k != "turn"})
+    return b'{"turn":' + record.turn.json_bytes + b"," + rest[1:]
 
 
 class InMemorySessionStore:
@@ -432,10 +468,27 @@ class InMemorySessionStore:
     def get_head(self, session_id: str, *, history: bool = False, images: bool = False) -> SessionState | None:
         with self._lock:
             held = self._use(session_id)
-            return None if held is None else held.head  # the history and the images are at hand anyway
+            if held is None:
+                return None
+            head = held.head  # the history and the images are at hand anyway
+            if not history or None not in head.history:
+                return head
+            log = list(held.log)
+        made = tuple(p if p is not None else TurnRecord.from_jsonable(json.loads(line)).narrator_view
+                     for p, line in zip(head.history, log, strict=True))  # once: kept below
+        with self._lock:
+            if held.head is head:
+                held.head = replace(head, history=made)
+        return replace(head, history=made)
+
+    def last_query(self, session_id: str) -> dict[str, Any]:
+        with self._lock:
+            held = self._use(session_id)
+            last = held.log[-1] if held is not None and held.log else None
+        return dict(json.loads(last).get("query") or {}) if last is not None else {}
 
     def put(self, state: SessionState) -> None:
-        records = state.records()  # the history made for any turn that lacks it, head and log alike
+        records = state.records()  # each with its narrator view as held (None: made when a narrator asks)
         log = [record_bytes(r) for r in records]
         head = replace(state, turns=(), questions=(), queries=(), history=tuple(r.prior for r in records),
                        head_turns=len(log))

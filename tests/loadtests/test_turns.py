@@ -177,9 +177,22 @@ def test_the_json_result_has_every_field(quick_run: tuple[dict[str, Any], list[A
     if "uploads" in poisson:  # the measured window's uploads (the records test finds them over the whole run)
         assert poisson["uploads"]["count"] == poisson["uploads"]["ok"] >= 1
     assert on_disk["scenarios"]["long_session"]["long_session"]["late_over_early"] > 0
+    assert on_disk["scenarios"]["long_session"]["long_session"]["slowest_late_over_early"] > 0
 
 
 def test_the_plot_is_a_png(quick_run: tuple[dict[str, Any], list[Any], Path]) -> None:
     _, _, out = quick_run
     png = out / "turns-latency.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_the_long_session_probe_shows_a_question_whose_cost_grows() -> None:
+    """Medians stay flat when one question in fourteen slows with the session; the slowest turn of
+    each window does not."""
+    def record(turn: int, seconds: float) -> Record:
+        return Record("turn", "s", 0.0, 0.0, seconds, status=200, turn=turn)
+
+    records = [record(t, 0.030 if t % 14 == 0 and t > 100 else 0.002) for t in range(1, 221)]
+    probe = turns.probe_medians(records, (2, 200), 7)
+    assert probe["late_over_early"] == pytest.approx(1.0)
+    assert probe["slowest_late_over_early"] == pytest.approx(15.0)

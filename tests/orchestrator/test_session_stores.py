@@ -170,8 +170,10 @@ def test_append_stores_a_turn_only_on_the_version_it_was_drafted_on(redis_url: s
         first = replace(state, session_id=sid, turns=state.turns[:1], questions=state.questions[:1],
                         queries=state.queries[:1], history=state.history[:1])
         store.put(first)
+        assert store.last_query(sid) == state.queries[0]
         second = state.records()[1]
         store.append(sid, 1, second, state.registry)
+        assert store.last_query(sid) == second.query and second.query  # the new turn's, read alone
         with pytest.raises(SessionBusyError):  # a second turn drafted on the same version: refused
             store.append(sid, 1, second, state.registry)
         got = store.get(sid)
@@ -182,7 +184,7 @@ def test_append_stores_a_turn_only_on_the_version_it_was_drafted_on(redis_url: s
         store.delete(sid, tenant=state.tenant)
         with pytest.raises(SessionNotFoundError):  # a deleted session is not brought back by a late turn
             store.append(sid, 2, second, state.registry)
-        assert store.get(sid) is None and store.get_head(sid) is None
+        assert store.get(sid) is None and store.get_head(sid) is None and store.last_query(sid) == {}
 
 
 def test_a_redis_turn_touches_only_the_new_turn_and_the_registry(redis_url: str, state: SessionState) -> None:
@@ -202,7 +204,7 @@ def test_a_redis_turn_touches_only_the_new_turn_and_the_registry(redis_url: str,
     head = store.get_head(sid)
     assert head is not None and head.turns == () and head.history == () and head.display_png == b""
     with_history = store.get_head(sid, history=True, images=True)
-    assert with_history is not None and with_history.history == state.history[:2]
+    assert with_history is not None and with_history.history == tuple(r.narrator_view for r in state.records()[:2])
     assert with_history.display_png == b"png" and with_history.heatmap_png == b"hm"
     other_replica = RedisSessionStore.from_url(redis_url)
 
@@ -247,17 +249,22 @@ def test_redis_unreachable_is_store_unavailable_not_a_crash() -> None:
         pass
 
 
-def test_a_state_built_without_the_narrators_history_is_stored_with_it_made(redis_url: str,
-                                                                            state: SessionState) -> None:
-    bare = replace(state, history=())
+def test_the_narrators_view_is_made_when_a_narrator_asks_for_it(redis_url: str, state: SessionState) -> None:
+    """The composer reads no earlier turns, so its engine stores none of their narrator views (the
+    facts' canonical JSON, a third of a turn's engine time); a state built without them (or stored by
+    an earlier version) gets them made from the turns when a narrator that reads them asks."""
     expected = tuple(prior_turn(t, q) for t, q in zip(state.turns, state.questions, strict=True))
-    assert expected == state.history  # what the engine made when each turn was stored
-    for store in _stores(redis_url):
-        sid = uuid.uuid4().hex
-        store.put(replace(bare, session_id=sid))
-        got = store.get(sid)
-        assert got is not None and got.history == expected and got.turns == state.turns
-        store.delete(sid, tenant=state.tenant)
+    assert state.history == (None,) * len(state.turns)  # the composer's engine made none
+    for bare in (state, replace(state, history=())):
+        for store in _stores(redis_url):
+            sid = uuid.uuid4().hex
+            store.put(replace(bare, session_id=sid))
+            got = store.get(sid)
+            assert got is not None and got.narrator_history() == expected and got.turns == state.turns
+            head = store.get_head(sid, history=True)
+            assert head is not None and head.history == expected and head.narrator_history() == expected
+            assert store.get_head(sid, history=True).history == expected  # type: ignore[union-attr]
+            store.delete(sid, tenant=state.tenant)
 
 
 def test_a_redis_turn_takes_the_lock_with_its_read_and_releases_it_with_its_append(redis_url: str,

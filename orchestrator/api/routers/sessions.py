@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Query, Request, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 
 from orchestrator.api.dependencies import Engine, Tenant, Tenants
 from orchestrator.api.protocol import ERROR_RESPONSES, AskBody, Closed, ForkBody, Session, Turn
@@ -44,15 +44,16 @@ async def ask(session_id: str, body: AskBody, engine: Engine, tenant: Tenant) ->
     turn is ~1 ms of CPU and no I/O: it runs on the event loop when its session is free at once,
     sparing a thread hop and GIL hand-offs (measured: 1.5-1.8x the turns per second, BENCHMARKS.md);
     otherwise (Redis, a language model, the session busy) it runs on the bounded worker pool. The
-    answer is the engine's typed turn serialised as it is (the schema above is derived from that
-    type, ``orchestrator/api/protocol.py``): re-validating our own output cost more than the turn."""
+    answer is the engine's typed turn serialised as it is, the same bytes its stored record holds
+    (``Turn.json_bytes``; the schema above is derived from that type, ``orchestrator/api/protocol.py``):
+    re-validating our own output cost more than the turn."""
     turn = None
     if engine.turns_on_loop:
         with contextlib.suppress(TurnLockTaken):
             turn = engine.ask(session_id, body.question, tenant=tenant, now=True)
     if turn is None:
         turn = await run_in_threadpool(engine.ask, session_id, body.question, tenant=tenant)
-    return JSONResponse(turn.to_dict(fresh=False))
+    return Response(turn.json_bytes, media_type="application/json")
 
 
 @router.get("/{session_id}/turns/{turn}", response_model=Turn, response_model_exclude_unset=True)
@@ -60,7 +61,8 @@ def turn_in_language(session_id: str, turn: int, engine: Engine, tenant: Tenant,
                      lang: Annotated[str, Query(description="zh or en")]) -> Any:
     """Turn ``turn`` as answered, composed again in ``lang`` (the same question, parse and anchors; nothing
     stored): what the page shows for earlier turns after a language switch."""
-    return JSONResponse(engine.turn_in_language(session_id, turn, lang, tenant=tenant).to_dict(fresh=False))
+    return Response(engine.turn_in_language(session_id, turn, lang, tenant=tenant).json_bytes,
+                    media_type="application/json")
 
 
 @router.post("/{session_id}/fork", response_model=Session, response_model_exclude_unset=True, status_code=201)

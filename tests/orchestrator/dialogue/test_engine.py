@@ -15,6 +15,7 @@ from PIL import Image
 from evaluation.synthetic import star_mask, strand_mask, synthetic_maps
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.dialogue.engine import AskEvent, DialogueEngine
+from orchestrator.dialogue.session import InMemorySessionStore, SessionState, TurnRecord, record_bytes
 from orchestrator.errors import InvalidQuestionError, SessionFullError, SessionNotFoundError
 from orchestrator.narration.base import ComposerNarrator, NarrationRequest, NarrationResult
 from orchestrator.settings import Settings
@@ -102,6 +103,48 @@ def test_create_session_runs_one_encoder_pass_and_screens(setup: Any) -> None:
     assert {"decode", "encode", "findings", "compose", "narrate"} <= set(t1.timings)
     assert "估计" in t1.answer.text  # estimated spacing is always said
     assert eng.image_png(sid, tenant="t1").startswith(b"\x89PNG")
+
+
+class WholeLogCountingStore(InMemorySessionStore):
+    """The in-process store, counting the reads of a whole session (its log decoded)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.whole_reads = 0
+
+    def get(self, session_id: str) -> SessionState | None:
+        self.whole_reads += 1
+        return super().get(session_id)
+
+
+def test_an_elliptical_follow_up_reads_the_last_turn_not_the_log() -> None:
+    """"那右边那个呢" asks again what the previous turn asked: that turn's parse comes from one record,
+    so the follow-up costs the same at turn 3 as at turn 300 (no whole-log read)."""
+    store = WholeLogCountingStore()
+    eng = DialogueEngine(SyntheticMapsEncoderDouble(), Settings(), store=store)  # type: ignore[arg-type]
+    sid = eng.create_session(phantom_png(), filename="film.png", lang="zh", tenant="t1").session_id
+    for _ in range(3):
+        eng.ask(sid, "左下肺那个条索影边缘光滑吗?", tenant="t1")
+    t = eng.ask(sid, "那右边那个呢", tenant="t1")
+    assert t.intent == "describe_margin" and store.whole_reads == 0
+
+
+def test_a_stored_record_holds_the_answer_bytes_and_reads_back_as_it_was(setup: Any) -> None:
+    """The turn is serialised once (``Turn.json_bytes``): the REST answer's body and the record's turn
+    are the same bytes, the record is the JSON of ``to_jsonable``, and it parses back."""
+    eng, _, _, sid = setup
+    eng.ask(sid, "这个结节距离右肺门有多远?", tenant="t1")
+    for record in eng.store.get(sid).records():  # type: ignore[union-attr]
+        line = record_bytes(record)
+        assert json.loads(line) == json.loads(json.dumps(record.to_jsonable()))  # what the whole record would write
+        assert TurnRecord.from_jsonable(json.loads(line)) == record
+        # a narrator view not made (the composer's turns) is still stored with its three strings: a
+        # replica of the previous version (reading d["prior"][...]) reads what this one wrote
+        bare = dataclasses.replace(record, prior=None)
+        stored = json.loads(record_bytes(bare))
+        assert set(stored["prior"]) == {"question", "answer_text", "facts_json"}
+        assert TurnRecord.from_jsonable(stored) == bare and bare.narrator_view == record.prior
+        assert json.loads(record.turn.json_bytes) == record.turn.to_dict() and "右肺门" in line.decode()
 
 
 def test_follow_ups_never_encode_and_repeat_numbers(setup: Any) -> None:
