@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import zhconv
 
 from orchestrator.ontology.loader import Ontology, load_ontology
 
@@ -286,12 +287,16 @@ def load_vocabulary(path: Path = VOCAB_PATH) -> Vocabulary:
 
 
 _SPACES = re.compile(r"\s+")
+_CJK_LATIN_SPACE = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[0-9a-z])|(?<=[0-9a-z])\s+(?=[\u3400-\u9fff])")
 
 
 def normalise(text: str) -> str:
-    """NFKC (full-width → half-width), lower case, single spaces."""
+    """NFKC (full-width → half-width), lower case, single spaces, traditional Chinese characters as
+    simplified ("條索影的邊界" reads as "条索影的边界": the vocabulary is written in simplified)."""
     t = unicodedata.normalize("NFKC", text).lower()
     t = t.replace("’", "'").replace("\u3000", " ")
+    if _CJK.search(t):
+        t = _CJK_LATIN_SPACE.sub("", zhconv.convert(t, "zh-cn"))  # "有几 cm 长" reads as "有几cm长"
     return _SPACES.sub(" ", t).strip()
 
 
@@ -792,7 +797,10 @@ def score_intents(text: str, vocab: Vocabulary) -> dict[str, float]:
 
 
 _NOT_THE_ONE = re.compile(r"(?<![a-z])not (?:the |that )?([a-z-]+(?: [a-z-]+)?) (?:one|lesion|opacity)(?![a-z])"
-                          r"|不是(?:那个)?(\S{1,6}?的?)那(?:个|一个|处)")
+                          r"|不是(?:那个)?(\S{1,6}?的?)那(?:个|一个|处)"
+                          r"|不是(?:那个)?([^\s,，、;；]{1,6}?)的?\s*[,，、;；]\s*(?:而?是)?(?:另|别的)")
+_SIZE_POINTER = re.compile(r"[大小]的那[个一处]|(?<![a-z])(?:small|smaller|smallest|big|bigger|biggest|large|larger|largest)"
+                           r" (?:one|lesion|opacity|finding)(?![a-z])")
 _ALTERNATION = re.compile(r"或者|或是|还是|(?<![a-z])or(?![a-z])")
 # "结节多大?边缘光不光滑?": two questions in one; the first is answered (the reader asks the second next)
 _QUESTION_END = re.compile(r"[?？]\s*(?=\S)")
@@ -1307,9 +1315,12 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
             descriptors += (d,)
             # "毛刺那个是不是纯实性的": the pointer's words say which finding, not what is asked of it
             rest = rest[:a] + " " * (b - a) + rest[b:]
-    negated = tuple(d for m in _NOT_THE_ONE.finditer(text) for d in _all_keys(m.group(1) or m.group(2) or "", ix.descriptors))
+    negated = tuple(d for m in _NOT_THE_ONE.finditer(text)
+                    for d in _all_keys(m.group(1) or m.group(2) or m.group(3) or "", ix.descriptors))
     descriptors = tuple(d for d in descriptors if d not in negated)
-    if threshold is not None:  # "bigger than 1 cm" compares with a number, not with the other lesion
+    if threshold is not None and not _SIZE_POINTER.search(text):
+        # "bigger than 1 cm" compares with a number, not with the other lesion ("小的那个是不是不到一公分" still
+        # points at the smaller one)
         descriptors = tuple(d for d in descriptors if d not in ("small", "large"))
     if _connecting_band(text):  # "有没有条索相连" / "a band connecting it": the link, not a lesion
         descriptors = tuple(d for d in descriptors if d != "strand-like")
@@ -1325,8 +1336,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         if any(rest[: m.start()].rstrip().endswith(t) for _, t, _ in ix.ordinals.found_terms(rest[: m.start()])):
             rest = rest[: m.start()] + " " * (m.end() - m.start()) + rest[m.end():]
     which_lesion = ix.which_lesion is not None and bool(ix.which_lesion.search(text))
+    # two lobes named ("is the LLL thing bigger than the RML nodule"): a finding in each
     pair = (len(set(ids)) >= 2 or both or len(lesion_groups(descriptors)) >= 2 or it_and_other or len(ordinals) >= 2
-            or which_lesion)
+            or which_lesion or len(set(_all_keys(text, ix.lobes))) >= 2)
     anatomy_kinds = [a.removesuffix("_right").removesuffix("_left") for a in loc["anatomy"]]
     relative = _first_key(text, ix.relative_positions)
     lesion_talk = bool(refs or ids or lesion_groups(descriptors) or relative)
@@ -1336,7 +1348,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # a lesion pointed at (refs holds the explicit ids too); "both" in "both lungs" points at none
     pointed = bool(relative) or any(not (whole_lungs and f"{r} lung" in text) for r in refs)
     located = any(loc[k] for k in ("lesion_side", "lobe", "zone", "band"))
-    asked = None if pointed or checklist or located else kind_asked(asking_clauses(text, v), v)
+    # a content asked of a finding named by its number ("any calcification within lesion #1?") is not looked for
+    asked = None if pointed or checklist or located or ordinals else kind_asked(asking_clauses(text, v), v)
     features = {
         "term": term,
         "checklist": checklist,
@@ -1365,7 +1378,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "units": sum(w for w, _ in ix.unit_keywords.found(text)),  # in keyword order, as the original sum
         "landmark": sorted(set(anatomy_kinds) & ix.relation_landmarks),
         "lesion_talk": lesion_talk,
-        "whole_lungs_clear": whole_lungs and ix.cue("clear_words").any_in(text),
+        # "are both lung fields clear?" / "is the LLL clear?": the lungs, or a region of them, said to be clear
+        "whole_lungs_clear": (whole_lungs or located) and ix.cue("clear_words").any_in(text),
         "presence": presence,
         "whole_lungs": whole_lungs,
         "pointed": pointed,

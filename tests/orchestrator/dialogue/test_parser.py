@@ -76,7 +76,17 @@ def test_lower_lobe_is_not_the_lower_zone() -> None:
 
 
 def test_normalise_full_width() -> None:
-    assert normalise("ＲＭＬ　结节?") == "rml 结节?"
+    # full width to half, lower case; the space between Chinese and Latin text or digits dropped
+    assert normalise("ＲＭＬ　结节?") == "rml结节?"
+    assert normalise("LLL 那个 strand 有几 cm 长") == "lll那个strand有几cm长"
+    assert normalise("how far is the RML nodule") == "how far is the rml nodule"
+
+
+def test_traditional_characters_read_as_simplified() -> None:
+    assert normalise("條索影的邊界清楚嗎") == "条索影的边界清楚吗"
+    for traditional, simplified in (("條索影的邊界清楚嗎", "条索影的边界清楚吗"), ("兩個病灶哪個大", "两个病灶哪个大"),
+                                    ("左肺那個結節有沒有鈣化", "左肺那个结节有没有钙化")):
+        assert parse(traditional) == parse(simplified)
 
 
 def test_unanswerable_and_empty_like_input() -> None:
