@@ -6,15 +6,17 @@ the closed-loop follow-up capacity rose by about a third on the same machine (BE
 
 What httptools does not do by itself: bound the request line and headers. uvicorn's httptools
 protocol has no limit at all (h11 had ``h11_max_incomplete_event_size``), so a client could send
-headers without end and the parser would keep them. Here the head is counted two ways: the bytes
-received while the head is still incomplete (a single endless header never reaches a callback),
-and the URL and header fields as the parser hands them over (a head that arrives whole in one
-read). Past ``http_max_header_bytes`` (the config's ``h11_max_incomplete_event_size``) the answer
-is 431 with the usual ``{"error": {"kind", "message"}}`` body, and the connection lingers: the
-write side is shut after the answer, whatever the client still sends is read and dropped, and the
-socket closes when the client does or after ``LINGER_S`` (a client still sending its 200 kB of
-headers would otherwise see a TCP reset instead of an answer: unread bytes in the receive buffer
-make the kernel reset the connection)."""
+headers (or a chunked body's trailers) without end and the parser would keep them. Here they are
+counted two ways: the bytes received since the parser last handed over a head's end, body or a
+message's end (a single endless header line never reaches a callback), and the URL and header or
+trailer fields as the parser hands them over (a head that arrives whole in one read). Past
+``http_max_header_bytes`` (the config's ``h11_max_incomplete_event_size``) a head is answered 431
+with the usual ``{"error": {"kind", "message"}}`` body, after any answer already being written on
+the connection (a pipelined request), and the connection lingers: the write side is shut after the
+answer, whatever the client still sends is read and dropped, and the socket closes when the client
+does or after ``LINGER_S`` (a client still sending its 200 kB of headers would otherwise see a TCP
+reset instead of an answer: unread bytes in the receive buffer make the kernel reset the
+connection). Trailers past the limit close the connection: their request has its own answer."""
 
 from __future__ import annotations
 
