@@ -50,6 +50,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
 
+import orjson
 import redis
 
 from orchestrator.dialogue.anchors import Registry
@@ -254,7 +255,7 @@ class RedisSessionStore:
         if got is None:
             return None
         state, raw_records = got
-        records = [TurnRecord.from_jsonable(json.loads(_text(r))) for r in raw_records]
+        records = [TurnRecord.from_jsonable(orjson.loads(r), owned=True) for r in raw_records]
         return replace(state, head_turns=None,
                        turns=tuple(r.turn for r in records), questions=tuple(r.question for r in records),
                        queries=tuple(r.query for r in records), history=tuple(r.prior for r in records))
@@ -299,14 +300,14 @@ class RedisSessionStore:
             return None
         state, raw_records = got
         if history:
-            state = replace(state, history=tuple(TurnRecord.from_jsonable(json.loads(_text(r))).narrator_view
+            state = replace(state, history=tuple(TurnRecord.from_jsonable(orjson.loads(r), owned=True).narrator_view
                                                  for r in raw_records))
         return state
 
     def last_query(self, session_id: str) -> dict[str, Any]:
         with _reachable():
             last = self._redis.lindex(LOG_PREFIX + session_id, -1)
-        return dict(json.loads(_text(last)).get("query") or {}) if last is not None else {}
+        return dict(orjson.loads(last).get("query") or {}) if last is not None else {}
 
     # --- writing -----------------------------------------------------------------------------------
 

@@ -37,7 +37,7 @@ from orchestrator.dialogue.session import (
     TurnRecord,
     prior_turn,
 )
-from orchestrator.dialogue.turn import Answer, Narration, Turn
+from orchestrator.dialogue.turn import Answer, Narration, Turn, compact_json
 from orchestrator.encoders.base import AnatomyEncoder
 from orchestrator.encoders.lesion_reader import LesionReader
 from orchestrator.errors import (
@@ -82,6 +82,15 @@ class SessionView:
     questions: tuple[str, ...] = ()  # the reader's question per turn ("" for the screening turn)
 
     def to_dict(self) -> dict[str, Any]:
+        return {**self.to_dict_without_turns(), "turns": [t.to_dict() for t in self.turns]}
+
+    def json_bytes(self) -> bytes:
+        """``to_dict`` as compact JSON with each turn's own bytes (``Turn.json_bytes``) spliced in: a
+        500-turn session is written without copying or re-validating its turns (the REST answer)."""
+        body = compact_json(self.to_dict_without_turns())
+        return body[:-1] + b',"turns":[' + b",".join(t.json_bytes for t in self.turns) + b"]}"
+
+    def to_dict_without_turns(self) -> dict[str, Any]:
         d = {
             "session_id": self.session_id,
             "lang": self.lang,
@@ -91,7 +100,6 @@ class SessionView:
                 "spacing_source": self.spacing.source,
             },
             "frame": self.frame.as_dict() if self.frame is not None else None,
-            "turns": [t.to_dict() for t in self.turns],
             "anchors": [dict(a) for a in self.anchors],
             "questions": list(self.questions),
         }

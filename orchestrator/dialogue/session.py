@@ -44,6 +44,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, cast
 
+import orjson
+
 from orchestrator.contracts.lesion_reader import Frame
 from orchestrator.dialogue.anchors import Anchor, Registry
 from orchestrator.dialogue.turn import Turn, compact_json
@@ -161,8 +163,9 @@ class TurnRecord:
                 "prior": prior_to_jsonable(self.prior)}
 
     @staticmethod
-    def from_jsonable(d: dict[str, Any]) -> TurnRecord:
-        return TurnRecord(Turn.from_dict(d["turn"]), str(d["question"]), dict(d.get("query") or {}),
+    def from_jsonable(d: dict[str, Any], *, owned: bool = False) -> TurnRecord:
+        """``owned``: ``d`` was just parsed (a stored record): its parts are taken, not copied."""
+        return TurnRecord(Turn.from_dict(d["turn"], owned=owned), str(d["question"]), dict(d.get("query") or {}),
                           prior_from_jsonable(d.get("prior")))
 
 
@@ -460,7 +463,7 @@ class InMemorySessionStore:
             if held is None:
                 return None
             head, log = held.head, list(held.log)
-        records = [TurnRecord.from_jsonable(json.loads(r)) for r in log]
+        records = [TurnRecord.from_jsonable(orjson.loads(r), owned=True) for r in log]
         return replace(head, head_turns=None, turns=tuple(r.turn for r in records),
                        questions=tuple(r.question for r in records), queries=tuple(r.query for r in records),
                        history=tuple(r.prior for r in records))
@@ -474,7 +477,7 @@ class InMemorySessionStore:
             if not history or None not in head.history:
                 return head
             log = list(held.log)
-        made = tuple(p if p is not None else TurnRecord.from_jsonable(json.loads(line)).narrator_view
+        made = tuple(p if p is not None else TurnRecord.from_jsonable(orjson.loads(line), owned=True).narrator_view
                      for p, line in zip(head.history, log, strict=True))  # once: kept below
         with self._lock:
             if held.head is head:
@@ -485,7 +488,7 @@ class InMemorySessionStore:
         with self._lock:
             held = self._use(session_id)
             last = held.log[-1] if held is not None and held.log else None
-        return dict(json.loads(last).get("query") or {}) if last is not None else {}
+        return dict(orjson.loads(last).get("query") or {}) if last is not None else {}
 
     def put(self, state: SessionState) -> None:
         records = state.records()  # each with its narrator view as held (None: made when a narrator asks)

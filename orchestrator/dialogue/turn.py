@@ -170,25 +170,29 @@ class Turn:
         return compact_json(self.to_dict(fresh=False))
 
     @staticmethod
-    def from_dict(d: dict[str, Any]) -> Turn:
+    def from_dict(d: dict[str, Any], *, owned: bool = False) -> Turn:
+        """The turn of a turn JSON. ``owned``: ``d`` was just parsed and nothing else holds it, so its
+        nested dicts become the turn's without a copy (a store reading its log: the copies were most
+        of a long session's read)."""
+        c: Any = _same if owned else copy.deepcopy
         answer = d.get("answer") or {}
         narration = d.get("narration") or {}
         return Turn(
             turn=int(d["turn"]),
             intent=str(d["intent"]),
             lang=str(d["lang"]),
-            query=copy.deepcopy(d.get("query") or {}),
-            answer=Answer(str(answer.get("text", "")), tuple(copy.deepcopy(answer.get("sections") or []))),
-            anchors=tuple(copy.deepcopy(d.get("anchors") or [])),
+            query=c(d.get("query") or {}),
+            answer=Answer(str(answer.get("text", "")), tuple(c(answer.get("sections") or []))),
+            anchors=tuple(c(d.get("anchors") or [])),
             referenced_anchor_ids=tuple(d.get("referenced_anchor_ids") or []),
-            findings=tuple(copy.deepcopy(d.get("findings") or [])),
-            measurements=tuple(copy.deepcopy(d.get("measurements") or [])),
-            checklist=copy.deepcopy(d.get("checklist")),
-            overlays=tuple(copy.deepcopy(d.get("overlays") or [])),
-            clarification=copy.deepcopy(d.get("clarification")),
+            findings=tuple(c(d.get("findings") or [])),
+            measurements=tuple(c(d.get("measurements") or [])),
+            checklist=c(d.get("checklist")),
+            overlays=tuple(c(d.get("overlays") or [])),
+            clarification=c(d.get("clarification")),
             narration=Narration(str(narration.get("source", "composer")), narration.get("fallback_reason")),
             timings={str(k): float(v) for k, v in (d.get("timings") or {}).items()},
-            film_check=copy.deepcopy(d.get("film_check")),
+            film_check=c(d.get("film_check")),
         )
 
 

@@ -14,11 +14,19 @@ from orchestrator.api.dependencies import Engine, Tenant, Tenants
 from orchestrator.api.protocol import ERROR_RESPONSES, AskBody, Closed, ForkBody, Session, Turn
 from orchestrator.api.routers.dicom import dicom_response
 from orchestrator.api.streaming import ndjson_events
+from orchestrator.dialogue.service import SessionView
 from orchestrator.dialogue.session import TurnLockTaken
 from orchestrator.dicom_out.objects import ReportFormat
 from orchestrator.errors import NoHeatmapError
 
 router = APIRouter(prefix="/v1/sessions", tags=["sessions"], responses=ERROR_RESPONSES)
+
+
+def session_response(view: SessionView, status_code: int = 200) -> Response:
+    """A session as the engine wrote it (``SessionView.json_bytes``: each turn's stored bytes), not
+    re-validated against ``Session`` (its schema is derived from the same types): a long session's
+    validation took longer than reading it."""
+    return Response(view.json_bytes(), status_code=status_code, media_type="application/json")
 
 
 @router.post("", response_model=Session, response_model_exclude_unset=True, status_code=201)
@@ -30,12 +38,12 @@ def create_session(
     """Upload a film; the session comes back with its screening turn."""
     with tenancy.first_turn(tenant):
         view = engine.create_session(file.file.read(), filename=file.filename, lang=lang or None, tenant=tenant)
-    return view.to_dict()
+    return session_response(view, 201)
 
 
 @router.get("/{session_id}", response_model=Session, response_model_exclude_unset=True)
 def get_session(session_id: str, engine: Engine, tenant: Tenant) -> Any:
-    return engine.get_session(session_id, tenant=tenant).to_dict()
+    return session_response(engine.get_session(session_id, tenant=tenant))
 
 
 @router.post("/{session_id}/turns", response_model=Turn, response_model_exclude_unset=True)
@@ -69,7 +77,7 @@ def turn_in_language(session_id: str, turn: int, engine: Engine, tenant: Tenant,
 def fork(session_id: str, body: ForkBody, engine: Engine, tenant: Tenant) -> Any:
     """Edit and re-run: a new session over the same film and facts (no encoder call) whose turns
     before ``turn`` are this one's and whose turn ``turn`` answers ``question``; this one is unchanged."""
-    return engine.fork(session_id, body.turn, body.question, tenant=tenant).to_dict()
+    return session_response(engine.fork(session_id, body.turn, body.question, tenant=tenant), 201)
 
 
 @router.post(

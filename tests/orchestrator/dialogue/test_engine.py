@@ -147,6 +147,23 @@ def test_a_stored_record_holds_the_answer_bytes_and_reads_back_as_it_was(setup: 
         assert json.loads(record.turn.json_bytes) == record.turn.to_dict() and "右肺门" in line.decode()
 
 
+def test_the_session_json_is_the_views_dict_with_each_turns_bytes(setup: Any) -> None:
+    """``SessionView.json_bytes`` (the REST body of a session) says what ``to_dict`` says, valid under the
+    REST ``Session`` model; a store's read takes the parsed records' parts (``owned``), a caller's dict is copied."""
+    from orchestrator.api.protocol import Session
+    from orchestrator.dialogue.turn import Turn
+
+    eng, _, _, sid = setup
+    eng.ask(sid, "这个结节距离右肺门有多远?", tenant="t1")
+    view = eng.get_session(sid, tenant="t1")
+    body = json.loads(view.json_bytes())
+    assert body == json.loads(json.dumps(view.to_dict())) and len(body["turns"]) == 2
+    assert Session.model_validate(body).session_id == sid
+    d = json.loads(view.turns[1].json_bytes)
+    assert Turn.from_dict(d, owned=True).anchors[0] is d["anchors"][0]
+    assert Turn.from_dict(d).anchors[0] == d["anchors"][0] and Turn.from_dict(d).anchors[0] is not d["anchors"][0]
+
+
 def test_follow_ups_never_encode_and_repeat_numbers(setup: Any) -> None:
     eng, enc, _, sid = setup
     a = eng.ask(sid, "这个结节距离右肺门有多远?", tenant="t1")
