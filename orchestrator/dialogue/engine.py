@@ -355,9 +355,14 @@ class DialogueEngine:
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
         if query.elliptical:
-            query = self._elliptical(query, self.store.last_query(session_id) if state.head_turns is not None
-                                     else state.queries[-1] if state.queries else {})
+            query = self._elliptical(query, self._last_query(state))
         return self._draft(state, query, q_text, timings)
+
+    def _last_query(self, state: SessionState) -> dict[str, Any]:
+        """The previous turn's parse: from the state's log when it holds one, else one record from the store."""
+        if state.queries or state.head_turns is None:
+            return state.queries[-1] if state.queries else {}
+        return self.store.last_query(state.session_id)
 
     @staticmethod
     def _elliptical(query: Query, previous: dict[str, Any]) -> Query:
@@ -393,7 +398,7 @@ class DialogueEngine:
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
         if query.elliptical:
-            query = self._elliptical(query, base.queries[-1] if base.queries else {})
+            query = self._elliptical(query, self._last_query(base))
         draft = self._draft(base, query, q_text, timings)
         answered = self._narrate(draft)
         forked = draft.state.add_turn(self._record(draft, answered, draft.question), draft.registry)

@@ -799,8 +799,6 @@ def score_intents(text: str, vocab: Vocabulary) -> dict[str, float]:
 _NOT_THE_ONE = re.compile(r"(?<![a-z])not (?:the |that )?([a-z-]+(?: [a-z-]+)?) (?:one|lesion|opacity)(?![a-z])"
                           r"|不是(?:那个)?(\S{1,6}?的?)那(?:个|一个|处)"
                           r"|不是(?:那个)?([^\s,，、;；]{1,6}?)的?\s*[,，、;；]\s*(?:而?是)?(?:另|别的)")
-_SIZE_POINTER = re.compile(r"[大小]的那[个一处]|(?<![a-z])(?:small|smaller|smallest|big|bigger|biggest|large|larger|largest)"
-                           r" (?:one|lesion|opacity|finding)(?![a-z])")
 _ALTERNATION = re.compile(r"或者|或是|还是|(?<![a-z])or(?![a-z])")
 # "结节多大?边缘光不光滑?": two questions in one; the first is answered (the reader asks the second next)
 _QUESTION_END = re.compile(r"[?？]\s*(?=\S)")
@@ -1318,10 +1316,11 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     negated = tuple(d for m in _NOT_THE_ONE.finditer(text)
                     for d in _all_keys(m.group(1) or m.group(2) or m.group(3) or "", ix.descriptors))
     descriptors = tuple(d for d in descriptors if d not in negated)
-    if threshold is not None and not _SIZE_POINTER.search(text):
-        # "bigger than 1 cm" compares with a number, not with the other lesion ("小的那个是不是不到一公分" still
-        # points at the smaller one)
-        descriptors = tuple(d for d in descriptors if d not in ("small", "large"))
+    if threshold is not None:
+        # "bigger than 1 cm" compares with a number, not with the other lesion; a size pointer
+        # ("小的那个是不是不到一公分") still says which finding
+        pointed_with = {d for d, _ in pointer_spans}
+        descriptors = tuple(d for d in descriptors if d not in ("small", "large") or d in pointed_with)
     if _connecting_band(text):  # "有没有条索相连" / "a band connecting it": the link, not a lesion
         descriptors = tuple(d for d in descriptors if d != "strand-like")
     # "那个跟那个" / "the right-sided one and the left-sided one": two findings pointed at, as "both" does

@@ -159,8 +159,11 @@ class TurnRecord:
 
     def to_jsonable(self, *, fresh: bool = True) -> dict[str, Any]:
         """``fresh=False``: the turn's nested dicts are shared, for a caller that serialises at once."""
-        return {"turn": self.turn.to_dict(fresh=fresh), "question": self.question, "query": self.query,
-                "prior": prior_to_jsonable(self.prior)}
+        return {"turn": self.turn.to_dict(fresh=fresh), **self.rest_jsonable()}
+
+    def rest_jsonable(self) -> dict[str, Any]:
+        """Everything but the turn (whose JSON ``record_bytes`` takes from ``Turn.json_bytes``)."""
+        return {"question": self.question, "query": self.query, "prior": prior_to_jsonable(self.prior)}
 
     @staticmethod
     def from_jsonable(d: dict[str, Any], *, owned: bool = False) -> TurnRecord:
@@ -398,8 +401,7 @@ class _Held:
 def record_bytes(record: TurnRecord) -> bytes:
     """A turn record as the stores keep it: ``record.to_jsonable()`` as compact JSON, UTF-8, with the
     turn's own bytes (``Turn.json_bytes``, the REST answer's body) spliced in rather than made again."""
-    rest = compact_json({k: v for k, v in record.to_jsonable(fresh=False).items() if k != "turn"})
-    return b'{"turn":' + record.turn.json_bytes + b"," + rest[1:]
+    return b'{"turn":' + record.turn.json_bytes + b"," + compact_json(record.rest_jsonable())[1:]
 
 
 class InMemorySessionStore:

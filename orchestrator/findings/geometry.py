@@ -208,11 +208,10 @@ def local_edt(inside: np.ndarray, window_of: np.ndarray, sampling: tuple[float, 
     in the padded bounding box of ``window_of``; zero elsewhere. Exact inside that window
     whenever the nearest False pixel lies in it (a lesion's own mask, its core)."""
     out = np.zeros(inside.shape, dtype=np.float64)
-    ys, xs = np.nonzero(window_of)
-    if len(ys) == 0:
+    box = bounding_box(window_of)
+    if box is None:
         return out
-    h, w = inside.shape
-    sl = (slice(max(0, ys.min() - pad), min(h, ys.max() + pad + 1)), slice(max(0, xs.min() - pad), min(w, xs.max() + pad + 1)))
+    sl = padded(box, pad, inside.shape)
     out[sl] = ndimage.distance_transform_edt(inside[sl], sampling=sampling)
     return out
 
