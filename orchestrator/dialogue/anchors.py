@@ -463,14 +463,22 @@ _DIRECTIONS: Mapping[str, tuple[int, int]] = MappingProxyType({"above": (1, -1),
 
 def _relative(reg: Registry, findings: tuple[Anchor, ...], q: Query) -> Resolution | None:
     """"the one above it" / "它下面那个": the nearest other finding in that direction from the named or
-    focused one, by image position."""
+    focused one, by image position; compared ("how does the one above it compare?"), it and that one."""
     if q.relative not in _DIRECTIONS or q.both:  # "上面那个和下面那个": both are named, neither beside the other
         return None
     named = [a for a in (reg.get(i) if i.startswith("A") else reg.for_finding(i) for i in q.anchor_ids) if a is not None]
     base = named[0] if named else finding_in_focus(findings)
-    axis, sign = _DIRECTIONS[q.relative]
+    res = _toward(findings, base, q.relative)
+    if res is not None and base is not None and res.outcome == "resolved" and q.intent == "compare":
+        return replace(res, anchors=(*res.anchors, base))
+    return res
+
+
+def _toward(findings: tuple[Anchor, ...], base: Anchor | None, direction: str) -> Resolution | None:
+    """The nearest finding in ``direction`` from ``base``; with no base, the one furthest that way (up or down)."""
+    axis, sign = _DIRECTIONS[direction]
     if base is None:  # no finding in focus: "the upper one" is the one furthest that way
-        if q.relative in ("left", "right") or len(findings) < 2:
+        if direction in ("left", "right") or len(findings) < 2:
             return None  # the side words already say which lung
         ranked = sorted(findings, key=lambda a: a.center_px[axis] * sign)
         return Resolution("resolved", (ranked[-1],), findings)
@@ -533,7 +541,18 @@ def resolve_findings(reg: Registry, q: Query, want_all: bool = False) -> Resolut
     special = _ordinal_or_other(findings, q)
     if special is not None:
         return special
-    return _by_location(findings, q)
+    return _by_location_or_named(findings, q)
+
+
+def _by_location_or_named(findings: tuple[Anchor, ...], q: Query) -> Resolution:
+    """``_by_location``; where nothing lies in the place a yes/no question checks ("is the stripe in the
+    lingula?"), the one finding its other words name, wherever it lies (the answer says where that is)."""
+    res = _by_location(findings, q)
+    if res.outcome == "none" and q.place_checked and q.shape_descriptors:
+        anywhere = _by_location(findings, replace(q, side=None, lesion_side=None, lobe=None, zone=None, band=None))
+        if anywhere.outcome == "resolved" and len(anywhere.anchors) == 1:
+            return anywhere
+    return res
 
 
 _UPPER_REGIONS = frozenset({"apex", "subclavicular"})
@@ -593,8 +612,13 @@ def _mentioned(reg: Registry, mention: str) -> Anchor | None:
     if mention == "other":
         rest = [a for a in findings if a is not focus]
         return rest[0] if focus is not None and len(rest) == 1 else None
+    if kind == "rel":
+        res = _toward(findings, focus, value)
+        return res.anchors[0] if res is not None and len(res.anchors) == 1 else None
     if kind == "side":
         fits = [a for a in findings if a.side == value]
+    elif kind == "lobe":
+        fits = [a for a in findings if a.lobe == value or value in a.lobe_overlap]
     elif kind == "d":
         fits = [a for a in findings if value not in _DESCRIPTOR_FIT or _descriptor_fits(a, value)]
     else:

@@ -14,7 +14,9 @@ distance; "bigger than 1 cm" is a size threshold, not "the bigger one"; "which o
 "the nodule … than the strand" compare; "the one above it" points from the finding in focus; "the one
 near the diaphragm" / "离肺门最近的那个" names a landmark and whether the finding is the nearest to it or the
 farthest ("proximity": a cue that describes a lesion, never "is it near the pleura?"); a question in a
-language Hilum does not speak is out of scope for that reason.
+language Hilum does not speak is out of scope for that reason. A statement before the question and courtesy
+("sorry if this is a silly question") ask nothing; a size asked of a structure alone ("how big is the heart?")
+assesses it; a finding compared with a tissue ("compared with soft tissue") is no comparison of findings.
 
 Speed (a follow-up turn's budget is a few ms): every term is lower-cased and indexed once per vocabulary
 (``Vocabulary.index``); one search per text finds all of them (``_Matcher``), and each group reads its
@@ -108,6 +110,8 @@ class Query:
     size_op: str | None = None  # "bigger than 1 cm": gt | lt, with size_mm the threshold in mm
     size_mm: float | None = None
     yes_no: bool = False  # "is it in the inner band?" checks a place, "where is it?" asks one
+    # "is the stripe in the lingula?" / "条索影是在下叶吗": the place is what is asked; the finding is named otherwise
+    place_checked: bool = False
     # "那右边那个呢" / "and the one on the left?": nothing asked but a finding pointed at; the engine asks of
     # it what the previous turn asked (``DialogueEngine._elliptical``)
     elliptical: bool = False
@@ -154,6 +158,7 @@ class Query:
             "size_op": self.size_op,
             "size_mm": self.size_mm,
             "yes_no": self.yes_no,
+            "place_checked": self.place_checked,
             "elliptical": self.elliptical,
             "not_descriptors": list(self.not_descriptors),
             "kinds": list(self.kinds),
@@ -321,18 +326,35 @@ def correct_typos(text: str, lexicon: frozenset[str]) -> str:
         if word.endswith("'s") and (len(word) < 6 or word[:-2] in lexicon):  # "where's", "it's": a known word and 's
             return word
         close = _closest_word(word, lexicon)
-        return close if close != word or len(word) < 5 else _swapped_word(word, lexicon)
+        return close if close != word or len(word) < 5 else _swapped_word(word, lexicon) or _respelled(word, lexicon)
 
     return _LATIN_WORD.sub(fix, text)
 
 
-def _swapped_word(word: str, lexicon: frozenset[str]) -> str:
+def _swapped_word(word: str, lexicon: frozenset[str]) -> str | None:
     """The lexicon word two adjacent letters of ``word`` swapped give ("nodlue", "rigth": the commonest slip of
-    the keys, which difflib's ratio can miss on short words), or the word."""
+    the keys, which difflib's ratio can miss on short words), or None."""
     for i in range(len(word) - 1):
         swapped = word[:i] + word[i + 1] + word[i] + word[i + 2:]
         if swapped in lexicon:
             return swapped
+    return None
+
+
+# spellings of one sound, either way round ("edjes" for "edges", "calsified", "kavity", "diafragm")
+_SOUND_ALIKE = (("j", "g"), ("g", "j"), ("k", "c"), ("c", "k"), ("s", "c"), ("c", "s"), ("z", "s"), ("s", "z"),
+                ("f", "ph"), ("ph", "f"))
+
+
+def _respelled(word: str, lexicon: frozenset[str]) -> str:
+    """The lexicon word one letter spelled by its sound gives (``_SOUND_ALIKE``), or the word."""
+    for a, b in _SOUND_ALIKE:
+        start = word.find(a)
+        while start >= 0:
+            respelled = word[:start] + b + word[start + len(a):]
+            if respelled in lexicon:
+                return respelled
+            start = word.find(a, start + 1)
     return word
 
 
@@ -604,6 +626,9 @@ class _Index:
         self.which_lesion = re.compile(v.cues["which_lesion"]) if v.cues.get("which_lesion") else None
         self.measure_value = re.compile(v.cues["measure_value"]) if v.cues.get("measure_value") else None
         self.general_difference = re.compile(v.cues["general_difference"]) if v.cues.get("general_difference") else None
+        self.material_compared = re.compile(v.cues["material_compared"]) if v.cues.get("material_compared") else None
+        self.resembles = re.compile(v.cues["resembles"]) if v.cues.get("resembles") else None
+        self.courtesy = re.compile(v.cues["courtesy"]) if v.cues.get("courtesy") else None
         self.two_pointers = tuple(re.compile(p) for p in v.cues.get("two_pointers", ()))
         self.descriptor_pointers = tuple((d, re.compile(p)) for d, p in v.cues.get("descriptor_pointers", {}).items()
                                          if not d.startswith("_"))
@@ -806,6 +831,10 @@ _QUESTION_END = re.compile(r"[?？]\s*(?=\S)")
 _ELLIPSIS = re.compile(r"呢\s*[?？]?\s*$|^(?:那|那么)(?!个)|^(?:and|what about|how about|same for|and for|now)\b")
 
 
+# "换成下面那条看看呢" / "左边那个也看看呢": trying the question on another finding, the verb asks nothing
+_TRY_TAIL = re.compile(r"(?:看看|看一下|瞧瞧)(?=呢\s*[?？]?\s*$)")
+
+
 # "右边" / "这边" / "两边": a side or a place, not the margin's "边"
 _SIDE_BIAN = re.compile(r"(?<=[右左旁这那两一外内身])边")
 
@@ -819,6 +848,10 @@ def _first_question_scores(text: str, vocab: Vocabulary) -> dict[str, float]:
         first = score_intents(text[: m.start()], vocab)
         if max(first.values(), default=0.0) >= 3:
             text = text[: m.start()]
+    # "the report mentioned something at the left base, is that thing smooth-edged?": the statement asks nothing
+    asked = after_statements(text, vocab)
+    if asked != text and max(score_intents(asked, vocab).values(), default=0.0) >= 3:
+        text = asked
     # "结节多大,离胸膜多远" / "where is it and how big is it": two clauses that each ask; the first is answered
     ix = vocab.index
     c = ix.clause_end.search(text) if ix.clause_end is not None and ix.asks is not None else None
@@ -860,8 +893,11 @@ def choose_intent(scores: dict[str, float], features: dict[str, Any]) -> str:
         s["explain_term"] += 6 if strong else 3
     if set(features["anatomy_kinds"]) & {"costophrenic_angle", "heart"} and not (features["references"] or features["checklist"]):
         s["assess_anatomy"] = s.get("assess_anatomy", 0) + 3
-    if features["checklist"]:
-        s["sign_checklist"] = s.get("sign_checklist", 0) + 2
+    # "how big is the heart?" / "how wide is the mediastinum?": a size asked of a structure, no lesion named, assesses it
+    if features["structure_only"]:
+        s["assess_anatomy"] = s.get("assess_anatomy", 0) + s.get("size", 0)
+    if features["checklist"]:  # a disease named; "像肺结核吗" / "resembles TB": asked whether the film looks like it
+        s["sign_checklist"] = s.get("sign_checklist", 0) + (4 if features["resembles"] else 2)
     _cue_bonuses(s, scores, features)
     if features["anatomy"] and s.get("measure_relation", 0) > 0:
         s["measure_relation"] += 1
@@ -898,6 +934,9 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
         s["locate"] = s.get("locate", 0) + 2
     if features["general_difference"]:  # "the difference between a nodule and a mass": the terms, not this film
         s["explain_term"] = s.get("explain_term", 0) + 8
+        s["compare"] = 0.0  # nor two findings of it compared
+    elif features["material_compared"] and not features["pair"]:
+        s["compare"] = 0.0  # "how dense is the strand compared with soft tissue": one finding against a tissue's density
     elif features["compare"]:  # "左右两处阴影哪个密度更均匀": which of two is more so
         s["compare"] = s.get("compare", 0) + (8 if features["pair"] else 6)
     # "point out the nodule" / "在图上标出来": shown on the image, the more so a finding named or in focus
@@ -1089,6 +1128,7 @@ def size_threshold(text: str, vocab: Vocabulary) -> tuple[str, float] | None:
     return None
 
 
+_PLACE_CHECK = re.compile(r"^(?:is|are|was|were)\b|是(?:不是)?(?:在|位于)|(?:在|位于)[^,，?？]*[吗么][?？]?$")
 _YES_NO = re.compile(r"^(?:is|are|does|do|was|has|have|can|could)\b|[吗么][?？!.。]*$|是否|是不是")
 # a strand that links two things ("有没有条索相连", "a band connecting it"); a definite one ("the 条索影
 # connected to …", "这个条索影相连吗") is the finding of that kind, as in a Chinese or English question
@@ -1096,7 +1136,8 @@ _CONNECTING_BAND = re.compile(r"(?:(?<![a-z])(the|this|that)\s?|(该|这个?|那
                               r"(条索|索条|条带|strand|band)\S{0,2}\s?(相连|连接|相通|连着|connect|join|link)")
 
 
-_PREDICATE_SUBJECT = re.compile(r"^(?:is|are|was|were)\s+(?:the|this|that)\s+$")
+# "is the (smaller) nodule near the pleura?": the subject of a predicate, a word or two describing it allowed
+_PREDICATE_SUBJECT = re.compile(r"^(?:is|are|was|were)\s+(?:the|this|that)\s+(?:[a-z-]+\s+){0,2}$")
 
 
 def proximity_cue(text: str, vocab: Vocabulary) -> tuple[str, str] | None:
@@ -1185,6 +1226,20 @@ def asking_clauses(text: str, vocab: Vocabulary) -> str:
     return " , ".join(asking) if asking else text
 
 
+def after_statements(text: str, vocab: Vocabulary) -> str:
+    """The text from its first clause that asks, when clauses that ask nothing come before it ("I saw the report
+    says 12 mm, but is the edge spiky?" → "but is the edge spiky?"): a statement before the question asks nothing."""
+    ix = vocab.index
+    if ix.clause_end is None or ix.asks is None:
+        return text
+    start = 0
+    for m in ix.clause_end.finditer(text):
+        if ix.asks.search(text[start:m.start()]):
+            break
+        start = m.end()
+    return text[start:] if start and ix.asks.search(text[start:]) else text
+
+
 def kind_asked(text: str, vocab: Vocabulary) -> str | None:
     """What a presence word asks for when its object is a kind of lesion: "lesion" for a lesion kind, alone or
     with what it holds ("any nodules?", "有没有钙化结节", "there's a mass anywhere?"), "content" for what a
@@ -1220,17 +1275,24 @@ def named_mentions(text: str, vocab: Vocabulary, pointer_spans: list[tuple[str, 
     found += [(a, b, f"d:{d}") for d, (a, b) in pointer_spans]
     if ix.side_pointers is not None:
         for m in ix.side_pointers.finditer(text):
-            side = m.group("zh") or m.group("en") or m.group("en2")
+            side = next(g for g in m.groups() if g)  # zh, en, en2 or en3: the side word
             found.append((m.start(), m.end(), "side:" + ("right" if side in ("右", "right") else "left")))
     found += [(p, p + len(t), "other") for t, positions in ix.other_reference.found(text) for p in positions]
+    # "the one above it" / "上面那个 vs 下面那个": a finding by its position, from the one in focus (or, with none,
+    # the highest / lowest); a lobe named ("is the LLL thing bigger than the RML nodule"): the finding in it
+    found += [(p, p + n, f"rel:{key}") for (key, n), positions in ix.relative_positions.found(text) for p in positions]
+    found += [(p, p + n, f"lobe:{key}") for (key, n), positions in ix.lobes.found(text) for p in positions]
     taken = sorted(found)
     for t, positions in ix.cue("focus_words").found(text):
         for p in positions:
             end = p + len(t)
             if text[end:end + 1] in ("俩", "们"):  # "它俩" / "它们": both, not the one in focus
                 continue
-            # "this nodule" / "这个结节": the pronoun is the named finding's determiner, not a finding of its own
-            if not any(a <= p < b or (name.startswith("d:") and end <= a <= end + 2) for a, b, name in taken):
+            # "this nodule" / "这个结节": the pronoun is the named finding's determiner, not a finding of its own;
+            # "它上面那个": the finding the position is taken from, not a finding named apart
+            if not any(a <= p < b or (name.startswith("d:") and end <= a <= end + 2)
+                       or (name.startswith("rel:") and end <= a <= end + 1 and not text[end:a].strip())
+                       for a, b, name in taken):
                 found.append((p, end, "focus"))
     out: list[str] = []
     covered = -1
@@ -1292,6 +1354,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "the one near the diaphragm" says which finding, not what is asked of it: its words ("near", "靠近",
     # "肺尖") ask no distance and name no zone
     rest = text[: near[2]] + " " * (near[3] - near[2]) + text[near[3]:] if near else text
+    # "sorry if this is a silly question, but …" / "不好意思": courtesy asks nothing
+    if ix.courtesy is not None:
+        rest = ix.courtesy.sub(lambda m: " " * len(m.group(0)), rest)
     if near and loc["zone"]:
         loc = {**loc, "zone": _first_key(_strip_terms(rest, v), ix.zones)}
     ids = tuple(f"{m.group(1).upper()}{int(m.group(2))}" for m in _ANCHOR_ID.finditer(question))
@@ -1335,9 +1400,11 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         if any(rest[: m.start()].rstrip().endswith(t) for _, t, _ in ix.ordinals.found_terms(rest[: m.start()])):
             rest = rest[: m.start()] + " " * (m.end() - m.start()) + rest[m.end():]
     which_lesion = ix.which_lesion is not None and bool(ix.which_lesion.search(text))
+    # "它比下面那个大吗": the one in focus and one beside it
+    beside_focus = "focus" in mentions and any(m.startswith("rel:") for m in mentions)
     # two lobes named ("is the LLL thing bigger than the RML nodule"): a finding in each
     pair = (len(set(ids)) >= 2 or both or len(lesion_groups(descriptors)) >= 2 or it_and_other or len(ordinals) >= 2
-            or which_lesion or len(set(_all_keys(text, ix.lobes))) >= 2)
+            or which_lesion or len(set(_all_keys(text, ix.lobes))) >= 2 or beside_focus)
     anatomy_kinds = [a.removesuffix("_right").removesuffix("_left") for a in loc["anatomy"]]
     relative = _first_key(text, ix.relative_positions)
     lesion_talk = bool(refs or ids or lesion_groups(descriptors) or relative)
@@ -1373,10 +1440,13 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "margin_part": _margin_part(text, v),
         "compare": _compare_cue(text, v, pair),
         "size_op": threshold[0] if threshold else None,
-        "measure_value": ix.measure_value is not None and bool(ix.measure_value.search(text)),
+        # "is the nodule 12 mm?" checks a value; "the report says 12 mm, but is the edge spiky?" does not
+        "measure_value": ix.measure_value is not None and bool(ix.measure_value.search(after_statements(text, v))),
         "units": sum(w for w, _ in ix.unit_keywords.found(text)),  # in keyword order, as the original sum
         "landmark": sorted(set(anatomy_kinds) & ix.relation_landmarks),
         "lesion_talk": lesion_talk,
+        # a structure Hilum assesses (heart, hilum, mediastinum, ...) and no lesion, named or located
+        "structure_only": bool(set(anatomy_kinds) & set(v.anatomy_states)) and not (lesion_talk or located or pointed),
         # "are both lung fields clear?" / "is the LLL clear?": the lungs, or a region of them, said to be clear
         "whole_lungs_clear": (whole_lungs or located) and ix.cue("clear_words").any_in(text),
         "presence": presence,
@@ -1394,6 +1464,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "kind_asked": asked == "lesion" and not signs,  # "is there any consolidation?" asks the sign
         "content_asked": asked == "content",
         "general_difference": bool(ix.general_difference and not refs and ix.general_difference.search(text)),
+        "resembles": ix.resembles is not None and bool(ix.resembles.search(text)),
+        "material_compared": ix.material_compared is not None and bool(ix.material_compared.search(text)),
         "suspicion": ix.cue("suspicion").any_in(text),
         "which_region": ix.which_region is not None and bool(ix.which_region.search(text)),
         # "show me the nodule on the image": "show me" with a finding named
@@ -1401,11 +1473,13 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
             ix.cue("show_named").any_in(text) and (pointed or bool(lesion_groups(descriptors)) or loc["lesion_side"] is not None)),
         "explain_not": ix.cue("explain_not").any_in(text),
     }
+    points = (pointed or bool(descriptors) or any(loc[k] for k in ("lesion_side", "lobe", "zone", "band"))
+              or features["other"] or features["ordinal"] is not None)
+    if points:  # "换成下面那条看看呢": "try that one" asks nothing of its own (no screening "看看")
+        rest = _TRY_TAIL.sub(lambda m: " " * len(m.group(0)), rest)
     scores = _first_question_scores(rest, v)
     intent = choose_intent(scores, features)
-    elliptical = max(scores.values(), default=0.0) < 1 and bool(_ELLIPSIS.search(text)) and (
-        pointed or bool(descriptors) or any(loc[k] for k in ("lesion_side", "lobe", "zone", "band"))
-        or features["other"] or features["ordinal"] is not None)
+    elliptical = max(scores.values(), default=0.0) < 1 and bool(_ELLIPSIS.search(text)) and points
     return Query(
         intent=intent,
         lang=lang,
@@ -1432,6 +1506,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         size_op=threshold[0] if threshold and intent == "size" else None,
         size_mm=threshold[1] if threshold and intent == "size" else None,
         yes_no=bool(_YES_NO.search(raw)),
+        place_checked=intent == "locate" and not features["show"] and bool(_PLACE_CHECK.search(raw)),
         elliptical=elliptical,
         not_descriptors=negated,
         kinds=screen_kinds(text, v) if intent == "screen" or (intent == "density" and asked == "content") else (),

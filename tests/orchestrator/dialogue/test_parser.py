@@ -318,3 +318,42 @@ def test_findings_are_mentioned_in_the_order_named(question: str, mentions: tupl
 ])
 def test_general_rules_from_the_v7_probes(question: str, intent: str) -> None:
     assert parse(question).intent == intent
+
+
+def test_a_letter_spelled_by_its_sound_is_corrected() -> None:
+    lexicon = load_vocabulary().lexicon
+    assert correct_typos("is the nodule calsified", lexicon) == "is the nodule calcified"
+    assert correct_typos("how far from the diafragm", lexicon) == "how far from the diaphragm"
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("my GP said there was a shadow on the left, but how big is it?", "size"),  # a statement before the question
+    ("报告上写了8mm,边缘毛不毛", "describe_margin"),  # ... and its value asks nothing
+    ("apologies for the basic question, where is the strand?", "locate"),  # courtesy asks nothing
+    ("is the nodule as dense as bone?", "density"),  # one finding against a tissue's density
+    ("how big is the heart shadow?", "assess_anatomy"),  # a size asked of a structure alone
+    ("左下那个像不像肺炎", "sign_checklist"),
+    ("这片子看着像肺癌吗", "sign_checklist"),  # "像" with a disease named
+    ("what's the difference between a hilum and a mediastinum?", "explain_term"),
+])
+def test_general_rules_from_the_v9_set(question: str, intent: str) -> None:
+    assert parse(question).intent == intent
+
+
+@pytest.mark.parametrize(("question", "mentions"), [
+    ("is the RLL one bigger than the LLL one?", ("lobe:RLL", "lobe:LLL")),
+    ("下面那个和上面那个哪个边缘更光", ("rel:below", "rel:above")),
+    ("它比上面那个密度高吗", ("focus", "rel:above")),
+    ("它上面那个多大", ("rel:above",)),  # "它" is where "上面" is taken from, not a finding of its own
+    ("which is more worrying, the right or the left one?", ("side:right", "side:left")),
+])
+def test_positions_lobes_and_elided_sides_are_mentioned_in_order(question: str, mentions: tuple[str, ...]) -> None:
+    assert parse(question).mentions == mentions
+
+
+def test_a_place_checked_and_a_try_on_another_finding() -> None:
+    assert parse("Is the strand in the right lung?").place_checked
+    assert parse("结节是在左肺吗").place_checked
+    assert not parse("Where is the strand?").place_checked
+    q = parse("那左边那个看看呢")
+    assert q.elliptical and q.intent != "screen"

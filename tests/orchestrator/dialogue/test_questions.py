@@ -32,13 +32,13 @@ HELD_OUT_V2 = DATA / "questions_heldout_v2.jsonl"
 # a change tuned on v2 (180/211), after one tuned on the dev set v4 (190/211) and after the resolver's
 # proximity and focus-order rules tuned on v4 (191/211), and after the rules tuned on the dev set v5
 # (194/211), and after the rules tuned on the dev set v7 and its probes (195/211), and after the rules tuned on
-# the dev set v8 (196/211), never on this file. Its misses are not printed (``show_misses``): until 2026-12-02 the
+# the dev set v8 (196/211), and after the rules tuned on the dev set v9 (197/211), never on this file. Its misses are not printed (``show_misses``): until 2026-12-02 the
 # test printed them, so later sessions had seen them once; no rule was written from them. On 2026-12-03 a grep for
 # vocabulary over every question file (v3 not left out) showed about ten lines that may be v3's (follow-up
 # intervals, thanks, a question about the liver) before the v8 rules were finished; those rules were written from
 # v8's misses beforehand
 HELD_OUT_V3 = DATA / "questions_heldout_v3.jsonl"
-HELD_OUT_V3_FLOOR = 196 / 211
+HELD_OUT_V3_FLOOR = 197 / 211
 HELD_OUT_V2_FLOOR = 166 / 166
 # a development set: 233 questions (zh 105, en 94, mixed 34; every intent, colloquial and jargon phrasing, typos,
 # "show me / mark it", anatomy and out-of-scope requests) written before a parser change and scored
@@ -89,9 +89,25 @@ DEV_V7_FLOOR = 118 / 118
 # number is asked of it, two lobes named are two findings, "不是X,另一个" excludes X, "小的那个" still points at
 # the smaller one beside a size threshold, vocabulary (SPN, follow up, thanks, other organs, 隔着): 145/150. The
 # five left: a statement clause before the question, a density compared with soft tissue, two lobes compared in
-# the order named, "上面那个 vs 下面那个", "这张片子像肺结核吗"
+# the order named, "上面那个 vs 下面那个", "这张片子像肺结核吗"; all five were fixed by the rules tuned on v9 (150/150)
 DEV_V8 = DATA / "questions_dev_v8.jsonl"
-DEV_V8_FLOOR = 145 / 150
+DEV_V8_FLOOR = 150 / 150
+# a sixth development set: 150 questions (zh 71, en 58, mixed 21; radiologists' phrasing, colloquial and polite
+# wrappers, typos in both scripts, mm/cm values, clock positions, "the one above it" / "它下方那个" after a turn,
+# comparisons in the order named, elliptical follow-ups, out-of-scope asides) written and labelled on 2026-12-03 by
+# someone who had not read the parser and never ran it on them, scored against the parser as it was (126/150 at
+# commit 08a7d20), then used, with v8's five left, to tune general rules: a statement clause before the question
+# asks nothing (nor does its value), nor does courtesy ("sorry if this is a silly question"); a finding compared with
+# a tissue's density ("compared with soft tissue") is not a comparison; "像肺结核吗" with a disease asks its signs; a
+# size asked of a structure alone ("how big is the heart?") assesses it; "the difference between a lobe and a zone"
+# compares no findings; "is the smaller lesion close to …" is a predicate, not "the one near …"; "the one above it",
+# "上面那个 vs 下面那个", a lobe and "the left or the right one" are findings named in order (Query.mentions), and
+# "it … the one below" two of them; "换成下面那条看看呢" is elliptical; "is the stripe in the lingula?" binds the stripe
+# wherever it lies; a letter spelled by its sound ("edjes"); vocabulary (见到什么, 那么大, 相隔, pleural-based, fat,
+# atelectasis, 怎么回事, broad, exercise, 小一点, 那些刺): 149/150. Held-out v3: 196/211 before, 197/211 after, never
+# read. The one left: "nodual" (two letters wrong in a short word) is not read as "nodule", so the nodule is not named
+DEV_V9 = DATA / "questions_dev_v9.jsonl"
+DEV_V9_FLOOR = 149 / 150
 
 
 class CountingEncoderDouble:
@@ -203,3 +219,9 @@ def test_dev_v8_score(make_facts: Callable[..., Any]) -> None:
     """The development set v8's score:
     ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v8``."""
     _score_set(DEV_V8, DEV_V8_FLOOR, "dev set v8", make_facts, size=150)
+
+
+def test_dev_v9_score(make_facts: Callable[..., Any]) -> None:
+    """The development set v9's score:
+    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v9``."""
+    _score_set(DEV_V9, DEV_V9_FLOOR, "dev set v9", make_facts, size=150)
