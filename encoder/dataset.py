@@ -34,7 +34,13 @@ from typing import Any
 import cv2
 import numpy as np
 
-from orchestrator.contracts.encoder import ANATOMY_STRIDE, HILUM_SIDES, INPUT_SIZE, LESION_STRIDE
+from orchestrator.contracts.encoder import (
+    ANATOMY_CLASSES,
+    ANATOMY_STRIDE,
+    HILUM_SIDES,
+    INPUT_SIZE,
+    LESION_STRIDE,
+)
 from orchestrator.contracts.preprocess import Resampling, prepare_film
 
 log = logging.getLogger(__name__)
@@ -164,6 +170,59 @@ def generate_dataset(seeds: Iterable[int], out_dir: Path, workers: int = 2, extr
         return [Path(p) for p in tqdm(pool.map(_write_case, jobs), total=len(jobs), desc="phantom cases")]
 
 
+def _write_other_ct_case(args: tuple[int, str, str, str]) -> str:
+    from encoder.phantom.other_ct import load, prepare, training_film
+
+    seed, out_dir, ct_dir, name = args
+    path = Path(out_dir) / f"case_{seed:05d}.npz"
+    if path.is_file():
+        return str(path)
+    patient = _other_patient(ct_dir, name, load, prepare)
+    t = training_film(patient, seed)
+    film, resampling = prepare_film(t.image)
+    masks = np.zeros((len(ANATOMY_CLASSES), *t.image.shape), dtype=bool)
+    masks[ANATOMY_CLASSES.index("lung_right")] = t.lungs["right"]
+    masks[ANATOMY_CLASSES.index("lung_left")] = t.lungs["left"]
+    known = np.zeros(len(ANATOMY_CLASSES), dtype=np.uint8)
+    known[[ANATOMY_CLASSES.index("lung_right"), ANATOMY_CLASSES.index("lung_left")]] = 1
+    anatomy = resize_masks(masks, resampling, INPUT_SIZE // ANATOMY_STRIDE)
+    lesion = resize_masks(t.lesion_mask[None], resampling, INPUT_SIZE // LESION_STRIDE)[0]
+    tmp = path.with_suffix(".tmp.npz")
+    np.savez_compressed(
+        tmp, image=film.astype(np.float16), anatomy=_quantise(anatomy), lesion=_quantise(lesion),
+        hilum=np.zeros((2, 2), dtype=np.float32), spacing=np.float32(t.spacing_mm * resampling.scale),
+        seed=np.int64(seed), anatomy_known=known, hilum_known=np.uint8(0),
+    )
+    tmp.rename(path)
+    return str(path)
+
+
+_PATIENTS: dict[tuple[str, str], Any] = {}
+
+
+def _other_patient(ct_dir: str, name: str, load: Any, prepare: Any) -> Any:
+    """One prepared patient per process (preparing one takes ~10 s)."""
+    key = (ct_dir, name)
+    if key not in _PATIENTS:
+        _PATIENTS[key] = prepare(load(name, Path(ct_dir)))
+    return _PATIENTS[key]
+
+
+def generate_other_ct_dataset(seeds: Iterable[int], out_dir: Path, ct_dir: Path, name: str, workers: int = 2) -> list[Path]:
+    """Training films of another patient's CT (``encoder.phantom.other_ct``): only the lung fields
+    and the lesions are labelled; every other anatomy channel and the hila are marked unknown
+    (``anatomy_known``, ``hilum_known``), and the losses leave them out."""
+    from tqdm import tqdm
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = [(s, str(out_dir), str(ct_dir), name) for s in seeds]
+    if workers <= 1:
+        return [Path(_write_other_ct_case(j)) for j in tqdm(jobs, desc=f"{name} films")]
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return [Path(p) for p in tqdm(pool.map(_write_other_ct_case, jobs, chunksize=8), total=len(jobs),
+                                      desc=f"{name} films")]
+
+
 @dataclass
 class TrainingSet:
     images: np.ndarray  # (N, 512, 512) float16
@@ -171,6 +230,14 @@ class TrainingSet:
     lesion: np.ndarray  # (N, 256, 256) uint8
     hilum: np.ndarray  # (N, 2, 2) float32
     seeds: np.ndarray  # (N,)
+    anatomy_known: np.ndarray | None = None  # (N, C) uint8: 1 where the channel is labelled (None: all)
+    hilum_known: np.ndarray | None = None  # (N,) uint8 (None: all)
+
+    def __post_init__(self) -> None:
+        if self.anatomy_known is None:
+            self.anatomy_known = np.ones(self.anatomy.shape[:2], dtype=np.uint8)
+        if self.hilum_known is None:
+            self.hilum_known = np.ones(self.anatomy.shape[0], dtype=np.uint8)
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
@@ -189,4 +256,7 @@ def load_dataset(*data_dirs: Path, limit: int | None = None) -> TrainingSet:
         lesion=np.stack([b["lesion"] for b in blobs]),
         hilum=np.stack([b["hilum"] for b in blobs]),
         seeds=np.array([int(b["seed"]) for b in blobs]),
+        anatomy_known=np.stack([b["anatomy_known"] if "anatomy_known" in b else np.ones(b["anatomy"].shape[0], np.uint8)
+                                for b in blobs]),
+        hilum_known=np.array([int(b["hilum_known"]) if "hilum_known" in b else 1 for b in blobs], dtype=np.uint8),
     )

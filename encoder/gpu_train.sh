@@ -13,6 +13,9 @@
 # draw a rendering style from those families, HOLD_OUT (e.g. "scatter" or "anatomy,scatter") keeps
 # families out; unset: the phantom's own look. LESION_MIX=varied draws the varied lesion mix (a third
 # of films normal, ground glass to calcified, multiple masses, lobar/patchy consolidation).
+# OTHER_CT=lung1 (issue 21) adds 600 films of another patient's CT (encoder/phantom/other_ct.py; only lungs
+# and lesions labelled) to both candidates' data; the CT must travel with the call (the device machine has
+# no network): fetch it here first (`python -m encoder.phantom.other_ct fetch`) and carry data/other-ct.
 # READER=1 (issue 22) also renders lesion-reader crops (seeds 4000+, a third of the CPUs) and trains
 # the reader on the GPU beside A and B, continued from the committed reader weights: $OUT/reader.pt
 # and reader.onnx; score it afterwards with `hilum evaluate-reader --seeds 0-49 --weights ...` and fit
@@ -55,6 +58,13 @@ timeout "$GEN_S" "${HILUM[@]}" train --generate 1000 --first-seed 1000 --generat
     --workers "$gen_plain" --data-dir "$WORK/plain" "${RENDER[@]}" >"$OUT/gen_plain.log" 2>&1 &
 timeout "$GEN_S" "${HILUM[@]}" train --generate 500 --first-seed 1500 --extra-lesion strand \
     --generate-only --workers "$gen_strand" --data-dir "$WORK/strand" "${RENDER[@]}" >"$OUT/gen_strand.log" 2>&1 &
+OTHER=()
+if [ -n "${OTHER_CT:-}" ]; then
+    timeout "$GEN_S" "${HILUM[@]}" train --generate 600 --first-seed 1000 --other-ct "$OTHER_CT" \
+        --other-ct-dir "${OTHER_CT_DIR:-data/other-ct}" --generate-only --workers 2 --data-dir "$WORK/other" \
+        >"$OUT/gen_other.log" 2>&1 &
+    OTHER=(--also-data "$WORK/other")
+fi
 if [ "${CHECK:-1}" = 1 ]; then
     OUT="$OUT/check" PYTHON="$PY" bash loadtests/gpu_check.sh >"$OUT/gpu_check.log" 2>&1 &
 fi
@@ -63,7 +73,7 @@ pkill -f -- "--generate-only" || true  # the pool workers a timeout leaves behin
 stamp "cases: $(ls "$WORK/plain"/case_*[0-9].npz | wc -l) plain, $(ls "$WORK/strand"/case_*[0-9].npz | wc -l) with a strand"
 
 workers=$(( (CPUS - 2) / 2 ))
-common=(--data-dir "$WORK/plain" --also-data "$WORK/strand" --init-from encoder/weights/anatomy_encoder.pt
+common=(--data-dir "$WORK/plain" --also-data "$WORK/strand" "${OTHER[@]}" --init-from encoder/weights/anatomy_encoder.pt
         --device "$DEVICE" --loader-workers "$workers" --batch-size 16 --time-budget-min "$TRAIN_MIN")
 "${HILUM[@]}" train "${common[@]}" --lr 8e-4 --seed 5 --out-dir "$WORK/runA" --weights-out "$OUT/candA.pt" \
     >"$OUT/trainA.log" 2>&1 &

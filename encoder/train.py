@@ -125,7 +125,10 @@ def make_batch(
     data: TrainingSet, indices: np.ndarray, rng: np.random.Generator, max_shift: int
 ) -> dict[str, torch.Tensor]:
     samples = [augment_sample(data, int(i), rng, max_shift) for i in indices]
+    assert data.anatomy_known is not None and data.hilum_known is not None
     return {
+        "anatomy_known": torch.from_numpy(data.anatomy_known[indices].astype(np.float32)),
+        "hilum_known": torch.from_numpy(data.hilum_known[indices].astype(np.float32)),
         "image": torch.from_numpy(np.stack([s[0] for s in samples])[:, None]),
         "anatomy": torch.from_numpy(np.stack([s[1] for s in samples])),
         "lesion": torch.from_numpy(np.stack([s[2] for s in samples])[:, None]),
@@ -177,9 +180,14 @@ def batch_stream(data: TrainingSet, cfg: TrainConfig, state: TrainState) -> Iter
 
 
 # --- losses ------------------------------------------------------------------------------------------
-def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0) -> torch.Tensor:
-    """1 - Dice per (class), summed over batch and space; classes absent from the batch count less."""
+def soft_dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0,
+                   known: torch.Tensor | None = None) -> torch.Tensor:
+    """1 - Dice per (class), summed over batch and space; classes absent from the batch count less.
+    ``known`` (N, C): 1 where a sample's channel is labelled; unlabelled ones add nothing."""
     p = torch.sigmoid(logits)
+    if known is not None:
+        m = known[:, :, None, None]
+        p, target = p * m, target * m
     dims = (0, 2, 3)
     inter = (p * target).sum(dims)
     denom = p.sum(dims) + target.sum(dims)
@@ -197,10 +205,20 @@ def hilum_target(points: torch.Tensor, size: int, stride: int) -> torch.Tensor:
 
 
 def compute_losses(outputs: tuple[torch.Tensor, ...], batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Anatomy, lesion and hilum losses. A batch may mark channels and hila it does not label
+    (``anatomy_known`` (N, C), ``hilum_known`` (N,): films of another patient's CT label only the
+    lungs and the lesions); those add nothing. Fully labelled batches give the plain means."""
     anatomy, lesion, hilum = outputs
     pos_weight = torch.tensor(LESION_POS_WEIGHT, device=lesion.device)
+    known = batch.get("anatomy_known")
+    if known is None:
+        anat_bce = F.binary_cross_entropy_with_logits(anatomy, batch["anatomy"])
+    else:
+        m = known[:, :, None, None].expand_as(anatomy)
+        bce = F.binary_cross_entropy_with_logits(anatomy, batch["anatomy"], reduction="none")
+        anat_bce = (bce * m).sum() / m.sum().clamp_min(1.0)
     losses = {
-        "anat": F.binary_cross_entropy_with_logits(anatomy, batch["anatomy"]) + soft_dice_loss(anatomy, batch["anatomy"]),
+        "anat": anat_bce + soft_dice_loss(anatomy, batch["anatomy"], known=known),
         "les": F.binary_cross_entropy_with_logits(
             lesion, batch["lesion"], weight=batch.get("lesion_weight"), pos_weight=pos_weight
         )
@@ -208,7 +226,12 @@ def compute_losses(outputs: tuple[torch.Tensor, ...], batch: dict[str, torch.Ten
     }
     target = hilum_target(batch["hilum"], hilum.shape[-1], HILUM_STRIDE)
     log_p = F.log_softmax(hilum.flatten(2), dim=-1)
-    losses["hil"] = -(target * log_p).sum(-1).mean() * HILUM_LOSS_WEIGHT
+    per_point = -(target * log_p).sum(-1)  # (N, 2)
+    hk = batch.get("hilum_known")
+    if hk is None:
+        losses["hil"] = per_point.mean() * HILUM_LOSS_WEIGHT
+    else:
+        losses["hil"] = (per_point * hk[:, None]).sum() / (2.0 * hk.sum()).clamp_min(1.0) * HILUM_LOSS_WEIGHT
     losses["total"] = losses["anat"] + losses["les"] + losses["hil"]
     return losses
 

@@ -36,6 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     train.add_argument("--lesion-mix", choices=LESION_MIXES, default="default",
                        help="--generate: the lesions drawn per case ('varied': a third normal, ground glass to "
                             "calcified, 4-60 mm, multiple masses, lobar/patchy consolidation; use its own --data-dir)")
+    train.add_argument("--other-ct", default=None, metavar="NAME",
+                       help="--generate: films of another patient's CT instead of the phantom (lung1 or lung2, "
+                            "fetched by `python -m encoder.phantom.other_ct fetch`; only lungs and lesions labelled)")
+    train.add_argument("--other-ct-dir", type=Path, default=Path("data/other-ct"), metavar="DIR")
     train.add_argument("--generate-only", action="store_true", help="generate the dataset and stop")
     train.add_argument("--workers", type=int, default=2, help="processes for dataset generation")
     train.add_argument("--time-budget-min", type=float, default=45.0)
@@ -87,8 +91,14 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
             return 2
         render = render_families(args)
         mix = lesion_mix(args)
-        generate_dataset(seeds, args.data_dir, workers=args.workers, extra_lesion=args.extra_lesion, render=render,
-                         lesion_mix=mix)
+        if args.other_ct:
+            from encoder.dataset import generate_other_ct_dataset
+
+            generate_other_ct_dataset(seeds, args.data_dir, args.other_ct_dir, args.other_ct, workers=args.workers)
+            print(f"another patient's CT: {args.other_ct}")
+        else:
+            generate_dataset(seeds, args.data_dir, workers=args.workers, extra_lesion=args.extra_lesion,
+                             render=render, lesion_mix=mix)
         if render is not None:
             print(f"rendering families: {render}")
         if mix is not None:

@@ -88,7 +88,7 @@ def hu_to_mu(hu: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return soft.astype(np.float32), bone.astype(np.float32)
 
 
-def _body_mask(hu: np.ndarray) -> np.ndarray:
+def body_mask(hu: np.ndarray) -> np.ndarray:
     """The patient (no table, no air outside): largest 3D component above -500 HU, holes filled per slice."""
     from scipy import ndimage
 
@@ -207,7 +207,7 @@ def _build(target: Path) -> None:
     dx, dy, dz = (float(v) for v in ct.header.get_zooms()[:3])
     hu = np.asarray(ct.dataobj, dtype=np.float32)
     seg = np.asarray(nib.load(str(src / "mask.nii.gz")).dataobj).astype(np.uint8)
-    body = _body_mask(hu)
+    body = body_mask(hu)
     hu = np.where(body, np.clip(hu, -1000, 3000), AIR_HU).astype(np.float32)
     soft, bone = hu_to_mu(hu)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".build-"))

@@ -245,3 +245,51 @@ def test_training_with_loader_workers(tmp_path: Path) -> None:
                       steps=2, batch_size=2, threads=1, loader_workers=1)
     assert train(cfg)["steps"] == 2
     assert load_checkpoint(tmp_path / "w.pt")(torch.zeros(1, 1, 512, 512))[1].shape[-1] == 256
+
+
+def _outputs_and_batch(n: int = 3) -> tuple[tuple[torch.Tensor, ...], dict[str, torch.Tensor]]:
+    g = torch.Generator().manual_seed(1)
+    c = len(ANATOMY_CLASSES)
+    outputs = (torch.randn(n, c, 16, 16, generator=g), torch.randn(n, 1, 32, 32, generator=g),
+               torch.randn(n, 2, 16, 16, generator=g))
+    batch = {"anatomy": (torch.rand(n, c, 16, 16, generator=g) > 0.5).float(),
+             "lesion": (torch.rand(n, 1, 32, 32, generator=g) > 0.9).float(),
+             "hilum": torch.rand(n, 2, 2, generator=g) * 60}
+    return outputs, batch
+
+
+def test_a_fully_labelled_batch_gives_the_plain_losses() -> None:
+    outputs, batch = _outputs_and_batch()
+    plain = compute_losses(outputs, batch)
+    marked = compute_losses(outputs, {**batch, "anatomy_known": torch.ones(3, len(ANATOMY_CLASSES)),
+                                      "hilum_known": torch.ones(3)})
+    for key in ("anat", "les", "hil", "total"):
+        assert torch.allclose(plain[key], marked[key], atol=1e-6), key
+
+
+def test_channels_and_hila_a_film_does_not_label_add_nothing() -> None:
+    """Films of another patient's CT label only the lungs and the lesions (encoder/dataset.py)."""
+    outputs, batch = _outputs_and_batch()
+    known = torch.ones(3, len(ANATOMY_CLASSES))
+    known[2, 2:] = 0.0  # the third film: lungs only
+    hk = torch.tensor([1.0, 1.0, 0.0])
+    base = compute_losses(outputs, {**batch, "anatomy_known": known, "hilum_known": hk})
+    changed = {k: v.clone() for k, v in batch.items()}
+    changed["anatomy"][2, 2:] = 1.0 - changed["anatomy"][2, 2:]  # whatever the unlabelled targets hold
+    changed["hilum"][2] = 0.0
+    other = compute_losses(outputs, {**changed, "anatomy_known": known, "hilum_known": hk})
+    assert torch.allclose(base["anat"], other["anat"]) and torch.allclose(base["hil"], other["hil"])
+    # ... while a labelled channel's target still counts
+    changed["anatomy"][2, 0] = 1.0 - changed["anatomy"][2, 0]
+    assert not torch.allclose(base["anat"], compute_losses(outputs, {**changed, "anatomy_known": known,
+                                                                      "hilum_known": hk})["anat"])
+    none = compute_losses(outputs, {**batch, "anatomy_known": known, "hilum_known": torch.zeros(3)})
+    assert float(none["hil"]) == 0.0
+
+
+def test_a_training_set_without_marks_is_fully_labelled_and_batches_carry_the_marks() -> None:
+    data = _training_set(2)
+    assert data.anatomy_known is not None and data.anatomy_known.shape == (2, len(ANATOMY_CLASSES))
+    assert data.anatomy_known.all() and data.hilum_known is not None and data.hilum_known.all()
+    batch = make_batch(data, np.array([1, 0]), np.random.default_rng(0), max_shift=0)
+    assert batch["anatomy_known"].shape == (2, len(ANATOMY_CLASSES)) and batch["hilum_known"].tolist() == [1.0, 1.0]
