@@ -171,13 +171,13 @@ def generate_dataset(seeds: Iterable[int], out_dir: Path, workers: int = 2, extr
 
 
 def _write_other_ct_case(args: tuple[int, str, str, str]) -> str:
-    from encoder.phantom.other_ct import load, prepare, training_film
+    from encoder.phantom.other_ct import training_film
 
     seed, out_dir, ct_dir, name = args
     path = Path(out_dir) / f"case_{seed:05d}.npz"
     if path.is_file():
         return str(path)
-    patient = _other_patient(ct_dir, name, load, prepare)
+    patient = _other_patient(ct_dir, name)
     t = training_film(patient, seed)
     film, resampling = prepare_film(t.image)
     masks = np.zeros((len(ANATOMY_CLASSES), *t.image.shape), dtype=bool)
@@ -200,8 +200,10 @@ def _write_other_ct_case(args: tuple[int, str, str, str]) -> str:
 _PATIENTS: dict[tuple[str, str], Any] = {}
 
 
-def _other_patient(ct_dir: str, name: str, load: Any, prepare: Any) -> Any:
+def _other_patient(ct_dir: str, name: str) -> Any:
     """One prepared patient per process (preparing one takes ~10 s)."""
+    from encoder.phantom.other_ct import load, prepare
+
     key = (ct_dir, name)
     if key not in _PATIENTS:
         _PATIENTS[key] = prepare(load(name, Path(ct_dir)))

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.findings.plausibility import binary_entropy
 
 
 def lesion_map_entropy(maps: AnatomyMaps) -> float:
@@ -30,8 +31,7 @@ def lesion_map_entropy(maps: AnatomyMaps) -> float:
     lungs = (maps.channel("lung_right") > 0.5) | (maps.channel("lung_left") > 0.5)
     if not lungs.any():
         return 0.0
-    p = np.clip(maps.lesion[lungs].astype(np.float64), 1e-4, 1 - 1e-4)
-    return float(np.mean(-(p * np.log2(p) + (1 - p) * np.log2(1 - p))))
+    return float(np.mean(binary_entropy(maps.lesion[lungs]), dtype=np.float64))
 
 
 def _spread(values: list[float]) -> str:
@@ -50,19 +50,12 @@ def measure(encoder: Any, seeds: list[int], films: int, ct_dir: Path | None) -> 
                          for s in seeds]
     if ct_dir is not None:
         from encoder.phantom.other_ct import CASES, load, prepare
-        from loadtests.score_other_ct import RENDERINGS, film_lines, render_film
+        from loadtests.score_other_ct import films_of
 
-        for name in CASES:
-            patient = prepare(load(name, ct_dir))
-            for rendering in RENDERINGS:
-                vals = []
-                for seed in range(films):
-                    rng = np.random.default_rng([seed, RENDERINGS.index(rendering), CASES.index(name)])
-                    line, _ = film_lines(patient, seed % 3 == 0, rendering, rng)
-                    film = render_film(line, rendering, patient.spacing_mm, rng, patient.lung_film)
-                    image = prepare_film(np.round(np.clip(film, 0, 1) * 4095).astype(np.uint16))[0]
-                    vals.append(lesion_map_entropy(encoder.encode(image)))
-                groups[f"{name}, {rendering}"] = vals
+        for index, name in enumerate(CASES):
+            for f in films_of(prepare(load(name, ct_dir)), index, films):
+                image = prepare_film(np.round(np.clip(f.image, 0, 1) * 4095).astype(np.uint16))[0]
+                groups.setdefault(f"{name}, {f.rendering}", []).append(lesion_map_entropy(encoder.encode(image)))
     return groups
 
 

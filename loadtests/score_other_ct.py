@@ -33,6 +33,8 @@ import json
 import os
 import platform
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,28 @@ def film_lines(p: Patient, normal: bool, rendering: str, rng: np.random.Generato
     if p.tumour is not None:
         lesions.append(p.tumour)
     return p.soft + bone_factor * p.bone + extra, lesions
+
+
+@dataclass(frozen=True)
+class Film:
+    seed: int
+    rendering: str
+    normal: bool  # the tumour cleared, no nodule
+    image: np.ndarray  # float32 [0, 1], the patient's film pixels
+    lesions: list[Lesion]
+
+
+def films_of(patient: Patient, case_index: int, films: int, seed0: int = 0,
+             renderings: tuple[str, ...] = RENDERINGS) -> Iterator[Film]:
+    """The films of one patient, in order: every third seed normal, each seed in every rendering,
+    each from its own generator ``default_rng([seed, rendering, case_index])``."""
+    for n in range(films):
+        seed = seed0 + n
+        for rendering in renderings:
+            rng = np.random.default_rng([seed, RENDERINGS.index(rendering), case_index])
+            line, lesions = film_lines(patient, n % 3 == 0, rendering, rng)
+            yield Film(seed, rendering, n % 3 == 0, render_film(line, rendering, patient.spacing_mm, rng,
+                                                                 patient.lung_film), lesions)
 
 
 def dicom_bytes(film: np.ndarray, spacing: float, seed: int) -> bytes:
@@ -157,19 +181,13 @@ def run(ct_dir: Path, films: int, seed0: int, renderings: tuple[str, ...], sheet
             print(f"{name}: CT {patient.ct.hu.shape} at {patient.ct.spacing} mm, lungs "
                   f"{patient.lungs.sum() * np.prod(patient.ct.spacing) / 1e6:.2f} L, tumour "
                   f"{patient.tumour}, prepared in {time.perf_counter() - t0:.0f} s")
-            for n in range(films):
-                seed = seed0 + n
-                normal = n % 3 == 0
-                for rendering in renderings:
-                    rng = np.random.default_rng([seed, RENDERINGS.index(rendering), cases.index(name)])
-                    line, lesions = film_lines(patient, normal, rendering, rng)
-                    film = render_film(line, rendering, patient.spacing_mm, rng, patient.lung_film)
-                    row = score_film(engine, dicom_bytes(film, patient.spacing_mm, seed), lesions, patient.spacing_mm)
-                    row.update({"ct": name, "seed": seed, "rendering": rendering, "normal": normal})
-                    rows.append(row)
-                    if sheet is not None and n < 3:
-                        tiles.append(_tile(film, lesions, f"{name} s{seed} {rendering}: {row['outcome']} "
-                                                        f"{row['found']}/{row['lesions']} +{row['false']}"))
+            for f in films_of(patient, cases.index(name), films, seed0, renderings):
+                row = score_film(engine, dicom_bytes(f.image, patient.spacing_mm, f.seed), f.lesions, patient.spacing_mm)
+                row.update({"ct": name, "seed": f.seed, "rendering": f.rendering, "normal": f.normal})
+                rows.append(row)
+                if sheet is not None and f.seed < seed0 + 3:
+                    tiles.append(_tile(f.image, f.lesions, f"{name} s{f.seed} {f.rendering}: {row['outcome']} "
+                                                           f"{row['found']}/{row['lesions']} +{row['false']}"))
     finally:
         encoder.close()
     if sheet is not None and tiles:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import os
 import shutil
 import subprocess
 import sys
@@ -328,10 +329,7 @@ def fetch(out: Path) -> None:
         tools = Path(tmp) / "tools"
         pip = [sys.executable, "-m", "pip"]
         subprocess.run([*pip, "install", "-q", "versioneer", "--target", str(tools)], check=True)
-        env = {"PYTHONPATH": str(tools), "PATH": "/usr/bin:/bin"}
-        import os
-
-        env = {**os.environ, **env}
+        env = {**os.environ, "PYTHONPATH": str(tools)}  # versioneer, for the sdist's metadata
         subprocess.run([*pip, "download", PACKAGE, "--no-deps", "--no-binary", ":all:", "--no-build-isolation",
                         "-d", tmp], check=True, env=env)
         sdist = next(Path(tmp).glob("pyradiomics-*.tar.gz"))

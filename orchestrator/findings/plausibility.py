@@ -52,13 +52,14 @@ class Plausibility:
 def map_entropy(maps: AnatomyMaps) -> float:
     """Mean binary entropy (bits per pixel) of the ENTROPY_CHANNELS maps. In float32 (the maps' own
     precision; half the time of float64, the mean differs by ~1e-8 bits), summed in float64."""
-    lo, hi = np.float32(1e-4), np.float32(1 - 1e-4)
-    out = []
-    for name in ENTROPY_CHANNELS:
-        p = np.clip(maps.channel(name).astype(np.float32, copy=False), lo, hi)
-        q = 1 - p
-        out.append(float(np.mean(-(p * np.log2(p) + q * np.log2(q)), dtype=np.float64)))
-    return float(np.mean(out))
+    return float(np.mean([np.mean(binary_entropy(maps.channel(name)), dtype=np.float64) for name in ENTROPY_CHANNELS]))
+
+
+def binary_entropy(prob: np.ndarray) -> np.ndarray:
+    """Per-pixel binary entropy (bits) of probabilities, in float32, clipped to [1e-4, 1 - 1e-4]."""
+    p = np.clip(prob.astype(np.float32, copy=False), np.float32(1e-4), np.float32(1 - 1e-4))
+    q = 1 - p
+    return -(p * np.log2(p) + q * np.log2(q))
 
 
 def lungs_ok(geom: Geometry) -> bool:

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from orchestrator.dialogue.engine import DialogueEngine
 from orchestrator.settings import Settings
 
@@ -191,37 +193,20 @@ def test_heldout_v3_score(make_facts: Callable[..., Any]) -> None:
     _score_set(HELD_OUT_V3, HELD_OUT_V3_FLOOR, "held-out set v3 (target 97%)", make_facts, show_misses=False)
 
 
-def test_dev_v4_score(make_facts: Callable[..., Any]) -> None:
-    """The development set v4's score:
-    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v4``."""
-    _score_set(DEV_V4, DEV_V4_FLOOR, "dev set v4", make_facts, size=200)
+# the development sets: (path, floor, minimum size); each runs as ``-k dev_vN``
+DEV_SETS: dict[str, tuple[Path, float, int]] = {
+    "dev_v4": (DEV_V4, DEV_V4_FLOOR, 200),
+    "dev_v5": (DEV_V5, DEV_V5_FLOOR, 200),
+    "dev_v6": (DEV_V6, DEV_V6_FLOOR, 200),
+    "dev_v7": (DEV_V7, DEV_V7_FLOOR, 100),
+    "dev_v8": (DEV_V8, DEV_V8_FLOOR, 150),
+    "dev_v9": (DEV_V9, DEV_V9_FLOOR, 150),
+}
 
 
-def test_dev_v5_score(make_facts: Callable[..., Any]) -> None:
-    """The development set v5's score:
-    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v5``."""
-    _score_set(DEV_V5, DEV_V5_FLOOR, "dev set v5", make_facts, size=200)
-
-
-def test_dev_v6_score(make_facts: Callable[..., Any]) -> None:
-    """The development set v6's score:
-    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v6``."""
-    _score_set(DEV_V6, DEV_V6_FLOOR, "dev set v6", make_facts, size=200)
-
-
-def test_dev_v7_score(make_facts: Callable[..., Any]) -> None:
-    """The development set v7's score:
-    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v7``."""
-    _score_set(DEV_V7, DEV_V7_FLOOR, "dev set v7", make_facts, size=100)
-
-
-def test_dev_v8_score(make_facts: Callable[..., Any]) -> None:
-    """The development set v8's score:
+@pytest.mark.parametrize("name", list(DEV_SETS))
+def test_dev_set_score(name: str, make_facts: Callable[..., Any]) -> None:
+    """A development set's score, e.g. v8's:
     ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v8``."""
-    _score_set(DEV_V8, DEV_V8_FLOOR, "dev set v8", make_facts, size=150)
-
-
-def test_dev_v9_score(make_facts: Callable[..., Any]) -> None:
-    """The development set v9's score:
-    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k dev_v9``."""
-    _score_set(DEV_V9, DEV_V9_FLOOR, "dev set v9", make_facts, size=150)
+    path, floor, size = DEV_SETS[name]
+    _score_set(path, floor, name.replace("_", " set "), make_facts, size=size)
