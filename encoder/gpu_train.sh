@@ -16,6 +16,8 @@
 # OTHER_CT=lung1 (issue 21) adds 600 films of another patient's CT (encoder/phantom/other_ct.py; only lungs
 # and lesions labelled) to both candidates' data; the CT must travel with the call (the device machine has
 # no network): fetch it here first (`python -m encoder.phantom.other_ct fetch`) and carry data/other-ct.
+# ZOOM_OUT=P (issue 21) zooms a share P of both candidates' training samples out to a wider field of view
+# (encoder/field_of_view.py: the chest smaller in the frame, abdomen, neck and arms around it), e.g. 0.35.
 # READER=1 (issue 22) also renders lesion-reader crops (seeds 4000+, a third of the CPUs) and trains
 # the reader on the GPU beside A and B, continued from the committed reader weights: $OUT/reader.pt
 # and reader.onnx; score it afterwards with `hilum evaluate-reader --seeds 0-49 --weights ...` and fit
@@ -75,6 +77,9 @@ stamp "cases: $(ls "$WORK/plain"/case_*[0-9].npz | wc -l) plain, $(ls "$WORK/str
 workers=$(( (CPUS - 2) / 2 ))
 common=(--data-dir "$WORK/plain" --also-data "$WORK/strand" "${OTHER[@]}" --init-from encoder/weights/anatomy_encoder.pt
         --device "$DEVICE" --loader-workers "$workers" --batch-size 16 --time-budget-min "$TRAIN_MIN")
+if [ -n "${ZOOM_OUT:-}" ]; then
+    common+=(--zoom-out "$ZOOM_OUT")
+fi
 "${HILUM[@]}" train "${common[@]}" --lr 8e-4 --seed 5 --out-dir "$WORK/runA" --weights-out "$OUT/candA.pt" \
     >"$OUT/trainA.log" 2>&1 &
 "${HILUM[@]}" train "${common[@]}" --lr 1.5e-3 --seed 6 --lesion-channels 32 --lesion-fine-blocks 2 \

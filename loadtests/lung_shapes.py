@@ -46,6 +46,8 @@ from typing import Any
 import cv2
 import numpy as np
 
+from orchestrator.findings.plausibility import width_height
+
 STATS: tuple[str, ...] = ("wh_right", "wh_left", "area_right", "area_left", "height_width", "rl_area",
                           "cpa_right", "cpa_left", "gap", "dome")
 WORK_SIZE = 256  # masks are compared at this size (longest side)
@@ -174,10 +176,9 @@ def shape_stats(right: np.ndarray, left: np.ndarray) -> dict[str, float]:
     out: dict[str, float] = {}
     heights = {}
     for side, m in (("right", right), ("left", left)):
-        yy, xx = np.nonzero(m)
-        hh, ww = float(yy.max() - yy.min() + 1), float(xx.max() - xx.min() + 1)
-        heights[side] = hh
-        out[f"wh_{side}"] = ww / hh
+        yy = np.nonzero(m)[0]
+        heights[side] = float(yy.max() - yy.min() + 1)
+        out[f"wh_{side}"] = width_height(m)
         out[f"area_{side}"] = float(m.sum()) / box
         out[f"cpa_{side}"] = costophrenic_angle(m, side)
     out["height_width"] = max(heights.values()) / width

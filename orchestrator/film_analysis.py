@@ -78,6 +78,10 @@ class FilmAnalyser:
         check = timed("gate", timings, check_film, film.image, film.resampling, film.info, lang)
         maps = timed("encode", timings, self.encoder.encode, film.image)
         spacing = film.spacing or estimate_spacing(maps, film.info.get("spacing_rejected"))
+        if self.settings.second_look:  # a lesion counts only if found again at two other scales
+            from orchestrator.encoders.second_look import second_look
+
+            maps = timed("second_look", timings, second_look, self.encoder, film.image, maps, spacing)
         facts = timed("findings", timings, analyse, maps, spacing, check)
         if self.reader is not None and facts.findings:
             facts = timed("read", timings, self._read_lesions, film, facts)

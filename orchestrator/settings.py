@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     )
     encoder_workers: int = Field(default=2, description="embedded: ORT runner threads sharing one session")
     triton_bin: Path | None = Field(default=None, description="tritonserver binary; default: the pytriton wheel's")
+    second_look: bool = Field(default=False, description="report a lesion only if the encoder finds it again on "
+                              "the film scaled by 0.85 and 1.15 (orchestrator/encoders/second_look.py): two more "
+                              "encoder passes per first turn with findings; for weights trained on scaled films")
 
     # --- lesion reader (issue 22: orchestrator/findings/lesion_reading.py) ----------------------
     lesion_reader: str = Field(default="embedded", description="'off', 'embedded' (in-process ONNX Runtime) or "

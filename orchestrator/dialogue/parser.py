@@ -17,6 +17,9 @@ farthest ("proximity": a cue that describes a lesion, never "is it near the pleu
 language Hilum does not speak is out of scope for that reason. A statement before the question and courtesy
 ("sorry if this is a silly question") ask nothing; a size asked of a structure alone ("how big is the heart?")
 assesses it; a finding compared with a tissue ("compared with soft tissue") is no comparison of findings.
+"The lateral / medial one" is the finding farthest from / nearest to the midline; how bad a lesion named is
+("is the nodule something to worry about?") asks its checklist. The typo correction leaves common English words
+and a known word with its ending alone, and reads a vowel slip ("nodual") as its word.
 
 Speed (a follow-up turn's budget is a few ms): every term is lower-cased and indexed once per vocabulary
 (``Vocabulary.index``); one search per text finds all of them (``_Matcher``), and each group reads its
@@ -76,7 +79,9 @@ _TIE_ORDER: tuple[str, ...] = (
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z][a-z\-']*")
-_ANCHOR_ID = re.compile(r"(?<![A-Za-z0-9])([AaFf])\s?(\d{1,2})(?![0-9A-Za-z])")
+# "A2" / "f1" / "A 2"; never a value with its unit or decimals ("a 12 mm nodule", "a 1.5 cm one")
+_ANCHOR_ID = re.compile(r"(?<![A-Za-z0-9])([AaFf])\s?(\d{1,2})"
+                        r"(?![0-9A-Za-z]|[.,]\d|\s*(?:mm|cm|毫米|厘米|公分|millimet|centimet))")
 
 
 @dataclass(frozen=True)
@@ -325,10 +330,23 @@ def correct_typos(text: str, lexicon: frozenset[str]) -> str:
             return word
         if word.endswith("'s") and (len(word) < 6 or word[:-2] in lexicon):  # "where's", "it's": a known word and 's
             return word
+        if _inflected(word, lexicon):  # "notching", "months": a known word with its ending, no typo
+            return word
         close = _closest_word(word, lexicon)
-        return close if close != word or len(word) < 5 else _swapped_word(word, lexicon) or _respelled(word, lexicon)
+        if close != word or len(word) < 5:
+            return close
+        return _swapped_word(word, lexicon) or _vowel_slip(word, lexicon) or _respelled(word, lexicon)
 
     return _LATIN_WORD.sub(fix, text)
+
+
+_ENDINGS = ("s", "es", "d", "ed", "ing", "ly", "er", "est")
+
+
+def _inflected(word: str, lexicon: frozenset[str]) -> bool:
+    """Whether the word is a lexicon word of five letters or more with an ending ("notch" + "ing"; "whats" is
+    no "what" + "s")."""
+    return any(word.endswith(e) and len(word) - len(e) >= 5 and word[: -len(e)] in lexicon for e in _ENDINGS)
 
 
 def _swapped_word(word: str, lexicon: frozenset[str]) -> str | None:
@@ -339,6 +357,36 @@ def _swapped_word(word: str, lexicon: frozenset[str]) -> str | None:
         if swapped in lexicon:
             return swapped
     return None
+
+
+_VOWELS = frozenset("aeiouy")
+
+
+def _consonants(word: str) -> str:
+    return "".join(c for c in word if c not in _VOWELS)
+
+
+@lru_cache(maxsize=8)
+def _by_consonants(lexicon: frozenset[str]) -> dict[tuple[str, str], tuple[str, ...]]:
+    """Lexicon words of five letters or more by (first letter, consonants in order)."""
+    out: dict[tuple[str, str], list[str]] = {}
+    for w in sorted(lexicon):
+        if len(w) >= 5:
+            out.setdefault((w[0], _consonants(w)), []).append(w)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def _vowel_slip(word: str, lexicon: frozenset[str]) -> str | None:
+    """The one lexicon word ``word`` (six letters or more) gives with only its vowels changed, moved or dropped
+    ("nodual" for "nodule"): same first letter, the same consonants (three or more) in the
+    same order, a length one letter apart at most and difflib's ratio at 0.75 or more; None when no word or more
+    than one fits."""
+    skeleton = _consonants(word)
+    if len(word) < 6 or len(skeleton) < 3:  # "spiky" is no slip of "spike"
+        return None
+    fits = [w for w in _by_consonants(lexicon).get((word[0], skeleton), ())
+            if abs(len(w) - len(word)) <= 1 and difflib.SequenceMatcher(None, word, w).ratio() >= 0.75]
+    return fits[0] if len(fits) == 1 else None
 
 
 # spellings of one sound, either way round ("edjes" for "edges", "calsified", "kavity", "diafragm")
@@ -415,7 +463,11 @@ def _is_latin(term: str) -> bool:
 
 @lru_cache(maxsize=8192)
 def _term_pattern(term: str) -> re.Pattern[str]:
-    end = r"s?(?![a-z])" if len(term) <= 4 else ""
+    # a short term, or one ending in a word of a letter or two or in "the" ("what's a", "from the"), is a whole word:
+    # "what's a" is not in "what's abnormal", nor "from the" in "apart from these"
+    last = term.rsplit(" ", 1)[-1]
+    whole = " " in term and (len(last) <= 2 or last == "the")
+    end = r"s?(?![a-z])" if len(term) <= 4 else (r"(?![a-z])" if whole else "")
     return re.compile(r"(?<![a-z])" + re.escape(term) + end)
 
 
@@ -624,6 +676,8 @@ class _Index:
         self.asks = re.compile(v.cues["asks"]) if v.cues.get("asks") else None
         self.side_pointers = re.compile(v.cues["side_pointers"]) if v.cues.get("side_pointers") else None
         self.which_lesion = re.compile(v.cues["which_lesion"]) if v.cues.get("which_lesion") else None
+        self.lesion_looked_for = re.compile(v.cues["lesion_looked_for"]) if v.cues.get("lesion_looked_for") else None
+        self.more_of_concern = re.compile(v.cues["more_of_concern"]) if v.cues.get("more_of_concern") else None
         self.measure_value = re.compile(v.cues["measure_value"]) if v.cues.get("measure_value") else None
         self.general_difference = re.compile(v.cues["general_difference"]) if v.cues.get("general_difference") else None
         self.material_compared = re.compile(v.cues["material_compared"]) if v.cues.get("material_compared") else None
@@ -640,6 +694,9 @@ class _Index:
         self.landmark_of = {t.lower(): name for name, terms in prox.get("landmarks", {}).items() for t in terms}
         self.landmarks = _Terms((t, t) for t in self.landmark_of)
         self.proximity_cue_of, self.proximity_patterns = _proximity_patterns(prox, tuple(self.landmark_of))
+        # "the lateral one" / "内侧那个": the finding farthest from (nearest to) the mediastinum
+        midline = prox.get("toward_midline", {})
+        self.midline_patterns = tuple((cue, re.compile(midline[cue])) for cue in ("far", "near") if midline.get(cue))
 
         # one search per text for every term above (the cue fallback in ``cue`` has its own)
         groups = [t for t in vars(self).values() if isinstance(t, _Terms)]
@@ -828,11 +885,12 @@ _ALTERNATION = re.compile(r"或者|或是|还是|(?<![a-z])or(?![a-z])")
 # "结节多大?边缘光不光滑?": two questions in one; the first is answered (the reader asks the second next)
 _QUESTION_END = re.compile(r"[?？]\s*(?=\S)")
 # an elliptical follow-up: "那右边那个呢", "and the one on the left?", "what about the other one?"
-_ELLIPSIS = re.compile(r"呢\s*[?？]?\s*$|^(?:那|那么)(?!个)|^(?:and|what about|how about|same for|and for|now)\b")
+_ELLIPSIS = re.compile(r"呢\s*[?？]?\s*$|^(?:那|那么)(?!个)|^(?:再|也|换个|换成)(?:看看|看一下|瞧瞧)"
+                       r"|^(?:and|what about|how about|same for|and for|now)\b")
 
 
 # "换成下面那条看看呢" / "左边那个也看看呢": trying the question on another finding, the verb asks nothing
-_TRY_TAIL = re.compile(r"(?:看看|看一下|瞧瞧)(?=呢\s*[?？]?\s*$)")
+_TRY_TAIL = re.compile(r"(?:看看|看一下|瞧瞧)(?=呢\s*[?？]?\s*$)|^(?:那|那么)?(?:再|也|换个|换成)(?:看看|看一下|瞧瞧)")
 
 
 # "右边" / "这边" / "两边": a side or a place, not the margin's "边"
@@ -876,11 +934,18 @@ def find_sign_term(text: str, vocab: Vocabulary) -> str | None:
 
 
 def choose_intent(scores: dict[str, float], features: dict[str, Any]) -> str:
+    return _choose(scores, features)[0]
+
+
+def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bool]:
+    """The intent, and whether nothing but the fallback chose it (no keyword or cue scored)."""
     s = dict(scores)
     strong = s.get("explain_term", 0) >= 4
     # a weak cue ("what is", "是什么") asks for a term only when it names a sign and nothing on this film
     this_film = features["has_location"] or features["anatomy"] or features["relative"] or lesion_groups(features["descriptors"])
-    if not features["term"] and not strong and (features["references"] or any(v > 0 for k, v in s.items() if k != "explain_term")):
+    # ("what's in the left lower zone?": a place on this film, no term)
+    others = any(v > 0 for k, v in s.items() if k != "explain_term")
+    if not features["term"] and not strong and (features["references"] or others or features["has_location"]):
         s["explain_term"] = 0.0
     elif features["term"] and s.get("explain_term", 0) >= 2 and not features["references"] and (strong or not this_film):
         s["explain_term"] += 6 if strong else 3
@@ -891,11 +956,15 @@ def choose_intent(scores: dict[str, float], features: dict[str, Any]) -> str:
             and s.get("explain_term", 0) >= 2
             and (strong or not any(v > 0 for k, v in scores.items() if k not in ("explain_term", "assess_anatomy")))):
         s["explain_term"] += 6 if strong else 3
-    if set(features["anatomy_kinds"]) & {"costophrenic_angle", "heart"} and not (features["references"] or features["checklist"]):
+    # (not a lesion's distance to it: "条索影跟心缘有没有接触")
+    if set(features["anatomy_kinds"]) & {"costophrenic_angle", "heart"} and not (
+            features["references"] or features["checklist"]
+            or (lesion_groups(features["descriptors"]) and s.get("measure_relation", 0) > 0)):
         s["assess_anatomy"] = s.get("assess_anatomy", 0) + 3
     # "how big is the heart?" / "how wide is the mediastinum?": a size asked of a structure, no lesion named, assesses it
+    # ... and so does its outline ("心脏边界清楚吗")
     if features["structure_only"]:
-        s["assess_anatomy"] = s.get("assess_anatomy", 0) + s.get("size", 0)
+        s["assess_anatomy"] = s.get("assess_anatomy", 0) + max(s.get("size", 0), s.get("describe_margin", 0))
     if features["checklist"]:  # a disease named; "像肺结核吗" / "resembles TB": asked whether the film looks like it
         s["sign_checklist"] = s.get("sign_checklist", 0) + (4 if features["resembles"] else 2)
     _cue_bonuses(s, scores, features)
@@ -905,8 +974,8 @@ def choose_intent(scores: dict[str, float], features: dict[str, Any]) -> str:
         s["compare"] += 2 if len(set(features["anchor_ids"])) >= 2 else 1
     best = max(s.values()) if s else 0.0
     if best < 1:  # nothing but a question frame ("is it …?") scored
-        return _fallback_intent(features)
-    return next(i for i in _TIE_ORDER if s.get(i, 0.0) == best)
+        return _fallback_intent(features), True
+    return next(i for i in _TIE_ORDER if s.get(i, 0.0) == best), False
 
 
 def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[str, Any]) -> None:
@@ -921,19 +990,21 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
     if features["sign"] and not (features["checklist_cue"] or explains or features["kind_over_lungs"]) and s.get("out_of_scope", 0) < 6:
         s["assess_anatomy"] = s.get("assess_anatomy", 0) + 6
     _screen_bonuses(s, scores, features)
-    if features["lesion_sign"]:
-        s["sign_checklist"] = s.get("sign_checklist", 0) + 4
+    _checklist_bonuses(s, features)
     # "how long are the spicules?" / "where are the notches?": a part of the margin, asked about by size or place
     if features["margin_part"]:
         s["describe_margin"] = s.get("describe_margin", 0) + max(s.get("size", 0), s.get("locate", 0))
     # "upper, middle or lower zone?" / "which lung zone?": the choices name no place; the question asks where
     if features["asks_region"] or features["which_region"]:
         s["locate"] = s.get("locate", 0) + 5
-    # "is it in the inner band?": a place checked against the finding in focus
-    if features["has_location"] and features["references"] and max(s.values(), default=0.0) < 2:
+    # "is it in the inner band?": a place checked against the finding in focus ("那右边那个呢" names one, checks none)
+    if (features["has_location"] and features["references"] and max(s.values(), default=0.0) < 2
+            and (features["yes_no"] or not features["elliptical_form"])):
         s["locate"] = s.get("locate", 0) + 2
     if features["general_difference"]:  # "the difference between a nodule and a mass": the terms, not this film
-        s["explain_term"] = s.get("explain_term", 0) + 8
+        # above what the terms' own words score ("毛刺和分叶有什么区别": margin words, both of them)
+        others = max((v for k, v in s.items() if k not in ("explain_term", "compare")), default=0.0)
+        s["explain_term"] = max(s.get("explain_term", 0) + 8, others + 1)
         s["compare"] = 0.0  # nor two findings of it compared
     elif features["material_compared"] and not features["pair"]:
         s["compare"] = 0.0  # "how dense is the strand compared with soft tissue": one finding against a tissue's density
@@ -944,6 +1015,21 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
         named = features["pointed"] or features["has_location"] or lesion_groups(features["descriptors"])
         s["locate"] = s.get("locate", 0) + (7 if named else 5)
     _measure_bonuses(s, features)
+
+
+def _checklist_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
+    """A lesion's sign asked whether present, or how bad a lesion named is: its checklist answers."""
+    if features["lesion_sign"]:
+        s["sign_checklist"] = s.get("sign_checklist", 0) + 4
+    # "is the nodule something to worry about?" / "这个小结节要紧吗": how bad a lesion named is (of no lesion in
+    # particular, "anything worrying?", the screening answers; of two, "which is more worrying?", a comparison)
+    # ... or suspicion of one ("any suspicious features in the RML nodule?"; "any suspicious nodules?" looks for some)
+    named = lesion_groups(features["descriptors"]) or features["anchor_ids"] or features["relative"]
+    looked_for = features["kind_asked"] or features["kind_in_region"] or features["kind_over_lungs"]
+    definite = features["pointed"] or features["has_location"]
+    asked = features["concern"] or (features["suspicion"] and definite)
+    if asked and named and not (features["compare"] or looked_for):
+        s["sign_checklist"] = s.get("sign_checklist", 0) + 4
 
 
 def _measure_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
@@ -960,13 +1046,22 @@ def _measure_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
         s["measure_relation" if relational else "size"] = s.get("measure_relation" if relational else "size", 0) + 4
 
 
+_HIDING_PLACES = frozenset({"subclavicular", "apex", "retrocardiac"})
+
+
 def _screen_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[str, Any]) -> None:
     """The cues of a question about the whole film, at no lesion in particular: the screening summary answers it."""
     # "are both lung fields clear?" / "do you see any nodules?" about no lesion in particular: a screening question
     if not features["lesion_talk"] and features["whole_lungs_clear"]:
         s["screen"] = s.get("screen", 0) + 4
+    # "锁骨下区有没有异常" / "anything behind the heart?": a region where lesions hide, looked in
+    if features["presence"] and not features["lesion_talk"] and set(features["anatomy_kinds"]) & _HIDING_PLACES:
+        s["screen"] = s.get("screen", 0) + 3
     if features["presence"] and features["descriptors"] and not (features["references"] or features["relative"]):
         s["screen"] = s.get("screen", 0) + 3
+    # "is there a peripheral lesion?" / "any opacity in the right lung?": a lesion looked for, none pointed at
+    if features["lesion_looked_for"] and not features["pointed"]:
+        s["screen"] = s.get("screen", 0) + 4
     # "双肺有无实变影?" / "any consolidation in the lungs?": a kind of lesion looked for over both lungs screens for it
     if features["kind_over_lungs"] or features["kind_in_region"] or features["kind_asked"]:
         s["screen"] = s.get("screen", 0) + 6
@@ -981,6 +1076,8 @@ def _screen_bonuses(s: dict[str, float], scores: dict[str, float], features: dic
 def _fallback_intent(features: dict[str, Any]) -> str:
     if features["relative"] or features["other"] or features["proximity"]:
         return "locate"
+    if features["whole_lungs"] and not (features["lesion_talk"] or features["has_location"]):
+        return "screen"  # "Lungs?": the lungs named, nothing asked of them
     if features["references"]:
         return "describe_margin"
     if features["term"] and not (features["descriptors"] or features["has_location"]):
@@ -1101,7 +1198,12 @@ def _compare_cue(text: str, vocab: Vocabulary, pair: bool) -> bool:
     which = ix.cue("which").any_in(text) and not ix.cue("which_not").any_in(text)
     if which and comparative:
         return True
-    return pair and ix.cue("than").any_in(text)
+    # "are there more than two lesions?": "than" a number counts, it compares no findings
+    return pair and any(not _COUNT_AFTER.match(text, p + len(t)) for t, positions in ix.cue("than").found(text)
+                        for p in positions)
+
+
+_COUNT_AFTER = re.compile(r"\s*(?:\d|(?:one|two|three|four|a few)(?![a-z])|[一两二三四](?:个|处|条|颗))")
 
 
 _NUMBER_WORDS = {"a": 1.0, "an": 1.0, "one": 1.0, "two": 2.0, "three": 3.0, "half a": 0.5, "一": 1.0, "二": 2.0,
@@ -1129,6 +1231,7 @@ def size_threshold(text: str, vocab: Vocabulary) -> tuple[str, float] | None:
 
 
 _PLACE_CHECK = re.compile(r"^(?:is|are|was|were)\b|是(?:不是)?(?:在|位于)|(?:在|位于)[^,，?？]*[吗么][?？]?$")
+_IS_IT = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|the)(?![a-z])")
 _YES_NO = re.compile(r"^(?:is|are|does|do|was|has|have|can|could)\b|[吗么][?？!.。]*$|是否|是不是")
 # a strand that links two things ("有没有条索相连", "a band connecting it"); a definite one ("the 条索影
 # connected to …", "这个条索影相连吗") is the finding of that kind, as in a Chinese or English question
@@ -1151,14 +1254,18 @@ def proximity_cue(text: str, vocab: Vocabulary) -> tuple[str, str] | None:
 def _proximity_match(text: str, vocab: Vocabulary) -> tuple[str, str, int, int] | None:
     """``proximity_cue`` with the span of the text that says it."""
     ix = vocab.index
-    if not ix.landmarks.any_in(text):
-        return None
-    for pattern in ix.proximity_patterns:
-        for m in pattern.finditer(text):
-            groups = m.groupdict()
-            if groups.get("ptr") not in (None, "one") and _PREDICATE_SUBJECT.match(text[: m.start()]):
-                continue  # "is the nodule near the pleura?" asks whether it is
-            return ix.proximity_cue_of[m.group("cue")], ix.landmark_of[m.group("lm")], m.start(), m.end()
+    if ix.landmarks.any_in(text):
+        for pattern in ix.proximity_patterns:
+            for m in pattern.finditer(text):
+                groups = m.groupdict()
+                if groups.get("ptr") not in (None, "one") and _PREDICATE_SUBJECT.match(text[: m.start()]):
+                    continue  # "is the nodule near the pleura?" asks whether it is
+                return ix.proximity_cue_of[m.group("cue")], ix.landmark_of[m.group("lm")], m.start(), m.end()
+    # "the lateral one" lies farthest from the midline, "the medial one" nearest to it
+    for cue, pattern in ix.midline_patterns:
+        found = pattern.search(text)
+        if found is not None:
+            return cue, "mediastinum", found.start(), found.end()
     return None
 
 
@@ -1389,7 +1496,11 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     if _connecting_band(text):  # "有没有条索相连" / "a band connecting it": the link, not a lesion
         descriptors = tuple(d for d in descriptors if d != "strand-like")
     # "那个跟那个" / "the right-sided one and the left-sided one": two findings pointed at, as "both" does
-    both = ix.both_reference.any_in(text) or any(p.search(text) for p in ix.two_pointers)
+    # "分别" / "respectively" of one lesion named is its own axes ("结节的长径短径分别多少"), not two findings
+    respectively = ix.cue("respectively")
+    both_words = [t for t, _ in ix.both_reference.found(text)
+                  if not (respectively.any_in(t) and len(lesion_groups(descriptors)) == 1)]
+    both = bool(both_words) or any(p.search(text) for p in ix.two_pointers)
     other = ix.other_reference.any_in(text)
     # "it … the other one" names two findings, as "A1 … A2" or "the nodule … the strand" do
     it_and_other = other and any(r not in ix.other_reference.lows for r in refs)
@@ -1402,17 +1513,21 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     which_lesion = ix.which_lesion is not None and bool(ix.which_lesion.search(text))
     # "它比下面那个大吗": the one in focus and one beside it
     beside_focus = "focus" in mentions and any(m.startswith("rel:") for m in mentions)
+    # "is the upper one bigger than the lower one?": two findings by their positions
+    two_positions = len({m for m in mentions if m.startswith("rel:")}) >= 2
     # two lobes named ("is the LLL thing bigger than the RML nodule"): a finding in each
     pair = (len(set(ids)) >= 2 or both or len(lesion_groups(descriptors)) >= 2 or it_and_other or len(ordinals) >= 2
-            or which_lesion or len(set(_all_keys(text, ix.lobes))) >= 2 or beside_focus)
+            or which_lesion or len(set(_all_keys(text, ix.lobes))) >= 2 or beside_focus or two_positions)
     anatomy_kinds = [a.removesuffix("_right").removesuffix("_left") for a in loc["anatomy"]]
     relative = _first_key(text, ix.relative_positions)
-    lesion_talk = bool(refs or ids or lesion_groups(descriptors) or relative)
-    signs = find_sign_questions(text, anatomy_kinds, v, lesion_talk)
     whole_lungs = ix.cue("whole_lungs").any_in(text)
+    # "both" in "both lungs" points at no lesion
+    lesion_refs = tuple(r for r in refs if not (whole_lungs and f"{r} lung" in text))
+    lesion_talk = bool(lesion_refs or ids or lesion_groups(descriptors) or relative)
+    signs = find_sign_questions(text, anatomy_kinds, v, lesion_talk)
     presence = ix.cue("presence").any_in(text)
-    # a lesion pointed at (refs holds the explicit ids too); "both" in "both lungs" points at none
-    pointed = bool(relative) or any(not (whole_lungs and f"{r} lung" in text) for r in refs)
+    # a lesion pointed at (refs holds the explicit ids too)
+    pointed = bool(relative or lesion_refs)
     located = any(loc[k] for k in ("lesion_side", "lobe", "zone", "band"))
     # a content asked of a finding named by its number ("any calcification within lesion #1?") is not looked for
     asked = None if pointed or checklist or located or ordinals else kind_asked(asking_clauses(text, v), v)
@@ -1438,7 +1553,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         # "有没有胸膜凹陷征" / "does it show a pleural tail?": a sign of a lesion's, asked whether present
         "lesion_sign": (presence or bool(_YES_NO.search(raw))) and ix.cue("lesion_signs").any_in(text),
         "margin_part": _margin_part(text, v),
-        "compare": _compare_cue(text, v, pair),
+        # "so the nodule is the more worrying one?": which of the findings is worse
+        "compare": _compare_cue(text, v, pair) or bool(ix.more_of_concern and ix.more_of_concern.search(text)),
         "size_op": threshold[0] if threshold else None,
         # "is the nodule 12 mm?" checks a value; "the report says 12 mm, but is the edge spiky?" does not
         "measure_value": ix.measure_value is not None and bool(ix.measure_value.search(after_statements(text, v))),
@@ -1467,19 +1583,24 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "resembles": ix.resembles is not None and bool(ix.resembles.search(text)),
         "material_compared": ix.material_compared is not None and bool(ix.material_compared.search(text)),
         "suspicion": ix.cue("suspicion").any_in(text),
+        "concern": ix.cue("concern").any_in(text),
+        "lesion_looked_for": ix.lesion_looked_for is not None and bool(ix.lesion_looked_for.search(text)),
         "which_region": ix.which_region is not None and bool(ix.which_region.search(text)),
         # "show me the nodule on the image": "show me" with a finding named
         "show": ix.cue("show_on_image").any_in(text) or (
             ix.cue("show_named").any_in(text) and (pointed or bool(lesion_groups(descriptors)) or loc["lesion_side"] is not None)),
         "explain_not": ix.cue("explain_not").any_in(text),
+        "elliptical_form": bool(_ELLIPSIS.search(text)),
+        "yes_no": bool(_YES_NO.search(raw) or _IS_IT.search(raw)),
     }
     points = (pointed or bool(descriptors) or any(loc[k] for k in ("lesion_side", "lobe", "zone", "band"))
               or features["other"] or features["ordinal"] is not None)
     if points:  # "换成下面那条看看呢": "try that one" asks nothing of its own (no screening "看看")
         rest = _TRY_TAIL.sub(lambda m: " " * len(m.group(0)), rest)
     scores = _first_question_scores(rest, v)
-    intent = choose_intent(scores, features)
-    elliptical = max(scores.values(), default=0.0) < 1 and bool(_ELLIPSIS.search(text)) and points
+    intent, by_fallback = _choose(scores, features)
+    # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis
+    elliptical = max(scores.values(), default=0.0) < 1 and by_fallback and features["elliptical_form"] and points
     return Query(
         intent=intent,
         lang=lang,

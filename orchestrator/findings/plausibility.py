@@ -9,7 +9,10 @@ Checked on the maps after encoding (``orchestrator.findings.analyse`` calls ``pl
   to the weights: ``data/entropy_limit.json``, refitted with them by ``loadtests/fit_entropy_limit.py``
   (one rule: 0.88 of the lowest entropy of a mirrored validation film);
 - **lungs**: both fields present, each 4-40% of the film, the right one left of the spine line and
-  the left one right of it, darker than the mediastinum;
+  the left one right of it, darker than the mediastinum, and neither wider for its height than every
+  one of 434 real lung fields (``LUNG_WIDTH_HEIGHT_MAX``; the shipped weights' fields break it on four of
+  eight real children's films). It does not catch every wrong map: weights trained on more variety draw
+  lung-shaped fields through a child's abdomen, sure of them (``encoder/weights/TRAINING.md``, stage L);
 - **hila**: each inside its lung's height and no further than halfway out from its medial edge;
 - **cardiothoracic ratio**: 0.3-0.8 (outside it the value is never printed).
 
@@ -36,6 +39,11 @@ LUNG_AREA = (0.04, 0.40)  # share of the film each lung field covers
 HILUM_MEDIAL_RANGE = (-0.45, 0.5)  # medial fraction of the lung's width on the hilum's row
 CTR_RANGE = (0.3, 0.8)
 LUNG_CONTRAST_MIN = 0.03  # mediastinum minus lung mean intensity, normalised film
+# width / height of each lung field's bounding box: the largest of 434 real films' fields (the v7labs lung masks
+# in the torchxrayvision wheel, ``loadtests/lung_shapes.py``: right 0.949, left 0.887), rounded up. Real masks
+# outline the visible field, down to the dome; the encoder's field goes on behind it, so it is taller and its
+# ratio lower for the same lungs: a field wider than every real one is no lung field.
+LUNG_WIDTH_HEIGHT_MAX = {"right": 0.95, "left": 0.89}
 
 
 @dataclass(frozen=True)
@@ -67,8 +75,10 @@ def lungs_ok(geom: Geometry) -> bool:
     if not (right.present and left.present):
         return False
     size = float(geom.maps.shape[0] * geom.maps.shape[1])
-    for lung in (right, left):
+    for side, lung in (("right", right), ("left", left)):
         if not LUNG_AREA[0] <= lung.mask.sum() / size <= LUNG_AREA[1]:
+            return False
+        if width_height(lung.mask) > LUNG_WIDTH_HEIGHT_MAX[side]:
             return False
     rx, lx = centroid(right.mask)[0], centroid(left.mask)[0]
     if not rx < geom.midline_x < lx:
@@ -80,6 +90,12 @@ def lungs_ok(geom: Geometry) -> bool:
         return False
     image = geom.maps.image
     return float(image[centre].mean() - image[lungs].mean()) >= LUNG_CONTRAST_MIN
+
+
+def width_height(mask: np.ndarray) -> float:
+    """Width over height of the mask's bounding box (pixels counted inclusively)."""
+    ys, xs = np.nonzero(mask)
+    return float(xs.max() - xs.min() + 1) / float(ys.max() - ys.min() + 1)
 
 
 def hila_ok(geom: Geometry) -> bool:

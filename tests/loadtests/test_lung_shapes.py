@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import cv2
@@ -71,6 +72,16 @@ def test_the_real_masks_are_read_from_the_wheel() -> None:
     assert used + skipped == 40 and used >= 25 and len(outlines) == used
     wh = np.array(values["wh_right"])
     assert 0.35 < float(np.median(wh)) < 0.8
+
+
+def test_the_plausibility_limit_on_a_lung_fields_shape_is_the_widest_real_field() -> None:
+    """orchestrator/findings/plausibility.py's LUNG_WIDTH_HEIGHT_MAX: every real mask's ratio, the largest, rounded up."""
+    from orchestrator.findings.plausibility import LUNG_WIDTH_HEIGHT_MAX
+
+    values, _, used, _ = real_table()
+    assert used >= 400
+    for side in ("right", "left"):
+        assert LUNG_WIDTH_HEIGHT_MAX[side] == math.ceil(max(values[f"wh_{side}"]) * 100) / 100
 
 
 def test_phantom_lung_fields_are_the_generated_films(tmp_path: Path) -> None:

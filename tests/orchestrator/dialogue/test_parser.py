@@ -357,3 +357,77 @@ def test_a_place_checked_and_a_try_on_another_finding() -> None:
     assert not parse("Where is the strand?").place_checked
     q = parse("那左边那个看看呢")
     assert q.elliptical and q.intent != "screen"
+
+
+@pytest.mark.parametrize(("word", "corrected"), [
+    ("nodual", "nodule"),  # vowels changed or moved, the consonants kept: a slip of the vowels
+    ("spiky", "spiky"),  # ... in a word of six letters or more only
+    ("notching", "notching"),  # a known word with its ending is no typo
+    ("whats", "what's"),
+    ("different", "different"),  # a common English word is no typo of a vocabulary word ("differential") ...
+    ("each", "each"),  # ... ("reach")
+    ("order", "order"),  # ... ("border")
+    ("medical", "medical"),  # ... ("medial")
+    ("thinner", "thinner"),  # ... ("inner")
+    ("sarcoidosis", "sarcoidosis"),  # ... ("scoliosis")
+])
+def test_typo_correction_from_the_v10_set(word: str, corrected: str) -> None:
+    assert correct_typos(word, load_vocabulary().lexicon) == corrected
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("结节有没有分页", "describe_margin"),  # a Chinese homophone typo ("分页" for 分叶)
+    ("它直经多少", "size"),
+    ("The report says a 12 mm nodule. Is it spiculated?", "describe_margin"),  # "a 12 mm" is a value, not A12
+    ("What's the HU value of the nodule?", "out_of_scope"),  # a CT-only question
+    ("哪个离心脏近", "compare"),
+    ("毛刺和分叶有什么区别", "explain_term"),  # two terms' difference, above what their own words score
+    ("How is a mass different from a nodule?", "explain_term"),
+    ("what's abnormal here?", "screen"),  # "what's a" is not in "what's abnormal"
+    ("What's in the left lower zone?", "locate"),  # a place on this film asks no term
+    ("is there a lesion in the right lung?", "screen"),  # a lesion looked for, none pointed at
+    ("Is the upper one bigger than the lower one?", "compare"),  # two findings by position
+    ("Are the two lesions similar in density?", "compare"),
+    ("心脏边界清楚吗", "assess_anatomy"),  # the outline of a structure alone assesses it
+    ("条索影跟心缘有没有接触", "measure_relation"),  # a lesion's contact with the heart is a relation
+    ("Is the nodule something to worry about?", "sign_checklist"),  # how bad a lesion named is
+    ("Any suspicious features in the RML nodule?", "sign_checklist"),
+    ("Anything worrying on this chest film?", "screen"),  # ... of no lesion in particular
+    ("Any suspicious nodules?", "screen"),
+    ("how thick is the strand?", "size"),
+    ("锁骨下区有没有异常", "screen"),  # a region where lesions hide, looked in
+    ("如果是肺炎，片子上应该看到什么，符合几条", "sign_checklist"),  # a condition clause is no statement
+    ("患者男，65岁，吸烟史30年。右肺结节是否考虑恶性？", "sign_checklist"),  # a sentence's end ends a statement
+    ("是不是都正常", "screen"),
+    ("will he be ok?", "out_of_scope"),
+    ("Is this hereditary?", "out_of_scope"),
+    ("how big is the nodule compared to the strand?", "compare"),  # two findings named with "compared to"
+    ("Is the boundary between the nodule and the lung crisp?", "describe_margin"),
+    ("any vacuole sign in the nodule?", "density"),
+    ("So nothing else apart from these two?", "screen"),  # "from the" is not in "from these"
+    ("So the nodule is the more worrying one?", "compare"),  # which of the findings is worse
+    ("Are there more than two lesions?", "screen"),  # "than" a number counts
+    ("两个比一下大小", "compare"),  # ... "比一下" is no number
+    ("nodule 有没有 spiculation", "describe_margin"),
+    ("Lungs?", "screen"),  # the lungs named, nothing asked of them
+    ("还有吗", "screen"),
+    ("Are the two lesions close together?", "measure_relation"),
+])
+def test_general_rules_from_the_v10_set(question: str, intent: str) -> None:
+    assert parse(question).intent == intent
+
+
+def test_lateral_and_medial_pointers_and_respectively() -> None:
+    assert parse("which zone is the lateral one in?").proximity == "far"
+    assert parse("外侧那个离胸膜多远").landmark == "mediastinum"
+    assert parse("the medial one, how big is it?").proximity == "near"
+    assert not parse("结节的长径短径分别多少毫米").both  # "分别" of one lesion named is its axes
+    assert parse("两个病灶分别多大").both
+    assert parse("what's the distance between them?").both and parse("how far apart are they").both
+
+
+def test_an_asking_cue_is_no_ellipsis() -> None:
+    q = parse("它跟另一个比呢")
+    assert q.intent == "compare" and not q.elliptical
+    assert not parse("那它是良性的吗").elliptical
+    assert parse("那右边那个呢").elliptical and parse("再看看另一个").elliptical

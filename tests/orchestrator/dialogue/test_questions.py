@@ -34,13 +34,14 @@ HELD_OUT_V2 = DATA / "questions_heldout_v2.jsonl"
 # a change tuned on v2 (180/211), after one tuned on the dev set v4 (190/211) and after the resolver's
 # proximity and focus-order rules tuned on v4 (191/211), and after the rules tuned on the dev set v5
 # (194/211), and after the rules tuned on the dev set v7 and its probes (195/211), and after the rules tuned on
-# the dev set v8 (196/211), and after the rules tuned on the dev set v9 (197/211), never on this file. Its misses are not printed (``show_misses``): until 2026-12-02 the
+# the dev set v8 (196/211), and after the rules tuned on the dev set v9 (197/211), and after the rules tuned on the
+# dev set v10 and its scratch probes (203/211), never on this file. Its misses are not printed (``show_misses``): until 2026-12-02 the
 # test printed them, so later sessions had seen them once; no rule was written from them. On 2026-12-03 a grep for
 # vocabulary over every question file (v3 not left out) showed about ten lines that may be v3's (follow-up
 # intervals, thanks, a question about the liver) before the v8 rules were finished; those rules were written from
 # v8's misses beforehand
 HELD_OUT_V3 = DATA / "questions_heldout_v3.jsonl"
-HELD_OUT_V3_FLOOR = 197 / 211
+HELD_OUT_V3_FLOOR = 203 / 211
 HELD_OUT_V2_FLOOR = 166 / 166
 # a development set: 233 questions (zh 105, en 94, mixed 34; every intent, colloquial and jargon phrasing, typos,
 # "show me / mark it", anatomy and out-of-scope requests) written before a parser change and scored
@@ -107,9 +108,40 @@ DEV_V8_FLOOR = 150 / 150
 # "it … the one below" two of them; "换成下面那条看看呢" is elliptical; "is the stripe in the lingula?" binds the stripe
 # wherever it lies; a letter spelled by its sound ("edjes"); vocabulary (见到什么, 那么大, 相隔, pleural-based, fat,
 # atelectasis, 怎么回事, broad, exercise, 小一点, 那些刺): 149/150. Held-out v3: 196/211 before, 197/211 after, never
-# read. The one left: "nodual" (two letters wrong in a short word) is not read as "nodule", so the nodule is not named
+# read. The one left: "nodual" (two letters wrong in a short word) is not read as "nodule", so the nodule is not named;
+# fixed by the vowel-slip rule tuned on v10 (150/150)
 DEV_V9 = DATA / "questions_dev_v9.jsonl"
-DEV_V9_FLOOR = 149 / 150
+DEV_V9_FLOOR = 150 / 150
+# a ninth writer's development set: 174 questions (97 in Chinese or mixed, 77 in English; typos in both scripts such as
+# "nodual", "lesoin", "分页", "条锁影", "plural effusion"; non-native English ("the nodule have how much big?"),
+# elliptical follow-ups, units, positions ("the lateral one", "靠近心脏那个", "the lump near the heart"), comparisons,
+# sign and checklist questions, out-of-scope and CT-only asides, screening rephrasings, measurement synonyms,
+# polite and statement preambles) written and labelled on 2026-12-03 before the parser was run on them: 155/174
+# then (at commit 071b718; one label, "and where's the other one?" after A2, was corrected to A1 before tuning).
+# Tuned, with seventeen scratch probe sets (about 640 questions, labelled before they were run, not kept), as general
+# rules: a vowel slip in a word of six letters or more ("nodual") is corrected; a known word with its ending
+# ("notching") and common English words ("different", "each", "order", "medical", "thinner") are no typos of
+# vocabulary words; a keyword ending in a one- or two-letter word or "the" ("what's a", "from the") is a whole word
+# ("from the" is not in "from these"); Chinese homophone typos (分页, 毛次, 直经, 条锁, 钙话, 胸摸, 空动, 边原, 磨玻离,
+# 病躁, 隔肌, ...); "a 12 mm nodule" is a value, not A12;
+# a sentence's end ends a statement; a condition ("如果是肺炎") is no statement; "the lateral / medial one" and
+# "外侧 / 内侧那个" pick the finding farthest from / nearest to the midline; "the upper one … the lower one" names
+# two findings, as do two lesions named with "compared to" / "similar"; "分别" of one lesion named is its axes;
+# "between them" / "how far apart are they" is both; "than" a number counts ("more than two lesions?") and "the more
+# worrying one" compares; "Lungs?" alone screens; two terms' difference ("毛刺和分叶有什么区别", "how is a mass
+# different from a nodule") is a term question; a place on this film asks no term; a lesion looked for ("is there a
+# lesion in …") screens, as does a region where lesions hide ("锁骨下区有没有异常"); the outline of a structure alone
+# assesses it; a lesion's contact with the heart is a relation; how bad a lesion named is ("something to worry
+# about", "要紧吗", "suspicious features in the RML nodule") asks its checklist; a comparison or a disease named in
+# "X呢" / "那它…" is no ellipsis, "再看看另一个" is one; vocabulary (HU, PET-CT, 强化, CRP, hereditary, fly, "how
+# thick", "extent", "length", "volume of", "reach", "贴不贴", "哪个离", "谁大", "which part", "fuzzy", "rim",
+# "boundary", "o'clock", "vacuole", "长宽", "lump", "白点", "白线", lymphadenopathy, 恶性/良性, 恶变): 174/174; v9 149 -> 150/150,
+# the other sets unchanged (v5 233/237, the rest full). Held-out v3: 197/211 before, 203/211 after, never read.
+# Left in the probes, as judgement calls: "perihilar" as a region, "空洞呢" after a margin question, pleural
+# thickening and free air (no such sign), "肺纹理" (lung markings), "what is that white line?" (answered by locate,
+# as questions.jsonl's "what is the lesion in the left lower zone?")
+DEV_V10 = DATA / "questions_dev_v10.jsonl"
+DEV_V10_FLOOR = 174 / 174
 
 
 class CountingEncoderDouble:
@@ -201,6 +233,7 @@ DEV_SETS: dict[str, tuple[Path, float, int]] = {
     "dev_v7": (DEV_V7, DEV_V7_FLOOR, 100),
     "dev_v8": (DEV_V8, DEV_V8_FLOOR, 150),
     "dev_v9": (DEV_V9, DEV_V9_FLOOR, 150),
+    "dev_v10": (DEV_V10, DEV_V10_FLOOR, 150),
 }
 
 

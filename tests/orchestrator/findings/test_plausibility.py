@@ -12,7 +12,14 @@ from orchestrator.contracts.encoder import class_index
 from orchestrator.facts import FilmCheck, PixelSpacing
 from orchestrator.findings import analyse
 from orchestrator.findings.geometry import build_geometry
-from orchestrator.findings.plausibility import ENTROPY_MAX, map_entropy, plausibility
+from orchestrator.findings.plausibility import (
+    ENTROPY_MAX,
+    LUNG_AREA,
+    LUNG_WIDTH_HEIGHT_MAX,
+    map_entropy,
+    plausibility,
+    width_height,
+)
 
 SPACING = PixelSpacing(0.7, 0.7, "dicom")
 
@@ -45,6 +52,23 @@ def test_swapped_lungs_are_implausible() -> None:
     r, le = class_index("lung_right"), class_index("lung_left")
     anatomy[[r, le]] = anatomy[[le, r]]
     assert "lungs_implausible" in plausibility(build_geometry(dataclasses.replace(base, anatomy=anatomy), SPACING)).warnings
+
+
+def test_a_lung_field_wider_than_any_real_one_is_implausible() -> None:
+    """A map sure of itself and wrong (drawn across a child's arm and abdomen) is wide and squat."""
+    base = maps_with()
+    geom = build_geometry(base, SPACING)
+    assert all(width_height(geom.lung(s).mask) <= LUNG_WIDTH_HEIGHT_MAX[s] for s in ("right", "left"))
+    anatomy = base.anatomy.copy()
+    r = class_index("lung_right")
+    ys, xs = np.nonzero(anatomy[r] > 0.5)
+    keep = ys.max() - int((xs.max() - xs.min() + 1) / 1.1)  # the lower rows only: width / height 1.1
+    anatomy[r, : max(keep, 0)] = 0.0
+    squat = build_geometry(dataclasses.replace(base, anatomy=anatomy), SPACING)
+    mask = squat.lung("right").mask
+    assert width_height(mask) > LUNG_WIDTH_HEIGHT_MAX["right"]
+    assert LUNG_AREA[0] <= mask.sum() / mask.size <= LUNG_AREA[1]  # no other lung check fails
+    assert plausibility(squat).warnings == ("lungs_implausible",)
 
 
 def test_a_hilum_outside_its_lung_is_implausible() -> None:
