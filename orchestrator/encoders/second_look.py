@@ -11,7 +11,8 @@ into the frame with its edges continued, or enlarged and cropped), finds the les
 encoding as the findings layer does (``lesion_regions``), maps the others' centres back to the film,
 and clears from the first lesion map every region that the other encodings do not both place within
 ``AGREE_MM``. The findings layer then describes what is left, unchanged. It costs two more encoder
-passes per first turn, and only when the first found something; off by default
+passes per first turn, and only when the first found something (an encoder too busy for them fails the
+turn with 429 ``encoder_overloaded``, as the first pass would: no film is read without its second look); off by default
 (``HILUM_SECOND_LOOK``): the shipped weights lose phantom recall to it (they were never trained on
 scaled films) and withhold the unseen patient's films on their own.
 """
@@ -19,6 +20,7 @@ scaled films) and withhold the unseen patient's films on their own.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import cv2
@@ -81,7 +83,10 @@ def second_look(encoder: AnatomyEncoder, film: np.ndarray, maps: AnatomyMaps, sp
     if not regions:
         return maps
     mm = (spacing.row_mm + spacing.col_mm) / 2.0
-    others = [centres_at(encoder, film, s, mm) for s in SCALES]
+    # both rescaled films at once: the encoders take concurrent calls (the embedded one runs them on its own
+    # runner threads, Triton batches them), so an idle machine pays about one pass of latency, not two
+    with ThreadPoolExecutor(max_workers=len(SCALES), thread_name_prefix="second-look") as pool:
+        others = list(pool.map(lambda s: centres_at(encoder, film, s, mm), SCALES))
     keep = set(agreed([c.center for c in regions], others, 1.0 / mm))
     if len(keep) == len(regions):
         return maps
