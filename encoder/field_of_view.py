@@ -4,8 +4,8 @@ Every phantom film (and every other-CT film) frames the chest the same way: lung
 width, the body's edges near the film's edges. Real films do not: a child's AP film, a portable film
 or a film taken wide shows the abdomen below, the neck above and the arms beside the chest, and the
 lungs cover half the frame or less. An encoder that has only seen one framing can learn *where* the
-lungs usually are rather than *what* they look like (on real children's films the stage K candidate
-draws its lung maps across the abdomen and the arms).
+lungs usually are rather than *what* they look like (on the real films kept for checking, never for
+training, the stage K candidate draws its lung maps across the abdomen and the arms).
 
 ``zoom_out`` shrinks a training sample by a factor drawn from ``SCALE_RANGE`` and places it at a
 random position of the same-size frame (offsets in whole anatomy cells, so every target stays on its

@@ -50,17 +50,18 @@ def measure(encoder: Any, seeds: list[int], films: int, ct_dir: Path | None) -> 
                          for s in seeds]
     if ct_dir is not None:
         from encoder.phantom.other_ct import CASES, load, prepare
-        from loadtests.score_other_ct import films_of
+        from loadtests.score_other_ct import detector_counts, films_of
 
         for index, name in enumerate(CASES):
             for f in films_of(prepare(load(name, ct_dir)), index, films):
-                image = prepare_film(np.round(np.clip(f.image, 0, 1) * 4095).astype(np.uint16))[0]
+                image = prepare_film(detector_counts(f.image))[0]
                 groups.setdefault(f"{name}, {f.rendering}", []).append(lesion_map_entropy(encoder.encode(image)))
     return groups
 
 
 def main(argv: list[str] | None = None) -> int:
     from encoder.dataset import parse_seeds
+    from loadtests.calibrate_confidence import check_validation
     from orchestrator.encoders.factory import build_encoder
     from orchestrator.settings import Settings
 
@@ -70,8 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ct-dir", type=Path, default=None, help="the other CTs (encoder/phantom/other_ct.py fetch)")
     args = p.parse_args(argv)
     seeds = parse_seeds(args.seeds)
-    if any(s < 50 or 200 <= s < 400 for s in seeds):
-        p.error("validation seeds only: the test ranges 0-49 and 200-399 are not measured here")
+    check_validation(seeds)
     settings = Settings()
     encoder = build_encoder(settings)
     try:

@@ -76,26 +76,25 @@ def other_ct_films(name: str, ct_dir: Path, films: int) -> Iterator[tuple[np.nda
     from encoder.dataset import to_working_points
     from encoder.evaluate import LARGE_LESION_MM
     from encoder.phantom.other_ct import CASES, load, prepare
-    from loadtests.score_other_ct import RENDERINGS, films_of
+    from loadtests.score_other_ct import RENDERINGS, detector_counts, films_of
     from orchestrator.contracts.preprocess import prepare_film
 
     patient = prepare(load(name, ct_dir))
     for f in films_of(patient, CASES.index(name), films, 0, RENDERINGS):
-        film, r = prepare_film(np.round(np.clip(f.image, 0, 1) * 4095).astype(np.uint16))
+        film, r = prepare_film(detector_counts(f.image))
         yield (film, [to_working_points((les.x_px, les.y_px), r) for les in f.lesions],
                [les.diameter_mm >= LARGE_LESION_MM for les in f.lesions], patient.spacing_mm * r.scale)
 
 
 def real_films(real_dir: Path) -> Iterator[tuple[str, np.ndarray]]:
-    """(label, working image) of every film in a folder with a ``labels.json`` (``{name: {"label": ...}}``),
+    """(label, working image) of every film in a checking folder (``score_film_gate.labelled_films``),
     decoded as an upload is."""
-    import json
-
+    from loadtests.score_film_gate import labelled_films
     from orchestrator.imaging import decode_upload
     from orchestrator.settings import Settings
 
     settings = Settings()
-    for name, row in sorted(json.loads((real_dir / "labels.json").read_text(encoding="utf-8")).items()):
+    for name, row in labelled_films(real_dir):
         yield str(row.get("label", "film")), decode_upload((real_dir / name).read_bytes(), name, settings).image
 
 

@@ -90,13 +90,18 @@ def score_corpus(engine: Any, items: list[CorpusItem]) -> dict[str, dict[str, An
     return table
 
 
+def labelled_films(folder: Path) -> list[tuple[str, dict[str, Any]]]:
+    """(file name, its row) of a folder of real films with a ``labels.json``, in name order: films kept for
+    checking, never for training or tuning."""
+    return sorted(json.loads((folder / "labels.json").read_text(encoding="utf-8")).items())
+
+
 def score_real(engine: Any, folder: Path, sheet: Path | None = None) -> list[dict[str, Any]]:
     from orchestrator.findings.plausibility import map_entropy
     from orchestrator.imaging import decode_upload
 
-    labels = json.loads((folder / "labels.json").read_text())
     rows, tiles = [], []
-    for name, lab in sorted(labels.items()):
+    for name, lab in labelled_films(folder):
         data = (folder / name).read_bytes()
         out = run_one(engine, data, name)
         film = decode_upload(data, name, engine.settings)

@@ -96,13 +96,18 @@ def films_of(patient: Patient, case_index: int, films: int, seed0: int = 0,
                                                                  patient.lung_film), lesions)
 
 
+def detector_counts(film: np.ndarray) -> np.ndarray:
+    """A rendered film in [0, 1] as a 12-bit detector writes it (uint16)."""
+    return np.round(np.clip(film, 0, 1) * 4095).astype(np.uint16)
+
+
 def dicom_bytes(film: np.ndarray, spacing: float, seed: int) -> bytes:
     import io
 
     from encoder.phantom.writer import write_dx
 
     buf = io.BytesIO()
-    write_dx(np.round(np.clip(film, 0, 1) * 4095).astype(np.uint16), (spacing, spacing), seed, buf)
+    write_dx(detector_counts(film), (spacing, spacing), seed, buf)
     return buf.getvalue()
 
 
