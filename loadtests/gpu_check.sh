@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# GPU check for the anatomy encoder (issue 4) and the lesion reader (issue 22), three parts:
+# GPU check for the anatomy encoder (issue 4) and the lesion reader (issue 22), and the device's cores for
+# the turn scenarios (issue 25), four parts:
 #   1. TensorRT: build engines (FP32, FP16) from the committed ONNX, parity against ONNX Runtime,
 #      time batch 1 / 8 / 32 (skips with its reason where tensorrt is not installed);
 #   2. PyTorch on CUDA, whatever part 1 did: the same weights at batch 1 / 8 / 32 in FP32 (TF32 off),
@@ -7,7 +8,8 @@
 #      parity against ONNX Runtime on the CPU;
 #   3. the lesion reader (encoder/weights/lesion-reader/): TensorRT plans with the profile min 1 / opt 32 /
 #      max 128 crops (export/lesion_reader.py) in FP32 and FP16 with parity, and PyTorch CUDA, crops/s at
-#      batch 1 / 32 / 128 (each part skips with its reason where it cannot run).
+#      batch 1 / 32 / 128 (each part skips with its reason where it cannot run);
+#   4. the turn scenarios with the load generator on CPUs 0-1 and the server on the others.
 # Needs: an NVIDIA GPU, python with torch (CUDA) and onnxruntime (+ tensorrt 10.x for part 1), this repo.
 #   PYTHON=python3 bash loadtests/gpu_check.sh            (results under ${OUT:-/tmp/hilum-gpu})
 set -euo pipefail
@@ -124,3 +126,15 @@ print("reader torch", device, json.dumps(summary.get("torch_fp32_crops_per_s")),
 (out / "gpu_reader.json").write_text(json.dumps(summary, indent=2))
 print("SUMMARY reader", json.dumps(summary))
 PY
+# 4. the turn scenarios (loadtests/turns.py) on this machine's cores, the load generator on CPUs 0-1 and the
+#    server with two analysis workers on the rest: issue 25's follow-up p99 under Poisson arrivals at half the
+#    capacity, measured where the generator, the follow-ups and the uploads each have cores (needs the
+#    orchestrator's dependencies; skips with its reason where they or the cores are missing)
+NCPU="$(nproc)"
+if [ "$NCPU" -ge 4 ]; then
+  "$PY" -m loadtests.turns --duration-s 20 --client-cpus 0-1 --server-cpus "2-$((NCPU - 1))" \
+      --server-env HILUM_ANALYSIS_PROCESSES=2 --out "$OUT/turns" 2>&1 | tee "$OUT/turns.log" \
+      || echo "turn scenarios did not run (above)"
+else
+  echo "turn scenarios: SKIP, $NCPU CPUs (the generator and the server need cores apart)" | tee "$OUT/turns.log"
+fi

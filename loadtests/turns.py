@@ -31,7 +31,9 @@ The system under test: by default this script starts ``python -m orchestrator.cl
 free loopback ports (embedded encoder, no narrator, in-memory sessions; ``SERVER_ENV`` lifts the
 per-tenant rate, upload and session limits and widens the request pool, so the run measures
 capacity rather than refusals; 429s are still counted apart) and stops it at the end. ``--url``
-drives a running server instead (its settings are then unknown here).
+drives a running server instead (its settings are then unknown here). ``--client-cpus`` and
+``--server-cpus`` put this generator and the server it starts (with its analysis workers) on CPUs
+apart, so that the generator does not take the cores it measures.
 
 The load generator is one asyncio loop over raw keep-alive HTTP/1.1 connections (asyncio streams
 + h11): no client library per request. Its own CPU seconds per request (``time.process_time``)
@@ -675,10 +677,26 @@ def server_env(pairs: list[str]) -> dict[str, str]:
     return out
 
 
+def cpu_list(text: str) -> set[int]:
+    """``"0"``, ``"2-7"``, ``"0,4-5"`` -> those CPU numbers, each one this process may run on."""
+    cpus: set[int] = set()
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        first, dash, last = part.partition("-")
+        if not first.isdigit() or (dash and not last.isdigit()) or int(last or first) < int(first):
+            raise ValueError(f"not a CPU list: {text!r} (e.g. 0 or 2-7 or 0,4-5)")
+        cpus.update(range(int(first), int(last or first) + 1))
+    allowed = os.sched_getaffinity(0)
+    if not cpus or not cpus <= allowed:
+        raise ValueError(f"CPUs {sorted(cpus)} are not all among this machine's {sorted(allowed)}")
+    return cpus
+
+
 @contextlib.contextmanager
-def start_server(extra_env: dict[str, str] | None = None, log_dir: Path | None = None) -> Iterator[Server]:
+def start_server(extra_env: dict[str, str] | None = None, log_dir: Path | None = None,
+                 cpus: set[int] | None = None) -> Iterator[Server]:
     """``python -m orchestrator.cli serve`` on free loopback ports with ``SERVER_ENV`` (and
-    ``extra_env``), ready when ``/readyz`` answers 200; stopped (SIGTERM, then SIGKILL) on exit."""
+    ``extra_env``), on ``cpus`` if given (its worker processes inherit them), ready when ``/readyz``
+    answers 200; stopped (SIGTERM, then SIGKILL) on exit."""
     env = {**os.environ, **SERVER_ENV, **(extra_env or {})}
     port, grpc_port = free_port(), free_port()
     with contextlib.ExitStack() as stack:
@@ -687,7 +705,8 @@ def start_server(extra_env: dict[str, str] | None = None, log_dir: Path | None =
         with open(log, "wb") as out:
             proc = subprocess.Popen(  # noqa: S603
                 [sys.executable, "-m", "orchestrator.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-                 "--grpc-port", str(grpc_port)], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+                 "--grpc-port", str(grpc_port)], cwd=REPO_ROOT, env=env, stdout=out, stderr=subprocess.STDOUT,
+                preexec_fn=(lambda: os.sched_setaffinity(0, cpus)) if cpus else None)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_ready(url, READY_TIMEOUT_S, proc)
@@ -970,6 +989,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--server-env", action="append", default=[], metavar="HILUM_X=VALUE",
                         help="a setting for the server this script starts, over SERVER_ENV (repeatable), "
                              "e.g. HILUM_ANALYSIS_PROCESSES=1")
+    parser.add_argument("--server-cpus", type=cpu_list, default=None, metavar="LIST",
+                        help="run the server this script starts (and its analysis workers) on these CPUs, e.g. 2-7")
+    parser.add_argument("--client-cpus", type=cpu_list, default=None, metavar="LIST",
+                        help="run this load generator on these CPUs, e.g. 0-1 (apart from the server's)")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "loadtests" / "results")
     parser.add_argument("--quick", action="store_true", help="a seconds-long smoke run of the same scenarios")
     args = parser.parse_args(argv)
@@ -994,17 +1017,21 @@ def main(argv: Sequence[str] | None = None) -> tuple[dict[str, Any], list[Outcom
     scenarios = [shaped(BY_NAME[n], args.duration_s, args.quick) for n in args.scenarios.split(",")]
     opts = Options(rate=args.rate, fallback_rate=args.fallback_rate, upload_fraction=args.upload_fraction,
                    max_in_flight=args.max_in_flight, seed=args.seed)
+    if args.client_cpus:
+        os.sched_setaffinity(0, args.client_cpus)
     with contextlib.ExitStack() as stack:
         if args.url:
             server = Server(args.url.rstrip("/"), None, {})
             wait_ready(server.url, 10.0)
         else:
-            server = stack.enter_context(start_server(server_env(args.server_env)))
+            server = stack.enter_context(start_server(server_env(args.server_env), cpus=args.server_cpus))
         probe = asyncio.run(connection_probe(Client(*server.host_port)))
         print(f"connection probe: {probe}", flush=True)
         outcomes = run_all(server, scenarios, opts)
         doc = report(outcomes, server, not args.url, argv, opts, args.quick)
         doc["server"]["connection_probe"] = probe
+        doc["server"]["cpus"] = sorted(args.server_cpus) if args.server_cpus else "any"
+        doc["client"]["cpus"] = sorted(os.sched_getaffinity(0))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "turns-results.json").write_text(json.dumps(doc, indent=2, ensure_ascii=False) + "\n")
     plot(outcomes, args.out / "turns-latency.png")

@@ -6,6 +6,8 @@ layer and the lesion reader (``FilmAnalysis``). The dialogue engine calls an ``A
   encoder and lesion reader built from the same settings. A first turn is ~0.3-0.45 s of CPU, most of
   it under the GIL (numpy, OpenCV and SciPy in many small calls), so in threads every upload stalls
   the follow-up turns of its process; in a worker it does not (``BENCHMARKS.md``, ``poisson_mixed``).
+  The workers run ``analysis_nice`` below the server (``os.nice``, default 10): on cores the follow-ups
+  share, an upload then takes the CPU they leave rather than a fair half of it.
   Admission: at most ``encoder_queue_size`` films in the pool at once, the next is 429
   ``encoder_overloaded`` at once (the same answer the in-process encoder queue gives). A worker that
   dies (killed, out of memory) fails the films it held with 503 ``encoder`` and a fresh
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +51,9 @@ class FilmAnalysis:
     source: SourceRecord
     frame: Frame
     heatmap_png: bytes = b""
+    # the facts' canonical JSON (the session's film record and the narrator's prompt prefix), made here so that
+    # a worker process, not the server's, pays for it (start_session 6.5 -> 1.0 ms in the server: BENCHMARKS.md)
+    facts_json: str = ""
 
 
 class Analyser(Protocol):
@@ -70,9 +76,11 @@ class FilmAnalyser:
     def analyse(self, data: bytes, filename: str | None, timings: dict[str, float], lang: str = "en") -> FilmAnalysis:
         """Decode, gate (refusing what is not an upright frontal chest film before the encoder runs),
         encode, analyse. Raises InputError subclasses, NotAChestFilmError among them."""
+        from orchestrator.facts import to_jsonable
         from orchestrator.film_gate import check_film
         from orchestrator.findings import analyse, estimate_spacing, heatmap_png
         from orchestrator.imaging import decode_upload
+        from orchestrator.narration.prompt import canonical_json
 
         film = timed("decode", timings, decode_upload, data, filename, self.settings, self.reader is not None)
         check = timed("gate", timings, check_film, film.image, film.resampling, film.info, lang)
@@ -86,7 +94,7 @@ class FilmAnalyser:
         if self.reader is not None and facts.findings:
             facts = timed("read", timings, self._read_lesions, film, facts)
         return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, self._kept_reference(film.dicom_reference)),
-                            film.frame, heatmap_png(maps.lesion))
+                            film.frame, heatmap_png(maps.lesion), canonical_json(to_jsonable(facts)))
 
     def _read_lesions(self, film: DecodedFilm, facts: ImageFacts) -> ImageFacts:
         """The focal findings' margins read on the upload's own pixels, all in one reader call
@@ -145,8 +153,11 @@ def warm_encoder(encoder: AnatomyEncoder) -> None:
 
 
 def _start_worker(settings: Settings) -> None:
-    """A worker's own encoder and reader, warmed with one blank film."""
+    """A worker's own encoder and reader, warmed with one blank film, at ``settings.analysis_nice`` (set
+    before the encoder starts its threads, which inherit it)."""
     global _worker
+    if settings.analysis_nice:
+        os.nice(settings.analysis_nice)
     from orchestrator.encoders.factory import build_encoder, build_lesion_reader
 
     encoder = build_encoder(settings)

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
         default=0, ge=0, le=64, description="first turns (decode, gate, encoder, findings, reader) in this many "
         "worker processes (orchestrator/film_analysis.py), so that uploads do not stall follow-up turns on the "
         "GIL; 0: in the request's thread")
+    analysis_nice: int = Field(
+        default=10, ge=0, le=19, description="the analysis worker processes' niceness (os.nice): on a core shared "
+        "with the follow-up turns, an upload's analysis takes what the follow-ups leave instead of stalling them "
+        "(BENCHMARKS.md, 'Uploads below the follow-ups' priority'); 0: the server's own priority")
     encoder_timeout_s: float = 30.0
     triton_model_name: str = "anatomy_encoder"
     triton_shared_memory_slots: int = Field(

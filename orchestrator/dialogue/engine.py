@@ -248,7 +248,7 @@ class DialogueEngine:
             raise
         return self.start_session(film.facts, film.display_png, lang=lang, tenant=tenant, timings=timings,
                                   source=film.source, frame=film.frame,
-                                  heatmap_png=film.heatmap_png)  # the filename is not kept (PHI)
+                                  heatmap_png=film.heatmap_png, facts_json=film.facts_json)  # no filename (PHI)
 
     def _check_quota(self, tenant: str) -> None:
         cap = self.settings.max_sessions_per_tenant
@@ -261,12 +261,13 @@ class DialogueEngine:
     def start_session(self, facts: ImageFacts, display_png: bytes = b"", *, lang: str | None = None,
                       tenant: str = "default", timings: dict[str, float] | None = None,
                       source: SourceRecord | None = None, frame: Frame | None = None,
-                      heatmap_png: bytes = b"") -> SessionView:
-        """A session over facts already established (create_session after analysis; tests; replays)."""
+                      heatmap_png: bytes = b"", facts_json: str = "") -> SessionView:
+        """A session over facts already established (create_session after analysis; tests; replays);
+        ``facts_json``: their canonical JSON when the analysis made it (``FilmAnalysis.facts_json``)."""
         lang = session_lang(lang)
         state = SessionState(session_id=uuid.uuid4().hex, tenant=tenant, lang=lang, facts=facts,
                              display_png=display_png, created_at=time.time(),
-                             facts_json=canonical_json(to_jsonable(facts)), source=source, frame=frame,
+                             facts_json=facts_json or canonical_json(to_jsonable(facts)), source=source, frame=frame,
                              heatmap_png=heatmap_png, has_heatmap=bool(heatmap_png))
         state = SessionState(**{**state.__dict__, "registry": anc.screening_registry(facts)})
         query = Query(intent="screen", lang=lang)

@@ -79,9 +79,11 @@ _TIE_ORDER: tuple[str, ...] = (
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z][a-z\-']*")
-# "A2" / "f1" / "A 2"; never a value with its unit or decimals ("a 12 mm nodule", "a 1.5 cm one")
+# "A2" / "f1" / "A 2"; never a value with its unit or decimals ("a 12 mm nodule", "a 1.5 cm one"), nor an age or
+# a span of time ("a 58-year-old", "a 6 month old film")
 _ANCHOR_ID = re.compile(r"(?<![A-Za-z0-9])([AaFf])\s?(\d{1,2})"
-                        r"(?![0-9A-Za-z]|[.,]\d|\s*(?:mm|cm|毫米|厘米|公分|millimet|centimet))")
+                        r"(?![0-9A-Za-z]|[.,]\d|\s*(?:mm|cm|毫米|厘米|公分|millimet|centimet)"
+                        r"|[\s-]*(?:years?|yrs?|y/?o|months?|weeks?|days?|岁|周岁|个月)(?![a-z]))")
 
 
 @dataclass(frozen=True)
@@ -849,6 +851,7 @@ def _alternatives(text: str, table: _Terms, bare_en: tuple[tuple[str, tuple[re.P
     return len(keys) >= 2 and any(c in text for c in ix.alternatives)
 
 
+_CLOCK = re.compile(r"o'clock|点钟方?向?|点方向|(?<![a-z])clock(?![a-z])")
 _SIDED_ANATOMY = frozenset({"hilum", "apex", "costophrenic_angle", "subclavicular", "diaphragm", "pleura"})
 
 
@@ -885,12 +888,25 @@ _ALTERNATION = re.compile(r"或者|或是|还是|(?<![a-z])or(?![a-z])")
 # "结节多大?边缘光不光滑?": two questions in one; the first is answered (the reader asks the second next)
 _QUESTION_END = re.compile(r"[?？]\s*(?=\S)")
 # an elliptical follow-up: "那右边那个呢", "and the one on the left?", "what about the other one?"
+# ("what about 左边那个": an English opening before Chinese words; "换左边那条看看": another finding tried)
 _ELLIPSIS = re.compile(r"呢\s*[?？]?\s*$|^(?:那|那么)(?!个)|^(?:再|也|换个|换成)(?:看看|看一下|瞧瞧)"
-                       r"|^(?:and|what about|how about|same for|and for|now)\b")
+                       r"|^(?:那|那么)?换(?:成|到)?[^,，?？]{1,12}?(?:看看|看一下|瞧瞧)\s*[?？]?\s*$"
+                       r"|^(?:and|what about|how about|same for|and for|now)(?![a-z])")
 
 
 # "换成下面那条看看呢" / "左边那个也看看呢": trying the question on another finding, the verb asks nothing
 _TRY_TAIL = re.compile(r"(?:看看|看一下|瞧瞧)(?=呢\s*[?？]?\s*$)|^(?:那|那么)?(?:再|也|换个|换成)(?:看看|看一下|瞧瞧)")
+# "换左边那条看看": the same, with "换" before the finding and the verb at the end (group 1)
+_SWAP_TRY = re.compile(r"^(?:那|那么)?换(?:成|到)?[^,，?？]{1,12}?(看看|看一下|瞧瞧)(?=\s*[?？]?\s*$)")
+
+
+def _blank_try_verbs(text: str) -> str:
+    """The text with the verbs of trying the question on another finding blanked (``_TRY_TAIL``, ``_SWAP_TRY``)."""
+    text = _TRY_TAIL.sub(lambda m: " " * len(m.group(0)), text)
+    swap = _SWAP_TRY.match(text)
+    if swap is not None:
+        text = text[: swap.start(1)] + " " * (swap.end(1) - swap.start(1)) + text[swap.end(1):]
+    return text
 
 
 # "右边" / "这边" / "两边": a side or a place, not the margin's "边"
@@ -906,9 +922,11 @@ def _first_question_scores(text: str, vocab: Vocabulary) -> dict[str, float]:
         first = score_intents(text[: m.start()], vocab)
         if max(first.values(), default=0.0) >= 3:
             text = text[: m.start()]
-    # "the report mentioned something at the left base, is that thing smooth-edged?": the statement asks nothing
+    # "the report mentioned something at the left base, is that thing smooth-edged?": the statement asks nothing;
+    # nor does it when the question after it asks how bad the thing is ("结节边上毛毛的,要紧吗": no margin asked)
     asked = after_statements(text, vocab)
-    if asked != text and max(score_intents(asked, vocab).values(), default=0.0) >= 3:
+    if asked != text and (max(score_intents(asked, vocab).values(), default=0.0) >= 3
+                          or vocab.index.cue("concern").any_in(asked)):
         text = asked
     # "结节多大,离胸膜多远" / "where is it and how big is it": two clauses that each ask; the first is answered
     ix = vocab.index
@@ -945,7 +963,9 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
     this_film = features["has_location"] or features["anatomy"] or features["relative"] or lesion_groups(features["descriptors"])
     # ("what's in the left lower zone?": a place on this film, no term)
     others = any(v > 0 for k, v in s.items() if k != "explain_term")
-    if not features["term"] and not strong and (features["references"] or others or features["has_location"]):
+    # "第二个病灶是啥" / "what is A2?": a finding named by its order or number is this film's, never a term
+    numbered = features["ordinal"] is not None or bool(features["anchor_ids"])
+    if not features["term"] and (numbered or (not strong and (features["references"] or others or features["has_location"]))):
         s["explain_term"] = 0.0
     elif features["term"] and s.get("explain_term", 0) >= 2 and not features["references"] and (strong or not this_film):
         s["explain_term"] += 6 if strong else 3
@@ -964,7 +984,10 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
     # "how big is the heart?" / "how wide is the mediastinum?": a size asked of a structure, no lesion named, assesses it
     # ... and so does its outline ("心脏边界清楚吗")
     if features["structure_only"]:
-        s["assess_anatomy"] = s.get("assess_anatomy", 0) + max(s.get("size", 0), s.get("describe_margin", 0))
+        # (above the margin's or size's own words, "are the hemidiaphragms well defined?", unless a lesion's margin part
+        # is named: "毛刺在肺门侧几点钟方向")
+        asked = max(s.get("size", 0), s.get("describe_margin", 0))
+        s["assess_anatomy"] = s.get("assess_anatomy", 0) + asked + (1 if asked > 0 and not features["margin_part"] else 0)
     if features["checklist"]:  # a disease named; "像肺结核吗" / "resembles TB": asked whether the film looks like it
         s["sign_checklist"] = s.get("sign_checklist", 0) + (4 if features["resembles"] else 2)
     _cue_bonuses(s, scores, features)
@@ -981,7 +1004,14 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
 def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[str, Any]) -> None:
     """Adjust the keyword scores ``s`` in place by what the question's cues say it asks."""
     # "what is the diagnosis?" names no disease: the screening summary answers it (and says Hilum does not diagnose)
-    if features["diagnosis"] and not features["checklist"]:
+    # ... but "支气管扩张是什么病" / "what is emphysema, what disease?" names a term and asks what it is, of nothing
+    # on this film: the term is asked about
+    term_asked = (features["term"] and s.get("explain_term", 0) >= 2
+                  and not (features["references"] or features["has_location"] or features["relative"]
+                           or lesion_groups(features["descriptors"])))
+    if features["diagnosis"] and not features["checklist"] and term_asked:
+        s["explain_term"] = s.get("explain_term", 0) + 6
+    elif features["diagnosis"] and not features["checklist"]:
         s["screen"] = s.get("screen", 0) + 6
         if features["references"] and not features["term"]:  # "它到底是个啥?": this finding's diagnosis, not a term
             s["explain_term"] = 0.0
@@ -994,6 +1024,7 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
     # "how long are the spicules?" / "where are the notches?": a part of the margin, asked about by size or place
     if features["margin_part"]:
         s["describe_margin"] = s.get("describe_margin", 0) + max(s.get("size", 0), s.get("locate", 0))
+    _relation_bonuses(s, features)
     # "upper, middle or lower zone?" / "which lung zone?": the choices name no place; the question asks where
     if features["asks_region"] or features["which_region"]:
         s["locate"] = s.get("locate", 0) + 5
@@ -1015,6 +1046,18 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
         named = features["pointed"] or features["has_location"] or lesion_groups(features["descriptors"])
         s["locate"] = s.get("locate", 0) + (7 if named else 5)
     _measure_bonuses(s, features)
+
+
+def _relation_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
+    """A landmark that the question takes the finding's place from, or asks about alone after a turn."""
+    # "结节在肺门的几点钟方向": a clock position taken from a landmark is the finding's relation to it, not its margin
+    if features["clock_from_landmark"]:
+        s["measure_relation"] = max(s.get("measure_relation", 0), s.get("describe_margin", 0)) + 1
+    # "what about the hilum?" / "那肺门呢" after a turn: a landmark alone, asked of the finding in focus, is its relation
+    if (features["elliptical_form"] and set(features["landmark"]) & {"hilum", "pleura", "diaphragm"}
+            and not (features["pointed"] or features["descriptors"] or features["has_location"])
+            and max(s.values(), default=0.0) < 1):
+        s["measure_relation"] = s.get("measure_relation", 0) + 3
 
 
 def _checklist_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
@@ -1078,7 +1121,9 @@ def _fallback_intent(features: dict[str, Any]) -> str:
         return "locate"
     if features["whole_lungs"] and not (features["lesion_talk"] or features["has_location"]):
         return "screen"  # "Lungs?": the lungs named, nothing asked of them
-    if features["references"]:
+    # "A1?" / "the second lesion, what is it?": a finding named by its number or order and nothing asked is shown;
+    # a pointer word alone ("this one?") asks the margin
+    if features["references"] and not (features["anchor_ids"] or features["ordinal"] is not None):
         return "describe_margin"
     if features["term"] and not (features["descriptors"] or features["has_location"]):
         return "explain_term"
@@ -1258,7 +1303,9 @@ def _proximity_match(text: str, vocab: Vocabulary) -> tuple[str, str, int, int] 
         for pattern in ix.proximity_patterns:
             for m in pattern.finditer(text):
                 groups = m.groupdict()
-                if groups.get("ptr") not in (None, "one") and _PREDICATE_SUBJECT.match(text[: m.start()]):
+                # (in its own clause: "the patient is anxious. is the left-sided shadow near the diaphragm?")
+                clause = ix.clause_end.split(text[: m.start()])[-1] if ix.clause_end is not None else text[: m.start()]
+                if groups.get("ptr") not in (None, "one") and _PREDICATE_SUBJECT.match(clause):
                     continue  # "is the nodule near the pleura?" asks whether it is
                 return ix.proximity_cue_of[m.group("cue")], ix.landmark_of[m.group("lm")], m.start(), m.end()
     # "the lateral one" lies farthest from the midline, "the medial one" nearest to it
@@ -1280,6 +1327,56 @@ def expand_side_letters(text: str, vocab: Vocabulary) -> str:
     if pattern is None or not ("r" in text or "l" in text):
         return text
     return pattern.sub(lambda m: "right" if m.group(1) == "r" else "left", text)
+
+
+_ZH_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+# a number in Chinese numerals before a unit ("十毫米", "两厘米", "二点五厘米", "一个公分")
+_ZH_NUMBER = re.compile(r"([零〇一二两三四五六七八九十]{1,3})(?:点([零〇一二三四五六七八九]{1,2}))?(?=\s*个?\s*(?:毫米|厘米|公分|mm|cm))")
+
+
+def _zh_integer(numeral: str) -> int | None:
+    """"十" 10, "十二" 12, "二十" 20, "二十五" 25, "两" 2; None for a run of digits ("一二": one or two)."""
+    if "十" in numeral:
+        head, _, tail = numeral.partition("十")
+        if len(head) > 1 or len(tail) > 1 or "十" in tail:
+            return None
+        return (_ZH_DIGITS[head] if head else 1) * 10 + (_ZH_DIGITS[tail] if tail else 0)
+    return _ZH_DIGITS[numeral] if len(numeral) == 1 else None
+
+
+def zh_numerals(text: str) -> str:
+    """A value in Chinese numerals before its unit written in digits ("有没有超过十毫米" → "有没有超过10毫米",
+    "二点五厘米" → "2.5厘米"), as the size and value cues read them."""
+    if not _CJK.search(text):
+        return text
+
+    def digits(m: re.Match[str]) -> str:
+        whole = _zh_integer(m.group(1))
+        if whole is None:
+            return m.group(0)
+        return str(whole) + ("." + "".join(str(_ZH_DIGITS[c]) for c in m.group(2)) if m.group(2) else "")
+
+    return _ZH_NUMBER.sub(digits, text)
+
+
+# a tag question's "right" ("it's 12 mm, right?", "the strand is smooth - is that right?") names no side, and its
+# pronoun ("A2 is about 25 mm, isn't it?") no finding of its own
+_TAG_RIGHT = re.compile(r"(?:,\s*|[-–—]\s*|(?<![a-z])(?:is that|that's|that is|isn't that|am i|is this)\s+)(right)"
+                        r"(?=\s*[?!.]+|\s*$)"
+                        r"|,\s*(?:isn't|is|wasn't|was|doesn't|does|hasn't|has|aren't|are)\s+(it|they)(?=\s*[?!.]*\s*$)")
+
+
+def drop_tag_right(text: str) -> str:
+    """The text with a tag question's "right" and pronoun blanked (``_TAG_RIGHT``); "is it on the right?" keeps its
+    side."""
+    if "right" not in text and "," not in text:
+        return text
+
+    def blank(m: re.Match[str]) -> str:
+        g = 1 if m.group(1) else 2
+        return m.group(0)[: m.start(g) - m.start(0)] + " " * len(m.group(g)) + m.group(0)[m.end(g) - m.start(0):]
+
+    return _TAG_RIGHT.sub(blank, text)
 
 
 _LESION_KINDS = frozenset({"nodule", "mass", "strand", "consolidation"})  # vocab "kinds" that name a lesion itself
@@ -1344,7 +1441,14 @@ def after_statements(text: str, vocab: Vocabulary) -> str:
         if ix.asks.search(text[start:m.start()]):
             break
         start = m.end()
+    if start and _TAG_ONLY.match(text, start):  # "you said A1 was 12 mm, right?": the statement is what is asked
+        return text
     return text[start:] if start and ix.asks.search(text[start:]) else text
+
+
+# a tag that asks only whether what was said is so ("…, right?" once its "right" is blanked, "对吧", "is that correct?")
+_TAG_ONLY = re.compile(r"\s*(?:(?:is that|isn't it|is it|isn't that|am i|correct|true|yes|no|对吧|对吗|是吗|是吧|对不对|没错吧|没错吗)"
+                       r"\s*)*[?？!.。]*\s*$")
 
 
 def kind_asked(text: str, vocab: Vocabulary) -> str | None:
@@ -1368,6 +1472,12 @@ def kind_asked(text: str, vocab: Vocabulary) -> str | None:
     if apart:
         return None
     return "lesion" if kind in _LESION_KINDS or any(k in _LESION_KINDS for k in beside) else "content"
+
+
+# a comparison that opens with what the finding asked about is compared with ("跟另一个比,它…", "和结节相比,条索影…",
+# "compared with the other one, is it …")
+_COMPARED_WITH_FIRST = re.compile(r"^(?:那|那么)?(?:跟|和|与|同)[^,，?？]{1,12}?(?:相比|比较|比起来|比)[,，]?"
+                                  r"|^(?:when |if )?(?:compared (?:with|to)|relative to|in comparison (?:with|to))\s[^,?]{1,40}?,")
 
 
 def named_mentions(text: str, vocab: Vocabulary, pointer_spans: list[tuple[str, tuple[int, int]]]) -> tuple[str, ...]:
@@ -1401,15 +1511,20 @@ def named_mentions(text: str, vocab: Vocabulary, pointer_spans: list[tuple[str, 
                        or (name.startswith("rel:") and end <= a <= end + 1 and not text[end:a].strip())
                        for a, b, name in taken):
                 found.append((p, end, "focus"))
-    out: list[str] = []
+    kept: list[tuple[int, str]] = []
     covered = -1
     for a, b, name in sorted(found, key=lambda x: (x[0], -(x[1] - x[0]))):
         if a < covered:
             continue
         covered = b
-        if not out or out[-1] != name:
-            out.append(name)
-    return tuple(out)
+        if not kept or kept[-1][1] != name:
+            kept.append((a, name))
+    # "跟另一个比,它大还是小" / "compared with the other one, is it bigger?": the finding compared with is named first
+    # but is the second of the comparison; the one asked about, named after it, comes first
+    lead = _COMPARED_WITH_FIRST.match(text)
+    if lead is not None and any(a < lead.end() for a, _ in kept) and any(a >= lead.end() for a, _ in kept):
+        kept = [k for k in kept if k[0] >= lead.end()] + [k for k in kept if k[0] < lead.end()]
+    return tuple(name for _, name in kept)
 
 
 def parse(question: str, vocab: Vocabulary | None = None) -> Query:
@@ -1455,7 +1570,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     foreign = foreign_language(raw, v)
     if foreign is not None:  # the question's language is that one: the engine answers in the session's
         return Query(intent="out_of_scope", lang=detect_lang(raw), foreign=foreign)
-    text = expand_side_letters(correct_zh_typos(correct_typos(raw, v.lexicon), v), v)
+    text = drop_tag_right(zh_numerals(expand_side_letters(correct_zh_typos(correct_typos(raw, v.lexicon), v), v)))
     loc = parse_location(text, v)
     near = _proximity_match(text, v)
     # "the one near the diaphragm" says which finding, not what is asked of it: its words ("near", "靠近",
@@ -1466,7 +1581,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         rest = ix.courtesy.sub(lambda m: " " * len(m.group(0)), rest)
     if near and loc["zone"]:
         loc = {**loc, "zone": _first_key(_strip_terms(rest, v), ix.zones)}
-    ids = tuple(f"{m.group(1).upper()}{int(m.group(2))}" for m in _ANCHOR_ID.finditer(question))
+    # "Ａ２" (full-width) is A2
+    ids = tuple(f"{m.group(1).upper()}{int(m.group(2))}"
+                for m in _ANCHOR_ID.finditer(unicodedata.normalize("NFKC", question)))
     refs = tuple(dict.fromkeys(_references(text, v) + ids))
     checklist = _first_key(text, ix.checklists)
     term = find_sign_term(text, v)
@@ -1505,14 +1622,18 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "it … the other one" names two findings, as "A1 … A2" or "the nodule … the strand" do
     it_and_other = other and any(r not in ix.other_reference.lows for r in refs)
     mentions = tuple(m for m in named_mentions(text, v, pointer_spans) if not m.startswith("d:") or m[2:] in descriptors)
+    # "和另一个比呢" / "compared with the other one?": the other one compared with, the one in focus asked about
+    if other and not it_and_other and mentions == ("other",) and _COMPARED_WITH_FIRST.match(text):
+        it_and_other, mentions = True, ("focus", "other")
     ordinals = {m for m in mentions if m.startswith("ord:")}
     # "the second abnormality" / "第二个病灶": says which finding; its noun asks nothing ("abnormality" no screening)
     for m in _ORDINAL_NOUN.finditer(rest):
         if any(rest[: m.start()].rstrip().endswith(t) for _, t, _ in ix.ordinals.found_terms(rest[: m.start()])):
             rest = rest[: m.start()] + " " * (m.end() - m.start()) + rest[m.end():]
     which_lesion = ix.which_lesion is not None and bool(ix.which_lesion.search(text))
-    # "它比下面那个大吗": the one in focus and one beside it
-    beside_focus = "focus" in mentions and any(m.startswith("rel:") for m in mentions)
+    # "它比下面那个大吗" / "它跟 A2 比呢": the one in focus and one beside it, or one named by its number
+    beside_focus = "focus" in mentions and any(m.startswith("rel:") or (m[:1] in "AF" and m[1:].isdigit())
+                                               for m in mentions)
     # "is the upper one bigger than the lower one?": two findings by their positions
     two_positions = len({m for m in mentions if m.startswith("rel:")}) >= 2
     # two lobes named ("is the LLL thing bigger than the RML nodule"): a finding in each
@@ -1562,7 +1683,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "landmark": sorted(set(anatomy_kinds) & ix.relation_landmarks),
         "lesion_talk": lesion_talk,
         # a structure Hilum assesses (heart, hilum, mediastinum, ...) and no lesion, named or located
-        "structure_only": bool(set(anatomy_kinds) & set(v.anatomy_states)) and not (lesion_talk or located or pointed),
+        # (the costophrenic angles too: "are the costophrenic angles well defined?")
+        "structure_only": (bool(set(anatomy_kinds) & (set(v.anatomy_states) | {"costophrenic_angle"}))
+                           and not (lesion_talk or located or pointed)),
         # "are both lung fields clear?" / "is the LLL clear?": the lungs, or a region of them, said to be clear
         "whole_lungs_clear": (whole_lungs or located) and ix.cue("clear_words").any_in(text),
         "presence": presence,
@@ -1579,7 +1702,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         # "any nodules?" / "有没有钙化结节" / "there's a mass anywhere?": a kind of lesion is what the presence word asks for
         "kind_asked": asked == "lesion" and not signs,  # "is there any consolidation?" asks the sign
         "content_asked": asked == "content",
-        "general_difference": bool(ix.general_difference and not refs and ix.general_difference.search(text)),
+        # (two kinds of lesion this film can show, "结节和条索影啥区别", are the findings compared, not two terms)
+        "general_difference": bool(ix.general_difference and not refs and len(lesion_groups(descriptors)) < 2
+                                   and ix.general_difference.search(text)),
         "resembles": ix.resembles is not None and bool(ix.resembles.search(text)),
         "material_compared": ix.material_compared is not None and bool(ix.material_compared.search(text)),
         "suspicion": ix.cue("suspicion").any_in(text),
@@ -1591,12 +1716,15 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
             ix.cue("show_named").any_in(text) and (pointed or bool(lesion_groups(descriptors)) or loc["lesion_side"] is not None)),
         "explain_not": ix.cue("explain_not").any_in(text),
         "elliptical_form": bool(_ELLIPSIS.search(text)),
+        # (a clock position with no part of the margin named apart from the clock itself)
+        "clock_from_landmark": (bool(_CLOCK.search(text)) and bool(set(anatomy_kinds) & ix.relation_landmarks)
+                                and not _margin_part(_CLOCK.sub(" ", text), v)),
         "yes_no": bool(_YES_NO.search(raw) or _IS_IT.search(raw)),
     }
     points = (pointed or bool(descriptors) or any(loc[k] for k in ("lesion_side", "lobe", "zone", "band"))
               or features["other"] or features["ordinal"] is not None)
     if points:  # "换成下面那条看看呢": "try that one" asks nothing of its own (no screening "看看")
-        rest = _TRY_TAIL.sub(lambda m: " " * len(m.group(0)), rest)
+        rest = _blank_try_verbs(rest)
     scores = _first_question_scores(rest, v)
     intent, by_fallback = _choose(scores, features)
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import FrozenInstanceError
 from pathlib import Path
 from typing import Any
@@ -93,6 +94,15 @@ def test_server_settings_from_the_command_line_are_hilum_settings_only() -> None
     for bad in (["PATH=/tmp"], ["HILUM_ANALYSIS_PROCESSES"]):
         with pytest.raises(SystemExit):
             turns.server_env(bad)
+
+
+def test_cpu_lists_name_cpus_this_machine_has() -> None:
+    first = min(os.sched_getaffinity(0))
+    assert turns.cpu_list(str(first)) == {first}
+    assert turns.cpu_list(f"{first}-{first},{first}") == {first}
+    for bad in ("", "x", "1-0", "-1", "0-", "100000"):
+        with pytest.raises(ValueError):
+            turns.cpu_list(bad)
 
 
 def test_the_turn_order_check_counts_gaps_repeats_and_ignores_errors() -> None:

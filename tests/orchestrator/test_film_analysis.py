@@ -1,7 +1,8 @@
 """``orchestrator/film_analysis.py``: first turns in worker processes (``HILUM_ANALYSIS_PROCESSES``) give
 the same session as in the request's thread; the film gate's refusals cross the process boundary with
 their kind and reason; a killed worker costs at most the films it held (503) and a fresh pool takes the
-next; a full pool answers 429 at once; a service with workers answers over REST."""
+next; a full pool answers 429 at once; the workers run at a lower priority than the server; a service
+with workers answers over REST."""
 
 from __future__ import annotations
 
@@ -20,7 +21,9 @@ from PIL import Image
 from orchestrator.dialogue.engine import DialogueEngine
 from orchestrator.encoders.factory import build_encoder
 from orchestrator.errors import EncoderError, EncoderOverloadedError, NotAChestFilmError
+from orchestrator.facts import to_jsonable
 from orchestrator.film_analysis import AnalysisPool
+from orchestrator.narration.prompt import canonical_json
 from orchestrator.server import Service, build_services
 from orchestrator.settings import Settings
 
@@ -49,6 +52,16 @@ def test_a_worker_makes_the_same_session_as_the_requests_thread(pool: AnalysisPo
     assert there.turns[0].answer == here.turns[0].answer
     assert there.frame == here.frame and there.spacing == here.spacing
     assert set(there.turns[0].timings) >= {"decode", "gate", "encode", "findings"}  # the worker's stage times
+    made = pool.analyse(film, None, {})  # the facts' canonical JSON is the worker's to make, as the thread makes it
+    assert made.facts_json and made.facts_json == canonical_json(to_jsonable(made.facts))
+
+
+def test_the_workers_run_below_the_servers_priority(pool: AnalysisPool) -> None:
+    """Uploads take what the follow-up turns leave: the workers are ``analysis_nice`` nicer than the server."""
+    mine = os.getpriority(os.PRIO_PROCESS, 0)
+    pids = pool.worker_pids()
+    assert pids and Settings().analysis_nice > 0
+    assert all(os.getpriority(os.PRIO_PROCESS, pid) == min(19, mine + Settings().analysis_nice) for pid in pids)
 
 
 def test_a_refusal_crosses_the_process_boundary_with_its_kind_and_reason(pool: AnalysisPool) -> None:

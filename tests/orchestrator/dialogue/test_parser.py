@@ -431,3 +431,131 @@ def test_an_asking_cue_is_no_ellipsis() -> None:
     assert q.intent == "compare" and not q.elliptical
     assert not parse("那它是良性的吗").elliptical
     assert parse("那右边那个呢").elliptical and parse("再看看另一个").elliptical
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("右下肺有点什么吗", "screen"),  # "something there", said colloquially, is a lesion looked for
+    ("心后方藏没藏东西", "screen"),
+    ("左边肺底是不是有东西", "screen"),
+    ("结节和肺门之间有没有东西连着", "measure_relation"),  # ... not a link asked about
+    ("结接多大", "size"),  # Chinese homophone typos: 结接 / 空东 / 肺们
+    ("有空东吗", "density"),
+    ("离肺们远不远", "measure_relation"),
+    ("那个条索是不是钙化灶", "density"),  # a content after a copula is asked about, not pointed with
+    ("它偏上还是偏下", "locate"),  # a choice of positions asks where
+    ("结节靠内还是靠外", "locate"),
+    ("条索影贴着膈肌吗", "measure_relation"),  # "贴着" is a contact, as "挨着"
+    ("肺里有水吗", "assess_anatomy"),  # colloquial effusion
+    ("胸腔内有没有水", "assess_anatomy"),
+    ("纵隔有没有偏", "assess_anatomy"),  # states: 偏 / 歪 / in the middle
+    ("气管歪了没有", "assess_anatomy"),
+    ("is the windpipe straight?", "assess_anatomy"),
+    ("any sign of lung collapse?", "assess_anatomy"),  # as "collapsed lung"
+    ("肺气肿是什么病", "explain_term"),  # a term with a diagnosis word: the term is asked about
+    ("右肺那个是什么病", "screen"),  # ... a finding's diagnosis is not
+    ("分叶和毛刺啥区别", "explain_term"),  # two terms' difference, "有" left out, Latin terms of any length
+    ("atelectasis 和 consolidation 有啥区别", "explain_term"),
+    ("结节和条索影啥区别", "compare"),  # two kinds of lesion this film shows are findings compared
+    ("describe the nodule", "describe_margin"),  # a finding described
+    ("describe the whole x-ray", "screen"),
+    ("心脏后头有东西吗", "screen"),  # behind the heart is a region, not the heart
+    ("how often should she get a repeat x-ray?", "out_of_scope"),
+    ("和上次的片子比有变化吗", "out_of_scope"),
+    ("肺结节一般要怎么处理", "out_of_scope"),
+    ("any pleural tag on the nodule?", "sign_checklist"),  # a lesion's sign asked whether present
+    ("我爸今年70了，肺上有个结节，边上毛毛的，要紧吗", "sign_checklist"),  # a statement before "how bad is it"
+    ("它的 density 跟 A2 比呢", "compare"),  # the one in focus and one named by its number
+])
+def test_general_rules_from_the_v11_set(question: str, intent: str) -> None:
+    assert parse(question).intent == intent
+
+
+def test_compared_with_first_names_the_subject_first() -> None:
+    assert parse("跟另一个比它大还是小").mentions == ("focus", "other")
+    assert parse("和条索影相比，结节的密度怎么样").mentions == ("d:nodule", "d:strand-like")
+    assert parse("Compared to the nodule, is the strand longer?").mentions == ("d:strand-like", "d:nodule")
+    assert parse("条索影和结节比，哪个密度高").mentions == ("d:strand-like", "d:nodule")  # not an opening phrase
+    q = parse("和另一个比呢")  # the other one compared with, the one in focus asked about
+    assert q.intent == "compare" and q.it_and_other and q.mentions == ("focus", "other") and not q.elliptical
+
+
+def test_calcified_pointer_and_predicate() -> None:
+    assert "calcified" in parse("钙化的那个结节多大").descriptors  # points at the calcified one
+    assert "calcified" not in parse("右中肺那个是不是钙化灶").descriptors  # asks whether it is one
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("结节有没有十五毫米", "size"),  # Chinese numerals before a unit read as a value
+    ("条索影是不是三点五厘米左右", "size"),
+    ("B1?", "out_of_scope"),  # no finding's number
+    ("A2?", "locate"),  # a finding named by its number, nothing asked: shown
+    ("this one?", "describe_margin"),  # a pointer word alone still asks the margin
+    ("第一个病灶是什么", "locate"),  # a finding named by its order or number is never a term
+    ("what is A1?", "locate"),
+    ("the first lesion, what is it?", "locate"),
+    ("谁离胸膜近", "compare"),  # "谁" is "which one"
+    ("实性和磨玻璃有啥不一样", "explain_term"),  # two terms' difference with 不一样 / 不同 / 差别
+    ("它在肺门的几点钟方向", "measure_relation"),  # a clock position from a landmark is a relation
+    ("毛刺在肺门侧几点钟方向", "describe_margin"),  # ... but a part of the margin asks the margin
+    ("Is the diaphragm well defined?", "assess_anatomy"),  # a structure's outline, above the margin's words
+    ("Are the costophrenic angles well defined?", "assess_anatomy"),
+    ("you told me the strand was 25 mm, right?", "size"),  # a statement confirmed by a tag is what is asked
+    ("结节宽多少", "size"),
+    ("条索影算不算大", "size"),
+    ("片子啥情况", "screen"),
+    ("左上肺清不清爽", "screen"),
+    ("右下肺是不是有个东西", "screen"),
+    ("甲状腺要不要查一下", "out_of_scope"),  # other organs and daily life
+    ("can he go back to the gym?", "out_of_scope"),
+    ("please draw a circle around the strand", "locate"),  # drawing on the image shows it
+    ("GGO is short for what?", "explain_term"),
+    ("What's meant by notching?", "explain_term"),
+    ("肋膈角怎么算的", "explain_term"),
+    ("Which anterior rib does the strand overlie?", "locate"),  # a rib level is a place
+    ("条索影在第几rib水平", "locate"),
+    ("右下那块到底是啥", "screen"),  # a finding's diagnosis: the screening summary, never a term
+    ("Is this film AP or PA?", "out_of_scope"),
+    ("what colour is the strand?", "density"),
+    ("Are the nodule and the strand the same density?", "compare"),
+    ("Are the bones intact?", "assess_anatomy"),  # "bones" is no typo of "ones"
+])
+def test_general_rules_from_the_v12_set(question: str, intent: str) -> None:
+    assert parse(question).intent == intent
+
+
+def test_chinese_numerals_before_a_unit() -> None:
+    from orchestrator.dialogue.parser import zh_numerals
+
+    assert zh_numerals("有没有超过十毫米") == "有没有超过10毫米"
+    assert zh_numerals("二十五毫米") == "25毫米" and zh_numerals("二点五厘米") == "2.5厘米"
+    assert zh_numerals("两个公分") == "2个公分"
+    assert zh_numerals("两个病灶相距几厘米") == "两个病灶相距几厘米"  # no numeral before the unit
+    assert zh_numerals("一二厘米") == "一二厘米"  # "one or two": no single value
+    q = parse("它小于十毫米吗")
+    assert q.size_op == "lt" and q.size_mm == 10.0
+
+
+def test_finding_numbers_full_width_and_ages() -> None:
+    assert parse("Ａ２边缘光滑吗").anchor_ids == ("A2",)  # full-width letters and digits
+    assert parse("I'm a 58-year-old smoker, how big is the nodule?").anchor_ids == ()  # an age, not A58
+    assert parse("my dad is a 70 year old man, is the nodule big?").anchor_ids == ()
+    assert parse("is a 2 cm nodule big?").anchor_ids == ()
+
+
+def test_tag_questions_name_no_side_and_no_finding() -> None:
+    assert parse("the strand is smooth, right?").side is None
+    assert parse("the strand is smooth - is that right?").side is None
+    assert parse("is the nodule on the right?").side == "right"  # a side asked about
+    assert parse("A2 is about 25 mm, isn't it?").mentions == ("A2",)  # the tag's "it" is no finding of its own
+
+
+def test_elliptical_openings() -> None:
+    assert parse("换右边那个看看").elliptical  # another finding tried: "换 … 看看"
+    assert parse("what about 右边那个").elliptical  # an English opening before Chinese words
+    q = parse("what about the pleura?")  # a landmark alone after a turn: the relation of the finding in focus
+    assert q.intent == "measure_relation" and not q.elliptical
+
+
+def test_predicate_after_a_statement_is_no_pointer() -> None:
+    q = parse("She is anxious. Is the nodule near the pleura?")
+    assert q.proximity is None and q.intent == "measure_relation"
