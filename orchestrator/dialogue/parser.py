@@ -685,6 +685,8 @@ class _Index:
         self.material_compared = re.compile(v.cues["material_compared"]) if v.cues.get("material_compared") else None
         self.resembles = re.compile(v.cues["resembles"]) if v.cues.get("resembles") else None
         self.courtesy = re.compile(v.cues["courtesy"]) if v.cues.get("courtesy") else None
+        self.report_heading = re.compile(v.cues["report_heading"]) if v.cues.get("report_heading") else None
+        self.history = re.compile(v.cues["history"]) if v.cues.get("history") else None
         self.two_pointers = tuple(re.compile(p) for p in v.cues.get("two_pointers", ()))
         self.descriptor_pointers = tuple((d, re.compile(p)) for d, p in v.cues.get("descriptor_pointers", {}).items()
                                          if not d.startswith("_"))
@@ -1060,6 +1062,11 @@ def _relation_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
         s["measure_relation"] = s.get("measure_relation", 0) + 3
 
 
+# a pointer whose noun is a lesion's, colloquial or not ("that lump", "this spot", "the shadow")
+_LESION_POINTER = re.compile(r"(?<![a-z])(?:this|that|the)\s+(?:(?:little|small|big)\s+)?"
+                             r"(?:lesion|nodule|opacity|shadow|spot|strand|mass|lump|thing)s?(?![a-z])")
+
+
 def _checklist_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
     """A lesion's sign asked whether present, or how bad a lesion named is: its checklist answers."""
     if features["lesion_sign"]:
@@ -1067,7 +1074,9 @@ def _checklist_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
     # "is the nodule something to worry about?" / "这个小结节要紧吗": how bad a lesion named is (of no lesion in
     # particular, "anything worrying?", the screening answers; of two, "which is more worrying?", a comparison)
     # ... or suspicion of one ("any suspicious features in the RML nodule?"; "any suspicious nodules?" looks for some)
-    named = lesion_groups(features["descriptors"]) or features["anchor_ids"] or features["relative"]
+    # ("is that lump anything nasty?": a pointer with a lesion's noun names one, "this film" none)
+    named = (lesion_groups(features["descriptors"]) or features["anchor_ids"] or features["relative"]
+             or features["lesion_pointer"])
     looked_for = features["kind_asked"] or features["kind_in_region"] or features["kind_over_lungs"]
     definite = features["pointed"] or features["has_location"]
     asked = features["concern"] or (features["suspicion"] and definite)
@@ -1359,21 +1368,44 @@ def zh_numerals(text: str) -> str:
     return _ZH_NUMBER.sub(digits, text)
 
 
+_EN_ONES = {w: i for i, w in enumerate(("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                                          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+                                          "eighteen", "nineteen"))}
+_EN_TENS = {"twenty": 20, "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+_EN_NUMBER = re.compile(r"(?<![a-z-])(?:(" + "|".join(_EN_TENS) + r")(?:[- ](" + "|".join(list(_EN_ONES)[1:10]) + r"))?"
+                        r"|(" + "|".join(sorted(_EN_ONES, key=len, reverse=True)) + r"))"
+                        r"(?=\s*(?:(?:mm|cm)(?![a-z])|millimet|centimet))")
+
+
+def en_numerals(text: str) -> str:
+    """English number words before a unit written as digits ("twenty mm" → "20 mm", "twenty-five millimetres" → "25
+    millimetres"), as ``zh_numerals`` does for Chinese ones; number words elsewhere ("the two lesions") are left."""
+
+    def digits(m: re.Match[str]) -> str:
+        if m.group(3):
+            return str(_EN_ONES[m.group(3)])
+        return str(_EN_TENS[m.group(1)] + (_EN_ONES[m.group(2)] if m.group(2) else 0))
+
+    return _EN_NUMBER.sub(digits, text)
+
+
 # a tag question's "right" ("it's 12 mm, right?", "the strand is smooth - is that right?") names no side, and its
 # pronoun ("A2 is about 25 mm, isn't it?") no finding of its own
 _TAG_RIGHT = re.compile(r"(?:,\s*|[-–—]\s*|(?<![a-z])(?:is that|that's|that is|isn't that|am i|is this)\s+)(right)"
                         r"(?=\s*[?!.]+|\s*$)"
-                        r"|,\s*(?:isn't|is|wasn't|was|doesn't|does|hasn't|has|aren't|are)\s+(it|they)(?=\s*[?!.]*\s*$)")
+                        r"|,\s*(?:isn't|is|wasn't|was|doesn't|does|hasn't|has|aren't|are)\s+(it|they)(?=\s*[?!.]*\s*$)"
+                        # "Right, and how far is that …" / "ok right - …": an opening word that agrees, no side
+                        r"|^\s*(?:(?:ok|okay|well|yes|yeah|all)\s*,?\s*)?(right)(?=\s*(?:[,!.]|[-–—]|then\b|so\b))")
 
 
 def drop_tag_right(text: str) -> str:
-    """The text with a tag question's "right" and pronoun blanked (``_TAG_RIGHT``); "is it on the right?" keeps its
-    side."""
+    """The text with a tag question's "right" and pronoun blanked (``_TAG_RIGHT``), and an opening "Right, …" that
+    agrees; "is it on the right?" and "right, which lobe?" after a comma in a side's place keep their side."""
     if "right" not in text and "," not in text:
         return text
 
     def blank(m: re.Match[str]) -> str:
-        g = 1 if m.group(1) else 2
+        g = next(i for i in (1, 2, 3) if m.group(i))
         return m.group(0)[: m.start(g) - m.start(0)] + " " * len(m.group(g)) + m.group(0)[m.end(g) - m.start(0):]
 
     return _TAG_RIGHT.sub(blank, text)
@@ -1446,6 +1478,20 @@ def after_statements(text: str, vocab: Vocabulary) -> str:
     return text[start:] if start and ix.asks.search(text[start:]) else text
 
 
+def drop_report_heading(text: str, vocab: Vocabulary) -> str:
+    """The text with a report section's heading before a colon blanked ("Impression: nodule size?", "印象：右中肺结节，
+    大小？", "Impression: is the nodule benign?") when what follows asks something of its own (a question word or a
+    keyword of weight 3 or more): the heading says where the answer goes, not what is asked ("impression" asks no
+    diagnosis). "Impression?" (no colon) keeps it."""
+    heading = vocab.index.report_heading
+    m = heading.match(text) if heading is not None else None
+    after = text[m.end():] if m is not None else ""
+    asks = vocab.index.asks is not None and vocab.index.asks.search(after) is not None
+    if m is None or not (asks or max(score_intents(after, vocab).values(), default=0.0) >= 3):
+        return text
+    return " " * m.end() + text[m.end():]
+
+
 # a tag that asks only whether what was said is so ("…, right?" once its "right" is blanked, "对吧", "is that correct?")
 _TAG_ONLY = re.compile(r"\s*(?:(?:is that|isn't it|is it|isn't that|am i|correct|true|yes|no|对吧|对吗|是吗|是吧|对不对|没错吧|没错吗)"
                        r"\s*)*[?？!.。]*\s*$")
@@ -1467,6 +1513,10 @@ def kind_asked(text: str, vocab: Vocabulary) -> str | None:
     if not asked:
         return None
     a, b, kind = asked[0]
+    # "我们能看到结节有没有钙化吗": a presence word after the lesion asks a content of it, not whether it is there
+    if kind in _LESION_KINDS and any(k not in _LESION_KINDS and any(b <= p and 0 <= s - e <= _NEAR_PRESENCE for p, e in presence)
+                                     for s, _, k in spans if s >= b):
+        return None
     beside = [k for s, e, k in spans if (s, e) != (a, b) and (a - 1 <= e <= a or b <= s <= b + 1)]
     apart = [k for s, e, k in spans if (s, e) != (a, b) and k in _LESION_KINDS and not (a - 1 <= e <= a or b <= s <= b + 1)]
     if apart:
@@ -1570,7 +1620,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     foreign = foreign_language(raw, v)
     if foreign is not None:  # the question's language is that one: the engine answers in the session's
         return Query(intent="out_of_scope", lang=detect_lang(raw), foreign=foreign)
-    text = drop_tag_right(zh_numerals(expand_side_letters(correct_zh_typos(correct_typos(raw, v.lexicon), v), v)))
+    text = drop_tag_right(zh_numerals(expand_side_letters(correct_zh_typos(correct_typos(en_numerals(raw), v.lexicon), v), v)))
+    text = drop_report_heading(text, v)
     loc = parse_location(text, v)
     near = _proximity_match(text, v)
     # "the one near the diaphragm" says which finding, not what is asked of it: its words ("near", "靠近",
@@ -1585,7 +1636,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     ids = tuple(f"{m.group(1).upper()}{int(m.group(2))}"
                 for m in _ANCHOR_ID.finditer(unicodedata.normalize("NFKC", question)))
     refs = tuple(dict.fromkeys(_references(text, v) + ids))
-    checklist = _first_key(text, ix.checklists)
+    # "我阿公以前有肺结核" / "history of TB": a disease in the patient's history is not the checklist asked
+    history = ix.history
+    checklist = _first_key(history.sub(lambda m: " " * len(m.group(0)), text) if history else text, ix.checklists)
     term = find_sign_term(text, v)
     threshold = size_threshold(text, v)
     descriptors = tuple(_all_keys(text, ix.descriptors))
@@ -1708,6 +1761,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "resembles": ix.resembles is not None and bool(ix.resembles.search(text)),
         "material_compared": ix.material_compared is not None and bool(ix.material_compared.search(text)),
         "suspicion": ix.cue("suspicion").any_in(text),
+        "lesion_pointer": bool(_LESION_POINTER.search(text)),
         "concern": ix.cue("concern").any_in(text),
         "lesion_looked_for": ix.lesion_looked_for is not None and bool(ix.lesion_looked_for.search(text)),
         "which_region": ix.which_region is not None and bool(ix.which_region.search(text)),

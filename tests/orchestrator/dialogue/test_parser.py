@@ -559,3 +559,99 @@ def test_elliptical_openings() -> None:
 def test_predicate_after_a_statement_is_no_pointer() -> None:
     q = parse("She is anxious. Is the nodule near the pleura?")
     assert q.proximity is None and q.intent == "measure_relation"
+
+
+# --- rules tuned on the dev set v13 ---------------------------------------------------------------------------
+
+
+def test_report_heading_before_a_colon_asks_nothing() -> None:
+    assert parse("Impression: nodule size?").intent == "size"  # "impression" is no diagnosis asked here
+    assert parse("印象：右中肺结节，大小？").intent == "size"
+    assert parse("Dictation: left basal strand, please give the length").intent == "size"  # no "medication"
+    assert parse("Impression?").intent == "screen"  # nothing after it: the summary answers
+    assert parse("印象：双肺？").intent == "screen"  # nothing asked after the heading: it stays
+
+
+def test_a_statement_with_is_inside_asks_nothing() -> None:
+    # the history clause has "is" inside it (no question there), and its "cough" asks nothing
+    assert parse("Patient is a 60-year-old ex-smoker with a cough. How large is the nodule?").intent == "size"
+    assert parse("He is a smoker and has a cough, where is the nodule?").intent == "locate"
+    assert parse("is the nodule calcified, or is it solid?").intent == "density"  # a clause that opens with "is" asks
+
+
+def test_cantonese_function_words_read_as_mandarin() -> None:
+    assert parse("嗰粒結節大唔大").intent == "size"  # 嗰 那, 大唔大 大不大
+    assert parse("X光片有冇問題").intent == "screen"  # 有冇 有没有
+    assert parse("嗰條索條影喺邊度").intent == "locate"  # 喺邊度 在哪里
+    q = parse("nodule 同 strand 邊個大啲")  # 邊個 哪个, 大啲 大一点
+    assert q.intent == "compare"
+    assert parse("粒結節係唔係好大").intent == "size"  # 係唔係 是不是
+    assert parse("左边个结节有多大").side == "left"  # "左边" keeps its side: no 哪个
+
+
+def test_an_opening_right_agrees_and_names_no_side() -> None:
+    assert parse("Right, and how far is that from the diaphragm?").side is None
+    assert parse("Okay right, how big is it then?").side is None
+    assert parse("Right lung, anything there?").side == "right"  # a side, no comma after "right"
+
+
+def test_by_the_way_and_besides_ask_a_second_clause() -> None:
+    assert parse("结节边缘怎样，顺便说下密度").intent == "describe_margin"  # of two asks, the first
+    assert parse("结节多大，另外离胸膜多远").intent == "size"
+
+
+def test_density_opacity_is_a_lesion_noun() -> None:
+    assert parse("右肺中野那个高密度影是什么").intent == "locate"  # "高密度影" names an opacity, asks no density
+    assert parse("左下肺野有异常密度影吗").intent == "screen"
+    assert parse("这个高密度影密度均匀吗").intent == "density"  # the second "密度" asks
+
+
+def test_how_bad_a_lesion_pointed_at_colloquially_is() -> None:
+    assert parse("Reckon that lump's anything nasty?").intent == "sign_checklist"
+    assert parse("is that spot serious?").intent == "sign_checklist"
+    assert parse("Anything worrying on this chest film?").intent == "screen"  # "this film" points at no lesion
+
+
+def test_a_content_asked_of_a_lesion_seen() -> None:
+    assert parse("我们能看到结节有没有钙化吗").intent == "density"  # the lesion's content, not whether it is there
+    assert parse("能看到结节吗").intent == "screen"
+
+
+def test_zone_words_and_referral_vocabulary() -> None:
+    q = parse("左上 zone 有 opacity 吗")
+    assert q.zone == "upper" and q.intent == "screen"
+    assert parse("Should she be referred to a chest physician?").intent == "out_of_scope"
+    assert parse("印象一栏：结节性质？").intent == "sign_checklist"  # the nodule's nature: benign or not
+
+
+def test_a_disease_in_the_patients_history_is_no_checklist() -> None:
+    assert parse("肺部有沒有陰影？我阿公以前有肺結核").intent == "screen"  # the grandfather's TB is his past
+    assert parse("I had TB years ago, does this look like TB?").checklist == "tuberculosis"  # asked the second time
+    assert parse("这片子像不像肺结核").checklist == "tuberculosis"
+
+
+def test_touch_follow_up_and_inch_vocabulary() -> None:
+    assert parse("條索影有沒有碰到橫膈膜").intent == "measure_relation"
+    assert parse("請問這個片子需唔需要覆診").intent == "out_of_scope"  # 覆診 (Hong Kong): a follow-up visit
+    assert parse("Is the strand about an inch long?").intent == "size"
+
+
+def test_english_number_words_before_a_unit_are_a_value() -> None:
+    from orchestrator.dialogue.parser import en_numerals
+
+    assert en_numerals("less than twenty mm") == "less than 20 mm"
+    assert en_numerals("twenty-five millimetres long") == "25 millimetres long"
+    assert en_numerals("the two lesions") == "the two lesions"  # no unit after it
+    q = parse("Is the nodule less than twenty mm?")
+    assert q.intent == "size" and q.size_op == "lt" and q.size_mm == 20.0
+
+
+def test_as_well_as_and_plus_join_two_asks() -> None:
+    assert parse("How big is the nodule as well as how far from the pleura?").intent == "size"  # the first
+    assert parse("What's the size, plus where is it?").intent == "size"
+
+
+def test_heading_with_a_question_after_it_and_more_zh_variants() -> None:
+    assert parse("Impression: is the nodule benign?").intent == "sign_checklist"
+    assert parse("這粒結節有幾大").intent == "size"  # 有幾大 (Cantonese) 有多大
+    assert parse("結節周邊有沒有毛玻璃").intent == "density"  # 毛玻璃 (Taiwan) 磨玻璃
