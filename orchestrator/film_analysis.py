@@ -34,7 +34,7 @@ from orchestrator.dialogue.session import DicomReference, SourceRecord
 from orchestrator.encoders.base import AnatomyEncoder
 from orchestrator.encoders.lesion_reader import LesionReader
 from orchestrator.errors import EncoderError, EncoderOverloadedError
-from orchestrator.facts import ImageFacts
+from orchestrator.facts import ImageFacts, to_jsonable
 from orchestrator.imaging import DecodedFilm
 from orchestrator.settings import Settings
 
@@ -76,7 +76,6 @@ class FilmAnalyser:
     def analyse(self, data: bytes, filename: str | None, timings: dict[str, float], lang: str = "en") -> FilmAnalysis:
         """Decode, gate (refusing what is not an upright frontal chest film before the encoder runs),
         encode, analyse. Raises InputError subclasses, NotAChestFilmError among them."""
-        from orchestrator.facts import to_jsonable
         from orchestrator.film_gate import check_film
         from orchestrator.findings import analyse, estimate_spacing, heatmap_png
         from orchestrator.imaging import decode_upload

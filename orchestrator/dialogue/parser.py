@@ -966,8 +966,7 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
     # ("what's in the left lower zone?": a place on this film, no term)
     others = any(v > 0 for k, v in s.items() if k != "explain_term")
     # "第二个病灶是啥" / "what is A2?": a finding named by its order or number is this film's, never a term
-    numbered = features["ordinal"] is not None or bool(features["anchor_ids"])
-    if not features["term"] and (numbered or (not strong and (features["references"] or others or features["has_location"]))):
+    if not features["term"] and (features["numbered"] or (not strong and (features["references"] or others or features["has_location"]))):
         s["explain_term"] = 0.0
     elif features["term"] and s.get("explain_term", 0) >= 2 and not features["references"] and (strong or not this_film):
         s["explain_term"] += 6 if strong else 3
@@ -1132,7 +1131,7 @@ def _fallback_intent(features: dict[str, Any]) -> str:
         return "screen"  # "Lungs?": the lungs named, nothing asked of them
     # "A1?" / "the second lesion, what is it?": a finding named by its number or order and nothing asked is shown;
     # a pointer word alone ("this one?") asks the margin
-    if features["references"] and not (features["anchor_ids"] or features["ordinal"] is not None):
+    if features["references"] and not features["numbered"]:
         return "describe_margin"
     if features["term"] and not (features["descriptors"] or features["has_location"]):
         return "explain_term"
@@ -1775,6 +1774,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
                                 and not _margin_part(_CLOCK.sub(" ", text), v)),
         "yes_no": bool(_YES_NO.search(raw) or _IS_IT.search(raw)),
     }
+    # a finding named by its number or its order ("A1?", "第二个病灶"): this film's, never a term; shown when nothing is asked
+    features["numbered"] = bool(ids) or features["ordinal"] is not None
     points = (pointed or bool(descriptors) or any(loc[k] for k in ("lesion_side", "lobe", "zone", "band"))
               or features["other"] or features["ordinal"] is not None)
     if points:  # "换成下面那条看看呢": "try that one" asks nothing of its own (no screening "看看")
