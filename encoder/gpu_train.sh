@@ -18,6 +18,8 @@
 # no network): fetch it here first (`python -m encoder.phantom.other_ct fetch`) and carry data/other-ct.
 # ZOOM_OUT=P (issue 21) zooms a share P of both candidates' training samples out to a wider field of view
 # (encoder/field_of_view.py: the chest smaller in the frame, abdomen, neck and arms around it), e.g. 0.35.
+# TEXTURE=P (issue 21) gives a share P of the samples normal lung texture that is no lesion (encoder/lung_texture.py:
+# crisp ribs, vessels from the hila, fine markings), e.g. 0.5.
 # READER=1 (issue 22) also renders lesion-reader crops (seeds 4000+, a third of the CPUs) and trains
 # the reader on the GPU beside A and B, continued from the committed reader weights: $OUT/reader.pt
 # and reader.onnx; score it afterwards with `hilum evaluate-reader --seeds 0-49 --weights ...` and fit
@@ -79,6 +81,9 @@ common=(--data-dir "$WORK/plain" --also-data "$WORK/strand" "${OTHER[@]}" --init
         --device "$DEVICE" --loader-workers "$workers" --batch-size 16 --time-budget-min "$TRAIN_MIN")
 if [ -n "${ZOOM_OUT:-}" ]; then
     common+=(--zoom-out "$ZOOM_OUT")
+fi
+if [ -n "${TEXTURE:-}" ]; then
+    common+=(--texture "$TEXTURE")
 fi
 "${HILUM[@]}" train "${common[@]}" --lr 8e-4 --seed 5 --out-dir "$WORK/runA" --weights-out "$OUT/candA.pt" \
     >"$OUT/trainA.log" 2>&1 &

@@ -38,6 +38,7 @@ import torch.nn.functional as F
 
 from encoder.dataset import TrainingSet, load_dataset
 from encoder.field_of_view import zoom_out
+from encoder.lung_texture import add_texture
 from encoder.network import AnatomyEncoderNet, NetworkConfig, build_network
 from orchestrator.contracts.encoder import ANATOMY_STRIDE, HILUM_STRIDE, LESION_STRIDE
 
@@ -67,6 +68,7 @@ class TrainConfig:
     checkpoint_every_min: float = 5.0
     max_shift_px: int = 24
     zoom_out_p: float = 0.0  # share of samples zoomed out to a wider field of view (encoder/field_of_view.py)
+    texture_p: float = 0.0  # share of samples given normal lung texture, ribs and vessels (encoder/lung_texture.py)
     resume: bool = False
     init_from: Path | None = None  # start from these weights (fresh optimizer and schedule)
     extra_data_dirs: tuple[Path, ...] = ()  # more case_*.npz, e.g. a set with an extra strand per case
@@ -89,15 +91,19 @@ def _shift(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 
 def augment_sample(
-    data: TrainingSet, index: int, rng: np.random.Generator, max_shift: int, zoom_out_p: float = 0.0
+    data: TrainingSet, index: int, rng: np.random.Generator, max_shift: int, zoom_out_p: float = 0.0,
+    texture_p: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One sample with a random translation (multiple of 4 px) and intensity jitter; with probability
-    ``zoom_out_p`` first zoomed out to a wider field of view (``encoder.field_of_view``). With
-    ``zoom_out_p`` 0 the generator draws exactly what it drew before the option existed."""
+    ``texture_p`` first given normal lung texture (``encoder.lung_texture``: its targets unchanged), and with
+    probability ``zoom_out_p`` zoomed out to a wider field of view (``encoder.field_of_view``). With both
+    0 the generator draws exactly what it drew before the options existed."""
     image = data.images[index].astype(np.float32)
     anatomy = data.anatomy[index].astype(np.float32) / 255.0
     lesion = data.lesion[index].astype(np.float32) / 255.0
     hilum = data.hilum[index].copy()
+    if texture_p > 0 and rng.random() < texture_p:
+        image = add_texture(image, anatomy, hilum, rng)
     if zoom_out_p > 0 and rng.random() < zoom_out_p:
         image, anatomy, lesion, hilum = zoom_out(image, anatomy, lesion, hilum, rng)
     steps = max_shift // SHIFT_STEP
@@ -128,9 +134,10 @@ def lesion_pixel_weights(lesion: np.ndarray) -> np.ndarray:
 
 
 def make_batch(
-    data: TrainingSet, indices: np.ndarray, rng: np.random.Generator, max_shift: int, zoom_out_p: float = 0.0
+    data: TrainingSet, indices: np.ndarray, rng: np.random.Generator, max_shift: int, zoom_out_p: float = 0.0,
+    texture_p: float = 0.0,
 ) -> dict[str, torch.Tensor]:
-    samples = [augment_sample(data, int(i), rng, max_shift, zoom_out_p) for i in indices]
+    samples = [augment_sample(data, int(i), rng, max_shift, zoom_out_p, texture_p) for i in indices]
     assert data.anatomy_known is not None and data.hilum_known is not None
     return {
         "anatomy_known": torch.from_numpy(data.anatomy_known[indices].astype(np.float32)),
@@ -147,9 +154,10 @@ class StepBatches(torch.utils.data.Dataset):
     """Batch number ``step`` of a run, built from its own generator ``default_rng([seed, step])``:
     any process can build any step's batch, so worker processes build them ahead, in order."""
 
-    def __init__(self, data: TrainingSet, seed: int, batch_size: int, max_shift: int, zoom_out_p: float = 0.0) -> None:
+    def __init__(self, data: TrainingSet, seed: int, batch_size: int, max_shift: int, zoom_out_p: float = 0.0,
+                 texture_p: float = 0.0) -> None:
         self.data, self.seed, self.batch_size, self.max_shift = data, seed, batch_size, max_shift
-        self.zoom_out_p = zoom_out_p
+        self.zoom_out_p, self.texture_p = zoom_out_p, texture_p
 
     def __len__(self) -> int:  # steps are unbounded; the sampler says which ones are built
         return 2**62
@@ -157,7 +165,7 @@ class StepBatches(torch.utils.data.Dataset):
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, step])
         indices = rng.choice(len(self.data), size=min(self.batch_size, len(self.data)), replace=False)
-        return make_batch(self.data, indices, rng, self.max_shift, self.zoom_out_p)
+        return make_batch(self.data, indices, rng, self.max_shift, self.zoom_out_p, self.texture_p)
 
 
 def _single_thread_worker(_: int) -> None:
@@ -169,7 +177,7 @@ def batch_stream(data: TrainingSet, cfg: TrainConfig, state: TrainState) -> Iter
     """Training batches from ``state.step`` on: in this process, or from ``cfg.loader_workers`` processes."""
     if cfg.loader_workers > 0:
         loader = torch.utils.data.DataLoader(
-            StepBatches(data, cfg.seed, cfg.batch_size, cfg.max_shift_px, cfg.zoom_out_p), batch_size=None,
+            StepBatches(data, cfg.seed, cfg.batch_size, cfg.max_shift_px, cfg.zoom_out_p, cfg.texture_p), batch_size=None,
             sampler=itertools.count(state.step), num_workers=cfg.loader_workers, prefetch_factor=4,
             pin_memory=cfg.device.startswith("cuda"), worker_init_fn=_single_thread_worker,
             # spawned, not forked: a fork copies whatever locks the parent's threads held (OpenMP,
@@ -183,7 +191,7 @@ def batch_stream(data: TrainingSet, cfg: TrainConfig, state: TrainState) -> Iter
         if order.size < cfg.batch_size:
             order = np.concatenate([order, state.rng.permutation(len(data))])
         indices, order = order[: cfg.batch_size], order[cfg.batch_size :]
-        yield make_batch(data, indices, state.rng, cfg.max_shift_px, cfg.zoom_out_p)
+        yield make_batch(data, indices, state.rng, cfg.max_shift_px, cfg.zoom_out_p, cfg.texture_p)
 
 
 # --- losses ------------------------------------------------------------------------------------------
