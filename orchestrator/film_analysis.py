@@ -92,8 +92,11 @@ class FilmAnalyser:
         facts = timed("findings", timings, analyse, maps, spacing, check)
         if self.reader is not None and facts.findings:
             facts = timed("read", timings, self._read_lesions, film, facts)
+        # the heatmap is a picture of where lesions may be: a film whose anatomy is withheld gets none, as it gets no
+        # finding (on films unlike the training set the lesion map follows ribs and vessels: encoder/lung_texture.py)
+        heatmap = heatmap_png(maps.lesion) if facts.film_check is None or facts.film_check.localisable else b""
         return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, self._kept_reference(film.dicom_reference)),
-                            film.frame, heatmap_png(maps.lesion), canonical_json(to_jsonable(facts)))
+                            film.frame, heatmap, canonical_json(to_jsonable(facts)))
 
     def _read_lesions(self, film: DecodedFilm, facts: ImageFacts) -> ImageFacts:
         """The focal findings' margins read on the upload's own pixels, all in one reader call

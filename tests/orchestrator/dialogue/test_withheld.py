@@ -57,6 +57,14 @@ def test_screening_says_it_cannot_read_the_film(engine_and_session: tuple[Dialog
     assert screen.findings == () and screen.anchors == () and screen.measurements == ()
 
 
+def test_no_lesion_heatmap_is_drawn_on_a_film_it_cannot_read(engine_and_session: tuple[DialogueEngine, str]) -> None:
+    # the double's lesion map holds a confident disc; drawn, it would say "here" where no finding may be given
+    eng, sid = engine_and_session
+    assert float(eng.encoder.maps.lesion.max()) > 0.9  # type: ignore[attr-defined]
+    assert eng.heatmap_png(sid) is None
+    assert not [o for o in eng.get_session(sid).turns[0].overlays if o["type"] == "heatmap"]
+
+
 @pytest.mark.parametrize("question", [
     "Is the margin of the round opacity in the right middle lobe regular?",
     "How far is this lesion from the right hilum?",
