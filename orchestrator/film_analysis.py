@@ -77,7 +77,7 @@ class FilmAnalyser:
         """Decode, gate (refusing what is not an upright frontal chest film before the encoder runs),
         encode, analyse. Raises InputError subclasses, NotAChestFilmError among them."""
         from orchestrator.film_gate import check_film
-        from orchestrator.findings import analyse, estimate_spacing, heatmap_png
+        from orchestrator.findings import analyse, estimate_spacing, lesion_heatmap
         from orchestrator.imaging import decode_upload
         from orchestrator.narration.prompt import canonical_json
 
@@ -92,11 +92,8 @@ class FilmAnalyser:
         facts = timed("findings", timings, analyse, maps, spacing, check)
         if self.reader is not None and facts.findings:
             facts = timed("read", timings, self._read_lesions, film, facts)
-        # the heatmap is a picture of where lesions may be: a film whose anatomy is withheld gets none, as it gets no
-        # finding (on films unlike the training set the lesion map follows ribs and vessels: encoder/lung_texture.py)
-        heatmap = heatmap_png(maps.lesion) if facts.film_check is None or facts.film_check.localisable else b""
         return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, self._kept_reference(film.dicom_reference)),
-                            film.frame, heatmap, canonical_json(to_jsonable(facts)))
+                            film.frame, lesion_heatmap(facts, maps.lesion), canonical_json(to_jsonable(facts)))
 
     def _read_lesions(self, film: DecodedFilm, facts: ImageFacts) -> ImageFacts:
         """The focal findings' margins read on the upload's own pixels, all in one reader call

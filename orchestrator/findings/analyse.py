@@ -311,6 +311,14 @@ def checked_items(geom: Geometry, anatomy: AnatomyFacts) -> tuple[str, ...]:
     return tuple(items)
 
 
+def lesion_heatmap(facts: ImageFacts, lesion: np.ndarray) -> bytes:
+    """The heatmap the facts allow: none for a film that cannot be localised (``withheld``), since a picture of
+    where lesions may be is a claim as much as a finding is (on films unlike its training films the lesion map
+    follows ribs and vessels)."""
+    localisable = facts.film_check is None or facts.film_check.localisable
+    return heatmap_png(lesion) if localisable else b""
+
+
 def heatmap_png(lesion: np.ndarray, size: int = HEATMAP_SIZE) -> bytes:
     """The lesion heatmap as a small RGBA PNG (warm colour, alpha = heatmap): the screening
     overlay's picture, kept with the session and served by its own route, never in the facts."""
