@@ -20,6 +20,8 @@
 # (encoder/field_of_view.py: the chest smaller in the frame, abdomen, neck and arms around it), e.g. 0.35.
 # TEXTURE=P (issue 21) gives a share P of the samples normal lung texture that is no lesion (encoder/lung_texture.py:
 # crisp ribs, vessels from the hila, fine markings), e.g. 0.5.
+# VISIBLE_LUNGS=1 (issue 21) teaches lung fields that stop at the diaphragm, as a film shows them
+# (encoder/visible_lungs.py; another CT's lungs, which cannot be cut there, are left out of the lung loss).
 # READER=1 (issue 22) also renders lesion-reader crops (seeds 4000+, a third of the CPUs) and trains
 # the reader on the GPU beside A and B, continued from the committed reader weights: $OUT/reader.pt
 # and reader.onnx; score it afterwards with `hilum evaluate-reader --seeds 0-49 --weights ...` and fit
@@ -84,6 +86,9 @@ if [ -n "${ZOOM_OUT:-}" ]; then
 fi
 if [ -n "${TEXTURE:-}" ]; then
     common+=(--texture "$TEXTURE")
+fi
+if [ "${VISIBLE_LUNGS:-0}" = 1 ]; then
+    common+=(--visible-lungs)
 fi
 "${HILUM[@]}" train "${common[@]}" --lr 8e-4 --seed 5 --out-dir "$WORK/runA" --weights-out "$OUT/candA.pt" \
     >"$OUT/trainA.log" 2>&1 &

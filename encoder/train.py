@@ -40,6 +40,7 @@ from encoder.dataset import TrainingSet, load_dataset
 from encoder.field_of_view import zoom_out
 from encoder.lung_texture import add_texture
 from encoder.network import AnatomyEncoderNet, NetworkConfig, build_network
+from encoder.visible_lungs import visible_lung_fields
 from orchestrator.contracts.encoder import ANATOMY_STRIDE, HILUM_STRIDE, LESION_STRIDE
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,7 @@ class TrainConfig:
     max_shift_px: int = 24
     zoom_out_p: float = 0.0  # share of samples zoomed out to a wider field of view (encoder/field_of_view.py)
     texture_p: float = 0.0  # share of samples given normal lung texture, ribs and vessels (encoder/lung_texture.py)
+    visible_lungs: bool = False  # lung targets stop at the diaphragm (encoder/visible_lungs.py)
     resume: bool = False
     init_from: Path | None = None  # start from these weights (fresh optimizer and schedule)
     extra_data_dirs: tuple[Path, ...] = ()  # more case_*.npz, e.g. a set with an extra strand per case
@@ -339,6 +341,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
 
     torch.set_num_threads(cfg.threads)
     data = load_dataset(cfg.data_dir, *cfg.extra_data_dirs)
+    if cfg.visible_lungs:
+        data = visible_lung_fields(data)
     log.info("%d training cases from %s (seeds %d-%d)", len(data), ", ".join(map(str, (cfg.data_dir, *cfg.extra_data_dirs))),
              data.seeds.min(), data.seeds.max())
     state = init_state(cfg)
@@ -379,7 +383,8 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     save_checkpoint(state, cfg)
     meta = {"steps": state.step, "elapsed_min": round(state.elapsed_s / 60, 1), "seed": cfg.seed,
             "cases": len(data), "losses": {k: round(v, 4) for k, v in running.items()},
-            "device": cfg.device, "init_from": str(cfg.init_from) if cfg.init_from else None}
+            "device": cfg.device, "init_from": str(cfg.init_from) if cfg.init_from else None,
+            "zoom_out_p": cfg.zoom_out_p, "texture_p": cfg.texture_p, "visible_lungs": cfg.visible_lungs}
     export_model = build_network(model.config)
     export_model.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
     save_weights(export_model.eval(), cfg.weights_out, meta)

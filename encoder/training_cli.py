@@ -58,6 +58,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     train.add_argument("--texture", type=float, default=0.0, metavar="P",
                        help="share of samples given normal lung texture that is no lesion: crisp ribs, vessels from "
                             "the hila, fine markings (encoder/lung_texture.py); 0: off")
+    train.add_argument("--visible-lungs", action="store_true",
+                       help="lung targets stop at the diaphragm, as a film shows a lung field (encoder/visible_lungs.py)")
     train.add_argument("--lesion-channels", type=int, default=None,
                        help="lesion-head width (default: --init-from's, else 16); with --init-from the rest is copied")
     train.add_argument("--lesion-fine-blocks", type=int, default=None,
@@ -121,6 +123,7 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
         time_budget_min=args.time_budget_min, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, threads=args.threads, resume=args.resume, init_from=args.init_from,
         extra_data_dirs=tuple(args.also_data), zoom_out_p=args.zoom_out, texture_p=args.texture,
+        visible_lungs=args.visible_lungs,
     )
     meta = train(cfg)
     print(f"trained {meta['steps']} steps in {meta['elapsed_min']} min -> {args.weights_out}")

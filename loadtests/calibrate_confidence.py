@@ -35,7 +35,6 @@ refit does not regenerate films.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 import os
@@ -54,6 +53,7 @@ from evaluation.scoring import ROUND_TYPES, case_spacing, margin_scored, match_f
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings import analyse, calibration
 from orchestrator.findings.density import CAVITY_SCORE
+from orchestrator.findings.plausibility import weights_tag
 
 TEST_SEEDS = frozenset(range(0, 50)) | frozenset(range(200, 400))
 PRESENCE_SCORES = ("lesion_peak", "lesion_mean", "log_area_mm2")
@@ -366,12 +366,6 @@ def plot_reliability(report: dict[str, dict[str, Any]], path: Path, names: Seque
 
 
 # --- command line ---------------------------------------------------------------------------------
-
-
-def weights_tag(onnx: Path) -> str:
-    """``name@sha256[:12]``: how fitted files name the weights they belong to
-    (``tests/orchestrator/findings/test_fitted_for_weights.py`` holds the shipped weights to it)."""
-    return f"{onnx.name}@{hashlib.sha256(onnx.read_bytes()).hexdigest()[:12]}"
 
 
 def _encoder_maps(onnx: Path | None) -> tuple[MapsOf, Any, str]:

@@ -33,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from encoder.dataset import parse_seeds
-from loadtests.calibrate_confidence import check_validation, weights_tag
+from loadtests.calibrate_confidence import check_validation
+from orchestrator.findings.plausibility import weights_tag
 
 FACTOR = 0.88
 DEFAULT_OUT = Path("orchestrator/findings/data/entropy_limit.json")

@@ -68,7 +68,11 @@ class FilmAnalyser:
     """The analysis in the calling thread."""
 
     def __init__(self, encoder: AnatomyEncoder, reader: LesionReader | None, settings: Settings) -> None:
+        from orchestrator.findings.plausibility import entropy_limit_for
+
         self.encoder, self.reader, self.settings = encoder, reader, settings
+        # the certainty limit of the weights in use: embedded, the ONNX file's own; served by Triton, the shipped one
+        self.entropy_max = entropy_limit_for(settings.onnx_path if settings.encoder == "embedded" else None)
 
     def close(self) -> None:
         pass  # the encoder and reader belong to whoever made them
@@ -89,7 +93,7 @@ class FilmAnalyser:
             from orchestrator.encoders.second_look import second_look
 
             maps = timed("second_look", timings, second_look, self.encoder, film.image, maps, spacing)
-        facts = timed("findings", timings, analyse, maps, spacing, check)
+        facts = timed("findings", timings, analyse, maps, spacing, check, self.entropy_max)
         if self.reader is not None and facts.findings:
             facts = timed("read", timings, self._read_lesions, film, facts)
         return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, self._kept_reference(film.dicom_reference)),

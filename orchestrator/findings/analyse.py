@@ -47,7 +47,7 @@ from orchestrator.findings.geometry import (
     zone_masks,
 )
 from orchestrator.findings.margin import Margin, assess_margin
-from orchestrator.findings.plausibility import CTR_RANGE, plausibility
+from orchestrator.findings.plausibility import CTR_RANGE, ENTROPY_MAX, plausibility
 from orchestrator.findings.relations import (
     CONTACT_MM,
     distance_to_mask_mm,
@@ -63,12 +63,14 @@ REGION_CHANNELS: tuple[str, ...] = (
 LESION_CHECKS: tuple[str, ...] = ("nodule", "mass", "consolidation", "strand", "cavity", "calcification")
 
 
-def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | None = None) -> ImageFacts:
+def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | None = None,
+            entropy_max: float = ENTROPY_MAX) -> ImageFacts:
     """``film_check`` is what the film gate established before encoding (upright and unknown view
-    when absent: tests and replays of phantom maps). The maps' own plausibility is judged here;
-    a film that cannot be localised gets no findings and no anatomy (``withheld``)."""
+    when absent: tests and replays of phantom maps). The maps' own plausibility is judged here, with
+    the certainty limit of the weights that drew them (``plausibility.entropy_limit_for``); a film
+    that cannot be localised gets no findings and no anatomy (``withheld``)."""
     geom = build_geometry(maps, spacing)
-    check = judge_anatomy(geom, film_check or FilmCheck())
+    check = judge_anatomy(geom, film_check or FilmCheck(), entropy_max)
     if not check.localisable:
         return withheld(maps, spacing, check)
     candidates = lesion_regions(maps.lesion, maps.image, spacing)
@@ -89,9 +91,9 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
     )
 
 
-def judge_anatomy(geom: Geometry, check: FilmCheck) -> FilmCheck:
+def judge_anatomy(geom: Geometry, check: FilmCheck, entropy_max: float = ENTROPY_MAX) -> FilmCheck:
     """The gate's check with the maps' plausibility (``orchestrator.findings.plausibility``) added."""
-    plaus = plausibility(geom)
+    plaus = plausibility(geom, entropy_max)
     warnings = tuple(dict.fromkeys(check.warnings + plaus.warnings))
     return replace(check, anatomy_plausible=plaus.plausible, warnings=warnings)
 

@@ -121,3 +121,18 @@ def test_a_service_with_analysis_workers_answers_over_rest(phantom_dir: Path) ->
             assert refused.status_code == 422 and refused.json()["error"]["kind"] == "not_a_chest_film"
             turn = c.post(f"/v1/sessions/{made.json()['session_id']}/turns", json={"question": "how big is it?"})
             assert turn.status_code == 200
+
+
+def test_the_analyser_judges_maps_by_the_limit_of_the_weights_it_serves(tmp_path: Path) -> None:
+    """Candidate weights in their own folder, with the limit fitted for them, are judged by it; served by
+    Triton (the repository holds the shipped weights) or without a limit beside them, by the shipped one."""
+    from orchestrator.film_analysis import FilmAnalyser
+    from orchestrator.findings.plausibility import ENTROPY_MAX, LIMIT_BESIDE_WEIGHTS, weights_tag
+
+    onnx = tmp_path / "anatomy_encoder.onnx"
+    onnx.write_bytes(Path(Settings().onnx_path).read_bytes())
+    assert FilmAnalyser(None, None, Settings(onnx_path=onnx)).entropy_max == ENTROPY_MAX  # type: ignore[arg-type]
+    (tmp_path / LIMIT_BESIDE_WEIGHTS).write_text(f'{{"weights": "{weights_tag(onnx)}", "entropy_max": 0.083}}')
+    assert FilmAnalyser(None, None, Settings(onnx_path=onnx)).entropy_max == 0.083  # type: ignore[arg-type]
+    served = Settings(onnx_path=onnx, encoder="triton://127.0.0.1:1")
+    assert FilmAnalyser(None, None, served).entropy_max == ENTROPY_MAX  # type: ignore[arg-type]

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from loadtests.calibrate_confidence import weights_tag
 from loadtests.fit_entropy_limit import FACTOR
 from orchestrator.findings import calibration, plausibility
+from orchestrator.findings.plausibility import weights_tag
 from orchestrator.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

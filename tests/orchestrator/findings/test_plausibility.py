@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import json
+from pathlib import Path
 
 import numpy as np
 
@@ -14,10 +16,13 @@ from orchestrator.findings import analyse
 from orchestrator.findings.geometry import build_geometry
 from orchestrator.findings.plausibility import (
     ENTROPY_MAX,
+    LIMIT_BESIDE_WEIGHTS,
     LUNG_AREA,
     LUNG_WIDTH_HEIGHT_MAX,
+    entropy_limit_for,
     map_entropy,
     plausibility,
+    weights_tag,
     width_height,
 )
 
@@ -44,6 +49,30 @@ def test_unsure_maps_withhold_everything() -> None:
     assert "anatomy_not_established" in facts.film_check.warnings and not facts.film_check.anatomy_plausible
     assert facts.findings == () and facts.anatomy.hilum_px == {} and facts.anatomy.cardiothoracic_ratio is None
     assert facts.anatomy.regions == () and facts.checked == ()
+
+
+def test_the_limit_is_the_one_of_the_weights_that_drew_the_maps() -> None:
+    """The same hedged maps: withheld under the shipped limit, read under a looser one fitted for other weights."""
+    base = maps_with()
+    unsure = dataclasses.replace(base, anatomy=np.clip(base.anatomy * 0.9 + 0.05, 0, 1))
+    entropy = map_entropy(build_geometry(unsure, SPACING).maps)
+    assert entropy > ENTROPY_MAX
+    assert not analyse(unsure, SPACING).film_check.localisable
+    looser = analyse(unsure, SPACING, entropy_max=entropy + 0.01)
+    assert looser.film_check.localisable and looser.findings
+    assert not analyse(unsure, SPACING, entropy_max=entropy - 0.001).film_check.localisable
+
+
+def test_weights_bring_their_own_limit_only_when_it_names_them(tmp_path: Path) -> None:
+    onnx = tmp_path / "anatomy_encoder.onnx"
+    onnx.write_bytes(b"candidate weights")
+    assert entropy_limit_for(onnx) == ENTROPY_MAX  # nothing beside them: the shipped weights' limit
+    beside = tmp_path / LIMIT_BESIDE_WEIGHTS
+    beside.write_text(json.dumps({"weights": weights_tag(onnx), "entropy_max": 0.081}))
+    assert entropy_limit_for(onnx) == 0.081
+    onnx.write_bytes(b"other weights, same name")  # the file beside them was fitted for something else
+    assert entropy_limit_for(onnx) == ENTROPY_MAX
+    assert entropy_limit_for(None) == ENTROPY_MAX
 
 
 def test_swapped_lungs_are_implausible() -> None:
