@@ -124,7 +124,8 @@ class FilmAnalyser:
         except EncoderError as exc:  # the reader down: the lesion map's margins, hedged as ever
             log.warning("lesion reader unavailable, margins from the lesion map: %s", exc.message)
             return facts
-        return refine_facts(facts, indices, readings, back_smooth=self.settings.lesion_reader_backs_smooth)
+        return refine_facts(facts, indices, readings, back_smooth=self.settings.lesion_reader_backs_smooth,
+                            state_spicules=self.settings.lesion_reader_states_spicules)
 
     def _kept_reference(self, ref: DicomReference | None) -> DicomReference | None:
         """What the session keeps of a DICOM upload's header: as read, or de-identified

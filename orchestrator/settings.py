@@ -111,6 +111,12 @@ class Settings(BaseSettings):
                                              "the finding as the lesion map made it; the reader is trained on phantom "
                                              "films only, whose 1-2 mm spicules lie below the detector's noise, so "
                                              "its 'smooth' is not validated where spicules show")
+    lesion_reader_states_spicules: bool = Field(default=False, description="state and draw the reader's spicule "
+                                                "hours, count and lengths. Off: a spiculated reading keeps its "
+                                                "class and probability, without them; on held-out crops they are "
+                                                "at chance (hours 2.5%, count within 1 11.5%), the phantom's "
+                                                "spicules hidden by the anatomy behind them "
+                                                "(encoder/weights/lesion-reader/README.md)")
 
     # --- narrator (vLLM) ---------------------------------------------------------------
     llm_urls: list[str] = Field(default_factory=list)

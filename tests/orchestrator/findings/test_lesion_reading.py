@@ -57,7 +57,8 @@ def test_an_unsure_smooth_reading_stays_hedged() -> None:
 
 def test_spicules_and_notches_land_at_their_clock_hours() -> None:
     mm = 0.6
-    f = refine(_finding(), _reading("spiculated", {"smooth": 0.1, "lobulated": 0.2, "spiculated": 0.7}, [3, 12]), mm)
+    f = refine(_finding(), _reading("spiculated", {"smooth": 0.1, "lobulated": 0.2, "spiculated": 0.7}, [3, 12]), mm,
+               state_spicules=True)
     assert f.margin == "spiculated" and [s.clock for s in f.spicules] == [3, 12]
     three, twelve = f.spicules
     r = 6.0 / mm  # the 12 mm finding's radius in working pixels
@@ -67,6 +68,21 @@ def test_spicules_and_notches_land_at_their_clock_hours() -> None:
     lob = refine(_finding(), _reading("lobulated", {"smooth": 0.2, "lobulated": 0.7, "spiculated": 0.1},
                                       notches=[9]), mm)
     assert [n.clock for n in lob.notches] == [9] and lob.notches[0].point_px[0] < 200.0
+
+
+def test_by_default_a_spiculated_reading_names_no_spicule() -> None:
+    """The spicule heads are at chance on held-out crops (``Settings.lesion_reader_states_spicules``): the
+    class and its probability are stated, no count, length or hour, and nothing is drawn for them."""
+    reading = _reading("spiculated", {"smooth": 0.1, "lobulated": 0.2, "spiculated": 0.7}, [3, 12])
+    f = refine(_finding(), reading, 0.6)
+    assert f.margin == "spiculated" and f.spicules == () and f.attribute_confidence["margin"] == pytest.approx(0.9)
+    for lang, word in (("en", "spicule"), ("zh", "毛刺,长")):
+        assert word not in margin_text(_anchor(), f, lang)
+    assert "spicule" in margin_text(_anchor(), refine(_finding(), reading, 0.6, state_spicules=True), "en")
+    facts = ImageFacts(image_size=(512, 512), spacing=PixelSpacing(0.6, 0.6, "dicom"), anatomy=None,
+                       findings=(_finding(),), checked=())
+    assert refine_facts(facts, [0], [reading]).findings[0].spicules == ()
+    assert len(refine_facts(facts, [0], [reading], state_spicules=True).findings[0].spicules) == 2
 
 
 def test_spiculated_without_a_spicule_hour_is_not_stated_spiculated() -> None:
