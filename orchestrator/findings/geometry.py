@@ -27,6 +27,8 @@ ZONES: tuple[str, ...] = ("upper", "middle", "lower")
 BANDS: tuple[str, ...] = ("inner", "middle", "outer")
 SIDE_LOBES: dict[str, tuple[str, ...]] = {"right": ("RUL", "RML", "RLL"), "left": ("LUL", "LLL")}
 CP_ARM_MM = 18.0  # length of the arms that measure a costophrenic angle
+CP_REACH_MM = 4.0  # how far above the floor a field may end and still mark the recess (validation seeds 50-109:
+# visible-field weights, stage O, 95 -> 109 of 120 angles right; the shipped weights unchanged at 119; 4-16 mm the same)
 CP_BLUNT_DEG = 80.0  # above this the angle reads as blunted
 MIN_LUNG_PX = 200
 MIDLINE_MARGIN = 0.08  # of the image width: beyond this from the midline, the side is certain
@@ -390,7 +392,7 @@ def costophrenic(geom: Geometry, side: str) -> CostophrenicAngle:
     top = floor_top(lung, geom.floor) if lung.present else {}
     if not top:
         return CostophrenicAngle(side, (0.0, 0.0), 0.0, "not_assessable")  # type: ignore[arg-type]
-    x_cp, y_cp = _cp_point(lung, top)
+    x_cp, y_cp = _cp_point(lung, top, round(CP_REACH_MM / geom.spacing.row_mm))
     if x_cp is None:
         return CostophrenicAngle(side, (0.0, 0.0), 0.0, "not_assessable")  # type: ignore[arg-type]
     sp = geom.spacing
@@ -417,12 +419,17 @@ def _lateral_edge(lung: Lung, y: int) -> float | None:
     return float(cols.min() if lung.side == "right" else cols.max())
 
 
-def _cp_point(lung: Lung, top: dict[int, int]) -> tuple[int | None, int]:
-    """The floor's most lateral column still under the lung's lateral edge at that height."""
+def _cp_point(lung: Lung, top: dict[int, int], reach_px: int = 0) -> tuple[int | None, int]:
+    """The floor's most lateral column still under the lung's lateral edge just above the floor: on the
+    row above it, or on the lowest row of lung within ``reach_px`` above it (a field drawn to the dome
+    can stop a few pixels short of the recess's tip, where a field drawn on behind it does not)."""
     order = sorted(top) if lung.side == "right" else sorted(top, reverse=True)
     for c in order:
-        y = top[c] - 1
-        edge = _lateral_edge(lung, y)
+        edge = None
+        for y in range(top[c] - 1, top[c] - 2 - reach_px, -1):
+            edge = _lateral_edge(lung, y)
+            if edge is not None:
+                break
         if edge is not None and (c >= edge if lung.side == "right" else c <= edge):
             return c, top[c]
     return None, 0
