@@ -53,7 +53,8 @@ from evaluation.scoring import ROUND_TYPES, case_spacing, margin_scored, match_f
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings import analyse, calibration
 from orchestrator.findings.density import CAVITY_SCORE
-from orchestrator.findings.plausibility import weights_tag
+from orchestrator.findings.fitted import served_entropy_limit, weights_tag
+from orchestrator.findings.plausibility import ENTROPY_MAX
 
 TEST_SEEDS = frozenset(range(0, 50)) | frozenset(range(200, 400))
 PRESENCE_SCORES = ("lesion_peak", "lesion_mean", "log_area_mm2")
@@ -119,7 +120,8 @@ def outcomes(f: Finding, truth: dict[str, Any] | None) -> dict[str, int | None]:
 MapsOf = Callable[[Any], Any]
 
 
-def collect(seeds: Sequence[int], maps_of: MapsOf, cache: Path | None = None, progress: bool = True) -> list[dict[str, Any]]:
+def collect(seeds: Sequence[int], maps_of: MapsOf, cache: Path | None = None, progress: bool = True,
+            entropy_max: float = ENTROPY_MAX) -> list[dict[str, Any]]:
     """Rows for every finding on the films of ``seeds`` (cached per seed in ``cache``)."""
     from encoder.phantom import generate_case
 
@@ -132,7 +134,7 @@ def collect(seeds: Sequence[int], maps_of: MapsOf, cache: Path | None = None, pr
             continue
         case = generate_case(seed)
         with calibration.raw_mode():
-            facts = analyse(maps_of(case), case_spacing(case))
+            facts = analyse(maps_of(case), case_spacing(case), entropy_max=entropy_max)
         film = finding_rows(seed, facts, list(case.truth["lesions"]))
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -368,7 +370,8 @@ def plot_reliability(report: dict[str, dict[str, Any]], path: Path, names: Seque
 # --- command line ---------------------------------------------------------------------------------
 
 
-def _encoder_maps(onnx: Path | None) -> tuple[MapsOf, Any, str]:
+def _encoder_maps(onnx: Path | None) -> tuple[MapsOf, Any, str, float]:
+    """The encoder's maps, the encoder, the weights' tag and the certainty limit fitted for them."""
     from orchestrator.contracts.preprocess import prepare_film
     from orchestrator.encoders.factory import build_encoder
     from orchestrator.settings import Settings
@@ -380,7 +383,7 @@ def _encoder_maps(onnx: Path | None) -> tuple[MapsOf, Any, str]:
         image, _ = prepare_film(case.image)
         return enc.encode(image)
 
-    return maps_of, enc, weights_tag(Path(settings.onnx_path))
+    return maps_of, enc, weights_tag(Path(settings.onnx_path)), served_entropy_limit(settings)
 
 
 def check_validation(seeds: Sequence[int]) -> None:
@@ -412,10 +415,10 @@ def main(argv: list[str] | None = None) -> int:
     seeds = parse_seeds(args.seeds)
     check_validation(seeds)
     t0 = time.perf_counter()
-    maps_of, enc, weights = _encoder_maps(args.onnx)
+    maps_of, enc, weights, limit = _encoder_maps(args.onnx)
     try:
         cache = args.cache / weights.replace("@", "-") if str(args.cache) else None
-        rows = collect(seeds, maps_of, cache)
+        rows = collect(seeds, maps_of, cache, entropy_max=limit)
     finally:
         enc.close()
     tables, report = fit_all(rows, args.min_block)

@@ -34,7 +34,7 @@ import numpy as np
 
 from encoder.dataset import parse_seeds
 from loadtests.calibrate_confidence import check_validation
-from orchestrator.findings.plausibility import weights_tag
+from orchestrator.findings.fitted import weights_tag
 
 FACTOR = 0.88
 DEFAULT_OUT = Path("orchestrator/findings/data/entropy_limit.json")

@@ -45,8 +45,11 @@ def _encoder() -> Any:
 def run(films: int, seed0: int, with_encoder: bool, *, seeds: list[int] | None = None,
         scenario: bool = False) -> tuple[dict[str, Score], dict[str, float]]:
     from encoder.phantom import generate_case, scenario_spec
+    from orchestrator.findings.fitted import served_entropy_limit
+    from orchestrator.settings import Settings
 
     enc = _encoder() if with_encoder else None
+    limit = served_entropy_limit(Settings())  # the weights' own certainty limit, as the engine judges them
     spec = scenario_spec() if scenario else None
     truth: Results = []
     encoded: Results = []
@@ -65,7 +68,7 @@ def run(films: int, seed0: int, with_encoder: bool, *, seeds: list[int] | None =
             if enc is not None:
                 image, _ = prepare_film(case.image)
                 maps = enc.encode(image)
-                encoded.append((analyse(maps, spacing), lesions))
+                encoded.append((analyse(maps, spacing, entropy_max=limit), lesions))
                 timing["encode_s"] += time.perf_counter() - t2  # encode + analyse, as printed
     finally:
         if enc is not None:

@@ -68,11 +68,10 @@ class FilmAnalyser:
     """The analysis in the calling thread."""
 
     def __init__(self, encoder: AnatomyEncoder, reader: LesionReader | None, settings: Settings) -> None:
-        from orchestrator.findings.plausibility import entropy_limit_for
+        from orchestrator.findings.fitted import served_entropy_limit
 
         self.encoder, self.reader, self.settings = encoder, reader, settings
-        # the certainty limit of the weights in use: embedded, the ONNX file's own; served by Triton, the shipped one
-        self.entropy_max = entropy_limit_for(settings.onnx_path if settings.encoder == "embedded" else None)
+        self.entropy_max = served_entropy_limit(settings)  # the certainty limit fitted for the weights in use
 
     def close(self) -> None:
         pass  # the encoder and reader belong to whoever made them

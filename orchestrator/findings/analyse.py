@@ -67,7 +67,7 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
             entropy_max: float = ENTROPY_MAX) -> ImageFacts:
     """``film_check`` is what the film gate established before encoding (upright and unknown view
     when absent: tests and replays of phantom maps). The maps' own plausibility is judged here, with
-    the certainty limit of the weights that drew them (``plausibility.entropy_limit_for``); a film
+    the certainty limit of the weights that drew them (``fitted.served_entropy_limit``); a film
     that cannot be localised gets no findings and no anatomy (``withheld``)."""
     geom = build_geometry(maps, spacing)
     check = judge_anatomy(geom, film_check or FilmCheck(), entropy_max)

@@ -8,9 +8,9 @@ Checked on the maps after encoding (``orchestrator.findings.analyse`` calls ``pl
   it is not, and every lobe, zone, hilum and lesion it reports is then a guess. The limit belongs
   to the weights: ``data/entropy_limit.json``, refitted with them by ``loadtests/fit_entropy_limit.py``
   (one rule: 0.88 of the lowest entropy of a mirrored validation film). Other weights served in place of
-  the shipped ones (``HILUM_ONNX_PATH``) bring their own: :func:`entropy_limit_for` takes the
-  ``entropy_limit.json`` beside their ONNX file when it names them (a candidate's folder under
-  ``encoder/weights/``), so a candidate is never judged by a limit fitted for other weights;
+  the shipped ones (``HILUM_ONNX_PATH``) bring their own (``orchestrator.findings.fitted``: the
+  ``entropy_limit.json`` beside their ONNX file when it names them), so a candidate is never judged
+  by a limit fitted for other weights;
 - **lungs**: both fields present, each 4-40% of the film, the right one left of the spine line and
   the left one right of it, darker than the mediastinum, and neither wider for its height than every
   one of 434 real lung fields (``LUNG_WIDTH_HEIGHT_MAX``; the shipped weights' fields break it on four of
@@ -24,9 +24,7 @@ Any failure makes ``anatomy_plausible`` false with the reasons as warnings.
 
 from __future__ import annotations
 
-import hashlib
 import json
-import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,13 +34,10 @@ from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.findings.geometry import Geometry, widths_mm
 from orchestrator.findings.windows import centroid
 
-log = logging.getLogger(__name__)
-
 ENTROPY_CHANNELS: tuple[str, ...] = ("lung_right", "lung_left", "heart", "mediastinum", "spine")
 ENTROPY_LIMIT_PATH = Path(__file__).with_name("data") / "entropy_limit.json"
 # bits per pixel, mean over ENTROPY_CHANNELS; fitted for the shipped weights (the file names them)
 ENTROPY_MAX = float(json.loads(ENTROPY_LIMIT_PATH.read_text(encoding="utf-8"))["entropy_max"])
-LIMIT_BESIDE_WEIGHTS = "entropy_limit.json"  # a candidate's own limit, in its weights' folder
 LUNG_AREA = (0.04, 0.40)  # share of the film each lung field covers
 HILUM_MEDIAL_RANGE = (-0.45, 0.5)  # medial fraction of the lung's width on the hilum's row
 CTR_RANGE = (0.3, 0.8)
@@ -124,29 +119,8 @@ def ctr_ok(geom: Geometry) -> bool:
     return bool(heart_w and thorax_w and CTR_RANGE[0] <= heart_w / thorax_w <= CTR_RANGE[1])
 
 
-def weights_tag(onnx: Path) -> str:
-    """``name@sha256[:12]``: how fitted files name the weights they belong to
-    (``tests/orchestrator/findings/test_fitted_for_weights.py`` holds the shipped weights to it)."""
-    return f"{onnx.name}@{hashlib.sha256(onnx.read_bytes()).hexdigest()[:12]}"
-
-
-def entropy_limit_for(onnx: Path | None) -> float:
-    """The certainty limit fitted for the weights in ``onnx``: the ``entropy_limit.json`` beside them when
-    it names them, else the shipped weights' (``ENTROPY_MAX``; also for ``None``, weights served elsewhere)."""
-    if onnx is None:
-        return ENTROPY_MAX
-    beside = Path(onnx).with_name(LIMIT_BESIDE_WEIGHTS)
-    if not beside.is_file() or not Path(onnx).is_file():
-        return ENTROPY_MAX
-    doc = json.loads(beside.read_text(encoding="utf-8"))
-    if doc.get("weights") != weights_tag(Path(onnx)):
-        log.warning("%s names other weights than %s: the shipped weights' certainty limit applies", beside, onnx)
-        return ENTROPY_MAX
-    return float(doc["entropy_max"])
-
-
 def plausibility(geom: Geometry, entropy_max: float = ENTROPY_MAX) -> Plausibility:
-    """``entropy_max``: the certainty limit of the weights that drew the maps (:func:`entropy_limit_for`)."""
+    """``entropy_max``: the certainty limit of the weights that drew the maps (``fitted.served_entropy_limit``)."""
     entropy = map_entropy(geom.maps)
     warnings: list[str] = []
     if entropy > entropy_max:

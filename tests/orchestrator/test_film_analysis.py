@@ -127,7 +127,8 @@ def test_the_analyser_judges_maps_by_the_limit_of_the_weights_it_serves(tmp_path
     """Candidate weights in their own folder, with the limit fitted for them, are judged by it; served by
     Triton (the repository holds the shipped weights) or without a limit beside them, by the shipped one."""
     from orchestrator.film_analysis import FilmAnalyser
-    from orchestrator.findings.plausibility import ENTROPY_MAX, LIMIT_BESIDE_WEIGHTS, weights_tag
+    from orchestrator.findings.fitted import LIMIT_BESIDE_WEIGHTS, weights_tag
+    from orchestrator.findings.plausibility import ENTROPY_MAX
 
     onnx = tmp_path / "anatomy_encoder.onnx"
     onnx.write_bytes(Path(Settings().onnx_path).read_bytes())

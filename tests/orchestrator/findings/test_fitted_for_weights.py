@@ -9,7 +9,7 @@ from pathlib import Path
 
 from loadtests.fit_entropy_limit import FACTOR
 from orchestrator.findings import calibration, plausibility
-from orchestrator.findings.plausibility import weights_tag
+from orchestrator.findings.fitted import weights_tag
 from orchestrator.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[3]

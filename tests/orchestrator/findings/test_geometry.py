@@ -19,8 +19,6 @@ def test_opencv_erode_and_dilate_are_scipys_binary_morphology() -> None:
             assert (dilate(m, k) == ndimage.binary_dilation(m, iterations=k)).all()
 
 
-
-
 def _left_lung_over_a_recess(stop_row: int) -> tuple[Lung, dict[int, int]]:
     """A left lung field (image right, lateral wall at column 300) over a floor that is flat medially and
     dips at 45 degrees into a lateral recess whose tip is at row 300, column 300; the field follows the

@@ -13,16 +13,14 @@ from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.contracts.encoder import class_index
 from orchestrator.facts import FilmCheck, PixelSpacing
 from orchestrator.findings import analyse
+from orchestrator.findings.fitted import LIMIT_BESIDE_WEIGHTS, entropy_limit_for, weights_tag
 from orchestrator.findings.geometry import build_geometry
 from orchestrator.findings.plausibility import (
     ENTROPY_MAX,
-    LIMIT_BESIDE_WEIGHTS,
     LUNG_AREA,
     LUNG_WIDTH_HEIGHT_MAX,
-    entropy_limit_for,
     map_entropy,
     plausibility,
-    weights_tag,
     width_height,
 )
 
