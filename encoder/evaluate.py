@@ -10,7 +10,12 @@ post-processing), against the phantom's truth mapped into the working geometry:
   lesion is found when a predicted centre lies within 5 mm (greedy nearest matching); recall
   (all, and lesions >= 8 mm), precision, false positives per film (and per normal film: the
   films without any lesion, a third of ``--lesion-mix varied``), centre error in mm;
-- hilum: distance in mm between predicted and true hilum points, per side.
+- hilum: distance in mm between predicted and true hilum points, per side;
+- lung fields as a film shows them: Dice of each predicted lung against the visible field (the
+  truth lung minus the truth diaphragm, the part a reader calls lung field; ``encoder/visible_lungs.py``)
+  and the share of the predicted field that lies below the dome (in the truth diaphragm). Weights
+  trained on whole projected lungs score high on the Dice above and low here; weights trained with
+  ``--visible-lungs`` the other way round.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from orchestrator.contracts.encoder import (
 from orchestrator.contracts.preprocess import prepare_film
 
 MATCH_MM = 5.0
+LUNGS = ("lung_right", "lung_left")
 LARGE_LESION_MM = 8.0
 
 
@@ -92,6 +98,8 @@ class Tally:
     large_by_type: dict[str, list[int]] = field(default_factory=dict)  # type -> [truth >= 8 mm, found]
     normal_films: int = 0  # films without any lesion (a third of the varied lesion mix)
     normal_false_positives: int = 0
+    visible_dice: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in LUNGS})
+    below_dome: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in LUNGS})
 
 
 def score_case(case: Any, maps: Any, tally: Tally) -> None:
@@ -102,6 +110,14 @@ def score_case(case: Any, maps: Any, tally: Tally) -> None:
         d = dice(maps.anatomy[k] >= 0.5, truth_masks[k])
         if d is not None:
             tally.dice[name].append(d)
+    below = truth_masks[ANATOMY_CLASSES.index("diaphragm")]
+    for name in LUNGS:
+        pred = maps.anatomy[ANATOMY_CLASSES.index(name)] >= 0.5
+        d = dice(pred, truth_masks[ANATOMY_CLASSES.index(name)] & ~below)
+        if d is not None:
+            tally.visible_dice[name].append(d)
+        if pred.any():
+            tally.below_dome[name].append(float((pred & below).sum() / pred.sum()))
     lesions = case.truth.get("lesions", [])
     truth_pts = [to_working_points(les["center_px"], resampling) for les in lesions]
     large = [float(les.get("diameter_mm", 0.0)) >= LARGE_LESION_MM for les in lesions]
@@ -148,6 +164,8 @@ def summarise(tally: Tally) -> dict[str, Any]:
         "dice": per_class,
         "dice_whole_lung_mean": round(float(np.mean(lungs)), 4) if lungs else None,
         "dice_lobe_mean": round(float(np.mean(lobes)), 4) if lobes else None,
+        "dice_visible_lung": {c: (round(float(np.mean(v)), 4) if v else None) for c, v in tally.visible_dice.items()},
+        "lung_field_below_dome": {c: (round(float(np.mean(v)), 4) if v else None) for c, v in tally.below_dome.items()},
         "lesions": {
             "truth": tally.truth_lesions, "truth_ge_8mm": tally.truth_large, "predicted": tally.predicted,
             "recall": _ratio(tally.found, tally.truth_lesions),
@@ -211,6 +229,12 @@ def format_table(result: dict[str, Any]) -> str:
     lines += [f"| {c} | {_fmt(v)} |" for c, v in result["dice"].items()]
     lines += [f"| **whole lung (mean R/L)** | {_fmt(result['dice_whole_lung_mean'])} |",
               f"| **lobes (mean of 5)** | {_fmt(result['dice_lobe_mean'])} |", ""]
+    if "dice_visible_lung" in result:
+        vis, below = result["dice_visible_lung"], result["lung_field_below_dome"]
+        lines += ["| lung field as a film shows it (truth lung above the dome) | right | left |", "| --- | --- | --- |",
+                  f"| Dice | {_fmt(vis['lung_right'])} | {_fmt(vis['lung_left'])} |",
+                  f"| share of the predicted field below the dome | {_fmt(below['lung_right'], '.1%')} | "
+                  f"{_fmt(below['lung_left'], '.1%')} |", ""]
     les, hil = result["lesions"], result["hilum_error_mm"]
     lines += [
         "| lesion metric | value |", "| --- | --- |",

@@ -7,15 +7,23 @@
 # `hilum evaluate` on validation seeds (50-199, 400-599), never on the test seeds.
 #   OUT=/tmp/hilum-gpu bash encoder/gpu_train.sh
 # GEN_S / TRAIN_MIN size the two phases; CACHE_TGZ is a tarball of the phantom's volume cache
-# (`tar czf v4.tgz -C ~/.cache/hilum/phantom v4`; without it the cache is built, which needs nibabel);
-# DEVICE=cpu CHECK=0 tries the whole script on a machine without a GPU.
+# (`tar czf v4.tgz -C ~/.cache/hilum/phantom v4`, or `tar cJf v4.txz ...`, smaller; without it the cache is
+# built, which needs nibabel); DEVICE=cpu CHECK=0 tries the whole script on a machine without a GPU.
+# WHEELS=DIR installs the wheels in DIR first (into /tmp/site, put on PYTHONPATH): the device machine's Python has
+# torch, numpy, scipy, cv2 and onnx but not pydantic / pydantic-settings, which the settings object needs.
+# N_PLAIN / N_STRAND size the two main sets (1000 / 500, at most 1000 each: training seeds are 1000-1999).
 # RENDER_FAMILIES (issue 21, opt-in; e.g. "all", which includes "anatomy") makes every generated case
 # draw a rendering style from those families, HOLD_OUT (e.g. "scatter" or "anatomy,scatter") keeps
-# families out; unset: the phantom's own look. LESION_MIX=varied draws the varied lesion mix (a third
+# families out; unset: the phantom's own look. OWN_LOOK=1 with RENDER_FAMILIES also generates a set
+# in the phantom's own look and one with a strand (N_PLAIN/3 and N_STRAND/2 cases), as the CPU stages I-O mix them.
+# LESION_MIX=varied adds a set (N_PLAIN/3 cases, through the families) with the varied lesion mix (a third
 # of films normal, ground glass to calcified, multiple masses, lobar/patchy consolidation).
 # OTHER_CT=lung1 (issue 21) adds 600 films of another patient's CT (encoder/phantom/other_ct.py; only lungs
-# and lesions labelled) to both candidates' data; the CT must travel with the call (the device machine has
+# and lesions labelled; N_OTHER films, default 600) to both candidates' data; the CT must travel with the call (the device machine has
 # no network): fetch it here first (`python -m encoder.phantom.other_ct fetch`) and carry data/other-ct.
+# INIT_A / INIT_B: the weights each candidate starts from (default the shipped ones); LR_A / LR_B their learning
+# rates (8e-4 / 1.5e-3); WIDE_B=0 keeps B's architecture (default: B widens the lesion head).
+# PACK=1 folds the logs into $OUT/logs.tgz at the end (the device tool brings back at most 8 files).
 # ZOOM_OUT=P (issue 21) zooms a share P of both candidates' training samples out to a wider field of view
 # (encoder/field_of_view.py: the chest smaller in the frame, abdomen, neck and arms around it), e.g. 0.35.
 # TEXTURE=P (issue 21) gives a share P of the samples normal lung texture that is no lesion (encoder/lung_texture.py:
@@ -34,53 +42,85 @@ WORK="${WORK:-/tmp/hilum-gpu-work}"
 GEN_S="${GEN_S:-130}"
 TRAIN_MIN="${TRAIN_MIN:-5}"
 DEVICE="${DEVICE:-cuda}"
+N_PLAIN="${N_PLAIN:-1000}"
+N_STRAND="${N_STRAND:-500}"
 CPUS="$(nproc)"
 mkdir -p "$OUT" "$WORK"
+stamp() { echo "[$(date +%T)] $*" | tee -a "$OUT/timeline.txt"; }
+if [ -n "${WHEELS:-}" ]; then
+    if ! "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+            "$WHEELS"/*.whl; then  # no pip there: a wheel is a zip of the package's files
+        for wheel in "$WHEELS"/*.whl; do "$PY" -m zipfile -e "$wheel" /tmp/site || { stamp "wheels did not install"; exit 1; }; done
+    fi
+    export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
 RENDER=()
 if [ -n "${RENDER_FAMILIES:-}" ]; then
     RENDER=(--render-families "$RENDER_FAMILIES")
     HOLD_OUT="${HOLD_OUT:-}"
     for fam in ${HOLD_OUT//,/ }; do RENDER+=(--hold-out-family "$fam"); done
 fi
-if [ -n "${LESION_MIX:-}" ]; then
-    RENDER+=(--lesion-mix "$LESION_MIX")
-fi
 export HILUM_CACHE_DIR="${HILUM_CACHE_DIR:-$WORK/cache}"
 if [ -n "${CACHE_TGZ:-}" ]; then
-    mkdir -p "$HILUM_CACHE_DIR/phantom" && tar xzf "$CACHE_TGZ" -C "$HILUM_CACHE_DIR/phantom"
+    mkdir -p "$HILUM_CACHE_DIR/phantom" && tar xf "$CACHE_TGZ" -C "$HILUM_CACHE_DIR/phantom"
 fi
 HILUM=("$PY" -m orchestrator.cli)  # `hilum` without an installed entry point
-stamp() { echo "[$(date +%T)] $*" | tee -a "$OUT/timeline.txt"; }
+
+# the sets: name, cases, first seed, weight (a CPU share), arguments. Training seeds are 1000-1999 (the
+# generator refuses others): N_PLAIN and N_STRAND at most 1000; the strand set ends at 1999, so a seed can appear
+# in two sets, the same chest with another strand, look or lesion mix
+SETS=("plain $N_PLAIN 1000 3" "strand $N_STRAND $((2000 - N_STRAND)) 2 --extra-lesion strand")
+if [ -n "${RENDER_FAMILIES:-}" ] && [ "${OWN_LOOK:-0}" = 1 ]; then
+    SETS+=("own $((N_PLAIN / 3)) 1500 1 --own-look" "own_strand $((N_STRAND / 2)) 1000 1 --own-look --extra-lesion strand")
+fi
+if [ -n "${LESION_MIX:-}" ]; then
+    SETS+=("mix $((N_PLAIN / 3)) 1250 1 --lesion-mix $LESION_MIX")
+fi
+if [ -n "${OTHER_CT:-}" ]; then
+    SETS+=("other ${N_OTHER:-600} 1000 2 --other-ct $OTHER_CT --other-ct-dir ${OTHER_CT_DIR:-data/other-ct}")
+fi
 
 stamp "start: $CPUS CPUs; generating for ${GEN_S}s"
 gen_cpus=$CPUS
+if [ "${CHECK:-1}" = 1 ] && [ "$CPUS" -gt 4 ]; then
+    gen_cpus=$(( CPUS - 1 ))
+fi
 if [ "${READER:-0}" = 1 ]; then
-    gen_reader=$(( CPUS / 3 )); gen_cpus=$(( CPUS - gen_reader ))
+    gen_reader=$(( gen_cpus / 3 )); gen_cpus=$(( gen_cpus - gen_reader ))
     timeout "$GEN_S" "${HILUM[@]}" train-reader --seeds 4000-4999 --generate-only --workers "$gen_reader" \
         --data-dir "$WORK/reader" >"$OUT/gen_reader.log" 2>&1 &
 fi
-gen_plain=$(( gen_cpus * 2 / 3 )); gen_strand=$(( gen_cpus - gen_plain ))
-timeout "$GEN_S" "${HILUM[@]}" train --generate 1000 --first-seed 1000 --generate-only \
-    --workers "$gen_plain" --data-dir "$WORK/plain" "${RENDER[@]}" >"$OUT/gen_plain.log" 2>&1 &
-timeout "$GEN_S" "${HILUM[@]}" train --generate 500 --first-seed 1500 --extra-lesion strand \
-    --generate-only --workers "$gen_strand" --data-dir "$WORK/strand" "${RENDER[@]}" >"$OUT/gen_strand.log" 2>&1 &
-OTHER=()
-if [ -n "${OTHER_CT:-}" ]; then
-    timeout "$GEN_S" "${HILUM[@]}" train --generate 600 --first-seed 1000 --other-ct "$OTHER_CT" \
-        --other-ct-dir "${OTHER_CT_DIR:-data/other-ct}" --generate-only --workers 2 --data-dir "$WORK/other" \
-        >"$OUT/gen_other.log" 2>&1 &
-    OTHER=(--also-data "$WORK/other")
-fi
+total_weight=0
+for set in "${SETS[@]}"; do read -r _ _ _ w _ <<<"$set"; total_weight=$(( total_weight + w )); done
+DATA=()
+for set in "${SETS[@]}"; do
+    read -r name count first weight extra <<<"$set"
+    workers=$(( gen_cpus * weight / total_weight )); [ "$workers" -ge 1 ] || workers=1
+    args=(--generate "$count" --first-seed "$first" --generate-only --workers "$workers" --data-dir "$WORK/$name")
+    if [[ " $extra " == *" --own-look "* ]]; then
+        extra="${extra//--own-look/}"  # the phantom's own look: no rendering families
+    elif [[ " $extra " != *" --other-ct "* ]]; then
+        args+=("${RENDER[@]}")
+    fi
+    # one thread per generating process (the pools already run one process per CPU);
+    # shellcheck disable=SC2086  # extra holds flags and their values, split on purpose
+    OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 \
+        timeout "$GEN_S" "${HILUM[@]}" train "${args[@]}" $extra >"$OUT/gen_$name.log" 2>&1 &
+    DATA+=("$WORK/$name")
+done
 if [ "${CHECK:-1}" = 1 ]; then
-    OUT="$OUT/check" PYTHON="$PY" bash loadtests/gpu_check.sh >"$OUT/gpu_check.log" 2>&1 &
+    OUT="$OUT/check" PYTHON="$PY" timeout "$GEN_S" bash loadtests/gpu_check.sh >"$OUT/gpu_check.log" 2>&1 &
 fi
 wait
 pkill -f -- "--generate-only" || true  # the pool workers a timeout leaves behind
-stamp "cases: $(ls "$WORK/plain"/case_*[0-9].npz | wc -l) plain, $(ls "$WORK/strand"/case_*[0-9].npz | wc -l) with a strand"
+counts=""
+for dir in "${DATA[@]}"; do counts+="$(basename "$dir") $(ls "$dir"/case_*[0-9].npz 2>/dev/null | wc -l); "; done
+stamp "cases: $counts"
 
-workers=$(( (CPUS - 2) / 2 ))
-common=(--data-dir "$WORK/plain" --also-data "$WORK/strand" "${OTHER[@]}" --init-from encoder/weights/anatomy_encoder.pt
-        --device "$DEVICE" --loader-workers "$workers" --batch-size 16 --time-budget-min "$TRAIN_MIN")
+CANDIDATES="${CANDIDATES:-A B}"  # CANDIDATES=A trains A alone, with all the loader workers
+workers=$(( (CPUS - 2) / $(wc -w <<<"$CANDIDATES") ))
+common=(--data-dir "${DATA[0]}" --device "$DEVICE" --loader-workers "$workers" --batch-size 16 --time-budget-min "$TRAIN_MIN")
+for dir in "${DATA[@]:1}"; do common+=(--also-data "$dir"); done
 if [ -n "${ZOOM_OUT:-}" ]; then
     common+=(--zoom-out "$ZOOM_OUT")
 fi
@@ -90,10 +130,16 @@ fi
 if [ "${VISIBLE_LUNGS:-0}" = 1 ]; then
     common+=(--visible-lungs)
 fi
-"${HILUM[@]}" train "${common[@]}" --lr 8e-4 --seed 5 --out-dir "$WORK/runA" --weights-out "$OUT/candA.pt" \
-    >"$OUT/trainA.log" 2>&1 &
-"${HILUM[@]}" train "${common[@]}" --lr 1.5e-3 --seed 6 --lesion-channels 32 --lesion-fine-blocks 2 \
-    --out-dir "$WORK/runB" --weights-out "$OUT/candB.pt" >"$OUT/trainB.log" 2>&1 &
+WIDE=()
+if [ "${WIDE_B:-1}" = 1 ]; then
+    WIDE=(--lesion-channels 32 --lesion-fine-blocks 2)
+fi
+"${HILUM[@]}" train "${common[@]}" --init-from "${INIT_A:-encoder/weights/anatomy_encoder.pt}" --lr "${LR_A:-8e-4}" \
+    --seed 5 --out-dir "$WORK/runA" --weights-out "$OUT/candA.pt" >"$OUT/trainA.log" 2>&1 &
+if [[ " $CANDIDATES " == *" B "* ]]; then
+    "${HILUM[@]}" train "${common[@]}" --init-from "${INIT_B:-encoder/weights/anatomy_encoder.pt}" --lr "${LR_B:-1.5e-3}" \
+        --seed 6 "${WIDE[@]}" --out-dir "$WORK/runB" --weights-out "$OUT/candB.pt" >"$OUT/trainB.log" 2>&1 &
+fi
 if [ "${READER:-0}" = 1 ]; then
     stamp "reader seeds: $(ls "$WORK/reader"/seed_*.npz 2>/dev/null | wc -l)"
     "${HILUM[@]}" train-reader --no-generate --data-dir "$WORK/reader" --device "$DEVICE" --batch-size 64 \
@@ -103,3 +149,7 @@ fi
 wait
 stamp "trained: $(ls "$OUT"/cand*.pt 2>/dev/null | tr '\n' ' ')"
 nvidia-smi --query-gpu=name,memory.used --format=csv >>"$OUT/timeline.txt" 2>&1 || true
+if [ "${PACK:-0}" = 1 ]; then
+    (cd "$OUT" && tar czf "$WORK/logs.tgz" --exclude '*.pt' --exclude '*.onnx' --exclude timeline.txt . \
+        && find . -mindepth 1 ! -name '*.pt' ! -name '*.onnx' ! -name timeline.txt -delete && mv "$WORK/logs.tgz" .)
+fi

@@ -16,6 +16,7 @@ import pytest
 from encoder.evaluate import Tally, format_table, score_case, summarise, write_json
 from encoder.phantom import PhantomCase, generate_case, scenario_spec
 from evaluation.scoring import truth_maps
+from orchestrator.contracts.encoder import ANATOMY_CLASSES
 from orchestrator.settings import Settings
 
 
@@ -37,6 +38,27 @@ def test_the_truth_as_prediction_scores_perfectly(case: PhantomCase) -> None:
         "nodule": {"truth": 1, "found": 1, "recall": 1.0}, "strand": {"truth": 1, "found": 1, "recall": 1.0},
     }
     assert result["hilum_error_mm"]["p90"] == pytest.approx(0.0, abs=1e-6)
+    # the whole projected lungs as prediction: their part behind the domes is scored as below the dome
+    below = result["lung_field_below_dome"]
+    assert 0.05 < below["lung_right"] < 0.6 and 0.05 < below["lung_left"] < 0.6
+    assert result["dice_visible_lung"]["lung_right"] < 0.95
+
+
+def test_lung_fields_that_stop_at_the_dome_score_as_the_visible_field(case: PhantomCase) -> None:
+    maps = truth_maps(case)
+    names = list(ANATOMY_CLASSES)
+    anatomy = maps.anatomy.copy()
+    dome = anatomy[names.index("diaphragm")] >= 0.5
+    for lung in ("lung_right", "lung_left"):
+        anatomy[names.index(lung)] = np.where(dome, 0.0, anatomy[names.index(lung)])
+    tally = Tally()
+    score_case(case, replace(maps, anatomy=anatomy), tally)
+    result = summarise(tally)
+    assert result["dice_visible_lung"] == {"lung_right": pytest.approx(1.0, abs=1e-3), "lung_left": pytest.approx(1.0, abs=1e-3)}
+    assert result["lung_field_below_dome"] == {"lung_right": 0.0, "lung_left": 0.0}
+    assert result["dice_whole_lung_mean"] < 0.95
+    table = format_table({**result, "seeds": "7"})
+    assert "| Dice | 1.000 | 1.000 |" in table and "| share of the predicted field below the dome | 0.0% | 0.0% |" in table
 
 
 def test_missed_lesions_false_positives_and_hilum_errors_are_counted(case: PhantomCase, tmp_path: Path) -> None:
