@@ -11,7 +11,9 @@ margin). The finding nearest the truth centre, within 10 mm, is graded; the trut
 
 Reported per path, for nodules and masses >= 10 mm: found, margin class right, smooth vs irregular
 right, how many smooth calls are stated flatly (backed) and how many of those are right, and the
-first turn's seconds per stage (the reader's share of the first turn's cost).
+first turn's seconds per stage (the reader's share of the first turn's cost); for every round lesion
+>= 8 mm found, the stated diameter against the truth's (``size``: the reader's paths state the reader
+mask's size, ``Settings.lesion_reader_sizes``; the lesion map's path its own).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from encoder.lesion_reader.cli import parse_seeds
 
 MATCH_MM = 10.0
 GRADED = ("nodule", "mass")
+ROUND = ("nodule", "mass", "calcified_nodule", "cavity")  # the round lesions the size criterion grades
 
 
 def films(seeds: list[int], per_film: int) -> Any:
@@ -73,6 +76,17 @@ def _quantiles(values: list[float]) -> list[float] | None:
     return [round(float(q), 2) for q in np.percentile(values, [50, 90])] if values else None
 
 
+def size_tally(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Stated diameter against the truth's, round lesions >= 8 mm found (issue 22's size criterion)."""
+    found = [r for r in rows if r["truth_type"] in ROUND and r["truth_diameter_mm"] >= 8.0 and r["found"]]
+    n = len(found) or 1
+    within = {p: sum(abs(r["diameter_ratio"] - 1.0) <= p / 100 for r in found) for p in (15, 20)}
+    return {"round_ge8mm_found": len(found),
+            **{f"diameter_within_{p}pct": f"{k}/{len(found)} ({k / n:.1%})" for p, k in within.items()},
+            "diameter_ratio_p10_p50_p90": [round(float(q), 3) for q in np.percentile(
+                [r["diameter_ratio"] for r in found], [10, 50, 90])] if found else None}
+
+
 def tally(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
     graded = [r for r in rows if r["truth_type"] in GRADED and r["truth_diameter_mm"] >= 10.0]
     found = [r for r in graded if r["found"]]
@@ -98,6 +112,7 @@ def tally(rows: list[dict[str, Any]], threshold: float) -> dict[str, Any]:
         "candidate_log_diameter_ratio_sd": round(float(np.std(np.log([r["diameter_ratio"] for r in found]))), 3)
         if found else None,
         "first_turn_s_mean": {k: round(float(np.mean(v)), 4) for k, v in sorted(stages.items())},
+        "size": size_tally(rows),
     }
 
 

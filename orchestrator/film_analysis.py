@@ -124,7 +124,8 @@ class FilmAnalyser:
             log.warning("lesion reader unavailable, margins from the lesion map: %s", exc.message)
             return facts
         return refine_facts(facts, indices, readings, back_smooth=self.settings.lesion_reader_backs_smooth,
-                            state_spicules=self.settings.lesion_reader_states_spicules)
+                            state_spicules=self.settings.lesion_reader_states_spicules,
+                            sizes=self.settings.lesion_reader_sizes)
 
     def _kept_reference(self, ref: DicomReference | None) -> DicomReference | None:
         """What the session keeps of a DICOM upload's header: as read, or de-identified

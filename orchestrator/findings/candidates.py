@@ -34,6 +34,7 @@ from orchestrator.findings.windows import origin, window
 THRESHOLD = 0.5
 DETECT_PEAK = 0.92  # on the calibrated map (orchestrator.encoders.postprocess): a raw sigmoid of ~0.98
 MIN_DIAMETER_MM = 3.0
+MASS_MM = 30.0  # a round opacity this wide or wider is a mass, smaller a nodule
 SMOOTH_SIGMA_PX = 0.7
 SPLIT_MIN_RADIUS_MM = 2.5
 SPLIT_NECK = 0.75  # the waist's half-width is at most this fraction of each body's radius
@@ -489,4 +490,4 @@ def kind_guess(c: Candidate, shape: str, density: Density, basal_pleural: bool) 
         return "calcified_nodule"
     if shape == "patchy" or (c.diameter_mm >= 30 and (c.solidity < 0.8 or not density.homogeneous)):
         return "consolidation"
-    return "mass" if c.diameter_mm >= 30 else "nodule"
+    return "mass" if c.diameter_mm >= MASS_MM else "nodule"

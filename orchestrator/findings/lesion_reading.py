@@ -26,7 +26,13 @@ noise (``encoder/weights/lesion-reader/README.md``), so its "smooth" cannot yet 
 real film; by default it adds the irregularity it sees and leaves a smooth read to the lesion map's
 hedged wording.
 
-Size, density, calcification and cavity stay the findings layer's. Films with coarser pixels (the
+With ``sizes`` (``Settings.lesion_reader_sizes``) the finding's size and outline become the reader's:
+its fine mask (0.5 mm pixels, against the lesion map's ~1.3 mm) measured as the findings layer measures a
+region (``candidates.measure``: area, equivalent diameter, longest and shortest axes), the outline drawn
+from it, and a nodule of 30 mm or more called a mass; the centre stays, so anchors, sides and distances do
+not move. ``score_reader_pipeline`` grades it against the truth's diameter.
+
+Density, calcification and cavity stay the findings layer's. Films with coarser pixels (the
 phantom's 0.64 mm, PNG exports) keep the lesion map's margin and its honest hedging. Follow-up
 turns never call the reader: the facts are made once.
 """
@@ -37,10 +43,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import replace
 
+import cv2
 import numpy as np
 
-from orchestrator.contracts.lesion_reader import LesionReading, candidate_disc
-from orchestrator.facts import Finding, ImageFacts, Notch, Spicule
+from orchestrator.contracts.lesion_reader import MASK_MM_PER_PX, MASK_SIZE, LesionReading, candidate_disc
+from orchestrator.facts import Finding, ImageFacts, Notch, PixelSpacing, Spicule
+from orchestrator.findings.candidates import MASS_MM, Candidate, measure
 
 READ_KINDS: tuple[str, ...] = ("nodule", "mass", "calcified_nodule", "cavity")  # the reader's training lesions
 
@@ -92,10 +100,48 @@ def refine(f: Finding, reading: LesionReading, mm_per_px: float, state_spicules:
                    margin_source="reader")
 
 
+MASK_CENTRE = (MASK_SIZE - 1) / 2.0  # the crop's centre (the finding's centre) in mask pixels
+CENTRE_REACH_MM = 3.0  # the reader's region must reach this close to the centre to be the finding's
+
+
+def reader_region(reading: LesionReading) -> Candidate | None:
+    """The reader's fine mask (P >= 0.5) measured as the findings layer measures a region (mask pixels,
+    ``MASK_MM_PER_PX`` mm): the connected part nearest the crop's centre, if it reaches within
+    ``CENTRE_REACH_MM`` of it; None when the reader drew nothing there."""
+    mask = (np.asarray(reading.mask) >= 0.5).astype(np.uint8)
+    n, labels = cv2.connectedComponents(mask, connectivity=8)
+    if n < 2:
+        return None
+    ys, xs = np.nonzero(labels)
+    dist = np.hypot(xs - MASK_CENTRE, ys - MASK_CENTRE)
+    k = int(np.argmin(dist))
+    if dist[k] * MASK_MM_PER_PX > CENTRE_REACH_MM:
+        return None
+    return measure(labels == labels[ys[k], xs[k]], PixelSpacing(MASK_MM_PER_PX, MASK_MM_PER_PX, "dicom"))
+
+
+def resize(f: Finding, region: Candidate, mm_per_px: float) -> Finding:
+    """``f`` with the reader's size and outline (module docstring); the centre stays."""
+    k = MASK_MM_PER_PX / mm_per_px  # working pixels per mask pixel
+    cx, cy = f.center_px
+    poly = tuple((round(float(cx + (x - MASK_CENTRE) * k), 2), round(float(cy + (y - MASK_CENTRE) * k), 2))
+                 for x, y in region.contour)
+    x0, y0, x1, y1 = region.bbox
+    bbox = (cx + (x0 - MASK_CENTRE) * k, cy + (y0 - MASK_CENTRE) * k, cx + (x1 - MASK_CENTRE) * k,
+            cy + (y1 - MASK_CENTRE) * k)
+    kind = f.kind
+    if kind in ("nodule", "mass"):
+        kind = "mass" if region.diameter_mm >= MASS_MM else "nodule"
+    return replace(f, kind=kind, polygon_px=poly, bbox_px=tuple(round(float(v), 2) for v in bbox),
+                   area_mm2=round(region.area_mm2, 1), diameter_mm=round(region.diameter_mm, 1),
+                   longest_mm=round(region.longest_mm, 1), shortest_mm=round(region.shortest_mm, 1))
+
+
 def refine_facts(facts: ImageFacts, indices: Sequence[int], readings: Sequence[LesionReading],
-                 back_smooth: bool = False, state_spicules: bool = False) -> ImageFacts:
+                 back_smooth: bool = False, state_spicules: bool = False, sizes: bool = False) -> ImageFacts:
     """The facts with ``readings[k]`` applied to ``facts.findings[indices[k]]``; a smooth reading only
-    when ``back_smooth``, spicule details only when ``state_spicules`` (module docstring)."""
+    when ``back_smooth``, spicule details only when ``state_spicules``, the reader's size and outline
+    when ``sizes`` (module docstring)."""
     if len(indices) != len(readings):
         raise ValueError("one reading per finding read")
     findings = list(facts.findings)
@@ -104,4 +150,7 @@ def refine_facts(facts: ImageFacts, indices: Sequence[int], readings: Sequence[L
         refined = refine(findings[i], reading, mm_per_px, state_spicules)
         if refined.margin != "smooth" or back_smooth:
             findings[i] = refined
+        region = reader_region(reading) if sizes else None
+        if region is not None:
+            findings[i] = resize(findings[i], region, mm_per_px)
     return replace(facts, findings=tuple(findings))

@@ -153,3 +153,41 @@ def test_a_smooth_reading_changes_a_finding_only_when_the_reader_backs_smooth() 
     backed = refine_facts(facts, [0, 1], [smooth, spiculated], back_smooth=True)
     assert (backed.findings[0].margin, backed.findings[0].margin_source) == ("smooth", "reader")
     assert not smooth_unbacked(MARGIN_RULE, backed.findings[0])  # a backed smooth read decides the item
+
+
+def _disc_mask(diameter_mm: float, offset_mm: tuple[float, float] = (0.0, 0.0), stretch: float = 1.0) -> np.ndarray:
+    """The reader's fine mask (0.5 mm pixels): an ellipse of ``diameter_mm`` across (``stretch`` times that
+    along x), centred ``offset_mm`` from the crop's centre."""
+    yy, xx = np.mgrid[:128, :128].astype(np.float64)
+    x, y = (xx - 63.5) * 0.5 - offset_mm[0], (yy - 63.5) * 0.5 - offset_mm[1]
+    r = diameter_mm / 2.0
+    return (((x / (r * stretch)) ** 2 + (y / r) ** 2) <= 1.0).astype(np.float32)
+
+
+def test_with_sizes_a_finding_takes_the_size_and_outline_of_the_readers_mask() -> None:
+    """``Settings.lesion_reader_sizes``: the 0.5 mm mask measured as the findings layer measures regions,
+    the outline drawn where the mask lies, the centre (and so every anchor and distance) unmoved."""
+    facts = ImageFacts(image_size=(512, 512), spacing=PixelSpacing(0.6, 0.6, "dicom"), anatomy=None,
+                       findings=(_finding(),), checked=())
+    reading = replace(_reading("smooth", {"smooth": 0.5, "lobulated": 0.3, "spiculated": 0.2}), mask=_disc_mask(16.0))
+    assert refine_facts(facts, [0], [reading]).findings[0] == facts.findings[0]  # off: the lesion map's size
+    f = refine_facts(facts, [0], [reading], sizes=True).findings[0]
+    assert f.diameter_mm == pytest.approx(16.0, abs=0.4) and f.longest_mm == pytest.approx(16.0, abs=1.0)
+    assert f.area_mm2 == pytest.approx(math.pi * 64.0, rel=0.05)
+    assert f.center_px == (200.0, 150.0) and f.kind == "nodule" and f.margin == "smooth"  # the smooth rule holds
+    xs = [x for x, _ in f.polygon_px]
+    assert (max(xs) - min(xs)) * 0.6 == pytest.approx(16.0, abs=1.5)  # drawn at the working spacing
+    assert f.bbox_px[0] == pytest.approx(200.0 - 8.0 / 0.6, abs=1.5)
+
+
+def test_a_reader_mask_of_30_mm_makes_a_nodule_a_mass_and_one_off_centre_is_not_the_findings() -> None:
+    facts = ImageFacts(image_size=(512, 512), spacing=PixelSpacing(0.6, 0.6, "dicom"), anatomy=None,
+                       findings=(_finding(), _finding(kind="calcified_nodule")), checked=())
+    probs = {"smooth": 0.5, "lobulated": 0.3, "spiculated": 0.2}
+    big = replace(_reading("smooth", probs), mask=_disc_mask(32.0))
+    aside = replace(_reading("smooth", probs), mask=_disc_mask(6.0, offset_mm=(15.0, 0.0)))  # 12 mm from the centre
+    out = refine_facts(facts, [0, 1], [big, aside], sizes=True)
+    assert (out.findings[0].kind, out.findings[0].diameter_mm >= 30.0) == ("mass", True)
+    assert out.findings[1] == facts.findings[1]  # nothing of the reader's there: the lesion map's size stays
+    empty = replace(_reading("smooth", probs), mask=np.zeros((128, 128), np.float32))
+    assert refine_facts(facts, [1], [empty], sizes=True).findings[1] == facts.findings[1]
