@@ -13,7 +13,14 @@ from orchestrator.contracts.lesion_reader import LesionReading
 from orchestrator.dialogue.checklists import smooth_unbacked
 from orchestrator.dialogue.composer import margin_text
 from orchestrator.facts import Density, Finding, ImageFacts, PixelSpacing
-from orchestrator.findings.lesion_reading import READ_KINDS, reader_applies, refine, refine_facts, to_read
+from orchestrator.findings.lesion_reading import (
+    READ_KINDS,
+    READER_SIZE_P,
+    reader_applies,
+    refine,
+    refine_facts,
+    to_read,
+)
 
 MARGIN_RULE = {"fact": "margin", "op": "in", "value": ["lobulated", "spiculated"]}
 
@@ -178,6 +185,9 @@ def test_with_sizes_a_finding_takes_the_size_and_outline_of_the_readers_mask() -
     xs = [x for x, _ in f.polygon_px]
     assert (max(xs) - min(xs)) * 0.6 == pytest.approx(16.0, abs=1.5)  # drawn at the working spacing
     assert f.bbox_px[0] == pytest.approx(200.0 - 8.0 / 0.6, abs=1.5)
+    assert f.attribute_confidence["size"] == READER_SIZE_P  # the reader's validation rate, not the lesion map's
+    small = replace(reading, mask=_disc_mask(6.0))
+    assert refine_facts(facts, [0], [small], sizes=True).findings[0].attribute_confidence == facts.findings[0].attribute_confidence
 
 
 def test_a_reader_mask_of_30_mm_makes_a_nodule_a_mass_and_one_off_centre_is_not_the_findings() -> None:
