@@ -23,7 +23,7 @@ from orchestrator.dialogue.anchors import (
     is_scoped,
     landmark_sides,
 )
-from orchestrator.dialogue.parser import Query
+from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import cm, mm, r1, word
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import is_confident
@@ -857,7 +857,13 @@ def compose_anatomy(ctx: Context) -> Composition:
 
 
 def compose_term(ctx: Context) -> Composition:
-    sign = ctx.ontology.sign(ctx.query.term) if ctx.query.term else None
+    term = ctx.query.term or ""
+    if term.startswith(GLOSSARY_PREFIX):  # a word of anatomy or of the film's conventions: what it is
+        entry = ctx.ontology.glossary_term(term.removeprefix(GLOSSARY_PREFIX))
+        if entry is not None:
+            text = ctx.t(f"{entry.zh}({entry.en}):{entry.meaning_zh}", f"{entry.en} ({entry.zh}): {entry.meaning_en}")
+            return Composition((section("term", entry.name(ctx.lang), text, term=entry.id),))
+    sign = ctx.ontology.sign(term) if term else None
     if sign is None:
         text = ctx.t("没有找到这个术语;可以问如“毛刺征是什么意思”。", "I do not know that term; try e.g. \"what does spiculation mean\".")
         return Composition((section("term", ctx.t("术语", "Term"), text),))

@@ -170,7 +170,8 @@ def looked_for(q: Query, reg: anc.Registry) -> Query:
     return q
 
 
-def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_checklist: bool = True) -> anc.Resolution:
+def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_checklist: bool = True,
+                      checklist_kinds: tuple[str, ...] = ()) -> anc.Resolution:
     if q.intent == "screen":
         return anc.Resolution("resolved", anc.screen_subjects(reg, q, facts))
     if q.intent in ("compare", "measure_relation") and not anc.content_wanted(q):
@@ -186,6 +187,13 @@ def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_che
         return anc.resolve_findings(reg, q)
     if q.intent == "sign_checklist":
         res = anc.resolve_findings(reg, q)
+        if res.outcome == "ambiguous" and checklist_kinds and not q.references:
+            # "有没有肺癌的征象" / "any signs of lung cancer?": no finding pointed at, so of two the one of the kinds
+            # the checklist applies to (a nodule, not a strand) is meant; "is that spot cancer?" points at one the
+            # reader sees, and which is asked
+            fit = tuple(a for a in res.candidates if anc.fits_kinds(a, checklist_kinds))
+            if len(fit) == 1:
+                return anc.Resolution("resolved", fit)
         return res if lesion_checklist or res.outcome == "resolved" else anc.Resolution("resolved", (), res.candidates)
     return anc.Resolution("resolved", ())
 
@@ -513,7 +521,8 @@ class DialogueEngine:
         if query.intent == "screen":
             anatomy = tuple(a for a in reg.anchors if a.kind in ("anatomy", "point") and a.created_turn == 1)
         checklist = self.ontology.checklist(query.checklist or "early_lung_cancer")
-        res = _resolve_subjects(reg, query, state.facts, checklist is None or checklist.subject == "finding")
+        res = _resolve_subjects(reg, query, state.facts, checklist is None or checklist.subject == "finding",
+                                checklist.kinds if checklist is not None else ())
         if query.intent in NEEDS_SUBJECT or query.intent == "sign_checklist":
             self.observer.anchor_resolution(res.outcome)
         ctx = comp.Context(state.facts, lang, query, res.anchors, anatomy, reg, self.ontology, turn_no)

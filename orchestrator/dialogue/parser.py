@@ -207,6 +207,7 @@ class Vocabulary:
     checklists: dict[str, tuple[str, ...]]
     intents: dict[str, tuple[tuple[str, float], ...]]
     terms: dict[str, tuple[str, ...]]  # sign id -> names and synonyms (from the ontology)
+    glossary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # glossary id -> names (ontology/glossary.json)
     lexicon: frozenset[str] = field(default_factory=frozenset)
     cues: dict[str, Any] = field(default_factory=dict)
     relative_positions: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -245,6 +246,7 @@ def merge_ontology_locations(raw: dict[str, Any], ontology: Ontology) -> dict[st
 def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
     raw = merge_ontology_locations(raw, ontology)
     terms = {s.id: s.terms() for s in ontology.signs}
+    glossary = {g.id: g.terms() for g in ontology.glossary}
     intents = {k: tuple((str(t), float(w)) for t, w in v) for k, v in raw["intents"].items()}
     words: set[str] = set(raw.get("lexicon", []))
     for group in ("sides", "lobes", "zones", "bands", "anatomy", "descriptors", "checklists"):
@@ -252,7 +254,7 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
             words.update(w for t in values for w in _LATIN_WORD.findall(t.lower()))
     for values in intents.values():
         words.update(w for t, _ in values for w in _LATIN_WORD.findall(t.lower()))
-    for values in terms.values():
+    for values in (*terms.values(), *glossary.values()):
         words.update(w for t in values for w in _LATIN_WORD.findall(t.lower()))
     signs = raw.get("sign_questions", {})
     cue_lists = [v for v in raw.get("cues", {}).values() if isinstance(v, list)]
@@ -278,6 +280,7 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
         checklists=_tuples(raw["checklists"]),
         intents=intents,
         terms=terms,
+        glossary=glossary,
         lexicon=frozenset(w for w in words if len(w) >= 4),
         cues={k: v for k, v in raw.get("cues", {}).items() if not k.startswith("_")},
         relative_positions={k: tuple(v) for k, v in raw.get("relative_positions", {}).items() if not k.startswith("_")},
@@ -335,8 +338,10 @@ def correct_typos(text: str, lexicon: frozenset[str]) -> str:
         if _inflected(word, lexicon):  # "notching", "months": a known word with its ending, no typo
             return word
         close = _closest_word(word, lexicon)
-        if close != word or len(word) < 5:
+        if close != word:
             return close
+        if len(word) < 5:  # "sise": too short for a ratio to judge, one letter spelled by its sound still is
+            return _respelled(word, lexicon)
         return _swapped_word(word, lexicon) or _vowel_slip(word, lexicon) or _respelled(word, lexicon)
 
     return _LATIN_WORD.sub(fix, text)
@@ -641,6 +646,9 @@ class _Index:
         self.sign_names = _Terms(((sign_id, len(n)), n) for sign_id, names in v.terms.items()
                                  for n in (name.lower() for name in names)
                                  if not (len(n) < 2 or (_is_latin(n) and len(n) < 4)))
+        self.glossary_names = _Terms(((term_id, len(n)), n) for term_id, names in v.glossary.items()
+                                     for n in (name.lower() for name in names)
+                                     if len(n) >= 2)
         self.sign_terms = _table(v.sign_terms)
         # has_term(text, tuple(cues[name])) for every cue that is a list of terms
         self.cue_terms = {k: _Terms((t, t) for t in val) for k, val in v.cues.items() if isinstance(val, (list, tuple))}
@@ -953,6 +961,18 @@ def find_sign_term(text: str, vocab: Vocabulary) -> str | None:
     return best[1] if best else None
 
 
+GLOSSARY_PREFIX = "glossary:"  # Query.term of a glossary word (ontology/glossary.json), not a sign
+
+
+def find_glossary_term(text: str, vocab: Vocabulary) -> str | None:
+    """The glossary word named in the text (longest name wins), as ``GLOSSARY_PREFIX + id``."""
+    best: tuple[int, str] | None = None
+    for (term_id, n), _ in vocab.index.glossary_names.found(text):
+        if best is None or n > best[0]:
+            best = (n, term_id)
+    return GLOSSARY_PREFIX + best[1] if best else None
+
+
 def choose_intent(scores: dict[str, float], features: dict[str, Any]) -> str:
     return _choose(scores, features)[0]
 
@@ -1002,8 +1022,8 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
     return next(i for i in _TIE_ORDER if s.get(i, 0.0) == best), False
 
 
-def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[str, Any]) -> None:
-    """Adjust the keyword scores ``s`` in place by what the question's cues say it asks."""
+def _term_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
+    """A term or a diagnosis asked about: the term explained, or the screening summary."""
     # "what is the diagnosis?" names no disease: the screening summary answers it (and says Hilum does not diagnose)
     # ... but "支气管扩张是什么病" / "what is emphysema, what disease?" names a term and asks what it is, of nothing
     # on this film: the term is asked about
@@ -1016,6 +1036,15 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
         s["screen"] = s.get("screen", 0) + 6
         if features["references"] and not features["term"]:  # "它到底是个啥?": this finding's diagnosis, not a term
             s["explain_term"] = 0.0
+    # "Explain cardiothoracic ratio": a term, nothing of this film pointed at, and the question opens with "explain"
+    if features["explain_opening"] and (term_asked or (features["glossary"] and not (
+            features["references"] or features["has_location"] or lesion_groups(features["descriptors"])))):
+        s["explain_term"] = max(s.get("explain_term", 0.0), max(s.values(), default=0.0) + 1)
+
+
+def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[str, Any]) -> None:
+    """Adjust the keyword scores ``s`` in place by what the question's cues say it asks."""
+    _term_bonuses(s, features)
     # "is there a pneumothorax?" asks whether this film shows a sign, unless it asks for a disease's typical signs
     explains = bool(features["term"]) and s.get("explain_term", 0) >= 5 and not features["references"]
     if features["sign"] and not (features["checklist_cue"] or explains or features["kind_over_lungs"]) and s.get("out_of_scope", 0) < 6:
@@ -1610,6 +1639,13 @@ def _parse_memo(question: str, vocab: _ByIdentity) -> Query:
     return parse_uncached(question, vocab.vocab)
 
 
+# two axes of one opacity named together: "长径和短径", "长短径", "长和宽", "length and width", "long and short axes"
+_TWO_AXES = re.compile(r"长径.{0,3}短径|短径.{0,3}长径|长短径|长轴.{0,3}短轴|长.{0,1}[和与跟及]宽|length and width|"
+                       r"long and short ax[ei]s|long and short diameters?")
+# "Explain cardiothoracic ratio" / "解释一下心胸比": the question opens by asking for an explanation
+_EXPLAIN_OPENING = re.compile(r"^\s*(?:(?:please|pls|can you|could you)\s+)?explain\b|^\s*(?:请)?解释")
+
+
 def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     """``parse`` without the memo."""
     v = vocab or load_vocabulary()
@@ -1639,6 +1675,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     history = ix.history
     checklist = _first_key(history.sub(lambda m: " " * len(m.group(0)), text) if history else text, ix.checklists)
     term = find_sign_term(text, v)
+    # "what is the hilum?": a word of anatomy or of the film's conventions, explained when nothing else is asked
+    glossary = None if term else find_glossary_term(text, v)
     threshold = size_threshold(text, v)
     descriptors = tuple(_all_keys(text, ix.descriptors))
     # "the spiculated one" / "钙化灶": a margin or a content that says which finding (never "is it spiculated?");
@@ -1667,8 +1705,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "那个跟那个" / "the right-sided one and the left-sided one": two findings pointed at, as "both" does
     # "分别" / "respectively" of one lesion named is its own axes ("结节的长径短径分别多少"), not two findings
     respectively = ix.cue("respectively")
-    both_words = [t for t, _ in ix.both_reference.found(text)
-                  if not (respectively.any_in(t) and len(lesion_groups(descriptors)) == 1)]
+    # ... and so is "它的长径和短径分别是多少" / "its length and width respectively": two axes named, of one finding
+    own_axes = len(lesion_groups(descriptors)) == 1 or (len(lesion_groups(descriptors)) == 0 and bool(_TWO_AXES.search(text)))
+    both_words = [t for t, _ in ix.both_reference.found(text) if not (respectively.any_in(t) and own_axes)]
     both = bool(both_words) or any(p.search(text) for p in ix.two_pointers)
     other = ix.other_reference.any_in(text)
     # "it … the other one" names two findings, as "A1 … A2" or "the nodule … the strand" do
@@ -1768,6 +1807,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "show": ix.cue("show_on_image").any_in(text) or (
             ix.cue("show_named").any_in(text) and (pointed or bool(lesion_groups(descriptors)) or loc["lesion_side"] is not None)),
         "explain_not": ix.cue("explain_not").any_in(text),
+        "explain_opening": bool(_EXPLAIN_OPENING.search(text)),
+        "glossary": glossary,
         "elliptical_form": bool(_ELLIPSIS.search(text)),
         # (a clock position with no part of the margin named apart from the clock itself)
         "clock_from_landmark": (bool(_CLOCK.search(text)) and bool(set(anatomy_kinds) & ix.relation_landmarks)
@@ -1796,7 +1837,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         references=refs,
         lesion_side=loc["lesion_side"],
         checklist=checklist if intent == "sign_checklist" else None,
-        term=term if intent == "explain_term" else None,
+        term=(term or glossary) if intent == "explain_term" else None,
         anchor_ids=ids,
         ordinal=features["ordinal"],
         other=features["other"],

@@ -1,4 +1,4 @@
-"""Loads ``signs.json`` and ``checklists.json`` into frozen dataclasses (cached per path)."""
+"""Loads ``signs.json``, ``checklists.json`` and ``glossary.json`` into frozen dataclasses (cached per path)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import Any
 ONTOLOGY_DIR = Path(__file__).resolve().parent
 SIGNS_PATH = ONTOLOGY_DIR / "signs.json"
 CHECKLISTS_PATH = ONTOLOGY_DIR / "checklists.json"
+GLOSSARY_PATH = ONTOLOGY_DIR / "glossary.json"
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,32 @@ class Checklist:
     title_zh: str
     subject: str  # "finding" (needs a lesion) or "image"
     items: tuple[ChecklistItem, ...]
+    kinds: tuple[str, ...] = ()  # a finding checklist's lesion kinds ("nodule", "mass", ...): () = any finding
 
     def title(self, lang: str) -> str:
         return self.title_zh if lang == "zh" else self.title_en
+
+
+@dataclass(frozen=True)
+class GlossaryTerm:
+    """A word of anatomy, measurement or film convention that is no sign (``glossary.json``): explained, never
+    looked for on a film."""
+
+    id: str
+    en: str
+    zh: str
+    synonyms: tuple[str, ...]
+    meaning_en: str
+    meaning_zh: str
+
+    def terms(self) -> tuple[str, ...]:
+        return (self.en, self.zh, *self.synonyms)
+
+    def name(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def meaning(self, lang: str) -> str:
+        return self.meaning_zh if lang == "zh" else self.meaning_en
 
 
 @dataclass(frozen=True)
@@ -71,9 +95,13 @@ class Ontology:
     signs: tuple[Sign, ...]
     locations: tuple[dict[str, Any], ...]
     checklists: tuple[Checklist, ...]
+    glossary: tuple[GlossaryTerm, ...] = ()
 
     def sign(self, sign_id: str) -> Sign | None:
         return self._signs_by_id.get(sign_id)
+
+    def glossary_term(self, term_id: str) -> GlossaryTerm | None:
+        return next((g for g in self.glossary if g.id == term_id), None)
 
     def checklist(self, name: str) -> Checklist | None:
         return self._checklists_by_name.get(name)
@@ -116,15 +144,20 @@ def _checklist(d: dict[str, Any]) -> Checklist:
         )
         for i in d["items"]
     )
-    return Checklist(d["name"], d["title_en"], d["title_zh"], d.get("subject", "finding"), items)
+    return Checklist(d["name"], d["title_en"], d["title_zh"], d.get("subject", "finding"), items,
+                     tuple(d.get("kinds", ())))
 
 
 @lru_cache(maxsize=4)
-def load_ontology(signs_path: Path = SIGNS_PATH, checklists_path: Path = CHECKLISTS_PATH) -> Ontology:
+def load_ontology(signs_path: Path = SIGNS_PATH, checklists_path: Path = CHECKLISTS_PATH,
+                  glossary_path: Path = GLOSSARY_PATH) -> Ontology:
     signs_doc = json.loads(signs_path.read_text(encoding="utf-8"))
     lists_doc = json.loads(checklists_path.read_text(encoding="utf-8")) if checklists_path.exists() else {"checklists": []}
+    glossary_doc = json.loads(glossary_path.read_text(encoding="utf-8")) if glossary_path.exists() else {"terms": []}
     return Ontology(
         signs=tuple(_sign(s) for s in signs_doc["signs"]),
         locations=tuple(signs_doc.get("locations", [])),
         checklists=tuple(_checklist(c) for c in lists_doc["checklists"]),
+        glossary=tuple(GlossaryTerm(g["id"], g["en"], g["zh"], tuple(g.get("synonyms", [])), g["meaning_en"],
+                                    g["meaning_zh"]) for g in glossary_doc["terms"]),
     )
