@@ -14,8 +14,27 @@ CHECKLISTS_PATH = ONTOLOGY_DIR / "checklists.json"
 GLOSSARY_PATH = ONTOLOGY_DIR / "glossary.json"
 
 
+class _Named:
+    """Names in English and Chinese, synonyms and a meaning: what a sign and a glossary word share."""
+
+    en: str
+    zh: str
+    synonyms: tuple[str, ...]
+    meaning_en: str
+    meaning_zh: str
+
+    def terms(self) -> tuple[str, ...]:
+        return (self.en, self.zh, *self.synonyms)
+
+    def name(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def meaning(self, lang: str) -> str:
+        return self.meaning_zh if lang == "zh" else self.meaning_en
+
+
 @dataclass(frozen=True)
-class Sign:
+class Sign(_Named):
     id: str
     en: str
     zh: str
@@ -28,15 +47,6 @@ class Sign:
     specificity: float  # 0..1: how strongly the sign points to one cause
     umls: str | None
     source: str
-
-    def terms(self) -> tuple[str, ...]:
-        return (self.en, self.zh, *self.synonyms)
-
-    def name(self, lang: str) -> str:
-        return self.zh if lang == "zh" else self.en
-
-    def meaning(self, lang: str) -> str:
-        return self.meaning_zh if lang == "zh" else self.meaning_en
 
 
 @dataclass(frozen=True)
@@ -69,7 +79,7 @@ class Checklist:
 
 
 @dataclass(frozen=True)
-class GlossaryTerm:
+class GlossaryTerm(_Named):
     """A word of anatomy, measurement or film convention that is no sign (``glossary.json``): explained, never
     looked for on a film."""
 
@@ -79,15 +89,6 @@ class GlossaryTerm:
     synonyms: tuple[str, ...]
     meaning_en: str
     meaning_zh: str
-
-    def terms(self) -> tuple[str, ...]:
-        return (self.en, self.zh, *self.synonyms)
-
-    def name(self, lang: str) -> str:
-        return self.zh if lang == "zh" else self.en
-
-    def meaning(self, lang: str) -> str:
-        return self.meaning_zh if lang == "zh" else self.meaning_en
 
 
 @dataclass(frozen=True)
