@@ -876,6 +876,40 @@ def compose_term(ctx: Context) -> Composition:
     return Composition((section("term", sign.name(ctx.lang), text, sign=sign.id),))
 
 
+_VIEWS = {
+    "PA": ("后前位(PA,文件注明)", "PA (posteroanterior, as the file says)"),
+    "AP": ("前后位(AP,文件注明)", "AP (anteroposterior, as the file says)"),
+    "frontal": ("正位(文件未注明 PA 或 AP)", "frontal (the file does not say whether PA or AP)"),
+}
+_SHOWN = {
+    "upright": ("按标准方向显示", "shown the standard way up"),
+    "rotated_90": ("旋转了90°显示", "shown turned by 90°"),
+    "rotated_180": ("倒置(旋转180°)显示", "shown upside down (turned by 180°)"),
+    "flipped_lr": ("左右镜像显示", "shown mirrored left to right"),
+}
+
+
+def compose_film(ctx: Context) -> Composition:
+    """"Is this a PA film?" / "is the spacing estimated?": what the film gate and the spacing say about the film
+    itself: its projection, how it is shown, where its pixel spacing comes from, and the gate's warnings."""
+    fc = ctx.facts.film_check
+    view_zh, view_en = _VIEWS.get(fc.view, ("正位(投照方向未知)", "frontal (projection not known)"))
+    shown_zh, shown_en = _SHOWN.get(fc.orientation, _SHOWN["upright"])
+    lines = [ctx.t(f"这张片子被识别为正位胸片,投照方向:{view_zh},{shown_zh}。",
+                   f"This film is read as a frontal chest film, {view_en}, {shown_en}.")]
+    if fc.view == "AP":
+        lines.append(ctx.t("前后位片会放大心影和纵隔,心胸比会偏大。",
+                           "An AP film magnifies the heart and the mediastinum, so the cardiothoracic ratio reads larger."))
+    sp = ctx.facts.spacing
+    note = spacing_note(ctx)
+    lines.append(note["text"] if note is not None else ctx.t(
+        f"像素间距取自DICOM文件(工作图像每像素{sp.row_mm:.3f} mm),毫米/厘米数值据此换算。",
+        f"The pixel spacing comes from the DICOM file ({sp.row_mm:.3f} mm per pixel of the working image); "
+        f"every mm and cm is measured with it."))
+    lines += film_warnings(ctx)
+    return Composition((section("film", ctx.t("片子", "Film"), "".join(lines) if ctx.zh else " ".join(lines)),))
+
+
 def compose_foreign(ctx: Context) -> Composition:
     """A question in a language Hilum does not speak: that is the reason, said in both languages it speaks."""
     code = str(ctx.query.foreign)
@@ -934,11 +968,12 @@ COMPOSERS = MappingProxyType({
     "assess_anatomy": compose_anatomy,
     "explain_term": compose_term,
     "out_of_scope": compose_out_of_scope,
+    "film_info": compose_film,
 })
 
 
 # intents whose answer does not rest on this film's anatomy: answered even when it is withheld
-FILM_INDEPENDENT = frozenset({"explain_term", "out_of_scope"})
+FILM_INDEPENDENT = frozenset({"explain_term", "out_of_scope", "film_info"})
 
 
 def film_warnings(ctx: Context) -> list[str]:

@@ -62,6 +62,7 @@ INTENTS: tuple[str, ...] = (
     "explain_term",
     "assess_anatomy",
     "out_of_scope",
+    "film_info",  # the film itself: its projection (PA/AP), how it is shown, its pixel spacing
 )
 # earlier wins a tie
 _TIE_ORDER: tuple[str, ...] = (
@@ -76,6 +77,7 @@ _TIE_ORDER: tuple[str, ...] = (
     "assess_anatomy",
     "locate",
     "screen",
+    "film_info",  # "anything to flag on this PA film?": the film named as the place, not asked about
 )
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[a-z][a-z\-']*")

@@ -1,0 +1,68 @@
+"""Questions about the film itself ("is this a PA film?", "is the spacing estimated?"): answered from what the film
+gate and the spacing say, on any film the gate accepted, with the AP magnification and an estimated spacing said.
+They used to read as a margin question ("this"), out of scope, or a screening."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from orchestrator.dialogue.engine import DialogueEngine
+from orchestrator.dialogue.parser import parse
+from orchestrator.facts import FilmCheck, ImageFacts
+from orchestrator.settings import Settings
+
+
+class NoEncoderDouble:
+    """Stands in for the encoder: these sessions start from hand-built facts."""
+
+    name = "double"
+
+    def encode(self, image: Any) -> Any:
+        raise AssertionError("never encodes")
+
+
+def _ask(facts: ImageFacts, question: str, lang: str = "en") -> Any:
+    engine = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    sid = engine.start_session(facts, lang=lang).session_id
+    return engine.ask(sid, question)
+
+
+@pytest.mark.parametrize("question", [
+    "is this a PA film?", "is this an AP film?", "what view is this film?", "what projection is this?",
+    "这是后前位片吗", "这张是正位片吗", "PA 还是 AP", "这是什么体位拍的", "is the spacing estimated?",
+    "what is the pixel spacing?", "像素间距是多少", "is the film calibrated?",
+])
+def test_questions_about_the_film_are_asked_of_the_film(question: str) -> None:
+    assert parse(question).intent == "film_info"
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("quick look, anything I should flag on this PA film?", "screen"),  # the film named as the place
+    ("Is the CTR within normal limits on this PA film?", "assess_anatomy"),
+    ("What does PA stand for?", "explain_term"), ("结节具体位置在哪", "locate"), ("两个病灶间距多少", "measure_relation"),
+])
+def test_a_film_named_in_passing_is_not_the_question(question: str, intent: str) -> None:
+    assert parse(question).intent == intent
+
+
+def test_the_answer_says_the_view_the_spacing_and_what_ap_does(make_facts: Callable[..., Any]) -> None:
+    pa = replace(make_facts(), film_check=FilmCheck(view="PA"))
+    text = _ask(pa, "is this a PA film?").answer.text
+    assert "PA (posteroanterior, as the file says)" in text and "comes from the DICOM file" in text
+    assert "magnifies" not in text
+    ap = _ask(replace(make_facts(), film_check=FilmCheck(view="AP")), "这是后前位片吗", lang="zh")
+    assert ap.intent == "film_info" and "前后位(AP,文件注明)" in ap.answer.text and "心胸比会偏大" in ap.answer.text
+    estimated = _ask(make_facts(source="estimated"), "is the spacing estimated?").answer.text
+    assert "carries no DICOM pixel spacing" in estimated and "estimated spacing" in estimated
+
+
+def test_a_withheld_film_still_says_what_it_is(make_facts: Callable[..., Any]) -> None:
+    withheld = replace(make_facts(), film_check=FilmCheck(view="frontal", anatomy_plausible=False,
+                                                          warnings=("anatomy_not_established",)))
+    turn = _ask(withheld, "what view is this film?")
+    assert turn.intent == "film_info" and "does not say whether PA or AP" in turn.answer.text
+    assert "anatomy could not be established" in turn.answer.text and not turn.anchors
