@@ -345,8 +345,18 @@ _NOT_READ = MappingProxyType({
 })
 
 
-def read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any) -> SignRead:
-    """Whether the film shows ``sign``, from the facts alone."""
+# why a sign of a whole category is not read (signs.json categories; parser.UNREAD_CATEGORIES asks them)
+_NOT_READ_CATEGORY = MappingProxyType({
+    "bone": ("本系统不判读骨骼(肋骨、锁骨、脊柱)", "Hilum does not read the bones (ribs, clavicles, spine)"),
+    "device": ("本系统不识别导管、引流管、起搏器等器械", "Hilum does not identify tubes, lines, pacemakers or other devices"),
+    "diaphragm_abdomen": ("本系统不判读膈下和腹部", "Hilum does not read below the diaphragm or the abdomen"),
+    "soft_tissue": ("本系统不判读胸壁软组织", "Hilum does not read the soft tissues of the chest wall"),
+})
+
+
+def read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, category: str = "") -> SignRead:
+    """Whether the film shows ``sign``, from the facts alone; ``category``: the sign's (signs.json), which says
+    why a sign Hilum does not read is not read."""
     if sign == "pleural_effusion":
         return _read_effusion(facts, side, registry)
     if sign == "cardiomegaly":
@@ -360,7 +370,7 @@ def read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any) -> 
                         ", ".join(f"{a.id} ({a.label_en})" for a in anchors) + ".", anchors=anchors)
     if kind and kind in facts.checked:
         return SignRead(sign, "no", "本片已检查,未见。", "this film was checked for it and none was found.")
-    why_zh, why_en, settle_zh, settle_en = _NOT_READ.get(sign, ("本系统不判读此征象", "Hilum does not read this sign",
-                                                                 "放射科医师阅片", "A radiologist's reading"))
+    why_zh, why_en = _NOT_READ_CATEGORY.get(category, ("本系统不判读此征象", "Hilum does not read this sign"))
+    why_zh, why_en, settle_zh, settle_en = _NOT_READ.get(sign, (why_zh, why_en, "放射科医师阅片", "A radiologist's reading"))
     return SignRead(sign, "not_read", f"{why_zh},因此既不能说有,也不能说没有。",
                     f"{why_en}, so it can say neither yes nor no.", settle_zh, settle_en)

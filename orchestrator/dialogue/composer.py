@@ -813,8 +813,11 @@ def compose_sign(ctx: Context) -> Composition:
     settle: list[str] = []
     anchors: list[Anchor] = []
     for sign in ctx.query.signs:
-        read = cl.read_sign(sign, ctx.facts, ctx.query.side, ctx.registry)
+        entry = ctx.ontology.sign(sign)
+        read = cl.read_sign(sign, ctx.facts, ctx.query.side, ctx.registry, entry.category if entry else "")
         name = word("sign", sign, ctx.lang)
+        if name == sign and entry is not None:  # a sign the phrase table does not word: the ontology's name
+            name = entry.name(ctx.lang)
         verdict = word("sign_status", read.status, ctx.lang)
         evidence = read.evidence_zh if ctx.zh else read.evidence_en
         why = read.status == "not_read"
@@ -824,7 +827,9 @@ def compose_sign(ctx: Context) -> Composition:
             text = f"{name[:1].upper()}{name[1:]}: {verdict}." + (f" {'Why' if why else 'Evidence'}: {evidence}" if evidence else "")
         sections.append(section("sign", name, text, sign=sign, status=read.status))
         if read.settle_en:
-            settle.append(ctx.t(f"{name}:{read.settle_zh}可明确。", f"{read.settle_en} would settle the {word('sign', sign, 'en')}."))
+            name_en = word("sign", sign, "en")
+            name_en = entry.en if name_en == sign and entry is not None else name_en
+            settle.append(ctx.t(f"{name}:{read.settle_zh}可明确。", f"{read.settle_en} would settle the {name_en}."))
         anchors += [a for a in read.anchors if a not in anchors]
     if settle:
         sections.append(section("uncertain", ctx.t("待明确", "To settle"), ("" if ctx.zh else " ").join(settle)))
@@ -923,6 +928,14 @@ def compose_foreign(ctx: Context) -> Composition:
 def compose_out_of_scope(ctx: Context) -> Composition:
     if ctx.query.foreign:
         return compose_foreign(ctx)
+    if ctx.query.needs_prior:  # "is the nodule new?" / "和去年比有变化吗"
+        text = ctx.t(
+            "Hilum 每次只读一张片子,也不保存以前的片子:病灶是否新出现、是否变大或变小,需要把以前的片子(或其报告)与本片对照才能判断。"
+            "我可以描述本片上病灶现在的位置、大小、边缘和密度,供对照使用。",
+            "Hilum reads one film at a time and keeps no earlier films: whether a finding is new, or has grown or "
+            "shrunk, needs an earlier film (or its report) compared side by side with this one. I can describe "
+            "where each finding is now, its size, margin and density, for that comparison.")
+        return Composition((section("out_of_scope", ctx.t("需要以前的片子", "Needs an earlier film"), text),))
     text = ctx.t(
         "这个问题超出了一张胸部X线片能回答的范围(如治疗、预后、化验或其他检查的数值)。"
         "我可以描述病灶的位置、大小、边缘、密度、与肺门的关系,或对照某种疾病的典型征象。",

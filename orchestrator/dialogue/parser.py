@@ -116,6 +116,8 @@ class Query:
     signs: tuple[str, ...] = ()  # assess_anatomy: the signs asked about ("is there a pneumothorax?")
     diagnosis: bool = False  # "what is the diagnosis?": answered by the screening summary, never a diagnosis
     foreign: str | None = None  # a language Hilum does not speak (ja, ko, es, fr, ...): out_of_scope says so
+    # "is the nodule new?" / "和去年比有变化吗": a change over time, which needs an earlier film; out_of_scope says so
+    needs_prior: bool = False
     size_op: str | None = None  # "bigger than 1 cm": gt | lt, with size_mm the threshold in mm
     size_mm: float | None = None
     yes_no: bool = False  # "is it in the inner band?" checks a place, "where is it?" asks one
@@ -164,6 +166,7 @@ class Query:
             "signs": list(self.signs),
             "diagnosis": self.diagnosis,
             "foreign": self.foreign,
+            "needs_prior": self.needs_prior,
             "size_op": self.size_op,
             "size_mm": self.size_mm,
             "yes_no": self.yes_no,
@@ -210,6 +213,8 @@ class Vocabulary:
     intents: dict[str, tuple[tuple[str, float], ...]]
     terms: dict[str, tuple[str, ...]]  # sign id -> names and synonyms (from the ontology)
     glossary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # glossary id -> names (ontology/glossary.json)
+    # signs of what Hilum does not read at all (bones, devices, below the diaphragm, ...: UNREAD_CATEGORIES)
+    unread_signs: frozenset[str] = frozenset()
     lexicon: frozenset[str] = field(default_factory=frozenset)
     cues: dict[str, Any] = field(default_factory=dict)
     relative_positions: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -249,6 +254,7 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
     raw = merge_ontology_locations(raw, ontology)
     terms = {s.id: s.terms() for s in ontology.signs}
     glossary = {g.id: g.terms() for g in ontology.glossary}
+    unread = frozenset(s.id for s in ontology.signs if s.category in UNREAD_CATEGORIES)
     intents = {k: tuple((str(t), float(w)) for t, w in v) for k, v in raw["intents"].items()}
     words: set[str] = set(raw.get("lexicon", []))
     for group in ("sides", "lobes", "zones", "bands", "anatomy", "descriptors", "checklists"):
@@ -283,6 +289,7 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
         intents=intents,
         terms=terms,
         glossary=glossary,
+        unread_signs=unread,
         lexicon=frozenset(w for w in words if len(w) >= 4),
         cues={k: v for k, v in raw.get("cues", {}).items() if not k.startswith("_")},
         relative_positions={k: tuple(v) for k, v in raw.get("relative_positions", {}).items() if not k.startswith("_")},
@@ -964,6 +971,16 @@ def find_sign_term(text: str, vocab: Vocabulary) -> str | None:
 
 
 GLOSSARY_PREFIX = "glossary:"  # Query.term of a glossary word (ontology/glossary.json), not a sign
+# sign categories (signs.json) of what Hilum does not read at all: a question whether the film shows one is answered
+# "not read", with why (orchestrator/dialogue/checklists.py), never with something else it did read
+UNREAD_CATEGORIES = frozenset({"bone", "device", "diaphragm_abdomen", "soft_tissue"})
+# a change over time: "is the nodule new?", "compared with the previous film", "和去年比有变化吗", "结节长大了吗"
+_NEEDS_PRIOR = re.compile(
+    r"\b(?:previous|prior|old|older|earlier|last)\s+(?:films?|x-?rays?|study|studies|images?|radiographs?|scans?|cxrs?"
+    r"|years?|time|visit)\b|\bis (?:it|this|that|the \w+) new\b|\bnew since\b|\binterval change|"
+    r"\b(?:has|did) (?:it|this|that|the \w+) (?:change|grow|shrink|got? bigger|got? smaller)|\bchanged since\b|"
+    r"去年|上次|以前的片|之前的片|旧片|前片|新出现|新发的|新长的|有没有变化|有变化吗|变大了吗|变小了吗|长大了吗|"
+    r"[和跟与]之前比|比之前|比以前|[和跟与]以前比|对比以前|和老片")
 
 
 def find_glossary_term(text: str, vocab: Vocabulary) -> str | None:
@@ -1648,6 +1665,22 @@ _TWO_AXES = re.compile(r"长径.{0,3}短径|短径.{0,3}长径|长短径|长轴.
 _EXPLAIN_OPENING = re.compile(r"^\s*(?:(?:please|pls|can you|could you)\s+)?explain\b|^\s*(?:请)?解释")
 
 
+def _not_on_this_film(intent: str, by_fallback: bool, text: str, scores: dict[str, float], features: dict[str, Any],
+                      signs: tuple[str, ...], v: Vocabulary) -> tuple[str, tuple[str, ...], bool]:
+    """What one film cannot say: a change over time ("is the nodule new?": out_of_scope, an earlier film would), and
+    a sign of what Hilum does not read, asked whether present ("any rib fractures?": that sign, not read). A term
+    explained stays explained, unless nothing but its name made it so ("is there a pacemaker?"); an explicit
+    out-of-scope ask ("does he need surgery?") stays out of scope. -> (intent, signs, needs_prior)"""
+    needs_prior = intent != "explain_term" and bool(_NEEDS_PRIOR.search(text))
+    if needs_prior:
+        return "out_of_scope", signs, True
+    term = features["term"]
+    if (term in v.unread_signs and (features["presence"] or features["yes_no"])
+            and (intent != "explain_term" or by_fallback) and scores.get("out_of_scope", 0.0) < 5):
+        return "assess_anatomy", (term,), False
+    return intent, signs, False
+
+
 def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     """``parse`` without the memo."""
     v = vocab or load_vocabulary()
@@ -1825,6 +1858,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         rest = _blank_try_verbs(rest)
     scores = _first_question_scores(rest, v)
     intent, by_fallback = _choose(scores, features)
+    intent, signs, needs_prior = _not_on_this_film(intent, by_fallback, text, scores, features, signs, v)
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis
     elliptical = max(scores.values(), default=0.0) < 1 and by_fallback and features["elliptical_form"] and points
     return Query(
@@ -1849,6 +1883,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         landmark=near[1] if near else None,
         it_and_other=it_and_other,
         signs=signs if intent == "assess_anatomy" else (),
+        needs_prior=needs_prior,
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=threshold[0] if threshold and intent == "size" else None,
         size_mm=threshold[1] if threshold and intent == "size" else None,

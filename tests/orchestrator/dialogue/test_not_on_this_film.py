@@ -1,0 +1,69 @@
+"""What one film cannot say, said as such: a change over time needs an earlier film, and a sign of what Hilum does not
+read (bones, devices, below the diaphragm) is "not read", never answered with something else it did read. Before,
+"any rib fractures?" answered the costophrenic angles, "is the nodule new?" its margin, and "和去年比有变化吗" the
+generic out-of-scope reason (treatment, prognosis, lab values)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from orchestrator.dialogue.engine import DialogueEngine
+from orchestrator.dialogue.parser import parse
+from orchestrator.settings import Settings
+
+
+class NoEncoderDouble:
+    """Stands in for the encoder: these sessions start from hand-built facts."""
+
+    name = "double"
+
+    def encode(self, image: Any) -> Any:
+        raise AssertionError("never encodes")
+
+
+@pytest.fixture()
+def ask(make_facts: Callable[..., Any]) -> Callable[..., Any]:
+    engine = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+
+    def run(question: str, lang: str = "en") -> Any:
+        return engine.ask(engine.start_session(make_facts(), lang=lang).session_id, question)
+
+    return run
+
+
+@pytest.mark.parametrize("question", [
+    "is the nodule new?", "compare with the previous film", "has the nodule grown?", "any interval change?",
+    "这个结节和去年比有变化吗", "结节长大了吗", "跟之前比怎么样", "是新出现的吗",
+])
+def test_a_change_over_time_needs_an_earlier_film(question: str, ask: Callable[..., Any]) -> None:
+    q = parse(question)
+    assert (q.intent, q.needs_prior) == ("out_of_scope", True)
+    text = ask(question, lang=q.lang).answer.text
+    assert ("earlier film" in text) if q.lang == "en" else ("以前的片子" in text)
+    assert "treatment" not in text and "治疗" not in text
+
+
+@pytest.mark.parametrize(("question", "sign", "why"), [
+    ("any rib fractures?", "rib_fracture", "does not read the bones"),
+    ("is there a pacemaker?", "pacemaker", "does not identify tubes, lines, pacemakers"),
+    ("肋骨有没有骨折", "fracture", "不判读骨骼"),
+])
+def test_a_sign_hilum_does_not_read_is_said_not_read(question: str, sign: str, why: str, ask: Callable[..., Any]) -> None:
+    q = parse(question)
+    assert (q.intent, q.signs) == ("assess_anatomy", (sign,))
+    turn = ask(question, lang=q.lang)
+    assert why in turn.answer.text and "costophrenic" not in turn.answer.text and "肋膈角" not in turn.answer.text
+    assert "_" not in turn.answer.text  # the sign's name, never its id
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("what does rib fracture mean?", "explain_term"), ("Does he need surgery?", "out_of_scope"),
+    ("is the trachea central?", "assess_anatomy"), ("How big is the nodule?", "size"),
+    ("Is the nodule bigger than 1 cm?", "size"),
+])
+def test_the_rest_reads_as_before(question: str, intent: str) -> None:
+    q = parse(question)
+    assert q.intent == intent and not q.needs_prior
