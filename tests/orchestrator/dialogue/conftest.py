@@ -81,3 +81,26 @@ def facts() -> ImageFacts:
 @pytest.fixture()
 def make_facts():  # noqa: ANN201 - returns the builder
     return scenario_facts
+
+
+class NoEncoderDouble:
+    """Stands in for the encoder where sessions start from hand-built facts: it must never be called."""
+
+    name = "double"
+
+    def encode(self, image: object) -> object:
+        raise AssertionError("these sessions never encode")
+
+
+@pytest.fixture()
+def ask():  # noqa: ANN201 - returns the asker
+    """``ask(question, lang="en", facts=None)``: one turn on a new session over ``facts`` (default the SCENARIO's)."""
+    from orchestrator.dialogue.engine import DialogueEngine
+    from orchestrator.settings import Settings
+
+    engine = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+
+    def run(question: str, lang: str = "en", facts: ImageFacts | None = None) -> object:
+        return engine.ask(engine.start_session(facts or scenario_facts(), lang=lang).session_id, question)
+
+    return run

@@ -10,25 +10,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.dialogue.engine import DialogueEngine
 from orchestrator.dialogue.parser import parse
-from orchestrator.facts import FilmCheck, ImageFacts
-from orchestrator.settings import Settings
-
-
-class NoEncoderDouble:
-    """Stands in for the encoder: these sessions start from hand-built facts."""
-
-    name = "double"
-
-    def encode(self, image: Any) -> Any:
-        raise AssertionError("never encodes")
-
-
-def _ask(facts: ImageFacts, question: str, lang: str = "en") -> Any:
-    engine = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
-    sid = engine.start_session(facts, lang=lang).session_id
-    return engine.ask(sid, question)
+from orchestrator.facts import FilmCheck
 
 
 @pytest.mark.parametrize("question", [
@@ -49,20 +32,20 @@ def test_a_film_named_in_passing_is_not_the_question(question: str, intent: str)
     assert parse(question).intent == intent
 
 
-def test_the_answer_says_the_view_the_spacing_and_what_ap_does(make_facts: Callable[..., Any]) -> None:
+def test_the_answer_says_the_view_the_spacing_and_what_ap_does(make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
     pa = replace(make_facts(), film_check=FilmCheck(view="PA"))
-    text = _ask(pa, "is this a PA film?").answer.text
+    text = ask("is this a PA film?", facts=pa).answer.text
     assert "PA (posteroanterior, as the file says)" in text and "comes from the DICOM file" in text
     assert "magnifies" not in text
-    ap = _ask(replace(make_facts(), film_check=FilmCheck(view="AP")), "这是后前位片吗", lang="zh")
+    ap = ask("这是后前位片吗", lang="zh", facts=replace(make_facts(), film_check=FilmCheck(view="AP")))
     assert ap.intent == "film_info" and "前后位(AP,文件注明)" in ap.answer.text and "心胸比会偏大" in ap.answer.text
-    estimated = _ask(make_facts(source="estimated"), "is the spacing estimated?").answer.text
+    estimated = ask("is the spacing estimated?", facts=make_facts(source="estimated")).answer.text
     assert "carries no DICOM pixel spacing" in estimated and "estimated spacing" in estimated
 
 
-def test_a_withheld_film_still_says_what_it_is(make_facts: Callable[..., Any]) -> None:
+def test_a_withheld_film_still_says_what_it_is(make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
     withheld = replace(make_facts(), film_check=FilmCheck(view="frontal", anatomy_plausible=False,
                                                           warnings=("anatomy_not_established",)))
-    turn = _ask(withheld, "what view is this film?")
+    turn = ask("what view is this film?", facts=withheld)
     assert turn.intent == "film_info" and "does not say whether PA or AP" in turn.answer.text
     assert "anatomy could not be established" in turn.answer.text and not turn.anchors

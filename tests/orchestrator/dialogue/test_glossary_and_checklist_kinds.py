@@ -11,32 +11,8 @@ from typing import Any
 
 import pytest
 
-from orchestrator.dialogue.engine import DialogueEngine
 from orchestrator.dialogue.parser import GLOSSARY_PREFIX, correct_typos, load_vocabulary, parse
 from orchestrator.ontology.loader import load_ontology
-from orchestrator.settings import Settings
-
-
-class NoEncoderDouble:
-    """Stands in for the encoder: these sessions start from hand-built facts."""
-
-    name = "double"
-
-    def encode(self, image: Any) -> Any:
-        raise AssertionError("never encodes")
-
-
-@pytest.fixture()
-def ask(make_facts: Callable[..., Any]) -> Callable[..., Any]:
-    engine = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
-
-    def run(question: str, lang: str = "en", before: str | None = None) -> Any:
-        sid = engine.start_session(make_facts(), lang=lang).session_id
-        if before:
-            engine.ask(sid, before)
-        return engine.ask(sid, question)
-
-    return run
 
 
 @pytest.mark.parametrize(("question", "term"), [

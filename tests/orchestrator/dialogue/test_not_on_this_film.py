@@ -10,28 +10,7 @@ from typing import Any
 
 import pytest
 
-from orchestrator.dialogue.engine import DialogueEngine
 from orchestrator.dialogue.parser import parse
-from orchestrator.settings import Settings
-
-
-class NoEncoderDouble:
-    """Stands in for the encoder: these sessions start from hand-built facts."""
-
-    name = "double"
-
-    def encode(self, image: Any) -> Any:
-        raise AssertionError("never encodes")
-
-
-@pytest.fixture()
-def ask(make_facts: Callable[..., Any]) -> Callable[..., Any]:
-    engine = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
-
-    def run(question: str, lang: str = "en") -> Any:
-        return engine.ask(engine.start_session(make_facts(), lang=lang).session_id, question)
-
-    return run
 
 
 @pytest.mark.parametrize("question", [
