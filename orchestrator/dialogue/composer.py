@@ -26,7 +26,7 @@ from orchestrator.dialogue.anchors import (
 from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import cm, mm, r1, word
 from orchestrator.facts import Finding, ImageFacts
-from orchestrator.findings.calibration import is_confident
+from orchestrator.findings.calibration import THRESHOLD, is_confident
 from orchestrator.findings.size import finding_size
 from orchestrator.findings.spacing import REJECTIONS, rejection
 from orchestrator.ontology.loader import Ontology
@@ -915,6 +915,51 @@ def compose_film(ctx: Context) -> Composition:
     return Composition((section("film", ctx.t("片子", "Film"), "".join(lines) if ctx.zh else " ".join(lines)),))
 
 
+_STATEMENTS = MappingProxyType({  # attribute -> (zh, en) name of the statement whose probability is given
+    "presence": ("是真实病灶", "that it is a real lesion"),
+    "margin": ("边缘的判断", "its margin as stated"),
+    "size": ("大小(与真值相差20%以内)", "its size (within 20%)"),
+    "density": ("密度的判断", "its density as stated"),
+    "calcification": ("有无钙化", "calcification as stated"),
+    "cavity": ("有无空洞", "cavity as stated"),
+    "lobe": ("所在肺叶", "its lobe"),
+})
+
+
+def compose_confidence(ctx: Context) -> Composition:
+    """"How sure are you?": for each finding meant (every finding when none is), the calibrated probability of the
+    statement asked about, or of each statement made, with whether the answers state it flatly or hedge it."""
+    pairs = subject_findings(ctx)
+    if not pairs:
+        return Composition((section("confidence", ctx.t("把握程度", "How sure"), ctx.t(
+            "本片没有发现候选病灶,因此没有对病灶的判断可以给出把握程度。",
+            "No candidate lesion was found on this film, so there is no statement about a lesion to give a probability for.")),))
+    asked = ctx.query.attribute
+    lines = []
+    for a, f in pairs:
+        probs = {"presence": f.confidence, **f.attribute_confidence}
+        keys = [asked] if asked in probs else [k for k in _STATEMENTS if k in probs]
+        parts = []
+        if asked in _STATEMENTS and asked not in probs:  # a statement this finding carries no probability for
+            zh, en = _STATEMENTS[asked]
+            parts.append(ctx.t(f"{zh}没有校准的概率", f"{en}: no calibrated probability"))
+        for k in keys:
+            p = float(probs[k])
+            how = ctx.t("直接陈述" if p >= THRESHOLD else "措辞保留", "stated flatly" if p >= THRESHOLD else "hedged")
+            zh, en = _STATEMENTS[k]
+            parts.append(ctx.t(f"{zh}约{p:.2f}({how})", f"{en}, about {p:.2f} ({how})"))
+        lines.append(ctx.t(f"{a.id}({a.label_zh}):" + ";".join(parts) + "。",
+                           f"{a.id} ({a.label_en}): " + "; ".join(parts) + "."))
+    lines.append(ctx.t(
+        f"这些概率在验证用的模拟胸片上校准:表示该分数的判断在验证片上正确的比例;低于{THRESHOLD:.1f}时回答会改用“可能”或“本片无法判断”。它们不是诊断的概率。",
+        f"These probabilities are calibrated on validation phantom films: how often a statement at that score was right "
+        f"there; below {THRESHOLD:.1f} the answers say \"possibly\" or \"cannot be judged on this film\". They are not the "
+        f"probability of a diagnosis."))
+    return Composition((section("confidence", ctx.t("把握程度", "How sure"), "".join(lines) if ctx.zh else " ".join(lines)),
+                        disclaimer(ctx)), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
+                       referenced=tuple(a.id for a, _ in pairs))
+
+
 def compose_foreign(ctx: Context) -> Composition:
     """A question in a language Hilum does not speak: that is the reason, said in both languages it speaks."""
     code = str(ctx.query.foreign)
@@ -982,6 +1027,7 @@ COMPOSERS = MappingProxyType({
     "explain_term": compose_term,
     "out_of_scope": compose_out_of_scope,
     "film_info": compose_film,
+    "confidence": compose_confidence,
 })
 
 

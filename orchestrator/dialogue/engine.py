@@ -185,6 +185,9 @@ def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_che
         return anc.Resolution("resolved", ())  # "where is the right hilum?": the anatomy anchor answers
     if q.intent in NEEDS_SUBJECT:
         return anc.resolve_findings(reg, q)
+    if q.intent == "confidence":  # "how sure are you?": of the finding meant, else of every finding (never "which?")
+        res = anc.resolve_findings(reg, q)
+        return res if res.outcome == "resolved" else anc.Resolution("resolved", reg.findings())
     if q.intent == "sign_checklist":
         res = anc.resolve_findings(reg, q)
         if res.outcome == "ambiguous" and checklist_kinds and not q.references:

@@ -63,12 +63,14 @@ INTENTS: tuple[str, ...] = (
     "assess_anatomy",
     "out_of_scope",
     "film_info",  # the film itself: its projection (PA/AP), how it is shown, its pixel spacing
+    "confidence",  # "how sure are you?": the calibrated probabilities behind the statements
 )
 # earlier wins a tie
 _TIE_ORDER: tuple[str, ...] = (
     "out_of_scope",
     "explain_term",
     "compare",
+    "confidence",
     "sign_checklist",
     "measure_relation",
     "size",
@@ -118,6 +120,9 @@ class Query:
     foreign: str | None = None  # a language Hilum does not speak (ja, ko, es, fr, ...): out_of_scope says so
     # "is the nodule new?" / "和去年比有变化吗": a change over time, which needs an earlier film; out_of_scope says so
     needs_prior: bool = False
+    # confidence: the statement whose probability is asked ("how sure about the margin?"): presence | margin | size |
+    # density | lobe; None: every statement made of the finding
+    attribute: str | None = None
     size_op: str | None = None  # "bigger than 1 cm": gt | lt, with size_mm the threshold in mm
     size_mm: float | None = None
     yes_no: bool = False  # "is it in the inner band?" checks a place, "where is it?" asks one
@@ -167,6 +172,7 @@ class Query:
             "diagnosis": self.diagnosis,
             "foreign": self.foreign,
             "needs_prior": self.needs_prior,
+            "attribute": self.attribute,
             "size_op": self.size_op,
             "size_mm": self.size_mm,
             "yes_no": self.yes_no,
@@ -974,6 +980,25 @@ GLOSSARY_PREFIX = "glossary:"  # Query.term of a glossary word (ontology/glossar
 # sign categories (signs.json) of what Hilum does not read at all: a question whether the film shows one is answered
 # "not read", with why (orchestrator/dialogue/checklists.py), never with something else it did read
 UNREAD_CATEGORIES = frozenset({"bone", "device", "diaphragm_abdomen", "soft_tissue"})
+# confidence: which statement's probability is asked (first match wins)
+_ATTRIBUTE_ASKED = (
+    ("margin", re.compile(r"margin|edge|border|outline|spicul|lobul|smooth|irregular|边缘|边界|毛刺|分叶|光滑|规则")),
+    ("size", re.compile(r"\bsize|\bbig\b|diameter|\bmm\b|\bcm\b|measure|大小|多大|直径|尺寸|测量")),
+    ("density", re.compile(r"dens|calcif|cavit|solid|密度|钙化|空洞|实性")),
+    ("lobe", re.compile(r"\blobe|location|where|肺叶|位置|哪个叶")),
+    ("presence", re.compile(r"\breal\b|really there|there at all|exist|真的有|确实有|是不是真的|存在")),
+)
+
+
+_CONFIDENCE_WORDS = re.compile(r"有?多大把握|有?多确定|有?多可靠|how sure|how confident|how certain")
+
+
+def attribute_asked(text: str) -> str | None:
+    """The statement a confidence question asks about (``_ATTRIBUTE_ASKED``), its own words aside ("多大把握")."""
+    rest = _CONFIDENCE_WORDS.sub(" ", text)
+    return next((name for name, pattern in _ATTRIBUTE_ASKED if pattern.search(rest)), None)
+
+
 # a change over time: "is the nodule new?", "compared with the previous film", "和去年比有变化吗", "结节长大了吗"
 _NEEDS_PRIOR = re.compile(
     r"\b(?:previous|prior|old|older|earlier|last)\s+(?:films?|x-?rays?|study|studies|images?|radiographs?|scans?|cxrs?"
@@ -1884,6 +1909,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         it_and_other=it_and_other,
         signs=signs if intent == "assess_anatomy" else (),
         needs_prior=needs_prior,
+        attribute=attribute_asked(text) if intent == "confidence" else None,
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=threshold[0] if threshold and intent == "size" else None,
         size_mm=threshold[1] if threshold and intent == "size" else None,
