@@ -854,7 +854,15 @@ def compose_anatomy(ctx: Context) -> Composition:
     ctr = ctx.facts.anatomy.cardiothoracic_ratio
     if ctr is not None and (not lines or "heart" in names):
         verdict = ctx.t("在正常范围(≤0.50)" if ctr <= 0.5 else "大于0.50", "within normal (≤ 0.50)" if ctr <= 0.5 else "above 0.50")
-        lines.append(ctx.t(f"心胸比约{ctr:.2f},{verdict}。", f"The cardiothoracic ratio is about {ctr:.2f}, {verdict}."))
+        heart, chest = ctx.facts.anatomy.heart_width_mm, ctx.facts.anatomy.thorax_width_mm
+        widths = ("", "")
+        if heart and chest:  # "how wide is the heart?": the two widths the ratio is made of
+            widths = (f"(心影横径约{cm(heart)} cm,胸廓内径约{cm(chest)} cm)",
+                      f" (the heart about {cm(heart)} cm across, the chest {cm(chest)} cm)")
+        lines.append(ctx.t(f"心胸比约{ctr:.2f}{widths[0]},{verdict}。", f"The cardiothoracic ratio is about {ctr:.2f}{widths[1]}, {verdict}."))
+        if ctx.facts.spacing.source != "dicom" and heart and chest:
+            lines.append(ctx.t("(宽度按估计的像素间距换算;比值不受影响。)",
+                               "(The widths use an estimated pixel spacing; the ratio does not depend on it.)"))
     if not lines:
         lines.append(ctx.t("本片未能评估该解剖结构。", "That structure could not be assessed on this film."))
     sections = (section("anatomy", ctx.t("解剖评估", "Anatomy"), ("" if ctx.zh else " ").join(lines)),)

@@ -49,3 +49,10 @@ def test_a_withheld_film_still_says_what_it_is(make_facts: Callable[..., Any], a
     turn = ask("what view is this film?", facts=withheld)
     assert turn.intent == "film_info" and "does not say whether PA or AP" in turn.answer.text
     assert "anatomy could not be established" in turn.answer.text and not turn.anchors
+
+
+def test_the_heart_answer_gives_the_widths_its_ratio_is_made_of(make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    text = ask("how wide is the heart?").answer.text
+    assert "0.46 (the heart about 14.0 cm across, the chest 30.0 cm)" in text and "estimated" not in text
+    estimated = ask("心脏横径多少", lang="zh", facts=make_facts(source="estimated")).answer.text
+    assert "心影横径约14.0 cm" in estimated and "估计的像素间距" in estimated
