@@ -981,6 +981,11 @@ def compose_foreign(ctx: Context) -> Composition:
 def compose_out_of_scope(ctx: Context) -> Composition:
     if ctx.query.foreign:
         return compose_foreign(ctx)
+    if ctx.query.answer_lang:  # "answer in English please": said in that language
+        text = ctx.t("好的。Hilum 用提问所用的语言回答:用中文提问,就用中文回答;页面本身的语言用页面上的语言按钮切换。",
+                     "Sure. Hilum answers in the language each question is asked in: ask in English and the answer is "
+                     "in English; the page's own language is set with its language buttons.")
+        return Composition((section("language", ctx.t("语言", "Language"), text),))
     if ctx.query.needs_prior:  # "is the nodule new?" / "和去年比有变化吗"
         text = ctx.t(
             "Hilum 每次只读一张片子,也不保存以前的片子:病灶是否新出现、是否变大或变小,需要把以前的片子(或其报告)与本片对照才能判断。"

@@ -518,7 +518,8 @@ class DialogueEngine:
     def _draft(self, state: SessionState, query: Query, question: str, timings: dict[str, float]) -> _Draft:
         t0 = time.perf_counter()
         turn_no = state.turn_count + 1
-        lang = state.lang if query.foreign else query.lang  # a language Hilum does not speak: the session's
+        # a language Hilum does not speak: the session's; "answer in English please": the one asked for
+        lang = query.answer_lang or (state.lang if query.foreign else query.lang)
         query = looked_for(query, state.registry)
         reg, anatomy = _resolve_anatomy(state.registry, state.facts, query, turn_no)
         if query.intent == "screen":

@@ -120,6 +120,9 @@ class Query:
     foreign: str | None = None  # a language Hilum does not speak (ja, ko, es, fr, ...): out_of_scope says so
     # "is the nodule new?" / "和去年比有变化吗": a change over time, which needs an earlier film; out_of_scope says so
     needs_prior: bool = False
+    # "answer in English please" / "请用中文回答": the language the reader asks answers in (zh | en); out_of_scope says
+    # how Hilum chooses it, in that language
+    answer_lang: str | None = None
     # confidence: the statement whose probability is asked ("how sure about the margin?"): presence | margin | size |
     # density | lobe; None: every statement made of the finding
     attribute: str | None = None
@@ -173,6 +176,7 @@ class Query:
             "foreign": self.foreign,
             "needs_prior": self.needs_prior,
             "attribute": self.attribute,
+            "answer_lang": self.answer_lang,
             "size_op": self.size_op,
             "size_mm": self.size_mm,
             "yes_no": self.yes_no,
@@ -988,6 +992,19 @@ _ATTRIBUTE_ASKED = (
     ("lobe", re.compile(r"\blobe|location|where|肺叶|位置|哪个叶")),
     ("presence", re.compile(r"\breal\b|really there|there at all|exist|真的有|确实有|是不是真的|存在")),
 )
+
+
+_LANGUAGE_ASKED = (
+    ("en", re.compile(r"\b(?:answer|reply|respond|speak|talk|write|switch)\w*\b.{0,20}\b(?:in|to)\s+english\b|"
+                      r"\bin english,? please\b|用英[文语]|说英[文语]|讲英[文语]|换成英[文语]|英[文语](?:回答|回复|说)")),
+    ("zh", re.compile(r"\b(?:answer|reply|respond|speak|talk|write|switch)\w*\b.{0,20}\b(?:in|to)\s+(?:chinese|mandarin)\b|"
+                      r"\bin (?:chinese|mandarin),? please\b|用中文|说中文|讲中文|换成中文|中文(?:回答|回复|说)|用汉语|用普通话")),
+)
+
+
+def language_asked(text: str) -> str | None:
+    """"answer in English please" -> "en"; "请用中文回答" -> "zh"; else None."""
+    return next((lang for lang, pattern in _LANGUAGE_ASKED if pattern.search(text)), None)
 
 
 _CONFIDENCE_WORDS = re.compile(r"有?多大把握|有?多确定|有?多可靠|how sure|how confident|how certain")
@@ -1884,6 +1901,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     scores = _first_question_scores(rest, v)
     intent, by_fallback = _choose(scores, features)
     intent, signs, needs_prior = _not_on_this_film(intent, by_fallback, text, scores, features, signs, v)
+    answer_lang = language_asked(text)  # a request about the answers' language asks nothing of the film
+    intent = "out_of_scope" if answer_lang else intent
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis
     elliptical = max(scores.values(), default=0.0) < 1 and by_fallback and features["elliptical_form"] and points
     return Query(
@@ -1910,6 +1929,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         signs=signs if intent == "assess_anatomy" else (),
         needs_prior=needs_prior,
         attribute=attribute_asked(text) if intent == "confidence" else None,
+        answer_lang=answer_lang,
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=threshold[0] if threshold and intent == "size" else None,
         size_mm=threshold[1] if threshold and intent == "size" else None,

@@ -46,3 +46,16 @@ def test_a_sign_hilum_does_not_read_is_said_not_read(question: str, sign: str, w
 def test_the_rest_reads_as_before(question: str, intent: str) -> None:
     q = parse(question)
     assert q.intent == intent and not q.needs_prior
+
+
+@pytest.mark.parametrize(("question", "lang"), [
+    ("请用英文回答", "en"), ("answer in Chinese please", "zh"), ("Can you reply in English?", "en"), ("说中文", "zh"),
+])
+def test_a_request_for_a_language_is_answered_in_it(question: str, lang: str, ask: Callable[..., Any]) -> None:
+    q = parse(question)
+    assert (q.intent, q.answer_lang) == ("out_of_scope", lang)
+    turn = ask(question, lang="zh" if lang == "en" else "en")
+    assert turn.lang == lang
+    text = turn.answer.text
+    assert ("the language each question is asked in" in text) if lang == "en" else ("用提问所用的语言回答" in text)
+    assert not any("\u4e00" <= c <= "\u9fff" for c in text) if lang == "en" else "Hilum answers" not in text
