@@ -851,6 +851,8 @@ def compose_anatomy(ctx: Context) -> Composition:
                 side, state = word("side", c.side, ctx.lang), word("angle_state", c.state, ctx.lang)
                 lines.append(ctx.t(f"{side}肋膈角{state}(角度约{c.angle_deg:.0f}°)。",
                                    f"The {side} costophrenic angle is {state} (about {c.angle_deg:.0f}°)."))
+    if any(n.startswith("hilum") for n in names):
+        lines += _hila_lines(ctx)
     ctr = ctx.facts.anatomy.cardiothoracic_ratio
     if ctr is not None and (not lines or "heart" in names):
         verdict = ctx.t("在正常范围(≤0.50)" if ctr <= 0.5 else "大于0.50", "within normal (≤ 0.50)" if ctr <= 0.5 else "above 0.50")
@@ -867,6 +869,23 @@ def compose_anatomy(ctx: Context) -> Composition:
         lines.append(ctx.t("本片未能评估该解剖结构。", "That structure could not be assessed on this film."))
     sections = (section("anatomy", ctx.t("解剖评估", "Anatomy"), ("" if ctx.zh else " ").join(lines)),)
     return Composition(sections, referenced=tuple(a.id for a in ctx.anatomy))
+
+
+def _hila_lines(ctx: Context) -> list[str]:
+    """"Is the left hilum higher than the right?": where the two hila lie, one against the other."""
+    hila = ctx.facts.anatomy.hilum_px
+    if "right" not in hila or "left" not in hila:
+        return [ctx.t("本片未能同时确定两侧肺门。", "Both hila could not be placed on this film.")]
+    rise_mm = (hila["right"][1] - hila["left"][1]) * ctx.facts.spacing.row_mm  # > 0: the left lies higher
+    if abs(rise_mm) < 5.0:
+        return [ctx.t(f"两侧肺门高度相近(相差约{mm(abs(rise_mm))} mm);多数人左肺门略高于右肺门。",
+                      f"The two hila lie at about the same height ({mm(abs(rise_mm))} mm apart); in most people the left "
+                      f"is a little higher.")]
+    higher, lower = ("left", "right") if rise_mm > 0 else ("right", "left")
+    usual = ctx.t("多数人如此。" if higher == "left" else "通常是左肺门较高,可由阅片者确认原因。",
+                  "as in most people." if higher == "left" else "usually the left is the higher; a reader may want to see why.")
+    return [ctx.t(f"{word('side', higher, 'zh')}肺门比{word('side', lower, 'zh')}肺门高约{cm(abs(rise_mm))} cm,{usual}",
+                  f"The {higher} hilum lies about {cm(abs(rise_mm))} cm higher than the {lower}, {usual}")]
 
 
 def compose_term(ctx: Context) -> Composition:

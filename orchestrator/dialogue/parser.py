@@ -1007,6 +1007,17 @@ def language_asked(text: str) -> str | None:
     return next((lang for lang, pattern in _LANGUAGE_ASKED if pattern.search(text)), None)
 
 
+# "is the left hilum higher than the right?" / "两侧肺门对称吗": the two hila compared in height or symmetry
+_HILA_COMPARED = re.compile(r"\b(?:higher|lower) than\b|\bsymmetr|same (?:height|level)|level with|比.{0,4}[高低]|[高低]于|"
+                            r"对称|一样高|等高")
+
+
+def hila_compared(text: str, features: dict[str, Any]) -> bool:
+    """The hila compared with each other (``_HILA_COMPARED``), no finding talked about."""
+    return ("hilum" in features["anatomy_kinds"] and not (features["lesion_talk"] or lesion_groups(features["descriptors"]))
+            and bool(_HILA_COMPARED.search(text)))
+
+
 _CONFIDENCE_WORDS = re.compile(r"有?多大把握|有?多确定|有?多可靠|how sure|how confident|how certain")
 
 
@@ -1903,6 +1914,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     intent, signs, needs_prior = _not_on_this_film(intent, by_fallback, text, scores, features, signs, v)
     answer_lang = language_asked(text)  # a request about the answers' language asks nothing of the film
     intent = "out_of_scope" if answer_lang else intent
+    hila = not answer_lang and hila_compared(text, features)
+    intent, loc = ("assess_anatomy", {**loc, "anatomy": ("hilum",)}) if hila else (intent, loc)
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis
     elliptical = max(scores.values(), default=0.0) < 1 and by_fallback and features["elliptical_form"] and points
     return Query(

@@ -56,3 +56,18 @@ def test_the_heart_answer_gives_the_widths_its_ratio_is_made_of(make_facts: Call
     assert "0.46 (the heart about 14.0 cm across, the chest 30.0 cm)" in text and "estimated" not in text
     estimated = ask("心脏横径多少", lang="zh", facts=make_facts(source="estimated")).answer.text
     assert "心影横径约14.0 cm" in estimated and "估计的像素间距" in estimated
+
+
+def test_the_hila_compared_in_height(make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    """"Is the left hilum higher than the right?" read as a question about a finding's place before."""
+    facts = make_facts()
+    for question in ("is the left hilum higher than the right?", "are the hila symmetric?", "左肺门比右肺门高吗"):
+        assert parse(question).intent == "assess_anatomy" and parse(question).anatomy == ("hilum",)
+    assert "about the same height (1.4 mm apart)" in ask("are the hila symmetric?").answer.text
+    hila = {"right": (205.0, 250.0), "left": (305.0, 230.0)}  # the left 20 px (14 mm) higher
+    left_higher = replace(facts, anatomy=replace(facts.anatomy, hilum_px=hila))
+    assert "The left hilum lies about 1.4 cm higher than the right, as in most people." in ask(
+        "is the left hilum higher than the right?", facts=left_higher).answer.text
+    right_higher = replace(facts, anatomy=replace(facts.anatomy, hilum_px={"right": (205.0, 220.0), "left": (305.0, 250.0)}))
+    assert "右肺门比左肺门高约2.1 cm,通常是左肺门较高" in ask("左肺门比右肺门高吗", lang="zh", facts=right_higher).answer.text
+    assert parse("how many mm from the hilum is the left lower lobe opacity").intent == "measure_relation"
