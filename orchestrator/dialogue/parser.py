@@ -264,7 +264,7 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
     raw = merge_ontology_locations(raw, ontology)
     terms = {s.id: s.terms() for s in ontology.signs}
     glossary = {g.id: g.terms() for g in ontology.glossary}
-    unread = frozenset(s.id for s in ontology.signs if s.category in UNREAD_CATEGORIES)
+    unread = frozenset(s.id for s in ontology.signs if s.category in UNREAD_CATEGORIES or s.id in UNREAD_SIGNS)
     intents = {k: tuple((str(t), float(w)) for t, w in v) for k, v in raw["intents"].items()}
     words: set[str] = set(raw.get("lexicon", []))
     for group in ("sides", "lobes", "zones", "bands", "anatomy", "descriptors", "checklists"):
@@ -984,6 +984,7 @@ GLOSSARY_PREFIX = "glossary:"  # Query.term of a glossary word (ontology/glossar
 # sign categories (signs.json) of what Hilum does not read at all: a question whether the film shows one is answered
 # "not read", with why (orchestrator/dialogue/checklists.py), never with something else it did read
 UNREAD_CATEGORIES = frozenset({"bone", "device", "diaphragm_abdomen", "soft_tissue"})
+UNREAD_SIGNS = frozenset({"adenopathy"})  # ... and single signs of other categories: lymph nodes are not traced
 # confidence: which statement's probability is asked (first match wins)
 _ATTRIBUTE_ASKED = (
     ("margin", re.compile(r"margin|edge|border|outline|spicul|lobul|smooth|irregular|边缘|边界|毛刺|分叶|光滑|规则")),
@@ -1728,7 +1729,7 @@ def _not_on_this_film(intent: str, by_fallback: bool, text: str, scores: dict[st
     if needs_prior:
         return "out_of_scope", signs, True
     term = features["term"]
-    if (term in v.unread_signs and (features["presence"] or features["yes_no"])
+    if (term in v.unread_signs and (features["presence"] or features["yes_no"]) and not features["checklist"]
             and (intent != "explain_term" or by_fallback) and scores.get("out_of_scope", 0.0) < 5):
         return "assess_anatomy", (term,), False
     return intent, signs, False

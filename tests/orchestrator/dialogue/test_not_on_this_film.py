@@ -59,3 +59,10 @@ def test_a_request_for_a_language_is_answered_in_it(question: str, lang: str, as
     text = turn.answer.text
     assert ("the language each question is asked in" in text) if lang == "en" else ("用提问所用的语言回答" in text)
     assert not any("\u4e00" <= c <= "\u9fff" for c in text) if lang == "en" else "Hilum answers" not in text
+
+
+def test_lymph_nodes_are_not_read_and_not_answered_with_the_findings(ask: Callable[..., Any]) -> None:
+    """"Is there any lymphadenopathy?" listed the two lung findings, as if they answered it."""
+    turn = ask("Is there any lymphadenopathy?")
+    assert (turn.intent, parse("Is there any lymphadenopathy?").signs) == ("assess_anatomy", ("adenopathy",))
+    assert "does not trace the mediastinal and hilar lymph nodes" in turn.answer.text and "A1" not in turn.answer.text
