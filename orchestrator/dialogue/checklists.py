@@ -332,6 +332,8 @@ def _read_angles(facts: ImageFacts, side: str | None) -> SignRead:
 
 # signs Hilum does not read: why not, and what would settle them
 _NOT_READ = MappingProxyType({
+    "atelectasis": ("本系统不判读肺容积减少和肺不张", "Hilum does not read volume loss or atelectasis", "放射科医师阅片或CT",
+                    "A radiologist's reading or CT"),
     "adenopathy": ("本系统不追踪纵隔和肺门淋巴结", "Hilum does not trace the mediastinal and hilar lymph nodes", "胸部增强CT",
                    "A contrast-enhanced chest CT"),
     "pneumothorax": ("本系统不追踪脏层胸膜线", "Hilum does not trace the visceral pleural line", "呼气相胸片或CT",

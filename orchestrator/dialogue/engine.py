@@ -526,7 +526,7 @@ class DialogueEngine:
             anatomy = tuple(a for a in reg.anchors if a.kind in ("anatomy", "point") and a.created_turn == 1)
         checklist = self.ontology.checklist(query.checklist or "early_lung_cancer")
         res = _resolve_subjects(reg, query, state.facts, checklist is None or checklist.subject == "finding",
-                                checklist.kinds if checklist is not None else ())
+                                checklist.kinds if checklist is not None and query.checklist else ())
         if query.intent in NEEDS_SUBJECT or query.intent == "sign_checklist":
             self.observer.anchor_resolution(res.outcome)
         ctx = comp.Context(state.facts, lang, query, res.anchors, anatomy, reg, self.ontology, turn_no)

@@ -225,6 +225,7 @@ class Vocabulary:
     glossary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # glossary id -> names (ontology/glossary.json)
     # signs of what Hilum does not read at all (bones, devices, below the diaphragm, ...: UNREAD_CATEGORIES)
     unread_signs: frozenset[str] = frozenset()
+    unread_categorised: frozenset[str] = frozenset()  # those of UNREAD_CATEGORIES (bones, devices, ...): never a lesion
     lexicon: frozenset[str] = field(default_factory=frozenset)
     cues: dict[str, Any] = field(default_factory=dict)
     relative_positions: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -300,6 +301,7 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
         terms=terms,
         glossary=glossary,
         unread_signs=unread,
+        unread_categorised=frozenset(s.id for s in ontology.signs if s.category in UNREAD_CATEGORIES),
         lexicon=frozenset(w for w in words if len(w) >= 4),
         cues={k: v for k, v in raw.get("cues", {}).items() if not k.startswith("_")},
         relative_positions={k: tuple(v) for k, v in raw.get("relative_positions", {}).items() if not k.startswith("_")},
@@ -984,7 +986,7 @@ GLOSSARY_PREFIX = "glossary:"  # Query.term of a glossary word (ontology/glossar
 # sign categories (signs.json) of what Hilum does not read at all: a question whether the film shows one is answered
 # "not read", with why (orchestrator/dialogue/checklists.py), never with something else it did read
 UNREAD_CATEGORIES = frozenset({"bone", "device", "diaphragm_abdomen", "soft_tissue"})
-UNREAD_SIGNS = frozenset({"adenopathy"})  # ... and single signs of other categories: lymph nodes are not traced
+UNREAD_SIGNS = frozenset({"adenopathy", "atelectasis"})  # ... and single signs of other categories (lymph nodes, volume loss)
 # confidence: which statement's probability is asked (first match wins)
 _ATTRIBUTE_ASKED = (
     ("margin", re.compile(r"margin|edge|border|outline|spicul|lobul|smooth|irregular|边缘|边界|毛刺|分叶|光滑|规则")),
@@ -1729,7 +1731,11 @@ def _not_on_this_film(intent: str, by_fallback: bool, text: str, scores: dict[st
     if needs_prior:
         return "out_of_scope", signs, True
     term = features["term"]
-    if (term in v.unread_signs and (features["presence"] or features["yes_no"]) and not features["checklist"]
+    # a sign a lesion could be said to be ("is the basal band just plate atelectasis?") asks the lesion's checklist;
+    # a bone or a device is never a lesion, wherever it is said to be
+    pointed = term not in v.unread_categorised and (
+        features["pointed"] or features["has_location"] or bool(lesion_groups(features["descriptors"])))
+    if (term in v.unread_signs and (features["presence"] or features["yes_no"]) and not (features["checklist"] or pointed)
             and (intent != "explain_term" or by_fallback) and scores.get("out_of_scope", 0.0) < 5):
         return "assess_anatomy", (term,), False
     return intent, signs, False

@@ -66,3 +66,17 @@ def test_lymph_nodes_are_not_read_and_not_answered_with_the_findings(ask: Callab
     turn = ask("Is there any lymphadenopathy?")
     assert (turn.intent, parse("Is there any lymphadenopathy?").signs) == ("assess_anatomy", ("adenopathy",))
     assert "does not trace the mediastinal and hilar lymph nodes" in turn.answer.text and "A1" not in turn.answer.text
+
+
+@pytest.mark.parametrize(("question", "sign"), [
+    ("any atelectasis?", "atelectasis"), ("有没有肺不张", "atelectasis"),
+    ("any rib fractures on the right?", "rib_fracture"), ("is there a pacemaker on the left?", "pacemaker"),
+])
+def test_signs_not_read_wherever_they_are_asked(question: str, sign: str) -> None:
+    assert (parse(question).intent, parse(question).signs) == ("assess_anatomy", (sign,))
+
+
+def test_a_lesion_said_to_be_such_a_sign_asks_its_checklist() -> None:
+    """"Is the basal band just subsegmental atelectasis?" asks about the strand, not the film."""
+    assert parse("Is the basal band just subsegmental atelectasis?").intent == "sign_checklist"
+    assert parse("Could the linear opacity be plate atelectasis?").intent == "sign_checklist"
