@@ -19,6 +19,7 @@ from orchestrator.ontology.loader import load_ontology
     ("what is the hilum", "hilum"), ("什么叫肺门", "hilum"), ("What is the costophrenic angle?", "costophrenic_angle"),
     ("心胸比怎么算的", "cardiothoracic_ratio"), ("Explain cardiothoracic ratio", "cardiothoracic_ratio"),
     ("what does silhouette sign mean", "silhouette_sign"), ("What does PA stand for?", "projection"),
+    ("肺上的阴影是什么意思", "opacity"),
 ])
 def test_words_of_anatomy_and_of_the_film_are_explained(question: str, term: str, ask: Callable[..., Any]) -> None:
     q = parse(question)
