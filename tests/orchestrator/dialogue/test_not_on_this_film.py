@@ -80,3 +80,8 @@ def test_a_lesion_said_to_be_such_a_sign_asks_its_checklist() -> None:
     """"Is the basal band just subsegmental atelectasis?" asks about the strand, not the film."""
     assert parse("Is the basal band just subsegmental atelectasis?").intent == "sign_checklist"
     assert parse("Could the linear opacity be plate atelectasis?").intent == "sign_checklist"
+
+
+def test_a_turn_earlier_in_this_conversation_is_no_earlier_film() -> None:
+    for question in ("上次说的那个结节多大", "the one you mentioned last time, how big?"):
+        assert (parse(question).intent, parse(question).needs_prior) == ("size", False)
