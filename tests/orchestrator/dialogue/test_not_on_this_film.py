@@ -71,6 +71,7 @@ def test_lymph_nodes_are_not_read_and_not_answered_with_the_findings(ask: Callab
 @pytest.mark.parametrize(("question", "sign"), [
     ("any atelectasis?", "atelectasis"), ("有没有肺不张", "atelectasis"),
     ("any rib fractures on the right?", "rib_fracture"), ("is there a pacemaker on the left?", "pacemaker"),
+    ("is there free air under the diaphragm?", "pneumoperitoneo"), ("膈下有没有游离气体", "pneumoperitoneo"),
 ])
 def test_signs_not_read_wherever_they_are_asked(question: str, sign: str) -> None:
     assert (parse(question).intent, parse(question).signs) == ("assess_anatomy", (sign,))
