@@ -718,7 +718,8 @@ def compose_relation(ctx: Context) -> Composition:
 
 
 def _compare_extra(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[str]:
-    """Which is closer to its hilum, and how many early-lung-cancer signs each shows (a count, never a verdict)."""
+    """Which is closer to its hilum, which lies higher, and how many early-lung-cancer signs each shows (a count,
+    never a verdict)."""
     lines: list[str] = []
     near = [(a, f) for a, f in pairs if f.hilum is not None]
     if len(near) >= 2:
@@ -727,6 +728,15 @@ def _compare_extra(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[st
             f"{a.id} {cm(r1(f.hilum.center_distance_mm))} cm" for a, f in ordered if f.hilum is not None)
         lines.append(ctx.t(f"{ordered[0][0].id}离肺门较近(中心至肺门:{dists})。",
                            f"{ordered[0][0].id} is the closer to its hilum (centre to hilum: {dists})."))
+    (a1, f1), (a2, f2) = pairs[0], pairs[1]
+    drop_mm = (f2.center_px[1] - f1.center_px[1]) * ctx.facts.spacing.row_mm  # > 0: the second lies lower
+    if abs(drop_mm) < 5.0:  # "is the strand above or below the nodule?"
+        lines.append(ctx.t(f"{a1.id}与{a2.id}的中心高度相近(相差约{mm(abs(drop_mm))} mm)。",
+                           f"{a1.id} and {a2.id} lie at about the same height ({mm(abs(drop_mm))} mm apart)."))
+    else:
+        upper, lower = (a1, a2) if drop_mm > 0 else (a2, a1)
+        lines.append(ctx.t(f"{upper.id}位置较高,{lower.id}较低(中心上下相差约{cm(abs(drop_mm))} cm)。",
+                           f"{upper.id} lies higher and {lower.id} lower (centres {cm(abs(drop_mm))} cm apart vertically)."))
     checklist = ctx.ontology.checklist("early_lung_cancer")
     if checklist is not None:
         counts = []

@@ -71,3 +71,11 @@ def test_the_hila_compared_in_height(make_facts: Callable[..., Any], ask: Callab
     right_higher = replace(facts, anatomy=replace(facts.anatomy, hilum_px={"right": (205.0, 220.0), "left": (305.0, 250.0)}))
     assert "右肺门比左肺门高约2.1 cm,通常是左肺门较高" in ask("左肺门比右肺门高吗", lang="zh", facts=right_higher).answer.text
     assert parse("how many mm from the hilum is the left lower lobe opacity").intent == "measure_relation"
+
+
+def test_which_of_two_findings_lies_higher(ask: Callable[..., Any]) -> None:
+    """"Is the strand above or below the nodule?" read as a margin question about no finding before."""
+    for question in ("is the strand above or below the nodule?", "条索影在结节的上方还是下方"):
+        assert parse(question).intent == "compare"
+    text = ask("is the strand above or below the nodule?").answer.text
+    assert "A1 lies higher and A2 lower (centres 8.4 cm apart vertically)" in text  # 120 px x 0.7 mm
