@@ -1010,6 +1010,14 @@ def compose_foreign(ctx: Context) -> Composition:
 def compose_out_of_scope(ctx: Context) -> Composition:
     if ctx.query.foreign:
         return compose_foreign(ctx)
+    if ctx.query.social == "thanks":
+        return Composition((section("social", ctx.t("不客气", "You're welcome"), ctx.t(
+            "不客气。还有其他想问的,可以继续提问,例如某个病灶的大小、边缘或与肺门的距离。",
+            "You're welcome. Ask on whenever you like: a finding's size, margin or distance to the hilum, for example.")),))
+    if ctx.query.social == "hello":
+        return Composition((section("social", ctx.t("你好", "Hello"), ctx.t(
+            "你好。可以问我这张胸片的问题,例如“有什么异常吗?”、“右肺中叶那个结节边缘规则吗?”。",
+            "Hello. Ask me about this film, for example \"anything abnormal?\" or \"is the margin of that nodule regular?\".")),))
     if ctx.query.answer_lang:  # "answer in English please": said in that language
         text = ctx.t("好的。Hilum 用提问所用的语言回答:用中文提问,就用中文回答;页面本身的语言用页面上的语言按钮切换。",
                      "Sure. Hilum answers in the language each question is asked in: ask in English and the answer is "

@@ -123,6 +123,8 @@ class Query:
     # "answer in English please" / "请用中文回答": the language the reader asks answers in (zh | en); out_of_scope says
     # how Hilum chooses it, in that language
     answer_lang: str | None = None
+    # "thanks!" / "hello" / "谢谢": nothing asked; out_of_scope answers in kind ("thanks" | "hello")
+    social: str | None = None
     # confidence: the statement whose probability is asked ("how sure about the margin?"): presence | margin | size |
     # density | lobe; None: every statement made of the finding
     attribute: str | None = None
@@ -177,6 +179,7 @@ class Query:
             "needs_prior": self.needs_prior,
             "attribute": self.attribute,
             "answer_lang": self.answer_lang,
+            "social": self.social,
             "size_op": self.size_op,
             "size_mm": self.size_mm,
             "yes_no": self.yes_no,
@@ -1003,6 +1006,18 @@ _LANGUAGE_ASKED = (
     ("zh", re.compile(r"\b(?:answer|reply|respond|speak|talk|write|switch)\w*\b.{0,20}\b(?:in|to)\s+(?:chinese|mandarin)\b|"
                       r"\bin (?:chinese|mandarin),? please\b|用中文|说中文|讲中文|换成中文|中文(?:回答|回复|说)|用汉语|用普通话")),
 )
+
+
+_SOCIAL = (
+    ("thanks", re.compile(r"^\W*(?:thanks?(?: you)?(?: (?:so|very) much)?|thx|cheers|ok,? thanks?|great,? thanks?|"
+                          r"谢谢(?:你|您)?(?:了)?|多谢|感谢(?:你|您)?)\W*$")),
+    ("hello", re.compile(r"^\W*(?:hello|hi|hey|good (?:morning|afternoon|evening)|你好|您好|嗨|早上好|下午好|晚上好)\W*$")),
+)
+
+
+def social_words(text: str) -> str | None:
+    """A question that is only thanks or a greeting: "thanks" | "hello"; else None."""
+    return next((kind for kind, pattern in _SOCIAL if pattern.match(text.strip())), None)
 
 
 def language_asked(text: str) -> str | None:
@@ -1920,7 +1935,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     intent, by_fallback = _choose(scores, features)
     intent, signs, needs_prior = _not_on_this_film(intent, by_fallback, text, scores, features, signs, v)
     answer_lang = language_asked(text)  # a request about the answers' language asks nothing of the film
-    intent = "out_of_scope" if answer_lang else intent
+    social = social_words(raw)
+    intent = "out_of_scope" if answer_lang or social else intent
     hila = not answer_lang and hila_compared(text, features)
     intent, loc = ("assess_anatomy", {**loc, "anatomy": ("hilum",)}) if hila else (intent, loc)
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis
@@ -1950,6 +1966,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         needs_prior=needs_prior,
         attribute=attribute_asked(text) if intent == "confidence" else None,
         answer_lang=answer_lang,
+        social=social,
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=threshold[0] if threshold and intent == "size" else None,
         size_mm=threshold[1] if threshold and intent == "size" else None,

@@ -39,3 +39,10 @@ def test_every_finding_with_its_probabilities_and_whether_they_are_stated_flatly
     assert "its margin as stated, about 0.62 (hedged)" in margin and "A2" not in margin and "size" not in margin
     zh = ask("A2有多大把握", lang="zh", facts=facts).answer.text
     assert "A2" in zh and "是真实病灶约0.70(措辞保留)" in zh and "A1" not in zh
+
+
+@pytest.mark.parametrize("question", ["why is A2 only 'possibly'?", "为什么A2只是可能"])
+def test_why_a_finding_is_only_possibly_there(question: str, ask: Callable[..., Any]) -> None:
+    turn = ask(question, lang="zh" if "为什么" in question else "en")
+    assert turn.intent == "confidence" and [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A2"]
+    assert ("0.70" in turn.answer.text) and ("hedged" in turn.answer.text or "措辞保留" in turn.answer.text)

@@ -86,3 +86,12 @@ def test_a_lesion_said_to_be_such_a_sign_asks_its_checklist() -> None:
 def test_a_turn_earlier_in_this_conversation_is_no_earlier_film() -> None:
     for question in ("上次说的那个结节多大", "the one you mentioned last time, how big?"):
         assert (parse(question).intent, parse(question).needs_prior) == ("size", False)
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    ("thanks!", "You're welcome"), ("谢谢", "不客气"), ("hello", "Ask me about this film"), ("你好", "可以问我这张胸片"),
+])
+def test_thanks_and_greetings_are_answered_in_kind(question: str, said: str, ask: Callable[..., Any]) -> None:
+    turn = ask(question, lang="zh" if said[0] > "\u4e00" else "en")
+    assert said in turn.answer.text and "outside what a chest radiograph" not in turn.answer.text
+    assert parse("thanks, and how big is the nodule?").intent == "size"  # thanks with a question: the question
