@@ -355,7 +355,13 @@ _NOT_READ_CATEGORY = MappingProxyType({
     "device": ("本系统不识别导管、引流管、起搏器等器械", "Hilum does not identify tubes, lines, pacemakers or other devices"),
     "diaphragm_abdomen": ("本系统不判读膈下和腹部", "Hilum does not read below the diaphragm or the abdomen"),
     "soft_tissue": ("本系统不判读胸壁软组织", "Hilum does not read the soft tissues of the chest wall"),
+    "cardiovascular": ("本系统只测量心胸比,不判读心脏和大血管的轮廓", "Hilum measures the cardiothoracic ratio only; it "
+                       "does not read the outlines of the heart and the great vessels"),
 })
+# what any other sign it does not read is measured against: what Hilum does read
+_READS = ("本系统只判读局灶病灶、肺门位置、心胸比和肋膈角,此征象不在其中",
+          "Hilum reads focal lesions, where the hila lie, the cardiothoracic ratio and the costophrenic angles; this sign "
+          "is not among them")
 
 
 def read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, category: str = "") -> SignRead:
@@ -374,7 +380,7 @@ def read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, cat
                         ", ".join(f"{a.id} ({a.label_en})" for a in anchors) + ".", anchors=anchors)
     if kind and kind in facts.checked:
         return SignRead(sign, "no", "本片已检查,未见。", "this film was checked for it and none was found.")
-    why_zh, why_en = _NOT_READ_CATEGORY.get(category, ("本系统不判读此征象", "Hilum does not read this sign"))
+    why_zh, why_en = _NOT_READ_CATEGORY.get(category, _READS)
     why_zh, why_en, settle_zh, settle_en = _NOT_READ.get(sign, (why_zh, why_en, "放射科医师阅片", "A radiologist's reading"))
     return SignRead(sign, "not_read", f"{why_zh},因此既不能说有,也不能说没有。",
                     f"{why_en}, so it can say neither yes nor no.", settle_zh, settle_en)

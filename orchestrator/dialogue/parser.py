@@ -229,6 +229,7 @@ class Vocabulary:
     # signs of what Hilum does not read at all (bones, devices, below the diaphragm, ...: UNREAD_CATEGORIES)
     unread_signs: frozenset[str] = frozenset()
     unread_categorised: frozenset[str] = frozenset()  # those of UNREAD_CATEGORIES (bones, devices, ...): never a lesion
+    unevidenced: frozenset[str] = frozenset()  # signs nothing on a film evidences (signs.json evidence null), lesions aside
     lexicon: frozenset[str] = field(default_factory=frozenset)
     cues: dict[str, Any] = field(default_factory=dict)
     relative_positions: dict[str, tuple[str, ...]] = field(default_factory=dict)
@@ -305,6 +306,7 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
         glossary=glossary,
         unread_signs=unread,
         unread_categorised=frozenset(s.id for s in ontology.signs if s.category in UNREAD_CATEGORIES),
+        unevidenced=frozenset(s.id for s in ontology.signs if s.evidence is None and s.category != "nodule_mass"),
         lexicon=frozenset(w for w in words if len(w) >= 4),
         cues={k: v for k, v in raw.get("cues", {}).items() if not k.startswith("_")},
         relative_positions={k: tuple(v) for k, v in raw.get("relative_positions", {}).items() if not k.startswith("_")},
@@ -1753,6 +1755,9 @@ def _not_on_this_film(intent: str, by_fallback: bool, text: str, scores: dict[st
     if (term in v.unread_signs and (features["presence"] or features["yes_no"]) and not (features["checklist"] or pointed)
             and (intent != "explain_term" or by_fallback) and scores.get("out_of_scope", 0.0) < 5):
         return "assess_anatomy", (term,), False
+    # "主动脉结突出吗": a structure's state asked, the sign named is one nothing on the film evidences
+    if intent == "assess_anatomy" and not signs and term in v.unevidenced and not pointed:
+        return intent, (term,), False
     return intent, signs, False
 
 

@@ -95,3 +95,10 @@ def test_thanks_and_greetings_are_answered_in_kind(question: str, said: str, ask
     turn = ask(question, lang="zh" if said[0] > "\u4e00" else "en")
     assert said in turn.answer.text and "outside what a chest radiograph" not in turn.answer.text
     assert parse("thanks, and how big is the nodule?").intent == "size"  # thanks with a question: the question
+
+
+def test_a_structures_state_named_by_a_sign_nothing_evidences_is_not_read(ask: Callable[..., Any]) -> None:
+    """"主动脉结突出吗" answered the costophrenic angles."""
+    turn = ask("主动脉结突出吗", lang="zh")
+    assert parse("主动脉结突出吗").signs == ("aortic_button_enlargement",)
+    assert "不判读心脏和大血管的轮廓" in turn.answer.text and "肋膈角" not in turn.answer.text
