@@ -877,6 +877,10 @@ def compose_anatomy(ctx: Context) -> Composition:
                                "(The widths use an estimated pixel spacing; the ratio does not depend on it.)"))
     if not lines:
         lines.append(ctx.t("本片未能评估该解剖结构。", "That structure could not be assessed on this film."))
+    elif not names:  # "胸廓对称吗": no structure Hilum knows by name; say what these lines are, and what it does not read
+        lines.append(ctx.t("以上是本系统评估的解剖项目(肋膈角、心胸比);胸廓、骨骼和大血管本系统不判读。",
+                           "These are the anatomy items Hilum assesses (the costophrenic angles and the heart's size); it "
+                           "does not read the thoracic cage, the bones or the great vessels."))
     sections = (section("anatomy", ctx.t("解剖评估", "Anatomy"), ("" if ctx.zh else " ").join(lines)),)
     return Composition(sections, referenced=tuple(a.id for a in ctx.anatomy))
 

@@ -102,3 +102,9 @@ def test_a_structures_state_named_by_a_sign_nothing_evidences_is_not_read(ask: C
     turn = ask("主动脉结突出吗", lang="zh")
     assert parse("主动脉结突出吗").signs == ("aortic_button_enlargement",)
     assert "不判读心脏和大血管的轮廓" in turn.answer.text and "肋膈角" not in turn.answer.text
+
+
+def test_an_unknown_structure_gets_the_overview_said_as_such(ask: Callable[..., Any]) -> None:
+    """"胸廓对称吗" answered the costophrenic angles as if they were the thorax."""
+    assert "胸廓、骨骼和大血管本系统不判读" in ask("胸廓对称吗", lang="zh").answer.text
+    assert "不判读" not in ask("肋膈角锐利吗", lang="zh").answer.text  # a structure it reads: its answer alone
