@@ -433,7 +433,12 @@ def compose_margin(ctx: Context) -> Composition:
                         else " ".join(margin_text(a, f, ctx.lang) for a, f in pairs))]
     sections.append(section("density", ctx.t("内部密度", "Internal density"),
                             ("" if ctx.zh else " ").join(density_text(a, f, ctx.lang) for a, f in pairs)))
-    return _one_lesion(ctx, pairs, sections)
+    if not ctx.query.full:
+        return _one_lesion(ctx, pairs, sections)
+    # "describe the nodule" / "描述一下这个结节": where it is and how big, then its margin and density
+    where, size = compose_locate(ctx), compose_size(ctx)
+    lead = [s for s in (*where.sections, *size.sections) if s["kind"] in ("location", "size")]
+    return _one_lesion(ctx, pairs, lead + sections, size.measurements)
 
 
 def compose_density(ctx: Context) -> Composition:

@@ -123,6 +123,8 @@ class Query:
     # "answer in English please" / "请用中文回答": the language the reader asks answers in (zh | en); out_of_scope says
     # how Hilum chooses it, in that language
     answer_lang: str | None = None
+    # describe_margin: "describe the nodule" asks the whole description (place, size, margin, density), not the margin
+    full: bool = False
     # "thanks!" / "hello" / "谢谢": nothing asked; out_of_scope answers in kind ("thanks" | "hello")
     social: str | None = None
     # confidence: the statement whose probability is asked ("how sure about the margin?"): presence | margin | size |
@@ -180,6 +182,7 @@ class Query:
             "attribute": self.attribute,
             "answer_lang": self.answer_lang,
             "social": self.social,
+            "full": self.full,
             "size_op": self.size_op,
             "size_mm": self.size_mm,
             "yes_no": self.yes_no,
@@ -1015,6 +1018,15 @@ _SOCIAL = (
                           r"谢谢(?:你|您)?(?:了)?|多谢|感谢(?:你|您)?)\W*$")),
     ("hello", re.compile(r"^\W*(?:hello|hi|hey|good (?:morning|afternoon|evening)|你好|您好|嗨|早上好|下午好|晚上好)\W*$")),
 )
+
+
+# "describe the nodule" / "tell me more about it" / "描述一下这个结节": a description asked, no part of it named
+_DESCRIBE = re.compile(r"\bdescribe\b|\btell me (?:more )?about\b|\bin full\b|\bfully\b|\beverything about\b|描述|介绍一下|详细说")
+_MARGIN_WORDS = re.compile(r"margin|edge|border|contour|outline|spicul|lobul|smooth|regular|notch|边缘|边界|毛刺|分叶|光滑|规则|轮廓|切迹")
+
+
+def whole_description(text: str) -> bool:
+    return bool(_DESCRIBE.search(text)) and not _MARGIN_WORDS.search(text)
 
 
 def social_words(text: str) -> str | None:
@@ -1972,6 +1984,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         attribute=attribute_asked(text) if intent == "confidence" else None,
         answer_lang=answer_lang,
         social=social,
+        full=intent == "describe_margin" and whole_description(text),
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=threshold[0] if threshold and intent == "size" else None,
         size_mm=threshold[1] if threshold and intent == "size" else None,

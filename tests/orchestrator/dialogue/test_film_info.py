@@ -79,3 +79,14 @@ def test_which_of_two_findings_lies_higher(ask: Callable[..., Any]) -> None:
         assert parse(question).intent == "compare"
     text = ask("is the strand above or below the nodule?").answer.text
     assert "A1 lies higher and A2 lower (centres 8.4 cm apart vertically)" in text  # 120 px x 0.7 mm
+
+
+@pytest.mark.parametrize(("question", "lang"), [("describe the nodule", "en"), ("描述一下这个结节", "zh")])
+def test_describe_a_finding_gives_place_size_margin_and_density(question: str, lang: str, ask: Callable[..., Any]) -> None:
+    """"Describe the nodule" answered its margin alone; a radiologist's description has its place and size too."""
+    turn = ask(question, lang=lang)
+    assert turn.intent == "describe_margin" and [s["kind"] for s in turn.answer.sections][:4] == [
+        "location", "size", "margin", "density"]
+    assert turn.measurements and turn.measurements[0]["kind"] == "diameter"
+    margin_only = ask("Describe the edges of the RML lesion.")
+    assert [s["kind"] for s in margin_only.answer.sections][:2] == ["margin", "density"]
