@@ -780,6 +780,13 @@ def compose_compare(ctx: Context) -> Composition:
 # --- checklists ----------------------------------------------------------------------------------
 
 
+_UNLISTED = MappingProxyType({
+    "metastasis": ("转移瘤", "metastases"),
+    "lymphoma": ("淋巴瘤", "lymphoma"),
+    "sarcoidosis": ("结节病", "sarcoidosis"),
+})
+
+
 def compose_checklist(ctx: Context) -> Composition:
     name = ctx.query.checklist or "early_lung_cancer"
     checklist = ctx.ontology.checklist(name) or ctx.ontology.checklist("early_lung_cancer")
@@ -802,6 +809,12 @@ def compose_checklist(ctx: Context) -> Composition:
     mismatch = mismatch_note(ctx, [subject]) if subject else None
     if mismatch:
         sections.insert(0, mismatch)
+    if ctx.query.unlisted_disease:  # "could it be a metastasis?": say what is shown instead, and why
+        zh, en = _UNLISTED[ctx.query.unlisted_disease]
+        sections.insert(0, section("no_checklist", ctx.t("没有对应的征象清单", "No checklist for that"), ctx.t(
+            f"本系统没有{zh}的征象清单,无法对照;下面是{checklist.title_zh}的典型征象,仅供对照,不代表它与{zh}有关。",
+            f"Hilum has no sign checklist for {en}, so it cannot check against it; below are the typical signs of "
+            f"{checklist.title_en}, for reference only, not because they bear on {en}.")))
     unsure = [r for r in results if r.status == "uncertain"]
     if unsure:
         text = ("；".join(f"{r.label}本片无法确定(可行{r.settle}明确)" for r in unsure) + "。") if ctx.zh else (

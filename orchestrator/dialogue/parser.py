@@ -123,6 +123,9 @@ class Query:
     # "answer in English please" / "请用中文回答": the language the reader asks answers in (zh | en); out_of_scope says
     # how Hilum chooses it, in that language
     answer_lang: str | None = None
+    # sign_checklist: a disease asked about that has no checklist here ("could it be a metastasis?"); the answer says
+    # so before the checklist it shows
+    unlisted_disease: str | None = None
     # describe_margin: "describe the nodule" asks the whole description (place, size, margin, density), not the margin
     full: bool = False
     # "thanks!" / "hello" / "谢谢": nothing asked; out_of_scope answers in kind ("thanks" | "hello")
@@ -183,6 +186,7 @@ class Query:
             "answer_lang": self.answer_lang,
             "social": self.social,
             "full": self.full,
+            "unlisted_disease": self.unlisted_disease,
             "size_op": self.size_op,
             "size_mm": self.size_mm,
             "yes_no": self.yes_no,
@@ -1023,6 +1027,18 @@ _SOCIAL = (
 # "describe the nodule" / "tell me more about it" / "描述一下这个结节": a description asked, no part of it named
 _DESCRIBE = re.compile(r"\bdescribe\b|\btell me (?:more )?about\b|\bin full\b|\bfully\b|\beverything about\b|描述|介绍一下|详细说")
 _MARGIN_WORDS = re.compile(r"margin|edge|border|contour|outline|spicul|lobul|smooth|regular|notch|边缘|边界|毛刺|分叶|光滑|规则|轮廓|切迹")
+
+
+# diseases a reader asks about that no checklist covers (checklists.json): key -> pattern
+_UNLISTED_DISEASES = (
+    ("metastasis", re.compile(r"metasta|转移")),
+    ("lymphoma", re.compile(r"lymphoma|淋巴瘤")),
+    ("sarcoidosis", re.compile(r"sarcoid|结节病(?!灶)")),
+)
+
+
+def unlisted_disease(text: str) -> str | None:
+    return next((key for key, pattern in _UNLISTED_DISEASES if pattern.search(text)), None)
 
 
 def whole_description(text: str) -> bool:
@@ -1985,6 +2001,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         answer_lang=answer_lang,
         social=social,
         full=intent == "describe_margin" and whole_description(text),
+        unlisted_disease=unlisted_disease(text) if intent == "sign_checklist" and not checklist else None,
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=threshold[0] if threshold and intent == "size" else None,
         size_mm=threshold[1] if threshold and intent == "size" else None,

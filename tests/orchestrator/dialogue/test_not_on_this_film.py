@@ -108,3 +108,11 @@ def test_an_unknown_structure_gets_the_overview_said_as_such(ask: Callable[..., 
     """"胸廓对称吗" answered the costophrenic angles as if they were the thorax."""
     assert "胸廓、骨骼和大血管本系统不判读" in ask("胸廓对称吗", lang="zh").answer.text
     assert "不判读" not in ask("肋膈角锐利吗", lang="zh").answer.text  # a structure it reads: its answer alone
+
+
+def test_a_disease_without_a_checklist_says_so_before_the_one_shown(ask: Callable[..., Any]) -> None:
+    """"Could the nodule be a metastasis?" got the early-lung-cancer checklist with no word that it is another one."""
+    turn = ask("could the nodule be a metastasis?")
+    assert turn.answer.sections[0]["kind"] == "no_checklist" and "no sign checklist for metastases" in turn.answer.text
+    assert "本系统没有转移瘤的征象清单" in ask("结节是不是转移瘤", lang="zh").answer.text
+    assert parse("右肺结节病灶边缘规则吗").unlisted_disease is None  # 结节病灶 is a nodular lesion, not sarcoidosis
