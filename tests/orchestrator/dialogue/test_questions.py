@@ -42,7 +42,9 @@ HELD_OUT_V2 = DATA / "questions_heldout_v2.jsonl"
 # intervals, thanks, a question about the liver) before the v8 rules were finished; those rules were written from
 # v8's misses beforehand. Later on 2026-12-03, while v13 was being written, a count of intent labels over all the
 # question files (v3's lines not left out by mistake) printed one pooled count per intent, no question and no
-# per-file number; nothing was written from it
+# per-file number; nothing was written from it. On 2026-12-04 a grep for film words (projection, PA film, spacing, ...)
+# over every question file printed five lines before v3 was found not left out; a count over v3 alone showed none of
+# the five was v3's (0 matching lines), and nothing of v3 was printed
 HELD_OUT_V3 = DATA / "questions_heldout_v3.jsonl"
 HELD_OUT_V3_FLOOR = 204 / 211
 HELD_OUT_V2_FLOOR = 166 / 166
