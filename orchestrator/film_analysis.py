@@ -123,9 +123,9 @@ class FilmAnalyser:
         except EncoderError as exc:  # the reader down: the lesion map's margins, hedged as ever
             log.warning("lesion reader unavailable, margins from the lesion map: %s", exc.message)
             return facts
+        sizes_from = (film.original_mm_per_px, film.frame) if self.settings.lesion_reader_sizes else None
         return refine_facts(facts, indices, readings, back_smooth=self.settings.lesion_reader_backs_smooth,
-                            state_spicules=self.settings.lesion_reader_states_spicules,
-                            sizes=self.settings.lesion_reader_sizes)
+                            state_spicules=self.settings.lesion_reader_states_spicules, sizes_from=sizes_from)
 
     def _kept_reference(self, ref: DicomReference | None) -> DicomReference | None:
         """What the session keeps of a DICOM upload's header: as read, or de-identified

@@ -26,10 +26,10 @@ noise (``encoder/weights/lesion-reader/README.md``), so its "smooth" cannot yet 
 real film; by default it adds the irregularity it sees and leaves a smooth read to the lesion map's
 hedged wording.
 
-With ``sizes`` (``Settings.lesion_reader_sizes``) the finding's size and outline become the reader's:
-its fine mask (0.5 mm pixels, against the lesion map's ~1.3 mm) measured as the findings layer measures a
-region (``candidates.measure``: area, equivalent diameter, longest and shortest axes), the outline drawn
-from it, and a nodule of 30 mm or more called a mass; the centre stays, so anchors, sides and distances do
+With ``sizes_from`` (``Settings.lesion_reader_sizes``: the crops' original spacing and frame) the finding's
+size and outline become the reader's: its fine mask (0.5 mm pixels, against the lesion map's ~1.3 mm) measured as
+the findings layer measures a region (``candidates.measure``: area, equivalent diameter, longest and shortest
+axes), the outline drawn where the crop was cut (``crop_to_working``), and a nodule of 30 mm or more called a mass; the centre stays, so anchors, sides and distances do
 not move. ``score_reader_pipeline`` grades it against the truth's diameter.
 
 Density, calcification and cavity stay the findings layer's. Films with coarser pixels (the
@@ -46,7 +46,15 @@ from dataclasses import replace
 import cv2
 import numpy as np
 
-from orchestrator.contracts.lesion_reader import MASK_MM_PER_PX, MASK_SIZE, LesionReading, candidate_disc
+from orchestrator.contracts.lesion_reader import (
+    MASK_MM_PER_PX,
+    MASK_SIZE,
+    MASK_STRIDE,
+    Frame,
+    LesionReading,
+    candidate_disc,
+    crop_to_working,
+)
 from orchestrator.facts import Finding, ImageFacts, Notch, PixelSpacing, Spicule
 from orchestrator.findings.candidates import MASS_MM, Candidate, measure
 
@@ -124,16 +132,17 @@ def reader_region(reading: LesionReading) -> Candidate | None:
     return measure(labels == labels[ys[k], xs[k]], PixelSpacing(MASK_MM_PER_PX, MASK_MM_PER_PX, "dicom"))
 
 
-def resize(f: Finding, region: Candidate, mm_per_px: float) -> Finding:
-    """``f`` with the reader's size and outline (module docstring); the centre stays. The size's
-    probability becomes the reader's own validation rate (``READER_SIZE_P``) from 8 mm up."""
-    k = MASK_MM_PER_PX / mm_per_px  # working pixels per mask pixel
-    cx, cy = f.center_px
-    poly = tuple((round(float(cx + (x - MASK_CENTRE) * k), 2), round(float(cy + (y - MASK_CENTRE) * k), 2))
-                 for x, y in region.contour)
+def resize(f: Finding, region: Candidate, original_mm_per_px: tuple[float, float], frame: Frame) -> Finding:
+    """``f`` with the reader's size and outline (module docstring), the outline drawn where the crop was cut
+    (``contracts.lesion_reader.crop_to_working``); the centre stays. The size's probability becomes the reader's
+    own validation rate (``READER_SIZE_P``) from 8 mm up."""
+    xs, ys = crop_to_working(region.contour[:, 0], region.contour[:, 1], f.center_px, original_mm_per_px, frame,
+                             stride=MASK_STRIDE)
+    poly = tuple((round(float(x), 2), round(float(y), 2)) for x, y in zip(xs, ys, strict=True))
     x0, y0, x1, y1 = region.bbox
-    bbox = (cx + (x0 - MASK_CENTRE) * k, cy + (y0 - MASK_CENTRE) * k, cx + (x1 - MASK_CENTRE) * k,
-            cy + (y1 - MASK_CENTRE) * k)
+    (bx0, bx1), (by0, by1) = crop_to_working(np.array([x0, x1]), np.array([y0, y1]), f.center_px, original_mm_per_px,
+                                             frame, stride=MASK_STRIDE)
+    bbox = (bx0, by0, bx1, by1)
     kind = f.kind
     if kind in ("nodule", "mass"):
         kind = "mass" if region.diameter_mm >= MASS_MM else "nodule"
@@ -147,10 +156,11 @@ def resize(f: Finding, region: Candidate, mm_per_px: float) -> Finding:
 
 
 def refine_facts(facts: ImageFacts, indices: Sequence[int], readings: Sequence[LesionReading],
-                 back_smooth: bool = False, state_spicules: bool = False, sizes: bool = False) -> ImageFacts:
+                 back_smooth: bool = False, state_spicules: bool = False,
+                 sizes_from: tuple[tuple[float, float], Frame] | None = None) -> ImageFacts:
     """The facts with ``readings[k]`` applied to ``facts.findings[indices[k]]``; a smooth reading only
     when ``back_smooth``, spicule details only when ``state_spicules``, the reader's size and outline
-    when ``sizes`` (module docstring)."""
+    when ``sizes_from`` gives the crops' original spacing and frame (module docstring)."""
     if len(indices) != len(readings):
         raise ValueError("one reading per finding read")
     findings = list(facts.findings)
@@ -159,7 +169,7 @@ def refine_facts(facts: ImageFacts, indices: Sequence[int], readings: Sequence[L
         refined = refine(findings[i], reading, mm_per_px, state_spicules)
         if refined.margin != "smooth" or back_smooth:
             findings[i] = refined
-        region = reader_region(reading) if sizes else None
-        if region is not None:
-            findings[i] = resize(findings[i], region, mm_per_px)
+        region = reader_region(reading) if sizes_from is not None else None
+        if region is not None and sizes_from is not None:
+            findings[i] = resize(findings[i], region, *sizes_from)
     return replace(facts, findings=tuple(findings))

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from orchestrator.contracts.lesion_reader import LesionReading
+from orchestrator.contracts.lesion_reader import Frame, LesionReading
 from orchestrator.dialogue.checklists import smooth_unbacked
 from orchestrator.dialogue.composer import margin_text
 from orchestrator.facts import Density, Finding, ImageFacts, PixelSpacing
@@ -162,6 +162,10 @@ def test_a_smooth_reading_changes_a_finding_only_when_the_reader_backs_smooth() 
     assert not smooth_unbacked(MARGIN_RULE, backed.findings[0])  # a backed smooth read decides the item
 
 
+# the crops' original spacing and frame: a 2048² film at 0.15 mm, resampled 4:1 to the 512² working film at 0.6 mm
+SIZES_FROM = ((0.15, 0.15), Frame((2048, 2048), (512, 512), 4.0, (0.0, 0.0)))
+
+
 def _disc_mask(diameter_mm: float, offset_mm: tuple[float, float] = (0.0, 0.0), stretch: float = 1.0) -> np.ndarray:
     """The reader's fine mask (0.5 mm pixels): an ellipse of ``diameter_mm`` across (``stretch`` times that
     along x), centred ``offset_mm`` from the crop's centre."""
@@ -178,7 +182,7 @@ def test_with_sizes_a_finding_takes_the_size_and_outline_of_the_readers_mask() -
                        findings=(_finding(),), checked=())
     reading = replace(_reading("smooth", {"smooth": 0.5, "lobulated": 0.3, "spiculated": 0.2}), mask=_disc_mask(16.0))
     assert refine_facts(facts, [0], [reading]).findings[0] == facts.findings[0]  # off: the lesion map's size
-    f = refine_facts(facts, [0], [reading], sizes=True).findings[0]
+    f = refine_facts(facts, [0], [reading], sizes_from=SIZES_FROM).findings[0]
     assert f.diameter_mm == pytest.approx(16.0, abs=0.4) and f.longest_mm == pytest.approx(16.0, abs=1.0)
     assert f.area_mm2 == pytest.approx(math.pi * 64.0, rel=0.05)
     assert f.center_px == (200.0, 150.0) and f.kind == "nodule" and f.margin == "smooth"  # the smooth rule holds
@@ -187,7 +191,7 @@ def test_with_sizes_a_finding_takes_the_size_and_outline_of_the_readers_mask() -
     assert f.bbox_px[0] == pytest.approx(200.0 - 8.0 / 0.6, abs=1.5)
     assert f.attribute_confidence["size"] == READER_SIZE_P  # the reader's validation rate, not the lesion map's
     small = replace(reading, mask=_disc_mask(6.0))
-    assert refine_facts(facts, [0], [small], sizes=True).findings[0].attribute_confidence == facts.findings[0].attribute_confidence
+    assert refine_facts(facts, [0], [small], sizes_from=SIZES_FROM).findings[0].attribute_confidence == facts.findings[0].attribute_confidence
 
 
 def test_a_reader_mask_of_30_mm_makes_a_nodule_a_mass_and_one_off_centre_is_not_the_findings() -> None:
@@ -196,8 +200,8 @@ def test_a_reader_mask_of_30_mm_makes_a_nodule_a_mass_and_one_off_centre_is_not_
     probs = {"smooth": 0.5, "lobulated": 0.3, "spiculated": 0.2}
     big = replace(_reading("smooth", probs), mask=_disc_mask(32.0))
     aside = replace(_reading("smooth", probs), mask=_disc_mask(6.0, offset_mm=(15.0, 0.0)))  # 12 mm from the centre
-    out = refine_facts(facts, [0, 1], [big, aside], sizes=True)
+    out = refine_facts(facts, [0, 1], [big, aside], sizes_from=SIZES_FROM)
     assert (out.findings[0].kind, out.findings[0].diameter_mm >= 30.0) == ("mass", True)
     assert out.findings[1] == facts.findings[1]  # nothing of the reader's there: the lesion map's size stays
     empty = replace(_reading("smooth", probs), mask=np.zeros((128, 128), np.float32))
-    assert refine_facts(facts, [1], [empty], sizes=True).findings[1] == facts.findings[1]
+    assert refine_facts(facts, [1], [empty], sizes_from=SIZES_FROM).findings[1] == facts.findings[1]
