@@ -24,7 +24,7 @@ from orchestrator.dialogue.anchors import (
     landmark_sides,
 )
 from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
-from orchestrator.dialogue.words import cm, mm, r1, word
+from orchestrator.dialogue.words import cm, mm, phrases, r1, word
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import THRESHOLD, is_confident
 from orchestrator.findings.size import finding_size
@@ -780,13 +780,6 @@ def compose_compare(ctx: Context) -> Composition:
 # --- checklists ----------------------------------------------------------------------------------
 
 
-_UNLISTED = MappingProxyType({
-    "metastasis": ("转移瘤", "metastases"),
-    "lymphoma": ("淋巴瘤", "lymphoma"),
-    "sarcoidosis": ("结节病", "sarcoidosis"),
-})
-
-
 def compose_checklist(ctx: Context) -> Composition:
     name = ctx.query.checklist or "early_lung_cancer"
     checklist = ctx.ontology.checklist(name) or ctx.ontology.checklist("early_lung_cancer")
@@ -810,7 +803,7 @@ def compose_checklist(ctx: Context) -> Composition:
     if mismatch:
         sections.insert(0, mismatch)
     if ctx.query.unlisted_disease:  # "could it be a metastasis?": say what is shown instead, and why
-        zh, en = _UNLISTED[ctx.query.unlisted_disease]
+        zh, en = word("disease", ctx.query.unlisted_disease, "zh"), word("disease", ctx.query.unlisted_disease, "en")
         sections.insert(0, section("no_checklist", ctx.t("没有对应的征象清单", "No checklist for that"), ctx.t(
             f"本系统没有{zh}的征象清单,无法对照;下面是{checklist.title_zh}的典型征象,仅供对照,不代表它与{zh}有关。",
             f"Hilum has no sign checklist for {en}, so it cannot check against it; below are the typical signs of "
@@ -834,6 +827,14 @@ def compose_checklist(ctx: Context) -> Composition:
 # --- anatomy, terms, refusals ----------------------------------------------------------------------
 
 
+def sign_name(ctx: Context, sign: str, lang: str) -> str:
+    """A sign's name: the phrase table's wording, else the ontology's name (any of its 224 signs), else its id."""
+    if sign in phrases()["sign"]:
+        return word("sign", sign, lang)
+    entry = ctx.ontology.sign(sign)
+    return entry.name(lang) if entry is not None else sign
+
+
 def compose_sign(ctx: Context) -> Composition:
     """"Is there a pneumothorax?": yes / no / cannot judge from this film, with the evidence, for each
     sign named; a sign Hilum does not read is said to be so (never a score over no decidable signs)."""
@@ -843,9 +844,7 @@ def compose_sign(ctx: Context) -> Composition:
     for sign in ctx.query.signs:
         entry = ctx.ontology.sign(sign)
         read = cl.read_sign(sign, ctx.facts, ctx.query.side, ctx.registry, entry.category if entry else "")
-        name = word("sign", sign, ctx.lang)
-        if name == sign and entry is not None:  # a sign the phrase table does not word: the ontology's name
-            name = entry.name(ctx.lang)
+        name = sign_name(ctx, sign, ctx.lang)
         verdict = word("sign_status", read.status, ctx.lang)
         evidence = read.evidence_zh if ctx.zh else read.evidence_en
         why = read.status == "not_read"
@@ -855,9 +854,8 @@ def compose_sign(ctx: Context) -> Composition:
             text = f"{name[:1].upper()}{name[1:]}: {verdict}." + (f" {'Why' if why else 'Evidence'}: {evidence}" if evidence else "")
         sections.append(section("sign", name, text, sign=sign, status=read.status))
         if read.settle_en:
-            name_en = word("sign", sign, "en")
-            name_en = entry.en if name_en == sign and entry is not None else name_en
-            settle.append(ctx.t(f"{name}:{read.settle_zh}可明确。", f"{read.settle_en} would settle the {name_en}."))
+            settle.append(ctx.t(f"{name}:{read.settle_zh}可明确。",
+                                f"{read.settle_en} would settle the {sign_name(ctx, sign, 'en')}."))
         anchors += [a for a in read.anchors if a not in anchors]
     if settle:
         sections.append(section("uncertain", ctx.t("待明确", "To settle"), ("" if ctx.zh else " ").join(settle)))
@@ -940,27 +938,13 @@ def compose_term(ctx: Context) -> Composition:
     return Composition((section("term", sign.name(ctx.lang), text, sign=sign.id),))
 
 
-_VIEWS = {
-    "PA": ("后前位(PA,文件注明)", "PA (posteroanterior, as the file says)"),
-    "AP": ("前后位(AP,文件注明)", "AP (anteroposterior, as the file says)"),
-    "frontal": ("正位(文件未注明 PA 或 AP)", "frontal (the file does not say whether PA or AP)"),
-}
-_SHOWN = {
-    "upright": ("按标准方向显示", "shown the standard way up"),
-    "rotated_90": ("旋转了90°显示", "shown turned by 90°"),
-    "rotated_180": ("倒置(旋转180°)显示", "shown upside down (turned by 180°)"),
-    "flipped_lr": ("左右镜像显示", "shown mirrored left to right"),
-}
-
-
 def compose_film(ctx: Context) -> Composition:
     """"Is this a PA film?" / "is the spacing estimated?": what the film gate and the spacing say about the film
     itself: its projection, how it is shown, where its pixel spacing comes from, and the gate's warnings."""
     fc = ctx.facts.film_check
-    view_zh, view_en = _VIEWS.get(fc.view, ("正位(投照方向未知)", "frontal (projection not known)"))
-    shown_zh, shown_en = _SHOWN.get(fc.orientation, _SHOWN["upright"])
-    lines = [ctx.t(f"这张片子被识别为正位胸片,投照方向:{view_zh},{shown_zh}。",
-                   f"This film is read as a frontal chest film, {view_en}, {shown_en}.")]
+    view, shown = word("view", fc.view, ctx.lang), word("shown", fc.orientation, ctx.lang)
+    lines = [ctx.t(f"这张片子被识别为正位胸片,投照方向:{view},{shown}。",
+                   f"This film is read as a frontal chest film, {view}, {shown}.")]
     if fc.view == "AP":
         lines.append(ctx.t("前后位片会放大心影和纵隔,心胸比会偏大。",
                            "An AP film magnifies the heart and the mediastinum, so the cardiothoracic ratio reads larger."))
@@ -972,17 +956,6 @@ def compose_film(ctx: Context) -> Composition:
         f"every mm and cm is measured with it."))
     lines += film_warnings(ctx)
     return Composition((section("film", ctx.t("片子", "Film"), "".join(lines) if ctx.zh else " ".join(lines)),))
-
-
-_STATEMENTS = MappingProxyType({  # attribute -> (zh, en) name of the statement whose probability is given
-    "presence": ("是真实病灶", "that it is a real lesion"),
-    "margin": ("边缘的判断", "its margin as stated"),
-    "size": ("大小(与真值相差20%以内)", "its size (within 20%)"),
-    "density": ("密度的判断", "its density as stated"),
-    "calcification": ("有无钙化", "calcification as stated"),
-    "cavity": ("有无空洞", "cavity as stated"),
-    "lobe": ("所在肺叶", "its lobe"),
-})
 
 
 def compose_confidence(ctx: Context) -> Composition:
@@ -997,16 +970,17 @@ def compose_confidence(ctx: Context) -> Composition:
     lines = []
     for a, f in pairs:
         probs = {"presence": f.confidence, **f.attribute_confidence}
-        keys = [asked] if asked in probs else [k for k in _STATEMENTS if k in probs]
+        statements = phrases()["statement"]  # in the order the answer gives them
+        keys = [asked] if asked in probs else [k for k in statements if k in probs]
         parts = []
-        if asked in _STATEMENTS and asked not in probs:  # a statement this finding carries no probability for
-            zh, en = _STATEMENTS[asked]
-            parts.append(ctx.t(f"{zh}没有校准的概率", f"{en}: no calibrated probability"))
+        if asked in statements and asked not in probs:  # a statement this finding carries no probability for
+            parts.append(ctx.t(f"{word('statement', asked, 'zh')}没有校准的概率",
+                               f"{word('statement', asked, 'en')}: no calibrated probability"))
         for k in keys:
             p = float(probs[k])
             how = ctx.t("直接陈述" if p >= THRESHOLD else "措辞保留", "stated flatly" if p >= THRESHOLD else "hedged")
-            zh, en = _STATEMENTS[k]
-            parts.append(ctx.t(f"{zh}约{p:.2f}({how})", f"{en}, about {p:.2f} ({how})"))
+            said = word("statement", k, ctx.lang)
+            parts.append(ctx.t(f"{said}约{p:.2f}({how})", f"{said}, about {p:.2f} ({how})"))
         lines.append(ctx.t(f"{a.id}({a.label_zh}):" + ";".join(parts) + "。",
                            f"{a.id} ({a.label_en}): " + "; ".join(parts) + "."))
     lines.append(ctx.t(
