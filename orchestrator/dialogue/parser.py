@@ -233,9 +233,7 @@ class Vocabulary:
     intents: dict[str, tuple[tuple[str, float], ...]]
     terms: dict[str, tuple[str, ...]]  # sign id -> names and synonyms (from the ontology)
     glossary: dict[str, tuple[str, ...]] = field(default_factory=dict)  # glossary id -> names (ontology/glossary.json)
-    # signs of what Hilum does not read at all (bones, devices, below the diaphragm, ...: UNREAD_CATEGORIES)
-    unread_signs: frozenset[str] = frozenset()
-    unread_categorised: frozenset[str] = frozenset()  # those of UNREAD_CATEGORIES (bones, devices, ...): never a lesion
+    sign_categories: dict[str, str] = field(default_factory=dict)  # sign id -> its category (signs.json)
     unevidenced: frozenset[str] = frozenset()  # signs nothing on a film evidences (signs.json evidence null), lesions aside
     lexicon: frozenset[str] = field(default_factory=frozenset)
     cues: dict[str, Any] = field(default_factory=dict)
@@ -276,7 +274,6 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
     raw = merge_ontology_locations(raw, ontology)
     terms = {s.id: s.terms() for s in ontology.signs}
     glossary = {g.id: g.terms() for g in ontology.glossary}
-    unread = frozenset(s.id for s in ontology.signs if s.category in UNREAD_CATEGORIES or s.id in UNREAD_SIGNS)
     intents = {k: tuple((str(t), float(w)) for t, w in v) for k, v in raw["intents"].items()}
     words: set[str] = set(raw.get("lexicon", []))
     for group in ("sides", "lobes", "zones", "bands", "anatomy", "descriptors", "checklists"):
@@ -311,8 +308,7 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
         intents=intents,
         terms=terms,
         glossary=glossary,
-        unread_signs=unread,
-        unread_categorised=frozenset(s.id for s in ontology.signs if s.category in UNREAD_CATEGORIES),
+        sign_categories={s.id: s.category for s in ontology.signs},
         unevidenced=frozenset(s.id for s in ontology.signs if s.evidence is None and s.category != "nodule_mass"),
         lexicon=frozenset(w for w in words if len(w) >= 4),
         cues={k: v for k, v in raw.get("cues", {}).items() if not k.startswith("_")},
@@ -985,13 +981,18 @@ def _inside_other(start: int, end: int, intent: str, spans: list[tuple[int, int,
     return any(i != intent and a <= start and end <= b and b - a > end - start for a, b, i in spans)
 
 
+def _longest_named(text: str, names: _Terms) -> str | None:
+    """The key whose name in ``text`` is longest (in the table's order: the first longest wins)."""
+    best: tuple[int, str] | None = None
+    for (key, n), _ in names.found(text):
+        if best is None or n > best[0]:
+            best = (n, key)
+    return best[1] if best else None
+
+
 def find_sign_term(text: str, vocab: Vocabulary) -> str | None:
     """The ontology sign named in the text (longest name wins)."""
-    best: tuple[int, str] | None = None
-    for (sign_id, n), _ in vocab.index.sign_names.found(text):  # in the ontology's order: the first longest wins
-        if best is None or n > best[0]:
-            best = (n, sign_id)
-    return best[1] if best else None
+    return _longest_named(text, vocab.index.sign_names)
 
 
 GLOSSARY_PREFIX = "glossary:"  # Query.term of a glossary word (ontology/glossary.json), not a sign
@@ -1086,11 +1087,8 @@ _NEEDS_PRIOR = re.compile(
 
 def find_glossary_term(text: str, vocab: Vocabulary) -> str | None:
     """The glossary word named in the text (longest name wins), as ``GLOSSARY_PREFIX + id``."""
-    best: tuple[int, str] | None = None
-    for (term_id, n), _ in vocab.index.glossary_names.found(text):
-        if best is None or n > best[0]:
-            best = (n, term_id)
-    return GLOSSARY_PREFIX + best[1] if best else None
+    term_id = _longest_named(text, vocab.index.glossary_names)
+    return GLOSSARY_PREFIX + term_id if term_id else None
 
 
 def choose_intent(scores: dict[str, float], features: dict[str, Any]) -> str:
@@ -1776,11 +1774,13 @@ def _not_on_this_film(intent: str, by_fallback: bool, text: str, scores: dict[st
     if needs_prior:
         return "out_of_scope", signs, True
     term = features["term"]
-    # a sign a lesion could be said to be ("is the basal band just plate atelectasis?") asks the lesion's checklist;
-    # a bone or a device is never a lesion, wherever it is said to be
-    pointed = term not in v.unread_categorised and (
+    # a bone or a device is never a lesion, wherever it is said to be; a sign a lesion could be said to be ("is the
+    # basal band just plate atelectasis?") asks that lesion's checklist
+    never_a_lesion = v.sign_categories.get(term) in UNREAD_CATEGORIES
+    pointed = not never_a_lesion and (
         features["pointed"] or features["has_location"] or bool(lesion_groups(features["descriptors"])))
-    if (term in v.unread_signs and (features["presence"] or features["yes_no"]) and not (features["checklist"] or pointed)
+    unread = never_a_lesion or term in UNREAD_SIGNS
+    if (unread and (features["presence"] or features["yes_no"]) and not (features["checklist"] or pointed)
             and (intent != "explain_term" or by_fallback) and scores.get("out_of_scope", 0.0) < 5):
         return "assess_anatomy", (term,), False
     # "主动脉结突出吗": a structure's state asked, the sign named is one nothing on the film evidences
