@@ -66,18 +66,19 @@ if [ -n "${CACHE_TGZ:-}" ]; then
 fi
 HILUM=("$PY" -m orchestrator.cli)  # `hilum` without an installed entry point
 
-# the sets: name, cases, first seed, weight (a CPU share), arguments. Training seeds are 1000-1999 (the
-# generator refuses others): N_PLAIN and N_STRAND at most 1000; the strand set ends at 1999, so a seed can appear
-# in two sets, the same chest with another strand, look or lesion mix
-SETS=("plain $N_PLAIN 1000 3" "strand $N_STRAND $((2000 - N_STRAND)) 2 --extra-lesion strand")
+# the sets: name, cases, first seed, weight (a CPU share), look (families: RENDER_FAMILIES when set; own: the
+# phantom's own), arguments. Training seeds are 1000-1999 (the generator refuses others): N_PLAIN and N_STRAND at
+# most 1000; the strand set ends at 1999, so a seed can appear in two sets, the same chest with another strand,
+# look or lesion mix
+SETS=("plain $N_PLAIN 1000 3 families" "strand $N_STRAND $((2000 - N_STRAND)) 2 families --extra-lesion strand")
 if [ -n "${RENDER_FAMILIES:-}" ] && [ "${OWN_LOOK:-0}" = 1 ]; then
-    SETS+=("own $((N_PLAIN / 3)) 1500 1 --own-look" "own_strand $((N_STRAND / 2)) 1000 1 --own-look --extra-lesion strand")
+    SETS+=("own $((N_PLAIN / 3)) 1500 1 own" "own_strand $((N_STRAND / 2)) 1000 1 own --extra-lesion strand")
 fi
 if [ -n "${LESION_MIX:-}" ]; then
-    SETS+=("mix $((N_PLAIN / 3)) 1250 1 --lesion-mix $LESION_MIX")
+    SETS+=("mix $((N_PLAIN / 3)) 1250 1 families --lesion-mix $LESION_MIX")
 fi
-if [ -n "${OTHER_CT:-}" ]; then
-    SETS+=("other ${N_OTHER:-600} 1000 2 --other-ct $OTHER_CT --other-ct-dir ${OTHER_CT_DIR:-data/other-ct}")
+if [ -n "${OTHER_CT:-}" ]; then  # another patient's CT has its own renderer
+    SETS+=("other ${N_OTHER:-600} 1000 2 own --other-ct $OTHER_CT --other-ct-dir ${OTHER_CT_DIR:-data/other-ct}")
 fi
 
 stamp "start: $CPUS CPUs; generating for ${GEN_S}s"
@@ -94,12 +95,10 @@ total_weight=0
 for set in "${SETS[@]}"; do read -r _ _ _ w _ <<<"$set"; total_weight=$(( total_weight + w )); done
 DATA=()
 for set in "${SETS[@]}"; do
-    read -r name count first weight extra <<<"$set"
+    read -r name count first weight look extra <<<"$set"
     workers=$(( gen_cpus * weight / total_weight )); [ "$workers" -ge 1 ] || workers=1
     args=(--generate "$count" --first-seed "$first" --generate-only --workers "$workers" --data-dir "$WORK/$name")
-    if [[ " $extra " == *" --own-look "* ]]; then
-        extra="${extra//--own-look/}"  # the phantom's own look: no rendering families
-    elif [[ " $extra " != *" --other-ct "* ]]; then
+    if [ "$look" = families ]; then
         args+=("${RENDER[@]}")
     fi
     # one thread per generating process (the pools already run one process per CPU);
