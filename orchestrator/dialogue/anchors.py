@@ -529,6 +529,7 @@ def resolve_findings(reg: Registry, q: Query, want_all: bool = False) -> Resolut
             return Resolution("none", (), findings, note="nothing_there")
         findings = held
         q = replace(q, descriptors=tuple(d for d in q.descriptors if d not in _CONTENT_OF))
+    findings = _of_size_named(findings, q)
     focus = finding_in_focus(findings)
     if q.intent == "locate" and q.yes_no and q.references and q.has_location and focus is not None and focus.mentioned_turn > 1:
         return Resolution("resolved", (focus,))  # "is it in the inner band?": checked against the finding in focus
@@ -542,6 +543,20 @@ def resolve_findings(reg: Registry, q: Query, want_all: bool = False) -> Resolut
     if special is not None:
         return special
     return _by_location_or_named(findings, q)
+
+
+# how far a size named ("the 12 mm one") may be from a finding's measured diameter and still say it is that one
+SIZE_NAMED_TOLERANCE = 0.25
+
+
+def _of_size_named(findings: tuple[Anchor, ...], q: Query) -> tuple[Anchor, ...]:
+    """"the 12 mm one" / "那个12毫米的": the findings whose diameter is within ``SIZE_NAMED_TOLERANCE`` of the size
+    named; all of them when none is (a size quoted from elsewhere may be measured otherwise, so it rules none out)."""
+    if q.size_named_mm is None:
+        return findings
+    fit = tuple(a for a in findings if a.diameter_mm
+                and abs(a.diameter_mm - q.size_named_mm) <= SIZE_NAMED_TOLERANCE * a.diameter_mm)
+    return fit or findings
 
 
 def _by_location_or_named(findings: tuple[Anchor, ...], q: Query) -> Resolution:

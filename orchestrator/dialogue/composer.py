@@ -20,6 +20,7 @@ from orchestrator.dialogue.anchors import (
     Registry,
     add_relation,
     descriptor_misfits,
+    fits_kinds,
     is_scoped,
     landmark_sides,
 )
@@ -814,14 +815,35 @@ def compose_checklist(ctx: Context) -> Composition:
             "; ".join(f"{r.label[:1].upper()}{r.label[1:]} cannot be decided on this film — {r.settle} would settle it"
                       for r in unsure) + ".")
         sections.append(section("uncertain", ctx.t("待明确", "To settle"), text))
+    further = pairs[1:] if subject else []
+    sections[2:2] = [_checklist_of_another(ctx, checklist, a, f) for a, f in further]
     note = spacing_note(ctx)
     sections += [s for s in (note, disclaimer(ctx)) if s]
     meas = ()
     if subject and subject[1].hilum:
         meas = ({"kind": "distance", "from": subject[0].id, "to": f"hilum_{subject[1].hilum.side}",
                  "mm": r1(subject[1].hilum.center_distance_mm), "spacing_source": ctx.facts.spacing.source},)
-    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs[:1]),
-                       measurements=meas, checklist=card, referenced=tuple(a.id for a, _ in pairs[:1]))
+    shown = pairs[: 1 + len(further)]
+    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in shown),
+                       measurements=meas, checklist=card, referenced=tuple(a.id for a, _ in shown))
+
+
+def _checklist_of_another(ctx: Context, checklist: cl.Checklist, a: Anchor, f: Finding) -> dict[str, Any]:
+    """"两个都是良性的吗" / "are both benign?": each further finding asked about gets its own count, or, when it is
+    not of the kinds the checklist is for (a strand against the benign-nodule signs), is said not to be checked."""
+    title = ctx.t(f"{a.id}对照", f"{a.id} checked")
+    if checklist.kinds and not fits_kinds(a, checklist.kinds):
+        return section("checklist_not_applicable", title, ctx.t(
+            f"{a.id}({a.label_zh})不属于{checklist.title_zh}这份清单适用的病变类型,未对照。",
+            f"{a.id} ({a.label_en}) is not a kind of lesion the {checklist.title_en} signs apply to, so it is not "
+            f"checked against them."))
+    results = cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology)
+    card = cl.checklist_dict(checklist, results, ctx.lang, a.id)
+    status = {"yes": ctx.t("符合", "yes"), "no": ctx.t("不符合", "no"), "uncertain": ctx.t("不确定", "uncertain")}
+    lines = [f"{r.label}{'' if ctx.zh else ' '}({status[r.status]})" for r in sorted(results, key=lambda r: -r.specificity)]
+    return section("checklist_more", title, ctx.t(
+        f"对照{a.id}:" + "；".join(lines) + f"。可判定的{card['total']}条中符合{card['matched']}条。",
+        f"Against {a.id}: " + "; ".join(lines) + f". {card['matched']} of the {card['total']} decidable signs are present."))
 
 
 # --- anatomy, terms, refusals ----------------------------------------------------------------------
@@ -945,6 +967,18 @@ def compose_film(ctx: Context) -> Composition:
     view, shown = word("view", fc.view, ctx.lang), word("shown", fc.orientation, ctx.lang)
     lines = [ctx.t(f"这张片子被识别为正位胸片,投照方向:{view},{shown}。",
                    f"This film is read as a frontal chest film, {view}, {shown}.")]
+    if ctx.query.attribute == "quality":  # "is the film rotated? is the exposure adequate?"
+        lines.append(ctx.t(
+            "Hilum 不评价投照质量(患者体位旋转、曝光条件、吸气程度),这些需要医师在片子上判断;它只判断片子是否为正位胸片及其显示方向。",
+            "Hilum does not grade the film's technique (patient rotation, exposure, depth of inspiration): a reader judges "
+            "those on the film; it only checks that this is a frontal chest film and which way up it is shown."))
+    if ctx.query.attribute == "display":  # "is the image inverted?" / "窗宽窗位多少"
+        lines.append(ctx.t(
+            "显示为骨骼白、空气黑(MONOCHROME1 的文件读入时已反转;看起来反色的片子会被拒读);灰度按这张片子自身像素的"
+            "0.5%–99.5% 百分位开窗,不使用文件里的窗宽窗位。",
+            "It is shown bone white and air black (a MONOCHROME1 file is inverted when read; a film that looks inverted "
+            "is refused); its grey levels are windowed by the film's own 0.5–99.5 percentiles, not by the file's window "
+            "centre and width."))
     if fc.view == "AP":
         lines.append(ctx.t("前后位片会放大心影和纵隔,心胸比会偏大。",
                            "An AP film magnifies the heart and the mediastinum, so the cardiothoracic ratio reads larger."))
@@ -961,6 +995,15 @@ def compose_film(ctx: Context) -> Composition:
 def compose_confidence(ctx: Context) -> Composition:
     """"How sure are you?": for each finding meant (every finding when none is), the calibrated probability of the
     statement asked about, or of each statement made, with whether the answers state it flatly or hedge it."""
+    if ctx.query.attribute == "missed":
+        return Composition((section("missed", ctx.t("可能漏掉什么", "What may be missed"), ctx.t(
+            "Hilum 只找结节、肿块、条索影和实变。在验证用的模拟胸片上,它找到约九成 8 mm 及以上的病灶;更小的病灶,以及藏在"
+            "心影、膈肌或肋骨后面的病灶,更容易漏掉;磨玻璃成分、骨骼和装置它不读。它在真实胸片上的检出率没有测定。"
+            "没有列出的病灶不等于没有病灶:排除要靠放射科医师的阅片。",
+            "Hilum looks for nodules, masses, strands and consolidation. On validation phantom films it finds about nine in "
+            "ten lesions of 8 mm or more; smaller lesions, and lesions hidden behind the heart, the diaphragm or the ribs, "
+            "are missed more often, and it does not read ground glass, bones or devices. Its detection rate on real films "
+            "has not been measured. A lesion it does not list is not ruled out: a radiologist's read rules out.")),))
     pairs = subject_findings(ctx)
     if not pairs:
         return Composition((section("confidence", ctx.t("把握程度", "How sure"), ctx.t(

@@ -164,10 +164,17 @@ def _resolve_anatomy(reg: anc.Registry, facts: ImageFacts, q: Query, turn: int) 
 
 def looked_for(q: Query, reg: anc.Registry) -> Query:
     """"有没有空洞?" / "any GGO?" asks of the finding in focus; with none in focus, of the whole film (a screening
-    question for that kind)."""
+    question for that kind); so does "what is this?"."""
     if q.intent == "density" and q.kinds and anc.finding_in_focus(reg.findings()) is None:
         return replace(q, intent="screen")
+    # "what is this?" with nothing in focus: what the film shows (the screening summary, never a diagnosis)
+    if q.what_is_it and anc.finding_in_focus(reg.findings()) is None:
+        return replace(q, intent="screen", diagnosis=True)
     return q
+
+
+# a pronoun with no noun of its own: with no finding in focus it points at nothing the reader named
+_BARE_PRONOUNS = frozenset({"it", "this", "它"})
 
 
 def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_checklist: bool = True,
@@ -186,14 +193,19 @@ def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_che
     if q.intent in NEEDS_SUBJECT:
         return anc.resolve_findings(reg, q)
     if q.intent == "confidence":  # "how sure are you?": of the finding meant, else of every finding (never "which?")
+        if q.attribute == "missed":  # "could you have missed something?": of what was not found, no finding
+            return anc.Resolution("resolved", ())
         res = anc.resolve_findings(reg, q)
         return res if res.outcome == "resolved" else anc.Resolution("resolved", reg.findings())
     if q.intent == "sign_checklist":
         res = anc.resolve_findings(reg, q)
-        if res.outcome == "ambiguous" and checklist_kinds and not q.references:
+        bare = not q.references or (set(q.references) <= _BARE_PRONOUNS and not q.yes_no)
+        if res.outcome == "ambiguous" and checklist_kinds and bare:
             # "有没有肺癌的征象" / "any signs of lung cancer?": no finding pointed at, so of two the one of the kinds
-            # the checklist applies to (a nodule, not a strand) is meant; "is that spot cancer?" points at one the
-            # reader sees, and which is asked
+            # the checklist applies to (a nodule, not a strand) is meant, and so is a bare "it" with nothing in
+            # focus when the checklist's signs are counted ("if this were early lung cancer, how many typical signs
+            # does it show?"); "is it malignant?" / "is that spot cancer?" ask of one the reader sees, and which is
+            # asked
             fit = tuple(a for a in res.candidates if anc.fits_kinds(a, checklist_kinds))
             if len(fit) == 1:
                 return anc.Resolution("resolved", fit)

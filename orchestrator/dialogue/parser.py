@@ -128,6 +128,9 @@ class Query:
     unlisted_disease: str | None = None
     # describe_margin: "describe the nodule" asks the whole description (place, size, margin, density), not the margin
     full: bool = False
+    # "what is this?" / "这是什么?" alone: of the finding in focus (its margin, as a pointer alone asks); with none in
+    # focus, of the film (the engine answers with the screening summary, never a diagnosis)
+    what_is_it: bool = False
     # "thanks!" / "hello" / "谢谢": nothing asked; out_of_scope answers in kind ("thanks" | "hello")
     social: str | None = None
     # confidence: the statement whose probability is asked ("how sure about the margin?"): presence | margin | size |
@@ -135,6 +138,9 @@ class Query:
     attribute: str | None = None
     size_op: str | None = None  # "bigger than 1 cm": gt | lt, with size_mm the threshold in mm
     size_mm: float | None = None
+    # "the 12 mm one" / "那个12毫米的" / "the report says 12 mm, but …": a size that says which finding (in mm), not
+    # one asked about or checked
+    size_named_mm: float | None = None
     yes_no: bool = False  # "is it in the inner band?" checks a place, "where is it?" asks one
     # "is the stripe in the lingula?" / "条索影是在下叶吗": the place is what is asked; the finding is named otherwise
     place_checked: bool = False
@@ -186,9 +192,11 @@ class Query:
             "answer_lang": self.answer_lang,
             "social": self.social,
             "full": self.full,
+            "what_is_it": self.what_is_it,
             "unlisted_disease": self.unlisted_disease,
             "size_op": self.size_op,
             "size_mm": self.size_mm,
+            "size_named_mm": self.size_named_mm,
             "yes_no": self.yes_no,
             "place_checked": self.place_checked,
             "elliptical": self.elliptical,
@@ -671,10 +679,11 @@ class _Index:
         self.intent_names = tuple(v.intents)
         self.intents = _Terms(((intent, weight), term) for intent, keywords in v.intents.items()
                               for term, weight in keywords)
-        # find_sign_term: names of two or more characters (four for English), lower-cased, longest wins
-        self.sign_names = _Terms(((sign_id, len(n)), n) for sign_id, names in v.terms.items()
-                                 for n in (name.lower() for name in names)
-                                 if not (len(n) < 2 or (_is_latin(n) and len(n) < 4)))
+        # find_sign_term: names of two or more characters (four for English, or an abbreviation in capitals: "GGO",
+        # "TB"), lower-cased, longest wins
+        self.sign_names = _Terms(((sign_id, len(name)), name.lower()) for sign_id, names in v.terms.items()
+                                 for name in names
+                                 if not (len(name) < 2 or (_is_latin(name) and len(name) < 4 and not name.isupper())))
         self.glossary_names = _Terms(((term_id, len(n)), n) for term_id, names in v.glossary.items()
                                      for n in (name.lower() for name in names)
                                      if len(n) >= 2)
@@ -723,7 +732,9 @@ class _Index:
         self.resembles = re.compile(v.cues["resembles"]) if v.cues.get("resembles") else None
         self.courtesy = re.compile(v.cues["courtesy"]) if v.cues.get("courtesy") else None
         self.report_heading = re.compile(v.cues["report_heading"]) if v.cues.get("report_heading") else None
-        self.history = re.compile(v.cues["history"]) if v.cues.get("history") else None
+        history = "|".join(v.cues[k] for k in ("history", "family_history") if v.cues.get(k))
+        self.history = re.compile(history) if history else None
+        self.family_history = re.compile(v.cues["family_history"]) if v.cues.get("family_history") else None
         self.two_pointers = tuple(re.compile(p) for p in v.cues.get("two_pointers", ()))
         self.descriptor_pointers = tuple((d, re.compile(p)) for d, p in v.cues.get("descriptor_pointers", {}).items()
                                          if not d.startswith("_"))
@@ -930,7 +941,9 @@ _QUESTION_END = re.compile(r"[?？]\s*(?=\S)")
 # ("what about 左边那个": an English opening before Chinese words; "换左边那条看看": another finding tried)
 _ELLIPSIS = re.compile(r"呢\s*[?？]?\s*$|^(?:那|那么)(?!个)|^(?:再|也|换个|换成)(?:看看|看一下|瞧瞧)"
                        r"|^(?:那|那么)?换(?:成|到)?[^,，?？]{1,12}?(?:看看|看一下|瞧瞧)\s*[?？]?\s*$"
-                       r"|^(?:and|what about|how about|same for|and for|now)(?![a-z])")
+                       r"|^(?:and|what about|how about|same for|and for|now)(?![a-z])"
+                       # a correction asks again what was asked: "no, I meant the other one", "不是这个,是左边那个"
+                       r"|^(?:no[,.]?\s*)?i meant(?![a-z])|^no[,.]?\s+(?:the|not)(?![a-z])|^不是(?:这个|那个|它|这)")
 
 
 # "换成下面那条看看呢" / "左边那个也看看呢": trying the question on another finding, the verb asks nothing
@@ -952,15 +965,26 @@ def _blank_try_verbs(text: str) -> str:
 _SIDE_BIAN = re.compile(r"(?<=[右左旁这那两一外内身])边")
 
 
+def first_question(text: str, vocab: Vocabulary) -> str:
+    """The text's first question when it asks something on its own (a keyword of weight 3 or more, a disease whose
+    signs it asks, or the diagnosis), else the whole text: "Is the round spot malignant? and should he do surgery?"
+    and "diagnosis是什么?会不会是lung cancer?" ask the first."""
+    m = _QUESTION_END.search(text)
+    if m is None:
+        return text
+    first = text[: m.start()]
+    ix = vocab.index
+    # (or a value it checks: "the spot is 12 mm, is that right? the round one I mean")
+    if (max(score_intents(first, vocab).values(), default=0.0) >= 3 or _first_key(first, ix.checklists) is not None
+            or ix.cue("diagnosis").any_in(first) or (ix.measure_value is not None and ix.measure_value.search(first))):
+        return first
+    return text
+
+
 def _first_question_scores(text: str, vocab: Vocabulary) -> dict[str, float]:
     """The intent scores of the text's first question when it asks something on its own (a keyword
     of weight 3 or more), else of the whole text."""
-    text = _SIDE_BIAN.sub("侧", text)
-    m = _QUESTION_END.search(text)
-    if m is not None:
-        first = score_intents(text[: m.start()], vocab)
-        if max(first.values(), default=0.0) >= 3:
-            text = text[: m.start()]
+    text = first_question(_SIDE_BIAN.sub("侧", text), vocab)
     # "the report mentioned something at the left base, is that thing smooth-edged?": the statement asks nothing;
     # nor does it when the question after it asks how bad the thing is ("结节边上毛毛的,要紧吗": no margin asked)
     asked = after_statements(text, vocab)
@@ -1002,6 +1026,8 @@ UNREAD_CATEGORIES = frozenset({"bone", "device", "diaphragm_abdomen", "soft_tiss
 UNREAD_SIGNS = frozenset({"adenopathy", "atelectasis"})  # ... and single signs of other categories (lymph nodes, volume loss)
 # confidence: which statement's probability is asked (first match wins)
 _ATTRIBUTE_ASKED = (
+    # "could you have missed a small nodule?" / "会不会漏掉": what the read may have missed, not a statement made
+    ("missed", re.compile(r"\bmiss|漏")),
     ("margin", re.compile(r"margin|edge|border|outline|spicul|lobul|smooth|irregular|边缘|边界|毛刺|分叶|光滑|规则")),
     ("size", re.compile(r"\bsize|\bbig\b|diameter|\bmm\b|\bcm\b|measure|大小|多大|直径|尺寸|测量")),
     ("density", re.compile(r"dens|calcif|cavit|solid|密度|钙化|空洞|实性")),
@@ -1019,8 +1045,11 @@ _LANGUAGE_ASKED = (
 
 
 _SOCIAL = (
-    ("thanks", re.compile(r"^\W*(?:thanks?(?: you)?(?: (?:so|very) much)?|thx|cheers|ok,? thanks?|great,? thanks?|"
-                          r"谢谢(?:你|您)?(?:了)?|多谢|感谢(?:你|您)?)\W*$")),
+    # (with an acknowledgement before and a form of address after: "ok 谢谢 doctor", "thanks doc")
+    ("thanks", re.compile(r"^\W*(?:(?:ok(?:ay)?|好的|好|great|got it)[,，\s]*)?"
+                          r"(?:thanks?(?: you)?(?: (?:so|very) much)?|thx|cheers|"
+                          r"谢谢(?:你|您)?(?:了)?|多谢|感谢(?:你|您)?)"
+                          r"[,，\s]*(?:doctor|doc|dr|医生|大夫|老师)?\W*$")),
     ("hello", re.compile(r"^\W*(?:hello|hi|hey|good (?:morning|afternoon|evening)|你好|您好|嗨|早上好|下午好|晚上好)\W*$")),
 )
 
@@ -1076,6 +1105,21 @@ def attribute_asked(text: str) -> str | None:
     return next((name for name, pattern in _ATTRIBUTE_ASKED if pattern.search(rest)), None)
 
 
+# film_info: how the grey levels are shown ("is the image inverted?", "窗宽窗位多少")
+_DISPLAY_ASKED = re.compile(r"\b(?:window(?:ing|s)?|invert(?:ed)?|negative|monochrome\d?|grey ?scale|gray ?scale|"
+                            r"contrast|brightness)\b|窗宽|窗位|反色|反相|负片|灰阶|对比度|亮度")
+
+
+# film_info: the film's technique ("is the film rotated?", "is the exposure adequate?", "吸气够不够")
+_QUALITY_ASKED = re.compile(r"\b(?:rotat(?:ed|ion)|exposure|penetrat\w*|inspirat\w*|quality|technique|overexposed|"
+                            r"underexposed)\b|曝光|吸气|质量|穿透")
+
+
+def film_attribute(text: str) -> str | None:
+    """What a film_info question asks besides the projection: its technique ("quality") or its display."""
+    return "quality" if _QUALITY_ASKED.search(text) else "display" if _DISPLAY_ASKED.search(text) else None
+
+
 # a change over time: "is the nodule new?", "compared with the previous film", "和去年比有变化吗", "结节长大了吗"
 _NEEDS_PRIOR = re.compile(
     r"\b(?:previous|prior|old|older|earlier|last)\s+(?:films?|x-?rays?|study|studies|images?|radiographs?|scans?|cxrs?"
@@ -1106,7 +1150,9 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
     # "第二个病灶是啥" / "what is A2?": a finding named by its order or number is this film's, never a term
     if not features["term"] and (features["numbered"] or (not strong and (features["references"] or others or features["has_location"]))):
         s["explain_term"] = 0.0
-    elif features["term"] and s.get("explain_term", 0) >= 2 and not features["references"] and (strong or not this_film):
+    # ("what does CTR stand for?": a word of the glossary with a strong cue, of nothing on this film)
+    elif ((features["term"] or (features["glossary"] and strong and not this_film)) and s.get("explain_term", 0) >= 2
+          and not features["references"] and (strong or not this_film)):
         s["explain_term"] += 6 if strong else 3
     # "define cardiothoracic ratio" / "肋膈角是什么": a structure named with an explain cue and nothing asked of it
     # on this film (no lesion, no sign, no other keyword) is the term asked about
@@ -1116,20 +1162,25 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
             and (strong or not any(v > 0 for k, v in scores.items() if k not in ("explain_term", "assess_anatomy")))):
         s["explain_term"] += 6 if strong else 3
     # (not a lesion's distance to it: "条索影跟心缘有没有接触")
+    # (nor a lesion named by its place: "is the left basal opacity close to the heart border?")
     if set(features["anatomy_kinds"]) & {"costophrenic_angle", "heart"} and not (
             features["references"] or features["checklist"]
-            or (lesion_groups(features["descriptors"]) and s.get("measure_relation", 0) > 0)):
+            or ((lesion_groups(features["descriptors"]) or features["lesion_by_place"])
+                and s.get("measure_relation", 0) > 0)):
         s["assess_anatomy"] = s.get("assess_anatomy", 0) + 3
     # "how big is the heart?" / "how wide is the mediastinum?": a size asked of a structure, no lesion named, assesses it
     # ... and so does its outline ("心脏边界清楚吗")
     if features["structure_only"]:
         # (above the margin's or size's own words, "are the hemidiaphragms well defined?", unless a lesion's margin part
-        # is named: "毛刺在肺门侧几点钟方向")
-        asked = max(s.get("size", 0), s.get("describe_margin", 0))
+        # is named: "毛刺在肺门侧几点钟方向"; and above a bare "how is it", "双侧肺门怎么样?")
+        how_is_it = 0 < s.get("screen", 0) <= 1 and not any(v > 0 for k, v in s.items() if k != "screen")
+        asked = max(s.get("size", 0), s.get("describe_margin", 0), 1 if how_is_it else 0)
         s["assess_anatomy"] = s.get("assess_anatomy", 0) + asked + (1 if asked > 0 and not features["margin_part"] else 0)
     if features["checklist"]:  # a disease named; "像肺结核吗" / "resembles TB": asked whether the film looks like it
         s["sign_checklist"] = s.get("sign_checklist", 0) + (4 if features["resembles"] else 2)
     _cue_bonuses(s, scores, features)
+    if features["term_defined"]:
+        s["explain_term"] = max(s.values(), default=0.0) + 1
     if features["anatomy"] and s.get("measure_relation", 0) > 0:
         s["measure_relation"] += 1
     if features["pair"] and s.get("compare", 0) > 0:  # "A1 vs A2 size": two findings named with a compare word
@@ -1138,6 +1189,9 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
     if best < 1:  # nothing but a question frame ("is it …?") scored
         return _fallback_intent(features), True
     return next(i for i in _TIE_ORDER if s.get(i, 0.0) == best), False
+
+
+_PLACE_GLOSSARY = frozenset({"glossary:lung_bands", "glossary:lung_zones"})
 
 
 def _term_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
@@ -1155,8 +1209,10 @@ def _term_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
         if features["references"] and not features["term"]:  # "它到底是个啥?": this finding's diagnosis, not a term
             s["explain_term"] = 0.0
     # "Explain cardiothoracic ratio": a term, nothing of this film pointed at, and the question opens with "explain"
+    # (a zone's or band's own words are no place on this film: "explain inner / middle / outer band zoning")
+    placed = features["has_location"] and features["glossary"] not in _PLACE_GLOSSARY
     if features["explain_opening"] and (term_asked or (features["glossary"] and not (
-            features["references"] or features["has_location"] or lesion_groups(features["descriptors"])))):
+            features["references"] or placed or lesion_groups(features["descriptors"])))):
         s["explain_term"] = max(s.get("explain_term", 0.0), max(s.values(), default=0.0) + 1)
 
 
@@ -1209,6 +1265,31 @@ def _relation_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
 
 
 # a pointer whose noun is a lesion's, colloquial or not ("that lump", "this spot", "the shadow")
+_PERSON_AFTER = re.compile(r"\s*(?:病人|患者|病患|人|孩子|小孩|老人|patient|guy|man|woman|kid|child|person|lady|gentleman)")
+
+
+def _of_a_person(text: str, ref: str) -> bool:
+    """Every use of the pointer word in the text is a person's determiner ("这个病人", "this patient")."""
+    spots = find_term(text, ref)
+    return bool(spots) and all(_PERSON_AFTER.match(text, p + len(ref)) for p in spots)
+
+
+# "what is this?" / "这是什么?" on its own (Query.what_is_it)
+_WHAT_IS_THIS = re.compile(r"^\s*(?:so |and |ok,? )?what(?:'s| is) (?:this|that|it)\s*[?？!.]*\s*$"
+                           r"|^\s*(?:那)?这(?:个)?(?:到底)?是(?:什么|啥)(?:东西)?\s*[?？!！。]*\s*$")
+# "the spiculated one" / "the calcified one": a finding named by a word and "one"
+_ONE_POINTER = re.compile(r"(?<![a-z])the\s+(?:[a-z-]+\s+){1,2}one(?![a-z])")
+# "the RML lesion" / "右中叶病灶": a lesion named by its place, whose content is asked about ("any cavitation in the
+# RML lesion?"), not a kind of lesion looked for in that place ("any cavitation in the RML?")
+_LESION_BY_PLACE = re.compile(r"(?<![a-z])(?:the|this|that)\s+(?:[a-z0-9-]+\s+){1,3}(?:lesion|opacity|shadow|spot|lump|"
+                              r"finding|abnormality)(?![a-z])"
+                              r"|(?:叶|肺|野|带)(?:的|那个|那处|这个|这处)?(?:病灶|病变|阴影|肿块)")
+# "the lump in the right middle lobe", "the spot at the left base": a lesion named by a plain noun and its place
+_LESION_IN_PLACE = re.compile(r"(?<![a-z])(?:the|that|this)\s+(?:lesion|opacity|shadow|spot|lump|thing|finding)\s+"
+                              r"(?:in|at|on|near|over)\s")
+# "both hila", "both costophrenic angles": a pair of structures, not the two findings
+_BOTH_STRUCTURES = re.compile(r"(?<![a-z])both\s+(?:the\s+)?(?:hila|hilums?|hilar|costophrenic|cp angles|hemidiaphragms?|"
+                              r"diaphragms?|domes?|apices|lung apices)(?![a-z])")
 _LESION_POINTER = re.compile(r"(?<![a-z])(?:this|that|the)\s+(?:(?:little|small|big)\s+)?"
                              r"(?:lesion|nodule|opacity|shadow|spot|strand|mass|lump|thing)s?(?![a-z])")
 
@@ -1255,7 +1336,9 @@ def _screen_bonuses(s: dict[str, float], scores: dict[str, float], features: dic
     # "锁骨下区有没有异常" / "anything behind the heart?": a region where lesions hide, looked in
     if features["presence"] and not features["lesion_talk"] and set(features["anatomy_kinds"]) & _HIDING_PLACES:
         s["screen"] = s.get("screen", 0) + 3
-    if features["presence"] and features["descriptors"] and not (features["references"] or features["relative"]):
+    # (not of a finding a pointer names: "does the spiculated one have any notches?")
+    if (features["presence"] and features["descriptors"] and not (features["references"] or features["relative"]
+                                                                   or features["pointer_named"])):
         s["screen"] = s.get("screen", 0) + 3
     # "is there a peripheral lesion?" / "any opacity in the right lung?": a lesion looked for, none pointed at
     if features["lesion_looked_for"] and not features["pointed"]:
@@ -1451,6 +1534,9 @@ def proximity_cue(text: str, vocab: Vocabulary) -> tuple[str, str] | None:
     return (found[0], found[1]) if found else None
 
 
+_ENDS_AFTER_LANDMARK = re.compile(r"\s*(?:borders?|margins?|edges?|region|area|wall|domes?|angles?)?\s*[?？.!。！]*\s*$")
+
+
 def _proximity_match(text: str, vocab: Vocabulary) -> tuple[str, str, int, int] | None:
     """``proximity_cue`` with the span of the text that says it."""
     ix = vocab.index
@@ -1460,8 +1546,11 @@ def _proximity_match(text: str, vocab: Vocabulary) -> tuple[str, str, int, int] 
                 groups = m.groupdict()
                 # (in its own clause: "the patient is anxious. is the left-sided shadow near the diaphragm?")
                 clause = ix.clause_end.split(text[: m.start()])[-1] if ix.clause_end is not None else text[: m.start()]
-                if groups.get("ptr") not in (None, "one") and _PREDICATE_SUBJECT.match(clause):
-                    continue  # "is the nodule near the pleura?" asks whether it is
+                if _PREDICATE_SUBJECT.match(clause) and (groups.get("ptr") not in (None, "one")
+                                                         or _ENDS_AFTER_LANDMARK.match(text, m.end())):
+                    # "is the nodule near the pleura?" asks whether it is, and so does "is the round one close to
+                    # the heart border?", which asks nothing after it ("is the one near the diaphragm smooth?" does)
+                    continue
                 return ix.proximity_cue_of[m.group("cue")], ix.landmark_of[m.group("lm")], m.start(), m.end()
     # "the lateral one" lies farthest from the midline, "the medial one" nearest to it
     for cue, pattern in ix.midline_patterns:
@@ -1621,7 +1710,35 @@ def after_statements(text: str, vocab: Vocabulary) -> str:
         start = m.end()
     if start and _TAG_ONLY.match(text, start):  # "you said A1 was 12 mm, right?": the statement is what is asked
         return text
+    # ... and so it is when what follows the tag only says which finding ("…, is that right? the round one I mean")
+    tag = _TAG_THEN.match(text, start) if start else None
+    if tag is not None and not ix.asks.search(text[tag.end():]):
+        return text
     return text[start:] if start and ix.asks.search(text[start:]) else text
+
+
+_VALUE = r"(\d+(?:\.\d+)?)\s*(mm|cm|millimet\w*|centimet\w*|毫米|厘米|公分)"
+# "the 12 mm one", "that 2.5 cm lesion"; "那个12毫米的", "12mm的结节" (never a threshold: "大于10毫米的结节")
+_SIZE_POINTER = re.compile(
+    r"(?<![a-z])(?:the|that|this)\s+" + _VALUE + r"\s+(?:one|nodule|lesion|opacity|strand|thing|spot|finding|lump|mass|"
+    r"measurement|reading)s?(?![a-z])"
+    r"|(?<![\d.大小于过到上下>＜<])(?<!超过)(?<!不到)(?<!多于)(?<!少于)" + _VALUE + r"\s*(?:的|那个|大的|长的)(?!吗|呢|么)")
+
+
+def size_named(text: str, stated: str) -> tuple[float | None, str]:
+    """A size that says which finding ("the 12 mm one", "那个12毫米的", or a value in a statement before the
+    question: "the report says 12 mm, but is the edge spiky?"), in mm, and the text with the pointer blanked."""
+    m = _SIZE_POINTER.search(text)
+    if m is not None:
+        groups = [g for g in m.groups() if g is not None]
+        blanked = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end():]
+        return _in_mm(float(groups[0]), groups[1]), blanked
+    m = re.search(_VALUE, stated)
+    return (_in_mm(float(m.group(1)), m.group(2)) if m else None), text
+
+
+def _in_mm(value: float, unit: str) -> float:
+    return value * 10 if unit.startswith(("cm", "centimet", "厘米", "公分")) else value
 
 
 def drop_report_heading(text: str, vocab: Vocabulary) -> str:
@@ -1639,6 +1756,8 @@ def drop_report_heading(text: str, vocab: Vocabulary) -> str:
 
 
 # a tag that asks only whether what was said is so ("…, right?" once its "right" is blanked, "对吧", "is that correct?")
+_TAG_THEN = re.compile(r"\s*(?:is that|isn't it|is it|isn't that|correct|true|对吧|对吗|是吗|是吧|对不对|没错吧|没错吗)"
+                       r"(?:\s*right)?\s*[?？]")
 _TAG_ONLY = re.compile(r"\s*(?:(?:is that|isn't it|is it|isn't that|am i|correct|true|yes|no|对吧|对吗|是吗|是吧|对不对|没错吧|没错吗)"
                        r"\s*)*[?？!.。]*\s*$")
 
@@ -1676,6 +1795,36 @@ _COMPARED_WITH_FIRST = re.compile(r"^(?:那|那么)?(?:跟|和|与|同)[^,，?�
                                   r"|^(?:when |if )?(?:compared (?:with|to)|relative to|in comparison (?:with|to))\s[^,?]{1,40}?,")
 
 
+# "than" between two findings ("is it smoother than the nodule?", "它比那个圆的大吗"; not 比较, 比例, 心胸比)
+_THAN = re.compile(r"(?<![a-z])than(?![a-z])|(?<!胸)比(?![较例率值起如方])")
+_OPENS_WITH_THAN = re.compile(r"^(?:那|那么)?比(?![较例率值起如方])")
+
+
+def _it_and_other(text: str, mentions: tuple[str, ...], other: bool, it_and_other: bool) -> tuple[bool, tuple[str, ...]]:
+    """Whether "it" and "the other one" are two findings, and the mentions to match: "和另一个比呢" / "compared with
+    the other one?" sets the one in focus beside the other; in "what about the other one, how far is it from its
+    hilum?" "it" after "the other one" is that one, unless the two are compared ("compared with the other one, is
+    it bigger?", "than")."""
+    if other and not it_and_other and mentions == ("other",) and _COMPARED_WITH_FIRST.match(text):
+        return True, ("focus", "other")
+    if it_and_other and mentions[:1] == ("other",) and not (_COMPARED_WITH_FIRST.match(text) or _THAN.search(text)):
+        return False, tuple(m for m in mentions if m != "focus")
+    return it_and_other, mentions
+
+
+def _beside_focus(text: str, mentions: tuple[str, ...]) -> tuple[tuple[str, ...], bool]:
+    """The mentions, with the one in focus first where "比条索影大吗" leaves it unnamed, and whether the one in focus
+    is set beside another finding: "它比下面那个大吗" / "它跟 A2 比呢" (one beside it, or named by its number), or one
+    named by its kind in a clause that opens with what it is compared with ("跟结节比,它更大吗") or after "than"
+    ("is it smoother than the nodule?", "它比那个圆的大吗")."""
+    if _OPENS_WITH_THAN.match(text) and "focus" not in mentions and any(m.startswith("d:") for m in mentions):
+        mentions = ("focus", *mentions)
+    by_kind = _COMPARED_WITH_FIRST.match(text) is not None or _THAN.search(text) is not None
+    beside = "focus" in mentions and any(m.startswith(("rel:", "d:") if by_kind else "rel:")
+                                         or (m[:1] in "AF" and m[1:].isdigit()) for m in mentions)
+    return mentions, beside
+
+
 def named_mentions(text: str, vocab: Vocabulary, pointer_spans: list[tuple[str, tuple[int, int]]]) -> tuple[str, ...]:
     """The findings the question names, in the order it names them (``Query.mentions``)."""
     ix = vocab.index
@@ -1701,9 +1850,11 @@ def named_mentions(text: str, vocab: Vocabulary, pointer_spans: list[tuple[str, 
             end = p + len(t)
             if text[end:end + 1] in ("俩", "们"):  # "它俩" / "它们": both, not the one in focus
                 continue
-            # "this nodule" / "这个结节": the pronoun is the named finding's determiner, not a finding of its own;
-            # "它上面那个": the finding the position is taken from, not a finding named apart
-            if not any(a <= p < b or (name.startswith("d:") and end <= a <= end + 2)
+            # "this nodule" / "这个结节": the pronoun is the named finding's determiner, not a finding of its own
+            # ("它跟结节比" / "它比结节长吗": "it" determines nothing); "它上面那个": the finding the position is taken
+            # from, not a finding named apart
+            determiner = t not in ("它", "it")
+            if not any(a <= p < b or (name.startswith("d:") and determiner and end <= a <= end + 2)
                        or (name.startswith("rel:") and end <= a <= end + 1 and not text[end:a].strip())
                        for a, b, name in taken):
                 found.append((p, end, "focus"))
@@ -1762,6 +1913,23 @@ _TWO_AXES = re.compile(r"长径.{0,3}短径|短径.{0,3}长径|长短径|长轴.
                        r"long and short ax[ei]s|long and short diameters?")
 # "Explain cardiothoracic ratio" / "解释一下心胸比": the question opens by asking for an explanation
 _EXPLAIN_OPENING = re.compile(r"^\s*(?:(?:please|pls|can you|could you)\s+)?explain\b|^\s*(?:请)?解释")
+# "CTR 是什么?" / "胸片上说的外带是指哪里?": the whole question is "<words> is what / means where"
+_ZH_WHAT_MEANS = re.compile(r"^(?P<named>[^,，;；?？]{1,24}?)(?:是指|指的是)(?:哪里|哪儿|什么|啥)?[?？。!！\s]*$"
+                            r"|^(?P<named2>[^,，;；?？]{1,24}?)(?:是什么|是啥|是个啥)(?:意思)?[?？。!！\s]*$"
+                            # ... and in English with no article or an indefinite one: "what's an air bronchogram?"
+                            # ("what is the cardiothoracic ratio?" asks this film's)
+                            r"|^(?:so |and |ok,? )?(?:what(?:'s| is| are)|define)\s+(?:an?\s+)?"
+                            r"(?!(?:the|this|that|these|those|its?|in|on|at|near|behind|inside|around|going|wrong|there)\s)"
+                            r"(?P<named3>[a-z][a-z' -]{1,40}?)\s*[?.!]*\s*$")
+
+
+def term_defined(text: str, vocab: Vocabulary, named_term: str | None) -> bool:
+    """A term (of the signs or the glossary) is the whole subject of a "what is / what does it mean"."""
+    m = _ZH_WHAT_MEANS.match(text.strip())
+    if m is None or named_term is None:
+        return False
+    subject = m.group("named") or m.group("named2") or m.group("named3") or ""
+    return named_term in (find_sign_term(subject, vocab), find_glossary_term(subject, vocab))
 
 
 def _not_on_this_film(intent: str, by_fallback: bool, text: str, scores: dict[str, float], features: dict[str, Any],
@@ -1805,6 +1973,12 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "the one near the diaphragm" says which finding, not what is asked of it: its words ("near", "靠近",
     # "肺尖") ask no distance and name no zone
     rest = text[: near[2]] + " " * (near[3] - near[2]) + text[near[3]:] if near else text
+    pointer_mm, rest = size_named(rest, text[: len(text) - len(after_statements(text, v))])
+    # (its value and unit ask no size and check none: "is the 12 mm one smooth?")
+    valued = size_named(text, "")[1]
+    # "心脏有没有变大 我爸有高血压": a relative's condition asks nothing
+    if ix.family_history is not None:
+        rest = ix.family_history.sub(lambda m: " " * len(m.group(0)), rest)
     # "sorry if this is a silly question, but …" / "不好意思": courtesy asks nothing
     if ix.courtesy is not None:
         rest = ix.courtesy.sub(lambda m: " " * len(m.group(0)), rest)
@@ -1813,10 +1987,13 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "Ａ２" (full-width) is A2
     ids = tuple(f"{m.group(1).upper()}{int(m.group(2))}"
                 for m in _ANCHOR_ID.finditer(unicodedata.normalize("NFKC", question)))
-    refs = tuple(dict.fromkeys(_references(text, v) + ids))
+    # "这个病人是不是得了肺癌?" / "this patient": a demonstrative of a person points at no finding
+    refs = tuple(r for r in dict.fromkeys(_references(text, v) + ids) if not _of_a_person(text, r))
     # "我阿公以前有肺结核" / "history of TB": a disease in the patient's history is not the checklist asked
     history = ix.history
-    checklist = _first_key(history.sub(lambda m: " " * len(m.group(0)), text) if history else text, ix.checklists)
+    asked_first = first_question(text, v)  # (a disease named only in a second question is not asked)
+    checklist = _first_key(history.sub(lambda m: " " * len(m.group(0)), asked_first) if history else asked_first,
+                           ix.checklists)
     term = find_sign_term(text, v)
     # "what is the hilum?": a word of anatomy or of the film's conventions, explained when nothing else is asked
     glossary = None if term else find_glossary_term(text, v)
@@ -1828,7 +2005,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     pointer_spans = [(d, m.span()) for d, pattern in ix.descriptor_pointers for m in pattern.finditer(text)]
     for d, (a, b) in pointer_spans:
         # "钙化结节" is one pointer; "结节里面有没有钙化灶" names the lesion apart from the content asked about
-        named_apart = bool(lesion_groups(tuple(_all_keys(text[:a] + " " * (b - a) + text[b:], ix.descriptors))))
+        # ... and so does "the lump in the right middle lobe" ("does the lump in the RML have a cavity inside?")
+        apart = text[:a] + " " * (b - a) + text[b:]
+        named_apart = bool(lesion_groups(tuple(_all_keys(apart, ix.descriptors)))) or bool(_LESION_IN_PLACE.search(apart))
         # "solid or ground-glass?" / "实性还是磨玻璃结节": a choice offered is asked about, not pointed with
         offered = bool(_ALTERNATION.search(text[max(0, a - 4):a]) or _ALTERNATION.match(text[b:].lstrip()))
         if d not in descriptors and not (named_apart and d in _CONTENT_POINTERS) and not offered:
@@ -1850,26 +2029,31 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     respectively = ix.cue("respectively")
     # ... and so is "它的长径和短径分别是多少" / "its length and width respectively": two axes named, of one finding
     own_axes = len(lesion_groups(descriptors)) == 1 or (len(lesion_groups(descriptors)) == 0 and bool(_TWO_AXES.search(text)))
-    both_words = [t for t, _ in ix.both_reference.found(text) if not (respectively.any_in(t) and own_axes)]
+    # "are both hila normal?": "both" of a pair of structures points at no lesion
+    structures = bool(_BOTH_STRUCTURES.search(text))
+    both_words = [t for t, _ in ix.both_reference.found(text)
+                  if not ((respectively.any_in(t) and own_axes) or (structures and t == "both"))]
     both = bool(both_words) or any(p.search(text) for p in ix.two_pointers)
     other = ix.other_reference.any_in(text)
     # "it … the other one" names two findings, as "A1 … A2" or "the nodule … the strand" do
     it_and_other = other and any(r not in ix.other_reference.lows for r in refs)
     mentions = tuple(m for m in named_mentions(text, v, pointer_spans) if not m.startswith("d:") or m[2:] in descriptors)
     # "和另一个比呢" / "compared with the other one?": the other one compared with, the one in focus asked about
-    if other and not it_and_other and mentions == ("other",) and _COMPARED_WITH_FIRST.match(text):
-        it_and_other, mentions = True, ("focus", "other")
+    it_and_other, mentions = _it_and_other(text, mentions, other, it_and_other)
     ordinals = {m for m in mentions if m.startswith("ord:")}
     # "the second abnormality" / "第二个病灶": says which finding; its noun asks nothing ("abnormality" no screening)
     for m in _ORDINAL_NOUN.finditer(rest):
         if any(rest[: m.start()].rstrip().endswith(t) for _, t, _ in ix.ordinals.found_terms(rest[: m.start()])):
             rest = rest[: m.start()] + " " * (m.end() - m.start()) + rest[m.end():]
     which_lesion = ix.which_lesion is not None and bool(ix.which_lesion.search(text))
-    # "它比下面那个大吗" / "它跟 A2 比呢": the one in focus and one beside it, or one named by its number
-    beside_focus = "focus" in mentions and any(m.startswith("rel:") or (m[:1] in "AF" and m[1:].isdigit())
-                                               for m in mentions)
-    # "is the upper one bigger than the lower one?": two findings by their positions
-    two_positions = len({m for m in mentions if m.startswith("rel:")}) >= 2
+    # "is the one above it smaller?": the one by its position, set beside the one in focus it is taken from
+    beside_position = (len(mentions) == 1 and mentions[0].startswith("rel:") and threshold is None
+                       and any(r in ("it", "它") for r in refs) and ix.cue("comparatives").any_in(text))
+    mentions, beside_focus = _beside_focus(text, (*mentions, "focus") if beside_position else mentions)
+    # "is the upper one bigger than the lower one?" / "the right lung lesion … the left lung lesion": two findings by their
+    # positions or sides
+    two_positions = (len({m for m in mentions if m.startswith("rel:")}) >= 2
+                     or len({m for m in mentions if m.startswith("side:")}) >= 2)
     # two lobes named ("is the LLL thing bigger than the RML nodule"): a finding in each
     pair = (len(set(ids)) >= 2 or both or len(lesion_groups(descriptors)) >= 2 or it_and_other or len(ordinals) >= 2
             or which_lesion or len(set(_all_keys(text, ix.lobes))) >= 2 or beside_focus or two_positions)
@@ -1877,7 +2061,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     relative = _first_key(text, ix.relative_positions)
     whole_lungs = ix.cue("whole_lungs").any_in(text)
     # "both" in "both lungs" points at no lesion
-    lesion_refs = tuple(r for r in refs if not (whole_lungs and f"{r} lung" in text))
+    lesion_refs = tuple(r for r in refs if not ((whole_lungs and f"{r} lung" in text) or (structures and r == "both")))
     lesion_talk = bool(lesion_refs or ids or lesion_groups(descriptors) or relative)
     signs = find_sign_questions(text, anatomy_kinds, v, lesion_talk)
     presence = ix.cue("presence").any_in(text)
@@ -1909,11 +2093,12 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "lesion_sign": (presence or bool(_YES_NO.search(raw))) and ix.cue("lesion_signs").any_in(text),
         "margin_part": _margin_part(text, v),
         # "so the nodule is the more worrying one?": which of the findings is worse
-        "compare": _compare_cue(text, v, pair) or bool(ix.more_of_concern and ix.more_of_concern.search(text)),
+        "compare": (_compare_cue(text, v, pair) or beside_position
+                    or bool(ix.more_of_concern and ix.more_of_concern.search(text))),
         "size_op": threshold[0] if threshold else None,
         # "is the nodule 12 mm?" checks a value; "the report says 12 mm, but is the edge spiky?" does not
-        "measure_value": ix.measure_value is not None and bool(ix.measure_value.search(after_statements(text, v))),
-        "units": sum(w for w, _ in ix.unit_keywords.found(text)),  # in keyword order, as the original sum
+        "measure_value": ix.measure_value is not None and bool(ix.measure_value.search(after_statements(valued, v))),
+        "units": sum(w for w, _ in ix.unit_keywords.found(valued)),  # in keyword order, as the original sum
         "landmark": sorted(set(anatomy_kinds) & ix.relation_landmarks),
         "lesion_talk": lesion_talk,
         # a structure Hilum assesses (heart, hilum, mediastinum, ...) and no lesion, named or located
@@ -1931,7 +2116,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         # "Any consolidation in the left upper zone?" / "右上肺野有没有 mass 或者 cavity": a kind of lesion looked
         # for in a region (not a content asked of a lesion named there: "右肺结节有没有钙化")
         "kind_in_region": (presence and not (pointed or checklist) and any(loc[k] for k in ("lesion_side", "lobe", "zone"))
-                           and ix.cue("lesion_kinds").any_in(text)
+                           and ix.cue("lesion_kinds").any_in(text) and not _LESION_BY_PLACE.search(text)
                            and (not named_lesion or _kinds_offered(text, v))),
         # "any nodules?" / "有没有钙化结节" / "there's a mass anywhere?": a kind of lesion is what the presence word asks for
         "kind_asked": asked == "lesion" and not signs,  # "is there any consolidation?" asks the sign
@@ -1943,6 +2128,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "material_compared": ix.material_compared is not None and bool(ix.material_compared.search(text)),
         "suspicion": ix.cue("suspicion").any_in(text),
         "lesion_pointer": bool(_LESION_POINTER.search(text)),
+        "pointer_named": bool(_ONE_POINTER.search(text)),
+        "lesion_by_place": bool(_LESION_BY_PLACE.search(text)),
         "concern": ix.cue("concern").any_in(text),
         "lesion_looked_for": ix.lesion_looked_for is not None and bool(ix.lesion_looked_for.search(text)),
         "which_region": ix.which_region is not None and bool(ix.which_region.search(text)),
@@ -1951,8 +2138,12 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
             ix.cue("show_named").any_in(text) and (pointed or bool(lesion_groups(descriptors)) or loc["lesion_side"] is not None)),
         "explain_not": ix.cue("explain_not").any_in(text),
         "explain_opening": bool(_EXPLAIN_OPENING.search(text)),
+        # (of nothing this film shows in particular: no finding pointed at, numbered or named by its kind)
+        "term_defined": (not (refs or ids or lesion_groups(descriptors))
+                         and term_defined(text, v, term or glossary)),
         "glossary": glossary,
-        "elliptical_form": bool(_ELLIPSIS.search(text)),
+        # (after courtesy: "ok, and the other one?")
+        "elliptical_form": bool(_ELLIPSIS.search(text) or _ELLIPSIS.search(rest.lstrip())),
         # (a clock position with no part of the margin named apart from the clock itself)
         "clock_from_landmark": (bool(_CLOCK.search(text)) and bool(set(anatomy_kinds) & ix.relation_landmarks)
                                 and not _margin_part(_CLOCK.sub(" ", text), v)),
@@ -1997,14 +2188,16 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         it_and_other=it_and_other,
         signs=signs if intent == "assess_anatomy" else (),
         needs_prior=needs_prior,
-        attribute=attribute_asked(text) if intent == "confidence" else None,
+        attribute=attribute_asked(text) if intent == "confidence" else film_attribute(text) if intent == "film_info" else None,
         answer_lang=answer_lang,
         social=social,
         full=intent == "describe_margin" and whole_description(text),
+        what_is_it=bool(_WHAT_IS_THIS.match(text)),
         unlisted_disease=unlisted_disease(text) if intent == "sign_checklist" and not checklist else None,
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=threshold[0] if threshold and intent == "size" else None,
         size_mm=threshold[1] if threshold and intent == "size" else None,
+        size_named_mm=pointer_mm,
         yes_no=bool(_YES_NO.search(raw)),
         place_checked=intent == "locate" and not features["show"] and bool(_PLACE_CHECK.search(raw)),
         elliptical=elliptical,

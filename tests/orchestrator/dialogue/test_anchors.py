@@ -152,3 +152,17 @@ def test_two_findings_pointed_at_are_both_bound(facts: Any) -> None:
         query = parse(q)
         assert query.both and query.intent in ("measure_relation", "compare"), q
         assert [a.id for a in anc.resolve_findings(reg, query).anchors] == ["A1", "A2"], q
+
+
+def test_a_size_named_says_which_finding(facts: Any) -> None:
+    reg = registry(facts)
+    for question, want in (("is the 12 mm one smooth?", "A1"), ("那个12毫米的边缘光滑吗", "A1"),
+                            ("how far is the 25 mm one from the diaphragm?", "A2"),
+                            ("I saw the report says 12 mm, but is the edge spiky?", "A1")):
+        q = parse(question)
+        assert q.size_named_mm is not None and q.intent != "size", question
+        res = anc.resolve_findings(reg, q)
+        assert [a.id for a in res.anchors] == [want], question
+    # a size that fits no finding rules none out (a size quoted from elsewhere may be measured otherwise)
+    assert anc.resolve_findings(reg, parse("is the 40 mm one smooth?")).outcome == "ambiguous"
+    assert parse("大于10毫米的结节要随访吗").size_named_mm is None  # a threshold, not a pointer

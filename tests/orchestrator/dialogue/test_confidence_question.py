@@ -46,3 +46,13 @@ def test_why_a_finding_is_only_possibly_there(question: str, ask: Callable[..., 
     turn = ask(question, lang="zh" if "为什么" in question else "en")
     assert turn.intent == "confidence" and [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A2"]
     assert ("0.70" in turn.answer.text) and ("hedged" in turn.answer.text or "措辞保留" in turn.answer.text)
+
+
+@pytest.mark.parametrize("question", ["could you have missed anything?", "会不会漏掉小的 nodule?", "did you miss a nodule?"])
+def test_what_may_be_missed_is_said_of_the_read_not_of_a_finding(question: str, ask: Callable[..., Any]) -> None:
+    turn = ask(question)
+    assert (turn.intent, parse(question).attribute) == ("confidence", "missed")
+    assert not [a for a in turn.anchors if a["kind"] == "finding"] and not turn.clarification
+    text = turn.answer.text
+    assert ("8 mm" in text) and ("not been measured" in text or "没有测定" in text)
+    assert "ruled out" in text or "排除" in text

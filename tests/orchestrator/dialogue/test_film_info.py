@@ -90,3 +90,22 @@ def test_describe_a_finding_gives_place_size_margin_and_density(question: str, l
     assert turn.measurements and turn.measurements[0]["kind"] == "diameter"
     margin_only = ask("Describe the edges of the RML lesion.")
     assert [s["kind"] for s in margin_only.answer.sections][:2] == ["margin", "density"]
+
+
+@pytest.mark.parametrize(("question", "attribute"), [
+    ("这是 PA 位还是 AP 位?", None), ("Was this taken AP, like a bedside film?", None),
+    ("图像是反色显示的吗?窗宽窗位多少?", "display"), ("what window are you using?", "display"),
+    ("Is the film rotated, and is the exposure adequate?", "quality"), ("吸气够不够?", "quality"),
+])
+def test_projection_display_and_technique_are_asked_of_the_film(question: str, attribute: str | None) -> None:
+    """They were out of scope (projection words from before film_info existed) or a screening."""
+    q = parse(question)
+    assert (q.intent, q.attribute) == ("film_info", attribute)
+
+
+def test_the_answer_says_how_the_film_is_shown_and_that_technique_is_not_graded(ask: Callable[..., Any]) -> None:
+    shown = ask("what window are you using?").answer.text
+    assert "0.5–99.5 percentiles" in shown and "not by the file's window" in shown
+    assert "technique" not in shown
+    graded = ask("吸气够不够?", lang="zh").answer.text
+    assert "不评价投照质量" in graded and "百分位" not in graded

@@ -59,3 +59,28 @@ def test_a_lesion_checklist_asked_of_no_finding_takes_the_one_of_its_kinds(ask: 
     assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A1"]  # the nodule, not the strand
     # a finding pointed at ("that spot") is the reader's own: which one is asked
     assert ask("is that spot cancer?").clarification
+
+
+def test_a_checklist_asked_of_both_findings_answers_each_or_says_it_is_not_for_that_kind(ask: Callable[..., Any]) -> None:
+    turn = ask("两个都是良性的吗", lang="zh")
+    assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A1", "A2"]
+    kinds = [s["kind"] for s in turn.answer.sections]
+    assert "checklist_not_applicable" in kinds  # the strand is no nodule: not checked against the nodule's signs
+    assert "A2" in next(s["text"] for s in turn.answer.sections if s["kind"] == "checklist_not_applicable")
+
+
+def test_a_bare_it_counts_the_one_nodules_signs_but_a_yes_no_about_it_asks_which(ask: Callable[..., Any]) -> None:
+    counted = ask("If this were early lung cancer, how many typical signs does it show?")
+    assert [a["id"] for a in counted.anchors if a["kind"] == "finding"] == ["A1"] and not counted.clarification
+    assert ask("Is it malignant?").clarification
+
+
+@pytest.mark.parametrize(("question", "term"), [
+    ("CTR 是什么?", "glossary:cardiothoracic_ratio"), ("胸片上说的外带是指哪里?", "glossary:lung_bands"),
+    ("what is the RML, like which part of the lung is that", "glossary:lobe"), ("What's an air bronchogram?", "air_bronchogram"),
+    ("GGO 是什么", "ground_glass_pattern"), ("What does CTR stand for?", "glossary:cardiothoracic_ratio"),
+])
+def test_a_term_as_the_whole_subject_of_what_is_it_is_defined(question: str, term: str) -> None:
+    q = parse(question)
+    assert (q.intent, q.term) == ("explain_term", term)
+    assert parse("What's the cardiothoracic ratio?").intent == "assess_anatomy"  # this film's ratio

@@ -376,6 +376,33 @@ def test_typo_correction_from_the_v10_set(word: str, corrected: str) -> None:
 
 
 @pytest.mark.parametrize(("question", "intent"), [
+    ("Are both hila normal?", "assess_anatomy"),  # "both" of two structures, not the two findings
+    ("双侧肺门怎么样?", "assess_anatomy"),
+    ("Any cavitation in the RML lesion?", "density"),  # a lesion named by its place: its content asked
+    ("Any cavitation in the RML?", "screen"),  # a kind looked for in a place
+    ("How much radiation did this X-ray give me?", "out_of_scope"), ("这个需要吃消炎药吗?", "out_of_scope"),
+    ("Dx?", "screen"), ("有无 PTX", "assess_anatomy"), ("ok 谢谢 doctor", "out_of_scope"),
+    ("心脏有没有变大 我爸有高血压", "assess_anatomy"),  # a relative's condition asks nothing
+    ("所以最后的diagnosis是什么?会不会是lung cancer?", "screen"),  # of two questions, the first
+    ("Is the round spot malignant? and should he do surgery?", "sign_checklist"),
+    ("Is the left basal opacity close to the heart border?", "measure_relation"),
+    ("is the round one close to the heart border?", "measure_relation"),  # nothing asked after the landmark
+    ("is the one near the diaphragm smooth?", "describe_margin"),  # ... here the landmark says which one
+    ("Does the spiculated one have any notches?", "describe_margin"),
+    ("自动筛查靠得住吗?", "confidence"), ("你确定它边缘是光滑的吗?", "confidence"),
+    ("Certainty on the 12 mm measurement?", "confidence"),
+])
+def test_general_rules_from_the_v15_to_v19_sets(question: str, intent: str) -> None:
+    assert parse(question).intent == intent
+
+
+def test_a_person_named_with_this_is_no_finding() -> None:
+    assert parse("这个病人是不是得了肺癌?").references == ()
+    assert parse("does this patient have cancer?").references == ()
+    assert parse("这个是不是肺癌").references == ("这个",)
+
+
+@pytest.mark.parametrize(("question", "intent"), [
     ("结节有没有分页", "describe_margin"),  # a Chinese homophone typo ("分页" for 分叶)
     ("它直经多少", "size"),
     ("The report says a 12 mm nodule. Is it spiculated?", "describe_margin"),  # "a 12 mm" is a value, not A12
@@ -514,7 +541,7 @@ def test_calcified_pointer_and_predicate() -> None:
     ("Which anterior rib does the strand overlie?", "locate"),  # a rib level is a place
     ("条索影在第几rib水平", "locate"),
     ("右下那块到底是啥", "screen"),  # a finding's diagnosis: the screening summary, never a term
-    ("Is this film AP or PA?", "out_of_scope"),
+    ("Is this film AP or PA?", "film_info"),  # out of scope until the film_info intent answered the projection
     ("what colour is the strand?", "density"),
     ("Are the nodule and the strand the same density?", "compare"),
     ("Are the bones intact?", "assess_anatomy"),  # "bones" is no typo of "ones"

@@ -137,8 +137,9 @@ def test_sign_term_is_the_first_longest_name() -> None:
     def plain(text: str) -> str | None:
         best: tuple[int, str] | None = None
         for sign_id, names in v.terms.items():
-            for n in (name.lower() for name in names):
-                if len(n) < 2 or (not P._CJK.search(n) and len(n) < 4):
+            for name in names:  # (an English name under four letters only as an abbreviation: "GGO", "TB")
+                n = name.lower()
+                if len(n) < 2 or (not P._CJK.search(n) and len(n) < 4 and not name.isupper()):
                     continue
                 if P.find_term(text, n) and (best is None or len(n) > best[0]):
                     best = (len(n), sign_id)

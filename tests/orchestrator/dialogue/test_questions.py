@@ -62,7 +62,7 @@ DEV_V4_FLOOR = 233 / 233
 # "那个跟那个" as two findings, a sign inside a disease's name): 231/237. The six left are judgement calls
 # (an emphysema question, "the difference between solid and subsolid nodules", an aside about blood pressure)
 DEV_V5 = DATA / "questions_dev_v5.jsonl"
-DEV_V5_FLOOR = 233 / 237
+DEV_V5_FLOOR = 236 / 237  # three of its six left fixed by the v15-v19 round
 # a third development set: 240 questions (zh 110, en 94, mixed 36; 27 ask back, 21 with nothing there, 34 in a
 # follow-up context) written on 2026-12-02 by someone who read neither the parser nor v3. Four of its labels were
 # then set to the project's rule for an open diagnosis question (answered by the screening summary, never a
@@ -227,7 +227,55 @@ DEV_V13_FLOOR = 151 / 152
 # other questions) and "If this were early lung cancer, how many typical signs does it show?" with no turn before
 # ("it" points, so which finding is asked). Held-out v3: 203/211 before, 204/211 after (scored once, never read)
 DEV_V14 = DATA / "questions_dev_v14.jsonl"
-DEV_V14_FLOOR = 153 / 155
+DEV_V14_FLOOR = 155 / 155  # its two left, fixed by the v15-v19 round
+# five more writers' sets (2026-12-04, 160 questions each; every intent, zh / en / mixed), each written from a brief
+# (the film's two findings, the intents and the anchor rules; no parser, no earlier set) by someone who never read the
+# parser, and scored before any rule was tuned on it. v15 (mixed phrasing): 147/160 at commit 67302b0; two labels
+# followed errors in the brief, corrected before tuning ("the bigger one" is the 25 mm strand, A2; a distance between
+# the two findings is measure_relation, as questions.jsonl has it): 150/160. v16 (radiologists' shorthand) 146/160
+# and v17 (patients, relatives, students; non-native English, Cantonese, typos) 142/160, both scored after v15's rules;
+# v18 (follow-ups: 91 of 160 in a context) 152/160 and v19 (whole-chest signs, terms, diagnosis, film, confidence,
+# fragments) 150/160, both after v15-v17's rules. Labels set to the project's rules before tuning (a rule these
+# briefs did not state): "any consolidation?" asks the sign (assess_anatomy, as questions.jsonl), "那这个到底是什么?"
+# is answered by the screening summary (test_parser: "右下那块到底是啥"), and "这个病人是不是得了肺癌?" names a disease
+# whose checklist the one nodule answers (v14's rule). Tuned as general rules: film_info words (PA 位 / AP 位,
+# 窗宽窗位, inverted, bedside, rotation / exposure / inspiration) no longer out of scope, and the answer says how the
+# film is shown (bone white, its own percentile window) or that Hilum does not grade technique; "CTR 是什么?" /
+# "胸片上说的外带是指哪里?" / "what's an air bronchogram?" define the term (a sign or glossary word as the whole subject;
+# "what is the CTR?" still reads the ratio); "GGO", "TB" as sign names (capitals); lobes in the glossary; "both hila"
+# names structures, not the two findings; "any cavitation in the RML lesion?" asks the lesion named by its place;
+# "跟结节比,它…" / "is it smoother than the nodule?" / "比条索影大吗" / "is the one above it smaller?" compare the one in
+# focus with the one named; "what about the other one, how far is it …" is the other one alone; "No, I meant the other
+# one" / "不是这个,是左边那个" ask again; "ok, and …" / "I mean" ask nothing; "the 12 mm one" / "那个12毫米的" / "the report
+# says 12 mm, but …" name the finding of that size (``Query.size_named_mm``); "if this were early lung cancer, how many
+# typical signs does it show?" with nothing in focus counts the nodule's signs (a yes/no "is it malignant?" still
+# asks which); "两个都是良性的吗" answers each finding, or says the checklist is not for its kind; "could you have missed
+# a small nodule?" says what Hilum misses (``attribute="missed"``); "what is this?" with nothing in focus screens; a
+# relative's condition ("我爸有高血压"), "这个病人", "Dx?", PTX, 消炎药, radiation, Cantonese 同 / 啲, 只寸, 节结. After:
+# v15 160/160, v16 159/160, v17 158/160, v18 160/160, v19 160/160; v14 153 -> 155/155, v5 233 -> 236/237, the rest
+# unchanged. Left as judgement calls: "Benign or malignant?" (the one nodule's checklist, v14's rule; the writer asked
+# back), "the lump" said of A1 twice (earlier writers call the strand a lump too). Held-out v3: 204/211 before and after
+# (scored after each change, never read)
+DEV_V15 = DATA / "questions_dev_v15.jsonl"
+DEV_V15_FLOOR = 160 / 160
+DEV_V16 = DATA / "questions_dev_v16.jsonl"
+DEV_V16_FLOOR = 159 / 160
+DEV_V17 = DATA / "questions_dev_v17.jsonl"
+DEV_V17_FLOOR = 158 / 160
+DEV_V18 = DATA / "questions_dev_v18.jsonl"
+DEV_V18_FLOOR = 160 / 160
+DEV_V19 = DATA / "questions_dev_v19.jsonl"
+DEV_V19_FLOOR = 160 / 160
+# two more writers' sets from the same brief (2026-12-04), scored once each before any rule was tuned on them, so each
+# is also a held-out measure of the rules tuned on the sets before it: v21 (GPs, emergency doctors, radiographers,
+# students) 152/160 at commit 67302b0 and 156/160 (97.5%) after the v15-v19 rules; v20 (code-switching, typos, units,
+# clock hours, ordinals, tag questions) 149/160 at 67302b0 and 154/160 (96.3%) after the v15-v19 rules and v21's four
+# vocabulary lines. Then tuned on (window / scale / accuracy words, "the right lung lesion … the left lung lesion" as
+# two findings, "both domes", 良姓 / 恶行 / 像结合 typos, "show一下", "certain about"): 160/160 each
+DEV_V20 = DATA / "questions_dev_v20.jsonl"
+DEV_V20_FLOOR = 160 / 160
+DEV_V21 = DATA / "questions_dev_v21.jsonl"
+DEV_V21_FLOOR = 160 / 160
 
 
 class CountingEncoderDouble:
@@ -324,6 +372,13 @@ DEV_SETS: dict[str, tuple[Path, float, int]] = {
     "dev_v12": (DEV_V12, DEV_V12_FLOOR, 150),
     "dev_v13": (DEV_V13, DEV_V13_FLOOR, 120),
     "dev_v14": (DEV_V14, DEV_V14_FLOOR, 150),
+    "dev_v15": (DEV_V15, DEV_V15_FLOOR, 150),
+    "dev_v16": (DEV_V16, DEV_V16_FLOOR, 150),
+    "dev_v17": (DEV_V17, DEV_V17_FLOOR, 150),
+    "dev_v18": (DEV_V18, DEV_V18_FLOOR, 150),
+    "dev_v19": (DEV_V19, DEV_V19_FLOOR, 150),
+    "dev_v20": (DEV_V20, DEV_V20_FLOOR, 150),
+    "dev_v21": (DEV_V21, DEV_V21_FLOOR, 150),
 }
 
 
