@@ -965,6 +965,10 @@ def _blank_try_verbs(text: str) -> str:
 _SIDE_BIAN = re.compile(r"(?<=[右左旁这那两一外内身])边")
 
 
+_ABOUT_THE_STATEMENT = re.compile(r"(?:那|这)?(?:跟这个|和这个|跟它|和它|跟这|和这)?有关(?:系)?(?:吗|没有|不)[?？]*$"
+                                  r"|(?:is|are|could) (?:that|this|it|they) (?:be )?related\??$|does (?:that|this|it) matter\??$")
+
+
 def first_question(text: str, vocab: Vocabulary) -> str:
     """The text's first question when it asks something on its own (a keyword of weight 3 or more, a disease whose
     signs it asks, or the diagnosis), else the whole text: "Is the round spot malignant? and should he do surgery?"
@@ -988,8 +992,9 @@ def _first_question_scores(text: str, vocab: Vocabulary) -> dict[str, float]:
     # "the report mentioned something at the left base, is that thing smooth-edged?": the statement asks nothing;
     # nor does it when the question after it asks how bad the thing is ("结节边上毛毛的,要紧吗": no margin asked)
     asked = after_statements(text, vocab)
-    if asked != text and (max(score_intents(asked, vocab).values(), default=0.0) >= 3
-                          or vocab.index.cue("concern").any_in(asked)):
+    # ("血常规 WBC 有点高,有关系吗?": a question whether what was stated bears on it asks about the statement)
+    if asked != text and not _ABOUT_THE_STATEMENT.match(asked.strip()) and (
+            max(score_intents(asked, vocab).values(), default=0.0) >= 3 or vocab.index.cue("concern").any_in(asked)):
         text = asked
     # "结节多大,离胸膜多远" / "where is it and how big is it": two clauses that each ask; the first is answered
     ix = vocab.index
@@ -1177,7 +1182,8 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
         asked = max(s.get("size", 0), s.get("describe_margin", 0), 1 if how_is_it else 0)
         s["assess_anatomy"] = s.get("assess_anatomy", 0) + asked + (1 if asked > 0 and not features["margin_part"] else 0)
     if features["checklist"]:  # a disease named; "像肺结核吗" / "resembles TB": asked whether the film looks like it
-        s["sign_checklist"] = s.get("sign_checklist", 0) + (4 if features["resembles"] else 2)
+        # (its signs named too: "nodule的malignancy signs有几个?")
+        s["sign_checklist"] = s.get("sign_checklist", 0) + (4 if features["resembles"] or features["checklist_cue"] else 2)
     _cue_bonuses(s, scores, features)
     if features["term_defined"]:
         s["explain_term"] = max(s.values(), default=0.0) + 1
@@ -1243,8 +1249,8 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
         s["compare"] = 0.0  # nor two findings of it compared
     elif features["material_compared"] and not features["pair"]:
         s["compare"] = 0.0  # "how dense is the strand compared with soft tissue": one finding against a tissue's density
-    elif features["compare"]:  # "左右两处阴影哪个密度更均匀": which of two is more so
-        s["compare"] = s.get("compare", 0) + (8 if features["pair"] else 6)
+    elif features["compare"]:  # "左右两处阴影哪个密度更均匀" / "哪个边缘更光滑": which of two is more so
+        s["compare"] = s.get("compare", 0) + (8 if features["pair"] or features["which_compared"] else 6)
     # "point out the nodule" / "在图上标出来": shown on the image, the more so a finding named or in focus
     if features["show"] and not features["compare"]:
         named = features["pointed"] or features["has_location"] or lesion_groups(features["descriptors"])
@@ -1797,6 +1803,7 @@ _COMPARED_WITH_FIRST = re.compile(r"^(?:那|那么)?(?:跟|和|与|同)[^,，?�
 
 # "than" between two findings ("is it smoother than the nodule?", "它比那个圆的大吗"; not 比较, 比例, 心胸比)
 _THAN = re.compile(r"(?<![a-z])than(?![a-z])|(?<!胸)比(?![较例率值起如方])")
+_IT_AND = re.compile(r"(?:它|(?<![a-z])it)\s*(?:和|跟|与|同|and)")
 _OPENS_WITH_THAN = re.compile(r"^(?:那|那么)?比(?![较例率值起如方])")
 
 
@@ -1820,7 +1827,10 @@ def _beside_focus(text: str, mentions: tuple[str, ...]) -> tuple[tuple[str, ...]
     if _OPENS_WITH_THAN.match(text) and "focus" not in mentions and any(m.startswith("d:") for m in mentions):
         mentions = ("focus", *mentions)
     by_kind = _COMPARED_WITH_FIRST.match(text) is not None or _THAN.search(text) is not None
+    # ... or one named by its side, joined to it ("它和左下那个隔多远?")
+    joined = by_kind or _IT_AND.search(text) is not None
     beside = "focus" in mentions and any(m.startswith(("rel:", "d:") if by_kind else "rel:")
+                                         or (m.startswith("side:") and joined)
                                          or (m[:1] in "AF" and m[1:].isdigit()) for m in mentions)
     return mentions, beside
 
@@ -2093,6 +2103,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "lesion_sign": (presence or bool(_YES_NO.search(raw))) and ix.cue("lesion_signs").any_in(text),
         "margin_part": _margin_part(text, v),
         # "so the nodule is the more worrying one?": which of the findings is worse
+        "which_compared": ix.cue("which").any_in(text) and ix.cue("comparatives").any_in(text),
         "compare": (_compare_cue(text, v, pair) or beside_position
                     or bool(ix.more_of_concern and ix.more_of_concern.search(text))),
         "size_op": threshold[0] if threshold else None,

@@ -283,6 +283,17 @@ DEV_V20 = DATA / "questions_dev_v20.jsonl"
 DEV_V20_FLOOR = 160 / 160
 DEV_V21 = DATA / "questions_dev_v21.jsonl"
 DEV_V21_FLOOR = 160 / 160
+# two more writers' sets (2026-12-04, the brief asking for a week's broad mix), written after held-out v4 and scored
+# before tuning: v22 (night-shift residents, ICU and emergency doctors, radiologists, nurses, students) 156/160 (97.5%)
+# and v23 (patients and families across mainland China, Hong Kong, Taiwan and overseas; English learners) 152/160
+# (95.0%). Tuned as general rules: "哪个边缘更光滑" compares the findings, "左下那个跟右中那个比" and "它和左下那个" name two
+# findings by side, "各多大" of two findings is both (of one finding's axes, its axes), a disease's signs named ("malignancy
+# signs") ask its checklist, "血常规 WBC 有点高,有关系吗?" asks about the statement, Cantonese 系咩 / 系咪 / 咗 / 有几长,
+# "ball shadow", 反转显示, 有多肯定, "sure or not": 160/160 each, the other sets unchanged
+DEV_V22 = DATA / "questions_dev_v22.jsonl"
+DEV_V22_FLOOR = 160 / 160
+DEV_V23 = DATA / "questions_dev_v23.jsonl"
+DEV_V23_FLOOR = 160 / 160
 
 
 class CountingEncoderDouble:
@@ -393,6 +404,8 @@ DEV_SETS: dict[str, tuple[Path, float, int]] = {
     "dev_v19": (DEV_V19, DEV_V19_FLOOR, 150),
     "dev_v20": (DEV_V20, DEV_V20_FLOOR, 150),
     "dev_v21": (DEV_V21, DEV_V21_FLOOR, 150),
+    "dev_v22": (DEV_V22, DEV_V22_FLOOR, 150),
+    "dev_v23": (DEV_V23, DEV_V23_FLOOR, 150),
 }
 
 
