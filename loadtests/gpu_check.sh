@@ -12,11 +12,21 @@
 #   4. the turn scenarios with the load generator on CPUs 0-1 and the server on the others.
 # Needs: an NVIDIA GPU, python with torch (CUDA) and onnxruntime (+ tensorrt 10.x for part 1), this repo.
 #   PYTHON=python3 bash loadtests/gpu_check.sh            (results under ${OUT:-/tmp/hilum-gpu})
+#   WHEELS=.whl PYTHON=python3 bash loadtests/gpu_check.sh (part 4 with the server's wheels; carry [".whl"])
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${PYTHON:-python3}"
 OUT="${OUT:-/tmp/hilum-gpu}"
 mkdir -p "$OUT"
+# WHEELS=DIR: wheels the device image lacks (part 4's server: `SERVER=1 bash encoder/gpu_prepare.sh` puts them in
+# .whl/, carried with the call), unpacked into /tmp/site on PYTHONPATH, as encoder/gpu_train.sh does
+if [ -n "${WHEELS:-}" ]; then
+    if ! "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site \
+            "$WHEELS"/*.whl; then  # no pip there: a wheel is a zip of the package's files
+        for wheel in "$WHEELS"/*.whl; do "$PY" -m zipfile -e "$wheel" /tmp/site || echo "wheel did not unpack: $wheel"; done
+    fi
+    export PYTHONPATH="/tmp/site${PYTHONPATH:+:$PYTHONPATH}"
+fi
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt" || echo "no nvidia-smi"
 "$PY" - "$OUT" <<'PY' 2>&1 | tee "$OUT/gpu_check.log" || echo "TensorRT part did not run (above)"
 import json, sys, time

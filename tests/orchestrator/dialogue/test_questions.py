@@ -51,9 +51,15 @@ HELD_OUT_V3_FLOOR = 204 / 211
 # week's mix), written after the rules tuned on v15-v21 and scored once, never tuned on: 151/160 and 147/160 at commit
 # 67302b0 (before this round's rules), 155/160 and 153/160 after them (308/320, 96.3%). Its misses are not printed
 HELD_OUT_V4A = DATA / "questions_heldout_v4a.jsonl"
-HELD_OUT_V4A_FLOOR = 155 / 160
+HELD_OUT_V4A_FLOOR = 156 / 160  # 155 when first scored; 156 after the v22-v23 rules, which were not tuned on it
 HELD_OUT_V4B = DATA / "questions_heldout_v4b.jsonl"
 HELD_OUT_V4B_FLOOR = 153 / 160
+# a fifth, from two more writers (2026-12-04, the same brief), written after the rules tuned on v22-v23 and scored once,
+# never tuned on: 147/160 and 148/160 at commit 67302b0, 154/160 and 153/160 at cc1f6b9 (307/320, 95.9%)
+HELD_OUT_V5A = DATA / "questions_heldout_v5a.jsonl"
+HELD_OUT_V5A_FLOOR = 154 / 160
+HELD_OUT_V5B = DATA / "questions_heldout_v5b.jsonl"
+HELD_OUT_V5B_FLOOR = 153 / 160
 HELD_OUT_V2_FLOOR = 166 / 166
 # a development set: 233 questions (zh 105, en 94, mixed 34; every intent, colloquial and jargon phrasing, typos,
 # "show me / mark it", anatomy and out-of-scope requests) written before a parser change and scored
@@ -382,6 +388,13 @@ def test_heldout_v4_score(make_facts: Callable[..., Any]) -> None:
     ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k heldout_v4``."""
     _score_set(HELD_OUT_V4A, HELD_OUT_V4A_FLOOR, "held-out set v4a (target 97%)", make_facts, show_misses=False)
     _score_set(HELD_OUT_V4B, HELD_OUT_V4B_FLOOR, "held-out set v4b (target 97%)", make_facts, show_misses=False)
+
+
+def test_heldout_v5_score(make_facts: Callable[..., Any]) -> None:
+    """The untuned held-out set v5 (two writers), printed for the README:
+    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k heldout_v5``."""
+    _score_set(HELD_OUT_V5A, HELD_OUT_V5A_FLOOR, "held-out set v5a (target 97%)", make_facts, show_misses=False)
+    _score_set(HELD_OUT_V5B, HELD_OUT_V5B_FLOOR, "held-out set v5b (target 97%)", make_facts, show_misses=False)
 
 
 # the development sets: (path, floor, minimum size); each runs as ``-k dev_vN``

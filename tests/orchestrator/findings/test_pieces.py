@@ -100,16 +100,22 @@ def encoder() -> Iterator[Any]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("scenario", [False, True], ids=["seed7", "seed7-scenario"])
-def test_seed7_finding_count_equals_the_truths_lesion_count(encoder: Any, scenario: bool) -> None:
+@pytest.mark.parametrize(("seed", "scenario"), [
+    (7, False), (7, True),
+    # the scenario's other seed: one finding too many, a 9.5 mm "nodule" on the aortic knob (confidence 0.82), a
+    # false positive of the lesion map, not a piece of a lesion; strict, so that a fix shows here
+    pytest.param(4, True, marks=pytest.mark.xfail(strict=True, reason="a false nodule on the aortic knob")),
+], ids=["seed7", "seed7-scenario", "seed4-scenario"])
+def test_seed7_finding_count_equals_the_truths_lesion_count(encoder: Any, seed: int, scenario: bool) -> None:
     """Issue 26: seed 7's 25 mm strand came out as two findings ("A2 类圆形结节 10.7 × 4.6 mm" was
-    a piece of it). Every truth lesion gets one finding and no finding is left over."""
+    a piece of it). Every truth lesion gets one finding and no finding is left over; the scenario's other seed (4,
+    tests/orchestrator/dialogue/test_scenario_e2e.py) is held to it too, and fails it (xfail below)."""
     from encoder.phantom import generate_case, scenario_spec
     from evaluation.scoring import case_spacing, match_findings
     from orchestrator.contracts.preprocess import prepare_film
     from orchestrator.findings import analyse
 
-    case = generate_case(7, scenario_spec() if scenario else None)
+    case = generate_case(seed, scenario_spec() if scenario else None)
     image, _ = prepare_film(case.image)
     facts = analyse(encoder.encode(image), case_spacing(case))
     lesions = list(case.truth["lesions"])
