@@ -993,8 +993,12 @@ def _first_question_scores(text: str, vocab: Vocabulary) -> dict[str, float]:
     # nor does it when the question after it asks how bad the thing is ("结节边上毛毛的,要紧吗": no margin asked)
     asked = after_statements(text, vocab)
     # ("血常规 WBC 有点高,有关系吗?": a question whether what was stated bears on it asks about the statement)
+    # (nor does one whose question checks a value: "My doctor said anything above 8 mm needs a CT. Is the RML nodule
+    # over 8 mm?")
+    checks = vocab.index.measure_value is not None and vocab.index.measure_value.search(asked) is not None
     if asked != text and not _ABOUT_THE_STATEMENT.match(asked.strip()) and (
-            max(score_intents(asked, vocab).values(), default=0.0) >= 3 or vocab.index.cue("concern").any_in(asked)):
+            max(score_intents(asked, vocab).values(), default=0.0) >= 3 or vocab.index.cue("concern").any_in(asked)
+            or checks):
         text = asked
     # "结节多大,离胸膜多远" / "where is it and how big is it": two clauses that each ask; the first is answered
     ix = vocab.index
@@ -1053,7 +1057,7 @@ _SOCIAL = (
     # (with an acknowledgement before and a form of address after: "ok 谢谢 doctor", "thanks doc")
     ("thanks", re.compile(r"^\W*(?:(?:ok(?:ay)?|好的|好|great|got it)[,，\s]*)?"
                           r"(?:thanks?(?: you)?(?: (?:so|very) much)?|thx|cheers|"
-                          r"谢谢(?:你|您)?(?:了)?|多谢|感谢(?:你|您)?)"
+                          r"谢谢(?:你|您)?(?:了)?|多谢(?:晒)?|唔该(?:晒)?|感谢(?:你|您)?)"
                           r"[,，\s]*(?:doctor|doc|dr|医生|大夫|老师)?\W*$")),
     ("hello", re.compile(r"^\W*(?:hello|hi|hey|good (?:morning|afternoon|evening)|你好|您好|嗨|早上好|下午好|晚上好)\W*$")),
 )
@@ -1178,7 +1182,7 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
     if features["structure_only"]:
         # (above the margin's or size's own words, "are the hemidiaphragms well defined?", unless a lesion's margin part
         # is named: "毛刺在肺门侧几点钟方向"; and above a bare "how is it", "双侧肺门怎么样?")
-        how_is_it = 0 < s.get("screen", 0) <= 1 and not any(v > 0 for k, v in s.items() if k != "screen")
+        how_is_it = s.get("screen", 0) <= 1 and not any(v > 0 for k, v in s.items() if k != "screen")
         asked = max(s.get("size", 0), s.get("describe_margin", 0), 1 if how_is_it else 0)
         s["assess_anatomy"] = s.get("assess_anatomy", 0) + asked + (1 if asked > 0 and not features["margin_part"] else 0)
     if features["checklist"]:  # a disease named; "像肺结核吗" / "resembles TB": asked whether the film looks like it
@@ -1271,11 +1275,13 @@ def _relation_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
 
 
 # a pointer whose noun is a lesion's, colloquial or not ("that lump", "this spot", "the shadow")
-_PERSON_AFTER = re.compile(r"\s*(?:病人|患者|病患|人|孩子|小孩|老人|patient|guy|man|woman|kid|child|person|lady|gentleman)")
+_PERSON_AFTER = re.compile(r"\s*(?:病人|患者|病患|人|孩子|小孩|老人|patient|guy|man|woman|kid|child|person|lady|gentleman"
+                           r"|x-?ray|film|image|picture|radiograph|cxr|张片子|张片|片子|胸片)")
 
 
 def _of_a_person(text: str, ref: str) -> bool:
-    """Every use of the pointer word in the text is a person's determiner ("这个病人", "this patient")."""
+    """Every use of the pointer word in the text is a person's or the film's determiner ("这个病人", "this patient",
+    "this x-ray")."""
     spots = find_term(text, ref)
     return bool(spots) and all(_PERSON_AFTER.match(text, p + len(ref)) for p in spots)
 
@@ -1293,6 +1299,9 @@ _LESION_BY_PLACE = re.compile(r"(?<![a-z])(?:the|this|that)\s+(?:[a-z0-9-]+\s+){
 # "the lump in the right middle lobe", "the spot at the left base": a lesion named by a plain noun and its place
 _LESION_IN_PLACE = re.compile(r"(?<![a-z])(?:the|that|this)\s+(?:lesion|opacity|shadow|spot|lump|thing|finding)\s+"
                               r"(?:in|at|on|near|over)\s")
+_ADVERB_RIGHT = re.compile(r"(?<![a-z])right(?=\s+(?:on|at|next to|by|above|below|under|over|into|there|here|now|away|up|"
+                           r"against|beside|behind)(?![a-z]))")
+_DISTANCE_FROM = re.compile(r"[离距]|how far|distance|多远|相隔")
 # "both hila", "both costophrenic angles": a pair of structures, not the two findings
 _BOTH_STRUCTURES = re.compile(r"(?<![a-z])both\s+(?:the\s+)?(?:hila|hilums?|hilar|costophrenic|cp angles|hemidiaphragms?|"
                               r"diaphragms?|domes?|apices|lung apices)(?![a-z])")
@@ -1978,7 +1987,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         return Query(intent="out_of_scope", lang=detect_lang(raw), foreign=foreign)
     text = drop_tag_right(zh_numerals(expand_side_letters(correct_zh_typos(correct_typos(en_numerals(raw), v.lexicon), v), v)))
     text = drop_report_heading(text, v)
-    loc = parse_location(text, v)
+    # "sitting right on the diaphragm": "right" as an adverb names no side
+    loc = parse_location(_ADVERB_RIGHT.sub(lambda m: " " * len(m.group(0)), text), v)
     near = _proximity_match(text, v)
     # "the one near the diaphragm" says which finding, not what is asked of it: its words ("near", "靠近",
     # "肺尖") ask no distance and name no zone
@@ -1997,7 +2007,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "Ａ２" (full-width) is A2
     ids = tuple(f"{m.group(1).upper()}{int(m.group(2))}"
                 for m in _ANCHOR_ID.finditer(unicodedata.normalize("NFKC", question)))
-    # "这个病人是不是得了肺癌?" / "this patient": a demonstrative of a person points at no finding
+    # "这个病人是不是得了肺癌?" / "this patient" / "this x-ray": a demonstrative of a person or the film points at no finding
     refs = tuple(r for r in dict.fromkeys(_references(text, v) + ids) if not _of_a_person(text, r))
     # "我阿公以前有肺结核" / "history of TB": a disease in the patient's history is not the checklist asked
     history = ix.history
@@ -2114,8 +2124,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "lesion_talk": lesion_talk,
         # a structure Hilum assesses (heart, hilum, mediastinum, ...) and no lesion, named or located
         # (the costophrenic angles too: "are the costophrenic angles well defined?")
+        # (not a distance from it: "离左肺门大概多少cm" after a turn asks the finding's)
         "structure_only": (bool(set(anatomy_kinds) & (set(v.anatomy_states) | {"costophrenic_angle"}))
-                           and not (lesion_talk or located or pointed)),
+                           and not (lesion_talk or located or pointed or _DISTANCE_FROM.search(text))),
         # "are both lung fields clear?" / "is the LLL clear?": the lungs, or a region of them, said to be clear
         "whole_lungs_clear": (whole_lungs or located) and ix.cue("clear_words").any_in(text),
         "presence": presence,

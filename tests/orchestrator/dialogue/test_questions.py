@@ -36,7 +36,8 @@ HELD_OUT_V2 = DATA / "questions_heldout_v2.jsonl"
 # (194/211), and after the rules tuned on the dev set v7 and its probes (195/211), and after the rules tuned on
 # the dev set v8 (196/211), and after the rules tuned on the dev set v9 (197/211), and after the rules tuned on the
 # dev set v10 and its scratch probes (203/211), and after the rules tuned on the dev sets v11, v12 and v13 (203/211
-# after each), and after the rules and the glossary tuned on the dev set v14 (204/211), never on this file. Its misses are not printed (``show_misses``): until 2026-12-02 the
+# after each), and after the rules and the glossary tuned on the dev set v14 (204/211), and after those tuned on v15-v21
+# (204/211) and v22-v23 (205/211), never on this file. Its misses are not printed (``show_misses``): until 2026-12-02 the
 # test printed them, so later sessions had seen them once; no rule was written from them. On 2026-12-03 a grep for
 # vocabulary over every question file (v3 not left out) showed about ten lines that may be v3's (follow-up
 # intervals, thanks, a question about the liver) before the v8 rules were finished; those rules were written from
@@ -46,7 +47,7 @@ HELD_OUT_V2 = DATA / "questions_heldout_v2.jsonl"
 # over every question file printed five lines before v3 was found not left out; a count over v3 alone showed none of
 # the five was v3's (0 matching lines), and nothing of v3 was printed
 HELD_OUT_V3 = DATA / "questions_heldout_v3.jsonl"
-HELD_OUT_V3_FLOOR = 204 / 211
+HELD_OUT_V3_FLOOR = 205 / 211  # 204 until the rules tuned on the dev sets v22-v23 (2026-12-04), never on v3
 # a fourth held-out set, from two more writers (2026-12-04, 160 each, the brief of the dev sets v15-v21 asking for a broad
 # week's mix), written after the rules tuned on v15-v21 and scored once, never tuned on: 151/160 and 147/160 at commit
 # 67302b0 (before this round's rules), 155/160 and 153/160 after them (308/320, 96.3%). Its misses are not printed
@@ -57,7 +58,7 @@ HELD_OUT_V4B_FLOOR = 153 / 160
 # a fifth, from two more writers (2026-12-04, the same brief), written after the rules tuned on v22-v23 and scored once,
 # never tuned on: 147/160 and 148/160 at commit 67302b0, 154/160 and 153/160 at cc1f6b9 (307/320, 95.9%)
 HELD_OUT_V5A = DATA / "questions_heldout_v5a.jsonl"
-HELD_OUT_V5A_FLOOR = 154 / 160
+HELD_OUT_V5A_FLOOR = 155 / 160  # 154 when first scored; 155 after the v24-v25 rules, not tuned on it
 HELD_OUT_V5B = DATA / "questions_heldout_v5b.jsonl"
 HELD_OUT_V5B_FLOOR = 153 / 160
 HELD_OUT_V2_FLOOR = 166 / 166
@@ -300,6 +301,20 @@ DEV_V22 = DATA / "questions_dev_v22.jsonl"
 DEV_V22_FLOOR = 160 / 160
 DEV_V23 = DATA / "questions_dev_v23.jsonl"
 DEV_V23_FLOOR = 160 / 160
+# two more (2026-12-04, the same brief, a week's broad mix), written after held-out v5: v24 153/160 and v25 152/160 (after
+# v24's rules) before tuning. Labels set to the project's rules before tuning: "这片子有没有肺癌?" and "Is there any sign of
+# cancer on this x-ray?" ask the lung-cancer checklist of the one nodule (v14's rule), as "这个病人是不是得了肺癌?" does.
+# Tuned as general rules: a statement before a question that checks a value asks nothing ("My doctor said anything
+# above 8 mm needs a CT. Is the RML nodule over 8 mm?"), "离左肺门多少cm" after a turn is the finding's distance, not the
+# hilum's size, "How do the hila look?" assesses them, "this x-ray" points at no finding, "right on" names no side,
+# "upper one", HU 值, 要命, 唔该晒, 信心度, 支气管镜 (bronchoscopy), "sitting on": v24 156/160, v25 160/160. Left as judgement
+# calls: "有空洞吗" with nothing in focus screens for a cavity (the engine's rule), "是良性的还是恶性的" takes the one
+# nodule (v14's rule), "any cavitating lesions in either upper zone?" reads as the content, "Can you find the nodule in
+# the left upper zone my GP mentioned?" locates (and finds none)
+DEV_V24 = DATA / "questions_dev_v24.jsonl"
+DEV_V24_FLOOR = 156 / 160
+DEV_V25 = DATA / "questions_dev_v25.jsonl"
+DEV_V25_FLOOR = 160 / 160
 
 
 class CountingEncoderDouble:
@@ -419,6 +434,8 @@ DEV_SETS: dict[str, tuple[Path, float, int]] = {
     "dev_v21": (DEV_V21, DEV_V21_FLOOR, 150),
     "dev_v22": (DEV_V22, DEV_V22_FLOOR, 150),
     "dev_v23": (DEV_V23, DEV_V23_FLOOR, 150),
+    "dev_v24": (DEV_V24, DEV_V24_FLOOR, 150),
+    "dev_v25": (DEV_V25, DEV_V25_FLOOR, 150),
 }
 
 
