@@ -199,13 +199,13 @@ def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_che
         return res if res.outcome == "resolved" else anc.Resolution("resolved", reg.findings())
     if q.intent == "sign_checklist":
         res = anc.resolve_findings(reg, q)
-        bare = not q.references or (set(q.references) <= _BARE_PRONOUNS and not q.yes_no)
+        bare = q.of_the_film and set(q.references) <= _BARE_PRONOUNS
         if res.outcome == "ambiguous" and checklist_kinds and bare:
-            # "有没有肺癌的征象" / "any signs of lung cancer?": no finding pointed at, so of two the one of the kinds
-            # the checklist applies to (a nodule, not a strand) is meant, and so is a bare "it" with nothing in
-            # focus when the checklist's signs are counted ("if this were early lung cancer, how many typical signs
-            # does it show?"); "is it malignant?" / "is that spot cancer?" ask of one the reader sees, and which is
-            # asked
+            # "有没有肺癌的征象" / "any signs of lung cancer?" / "这片子有没有肺癌?": no finding pointed at, so of two the
+            # one of the kinds the checklist applies to (a nodule, not a strand) is meant, and so is a bare "it" with
+            # nothing in focus when the checklist's signs are counted ("if this were early lung cancer, how many typical
+            # signs does it show?"); "is it malignant?" / "benign or malignant?" / "is that spot cancer?" ask a verdict
+            # of one the reader sees, and which is asked
             fit = tuple(a for a in res.candidates if anc.fits_kinds(a, checklist_kinds))
             if len(fit) == 1:
                 return anc.Resolution("resolved", fit)

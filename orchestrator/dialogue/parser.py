@@ -126,6 +126,11 @@ class Query:
     # sign_checklist: a disease asked about that has no checklist here ("could it be a metastasis?"); the answer says
     # so before the checklist it shows
     unlisted_disease: str | None = None
+    # sign_checklist: asked of the film or the patient, or its signs counted ("any signs of lung cancer?", "这片子有没有
+    # 肺癌?", "does this patient have cancer?", "if this were early lung cancer, how many typical signs does it show?"),
+    # not a verdict on an "it" the reader has in mind ("is it cancer?", "benign or malignant?"): with nothing named, the
+    # one finding of the checklist's kinds answers the first, and the second asks which
+    of_the_film: bool = False
     # describe_margin: "describe the nodule" asks the whole description (place, size, margin, density), not the margin
     full: bool = False
     # "what is this?" / "这是什么?" alone: of the finding in focus (its margin, as a pointer alone asks); with none in
@@ -192,6 +197,7 @@ class Query:
             "answer_lang": self.answer_lang,
             "social": self.social,
             "full": self.full,
+            "of_the_film": self.of_the_film,
             "what_is_it": self.what_is_it,
             "unlisted_disease": self.unlisted_disease,
             "size_op": self.size_op,
@@ -1002,11 +1008,17 @@ def _first_question_scores(text: str, vocab: Vocabulary) -> dict[str, float]:
         text = asked
     # "结节多大,离胸膜多远" / "where is it and how big is it": two clauses that each ask; the first is answered
     ix = vocab.index
+    # ... and so is "右肺那个东西有多大啊,医生说要我三个月后复查": a clause that asks, then a statement of the follow-up or
+    # care that asks nothing (the statement's out-of-scope words are no question)
     c = ix.clause_end.search(text) if ix.clause_end is not None and ix.asks is not None else None
-    if c is not None and ix.asks is not None and ix.asks.search(text[: c.start()]) and ix.asks.search(text[c.end():]):
-        first = score_intents(text[: c.start()], vocab)
-        if max(first.values(), default=0.0) >= 3:
-            return first
+    if c is not None and ix.asks is not None and ix.asks.search(text[: c.start()]):
+        rest = text[c.end():]
+        rest_scores = score_intents(rest, vocab)
+        said = not ix.asks.search(rest) and max(rest_scores, key=lambda k: rest_scores[k]) == "out_of_scope"
+        if ix.asks.search(rest) or said:
+            first = score_intents(text[: c.start()], vocab)
+            if max(first.values(), default=0.0) >= 3:
+                return first
     return score_intents(text, vocab)
 
 
@@ -1284,6 +1296,16 @@ def _of_a_person(text: str, ref: str) -> bool:
     "this x-ray")."""
     spots = find_term(text, ref)
     return bool(spots) and all(_PERSON_AFTER.match(text, p + len(ref)) for p in spots)
+
+
+_FILM_OR_PATIENT = re.compile(r"片子|胸片|(?<![a-z])(?:x-?ray|film|image|radiograph|cxr|patient|lungs?)(?![a-z])|病人|患者|肺里|肺部|双肺|两肺")
+_VERDICT = re.compile(r"^(?:is|are|does|do|was|has|have|can|could)\b|[吗么][?？!.。]*$|是否|是不是|还是|(?<![a-z])or(?![a-z])")
+
+
+def of_the_film(text: str, features: dict[str, Any]) -> bool:
+    """A checklist asked of the film or the patient, or its signs counted, rather than a verdict asked of an "it"
+    (``Query.of_the_film``)."""
+    return bool(_FILM_OR_PATIENT.search(text) or features["checklist_cue"] or not _VERDICT.search(text))
 
 
 # "what is this?" / "这是什么?" on its own (Query.what_is_it)
@@ -1957,7 +1979,8 @@ def _not_on_this_film(intent: str, by_fallback: bool, text: str, scores: dict[st
     a sign of what Hilum does not read, asked whether present ("any rib fractures?": that sign, not read). A term
     explained stays explained, unless nothing but its name made it so ("is there a pacemaker?"); an explicit
     out-of-scope ask ("does he need surgery?") stays out of scope. -> (intent, signs, needs_prior)"""
-    needs_prior = intent != "explain_term" and bool(_NEEDS_PRIOR.search(text))
+    # (in the question asked, not a statement after it: "Heart size ok吗?病人新出现杂音")
+    needs_prior = intent != "explain_term" and bool(_NEEDS_PRIOR.search(first_question(text, v)))
     if needs_prior:
         return "out_of_scope", signs, True
     term = features["term"]
@@ -2124,9 +2147,10 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "lesion_talk": lesion_talk,
         # a structure Hilum assesses (heart, hilum, mediastinum, ...) and no lesion, named or located
         # (the costophrenic angles too: "are the costophrenic angles well defined?")
-        # (not a distance from it: "离左肺门大概多少cm" after a turn asks the finding's)
+        # (not a distance from it: "离左肺门大概多少cm" after a turn asks the finding's; nor a finding named by it: "how
+        # large is the thing near the diaphragm?")
         "structure_only": (bool(set(anatomy_kinds) & (set(v.anatomy_states) | {"costophrenic_angle"}))
-                           and not (lesion_talk or located or pointed or _DISTANCE_FROM.search(text))),
+                           and not (lesion_talk or located or pointed or near or _DISTANCE_FROM.search(text))),
         # "are both lung fields clear?" / "is the LLL clear?": the lungs, or a region of them, said to be clear
         "whole_lungs_clear": (whole_lungs or located) and ix.cue("clear_words").any_in(text),
         "presence": presence,
@@ -2216,6 +2240,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         full=intent == "describe_margin" and whole_description(text),
         what_is_it=bool(_WHAT_IS_THIS.match(text)),
         unlisted_disease=unlisted_disease(text) if intent == "sign_checklist" and not checklist else None,
+        of_the_film=intent == "sign_checklist" and of_the_film(text, features),
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=threshold[0] if threshold and intent == "size" else None,
         size_mm=threshold[1] if threshold and intent == "size" else None,

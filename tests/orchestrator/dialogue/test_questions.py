@@ -52,9 +52,9 @@ HELD_OUT_V3_FLOOR = 205 / 211  # 204 until the rules tuned on the dev sets v22-v
 # week's mix), written after the rules tuned on v15-v21 and scored once, never tuned on: 151/160 and 147/160 at commit
 # 67302b0 (before this round's rules), 155/160 and 153/160 after them (308/320, 96.3%). Its misses are not printed
 HELD_OUT_V4A = DATA / "questions_heldout_v4a.jsonl"
-HELD_OUT_V4A_FLOOR = 156 / 160  # 155 when first scored; 156 after the v22-v23 rules, which were not tuned on it
+HELD_OUT_V4A_FLOOR = 158 / 160  # 155 when first scored; 156, 157, 158 after later rounds, none tuned on it
 HELD_OUT_V4B = DATA / "questions_heldout_v4b.jsonl"
-HELD_OUT_V4B_FLOOR = 153 / 160
+HELD_OUT_V4B_FLOOR = 154 / 160  # 153 when first scored
 # a fifth, from two more writers (2026-12-04, the same brief), written after the rules tuned on v22-v23 and scored once,
 # never tuned on: 147/160 and 148/160 at commit 67302b0, 154/160 and 153/160 at cc1f6b9 (307/320, 95.9%)
 HELD_OUT_V5A = DATA / "questions_heldout_v5a.jsonl"
@@ -273,7 +273,7 @@ DEV_V14_FLOOR = 155 / 155  # its two left, fixed by the v15-v19 round
 DEV_V15 = DATA / "questions_dev_v15.jsonl"
 DEV_V15_FLOOR = 160 / 160
 DEV_V16 = DATA / "questions_dev_v16.jsonl"
-DEV_V16_FLOOR = 159 / 160
+DEV_V16_FLOOR = 160 / 160  # "Benign or malignant?" asks which since the v26-v27 round
 DEV_V17 = DATA / "questions_dev_v17.jsonl"
 DEV_V17_FLOOR = 158 / 160
 DEV_V18 = DATA / "questions_dev_v18.jsonl"
@@ -312,9 +312,22 @@ DEV_V23_FLOOR = 160 / 160
 # nodule (v14's rule), "any cavitating lesions in either upper zone?" reads as the content, "Can you find the nodule in
 # the left upper zone my GP mentioned?" locates (and finds none)
 DEV_V24 = DATA / "questions_dev_v24.jsonl"
-DEV_V24_FLOOR = 156 / 160
+DEV_V24_FLOOR = 157 / 160
 DEV_V25 = DATA / "questions_dev_v25.jsonl"
 DEV_V25_FLOOR = 160 / 160
+# two more (2026-12-04, the same brief): v26 152/160 and v27 156/160 (after v26's rules) before tuning. Tuned as general
+# rules: a checklist asked of the film or the patient, or its signs counted, takes the one nodule, but a verdict asked of
+# an "it" the reader has in mind ("is it cancer?", "benign or malignant?", "係咪癌嚟㗎?") asks which (``Query.of_the_film``;
+# four writers labelled it so: v16, v21, v24, v27); a question whose change-over-time words are in a statement after it
+# ("Heart size ok吗?病人新出现杂音") needs no earlier film; a question, then a statement of follow-up or care, asks the
+# first ("右肺那个东西有多大啊,医生说要我三个月后复查"); "the thing near the diaphragm" names a finding; Cantonese 呢粒 / 有几近 /
+# 同 before Latin words; screen一下, lobectomy, 反相, "band opacity", "are you certain": v26 158/160, v27 160/160, v16
+# 159 -> 160, v24 156 -> 157, v25 160 -> 159 -> 160. Left in v26: "Quick read please,膝关节置换术前评估" (the knee is out of
+# scope; the pre-operative chest read is the ask) and "Describe the nodule - and while you're at it, how big is it?"
+DEV_V26 = DATA / "questions_dev_v26.jsonl"
+DEV_V26_FLOOR = 158 / 160
+DEV_V27 = DATA / "questions_dev_v27.jsonl"
+DEV_V27_FLOOR = 160 / 160
 
 
 class CountingEncoderDouble:
@@ -436,6 +449,8 @@ DEV_SETS: dict[str, tuple[Path, float, int]] = {
     "dev_v23": (DEV_V23, DEV_V23_FLOOR, 150),
     "dev_v24": (DEV_V24, DEV_V24_FLOOR, 150),
     "dev_v25": (DEV_V25, DEV_V25_FLOOR, 150),
+    "dev_v26": (DEV_V26, DEV_V26_FLOOR, 150),
+    "dev_v27": (DEV_V27, DEV_V27_FLOOR, 150),
 }
 
 
