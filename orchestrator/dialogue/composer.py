@@ -789,10 +789,7 @@ def compose_checklist(ctx: Context) -> Composition:
     subject = pairs[0] if pairs and checklist.subject == "finding" else None
     results = cl.evaluate(checklist, ctx.facts, subject[1] if subject else None, ctx.lang, ctx.ontology)
     card = cl.checklist_dict(checklist, results, ctx.lang, subject[0].id if subject else None)
-    ranked = sorted(results, key=lambda r: -r.specificity)
-    status = {"yes": ctx.t("符合", "yes"), "no": ctx.t("不符合", "no"), "uncertain": ctx.t("不确定", "uncertain")}
-    gap = "" if ctx.zh else " "
-    lines = [f"{r.label}{gap}({r.detail + ' → ' if r.detail else ''}{status[r.status]})" for r in ranked]
+    lines = _sign_lines(ctx, results)
     who = subject[0].id if subject else ctx.t("本片", "this film")
     head = ctx.t(f"{checklist.title_zh}的典型X线表现(按特异性排序),对照{who}。",
                  f"Typical radiograph signs of {checklist.title_en} (most specific first), checked against {who}.")
@@ -828,6 +825,14 @@ def compose_checklist(ctx: Context) -> Composition:
                        measurements=meas, checklist=card, referenced=tuple(a.id for a, _ in shown))
 
 
+def _sign_lines(ctx: Context, results: list[cl.ItemResult]) -> list[str]:
+    """Each sign of a checklist, most specific first, with its evidence and yes / no / uncertain."""
+    status = {"yes": ctx.t("符合", "yes"), "no": ctx.t("不符合", "no"), "uncertain": ctx.t("不确定", "uncertain")}
+    gap = "" if ctx.zh else " "
+    return [f"{r.label}{gap}({r.detail + ' → ' if r.detail else ''}{status[r.status]})"
+            for r in sorted(results, key=lambda r: -r.specificity)]
+
+
 def _checklist_of_another(ctx: Context, checklist: cl.Checklist, a: Anchor, f: Finding) -> dict[str, Any]:
     """"两个都是良性的吗" / "are both benign?": each further finding asked about gets its own count, or, when it is
     not of the kinds the checklist is for (a strand against the benign-nodule signs), is said not to be checked."""
@@ -839,8 +844,7 @@ def _checklist_of_another(ctx: Context, checklist: cl.Checklist, a: Anchor, f: F
             f"checked against them."))
     results = cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology)
     card = cl.checklist_dict(checklist, results, ctx.lang, a.id)
-    status = {"yes": ctx.t("符合", "yes"), "no": ctx.t("不符合", "no"), "uncertain": ctx.t("不确定", "uncertain")}
-    lines = [f"{r.label}{'' if ctx.zh else ' '}({status[r.status]})" for r in sorted(results, key=lambda r: -r.specificity)]
+    lines = _sign_lines(ctx, results)
     return section("checklist_more", title, ctx.t(
         f"对照{a.id}:" + "；".join(lines) + f"。可判定的{card['total']}条中符合{card['matched']}条。",
         f"Against {a.id}: " + "; ".join(lines) + f". {card['matched']} of the {card['total']} decidable signs are present."))

@@ -1286,12 +1286,11 @@ def _relation_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
         s["measure_relation"] = s.get("measure_relation", 0) + 3
 
 
-# a pointer whose noun is a lesion's, colloquial or not ("that lump", "this spot", "the shadow")
 _PERSON_AFTER = re.compile(r"\s*(?:病人|患者|病患|人|孩子|小孩|老人|patient|guy|man|woman|kid|child|person|lady|gentleman"
                            r"|x-?ray|film|image|picture|radiograph|cxr|张片子|张片|片子|胸片)")
 
 
-def _of_a_person(text: str, ref: str) -> bool:
+def _determines_no_finding(text: str, ref: str) -> bool:
     """Every use of the pointer word in the text is a person's or the film's determiner ("这个病人", "this patient",
     "this x-ray")."""
     spots = find_term(text, ref)
@@ -1327,6 +1326,7 @@ _DISTANCE_FROM = re.compile(r"[离距]|how far|distance|多远|相隔")
 # "both hila", "both costophrenic angles": a pair of structures, not the two findings
 _BOTH_STRUCTURES = re.compile(r"(?<![a-z])both\s+(?:the\s+)?(?:hila|hilums?|hilar|costophrenic|cp angles|hemidiaphragms?|"
                               r"diaphragms?|domes?|apices|lung apices)(?![a-z])")
+# a pointer whose noun is a lesion's, colloquial or not ("that lump", "this spot", "the shadow")
 _LESION_POINTER = re.compile(r"(?<![a-z])(?:this|that|the)\s+(?:(?:little|small|big)\s+)?"
                              r"(?:lesion|nodule|opacity|shadow|spot|strand|mass|lump|thing)s?(?![a-z])")
 
@@ -2031,7 +2031,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     ids = tuple(f"{m.group(1).upper()}{int(m.group(2))}"
                 for m in _ANCHOR_ID.finditer(unicodedata.normalize("NFKC", question)))
     # "这个病人是不是得了肺癌?" / "this patient" / "this x-ray": a demonstrative of a person or the film points at no finding
-    refs = tuple(r for r in dict.fromkeys(_references(text, v) + ids) if not _of_a_person(text, r))
+    refs = tuple(r for r in dict.fromkeys(_references(text, v) + ids) if not _determines_no_finding(text, r))
     # "我阿公以前有肺结核" / "history of TB": a disease in the patient's history is not the checklist asked
     history = ix.history
     asked_first = first_question(text, v)  # (a disease named only in a second question is not asked)
