@@ -606,10 +606,12 @@ def landmark_sides(q: Query) -> tuple[str, ...]:
 
 def screen_subjects(reg: Registry, q: Query, facts: ImageFacts) -> tuple[Anchor, ...]:
     """The findings a screening question covers: in the region asked about, on the side of a sided landmark
-    named, and of the kinds looked for."""
+    named, and of the kinds looked for; besides the one in focus when the question says so."""
     sides = () if q.lesion_side else landmark_sides(q)
+    # "右中叶除了这个还有别的病灶吗" / "anything else besides this one?": not the finding in focus
+    besides = finding_in_focus(reg.findings()) if q.besides_focus else None
     return tuple(a for a in reg.findings() if in_scope(a, q, facts) and not (sides and a.side not in sides)
-                 and not (q.kinds and not fits_kinds(a, q.kinds)))
+                 and not (q.kinds and not fits_kinds(a, q.kinds)) and a is not besides)
 
 
 def _mentioned(reg: Registry, mention: str) -> Anchor | None:

@@ -342,6 +342,15 @@ def _scoped_body(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
     return ctx.t(f"{scope}未见候选病灶。", f"No candidate region in the {scope}.") + _regions_found(ctx)
 
 
+def _besides(ctx: Context) -> Anchor | None:
+    """The finding a screening question set aside ("besides this one"): of the findings it does not cover, the one
+    mentioned last (the one that was in focus)."""
+    if not ctx.query.besides_focus:
+        return None
+    others = [a for a in ctx.registry.findings() if a not in ctx.subjects and a.mentioned_turn > 1]
+    return max(others, key=lambda a: a.mentioned_turn) if others else None
+
+
 def compose_screen(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
     frame = _report_frame(ctx)
@@ -355,6 +364,9 @@ def compose_screen(ctx: Context) -> Composition:
         body = head + ("" if ctx.zh else " ") + (" ".join(lines) if not ctx.zh else "".join(lines))
     else:
         body = ctx.t("未发现明确的肺内病灶。", "No focal lung lesion was found.")
+    besides = _besides(ctx)
+    if besides is not None:  # "右中叶除了这个还有别的病灶吗": what is said is of the others
+        body = ctx.t(f"除{besides.id}外:", f"Besides {besides.id}: ") + body
     sections = [section("findings", title, body, frame=frame)]
     if ctx.query.diagnosis:
         sections.insert(0, section("no_diagnosis", ctx.t("不做诊断", "No diagnosis"), ctx.t(

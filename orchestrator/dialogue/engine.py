@@ -163,9 +163,11 @@ def _resolve_anatomy(reg: anc.Registry, facts: ImageFacts, q: Query, turn: int) 
 
 
 def looked_for(q: Query, reg: anc.Registry) -> Query:
-    """"有没有空洞?" / "any GGO?" asks of the finding in focus; with none in focus, of the whole film (a screening
-    question for that kind); so does "what is this?"."""
-    if q.intent == "density" and q.kinds and anc.finding_in_focus(reg.findings()) is None:
+    """"有没有空洞?" / "any GGO?" asks of the finding in focus; with none in focus and none named ("any GGO component to
+    the spiculated lesion?" names one), of the whole film (a screening question for that kind); so does "what is
+    this?"."""
+    named = q.descriptors or q.references or q.anchor_ids or q.has_location or q.ordinal is not None
+    if q.intent == "density" and q.kinds and not named and anc.finding_in_focus(reg.findings()) is None:
         return replace(q, intent="screen")
     # "what is this?" with nothing in focus: what the film shows (the screening summary, never a diagnosis)
     if q.what_is_it and anc.finding_in_focus(reg.findings()) is None:

@@ -131,6 +131,8 @@ class Query:
     # not a verdict on an "it" the reader has in mind ("is it cancer?", "benign or malignant?"): with nothing named, the
     # one finding of the checklist's kinds answers the first, and the second asks which
     of_the_film: bool = False
+    # screen: "右中叶除了这个还有别的病灶吗" / "anything else besides this one?": the findings other than the one in focus
+    besides_focus: bool = False
     # describe_margin: "describe the nodule" asks the whole description (place, size, margin, density), not the margin
     full: bool = False
     # "what is this?" / "这是什么?" alone: of the finding in focus (its margin, as a pointer alone asks); with none in
@@ -198,6 +200,7 @@ class Query:
             "social": self.social,
             "full": self.full,
             "of_the_film": self.of_the_film,
+            "besides_focus": self.besides_focus,
             "what_is_it": self.what_is_it,
             "unlisted_disease": self.unlisted_disease,
             "size_op": self.size_op,
@@ -1001,7 +1004,8 @@ def _first_question_scores(text: str, vocab: Vocabulary) -> dict[str, float]:
     # ("血常规 WBC 有点高,有关系吗?": a question whether what was stated bears on it asks about the statement)
     # (nor does one whose question checks a value: "My doctor said anything above 8 mm needs a CT. Is the RML nodule
     # over 8 mm?")
-    checks = vocab.index.measure_value is not None and vocab.index.measure_value.search(asked) is not None
+    checks = ((vocab.index.measure_value is not None and vocab.index.measure_value.search(asked) is not None)
+              or _first_key(asked, vocab.index.checklists) is not None)  # ("…咳嗽两周了，胸片上有 pneumonia 吗?")
     if asked != text and not _ABOUT_THE_STATEMENT.match(asked.strip()) and (
             max(score_intents(asked, vocab).values(), default=0.0) >= 3 or vocab.index.cue("concern").any_in(asked)
             or checks):
@@ -1146,7 +1150,8 @@ _NEEDS_PRIOR = re.compile(
     r"\b(?:previous|prior|old|older|earlier|last)\s+(?:films?|x-?rays?|study|studies|images?|radiographs?|scans?|cxrs?"
     r"|years?|visit)\b|\bis (?:it|this|that|the \w+) new\b|\bnew since\b|\binterval change|"
     r"\b(?:has|did) (?:it|this|that|the \w+) (?:change|grow|shrink|got? bigger|got? smaller)|\bchanged since\b|"
-    r"去年|上次的片|上次拍|上次检查|以前的片|之前的片|旧片|新出现|新发的|新长的|有没有变化|有变化吗|变大了吗|变小了吗|长大了吗|"
+    r"去年|上次的片|上次拍|上次检查|上次(?:那|嗰)?张|[和跟与同]上次|以前的片|之前的片|旧片|新出现|新发的|新长的|有没有变化|有变化吗|"
+    r"变大了吗|变小了吗|长大了吗|"
     r"[和跟与]之前比|比之前|比以前|[和跟与]以前比|对比以前|和老片")
 
 
@@ -1304,7 +1309,13 @@ _VERDICT = re.compile(r"^(?:is|are|does|do|was|has|have|can|could)\b|[吗么][?�
 def of_the_film(text: str, features: dict[str, Any]) -> bool:
     """A checklist asked of the film or the patient, or its signs counted, rather than a verdict asked of an "it"
     (``Query.of_the_film``)."""
+    if features["lesion_pointer"]:  # "is the spot in my lung cancer?": the spot the reader sees
+        return False
     return bool(_FILM_OR_PATIENT.search(text) or features["checklist_cue"] or not _VERDICT.search(text))
+
+
+_BESIDES_FOCUS = re.compile(r"除了(?:这个|它|那个|这处|这里)|(?<![a-z])(?:besides|other than|apart from|except)\s+(?:this|it|that)"
+                            r"(?:\s+one)?(?![a-z])")
 
 
 # "what is this?" / "这是什么?" on its own (Query.what_is_it)
@@ -2241,6 +2252,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         what_is_it=bool(_WHAT_IS_THIS.match(text)),
         unlisted_disease=unlisted_disease(text) if intent == "sign_checklist" and not checklist else None,
         of_the_film=intent == "sign_checklist" and of_the_film(text, features),
+        besides_focus=intent == "screen" and bool(_BESIDES_FOCUS.search(text)),
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=threshold[0] if threshold and intent == "size" else None,
         size_mm=threshold[1] if threshold and intent == "size" else None,

@@ -224,3 +224,28 @@ def test_both_lesions_to_the_hilum_each_measure_to_their_own() -> None:
     names = {a["id"]: a.get("name") for a in turn.anchors}
     assert {k: names[v] for k, v in hila.items()} == {"A1": "hilum_right", "A2": "hilum_left"}
     assert turn.answer.text.count("DICOM pixel spacing") == 3  # once per distance, once as the note
+
+
+# --- "besides this one", "is it cancer?" -----------------------------------------------------------------
+
+
+def test_besides_the_one_in_focus_is_said_and_that_one_is_left_out() -> None:
+    """"右中叶除了这个还有别的病灶吗" after A1 was discussed: "no candidate in the RML" alone would deny A1."""
+    zh = ask("右中叶除了这个还有别的病灶吗", lang="zh", before="右肺中叶那个圆形影,边缘是否规则?")
+    assert zh.intent == "screen" and not [a for a in zh.anchors if a["kind"] == "finding"]
+    assert zh.answer.text.startswith("除A1外")
+    en = ask("anything else besides this one?", before="右肺中叶那个圆形影,边缘是否规则?")
+    assert [a["id"] for a in en.anchors if a["kind"] == "finding"] == ["A2"] and en.answer.text.startswith("Besides A1")
+
+
+@pytest.mark.parametrize(("question", "meant"), [
+    ("这片子有没有肺癌?", "A1"), ("Is there any sign of cancer on this x-ray?", "A1"), ("有没有肺癌的征象", "A1"),
+    ("Is it malignant?", None), ("Benign or malignant?", None), ("係咪癌嚟㗎?", None), ("is that spot cancer?", None),
+])
+def test_a_checklist_of_the_film_takes_the_nodule_a_verdict_on_it_asks_which(question: str, meant: str | None) -> None:
+    turn = ask(question, lang="zh" if any("\u4e00" <= c <= "\u9fff" for c in question) else "en")
+    assert turn.intent == "sign_checklist"
+    if meant is None:
+        assert turn.clarification
+    else:
+        assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == [meant] and not turn.clarification
