@@ -263,6 +263,7 @@ _DESCRIPTOR_FIT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str,
 # with one); Hilum reads no ground-glass component, so no finding holds one
 _CONTENT_OF: Mapping[str, str] = MappingProxyType({"cavitary": "cavity", "calcified": "calcified",
                                                    "ground_glass": "ground_glass"})
+CONTENT_DESCRIPTORS = frozenset(_CONTENT_OF)  # descriptors that name what a finding holds, not which finding
 
 
 def holds_kind(a: Anchor, kind: str) -> bool:

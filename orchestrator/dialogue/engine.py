@@ -166,7 +166,9 @@ def looked_for(q: Query, reg: anc.Registry) -> Query:
     """"有没有空洞?" / "any GGO?" asks of the finding in focus; with none in focus and none named ("any GGO component to
     the spiculated lesion?" names one), of the whole film (a screening question for that kind); so does "what is
     this?"."""
-    named = q.descriptors or q.references or q.anchor_ids or q.has_location or q.ordinal is not None
+    # (a content named is what is looked for, not which finding: "有磨玻璃影吗")
+    named = (set(q.descriptors) - anc.CONTENT_DESCRIPTORS or q.references or q.anchor_ids or q.has_location
+             or q.ordinal is not None)
     if q.intent == "density" and q.kinds and not named and anc.finding_in_focus(reg.findings()) is None:
         return replace(q, intent="screen")
     # "what is this?" with nothing in focus: what the film shows (the screening summary, never a diagnosis)
