@@ -1001,14 +1001,14 @@ def _first_question_scores(text: str, vocab: Vocabulary) -> dict[str, float]:
     # "the report mentioned something at the left base, is that thing smooth-edged?": the statement asks nothing;
     # nor does it when the question after it asks how bad the thing is ("结节边上毛毛的,要紧吗": no margin asked)
     asked = after_statements(text, vocab)
-    # ("血常规 WBC 有点高,有关系吗?": a question whether what was stated bears on it asks about the statement)
-    # (nor does one whose question checks a value: "My doctor said anything above 8 mm needs a CT. Is the RML nodule
-    # over 8 mm?")
-    checks = ((vocab.index.measure_value is not None and vocab.index.measure_value.search(asked) is not None)
-              or _first_key(asked, vocab.index.checklists) is not None)  # ("…咳嗽两周了，胸片上有 pneumonia 吗?")
+    # ("血常规 WBC 有点高,有关系吗?": a question whether what was stated bears on it asks about the statement; one that
+    # checks a value or names a disease asks on its own: "My doctor said anything above 8 mm needs a CT. Is the RML
+    # nodule over 8 mm?", "Patient 说他咳嗽两周了，胸片上有 pneumonia 吗?")
+    asks_own = ((vocab.index.measure_value is not None and vocab.index.measure_value.search(asked) is not None)
+                or _first_key(asked, vocab.index.checklists) is not None)
     if asked != text and not _ABOUT_THE_STATEMENT.match(asked.strip()) and (
             max(score_intents(asked, vocab).values(), default=0.0) >= 3 or vocab.index.cue("concern").any_in(asked)
-            or checks):
+            or asks_own):
         text = asked
     # "结节多大,离胸膜多远" / "where is it and how big is it": two clauses that each ask; the first is answered
     ix = vocab.index
