@@ -988,8 +988,10 @@ def first_question(text: str, vocab: Vocabulary) -> str:
     first = text[: m.start()]
     ix = vocab.index
     # (or a value it checks: "the spot is 12 mm, is that right? the round one I mean")
+    # (or a kind of lesion it looks for: "Is there a mass in the right upper lobe? Referral says 'RUL shadow'.")
     if (max(score_intents(first, vocab).values(), default=0.0) >= 3 or _first_key(first, ix.checklists) is not None
-            or ix.cue("diagnosis").any_in(first) or (ix.measure_value is not None and ix.measure_value.search(first))):
+            or ix.cue("diagnosis").any_in(first) or (ix.measure_value is not None and ix.measure_value.search(first))
+            or kind_asked(first, vocab) == "lesion"):
         return first
     return text
 
@@ -1199,8 +1201,10 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
     if features["structure_only"]:
         # (above the margin's or size's own words, "are the hemidiaphragms well defined?", unless a lesion's margin part
         # is named: "毛刺在肺门侧几点钟方向"; and above a bare "how is it", "双侧肺门怎么样?")
-        how_is_it = s.get("screen", 0) <= 1 and not any(v > 0 for k, v in s.items() if k != "screen")
-        asked = max(s.get("size", 0), s.get("describe_margin", 0), 1 if how_is_it else 0)
+        # ("Both hemidiaphragms look ok to you?": how a structure looks is its assessment, not a screening)
+        how_is_it = ((s.get("screen", 0) <= 1 or features["looks_ok"])
+                     and not any(v > 0 for k, v in s.items() if k != "screen"))
+        asked = max(s.get("size", 0), s.get("describe_margin", 0), max(s.get("screen", 0), 1) if how_is_it else 0)
         s["assess_anatomy"] = s.get("assess_anatomy", 0) + asked + (1 if asked > 0 and not features["margin_part"] else 0)
     if features["checklist"]:  # a disease named; "像肺结核吗" / "resembles TB": asked whether the film looks like it
         # (its signs named too: "nodule的malignancy signs有几个?")
@@ -1333,6 +1337,7 @@ _LESION_IN_PLACE = re.compile(r"(?<![a-z])(?:the|that|this)\s+(?:lesion|opacity|
                               r"(?:in|at|on|near|over)\s")
 _ADVERB_RIGHT = re.compile(r"(?<![a-z])right(?=\s+(?:on|at|next to|by|above|below|under|over|into|there|here|now|away|up|"
                            r"against|beside|behind)(?![a-z]))")
+_LOOKS_OK = re.compile(r"(?<![a-z])looks? (?:ok|okay|normal|fine|alright|all right)(?![a-z])|正常吗|还好吗|怎么样")
 _DISTANCE_FROM = re.compile(r"[离距]|how far|distance|多远|相隔")
 # "both hila", "both costophrenic angles": a pair of structures, not the two findings
 _BOTH_STRUCTURES = re.compile(r"(?<![a-z])both\s+(?:the\s+)?(?:hila|hilums?|hilar|costophrenic|cp angles|hemidiaphragms?|"
@@ -2187,6 +2192,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "lesion_pointer": bool(_LESION_POINTER.search(text)),
         "pointer_named": bool(_ONE_POINTER.search(text)),
         "lesion_by_place": bool(_LESION_BY_PLACE.search(text)),
+        "looks_ok": bool(_LOOKS_OK.search(text)),
         "concern": ix.cue("concern").any_in(text),
         "lesion_looked_for": ix.lesion_looked_for is not None and bool(ix.lesion_looked_for.search(text)),
         "which_region": ix.which_region is not None and bool(ix.which_region.search(text)),

@@ -54,7 +54,7 @@ HELD_OUT_V3_FLOOR = 205 / 211  # 204 until the rules tuned on the dev sets v22-v
 HELD_OUT_V4A = DATA / "questions_heldout_v4a.jsonl"
 HELD_OUT_V4A_FLOOR = 158 / 160  # 155 when first scored; 156, 157, 158 after later rounds, none tuned on it
 HELD_OUT_V4B = DATA / "questions_heldout_v4b.jsonl"
-HELD_OUT_V4B_FLOOR = 154 / 160  # 153 when first scored
+HELD_OUT_V4B_FLOOR = 155 / 160  # 153 when first scored; none of the later rounds tuned on it
 # a fifth, from two more writers (2026-12-04, the same brief), written after the rules tuned on v22-v23 and scored once,
 # never tuned on: 147/160 and 148/160 at commit 67302b0, 154/160 and 153/160 at cc1f6b9 (307/320, 95.9%)
 HELD_OUT_V5A = DATA / "questions_heldout_v5a.jsonl"
@@ -64,15 +64,15 @@ HELD_OUT_V5B_FLOOR = 153 / 160
 # a sixth, from two more writers (2026-12-04, the same brief), written after the last rules (v26-v27) and scored once,
 # never tuned on: 143/160 and 148/160 at commit 67302b0, 150/160 and 156/160 at 6c7db1e (306/320, 95.6%)
 HELD_OUT_V6A = DATA / "questions_heldout_v6a.jsonl"
-HELD_OUT_V6A_FLOOR = 151 / 160  # 150 when first scored; 151 after the v28-v29 rules, not tuned on it
+HELD_OUT_V6A_FLOOR = 152 / 160  # 150 when first scored; 151, 152 after later rounds, none tuned on it
 HELD_OUT_V6B = DATA / "questions_heldout_v6b.jsonl"
-HELD_OUT_V6B_FLOOR = 156 / 160
+HELD_OUT_V6B_FLOOR = 158 / 160  # 156 when first scored
 # a seventh and last, from two more writers (2026-12-04, the same brief), written after every rule of this stop and scored
 # once, at ebb6eec, never tuned on: 144/160 and 140/160 at commit 67302b0, 155/160 and 156/160 at ebb6eec (311/320, 97.2%)
 HELD_OUT_V7A = DATA / "questions_heldout_v7a.jsonl"
-HELD_OUT_V7A_FLOOR = 155 / 160
+HELD_OUT_V7A_FLOOR = 156 / 160  # 155 when first scored; 156 after the v30-v31 rules, not tuned on it
 HELD_OUT_V7B = DATA / "questions_heldout_v7b.jsonl"
-HELD_OUT_V7B_FLOOR = 156 / 160
+HELD_OUT_V7B_FLOOR = 157 / 160  # 156 when first scored; 157 after the v30-v31 rules, not tuned on it
 HELD_OUT_V2_FLOOR = 166 / 166
 # a development set: 233 questions (zh 105, en 94, mixed 34; every intent, colloquial and jargon phrasing, typos,
 # "show me / mark it", anatomy and out-of-scope requests) written before a parser change and scored
@@ -352,6 +352,16 @@ DEV_V28 = DATA / "questions_dev_v28.jsonl"
 DEV_V28_FLOOR = 160 / 160
 DEV_V29 = DATA / "questions_dev_v29.jsonl"
 DEV_V29_FLOOR = 159 / 160
+# the last two of the stop (2026-12-04, the same brief), written after held-out v7: v31 154/160 and v30 155/160 (after
+# v31's rules) before tuning. Tuned as general rules: how a structure looks ("Both hemidiaphragms look ok to you?")
+# assesses it; a kind of lesion looked for in the first question is what is asked ("Is there a mass in the right upper
+# lobe? Referral says 'RUL shadow'."); Cantonese 定 between two terms is "or"; wet read, check for any, up against, how
+# high above, how reliable, 多sure, 具体指什么, 靠谱不: v30 159/160, v31 160/160. Left: "spiculation就是毛刺征吗?具体指什么"
+# (the first question's margin words win)
+DEV_V30 = DATA / "questions_dev_v30.jsonl"
+DEV_V30_FLOOR = 159 / 160
+DEV_V31 = DATA / "questions_dev_v31.jsonl"
+DEV_V31_FLOOR = 160 / 160
 
 
 class CountingEncoderDouble:
@@ -491,6 +501,8 @@ DEV_SETS: dict[str, tuple[Path, float, int]] = {
     "dev_v27": (DEV_V27, DEV_V27_FLOOR, 150),
     "dev_v28": (DEV_V28, DEV_V28_FLOOR, 150),
     "dev_v29": (DEV_V29, DEV_V29_FLOOR, 150),
+    "dev_v30": (DEV_V30, DEV_V30_FLOOR, 150),
+    "dev_v31": (DEV_V31, DEV_V31_FLOOR, 150),
 }
 
 
