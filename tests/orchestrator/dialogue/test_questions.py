@@ -255,7 +255,8 @@ DEV_V13_FLOOR = 151 / 152
 DEV_V14 = DATA / "questions_dev_v14.jsonl"
 DEV_V14_FLOOR = 155 / 155  # its two left, fixed by the v15-v19 round
 # five more writers' sets (2026-12-04, 160 questions each; every intent, zh / en / mixed), each written from a brief
-# (the film's two findings, the intents and the anchor rules; no parser, no earlier set) by someone who never read the
+# (data/writer_brief.md: the film's two findings, the intents and the anchor rules; no parser, no earlier set; v15's brief
+# had the two errors corrected below, fixed in the file for v16 on) by someone who never read the
 # parser, and scored before any rule was tuned on it. v15 (mixed phrasing): 147/160 at commit 67302b0; two labels
 # followed errors in the brief, corrected before tuning ("the bigger one" is the 25 mm strand, A2; a distance between
 # the two findings is measure_relation, as questions.jsonl has it): 150/160. v16 (radiologists' shorthand) 146/160
