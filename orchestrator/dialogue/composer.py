@@ -20,6 +20,7 @@ from orchestrator.dialogue.anchors import (
     Registry,
     add_relation,
     descriptor_misfits,
+    finding_in_focus,
     fits_kinds,
     is_scoped,
     landmark_sides,
@@ -342,15 +343,6 @@ def _scoped_body(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
     return ctx.t(f"{scope}未见候选病灶。", f"No candidate region in the {scope}.") + _regions_found(ctx)
 
 
-def _besides(ctx: Context) -> Anchor | None:
-    """The finding a screening question set aside ("besides this one"): of the findings it does not cover, the one
-    mentioned last (the one that was in focus)."""
-    if not ctx.query.besides_focus:
-        return None
-    others = [a for a in ctx.registry.findings() if a not in ctx.subjects and a.mentioned_turn > 1]
-    return max(others, key=lambda a: a.mentioned_turn) if others else None
-
-
 def compose_screen(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
     frame = _report_frame(ctx)
@@ -364,8 +356,10 @@ def compose_screen(ctx: Context) -> Composition:
         body = head + ("" if ctx.zh else " ") + (" ".join(lines) if not ctx.zh else "".join(lines))
     else:
         body = ctx.t("未发现明确的肺内病灶。", "No focal lung lesion was found.")
-    besides = _besides(ctx)
-    if besides is not None:  # "右中叶除了这个还有别的病灶吗": what is said is of the others
+    # "右中叶除了这个还有别的病灶吗": what is said is of the others; the one set aside is the one in focus, as
+    # anchors.screen_subjects left it out (the registry here is the one the turn was resolved on)
+    besides = finding_in_focus(ctx.registry.findings()) if ctx.query.besides_focus else None
+    if besides is not None:
         body = ctx.t(f"除{besides.id}外:", f"Besides {besides.id}: ") + body
     sections = [section("findings", title, body, frame=frame)]
     if ctx.query.diagnosis:

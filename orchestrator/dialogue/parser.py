@@ -1295,8 +1295,13 @@ def _relation_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
         s["measure_relation"] = s.get("measure_relation", 0) + 3
 
 
-_PERSON_AFTER = re.compile(r"\s*(?:病人|患者|病患|人|孩子|小孩|老人|patient|guy|man|woman|kid|child|person|lady|gentleman"
-                           r"|x-?ray|film|image|picture|radiograph|cxr|张片子|张片|片子|胸片)")
+# the words that name the film or the patient, and the plain nouns of a lesion (one table each, for the pointers below)
+_FILM_EN = r"x-?ray|film|image|picture|radiograph|cxr"
+_FILM_ZH = r"张片子|张片|片子|胸片"
+_PATIENT_EN = r"patient|guy|man|woman|kid|child|person|lady|gentleman"
+_PATIENT_ZH = r"病人|患者|病患|人|孩子|小孩|老人"
+_LESION_NOUN = r"lesion|nodule|opacity|shadow|spot|strand|mass|lump|thing|finding|abnormality"
+_PERSON_AFTER = re.compile(rf"\s*(?:{_PATIENT_ZH}|{_PATIENT_EN}|{_FILM_EN}|{_FILM_ZH})")
 
 
 def _determines_no_finding(text: str, ref: str) -> bool:
@@ -1306,7 +1311,8 @@ def _determines_no_finding(text: str, ref: str) -> bool:
     return bool(spots) and all(_PERSON_AFTER.match(text, p + len(ref)) for p in spots)
 
 
-_FILM_OR_PATIENT = re.compile(r"片子|胸片|(?<![a-z])(?:x-?ray|film|image|radiograph|cxr|patient|lungs?)(?![a-z])|病人|患者|肺里|肺部|双肺|两肺")
+_FILM_OR_PATIENT = re.compile(rf"{_FILM_ZH}|(?<![a-z])(?:{_FILM_EN}|{_PATIENT_EN}|lungs?)(?![a-z])|{_PATIENT_ZH}"
+                              r"|肺里|肺部|双肺|两肺")
 _VERDICT = re.compile(r"^(?:is|are|does|do|was|has|have|can|could)\b|[吗么][?？!.。]*$|是否|是不是|还是|(?<![a-z])or(?![a-z])")
 
 
@@ -1329,12 +1335,10 @@ _WHAT_IS_THIS = re.compile(r"^\s*(?:so |and |ok,? )?what(?:'s| is) (?:this|that|
 _ONE_POINTER = re.compile(r"(?<![a-z])the\s+(?:[a-z-]+\s+){1,2}one(?![a-z])")
 # "the RML lesion" / "右中叶病灶": a lesion named by its place, whose content is asked about ("any cavitation in the
 # RML lesion?"), not a kind of lesion looked for in that place ("any cavitation in the RML?")
-_LESION_BY_PLACE = re.compile(r"(?<![a-z])(?:the|this|that)\s+(?:[a-z0-9-]+\s+){1,3}(?:lesion|opacity|shadow|spot|lump|"
-                              r"finding|abnormality)(?![a-z])"
+_LESION_BY_PLACE = re.compile(rf"(?<![a-z])(?:the|this|that)\s+(?:[a-z0-9-]+\s+){{1,3}}(?:{_LESION_NOUN})(?![a-z])"
                               r"|(?:叶|肺|野|带)(?:的|那个|那处|这个|这处)?(?:病灶|病变|阴影|肿块)")
 # "the lump in the right middle lobe", "the spot at the left base": a lesion named by a plain noun and its place
-_LESION_IN_PLACE = re.compile(r"(?<![a-z])(?:the|that|this)\s+(?:lesion|opacity|shadow|spot|lump|thing|finding)\s+"
-                              r"(?:in|at|on|near|over)\s")
+_LESION_IN_PLACE = re.compile(rf"(?<![a-z])(?:the|that|this)\s+(?:{_LESION_NOUN})\s+(?:in|at|on|near|over)\s")
 _ADVERB_RIGHT = re.compile(r"(?<![a-z])right(?=\s+(?:on|at|next to|by|above|below|under|over|into|there|here|now|away|up|"
                            r"against|beside|behind)(?![a-z]))")
 _LOOKS_OK = re.compile(r"(?<![a-z])looks? (?:ok|okay|normal|fine|alright|all right)(?![a-z])|正常吗|还好吗|怎么样")
@@ -1343,8 +1347,7 @@ _DISTANCE_FROM = re.compile(r"[离距]|how far|distance|多远|相隔")
 _BOTH_STRUCTURES = re.compile(r"(?<![a-z])both\s+(?:the\s+)?(?:hila|hilums?|hilar|costophrenic|cp angles|hemidiaphragms?|"
                               r"diaphragms?|domes?|apices|lung apices)(?![a-z])")
 # a pointer whose noun is a lesion's, colloquial or not ("that lump", "this spot", "the shadow")
-_LESION_POINTER = re.compile(r"(?<![a-z])(?:this|that|the)\s+(?:(?:little|small|big)\s+)?"
-                             r"(?:lesion|nodule|opacity|shadow|spot|strand|mass|lump|thing)s?(?![a-z])")
+_LESION_POINTER = re.compile(rf"(?<![a-z])(?:this|that|the)\s+(?:(?:little|small|big)\s+)?(?:{_LESION_NOUN})s?(?![a-z])")
 
 
 def _checklist_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
@@ -1773,8 +1776,7 @@ def after_statements(text: str, vocab: Vocabulary) -> str:
 _VALUE = r"(\d+(?:\.\d+)?)\s*(mm|cm|millimet\w*|centimet\w*|毫米|厘米|公分)"
 # "the 12 mm one", "that 2.5 cm lesion"; "那个12毫米的", "12mm的结节" (never a threshold: "大于10毫米的结节")
 _SIZE_POINTER = re.compile(
-    r"(?<![a-z])(?:the|that|this)\s+" + _VALUE + r"\s+(?:one|nodule|lesion|opacity|strand|thing|spot|finding|lump|mass|"
-    r"measurement|reading)s?(?![a-z])"
+    r"(?<![a-z])(?:the|that|this)\s+" + _VALUE + rf"\s+(?:one|{_LESION_NOUN}|measurement|reading)s?(?![a-z])"
     r"|(?<![\d.大小于过到上下>＜<])(?<!超过)(?<!不到)(?<!多于)(?<!少于)" + _VALUE + r"\s*(?:的|那个|大的|长的)(?!吗|呢|么)")
 
 
@@ -1989,14 +1991,15 @@ def term_defined(text: str, vocab: Vocabulary, named_term: str | None) -> bool:
     return named_term in (find_sign_term(subject, vocab), find_glossary_term(subject, vocab))
 
 
-def _not_on_this_film(intent: str, by_fallback: bool, text: str, scores: dict[str, float], features: dict[str, Any],
+def _not_on_this_film(intent: str, by_fallback: bool, asked: str, scores: dict[str, float], features: dict[str, Any],
                       signs: tuple[str, ...], v: Vocabulary) -> tuple[str, tuple[str, ...], bool]:
     """What one film cannot say: a change over time ("is the nodule new?": out_of_scope, an earlier film would), and
     a sign of what Hilum does not read, asked whether present ("any rib fractures?": that sign, not read). A term
     explained stays explained, unless nothing but its name made it so ("is there a pacemaker?"); an explicit
-    out-of-scope ask ("does he need surgery?") stays out of scope. -> (intent, signs, needs_prior)"""
-    # (in the question asked, not a statement after it: "Heart size ok吗?病人新出现杂音")
-    needs_prior = intent != "explain_term" and bool(_NEEDS_PRIOR.search(first_question(text, v)))
+    out-of-scope ask ("does he need surgery?") stays out of scope. ``asked``: the question's first question
+    (``first_question``), so that a change over time said after it asks nothing ("Heart size ok吗?病人新出现杂音").
+    -> (intent, signs, needs_prior)"""
+    needs_prior = intent != "explain_term" and bool(_NEEDS_PRIOR.search(asked))
     if needs_prior:
         return "out_of_scope", signs, True
     term = features["term"]
@@ -2220,7 +2223,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         rest = _blank_try_verbs(rest)
     scores = _first_question_scores(rest, v)
     intent, by_fallback = _choose(scores, features)
-    intent, signs, needs_prior = _not_on_this_film(intent, by_fallback, text, scores, features, signs, v)
+    intent, signs, needs_prior = _not_on_this_film(intent, by_fallback, asked_first, scores, features, signs, v)
     answer_lang = language_asked(text)  # a request about the answers' language asks nothing of the film
     social = social_words(raw)
     intent = "out_of_scope" if answer_lang or social else intent

@@ -440,38 +440,22 @@ def test_heldout_v2_score(make_facts: Callable[..., Any]) -> None:
     _score_set(HELD_OUT_V2, HELD_OUT_V2_FLOOR, "held-out set v2 (target 97%)", make_facts)
 
 
-def test_heldout_v3_score(make_facts: Callable[..., Any]) -> None:
-    """The untuned held-out set v3, printed for the README:
+# the untuned held-out sets: (path, floor, label) per writer; each runs as ``-k heldout_vN``
+HELD_OUT_SETS: dict[str, tuple[tuple[Path, float, str], ...]] = {
+    "heldout_v3": ((HELD_OUT_V3, HELD_OUT_V3_FLOOR, "held-out set v3"),),
+    "heldout_v4": ((HELD_OUT_V4A, HELD_OUT_V4A_FLOOR, "held-out set v4a"), (HELD_OUT_V4B, HELD_OUT_V4B_FLOOR, "held-out set v4b")),
+    "heldout_v5": ((HELD_OUT_V5A, HELD_OUT_V5A_FLOOR, "held-out set v5a"), (HELD_OUT_V5B, HELD_OUT_V5B_FLOOR, "held-out set v5b")),
+    "heldout_v6": ((HELD_OUT_V6A, HELD_OUT_V6A_FLOOR, "held-out set v6a"), (HELD_OUT_V6B, HELD_OUT_V6B_FLOOR, "held-out set v6b")),
+    "heldout_v7": ((HELD_OUT_V7A, HELD_OUT_V7A_FLOOR, "held-out set v7a"), (HELD_OUT_V7B, HELD_OUT_V7B_FLOOR, "held-out set v7b")),
+}
+
+
+@pytest.mark.parametrize("name", list(HELD_OUT_SETS))
+def test_heldout_score(name: str, make_facts: Callable[..., Any]) -> None:
+    """An untuned held-out set's score (its misses never printed), for the README, e.g. v3's:
     ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k heldout_v3``."""
-    _score_set(HELD_OUT_V3, HELD_OUT_V3_FLOOR, "held-out set v3 (target 97%)", make_facts, show_misses=False)
-
-
-def test_heldout_v4_score(make_facts: Callable[..., Any]) -> None:
-    """The untuned held-out set v4 (two writers), printed for the README:
-    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k heldout_v4``."""
-    _score_set(HELD_OUT_V4A, HELD_OUT_V4A_FLOOR, "held-out set v4a (target 97%)", make_facts, show_misses=False)
-    _score_set(HELD_OUT_V4B, HELD_OUT_V4B_FLOOR, "held-out set v4b (target 97%)", make_facts, show_misses=False)
-
-
-def test_heldout_v5_score(make_facts: Callable[..., Any]) -> None:
-    """The untuned held-out set v5 (two writers), printed for the README:
-    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k heldout_v5``."""
-    _score_set(HELD_OUT_V5A, HELD_OUT_V5A_FLOOR, "held-out set v5a (target 97%)", make_facts, show_misses=False)
-    _score_set(HELD_OUT_V5B, HELD_OUT_V5B_FLOOR, "held-out set v5b (target 97%)", make_facts, show_misses=False)
-
-
-def test_heldout_v6_score(make_facts: Callable[..., Any]) -> None:
-    """The untuned held-out set v6 (two writers, the last written), printed for the README:
-    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k heldout_v6``."""
-    _score_set(HELD_OUT_V6A, HELD_OUT_V6A_FLOOR, "held-out set v6a (target 97%)", make_facts, show_misses=False)
-    _score_set(HELD_OUT_V6B, HELD_OUT_V6B_FLOOR, "held-out set v6b (target 97%)", make_facts, show_misses=False)
-
-
-def test_heldout_v7_score(make_facts: Callable[..., Any]) -> None:
-    """The untuned held-out set v7 (two writers, written after every rule of 2026-12-04), printed for the README:
-    ``.venv/bin/python -m pytest tests/orchestrator/dialogue/test_questions.py -q -s -k heldout_v7``."""
-    _score_set(HELD_OUT_V7A, HELD_OUT_V7A_FLOOR, "held-out set v7a (target 97%)", make_facts, show_misses=False)
-    _score_set(HELD_OUT_V7B, HELD_OUT_V7B_FLOOR, "held-out set v7b (target 97%)", make_facts, show_misses=False)
+    for path, floor, label in HELD_OUT_SETS[name]:
+        _score_set(path, floor, f"{label} (target 97%)", make_facts, show_misses=False)
 
 
 # the development sets: (path, floor, minimum size); each runs as ``-k dev_vN``
