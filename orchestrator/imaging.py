@@ -50,6 +50,7 @@ DICOM_MAGIC_OFFSET = 128
 SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 FilmFormat = Literal["dicom", "png", "jpeg"]
+EXIF_ORIENTATION = 0x0112
 
 # what a DICOM result needs to be filed beside its source (PS3.3 Patient, General Study modules):
 # the only header attributes of an upload a session keeps (orchestrator/dicom_out)
@@ -179,8 +180,10 @@ def decode_upload(data: bytes, filename: str | None, settings: UploadLimits, kee
     else:
         width, height = png_size(data) if fmt == "png" else jpeg_size(data)
         _check_pixels(width, height, settings)
-        pixels, colour = _read_raster(data, fmt)
+        pixels, colour, orientation = _read_raster(data, fmt)
         spacing_raw, meta = None, {"colourfulness": colour}
+        if orientation != 1:
+            meta["exif_orientation"] = orientation
     if pixels.ndim != 2 or min(pixels.shape) < 16:
         raise CorruptImageError("the image is not a usable 2D film (it needs at least 16 pixels each way)")
     try:
@@ -224,18 +227,48 @@ def display_png(image: np.ndarray) -> bytes:
 # --- PNG / JPEG -------------------------------------------------------------------------------
 
 
-def _read_raster(data: bytes, fmt: FilmFormat) -> tuple[np.ndarray, float]:
-    """Grayscale pixels and the image's colourfulness (``colourfulness``) before conversion."""
+def _read_raster(data: bytes, fmt: FilmFormat) -> tuple[np.ndarray, float, int]:
+    """Grayscale pixels, turned as the file's EXIF orientation says (``upright_as_shown``), the image's
+    colourfulness (``colourfulness``) before conversion, and that orientation."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data)) as im:
                 im.load()
-                return _grayscale(im), _raster_colourfulness(im)
+                orientation = exif_orientation(im)
+                return upright_as_shown(_grayscale(im), orientation), _raster_colourfulness(im), orientation
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as exc:
         raise ImageTooLargeError(f"the {fmt.upper()} is too large to decode") from exc
     except Exception as exc:  # noqa: BLE001 - whatever a hostile file makes Pillow raise is the file's fault
         raise CorruptImageError(f"broken {fmt.upper()}: the image data could not be decoded") from exc
+
+
+def exif_orientation(im: Image.Image) -> int:
+    """The EXIF Orientation tag (1-8; 1 when absent or out of range). A phone or a scanner app stores a
+    film's pixels as the sensor read them and says in this tag how to turn them for display; every viewer,
+    browsers included, shows the film turned, so the pixels as stored may lie on their side."""
+    try:
+        value = im.getexif().get(EXIF_ORIENTATION, 1)
+    except Exception:  # noqa: BLE001 - a broken EXIF block leaves the pixels as stored
+        return 1
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def upright_as_shown(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """``pixels`` turned and mirrored as EXIF ``orientation`` asks (the transforms of Pillow's
+    ``ImageOps.exif_transpose``), so the film is read the way its viewer shows it. Without this, a film
+    photographed upright is read as turned by 90 degrees and refused with a reason the user cannot act on."""
+    turned = {
+        1: lambda a: a,
+        2: np.fliplr,
+        3: lambda a: np.rot90(a, 2),
+        4: np.flipud,
+        5: np.transpose,  # mirrored about the main diagonal
+        6: lambda a: np.rot90(a, -1),  # 90 degrees clockwise
+        7: lambda a: np.rot90(a, 2).T,  # mirrored about the other diagonal
+        8: lambda a: np.rot90(a, 1),  # 90 degrees anticlockwise
+    }[orientation](pixels)
+    return np.ascontiguousarray(turned)
 
 
 def colourfulness(rgb: np.ndarray) -> float:

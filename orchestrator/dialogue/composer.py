@@ -29,6 +29,7 @@ from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import cm, mm, phrases, r1, word
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import THRESHOLD, is_confident
+from orchestrator.findings.relations import outline_gap_mm
 from orchestrator.findings.size import finding_size
 from orchestrator.findings.spacing import REJECTIONS, rejection
 from orchestrator.ontology.loader import Ontology
@@ -104,6 +105,10 @@ def finding_dict(f: Finding, anchor_id: str) -> dict[str, Any]:
         "size_mm": list(size.mm),
         "margin": f.margin,
         "margin_source": f.margin_source,  # lesion_map, or reader: read on the film's own pixels
+        # which readings the answers state flatly (the rest: "cannot be judged" / "not seen at this resolution"), so
+        # that the page's table and the DICOM SR say no more than the text
+        "stated": {"margin": margin_backed(f), "density": confident(f, "density"),
+                   "calcification": confident(f, "calcification"), "cavity": confident(f, "cavity")},
         "notches_clock": [n.clock for n in f.notches],
         "spicules": len(f.spicules),
         "spicule_length_mm": [r1(s.length_mm) for s in f.spicules],
@@ -384,6 +389,24 @@ def compose_screen(ctx: Context) -> Composition:
 # --- one lesion ----------------------------------------------------------------------------------
 
 
+def margin_backed(f: Finding) -> bool:
+    """Whether the margin is stated flatly: an irregular reading the calibration backs, or a smooth one read by the
+    lesion reader on the film's own pixels and backed (the lesion map cannot resolve 1-2 mm spicules)."""
+    if f.margin == "smooth":
+        return f.margin_source == "reader" and confident(f, "margin")
+    return confident(f, "margin")
+
+
+def margin_phrase(f: Finding, lang: str) -> str:
+    """The margin in a word or two, as ``margin_text`` states it ("smooth" only when backed)."""
+    m = word("margin", f.margin, lang)
+    if margin_backed(f):
+        return m
+    if f.margin == "smooth":
+        return "此分辨率下未见不规则" if lang == "zh" else "no irregularity seen at this resolution"
+    return f"可能{m}" if lang == "zh" else f"possibly {m}"
+
+
 def margin_text(a: Anchor, f: Finding, lang: str) -> str:
     zh = lang == "zh"
     m = word("margin", f.margin, lang)
@@ -521,6 +544,38 @@ def _boundary_relation(ctx: Context, a: Anchor, f: Finding, target: str) -> Comp
     return Composition(tuple(sections), findings=(finding_dict(f, a.id),), measurements=meas, referenced=(a.id,))
 
 
+# structures a lesion's distance can be measured to from their outlines (the findings layer's maps): name -> (zh, en)
+_STRUCTURES_MEASURED: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
+    "heart": ("心影", "heart border"), "trachea": ("气管", "trachea"), "mediastinum": ("纵隔", "mediastinal border")})
+
+
+def _structure_relation(ctx: Context, a: Anchor, f: Finding, name: str) -> Composition:
+    """"How far is it from the heart?": the gap between the lesion's outline and the structure's, or that they overlap
+    in projection; when the film gives no outline of it, that is said (never another landmark's distance instead)."""
+    region = next((r for r in ctx.facts.anatomy.regions if r.name == name and len(r.polygon_px) >= 3), None)
+    zh_name, en_name = _STRUCTURES_MEASURED[name]
+    if region is None or len(f.polygon_px) < 3:
+        text = ctx.t(f"本片未能勾画出{zh_name}的轮廓,{a.id}与它的距离无法测量;可测量其与肺门、胸膜或膈面的距离。",
+                     f"No outline of the {en_name} was found on this film, so {a.id}'s distance to it cannot be measured; "
+                     "its distance to the hilum, the pleura or the diaphragm can.")
+        return Composition((section("relation", ctx.t(f"与{zh_name}的关系", f"Relation to the {en_name}"), text),),
+                           findings=(finding_dict(f, a.id),), referenced=(a.id,))
+    gap, p, q = outline_gap_mm(f.polygon_px, region.polygon_px, ctx.facts.image_size, ctx.facts.spacing)
+    if gap > 0:
+        text = ctx.t(f"{a.id}边缘距{zh_name}边缘约{mm(r1(gap))} mm。", f"{a.id}'s edge is about {mm(r1(gap))} mm from the {en_name}.")
+    else:
+        text = ctx.t(f"正位片上{a.id}与{zh_name}重叠投影或相接,前后关系本片无法判断(侧位片可明确)。",
+                     f"On this frontal film {a.id} touches or overlaps the {en_name} in projection; which lies in front "
+                     "cannot be told from it (a lateral view would show it).")
+    meas = ({"kind": "gap", "from": a.id, "to": name, "mm": r1(gap), "spacing_source": ctx.facts.spacing.source,
+             "from_px": [r1(p[0]), r1(p[1])], "to_px": [r1(q[0]), r1(q[1])]},)
+    sections = [section("relation", ctx.t(f"与{zh_name}的关系", f"Relation to the {en_name}"), text)]
+    note = spacing_note(ctx)
+    if note:
+        sections.append(note)
+    return Composition(tuple(sections), findings=(finding_dict(f, a.id),), measurements=meas, referenced=(a.id,))
+
+
 def compose_locate(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
     if not pairs and ctx.anatomy:
@@ -528,6 +583,8 @@ def compose_locate(ctx: Context) -> Composition:
     lines = []
     for a, f in pairs:
         side = word("lung", f.side, ctx.lang)
+        if ctx.query.full:  # "what is A2?": what it is, as the screening listed it, before where it lies
+            lines.append(finding_line(a, f, ctx.lang))
         if ctx.zh:
             lines.append(f"{a.id}位于{side},{word('lobe', f.lobe, 'zh')}区域,{word('zone', f.zone, 'zh')}、{word('band', f.band, 'zh')};"
                          f"距胸膜约{mm(r1(f.distance_to_pleura_mm))} mm,距膈面约{mm(r1(f.distance_to_diaphragm_mm))} mm。")
@@ -699,6 +756,9 @@ def compose_relation(ctx: Context) -> Composition:
     boundary = [n for n in ctx.query.anatomy if n.startswith(("diaphragm", "pleura"))]
     if boundary and not any(n.startswith("hilum") for n in ctx.query.anatomy):
         return _boundary_relation(ctx, a, f, "diaphragm" if boundary[0].startswith("diaphragm") else "pleura")
+    structure = [n for n in ctx.query.anatomy if n in _STRUCTURES_MEASURED]
+    if structure and not any(n.startswith("hilum") for n in ctx.query.anatomy):
+        return _structure_relation(ctx, a, f, structure[0])
     h = _hilum_anchor(ctx, f)
     if h is None:
         return compose_locate(ctx)
@@ -772,8 +832,9 @@ def compose_compare(ctx: Context) -> Composition:
             for a, f in pairs]
     lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
     big = max(pairs, key=lambda p: p[1].diameter_mm)
-    lines.append(ctx.t(f"{big[0].id}较大;两者边缘分别为" + "、".join(word("margin", f.margin, "zh") for _, f in pairs) + "。",
-                       f"{big[0].id} is the larger; margins: " + ", ".join(f"{a.id} {word('margin', f.margin, 'en')}" for a, f in pairs) + "."))
+    lines.append(ctx.t(f"{big[0].id}较大;两者边缘分别为" + "、".join(margin_phrase(f, "zh") for _, f in pairs) + "。",
+                       f"{big[0].id} is the larger; margins: " + ", ".join(f"{a.id} {margin_phrase(f, 'en')}" for a, f in pairs)
+                       + "."))
     lines += _compare_extra(ctx, pairs)
     sections = [section("compare", ctx.t("比较", "Comparison"), ("" if ctx.zh else " ").join(lines), rows=rows)]
     note = spacing_note(ctx)

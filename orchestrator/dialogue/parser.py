@@ -133,7 +133,9 @@ class Query:
     of_the_film: bool = False
     # screen: "右中叶除了这个还有别的病灶吗" / "anything else besides this one?": the findings other than the one in focus
     besides_focus: bool = False
-    # describe_margin: "describe the nodule" asks the whole description (place, size, margin, density), not the margin
+    # describe_margin: "describe the nodule" asks the whole description (place, size, margin, density), not the margin;
+    # locate: "what is A2?" / "what's the biggest lesion?" / "第二个病灶是啥" asks what a finding named is (its kind and
+    # size, as the screening listed it) before where it lies
     full: bool = False
     # "what is this?" / "这是什么?" alone: of the finding in focus (its margin, as a pointer alone asks); with none in
     # focus, of the film (the engine answers with the screening summary, never a diagnosis)
@@ -1328,6 +1330,8 @@ _BESIDES_FOCUS = re.compile(r"除了(?:这个|它|那个|这处|这里)|(?<![a-z
                             r"(?:\s+one)?(?![a-z])")
 
 
+# "what is A2?" / "what's the biggest lesion?" / "第二个病灶是啥": what a finding named is (Query.full of locate)
+_WHAT_IS_NAMED = re.compile(r"(?<![a-z])what(?:'s| is| was)(?![a-z])|是(?:什么|啥)|什么东西")
 # "what is this?" / "这是什么?" on its own (Query.what_is_it)
 _WHAT_IS_THIS = re.compile(r"^\s*(?:so |and |ok,? )?what(?:'s| is) (?:this|that|it)\s*[?？!.]*\s*$"
                            r"|^\s*(?:那)?这(?:个)?(?:到底)?是(?:什么|啥)(?:东西)?\s*[?？!！。]*\s*$")
@@ -2215,8 +2219,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
                                 and not _margin_part(_CLOCK.sub(" ", text), v)),
         "yes_no": bool(_YES_NO.search(raw) or _IS_IT.search(raw)),
     }
-    # a finding named by its number or its order ("A1?", "第二个病灶"): this film's, never a term; shown when nothing is asked
-    features["numbered"] = bool(ids) or features["ordinal"] is not None
+    # a finding named by its number, its order or its size among the findings ("A1?", "第二个病灶", "what's the biggest
+    # lesion?", "最大的那个是什么"): this film's, never a term; shown when nothing is asked
+    features["numbered"] = bool(ids) or features["ordinal"] is not None or bool({"large", "small"} & set(descriptors))
     points = (pointed or bool(descriptors) or any(loc[k] for k in ("lesion_side", "lobe", "zone", "band"))
               or features["other"] or features["ordinal"] is not None)
     if points:  # "换成下面那条看看呢": "try that one" asks nothing of its own (no screening "看看")
@@ -2257,7 +2262,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         attribute=attribute_asked(text) if intent == "confidence" else film_attribute(text) if intent == "film_info" else None,
         answer_lang=answer_lang,
         social=social,
-        full=intent == "describe_margin" and whole_description(text),
+        full=((intent == "describe_margin" and whole_description(text))
+              or (intent == "locate" and features["numbered"] and bool(_WHAT_IS_NAMED.search(text)))),
         what_is_it=bool(_WHAT_IS_THIS.match(text)),
         unlisted_disease=unlisted_disease(text) if intent == "sign_checklist" and not checklist else None,
         of_the_film=intent == "sign_checklist" and of_the_film(text, features),

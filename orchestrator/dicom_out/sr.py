@@ -85,15 +85,18 @@ def _checklist_evaluations(checklist: dict[str, Any], ontology: Ontology) -> lis
 
 def _finding_evaluations(f: dict[str, Any]) -> list[QualitativeEvaluation]:
     out = [QualitativeEvaluation(c.CERTAINTY, c.certainty(float(f.get("confidence", 0.0))))]
-    if f.get("margin") in c.MARGINS:
+    # a reading the answers do not state flatly (``stated``: "not seen at this resolution", "cannot be judged") is
+    # left out, so that the report says no more than the dialogue did
+    stated = f.get("stated") or {}
+    if f.get("margin") in c.MARGINS and stated.get("margin", True):
         out.append(QualitativeEvaluation(c.MARGIN, c.MARGINS[f["margin"]]))
     if f.get("shape") in c.SHAPES:
         out.append(QualitativeEvaluation(c.SHAPE, c.SHAPES[f["shape"]]))
-    if "homogeneous" in f:
+    if "homogeneous" in f and stated.get("density", True):
         out.append(QualitativeEvaluation(c.HOMOGENEITY, c.HOMOGENEOUS if f["homogeneous"] else c.HETEROGENEOUS))
-    if "calcified" in f:
+    if "calcified" in f and stated.get("calcification", True):
         out.append(QualitativeEvaluation(c.CALCIFICATION, c.CALCIFIED if f["calcified"] else c.NON_CALCIFIED))
-    if "cavity" in f:
+    if "cavity" in f and stated.get("cavity", True):
         out.append(QualitativeEvaluation(c.CAVITATION, c.PRESENT if f["cavity"] else c.ABSENT))
     if f.get("air_bronchogram") in c.STATUS:
         out.append(QualitativeEvaluation(c.AIR_BRONCHOGRAM, c.STATUS[f["air_bronchogram"]]))

@@ -38,6 +38,19 @@ def nearest_points_mm(a: np.ndarray, b: np.ndarray, spacing: PixelSpacing) -> tu
     return float(d[i]), (float(xa), float(ya)), (float(xb), float(yb))
 
 
+def outline_gap_mm(a: tuple[Point, ...], b: tuple[Point, ...], shape: tuple[int, int],
+                   spacing: PixelSpacing) -> tuple[float, Point, Point]:
+    """``nearest_points_mm`` of two outlines (polygons in working pixels, (x, y)) on a film of ``shape`` (h, w):
+    the gap between their edges in mm (0 where they touch or overlap in projection) and its two ends."""
+    h, w = int(shape[0]), int(shape[1])
+    masks = []
+    for poly in (a, b):
+        m = np.zeros((h, w), np.uint8)
+        cv2.fillPoly(m, [np.round(np.asarray(poly, np.float64)).astype(np.int32)], 1)
+        masks.append(m.astype(bool))
+    return nearest_points_mm(masks[0], masks[1], spacing)
+
+
 def _edge(m: np.ndarray) -> np.ndarray:
     e = m & ~erode(m)
     return e if e.any() else m

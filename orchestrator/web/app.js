@@ -702,13 +702,20 @@
     return mmText(f.diameter_mm);
   }
 
+  // the margin as the answer states it: a smooth reading nothing backs is "no irregularity seen at this resolution",
+  // an irregular one below the calibration's threshold "possibly …" (orchestrator/dialogue/composer.py, margin_backed)
+  function marginStated(f) {
+    if (!f.stated || f.stated.margin !== false) return f.margin;
+    return f.margin === "smooth" ? "unresolved" : `${f.margin}_possibly`;
+  }
+
   function findingsTable(findings) {
     const rows = findings.map((f) => [
       withChips(f.anchor_id || f.id || "", []),
       findingWhat(f),
       findingWhere(f),
       findingSize(f),
-      f.margin ? term("margin", f.margin) : "—",
+      f.margin ? term("margin", marginStated(f)) : "—",
     ]);
     const box = el("div", "section findings-table");
     box.append(el("h5", null, t("findings")),

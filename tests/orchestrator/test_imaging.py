@@ -101,6 +101,38 @@ def test_jpeg_decodes() -> None:
     assert out.format == "jpeg" and out.image.shape == (512, 512)
 
 
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_turns_the_pixels_as_a_viewer_shows_them(fmt: str, orientation: int) -> None:
+    """A phone stores a film's pixels as its sensor read them and says in the EXIF Orientation tag how to
+    turn them; Hilum reads the film as every viewer shows it (Pillow's ``exif_transpose`` is the reference)."""
+    from PIL import ImageOps
+
+    arr = (film() // 16).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format=fmt, exif=exif.tobytes(), **({"quality": 95} if fmt == "JPEG" else {}))
+    data = buf.getvalue()
+    shown = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))))
+    out = decode_upload(data, None, LIMITS, keep_original=True)
+    assert out.original is not None and out.original.shape == shown.shape
+    assert np.array_equal(out.original, shown.astype(np.float32))
+    assert out.resampling.original_size == shown.shape
+    assert out.info.get("exif_orientation", 1) == orientation
+
+
+def test_a_broken_exif_orientation_leaves_the_pixels_as_stored() -> None:
+    arr = (film() // 16).astype(np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 77  # no such orientation
+    buf = io.BytesIO()
+    Image.fromarray(arr).save(buf, format="PNG", exif=exif.tobytes())
+    out = decode_upload(buf.getvalue(), None, LIMITS, keep_original=True)
+    assert out.original is not None and np.array_equal(out.original, arr.astype(np.float32))
+    assert "exif_orientation" not in out.info
+
+
 def _png_header_only(width: int, height: int) -> bytes:
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
     chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))

@@ -249,3 +249,53 @@ def test_a_checklist_of_the_film_takes_the_nodule_a_verdict_on_it_asks_which(que
         assert turn.clarification
     else:
         assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == [meant] and not turn.clarification
+
+
+def test_the_biggest_lesion_asked_what_it_is_is_described() -> None:
+    """"What's the biggest lesion?" named a finding by its size; it was read as a term ("I do not know that term")."""
+    turn = ask("what's the biggest lesion?")
+    assert turn.intent == "locate"
+    assert "do not know that term" not in turn.answer.text
+    assert turn.answer.text.startswith("A2") and "25.0" in turn.answer.text  # the 25 mm strand, not the 13 mm nodule
+
+
+def _with_heart_outline(facts: ImageFacts) -> ImageFacts:
+    """The SCENARIO facts with the heart's outline (its box) as the findings layer gives it from the heart map."""
+    regions = tuple(dataclasses.replace(r, polygon_px=((r.bbox_px[0], r.bbox_px[1]), (r.bbox_px[2], r.bbox_px[1]),
+                                                       (r.bbox_px[2], r.bbox_px[3]), (r.bbox_px[0], r.bbox_px[3])))
+                    if r.name == "heart" else r for r in facts.anatomy.regions)
+    return dataclasses.replace(facts, anatomy=dataclasses.replace(facts.anatomy, regions=regions))
+
+
+def test_a_distance_to_the_heart_is_measured_to_its_outline_not_to_the_hilum() -> None:
+    """"How far is it from the heart?" was answered with the distance to the hilum."""
+    facts = _with_heart_outline(scenario_facts())
+    turn = ask("how far is A1 from the heart?", facts=facts)
+    (m,) = turn.measurements
+    assert (m["kind"], m["from"], m["to"]) == ("gap", "A1", "heart") and "hilum" not in turn.answer.text
+    heart = next(r for r in facts.anatomy.regions if r.name == "heart")
+    f1 = facts.findings[0]
+    radius_px = (f1.bbox_px[2] - f1.bbox_px[0]) / 2
+    expected = (heart.bbox_px[0] - (f1.center_px[0] + radius_px)) * facts.spacing.col_mm  # A1 lies right of its left edge
+    assert m["mm"] == pytest.approx(expected, abs=1.5 * facts.spacing.col_mm)
+    assert f"{m['mm']:.1f} mm from the heart border" in turn.answer.text
+    assert m["from_px"][0] < m["to_px"][0]  # the line drawn runs from the lesion's edge to the heart's
+    zh = ask("A2距离心缘多少", facts=facts, lang="zh")  # the strand lies over the heart's box: no gap, and it says so
+    assert zh.measurements[0]["mm"] == 0.0 and "重叠投影" in zh.answer.text and "肺门" not in zh.answer.text
+
+
+def test_a_structure_without_an_outline_is_said_so_not_swapped_for_the_hilum() -> None:
+    turn = ask("how far is A1 from the trachea?")  # the hand-built facts carry no outline of the trachea
+    assert not turn.measurements and "cannot be measured" in turn.answer.text and "hilum (A" not in turn.answer.text
+
+
+def test_a_comparison_states_a_margin_no_more_flatly_than_the_margin_answer() -> None:
+    """The comparison said "margins: A1 spiculated, A2 smooth" while the margin answer said of A2 "no irregularity
+    seen at this resolution" (a smooth reading of the lesion map is never stated flatly)."""
+    turn = ask("compare A1 and A2")
+    assert "A2 no irregularity seen at this resolution" in turn.answer.text and "A2 smooth" not in turn.answer.text
+    assert "A1 spiculated" in turn.answer.text  # an irregular reading with no probability is stated, as before
+    rows = {f["anchor_id"]: f["stated"]["margin"] for f in turn.findings}
+    assert rows == {"A1": True, "A2": False}  # the page's table says what the text says
+    zh = ask("比较A1和A2", lang="zh")
+    assert "此分辨率下未见不规则" in zh.answer.text and "光滑" not in zh.answer.text

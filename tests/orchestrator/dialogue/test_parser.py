@@ -682,3 +682,23 @@ def test_heading_with_a_question_after_it_and_more_zh_variants() -> None:
     assert parse("Impression: is the nodule benign?").intent == "sign_checklist"
     assert parse("這粒結節有幾大").intent == "size"  # 有幾大 (Cantonese) 有多大
     assert parse("結節周邊有沒有毛玻璃").intent == "density"  # 毛玻璃 (Taiwan) 磨玻璃
+
+
+@pytest.mark.parametrize(("question", "intent", "descriptor"), [
+    # a finding named by its size among the findings is this film's, never a term ("I do not know that term")
+    ("what's the biggest lesion?", "locate", "large"),
+    ("what is the smallest finding?", "locate", "small"),
+    ("what's the smaller one?", "locate", "small"),
+    ("最大的那个病灶是什么", "locate", "large"),  # a pointer word with it asks no margin
+    ("小的那个是什么", "locate", "small"),
+    ("how big is the biggest one?", "size", "large"),
+])
+def test_a_finding_named_by_its_size_is_this_films(question: str, intent: str, descriptor: str) -> None:
+    q = parse(question)
+    assert (q.intent, descriptor in q.descriptors) == (intent, True)
+
+
+def test_what_is_bigger_of_two_compares_them() -> None:
+    assert parse("what is bigger, A1 or A2?").intent == "compare"
+    assert parse("what's smaller, the left one or the right one?").intent == "compare"
+    assert parse("what is a mass?").intent == "explain_term"  # a term asked with no size named stays one

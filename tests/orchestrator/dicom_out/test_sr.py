@@ -63,7 +63,9 @@ def test_one_group_per_finding_with_its_values(sr: hd.sr.Comprehensive3DSR, dico
         assert g.get_measurements(name=c.PROBABILITY)[0].value == pytest.approx(f["confidence"], abs=1e-3)
         certainty = g.get_qualitative_evaluations(name=c.CERTAINTY)[0]
         assert certainty.value == c.certainty(f["confidence"])
-        assert g.get_qualitative_evaluations(name=c.MARGIN)[0].value == c.MARGINS[f["margin"]]
+        margins = [e.value for e in g.get_qualitative_evaluations(name=c.MARGIN)]
+        # only a margin the answers state flatly (a smooth one nothing backs is "not seen at this resolution")
+        assert margins == ([c.MARGINS[f["margin"]]] if f["stated"]["margin"] else [])
         image = g.roi.ContentSequence[0].ReferencedSOPSequence[0]
         assert image.ReferencedSOPInstanceUID == dicom_case.source.sop_instance_uid
 
@@ -144,3 +146,18 @@ def test_a_film_that_cannot_be_read_states_no_finding(dicom_case: Case, tmp_path
     film = sr.content.get_image_measurement_groups()[0]
     assert film.get_qualitative_evaluations(name=c.DETECTION)[0].value == c.INDETERMINATE
     assert film.get_measurements() == []
+
+
+def test_a_reading_the_answers_do_not_state_is_left_out_of_the_report() -> None:
+    """A smooth margin nothing backs ("no irregularity seen at this resolution") and a calcification that "cannot be
+    judged" are not written as "smooth" and "non-calcified": the report says no more than the dialogue."""
+    from orchestrator.dicom_out.sr import _finding_evaluations
+
+    f = {"confidence": 0.9, "margin": "smooth", "shape": "round", "homogeneous": True, "calcified": False,
+         "cavity": False}
+    names = [e.name for e in _finding_evaluations(f)]  # no ``stated``: as before, every reading
+    assert c.MARGIN in names and c.CALCIFICATION in names and c.HOMOGENEITY in names
+    hedged = {**f, "stated": {"margin": False, "density": True, "calcification": False, "cavity": True}}
+    names = [e.name for e in _finding_evaluations(hedged)]
+    assert c.MARGIN not in names and c.CALCIFICATION not in names
+    assert c.HOMOGENEITY in names and c.CAVITATION in names and c.SHAPE in names

@@ -45,6 +45,22 @@ def test_mirrored_film_is_named_not_read_as_upright(film: np.ndarray) -> None:
     assert verdict(np.fliplr(film)) == (None, "flipped_lr")
 
 
+def test_a_film_stored_on_its_side_with_an_exif_orientation_is_read_upright(film: np.ndarray) -> None:
+    """A phone's JPEG of an upright film: pixels stored turned, the EXIF tag saying how to turn them back
+    (6: 90 degrees clockwise). Every viewer shows it upright; so does the gate, instead of refusing it as
+    "turned by 90 degrees", which the user could not act on."""
+    from PIL import Image
+
+    stored = np.rot90(np.clip(film * 255, 0, 255).astype(np.uint8), 1)  # as the sensor read it
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    buf = io.BytesIO()
+    Image.fromarray(stored).save(buf, format="JPEG", quality=92, exif=exif.tobytes())
+    decoded = decode_upload(buf.getvalue(), "IMG_0001.jpg", Settings())
+    ev = image_evidence(decoded.image, decoded.resampling)
+    assert judge_pixels(ev, decoded.info["colourfulness"]) == (None, "upright")
+
+
 def test_negative_film_is_refused(film: np.ndarray) -> None:
     assert verdict(1.0 - film)[0] == "inverted"
 

@@ -98,6 +98,12 @@ def test_whole_journey_in_one_language(browser: object, service: Service, catalo
     first = page.locator(".turn-card[data-turn='1']")
     assert words["intent"]["screen"] in first.locator(".badge.intent").inner_text()
     assert words["lobe"]["RML"] in first.locator(".findings-table").inner_text()  # the table speaks the page's language
+    # ... and says no more than the text: a smooth margin nothing backs is "no irregularity seen at this resolution"
+    findings = page.evaluate("window.hilum.state.turns[0].findings")
+    unbacked = [f for f in findings if f["margin"] == "smooth" and not f["stated"]["margin"]]
+    assert unbacked, "the scenario film's round nodule is read smooth by the lesion map, which cannot back it"
+    margins = [row.locator("td").nth(4).inner_text() for row in first.locator(".findings-table tr:has(td)").all()]
+    assert words["margin"]["unresolved"] in margins and words["margin"]["smooth"] not in margins
 
     ask_suggestion(page, 1, 2)
     ask_suggestion(page, 2, 3)
