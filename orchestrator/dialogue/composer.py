@@ -561,19 +561,22 @@ def _structure_relation(ctx: Context, a: Anchor, f: Finding, name: str) -> Compo
         return Composition((section("relation", ctx.t(f"与{zh_name}的关系", f"Relation to the {en_name}"), text),),
                            findings=(finding_dict(f, a.id),), referenced=(a.id,))
     gap, p, q = outline_gap_mm(f.polygon_px, region.polygon_px, ctx.facts.image_size, ctx.facts.spacing)
+    outline = next((s for s in ctx.anatomy if s.name == name), None) or ctx.registry.for_name(name)
+    to = outline.id if outline is not None else name
     if gap > 0:
         text = ctx.t(f"{a.id}边缘距{zh_name}边缘约{mm(r1(gap))} mm。", f"{a.id}'s edge is about {mm(r1(gap))} mm from the {en_name}.")
     else:
         text = ctx.t(f"正位片上{a.id}与{zh_name}重叠投影或相接,前后关系本片无法判断(侧位片可明确)。",
                      f"On this frontal film {a.id} touches or overlaps the {en_name} in projection; which lies in front "
                      "cannot be told from it (a lateral view would show it).")
-    meas = ({"kind": "gap", "from": a.id, "to": name, "mm": r1(gap), "spacing_source": ctx.facts.spacing.source,
+    meas = ({"kind": "gap", "from": a.id, "to": to, "mm": r1(gap), "spacing_source": ctx.facts.spacing.source,
              "from_px": [r1(p[0]), r1(p[1])], "to_px": [r1(q[0]), r1(q[1])]},)
     sections = [section("relation", ctx.t(f"与{zh_name}的关系", f"Relation to the {en_name}"), text)]
     note = spacing_note(ctx)
     if note:
         sections.append(note)
-    return Composition(tuple(sections), findings=(finding_dict(f, a.id),), measurements=meas, referenced=(a.id,))
+    return Composition(tuple(sections), findings=(finding_dict(f, a.id),), measurements=meas,
+                       referenced=(a.id, to) if outline is not None else (a.id,))
 
 
 def compose_locate(ctx: Context) -> Composition:

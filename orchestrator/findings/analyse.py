@@ -60,7 +60,7 @@ REGION_CHANNELS: tuple[str, ...] = (
     "lung_right", "lung_left", "RUL", "RML", "RLL", "LUL", "LLL", "heart", "mediastinum", "trachea",
     "hilum_right", "hilum_left", "clavicle_right", "clavicle_left", "spine", "diaphragm",
 )
-LESION_CHECKS: tuple[str, ...] = ("nodule", "mass", "consolidation", "strand", "cavity", "calcification")
+LESION_CHECKS: tuple[str, ...] = ("nodule", "mass", "consolidation", "strand", "cavity", "calcification", "effusion")
 
 
 def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | None = None,

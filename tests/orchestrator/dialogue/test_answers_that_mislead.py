@@ -272,7 +272,9 @@ def test_a_distance_to_the_heart_is_measured_to_its_outline_not_to_the_hilum() -
     facts = _with_heart_outline(scenario_facts())
     turn = ask("how far is A1 from the heart?", facts=facts)
     (m,) = turn.measurements
-    assert (m["kind"], m["from"], m["to"]) == ("gap", "A1", "heart") and "hilum" not in turn.answer.text
+    heart_anchor = next(a for a in turn.anchors if a["id"] == m["to"])  # the heart's outline is anchored and drawn
+    assert heart_anchor["name"] == "heart" and m["to"] in turn.referenced_anchor_ids
+    assert (m["kind"], m["from"]) == ("gap", "A1") and "hilum" not in turn.answer.text
     heart = next(r for r in facts.anatomy.regions if r.name == "heart")
     f1 = facts.findings[0]
     radius_px = (f1.bbox_px[2] - f1.bbox_px[0]) / 2
