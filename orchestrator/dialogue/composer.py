@@ -226,6 +226,9 @@ def _normal_statement(ctx: Context) -> dict[str, Any] | None:
         "cavity": any(f.density.cavity for f in ctx.facts.findings),
         "calcification": any(f.density.calcified for f in ctx.facts.findings),
     }
+    # a blunted angle can be a small effusion: no effusion is then said to be absent (the angle is named, and why)
+    blunted = any(c.state == "blunted" for c in ctx.facts.anatomy.costophrenic)
+    found_flags["effusion"] = blunted
     absent = [
         _CHECKED_WORDS[c][0 if ctx.zh else 1]
         for c in ctx.facts.checked
@@ -238,6 +241,8 @@ def _normal_statement(ctx: Context) -> dict[str, Any] | None:
         side = word("side", c.side, ctx.lang)
         state = word("angle_state", c.state, ctx.lang)
         parts.append(ctx.t(f"{side}肋膈角{state}。", f"The {side} costophrenic angle is {state}."))
+    if blunted and "effusion" not in found_kinds:
+        parts.append(ctx.t("肋膈角变钝可为少量积液或胸膜增厚。", "A blunted angle can be a small effusion or pleural thickening."))
     ctr = ctx.facts.anatomy.cardiothoracic_ratio
     if ctr is not None and ({"heart", "cardiac_silhouette"} & set(ctx.facts.checked)):
         parts.append(ctx.t(f"心胸比约{ctr:.2f}。", f"Cardiothoracic ratio about {ctr:.2f}."))

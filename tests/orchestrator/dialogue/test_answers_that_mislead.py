@@ -301,3 +301,18 @@ def test_a_comparison_states_a_margin_no_more_flatly_than_the_margin_answer() ->
     assert rows == {"A1": True, "A2": False}  # the page's table says what the text says
     zh = ask("比较A1和A2", lang="zh")
     assert "此分辨率下未见不规则" in zh.answer.text and "光滑" not in zh.answer.text
+
+
+def test_a_blunted_angle_is_never_followed_by_no_effusion() -> None:
+    """The screening listed "no pleural effusion" beside "the left costophrenic angle is blunted"; a blunted angle can
+    be a small effusion, so it is not said to be absent, and the screening says why."""
+    base = scenario_facts()
+    blunted = dataclasses.replace(base, anatomy=dataclasses.replace(base.anatomy, costophrenic=(
+        base.anatomy.costophrenic[0], CostophrenicAngle("left", (430.0, 425.0), 75.0, "blunted"))))
+    for lang, absent, why in (("en", "pleural effusion", "small effusion or pleural thickening"),
+                              ("zh", "胸腔积液", "少量积液或胸膜增厚")):
+        eng = DialogueEngine(NoEncoder(), Settings())  # type: ignore[arg-type]
+        text = eng.start_session(blunted, lang=lang).turns[0].answer.text
+        assert absent not in text and why in text
+        sharp = eng.start_session(base, lang=lang).turns[0].answer.text
+        assert absent in sharp and why not in sharp  # with both angles sharp it is checked and absent
