@@ -307,6 +307,9 @@ _LOBE_ZONES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 })
 
 
+_LOBES_AT_LEVEL: Mapping[str, tuple[str, str]] = MappingProxyType({"upper": ("RUL", "LUL"), "lower": ("RLL", "LLL")})
+
+
 def _lobe_check(a: Anchor, lobe: str) -> int:
     """+2 same lobe; +1 a lobe it also projects over; 0 another lobe of the same side whose zone
     fits the one asked for (lobes on a frontal film are estimates); -1 otherwise."""
@@ -324,6 +327,8 @@ def location_score(a: Anchor, q: Query) -> tuple[int, int]:
     score, n = 0, 0
     if q.lobe:
         score, n = score + _lobe_check(a, q.lobe), n + 1
+    elif q.lobe_level:  # "the one in the lower lobe": either side's
+        score, n = score + max(_lobe_check(a, lobe) for lobe in _LOBES_AT_LEVEL[q.lobe_level]), n + 1
     for want, have in ((q.zone, a.zone), (q.band, a.band)):
         if want:
             score, n = score + (1 if want == have else -1), n + 1
@@ -579,6 +584,8 @@ def in_scope(a: Anchor, q: Query, facts: ImageFacts) -> bool:
     if q.lesion_side and a.side != q.lesion_side:
         return False
     if q.lobe and a.lobe != q.lobe and q.lobe not in a.lobe_overlap:
+        return False
+    if q.lobe_level and not q.lobe and not any(a.lobe == lb or lb in a.lobe_overlap for lb in _LOBES_AT_LEVEL[q.lobe_level]):
         return False
     if (q.zone and a.zone != q.zone) or (q.band and a.band != q.band):
         return False

@@ -278,7 +278,9 @@ def _scope_words(ctx: Context) -> str:
     # "above the left hemidiaphragm": a sided landmark scopes the screening to its lung
     sides = landmark_sides(q)
     side = q.lesion_side or (sides[0] if len(sides) == 1 and not is_scoped(q) else None)
-    parts = [word("lobe", q.lobe, ctx.lang) if q.lobe else word("lung", side, ctx.lang)]
+    level = ctx.t({"upper": "双肺上叶", "lower": "双肺下叶"}.get(q.lobe_level or "", ""),
+                  {"upper": "upper lobes", "lower": "lower lobes"}.get(q.lobe_level or "", ""))
+    parts = [word("lobe", q.lobe, ctx.lang) if q.lobe else (word("lung", side, ctx.lang) if side else level)]
     parts += [word("zone", q.zone, ctx.lang), word("band", q.band, ctx.lang)]
     parts += [word("region", r.removesuffix("_right").removesuffix("_left"), ctx.lang) for r in q.anatomy
               if is_scoped(q) or not r.endswith(("_right", "_left"))]

@@ -98,6 +98,8 @@ class Query:
     lang: str  # zh | en (for a language Hilum does not speak, ``foreign`` names it and the session's is used)
     side: str | None = None
     lobe: str | None = None
+    # "the one in the lower lobe" / "上叶那个": a lobe named with no side (upper | lower): either side's lobe of that name
+    lobe_level: str | None = None
     zone: str | None = None
     band: str | None = None
     anatomy: tuple[str, ...] = ()
@@ -187,6 +189,7 @@ class Query:
             "term": self.term,
             "anchor_ids": list(self.anchor_ids),
             "ordinal": self.ordinal,
+            "lobe_level": self.lobe_level,
             "other": self.other,
             "both": self.both,
             "relative": self.relative,
@@ -228,7 +231,7 @@ class Query:
 
     @property
     def has_location(self) -> bool:
-        return any((self.lesion_side, self.lobe, self.zone, self.band))
+        return any((self.lesion_side, self.lobe, self.lobe_level, self.zone, self.band))
 
     @property
     def shape_descriptors(self) -> tuple[str, ...]:
@@ -701,7 +704,7 @@ class _Index:
         self.sign_terms = _table(v.sign_terms)
         # has_term(text, tuple(cues[name])) for every cue that is a list of terms
         self.cue_terms = {k: _Terms((t, t) for t in val) for k, val in v.cues.items() if isinstance(val, (list, tuple))}
-        self.lobe_by_side = tuple((spec, _Terms((t, t) for t in spec["terms"])) for spec in v.lobe_by_side.values())
+        self.lobe_by_side = tuple((level, spec, _Terms((t, t) for t in spec["terms"])) for level, spec in v.lobe_by_side.items())
         self.generic_lobes = tuple((k, _Terms((t, t) for t in spec["terms"])) for k, spec in v.lobe_by_side.items())
         # str.replace sequences, in the order the parser applies them
         self.strip_terms = tuple(t.lower() for terms in v.lobes.values() for t in terms) + tuple(
@@ -763,7 +766,7 @@ class _Index:
 
         # one search per text for every term above (the cue fallback in ``cue`` has its own)
         groups = [t for t in vars(self).values() if isinstance(t, _Terms)]
-        groups += [t for _, t in self.lobe_by_side] + [t for _, t in self.generic_lobes] + list(self.cue_terms.values())
+        groups += [t for _, _, t in self.lobe_by_side] + [t for _, t in self.generic_lobes] + list(self.cue_terms.values())
         groups += [t for _, t in self.anatomy_states.values()]
         shared = _Matcher(t for g in groups for t in g.lows)
         for g in groups:
@@ -859,11 +862,14 @@ def parse_location(text: str, vocab: Vocabulary) -> dict[str, Any]:
     lesion_side = lesion_sides.pop() if len(lesion_sides) == 1 else None
     ix = vocab.index
     lobe = _first_key(text, ix.lobes)
+    lobe_level = None
     if lobe is None:
-        for spec, spec_terms in ix.lobe_by_side:
+        for level, spec, spec_terms in ix.lobe_by_side:
             if spec_terms.any_in(text) and (lesion_side or side):
                 lobe = spec[lesion_side or side or "right"]
                 break
+            if spec_terms.any_in(text) and lobe_level is None:  # no side named: the lobe of that name on either side
+                lobe_level = level
     if lobe is not None:
         implied = "right" if lobe.startswith("R") else "left"
         side = side or implied
@@ -882,6 +888,7 @@ def parse_location(text: str, vocab: Vocabulary) -> dict[str, Any]:
         "side": side if not lobe_alt or sides else None,
         "lesion_side": lesion_side if not lobe_alt or sides else None,
         "lobe": None if lobe_alt else lobe,
+        "lobe_level": None if lobe_alt or lobe else lobe_level,
         "zone": None if zone_alt else _first_key(stripped, ix.zones),
         "band": None if band_alt else _first_key(text, ix.bands),
         "anatomy": tuple(dict.fromkeys(names)),
@@ -2147,7 +2154,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "both": both,
         "pair": pair,
         "descriptors": descriptors,
-        "has_location": any(loc[k] for k in ("lesion_side", "lobe", "zone", "band")),
+        "has_location": any(loc[k] for k in ("lesion_side", "lobe", "lobe_level", "zone", "band")),
         "asks_region": loc["asks_region"],
         "relative": relative,
         "proximity": bool(near),
@@ -2222,7 +2229,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # a finding named by its number, its order or its size among the findings ("A1?", "第二个病灶", "what's the biggest
     # lesion?", "最大的那个是什么"): this film's, never a term; shown when nothing is asked
     features["numbered"] = bool(ids) or features["ordinal"] is not None or bool({"large", "small"} & set(descriptors))
-    points = (pointed or bool(descriptors) or any(loc[k] for k in ("lesion_side", "lobe", "zone", "band"))
+    points = (pointed or bool(descriptors) or any(loc[k] for k in ("lesion_side", "lobe", "lobe_level", "zone", "band"))
               or features["other"] or features["ordinal"] is not None)
     if points:  # "换成下面那条看看呢": "try that one" asks nothing of its own (no screening "看看")
         rest = _blank_try_verbs(rest)
@@ -2241,6 +2248,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         lang=lang,
         side=loc["side"],
         lobe=loc["lobe"],
+        lobe_level=loc["lobe_level"],
         zone=loc["zone"],
         band=loc["band"],
         anatomy=loc["anatomy"],

@@ -166,3 +166,11 @@ def test_a_size_named_says_which_finding(facts: Any) -> None:
     # a size that fits no finding rules none out (a size quoted from elsewhere may be measured otherwise)
     assert anc.resolve_findings(reg, parse("is the 40 mm one smooth?")).outcome == "ambiguous"
     assert parse("大于10毫米的结节要随访吗").size_named_mm is None  # a threshold, not a pointer
+
+
+def test_a_lobe_named_without_a_side_binds_to_the_finding_in_either_sides_lobe(facts: Any) -> None:
+    """"the one in the lower lobe" asked which of A1 (RML) and A2 (LLL); only A2 lies in a lower lobe."""
+    reg = registry(facts)
+    res = anc.resolve_findings(reg, parse("the one in the lower lobe, how big?"))
+    assert res.outcome != "ambiguous" and [a.id for a in res.anchors] == ["A2"]
+    assert [a.id for a in anc.resolve_findings(reg, parse("下叶那个多大")).anchors] == ["A2"]

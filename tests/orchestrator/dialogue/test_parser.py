@@ -702,3 +702,14 @@ def test_what_is_bigger_of_two_compares_them() -> None:
     assert parse("what is bigger, A1 or A2?").intent == "compare"
     assert parse("what's smaller, the left one or the right one?").intent == "compare"
     assert parse("what is a mass?").intent == "explain_term"  # a term asked with no size named stays one
+
+
+@pytest.mark.parametrize(("question", "level"), [
+    ("the one in the lower lobe, how big?", "lower"), ("下叶那个多大", "lower"), ("the upper lobe nodule", "upper"),
+    ("上叶的那个", "upper"), ("any nodule in the upper lobes?", "upper"),
+])
+def test_a_lobe_named_without_a_side_is_either_sides(question: str, level: str) -> None:
+    q = parse(question)
+    assert (q.lobe, q.lobe_level, q.has_location) == (None, level, True)
+    assert parse("右下叶那个").lobe == "RLL" and parse("右下叶那个").lobe_level is None  # a side named: that lobe
+    assert parse("上叶还是下叶?").lobe_level is None  # lobes offered as choices ask which one
