@@ -653,15 +653,9 @@
     box.dataset.kind = s.kind || "";
     if (s.title) box.append(el("h5", null, s.title));
     if (s.text) { const p = el("p"); p.append(withChips(String(s.text), anchors)); box.append(p); }
-    if (Array.isArray(s.rows) && s.rows.length) {
-      const tb = el("table", "data");
-      s.rows.forEach((row) => {
-        const tr = el("tr");
-        (Array.isArray(row) ? row : Object.values(row)).forEach((c) => tr.append(el("td", null, fmt(c))));
-        tb.append(tr);
-      });
-      box.append(tb);
-    }
+    // a section's ``rows`` are the API's machine-readable values (a comparison's lobes, zones, margins as codes):
+    // the turn's findings table shows the same findings in the page's language, and with the margin as the text
+    // states it, so they are not drawn here raw
     return box;
   }
 

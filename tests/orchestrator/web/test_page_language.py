@@ -130,6 +130,15 @@ def test_whole_journey_in_one_language(browser: object, service: Service, catalo
     shot(page, f"journey-{lang}-checklist.png")
     assert not other_language(page, lang), other_language(page, lang)
 
+    # a comparison: its text and the findings table, nothing of the API's codes drawn raw ("RML", "lobulated")
+    page.fill("#question", "比较这两个病灶" if lang == "zh" else "compare the two lesions")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".turn-card[data-turn='5']", timeout=TIMEOUT)
+    compare = page.locator(".turn-card[data-turn='5']")
+    assert compare.get_attribute("data-intent") == "compare"
+    assert compare.locator("table").count() == compare.locator(".findings-table table, .measurements-table table").count()
+    assert not other_language(page, lang), other_language(page, lang)
+
     page.click("#btn-report")
     page.wait_for_selector("#report-dialog[open] .report-turn", timeout=TIMEOUT)
     shot(page, f"journey-{lang}-report.png")
