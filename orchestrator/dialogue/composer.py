@@ -486,8 +486,12 @@ def compose_density(ctx: Context) -> Composition:
 
 
 def _diameter_measurement(a: Anchor, f: Finding, ctx: Context) -> dict[str, Any]:
+    """The finding's diameters, with its one size as the text states it (``size_mm``: the diameter, or the longest and
+    shortest axes of a strand, consolidation or effusion), which the page's table shows."""
+    size = finding_size(f)
     return {"kind": "diameter", "of": a.id, "mm": r1(f.diameter_mm), "longest_mm": r1(f.longest_mm),
-            "shortest_mm": r1(f.shortest_mm), "spacing_source": ctx.facts.spacing.source}
+            "shortest_mm": r1(f.shortest_mm), "size_kind": size.kind, "size_mm": list(size.mm),
+            "spacing_source": ctx.facts.spacing.source}
 
 
 def compose_size(ctx: Context) -> Composition:
@@ -576,7 +580,7 @@ def _structure_relation(ctx: Context, a: Anchor, f: Finding, name: str) -> Compo
         text = ctx.t(f"正位片上{a.id}与{zh_name}重叠投影或相接,前后关系本片无法判断(侧位片可明确)。",
                      f"On this frontal film {a.id} touches or overlaps the {en_name} in projection; which lies in front "
                      "cannot be told from it (a lateral view would show it).")
-    meas = ({"kind": "gap", "from": a.id, "to": to, "mm": r1(gap), "spacing_source": ctx.facts.spacing.source,
+    meas = ({"kind": "distance", "from": a.id, "to": to, "mm": r1(gap), "spacing_source": ctx.facts.spacing.source,
              "from_px": [r1(p[0]), r1(p[1])], "to_px": [r1(q[0]), r1(q[1])]},)
     sections = [section("relation", ctx.t(f"与{zh_name}的关系", f"Relation to the {en_name}"), text)]
     note = spacing_note(ctx)

@@ -728,10 +728,12 @@
   }
 
   function measurementsTable(ms) {
+    // a finding's size as the text states it: its diameter, or a strand's longest × shortest axes (one size per finding)
+    const axes = (m) => m.kind === "diameter" && m.size_kind === "axes" && Array.isArray(m.size_mm) && m.size_mm.length;
     const rows = uniqueMeasurements(ms).map((m) => [
-      term("measure", m.kind),
+      term("measure", axes(m) ? "size" : m.kind),
       withChips([placeName(m.from || m.of), placeName(m.to)].filter(Boolean).join(" → "), []),
-      mmText(m.mm),
+      axes(m) ? `${m.size_mm.map((v) => v.toFixed(1)).join(" × ")} mm` : mmText(m.mm),
       m.spacing_source ? (m.spacing_source === "estimated" ? t("estimated") : t("dicom")) : "",
     ]);
     const box = el("div", "section measurements-table");

@@ -274,7 +274,7 @@ def test_a_distance_to_the_heart_is_measured_to_its_outline_not_to_the_hilum() -
     (m,) = turn.measurements
     heart_anchor = next(a for a in turn.anchors if a["id"] == m["to"])  # the heart's outline is anchored and drawn
     assert heart_anchor["name"] == "heart" and m["to"] in turn.referenced_anchor_ids
-    assert (m["kind"], m["from"]) == ("gap", "A1") and "hilum" not in turn.answer.text
+    assert (m["kind"], m["from"]) == ("distance", "A1") and "hilum" not in turn.answer.text  # edge to edge
     heart = next(r for r in facts.anatomy.regions if r.name == "heart")
     f1 = facts.findings[0]
     radius_px = (f1.bbox_px[2] - f1.bbox_px[0]) / 2

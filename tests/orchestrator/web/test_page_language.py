@@ -137,6 +137,11 @@ def test_whole_journey_in_one_language(browser: object, service: Service, catalo
     compare = page.locator(".turn-card[data-turn='5']")
     assert compare.get_attribute("data-intent") == "compare"
     assert compare.locator("table").count() == compare.locator(".findings-table table, .measurements-table table").count()
+    # one size per finding: the measurements table states the strand's axes as the findings table and the text do
+    sizes = {f["anchor_id"]: " × ".join(f"{v:.1f}" for v in f["size_mm"]) + " mm"
+             for f in page.evaluate("window.hilum.state.turns[4].findings")}
+    measured = compare.locator(".measurements-table").inner_text()
+    assert all(size in measured for size in sizes.values()), (sizes, measured)
     assert not other_language(page, lang), other_language(page, lang)
 
     page.click("#btn-report")
