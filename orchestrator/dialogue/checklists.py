@@ -340,6 +340,8 @@ _NOT_READ = MappingProxyType({
                      "An expiratory film or CT"),
     "mediastinal_widening": ("本系统不测量纵隔宽度", "Hilum does not measure the mediastinal width", "放射科医师阅片或CT",
                              "A radiologist's reading or CT"),
+    "mediastinal_shift": ("本系统不测量纵隔相对中线的位置", "Hilum does not measure where the mediastinum lies against the "
+                          "midline", "放射科医师阅片", "A radiologist's reading"),
     "tracheal_deviation": ("本系统不追踪气管走行", "Hilum does not trace the trachea", "放射科医师阅片",
                            "A radiologist's reading"),
     "diaphragm_contour": ("本系统只定位膈顶,不评估膈面轮廓", "Hilum locates the domes of the diaphragm but does not assess their contour",

@@ -261,7 +261,8 @@ class Vocabulary:
     cues: dict[str, Any] = field(default_factory=dict)
     relative_positions: dict[str, tuple[str, ...]] = field(default_factory=dict)
     sign_terms: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    anatomy_states: dict[str, tuple[str, tuple[str, ...]]] = field(default_factory=dict)
+    # anatomy kind -> (sign, state words) specs tried in order ("纵隔有没有移位" asks the shift, "纵隔增宽吗" the width)
+    anatomy_states: dict[str, tuple[tuple[str, tuple[str, ...]], ...]] = field(default_factory=dict)
     checklist_cues: tuple[str, ...] = ()
     foreign: dict[str, Any] = field(default_factory=dict)
     proximity: dict[str, Any] = field(default_factory=dict)
@@ -336,7 +337,8 @@ def build_vocabulary(raw: dict[str, Any], ontology: Ontology) -> Vocabulary:
         cues={k: v for k, v in raw.get("cues", {}).items() if not k.startswith("_")},
         relative_positions={k: tuple(v) for k, v in raw.get("relative_positions", {}).items() if not k.startswith("_")},
         sign_terms=_tuples(signs.get("terms", {})),
-        anatomy_states={k: (str(v["sign"]), tuple(v["states"])) for k, v in signs.get("anatomy_states", {}).items()},
+        anatomy_states={k: tuple((str(spec["sign"]), tuple(spec["states"])) for spec in (v if isinstance(v, list) else [v]))
+                        for k, v in signs.get("anatomy_states", {}).items()},
         checklist_cues=tuple(signs.get("checklist_cues", ())),
         foreign={k: v for k, v in raw.get("foreign_languages", {}).items() if not k.startswith("_")},
         proximity=proximity,
@@ -728,8 +730,8 @@ class _Index:
         self._cues = v.cues
         unit_terms = set(v.cues.get("unit_questions", ()))
         self.unit_keywords = _Terms((w, t) for t, w in v.intents.get("size", ()) if t in unit_terms)
-        self.anatomy_states = {kind: (sign, _Terms((t, t) for t in states))
-                               for kind, (sign, states) in v.anatomy_states.items()}
+        self.anatomy_states = {kind: tuple((sign, _Terms((t, t) for t in states)) for sign, states in specs)
+                               for kind, specs in v.anatomy_states.items()}
         self.relation_landmarks = set(v.cues.get("relation_landmarks", ()))
         self.which_region = re.compile(v.cues["which_region"]) if v.cues.get("which_region") else None
         self.kinds = _table(v.kinds)
@@ -767,7 +769,7 @@ class _Index:
         # one search per text for every term above (the cue fallback in ``cue`` has its own)
         groups = [t for t in vars(self).values() if isinstance(t, _Terms)]
         groups += [t for _, _, t in self.lobe_by_side] + [t for _, t in self.generic_lobes] + list(self.cue_terms.values())
-        groups += [t for _, t in self.anatomy_states.values()]
+        groups += [t for specs in self.anatomy_states.values() for _, t in specs]
         shared = _Matcher(t for g in groups for t in g.lows)
         for g in groups:
             g.matcher = shared
@@ -1519,9 +1521,9 @@ def find_sign_questions(text: str, anatomy_kinds: list[str], vocab: Vocabulary, 
     found = [sign for _, _, sign in sorted(kept)]
     if not lesion_talk:
         for kind in anatomy_kinds:
-            spec = vocab.index.anatomy_states.get(kind)
-            if spec and spec[1].any_in(text):
-                found.append(spec[0])
+            sign = next((sign for sign, states in vocab.index.anatomy_states.get(kind, ()) if states.any_in(text)), None)
+            if sign:
+                found.append(sign)
     return tuple(dict.fromkeys(found))
 
 

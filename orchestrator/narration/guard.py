@@ -99,6 +99,7 @@ _VERDICT_TERMS: dict[str, tuple[str, ...]] = {
                           r"\bhila (?:are|look) (?:not )?(?:enlarged|normal)", "肺门增大", "肺门影增大", "肺门大",
                           "肺门增浓"),
     "mediastinal_widening": (r"\bmediastin", "纵隔"),
+    "mediastinal_shift": (r"\bmediastin", "纵隔"),
     "tracheal_deviation": (r"\btrache", "(?<!支)气管"),
     "diaphragm_contour": (r"\bdiaphragm", r"\bhemidiaphragm", "膈面", "膈肌", "横膈"),
 }

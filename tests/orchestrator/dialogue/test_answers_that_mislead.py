@@ -316,3 +316,11 @@ def test_a_blunted_angle_is_never_followed_by_no_effusion() -> None:
         assert absent not in text and why in text
         sharp = eng.start_session(base, lang=lang).turns[0].answer.text
         assert absent in sharp and why not in sharp  # with both angles sharp it is checked and absent
+
+
+def test_a_mediastinal_shift_question_names_that_sign() -> None:
+    turn = ask("纵隔有没有移位", lang="zh")
+    sec = sign_section(turn)
+    assert sec["status"] == "not_read" and "纵隔移位" in turn.answer.text and "增宽" not in turn.answer.text
+    en = ask("is the mediastinum shifted?")
+    assert sign_section(en)["status"] == "not_read" and "mediastinal shift" in en.answer.text

@@ -189,6 +189,9 @@ def test_comparisons(question: str) -> None:
     ("Is there a pneumothorax?", "pneumothorax"), ("有没有胸腔积液?", "pleural_effusion"),
     ("Is there cardiomegaly?", "cardiomegaly"), ("纵隔有没有增宽?", "mediastinal_widening"),
     ("肺门大小正常吗?", "hilar_enlargement"), ("膈面光滑吗?", "diaphragm_contour"), ("Is the trachea midline?", "tracheal_deviation"),
+    # a shift of the mediastinum is its own sign, not its width ("纵隔有没有移位" was answered "mediastinal widening")
+    ("纵隔有没有移位?", "mediastinal_shift"), ("纵隔居中吗", "mediastinal_shift"), ("is the mediastinum shifted?", "mediastinal_shift"),
+    ("is there mediastinal shift?", "mediastinal_shift"), ("纵隔正常吗", "mediastinal_widening"),
 ])
 def test_sign_presence_questions(question: str, sign: str) -> None:
     q = parse(question)
