@@ -27,14 +27,14 @@ import re
 import struct
 import warnings
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
 from PIL import Image
 
 from orchestrator.contracts.lesion_reader import Frame
-from orchestrator.contracts.preprocess import Resampling, prepare_film
+from orchestrator.contracts.preprocess import Resampling, film_box, prepare_film
 from orchestrator.errors import CorruptImageError, ImageTooLargeError, InputError, UnsupportedMediaError
 from orchestrator.facts import PixelSpacing
 
@@ -186,10 +186,18 @@ def decode_upload(data: bytes, filename: str | None, settings: UploadLimits, kee
             meta["exif_orientation"] = orientation
     if pixels.ndim != 2 or min(pixels.shape) < 16:
         raise CorruptImageError("the image is not a usable 2D film (it needs at least 16 pixels each way)")
+    upload = pixels
     try:
+        # a uniform surround (letterbox, a masked shutter, a viewer's screen) is cut off first, so the film is read
+        # at the scale the encoder knows; where it started in the upload goes with the resampling
+        box = film_box(pixels)
+        if box is not None:
+            pixels = pixels[box[1]:box[3], box[0]:box[2]]
         image, resampling = prepare_film(pixels)
     except MemoryError as exc:
         raise ImageTooLargeError("the image is too large to process") from exc
+    if box is not None:
+        resampling = replace(resampling, crop_x=box[0], crop_y=box[1], upload_size=(int(upload.shape[0]), int(upload.shape[1])))
     spacing = None
     if spacing_raw is not None and spacing_raw.rejected is None:
         row_mm, col_mm = spacing_raw.row_mm * resampling.scale, spacing_raw.col_mm * resampling.scale
@@ -204,9 +212,9 @@ def decode_upload(data: bytes, filename: str | None, settings: UploadLimits, kee
         modality=meta.get("modality"),
         photometric=meta.get("photometric"),
         display_png=display_png(image),
-        info={"original_size": list(resampling.original_size), **meta},
+        info={"original_size": list(upload.shape), **({"film_box": list(box)} if box is not None else {}), **meta},
         dicom_reference=reference,
-        original=pixels if keep_original else None,
+        original=upload if keep_original else None,  # the upload's pixels: the session's frame is taken against them
         original_mm_per_px=(spacing.row_mm / resampling.scale, spacing.col_mm / resampling.scale) if spacing else None,
     )
 

@@ -76,7 +76,9 @@ class Frame:
     """How the working image was made from the original: original = working × scale − pad.
 
     ``original_size`` and ``working_size`` are ``(H, W)``; ``pad_px`` is ``(x, y)`` in original
-    pixels (the padding added on the left / top to make the film square). The formula is the
+    pixels (the padding added on the left / top to make the film square). The original is the upload: where the
+    film was cut from a uniform surround (``preprocess.film_box``), the pad is less the cut's corner and may be
+    negative. The formula is the
     session contract's (docs/DESIGN.md); ``cv2.resize`` maps pixel centres, which puts the exact
     original point ``(scale - 1) / 2`` original pixels further (0.15-0.2 mm at a 0.6 mm working
     pixel): below what a crop at 0.25 mm per pixel resolves, and the same in training and serving."""
@@ -88,9 +90,12 @@ class Frame:
 
     @classmethod
     def from_resampling(cls, resampling: Any, working_size: int = 512) -> Frame:
-        """From ``orchestrator.contracts.preprocess.Resampling`` (duck-typed)."""
-        return cls(tuple(resampling.original_size), (working_size, working_size), float(resampling.scale),
-                   (float(resampling.pad_x), float(resampling.pad_y)))
+        """From ``orchestrator.contracts.preprocess.Resampling`` (duck-typed), against the upload: a film cut from
+        its upload has its corner there taken off the pads."""
+        size = getattr(resampling, "upload_size", None) or resampling.original_size
+        return cls(tuple(size), (working_size, working_size), float(resampling.scale),
+                   (float(resampling.pad_x) - float(getattr(resampling, "crop_x", 0)),
+                    float(resampling.pad_y) - float(getattr(resampling, "crop_y", 0))))
 
     def to_original(self, x: np.ndarray | float, y: np.ndarray | float) -> tuple[Any, Any]:
         return np.asarray(x) * self.scale - self.pad_px[0], np.asarray(y) * self.scale - self.pad_px[1]
@@ -105,9 +110,9 @@ class Frame:
     def validate(self) -> None:
         ok = (len(self.original_size) == 2 and len(self.working_size) == 2 and min(self.original_size) > 0
               and min(self.working_size) > 0 and math.isfinite(self.scale) and self.scale > 0
-              and all(math.isfinite(p) and p >= 0 for p in self.pad_px))
+              and all(math.isfinite(p) and p >= -size for p, size in zip(self.pad_px, self.original_size[::-1], strict=True)))
         if not ok:
-            raise InputError("lesion reader: the frame needs positive sizes, a positive scale and pads >= 0")
+            raise InputError("lesion reader: the frame needs positive sizes, a positive scale and pads within the film")
 
 
 def film_window(original: np.ndarray) -> tuple[float, float]:

@@ -235,3 +235,31 @@ def test_sniff_format() -> None:
     assert sniff_format(b"\0" * 128 + b"DICM" + b"\0" * 10) == "dicom"
     assert sniff_format(b"\x89PNG\r\n\x1a\n" + b"\0" * 20) == "png"
     assert sniff_format(b"\xff\xd8\xff\xe0") == "jpeg"
+
+
+def test_a_letterboxed_upload_is_cut_to_its_film_and_keeps_its_spacing() -> None:
+    """A film padded with one value (an export's letterbox) is read as the film: the cut is recorded (the
+    resampling's crop, ``info["film_box"]``), the upload's size is still the upload's, and a DICOM's spacing per
+    working pixel is the film's own (the cut changes no pixel's size)."""
+    rng = np.random.default_rng(3)
+    arr = (film(400, 320).astype(np.float64) + rng.normal(0, 40, (400, 320))).clip(0, 4095).astype(np.uint16)
+    boxed = np.zeros((900, 700), np.uint16)
+    boxed[200:600, 150:470] = arr
+    out = decode_upload(dicom_bytes(boxed, ImagerPixelSpacing=[0.2, 0.2]), None, LIMITS, keep_original=True)
+    alone = decode_upload(dicom_bytes(arr, ImagerPixelSpacing=[0.2, 0.2]), None, LIMITS)
+    assert (out.resampling.crop_x, out.resampling.crop_y) == (150, 200)
+    assert out.info["film_box"] == [150, 200, 470, 600] and out.info["original_size"] == [900, 700]
+    assert out.resampling.original_size == (400, 320) and out.resampling.upload_size == (900, 700)
+    assert out.original is not None and out.original.shape == (900, 700)  # the upload's pixels, as the frame is
+    assert out.spacing is not None and alone.spacing is not None
+    assert out.spacing.row_mm == pytest.approx(alone.spacing.row_mm)
+    assert np.corrcoef(out.image.ravel(), alone.image.ravel())[0, 1] > 0.99
+    # the session's frame is against the upload: original = working × scale − pad lands on the upload's pixels
+    frame = out.frame
+    assert frame.original_size == (900, 700)
+    x, y = frame.to_original(*frame.to_working(150.0 + 100.0, 200.0 + 50.0))
+    assert (float(x), float(y)) == pytest.approx((250.0, 250.0))
+    assert frame.pad_px == (float(out.resampling.pad_x - 150), float(out.resampling.pad_y - 200))
+    frame.validate()  # a negative pad (the cut's corner) is a valid frame
+    plain = decode_upload(dicom_bytes(arr, ImagerPixelSpacing=[0.2, 0.2]), None, LIMITS)
+    assert (plain.resampling.crop_x, plain.resampling.crop_y) == (0, 0) and "film_box" not in plain.info

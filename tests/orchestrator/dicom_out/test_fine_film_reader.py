@@ -54,3 +54,36 @@ def test_a_coarse_film_keeps_the_lesion_maps_margin(reading_engine: DialogueEngi
     assert findings and all(f.margin_source == "lesion_map" for f in findings)
     assert reading_engine.reader.calls == before
     reading_engine.close_session(view.session_id)
+
+
+def test_a_letterboxed_film_reads_as_the_film(reading_engine: DialogueEngine, phantom_case: Path) -> None:
+    """The same detector-resolution film inside a black border (an export's letterbox): cut back to the film, it gives
+    the same findings, read by the reader from the upload's pixels through the session's frame (pads less the cut)."""
+    import io
+
+    import numpy as np
+    import pydicom
+
+    fine = resampled_dicom(phantom_case / "image.dcm", rows=2048, cols=1888)
+    ds = pydicom.dcmread(io.BytesIO(fine))
+    film = ds.pixel_array
+    boxed = np.zeros((film.shape[0] + 600, film.shape[1] + 900), dtype=film.dtype)
+    boxed[250:250 + film.shape[0], 400:400 + film.shape[1]] = film
+    ds.Rows, ds.Columns = boxed.shape
+    ds.PixelData = boxed.tobytes()
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+
+    def read(data: bytes) -> tuple[Any, Any]:
+        view = reading_engine.create_session(data, filename="film.dcm", lang="en")
+        state = reading_engine.store.get(view.session_id)
+        reading_engine.close_session(view.session_id)
+        return state.facts.findings, state.frame
+
+    plain, _ = read(fine)
+    cut, frame = read(out.getvalue())
+    assert frame.original_size == boxed.shape and frame.pad_px[1] < 0  # the frame is the upload's
+    assert [f.kind for f in cut] == [f.kind for f in plain]
+    for a, b in zip(cut, plain, strict=True):
+        assert np.hypot(a.center_px[0] - b.center_px[0], a.center_px[1] - b.center_px[1]) <= 2.0
+        assert a.diameter_mm == pytest.approx(b.diameter_mm, rel=0.1) and a.margin_source == b.margin_source

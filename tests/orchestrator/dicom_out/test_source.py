@@ -87,3 +87,25 @@ def test_secondary_capture_uids_are_new_and_stable_per_session() -> None:
     assert (a.sop_instance_uid, a.study_uid, a.series_uid) == (b.sop_instance_uid, b.study_uid, b.series_uid)
     assert len({a.sop_instance_uid, a.study_uid, a.series_uid, other.sop_instance_uid, other.study_uid}) == 5
     assert all(pydicom.uid.UID(u).is_valid for u in (a.sop_instance_uid, a.study_uid, a.series_uid))
+
+
+def test_results_of_a_film_cut_from_its_upload_land_on_the_upload_pixels() -> None:
+    """A film found inside a padded upload: the session's frame is against the upload (pad less the cut's corner),
+    so a working point maps to the upload's own pixel."""
+    from types import SimpleNamespace
+
+    from orchestrator.contracts.lesion_reader import Frame
+    from orchestrator.contracts.preprocess import Resampling
+    from orchestrator.dicom_out.source import session_source
+
+    ref = SimpleNamespace(sop_class_uid="1.2.840.10008.5.1.4.1.1.1.1", sop_instance_uid="1.2.3.4", study_uid="1.2.3",
+                          series_uid="1.2.3.5", rows=900, cols=700, modality="DX", patient_orientation=(),
+                          header_dict=lambda: {})
+    # a 400 x 320 film cut at (150, 200) from a 900 x 700 upload, padded by 40 columns to a square of 400
+    resampling = Resampling(400 / 512, 40, 0, (400, 320), crop_x=150, crop_y=200, upload_size=(900, 700))
+    frame = Frame.from_resampling(resampling)
+    assert frame.original_size == (900, 700) and frame.pad_px == (-110.0, -200.0)
+    source = session_source("s", (512, 512), SimpleNamespace(dicom=ref), frame)
+    # the film's pixel (100, 50) is the upload's (250, 250); in working pixels: (x + pad) / scale - 0.5
+    wx, wy = (100 + 0.5 + 40.0) / (400 / 512) - 0.5, (50 + 0.5) / (400 / 512) - 0.5
+    assert source.to_original((wx, wy)) == pytest.approx((250.5, 250.5), abs=1e-6)

@@ -61,6 +61,21 @@ def test_a_film_stored_on_its_side_with_an_exif_orientation_is_read_upright(film
     assert judge_pixels(ev, decoded.info["colourfulness"]) == (None, "upright")
 
 
+def test_a_film_inside_a_viewer_screenshot_is_read_upright_not_called_upside_down(film: np.ndarray) -> None:
+    """A screenshot of a viewer (the film beside a series list on a dark screen) was refused as "upside down"; the
+    film is now cut out of its uniform surround before anything judges it."""
+    from PIL import Image, ImageDraw
+
+    g = np.clip(film * 255, 0, 255).astype(np.uint8)
+    screen = np.full((1080, 1920), 30, np.uint8)
+    screen[100:100 + g.shape[0], 700:700 + g.shape[1]] = g
+    im = Image.fromarray(screen)
+    draw = ImageDraw.Draw(im)
+    for i in range(20):
+        draw.text((20, 40 + i * 40), f"Series {i}  Study 2026-11-{i + 1:02d}", fill=200)
+    assert verdict(np.asarray(im)) == (None, "upright")
+
+
 def test_negative_film_is_refused(film: np.ndarray) -> None:
     assert verdict(1.0 - film)[0] == "inverted"
 
