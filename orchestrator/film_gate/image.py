@@ -48,6 +48,7 @@ class ImageEvidence:
     symmetry: float  # best left-right mirror correlation about a vertical axis
     axis: float  # that axis, as a fraction of the content's width
     heart_asymmetry: float  # > 0: heart side on the image's right (standard display)
+    tilt: float = 0.0  # degrees (counter-clockwise) the film was turned back by before its symmetry was read
 
 
 def content_of(image: np.ndarray, resampling: Resampling | None) -> np.ndarray:
@@ -170,7 +171,14 @@ def image_evidence(image: np.ndarray, resampling: Resampling | None = None,
     neg = _correlations(-a, t)
     best = max(corr, key=corr.__getitem__)
     restored = np.rot90(content, best)
-    sym, axis = symmetry_axis(restored)
+    # a film taken or scanned a few degrees askew: its symmetry is read on it turned back by the tilt that makes it
+    # most symmetric (a whole thorax is mirror-symmetric about the spine however the film lies; a crop of part of
+    # one is not, at any tilt)
+    # (searched only when the film as it lies does not already read as a whole thorax with room to spare; the heart's
+    # side is read on the film as it lies: the left-right asymmetry it looks for is the film's own)
+    (sym, axis), tilt = symmetry_axis(restored), 0.0
+    if sym < SURE_SYMMETRY or abs(axis - 0.5) > SURE_AXIS_OFFSET:
+        (sym, axis), tilt = max(((symmetry_axis(t), angle) for angle, t in _tilted(restored)), key=lambda r: r[0][0])
     return ImageEvidence(
         upright=corr[0],
         rotated=max(corr[k] for k in (1, 2, 3)),
@@ -179,4 +187,28 @@ def image_evidence(image: np.ndarray, resampling: Resampling | None = None,
         symmetry=sym,
         axis=axis,
         heart_asymmetry=heart_asymmetry(restored, spine_axis(restored)),
+        tilt=tilt,
     )
+
+
+TILTS_DEG = (0.0, -4.0, 4.0, -8.0, 8.0)  # a film askew by up to ~10 degrees (issue 21's rotation range)
+# a film whose symmetry as it lies is at least this, about an axis this close to the middle, is not searched: well
+# inside the gate's own limits (film_gate.SYMMETRY_MIN 0.5, AXIS_RANGE 0.4-0.6)
+SURE_SYMMETRY = 0.6
+SURE_AXIS_OFFSET = 0.06
+
+
+def _tilted(a: np.ndarray) -> list[tuple[float, np.ndarray]]:
+    """``a`` turned about its centre by each of ``TILTS_DEG`` (edges continued), at the symmetry search's size."""
+    small = cv2.resize(np.asarray(a, dtype=np.float32), (SYMMETRY_SIZE * 2, SYMMETRY_SIZE * 2),
+                       interpolation=cv2.INTER_AREA)
+    c = (SYMMETRY_SIZE - 0.5, SYMMETRY_SIZE - 0.5)
+    out = []
+    for angle in TILTS_DEG:
+        if angle == 0.0:
+            out.append((angle, a))  # as it is: an upright film is read exactly as before
+            continue
+        m = cv2.getRotationMatrix2D(c, angle, 1.0)
+        out.append((angle, cv2.warpAffine(small, m, small.shape[::-1], flags=cv2.INTER_LINEAR,
+                                          borderMode=cv2.BORDER_REPLICATE)))
+    return out
