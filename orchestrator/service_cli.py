@@ -129,8 +129,11 @@ def render_turn(turn: dict[str, Any]) -> str:
     lines = [head, turn["answer"]["text"]]
     for m in turn.get("measurements") or []:
         if "mm" in m:
-            lines.append(f"   [{m.get('kind')}] {m.get('from', m.get('of', ''))}→{m.get('to', '')} "
-                         f"{m['mm']:.1f} mm ({m.get('spacing_source', '?')})")
+            # a finding's one size as the text states it: a strand's or an oval's axes, else the number measured
+            axes = m.get("kind") == "diameter" and m.get("size_kind") == "axes" and m.get("size_mm")
+            value = " × ".join(f"{v:.1f}" for v in m["size_mm"]) if axes else f"{m['mm']:.1f}"
+            lines.append(f"   [{'size' if axes else m.get('kind')}] {m.get('from', m.get('of', ''))}→{m.get('to', '')} "
+                         f"{value} mm ({m.get('spacing_source', '?')})")
     checklist = turn.get("checklist")
     if checklist:
         lines.append(f"   checklist {checklist.get('name')}: {checklist.get('matched')}/{checklist.get('total')}")

@@ -278,3 +278,17 @@ def test_status_gpu_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("PATH", str(tmp_path / "empty"))
     assert probe_gpu({}).ok is None
 
+
+
+def test_the_printed_turn_gives_a_findings_one_size() -> None:
+    """``hilum ask`` printed a strand's equivalent diameter under a text that states its two axes."""
+    from orchestrator.service_cli import render_turn
+
+    turn = {"turn": 2, "intent": "size", "lang": "en", "answer": {"text": "A2: about 25.0 × 18.0 mm"},
+            "measurements": [{"kind": "diameter", "of": "A2", "mm": 21.1, "size_kind": "axes", "size_mm": [25.0, 18.0],
+                              "spacing_source": "dicom"},
+                             {"kind": "diameter", "of": "A1", "mm": 12.0, "size_kind": "diameter", "size_mm": [12.0],
+                              "spacing_source": "dicom"}]}
+    text = render_turn(turn)
+    assert "[size] A2→ 25.0 × 18.0 mm (dicom)" in text and "21.1" not in text
+    assert "[diameter] A1→ 12.0 mm (dicom)" in text
