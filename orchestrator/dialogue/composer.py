@@ -464,10 +464,22 @@ def density_text(a: Anchor, f: Finding, lang: str) -> str:
     return f"{a.id}: internal density {homo}; {calc}, {cav}, {bub}; {ab[1]}."
 
 
+def shape_section(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[dict[str, Any]]:
+    """"Is it round?": the finding's shape with its size (the axes say how round), first; none unless asked."""
+    if not ctx.query.shape_asked:
+        return []
+    lines = []
+    for a, f in pairs:
+        shape = word("shape", f.shape, ctx.lang)
+        lines.append(ctx.t(f"{a.id}呈{shape},{size_phrase(f, 'zh')}。", f"{a.id} is {shape}, {size_phrase(f, 'en')}."))
+    return [section("shape", ctx.t("形态", "Shape"), ("" if ctx.zh else " ").join(lines))]
+
+
 def compose_margin(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
-    sections = [section("margin", ctx.t("边缘", "Margin"), "".join(margin_text(a, f, ctx.lang) for a, f in pairs) if ctx.zh
-                        else " ".join(margin_text(a, f, ctx.lang) for a, f in pairs))]
+    sections = shape_section(ctx, pairs)
+    sections.append(section("margin", ctx.t("边缘", "Margin"), "".join(margin_text(a, f, ctx.lang) for a, f in pairs)
+                            if ctx.zh else " ".join(margin_text(a, f, ctx.lang) for a, f in pairs)))
     sections.append(section("density", ctx.t("内部密度", "Internal density"),
                             ("" if ctx.zh else " ").join(density_text(a, f, ctx.lang) for a, f in pairs)))
     if not ctx.query.full:
@@ -607,7 +619,8 @@ def compose_locate(ctx: Context) -> Composition:
                          f"{word('band', f.band, 'en')}; about {mm(r1(f.distance_to_pleura_mm))} mm from the pleura and "
                          f"{mm(r1(f.distance_to_diaphragm_mm))} mm above the diaphragm.")
         lines.append(lobe_overlap_note(f, ctx.lang) or lobe_confidence_note(f, ctx.lang))
-    sections = [section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(filter(None, lines)))]
+    sections = [*shape_section(ctx, pairs),
+                section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(filter(None, lines)))]
     return _one_lesion(ctx, pairs, sections)
 
 

@@ -139,6 +139,8 @@ class Query:
     # locate: "what is A2?" / "what's the biggest lesion?" / "第二个病灶是啥" asks what a finding named is (its kind and
     # size, as the screening listed it) before where it lies
     full: bool = False
+    # "is it round?" / "what shape is A1?" / "是圆形的吗": the finding's shape is asked (the answer states it first)
+    shape_asked: bool = False
     # "what is this?" / "这是什么?" alone: of the finding in focus (its margin, as a pointer alone asks); with none in
     # focus, of the film (the engine answers with the screening summary, never a diagnosis)
     what_is_it: bool = False
@@ -207,6 +209,7 @@ class Query:
             "of_the_film": self.of_the_film,
             "besides_focus": self.besides_focus,
             "what_is_it": self.what_is_it,
+            "shape_asked": self.shape_asked,
             "unlisted_disease": self.unlisted_disease,
             "size_op": self.size_op,
             "size_mm": self.size_mm,
@@ -1339,6 +1342,11 @@ _BESIDES_FOCUS = re.compile(r"除了(?:这个|它|那个|这处|这里)|(?<![a-z
                             r"(?:\s+one)?(?![a-z])")
 
 
+# "is it round?" / "is A1 oval?" / "what shape is it?" / "是圆形的吗" / "什么形状": a finding's shape asked (Query.shape_asked);
+# never "the round one" (a shape that says which finding)
+_SHAPE_ASKED = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|a\d+|the\s+[a-z-]+(?:\s+[a-z-]+)?)\s+"
+                          r"(?:round|oval|circular|elliptical|roundish|ovoid)(?![a-z])|(?<![a-z])shape(?:d)?(?![a-z])"
+                          r"|(?:是|呈)(?:不是)?(?:圆|椭圆|类圆|卵圆)|形状|形态")
 # "what is A2?" / "what's the biggest lesion?" / "第二个病灶是啥": what a finding named is (Query.full of locate)
 _WHAT_IS_NAMED = re.compile(r"(?<![a-z])what(?:'s| is| was)(?![a-z])|是(?:什么|啥)|什么东西")
 # "what is this?" / "这是什么?" on its own (Query.what_is_it)
@@ -2275,6 +2283,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         full=((intent == "describe_margin" and whole_description(text))
               or (intent == "locate" and features["numbered"] and bool(_WHAT_IS_NAMED.search(text)))),
         what_is_it=bool(_WHAT_IS_THIS.match(text)),
+        shape_asked=intent in ("locate", "describe_margin") and bool(_SHAPE_ASKED.search(text)),
         unlisted_disease=unlisted_disease(text) if intent == "sign_checklist" and not checklist else None,
         of_the_film=intent == "sign_checklist" and of_the_film(text, features),
         besides_focus=intent == "screen" and bool(_BESIDES_FOCUS.search(text)),

@@ -324,3 +324,17 @@ def test_a_mediastinal_shift_question_names_that_sign() -> None:
     assert sec["status"] == "not_read" and "纵隔移位" in turn.answer.text and "增宽" not in turn.answer.text
     en = ask("is the mediastinum shifted?")
     assert sign_section(en)["status"] == "not_read" and "mediastinal shift" in en.answer.text
+
+
+@pytest.mark.parametrize(("question", "lang", "first"), [
+    ("is A1 round?", "en", "A1 is round, about 1.2 cm across"), ("what shape is A2?", "en", "A2 is strand-like, about 25.0"),
+    ("A1是圆形的吗", "zh", "A1呈圆形"), ("A2什么形状", "zh", "A2呈条索状"),
+])
+def test_a_shape_asked_is_stated_first(question: str, lang: str, first: str) -> None:
+    """"Is it round?" was answered with where the finding lies, or with its margin, and never said its shape."""
+    assert ask(question, lang=lang).answer.text.startswith(first)
+
+
+def test_a_shape_that_says_which_finding_is_not_asked() -> None:
+    turn = ask("is the round one smooth?")
+    assert turn.intent == "describe_margin" and not turn.answer.text.startswith("A1 is round")
