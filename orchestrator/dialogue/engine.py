@@ -25,7 +25,7 @@ from typing import Any
 from orchestrator.dialogue import anchors as anc
 from orchestrator.dialogue import composer as comp
 from orchestrator.dialogue.overlays import turn_overlays
-from orchestrator.dialogue.parser import Query, parse
+from orchestrator.dialogue.parser import Query, language_neutral, parse
 from orchestrator.dialogue.report import build_report
 from orchestrator.dialogue.session import (
     SCREEN_QUESTION,
@@ -534,8 +534,9 @@ class DialogueEngine:
     def _draft(self, state: SessionState, query: Query, question: str, timings: dict[str, float]) -> _Draft:
         t0 = time.perf_counter()
         turn_no = state.turn_count + 1
-        # a language Hilum does not speak: the session's; "answer in English please": the one asked for
-        lang = query.answer_lang or (state.lang if query.foreign else query.lang)
+        # a language Hilum does not speak, or no word of any ("A1?", "🙂"): the session's; "answer in English please":
+        # the one asked for
+        lang = query.answer_lang or (state.lang if query.foreign or language_neutral(question) else query.lang)
         query = looked_for(query, state.registry)
         reg, anatomy = _resolve_anatomy(state.registry, state.facts, query, turn_no)
         if query.intent == "screen":

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -338,3 +339,11 @@ def test_a_shape_asked_is_stated_first(question: str, lang: str, first: str) -> 
 def test_a_shape_that_says_which_finding_is_not_asked() -> None:
     turn = ask("is the round one smooth?")
     assert turn.intent == "describe_margin" and not turn.answer.text.startswith("A1 is round")
+
+
+@pytest.mark.parametrize("question", ["A1?", "🙂", "?", "A2 12 mm?"])
+def test_a_question_with_no_word_of_either_language_is_answered_in_the_sessions(question: str) -> None:
+    """"🙂" or "A1?" in a Chinese session was answered in English (the default of a question with no Chinese)."""
+    turn = ask(question, lang="zh")
+    assert turn.lang == "zh" and not re.search(r"[A-Za-z]{3,}", re.sub(r"A\d+|mm|cm|CT|DICOM", "", turn.answer.text))
+    assert ask(question, lang="en").lang == "en"
