@@ -342,6 +342,10 @@ _NOT_READ = MappingProxyType({
                              "A radiologist's reading or CT"),
     "mediastinal_shift": ("本系统不测量纵隔相对中线的位置", "Hilum does not measure where the mediastinum lies against the "
                           "midline", "放射科医师阅片", "A radiologist's reading"),
+    "hyperinflated_lung": ("本系统不测量肺容积和膈肌高度", "Hilum does not measure the lungs' volume or the height of the "
+                           "diaphragm", "放射科医师阅片", "A radiologist's reading"),
+    "emphysema": ("本系统不判读肺透亮度和肺纹理", "Hilum does not read the lungs' lucency or their vascular markings",
+                  "胸部CT", "A chest CT"),
     "tracheal_deviation": ("本系统不追踪气管走行", "Hilum does not trace the trachea", "放射科医师阅片",
                            "A radiologist's reading"),
     "diaphragm_contour": ("本系统只定位膈顶,不评估膈面轮廓", "Hilum locates the domes of the diaphragm but does not assess their contour",

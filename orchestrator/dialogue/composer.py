@@ -436,8 +436,9 @@ def margin_text(a: Anchor, f: Finding, lang: str) -> str:
     if f.spicules:
         lengths = [r1(s.length_mm) for s in f.spicules]
         lo, hi = mm(min(lengths)), mm(max(lengths))
-        parts.append(f"见{len(f.spicules)}条毛刺,长约{lo}–{hi} mm" if zh else
-                     f"{len(f.spicules)} spicule{'s' if len(f.spicules) > 1 else ''}, {lo}–{hi} mm long")
+        span = lo if lo == hi else f"{lo}–{hi}"  # one spicule, or all of one length: one number, not "5.9–5.9"
+        parts.append(f"见{len(f.spicules)}条毛刺,长约{span} mm" if zh else
+                     f"{len(f.spicules)} spicule{'s' if len(f.spicules) > 1 else ''}, {span} mm long")
     if not confident(f, "margin"):
         parts.append("薄层CT可明确" if zh else "thin-section CT would settle it")
     return ("," if zh else "; ").join(parts) + ("。" if zh else ".")

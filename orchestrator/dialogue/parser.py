@@ -1096,7 +1096,7 @@ _SOCIAL = (
 
 
 # "describe the nodule" / "tell me more about it" / "描述一下这个结节": a description asked, no part of it named
-_DESCRIBE = re.compile(r"\bdescribe\b|\btell me (?:more )?about\b|\bin full\b|\bfully\b|\beverything about\b|描述|介绍一下|详细说")
+_DESCRIBE = re.compile(r"\bdescribe\b|\bcharacteri[sz]\w*|\btell me (?:more )?about\b|\bin full\b|\bfully\b|\beverything about\b|描述|介绍一下|详细说")
 _MARGIN_WORDS = re.compile(r"margin|edge|border|contour|outline|spicul|lobul|smooth|regular|notch|边缘|边界|毛刺|分叶|光滑|规则|轮廓|切迹")
 
 

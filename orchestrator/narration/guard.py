@@ -100,6 +100,8 @@ _VERDICT_TERMS: dict[str, tuple[str, ...]] = {
                           "肺门增浓"),
     "mediastinal_widening": (r"\bmediastin", "纵隔"),
     "mediastinal_shift": (r"\bmediastin", "纵隔"),
+    "hyperinflated_lung": (r"\bhyperinflat", r"\bover-?inflat", "过度充气"),
+    "emphysema": (r"\bemphysem", "肺气肿"),
     "tracheal_deviation": (r"\btrache", "(?<!支)气管"),
     "diaphragm_contour": (r"\bdiaphragm", r"\bhemidiaphragm", "膈面", "膈肌", "横膈"),
 }

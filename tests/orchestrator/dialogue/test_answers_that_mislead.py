@@ -347,3 +347,25 @@ def test_a_question_with_no_word_of_either_language_is_answered_in_the_sessions(
     turn = ask(question, lang="zh")
     assert turn.lang == "zh" and not re.search(r"[A-Za-z]{3,}", re.sub(r"A\d+|mm|cm|CT|DICOM", "", turn.answer.text))
     assert ask(question, lang="en").lang == "en"
+
+
+@pytest.mark.parametrize(("question", "lang", "sign"), [
+    ("are the lungs hyperinflated?", "en", "hyperinflated lungs"), ("any emphysema?", "en", "emphysema"),
+    ("有没有肺气肿", "zh", "肺气肿"), ("肺过度充气吗", "zh", "肺过度充气"),
+])
+def test_signs_of_the_lungs_hilum_does_not_read_say_so(question: str, lang: str, sign: str) -> None:
+    """"Are the lungs hyperinflated?" got the list of nodules; "is there hyperinflated lung?" explained the term."""
+    turn = ask(question, lang=lang)
+    assert sign_section(turn)["status"] == "not_read" and sign in turn.answer.text
+
+
+def test_characterize_asks_the_whole_description() -> None:
+    turn = ask("Characterize the RML nodule.")
+    assert turn.intent == "describe_margin" and [s["kind"] for s in turn.answer.sections][:2] == ["location", "size"]
+
+
+def test_one_spicule_has_one_length() -> None:
+    base = scenario_facts()
+    f1 = dataclasses.replace(base.findings[0], spicules=base.findings[0].spicules[:1])
+    text = ask("is the margin of A1 regular?", facts=dataclasses.replace(base, findings=(f1, base.findings[1]))).answer.text
+    assert "1 spicule, 3.1 mm long" in text and "3.1–3.1" not in text
