@@ -156,11 +156,32 @@
     if (state.active >= 0) renderOverlays(state.turns[state.active], true);
   }
 
+  // the four example questions, for the film on screen: the story's questions about its first finding (named by its
+  // place and kind, as a reader would: "the round nodule in the right middle lobe"); on a film with no finding, what a
+  // reader asks of a normal film; on a film Hilum cannot read, what it can still answer (the film, its terms, a
+  // checklist's signs)
+  function suggestedQuestions() {
+    const first = state.turns && state.turns[0];
+    if (!state.session || !first) return QUESTION_KEYS.map((key) => term("question", key));
+    const check = first.film_check || {};
+    if (check.anatomy_plausible === false) return ["w1", "w2", "w3", "w4"].map((key) => term("question", key));
+    const findings = first.findings || [];
+    if (!findings.length) return ["n1", "n2", "n3", "n4"].map((key) => term("question", key));
+    const f = findings[0];
+    const focal = !["strand", "consolidation", "effusion"].includes(f.kind);
+    const what = (focal && f.shape ? term("shape", f.shape) + (state.lang === "zh" ? "" : " ") : "") + term("kind", f.kind);
+    const placed = f.lobe && f.side_confirmed !== false;
+    const q1 = placed ? fill(term("question", "q1_of"), {what, lobe: term("lobe", f.lobe)})
+      : fill(term("question", "q1_anchor"), {a: f.anchor_id || "A1"});
+    const hilum = f.side_confirmed !== false && (f.side === "right" || f.side === "left");
+    const q2 = hilum ? fill(term("question", "q2_of"), {hilum: term("anatomy", `hilum_${f.side}`)}) : term("question", "q2");
+    return [q1, q2, term("question", "q3"), term("question", "q4")];
+  }
+
   function renderSuggestions() {
     const box = $("#suggestions");
     box.innerHTML = "";
-    QUESTION_KEYS.forEach((key, i) => {
-      const q = term("question", key);
+    suggestedQuestions().forEach((q, i) => {
       const b = document.createElement("button");
       b.type = "button"; b.className = "suggestion"; b.dataset.q = String(i + 1);
       b.disabled = !state.session;

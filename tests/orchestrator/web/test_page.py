@@ -103,7 +103,12 @@ def test_upload_four_questions_overlays_and_hover(browser: object, service: Serv
     page.click(f"[data-layer-toggle='{layer}'] input")
     page.click("[data-lang-btn='zh']")
     assert page.locator("[data-i18n='layers']").inner_text() == "图层"
-    assert page.locator(".suggestion").first.inner_text().endswith(catalogue["zh"]["question"]["q1"])
+    # the example questions are the story's, about this film's first finding, named by its place and kind
+    f = page.evaluate("window.hilum.state.turns[0].findings[0]")
+    zh = catalogue["zh"]
+    q1 = zh["question"]["q1_of"].format(what=zh["shape"][f["shape"]] + zh["kind"][f["kind"]], lobe=zh["lobe"][f["lobe"]])
+    assert page.locator(".suggestion").first.inner_text().endswith(q1), q1
+    assert q1 == "右肺中叶那个圆形结节,边缘是否规则?"  # the scenario film: the story's own first question
     page.screenshot(path=str(ARTIFACTS / "7-zh.png"))
     page.click("#btn-report")
     page.wait_for_selector("#report-dialog[open] .section", timeout=10_000)

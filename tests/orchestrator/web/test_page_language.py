@@ -270,3 +270,35 @@ def test_stale_error_does_not_persist(browser: object, service: Service, catalog
     assert not toast.is_visible()
     assert not errors, errors
     page.close()
+
+
+def test_the_example_questions_fit_the_film_on_screen(browser: object, service: Service, catalogue: dict) -> None:
+    """The four example questions were the SCENARIO film's on every film ("the round opacity in the right middle
+    lobe" on a film with nothing there, or on one Hilum cannot read). On a film whose anatomy is withheld (the
+    SCENARIO film mirrored) they are what Hilum can still answer there, and each is answered, none refused."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from encoder.phantom import generate_case
+
+    page, errors = open_page(browser, service, "en")
+    film = np.fliplr(np.clip(generate_case(SCENARIO["seed"]).image * 255, 0, 255).astype(np.uint8))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "mirrored.png"
+    buf = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(film)).save(buf, format="PNG")
+    path.write_bytes(buf.getvalue())
+    page.set_input_files("#file-input", str(path))  # type: ignore[attr-defined]
+    page.wait_for_selector(".turn-card[data-turn='1']", timeout=TIMEOUT)  # type: ignore[attr-defined]
+    assert page.evaluate("window.hilum.state.turns[0].film_check.anatomy_plausible") is False  # type: ignore[attr-defined]
+    words = catalogue["en"]["question"]
+    titles = [page.get_attribute(f".suggestion[data-q='{n}']", "title") for n in (1, 2, 3, 4)]  # type: ignore[attr-defined]
+    assert titles == [words[k] for k in ("w1", "w2", "w3", "w4")], titles
+    for n in (1, 2, 3, 4):
+        ask_suggestion(page, n, n + 1)
+    intents = [page.locator(f".turn-card[data-turn='{n}']").get_attribute("data-intent") for n in range(2, 6)]  # type: ignore[attr-defined]
+    assert intents == ["film_info", "explain_term", "sign_checklist", "film_info"], intents
+    assert not errors, errors
+    page.close()  # type: ignore[attr-defined]
