@@ -102,6 +102,7 @@ _VERDICT_TERMS: dict[str, tuple[str, ...]] = {
     "mediastinal_shift": (r"\bmediastin", "纵隔"),
     "hyperinflated_lung": (r"\bhyperinflat", r"\bover-?inflat", "过度充气"),
     "emphysema": (r"\bemphysem", "肺气肿"),
+    "satellite_nodules": (r"\bsatellite", "卫星"),
     "tracheal_deviation": (r"\btrache", "(?<!支)气管"),
     "diaphragm_contour": (r"\bdiaphragm", r"\bhemidiaphragm", "膈面", "膈肌", "横膈"),
 }

@@ -352,6 +352,8 @@ def test_a_question_with_no_word_of_either_language_is_answered_in_the_sessions(
 @pytest.mark.parametrize(("question", "lang", "sign"), [
     ("are the lungs hyperinflated?", "en", "hyperinflated lungs"), ("any emphysema?", "en", "emphysema"),
     ("有没有肺气肿", "zh", "肺气肿"), ("肺过度充气吗", "zh", "肺过度充气"),
+    # "any satellite nodule around it?" listed every nodule on the film, however far from "it"
+    ("Is there any satellite nodule around A1?", "en", "satellite nodules"), ("有没有卫星灶", "zh", "卫星灶"),
 ])
 def test_signs_of_the_lungs_hilum_does_not_read_say_so(question: str, lang: str, sign: str) -> None:
     """"Are the lungs hyperinflated?" got the list of nodules; "is there hyperinflated lung?" explained the term."""
