@@ -382,9 +382,19 @@ class DialogueEngine:
         state = self._load_for_turn(session_id, tenant)
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
-        if query.elliptical:
-            query = self._elliptical(query, self._last_query(state))
+        query = self._follow_on(query, state)
         return self._draft(state, query, q_text, timings)
+
+    def _follow_on(self, query: Query, state: SessionState) -> Query:
+        """A question that only points at a finding asks what the previous turn asked: in the elliptical form ("那右边
+        那个呢", "and the other one?") always; in any form ("A2", "the second one", "both") when the previous turn asked
+        "which one do you mean?": it is the answer to that, and the question asked back is answered of it."""
+        if not (query.elliptical or query.bare_pointer):
+            return query
+        previous = self._last_query(state)
+        if query.elliptical or previous.get("asked_back"):
+            return self._elliptical(query, previous)
+        return query
 
     def _last_query(self, state: SessionState) -> dict[str, Any]:
         """The previous turn's parse: from the state's log when it holds one, else one record from the store."""
@@ -425,8 +435,7 @@ class DialogueEngine:
                        forked_from=(state.session_id, turn))
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
-        if query.elliptical:
-            query = self._elliptical(query, self._last_query(base))
+        query = self._follow_on(query, base)
         draft = self._draft(base, query, q_text, timings)
         answered = self._narrate(draft)
         forked = draft.state.add_turn(self._record(draft, answered, draft.question), draft.registry)
@@ -524,7 +533,10 @@ class DialogueEngine:
     def _record(self, draft: _Draft, turn: Turn, question: str) -> TurnRecord:
         """The turn's log entry; its narrator view (the facts' canonical JSON, about a third of a
         follow-up's engine time) only where the narrator reads earlier turns."""
-        return TurnRecord(turn, question, draft.query.to_state(), prior_turn(turn, question) if self._history else None)
+        state = draft.query.to_state()
+        if turn.clarification:  # it asked "which one do you mean?": the next bare pointer answers it
+            state["asked_back"] = True
+        return TurnRecord(turn, question, state, prior_turn(turn, question) if self._history else None)
 
     def _commit(self, draft: _Draft, turn: Turn) -> None:
         # appended only if the session still has the turns it was drafted on: its number is handed out once

@@ -160,6 +160,9 @@ class Query:
     # "那右边那个呢" / "and the one on the left?": nothing asked but a finding pointed at; the engine asks of
     # it what the previous turn asked (``DialogueEngine._elliptical``)
     elliptical: bool = False
+    # "A2" / "the second one" / "下面那个" / "both": a finding pointed at and nothing asked, in any form; after a turn
+    # that asked "which one do you mean?" it is the answer, and the question asked back is answered of it
+    bare_pointer: bool = False
     # "not the round one, the other" / "不是圆的那个,是另一个": the descriptors that say which finding is NOT meant
     not_descriptors: tuple[str, ...] = ()
     # screen: the kinds of lesion looked for ("any GGO?" → ground_glass; vocab.json "kinds"); the answer lists
@@ -217,6 +220,7 @@ class Query:
             "yes_no": self.yes_no,
             "place_checked": self.place_checked,
             "elliptical": self.elliptical,
+            "bare_pointer": self.bare_pointer,
             "not_descriptors": list(self.not_descriptors),
             "kinds": list(self.kinds),
             "mentions": list(self.mentions),
@@ -2263,6 +2267,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     intent, loc = ("assess_anatomy", {**loc, "anatomy": ("hilum",)}) if hila else (intent, loc)
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis
     elliptical = max(scores.values(), default=0.0) < 1 and by_fallback and features["elliptical_form"] and points
+    bare_pointer = max(scores.values(), default=0.0) < 1 and by_fallback and (points or features["both"])
     return Query(
         intent=intent,
         lang=lang,
@@ -2304,6 +2309,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         yes_no=bool(_YES_NO.search(raw)),
         place_checked=intent == "locate" and not features["show"] and bool(_PLACE_CHECK.search(raw)),
         elliptical=elliptical,
+        bare_pointer=bare_pointer,
         not_descriptors=negated,
         kinds=screen_kinds(text, v) if intent == "screen" or (intent == "density" and asked == "content") else (),
         mentions=mentions,

@@ -371,3 +371,27 @@ def test_one_spicule_has_one_length() -> None:
     f1 = dataclasses.replace(base.findings[0], spicules=base.findings[0].spicules[:1])
     text = ask("is the margin of A1 regular?", facts=dataclasses.replace(base, findings=(f1, base.findings[1]))).answer.text
     assert "1 spicule, 3.1 mm long" in text and "3.1–3.1" not in text
+
+
+@pytest.mark.parametrize(("asked", "answer", "lang", "intent", "subjects"), [
+    ("how big is it?", "A2", "en", "size", ["A2"]),
+    ("is it calcified?", "the second one", "en", "density", ["A2"]),
+    ("它有多大", "下面那个", "zh", "size", ["A2"]),
+    ("how far is it from the hilum?", "both", "en", "measure_relation", ["A1", "A2"]),
+])
+def test_the_answer_to_which_one_answers_the_question_asked_back(asked: str, answer: str, lang: str, intent: str,
+                                                                 subjects: list[str]) -> None:
+    """After "which one do you mean — A1 or A2?", "A2" / "the second one" / "下面那个" / "both" was read as a new question
+    (where A2 lies), and the size asked was never given."""
+    eng = DialogueEngine(NoEncoder(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(scenario_facts(), lang=lang).session_id
+    assert eng.ask(sid, asked).clarification is not None
+    turn = eng.ask(sid, answer)
+    assert turn.intent == intent and [f["anchor_id"] for f in turn.findings] == subjects
+
+
+def test_a_bare_pointer_after_an_answered_question_is_a_question_of_its_own() -> None:
+    eng = DialogueEngine(NoEncoder(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(scenario_facts(), lang="en").session_id
+    eng.ask(sid, "how big is A1?")
+    assert eng.ask(sid, "A2").intent == "locate"  # no question was asked back: "A2" alone shows where it is
