@@ -302,3 +302,23 @@ def test_the_example_questions_fit_the_film_on_screen(browser: object, service: 
     assert intents == ["film_info", "explain_term", "sign_checklist", "film_info"], intents
     assert not errors, errors
     page.close()  # type: ignore[attr-defined]
+
+
+def test_choosing_in_the_which_one_box_answers_the_question_asked(browser: object, service: Service) -> None:
+    """The clarification's buttons send the anchor id chosen; "A2" was read as a new question (where A2 lies), so
+    "how big is it?" → [A2] never gave the size."""
+    page, errors = open_page(browser, service, "en")
+    load_scenario_example(page)
+    page.fill("#question", "how big is it?")  # type: ignore[attr-defined]
+    page.keyboard.press("Enter")  # type: ignore[attr-defined]
+    page.wait_for_selector(".turn-card[data-turn='2'] .clarify button", timeout=TIMEOUT)  # type: ignore[attr-defined]
+    choice = page.locator(".turn-card[data-turn='2'] .clarify button").last  # type: ignore[attr-defined]
+    chosen = choice.get_attribute("data-candidate")
+    choice.click()
+    page.wait_for_selector(".turn-card[data-turn='3']", timeout=TIMEOUT)  # type: ignore[attr-defined]
+    third = page.locator(".turn-card[data-turn='3']")  # type: ignore[attr-defined]
+    assert third.get_attribute("data-intent") == "size"
+    sizes = page.evaluate("window.hilum.state.turns[2].measurements")  # type: ignore[attr-defined]
+    assert [m["of"] for m in sizes if m["kind"] == "diameter"] == [chosen]
+    assert not errors, errors
+    page.close()  # type: ignore[attr-defined]
