@@ -1193,8 +1193,11 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
     this_film = features["has_location"] or features["anatomy"] or features["relative"] or lesion_groups(features["descriptors"])
     # ("what's in the left lower zone?": a place on this film, no term)
     others = any(v > 0 for k, v in s.items() if k != "explain_term")
-    # "第二个病灶是啥" / "what is A2?": a finding named by its order or number is this film's, never a term
-    if not features["term"] and (features["numbered"] or (not strong and (features["references"] or others or features["has_location"]))):
+    # "第二个病灶是啥" / "what is A2?": a finding named by its order or number is this film's, never a term; so is one
+    # named by its kind and its place ("what is the strand at the left base?")
+    if ((not features["term"] and (features["numbered"] or (not strong and (features["references"] or others
+                                                                             or features["has_location"]))))
+            or (features["lesion_in_place"] and features["has_location"])):
         s["explain_term"] = 0.0
     # ("what does CTR stand for?": a word of the glossary with a strong cue, of nothing on this film)
     elif ((features["term"] or (features["glossary"] and strong and not this_film)) and s.get("explain_term", 0) >= 2
@@ -1606,7 +1609,8 @@ def size_threshold(text: str, vocab: Vocabulary) -> tuple[str, float] | None:
 
 _PLACE_CHECK = re.compile(r"^(?:is|are|was|were)\b|是(?:不是)?(?:在|位于)|(?:在|位于)[^,，?？]*[吗么][?？]?$")
 _IS_IT = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|the)(?![a-z])")
-_YES_NO = re.compile(r"^(?:is|are|does|do|was|has|have|can|could)\b|[吗么][?？!.。]*$|是否|是不是")
+# (a closing 么 asks yes or no, "是么"; the 么 of 什么 / 怎么 / 多么 does not: "左下那个条索是什么" asks what it is)
+_YES_NO = re.compile(r"^(?:is|are|does|do|was|has|have|can|could)\b|(?:吗|(?<![什怎这那多要])么)[?？!.。]*$|是否|是不是")
 # a strand that links two things ("有没有条索相连", "a band connecting it"); a definite one ("the 条索影
 # connected to …", "这个条索影相连吗") is the finding of that kind, as in a Chinese or English question
 _CONNECTING_BAND = re.compile(r"(?:(?<![a-z])(the|this|that)\s?|(该|这个?|那个?|此))?"
@@ -2230,6 +2234,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "lesion_pointer": bool(_LESION_POINTER.search(text)),
         "pointer_named": bool(_ONE_POINTER.search(text)),
         "lesion_by_place": bool(_LESION_BY_PLACE.search(text)),
+        "lesion_in_place": bool(_LESION_IN_PLACE.search(text)),
         "looks_ok": bool(_LOOKS_OK.search(text)),
         "concern": ix.cue("concern").any_in(text),
         "lesion_looked_for": ix.lesion_looked_for is not None and bool(ix.lesion_looked_for.search(text)),
@@ -2296,7 +2301,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         answer_lang=answer_lang,
         social=social,
         full=((intent == "describe_margin" and whole_description(text))
-              or (intent == "locate" and features["numbered"] and bool(_WHAT_IS_NAMED.search(text)))),
+              or (intent == "locate" and (features["numbered"] or points) and bool(_WHAT_IS_NAMED.search(text)))),
         what_is_it=bool(_WHAT_IS_THIS.match(text)),
         shape_asked=intent in ("locate", "describe_margin") and bool(_SHAPE_ASKED.search(text)),
         unlisted_disease=unlisted_disease(text) if intent == "sign_checklist" and not checklist else None,

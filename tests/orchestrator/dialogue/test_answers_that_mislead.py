@@ -395,3 +395,20 @@ def test_a_bare_pointer_after_an_answered_question_is_a_question_of_its_own() ->
     sid = eng.start_session(scenario_facts(), lang="en").session_id
     eng.ask(sid, "how big is A1?")
     assert eng.ask(sid, "A2").intent == "locate"  # no question was asked back: "A2" alone shows where it is
+
+
+@pytest.mark.parametrize(("question", "lang", "first"), [
+    # "是什么" ends in 么, read as the yes/no particle: the place "checked" against the finding in focus (A1)
+    ("左下那个条索是什么", "zh", "A2:左肺下叶"),
+    # a kind named with its place on this film is that finding, not the term
+    ("what is the strand at the left base?", "en", "A2: possibly a strand-like opacity"),
+])
+def test_what_a_finding_named_by_its_place_is_binds_to_it(question: str, lang: str, first: str) -> None:
+    turn = ask(question, lang=lang, before="右肺中叶那个结节边缘规则吗")  # A1 in focus
+    assert turn.intent == "locate" and [f["anchor_id"] for f in turn.findings] == ["A2"]
+    assert turn.answer.text.startswith(first)
+
+
+def test_a_closing_me_of_a_yes_no_question_still_checks_the_place() -> None:
+    turn = ask("它在内带么", lang="zh", before="右肺中叶那个结节边缘规则吗")
+    assert [f["anchor_id"] for f in turn.findings] == ["A1"] and "外带" in turn.answer.text
