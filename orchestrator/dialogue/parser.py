@@ -398,6 +398,8 @@ def correct_typos(text: str, lexicon: frozenset[str]) -> str:
         if _inflected(word, lexicon):  # "notching", "months": a known word with its ending, no typo
             return word
         close = _closest_word(word, lexicon)
+        if close != word and _negated(word, close):  # "uncertain", "noncalcified": a word of its own, not "certain"
+            return word
         if close != word:
             return close
         if len(word) < 5:  # "sise": too short for a ratio to judge, one letter spelled by its sound still is
@@ -405,6 +407,21 @@ def correct_typos(text: str, lexicon: frozenset[str]) -> str:
         return _swapped_word(word, lexicon) or _vowel_slip(word, lexicon) or _respelled(word, lexicon)
 
     return _LATIN_WORD.sub(fix, text)
+
+
+_NEGATING_PREFIXES = ("non-", "non", "un", "in", "im", "ir", "il", "dis")
+
+
+def _negated(word: str, close: str) -> bool:
+    """Whether ``word`` is ``close`` (or a form of it) with a negating prefix: "uncertain" / "certain",
+    "noncalcified" / "calcified", "inhomogeneous" / "homogeneous", "unclear" / "clear". The typo correction took such a
+    word for a misspelling of the word it negates, turning a question's meaning round (and "the noncalcified one"
+    into "the calcified one")."""
+    for prefix in _NEGATING_PREFIXES:
+        rest = word[len(prefix):]
+        if word.startswith(prefix) and len(rest) >= 4 and (rest.startswith(close) or close.startswith(rest)):
+            return True
+    return False
 
 
 _ENDINGS = ("s", "es", "d", "ed", "ing", "ly", "er", "est")
@@ -1109,6 +1126,7 @@ _UNLISTED_DISEASES = (
     ("metastasis", re.compile(r"metasta|转移")),
     ("lymphoma", re.compile(r"lymphoma|淋巴瘤")),
     ("sarcoidosis", re.compile(r"sarcoid|结节病(?!灶)")),
+    ("scarring", re.compile(r"(?<![a-z])scar(?:s|ring|red)?(?![a-z])|fibros|fibrotic (?:scar|focus|lesion)|瘢痕|纤维灶|纤维化|陈旧")),
 )
 
 
@@ -1349,6 +1367,9 @@ _BESIDES_FOCUS = re.compile(r"除了(?:这个|它|那个|这处|这里)|(?<![a-z
                             r"(?:\s+one)?(?![a-z])")
 
 
+# "why is the margin uncertain?" / "why can't you tell?" / "为什么无法判断": why a statement is hedged (Query intent confidence)
+_WHY_UNSURE = re.compile(r"(?<![a-z])why\b.{0,40}\b(?:uncertain|unsure|not sure|can'?t|cannot|can not|hedg\w*|possibly)"
+                         r"|为什么.{0,12}(?:不确定|无法判断|不能判断|没法判断|说不准|判断不了|看不出)")
 # "is it round?" / "is A1 oval?" / "what shape is it?" / "是圆形的吗" / "什么形状": a finding's shape asked (Query.shape_asked);
 # never "the round one" (a shape that says which finding)
 _SHAPE_ASKED = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|a\d+|the\s+[a-z-]+(?:\s+[a-z-]+)?)\s+"
@@ -2268,6 +2289,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     answer_lang = language_asked(text)  # a request about the answers' language asks nothing of the film
     social = social_words(raw)
     intent = "out_of_scope" if answer_lang or social else intent
+    # "why is the margin uncertain?" / "为什么无法判断": why a statement is hedged is how sure Hilum is of it
+    intent = "confidence" if intent not in ("out_of_scope", "explain_term") and _WHY_UNSURE.search(text) else intent
     hila = not answer_lang and hila_compared(text, features)
     intent, loc = ("assess_anatomy", {**loc, "anatomy": ("hilum",)}) if hila else (intent, loc)
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis

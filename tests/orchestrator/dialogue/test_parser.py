@@ -716,3 +716,21 @@ def test_a_lobe_named_without_a_side_is_either_sides(question: str, level: str) 
     assert (q.lobe, q.lobe_level, q.has_location) == (None, level, True)
     assert parse("右下叶那个").lobe == "RLL" and parse("右下叶那个").lobe_level is None  # a side named: that lobe
     assert parse("上叶还是下叶?").lobe_level is None  # lobes offered as choices ask which one
+
+
+@pytest.mark.parametrize("word", ["uncertain", "unclear", "noncalcified", "uncalcified", "inhomogeneous", "unsharp",
+                                  "undefined", "impossible", "unlikely", "unchanged"])
+def test_a_negated_word_is_no_typo_of_the_word_it_negates(word: str) -> None:
+    """The typo correction read "uncertain" as a misspelt "certain" and "noncalcified" as "calcified", turning the
+    question round ("the noncalcified one" pointed at the calcified finding)."""
+    from orchestrator.dialogue.parser import correct_typos, load_vocabulary
+
+    assert correct_typos(word, load_vocabulary().lexicon) == word
+    assert correct_typos("speculated nodlue near the hillum", load_vocabulary().lexicon) == "spiculated nodule near the hilum"
+
+
+def test_why_a_statement_is_hedged_asks_how_sure() -> None:
+    for question, attribute in (("why is the margin uncertain?", "margin"), ("为什么边缘无法判断", "margin"),
+                                ("why can't you tell if it is calcified?", "density")):
+        q = parse(question)
+        assert (q.intent, q.attribute) == ("confidence", attribute), question
