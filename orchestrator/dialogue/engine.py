@@ -386,9 +386,16 @@ class DialogueEngine:
         return self._draft(state, query, q_text, timings)
 
     def _follow_on(self, query: Query, state: SessionState) -> Query:
-        """A question that only points at a finding asks what the previous turn asked: in the elliptical form ("那右边
-        那个呢", "and the other one?") always; in any form ("A2", "the second one", "both") when the previous turn asked
-        "which one do you mean?": it is the answer to that, and the question asked back is answered of it."""
+        """A checklist question that names no disease right after one that did asks that one again. A question that
+        only points at a finding asks what the previous turn asked: in the elliptical form ("那右边那个呢", "and the other
+        one?") always; in any form ("A2", "the second one", "both") when the previous turn asked "which one do you
+        mean?": it is the answer to that, and the question asked back is answered of it."""
+        if query.intent == "sign_checklist" and not query.checklist and not query.unlisted_disease:
+            # "哪条不符合" / "which signs are missing?" right after a checklist: that checklist, not the default one
+            previous = self._last_query(state)
+            if previous.get("intent") == "sign_checklist" and previous.get("checklist"):
+                return replace(query, checklist=previous["checklist"])
+            return query
         if not (query.elliptical or query.bare_pointer):
             return query
         previous = self._last_query(state)

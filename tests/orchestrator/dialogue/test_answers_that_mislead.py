@@ -412,3 +412,12 @@ def test_what_a_finding_named_by_its_place_is_binds_to_it(question: str, lang: s
 def test_a_closing_me_of_a_yes_no_question_still_checks_the_place() -> None:
     turn = ask("它在内带么", lang="zh", before="右肺中叶那个结节边缘规则吗")
     assert [f["anchor_id"] for f in turn.findings] == ["A1"] and "外带" in turn.answer.text
+
+
+@pytest.mark.parametrize(("first", "then", "lang"), [("如果是肺炎,符合几条?", "哪条不符合", "zh"),
+                                                     ("if this were pneumonia, how many signs?", "which signs are missing?", "en")])
+def test_a_checklist_question_after_a_checklist_stays_with_it(first: str, then: str, lang: str) -> None:
+    """"哪条不符合" right after the pneumonia checklist answered with the early-lung-cancer one (the default); "which
+    signs are missing?" was out of scope."""
+    turn = ask(then, lang=lang, before=first)
+    assert turn.intent == "sign_checklist" and turn.checklist["name"] == "pneumonia"
