@@ -349,7 +349,15 @@ def _preferred(pool: tuple[Anchor, ...], q: Query) -> tuple[Anchor, ...]:
         if d in _PREFERENCES:
             fits = tuple(a for a in pool if _descriptor_fits(a, d))
             pool = fits or pool
+        # "the round one" between a round and an oval nodule: both fit the word (an oval is read as roundish at 512²),
+        # but one is what the screening called round
+        if d in _EXACT_SHAPES and len(pool) > 1:
+            exact = tuple(a for a in pool if a.shape == d)
+            pool = exact if len(exact) == 1 else pool
     return pool
+
+
+_EXACT_SHAPES = frozenset({"round", "oval"})
 
 
 def _most_recent(cands: tuple[Anchor, ...]) -> Resolution:

@@ -174,3 +174,13 @@ def test_a_lobe_named_without_a_side_binds_to_the_finding_in_either_sides_lobe(f
     res = anc.resolve_findings(reg, parse("the one in the lower lobe, how big?"))
     assert res.outcome != "ambiguous" and [a.id for a in res.anchors] == ["A2"]
     assert [a.id for a in anc.resolve_findings(reg, parse("下叶那个多大")).anchors] == ["A2"]
+
+
+def test_the_round_one_between_a_round_and_an_oval_nodule_is_the_round_one(facts: Any) -> None:
+    """Both fit "round" (an oval is roundish at 512²), so "the round one" asked which; the screening called one round."""
+    f1 = replace(facts.findings[0], shape="oval")
+    f2 = replace(facts.findings[1], kind="nodule", shape="round")
+    reg = registry(replace(facts, findings=(f1, f2)))
+    assert [a.id for a in anc.resolve_findings(reg, parse("the round one, how big?")).anchors] == ["A2"]
+    assert [a.id for a in anc.resolve_findings(reg, parse("the oval one")).anchors] == ["A1"]
+    assert [a.id for a in anc.resolve_findings(reg, parse("类圆形那个多大")).anchors] == ["A1"]
