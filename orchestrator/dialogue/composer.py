@@ -511,7 +511,13 @@ def compose_size(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
     lines = []
     for a, f in pairs:
-        if ctx.zh:
+        if finding_size(f).kind == "axes":  # a strand, consolidation or effusion: its two axes lead, as everywhere else
+            lines.append(ctx.t(
+                f"{a.id}约{mm(r1(f.longest_mm))} × {mm(r1(f.shortest_mm))} mm(最长径×最短径),等效直径{mm(r1(f.diameter_mm))} mm,"
+                f"面积约{mm(r1(f.area_mm2))} mm²。",
+                f"{a.id}: about {mm(r1(f.longest_mm))} × {mm(r1(f.shortest_mm))} mm (longest × shortest); equivalent diameter "
+                f"{mm(r1(f.diameter_mm))} mm; area about {mm(r1(f.area_mm2))} mm²."))
+        elif ctx.zh:
             lines.append(f"{a.id}等效直径{mm(r1(f.diameter_mm))} mm(约{cm(r1(f.diameter_mm))} cm),"
                          f"最长径{mm(r1(f.longest_mm))} mm,最短径{mm(r1(f.shortest_mm))} mm,面积约{mm(r1(f.area_mm2))} mm²。")
         else:

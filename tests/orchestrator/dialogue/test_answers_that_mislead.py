@@ -421,3 +421,19 @@ def test_a_checklist_question_after_a_checklist_stays_with_it(first: str, then: 
     signs are missing?" was out of scope."""
     turn = ask(then, lang=lang, before=first)
     assert turn.intent == "sign_checklist" and turn.checklist["name"] == "pneumonia"
+
+
+def test_a_strands_size_leads_with_its_two_axes() -> None:
+    """The size turn led with a strand's equivalent diameter (21.1 mm) where the screening, the table and the report
+    state its two axes (25.0 × 18.0 mm)."""
+    for lang, lead in (("en", "A2: about 25.0 × 18.0 mm (longest × shortest)"), ("zh", "A2约25.0 × 18.0 mm(最长径×最短径)")):
+        assert ask("how big is A2?" if lang == "en" else "A2有多大", lang=lang).answer.text.startswith(lead)
+    assert ask("how big is A1?").answer.text.startswith("A1: equivalent diameter 12.0 mm")
+
+
+@pytest.mark.parametrize("question", ["is it growing?", "is the nodule getting bigger?", "它还在长吗"])
+def test_growth_needs_an_earlier_film(question: str) -> None:
+    """"Is it growing?" got "outside what a chest radiograph can show"; a change needs an earlier film, and says so."""
+    zh = "长" in question
+    turn = ask(question, lang="zh" if zh else "en")
+    assert turn.intent == "out_of_scope" and ("以前的片子" if zh else "needs an earlier film") in turn.answer.text
