@@ -31,12 +31,13 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageOps
 
 from orchestrator.contracts.lesion_reader import Frame
-from orchestrator.contracts.preprocess import Resampling, film_box, prepare_film
+from orchestrator.contracts.preprocess import Resampling, prepare_film
 from orchestrator.errors import CorruptImageError, ImageTooLargeError, InputError, UnsupportedMediaError
 from orchestrator.facts import PixelSpacing
+from orchestrator.film_box import film_box
 
 log = logging.getLogger(__name__)
 
@@ -236,7 +237,7 @@ def display_png(image: np.ndarray) -> bytes:
 
 
 def _read_raster(data: bytes, fmt: FilmFormat) -> tuple[np.ndarray, float, int]:
-    """Grayscale pixels, turned as the file's EXIF orientation says (``upright_as_shown``), the image's
+    """Grayscale pixels, turned as the file's EXIF orientation says (``exif_orientation``), the image's
     colourfulness (``colourfulness``) before conversion, and that orientation."""
     try:
         with warnings.catch_warnings():
@@ -244,7 +245,9 @@ def _read_raster(data: bytes, fmt: FilmFormat) -> tuple[np.ndarray, float, int]:
             with Image.open(io.BytesIO(data)) as im:
                 im.load()
                 orientation = exif_orientation(im)
-                return upright_as_shown(_grayscale(im), orientation), _raster_colourfulness(im), orientation
+                if orientation != 1:  # turned as every viewer shows it (Pillow's own transforms, in place)
+                    ImageOps.exif_transpose(im, in_place=True)
+                return _grayscale(im), _raster_colourfulness(im), orientation
     except (Image.DecompressionBombError, Image.DecompressionBombWarning, MemoryError) as exc:
         raise ImageTooLargeError(f"the {fmt.upper()} is too large to decode") from exc
     except Exception as exc:  # noqa: BLE001 - whatever a hostile file makes Pillow raise is the file's fault
@@ -254,29 +257,13 @@ def _read_raster(data: bytes, fmt: FilmFormat) -> tuple[np.ndarray, float, int]:
 def exif_orientation(im: Image.Image) -> int:
     """The EXIF Orientation tag (1-8; 1 when absent or out of range). A phone or a scanner app stores a
     film's pixels as the sensor read them and says in this tag how to turn them for display; every viewer,
-    browsers included, shows the film turned, so the pixels as stored may lie on their side."""
+    browsers included, shows the film turned, so the pixels as stored may lie on their side. Without turning them, a
+    film photographed upright is read as turned by 90 degrees and refused with a reason the user cannot act on."""
     try:
         value = im.getexif().get(EXIF_ORIENTATION, 1)
     except Exception:  # noqa: BLE001 - a broken EXIF block leaves the pixels as stored
         return 1
     return value if isinstance(value, int) and 1 <= value <= 8 else 1
-
-
-def upright_as_shown(pixels: np.ndarray, orientation: int) -> np.ndarray:
-    """``pixels`` turned and mirrored as EXIF ``orientation`` asks (the transforms of Pillow's
-    ``ImageOps.exif_transpose``), so the film is read the way its viewer shows it. Without this, a film
-    photographed upright is read as turned by 90 degrees and refused with a reason the user cannot act on."""
-    turned = {
-        1: lambda a: a,
-        2: np.fliplr,
-        3: lambda a: np.rot90(a, 2),
-        4: np.flipud,
-        5: np.transpose,  # mirrored about the main diagonal
-        6: lambda a: np.rot90(a, -1),  # 90 degrees clockwise
-        7: lambda a: np.rot90(a, 2).T,  # mirrored about the other diagonal
-        8: lambda a: np.rot90(a, 1),  # 90 degrees anticlockwise
-    }[orientation](pixels)
-    return np.ascontiguousarray(turned)
 
 
 def colourfulness(rgb: np.ndarray) -> float:

@@ -77,7 +77,7 @@ class Frame:
 
     ``original_size`` and ``working_size`` are ``(H, W)``; ``pad_px`` is ``(x, y)`` in original
     pixels (the padding added on the left / top to make the film square). The original is the upload: where the
-    film was cut from a uniform surround (``preprocess.film_box``), the pad is less the cut's corner and may be
+    film was cut from a uniform surround (``orchestrator/film_box.py``), the pad is less the cut's corner and may be
     negative. The formula is the
     session contract's (docs/DESIGN.md); ``cv2.resize`` maps pixel centres, which puts the exact
     original point ``(scale - 1) / 2`` original pixels further (0.15-0.2 mm at a 0.6 mm working

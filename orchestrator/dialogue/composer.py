@@ -278,9 +278,8 @@ def _scope_words(ctx: Context) -> str:
     # "above the left hemidiaphragm": a sided landmark scopes the screening to its lung
     sides = landmark_sides(q)
     side = q.lesion_side or (sides[0] if len(sides) == 1 and not is_scoped(q) else None)
-    level = ctx.t({"upper": "双肺上叶", "lower": "双肺下叶"}.get(q.lobe_level or "", ""),
-                  {"upper": "upper lobes", "lower": "lower lobes"}.get(q.lobe_level or "", ""))
-    parts = [word("lobe", q.lobe, ctx.lang) if q.lobe else (word("lung", side, ctx.lang) if side else level)]
+    parts = [word("lobe", q.lobe, ctx.lang) if q.lobe
+             else word("lung", side, ctx.lang) if side else word("lobe_level", q.lobe_level, ctx.lang)]
     parts += [word("zone", q.zone, ctx.lang), word("band", q.band, ctx.lang)]
     parts += [word("region", r.removesuffix("_right").removesuffix("_left"), ctx.lang) for r in q.anatomy
               if is_scoped(q) or not r.endswith(("_right", "_left"))]
@@ -417,7 +416,7 @@ def margin_phrase(f: Finding, lang: str) -> str:
 def margin_text(a: Anchor, f: Finding, lang: str) -> str:
     zh = lang == "zh"
     m = word("margin", f.margin, lang)
-    if f.margin == "smooth" and f.margin_source == "reader" and confident(f, "margin"):
+    if f.margin == "smooth" and margin_backed(f):
         # read on the film's own pixels at 0.25 mm, where 1-2 mm spicules show (issue 22)
         return f"{a.id}在原片分辨率下边缘光滑。" if zh else f"{a.id}: the margin is smooth at the film's full resolution."
     if f.margin == "smooth":
@@ -513,10 +512,9 @@ def compose_size(ctx: Context) -> Composition:
     for a, f in pairs:
         if finding_size(f).kind == "axes":  # a strand, consolidation or effusion: its two axes lead, as everywhere else
             lines.append(ctx.t(
-                f"{a.id}约{mm(r1(f.longest_mm))} × {mm(r1(f.shortest_mm))} mm(最长径×最短径),等效直径{mm(r1(f.diameter_mm))} mm,"
-                f"面积约{mm(r1(f.area_mm2))} mm²。",
-                f"{a.id}: about {mm(r1(f.longest_mm))} × {mm(r1(f.shortest_mm))} mm (longest × shortest); equivalent diameter "
-                f"{mm(r1(f.diameter_mm))} mm; area about {mm(r1(f.area_mm2))} mm²."))
+                f"{a.id}{size_phrase(f, 'zh')}(最长径×最短径),等效直径{mm(r1(f.diameter_mm))} mm,面积约{mm(r1(f.area_mm2))} mm²。",
+                f"{a.id}: {size_phrase(f, 'en')} (longest × shortest); equivalent diameter {mm(r1(f.diameter_mm))} mm; "
+                f"area about {mm(r1(f.area_mm2))} mm²."))
         elif ctx.zh:
             lines.append(f"{a.id}等效直径{mm(r1(f.diameter_mm))} mm(约{cm(r1(f.diameter_mm))} cm),"
                          f"最长径{mm(r1(f.longest_mm))} mm,最短径{mm(r1(f.shortest_mm))} mm,面积约{mm(r1(f.area_mm2))} mm²。")

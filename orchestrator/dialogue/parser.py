@@ -1477,14 +1477,14 @@ def _fallback_intent(features: dict[str, Any]) -> str:
     return "out_of_scope"
 
 
-# what says nothing of a language: anchor ids, units, numbers, clock hours, punctuation and symbols
-_LANGUAGE_NEUTRAL = re.compile(r"(?<![A-Za-z])[AaFf]\s?\d{1,2}(?![A-Za-z0-9])|(?<![A-Za-z])(?:mm|cm|px)(?![A-Za-z])|[^A-Za-z\u3400-\u9fff]")
+# what says nothing of a language besides the anchor ids (``_ANCHOR_ID``): units, numbers, punctuation and symbols
+_LANGUAGE_NEUTRAL = re.compile(r"(?<![A-Za-z])(?:mm|cm|px)(?![A-Za-z])|[^A-Za-z\u3400-\u9fff]")
 
 
 def language_neutral(text: str) -> bool:
     """Whether a question holds no word of either language ("A1?", "🙂", "?", "12 mm?"): it is answered in the
     session's language, not in English by default."""
-    return not _LANGUAGE_NEUTRAL.sub("", unicodedata.normalize("NFKC", text))
+    return not _LANGUAGE_NEUTRAL.sub("", _ANCHOR_ID.sub("", unicodedata.normalize("NFKC", text)))
 
 
 def detect_lang(text: str) -> str:

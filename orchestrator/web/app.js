@@ -168,10 +168,8 @@
     const findings = first.findings || [];
     if (!findings.length) return ["n1", "n2", "n3", "n4"].map((key) => term("question", key));
     const f = findings[0];
-    const focal = !["strand", "consolidation", "effusion"].includes(f.kind);
-    const what = (focal && f.shape ? term("shape", f.shape) + (state.lang === "zh" ? "" : " ") : "") + term("kind", f.kind);
     const placed = f.lobe && f.side_confirmed !== false;
-    const q1 = placed ? fill(term("question", "q1_of"), {what, lobe: term("lobe", f.lobe)})
+    const q1 = placed ? fill(term("question", "q1_of"), {what: findingWhat(f), lobe: term("lobe", f.lobe)})
       : fill(term("question", "q1_anchor"), {a: f.anchor_id || "A1"});
     const hilum = f.side_confirmed !== false && (f.side === "right" || f.side === "left");
     const q2 = hilum ? fill(term("question", "q2_of"), {hilum: term("anatomy", `hilum_${f.side}`)}) : term("question", "q2");

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from orchestrator.contracts.preprocess import film_box, prepare_film
+from orchestrator.contracts.preprocess import prepare_film
+from orchestrator.film_box import film_box
 
 
 @pytest.fixture(scope="module")
