@@ -20,6 +20,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
                    help="rendering families each case draws its style from (issue 21), e.g. 'all' or 'anatomy'")
     p.add_argument("--lesion-mix", choices=("default", "varied"), default="default",
                    help="the lesions each case draws ('varied': a third normal, ground glass to calcified, ...)")
+    p.add_argument("--earlier-days", type=int, default=0, metavar="N",
+                   help="also write OUT/earlier/: the same chest's film N days before, each round lesion smaller")
+    p.add_argument("--earlier-scale", type=float, default=0.75, metavar="S",
+                   help="with --earlier-days: the earlier film's round lesions at S of their diameter (1: unchanged)")
     p.set_defaults(handler=run)
 
 
@@ -58,8 +62,17 @@ def run(args: argparse.Namespace, settings: Any) -> int:
 
         write_sheet(out / "sheet.png", first_seed=args.seed, size=args.size, cache_dir=cache,
                     spec=case_spec(args.scenario, args.render, args.lesion_mix))
+    if args.earlier_days and (args.count > 1 or args.render is not None or args.earlier_days < 0
+                              or not 0.2 <= args.earlier_scale <= 5):
+        print("--earlier-days needs one case of the plain renderer, N > 0 and S within 0.2-5")
+        return 2
     if args.count <= 1:
         _one((args.seed, str(out), args.size, args.scenario, str(cache), args.render, args.lesion_mix))
+        if args.earlier_days:
+            from encoder.phantom import earlier_film, load_case
+
+            earlier_film(load_case(out), days=args.earlier_days, scale=args.earlier_scale,
+                         cache_dir=cache).write(out / "earlier")
         print(f"wrote {out}")
         return 0
     from concurrent.futures import ProcessPoolExecutor

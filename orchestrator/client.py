@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +39,15 @@ class HilumClient:
                 raise RemoteError(response.status_code, "http", response.text[:200]) from None
         return response.json()
 
-    def create_session(self, image: Path, lang: str | None = None) -> dict[str, Any]:
-        data = {"lang": lang} if lang else {}
-        with image.open("rb") as fh:
-            return self._json(self.http.post("/v1/sessions", files={"file": (image.name, fh)}, data=data))
+    def create_session(self, image: Path, lang: str | None = None, *, earlier: Path | None = None,
+                       study_date: str | None = None, earlier_date: str | None = None) -> dict[str, Any]:
+        """``earlier``: an earlier film of the same chest, uploaded with it to be compared."""
+        data = {k: v for k, v in (("lang", lang), ("study_date", study_date), ("earlier_date", earlier_date)) if v}
+        with contextlib.ExitStack() as stack:
+            files = {"file": (image.name, stack.enter_context(image.open("rb")))}
+            if earlier is not None:
+                files["earlier"] = (earlier.name, stack.enter_context(earlier.open("rb")))
+            return self._json(self.http.post("/v1/sessions", files=files, data=data))
 
     def ask(self, session_id: str, question: str) -> dict[str, Any]:
         return self._json(self.http.post(f"/v1/sessions/{session_id}/turns", json={"question": question}))

@@ -6,11 +6,14 @@
     │   ├── ImageTooLargeError      byte size or pixel dimensions over the limits → 413
     │   ├── CorruptImageError       truncated DICOM, broken PNG                    → 422
     │   ├── InvalidQuestionError    empty or over-long question                    → 422
+    │   ├── InvalidDateError        a study date that is not one, or an earlier film not earlier → 422
+    │   ├── NotSamePatientError     an earlier film whose DICOM names another patient → 422
     │   └── NotAChestFilmError      not a frontal chest radiograph shown upright   → 422
     ├── UnauthenticatedError        no valid API key (Authorization: Bearer)      → 401
     ├── SessionError
     │   ├── SessionNotFoundError    no such session, expired, or another tenant's → 404
     │   ├── NoHeatmapError          the session has no lesion heatmap to serve    → 404
+    │   ├── NoEarlierFilmError      the session was made without an earlier film  → 404
     │   ├── SessionBusyError        another turn holds the session past the wait  → 409 + Retry-After
     │   └── SessionFullError        the session has answered its most turns        → 409
     ├── StoreUnavailableError       the session store (Redis) does not answer     → 503 + Retry-After
@@ -110,6 +113,21 @@ class InvalidQuestionError(InputError):
     kind = "invalid_question"
 
 
+class InvalidDateError(InputError):
+    """A study date given with an upload is not a date (YYYY-MM-DD or YYYYMMDD), or the earlier film's is not
+    before this film's."""
+
+    http_status = 422
+    kind = "invalid_date"
+
+
+class NotSamePatientError(InputError):
+    """The earlier film uploaded for comparison names another patient (both files' Patient ID)."""
+
+    http_status = 422
+    kind = "not_the_same_patient"
+
+
 class NotAChestFilmError(InputError):
     """The film gate (``orchestrator.film_gate``) refused the upload; ``reason`` is its code."""
 
@@ -135,6 +153,12 @@ class NoHeatmapError(SessionError):
     http_status = 404
     grpc_code = "NOT_FOUND"
     kind = "no_heatmap"
+
+
+class NoEarlierFilmError(SessionError):
+    http_status = 404
+    grpc_code = "NOT_FOUND"
+    kind = "no_earlier_film"
 
 
 class SessionBusyError(SessionError):

@@ -4,9 +4,11 @@ Hilum's own log lines are written without input values (no filename, question or
 is ever a log argument). What can still carry them is text made elsewhere: an exception's
 message (a decoder quoting a tag value, a path with the upload's name) and third-party
 libraries' warnings (pydicom quotes the values it finds invalid; Python warnings are routed
-into logging here). ``PrivacyFilter`` keeps every traceback's frames but replaces the
+into logging here) and their request logs (httpx logs each URL, and a QIDO-RS search carries a
+Patient ID in its query). ``PrivacyFilter`` keeps every traceback's frames but replaces the
 exception's message with its type, and in third-party records replaces quoted text with
-``'<redacted>'``. ``install()`` puts it on the root's and uvicorn's handlers (after uvicorn has
+``'<redacted>'`` and a URL's query with ``?<query withheld>``. ``configure_logging`` puts it on the
+handler every ``hilum`` command logs through. ``install()`` puts it on the root's and uvicorn's handlers (after uvicorn has
 configured its own)."""
 
 from __future__ import annotations
@@ -17,6 +19,9 @@ import traceback
 
 OWN_LOGGERS = ("orchestrator", "encoder", "export", "hilum")
 _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|b'[^']*'")
+# a URL's query in a third-party record (httpx logs each request's URL: a QIDO-RS search carries a Patient ID there)
+_URL_QUERY = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s?\"'<>]+)\?[^\s\"'<>]*")
+QUERY_WITHHELD = "?<query withheld>"
 WITHHELD = "(message withheld: it may quote the input)"
 
 
@@ -33,7 +38,8 @@ class PrivacyFilter(logging.Filter):
         if record.exc_info and record.exc_info[1] is not None:
             _scrub_exception(record)
         if not record.name.startswith(OWN_LOGGERS):
-            message = _QUOTED.sub("'<redacted>'", record.getMessage())
+            message = _URL_QUERY.sub(lambda m: m.group(1) + QUERY_WITHHELD, record.getMessage())
+            message = _QUOTED.sub("'<redacted>'", message)
             record.msg, record.args = message, None
         return True
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import sys
 
+from orchestrator.log_privacy import PrivacyFilter
+
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -32,6 +34,7 @@ def configure_logging(level: str = "INFO") -> None:
         return
     handler = StderrHandler()
     handler.setFormatter(logging.Formatter(_FORMAT))
+    handler.addFilter(PrivacyFilter())  # every command's log carries no patient data (orchestrator/log_privacy.py)
     handler._hilum = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())

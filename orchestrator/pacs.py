@@ -5,6 +5,8 @@ session's results back into the study.
   lateral views (ViewPosition PA, AP or absent: the film gate decides the rest) are fetched with
   WADO-RS and uploaded to a running Hilum (``POST /v1/sessions``), which runs the screening turn.
   Each session keeps the film's UIDs in its ``source`` record (``orchestrator/dialogue/session.py``).
+  ``--earlier``: the patient's most recent earlier study with a frontal film (QIDO-RS by Patient ID and Study Date,
+  ``earlier_film``) is fetched too and uploaded with each film as its earlier film, to be compared.
 - **push** (``push_session``): the session's SR (TID 1500) and presentation state (and, asked for,
   the segmentation) come from Hilum (``GET /v1/sessions/{id}/dicom/{kind}``) and are stored into the
   film's study with STOW-RS. A session whose film was not DICOM is refused: its results reference
@@ -150,6 +152,16 @@ class DicomWebClient:
         items = r.json()
         return items if isinstance(items, list) else []
 
+    def studies(self, **match: str) -> list[dict[str, Any]]:
+        """QIDO-RS over studies matching ``match`` (keyword -> value), with their patient ID and study date."""
+        params: list[tuple[str, str]] = [(k, v) for k, v in match.items()]
+        params += [("includefield", f) for f in ("00100020", "00080020")]
+        r = self._send("QIDO-RS", "GET", "/studies", params=params, headers={"Accept": "application/dicom+json"})
+        if r.status_code == 204 or not r.content:
+            return []
+        items = r.json()
+        return items if isinstance(items, list) else []
+
     def retrieve(self, study_uid: str, series_uid: str, instance_uid: str) -> bytes:
         """WADO-RS: one instance as a DICOM file."""
         for uid, what in ((study_uid, "study UID"), (series_uid, "series UID"), (instance_uid, "instance UID")):
@@ -186,6 +198,8 @@ class PulledFilm:
     session_id: str | None = None
     findings: int = 0
     skipped: str | None = None  # why no session was made: not_chest_modality, lateral_view, or Hilum's error kind
+    earlier_study_uid: str | None = None  # the patient's earlier study whose film the session was compared with
+    earlier_skipped: str | None = None  # why the earlier film found was not compared (Hilum's error kind)
 
     def to_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if v is not None}
@@ -231,24 +245,65 @@ def select_films(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
     return chosen, left
 
 
-def pull_study(pacs: DicomWebClient, hilum: httpx.Client, study_uid: str, lang: str | None = None) -> list[PulledFilm]:
-    """Each frontal DX/CR film of the study → a Hilum session with its screening turn."""
+# a QIDO-RS match value with these matches more than itself (wildcards, a value list): never sent as a patient ID
+_QIDO_SPECIAL = re.compile(r"[*?\\,]")
+# what Hilum refuses of an earlier film (the film itself is then pulled without it)
+EARLIER_REFUSALS = frozenset({"not_a_chest_film", "not_the_same_patient", "invalid_date", "corrupt_image",
+                              "unsupported_media", "too_large"})
+
+
+def earlier_film(pacs: DicomWebClient, study_uid: str) -> tuple[str, bytes] | None:
+    """The same patient's most recent earlier study with a frontal DX/CR film: (its study UID, the film); None when
+    the study names no patient ID or date, or the patient has no such study. Studies are matched by Patient ID in
+    the same archive (a study on the same day counts as earlier: films minutes apart are compared too)."""
+    found = pacs.studies(StudyInstanceUID=check_uid(study_uid, "study UID"))
+    patient = _first(found[0], "00100020") if found else ""
+    date = _first(found[0], "00080020") if found else ""
+    if not patient or not re.fullmatch(r"\d{8}", date) or _QIDO_SPECIAL.search(patient):
+        return None
+    earlier = [s for s in pacs.studies(PatientID=patient, StudyDate=f"-{date}")
+               if _first(s, "0020000D") != study_uid and _first(s, "00100020") == patient]
+    for study in sorted(earlier, key=lambda s: _first(s, "00080020"), reverse=True):
+        uid = _first(study, "0020000D")
+        if not valid_uid(uid):
+            continue
+        chosen, _ = select_films(pacs.instances(uid))
+        if chosen:
+            return uid, pacs.retrieve(uid, _first(chosen[0], "0020000E"), _first(chosen[0], "00080018"))
+    return None
+
+
+def pull_study(pacs: DicomWebClient, hilum: httpx.Client, study_uid: str, lang: str | None = None,
+               with_earlier: bool = False) -> list[PulledFilm]:
+    """Each frontal DX/CR film of the study → a Hilum session with its screening turn; ``with_earlier``: uploaded
+    with the patient's most recent earlier frontal film (``earlier_film``), which the session compares it with."""
     items = pacs.instances(check_uid(study_uid, "study UID"))
     chosen, left = select_films(items)
     out = [PulledFilm(study_uid, _first(i, "0020000E"), _first(i, "00080018"), skipped=why) for i, why in left]
+    before = earlier_film(pacs, study_uid) if with_earlier and chosen else None
     for item in chosen:
         series_uid, instance_uid = _first(item, "0020000E"), _first(item, "00080018")
         data = pacs.retrieve(study_uid, series_uid, instance_uid)
-        r = hilum.post("/v1/sessions", files={"file": ("film.dcm", data, "application/dicom")},
-                       data={"lang": lang} if lang else {})
+        files = {"file": ("film.dcm", data, "application/dicom")}
+        form = {"lang": lang} if lang else {}
+        r = hilum.post("/v1/sessions", files={**files, "earlier": ("earlier.dcm", before[1], "application/dicom")},
+                       data=form) if before is not None else hilum.post("/v1/sessions", files=files, data=form)
+        earlier_skipped = None
+        if before is not None and r.status_code == 422 and _hilum_error(r) in EARLIER_REFUSALS:
+            earlier_skipped = _hilum_error(r)  # the earlier film was refused: the film on its own
+            r = hilum.post("/v1/sessions", files=files, data=form)
         if r.status_code != 201:
             out.append(PulledFilm(study_uid, series_uid, instance_uid, skipped=_hilum_error(r)))
             continue
         session = r.json()
         first = session["turns"][0] if session.get("turns") else {}
+        compared = before is not None and earlier_skipped is None
         out.append(PulledFilm(study_uid, series_uid, instance_uid, session_id=session["session_id"],
-                              findings=len(first.get("findings") or ())))
-        log.info("pulled one film into a session (%d findings)", len(first.get("findings") or ()))
+                              findings=len(first.get("findings") or ()),
+                              earlier_study_uid=before[0] if compared and before is not None else None,
+                              earlier_skipped=earlier_skipped))
+        log.info("pulled one film into a session (%d findings%s)", len(first.get("findings") or ()),
+                 ", compared with an earlier film" if compared else "")
     return out
 
 

@@ -46,6 +46,8 @@ def register(subparsers: Any) -> None:
         if name == "pull":
             p.add_argument("--study", required=True, metavar="UID", help="Study Instance UID")
             p.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS)
+            p.add_argument("--earlier", action="store_true",
+                           help="compare each film with the patient's most recent earlier frontal film in the PACS")
         else:
             p.add_argument("--session", required=True, metavar="ID", help="the Hilum session id")
             p.add_argument("--seg", action="store_true", help="also store the lesion segmentation")
@@ -86,7 +88,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             if args.pacs_action is None:
                 return poll(args, settings, pacs, hilum)
             if args.pacs_action == "pull":
-                films = pull_study(pacs, hilum, args.study, args.lang)
+                films = pull_study(pacs, hilum, args.study, args.lang, with_earlier=args.earlier)
                 out: dict[str, Any] = {"study_uid": args.study, "films": [f.to_dict() for f in films]}
             else:
                 kinds = ("sr", "pr", "seg") if args.seg else ("sr", "pr")

@@ -39,6 +39,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     ask.add_argument("--lang", choices=("zh", "en"), help="session language (default: from the first question)")
     ask.add_argument("--api-key", help="API key for --server (default: settings.api_key, HILUM_API_KEY)")
     ask.add_argument("--tenant", help="tenant (X-Hilum-Tenant) for a loopback server without API keys")
+    ask.add_argument("--earlier", type=Path, metavar="FILM",
+                     help="an earlier film of the same chest: the first turn compares the two")
+    ask.add_argument("--study-date", metavar="YYYY-MM-DD", help="the film's date (default: its DICOM Study Date)")
+    ask.add_argument("--earlier-date", metavar="YYYY-MM-DD", help="the earlier film's date (default: its DICOM's)")
     ask.add_argument("--sr", type=Path, metavar="OUT.dcm",
                      help="also write the session's DICOM SR (TID 1500 Measurement Report) after the last turn")
     ask.set_defaults(handler=run_ask)
@@ -92,7 +96,11 @@ def ask_in_process(args: argparse.Namespace, settings: Settings) -> tuple[dict[s
     services = build_services(settings)
     try:
         engine = services.engine
-        view = engine.create_session(args.image.read_bytes(), filename=args.image.name, lang=session_lang(args))
+        view = engine.create_session(
+            args.image.read_bytes(), filename=args.image.name, lang=session_lang(args),
+            earlier=args.earlier.read_bytes() if args.earlier else None,
+            earlier_filename=args.earlier.name if args.earlier else None,
+            study_date=args.study_date, earlier_date=args.earlier_date)
         session = view.to_dict()
         turns = list(session["turns"])
         turns += [engine.ask(session["session_id"], q).to_dict() for q in args.questions]
@@ -107,7 +115,8 @@ def ask_remote(args: argparse.Namespace, settings: Settings) -> tuple[dict[str, 
 
     api_key = args.api_key or (settings.api_key.get_secret_value() if settings.api_key else None)
     with HilumClient(args.server, api_key=api_key, tenant=args.tenant) as client:
-        session = client.create_session(args.image, lang=session_lang(args))
+        session = client.create_session(args.image, lang=session_lang(args), earlier=args.earlier,
+                                        study_date=args.study_date, earlier_date=args.earlier_date)
         turns = list(session["turns"])
         turns += [client.ask(session["session_id"], q) for q in args.questions]
         sr = None
@@ -128,7 +137,12 @@ def render_turn(turn: dict[str, Any]) -> str:
     head = f"── turn {turn['turn']} · {turn['intent']} · {turn['lang']}"
     lines = [head, turn["answer"]["text"]]
     for m in turn.get("measurements") or []:
-        if "mm" in m:
+        if m.get("kind") == "interval_change":  # this film's size <- the earlier film's, and what was called
+            sizes = " <- ".join("-" if v is None else f"{v:.1f}" for v in (m.get("mm"), m.get("earlier_mm")))
+            days = f", {m['interval_days']} days" if m.get("interval_days") is not None else ""
+            lines.append(f"   [earlier film{days}] {m.get('from') or '-'} {sizes} mm: {m.get('status')} "
+                         f"({m.get('spacing_source', '?')})")
+        elif m.get("mm") is not None:
             # a finding's one size as the text states it: a strand's or an oval's axes, else the number measured
             axes = m.get("kind") == "diameter" and m.get("size_kind") == "axes" and m.get("size_mm")
             value = " × ".join(f"{v:.1f}" for v in m["size_mm"]) if axes else f"{m['mm']:.1f}"

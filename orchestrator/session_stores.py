@@ -201,7 +201,7 @@ class RedisSessionStore:
         pipe.get(turns_key)
         pipe.hget(film_key, "meta") if film is None else pipe.exists(film_key)
         pipe.lrange(log_key, 0, -1) if log else pipe.exists(log_key)
-        pipe.hmget(film_key, ["png", "heatmap"]) if images else pipe.exists(film_key)
+        pipe.hmget(film_key, ["png", "heatmap", "earlier"]) if images else pipe.exists(film_key)
         if film is not None:
             self._touch(pipe, session_id, film.tenant)
         return film
@@ -230,8 +230,9 @@ class RedisSessionStore:
         state = replace(film, registry=anchors_from_jsonable(json.loads(_text(head))),
                         head_turns=int(turns or 0))
         if images:
-            png, heatmap = pngs
-            state = replace(state, display_png=bytes(png or b""), heatmap_png=bytes(heatmap or b""))
+            png, heatmap, earlier = pngs
+            state = replace(state, display_png=bytes(png or b""), heatmap_png=bytes(heatmap or b""),
+                            earlier_png=bytes(earlier or b""))
         return state, (records if log else [])
 
     def _migrate(self, session_id: str) -> bool:
@@ -317,7 +318,8 @@ class RedisSessionStore:
         pipe.delete(film_key, head_key, log_key, turns_key)
         pipe.hset(film_key, mapping={"meta": json.dumps(state.film_jsonable(), ensure_ascii=False,
                                                         separators=(",", ":")).encode("utf-8"),
-                                     "png": state.display_png, "heatmap": state.heatmap_png})
+                                     "png": state.display_png, "heatmap": state.heatmap_png,
+                                     "earlier": state.earlier_png})
         pipe.set(head_key, json.dumps(anchors_to_jsonable(state.registry), separators=(",", ":")))
         records = [record_bytes(r) for r in state.records()]
         if records:

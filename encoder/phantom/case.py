@@ -363,7 +363,10 @@ def _draw_lesion(vol: PhantomVolume, where: Geometry | FilmFrame, masks: np.ndar
         clip_to_lung(shape, vol, (LOBE_NAMES.index(lobe) + 1,))
         centre = _region_centre(shape, shape.origin + np.array(shape.region.shape) * shape.step / 2)
         return shape, centre, lobe
-    centre, lobe = place(vol, where, masks, spec, placed, rng)
+    if spec.centre_mm is not None and spec.lobe is not None:  # the same lesion on an earlier film
+        centre, lobe = np.asarray(spec.centre_mm, dtype=np.float64), spec.lobe
+    else:
+        centre, lobe = place(vol, where, masks, spec, placed, rng)
     shape = _shape_for(vol, spec, centre, lobe, rng)
     placed.append(_Placed(centre, float(spec.diameter_mm or 10) / 2 + 4.0,
                           "right" if lobe.startswith("R") else "left"))
@@ -481,6 +484,48 @@ def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cach
     return PhantomCase(image=png.astype(np.float32) / 255.0,
                        image_u16=u16, masks=masks,
                        lesion_mask=lesion_mask, hilum_px=hilum_r, pixel_spacing_mm=(sp, sp), truth=truth)
+
+
+ROUND_TYPES = ("nodule", "mass", "calcified_nodule", "cavity")
+
+
+def earlier_film_spec(truth: dict[str, Any], scale: float = 0.75, drop: tuple[str, ...] = ()) -> CaseSpec:
+    """The same chest's lesions as an earlier film showed them: each round lesion (nodule, mass, calcified nodule,
+    cavity) where the film of ``truth`` has it, at ``scale`` of its diameter; strands, consolidations and effusions as
+    they are; the lesions named in ``drop`` (truth ids, "L1") not there yet. Generated with another seed, the earlier
+    film has its own positioning, exposure and noise, as a film taken months before has. Only for films of the plain
+    anatomy (the ``anatomy`` rendering family moves lesions with the patient)."""
+    specs = []
+    for les in truth.get("lesions", []):
+        if les["id"] in drop:
+            continue
+        kind = str(les["type"])
+        if kind == "effusion":
+            specs.append(LesionSpec(type=kind, side=str(les["side"])))
+            continue
+        d = float(les["diameter_mm"]) * (scale if kind in ROUND_TYPES else 1.0)
+        margin = les.get("margin") if kind in ("nodule", "mass", "cavity") else None
+        specs.append(LesionSpec(type=kind, diameter_mm=round(d, 1), width_mm=les.get("width_mm"), lobe=str(les["lobe"]),
+                                margin=margin, pattern=les.get("pattern"),
+                                centre_mm=tuple(float(v) for v in les["center_3d_mm"])))
+    return CaseSpec(lesions=tuple(specs))
+
+
+EARLIER_SEED_OFFSET = 100_000  # an earlier film's own positioning, exposure and noise
+
+
+def earlier_film(case: PhantomCase, days: int = 180, scale: float = 0.75, drop: tuple[str, ...] = (),
+                 cache_dir: Path | None = None, volume: PhantomVolume | None = None) -> PhantomCase:
+    """The film of the same chest taken ``days`` before ``case``'s (``earlier_film_spec``): its truth says whose
+    earlier film it is (``earlier_film_of``), its date (``study_date``, written in its DICOM) and ``interval_days``."""
+    import datetime
+
+    seed = int(case.truth["seed"])
+    earlier = generate_case(EARLIER_SEED_OFFSET + seed, earlier_film_spec(case.truth, scale, drop),
+                            size=int(case.image.shape[0]), cache_dir=cache_dir, volume=volume)
+    date = datetime.date(2000, 1, 1) - datetime.timedelta(days=int(days))
+    return replace(earlier, truth={**earlier.truth, "earlier_film_of": seed, "study_date": date.strftime("%Y%m%d"),
+                                   "interval_days": int(days), "diameter_scale": float(scale)})
 
 
 def scenario_spec() -> CaseSpec:

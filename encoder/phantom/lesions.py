@@ -62,6 +62,7 @@ class LesionSpec:
     edge_mm: float | None = None  # > 0: blurred edge of this width (Gaussian sigma, mm)
     contact: str | None = None  # pleura / mediastinum / diaphragm: placed touching it
     pattern: str | None = None  # consolidation: lobar / patchy; round masses: multiple
+    centre_mm: tuple[float, float, float] | None = None  # placed here (CT world mm; with ``lobe``), not drawn
 
 
 @dataclass

@@ -69,33 +69,38 @@ def _code(value: tuple[str, str, str]) -> Dataset:
 
 
 def write_dicom(case: PhantomCase, path: Path) -> None:
-    write_dx(case.image_u16, case.pixel_spacing_mm, int(case.truth.get("seed", 0)), path)
+    earlier = case.truth.get("earlier_film_of")  # the same patient's earlier film: its own study, its own date
+    write_dx(case.image_u16, case.pixel_spacing_mm, int(earlier if earlier is not None else case.truth.get("seed", 0)),
+             path, study_date=str(case.truth.get("study_date") or STUDY_DATE), study=f"earlier-{case.truth['seed']}"
+             if earlier is not None else "")
 
 
-def write_dx(image_u16: np.ndarray, spacing_mm: tuple[float, float], seed: int, path: Any) -> None:
-    """A DX (For Presentation) file of ``image_u16`` at ``spacing_mm`` (row, column), UIDs from
-    ``seed``; ``path``: a file name or a binary file object."""
+def write_dx(image_u16: np.ndarray, spacing_mm: tuple[float, float], seed: int, path: Any, *,
+             study_date: str = STUDY_DATE, study: str = "") -> None:
+    """A DX (For Presentation) file of ``image_u16`` at ``spacing_mm`` (row, column), the patient and UIDs from
+    ``seed`` (``study``: another study of that patient, UIDs of its own), dated ``study_date`` (YYYYMMDD);
+    ``path``: a file name or a binary file object."""
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.sequence import Sequence
     from pydicom.uid import ExplicitVRLittleEndian
 
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image - For Presentation
-    meta.MediaStorageSOPInstanceUID = _uid(seed, "sop")
+    meta.MediaStorageSOPInstanceUID = _uid(seed, study + "sop")
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
     meta.ImplementationClassUID = UID_ROOT + "1"
     ds = Dataset()
     ds.file_meta = meta
     ds.SOPClassUID = meta.MediaStorageSOPClassUID
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID = _uid(seed, "study")
-    ds.SeriesInstanceUID = _uid(seed, "series")
+    ds.StudyInstanceUID = _uid(seed, study + "study")
+    ds.SeriesInstanceUID = _uid(seed, study + "series")
     ds.Modality = "DX"
     ds.PatientName = f"PHANTOM^{seed}"
     ds.PatientID = f"PHANTOM-{seed:08d}"
     ds.PatientBirthDate = ""
     ds.PatientSex = "O"
-    ds.StudyDate = ds.SeriesDate = ds.ContentDate = STUDY_DATE
+    ds.StudyDate = ds.SeriesDate = ds.ContentDate = study_date
     ds.StudyTime = ds.SeriesTime = ds.ContentTime = "000000"
     ds.AccessionNumber = ""
     ds.ReferringPhysicianName = ""

@@ -25,10 +25,13 @@ from orchestrator.dialogue.anchors import (
     is_scoped,
     landmark_sides,
 )
+from orchestrator.dialogue.interval_answer import INTENT as INTERVAL_INTENT
+from orchestrator.dialogue.interval_answer import NO_EARLIER_HINT, interval_section
 from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import cm, mm, phrases, r1, word
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import THRESHOLD, is_confident
+from orchestrator.findings.interval import IntervalComparison
 from orchestrator.findings.relations import outline_gap_mm
 from orchestrator.findings.size import finding_size
 from orchestrator.findings.spacing import REJECTIONS, rejection
@@ -45,6 +48,7 @@ class Context:
     registry: Registry
     ontology: Ontology
     turn: int
+    interval: IntervalComparison | None = None  # this film against an earlier one uploaded with it
 
     @property
     def zh(self) -> bool:
@@ -1172,6 +1176,7 @@ def compose_out_of_scope(ctx: Context) -> Composition:
             "Hilum reads one film at a time and keeps no earlier films: whether a finding is new, or has grown or "
             "shrunk, needs an earlier film (or its report) compared side by side with this one. I can describe "
             "where each finding is now, its size, margin and density, for that comparison.")
+        text += ctx.t(*NO_EARLIER_HINT)
         return Composition((section("out_of_scope", ctx.t("需要以前的片子", "Needs an earlier film"), text),))
     text = ctx.t(
         "这个问题超出了一张胸部X线片能回答的范围(如治疗、预后、化验或其他检查的数值)。"
@@ -1206,6 +1211,17 @@ def compose_clarification(ctx: Context, candidates: tuple[Anchor, ...]) -> Compo
     return Composition((section("clarification", ctx.t("请确认", "Which one?"), text),), clarification=clar)
 
 
+def compose_interval(ctx: Context) -> Composition:
+    """"Has it grown?" / "和以前比有变化吗" in a session made with an earlier film: the finding asked about (every one
+    when none is), as the two films compare."""
+    if ctx.interval is None:  # the engine asks this only of a session with an earlier film
+        return compose_out_of_scope(dataclasses.replace(ctx, query=dataclasses.replace(ctx.query, needs_prior=True)))
+    pairs = subject_findings(ctx)
+    sec, rows = interval_section(ctx.interval, ctx.registry, ctx.lang, tuple(f.id for _, f in pairs) or None)
+    referenced = tuple(a.id for a, _ in pairs) or tuple(a.id for a in ctx.registry.findings())
+    return Composition((sec,), measurements=rows, referenced=referenced)
+
+
 COMPOSERS = MappingProxyType({
     "screen": compose_screen,
     "describe_margin": compose_margin,
@@ -1220,6 +1236,7 @@ COMPOSERS = MappingProxyType({
     "out_of_scope": compose_out_of_scope,
     "film_info": compose_film,
     "confidence": compose_confidence,
+    INTERVAL_INTENT: compose_interval,
 })
 
 
@@ -1257,4 +1274,8 @@ def compose_withheld(ctx: Context) -> Composition:
 
 
 def compose(ctx: Context) -> Composition:
-    return COMPOSERS.get(ctx.query.intent, compose_out_of_scope)(ctx)
+    out = COMPOSERS.get(ctx.query.intent, compose_out_of_scope)(ctx)
+    if ctx.query.intent == "screen" and ctx.interval is not None and not screen_scoped(ctx.query):
+        sec, rows = interval_section(ctx.interval, ctx.registry, ctx.lang)  # the comparison with every screening
+        out = dataclasses.replace(out, sections=out.sections + (sec,), measurements=out.measurements + rows)
+    return out

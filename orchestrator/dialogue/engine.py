@@ -24,6 +24,8 @@ from typing import Any
 
 from orchestrator.dialogue import anchors as anc
 from orchestrator.dialogue import composer as comp
+from orchestrator.dialogue.earlier import check_same_patient, interval_days, study_day
+from orchestrator.dialogue.interval_answer import INTENT as INTERVAL_INTENT
 from orchestrator.dialogue.overlays import turn_overlays
 from orchestrator.dialogue.parser import Query, language_neutral, parse
 from orchestrator.dialogue.report import build_report
@@ -43,12 +45,14 @@ from orchestrator.encoders.lesion_reader import LesionReader
 from orchestrator.errors import (
     InputError,
     InvalidQuestionError,
+    NoEarlierFilmError,
     SessionFullError,
     SessionNotFoundError,
     TenantQuotaError,
 )
 from orchestrator.facts import ImageFacts, PixelSpacing, to_jsonable
 from orchestrator.film_analysis import Analyser, FilmAnalyser, FilmAnalysis, timed
+from orchestrator.findings.interval import IntervalComparison, compare_films
 from orchestrator.narration.base import ComposerNarrator, NarrationRequest, NarrationResult, Narrator
 from orchestrator.narration.prompt import canonical_json
 from orchestrator.observer import EngineObserver, NullObserver, ObservedStore
@@ -217,8 +221,18 @@ def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_che
     return anc.Resolution("resolved", ())
 
 
+def _interval_subjects(reg: anc.Registry, q: Query) -> anc.Resolution:
+    """"Has it grown?": the finding meant when one is, else every one (never "which one?"); "和上次比有变化吗" / "any
+    change since the last film?" names none: the film."""
+    if not (q.references or q.anchor_ids or q.has_location or q.descriptors or q.ordinal is not None or q.kinds):
+        return anc.Resolution("resolved", ())
+    res = anc.resolve_findings(reg, q)
+    return res if res.outcome == "resolved" and res.anchors else anc.Resolution("resolved", ())
+
+
 # what an elliptical follow-up ("and the other one?") may ask again of another finding
-_INHERITED_INTENTS = frozenset({"describe_margin", "size", "density", "locate", "measure_relation", "sign_checklist"})
+_INHERITED_INTENTS = frozenset({"describe_margin", "size", "density", "locate", "measure_relation", "sign_checklist",
+                                INTERVAL_INTENT})
 
 
 class DialogueEngine:
@@ -265,17 +279,40 @@ class DialogueEngine:
                 self.observer.stage(stage, seconds)
 
     def create_session(self, data: bytes, filename: str | None = None, lang: str | None = None,
-                       tenant: str = "default") -> SessionView:
+                       tenant: str = "default", *, earlier: bytes | None = None, earlier_filename: str | None = None,
+                       study_date: str | None = None, earlier_date: str | None = None) -> SessionView:
+        """``earlier``: an earlier film of the same chest, read the same way and compared with this one once, here
+        (``orchestrator/dialogue/earlier.py`` checks the two belong together; dates as given, else the files')."""
         self._check_quota(tenant)  # before any decoding or encoding
         timings: dict[str, float] = {}
         try:
+            study_day(study_date), study_day(earlier_date)  # a malformed date is refused before any decoding
             film = self.analyse_film(data, filename, timings, session_lang(lang))
+            interval, earlier_png = None, b""
+            if earlier is not None:
+                t0 = time.perf_counter()
+                before = self._analyse_earlier(earlier, earlier_filename, session_lang(lang))
+                timings["earlier"] = round(time.perf_counter() - t0, 6)
+                check_same_patient(film.source, before.source)
+                days = interval_days(film.source, before.source, study_date, earlier_date)
+                interval = compare_films(film.facts, before.facts, days)
+                earlier_png = before.display_png
         except Exception as exc:
             self.observer.error(getattr(exc, "kind", type(exc).__name__))
             raise
         return self.start_session(film.facts, film.display_png, lang=lang, tenant=tenant, timings=timings,
-                                  source=film.source, frame=film.frame,
-                                  heatmap_png=film.heatmap_png, facts_json=film.facts_json)  # no filename (PHI)
+                                  source=film.source, frame=film.frame, heatmap_png=film.heatmap_png,
+                                  facts_json=film.facts_json, interval=interval,
+                                  earlier_png=earlier_png)  # no filename (PHI)
+
+    def _analyse_earlier(self, data: bytes, filename: str | None, lang: str) -> FilmAnalysis:
+        """The earlier film's analysis; what refuses it says it is the earlier film that was refused."""
+        try:
+            return self.analyse_film(data, filename, {}, lang)
+        except InputError as exc:
+            exc.message = ("以前的片子:" if lang == "zh" else "The earlier film: ") + exc.message
+            exc.args = (exc.message,)
+            raise
 
     def _check_quota(self, tenant: str) -> None:
         cap = self.settings.max_sessions_per_tenant
@@ -288,14 +325,16 @@ class DialogueEngine:
     def start_session(self, facts: ImageFacts, display_png: bytes = b"", *, lang: str | None = None,
                       tenant: str = "default", timings: dict[str, float] | None = None,
                       source: SourceRecord | None = None, frame: Frame | None = None,
-                      heatmap_png: bytes = b"", facts_json: str = "") -> SessionView:
+                      heatmap_png: bytes = b"", facts_json: str = "",
+                      interval: IntervalComparison | None = None, earlier_png: bytes = b"") -> SessionView:
         """A session over facts already established (create_session after analysis; tests; replays);
         ``facts_json``: their canonical JSON when the analysis made it (``FilmAnalysis.facts_json``)."""
         lang = session_lang(lang)
         state = SessionState(session_id=uuid.uuid4().hex, tenant=tenant, lang=lang, facts=facts,
                              display_png=display_png, created_at=time.time(),
                              facts_json=facts_json or canonical_json(to_jsonable(facts)), source=source, frame=frame,
-                             heatmap_png=heatmap_png, has_heatmap=bool(heatmap_png))
+                             heatmap_png=heatmap_png, has_heatmap=bool(heatmap_png), interval=interval,
+                             earlier_png=earlier_png)
         state = SessionState(**{**state.__dict__, "registry": anc.screening_registry(facts)})
         query = Query(intent="screen", lang=lang)
         draft = self._draft(state, query, SCREEN_QUESTION[lang], dict(timings or {}))
@@ -333,6 +372,14 @@ class DialogueEngine:
         """The lesion heatmap (RGBA PNG) the screening overlay names; None when the session has none."""
         state = self._load(session_id, tenant, head=True, images=True)
         return state.heatmap_png or None
+
+    def earlier_png(self, session_id: str, tenant: str = "default") -> bytes:
+        """The earlier film uploaded with the session's film, as its working image (the frame its findings'
+        ``earlier_bbox_px`` are in); NoEarlierFilmError (404) for a session made without one."""
+        png = self._load(session_id, tenant, head=True, images=True).earlier_png
+        if not png:
+            raise NoEarlierFilmError("this session was made without an earlier film")
+        return png
 
     def session_origin(self, session_id: str, tenant: str = "default") -> SessionOrigin:
         """The session's source record and frame (for its DICOM results; 404 as every other call)."""
@@ -557,15 +604,18 @@ class DialogueEngine:
         # the one asked for
         lang = query.answer_lang or (state.lang if query.foreign or language_neutral(question) else query.lang)
         query = looked_for(query, state.registry)
+        if query.needs_prior and state.interval is not None:  # "has it grown?" with an earlier film to answer it
+            query = replace(query, intent=INTERVAL_INTENT)
         reg, anatomy = _resolve_anatomy(state.registry, state.facts, query, turn_no)
         if query.intent == "screen":
             anatomy = tuple(a for a in reg.anchors if a.kind in ("anatomy", "point") and a.created_turn == 1)
         checklist = self.ontology.checklist(query.checklist or "early_lung_cancer")
-        res = _resolve_subjects(reg, query, state.facts, checklist is None or checklist.subject == "finding",
-                                checklist.kinds if checklist is not None and query.checklist else ())
+        res = _interval_subjects(reg, query) if query.intent == INTERVAL_INTENT else _resolve_subjects(
+            reg, query, state.facts, checklist is None or checklist.subject == "finding",
+            checklist.kinds if checklist is not None and query.checklist else ())
         if query.intent in NEEDS_SUBJECT or query.intent == "sign_checklist":
             self.observer.anchor_resolution(res.outcome)
-        ctx = comp.Context(state.facts, lang, query, res.anchors, anatomy, reg, self.ontology, turn_no)
+        ctx = comp.Context(state.facts, lang, query, res.anchors, anatomy, reg, self.ontology, turn_no, state.interval)
         if not state.facts.film_check.localisable and query.intent not in comp.FILM_INDEPENDENT:
             composition = comp.compose_withheld(ctx)
         elif res.outcome == "ambiguous":

@@ -1183,13 +1183,16 @@ def film_attribute(text: str) -> str | None:
     return "quality" if _QUALITY_ASKED.search(text) else "display" if _DISPLAY_ASKED.search(text) else None
 
 
-# a change over time: "is the nodule new?", "compared with the previous film", "和去年比有变化吗", "结节长大了吗"
+# a change over time: "is the nodule new?", "compared with the previous film", "和去年比有变化吗", "结节长大了吗",
+# "is the right lung nodule stable?" / "这个结节稳定吗" (stable: unchanged over time, as a reader says it)
 _NEEDS_PRIOR = re.compile(
     r"\b(?:previous|prior|old|older|earlier|last)\s+(?:films?|x-?rays?|study|studies|images?|radiographs?|scans?|cxrs?"
     r"|years?|visit)\b|\bis (?:it|this|that|the \w+) new\b|\bnew since\b|\binterval change|"
     r"\b(?:has|did) (?:it|this|that|the \w+) (?:change|grow|shrink|got? bigger|got? smaller)|\bchanged since\b|"
     r"\b(?:is|are) (?:it|this|that|they|the \w+) (?:growing|shrinking|getting (?:bigger|smaller|worse|better))\b|"
     r"\b(?:growing|shrinking|getting bigger)\s*\?|在长吗|还在长|在变大|"
+    r"\b(?:is|are|remains?|remained|looks?|been)\b[^?.]{0,40}\bstable\b|\bstable (?:since|over|compared)\b|"
+    r"稳定吗|是否稳定|稳定不稳定|有无变化|"
     r"去年|上次的片|上次拍|上次检查|上次(?:那|嗰)?张|[和跟与同]上次|以前的片|之前的片|旧片|新出现|新发的|新长的|有没有变化|有变化吗|"
     r"变大了吗|变小了吗|长大了吗|"
     r"[和跟与]之前比|比之前|比以前|[和跟与]以前比|对比以前|和老片")

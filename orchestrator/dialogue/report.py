@@ -1,5 +1,6 @@
 """The structured session report: the film, the anchors, every turn's question and answer, and a
-summary of the findings, measurements and checklists established over the session."""
+summary of the findings, measurements and checklists established over the session, and the comparison with an
+earlier film where one was uploaded with it."""
 
 from __future__ import annotations
 
@@ -48,6 +49,8 @@ def build_report(state: SessionState) -> dict[str, Any]:
         "measurements": measurements,
         "checklists": checklists,
         "checked": list(facts.checked),
+        # an earlier film uploaded with this one: the comparison the screening turn states (None: none)
+        "comparison": state.interval.to_dict() if state.interval is not None else None,
         "turns": turns,
         "disclaimer": "影像征象描述,不构成诊断。" if lang == "zh" else "Image observations, not a diagnosis.",
     }

@@ -26,8 +26,10 @@ class DialogueService(Protocol):
     turns_on_loop: bool
 
     def create_session(self, data: bytes, filename: str | None = None, lang: str | None = None,
-                       tenant: str = "default") -> SessionView:
-        """Upload a film (PNG/JPEG/DICOM bytes): the new session with its screening turn."""
+                       tenant: str = "default", *, earlier: bytes | None = None, earlier_filename: str | None = None,
+                       study_date: str | None = None, earlier_date: str | None = None) -> SessionView:
+        """Upload a film (PNG/JPEG/DICOM bytes): the new session with its screening turn; ``earlier``: an earlier
+        film of the same chest, compared with it (dates as given, YYYY-MM-DD, else the DICOM Study Dates)."""
         ...
 
     def get_session(self, session_id: str, tenant: str = "default") -> SessionView:
@@ -57,6 +59,10 @@ class DialogueService(Protocol):
 
     def heatmap_png(self, session_id: str, tenant: str = "default") -> bytes | None:
         """The lesion heatmap (RGBA PNG) the screening turn's heatmap overlay names; None when none."""
+        ...
+
+    def earlier_png(self, session_id: str, tenant: str = "default") -> bytes:
+        """The earlier film uploaded with the session's film, as its working image; 404 when none."""
         ...
 
     def close_session(self, session_id: str, tenant: str = "default") -> None:

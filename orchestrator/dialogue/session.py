@@ -51,6 +51,7 @@ from orchestrator.dialogue.anchors import Anchor, Registry
 from orchestrator.dialogue.turn import Turn, compact_json
 from orchestrator.errors import SessionBusyError, SessionNotFoundError
 from orchestrator.facts import ImageFacts, from_jsonable, to_jsonable
+from orchestrator.findings.interval import IntervalComparison, comparison_from_dict
 from orchestrator.narration.base import PriorTurn
 from orchestrator.narration.prompt import turn_facts_json
 
@@ -219,6 +220,8 @@ class SessionState:
     has_heatmap: bool = False  # the session has a heatmap (known without loading it)
     history: tuple[PriorTurn | None, ...] = ()  # history[i]: the narrator's view of turns[i] (made once; None: not made)
     head_turns: int | None = None  # a head-only load (no log): the session's turn count
+    interval: IntervalComparison | None = None  # this film against an earlier one uploaded with it (None: none)
+    earlier_png: bytes = b""  # the earlier film's working image (GET .../earlier.png); a head-only load leaves it out
 
     @property
     def turn_count(self) -> int:
@@ -274,6 +277,7 @@ class SessionState:
             "frame": frame_to_jsonable(self.frame),
             "forked_from": list(self.forked_from) if self.forked_from else None,
             "has_heatmap": self.has_heatmap,
+            "interval": self.interval.to_dict() if self.interval is not None else None,
         }
 
     @staticmethod
@@ -290,6 +294,7 @@ class SessionState:
             frame=frame_from_jsonable(d.get("frame")),
             forked_from=(str(d["forked_from"][0]), int(d["forked_from"][1])) if d.get("forked_from") else None,
             has_heatmap=bool(d.get("has_heatmap")),
+            interval=comparison_from_dict(d.get("interval")),  # absent in sessions stored before earlier films
         )
 
     def to_jsonable(self) -> dict[str, Any]:
@@ -304,6 +309,7 @@ class SessionState:
             "history": [prior_to_jsonable(p) for p in self.history],
             "display_png_b64": base64.b64encode(self.display_png).decode("ascii"),
             "heatmap_png_b64": base64.b64encode(self.heatmap_png).decode("ascii"),
+            "earlier_png_b64": base64.b64encode(self.earlier_png).decode("ascii"),
         }
 
     @staticmethod
@@ -318,6 +324,7 @@ class SessionState:
             history=tuple(prior_from_jsonable(p) for p in d.get("history") or ()),
             display_png=base64.b64decode(d.get("display_png_b64") or ""),
             heatmap_png=base64.b64decode(d.get("heatmap_png_b64") or ""),
+            earlier_png=base64.b64decode(d.get("earlier_png_b64") or ""),
         )
         # stored before the history was kept: one entry per turn, None (made when a narrator asks)
         return replace(state, history=tuple(r.prior for r in state.records()))

@@ -119,8 +119,9 @@ class DialogServicer(pb_grpc.DialogServicer):
         tenant = self.tenant_of(context)
         with self.tenancy.first_turn(tenant):
             view = self.engine.create_session(
-                request.image, filename=request.filename or None, lang=request.lang or None, tenant=tenant
-            )
+                request.image, filename=request.filename or None, lang=request.lang or None, tenant=tenant,
+                earlier=request.earlier or None, earlier_filename=request.earlier_filename or None,
+                study_date=request.study_date or None, earlier_date=request.earlier_date or None)
         return convert.session_to_proto(view)
 
     @unary

@@ -31,6 +31,8 @@
     health: null,     // "ok" | "bad" | "offline"
     toast: null,      // {kind, message, lang}
     report: null, examples: [],
+    earlier: null,    // an earlier film (File) the reader chose: sent with the next film uploaded, to compare
+    filmUrl: null, earlierUrl: null, earlierShown: false,  // the session's film and earlier film on screen
     editing: null,    // the transcript entry (a past question) being edited for a re-run
     origins: [],      // edit and re-run: the conversations a fork replaced, most recent last ({session, turns, log, active})
   };
@@ -271,7 +273,14 @@
       const form = new FormData();
       form.append("file", blob, name);
       form.append("lang", state.lang);
+      // an earlier film the reader chose is compared with the film they upload (not with an example film)
+      const sent = state.earlier && !example;
+      if (sent) form.append("earlier", state.earlier, state.earlier.name);
       const session = await (await api("POST", "/v1/sessions", form, true)).json();
+      if (sent) {  // used once: a later film is never compared with this one unless it is chosen again
+        state.earlier = null;
+        $("#earlier-name").textContent = "";
+      }
       const film = await (await api("GET", `/v1/sessions/${session.session_id}/image.png`)).blob();
       clearToast();  // the action succeeded: an earlier error is stale
       startSession(session, URL.createObjectURL(film), name, example || null);
@@ -319,6 +328,7 @@
     const [h, w] = state.size;
     const film = $("#film");
     film.setAttribute("href", filmUrl);
+    resetEarlier(filmUrl);
     film.setAttribute("width", w); film.setAttribute("height", h);
     $("#viewer").classList.add("has-film");
     $("#viewer-empty").classList.add("hidden");
@@ -331,6 +341,7 @@
     renderTranscript();
     if (state.turns.length) selectTurn(state.turns.length - 1);
     renderSuggestions(); renderMeta(); renderCorners();
+    $("#btn-earlier").hidden = !comparedWithEarlier();
     $("#question").focus();
     showTurnsIn(state.lang);
   }
@@ -739,11 +750,17 @@
   function uniqueMeasurements(ms) {
     const seen = new Set();
     return ms.filter((m) => {
-      const key = `${m.kind}|${m.from || m.of}|${typeof m.mm === "number" ? m.mm.toFixed(1) : m.mm}`;
+      const key = `${m.kind}|${m.from || m.of}|${m.earlier_finding_id || ""}|${typeof m.mm === "number" ? m.mm.toFixed(1) : m.mm}`;
       if (seen.has(key)) return false;
       seen.add(key);
       return true;
     });
+  }
+
+  // this film's size, the earlier film's, and what the comparison called it (as the answer's text says)
+  function intervalText(m) {
+    const sizes = [m.mm, m.earlier_mm].map((v) => (typeof v === "number" ? mmText(v) : "–"));
+    return `${sizes[0]} ← ${sizes[1]} · ${term("interval", m.status)}`;
   }
 
   function measurementsTable(ms) {
@@ -752,7 +769,8 @@
     const rows = uniqueMeasurements(ms).map((m) => [
       term("measure", axes(m) ? "size" : m.kind),
       withChips([placeName(m.from || m.of), placeName(m.to)].filter(Boolean).join(" → "), []),
-      axes(m) ? `${m.size_mm.map((v) => v.toFixed(1)).join(" × ")} mm` : mmText(m.mm),
+      axes(m) ? `${m.size_mm.map((v) => v.toFixed(1)).join(" × ")} mm`
+        : m.kind === "interval_change" ? intervalText(m) : mmText(m.mm),
       m.spacing_source ? (m.spacing_source === "estimated" ? t("estimated") : t("dicom")) : "",
     ]);
     const box = el("div", "section measurements-table");
@@ -1356,11 +1374,66 @@
     } catch (e) { showError(e); }
   }
 
+  // --- an earlier film ---------------------------------------------------------------------------------
+  // a session made with an earlier film: the viewer shows that film on demand, with where its findings were
+  // (the comparison rows' earlier_bbox_px, in the earlier film's own frame), and this film's overlays set aside
+  function comparedWithEarlier() {
+    const first = state.turns[0];
+    return Boolean(first && ((first.answer || {}).sections || []).some((s) => s.kind === "interval"));
+  }
+  function resetEarlier(filmUrl) {
+    if (state.earlierUrl) URL.revokeObjectURL(state.earlierUrl);
+    if (state.earlierShown && filmUrl) $("#film").setAttribute("href", filmUrl);  // back to this film
+    state.filmUrl = filmUrl; state.earlierUrl = null; state.earlierShown = false;
+    $("#earlier-overlays").innerHTML = "";
+    $("#earlier-banner").classList.add("hidden");
+    $("#overlays").classList.remove("hidden");
+    setEarlierButton("show_earlier");
+  }
+  function setEarlierButton(key) {  // its words follow the page's language (data-i18n)
+    const b = $("#btn-earlier");
+    b.dataset.i18n = key;
+    b.textContent = t(key);
+  }
+  async function toggleEarlier() {
+    if (!state.session) return;
+    if (state.earlierShown) { resetEarlier(state.filmUrl); return; }
+    try {
+      if (!state.earlierUrl) {
+        const blob = await (await api("GET", `/v1/sessions/${state.session.session_id}/earlier.png`)).blob();
+        state.earlierUrl = URL.createObjectURL(blob);
+      }
+    } catch (e) { showError(e); return; }
+    state.earlierShown = true;
+    $("#film").setAttribute("href", state.earlierUrl);
+    $("#overlays").classList.add("hidden");
+    const rows = ((state.turns[0] || {}).measurements || []).filter((m) => m.kind === "interval_change");
+    const root = $("#earlier-overlays");
+    root.innerHTML = "";
+    rows.forEach((m) => {
+      const b = m.earlier_bbox_px;
+      if (!Array.isArray(b) || b.length !== 4) return;
+      root.append(svg("ellipse", { class: "earlier-box", cx: (b[0] + b[2]) / 2, cy: (b[1] + b[3]) / 2,
+        rx: Math.max((b[2] - b[0]) / 2, 3), ry: Math.max((b[3] - b[1]) / 2, 3), "data-anchor-id": m.from || "" }));
+      const label = svg("text", { x: b[2] + 4, y: b[1], "font-size": 14 });
+      label.textContent = `${m.from || term("interval", m.status)} · ${mmText(m.earlier_mm)}`;
+      root.append(label);
+    });
+    const days = rows.length && typeof rows[0].interval_days === "number"
+      ? t("days_before", { n: rows[0].interval_days }) : t("date_unknown");
+    const banner = $("#earlier-banner");
+    banner.textContent = t("earlier_view", { days });
+    banner.classList.remove("hidden");
+    setEarlierButton("show_current");
+  }
+
   async function closeStudy() {
     if (!state.session) return;
     forgetSessions();
     state.session = null; state.turns = []; state.active = -1; state.log = []; state.queue = []; state.report = null;
     state.filmLabel = null;
+    resetEarlier(null);
+    $("#btn-earlier").hidden = true;
     $("#film").removeAttribute("href");
     $("#viewer").classList.remove("has-film");
     $("#viewer-empty").classList.remove("hidden");
@@ -1388,6 +1461,11 @@
       take(e.target.files[0]);
       e.target.value = "";
     });
+    $("#earlier-input").addEventListener("change", (e) => {
+      state.earlier = e.target.files[0] || null;  // kept for the next film uploaded
+      $("#earlier-name").textContent = state.earlier ? state.earlier.name : "";
+      e.target.value = "";
+    });
     const q = $("#question");
     q.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
@@ -1398,6 +1476,7 @@
     $("#ask-form").addEventListener("submit", (e) => { e.preventDefault(); submitQuestion(); });
     document.querySelectorAll("[data-lang-btn]").forEach((b) => b.addEventListener("click", () => setLang(b.dataset.langBtn)));
     $("#btn-report").addEventListener("click", showReport);
+    $("#btn-earlier").addEventListener("click", toggleEarlier);
     $("#btn-report-close").addEventListener("click", () => $("#report-dialog").close());
     $("#btn-close").addEventListener("click", closeStudy);
   }

@@ -175,3 +175,34 @@ def test_cli_writes_the_four_files(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     for name in FILES:
         assert (tmp_path / "one" / name).exists()
     assert json.loads((tmp_path / "one" / "truth.json").read_text())["image_size"] == [256, 256]
+
+
+def test_an_earlier_film_of_the_same_chest(tmp_path: Path, cache_dir: Path) -> None:
+    """``hilum phantom --earlier-days N``: the same chest N days before, its own positioning and noise, each round
+    lesion where it is now at the scale asked, the strand as it is; its DICOM the same patient's, another study."""
+    import subprocess
+    import sys
+
+    import pydicom
+
+    out = tmp_path / "case"
+    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "phantom", "--seed", "7", "--scenario",
+                           "--earlier-days", "120", "--earlier-scale", "0.5", "--out", str(out)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    now, before = load_case(out), load_case(out / "earlier")
+    assert before.truth["earlier_film_of"] == 7 and before.truth["interval_days"] == 120
+    assert before.truth["geometry"] != now.truth["geometry"]  # another positioning
+    pairs = list(zip(now.truth["lesions"], before.truth["lesions"], strict=True))
+    for a, b in pairs:
+        assert a["type"] == b["type"] and a["lobe"] == b["lobe"] and a["center_3d_mm"] == b["center_3d_mm"]
+    nodule, strand = pairs
+    assert nodule[1]["diameter_mm"] == pytest.approx(nodule[0]["diameter_mm"] * 0.5)
+    assert strand[1]["diameter_mm"] == strand[0]["diameter_mm"]
+    a, b = pydicom.dcmread(out / "image.dcm"), pydicom.dcmread(out / "earlier" / "image.dcm")
+    assert a.PatientID == b.PatientID and a.StudyInstanceUID != b.StudyInstanceUID
+    assert a.StudyDate == "20000101" and b.StudyDate == "19990903"  # 120 days before 2000-01-01
+    refused = subprocess.run([sys.executable, "-m", "orchestrator.cli", "phantom", "--seed", "7", "--count", "2",
+                              "--earlier-days", "30", "--out", str(tmp_path / "many")],
+                             capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "--earlier-days" in refused.stdout

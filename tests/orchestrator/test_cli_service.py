@@ -292,3 +292,17 @@ def test_the_printed_turn_gives_a_findings_one_size() -> None:
     text = render_turn(turn)
     assert "[size] A2→ 25.0 × 18.0 mm (dicom)" in text and "21.1" not in text
     assert "[diameter] A1→ 12.0 mm (dicom)" in text
+
+
+def test_the_printed_turn_gives_an_earlier_films_comparison() -> None:
+    """A comparison row prints both sizes and what was called; one seen only on the earlier film has no size now."""
+    from orchestrator.service_cli import render_turn
+
+    turn = {"turn": 1, "intent": "screen", "lang": "en", "answer": {"text": "Compared with the earlier film"},
+            "measurements": [{"kind": "interval_change", "from": "A1", "mm": 12.0, "earlier_mm": 9.0,
+                              "status": "larger", "interval_days": 180, "spacing_source": "dicom"},
+                             {"kind": "interval_change", "from": None, "mm": None, "earlier_mm": 8.0,
+                              "status": "not_seen_now", "interval_days": None, "spacing_source": "estimated"}]}
+    text = render_turn(turn)
+    assert "[earlier film, 180 days] A1 12.0 <- 9.0 mm: larger (dicom)" in text
+    assert "[earlier film] - - <- 8.0 mm: not_seen_now (estimated)" in text

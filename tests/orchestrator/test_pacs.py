@@ -197,6 +197,36 @@ def test_refusals_are_clear_and_never_echo_secrets(orthanc: Orthanc, study: pydi
         assert all(i["00080060"]["Value"][0] != "OT" for i in pacs.instances(uid))
 
 
+def test_pull_with_the_patients_earlier_film(orthanc: Orthanc, study: pydicom.Dataset, service: Service,
+                                            phantom_dir: Path, tmp_path: Path) -> None:
+    """``hilum pacs pull --study UID --earlier``: the patient's most recent earlier study (by Patient ID and Study Date
+    over QIDO-RS) gives the film its earlier film; the session compares them. A patient with none: pulled alone."""
+    from encoder.phantom import earlier_film, load_case
+
+    earlier_film(load_case(phantom_dir), days=180, scale=0.75).write(tmp_path / "earlier")
+    before = pydicom.dcmread(tmp_path / "earlier" / "image.dcm")
+    assert before.PatientID == study.PatientID and before.StudyDate < study.StudyDate
+    with orthanc.client() as c:
+        assert c.post("/instances", content=(tmp_path / "earlier" / "image.dcm").read_bytes()).status_code == 200
+    uid = str(study.StudyInstanceUID)
+    pulled = hilum_cli("pacs", "pull", "--study", uid, "--earlier", "--dicomweb", orthanc.dicomweb, "--server",
+                       service.url)
+    assert pulled.returncode == 0, pulled.stderr
+    made = [f for f in json.loads(pulled.stdout)["films"] if f.get("session_id")]
+    assert len(made) == 1 and made[0]["earlier_study_uid"] == before.StudyInstanceUID
+    assert str(study.PatientID) not in pulled.stdout + pulled.stderr
+    with httpx.Client(base_url=service.url, timeout=180) as hilum:
+        screening = hilum.get(f"/v1/sessions/{made[0]['session_id']}").json()["turns"][0]
+    rows = [m for m in screening["measurements"] if m["kind"] == "interval_change"]
+    assert rows and {m["interval_days"] for m in rows} == {180}
+    # the earlier study itself has no earlier one: pulled on its own
+    alone = hilum_cli("pacs", "pull", "--study", str(before.StudyInstanceUID), "--earlier", "--dicomweb",
+                      orthanc.dicomweb, "--server", service.url)
+    assert alone.returncode == 0, alone.stderr
+    film = next(f for f in json.loads(alone.stdout)["films"] if f.get("session_id"))
+    assert "earlier_study_uid" not in film
+
+
 def test_multipart_parts_come_back_byte_for_byte() -> None:
     parts = [b"\x00\r\n--x\r\nbinary", b"second"]
     body = b"".join(b"--B0UND\r\nContent-Type: application/dicom\r\n\r\n" + p + b"\r\n" for p in parts) + b"--B0UND--\r\n"

@@ -327,3 +327,29 @@ def test_plain_and_streamed_turns_from_many_threads_of_one_replica_keep_the_lock
         assert [t.turn for t in engine.get_session(sid, tenant="t").turns] == list(range(1, 50))
     finally:
         encoder.close()
+
+
+def test_an_earlier_films_comparison_is_stored_with_the_session(redis_url: str, tmp_path: Path) -> None:
+    """A session made with an earlier film keeps the comparison in its film record and the earlier film's image beside
+    its own: another replica answers "has it grown?" from it and serves the image, and a fork carries it."""
+    from encoder.phantom import earlier_film
+
+    case = generate_case(7, scenario_spec())
+    case.write(tmp_path)
+    earlier_film(case, days=180, scale=0.75).write(tmp_path / "earlier")
+    settings = Settings(redis_url=redis_url)
+    encoder = build_encoder(settings)
+    try:
+        replica_a = DialogueEngine(encoder, settings, store=build_session_store(settings))
+        replica_b = DialogueEngine(encoder, settings, store=build_session_store(settings))
+        view = replica_a.create_session((tmp_path / "image.dcm").read_bytes(), "image.dcm", lang="en",
+                                        earlier=(tmp_path / "earlier" / "image.dcm").read_bytes())
+        stored = replica_b.store.get(view.session_id)
+        assert stored is not None and stored.interval is not None and stored.interval.interval_days == 180
+        assert replica_b.earlier_png(view.session_id).startswith(b"\x89PNG")  # the earlier film's image too
+        turn = replica_b.ask(view.session_id, "has the nodule grown?")
+        assert turn.intent == "interval_change" and "180 days" in turn.answer.text
+        forked = replica_a.fork(view.session_id, 2, "is it new?")
+        assert forked.turns[-1].intent == "interval_change"
+    finally:
+        encoder.close()

@@ -34,10 +34,18 @@ def create_session(
     engine: Engine, tenant: Tenant, tenancy: Tenants,
     file: Annotated[UploadFile, File(description="PNG, JPEG or DICOM film")],
     lang: Annotated[str | None, Form()] = None,
+    earlier: Annotated[UploadFile | None, File(description="an earlier film of the same chest, to compare")] = None,
+    study_date: Annotated[str | None, Form(description="this film's date, YYYY-MM-DD (else its DICOM's)")] = None,
+    earlier_date: Annotated[str | None, Form(description="the earlier film's date (else its DICOM's)")] = None,
 ) -> Any:
-    """Upload a film; the session comes back with its screening turn."""
+    """Upload a film; the session comes back with its screening turn. With ``earlier``, the screening turn also
+    compares the two films, and "has it grown?" is answered from them (the upload limit covers the whole request)."""
     with tenancy.first_turn(tenant):
-        view = engine.create_session(file.file.read(), filename=file.filename, lang=lang or None, tenant=tenant)
+        view = engine.create_session(
+            file.file.read(), filename=file.filename, lang=lang or None, tenant=tenant,
+            earlier=earlier.file.read() if earlier is not None else None,
+            earlier_filename=earlier.filename if earlier is not None else None,
+            study_date=study_date or None, earlier_date=earlier_date or None)
     return session_response(view, 201)
 
 
@@ -121,6 +129,15 @@ def heatmap(session_id: str, engine: Engine, tenant: Tenant) -> Response:
     if png is None:
         raise NoHeatmapError("this session has no lesion heatmap")
     return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+
+
+@router.get("/{session_id}/earlier.png", response_class=Response,
+            responses={200: {"content": {"image/png": {}}}})
+def earlier(session_id: str, engine: Engine, tenant: Tenant) -> Response:
+    """The earlier film uploaded with the film, as its working image (the frame of the comparison rows'
+    ``earlier_bbox_px``); 404 ``no_earlier_film`` for a session made without one."""
+    return Response(engine.earlier_png(session_id, tenant=tenant), media_type="image/png",
+                    headers={"Cache-Control": "private, max-age=3600"})
 
 
 @router.delete("/{session_id}", response_model=Closed)

@@ -16,6 +16,7 @@ from orchestrator.dialogue.parser import parse
 @pytest.mark.parametrize("question", [
     "is the nodule new?", "compare with the previous film", "has the nodule grown?", "any interval change?",
     "这个结节和去年比有变化吗", "结节长大了吗", "跟之前比怎么样", "是新出现的吗",
+    "is the right lung nodule stable?", "has the mass remained stable?", "这个结节稳定吗", "结节有无变化",
 ])
 def test_a_change_over_time_needs_an_earlier_film(question: str, ask: Callable[..., Any]) -> None:
     q = parse(question)
@@ -23,6 +24,7 @@ def test_a_change_over_time_needs_an_earlier_film(question: str, ask: Callable[.
     text = ask(question, lang=q.lang).answer.text
     assert ("earlier film" in text) if q.lang == "en" else ("以前的片子" in text)
     assert "treatment" not in text and "治疗" not in text
+    assert ("`earlier`" in text) if q.lang == "en" else ("earlier 字段" in text)  # and how to give one
 
 
 @pytest.mark.parametrize(("question", "sign", "why"), [

@@ -1,0 +1,134 @@
+"""What the answers say of an earlier film compared with this one (``orchestrator.findings.interval``).
+
+One section, ``interval``, in the screening turn of a session made with an earlier film and in the answer to
+"has it grown?" / "和以前比有变化吗" (intent ``interval_change``), with one measurement row per finding compared
+(``kind: "interval_change"``). Sizes are the two films' own measurements, a change is called only past what one
+measurement can be off by, a doubling time is said to be a sphere's at a steady rate, and nothing is a diagnosis.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from orchestrator.dialogue.anchors import Anchor, Registry
+from orchestrator.dialogue.words import r1, word
+from orchestrator.findings.interval import (
+    CHANGE_MM,
+    CHANGE_SHARE,
+    SIZE_ERROR,
+    FindingChange,
+    IntervalComparison,
+)
+
+INTENT = "interval_change"
+
+
+def _anchor_of(registry: Registry, finding_id: str | None) -> Anchor | None:
+    return next((a for a in registry.findings() if finding_id and a.finding_id == finding_id), None)
+
+
+def _what(c: FindingChange, lang: str) -> str:
+    kind, lobe = word("kind", c.kind, lang), word("lobe", c.lobe, lang)
+    return f"{lobe}{kind}" if lang == "zh" else f"the {kind} in the {lobe}"
+
+
+def _article(noun: str) -> str:
+    return "an" if noun[:1] in "aeiou" else "a"
+
+
+def _line(c: FindingChange, a: Anchor | None, zh: bool) -> str:
+    lang = "zh" if zh else "en"
+    name = (f"{a.id}({_what(c, lang)})" if zh else f"{a.id} ({_what(c, lang)})") if a is not None else _what(c, lang)
+    now, then = c.now_mm, c.then_mm
+    if c.status == "new":
+        return (f"{name}:以前的片子上未见(现约{now} mm)。" if zh
+                else f"{name}: not found on the earlier film ({now} mm now).")
+    if c.status == "not_seen_now":
+        return (f"以前的片子上{_what(c, lang)}(约{then} mm)本片未见。" if zh
+                else f"On the earlier film, {_what(c, lang)} ({then} mm) is not found on this film.")
+    read_as = ""
+    if c.earlier_kind:  # the same place read as another kind on the earlier film
+        other = word("kind", c.earlier_kind, lang)
+        read_as = f"(以前的片子上读为{other})" if zh else f" (read as {_article(other)} {other} there)"
+    head = (f"{name}:现约{now} mm,以前约{then} mm{read_as}" if zh
+            else f"{name}: {now} mm now, {then} mm on the earlier film{read_as}")
+    if c.status == "seen_on_both":
+        return head + (",两片均见;其大小不作对比(只有两片上都读为圆形病灶时才比较直径;条索、实变等的轮廓随体位和曝光而变)。"
+                       if zh else ": seen on both films; its size is not compared (diameters are compared only where "
+                       "both films read a round lesion: the outline of a strand, consolidation or effusion on a "
+                       "radiograph changes with positioning and exposure).")
+    if c.status == "no_measurable_change":
+        return head + (",无可测量的变化。" if zh else ": no measurable change.")
+    pct = round(abs(c.change_share or 0.0) * 100)
+    grew = c.status == "larger"
+    diff = abs(c.change_mm or 0.0)
+    text = head + (f",{'增大' if grew else '缩小'}{diff} mm({pct}%)。" if zh
+                   else f": {'larger' if grew else 'smaller'} by {diff} mm ({pct}%).")
+    if c.doubling_days is not None:
+        share = round(SIZE_ERROR * 100)
+        lo, hi = c.doubling_range or (c.doubling_days, c.doubling_days)
+        if zh:
+            spread = f"{int(lo)}–{int(hi)}天" if hi is not None else f"至少{int(lo)}天,也可能并未增长"
+            text += (f"若按球形匀速增长,体积倍增时间约{int(c.doubling_days)}天"
+                     f"(任一直径相差{share}%时为{spread})。")
+        else:
+            spread = f"{int(lo)}-{int(hi)} days" if hi is not None else f"at least {int(lo)} days, or no growth"
+            text += (f" Grown at that rate as a sphere, its volume would double in about {int(c.doubling_days)} days "
+                     f"({spread} were either diameter off by {share}%).")
+    return text
+
+
+def interval_section(comparison: IntervalComparison, registry: Registry, lang: str,
+                     finding_ids: tuple[str, ...] | None = None) -> tuple[dict[str, Any], tuple[dict[str, Any], ...]]:
+    """(the section, its measurement rows); ``finding_ids``: only these of this film's findings (None: every one,
+    and what the earlier film showed that this one does not)."""
+    zh = lang == "zh"
+    title = "与以前的片子对比" if zh else "Compared with the earlier film"
+    if not comparison.comparable:
+        text = ("以前的片子未能可靠读取(其解剖结构未能确定),因此不作对比。" if zh else
+                "The earlier film could not be read reliably (its anatomy was not established), so the two are not "
+                "compared.") if comparison.reason == "earlier_unreadable" else (
+                "本片未能可靠读取,因此不与以前的片子对比。" if zh else
+                "This film could not be read reliably, so it is not compared with the earlier film.")
+        return {"kind": "interval", "title": title, "text": text}, ()
+    days = comparison.interval_days
+    if days is None:
+        head = ("与以前的片子对比(日期未知,故不给出增长速度):" if zh else
+                "Compared with the earlier film (its date or this film's is not known, so no growth rate is given):")
+    else:
+        head = f"与以前的片子对比(相隔{days}天):" if zh else f"Compared with the earlier film ({days} days before this one):"
+    changes = [c for c in comparison.changes
+               if finding_ids is None or (c.finding_id is not None and c.finding_id in finding_ids)]
+    lines = [_line(c, _anchor_of(registry, c.finding_id), zh) for c in changes]
+    if not comparison.changes:
+        lines = ["两张片子均未发现病灶。" if zh else "No finding on either film."]
+    elif not lines:
+        lines = ["所问的病灶未能与以前的片子对比。" if zh else "The finding asked about could not be compared."]
+    share = round(CHANGE_SHARE * 100)
+    note = (f"大小为两张片子各自的测量;小于{CHANGE_MM:g} mm或{share}%的差别在X线片单次测量的误差之内,不称为变化。"
+            if zh else f"Sizes are each film's own measurement; a difference under {CHANGE_MM:g} mm or {share}% is "
+            "within what one measurement on a radiograph can be off by and is not called a change.")
+    if not comparison.sizes_from_file:
+        note += ("至少一张片子的像素间距为估算(按胸廓宽度),大小是相对于胸廓的。" if zh else
+                 " At least one film's pixel spacing is estimated (from the thorax's width), so sizes are relative "
+                 "to the thorax.")
+    note += ("薄层CT测量增长更可靠;此处只比较测量值,不作诊断。" if zh else
+             " A thin-section CT measures growth more reliably; this compares measurements and is not a diagnosis.")
+    sep = "" if zh else " "
+    text = head + sep + sep.join(lines) + sep + note
+    rows = tuple(
+        {"kind": INTENT, "from": getattr(_anchor_of(registry, c.finding_id), "id", None), "finding_id": c.finding_id,
+         "earlier_finding_id": c.earlier_id, "earlier_kind": c.earlier_kind, "status": c.status,
+         "mm": r1(c.now_mm) if c.now_mm is not None else None,
+         "earlier_mm": r1(c.then_mm) if c.then_mm is not None else None, "change_mm": c.change_mm,
+         "interval_days": days, "doubling_days": c.doubling_days,
+         "doubling_days_range": list(c.doubling_range) if c.doubling_range is not None else None,
+         "earlier_bbox_px": list(c.earlier_bbox_px) if c.earlier_bbox_px is not None else None,
+         "spacing_source": "dicom" if comparison.sizes_from_file else "estimated"}
+        for c in changes)
+    return {"kind": "interval", "title": title, "text": text}, rows
+
+
+NO_EARLIER_HINT = ("把以前的片子与本片一起上传(页面上的“以前的片子”,或 REST 的 earlier 字段),即可对照。",
+                   "Upload an earlier film together with this one (the page's \"earlier film\", or the REST field "
+                   "`earlier`) and Hilum compares the two.")

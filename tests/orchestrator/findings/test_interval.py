@@ -1,0 +1,149 @@
+"""This film against an earlier one (``orchestrator/findings/interval.py``) and what the uploads say of each other
+(``orchestrator/dialogue/earlier.py``), over hand-built facts."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+import pytest
+
+from orchestrator.dialogue.earlier import check_same_patient, interval_days, study_day
+from orchestrator.dialogue.session import DicomReference, SourceRecord
+from orchestrator.errors import InvalidDateError, NotSamePatientError
+from orchestrator.facts import AnatomyRegion, FilmCheck, ImageFacts
+from orchestrator.findings.interval import compare_films, comparison_from_dict, doubling_days
+from tests.orchestrator.dialogue.conftest import scenario_facts
+
+LUNGS = (AnatomyRegion("lung_right", (150.0, 250.0), (60.0, 80.0, 240.0, 420.0)),
+         AnatomyRegion("lung_left", (360.0, 255.0), (280.0, 85.0, 460.0, 430.0)))
+
+
+def film(dx: float = 0.0, dy: float = 0.0, f1_mm: float | None = 12.0, extra: bool = False) -> ImageFacts:
+    """The SCENARIO's facts with lung fields, the whole chest moved by (dx, dy) pixels as another positioning
+    moves it, F1 at ``f1_mm`` (None: not there), ``extra``: a nodule in the left upper zone as well."""
+    base = scenario_facts()
+    regions = tuple(replace(r, center_px=(r.center_px[0] + dx, r.center_px[1] + dy),
+                            bbox_px=(r.bbox_px[0] + dx, r.bbox_px[1] + dy, r.bbox_px[2] + dx, r.bbox_px[3] + dy))
+                    for r in base.anatomy.regions + LUNGS)
+    found = []
+    for f in base.findings:
+        f = replace(f, center_px=(f.center_px[0] + dx, f.center_px[1] + dy))
+        if f.id == "F1":
+            if f1_mm is None:
+                continue
+            f = replace(f, diameter_mm=f1_mm)
+        found.append(f)
+    if extra:
+        found.append(replace(base.findings[0], id=f"F{len(found) + 1}", side="left", lobe="LUL", diameter_mm=9.0,
+                             center_px=(400.0 + dx, 150.0 + dy)))
+    return replace(base, anatomy=replace(base.anatomy, regions=regions), findings=tuple(found))
+
+
+def test_a_grown_nodule_pairs_across_positioning_and_gets_its_doubling_time() -> None:
+    now, before = film(), film(dx=14.0, dy=-9.0, f1_mm=9.0)
+    c = compare_films(now, before, 180)
+    assert c.comparable and c.sizes_from_file
+    f1 = c.change_of("F1")
+    assert f1 is not None and f1.earlier_id == "F1" and f1.status == "larger" and f1.change_mm == 3.0
+    assert f1.doubling_days == round(180 * math.log(2) / (3 * math.log(12 / 9)))
+    f2 = c.change_of("F2")  # a strand's outline is not measured against itself: seen, not called
+    assert f2 is not None and f2.status == "seen_on_both" and f2.doubling_days is None
+
+
+def test_a_difference_within_one_measurements_error_is_no_change() -> None:
+    c = compare_films(film(), film(dx=-6.0, f1_mm=11.0), 365)  # 1 mm: under 2 mm
+    f1 = c.change_of("F1")
+    assert f1 is not None and f1.status == "no_measurable_change" and f1.doubling_days is None
+    shrunk = compare_films(film(f1_mm=12.0), film(f1_mm=16.0), 90).change_of("F1")
+    assert shrunk is not None and shrunk.status == "smaller" and shrunk.doubling_days is None
+
+
+def test_new_and_no_longer_seen_findings() -> None:
+    c = compare_films(film(), film(f1_mm=None, extra=True), 30)
+    f1 = c.change_of("F1")
+    assert f1 is not None and f1.status == "new" and f1.earlier_id is None
+    gone = c.not_seen_now()
+    assert len(gone) == 1 and gone[0].lobe == "LUL" and gone[0].then_mm == 9.0 and gone[0].finding_id is None
+
+
+def test_findings_far_apart_or_on_the_other_side_do_not_pair() -> None:
+    moved = film()
+    f1 = moved.findings[0]
+    moved = replace(moved, findings=(replace(f1, center_px=(f1.center_px[0], f1.center_px[1] + 120.0)),)
+                    + moved.findings[1:])
+    assert compare_films(film(), moved, 30).change_of("F1").status == "new"  # type: ignore[union-attr]
+
+
+def test_nothing_is_compared_with_a_film_that_cannot_be_localised() -> None:
+    mirrored = replace(film(), film_check=FilmCheck(orientation="flipped_lr"))
+    c = compare_films(film(), mirrored, 30)
+    assert not c.comparable and c.reason == "earlier_unreadable" and c.changes == ()
+    c = compare_films(replace(film(), film_check=FilmCheck(anatomy_plausible=False)), film(), 30)
+    assert not c.comparable and c.reason == "current_unreadable"
+
+
+def test_estimated_spacing_is_said_and_the_comparison_reads_back() -> None:
+    before = replace(film(f1_mm=8.0), spacing=replace(film().spacing, source="estimated"))
+    c = compare_films(film(), before, None)
+    assert not c.sizes_from_file and c.interval_days is None
+    assert c.change_of("F1").doubling_days is None  # type: ignore[union-attr]  (no interval, no rate)
+    assert comparison_from_dict(c.to_dict()) == c and comparison_from_dict(None) is None
+
+
+def test_doubling_time_needs_an_interval_and_growth() -> None:
+    assert doubling_days(None, 12.0, 9.0) is None and doubling_days(0, 12.0, 9.0) is None
+    assert doubling_days(100, 9.0, 12.0) is None
+    assert doubling_days(100, 2 ** (1 / 3) * 10.0, 10.0) == 100  # the volume doubled in 100 days
+
+
+def _dicom_source(patient: str, date: str) -> SourceRecord:
+    ref = DicomReference("1.2", "1.2.3", "1.2.4", "1.2.5", 10, 10, "DX",
+                         header=(("PatientID", patient), ("StudyDate", date)))
+    return SourceRecord("dicom", ref)
+
+
+def test_dates_as_given_else_the_files_and_never_backwards() -> None:
+    assert study_day("2026-03-01") == study_day("20260301") and study_day(" ") is None
+    for bad in ("2026-13-01", "yesterday", "2026-02-30"):
+        with pytest.raises(InvalidDateError) as err:
+            study_day(bad)
+        assert bad not in err.value.message  # never echoes the input
+    now, before = _dicom_source("P1", "20260301"), _dicom_source("P1", "20250901")
+    assert interval_days(now, before) == 181
+    assert interval_days(now, before, earlier_date="2026-02-01") == 28  # the date given wins
+    assert interval_days(SourceRecord("png"), before) is None  # a PNG's date is not known
+    with pytest.raises(InvalidDateError):
+        interval_days(before, now)
+
+
+def test_two_patients_are_never_compared() -> None:
+    check_same_patient(_dicom_source("P1", "20260301"), _dicom_source("P1", "20250101"))
+    check_same_patient(SourceRecord("png"), _dicom_source("P2", "20250101"))  # no ID to compare: the caller's word
+    with pytest.raises(NotSamePatientError) as err:
+        check_same_patient(_dicom_source("P1", "20260301"), _dicom_source("P2", "20250101"))
+    assert "P1" not in err.value.message and "P2" not in err.value.message
+
+
+def test_the_same_place_read_as_another_kind_pairs_and_says_so() -> None:
+    base = film()
+    before = replace(base, findings=(replace(base.findings[0], kind="consolidation", shape="patchy"),)
+                     + base.findings[1:])
+    f1 = compare_films(base, before, 60).change_of("F1")
+    assert f1 is not None and f1.earlier_id == "F1" and f1.earlier_kind == "consolidation"
+    assert f1.status == "seen_on_both" and f1.doubling_days is None  # sizes of two kinds are not compared
+    # a round lesion of either kind (a nodule grown into a mass) is measured against itself
+    grown = replace(base, findings=(replace(base.findings[0], kind="mass", diameter_mm=34.0),) + base.findings[1:])
+    c = compare_films(grown, base, 200).change_of("F1")
+    assert c is not None and c.status == "larger" and c.earlier_kind == "nodule" and c.doubling_days is not None
+
+
+def test_the_doubling_time_comes_with_what_a_measurement_error_makes_of_it() -> None:
+    from orchestrator.findings.interval import SIZE_ERROR, doubling_range
+
+    lo, hi = doubling_range(180, 12.0, 9.0)  # type: ignore[misc]
+    assert lo < doubling_days(180, 12.0, 9.0) < hi  # type: ignore[operator]
+    assert lo == doubling_days(180, 12.0 * (1 + SIZE_ERROR), 9.0 * (1 - SIZE_ERROR))
+    assert doubling_range(180, 10.0, 9.0) == (doubling_days(180, 11.0, 8.1), None)  # within the error: maybe no growth
+    c = compare_films(film(), film(f1_mm=9.0), 180).change_of("F1")
+    assert c is not None and c.doubling_range == doubling_range(180, 12.0, 9.0)
