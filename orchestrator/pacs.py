@@ -273,6 +273,21 @@ def earlier_film(pacs: DicomWebClient, study_uid: str) -> tuple[str, bytes] | No
     return None
 
 
+def upload_film(hilum: httpx.Client, data: bytes, lang: str | None, earlier: bytes | None = None
+                ) -> tuple[httpx.Response, str | None]:
+    """``POST /v1/sessions`` with the film, and its earlier film where one is given: (Hilum's answer, why the earlier
+    film was not compared). An earlier film Hilum refuses (``EARLIER_REFUSALS``) leaves the film uploaded on its own."""
+    files = {"file": ("film.dcm", data, "application/dicom")}
+    form = {"lang": lang} if lang else {}
+    if earlier is None:
+        return hilum.post("/v1/sessions", files=files, data=form), None
+    r = hilum.post("/v1/sessions", files={**files, "earlier": ("earlier.dcm", earlier, "application/dicom")},
+                   data=form)
+    if r.status_code == 422 and _hilum_error(r) in EARLIER_REFUSALS:
+        return hilum.post("/v1/sessions", files=files, data=form), _hilum_error(r)
+    return r, None
+
+
 def pull_study(pacs: DicomWebClient, hilum: httpx.Client, study_uid: str, lang: str | None = None,
                with_earlier: bool = False) -> list[PulledFilm]:
     """Each frontal DX/CR film of the study → a Hilum session with its screening turn; ``with_earlier``: uploaded
@@ -284,14 +299,7 @@ def pull_study(pacs: DicomWebClient, hilum: httpx.Client, study_uid: str, lang: 
     for item in chosen:
         series_uid, instance_uid = _first(item, "0020000E"), _first(item, "00080018")
         data = pacs.retrieve(study_uid, series_uid, instance_uid)
-        files = {"file": ("film.dcm", data, "application/dicom")}
-        form = {"lang": lang} if lang else {}
-        r = hilum.post("/v1/sessions", files={**files, "earlier": ("earlier.dcm", before[1], "application/dicom")},
-                       data=form) if before is not None else hilum.post("/v1/sessions", files=files, data=form)
-        earlier_skipped = None
-        if before is not None and r.status_code == 422 and _hilum_error(r) in EARLIER_REFUSALS:
-            earlier_skipped = _hilum_error(r)  # the earlier film was refused: the film on its own
-            r = hilum.post("/v1/sessions", files=files, data=form)
+        r, earlier_skipped = upload_film(hilum, data, lang, before[1] if before is not None else None)
         if r.status_code != 201:
             out.append(PulledFilm(study_uid, series_uid, instance_uid, skipped=_hilum_error(r)))
             continue
@@ -430,6 +438,8 @@ class FilmRecord:
     sr_turns: int = 0  # the session's turn count when its last SR version was stored (the SR's InstanceNumber)
     following: bool = True  # done, and its session still there: a reader's follow-ups get a new SR version
     tenant: str | None = None  # the session's tenant, where the results are read in process (the DICOM node)
+    earlier_study_uid: str | None = None  # the patient's earlier study the session compared the film with
+    earlier_skipped: str | None = None  # why an earlier film found was not compared (Hilum's refusal's kind)
 
     @property
     def settled(self) -> bool:
@@ -540,8 +550,10 @@ class PacsPoller:
 
     def __init__(self, pacs: DicomWebClient, hilum: httpx.Client | None, state: PollerState, *, lang: str | None = None,
                  retry_base_s: float = 5.0, retry_max_s: float = 600.0, page_size: int = 100,
-                 clock: Callable[[], float] = time.time, results: ResultSource | None = None) -> None:
+                 clock: Callable[[], float] = time.time, results: ResultSource | None = None,
+                 with_earlier: bool = False) -> None:
         self.pacs, self.hilum, self.state, self.lang = pacs, hilum, state, lang
+        self.with_earlier = with_earlier  # each film's session compares it with the patient's earlier film
         if results is None:
             assert hilum is not None, "a poller reads its sessions from a Hilum client or a ResultSource"
             results = HttpResults(hilum)
@@ -660,9 +672,9 @@ class PacsPoller:
     def _first_turn(self, sop: str, record: FilmRecord) -> None:
         assert self.hilum is not None, "only a poller with a Hilum client makes first turns"
         data = self.pacs.retrieve(record.study_uid, record.series_uid, sop)
+        before = earlier_film(self.pacs, record.study_uid) if self.with_earlier else None
         try:
-            r = self.hilum.post("/v1/sessions", files={"file": ("film.dcm", data, "application/dicom")},
-                                data={"lang": self.lang} if self.lang else {})
+            r, earlier_skipped = upload_film(self.hilum, data, self.lang, before[1] if before is not None else None)
         except httpx.HTTPError as exc:
             raise PacsError(f"Hilum could not be reached for the first turn ({type(exc).__name__})") from None
         if r.status_code != 201:
@@ -673,6 +685,8 @@ class PacsPoller:
                 return
             raise PacsError(f"Hilum answered the first turn with HTTP {r.status_code} ({kind})")
         record.session_id, record.status, record.error = str(r.json()["session_id"]), "session", None
+        record.earlier_skipped = earlier_skipped
+        record.earlier_study_uid = before[0] if before is not None and earlier_skipped is None else None
         self.state.save()
 
     def _store(self, record: FilmRecord) -> None:

@@ -37,6 +37,9 @@ def register(subparsers: Any) -> None:
     pacs.add_argument("--state", type=Path, metavar="FILE",
                       help="the poller's state file (default HILUM_PACS_STATE_FILE, else one per PACS in the cache)")
     pacs.add_argument("--lang", choices=("zh", "en"))
+    pacs.add_argument("--earlier", action="store_true",
+                      help="compare each film with the patient's most recent earlier frontal film in the PACS "
+                           "(default: HILUM_PACS_COMPARE_EARLIER)")
     pacs.set_defaults(handler=run, pacs_action=None)
     actions = pacs.add_subparsers(dest="pacs_action", metavar="ACTION")
     for name, helptext in (("pull", "a study's frontal DX/CR films -> Hilum sessions (screening turn)"),
@@ -46,7 +49,7 @@ def register(subparsers: Any) -> None:
         if name == "pull":
             p.add_argument("--study", required=True, metavar="UID", help="Study Instance UID")
             p.add_argument("--lang", choices=("zh", "en"), default=argparse.SUPPRESS)
-            p.add_argument("--earlier", action="store_true",
+            p.add_argument("--earlier", action="store_true", default=argparse.SUPPRESS,
                            help="compare each film with the patient's most recent earlier frontal film in the PACS")
         else:
             p.add_argument("--session", required=True, metavar="ID", help="the Hilum session id")
@@ -66,7 +69,8 @@ def poll(args: argparse.Namespace, settings: Settings, pacs: Any, hilum: Any) ->
     with PollerState(path).locked():
         state = PollerState.load(path)  # read under the lock: what the last poller wrote
         poller = PacsPoller(pacs, hilum, state, lang=args.lang, retry_base_s=settings.pacs_retry_base_s,
-                            retry_max_s=settings.pacs_retry_max_s, page_size=settings.pacs_page_size)
+                            retry_max_s=settings.pacs_retry_max_s, page_size=settings.pacs_page_size,
+                            with_earlier=args.earlier or settings.pacs_compare_earlier)
         while True:
             report = poller.run_once()
             print(json.dumps(report.to_dict(), ensure_ascii=False), flush=True)

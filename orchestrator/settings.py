@@ -148,6 +148,9 @@ class Settings(BaseSettings):
                                      "film; doubles per failure")
     pacs_retry_max_s: float = Field(default=600.0, ge=0, description="the poller: the longest backoff")
     pacs_page_size: int = Field(default=100, ge=1, le=10000, description="the poller: QIDO-RS limit per request")
+    pacs_compare_earlier: bool = Field(default=False, description="the poller (hilum pacs --dicomweb): each film's "
+                                       "session compares it with the patient's most recent earlier frontal film "
+                                       "in the PACS")
 
     # --- DICOM node (orchestrator/dicom_scp.py: C-STORE SCP, hilum serve --dicom-port) ------------
     dicom_port: int | None = Field(default=None, ge=0, le=65535, description="the C-STORE SCP's port on "

@@ -1193,6 +1193,10 @@ _NEEDS_PRIOR = re.compile(
     r"\b(?:growing|shrinking|getting bigger)\s*\?|在长吗|还在长|在变大|"
     r"\b(?:is|are|remains?|remained|looks?|been)\b[^?.]{0,40}\bstable\b|\bstable (?:since|over|compared)\b|"
     r"稳定吗|是否稳定|稳定不稳定|有无变化|"
+    r"\b(?:than|as) (?:before|previously|last time)\b|\b(?:was|were) [^?.]{0,40}\bbefore\s*[?？.]?\s*$|"
+    r"\bon the (?:prior|earlier|previous|old)\b|\bwhat(?:'s| has| have)? changed\b|\bdoubling time\b|"
+    r"\b(?:did|has|have|is|are) (?:it|this|that|they|the [\w -]{1,40}?) (?:resolved?|cleared|improved|worsened|progressed)\b|"
+    r"倍增时间|吸收了吗|吸收没有|好转了吗|加重了吗|进展了吗|消散了吗|"
     r"去年|上次的片|上次拍|上次检查|上次(?:那|嗰)?张|[和跟与同]上次|以前的片|之前的片|旧片|新出现|新发的|新长的|有没有变化|有变化吗|"
     r"变大了吗|变小了吗|长大了吗|"
     r"[和跟与]之前比|比之前|比以前|[和跟与]以前比|对比以前|和老片")

@@ -551,3 +551,30 @@ def test_a_film_pushed_to_the_dicom_node_gets_its_sr_and_pr_in_the_pacs(orthanc:
         wait_for("a pass", lambda: sender.passes >= 2)
         assert not sender.poller.state.films[film.SOPInstanceUID].following
     assert {k: len(v) for k, v in results(orthanc, study).items()} == {"DX": 1, "SR": 2, "PR": 1}
+
+
+def test_the_poller_compares_each_film_with_the_patients_earlier_film(service: Service, phantom_dir: Path,
+                                                                     tmp_path: Path) -> None:
+    """``hilum pacs --dicomweb URL --once --earlier``: the film's session is made with the patient's earlier film (its
+    state row names that study), the earlier film's own session with none (it has nothing earlier), and the state file
+    and the poller's output carry no patient attribute."""
+    from encoder.phantom import earlier_film, load_case
+
+    earlier_film(load_case(phantom_dir), days=180, scale=0.75).write(tmp_path / "earlier")
+    now, before = pydicom.dcmread(phantom_dir / "image.dcm"), pydicom.dcmread(tmp_path / "earlier" / "image.dcm")
+    state = tmp_path / "state.json"
+    (tmp_path / "orthanc").mkdir()
+    with run_orthanc(tmp_path / "orthanc") as pacs:
+        store(pacs, now, before)
+        done = hilum_cli("pacs", "--dicomweb", pacs.dicomweb, "--server", service.url, "--state", str(state), "--once",
+                         "--earlier")
+    assert done.returncode == 0, done.stderr
+    films = json.loads(state.read_text())["films"]
+    assert films[str(now.SOPInstanceUID)]["earlier_study_uid"] == str(before.StudyInstanceUID)
+    assert films[str(before.SOPInstanceUID)]["earlier_study_uid"] is None
+    assert str(now.PatientID) not in state.read_text() + done.stdout + done.stderr
+    with httpx.Client(base_url=service.url, timeout=180) as hilum:
+        sid = films[str(now.SOPInstanceUID)]["session_id"]
+        rows = [m for m in hilum.get(f"/v1/sessions/{sid}").json()["turns"][0]["measurements"]
+                if m["kind"] == "interval_change"]
+    assert rows and {m["interval_days"] for m in rows} == {180}

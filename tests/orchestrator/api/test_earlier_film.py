@@ -75,6 +75,10 @@ def test_the_screening_turn_compares_and_has_it_grown_is_answered(client: httpx.
     assert list(rows(grown)) == ["A1"] and "double in about" in grown["answer"]["text"]
     zh = client.post(f"/v1/sessions/{sid}/turns", json={"question": "和上次比有变化吗?"}).json()
     assert zh["lang"] == "zh" and set(rows(zh)) == {"A1", "A2"} and "相隔180天" in zh["answer"]["text"]
+    before = client.post(f"/v1/sessions/{sid}/turns", json={"question": "how big was the nodule before?"}).json()
+    assert before["intent"] == "interval_change" and list(rows(before)) == ["A1"]
+    term = client.post(f"/v1/sessions/{sid}/turns", json={"question": "what does doubling time mean?"}).json()
+    assert term["intent"] == "explain_term" and "ln 2" in term["answer"]["text"]
     again = client.get(f"/v1/sessions/{sid}/turns/3", params={"lang": "en"}).json()  # read back, another language
     assert again["intent"] == "interval_change" and "180 days" in again["answer"]["text"]
     image = client.get(f"/v1/sessions/{sid}/earlier.png")  # the earlier film, in the frame of its boxes

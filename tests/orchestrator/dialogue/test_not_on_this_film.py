@@ -17,6 +17,8 @@ from orchestrator.dialogue.parser import parse
     "is the nodule new?", "compare with the previous film", "has the nodule grown?", "any interval change?",
     "这个结节和去年比有变化吗", "结节长大了吗", "跟之前比怎么样", "是新出现的吗",
     "is the right lung nodule stable?", "has the mass remained stable?", "这个结节稳定吗", "结节有无变化",
+    "What was its size on the prior?", "how big was the nodule before?", "is the right middle lobe nodule larger than "
+    "before?", "what changed?", "Did the opacity in the left lower lobe resolve?", "倍增时间是多少?", "炎症吸收了吗",
 ])
 def test_a_change_over_time_needs_an_earlier_film(question: str, ask: Callable[..., Any]) -> None:
     q = parse(question)
