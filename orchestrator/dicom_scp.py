@@ -17,6 +17,9 @@ engine as ``POST /v1/sessions``; the sender learns the outcome from the C-STORE 
   AEs may associate. Unset: any AE, and the films go to the ``default`` tenant.
 - PHI: the log says which calling AE sent a film and which session it became, never an attribute of
   the object.
+- An earlier film: with ``HILUM_PACS_COMPARE_EARLIER=1`` and a PACS configured, the patient's most recent earlier
+  frontal film in the PACS (``orchestrator.pacs.earlier_film``) is uploaded with the film, and the session compares
+  them; a PACS that does not answer, or an earlier film Hilum refuses, leaves the film on its own.
 - Results into a PACS: with ``HILUM_PACS_DICOMWEB_URL`` set, each session's SR and presentation state
   (and later SR versions after follow-ups) are stored into the film's study by a background sender
   (``orchestrator/dicom_node_results.py``); the C-STORE status does not wait for it.
@@ -61,7 +64,7 @@ from orchestrator.errors import (
     TenantLimitError,
 )
 from orchestrator.imaging import read_dicom_dataset
-from orchestrator.pacs import LATERAL_VIEWS
+from orchestrator.pacs import LATERAL_VIEWS, DicomWebClient, earlier_film
 from orchestrator.tenancy import DEFAULT_TENANT, check_bind
 
 log = logging.getLogger(__name__)
@@ -148,6 +151,27 @@ class DicomNode:
             return None
         return path.read_bytes()
 
+    def _create(self, data: bytes, tenant: str, header: Dataset) -> Any:
+        """The session, compared with the patient's earlier film in the PACS where that is asked for
+        (``settings.pacs_compare_earlier`` with a PACS configured); a PACS that does not answer, or an earlier film
+        Hilum refuses, leaves the film on its own."""
+        engine, settings = self.services.engine, self.services.settings
+        before = None
+        study_uid = str(header.get("StudyInstanceUID", ""))
+        if settings.pacs_compare_earlier and settings.pacs_dicomweb_url and valid_uid(study_uid):
+            try:  # the film is not in the PACS yet, perhaps: its own patient ID and date are read from it
+                with DicomWebClient.from_settings(settings) as pacs:
+                    before = earlier_film(pacs, study_uid, str(header.get("PatientID", "")).strip(),
+                                          str(header.get("StudyDate", "")).strip())
+            except HilumError as exc:
+                log.warning("the PACS did not give the earlier film (%s): the film on its own", exc.kind)
+        if before is not None:
+            try:
+                return engine.create_session(data, filename=None, tenant=tenant, earlier=before[1])
+            except InputError as exc:  # the film on its own (refused again, with its own reason, if it is the film)
+                log.info("the earlier film was not compared (%s)", exc.kind)
+        return engine.create_session(data, filename=None, tenant=tenant)
+
     def store(self, data: bytes, tenant: str, calling: str = "") -> int | Dataset:
         """One received object (a Part 10 file) → a session, or the failure status that says why not.
         The object is read within the upload limits (``imaging.read_dicom_dataset``: its size, and a
@@ -162,10 +186,10 @@ class DicomNode:
             return failure(NOT_MATCHING_SOP_CLASS, "no image: the object has no pixel data")
         if str(header.get("ViewPosition", "")).strip().upper() in LATERAL_VIEWS:
             return failure(CANNOT_UNDERSTAND, "not a frontal film: lateral view")
-        engine, tenancy = self.services.engine, self.services.tenancy
+        tenancy = self.services.tenancy
         try:
             with tenancy.first_turn(tenant):
-                view = engine.create_session(data, filename=None, tenant=tenant)
+                view = self._create(data, tenant, header)
         except (TenantLimitError, ServerBusyError, EncoderOverloadedError) as exc:
             return failure(OUT_OF_RESOURCES, exc.kind)
         except InputError as exc:

@@ -252,13 +252,17 @@ EARLIER_REFUSALS = frozenset({"not_a_chest_film", "not_the_same_patient", "inval
                               "unsupported_media", "too_large"})
 
 
-def earlier_film(pacs: DicomWebClient, study_uid: str) -> tuple[str, bytes] | None:
+def earlier_film(pacs: DicomWebClient, study_uid: str, patient: str = "", date: str = "") -> tuple[str, bytes] | None:
     """The same patient's most recent earlier study with a frontal DX/CR film: (its study UID, the film); None when
     the study names no patient ID or date, or the patient has no such study. Studies are matched by Patient ID in
-    the same archive (a study on the same day counts as earlier: films minutes apart are compared too)."""
-    found = pacs.studies(StudyInstanceUID=check_uid(study_uid, "study UID"))
-    patient = _first(found[0], "00100020") if found else ""
-    date = _first(found[0], "00080020") if found else ""
+    the same archive (a study on the same day counts as earlier: films minutes apart are compared too). ``patient``
+    and ``date`` (YYYYMMDD): the film's own, where it is not in the archive yet (a film pushed to the DICOM node);
+    else the archive is asked for them."""
+    check_uid(study_uid, "study UID")
+    if not (patient and date):
+        found = pacs.studies(StudyInstanceUID=study_uid)
+        patient = _first(found[0], "00100020") if found else ""
+        date = _first(found[0], "00080020") if found else ""
     if not patient or not re.fullmatch(r"\d{8}", date) or _QIDO_SPECIAL.search(patient):
         return None
     earlier = [s for s in pacs.studies(PatientID=patient, StudyDate=f"-{date}")

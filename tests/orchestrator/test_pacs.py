@@ -578,3 +578,35 @@ def test_the_poller_compares_each_film_with_the_patients_earlier_film(service: S
         rows = [m for m in hilum.get(f"/v1/sessions/{sid}").json()["turns"][0]["measurements"]
                 if m["kind"] == "interval_change"]
     assert rows and {m["interval_days"] for m in rows} == {180}
+
+
+def test_a_film_pushed_to_the_dicom_node_is_compared_with_the_patients_earlier_film(phantom_dir: Path,
+                                                                                   tmp_path: Path) -> None:
+    """``HILUM_PACS_COMPARE_EARLIER=1``: a film a modality pushes to the DICOM node is compared with the patient's
+    most recent earlier film in the PACS (fetched over DICOMweb before the C-STORE status is sent)."""
+    import shutil
+
+    from encoder.phantom import earlier_film, load_case
+    from orchestrator.server import build_services
+    from orchestrator.settings import Settings
+
+    storescu = shutil.which("storescu") or "/usr/bin/storescu"
+    earlier_film(load_case(phantom_dir), days=180, scale=0.75).write(tmp_path / "earlier")
+    before = pydicom.dcmread(tmp_path / "earlier" / "image.dcm")
+    (tmp_path / "orthanc").mkdir()
+    with run_orthanc(tmp_path / "orthanc") as pacs:
+        store(pacs, before)  # the PACS has the earlier study; the new film comes from the modality
+        settings = Settings(host="127.0.0.1", pacs_dicomweb_url=pacs.dicomweb, pacs_username=USER,
+                            pacs_password=PASSWORD, pacs_poll_interval_s=0.5, pacs_compare_earlier=True,
+                            dicom_results_state_file=tmp_path / "results.json")
+        with Service(build_services(settings), "127.0.0.1", 0, 0, dicom_port=0) as svc:
+            svc.wait_ready()
+            sent = subprocess.run([storescu, "-aet", "MODALITY", "-aec", "HILUM", "127.0.0.1", str(svc.dicom_port),
+                                   str(phantom_dir / "image.dcm")], capture_output=True, text=True, timeout=600)
+            assert sent.returncode == 0, sent.stderr[-2000:]
+            sender = svc.dicom_node.results
+            record = wait_for("the node's session", lambda: next(iter(sender.poller.state.films.values()), None))
+            with httpx.Client(base_url=svc.url, timeout=180) as hilum:
+                first = hilum.get(f"/v1/sessions/{record.session_id}").json()["turns"][0]
+    rows = [m for m in first["measurements"] if m["kind"] == "interval_change"]
+    assert rows and {m["interval_days"] for m in rows} == {180}
