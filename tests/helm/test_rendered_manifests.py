@@ -193,7 +193,7 @@ def test_teleradiology_wiring_renders_valid_and_connected() -> None:
     valid Kubernetes, and point at each other; a poller without an API key or a PACS refuses to render."""
     from ops.helm_render import TemplateError
 
-    pacs = {"pacs": {"dicomwebUrl": "http://orthanc:8042/dicom-web", "existingSecret": "pacs-cred",
+    pacs = {"pacs": {"dicomwebUrl": "http://orthanc:8042/dicom-web", "existingSecret": "pacs-cred", "compareEarlier": True,
                      "poller": {"enabled": True, "apiKeySecret": "poller-key", "stateClaimName": "pacs-state"}},
             "dicomNode": {"enabled": True, "aeTenants": {"CR_ROOM1": "clinic-a"}}}
     docs = render_chart(CHART, [], {**DEFAULTS, **pacs}).documents()
@@ -203,6 +203,7 @@ def test_teleradiology_wiring_renders_valid_and_connected() -> None:
     assert settings["HILUM_DICOM_PORT"] == "11112" and json.loads(settings["HILUM_DICOM_AE_TENANTS"]) == {
         "CR_ROOM1": "clinic-a"}
     assert settings["HILUM_PACS_DICOMWEB_URL"] == "http://orthanc:8042/dicom-web"
+    assert settings["HILUM_PACS_COMPARE_EARLIER"] == "true"  # the poller and the DICOM node compare earlier films
     assert settings["HILUM_DICOM_RESULTS_STATE_FILE"].startswith("/var/lib/hilum-dicom-node/")
     service = find(docs, "Service", "hilum-orchestrator")["spec"]
     assert {"name": "dicom", "port": 11112, "targetPort": "dicom"} in service["ports"]
@@ -220,6 +221,8 @@ def test_teleradiology_wiring_renders_valid_and_connected() -> None:
     assert pod["volumes"] == [{"name": "state", "persistentVolumeClaim": {"claimName": "pacs-state"}}]
     poller_env = {e["name"]: e.get("valueFrom", {}).get("secretKeyRef") for e in pod["containers"][0]["env"]}
     assert poller_env["HILUM_API_KEY"] == {"name": "poller-key", "key": "apiKey"}
+    values = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert values["HILUM_PACS_COMPARE_EARLIER"] == "true"
     # off by default: no DICOM port, no poller
     defaults = documents("defaults")
     assert not [d for d in defaults if d["metadata"]["name"] == "hilum-pacs-poller"]
