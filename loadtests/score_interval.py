@@ -124,12 +124,15 @@ def score(seeds: list[int], days: int, scale: float, detector: int = 0) -> dict[
     engine = build_services(settings).engine
     volume = load_volume(settings.cache_dir)
     graded: list[dict[str, Any]] = []
+    costs: list[tuple[float, float]] = []  # (the earlier film's analysis, the rest of the first turn) seconds
     for now_dcm, now_case, then_dcm, then_case in (
             detector_pairs(seeds, scale, detector, volume) if detector else _phantom_pairs(seeds, days, scale, volume)):
         seed = int(now_case["seed"])
         view = engine.create_session(now_dcm, "now.dcm", "en", earlier=then_dcm, earlier_filename="e.dcm",
                                      study_date="2000-01-01", earlier_date=_before(days))
         rows = {m["finding_id"]: m for m in view.turns[0].measurements if m.get("kind") == "interval_change"}
+        stages = dict(view.turns[0].timings)
+        costs.append((float(stages.pop("earlier", 0.0)), sum(float(v) for v in stages.values())))
         engine.close_session(view.session_id)
         for f in view.turns[0].findings:
             les = _truth_of(f, now_case, _spacing(now_case))
@@ -156,6 +159,9 @@ def score(seeds: list[int], days: int, scale: float, detector: int = 0) -> dict[
               if g.get("doubling_days") and g.get("truth_doubling")]
     return {
         "graded": graded,
+        "first_turn_s_median": {"earlier_film": round(statistics.median(c[0] for c in costs), 3),
+                                "the_film_and_the_turn": round(statistics.median(c[1] for c in costs), 3)}
+        if costs else None,
         "seeds": f"{seeds[0]}-{seeds[-1]}", "days": days, "scale": scale,
         "findings_on_truth": len(graded), "paired": sum(g["paired"] for g in graded),
         "round_ge_8mm": len(rounds),
