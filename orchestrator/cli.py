@@ -37,7 +37,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    # `hilum ask FILM --earlier E "question"`: questions after an option are questions too (argparse takes a
+    # positional list only where it starts); anything else left over is an error, as parse_args would say
+    if extra and getattr(args, "command", None) == "ask" and not any(e.startswith("-") for e in extra):
+        args.questions = [*args.questions, *extra]
+    elif extra:
+        parser.error("unrecognized arguments: " + " ".join(extra))
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2

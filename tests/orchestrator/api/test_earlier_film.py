@@ -138,8 +138,9 @@ def test_grpc_create_session_with_an_earlier_film(service: Service, films: Path)
 
 
 def test_hilum_ask_with_an_earlier_film(films: Path) -> None:
-    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "ask", str(films / "image.dcm"), "is it growing?",
-                           "--earlier", str(films / "earlier" / "image.dcm"), "--lang", "en", "--json"],
+    # the question after the options, as the README writes it
+    done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "ask", str(films / "image.dcm"), "--earlier",
+                           str(films / "earlier" / "image.dcm"), "--lang", "en", "--json", "is it growing?"],
                           cwd=REPO, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     turns = json.loads(done.stdout)["turns"]
