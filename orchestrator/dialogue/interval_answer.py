@@ -41,8 +41,9 @@ def _line(c: FindingChange, a: Anchor | None, zh: bool) -> str:
     name = (f"{a.id}({_what(c, lang)})" if zh else f"{a.id} ({_what(c, lang)})") if a is not None else _what(c, lang)
     now, then = c.now_mm, c.then_mm
     if c.status == "new":
-        return (f"{name}:以前的片子上未见(现约{now} mm)。" if zh
-                else f"{name}: not found on the earlier film ({now} mm now).")
+        return (f"{name}:以前的片子上未见(现约{now} mm;以前若较小或较淡可能未被发现,请在以前的片子上对照该处)。" if zh
+                else f"{name}: not found on the earlier film ({now} mm now; a smaller or fainter lesion there may "
+                     "not have been found: look at that place on the earlier film).")
     if c.status == "not_seen_now":
         return (f"以前的片子上{_what(c, lang)}(约{then} mm)本片未见。" if zh
                 else f"On the earlier film, {_what(c, lang)} ({then} mm) is not found on this film.")

@@ -66,7 +66,9 @@ class FindingChange:
     earlier_kind: str | None = None  # what the earlier film read it as, where that differs from ``kind``
     # the doubling time with either diameter off by SIZE_ERROR: (fastest, slowest); slowest None: maybe no growth
     doubling_range: tuple[float, float | None] | None = None
-    earlier_bbox_px: tuple[float, float, float, float] | None = None  # where it is on the earlier film (its working frame)
+    # where it is on the earlier film (its working frame); for a new finding, where it would be (carried over by its
+    # place in the lung field: where to look on the earlier film)
+    earlier_bbox_px: tuple[float, float, float, float] | None = None
 
     @property
     def change_mm(self) -> float | None:
@@ -120,13 +122,30 @@ def _family(kind: str) -> str:
     return "round" if kind in ROUND_KINDS else kind
 
 
+def _lung_box(facts: ImageFacts, side: str) -> tuple[float, float, float, float] | None:
+    box = next((r.bbox_px for r in facts.anatomy.regions if r.name == f"lung_{side}"), None)
+    return None if box is None or box[2] - box[0] < 1 or box[3] - box[1] < 1 else box
+
+
 def _place(facts: ImageFacts, f: Finding) -> tuple[float, float] | None:
     """The finding's centre as shares (across, down) of its side's lung field box; None without that field."""
-    box = next((r.bbox_px for r in facts.anatomy.regions if r.name == f"lung_{f.side}"), None)
-    if box is None or box[2] - box[0] < 1 or box[3] - box[1] < 1:
+    box = _lung_box(facts, f.side)
+    if box is None:
         return None
     x, y = f.center_px
     return (x - box[0]) / (box[2] - box[0]), (y - box[1]) / (box[3] - box[1])
+
+
+def _where_on(current: ImageFacts, f: Finding, earlier: ImageFacts) -> tuple[float, float, float, float] | None:
+    """Where a finding of this film lies on the earlier film, carried over by its place in the lung field (for a finding
+    the earlier film's reading did not find: where the reader should look on it)."""
+    p, now, then = _place(current, f), _lung_box(current, f.side), _lung_box(earlier, f.side)
+    if p is None or now is None or then is None:
+        return None
+    sx, sy = (then[2] - then[0]) / (now[2] - now[0]), (then[3] - then[1]) / (now[3] - now[1])
+    cx, cy = then[0] + p[0] * (then[2] - then[0]), then[1] + p[1] * (then[3] - then[1])
+    hw, hh = (f.bbox_px[2] - f.bbox_px[0]) / 2 * sx, (f.bbox_px[3] - f.bbox_px[1]) / 2 * sy
+    return round(cx - hw, 1), round(cy - hh, 1), round(cx + hw, 1), round(cy + hh, 1)
 
 
 def doubling_days(days: int | None, now_mm: float, then_mm: float) -> float | None:
@@ -183,7 +202,8 @@ def compare_films(current: ImageFacts, earlier: ImageFacts, interval_days: int |
     for i, f in enumerate(current.findings):
         now = size_mm(f)
         if i not in now_of:
-            changes.append(FindingChange(f.id, None, f.kind, f.side, f.lobe, now, None, "new"))
+            changes.append(FindingChange(f.id, None, f.kind, f.side, f.lobe, now, None, "new",
+                                         earlier_bbox_px=_where_on(current, f, earlier)))
             continue
         g = earlier.findings[now_of[i]]
         then = size_mm(g)

@@ -1416,7 +1416,9 @@
       root.append(svg("ellipse", { class: "earlier-box", cx: (b[0] + b[2]) / 2, cy: (b[1] + b[3]) / 2,
         rx: Math.max((b[2] - b[0]) / 2, 3), ry: Math.max((b[3] - b[1]) / 2, 3), "data-anchor-id": m.from || "" }));
       const label = svg("text", { x: b[2] + 4, y: b[1], "font-size": 14 });
-      label.textContent = `${m.from || term("interval", m.status)} · ${mmText(m.earlier_mm)}`;
+      // a finding not found on the earlier film: where it would be, to look at (no size there)
+      label.textContent = m.status === "new" ? `${m.from || ""} · ${term("interval", "not_found_there")}`
+        : `${m.from || term("interval", m.status)} · ${mmText(m.earlier_mm)}`;
       root.append(label);
     });
     const days = rows.length && typeof rows[0].interval_days === "number"

@@ -147,3 +147,12 @@ def test_the_doubling_time_comes_with_what_a_measurement_error_makes_of_it() -> 
     assert doubling_range(180, 10.0, 9.0) == (doubling_days(180, 11.0, 8.1), None)  # within the error: maybe no growth
     c = compare_films(film(), film(f1_mm=9.0), 180).change_of("F1")
     assert c is not None and c.doubling_range == doubling_range(180, 12.0, 9.0)
+
+
+def test_a_new_finding_says_where_to_look_on_the_earlier_film() -> None:
+    """Not found on the earlier film: its place there carried over through the lung field, so a reader can look."""
+    c = compare_films(film(), film(dx=14.0, dy=-9.0, f1_mm=None), 30).change_of("F1")
+    assert c is not None and c.status == "new" and c.earlier_bbox_px is not None
+    x0, y0, x1, y1 = c.earlier_bbox_px
+    f1 = film().findings[0]
+    assert (x0 + x1) / 2 == pytest.approx(f1.center_px[0] + 14.0) and (y0 + y1) / 2 == pytest.approx(f1.center_px[1] - 9.0)
