@@ -27,7 +27,8 @@
     └── NarratorError               the language model failed (the composer takes over)
 
 Defined beside the code that raises them, in the same tree:
-    InputError ← InvalidTurnError (dialogue/engine.py: a turn not answered, 422), ReportFormatError
+    InputError ← InvalidTurnError (dialogue/engine.py: a turn not answered, 422), SameFilmError (dialogue/earlier.py:
+    the film uploaded as its own earlier film, 422), ReportFormatError
     (dicom_out/objects.py); HilumError ← NoSuchDicomObjectError (dicom_out/objects.py, 404),
     RemoteError (client.py: a remote Hilum's error, re-raised by the CLI), PacsError (pacs.py: the
     PACS or Hilum refused or did not answer, 502; ← HilumUnreachableError), PacsUsageError (pacs.py:
@@ -68,6 +69,7 @@ class HilumError(Exception):
     grpc_code: str = "INTERNAL"
     kind: str = "internal"
     retry_after_s: int | None = None
+    subject: str | None = None  # what the error is about when a request carries more than one film ("earlier")
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -126,6 +128,7 @@ class NotSamePatientError(InputError):
 
     http_status = 422
     kind = "not_the_same_patient"
+    subject = "earlier"
 
 
 class NotAChestFilmError(InputError):

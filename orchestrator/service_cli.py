@@ -140,7 +140,8 @@ def render_turn(turn: dict[str, Any]) -> str:
         if m.get("kind") == "interval_change":  # this film's size <- the earlier film's, and what was called
             sizes = " <- ".join("-" if v is None else f"{v:.1f}" for v in (m.get("mm"), m.get("earlier_mm")))
             days = f", {m['interval_days']} days" if m.get("interval_days") is not None else ""
-            lines.append(f"   [earlier film{days}] {m.get('from') or '-'} {sizes} mm: {m.get('status')} "
+            status = str(m.get("status") or "").replace("_", " ")  # "seen on both", "no measurable change"
+            lines.append(f"   [earlier film{days}] {m.get('from') or '-'} {sizes} mm: {status} "
                          f"({m.get('spacing_source', '?')})")
         elif m.get("mm") is not None:
             # a finding's one size as the text states it: a strand's or an oval's axes, else the number measured
@@ -157,9 +158,10 @@ def render_turn(turn: dict[str, Any]) -> str:
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     from orchestrator.errors import HilumError
 
-    if not args.image.is_file():
-        print(f"hilum ask: no such file: {args.image}", file=sys.stderr)
-        return 2
+    for path in (args.image, args.earlier):
+        if path is not None and not path.is_file():
+            print(f"hilum ask: no such file: {path}", file=sys.stderr)
+            return 2
     if args.sr is not None and not args.sr.parent.is_dir():
         print("hilum ask: --sr: the folder to write the SR into does not exist", file=sys.stderr)
         return 2

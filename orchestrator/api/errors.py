@@ -17,11 +17,14 @@ from orchestrator.errors import HilumError, public_message
 log = logging.getLogger(__name__)
 
 
-def error_json(status: int, kind: str, message: str, retry_after_s: int | None = None) -> JSONResponse:
+def error_json(status: int, kind: str, message: str, retry_after_s: int | None = None,
+               subject: str | None = None) -> JSONResponse:
+    """``subject``: which film of the request the error is about, where it carries two ("earlier")."""
     headers = {"Retry-After": str(retry_after_s)} if retry_after_s is not None else {}
     if status == 401:
         headers["WWW-Authenticate"] = "Bearer"
-    return JSONResponse(status_code=status, content={"error": {"kind": kind, "message": message}}, headers=headers)
+    error = {"kind": kind, "message": message, **({"subject": subject} if subject else {})}
+    return JSONResponse(status_code=status, content={"error": error}, headers=headers)
 
 
 def http_error(exc: Exception) -> tuple[int, str, str]:
@@ -44,7 +47,7 @@ def install_error_handlers(app: FastAPI) -> None:
         metrics = getattr(request.app.state, "metrics", None)
         if metrics is not None and not isinstance(exc, HilumError):
             metrics.error(kind)  # the engine counts the HilumErrors it raises
-        return error_json(status, kind, message, getattr(exc, "retry_after_s", None))
+        return error_json(status, kind, message, getattr(exc, "retry_after_s", None), getattr(exc, "subject", None))
 
     for exc_type in (HilumError, RequestValidationError, StarletteHTTPException, Exception):
         app.add_exception_handler(exc_type, handle)

@@ -1171,11 +1171,9 @@ def compose_out_of_scope(ctx: Context) -> Composition:
         return Composition((section("language", ctx.t("语言", "Language"), text),))
     if ctx.query.needs_prior:  # "is the nodule new?" / "和去年比有变化吗"
         text = ctx.t(
-            "Hilum 每次只读一张片子,也不保存以前的片子:病灶是否新出现、是否变大或变小,需要把以前的片子(或其报告)与本片对照才能判断。"
-            "我可以描述本片上病灶现在的位置、大小、边缘和密度,供对照使用。",
-            "Hilum reads one film at a time and keeps no earlier films: whether a finding is new, or has grown or "
-            "shrunk, needs an earlier film (or its report) compared side by side with this one. I can describe "
-            "where each finding is now, its size, margin and density, for that comparison.")
+            "本次检查没有上传以前的片子:病灶是否新出现、是否变大或变小,需要把以前的片子与本片对照才能判断。",
+            "This study was opened without an earlier film: whether a finding is new, or has grown or shrunk, needs "
+            "an earlier film compared with this one.")
         text += ctx.t(*NO_EARLIER_HINT)
         return Composition((section("out_of_scope", ctx.t("需要以前的片子", "Needs an earlier film"), text),))
     text = ctx.t(
@@ -1276,6 +1274,9 @@ def compose_withheld(ctx: Context) -> Composition:
 def compose(ctx: Context) -> Composition:
     out = COMPOSERS.get(ctx.query.intent, compose_out_of_scope)(ctx)
     if ctx.query.intent == "screen" and ctx.interval is not None and not screen_scoped(ctx.query):
-        sec, rows = interval_section(ctx.interval, ctx.registry, ctx.lang)  # the comparison with every screening
-        out = dataclasses.replace(out, sections=out.sections + (sec,), measurements=out.measurements + rows)
+        sec, rows = interval_section(ctx.interval, ctx.registry, ctx.lang)  # the comparison with every screening,
+        # before the closing "not a diagnosis" line, which speaks for it too
+        at = next((i for i, s in enumerate(out.sections) if s.get("kind") == "disclaimer"), len(out.sections))
+        out = dataclasses.replace(out, sections=out.sections[:at] + (sec,) + out.sections[at:],
+                                  measurements=out.measurements + rows)
     return out

@@ -3,11 +3,15 @@
 The engine compares the two films' findings (``orchestrator.findings.interval``) once, when the session is made;
 this module checks what the uploads say about each other first:
 
-- **the same patient**: when both are DICOM files naming a Patient ID, the IDs must agree (``NotSamePatientError``,
-  never saying either ID); films without one (PNG, JPEG, a de-identified export) are the caller's word;
+- **the same patient**: when both are DICOM files naming a Patient ID, the IDs must agree, and so must the birth
+  date and sex where both name them (``NotSamePatientError``, never saying any of them); films without an ID (PNG,
+  JPEG, a de-identified export) are the caller's word, and the answers say that it could not be checked;
+- **not the same image**: the film uploaded again as its own earlier film (the same bytes, or the same SOP
+  Instance UID) is refused (``SameFilmError``);
 - **the interval**: each film's date is the one given with the upload (``study_date`` / ``earlier_date``,
-  YYYY-MM-DD or YYYYMMDD), else its DICOM Study Date; with both known the earlier film may not be later
-  (``InvalidDateError``); with either unknown the interval is None and no doubling time is given.
+  YYYY-MM-DD or YYYYMMDD), else its DICOM Study Date; a date given must lie between 1900 and tomorrow, and with both
+  known the earlier film may not be later (``InvalidDateError``); with either unknown the interval is None and no
+  doubling time is given.
 """
 
 from __future__ import annotations
@@ -16,9 +20,18 @@ import datetime
 import re
 
 from orchestrator.dialogue.session import SourceRecord
-from orchestrator.errors import InvalidDateError, NotSamePatientError
+from orchestrator.errors import InputError, InvalidDateError, NotSamePatientError
 
 _DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
+EARLIEST = datetime.date(1900, 1, 1)
+
+
+class SameFilmError(InputError):
+    """The earlier film uploaded is the film itself (the same bytes or the same SOP Instance UID)."""
+
+    http_status = 422
+    kind = "same_film"
+    subject = "earlier"
 
 
 def study_day(text: str | None) -> datetime.date | None:
@@ -29,9 +42,12 @@ def study_day(text: str | None) -> datetime.date | None:
     try:
         if m is None:
             raise ValueError
-        return datetime.date(int(m[1]), int(m[2]), int(m[3]))
+        day = datetime.date(int(m[1]), int(m[2]), int(m[3]))
     except ValueError:
         raise InvalidDateError("a study date is written YYYY-MM-DD (or YYYYMMDD), a real calendar date") from None
+    if not EARLIEST <= day <= datetime.date.today() + datetime.timedelta(days=1):
+        raise InvalidDateError("a study date lies between 1900 and today: a film is not taken in the future")
+    return day
 
 
 def _header(source: SourceRecord | None, keyword: str) -> str:
@@ -47,11 +63,23 @@ def _dicom_day(source: SourceRecord | None) -> datetime.date | None:
         return None
 
 
-def check_same_patient(current: SourceRecord | None, earlier: SourceRecord | None) -> None:
-    a, b = _header(current, "PatientID"), _header(earlier, "PatientID")
-    if a and b and a != b:
-        raise NotSamePatientError("the earlier film's DICOM names another patient than this film's (Patient ID): "
-                                  "films of two patients are not compared")
+def check_same_patient(current: SourceRecord | None, earlier: SourceRecord | None) -> bool:
+    """Raises when the two files name different patients; True when both name the same one (checked), False when
+    either names none (the caller's word)."""
+    for keyword, what in (("PatientID", "Patient ID"), ("PatientBirthDate", "birth date"), ("PatientSex", "sex")):
+        a, b = _header(current, keyword), _header(earlier, keyword)
+        if a and b and a != b:
+            raise NotSamePatientError(f"the earlier film's DICOM names another patient than this film's ({what}): "
+                                      "films of two patients are not compared")
+    return bool(_header(current, "PatientID") and _header(earlier, "PatientID"))
+
+
+def check_not_the_same_film(data: bytes, earlier: bytes, current: SourceRecord | None,
+                            before: SourceRecord | None) -> None:
+    uid = current.dicom.sop_instance_uid if current is not None and current.dicom is not None else ""
+    earlier_uid = before.dicom.sop_instance_uid if before is not None and before.dicom is not None else ""
+    if data == earlier or (uid and uid == earlier_uid):
+        raise SameFilmError("the earlier film is this film itself: upload an earlier film of the same chest")
 
 
 def interval_days(current: SourceRecord | None, earlier: SourceRecord | None, study_date: str | None = None,

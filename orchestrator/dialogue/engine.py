@@ -15,6 +15,7 @@ the encoder, the narrator, the observer and the session store.
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Generator, Iterable, Iterator
@@ -24,7 +25,12 @@ from typing import Any
 
 from orchestrator.dialogue import anchors as anc
 from orchestrator.dialogue import composer as comp
-from orchestrator.dialogue.earlier import check_same_patient, interval_days, study_day
+from orchestrator.dialogue.earlier import (
+    check_not_the_same_film,
+    check_same_patient,
+    interval_days,
+    study_day,
+)
 from orchestrator.dialogue.interval_answer import INTENT as INTERVAL_INTENT
 from orchestrator.dialogue.overlays import turn_overlays
 from orchestrator.dialogue.parser import Query, language_neutral, parse
@@ -61,6 +67,8 @@ from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
 NEEDS_SUBJECT = frozenset({"describe_margin", "density", "size", "locate", "measure_relation", "compare"})
+DOUBLING_TIME_TERM = "glossary:volume_doubling_time"  # asked with an earlier film: its value ("what is the doubling
+_ASKS_MEANING = re.compile(r"\bmean|\bdefin|意思|定义|含义", re.I)  # time?"), unless its meaning is asked
 UNSIDED_ANATOMY = frozenset({"heart", "mediastinum", "trachea", "retrocardiac"})
 _ANATOMY_ALIASES = MappingProxyType({"costophrenic_angle": "costophrenic"})
 
@@ -293,9 +301,11 @@ class DialogueEngine:
                 t0 = time.perf_counter()
                 before = self._analyse_earlier(earlier, earlier_filename, session_lang(lang))
                 timings["earlier"] = round(time.perf_counter() - t0, 6)
-                check_same_patient(film.source, before.source)
+                check_not_the_same_film(data, earlier, film.source, before.source)
+                checked = check_same_patient(film.source, before.source)
                 days = interval_days(film.source, before.source, study_date, earlier_date)
-                interval = compare_films(film.facts, before.facts, days)
+                coarse = max(self._pixel_mm(film), self._pixel_mm(before)) > self.settings.lesion_reader_max_mm_per_px
+                interval = compare_films(film.facts, before.facts, days, coarse=coarse, identity_checked=checked)
                 earlier_png = before.display_png
         except Exception as exc:
             self.observer.error(getattr(exc, "kind", type(exc).__name__))
@@ -305,13 +315,19 @@ class DialogueEngine:
                                   facts_json=film.facts_json, interval=interval,
                                   earlier_png=earlier_png)  # no filename (PHI)
 
+    @staticmethod
+    def _pixel_mm(film: FilmAnalysis) -> float:
+        """The upload's own pixel size (the working image's over the frame's scale): what decides the lesion reader."""
+        scale = film.frame.scale if film.frame is not None and film.frame.scale > 0 else 1.0
+        return float(film.facts.spacing.row_mm) / scale
+
     def _analyse_earlier(self, data: bytes, filename: str | None, lang: str) -> FilmAnalysis:
         """The earlier film's analysis; what refuses it says it is the earlier film that was refused."""
         try:
             return self.analyse_film(data, filename, {}, lang)
         except InputError as exc:
             exc.message = ("以前的片子:" if lang == "zh" else "The earlier film: ") + exc.message
-            exc.args = (exc.message,)
+            exc.args, exc.subject = (exc.message,), "earlier"  # the envelope says which film was refused
             raise
 
     def _check_quota(self, tenant: str) -> None:
@@ -604,8 +620,9 @@ class DialogueEngine:
         # the one asked for
         lang = query.answer_lang or (state.lang if query.foreign or language_neutral(question) else query.lang)
         query = looked_for(query, state.registry)
-        if query.needs_prior and state.interval is not None:  # "has it grown?" with an earlier film to answer it
-            query = replace(query, intent=INTERVAL_INTENT)
+        asks_value = query.term == DOUBLING_TIME_TERM and not _ASKS_MEANING.search(question)
+        if state.interval is not None and (query.needs_prior or asks_value):
+            query = replace(query, intent=INTERVAL_INTENT)  # "has it grown?" / "what is the doubling time?": answered
         reg, anatomy = _resolve_anatomy(state.registry, state.facts, query, turn_no)
         if query.intent == "screen":
             anatomy = tuple(a for a in reg.anchors if a.kind in ("anatomy", "point") and a.created_turn == 1)

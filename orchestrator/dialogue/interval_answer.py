@@ -44,9 +44,11 @@ def _line(c: FindingChange, a: Anchor | None, zh: bool) -> str:
         return (f"{name}:以前的片子上未见(现约{now} mm;以前若较小或较淡可能未被发现,请在以前的片子上对照该处)。" if zh
                 else f"{name}: not found on the earlier film ({now} mm now; a smaller or fainter lesion there may "
                      "not have been found: look at that place on the earlier film).")
-    if c.status == "not_seen_now":
-        return (f"以前的片子上{_what(c, lang)}(约{then} mm)本片未见。" if zh
-                else f"On the earlier film, {_what(c, lang)} ({then} mm) is not found on this film.")
+    if c.status == "not_seen_now":  # its zone too: one of its lobe may still be there
+        zone = word("zone", c.zone, lang) if c.zone else ""
+        if zh:
+            return f"以前的片子上{_what(c, lang)}({zone + '、' if zone else ''}约{then} mm)本片未见。"
+        return f"On the earlier film, {_what(c, lang)} ({zone + ', ' if zone else ''}{then} mm) is not found on this film."
     read_as = ""
     if c.earlier_kind:  # the same place read as another kind on the earlier film
         other = word("kind", c.earlier_kind, lang)
@@ -96,6 +98,8 @@ def interval_section(comparison: IntervalComparison, registry: Registry, lang: s
     if days is None:
         head = ("与以前的片子对比(日期未知,故不给出增长速度):" if zh else
                 "Compared with the earlier film (its date or this film's is not known, so no growth rate is given):")
+    elif days == 0:
+        head = "与以前的片子对比(同一天所摄):" if zh else "Compared with the earlier film (taken the same day):"
     else:
         head = f"与以前的片子对比(相隔{days}天):" if zh else f"Compared with the earlier film ({days} days before this one):"
     changes = [c for c in comparison.changes
@@ -109,12 +113,22 @@ def interval_section(comparison: IntervalComparison, registry: Registry, lang: s
     note = (f"大小为两张片子各自的测量;小于{CHANGE_MM:g} mm或{share}%的差别在X线片单次测量的误差之内,不称为变化。"
             if zh else f"Sizes are each film's own measurement; a difference under {CHANGE_MM:g} mm or {share}% is "
             "within what one measurement on a radiograph can be off by and is not called a change.")
+    if comparison.coarse:
+        note += ("至少一张片子的像素较粗(不足以由病灶细读模型测量),其大小可能相差多达三分之一:这里的变化提示需对照两张片子,"
+                 "而不是可以据此处理的测量。" if zh else
+                 " At least one film's pixels are too coarse for the lesion reader, so its sizes can be off by up to a "
+                 "third: a change called here is a reason to compare the films, not a measurement to act on.")
+    if not comparison.identity_checked:
+        note += ("两张片子未都注明患者ID,Hilum 无法核对是否为同一患者;请确认。" if zh else
+                 " The two films do not both name a patient ID, so Hilum could not check that they are the same "
+                 "patient's: please make sure they are.")
     if not comparison.sizes_from_file:
         note += ("至少一张片子的像素间距为估算(按胸廓宽度),大小是相对于胸廓的。" if zh else
                  " At least one film's pixel spacing is estimated (from the thorax's width), so sizes are relative "
                  "to the thorax.")
-    note += ("薄层CT测量增长更可靠;此处只比较测量值,不作诊断。" if zh else
-             " A thin-section CT measures growth more reliably; this compares measurements and is not a diagnosis.")
+    note += ("薄层CT测量大小变化更可靠;此处只比较测量值,不作诊断。" if zh else
+             " A thin-section CT measures a change in size more reliably; this compares measurements and is not a "
+             "diagnosis.")
     sep = "" if zh else " "
     text = head + sep + sep.join(lines) + sep + note
     rows = tuple(
@@ -130,6 +144,8 @@ def interval_section(comparison: IntervalComparison, registry: Registry, lang: s
     return {"kind": "interval", "title": title, "text": text}, rows
 
 
-NO_EARLIER_HINT = ("把以前的片子与本片一起上传(页面上的“以前的片子”,或 REST 的 earlier 字段),即可对照。",
-                   "Upload an earlier film together with this one (the page's \"earlier film\", or the REST field "
-                   "`earlier`) and Hilum compares the two.")
+NO_EARLIER_HINT = ("把以前的片子与本片一起上传(页面上的“以前的片子”,或 REST 的 earlier 字段),Hilum 即可对照两者;"
+                   "也可以先让我描述本片上病灶现在的位置、大小、边缘和密度,供您对照。",
+                   " Upload an earlier film together with this one (the page's \"earlier film\", or the REST field "
+                   "`earlier`) and Hilum compares the two; or ask me where each finding is now, its size, margin and "
+                   "density, to compare yourself.")

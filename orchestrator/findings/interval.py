@@ -69,6 +69,7 @@ class FindingChange:
     # where it is on the earlier film (its working frame); for a new finding, where it would be (carried over by its
     # place in the lung field: where to look on the earlier film)
     earlier_bbox_px: tuple[float, float, float, float] | None = None
+    zone: str = ""  # upper / middle / lower: tells a finding no longer seen from one of its lobe still there
 
     @property
     def change_mm(self) -> float | None:
@@ -88,7 +89,8 @@ class FindingChange:
                 "change_share": self.change_share, "status": self.status, "doubling_days": self.doubling_days,
                 "earlier_kind": self.earlier_kind,
                 "doubling_days_range": list(self.doubling_range) if self.doubling_range is not None else None,
-                "earlier_bbox_px": list(self.earlier_bbox_px) if self.earlier_bbox_px is not None else None}
+                "earlier_bbox_px": list(self.earlier_bbox_px) if self.earlier_bbox_px is not None else None,
+                "zone": self.zone}
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ class IntervalComparison:
     interval_days: int | None
     sizes_from_file: bool
     changes: tuple[FindingChange, ...] = ()
+    coarse: bool = False  # either film's pixels too coarse for the lesion reader: sizes from the lesion map
+    identity_checked: bool = True  # both files named a patient, and the same one (else the caller's word)
 
     def change_of(self, finding_id: str) -> FindingChange | None:
         return next((c for c in self.changes if c.finding_id == finding_id), None)
@@ -110,7 +114,8 @@ class IntervalComparison:
 
     def to_dict(self) -> dict[str, Any]:
         return {"comparable": self.comparable, "reason": self.reason or None, "interval_days": self.interval_days,
-                "sizes_from_file": self.sizes_from_file, "changes": [c.to_dict() for c in self.changes]}
+                "sizes_from_file": self.sizes_from_file, "coarse": self.coarse, "identity_checked": self.identity_checked,
+                "changes": [c.to_dict() for c in self.changes]}
 
 
 def size_mm(f: Finding) -> float:
@@ -165,9 +170,15 @@ def doubling_range(days: int | None, now_mm: float, then_mm: float) -> tuple[flo
 
 
 def _status(now: float, then: float) -> Status:
+    """A change is called only past ``CHANGE_MM`` and ``CHANGE_SHARE``, and only where it survives either diameter
+    being ``SIZE_ERROR`` off the other way (the error the doubling time's range allows for), so that a change is never
+    called while its own range says there may be none."""
     diff = now - then
-    if abs(diff) >= CHANGE_MM and abs(diff) >= CHANGE_SHARE * then:
-        return "larger" if diff > 0 else "smaller"
+    big = abs(diff) >= CHANGE_MM and abs(diff) >= CHANGE_SHARE * then
+    if big and diff > 0 and now * (1 - SIZE_ERROR) > then * (1 + SIZE_ERROR):
+        return "larger"
+    if big and diff < 0 and now * (1 + SIZE_ERROR) < then * (1 - SIZE_ERROR):
+        return "smaller"
     return "no_measurable_change"
 
 
@@ -190,13 +201,15 @@ def _pairs(current: ImageFacts, earlier: ImageFacts) -> dict[int, int]:
     return now_of
 
 
-def compare_films(current: ImageFacts, earlier: ImageFacts, interval_days: int | None) -> IntervalComparison:
-    """Pair ``current``'s findings with ``earlier``'s and say what changed (module docstring)."""
+def compare_films(current: ImageFacts, earlier: ImageFacts, interval_days: int | None, *, coarse: bool = False,
+                  identity_checked: bool = True) -> IntervalComparison:
+    """Pair ``current``'s findings with ``earlier``'s and say what changed (module docstring). ``coarse``: either
+    film's pixels too coarse for the lesion reader; ``identity_checked``: both files named the same patient."""
     from_file = current.spacing.source == "dicom" and earlier.spacing.source == "dicom"
     if not current.film_check.localisable:
-        return IntervalComparison(False, "current_unreadable", interval_days, from_file)
+        return IntervalComparison(False, "current_unreadable", interval_days, from_file, (), coarse, identity_checked)
     if not earlier.film_check.localisable:
-        return IntervalComparison(False, "earlier_unreadable", interval_days, from_file)
+        return IntervalComparison(False, "earlier_unreadable", interval_days, from_file, (), coarse, identity_checked)
     now_of = _pairs(current, earlier)
     changes: list[FindingChange] = []
     for i, f in enumerate(current.findings):
@@ -217,8 +230,8 @@ def compare_films(current: ImageFacts, earlier: ImageFacts, interval_days: int |
     for j, g in enumerate(earlier.findings):
         if j not in taken:
             changes.append(FindingChange(None, g.id, g.kind, g.side, g.lobe, None, size_mm(g), "not_seen_now",
-                                         earlier_bbox_px=_box(g)))
-    return IntervalComparison(True, "", interval_days, from_file, tuple(changes))
+                                         earlier_bbox_px=_box(g), zone=g.zone))
+    return IntervalComparison(True, "", interval_days, from_file, tuple(changes), coarse, identity_checked)
 
 
 def _box(f: Finding) -> tuple[float, float, float, float]:
@@ -238,8 +251,10 @@ def comparison_from_dict(d: dict[str, Any] | None) -> IntervalComparison | None:
         FindingChange(c.get("finding_id"), c.get("earlier_id"), str(c["kind"]), str(c["side"]), str(c["lobe"]),
                       c.get("now_mm"), c.get("then_mm"), c["status"], c.get("doubling_days"), c.get("earlier_kind"),
                       _range(c.get("doubling_days_range")),
-                      tuple(float(v) for v in c["earlier_bbox_px"]) if c.get("earlier_bbox_px") else None)  # type: ignore[arg-type]
+                      tuple(float(v) for v in c["earlier_bbox_px"]) if c.get("earlier_bbox_px") else None,  # type: ignore[arg-type]
+                      str(c.get("zone") or ""))
         for c in d.get("changes") or ())
     days = d.get("interval_days")
     return IntervalComparison(bool(d["comparable"]), d.get("reason") or "", int(days) if days is not None else None,
-                              bool(d.get("sizes_from_file")), changes)
+                              bool(d.get("sizes_from_file")), changes, bool(d.get("coarse")),
+                              bool(d.get("identity_checked", True)))

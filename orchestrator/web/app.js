@@ -80,13 +80,16 @@
       sessionStorage.setItem(KEY_STORE, entered);
     }
     if (!res.ok) {
-      let message = "", kind = null;
+      let message = "", kind = null, subject = null;
       try {
         const j = await res.json();
         message = (j.error && j.error.message) || "";
         kind = (j.error && j.error.kind) || null;
+        subject = (j.error && j.error.subject) || null;  // "earlier": the earlier film was refused, not the film
       } catch (e) { /* keep */ }
-      throw new ApiError(kind, message, res.status);
+      const err = new ApiError(kind, message, res.status);
+      err.subject = subject;
+      throw err;
     }
     return res;
   }
@@ -94,11 +97,16 @@
   // an error in the page's language: the catalogue's text for its kind, else the server's message
   function errorText(err) {
     const known = err.kind && (CATALOGUE[state.lang].error || {})[err.kind];
+    if (err.subject === "earlier") {  // the earlier film was refused, not the film: the server's own words say so
+      const same = (err.lang || state.lang) === state.lang && err.message;
+      return same ? err.message : `${t("earlier_refused")} ${known || err.message || ""}`.trim();
+    }
     if (known) return known;
     if (err.message) return err.message;
     return t("unknown_error", { status: err.status || "—" });
   }
-  const errorRecord = (e) => ({ kind: e.kind || null, message: e.message || "", status: e.status || 0, lang: state.lang });
+  const errorRecord = (e) => ({ kind: e.kind || null, message: e.message || "", status: e.status || 0, lang: state.lang,
+    subject: e.subject || null });
 
   // --- i18n ------------------------------------------------------------------------------------------
   function applyLang() {
@@ -118,6 +126,7 @@
     renderCorners();
     renderTranscript();
     renderForkBar();
+    if (state.earlierShown) renderEarlierBanner();
     if (state.active >= 0) renderOverlays(state.turns[state.active], true);
     if (state.busy) $("#busy-text").textContent = t(state.busyKey);
     renderToast();
@@ -269,7 +278,6 @@
     if (state.uploading && !example) return;
     if (!example) startLoading();
     try {
-      forgetSessions();
       const form = new FormData();
       form.append("file", blob, name);
       form.append("lang", state.lang);
@@ -279,13 +287,15 @@
       const session = await (await api("POST", "/v1/sessions", form, true)).json();
       if (sent) {  // used once: a later film is never compared with this one unless it is chosen again
         state.earlier = null;
-        $("#earlier-name").textContent = "";
+        showEarlierPicked(false);
       }
       const film = await (await api("GET", `/v1/sessions/${session.session_id}/image.png`)).blob();
+      forgetSessions();  // only now: a refused upload leaves the study on screen open
       clearToast();  // the action succeeded: an earlier error is stale
       startSession(session, URL.createObjectURL(film), name, example || null);
     } catch (e) {
-      showError(e, e.kind === "not_a_chest_film");
+      if (e.subject === "earlier") showEarlierPicked(true);  // the earlier film was refused: say so where it is chosen
+      showError(e, e.kind === "not_a_chest_film" && e.subject !== "earlier");
     } finally {
       stopLoading();
       drainQueue();
@@ -845,6 +855,7 @@
   }
 
   function selectTurn(idx) {
+    if (state.earlierShown) resetEarlier(state.filmUrl);  // a turn's overlays are drawn on this film: show it
     state.active = idx;
     document.querySelectorAll(".turn-card").forEach((c) => c.classList.toggle("active", Number(c.dataset.idx) === idx));
     renderOverlays(state.turns[idx]);
@@ -883,7 +894,8 @@
 
   function rescaleOverlays() {
     const k = screenScale();
-    document.querySelectorAll("#overlays [data-fs], #overlays [data-r]").forEach((n) => placeScaled(n, k));
+    document.querySelectorAll("#overlays [data-fs], #overlays [data-r], #earlier-overlays [data-fs]")
+      .forEach((n) => placeScaled(n, k));
   }
 
   function scaledText(text, at, fs, dx, dy, color) {
@@ -1349,6 +1361,12 @@
     const name = state.filmLabel ? exampleTitle(state.filmLabel) : state.filmName;
     body.append(el("div", "query-line", [name, (img.size || []).join("×"), sp, report.session_id]
       .filter(Boolean).join("  ·  ")));
+    const cmp = report.comparison;  // compared with an earlier film: said at the head, the rows in the table below
+    if (cmp) {
+      const days = typeof cmp.interval_days === "number" ? t("days_before", { n: cmp.interval_days }) : t("date_unknown");
+      body.append(el("div", "query-line report-comparison", cmp.comparable ? t("earlier_view", { days })
+        : `${t("earlier_view", { days })} · ${t("not_compared")}`));
+    }
     if ((report.findings || []).length) body.append(findingsTable(report.findings));
     if ((report.measurements || []).length) body.append(measurementsTable(report.measurements));
     (report.checklists || []).forEach((c) => body.append(checklistTable(c, report.lang)));
@@ -1375,6 +1393,12 @@
   }
 
   // --- an earlier film ---------------------------------------------------------------------------------
+  // the earlier film chosen for the next upload: its name, a control to remove it, and whether it was refused
+  function showEarlierPicked(refused) {
+    $("#earlier-name").textContent = state.earlier ? state.earlier.name : "";
+    $("#earlier-name").classList.toggle("refused", Boolean(state.earlier && refused));
+    $("#earlier-clear").classList.toggle("hidden", !state.earlier);
+  }
   // a session made with an earlier film: the viewer shows that film on demand, with where its findings were
   // (the comparison rows' earlier_bbox_px, in the earlier film's own frame), and this film's overlays set aside
   function comparedWithEarlier() {
@@ -1394,6 +1418,12 @@
     const b = $("#btn-earlier");
     b.dataset.i18n = key;
     b.textContent = t(key);
+  }
+  function renderEarlierBanner() {  // in the page's language, again on a switch
+    const rows = ((state.turns[0] || {}).measurements || []).filter((m) => m.kind === "interval_change");
+    const days = rows.length && typeof rows[0].interval_days === "number"
+      ? t("days_before", { n: rows[0].interval_days }) : t("date_unknown");
+    $("#earlier-banner").textContent = t("earlier_view", { days });
   }
   async function toggleEarlier() {
     if (!state.session) return;
@@ -1415,18 +1445,15 @@
       if (!Array.isArray(b) || b.length !== 4) return;
       root.append(svg("ellipse", { class: "earlier-box", cx: (b[0] + b[2]) / 2, cy: (b[1] + b[3]) / 2,
         rx: Math.max((b[2] - b[0]) / 2, 3), ry: Math.max((b[3] - b[1]) / 2, 3), "data-anchor-id": m.from || "" }));
-      const label = svg("text", { x: b[2] + 4, y: b[1], "font-size": 14 });
-      // a finding not found on the earlier film: where it would be, to look at (no size there)
-      label.textContent = m.status === "new" ? `${m.from || ""} · ${term("interval", "not_found_there")}`
-        : `${m.from || term("interval", m.status)} · ${mmText(m.earlier_mm)}`;
-      root.append(label);
+      // a finding not found on the earlier film: where it would be, to look at (no size there); the label keeps its
+      // size on screen as the film is zoomed, as the film's own labels do
+      root.append(scaledText(m.status === "new" ? `${m.from || ""} · ${term("interval", "not_found_there")}`
+        : `${m.from || term("interval", m.status)} · ${mmText(m.earlier_mm)}`, [b[2], b[1]], 13, 4, 0, "#ff9f0a"));
     });
-    const days = rows.length && typeof rows[0].interval_days === "number"
-      ? t("days_before", { n: rows[0].interval_days }) : t("date_unknown");
-    const banner = $("#earlier-banner");
-    banner.textContent = t("earlier_view", { days });
-    banner.classList.remove("hidden");
+    renderEarlierBanner();
+    $("#earlier-banner").classList.remove("hidden");
     setEarlierButton("show_current");
+    rescaleOverlays();
   }
 
   async function closeStudy() {
@@ -1465,9 +1492,14 @@
     });
     $("#earlier-input").addEventListener("change", (e) => {
       state.earlier = e.target.files[0] || null;  // kept for the next film uploaded
-      $("#earlier-name").textContent = state.earlier ? state.earlier.name : "";
+      showEarlierPicked(false);
       e.target.value = "";
     });
+    $("#earlier-clear").addEventListener("click", () => { state.earlier = null; showEarlierPicked(false); });
+    // the drop zone and the earlier film's picker open their file dialogs from the keyboard too
+    ["#dropzone", "#earlier-pick"].forEach((sel) => $(sel).addEventListener("keydown", (e) => {
+      if (e.key === "Enter" || e.key === " ") { e.preventDefault(); $(sel).querySelector("input").click(); }
+    }));
     const q = $("#question");
     q.addEventListener("keydown", (e) => {
       if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {

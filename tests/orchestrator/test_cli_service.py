@@ -305,4 +305,4 @@ def test_the_printed_turn_gives_an_earlier_films_comparison() -> None:
                               "status": "not_seen_now", "interval_days": None, "spacing_source": "estimated"}]}
     text = render_turn(turn)
     assert "[earlier film, 180 days] A1 12.0 <- 9.0 mm: larger (dicom)" in text
-    assert "[earlier film] - - <- 8.0 mm: not_seen_now (estimated)" in text
+    assert "[earlier film] - - <- 8.0 mm: not seen now (estimated)" in text

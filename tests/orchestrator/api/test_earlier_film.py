@@ -79,6 +79,8 @@ def test_the_screening_turn_compares_and_has_it_grown_is_answered(client: httpx.
     assert before["intent"] == "interval_change" and list(rows(before)) == ["A1"]
     term = client.post(f"/v1/sessions/{sid}/turns", json={"question": "what does doubling time mean?"}).json()
     assert term["intent"] == "explain_term" and "ln 2" in term["answer"]["text"]
+    value = client.post(f"/v1/sessions/{sid}/turns", json={"question": "what is the doubling time?"}).json()
+    assert value["intent"] == "interval_change" and "double in about" in value["answer"]["text"]
     again = client.get(f"/v1/sessions/{sid}/turns/3", params={"lang": "en"}).json()  # read back, another language
     assert again["intent"] == "interval_change" and "180 days" in again["answer"]["text"]
     image = client.get(f"/v1/sessions/{sid}/earlier.png")  # the earlier film, in the frame of its boxes
@@ -93,6 +95,8 @@ def test_the_screening_turn_compares_and_has_it_grown_is_answered(client: httpx.
 def test_without_an_earlier_film_it_says_how_to_give_one(client: httpx.Client, films: Path) -> None:
     session = upload(client, films, None, lang="en").json()
     assert not rows(session["turns"][0])
+    text = client.post(f"/v1/sessions/{session['session_id']}/turns", json={"question": "has A1 grown?"}).json()
+    assert "opened without an earlier film" in text["answer"]["text"] and ". Upload" in text["answer"]["text"]
     assert client.get(f"/v1/sessions/{session['session_id']}/report").json()["comparison"] is None
     missing = client.get(f"/v1/sessions/{session['session_id']}/earlier.png")
     assert missing.status_code == 404 and missing.json()["error"]["kind"] == "no_earlier_film"
@@ -110,12 +114,17 @@ def test_what_cannot_be_compared_is_refused_with_its_kind(client: httpx.Client, 
     noise.write_bytes(png_bytes(np.random.default_rng(3).random((256, 256)).astype(np.float32)))
     r = upload(client, films, noise, lang="en")
     assert r.status_code == 422 and r.json()["error"]["kind"] == "not_a_chest_film"
-    assert r.json()["error"]["message"].startswith("The earlier film: ")
+    assert r.json()["error"]["message"].startswith("The earlier film: ") and r.json()["error"]["subject"] == "earlier"
     r = upload(client, films, films / "other.dcm")
     assert r.status_code == 422 and r.json()["error"]["kind"] == "not_the_same_patient"
+    assert r.json()["error"]["subject"] == "earlier"
     assert "PHANTOM" not in r.json()["error"]["message"]
     r = upload(client, films, films / "earlier" / "image.dcm", earlier_date="2001-01-01")  # after this film's
     assert r.status_code == 422 and r.json()["error"]["kind"] == "invalid_date"
+    r = upload(client, films, films / "image.dcm")  # the film as its own earlier film
+    assert r.status_code == 422 and r.json()["error"]["kind"] == "same_film"
+    r = upload(client, films, films / "earlier" / "image.dcm", study_date="2099-01-01")  # a film of the future
+    assert r.status_code == 422 and r.json()["error"]["kind"] == "invalid_date" and "2099" not in r.text
     r = upload(client, films, films / "earlier" / "image.dcm", study_date="31/12/2000")
     assert r.status_code == 422 and r.json()["error"]["kind"] == "invalid_date"
     assert "31/12" not in r.json()["error"]["message"]

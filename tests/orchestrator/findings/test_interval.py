@@ -98,7 +98,7 @@ def test_doubling_time_needs_an_interval_and_growth() -> None:
 
 
 def _dicom_source(patient: str, date: str) -> SourceRecord:
-    ref = DicomReference("1.2", "1.2.3", "1.2.4", "1.2.5", 10, 10, "DX",
+    ref = DicomReference("1.2", f"1.2.3.{date}", "1.2.4", "1.2.5", 10, 10, "DX",
                          header=(("PatientID", patient), ("StudyDate", date)))
     return SourceRecord("dicom", ref)
 
@@ -156,3 +156,50 @@ def test_a_new_finding_says_where_to_look_on_the_earlier_film() -> None:
     x0, y0, x1, y1 = c.earlier_bbox_px
     f1 = film().findings[0]
     assert (x0 + x1) / 2 == pytest.approx(f1.center_px[0] + 14.0) and (y0 + y1) / 2 == pytest.approx(f1.center_px[1] - 9.0)
+
+
+def test_a_change_is_never_called_where_its_own_range_allows_none() -> None:
+    """12 vs 10 mm is past 2 mm and 15%, but not past a 10% error either way: no change called, no doubling time."""
+    c = compare_films(film(f1_mm=12.0), film(f1_mm=10.0), 180).change_of("F1")
+    assert c is not None and c.status == "no_measurable_change" and c.doubling_days is None
+    grown = compare_films(film(f1_mm=12.0), film(f1_mm=9.0), 180).change_of("F1")
+    assert grown is not None and grown.status == "larger" and grown.doubling_range[1] is not None  # type: ignore[index]
+
+
+def test_what_the_answer_says_of_coarse_films_unchecked_identity_and_the_same_day() -> None:
+    from orchestrator.dialogue.anchors import screening_registry
+    from orchestrator.dialogue.interval_answer import interval_section
+
+    now = film()
+    reg = screening_registry(now)
+    sec, _ = interval_section(compare_films(now, film(f1_mm=9.0), 0, coarse=True, identity_checked=False), reg, "en")
+    assert "taken the same day" in sec["text"] and "too coarse for the lesion reader" in sec["text"]
+    assert "could not check that they are the same patient" in sec["text"]
+    zh, _ = interval_section(compare_films(now, film(f1_mm=9.0), 30), reg, "zh")
+    assert "相隔30天" in zh["text"] and "无法核对" not in zh["text"] and "像素较粗" not in zh["text"]
+
+
+def test_a_film_is_not_its_own_earlier_film_and_dates_are_plausible() -> None:
+    import datetime
+
+    from orchestrator.dialogue.earlier import SameFilmError, check_not_the_same_film
+
+    with pytest.raises(SameFilmError):
+        check_not_the_same_film(b"abc", b"abc", None, None)
+    with pytest.raises(SameFilmError):
+        check_not_the_same_film(b"abc", b"abd", _dicom_source("P1", "20260301"), _dicom_source("P2", "20260301"))
+    for bad in ("2099-01-01", "1800-01-01", (datetime.date.today() + datetime.timedelta(days=3)).isoformat()):
+        with pytest.raises(InvalidDateError):
+            study_day(bad)
+    assert study_day(datetime.date.today().isoformat()) == datetime.date.today()
+
+
+def test_another_birth_date_is_another_patient() -> None:
+    ref = DicomReference("1.2", "1.2.9", "1.2.4", "1.2.5", 10, 10, "DX",
+                         header=(("PatientID", "P1"), ("PatientBirthDate", "19600101")))
+    other = DicomReference("1.2", "1.2.8", "1.2.6", "1.2.7", 10, 10, "DX",
+                           header=(("PatientID", "P1"), ("PatientBirthDate", "19700101")))
+    with pytest.raises(NotSamePatientError):
+        check_same_patient(SourceRecord("dicom", ref), SourceRecord("dicom", other))
+    assert check_same_patient(SourceRecord("dicom", ref), SourceRecord("dicom", ref)) is True
+    assert check_same_patient(SourceRecord("png"), SourceRecord("dicom", ref)) is False

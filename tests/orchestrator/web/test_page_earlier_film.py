@@ -57,3 +57,35 @@ def test_earlier_film_compared_on_the_page(browser: object, service: Service, ca
     page.screenshot(path=str(ARTIFACTS / "earlier-film.png"))
     assert not errors, errors
     page.close()
+
+
+def test_a_refused_earlier_film_is_said_so_and_leaves_the_open_study(browser: object, service: Service, catalogue: dict,
+                                                                    tmp_path: Path) -> None:
+    """An earlier film that is no chest film: the upload is refused, the message says it was the earlier film, the
+    study on screen stays open (its questions still answered), and the earlier film can be removed."""
+    import numpy as np
+
+    from encoder.phantom import generate_case, scenario_spec
+    from loadtests.film_corpus import png_bytes
+
+    generate_case(7, scenario_spec()).write(tmp_path)
+    noise = tmp_path / "noise.png"
+    noise.write_bytes(png_bytes(np.random.default_rng(5).random((256, 256)).astype(np.float32)))
+    page = browser.new_page(viewport={"width": 1440, "height": 900})  # type: ignore[attr-defined]
+    page.goto(service.url + "/")
+    page.wait_for_selector("#health.ok", timeout=20_000)
+    page.set_input_files("#file-input", str(tmp_path / "image.dcm"))
+    page.wait_for_selector(".turn-card[data-turn='1']", timeout=60_000)
+    page.set_input_files("#earlier-input", str(noise))
+    page.set_input_files("#file-input", str(tmp_path / "image.png"))
+    page.wait_for_selector("#earlier-name.refused", timeout=60_000)
+    shown = page.locator("#toast").inner_text()
+    lang = page.evaluate("window.hilum.state.lang")
+    assert ("The earlier film" in shown) if lang == "en" else ("以前的片子" in shown)
+    page.fill("#question", "how big is it?")  # the study on screen is still open
+    page.press("#question", "Enter")
+    page.wait_for_selector(".turn-card[data-turn='2']", timeout=60_000)
+    page.click("#earlier-clear")
+    assert page.locator("#earlier-name").inner_text() == "" and page.evaluate("window.hilum.state.earlier") is None
+    page.close()
+
