@@ -19,6 +19,8 @@ from orchestrator.dialogue.parser import parse
     "is the right lung nodule stable?", "has the mass remained stable?", "这个结节稳定吗", "结节有无变化",
     "What was its size on the prior?", "how big was the nodule before?", "is the right middle lobe nodule larger than "
     "before?", "what changed?", "Did the opacity in the left lower lobe resolve?", "倍增时间是多少?", "炎症吸收了吗",
+    "has A1 grown?", "has the right middle lobe nodule grown?", "did it get bigger?", "is A2 new?", "A1以前多大",
+    "增大了吗", "any new lesions?", "has anything resolved?", "相隔多久", "右肺中叶结节比上次大了吗", "A1 增大了吗",
 ])
 def test_a_change_over_time_needs_an_earlier_film(question: str, ask: Callable[..., Any]) -> None:
     q = parse(question)
@@ -120,3 +122,9 @@ def test_a_disease_without_a_checklist_says_so_before_the_one_shown(ask: Callabl
     assert turn.answer.sections[0]["kind"] == "no_checklist" and "no sign checklist for metastases" in turn.answer.text
     assert "本系统没有转移瘤的征象清单" in ask("结节是不是转移瘤", lang="zh").answer.text
     assert parse("右肺结节病灶边缘规则吗").unlisted_disease is None  # 结节病灶 is a nodular lesion, not sarcoidosis
+
+
+@pytest.mark.parametrize("question", ["is the heart enlarged?", "心影增大了吗?我看着有点大",
+                                      "How much bigger is the LLL lesion than the RML one?", "is it calcified?"])
+def test_a_question_of_this_film_is_not_a_change_over_time(question: str) -> None:
+    assert not parse(question).needs_prior

@@ -139,3 +139,25 @@ def test_refused_upload_shows_why(browser: object, service: Service, tmp_path: P
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "refused-upload.png"))
     page.close()
+
+
+def test_a_phone_sized_screen_shows_the_film_in_one_column(browser: object, service: Service, phantom_dir: Path) -> None:
+    """390 x 844: the viewer had no width (three fixed columns) and the page scrolled sideways; now one column, the
+    film first, its width the screen's, the header's buttons reachable."""
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # type: ignore[attr-defined]
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(service.url + "/")
+    page.wait_for_selector("#health.ok", timeout=20_000)
+    page.set_input_files("#file-input", str(phantom_dir / "image.dcm"))
+    page.wait_for_selector(".turn-card[data-turn='1']", timeout=60_000)
+    viewer = page.locator("#viewer").bounding_box()
+    assert viewer is not None and viewer["width"] >= 380 and viewer["height"] >= 280
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.click("#btn-report")  # reachable, and its dialog fits the screen
+    box = page.locator("#report-dialog").bounding_box()
+    assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "phone.png"))
+    assert not errors, errors
+    page.close()
