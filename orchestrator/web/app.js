@@ -402,6 +402,8 @@
       renderTranscript();
       selectTurn(state.turns.length - 1);
       renderMeta();
+      // a question asked in the other language is answered in it; the page shows it in its own too
+      if (turn.lang && turn.lang !== state.lang) showTurnsIn(state.lang);
     } catch (e) {
       state.inflight = null;
       state.log.push({ type: "error", ...errorRecord(e) });
@@ -685,6 +687,10 @@
       card.append(note);
     }
     card.addEventListener("click", () => selectTurn(idx));
+    card.tabIndex = 0;  // an earlier turn is chosen from the keyboard too (its overlays drawn)
+    card.addEventListener("keydown", (e) => {
+      if ((e.key === "Enter" || e.key === " ") && e.target === card) { e.preventDefault(); selectTurn(idx); }
+    });
     return card;
   }
 
@@ -1418,6 +1424,7 @@
     const b = $("#btn-earlier");
     b.dataset.i18n = key;
     b.textContent = t(key);
+    b.setAttribute("aria-pressed", key === "show_current" ? "true" : "false");
   }
   function renderEarlierBanner() {  // in the page's language, again on a switch
     const rows = ((state.turns[0] || {}).measurements || []).filter((m) => m.kind === "interval_change");

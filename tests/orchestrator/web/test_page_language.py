@@ -322,3 +322,20 @@ def test_choosing_in_the_which_one_box_answers_the_question_asked(browser: objec
     assert [m["of"] for m in sizes if m["kind"] == "diameter"] == [chosen]
     assert not errors, errors
     page.close()  # type: ignore[attr-defined]
+
+
+def test_a_question_in_the_other_language_is_shown_in_the_pages(browser: object, service: Service) -> None:
+    """A Chinese question on the English page is answered in Chinese and shown in English too, at once (it showed
+    only 'Answered in Chinese: show the original text' until the language was switched twice)."""
+    page, errors = open_page(browser, service, "en")
+    load_scenario_example(page)
+    page.fill("#question", "右肺中叶那个结节有多大?")
+    page.press("#question", "Enter")
+    card = page.locator(".turn-card[data-turn='2']")
+    card.wait_for(timeout=TIMEOUT)
+    page.wait_for_function("() => /\\d+(\\.\\d+)? mm/.test(document.querySelector(\".turn-card[data-turn='2']\")"
+                           ".innerText) && /[a-z]{4}/.test(document.querySelector(\".turn-card[data-turn='2'] .section\")"
+                           ".innerText)", timeout=TIMEOUT)
+    assert page.evaluate("window.hilum.state.turns[1].lang") == "en"
+    assert not errors, errors
+    page.close()
