@@ -5,7 +5,8 @@ this module checks what the uploads say about each other first:
 
 - **the same patient**: when both are DICOM files naming a Patient ID, the IDs must agree, and so must the birth
   date and sex where both name them (``NotSamePatientError``, never saying any of them); films without an ID (PNG,
-  JPEG, a de-identified export) are the caller's word, and the answers say that it could not be checked;
+  JPEG, a de-identified export, a header Hilum de-identified on upload) are the caller's word, and the answers say
+  that it could not be checked;
 - **not the same image**: the film uploaded again as its own earlier film (the same bytes, or the same SOP
   Instance UID) is refused (``SameFilmError``);
 - **the interval**: each film's date is the one given with the upload (``study_date`` / ``earlier_date``,
@@ -65,7 +66,10 @@ def _dicom_day(source: SourceRecord | None) -> datetime.date | None:
 
 def check_same_patient(current: SourceRecord | None, earlier: SourceRecord | None) -> bool:
     """Raises when the two files name different patients; True when both name the same one (checked), False when
-    either names none (the caller's word)."""
+    either names none, or its header was de-identified (``HILUM_DEIDENTIFY``: every film's ID is then the same dummy,
+    which proves nothing): the caller's word."""
+    if any(_header(s, "PatientIdentityRemoved").upper() == "YES" for s in (current, earlier)):
+        return False
     for keyword, what in (("PatientID", "Patient ID"), ("PatientBirthDate", "birth date"), ("PatientSex", "sex")):
         a, b = _header(current, keyword), _header(earlier, keyword)
         if a and b and a != b:

@@ -203,3 +203,7 @@ def test_another_birth_date_is_another_patient() -> None:
         check_same_patient(SourceRecord("dicom", ref), SourceRecord("dicom", other))
     assert check_same_patient(SourceRecord("dicom", ref), SourceRecord("dicom", ref)) is True
     assert check_same_patient(SourceRecord("png"), SourceRecord("dicom", ref)) is False
+    # de-identified on upload (HILUM_DEIDENTIFY): every film's ID is the same dummy, which proves nothing
+    anon = DicomReference("1.2", "1.2.10", "1.2.4", "1.2.5", 10, 10, "DX",
+                          header=(("PatientID", "ANONYMIZED"), ("PatientIdentityRemoved", "YES")))
+    assert check_same_patient(SourceRecord("dicom", anon), SourceRecord("dicom", anon)) is False
