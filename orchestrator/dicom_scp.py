@@ -168,8 +168,10 @@ class DicomNode:
         if before is not None:
             try:
                 return engine.create_session(data, filename=None, tenant=tenant, earlier=before[1])
-            except InputError as exc:  # the film on its own (refused again, with its own reason, if it is the film)
-                log.info("the earlier film was not compared (%s)", exc.kind)
+            except InputError as exc:
+                if exc.subject != "earlier":  # the film itself refused: said as for any film
+                    raise
+                log.info("the earlier film was not compared (%s): the film on its own", exc.kind)
         return engine.create_session(data, filename=None, tenant=tenant)
 
     def store(self, data: bytes, tenant: str, calling: str = "") -> int | Dataset:

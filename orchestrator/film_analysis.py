@@ -54,6 +54,7 @@ class FilmAnalysis:
     # the facts' canonical JSON (the session's film record and the narrator's prompt prefix), made here so that
     # a worker process, not the server's, pays for it (start_session 6.5 -> 1.0 ms in the server: BENCHMARKS.md)
     facts_json: str = ""
+    fine_pixels: bool = False  # the upload's pixels are fine enough for the lesion reader (its sizes, where it read)
 
 
 class Analyser(Protocol):
@@ -81,6 +82,7 @@ class FilmAnalyser:
         encode, analyse. Raises InputError subclasses, NotAChestFilmError among them."""
         from orchestrator.film_gate import check_film
         from orchestrator.findings import analyse, estimate_spacing, lesion_heatmap
+        from orchestrator.findings.lesion_reading import reader_applies
         from orchestrator.imaging import decode_upload
         from orchestrator.narration.prompt import canonical_json
 
@@ -95,8 +97,10 @@ class FilmAnalyser:
         facts = timed("findings", timings, analyse, maps, spacing, check, self.entropy_max)
         if self.reader is not None and facts.findings:
             facts = timed("read", timings, self._read_lesions, film, facts)
+        fine = self.reader is not None and reader_applies(film.original_mm_per_px,
+                                                          self.settings.lesion_reader_max_mm_per_px)
         return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, self._kept_reference(film.dicom_reference)),
-                            film.frame, lesion_heatmap(facts, maps.lesion), canonical_json(to_jsonable(facts)))
+                            film.frame, lesion_heatmap(facts, maps.lesion), canonical_json(to_jsonable(facts)), fine)
 
     def _read_lesions(self, film: DecodedFilm, facts: ImageFacts) -> ImageFacts:
         """The focal findings' margins read on the upload's own pixels, all in one reader call

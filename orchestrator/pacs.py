@@ -247,9 +247,6 @@ def select_films(items: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], lis
 
 # a QIDO-RS match value with these matches more than itself (wildcards, a value list): never sent as a patient ID
 _QIDO_SPECIAL = re.compile(r"[*?\\,]")
-# what Hilum refuses of an earlier film (the film itself is then pulled without it)
-EARLIER_REFUSALS = frozenset({"not_a_chest_film", "not_the_same_patient", "invalid_date", "corrupt_image",
-                              "unsupported_media", "too_large"})
 
 
 def earlier_film(pacs: DicomWebClient, study_uid: str, patient: str = "", date: str = "") -> tuple[str, bytes] | None:
@@ -280,16 +277,24 @@ def earlier_film(pacs: DicomWebClient, study_uid: str, patient: str = "", date: 
 def upload_film(hilum: httpx.Client, data: bytes, lang: str | None, earlier: bytes | None = None
                 ) -> tuple[httpx.Response, str | None]:
     """``POST /v1/sessions`` with the film, and its earlier film where one is given: (Hilum's answer, why the earlier
-    film was not compared). An earlier film Hilum refuses (``EARLIER_REFUSALS``) leaves the film uploaded on its own."""
+    film was not compared). An earlier film Hilum refuses (its error's ``subject`` is ``earlier``) leaves the film
+    uploaded on its own."""
     files = {"file": ("film.dcm", data, "application/dicom")}
     form = {"lang": lang} if lang else {}
     if earlier is None:
         return hilum.post("/v1/sessions", files=files, data=form), None
     r = hilum.post("/v1/sessions", files={**files, "earlier": ("earlier.dcm", earlier, "application/dicom")},
                    data=form)
-    if r.status_code == 422 and _hilum_error(r) in EARLIER_REFUSALS:
+    if r.status_code >= 400 and _error_subject(r) == "earlier":
         return hilum.post("/v1/sessions", files=files, data=form), _hilum_error(r)
     return r, None
+
+
+def _error_subject(response: httpx.Response) -> str | None:
+    try:
+        return response.json()["error"].get("subject")
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
 
 
 def pull_study(pacs: DicomWebClient, hilum: httpx.Client, study_uid: str, lang: str | None = None,

@@ -389,10 +389,13 @@ def compose_screen(ctx: Context) -> Composition:
     warnings = film_warnings(ctx)
     film_note = section("film_check", ctx.t("片子", "Film"), "".join(warnings) if ctx.zh else " ".join(warnings)) \
         if warnings else None
-    for extra in (_normal_statement(ctx), film_note, spacing_note(ctx), disclaimer(ctx)):
+    # an earlier film uploaded with this one: the comparison, before the closing "not a diagnosis" line
+    interval, rows = (interval_section(ctx.interval, ctx.registry, ctx.lang)
+                      if ctx.interval is not None and not screen_scoped(ctx.query) else (None, ()))
+    for extra in (_normal_statement(ctx), film_note, spacing_note(ctx), interval, disclaimer(ctx)):
         if extra:
             sections.append(extra)
-    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
+    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs), measurements=rows,
                        referenced=tuple(a.id for a in ctx.subjects + ctx.anatomy))
 
 
@@ -1272,11 +1275,4 @@ def compose_withheld(ctx: Context) -> Composition:
 
 
 def compose(ctx: Context) -> Composition:
-    out = COMPOSERS.get(ctx.query.intent, compose_out_of_scope)(ctx)
-    if ctx.query.intent == "screen" and ctx.interval is not None and not screen_scoped(ctx.query):
-        sec, rows = interval_section(ctx.interval, ctx.registry, ctx.lang)  # the comparison with every screening,
-        # before the closing "not a diagnosis" line, which speaks for it too
-        at = next((i for i, s in enumerate(out.sections) if s.get("kind") == "disclaimer"), len(out.sections))
-        out = dataclasses.replace(out, sections=out.sections[:at] + (sec,) + out.sections[at:],
-                                  measurements=out.measurements + rows)
-    return out
+    return COMPOSERS.get(ctx.query.intent, compose_out_of_scope)(ctx)

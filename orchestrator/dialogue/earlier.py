@@ -19,9 +19,14 @@ from __future__ import annotations
 
 import datetime
 import re
+from typing import TYPE_CHECKING
 
 from orchestrator.dialogue.session import SourceRecord
 from orchestrator.errors import InputError, InvalidDateError, NotSamePatientError
+from orchestrator.findings.interval import IntervalComparison, compare_films
+
+if TYPE_CHECKING:
+    from orchestrator.film_analysis import FilmAnalysis
 
 _DATE = re.compile(r"(\d{4})-?(\d{2})-?(\d{2})")
 EARLIEST = datetime.date(1900, 1, 1)
@@ -94,6 +99,19 @@ def interval_days(current: SourceRecord | None, earlier: SourceRecord | None, st
     if now is None or then is None:
         return None
     if then > now:
-        raise InvalidDateError("the earlier film's date is after this film's: upload the later film as the film "
+        exc = InvalidDateError("the earlier film's date is after this film's: upload the later film as the film "
                                "and the earlier one as the earlier film")
+        exc.subject = "earlier"  # the pair's order, which the earlier film's date set: as any refusal of it
+        raise exc
     return (now - then).days
+
+
+def compare_with_earlier(film: FilmAnalysis, before: FilmAnalysis, data: bytes, earlier: bytes,
+                         study_date: str | None = None, earlier_date: str | None = None) -> IntervalComparison:
+    """The two uploads checked against each other (above), then their findings compared
+    (``orchestrator.findings.interval``): sizes are coarse unless the lesion reader could read both films."""
+    check_not_the_same_film(data, earlier, film.source, before.source)
+    checked = check_same_patient(film.source, before.source)
+    days = interval_days(film.source, before.source, study_date, earlier_date)
+    return compare_films(film.facts, before.facts, days, coarse=not (film.fine_pixels and before.fine_pixels),
+                         identity_checked=checked)

@@ -15,7 +15,6 @@ the encoder, the narrator, the observer and the session store.
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from collections.abc import Generator, Iterable, Iterator
@@ -25,12 +24,7 @@ from typing import Any
 
 from orchestrator.dialogue import anchors as anc
 from orchestrator.dialogue import composer as comp
-from orchestrator.dialogue.earlier import (
-    check_not_the_same_film,
-    check_same_patient,
-    interval_days,
-    study_day,
-)
+from orchestrator.dialogue.earlier import compare_with_earlier, study_day
 from orchestrator.dialogue.interval_answer import INTENT as INTERVAL_INTENT
 from orchestrator.dialogue.overlays import turn_overlays
 from orchestrator.dialogue.parser import Query, language_neutral, parse
@@ -58,7 +52,7 @@ from orchestrator.errors import (
 )
 from orchestrator.facts import ImageFacts, PixelSpacing, to_jsonable
 from orchestrator.film_analysis import Analyser, FilmAnalyser, FilmAnalysis, timed
-from orchestrator.findings.interval import IntervalComparison, compare_films
+from orchestrator.findings.interval import IntervalComparison
 from orchestrator.narration.base import ComposerNarrator, NarrationRequest, NarrationResult, Narrator
 from orchestrator.narration.prompt import canonical_json
 from orchestrator.observer import EngineObserver, NullObserver, ObservedStore
@@ -67,8 +61,6 @@ from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
 NEEDS_SUBJECT = frozenset({"describe_margin", "density", "size", "locate", "measure_relation", "compare"})
-DOUBLING_TIME_TERM = "glossary:volume_doubling_time"  # asked with an earlier film: its value ("what is the doubling
-_ASKS_MEANING = re.compile(r"\bmean|\bdefin|意思|定义|含义", re.I)  # time?"), unless its meaning is asked
 UNSIDED_ANATOMY = frozenset({"heart", "mediastinum", "trachea", "retrocardiac"})
 _ANATOMY_ALIASES = MappingProxyType({"costophrenic_angle": "costophrenic"})
 
@@ -301,11 +293,7 @@ class DialogueEngine:
                 t0 = time.perf_counter()
                 before = self._analyse_earlier(earlier, earlier_filename, session_lang(lang))
                 timings["earlier"] = round(time.perf_counter() - t0, 6)
-                check_not_the_same_film(data, earlier, film.source, before.source)
-                checked = check_same_patient(film.source, before.source)
-                days = interval_days(film.source, before.source, study_date, earlier_date)
-                coarse = max(self._pixel_mm(film), self._pixel_mm(before)) > self.settings.lesion_reader_max_mm_per_px
-                interval = compare_films(film.facts, before.facts, days, coarse=coarse, identity_checked=checked)
+                interval = compare_with_earlier(film, before, data, earlier, study_date, earlier_date)
                 earlier_png = before.display_png
         except Exception as exc:
             self.observer.error(getattr(exc, "kind", type(exc).__name__))
@@ -314,12 +302,6 @@ class DialogueEngine:
                                   source=film.source, frame=film.frame, heatmap_png=film.heatmap_png,
                                   facts_json=film.facts_json, interval=interval,
                                   earlier_png=earlier_png)  # no filename (PHI)
-
-    @staticmethod
-    def _pixel_mm(film: FilmAnalysis) -> float:
-        """The upload's own pixel size (the working image's over the frame's scale): what decides the lesion reader."""
-        scale = film.frame.scale if film.frame is not None and film.frame.scale > 0 else 1.0
-        return float(film.facts.spacing.row_mm) / scale
 
     def _analyse_earlier(self, data: bytes, filename: str | None, lang: str) -> FilmAnalysis:
         """The earlier film's analysis; what refuses it says it is the earlier film that was refused."""
@@ -620,9 +602,8 @@ class DialogueEngine:
         # the one asked for
         lang = query.answer_lang or (state.lang if query.foreign or language_neutral(question) else query.lang)
         query = looked_for(query, state.registry)
-        asks_value = query.term == DOUBLING_TIME_TERM and not _ASKS_MEANING.search(question)
-        if state.interval is not None and (query.needs_prior or asks_value):
-            query = replace(query, intent=INTERVAL_INTENT)  # "has it grown?" / "what is the doubling time?": answered
+        if query.needs_prior and state.interval is not None:  # "has it grown?" with an earlier film to answer it
+            query = replace(query, intent=INTERVAL_INTENT)
         reg, anatomy = _resolve_anatomy(state.registry, state.facts, query, turn_no)
         if query.intent == "screen":
             anatomy = tuple(a for a in reg.anchors if a.kind in ("anatomy", "point") and a.created_turn == 1)

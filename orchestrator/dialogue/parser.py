@@ -1216,6 +1216,10 @@ _NEEDS_PRIOR = re.compile(
     r"[和跟与]之前比|比之前|比以前|[和跟与]以前比|对比以前|和老片")
 
 
+CHANGE_TERM = GLOSSARY_PREFIX + "volume_doubling_time"  # a term whose value is a change over time
+_ASKS_MEANING = re.compile(r"\bmean|\bdefin|意思|定义|含义", re.I)
+
+
 def find_glossary_term(text: str, vocab: Vocabulary) -> str | None:
     """The glossary word named in the text (longest name wins), as ``GLOSSARY_PREFIX + id``."""
     term_id = _longest_named(text, vocab.index.glossary_names)
@@ -2082,7 +2086,10 @@ def _not_on_this_film(intent: str, by_fallback: bool, asked: str, scores: dict[s
     out-of-scope ask ("does he need surgery?") stays out of scope. ``asked``: the question's first question
     (``first_question``), so that a change over time said after it asks nothing ("Heart size ok吗?病人新出现杂音").
     -> (intent, signs, needs_prior)"""
-    needs_prior = intent != "explain_term" and bool(_NEEDS_PRIOR.search(asked))
+    # "what is the doubling time?" asks a change's value (an earlier film answers it); "what does doubling time mean?"
+    # the term's meaning
+    value_asked = CHANGE_TERM in (features["term"], features["glossary"]) and not _ASKS_MEANING.search(asked)
+    needs_prior = (intent != "explain_term" or value_asked) and bool(_NEEDS_PRIOR.search(asked))
     if needs_prior:
         return "out_of_scope", signs, True
     term = features["term"]
