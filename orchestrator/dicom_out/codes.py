@@ -108,6 +108,25 @@ INDETERMINATE = coded(codes.SCT.Indeterminate)
 DETECTION = private("device-detect", "Lesion candidate detected by the device")
 STATUS: dict[str, CodedConcept] = {"yes": PRESENT, "no": ABSENT, "uncertain": INDETERMINATE}
 
+# --- against an earlier film of the same chest (``report["comparison"]``) ------------------------------
+# per finding: a qualitative difference from CID 6134 (Chest Qualitative Temporal Difference Type; "New finding" from
+# CID 6002, the same concept for a lesion the earlier film did not show) and the difference in size from CID 6133
+# (Chest Quantitative Temporal Difference Type); the film: whether a comparison was made and the interval in days
+QUALITATIVE_DIFFERENCE = coded(codes.DCM.QualitativeDifference)  # DCM 111049
+CHANGES: dict[str, CodedConcept] = {
+    "larger": coded(codes.SCT.IncreaseInSize),  # SCT 15454001
+    "smaller": coded(codes.SCT.DecreaseInSize),  # SCT 19776001
+    "no_measurable_change": coded(codes.SCT.NoSignificantChangesInTheFinding),  # SCT 129723006
+    "new": coded(codes.SCT.NewFinding),  # SCT 129721008
+}
+SIZE_DIFFERENCE = coded(codes.SCT.FindingOfDifferenceInSize)  # SCT 442714003
+# no standard concept names a volume doubling time; private, as the gap to the hilum is
+DOUBLING_TIME = private("doubling-time", "Volume doubling time (sphere, steady growth)")
+COMPARED_WITH_PRIOR = coded(codes.DCM.ComparisonWithPriorStudyDone)  # DCM 122140
+YES, NO = coded(codes.SCT.Yes), coded(codes.SCT.No)
+INTERVAL = coded(codes.SCT.Interval)  # SCT 385673002
+DAY = CodedConcept("d", "UCUM", "day")
+
 # --- text items -------------------------------------------------------------------------------
 QUALITATIVE_EVALUATIONS = CodedConcept("C0034375", "UMLS", "Qualitative Evaluations")
 QUESTION = private("question", "Question asked of the device")

@@ -9,8 +9,13 @@ Finding"), margin, shape, density, calcification, cavity and the checklist signs
 One image-level group (TID 1501) holds the measurements the dialogue made between anchors (with
 their two points as SCOORD) and the checklist signs about the film. A Qualitative Evaluations
 container holds the text: every turn's question and answer, the spacing note, the source note and
-the disclaimer. The observer is a device (Hilum), never a person; the document is complete and
-not verified.
+the disclaimer. A session made with an earlier film of the same chest adds what the comparison
+established (``report["comparison"]``): per finding its qualitative difference (CID 6134: increase or
+decrease in size, no significant change; "new finding" for one the earlier film did not show), the
+difference in size in mm (CID 6133) and the volume doubling time where one was given; on the film,
+whether a comparison was made and the interval in days. A pair whose sizes the answers do not compare
+(read as a strand or a consolidation on either film) carries no difference. The observer is a device
+(Hilum), never a person; the document is complete and not verified.
 """
 
 from __future__ import annotations
@@ -103,6 +108,31 @@ def _finding_evaluations(f: dict[str, Any]) -> list[QualitativeEvaluation]:
     return out
 
 
+def _comparison(content: SessionContent) -> dict[str, Any] | None:
+    """The comparison with an earlier film, where one was made (None: no earlier film, or one that could not be
+    compared with this film)."""
+    comparison = content.report.get("comparison")
+    return comparison if isinstance(comparison, dict) and comparison.get("comparable") else None
+
+
+def _change_of(content: SessionContent, finding_id: Any) -> dict[str, Any] | None:
+    comparison = _comparison(content) or {}
+    return next((ch for ch in comparison.get("changes") or () if ch.get("finding_id") == finding_id), None)
+
+
+def _change_items(change: dict[str, Any] | None, method: CodedConcept
+                  ) -> tuple[list[Measurement], list[QualitativeEvaluation]]:
+    """What the comparison says of one finding, as the answers say it: a difference only where it was measured."""
+    if change is None or change.get("status") not in c.CHANGES:
+        return [], []
+    evaluations = [QualitativeEvaluation(c.QUALITATIVE_DIFFERENCE, c.CHANGES[str(change["status"])])]
+    measurements = [m for m in (
+        _mm(c.SIZE_DIFFERENCE, change.get("change_mm"), method) if change.get("status") != "new" else None,
+        _mm(c.DOUBLING_TIME, change.get("doubling_days"), method, c.DAY),
+    ) if m is not None]
+    return measurements, evaluations
+
+
 def _finding_group(content: SessionContent, f: dict[str, Any], source: SourceImage, method: CodedConcept,
                    checklists: list[dict[str, Any]], ontology: Ontology
                    ) -> hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations | None:
@@ -119,6 +149,9 @@ def _finding_group(content: SessionContent, f: dict[str, Any], source: SourceIma
         Measurement(name=c.PROBABILITY, value=round(float(f.get("confidence", 0.0)), 3), unit=c.UNITY),
     ]
     evaluations = _finding_evaluations(f)
+    change_measurements, change_evaluations = _change_items(_change_of(content, f.get("id")), method)
+    measurements += change_measurements
+    evaluations += change_evaluations
     for checklist in checklists:
         if checklist.get("subject_anchor_id") == f.get("anchor_id"):
             evaluations += _checklist_evaluations(checklist, ontology)
@@ -148,6 +181,11 @@ def _image_group(content: SessionContent, source: SourceImage, method: CodedConc
         measurements.append(Measurement(name=name, value=round(float(m["mm"]), 2), unit=c.MM, method=method,
                                         referenced_coordinates=[coords]))
     evaluations = []
+    if content.report.get("comparison") is not None:  # an earlier film came with this one
+        comparison = _comparison(content)
+        evaluations.append(QualitativeEvaluation(c.COMPARED_WITH_PRIOR, c.YES if comparison else c.NO))
+        if comparison and comparison.get("interval_days") is not None:
+            measurements.append(Measurement(name=c.INTERVAL, value=int(comparison["interval_days"]), unit=c.DAY))
     if not content.localisable:
         evaluations.append(QualitativeEvaluation(c.DETECTION, c.INDETERMINATE))
     elif n_findings == 0:

@@ -161,3 +161,85 @@ def test_a_reading_the_answers_do_not_state_is_left_out_of_the_report() -> None:
     names = [e.name for e in _finding_evaluations(hedged)]
     assert c.MARGIN not in names and c.CALCIFICATION not in names
     assert c.HOMOGENEITY in names and c.CAVITATION in names and c.SHAPE in names
+
+
+@pytest.fixture(scope="module")
+def paired(engine: object, film_dcm: bytes, tmp_path_factory: pytest.TempPathFactory) -> tuple[Case, bytes]:
+    """A session over the resampled SCENARIO film made with the same chest's film of 180 days before (the phantom's
+    ``earlier_film``: its own positioning, the round nodule at 0.75 of its size), and its report's SR."""
+    from encoder.phantom import earlier_film, generate_case, scenario_spec
+    from encoder.phantom.writer import write_dicom
+    from orchestrator.dicom_out.content import session_content
+    from orchestrator.dicom_out.objects import DicomObjects
+
+    out = tmp_path_factory.mktemp("sr-earlier") / "earlier.dcm"
+    write_dicom(earlier_film(generate_case(7, scenario_spec()), days=180, scale=0.75), out)
+    view = engine.create_session(film_dcm, filename="film.dcm", lang="en",  # type: ignore[attr-defined]
+                                 earlier=out.read_bytes(), earlier_filename="earlier.dcm")
+    content = session_content(engine, view.session_id, "default")
+    case = Case(content, DicomObjects.source(content), [t.to_dict() for t in view.turns])
+    return case, encode(build_sr(case.content, case.source, load_ontology()))
+
+
+def test_the_comparison_with_an_earlier_film_is_coded_as_the_answers_state_it(paired: tuple[Case, bytes],
+                                                                               tmp_path: Path) -> None:
+    """Each finding's qualitative difference (CID 6134) and size difference (CID 6133) where the answers compared its
+    size, its doubling time where one was given, none where they did not; the film: compared, and the interval."""
+    case, data = paired
+    assert dciodvfy(data, tmp_path).errors == []
+    comparison = case.content.report["comparison"]
+    assert comparison["comparable"] and comparison["interval_days"] == 180
+    sr = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(io.BytesIO(data)))
+    groups = sr.content.get_planar_roi_measurement_groups()
+    findings = case.content.report["findings"]
+    assert len(groups) == len(findings) >= 1
+    statuses = set()
+    for f, g in zip(findings, groups, strict=True):
+        change = next(ch for ch in comparison["changes"] if ch["finding_id"] == f["id"])
+        statuses.add(change["status"])
+        differences = g.get_qualitative_evaluations(name=c.QUALITATIVE_DIFFERENCE)
+        sizes = g.get_measurements(name=c.SIZE_DIFFERENCE)
+        doubling = g.get_measurements(name=c.DOUBLING_TIME)
+        if change["status"] in c.CHANGES:
+            assert [e.value for e in differences] == [c.CHANGES[change["status"]]]
+        else:  # seen on both films, sizes not compared: nothing coded as a difference
+            assert differences == [] and sizes == [] and doubling == []
+        if change["status"] in ("larger", "smaller", "no_measurable_change"):
+            assert sizes[0].value == pytest.approx(change["change_mm"], abs=0.01) and sizes[0].unit == c.MM
+        if change["doubling_days"] is not None:
+            assert doubling[0].value == pytest.approx(change["doubling_days"], abs=0.01) and doubling[0].unit == c.DAY
+    assert "larger" in statuses  # the 12 mm nodule, 9 mm on the earlier film, grew
+    film = sr.content.get_image_measurement_groups()[0]
+    assert film.get_qualitative_evaluations(name=c.COMPARED_WITH_PRIOR)[0].value == c.YES
+    assert film.get_measurements(name=c.INTERVAL)[0].value == 180
+
+
+def test_an_earlier_film_that_could_not_be_compared_is_said_so_and_nothing_is_coded_as_changed(
+        paired: tuple[Case, bytes], tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    case, _ = paired
+    comparison = {**case.content.report["comparison"], "comparable": False, "reason": "earlier_unreadable"}
+    content = replace(case.content, report={**case.content.report, "comparison": comparison})
+    data = encode(build_sr(content, case.source, load_ontology()))
+    assert dciodvfy(data, tmp_path).errors == []
+    sr = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(io.BytesIO(data)))
+    for g in sr.content.get_planar_roi_measurement_groups():
+        assert g.get_qualitative_evaluations(name=c.QUALITATIVE_DIFFERENCE) == []
+        assert g.get_measurements(name=c.SIZE_DIFFERENCE) == []
+    film = sr.content.get_image_measurement_groups()[0]
+    assert film.get_qualitative_evaluations(name=c.COMPARED_WITH_PRIOR)[0].value == c.NO
+    assert film.get_measurements(name=c.INTERVAL) == []
+
+
+def test_a_difference_is_coded_only_where_the_answers_measured_one() -> None:
+    from orchestrator.dicom_out.sr import _change_items
+
+    method = c.SPACING_METHODS["dicom"]
+    change = {"status": "seen_on_both", "change_mm": 4.0, "doubling_days": None}  # a strand: sizes not compared
+    assert _change_items(change, method) == ([], [])
+    assert _change_items(None, method) == ([], [])
+    measurements, evaluations = _change_items({"status": "new", "change_mm": None, "doubling_days": None}, method)
+    assert measurements == [] and [e.value for e in evaluations] == [c.CHANGES["new"]]
+    measurements, evaluations = _change_items({"status": "smaller", "change_mm": -3.1, "doubling_days": None}, method)
+    assert [m.value for m in measurements] == [-3.1] and [e.value for e in evaluations] == [c.CHANGES["smaller"]]
