@@ -4,6 +4,13 @@ Each item becomes yes / no / uncertain with its evidence (the fact and its value
 not settled, what would settle it. ``matched`` counts yes; ``total`` counts the items this
 film decides (yes or no), so "3/5" reads as "3 of the 5 decidable signs".
 
+Items of scope ``interval`` rest on the comparison with an earlier film of the same chest, where the session has one
+(``orchestrator/findings/interval.py``): growth between the films, and two years without it. One film cannot decide
+either, so without an earlier film they are ``uncertain`` and say what would settle them. "No growth" is said only over
+two years or more: a cancer's diameter grows by a measurable 15% in about a year at the slowest typical doubling
+time (400 days), so a shorter interval without a measurable change leaves growth undecided, never "no" (a false
+reassurance). A change on films too coarse for the lesion reader is a reason to compare the films, not a sign.
+
 ``read_sign`` answers a question about one sign ("is there a pneumothorax?") from the facts:
 yes / no / uncertain with the evidence, or ``not_read`` for a sign Hilum does not read at all.
 """
@@ -17,6 +24,7 @@ from typing import Any
 from orchestrator.dialogue.words import phrases, r1, word
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import is_confident
+from orchestrator.findings.interval import FindingChange, IntervalComparison
 from orchestrator.ontology.loader import Checklist, ChecklistItem, Ontology
 
 
@@ -128,8 +136,39 @@ def _costophrenic_status(rule: dict[str, Any], facts: ImageFacts) -> tuple[str, 
     return "no", states
 
 
-def evaluate_item(item: ChecklistItem, facts: ImageFacts, finding: Finding | None) -> tuple[str, Any]:
+STABLE_DAYS = 730  # two years without growth: the classic mark of a benign solid nodule (Fleischner)
+
+
+@dataclass(frozen=True)
+class IntervalEvidence:
+    """What an ``interval`` item rests on: the comparison (None: no earlier film) and the finding's change in it."""
+
+    comparison: IntervalComparison | None
+    change: FindingChange | None
+
+
+def _interval_status(rule: dict[str, Any], finding: Finding | None,
+                     interval: IntervalComparison | None) -> tuple[str, IntervalEvidence]:
+    comparable = interval is not None and interval.comparable
+    change = interval.change_of(finding.id) if comparable and finding is not None and interval is not None else None
+    evidence = IntervalEvidence(interval, change)
+    measured = change is not None and change.status in ("larger", "smaller", "no_measurable_change")
+    if not measured or interval is None or interval.coarse or change is None:
+        return "uncertain", evidence
+    long_enough = interval.interval_days is not None and interval.interval_days >= STABLE_DAYS
+    grew = change.status == "larger"
+    if rule.get("fact") == "growth":
+        return ("yes" if grew else "no" if long_enough or change.status == "smaller" else "uncertain"), evidence
+    if rule.get("fact") == "stable":
+        return ("no" if grew else "yes" if long_enough else "uncertain"), evidence
+    return "uncertain", evidence
+
+
+def evaluate_item(item: ChecklistItem, facts: ImageFacts, finding: Finding | None,
+                  interval: IntervalComparison | None = None) -> tuple[str, Any]:
     scope = item.rule.get("scope", "none")
+    if scope == "interval":
+        return _interval_status(item.rule, finding, interval)
     if scope == "finding":
         return _finding_status(item.rule, finding)
     if scope == "findings":
@@ -175,9 +214,34 @@ def _shown(value: Any, lang: str) -> str:
     return _show(value)
 
 
+def _interval_detail(value: IntervalEvidence, lang: str, spacing_estimated: bool) -> str:
+    """The comparison behind an ``interval`` item, in words: the two sizes and the interval where they were compared."""
+    zh = lang == "zh"
+    comparison, change = value.comparison, value.change
+    if comparison is None:
+        return "无既往片可对比" if zh else "no earlier film to compare with"
+    if not comparison.comparable or change is None:
+        return "既往片无法与本片对比" if zh else "the earlier film could not be compared with this one"
+    if change.status == "new":
+        return "既往片上未见" if zh else "not found on the earlier film"
+    if change.status == "seen_on_both":
+        return "两片均见,大小未作对比" if zh else "seen on both films, sizes not compared"
+    days = comparison.interval_days
+    when = (f"{days}天前" if zh else f"{days} days before") if days is not None else ("既往片" if zh else "on the earlier film")
+    unit = ("(估计间距)" if zh else " (estimated spacing)") if spacing_estimated else ""
+    sizes = (f"现约{change.now_mm} mm,{when}约{change.then_mm} mm{unit}" if zh
+             else f"{change.now_mm} mm now, {change.then_mm} mm {when}{unit}")
+    if comparison.coarse:
+        sizes += (";片子分辨率较低,大小对比仅供参考" if zh else "; films too coarse to measure a change on")
+    return sizes
+
+
 def _evidence(item: ChecklistItem, status: str, value: Any, lang: str, spacing_estimated: bool) -> str:
     fact = item.rule.get("fact", "")
     scope = item.rule.get("scope", "none")
+    if scope == "interval":
+        detail = _interval_detail(value, lang, spacing_estimated)
+        return f"与既往片对比:{detail}" if lang == "zh" else f"against an earlier film: {detail}"
     if scope == "none":
         return "X线片上本系统未评估此项" if lang == "zh" else "not assessed on a radiograph by this system"
     if value is None:
@@ -193,6 +257,8 @@ def _evidence(item: ChecklistItem, status: str, value: Any, lang: str, spacing_e
 
 
 def _detail(item: ChecklistItem, value: Any, lang: str, spacing_estimated: bool) -> str:
+    if item.rule.get("scope") == "interval":
+        return _interval_detail(value, lang, spacing_estimated)
     if item.rule.get("scope") not in ("finding", "anatomy") or value is None or isinstance(value, bool | tuple | list):
         return ""
     if isinstance(value, str) and value in ("yes", "no", "uncertain"):
@@ -205,10 +271,12 @@ def _detail(item: ChecklistItem, value: Any, lang: str, spacing_estimated: bool)
     return f"{names[0]}{shown}" if lang == "zh" else f"{names[1]} {shown}"
 
 
-def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, lang: str, ontology: Ontology) -> list[ItemResult]:
+def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, lang: str, ontology: Ontology,
+             interval: IntervalComparison | None = None) -> list[ItemResult]:
+    """``interval``: the session's comparison with an earlier film (None: none was uploaded)."""
     out: list[ItemResult] = []
     for item in checklist.items:
-        status, value = evaluate_item(item, facts, finding)
+        status, value = evaluate_item(item, facts, finding, interval)
         sign = ontology.sign(item.sign)
         detail = _detail(item, value, lang, facts.spacing.source == "estimated")
         evidence = _evidence(item, status, value, lang, facts.spacing.source == "estimated")

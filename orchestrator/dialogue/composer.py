@@ -852,7 +852,8 @@ def _compare_extra(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[st
     if checklist is not None:
         counts = []
         for a, f in pairs:
-            card = cl.checklist_dict(checklist, cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology), ctx.lang, a.id)
+            results = cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology, ctx.interval)
+            card = cl.checklist_dict(checklist, results, ctx.lang, a.id)
             counts.append(ctx.t(f"{a.id}符合{card['matched']}/{card['total']}条", f"{a.id} {card['matched']} of {card['total']}"))
         lines.append(ctx.t(f"早期肺癌典型X线表现(可判定者):{'、'.join(counts)};这是征象计数,不是诊断。",
                            f"Typical signs of early lung cancer (of those this film decides): {', '.join(counts)}; "
@@ -893,7 +894,7 @@ def compose_checklist(ctx: Context) -> Composition:
     assert checklist is not None
     pairs = subject_findings(ctx)
     subject = pairs[0] if pairs and checklist.subject == "finding" else None
-    results = cl.evaluate(checklist, ctx.facts, subject[1] if subject else None, ctx.lang, ctx.ontology)
+    results = cl.evaluate(checklist, ctx.facts, subject[1] if subject else None, ctx.lang, ctx.ontology, ctx.interval)
     card = cl.checklist_dict(checklist, results, ctx.lang, subject[0].id if subject else None)
     lines = _sign_lines(ctx, results)
     who = subject[0].id if subject else ctx.t("本片", "this film")
@@ -922,11 +923,14 @@ def compose_checklist(ctx: Context) -> Composition:
     sections[2:2] = [_checklist_of_another(ctx, checklist, a, f) for a, f in further]
     note = spacing_note(ctx)
     sections += [s for s in (note, disclaimer(ctx)) if s]
-    meas = ()
+    meas: tuple[dict[str, Any], ...] = ()
     if subject and subject[1].hilum:
         meas = ({"kind": "distance", "from": subject[0].id, "to": f"hilum_{subject[1].hilum.side}",
                  "mm": r1(subject[1].hilum.center_distance_mm), "spacing_source": ctx.facts.spacing.source},)
     shown = pairs[: 1 + len(further)]
+    if ctx.interval is not None and ctx.interval.comparable and checklist.subject == "finding":
+        # the sizes its growth items rest on, as the comparison's own rows
+        meas += interval_section(ctx.interval, ctx.registry, ctx.lang, tuple(f.id for _, f in shown))[1]
     return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in shown),
                        measurements=meas, checklist=card, referenced=tuple(a.id for a, _ in shown))
 
@@ -948,7 +952,7 @@ def _checklist_of_another(ctx: Context, checklist: cl.Checklist, a: Anchor, f: F
             f"{a.id}({a.label_zh})不属于{checklist.title_zh}这份清单适用的病变类型,未对照。",
             f"{a.id} ({a.label_en}) is not a kind of lesion the {checklist.title_en} signs apply to, so it is not "
             f"checked against them."))
-    results = cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology)
+    results = cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology, ctx.interval)
     card = cl.checklist_dict(checklist, results, ctx.lang, a.id)
     lines = _sign_lines(ctx, results)
     return section("checklist_more", title, ctx.t(

@@ -27,7 +27,7 @@ def test_early_lung_cancer_on_the_scenario_nodule(facts: Any) -> None:
     assert [res[s].status for s in ("round_oval_shape", "spiculation", "peripheral_location", "bubble_lucency",
                                     "pleural_indentation", "air_bronchogram")] == ["yes", "yes", "yes", "no", "no", "uncertain"]
     card = cl.checklist_dict(c, list(res.values()), "en", "A1")
-    assert (card["matched"], card["total"], card["uncertain"]) == (3, 5, 1)
+    assert (card["matched"], card["total"], card["uncertain"]) == (3, 5, 2)  # air bronchogram; growth (one film)
     assert res["air_bronchogram"].settle and not res["spiculation"].settle
     touching = replace(facts.findings[0], pleural_contact=True)
     again = {r.sign: r.status for r in cl.evaluate(c, facts, touching, "en", onto)}
@@ -115,7 +115,7 @@ def test_overlay_roles_per_turn(make_facts: Callable[..., Any]) -> None:
     assert gap["style"]["dash"] == []
     t4 = eng.ask(view.session_id, "如果这是早期肺癌,典型X线表现应该有哪些?当前影像符合几条?")
     card = next(o for o in t4.overlays if o["style"]["role"] == "checklist_card")
-    assert card["type"] == "table" and card["anchor_id"] == "A1" and len(card["rows"]) == 6
+    assert card["type"] == "table" and card["anchor_id"] == "A1" and len(card["rows"]) == 7
     for t in (view.turns[0], t2, t3, t4):
         for o in t.overlays:
             assert {"layer", "type", "anchor_id", "style", "measurements"} <= set(o)
@@ -163,3 +163,67 @@ def test_a_lobe_overlap_is_said_and_still_answers_questions_about_the_other_lobe
         assert said in t.answer.text and ("right lower lobe" in t.answer.text or "右肺下叶" in t.answer.text)
     plain = eng.start_session(base, lang="en").session_id
     assert "estimate" not in eng.ask(plain, "Where exactly is the nodule in the right middle lobe?").answer.text
+
+
+def _comparison(facts: Any, status: str, days: int | None = 180, *, coarse: bool = False,
+                comparable: bool = True) -> Any:
+    from orchestrator.findings.interval import FindingChange, IntervalComparison
+
+    f = facts.findings[0]
+    then = {"larger": 8.0, "smaller": 16.0, "no_measurable_change": 11.8}.get(status)
+    change = FindingChange(finding_id=f.id, earlier_id=None if status == "new" else "F1", kind=f.kind, side=f.side,
+                           lobe=f.lobe, now_mm=12.0, then_mm=then if status != "new" else None, status=status)  # type: ignore[arg-type]
+    return IntervalComparison(comparable=comparable, reason="" if comparable else "earlier_unreadable",
+                              interval_days=days, sizes_from_file=True, changes=(change,), coarse=coarse)
+
+
+def test_growth_items_rest_on_an_earlier_film_and_never_reassure_over_a_short_interval(facts: Any) -> None:
+    """Growth between films is a sign of malignancy, two years without it one of a benign nodule: one film decides
+    neither; "no growth" only over two years; a change on films too coarse to measure it decides nothing."""
+    onto = load_ontology()
+    cancer, benign = onto.checklist("early_lung_cancer"), onto.checklist("benign_nodule")
+    assert cancer is not None and benign is not None
+    f = facts.findings[0]
+
+    def statuses(interval: Any) -> tuple[str, str]:
+        grow = {r.sign: r for r in cl.evaluate(cancer, facts, f, "en", onto, interval)}["interval_growth"]
+        stable = {r.sign: r for r in cl.evaluate(benign, facts, f, "en", onto, interval)}["stable_two_years"]
+        return grow.status, stable.status
+
+    assert statuses(None) == ("uncertain", "uncertain")
+    assert statuses(_comparison(facts, "larger")) == ("yes", "no")
+    assert statuses(_comparison(facts, "larger", coarse=True)) == ("uncertain", "uncertain")
+    assert statuses(_comparison(facts, "no_measurable_change")) == ("uncertain", "uncertain")  # 180 days: too short
+    assert statuses(_comparison(facts, "no_measurable_change", 800)) == ("no", "yes")
+    assert statuses(_comparison(facts, "no_measurable_change", None)) == ("uncertain", "uncertain")  # no dates
+    assert statuses(_comparison(facts, "smaller")) == ("no", "uncertain")
+    assert statuses(_comparison(facts, "smaller", 800)) == ("no", "yes")
+    for status in ("new", "seen_on_both"):
+        assert statuses(_comparison(facts, status, 800)) == ("uncertain", "uncertain")
+    assert statuses(_comparison(facts, "larger", comparable=False)) == ("uncertain", "uncertain")
+
+    single = {r.sign: r for r in cl.evaluate(cancer, facts, f, "zh", onto)}["interval_growth"]
+    assert "无既往片" in single.evidence and single.settle
+    grown = {r.sign: r for r in cl.evaluate(cancer, facts, f, "en", onto, _comparison(facts, "larger"))}
+    assert grown["interval_growth"].detail == "12.0 mm now, 8.0 mm 180 days before"
+    card = cl.checklist_dict(cancer, list(grown.values()), "en", "A1")
+    assert (card["matched"], card["total"]) == (4, 6)  # the scenario's three signs and growth, of six decided
+
+
+def test_a_checklist_turn_with_an_earlier_film_says_the_sizes_it_rests_on(make_facts: Callable[..., Any]) -> None:
+    from orchestrator.narration.guard import check_narration
+
+    facts = make_facts("dicom")
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    for lang, q in (("en", "If this were early lung cancer, how many typical signs does it show?"),
+                    ("zh", "如果这是早期肺癌,典型X线表现应该有哪些?当前影像符合几条?")):
+        view = eng.start_session(facts, lang=lang, interval=_comparison(facts, "larger"))
+        eng.ask(view.session_id, "右肺中叶那个圆形影,边缘是否规则?" if lang == "zh" else "Is the margin of the round "
+                "opacity in the right middle lobe regular?")
+        t = eng.ask(view.session_id, q)
+        items = {i["sign"]: i for i in t.checklist["items"]}
+        assert items["interval_growth"]["status"] == "yes"
+        rows = [m for m in t.measurements if m["kind"] == "interval_change"]
+        assert [(r["mm"], r["earlier_mm"], r["interval_days"]) for r in rows] == [(12.0, 8.0, 180)]
+        assert _numbers(t.answer.text) <= _allowed(t)
+        assert check_narration(t.answer.text, t.facts(), t.answer.text, q).ok

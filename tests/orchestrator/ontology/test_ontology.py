@@ -46,7 +46,8 @@ def test_checklists_name_existing_signs() -> None:
             assert item.settle_en and item.settle_zh and item.label_en and item.label_zh
     elc = onto.checklist("early_lung_cancer")
     assert elc is not None and [i.sign for i in elc.items] == [
-        "round_oval_shape", "spiculation", "peripheral_location", "bubble_lucency", "pleural_indentation", "air_bronchogram"]
+        "round_oval_shape", "spiculation", "peripheral_location", "bubble_lucency", "pleural_indentation", "air_bronchogram",
+        "interval_growth"]
 
 
 @pytest.mark.slow
