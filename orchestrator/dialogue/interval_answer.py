@@ -53,6 +53,8 @@ def _line(c: FindingChange, a: Anchor | None, zh: bool) -> str:
     if c.earlier_kind:  # the same place read as another kind on the earlier film
         other = word("kind", c.earlier_kind, lang)
         read_as = f"(以前的片子上读为{other})" if zh else f" (read as {_article(other)} {other} there)"
+    if c.earlier_uncertain:  # the earlier film's reading was a "possibly"
+        read_as += "(以前的片子上该处仅可能为病灶)" if zh else " (where the earlier film only possibly shows a lesion)"
     head = (f"{name}:现约{now} mm,以前约{then} mm{read_as}" if zh
             else f"{name}: {now} mm now, {then} mm on the earlier film{read_as}")
     if c.status == "seen_on_both":
@@ -115,9 +117,10 @@ def interval_section(comparison: IntervalComparison, registry: Registry, lang: s
             "within what one measurement on a radiograph can be off by and is not called a change.")
     if comparison.coarse:
         note += ("至少一张片子的像素较粗(不足以由病灶细读模型测量),其大小可能相差多达三分之一:这里的变化提示需对照两张片子,"
-                 "而不是可以据此处理的测量。" if zh else
+                 "而不是可以据此处理的测量,也因此不给出倍增时间。" if zh else
                  " At least one film's pixels are too coarse for the lesion reader, so its sizes can be off by up to a "
-                 "third: a change called here is a reason to compare the films, not a measurement to act on.")
+                 "third: a change called here is a reason to compare the films, not a measurement to act on, and no "
+                 "doubling time is given.")
     if not comparison.identity_checked:
         note += ("两张片子未都注明患者ID,Hilum 无法核对是否为同一患者;请确认。" if zh else
                  " The two films do not both name a patient ID, so Hilum could not check that they are the same "

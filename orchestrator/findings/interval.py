@@ -22,7 +22,10 @@ frozen dataclasses, no I/O.
   stated diameter of a round lesion is within 15% of the truth's for 86-96% of them (README, the lesion reader), so
   smaller differences are within what one measurement can be off by (measured: README, "An earlier film"). A round lesion that grew, with the interval known, gets
   its volume doubling time as a sphere would give it (``days x ln 2 / (3 ln(d_now / d_then))``), with the range it
-  spans were either diameter ``SIZE_ERROR`` off (a small error in a small diameter moves it a lot).
+  spans were either diameter ``SIZE_ERROR`` off (a small error in a small diameter moves it a lot). On films too
+  coarse for the lesion reader (``coarse``) sizes can be off by a third, which spans everything from fast growth to
+  none, so no doubling time is given there. A pair whose earlier reading was below the confidence threshold (a
+  "possibly" on that film) carries ``earlier_uncertain``, and the answer says so.
 - **Nothing compared** when either film cannot be localised (refused sides, anatomy withheld, mirrored or turned):
   ``comparable`` is false and ``reason`` says which film.
 """
@@ -34,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from orchestrator.facts import Finding, ImageFacts
+from orchestrator.findings.calibration import is_confident
 
 ROUND_KINDS = frozenset({"nodule", "mass", "calcified_nodule", "cavity"})
 MATCH_DISTANCE = 0.15  # in shares of the lung field box (about 3 cm on an adult film)
@@ -70,6 +74,7 @@ class FindingChange:
     # place in the lung field: where to look on the earlier film)
     earlier_bbox_px: tuple[float, float, float, float] | None = None
     zone: str = ""  # upper / middle / lower: tells a finding no longer seen from one of its lobe still there
+    earlier_uncertain: bool = False  # the earlier film's reading of it was below the confidence threshold ("possibly")
 
     @property
     def change_mm(self) -> float | None:
@@ -90,7 +95,7 @@ class FindingChange:
                 "earlier_kind": self.earlier_kind,
                 "doubling_days_range": list(self.doubling_range) if self.doubling_range is not None else None,
                 "earlier_bbox_px": list(self.earlier_bbox_px) if self.earlier_bbox_px is not None else None,
-                "zone": self.zone}
+                "zone": self.zone, "earlier_uncertain": self.earlier_uncertain}
 
 
 @dataclass(frozen=True)
@@ -222,10 +227,11 @@ def compare_films(current: ImageFacts, earlier: ImageFacts, interval_days: int |
         then = size_mm(g)
         both_round = f.kind in ROUND_KINDS and g.kind in ROUND_KINDS
         status = _status(now, then) if both_round else "seen_on_both"
-        vdt = doubling_days(interval_days, now, then) if status == "larger" else None
+        vdt = doubling_days(interval_days, now, then) if status == "larger" and not coarse else None
         spread = doubling_range(interval_days, now, then) if vdt is not None else None
         changes.append(FindingChange(f.id, g.id, f.kind, f.side, f.lobe, now, then, status, vdt,
-                                     g.kind if g.kind != f.kind else None, spread, _box(g)))
+                                     g.kind if g.kind != f.kind else None, spread, _box(g),
+                                     earlier_uncertain=not is_confident(g.confidence)))
     taken = set(now_of.values())
     for j, g in enumerate(earlier.findings):
         if j not in taken:
@@ -252,7 +258,7 @@ def comparison_from_dict(d: dict[str, Any] | None) -> IntervalComparison | None:
                       c.get("now_mm"), c.get("then_mm"), c["status"], c.get("doubling_days"), c.get("earlier_kind"),
                       _range(c.get("doubling_days_range")),
                       tuple(float(v) for v in c["earlier_bbox_px"]) if c.get("earlier_bbox_px") else None,  # type: ignore[arg-type]
-                      str(c.get("zone") or ""))
+                      str(c.get("zone") or ""), bool(c.get("earlier_uncertain")))
         for c in d.get("changes") or ())
     days = d.get("interval_days")
     return IntervalComparison(bool(d["comparable"]), d.get("reason") or "", int(days) if days is not None else None,

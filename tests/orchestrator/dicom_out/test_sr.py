@@ -243,3 +243,6 @@ def test_a_difference_is_coded_only_where_the_answers_measured_one() -> None:
     assert measurements == [] and [e.value for e in evaluations] == [c.CHANGES["new"]]
     measurements, evaluations = _change_items({"status": "smaller", "change_mm": -3.1, "doubling_days": None}, method)
     assert [m.value for m in measurements] == [-3.1] and [e.value for e in evaluations] == [c.CHANGES["smaller"]]
+    measurements, _ = _change_items({"status": "larger", "change_mm": 3.0, "doubling_days": 145.0}, method)
+    assert [(m.name, m.value, m.unit) for m in measurements] == [(c.SIZE_DIFFERENCE, 3.0, c.MM),
+                                                                 (c.DOUBLING_TIME, 145.0, c.DAY)]

@@ -179,6 +179,34 @@ def test_what_the_answer_says_of_coarse_films_unchecked_identity_and_the_same_da
     assert "相隔30天" in zh["text"] and "无法核对" not in zh["text"] and "像素较粗" not in zh["text"]
 
 
+def test_coarse_films_give_no_doubling_time_and_an_uncertain_earlier_reading_is_said() -> None:
+    """On films too coarse for the lesion reader sizes can be off by a third, which spans fast growth to none: a
+    growth is still called (a reason to compare the films) but no doubling time is given; where the earlier film's
+    reading was only a "possibly", the answer says so."""
+    from orchestrator.dialogue.anchors import screening_registry
+    from orchestrator.dialogue.interval_answer import interval_section
+
+    now = film()
+    coarse = compare_films(now, film(f1_mm=6.0), 180, coarse=True)
+    f1 = coarse.change_of("F1")
+    assert f1 is not None and f1.status == "larger" and f1.doubling_days is None and f1.doubling_range is None
+    reg = screening_registry(now)
+    sec, rows = interval_section(coarse, reg, "en")
+    assert "no doubling time is given" in sec["text"] and "double in" not in sec["text"]
+    assert rows[0]["doubling_days"] is None
+    fine = compare_films(now, film(f1_mm=6.0), 180).change_of("F1")
+    assert fine is not None and fine.doubling_days is not None and not fine.earlier_uncertain
+
+    before = film(f1_mm=6.0)
+    faint = replace(before, findings=(replace(before.findings[0], confidence=0.3),) + before.findings[1:])
+    c = compare_films(now, faint, 180)
+    assert c.change_of("F1").earlier_uncertain  # type: ignore[union-attr]
+    assert comparison_from_dict(c.to_dict()) == c
+    en, _ = interval_section(c, reg, "en")
+    zh, _ = interval_section(c, reg, "zh")
+    assert "only possibly shows a lesion" in en["text"] and "仅可能为病灶" in zh["text"]
+
+
 def test_a_film_is_not_its_own_earlier_film_and_dates_are_plausible() -> None:
     import datetime
 
