@@ -354,10 +354,15 @@ def _preferred(pool: tuple[Anchor, ...], q: Query) -> tuple[Anchor, ...]:
         if d in _EXACT_SHAPES and len(pool) > 1:
             exact = tuple(a for a in pool if a.shape == d)
             pool = exact if len(exact) == 1 else pool
+        # "the nodule" among a round mass, a round cavity and a nodule: a round lesion of any kind fits the word (the
+        # kind read at 512² can be off), but a finding of that very kind is the one meant
+        if d in _EXACT_KINDS and len(pool) > 1:
+            pool = tuple(a for a in pool if a.finding_kind in _EXACT_KINDS[d]) or pool
     return pool
 
 
 _EXACT_SHAPES = frozenset({"round", "oval"})
+_EXACT_KINDS: Mapping[str, tuple[str, ...]] = MappingProxyType({"nodule": ("nodule", "calcified_nodule")})
 
 
 def _most_recent(cands: tuple[Anchor, ...]) -> Resolution:

@@ -184,3 +184,24 @@ def test_the_round_one_between_a_round_and_an_oval_nodule_is_the_round_one(facts
     assert [a.id for a in anc.resolve_findings(reg, parse("the round one, how big?")).anchors] == ["A2"]
     assert [a.id for a in anc.resolve_findings(reg, parse("the oval one")).anchors] == ["A1"]
     assert [a.id for a in anc.resolve_findings(reg, parse("类圆形那个多大")).anchors] == ["A1"]
+
+
+def test_the_nodule_among_a_round_mass_and_a_round_cavity_is_the_nodule(facts: Any) -> None:
+    """A round mass and a round cavity fit the word "nodule" (the kind read at 512² can be off), so "the nodule" asked
+    which of three, and after the mass was named, "and the nodule?" bound the mass; a finding read as a nodule is the
+    one meant."""
+    base = facts.findings[0]
+    mass = replace(base, id="F1", kind="mass", shape="round", diameter_mm=52.0)
+    cavity = replace(base, id="F2", kind="cavity", shape="round", diameter_mm=23.0, center_px=(330.0, 300.0),
+                     side="left", lobe="LLL")
+    nodule = replace(base, id="F3", kind="nodule", shape="round", diameter_mm=12.0, center_px=(380.0, 300.0),
+                     side="left", lobe="LLL")
+    reg = registry(replace(facts, findings=(mass, cavity, nodule)))
+    for q in ("is the nodule solid?", "那个结节是实性的吗", "what is the margin of the nodule?"):
+        assert [a.id for a in anc.resolve_findings(reg, parse(q)).anchors] == ["A3"], q
+    after_mass = anc.mention(reg, ("A1",), 2)
+    assert [a.id for a in anc.resolve_findings(after_mass, parse("and how big is the nodule?")).anchors] == ["A3"]
+    assert [a.id for a in anc.resolve_findings(after_mass, parse("how big is it?")).anchors] == ["A1"]
+    two = registry(replace(facts, findings=(mass, nodule, replace(nodule, id="F4", center_px=(400.0, 200.0)))))
+    res = anc.resolve_findings(two, parse("is the nodule solid?"))
+    assert res.outcome == "ambiguous" and [a.id for a in res.candidates] == ["A2", "A3"]  # two nodules: which one
