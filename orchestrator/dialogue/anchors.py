@@ -135,6 +135,8 @@ class Resolution:
 
 def finding_label(f: Finding, lang: str) -> str:
     where = word("lobe", f.lobe, lang)
+    if f.kind == "effusion":  # pleural fluid is named by its side, not by a lobe
+        where = f"{word('side', f.side, lang)}侧胸腔" if lang == "zh" else f"{word('side', f.side, lang)}-sided"
     what = word("kind", f.kind, lang)
     shape = "" if f.kind in ("strand", "consolidation", "effusion") else word("shape", f.shape, lang)
     if lang == "zh":

@@ -175,6 +175,12 @@ def disclaimer(ctx: Context) -> dict[str, Any]:
 
 
 def where(f: Finding, lang: str) -> str:
+    if f.kind == "effusion":  # pleural fluid lies outside the lungs: its side's pleural space, not a lobe
+        if lang == "zh":
+            side = "" if f.side_confirmed else ",靠近中线,左右侧不确定"
+            return f"{word('side', f.side, lang)}侧胸腔({word('zone', f.zone, lang)}{side})"
+        side = "; side uncertain" if not f.side_confirmed else ""
+        return f"{word('side', f.side, lang)} pleural space ({word('zone', f.zone, lang)}{side})"
     if lang == "zh":
         side = "" if f.side_confirmed else ",靠近中线,左右侧不确定"
         return f"{word('lobe', f.lobe, lang)}({word('zone', f.zone, lang)}、{word('band', f.band, lang)}{side})"
@@ -422,6 +428,10 @@ def margin_phrase(f: Finding, lang: str) -> str:
 
 def margin_text(a: Anchor, f: Finding, lang: str) -> str:
     zh = lang == "zh"
+    if f.kind == "effusion":  # fluid has a meniscus, not a lesion's margin: no notches or spicules are read on it
+        return (f"{a.id}为积液样密度影,其上缘是液体的弧形边界而非病灶边缘,不评估边缘、切迹和毛刺。" if zh else
+                f"{a.id} is an effusion-like opacity: its upper border is the fluid's meniscus, not a lesion's margin, so "
+                "no margin, notch or spicule is read on it.")
     m = word("margin", f.margin, lang)
     if f.margin == "smooth" and margin_backed(f):
         # read on the film's own pixels at 0.25 mm, where 1-2 mm spicules show (issue 22)
@@ -453,6 +463,10 @@ def margin_text(a: Anchor, f: Finding, lang: str) -> str:
 def density_text(a: Anchor, f: Finding, lang: str) -> str:
     d = f.density
     zh = lang == "zh"
+    if f.kind == "effusion":  # a lesion's contents (calcification, cavity, lucency) are not read in fluid
+        return (f"{a.id}为积液样均匀密度影;不评估钙化、空洞等病灶内部特征。" if zh else
+                f"{a.id}: an effusion-like opacity of fluid density; a lesion's contents (calcification, cavity) are not "
+                "read in it.")
     homo = ("密度均匀" if d.homogeneous else "密度不均匀") if zh else ("homogeneous" if d.homogeneous else "heterogeneous")
     calc = ("可见钙化" if d.calcified else "未见钙化") if zh else ("calcification present" if d.calcified else "no calcification")
     cav = ("可见空洞" if d.cavity else "未见空洞") if zh else ("a cavity" if d.cavity else "no cavity")
@@ -849,9 +863,11 @@ def _compare_extra(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[st
         lines.append(ctx.t(f"{upper.id}位置较高,{lower.id}较低(中心上下相差约{cm(abs(drop_mm))} cm)。",
                            f"{upper.id} lies higher and {lower.id} lower (centres {cm(abs(drop_mm))} cm apart vertically)."))
     checklist = ctx.ontology.checklist("early_lung_cancer")
-    if checklist is not None:
+    if checklist is not None and any(fits_kinds(a, checklist.kinds) for a, _ in pairs):
         counts = []
         for a, f in pairs:
+            if checklist.kinds and not fits_kinds(a, checklist.kinds):  # a strand or an effusion: not counted
+                continue
             results = cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology, ctx.interval)
             card = cl.checklist_dict(checklist, results, ctx.lang, a.id)
             counts.append(ctx.t(f"{a.id}符合{card['matched']}/{card['total']}条", f"{a.id} {card['matched']} of {card['total']}"))
@@ -894,6 +910,8 @@ def compose_checklist(ctx: Context) -> Composition:
     assert checklist is not None
     pairs = subject_findings(ctx)
     subject = pairs[0] if pairs and checklist.subject == "finding" else None
+    if subject is not None and checklist.kinds and not fits_kinds(subject[0], checklist.kinds):
+        return _checklist_not_for(ctx, checklist, subject[0])
     results = cl.evaluate(checklist, ctx.facts, subject[1] if subject else None, ctx.lang, ctx.ontology, ctx.interval)
     card = cl.checklist_dict(checklist, results, ctx.lang, subject[0].id if subject else None)
     lines = _sign_lines(ctx, results)
@@ -933,6 +951,19 @@ def compose_checklist(ctx: Context) -> Composition:
         meas += interval_section(ctx.interval, ctx.registry, ctx.lang, tuple(f.id for _, f in shown))[1]
     return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in shown),
                        measurements=meas, checklist=card, referenced=tuple(a.id for a, _ in shown))
+
+
+def _checklist_not_for(ctx: Context, checklist: cl.Checklist, a: Anchor) -> Composition:
+    """"If this were early lung cancer, how many signs?" of an effusion or a strand: the signs are not counted on a kind
+    of lesion they are not for (an effusion's meniscus would count as a lobulated margin); what they are for is said."""
+    kinds_zh = "、".join(word("kind", k, "zh") for k in checklist.kinds)
+    kinds_en = ", ".join(word("kind", k, "en") for k in checklist.kinds)
+    text = ctx.t(f"{a.id}({a.label_zh})不属于{checklist.title_zh}这份清单适用的病变类型({kinds_zh}),因此不按其征象计数。",
+                 f"{a.id} ({a.label_en}) is not a kind of lesion the {checklist.title_en} signs apply to ({kinds_en}), so "
+                 "they are not counted on it.")
+    sections = [section("checklist_not_applicable", checklist.title(ctx.lang), text)]
+    sections += [s for s in (disclaimer(ctx),) if s]
+    return Composition(tuple(sections), referenced=(a.id,))
 
 
 def _sign_lines(ctx: Context, results: list[cl.ItemResult]) -> list[str]:

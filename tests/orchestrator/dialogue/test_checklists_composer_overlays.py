@@ -227,3 +227,27 @@ def test_a_checklist_turn_with_an_earlier_film_says_the_sizes_it_rests_on(make_f
         assert [(r["mm"], r["earlier_mm"], r["interval_days"]) for r in rows] == [(12.0, 8.0, 180)]
         assert _numbers(t.answer.text) <= _allowed(t)
         assert check_narration(t.answer.text, t.facts(), t.answer.text, q).ok
+
+
+def test_an_effusion_or_a_strand_is_not_counted_against_the_nodule_signs(make_facts: Callable[..., Any]) -> None:
+    """An effusion's meniscus read as a "lobulated margin" made "3 of 4 signs of early lung cancer" on a pleural
+    effusion: a checklist for nodules, masses and cavities is not counted on other kinds, and the answer says why; an
+    effusion is placed in its pleural space, not a lobe, and no margin, notch or spicule is read on it."""
+    facts = make_facts("dicom")
+    strand = facts.findings[1]
+    fluid = replace(strand, kind="effusion", shape="patchy", margin="lobulated")
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    view = eng.start_session(replace(facts, findings=(fluid,)), lang="en")
+    screen = view.turns[0].answer.text
+    assert "pleural space" in screen and "lobe" not in screen.split("A1:")[1].split(".")[0]
+    margin = eng.ask(view.session_id, "describe its margin")
+    assert "meniscus" in margin.answer.text and "spicule," not in margin.answer.text and "notch at" not in margin.answer.text
+    for q in ("if this were early lung cancer how many typical signs?", "如果这是早期肺癌,符合几条?", "is it benign?"):
+        t = eng.ask(view.session_id, q)
+        assert t.checklist is None, q
+        assert any(s["kind"] == "checklist_not_applicable" for s in t.answer.sections), q
+    scenario = eng.start_session(facts, lang="en").session_id
+    on_strand = eng.ask(scenario, "if A2 were early lung cancer, how many typical signs would it show?")
+    assert on_strand.checklist is None and "not a kind of lesion" in on_strand.answer.text
+    on_nodule = eng.ask(scenario, "if A1 were early lung cancer, how many typical signs would it show?")
+    assert on_nodule.checklist is not None and on_nodule.checklist["subject_anchor_id"] == "A1"
