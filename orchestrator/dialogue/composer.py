@@ -203,10 +203,14 @@ def finding_line(a: Anchor, f: Finding, lang: str) -> str:
     shape = "" if f.kind in ("strand", "consolidation", "effusion") else word("shape", f.shape, lang)
     kind = word("kind", f.kind, lang)
     sure = confident(f, "presence")
+    place = where(f, lang)
+    if f.lobe_overlap and f.kind != "effusion":  # the lobe named is an estimate where lobes overlap in projection
+        others = ("、" if lang == "zh" else " and the ").join(word("lobe", lb, lang) for lb in f.lobe_overlap)
+        place = place[:-1] + (f";此处与{others}重叠)" if lang == "zh" else f"; the {others} overlaps here)")
     if lang == "zh":
-        return f"{a.id}:{where(f, lang)}{'' if sure else '可能'}见{shape}{kind},{size_phrase(f, lang)}。"
+        return f"{a.id}:{place}{'' if sure else '可能'}见{shape}{kind},{size_phrase(f, lang)}。"
     article = "an" if (shape or kind)[:1] in "aeiou" else "a"
-    return (f"{a.id}: {'' if sure else 'possibly '}{article} {(shape + ' ' + kind).strip()} in the {where(f, lang)}, "
+    return (f"{a.id}: {'' if sure else 'possibly '}{article} {(shape + ' ' + kind).strip()} in the {place}, "
             f"{size_phrase(f, lang)}.")
 
 

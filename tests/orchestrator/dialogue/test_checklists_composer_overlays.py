@@ -163,6 +163,10 @@ def test_a_lobe_overlap_is_said_and_still_answers_questions_about_the_other_lobe
         assert said in t.answer.text and ("right lower lobe" in t.answer.text or "右肺下叶" in t.answer.text)
     plain = eng.start_session(base, lang="en").session_id
     assert "estimate" not in eng.ask(plain, "Where exactly is the nodule in the right middle lobe?").answer.text
+    # the screening turn names the overlapping lobe beside the one it estimates, in both languages
+    assert "the right lower lobe overlaps here" in eng.start_session(facts, lang="en").turns[0].answer.text
+    assert "此处与右肺下叶重叠" in eng.start_session(facts, lang="zh").turns[0].answer.text
+    assert "overlaps here" not in eng.start_session(base, lang="en").turns[0].answer.text
 
 
 def _comparison(facts: Any, status: str, days: int | None = 180, *, coarse: bool = False,
