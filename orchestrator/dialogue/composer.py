@@ -291,7 +291,7 @@ def _scope_words(ctx: Context) -> str:
     q = ctx.query
     # "above the left hemidiaphragm": a sided landmark scopes the screening to its lung
     sides = landmark_sides(q)
-    side = q.lesion_side or (sides[0] if len(sides) == 1 and not is_scoped(q) else None)
+    side = q.lesion_side or (sides[0] if len(sides) == 1 else None)  # "左肺尖": the left lung's apex, not any apex
     parts = [word("lobe", q.lobe, ctx.lang) if q.lobe
              else word("lung", side, ctx.lang) if side else word("lobe_level", q.lobe_level, ctx.lang)]
     parts += [word("zone", q.zone, ctx.lang), word("band", q.band, ctx.lang)]
@@ -327,6 +327,11 @@ def screen_scoped(q: Query) -> bool:
     return _located(q) or bool(q.kinds)
 
 
+# a "none seen" answer says what the reading can miss: it reports lesions from about 8 mm, and finds fewer than all of
+# those (README, the encoder's recall), so "not seen" is never "not there"
+MISS_NOTE = ("本系统报告约8 mm及以上的病灶,更小或更淡的病灶可能漏检。",
+             " Hilum reports lesions from about 8 mm; a smaller or fainter one can be missed.")
+
 # kinds the findings layer does not read: asked for, the answer says so instead of "none seen"
 UNREAD_KINDS = frozenset({"ground_glass"})
 
@@ -353,8 +358,8 @@ def _kind_body(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
         lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
         return ctx.t(f"{scope}见{len(pairs)}处{what}:", f"{what.capitalize()}{' in the ' + scope if scope else ''}: "
                      f"{len(pairs)} candidate region(s): ") + ("".join(lines) if ctx.zh else " ".join(lines))
-    return ctx.t(f"{scope or '本片'}未见{what}。",
-                 f"No {what} is seen {'in the ' + scope if scope else 'on this film'}.") + _regions_found(ctx)
+    return ctx.t(f"{scope or '本片'}未见{what}。", f"No {what} is seen {'in the ' + scope if scope else 'on this film'}."
+                 ) + ctx.t(*MISS_NOTE) + _regions_found(ctx)
 
 
 def _scoped_body(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
@@ -365,7 +370,7 @@ def _scoped_body(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
         lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
         return ctx.t(f"{scope}见{len(pairs)}处候选病灶:", f"In the {scope}: {len(pairs)} candidate region(s): ") + (
             "".join(lines) if ctx.zh else " ".join(lines))
-    return ctx.t(f"{scope}未见候选病灶。", f"No candidate region in the {scope}.") + _regions_found(ctx)
+    return ctx.t(f"{scope}未见候选病灶。", f"No candidate region in the {scope}.") + ctx.t(*MISS_NOTE) + _regions_found(ctx)
 
 
 def compose_screen(ctx: Context) -> Composition:

@@ -128,3 +128,16 @@ def test_a_disease_without_a_checklist_says_so_before_the_one_shown(ask: Callabl
                                       "How much bigger is the LLL lesion than the RML one?", "is it calcified?"])
 def test_a_question_of_this_film_is_not_a_change_over_time(question: str) -> None:
     assert not parse(question).needs_prior
+
+
+@pytest.mark.parametrize(("question", "said", "side"), [
+    ("is there a nodule in the left upper lobe?", "a smaller or fainter one can be missed", "left upper lobe"),
+    ("左上肺有没有结节?", "更小或更淡的病灶可能漏检", "左肺"),
+    ("左肺尖有条索影吗?", "更小或更淡的病灶可能漏检", "左肺"),
+    ("anything at the left apex?", "a smaller or fainter one can be missed", "left lung"),
+])
+def test_none_seen_is_never_none_there(question: str, said: str, side: str, ask: Callable[..., Any]) -> None:
+    """"左上肺有没有结节?" answered "左肺上肺野未见结节" flatly where a reader testing from outside knew an 8 mm nodule was
+    missed: a "none seen" says what the reading can miss, and names the side asked about ("左肺尖" lost its side)."""
+    text = ask(question, lang=parse(question).lang).answer.text
+    assert said in text and side in text.split("。")[0].split(".")[0]
