@@ -516,6 +516,8 @@ def _pair(findings: tuple[Anchor, ...], q: Query) -> Resolution | None:
     picked: list[Anchor] = []
     for d in q.shape_descriptors:
         fits = [a for a in findings if d in _DESCRIPTOR_FIT and _descriptor_fits(a, d) and a not in picked]
+        if len(fits) > 1 and d in _EXACT_KINDS:  # "the mass and the nodule": the one read as a nodule
+            fits = [a for a in fits if a.finding_kind in _EXACT_KINDS[d]] or fits
         if len(fits) == 1:
             picked.append(fits[0])
     return Resolution("resolved", tuple(picked)) if len(picked) >= 2 else None

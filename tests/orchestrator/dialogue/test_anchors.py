@@ -202,6 +202,8 @@ def test_the_nodule_among_a_round_mass_and_a_round_cavity_is_the_nodule(facts: A
     after_mass = anc.mention(reg, ("A1",), 2)
     assert [a.id for a in anc.resolve_findings(after_mass, parse("and how big is the nodule?")).anchors] == ["A3"]
     assert [a.id for a in anc.resolve_findings(after_mass, parse("how big is it?")).anchors] == ["A1"]
+    for q in ("how far apart are the mass and the nodule?", "肿块和结节之间相距多远?"):  # each names its own finding
+        assert [a.id for a in anc.resolve_findings(reg, parse(q)).anchors] == ["A1", "A3"], q
     two = registry(replace(facts, findings=(mass, nodule, replace(nodule, id="F4", center_px=(400.0, 200.0)))))
     res = anc.resolve_findings(two, parse("is the nodule solid?"))
     assert res.outcome == "ambiguous" and [a.id for a in res.candidates] == ["A2", "A3"]  # two nodules: which one
