@@ -586,6 +586,14 @@ def _by_location_or_named(findings: tuple[Anchor, ...], q: Query) -> Resolution:
     """``_by_location``; where nothing lies in the place a yes/no question checks ("is the stripe in the
     lingula?"), the one finding its other words name, wherever it lies (the answer says where that is)."""
     res = _by_location(findings, q)
+    if res.outcome == "none" and q.zone in _LOBES_AT_LEVEL and not (q.lobe or q.lobe_level or q.band):
+        # "右上肺那个结节" / "the nodule in the right upper lung": said of the upper lobe as often as of the upper zone;
+        # with nothing in the zone, the one finding of that lobe is meant (the answer says which zone it lies in)
+        lobe = replace(q, zone=None, lobe_level=q.zone)
+        by_lobe = _by_location(findings, lobe)
+        if (by_lobe.outcome == "resolved" and len(by_lobe.anchors) == 1
+                and by_lobe.anchors[0].lobe in _LOBES_AT_LEVEL[q.zone]):  # its own lobe, not one it projects over
+            return by_lobe
     if res.outcome == "none" and q.place_checked and q.shape_descriptors:
         anywhere = _by_location(findings, replace(q, side=None, lesion_side=None, lobe=None, zone=None, band=None))
         if anywhere.outcome == "resolved" and len(anywhere.anchors) == 1:

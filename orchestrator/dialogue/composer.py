@@ -646,13 +646,18 @@ def compose_locate(ctx: Context) -> Composition:
         side = word("lung", f.side, ctx.lang)
         if ctx.query.full:  # "what is A2?": what it is, as the screening listed it, before where it lies
             lines.append(finding_line(a, f, ctx.lang))
+        # under a millimetre from a boundary it touches it ("0.0 mm above the diaphragm" read as a measurement)
+        pleura, dome = r1(f.distance_to_pleura_mm), r1(f.distance_to_diaphragm_mm)
         if ctx.zh:
+            to_pleura = "紧贴胸膜" if pleura < 1.0 else f"距胸膜约{mm(pleura)} mm"
+            to_dome = "紧贴膈面" if dome < 1.0 else f"距膈面约{mm(dome)} mm"
             lines.append(f"{a.id}位于{side},{word('lobe', f.lobe, 'zh')}区域,{word('zone', f.zone, 'zh')}、{word('band', f.band, 'zh')};"
-                         f"距胸膜约{mm(r1(f.distance_to_pleura_mm))} mm,距膈面约{mm(r1(f.distance_to_diaphragm_mm))} mm。")
+                         f"{to_pleura},{to_dome}。")
         else:
+            to_pleura = "touching the pleura" if pleura < 1.0 else f"about {mm(pleura)} mm from the pleura"
+            to_dome = "touching the diaphragm" if dome < 1.0 else f"{mm(dome)} mm above the diaphragm"
             lines.append(f"{a.id} lies in the {side}, {word('lobe', f.lobe, 'en')} territory, {word('zone', f.zone, 'en')}, "
-                         f"{word('band', f.band, 'en')}; about {mm(r1(f.distance_to_pleura_mm))} mm from the pleura and "
-                         f"{mm(r1(f.distance_to_diaphragm_mm))} mm above the diaphragm.")
+                         f"{word('band', f.band, 'en')}; {to_pleura} and {to_dome}.")
         lines.append(lobe_overlap_note(f, ctx.lang) or lobe_confidence_note(f, ctx.lang))
     sections = [*shape_section(ctx, pairs),
                 section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(filter(None, lines)))]

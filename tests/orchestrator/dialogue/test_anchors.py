@@ -207,3 +207,13 @@ def test_the_nodule_among_a_round_mass_and_a_round_cavity_is_the_nodule(facts: A
     two = registry(replace(facts, findings=(mass, nodule, replace(nodule, id="F4", center_px=(400.0, 200.0)))))
     res = anc.resolve_findings(two, parse("is the nodule solid?"))
     assert res.outcome == "ambiguous" and [a.id for a in res.candidates] == ["A2", "A3"]  # two nodules: which one
+
+
+def test_the_upper_lung_means_the_upper_lobe_when_nothing_lies_in_the_upper_zone(facts: Any) -> None:
+    """"右上肺那个结节" is said of the upper lobe as often as of the upper zone: a right upper lobe nodule in the middle
+    zone is the one meant (before: "nothing found where you asked"); a middle lobe nodule is no "右下肺" one."""
+    rul = replace(facts.findings[0], lobe="RUL", zone="middle")
+    reg = registry(replace(facts, findings=(rul, facts.findings[1])))
+    for q in ("右上肺那个结节是钙化的吗?", "the nodule in the right upper lung, how big?"):
+        assert [a.id for a in anc.resolve_findings(reg, parse(q)).anchors] == ["A1"], q
+    assert anc.resolve_findings(registry(facts), parse("右下肺那个结节多大个")).outcome == "none"  # RML: not the RLL

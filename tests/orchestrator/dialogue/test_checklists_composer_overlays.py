@@ -255,3 +255,14 @@ def test_an_effusion_or_a_strand_is_not_counted_against_the_nodule_signs(make_fa
     assert on_strand.checklist is None and "not a kind of lesion" in on_strand.answer.text
     on_nodule = eng.ask(scenario, "if A1 were early lung cancer, how many typical signs would it show?")
     assert on_nodule.checklist is not None and on_nodule.checklist["subject_anchor_id"] == "A1"
+
+
+def test_a_finding_on_a_boundary_touches_it(make_facts: Callable[..., Any]) -> None:
+    """"0.0 mm above the diaphragm" read as a measurement: under a millimetre, the finding touches the boundary."""
+    facts = make_facts("dicom")
+    low = replace(facts.findings[1], distance_to_diaphragm_mm=0.2, distance_to_pleura_mm=0.4)
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    for lang, said in (("en", ("touching the pleura", "touching the diaphragm")), ("zh", ("紧贴胸膜", "紧贴膈面"))):
+        sid = eng.start_session(replace(facts, findings=(facts.findings[0], low)), lang=lang).session_id
+        text = eng.ask(sid, "where exactly is A2?" if lang == "en" else "A2具体在哪里?").answer.text
+        assert all(s in text for s in said) and "0.0 mm" not in text, text
