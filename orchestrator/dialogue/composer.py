@@ -865,8 +865,28 @@ def _compare_extra(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[st
         ordered = sorted(near, key=lambda p: p[1].hilum.center_distance_mm if p[1].hilum else 0.0)
         dists = ("、" if ctx.zh else ", ").join(
             f"{a.id} {cm(r1(f.hilum.center_distance_mm))} cm" for a, f in ordered if f.hilum is not None)
-        lines.append(ctx.t(f"{ordered[0][0].id}离肺门较近(中心至肺门:{dists})。",
-                           f"{ordered[0][0].id} is the closer to its hilum (centre to hilum: {dists})."))
+        most = len(near) > 2
+        lines.append(ctx.t(f"{ordered[0][0].id}离肺门{'最' if most else '较'}近(中心至肺门:{dists})。",
+                           f"{ordered[0][0].id} is the {'closest' if most else 'closer'} to its hilum (centre to hilum: "
+                           f"{dists})."))
+    landmark = {"pleura": ("distance_to_pleura_mm", "胸膜", "the pleura"),
+                "diaphragm": ("distance_to_diaphragm_mm", "膈面", "the diaphragm")}.get(ctx.query.landmark or "")
+    if landmark is not None:  # "which one is closer to the pleura?"
+        attr, zh_name, en_name = landmark
+        ordered = sorted(pairs, key=lambda p: float(getattr(p[1], attr)))
+        dists = ("、" if ctx.zh else ", ").join(f"{a.id} {mm(r1(float(getattr(f, attr))))} mm" for a, f in ordered)
+        most = len(pairs) > 2
+        lines.append(ctx.t(f"{ordered[0][0].id}离{zh_name}{'最' if most else '较'}近(至{zh_name}:{dists})。",
+                           f"{ordered[0][0].id} is the {'closest' if most else 'closer'} to {en_name} ({dists})."))
+    if len(pairs) > 2:  # three or more: the highest and the lowest, not "A2 higher, A1 lower" of two of them
+        by_height = sorted(pairs, key=lambda p: p[1].center_px[1])
+        (top, ft), (bottom, fb) = by_height[0], by_height[-1]
+        span = (fb.center_px[1] - ft.center_px[1]) * ctx.facts.spacing.row_mm
+        order = ("、" if ctx.zh else ", ").join(a.id for a, _ in by_height)
+        lines.append(ctx.t(f"自上而下依次为{order}({top.id}与{bottom.id}中心上下相差约{cm(abs(span))} cm)。",
+                           f"From top to bottom: {order} ({top.id} and {bottom.id} centres {cm(abs(span))} cm apart "
+                           "vertically)."))
+        return lines + _sign_counts(ctx, pairs)
     (a1, f1), (a2, f2) = pairs[0], pairs[1]
     drop_mm = (f2.center_px[1] - f1.center_px[1]) * ctx.facts.spacing.row_mm  # > 0: the second lies lower
     if abs(drop_mm) < 5.0:  # "is the strand above or below the nodule?"
@@ -876,6 +896,12 @@ def _compare_extra(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[st
         upper, lower = (a1, a2) if drop_mm > 0 else (a2, a1)
         lines.append(ctx.t(f"{upper.id}位置较高,{lower.id}较低(中心上下相差约{cm(abs(drop_mm))} cm)。",
                            f"{upper.id} lies higher and {lower.id} lower (centres {cm(abs(drop_mm))} cm apart vertically)."))
+    return lines + _sign_counts(ctx, pairs)
+
+
+def _sign_counts(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[str]:
+    """How many early-lung-cancer signs each finding of the kinds they apply to shows: a count, never a verdict."""
+    lines: list[str] = []
     checklist = ctx.ontology.checklist("early_lung_cancer")
     if checklist is not None and any(fits_kinds(a, checklist.kinds) for a, _ in pairs):
         counts = []
@@ -895,6 +921,12 @@ def compose_compare(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
     if len(pairs) < 2:
         only = ctx.t("本片只有一处候选病灶,无从比较。", "There is only one candidate region on this film, so there is nothing to compare.")
+        named = [a for a in ctx.subjects if a.finding_id is None]  # "compare A1 with A3", A3 being a hilum
+        if named and len(ctx.registry.findings()) >= 2:
+            what = ("、" if ctx.zh else ", ").join(f"{a.id}({a.label_zh})" if ctx.zh else f"{a.id} ({a.label_en})"
+                                                  for a in named)
+            only = ctx.t(f"{what}是解剖锚点,不是病灶;比较需要两处病灶。", f"{what} is an anatomy anchor, not a finding; a "
+                         "comparison needs two findings.") + _regions_found(ctx)
         return Composition((section("compare", ctx.t("比较", "Comparison"), only),),
                            findings=tuple(finding_dict(f, a.id) for a, f in pairs), referenced=tuple(a.id for a, _ in pairs))
     rows = [{"anchor_id": a.id, "lobe": f.lobe, "zone": f.zone, "band": f.band, "shape": f.shape,
@@ -902,9 +934,12 @@ def compose_compare(ctx: Context) -> Composition:
             for a, f in pairs]
     lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
     big = max(pairs, key=lambda p: p[1].diameter_mm)
-    lines.append(ctx.t(f"{big[0].id}较大;两者边缘分别为" + "、".join(margin_phrase(f, "zh") for _, f in pairs) + "。",
-                       f"{big[0].id} is the larger; margins: " + ", ".join(f"{a.id} {margin_phrase(f, 'en')}" for a, f in pairs)
-                       + "."))
+    most = len(pairs) > 2
+    lines.append(ctx.t(f"{big[0].id}{'最大;各自' if most else '较大;两者'}边缘分别为"
+                       + "、".join(f"{a.id}{margin_phrase(f, 'zh')}" if most else margin_phrase(f, "zh") for a, f in pairs)
+                       + "。",
+                       f"{big[0].id} is the {'largest' if most else 'larger'}; margins: "
+                       + ", ".join(f"{a.id} {margin_phrase(f, 'en')}" for a, f in pairs) + "."))
     lines += _compare_extra(ctx, pairs)
     sections = [section("compare", ctx.t("比较", "Comparison"), ("" if ctx.zh else " ").join(lines), rows=rows)]
     note = spacing_note(ctx)

@@ -266,3 +266,20 @@ def test_a_finding_on_a_boundary_touches_it(make_facts: Callable[..., Any]) -> N
         sid = eng.start_session(replace(facts, findings=(facts.findings[0], low)), lang=lang).session_id
         text = eng.ask(sid, "where exactly is A2?" if lang == "en" else "A2具体在哪里?").answer.text
         assert all(s in text for s in said) and "0.0 mm" not in text, text
+
+
+def test_comparing_three_findings_and_an_anatomy_anchor(make_facts: Callable[..., Any]) -> None:
+    """Three findings: "the largest", each margin named, top to bottom (not "A2 higher, A1 lower" of two of them), the
+    pleura's distances when asked; "compare A1 with A3" where A3 is a hilum says so, not "only one region"."""
+    facts = make_facts("dicom")
+    third = replace(facts.findings[0], id="F3", center_px=(150.0, 380.0), diameter_mm=9.0, distance_to_pleura_mm=2.5)
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(replace(facts, findings=(*facts.findings, third)), lang="en").session_id
+    text = eng.ask(sid, "compare the three lesions; which one is closer to the pleura?").answer.text
+    assert "is the largest" in text and "From top to bottom: A1, A2, A3" in text and "lies higher" not in text
+    assert "A3 is the closest to the pleura (A3 2.5 mm" in text
+    zh = eng.start_session(replace(facts, findings=(*facts.findings, third)), lang="zh").session_id
+    assert "两者" not in eng.ask(zh, "比较这三个病灶").answer.text
+    two = eng.start_session(facts, lang="en").session_id
+    said = eng.ask(two, "compare A1 with A3").answer.text
+    assert "A3 (right hilum) is an anatomy anchor" in said and "only one candidate region" not in said
