@@ -165,6 +165,14 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
     if args.sr is not None and not args.sr.parent.is_dir():
         print("hilum ask: --sr: the folder to write the SR into does not exist", file=sys.stderr)
         return 2
+    # a question the service would refuse is refused before the film is read, naming which (by place, never its text),
+    # so that one empty or overlong question does not cost every answer after the analysis
+    for n, q in enumerate(args.questions, 1):
+        why = "is empty" if not q.strip() else (f"is longer than {settings.max_question_chars} characters"
+                                               if len(q) > settings.max_question_chars else "")
+        if why:
+            print(f"hilum ask: invalid_question: question {n} {why}; nothing was asked", file=sys.stderr)
+            return 2
     try:
         result, sr = ask_remote(args, settings) if args.server else ask_in_process(args, settings)
     except HilumError as exc:

@@ -161,6 +161,16 @@ def test_ask_reports_bad_input(tmp_path: Path) -> None:
     assert done.returncode == 1 and "unsupported_media" in done.stderr
 
 
+def test_ask_refuses_a_question_the_service_would_before_reading_the_film(film: Path) -> None:
+    """One empty or overlong question among several is named by its place before any analysis (never echoed), instead
+    of costing every answer after the film was read."""
+    secret = "x" * 2100
+    done = subprocess.run([*HILUM, "ask", str(film), "is it round?", secret], cwd=REPO, capture_output=True, text=True,
+                          timeout=120)
+    assert done.returncode == 2 and "invalid_question: question 2 is longer than" in done.stderr
+    assert secret not in done.stderr + done.stdout and "turn 1" not in done.stdout
+
+
 def test_ask_refuses_what_is_not_a_chest_film(tmp_path: Path, film: Path) -> None:
     from loadtests.film_corpus import png_bytes
 
