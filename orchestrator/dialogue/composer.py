@@ -1019,7 +1019,17 @@ def _sign_lines(ctx: Context, results: list[cl.ItemResult]) -> list[str]:
     """Each sign of a checklist, most specific first, with its evidence and yes / no / uncertain."""
     status = {"yes": ctx.t("符合", "yes"), "no": ctx.t("不符合", "no"), "uncertain": ctx.t("不确定", "uncertain")}
     gap = "" if ctx.zh else " "
-    return [f"{r.label}{gap}({r.detail + ' → ' if r.detail else ''}{status[r.status]})"
+
+    def detail(r: cl.ItemResult) -> str:
+        # a sign of the film met by findings: which ones ("upper-zone lesion (A1 → yes); cavity (A2 → yes)" tells a
+        # reader the two signs are not one upper-zone cavity)
+        if r.status == "yes" and isinstance(r.value, list | tuple) and r.fact and r.value:
+            anchors = [a.id for a in (ctx.registry.for_finding(str(fid)) for fid in r.value) if a is not None]
+            if anchors:
+                return "、".join(anchors) if ctx.zh else ", ".join(anchors)
+        return r.detail
+
+    return [f"{r.label}{gap}({detail(r) + ' → ' if detail(r) else ''}{status[r.status]})"
             for r in sorted(results, key=lambda r: -r.specificity)]
 
 

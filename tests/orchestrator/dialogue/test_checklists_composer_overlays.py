@@ -283,3 +283,11 @@ def test_comparing_three_findings_and_an_anatomy_anchor(make_facts: Callable[...
     two = eng.start_session(facts, lang="en").session_id
     said = eng.ask(two, "compare A1 with A3").answer.text
     assert "A3 (right hilum) is an anatomy anchor" in said and "only one candidate region" not in said
+
+
+def test_a_film_level_sign_names_the_findings_that_meet_it(ask: Callable[..., Any]) -> None:
+    """"上肺野病灶(符合);空洞(符合)" read as one upper-zone cavity when the two were two findings: each sign met by
+    findings names them."""
+    text = ask("符合肺结核吗?", lang="zh").answer.text
+    assert "(A2 → 符合)" in text
+    assert "(A2 → yes)" in ask("Could this be tuberculosis?").answer.text
