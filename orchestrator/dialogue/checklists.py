@@ -374,14 +374,30 @@ def _read_effusion(facts: ImageFacts, side: str | None, registry: Any) -> SignRe
                     "侧位片或胸腔超声", "A lateral film or pleural ultrasound")
 
 
+CTR_BORDERLINE = 0.55  # up to here above the limit is "just above": within what positioning and inspiration move it
+
+
+def ctr_reference(ctr: float, view: str) -> tuple[str, str]:
+    """The ratio against the limit, in words (zh, en): "not above 0.50", "just above 0.50" (to ``CTR_BORDERLINE``),
+    "above 0.50"; on an AP film, which magnifies the heart, a ratio above the limit says so."""
+    if ctr <= CTR_LIMIT:
+        return f"不大于{CTR_LIMIT:.2f}", f"not above {CTR_LIMIT:.2f}"
+    zh, en = (f"略大于{CTR_LIMIT:.2f}", f"just above {CTR_LIMIT:.2f}") if ctr <= CTR_BORDERLINE else (
+        f"大于{CTR_LIMIT:.2f}", f"above {CTR_LIMIT:.2f}")
+    if view.upper() == "AP":
+        zh, en = zh + ";前后位片会放大心影", en + "; an AP film magnifies the heart"
+    return zh, en
+
+
 def _read_ctr(facts: ImageFacts) -> SignRead:
     ctr = facts.anatomy.cardiothoracic_ratio
     if ctr is None:
         return SignRead("cardiomegaly", "uncertain", "本片未能测得心胸比。", "the cardiothoracic ratio could not be measured.",
                         "复查标准后前位胸片", "A standard PA film")
     ap = facts.film_check.view.upper() == "AP"
-    zh = f"心胸比约{ctr:.2f}({'大于' if ctr > CTR_LIMIT else '不大于'}{CTR_LIMIT:.2f})。"
-    en = f"the cardiothoracic ratio is about {ctr:.2f} ({'above' if ctr > CTR_LIMIT else 'not above'} {CTR_LIMIT:.2f})."
+    ref_zh, ref_en = ctr_reference(ctr, "PA")  # the AP note is said below, once
+    zh = f"心胸比约{ctr:.2f}({ref_zh})。"
+    en = f"the cardiothoracic ratio is about {ctr:.2f} ({ref_en})."
     if ctr > CTR_LIMIT and ap:  # an AP film magnifies the heart: a high ratio there does not settle it
         return SignRead("cardiomegaly", "uncertain", zh + "前后位片会放大心影。", en + " An AP film magnifies the heart.",
                         "标准后前位胸片", "A standard PA film")

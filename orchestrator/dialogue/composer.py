@@ -259,7 +259,9 @@ def _normal_statement(ctx: Context) -> dict[str, Any] | None:
         parts.append(ctx.t("肋膈角变钝可为少量积液或胸膜增厚。", "A blunted angle can be a small effusion or pleural thickening."))
     ctr = ctx.facts.anatomy.cardiothoracic_ratio
     if ctr is not None and ({"heart", "cardiac_silhouette"} & set(ctx.facts.checked)):
-        parts.append(ctx.t(f"心胸比约{ctr:.2f}。", f"Cardiothoracic ratio about {ctr:.2f}."))
+        # with what it is measured against, as the answer to "is the heart enlarged?" says it (cl.read_sign)
+        zh_ref, en_ref = cl.ctr_reference(ctr, ctx.facts.film_check.view)
+        parts.append(ctx.t(f"心胸比约{ctr:.2f}({zh_ref})。", f"Cardiothoracic ratio about {ctr:.2f} ({en_ref})."))
     if not parts:
         return None
     return section("normal", ctx.t("其余所见", "Elsewhere"), " ".join(parts) if not ctx.zh else "".join(parts))

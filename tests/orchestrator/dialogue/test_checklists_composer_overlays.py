@@ -291,3 +291,19 @@ def test_a_film_level_sign_names_the_findings_that_meet_it(ask: Callable[..., An
     text = ask("符合肺结核吗?", lang="zh").answer.text
     assert "(A2 → 符合)" in text
     assert "(A2 → yes)" in ask("Could this be tuberculosis?").answer.text
+
+
+def test_the_ratio_is_said_against_its_limit_wherever_it_is_stated() -> None:
+    """The screening turn stated "Cardiothoracic ratio about 0.54" bare while "is the heart enlarged?" said "yes": both
+    now measure it against 0.50, a ratio up to 0.55 "just above" it, an AP film's magnification said."""
+    assert cl.ctr_reference(0.46, "PA") == ("不大于0.50", "not above 0.50")
+    assert cl.ctr_reference(0.53, "PA")[1] == "just above 0.50"
+    assert cl.ctr_reference(0.62, "AP")[1] == "above 0.50; an AP film magnifies the heart"
+
+
+def test_the_screening_turn_says_the_ratio_against_its_limit(make_facts: Callable[..., Any]) -> None:
+    facts = make_facts("dicom")
+    big = replace(facts, anatomy=replace(facts.anatomy, cardiothoracic_ratio=0.53))
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    assert "Cardiothoracic ratio about 0.53 (just above 0.50)." in eng.start_session(big, lang="en").turns[0].answer.text
+    assert "心胸比约0.53(略大于0.50)。" in eng.start_session(big, lang="zh").turns[0].answer.text
