@@ -151,6 +151,20 @@ def jpeg_size(data: bytes) -> tuple[int, int]:
     raise CorruptImageError("broken JPEG: no frame header (truncated?)")
 
 
+# A progressive JPEG is coded in scans, each a pass over the whole image: libjpeg's own progression uses 6 (grey) to 10
+# (colour), optimisers a few more. Every scan costs a pass, even one of a few bytes, so a small file repeating a cheap
+# scan thousands of times costs minutes of CPU (a 1.8 MB upload: 51 s). More scans than this is refused before decoding.
+MAX_JPEG_SCANS = 64
+
+
+def check_jpeg_scans(stream: bytes, what: str = "JPEG") -> None:
+    """Refuse a JPEG (or JPEG-LS) codestream of more than ``MAX_JPEG_SCANS`` scans. Counting start-of-scan markers in
+    the bytes is exact: inside entropy-coded data a 0xFF byte is always followed by a stuffed 0x00 (JPEG) or a byte
+    under 0x80 (JPEG-LS), so 0xFF 0xDA occurs only as a marker."""
+    if stream.count(b"\xff\xda") > MAX_JPEG_SCANS:
+        raise CorruptImageError(f"broken {what}: more than {MAX_JPEG_SCANS} scans")
+
+
 MAX_ASPECT = 4  # a film's longer side over its shorter one (a chest film: ~1.2)
 PADDED_PIXELS_FACTOR = 2  # the working film pads to a square: side^2 at most this x the pixel limit
 
@@ -181,6 +195,8 @@ def decode_upload(data: bytes, filename: str | None, settings: UploadLimits, kee
     else:
         width, height = png_size(data) if fmt == "png" else jpeg_size(data)
         _check_pixels(width, height, settings)
+        if fmt == "jpeg":
+            check_jpeg_scans(data)
         pixels, colour, orientation = _read_raster(data, fmt)
         spacing_raw, meta = None, {"colourfulness": colour}
         if orientation != 1:
@@ -529,6 +545,8 @@ def _check_frame_header(ds: Any, limits: UploadLimits) -> None:
     _check_pixels(width, height, limits)
     if (width, height) != (int(ds.Columns), int(ds.Rows)):
         raise CorruptImageError("broken DICOM: the compressed frame's size disagrees with Rows and Columns")
+    if frame[:2] == b"\xff\xd8":
+        check_jpeg_scans(frame, "JPEG frame")
     is_codestream = frame[:2] == b"\xff\xd8" or frame[:4] == J2K_SOC_SIZ  # (a JP2 file may end in other boxes)
     if is_codestream and not frame.rstrip(b"\0").endswith(b"\xff\xd9"):  # EOI / EOC, then even-length padding
         raise CorruptImageError("broken DICOM: the compressed frame has no end marker (truncated?)")
