@@ -285,11 +285,12 @@ def exif_orientation(im: Image.Image) -> int:
 def colourfulness(rgb: np.ndarray) -> float:
     """Mean chroma of an RGB image in [0, 1]: 0 for gray (a radiograph), ~0.1+ for a colour photo.
     The mean absolute difference of the channels from their mean, on a 256-wide scale."""
-    arr = np.asarray(rgb, dtype=np.float32)[..., :3]
-    if arr.ndim != 3 or arr.shape[-1] != 3:
+    arr = np.asarray(rgb)
+    if arr.ndim != 3 or arr.shape[-1] < 3:
         return 0.0
     step = max(1, int(np.ceil(max(arr.shape[:2]) / 256)))  # a subsample is plenty for a mean
-    small = arr[::step, ::step]
+    # subsampled before it is made float: the whole film in float32 was 432 MB at the pixel limit, per upload
+    small = arr[::step, ::step, :3].astype(np.float32)
     scale = 65535.0 if small.max() > 255 else 255.0
     return float(np.abs(small - small.mean(axis=-1, keepdims=True)).mean() / scale)
 
@@ -355,6 +356,15 @@ def _dicom_int(ds: Any, keyword: str, default: int = 0) -> int:
     return number
 
 
+def _luma(rgb: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma in float32, a channel at a time (the whole film as float32 RGB was 432 MB at the pixel limit)."""
+    grey = rgb[..., 0].astype(np.float32)
+    grey *= np.float32(0.299)
+    grey += np.float32(0.587) * rgb[..., 1]
+    grey += np.float32(0.114) * rgb[..., 2]
+    return grey
+
+
 def _dicom_film(ds: Any, limits: UploadLimits) -> tuple[np.ndarray, DicomSpacing | None, dict[str, Any]]:
     rows, cols = _dicom_int(ds, "Rows"), _dicom_int(ds, "Columns")
     if rows == 0 or cols == 0 or "PixelData" not in ds:
@@ -366,7 +376,7 @@ def _dicom_film(ds: Any, limits: UploadLimits) -> tuple[np.ndarray, DicomSpacing
     colour = 0.0
     if arr.ndim == 3 and arr.shape[-1] in (3, 4) and not photometric.startswith("MONOCHROME"):
         colour = colourfulness(arr)
-        arr = arr[..., :3].astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        arr = _luma(arr)
     elif arr.ndim == 3:  # multi-frame: the first frame
         arr = arr[0]
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():  # float pixel data: NaN/inf would poison the film

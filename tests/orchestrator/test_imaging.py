@@ -311,3 +311,27 @@ def test_a_progressive_jpeg_of_too_many_scans_is_refused_before_decoding() -> No
     ds.save_as(buf, enforce_file_format=True)
     with pytest.raises(CorruptImageError, match="scans"):
         decode_upload(buf.getvalue(), "film.dcm", LIMITS)
+
+
+def test_a_colour_film_is_not_copied_whole_into_float() -> None:
+    """A colour upload at the pixel limit cost 0.65-1 GB per request (six at once passed the chart's 4 GiB limit): its
+    colourfulness is taken on a subsample made float afterwards, its luma a channel at a time."""
+    import tracemalloc
+
+    from orchestrator.imaging import _luma, colourfulness
+
+    rgb = np.random.default_rng(0).integers(0, 255, (3000, 3000, 3), dtype=np.uint8)
+    float_rgb = rgb.size * 4  # what the whole film in float32 would take: 108 MB
+    tracemalloc.start()
+    try:
+        colour = colourfulness(rgb)
+        chroma_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        grey = _luma(rgb)
+        luma_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert 0.1 < colour < 0.5 and chroma_peak < float_rgb / 20
+    assert grey.dtype == np.float32 and luma_peak < float_rgb * 0.8
+    expected = rgb[:2, :2].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    assert np.allclose(grey[:2, :2], expected, atol=1e-3)
