@@ -1370,5 +1370,32 @@ def compose_withheld(ctx: Context) -> Composition:
     return Composition((*sections, disclaimer(ctx)))
 
 
+# intents that read a finding's own properties: asked of an anatomy or relation anchor alone ("how big is A3?", A3 a
+# hilum), they have no finding to read and answered with empty text
+_FINDING_INTENTS = frozenset({"describe_margin", "density", "size", "locate"})
+
+
+def compose_not_a_finding(ctx: Context) -> Composition:
+    """"How big is A3?" where A3 is a hilum or a measurement: what that anchor is, and what can be asked of it."""
+    lines = []
+    for a in ctx.subjects:
+        label = a.label_zh if ctx.zh else a.label_en
+        if a.kind == "relation":
+            lines.append(ctx.t(f"{a.id}是测量{label},不是病灶,没有大小、边缘或密度可读。",
+                               f"{a.id} is the measurement {label}, not a lesion: it has no size, margin or density to "
+                               "read."))
+        else:
+            lines.append(ctx.t(f"{a.id}是{label},为本系统在片上标出的解剖锚点,不是病灶,没有大小、边缘或密度可读;"
+                               f"可以问它与病灶的距离(如“A1距{a.id}多远”)。",
+                               f"{a.id} is the {label}, an anatomy anchor Hilum marked on the film, not a lesion: it has "
+                               f"no size, margin or density to read; its distance to a finding can be asked (\"how far "
+                               f"is A1 from {a.id}?\")."))
+    text = ("" if ctx.zh else " ").join(lines) + _regions_found(ctx)
+    return Composition((section("not_a_finding", ctx.t("不是病灶", "Not a finding"), text.strip()),),
+                       referenced=tuple(a.id for a in ctx.subjects))
+
+
 def compose(ctx: Context) -> Composition:
+    if ctx.query.intent in _FINDING_INTENTS and ctx.subjects and not subject_findings(ctx):
+        return compose_not_a_finding(ctx)
     return COMPOSERS.get(ctx.query.intent, compose_out_of_scope)(ctx)

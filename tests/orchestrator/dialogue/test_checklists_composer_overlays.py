@@ -307,3 +307,18 @@ def test_the_screening_turn_says_the_ratio_against_its_limit(make_facts: Callabl
     eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
     assert "Cardiothoracic ratio about 0.53 (just above 0.50)." in eng.start_session(big, lang="en").turns[0].answer.text
     assert "心胸比约0.53(略大于0.50)。" in eng.start_session(big, lang="zh").turns[0].answer.text
+
+
+def test_a_question_about_an_anatomy_or_measurement_anchor_is_never_an_empty_answer(
+        make_facts: Callable[..., Any]) -> None:
+    """"How big is A3?" (A3 a hilum) answered with empty text on every surface: it says what the anchor is."""
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(make_facts("dicom"), lang="en").session_id
+    for q in ("how big is A3?", "where is A3?", "is A4 calcified?", "describe the margin of A3"):
+        t = eng.ask(sid, q)
+        assert "A3 is the right hilum" in t.answer.text or "A4 is the left hilum" in t.answer.text, q
+    eng.ask(sid, "how far is A1 from A3?")  # a relation anchor, A5
+    assert "A5 is the measurement A1" in eng.ask(sid, "how big is A5?").answer.text
+    zh = eng.start_session(make_facts("dicom"), lang="zh").session_id
+    assert "A3是右肺门" in eng.ask(zh, "A3的边缘规则吗").answer.text
+    assert "A1" in eng.ask(sid, "how big is A1?").answer.text  # a finding as before
