@@ -306,3 +306,21 @@ def test_not_ready_until_the_encoder_answers() -> None:
         r = c.get("/readyz")
         assert r.status_code == 503 and r.json()["detail"]["encoder"] == "triton"
         assert r.json()["detail"]["encoder_ready"] is False
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_a_json_body_larger_than_any_question_is_413_before_it_is_parsed(client: httpx.Client, phantom_dir: Path,
+                                                                         declared: bool) -> None:
+    """A 50 MB JSON turn was parsed on the event loop (health stalled 4 s, 1.1 GB): every body but an upload is a small
+    JSON object, and a larger one is refused unread; the session and an ordinary turn are unharmed."""
+    sid = create(client, phantom_dir / "image.png", lang="en")["session_id"]
+    padded = b'{"question": "A1", "pad": [' + b"0," * 600_000 + b"0]}"
+    headers = {"Content-Type": "application/json"}
+    content: bytes | Iterator[bytes] = padded if declared else iter([padded[i:i + 65536]
+                                                                      for i in range(0, len(padded), 65536)])
+    r = client.post(f"/v1/sessions/{sid}/turns", content=content, headers=headers)
+    assert r.status_code == 413 and r.json()["error"]["kind"] == "too_large"
+    assert "anything but an upload" in r.json()["error"]["message"]
+    ok = client.post(f"/v1/sessions/{sid}/turns", json={"question": "Is there anything abnormal in the lungs?"})
+    assert ok.status_code == 200 and ok.json()["turn"] == 2
+    assert_healthy(client)
