@@ -28,9 +28,9 @@ import grpc
 import uvicorn
 from fastapi import FastAPI
 
-from orchestrator import log_privacy
+from orchestrator import log_privacy, log_repeats
+from orchestrator.api import http_protocol
 from orchestrator.api.app import create_app
-from orchestrator.api.http_protocol import HilumHttpProtocol
 from orchestrator.api.readiness import Readiness
 from orchestrator.film_analysis import warm_encoder
 from orchestrator.grpc_service.server import build_grpc_server
@@ -195,7 +195,8 @@ class Service:
             self.app, log_level=s.settings.log_level.lower(), access_log=False,
             timeout_keep_alive=s.settings.http_keep_alive_s,
             timeout_graceful_shutdown=int(max(1, s.settings.drain_timeout_s)),
-            http=HilumHttpProtocol, h11_max_incomplete_event_size=s.settings.http_max_header_bytes,  # 431
+            http=http_protocol.configured(s.settings.http_head_timeout_s),  # 408 for a head that never ends
+            h11_max_incomplete_event_size=s.settings.http_max_header_bytes,  # 431
         )
         self._uvicorn = DrainingServer(config, on_exit=self.begin_drain)
         if self.dicom_port is not None:
@@ -242,6 +243,7 @@ class Service:
     # --- in the foreground (hilum serve) -----------------------------------------------------------
     def run(self) -> None:
         log_privacy.install()  # the process's handlers, uvicorn's included (set up by its Config): no PHI
+        log_repeats.install()  # the event loop's own errors (accept failures past the fd limit) at most every 10 s
         self._start_background(freeze_gc=self.services.settings.gc_freeze)
         log.info("serving REST on %s and gRPC on %s%s", self.url, self.grpc_target,
                  f" and DICOM (C-STORE) on port {self.dicom_port}" if self.dicom_node is not None else "")

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
                               "encoder_queue_size + 16, so a full encoder queue answers 429 before the pool fills")
     http_body_timeout_s: float = Field(default=60.0, gt=0, description="a request body not received whole "
                                        "this long after its headers gets 408 and the connection closes")
+    http_head_timeout_s: float = Field(default=20.0, gt=0, description="a request line and headers not received "
+                                       "whole this long after the connection opened (or the previous answer) close "
+                                       "the connection, with 408 when part of them came")
     http_max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="request line and headers; more "
                                        "gets 431")
     grpc_workers: int = Field(default=0, ge=0, description="gRPC threads and concurrent RPCs; one more gets "

@@ -16,7 +16,13 @@ the connection (a pipelined request), and the connection lingers: the write side
 answer, whatever the client still sends is read and dropped, and the socket closes when the client
 does or after ``LINGER_S`` (a client still sending its 200 kB of headers would otherwise see a TCP
 reset instead of an answer: unread bytes in the receive buffer make the kernel reset the
-connection). Trailers past the limit close the connection: their request has its own answer."""
+connection). Trailers past the limit close the connection: their request has its own answer.
+
+Nor does it time a head: a connection that opens and sends nothing, or trickles a header line every few seconds, was
+held for ever (a probe held 20,000 and the process ran out of file descriptors: REST and gRPC stopped answering).
+``head_timeout_s`` (``http_head_timeout_s``, set by ``configured``) bounds how long a request line and headers may take
+from the connection's opening, or from the previous answer on it: past it the connection closes, with a 408 when part
+of a head had arrived. uvicorn's keep-alive timeout still closes an idle connection between requests sooner."""
 
 from __future__ import annotations
 
@@ -37,9 +43,16 @@ class HeadTooLarge(Exception):
     """Raised from a parser callback: the head passed the limit (httptools stops and raises)."""
 
 
+HEAD_TIMEOUT_S = 20.0
+HEAD_TIMEOUT_KIND = "head_timeout"
+
+
 class HilumHttpProtocol(HttpToolsProtocol):
+    head_timeout_s: float = HEAD_TIMEOUT_S
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._head_timer: Any = None
         self.head_limit = int(self.config.h11_max_incomplete_event_size or DEFAULT_LIMIT)
         self._in_head = True  # waiting for, or inside, a request's line and headers (else: its body or trailers)
         self._unparsed = 0  # bytes received since the parser last delivered a head's end, body or a message's end
@@ -47,6 +60,39 @@ class HilumHttpProtocol(HttpToolsProtocol):
         self._refused = False
         self._lingering = False
         self._answer_after_response = False
+
+    # --- the head's deadline -------------------------------------------------------------------
+    def connection_made(self, transport: Any) -> None:
+        super().connection_made(transport)
+        self._start_head_timer()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_head_timer()
+        super().connection_lost(exc)
+
+    def _start_head_timer(self) -> None:
+        self._stop_head_timer()
+        self._head_timer = self.loop.call_later(self.head_timeout_s, self._head_timed_out)
+
+    def _stop_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self.transport.is_closing() or self._lingering or not self._in_head:
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            return  # an answer is being written: the next head's deadline starts after it
+        if self._unparsed:  # part of a head came: say why the connection closes
+            body = json.dumps({"error": {"kind": HEAD_TIMEOUT_KIND, "message": f"the request line and headers did "
+                                                                              f"not arrive within "
+                                                                              f"{self.head_timeout_s:g} s"}}).encode()
+            self.transport.write(b"HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\n"
+                                 b"content-length: " + str(len(body)).encode() + b"\r\nconnection: close\r\n\r\n"
+                                 + body)
+        self.transport.close()
 
     # --- counting -----------------------------------------------------------------------------
     def data_received(self, data: bytes) -> None:
@@ -85,6 +131,7 @@ class HilumHttpProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        self._stop_head_timer()
         self._in_head, self._fields = False, 0  # a chunked body's trailers are counted afresh
         self._progress()
         super().on_headers_complete()
@@ -122,6 +169,8 @@ class HilumHttpProtocol(HttpToolsProtocol):
 
     def on_response_complete(self) -> None:
         super().on_response_complete()
+        if not self.transport.is_closing():
+            self._start_head_timer()  # the next request's head, if one comes before the keep-alive timeout
         if self._answer_after_response:
             self._answer_after_response = False
             self._answer_431()
@@ -137,3 +186,8 @@ class HilumHttpProtocol(HttpToolsProtocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self.loop.call_later(LINGER_S, self.transport.close)
+
+
+def configured(head_timeout_s: float) -> type[HilumHttpProtocol]:
+    """The protocol class uvicorn instantiates, with the settings' head deadline."""
+    return type("HilumHttpProtocol", (HilumHttpProtocol,), {"head_timeout_s": float(head_timeout_s)})

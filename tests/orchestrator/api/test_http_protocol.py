@@ -175,3 +175,52 @@ def test_chunked_trailers_that_never_end_close_the_connection(limited: Service) 
     # still "arriving"
     assert sent < TRAILER_CAP
     assert raw.count(b"HTTP/1.1 ") <= 1 and b" 408 " not in raw and b" 431 " not in raw
+
+
+@pytest.fixture(scope="module")
+def timed() -> Iterator[Service]:
+    settings = Settings(host="127.0.0.1", http_head_timeout_s=1.0, http_keep_alive_s=5.0)
+    with Service(build_services(settings), "127.0.0.1", 0, 0) as svc:
+        yield svc
+
+
+def _read_all(sock: socket.socket) -> bytes:
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_a_head_that_never_ends_or_never_starts_is_closed(timed: Service) -> None:
+    """A connection that sends nothing, or trickles a header line every half second, was held for ever (20,000 such
+    took the process past its file descriptors): past ``http_head_timeout_s`` it is closed, with a 408 when part of a
+    head came."""
+    import time
+
+    with socket.create_connection(("127.0.0.1", timed.port), timeout=30) as idle:
+        t0 = time.monotonic()
+        assert _read_all(idle) == b"" and time.monotonic() - t0 < 10  # closed, no answer to nothing
+    with socket.create_connection(("127.0.0.1", timed.port), timeout=30) as slow:
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: hilum\r\n")
+        answer = b""
+        for i in range(40):  # one header line every 0.5 s, for up to 20 s: the server answers and closes first
+            time.sleep(0.5)
+            try:
+                slow.sendall(f"X-Drip-{i}: 1\r\n".encode())
+            except OSError:
+                break
+        answer = _read_all(slow)
+    assert answer.startswith(b"HTTP/1.1 408") and b'"head_timeout"' in answer
+
+
+def test_a_kept_alive_connection_gets_a_fresh_head_deadline_for_each_request(timed: Service) -> None:
+    import time
+
+    with socket.create_connection(("127.0.0.1", timed.port), timeout=30) as sock:
+        for _ in range(3):  # each request 0.7 s apart: inside the keep-alive and each head's own 1 s deadline
+            time.sleep(0.7)
+            sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: hilum\r\n\r\n")
+            data = b""
+            while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+                data += sock.recv(65536)
+            assert data.startswith(b"HTTP/1.1 200")
