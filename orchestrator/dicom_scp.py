@@ -3,8 +3,11 @@ push. Each frontal DX/CR film it receives becomes a session with its screening t
 engine as ``POST /v1/sessions``; the sender learns the outcome from the C-STORE status.
 
 - Presentation contexts: DX For Presentation / For Processing and CR storage, in the transfer syntaxes
-  ``TRANSFER_SYNTAXES`` (uncompressed, deflated, RLE, JPEG baseline and lossless, JPEG-LS, JPEG 2000:
-  what ``orchestrator/imaging.py`` decodes), plus Verification (C-ECHO).
+  ``TRANSFER_SYNTAXES`` (uncompressed, deflated, RLE, JPEG baseline, extended and lossless, JPEG-LS and JPEG 2000
+  lossless and lossy: what ``orchestrator/imaging.py`` decodes), plus Verification (C-ECHO).
+- Peers: at most ``dicom_max_associations`` at once; a connection that asks for no association within
+  ``dicom_idle_timeout_s`` is dropped (pynetdicom's defaults let 20 bare connections refuse every other sender for
+  half a minute).
 - Statuses: 0x0000 a session was made; 0xA900 the object has no image (data set does not match the SOP
   class); 0xC000 a lateral view, or Hilum refused the film (not a chest film, corrupt: the error kind is
   the status's Error Comment, never a value from the object); 0xA700 an object over the upload limit
@@ -36,14 +39,17 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.uid import (
+    JPEG2000,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     JPEG2000Lossless,
     JPEGBaseline8Bit,
     JPEGExtended12Bit,
+    JPEGLossless,
     JPEGLosslessSV1,
     JPEGLSLossless,
+    JPEGLSNearLossless,
     RLELossless,
 )
 from pynetdicom import AE, _config, evt
@@ -72,7 +78,8 @@ log = logging.getLogger(__name__)
 STORAGE_CLASSES = (DigitalXRayImageStorageForPresentation, DigitalXRayImageStorageForProcessing,
                    ComputedRadiographyImageStorage)
 TRANSFER_SYNTAXES = [ExplicitVRLittleEndian, ImplicitVRLittleEndian, DeflatedExplicitVRLittleEndian, RLELossless,
-                     JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLosslessSV1, JPEGLSLossless, JPEG2000Lossless]
+                     JPEGBaseline8Bit, JPEGExtended12Bit, JPEGLossless, JPEGLosslessSV1, JPEGLSLossless,
+                     JPEGLSNearLossless, JPEG2000Lossless, JPEG2000]
 MAX_META_BYTES = 64 * 1024  # the preamble and file meta pynetdicom writes before the data set
 
 SUCCESS = 0x0000
@@ -99,6 +106,11 @@ class DicomNode:
         self.host, self.port = host, port
         self.tenants = dict(settings.dicom_ae_tenants)
         self.ae = AE(ae_title=settings.dicom_ae_title)
+        # a few idle peers must not hold the node: pynetdicom's defaults (10 associations, 30 s for a connection to
+        # ask for one) let 20 bare connections refuse every other sender for half a minute. (Silence on an open
+        # association keeps pynetdicom's 60 s: a sender waits in silence while its film is analysed.)
+        self.ae.maximum_associations = settings.dicom_max_associations
+        self.ae.acse_timeout = settings.dicom_idle_timeout_s
         for sop_class in STORAGE_CLASSES:
             self.ae.add_supported_context(sop_class, TRANSFER_SYNTAXES)
         self.ae.add_supported_context(Verification)

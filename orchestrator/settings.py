@@ -158,6 +158,10 @@ class Settings(BaseSettings):
     # --- DICOM node (orchestrator/dicom_scp.py: C-STORE SCP, hilum serve --dicom-port) ------------
     dicom_port: int | None = Field(default=None, ge=0, le=65535, description="the C-STORE SCP's port on "
                                    "settings.host (loopback unless api_keys_file is set); unset: no SCP")
+    dicom_max_associations: int = Field(default=32, ge=1, le=1024, description="associations the node serves at "
+                                        "once; one more is refused (busy) until one ends")
+    dicom_idle_timeout_s: float = Field(default=10.0, gt=0, description="a connection to the node that asks for no "
+                                        "association this long is dropped")
     dicom_ae_title: str = Field(default="HILUM", min_length=1, max_length=16, description="the SCP's AE title")
     dicom_ae_tenants: dict[str, str] = Field(default_factory=dict, description='calling AE title -> tenant, JSON '
                                              '{"CR_ROOM1": "alice"}; set: only these AEs may associate; unset: '

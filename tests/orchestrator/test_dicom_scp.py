@@ -37,6 +37,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+IDLE_S = 2.0  # the node's wait for a connection to ask for an association (HILUM_DICOM_IDLE_TIMEOUT_S)
+
+
 @dataclass
 class Node:
     proc: subprocess.Popen[bytes]
@@ -55,6 +58,7 @@ def node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
     port, grpc_port, dicom_port = free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HILUM_")}
     env["HILUM_DICOM_AE_TENANTS"] = json.dumps(AE_TENANTS)
+    env["HILUM_DICOM_IDLE_TIMEOUT_S"] = str(IDLE_S)
     log = root / "serve.log"
     with log.open("wb") as out:
         proc = subprocess.Popen([*HILUM, "serve", "--host", "127.0.0.1", "--port", str(port), "--grpc-port",
@@ -235,3 +239,27 @@ def test_an_object_over_the_limit_is_refused_without_being_held_in_memory(node: 
     assert grown_mb < 32, f"the node's peak memory grew by {grown_mb:.0f} MB for a refused object"
     assert len(node.sessions_made()) == made and node.proc.poll() is None
     assert "Traceback" not in node.log.read_text(errors="replace")
+
+
+def test_bare_connections_do_not_hold_the_node(node: Node) -> None:
+    """Twenty connections that never ask for an association refused every other sender for half a minute (pynetdicom's
+    10 associations and 30 s): they are dropped after ``dicom_idle_timeout_s``, and a C-ECHO then goes through."""
+    import socket
+
+    held = [socket.create_connection(("127.0.0.1", node.dicom_port), timeout=30) for _ in range(40)]
+    try:
+        time.sleep(IDLE_S + 1.5)
+        echo = subprocess.run(["echoscu", "-aet", "CR_ROOM1", "-aec", "HILUM", "-to", "20", "127.0.0.1",
+                               str(node.dicom_port)], capture_output=True, text=True, timeout=120)
+        assert echo.returncode == 0, echo.stdout + echo.stderr
+        dropped = 0
+        for sock in held:
+            sock.settimeout(5)
+            try:
+                dropped += sock.recv(1024) == b""  # closed by the node (an A-ABORT or nothing, then EOF)
+            except OSError:
+                dropped += 1
+        assert dropped == len(held)
+    finally:
+        for sock in held:
+            sock.close()
