@@ -6,6 +6,7 @@
     │   ├── ImageTooLargeError      byte size or pixel dimensions over the limits → 413
     │   ├── CorruptImageError       truncated DICOM, broken PNG                    → 422
     │   ├── InvalidQuestionError    empty or over-long question                    → 422
+    │   ├── UnsupportedLanguageError a session language other than zh or en       → 422
     │   ├── InvalidDateError        a study date that is not one, or an earlier film not earlier → 422
     │   ├── NotSamePatientError     an earlier film whose DICOM names another patient → 422
     │   └── NotAChestFilmError      not a frontal chest radiograph shown upright   → 422
@@ -108,6 +109,13 @@ class ImageTooLargeError(InputError):
 class CorruptImageError(InputError):
     http_status = 422
     kind = "corrupt_image"
+
+
+class UnsupportedLanguageError(InputError):
+    """A session's language is neither Chinese nor English (a tag's first part decides: zh-CN is zh)."""
+
+    http_status = 422
+    kind = "unsupported_language"
 
 
 class InvalidQuestionError(InputError):

@@ -49,6 +49,7 @@ from orchestrator.errors import (
     SessionFullError,
     SessionNotFoundError,
     TenantQuotaError,
+    UnsupportedLanguageError,
 )
 from orchestrator.facts import ImageFacts, PixelSpacing, to_jsonable
 from orchestrator.film_analysis import Analyser, FilmAnalyser, FilmAnalysis, timed
@@ -143,7 +144,14 @@ class _Draft:
 
 
 def session_lang(lang: str | None) -> str:
-    return "zh" if (lang or "").lower().startswith("zh") else "en"
+    """The session's language from what the caller asked for: none is English; a language tag is read by its first
+    part (zh-CN, zh_Hans, en-GB); any other language is refused, not answered in English as if it had been asked."""
+    if lang is None or not str(lang).strip():
+        return "en"
+    primary = str(lang).strip().lower().replace("_", "-").split("-")[0]
+    if primary not in ("zh", "en"):
+        raise UnsupportedLanguageError("the language must be zh or en")
+    return primary
 
 
 def _anatomy_name(raw: str) -> str:
@@ -287,6 +295,7 @@ class DialogueEngine:
         timings: dict[str, float] = {}
         try:
             study_day(study_date), study_day(earlier_date)  # a malformed date is refused before any decoding
+            session_lang(lang)  # and a language Hilum does not answer in
             film = self.analyse_film(data, filename, timings, session_lang(lang))
             interval, earlier_png = None, b""
             if earlier is not None:

@@ -324,3 +324,15 @@ def test_a_json_body_larger_than_any_question_is_413_before_it_is_parsed(client:
     ok = client.post(f"/v1/sessions/{sid}/turns", json={"question": "Is there anything abnormal in the lungs?"})
     assert ok.status_code == 200 and ok.json()["turn"] == 2
     assert_healthy(client)
+
+
+def test_a_language_hilum_does_not_answer_in_is_refused_and_a_tag_is_read_by_its_first_part(
+        client: httpx.Client, phantom_dir: Path) -> None:
+    """lang=fr was accepted and answered in English while GET .../turns/n?lang=fr was 422: both refuse it now; a
+    browser's tag (zh-CN, en-GB) is its language."""
+    with (phantom_dir / "image.png").open("rb") as fh:
+        r = client.post("/v1/sessions", files={"file": ("image.png", fh, "image/png")}, data={"lang": "fr"})
+    assert r.status_code == 422 and r.json()["error"]["kind"] == "unsupported_language"
+    assert "fr" not in r.json()["error"]["message"].replace("from", "")
+    assert create(client, phantom_dir / "image.png", lang="zh-CN")["turns"][0]["lang"] == "zh"
+    assert create(client, phantom_dir / "image.png", lang="en-GB")["turns"][0]["lang"] == "en"
