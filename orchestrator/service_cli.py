@@ -156,6 +156,8 @@ def render_turn(turn: dict[str, Any]) -> str:
 
 
 def run_ask(args: argparse.Namespace, settings: Settings) -> int:
+    import httpx
+
     from orchestrator.errors import HilumError
 
     for path in (args.image, args.earlier):
@@ -177,6 +179,9 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         result, sr = ask_remote(args, settings) if args.server else ask_in_process(args, settings)
     except HilumError as exc:
         print(f"hilum ask: {exc.kind}: {exc.message}", file=sys.stderr)
+        return 1
+    except httpx.TransportError as exc:  # --server: nothing answered (refused, unreachable, timed out)
+        print(f"hilum ask: the server did not answer ({type(exc).__name__})", file=sys.stderr)
         return 1
     if sr is not None:
         try:

@@ -6,6 +6,7 @@ Validation errors are 422, never a 500."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -32,11 +33,20 @@ def http_error(exc: Exception) -> tuple[int, str, str]:
     if isinstance(exc, HilumError):
         return exc.http_status, exc.kind, public_message(exc)
     if isinstance(exc, RequestValidationError):
-        parts = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg', '')}" for e in exc.errors()]
+        parts = [f"{'.'.join(str(p) for p in e.get('loc', ()))}: {_validation_message(e)}" for e in exc.errors()]
         return 422, "invalid_request", "; ".join(parts) or "invalid request"
     if isinstance(exc, StarletteHTTPException):
         return exc.status_code, "http", str(exc.detail)
     return 500, "internal", "internal error"
+
+
+def _validation_message(error: dict[str, Any]) -> str:
+    """pydantic's message, in the caller's terms where it speaks Python ("Expected UploadFile, received: <class 'str'>"
+    for a film sent as a text field)."""
+    msg = str(error.get("msg", ""))
+    if "UploadFile" in msg:
+        return "a file is expected here (a multipart file part), not a text field"
+    return msg
 
 
 def install_error_handlers(app: FastAPI) -> None:

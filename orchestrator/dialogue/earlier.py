@@ -51,7 +51,9 @@ def study_day(text: str | None) -> datetime.date | None:
         day = datetime.date(int(m[1]), int(m[2]), int(m[3]))
     except ValueError:
         raise InvalidDateError("a study date is written YYYY-MM-DD (or YYYYMMDD), a real calendar date") from None
-    if not EARLIEST <= day <= datetime.date.today() + datetime.timedelta(days=1):
+    if day < EARLIEST:
+        raise InvalidDateError("a study date lies between 1900 and today: this one is before 1900")
+    if day > datetime.date.today() + datetime.timedelta(days=1):
         raise InvalidDateError("a study date lies between 1900 and today: a film is not taken in the future")
     return day
 

@@ -171,6 +171,13 @@ def test_ask_refuses_a_question_the_service_would_before_reading_the_film(film: 
     assert secret not in done.stderr + done.stdout and "turn 1" not in done.stdout
 
 
+def test_ask_says_when_the_server_does_not_answer(film: Path) -> None:
+    done = subprocess.run([*HILUM, "ask", str(film), "is it round?", "--server", f"http://127.0.0.1:{free_port()}"],
+                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1 and "the server did not answer (ConnectError)" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
 def test_ask_refuses_what_is_not_a_chest_film(tmp_path: Path, film: Path) -> None:
     from loadtests.film_corpus import png_bytes
 

@@ -336,3 +336,10 @@ def test_a_language_hilum_does_not_answer_in_is_refused_and_a_tag_is_read_by_its
     assert "fr" not in r.json()["error"]["message"].replace("from", "")
     assert create(client, phantom_dir / "image.png", lang="zh-CN")["turns"][0]["lang"] == "zh"
     assert create(client, phantom_dir / "image.png", lang="en-GB")["turns"][0]["lang"] == "en"
+
+
+def test_a_film_sent_as_a_text_field_is_told_so_in_the_callers_terms(client: httpx.Client) -> None:
+    r = client.post("/v1/sessions", data={"file": "hello"})
+    assert r.status_code == 422 and r.json()["error"]["kind"] == "invalid_request"
+    message = r.json()["error"]["message"]
+    assert "a file is expected here" in message and "<class" not in message and "hello" not in message

@@ -220,6 +220,8 @@ def test_a_film_is_not_its_own_earlier_film_and_dates_are_plausible() -> None:
         with pytest.raises(InvalidDateError):
             study_day(bad)
     assert study_day(datetime.date.today().isoformat()) == datetime.date.today()
+    with pytest.raises(InvalidDateError, match="before 1900"):  # not "a film is not taken in the future"
+        study_day("1899-12-31")
 
 
 def test_another_birth_date_is_another_patient() -> None:
