@@ -68,6 +68,13 @@ class Analyser(Protocol):
 class FilmAnalyser:
     """The analysis in the calling thread."""
 
+    @staticmethod
+    def release_memory() -> None:
+        """After a large upload: the heap's free pages back to the system (``orchestrator/memory_return.py``)."""
+        from orchestrator import memory_return
+
+        memory_return.trim()
+
     def __init__(self, encoder: AnatomyEncoder, reader: LesionReader | None, settings: Settings) -> None:
         from orchestrator.findings.fitted import served_entropy_limit
 
@@ -80,6 +87,14 @@ class FilmAnalyser:
     def analyse(self, data: bytes, filename: str | None, timings: dict[str, float], lang: str = "en") -> FilmAnalysis:
         """Decode, gate (refusing what is not an upright frontal chest film before the encoder runs),
         encode, analyse. Raises InputError subclasses, NotAChestFilmError among them."""
+        try:
+            return self._analyse(data, filename, timings, lang)
+        finally:
+            trim_after = self.settings.malloc_trim_after_bytes
+            if trim_after and len(data) > trim_after:  # its arrays, freed: back to the system, not kept by the heap
+                self.release_memory()
+
+    def _analyse(self, data: bytes, filename: str | None, timings: dict[str, float], lang: str) -> FilmAnalysis:
         from orchestrator.film_gate import check_film
         from orchestrator.findings import analyse, estimate_spacing, lesion_heatmap
         from orchestrator.findings.lesion_reading import reader_applies

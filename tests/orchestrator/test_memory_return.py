@@ -1,0 +1,49 @@
+"""The freed heap goes back to the system after a large upload (orchestrator/memory_return.py)."""
+
+from __future__ import annotations
+
+import io
+import platform
+
+import numpy as np
+from PIL import Image
+
+from orchestrator import memory_return
+from orchestrator.film_analysis import FilmAnalyser
+from orchestrator.settings import Settings
+
+
+class CountingAnalyser(FilmAnalyser):
+    """The analyser with its memory release counted (no encoder: the uploads here are refused before it)."""
+
+    released = 0
+
+    def release_memory(self) -> None:  # type: ignore[override]
+        CountingAnalyser.released += 1
+
+
+def _refused(analyser: FilmAnalyser, data: bytes) -> None:
+    try:
+        analyser.analyse(data, "photo.png", {}, "en")
+    except Exception:  # noqa: BLE001 - a colour photo is refused at the gate: refused or not, the release follows
+        return
+    raise AssertionError("a colour photo was read as a chest film")
+
+
+def test_trim_runs_here() -> None:
+    assert isinstance(memory_return.trim(), bool)
+    if platform.libc_ver()[0] == "glibc":
+        assert memory_return._malloc_trim() is not None
+
+
+def test_a_large_upload_is_followed_by_a_release_refused_or_not() -> None:
+    photo = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (900, 700, 3), dtype=np.uint8)).save(photo, format="PNG")
+    data = photo.getvalue()
+    assert len(data) > Settings().malloc_trim_after_bytes
+    CountingAnalyser.released = 0
+    _refused(CountingAnalyser(None, None, Settings()), data)  # type: ignore[arg-type]
+    assert CountingAnalyser.released == 1
+    _refused(CountingAnalyser(None, None, Settings(malloc_trim_after_bytes=0)), data)  # type: ignore[arg-type]
+    _refused(CountingAnalyser(None, None, Settings(malloc_trim_after_bytes=len(data))), data)  # type: ignore[arg-type]
+    assert CountingAnalyser.released == 1  # 0: never; an upload not over the setting: not released
