@@ -26,7 +26,11 @@ from orchestrator.dialogue.anchors import (
     landmark_sides,
 )
 from orchestrator.dialogue.interval_answer import INTENT as INTERVAL_INTENT
-from orchestrator.dialogue.interval_answer import NO_EARLIER_HINT, interval_section
+from orchestrator.dialogue.interval_answer import (
+    NO_EARLIER_HINT,
+    NO_EARLIER_HINT_NOTHING_FOUND,
+    interval_section,
+)
 from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import cm, mm, phrases, r1, word
 from orchestrator.facts import Finding, ImageFacts
@@ -1273,7 +1277,7 @@ def compose_out_of_scope(ctx: Context) -> Composition:
             "本次检查没有上传以前的片子:病灶是否新出现、是否变大或变小,需要把以前的片子与本片对照才能判断。",
             "This study was opened without an earlier film: whether a finding is new, or has grown or shrunk, needs "
             "an earlier film compared with this one.")
-        text += ctx.t(*NO_EARLIER_HINT)
+        text += ctx.t(*(NO_EARLIER_HINT if ctx.facts.findings else NO_EARLIER_HINT_NOTHING_FOUND))
         return Composition((section("out_of_scope", ctx.t("需要以前的片子", "Needs an earlier film"), text),))
     text = ctx.t(
         "这个问题超出了一张胸部X线片能回答的范围(如治疗、预后、化验或其他检查的数值)。"

@@ -152,3 +152,10 @@ NO_EARLIER_HINT = ("把以前的片子与本片一起上传(页面上的“以�
                    " Upload an earlier film together with this one (the page's \"earlier film\", or the REST field "
                    "`earlier`) and Hilum compares the two; or ask me where each finding is now, its size, margin and "
                    "density, to compare yourself.")
+# the same on a film where Hilum found nothing: there is no finding to describe now
+NO_EARLIER_HINT_NOTHING_FOUND = (
+    "把以前的片子与本片一起上传(页面上的“以前的片子”,或 REST 的 earlier 字段),Hilum 即可对照两者;本片未发现病灶,"
+    "以前的片子上若有病灶,对照后会说明本片是否仍可见。",
+    " Upload an earlier film together with this one (the page's \"earlier film\", or the REST field `earlier`) and "
+    "Hilum compares the two; Hilum found no lesion on this film, so a comparison would say whether one the earlier film "
+    "showed is still seen.")

@@ -141,3 +141,14 @@ def test_none_seen_is_never_none_there(question: str, said: str, side: str, ask:
     missed: a "none seen" says what the reading can miss, and names the side asked about ("左肺尖" lost its side)."""
     text = ask(question, lang=parse(question).lang).answer.text
     assert said in text and side in text.split("。")[0].split(".")[0]
+
+
+def test_a_change_asked_of_a_film_with_nothing_found_does_not_offer_to_describe_findings(ask: Callable[..., Any]) -> None:
+    from dataclasses import replace
+
+    from tests.orchestrator.dialogue.conftest import scenario_facts
+
+    empty = replace(scenario_facts(), findings=())
+    text = ask("has it grown?", facts=empty).answer.text
+    assert "found no lesion on this film" in text and "ask me where each finding is now" not in text
+    assert "ask me where each finding is now" in ask("has it grown?").answer.text
