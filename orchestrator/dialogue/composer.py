@@ -528,9 +528,13 @@ def compose_margin(ctx: Context) -> Composition:
 
 def compose_density(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
-    sections = [section("density", ctx.t("内部密度", "Internal density"),
-                        ("" if ctx.zh else " ").join(density_text(a, f, ctx.lang) for a, f in pairs))]
-    return _one_lesion(ctx, pairs, sections)
+    text = ("" if ctx.zh else " ").join(density_text(a, f, ctx.lang) for a, f in pairs)
+    if any(f.kind in ("nodule", "mass", "calcified_nodule") for _, f in pairs):
+        # "is it solid?" / "实性还是磨玻璃?": what a radiologist means by a nodule's density, which a film cannot tell
+        text += ctx.t("结节为实性还是磨玻璃(亚实性)在X线片上无法区分,薄层CT可明确。",
+                      " Whether a nodule is solid or ground-glass (subsolid) is not told on a radiograph; thin-section "
+                      "CT would tell.")
+    return _one_lesion(ctx, pairs, [section("density", ctx.t("内部密度", "Internal density"), text)])
 
 
 def _diameter_measurement(a: Anchor, f: Finding, ctx: Context) -> dict[str, Any]:

@@ -152,3 +152,13 @@ def test_a_change_asked_of_a_film_with_nothing_found_does_not_offer_to_describe_
     text = ask("has it grown?", facts=empty).answer.text
     assert "found no lesion on this film" in text and "ask me where each finding is now" not in text
     assert "ask me where each finding is now" in ask("has it grown?").answer.text
+
+
+@pytest.mark.parametrize(("question", "lang", "said"), [
+    ("A1 is it solid or ground glass?", "en", "not told on a radiograph"),
+    ("A1是实性还是磨玻璃?", "zh", "在X线片上无法区分"),
+])
+def test_solid_or_ground_glass_is_said_to_be_beyond_a_radiograph(question: str, lang: str, said: str,
+                                                                 ask: Callable[..., Any]) -> None:
+    """"Is it solid or ground glass?" got the homogeneity and the calcification and never a word on what was asked."""
+    assert said in ask(question, lang=lang).answer.text
