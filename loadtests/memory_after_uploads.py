@@ -4,7 +4,7 @@
 
 Declared scenario (fixed before the run, apart from the system under test): for each value of
 ``HILUM_MALLOC_TRIM_AFTER_BYTES`` given (0: never trim; the default 1 MiB), a fresh ``hilum serve`` on loopback
-(embedded encoder, in-memory sessions, this repository's settings otherwise), then ``--films`` colour JPEGs of
+(``loadtests.turns.start_server``: embedded encoder, in-memory sessions, its limits lifted), then ``--films`` colour JPEGs of
 ``--height`` x ``--width`` random pixels (seeded; the gate refuses them as colour pictures after decoding them,
 which is the point: their arrays are made and freed) uploaded ``--concurrency`` at a time, then ``--dicom`` uploads
 of the phantom's seed-7 DICOM (0.5 MB, under the trim size) one after another. Printed per value: the server's
@@ -17,25 +17,15 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import io
-import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
 from PIL import Image
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _rss_mb(pid: int) -> int:
@@ -65,48 +55,28 @@ def phantom_dicom() -> bytes:
         return path.read_bytes()
 
 
-def run(trim_after: int, films: list[bytes], dicom: bytes, concurrency: int, dicom_n: int) -> dict[str, float]:
-    port, grpc_port = _free_port(), _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HILUM_")}
-    env["HILUM_MALLOC_TRIM_AFTER_BYTES"] = str(trim_after)
-    proc = subprocess.Popen([str(REPO / ".venv/bin/hilum"), "serve", "--host", "127.0.0.1", "--port", str(port),
-                             "--grpc-port", str(grpc_port)], cwd=REPO, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 300
-        while True:
-            try:
-                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline or proc.poll() is not None:
-                raise RuntimeError("hilum serve did not become ready")
-            time.sleep(0.3)
-        at_ready = _rss_mb(proc.pid)
+def run(trim_after: int, films: list[bytes], dicom: bytes, concurrency: int, dicom_n: int) -> dict[str, Any]:
+    from loadtests.turns import start_server
+
+    with start_server({"HILUM_MALLOC_TRIM_AFTER_BYTES": str(trim_after)}) as server:
+        assert server.pid is not None
+        at_ready = _rss_mb(server.pid)
 
         def upload(data: bytes, name: str) -> int:
-            return httpx.post(f"{url}/v1/sessions", files={"file": (name, data, "application/octet-stream")},
+            return httpx.post(f"{server.url}/v1/sessions", files={"file": (name, data, "application/octet-stream")},
                               timeout=600).status_code
 
         with cf.ThreadPoolExecutor(concurrency) as pool:
             codes = list(pool.map(lambda d: upload(d, "photo.jpg"), films))
         time.sleep(2)
-        after_colour = _rss_mb(proc.pid)
+        after_colour = _rss_mb(server.pid)
         t0 = time.perf_counter()
         small = [upload(dicom, "film.dcm") for _ in range(dicom_n)]
         per_dicom = (time.perf_counter() - t0) / max(1, dicom_n)
         time.sleep(1)
         return {"trim_after": trim_after, "rss_ready_mb": at_ready, "rss_after_colour_mb": after_colour,
-                "rss_after_dicom_mb": _rss_mb(proc.pid), "dicom_ms": round(per_dicom * 1000, 1),
-                "colour_codes": sorted(set(codes)), "dicom_codes": sorted(set(small))}  # type: ignore[dict-item]
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+                "rss_after_dicom_mb": _rss_mb(server.pid), "dicom_ms": round(per_dicom * 1000, 1),
+                "colour_codes": sorted(set(codes)), "dicom_codes": sorted(set(small))}
 
 
 def main() -> None:
