@@ -98,10 +98,25 @@ def smooth_unbacked(rule: dict[str, Any], finding: Finding | None) -> bool:
     return not (finding.margin_source == "reader" and is_confident(finding.attribute_confidence.get("margin")))
 
 
+SIZE_SLACK = 0.2  # the size attribute's calibration asks "within 20%": a size that far past a threshold decides it
+
+
+def _past_threshold(rule: dict[str, Any], value: Any) -> bool:
+    """A size more than ``SIZE_SLACK`` beyond the item's threshold decides the item however unsure the size is ("under
+    8 mm" of a 12.3 mm nodule is "no" even when its exact size cannot be judged)."""
+    if rule.get("fact") != "diameter_mm" or rule.get("op") not in ("lt", "gt") or value is None:
+        return False
+    low, high, target = float(value) * (1 - SIZE_SLACK), float(value) * (1 + SIZE_SLACK), float(rule["value"])
+    return low > target or high < target
+
+
 def unbacked(rule: dict[str, Any], finding: Finding | None) -> bool:
-    """The item rests on an attribute whose calibrated probability is below the threshold."""
+    """The item rests on an attribute whose calibrated probability is below the threshold (and, for a size, is not
+    decided anyway by lying far from its threshold)."""
     attr = FACT_ATTRIBUTES.get(str(rule.get("fact")))
-    return finding is not None and attr is not None and not is_confident(finding.attribute_confidence.get(attr))
+    if finding is None or attr is None or is_confident(finding.attribute_confidence.get(attr)):
+        return False
+    return not _past_threshold(rule, fact_value(finding, str(rule.get("fact"))))
 
 
 def _finding_status(rule: dict[str, Any], finding: Finding | None) -> tuple[str, Any]:

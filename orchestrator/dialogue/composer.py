@@ -103,6 +103,7 @@ def finding_dict(f: Finding, anchor_id: str) -> dict[str, Any]:
         "side": f.side,
         "side_confirmed": f.side_confirmed,
         "lobe": f.lobe,
+        "lobe_overlap": list(f.lobe_overlap),  # lobes it also projects over: the lobe named is an estimate
         "zone": f.zone,
         "band": f.band,
         "diameter_mm": r1(f.diameter_mm),

@@ -29,6 +29,9 @@ def _anchor_of(registry: Registry, finding_id: str | None) -> Anchor | None:
 
 def _what(c: FindingChange, lang: str) -> str:
     kind, lobe = word("kind", c.kind, lang), word("lobe", c.lobe, lang)
+    if c.kind == "effusion":  # pleural fluid: its side's pleural space, never a lobe
+        side = word("side", c.side, lang)
+        return f"{side}侧胸腔{kind}" if lang == "zh" else f"the {kind} in the {side} pleural space"
     return f"{lobe}{kind}" if lang == "zh" else f"the {kind} in the {lobe}"
 
 
@@ -46,9 +49,12 @@ def _line(c: FindingChange, a: Anchor | None, zh: bool) -> str:
                      "not have been found: look at that place on the earlier film).")
     if c.status == "not_seen_now":  # its zone too: one of its lobe may still be there
         zone = word("zone", c.zone, lang) if c.zone else ""
+        # "not found" is this film's reading, which can miss a lesion too: never "resolved"
         if zh:
-            return f"以前的片子上{_what(c, lang)}({zone + '、' if zone else ''}约{then} mm)本片未见。"
-        return f"On the earlier film, {_what(c, lang)} ({zone + ', ' if zone else ''}{then} mm) is not found on this film."
+            return (f"以前的片子上{_what(c, lang)}({zone + '、' if zone else ''}约{then} mm)本片未见"
+                    "(本片的读取也可能漏检,请在本片该处对照)。")
+        return (f"On the earlier film, {_what(c, lang)} ({zone + ', ' if zone else ''}{then} mm) is not found on this "
+                "film (this film's reading can miss a lesion too: look at that place on this film).")
     read_as = ""
     if c.earlier_kind:  # the same place read as another kind on the earlier film
         other = word("kind", c.earlier_kind, lang)

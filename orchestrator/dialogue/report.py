@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.dialogue.composer import finding_dict
-from orchestrator.dialogue.session import SessionState
+from orchestrator.dialogue.session import SessionState, frame_to_jsonable
 
 REPORT_SCHEMA = "hilum-report/1"
 
@@ -42,6 +42,9 @@ def build_report(state: SessionState) -> dict[str, Any]:
             "size": list(facts.image_size),
             "pixel_spacing_mm": [facts.spacing.row_mm, facts.spacing.col_mm],
             "spacing_source": facts.spacing.source,
+            # how the working image (every *_px above and below) was made from the original film: original = working
+            # x scale - pad (None: an older session, or one made from facts)
+            "frame": frame_to_jsonable(state.frame),
         },
         "frame": frames[0] if frames else None,
         "anchors": [a.to_dict(lang) for a in state.registry.anchors],

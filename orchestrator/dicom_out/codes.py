@@ -61,6 +61,7 @@ LOBES: dict[str, CodedConcept] = {
     "LLL": CodedConcept("41224006", "SCT", "Lower lobe of left lung"),
 }
 LUNG = coded(codes.SCT.Lung)  # SCT 39607008
+PLEURAL_CAVITY = CodedConcept("90290004", "SCT", "Pleural cavity")  # an effusion's site: outside the lung
 HILUM_OF_LUNG = coded(codes.cid6111.HilumOfLung)  # SCT 46750007
 LATERALITY: dict[str, CodedConcept] = {"right": coded(codes.cid244.Right), "left": coded(codes.cid244.Left)}
 
@@ -113,19 +114,28 @@ STATUS: dict[str, CodedConcept] = {"yes": PRESENT, "no": ABSENT, "uncertain": IN
 # CID 6002, the same concept for a lesion the earlier film did not show) and the difference in size from CID 6133
 # (Chest Quantitative Temporal Difference Type); the film: whether a comparison was made and the interval in days
 QUALITATIVE_DIFFERENCE = coded(codes.DCM.QualitativeDifference)  # DCM 111049
+# ("new" is not coded: the answers say a finding was not found on the earlier film, where a smaller or fainter one may
+# have been missed, which is no "New finding")
 CHANGES: dict[str, CodedConcept] = {
     "larger": coded(codes.SCT.IncreaseInSize),  # SCT 15454001
     "smaller": coded(codes.SCT.DecreaseInSize),  # SCT 19776001
     "no_measurable_change": coded(codes.SCT.NoSignificantChangesInTheFinding),  # SCT 129723006
-    "new": coded(codes.SCT.NewFinding),  # SCT 129721008
 }
 SIZE_DIFFERENCE = coded(codes.SCT.FindingOfDifferenceInSize)  # SCT 442714003
-# no standard concept names a volume doubling time; private, as the gap to the hilum is
+# no standard concept names a volume doubling time; private, as the gap to the hilum is, with the range the answer
+# gives (either diameter 10% off)
 DOUBLING_TIME = private("doubling-time", "Volume doubling time (sphere, steady growth)")
+DOUBLING_TIME_FASTEST = private("doubling-fast", "Volume doubling time, either diameter 10% off: fastest")
+DOUBLING_TIME_SLOWEST = private("doubling-slow", "Volume doubling time, either diameter 10% off: slowest")
+COMPARISON_NOTE = private("comparison-note", "What the comparison with the prior film rests on")
 COMPARED_WITH_PRIOR = coded(codes.DCM.ComparisonWithPriorStudyDone)  # DCM 122140
 YES, NO = coded(codes.SCT.Yes), coded(codes.SCT.No)
 INTERVAL = coded(codes.SCT.Interval)  # SCT 385673002
 DAY = CodedConcept("d", "UCUM", "day")
+
+# the language of the text items (the answers): RFC 5646, as CID 5000 uses
+LANGUAGES: dict[str, CodedConcept] = {"en": CodedConcept("en-US", "RFC5646", "English (United States)"),
+                                      "zh": CodedConcept("zh-CN", "RFC5646", "Chinese (China)")}
 
 # --- text items -------------------------------------------------------------------------------
 QUALITATIVE_EVALUATIONS = CodedConcept("C0034375", "UMLS", "Qualitative Evaluations")
@@ -139,6 +149,18 @@ SOURCE_NOTE = private("source-note", "Source image note")
 def certainty(p: float) -> CodedConcept:
     """The engine's calibrated probability, binned: high (>= 0.8), medium (>= 0.5), low."""
     return HIGH if p >= 0.8 else MEDIUM if p >= 0.5 else LOW
+
+
+def item_concept(checklist_name: str, sign_id: str, ontology: Ontology) -> CodedConcept:
+    """A checklist item: the sign's concept where the item is the sign itself; the item's own (private, its English
+    label) where it is broader ("lobulated or spiculated margin" is no "spiculation": coded as that sign, a lobulated
+    margin with no spicule would read as spiculated)."""
+    checklist = ontology.checklist(checklist_name)
+    item = next((i for i in checklist.items if i.sign == sign_id), None) if checklist is not None else None
+    sign = ontology.sign(sign_id)
+    if item is not None and sign is not None and item.label_en.strip().lower() != sign.en.strip().lower():
+        return private(f"item-{sign_id}", item.label_en)
+    return sign_concept(sign_id, ontology)
 
 
 def sign_concept(sign_id: str, ontology: Ontology) -> CodedConcept:

@@ -78,18 +78,25 @@ def _mm(name: CodedConcept, value: Any, method: CodedConcept, unit: CodedConcept
 
 
 def _sites(f: dict[str, Any]) -> list[FindingSite]:
+    """Its lobe, as the answers name it: the lung alone where lobes overlap there (the answers call the lobe an
+    estimate), the pleural cavity for an effusion (fluid is in no lobe)."""
     laterality = c.LATERALITY.get(str(f.get("side"))) if f.get("side_confirmed", True) else None
-    lobe = c.LOBES.get(str(f.get("lobe")))
+    if f.get("kind") == "effusion":
+        return [FindingSite(c.PLEURAL_CAVITY, laterality=laterality)]
+    lobe = None if f.get("lobe_overlap") else c.LOBES.get(str(f.get("lobe")))
     return [FindingSite(lobe or c.LUNG, laterality=laterality)]
 
 
 def _checklist_evaluations(checklist: dict[str, Any], ontology: Ontology) -> list[QualitativeEvaluation]:
-    return [QualitativeEvaluation(c.sign_concept(str(item["sign"]), ontology), c.STATUS[item["status"]])
+    name = str(checklist.get("name", ""))
+    return [QualitativeEvaluation(c.item_concept(name, str(item["sign"]), ontology), c.STATUS[item["status"]])
             for item in checklist.get("items", ()) if item.get("status") in c.STATUS]
 
 
 def _finding_evaluations(f: dict[str, Any]) -> list[QualitativeEvaluation]:
     out = [QualitativeEvaluation(c.CERTAINTY, c.certainty(float(f.get("confidence", 0.0))))]
+    if f.get("kind") == "effusion":  # fluid: no margin, shape or lesion contents are read on it (as the answers say)
+        return out
     # a reading the answers do not state flatly (``stated``: "not seen at this resolution", "cannot be judged") is
     # left out, so that the report says no more than the dialogue did
     stated = f.get("stated") or {}
@@ -120,15 +127,20 @@ def _change_of(content: SessionContent, finding_id: Any) -> dict[str, Any] | Non
     return next((ch for ch in comparison.get("changes") or () if ch.get("finding_id") == finding_id), None)
 
 
-def _change_items(change: dict[str, Any] | None, method: CodedConcept
+def _change_items(change: dict[str, Any] | None, method: CodedConcept, coarse: bool = False
                   ) -> tuple[list[Measurement], list[QualitativeEvaluation]]:
-    """What the comparison says of one finding, as the answers say it: a difference only where it was measured."""
-    if change is None or change.get("status") not in c.CHANGES:
+    """What the comparison says of one finding, as the answers say it: a difference only where it was measured on
+    films fine enough to measure it (``coarse``: "a reason to compare the films, not a measurement to act on") and
+    against an earlier reading that was more than a "possibly"; the doubling time with its range."""
+    if change is None or change.get("status") not in c.CHANGES or coarse or change.get("earlier_uncertain"):
         return [], []
     evaluations = [QualitativeEvaluation(c.QUALITATIVE_DIFFERENCE, c.CHANGES[str(change["status"])])]
+    fastest, slowest = (list(change.get("doubling_days_range") or ()) + [None, None])[:2]
     measurements = [m for m in (
-        _mm(c.SIZE_DIFFERENCE, change.get("change_mm"), method) if change.get("status") != "new" else None,
+        _mm(c.SIZE_DIFFERENCE, change.get("change_mm"), method),
         _mm(c.DOUBLING_TIME, change.get("doubling_days"), method, c.DAY),
+        _mm(c.DOUBLING_TIME_FASTEST, fastest, method, c.DAY) if change.get("doubling_days") is not None else None,
+        _mm(c.DOUBLING_TIME_SLOWEST, slowest, method, c.DAY) if change.get("doubling_days") is not None else None,
     ) if m is not None]
     return measurements, evaluations
 
@@ -141,15 +153,17 @@ def _finding_group(content: SessionContent, f: dict[str, Any], source: SourceIma
     if not points or points[0] is None:
         return None
     graphic_type, data = _outline(points, source)
+    to_hilum = f.get("distance_to_hilum_mm") if f.get("kind") != "effusion" else None  # fluid has no hilar relation
     measurements = [
         _mm(c.DIAMETER, f.get("diameter_mm"), method), _mm(c.LONG_AXIS, f.get("longest_mm"), method),
         _mm(c.SHORT_AXIS, f.get("shortest_mm"), method), _mm(c.AREA, f.get("area_mm2"), method, c.MM2),
-        _mm(c.DISTANCE, f.get("distance_to_hilum_mm"), method,
+        _mm(c.DISTANCE, to_hilum, method,
             finding_sites=[FindingSite(c.HILUM_OF_LUNG, laterality=c.LATERALITY.get(str(f.get("side"))))]),
         Measurement(name=c.PROBABILITY, value=round(float(f.get("confidence", 0.0)), 3), unit=c.UNITY),
     ]
     evaluations = _finding_evaluations(f)
-    change_measurements, change_evaluations = _change_items(_change_of(content, f.get("id")), method)
+    coarse = bool((_comparison(content) or {}).get("coarse"))
+    change_measurements, change_evaluations = _change_items(_change_of(content, f.get("id")), method, coarse)
     measurements += change_measurements
     evaluations += change_evaluations
     for checklist in checklists:
@@ -201,6 +215,31 @@ def _image_group(content: SessionContent, source: SourceImage, method: CodedConc
     )
 
 
+COMPARISON_NOTES = {
+    "coarse": ("至少一张片子的像素较粗,大小可能相差多达三分之一:不编码大小变化。",
+               "At least one film's pixels are too coarse to measure a change on (sizes can be off by a third): no "
+               "difference in size is coded."),
+    "identity": ("两张片子未都注明同一患者ID,是否为同一患者未经核对。",
+                 "The two films do not both name the same Patient ID: that they are the same patient's was not "
+                 "checked."),
+    "estimated": ("至少一张片子的像素间距为估算,大小相对于胸廓。",
+                  "At least one film's pixel spacing is estimated: sizes are relative to the thorax."),
+    "not_compared": ("以前的片子未能与本片对比。", "The earlier film could not be compared with this one."),
+}
+
+
+def _comparison_note(content: SessionContent) -> str:
+    """What the coded comparison rests on, as the answers say it (in the session's language)."""
+    comparison = content.report.get("comparison")
+    if not isinstance(comparison, dict):
+        return ""
+    keys = (["not_compared"] if not comparison.get("comparable") else
+            [k for k, on in (("coarse", comparison.get("coarse")), ("identity", not comparison.get("identity_checked", True)),
+                             ("estimated", not comparison.get("sizes_from_file", True))) if on])
+    zh = content.lang == "zh"
+    return ("" if zh else " ").join(COMPARISON_NOTES[k][0 if zh else 1] for k in keys)
+
+
 def _text(name: CodedConcept, value: str) -> TextContentItem:
     return TextContentItem(name=name, value=value, relationship_type=RelationshipTypeValues.CONTAINS)
 
@@ -211,6 +250,9 @@ def _texts(content: SessionContent, source: SourceImage) -> ContainerContentItem
              _text(c.SPACING_NOTE, SPACING_NOTES.get(content.spacing_source, SPACING_NOTES["estimated"]))]
     if source.kind == "secondary_capture":
         items.append(_text(c.SOURCE_NOTE, SOURCE_NOTE))
+    note = _comparison_note(content)
+    if note:
+        items.append(_text(c.COMPARISON_NOTE, note))
     for t in content.report.get("turns", ()):
         question = str(t.get("question") or "") or SCREENING_QUESTION.get(content.lang, SCREENING_QUESTION["en"])
         items.append(_text(c.QUESTION, f"Turn {t.get('turn')}: {question}"))
@@ -235,8 +277,9 @@ def build_sr(content: SessionContent, source: SourceImage, ontology: Ontology) -
         model_name=MODEL)
     observation = hd.sr.ObservationContext(observer_device_context=hd.sr.ObserverContext(
         observer_type=c.DEVICE, observer_identifying_attributes=device))
+    language = hd.sr.LanguageOfContentItemAndDescendants(c.LANGUAGES.get(content.lang, c.LANGUAGES["en"]))
     report = hd.sr.MeasurementReport(observation_context=observation, procedure_reported=c.PROCEDURE_CHEST_XRAY,
-                                     imaging_measurements=groups)
+                                     imaging_measurements=groups, language_of_content_item_and_descendants=language)
     report[0].ContentSequence.append(_texts(content, source))
     n = max(1, content.turn_count)
     sr = hd.sr.Comprehensive3DSR(

@@ -322,3 +322,16 @@ def test_a_question_about_an_anatomy_or_measurement_anchor_is_never_an_empty_ans
     zh = eng.start_session(make_facts("dicom"), lang="zh").session_id
     assert "A3是右肺门" in eng.ask(zh, "A3的边缘规则吗").answer.text
     assert "A1" in eng.ask(sid, "how big is A1?").answer.text  # a finding as before
+
+
+def test_a_size_far_past_its_threshold_decides_the_item_however_unsure_the_size_is(facts: Any) -> None:
+    """"Small size (under 8 mm): uncertain" for a 12.3 mm nodule whose exact size cannot be judged: 12.3 mm off by the
+    calibration's 20% is still over 8 mm; a 9 mm one stays undecided."""
+    onto = load_ontology()
+    benign = onto.checklist("benign_nodule")
+    assert benign is not None
+    for mm, expected in ((12.3, "no"), (9.0, "uncertain"), (5.0, "yes")):
+        f = replace(facts.findings[0], diameter_mm=mm, attribute_confidence={**facts.findings[0].attribute_confidence,
+                                                                              "size": 0.5})
+        status = {r.sign: r.status for r in cl.evaluate(benign, facts, f, "en", onto)}["micronodule"]
+        assert status == expected, mm

@@ -53,8 +53,9 @@ def test_one_group_per_finding_with_its_values(sr: hd.sr.Comprehensive3DSR, dico
     assert len(groups) == len(findings)
     for f, g in zip(findings, groups, strict=True):
         assert g.finding_type == c.finding_type(f["kind"])
-        site = g.finding_sites[0]
-        assert site.value == c.LOBES[f["lobe"]] and site.laterality == c.LATERALITY[f["side"]]
+        site = g.finding_sites[0]  # the lobe as the answers name it: the lung alone where lobes overlap there
+        assert site.value == (c.LUNG if f["lobe_overlap"] else c.LOBES[f["lobe"]])
+        assert site.laterality == c.LATERALITY[f["side"]]
         diameter = g.get_measurements(name=c.DIAMETER)[0]
         assert diameter.value == pytest.approx(f["diameter_mm"], abs=0.01) and diameter.unit == c.MM
         assert diameter.method == c.SPACING_METHODS["dicom"]
@@ -111,7 +112,10 @@ def test_dialogue_measurements_checklist_and_text_come_back(sr: hd.sr.Comprehens
     got = {(e.name.value, e.value.value) for e in group.get_qualitative_evaluations()}
     ontology = load_ontology()
     for item in checklist["items"]:
-        assert (c.sign_concept(item["sign"], ontology).value, c.STATUS[item["status"]].value) in got
+        assert (c.item_concept(checklist["name"], item["sign"], ontology).value, c.STATUS[item["status"]].value) in got
+    spiculation = c.item_concept("early_lung_cancer", "spiculation", ontology)  # "lobulated or spiculated margin"
+    assert spiculation.meaning == "lobulated or spiculated margin" and spiculation != c.sign_concept("spiculation",
+                                                                                                   ontology)
     texts = [item.TextValue for item in sr.ContentSequence[-1].ContentSequence]
     assert report["disclaimer"] in texts
     for t in report["turns"][1:]:
@@ -181,37 +185,65 @@ def paired(engine: object, film_dcm: bytes, tmp_path_factory: pytest.TempPathFac
     return case, encode(build_sr(case.content, case.source, load_ontology()))
 
 
-def test_the_comparison_with_an_earlier_film_is_coded_as_the_answers_state_it(paired: tuple[Case, bytes],
-                                                                               tmp_path: Path) -> None:
-    """Each finding's qualitative difference (CID 6134) and size difference (CID 6133) where the answers compared its
-    size, its doubling time where one was given, none where they did not; the film: compared, and the interval."""
+def _read(data: bytes) -> hd.sr.Comprehensive3DSR:
+    return hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(io.BytesIO(data)))
+
+
+def _texts_of(sr: hd.sr.Comprehensive3DSR) -> list[str]:
+    return [item.TextValue for item in sr.ContentSequence[-1].ContentSequence]
+
+
+def test_a_change_on_coarse_films_is_not_coded_and_the_sr_says_why(paired: tuple[Case, bytes],
+                                                                   tmp_path: Path) -> None:
+    """The phantom's 0.64 mm earlier film is too coarse to measure a change on: the answers call the nodule's growth a
+    reason to compare the films, not a measurement to act on, so the SR codes no difference for any finding, says why
+    in its comparison note, and still records that a comparison was made and over what interval."""
     case, data = paired
     assert dciodvfy(data, tmp_path).errors == []
     comparison = case.content.report["comparison"]
-    assert comparison["comparable"] and comparison["interval_days"] == 180
-    sr = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(io.BytesIO(data)))
-    groups = sr.content.get_planar_roi_measurement_groups()
-    findings = case.content.report["findings"]
-    assert len(groups) == len(findings) >= 1
-    statuses = set()
-    for f, g in zip(findings, groups, strict=True):
-        change = next(ch for ch in comparison["changes"] if ch["finding_id"] == f["id"])
-        statuses.add(change["status"])
-        differences = g.get_qualitative_evaluations(name=c.QUALITATIVE_DIFFERENCE)
-        sizes = g.get_measurements(name=c.SIZE_DIFFERENCE)
-        doubling = g.get_measurements(name=c.DOUBLING_TIME)
-        if change["status"] in c.CHANGES:
-            assert [e.value for e in differences] == [c.CHANGES[change["status"]]]
-        else:  # seen on both films, sizes not compared: nothing coded as a difference
-            assert differences == [] and sizes == [] and doubling == []
-        if change["status"] in ("larger", "smaller", "no_measurable_change"):
-            assert sizes[0].value == pytest.approx(change["change_mm"], abs=0.01) and sizes[0].unit == c.MM
-        if change["doubling_days"] is not None:
-            assert doubling[0].value == pytest.approx(change["doubling_days"], abs=0.01) and doubling[0].unit == c.DAY
-    assert "larger" in statuses  # the 12 mm nodule, 9 mm on the earlier film, grew
+    assert comparison["comparable"] and comparison["coarse"] and comparison["interval_days"] == 180
+    assert any(ch["status"] == "larger" for ch in comparison["changes"])  # the 12 mm nodule, 9 mm then
+    sr = _read(data)
+    for g in sr.content.get_planar_roi_measurement_groups():
+        assert g.get_qualitative_evaluations(name=c.QUALITATIVE_DIFFERENCE) == []
+        assert g.get_measurements(name=c.SIZE_DIFFERENCE) == [] and g.get_measurements(name=c.DOUBLING_TIME) == []
     film = sr.content.get_image_measurement_groups()[0]
     assert film.get_qualitative_evaluations(name=c.COMPARED_WITH_PRIOR)[0].value == c.YES
     assert film.get_measurements(name=c.INTERVAL)[0].value == 180
+    assert any("too coarse to measure a change on" in t for t in _texts_of(sr))
+
+
+def test_the_comparison_is_coded_as_the_answers_state_it_on_fine_films(paired: tuple[Case, bytes],
+                                                                        tmp_path: Path) -> None:
+    """On films fine enough (the session's comparison as a detector-resolution pair reports it): each finding's
+    qualitative difference (CID 6134) and size difference (CID 6133), the doubling time with its range; nothing for a
+    pair read as another kind, for one the earlier film showed only as a "possibly", or for "not found then"."""
+    from dataclasses import replace
+
+    case, _ = paired
+    findings = case.content.report["findings"]
+    grown = {"finding_id": findings[0]["id"], "status": "larger", "change_mm": 3.1, "doubling_days": 145.0,
+             "doubling_days_range": [90.0, 380.0], "earlier_uncertain": False}
+    others = [{"finding_id": f["id"], "status": "new", "change_mm": None, "doubling_days": None} for f in findings[1:]]
+    comparison = {**case.content.report["comparison"], "coarse": False, "changes": [grown, *others]}
+    content = replace(case.content, report={**case.content.report, "comparison": comparison})
+    data = encode(build_sr(content, case.source, load_ontology()))
+    assert dciodvfy(data, tmp_path).errors == []
+    sr = _read(data)
+    groups = sr.content.get_planar_roi_measurement_groups()
+    first = groups[0]
+    assert [e.value for e in first.get_qualitative_evaluations(name=c.QUALITATIVE_DIFFERENCE)] == [c.CHANGES["larger"]]
+    assert first.get_measurements(name=c.SIZE_DIFFERENCE)[0].value == pytest.approx(3.1)
+    days = [first.get_measurements(name=n)[0].value for n in (c.DOUBLING_TIME, c.DOUBLING_TIME_FASTEST,
+                                                               c.DOUBLING_TIME_SLOWEST)]
+    assert days == pytest.approx([145.0, 90.0, 380.0])
+    for g in groups[1:]:  # "not found on the earlier film (a smaller one may have been missed)" is no "New finding"
+        assert g.get_qualitative_evaluations(name=c.QUALITATIVE_DIFFERENCE) == []
+    faint = {**comparison, "changes": [{**grown, "earlier_uncertain": True}, *others]}
+    data = encode(build_sr(replace(content, report={**content.report, "comparison": faint}), case.source,
+                           load_ontology()))
+    assert _read(data).content.get_planar_roi_measurement_groups()[0].get_qualitative_evaluations(
+        name=c.QUALITATIVE_DIFFERENCE) == []
 
 
 def test_an_earlier_film_that_could_not_be_compared_is_said_so_and_nothing_is_coded_as_changed(
@@ -239,10 +271,40 @@ def test_a_difference_is_coded_only_where_the_answers_measured_one() -> None:
     change = {"status": "seen_on_both", "change_mm": 4.0, "doubling_days": None}  # a strand: sizes not compared
     assert _change_items(change, method) == ([], [])
     assert _change_items(None, method) == ([], [])
-    measurements, evaluations = _change_items({"status": "new", "change_mm": None, "doubling_days": None}, method)
-    assert measurements == [] and [e.value for e in evaluations] == [c.CHANGES["new"]]
+    assert _change_items({"status": "new", "change_mm": None, "doubling_days": None}, method) == ([], [])
+    assert _change_items({"status": "larger", "change_mm": 5.0, "doubling_days": None}, method, coarse=True) == ([], [])
     measurements, evaluations = _change_items({"status": "smaller", "change_mm": -3.1, "doubling_days": None}, method)
     assert [m.value for m in measurements] == [-3.1] and [e.value for e in evaluations] == [c.CHANGES["smaller"]]
     measurements, _ = _change_items({"status": "larger", "change_mm": 3.0, "doubling_days": 145.0}, method)
     assert [(m.name, m.value, m.unit) for m in measurements] == [(c.SIZE_DIFFERENCE, 3.0, c.MM),
                                                                  (c.DOUBLING_TIME, 145.0, c.DAY)]
+
+
+def test_an_effusion_is_coded_in_its_pleural_cavity_and_a_session_in_its_language(sr: hd.sr.Comprehensive3DSR) -> None:
+    """An effusion was coded in the left lower lobe, with a hilum distance, a shape and 'non-calcified'; a Chinese
+    session's SR said its text was English."""
+    from orchestrator.dicom_out.sr import _finding_evaluations, _sites
+
+    fluid = {"kind": "effusion", "side": "left", "lobe": "LLL", "shape": "oval", "calcified": False,
+             "homogeneous": True, "confidence": 0.9}
+    site = _sites(fluid)[0]
+    assert site.value == c.PLEURAL_CAVITY and site.laterality == c.LATERALITY["left"]
+    assert [e.name for e in _finding_evaluations(fluid)] == [c.CERTAINTY]
+    overlapping = {"kind": "nodule", "side": "right", "lobe": "RLL", "lobe_overlap": ["RML"]}
+    assert _sites(overlapping)[0].value == c.LUNG  # the answers call the lobe an estimate there
+    language = [i for i in sr.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "121049"]
+    assert language and language[0].ConceptCodeSequence[0].CodeValue == "zh-CN"  # the dicom_case session is zh
+
+
+def test_the_json_report_carries_the_frame_its_coordinates_are_in_and_each_lobe_overlap(dicom_case: Case) -> None:
+    """Every *_px of the JSON report is in the 512² working frame; without the mapping a consumer put A1 230 px off on
+    the 1024 x 944 film. The report now carries it, and the lobes a finding also projects over."""
+    report = dicom_case.content.report
+    frame = report["image"]["frame"]
+    assert frame["original_size"] == [1024, 944] and frame["working_size"] == [512, 512]
+    assert frame["scale"] == pytest.approx(2.0, abs=0.01)
+    f = report["findings"][0]
+    x, y = f["center_px"]
+    ox, oy = x * frame["scale"] - frame["pad_px"][0], y * frame["scale"] - frame["pad_px"][1]
+    assert 0 <= ox < 944 and 0 <= oy < 1024
+    assert all(isinstance(g["lobe_overlap"], list) for g in report["findings"])

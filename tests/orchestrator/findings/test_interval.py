@@ -65,6 +65,15 @@ def test_new_and_no_longer_seen_findings() -> None:
     assert f1 is not None and f1.status == "new" and f1.earlier_id is None
     gone = c.not_seen_now()
     assert len(gone) == 1 and gone[0].lobe == "LUL" and gone[0].then_mm == 9.0 and gone[0].finding_id is None
+    from orchestrator.dialogue.anchors import screening_registry
+    from orchestrator.dialogue.interval_answer import interval_section
+
+    text = interval_section(c, screening_registry(film()), "en")[0]["text"]
+    assert "is not found on this film (this film's reading can miss a lesion too" in text  # never "resolved"
+    fluid = replace(gone[0], kind="effusion", side="left")
+    from orchestrator.dialogue.interval_answer import _what
+
+    assert _what(fluid, "en") == "the effusion-like opacity in the left pleural space"
 
 
 def test_findings_far_apart_or_on_the_other_side_do_not_pair() -> None:
