@@ -1518,10 +1518,20 @@ def detect_lang(text: str) -> str:
     return "zh" if cjk and cjk * 2 >= latin * 3 else ("en" if latin else "zh" if cjk else "en")
 
 
+# "该" is "that (one)" in "该结节" but "should" in "应该" (and "本该", "理该", "活该"): the page's own example question
+# "典型X线表现应该有哪些?" was read as pointing at a finding, and asked back "which one do you mean?"
+_SHOULD_BEFORE_GAI = frozenset("应本理活")
+
+
+def _pointer_at(text: str, pos: int, term: str) -> bool:
+    """Whether ``term`` found at ``pos`` points at something (not the 该 of a word meaning "should")."""
+    return not (term == "该" and pos > 0 and text[pos - 1] in _SHOULD_BEFORE_GAI)
+
+
 def _references(text: str, vocab: Vocabulary) -> tuple[str, ...]:
     found: list[tuple[int, str]] = []
     for term, positions in vocab.index.references.found(text):
-        found.extend((pos, term) for pos in positions)
+        found.extend((pos, term) for pos in positions if _pointer_at(text, pos, term))
     # keep the longest at each position, drop terms contained in a longer one found
     found.sort(key=lambda x: (x[0], -len(x[1])))
     out: list[str] = []
@@ -1993,6 +2003,8 @@ def named_mentions(text: str, vocab: Vocabulary, pointer_spans: list[tuple[str, 
     taken = sorted(found)
     for t, positions in ix.cue("focus_words").found(text):
         for p in positions:
+            if not _pointer_at(text, p, t):
+                continue
             end = p + len(t)
             if text[end:end + 1] in ("俩", "们"):  # "它俩" / "它们": both, not the one in focus
                 continue

@@ -217,3 +217,27 @@ def test_the_upper_lung_means_the_upper_lobe_when_nothing_lies_in_the_upper_zone
     for q in ("右上肺那个结节是钙化的吗?", "the nodule in the right upper lung, how big?"):
         assert [a.id for a in anc.resolve_findings(reg, parse(q)).anchors] == ["A1"], q
     assert anc.resolve_findings(registry(facts), parse("右下肺那个结节多大个")).outcome == "none"  # RML: not the RLL
+
+
+def test_the_gai_of_yinggai_points_at_nothing(facts: Any) -> None:
+    """"典型X线表现应该有哪些?" (the page's own example question) read the 该 of 应该 ("should") as "that one" and asked
+    back which finding was meant, where the English example answered at once; 该 before a noun still points."""
+    q = parse("如果这是早期肺癌,典型X线表现应该有哪些?当前影像符合几条?")
+    assert "该" not in q.references and "focus" not in q.mentions
+    assert parse("该结节边缘规则吗").references == ("该",)
+    assert parse("这个结节应该怎么处理?").references == ("这个",)
+    res = anc.resolve_findings(registry(facts), parse("该结节边缘规则吗"))
+    assert [a.id for a in res.anchors] == ["A1"]
+
+
+def test_the_pages_chinese_example_asked_first_answers_like_the_english_one(make_facts: Callable[..., Any]) -> None:
+    from orchestrator.dialogue.engine import DialogueEngine
+    from orchestrator.settings import Settings
+    from tests.orchestrator.dialogue.conftest import NoEncoderDouble
+
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    for lang, q in (("zh", "如果这是早期肺癌,典型X线表现应该有哪些?当前影像符合几条?"),
+                    ("en", "If this were early lung cancer, what are the typical X-ray signs, and how many does this "
+                           "image show?")):
+        t = eng.ask(eng.start_session(make_facts(), lang=lang).session_id, q)
+        assert t.clarification is None and t.checklist is not None and t.checklist["subject_anchor_id"] == "A1", lang
