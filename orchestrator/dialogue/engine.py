@@ -364,8 +364,15 @@ class DialogueEngine:
     def get_session(self, session_id: str, tenant: str = "default") -> SessionView:
         return self._view(self._load(session_id, tenant))
 
-    def report(self, session_id: str, tenant: str = "default") -> dict[str, Any]:
-        return build_report(self._load(session_id, tenant))
+    def report(self, session_id: str, tenant: str = "default", lang: str | None = None) -> dict[str, Any]:
+        """The session's report; ``lang`` (zh | en): every turn answered in another language composed again in it (as
+        ``turn_in_language``), so that a session that used both languages reads as one report in either."""
+        state = self._load(session_id, tenant)
+        if lang is None:
+            return build_report(state)
+        self._check_lang(lang)
+        turns = tuple(t if t.lang == lang else self._recompose(state, i + 1, lang) for i, t in enumerate(state.turns))
+        return build_report(state, turns=turns, lang=lang)
 
     def close_session(self, session_id: str, tenant: str = "default") -> None:
         self._load(session_id, tenant, head=True)
@@ -510,13 +517,19 @@ class DialogueEngine:
         anchors, over the session as it stood before that turn; nothing is stored, and the session's own
         log keeps the turn as it was answered. A page that switches language mid-session shows every
         earlier turn in the new language with this (``GET /v1/sessions/{id}/turns/{n}?lang=``)."""
-        if lang not in SCREEN_QUESTION:
-            self.observer.error(InvalidTurnError.kind)
-            raise InvalidTurnError("the language must be zh or en")
+        self._check_lang(lang)
         state = self._load(session_id, tenant)
         if isinstance(turn, bool) or not isinstance(turn, int) or not 1 <= turn <= len(state.turns):
             self.observer.error(InvalidTurnError.kind)
             raise InvalidTurnError(f"the turn must be one this session has answered, 1 to {len(state.turns)}")
+        return self._recompose(state, turn, lang)
+
+    def _check_lang(self, lang: str) -> None:
+        if lang not in SCREEN_QUESTION:
+            self.observer.error(InvalidTurnError.kind)
+            raise InvalidTurnError("the language must be zh or en")
+
+    def _recompose(self, state: SessionState, turn: int, lang: str) -> Turn:
         record = state.records()[turn - 1]
         base = replace(state.before_turn(turn), lang=lang)  # a foreign-language question answers in this one
         if turn == 1:  # the screening turn is composed over the film's findings and hila, registered first

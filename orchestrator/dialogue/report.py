@@ -8,23 +8,27 @@ from typing import Any
 
 from orchestrator.dialogue.composer import finding_dict
 from orchestrator.dialogue.session import SessionState, frame_to_jsonable
+from orchestrator.dialogue.turn import Turn
 
 REPORT_SCHEMA = "hilum-report/1"
 
 
-def build_report(state: SessionState) -> dict[str, Any]:
-    lang = state.lang
+def build_report(state: SessionState, turns: tuple[Turn, ...] | None = None, lang: str | None = None) -> dict[str, Any]:
+    """``turns`` and ``lang``: the session's turns composed again in one language (``DialogueEngine.report``); by
+    default the turns as answered, and the session's language."""
+    lang = lang or state.lang
     facts = state.facts
+    answered = turns if turns is not None else tuple(state.turns)
     findings = []
     for f in facts.findings:
         a = state.registry.for_finding(f.id)
         findings.append(finding_dict(f, a.id if a else ""))
     measurements: list[dict[str, Any]] = []
     checklists: list[dict[str, Any]] = []
-    turns: list[dict[str, Any]] = []
-    for i, t in enumerate(state.turns):
+    turn_list: list[dict[str, Any]] = []
+    for i, t in enumerate(answered):
         question = state.questions[i] if i < len(state.questions) else ""
-        turns.append({"turn": t.turn, "question": question, "intent": t.intent, "lang": t.lang,
+        turn_list.append({"turn": t.turn, "question": question, "intent": t.intent, "lang": t.lang,
                       "answer": t.answer.text, "sections": [dict(s) for s in t.answer.sections],
                       "referenced_anchor_ids": list(t.referenced_anchor_ids),
                       "clarification": t.clarification})
@@ -32,8 +36,8 @@ def build_report(state: SessionState) -> dict[str, Any]:
             if m not in measurements:
                 measurements.append(dict(m))
         if t.checklist and all(c["name"] != t.checklist["name"] for c in checklists):
-            checklists.append(dict(t.checklist))
-    frames = [s.get("frame") for s in (state.turns[0].answer.sections if state.turns else ()) if s.get("frame")]
+            checklists.append({**t.checklist, "lang": t.lang})  # its labels and evidence are in the turn's language
+    frames = [s.get("frame") for s in (answered[0].answer.sections if answered else ()) if s.get("frame")]
     return {
         "schema": REPORT_SCHEMA,
         "session_id": state.session_id,
@@ -54,6 +58,6 @@ def build_report(state: SessionState) -> dict[str, Any]:
         "checked": list(facts.checked),
         # an earlier film uploaded with this one: the comparison the screening turn states (None: none)
         "comparison": state.interval.to_dict() if state.interval is not None else None,
-        "turns": turns,
+        "turns": turn_list,
         "disclaimer": "影像征象描述,不构成诊断。" if lang == "zh" else "Image observations, not a diagnosis.",
     }

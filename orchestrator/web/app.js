@@ -1375,7 +1375,7 @@
     }
     if ((report.findings || []).length) body.append(findingsTable(report.findings));
     if ((report.measurements || []).length) body.append(measurementsTable(report.measurements));
-    (report.checklists || []).forEach((c) => body.append(checklistTable(c, report.lang)));
+    (report.checklists || []).forEach((c) => body.append(checklistTable(c, c.lang || report.lang)));
     (report.turns || []).forEach((turn) => {
       const box = el("div", "section report-turn");
       box.dataset.turn = String(turn.turn);
@@ -1388,10 +1388,28 @@
     if (report.disclaimer) body.append(prose(report.lang, (p) => p.append(el("div", "source-note", report.disclaimer)), "report_lang"));
   }
 
+  // the report saved as a file: the JSON in the page's language, or the DICOM SR a PACS takes (fetched with the
+  // page's key, where one is needed, then handed to the browser as a download)
+  async function saveReport(kind) {
+    if (!state.session) return;
+    const sid = state.session.session_id;
+    try {
+      const res = await api("GET", `/v1/sessions/${sid}/report?${kind === "sr" ? "format=sr" : `lang=${state.lang}`}`);
+      const link = document.createElement("a");
+      link.href = URL.createObjectURL(await res.blob());
+      link.download = `hilum-${sid}.${kind === "sr" ? "dcm" : "json"}`;
+      document.body.append(link);
+      link.click();
+      link.remove();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    } catch (e) { showError(e); }
+  }
+
   async function showReport() {
     if (!state.session) return;
     try {
-      state.report = await (await api("GET", `/v1/sessions/${state.session.session_id}/report`)).json();
+      // every turn in the page's language: a session asked in both reads as one report
+      state.report = await (await api("GET", `/v1/sessions/${state.session.session_id}/report?lang=${state.lang}`)).json();
       clearToast();
       renderReport(state.report);
       $("#report-dialog").showModal();
@@ -1517,6 +1535,8 @@
     $("#ask-form").addEventListener("submit", (e) => { e.preventDefault(); submitQuestion(); });
     document.querySelectorAll("[data-lang-btn]").forEach((b) => b.addEventListener("click", () => setLang(b.dataset.langBtn)));
     $("#btn-report").addEventListener("click", showReport);
+    $("#btn-report-json").addEventListener("click", () => saveReport("json"));
+    $("#btn-report-sr").addEventListener("click", () => saveReport("sr"));
     $("#btn-earlier").addEventListener("click", toggleEarlier);
     $("#btn-report-close").addEventListener("click", () => $("#report-dialog").close());
     $("#btn-close").addEventListener("click", closeStudy);

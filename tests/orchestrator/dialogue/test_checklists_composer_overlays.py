@@ -335,3 +335,23 @@ def test_a_size_far_past_its_threshold_decides_the_item_however_unsure_the_size_
                                                                               "size": 0.5})
         status = {r.sign: r.status for r in cl.evaluate(benign, facts, f, "en", onto)}["micronodule"]
         assert status == expected, mm
+
+
+def test_a_report_in_one_language_of_a_session_asked_in_both(make_facts: Callable[..., Any]) -> None:
+    """A session asked in English and then in Chinese gave a report whose checklist evidence was Chinese in the English
+    report and empty in the Chinese one: the report in a language composes every turn in it, and says each
+    checklist's language."""
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(make_facts("dicom"), lang="en").session_id
+    eng.ask(sid, "Is the margin of the round opacity in the right middle lobe regular?")
+    eng.ask(sid, "如果这是早期肺癌,典型X线表现应该有哪些?当前影像符合几条?")
+    as_answered = eng.report(sid)
+    assert [t["lang"] for t in as_answered["turns"]] == ["en", "en", "zh"] and as_answered["checklists"][0]["lang"] == "zh"
+    for lang in ("en", "zh"):
+        report = eng.report(sid, lang=lang)
+        assert report["lang"] == lang and {t["lang"] for t in report["turns"]} == {lang}
+        checklist = report["checklists"][0]
+        assert checklist["lang"] == lang and all(i["evidence"] for i in checklist["items"])
+        evidence = " ".join(i["evidence"] for i in checklist["items"])
+        assert bool(re.search(r"[\u4e00-\u9fff]", evidence)) == (lang == "zh"), evidence
+    assert eng.report(sid)["turns"] == as_answered["turns"]  # nothing stored: the session is as it was answered

@@ -11,7 +11,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[3]
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff01-\uff60]")
 LATIN_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
-ALLOWED_LATIN = {"Hilum", "DICOM", "PNG", "JPEG", "PA", "AP", "CT", "CTR", "DX", "CR", "mm", "cm", "px", "ms", "API", "Shift",
+ALLOWED_LATIN = {"Hilum", "DICOM", "SR", "JSON", "PNG", "JPEG", "PA", "AP", "CT", "CTR", "DX", "CR", "mm", "cm", "px", "ms", "API", "Shift",
                  "Kerley"}  # an eponym: Chinese reports write "Kerley B线"
 
 

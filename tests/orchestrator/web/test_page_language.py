@@ -28,7 +28,7 @@ TIMEOUT = 90_000  # ms: generous, the machine is shared
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff01-\uff60]")
 LATIN_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
 # what a Chinese page may show in Latin letters: the product, formats, modalities, views, units
-ALLOWED_LATIN = {"Hilum", "DICOM", "PNG", "JPEG", "PA", "AP", "CT", "CTR", "DX", "CR", "mm", "cm", "px", "ms",
+ALLOWED_LATIN = {"Hilum", "DICOM", "SR", "JSON", "PNG", "JPEG", "PA", "AP", "CT", "CTR", "DX", "CR", "mm", "cm", "px", "ms",
                  "API", "Shift", "Kerley"}
 
 VISIBLE_TEXT = """(exclude) => {
@@ -182,6 +182,16 @@ def test_language_switch_mid_session(browser: object, service: Service, catalogu
     page.wait_for_selector("#report-dialog[open] .report-turn", timeout=TIMEOUT)
     leaks = other_language(page, "en", exclude=(".msg-user", ".user-words"))
     assert not leaks, leaks
+    # one report in the page's language: the turn asked in Chinese composed again in English, not folded away
+    assert page.locator("#report-body details.other-lang").count() == 0
+    with page.expect_download(timeout=TIMEOUT) as saved:
+        page.click("#btn-report-json")
+    report = json.loads(Path(saved.value.path()).read_text(encoding="utf-8"))
+    assert saved.value.suggested_filename.endswith(".json") and report["lang"] == "en"
+    assert {t["lang"] for t in report["turns"]} == {"en"} and len(report["turns"]) == 3
+    with page.expect_download(timeout=TIMEOUT) as saved_sr:
+        page.click("#btn-report-sr")
+    assert Path(saved_sr.value.path()).read_bytes()[128:132] == b"DICM"
     page.click("#btn-report-close")
 
     page.click("[data-lang-btn='zh']")
@@ -246,7 +256,7 @@ def test_stale_error_does_not_persist(browser: object, service: Service, catalog
     assert not toast.is_visible()
 
     # an error of a kind the catalogue knows: the page's words, never the server's
-    page.route("**/report", lambda route: route.fulfill(
+    page.route("**/report?*", lambda route: route.fulfill(
         status=503, content_type="application/json",
         body=json.dumps({"error": {"kind": "server_busy", "message": "the server's own words"}})))
     page.click("#btn-report")
@@ -259,7 +269,7 @@ def test_stale_error_does_not_persist(browser: object, service: Service, catalog
     assert not toast.is_visible()
     # a kind the catalogue does not know: the server's message
     page.unroute("**/report")
-    page.route("**/report", lambda route: route.fulfill(
+    page.route("**/report?*", lambda route: route.fulfill(
         status=500, content_type="application/json",
         body=json.dumps({"error": {"kind": "brand_new_kind", "message": "the server explains"}})))
     page.click("#btn-report")
