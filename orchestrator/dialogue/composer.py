@@ -211,7 +211,8 @@ def finding_line(a: Anchor, f: Finding, lang: str) -> str:
     place = where(f, lang)
     if f.lobe_overlap and f.kind != "effusion":  # the lobe named is an estimate where lobes overlap in projection
         others = ("、" if lang == "zh" else " and the ").join(word("lobe", lb, lang) for lb in f.lobe_overlap)
-        place = place[:-1] + (f";此处与{others}重叠)" if lang == "zh" else f"; the {others} overlaps here)")
+        verb = "overlap" if len(f.lobe_overlap) > 1 else "overlaps"
+        place = place[:-1] + (f";此处与{others}重叠)" if lang == "zh" else f"; the {others} {verb} here)")
     if lang == "zh":
         return f"{a.id}:{place}{'' if sure else '可能'}见{shape}{kind},{size_phrase(f, lang)}。"
     article = "an" if (shape or kind)[:1] in "aeiou" else "a"
@@ -255,7 +256,8 @@ def _normal_statement(ctx: Context) -> dict[str, Any] | None:
     ]
     parts: list[str] = []
     if absent:
-        parts.append(ctx.t(f"其余肺野未见{'、'.join(absent)}。", f"The remaining lung fields show no {', '.join(absent)}."))
+        listed = absent[0] if len(absent) == 1 else f"{', '.join(absent[:-1])} or {absent[-1]}"
+        parts.append(ctx.t(f"其余肺野未见{'、'.join(absent)}。", f"The remaining lung fields show no {listed}."))
     for c in ctx.facts.anatomy.costophrenic:
         side = word("side", c.side, ctx.lang)
         state = word("angle_state", c.state, ctx.lang)

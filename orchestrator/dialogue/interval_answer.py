@@ -145,6 +145,7 @@ def interval_section(comparison: IntervalComparison, registry: Registry, lang: s
          "earlier_finding_id": c.earlier_id, "earlier_kind": c.earlier_kind, "status": c.status,
          "mm": r1(c.now_mm) if c.now_mm is not None else None,
          "earlier_mm": r1(c.then_mm) if c.then_mm is not None else None, "change_mm": c.change_mm,
+         "earlier_uncertain": c.earlier_uncertain,
          "interval_days": days, "doubling_days": c.doubling_days,
          "doubling_days_range": list(c.doubling_range) if c.doubling_range is not None else None,
          "earlier_bbox_px": list(c.earlier_bbox_px) if c.earlier_bbox_px is not None else None,

@@ -51,7 +51,7 @@ class DialogueService(Protocol):
         """Turn ``turn`` (1 .. last) as answered, composed again in ``lang`` (zh | en); nothing stored."""
         ...
 
-    def report(self, session_id: str, tenant: str = "default") -> dict[str, Any]:
+    def report(self, session_id: str, tenant: str = "default", lang: str | None = None) -> dict[str, Any]:
         ...
 
     def image_png(self, session_id: str, tenant: str = "default") -> bytes:

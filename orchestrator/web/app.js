@@ -284,6 +284,10 @@
       // an earlier film the reader chose is compared with the film they upload (not with an example film)
       const sent = state.earlier && !example;
       if (sent) form.append("earlier", state.earlier, state.earlier.name);
+      if (example && state.earlier) {  // an example film is never compared: the earlier film chosen is put down, not
+        state.earlier = null;          // kept armed for whichever film comes next (another patient's, maybe)
+        showEarlierPicked(false);
+      }
       const session = await (await api("POST", "/v1/sessions", form, true)).json();
       if (sent) {  // used once: a later film is never compared with this one unless it is chosen again
         state.earlier = null;
@@ -333,6 +337,7 @@
   function startSession(session, filmUrl, name, example) {
     state.session = session; state.turns = []; state.filmName = name; state.filmLabel = example; state.active = -1;
     state.report = null; state.origins = []; state.editing = null;
+    state.hidden = new Set();  // a new study shows every layer: its text names anchors a hidden layer would not draw
     renderForkBar();
     imageGeometry(session.image || {});
     const [h, w] = state.size;
@@ -1046,11 +1051,21 @@
     card.innerHTML = "";
     if (o.anchor_id) card.dataset.anchorId = o.anchor_id;
     card.dataset.layer = "checklist";
+    // its header folds the table away (on a phone it starts folded: the card would cover the film), and names the
+    // finding the signs were checked against
     const h = el("h4");
+    h.tabIndex = 0;
+    h.setAttribute("role", "button");
     const m = o.measurements || {};
     const c = turn.checklist;
     const title = c ? checklistTitle(c, turn.lang) : (sameLang(turn.lang) ? o.title : "") || t("checklist");
-    h.append(el("span", null, title), el("span", "score", `${fmt(m.matched)}/${fmt(m.total)}`));
+    const subject = (c && c.subject_anchor_id) || o.anchor_id;
+    h.append(el("span", null, subject ? `${subject} · ${title}` : title), el("span", "score", `${fmt(m.matched)}/${fmt(m.total)}`));
+    const fold = () => { card.classList.toggle("collapsed"); h.setAttribute("aria-expanded", String(!card.classList.contains("collapsed"))); };
+    h.addEventListener("click", fold);
+    h.addEventListener("keydown", (e) => { if (e.key === "Enter" || e.key === " ") { e.preventDefault(); fold(); } });
+    card.classList.toggle("collapsed", window.matchMedia("(max-width: 900px)").matches);
+    h.setAttribute("aria-expanded", String(!card.classList.contains("collapsed")));
     card.append(h);
     const rows = c ? checklistRows(c, turn.lang)
       : (o.rows || []).map((r) => [sameLang(turn.lang) ? r[0] : "", statusChip(r[1]), sameLang(turn.lang) ? (r[2] || "") : ""]);
@@ -1329,7 +1344,7 @@
     $("#meta-session").innerHTML = "";
     $("#meta-session").append(document.createTextNode(`${t("session")} `), el("b", null, s.session_id.slice(0, 8)));
     $("#meta-spacing").textContent = state.filmLabel ? exampleTitle(state.filmLabel) : state.filmName;
-    $("#meta-turns").textContent = t("turns", { n: state.turns.length });
+    $("#meta-turns").textContent = state.turns.length === 1 ? t("turn_one") : t("turns", { n: state.turns.length });
   }
 
   // One toast at a time, for errors that have no place in the transcript. It stays until it is
@@ -1472,8 +1487,10 @@
         rx: Math.max((b[2] - b[0]) / 2, 3), ry: Math.max((b[3] - b[1]) / 2, 3), "data-anchor-id": m.from || "" }));
       // a finding not found on the earlier film: where it would be, to look at (no size there); the label keeps its
       // size on screen as the film is zoomed, as the film's own labels do
+      // a size the earlier film only possibly showed is marked so ("?"), as the text says "only possibly"
       root.append(scaledText(m.status === "new" ? `${m.from || ""} · ${term("interval", "not_found_there")}`
-        : `${m.from || term("interval", m.status)} · ${mmText(m.earlier_mm)}`, [b[2], b[1]], 13, 4, 0, "#ff9f0a"));
+        : `${m.from || term("interval", m.status)} · ${mmText(m.earlier_mm)}${m.earlier_uncertain ? " ?" : ""}`,
+      [b[2], b[1]], 13, 4, 0, "#ff9f0a"));
     });
     renderEarlierBanner();
     $("#earlier-banner").classList.remove("hidden");

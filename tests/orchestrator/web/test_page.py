@@ -157,6 +157,18 @@ def test_a_phone_sized_screen_shows_the_film_in_one_column(browser: object, serv
     page.click("#btn-report")  # reachable, and its dialog fits the screen
     box = page.locator("#report-dialog").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    page.click("#btn-report-close")
+    # the checklist card covered the whole film and was cut off: on a phone it starts folded to its header (which
+    # names the finding it is about), and opens when tapped
+    page.fill("#question", "If this were early lung cancer, how many typical signs does it show?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("#checklist-card:not(.hidden)", timeout=60_000)
+    card = page.locator("#checklist-card")
+    assert "collapsed" in (card.get_attribute("class") or "") and not card.locator("table").is_visible()
+    folded = card.bounding_box()
+    assert folded is not None and folded["height"] < 60 and "A1" in card.locator("h4").inner_text()
+    card.locator("h4").click()
+    assert card.locator("table").is_visible()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "phone.png"))
     assert not errors, errors

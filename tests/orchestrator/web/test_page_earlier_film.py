@@ -46,6 +46,9 @@ def test_earlier_film_compared_on_the_page(browser: object, service: Service, ca
     page.wait_for_selector("#earlier-banner:not(.hidden)", timeout=20_000)
     assert page.get_attribute("#film", "href") != film_href
     assert page.locator("#earlier-overlays ellipse[data-anchor-id='A1']").count() == 1
+    # the earlier film read the 9 mm nodule only as a "possibly": its size there is marked so, as the text says
+    labels = page.locator("#earlier-overlays text").all_text_contents()
+    assert any(t.startswith("A1") and t.endswith("?") for t in labels), labels
     assert page.locator("#btn-earlier").inner_text() == words["ui"]["show_current"]
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "earlier-film-shown.png"))
@@ -89,3 +92,30 @@ def test_a_refused_earlier_film_is_said_so_and_leaves_the_open_study(browser: ob
     assert page.locator("#earlier-name").inner_text() == "" and page.evaluate("window.hilum.state.earlier") is None
     page.close()
 
+
+
+def test_an_example_film_puts_down_the_earlier_film_chosen_and_a_new_study_shows_every_layer(
+        browser: object, service: Service, tmp_path: Path) -> None:
+    """An earlier film picked, then an example clicked: the example was not compared, and the earlier film stayed armed
+    for whichever film came next (another patient's, maybe). A layer hidden in one study stayed hidden in the next,
+    whose text names anchors it then did not draw."""
+    from encoder.phantom import earlier_film, generate_case, scenario_spec
+
+    case = generate_case(7, scenario_spec())
+    earlier_film(case, days=180, scale=0.75).write(tmp_path / "earlier")
+    page = browser.new_page(viewport={"width": 1440, "height": 900})  # type: ignore[attr-defined]
+    page.goto(service.url + "/")
+    page.wait_for_selector("#health.ok", timeout=20_000)
+    page.wait_for_selector("button.example", timeout=20_000)
+    page.set_input_files("#earlier-input", str(tmp_path / "earlier" / "image.dcm"))
+    assert page.evaluate("window.hilum.state.earlier") is not None
+    page.locator("button.example").first.click()
+    page.wait_for_selector(".turn-card[data-turn='1']", timeout=60_000)
+    assert page.evaluate("window.hilum.state.earlier") is None and page.locator("#earlier-name").inner_text() == ""
+    layer = page.locator("[data-layer-toggle] input").first
+    layer.uncheck()
+    assert page.evaluate("window.hilum.state.hidden.size") == 1
+    page.locator("button.example").nth(1).click()
+    page.wait_for_function("window.hilum.state.hidden.size === 0", timeout=60_000)
+    assert page.locator("[data-layer-toggle] input").first.is_checked()
+    page.close()
