@@ -1406,7 +1406,24 @@ def compose_not_a_finding(ctx: Context) -> Composition:
                        referenced=tuple(a.id for a in ctx.subjects))
 
 
+_SHARED_SECTIONS = frozenset({"spacing_note", "disclaimer", "mismatch"})  # said once, by the first answer
+
+
+def _with_also(ctx: Context, first: Composition) -> Composition:
+    """"How big is it, and is it calcified?": the first clause's answer, then each further property asked of the same
+    finding (``Query.also``), its sections after the first's, nothing said twice."""
+    sections, measurements = list(first.sections), list(first.measurements)
+    kinds = {s.get("kind") for s in sections}
+    for intent in ctx.query.also:
+        more = COMPOSERS[intent](dataclasses.replace(ctx, query=dataclasses.replace(ctx.query, intent=intent, also=())))
+        sections += [s for s in more.sections if s.get("kind") not in kinds and s.get("kind") not in _SHARED_SECTIONS]
+        kinds |= {s.get("kind") for s in more.sections}
+        measurements += [m for m in more.measurements if m not in measurements]
+    return dataclasses.replace(first, sections=tuple(sections), measurements=tuple(measurements))
+
+
 def compose(ctx: Context) -> Composition:
     if ctx.query.intent in _FINDING_INTENTS and ctx.subjects and not subject_findings(ctx):
         return compose_not_a_finding(ctx)
-    return COMPOSERS.get(ctx.query.intent, compose_out_of_scope)(ctx)
+    first = COMPOSERS.get(ctx.query.intent, compose_out_of_scope)(ctx)
+    return _with_also(ctx, first) if ctx.query.also and subject_findings(ctx) else first

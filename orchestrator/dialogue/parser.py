@@ -133,6 +133,9 @@ class Query:
     # not a verdict on an "it" the reader has in mind ("is it cancer?", "benign or malignant?"): with nothing named, the
     # one finding of the checklist's kinds answers the first, and the second asks which
     of_the_film: bool = False
+    # "how big is it, and is it calcified?" / "它有多大?有没有钙化?": a finding's other properties asked in a later clause,
+    # answered after the first (density | describe_margin | size); the intent stays the first clause's
+    also: tuple[str, ...] = ()
     # screen: "右中叶除了这个还有别的病灶吗" / "anything else besides this one?": the findings other than the one in focus
     besides_focus: bool = False
     # describe_margin: "describe the nodule" asks the whole description (place, size, margin, density), not the margin;
@@ -224,11 +227,13 @@ class Query:
             "not_descriptors": list(self.not_descriptors),
             "kinds": list(self.kinds),
             "mentions": list(self.mentions),
+            "also": list(self.also),
         }
 
     @staticmethod
     def from_state(data: dict[str, Any]) -> Query:
-        tuples = ("anatomy", "descriptors", "references", "anchor_ids", "signs", "not_descriptors", "kinds", "mentions")
+        tuples = ("anatomy", "descriptors", "references", "anchor_ids", "signs", "not_descriptors", "kinds", "mentions",
+                  "also")
         kwargs = {k: (tuple(v) if k in tuples else v) for k, v in data.items() if k in Query.__dataclass_fields__}
         return Query(**kwargs)
 
@@ -959,6 +964,25 @@ def _strip_terms(text: str, vocab: Vocabulary) -> str:
 
 
 # --- intent ----------------------------------------------------------------------------------
+
+
+# a finding's properties a later clause may ask too, and where a clause starts
+_ALSO_INTENTS = ("size", "describe_margin", "density")
+_CLAUSES = re.compile(r"[,，;；?？。]|(?<![a-z])(?:and|also|plus)(?![a-z])|以及|还有|并且|另外|同时")
+
+
+def also_asked(text: str, intent: str, vocab: Vocabulary) -> tuple[str, ...]:
+    """"How big is it, and is it calcified?": the properties of the same finding asked in the clauses after the first
+    (each clause's own strongest intent, one of ``_ALSO_INTENTS`` other than ``intent``), in order."""
+    if intent not in _ALSO_INTENTS:
+        return ()
+    out: list[str] = []
+    for clause in _CLAUSES.split(text)[1:]:
+        scores = score_intents(clause, vocab)
+        best = max(scores, key=lambda k: scores[k], default=None)
+        if best in _ALSO_INTENTS and best != intent and best not in out and scores[best] >= 1.0:
+            out.append(best)
+    return tuple(out)
 
 
 def score_intents(text: str, vocab: Vocabulary) -> dict[str, float]:
@@ -2383,4 +2407,5 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         not_descriptors=negated,
         kinds=screen_kinds(text, v) if intent == "screen" or (intent == "density" and asked == "content") else (),
         mentions=mentions,
+        also=also_asked(text, intent, v),
     )

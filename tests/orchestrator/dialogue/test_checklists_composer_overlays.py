@@ -355,3 +355,22 @@ def test_a_report_in_one_language_of_a_session_asked_in_both(make_facts: Callabl
         evidence = " ".join(i["evidence"] for i in checklist["items"])
         assert bool(re.search(r"[\u4e00-\u9fff]", evidence)) == (lang == "zh"), evidence
     assert eng.report(sid)["turns"] == as_answered["turns"]  # nothing stored: the session is as it was answered
+
+
+def test_a_second_property_asked_in_a_later_clause_is_answered_too(make_facts: Callable[..., Any]) -> None:
+    """The page's own example "How big is it, and is it calcified?" answered the size and never the calcification."""
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    for lang, q, size_word, calc_word in (
+            ("en", "How big is it, and is it calcified?", "equivalent diameter", "calcification"),
+            ("zh", "它有多大?有没有钙化?", "等效直径", "钙化")):
+        sid = eng.start_session(make_facts("dicom"), lang=lang).session_id
+        eng.ask(sid, "A1")
+        t = eng.ask(sid, q)
+        kinds = [s["kind"] for s in t.answer.sections]
+        assert t.intent == "size" and kinds.index("size") < kinds.index("density"), kinds
+        assert size_word in t.answer.text and calc_word in t.answer.text
+        assert kinds.count("disclaimer") <= 1 and kinds.count("spacing_note") <= 1
+    from orchestrator.dialogue.parser import parse
+
+    assert parse("how big is the nodule?").also == () and parse("is the margin regular and how big is it?").also == (
+        "size",)
