@@ -1263,6 +1263,12 @@
     const view = fc.view === "PA" || fc.view === "AP" ? fc.view : t("frontal");
     const orient = fc.orientation && fc.orientation !== "upright" ? ` · ${term("orientation", fc.orientation)}` : "";
     const name = state.filmLabel ? exampleTitle(state.filmLabel) : (state.filmName || t("film"));
+    if (state.earlierShown) {  // the earlier film on screen: none of this film's name, spacing or millimetres
+      $("#corner-tl").textContent = t("show_earlier");
+      $("#corner-tr").textContent = cursor ? `x ${cursor.x.toFixed(0)}  y ${cursor.y.toFixed(0)} px` : "";
+      $("#corner-br").textContent = "";
+      return;
+    }
     $("#corner-tl").textContent = `${name}\n${img.modality || "CR/DX"} · ${view}${orient} · ${w}×${h}`;
     const zoom = state.view ? (($("#viewer").getBoundingClientRect().width / state.view.w) * 100).toFixed(0) : "100";
     $("#corner-bl").textContent = `${t("window_short")} ${state.wl.window.toFixed(2)}  ${t("level_short")} ${state.wl.level.toFixed(2)}${state.wl.invert ? `  ${t("inverted")}` : ""}\n${t("zoom")} ${zoom}%`;
@@ -1448,6 +1454,7 @@
     if (state.earlierUrl) URL.revokeObjectURL(state.earlierUrl);
     if (state.earlierShown && filmUrl) $("#film").setAttribute("href", filmUrl);  // back to this film
     state.filmUrl = filmUrl; state.earlierUrl = null; state.earlierShown = false;
+    renderCorners();
     $("#earlier-overlays").innerHTML = "";
     $("#earlier-banner").classList.add("hidden");
     $("#overlays").classList.remove("hidden");
@@ -1475,6 +1482,7 @@
       }
     } catch (e) { showError(e); return; }
     state.earlierShown = true;
+    renderCorners();
     $("#film").setAttribute("href", state.earlierUrl);
     $("#overlays").classList.add("hidden");
     const rows = ((state.turns[0] || {}).measurements || []).filter((m) => m.kind === "interval_change");

@@ -47,6 +47,9 @@ def test_earlier_film_compared_on_the_page(browser: object, service: Service, ca
     assert page.get_attribute("#film", "href") != film_href
     assert page.locator("#earlier-overlays ellipse[data-anchor-id='A1']").count() == 1
     # the earlier film read the 9 mm nodule only as a "possibly": its size there is marked so, as the text says
+    # the corners say which film this is, and give none of this film's spacing or millimetres
+    assert page.locator("#corner-tl").inner_text() == words["ui"]["show_earlier"]
+    assert page.locator("#corner-br").inner_text() == ""
     labels = page.locator("#earlier-overlays text").all_text_contents()
     assert any(t.startswith("A1") and t.endswith("?") for t in labels), labels
     assert page.locator("#btn-earlier").inner_text() == words["ui"]["show_current"]
@@ -54,6 +57,7 @@ def test_earlier_film_compared_on_the_page(browser: object, service: Service, ca
     page.screenshot(path=str(ARTIFACTS / "earlier-film-shown.png"))
     page.click("#btn-earlier")
     assert page.get_attribute("#film", "href") == film_href and page.locator("#earlier-overlays *").count() == 0
+    assert "mm/px" in page.locator("#corner-br").inner_text()  # this film's spacing again
     page.fill("#question", "和上次比有变化吗?" if lang == "zh" else "Has it grown since the last film?")
     page.press("#question", "Enter")
     page.wait_for_selector(".turn-card[data-turn='2'][data-intent='interval_change']", timeout=60_000)
