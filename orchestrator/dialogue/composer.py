@@ -1263,6 +1263,49 @@ def compose_foreign(ctx: Context) -> Composition:
                                 language=code),))
 
 
+def _unsettled(ctx: Context, a: Anchor, f: Finding) -> list[tuple[str, str]]:
+    """(zh, en) of what this film leaves unsettled about one finding, each with what the answers say would settle it."""
+    out = []
+    if f.kind in ("nodule", "mass", "cavity", "calcified_nodule") and not margin_backed(f):
+        out.append(("边缘(薄层CT)", "its margin (thin-section CT)"))
+    if f.lobe_overlap:
+        out.append(("所属肺叶(侧位片)", "its lobe (a lateral view)"))
+    if f.kind in ("nodule", "mass", "calcified_nodule"):
+        out.append(("实性还是磨玻璃(薄层CT)", "solid or ground-glass (thin-section CT)"))
+        if ctx.interval is None or not ctx.interval.comparable:
+            out.append(("是否增大(与既往片对比或随访)", "whether it grows (an earlier film, or a follow-up film)"))
+    if not confident(f, "presence"):
+        out.append(("是否为真实病灶(放射科医师阅片)", "whether it is a real lesion (a radiologist's reading)"))
+    return out
+
+
+def compose_next_step(ctx: Context) -> Composition:
+    """"What further imaging is needed?": Hilum recommends no test or treatment (the radiologist's and clinician's
+    decision); it says what this film leaves unsettled and what its answers say would settle each."""
+    head = ctx.t("本系统不推荐检查或治疗,这由阅片的放射科医师和临床医师决定。",
+                 "Hilum does not recommend tests or treatment: that is the reading radiologist's and the clinician's "
+                 "decision.")
+    if not ctx.facts.film_check.localisable:
+        rest = ctx.t("本片未能可靠读取,需要放射科医师阅片。", " This film could not be read reliably: it needs a radiologist's "
+                     "reading.")
+    else:
+        lines = []
+        for a in ctx.registry.findings():
+            f = ctx.finding(a)
+            items = _unsettled(ctx, a, f) if f is not None else []
+            if items:
+                lines.append(ctx.t(f"{a.id}:" + "、".join(z for z, _ in items) + "。",
+                                   f"{a.id}: " + "; ".join(e for _, e in items) + "."))
+        rest = (ctx.t("本片尚未确定的方面,以及回答中提到的可明确它们的方法:", " What this film leaves unsettled, and what the "
+                      "answers say would settle it: ") + ("" if ctx.zh else " ").join(lines)) if lines else ctx.t(
+            "本系统的读取未留下待明确的项目;本系统报告约8 mm及以上的病灶,更小或更淡的病灶可能漏检。",
+            " Hilum's reading leaves nothing on this film unsettled; it reports lesions from about 8 mm, and a smaller or "
+            "fainter one can be missed.")
+    sections = [section("next_step", ctx.t("下一步", "Next step"), head + rest)]
+    sections += [s for s in (disclaimer(ctx),) if s]
+    return Composition(tuple(sections), referenced=tuple(a.id for a in ctx.registry.findings()))
+
+
 def compose_out_of_scope(ctx: Context) -> Composition:
     if ctx.query.foreign:
         return compose_foreign(ctx)
@@ -1279,6 +1322,8 @@ def compose_out_of_scope(ctx: Context) -> Composition:
                      "Sure. Hilum answers in the language each question is asked in: ask in English and the answer is "
                      "in English; the page's own language is set with its language buttons.")
         return Composition((section("language", ctx.t("语言", "Language"), text),))
+    if ctx.query.next_step:  # "what further imaging is needed?" / "需要做什么检查?"
+        return compose_next_step(ctx)
     if ctx.query.needs_prior:  # "is the nodule new?" / "和去年比有变化吗"
         text = ctx.t(
             "本次检查没有上传以前的片子:病灶是否新出现、是否变大或变小,需要把以前的片子与本片对照才能判断。",

@@ -136,6 +136,9 @@ class Query:
     # "how big is it, and is it calcified?" / "它有多大?有没有钙化?": a finding's other properties asked in a later clause,
     # answered after the first (density | describe_margin | size); the intent stays the first clause's
     also: tuple[str, ...] = ()
+    # out_of_scope: "what further imaging is needed?" / "需要做什么检查?" / "下一步怎么办": a next step asked, which Hilum
+    # does not recommend; the answer says what this film leaves unsettled and what the answers say would settle it
+    next_step: bool = False
     # screen: "右中叶除了这个还有别的病灶吗" / "anything else besides this one?": the findings other than the one in focus
     besides_focus: bool = False
     # describe_margin: "describe the nodule" asks the whole description (place, size, margin, density), not the margin;
@@ -228,6 +231,7 @@ class Query:
             "kinds": list(self.kinds),
             "mentions": list(self.mentions),
             "also": list(self.also),
+            "next_step": self.next_step,
         }
 
     @staticmethod
@@ -1419,6 +1423,14 @@ _BESIDES_FOCUS = re.compile(r"除了(?:这个|它|那个|这处|这里)|(?<![a-z
 
 
 # "why is the margin uncertain?" / "why can't you tell?" / "为什么无法判断": why a statement is hedged (Query intent confidence)
+# a next step asked of the film (imaging, follow-up, management): never treatment or prognosis, which stay out of scope
+_NEXT_STEP = re.compile(
+    r"(?<![a-z])(?:next steps?|further (?:imaging|tests?|work-?up|exams?|investigation)|follow[- ]?up|work-?up"
+    r"|what (?:tests?|exams?|imaging|scans?)|should (?:we|i|they) (?:do|get|order|repeat)|do you recommend"
+    r"|(?:done|do) next|what next"
+    r"|need (?:a|an) (?:ct|scan|mri|lateral))(?![a-z])"
+    r"|需要(?:做|再做|进一步)?(?:什么|哪些)?检查|还需要.{0,6}检查|进一步检查|下一步|要不要(?:做|查)?(?:CT|ct)"
+    r"|需要(?:做|查)?(?:CT|ct)|随访|复查|怎么处理|如何处理|怎样处理")
 _WHY_UNSURE = re.compile(r"(?<![a-z])why\b.{0,40}\b(?:uncertain|unsure|not sure|can'?t|cannot|can not|hedg\w*|possibly)"
                          r"|为什么.{0,12}(?:不确定|无法判断|不能判断|没法判断|说不准|判断不了|看不出)")
 # "is it round?" / "is A1 oval?" / "what shape is it?" / "是圆形的吗" / "什么形状": a finding's shape asked (Query.shape_asked);
@@ -2386,6 +2398,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         it_and_other=it_and_other,
         signs=signs if intent == "assess_anatomy" else (),
         needs_prior=needs_prior,
+        next_step=intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower())),
         attribute=attribute_asked(text) if intent == "confidence" else film_attribute(text) if intent == "film_info" else None,
         answer_lang=answer_lang,
         social=social,

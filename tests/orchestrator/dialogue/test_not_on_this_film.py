@@ -162,3 +162,22 @@ def test_solid_or_ground_glass_is_said_to_be_beyond_a_radiograph(question: str, 
                                                                  ask: Callable[..., Any]) -> None:
     """"Is it solid or ground glass?" got the homogeneity and the calcification and never a word on what was asked."""
     assert said in ask(question, lang=lang).answer.text
+
+
+@pytest.mark.parametrize(("question", "lang"), [
+    ("需要做什么检查?", "zh"), ("what further imaging is needed?", "en"), ("what should be done next?", "en"),
+    ("下一步怎么办", "zh"), ("should we do a CT?", "en"),
+])
+def test_a_next_step_asked_says_what_the_film_leaves_unsettled_and_recommends_nothing(
+        question: str, lang: str, ask: Callable[..., Any]) -> None:
+    """"需要做什么检查?" got the generic "outside what a radiograph can show (treatment, prognosis...)", though every other
+    answer says what would settle what it hedges: Hilum recommends nothing, and gathers those."""
+    q = parse(question)
+    assert (q.intent, q.next_step) == ("out_of_scope", True)
+    text = ask(question, lang=lang).answer.text
+    if lang == "en":
+        assert "does not recommend tests or treatment" in text and "A1: solid or ground-glass (thin-section CT)" in text
+        assert "A2: its margin" not in text  # a strand's outline is no nodule margin
+    else:
+        assert "本系统不推荐检查或治疗" in text and "A1:实性还是磨玻璃(薄层CT)" in text
+    assert not parse("what treatment?").next_step and not parse("需要抗感染治疗吗?").next_step
