@@ -958,12 +958,29 @@
     const label = o.label && o.type !== "text" ? labelFor(o) : null;
     if (label) g.append(label);
     if (style.role === "focused_contour" && o.anchor_id && o.points && o.points.length) {
-      // the focused lesion carries its anchor id beside its contour
-      const top = o.points.reduce((a, p) => (p[1] < a[1] ? p : a), o.points[0]);
-      const right = Math.max(...o.points.map((p) => p[0]));
-      g.append(scaledText(o.anchor_id, [right, top[1]], 13, 8, -10, style.stroke || "#ff3b30"));
+      // the focused lesion carries its anchor id beside its contour, at the first corner of its box that lies in no
+      // other finding's outline (beside lesions close together, a label at its top right sat inside the next one)
+      const xs = o.points.map((p) => p[0]), ys = o.points.map((p) => p[1]);
+      const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+      const corners = [[x1, y0, 8, -10], [x0, y0, -22, -10], [x1, y1, 8, 18], [x0, y1, -22, 18]];
+      const others = (state.contourBoxes || []).filter((b) => b.id !== o.anchor_id);
+      const scale = state.view ? state.view.w / Math.max(1, $("#viewer").getBoundingClientRect().width) : 1;
+      const clear = corners.find(([x, y, dx, dy]) => !others.some((b) => {
+        const px = x + dx * scale, py = y + dy * scale;
+        return px >= b.x0 - 4 && px <= b.x1 + 4 && py >= b.y0 - 4 && py <= b.y1 + 4;
+      })) || corners[0];
+      g.append(scaledText(o.anchor_id, [clear[0], clear[1]], 13, clear[2], clear[3], style.stroke || "#ff3b30"));
     }
     return g;
+  }
+
+  // every finding outline's box in a turn's overlays: where an anchor's label must not go
+  function contourBoxes(turn) {
+    return (turn.overlays || []).filter((o) => o.type === "polygon" && o.anchor_id && o.points && o.points.length)
+      .map((o) => {
+        const xs = o.points.map((p) => p[0]), ys = o.points.map((p) => p[1]);
+        return { id: o.anchor_id, x0: Math.min(...xs), x1: Math.max(...xs), y0: Math.min(...ys), y1: Math.max(...ys) };
+      });
   }
 
   // generous invisible hit areas, so thin strokes and small markers are easy to hover
@@ -1002,6 +1019,7 @@
     const card = $("#checklist-card");
     card.classList.add("hidden");
     if (!turn) { renderLayerPanel(); return; }
+    state.contourBoxes = contourBoxes(turn);
     const layers = {};
     (turn.overlays || []).forEach((o) => {
       const layer = o.type === "heatmap" ? "heatmap" : (o.layer || "other");

@@ -173,3 +173,45 @@ def test_a_phone_sized_screen_shows_the_film_in_one_column(browser: object, serv
     page.screenshot(path=str(ARTIFACTS / "phone.png"))
     assert not errors, errors
     page.close()
+
+
+LABELS_IN_OTHER_OUTLINES = """() => {
+  const viewer = document.querySelector('#viewer').getBoundingClientRect();
+  const st = window.hilum.state;
+  const scale = st.view ? st.view.w / Math.max(1, viewer.width) : 1;
+  const turn = st.turns[st.active >= 0 ? st.active : st.turns.length - 1];
+  const boxes = (turn.overlays || []).filter((o) => o.type === 'polygon' && o.anchor_id && (o.points || []).length)
+    .map((o) => {
+      const xs = o.points.map((p) => p[0]), ys = o.points.map((p) => p[1]);
+      return {id: o.anchor_id, x0: Math.min(...xs), x1: Math.max(...xs), y0: Math.min(...ys), y1: Math.max(...ys)};
+    });
+  const bad = [];
+  document.querySelectorAll('#overlays text').forEach((t) => {
+    const id = (t.textContent || '').trim();
+    if (!/^A\\d+$/.test(id)) return;
+    const x = +t.dataset.ax + +t.dataset.dx * scale, y = +t.dataset.ay + +t.dataset.dy * scale;
+    boxes.filter((b) => b.id !== id).forEach((b) => {
+      if (x >= b.x0 && x <= b.x1 && y >= b.y0 && y <= b.y1) bad.push(`${id} in ${b.id}`);
+    });
+  });
+  return {bad, labels: document.querySelectorAll('#overlays text').length, boxes: boxes.length};
+}"""
+
+
+def test_an_anchor_label_never_sits_inside_another_findings_outline(browser: object, service: Service,
+                                                                    tmp_path: Path) -> None:
+    """On seed 41 (three lesions close together) "compare the three lesions" drew A2's label inside A1's outline."""
+    from encoder.phantom import generate_case
+
+    generate_case(41).write(tmp_path)
+    page = browser.new_page(viewport={"width": 1440, "height": 900})  # type: ignore[attr-defined]
+    page.goto(service.url + "/")
+    page.wait_for_selector("#health.ok", timeout=20_000)
+    page.set_input_files("#file-input", str(tmp_path / "image.dcm"))
+    page.wait_for_selector(".turn-card[data-turn='1']", timeout=60_000)
+    page.fill("#question", "Compare the three lesions")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".turn-card[data-turn='2']", timeout=60_000)
+    found = page.evaluate(LABELS_IN_OTHER_OUTLINES)
+    assert found["boxes"] >= 2 and found["bad"] == [], found
+    page.close()
