@@ -276,6 +276,12 @@
 
   async function upload(blob, name, example) {
     if (state.uploading && !example) return;
+    if (!state.session && state.log.some((entry) => entry.type === "error")) {
+      // no study open: the refusals on screen were of earlier files, not of this one (a new refusal of another kind
+      // showed beside an old "this is a colour picture")
+      state.log = state.log.filter((entry) => entry.type !== "error");
+      renderTranscript();
+    }
     if (!example) startLoading();
     try {
       const form = new FormData();

@@ -215,3 +215,25 @@ def test_an_anchor_label_never_sits_inside_another_findings_outline(browser: obj
     found = page.evaluate(LABELS_IN_OTHER_OUTLINES)
     assert found["boxes"] >= 2 and found["bad"] == [], found
     page.close()
+
+
+def test_a_refusal_of_an_earlier_file_does_not_stay_beside_a_new_one(browser: object, service: Service,
+                                                                      tmp_path: Path) -> None:
+    """A colour photo refused, then a text file refused: the transcript still said "this is a colour picture" beside the
+    new toast "this file type is not supported"."""
+    import numpy as np
+
+    from loadtests.film_corpus import colour_photo, png_bytes
+
+    photo, notes = tmp_path / "house.png", tmp_path / "notes.txt"
+    photo.write_bytes(png_bytes(colour_photo(np.random.default_rng(8), 384)))
+    notes.write_text("not a film")
+    page = browser.new_page(viewport={"width": 1280, "height": 800})  # type: ignore[attr-defined]
+    page.goto(service.url + "/")
+    page.wait_for_selector("#health.ok", timeout=20_000)
+    page.set_input_files("#file-input", str(photo))
+    page.wait_for_selector(".msg-error.film-refused", timeout=60_000)
+    page.set_input_files("#file-input", str(notes))
+    page.wait_for_selector("#toast[data-kind='unsupported_media']", timeout=60_000)
+    assert page.locator(".msg-error.film-refused").count() == 0
+    page.close()
