@@ -151,7 +151,7 @@ class DialogServicer(pb_grpc.DialogServicer):
         if report_format(request.format) == "sr":
             return pb.Report(session_id=request.session_id,
                              dicom=DicomObjects(self.engine).bytes("sr", request.session_id, tenant))
-        report = self.engine.report(request.session_id, tenant=tenant)
+        report = self.engine.report(request.session_id, tenant=tenant, lang=request.lang or None)
         return pb.Report(session_id=request.session_id, report=convert.to_struct(report))
 
     @unary

@@ -335,7 +335,9 @@ def test_a_language_hilum_does_not_answer_in_is_refused_and_a_tag_is_read_by_its
     assert r.status_code == 422 and r.json()["error"]["kind"] == "unsupported_language"
     assert "fr" not in r.json()["error"]["message"].replace("from", "")
     assert create(client, phantom_dir / "image.png", lang="zh-CN")["turns"][0]["lang"] == "zh"
-    assert create(client, phantom_dir / "image.png", lang="en-GB")["turns"][0]["lang"] == "en"
+    sid = create(client, phantom_dir / "image.png", lang="en-GB")["session_id"]
+    assert client.get(f"/v1/sessions/{sid}/report", params={"lang": "zh"}).json()["turns"][0]["lang"] == "zh"
+    assert client.get(f"/v1/sessions/{sid}/report", params={"lang": "fr"}).status_code == 422
 
 
 def test_a_film_sent_as_a_text_field_is_told_so_in_the_callers_terms(client: httpx.Client) -> None:

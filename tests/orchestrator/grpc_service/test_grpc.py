@@ -79,6 +79,11 @@ def test_four_turns_same_over_rest_and_grpc(service: Service, stub: pb_grpc.Dial
 
     report = stub.GetReport(pb.SessionRef(session_id=session["session_id"]))
     assert from_struct(report.report)["session_id"] == session["session_id"]
+    # the report in one language, as REST's ?lang= gives it; a language Hilum does not answer in is refused
+    english = from_struct(stub.GetReport(pb.SessionRef(session_id=session["session_id"], lang="en")).report)
+    assert english["lang"] == "en" and {t["lang"] for t in english["turns"]} == {"en"}
+    assert code_of(stub.GetReport, pb.SessionRef(session_id=session["session_id"], lang="fr"))[0] == \
+        grpc.StatusCode.INVALID_ARGUMENT
     closed = stub.CloseSession(pb.SessionRef(session_id=session["session_id"]))
     assert closed.closed
     assert code_of(stub.Ask, pb.AskRequest(session_id=session["session_id"], question="还在吗?"))[0] == \
