@@ -85,6 +85,20 @@ def check_same_patient(current: SourceRecord | None, earlier: SourceRecord | Non
     return bool(_header(current, "PatientID") and _header(earlier, "PatientID"))
 
 
+def _name_tokens(name: str) -> frozenset[str]:
+    """A DICOM Person Name's alphabetic group as a set of words: case, order and ^ / space / comma separators aside
+    ("DOE^JOHN" and "John Doe" are one name)."""
+    alphabetic = name.split("=")[0]
+    return frozenset(w for w in re.split(r"[\^\s,]+", alphabetic.upper()) if w)
+
+
+def patient_names_differ(current: SourceRecord | None, earlier: SourceRecord | None) -> bool:
+    """Both files name the patient, and their names share no word: not refused (a name is written differently from
+    one system to the next), but said, so that a reader makes sure the films are one patient's."""
+    a, b = _name_tokens(_header(current, "PatientName")), _name_tokens(_header(earlier, "PatientName"))
+    return bool(a and b and not a & b)
+
+
 def check_not_the_same_film(data: bytes, earlier: bytes, current: SourceRecord | None,
                             before: SourceRecord | None) -> None:
     uid = current.dicom.sop_instance_uid if current is not None and current.dicom is not None else ""
@@ -116,4 +130,4 @@ def compare_with_earlier(film: FilmAnalysis, before: FilmAnalysis, data: bytes, 
     checked = check_same_patient(film.source, before.source)
     days = interval_days(film.source, before.source, study_date, earlier_date)
     return compare_films(film.facts, before.facts, days, coarse=not (film.fine_pixels and before.fine_pixels),
-                         identity_checked=checked)
+                         identity_checked=checked, names_differ=patient_names_differ(film.source, before.source))

@@ -131,6 +131,9 @@ def interval_section(comparison: IntervalComparison, registry: Registry, lang: s
         note += ("两张片子未都注明患者ID,Hilum 无法核对是否为同一患者;请确认。" if zh else
                  " The two films do not both name a patient ID, so Hilum could not check that they are the same "
                  "patient's: please make sure they are.")
+    if comparison.names_differ:
+        note += ("两张片子上的患者姓名不同(ID相同):请确认为同一患者。" if zh else
+                 " The two films name the patient differently: please make sure they are the same patient's.")
     if not comparison.sizes_from_file:
         note += ("至少一张片子的像素间距为估算(按胸廓宽度),大小是相对于胸廓的。" if zh else
                  " At least one film's pixel spacing is estimated (from the thorax's width), so sizes are relative "

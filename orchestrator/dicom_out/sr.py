@@ -222,6 +222,8 @@ COMPARISON_NOTES = {
     "identity": ("两张片子未都注明同一患者ID,是否为同一患者未经核对。",
                  "The two films do not both name the same Patient ID: that they are the same patient's was not "
                  "checked."),
+    "names": ("两张片子上的患者姓名不同,是否为同一患者需确认。",
+              "The two films name the patient differently: that they are the same patient's needs confirming."),
     "estimated": ("至少一张片子的像素间距为估算,大小相对于胸廓。",
                   "At least one film's pixel spacing is estimated: sizes are relative to the thorax."),
     "not_compared": ("以前的片子未能与本片对比。", "The earlier film could not be compared with this one."),
@@ -235,6 +237,7 @@ def _comparison_note(content: SessionContent) -> str:
         return ""
     keys = (["not_compared"] if not comparison.get("comparable") else
             [k for k, on in (("coarse", comparison.get("coarse")), ("identity", not comparison.get("identity_checked", True)),
+                             ("names", comparison.get("names_differ")),
                              ("estimated", not comparison.get("sizes_from_file", True))) if on])
     zh = content.lang == "zh"
     return ("" if zh else " ").join(COMPARISON_NOTES[k][0 if zh else 1] for k in keys)

@@ -110,6 +110,7 @@ class IntervalComparison:
     changes: tuple[FindingChange, ...] = ()
     coarse: bool = False  # either film's pixels too coarse for the lesion reader: sizes from the lesion map
     identity_checked: bool = True  # both files named a patient, and the same one (else the caller's word)
+    names_differ: bool = False  # both files name the patient, with no word of the name in common (said, not refused)
 
     def change_of(self, finding_id: str) -> FindingChange | None:
         return next((c for c in self.changes if c.finding_id == finding_id), None)
@@ -120,6 +121,7 @@ class IntervalComparison:
     def to_dict(self) -> dict[str, Any]:
         return {"comparable": self.comparable, "reason": self.reason or None, "interval_days": self.interval_days,
                 "sizes_from_file": self.sizes_from_file, "coarse": self.coarse, "identity_checked": self.identity_checked,
+                "names_differ": self.names_differ,
                 "changes": [c.to_dict() for c in self.changes]}
 
 
@@ -207,14 +209,16 @@ def _pairs(current: ImageFacts, earlier: ImageFacts) -> dict[int, int]:
 
 
 def compare_films(current: ImageFacts, earlier: ImageFacts, interval_days: int | None, *, coarse: bool = False,
-                  identity_checked: bool = True) -> IntervalComparison:
+                  identity_checked: bool = True, names_differ: bool = False) -> IntervalComparison:
     """Pair ``current``'s findings with ``earlier``'s and say what changed (module docstring). ``coarse``: either
     film's pixels too coarse for the lesion reader; ``identity_checked``: both files named the same patient."""
     from_file = current.spacing.source == "dicom" and earlier.spacing.source == "dicom"
     if not current.film_check.localisable:
-        return IntervalComparison(False, "current_unreadable", interval_days, from_file, (), coarse, identity_checked)
+        return IntervalComparison(False, "current_unreadable", interval_days, from_file, (), coarse, identity_checked,
+                                  names_differ)
     if not earlier.film_check.localisable:
-        return IntervalComparison(False, "earlier_unreadable", interval_days, from_file, (), coarse, identity_checked)
+        return IntervalComparison(False, "earlier_unreadable", interval_days, from_file, (), coarse, identity_checked,
+                                  names_differ)
     now_of = _pairs(current, earlier)
     changes: list[FindingChange] = []
     for i, f in enumerate(current.findings):
@@ -237,7 +241,7 @@ def compare_films(current: ImageFacts, earlier: ImageFacts, interval_days: int |
         if j not in taken:
             changes.append(FindingChange(None, g.id, g.kind, g.side, g.lobe, None, size_mm(g), "not_seen_now",
                                          earlier_bbox_px=_box(g), zone=g.zone))
-    return IntervalComparison(True, "", interval_days, from_file, tuple(changes), coarse, identity_checked)
+    return IntervalComparison(True, "", interval_days, from_file, tuple(changes), coarse, identity_checked, names_differ)
 
 
 def _box(f: Finding) -> tuple[float, float, float, float]:
@@ -263,4 +267,4 @@ def comparison_from_dict(d: dict[str, Any] | None) -> IntervalComparison | None:
     days = d.get("interval_days")
     return IntervalComparison(bool(d["comparable"]), d.get("reason") or "", int(days) if days is not None else None,
                               bool(d.get("sizes_from_file")), changes, bool(d.get("coarse")),
-                              bool(d.get("identity_checked", True)))
+                              bool(d.get("identity_checked", True)), bool(d.get("names_differ")))

@@ -246,3 +246,26 @@ def test_another_birth_date_is_another_patient() -> None:
     anon = DicomReference("1.2", "1.2.10", "1.2.4", "1.2.5", 10, 10, "DX",
                           header=(("PatientID", "ANONYMIZED"), ("PatientIdentityRemoved", "YES")))
     assert check_same_patient(SourceRecord("dicom", anon), SourceRecord("dicom", anon)) is False
+
+
+def test_a_patient_named_differently_on_the_two_films_is_said_not_refused() -> None:
+    """An earlier film with the same Patient ID and another patient's name was compared with no word of it: names are
+    written differently from one system to the next (order, case, separators), so a difference is said, never refused;
+    one sharing no word of the name is a difference."""
+    from orchestrator.dialogue.anchors import screening_registry
+    from orchestrator.dialogue.earlier import patient_names_differ
+    from orchestrator.dialogue.interval_answer import interval_section
+
+    def named(name: str) -> SourceRecord:
+        ref = DicomReference("1.2", "1.2.3", "1.2.4", "1.2.5", 10, 10, "DX",
+                             header=(("PatientID", "P1"), ("PatientName", name)))
+        return SourceRecord("dicom", ref)
+
+    assert not patient_names_differ(named("DOE^JOHN"), named("John Doe"))
+    assert not patient_names_differ(named("Zhang^San=张^三"), named("ZHANG^SAN"))
+    assert not patient_names_differ(named("DOE^JOHN"), _dicom_source("P1", "20260301"))  # one names none: nothing said
+    assert patient_names_differ(named("DOE^JOHN"), named("ROE^MARY"))
+    c = compare_films(film(), film(f1_mm=9.0), 180, names_differ=True)
+    assert comparison_from_dict(c.to_dict()) == c
+    text = interval_section(c, screening_registry(film()), "en")[0]["text"]
+    assert "name the patient differently" in text
