@@ -1467,8 +1467,27 @@ def _with_also(ctx: Context, first: Composition) -> Composition:
     return dataclasses.replace(first, sections=tuple(sections), measurements=tuple(measurements))
 
 
+def _wall_section(ctx: Context) -> dict[str, Any] | None:
+    """"How thick is its wall?": a cavity's wall thickness is not measured (what it would tell, and what measures it);
+    a finding with no cavity has no wall to measure."""
+    pairs = subject_findings(ctx)
+    if not pairs:
+        return None
+    lines = []
+    for a, f in pairs:
+        if f.kind == "cavity" or f.density.cavity:
+            lines.append(ctx.t(f"{a.id}:本系统不测量空洞壁厚(最厚处大于15 mm倾向恶性,薄壁多见于良性);薄层CT可测量。",
+                               f"{a.id}: Hilum leaves the wall's thickness unmeasured (a wall over 15 mm at its "
+                               "thickest favours malignancy, a thin one a benign cause); thin-section CT measures it."))
+        else:
+            lines.append(ctx.t(f"{a.id}未见空洞,没有洞壁可测。", f"{a.id} shows no cavity, so it has no wall to measure."))
+    return section("wall", ctx.t("洞壁", "Cavity wall"), ("" if ctx.zh else " ").join(lines))
+
+
 def compose(ctx: Context) -> Composition:
     if ctx.query.intent in _FINDING_INTENTS and ctx.subjects and not subject_findings(ctx):
         return compose_not_a_finding(ctx)
     first = COMPOSERS.get(ctx.query.intent, compose_out_of_scope)(ctx)
-    return _with_also(ctx, first) if ctx.query.also and subject_findings(ctx) else first
+    first = _with_also(ctx, first) if ctx.query.also and subject_findings(ctx) else first
+    wall = _wall_section(ctx) if ctx.query.wall_asked else None
+    return dataclasses.replace(first, sections=(wall, *first.sections)) if wall else first

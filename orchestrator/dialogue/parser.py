@@ -139,6 +139,8 @@ class Query:
     # out_of_scope: "what further imaging is needed?" / "需要做什么检查?" / "下一步怎么办": a next step asked, which Hilum
     # does not recommend; the answer says what this film leaves unsettled and what the answers say would settle it
     next_step: bool = False
+    # "how thick is its wall?" / "空洞壁厚吗?": a cavity's wall asked about, which Hilum does not measure; said first
+    wall_asked: bool = False
     # screen: "右中叶除了这个还有别的病灶吗" / "anything else besides this one?": the findings other than the one in focus
     besides_focus: bool = False
     # describe_margin: "describe the nodule" asks the whole description (place, size, margin, density), not the margin;
@@ -232,6 +234,7 @@ class Query:
             "mentions": list(self.mentions),
             "also": list(self.also),
             "next_step": self.next_step,
+            "wall_asked": self.wall_asked,
         }
 
     @staticmethod
@@ -1431,6 +1434,7 @@ _NEXT_STEP = re.compile(
     r"|need (?:a|an) (?:ct|scan|mri|lateral))(?![a-z])"
     r"|需要(?:做|再做|进一步)?(?:什么|哪些)?检查|还需要.{0,6}检查|进一步检查|下一步|要不要(?:做|查)?(?:CT|ct)"
     r"|需要(?:做|查)?(?:CT|ct)|随访|复查|怎么处理|如何处理|怎样处理")
+_WALL = re.compile(r"(?<![a-z])(?:wall|walls|walled)(?![a-z])|壁厚|洞壁|厚壁|薄壁|囊壁")
 _WHY_UNSURE = re.compile(r"(?<![a-z])why\b.{0,40}\b(?:uncertain|unsure|not sure|can'?t|cannot|can not|hedg\w*|possibly)"
                          r"|为什么.{0,12}(?:不确定|无法判断|不能判断|没法判断|说不准|判断不了|看不出)")
 # "is it round?" / "is A1 oval?" / "what shape is it?" / "是圆形的吗" / "什么形状": a finding's shape asked (Query.shape_asked);
@@ -2399,6 +2403,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         signs=signs if intent == "assess_anatomy" else (),
         needs_prior=needs_prior,
         next_step=intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower())),
+        wall_asked=intent in ("size", "density", "locate", "describe_margin") and bool(_WALL.search(raw.lower())),
         attribute=attribute_asked(text) if intent == "confidence" else film_attribute(text) if intent == "film_info" else None,
         answer_lang=answer_lang,
         social=social,

@@ -181,3 +181,22 @@ def test_a_next_step_asked_says_what_the_film_leaves_unsettled_and_recommends_no
     else:
         assert "本系统不推荐检查或治疗" in text and "A1:实性还是磨玻璃(薄层CT)" in text
     assert not parse("what treatment?").next_step and not parse("需要抗感染治疗吗?").next_step
+
+
+def test_a_cavitys_wall_asked_is_said_unmeasured_and_passes_the_fact_guard(ask: Callable[..., Any]) -> None:
+    """"How thick is its wall?" got the size, "空洞壁厚吗?" the density, and neither said a word of the wall."""
+    from dataclasses import replace
+
+    from orchestrator.narration.guard import check_narration
+    from tests.orchestrator.dialogue.conftest import scenario_facts
+
+    base = scenario_facts()
+    cavity = replace(base.findings[0], kind="cavity", density=replace(base.findings[0].density, cavity=True))
+    facts = replace(base, findings=(cavity, base.findings[1]))
+    for question, lang, said in (("A1, how thick is its wall?", "en", "wall's thickness unmeasured"),
+                                 ("A1空洞壁厚吗?", "zh", "不测量空洞壁厚"),
+                                 ("A2, how thick is its wall?", "en", "shows no cavity, so it has no wall")):
+        t = ask(question, lang=lang, facts=facts)
+        assert said in t.answer.text, question
+        assert check_narration(t.answer.text, t.facts(), t.answer.text, question).ok, question
+    assert not parse("how big is it?").wall_asked
