@@ -169,9 +169,10 @@ def run_ask(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     # a question the service would refuse is refused before the film is read, naming which (by place, never its text),
     # so that one empty or overlong question does not cost every answer after the analysis
+    from orchestrator.dialogue.engine import question_problem
+
     for n, q in enumerate(args.questions, 1):
-        why = "is empty" if not q.strip() else (f"is longer than {settings.max_question_chars} characters"
-                                               if len(q) > settings.max_question_chars else "")
+        why = question_problem(q, settings.max_question_chars)
         if why:
             print(f"hilum ask: invalid_question: question {n} {why}; nothing was asked", file=sys.stderr)
             return 2

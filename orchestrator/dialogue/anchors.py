@@ -20,7 +20,7 @@ from types import MappingProxyType
 from typing import Any, Literal
 
 from orchestrator.dialogue.parser import Query
-from orchestrator.dialogue.words import word
+from orchestrator.dialogue.words import pleural_space, word
 from orchestrator.facts import Finding, ImageFacts, Point
 
 Outcome = Literal["resolved", "ambiguous", "none"]
@@ -136,7 +136,7 @@ class Resolution:
 def finding_label(f: Finding, lang: str) -> str:
     where = word("lobe", f.lobe, lang)
     if f.kind == "effusion":  # pleural fluid is named by its side, not by a lobe
-        where = f"{word('side', f.side, lang)}侧胸腔" if lang == "zh" else f"{word('side', f.side, lang)}-sided"
+        where = pleural_space(f.side, lang) if lang == "zh" else f"{word('side', f.side, lang)}-sided"
     what = word("kind", f.kind, lang)
     shape = "" if f.kind in ("strand", "consolidation", "effusion") else word("shape", f.shape, lang)
     if lang == "zh":

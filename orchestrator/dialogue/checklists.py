@@ -162,13 +162,16 @@ class IntervalEvidence:
     change: FindingChange | None
 
 
+_MEASURED = frozenset({"larger", "smaller", "no_measurable_change"})
+
+
 def _interval_status(rule: dict[str, Any], finding: Finding | None,
                      interval: IntervalComparison | None) -> tuple[str, IntervalEvidence]:
-    comparable = interval is not None and interval.comparable
-    change = interval.change_of(finding.id) if comparable and finding is not None and interval is not None else None
+    if interval is None or not interval.comparable or finding is None:
+        return "uncertain", IntervalEvidence(interval, None)
+    change = interval.change_of(finding.id)
     evidence = IntervalEvidence(interval, change)
-    measured = change is not None and change.status in ("larger", "smaller", "no_measurable_change")
-    if not measured or interval is None or interval.coarse or change is None:
+    if change is None or change.status not in _MEASURED or interval.coarse:
         return "uncertain", evidence
     long_enough = interval.interval_days is not None and interval.interval_days >= STABLE_DAYS
     grew = change.status == "larger"

@@ -32,7 +32,7 @@ from orchestrator.dialogue.interval_answer import (
     interval_section,
 )
 from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
-from orchestrator.dialogue.words import cm, mm, phrases, r1, word
+from orchestrator.dialogue.words import cm, mm, phrases, pleural_space, r1, word
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import THRESHOLD, is_confident
 from orchestrator.findings.interval import IntervalComparison
@@ -183,9 +183,9 @@ def where(f: Finding, lang: str) -> str:
     if f.kind == "effusion":  # pleural fluid lies outside the lungs: its side's pleural space, not a lobe
         if lang == "zh":
             side = "" if f.side_confirmed else ",靠近中线,左右侧不确定"
-            return f"{word('side', f.side, lang)}侧胸腔({word('zone', f.zone, lang)}{side})"
+            return f"{pleural_space(f.side, lang)}({word('zone', f.zone, lang)}{side})"
         side = "; side uncertain" if not f.side_confirmed else ""
-        return f"{word('side', f.side, lang)} pleural space ({word('zone', f.zone, lang)}{side})"
+        return f"{pleural_space(f.side, lang)} ({word('zone', f.zone, lang)}{side})"
     if lang == "zh":
         side = "" if f.side_confirmed else ",靠近中线,左右侧不确定"
         return f"{word('lobe', f.lobe, lang)}({word('zone', f.zone, lang)}、{word('band', f.band, lang)}{side})"
@@ -1451,7 +1451,7 @@ def compose_not_a_finding(ctx: Context) -> Composition:
                        referenced=tuple(a.id for a in ctx.subjects))
 
 
-_SHARED_SECTIONS = frozenset({"spacing_note", "disclaimer", "mismatch"})  # said once, by the first answer
+_SHARED_SECTIONS = frozenset({"spacing", "disclaimer", "mismatch"})  # said once, by the first answer
 
 
 def _with_also(ctx: Context, first: Composition) -> Composition:

@@ -143,6 +143,16 @@ class _Draft:
     timings: dict[str, float] = field(default_factory=dict)
 
 
+def question_problem(question: object, max_chars: int) -> str:
+    """Why a question cannot be asked ("is empty", "is longer than N characters"), "" when it can: the engine refuses
+    it with this, and ``hilum ask`` before it reads the film."""
+    if not isinstance(question, str) or not question.strip():
+        return "is empty"
+    if len(question) > max_chars:
+        return f"is longer than {max_chars} characters"
+    return ""
+
+
 def session_lang(lang: str | None) -> str:
     """The session's language from what the caller asked for: none is English; a language tag is read by its first
     part (zh-CN, zh_Hans, en-GB); any other language is refused, not answered in English as if it had been asked."""
@@ -295,12 +305,12 @@ class DialogueEngine:
         timings: dict[str, float] = {}
         try:
             study_day(study_date), study_day(earlier_date)  # a malformed date is refused before any decoding
-            session_lang(lang)  # and a language Hilum does not answer in
-            film = self.analyse_film(data, filename, timings, session_lang(lang))
+            spoken = session_lang(lang)  # and a language Hilum does not answer in
+            film = self.analyse_film(data, filename, timings, spoken)
             interval, earlier_png = None, b""
             if earlier is not None:
                 t0 = time.perf_counter()
-                before = self._analyse_earlier(earlier, earlier_filename, session_lang(lang))
+                before = self._analyse_earlier(earlier, earlier_filename, spoken)
                 timings["earlier"] = round(time.perf_counter() - t0, 6)
                 interval = compare_with_earlier(film, before, data, earlier, study_date, earlier_date)
                 earlier_png = before.display_png
@@ -416,12 +426,10 @@ class DialogueEngine:
     # --- turns ---------------------------------------------------------------------------------
 
     def _check_question(self, question: str) -> str:
-        if not isinstance(question, str) or not question.strip():
+        problem = question_problem(question, self.settings.max_question_chars)
+        if problem:
             self.observer.error("invalid_question")
-            raise InvalidQuestionError("the question is empty")
-        if len(question) > self.settings.max_question_chars:
-            self.observer.error("invalid_question")
-            raise InvalidQuestionError(f"the question is longer than {self.settings.max_question_chars} characters")
+            raise InvalidQuestionError(f"the question {problem}")
         return question.strip()
 
     @property

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from orchestrator.dialogue.anchors import Anchor, Registry
-from orchestrator.dialogue.words import r1, word
+from orchestrator.dialogue.words import pleural_space, r1, word
 from orchestrator.findings.interval import (
     CHANGE_MM,
     CHANGE_SHARE,
@@ -30,8 +30,8 @@ def _anchor_of(registry: Registry, finding_id: str | None) -> Anchor | None:
 def _what(c: FindingChange, lang: str) -> str:
     kind, lobe = word("kind", c.kind, lang), word("lobe", c.lobe, lang)
     if c.kind == "effusion":  # pleural fluid: its side's pleural space, never a lobe
-        side = word("side", c.side, lang)
-        return f"{side}侧胸腔{kind}" if lang == "zh" else f"the {kind} in the {side} pleural space"
+        place = pleural_space(c.side, lang)
+        return f"{place}{kind}" if lang == "zh" else f"the {kind} in the {place}"
     return f"{lobe}{kind}" if lang == "zh" else f"the {kind} in the {lobe}"
 
 
@@ -89,6 +89,32 @@ def _line(c: FindingChange, a: Anchor | None, zh: bool) -> str:
     return text
 
 
+# what a comparison rests on, said wherever it is stated (the answers, the DICOM SR's comparison note)
+CAVEATS: dict[str, tuple[str, str]] = {
+    "coarse": ("至少一张片子的像素较粗(不足以由病灶细读模型测量),其大小可能相差多达三分之一:这里的变化提示需对照两张片子,"
+               "而不是可以据此处理的测量,也因此不给出倍增时间。",
+               "At least one film's pixels are too coarse for the lesion reader, and too coarse to measure a change on: "
+               "sizes can be off by up to a third, so a change called here is a reason to compare the films, not a "
+               "measurement to act on, and no doubling time is given."),
+    "identity": ("两张片子未都注明患者ID,Hilum 无法核对是否为同一患者;请确认。",
+                 "The two films do not both name a patient ID, so Hilum could not check that they are the same "
+                 "patient's: please make sure they are."),
+    "names": ("两张片子上的患者姓名不同(ID相同):请确认为同一患者。",
+              "The two films name the patient differently: please make sure they are the same patient's."),
+    "estimated": ("至少一张片子的像素间距为估算(按胸廓宽度),大小是相对于胸廓的。",
+                  "At least one film's pixel spacing is estimated (from the thorax's width), so sizes are relative to "
+                  "the thorax."),
+}
+
+
+def comparison_caveats(comparison: IntervalComparison, lang: str) -> list[str]:
+    """What this comparison rests on that a reader must weigh: coarse films, a patient not checked or named
+    differently, an estimated spacing (``CAVEATS``), in the answer's language."""
+    on = {"coarse": comparison.coarse, "identity": not comparison.identity_checked,
+          "names": comparison.names_differ, "estimated": not comparison.sizes_from_file}
+    return [CAVEATS[k][0 if lang == "zh" else 1] for k, flag in on.items() if flag]
+
+
 def interval_section(comparison: IntervalComparison, registry: Registry, lang: str,
                      finding_ids: tuple[str, ...] | None = None) -> tuple[dict[str, Any], tuple[dict[str, Any], ...]]:
     """(the section, its measurement rows); ``finding_ids``: only these of this film's findings (None: every one,
@@ -121,23 +147,7 @@ def interval_section(comparison: IntervalComparison, registry: Registry, lang: s
     note = (f"大小为两张片子各自的测量;小于{CHANGE_MM:g} mm或{share}%的差别在X线片单次测量的误差之内,不称为变化。"
             if zh else f"Sizes are each film's own measurement; a difference under {CHANGE_MM:g} mm or {share}% is "
             "within what one measurement on a radiograph can be off by and is not called a change.")
-    if comparison.coarse:
-        note += ("至少一张片子的像素较粗(不足以由病灶细读模型测量),其大小可能相差多达三分之一:这里的变化提示需对照两张片子,"
-                 "而不是可以据此处理的测量,也因此不给出倍增时间。" if zh else
-                 " At least one film's pixels are too coarse for the lesion reader, so its sizes can be off by up to a "
-                 "third: a change called here is a reason to compare the films, not a measurement to act on, and no "
-                 "doubling time is given.")
-    if not comparison.identity_checked:
-        note += ("两张片子未都注明患者ID,Hilum 无法核对是否为同一患者;请确认。" if zh else
-                 " The two films do not both name a patient ID, so Hilum could not check that they are the same "
-                 "patient's: please make sure they are.")
-    if comparison.names_differ:
-        note += ("两张片子上的患者姓名不同(ID相同):请确认为同一患者。" if zh else
-                 " The two films name the patient differently: please make sure they are the same patient's.")
-    if not comparison.sizes_from_file:
-        note += ("至少一张片子的像素间距为估算(按胸廓宽度),大小是相对于胸廓的。" if zh else
-                 " At least one film's pixel spacing is estimated (from the thorax's width), so sizes are relative "
-                 "to the thorax.")
+    note += "".join(("" if zh else " ") + caveat for caveat in comparison_caveats(comparison, lang))
     note += ("薄层CT测量大小变化更可靠;此处只比较测量值,不作诊断。" if zh else
              " A thin-section CT measures a change in size more reliably; this compares measurements and is not a "
              "diagnosis.")
@@ -157,15 +167,14 @@ def interval_section(comparison: IntervalComparison, registry: Registry, lang: s
     return {"kind": "interval", "title": title, "text": text}, rows
 
 
-NO_EARLIER_HINT = ("把以前的片子与本片一起上传(页面上的“以前的片子”,或 REST 的 earlier 字段),Hilum 即可对照两者;"
-                   "也可以先让我描述本片上病灶现在的位置、大小、边缘和密度,供您对照。",
-                   " Upload an earlier film together with this one (the page's \"earlier film\", or the REST field "
-                   "`earlier`) and Hilum compares the two; or ask me where each finding is now, its size, margin and "
-                   "density, to compare yourself.")
+_UPLOAD_HINT = ("把以前的片子与本片一起上传(页面上的“以前的片子”,或 REST 的 earlier 字段),Hilum 即可对照两者;",
+                " Upload an earlier film together with this one (the page's \"earlier film\", or the REST field "
+                "`earlier`) and Hilum compares the two; ")
+NO_EARLIER_HINT = (_UPLOAD_HINT[0] + "也可以先让我描述本片上病灶现在的位置、大小、边缘和密度,供您对照。",
+                   _UPLOAD_HINT[1] + "or ask me where each finding is now, its size, margin and density, to compare "
+                   "yourself.")
 # the same on a film where Hilum found nothing: there is no finding to describe now
 NO_EARLIER_HINT_NOTHING_FOUND = (
-    "把以前的片子与本片一起上传(页面上的“以前的片子”,或 REST 的 earlier 字段),Hilum 即可对照两者;本片未发现病灶,"
-    "以前的片子上若有病灶,对照后会说明本片是否仍可见。",
-    " Upload an earlier film together with this one (the page's \"earlier film\", or the REST field `earlier`) and "
-    "Hilum compares the two; Hilum found no lesion on this film, so a comparison would say whether one the earlier film "
+    _UPLOAD_HINT[0] + "本片未发现病灶,以前的片子上若有病灶,对照后会说明本片是否仍可见。",
+    _UPLOAD_HINT[1] + "Hilum found no lesion on this film, so a comparison would say whether one the earlier film "
     "showed is still seen.")

@@ -1425,16 +1425,17 @@ _BESIDES_FOCUS = re.compile(r"除了(?:这个|它|那个|这处|这里)|(?<![a-z
                             r"(?:\s+one)?(?![a-z])")
 
 
-# "why is the margin uncertain?" / "why can't you tell?" / "为什么无法判断": why a statement is hedged (Query intent confidence)
 # a next step asked of the film (imaging, follow-up, management): never treatment or prognosis, which stay out of scope
 _NEXT_STEP = re.compile(
     r"(?<![a-z])(?:next steps?|further (?:imaging|tests?|work-?up|exams?|investigation)|follow[- ]?up|work-?up"
     r"|what (?:tests?|exams?|imaging|scans?)|should (?:we|i|they) (?:do|get|order|repeat)|do you recommend"
     r"|(?:done|do) next|what next"
     r"|need (?:a|an) (?:ct|scan|mri|lateral))(?![a-z])"
-    r"|需要(?:做|再做|进一步)?(?:什么|哪些)?检查|还需要.{0,6}检查|进一步检查|下一步|要不要(?:做|查)?(?:CT|ct)"
-    r"|需要(?:做|查)?(?:CT|ct)|随访|复查|怎么处理|如何处理|怎样处理")
+    r"|需要(?:做|再做|进一步)?(?:什么|哪些)?检查|还需要.{0,6}检查|进一步检查|下一步|要不要(?:做|查)?ct"
+    r"|需要(?:做|查)?ct|随访|复查|怎么处理|如何处理|怎样处理")
+# "how thick is its wall?" / "空洞壁厚吗?": a cavity's wall asked about (Query.wall_asked)
 _WALL = re.compile(r"(?<![a-z])(?:wall|walls|walled)(?![a-z])|壁厚|洞壁|厚壁|薄壁|囊壁")
+# "why is the margin uncertain?" / "why can't you tell?" / "为什么无法判断": why a statement is hedged (Query intent confidence)
 _WHY_UNSURE = re.compile(r"(?<![a-z])why\b.{0,40}\b(?:uncertain|unsure|not sure|can'?t|cannot|can not|hedg\w*|possibly)"
                          r"|为什么.{0,12}(?:不确定|无法判断|不能判断|没法判断|说不准|判断不了|看不出)")
 # "is it round?" / "is A1 oval?" / "what shape is it?" / "是圆形的吗" / "什么形状": a finding's shape asked (Query.shape_asked);

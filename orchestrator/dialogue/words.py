@@ -24,6 +24,11 @@ def word(group: str, key: str | None, lang: str) -> str:
     return str(entry.get(lang) or entry.get("en") or key)
 
 
+def pleural_space(side: str | None, lang: str) -> str:
+    """Where an effusion is named: its side's pleural space, never a lobe ("右侧胸腔" / "right pleural space")."""
+    return f"{word('side', side, lang)}侧胸腔" if lang == "zh" else f"{word('side', side, lang)} pleural space"
+
+
 def mm(value: float) -> str:
     """One decimal, as every mm in turn JSON is rounded."""
     return f"{value:.1f}"

@@ -40,9 +40,11 @@ from highdicom.sr import (
 )
 from pydicom.dataset import Dataset
 
+from orchestrator.dialogue.interval_answer import comparison_caveats
 from orchestrator.dicom_out import codes as c
 from orchestrator.dicom_out.content import SessionContent
 from orchestrator.dicom_out.source import MANUFACTURER, MODEL, SOFTWARE_VERSION, SourceImage, derived_uid
+from orchestrator.findings.interval import comparison_from_dict
 from orchestrator.ontology.loader import Ontology
 
 SR_SERIES_NUMBER = 901
@@ -215,32 +217,19 @@ def _image_group(content: SessionContent, source: SourceImage, method: CodedConc
     )
 
 
-COMPARISON_NOTES = {
-    "coarse": ("至少一张片子的像素较粗,大小可能相差多达三分之一:不编码大小变化。",
-               "At least one film's pixels are too coarse to measure a change on (sizes can be off by a third): no "
-               "difference in size is coded."),
-    "identity": ("两张片子未都注明同一患者ID,是否为同一患者未经核对。",
-                 "The two films do not both name the same Patient ID: that they are the same patient's was not "
-                 "checked."),
-    "names": ("两张片子上的患者姓名不同,是否为同一患者需确认。",
-              "The two films name the patient differently: that they are the same patient's needs confirming."),
-    "estimated": ("至少一张片子的像素间距为估算,大小相对于胸廓。",
-                  "At least one film's pixel spacing is estimated: sizes are relative to the thorax."),
-    "not_compared": ("以前的片子未能与本片对比。", "The earlier film could not be compared with this one."),
-}
-
-
 def _comparison_note(content: SessionContent) -> str:
-    """What the coded comparison rests on, as the answers say it (in the session's language)."""
-    comparison = content.report.get("comparison")
-    if not isinstance(comparison, dict):
+    """What the coded comparison rests on, as the answers say it (``interval_answer.comparison_caveats``), in the
+    session's language; an earlier film that could not be compared is said so."""
+    raw = content.report.get("comparison")
+    if not isinstance(raw, dict):
         return ""
-    keys = (["not_compared"] if not comparison.get("comparable") else
-            [k for k, on in (("coarse", comparison.get("coarse")), ("identity", not comparison.get("identity_checked", True)),
-                             ("names", comparison.get("names_differ")),
-                             ("estimated", not comparison.get("sizes_from_file", True))) if on])
+    comparison = comparison_from_dict({**raw, "changes": ()})  # the caveats rest on its own flags, not on its rows
+    if comparison is None:
+        return ""
     zh = content.lang == "zh"
-    return ("" if zh else " ").join(COMPARISON_NOTES[k][0 if zh else 1] for k in keys)
+    if not comparison.comparable:
+        return "以前的片子未能与本片对比。" if zh else "The earlier film could not be compared with this one."
+    return ("" if zh else " ").join(comparison_caveats(comparison, content.lang))
 
 
 def _text(name: CodedConcept, value: str) -> TextContentItem:
