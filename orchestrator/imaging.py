@@ -35,6 +35,7 @@ from PIL import Image, ImageOps
 
 from orchestrator.contracts.lesion_reader import Frame
 from orchestrator.contracts.preprocess import Resampling, prepare_film
+from orchestrator.dicom_elements import MAX_DICOM_ELEMENTS, count_elements
 from orchestrator.errors import CorruptImageError, ImageTooLargeError, InputError, UnsupportedMediaError
 from orchestrator.facts import PixelSpacing
 from orchestrator.film_box import film_box
@@ -429,9 +430,12 @@ def _parse_dicom(data: bytes, limits: UploadLimits) -> Any:
         fp = io.BytesIO(data)
         preamble = read_preamble(fp, True)
         file_meta = _read_file_meta_info(fp)  # pydicom's own meta reader (pydicom<4 is pinned)
-        if file_meta.get("TransferSyntaxUID") != DEFLATED_TS:
+        syntax = str(file_meta.get("TransferSyntaxUID", ""))
+        if syntax != DEFLATED_TS:
+            _check_element_count(data, fp.tell(), syntax)
             return pydicom.dcmread(io.BytesIO(data), force=True)
         body = _inflate(data[fp.tell():], _inflate_limit(limits))
+        _check_element_count(body, 0, syntax)
         dataset = read_dataset(DicomBytesIO(body), is_implicit_VR=False, is_little_endian=True)
         return pydicom.dataset.FileDataset(DicomBytesIO(body), dataset, preamble, file_meta,
                                            is_implicit_VR=False, is_little_endian=True)
@@ -443,6 +447,15 @@ def _parse_dicom(data: bytes, limits: UploadLimits) -> Any:
         raise CorruptImageError("broken DICOM: sequences nested too deeply") from exc
     except Exception as exc:  # noqa: BLE001 - whatever a hostile file makes the parser raise is the file's fault
         raise CorruptImageError("broken DICOM: the dataset could not be read") from exc
+
+
+def _check_element_count(data: bytes, start: int, syntax: str) -> None:
+    """Refuse a dataset of more than ``MAX_DICOM_ELEMENTS`` data elements before pydicom builds an
+    object for each (``orchestrator.dicom_elements``). Without a transfer syntax the encoding is told
+    as pydicom tells it: explicit VR when a VR's two capital letters follow the first tag."""
+    implicit = syntax == "1.2.840.10008.1.2" or (not syntax and not data[start + 4 : start + 6].isalpha())
+    if count_elements(data, start, implicit, little_endian=syntax != "1.2.840.10008.1.2.2") > MAX_DICOM_ELEMENTS:
+        raise ImageTooLargeError(f"this DICOM holds more than {MAX_DICOM_ELEMENTS} data elements")
 
 
 def _inflate_limit(limits: UploadLimits) -> int:

@@ -112,6 +112,20 @@ def nested_sequences(depth: int) -> bytes:
     return data[:i] + down * depth + up * depth + data[i:]
 
 
+def many_elements(count: int, in_sequence: bool = False) -> bytes:
+    """A film with ``count`` empty private elements (8 bytes each, every tag its own), at the top level
+    or inside one item of an undefined-length sequence: a few MB that pydicom would hold as
+    ``count`` Python objects."""
+    data = dicom_bytes()
+    i = data.index(b"\x28\x00\x02\x00US")
+    tiny = b"".join(struct.pack("<HH2sH", 0x0009 + 2 * (k // 0xE000), 0x1000 + k % 0xE000, b"LO", 0)
+                    for k in range(count))
+    if in_sequence:
+        tiny = (b"\x08\x00\x15\x11SQ\x00\x00\xff\xff\xff\xff" + b"\xfe\xff\x00\xe0\xff\xff\xff\xff" + tiny
+                + b"\xfe\xff\x0d\xe0\x00\x00\x00\x00" + b"\xfe\xff\xdd\xe0\x00\x00\x00\x00")
+    return data[:i] + tiny + data[i:]
+
+
 def jpeg_frame(size: tuple[int, int] = (64, 64), claim: tuple[int, int] | None = None) -> bytes:
     """A baseline JPEG of ``size`` (w, h) whose SOF claims ``claim`` (w, h)."""
     buf = io.BytesIO()
@@ -198,6 +212,9 @@ HOSTILE: list[tuple[str, Callable[[], bytes], str, type[InputError] | str]] = [
     ("relabelled-deflated", lambda: with_meta(body_of(dicom_bytes()), DeflatedExplicitVRLittleEndian), "a.dcm",
      CorruptImageError),
     ("sequences-2000-deep", lambda: nested_sequences(2000), "a.dcm", CorruptImageError),
+    ("private-elements-60000", lambda: many_elements(60_000), "a.dcm", ImageTooLargeError),
+    ("private-elements-60000-in-a-sequence", lambda: many_elements(60_000, in_sequence=True), "a.dcm",
+     ImageTooLargeError),
     ("jpeg-frame-12000-in-512-header", lambda: jpeg_dicom((512, 512), jpeg_frame(claim=(12000, 12000))), "a.dcm",
      ImageTooLargeError),
     ("jpeg-frame-5000-in-512-header", lambda: jpeg_dicom((512, 512), jpeg_frame(claim=(5000, 5000))), "a.dcm",
