@@ -14,7 +14,7 @@ LESION_TYPES = (  # encoder.phantom.case.TYPE_WEIGHTS (not imported here: the CL
 RENDER_FAMILIES = (  # encoder.phantom.rendering.FAMILIES (not imported here, as above)
     "attenuation", "scatter", "detector", "processing", "grid", "collimation", "annotation", "rotation", "padding",
     "anatomy")
-LESION_MIXES = ("default", "varied")  # encoder.phantom.lesion_mix.LESION_MIXES
+LESION_MIXES = ("default", "varied", "none")  # encoder.phantom.lesion_mix.LESION_MIXES
 DEFAULT_WEIGHTS = REPO_ROOT / "encoder" / "weights" / "anatomy_encoder.pt"
 
 
@@ -60,6 +60,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
                             "the hila, fine markings (encoder/lung_texture.py); 0: off")
     train.add_argument("--visible-lungs", action="store_true",
                        help="lung targets stop at the diaphragm, as a film shows a lung field (encoder/visible_lungs.py)")
+    train.add_argument("--train-only", choices=("lesion",), default=None,
+                       help="with --init-from: train the lesion branch alone, the trunk, anatomy and hilum heads "
+                            "frozen as they are (their maps unchanged)")
     train.add_argument("--lesion-channels", type=int, default=None,
                        help="lesion-head width (default: --init-from's, else 16); with --init-from the rest is copied")
     train.add_argument("--lesion-fine-blocks", type=int, default=None,
@@ -84,7 +87,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
                     help="films drawn through these rendering families (e.g. a family held out of training: "
                          "scatter, or anatomy); geometry-moving 'padding' is not scored")
     ev.add_argument("--lesion-mix", choices=LESION_MIXES, default="default",
-                    help="the lesions each film draws ('varied': a third of films normal, ...)")
+                    help="the lesions each film draws ('varied': a third of films normal, ...; "
+                         "'none': every film normal)")
     ev.set_defaults(handler=handle_evaluate)
 
 
@@ -116,6 +120,9 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
             return 0
     from encoder.train import TrainConfig, train
 
+    if args.train_only and not (args.init_from or args.resume):
+        print("refusing: --train-only keeps the rest of the network as --init-from made it; name those weights")
+        return 2
     cfg = TrainConfig(
         network_changes=network_changes(args),
         device=args.device, loader_workers=args.loader_workers,
@@ -123,7 +130,7 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
         time_budget_min=args.time_budget_min, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, threads=args.threads, resume=args.resume, init_from=args.init_from,
         extra_data_dirs=tuple(args.also_data), zoom_out_p=args.zoom_out, texture_p=args.texture,
-        visible_lungs=args.visible_lungs,
+        visible_lungs=args.visible_lungs, train_only=args.train_only,
     )
     meta = train(cfg)
     print(f"trained {meta['steps']} steps in {meta['elapsed_min']} min -> {args.weights_out}")

@@ -126,7 +126,10 @@ def draw_exposure(rng: np.random.Generator, vary: bool) -> Exposure:
 
 def case_lesion_specs(spec: CaseSpec, rng: np.random.Generator) -> tuple[LesionSpec, ...]:
     """The lesions a case draws when its spec lists none: its lesion mix's draw."""
-    if check_mix(spec.lesion_mix) == "varied":
+    mix = check_mix(spec.lesion_mix)
+    if mix == "none":
+        return ()
+    if mix == "varied":
         return varied_specs(rng)
     return random_specs(rng)
 

@@ -5,6 +5,9 @@ as the committed weights were trained on.
 
 ``varied`` (opt-in): the variety real films show and the default draw lacks.
 
+``none`` (opt-in, for scoring): no lesion at all, every film normal (issue 21's "normal films from every
+family": ``hilum evaluate --lesion-mix none --render FAMILY``).
+
 =====================  ================================================================================
 normal (1/3)           no lesion at all, so that "nothing" is a common answer
 multiple masses (8 %)  5-15 round, smooth solid masses of mixed sizes (5-45 mm) in both lungs
@@ -38,7 +41,7 @@ import numpy as np
 from encoder.phantom.lesions import LOBE_NAMES, LesionSpec
 from encoder.phantom.volume import PhantomVolume
 
-LESION_MIXES: tuple[str, ...] = ("default", "varied")
+LESION_MIXES: tuple[str, ...] = ("default", "varied", "none")
 NORMAL_SHARE = 1.0 / 3.0
 MULTIPLE_SHARE = 0.08
 KIND_WEIGHTS: dict[str, float] = {"focal": 0.5, "consolidation": 0.2, "strand": 0.1, "cavity": 0.08,
@@ -54,7 +57,7 @@ MASS_FROM_MM = 30.0
 
 
 def check_mix(mix: str | None) -> str | None:
-    """None / "default" -> None (today's draw); "varied" -> "varied"; anything else: ValueError."""
+    """None / "default" -> None (today's draw); "varied" / "none" -> itself; anything else: ValueError."""
     if mix in (None, "", "default"):
         return None
     if mix not in LESION_MIXES:

@@ -88,22 +88,23 @@ def smoothed(heatmap: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(hm, (0, 0), SMOOTH_SIGMA_PX) if SMOOTH_SIGMA_PX > 0 else hm
 
 
-def lesion_mask(heatmap: np.ndarray) -> np.ndarray:
+def lesion_mask(heatmap: np.ndarray, detect_peak: float = DETECT_PEAK) -> np.ndarray:
     """Pixels of the lesions: the smoothed heatmap cut at ``THRESHOLD``, keeping only the
-    regions whose peak reaches ``DETECT_PEAK`` (see the module docstring)."""
+    regions whose peak reaches ``detect_peak`` (``DETECT_PEAK``, see the module docstring; another
+    gate only where an evaluation sweeps it, ``encoder.evaluate``'s FROC)."""
     hm = smoothed(heatmap)
     mask = hm >= THRESHOLD
     if not mask.any():
         return mask
     n, labels = cv2.connectedComponents(mask.astype(np.uint8), connectivity=8)
     keep = np.zeros(n, dtype=bool)  # a region's peak reaches DETECT_PEAK iff one of its pixels does
-    keep[np.unique(labels[hm >= DETECT_PEAK])] = True
+    keep[np.unique(labels[hm >= detect_peak])] = True
     keep[0] = False
     return keep[labels]
 
 
-def find_candidates(heatmap: np.ndarray, spacing: PixelSpacing) -> list[Candidate]:
-    mask = lesion_mask(heatmap)
+def find_candidates(heatmap: np.ndarray, spacing: PixelSpacing, detect_peak: float = DETECT_PEAK) -> list[Candidate]:
+    mask = lesion_mask(heatmap, detect_peak)
     n, labels, stats, _ = cv2.connectedComponentsWithStats(mask.astype(np.uint8), connectivity=8)
     px_area = spacing.row_mm * spacing.col_mm
     min_area = math.pi * (MIN_DIAMETER_MM / 2) ** 2 / px_area
@@ -121,13 +122,14 @@ def find_candidates(heatmap: np.ndarray, spacing: PixelSpacing) -> list[Candidat
     return group_strands(out, spacing)
 
 
-def lesion_regions(heatmap: np.ndarray, image: np.ndarray, spacing: PixelSpacing) -> list[Candidate]:
+def lesion_regions(heatmap: np.ndarray, image: np.ndarray, spacing: PixelSpacing,
+                   detect_peak: float = DETECT_PEAK) -> list[Candidate]:
     """The lesions the findings layer describes: :func:`find_candidates`, with round opacities
     that overlap on the film split apart (strand-like ones are kept whole). Each one carries
     ``strand_like``, so the morphology downstream does not judge it again. Pieces of one
     strand-like opacity are joined (:func:`merge_pieces`)."""
     out: list[Candidate] = []
-    for c in find_candidates(heatmap, spacing):
+    for c in find_candidates(heatmap, spacing, detect_peak):
         if is_strand_like(c, image):
             out.append(replace(c, strand_like=True))
             continue

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from encoder.evaluate import Tally, format_table, score_case, summarise, write_json
-from encoder.phantom import PhantomCase, generate_case, scenario_spec
+from encoder.phantom import CaseSpec, PhantomCase, generate_case, scenario_spec
 from evaluation.scoring import truth_maps
 from orchestrator.contracts.encoder import ANATOMY_CLASSES
 from orchestrator.settings import Settings
@@ -79,6 +79,39 @@ def test_missed_lesions_false_positives_and_hilum_errors_are_counted(case: Phant
     assert "| recall, lesions >= 8 mm | 0.000 |" in table and "| ... strand | 0/1 |" in table
     write_json(result, tmp_path / "eval.json")
     assert json.loads((tmp_path / "eval.json").read_text()) == json.loads(json.dumps(result))
+
+
+def test_the_froc_sweeps_the_detection_gate_and_reads_off_each_budget(case: PhantomCase) -> None:
+    """A false region peaking at 0.8 (under the served gate, 0.92) counts at the gates it reaches and
+    not above them; each budget takes the best recall within it, from the gates that keep to it."""
+    maps = truth_maps(case)
+    lesion = maps.lesion.copy()
+    lesion[60:80, 240:260] = 0.8  # where there is no lesion (the mediastinum's top)
+    tally = Tally()
+    score_case(case, replace(maps, lesion=lesion), tally)
+    result = summarise(tally)
+    assert result["lesions"]["false_positives_per_film"] == 0.0  # the served gate does not reach it
+    points = {p["gate"]: p for p in result["froc"]["points"]}
+    assert points[0.7]["false_positives_per_film"] == points[0.8]["false_positives_per_film"] == 1.0
+    assert points[0.85]["false_positives_per_film"] == points[0.99]["false_positives_per_film"] == 0.0
+    assert all(p["recall_ge_8mm"] == 1.0 for p in points.values())
+    best = result["froc"]["best_within_budget"]
+    assert best["0.1"] == {"recall_ge_8mm": 1.0, "gate": 0.99, "false_positives_per_film": 0.0}
+    table = format_table({**result, "seeds": "7"})
+    assert "| 0.80 | 1.000 | 1.00 | n/a |" in table and "| 0.3 | 1.000 (gate 0.99, 0.00) |" in table
+
+
+def test_films_with_no_lesion_score_false_positives_per_normal_film(case: PhantomCase) -> None:
+    """``--lesion-mix none``: every film normal, so each region found is a false finding on a normal film."""
+    normal = generate_case(7, CaseSpec(lesion_mix="none"), cache_dir=Settings().cache_dir)
+    assert normal.truth["lesions"] == [] and normal.truth["lesion_mix"] == "none"
+    maps = truth_maps(normal)
+    lesion = maps.lesion.copy()
+    lesion[60:80, 240:260] = 1.0
+    tally = Tally()
+    score_case(normal, replace(maps, lesion=lesion), tally)
+    les = summarise(tally)["lesions"]
+    assert (les["normal_films"], les["false_positives_per_normal_film"], les["recall_ge_8mm"]) == (1, 1.0, None)
 
 
 def test_evaluate_draws_films_through_a_held_out_family(tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ def test_the_default_mix_is_the_default(volume: PhantomVolume) -> None:
     b = generate_case(7, CaseSpec(lesion_mix="default"), volume=volume)
     assert a.image.tobytes() == b.image.tobytes() and json.dumps(a.truth) == json.dumps(b.truth)
     assert "lesion_mix" not in b.truth
-    assert LESION_MIXES == ("default", "varied") and check_mix(None) is None and check_mix("varied") == "varied"
+    assert LESION_MIXES == ("default", "varied", "none") and check_mix(None) is None and check_mix("varied") == "varied"
     with pytest.raises(ValueError):
         check_mix("exotic")
 
