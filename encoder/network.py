@@ -156,6 +156,21 @@ class AnatomyEncoderNet(nn.Module):
         return anatomy, self.lesion_head(lesion), hilum
 
 
+# the lesion branch: everything after the shared trunk that only the lesion output depends on
+LESION_BRANCH: tuple[str, ...] = ("lesion_gate", "lesion_mid", "lesion_skip", "lesion_fine", "lesion_refine", "lesion_head")
+TRAINABLE_PARTS: dict[str, tuple[str, ...]] = {"lesion": LESION_BRANCH}
+
+
+def frozen_modules(model: nn.Module, part: str | None) -> list[nn.Module]:
+    """The top-level modules a ``--train-only part`` run keeps as they are (none for None): their
+    parameters take no gradient and their batch-norm statistics stay put (``train.py`` holds them in
+    eval mode), so the maps they make (anatomy, hila) are the init weights' own, bit for bit."""
+    if part is None:
+        return []
+    keep = TRAINABLE_PARTS[part]
+    return [m for name, m in model.named_children() if name not in keep]
+
+
 def build_network(config: NetworkConfig | None = None) -> AnatomyEncoderNet:
     return AnatomyEncoderNet(config)
 

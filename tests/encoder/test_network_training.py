@@ -191,6 +191,36 @@ def test_train_writes_weights_and_resumes(tmp_path: Path) -> None:
     assert model(torch.zeros(1, 1, 512, 512))[0].shape[1] == len(ANATOMY_CLASSES)
 
 
+def test_training_the_lesion_branch_alone_keeps_every_other_map(tmp_path: Path) -> None:
+    """``--train-only lesion``: the lesion branch learns, the trunk, anatomy and hilum heads (and their
+    batch-norm statistics) stay the init weights' own, so the anatomy maps are unchanged."""
+    from encoder.network import LESION_BRANCH, build_network
+    from export.onnx import save_weights
+
+    torch.manual_seed(3)
+    save_weights(build_network().eval(), tmp_path / "init.pt")
+    data = _training_set(2)
+    _write_cases(tmp_path / "data", data, slice(0, 2), [0, 1])
+    cfg = TrainConfig(data_dir=tmp_path / "data", out_dir=tmp_path / "run", weights_out=tmp_path / "w.pt",
+                      steps=3, batch_size=2, threads=1, lr=1e-2, init_from=tmp_path / "init.pt", train_only="lesion")
+    assert train(cfg)["train_only"] == "lesion"
+    before, after = load_checkpoint(tmp_path / "init.pt").state_dict(), load_checkpoint(tmp_path / "w.pt").state_dict()
+    changed = {name.split(".")[0] for name in before if not torch.equal(before[name], after[name])}
+    assert changed and changed <= set(LESION_BRANCH)
+    film = torch.rand(1, 1, 512, 512)
+    with torch.no_grad():
+        a0, l0, h0 = load_checkpoint(tmp_path / "init.pt").eval()(film)
+        a1, l1, h1 = load_checkpoint(tmp_path / "w.pt").eval()(film)
+    assert torch.equal(a0, a1) and torch.equal(h0, h1) and not torch.equal(l0, l1)
+
+
+def test_train_only_needs_weights_to_keep(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from orchestrator.cli import main
+
+    code = main(["train", "--train-only", "lesion", "--data-dir", str(tmp_path), "--out-dir", str(tmp_path / "r")])
+    assert code == 2 and "--init-from" in capsys.readouterr().out
+
+
 def test_init_from_keeps_its_architecture_and_a_wider_head_copies_the_rest(tmp_path: Path) -> None:
     from encoder.network import NetworkConfig, build_network
     from encoder.train import init_state
