@@ -258,6 +258,7 @@ _DESCRIPTOR_FIT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str,
     "smooth": ((), (), ("smooth",)),
     "calcified": ((), ("calcified_nodule",), ()),
     "cavitary": ((), ("cavity",), ()),
+    "effusion": ((), ("effusion",), ()),  # "how big is the effusion?": the effusion-like opacity
 })
 
 

@@ -373,11 +373,69 @@ def _kind_anchors(sign: str, facts: ImageFacts, side: str | None, registry: Any)
     return tuple(a for a in (registry.for_finding(f.id) for f in hits) if a is not None)
 
 
+# how high an effusion-like opacity reaches, as a share of its side's height from the apex to the costophrenic
+# angle, and what that reads as on an upright frontal film (the usual rough grading: blunting and a low meniscus
+# small, up to about the hilum moderate, above half the hemithorax large)
+EFFUSION_GRADES: tuple[tuple[float, str, str], ...] = ((0.25, "少量", "small"), (0.5, "中量", "moderate"),
+                                                       (1.01, "大量", "large"))
+
+
+@dataclass(frozen=True)
+class EffusionExtent:
+    """How far up its side an effusion-like opacity reaches: mm above the angle (or the opacity's foot, whichever
+    is lower), the share of the side's apex-to-angle height, and the grade an upright frontal film gives that."""
+
+    height_mm: float
+    share: float
+    grade_zh: str
+    grade_en: str
+
+
+def effusion_extent(f: Finding, facts: ImageFacts) -> EffusionExtent | None:
+    """None where the side's apex or angle was not found (the height has nothing to be a share of)."""
+    apex = facts.anatomy.apex_px.get(f.side)
+    angle = next((c for c in facts.anatomy.costophrenic if c.side == f.side and c.state != "not_assessable"), None)
+    if apex is None or angle is None:
+        return None
+    foot = max(angle.point_px[1], f.bbox_px[3])
+    span = foot - apex[1]
+    if span <= 0:
+        return None
+    share = min(max((foot - f.bbox_px[1]) / span, 0.0), 1.0)
+    zh, en = next((z, e) for limit, z, e in EFFUSION_GRADES if share < limit)
+    return EffusionExtent((foot - f.bbox_px[1]) * facts.spacing.row_mm, share, zh, en)
+
+
+def effusion_extent_text(f: Finding, facts: ImageFacts) -> tuple[str, str]:
+    """(zh, en) of how high an effusion-like opacity reaches and what an upright film grades it ("自左肋膈角向上约
+    41 mm...", "about 41 mm up from the left costophrenic angle..."), or empty where the height has no measure."""
+    ext = effusion_extent(f, facts)
+    if ext is None:
+        return "", ""
+    pct = round(ext.share * 100)
+    side_zh, side_en = word("side", f.side, "zh"), word("side", f.side, "en")
+    return (f"自{side_zh}肋膈角向上约 {ext.height_mm:.0f} mm,约占{side_zh}侧胸腔高度的 {pct}%,立位正位片上相当于{ext.grade_zh}积液",
+            f"about {ext.height_mm:.0f} mm up from the {side_en} costophrenic angle ({pct}% of the {side_en} hemithorax's "
+            f"height): on an upright frontal film, a {ext.grade_en} effusion")
+
+
+# a frontal film grades an effusion only roughly and measures no volume (some 200 mL can lie behind a dome before the
+# angle blunts; a supine film spreads fluid behind the lung)
+EXTENT_CAVEAT = ("正位片只能粗略分级积液,不能测量积液量(胸腔超声或 CT 可以)",
+                 "a frontal film grades an effusion only roughly and measures no volume (pleural ultrasound or CT does)")
+
+
 def _read_effusion(facts: ImageFacts, side: str | None, registry: Any) -> SignRead:
     anchors = _kind_anchors("pleural_effusion", facts, side, registry)
     a_zh, a_en, states = _angles_text(facts, side)
-    found_zh = "、".join(f"{a.id}({a.label_zh})为积液样密度影" for a in anchors)
-    found_en = ", ".join(f"{a.id} ({a.label_en}) is an effusion-like opacity" for a in anchors)
+    by_id = {f.id: f for f in facts.findings}
+    extents = [effusion_extent_text(by_id[a.finding_id], facts) if a.finding_id in by_id else ("", "") for a in anchors]
+    found_zh = "、".join(f"{a.id}({a.label_zh})为积液样密度影" + (f",{zh}" if zh else "")
+                         for a, (zh, _) in zip(anchors, extents, strict=True))
+    found_en = ", ".join(f"{a.id} ({a.label_en}) is an effusion-like opacity" + (f" reaching {en}" if en else "")
+                         for a, (_, en) in zip(anchors, extents, strict=True))
+    if any(zh for zh, _ in extents):
+        found_zh, found_en = f"{found_zh};{EXTENT_CAVEAT[0]}", f"{found_en}; {EXTENT_CAVEAT[1]}"
     if anchors:
         return SignRead("pleural_effusion", "yes", f"{found_zh};{a_zh}。" if a_zh else f"{found_zh}。",
                         f"{found_en}; {a_en}." if a_en else f"{found_en}.", anchors=anchors)

@@ -558,6 +558,9 @@ def compose_size(ctx: Context) -> Composition:
                 f"{a.id}{size_phrase(f, 'zh')}(最长径×最短径),等效直径{mm(r1(f.diameter_mm))} mm,面积约{mm(r1(f.area_mm2))} mm²。",
                 f"{a.id}: {size_phrase(f, 'en')} (longest × shortest); equivalent diameter {mm(r1(f.diameter_mm))} mm; "
                 f"area about {mm(r1(f.area_mm2))} mm²."))
+            zh, en = cl.effusion_extent_text(f, ctx.facts) if f.kind == "effusion" else ("", "")
+            if zh:  # "how big is the effusion?": how high it reaches, and what a frontal film can grade of it
+                lines.append(ctx.t(f"{a.id}{zh};{cl.EXTENT_CAVEAT[0]}。", f"{a.id} reaches {en}; {cl.EXTENT_CAVEAT[1]}."))
         elif ctx.zh:
             lines.append(f"{a.id}等效直径{mm(r1(f.diameter_mm))} mm(约{cm(r1(f.diameter_mm))} cm),"
                          f"最长径{mm(r1(f.longest_mm))} mm,最短径{mm(r1(f.shortest_mm))} mm,面积约{mm(r1(f.area_mm2))} mm²。")

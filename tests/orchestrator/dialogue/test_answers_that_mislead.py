@@ -108,6 +108,55 @@ def test_effusion_yes_names_the_finding_that_is_the_effusion() -> None:
     assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A2"]
 
 
+def _effusion_facts(top_y: float = 367.0) -> ImageFacts:
+    """The SCENARIO facts with A2 an effusion-like opacity whose top edge is at ``top_y`` (the left apex at y 92, the
+    left angle at y 425: 333 px of 0.7 mm)."""
+    base = scenario_facts()
+    x0, _, x1, y1 = base.findings[1].bbox_px
+    f2 = dataclasses.replace(base.findings[1], kind="effusion", shape="patchy", bbox_px=(x0, top_y, x1, y1))
+    angles = (base.anatomy.costophrenic[0], CostophrenicAngle("left", (430.0, 425.0), 70.0, "blunted"))
+    return dataclasses.replace(base, findings=(base.findings[0], f2),
+                               anatomy=dataclasses.replace(base.anatomy, costophrenic=angles))
+
+
+@pytest.mark.parametrize(("question", "lang"), [("How much fluid is there?", "en"), ("Is it a large effusion?", "en"),
+                                                ("积液多少?", "zh"), ("积液量大吗", "zh")])
+def test_how_much_fluid_is_graded_by_how_high_it_reaches(question: str, lang: str) -> None:
+    """An effusion's amount, asked: how high it reaches up its side (41 mm, 17% of the apex-to-angle height), the
+    grade an upright frontal film gives that, and that a frontal film measures no volume."""
+    turn = ask(question, _effusion_facts(), lang=lang)
+    sec = sign_section(turn)
+    assert sec["status"] == "yes"
+    if lang == "en":
+        assert "about 41 mm up from the left costophrenic angle (17% of the left hemithorax's height)" in turn.answer.text
+        assert "a small effusion" in turn.answer.text and "measures no volume" in turn.answer.text
+    else:
+        assert "自左肋膈角向上约 41 mm" in turn.answer.text and "相当于少量积液" in turn.answer.text
+        assert "不能测量积液量" in turn.answer.text
+
+
+@pytest.mark.parametrize(("top_y", "grade"), [(300.0, "moderate"), (150.0, "large")])
+def test_an_effusion_reaching_higher_is_graded_higher(top_y: float, grade: str) -> None:
+    assert f"a {grade} effusion" in ask("How much fluid?", _effusion_facts(top_y)).answer.text
+
+
+def test_how_big_is_the_effusion_binds_the_effusion_and_says_how_high_it_reaches() -> None:
+    """"the effusion" names the effusion-like opacity (it asked "which one?" between a nodule and it); its size says
+    how high it reaches as well as its two axes."""
+    turn = ask("How big is the effusion?", _effusion_facts())
+    assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A2"]
+    assert "A2 reaches about 41 mm up from the left costophrenic angle" in turn.answer.text
+    zh = ask("积液有多大?", _effusion_facts(), lang="zh")  # read as the sign asked about, which says the same height
+    assert [a["id"] for a in zh.anchors if a["kind"] == "finding"] == ["A2"] and "自左肋膈角向上约 41 mm" in zh.answer.text
+
+
+def test_no_height_is_said_without_the_sides_apex() -> None:
+    facts = _effusion_facts()
+    facts = dataclasses.replace(facts, anatomy=dataclasses.replace(facts.anatomy, apex_px={}))
+    turn = ask("How much fluid is there?", facts)
+    assert sign_section(turn)["status"] == "yes" and "mm up from" not in turn.answer.text
+
+
 def test_a_blunted_angle_alone_cannot_settle_an_effusion() -> None:
     base = scenario_facts()
     angles = (CostophrenicAngle("right", (80.0, 420.0), 70.0, "blunted"), base.anatomy.costophrenic[1])
