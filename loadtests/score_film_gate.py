@@ -31,6 +31,7 @@ from loadtests.film_corpus import CorpusItem, corpus
 from loadtests.fit_film_gate import parse_seeds
 
 CTR_STATED = re.compile(r"(cardiothoracic ratio[^.]*?\d\.\d+|心胸比约\d\.\d+)", re.IGNORECASE)
+BLUNTED_STATED = re.compile(r"(right|left) costophrenic angle is blunted", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,7 @@ class Outcome:
     findings: tuple[dict[str, Any], ...] = ()
     anchors: tuple[dict[str, Any], ...] = ()
     ctr_stated: bool = False
+    blunted: tuple[str, ...] = ()  # the sides whose costophrenic angle the first answer calls blunted
     frame: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -60,8 +62,9 @@ def run_one(engine: Any, data: bytes, filename: str) -> Outcome:
         return Outcome(exc.reason)
     turn = view.turns[0]
     ctr_stated = bool(CTR_STATED.search(turn.answer.text))
+    blunted = tuple(sorted({m.group(1).lower() for m in BLUNTED_STATED.finditer(turn.answer.text)}))
     engine.close_session(view.session_id)
-    return Outcome(None, turn.film_check, tuple(turn.findings), tuple(turn.anchors), ctr_stated)
+    return Outcome(None, turn.film_check, tuple(turn.findings), tuple(turn.anchors), ctr_stated, blunted)
 
 
 def meets(item: CorpusItem, out: Outcome) -> bool:
@@ -116,7 +119,8 @@ def score_real(engine: Any, folder: Path, sheet: Path | None = None) -> list[dic
                            and ("right" in str(a.get("label", "")).lower()) != (a["center_px"][0] < spine_w))
         fc = out.film_check or {}
         rows.append({"film": name, "label": lab.get("label"), "outcome": out.label, "findings": len(out.findings),
-                     "side_errors": side_errors, "ctr_stated": out.ctr_stated, "warnings": fc.get("warnings", [])})
+                     "side_errors": side_errors, "ctr_stated": out.ctr_stated, "blunted": list(out.blunted),
+                     "warnings": fc.get("warnings", [])})
     if sheet is not None and tiles:
         real_dev_sheet.write_sheet(sheet, tiles)
     return rows
@@ -150,10 +154,11 @@ def main(argv: list[str] | None = None) -> int:
         result["corpus"] = {k: {**v, "outcomes": dict(v["outcomes"])} for k, v in table.items()}
         if args.real_dev:
             rows = score_real(engine, args.real_dev, args.sheet)
-            print("\n| film | label | outcome | findings | side errors | CTR stated | warnings |\n| --- | --- | --- | --- | --- | --- | --- |")
+            print("\n| film | label | outcome | findings | side errors | CTR stated | angles called blunted | warnings |"
+                  "\n| --- | --- | --- | --- | --- | --- | --- | --- |")
             for r in rows:
                 print(f"| {r['film']} | {r['label']} | {r['outcome']} | {r['findings']} | {r['side_errors']} | "
-                      f"{r['ctr_stated']} | {', '.join(r['warnings'])} |")
+                      f"{r['ctr_stated']} | {', '.join(r['blunted']) or '-'} | {', '.join(r['warnings'])} |")
             result["real"] = rows
     finally:
         encoder.close()

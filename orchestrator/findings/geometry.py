@@ -100,6 +100,14 @@ class Geometry:
         return self.lungs[side]
 
     @cached_property
+    def recess_lungs(self) -> dict[str, Lung]:
+        """Each lung with its costophrenic recess, for the angle (``costophrenic``): the lung field joined with its
+        side's lobes. Weights that draw a lung field as a film shows it stop the field at the dome
+        (``encoder/visible_lungs.py``) and leave the recess behind the dome to the lobes, which they draw whole;
+        where a field runs on behind the dome itself, the lobes add little to it."""
+        return {side: _lung_with_lobes(self.maps, side) for side in self.lungs}
+
+    @cached_property
     def floor(self) -> np.ndarray:
         """What the lung fields stand on (``floor_mask``), made once per film."""
         return floor_mask(self)
@@ -199,6 +207,17 @@ def point_distance_mm(a: Point, b: Point, spacing: PixelSpacing) -> float:
 
 def _lung(maps: AnatomyMaps, side: str) -> Lung:
     mask = largest_component(maps.mask(f"lung_{side}"))
+    rows = np.flatnonzero(mask.any(axis=1))
+    if mask.sum() < MIN_LUNG_PX or len(rows) == 0:
+        return Lung(side, mask, 0, 0)
+    return Lung(side, mask, int(rows.min()), int(rows.max()))
+
+
+def _lung_with_lobes(maps: AnatomyMaps, side: str) -> Lung:
+    mask = maps.mask(f"lung_{side}").copy()
+    for lobe in SIDE_LOBES[side]:
+        mask |= maps.mask(lobe)
+    mask = largest_component(mask)
     rows = np.flatnonzero(mask.any(axis=1))
     if mask.sum() < MIN_LUNG_PX or len(rows) == 0:
         return Lung(side, mask, 0, 0)
@@ -388,7 +407,7 @@ def costophrenic(geom: Geometry, side: str) -> CostophrenicAngle:
     """The lateral costophrenic angle: where the lung's lateral edge meets the floor (the
     diaphragm, or fluid resting on it: ``Geometry.floor``), measured between the lateral wall
     going up and the floor going medially, ``CP_ARM_MM`` along each."""
-    lung = geom.lungs[side]
+    lung = geom.recess_lungs[side]
     top = floor_top(lung, geom.floor) if lung.present else {}
     if not top:
         return CostophrenicAngle(side, (0.0, 0.0), 0.0, "not_assessable")  # type: ignore[arg-type]

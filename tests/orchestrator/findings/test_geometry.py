@@ -43,3 +43,41 @@ def test_the_recess_is_found_when_the_field_stops_just_short_of_its_tip() -> Non
     assert _cp_point(lung, top, reach) == (296, 296) and _cp_point(lung, top, 0) == (290, 290)
     lung, top = _left_lung_over_a_recess(stop_row=400)  # a field that runs on to the floor: unchanged
     assert _cp_point(lung, top, reach) == _cp_point(lung, top, 0) == (300, 300)
+
+
+def test_fields_that_stop_at_the_dome_take_the_recess_from_their_lobes() -> None:
+    """Visible-field weights (``encoder/visible_lungs.py``) stop each lung field at the dome and draw the lobes
+    whole: the costophrenic angle is read on the field joined with its lobes, so it is the angle the whole
+    projected lung gives, where a field alone whose narrow recess tip the network rounds off (as its maps do,
+    drawn at a quarter of the working resolution) reads a sharp angle as wider. The phantom's own truth maps
+    stand in for the encoder's, the field's tip rounded off by an opening (the layer after it is tested)."""
+    from dataclasses import replace
+
+    import cv2
+
+    from encoder.phantom import generate_case, scenario_spec
+    from evaluation.scoring import truth_maps
+    from orchestrator.contracts.encoder import ANATOMY_CLASSES
+    from orchestrator.facts import PixelSpacing
+    from orchestrator.findings.geometry import build_geometry, costophrenic
+    from orchestrator.settings import Settings
+
+    case = generate_case(61, scenario_spec(), cache_dir=Settings().cache_dir)
+    whole = truth_maps(case)
+    names = list(ANATOMY_CLASSES)
+    anatomy = whole.anatomy.copy()
+    below = anatomy[names.index("diaphragm")] >= 0.5
+    disc = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (21, 21))
+    for lung in ("lung_right", "lung_left"):
+        field = ((anatomy[names.index(lung)] >= 0.5) & ~below).astype(np.uint8)
+        anatomy[names.index(lung)] = cv2.morphologyEx(field, cv2.MORPH_OPEN, disc).astype(np.float32)
+    visible = replace(whole, anatomy=anatomy)
+    spacing = PixelSpacing(0.7, 0.7, "dicom")
+    g_whole, g_visible = build_geometry(whole, spacing), build_geometry(visible, spacing)
+    for side in ("right", "left"):
+        a_whole, a_visible = costophrenic(g_whole, side), costophrenic(g_visible, side)
+        assert a_whole.state == a_visible.state == "sharp"
+        assert abs(a_whole.angle_deg - a_visible.angle_deg) < 3.0
+    field_alone = replace(g_visible, lungs=g_visible.lungs)
+    field_alone.__dict__["recess_lungs"] = g_visible.lungs  # what the angle read before: the field alone
+    assert costophrenic(field_alone, "left").angle_deg > costophrenic(g_visible, "left").angle_deg + 10.0
