@@ -297,6 +297,9 @@ def content_wanted(q: Query) -> tuple[str, ...]:
     otherwise, or compares)."""
     if q.intent == "compare" or q.anchor_ids or q.ordinal is not None or q.other:
         return ()
+    if q.intent == "measure_relation" and any(d in _DESCRIPTOR_FIT and d not in _CONTENT_OF and d not in _PREFERENCES
+                                              for d in q.descriptors):
+        return ()  # "how far is the cavity from the mass?": two findings, each named by its own word (``_pair``)
     return tuple(_CONTENT_OF[d] for d in q.descriptors if d in _CONTENT_OF)
 
 

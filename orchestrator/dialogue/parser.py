@@ -1659,6 +1659,12 @@ def _margin_part(text: str, vocab: Vocabulary) -> bool:
 
 
 _CONTENT_POINTERS = frozenset({"calcified", "cavitary", "ground_glass"})
+# "how far is the cavity from the mass?" / "空洞离肿块多远": a content pointer tied to another lesion named by a word of
+# relation is a second finding measured against it, not what that lesion holds
+_OTHER_LESION = rf"(?:{_LESION_NOUN}|肿块|结节|病灶|包块|阴影)"
+_RELATION_LINK = r"(?:from|to|and|vs\.?|versus|离|和|与|跟|到|距)"
+_LINKED_AFTER = re.compile(rf"\s*{_RELATION_LINK}\s*(?:(?:the|that|this)\s+)?(?:那个|这个)?{_OTHER_LESION}")
+_LINKED_BEFORE = re.compile(rf"{_OTHER_LESION}\s*{_RELATION_LINK}\s*(?:(?:the|that|this)\s+)?(?:那个|这个)?$")
 _LESION_GROUPS: dict[str, str] = {"round": "round", "oval": "round", "nodule": "round", "mass": "round",
                                   "strand-like": "strand", "patchy": "patchy"}
 
@@ -2215,7 +2221,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         named_apart = bool(lesion_groups(tuple(_all_keys(apart, ix.descriptors)))) or bool(_LESION_IN_PLACE.search(apart))
         # "solid or ground-glass?" / "实性还是磨玻璃结节": a choice offered is asked about, not pointed with
         offered = bool(_ALTERNATION.search(text[max(0, a - 4):a]) or _ALTERNATION.match(text[b:].lstrip()))
-        if d not in descriptors and not (named_apart and d in _CONTENT_POINTERS) and not offered:
+        linked = bool(_LINKED_AFTER.match(text, b) or _LINKED_BEFORE.search(text[:a]))
+        if d not in descriptors and not (named_apart and d in _CONTENT_POINTERS and not linked) and not offered:
             descriptors += (d,)
             # "毛刺那个是不是纯实性的": the pointer's words say which finding, not what is asked of it
             rest = rest[:a] + " " * (b - a) + rest[b:]

@@ -486,3 +486,19 @@ def test_growth_needs_an_earlier_film(question: str) -> None:
     zh = "长" in question
     turn = ask(question, lang="zh" if zh else "en")
     assert turn.intent == "out_of_scope" and ("以前的片子" if zh else "needs an earlier film") in turn.answer.text
+
+
+@pytest.mark.parametrize("question", ["How far is the cavity from the mass?", "How far is the mass from the cavity?",
+                                      "distance between the cavity and the mass", "空洞离肿块多远?"])
+def test_a_cavity_and_a_mass_named_apart_are_two_findings_measured(question: str) -> None:
+    """"the cavity" tied to "the mass" by from / between ... and / 离 is the cavitary finding measured against the
+    mass (it had been read as what the mass holds, and the mass holds none: "no lesion matching")."""
+    base = scenario_facts()
+    mass = dataclasses.replace(base.findings[0], kind="mass", diameter_mm=35.0, longest_mm=37.0, shortest_mm=33.0)
+    facts = dataclasses.replace(base, findings=(mass, dataclasses.replace(base.findings[1], kind="cavity", shape="round")))
+    turn = ask(question, facts, lang="zh" if "空洞" in question else "en")
+    assert turn.intent == "measure_relation"
+    assert sorted(a["id"] for a in turn.anchors if a["kind"] == "finding") == ["A1", "A2"]
+    # what the mass holds is still asked about, not pointed with
+    held = ask("does the mass have a cavity?", facts)
+    assert [a["id"] for a in held.anchors if a["kind"] == "finding"] == ["A1"] and "no cavity" in held.answer.text
