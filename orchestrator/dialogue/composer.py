@@ -1102,6 +1102,9 @@ def compose_sign(ctx: Context) -> Composition:
     if settle:
         sections.append(section("uncertain", ctx.t("待明确", "To settle"), ("" if ctx.zh else " ").join(settle)))
     pairs = [(a, f) for a in anchors if (f := ctx.finding(a)) is not None]
+    note = spacing_note(ctx) if any(f.kind == "effusion" for _, f in pairs) else None  # an effusion's height in mm
+    if note is not None:
+        sections.append(note)
     sections.append(disclaimer(ctx))
     return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
                        referenced=tuple(a.id for a in anchors) + tuple(a.id for a in ctx.anatomy))

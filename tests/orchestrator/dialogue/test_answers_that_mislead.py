@@ -502,3 +502,12 @@ def test_a_cavity_and_a_mass_named_apart_are_two_findings_measured(question: str
     # what the mass holds is still asked about, not pointed with
     held = ask("does the mass have a cavity?", facts)
     assert [a["id"] for a in held.anchors if a["kind"] == "finding"] == ["A1"] and "no cavity" in held.answer.text
+
+
+def test_an_effusions_height_on_an_estimated_spacing_says_so() -> None:
+    from orchestrator.facts import PixelSpacing
+
+    facts = dataclasses.replace(_effusion_facts(), spacing=PixelSpacing(0.7, 0.7, "estimated"))
+    turn = ask("How much fluid is there?", facts)
+    assert "about 41 mm up" in turn.answer.text and "spacing" in kinds(turn) and "estimated spacing" in turn.answer.text
+    assert "spacing" not in kinds(ask("How much fluid is there?", _effusion_facts()))  # DICOM spacing: no note
