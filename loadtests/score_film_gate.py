@@ -41,6 +41,7 @@ class Outcome:
     findings: tuple[dict[str, Any], ...] = ()
     anchors: tuple[dict[str, Any], ...] = ()
     ctr_stated: bool = False
+    ctr: float | None = None  # the ratio stated
     blunted: tuple[str, ...] = ()  # the sides whose costophrenic angle the first answer calls blunted
     frame: dict[str, Any] = field(default_factory=dict)
 
@@ -61,10 +62,16 @@ def run_one(engine: Any, data: bytes, filename: str) -> Outcome:
     except NotAChestFilmError as exc:
         return Outcome(exc.reason)
     turn = view.turns[0]
-    ctr_stated = bool(CTR_STATED.search(turn.answer.text))
+    ctr = stated_ratio(turn.answer.text)
     blunted = tuple(sorted({m.group(1).lower() for m in BLUNTED_STATED.finditer(turn.answer.text)}))
     engine.close_session(view.session_id)
-    return Outcome(None, turn.film_check, tuple(turn.findings), tuple(turn.anchors), ctr_stated, blunted)
+    return Outcome(None, turn.film_check, tuple(turn.findings), tuple(turn.anchors), ctr is not None, ctr, blunted)
+
+
+def stated_ratio(text: str) -> float | None:
+    """The cardiothoracic ratio an answer states, or None."""
+    stated = CTR_STATED.search(text)
+    return float(re.findall(r"\d\.\d+", stated.group(0))[-1]) if stated else None
 
 
 def meets(item: CorpusItem, out: Outcome) -> bool:
@@ -119,7 +126,7 @@ def score_real(engine: Any, folder: Path, sheet: Path | None = None) -> list[dic
                            and ("right" in str(a.get("label", "")).lower()) != (a["center_px"][0] < spine_w))
         fc = out.film_check or {}
         rows.append({"film": name, "label": lab.get("label"), "outcome": out.label, "findings": len(out.findings),
-                     "side_errors": side_errors, "ctr_stated": out.ctr_stated, "blunted": list(out.blunted),
+                     "side_errors": side_errors, "ctr_stated": out.ctr_stated, "ctr": out.ctr, "blunted": list(out.blunted),
                      "warnings": fc.get("warnings", [])})
     if sheet is not None and tiles:
         real_dev_sheet.write_sheet(sheet, tiles)
@@ -154,11 +161,11 @@ def main(argv: list[str] | None = None) -> int:
         result["corpus"] = {k: {**v, "outcomes": dict(v["outcomes"])} for k, v in table.items()}
         if args.real_dev:
             rows = score_real(engine, args.real_dev, args.sheet)
-            print("\n| film | label | outcome | findings | side errors | CTR stated | angles called blunted | warnings |"
+            print("\n| film | label | outcome | findings | side errors | ratio stated | angles called blunted | warnings |"
                   "\n| --- | --- | --- | --- | --- | --- | --- | --- |")
             for r in rows:
                 print(f"| {r['film']} | {r['label']} | {r['outcome']} | {r['findings']} | {r['side_errors']} | "
-                      f"{r['ctr_stated']} | {', '.join(r['blunted']) or '-'} | {', '.join(r['warnings'])} |")
+                      f"{r['ctr'] if r['ctr_stated'] else '-'} | {', '.join(r['blunted']) or '-'} | {', '.join(r['warnings'])} |")
             result["real"] = rows
     finally:
         encoder.close()

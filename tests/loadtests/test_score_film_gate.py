@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from loadtests.film_corpus import CorpusItem
-from loadtests.score_film_gate import BLUNTED_STATED, CTR_STATED, Outcome, meets, score_real
+from loadtests.score_film_gate import BLUNTED_STATED, CTR_STATED, Outcome, meets, score_real, stated_ratio
 from orchestrator.dialogue.engine import DialogueEngine
 from orchestrator.encoders.factory import build_encoder
 from orchestrator.settings import Settings
@@ -30,6 +30,8 @@ def test_rules_of_the_corpus() -> None:
     assert not meets(CorpusItem("u", "upright", "accept", b"", "upright"), Outcome("not_chest"))
     assert CTR_STATED.search("The cardiothoracic ratio is about 0.52, within normal")
     assert CTR_STATED.search("心胸比约0.48。") and not CTR_STATED.search("no cardiothoracic ratio is given.")
+    assert stated_ratio("The cardiothoracic ratio is about 0.52 (the heart about 12.1 cm across), just above 0.50.") == 0.52
+    assert stated_ratio("心胸比约0.48。") == 0.48 and stated_ratio("no cardiothoracic ratio is given.") is None
     said = "The right costophrenic angle is sharp. The left costophrenic angle is blunted (about 95°)."
     assert [m.group(1) for m in BLUNTED_STATED.finditer(said)] == ["left"]
 
