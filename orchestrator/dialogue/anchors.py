@@ -259,6 +259,7 @@ _DESCRIPTOR_FIT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str,
     "calcified": ((), ("calcified_nodule",), ()),
     "cavitary": ((), ("cavity",), ()),
     "effusion": ((), ("effusion",), ()),  # "how big is the effusion?": the effusion-like opacity
+    "consolidation": ((), ("consolidation",), ()),  # "which lobe is the consolidation in?"
 })
 
 

@@ -35,6 +35,7 @@ from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import cm, mm, phrases, pleural_space, r1, word
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import THRESHOLD, is_confident
+from orchestrator.findings.geometry import CP_BLUNT_DEG
 from orchestrator.findings.interval import IntervalComparison
 from orchestrator.findings.relations import outline_gap_mm
 from orchestrator.findings.size import finding_size
@@ -664,6 +665,10 @@ def compose_locate(ctx: Context) -> Composition:
             lines.append(finding_line(a, f, ctx.lang))
         # under a millimetre from a boundary it touches it ("0.0 mm above the diaphragm" read as a measurement)
         pleura, dome = r1(f.distance_to_pleura_mm), r1(f.distance_to_diaphragm_mm)
+        if f.kind == "effusion":  # fluid lies in the pleural space, never in a lobe (as its label and the SR say)
+            lines.append(ctx.t(f"{a.id}位于{pleural_space(f.side, 'zh')},{word('zone', f.zone, 'zh')}。",
+                               f"{a.id} lies in the {pleural_space(f.side, 'en')}, {word('zone', f.zone, 'en')}."))
+            continue
         if ctx.zh:
             to_pleura = "紧贴胸膜" if pleura < 1.0 else f"距胸膜约{mm(pleura)} mm"
             to_dome = "紧贴膈面" if dome < 1.0 else f"距膈面约{mm(dome)} mm"
@@ -1120,8 +1125,12 @@ def compose_anatomy(ctx: Context) -> Composition:
         for c in ctx.facts.anatomy.costophrenic:
             if c.side in wanted_sides:
                 side, state = word("side", c.side, ctx.lang), word("angle_state", c.state, ctx.lang)
-                lines.append(ctx.t(f"{side}肋膈角{state}(角度约{c.angle_deg:.0f}°)。",
-                                   f"The {side} costophrenic angle is {state} (about {c.angle_deg:.0f}°)."))
+                if c.state == "blunted" and c.angle_deg <= CP_BLUNT_DEG:  # fluid in the recess, whatever its outline's angle
+                    lines.append(ctx.t(f"{side}肋膈角{state}(肋膈隐窝内见积液样密度影)。",
+                                       f"The {side} costophrenic angle is {state} (an effusion-like opacity lies in the recess)."))
+                else:
+                    lines.append(ctx.t(f"{side}肋膈角{state}(角度约{c.angle_deg:.0f}°)。",
+                                       f"The {side} costophrenic angle is {state} (about {c.angle_deg:.0f}°)."))
     if any(n.startswith("hilum") for n in names):
         lines += _hila_lines(ctx)
     ctr = ctx.facts.anatomy.cardiothoracic_ratio
@@ -1360,9 +1369,11 @@ def compose_none(ctx: Context) -> Composition:
 
 def compose_clarification(ctx: Context, candidates: tuple[Anchor, ...]) -> Composition:
     def desc(a: Anchor) -> str:
+        # an effusion is placed in its pleural space, never a lobe
+        place = pleural_space(a.side, ctx.lang) if a.finding_kind == "effusion" else word("lobe", a.lobe, ctx.lang)
         if ctx.zh:
-            return f"{a.id}({word('lobe', a.lobe, 'zh')}、{word('zone', a.zone, 'zh')})"
-        return f"{a.id} in the {word('lobe', a.lobe, 'en')} ({word('zone', a.zone, 'en')})"
+            return f"{a.id}({place}、{word('zone', a.zone, 'zh')})"
+        return f"{a.id} in the {place} ({word('zone', a.zone, 'en')})"
 
     opts = [desc(a) for a in candidates]
     text = ctx.t(f"请问您指的是哪一个——{'还是'.join(opts)}?", f"Which one do you mean — {' or '.join(opts)}?")

@@ -149,6 +149,8 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
     diaphragm_mm = distance_to_mask_mm(c.mask, geom.mask("diaphragm"), spacing)
     lower = lung.present and lung.zone(cy) == "lower"
     kind = kind_guess(body, morph.shape, density, bool(lower and pleura_mm <= CONTACT_MM))
+    if kind == "effusion" and density.air_bronchogram == "yes":  # fluid holds no air bronchogram: a lucent streak in
+        density = replace(density, air_bronchogram="no")  # an effusion-like opacity is not one (a pneumonia sign)
     lobe, lobe_overlap = geom.lobe_estimate(body.mask, side, body.center)
     return Finding(
         id="F0",

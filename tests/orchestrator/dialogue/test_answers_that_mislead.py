@@ -511,3 +511,36 @@ def test_an_effusions_height_on_an_estimated_spacing_says_so() -> None:
     turn = ask("How much fluid is there?", facts)
     assert "about 41 mm up" in turn.answer.text and "spacing" in kinds(turn) and "estimated spacing" in turn.answer.text
     assert "spacing" not in kinds(ask("How much fluid is there?", _effusion_facts()))  # DICOM spacing: no note
+
+
+@pytest.mark.parametrize(("question", "lang"), [("Which side is the effusion on?", "en"), ("where is A2?", "en"),
+                                                ("积液在哪里", "zh")])
+def test_an_effusion_is_placed_in_its_pleural_space_never_a_lobe(question: str, lang: str) -> None:
+    turn = ask(question, _effusion_facts(), lang=lang)
+    assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A2"]
+    assert ("左侧胸腔" if lang == "zh" else "left pleural space") in turn.answer.text
+    assert "lobe" not in turn.answer.text and "叶" not in turn.answer.text
+    asked_back = ask("how big is it?", _effusion_facts())  # two findings, no focus: asked back, the effusion by its place
+    assert "A2 in the left pleural space" in asked_back.answer.text
+
+
+@pytest.mark.parametrize(("question", "lang"), [("Which lobe is the consolidation in?", "en"),
+                                                ("How big is the consolidation?", "en"), ("实变在哪个叶", "zh")])
+def test_a_kind_named_that_the_film_lacks_binds_no_other_finding(question: str, lang: str) -> None:
+    """"the consolidation" on a film whose findings are a nodule and an effusion: none matches (it was answered with
+    the effusion's or the nodule's place and size, after the screening had said no consolidation was found)."""
+    turn = ask(question, _effusion_facts(), lang=lang)
+    assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == []
+    assert kinds(turn) == ["no_match"]
+
+
+def test_an_angle_blunted_by_fluid_gives_no_degrees_that_read_as_sharp() -> None:
+    """An angle blunted because an effusion-like opacity fills the recess says so; the outline's acute angle beside
+    "blunted" ("blunted (about 32°)") read as a contradiction."""
+    facts = _effusion_facts()
+    right, _ = facts.anatomy.costophrenic
+    angles = (right, CostophrenicAngle("left", (430.0, 425.0), 32.0, "blunted"))
+    facts = dataclasses.replace(facts, anatomy=dataclasses.replace(facts.anatomy, costophrenic=angles))
+    text = ask("Are the costophrenic angles sharp?", facts).answer.text
+    assert "left costophrenic angle is blunted (an effusion-like opacity lies in the recess)" in text
+    assert "about 32°" not in text and f"right costophrenic angle is sharp (about {right.angle_deg:.0f}°)" in text

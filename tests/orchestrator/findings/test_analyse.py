@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+from typing import Any
 
 import cv2
 import numpy as np
@@ -192,3 +193,17 @@ def test_garbage_maps_do_not_crash(seed: int) -> None:
     for f in facts.findings:
         assert f.side in ("right", "left") and f.zone in ("upper", "middle", "lower")
         assert f.margin in ("smooth", "lobulated", "spiculated") and f.diameter_mm > 0
+
+
+@pytest.mark.slow
+def test_an_effusion_holds_no_air_bronchogram(encoder: Any) -> None:
+    """Fluid holds no air bronchogram: seed 37's effusion (varied lesion mix) had its lucent streaks read as one,
+    which made it the "air bronchogram" of a pneumonia checklist (found by an integrator's probe)."""
+    from encoder.phantom import CaseSpec, generate_case
+    from evaluation.scoring import case_spacing
+    from orchestrator.contracts.preprocess import prepare_film
+
+    case = generate_case(37, CaseSpec(lesion_mix="varied"))
+    image, _ = prepare_film(case.image)
+    effusions = [f for f in analyse(encoder.encode(image), case_spacing(case)).findings if f.kind == "effusion"]
+    assert effusions and all(f.density.air_bronchogram != "yes" for f in effusions)

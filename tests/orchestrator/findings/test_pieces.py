@@ -8,7 +8,6 @@ the engine: ``analyse`` gets the encoder's maps and the film's spacing only).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 from typing import Any
 
 import cv2
@@ -83,20 +82,6 @@ def test_two_round_nodules_linked_by_the_heatmap_stay_two() -> None:
 
 
 # --- the committed encoder on phantom films -----------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def encoder() -> Iterator[Any]:
-    pytest.importorskip("encoder.phantom")
-    from orchestrator.encoders.factory import build_encoder
-    from orchestrator.settings import Settings
-
-    settings = Settings()
-    if not settings.onnx_path.exists():
-        pytest.skip(f"no encoder weights at {settings.onnx_path}")
-    enc = build_encoder(settings)
-    yield enc
-    enc.close()
 
 
 @pytest.mark.slow
