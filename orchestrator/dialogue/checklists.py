@@ -477,6 +477,10 @@ def _read_ctr(facts: ImageFacts) -> SignRead:
     if ctr > CTR_LIMIT and ap:  # an AP film magnifies the heart: a high ratio there does not settle it
         return SignRead("cardiomegaly", "uncertain", zh + "前后位片会放大心影。", en + " An AP film magnifies the heart.",
                         "标准后前位胸片", "A standard PA film")
+    if CTR_LIMIT < ctr <= CTR_BORDERLINE:  # just above the limit: within what positioning and inspiration move it
+        return SignRead("cardiomegaly", "uncertain", zh + "略高于界值,体位与吸气程度即可使其变化。",
+                        en + " Just above the limit, within what positioning and the depth of inspiration move it.",
+                        "标准后前位深吸气胸片复查", "A standard PA film at full inspiration")
     return SignRead("cardiomegaly", "yes" if ctr > CTR_LIMIT else "no", zh, en)
 
 
