@@ -43,13 +43,14 @@ class SessionContent:
         return next((a for a in self.report.get("anchors", ()) if a.get("id") == anchor_id), None)
 
 
-def session_content(engine: DialogueService, session_id: str, tenant: str) -> SessionContent:
-    """Raises the engine's SessionNotFoundError (404) for a missing or another tenant's session."""
-    report = engine.report(session_id, tenant=tenant)
+def session_content(engine: DialogueService, session_id: str, tenant: str, lang: str | None = None) -> SessionContent:
+    """Raises the engine's SessionNotFoundError (404) for a missing or another tenant's session. ``lang`` (zh or en):
+    every turn composed in that language, as the JSON report's ``lang`` does (default: the session's)."""
+    report = engine.report(session_id, tenant=tenant, lang=lang)
     view = engine.get_session(session_id, tenant=tenant)
     first = view.turns[0].film_check if view.turns else None
     origin = engine.session_origin(session_id, tenant=tenant)
-    return SessionContent(session_id=session_id, lang=view.lang, report=report, film_check=dict(first or {}),
+    return SessionContent(session_id=session_id, lang=lang or view.lang, report=report, film_check=dict(first or {}),
                           display_png=engine.image_png(session_id, tenant=tenant),
                           turn_count=len(report.get("turns") or ()),  # the report's own turns: one snapshot
                           source=origin.source, frame=origin.frame, created_at=origin.created_at or None)

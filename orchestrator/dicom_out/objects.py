@@ -70,8 +70,10 @@ class DicomObjects:
         return session_source(content.session_id, content.image_size, content.source, content.frame,
                               content.created_at)
 
-    def build_with_source(self, kind: ObjectKind, session_id: str, tenant: str = "default") -> tuple[Dataset, SourceImage]:
-        content = session_content(self.engine, session_id, tenant)
+    def build_with_source(self, kind: ObjectKind, session_id: str, tenant: str = "default",
+                          lang: str | None = None) -> tuple[Dataset, SourceImage]:
+        """``lang``: the SR's content language (zh or en; default: the session's)."""
+        content = session_content(self.engine, session_id, tenant, lang)
         source = self.source(content)
         ds = self._build(kind, content, source)
         if is_deidentified(source.header):  # the session kept its source's header de-identified
@@ -96,8 +98,8 @@ class DicomObjects:
 
         return build_seg(content, source)
 
-    def build(self, kind: ObjectKind, session_id: str, tenant: str = "default") -> Dataset:
-        return self.build_with_source(kind, session_id, tenant)[0]
+    def build(self, kind: ObjectKind, session_id: str, tenant: str = "default", lang: str | None = None) -> Dataset:
+        return self.build_with_source(kind, session_id, tenant, lang)[0]
 
-    def bytes(self, kind: ObjectKind, session_id: str, tenant: str = "default") -> bytes:
-        return encode(self.build(kind, session_id, tenant))
+    def bytes(self, kind: ObjectKind, session_id: str, tenant: str = "default", lang: str | None = None) -> bytes:
+        return encode(self.build(kind, session_id, tenant, lang))

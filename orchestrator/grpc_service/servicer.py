@@ -150,7 +150,7 @@ class DialogServicer(pb_grpc.DialogServicer):
         tenant = self.tenant_of(context)
         if report_format(request.format) == "sr":
             return pb.Report(session_id=request.session_id,
-                             dicom=DicomObjects(self.engine).bytes("sr", request.session_id, tenant))
+                             dicom=DicomObjects(self.engine).bytes("sr", request.session_id, tenant, request.lang or None))
         report = self.engine.report(request.session_id, tenant=tenant, lang=request.lang or None)
         return pb.Report(session_id=request.session_id, report=convert.to_struct(report))
 

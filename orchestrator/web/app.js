@@ -1433,13 +1433,13 @@
     if (report.disclaimer) body.append(prose(report.lang, (p) => p.append(el("div", "source-note", report.disclaimer)), "report_lang"));
   }
 
-  // the report saved as a file: the JSON in the page's language, or the DICOM SR a PACS takes (fetched with the
+  // the report saved as a file, in the page's language: the JSON, or the DICOM SR a PACS takes (fetched with the
   // page's key, where one is needed, then handed to the browser as a download)
   async function saveReport(kind) {
     if (!state.session) return;
     const sid = state.session.session_id;
     try {
-      const res = await api("GET", `/v1/sessions/${sid}/report?${kind === "sr" ? "format=sr" : `lang=${state.lang}`}`);
+      const res = await api("GET", `/v1/sessions/${sid}/report?${kind === "sr" ? "format=sr&" : ""}lang=${state.lang}`);
       const link = document.createElement("a");
       link.href = URL.createObjectURL(await res.blob());
       link.download = `hilum-${sid}.${kind === "sr" ? "dcm" : "json"}`;

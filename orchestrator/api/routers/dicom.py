@@ -24,9 +24,10 @@ router = APIRouter(prefix="/v1/sessions", tags=["dicom"], responses=ERROR_RESPON
 FILENAMES = {"sr": "report-sr.dcm", "pr": "overlay-pr.dcm", "seg": "lesions-seg.dcm", "sc": "film-sc.dcm"}
 
 
-def dicom_response(engine: DialogueService, kind: ObjectKind, session_id: str, tenant: str) -> Response:
-    """The session's ``kind`` object as an ``application/dicom`` response (Part 10 file)."""
-    ds, source = DicomObjects(engine).build_with_source(kind, session_id, tenant)
+def dicom_response(engine: DialogueService, kind: ObjectKind, session_id: str, tenant: str,
+                   lang: str | None = None) -> Response:
+    """The session's ``kind`` object as an ``application/dicom`` response (Part 10 file); ``lang``: the SR's language."""
+    ds, source = DicomObjects(engine).build_with_source(kind, session_id, tenant, lang)
     return Response(encode(ds), media_type="application/dicom", headers={
         "Content-Disposition": f'attachment; filename="{FILENAMES[kind]}"',
         "X-Hilum-Source-Image": "dicom-upload" if source.kind == "dicom" else "secondary-capture",

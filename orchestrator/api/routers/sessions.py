@@ -107,10 +107,10 @@ def ask_stream(session_id: str, body: AskBody, engine: Engine, tenant: Tenant, r
 def report(session_id: str, engine: Engine, tenant: Tenant,
            format: Annotated[ReportFormat, Query(description="json (default) or sr: the DICOM TID 1500 "  # noqa: A002
                                                  "Measurement Report, as GET .../dicom/sr")] = "json",
-           lang: Annotated[str | None, Query(description="zh or en: the JSON report with every turn in that language "
-                                                         "(default: the turns as answered)")] = None) -> Any:
+           lang: Annotated[str | None, Query(description="zh or en: the report with every turn in that language "
+                                                         "(default: the turns as answered; the SR: the session's)")] = None) -> Any:
     if format == "sr":
-        return dicom_response(engine, "sr", session_id, tenant)
+        return dicom_response(engine, "sr", session_id, tenant, lang)
     return engine.report(session_id, tenant=tenant, lang=lang)
 
 

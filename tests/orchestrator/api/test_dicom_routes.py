@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import highdicom as hd
@@ -136,6 +137,36 @@ def test_patient_identifiers_stay_in_dicom_and_out_of_json(client: httpx.Client,
         assert obj.PatientID == "MRN-55501234" and str(obj.PatientName) == "Doe^Jane^Q"
         assert "InstitutionName" not in obj and "OtherPatientIDs" not in obj
         assert b"St Example" not in obj.to_json().encode() and "ALT-99887766" not in obj.to_json()
+
+
+def test_the_sr_in_the_language_asked_over_rest_and_grpc(client: httpx.Client, service: Service,
+                                                         upload_dcm: bytes) -> None:
+    """``?format=sr&lang=zh`` on an English session: the SR's content language and its turns in Chinese (the page's
+    Save DICOM SR asks in the page's language; ``lang`` had been ignored for the SR), the same bytes over gRPC
+    (``SessionRef.lang``); the session's own language by default; a language Hilum does not speak is refused."""
+    import grpc
+
+    from orchestrator.grpc_service.proto import dialog_pb2 as pb
+    from orchestrator.grpc_service.proto import dialog_pb2_grpc as pb_grpc
+
+    r = client.post("/v1/sessions", files={"file": ("film.dcm", upload_dcm)}, data={"lang": "en"})
+    assert r.status_code == 201, r.text
+    sid = r.json()["session_id"]
+
+    def language(sr: Any) -> str:
+        return str(next(item.ConceptCodeSequence[0].CodeValue for item in sr.ContentSequence
+                        if item.ConceptNameCodeSequence[0].CodeValue == "121049"))
+
+    zh = client.get(f"/v1/sessions/{sid}/report", params={"format": "sr", "lang": "zh"})
+    en = client.get(f"/v1/sessions/{sid}/report", params={"format": "sr"})
+    assert language(_dicom(zh)) == "zh-CN" and language(_dicom(en)) == "en-US"
+    assert "肺" in zh.content.decode("utf-8", errors="ignore") and "肺" not in en.content.decode("utf-8", errors="ignore")
+    assert en.content == client.get(f"/v1/sessions/{sid}/report", params={"format": "sr", "lang": "en"}).content
+    refused = client.get(f"/v1/sessions/{sid}/report", params={"format": "sr", "lang": "fr"})
+    assert 400 <= refused.status_code < 500 and "fr" not in refused.json()["error"]["message"]
+    with grpc.insecure_channel(service.grpc_target) as channel:
+        answer = pb_grpc.DialogStub(channel).GetReport(pb.SessionRef(session_id=sid, format="sr", lang="zh"), timeout=180)
+        assert answer.dicom == zh.content
 
 
 def test_report_as_sr_is_the_dicom_routes_sr_over_rest_and_grpc(client: httpx.Client, service: Service,
