@@ -510,6 +510,8 @@ _NOT_READ = MappingProxyType({
                            "diaphragm", "放射科医师阅片", "A radiologist's reading"),
     "emphysema": ("本系统不判读肺透亮度和肺纹理", "Hilum does not read the lungs' lucency or their vascular markings",
                   "胸部CT", "A chest CT"),
+    "air_fluid_level": ("本系统判读病灶内有无空洞,不判读其内的气液平面", "Hilum reads whether a lesion holds a cavity, not an "
+                        "air-fluid level inside it", "立位胸片放大观察或胸部CT", "An upright film read at full size, or a chest CT"),
     "satellite_nodules": ("本系统不判读病灶周围的微小结节,它报告约8 mm及以上的病灶", "Hilum does not read the small nodules "
                           "round a lesion; it reports lesions from about 8 mm", "胸部CT", "A chest CT"),
     "tracheal_deviation": ("本系统不追踪气管走行", "Hilum does not trace the trachea", "放射科医师阅片",

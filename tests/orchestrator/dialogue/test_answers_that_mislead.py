@@ -546,3 +546,14 @@ def test_an_angle_blunted_by_fluid_gives_no_degrees_that_read_as_sharp() -> None
     text = ask("Are the costophrenic angles sharp?", facts).answer.text
     assert "left costophrenic angle is blunted (an effusion-like opacity lies in the recess)" in text
     assert "about 32°" not in text and f"right costophrenic angle is sharp (about {right.angle_deg:.0f}°)" in text
+
+
+@pytest.mark.parametrize(("question", "lang"), [("Is there an air-fluid level?", "en"),
+                                                ("is there an air fluid level in the cavity?", "en"), ("空洞内有气液平面吗", "zh")])
+def test_an_air_fluid_level_is_its_own_sign_not_an_effusion(question: str, lang: str) -> None:
+    """"air-fluid level" was read as "fluid", the pleural effusion; it is the sign of that name, which Hilum does not
+    read (it reads whether a lesion holds a cavity), with what would settle it."""
+    turn = ask(question, lang=lang)
+    sec = sign_section(turn)
+    assert sec["sign"] == "air_fluid_level" and sec["status"] == "not_read"
+    assert all(s.get("sign") != "pleural_effusion" for s in turn.answer.sections)
