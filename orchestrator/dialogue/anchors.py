@@ -238,9 +238,12 @@ def add_relation(reg: Registry, a: Anchor, b: Anchor, turn: int) -> tuple[Regist
     return Registry(reg.anchors + (rel,)), rel
 
 
-def mention(reg: Registry, ids: tuple[str, ...], turn: int) -> Registry:
+def mention(reg: Registry, ids: tuple[str, ...], turn: int, focus: str | None = None) -> Registry:
+    """The anchors a turn spoke of, mentioned in it; ``focus``: the one of them the turn settled on ("which is the
+    biggest?" -> the largest), the others counted as mentioned the turn before, so that "it" next means the focus."""
     wanted = set(ids)
-    return Registry(tuple(replace(a, mentioned_turn=turn) if a.id in wanted else a for a in reg.anchors))
+    return Registry(tuple(replace(a, mentioned_turn=turn if focus is None or a.id == focus else turn - 1)
+                          if a.id in wanted else a for a in reg.anchors))
 
 
 # --- resolution --------------------------------------------------------------------------------

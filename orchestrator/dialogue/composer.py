@@ -76,6 +76,7 @@ class Composition:
     referenced: tuple[str, ...] = ()
     registry: Registry | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    focus: str | None = None  # the one referenced anchor the answer settled on ("the largest is A3"), "it" next
 
     @property
     def text(self) -> str:
@@ -954,21 +955,32 @@ def compose_compare(ctx: Context) -> Composition:
              "diameter_mm": r1(f.diameter_mm), "size_mm": list(finding_size(f).mm), "margin": f.margin}
             for a, f in pairs]
     lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
-    big = max(pairs, key=lambda p: p[1].diameter_mm)
-    most = len(pairs) > 2
-    lines.append(ctx.t(f"{big[0].id}{'最大;各自' if most else '较大;两者'}边缘分别为"
-                       + "、".join(f"{a.id}{margin_phrase(f, 'zh')}" if most else margin_phrase(f, "zh") for a, f in pairs)
-                       + "。",
-                       f"{big[0].id} is the {'largest' if most else 'larger'}; margins: "
-                       + ", ".join(f"{a.id} {margin_phrase(f, 'en')}" for a, f in pairs) + "."))
+    # an effusion-like opacity is fluid in the pleural space: no lesion's size or margin to rank it by
+    lesions = [(a, f) for a, f in pairs if f.kind != "effusion"] or pairs
+    big = max(lesions, key=lambda p: p[1].diameter_mm)
+    most = len(lesions) > 2
+    if len(lesions) >= 2:
+        lines.append(ctx.t(f"{big[0].id}{'最大;各自' if most else '较大;两者'}边缘分别为"
+                           + "、".join(f"{a.id}{margin_phrase(f, 'zh')}" if most else margin_phrase(f, "zh") for a, f in lesions)
+                           + "。",
+                           f"{big[0].id} is the {'largest' if most else 'larger'}; margins: "
+                           + ", ".join(f"{a.id} {margin_phrase(f, 'en')}" for a, f in lesions) + "."))
+    if len(lesions) < len(pairs):
+        fluid = ("、" if ctx.zh else ", ").join(a.id for a, f in pairs if f.kind == "effusion")
+        lines.append(ctx.t(f"{fluid}为积液样密度影,不与病灶比较大小和边缘。",
+                           f"{fluid} is effusion-like: its size and margin are not ranked with the lesions'."))
     lines += _compare_extra(ctx, pairs)
     sections = [section("compare", ctx.t("比较", "Comparison"), ("" if ctx.zh else " ").join(lines), rows=rows)]
     note = spacing_note(ctx)
     if note:
         sections.append(note)
+    # "which is the biggest?" settles on one: "how big is it?" next is about that one
+    small = "small" in ctx.query.descriptors and "large" not in ctx.query.descriptors
+    winner = min(lesions, key=lambda p: p[1].diameter_mm) if small else big
+    focus = winner[0].id if {"large", "small"} & set(ctx.query.descriptors) and len(lesions) >= 2 else None
     return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
                        measurements=tuple(_diameter_measurement(a, f, ctx) for a, f in pairs),
-                       referenced=tuple(a.id for a, _ in pairs))
+                       referenced=tuple(a.id for a, _ in pairs), focus=focus)
 
 
 # --- checklists ----------------------------------------------------------------------------------

@@ -654,7 +654,7 @@ class DialogueEngine:
             composition = comp.compose(ctx)
         reg = composition.registry or reg
         referenced = tuple(dict.fromkeys(composition.referenced))
-        reg = anc.mention(reg, referenced, turn_no)
+        reg = anc.mention(reg, referenced, turn_no, composition.focus)
         candidates = tuple(c["anchor_id"] for c in (composition.clarification or {}).get("candidates", []))
         overlays = turn_overlays("screen" if candidates else query.intent, state.facts, reg, referenced + candidates,
                                  composition.measurements, composition.checklist, lang, state.has_heatmap)

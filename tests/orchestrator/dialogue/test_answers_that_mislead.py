@@ -557,3 +557,26 @@ def test_an_air_fluid_level_is_its_own_sign_not_an_effusion(question: str, lang:
     sec = sign_section(turn)
     assert sec["sign"] == "air_fluid_level" and sec["status"] == "not_read"
     assert all(s.get("sign") != "pleural_effusion" for s in turn.answer.sections)
+
+
+def _two_nodules_and_an_effusion() -> ImageFacts:
+    base = _effusion_facts()
+    a3 = dataclasses.replace(base.findings[0], id="F3", center_px=(300.0, 200.0), diameter_mm=20.0, longest_mm=22.0,
+                             shortest_mm=18.0, side="left", lobe="LUL", zone="upper")
+    return dataclasses.replace(base, findings=(*base.findings, a3))
+
+
+@pytest.mark.parametrize(("first", "then", "lang"), [("Which is the biggest?", "How big is it?", "en"),
+                                                     ("哪个最大", "它多大", "zh")])
+def test_the_biggest_named_is_what_it_means_next(first: str, then: str, lang: str) -> None:
+    """"which is the biggest?" settles on one finding, so "how big is it?" next is about it (it asked back "which
+    one?" among all three); an effusion-like opacity is not ranked with the lesions (it had been "the largest" and given
+    a margin)."""
+    eng = DialogueEngine(NoEncoder(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(_two_nodules_and_an_effusion(), lang=lang).session_id
+    ranked = eng.ask(sid, first)
+    assert ("A3较大" if lang == "zh" else "A3 is the larger") in ranked.answer.text
+    assert ("A2为积液样密度影,不与病灶比较" if lang == "zh" else "A2 is effusion-like") in ranked.answer.text
+    assert "A2 no irregularity" not in ranked.answer.text
+    nxt = eng.ask(sid, then)
+    assert [a["id"] for a in nxt.anchors if a["kind"] == "finding"] == ["A3"] and nxt.intent == "size"
