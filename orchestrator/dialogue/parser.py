@@ -890,6 +890,17 @@ def _bound_side(text: str, side_pos: int, anatomy_pos: list[int]) -> bool:
     return any(0 < a - side_pos <= (4 if _CJK.search(text[side_pos : side_pos + 1]) else 8) for a in anatomy_pos)
 
 
+# "左上那个" / "右下的": a side and a height run together as a place on the film, the zone of that height (a lobe keeps
+# its own words: "右上叶" is the lobe)
+_ZH_CORNER = re.compile(r"[左右]([上中下])(?=那|这|的|方|边|面|部|侧|一|处|个|角)")
+_ZH_HEIGHT: dict[str, str] = {"上": "upper", "中": "middle", "下": "lower"}
+
+
+def _zh_corner_zone(text: str) -> str | None:
+    m = _ZH_CORNER.search(text)
+    return _ZH_HEIGHT[m.group(1)] if m else None
+
+
 def parse_location(text: str, vocab: Vocabulary) -> dict[str, Any]:
     sides = _side_mentions(text, vocab)
     anatomy = _anatomy_mentions(text, vocab)
@@ -927,7 +938,7 @@ def parse_location(text: str, vocab: Vocabulary) -> dict[str, Any]:
         "lesion_side": lesion_side if not lobe_alt or sides else None,
         "lobe": None if lobe_alt else lobe,
         "lobe_level": None if lobe_alt or lobe else lobe_level,
-        "zone": None if zone_alt else _first_key(stripped, ix.zones),
+        "zone": None if zone_alt else (_first_key(stripped, ix.zones) or _zh_corner_zone(text)),
         "band": None if band_alt else _first_key(text, ix.bands),
         "anatomy": tuple(dict.fromkeys(names)),
         "asks_region": zone_alt or band_alt or lobe_alt or side_alt,

@@ -580,3 +580,13 @@ def test_the_biggest_named_is_what_it_means_next(first: str, then: str, lang: st
     assert "A2 no irregularity" not in ranked.answer.text
     nxt = eng.ask(sid, then)
     assert [a["id"] for a in nxt.anchors if a["kind"] == "finding"] == ["A3"] and nxt.intent == "size"
+
+
+@pytest.mark.parametrize(("en", "zh"), [("the one in the left upper zone - is its margin smooth?", "左上那个边缘光滑吗"),
+                                        ("the one in the left lower zone - is its margin smooth?", "左下那个边缘光滑吗"),
+                                        ("is the one in the right lower zone smooth?", "右下那个光滑吗")])
+def test_a_corner_of_the_film_named_in_chinese_binds_as_in_english(en: str, zh: str) -> None:
+    """"左上那个" is the upper-left one, a side and a zone: it bound any left finding (a lower-zone one) where the English
+    question found no match; both languages now bind the same finding, or none."""
+    got = [[a["id"] for a in ask(q, lang=lang).anchors if a["kind"] == "finding"] for q, lang in ((en, "en"), (zh, "zh"))]
+    assert got[0] == got[1], got
