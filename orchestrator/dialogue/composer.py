@@ -1025,7 +1025,9 @@ def compose_checklist(ctx: Context) -> Composition:
     sections += [s for s in (note, disclaimer(ctx)) if s]
     meas: tuple[dict[str, Any], ...] = ()
     if subject and subject[1].hilum:
-        meas = ({"kind": "distance", "from": subject[0].id, "to": f"hilum_{subject[1].hilum.side}",
+        hilum = ctx.registry.for_name(f"hilum_{subject[1].hilum.side}")  # its anchor, as the distance answer names it
+        meas = ({"kind": "distance", "from": subject[0].id,
+                 "to": hilum.id if hilum else f"hilum_{subject[1].hilum.side}",
                  "mm": r1(subject[1].hilum.center_distance_mm), "spacing_source": ctx.facts.spacing.source},)
     shown = pairs[: 1 + len(further)]
     if ctx.interval is not None and ctx.interval.comparable and checklist.subject == "finding":

@@ -33,8 +33,7 @@ def build_report(state: SessionState, turns: tuple[Turn, ...] | None = None, lan
                       "referenced_anchor_ids": list(t.referenced_anchor_ids),
                       "clarification": t.clarification})
         for m in t.measurements:
-            if m not in measurements:
-                measurements.append(dict(m))
+            _add_measurement(measurements, m)
         if t.checklist and all(c["name"] != t.checklist["name"] for c in checklists):
             checklists.append({**t.checklist, "lang": t.lang})  # its labels and evidence are in the turn's language
     frames = [s.get("frame") for s in (answered[0].answer.sections if answered else ()) if s.get("frame")]
@@ -61,3 +60,16 @@ def build_report(state: SessionState, turns: tuple[Turn, ...] | None = None, lan
         "turns": turn_list,
         "disclaimer": "影像征象描述,不构成诊断。" if lang == "zh" else "Image observations, not a diagnosis.",
     }
+
+
+def _add_measurement(measurements: list[dict[str, Any]], m: dict[str, Any]) -> None:
+    """One row per measurement: a distance measured again by another turn (a checklist's centre-to-hilum, then "how far
+    is it from the hilum?") is the same row, with what the later turn adds (its points, its relation anchor)."""
+    if m.get("kind") == "distance":
+        same = next((r for r in measurements if r.get("kind") == "distance" and r.get("from") == m.get("from")
+                     and r.get("to") == m.get("to") and r.get("mm") == m.get("mm")), None)
+        if same is not None:
+            same.update({k: v for k, v in m.items() if k not in same})
+            return
+    if m not in measurements:
+        measurements.append(dict(m))

@@ -374,3 +374,15 @@ def test_a_second_property_asked_in_a_later_clause_is_answered_too(make_facts: C
 
     assert parse("how big is the nodule?").also == () and parse("is the margin regular and how big is it?").also == (
         "size",)
+
+
+def test_a_distance_measured_twice_is_one_row_of_the_report(make_facts: Callable[..., Any]) -> None:
+    """The checklist's centre-to-hilum distance and "how far is it from the right hilum?" are one measurement: one row,
+    to the hilum's anchor, with the points the distance turn adds (it was two rows, one "to" the hilum's anchor id and
+    one "to" its region name: an integrator's probe)."""
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(make_facts("dicom"), lang="en").session_id
+    eng.ask(sid, "If this were early lung cancer, how many typical signs does it show?")
+    eng.ask(sid, "How far is it from the right hilum?")
+    distances = [m for m in eng.report(sid)["measurements"] if m["kind"] == "distance"]
+    assert len(distances) == 1 and distances[0]["to"].startswith("A") and "to_px" in distances[0], distances
