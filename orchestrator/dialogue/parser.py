@@ -890,6 +890,7 @@ def _bound_side(text: str, side_pos: int, anatomy_pos: list[int]) -> bool:
     return any(0 < a - side_pos <= (4 if _CJK.search(text[side_pos : side_pos + 1]) else 8) for a in anatomy_pos)
 
 
+_SAID_OF_IT = re.compile(r"它|这个的|那个的|(?<![a-z])(?:of|from|than)\s+(?:it|this|that|the\s+\w+)(?![a-z])|(?<![a-z])it(?![a-z])")
 # "左上那个" / "右下的": a side and a height run together as a place on the film, the zone of that height (a lobe keeps
 # its own words: "右上叶" is the lobe)
 _ZH_CORNER = re.compile(r"[左右]([上中下])(?=那|这|的|方|边|面|部|侧|一|处|个|角)")
@@ -2282,6 +2283,11 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
             or which_lesion or len(set(_all_keys(text, ix.lobes))) >= 2 or beside_focus or two_positions)
     anatomy_kinds = [a.removesuffix("_right").removesuffix("_left") for a in loc["anatomy"]]
     relative = _first_key(text, ix.relative_positions)
+    # "左边那个" / "右侧那个" alone is the one on that side, as "the left one" is; beside something only when said of it
+    # ("它左边那个", "A1左边那个", "the one to the left of it"): it bound the nearest finding to the patient's left of the
+    # focus, a right-lung one
+    if relative in ("left", "right") and not (ids or _SAID_OF_IT.search(text)):
+        relative = None
     whole_lungs = ix.cue("whole_lungs").any_in(text)
     # "both" in "both lungs" points at no lesion
     lesion_refs = tuple(r for r in refs if not ((whole_lungs and f"{r} lung" in text) or (structures and r == "both")))

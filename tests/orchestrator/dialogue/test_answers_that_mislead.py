@@ -590,3 +590,24 @@ def test_a_corner_of_the_film_named_in_chinese_binds_as_in_english(en: str, zh: 
     question found no match; both languages now bind the same finding, or none."""
     got = [[a["id"] for a in ask(q, lang=lang).anchors if a["kind"] == "finding"] for q, lang in ((en, "en"), (zh, "zh"))]
     assert got[0] == got[1], got
+
+
+def test_the_left_one_in_chinese_is_a_side_not_beside_the_focus() -> None:
+    """"左边那个" said alone is the one on the left, as "the left one" is: after turns on a right-lung finding it bound
+    the nearest finding to the patient's left of that one, another right-lung finding (a bilingual probe); "它左边那个"
+    still means the one beside it."""
+    base = scenario_facts()
+    medial = dataclasses.replace(base.findings[1], kind="nodule", shape="round", side="right", lobe="RLL", zone="lower",
+                                 center_px=(190.0, 330.0))
+    facts = dataclasses.replace(base, findings=(base.findings[0], medial))
+    for first, then, lang in (("how big is A1?", "the left one", "en"), ("A1多大", "左边那个", "zh")):
+        eng = DialogueEngine(NoEncoder(), Settings())  # type: ignore[arg-type]
+        sid = eng.start_session(facts, lang=lang).session_id
+        eng.ask(sid, first)
+        turn = eng.ask(sid, then)
+        assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == [] and kinds(turn) == ["no_match"], lang
+    eng = DialogueEngine(NoEncoder(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(facts, lang="zh").session_id
+    eng.ask(sid, "A1多大")
+    beside = eng.ask(sid, "它左边那个多大")
+    assert [a["id"] for a in beside.anchors if a["kind"] == "finding"] == ["A2"]
