@@ -891,6 +891,16 @@ def _bound_side(text: str, side_pos: int, anatomy_pos: list[int]) -> bool:
 
 
 _SAID_OF_IT = re.compile(r"它|这个的|那个的|(?<![a-z])(?:of|from|than)\s+(?:it|this|that|the\s+\w+)(?![a-z])|(?<![a-z])it(?![a-z])")
+def _relative_position(text: str, ix: Any, named: bool) -> str | None:
+    """"the one above it" / "它下面那个": beside the focus, by image position. "左边那个" / "右侧那个" alone is the one on
+    that side, as "the left one" is; beside something only when said of it ("它左边那个", "A1左边那个", "to the left of
+    it"): it bound the nearest finding to the patient's left of the focus, a right-lung one."""
+    relative = _first_key(text, ix.relative_positions)
+    if relative in ("left", "right") and not (named or _SAID_OF_IT.search(text)):
+        return None
+    return relative
+
+
 # "左上那个" / "右下的": a side and a height run together as a place on the film, the zone of that height (a lobe keeps
 # its own words: "右上叶" is the lobe)
 _ZH_CORNER = re.compile(r"[左右]([上中下])(?=那|这|的|方|边|面|部|侧|一|处|个|角)")
@@ -2282,12 +2292,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     pair = (len(set(ids)) >= 2 or both or len(lesion_groups(descriptors)) >= 2 or it_and_other or len(ordinals) >= 2
             or which_lesion or len(set(_all_keys(text, ix.lobes))) >= 2 or beside_focus or two_positions)
     anatomy_kinds = [a.removesuffix("_right").removesuffix("_left") for a in loc["anatomy"]]
-    relative = _first_key(text, ix.relative_positions)
-    # "左边那个" / "右侧那个" alone is the one on that side, as "the left one" is; beside something only when said of it
-    # ("它左边那个", "A1左边那个", "the one to the left of it"): it bound the nearest finding to the patient's left of the
-    # focus, a right-lung one
-    if relative in ("left", "right") and not (ids or _SAID_OF_IT.search(text)):
-        relative = None
+    relative = _relative_position(text, ix, bool(ids))
     whole_lungs = ix.cue("whole_lungs").any_in(text)
     # "both" in "both lungs" points at no lesion
     lesion_refs = tuple(r for r in refs if not ((whole_lungs and f"{r} lung" in text) or (structures and r == "both")))
