@@ -1096,6 +1096,10 @@ def sign_name(ctx: Context, sign: str, lang: str) -> str:
     return entry.name(lang) if entry is not None else sign
 
 
+# a finding named by its kind ("the effusion", "the consolidation") that is also a sign a film is asked about
+SIGN_OF_KIND = MappingProxyType({"effusion": "pleural_effusion", "consolidation": "consolidation"})
+
+
 def compose_sign(ctx: Context) -> Composition:
     """"Is there a pneumothorax?": yes / no / cannot judge from this film, with the evidence, for each
     sign named; a sign Hilum does not read is said to be so (never a score over no decidable signs)."""

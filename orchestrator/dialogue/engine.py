@@ -649,7 +649,11 @@ class DialogueEngine:
         elif res.outcome == "ambiguous":
             composition = comp.compose_clarification(ctx, res.candidates)
         elif res.outcome == "none" and query.intent in NEEDS_SUBJECT | {"sign_checklist"}:
-            composition = comp.compose_none(ctx)
+            # "where is the effusion?" / "积液在哪里" with none found: whether the film shows one, with its evidence,
+            # as "is there an effusion?" answers (not only "no lesion matching")
+            sign = next((comp.SIGN_OF_KIND[d] for d in query.descriptors if d in comp.SIGN_OF_KIND), None)
+            composition = (comp.compose_sign(replace(ctx, query=replace(query, signs=(sign,)))) if sign
+                           else comp.compose_none(ctx))
         else:
             composition = comp.compose(ctx)
         reg = composition.registry or reg

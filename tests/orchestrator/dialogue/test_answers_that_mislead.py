@@ -530,10 +530,16 @@ def test_an_effusion_is_placed_in_its_pleural_space_never_a_lobe(question: str, 
                                                 ("How big is the consolidation?", "en"), ("实变在哪个叶", "zh")])
 def test_a_kind_named_that_the_film_lacks_binds_no_other_finding(question: str, lang: str) -> None:
     """"the consolidation" on a film whose findings are a nodule and an effusion: none matches (it was answered with
-    the effusion's or the nodule's place and size, after the screening had said no consolidation was found)."""
+    the effusion's or the nodule's place and size, after the screening had said no consolidation was found); the answer
+    is whether the film shows one, as "is there consolidation?" answers, in either language."""
     turn = ask(question, _effusion_facts(), lang=lang)
     assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == []
-    assert kinds(turn) == ["no_match"]
+    assert sign_section(turn)["sign"] == "consolidation" and sign_section(turn)["status"] == "no"
+
+
+@pytest.mark.parametrize(("question", "lang"), [("Where is the effusion?", "en"), ("积液在哪里", "zh")])
+def test_where_is_the_effusion_on_a_film_without_one_says_none_in_both_languages(question: str, lang: str) -> None:
+    assert sign_section(ask(question, lang=lang))["status"] == "no"
 
 
 def test_an_angle_blunted_by_fluid_gives_no_degrees_that_read_as_sharp() -> None:
