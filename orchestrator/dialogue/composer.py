@@ -587,10 +587,16 @@ def threshold_line(ctx: Context, a: Anchor, f: Finding, op: str, limit_mm: float
     calibration cannot back, the film cannot settle it."""
     longest = r1(f.longest_mm)
     limit = f"{mm(limit_mm)} mm"
-    if abs(longest - limit_mm) <= SIZE_MARGIN * limit_mm or not confident(f, "size"):
+    if abs(longest - limit_mm) <= SIZE_MARGIN * limit_mm:
         return ctx.t(f"最长径{mm(longest)} mm与{limit}相差在测量误差内,本片无法判断是否{'超过' if op == 'gt' else '小于'}该值。",
                      f"Its longest diameter, {mm(longest)} mm, is within measurement error of {limit}, so this film "
                      f"cannot settle whether it is {'over' if op == 'gt' else 'under'} it.")
+    # a size the calibration cannot back still decides a threshold it is far from (as the checklists' size items do):
+    # 9.7 mm against 3 cm had been "within measurement error of 30.0 mm"
+    if not confident(f, "size") and abs(longest - limit_mm) <= cl.SIZE_SLACK * limit_mm:
+        return ctx.t(f"最长径约{mm(longest)} mm,本片测量不够可靠,无法判断是否{'超过' if op == 'gt' else '小于'}{limit}。",
+                     f"Its longest diameter, about {mm(longest)} mm, is not measured reliably enough on this film to "
+                     f"settle whether it is {'over' if op == 'gt' else 'under'} {limit}.")
     above = longest > limit_mm
     yes = above if op == "gt" else not above
     return ctx.t(f"{'是' if yes else '否'}:最长径{mm(longest)} mm,{'大于' if above else '小于'}{limit}。",

@@ -617,3 +617,15 @@ def test_the_left_one_in_chinese_is_a_side_not_beside_the_focus() -> None:
     eng.ask(sid, "A1多大")
     beside = eng.ask(sid, "它左边那个多大")
     assert [a["id"] for a in beside.anchors if a["kind"] == "finding"] == ["A2"]
+
+
+@pytest.mark.parametrize(("limit", "said"), [("3 cm", "No: its longest diameter is 13.1 mm"),
+                                             ("1.5 cm", "not measured reliably enough")])
+def test_an_unsure_size_still_decides_a_threshold_far_from_it(limit: str, said: str) -> None:
+    """A size the calibration cannot back, 13.1 mm against 3 cm, is "no" (it was "within measurement error of
+    30.0 mm"); near the threshold it cannot settle it, and says why: the size is not reliable, not the margin."""
+    base = scenario_facts()
+    unsure = dataclasses.replace(base.findings[0], attribute_confidence={**base.findings[0].attribute_confidence, "size": 0.3})
+    facts = dataclasses.replace(base, findings=(unsure, base.findings[1]))
+    turn = ask(f"Is it bigger than {limit}?", facts, before="右肺中叶那个圆形影,边缘是否规则?")
+    assert said in turn.answer.text and "within measurement error" not in turn.answer.text
