@@ -448,6 +448,8 @@ def _ordinal_or_other(findings: tuple[Anchor, ...], q: Query) -> Resolution | No
         rest = tuple(a for a in findings if not any(_descriptor_fits(a, d) for d in q.not_descriptors))
         if len(rest) == 1:
             return Resolution("resolved", rest)
+    if q.other and len(findings) == 1:  # "and the other one?" with one finding: there is no other
+        return Resolution("none", (), findings, note="nothing_there")
     if q.other and len(findings) >= 2:
         top = max(a.mentioned_turn for a in findings)
         focus = [a for a in findings if a.mentioned_turn == top]

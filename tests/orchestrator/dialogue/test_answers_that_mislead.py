@@ -629,3 +629,12 @@ def test_an_unsure_size_still_decides_a_threshold_far_from_it(limit: str, said: 
     facts = dataclasses.replace(base, findings=(unsure, base.findings[1]))
     turn = ask(f"Is it bigger than {limit}?", facts, before="右肺中叶那个圆形影,边缘是否规则?")
     assert said in turn.answer.text and "within measurement error" not in turn.answer.text
+
+
+@pytest.mark.parametrize(("first", "then", "lang"), [("how big is it?", "and the other one?", "en"), ("它多大", "另一个呢?", "zh")])
+def test_the_other_one_on_a_film_with_one_finding_is_none(first: str, then: str, lang: str) -> None:
+    """"and the other one?" with one finding answered about that finding again; there is no other."""
+    base = scenario_facts()
+    facts = dataclasses.replace(base, findings=(base.findings[0],))
+    turn = ask(then, facts, lang=lang, before=first)
+    assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == [] and kinds(turn) == ["no_match"]
