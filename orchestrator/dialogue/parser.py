@@ -1467,6 +1467,10 @@ _SHAPE_ASKED = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|a\d+|the
                           r"|(?:是|呈)(?:不是)?(?:圆|椭圆|类圆|卵圆)|形状|形态")
 # "what is A2?" / "what's the biggest lesion?" / "第二个病灶是啥": what a finding named is (Query.full of locate)
 _WHAT_IS_NAMED = re.compile(r"(?<![a-z])what(?:'s| is| was)(?![a-z])|是(?:什么|啥)|什么东西")
+# "is it a mass or a nodule?" / "is A1 a mass?" / "是肿块还是结节" / "这是结节吗": which kind of lesion a finding is
+_KIND_ASKED = re.compile(r"(?<![a-z])(?:is|was)\s+(?:it|this|that|a\d+|the\s+[a-z]+(?:\s+one)?)\s+an?\s+"
+                         r"(?:mass|nodule|tumou?r)(?:\s+or\s+(?:an?\s+)?(?:mass|nodule))?\s*[?？.!]*\s*$"
+                         r"|(?:肿块|结节)还是(?:肿块|结节)|(?:是|算)(?:不是)?(?:肿块|结节)(?:吗|呢|啊)?\s*[?？]?\s*$")
 # "what is this?" / "这是什么?" on its own (Query.what_is_it)
 _WHAT_IS_THIS = re.compile(r"^\s*(?:so |and |ok,? )?what(?:'s| is) (?:this|that|it)\s*[?？!.]*\s*$"
                            r"|^\s*(?:那)?这(?:个)?(?:到底)?是(?:什么|啥)(?:东西)?\s*[?？!！。]*\s*$")
@@ -2403,6 +2407,10 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     intent = "out_of_scope" if answer_lang or social else intent
     # "why is the margin uncertain?" / "为什么无法判断": why a statement is hedged is how sure Hilum is of it
     intent = "confidence" if intent not in ("out_of_scope", "explain_term") and _WHY_UNSURE.search(text) else intent
+    # "is it a mass or a nodule?" / "是肿块还是结节": what the finding is, its kind and size (it was read as a margin or
+    # a place question, and answered neither)
+    which_kind = intent in ("describe_margin", "locate") and bool(_KIND_ASKED.search(text))
+    intent = "locate" if which_kind else intent
     hila = not answer_lang and hila_compared(text, features)
     intent, loc = ("assess_anatomy", {**loc, "anatomy": ("hilum",)}) if hila else (intent, loc)
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis
@@ -2417,7 +2425,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         zone=loc["zone"],
         band=loc["band"],
         anatomy=loc["anatomy"],
-        descriptors=descriptors,
+        # the kinds a kind question offers ("a mass or a nodule?") are asked about, not which finding is meant
+        descriptors=tuple(d for d in descriptors if not (which_kind and d in ("mass", "nodule"))),
         references=refs,
         lesion_side=loc["lesion_side"],
         checklist=checklist if intent == "sign_checklist" else None,
@@ -2437,7 +2446,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         attribute=attribute_asked(text) if intent == "confidence" else film_attribute(text) if intent == "film_info" else None,
         answer_lang=answer_lang,
         social=social,
-        full=((intent == "describe_margin" and whole_description(text))
+        full=(which_kind or (intent == "describe_margin" and whole_description(text))
               or (intent == "locate" and (features["numbered"] or points) and bool(_WHAT_IS_NAMED.search(text)))),
         what_is_it=bool(_WHAT_IS_THIS.match(text)),
         shape_asked=intent in ("locate", "describe_margin") and bool(_SHAPE_ASKED.search(text)),

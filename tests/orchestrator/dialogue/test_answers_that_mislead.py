@@ -638,3 +638,20 @@ def test_the_other_one_on_a_film_with_one_finding_is_none(first: str, then: str,
     facts = dataclasses.replace(base, findings=(base.findings[0],))
     turn = ask(then, facts, lang=lang, before=first)
     assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == [] and kinds(turn) == ["no_match"]
+
+
+@pytest.mark.parametrize(("question", "lang", "said"), [("Is it a mass or a nodule?", "en", "A1: a round nodule"),
+                                                        ("是肿块还是结节", "zh", "见圆形结节"), ("这是结节吗", "zh", "见圆形结节")])
+def test_is_it_a_mass_or_a_nodule_says_what_it_is(question: str, lang: str, said: str) -> None:
+    """Which kind of lesion the finding is, with its size: it was read as a margin (English) or a place (Chinese)
+    question and answered neither, or "no lesion matching" (the kinds offered had been taken as which finding)."""
+    turn = ask(question, lang=lang, before="A1多大" if lang == "zh" else "how big is A1?")
+    assert turn.intent == "locate" and [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A1"]
+    assert said in turn.answer.text
+    assert parse_intent("Is the RML nodule spiculated?") == "describe_margin"  # a kind named as which one: unchanged
+
+
+def parse_intent(question: str) -> str:
+    from orchestrator.dialogue.parser import parse
+
+    return parse(question).intent
