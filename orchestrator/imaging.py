@@ -35,7 +35,7 @@ from PIL import Image, ImageOps
 
 from orchestrator.contracts.lesion_reader import Frame
 from orchestrator.contracts.preprocess import Resampling, prepare_film
-from orchestrator.dicom_elements import MAX_DICOM_ELEMENTS, count_elements
+from orchestrator.dicom_elements import MAX_DICOM_ELEMENTS, max_count
 from orchestrator.errors import CorruptImageError, ImageTooLargeError, InputError, UnsupportedMediaError
 from orchestrator.facts import PixelSpacing
 from orchestrator.film_box import film_box
@@ -450,11 +450,9 @@ def _parse_dicom(data: bytes, limits: UploadLimits) -> Any:
 
 
 def _check_element_count(data: bytes, start: int, syntax: str) -> None:
-    """Refuse a dataset of more than ``MAX_DICOM_ELEMENTS`` data elements before pydicom builds an
-    object for each (``orchestrator.dicom_elements``). Without a transfer syntax the encoding is told
-    as pydicom tells it: explicit VR when a VR's two capital letters follow the first tag."""
-    implicit = syntax == "1.2.840.10008.1.2" or (not syntax and not data[start + 4 : start + 6].isalpha())
-    if count_elements(data, start, implicit, little_endian=syntax != "1.2.840.10008.1.2.2") > MAX_DICOM_ELEMENTS:
+    """Refuse a dataset of more than ``MAX_DICOM_ELEMENTS`` data elements before pydicom builds an object for each,
+    counted in every encoding pydicom could read it in (``orchestrator.dicom_elements.max_count``)."""
+    if max_count(data, start, syntax) > MAX_DICOM_ELEMENTS:
         raise ImageTooLargeError(f"this DICOM holds more than {MAX_DICOM_ELEMENTS} data elements")
 
 

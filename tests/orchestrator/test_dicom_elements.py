@@ -23,7 +23,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from orchestrator.dicom_elements import count_elements
+from orchestrator.dicom_elements import count_elements, max_count
 from tests.orchestrator.test_hostile_inputs import body_of
 
 
@@ -82,3 +82,27 @@ def test_fragments_of_encapsulated_pixel_data_are_not_elements() -> None:
     fake_elements = struct.pack("<HH2sH", 0x0009, 0x1000, b"LO", 0) * 500
     pixel = struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, 0xFFFFFFFF) + encapsulate([fake_elements])
     assert count_elements(pixel, 0, implicit_vr=False, little_endian=True) == 1
+
+
+# disguises a probe built to hide many elements from a walk that trusted the file's declared encoding
+_N = 60_000
+_IMPLICIT = b"".join(struct.pack("<HHI", 0x0009 + 2 * (i // 0xE000), 0x1000 + i % 0xE000, 0) for i in range(_N))
+_EXPLICIT = b"".join(struct.pack("<HH2sH", 0x0009 + 2 * (i // 0xE000), 0x1000 + i % 0xE000, b"CS", 0) for i in range(_N))
+_LURE = struct.pack("<HHI", 0x0009, 0x0010, 12) + struct.pack("<HH2sHI", 0x0009, 0x0011, b"OB", 0, 0xFFFFFFF0)
+_ITEM, _ITEM_END, _SEQ_END = (struct.pack("<HHI", 0xFFFE, e, n) for e, n in ((0xE000, 0xFFFFFFFF), (0xE00D, 0), (0xE0DD, 0)))
+
+
+@pytest.mark.parametrize(("body", "syntax"), [
+    (_LURE + _IMPLICIT, ExplicitVRLittleEndian),  # said explicit, read implicit (the first element is)
+    (struct.pack("<HH2sH", 0x0008, 0x0005, b"CS", 0) + _LURE + _EXPLICIT, ExplicitVRLittleEndian),  # a switch mid-way
+    (struct.pack("<HH2sH", 0x0009, 0x0010, b"LO", 0xFFFF) + b" " * 0xFFFF + _EXPLICIT, ImplicitVRLittleEndian),
+    (struct.pack("<HH2sHI", 0x0009, 0x1010, b"UN", 0, 0xFFFFFFFF) + _ITEM + _IMPLICIT + _ITEM_END + _SEQ_END,
+     ExplicitVRLittleEndian),  # an undefined-length UN: an implicit-VR sequence
+    (struct.pack("<HH2sHI", 0x7FE0, 0x0010, b"OB", 0, 0xFFFFFFFF) + _SEQ_END + _EXPLICIT, ExplicitVRLittleEndian),
+    (_LURE + _IMPLICIT, ""),  # no transfer syntax named
+], ids=["declared-explicit-read-implicit", "switch-to-implicit", "declared-implicit-read-explicit",
+        "undefined-length-un", "delimiter-inside-pixel-data", "no-meta"])
+def test_elements_hidden_by_a_declared_encoding_are_counted(body: bytes, syntax: str) -> None:
+    """Every encoding pydicom could read the bytes in is walked, and a value of undefined length ends where pydicom
+    finds the delimiter: each of these hid 2 million elements from the first walk (a probe; 0.7-2.2 GB to read)."""
+    assert max_count(body, 0, syntax) > 50_000
