@@ -154,7 +154,8 @@ def test_a_phone_sized_screen_shows_the_film_in_one_column(browser: object, serv
     viewer = page.locator("#viewer").bounding_box()
     assert viewer is not None and viewer["width"] >= 380 and viewer["height"] >= 280
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
-    page.click("#btn-report")  # reachable, and its dialog fits the screen
+    page.click("#btn-report")  # reachable, and its dialog fits the screen (it opens once the report has come back)
+    page.wait_for_selector("#report-dialog[open]", timeout=60_000)
     box = page.locator("#report-dialog").bounding_box()
     assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390
     page.click("#btn-report-close")
