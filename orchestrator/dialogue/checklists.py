@@ -406,6 +406,17 @@ def effusion_extent(f: Finding, facts: ImageFacts) -> EffusionExtent | None:
     return EffusionExtent((foot - f.bbox_px[1]) * facts.spacing.row_mm, share, zh, en)
 
 
+def effusion_measurement(anchor_id: str, f: Finding, facts: ImageFacts) -> dict[str, Any] | None:
+    """How high an effusion-like opacity reaches, as a row of the turn's (and the report's) measurements: mm above the
+    angle, the share of the side's height and the upright-film grade; no points (the SR codes distances between two
+    points; this is a height, which it does not carry)."""
+    ext = effusion_extent(f, facts)
+    if ext is None:
+        return None
+    return {"kind": "effusion_height", "of": anchor_id, "mm": round(ext.height_mm, 1), "share": round(ext.share, 2),
+            "grade": ext.grade_en, "spacing_source": facts.spacing.source}
+
+
 def effusion_extent_text(f: Finding, facts: ImageFacts) -> tuple[str, str]:
     """(zh, en) of how high an effusion-like opacity reaches and what an upright film grades it ("自左肋膈角向上约
     41 mm...", "about 41 mm up from the left costophrenic angle..."), or empty where the height has no measure."""

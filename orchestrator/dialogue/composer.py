@@ -575,7 +575,8 @@ def compose_size(ctx: Context) -> Composition:
         if ctx.query.size_op and ctx.query.size_mm:
             lines.append(threshold_line(ctx, a, f, ctx.query.size_op, ctx.query.size_mm))
     sections = [section("size", ctx.t("大小", "Size"), ("" if ctx.zh else " ").join(lines))]
-    meas = tuple(_diameter_measurement(a, f, ctx) for a, f in pairs)
+    meas = tuple(_diameter_measurement(a, f, ctx) for a, f in pairs) + tuple(
+        m for a, f in pairs if f.kind == "effusion" and (m := cl.effusion_measurement(a.id, f, ctx.facts)))
     return _one_lesion(ctx, pairs, sections, meas)
 
 
@@ -1135,7 +1136,8 @@ def compose_sign(ctx: Context) -> Composition:
     if note is not None:
         sections.append(note)
     sections.append(disclaimer(ctx))
-    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
+    heights = tuple(m for a, f in pairs if f.kind == "effusion" and (m := cl.effusion_measurement(a.id, f, ctx.facts)))
+    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs), measurements=heights,
                        referenced=tuple(a.id for a in anchors) + tuple(a.id for a in ctx.anatomy))
 
 

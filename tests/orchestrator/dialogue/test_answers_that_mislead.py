@@ -655,3 +655,15 @@ def parse_intent(question: str) -> str:
     from orchestrator.dialogue.parser import parse
 
     return parse(question).intent
+
+
+def test_an_effusions_height_is_a_row_of_the_report() -> None:
+    """How high the effusion reaches is a measurement of the turn and the report (it was in the text only: an
+    integrator's probe), with no points (the SR, which codes distances between two points, does not carry it)."""
+    eng = DialogueEngine(NoEncoder(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(_effusion_facts(), lang="en").session_id
+    eng.ask(sid, "How much fluid is there?")
+    eng.ask(sid, "How big is the effusion?")
+    heights = [m for m in eng.report(sid)["measurements"] if m["kind"] == "effusion_height"]
+    assert heights == [{"kind": "effusion_height", "of": "A2", "mm": 40.6, "share": 0.17, "grade": "small",
+                        "spacing_source": "dicom"}]
