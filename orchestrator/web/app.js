@@ -734,6 +734,8 @@
 
   // where a finding is, in the page's language: lobe · zone · band, e.g. "right middle lobe · middle zone · outer third"
   function findingWhere(f) {
+    // an effusion-like opacity lies in its pleural space, never in a lobe (as the answers and the SR say)
+    if (f.kind === "effusion") return [f.side ? term("pleural_space", f.side) : "", term("zone", f.zone)].filter(Boolean).join(" · ");
     const parts = [f.lobe ? term("lobe", f.lobe) : (f.side ? term("lung", f.side) : ""), term("zone", f.zone), term("band", f.band)];
     return parts.filter(Boolean).join(" · ");
   }
@@ -766,7 +768,7 @@
       findingWhat(f),
       findingWhere(f),
       findingSize(f),
-      f.margin ? term("margin", marginStated(f)) : "—",
+      f.margin && f.kind !== "effusion" ? term("margin", marginStated(f)) : "—",  // fluid has no margin read
     ]);
     const box = el("div", "section findings-table");
     box.append(el("h5", null, t("findings")),
