@@ -891,6 +891,17 @@ def _bound_side(text: str, side_pos: int, anatomy_pos: list[int]) -> bool:
 
 
 _SAID_OF_IT = re.compile(r"它|这个的|那个的|(?<![a-z])(?:of|from|than)\s+(?:it|this|that|the\s+\w+)(?![a-z])|(?<![a-z])it(?![a-z])")
+_WHERE = re.compile(r"(?<![a-z])where(?![a-z])|(?<![a-z])which side(?![a-z])|在哪|哪侧|哪边")
+
+
+def _where_is_the_kind(intent: str, text: str, descriptors: tuple[str, ...]) -> str:
+    """"where is the effusion?": where the finding named by its kind lies (a place question, as "积液在哪里" is read),
+    not whether the film shows the sign; with none found the engine answers the sign."""
+    if intent == "assess_anatomy" and _WHERE.search(text) and any(d in ("effusion", "consolidation") for d in descriptors):
+        return "locate"
+    return intent
+
+
 def _relative_position(text: str, ix: Any, named: bool) -> str | None:
     """"the one above it" / "它下面那个": beside the focus, by image position. "左边那个" / "右侧那个" alone is the one on
     that side, as "the left one" is; beside something only when said of it ("它左边那个", "A1左边那个", "to the left of
@@ -2410,7 +2421,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "is it a mass or a nodule?" / "是肿块还是结节": what the finding is, its kind and size (it was read as a margin or
     # a place question, and answered neither)
     which_kind = intent in ("describe_margin", "locate") and bool(_KIND_ASKED.search(text))
-    intent = "locate" if which_kind else intent
+    intent = "locate" if which_kind else _where_is_the_kind(intent, text, descriptors)
     hila = not answer_lang and hila_compared(text, features)
     intent, loc = ("assess_anatomy", {**loc, "anatomy": ("hilum",)}) if hila else (intent, loc)
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis

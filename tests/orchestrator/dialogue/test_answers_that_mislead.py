@@ -516,7 +516,7 @@ def test_an_effusions_height_on_an_estimated_spacing_says_so() -> None:
 
 
 @pytest.mark.parametrize(("question", "lang"), [("Which side is the effusion on?", "en"), ("where is A2?", "en"),
-                                                ("积液在哪里", "zh")])
+                                                ("Where is the effusion?", "en"), ("积液在哪里", "zh")])
 def test_an_effusion_is_placed_in_its_pleural_space_never_a_lobe(question: str, lang: str) -> None:
     turn = ask(question, _effusion_facts(), lang=lang)
     assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A2"]
