@@ -133,7 +133,11 @@ def score_case(case: Any, maps: Any, tally: Tally) -> None:
     lesions = case.truth.get("lesions", [])
     truth_pts = [to_working_points(les["center_px"], resampling) for les in lesions]
     large = [float(les.get("diameter_mm", 0.0)) >= LARGE_LESION_MM for les in lesions]
-    pred_pts = lesion_candidates(maps.lesion, maps.image, spacing)
+    from orchestrator.findings.candidates import DETECT_PEAK
+
+    # the regions at every gate of the FROC, the served one among them, each found once
+    at_gates = {g: lesion_candidates(maps.lesion, maps.image, spacing, g) for g in {*tally.froc, DETECT_PEAK}}
+    pred_pts = at_gates[DETECT_PEAK]
     matches = match_lesions(truth_pts, pred_pts, MATCH_MM / spacing)
     tally.films += 1
     tally.truth_lesions += len(truth_pts)
@@ -153,7 +157,7 @@ def score_case(case: Any, maps: Any, tally: Tally) -> None:
             row[0] += 1
             row[1] += int(i in found)
     for gate, row in tally.froc.items():
-        at_gate = lesion_candidates(maps.lesion, maps.image, spacing, gate)
+        at_gate = at_gates[gate]
         hits = match_lesions(truth_pts, at_gate, MATCH_MM / spacing)
         row[0] += sum(1 for i, _, _ in hits if large[i])
         row[1] += len(at_gate) - len(hits)

@@ -29,10 +29,9 @@ from PIL import Image
 
 
 def _rss_mb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS"):
-            return int(line.split()[1]) // 1024
-    return -1
+    from orchestrator.memory_return import resident_bytes
+
+    return resident_bytes(pid) // (1024 * 1024)
 
 
 def colour_films(n: int, height: int, width: int, seed: int = 0) -> list[bytes]:

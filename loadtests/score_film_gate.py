@@ -40,10 +40,13 @@ class Outcome:
     film_check: dict[str, Any] | None = None
     findings: tuple[dict[str, Any], ...] = ()
     anchors: tuple[dict[str, Any], ...] = ()
-    ctr_stated: bool = False
-    ctr: float | None = None  # the ratio stated
+    ctr: float | None = None  # the cardiothoracic ratio the first answer states
     blunted: tuple[str, ...] = ()  # the sides whose costophrenic angle the first answer calls blunted
     frame: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def ctr_stated(self) -> bool:
+        return self.ctr is not None
 
     @property
     def label(self) -> str:
@@ -65,7 +68,7 @@ def run_one(engine: Any, data: bytes, filename: str) -> Outcome:
     ctr = stated_ratio(turn.answer.text)
     blunted = tuple(sorted({m.group(1).lower() for m in BLUNTED_STATED.finditer(turn.answer.text)}))
     engine.close_session(view.session_id)
-    return Outcome(None, turn.film_check, tuple(turn.findings), tuple(turn.anchors), ctr is not None, ctr, blunted)
+    return Outcome(None, turn.film_check, tuple(turn.findings), tuple(turn.anchors), ctr, blunted)
 
 
 def stated_ratio(text: str) -> float | None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 from functools import cache
+from pathlib import Path
 
 
 @cache
@@ -28,6 +29,15 @@ def _malloc_trim() -> ctypes._CFuncPtr | None:  # type: ignore[name-defined]
         return None
     fn.argtypes, fn.restype = (ctypes.c_size_t,), ctypes.c_int
     return fn
+
+
+def resident_bytes(pid: int) -> int:
+    """A process's resident set size in bytes, from ``/proc`` (Linux): what the tests and the load test weigh a trim
+    by; -1 where ``/proc`` does not say."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return -1
 
 
 def trim() -> bool:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from orchestrator.dialogue.effusion import EXTENT_CAVEAT, effusion_extent_text
 from orchestrator.dialogue.words import phrases, r1, word
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import is_confident
@@ -357,6 +358,11 @@ class SignRead:
 
 # the finding kind that is the sign itself, where the findings layer has one
 SIGN_KINDS = MappingProxyType({"pleural_effusion": "effusion", "pneumothorax": "pneumothorax", "consolidation": "consolidation"})
+
+
+def sign_of_kind(kinds: tuple[str, ...]) -> str | None:
+    """The sign a finding named by its kind is ("the effusion": pleural_effusion), for the first kind that is one."""
+    return next((sign for kind in kinds for sign, of in SIGN_KINDS.items() if of == kind), None)
 CTR_LIMIT = 0.5  # a PA film's cardiothoracic ratio above this reads as an enlarged heart
 
 
@@ -371,69 +377,6 @@ def _kind_anchors(sign: str, facts: ImageFacts, side: str | None, registry: Any)
     kind = SIGN_KINDS.get(sign)
     hits = [f for f in facts.findings if kind and f.kind == kind and (side is None or f.side == side)]
     return tuple(a for a in (registry.for_finding(f.id) for f in hits) if a is not None)
-
-
-# how high an effusion-like opacity reaches, as a share of its side's height from the apex to the costophrenic
-# angle, and what that reads as on an upright frontal film (the usual rough grading: blunting and a low meniscus
-# small, up to about the hilum moderate, above half the hemithorax large)
-EFFUSION_GRADES: tuple[tuple[float, str, str], ...] = ((0.25, "少量", "small"), (0.5, "中量", "moderate"),
-                                                       (1.01, "大量", "large"))
-
-
-@dataclass(frozen=True)
-class EffusionExtent:
-    """How far up its side an effusion-like opacity reaches: mm above the angle (or the opacity's foot, whichever
-    is lower), the share of the side's apex-to-angle height, and the grade an upright frontal film gives that."""
-
-    height_mm: float
-    share: float
-    grade_zh: str
-    grade_en: str
-
-
-def effusion_extent(f: Finding, facts: ImageFacts) -> EffusionExtent | None:
-    """None where the side's apex or angle was not found (the height has nothing to be a share of)."""
-    apex = facts.anatomy.apex_px.get(f.side)
-    angle = next((c for c in facts.anatomy.costophrenic if c.side == f.side and c.state != "not_assessable"), None)
-    if apex is None or angle is None:
-        return None
-    foot = max(angle.point_px[1], f.bbox_px[3])
-    span = foot - apex[1]
-    if span <= 0:
-        return None
-    share = min(max((foot - f.bbox_px[1]) / span, 0.0), 1.0)
-    zh, en = next((z, e) for limit, z, e in EFFUSION_GRADES if share < limit)
-    return EffusionExtent((foot - f.bbox_px[1]) * facts.spacing.row_mm, share, zh, en)
-
-
-def effusion_measurement(anchor_id: str, f: Finding, facts: ImageFacts) -> dict[str, Any] | None:
-    """How high an effusion-like opacity reaches, as a row of the turn's (and the report's) measurements: mm above the
-    angle, the share of the side's height and the upright-film grade; no points (the SR codes distances between two
-    points; this is a height, which it does not carry)."""
-    ext = effusion_extent(f, facts)
-    if ext is None:
-        return None
-    return {"kind": "effusion_height", "of": anchor_id, "mm": round(ext.height_mm, 1), "share": round(ext.share, 2),
-            "grade": ext.grade_en, "spacing_source": facts.spacing.source}
-
-
-def effusion_extent_text(f: Finding, facts: ImageFacts) -> tuple[str, str]:
-    """(zh, en) of how high an effusion-like opacity reaches and what an upright film grades it ("自左肋膈角向上约
-    41 mm...", "about 41 mm up from the left costophrenic angle..."), or empty where the height has no measure."""
-    ext = effusion_extent(f, facts)
-    if ext is None:
-        return "", ""
-    pct = round(ext.share * 100)
-    side_zh, side_en = word("side", f.side, "zh"), word("side", f.side, "en")
-    return (f"自{side_zh}肋膈角向上约 {ext.height_mm:.0f} mm,约占{side_zh}侧胸腔高度的 {pct}%,立位正位片上相当于{ext.grade_zh}积液",
-            f"about {ext.height_mm:.0f} mm up from the {side_en} costophrenic angle ({pct}% of the {side_en} hemithorax's "
-            f"height): on an upright frontal film, a {ext.grade_en} effusion")
-
-
-# a frontal film grades an effusion only roughly and measures no volume (some 200 mL can lie behind a dome before the
-# angle blunts; a supine film spreads fluid behind the lung)
-EXTENT_CAVEAT = ("正位片只能粗略分级积液,不能测量积液量(胸腔超声或 CT 可以)",
-                 "a frontal film grades an effusion only roughly and measures no volume (pleural ultrasound or CT does)")
 
 
 def _read_effusion(facts: ImageFacts, side: str | None, registry: Any) -> SignRead:

@@ -25,6 +25,7 @@ from orchestrator.dialogue.anchors import (
     is_scoped,
     landmark_sides,
 )
+from orchestrator.dialogue.effusion import EXTENT_CAVEAT, effusion_extent_text, effusion_heights
 from orchestrator.dialogue.interval_answer import INTENT as INTERVAL_INTENT
 from orchestrator.dialogue.interval_answer import (
     NO_EARLIER_HINT,
@@ -35,7 +36,7 @@ from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import cm, mm, phrases, pleural_space, r1, word
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import THRESHOLD, is_confident
-from orchestrator.findings.geometry import CP_BLUNT_DEG
+from orchestrator.findings.geometry import blunted_by_fluid
 from orchestrator.findings.interval import IntervalComparison
 from orchestrator.findings.relations import outline_gap_mm
 from orchestrator.findings.size import finding_size
@@ -560,9 +561,9 @@ def compose_size(ctx: Context) -> Composition:
                 f"{a.id}{size_phrase(f, 'zh')}(最长径×最短径),等效直径{mm(r1(f.diameter_mm))} mm,面积约{mm(r1(f.area_mm2))} mm²。",
                 f"{a.id}: {size_phrase(f, 'en')} (longest × shortest); equivalent diameter {mm(r1(f.diameter_mm))} mm; "
                 f"area about {mm(r1(f.area_mm2))} mm²."))
-            zh, en = cl.effusion_extent_text(f, ctx.facts) if f.kind == "effusion" else ("", "")
+            zh, en = effusion_extent_text(f, ctx.facts)
             if zh:  # "how big is the effusion?": how high it reaches, and what a frontal film can grade of it
-                lines.append(ctx.t(f"{a.id}{zh};{cl.EXTENT_CAVEAT[0]}。", f"{a.id} reaches {en}; {cl.EXTENT_CAVEAT[1]}."))
+                lines.append(ctx.t(f"{a.id}{zh};{EXTENT_CAVEAT[0]}。", f"{a.id} reaches {en}; {EXTENT_CAVEAT[1]}."))
         elif ctx.zh:
             lines.append(f"{a.id}等效直径{mm(r1(f.diameter_mm))} mm(约{cm(r1(f.diameter_mm))} cm),"
                          f"最长径{mm(r1(f.longest_mm))} mm,最短径{mm(r1(f.shortest_mm))} mm,面积约{mm(r1(f.area_mm2))} mm²。")
@@ -575,8 +576,7 @@ def compose_size(ctx: Context) -> Composition:
         if ctx.query.size_op and ctx.query.size_mm:
             lines.append(threshold_line(ctx, a, f, ctx.query.size_op, ctx.query.size_mm))
     sections = [section("size", ctx.t("大小", "Size"), ("" if ctx.zh else " ").join(lines))]
-    meas = tuple(_diameter_measurement(a, f, ctx) for a, f in pairs) + tuple(
-        m for a, f in pairs if f.kind == "effusion" and (m := cl.effusion_measurement(a.id, f, ctx.facts)))
+    meas = tuple(_diameter_measurement(a, f, ctx) for a, f in pairs) + effusion_heights(pairs, ctx.facts)
     return _one_lesion(ctx, pairs, sections, meas)
 
 
@@ -1103,10 +1103,6 @@ def sign_name(ctx: Context, sign: str, lang: str) -> str:
     return entry.name(lang) if entry is not None else sign
 
 
-# a finding named by its kind ("the effusion", "the consolidation") that is also a sign a film is asked about
-SIGN_OF_KIND = MappingProxyType({"effusion": "pleural_effusion", "consolidation": "consolidation"})
-
-
 def compose_sign(ctx: Context) -> Composition:
     """"Is there a pneumothorax?": yes / no / cannot judge from this film, with the evidence, for each
     sign named; a sign Hilum does not read is said to be so (never a score over no decidable signs)."""
@@ -1136,8 +1132,8 @@ def compose_sign(ctx: Context) -> Composition:
     if note is not None:
         sections.append(note)
     sections.append(disclaimer(ctx))
-    heights = tuple(m for a, f in pairs if f.kind == "effusion" and (m := cl.effusion_measurement(a.id, f, ctx.facts)))
-    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs), measurements=heights,
+    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
+                       measurements=effusion_heights(pairs, ctx.facts),
                        referenced=tuple(a.id for a in anchors) + tuple(a.id for a in ctx.anatomy))
 
 
@@ -1151,7 +1147,7 @@ def compose_anatomy(ctx: Context) -> Composition:
         for c in ctx.facts.anatomy.costophrenic:
             if c.side in wanted_sides:
                 side, state = word("side", c.side, ctx.lang), word("angle_state", c.state, ctx.lang)
-                if c.state == "blunted" and c.angle_deg <= CP_BLUNT_DEG:  # fluid in the recess, whatever its outline's angle
+                if blunted_by_fluid(c):  # fluid in the recess, whatever its outline's angle
                     lines.append(ctx.t(f"{side}肋膈角{state}(肋膈隐窝内见积液样密度影)。",
                                        f"The {side} costophrenic angle is {state} (an effusion-like opacity lies in the recess)."))
                 else:

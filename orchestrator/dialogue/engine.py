@@ -24,6 +24,7 @@ from typing import Any
 
 from orchestrator.dialogue import anchors as anc
 from orchestrator.dialogue import composer as comp
+from orchestrator.dialogue.checklists import sign_of_kind
 from orchestrator.dialogue.earlier import compare_with_earlier, study_day
 from orchestrator.dialogue.interval_answer import INTENT as INTERVAL_INTENT
 from orchestrator.dialogue.overlays import turn_overlays
@@ -651,7 +652,7 @@ class DialogueEngine:
         elif res.outcome == "none" and query.intent in NEEDS_SUBJECT | {"sign_checklist"}:
             # "where is the effusion?" / "积液在哪里" with none found: whether the film shows one, with its evidence,
             # as "is there an effusion?" answers (not only "no lesion matching")
-            sign = next((comp.SIGN_OF_KIND[d] for d in query.descriptors if d in comp.SIGN_OF_KIND), None)
+            sign = sign_of_kind(query.descriptors)
             composition = (comp.compose_sign(replace(ctx, query=replace(query, signs=(sign,)))) if sign
                            else comp.compose_none(ctx))
         else:

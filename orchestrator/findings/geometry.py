@@ -105,7 +105,7 @@ class Geometry:
         side's lobes. Weights that draw a lung field as a film shows it stop the field at the dome
         (``encoder/visible_lungs.py``) and leave the recess behind the dome to the lobes, which they draw whole;
         where a field runs on behind the dome itself, the lobes add little to it."""
-        return {side: _lung_with_lobes(self.maps, side) for side in self.lungs}
+        return {side: _lung(self.maps, side, with_lobes=True) for side in self.lungs}
 
     @cached_property
     def floor(self) -> np.ndarray:
@@ -205,18 +205,13 @@ def point_distance_mm(a: Point, b: Point, spacing: PixelSpacing) -> float:
     return float(math.hypot(dx, dy))
 
 
-def _lung(maps: AnatomyMaps, side: str) -> Lung:
-    mask = largest_component(maps.mask(f"lung_{side}"))
-    rows = np.flatnonzero(mask.any(axis=1))
-    if mask.sum() < MIN_LUNG_PX or len(rows) == 0:
-        return Lung(side, mask, 0, 0)
-    return Lung(side, mask, int(rows.min()), int(rows.max()))
-
-
-def _lung_with_lobes(maps: AnatomyMaps, side: str) -> Lung:
-    mask = maps.mask(f"lung_{side}").copy()
-    for lobe in SIDE_LOBES[side]:
-        mask |= maps.mask(lobe)
+def _lung(maps: AnatomyMaps, side: str, with_lobes: bool = False) -> Lung:
+    """The side's lung field (its largest component); ``with_lobes``: joined with the side's lobes (``recess_lungs``)."""
+    mask = maps.mask(f"lung_{side}")
+    if with_lobes:
+        mask = mask.copy()
+        for lobe in SIDE_LOBES[side]:
+            mask |= maps.mask(lobe)
     mask = largest_component(mask)
     rows = np.flatnonzero(mask.any(axis=1))
     if mask.sum() < MIN_LUNG_PX or len(rows) == 0:
@@ -427,6 +422,12 @@ def costophrenic(geom: Geometry, side: str) -> CostophrenicAngle:
     angle = math.degrees(math.acos(float(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1, 1))))
     state = "blunted" if angle > CP_BLUNT_DEG else "sharp"
     return CostophrenicAngle(side, (float(x_cp), float(y_cp)), round(angle, 1), state)  # type: ignore[arg-type]
+
+
+def blunted_by_fluid(angle: CostophrenicAngle) -> bool:
+    """An angle called blunted though its outline is sharp: fluid found in the recess blunts it (``analyse``'s rule),
+    so its outline's degrees say nothing of it."""
+    return angle.state == "blunted" and angle.angle_deg <= CP_BLUNT_DEG
 
 
 def _lateral_edge(lung: Lung, y: int) -> float | None:

@@ -968,8 +968,7 @@
     if (style.role === "focused_contour" && o.anchor_id && o.points && o.points.length) {
       // the focused lesion carries its anchor id beside its contour, at the first corner of its box that lies in no
       // other finding's outline (beside lesions close together, a label at its top right sat inside the next one)
-      const xs = o.points.map((p) => p[0]), ys = o.points.map((p) => p[1]);
-      const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+      const { x0, x1, y0, y1 } = pointsBox(o.points);
       const corners = [[x1, y0, 8, -10], [x0, y0, -22, -10], [x1, y1, 8, 18], [x0, y1, -22, 18]];
       const others = (state.contourBoxes || []).filter((b) => b.id !== o.anchor_id);
       const scale = state.view ? state.view.w / Math.max(1, $("#viewer").getBoundingClientRect().width) : 1;
@@ -982,13 +981,15 @@
     return g;
   }
 
+  function pointsBox(points) {
+    const xs = points.map((p) => p[0]), ys = points.map((p) => p[1]);
+    return { x0: Math.min(...xs), x1: Math.max(...xs), y0: Math.min(...ys), y1: Math.max(...ys) };
+  }
+
   // every finding outline's box in a turn's overlays: where an anchor's label must not go
   function contourBoxes(turn) {
     return (turn.overlays || []).filter((o) => o.type === "polygon" && o.anchor_id && o.points && o.points.length)
-      .map((o) => {
-        const xs = o.points.map((p) => p[0]), ys = o.points.map((p) => p[1]);
-        return { id: o.anchor_id, x0: Math.min(...xs), x1: Math.max(...xs), y0: Math.min(...ys), y1: Math.max(...ys) };
-      });
+      .map((o) => ({ id: o.anchor_id, ...pointsBox(o.points) }));
   }
 
   // generous invisible hit areas, so thin strokes and small markers are easy to hover

@@ -565,10 +565,11 @@ GRPC_METHODS = ("CreateSession", "Ask", "GetReport", "CloseSession", "StreamAsk"
 
 
 def _rss_bytes(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
+    from orchestrator.memory_return import resident_bytes
+
+    rss = resident_bytes(pid)
+    assert rss >= 0, "no VmRSS"
+    return rss
 
 
 def _free_port() -> int:

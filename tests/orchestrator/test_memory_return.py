@@ -47,3 +47,18 @@ def test_a_large_upload_is_followed_by_a_release_refused_or_not() -> None:
     _refused(CountingAnalyser(None, None, Settings(malloc_trim_after_bytes=0)), data)  # type: ignore[arg-type]
     _refused(CountingAnalyser(None, None, Settings(malloc_trim_after_bytes=len(data))), data)  # type: ignore[arg-type]
     assert CountingAnalyser.released == 1  # 0: never; an upload not over the setting: not released
+
+
+def test_resident_bytes_reads_a_process_resident_set() -> None:
+    """What the hostile-input test and the memory load test weigh a trim by: this process's RSS, and more of it after
+    touching 64 MB."""
+    import os
+
+    import numpy as np
+
+    from orchestrator.memory_return import resident_bytes
+
+    before = resident_bytes(os.getpid())
+    block = np.ones(64 * 1024 * 1024, dtype=np.uint8)
+    assert before > 10 * 1024 * 1024 and resident_bytes(os.getpid()) > before + 32 * 1024 * 1024
+    del block
