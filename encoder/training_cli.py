@@ -89,6 +89,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     ev.add_argument("--lesion-mix", choices=LESION_MIXES, default="default",
                     help="the lesions each film draws ('varied': a third of films normal, ...; "
                          "'none': every film normal)")
+    ev.add_argument("--second-look", action="store_true",
+                    help="read the maps as a service with HILUM_SECOND_LOOK does (a region kept only if the film "
+                         "encoded at two other scales finds it again); the FROC keeps the served gate only")
     ev.set_defaults(handler=handle_evaluate)
 
 
@@ -191,7 +194,8 @@ def handle_evaluate(args: argparse.Namespace, settings: Settings) -> int:
             print("refusing: the padding family changes the film's frame, which the scorer does not follow "
                   "(e.g. --render all,-padding)")
             return 2
-        result = evaluate(onnx_path, seeds, threads=args.threads, render=args.render, lesion_mix=lesion_mix(args))
+        result = evaluate(onnx_path, seeds, threads=args.threads, render=args.render, lesion_mix=lesion_mix(args),
+                          second_look=args.second_look)
     result["gate"] = "off" if args.gate_off else "on"
     print(format_table(result))
     if args.json:

@@ -28,7 +28,8 @@ with the lowest cross-fitted Brier score. Expected calibration error (10 equal-w
 reported before (the one confidence every statement carried: the finding's lesion-map peak)
 and after, cross-fitted (fit on the even seeds, score the odd ones, and the other way round),
 and in-sample for the tables written. Validation seeds only: seeds in the test ranges (0-49,
-200-399) are refused. Rows are cached per seed and encoder under ``--cache`` (``data/``), so a
+200-399) are refused. Rows are cached per seed, weights, look (``HILUM_SECOND_LOOK``: the tables are fitted on
+the maps as the engine reads them) and detection gate under ``--cache`` (``data/``), so a
 refit does not regenerate films.
 """
 
@@ -379,9 +380,12 @@ def _encoder_maps(onnx: Path | None) -> tuple[MapsOf, Any, str, float]:
     settings = Settings(onnx_path=onnx) if onnx else Settings()
     enc = build_encoder(settings)
 
-    def maps_of(case: Any) -> Any:
+    def maps_of(case: Any) -> Any:  # as the engine reads them: with its second look where it is on
+        from orchestrator.encoders.second_look import second_look
+
         image, _ = prepare_film(case.image)
-        return enc.encode(image)
+        maps = enc.encode(image)
+        return second_look(enc, image, maps, case_spacing(case)) if settings.second_look else maps
 
     return maps_of, enc, weights_tag(Path(settings.onnx_path)), served_entropy_limit(settings)
 
@@ -417,7 +421,11 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     maps_of, enc, weights, limit = _encoder_maps(args.onnx)
     try:
-        cache = args.cache / weights.replace("@", "-") if str(args.cache) else None
+        from orchestrator.findings.candidates import DETECT_PEAK
+        from orchestrator.settings import Settings
+
+        look = "-second-look" if Settings().second_look else ""  # rows depend on the look and the gate too
+        cache = args.cache / f"{weights.replace('@', '-')}{look}-gate{DETECT_PEAK}" if str(args.cache) else None
         rows = collect(seeds, maps_of, cache, entropy_max=limit)
     finally:
         enc.close()

@@ -17,6 +17,7 @@ from encoder.evaluate import Tally, format_table, score_case, summarise, write_j
 from encoder.phantom import CaseSpec, PhantomCase, generate_case, scenario_spec
 from evaluation.scoring import truth_maps
 from orchestrator.contracts.encoder import ANATOMY_CLASSES
+from orchestrator.findings.candidates import DETECT_PEAK
 from orchestrator.settings import Settings
 
 
@@ -35,8 +36,10 @@ def test_the_truth_as_prediction_scores_perfectly(case: PhantomCase) -> None:
     les = result["lesions"]
     assert (les["truth"], les["truth_ge_8mm"], les["recall_ge_8mm"], les["false_positives_per_film"]) == (2, 2, 1.0, 0.0)
     assert les["recall_ge_8mm_by_type"] == {
-        "nodule": {"truth": 1, "found": 1, "recall": 1.0}, "strand": {"truth": 1, "found": 1, "recall": 1.0},
+        "nodule": {"truth": 1, "found": 1, "recall": 1.0, "found_on_lesion": 1},
+        "strand": {"truth": 1, "found": 1, "recall": 1.0, "found_on_lesion": 1},
     }
+    assert (les["recall_ge_8mm_on_lesion"], les["false_positives_per_film_on_lesion"]) == (1.0, 0.0)
     assert result["hilum_error_mm"]["p90"] == pytest.approx(0.0, abs=1e-6)
     # the whole projected lungs as prediction: their part behind the domes is scored as below the dome
     below = result["lung_field_below_dome"]
@@ -71,7 +74,8 @@ def test_missed_lesions_false_positives_and_hilum_errors_are_counted(case: Phant
     result = summarise(tally)
     les = result["lesions"]
     assert (les["recall_ge_8mm"], les["predicted"], les["false_positives_per_film"]) == (0.0, 1, 1.0)
-    assert les["recall_ge_8mm_by_type"]["strand"] == {"truth": 1, "found": 0, "recall": 0.0}
+    assert les["recall_ge_8mm_by_type"]["strand"] == {"truth": 1, "found": 0, "recall": 0.0, "found_on_lesion": 0}
+    assert (les["recall_ge_8mm_on_lesion"], les["false_positives_per_film_on_lesion"]) == (0.0, 1.0)
     spacing = float(np.mean(case.pixel_spacing_mm))
     assert result["hilum_error_mm"]["median"] == pytest.approx(10 * spacing, rel=1e-3)
 
@@ -79,6 +83,37 @@ def test_missed_lesions_false_positives_and_hilum_errors_are_counted(case: Phant
     assert "| recall, lesions >= 8 mm | 0.000 |" in table and "| ... strand | 0/1 |" in table
     write_json(result, tmp_path / "eval.json")
     assert json.loads((tmp_path / "eval.json").read_text()) == json.loads(json.dumps(result))
+
+
+def test_a_region_on_a_strand_off_its_middle_is_found_on_the_lesion_not_within_5_mm(case: PhantomCase) -> None:
+    """A round region inside the 25 mm strand's outline, its centre 7.7 mm from the strand's middle:
+    the 5 mm rule counts a miss and a false positive, the on-the-lesion rule (inside the outline) a hit."""
+    from encoder.dataset import to_working_points
+    from encoder.evaluate import outline_mask
+    from orchestrator.contracts.preprocess import prepare_film
+
+    maps = truth_maps(case)
+    _, resampling = prepare_film(case.image)
+    strand = next(les for les in case.truth["lesions"] if les["type"] == "strand")
+    cx, cy = to_working_points(strand["center_px"], resampling)
+    outline = outline_mask(strand["contour_px"], resampling)
+    lesion = np.where(outline, 0.0, maps.lesion)
+    ys, xs = np.nonzero(outline)
+    k = int(np.argmin(abs(np.hypot(xs - cx, ys - cy) - 12.0)))  # 12 px (7.7 mm) from the middle, inside
+    yy, xx = np.mgrid[0:lesion.shape[0], 0:lesion.shape[1]]
+    lesion[np.hypot(xx - xs[k], yy - ys[k]) <= 5] = 1.0
+    tally = Tally()
+    score_case(case, replace(maps, lesion=lesion), tally)
+    les = summarise(tally)["lesions"]
+    assert les["recall_ge_8mm_by_type"]["strand"] == {"truth": 1, "found": 0, "recall": 0.0, "found_on_lesion": 1}
+    assert (les["false_positives_per_film"], les["false_positives_per_film_on_lesion"]) == (1.0, 0.0)
+    assert (les["recall_ge_8mm"], les["recall_ge_8mm_on_lesion"]) == (0.5, 1.0)
+    far = lesion.copy()  # the same region moved off the outline: no rule finds it
+    far[np.hypot(xx - xs[k], yy - ys[k]) <= 5] = 0.0
+    far[60:70, 250:260] = 1.0
+    tally = Tally()
+    score_case(case, replace(maps, lesion=far), tally)
+    assert summarise(tally)["lesions"]["recall_ge_8mm_by_type"]["strand"]["found_on_lesion"] == 0
 
 
 def test_the_froc_sweeps_the_detection_gate_and_reads_off_each_budget(case: PhantomCase) -> None:
@@ -98,7 +133,8 @@ def test_the_froc_sweeps_the_detection_gate_and_reads_off_each_budget(case: Phan
     best = result["froc"]["best_within_budget"]
     assert best["0.1"] == {"recall_ge_8mm": 1.0, "gate": 0.99, "false_positives_per_film": 0.0}
     table = format_table({**result, "seeds": "7"})
-    assert "| 0.80 | 1.000 | 1.00 | n/a |" in table and "| 0.3 | 1.000 (gate 0.99, 0.00) |" in table
+    assert "| 0.80 | 1.000 | 1.00 | n/a | 1.000, 1.00 |" in table
+    assert "| 0.3 | 1.000 (gate 0.99, 0.00) | 1.000 (gate 0.99, 0.00) |" in table
 
 
 def test_films_with_no_lesion_score_false_positives_per_normal_film(case: PhantomCase) -> None:
@@ -129,6 +165,10 @@ def test_evaluate_draws_films_through_a_held_out_family(tmp_path: Path) -> None:
     assert plain["films"] == scattered["films"] == 1
     assert scattered["dice"] != plain["dice"]  # the film changed, so the maps did
     assert "rendering families scatter" in format_table(scattered)
+    looked = evaluate(onnx, [611], threads=1, second_look=True)  # the maps as HILUM_SECOND_LOOK serves them
+    assert looked["second_look"] and "second look" in format_table(looked)
+    assert [p["gate"] for p in looked["froc"]["points"]] == [DETECT_PEAK]  # lower gates: never looked at again
+    assert looked["lesions"]["predicted"] <= plain["lesions"]["predicted"]
     done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "evaluate", "--seeds", "611", "--render", "all"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "padding" in done.stdout

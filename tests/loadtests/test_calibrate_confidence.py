@@ -94,3 +94,32 @@ def test_a_real_run_on_two_validation_films(tmp_path: Path, capsys: pytest.Captu
     assert all(set(r["raw"]) >= {"margin", "diameter_mm", "lesion_mean", "lobe_clear"} for r in rows)
     text = capsys.readouterr().out
     assert "ECE before" in text and "presence" in text
+
+
+def test_a_second_look_run_fits_on_the_maps_as_served_and_keeps_its_rows_apart(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With ``HILUM_SECOND_LOOK`` the tables are fitted on the maps the engine then reads (two more passes
+    per film that finds something), and the rows are cached apart from one-look rows of the same weights."""
+    cache = tmp_path / "rows"
+    plot = str(tmp_path / "rel.png")
+    assert cc.main(["--seeds", "60", "--out", str(tmp_path / "a.json"), "--plot", plot, "--cache", str(cache)]) == 0
+    monkeypatch.setenv("HILUM_SECOND_LOOK", "1")
+    passes: list[int] = []
+    real = cc._encoder_maps
+
+    def counting(onnx: Path | None) -> Any:
+        maps_of, enc, weights, limit = real(onnx)
+
+        def counted(case: Any) -> Any:
+            before = enc.calls
+            out = maps_of(case)
+            passes.append(enc.calls - before)
+            return out
+
+        return counted, enc, weights, limit
+
+    monkeypatch.setattr(cc, "_encoder_maps", counting)
+    assert cc.main(["--seeds", "60", "--out", str(tmp_path / "b.json"), "--plot", plot, "--cache", str(cache)]) == 0
+    assert passes == [3]  # the film's own pass and the two rescaled ones (seed 60 has findings)
+    names = sorted(p.name for p in cache.iterdir())
+    assert len(names) == 2 and sum("second-look" in n for n in names) == 1 and all("gate" in n for n in names)
