@@ -277,6 +277,43 @@ def _normal_statement(ctx: Context) -> dict[str, Any] | None:
     return section("normal", ctx.t("其余所见", "Elsewhere"), " ".join(parts) if not ctx.zh else "".join(parts))
 
 
+_NOT_READ_FOR_NORMAL = ("Hilum不读骨骼、胸壁、管线与装置、膈下和淋巴结,片子是否正常须由放射科医师判读。",
+                        "Hilum does not read the bones, the chest wall, tubes and devices, below the diaphragm or the "
+                        "lymph nodes, and whether a film is normal is a radiologist's reading.")
+
+
+def _normal_asked(ctx: Context, lesions: int) -> dict[str, Any]:
+    """The answer to "is this film normal?": not normal when it shows something Hilum reads as abnormal (a lesion, a
+    blunted angle, a cardiothoracic ratio above the limit), said with what; else nothing abnormal among what it reads,
+    which is no statement that the film is normal (what it does not read is named)."""
+    blunted = [c.side for c in ctx.facts.anatomy.costophrenic if c.state == "blunted"]
+    heart = cl.read_sign("cardiomegaly", ctx.facts, None, ctx.registry) if (
+        {"heart", "cardiac_silhouette"} & set(ctx.facts.checked)) else None
+    seen_zh: list[str] = []
+    seen_en: list[str] = []
+    if lesions:
+        seen_zh.append(f"{lesions}处候选病灶")
+        seen_en.append(f"{lesions} candidate region{'s' if lesions > 1 else ''}")
+    for side in blunted:
+        seen_zh.append(f"{word('side', side, 'zh')}肋膈角变钝")
+        seen_en.append(f"a blunted {word('side', side, 'en')} costophrenic angle")
+    if heart is not None and heart.status == "yes":
+        seen_zh.append(f"心胸比大于{cl.CTR_LIMIT:.2f}")
+        seen_en.append(f"a cardiothoracic ratio above {cl.CTR_LIMIT:.2f}")
+    if seen_en:
+        listed_en = seen_en[0] if len(seen_en) == 1 else f"{', '.join(seen_en[:-1])} and {seen_en[-1]}"
+        text = ctx.t(f"否:在Hilum所读的征象中,本片见{'、'.join(seen_zh)},详见下文。",
+                     f"No: among the signs Hilum reads, this film shows {listed_en} (below).")
+    else:
+        unsure = heart is not None and heart.status == "uncertain"
+        text = ctx.t("在Hilum所读的征象中未见异常" + (",心影大小本片不能判定" if unsure else "") + "(见下)。这不等于片子正常:"
+                     + _NOT_READ_FOR_NORMAL[0],
+                     "Among the signs Hilum reads, nothing abnormal was found" + (
+                         ", and the heart's size this film cannot settle" if unsure else "")
+                     + " (below). That does not make the film normal: " + _NOT_READ_FOR_NORMAL[1])
+    return section("normal_asked", ctx.t("是否正常", "Normal?"), text)
+
+
 def _report_frame(ctx: Context) -> str:
     kinds = {f.kind for f in ctx.facts.findings}
     if kinds & {"nodule", "mass", "calcified_nodule", "cavity"}:
@@ -404,6 +441,8 @@ def compose_screen(ctx: Context) -> Composition:
     if besides is not None:
         body = ctx.t(f"除{besides.id}外:", f"Besides {besides.id}: ") + body
     sections = [section("findings", title, body, frame=frame)]
+    if ctx.query.asks_normal and not scoped:  # "is this film normal?": answered first, then what it rests on
+        sections.insert(0, _normal_asked(ctx, len(pairs)))
     if ctx.query.diagnosis:
         sections.insert(0, section("no_diagnosis", ctx.t("不做诊断", "No diagnosis"), ctx.t(
             "Hilum辅助阅片者,不做诊断:以下是本片的筛查所见,诊断须由医师结合临床作出。",
@@ -1381,7 +1420,11 @@ def compose_out_of_scope(ctx: Context) -> Composition:
 def compose_none(ctx: Context) -> Composition:
     listed = "、".join(f"{a.id}({a.label_zh})" for a in ctx.registry.findings()) if ctx.zh else ", ".join(
         f"{a.id} ({a.label_en})" for a in ctx.registry.findings())
-    if listed:
+    found = ctx.registry.findings()
+    if ctx.query.other and len(found) == 1:  # "and the other one?" where one was found: there is no other
+        text = ctx.t(f"本片只发现1处病灶:{listed},没有另一处。",
+                     f"Only one lesion was found on this film: {listed}; there is no other one.")
+    elif listed:
         text = ctx.t(f"本片在所指部位未找到符合描述的病灶。已发现的病灶为:{listed}。",
                      f"There is no lesion matching that description on this film. The regions found are: {listed}.")
     else:

@@ -163,6 +163,8 @@ class Query:
     # one asked about or checked
     size_named_mm: float | None = None
     yes_no: bool = False  # "is it in the inner band?" checks a place, "where is it?" asks one
+    # "is this film normal?" / "片子正常吗": the screening asked as a yes/no about the whole film
+    asks_normal: bool = False
     # "is the stripe in the lingula?" / "条索影是在下叶吗": the place is what is asked; the finding is named otherwise
     place_checked: bool = False
     # "那右边那个呢" / "and the one on the left?": nothing asked but a finding pointed at; the engine asks of
@@ -1069,6 +1071,9 @@ def _blank_try_verbs(text: str) -> str:
     return text
 
 
+# "is this film normal?" / "片子正常吗" / "一切正常吗": asked of the whole film (with the screening's yes/no)
+_NORMAL_ASKED = re.compile(r"(?<![a-z])normal(?![a-z])|正常")
+
 # "右边" / "这边" / "两边": a side or a place, not the margin's "边"
 _SIDE_BIAN = re.compile(r"(?<=[右左旁这那两一外内身])边")
 
@@ -1570,8 +1575,9 @@ def _fallback_intent(features: dict[str, Any]) -> str:
     if features["whole_lungs"] and not (features["lesion_talk"] or features["has_location"]):
         return "screen"  # "Lungs?": the lungs named, nothing asked of them
     # "A1?" / "the second lesion, what is it?": a finding named by its number or order and nothing asked is shown;
-    # a pointer word alone ("this one?") asks the margin
-    if features["references"] and not features["numbered"]:
+    # a pointer word alone ("this one?") asks the margin; a pointer with a place ("左边那个呢?") asks where, as
+    # "what about the left one?" does
+    if features["references"] and not (features["numbered"] or features["has_location"]):
         return "describe_margin"
     if features["term"] and not (features["descriptors"] or features["has_location"]):
         return "explain_term"
@@ -2469,6 +2475,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         size_mm=threshold[1] if threshold and intent == "size" else None,
         size_named_mm=pointer_mm,
         yes_no=bool(_YES_NO.search(raw)),
+        asks_normal=intent == "screen" and bool(_YES_NO.search(raw)) and bool(_NORMAL_ASKED.search(raw.lower())),
         place_checked=intent == "locate" and not features["show"] and bool(_PLACE_CHECK.search(raw)),
         elliptical=elliptical,
         bare_pointer=bare_pointer,

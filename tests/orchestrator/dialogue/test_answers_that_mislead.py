@@ -633,11 +633,42 @@ def test_an_unsure_size_still_decides_a_threshold_far_from_it(limit: str, said: 
 
 @pytest.mark.parametrize(("first", "then", "lang"), [("how big is it?", "and the other one?", "en"), ("它多大", "另一个呢?", "zh")])
 def test_the_other_one_on_a_film_with_one_finding_is_none(first: str, then: str, lang: str) -> None:
-    """"and the other one?" with one finding answered about that finding again; there is no other."""
+    """"and the other one?" with one finding answered about that finding again; there is no other, and the answer
+    says so (it said "no lesion matching that description", as for a place that holds none)."""
     base = scenario_facts()
     facts = dataclasses.replace(base, findings=(base.findings[0],))
     turn = ask(then, facts, lang=lang, before=first)
     assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == [] and kinds(turn) == ["no_match"]
+    assert ("Only one lesion was found" in turn.answer.text and "no other one" in turn.answer.text
+            if lang == "en" else "只发现1处病灶" in turn.answer.text and "没有另一处" in turn.answer.text)
+    assert "A1" in turn.answer.text
+
+
+@pytest.mark.parametrize(("question", "lang"), [("Is this film normal?", "en"), ("这个片子正常吗?", "zh")])
+def test_is_this_film_normal_is_answered_first_and_never_called_normal(question: str, lang: str) -> None:
+    """"Is this film normal?" repeated the screening without answering; now its first section answers: not normal
+    where the film shows what Hilum reads as abnormal (with what), else nothing abnormal among what it reads, which
+    does not make the film normal (what it does not read is named). Never a flat "normal"."""
+    shows = ask(question, lang=lang)
+    assert shows.intent == "screen" and kinds(shows)[:2] == ["normal_asked", "findings"]
+    lead = shows.answer.sections[0]["text"]
+    assert lead.startswith("No: among the signs Hilum reads, this film shows 2 candidate regions" if lang == "en"
+                           else "否:在Hilum所读的征象中,本片见2处候选病灶")
+    base = scenario_facts()
+    clear = ask(question, dataclasses.replace(base, findings=()), lang=lang)
+    lead = clear.answer.sections[0]["text"]
+    assert ("nothing abnormal was found" in lead and "does not make the film normal" in lead and "bones" in lead
+            if lang == "en" else "未见异常" in lead and "这不等于片子正常" in lead and "骨骼" in lead)
+    assert "normal_asked" not in kinds(ask("Anything abnormal?", lang=lang))  # the screening asked: as before
+
+
+@pytest.mark.parametrize("question", ["左边那个呢?", "What about the left one?"])
+def test_the_left_one_asked_elliptically_is_where_it_lies_in_both_languages(question: str) -> None:
+    """"左边那个呢?" after the screening is where the left finding lies, as "what about the left one?" is (it was
+    read as a margin question: a pointer word with no question took the margin, the side notwithstanding)."""
+    turn = ask(question, lang="zh" if "左" in question else "en")
+    assert turn.intent == "locate" and [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A2"]
+    assert parse_intent("这个呢?") == "describe_margin"  # a pointer alone still asks the margin
 
 
 @pytest.mark.parametrize(("question", "lang", "said"), [("Is it a mass or a nodule?", "en", "A1: a round nodule"),
