@@ -387,7 +387,9 @@ def _most_recent(cands: tuple[Anchor, ...]) -> Resolution:
 
 def _by_size(cands: tuple[Anchor, ...], q: Query) -> Resolution | None:
     if "large" in q.descriptors or "small" in q.descriptors:
-        ordered = sorted(cands, key=lambda a: a.diameter_mm or 0.0)
+        # "the largest lesion": pleural fluid is not ranked with lesions (unless fluid is all there is to rank)
+        lesions = tuple(a for a in cands if a.finding_kind != "effusion") or cands
+        ordered = sorted(lesions, key=lambda a: a.diameter_mm or 0.0)
         pick = ordered[-1] if "large" in q.descriptors else ordered[0]
         return Resolution("resolved", (pick,), cands)
     return None

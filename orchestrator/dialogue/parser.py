@@ -1009,7 +1009,8 @@ def _strip_terms(text: str, vocab: Vocabulary) -> str:
 
 
 # a finding's properties a later clause may ask too, and where a clause starts
-_ALSO_INTENTS = ("size", "describe_margin", "density")
+# "where is it and how big is it?": the place asked with a property, each answered (locate has its own sections)
+_ALSO_INTENTS = ("size", "describe_margin", "density", "locate")
 _CLAUSES = re.compile(r"[,，;；?？。]|(?<![a-z])(?:and|also|plus)(?![a-z])|以及|还有|并且|另外|同时")
 
 
@@ -1020,7 +1021,7 @@ def also_asked(text: str, intent: str, vocab: Vocabulary) -> tuple[str, ...]:
         return ()
     out: list[str] = []
     for clause in _CLAUSES.split(text)[1:]:
-        scores = score_intents(clause, vocab)
+        scores = score_intents(_SIDE_BIAN.sub("侧", clause), vocab)  # "左边那个": a side, not the margin's 边
         best = max(scores, key=lambda k: scores[k], default=None)
         if best in _ALSO_INTENTS and best != intent and best not in out and scores[best] >= 1.0:
             out.append(best)

@@ -670,6 +670,24 @@ def test_is_this_film_normal_is_answered_first_and_never_called_normal(question:
     assert "normal_asked" not in kinds(ask("Anything abnormal?", lang=lang))  # the screening asked: as before
 
 
+@pytest.mark.parametrize(("question", "lang"), [("Where is the largest lesion and how big is it?", "en"),
+                                                ("最大的病灶在哪里,多大?", "zh")])
+def test_where_and_how_big_are_both_answered_and_fluid_is_no_largest_lesion(question: str, lang: str) -> None:
+    """"Where is the largest lesion and how big is it?" gave the place alone, and of the effusion: now the place
+    and the size, of the largest lesion (pleural fluid is not ranked with lesions)."""
+    turn = ask(question, _effusion_facts(), lang=lang)
+    assert turn.intent == "locate" and [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A1"]
+    assert kinds(turn)[:2] == ["location", "size"]
+    assert "mm" in next(sec["text"] for sec in turn.answer.sections if sec["kind"] == "size")
+    assert parse_intent("多大,左边那个") == "size" and not _also("多大,左边那个")  # "左边": a side, no margin asked
+
+
+def _also(question: str) -> tuple[str, ...]:
+    from orchestrator.dialogue.parser import parse
+
+    return parse(question).also
+
+
 @pytest.mark.parametrize("question", ["左边那个呢?", "What about the left one?"])
 def test_the_left_one_asked_elliptically_is_where_it_lies_in_both_languages(question: str) -> None:
     """"左边那个呢?" after the screening is where the left finding lies, as "what about the left one?" is (it was
