@@ -87,14 +87,18 @@ class FilmAnalyser:
     def analyse(self, data: bytes, filename: str | None, timings: dict[str, float], lang: str = "en") -> FilmAnalysis:
         """Decode, gate (refusing what is not an upright frontal chest film before the encoder runs),
         encode, analyse. Raises InputError subclasses, NotAChestFilmError among them."""
+        from orchestrator.imaging import decoded_bytes
+
+        held = [len(data), decoded_bytes(data, filename)]  # what decoding it held: the bytes, or its pixels
         try:
-            return self._analyse(data, filename, timings, lang)
+            return self._analyse(data, filename, timings, lang, held)
         finally:
             trim_after = self.settings.malloc_trim_after_bytes
-            if trim_after and len(data) > trim_after:  # its arrays, freed: back to the system, not kept by the heap
+            if trim_after and max(held) > trim_after:  # its arrays, freed: back to the system, not kept by the heap
                 self.release_memory()
 
-    def _analyse(self, data: bytes, filename: str | None, timings: dict[str, float], lang: str) -> FilmAnalysis:
+    def _analyse(self, data: bytes, filename: str | None, timings: dict[str, float], lang: str,
+                 held: list[int]) -> FilmAnalysis:
         from orchestrator.film_gate import check_film
         from orchestrator.findings import analyse, estimate_spacing, lesion_heatmap
         from orchestrator.findings.lesion_reading import reader_applies
@@ -102,6 +106,7 @@ class FilmAnalyser:
         from orchestrator.narration.prompt import canonical_json
 
         film = timed("decode", timings, decode_upload, data, filename, self.settings, self.reader is not None)
+        held.append(film.upload_bytes)
         check = timed("gate", timings, check_film, film.image, film.resampling, film.info, lang)
         maps = timed("encode", timings, self.encoder.encode, film.image)
         spacing = film.spacing or estimate_spacing(maps, film.info.get("spacing_rejected"))

@@ -95,6 +95,12 @@ class DecodedFilm:
     original_mm_per_px: tuple[float, float] | None = None  # the file's spacing (DICOM), None without
 
     @property
+    def upload_bytes(self) -> int:
+        """The decoded upload's size as a float32 film (what its decoding held at least)."""
+        h, w = self.resampling.upload_size or self.resampling.original_size
+        return 4 * int(h) * int(w)
+
+    @property
     def frame(self) -> Frame:
         """How the working image was made from the original (the session's ``frame``)."""
         return Frame.from_resampling(self.resampling, int(self.image.shape[0]))
@@ -115,6 +121,20 @@ def sniff_format(data: bytes, filename: str | None = None) -> FilmFormat:
 def _looks_like_raw_dicom(data: bytes) -> bool:
     """A preamble-less DICOM dataset starts with a group 0x0008 (or 0x0002) element, little endian."""
     return len(data) >= 8 and data[0:2] in (b"\x08\x00", b"\x02\x00")
+
+
+def decoded_bytes(data: bytes, filename: str | None = None) -> int:
+    """What decoding an upload costs at least, as its header declares it: a raster's pixels as the float32 film it
+    becomes (a 280 KB PNG can declare 36 million pixels); a DICOM's own bytes (its Rows and Columns need a parse,
+    so the decoded film's size is known after it: ``DecodedFilm.upload_bytes``). 0 for what is not a film."""
+    try:
+        fmt = sniff_format(data, filename)
+        if fmt == "dicom":
+            return len(data)
+        width, height = png_size(data) if fmt == "png" else jpeg_size(data)
+    except InputError:
+        return 0
+    return 4 * width * height
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -298,7 +318,10 @@ def colourfulness(rgb: np.ndarray) -> float:
 
 def _raster_colourfulness(im: Image.Image) -> float:
     if im.mode in ("RGB", "RGBA", "P", "CMYK", "YCbCr", "LAB", "HSV", "RGBX", "RGBa"):
-        return colourfulness(np.asarray(im.convert("RGB")))
+        # a subsample, as colourfulness takes one: the whole film in RGB was 108 MB at the pixel limit, per upload
+        step = max(1, int(np.ceil(max(im.size) / 256)))
+        small = im.resize((max(1, im.size[0] // step), max(1, im.size[1] // step)), Image.Resampling.NEAREST)
+        return colourfulness(np.asarray(small.convert("RGB")))
     return 0.0
 
 

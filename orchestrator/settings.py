@@ -79,8 +79,9 @@ class Settings(BaseSettings):
         "films in flight from this process); one more gets 429 / RESOURCE_EXHAUSTED"
     )
     encoder_intra_op_threads: int = 1  # x encoder_workers = 2 cores (loadtests/bench_encoder.py)
-    malloc_trim_after_bytes: int = Field(default=1 << 20, ge=0, description="after analysing an upload of more "
-                                         "bytes than this, give the freed heap back to the system "
+    malloc_trim_after_bytes: int = Field(default=1 << 20, ge=0, description="after analysing an upload that held more "
+                                         "bytes than this (its own, or its pixels decoded as float32: a small PNG can "
+                                         "declare 36 million pixels), give the freed heap back to the system "
                                          "(orchestrator/memory_return.py); 0: never")
     gc_freeze: bool = Field(default=True, description="hilum serve: move what start-up made out of the cyclic garbage "
                             "collector's view once warm (gc.freeze), so full collections walk only the sessions "

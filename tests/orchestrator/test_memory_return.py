@@ -45,8 +45,21 @@ def test_a_large_upload_is_followed_by_a_release_refused_or_not() -> None:
     _refused(CountingAnalyser(None, None, Settings()), data)  # type: ignore[arg-type]
     assert CountingAnalyser.released == 1
     _refused(CountingAnalyser(None, None, Settings(malloc_trim_after_bytes=0)), data)  # type: ignore[arg-type]
-    _refused(CountingAnalyser(None, None, Settings(malloc_trim_after_bytes=len(data))), data)  # type: ignore[arg-type]
-    assert CountingAnalyser.released == 1  # 0: never; an upload not over the setting: not released
+    decoded = 900 * 700 * 4  # the film as float32, more than the PNG's bytes
+    _refused(CountingAnalyser(None, None, Settings(malloc_trim_after_bytes=decoded)), data)  # type: ignore[arg-type]
+    assert CountingAnalyser.released == 1  # 0: never; an upload that held no more than the setting: not released
+
+
+def test_a_small_file_that_decodes_large_is_followed_by_a_release() -> None:
+    """A 280 KB PNG declaring 36 million pixels held 600 MB while it was read, and kept most of it after (a release
+    followed only uploads of more than 1 MB of their own bytes); now what its pixels hold decides, refused or not."""
+    film = io.BytesIO()
+    Image.fromarray(np.full((1500, 1500), 128, dtype=np.uint8)).save(film, format="PNG")
+    data = film.getvalue()
+    assert len(data) < 64 * 1024 < 1500 * 1500 * 4
+    CountingAnalyser.released = 0
+    _refused(CountingAnalyser(None, None, Settings(malloc_trim_after_bytes=1 << 20)), data)  # type: ignore[arg-type]
+    assert CountingAnalyser.released == 1
 
 
 def test_resident_bytes_reads_a_process_resident_set() -> None:
