@@ -1017,6 +1017,9 @@ def compose_compare(ctx: Context) -> Composition:
                            f"{fluid} is effusion-like: its size and margin are not ranked with the lesions'."))
     lines += _compare_extra(ctx, pairs)
     sections = [section("compare", ctx.t("比较", "Comparison"), ("" if ctx.zh else " ").join(lines), rows=rows)]
+    verdict = _size_verdict(ctx, pairs)
+    if verdict is not None:  # "is A1 bigger than A2?": yes or no first, then the comparison it rests on
+        sections.insert(0, verdict)
     note = spacing_note(ctx)
     if note:
         sections.append(note)
@@ -1027,6 +1030,31 @@ def compose_compare(ctx: Context) -> Composition:
     return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
                        measurements=tuple(_diameter_measurement(a, f, ctx) for a, f in pairs),
                        referenced=tuple(a.id for a, _ in pairs), focus=focus)
+
+
+SIZE_SAME = 0.1  # sizes within this fraction of the larger one are not told apart by the answers
+
+
+def _size_verdict(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str, Any] | None:
+    """"Is A1 bigger than A2?" answered yes or no, of the first finding named against the second (sizes within
+    ``SIZE_SAME`` of each other: about the same); none where two lesions are not what is compared (fluid is not
+    ranked by size with lesions)."""
+    asked = ctx.query.size_asked
+    if asked is None or len(pairs) != 2 or any(f.kind == "effusion" for _, f in pairs):
+        return None
+    (a, fa), (b, fb) = pairs
+    da, db = r1(fa.diameter_mm), r1(fb.diameter_mm)
+    sizes_zh, sizes_en = f"{a.id}约{mm(da)} mm、{b.id}约{mm(db)} mm", f"{a.id} about {mm(da)} mm, {b.id} about {mm(db)} mm"
+    if abs(da - db) <= SIZE_SAME * max(da, db):
+        text = ctx.t(f"大小相近({sizes_zh},等效直径),差别在测量能分辨的范围之内。",
+                     f"About the same size ({sizes_en} across): the difference is within what the measurement tells apart.")
+    else:
+        yes = (da > db) == (asked == "large")
+        bigger = da > db
+        text = ctx.t(f"{'是' if yes else '否'}:{a.id}比{b.id}{'大' if bigger else '小'}({sizes_zh},等效直径)。",
+                     f"{'Yes' if yes else 'No'}: {a.id} is {'larger' if bigger else 'smaller'} than {b.id} "
+                     f"({sizes_en} across).")
+    return section("size_verdict", ctx.t("大小", "Size"), text)
 
 
 # --- checklists ----------------------------------------------------------------------------------

@@ -35,7 +35,7 @@ import json
 import operator
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from itertools import pairwise
@@ -165,6 +165,8 @@ class Query:
     yes_no: bool = False  # "is it in the inner band?" checks a place, "where is it?" asks one
     # "is this film normal?" / "片子正常吗": the screening asked as a yes/no about the whole film
     asks_normal: bool = False
+    # "is A1 bigger than A2?" / "A1比A2大吗": a comparison asked as yes/no about size, of the first named (large | small)
+    size_asked: str | None = None
     # "is the stripe in the lingula?" / "条索影是在下叶吗": the place is what is asked; the finding is named otherwise
     place_checked: bool = False
     # "那右边那个呢" / "and the one on the left?": nothing asked but a finding pointed at; the engine asks of
@@ -1070,6 +1072,18 @@ def _blank_try_verbs(text: str) -> str:
     if swap is not None:
         text = text[: swap.start(1)] + " " * (swap.end(1) - swap.start(1)) + text[swap.end(1):]
     return text
+
+
+_ZH_SIZE_ORDER = re.compile(r"比.{0,16}?(?:更|还)?(大|小)|(?:更|较)(大|小)")
+
+
+def size_asked(text: str, descriptors: Sequence[str]) -> str | None:
+    """"is A1 bigger than A2?": large; "A1比A2小吗": small; None when no size is compared."""
+    sizes = [d for d in descriptors if d in ("large", "small")]
+    if len(sizes) == 1:
+        return sizes[0]
+    zh = _ZH_SIZE_ORDER.search(text)
+    return None if sizes or zh is None else ("large" if "大" in zh.group(0) else "small")
 
 
 # "is this film normal?" / "片子正常吗" / "一切正常吗": asked of the whole film (with the screening's yes/no)
@@ -2477,6 +2491,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         size_named_mm=pointer_mm,
         yes_no=bool(_YES_NO.search(raw)),
         asks_normal=intent == "screen" and bool(_YES_NO.search(raw)) and bool(_NORMAL_ASKED.search(raw.lower())),
+        size_asked=size_asked(text, descriptors) if intent == "compare" and _YES_NO.search(raw) else None,
         place_checked=intent == "locate" and not features["show"] and bool(_PLACE_CHECK.search(raw)),
         elliptical=elliptical,
         bare_pointer=bare_pointer,

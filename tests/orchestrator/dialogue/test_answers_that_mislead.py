@@ -688,6 +688,24 @@ def _also(question: str) -> tuple[str, ...]:
     return parse(question).also
 
 
+@pytest.mark.parametrize(("question", "lang", "said"), [
+    ("Is the right one bigger than the left one?", "en", "No: A1 is smaller than A2"),
+    ("Is the left one bigger than the right one?", "en", "Yes: A2 is larger than A1"),
+    ("Is A1 smaller than A2?", "en", "Yes: A1 is smaller than A2"),
+    ("A1比A2大吗?", "zh", "否:A1比A2小"), ("A2比A1小吗", "zh", "否:A2比A1大")])
+def test_is_one_bigger_than_the_other_is_answered_yes_or_no_first(question: str, lang: str, said: str) -> None:
+    """"Is the right one bigger than the left one?" listed both findings and never said yes or no; now the answer
+    leads with it, of the first finding named against the second, then the comparison it rests on."""
+    turn = ask(question, lang=lang)
+    assert turn.intent == "compare" and kinds(turn)[:2] == ["size_verdict", "compare"]
+    assert turn.answer.sections[0]["text"].startswith(said)
+    assert "size_verdict" not in kinds(ask("Which one is bigger?"))  # not a yes/no: the comparison alone, as before
+    base = scenario_facts()
+    same = dataclasses.replace(base.findings[1], diameter_mm=base.findings[0].diameter_mm * 1.05)
+    close = ask(question, dataclasses.replace(base, findings=(base.findings[0], same)), lang=lang)
+    assert ("About the same size" if lang == "en" else "大小相近") in close.answer.sections[0]["text"]
+
+
 @pytest.mark.parametrize("question", ["左边那个呢?", "What about the left one?"])
 def test_the_left_one_asked_elliptically_is_where_it_lies_in_both_languages(question: str) -> None:
     """"左边那个呢?" after the screening is where the left finding lies, as "what about the left one?" is (it was
