@@ -277,6 +277,33 @@ def _normal_statement(ctx: Context) -> dict[str, Any] | None:
     return section("normal", ctx.t("其余所见", "Elsewhere"), " ".join(parts) if not ctx.zh else "".join(parts))
 
 
+_FOCAL = ("nodule", "mass", "calcified_nodule", "cavity")
+
+
+def _summary(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str, Any]:
+    """A report's summary line: each finding (what, where, how big, the margin of a focal one as the answers state
+    it), a blunted angle, the cardiothoracic ratio; observations for the reader, never a diagnosis."""
+    items = []
+    for a, f in pairs:
+        place = pleural_space(f.side, ctx.lang) if f.kind == "effusion" else word("lobe", f.lobe, ctx.lang)
+        kind, sure = word("kind", f.kind, ctx.lang), confident(f, "presence")
+        margin = (ctx.t(f",边缘{margin_phrase(f, 'zh')}", f", margin {margin_phrase(f, 'en')}")
+                  if f.kind in _FOCAL and f.margin else "")
+        items.append(ctx.t(f"{a.id}:{place}{'' if sure else '可能'}{kind},{size_phrase(f, 'zh')}{margin}",
+                           f"{a.id}: {'' if sure else 'possibly '}{place} {kind}, {size_phrase(f, 'en')}{margin}"))
+    parts = [(";" if ctx.zh else "; ").join(items) + ctx.t("。", ".") if items
+             else ctx.t("未发现明确的肺内病灶。", "No focal lung lesion found.")]
+    blunted = [c.side for c in ctx.facts.anatomy.costophrenic if c.state == "blunted"]
+    parts += [ctx.t(f"{word('side', side, 'zh')}肋膈角变钝。", f"{word('side', side, 'en').capitalize()} costophrenic "
+                    "angle blunted.") for side in blunted]
+    ctr = ctx.facts.anatomy.cardiothoracic_ratio
+    if ctr is not None and ({"heart", "cardiac_silhouette"} & set(ctx.facts.checked)):
+        zh_ref, en_ref = cl.ctr_reference(ctr, ctx.facts.film_check.view)
+        parts.append(ctx.t(f"心胸比约{ctr:.2f}({zh_ref})。", f"Cardiothoracic ratio about {ctr:.2f} ({en_ref})."))
+    head = ctx.t("供阅片者参考的小结(影像所见,非诊断):", "Summary for the reader (image observations, not a diagnosis): ")
+    return section("summary", ctx.t("小结", "Summary"), head + ("" if ctx.zh else " ").join(parts))
+
+
 _NOT_READ_FOR_NORMAL = ("Hilum不读骨骼、胸壁、管线与装置、膈下和淋巴结,片子是否正常须由放射科医师判读。",
                         "Hilum does not read the bones, the chest wall, tubes and devices, below the diaphragm or the "
                         "lymph nodes, and whether a film is normal is a radiologist's reading.")
@@ -443,6 +470,8 @@ def compose_screen(ctx: Context) -> Composition:
     sections = [section("findings", title, body, frame=frame)]
     if ctx.query.asks_normal and not scoped:  # "is this film normal?": answered first, then what it rests on
         sections.insert(0, _normal_asked(ctx, len(pairs)))
+    if ctx.query.summary_asked and not scoped:  # "write a report": the summary line a report takes, then the rest
+        sections.insert(0, _summary(ctx, pairs))
     if ctx.query.diagnosis:
         sections.insert(0, section("no_diagnosis", ctx.t("不做诊断", "No diagnosis"), ctx.t(
             "Hilum辅助阅片者,不做诊断:以下是本片的筛查所见,诊断须由医师结合临床作出。",

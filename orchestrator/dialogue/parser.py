@@ -165,6 +165,8 @@ class Query:
     yes_no: bool = False  # "is it in the inner band?" checks a place, "where is it?" asks one
     # "is this film normal?" / "片子正常吗": the screening asked as a yes/no about the whole film
     asks_normal: bool = False
+    # "write a report" / "overall impression?" / "写一句报告结论": the screening asked for as a report's summary line
+    summary_asked: bool = False
     # "is A1 bigger than A2?" / "A1比A2大吗": a comparison asked as yes/no about size, of the first named (large | small)
     size_asked: str | None = None
     # "is the stripe in the lingula?" / "条索影是在下叶吗": the place is what is asked; the finding is named otherwise
@@ -1074,6 +1076,8 @@ def _blank_try_verbs(text: str) -> str:
     return text
 
 
+# "write a report" / "what's your impression?" / "summarize the findings" / "写一份报告" / "总结一下" / "结论"
+_SUMMARY_ASKED = re.compile(r"(?<![a-z])(?:report|impression|summar|in a nutshell|one-line|one line)|报告|结论|总结|小结|印象")
 _ZH_SIZE_ORDER = re.compile(r"比.{0,16}?(?:更|还)?(大|小)|(?:更|较)(大|小)")
 
 
@@ -2492,6 +2496,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         yes_no=bool(_YES_NO.search(raw)),
         asks_normal=intent == "screen" and bool(_YES_NO.search(raw)) and bool(_NORMAL_ASKED.search(raw.lower())),
         size_asked=size_asked(text, descriptors) if intent == "compare" and _YES_NO.search(raw) else None,
+        summary_asked=intent == "screen" and bool(_SUMMARY_ASKED.search(raw.lower())),
         place_checked=intent == "locate" and not features["show"] and bool(_PLACE_CHECK.search(raw)),
         elliptical=elliptical,
         bare_pointer=bare_pointer,

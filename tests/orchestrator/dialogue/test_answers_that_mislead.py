@@ -706,6 +706,22 @@ def test_is_one_bigger_than_the_other_is_answered_yes_or_no_first(question: str,
     assert ("About the same size" if lang == "en" else "大小相近") in close.answer.sections[0]["text"]
 
 
+@pytest.mark.parametrize(("question", "lang"), [("Write a report", "en"), ("写一份报告", "zh"),
+                                                ("Can you give me a one-line summary I can paste into the notes?", "en")])
+def test_a_report_asked_for_leads_with_its_summary_line(question: str, lang: str) -> None:
+    """"Write a report" repeated the screening; it now leads with the summary line a report takes (each finding: what,
+    where, how big, a focal lesion's margin as the answers state it; the ratio), said to be no diagnosis."""
+    turn = ask(question, lang=lang)
+    assert turn.intent == "screen" and kinds(turn)[:2] == ["summary", "findings"]
+    text = turn.answer.sections[0]["text"]
+    if lang == "en":
+        assert text.startswith("Summary for the reader (image observations, not a diagnosis)")
+        assert "A1: right middle lobe nodule, about 1.2 cm across (12.0 mm), margin spiculated; A2: possibly" in text
+    else:
+        assert text.startswith("供阅片者参考的小结(影像所见,非诊断)") and "A1:右肺中叶结节" in text and "边缘毛刺状;A2" in text
+    assert "summary" not in kinds(ask("Anything abnormal?", lang=lang))
+
+
 @pytest.mark.parametrize("question", ["左边那个呢?", "What about the left one?"])
 def test_the_left_one_asked_elliptically_is_where_it_lies_in_both_languages(question: str) -> None:
     """"左边那个呢?" after the screening is where the left finding lies, as "what about the left one?" is (it was
