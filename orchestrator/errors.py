@@ -5,7 +5,7 @@
     │   ├── UnsupportedMediaError   not an image / not a DICOM we can read        → 415
     │   ├── ImageTooLargeError      byte size or pixel dimensions over the limits → 413
     │   ├── CorruptImageError       truncated DICOM, broken PNG                    → 422
-    │   ├── InvalidQuestionError    empty or over-long question                    → 422
+    │   ├── InvalidQuestionError    empty, over-long, or with control characters   → 422
     │   ├── UnsupportedLanguageError a session language other than zh or en       → 422
     │   ├── InvalidDateError        a study date that is not one, or an earlier film not earlier → 422
     │   ├── NotSamePatientError     an earlier film whose DICOM names another patient → 422

@@ -5,7 +5,9 @@ Identity: with ``HILUM_API_KEYS_FILE`` (JSON ``{"tenants": {"<tenant>": ["sha256
 ``authorization``); the tenant is the one whose list holds the key's SHA-256, compared in
 constant time, and any ``X-Hilum-Tenant`` header is ignored. Without a keys file the server is a
 loopback-only development server (``check_bind`` refuses any other address before binding) and
-the tenant is ``X-Hilum-Tenant`` or ``default``. Keys are never logged or echoed.
+the tenant is ``X-Hilum-Tenant`` or ``default``. Keys are never logged or echoed. A request with more
+than one ``Authorization`` header (gRPC: ``authorization`` entry) is refused, in either mode
+(``one_credential``: 401 / UNAUTHENTICATED), never answered with one of them.
 
 Limits per tenant: a token bucket over session requests (``tenant_rate_per_s``,
 ``tenant_burst``) and a cap on concurrent first turns (``tenant_max_uploads``), both 429 /
@@ -23,7 +25,7 @@ import json
 import math
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from orchestrator.errors import RateLimitedError, UnauthenticatedError, UploadsBusyError
@@ -162,6 +164,15 @@ class Tenancy:
     def _refuse(self, exc: Exception) -> Exception:
         self.observe(getattr(exc, "kind", "error"))
         return exc
+
+    def one_credential(self, values: Sequence[str]) -> str | None:
+        """The request's one ``Authorization`` value (None without one); more than one is 401 /
+        UNAUTHENTICATED, in development mode too: which of them was meant is not ours to guess."""
+        if len(values) > 1:
+            raise self._refuse(UnauthenticatedError(
+                "more than one Authorization header (gRPC: authorization metadata entry): send exactly one, "
+                "'Authorization: Bearer <key>'"))
+        return values[0] if values else None
 
     def identify(self, authorization: str | None, tenant_header: str | None = None) -> str:
         if self.keyring is None:  # loopback development server: the header names the tenant

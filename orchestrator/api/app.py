@@ -15,6 +15,7 @@ from orchestrator.api.middleware import (
     AdmissionMiddleware,
     BodyLimitMiddleware,
     RequestMetricsMiddleware,
+    SecurityHeadersMiddleware,
     TenantMiddleware,
 )
 from orchestrator.api.readiness import Readiness
@@ -65,5 +66,6 @@ def create_app(
                        timeout_s=settings.http_body_timeout_s)  # 413 / 408
     app.add_middleware(AdmissionMiddleware, limit=workers, observe=app.state.metrics.error)  # 429 server_busy
     app.add_middleware(TenantMiddleware, tenancy=app.state.tenancy)  # 401 / 429 before the body is read
+    app.add_middleware(SecurityHeadersMiddleware)  # the page's CSP & co; no-store on all under /v1/sessions
     app.add_middleware(RequestMetricsMiddleware, metrics=app.state.metrics)  # outermost: counts 413s too
     return app

@@ -44,7 +44,9 @@ async def tenant(request: Request) -> str:
     known = getattr(request.state, "tenant", None)
     if known is not None:
         return known
-    return request.app.state.tenancy.enter(request.headers.get("authorization"), request.headers.get("x-hilum-tenant"))
+    tenancy = request.app.state.tenancy
+    authorization = tenancy.one_credential(request.headers.getlist("authorization"))  # 401 for two
+    return tenancy.enter(authorization, request.headers.get("x-hilum-tenant"))
 
 
 Engine = Annotated[DialogueService, Depends(engine)]

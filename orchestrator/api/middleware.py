@@ -1,7 +1,8 @@
 """Raw ASGI middleware: the request-body limits (413 without buffering; 408 for a body not
 received within ``http_body_timeout_s``), the caller's tenant
-(401 / 429 before the body is read), admission (429 server_busy past ``http_workers`` requests
-in flight, before the body is read) and request metrics."""
+(401 / 429 before the body is read; 401 for more than one Authorization header), admission (429 server_busy
+past ``http_workers`` requests in flight, before the body is read), response headers (the page's security
+headers, ``Cache-Control: no-store`` on every session answer) and request metrics."""
 
 from __future__ import annotations
 
@@ -157,6 +158,11 @@ def _header(scope: Scope, name: bytes) -> str | None:
     return None
 
 
+def _headers(scope: Scope, name: bytes) -> list[str]:
+    """Every value of header ``name`` (lower case, as the server hands them over), in order."""
+    return [value.decode("latin-1") for key, value in scope.get("headers", ()) if key == name]
+
+
 class TenantMiddleware:
     """Under ``prefix`` (the session routes): who is calling and whether the tenant's rate allows
     it, before a byte of the body is read (an upload without a key costs nothing). The tenant is
@@ -172,7 +178,8 @@ class TenantMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            tenant = self.tenancy.enter(_header(scope, b"authorization"), _header(scope, b"x-hilum-tenant"))
+            authorization = self.tenancy.one_credential(_headers(scope, b"authorization"))  # 401 for two
+            tenant = self.tenancy.enter(authorization, _header(scope, b"x-hilum-tenant"))
         except HilumError as exc:
             refusal = error_json(exc.http_status, exc.kind, public_message(exc), exc.retry_after_s)
             refusal.headers["connection"] = "close"  # an unread body is not drained: the connection goes
@@ -180,6 +187,55 @@ class TenantMiddleware:
             return
         scope.setdefault("state", {})["tenant"] = tenant
         await self.app(scope, receive, send)
+
+
+# the page (orchestrator/web) loads its script, stylesheet and messages from /static, the films as blob:
+# URLs of what it fetched with its key, and its icon as a data: URL; it has no inline script or style
+# attribute (the script sets styles through the CSSOM, which a policy does not govern) and no font of its own
+PAGE_CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+            "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; "
+            "frame-ancestors 'none'")
+PAGE_HEADERS: tuple[tuple[bytes, bytes], ...] = (
+    (b"content-security-policy", PAGE_CSP.encode()),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+)
+# a session's film, heatmap, JSON and DICOM objects are a patient's: no browser or shared cache keeps them
+SESSION_HEADERS: tuple[tuple[bytes, bytes], ...] = ((b"cache-control", b"no-store"),)
+
+
+class SecurityHeadersMiddleware:
+    """The page (``/``) and its files (``/static/...``) get a Content-Security-Policy, ``nosniff``,
+    ``Referrer-Policy: no-referrer`` and ``X-Frame-Options: DENY``; every answer under ``session_prefix``
+    (``/v1/sessions``: JSON, films, heatmaps, DICOM objects, refusals) ``Cache-Control: no-store``,
+    whatever the route said. A header of the same name the app set is replaced, never doubled."""
+
+    def __init__(self, app: ASGIApp, session_prefix: str = "/v1/sessions") -> None:
+        self.app = app
+        self.session_prefix = session_prefix
+
+    def _headers_for(self, path: str) -> tuple[tuple[bytes, bytes], ...]:
+        if path == "/" or path == "/static" or path.startswith("/static/"):
+            return PAGE_HEADERS
+        if path == self.session_prefix or path.startswith(self.session_prefix + "/"):
+            return SESSION_HEADERS
+        return ()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        extra = self._headers_for(scope["path"]) if scope["type"] == "http" else ()
+        if not extra:
+            await self.app(scope, receive, send)
+            return
+        names = {name for name, _ in extra}
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                kept = [(k, v) for k, v in message.get("headers", ()) if k.lower() not in names]
+                message = {**message, "headers": [*kept, *extra]}
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
 
 
 PROBE_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from types import MappingProxyType
 from typing import Any
 
+from orchestrator.control_chars import QUESTION_CONTROLS
 from orchestrator.dialogue import anchors as anc
 from orchestrator.dialogue import composer as comp
 from orchestrator.dialogue.checklists import sign_of_kind
@@ -145,12 +146,15 @@ class _Draft:
 
 
 def question_problem(question: object, max_chars: int) -> str:
-    """Why a question cannot be asked ("is empty", "is longer than N characters"), "" when it can: the engine refuses
+    """Why a question cannot be asked ("is empty", "is longer than N characters", "contains control characters"), ""
+    when it can (``orchestrator/control_chars.py``): the engine refuses
     it with this, and ``hilum ask`` before it reads the film."""
     if not isinstance(question, str) or not question.strip():
         return "is empty"
     if len(question) > max_chars:
         return f"is longer than {max_chars} characters"
+    if QUESTION_CONTROLS.search(question):  # NUL, BEL, ESC ...: never part of a question; they break the SR's text
+        return "contains control characters: only tab, line feed and carriage return are allowed"
     return ""
 
 

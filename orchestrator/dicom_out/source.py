@@ -20,12 +20,19 @@ centres, so a working pixel index ``x`` maps to ``(x + 0.5) × scale − pad`` i
 PHI: a DICOM source keeps only the patient and study attributes a result needs to be filed in the
 same patient's study (``KEPT_ATTRIBUTES``), in the session store, for the objects returned to the
 same tenant; they are never logged and never part of a JSON response.
+
+Those attributes come from the upload as it was read, whatever it carried: before they are copied into
+an object each is made a valid value of its VR (``header_value``, PS3.5 6.2): control characters (CR, LF,
+BEL, NUL, ESC: the value is decoded text, with no code extension to announce) and the multiplicity
+separator become a space, text is cut to its VR's length, and a date, time or code string that is not
+one is left empty, so that ``dciodvfy`` finds no error the upload brought in.
 """
 
 from __future__ import annotations
 
 import datetime
 import io
+import re
 import uuid
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -33,20 +40,63 @@ from typing import Any, Literal
 import numpy as np
 from pydicom.dataset import Dataset
 
+from orchestrator.control_chars import without_controls
 from orchestrator.imaging import SOURCE_HEADER_ATTRIBUTES, valid_uid
 
 SECONDARY_CAPTURE_SOP_CLASS = "1.2.840.10008.5.1.4.1.1.7"
 # what a result needs to be filed beside its source (PS3.3 Patient, General Study modules): the
 # only header attributes a session keeps from a DICOM upload (``orchestrator/imaging.py``)
 KEPT_ATTRIBUTES: tuple[str, ...] = SOURCE_HEADER_ATTRIBUTES
-__all__ = ["KEPT_ATTRIBUTES", "SourceImage", "derived_uid", "secondary_capture_image", "secondary_capture_source",
-           "session_source", "valid_uid"]
+__all__ = ["KEPT_ATTRIBUTES", "SourceImage", "derived_uid", "header_value", "secondary_capture_image",
+           "secondary_capture_source", "session_source", "valid_uid"]
 MANUFACTURER = "Hilum"
 MODEL = "Hilum dialogue engine"
 SOFTWARE_VERSION = "0.1.0"
 
 
 UID_NAMESPACE = uuid.UUID("8a2f5c1e-3b7d-4e0a-9c61-4d2b7e9f0a13")  # Hilum's, for name-based UUIDs
+
+# PS3.5 6.2: the longest value of each text VR (characters; PN: per component group)
+VR_MAX_CHARS = {"AE": 16, "CS": 16, "LO": 64, "PN": 64, "SH": 16, "LT": 10240, "ST": 1024, "UT": 1 << 20}
+_DA = re.compile(r"\d{4}(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])")
+_TM = re.compile(r"([01]\d|2[0-3])([0-5]\d(([0-5]\d|60)(\.\d{1,6})?)?)?")  # HH, HHMM, HHMMSS, HHMMSS.F
+_CS = re.compile(r"[A-Z0-9 _]*")
+ENUMERATED = {"PatientSex": frozenset({"M", "F", "O"})}  # a CS whose values the standard enumerates
+
+
+def _vr(keyword: str) -> str:
+    from pydicom.datadict import dictionary_VR, tag_for_keyword
+
+    tag = tag_for_keyword(keyword)
+    return dictionary_VR(tag) if tag is not None else "LO"
+
+
+def header_value(keyword: str, value: object) -> str:
+    """``value`` as a valid value of ``keyword``'s VR: control characters and backslashes (the value
+    multiplicity separator) become a space; LO / SH / PN cut to their length (a name per component group,
+    at most five components); a DA, TM or CS that is not one (Patient's Sex: M, F or O) is empty (Type 2:
+    known to be unknown). Never raises, never logs the value."""
+    vr = _vr(keyword)
+    text = without_controls(str(value)).replace("\\", " ").strip()
+    if vr == "DA":
+        return text if _DA.fullmatch(text) else ""
+    if vr == "TM":
+        return text if _TM.fullmatch(text) else ""
+    if vr == "CS":
+        text = text.upper()
+        if keyword in ENUMERATED:
+            return text if text in ENUMERATED[keyword] else ""
+        return text[:VR_MAX_CHARS["CS"]].rstrip() if _CS.fullmatch(text) else ""
+    if vr == "PN":
+        groups = ["^".join(part.strip() for part in group.split("^")[:5])[:VR_MAX_CHARS["PN"]].rstrip(" ^")
+                  for group in text.split("=")[:3]]
+        return "=".join(groups).rstrip("=")
+    return text[:VR_MAX_CHARS.get(vr, 64)].rstrip()
+
+
+def header_values(header: dict[str, str]) -> dict[str, str]:
+    """Each of ``header``'s attributes through ``header_value``."""
+    return {keyword: header_value(keyword, value) for keyword, value in header.items()}
 
 
 def derived_uid(*parts: str) -> str:
@@ -113,7 +163,8 @@ def session_source(session_id: str, image_size: tuple[int, int], source: Any, fr
         return secondary_capture_source(session_id, image_size, created_at)
     return SourceImage("dicom", ref.sop_class_uid, ref.sop_instance_uid, ref.study_uid, ref.series_uid,
                        int(ref.rows), int(ref.cols), float(frame.scale), float(frame.pad_px[0]),
-                       float(frame.pad_px[1]), modality=ref.modality or "OT", header=ref.header_dict(),
+                       float(frame.pad_px[1]), modality=header_value("Modality", ref.modality or "") or "OT",
+                       header=header_values(ref.header_dict()),
                        patient_orientation=tuple(ref.patient_orientation))
 
 

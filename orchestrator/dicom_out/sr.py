@@ -40,6 +40,7 @@ from highdicom.sr import (
 )
 from pydicom.dataset import Dataset
 
+from orchestrator.control_chars import without_controls
 from orchestrator.dialogue.interval_answer import comparison_caveats
 from orchestrator.dicom_out import codes as c
 from orchestrator.dicom_out.content import SessionContent
@@ -48,6 +49,7 @@ from orchestrator.findings.interval import comparison_from_dict
 from orchestrator.ontology.loader import Ontology
 
 SR_SERIES_NUMBER = 901
+UT_CONTROLS = "\t\n\r\f"  # the control characters a UT value may carry (PS3.5 6.2), ESC aside
 SCREENING_QUESTION = {"zh": "(自动筛查)", "en": "(automatic screening)"}
 SPACING_NOTES = {
     "dicom": "Measurements in mm use the pixel spacing from the DICOM header.",
@@ -233,7 +235,10 @@ def _comparison_note(content: SessionContent) -> str:
 
 
 def _text(name: CodedConcept, value: str) -> TextContentItem:
-    return TextContentItem(name=name, value=value, relationship_type=RelationshipTypeValues.CONTAINS)
+    """A TEXT item (UT: TAB, LF, CR and FF are its only control characters; a session stored before questions
+    with others were refused may still hold one)."""
+    return TextContentItem(name=name, value=without_controls(value, keep=UT_CONTROLS),
+                           relationship_type=RelationshipTypeValues.CONTAINS)
 
 
 def _texts(content: SessionContent, source: SourceImage) -> ContainerContentItem:

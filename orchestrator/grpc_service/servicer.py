@@ -1,7 +1,8 @@
 """``hilum.v1.Dialog``: a thin shell over the engine. Every RPC is timed and counted, and every
 error leaves through ``grpc_status`` (one mapping). The tenant comes from the metadata
 ``authorization: Bearer <key>`` (``x-hilum-tenant`` only on a loopback server without keys),
-through the same ``Tenancy`` as REST: UNAUTHENTICATED, RESOURCE_EXHAUSTED for the tenant's limits."""
+through the same ``Tenancy`` as REST: UNAUTHENTICATED (also for more than one ``authorization`` entry),
+RESOURCE_EXHAUSTED for the tenant's limits."""
 
 from __future__ import annotations
 
@@ -36,6 +37,10 @@ def metadata_value(context: grpc.ServicerContext, name: str) -> str | None:
         if key == name:
             return str(value)
     return None
+
+
+def metadata_values(context: grpc.ServicerContext, name: str) -> list[str]:
+    return [str(value) for key, value in context.invocation_metadata() or () if key == name]
 
 
 class _Call:
@@ -112,7 +117,8 @@ class DialogServicer(pb_grpc.DialogServicer):
 
     def tenant_of(self, context: grpc.ServicerContext) -> str:
         """The caller's tenant, after the tenant's rate (once per RPC)."""
-        return self.tenancy.enter(metadata_value(context, AUTH_KEY), metadata_value(context, TENANT_KEY))
+        authorization = self.tenancy.one_credential(metadata_values(context, AUTH_KEY))  # two: UNAUTHENTICATED
+        return self.tenancy.enter(authorization, metadata_value(context, TENANT_KEY))
 
     @unary
     def CreateSession(self, request: pb.CreateSessionRequest, context: grpc.ServicerContext) -> pb.Session:  # noqa: N802

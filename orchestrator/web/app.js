@@ -957,7 +957,7 @@
       if (!href) return null;  // on its way: the overlays are drawn again when it arrives
       const b = o.bbox_px || [0, 0, state.size[1], state.size[0]];
       shape = svg("image", { href, x: b[0], y: b[1], width: b[2] - b[0], height: b[3] - b[1],
-        opacity: style.opacity || 0.35, preserveAspectRatio: "none", style: "pointer-events:none" });
+        opacity: style.opacity || 0.35, preserveAspectRatio: "none", "pointer-events": "none" });
     }
     if (!shape) return null;
     g.append(shape);

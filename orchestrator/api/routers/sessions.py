@@ -118,8 +118,7 @@ def report(session_id: str, engine: Engine, tenant: Tenant,
             responses={200: {"content": {"image/png": {}}}})
 def image(session_id: str, engine: Engine, tenant: Tenant) -> Response:
     """The session's film as PNG (DICOMs rendered), for display under the overlays."""
-    return Response(engine.image_png(session_id, tenant=tenant), media_type="image/png",
-                    headers={"Cache-Control": "private, max-age=3600"})
+    return Response(engine.image_png(session_id, tenant=tenant), media_type="image/png")
 
 
 @router.get("/{session_id}/heatmap.png", response_class=Response,
@@ -130,7 +129,7 @@ def heatmap(session_id: str, engine: Engine, tenant: Tenant) -> Response:
     png = engine.heatmap_png(session_id, tenant=tenant)
     if png is None:
         raise NoHeatmapError("this session has no lesion heatmap")
-    return Response(png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"})
+    return Response(png, media_type="image/png")
 
 
 @router.get("/{session_id}/earlier.png", response_class=Response,
@@ -138,8 +137,7 @@ def heatmap(session_id: str, engine: Engine, tenant: Tenant) -> Response:
 def earlier(session_id: str, engine: Engine, tenant: Tenant) -> Response:
     """The earlier film uploaded with the film, as its working image (the frame of the comparison rows'
     ``earlier_bbox_px``); 404 ``no_earlier_film`` for a session made without one."""
-    return Response(engine.earlier_png(session_id, tenant=tenant), media_type="image/png",
-                    headers={"Cache-Control": "private, max-age=3600"})
+    return Response(engine.earlier_png(session_id, tenant=tenant), media_type="image/png")
 
 
 @router.delete("/{session_id}", response_model=Closed)

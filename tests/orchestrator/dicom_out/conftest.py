@@ -102,3 +102,24 @@ def dicom_case(engine: Any, film_dcm: bytes) -> Case:
     source = DicomObjects.source(content)  # the session's own source record
     assert source.kind == "dicom"
     return Case(content, source, turns)
+
+
+def with_header(film: bytes, charset: str | None = None, **values: str) -> bytes:
+    """The DICOM ``film`` with these header attributes (keyword=value) set, as an upload would carry them;
+    ``charset``: its Specific Character Set. pydicom's warnings about invalid values are silenced: tests
+    that set them mean to."""
+    import io
+    import warnings
+
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(film))
+    if charset:
+        ds.SpecificCharacterSet = charset
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for keyword, value in values.items():
+            setattr(ds, keyword, value)
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()

@@ -16,26 +16,17 @@ from orchestrator.dialogue.engine import DialogueEngine
 from orchestrator.dicom_out.objects import DicomObjects
 from orchestrator.settings import Settings
 
-from .conftest import dciodvfy
+from .conftest import dciodvfy, with_header
 
 PHI = {"PatientName": "Doe^Jane^Q", "PatientID": "PID-778812", "PatientBirthDate": "19610417", "PatientSex": "F",
        "StudyDate": "20260311", "StudyTime": "091544", "AccessionNumber": "ACC-5521", "ReferringPhysicianName": "Who^Doctor",
        "StudyID": "STUDY-93"}
 
 
-def _with_phi(film_dcm: bytes) -> bytes:
-    ds = pydicom.dcmread(io.BytesIO(film_dcm))
-    for keyword, value in PHI.items():
-        setattr(ds, keyword, value)
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return buf.getvalue()
-
-
 @pytest.fixture(scope="module")
 def sessions(engine: Any, film_dcm: bytes) -> Any:
     """The same identified upload through an engine that de-identifies and one that does not."""
-    data = _with_phi(film_dcm)
+    data = with_header(film_dcm, **PHI)
     deid = DialogueEngine(engine.encoder, Settings(deidentify=True))
     plain = DialogueEngine(engine.encoder, Settings())
     a = deid.create_session(data, filename="film.dcm", lang="en")

@@ -120,6 +120,7 @@ def test_an_example_film_puts_down_the_earlier_film_chosen_and_a_new_study_shows
     layer.uncheck()
     assert page.evaluate("window.hilum.state.hidden.size") == 1
     page.locator("button.example").nth(1).click()
-    page.wait_for_function("window.hilum.state.hidden.size === 0", timeout=60_000)
+    # a function, evaluated once: the page's CSP refuses the eval Playwright runs on a bare expression at each poll
+    page.wait_for_function("() => window.hilum.state.hidden.size === 0", timeout=60_000)
     assert page.locator("[data-layer-toggle] input").first.is_checked()
     page.close()
