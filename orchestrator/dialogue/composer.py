@@ -250,7 +250,7 @@ def _normal_statement(ctx: Context) -> dict[str, Any] | None:
         "calcification": any(f.density.calcified for f in ctx.facts.findings),
     }
     # a blunted angle can be a small effusion: no effusion is then said to be absent (the angle is named, and why)
-    blunted = any(c.state == "blunted" for c in ctx.facts.anatomy.costophrenic)
+    blunted = bool(_blunted_sides(ctx))
     found_flags["effusion"] = blunted
     absent = [
         _CHECKED_WORDS[c][0 if ctx.zh else 1]
@@ -267,11 +267,9 @@ def _normal_statement(ctx: Context) -> dict[str, Any] | None:
         parts.append(ctx.t(f"{side}肋膈角{state}。", f"The {side} costophrenic angle is {state}."))
     if blunted and "effusion" not in found_kinds:
         parts.append(ctx.t("肋膈角变钝可为少量积液或胸膜增厚。", "A blunted angle can be a small effusion or pleural thickening."))
-    ctr = ctx.facts.anatomy.cardiothoracic_ratio
-    if ctr is not None and ({"heart", "cardiac_silhouette"} & set(ctx.facts.checked)):
-        # with what it is measured against, as the answer to "is the heart enlarged?" says it (cl.read_sign)
-        zh_ref, en_ref = cl.ctr_reference(ctr, ctx.facts.film_check.view)
-        parts.append(ctx.t(f"心胸比约{ctr:.2f}({zh_ref})。", f"Cardiothoracic ratio about {ctr:.2f} ({en_ref})."))
+    ratio = _ctr_sentence(ctx)
+    if ratio:
+        parts.append(ratio)
     if not parts:
         return None
     return section("normal", ctx.t("其余所见", "Elsewhere"), " ".join(parts) if not ctx.zh else "".join(parts))
@@ -293,13 +291,9 @@ def _summary(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str, Any
                            f"{a.id}: {'' if sure else 'possibly '}{place} {kind}, {size_phrase(f, 'en')}{margin}"))
     parts = [(";" if ctx.zh else "; ").join(items) + ctx.t("。", ".") if items
              else ctx.t("未发现明确的肺内病灶。", "No focal lung lesion found.")]
-    blunted = [c.side for c in ctx.facts.anatomy.costophrenic if c.state == "blunted"]
     parts += [ctx.t(f"{word('side', side, 'zh')}肋膈角变钝。", f"{word('side', side, 'en').capitalize()} costophrenic "
-                    "angle blunted.") for side in blunted]
-    ctr = ctx.facts.anatomy.cardiothoracic_ratio
-    if ctr is not None and ({"heart", "cardiac_silhouette"} & set(ctx.facts.checked)):
-        zh_ref, en_ref = cl.ctr_reference(ctr, ctx.facts.film_check.view)
-        parts.append(ctx.t(f"心胸比约{ctr:.2f}({zh_ref})。", f"Cardiothoracic ratio about {ctr:.2f} ({en_ref})."))
+                    "angle blunted.") for side in _blunted_sides(ctx)]
+    parts += [r for r in (_ctr_sentence(ctx),) if r]
     head = ctx.t("供阅片者参考的小结(影像所见,非诊断):", "Summary for the reader (image observations, not a diagnosis): ")
     return section("summary", ctx.t("小结", "Summary"), head + ("" if ctx.zh else " ").join(parts))
 
@@ -313,7 +307,7 @@ def _normal_asked(ctx: Context, lesions: int) -> dict[str, Any]:
     """The answer to "is this film normal?": not normal when it shows something Hilum reads as abnormal (a lesion, a
     blunted angle, a cardiothoracic ratio above the limit), said with what; else nothing abnormal among what it reads,
     which is no statement that the film is normal (what it does not read is named)."""
-    blunted = [c.side for c in ctx.facts.anatomy.costophrenic if c.state == "blunted"]
+    blunted = _blunted_sides(ctx)
     heart = cl.read_sign("cardiomegaly", ctx.facts, None, ctx.registry) if (
         {"heart", "cardiac_silhouette"} & set(ctx.facts.checked)) else None
     seen_zh: list[str] = []
@@ -341,13 +335,27 @@ def _normal_asked(ctx: Context, lesions: int) -> dict[str, Any]:
     return section("normal_asked", ctx.t("是否正常", "Normal?"), text)
 
 
+def _ctr_sentence(ctx: Context) -> str:
+    """The cardiothoracic ratio with what it is measured against, as the answer to "is the heart enlarged?" says it
+    (``cl.read_sign``); "" where the film's heart was not read."""
+    ctr = ctx.facts.anatomy.cardiothoracic_ratio
+    if ctr is None or not ({"heart", "cardiac_silhouette"} & set(ctx.facts.checked)):
+        return ""
+    zh_ref, en_ref = cl.ctr_reference(ctr, ctx.facts.film_check.view)
+    return ctx.t(f"心胸比约{ctr:.2f}({zh_ref})。", f"Cardiothoracic ratio about {ctr:.2f} ({en_ref}).")
+
+
+def _blunted_sides(ctx: Context) -> list[str]:
+    return [c.side for c in ctx.facts.anatomy.costophrenic if c.state == "blunted"]
+
+
 def _report_frame(ctx: Context) -> str:
     kinds = {f.kind for f in ctx.facts.findings}
     if kinds & {"nodule", "mass", "calcified_nodule", "cavity"}:
         return "nodule_analysis"
     if kinds & {"strand"}:
         return "interstitial_change"
-    if kinds & {"effusion"} or any(c.state == "blunted" for c in ctx.facts.anatomy.costophrenic):
+    if kinds & {"effusion"} or _blunted_sides(ctx):
         return "pleural_disease"
     if kinds & {"consolidation"}:
         return "airspace_disease"
@@ -1475,9 +1483,9 @@ def compose_out_of_scope(ctx: Context) -> Composition:
 
 
 def compose_none(ctx: Context) -> Composition:
-    listed = "、".join(f"{a.id}({a.label_zh})" for a in ctx.registry.findings()) if ctx.zh else ", ".join(
-        f"{a.id} ({a.label_en})" for a in ctx.registry.findings())
     found = ctx.registry.findings()
+    listed = "、".join(f"{a.id}({a.label_zh})" for a in found) if ctx.zh else ", ".join(
+        f"{a.id} ({a.label_en})" for a in found)
     if ctx.query.other and len(found) == 1:  # "and the other one?" where one was found: there is no other
         text = ctx.t(f"本片只发现1处病灶:{listed},没有另一处。",
                      f"Only one lesion was found on this film: {listed}; there is no other one.")
