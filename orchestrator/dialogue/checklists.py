@@ -380,17 +380,20 @@ def _angles_text(facts: ImageFacts, side: str | None) -> tuple[str, str, list[st
     return zh, en, [c.state for c in angles]
 
 
+def _anchors_of_kinds(kinds: tuple[str, ...], facts: ImageFacts, side: str | None, registry: Any) -> tuple[Any, ...]:
+    """Anchors of the findings of these kinds, on the side asked about."""
+    hits = [f for f in facts.findings if f.kind in kinds and (side is None or f.side == side)]
+    return tuple(a for a in (registry.for_finding(f.id) for f in hits) if a is not None)
+
+
 def _kind_anchors(sign: str, facts: ImageFacts, side: str | None, registry: Any) -> tuple[Any, ...]:
     kind = SIGN_KINDS.get(sign)
-    hits = [f for f in facts.findings if kind and f.kind == kind and (side is None or f.side == side)]
-    return tuple(a for a in (registry.for_finding(f.id) for f in hits) if a is not None)
+    return _anchors_of_kinds((kind,), facts, side, registry) if kind else ()
 
 
 def _alike_anchors(sign: str, facts: ImageFacts, side: str | None, registry: Any) -> tuple[Any, ...]:
     """Anchors of the findings whose kind can hide the sign's (``ALIKE_KINDS``), on the side asked about."""
-    alike = ALIKE_KINDS.get(SIGN_KINDS.get(sign, ""), ())
-    hits = [f for f in facts.findings if f.kind in alike and (side is None or f.side == side)]
-    return tuple(a for a in (registry.for_finding(f.id) for f in hits) if a is not None)
+    return _anchors_of_kinds(ALIKE_KINDS.get(SIGN_KINDS.get(sign, ""), ()), facts, side, registry)
 
 
 def _read_effusion(facts: ImageFacts, side: str | None, registry: Any) -> SignRead:

@@ -241,6 +241,9 @@ class Query:
             "also": list(self.also),
             "next_step": self.next_step,
             "wall_asked": self.wall_asked,
+            "asks_normal": self.asks_normal,
+            "summary_asked": self.summary_asked,
+            "size_asked": self.size_asked,
         }
 
     @staticmethod

@@ -230,6 +230,10 @@ def test_new_parse_fields_survive_session_state() -> None:
 
     q = parse("Is it bigger than 1 cm?")
     assert Query.from_state(q.to_state()) == q
+    assert set(q.to_state()) >= set(Query.__dataclass_fields__)  # every field, so none is lost on the way back
+    for question in ("Is this film normal?", "Write a report", "A1比A2大吗?"):  # the fields they set, kept
+        q = parse(question)
+        assert Query.from_state(q.to_state()) == q and (q.asks_normal or q.summary_asked or q.size_asked)
 
 
 def test_lobes_offered_as_choices_name_no_lobe() -> None:
