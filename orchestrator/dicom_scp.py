@@ -8,9 +8,12 @@ engine as ``POST /v1/sessions``; the sender learns the outcome from the C-STORE 
 - Peers: at most ``dicom_max_associations`` at once; a connection that asks for no association within
   ``dicom_idle_timeout_s`` is dropped (pynetdicom's defaults let 20 bare connections refuse every other sender for
   half a minute).
-- Statuses: 0x0000 a session was made; 0xA900 the object has no image (data set does not match the SOP
-  class); 0xC000 a lateral view, or Hilum refused the film (not a chest film, corrupt: the error kind is
-  the status's Error Comment, never a value from the object); 0xA700 an object over the upload limit
+- Statuses: 0x0000 a session was made, or the film is one Hilum does not read (a lateral view, or a film its
+  gate refuses as no upright frontal chest film: logged with the reason's code, no session made): a PACS sends a
+  study's objects one after the other and stops at the first failure, so a PA + lateral study refused at its
+  lateral would never send the PA; 0xA900 the object has no image (data set does not match the SOP
+  class); 0xC000 Hilum could not read the object (corrupt, or not decodable: the error kind is the status's Error
+  Comment, never a value from the object); 0xA700 an object over the upload limit
   (or deflated and inflating past it: ``too_large``), a tenant limit or a busy encoder (out of
   resources: send again later); 0x0110 anything else (processing failure). A failure never stops
   the node.
@@ -66,6 +69,7 @@ from orchestrator.errors import (
     HilumError,
     ImageTooLargeError,
     InputError,
+    NotAChestFilmError,
     ServerBusyError,
     TenantLimitError,
 )
@@ -199,13 +203,17 @@ class DicomNode:
         if "PixelData" not in header:
             return failure(NOT_MATCHING_SOP_CLASS, "no image: the object has no pixel data")
         if str(header.get("ViewPosition", "")).strip().upper() in LATERAL_VIEWS:
-            return failure(CANNOT_UNDERSTAND, "not a frontal film: lateral view")
+            log.info("a film from %s not read: a lateral view (Hilum reads frontal films)", calling)
+            return SUCCESS  # received, not read: the study's other objects still come
         tenancy = self.services.tenancy
         try:
             with tenancy.first_turn(tenant):
                 view = self._create(data, tenant, header)
         except (TenantLimitError, ServerBusyError, EncoderOverloadedError) as exc:
             return failure(OUT_OF_RESOURCES, exc.kind)
+        except NotAChestFilmError as exc:
+            log.info("a film from %s not read: %s (%s)", calling, exc.kind, exc.reason)
+            return SUCCESS
         except InputError as exc:
             return failure(CANNOT_UNDERSTAND, exc.kind)
         except HilumError as exc:

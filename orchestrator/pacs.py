@@ -65,6 +65,14 @@ class PacsUsageError(HilumError):
     kind = "pacs_usage"
 
 
+class DeidentifiedResultsError(PacsUsageError):
+    """A session's results are de-identified (``HILUM_DEIDENTIFY``): never filed in a PACS. Filed by the film's
+    UIDs under no patient, they made a second, nameless patient in the identified study, and every de-identified
+    study one patient (``ANONYMIZED``). The poller and the DICOM node skip such a film for good."""
+
+    kind = "deidentified_results"
+
+
 def check_uid(value: str, what: str) -> str:
     if not valid_uid(value):
         raise PacsUsageError(f"the {what} is not a valid DICOM UID")
@@ -358,6 +366,9 @@ def store_objects(pacs: DicomWebClient, objects: list[SessionObject], validate: 
     """STOW-RS of one session's objects into their (one) study; raises unless the PACS confirms each."""
     if not objects:
         return []
+    if any(str(ds.get("PatientIdentityRemoved", "")).upper() == "YES" for _, _, ds in objects):
+        raise DeidentifiedResultsError("the session's results are de-identified: they carry no patient identity and "
+                                       "are not filed in a PACS (export them from Hilum instead)")
     studies = {str(ds.StudyInstanceUID) for _, _, ds in objects}
     if len(studies) != 1:
         raise PacsError("the session's objects name more than one study")
@@ -647,7 +658,7 @@ class PacsPoller:
                 if turns <= record.sr_turns:
                     continue
                 stored = store_objects(self.pacs, self.results.objects(record, ("sr",)))
-            except SessionGoneError:  # expired or closed: nothing more will be asked of it
+            except (SessionGoneError, DeidentifiedResultsError):  # nothing more of it will be filed
                 record.following = False
                 self.state.save()
                 continue
@@ -703,7 +714,12 @@ class PacsPoller:
         record.objects, record.status = [str(ds.SOPInstanceUID) for _, _, ds in objects], "storing"
         record.sr_turns = next((int(ds.InstanceNumber) for kind, _, ds in objects if kind == "sr"), 0)
         self.state.save()  # written down before STOW-RS: a restart asks the study before storing again
-        record.stored = [p.to_dict() for p in store_objects(self.pacs, objects)]
+        try:
+            record.stored = [p.to_dict() for p in store_objects(self.pacs, objects)]
+        except DeidentifiedResultsError as exc:  # never filed: skipped for good, not tried again
+            record.status, record.reason, record.error, record.objects = SKIPPED, exc.kind, None, []
+            self.state.save()
+            return
         self._done(record)
 
     def _in_pacs(self, record: FilmRecord) -> bool:

@@ -143,11 +143,15 @@ def test_a_compressed_film_is_accepted(node: Node, phantom_dir: Path, tmp_path: 
     assert len(node.sessions_made()) == before + 1
 
 
-def test_refusals_are_failure_statuses_and_the_node_keeps_serving(node: Node, phantom_dir: Path,
+def test_a_lateral_is_received_unread_refusals_fail_and_the_node_keeps_serving(node: Node, phantom_dir: Path,
                                                                    tmp_path: Path) -> None:
+    """A film Hilum does not read (a lateral view) is received and not read: Success, no session, one log line (a
+    PACS sending a PA + lateral study stops at the first failure, and the PA after it was never sent); an object
+    with no image, or from an AE not allowed, is refused; the node keeps serving."""
     before = len(node.sessions_made())
     lateral = storescu(node, variant(phantom_dir, tmp_path / "lateral.dcm", ViewPosition="LL"))
-    assert response_status(lateral) == "Error: CannotUnderstand"  # 0xC000
+    assert response_status(lateral) == "Success" and len(node.sessions_made()) == before
+    assert "not read: a lateral view" in node.log.read_text(errors="replace")
     no_image = storescu(node, variant(phantom_dir, tmp_path / "noimage.dcm", PixelData=None))
     assert response_status(no_image) == "Error: DataSetDoesNotMatchSOPClass", no_image.stderr  # 0xA900
     stranger = storescu(node, phantom_dir / "image.dcm", calling="SOMEONE")

@@ -80,3 +80,32 @@ def test_the_sr_parses_back_with_its_findings(sessions: Any) -> None:
     sr = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(io.BytesIO(DicomObjects(deid).bytes("sr", sid))))
     groups = sr.content.get_planar_roi_measurement_groups()
     assert len(groups) == len(deid.store.get(sid).facts.findings)
+
+
+def test_de_identified_results_are_never_filed_in_a_pacs(sessions: Any) -> None:
+    """A PACS integrator's probe: de-identified results pushed by the film's UIDs filed a nameless second patient
+    (ANONYMIZED) into the identified study, and every such study under that one patient. They are refused before
+    the PACS is asked; identified results still go."""
+    from orchestrator.pacs import DeidentifiedResultsError, store_objects
+
+    class Pacs:
+        stored: list[int] = []
+
+        def store(self, objects: list[bytes], study_uid: str) -> list[str]:
+            self.stored.append(len(objects))
+            return [str(pydicom.dcmread(io.BytesIO(o), stop_before_pixels=True).SOPInstanceUID) for o in objects]
+
+    (deid, sid), (plain, plain_sid), _ = sessions
+
+    def objects(engine: Any, session_id: str) -> list[Any]:
+        out = []
+        for kind in ("sr", "pr"):
+            data = DicomObjects(engine).bytes(kind, session_id)
+            out.append((kind, data, pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)))
+        return out
+
+    pacs = Pacs()
+    with pytest.raises(DeidentifiedResultsError) as info:
+        store_objects(pacs, objects(deid, sid))  # type: ignore[arg-type]
+    assert info.value.kind == "deidentified_results" and pacs.stored == []
+    assert [p.kind for p in store_objects(pacs, objects(plain, plain_sid))] == ["sr", "pr"]  # type: ignore[arg-type]
