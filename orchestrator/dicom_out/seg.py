@@ -16,6 +16,7 @@ from orchestrator.dicom_out import codes as c
 from orchestrator.dicom_out.content import SessionContent
 from orchestrator.dicom_out.objects import NoSuchDicomObjectError
 from orchestrator.dicom_out.source import MANUFACTURER, MODEL, SOFTWARE_VERSION, SourceImage, derived_uid
+from orchestrator.dicom_out.sr import stamp
 
 SEG_SERIES_NUMBER = 903
 ABNORMAL_STRUCTURE = hd.sr.CodedConcept("49755003", "SCT", "Morphologically abnormal structure")
@@ -59,6 +60,13 @@ def build_seg(content: SessionContent, source: SourceImage) -> Dataset:
         software_versions=SOFTWARE_VERSION, device_serial_number="0",
         content_description="Hilum lesion masks (device output, not a diagnosis)", content_label="HILUM_LESIONS",
     )
+    # the session's dates and a UID of its own, not the clock and highdicom's random dimension organisation: the
+    # same instance UID always names the same bytes (a PACS given it again gets the object it holds)
+    stamp(seg, content.created_at)
+    dimensions = derived_uid(content.session_id, "seg-dimensions")
+    for item in (*(seg.get("DimensionOrganizationSequence") or ()), *(seg.get("DimensionIndexSequence") or ())):
+        if "DimensionOrganizationUID" in item:
+            item.DimensionOrganizationUID = dimensions
     seg.PatientOrientation = list(source.patient_orientation)  # Type 2C for a source without a frame of reference
     seg.SpecificCharacterSet = "ISO_IR 192"
     seg.SeriesDescription = "Hilum lesion masks (device observations)"

@@ -71,6 +71,17 @@ def test_segmentation_masks_cover_each_finding_centre(dicom_case: Case, tmp_path
         assert 0 < masks[..., i].sum() < 0.05 * src.rows * src.cols
 
 
+def test_the_segmentation_is_the_same_bytes_whenever_it_is_built(dicom_case: Case) -> None:
+    """Its UID derives from the session and turn count, so its dates must too: built from the clock, two fetches a
+    second apart gave different bytes under one UID (a re-push sent a PACS a changed object it already held)."""
+    import time
+
+    first = encode(build_seg(dicom_case.content, dicom_case.source))
+    time.sleep(1.1)
+    again = encode(build_seg(dicom_case.content, dicom_case.source))
+    assert first == again and _read(first).InstanceCreationTime == _read(first).ContentTime
+
+
 def test_no_segmentation_without_a_finding(dicom_case: Case) -> None:
     report = {**dicom_case.content.report, "findings": []}
     with pytest.raises(NoSuchDicomObjectError):
