@@ -413,6 +413,9 @@ def _dicom_film(ds: Any, limits: UploadLimits) -> tuple[np.ndarray, DicomSpacing
             "colourfulness": colour, "transfer_syntax": str(_transfer_syntax(ds)), **dicom_film_tags(ds)}
     if spacing is not None and spacing.rejected is not None:
         meta["spacing_rejected"] = spacing.rejected
+    frames = _dicom_int(ds, "NumberOfFrames", 1)
+    if frames > 1:  # only the first is read (``_check_frame_layout``): the answers say so
+        meta["frames"] = frames
     return arr, spacing, meta
 
 

@@ -69,6 +69,7 @@ WARNINGS: dict[str, tuple[str, str]] = {
     "orientation_conflict": ("DICOM 方位标记与图像所见不一致,因此不判断左右侧。",
                              "The DICOM orientation and the image disagree, so no side is stated."),
     "secondary_capture": ("这是二次采集的图像(非原始X线数据)。", "This is a secondary capture, not original radiograph data."),
+    "first_frame_only": ("这个DICOM对象含多帧图像,只读取了第一帧。", "This DICOM object holds several frames; only the first was read."),
     "anatomy_not_established": ("无法在这张片子上可靠地确定解剖结构(它与模型训练所用的片子差异较大)。",
                                 "The anatomy could not be established reliably on this film (it differs from the films the model was trained on)."),
     "lungs_implausible": ("肺野的形状或位置不合理。", "The lung fields found are implausible in shape or position."),

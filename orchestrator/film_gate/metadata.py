@@ -61,4 +61,6 @@ def read_tags(info: dict[str, Any]) -> TagVerdict:
     warnings: list[str] = []
     if modality in ("OT", "SC"):
         warnings.append("secondary_capture")
+    if int(info.get("frames") or 1) > 1:
+        warnings.append("first_frame_only")
     return TagVerdict(view=view if view in FRONTAL_VIEWS else None, orientation=orientation, warnings=tuple(warnings))

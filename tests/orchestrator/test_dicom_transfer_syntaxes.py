@@ -191,6 +191,11 @@ def test_multi_frame_compressed_reads_the_first_frame() -> None:
     ds.save_as(buf, enforce_file_format=True)
     out = decode_upload(buf.getvalue(), None, LIMITS)
     assert np.array_equal(out.image, decode_upload(source_dicom(16), None, LIMITS).image)
+    # and the answers say so (a PACS probe: a 2-frame DX was read from its first frame without a word)
+    from orchestrator.film_gate.metadata import read_tags
+
+    assert out.info["frames"] == 2 and "first_frame_only" in read_tags(out.info).warnings
+    assert "frames" not in decode_upload(source_dicom(16), None, LIMITS).info
 
 
 # --- hostile, broken and unsupported data ---------------------------------------------------------
