@@ -183,12 +183,13 @@ class DicomNode:
                 log.warning("the PACS did not give the earlier film (%s): the film on its own", exc.kind)
         if before is not None:
             try:
-                return engine.create_session(data, filename=None, tenant=tenant, earlier=before[1])
+                return engine.create_session(data, filename=None, lang=settings.dicom_lang, tenant=tenant,
+                                             earlier=before[1])
             except InputError as exc:
                 if exc.subject != "earlier":  # the film itself refused: said as for any film
                     raise
                 log.info("the earlier film was not compared (%s): the film on its own", exc.kind)
-        return engine.create_session(data, filename=None, tenant=tenant)
+        return engine.create_session(data, filename=None, lang=settings.dicom_lang, tenant=tenant)
 
     def store(self, data: bytes, tenant: str, calling: str = "") -> int | Dataset:
         """One received object (a Part 10 file) → a session, or the failure status that says why not.

@@ -8,6 +8,7 @@ Sections are grouped by the component that reads them; add fields in your sectio
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -167,6 +168,9 @@ class Settings(BaseSettings):
     dicom_idle_timeout_s: float = Field(default=10.0, gt=0, description="a connection to the node that asks for no "
                                         "association this long is dropped")
     dicom_ae_title: str = Field(default="HILUM", min_length=1, max_length=16, description="the SCP's AE title")
+    dicom_lang: Literal["en", "zh"] = Field(default="en", description="the language of the sessions the node "
+                                            "makes (their screening turn, SR and presentation state): zh for a "
+                                            "Chinese-speaking site")
     dicom_ae_tenants: dict[str, str] = Field(default_factory=dict, description='calling AE title -> tenant, JSON '
                                              '{"CR_ROOM1": "alice"}; set: only these AEs may associate; unset: '
                                              "any AE, tenant default")

@@ -19,6 +19,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pydicom
@@ -267,3 +268,28 @@ def test_bare_connections_do_not_hold_the_node(node: Node) -> None:
     finally:
         for sock in held:
             sock.close()
+
+
+def test_the_node_makes_its_sessions_in_the_sites_language(phantom_dir: Path) -> None:
+    """Node-made sessions were always English; ``HILUM_DICOM_LANG=zh`` makes them Chinese (their screening turn,
+    SR and presentation state), for a Chinese-speaking site."""
+    from types import SimpleNamespace
+
+    from orchestrator.dicom_scp import SUCCESS, DicomNode
+    from orchestrator.settings import Settings
+    from orchestrator.tenancy import Tenancy
+
+    asked: list[str | None] = []
+
+    class Engine:
+        def create_session(self, data: bytes, filename: str | None = None, lang: str | None = None,
+                           tenant: str = "default", **kw: Any) -> Any:
+            asked.append(lang)
+            return SimpleNamespace(session_id="0" * 32, turns=())
+
+    for lang in ("zh", "en"):
+        settings = Settings(dicom_lang=lang)
+        services = SimpleNamespace(settings=settings, engine=Engine(), tenancy=Tenancy(settings))
+        node = DicomNode(services, "127.0.0.1", 0)
+        assert node.store((phantom_dir / "image.dcm").read_bytes(), "default", "CR_ROOM1") == SUCCESS
+    assert asked == ["zh", "en"]
