@@ -632,14 +632,17 @@ def compose_size(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
     lines = []
     for a, f in pairs:
-        if finding_size(f).kind == "axes":  # a strand, consolidation or effusion: its two axes lead, as everywhere else
+        if f.kind == "effusion":  # fluid: its extent on the film and how high it reaches, no lesion's diameter or area
+            lines.append(ctx.t(f"{a.id}{size_phrase(f, 'zh')}(在片上的范围)。",
+                               f"{a.id}: {size_phrase(f, 'en')} (its extent on the film)."))
+            zh, en = effusion_extent_text(f, ctx.facts)
+            if zh:  # "how big is the effusion?": how high it reaches, and what a frontal film can grade of it
+                lines.append(ctx.t(f"{a.id}{zh};{EXTENT_CAVEAT[0]}。", f"{a.id} reaches {en}; {EXTENT_CAVEAT[1]}."))
+        elif finding_size(f).kind == "axes":  # a strand or consolidation: its two axes lead, as everywhere else
             lines.append(ctx.t(
                 f"{a.id}{size_phrase(f, 'zh')}(最长径×最短径),等效直径{mm(r1(f.diameter_mm))} mm,面积约{mm(r1(f.area_mm2))} mm²。",
                 f"{a.id}: {size_phrase(f, 'en')} (longest × shortest); equivalent diameter {mm(r1(f.diameter_mm))} mm; "
                 f"area about {mm(r1(f.area_mm2))} mm²."))
-            zh, en = effusion_extent_text(f, ctx.facts)
-            if zh:  # "how big is the effusion?": how high it reaches, and what a frontal film can grade of it
-                lines.append(ctx.t(f"{a.id}{zh};{EXTENT_CAVEAT[0]}。", f"{a.id} reaches {en}; {EXTENT_CAVEAT[1]}."))
         elif ctx.zh:
             lines.append(f"{a.id}等效直径{mm(r1(f.diameter_mm))} mm(约{cm(r1(f.diameter_mm))} cm),"
                          f"最长径{mm(r1(f.longest_mm))} mm,最短径{mm(r1(f.shortest_mm))} mm,面积约{mm(r1(f.area_mm2))} mm²。")

@@ -146,6 +146,9 @@ def test_how_big_is_the_effusion_binds_the_effusion_and_says_how_high_it_reaches
     turn = ask("How big is the effusion?", _effusion_facts())
     assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A2"]
     assert "A2 reaches about 41 mm up from the left costophrenic angle" in turn.answer.text
+    # fluid has no lesion's equivalent diameter or area (a radiologist's probe: "equivalent diameter 86.2 mm")
+    assert "its extent on the film" in turn.answer.text
+    assert "equivalent diameter" not in turn.answer.text and "area" not in turn.answer.text
     zh = ask("积液有多大?", _effusion_facts(), lang="zh")  # read as the sign asked about, which says the same height
     assert [a["id"] for a in zh.anchors if a["kind"] == "finding"] == ["A2"] and "自左肋膈角向上约 41 mm" in zh.answer.text
 
