@@ -144,6 +144,7 @@ ANSWER = private("answer", "Device answer")
 DISCLAIMER = private("disclaimer", "Disclaimer")
 SPACING_NOTE = private("spacing-note", "Pixel spacing source")
 SOURCE_NOTE = private("source-note", "Source image note")
+SESSION = private("hilum-session", "Hilum session to continue the dialogue")
 
 
 def certainty(p: float) -> CodedConcept:

@@ -244,7 +244,10 @@ def _text(name: CodedConcept, value: str) -> TextContentItem:
 def _texts(content: SessionContent, source: SourceImage) -> ContainerContentItem:
     container = ContainerContentItem(name=c.QUALITATIVE_EVALUATIONS, relationship_type=RelationshipTypeValues.CONTAINS)
     items = [_text(c.DISCLAIMER, str(content.report.get("disclaimer") or "Image observations, not a diagnosis.")),
-             _text(c.SPACING_NOTE, SPACING_NOTES.get(content.spacing_source, SPACING_NOTES["estimated"]))]
+             _text(c.SPACING_NOTE, SPACING_NOTES.get(content.spacing_source, SPACING_NOTES["estimated"])),
+             # where a reader at the PACS finds the dialogue to continue it (GET /v1/sessions/{id}, with the tenant's
+             # key: the id alone opens nothing); a session the DICOM node made was named only in Hilum's log
+             _text(c.SESSION, content.session_id)]
     if source.kind == "secondary_capture":
         items.append(_text(c.SOURCE_NOTE, SOURCE_NOTE))
     note = _comparison_note(content)

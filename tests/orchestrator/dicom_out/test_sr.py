@@ -121,6 +121,10 @@ def test_dialogue_measurements_checklist_and_text_come_back(sr: hd.sr.Comprehens
     for t in report["turns"][1:]:
         assert any(t["question"] in x for x in texts) and any(t["answer"] in x for x in texts)
     assert not any("ESTIMATED" in x for x in texts)
+    # the session a reader at the PACS continues: a session the DICOM node made was named only in Hilum's log
+    session = [i.TextValue for i in sr.ContentSequence[-1].ContentSequence
+               if i.ConceptNameCodeSequence[0].CodeValue == c.SESSION.value]
+    assert session == [dicom_case.content.session_id]
     device = [i for i in sr.ContentSequence if i.ConceptNameCodeSequence[0].CodeValue == "121005"]
     assert device and device[0].ConceptCodeSequence[0].CodeValue == c.DEVICE.value  # observer type: device
 
