@@ -7,7 +7,7 @@ libraries' warnings (pydicom quotes the values it finds invalid; Python warnings
 into logging here) and their request logs (httpx logs each URL, and a QIDO-RS search carries a
 Patient ID in its query). ``PrivacyFilter`` keeps every traceback's frames but replaces the
 exception's message with its type, and in third-party records replaces quoted text with
-``'<redacted>'`` and a URL's query with ``?<query withheld>``. ``configure_logging`` puts it on the
+``'<redacted>'``, a URL's query with ``?<query withheld>`` and a DICOMweb path's UIDs with ``<uid>``. ``configure_logging`` puts it on the
 handler every ``hilum`` command logs through. ``install()`` puts it on the root's and uvicorn's handlers (after uvicorn has
 configured its own)."""
 
@@ -22,6 +22,9 @@ _QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"|b'[^']*'")
 # a URL's query in a third-party record (httpx logs each request's URL: a QIDO-RS search carries a Patient ID there)
 _URL_QUERY = re.compile(r"(\b[a-zA-Z][a-zA-Z0-9+.-]{1,15}://[^\s?\"'<>]+)\?[^\s\"'<>]*")
 QUERY_WITHHELD = "?<query withheld>"
+# ... and its path (a DICOMweb URL names the study, series and instance by their UIDs: identifiers, PS3.15)
+_DICOMWEB_UID = re.compile(r"(/(?:studies|series|instances)/)[0-9.]+")
+UID_WITHHELD = "<uid>"
 WITHHELD = "(message withheld: it may quote the input)"
 
 
@@ -39,6 +42,7 @@ class PrivacyFilter(logging.Filter):
             _scrub_exception(record)
         if not record.name.startswith(OWN_LOGGERS):
             message = _URL_QUERY.sub(lambda m: m.group(1) + QUERY_WITHHELD, record.getMessage())
+            message = _DICOMWEB_UID.sub(lambda m: m.group(1) + UID_WITHHELD, message)
             message = _QUOTED.sub("'<redacted>'", message)
             record.msg, record.args = message, None
         return True

@@ -129,6 +129,12 @@ def test_the_filter_withholds_exception_messages_and_third_party_values() -> Non
     PrivacyFilter().filter(third)
     assert logging.Formatter().format(third) == "Invalid value for VR PN: '<redacted>'"
 
+    # httpx logs each DICOMweb request: its path names the study, series and instance by their UIDs
+    url = _record("httpx", 'HTTP Request: GET http://pacs:8042/dicom-web/studies/1.2.826.0.1.3680043.8.498.1/series/'
+                           '2.25.12345/instances/1.2.3.4.5/metadata?PatientID=X "HTTP/1.1 200 OK"')
+    PrivacyFilter().filter(url)
+    assert url.getMessage() == ("HTTP Request: GET http://pacs:8042/dicom-web/studies/<uid>/series/<uid>/instances/"
+                                "<uid>/metadata?<query withheld> '<redacted>'")
     own = _record("orchestrator.server", "encoder 'embedded' ready")
     PrivacyFilter().filter(own)
     assert own.getMessage() == "encoder 'embedded' ready"  # Hilum's own lines are left as written
