@@ -363,8 +363,9 @@ SIGN_KINDS = MappingProxyType({"pleural_effusion": "effusion", "pneumothorax": "
 # kinds the findings layer gives an opacity that can be the sign's own kind: measured on phantom validation films
 # (seeds 50-149, the varied lesion mix, the shipped weights, findings matched to the truth): of 51 consolidation
 # patches found, 4 were read as consolidation, 18 as nodules, 5 as masses and 3 as strands, so a film with such
-# findings and none read as consolidation cannot answer "no" (it did, on 17 of 22 films with consolidation)
-ALIKE_KINDS = MappingProxyType({"consolidation": ("nodule", "mass", "strand")})
+# findings and none read as consolidation cannot answer "no" (it did, on 17 of 22 films with consolidation); an
+# effusion-like opacity can hide consolidation behind it (and one patch in 51 was read as an effusion)
+ALIKE_KINDS = MappingProxyType({"consolidation": ("nodule", "mass", "strand", "effusion")})  # fluid can hide it
 
 
 def sign_of_kind(kinds: tuple[str, ...]) -> str | None:
@@ -389,6 +390,10 @@ def _anchors_of_kinds(kinds: tuple[str, ...], facts: ImageFacts, side: str | Non
 def _kind_anchors(sign: str, facts: ImageFacts, side: str | None, registry: Any) -> tuple[Any, ...]:
     kind = SIGN_KINDS.get(sign)
     return _anchors_of_kinds((kind,), facts, side, registry) if kind else ()
+
+
+def _and_list(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
 def _alike_anchors(sign: str, facts: ImageFacts, side: str | None, registry: Any) -> tuple[Any, ...]:
@@ -427,6 +432,7 @@ CTR_BORDERLINE = 0.55  # up to here above the limit is "just above": within what
 def ctr_reference(ctr: float, view: str) -> tuple[str, str]:
     """The ratio against the limit, in words (zh, en): "not above 0.50", "just above 0.50" (to ``CTR_BORDERLINE``),
     "above 0.50"; on an AP film, which magnifies the heart, a ratio above the limit says so."""
+    ctr = round(ctr, 2)  # judged as it is shown: 0.5504, shown 0.55, is "just above", as 0.5496 is
     if ctr <= CTR_LIMIT:
         return f"不大于{CTR_LIMIT:.2f}", f"not above {CTR_LIMIT:.2f}"
     zh, en = (f"略大于{CTR_LIMIT:.2f}", f"just above {CTR_LIMIT:.2f}") if ctr <= CTR_BORDERLINE else (
@@ -438,6 +444,7 @@ def ctr_reference(ctr: float, view: str) -> tuple[str, str]:
 
 def _read_ctr(facts: ImageFacts) -> SignRead:
     ctr = facts.anatomy.cardiothoracic_ratio
+    ctr = None if ctr is None else round(ctr, 2)  # judged as it is shown (two decimals)
     if ctr is None:
         return SignRead("cardiomegaly", "uncertain", "本片未能测得心胸比。", "the cardiothoracic ratio could not be measured.",
                         "复查标准后前位胸片", "A standard PA film")
@@ -528,9 +535,10 @@ def read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, cat
         name_zh, name_en = word("kind", kind, "zh"), word("kind", kind, "en")
         return SignRead(sign, "uncertain",
                         f"本片未见读为{name_zh}的病灶,但" + "、".join(f"{a.id}({a.label_zh})" for a in alike)
-                        + f"可能就是:病灶图不能可靠地区分{name_zh}与结节、肿块或条索影。",
-                        f"no finding was read as {name_en}, but " + ", ".join(f"{a.id} ({a.label_en})" for a in alike)
-                        + f" may be: the lesion map does not reliably tell {name_en} from a nodule, mass or strand.",
+                        + f"可能是或遮挡了{name_zh}:病灶图不能可靠地区分{name_zh}与结节、肿块或条索影,积液也可掩盖其后方的{name_zh}。",
+                        f"no finding was read as {name_en}, but " + _and_list([f"{a.id} ({a.label_en})" for a in alike])
+                        + f" may be or may hide it: the lesion map does not reliably tell {name_en} from a nodule, mass or "
+                        f"strand, and fluid can hide {name_en} behind it.",
                         "放射科医师阅片,必要时CT", "A radiologist's reading or a CT", anchors=alike)
     if kind and kind in facts.checked:
         return SignRead(sign, "no", "本片已检查,未见。", "this film was checked for it and none was found.")

@@ -285,9 +285,9 @@ def _summary(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str, Any
     for a, f in pairs:
         place = pleural_space(f.side, ctx.lang) if f.kind == "effusion" else word("lobe", f.lobe, ctx.lang)
         kind, sure = word("kind", f.kind, ctx.lang), confident(f, "presence")
-        margin = (ctx.t(f",边缘{margin_phrase(f, 'zh')}", f", margin {margin_phrase(f, 'en')}")
+        margin = (ctx.t(f",边缘{margin_phrase(f, 'zh')}", f", margin: {margin_phrase(f, 'en')}")
                   if f.kind in _FOCAL and f.margin else "")
-        items.append(ctx.t(f"{a.id}:{place}{'' if sure else '可能'}{kind},{size_phrase(f, 'zh')}{margin}",
+        items.append(ctx.t(f"{a.id}:{place}{'' if sure else '可能为'}{kind},{size_phrase(f, 'zh')}{margin}",
                            f"{a.id}: {'' if sure else 'possibly '}{place} {kind}, {size_phrase(f, 'en')}{margin}"))
     parts = [(";" if ctx.zh else "; ").join(items) + ctx.t("。", ".") if items
              else ctx.t("未发现明确的肺内病灶。", "No focal lung lesion found.")]
@@ -300,7 +300,7 @@ def _summary(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str, Any
 
 _NOT_READ_FOR_NORMAL = ("Hilum不读骨骼、胸壁、管线与装置、膈下和淋巴结,片子是否正常须由放射科医师判读。",
                         "Hilum does not read the bones, the chest wall, tubes and devices, below the diaphragm or the "
-                        "lymph nodes, and whether a film is normal is a radiologist's reading.")
+                        "lymph nodes; whether a film is normal is a radiologist's reading.")
 
 
 def _normal_asked(ctx: Context, lesions: int) -> dict[str, Any]:
@@ -327,11 +327,13 @@ def _normal_asked(ctx: Context, lesions: int) -> dict[str, Any]:
                      f"No: among the signs Hilum reads, this film shows {listed_en} (below).")
     else:
         unsure = heart is not None and heart.status == "uncertain"
-        text = ctx.t("在Hilum所读的征象中未见异常" + (",心影大小本片不能判定" if unsure else "") + "(见下)。这不等于片子正常:"
-                     + _NOT_READ_FOR_NORMAL[0],
-                     "Among the signs Hilum reads, nothing abnormal was found" + (
-                         ", and the heart's size this film cannot settle" if unsure else "")
-                     + " (below). That does not make the film normal: " + _NOT_READ_FOR_NORMAL[1])
+        text = ctx.t("在Hilum所读的征象中未见异常(见下)" + (";心胸比略高于界值,心影是否增大本片不能判定" if unsure else "")
+                     + "。这不等于片子正常:小于约8 mm或淡薄的病灶可能漏读;" + _NOT_READ_FOR_NORMAL[0],
+                     "Among the signs Hilum reads, nothing abnormal was found (below)" + (
+                         "; with the ratio just above the limit, whether the heart is enlarged this film cannot settle"
+                         if unsure else "")
+                     + ". That does not make the film normal: lesions under about 8 mm or faint ones can be missed, and "
+                     + _NOT_READ_FOR_NORMAL[1])
     return section("normal_asked", ctx.t("是否正常", "Normal?"), text)
 
 
@@ -1080,20 +1082,28 @@ def _size_verdict(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str
     ``SIZE_SAME`` of each other: about the same); none where two lesions are not what is compared (fluid is not
     ranked by size with lesions)."""
     asked = ctx.query.size_asked
-    if asked is None or len(pairs) != 2 or any(f.kind == "effusion" for _, f in pairs):
+    if asked is None or len(pairs) != 2:
         return None
+    fluid = [a.id for a, f in pairs if f.kind == "effusion"]
+    if fluid:
+        text = ctx.t(f"无法比较:{'、'.join(fluid)}为积液样密度影,不与病灶比较大小。",
+                     f"Not compared: {' and '.join(fluid)} is effusion-like, and fluid is not ranked by size with lesions.")
+        return section("size_verdict", ctx.t("大小", "Size"), text)
     (a, fa), (b, fb) = pairs
     da, db = r1(fa.diameter_mm), r1(fb.diameter_mm)
-    sizes_zh, sizes_en = f"{a.id}约{mm(da)} mm、{b.id}约{mm(db)} mm", f"{a.id} about {mm(da)} mm, {b.id} about {mm(db)} mm"
+    # the measure named: a strand's equivalent diameter is far below its length, which the answers lead with
+    sizes_zh = f"等效直径{a.id}约{mm(da)} mm、{b.id}约{mm(db)} mm"
+    sizes_en = f"equivalent diameters: {a.id} about {mm(da)} mm, {b.id} about {mm(db)} mm"
     if abs(da - db) <= SIZE_SAME * max(da, db):
-        text = ctx.t(f"大小相近({sizes_zh},等效直径),差别在测量能分辨的范围之内。",
-                     f"About the same size ({sizes_en} across): the difference is within what the measurement tells apart.")
+        text = ctx.t(f"大小相近({sizes_zh}),差别在测量能分辨的范围之内。",
+                     f"About the same size ({sizes_en}): the difference is within what the measurement tells apart.")
     else:
         yes = (da > db) == (asked == "large")
         bigger = da > db
-        text = ctx.t(f"{'是' if yes else '否'}:{a.id}比{b.id}{'大' if bigger else '小'}({sizes_zh},等效直径)。",
-                     f"{'Yes' if yes else 'No'}: {a.id} is {'larger' if bigger else 'smaller'} than {b.id} "
-                     f"({sizes_en} across).")
+        text = ctx.t(f"{'是' if yes else '否'}:{a.id}比{b.id}{'大' if bigger else '小'}({sizes_zh})。",
+                     f"{'Yes' if yes else 'No'}: {a.id} is {'larger' if bigger else 'smaller'} than {b.id} ({sizes_en}).")
+    if any(finding_size(f).kind == "axes" for _, f in pairs):
+        text += ctx.t("条索影或实变的长短径见下。", " A strand's or consolidation's two axes are below.")
     return section("size_verdict", ctx.t("大小", "Size"), text)
 
 
@@ -1490,8 +1500,8 @@ def compose_none(ctx: Context) -> Composition:
     listed = "、".join(f"{a.id}({a.label_zh})" for a in found) if ctx.zh else ", ".join(
         f"{a.id} ({a.label_en})" for a in found)
     if ctx.query.other and len(found) == 1:  # "and the other one?" where one was found: there is no other
-        text = ctx.t(f"本片只发现1处病灶:{listed},没有另一处。",
-                     f"Only one lesion was found on this film: {listed}; there is no other one.")
+        text = ctx.t(f"本片只发现1处:{listed},没有另一处。",
+                     f"Only one finding is on this film: {listed}; there is no other one.")
     elif listed:
         text = ctx.t(f"本片在所指部位未找到符合描述的病灶。已发现的病灶为:{listed}。",
                      f"There is no lesion matching that description on this film. The regions found are: {listed}.")

@@ -18,7 +18,7 @@ from orchestrator.facts import Finding, ImageFacts
 
 EFFUSION_GRADES: tuple[tuple[float, str, str], ...] = ((0.25, "少量", "small"), (0.5, "中量", "moderate"),
                                                        (1.01, "大量", "large"))
-EXTENT_CAVEAT = ("正位片只能粗略分级积液,不能测量积液量(胸腔超声或 CT 可以)",
+EXTENT_CAVEAT = ("正位片只能粗略分级积液,不能测量积液量(胸腔超声或CT可以)",
                  "a frontal film grades an effusion only roughly and measures no volume (pleural ultrasound or CT does)")
 
 
@@ -76,7 +76,7 @@ def effusion_extent_text(f: Finding, facts: ImageFacts) -> tuple[str, str]:
         return "", ""
     pct = round(ext.share * 100)
     side_zh, side_en = word("side", f.side, "zh"), word("side", f.side, "en")
-    return (f"自{side_zh}肋膈角向上约 {ext.height_mm:.0f} mm,约占{pleural_space(f.side, 'zh')}高度的 {pct}%,"
+    return (f"自{side_zh}肋膈角向上约{ext.height_mm:.0f} mm,约占{pleural_space(f.side, 'zh')}高度的{pct}%,"
             f"立位正位片上相当于{ext.grade_zh}积液",
             f"about {ext.height_mm:.0f} mm up from the {side_en} costophrenic angle ({pct}% of the {side_en} hemithorax's "
             f"height): on an upright frontal film, a {ext.grade_en} effusion")

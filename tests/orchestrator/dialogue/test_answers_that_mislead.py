@@ -131,7 +131,7 @@ def test_how_much_fluid_is_graded_by_how_high_it_reaches(question: str, lang: st
         assert "about 41 mm up from the left costophrenic angle (17% of the left hemithorax's height)" in turn.answer.text
         assert "a small effusion" in turn.answer.text and "measures no volume" in turn.answer.text
     else:
-        assert "自左肋膈角向上约 41 mm" in turn.answer.text and "相当于少量积液" in turn.answer.text
+        assert "自左肋膈角向上约41 mm" in turn.answer.text and "相当于少量积液" in turn.answer.text
         assert "不能测量积液量" in turn.answer.text
 
 
@@ -150,7 +150,7 @@ def test_how_big_is_the_effusion_binds_the_effusion_and_says_how_high_it_reaches
     assert "its extent on the film" in turn.answer.text
     assert "equivalent diameter" not in turn.answer.text and "area" not in turn.answer.text
     zh = ask("积液有多大?", _effusion_facts(), lang="zh")  # read as the sign asked about, which says the same height
-    assert [a["id"] for a in zh.anchors if a["kind"] == "finding"] == ["A2"] and "自左肋膈角向上约 41 mm" in zh.answer.text
+    assert [a["id"] for a in zh.anchors if a["kind"] == "finding"] == ["A2"] and "自左肋膈角向上约41 mm" in zh.answer.text
 
 
 def test_no_height_is_said_without_the_sides_apex() -> None:
@@ -168,7 +168,8 @@ def test_a_blunted_angle_alone_cannot_settle_an_effusion() -> None:
     assert sign_section(turn)["status"] == "uncertain" and "would settle the pleural effusion" in turn.answer.text
 
 
-@pytest.mark.parametrize(("ctr", "status"), [(0.46, "no"), (0.58, "yes"), (None, "uncertain"), (0.53, "uncertain")])
+@pytest.mark.parametrize(("ctr", "status"), [(0.46, "no"), (0.58, "yes"), (None, "uncertain"), (0.53, "uncertain"),
+                                           (0.5504, "uncertain"), (0.5551, "yes")])  # judged as shown: 0.55, 0.56
 def test_cardiomegaly_from_the_measured_ratio(ctr: float | None, status: str) -> None:
     """Above 0.55 "yes"; just above 0.50 (a normal phantom film read 0.53 and was told "Cardiomegaly: yes", found by
     an integrator's probe) the film cannot settle it: within what positioning and inspiration move the ratio."""
@@ -178,6 +179,9 @@ def test_cardiomegaly_from_the_measured_ratio(ctr: float | None, status: str) ->
     assert sec["status"] == status
     if ctr is not None:
         assert f"{ctr:.2f}" in sec["text"]
+    if ctr in (0.5504, 0.5551):  # the ratio as shown and what it is said against agree with the verdict
+        said = {0.5504: "0.55 (just above 0.50)", 0.5551: "0.56 (above 0.50)"}[ctr]
+        assert said in ask("Anything abnormal?", facts).answer.text
 
 
 # --- the question and the finding disagree ------------------------------------------------------------
@@ -535,15 +539,16 @@ def test_a_kind_named_that_the_film_lacks_binds_no_other_finding(question: str, 
     """"the consolidation" on a film whose findings are a nodule and an effusion: none matches (it was answered with
     the effusion's or the nodule's place and size, after the screening had said no consolidation was found); the answer
     is whether the film shows one, as "is there consolidation?" answers, in either language: it cannot say, for the
-    nodule may be one (the lesion map reads most consolidation as nodules: ``checklists.ALIKE_KINDS``); with the
-    effusion alone, no."""
+    nodule may be one (the lesion map reads most consolidation as nodules: ``checklists.ALIKE_KINDS``) and the fluid
+    may hide one; with neither, no."""
     facts = _effusion_facts()
     turn = ask(question, facts, lang=lang)
-    assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A1"]  # named as what it may be
+    assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A1", "A2"]  # named as what may be or hide it
     assert sign_section(turn)["sign"] == "consolidation" and sign_section(turn)["status"] == "uncertain"
-    assert ("A1" in turn.answer.text and "may be" in turn.answer.text) if lang == "en" else "可能就是" in turn.answer.text
-    fluid_only = dataclasses.replace(facts, findings=tuple(f for f in facts.findings if f.kind == "effusion"))
-    turn = ask(question, fluid_only, lang=lang)
+    assert ("A1" in turn.answer.text and "A2" in turn.answer.text and "may be or may hide it" in turn.answer.text
+            if lang == "en" else "可能是或遮挡了" in turn.answer.text)
+    nothing = dataclasses.replace(facts, findings=())
+    turn = ask(question, nothing, lang=lang)
     assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == []
     assert sign_section(turn)["status"] == "no"
 
@@ -650,8 +655,8 @@ def test_the_other_one_on_a_film_with_one_finding_is_none(first: str, then: str,
     facts = dataclasses.replace(base, findings=(base.findings[0],))
     turn = ask(then, facts, lang=lang, before=first)
     assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == [] and kinds(turn) == ["no_match"]
-    assert ("Only one lesion was found" in turn.answer.text and "no other one" in turn.answer.text
-            if lang == "en" else "只发现1处病灶" in turn.answer.text and "没有另一处" in turn.answer.text)
+    assert ("Only one finding is on this film" in turn.answer.text and "no other one" in turn.answer.text
+            if lang == "en" else "只发现1处" in turn.answer.text and "没有另一处" in turn.answer.text)
     assert "A1" in turn.answer.text
 
 
@@ -703,6 +708,9 @@ def test_is_one_bigger_than_the_other_is_answered_yes_or_no_first(question: str,
     assert turn.intent == "compare" and kinds(turn)[:2] == ["size_verdict", "compare"]
     assert turn.answer.sections[0]["text"].startswith(said)
     assert "size_verdict" not in kinds(ask("Which one is bigger?"))  # not a yes/no: the comparison alone, as before
+    assert "equivalent diameters" in turn.answer.sections[0]["text"] or "等效直径" in turn.answer.sections[0]["text"]
+    fluid = ask("Is A1 bigger than A2?", _effusion_facts())  # an effusion is not ranked with a lesion: said first
+    assert fluid.answer.sections[0]["text"].startswith("Not compared: A2 is effusion-like")
     base = scenario_facts()
     same = dataclasses.replace(base.findings[1], diameter_mm=base.findings[0].diameter_mm * 1.05)
     close = ask(question, dataclasses.replace(base, findings=(base.findings[0], same)), lang=lang)
@@ -719,7 +727,7 @@ def test_a_report_asked_for_leads_with_its_summary_line(question: str, lang: str
     text = turn.answer.sections[0]["text"]
     if lang == "en":
         assert text.startswith("Summary for the reader (image observations, not a diagnosis)")
-        assert "A1: right middle lobe nodule, about 1.2 cm across (12.0 mm), margin spiculated; A2: possibly" in text
+        assert "A1: right middle lobe nodule, about 1.2 cm across (12.0 mm), margin: spiculated; A2: possibly" in text
     else:
         assert text.startswith("供阅片者参考的小结(影像所见,非诊断)") and "A1:右肺中叶结节" in text and "边缘毛刺状;A2" in text
     assert "summary" not in kinds(ask("Anything abnormal?", lang=lang))
