@@ -1090,6 +1090,17 @@ def _size_verdict(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str
                      f"Not compared: {' and '.join(fluid)} is effusion-like, and fluid is not ranked by size with lesions.")
         return section("size_verdict", ctx.t("大小", "Size"), text)
     (a, fa), (b, fb) = pairs
+    sides = [m.split(":", 1)[1] for m in ctx.query.mentions if m.startswith("side:")]
+    if len(sides) == 2 and sides == [fb.side, fa.side] and fa.side != fb.side:  # asked of them in the other order
+        (a, fa), (b, fb) = (b, fb), (a, fa)
+    if len(sides) == 2 and sides != [fa.side, fb.side]:  # "is the right one bigger than the left one?", none right
+        missing = next((sd for sd in sides if sd not in (fa.side, fb.side)), None)
+        if missing is not None:
+            text = ctx.t(f"无法按所问比较:{word('side', missing, 'zh')}侧没有病灶({a.id}、{b.id}均在"
+                         f"{word('side', fa.side, 'zh')}侧)。",
+                         f"Not compared as asked: no finding lies on the {word('side', missing, 'en')} ({a.id} and "
+                         f"{b.id} are both on the {word('side', fa.side, 'en')}).")
+            return section("size_verdict", ctx.t("大小", "Size"), text)
     da, db = r1(fa.diameter_mm), r1(fb.diameter_mm)
     # the measure named: a strand's equivalent diameter is far below its length, which the answers lead with
     sizes_zh = f"等效直径{a.id}约{mm(da)} mm、{b.id}约{mm(db)} mm"

@@ -709,6 +709,10 @@ def test_is_one_bigger_than_the_other_is_answered_yes_or_no_first(question: str,
     assert turn.answer.sections[0]["text"].startswith(said)
     assert "size_verdict" not in kinds(ask("Which one is bigger?"))  # not a yes/no: the comparison alone, as before
     assert "equivalent diameters" in turn.answer.sections[0]["text"] or "等效直径" in turn.answer.sections[0]["text"]
+    base = scenario_facts()  # both findings on the left: "the right one" names none, and the answer says so
+    left = dataclasses.replace(base, findings=tuple(dataclasses.replace(f, side="left") for f in base.findings))
+    none_right = ask("Is the right one bigger than the left one?", left)
+    assert none_right.answer.sections[0]["text"].startswith("Not compared as asked: no finding lies on the right")
     fluid = ask("Is A1 bigger than A2?", _effusion_facts())  # an effusion is not ranked with a lesion: said first
     assert fluid.answer.sections[0]["text"].startswith("Not compared: A2 is effusion-like")
     base = scenario_facts()
