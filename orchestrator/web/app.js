@@ -453,7 +453,19 @@
     return turn;
   }
 
-  function scrollTranscript() { const tr = $("#transcript"); tr.scrollTop = tr.scrollHeight; }
+  // the newest answer from its start when it is longer than the transcript shows (a phone's), else the end; on a
+  // narrow screen the page is scrolled so that the dialog fills what the film (held at the top) leaves
+  function scrollTranscript() {
+    const tr = $("#transcript");
+    if (window.matchMedia("(max-width: 900px)").matches) tr.closest(".dialog").scrollIntoView({block: "end"});
+    const cards = tr.querySelectorAll(".turn-card");
+    const last = cards[cards.length - 1];
+    if (last && last.offsetHeight > tr.clientHeight) {
+      tr.scrollTop += last.getBoundingClientRect().top - tr.getBoundingClientRect().top;
+    } else {
+      tr.scrollTop = tr.scrollHeight;
+    }
+  }
 
   // --- edit and re-run --------------------------------------------------------------------------------------
   // Every past question has an edit control; a re-run forks the session at that turn (the server keeps

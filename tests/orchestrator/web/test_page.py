@@ -170,6 +170,15 @@ def test_a_phone_sized_screen_shows_the_film_in_one_column(browser: object, serv
     assert folded is not None and folded["height"] < 60 and "A1" in card.locator("h4").inner_text()
     card.locator("h4").click()
     assert card.locator("table").is_visible()
+    # the film stays on screen while the answers are read and asked (each answer had scrolled it out of view)
+    page.fill("#question", "How far is it from the right hilum?")
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".turn-card[data-turn='3']", timeout=60_000)
+    page.wait_for_timeout(300)
+    film = page.locator("#viewer").bounding_box()
+    assert film is not None and film["y"] >= -1 and film["y"] + film["height"] / 2 <= 844, film
+    answer = page.locator(".turn-card[data-turn='3']").bounding_box()  # and the answer starts right under it
+    assert answer is not None and film["y"] + film["height"] - 1 <= answer["y"] < 844, (film, answer)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "phone.png"))
     assert not errors, errors
