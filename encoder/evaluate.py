@@ -45,10 +45,8 @@ from encoder.dataset import format_seeds, resize_masks, to_working_points
 from orchestrator.contracts.encoder import (
     ANATOMY_CLASSES,
     HILUM_SIDES,
-    INPUT_NAME,
     INPUT_SIZE,
     LOBES,
-    OUTPUT_NAMES,
 )
 from orchestrator.contracts.preprocess import prepare_film
 
@@ -278,29 +276,6 @@ def summarise(tally: Tally) -> dict[str, Any]:
     }
 
 
-class _SessionEncoder:
-    """The ONNX session as the engine's encoder interface, for the second look's extra passes."""
-
-    name = "evaluate"
-
-    def __init__(self, session: Any) -> None:
-        self.session = session
-        self.calls = 0
-
-    def encode(self, image: np.ndarray) -> Any:
-        from orchestrator.encoders.postprocess import to_anatomy_maps
-
-        self.calls += 1
-        outputs = self.session.run(list(OUTPUT_NAMES), {INPUT_NAME: np.asarray(image, np.float32)[None, None]})
-        return to_anatomy_maps(image, *(o[0] for o in outputs))
-
-    def ready(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        return None
-
-
 def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: str | None = None,
              lesion_mix: str | None = None, second_look: bool = False) -> dict[str, Any]:
     """``render``: the rendering families each film draws its style from (``CaseSpec.render``),
@@ -311,24 +286,28 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
     from tqdm import tqdm
 
     from encoder.phantom import CaseSpec, generate_case
-    from orchestrator.encoders.onnxrt import ort_session
+    from orchestrator.encoders.embedded import EmbeddedEncoder
     from orchestrator.encoders.second_look import second_look as look_again
     from orchestrator.facts import PixelSpacing
     from orchestrator.findings.candidates import DETECT_PEAK
 
-    encoder = _SessionEncoder(ort_session(onnx_path, threads=threads))
+    # the engine's own in-process encoder: its maps are the served ones, and the second look asks it for more passes
+    encoder = EmbeddedEncoder(onnx_path, intra_op_threads=threads, timeout_s=600.0)
     tally = Tally()
     if second_look:  # regions under the served gate were never judged by the second look
         tally.froc = {DETECT_PEAK: [0, 0, 0, 0, 0]}
-    for seed in tqdm(seeds, desc="evaluate"):
-        spec = CaseSpec(render=render, lesion_mix=lesion_mix) if (render or lesion_mix) else None
-        case = generate_case(seed, spec)
-        film, resampling = prepare_film(case.image)
-        maps = encoder.encode(film)
-        if second_look:
-            mm = float(np.mean(case.pixel_spacing_mm)) * resampling.scale
-            maps = look_again(encoder, film, maps, PixelSpacing(mm, mm, "dicom"))
-        score_case(case, maps, tally)
+    try:
+        for seed in tqdm(seeds, desc="evaluate"):
+            spec = CaseSpec(render=render, lesion_mix=lesion_mix) if (render or lesion_mix) else None
+            case = generate_case(seed, spec)
+            film, resampling = prepare_film(case.image)
+            maps = encoder.encode(film)
+            if second_look:
+                mm = float(np.mean(case.pixel_spacing_mm)) * resampling.scale
+                maps = look_again(encoder, film, maps, PixelSpacing(mm, mm, "dicom"))
+            score_case(case, maps, tally)
+    finally:
+        encoder.close()
     result = summarise(tally)
     result["seeds"] = format_seeds(seeds)
     result["render"] = render

@@ -451,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\npresence raw score by cross-fitted Brier: {report['presence']['brier_by_score']}")
     print(f"\nwrote {args.out} and {args.plot}; threshold {calibration.THRESHOLD}")
     print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
-          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}; {time.perf_counter() - t0:.0f} s")
+          f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}; {time.perf_counter() - t0:.0f} s; "
+          f"{enc.calls} encoder passes")  # with the second look: three per film that finds something
     return 0
 
 
