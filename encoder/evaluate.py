@@ -18,6 +18,12 @@ post-processing), against the phantom's truth mapped into the working geometry:
 - ``second_look``: the maps as a service with ``HILUM_SECOND_LOOK`` reads them (each region kept only if
   the film encoded at two other scales finds it again, ``orchestrator.encoders.second_look``); the
   sweep below then stops at the served gate (regions under it were never judged by the second look);
+- ``second_reader``: the maps as a service with a second reader reads them
+  (``orchestrator.encoders.second_reader``): a region kept only where the second reader's lesion map draws a lesion
+  on it; with ``second_reader_alone`` (``HILUM_SECOND_READER_READS_ALONE``) a film whose anatomy the main weights
+  cannot establish (their maps implausible under their own certainty limit) scored on the second reader's maps with
+  its second look (counted: ``read_by_second_reader``); the sweep stops at the served gate, as with the second
+  look. Like every score here, a film the service would withhold is scored on its maps all the same;
 - FROC: the same lesions with the detection gate (``DETECT_PEAK``) swept over ``FROC_GATES``: recall
   of lesions >= 8 mm against false positives per film (and per normal film) at each gate, and the
   best recall within each budget of ``FP_BUDGETS`` (issue 21 asks for recall "at <= 0.3 false
@@ -277,12 +283,15 @@ def summarise(tally: Tally) -> dict[str, Any]:
 
 
 def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: str | None = None,
-             lesion_mix: str | None = None, second_look: bool = False) -> dict[str, Any]:
+             lesion_mix: str | None = None, second_look: bool = False,
+             second_reader: Path | None = None, second_reader_alone: bool = False) -> dict[str, Any]:
     """``render``: the rendering families each film draws its style from (``CaseSpec.render``),
     e.g. a family held out of training; None: the phantom's own renderer. ``lesion_mix``: the
     lesions each film draws (``CaseSpec.lesion_mix``; None: the default draw). ``second_look``: the
     maps as the engine reads them with ``HILUM_SECOND_LOOK`` (two more passes per film that finds
-    anything; the FROC then keeps only the served gate's point)."""
+    anything; the FROC then keeps only the served gate's point). ``second_reader``: the second reader's ONNX,
+    read with it as the engine reads (``orchestrator.encoders.second_reader``); ``second_reader_alone``: films the
+    main weights cannot localise read by it alone."""
     from tqdm import tqdm
 
     from encoder.phantom import CaseSpec, generate_case
@@ -290,32 +299,63 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
     from orchestrator.encoders.second_look import second_look as look_again
     from orchestrator.facts import PixelSpacing
     from orchestrator.findings.candidates import DETECT_PEAK
+    from orchestrator.findings.fitted import entropy_limit_for
 
     # the engine's own in-process encoder: its maps are the served ones, and the second look asks it for more passes
     encoder = EmbeddedEncoder(onnx_path, intra_op_threads=threads, timeout_s=600.0)
+    second = EmbeddedEncoder(second_reader, intra_op_threads=threads, timeout_s=600.0) if second_reader else None
     tally = Tally()
-    if second_look:  # regions under the served gate were never judged by the second look
+    if second_look or second:  # regions under the served gate were never judged by the second look / reader
         tally.froc = {DETECT_PEAK: [0, 0, 0, 0, 0]}
+    alone = 0
     try:
         for seed in tqdm(seeds, desc="evaluate"):
             spec = CaseSpec(render=render, lesion_mix=lesion_mix) if (render or lesion_mix) else None
             case = generate_case(seed, spec)
             film, resampling = prepare_film(case.image)
             maps = encoder.encode(film)
+            mm = float(np.mean(case.pixel_spacing_mm)) * resampling.scale
+            spacing = PixelSpacing(mm, mm, "dicom")
             if second_look:
-                mm = float(np.mean(case.pixel_spacing_mm)) * resampling.scale
-                maps = look_again(encoder, film, maps, PixelSpacing(mm, mm, "dicom"))
+                maps = look_again(encoder, film, maps, spacing)
+            if second is not None:
+                maps, by_second = read_with_second(maps, second, film, spacing,
+                                                   entropy_limit_for(onnx_path) if second_reader_alone else None)
+                alone += by_second
             score_case(case, maps, tally)
     finally:
         encoder.close()
+        if second is not None:
+            second.close()
     result = summarise(tally)
     result["seeds"] = format_seeds(seeds)
     result["render"] = render
     result["second_look"] = second_look
+    if second_reader:
+        result["second_reader"] = str(second_reader)
+        result["second_reader_alone"] = second_reader_alone
+        result["read_by_second_reader"] = alone
     if lesion_mix:
         result["lesion_mix"] = lesion_mix
     result["onnx"] = str(onnx_path)
     return result
+
+
+def read_with_second(maps: Any, second: Any, film: np.ndarray, spacing: Any,
+                     entropy_max: float | None) -> tuple[Any, bool]:
+    """The lesion maps a service with a second reader describes (``orchestrator/film_analysis.py``): the main
+    weights' regions the second reader confirms or, where it reads alone (``entropy_max``: the main weights'
+    certainty limit; None: never) and the main weights' maps form no plausible chest, the second reader's maps with
+    its second look; and whether the second reader read the film alone."""
+    from orchestrator.encoders.second_look import second_look
+    from orchestrator.encoders.second_reader import confirmed
+    from orchestrator.findings.geometry import build_geometry
+    from orchestrator.findings.plausibility import plausibility
+
+    theirs = second.encode(film)
+    if entropy_max is None or plausibility(build_geometry(maps, spacing), entropy_max).plausible:
+        return confirmed(maps, theirs, spacing), False
+    return second_look(second, film, theirs, spacing), True
 
 
 def _fmt(v: float | None, spec: str = ".3f") -> str:
@@ -326,6 +366,9 @@ def format_table(result: dict[str, Any]) -> str:
     rendered = f", rendering families {result['render']}" if result.get("render") else ""
     if result.get("second_look"):
         rendered += ", second look"
+    if result.get("second_reader"):
+        rendered += (f", second reader (read {result['read_by_second_reader']} films alone)"
+                     if result.get("second_reader_alone") else ", second reader")
     if result.get("lesion_mix"):
         rendered += f", lesion mix {result['lesion_mix']}"
     lines = [f"Evaluation on phantom seeds {result.get('seeds', '')}{rendered} ({result['films']} films)", "",

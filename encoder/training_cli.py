@@ -92,6 +92,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     ev.add_argument("--second-look", action="store_true",
                     help="read the maps as a service with HILUM_SECOND_LOOK does (a region kept only if the film "
                          "encoded at two other scales finds it again); the FROC keeps the served gate only")
+    ev.add_argument("--second-reader", type=Path, default=None, metavar="ONNX",
+                    help="read the maps as a service with this second reader does (a region kept only where the "
+                         "second reader sees it too)")
+    ev.add_argument("--second-reader-alone", action="store_true",
+                    help="with --second-reader: films the main weights cannot localise read by the second reader "
+                         "alone, with its second look (HILUM_SECOND_READER_READS_ALONE)")
     ev.set_defaults(handler=handle_evaluate)
 
 
@@ -195,7 +201,8 @@ def handle_evaluate(args: argparse.Namespace, settings: Settings) -> int:
                   "(e.g. --render all,-padding)")
             return 2
         result = evaluate(onnx_path, seeds, threads=args.threads, render=args.render, lesion_mix=lesion_mix(args),
-                          second_look=args.second_look)
+                          second_look=args.second_look, second_reader=args.second_reader,
+                          second_reader_alone=args.second_reader_alone)
     result["gate"] = "off" if args.gate_off else "on"
     print(format_table(result))
     if args.json:

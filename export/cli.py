@@ -134,6 +134,17 @@ def handle_repository(args: argparse.Namespace, settings: Settings) -> int:
     )
     model_dir = write_repository(args.out or settings.model_repository, cfg, model_file)
     print(f"wrote {model_dir} (target {args.target})")
+    # the second reader (orchestrator/encoders/second_reader.py) beside it, configured alike, from its own weights
+    from orchestrator.encoders.factory import SECOND_READER_MODEL
+
+    second_file = settings.second_reader_onnx_path
+    second_file = second_file if args.target == "cpu" else second_file.with_suffix(".plan")
+    if not second_file.is_file():
+        print(f"no second reader written: {second_file} not found")
+        return 0
+    second_dir = write_repository(args.out or settings.model_repository,
+                                  replace(cfg, model_name=SECOND_READER_MODEL), second_file)
+    print(f"wrote {second_dir} (target {args.target})")
     return 0
 
 

@@ -54,7 +54,7 @@ from evaluation.scoring import ROUND_TYPES, case_spacing, margin_scored, match_f
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings import analyse, calibration
 from orchestrator.findings.density import CAVITY_SCORE
-from orchestrator.findings.fitted import served_entropy_limit, weights_tag
+from orchestrator.findings.fitted import weights_tag
 from orchestrator.findings.plausibility import ENTROPY_MAX
 
 TEST_SEEDS = frozenset(range(0, 50)) | frozenset(range(200, 400))
@@ -122,9 +122,10 @@ MapsOf = Callable[[Any], Any]
 
 
 def collect(seeds: Sequence[int], maps_of: MapsOf, cache: Path | None = None, progress: bool = True,
-            entropy_max: float = ENTROPY_MAX) -> list[dict[str, Any]]:
-    """Rows for every finding on the films of ``seeds`` (cached per seed in ``cache``)."""
-    from encoder.phantom import generate_case
+            entropy_max: float = ENTROPY_MAX, render: str | None = None) -> list[dict[str, Any]]:
+    """Rows for every finding on the films of ``seeds`` (cached per seed in ``cache``); ``render``: the rendering
+    families the films draw their look from (``CaseSpec.render``; None: the phantom's own)."""
+    from encoder.phantom import CaseSpec, generate_case
 
     rows: list[dict[str, Any]] = []
     t0 = time.perf_counter()
@@ -133,7 +134,7 @@ def collect(seeds: Sequence[int], maps_of: MapsOf, cache: Path | None = None, pr
         if path is not None and path.exists():
             rows += json.loads(path.read_text())
             continue
-        case = generate_case(seed)
+        case = generate_case(seed, CaseSpec(render=render) if render else None)
         with calibration.raw_mode():
             facts = analyse(maps_of(case), case_spacing(case), entropy_max=entropy_max)
         film = finding_rows(seed, facts, list(case.truth["lesions"]))
@@ -371,23 +372,33 @@ def plot_reliability(report: dict[str, dict[str, Any]], path: Path, names: Seque
 # --- command line ---------------------------------------------------------------------------------
 
 
-def _encoder_maps(onnx: Path | None) -> tuple[MapsOf, Any, str, float]:
-    """The encoder's maps, the encoder, the weights' tag and the certainty limit fitted for them."""
+def _encoder_maps(onnx: Path | None, second_reader_tables: bool = False) -> tuple[MapsOf, Any, str, float]:
+    """The encoder's maps, the encoder, the weights' tag and the certainty limit fitted for them.
+
+    The weights' own maps, with their second look where it is on (``HILUM_SECOND_LOOK``), as the engine reads them;
+    ``second_reader_tables``: the second reader's maps as it reads a film alone, with its second look. The main
+    weights' tables are fitted on their maps before the second reader confirms them
+    (``orchestrator/encoders/second_reader.py``): confirmed, validation seeds 50-199 keep 6 false findings of 197,
+    too few to fit presence on (such a refit put the SCENARIO film's strand at 0.04 on the map's peak), and the
+    unconfirmed tables are the cautious side for confirmed maps (presence right 97.0% of the time there, 93.2%
+    where they were fitted)."""
     from orchestrator.contracts.preprocess import prepare_film
     from orchestrator.encoders.factory import build_encoder
+    from orchestrator.encoders.second_look import second_look
+    from orchestrator.findings.fitted import entropy_limit_for
     from orchestrator.settings import Settings
 
     settings = Settings(onnx_path=onnx) if onnx else Settings()
+    if second_reader_tables:
+        settings = settings.model_copy(update={"onnx_path": settings.second_reader_onnx_path, "second_look": True})
     enc = build_encoder(settings)
 
-    def maps_of(case: Any) -> Any:  # as the engine reads them: with its second look where it is on
-        from orchestrator.encoders.second_look import second_look
-
+    def maps_of(case: Any) -> Any:
         image, _ = prepare_film(case.image)
         maps = enc.encode(image)
         return second_look(enc, image, maps, case_spacing(case)) if settings.second_look else maps
 
-    return maps_of, enc, weights_tag(Path(settings.onnx_path)), served_entropy_limit(settings)
+    return maps_of, enc, weights_tag(Path(settings.onnx_path)), entropy_limit_for(Path(settings.onnx_path))
 
 
 def check_validation(seeds: Sequence[int]) -> None:
@@ -406,42 +417,59 @@ def format_report(report: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _path_or_none(text: str) -> Path | None:
+    """A path argument where '' means none (``Path('')`` would be the current folder)."""
+    return Path(text) if text else None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", default="50-199", help="validation seeds (test ranges 0-49, 200-399 refused)")
     ap.add_argument("--onnx", type=Path, default=None, help="encoder weights (default: the shipped ONNX)")
     ap.add_argument("--out", type=Path, default=calibration.CALIBRATION_PATH)
-    ap.add_argument("--plot", type=Path, default=Path("docs/calibration-reliability.png"))
-    ap.add_argument("--cache", type=Path, default=Path("data/calibration-rows"), help="per-seed rows ('' for none)")
+    ap.add_argument("--plot", type=_path_or_none, default=Path("docs/calibration-reliability.png"), help="'' for none")
+    ap.add_argument("--cache", type=_path_or_none, default=Path("data/calibration-rows"), help="per-seed rows ('' for none)")
     ap.add_argument("--report-json", type=Path, default=None)
     ap.add_argument("--min-block", type=int, default=MIN_BLOCK, help="fewest samples per isotonic step")
+    ap.add_argument("--second-reader-tables", action="store_true",
+                    help="the second reader's own tables: its maps with its second look, as it reads a film alone "
+                         "(write them beside its weights: --out encoder/weights/second-reader/calibration.json)")
+    ap.add_argument("--render", default=None, metavar="LIST",
+                    help="films drawn through these rendering families (the second reader's tables: the looks it "
+                         "was trained through, all,-scatter,-padding: a film it reads alone is one of an unfamiliar look)")
     args = ap.parse_args(argv)
+    if args.render:
+        from encoder.phantom.rendering import parse_families
+
+        if "padding" in parse_families(args.render):
+            raise SystemExit("the padding family changes the film's frame, which the scorer does not follow")
     seeds = parse_seeds(args.seeds)
     check_validation(seeds)
     t0 = time.perf_counter()
-    maps_of, enc, weights, limit = _encoder_maps(args.onnx)
+    maps_of, enc, weights, limit = _encoder_maps(args.onnx, args.second_reader_tables)
     try:
         from orchestrator.findings.candidates import DETECT_PEAK
         from orchestrator.settings import Settings
 
-        look = "-second-look" if Settings().second_look else ""  # rows depend on the look and the gate too
-        cache = args.cache / f"{weights.replace('@', '-')}{look}-gate{DETECT_PEAK}" if str(args.cache) else None
-        rows = collect(seeds, maps_of, cache, entropy_max=limit)
+        look = "-second-look" if Settings().second_look or args.second_reader_tables else ""  # rows depend on the look,
+        look += f"-render-{args.render}" if args.render else ""  # the films' looks and the gate too
+        cache = args.cache / f"{weights.replace('@', '-')}{look}-gate{DETECT_PEAK}" if args.cache else None
+        rows = collect(seeds, maps_of, cache, entropy_max=limit, render=args.render)
     finally:
         enc.close()
     tables, report = fit_all(rows, args.min_block)
     doc = {
         "_about": "Isotonic calibration tables of the findings layer (orchestrator/findings/calibration.py); "
                   "written by loadtests/calibrate_confidence.py, fitted on validation seeds only.",
-        "seeds": format_seeds(seeds), "weights": weights, "films": len(seeds), "findings": len(rows),
+        "seeds": format_seeds(seeds), "render": args.render, "weights": weights, "films": len(seeds), "findings": len(rows),
         "ece_10_bins": {n: {"before": round(r["ece_before"], 4), "after_crossfit": round(r["ece_after_crossfit"], 4),
                             "after_insample": round(r["ece_after_insample"], 4)} for n, r in report.items()},
         "attributes": tables,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
-    calibration.load.cache_clear()
-    if args.plot and str(args.plot):
+    calibration.read.cache_clear()
+    if args.plot:
         plot_reliability(report, args.plot)
     if args.report_json:
         args.report_json.write_text(json.dumps(report, indent=1))
@@ -449,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
     print(format_report(report))
     if "presence" in report:
         print(f"\npresence raw score by cross-fitted Brier: {report['presence']['brier_by_score']}")
-    print(f"\nwrote {args.out} and {args.plot}; threshold {calibration.THRESHOLD}")
+    print(f"\nwrote {args.out}{f' and {args.plot}' if args.plot else ''}; threshold {calibration.THRESHOLD}")
     print(f"machine: {platform.machine()} {platform.processor() or ''} {os.cpu_count()} CPUs, "
           f"OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '-')}; {time.perf_counter() - t0:.0f} s; "
           f"{enc.calls} encoder passes")  # with the second look: three per film that finds something

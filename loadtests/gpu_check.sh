@@ -2,7 +2,8 @@
 # GPU check for the anatomy encoder (issue 4) and the lesion reader (issue 22), and the device's cores for
 # the turn scenarios (issue 25), four parts:
 #   1. TensorRT: build engines (FP32, FP16) from the committed ONNX, parity against ONNX Runtime,
-#      time batch 1 / 8 / 32 (skips with its reason where tensorrt is not installed);
+#      time batch 1 / 8 / 32, and the second reader's FP32 engine with parity (skips with its reason where
+#      tensorrt is not installed);
 #   2. PyTorch on CUDA, whatever part 1 did: the same weights at batch 1 / 8 / 32 in FP32 (TF32 off),
 #      TF32 (PyTorch's default for convolutions) and FP16,
 #      parity against ONNX Runtime on the CPU;
@@ -53,6 +54,12 @@ for fp16 in (False, True):
                     "ms_per_batch": {b: round(v, 2) for b, v in timings.items()},
                     "films_per_s": {b: round(b * 1000 / v, 1) for b, v in timings.items()}}
     print(tag, json.dumps(summary[tag]))
+# the second reader (orchestrator/encoders/second_reader.py): the same network and contract, its own weights
+second = Settings().second_reader_onnx_path
+t = time.perf_counter(); plan = build_engine(second, out / "second_reader.fp32.plan", Profile(), fp16=False)
+summary["second_reader_fp32"] = {"build_s": round(time.perf_counter() - t, 1),
+                                 "max_abs_diff_vs_onnx": parity_vs_onnx(plan, second, films), "tolerance": FP32_TOLERANCE}
+print("second_reader fp32", json.dumps(summary["second_reader_fp32"]))
 (out / "gpu_check.json").write_text(json.dumps(summary, indent=2))
 print("SUMMARY", json.dumps(summary))
 PY

@@ -145,12 +145,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="write the tallies here")
     args = p.parse_args(argv)
     from orchestrator.dialogue.engine import DialogueEngine
-    from orchestrator.encoders.factory import build_encoder
+    from orchestrator.encoders.factory import build_encoder, build_second_reader
     from orchestrator.settings import Settings
 
     settings = Settings()
-    encoder = build_encoder(settings)
-    engine = DialogueEngine(encoder, settings)
+    encoder, second = build_encoder(settings), build_second_reader(settings)  # as the service reads (HILUM_SECOND_READER)
+    engine = DialogueEngine(encoder, settings, second_reader=second)
     result: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"}
     try:
         items = list(corpus(parse_seeds(args.seeds), args.per_kind)) if args.per_kind or args.seeds != "0-0" else []
@@ -172,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
             result["real"] = rows
     finally:
         encoder.close()
+        if second is not None:
+            second.close()
     print(f"\nmachine: {result['machine']}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

@@ -171,12 +171,12 @@ def score_film(engine: Any, data: bytes, lesions: list[Lesion], spacing: float) 
 def run(ct_dir: Path, films: int, seed0: int, renderings: tuple[str, ...], sheet: Path | None,
         cases: tuple[str, ...] = CASES) -> dict[str, Any]:
     from orchestrator.dialogue.engine import DialogueEngine
-    from orchestrator.encoders.factory import build_encoder
+    from orchestrator.encoders.factory import build_encoder, build_second_reader
     from orchestrator.settings import Settings
 
     settings = Settings()
-    encoder = build_encoder(settings)
-    engine = DialogueEngine(encoder, settings)
+    encoder, second = build_encoder(settings), build_second_reader(settings)  # as the service reads (HILUM_SECOND_READER)
+    engine = DialogueEngine(encoder, settings, second_reader=second)
     rows: list[dict[str, Any]] = []
     tiles: list[np.ndarray] = []
     try:
@@ -195,6 +195,8 @@ def run(ct_dir: Path, films: int, seed0: int, renderings: tuple[str, ...], sheet
                                                            f"{row['found']}/{row['lesions']} +{row['false']}"))
     finally:
         encoder.close()
+        if second is not None:
+            second.close()
     if sheet is not None and tiles:
         _write_sheet(sheet, tiles)
     return {"rows": rows, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",

@@ -23,18 +23,19 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import BrokenExecutor, ProcessPoolExecutor
+from concurrent.futures import BrokenExecutor, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Protocol, TypeVar
 
 import numpy as np
 
+from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.contracts.lesion_reader import Frame
 from orchestrator.dialogue.session import DicomReference, SourceRecord
 from orchestrator.encoders.base import AnatomyEncoder
 from orchestrator.encoders.lesion_reader import LesionReader
 from orchestrator.errors import EncoderError, EncoderOverloadedError
-from orchestrator.facts import ImageFacts, to_jsonable
+from orchestrator.facts import FilmCheck, ImageFacts, to_jsonable
 from orchestrator.imaging import DecodedFilm
 from orchestrator.settings import Settings
 
@@ -75,11 +76,20 @@ class FilmAnalyser:
 
         memory_return.trim()
 
-    def __init__(self, encoder: AnatomyEncoder, reader: LesionReader | None, settings: Settings) -> None:
-        from orchestrator.findings.fitted import served_entropy_limit
+    def __init__(self, encoder: AnatomyEncoder, reader: LesionReader | None, settings: Settings,
+                 second_reader: AnatomyEncoder | None = None) -> None:
+        from orchestrator.encoders.second_reader import calibration_for
+        from orchestrator.findings.fitted import entropy_limit_for, served_entropy_limit
 
         self.encoder, self.reader, self.settings = encoder, reader, settings
         self.entropy_max = served_entropy_limit(settings)  # the certainty limit fitted for the weights in use
+        # other weights that read every film too (orchestrator/encoders/second_reader.py); where they may read a
+        # film alone, the certainty limit and confidence tables fitted for them (on Triton: the shipped ones)
+        self.second_reader = second_reader
+        alone = second_reader is not None and settings.second_reader_reads_alone
+        second_onnx = settings.second_reader_onnx_path
+        self.second_entropy_max = entropy_limit_for(second_onnx) if alone else self.entropy_max
+        self.second_calibration = calibration_for(second_onnx) if alone else None
 
     def close(self) -> None:
         pass  # the encoder and reader belong to whoever made them
@@ -108,19 +118,54 @@ class FilmAnalyser:
         film = timed("decode", timings, decode_upload, data, filename, self.settings, self.reader is not None)
         held.append(film.upload_bytes)
         check = timed("gate", timings, check_film, film.image, film.resampling, film.info, lang)
-        maps = timed("encode", timings, self.encoder.encode, film.image)
+        if self.second_reader is not None:
+            maps, theirs = timed("encode", timings, self._encode_twice, film.image)
+        else:
+            maps, theirs = timed("encode", timings, self.encoder.encode, film.image), None
         spacing = film.spacing or estimate_spacing(maps, film.info.get("spacing_rejected"))
         if self.settings.second_look:  # a lesion counts only if found again at two other scales
             from orchestrator.encoders.second_look import second_look
 
             maps = timed("second_look", timings, second_look, self.encoder, film.image, maps, spacing)
+        if theirs is not None:  # a lesion counts only where the second reader sees it too
+            from orchestrator.encoders.second_reader import confirmed
+
+            maps = timed("second_reader", timings, confirmed, maps, theirs, spacing)
         facts = timed("findings", timings, analyse, maps, spacing, check, self.entropy_max)
+        if theirs is not None and self.settings.second_reader_reads_alone:
+            from orchestrator.encoders.second_reader import reads_alone
+
+            if reads_alone(check, facts):
+                facts, maps = timed("second_reader_alone", timings, self._read_alone, film, theirs, check)
         if self.reader is not None and facts.findings:
             facts = timed("read", timings, self._read_lesions, film, facts)
         fine = self.reader is not None and reader_applies(film.original_mm_per_px,
                                                           self.settings.lesion_reader_max_mm_per_px)
         return FilmAnalysis(facts, film.display_png, SourceRecord(film.format, self._kept_reference(film.dicom_reference)),
                             film.frame, lesion_heatmap(facts, maps.lesion), canonical_json(to_jsonable(facts)), fine)
+
+    def _encode_twice(self, image: np.ndarray) -> tuple[AnatomyMaps, AnatomyMaps]:
+        """The film through the main weights and the second reader at once (each encoder takes concurrent
+        calls: an idle machine pays about one pass of latency)."""
+        assert self.second_reader is not None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="second-reader") as pool:
+            theirs = pool.submit(self.second_reader.encode, image)
+            return self.encoder.encode(image), theirs.result()
+
+    def _read_alone(self, film: DecodedFilm, theirs: AnatomyMaps, check: FilmCheck) -> tuple[ImageFacts, AnatomyMaps]:
+        """The film the main weights cannot localise, read from the second reader's maps with their second look,
+        their certainty limit and their confidence tables (``orchestrator.encoders.second_reader``)."""
+        from orchestrator.encoders.second_look import second_look
+        from orchestrator.encoders.second_reader import with_warning
+        from orchestrator.findings import analyse, estimate_spacing
+        from orchestrator.findings.calibration import tables_of
+
+        assert self.second_reader is not None
+        spacing = film.spacing or estimate_spacing(theirs, film.info.get("spacing_rejected"))
+        looked = second_look(self.second_reader, film.image, theirs, spacing)
+        with tables_of(self.second_calibration):
+            facts = analyse(looked, spacing, check, self.second_entropy_max)
+        return (with_warning(facts) if facts.film_check.localisable else facts), looked
 
     def _read_lesions(self, film: DecodedFilm, facts: ImageFacts) -> ImageFacts:
         """The focal findings' margins read on the upload's own pixels, all in one reader call
@@ -186,12 +231,14 @@ def _start_worker(settings: Settings) -> None:
     global _worker
     if settings.analysis_nice:
         os.nice(settings.analysis_nice)
-    from orchestrator.encoders.factory import build_encoder, build_lesion_reader
+    from orchestrator.encoders.factory import build_encoder, build_lesion_reader, build_second_reader
 
-    encoder = build_encoder(settings)
-    _worker = FilmAnalyser(encoder, build_lesion_reader(settings), settings)
+    encoder, second_reader = build_encoder(settings), build_second_reader(settings)
+    _worker = FilmAnalyser(encoder, build_lesion_reader(settings), settings, second_reader)
     try:
         warm_encoder(encoder)
+        if second_reader is not None:
+            warm_encoder(second_reader)
     except Exception:  # noqa: BLE001 - an encoder not up yet (Triton): the first film says so
         log.warning("the analysis worker's encoder did not answer its warm-up film")
 

@@ -57,7 +57,7 @@ class Services:
     tenancy: Tenancy
 
     def close(self) -> None:
-        for part in (self.narrator, self.encoder, self.engine.reader, self.engine.analyser):
+        for part in (self.narrator, self.encoder, self.engine.reader, self.engine.second_reader, self.engine.analyser):
             close = getattr(part, "close", None)
             if close is not None:
                 close()
@@ -66,7 +66,7 @@ class Services:
 def build_services(settings: Settings, *, encoder: Any | None = None) -> Services:
     """The engine over the configured encoder and narrator, reporting into one ``ServiceMetrics``."""
     from orchestrator.dialogue.engine import DialogueEngine
-    from orchestrator.encoders.factory import build_encoder, build_lesion_reader
+    from orchestrator.encoders.factory import build_encoder, build_lesion_reader, build_second_reader
     from orchestrator.narration.factory import build_narrator
     from orchestrator.session_stores import build_session_store
 
@@ -74,16 +74,16 @@ def build_services(settings: Settings, *, encoder: Any | None = None) -> Service
     tenancy = Tenancy(settings, observe=metrics.error)  # reads the keys file first: a bad one fails fast
     encoder = encoder if encoder is not None else build_encoder(settings)
     narrator = build_narrator(settings, metrics.registry)
-    analyser, reader = None, None
-    if settings.analysis_processes > 0:  # first turns in worker processes, each with its own encoder and reader
+    analyser, reader, second_reader = None, None, None
+    if settings.analysis_processes > 0:  # first turns in worker processes, each with its own encoders and reader
         from orchestrator.film_analysis import AnalysisPool
 
         analyser = AnalysisPool(settings, settings.analysis_processes)
-    else:  # the reader is used by the analysis alone: none in this process when the workers read
-        reader = build_lesion_reader(settings)
+    else:  # the readers are used by the analysis alone: none in this process when the workers read
+        reader, second_reader = build_lesion_reader(settings), build_second_reader(settings)
     engine = DialogueEngine(
         encoder, settings, store=build_session_store(settings), narrator=narrator, observer=metrics,
-        reader=reader, analyser=analyser,
+        reader=reader, analyser=analyser, second_reader=second_reader,
     )
     metrics.watch_encoder(encoder)
     add_listener = getattr(encoder, "add_batch_listener", None)
@@ -106,6 +106,8 @@ def warm_up(services: Services, stop: threading.Event, freeze_gc: bool = False) 
         try:
             if services.encoder.ready():
                 warm_encoder(services.encoder)
+                if services.engine.second_reader is not None:
+                    warm_encoder(services.engine.second_reader)
                 warm_workers = getattr(services.engine.analyser, "warm", None)
                 if callable(warm_workers):  # the analysis worker processes, each with its own encoder
                     warm_workers()

@@ -106,6 +106,17 @@ class Settings(BaseSettings):
                               "the film scaled by 0.85 and 1.15 (orchestrator/encoders/second_look.py): two more "
                               "encoder passes per first turn with findings; for weights trained on scaled films")
 
+    # --- second reader (issue 21: orchestrator/encoders/second_reader.py) ------------------------
+    second_reader: str = Field(default="embedded", description="'off', 'embedded' (in-process ONNX Runtime) or "
+                               "'triton://HOST:PORT' (model second_reader): other weights read every film too, and a "
+                               "lesion is reported only where both see it (orchestrator/encoders/second_reader.py)")
+    second_reader_onnx_path: Path = REPO_ROOT / "encoder" / "weights" / "second-reader" / "anatomy_encoder.onnx"
+    second_reader_reads_alone: bool = Field(default=False, description="read a film whose anatomy the main weights "
+                                            "cannot establish from the second reader's maps alone (with its second "
+                                            "look; the answer says so) instead of withholding it. Off: on the real "
+                                            "checking films its lung fields spill over the shoulders and one film got "
+                                            "a finding above the lungs (README, 'The second reader')")
+
     # --- lesion reader (issue 22: orchestrator/findings/lesion_reading.py) ----------------------
     lesion_reader: str = Field(default="embedded", description="'off', 'embedded' (in-process ONNX Runtime) or "
                                "'triton://HOST:PORT' (model lesion_reader): reads each focal finding's margin "

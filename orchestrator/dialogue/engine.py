@@ -269,12 +269,14 @@ class DialogueEngine:
         observer: EngineObserver | None = None,
         reader: LesionReader | None = None,
         analyser: Analyser | None = None,
+        second_reader: AnatomyEncoder | None = None,
     ) -> None:
         self.encoder = encoder
         self.reader = reader  # the lesion reader (issue 22): first turns of fine-pixel films only
+        self.second_reader = second_reader  # other weights that read every first film too (issue 21)
         self.settings = settings
         # uploads -> facts: in the calling thread, or in worker processes (server.build_services)
-        self.analyser: Analyser = analyser or FilmAnalyser(encoder, reader, settings)
+        self.analyser: Analyser = analyser or FilmAnalyser(encoder, reader, settings, second_reader)
         self.store: SessionStore = store or InMemorySessionStore(
             settings.session_ttl_s, settings.max_sessions, lock_wait_s=settings.session_lock_wait_s)
         self.narrator: Narrator = narrator or ComposerNarrator()

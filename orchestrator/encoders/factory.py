@@ -1,8 +1,9 @@
-"""``build_encoder(settings)`` and ``build_lesion_reader(settings)``: the one place that turns
-``settings.encoder`` / ``settings.lesion_reader`` into a client."""
+"""``build_encoder``, ``build_second_reader`` and ``build_lesion_reader``: the one place that turns
+``settings.encoder`` / ``settings.second_reader`` / ``settings.lesion_reader`` into a client."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlparse
 
 from orchestrator.encoders.base import AnatomyEncoder
@@ -21,26 +22,52 @@ def parse_triton_url(spec: str) -> str:
     return f"{parsed.hostname}:{parsed.port}"
 
 
+def _embedded(settings: Settings, onnx_path: Path) -> AnatomyEncoder:
+    """In-process ONNX Runtime on ``onnx_path``, with the encoder settings' batching, queue and threads."""
+    from orchestrator.encoders.embedded import EmbeddedEncoder
+
+    return EmbeddedEncoder(
+        onnx_path,
+        max_batch=settings.encoder_max_batch,
+        max_wait_ms=settings.encoder_max_wait_ms,
+        queue_size=settings.encoder_queue_size,
+        intra_op_threads=settings.encoder_intra_op_threads,
+        workers=settings.encoder_workers,
+        timeout_s=settings.encoder_timeout_s,
+    )
+
+
 def build_encoder(settings: Settings) -> AnatomyEncoder:
     """``settings.encoder``: "embedded" (in-process ONNX Runtime) or "triton://HOST:PORT" (gRPC)."""
     spec = settings.encoder.strip()
     if spec == "embedded":
-        from orchestrator.encoders.embedded import EmbeddedEncoder
-
-        return EmbeddedEncoder(
-            settings.onnx_path,
-            max_batch=settings.encoder_max_batch,
-            max_wait_ms=settings.encoder_max_wait_ms,
-            queue_size=settings.encoder_queue_size,
-            intra_op_threads=settings.encoder_intra_op_threads,
-            workers=settings.encoder_workers,
-            timeout_s=settings.encoder_timeout_s,
-        )
+        return _embedded(settings, settings.onnx_path)
     from orchestrator.encoders.triton import TritonEncoder
 
     return TritonEncoder(
         parse_triton_url(spec), model_name=settings.triton_model_name, timeout_s=settings.encoder_timeout_s,
         shared_memory_slots=settings.triton_shared_memory_slots, max_in_flight=settings.encoder_queue_size,
+    )
+
+
+SECOND_READER_MODEL = "second_reader"  # the second reader's model in a Triton repository (export/cli.py)
+
+
+def build_second_reader(settings: Settings) -> AnatomyEncoder | None:
+    """``settings.second_reader`` (``orchestrator/encoders/second_reader.py``): "off" (None), "embedded"
+    (in-process ONNX Runtime on ``second_reader_onnx_path``) or "triton://HOST:PORT" (model ``second_reader``)."""
+    spec = settings.second_reader.strip()
+    if spec == "off":
+        return None
+    if spec == "embedded":
+        return _embedded(settings, settings.second_reader_onnx_path)
+    if urlparse(spec).scheme != TRITON_SCHEME:
+        raise EncoderError("second_reader must be 'off', 'embedded' or 'triton://HOST:PORT'")
+    from orchestrator.encoders.triton import TritonEncoder
+
+    return TritonEncoder(
+        parse_triton_url(spec), model_name=SECOND_READER_MODEL, timeout_s=settings.encoder_timeout_s,
+        max_in_flight=settings.encoder_queue_size,
     )
 
 

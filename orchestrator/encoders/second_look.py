@@ -91,7 +91,7 @@ def second_look(encoder: AnatomyEncoder, film: np.ndarray, maps: AnatomyMaps, sp
     if len(keep) == len(regions):
         return maps
     lesion = maps.lesion.copy()
-    masks = {i: _on_grid(c.mask, lesion.shape) for i, c in enumerate(regions)}
+    masks = {i: on_grid(c.mask, lesion.shape) for i, c in enumerate(regions)}
     ring = np.ones((3, 3), np.uint8)
     for i, mask in masks.items():
         if i not in keep:
@@ -101,7 +101,7 @@ def second_look(encoder: AnatomyEncoder, film: np.ndarray, maps: AnatomyMaps, sp
     return replace(maps, lesion=lesion)
 
 
-def _on_grid(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+def on_grid(mask: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """A region's mask on the lesion map's grid."""
     if mask.shape == shape:
         return mask

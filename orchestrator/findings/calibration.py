@@ -45,6 +45,7 @@ ATTRIBUTES: tuple[str, ...] = ("presence", "margin", "size", "density", "calcifi
 THRESHOLD = 0.8
 
 _RAW_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("calibration_raw_mode", default=False)
+_TABLES: contextvars.ContextVar[Path] = contextvars.ContextVar("calibration_tables", default=CALIBRATION_PATH)
 
 
 @dataclass(frozen=True)
@@ -111,12 +112,29 @@ def from_dict(doc: Mapping[str, Any]) -> Calibration:
     return Calibration(curves)
 
 
+def load(path: Path | None = None) -> Calibration:
+    """The tables in force: ``path``'s, else those of the weights whose maps are being described
+    (:func:`tables_of`), else the committed ones."""
+    return read(path or _TABLES.get())
+
+
 @functools.cache
-def load(path: Path = CALIBRATION_PATH) -> Calibration:
-    """The committed tables (an empty calibration when the file is missing: no probabilities)."""
+def read(path: Path) -> Calibration:
+    """The tables in ``path`` (an empty calibration when the file is missing: no probabilities)."""
     if not path.exists():
         return Calibration({})
     return from_dict(json.loads(path.read_text(encoding="utf-8")))
+
+
+@contextlib.contextmanager
+def tables_of(path: Path | None) -> Iterator[None]:
+    """Within it, findings are given the confidence tables in ``path`` (other weights' own, fitted on their
+    maps: the second reader's, ``orchestrator.encoders.second_reader``); None: the committed tables."""
+    token = _TABLES.set(path or CALIBRATION_PATH)
+    try:
+        yield
+    finally:
+        _TABLES.reset(token)
 
 
 @contextlib.contextmanager

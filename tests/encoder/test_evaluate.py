@@ -172,3 +172,21 @@ def test_evaluate_draws_films_through_a_held_out_family(tmp_path: Path) -> None:
     done = subprocess.run([sys.executable, "-m", "orchestrator.cli", "evaluate", "--seeds", "611", "--render", "all"],
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "padding" in done.stdout
+
+
+def test_evaluate_reads_with_the_second_reader_as_the_service_does() -> None:
+    """``--second-reader``: the encoder's regions the second reader confirms; ``--second-reader-alone``: a film the
+    encoder cannot localise (scatter seed 5: its maps fail their certainty limit) scored on the second reader's own
+    maps, counted; the sweep keeps the served gate only."""
+    from encoder.evaluate import evaluate
+
+    onnx, second = Settings().onnx_path, Settings().second_reader_onnx_path
+    plain = evaluate(onnx, [5], threads=1, render="scatter")
+    confirmed = evaluate(onnx, [5], threads=1, render="scatter", second_reader=second)
+    alone = evaluate(onnx, [5], threads=1, render="scatter", second_reader=second, second_reader_alone=True)
+    assert confirmed["read_by_second_reader"] == 0 and alone["read_by_second_reader"] == 1
+    assert [p["gate"] for p in confirmed["froc"]["points"]] == [DETECT_PEAK]
+    assert confirmed["lesions"]["predicted"] <= plain["lesions"]["predicted"]
+    assert confirmed["dice"] == plain["dice"]  # the encoder's anatomy, unchanged
+    assert alone["dice"] != plain["dice"]  # read alone: the second reader's anatomy, as the service would state it
+    assert "second reader (read 1 films alone)" in format_table(alone) and "second reader" in format_table(confirmed)

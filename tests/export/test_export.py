@@ -110,6 +110,13 @@ def test_export_repository_flags_reach_the_written_config(tmp_path: Path) -> Non
 
     assert main(["export", "repository", "--out", str(tmp_path / "plain")]) == 0
     assert main(["export", "repository", "--out", str(tmp_path / "bounded"), "--queue-policy"]) == 0
+    # the second reader beside the encoder, configured alike, from its own weights; the committed one is current
+    second = tmp_path / "plain" / "second_reader"
+    committed = Settings().model_repository / "second_reader"
+    assert (second / "config.pbtxt").read_text() == (committed / "config.pbtxt").read_text()
+    assert 'name: "second_reader"' in (second / "config.pbtxt").read_text()
+    assert (second / "1" / "model.onnx").read_bytes() == (committed / "1" / "model.onnx").read_bytes() \
+        == Settings().second_reader_onnx_path.read_bytes()
     plain = (tmp_path / "plain" / "anatomy_encoder" / "config.pbtxt").read_text()
     bounded = (tmp_path / "bounded" / "anatomy_encoder" / "config.pbtxt").read_text()
     assert "default_queue_policy" in bounded and "default_queue_policy" not in plain

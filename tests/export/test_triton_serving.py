@@ -57,6 +57,27 @@ def test_triton_answers_like_the_embedded_path(client: TritonEncoder) -> None:
     assert client.ready()
 
 
+def test_the_second_reader_on_triton_answers_like_its_embedded_path(committed_triton: TritonServer) -> None:
+    """``HILUM_SECOND_READER=triton://…`` reads the repository's ``second_reader`` model: the second reader's own
+    weights, not the encoder's (orchestrator/encoders/second_reader.py)."""
+    from orchestrator.encoders.factory import build_second_reader
+
+    remote = build_second_reader(Settings(second_reader=f"triton://{committed_triton.grpc_url}", encoder_timeout_s=60.0))
+    embedded = EmbeddedEncoder(SETTINGS.second_reader_onnx_path, intra_op_threads=1)
+    main = EmbeddedEncoder(SETTINGS.onnx_path, intra_op_threads=1)
+    assert remote is not None
+    try:
+        image = film(1)
+        a, b, c = remote.encode(image), embedded.encode(image), main.encode(image)
+        assert float(np.abs(a.anatomy - b.anatomy).max()) <= 1e-5
+        assert float(np.abs(a.lesion - b.lesion).max()) <= 1e-5
+        assert float(np.abs(a.anatomy - c.anatomy).max()) > 0.1  # other weights than the encoder's
+    finally:
+        remote.close()
+        embedded.close()
+        main.close()
+
+
 def test_sixteen_concurrent_requests_are_batched(committed_triton: TritonServer, client: TritonEncoder) -> None:
     before = read_metrics(committed_triton.metrics_url)
     with ThreadPoolExecutor(16) as pool:

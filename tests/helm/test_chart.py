@@ -157,6 +157,10 @@ def test_variants_switch_parts_off_and_on() -> None:
     assert on_triton["HILUM_LESION_READER"] == "triton://hilum-triton:8001" == on_triton["HILUM_ENCODER"]  # follows
     off = _find(render(merge(SALT, {"lesionReader": {"enabled": False}})), "ConfigMap", "hilum-settings")
     assert off["data"]["HILUM_LESION_READER"] == "off"
+    # the second reader follows the encoder alike: on Triton's second_reader model, in process, or off
+    assert on_triton["HILUM_SECOND_READER"] == on_triton["HILUM_ENCODER"] and external["HILUM_SECOND_READER"] == "embedded"
+    alone = _find(render(merge(SALT, {"secondReader": {"enabled": False}})), "ConfigMap", "hilum-settings")
+    assert alone["data"]["HILUM_SECOND_READER"] == "off"
     existing = render(VARIANTS["existing-secret"])
     assert not [d for d in existing if d["kind"] == "Secret"]
     with pytest.raises(TemplateError, match="cacheSaltKey"):

@@ -99,7 +99,8 @@ def test_a_real_run_on_two_validation_films(tmp_path: Path, capsys: pytest.Captu
 def test_a_second_look_run_fits_on_the_maps_as_served_and_keeps_its_rows_apart(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """With ``HILUM_SECOND_LOOK`` the tables are fitted on the maps the engine then reads (two more passes
-    per film that finds something), and the rows are cached apart from one-look rows of the same weights."""
+    per film that finds something); the second reader's own tables on its maps with its second look, through
+    the rendering families asked for; each kind of row is cached apart from the others."""
     cache = tmp_path / "rows"
     plot = str(tmp_path / "rel.png")
     assert cc.main(["--seeds", "60", "--out", str(tmp_path / "a.json"), "--plot", plot, "--cache", str(cache)]) == 0
@@ -107,5 +108,15 @@ def test_a_second_look_run_fits_on_the_maps_as_served_and_keeps_its_rows_apart(
     monkeypatch.setenv("HILUM_SECOND_LOOK", "1")
     assert cc.main(["--seeds", "60", "--out", str(tmp_path / "b.json"), "--plot", plot, "--cache", str(cache)]) == 0
     assert "; 3 encoder passes" in capsys.readouterr().out  # the film's own and the two rescaled (seed 60 has findings)
+    monkeypatch.delenv("HILUM_SECOND_LOOK")
+    assert cc.main(["--seeds", "60", "--out", str(tmp_path / "c.json"), "--plot", "", "--cache", str(cache),
+                    "--second-reader-tables", "--render", "detector"]) == 0
+    assert "encoder passes" in capsys.readouterr().out
+    doc = json.loads((tmp_path / "c.json").read_text())
+    assert doc["weights"] != json.loads((tmp_path / "a.json").read_text())["weights"] and doc["render"] == "detector"
     names = sorted(p.name for p in cache.iterdir())
-    assert len(names) == 2 and sum("second-look" in n for n in names) == 1 and all("gate" in n for n in names)
+    assert len(names) == 3 and sum("second-look" in n for n in names) == 2 and all("gate" in n for n in names)
+    assert sum("render-detector" in n for n in names) == 1
+    with pytest.raises(SystemExit):
+        cc.main(["--seeds", "60", "--render", "all", "--out", str(tmp_path / "d.json"), "--plot", "", "--cache", ""])
+    assert not (tmp_path / "d.json").exists()  # padding moves the film's frame: refused before any film

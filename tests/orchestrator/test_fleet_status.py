@@ -88,7 +88,7 @@ def fleet() -> Iterator[Fleet]:
         encoder = f"triton://127.0.0.1:{grpc}"
         serve = subprocess.Popen([*HILUM, "serve", "--host", "127.0.0.1", "--port", str(port), "--grpc-port",
                                   str(grpc_port), "--encoder", encoder],
-                                 cwd=REPO, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                                 cwd=REPO, env={**ENV, "HILUM_SECOND_READER": encoder}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         url = f"http://127.0.0.1:{port}"
         wait_for(f"{url}/readyz", serve, "hilum serve")
         yield Fleet(triton, serve, url, encoder, f"http://127.0.0.1:{metrics}/metrics")
@@ -123,7 +123,8 @@ def test_status_after_one_session_then_with_triton_stopped(fleet: Fleet, phantom
     triton = report["triton"]
     assert triton["ok"] is True and triton["detail"]["reachable"] is True
     models = {m["name"]: m for m in triton["detail"]["models"]}
-    assert set(models) == {"anatomy_encoder", "lesion_reader"}
+    assert set(models) == {"anatomy_encoder", "second_reader", "lesion_reader"}
+    assert models["second_reader"]["inference_count"] >= 1  # the film read by the second reader on Triton too
     assert all(m["version"] == "1" and m["ready"] and m["state"] == "READY" for m in models.values())
     encoder = models["anatomy_encoder"]
     # the server's warm-up pass and the session's film: inferences counted, batches executed

@@ -20,3 +20,14 @@ def encoder() -> Iterator[Any]:
     enc = build_encoder(settings)
     yield enc
     enc.close()
+
+
+@pytest.fixture(scope="module")
+def second_reader() -> Iterator[Any]:
+    """The second reader as the service builds it (``orchestrator/encoders/second_reader.py``)."""
+    from orchestrator.encoders.factory import build_second_reader
+    from orchestrator.settings import Settings
+
+    enc = build_second_reader(Settings(second_reader="embedded"))
+    yield enc
+    enc.close()

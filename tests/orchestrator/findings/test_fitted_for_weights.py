@@ -32,3 +32,15 @@ def test_entropy_limit_is_the_rule_applied_to_its_own_numbers() -> None:
 def test_triton_repository_serves_the_embedded_weights() -> None:
     served = REPO_ROOT / "model_repository" / "anatomy_encoder" / "1" / "model.onnx"
     assert served.read_bytes() == Path(Settings().onnx_path).read_bytes()
+
+
+def test_the_second_readers_limit_and_tables_name_its_weights_and_triton_serves_them() -> None:
+    from orchestrator.encoders.second_reader import calibration_for
+    from orchestrator.findings.fitted import entropy_limit_for
+
+    onnx = Path(Settings().second_reader_onnx_path)
+    assert entropy_limit_for(onnx) != plausibility.ENTROPY_MAX  # its own, fitted for it
+    tables = calibration_for(onnx)
+    assert tables is not None and json.loads(tables.read_text())["weights"] == weights_tag(onnx)
+    served = REPO_ROOT / "model_repository" / "second_reader" / "1" / "model.onnx"
+    assert served.read_bytes() == onnx.read_bytes()

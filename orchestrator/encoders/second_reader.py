@@ -1,0 +1,101 @@
+"""A second reader: other weights read every film too, as a second radiologist would.
+
+The main weights (stage D, ``encoder/weights/anatomy_encoder.onnx``) find the phantom's lesions best,
+strands among them, but were trained through one renderer: on films of a look they never saw they
+report false findings (normal films: 1.43 per film in the held-out ``scatter`` rendering family, 2.13
+with varied anatomy; with the second reader at most 0.10 in every family) and they withhold films whose
+anatomy they cannot establish (an unseen patient's CT, real films). The second reader's weights (``encoder/weights/second-reader/``, stage R in
+``encoder/weights/TRAINING.md``) were trained through ten rendering families, varied anatomy and
+another patient's CT, with lung fields that stop at the dome; alone they find fewer strands.
+
+Two rules, each in a function of its own:
+
+- :func:`confirmed`: a lesion region of the main weights' map is kept only where the second reader's
+  lesion map reaches ``CONFIRM_PEAK`` on the region or within ``CONFIRM_RING_PX`` of it (draws a lesion
+  there, even one it would not report); every other region is cleared, as the second look clears one. The
+  main weights' anatomy, hila and the regions kept are theirs, unchanged.
+- :func:`reads_alone` (opt-in, ``HILUM_SECOND_READER_READS_ALONE``): a film the main weights withhold because
+  their maps form no plausible chest, though the film gate accepted it, is read from the second reader's maps
+  instead, judged by the certainty limit fitted for its weights, with its regions checked by the second look
+  (``orchestrator.encoders.second_look``; the second reader's weights were trained on scaled films), its
+  confidence tables its own (fitted on validation films of the looks it was trained through), and the film's
+  warnings saying so (``second_reader``). Off by default: it reads an unseen patient's films with about half
+  their nodules found, but on the real checking films its lung fields spill over the shoulders.
+
+A first turn then costs two encoder passes (the two run at once: on an idle machine about one pass of
+latency) and, on a film read by the second reader alone, two more. A second reader too busy or down fails the
+turn as the encoder would (429 ``encoder_overloaded``, 503 ``encoder``): no film is read unconfirmed. Numbers, and how ``CONFIRM_PEAK``
+was chosen: ``encoder/weights/TRAINING.md``, "The second reader".
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.facts import FilmCheck, ImageFacts, PixelSpacing
+from orchestrator.findings.candidates import THRESHOLD
+
+# where the second reader's map draws a lesion (the findings layer's extent threshold), even one it would not report:
+# of 0.5 / 0.6 / 0.7 / 0.8 / 0.85 / 0.92, every one kept the main weights' recall on validation seeds 50-149, and
+# 0.5 kept the most strands on the same seeds with a strand added to each (encoder/weights/TRAINING.md, "The second
+# reader"); the gate itself (0.92) loses strands the second reader sees only as pieces below it
+CONFIRM_PEAK = THRESHOLD
+CONFIRM_RING_PX = 2  # lesion-map pixels (~1.3 mm each on a 35 cm film) around a region where it counts
+WARNING = "second_reader"  # the film check's warning when the second reader read the film alone
+CALIBRATION_BESIDE_WEIGHTS = "calibration.json"  # the second reader's own confidence tables
+
+
+def confirmed(maps: AnatomyMaps, other: AnatomyMaps, spacing: PixelSpacing) -> AnatomyMaps:
+    """``maps`` with every lesion region that ``other``'s lesion map does not confirm cleared."""
+    from orchestrator.encoders.second_look import on_grid
+    from orchestrator.findings.candidates import lesion_regions
+
+    regions = lesion_regions(maps.lesion, maps.image, spacing)
+    if not regions:
+        return maps
+    theirs = np.asarray(other.lesion, dtype=np.float32)
+    if theirs.shape != maps.lesion.shape:
+        theirs = cv2.resize(theirs, (maps.lesion.shape[1], maps.lesion.shape[0]), interpolation=cv2.INTER_LINEAR)
+    near = np.ones((2 * CONFIRM_RING_PX + 1,) * 2, np.uint8)
+    masks = [on_grid(c.mask, maps.lesion.shape) for c in regions]
+    keep = [bool(theirs[cv2.dilate(m.astype(np.uint8), near).astype(bool)].max() >= CONFIRM_PEAK) for m in masks]
+    if all(keep):
+        return maps
+    lesion = maps.lesion.copy()
+    ring = np.ones((3, 3), np.uint8)
+    for m, kept in zip(masks, keep, strict=True):
+        if not kept:
+            lesion[cv2.dilate(m.astype(np.uint8), ring).astype(bool)] = 0.0
+    for m, kept in zip(masks, keep, strict=True):  # a kept region stays whole where a cleared one's ring touched it
+        if kept:
+            lesion[m] = maps.lesion[m]
+    return replace(maps, lesion=lesion)
+
+
+def reads_alone(gate_check: FilmCheck, facts: ImageFacts) -> bool:
+    """Whether the second reader reads the film alone: the film gate accepted it as a readable frontal film
+    shown upright, and the main weights' maps form no plausible chest."""
+    return gate_check.localisable and not facts.film_check.anatomy_plausible
+
+
+def with_warning(facts: ImageFacts) -> ImageFacts:
+    """``facts`` saying that the second reader read the film alone."""
+    check = facts.film_check
+    return replace(facts, film_check=replace(check, warnings=tuple(dict.fromkeys((*check.warnings, WARNING)))))
+
+
+def calibration_for(onnx: Path) -> Path | None:
+    """The second reader's confidence tables beside its weights when they name them (``fitted.weights_tag``)."""
+    import json
+
+    from orchestrator.findings.fitted import weights_tag
+
+    beside = Path(onnx).with_name(CALIBRATION_BESIDE_WEIGHTS)
+    if not beside.is_file() or not Path(onnx).is_file():
+        return None
+    return beside if json.loads(beside.read_text(encoding="utf-8")).get("weights") == weights_tag(Path(onnx)) else None
