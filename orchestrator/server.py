@@ -89,7 +89,8 @@ def build_services(settings: Settings, *, encoder: Any | None = None) -> Service
     add_listener = getattr(encoder, "add_batch_listener", None)
     if callable(add_listener):  # an encoder that reports each batch: (films, seconds the oldest waited)
         add_listener(metrics.encoder_batch)
-    return Services(settings, metrics, encoder, narrator, engine, Readiness(encoder, engine.store), tenancy)
+    return Services(settings, metrics, encoder, narrator, engine, Readiness(encoder, engine.store, second_reader),
+                    tenancy)
 
 
 def warm_up(services: Services, stop: threading.Event, freeze_gc: bool = False) -> None:
@@ -101,13 +102,16 @@ def warm_up(services: Services, stop: threading.Event, freeze_gc: bool = False) 
     machine under ``poisson_mixed``, full collections of 160-210 ms (about 170 k objects, most of them
     the process's own code) stalled every turn in flight (``BENCHMARKS.md``)."""
     name = getattr(services.encoder, "name", "?")
+    second = services.engine.second_reader
     waited = False
     while not stop.is_set():
         try:
-            if services.encoder.ready():
+            encoder_ok = services.encoder.ready()
+            second_ok = second is None or second.ready()
+            if encoder_ok and second_ok:
                 warm_encoder(services.encoder)
-                if services.engine.second_reader is not None:
-                    warm_encoder(services.engine.second_reader)
+                if second is not None:
+                    warm_encoder(second)
                 warm_workers = getattr(services.engine.analyser, "warm", None)
                 if callable(warm_workers):  # the analysis worker processes, each with its own encoder
                     warm_workers()
@@ -118,7 +122,7 @@ def warm_up(services: Services, stop: threading.Event, freeze_gc: bool = False) 
                 if not stop.is_set():  # a service stopped meanwhile may have closed its log streams
                     log.info("encoder %s ready", name)
                 return
-            reason = "not ready"
+            reason = "not ready" if not encoder_ok else "its second reader is not ready"
         except Exception as exc:  # noqa: BLE001 - keep waiting; /readyz says not ready meanwhile
             reason = str(exc)
         if not waited:  # say it once, not twice a second

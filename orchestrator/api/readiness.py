@@ -1,4 +1,5 @@
-"""Liveness and readiness: ready once the encoder answers and the session store is reachable,
+"""Liveness and readiness: ready once the encoder (and the second reader, where one reads in this process) answers
+and the session store is reachable,
 not ready again while draining; ``reasons`` says why not.
 
 ``probe(timeout_s)`` is what ``/readyz`` awaits: the checks (the encoder's ``ready()``, the
@@ -22,9 +23,10 @@ PROBE_TIMEOUT_S = 2.0
 
 
 class Readiness:
-    def __init__(self, encoder: Any | None, store: Any | None = None) -> None:
+    def __init__(self, encoder: Any | None, store: Any | None = None, second_reader: Any | None = None) -> None:
         self.encoder = encoder
         self.store = store
+        self.second_reader = second_reader  # every first turn needs it too (orchestrator/encoders/second_reader.py)
         self.warmed = threading.Event()  # set after the encoder's first pass (server warm-up)
         self.draining = threading.Event()
         self._probes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hilum-probe")
@@ -41,6 +43,14 @@ class Readiness:
         except Exception:  # noqa: BLE001 - a failing probe means not ready
             return False
 
+    def second_reader_ready(self) -> bool:
+        if self.second_reader is None:
+            return True
+        try:
+            return bool(self.second_reader.ready())
+        except Exception:  # noqa: BLE001 - a failing probe means not ready
+            return False
+
     def store_ready(self) -> bool:
         ping = getattr(self.store, "ping", None)
         if ping is None:  # in process: always there
@@ -52,6 +62,7 @@ class Readiness:
 
     def check(self) -> tuple[bool, dict[str, Any]]:
         encoder_ok = self.encoder_ready()
+        second_ok = self.second_reader_ready()
         store_ok = self.store_ready()
         reasons = []
         if self.draining.is_set():
@@ -60,11 +71,15 @@ class Readiness:
             reasons.append("the encoder has not finished its first pass")
         elif not encoder_ok:
             reasons.append("the encoder does not answer")
+        if not second_ok:
+            reasons.append("the second reader does not answer")
         if not store_ok:
             reasons.append("the session store is not reachable")
         detail = {
             "encoder": getattr(self.encoder, "name", "none"),
             "encoder_ready": encoder_ok,
+            "second_reader": getattr(self.second_reader, "name", "off"),
+            "second_reader_ready": second_ok,
             "warmed": self.warmed.is_set(),
             "draining": self.draining.is_set(),
             "store": getattr(self.store, "name", "memory"),

@@ -175,3 +175,21 @@ def test_a_second_reader_that_is_down_fails_the_first_turn_rather_than_reading_u
                 (phantom_dir / "image.dcm").read_bytes(), lang="en")
     finally:
         down.close()
+
+
+def test_a_service_whose_second_reader_does_not_answer_is_not_ready_and_says_why() -> None:
+    import httpx
+
+    from orchestrator.server import Service, build_services
+
+    settings = Settings(host="127.0.0.1", second_reader="triton://127.0.0.1:1", encoder_timeout_s=2.0)
+    with Service(build_services(settings), "127.0.0.1", 0, 0) as svc:
+        ready = httpx.get(f"{svc.url}/readyz", timeout=30)
+        assert ready.status_code == 503
+        detail = ready.json()["detail"]
+        assert "the second reader does not answer" in detail["reasons"] and detail["second_reader_ready"] is False
+        assert detail["encoder_ready"] is False and not detail["warmed"]  # nothing is warmed until both answer
+    with Service(build_services(Settings(host="127.0.0.1")), "127.0.0.1", 0, 0) as svc:
+        svc.wait_ready(120)
+        detail = httpx.get(f"{svc.url}/readyz", timeout=30).json()["detail"]
+        assert detail["second_reader"] == "embedded" and detail["second_reader_ready"] is True
