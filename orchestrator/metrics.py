@@ -30,26 +30,26 @@ class EncoderCountersCollector(Collector):
     """Reads an encoder's own counters at scrape time: ``calls`` (films), ``batches`` (model runs)
     and ``pending`` (films accepted, not yet answered) where the encoder has them."""
 
-    def __init__(self, encoder: Any) -> None:
-        self.encoder = encoder
+    def __init__(self, encoder: Any, prefix: str = "hilum_encoder", what: str = "the encoder") -> None:
+        self.encoder, self.prefix, self.what = encoder, prefix, what
 
     def collect(self) -> Iterator[CounterMetricFamily | GaugeMetricFamily]:
-        films = CounterMetricFamily("hilum_encoder_films", "Films the encoder has encoded.")
+        films = CounterMetricFamily(f"{self.prefix}_films", f"Films {self.what} has encoded.")
         films.add_metric([], float(getattr(self.encoder, "calls", 0)))
         yield films
         batches = getattr(self.encoder, "batches", None)
         if batches is not None:
-            runs = CounterMetricFamily("hilum_encoder_batches", "Model runs (films / batches = mean batch size).")
+            runs = CounterMetricFamily(f"{self.prefix}_batches", "Model runs (films / batches = mean batch size).")
             runs.add_metric([], float(batches))
             yield runs
         pending = getattr(self.encoder, "pending", None)
         if pending is not None:
             waiting = GaugeMetricFamily(
-                "hilum_encoder_pending", "Films handed to the encoder and not yet answered (queued or running)."
+                f"{self.prefix}_pending", f"Films handed to {self.what} and not yet answered (queued or running)."
             )
             waiting.add_metric([], float(pending))
             yield waiting
-        ready = GaugeMetricFamily("hilum_encoder_ready", "1 when the encoder answers, else 0.")
+        ready = GaugeMetricFamily(f"{self.prefix}_ready", f"1 when {self.what} answers, else 0.")
         try:
             ready.add_metric([], 1.0 if self.encoder.ready() else 0.0)
         except Exception:  # noqa: BLE001 - a failing health probe reads as not ready
@@ -170,6 +170,10 @@ class ServiceMetrics:
 
     def watch_encoder(self, encoder: Any) -> None:
         self.registry.register(EncoderCountersCollector(encoder))
+
+    def watch_second_reader(self, second_reader: Any) -> None:
+        """The second reader's films, runs, queue and health (``hilum_second_reader_*``), as the encoder's."""
+        self.registry.register(EncoderCountersCollector(second_reader, "hilum_second_reader", "the second reader"))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

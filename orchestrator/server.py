@@ -86,6 +86,8 @@ def build_services(settings: Settings, *, encoder: Any | None = None) -> Service
         reader=reader, analyser=analyser, second_reader=second_reader,
     )
     metrics.watch_encoder(encoder)
+    if second_reader is not None:
+        metrics.watch_second_reader(second_reader)
     add_listener = getattr(encoder, "add_batch_listener", None)
     if callable(add_listener):  # an encoder that reports each batch: (films, seconds the oldest waited)
         add_listener(metrics.encoder_batch)

@@ -15,6 +15,7 @@ RULES = Path(__file__).resolve().parents[2] / "helm" / "hilum" / "rules"
 PROMTOOL = shutil.which("promtool")
 pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian prometheus) not installed")
 ALERTS = {"HilumFirstTurnP99OverBudget", "HilumErrorRateHigh", "HilumTritonDown", "HilumEncoderNotReady",
+          "HilumSecondReaderNotReady",
           "HilumVLLMDown", "HilumGPUSaturatedQueueGrowing", "HilumPrefixCacheHitRateCollapsed", "HilumRedisDown"}
 
 
@@ -72,6 +73,7 @@ def test_hilum_metric_names_in_rules_exist_in_the_orchestrator_registry() -> Non
             return True
 
     metrics.watch_encoder(Encoder())
+    metrics.watch_second_reader(Encoder())  # its series are the encoder's under hilum_second_reader_*
     exposed = set(re.findall(r"^(hilum_\w+?)(?:\{| )", generate_latest(metrics.registry).decode(), re.M))
     used = set(re.findall(r"\bhilum_\w+", (RULES / "hilum-alerts.yaml").read_text()))
     used -= {"hilum_narrator_replica_requests_total"}  # runbook text; registered only with a vLLM narrator

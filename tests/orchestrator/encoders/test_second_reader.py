@@ -193,3 +193,6 @@ def test_a_service_whose_second_reader_does_not_answer_is_not_ready_and_says_why
         svc.wait_ready(120)
         detail = httpx.get(f"{svc.url}/readyz", timeout=30).json()["detail"]
         assert detail["second_reader"] == "embedded" and detail["second_reader_ready"] is True
+        metrics = httpx.get(f"{svc.url}/metrics", timeout=30).text  # its own series, beside the encoder's
+        assert "hilum_second_reader_ready 1.0" in metrics and "hilum_encoder_ready 1.0" in metrics
+        assert "hilum_second_reader_films_total 1.0" in metrics  # the warm-up film
