@@ -29,6 +29,9 @@ post-processing), against the phantom's truth mapped into the working geometry:
   best recall within each budget of ``FP_BUDGETS`` (issue 21 asks for recall "at <= 0.3 false
   positives per film"). The gate that meets a budget here is read off these same films: a gate to
   serve is chosen on validation seeds and then scored on test seeds at that one gate;
+- laterality: of the lesions found (5 mm rule, served gate), how many the findings layer would place on the
+  other side (the side of the region's centre against the spine line of the film's own maps,
+  ``Geometry.side_by_midline``); issue 21 asks for none;
 - hilum: distance in mm between predicted and true hilum points, per side;
 - lung fields as a film shows them: Dice of each predicted lung against the visible field (the
   truth lung minus the truth diaphragm, the part a reader calls lung field; ``encoder/visible_lungs.py``)
@@ -144,6 +147,8 @@ class Tally:
     normal_false_positives: int = 0
     visible_dice: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in LUNGS})
     below_dome: dict[str, list[float]] = field(default_factory=lambda: {c: [] for c in LUNGS})
+    sided: int = 0  # lesions found (5 mm rule, served gate) whose side could be scored
+    side_errors: int = 0  # ... whose side, as the findings layer states it, is the other one
     # gate -> [lesions >= 8 mm found, false positives, false positives on normal films,
     #          the first two again with a lesion found on it]
     froc: dict[float, list[int]] = field(default_factory=lambda: {g: [0, 0, 0, 0, 0] for g in FROC_GATES})
@@ -189,6 +194,7 @@ def score_case(case: Any, maps: Any, tally: Tally) -> None:
         tally.normal_films += 1
         tally.normal_false_positives += len(pred_pts)
     tally.centre_err_mm.extend(d * spacing for _, _, d in matches)
+    _score_sides(maps, spacing, lesions, [(i, pred_pts[j]) for i, j, _ in matches], tally)
     found = {i for i, _, _ in matches}
     found_on = {i for i, _, _ in on_lesion}
     for i, les in enumerate(lesions):
@@ -210,6 +216,22 @@ def score_case(case: Any, maps: Any, tally: Tally) -> None:
         tx, ty = to_working_points(case.hilum_px[side], resampling)
         px, py = maps.hilum_px[side]
         tally.hilum_err_mm[side].append(float(np.hypot(px - tx, py - ty)) * spacing)
+
+
+def _score_sides(maps: Any, spacing_mm: float, lesions: Sequence[dict[str, Any]],
+                 found: Sequence[tuple[int, tuple[float, float]]], tally: Tally) -> None:
+    """Each found lesion (truth index, the centre of the region found on it): the side the findings layer states
+    for that region, against the spine line of the film's own maps (``Geometry.side_by_midline``; laterality never
+    rests on a lung label alone), against the truth's side."""
+    scored = [(i, p) for i, p in found if lesions[i].get("side") in ("right", "left")]
+    if not scored:
+        return
+    from orchestrator.facts import PixelSpacing
+    from orchestrator.findings.geometry import build_geometry
+
+    geom = build_geometry(maps, PixelSpacing(spacing_mm, spacing_mm, "dicom"))
+    tally.sided += len(scored)
+    tally.side_errors += sum(int(geom.side_by_midline(p[0]) != lesions[i]["side"]) for i, p in scored)
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -271,6 +293,7 @@ def summarise(tally: Tally) -> dict[str, Any]:
             "false_positives_per_film": _ratio(tally.false_positives, tally.films),
             "normal_films": tally.normal_films,
             "false_positives_per_normal_film": _ratio(tally.normal_false_positives, tally.normal_films),
+            "side_errors": tally.side_errors, "sided": tally.sided,
             "centre_error_mm_median": _stat(tally.centre_err_mm, 50),
             "centre_error_mm_p90": _stat(tally.centre_err_mm, 90),
         },
@@ -399,6 +422,8 @@ def format_table(result: dict[str, Any]) -> str:
         f"| false positives per film | {_fmt(les['false_positives_per_film'], '.2f')} |",
         f"| ... per normal film (no lesion; {les.get('normal_films', 0)} films) | "
         f"{_fmt(les.get('false_positives_per_normal_film'), '.2f')} |",
+        f"| side errors, lesions found (the side the findings layer states) | {les.get('side_errors', 'n/a')} of "
+        f"{les.get('sided', 'n/a')} |",
         f"| centre error mm (median / p90, matched) | {_fmt(les['centre_error_mm_median'], '.2f')} / {_fmt(les['centre_error_mm_p90'], '.2f')} |",
         "",
         *_froc_lines(result.get("froc")),

@@ -40,11 +40,24 @@ def test_the_truth_as_prediction_scores_perfectly(case: PhantomCase) -> None:
         "strand": {"truth": 1, "found": 1, "recall": 1.0, "found_on_lesion": 1},
     }
     assert (les["recall_ge_8mm_on_lesion"], les["false_positives_per_film_on_lesion"]) == (1.0, 0.0)
+    assert (les["side_errors"], les["sided"]) == (0, 2)  # each found on its own side of the spine line
     assert result["hilum_error_mm"]["p90"] == pytest.approx(0.0, abs=1e-6)
     # the whole projected lungs as prediction: their part behind the domes is scored as below the dome
     below = result["lung_field_below_dome"]
     assert 0.05 < below["lung_right"] < 0.6 and 0.05 < below["lung_left"] < 0.6
     assert result["dice_visible_lung"]["lung_right"] < 0.95
+
+
+def test_a_lesion_found_on_the_other_side_of_the_spine_line_is_a_side_error(case: PhantomCase) -> None:
+    """Issue 21 asks for no laterality error: the truth's sides swapped, both lesions found are counted wrong."""
+    other = {"right": "left", "left": "right"}
+    swapped = {**case.truth, "lesions": [{**les, "side": other[les["side"]]} for les in case.truth["lesions"]]}
+    tally = Tally()
+    score_case(replace(case, truth=swapped), truth_maps(case), tally)
+    les = summarise(tally)["lesions"]
+    assert (les["side_errors"], les["sided"]) == (2, 2)
+    assert "side errors, lesions found (the side the findings layer states) | 2 of 2" in format_table(
+        {**summarise(tally), "seeds": "7"})
 
 
 def test_lung_fields_that_stop_at_the_dome_score_as_the_visible_field(case: PhantomCase) -> None:
