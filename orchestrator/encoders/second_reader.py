@@ -41,7 +41,7 @@ from orchestrator.facts import FilmCheck, ImageFacts, PixelSpacing
 from orchestrator.findings.candidates import THRESHOLD
 
 # where the second reader's map draws a lesion (the findings layer's extent threshold), even one it would not report:
-# of 0.5 / 0.6 / 0.7 / 0.8 / 0.85 / 0.92, every one kept the main weights' recall on validation seeds 50-149, and
+# of 0.5 / 0.7 / 0.8 / 0.92, every one kept the main weights' recall on validation seeds 50-149, and of 0.5-0.92
 # 0.5 kept the most strands on the same seeds with a strand added to each (encoder/weights/TRAINING.md, "The second
 # reader"); the gate itself (0.92) loses strands the second reader sees only as pieces below it
 CONFIRM_PEAK = THRESHOLD
