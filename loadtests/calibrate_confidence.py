@@ -54,7 +54,7 @@ from evaluation.scoring import ROUND_TYPES, case_spacing, margin_scored, match_f
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings import analyse, calibration
 from orchestrator.findings.density import CAVITY_SCORE
-from orchestrator.findings.fitted import weights_tag
+from orchestrator.findings.fitted import served_entropy_limit, weights_tag
 from orchestrator.findings.plausibility import ENTROPY_MAX
 
 TEST_SEEDS = frozenset(range(0, 50)) | frozenset(range(200, 400))
@@ -383,22 +383,28 @@ def _encoder_maps(onnx: Path | None, second_reader_tables: bool = False) -> tupl
     unconfirmed tables are the cautious side for confirmed maps (presence right 97.0% of the time there, 93.2%
     where they were fitted)."""
     from orchestrator.contracts.preprocess import prepare_film
-    from orchestrator.encoders.factory import build_encoder
+    from orchestrator.encoders.factory import build_encoder, build_second_reader
     from orchestrator.encoders.second_look import second_look
     from orchestrator.findings.fitted import entropy_limit_for
     from orchestrator.settings import Settings
 
     settings = Settings(onnx_path=onnx) if onnx else Settings()
-    if second_reader_tables:
-        settings = settings.model_copy(update={"onnx_path": settings.second_reader_onnx_path, "second_look": True})
-    enc = build_encoder(settings)
+    if second_reader_tables:  # the second reader as the service builds it, with the limit the analyser gives it
+        enc = build_second_reader(settings)
+        if enc is None:
+            raise SystemExit("--second-reader-tables with HILUM_SECOND_READER=off: no second reader to fit")
+        weights, look = Path(settings.second_reader_onnx_path), True
+        limit = entropy_limit_for(weights)
+    else:
+        enc, weights, look = build_encoder(settings), Path(settings.onnx_path), settings.second_look
+        limit = served_entropy_limit(settings)
 
     def maps_of(case: Any) -> Any:
         image, _ = prepare_film(case.image)
         maps = enc.encode(image)
-        return second_look(enc, image, maps, case_spacing(case)) if settings.second_look else maps
+        return second_look(enc, image, maps, case_spacing(case)) if look else maps
 
-    return maps_of, enc, weights_tag(Path(settings.onnx_path)), entropy_limit_for(Path(settings.onnx_path))
+    return maps_of, enc, weights_tag(weights), limit
 
 
 def check_validation(seeds: Sequence[int]) -> None:

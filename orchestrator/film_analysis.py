@@ -78,8 +78,7 @@ class FilmAnalyser:
 
     def __init__(self, encoder: AnatomyEncoder, reader: LesionReader | None, settings: Settings,
                  second_reader: AnatomyEncoder | None = None) -> None:
-        from orchestrator.encoders.second_reader import calibration_for
-        from orchestrator.findings.fitted import entropy_limit_for, served_entropy_limit
+        from orchestrator.findings.fitted import calibration_for, entropy_limit_for, served_entropy_limit
 
         self.encoder, self.reader, self.settings = encoder, reader, settings
         self.entropy_max = served_entropy_limit(settings)  # the certainty limit fitted for the weights in use

@@ -33,23 +33,21 @@ class Readiness:
         self._inflight: Future[tuple[bool, dict[str, Any]]] | None = None
         self._guard = threading.Lock()
 
-    def encoder_ready(self) -> bool:
-        if self.encoder is None:
+    @staticmethod
+    def _answers(encoder: Any | None) -> bool:
+        """An encoder's own ``ready()``; none configured is no obstacle, a failing probe means not ready."""
+        if encoder is None:
             return True
-        if not self.warmed.is_set():
-            return False
         try:
-            return bool(self.encoder.ready())
+            return bool(encoder.ready())
         except Exception:  # noqa: BLE001 - a failing probe means not ready
             return False
 
+    def encoder_ready(self) -> bool:
+        return self.encoder is None or (self.warmed.is_set() and self._answers(self.encoder))
+
     def second_reader_ready(self) -> bool:
-        if self.second_reader is None:
-            return True
-        try:
-            return bool(self.second_reader.ready())
-        except Exception:  # noqa: BLE001 - a failing probe means not ready
-            return False
+        return self._answers(self.second_reader)
 
     def store_ready(self) -> bool:
         ping = getattr(self.store, "ping", None)

@@ -31,7 +31,6 @@ was chosen: ``encoder/weights/TRAINING.md``, "The second reader".
 from __future__ import annotations
 
 from dataclasses import replace
-from pathlib import Path
 
 import cv2
 import numpy as np
@@ -47,7 +46,6 @@ from orchestrator.findings.candidates import THRESHOLD
 CONFIRM_PEAK = THRESHOLD
 CONFIRM_RING_PX = 2  # lesion-map pixels (~1.3 mm each on a 35 cm film) around a region where it counts
 WARNING = "second_reader"  # the film check's warning when the second reader read the film alone
-CALIBRATION_BESIDE_WEIGHTS = "calibration.json"  # the second reader's own confidence tables
 
 
 def confirmed(maps: AnatomyMaps, other: AnatomyMaps, spacing: PixelSpacing) -> AnatomyMaps:
@@ -87,15 +85,3 @@ def with_warning(facts: ImageFacts) -> ImageFacts:
     """``facts`` saying that the second reader read the film alone."""
     check = facts.film_check
     return replace(facts, film_check=replace(check, warnings=tuple(dict.fromkeys((*check.warnings, WARNING)))))
-
-
-def calibration_for(onnx: Path) -> Path | None:
-    """The second reader's confidence tables beside its weights when they name them (``fitted.weights_tag``)."""
-    import json
-
-    from orchestrator.findings.fitted import weights_tag
-
-    beside = Path(onnx).with_name(CALIBRATION_BESIDE_WEIGHTS)
-    if not beside.is_file() or not Path(onnx).is_file():
-        return None
-    return beside if json.loads(beside.read_text(encoding="utf-8")).get("weights") == weights_tag(Path(onnx)) else None

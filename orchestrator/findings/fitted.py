@@ -4,7 +4,8 @@ Fitted files name the weights they were fitted for (:func:`weights_tag`: file na
 sha256): the shipped weights' confidence tables (``data/calibration.json``) and certainty limit
 (``data/entropy_limit.json``, ``plausibility.ENTROPY_MAX``), held to the shipped weights by
 ``tests/orchestrator/findings/test_fitted_for_weights.py``. A candidate's folder under ``encoder/weights/``
-keeps its own certainty limit beside its ONNX file (``loadtests/fit_entropy_limit.py --out``), and the
+keeps its own certainty limit beside its ONNX file (``loadtests/fit_entropy_limit.py --out``; the second reader
+also its confidence tables, :func:`calibration_for`), and the
 weights a service runs are judged by the limit fitted for them: :func:`served_entropy_limit`, used by
 the engine's analyser and by the loadtests that analyse an encoder's maps, so both judge a candidate alike.
 """
@@ -15,7 +16,7 @@ import hashlib
 import json
 import logging
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from orchestrator.findings.plausibility import ENTROPY_MAX
 
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LIMIT_BESIDE_WEIGHTS = "entropy_limit.json"  # a candidate's own limit, in its weights' folder
+TABLES_BESIDE_WEIGHTS = "calibration.json"  # other weights' own confidence tables (the second reader's)
 
 
 def weights_tag(onnx: Path) -> str:
@@ -32,19 +34,33 @@ def weights_tag(onnx: Path) -> str:
     return f"{onnx.name}@{hashlib.sha256(onnx.read_bytes()).hexdigest()[:12]}"
 
 
+def fitted_beside(onnx: Path | None, name: str) -> tuple[Path, dict[str, Any]] | None:
+    """The fitted file ``name`` beside the weights in ``onnx`` and its document, when it names those weights;
+    None when there is none (or ``onnx`` is None: weights served elsewhere) or it names other weights."""
+    if onnx is None:
+        return None
+    beside = Path(onnx).with_name(name)
+    if not beside.is_file() or not Path(onnx).is_file():
+        return None
+    doc = json.loads(beside.read_text(encoding="utf-8"))
+    if doc.get("weights") != weights_tag(Path(onnx)):
+        log.warning("%s names other weights than %s: the shipped weights' fit applies", beside, onnx)
+        return None
+    return beside, doc
+
+
 def entropy_limit_for(onnx: Path | None) -> float:
     """The certainty limit fitted for the weights in ``onnx``: the ``entropy_limit.json`` beside them when
     it names them, else the shipped weights' (``ENTROPY_MAX``; also for ``None``, weights served elsewhere)."""
-    if onnx is None:
-        return ENTROPY_MAX
-    beside = Path(onnx).with_name(LIMIT_BESIDE_WEIGHTS)
-    if not beside.is_file() or not Path(onnx).is_file():
-        return ENTROPY_MAX
-    doc = json.loads(beside.read_text(encoding="utf-8"))
-    if doc.get("weights") != weights_tag(Path(onnx)):
-        log.warning("%s names other weights than %s: the shipped weights' certainty limit applies", beside, onnx)
-        return ENTROPY_MAX
-    return float(doc["entropy_max"])
+    found = fitted_beside(onnx, LIMIT_BESIDE_WEIGHTS)
+    return float(found[1]["entropy_max"]) if found else ENTROPY_MAX
+
+
+def calibration_for(onnx: Path | None) -> Path | None:
+    """The confidence tables fitted for the weights in ``onnx`` (``calibration.json`` beside them, naming them:
+    the second reader's, ``loadtests/calibrate_confidence.py --second-reader-tables``); None: the committed ones."""
+    found = fitted_beside(onnx, TABLES_BESIDE_WEIGHTS)
+    return found[0] if found else None
 
 
 def served_entropy_limit(settings: Settings) -> float:

@@ -35,8 +35,7 @@ def test_triton_repository_serves_the_embedded_weights() -> None:
 
 
 def test_the_second_readers_limit_and_tables_name_its_weights_and_triton_serves_them() -> None:
-    from orchestrator.encoders.second_reader import calibration_for
-    from orchestrator.findings.fitted import entropy_limit_for
+    from orchestrator.findings.fitted import calibration_for, entropy_limit_for
 
     onnx = Path(Settings().second_reader_onnx_path)
     assert entropy_limit_for(onnx) != plausibility.ENTROPY_MAX  # its own, fitted for it
