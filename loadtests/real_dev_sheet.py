@@ -3,8 +3,9 @@
     .venv/bin/python -m loadtests.score_film_gate --seeds 0-0 --per-kind 0 --real-dev REAL_DEV_DIR \
         --sheet loadtests/results/real_dev_sheet.png
 
-Each tile is the film's working image (the encoder's input) with the encoder's raw maps drawn on
-it, whatever the engine then did with them: lung fields (green: patient's right, cyan: left),
+Each tile is the film's working image (the encoder's input) with the raw maps of the weights that
+read it drawn on it (the encoder's; the second reader's where it read the film alone), whatever the
+engine then did with them: lung fields (green: patient's right, cyan: left),
 heart (red), spine band (magenta), the lesion map's 0.5 contour (orange), the hilum keypoints
 (red dot: right, blue: left), and the labelled spine line (grey, from ``labels.json``). The
 caption gives the label, the map entropy (the film gate's certainty measure), the engine's outcome

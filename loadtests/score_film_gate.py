@@ -29,6 +29,7 @@ from typing import Any
 from loadtests import real_dev_sheet
 from loadtests.film_corpus import CorpusItem, corpus
 from loadtests.fit_film_gate import parse_seeds
+from orchestrator.encoders.second_reader import WARNING as SECOND_READER_WARNING
 
 CTR_STATED = re.compile(r"(cardiothoracic ratio[^.]*?\d\.\d+|心胸比约\d\.\d+)", re.IGNORECASE)
 BLUNTED_STATED = re.compile(r"(right|left) costophrenic angle is blunted", re.IGNORECASE)
@@ -120,8 +121,10 @@ def score_real(engine: Any, folder: Path, sheet: Path | None = None) -> list[dic
         film = decode_upload(data, name, engine.settings)
         r = film.resampling
         spine_w = (lab["spine_x"] + r.pad_x) / r.scale  # the spine line in the working frame
-        if sheet is not None:
-            maps = engine.encoder.encode(film.image)
+        if sheet is not None:  # the maps the answer rests on: the second reader's where it read the film alone
+            fc = out.film_check or {}
+            alone = SECOND_READER_WARNING in fc.get("warnings", ()) and engine.second_reader is not None
+            maps = (engine.second_reader if alone else engine.encoder).encode(film.image)
             tiles.append(real_dev_sheet.tile(maps, spine_w, f"{lab.get('label')}: {out.label} ({len(out.findings)})",
                                              out.findings, map_entropy(maps)))
         side_errors = sum(1 for f in out.findings if (f["center_px"][0] < spine_w) != (f["side"] == "right"))

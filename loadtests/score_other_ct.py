@@ -229,7 +229,7 @@ def summarise(rows: list[dict[str, Any]]) -> str:
     what the lesion map alone finds on every accepted film (as if the plausibility step let it
     through: the encoder's perception, apart from the decision to withhold)."""
     out = ["| CT | rendering | films | refused / withheld / localised | map entropy | answers: found, tumour, side errors, "
-           "size within 30%, false per film | lesion map alone (accepted films): found, false per film (per normal film) |",
+           "size within 30%, false per film (per normal film) | lesion map alone (accepted films): found, false per film (per normal film) |",
            "| --- | --- | --- | --- | --- | --- | --- |"]
     for name in sorted({r["ct"] for r in rows}):
         for rendering in RENDERINGS:
@@ -242,10 +242,12 @@ def summarise(rows: list[dict[str, Any]]) -> str:
             tum = [r["tumour_found"] for r in loc if r["tumour_found"] is not None]
             ent = [r["entropy"] for r in acc] or [float("nan")]
             normal = [r for r in acc if r["normal"]]
+            loc_normal = [r for r in loc if r["normal"]]
             found = sum(r["found"] for r in loc)
             answers = (f"{found}/{sum(r['lesions'] for r in loc)}, {sum(tum)}/{len(tum)}, "
                        f"{sum(r['side_errors'] for r in loc)}, {sum(r['size_ok'] for r in loc)}/{found}, "
-                       f"{sum(r['false'] for r in loc) / max(len(loc), 1):.2f}") if loc else "-"
+                       f"{sum(r['false'] for r in loc) / max(len(loc), 1):.2f} "
+                       f"({sum(r['false'] for r in loc_normal) / max(len(loc_normal), 1):.2f})") if loc else "-"
             raw = (f"{sum(r['raw_found'] for r in acc)}/{sum(r['lesions'] for r in acc)}, "
                    f"{sum(r['raw_false'] for r in acc) / max(len(acc), 1):.2f} "
                    f"({sum(r['raw_false'] for r in normal) / max(len(normal), 1):.2f})") if acc else "-"

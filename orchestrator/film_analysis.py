@@ -155,7 +155,7 @@ class FilmAnalyser:
         """The film the main weights cannot localise, read from the second reader's maps with their second look,
         their certainty limit and their confidence tables (``orchestrator.encoders.second_reader``)."""
         from orchestrator.encoders.second_look import second_look
-        from orchestrator.encoders.second_reader import with_warning
+        from orchestrator.encoders.second_reader import as_read_alone
         from orchestrator.findings import analyse, estimate_spacing
         from orchestrator.findings.calibration import tables_of
 
@@ -164,7 +164,7 @@ class FilmAnalyser:
         looked = second_look(self.second_reader, film.image, theirs, spacing)
         with tables_of(self.second_calibration):
             facts = analyse(looked, spacing, check, self.second_entropy_max)
-        return (with_warning(facts) if facts.film_check.localisable else facts), looked
+        return (as_read_alone(facts) if facts.film_check.localisable else facts), looked
 
     def _read_lesions(self, film: DecodedFilm, facts: ImageFacts) -> ImageFacts:
         """The focal findings' margins read on the upload's own pixels, all in one reader call
@@ -203,6 +203,16 @@ class FilmAnalyser:
         from orchestrator.deidentify import deidentify_header
 
         return replace(ref, header=tuple(deidentify_header(ref.header_dict()).items()))
+
+
+def film_outcome(facts: ImageFacts) -> str:
+    """What became of a film the gate accepted: "read", "read_alone" or "withheld" (``observer.FILM_OUTCOMES``)."""
+    from orchestrator.encoders.second_reader import WARNING
+
+    check = facts.film_check
+    if check is not None and not check.localisable:
+        return "withheld"
+    return "read_alone" if check is not None and WARNING in check.warnings else "read"
 
 
 def timed(stage: str, timings: dict[str, float], fn: Callable[..., T], *args: object) -> T:

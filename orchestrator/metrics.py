@@ -16,7 +16,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from orchestrator.observer import STORE_OPS
+from orchestrator.observer import FILM_OUTCOMES, STORE_OPS
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -111,11 +111,18 @@ class ServiceMetrics:
             registry=r,
         )
         self.errors = Counter("hilum_errors", "Errors by kind.", ["kind"], registry=r)
+        self.films = Counter(
+            "hilum_films", "Uploaded films by outcome: read (the encoder's maps), read_alone (the second reader "
+            "alone: the encoder could not establish the anatomy), withheld (no findings), refused (no upright "
+            "frontal chest film).", ["outcome"], registry=r,
+        )
         self.inflight = Gauge("hilum_inflight_requests", "Requests being served now.", ["transport"], registry=r)
         for stage in STAGES:
             self.stage_seconds.labels(stage)
         for outcome in RESOLUTIONS:
             self.anchor_resolutions.labels(outcome)
+        for outcome in FILM_OUTCOMES:
+            self.films.labels(outcome)
         for op in STORE_OPS:
             self.store_errors.labels(op)
         self._tenant_labels: set[str] = set()
@@ -125,6 +132,9 @@ class ServiceMetrics:
         self.stage_seconds.labels(stage).observe(seconds)
         if stage == "encode":
             self.encoder_request_seconds.observe(seconds)
+
+    def film(self, outcome: str) -> None:
+        self.films.labels(outcome).inc()
 
     def turn(self, intent: str, seconds: float) -> None:
         self.turns.labels(intent).inc()

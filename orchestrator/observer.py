@@ -27,6 +27,11 @@ from orchestrator.errors import HilumError, SessionBusyError, StoreUnavailableEr
 
 DEFAULT_TENANT = "default"
 STORE_OPS = ("get", "put", "append", "turn_lock", "delete", "count", "count_tenant", "ping")
+# what becomes of an uploaded film (``EngineObserver.film``): read from the encoder's maps; read by the second reader
+# alone (the encoder's maps formed no plausible chest: orchestrator/encoders/second_reader.py); withheld (no findings:
+# the anatomy could not be established, or the film is mirrored); refused (not an upright frontal chest film, or a
+# file that cannot be read as one)
+FILM_OUTCOMES = ("read", "read_alone", "withheld", "refused")
 
 
 class EngineObserver(Protocol):
@@ -41,6 +46,9 @@ class EngineObserver(Protocol):
     def error(self, kind: str) -> None: ...
 
     def sessions_active(self, count: int) -> None: ...
+
+    def film(self, outcome: str) -> None:
+        """What became of an uploaded film (``FILM_OUTCOMES``)."""
 
 
 class StoreObserver(Protocol):
@@ -69,6 +77,9 @@ class NullObserver:
         return None
 
     def sessions_active(self, count: int) -> None:
+        return None
+
+    def film(self, outcome: str) -> None:
         return None
 
 

@@ -111,11 +111,11 @@ class Settings(BaseSettings):
                                "'triton://HOST:PORT' (model second_reader): other weights read every film too, and a "
                                "lesion is reported only where both see it (orchestrator/encoders/second_reader.py)")
     second_reader_onnx_path: Path = REPO_ROOT / "encoder" / "weights" / "second-reader" / "anatomy_encoder.onnx"
-    second_reader_reads_alone: bool = Field(default=False, description="read a film whose anatomy the main weights "
-                                            "cannot establish from the second reader's maps alone (with its second "
-                                            "look; the answer says so) instead of withholding it. Off: on the real "
-                                            "checking films its lung fields spill over the shoulders and one film got "
-                                            "a finding above the lungs (README, 'The second reader')")
+    second_reader_reads_alone: bool = Field(default=True, description="read a film whose anatomy the main weights "
+                                            "cannot establish (another patient, a real film) from the second reader's "
+                                            "maps alone, with its second look, its certainty limit and its confidence "
+                                            "tables, the answer saying so; false: withhold it (README, 'The second "
+                                            "reader')")
 
     # --- lesion reader (issue 22: orchestrator/findings/lesion_reading.py) ----------------------
     lesion_reader: str = Field(default="embedded", description="'off', 'embedded' (in-process ONNX Runtime) or "

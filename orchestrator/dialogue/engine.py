@@ -54,7 +54,7 @@ from orchestrator.errors import (
     UnsupportedLanguageError,
 )
 from orchestrator.facts import ImageFacts, PixelSpacing, to_jsonable
-from orchestrator.film_analysis import Analyser, FilmAnalyser, FilmAnalysis, timed
+from orchestrator.film_analysis import Analyser, FilmAnalyser, FilmAnalysis, film_outcome, timed
 from orchestrator.findings.interval import IntervalComparison
 from orchestrator.narration.base import ComposerNarrator, NarrationRequest, NarrationResult, Narrator
 from orchestrator.narration.prompt import canonical_json
@@ -296,12 +296,18 @@ class DialogueEngine:
         """Decode, gate (refusing what is not an upright frontal chest film before the encoder
         runs), encode, analyse (``orchestrator/film_analysis.py``: in this thread, or in a worker
         process with ``settings.analysis_processes``). Raises InputError subclasses,
-        NotAChestFilmError among them. Each stage's seconds go into ``timings`` and the observer."""
+        NotAChestFilmError among them. Each stage's seconds go into ``timings`` and the observer, and so does
+        what became of the film (``observer.FILM_OUTCOMES``; an input error is "refused")."""
         try:
-            return self.analyser.analyse(data, filename, timings, lang)
+            analysis = self.analyser.analyse(data, filename, timings, lang)
+        except InputError:
+            self.observer.film("refused")
+            raise
         finally:
             for stage, seconds in timings.items():
                 self.observer.stage(stage, seconds)
+        self.observer.film(film_outcome(analysis.facts))
+        return analysis
 
     def create_session(self, data: bytes, filename: str | None = None, lang: str | None = None,
                        tenant: str = "default", *, earlier: bytes | None = None, earlier_filename: str | None = None,

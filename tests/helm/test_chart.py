@@ -161,6 +161,9 @@ def test_variants_switch_parts_off_and_on() -> None:
     assert on_triton["HILUM_SECOND_READER"] == on_triton["HILUM_ENCODER"] and external["HILUM_SECOND_READER"] == "embedded"
     alone = _find(render(merge(SALT, {"secondReader": {"enabled": False}})), "ConfigMap", "hilum-settings")
     assert alone["data"]["HILUM_SECOND_READER"] == "off"
+    assert on_triton["HILUM_SECOND_READER_READS_ALONE"] == "true"  # films the encoder withholds: read by it alone
+    withheld = _find(render(merge(SALT, {"secondReader": {"readsAlone": False}})), "ConfigMap", "hilum-settings")
+    assert withheld["data"]["HILUM_SECOND_READER_READS_ALONE"] == "false"
     existing = render(VARIANTS["existing-secret"])
     assert not [d for d in existing if d["kind"] == "Secret"]
     with pytest.raises(TemplateError, match="cacheSaltKey"):

@@ -13,7 +13,7 @@ import pytest
 from loadtests.film_corpus import CorpusItem
 from loadtests.score_film_gate import BLUNTED_STATED, CTR_STATED, Outcome, meets, score_real, stated_ratio
 from orchestrator.dialogue.engine import DialogueEngine
-from orchestrator.encoders.factory import build_encoder
+from orchestrator.encoders.factory import build_encoder, build_second_reader
 from orchestrator.settings import Settings
 
 REAL_DEV = Path(__file__).resolve().parents[3] / "shared" / "real-dev"
@@ -37,15 +37,19 @@ def test_rules_of_the_corpus() -> None:
 
 
 @pytest.fixture(scope="module")
-def real_rows() -> Iterator[list[dict[str, Any]]]:
+def real_rows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[dict[str, Any]]]:
     if not (REAL_DEV / "labels.json").exists():
         pytest.skip("no real development films beside the repository")
     settings = Settings()
-    encoder = build_encoder(settings)
+    encoder, second = build_encoder(settings), build_second_reader(settings)  # as the service reads them
+    sheet = tmp_path_factory.mktemp("sheet") / "sheet.png"
     try:
-        yield score_real(DialogueEngine(encoder, settings), REAL_DEV)
+        yield score_real(DialogueEngine(encoder, settings, second_reader=second), REAL_DEV, sheet)
+        assert sheet.stat().st_size > 0
     finally:
         encoder.close()
+        if second is not None:
+            second.close()
 
 
 def test_real_films_are_accepted_upright(real_rows: list[dict[str, Any]]) -> None:
@@ -60,3 +64,12 @@ def test_real_films_no_wrong_side_no_implausible_ratio(real_rows: list[dict[str,
 def test_normal_real_films_few_findings_or_anatomy_withheld(real_rows: list[dict[str, Any]]) -> None:
     normal = [r for r in real_rows if r["label"] == "normal"]
     assert normal and sum(r["findings"] for r in normal) / len(normal) <= 0.5, normal
+
+
+def test_real_films_are_read_by_the_second_reader_and_a_pneumonia_film_has_a_finding(
+        real_rows: list[dict[str, Any]]) -> None:
+    # the main weights have seen one patient through one renderer: these films are read by the second reader alone,
+    # the answer says so (the films' README asks for something found on the pneumonia films)
+    assert all(r["outcome"].endswith(":localised") and "second_reader" in r["warnings"] for r in real_rows), real_rows
+    pneumonia = [r for r in real_rows if r["label"] == "pneumonia"]
+    assert pneumonia and sum(1 for r in pneumonia if r["findings"]) >= len(pneumonia) / 2, pneumonia

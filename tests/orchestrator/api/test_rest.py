@@ -280,6 +280,9 @@ def test_metrics_after_four_turns(phantom_dir: Path) -> None:
         assert outcomes["none"] == resolving
     assert metric(text, "hilum_sessions_active") == 1
     assert metric(text, "hilum_errors_total", kind="session_not_found") == 1
+    # the one film, read from the encoder's maps; every outcome exported from the start
+    assert metric(text, "hilum_films_total", outcome="read") - metric(before, "hilum_films_total", outcome="read") == 1
+    assert all(f'hilum_films_total{{outcome="{o}"}}' in before for o in ("read", "read_alone", "withheld", "refused"))
     # one encoder pass for the whole session: follow-ups read cached maps
     assert metric(text, "hilum_encoder_films_total") - metric(before, "hilum_encoder_films_total") == 1
     assert metric(text, "hilum_encoder_request_seconds_count") == 1

@@ -16,7 +16,12 @@ from evaluation.synthetic import star_mask, strand_mask, synthetic_maps
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.dialogue.engine import AskEvent, DialogueEngine
 from orchestrator.dialogue.session import InMemorySessionStore, SessionState, TurnRecord, record_bytes
-from orchestrator.errors import InvalidQuestionError, SessionFullError, SessionNotFoundError
+from orchestrator.errors import (
+    InvalidQuestionError,
+    NotAChestFilmError,
+    SessionFullError,
+    SessionNotFoundError,
+)
 from orchestrator.narration.base import ComposerNarrator, NarrationRequest, NarrationResult
 from orchestrator.settings import Settings
 
@@ -244,6 +249,10 @@ class RecordingObserverDouble:
         self.resolutions: list[str] = []
         self.errors: list[str] = []
         self.active: list[int] = []
+        self.films: list[str] = []
+
+    def film(self, outcome: str) -> None:
+        self.films.append(outcome)
 
     def stage(self, stage: str, seconds: float) -> None:
         self.stages.append(stage)
@@ -267,6 +276,7 @@ def test_observer_sees_stages_turns_resolutions_and_errors() -> None:
     eng = DialogueEngine(enc, Settings(), observer=obs)  # type: ignore[arg-type]
     sid = eng.create_session(png_bytes(enc), "film.png").session_id
     assert {"decode", "encode", "findings", "compose", "narrate"} <= set(obs.stages) and obs.active == [1]
+    assert obs.films == ["read"]
     eng.ask(sid, "How big is it?")
     eng.ask(sid, "How big is the right middle lobe nodule?")
     assert obs.resolutions == ["ambiguous", "resolved"] and obs.turns == ["size", "size"]
@@ -275,6 +285,11 @@ def test_observer_sees_stages_turns_resolutions_and_errors() -> None:
     assert obs.errors == ["session_not_found"]
     eng.close_session(sid)
     assert obs.active[-1] == 0
+    noise = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (512, 512), dtype=np.uint8)).save(noise, format="PNG")
+    with pytest.raises(NotAChestFilmError):  # a film the gate refuses is counted as refused
+        eng.create_session(noise.getvalue(), "noise.png")
+    assert obs.films == ["read", "refused"]
 
 
 def test_concurrent_asks_on_one_session_lose_no_turn(setup: Any) -> None:

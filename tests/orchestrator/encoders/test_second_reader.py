@@ -1,7 +1,8 @@
 """orchestrator/encoders/second_reader.py: a lesion region of the main weights is kept only where the second
 reader's lesion map draws a lesion on it; the scenario film keeps its lesions; a film whose anatomy the main
-weights cannot establish stays withheld, or, when asked (``second_reader_reads_alone``), is read by the second
-reader alone, with its second look, and says so; the settings and the factory build it."""
+weights cannot establish is read by the second reader alone (``second_reader_reads_alone``, on by default), with
+its second look, says so and words every finding as possible, or stays withheld when that is switched off; the
+settings and the factory build it."""
 
 from __future__ import annotations
 
@@ -17,9 +18,17 @@ from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.dialogue.engine import DialogueEngine
 from orchestrator.encoders.base import AnatomyEncoder
 from orchestrator.encoders.factory import SECOND_READER_MODEL, build_encoder, build_second_reader
-from orchestrator.encoders.second_reader import CONFIRM_PEAK, WARNING, confirmed, reads_alone
+from orchestrator.encoders.second_reader import (
+    ALONE_PRESENCE_MAX,
+    CONFIRM_PEAK,
+    WARNING,
+    confirmed,
+    reads_alone,
+)
 from orchestrator.errors import EncoderError
 from orchestrator.facts import FilmCheck, PixelSpacing
+from orchestrator.film_analysis import film_outcome
+from orchestrator.findings.calibration import THRESHOLD
 from orchestrator.findings.candidates import lesion_regions
 from orchestrator.imaging import decode_upload
 from orchestrator.settings import Settings
@@ -118,27 +127,36 @@ def test_only_a_film_the_gate_accepts_and_the_main_maps_cannot_localise_is_read_
     assert not reads_alone(dataclasses.replace(upright, warnings=("sides_unconfirmed",)), implausible)
 
 
-def test_a_film_the_main_weights_withhold_is_read_by_the_second_reader_when_asked_and_says_so(
+def test_a_film_the_main_weights_withhold_is_read_by_the_second_reader_says_so_and_hedges(
         encoders: tuple[AnatomyEncoder, AnatomyEncoder], alone_film: tuple[bytes, dict[str, object]]) -> None:
     main, second = encoders
     data, truth = alone_film
     without = DialogueEngine(main, Settings()).analyse_film(data, "image.dcm", {}, "en").facts
-    assert not without.film_check.localisable and not without.findings  # withheld, as before
-    by_default = DialogueEngine(main, Settings(), second_reader=second).analyse_film(data, "image.dcm", {}, "en").facts
-    assert not by_default.film_check.localisable and not by_default.findings  # still withheld: reading alone is opt-in
-    engine = DialogueEngine(main, Settings(second_reader_reads_alone=True), second_reader=second)
+    assert not without.film_check.localisable and not without.findings  # no second reader: withheld
+    asked_not = DialogueEngine(main, Settings(second_reader_reads_alone=False), second_reader=second)
+    off = asked_not.analyse_film(data, "image.dcm", {}, "en").facts
+    assert not off.film_check.localisable and not off.findings  # reading alone switched off: withheld
+    assert film_outcome(off) == "withheld"
+    engine = DialogueEngine(main, Settings(), second_reader=second)  # on by default
     timings: dict[str, float] = {}
     facts = engine.analyse_film(data, "image.dcm", timings, "en").facts
-    assert facts.film_check.localisable and WARNING in facts.film_check.warnings
+    assert facts.film_check.localisable and WARNING in facts.film_check.warnings and film_outcome(facts) == "read_alone"
     assert "second_reader_alone" in timings
+    # its own tables were fitted on other looks: no presence stated flatly on a film read alone
+    assert facts.findings and all(f.confidence <= ALONE_PRESENCE_MAX < THRESHOLD for f in facts.findings)
+    assert all(f.attribute_confidence.get("presence", 0.0) <= ALONE_PRESENCE_MAX for f in facts.findings)
     # the 14.6 mm nodule of the truth (for scoring only) among what it reports, on its side
     nodule = next(les for les in truth["lesions"] if les["type"] == "nodule")  # type: ignore[attr-defined]
     film = decode_upload(data, "image.dcm", Settings())
     nx, ny = to_working_points(nodule["center_px"], film.resampling)
     near = [f for f in facts.findings if np.hypot(f.center_px[0] - nx, f.center_px[1] - ny) * facts.spacing.col_mm <= 10]
     assert near and near[0].side == nodule["side"]
-    first = engine.create_session(data, "image.dcm", lang="en").turns[0]
+    view = engine.create_session(data, "image.dcm", lang="en")
+    first = view.turns[0]
     assert "second reader" in first.answer.text and "radiologist" in first.answer.text and first.findings
+    assert "possibl" in first.answer.text.lower()  # every finding worded as possible
+    sure = engine.ask(view.session_id, "How sure are you that A1 is real?")  # and so it says when asked
+    assert "hedged" in sure.answer.text and "stated flatly" not in sure.answer.text.split(";")[0]
     assert "第二读片" in engine.create_session(data, "image.dcm", lang="zh").turns[0].answer.text
 
 
