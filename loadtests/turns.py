@@ -8,6 +8,10 @@ fixed description; the system under test only answers it):
 
 - ``first_turn``: closed loop, one connection, one session at a time: ``count`` uploads back to
   back (upload -> screening answer), after ``warmup_count`` uploads that are not counted.
+- ``first_turn_read_alone``: the same with films the encoder cannot establish the anatomy of, which the second
+  reader reads alone (``orchestrator/encoders/second_reader.py``: two more passes, its second look): phantom films
+  of the held-out ``scatter`` rendering (``READ_ALONE_SEEDS``), as another patient's or a real film would be read;
+  each upload's answer says whether it was (``read_alone`` in the summary).
 - ``followups_closed_64``: ``sessions`` sessions made first, then a closed loop of 64 keep-alive
   connections, each asking follow-ups on its own session for ``duration_s`` (the first
   ``warmup_s`` not counted): the capacity (turns/s).
@@ -53,6 +57,7 @@ import argparse
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import json
 import math
 import os
@@ -80,6 +85,10 @@ from orchestrator.settings import REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "orchestrator" / "api" / "data" / "examples"
 FILMS = ("phantom-7.dcm", "phantom-11.dcm", "phantom-23.dcm")  # DICOM with true pixel spacing
+# phantom seeds whose film drawn through the held-out ``scatter`` rendering family the encoder's maps cannot establish
+# and the second reader reads alone (found by reading scatter seeds 0-19 as the service does: 5, 7, 11 and 13 are)
+READ_ALONE_SEEDS = (5, 7, 11)
+FILM_SETS = ("examples", "read_alone")
 QUESTIONS = (
     "Is the margin of the round opacity regular?",
     "How far is it from the right hilum?",
@@ -142,10 +151,11 @@ class Scenario:
     probe_turns: tuple[int, int] = (2, 200)
     probe_halfwidth: int = 7  # a window of 15 turns holds each of the 14 questions at least once
     seed: int = 0
+    films: str = "examples"  # FILM_SETS: the example films, or films read by the second reader alone
 
     def __post_init__(self) -> None:
-        if self.kind not in KINDS or self.work not in WORKS or self.setup not in SETUPS:
-            raise ValueError(f"{self.name}: kind in {KINDS}, work in {WORKS}, setup in {SETUPS}")
+        if self.kind not in KINDS or self.work not in WORKS or self.setup not in SETUPS or self.films not in FILM_SETS:
+            raise ValueError(f"{self.name}: kind in {KINDS}, work in {WORKS}, setup in {SETUPS}, films in {FILM_SETS}")
         if (self.duration_s is None) == (self.count is None):
             raise ValueError(f"{self.name}: exactly one of duration_s and count")
         if self.connections < (1 if self.kind == "closed" else 0) or self.sessions < 0 or self.warmup_s < 0 or self.warmup_count < 0:
@@ -158,6 +168,7 @@ class Scenario:
 
 SCENARIOS = (
     Scenario("first_turn", "closed", "first_turn", count=30, warmup_count=3),
+    Scenario("first_turn_read_alone", "closed", "first_turn", count=30, warmup_count=3, films="read_alone"),
     Scenario("followups_closed_64", "closed", "followups", connections=64, sessions=64, duration_s=20.0,
              warmup_s=2.0),
     Scenario("followups_closed_4", "closed", "followups", connections=4, sessions=4, duration_s=20.0,
@@ -172,7 +183,7 @@ BY_NAME = {s.name: s for s in SCENARIOS}
 def shaped(s: Scenario, duration_s: float | None = None, quick: bool = False) -> Scenario:
     """The declared scenario with the run's duration, or its seconds-long quick form."""
     if quick:
-        short = {"first_turn": {"count": 3, "warmup_count": 1},
+        short = {"first_turn": {"count": 3, "warmup_count": 1}, "first_turn_read_alone": {"count": 3, "warmup_count": 1},
                  "long_session": {"count": 40, "probe_turns": (2, 32), "probe_halfwidth": 3}}
         changes: dict[str, Any] = short.get(s.name, {})
         if s.duration_s is not None:
@@ -299,6 +310,22 @@ class Connection:
         return status, b"".join(chunks)
 
 
+@functools.cache
+def film_set(name: str) -> tuple[tuple[str, bytes], ...]:
+    """(file name, DICOM bytes) of the films a scenario uploads (``FILM_SETS``)."""
+    if name == "examples":
+        return tuple((n, (EXAMPLES / n).read_bytes()) for n in FILMS)
+    from encoder.phantom import CaseSpec, generate_case
+
+    out = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for seed in READ_ALONE_SEEDS:
+            folder = Path(tmp) / str(seed)
+            generate_case(seed, CaseSpec(render="scatter")).write(folder)
+            out.append((f"phantom-{seed}-scatter.dcm", (folder / "image.dcm").read_bytes()))
+    return tuple(out)
+
+
 def multipart(film: bytes, filename: str, lang: str) -> tuple[bytes, str]:
     boundary = "hilum-turns-load-boundary"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"lang\"\r\n\r\n{lang}\r\n"
@@ -322,6 +349,7 @@ class Record:
     turn: int | None = None
     timings: dict[str, float] = field(default_factory=dict)
     measured: bool = True
+    read_alone: bool = False  # an upload the second reader read alone (its answer's film check says so)
 
     @property
     def latency(self) -> float:
@@ -335,10 +363,11 @@ class Record:
 class Client:
     """The requests this load test sends, against ``host:port``; ``t0`` is the scenario clock's zero."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, films: str = "examples") -> None:
         self.host, self.port = host, port
-        self.films = [(name, *multipart((EXAMPLES / name).read_bytes(), name, "en")) for name in FILMS]
-        self.films_zh = [(name, *multipart((EXAMPLES / name).read_bytes(), name, "zh")) for name in FILMS]
+        named = film_set(films)
+        self.films = [(name, *multipart(data, name, "en")) for name, data in named]
+        self.films_zh = [(name, *multipart(data, name, "zh")) for name, data in named]
         self.t0 = time.perf_counter()
 
     def now(self) -> float:
@@ -359,12 +388,13 @@ class Client:
         return json.loads(raw) if rec.ok else None
 
     async def upload(self, conn: Connection, i: int, scheduled: float | None = None) -> Record:
-        name, body, ctype = (self.films if i % 2 == 0 else self.films_zh)[i % len(FILMS)]
+        name, body, ctype = (self.films if i % 2 == 0 else self.films_zh)[i % len(self.films)]
         rec = Record("upload", "", scheduled if scheduled is not None else self.now(), 0.0, 0.0)
         doc = await self._send(conn, rec, "POST", "/v1/sessions", body, ctype)
         if doc is not None:
             rec.session, first = doc["session_id"], doc["turns"][0]
             rec.turn, rec.timings = first["turn"], first.get("timings") or {}
+            rec.read_alone = "second_reader" in ((first.get("film_check") or {}).get("warnings") or ())
         return rec
 
     async def ask(self, conn: Connection, session: str, question: str, scheduled: float | None = None) -> Record:
@@ -617,6 +647,8 @@ def summarize(s: Scenario, records: Sequence[Record], first_turn: dict[str, int]
         rows = [r for r in measured if r.kind == kind]
         if rows:
             out[f"{kind}s"] = kind_summary(rows)
+    if "uploads" in out:
+        out["uploads"]["read_alone"] = sum(r.read_alone for r in measured if r.kind == "upload")
     dropped = [r for r in measured if r.kind == "dropped"]
     if s.kind == "open":
         sent = [r for r in measured if r.kind != "dropped"]
@@ -799,7 +831,7 @@ async def drive(client: Client, s: Scenario, opts: Options,
 
 
 def run_scenario(server: Server, s: Scenario, opts: Options) -> Outcome:
-    client = Client(*server.host_port)
+    client = Client(*server.host_port, films=s.films)
     meter = CpuMeter(server.pid)
     declared, records, first, source = asyncio.run(drive(client, s, opts, meter))
     cpu = meter.stop(sum(r.kind != "dropped" for r in records))

@@ -65,15 +65,16 @@ def test_the_poisson_schedule_has_the_requested_rate_on_a_fixed_seed() -> None:
 
 
 def test_the_declared_scenarios_are_frozen_checked_and_shaped() -> None:
-    assert [s.name for s in SCENARIOS] == ["first_turn", "followups_closed_64", "followups_closed_4",
-                                          "poisson_mixed", "long_session"]
+    assert [s.name for s in SCENARIOS] == ["first_turn", "first_turn_read_alone", "followups_closed_64",
+                                          "followups_closed_4", "poisson_mixed", "long_session"]
+    assert BY_NAME["first_turn_read_alone"].films == "read_alone" and BY_NAME["first_turn"].films == "examples"
     assert BY_NAME["followups_closed_64"].connections == 64 and BY_NAME["followups_closed_4"].connections == 4
     assert BY_NAME["poisson_mixed"].kind == "open" and BY_NAME["poisson_mixed"].sessions == 64
     assert BY_NAME["long_session"].count >= 201 and BY_NAME["long_session"].probe_turns == (2, 200)
     with pytest.raises(FrozenInstanceError):
         BY_NAME["first_turn"].count = 1  # type: ignore[misc]
     for bad in ({"kind": "half-open"}, {"duration_s": 5.0, "count": 5}, {"duration_s": 1.0, "warmup_s": 2.0},
-                {"connections": 0}, {"upload_fraction": 2.0}):
+                {"connections": 0}, {"upload_fraction": 2.0}, {"films": "other"}):
         args: dict[str, Any] = {"name": "x", "kind": "closed", "work": "followups", "count": 10, **bad}
         if "duration_s" in bad and "count" not in bad:
             args.pop("count")
@@ -139,6 +140,9 @@ def test_every_request_of_the_quick_run_is_answered(quick_run: tuple[dict[str, A
     assert all(r.kind == "upload" for r in by_name["first_turn"].records)
     assert {r.timings.keys() >= {"decode", "gate", "encode", "findings", "compose"}
             for r in by_name["first_turn"].records} == {True}
+    # the example films are read from the encoder's maps; the read-alone films by the second reader alone, as declared
+    assert not any(r.read_alone for r in by_name["first_turn"].records)
+    assert all(r.read_alone and "second_reader_alone" in r.timings for r in by_name["first_turn_read_alone"].records)
     closed_64 = {r.session for r in by_name["followups_closed_64"].records}
     assert len(closed_64) == 64  # one session per connection
     assert len({r.session for r in by_name["followups_closed_4"].records}) == 4
@@ -169,7 +173,7 @@ def test_the_json_result_has_every_field(quick_run: tuple[dict[str, Any], list[A
     assert on_disk["server"]["env"]["HILUM_TENANT_RATE_PER_S"] == "0"
     assert set(on_disk["scenarios"]) == {s.name for s in SCENARIOS}
     for name, s in on_disk["scenarios"].items():
-        part = s["uploads"] if name == "first_turn" else s["turns"]
+        part = s["uploads"] if name.startswith("first_turn") else s["turns"]
         for key in ("count", "ok", "errors_by_status", "http_429", "throughput_per_s", "p50_ms", "p90_ms",
                     "p99_ms", "max_ms", "stage_mean_ms"):
             assert key in part, (name, key)
@@ -178,6 +182,8 @@ def test_the_json_result_has_every_field(quick_run: tuple[dict[str, Any], list[A
         assert s["declared"]["name"] == name
         for key in ("client_cpu_s", "client_cpu_ms_per_request", "server_cpu_ms_per_request", "machine_percent"):
             assert key in s["cpu"], (name, key)
+    alone = on_disk["scenarios"]["first_turn_read_alone"]["uploads"]
+    assert alone["read_alone"] == alone["count"] and on_disk["scenarios"]["first_turn"]["uploads"]["read_alone"] == 0
     stages = on_disk["scenarios"]["first_turn"]["uploads"]["stage_mean_ms"]
     assert {"decode", "gate", "encode", "findings", "compose", "narrate"} <= stages.keys()
     assert {"parse", "compose"} <= on_disk["scenarios"]["followups_closed_4"]["turns"]["stage_mean_ms"].keys()

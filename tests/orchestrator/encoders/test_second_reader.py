@@ -157,6 +157,7 @@ def test_a_film_the_main_weights_withhold_is_read_by_the_second_reader_says_so_a
     assert "possibl" in first.answer.text.lower()  # every finding worded as possible
     sure = engine.ask(view.session_id, "How sure are you that A1 is real?")  # and so it says when asked
     assert "hedged" in sure.answer.text and "stated flatly" not in sure.answer.text.split(";")[0]
+    assert "read by the second reader alone" in sure.answer.text and f"{ALONE_PRESENCE_MAX:.2f}" in sure.answer.text
     assert "第二读片" in engine.create_session(data, "image.dcm", lang="zh").turns[0].answer.text
 
 
