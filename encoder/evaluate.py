@@ -327,7 +327,7 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
     # the engine's own in-process encoder: its maps are the served ones, and the second look asks it for more passes
     encoder = EmbeddedEncoder(onnx_path, intra_op_threads=threads, timeout_s=600.0)
     second = EmbeddedEncoder(second_reader, intra_op_threads=threads, timeout_s=600.0) if second_reader else None
-    main_limit = entropy_limit_for(onnx_path) if second_reader_alone else None  # once: it hashes the weights
+    main_limit = entropy_limit_for(onnx_path) if second and second_reader_alone else None  # once: it hashes the weights
     tally = Tally()
     if second_look or second:  # regions under the served gate were never judged by the second look / reader
         tally.froc = {DETECT_PEAK: [0, 0, 0, 0, 0]}

@@ -95,9 +95,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     ev.add_argument("--second-reader", type=Path, default=None, metavar="ONNX",
                     help="read the maps as a service with this second reader does (a region kept only where the "
                          "second reader sees it too)")
-    ev.add_argument("--second-reader-alone", action="store_true",
+    ev.add_argument("--second-reader-alone", action=argparse.BooleanOptionalAction, default=True,
                     help="with --second-reader: films the main weights cannot localise read by the second reader "
-                         "alone, with its second look (HILUM_SECOND_READER_READS_ALONE)")
+                         "alone, with its second look, as served (HILUM_SECOND_READER_READS_ALONE, on by default); "
+                         "--no-second-reader-alone scores them on the main maps")
     ev.set_defaults(handler=handle_evaluate)
 
 

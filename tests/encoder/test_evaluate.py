@@ -203,3 +203,15 @@ def test_evaluate_reads_with_the_second_reader_as_the_service_does() -> None:
     assert confirmed["dice"] == plain["dice"]  # the encoder's anatomy, unchanged
     assert alone["dice"] != plain["dice"]  # read alone: the second reader's anatomy, as the service would state it
     assert "second reader (read 1 films alone)" in format_table(alone) and "second reader" in format_table(confirmed)
+
+
+def test_the_evaluate_command_reads_alone_as_served_unless_told_not_to() -> None:
+    import argparse
+
+    from encoder.training_cli import register
+
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers(dest="command"))
+    served = parser.parse_args(["evaluate", "--second-reader", "w.onnx"])
+    assert served.second_reader_alone is Settings().second_reader_reads_alone is True
+    assert parser.parse_args(["evaluate", "--second-reader", "w.onnx", "--no-second-reader-alone"]).second_reader_alone is False
