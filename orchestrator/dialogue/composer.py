@@ -1413,10 +1413,11 @@ def compose_confidence(ctx: Context) -> Composition:
     check = ctx.facts.film_check
     if check is not None and READ_ALONE in check.warnings:  # the presence it gives is not the tables'
         lines.append(ctx.t(
-            f"这张片子由第二读片模型单独读取:任何所见“是真实病灶”的概率都不高于{ALONE_PRESENCE_MAX:.2f},即它在一位所有模型都"
-            "未见过的患者的片子上所报所见中真实病灶所占的比例。",
-            f"This film was read by the second reader alone: no finding on it is put above {ALONE_PRESENCE_MAX:.2f} that it "
-            f"is a real lesion, the share of its findings that were real lesions on films of a patient no weights had seen."))
+            f"这张片子由第二读片模型单独读取,所以其上任何所见是真实病灶的概率都不超过{ALONE_PRESENCE_MAX:.2f}:在一位所有模型都"
+            "未见过的患者的片子上,它所报的所见中真实病灶只占这一比例。",
+            f"This film was read by the second reader alone, so no finding on it is given more than {ALONE_PRESENCE_MAX:.2f} "
+            f"as the probability that it is a real lesion: the share of its findings that were real lesions on the films "
+            f"of a patient no weights had seen."))
     lines.append(ctx.t(
         f"这些概率在验证用的模拟胸片上校准:表示该分数的判断在验证片上正确的比例;低于{THRESHOLD:.1f}时回答会改用“可能”或“本片无法判断”。它们不是诊断的概率。",
         f"These probabilities are calibrated on validation phantom films: how often a statement at that score was right "

@@ -21,10 +21,9 @@ Two rules, each in a function of its own:
   second reader's weights were trained on scaled films), its confidence tables its own (fitted on validation films
   of the looks it was trained through) and every finding's presence no higher than it measured on an unseen
   patient's films (``ALONE_PRESENCE_MAX``: worded as possible), the film's warnings saying so (``second_reader``).
-  The main weights
-  have seen one patient through one renderer and withhold every film of another patient's CT and every real
-  checking film; read alone, an unseen patient's films have about half their nodules found with no side wrong,
-  and the real checking films are read with their lung fields on the lungs (``encoder/weights/TRAINING.md``).
+  The main weights have seen one patient through one renderer and withhold every film of another patient's CT and
+  every real checking film; read alone, an unseen patient's films have about half their nodules found with no side
+  wrong, and the real checking films are read with their lung fields on the lungs (``encoder/weights/TRAINING.md``).
 
 A first turn then costs two encoder passes (the two run at once: on an idle machine about one pass of
 latency) and, on a film read by the second reader alone, two more. A second reader too busy or down fails the

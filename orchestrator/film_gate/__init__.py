@@ -71,10 +71,12 @@ WARNINGS: dict[str, tuple[str, str]] = {
     "secondary_capture": ("这是二次采集的图像(非原始X线数据)。", "This is a secondary capture, not original radiograph data."),
     "first_frame_only": ("这个DICOM对象含多帧图像,只读取了第一帧。", "This DICOM object holds several frames; only the first was read."),
     "second_reader": ("这张片子与主模型训练所用的片子差异较大,改由第二读片模型(以更多样的模拟片训练)读取:它可能遗漏病灶,"
-                      "也可能报告并不存在的病灶,每一处所见都需放射科医师核对。",
+                      "也可能报告并不存在的病灶,所以每一处所见都只说“可能”;每一处所见以及它给出的心胸比、肋膈角和肺门位置"
+                      "都需放射科医师核对。",
                       "This film differs from the films Hilum's main weights were trained on, so it was read by the "
                       "second reader (weights trained on more varied simulated films): it may miss a lesion and may "
-                      "report one that is not there; each finding needs a radiologist's check."),
+                      "report one that is not there, so every finding is given as possible; each finding, and the "
+                      "cardiothoracic ratio, costophrenic angles and hila it gives, need a radiologist's check."),
     "anatomy_not_established": ("无法在这张片子上可靠地确定解剖结构(它与模型训练所用的片子差异较大)。",
                                 "The anatomy could not be established reliably on this film (it differs from the films the model was trained on)."),
     "lungs_implausible": ("肺野的形状或位置不合理。", "The lung fields found are implausible in shape or position."),
