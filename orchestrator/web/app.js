@@ -1301,6 +1301,8 @@
     const fc = (state.turns[0] && state.turns[0].film_check) || {};
     const view = fc.view === "PA" || fc.view === "AP" ? fc.view : t("frontal");
     const orient = fc.orientation && fc.orientation !== "upright" ? ` · ${term("orientation", fc.orientation)}` : "";
+    // a film whose anatomy the encoder could not establish, read by the second reader alone: said on the film too
+    const reader = (fc.warnings || []).includes("second_reader") ? ` · ${t("read_alone")}` : "";
     const name = state.filmLabel ? exampleTitle(state.filmLabel) : (state.filmName || t("film"));
     if (state.earlierShown) {  // the earlier film on screen: none of this film's name, spacing or millimetres
       $("#corner-tl").textContent = t("show_earlier");
@@ -1308,7 +1310,7 @@
       $("#corner-br").textContent = "";
       return;
     }
-    $("#corner-tl").textContent = `${name}\n${img.modality || "CR/DX"} · ${view}${orient} · ${w}×${h}`;
+    $("#corner-tl").textContent = `${name}\n${img.modality || "CR/DX"} · ${view}${orient}${reader} · ${w}×${h}`;
     const zoom = state.view ? (($("#viewer").getBoundingClientRect().width / state.view.w) * 100).toFixed(0) : "100";
     $("#corner-bl").textContent = `${t("window_short")} ${state.wl.window.toFixed(2)}  ${t("level_short")} ${state.wl.level.toFixed(2)}${state.wl.invert ? `  ${t("inverted")}` : ""}\n${t("zoom")} ${zoom}%`;
     const sp = state.spacing ? `${state.spacing[1].toFixed(3)} mm/px (${state.spacingSource === "estimated" ? t("estimated") : t("dicom")})` : "";
