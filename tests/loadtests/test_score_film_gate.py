@@ -37,15 +37,18 @@ def test_rules_of_the_corpus() -> None:
 
 
 @pytest.fixture(scope="module")
-def real_rows(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[dict[str, Any]]]:
+def real_sheet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("sheet") / "sheet.png"
+
+
+@pytest.fixture(scope="module")
+def real_rows(real_sheet: Path) -> Iterator[list[dict[str, Any]]]:
     if not (REAL_DEV / "labels.json").exists():
         pytest.skip("no real development films beside the repository")
     settings = Settings()
     encoder, second = build_encoder(settings), build_second_reader(settings)  # as the service reads them
-    sheet = tmp_path_factory.mktemp("sheet") / "sheet.png"
     try:
-        yield score_real(DialogueEngine(encoder, settings, second_reader=second), REAL_DEV, sheet)
-        assert sheet.stat().st_size > 0
+        yield score_real(DialogueEngine(encoder, settings, second_reader=second), REAL_DEV, real_sheet)
     finally:
         encoder.close()
         if second is not None:
@@ -73,3 +76,10 @@ def test_real_films_are_read_by_the_second_reader_and_a_pneumonia_film_has_a_fin
     assert all(r["outcome"].endswith(":localised") and "second_reader" in r["warnings"] for r in real_rows), real_rows
     pneumonia = [r for r in real_rows if r["label"] == "pneumonia"]
     assert pneumonia and sum(1 for r in pneumonia if r["findings"]) >= len(pneumonia) / 2, pneumonia
+
+
+def test_the_overlay_sheet_is_written(real_rows: list[dict[str, Any]], real_sheet: Path) -> None:
+    import cv2
+
+    tiles = cv2.imread(str(real_sheet))
+    assert tiles is not None and tiles.shape[0] >= 384 * ((len(real_rows) + 3) // 4)  # a row of tiles per four films

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from orchestrator.findings.calibration import THRESHOLD
 from orchestrator.server import Service
 
 pytestmark = pytest.mark.browser
@@ -34,7 +35,7 @@ def test_a_film_read_by_the_second_reader_alone_says_so_on_the_page(browser: obj
     assert words["ui"]["read_alone"] in page.locator("#corner-tl").inner_text()
     first = page.evaluate("window.hilum.state.turns[0]")
     assert "second_reader" in first["film_check"]["warnings"] and first["findings"]
-    assert all(f["confidence"] < 0.8 for f in first["findings"])  # given as possible, never flatly
+    assert all(f["confidence"] < THRESHOLD for f in first["findings"])  # given as possible, never flatly
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "read-alone.png"))
     assert not errors, errors
