@@ -15,7 +15,7 @@ RULES = Path(__file__).resolve().parents[2] / "helm" / "hilum" / "rules"
 PROMTOOL = shutil.which("promtool")
 pytestmark = pytest.mark.skipif(PROMTOOL is None, reason="promtool (Debian prometheus) not installed")
 ALERTS = {"HilumFirstTurnP99OverBudget", "HilumErrorRateHigh", "HilumTritonDown", "HilumEncoderNotReady",
-          "HilumSecondReaderNotReady",
+          "HilumSecondReaderNotReady", "HilumFilmsUnlikeTraining",
           "HilumVLLMDown", "HilumGPUSaturatedQueueGrowing", "HilumPrefixCacheHitRateCollapsed", "HilumRedisDown"}
 
 
