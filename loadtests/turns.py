@@ -81,6 +81,7 @@ from typing import Any
 import h11
 
 from loadtests.bench_encoder import MachineShare, machine_jiffies, process_tree_cpu_s
+from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 from orchestrator.settings import REPO_ROOT
 
 EXAMPLES = REPO_ROOT / "orchestrator" / "api" / "data" / "examples"
@@ -394,7 +395,7 @@ class Client:
         if doc is not None:
             rec.session, first = doc["session_id"], doc["turns"][0]
             rec.turn, rec.timings = first["turn"], first.get("timings") or {}
-            rec.read_alone = "second_reader" in ((first.get("film_check") or {}).get("warnings") or ())
+            rec.read_alone = READ_ALONE in ((first.get("film_check") or {}).get("warnings") or ())
         return rec
 
     async def ask(self, conn: Connection, session: str, question: str, scheduled: float | None = None) -> Record:

@@ -78,6 +78,7 @@ class FilmAnalyser:
 
     def __init__(self, encoder: AnatomyEncoder, reader: LesionReader | None, settings: Settings,
                  second_reader: AnatomyEncoder | None = None) -> None:
+        from orchestrator.encoders.second_reader import alone_tables
         from orchestrator.findings.fitted import calibration_for, entropy_limit_for, served_entropy_limit
 
         self.encoder, self.reader, self.settings = encoder, reader, settings
@@ -88,7 +89,7 @@ class FilmAnalyser:
         alone = second_reader is not None and settings.second_reader_reads_alone
         second_onnx = settings.second_reader_onnx_path
         self.second_entropy_max = entropy_limit_for(second_onnx) if alone else self.entropy_max
-        self.second_calibration = calibration_for(second_onnx) if alone else None
+        self.second_calibration = alone_tables(calibration_for(second_onnx)) if alone else None
 
     def close(self) -> None:
         pass  # the encoder and reader belong to whoever made them
@@ -155,7 +156,7 @@ class FilmAnalyser:
         """The film the main weights cannot localise, read from the second reader's maps with their second look,
         their certainty limit and their confidence tables (``orchestrator.encoders.second_reader``)."""
         from orchestrator.encoders.second_look import second_look
-        from orchestrator.encoders.second_reader import as_read_alone
+        from orchestrator.encoders.second_reader import with_warning
         from orchestrator.findings import analyse, estimate_spacing
         from orchestrator.findings.calibration import tables_of
 
@@ -164,7 +165,7 @@ class FilmAnalyser:
         looked = second_look(self.second_reader, film.image, theirs, spacing)
         with tables_of(self.second_calibration):
             facts = analyse(looked, spacing, check, self.second_entropy_max)
-        return (as_read_alone(facts) if facts.film_check.localisable else facts), looked
+        return (with_warning(facts) if facts.film_check.localisable else facts), looked
 
     def _read_lesions(self, film: DecodedFilm, facts: ImageFacts) -> ImageFacts:
         """The focal findings' margins read on the upload's own pixels, all in one reader call

@@ -19,8 +19,9 @@ Two rules, each in a function of its own:
   frontal film with its sides confirmed, is read from the second reader's maps instead, judged by the certainty limit
   fitted for its weights, with its regions checked by the second look (``orchestrator.encoders.second_look``; the
   second reader's weights were trained on scaled films), its confidence tables its own (fitted on validation films
-  of the looks it was trained through) and every finding's presence no higher than it measured on an unseen
-  patient's films (``ALONE_PRESENCE_MAX``: worded as possible), the film's warnings saying so (``second_reader``).
+  of the looks it was trained through) under a ceiling on presence, what it measured on an unseen patient's films
+  (:func:`alone_tables`, ``ALONE_PRESENCE_MAX``: every finding worded as possible), and the film's warnings saying so
+  (``second_reader``).
   The main weights have seen one patient through one renderer and withhold every film of another patient's CT and
   every real checking film; read alone, an unseen patient's films have about half their nodules found with no side
   wrong, and the real checking films are read with their lung fields on the lungs (``encoder/weights/TRAINING.md``).
@@ -34,12 +35,15 @@ was chosen: ``encoder/weights/TRAINING.md``, "The second reader".
 from __future__ import annotations
 
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.facts import FilmCheck, ImageFacts, PixelSpacing
+from orchestrator.findings import calibration
+from orchestrator.findings.calibration import Calibration
 from orchestrator.findings.candidates import THRESHOLD
 
 # where the second reader's map draws a lesion (the findings layer's extent threshold), even one it would not report:
@@ -90,12 +94,13 @@ def reads_alone(gate_check: FilmCheck, facts: ImageFacts) -> bool:
     return gate_check.localisable and not facts.film_check.anatomy_plausible
 
 
-def as_read_alone(facts: ImageFacts) -> ImageFacts:
-    """``facts`` from the second reader's maps alone: the film check's warnings say so, and no finding's presence
-    is above ``ALONE_PRESENCE_MAX``."""
+def alone_tables(path: Path | None) -> Calibration:
+    """The confidence tables a film read alone is described with: the second reader's own (``path``; None: the
+    committed ones), no finding's presence above ``ALONE_PRESENCE_MAX``."""
+    return calibration.load(path).capped("presence", ALONE_PRESENCE_MAX)
+
+
+def with_warning(facts: ImageFacts) -> ImageFacts:
+    """``facts`` saying that the second reader read the film alone."""
     check = facts.film_check
-    findings = tuple(replace(f, confidence=min(f.confidence, ALONE_PRESENCE_MAX), attribute_confidence={
-        k: min(p, ALONE_PRESENCE_MAX) if k == "presence" else p for k, p in f.attribute_confidence.items()})
-        for f in facts.findings)
-    return replace(facts, findings=findings,
-                   film_check=replace(check, warnings=tuple(dict.fromkeys((*check.warnings, WARNING)))))
+    return replace(facts, film_check=replace(check, warnings=tuple(dict.fromkeys((*check.warnings, WARNING)))))

@@ -32,7 +32,7 @@ import functools
 import json
 import math
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +45,7 @@ ATTRIBUTES: tuple[str, ...] = ("presence", "margin", "size", "density", "calcifi
 THRESHOLD = 0.8
 
 _RAW_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("calibration_raw_mode", default=False)
-_TABLES: contextvars.ContextVar[Path] = contextvars.ContextVar("calibration_tables", default=CALIBRATION_PATH)
+_TABLES: contextvars.ContextVar[Calibration | None] = contextvars.ContextVar("calibration_tables", default=None)
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,16 @@ class Curve:
 @dataclass(frozen=True)
 class Calibration:
     curves: Mapping[str, Curve]
+    # the most any statement of an attribute is given, whatever its table says (:meth:`capped`)
+    ceilings: Mapping[str, float] = field(default_factory=dict)
+
+    def capped(self, name: str, ceiling: float) -> Calibration:
+        """These tables with no probability of ``name`` above ``ceiling``: for films the tables were not fitted on
+        (the second reader's, on a film it reads alone: ``orchestrator.encoders.second_reader``)."""
+        return replace(self, ceilings={**self.ceilings, name: ceiling})
+
+    def ceiling(self, name: str) -> float:
+        return float(self.ceilings.get(name, 1.0))
 
     def probability(self, name: str, raw: float, stated_positive: bool | None = None) -> float | None:
         """P(the stated value of ``name`` is right) for raw score ``raw``; None when there is
@@ -88,7 +98,7 @@ class Calibration:
             p = curve(raw)
         if curve.target == "positive":
             p = p if stated_positive else 1.0 - p
-        return round(min(1.0, max(0.0, p)), 3)
+        return round(min(self.ceiling(name), max(0.0, p)), 3)
 
     def probabilities(self, raw: Mapping[str, float], stated: Mapping[str, bool]) -> dict[str, float]:
         """Every attribute that has a table and a score. In ``raw_mode`` (the fitter) the raw
@@ -115,7 +125,10 @@ def from_dict(doc: Mapping[str, Any]) -> Calibration:
 def load(path: Path | None = None) -> Calibration:
     """The tables in force: ``path``'s, else those of the weights whose maps are being described
     (:func:`tables_of`), else the committed ones."""
-    return read(path or _TABLES.get())
+    if path is not None:
+        return read(path)
+    tables = _TABLES.get()
+    return tables if tables is not None else read(CALIBRATION_PATH)
 
 
 @functools.cache
@@ -127,10 +140,10 @@ def read(path: Path) -> Calibration:
 
 
 @contextlib.contextmanager
-def tables_of(path: Path | None) -> Iterator[None]:
-    """Within it, findings are given the confidence tables in ``path`` (other weights' own, fitted on their
-    maps: the second reader's, ``orchestrator.encoders.second_reader``); None: the committed tables."""
-    token = _TABLES.set(path or CALIBRATION_PATH)
+def tables_of(tables: Calibration | None) -> Iterator[None]:
+    """Within it, findings are given ``tables`` (other weights' own, fitted on their maps: the second reader's,
+    ``orchestrator.encoders.second_reader``); None: the committed tables."""
+    token = _TABLES.set(tables)
     try:
         yield
     finally:

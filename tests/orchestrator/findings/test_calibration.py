@@ -55,6 +55,19 @@ def test_raw_mode_hands_back_the_raw_scores_and_ends() -> None:
     assert cal.probabilities(raw, {}) == {"size": pytest.approx(0.65)}
 
 
+def test_capped_tables_give_no_statement_of_that_attribute_more_than_its_ceiling() -> None:
+    cal = Calibration({"presence": Curve("correct", "lesion_peak", (0.9, 1.0), (0.5, 0.98)),
+                       "size": Curve("correct", "diameter_mm", (5.0, 20.0), (0.4, 0.9))})
+    capped = cal.capped("presence", 0.58)
+    assert capped.probability("presence", 1.0) == pytest.approx(0.58) and cal.probability("presence", 1.0) == 0.98
+    assert capped.probability("presence", 0.9) == pytest.approx(0.5)  # below the ceiling: the table's
+    assert capped.probabilities({"lesion_peak": 1.0, "diameter_mm": 20.0}, {}) == {"presence": 0.58, "size": 0.9}
+    assert cal.ceilings == {}  # the tables themselves unchanged
+    with calibration.tables_of(capped):
+        assert calibration.load() is capped
+    assert calibration.load() is calibration.read(calibration.CALIBRATION_PATH)
+
+
 def test_threshold_rule() -> None:
     assert is_confident(None) and is_confident(calibration.THRESHOLD) and not is_confident(calibration.THRESHOLD - 0.01)
 
