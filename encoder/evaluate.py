@@ -20,7 +20,7 @@ post-processing), against the phantom's truth mapped into the working geometry:
   sweep below then stops at the served gate (regions under it were never judged by the second look);
 - ``second_reader``: the maps as a service with a second reader reads them
   (``orchestrator.encoders.second_reader``): a region kept only where the second reader's lesion map draws a lesion
-  on it; with ``second_reader_alone`` (``HILUM_SECOND_READER_READS_ALONE``) a film whose anatomy the main weights
+  on it, a round one held to where that map does not rule a lesion out; with ``second_reader_alone`` (``HILUM_SECOND_READER_READS_ALONE``) a film whose anatomy the main weights
   cannot establish (their maps implausible under their own certainty limit) scored on the second reader's maps with
   its second look (counted: ``read_by_second_reader``); the sweep stops at the served gate, as with the second
   look. Like every score here, a film the service would withhold is scored on its maps all the same;

@@ -1,6 +1,6 @@
 """orchestrator/encoders/second_reader.py: a lesion region of the main weights is kept only where the second
-reader's lesion map draws a lesion on it; the scenario film keeps its lesions; a film whose anatomy the main
-weights cannot establish is read by the second reader alone (``second_reader_reads_alone``, on by default), with
+reader's lesion map draws a lesion on it, and a round one held to where the second reader does not rule a lesion
+out; the scenario film keeps its lesions; a film whose anatomy the main weights cannot establish is read by the second reader alone (``second_reader_reads_alone``, on by default), with
 its second look, says so and words every finding as possible, or stays withheld when that is switched off; the
 settings and the factory build it."""
 
@@ -21,6 +21,7 @@ from orchestrator.encoders.factory import SECOND_READER_MODEL, build_encoder, bu
 from orchestrator.encoders.second_reader import (
     ALONE_PRESENCE_MAX,
     CONFIRM_PEAK,
+    RULED_OUT_BELOW,
     WARNING,
     confirmed,
     reads_alone,
@@ -29,7 +30,7 @@ from orchestrator.errors import EncoderError
 from orchestrator.facts import FilmCheck, PixelSpacing
 from orchestrator.film_analysis import film_outcome
 from orchestrator.findings.calibration import THRESHOLD
-from orchestrator.findings.candidates import lesion_regions
+from orchestrator.findings.candidates import Candidate, lesion_regions
 from orchestrator.imaging import decode_upload
 from orchestrator.settings import Settings
 
@@ -50,6 +51,15 @@ def encoders() -> Iterator[tuple[AnatomyEncoder, AnatomyEncoder]]:
 @pytest.fixture(scope="module")
 def scenario(phantom_dir: Path) -> object:
     return decode_upload((phantom_dir / "image.dcm").read_bytes(), "image.dcm", Settings())
+
+
+@pytest.fixture(scope="module")
+def scenario_maps(encoders: tuple[AnatomyEncoder, AnatomyEncoder],
+                  scenario: object) -> tuple[AnatomyMaps, AnatomyMaps, PixelSpacing]:
+    """The scenario film's maps by the main weights and by the second reader, and its spacing."""
+    main, second = encoders
+    image = scenario.image  # type: ignore[attr-defined]
+    return main.encode(image), second.encode(image), scenario.spacing  # type: ignore[attr-defined]
 
 
 @pytest.fixture(scope="module")
@@ -80,23 +90,19 @@ def _free_spot(maps: AnatomyMaps, spacing: PixelSpacing) -> tuple[float, float]:
     return spots[len(spots) // 2]
 
 
-def test_the_scenario_films_lesions_are_confirmed(encoders: tuple[AnatomyEncoder, AnatomyEncoder],
-                                                  scenario: object) -> None:
-    main, second = encoders
-    film = scenario
-    maps, theirs = main.encode(film.image), second.encode(film.image)  # type: ignore[attr-defined]
-    before = lesion_regions(maps.lesion, maps.image, film.spacing)  # type: ignore[attr-defined]
-    after = lesion_regions(confirmed(maps, theirs, film.spacing).lesion, maps.image, film.spacing)  # type: ignore[attr-defined]
+def test_the_scenario_films_lesions_are_confirmed(scenario_maps: tuple[AnatomyMaps, AnatomyMaps, PixelSpacing]) -> None:
+    maps, theirs, spacing = scenario_maps
+    before = lesion_regions(maps.lesion, maps.image, spacing)
+    after = lesion_regions(confirmed(maps, theirs, spacing).lesion, maps.image, spacing)
     assert len(before) == 2  # the nodule and the strand of docs/SCENARIO.md
     assert [c.center for c in after] == [c.center for c in before]
+    # the strand stays whole, though the second reader draws it at 0.03-0.58: a strand is never held to its map
+    assert [c.longest_mm for c in after] == [c.longest_mm for c in before] and any(c.strand_like for c in after)
 
 
 def test_a_region_the_second_reader_does_not_see_is_cleared_and_one_it_sees_stays(
-        encoders: tuple[AnatomyEncoder, AnatomyEncoder], scenario: object) -> None:
-    main, second = encoders
-    film = scenario
-    spacing = film.spacing  # type: ignore[attr-defined]
-    maps, theirs = main.encode(film.image), second.encode(film.image)  # type: ignore[attr-defined]
+        scenario_maps: tuple[AnatomyMaps, AnatomyMaps, PixelSpacing]) -> None:
+    maps, theirs, spacing = scenario_maps
     fx, fy = _free_spot(maps, spacing)
     faked = _with_disc(maps, fx, fy, 0.97)  # what an unfamiliar look makes of the main weights' map
     before = lesion_regions(faked.lesion, faked.image, spacing)
@@ -110,6 +116,30 @@ def test_a_region_the_second_reader_does_not_see_is_cleared_and_one_it_sees_stay
     assert len(both) == 3
     below = _with_disc(theirs, fx, fy, CONFIRM_PEAK - 0.05)
     assert len(lesion_regions(confirmed(faked, below, spacing).lesion, faked.image, spacing)) == 2
+
+
+def test_a_round_region_is_held_to_where_the_second_reader_does_not_rule_a_lesion_out(
+        scenario_maps: tuple[AnatomyMaps, AnatomyMaps, PixelSpacing]) -> None:
+    maps, theirs, spacing = scenario_maps
+    nodule = next(c for c in lesion_regions(maps.lesion, maps.image, spacing) if not c.strand_like)
+    nx, ny = nodule.center
+    # what a film of an unfamiliar look makes of the main weights' map: the nodule's region runs on beside it
+    grown = _with_disc(maps, nx + 12, ny, 0.97)
+
+    def nearest(regions: list[Candidate]) -> Candidate:
+        return min(regions, key=lambda c: np.hypot(c.center[0] - nx, c.center[1] - ny))
+
+    spread = nearest(lesion_regions(grown.lesion, grown.image, spacing))
+    off = np.hypot(spread.center[0] - nx, spread.center[1] - ny)
+    assert off > 6 and spread.longest_mm > 1.5 * nodule.longest_mm
+    # held to the second reader's nodule (within its ring): the centre back on the nodule, the size near it
+    held = nearest(lesion_regions(confirmed(grown, theirs, spacing).lesion, grown.image, spacing))
+    assert np.hypot(held.center[0] - nx, held.center[1] - ny) < off / 2
+    assert held.longest_mm < 1.3 * nodule.longest_mm
+    # where the second reader draws a lesion on the extension too (faintly, at RULED_OUT_BELOW), it stays
+    drawn = _with_disc(theirs, nx + 12, ny, RULED_OUT_BELOW)
+    kept = nearest(lesion_regions(confirmed(grown, drawn, spacing).lesion, grown.image, spacing))
+    assert kept.center == spread.center
 
 
 def test_only_a_film_the_gate_accepts_and_the_main_maps_cannot_localise_is_read_alone() -> None:
