@@ -20,8 +20,8 @@ post-processing), against the phantom's truth mapped into the working geometry:
   sweep below then stops at the served gate (regions under it were never judged by the second look);
 - ``second_reader``: the maps as a service with a second reader reads them
   (``orchestrator.encoders.second_reader``): a region kept only where the second reader's lesion map draws a lesion
-  on it, a round one held to where that map does not rule a lesion out; with ``second_reader_alone`` (``HILUM_SECOND_READER_READS_ALONE``) a film whose anatomy the main weights
-  cannot establish (their maps implausible under their own certainty limit) scored on the second reader's maps with
+  on it, a round one held to where that map does not rule a lesion out; with ``second_reader_alone``
+  (``HILUM_SECOND_READER_READS_ALONE``) a film whose anatomy the main weights cannot establish (their maps implausible under their own certainty limit) scored on the second reader's maps with
   its second look (counted: ``read_by_second_reader``); the sweep stops at the served gate, as with the second
   look. Like every score here, a film the service would withhold is scored on its maps all the same;
 - FROC: the same lesions with the detection gate (``DETECT_PEAK``) swept over ``FROC_GATES``: recall
@@ -32,6 +32,10 @@ post-processing), against the phantom's truth mapped into the working geometry:
 - laterality: of the lesions found (5 mm rule, served gate), how many the findings layer would place on the
   other side (the side of the region's centre against the spine line of the film's own maps,
   ``Geometry.side_by_midline``); issue 21 asks for none;
+- the misses: every lesion >= 8 mm the 5 mm rule misses at the served gate, one row each (the film's seed, its
+  type, size and side, whether a region lies on it, how far the nearest region's centre is, whether the film was
+  read by the second reader alone): what a change to the reading should be looked at against
+  (``hilum evaluate --misses`` prints them);
 - hilum: distance in mm between predicted and true hilum points, per side;
 - lung fields as a film shows them: Dice of each predicted lung against the visible field (the
   truth lung minus the truth diaphragm, the part a reader calls lung field; ``encoder/visible_lungs.py``)
@@ -152,9 +156,12 @@ class Tally:
     # gate -> [lesions >= 8 mm found, false positives, false positives on normal films,
     #          the first two again with a lesion found on it]
     froc: dict[float, list[int]] = field(default_factory=lambda: {g: [0, 0, 0, 0, 0] for g in FROC_GATES})
+    missed: list[dict[str, Any]] = field(default_factory=list)  # lesions >= 8 mm the 5 mm rule misses (served gate)
 
 
-def score_case(case: Any, maps: Any, tally: Tally) -> None:
+def score_case(case: Any, maps: Any, tally: Tally, film: dict[str, Any] | None = None) -> None:
+    """One film's maps against its truth into ``tally``; ``film``: what names the film in the misses (its seed,
+    whether the second reader read it alone)."""
     _, resampling = prepare_film(case.image)
     truth_masks = resize_masks(np.asarray(case.masks, dtype=bool), resampling, INPUT_SIZE) >= 0.5
     spacing = float(np.mean(case.pixel_spacing_mm)) * resampling.scale
@@ -197,6 +204,8 @@ def score_case(case: Any, maps: Any, tally: Tally) -> None:
     _score_sides(maps, spacing, lesions, [(i, pred_pts[j]) for i, j, _ in matches], tally)
     found = {i for i, _, _ in matches}
     found_on = {i for i, _, _ in on_lesion}
+    tally.missed += _misses(lesions, truth_pts, pred_pts, [large[i] and i not in found for i in range(len(lesions))],
+                            found_on, spacing, film or {})
     for i, les in enumerate(lesions):
         if large[i]:
             row = tally.large_by_type.setdefault(str(les.get("type", "lesion")), [0, 0, 0])
@@ -216,6 +225,22 @@ def score_case(case: Any, maps: Any, tally: Tally) -> None:
         tx, ty = to_working_points(case.hilum_px[side], resampling)
         px, py = maps.hilum_px[side]
         tally.hilum_err_mm[side].append(float(np.hypot(px - tx, py - ty)) * spacing)
+
+
+def _misses(lesions: Sequence[dict[str, Any]], truth_pts: Sequence[tuple[float, float]],
+            pred_pts: Sequence[tuple[float, float]], missed: Sequence[bool], found_on: set[int], spacing_mm: float,
+            film: dict[str, Any]) -> list[dict[str, Any]]:
+    """A row for each lesion ``missed`` marks: the film, the lesion, whether found on the lesion, the nearest region."""
+    rows = []
+    for i, les in enumerate(lesions):
+        if not missed[i]:
+            continue
+        tx, ty = truth_pts[i]
+        nearest = min((float(np.hypot(p[0] - tx, p[1] - ty)) * spacing_mm for p in pred_pts), default=None)
+        rows.append({**film, "type": str(les.get("type", "lesion")), "diameter_mm": round(float(les.get("diameter_mm", 0.0)), 1),
+                     "side": les.get("side"), "found_on_lesion": i in found_on,
+                     "nearest_region_mm": None if nearest is None else round(nearest, 1)})
+    return rows
 
 
 def _score_sides(maps: Any, spacing_mm: float, lesions: Sequence[dict[str, Any]],
@@ -293,6 +318,7 @@ def summarise(tally: Tally) -> dict[str, Any]:
             "false_positives_per_film": _ratio(tally.false_positives, tally.films),
             "normal_films": tally.normal_films,
             "false_positives_per_normal_film": _ratio(tally.normal_false_positives, tally.normal_films),
+            "missed_ge_8mm": tally.missed,
             "side_errors": tally.side_errors, "sided": tally.sided,
             "centre_error_mm_median": _stat(tally.centre_err_mm, 50),
             "centre_error_mm_p90": _stat(tally.centre_err_mm, 90),
@@ -342,10 +368,12 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
             spacing = PixelSpacing(mm, mm, "dicom")
             if second_look:
                 maps = look_again(encoder, film, maps, spacing)
+            named: dict[str, Any] = {"seed": seed}
             if second is not None:
                 maps, by_second = read_with_second(maps, second, film, spacing, main_limit)
                 alone += by_second
-            score_case(case, maps, tally)
+                named["read_alone"] = by_second
+            score_case(case, maps, tally, named)
     finally:
         encoder.close()
         if second is not None:
@@ -385,7 +413,8 @@ def _fmt(v: float | None, spec: str = ".3f") -> str:
     return "n/a" if v is None else format(v, spec)
 
 
-def format_table(result: dict[str, Any]) -> str:
+def format_table(result: dict[str, Any], misses: bool = False) -> str:
+    """The result as markdown tables; ``misses``: with the lesions >= 8 mm the 5 mm rule missed, one row each."""
     rendered = f", rendering families {result['render']}" if result.get("render") else ""
     if result.get("second_look"):
         rendered += ", second look"
@@ -432,7 +461,19 @@ def format_table(result: dict[str, Any]) -> str:
         f"| left median | {_fmt(hil['left_median'], '.2f')} |",
         f"| all: median / p90 | {_fmt(hil['median'], '.2f')} / {_fmt(hil['p90'], '.2f')} |",
     ]
+    if misses:
+        lines += ["", *_missed_lines(les.get("missed_ge_8mm", []))]
     return "\n".join(lines)
+
+
+def _missed_lines(missed: Sequence[dict[str, Any]]) -> list[str]:
+    lines = ["| missed (5 mm rule): seed | type | size mm | side | found on the lesion | nearest region mm "
+             "| read alone |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines += [f"| {m.get('seed', '')} | {m['type']} | {m['diameter_mm']:.1f} | {m.get('side') or '-'} | "
+              f"{'yes' if m['found_on_lesion'] else 'no'} | "
+              f"{'none' if m['nearest_region_mm'] is None else format(m['nearest_region_mm'], '.1f')} | "
+              f"{'-' if 'read_alone' not in m else ('yes' if m['read_alone'] else 'no')} |" for m in missed]
+    return lines
 
 
 def _froc_lines(froc: dict[str, Any] | None) -> list[str]:

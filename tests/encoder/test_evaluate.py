@@ -1,4 +1,4 @@
-"""``hilum evaluate``'s scoring: perfect maps score perfectly, wrong maps are caught.
+"""``hilum evaluate``'s scoring: perfect maps score perfectly, wrong maps are caught, and each miss is listed.
 
 The phantom's truth masks stand in for the encoder's maps here: this tests the scorer, the
 layer after the encoder, not the encoder.
@@ -41,6 +41,7 @@ def test_the_truth_as_prediction_scores_perfectly(case: PhantomCase) -> None:
     }
     assert (les["recall_ge_8mm_on_lesion"], les["false_positives_per_film_on_lesion"]) == (1.0, 0.0)
     assert (les["side_errors"], les["sided"]) == (0, 2)  # each found on its own side of the spine line
+    assert les["missed_ge_8mm"] == []
     assert result["hilum_error_mm"]["p90"] == pytest.approx(0.0, abs=1e-6)
     # the whole projected lungs as prediction: their part behind the domes is scored as below the dome
     below = result["lung_field_below_dome"]
@@ -116,17 +117,28 @@ def test_a_region_on_a_strand_off_its_middle_is_found_on_the_lesion_not_within_5
     yy, xx = np.mgrid[0:lesion.shape[0], 0:lesion.shape[1]]
     lesion[np.hypot(xx - xs[k], yy - ys[k]) <= 5] = 1.0
     tally = Tally()
-    score_case(case, replace(maps, lesion=lesion), tally)
-    les = summarise(tally)["lesions"]
+    score_case(case, replace(maps, lesion=lesion), tally, {"seed": 7})
+    result = summarise(tally)
+    les = result["lesions"]
     assert les["recall_ge_8mm_by_type"]["strand"] == {"truth": 1, "found": 0, "recall": 0.0, "found_on_lesion": 1}
     assert (les["false_positives_per_film"], les["false_positives_per_film_on_lesion"]) == (1.0, 0.0)
     assert (les["recall_ge_8mm"], les["recall_ge_8mm_on_lesion"]) == (0.5, 1.0)
+    # the miss, listed: the strand, with a region on it whose centre lies 7.7 mm off its middle
+    [miss] = les["missed_ge_8mm"]
+    assert (miss["seed"], miss["type"], miss["side"], miss["found_on_lesion"]) == (7, "strand", strand["side"], True)
+    assert miss["diameter_mm"] == pytest.approx(strand["diameter_mm"], abs=0.05)
+    assert 6.0 < miss["nearest_region_mm"] < 9.5
+    assert f"| 7 | strand | {miss['diameter_mm']:.1f} | {strand['side']} | yes |" in format_table(
+        {**result, "seeds": "7"}, misses=True)
+    assert "missed (5 mm rule)" not in format_table({**result, "seeds": "7"})
     far = lesion.copy()  # the same region moved off the outline: no rule finds it
     far[np.hypot(xx - xs[k], yy - ys[k]) <= 5] = 0.0
     far[60:70, 250:260] = 1.0
     tally = Tally()
     score_case(case, replace(maps, lesion=far), tally)
-    assert summarise(tally)["lesions"]["recall_ge_8mm_by_type"]["strand"]["found_on_lesion"] == 0
+    les = summarise(tally)["lesions"]
+    assert les["recall_ge_8mm_by_type"]["strand"]["found_on_lesion"] == 0
+    assert [m["found_on_lesion"] for m in les["missed_ge_8mm"] if m["type"] == "strand"] == [False]
 
 
 def test_the_froc_sweeps_the_detection_gate_and_reads_off_each_budget(case: PhantomCase) -> None:
