@@ -21,9 +21,10 @@ post-processing), against the phantom's truth mapped into the working geometry:
 - ``second_reader``: the maps as a service with a second reader reads them
   (``orchestrator.encoders.second_reader``): a region kept only where the second reader's lesion map draws a lesion
   on it, a round one held to where that map does not rule a lesion out; with ``second_reader_alone``
-  (``HILUM_SECOND_READER_READS_ALONE``) a film whose anatomy the main weights cannot establish (their maps implausible under their own certainty limit) scored on the second reader's maps with
-  its second look (counted: ``read_by_second_reader``); the sweep stops at the served gate, as with the second
-  look. Like every score here, a film the service would withhold is scored on its maps all the same;
+  (``HILUM_SECOND_READER_READS_ALONE``) a film whose anatomy the main weights cannot establish (their maps
+  implausible under their own certainty limit) scored on the second reader's maps with its second look (counted:
+  ``read_by_second_reader``); the sweep stops at the served gate, as with the second look. Like every score here,
+  a film the service would withhold is scored on its maps all the same;
 - FROC: the same lesions with the detection gate (``DETECT_PEAK``) swept over ``FROC_GATES``: recall
   of lesions >= 8 mm against false positives per film (and per normal film) at each gate, and the
   best recall within each budget of ``FP_BUDGETS`` (issue 21 asks for recall "at <= 0.3 false
@@ -237,7 +238,8 @@ def _misses(lesions: Sequence[dict[str, Any]], truth_pts: Sequence[tuple[float, 
             continue
         tx, ty = truth_pts[i]
         nearest = min((float(np.hypot(p[0] - tx, p[1] - ty)) * spacing_mm for p in pred_pts), default=None)
-        rows.append({**film, "type": str(les.get("type", "lesion")), "diameter_mm": round(float(les.get("diameter_mm", 0.0)), 1),
+        rows.append({**film, "type": str(les.get("type", "lesion")),
+                     "diameter_mm": round(float(les.get("diameter_mm", 0.0)), 1),
                      "side": les.get("side"), "found_on_lesion": i in found_on,
                      "nearest_region_mm": None if nearest is None else round(nearest, 1)})
     return rows

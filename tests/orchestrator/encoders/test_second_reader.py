@@ -1,8 +1,8 @@
 """orchestrator/encoders/second_reader.py: a lesion region of the main weights is kept only where the second
 reader's lesion map draws a lesion on it, and a round one held to where the second reader does not rule a lesion
-out; the scenario film keeps its lesions; a film whose anatomy the main weights cannot establish is read by the second reader alone (``second_reader_reads_alone``, on by default), with
-its second look, says so and words every finding as possible, or stays withheld when that is switched off; the
-settings and the factory build it."""
+out; the scenario film keeps its lesions; a film whose anatomy the main weights cannot establish is read by the
+second reader alone (``second_reader_reads_alone``, on by default), with its second look, says so and words every
+finding as possible, or stays withheld when that is switched off; the settings and the factory build it."""
 
 from __future__ import annotations
 
@@ -90,7 +90,8 @@ def _free_spot(maps: AnatomyMaps, spacing: PixelSpacing) -> tuple[float, float]:
     return spots[len(spots) // 2]
 
 
-def test_the_scenario_films_lesions_are_confirmed(scenario_maps: tuple[AnatomyMaps, AnatomyMaps, PixelSpacing]) -> None:
+def test_the_scenario_films_lesions_are_confirmed(
+        scenario_maps: tuple[AnatomyMaps, AnatomyMaps, PixelSpacing]) -> None:
     maps, theirs, spacing = scenario_maps
     before = lesion_regions(maps.lesion, maps.image, spacing)
     after = lesion_regions(confirmed(maps, theirs, spacing).lesion, maps.image, spacing)
