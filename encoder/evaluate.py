@@ -205,8 +205,8 @@ def score_case(case: Any, maps: Any, tally: Tally, film: dict[str, Any] | None =
     _score_sides(maps, spacing, lesions, [(i, pred_pts[j]) for i, j, _ in matches], tally)
     found = {i for i, _, _ in matches}
     found_on = {i for i, _, _ in on_lesion}
-    tally.missed += _misses(lesions, truth_pts, pred_pts, [large[i] and i not in found for i in range(len(lesions))],
-                            found_on, spacing, film or {})
+    missed = [i for i in range(len(lesions)) if large[i] and i not in found]
+    tally.missed += _misses(lesions, truth_pts, pred_pts, missed, found_on, spacing, film or {})
     for i, les in enumerate(lesions):
         if large[i]:
             row = tally.large_by_type.setdefault(str(les.get("type", "lesion")), [0, 0, 0])
@@ -229,14 +229,13 @@ def score_case(case: Any, maps: Any, tally: Tally, film: dict[str, Any] | None =
 
 
 def _misses(lesions: Sequence[dict[str, Any]], truth_pts: Sequence[tuple[float, float]],
-            pred_pts: Sequence[tuple[float, float]], missed: Sequence[bool], found_on: set[int], spacing_mm: float,
+            pred_pts: Sequence[tuple[float, float]], missed: Sequence[int], found_on: set[int], spacing_mm: float,
             film: dict[str, Any]) -> list[dict[str, Any]]:
-    """A row for each lesion ``missed`` marks: the film, the lesion, whether found on the lesion, the nearest region."""
+    """A row for each lesion of ``missed`` (indices): the film, the lesion, whether found on the lesion, the nearest
+    region."""
     rows = []
-    for i, les in enumerate(lesions):
-        if not missed[i]:
-            continue
-        tx, ty = truth_pts[i]
+    for i in missed:
+        les, (tx, ty) = lesions[i], truth_pts[i]
         nearest = min((float(np.hypot(p[0] - tx, p[1] - ty)) * spacing_mm for p in pred_pts), default=None)
         rows.append({**film, "type": str(les.get("type", "lesion")),
                      "diameter_mm": round(float(les.get("diameter_mm", 0.0)), 1),

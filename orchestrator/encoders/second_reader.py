@@ -94,26 +94,25 @@ def confirmed(maps: AnatomyMaps, other: AnatomyMaps, spacing: PixelSpacing) -> A
     for m, kept in zip(masks, keep, strict=True):
         if not kept:
             lesion[cv2.dilate(m.astype(np.uint8), ring).astype(bool)] = 0.0
-    for m, kept in zip(masks, keep, strict=True):  # a kept region stays whole where a cleared one's ring touched it
-        if kept:
+    rounds = np.zeros(lesion.shape, dtype=bool)  # the round regions kept, each with its ring
+    for m, c, kept in zip(masks, regions, keep, strict=True):
+        if kept:  # a kept region stays whole where a cleared one's ring touched it
             lesion[m] = maps.lesion[m]
-    rounds = [cv2.dilate(m.astype(np.uint8), ring).astype(bool)
-              for m, c, kept in zip(masks, regions, keep, strict=True) if kept and not c.strand_like]
+            if not c.strand_like:
+                rounds |= cv2.dilate(m.astype(np.uint8), ring).astype(bool)
     return replace(maps, lesion=held_to_the_other(lesion, theirs_near, rounds))
 
 
-def held_to_the_other(lesion: np.ndarray, theirs_near: np.ndarray, rounds: list[np.ndarray]) -> np.ndarray:
-    """The main weights' lesion map on each round region of ``rounds`` (not strand-like; a mask each) held under the
-    extent threshold wherever the second reader's map stays below ``RULED_OUT_BELOW`` within its ring
+def held_to_the_other(lesion: np.ndarray, theirs_near: np.ndarray, rounds: np.ndarray) -> np.ndarray:
+    """The main weights' lesion map on the round regions kept (``rounds``: their mask, strand-like ones not in it) held
+    under the extent threshold wherever the second reader's map stays below ``RULED_OUT_BELOW`` within its ring
     (``theirs_near``): there it rules a lesion out. On a film of a look the main weights never saw, a region they draw
     on a nodule runs on over the vessels beside it, and its centre, the place every answer points at, leaves the
     nodule; the second reader, trained through many looks, draws the nodule alone. Held at ``RULED_OUT_CAP``, above
     the findings layer's link threshold, not cleared. Strand-like regions stay whole: the second reader draws most
     strands faintly or in pieces (the scenario film's at 0.03-0.58), so its map cannot rule out a part of one."""
-    if not rounds:
-        return lesion
     out = lesion.copy()
-    held = np.logical_or.reduce(rounds) & (theirs_near < RULED_OUT_BELOW)
+    held = rounds & (theirs_near < RULED_OUT_BELOW)
     out[held] = np.minimum(out[held], RULED_OUT_CAP)
     return out
 

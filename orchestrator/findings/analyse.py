@@ -218,10 +218,8 @@ def presence_confidence(geom: Geometry, c: Candidate) -> float:
     key = curve.score if curve is not None else "lesion_peak"
     if calibration.in_raw_mode():
         return round(raw[key], 4)
-    if curve is None:  # no table: the raw score, under the tables' ceiling all the same
-        return min(round(raw[key], 4), cal.ceiling("presence"))
-    p = cal.probability("presence", raw[key])
-    return float(p) if p is not None else min(round(raw[key], 3), cal.ceiling("presence"))
+    p = cal.probability("presence", raw[key])  # None without a table: the raw score, under the tables' ceiling
+    return float(p) if p is not None else min(round(raw[key], 4), cal.ceiling("presence"))
 
 
 def attribute_confidence(geom: Geometry, c: Candidate, morph: Morphology, read: DensityRead,
