@@ -427,18 +427,30 @@ def _read_effusion(facts: ImageFacts, side: str | None, registry: Any) -> SignRe
 
 
 CTR_BORDERLINE = 0.55  # up to here above the limit is "just above": within what positioning and inspiration move it
+# why a ratio above the limit cannot settle an enlarged heart on a film that is not a PA one (zh, en), by its view
+_NOT_PA = {"AP": ("前后位片会放大心影", "an AP film magnifies the heart"),
+           "": ("片子未注明后前位或前后位,前后位片会放大心影", "the film does not say PA or AP, and an AP film magnifies the heart")}
+
+
+def not_pa_reason(view: str) -> tuple[str, str] | None:
+    """Why the PA limit cannot judge this film's ratio (zh, en): an AP film's magnification, or a film that does not
+    say its view (a JPEG or PNG, a DICOM file without View Position: ``FilmCheck.view`` "frontal"); None on a PA film.
+    The 0.50 limit is a PA film's: an AP film shows the heart larger, and a film that does not say may be one."""
+    view = view.upper()
+    return None if view == "PA" else _NOT_PA.get(view, _NOT_PA[""])
 
 
 def ctr_reference(ctr: float, view: str) -> tuple[str, str]:
     """The ratio against the limit, in words (zh, en): "not above 0.50", "just above 0.50" (to ``CTR_BORDERLINE``),
-    "above 0.50"; on an AP film, which magnifies the heart, a ratio above the limit says so."""
+    "above 0.50"; above the limit on a film that is not a PA one, why the limit cannot judge it (``not_pa_reason``)."""
     ctr = round(ctr, 2)  # judged as it is shown: 0.5504, shown 0.55, is "just above", as 0.5496 is
     if ctr <= CTR_LIMIT:
         return f"不大于{CTR_LIMIT:.2f}", f"not above {CTR_LIMIT:.2f}"
     zh, en = (f"略大于{CTR_LIMIT:.2f}", f"just above {CTR_LIMIT:.2f}") if ctr <= CTR_BORDERLINE else (
         f"大于{CTR_LIMIT:.2f}", f"above {CTR_LIMIT:.2f}")
-    if view.upper() == "AP":
-        zh, en = zh + ";前后位片会放大心影", en + "; an AP film magnifies the heart"
+    reason = not_pa_reason(view)
+    if reason is not None:
+        zh, en = f"{zh};{reason[0]}", f"{en}; {reason[1]}"
     return zh, en
 
 
@@ -448,12 +460,12 @@ def _read_ctr(facts: ImageFacts) -> SignRead:
     if ctr is None:
         return SignRead("cardiomegaly", "uncertain", "本片未能测得心胸比。", "the cardiothoracic ratio could not be measured.",
                         "复查标准后前位胸片", "A standard PA film")
-    ap = facts.film_check.view.upper() == "AP"
-    ref_zh, ref_en = ctr_reference(ctr, "PA")  # the AP note is said below, once
+    ref_zh, ref_en = ctr_reference(ctr, "PA")  # why the limit cannot judge a film that is not PA is said below, once
     zh = f"心胸比约{ctr:.2f}({ref_zh})。"
     en = f"the cardiothoracic ratio is about {ctr:.2f} ({ref_en})."
-    if ctr > CTR_LIMIT and ap:  # an AP film magnifies the heart: a high ratio there does not settle it
-        return SignRead("cardiomegaly", "uncertain", zh + "前后位片会放大心影。", en + " An AP film magnifies the heart.",
+    reason = not_pa_reason(facts.film_check.view)
+    if ctr > CTR_LIMIT and reason is not None:  # AP, or a film that does not say: a high ratio there does not settle it
+        return SignRead("cardiomegaly", "uncertain", f"{zh}{reason[0]}。", f"{en} {reason[1][0].upper()}{reason[1][1:]}.",
                         "标准后前位胸片", "A standard PA film")
     if CTR_LIMIT < ctr <= CTR_BORDERLINE:  # just above the limit: within what positioning and inspiration move it
         return SignRead("cardiomegaly", "uncertain", zh + "略高于界值,体位与吸气程度即可使其变化。",

@@ -328,15 +328,25 @@ def _normal_asked(ctx: Context, lesions: int) -> dict[str, Any]:
         text = ctx.t(f"否:在Hilum所读的征象中,本片见{'、'.join(seen_zh)},详见下文。",
                      f"No: among the signs Hilum reads, this film shows {listed_en} (below).")
     else:
-        unsure = heart is not None and heart.status == "uncertain"
-        text = ctx.t("在Hilum所读的征象中未见异常(见下)" + (";心胸比略高于界值,心影是否增大本片不能判定" if unsure else "")
+        unsure_zh, unsure_en = _heart_unsettled(ctx) if heart is not None and heart.status == "uncertain" else ("", "")
+        text = ctx.t("在Hilum所读的征象中未见异常(见下)" + unsure_zh
                      + "。这不等于片子正常:小于约8 mm或淡薄的病灶可能漏读;" + _NOT_READ_FOR_NORMAL[0],
-                     "Among the signs Hilum reads, nothing abnormal was found (below)" + (
-                         "; with the ratio just above the limit, whether the heart is enlarged this film cannot settle"
-                         if unsure else "")
+                     "Among the signs Hilum reads, nothing abnormal was found (below)" + unsure_en
                      + ". That does not make the film normal: lesions under about 8 mm or faint ones can be missed, and "
                      + _NOT_READ_FOR_NORMAL[1])
     return section("normal_asked", ctx.t("是否正常", "Normal?"), text)
+
+
+def _heart_unsettled(ctx: Context) -> tuple[str, str]:
+    """Why "is this film normal?" cannot settle the heart (zh, en clauses): the ratio as the answers state it against
+    its limit (just above it, or above it on a film that is not PA), or that it could not be measured."""
+    ctr = ctx.facts.anatomy.cardiothoracic_ratio
+    if ctr is None:
+        return ";本片未能测得心胸比", "; the cardiothoracic ratio could not be measured"
+    zh_ref, en_ref = cl.ctr_reference(ctr, ctx.facts.film_check.view)
+    return (f";心胸比约{ctr:.2f}({zh_ref}),心影是否增大本片不能判定",
+            f"; the cardiothoracic ratio is about {ctr:.2f} ({en_ref}), so whether the heart is enlarged this film "
+            "cannot settle")
 
 
 def _ctr_sentence(ctx: Context) -> str:
@@ -1287,7 +1297,8 @@ def compose_anatomy(ctx: Context) -> Composition:
         lines += _hila_lines(ctx)
     ctr = ctx.facts.anatomy.cardiothoracic_ratio
     if ctr is not None and (not lines or "heart" in names):
-        verdict = ctx.t("在正常范围(≤0.50)" if ctr <= 0.5 else "大于0.50", "within normal (≤ 0.50)" if ctr <= 0.5 else "above 0.50")
+        # against the limit as everywhere else ("just above" to 0.55; on a film not PA, why the limit cannot judge it)
+        verdict = ctx.t(*cl.ctr_reference(ctr, ctx.facts.film_check.view))
         heart, chest = ctx.facts.anatomy.heart_width_mm, ctx.facts.anatomy.thorax_width_mm
         widths = ("", "")
         if heart and chest:  # "how wide is the heart?": the two widths the ratio is made of

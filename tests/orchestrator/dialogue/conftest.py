@@ -12,6 +12,7 @@ from orchestrator.facts import (
     AnatomyRegion,
     CostophrenicAngle,
     Density,
+    FilmCheck,
     Finding,
     HilumRelation,
     ImageFacts,
@@ -69,8 +70,10 @@ def scenario_facts(source: str = "dicom", with_f2: bool = True) -> ImageFacts:
         diaphragm_dome_px={"right": (150.0, 400.0), "left": (360.0, 410.0)},
         apex_px={"right": (150.0, 90.0), "left": (360.0, 92.0)},
     )
+    # as the film gate names the view: a DICOM upload of the phantom says PA; an image file says nothing ("frontal")
+    check = FilmCheck(view="PA" if source == "dicom" else "frontal")
     return ImageFacts(image_size=(512, 512), spacing=sp, anatomy=anatomy, findings=(f1, f2) if with_f2 else (f1,),
-                      checked=("consolidation", "cavity", "calcification", "effusion", "heart"))
+                      checked=("consolidation", "cavity", "calcification", "effusion", "heart"), film_check=check)
 
 
 @pytest.fixture()

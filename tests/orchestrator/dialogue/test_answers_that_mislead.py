@@ -184,6 +184,40 @@ def test_cardiomegaly_from_the_measured_ratio(ctr: float | None, status: str) ->
         assert said in ask("Anything abnormal?", facts).answer.text
 
 
+@pytest.mark.parametrize("view", ["frontal", "AP"])
+def test_a_ratio_above_the_limit_on_a_film_not_pa_settles_nothing(view: str) -> None:
+    """A child's JPEG (no view in the file) read 0.61 and was told "Cardiothoracic ratio about 0.61 (above 0.50)" and
+    "No: ... a cardiothoracic ratio above 0.50": the 0.50 limit is a PA film's, and an AP film magnifies the heart.
+    On an AP film "is this film normal?" said the ratio was "just above the limit" at 0.61."""
+    base = scenario_facts()
+    facts = dataclasses.replace(base, findings=(), film_check=dataclasses.replace(base.film_check, view=view),
+                                anatomy=dataclasses.replace(base.anatomy, cardiothoracic_ratio=0.61))
+    why = ("an" if view == "AP" else "the film does not say PA or AP, and an") + " AP film magnifies the heart"
+    sec = sign_section(ask("Is the heart enlarged?", facts))
+    assert sec["status"] == "uncertain" and f"(above 0.50). {why[0].upper()}{why[1:]}." in sec["text"]
+    normal = ask("Is this film normal?", facts).answer.text
+    assert normal.startswith("Among the signs Hilum reads, nothing abnormal was found (below); the cardiothoracic "
+                             f"ratio is about 0.61 (above 0.50; {why}), so whether the heart is enlarged")
+    assert "just above" not in normal
+    assert f"The cardiothoracic ratio is about 0.61 (the heart about 14.0 cm across, the chest 30.0 cm), above 0.50; {why}." in (
+        ask("What is the cardiothoracic ratio?", facts).answer.text)
+    zh = ask("这个片子正常吗", facts, lang="zh").answer.text
+    assert "心胸比约0.61(大于0.50;" in zh and "心影是否增大本片不能判定" in zh
+    pa = dataclasses.replace(facts, film_check=dataclasses.replace(base.film_check, view="PA"))
+    assert sign_section(ask("Is the heart enlarged?", pa))["status"] == "yes"
+    assert "a cardiothoracic ratio above 0.50" in ask("Is this film normal?", pa).answer.text
+
+
+def test_the_anatomy_answer_says_the_ratio_as_the_others_do() -> None:
+    """"What is the cardiothoracic ratio?" said 0.53 was "above 0.50" where the screening turn and "is the heart
+    enlarged?" say "just above 0.50"; and a ratio not above the limit is "not above 0.50", as there."""
+    base = scenario_facts()
+    for ctr, said in ((0.53, "just above 0.50"), (0.46, "not above 0.50")):
+        facts = dataclasses.replace(base, anatomy=dataclasses.replace(base.anatomy, cardiothoracic_ratio=ctr))
+        assert f"The cardiothoracic ratio is about {ctr:.2f} (the heart about 14.0 cm across, the chest 30.0 cm), {said}." in (
+            ask("What is the cardiothoracic ratio?", facts).answer.text)
+
+
 # --- the question and the finding disagree ------------------------------------------------------------
 
 

@@ -299,6 +299,8 @@ def test_the_ratio_is_said_against_its_limit_wherever_it_is_stated() -> None:
     assert cl.ctr_reference(0.46, "PA") == ("不大于0.50", "not above 0.50")
     assert cl.ctr_reference(0.53, "PA")[1] == "just above 0.50"
     assert cl.ctr_reference(0.62, "AP")[1] == "above 0.50; an AP film magnifies the heart"
+    assert cl.ctr_reference(0.62, "frontal")[1] == "above 0.50; the film does not say PA or AP, and an AP film magnifies the heart"
+    assert cl.ctr_reference(0.46, "frontal")[1] == "not above 0.50"  # below the limit the view changes nothing
 
 
 def test_the_screening_turn_says_the_ratio_against_its_limit(make_facts: Callable[..., Any]) -> None:

@@ -23,6 +23,7 @@ from orchestrator.facts import (
     AnatomyRegion,
     CostophrenicAngle,
     Density,
+    FilmCheck,
     Finding,
     ImageFacts,
     PixelSpacing,
@@ -41,7 +42,8 @@ class NoEncoder:
 
 def film_facts(*, angles: tuple[str, str] = ("sharp", "sharp"), ctr: float | None = 0.46,
                effusion_left: bool = False) -> ImageFacts:
-    """A 512 px film: both hila, the heart, two costophrenic angles; optionally a left effusion."""
+    """A 512 px PA film (a DICOM file that says so): both hila, the heart, two costophrenic angles; optionally a left
+    effusion."""
     hila = {"right": (205.0, 230.0), "left": (305.0, 232.0)}
     findings: tuple[Finding, ...] = ()
     if effusion_left:
@@ -63,7 +65,7 @@ def film_facts(*, angles: tuple[str, str] = ("sharp", "sharp"), ctr: float | Non
         cardiothoracic_ratio=ctr, heart_width_mm=140.0, thorax_width_mm=300.0,
     )
     return ImageFacts(image_size=(512, 512), spacing=PixelSpacing(0.7, 0.7, "dicom"), anatomy=anatomy,
-                      findings=findings, checked=("consolidation", "effusion", "heart"))
+                      findings=findings, checked=("consolidation", "effusion", "heart"), film_check=FilmCheck(view="PA"))
 
 
 def sign_turn(question: str, lang: str, facts: ImageFacts | None = None,
