@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from orchestrator.dialogue.anchors import screening_registry
 from orchestrator.dialogue.effusion import EXTENT_CAVEAT, effusion_extent_text
 from orchestrator.dialogue.words import phrases, r1, word
 from orchestrator.facts import Finding, ImageFacts
@@ -267,7 +268,7 @@ def _evidence(item: ChecklistItem, status: str, value: Any, lang: str, spacing_e
         return "无相关事实" if lang == "zh" else "no fact available"
     names = FACT_LABELS.get(fact) or (("肋膈角", "costophrenic angles") if scope == "costophrenic" else (fact, fact))
     label = names[0] if lang == "zh" else names[1]
-    shown = _shown(value, lang)
+    shown = f"{value:.2f}" if fact == "cardiothoracic_ratio" else _shown(value, lang)  # a ratio as it is stated
     if fact.endswith("_mm"):
         shown = f"{shown} mm" + (("(估计间距)" if lang == "zh" else " (estimated spacing)") if spacing_estimated else "")
     if scope == "findings":
@@ -284,21 +285,29 @@ def _detail(item: ChecklistItem, value: Any, lang: str, spacing_estimated: bool)
         return ""
     fact = item.rule.get("fact", "")
     names = FACT_LABELS.get(fact, (fact, fact))
-    shown = _shown(value, lang)
+    shown = f"{value:.2f}" if fact == "cardiothoracic_ratio" else _shown(value, lang)  # a ratio as it is stated
     if fact.endswith("_mm"):
         shown = f"{shown} mm" + (("(估计间距)" if lang == "zh" else " (estimated spacing)") if spacing_estimated else "")
     return f"{names[0]}{shown}" if lang == "zh" else f"{names[1]} {shown}"
 
 
 def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, lang: str, ontology: Ontology,
-             interval: IntervalComparison | None = None) -> list[ItemResult]:
-    """``interval``: the session's comparison with an earlier film (None: none was uploaded)."""
+             interval: IntervalComparison | None = None, registry: Any = None) -> list[ItemResult]:
+    """``interval``: the session's comparison with an earlier film (None: none was uploaded). ``registry``: the
+    session's anchors, which an ``as_asked`` item's direct reading names (None: the screening turn's)."""
     out: list[ItemResult] = []
     for item in checklist.items:
         status, value = evaluate_item(item, facts, finding, interval)
         sign = ontology.sign(item.sign)
         detail = _detail(item, value, lang, facts.spacing.source == "estimated")
         evidence = _evidence(item, status, value, lang, facts.spacing.source == "estimated")
+        settle = item.settle(lang)
+        if item.rule.get("as_asked"):  # as "is the heart enlarged?" / "is there consolidation?" reads it
+            registry = screening_registry(facts) if registry is None else registry
+            read = read_sign(item.sign, facts, None, registry)
+            if read.status != status:
+                status, evidence = read.status, (read.evidence_zh if lang == "zh" else read.evidence_en).rstrip("。.")
+                settle = _mid_sentence(read.settle_zh if lang == "zh" else read.settle_en) or settle
         if item.rule.get("scope") == "finding" and smooth_unbacked(item.rule, finding):
             detail = "此分辨率下未见边缘不规则" if lang == "zh" else "no irregularity seen at this resolution"
             evidence = f"边缘:{detail}" if lang == "zh" else f"margin: {detail}"
@@ -311,7 +320,7 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
                 label=item.label(lang) or (sign.name(lang) if sign else item.sign),
                 status=status,
                 evidence=evidence,
-                settle=item.settle(lang) if status == "uncertain" else "",
+                settle=settle if status == "uncertain" else "",
                 specificity=sign.specificity if sign else 0.5,
                 fact=item.rule.get("fact"),
                 value=value,
@@ -319,6 +328,11 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
             )
         )
     return out
+
+
+def _mid_sentence(text: str) -> str:
+    """A phrase that opens a sentence, to go inside one ("A standard PA film" -> "a standard PA film"; "CT" stays)."""
+    return text[:1].lower() + text[1:] if len(text) > 1 and not text[1].isupper() else text
 
 
 def checklist_dict(checklist: Checklist, results: list[ItemResult], lang: str, subject: str | None) -> dict[str, Any]:

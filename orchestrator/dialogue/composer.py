@@ -1030,7 +1030,7 @@ def _sign_counts(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[str]
         for a, f in pairs:
             if checklist.kinds and not fits_kinds(a, checklist.kinds):  # a strand or an effusion: not counted
                 continue
-            results = cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology, ctx.interval)
+            results = cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology, ctx.interval, ctx.registry)
             card = cl.checklist_dict(checklist, results, ctx.lang, a.id)
             counts.append(ctx.t(f"{a.id}符合{card['matched']}/{card['total']}条", f"{a.id} {card['matched']} of {card['total']}"))
         lines.append(ctx.t(f"早期肺癌典型X线表现(可判定者):{'、'.join(counts)};这是征象计数,不是诊断。",
@@ -1141,7 +1141,8 @@ def compose_checklist(ctx: Context) -> Composition:
     subject = pairs[0] if pairs and checklist.subject == "finding" else None
     if subject is not None and checklist.kinds and not fits_kinds(subject[0], checklist.kinds):
         return _checklist_not_for(ctx, checklist, subject[0])
-    results = cl.evaluate(checklist, ctx.facts, subject[1] if subject else None, ctx.lang, ctx.ontology, ctx.interval)
+    results = cl.evaluate(checklist, ctx.facts, subject[1] if subject else None, ctx.lang, ctx.ontology, ctx.interval,
+                          ctx.registry)
     card = cl.checklist_dict(checklist, results, ctx.lang, subject[0].id if subject else None)
     lines = _sign_lines(ctx, results)
     who = subject[0].id if subject else ctx.t("本片", "this film")
@@ -1224,7 +1225,7 @@ def _checklist_of_another(ctx: Context, checklist: cl.Checklist, a: Anchor, f: F
             f"{a.id}({a.label_zh})不属于{checklist.title_zh}这份清单适用的病变类型,未对照。",
             f"{a.id} ({a.label_en}) is not a kind of lesion the {checklist.title_en} signs apply to, so it is not "
             f"checked against them."))
-    results = cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology, ctx.interval)
+    results = cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology, ctx.interval, ctx.registry)
     card = cl.checklist_dict(checklist, results, ctx.lang, a.id)
     lines = _sign_lines(ctx, results)
     return section("checklist_more", title, ctx.t(

@@ -208,6 +208,29 @@ def test_a_ratio_above_the_limit_on_a_film_not_pa_settles_nothing(view: str) -> 
     assert "a cardiothoracic ratio above 0.50" in ask("Is this film normal?", pa).answer.text
 
 
+@pytest.mark.parametrize(("view", "ctr", "status"), [("frontal", 0.61, "uncertain"), ("PA", 0.53, "uncertain"),
+                                                    ("PA", 0.61, "yes"), ("PA", 0.46, "no")])
+def test_a_checklist_counts_a_sign_as_its_own_question_reads_it(view: str, ctr: float, status: str) -> None:
+    """The heart-failure checklist counted "cardiothoracic ratio above 0.5: yes" (shown "0.5 → yes" at 0.53) where "is
+    the heart enlarged?" says the film cannot settle it, and the pneumonia checklist said "consolidation: no" where "is
+    there consolidation?" says a nodule may be or hide it: a checklist item of a sign reads it as the question does."""
+    base = scenario_facts()
+    facts = dataclasses.replace(base, film_check=dataclasses.replace(base.film_check, view=view),
+                                anatomy=dataclasses.replace(base.anatomy, cardiothoracic_ratio=ctr))
+    asked = sign_section(ask("Is the heart enlarged?", facts))["status"]
+    card = ask("What signs of heart failure does it show?", facts).checklist
+    item = next(i for i in card["items"] if i["sign"] == "cardiomegaly")
+    assert asked == item["status"] == status
+    assert card["matched"] == int(status == "yes")
+    turn = ask("What signs of heart failure does it show?", facts)
+    assert f"(cardiothoracic ratio {ctr:.2f} → {status})" in turn.answer.text
+    if status == "uncertain":
+        assert "a standard PA film" in turn.answer.text
+    pneumonia = ask("If this were pneumonia, how many signs?", facts).checklist  # its findings: a nodule and a strand
+    assert sign_section(ask("Is there consolidation?", facts))["status"] == "uncertain"
+    assert next(i for i in pneumonia["items"] if i["sign"] == "consolidation")["status"] == "uncertain"
+
+
 def test_the_anatomy_answer_says_the_ratio_as_the_others_do() -> None:
     """"What is the cardiothoracic ratio?" said 0.53 was "above 0.50" where the screening turn and "is the heart
     enlarged?" say "just above 0.50"; and a ratio not above the limit is "not above 0.50", as there."""
