@@ -1466,6 +1466,23 @@ def _unsettled(ctx: Context, a: Anchor, f: Finding) -> list[tuple[str, str]]:
     return out
 
 
+def _compose_patient(ctx: Context) -> Composition:
+    """"Is this a child?" / "how old is the patient?" / "男的还是女的": Hilum reads the film, not the patient; what its
+    answers assume instead (the cardiothoracic ratio's limit is an adult's), where the ratio was read."""
+    text = ctx.t("Hilum 只读片子,不判断患者:它不从X线片估计年龄或性别,也不用文件中的患者信息读片(JPEG、PNG 不含这些信息;"
+                 "DICOM 文件中的只用于把结果归档到原检查、核对既往片是否同一患者)。是否为儿童的片子、患者情况如何,"
+                 "由了解患者的医师判断。",
+                 "Hilum reads the film, not the patient: it does not estimate age or sex from a radiograph, and it does not "
+                 "read the film with the patient details of the file (a JPEG or PNG carries none; a DICOM file's are used "
+                 "only to file the results beside the study and to check that an earlier film is the same patient's). "
+                 "Whether this is a child's film is for the reader who knows the patient.")
+    if ctx.facts.anatomy.cardiothoracic_ratio is not None and {"heart", "cardiac_silhouette"} & set(ctx.facts.checked):
+        text += ctx.t("心胸比按成人的界值(0.50)判断;幼儿的心影相对较大。",
+                      " The cardiothoracic ratio is judged against an adult's limit (0.50); a young child's heart is "
+                      "relatively larger.")
+    return Composition((section("out_of_scope", ctx.t("患者信息", "The patient"), text),))
+
+
 def compose_next_step(ctx: Context) -> Composition:
     """"What further imaging is needed?": Hilum recommends no test or treatment (the radiologist's and clinician's
     decision); it says what this film leaves unsettled and what its answers say would settle each."""
@@ -1511,6 +1528,8 @@ def compose_out_of_scope(ctx: Context) -> Composition:
         return Composition((section("language", ctx.t("语言", "Language"), text),))
     if ctx.query.next_step:  # "what further imaging is needed?" / "需要做什么检查?"
         return compose_next_step(ctx)
+    if ctx.query.patient_asked:  # "is this a child?" / "患者多大年龄"
+        return _compose_patient(ctx)
     if ctx.query.needs_prior:  # "is the nodule new?" / "和去年比有变化吗"
         text = ctx.t(
             "本次检查没有上传以前的片子:病灶是否新出现、是否变大或变小,需要把以前的片子与本片对照才能判断。",

@@ -139,6 +139,9 @@ class Query:
     # out_of_scope: "what further imaging is needed?" / "需要做什么检查?" / "下一步怎么办": a next step asked, which Hilum
     # does not recommend; the answer says what this film leaves unsettled and what the answers say would settle it
     next_step: bool = False
+    # out_of_scope: "is this a child?" / "how old is the patient?" / "男的还是女的": the patient asked about, not the film;
+    # the answer says Hilum reads neither age nor sex (a bare "this" had made it "this one?", a margin question)
+    patient_asked: bool = False
     # "how thick is its wall?" / "空洞壁厚吗?": a cavity's wall asked about, which Hilum does not measure; said first
     wall_asked: bool = False
     # screen: "右中叶除了这个还有别的病灶吗" / "anything else besides this one?": the findings other than the one in focus
@@ -240,6 +243,7 @@ class Query:
             "mentions": list(self.mentions),
             "also": list(self.also),
             "next_step": self.next_step,
+            "patient_asked": self.patient_asked,
             "wall_asked": self.wall_asked,
             "asks_normal": self.asks_normal,
             "summary_asked": self.summary_asked,
@@ -1486,6 +1490,19 @@ _BESIDES_FOCUS = re.compile(r"除了(?:这个|它|那个|这处|这里)|(?<![a-z
 
 
 # a next step asked of the film (imaging, follow-up, management): never treatment or prognosis, which stay out of scope
+# the patient, not the film: age, sex, a child or an adult ("is this a child?", "how old is the patient?", "患者多大年龄",
+# "男的还是女的"); only where nothing of the film is named with it ("is the heart big for a child?" asks the heart)
+_PATIENT_ASKED = re.compile(
+    r"(?<![a-z])(?:how old|what(?:'s| is) (?:the |his |her |the patient'?s? )?age|patient'?s? age|what age|^\s*(?:and |the |his |her )?(?:age|sex|gender)\s*[?？.]*\s*$|an? (?:child|kid|baby|infant|boy|girl|man|woman|"
+    r"adult)(?:'s)?(?: film| x-?ray| cxr)?\s*[?？.]*\s*$|patient (?:an? )?(?:male|female|man|woman|child|adult)|(?:paediatric|pediatric|adult) (?:film|patient|x-?ray|cxr)|"
+    r"(?:male|man|boy) or (?:a )?(?:female|woman|girl)|(?:female|woman|girl) or (?:a )?(?:male|man|boy)|"
+    r"(?:the )?patient'?s? (?:sex|gender|name)|(?:what|which) (?:sex|gender))(?![a-z])"
+    r"|年龄|多大(?:年纪|岁数)|几岁|多少岁|(?:是|为)(?:不是)?(?:儿童|小孩|孩子|婴儿|婴幼儿|成人|成年人)|"
+    r"(?:儿童|小孩|孩子|婴儿|成人)的片子|男的?还是女的?|女的?还是男的?|男性还是女性|女性还是男性|性别|患者是谁|病人是谁|姓名")
+
+_LESION_WORD = re.compile(r"(?<![a-z])(?:lesions?|opacit(?:y|ies)|shadows?|spots?|findings?)(?![a-z])|病灶|阴影|病变")
+
+
 _NEXT_STEP = re.compile(
     r"(?<![a-z])(?:next steps?|further (?:imaging|tests?|work-?up|exams?|investigation)|follow[- ]?up|work-?up"
     r"|what (?:tests?|exams?|imaging|scans?)|should (?:we|i|they) (?:do|get|order|repeat)|do you recommend"
@@ -2444,6 +2461,11 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     answer_lang = language_asked(text)  # a request about the answers' language asks nothing of the film
     social = social_words(raw)
     intent = "out_of_scope" if answer_lang or social else intent
+    # "is this a child?" / "患者多大年龄": the patient asked about, with nothing of the film named
+    patient = (not (answer_lang or social) and bool(_PATIENT_ASKED.search(text))
+               and not (ids or lesion_groups(descriptors) or relative or loc["anatomy"] or signs or features["checklist"]
+                        or features["term"] or _LESION_WORD.search(text)))
+    intent = "out_of_scope" if patient else intent
     # "why is the margin uncertain?" / "为什么无法判断": why a statement is hedged is how sure Hilum is of it
     intent = "confidence" if intent not in ("out_of_scope", "explain_term") and _WHY_UNSURE.search(text) else intent
     # "is it a mass or a nodule?" / "是肿块还是结节": what the finding is, its kind and size (it was read as a margin or
@@ -2481,6 +2503,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         signs=signs if intent == "assess_anatomy" else (),
         needs_prior=needs_prior,
         next_step=intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower())),
+        patient_asked=patient,
         wall_asked=intent in ("size", "density", "locate", "describe_margin") and bool(_WALL.search(raw.lower())),
         attribute=attribute_asked(text) if intent == "confidence" else film_attribute(text) if intent == "film_info" else None,
         answer_lang=answer_lang,

@@ -200,3 +200,32 @@ def test_a_cavitys_wall_asked_is_said_unmeasured_and_passes_the_fact_guard(ask: 
         assert said in t.answer.text, question
         assert check_narration(t.answer.text, t.facts(), t.answer.text, question).ok, question
     assert not parse("how big is it?").wall_asked
+
+
+@pytest.mark.parametrize(("question", "lang"), [
+    ("is this a child?", "en"), ("is this a paediatric film?", "en"), ("how old is the patient?", "en"),
+    ("is it a man or a woman?", "en"), ("what sex is the patient?", "en"), ("age?", "en"),
+    ("是儿童吗", "zh"), ("这是小孩的片子吗", "zh"), ("患者多大年龄", "zh"), ("男的还是女的", "zh"),
+])
+def test_the_patient_asked_about_is_said_to_be_no_part_of_the_reading(question: str, lang: str,
+                                                                      ask: Callable[..., Any]) -> None:
+    """"Is this a child?" on a real child's film was read as "this one?" and asked back "which one do you mean — A1 or
+    A2?", and "how old is the patient?" got "outside what a radiograph can show (treatment, prognosis, lab values)":
+    Hilum reads neither age nor sex, and says what its answers assume instead."""
+    q = parse(question)
+    assert (q.intent, q.patient_asked) == ("out_of_scope", True)
+    text = ask(question, lang=lang).answer.text
+    if lang == "en":
+        assert text.startswith("Hilum reads the film, not the patient: it does not estimate age or sex")
+        assert "against an adult's limit (0.50)" in text and "treatment" not in text
+    else:
+        assert text.startswith("Hilum 只读片子,不判断患者") and "成人的界值(0.50)" in text
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("is the heart big for a child?", "assess_anatomy"), ("how big is it for his age?", "size"),
+    ("how old is this lesion?", "out_of_scope"), ("is this a PA film?", "film_info"),
+])
+def test_a_question_about_the_film_that_names_the_patient_stays_about_the_film(question: str, intent: str) -> None:
+    q = parse(question)
+    assert (q.intent, q.patient_asked) == (intent, False)
