@@ -1180,6 +1180,11 @@ GLOSSARY_PREFIX = "glossary:"  # Query.term of a glossary word (ontology/glossar
 # sign categories (signs.json) of what Hilum does not read at all: a question whether the film shows one is answered
 # "not read", with why (orchestrator/dialogue/checklists.py), never with something else it did read
 UNREAD_CATEGORIES = frozenset({"bone", "device", "diaphragm_abdomen", "soft_tissue"})
+# signs nothing on the film evidences (signs.json "evidence": null) that a finding of the lesion map could still be: a
+# presence question of them is not answered "not read"
+LESION_LIKE_SIGNS = frozenset({"infiltrates", "alveolar_pattern", "ground_glass_pattern", "increased_density",
+                               "calcified_densities", "round_atelectasis", "cyst", "bullas", "pleural_mass",
+                               "mediastinal_mass", "end_on_vessel", "miliary_opacities", "air_fluid_level"})
 UNREAD_SIGNS = frozenset({"adenopathy", "atelectasis"})  # ... and single signs of other categories (lymph nodes, volume loss)
 # confidence: which statement's probability is asked (first match wins)
 _ATTRIBUTE_ASKED = (
@@ -2246,6 +2251,16 @@ def _not_on_this_film(intent: str, by_fallback: bool, asked: str, scores: dict[s
     # "主动脉结突出吗": a structure's state asked, the sign named is one nothing on the film evidences
     if intent == "assess_anatomy" and not signs and term in v.unevidenced and not pointed:
         return intent, (term,), False
+    # "肺纹理增多吗" / "有没有胸膜增厚" / "is there bronchiectasis?": a sign nothing on the film evidences and no finding
+    # could be, asked whether present, is not read (it was explained, screened for, or answered with a finding's
+    # density); its meaning asked ("what does bronchiectasis mean?") stays explained
+    history = v.index.history  # "肺部有没有阴影?我阿公以前有肺结核": a sign in the patient's history is not asked
+    asked_now = history.sub(lambda m: " " * len(m.group(0)), asked) if history else asked
+    if (term in v.unevidenced and term not in LESION_LIKE_SIGNS and (features["presence"] or features["yes_no"])
+            and find_sign_term(asked_now, v) == term and intent != "sign_checklist"
+            and not (features["checklist"] or pointed or features["explain_opening"] or _ASKS_MEANING.search(asked))
+            and scores.get("out_of_scope", 0.0) < 5):
+        return "assess_anatomy", (term,), False
     return intent, signs, False
 
 

@@ -83,6 +83,38 @@ def test_signs_not_read_wherever_they_are_asked(question: str, sign: str) -> Non
     assert (parse(question).intent, parse(question).signs) == ("assess_anatomy", (sign,))
 
 
+@pytest.mark.parametrize(("question", "sign"), [
+    ("肺纹理增多吗", "bronchovascular_markings"), ("有没有肺纹理增多", "bronchovascular_markings"),
+    ("is there bronchiectasis?", "bronchiectasis"), ("有间质改变吗", "interstitial_pattern"),
+    ("is there pleural thickening?", "pleural_thickening"), ("有胸膜增厚吗", "pleural_thickening"),
+    ("is there pulmonary edema?", "pulmonary_edema"), ("is there calcified pleural thickening?",
+                                                       "calcified_pleural_thickening"),
+    ("is there a hiatal hernia?", "hiatal_hernia"), ("有没有气腹", "pneumoperitoneo"),
+])
+def test_any_sign_nothing_on_the_film_evidences_is_not_read_when_asked_whether_present(
+        question: str, sign: str, ask: Callable[..., Any]) -> None:
+    """Of 226 ontology signs, the presence questions of those no fact evidences ("is there X?", "有X吗", "X吗") were
+    answered as "not read" 293 times in 494; the rest explained the term ("肺纹理增多吗" on a real film got a
+    circular definition), screened for lesions, or gave a finding's density ("is there calcified pleural thickening?"
+    answered A1's calcification). Now 415; the rest name a disease with a checklist, or a sign a lesion-map finding
+    could be (``LESION_LIKE_SIGNS``)."""
+    q = parse(question)
+    assert (q.intent, q.signs) == ("assess_anatomy", (sign,))
+    text = ask(question, lang=q.lang).answer.text
+    assert ("can say neither yes nor no" in text) if q.lang == "en" else ("既不能说有,也不能说没有" in text)
+    assert "A1" not in text
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("what does bronchiectasis mean?", "explain_term"), ("肺纹理增多是什么意思", "explain_term"),
+    ("any signs of pulmonary oedema?", "sign_checklist"), ("肺部有没有阴影?我阿公以前有肺结核", "screen"),
+    ("is there ground glass?", None), ("有没有磨玻璃影", None), ("is there a pleural mass?", None),  # a finding may be it
+])
+def test_a_meaning_a_lesion_like_sign_or_a_disease_is_not_turned_into_not_read(question: str, intent: str | None) -> None:
+    q = parse(question)
+    assert q.intent == intent if intent else q.intent != "assess_anatomy"
+
+
 def test_a_lesion_said_to_be_such_a_sign_asks_its_checklist() -> None:
     """"Is the basal band just subsegmental atelectasis?" asks about the strand, not the film."""
     assert parse("Is the basal band just subsegmental atelectasis?").intent == "sign_checklist"
