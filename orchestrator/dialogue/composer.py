@@ -34,7 +34,7 @@ from orchestrator.dialogue.interval_answer import (
 )
 from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import cm, mm, phrases, pleural_space, r1, word
-from orchestrator.encoders.second_reader import ALONE_PRESENCE_MAX
+from orchestrator.encoders.second_reader import ALONE_NODULES_FOUND, ALONE_PRESENCE_MAX, ALONE_TUMOUR_FOUND
 from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import THRESHOLD, is_confident
@@ -1391,16 +1391,9 @@ def compose_film(ctx: Context) -> Composition:
 def compose_confidence(ctx: Context) -> Composition:
     """"How sure are you?": for each finding meant (every finding when none is), the calibrated probability of the
     statement asked about, or of each statement made, with whether the answers state it flatly or hedge it."""
-    if ctx.query.attribute == "missed":
-        return Composition((section("missed", ctx.t("可能漏掉什么", "What may be missed"), ctx.t(
-            "Hilum 只找结节、肿块、条索影和实变。在验证用的模拟胸片上,它找到约九成 8 mm 及以上的病灶;更小的病灶,以及藏在"
-            "心影、膈肌或肋骨后面的病灶,更容易漏掉;磨玻璃成分、骨骼和装置它不读。它在真实胸片上的检出率没有测定。"
-            "没有列出的病灶不等于没有病灶:排除要靠放射科医师的阅片。",
-            "Hilum looks for nodules, masses, strands and consolidation. On validation phantom films it finds about nine in "
-            "ten lesions of 8 mm or more; smaller lesions, and lesions hidden behind the heart, the diaphragm or the ribs, "
-            "are missed more often, and it does not read ground glass, bones or devices. Its detection rate on real films "
-            "has not been measured. A lesion it does not list is not ruled out: a radiologist's read rules out.")),))
     pairs = subject_findings(ctx)
+    if ctx.query.attribute == "missed" or not ctx.facts.findings:  # "are you sure there is nothing?": what it may miss
+        return Composition((section("missed", ctx.t("可能漏掉什么", "What may be missed"), _may_miss(ctx)),))
     if not pairs:
         return Composition((section("confidence", ctx.t("把握程度", "How sure"), ctx.t(
             "本片没有发现候选病灶,因此没有对病灶的判断可以给出把握程度。",
@@ -1438,6 +1431,30 @@ def compose_confidence(ctx: Context) -> Composition:
     return Composition((section("confidence", ctx.t("把握程度", "How sure"), "".join(lines) if ctx.zh else " ".join(lines)),
                         disclaimer(ctx)), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
                        referenced=tuple(a.id for a, _ in pairs))
+
+
+def _may_miss(ctx: Context) -> str:
+    """What the reading may miss: what it looks for, how often it found lesions where that was measured (on a film the
+    second reader read alone, on the films of a patient no weights had seen; else on validation phantom films)."""
+    head = ctx.t("Hilum 只找结节、肿块、条索影和实变。", "Hilum looks for nodules, masses, strands and consolidation. ")
+    check = ctx.facts.film_check
+    if check is not None and READ_ALONE in check.warnings:
+        (found, nodules), (_, tumours) = ALONE_NODULES_FOUND, ALONE_TUMOUR_FOUND
+        rate = ctx.t(
+            f"这张片子与训练所用的片子差异较大,由第二读片模型单独读取。在一位所有模型都未见过的患者的模拟胸片上,它找到"
+            f"{nodules}个9–25 mm 结节中的{found}个,而该患者位于心影后方的55 mm 肿块在{tumours}张片子上一次也没有找到;",
+            f"This film is unlike the films it was trained on and was read by the second reader alone. On simulated films "
+            f"of a patient no weights had seen, that reader found {found} of {nodules} nodules of 9-25 mm, and the "
+            f"patient's 55 mm tumour, which lies behind the heart, on none of {tumours} films; ")
+    else:
+        rate = ctx.t("在验证用的模拟胸片上,它找到约九成 8 mm 及以上的病灶;",
+                     "On validation phantom films it finds about nine in ten lesions of 8 mm or more; ")
+    return head + rate + ctx.t(
+        "更小、更淡的病灶,以及藏在心影、膈肌或肋骨后面的病灶,更容易漏掉;磨玻璃成分、骨骼和装置它不读。它在真实胸片上的"
+        "检出率没有测定。没有列出的病灶不等于没有病灶:排除要靠放射科医师的阅片。",
+        "smaller or fainter lesions, and lesions hidden behind the heart, the diaphragm or the ribs, are missed more "
+        "often, and it does not read ground glass, bones or devices. Its detection rate on real films has not been "
+        "measured. A lesion it does not list is not ruled out: a radiologist's read rules out.")
 
 
 def compose_foreign(ctx: Context) -> Composition:

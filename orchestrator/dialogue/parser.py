@@ -1186,6 +1186,14 @@ LESION_LIKE_SIGNS = frozenset({"infiltrates", "alveolar_pattern", "ground_glass_
                                "calcified_densities", "round_atelectasis", "cyst", "bullas", "pleural_mass",
                                "mediastinal_mass", "end_on_vessel", "miliary_opacities", "air_fluid_level"})
 UNREAD_SIGNS = frozenset({"adenopathy", "atelectasis"})  # ... and single signs of other categories (lymph nodes, volume loss)
+# confidence, what may be missed: Hilum's own limits or accuracy asked ("what are the limits of this reading?", "what
+# might you miss?", "how good are you on real films?", "你的局限性是什么"), never "within normal limits"
+_LIMITS_ASKED = re.compile(
+    r"(?<![a-z])(?:(?:your|its|hilum'?s|the|this) (?:reading'?s? )?limitations?|limit(?:s|ations) of (?:this|the|your|"
+    r"hilum)|what (?:might|could|would|can|do|did) (?:you|it|hilum) (?:have )?miss|how (?:good|accurate|reliable|sensitive) "
+    r"(?:are you|is (?:it|hilum|this system))(?: on real (?:films|x-?rays|radiographs))?\s*[?？.]*\s*$|"
+    r"(?:on|with|for) real (?:films|x-?rays|radiographs|patients))(?![a-z])"
+    r"|局限|准确率|(?:在|对)真实(?:的)?(?:胸片|片子|病人)|会漏(?:掉|诊)?什么")
 # confidence: which statement's probability is asked (first match wins)
 _ATTRIBUTE_ASKED = (
     # "could you have missed a small nodule?" / "会不会漏掉": what the read may have missed, not a statement made
@@ -2483,6 +2491,10 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     intent = "out_of_scope" if patient else intent
     # "why is the margin uncertain?" / "为什么无法判断": why a statement is hedged is how sure Hilum is of it
     intent = "confidence" if intent not in ("out_of_scope", "explain_term") and _WHY_UNSURE.search(text) else intent
+    # "what are the limits of this reading?" / "what might you miss?" / "how good are you on real films?": what the
+    # reading may miss (a margin question, out of scope or a term before)
+    limits = not (answer_lang or social or ids) and bool(_LIMITS_ASKED.search(text))
+    intent = "confidence" if limits else intent
     # "is it a mass or a nodule?" / "是肿块还是结节": what the finding is, its kind and size (it was read as a margin or
     # a place question, and answered neither)
     which_kind = intent in ("describe_margin", "locate") and bool(_KIND_ASKED.search(text))
@@ -2520,7 +2532,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         next_step=intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower())),
         patient_asked=patient,
         wall_asked=intent in ("size", "density", "locate", "describe_margin") and bool(_WALL.search(raw.lower())),
-        attribute=attribute_asked(text) if intent == "confidence" else film_attribute(text) if intent == "film_info" else None,
+        attribute="missed" if limits else attribute_asked(text) if intent == "confidence" else film_attribute(text) if intent == "film_info" else None,
         answer_lang=answer_lang,
         social=social,
         full=(which_kind or (intent == "describe_margin" and whole_description(text))

@@ -56,3 +56,41 @@ def test_what_may_be_missed_is_said_of_the_read_not_of_a_finding(question: str, 
     text = turn.answer.text
     assert ("8 mm" in text) and ("not been measured" in text or "没有测定" in text)
     assert "ruled out" in text or "排除" in text
+
+
+@pytest.mark.parametrize("question", [
+    "what are the limits of this reading?", "what might you miss?", "how good are you on real films?",
+    "what are your limitations?", "你的局限性是什么", "准确率多少",
+])
+def test_hilums_own_limits_asked_say_what_it_may_miss(question: str) -> None:
+    """"What are the limits of this reading?" was read as a margin question ("which one do you mean?"), "what might you
+    miss?" and "how good are you on real films?" as out of scope."""
+    assert (parse(question).intent, parse(question).attribute) == ("confidence", "missed")
+    assert parse("Is the CTR within normal limits on this PA film?").intent == "assess_anatomy"
+
+
+def test_sure_there_is_nothing_on_a_film_with_nothing_says_what_may_be_missed(
+        make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    """"Are you sure there is nothing?" on a film with no finding said only that there was nothing to give a probability
+    for."""
+    empty = replace(make_facts(), findings=())
+    for question, lang in (("are you sure there is nothing?", "en"), ("你确定没有吗", "zh")):
+        text = ask(question, lang=lang, facts=empty).answer.text
+        assert ("about nine in ten lesions of 8 mm or more" in text) if lang == "en" else ("约九成 8 mm 及以上的病灶" in text)
+
+
+def test_what_a_film_read_alone_may_miss_is_measured_where_such_films_were(
+        make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    """A real child's film, read by the second reader alone, was told "on validation phantom films it finds about nine in
+    ten lesions of 8 mm or more": that is the main weights' rate on the phantom's own patient. Films read alone are
+    unfamiliar ones; on the CT no weights had seen, the second reader found about six in ten nodules."""
+    from orchestrator.encoders.second_reader import ALONE_NODULES_FOUND
+    from orchestrator.encoders.second_reader import WARNING as READ_ALONE
+
+    facts = make_facts()
+    alone = replace(facts, film_check=replace(facts.film_check, warnings=(READ_ALONE,)))
+    text = ask("could you have missed anything?", facts=alone).answer.text
+    found, nodules = ALONE_NODULES_FOUND
+    assert f"that reader found {found} of {nodules} nodules of 9-25 mm" in text and "nine in ten" not in text
+    assert "behind the heart" in text and "not been measured" in text
+    assert "nine in ten" in ask("could you have missed anything?", facts=facts).answer.text
