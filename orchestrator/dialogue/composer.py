@@ -1319,6 +1319,11 @@ def compose_anatomy(ctx: Context) -> Composition:
     return Composition(sections, referenced=tuple(a.id for a in ctx.anatomy))
 
 
+# the left hilum lies higher than the right in most people, by up to about 2 cm (Felson); above this, with the hila's
+# placement and the spacing's slack, "as in most people" is not said
+HILA_RISE_USUAL_MM = 25.0
+
+
 def _hila_lines(ctx: Context) -> list[str]:
     """"Is the left hilum higher than the right?": where the two hila lie, one against the other."""
     hila = ctx.facts.anatomy.hilum_px
@@ -1332,8 +1337,15 @@ def _hila_lines(ctx: Context) -> list[str]:
     higher, lower = ("left", "right") if rise_mm > 0 else ("right", "left")
     usual = ctx.t("多数人如此。" if higher == "left" else "通常是左肺门较高,可由阅片者确认原因。",
                   "as in most people." if higher == "left" else "usually the left is the higher; a reader may want to see why.")
-    return [ctx.t(f"{word('side', higher, 'zh')}肺门比{word('side', lower, 'zh')}肺门高约{cm(abs(rise_mm))} cm,{usual}",
-                  f"The {higher} hilum lies about {cm(abs(rise_mm))} cm higher than the {lower}, {usual}")]
+    lead = (f"{word('side', higher, 'zh')}肺门比{word('side', lower, 'zh')}肺门高约{cm(abs(rise_mm))} cm",
+            f"The {higher} hilum lies about {cm(abs(rise_mm))} cm higher than the {lower}")
+    if rise_mm > HILA_RISE_USUAL_MM:  # higher than the left usually lies: pulled up, pushed down, or placed wrongly
+        return [ctx.t(f"{lead[0]}:多数人左肺门较高,但一般不超过约2 cm;肺门被牵拉上移或推移下移(如肺容积减少)可致如此,"
+                      "本片肺门定位有误也可致如此,可由阅片者确认原因。",
+                      f"{lead[1]}: in most people the left is the higher, but by up to about 2 cm; a hilum pulled up or "
+                      "pushed down (as by volume loss) can do this, and so can a hilum placed wrongly here: a reader may "
+                      "want to see why.")]
+    return [ctx.t(f"{lead[0]},{usual}", f"{lead[1]}, {usual}")]
 
 
 def compose_term(ctx: Context) -> Composition:
