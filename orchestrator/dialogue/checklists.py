@@ -24,6 +24,7 @@ from typing import Any
 from orchestrator.dialogue.anchors import screening_registry
 from orchestrator.dialogue.effusion import EXTENT_CAVEAT, effusion_extent_text
 from orchestrator.dialogue.words import phrases, r1, word
+from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import is_confident
 from orchestrator.findings.interval import FindingChange, IntervalComparison
@@ -308,6 +309,10 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
             if read.status != status:
                 status, evidence = read.status, (read.evidence_zh if lang == "zh" else read.evidence_en).rstrip("。.")
                 settle = _mid_sentence(read.settle_zh if lang == "zh" else read.settle_en) or settle
+        elif status == "no" and item.rule.get("scope") == "findings" and read_alone(facts):  # not found is not absent
+            status = "uncertain"
+            evidence += (";" + ALONE_NOT_FOUND[0]) if lang == "zh" else f"; {ALONE_NOT_FOUND[1]}"
+            settle = _mid_sentence(ALONE_SETTLE[0] if lang == "zh" else ALONE_SETTLE[1])
         if item.rule.get("scope") == "finding" and smooth_unbacked(item.rule, finding):
             detail = "此分辨率下未见边缘不规则" if lang == "zh" else "no irregularity seen at this resolution"
             evidence = f"边缘:{detail}" if lang == "zh" else f"margin: {detail}"
@@ -542,9 +547,30 @@ _READS = ("本系统只判读局灶病灶、肺门位置、心胸比和肋膈角
           "is not among them")
 
 
+# a lesion not found on a film the second reader read alone is not ruled out: it found about six in ten nodules on the
+# films of a patient no weights had seen (orchestrator/encoders/second_reader.py, ALONE_NODULES_FOUND)
+ALONE_NOT_FOUND = ("但本片由第二读片模型单独读取,它可能漏掉病灶", "but this film was read by the second reader alone, which "
+                   "can miss a lesion")
+ALONE_SETTLE = ("放射科医师阅片", "A radiologist's reading")
+
+
+def read_alone(facts: ImageFacts) -> bool:
+    """Whether the second reader read this film alone (the film check's warning): its absences rule nothing out."""
+    return READ_ALONE in facts.film_check.warnings
+
+
 def read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, category: str = "") -> SignRead:
     """Whether the film shows ``sign``, from the facts alone; ``category``: the sign's (signs.json), which says
-    why a sign Hilum does not read is not read."""
+    why a sign Hilum does not read is not read. On a film the second reader read alone, a lesion's absence (an
+    effusion-like opacity, consolidation) is ``uncertain``, never "no"."""
+    read = _read_sign(sign, facts, side, registry, category)
+    if read.status == "no" and sign in SIGN_KINDS and read_alone(facts):
+        return SignRead(sign, "uncertain", f"{read.evidence_zh}{ALONE_NOT_FOUND[0]}。",
+                        f"{read.evidence_en.rstrip('.')}; {ALONE_NOT_FOUND[1]}.", *ALONE_SETTLE)
+    return read
+
+
+def _read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, category: str = "") -> SignRead:
     if sign == "pleural_effusion":
         return _read_effusion(facts, side, registry)
     if sign == "cardiomegaly":

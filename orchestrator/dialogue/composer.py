@@ -1149,7 +1149,8 @@ def compose_checklist(ctx: Context) -> Composition:
     head = ctx.t(f"{checklist.title_zh}的典型X线表现(按特异性排序),对照{who}。",
                  f"Typical radiograph signs of {checklist.title_en} (most specific first), checked against {who}.")
     score = ctx.t(f"可判定的{card['total']}条中符合{card['matched']}条。",
-                  f"{card['matched']} of the {card['total']} decidable signs are present.")
+                  f"{card['matched']} of the {card['total']} decidable signs are present.") if card["total"] else ctx.t(
+        "本片上这些征象都无法判定。", "None of these signs can be decided on this film.")
     sections = [section("checklist", checklist.title(ctx.lang), head + ("" if ctx.zh else " ") + ("；".join(lines) if ctx.zh else "; ".join(lines)) + ("。" if ctx.zh else ".")),
                 section("score", ctx.t("符合情况", "Score"), score)]
     mismatch = mismatch_note(ctx, [subject]) if subject else None

@@ -94,3 +94,31 @@ def test_what_a_film_read_alone_may_miss_is_measured_where_such_films_were(
     assert f"that reader found {found} of {nodules} nodules of 9-25 mm" in text and "nine in ten" not in text
     assert "behind the heart" in text and "not been measured" in text
     assert "nine in ten" in ask("could you have missed anything?", facts=facts).answer.text
+
+
+def test_on_a_film_read_alone_a_lesion_not_found_is_not_ruled_out(
+        make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    """A real child's pneumonia film, read by the second reader alone with nothing found, was told "consolidation: no",
+    "pleural effusion: no", and "0 of the 4 decidable signs" of pneumonia: that reader found about six in ten nodules
+    on an unseen patient's films, so what it did not find is uncertain there, never "no"."""
+    from orchestrator.encoders.second_reader import WARNING as READ_ALONE
+
+    empty = replace(make_facts(), findings=())
+    alone = replace(empty, film_check=replace(empty.film_check, warnings=(READ_ALONE,)))
+    for question in ("is there consolidation?", "is there a pleural effusion?"):
+        assert sign_status(ask(question, facts=empty)) == "no"
+        turn = ask(question, facts=alone)
+        assert sign_status(turn) == "uncertain" and "read by the second reader alone, which can miss a lesion" in (
+            turn.answer.text)
+    card = ask("is there pneumonia?", facts=alone).checklist
+    items = {i["sign"]: i["status"] for i in card["items"]}
+    assert items["consolidation"] == items["patchy_opacity"] == items["air_bronchogram"] == "uncertain"
+    assert items["costophrenic_angle_blunting"] == "no"  # the angles are read, not found or missed
+    assert (card["matched"], card["total"]) == (0, 1)
+    tb = ask("could this be TB?", facts=alone)
+    assert tb.checklist["total"] == 0 and "None of these signs can be decided on this film." in tb.answer.text
+    assert ask("is there pneumonia?", facts=empty).checklist["total"] == 4
+
+
+def sign_status(turn: Any) -> str:
+    return next(s for s in turn.answer.sections if s["kind"] == "sign")["status"]
