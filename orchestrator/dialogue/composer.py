@@ -329,10 +329,13 @@ def _normal_asked(ctx: Context, lesions: int) -> dict[str, Any]:
                      f"No: among the signs Hilum reads, this film shows {listed_en} (below).")
     else:
         unsure_zh, unsure_en = _heart_unsettled(ctx) if heart is not None and heart.status == "uncertain" else ("", "")
+        alone = (",本片由第二读片模型单独读取,更大的病灶也可能漏掉", " (this film was read by the second reader alone, "
+                 "which can miss larger ones too)") if cl.read_alone(ctx.facts) else ("", "")
         text = ctx.t("在Hilum所读的征象中未见异常(见下)" + unsure_zh
-                     + "。这不等于片子正常:小于约8 mm或淡薄的病灶可能漏读;" + _NOT_READ_FOR_NORMAL[0],
+                     + "。这不等于片子正常:小于约8 mm或淡薄的病灶可能漏读" + alone[0] + ";" + _NOT_READ_FOR_NORMAL[0],
                      "Among the signs Hilum reads, nothing abnormal was found (below)" + unsure_en
-                     + ". That does not make the film normal: lesions under about 8 mm or faint ones can be missed, and "
+                     + ". That does not make the film normal: lesions under about 8 mm or faint ones can be missed"
+                     + alone[1] + ", and "
                      + _NOT_READ_FOR_NORMAL[1])
     return section("normal_asked", ctx.t("是否正常", "Normal?"), text)
 
@@ -430,6 +433,16 @@ def screen_scoped(q: Query) -> bool:
 MISS_NOTE = ("本系统报告约8 mm及以上的病灶,更小或更淡的病灶可能漏检。",
              " Hilum reports lesions from about 8 mm; a smaller or fainter one can be missed.")
 
+# ... and on a film the second reader read alone, larger ones too (cl.ALONE_NOT_FOUND)
+ALONE_MISS_NOTE = ("本片由第二读片模型单独读取,更大的病灶它也可能漏掉。",
+                   " This film was read by the second reader alone, which can miss larger ones too.")
+
+
+def _miss_note(ctx: Context) -> str:
+    """What a "none seen" can hide (``MISS_NOTE``), and on a film read alone, that its reader misses more."""
+    return ctx.t(*MISS_NOTE) + (ctx.t(*ALONE_MISS_NOTE) if cl.read_alone(ctx.facts) else "")
+
+
 # kinds the findings layer does not read: asked for, the answer says so instead of "none seen"
 UNREAD_KINDS = frozenset({"ground_glass"})
 
@@ -457,7 +470,7 @@ def _kind_body(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
         return ctx.t(f"{scope}见{len(pairs)}处{what}:", f"{what.capitalize()}{' in the ' + scope if scope else ''}: "
                      f"{len(pairs)} candidate region(s): ") + ("".join(lines) if ctx.zh else " ".join(lines))
     return ctx.t(f"{scope or '本片'}未见{what}。", f"No {what} is seen {'in the ' + scope if scope else 'on this film'}."
-                 ) + ctx.t(*MISS_NOTE) + _regions_found(ctx)
+                 ) + _miss_note(ctx) + _regions_found(ctx)
 
 
 def _scoped_body(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
@@ -468,7 +481,7 @@ def _scoped_body(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
         lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
         return ctx.t(f"{scope}见{len(pairs)}处候选病灶:", f"In the {scope}: {len(pairs)} candidate region(s): ") + (
             "".join(lines) if ctx.zh else " ".join(lines))
-    return ctx.t(f"{scope}未见候选病灶。", f"No candidate region in the {scope}.") + ctx.t(*MISS_NOTE) + _regions_found(ctx)
+    return ctx.t(f"{scope}未见候选病灶。", f"No candidate region in the {scope}.") + _miss_note(ctx) + _regions_found(ctx)
 
 
 def compose_screen(ctx: Context) -> Composition:
@@ -1532,6 +1545,9 @@ def compose_next_step(ctx: Context) -> Composition:
                                    f"{a.id}: " + "; ".join(e for _, e in items) + "."))
         rest = (ctx.t("本片尚未确定的方面,以及回答中提到的可明确它们的方法:", " What this film leaves unsettled, and what the "
                       "answers say would settle it: ") + ("" if ctx.zh else " ").join(lines)) if lines else ctx.t(
+            "本片由第二读片模型单独读取,未发现病灶不等于没有病灶:片子需放射科医师阅片。",
+            " This film was read by the second reader alone, and nothing found on it does not rule a lesion out: the "
+            "film needs a radiologist's reading.") if cl.read_alone(ctx.facts) else ctx.t(
             "本系统的读取未留下待明确的项目;本系统报告约8 mm及以上的病灶,更小或更淡的病灶可能漏检。",
             " Hilum's reading leaves nothing on this film unsettled; it reports lesions from about 8 mm, and a smaller or "
             "fainter one can be missed.")

@@ -122,3 +122,19 @@ def test_on_a_film_read_alone_a_lesion_not_found_is_not_ruled_out(
 
 def sign_status(turn: Any) -> str:
     return next(s for s in turn.answer.sections if s["kind"] == "sign")["status"]
+
+
+def test_nothing_found_on_a_film_read_alone_says_its_reader_misses_more(
+        make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    """"None seen", "is this film normal?" and "what next?" on a film read alone said only that lesions under about 8 mm
+    can be missed, and "what next?" that the reading "leaves nothing on this film unsettled"."""
+    from orchestrator.encoders.second_reader import WARNING as READ_ALONE
+
+    empty = replace(make_facts(), findings=())
+    alone = replace(empty, film_check=replace(empty.film_check, warnings=(READ_ALONE,)))
+    more = "read by the second reader alone, which can miss larger ones too"
+    for question in ("anything in the right upper zone?", "is this film normal?"):
+        assert more in ask(question, facts=alone).answer.text and more not in ask(question, facts=empty).answer.text
+    assert "nothing found on it does not rule a lesion out" in ask("what should be done next?", facts=alone).answer.text
+    assert "leaves nothing on this film unsettled" in ask("what should be done next?", facts=empty).answer.text
+    assert "更大的病灶也可能漏掉" in ask("这个片子正常吗", lang="zh", facts=alone).answer.text
