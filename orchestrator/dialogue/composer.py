@@ -976,7 +976,10 @@ def compose_relation(ctx: Context) -> Composition:
                      "from_px": [r1(rel.gap_from_px[0]), r1(rel.gap_from_px[1])],
                      "to_px": [r1(rel.gap_to_px[0]), r1(rel.gap_to_px[1])],
                      "connected": rel.connected, "bronchus_cut_off": rel.bronchus_cut_off})
-    text = ("" if ctx.zh else " ").join(_relation_lines(ctx, a, f, h, dist))
+    lines = _relation_lines(ctx, a, f, h, dist)
+    if cl.read_alone(ctx.facts):  # on real films its right hilum lay low (README, the real checking films)
+        lines.append(ctx.t(*_ALONE_HILUM))
+    text = ("" if ctx.zh else " ").join(lines)
     sections = [section("relation", ctx.t("与肺门的关系", "Relation to the hilum"), text)]
     mismatch = mismatch_note(ctx, [(a, f)])
     if mismatch:
@@ -1338,28 +1341,40 @@ def compose_anatomy(ctx: Context) -> Composition:
 HILA_RISE_USUAL_MM = 25.0
 
 
+# a hilum on a film the second reader read alone is its estimate: on the real checking films its right hilum lay at
+# 0.69-0.79 of the lungs' height (README, "Reading alone"); said with each answer that rests on one
+_ALONE_HILUM = ("本片由第二读片模型单独读取,肺门位置是它的估计,需放射科医师核对。",
+                "This film was read by the second reader alone: the hilum's place is its estimate and needs a radiologist's "
+                "check.")
+
+
 def _hila_lines(ctx: Context) -> list[str]:
     """"Is the left hilum higher than the right?": where the two hila lie, one against the other."""
     hila = ctx.facts.anatomy.hilum_px
     if "right" not in hila or "left" not in hila:
         return [ctx.t("本片未能同时确定两侧肺门。", "Both hila could not be placed on this film.")]
-    rise_mm = (hila["right"][1] - hila["left"][1]) * ctx.facts.spacing.row_mm  # > 0: the left lies higher
+    alone = [ctx.t(*_ALONE_HILUM)] if cl.read_alone(ctx.facts) else []
+    return [_hila_compared(ctx, (hila["right"][1] - hila["left"][1]) * ctx.facts.spacing.row_mm), *alone]
+
+
+def _hila_compared(ctx: Context, rise_mm: float) -> str:
+    """The two hila's heights compared; ``rise_mm`` > 0: the left lies higher."""
     if abs(rise_mm) < 5.0:
-        return [ctx.t(f"两侧肺门高度相近(相差约{mm(abs(rise_mm))} mm);多数人左肺门略高于右肺门。",
-                      f"The two hila lie at about the same height ({mm(abs(rise_mm))} mm apart); in most people the left "
-                      f"is a little higher.")]
+        return ctx.t(f"两侧肺门高度相近(相差约{mm(abs(rise_mm))} mm);多数人左肺门略高于右肺门。",
+                     f"The two hila lie at about the same height ({mm(abs(rise_mm))} mm apart); in most people the left "
+                     f"is a little higher.")
     higher, lower = ("left", "right") if rise_mm > 0 else ("right", "left")
-    usual = ctx.t("多数人如此。" if higher == "left" else "通常是左肺门较高,可由阅片者确认原因。",
-                  "as in most people." if higher == "left" else "usually the left is the higher; a reader may want to see why.")
     lead = (f"{word('side', higher, 'zh')}肺门比{word('side', lower, 'zh')}肺门高约{cm(abs(rise_mm))} cm",
             f"The {higher} hilum lies about {cm(abs(rise_mm))} cm higher than the {lower}")
     if rise_mm > HILA_RISE_USUAL_MM:  # higher than the left usually lies: pulled up, pushed down, or placed wrongly
-        return [ctx.t(f"{lead[0]}:多数人左肺门较高,但一般不超过约2 cm;肺门被牵拉上移或推移下移(如肺容积减少)可致如此,"
-                      "本片肺门定位有误也可致如此,可由阅片者确认原因。",
-                      f"{lead[1]}: in most people the left is the higher, but by up to about 2 cm; a hilum pulled up or "
-                      "pushed down (as by volume loss) can do this, and so can a hilum placed wrongly here: a reader may "
-                      "want to see why.")]
-    return [ctx.t(f"{lead[0]},{usual}", f"{lead[1]}, {usual}")]
+        return ctx.t(f"{lead[0]}:多数人左肺门较高,但一般不超过约2 cm;肺门被牵拉上移或推移下移(如肺容积减少)可致如此,"
+                     "本片肺门定位有误也可致如此,可由阅片者确认原因。",
+                     f"{lead[1]}: in most people the left is the higher, but by up to about 2 cm; a hilum pulled up or "
+                     "pushed down (as by volume loss) can do this, and so can a hilum placed wrongly here: a reader may "
+                     "want to see why.")
+    usual = ctx.t("多数人如此。" if higher == "left" else "通常是左肺门较高,可由阅片者确认原因。",
+                  "as in most people." if higher == "left" else "usually the left is the higher; a reader may want to see why.")
+    return ctx.t(f"{lead[0]},{usual}", f"{lead[1]}, {usual}")
 
 
 def compose_term(ctx: Context) -> Composition:

@@ -138,3 +138,17 @@ def test_nothing_found_on_a_film_read_alone_says_its_reader_misses_more(
     assert "nothing found on it does not rule a lesion out" in ask("what should be done next?", facts=alone).answer.text
     assert "leaves nothing on this film unsettled" in ask("what should be done next?", facts=empty).answer.text
     assert "更大的病灶也可能漏掉" in ask("这个片子正常吗", lang="zh", facts=alone).answer.text
+
+
+def test_a_distance_to_a_hilum_placed_by_the_second_reader_alone_says_so(
+        make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    """On the real checking films the second reader's right hilum lies low; "how far is it from the right hilum?" there
+    gave a distance with no word that the hilum is that reader's estimate (said only in the first turn)."""
+    from orchestrator.encoders.second_reader import WARNING as READ_ALONE
+
+    facts = make_facts()
+    alone = replace(facts, film_check=replace(facts.film_check, warnings=(READ_ALONE,)))
+    note = "the hilum's place is its estimate and needs a radiologist's check"
+    for question in ("how far is A1 from the right hilum?", "is the left hilum higher than the right?"):
+        assert note in ask(question, facts=alone).answer.text and note not in ask(question, facts=facts).answer.text
+    assert "肺门位置是它的估计" in ask("A1离右肺门多远", lang="zh", facts=alone).answer.text
