@@ -42,6 +42,7 @@ import cv2
 import numpy as np
 
 from encoder.phantom.other_ct import CASES, Lesion, Patient, insert_nodules, load, prepare
+from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 
 MATCH_MM = 10.0
 MIN_MM = 8.0
@@ -145,6 +146,7 @@ def score_film(engine: Any, data: bytes, lesions: list[Lesion], spacing: float) 
     used: set[int] = set()
     found = side_errors = size_ok = 0
     tumour_found = None
+    missed: list[tuple[float, float, Lesion]] = []
     for wx, wy, les in truth:
         best, best_d = None, MATCH_MM
         for n, f in enumerate(findings):
@@ -155,6 +157,7 @@ def score_film(engine: Any, data: bytes, lesions: list[Lesion], spacing: float) 
         if les.kind == "tumour":
             tumour_found = hit
         if not hit:
+            missed.append((wx, wy, les))
             continue
         assert best is not None
         used.add(best)
@@ -163,9 +166,51 @@ def score_film(engine: Any, data: bytes, lesions: list[Lesion], spacing: float) 
         side_errors += int(f.get("side") not in (None, les.side) and f.get("side_confirmed", True))
         dia = f.get("diameter_mm") or 0.0
         size_ok += int(abs(dia - les.diameter_mm) <= 0.3 * les.diameter_mm)
+    warnings = list(fc.get("warnings", []))
+    alone = READ_ALONE in warnings
+    reading = engine.second_reader.encode(film.image) if missed and alone and engine.second_reader else maps
     return {"outcome": "localised" if localised else "withheld", "lesions": len(truth),
             "found": found, "side_errors": side_errors, "size_ok": size_ok, "false": len(findings) - len(used),
-            "findings": len(findings), "tumour_found": tumour_found, "warnings": list(fc.get("warnings", [])), **raw_row}
+            "findings": len(findings), "tumour_found": tumour_found, "warnings": warnings, **raw_row,
+            "missed": [miss_row(reading.lesion, wx, wy, les, work_mm, findings) | {"read_alone": alone}
+                       for wx, wy, les in missed]}
+
+
+def miss_row(lesion_map: np.ndarray, wx: float, wy: float, les: Lesion, work_mm: float,
+          findings: list[dict[str, Any]]) -> dict[str, Any]:
+    """A lesion the answers missed: what it is, the peak of the reading weights' lesion map (one pass) within its
+    radius, and how far the nearest finding lies."""
+    ys, xs = np.ogrid[:lesion_map.shape[0], :lesion_map.shape[1]]
+    disc = np.hypot(xs - wx, ys - wy) <= max(les.diameter_mm / 2 / work_mm, 2.0)
+    nearest = min((float(np.hypot(f["center_px"][0] - wx, f["center_px"][1] - wy)) * work_mm for f in findings),
+                  default=None)
+    return {"kind": les.kind, "diameter_mm": round(les.diameter_mm, 1), "side": les.side,
+            "map_peak": round(float(lesion_map[disc].max()), 3) if disc.any() else 0.0,
+            "nearest_finding_mm": None if nearest is None else round(nearest, 1)}
+
+
+def miss_lines(rows: list[dict[str, Any]]) -> str:
+    """Each lesion >= 8 mm the answers missed on a film the gate accepted, and how many of them the reading weights'
+    lesion map does not draw (peak < 0.5), draws under the gate, or draws over it (lost after: the second look, the
+    confirmation, or a region more than 10 mm off)."""
+    from orchestrator.findings.candidates import DETECT_PEAK
+
+    misses = [(r, m) for r in rows if not r["outcome"].startswith("refused") for m in r.get("missed", ())]
+    out = [f"\nmissed lesions >= {MIN_MM:.0f} mm on accepted films, by why (tumours among them):"]
+    for name in sorted({r["ct"] for r, _ in misses}):
+        bins: collections.Counter[str] = collections.Counter()
+        tumours: collections.Counter[str] = collections.Counter()
+        for r, m in misses:
+            if r["ct"] == name:
+                why = ("withheld film" if r["outcome"] == "withheld" else "not drawn" if m["map_peak"] < 0.5
+                       else "under the gate" if m["map_peak"] < DETECT_PEAK else "drawn, then lost")
+                bins[why] += 1
+                tumours[why] += m["kind"] == "tumour"
+        out.append(f"  {name}: {sum(bins.values())}: " + ", ".join(f"{k} {v} ({tumours[k]})" for k, v in bins.most_common()))
+    out += [f"  {r['ct']} seed {r['seed']} {r['rendering']}: {m['kind']} {m['diameter_mm']} mm {m['side']}, "
+            f"{r['outcome']}{', read alone' if m['read_alone'] else ''}, map peak {m['map_peak']}, nearest finding "
+            f"{m['nearest_finding_mm']} mm" for r, m in misses]
+    return "\n".join(out)
 
 
 def run(ct_dir: Path, films: int, seed0: int, renderings: tuple[str, ...], sheet: Path | None,
@@ -267,11 +312,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--cases", default=",".join(CASES), help="the CTs in --ct-dir (NAME_image.nrrd, NAME_label.nrrd)")
     p.add_argument("--sheet", type=Path, default=None, help="an overlay sheet (PNG) of the first films")
     p.add_argument("--json", type=Path, default=None)
+    p.add_argument("--misses", action="store_true", help="list each lesion >= 8 mm the answers missed, and why")
     args = p.parse_args(argv)
     t0 = time.perf_counter()
     result = run(args.ct_dir, args.films, args.seed0, tuple(args.renderings.split(",")), args.sheet,
                  tuple(args.cases.split(",")))
     print(summarise(result["rows"]))
+    if args.misses:
+        print(miss_lines(result["rows"]))
     print(f"\nweights: {result['weights']}; machine: {result['machine']}; {time.perf_counter() - t0:.0f} s")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
-from encoder.phantom.other_ct import write_nrrd
-from loadtests.score_other_ct import run, summarise
+from encoder.phantom.other_ct import Lesion, write_nrrd
+from loadtests.score_other_ct import miss_lines, miss_row, run, summarise
 
 
 def test_films_of_a_ct_are_scored_through_the_engine(tmp_path: Path) -> None:
@@ -29,6 +29,31 @@ def test_films_of_a_ct_are_scored_through_the_engine(tmp_path: Path) -> None:
         assert r["outcome"] in ("localised", "withheld") or r["outcome"].startswith("refused:")
         assert r["lesions"] == (0 if r["normal"] else 4)  # three inserted nodules and the tumour
         assert 0 <= r["found"] <= r["lesions"] and 0 <= r["raw_found"] <= r["lesions"]
+        if not r["outcome"].startswith("refused"):  # each lesion the answers missed, with the map's peak on it
+            assert len(r["missed"]) == r["lesions"] - r["found"]
     table = summarise(rows)
     assert "| tiny | phantom | 2 |" in table and "| tiny | linear | 2 |" in table
     assert (tmp_path / "sheet.png").stat().st_size > 0
+
+
+def test_a_missed_lesion_is_told_by_the_lesion_maps_peak_on_it() -> None:
+    """``--misses``: the reading weights' map on a missed lesion says whether the map never drew it (perception) or drew
+    it and something after lost it; the nearest finding says how far off the answers were."""
+    lesion_map = np.zeros((64, 64), dtype=np.float32)
+    lesion_map[30:34, 40:44] = 0.97  # drawn over the gate on the lesion
+    les = Lesion(x_px=42.0, y_px=32.0, diameter_mm=8.0, side="left", kind="inserted")
+    row = miss_row(lesion_map, 42.0, 32.0, les, 1.0, [{"center_px": [10.0, 32.0]}])
+    assert row == {"kind": "inserted", "diameter_mm": 8.0, "side": "left", "map_peak": 0.97, "nearest_finding_mm": 32.0}
+    assert miss_row(lesion_map, 10.0, 10.0, les, 1.0, [])["map_peak"] == 0.0  # nothing drawn there, no finding at all
+
+    def row_of(ct: str, outcome: str, peaks: list[float], kind: str = "inserted") -> dict:
+        return {"ct": ct, "seed": 0, "rendering": "linear", "outcome": outcome,
+                "missed": [{"kind": kind, "diameter_mm": 12.0, "side": "right", "map_peak": p, "nearest_finding_mm": None,
+                            "read_alone": True} for p in peaks]}
+
+    rows = [row_of("a", "localised", [0.1, 0.6, 0.99]), row_of("a", "withheld", [0.99], "tumour"),
+            row_of("a", "refused:not_chest", [0.1]), row_of("b", "localised", [0.2], "tumour")]
+    listed = miss_lines(rows)
+    assert "  a: 4: " in listed and "not drawn 1 (0)" in listed and "under the gate 1 (0)" in listed
+    assert "drawn, then lost 1 (0)" in listed and "withheld film 1 (1)" in listed
+    assert "  b: 1: not drawn 1 (1)" in listed and listed.count("\n  a seed 0 linear") == 4  # a refused film lists none
