@@ -323,7 +323,13 @@ def _normal_asked(ctx: Context, lesions: int) -> dict[str, Any]:
     if heart is not None and heart.status == "yes":
         seen_zh.append(f"心胸比大于{cl.CTR_LIMIT:.2f}")
         seen_en.append(f"a cardiothoracic ratio above {cl.CTR_LIMIT:.2f}")
-    if seen_en:
+    if seen_en and len(seen_en) == int(lesions > 0) and not any(confident(f, "presence") for f in ctx.facts.findings):
+        # only possible findings (each of a film read alone is): "no" would state what none of them is sure of
+        text = ctx.t(f"可能不正常:在Hilum所读的征象中,本片见{lesions}处可能的候选病灶(详见下文),均不确定,需放射科医师核对。",
+                     "Possibly not: among the signs Hilum reads, this film shows "
+                     + (f"{lesions} regions that may be lesions" if lesions > 1 else "a region that may be a lesion")
+                     + " (below), none of them certain; each needs a radiologist's check.")
+    elif seen_en:
         listed_en = seen_en[0] if len(seen_en) == 1 else f"{', '.join(seen_en[:-1])} and {seen_en[-1]}"
         text = ctx.t(f"否:在Hilum所读的征象中,本片见{'、'.join(seen_zh)},详见下文。",
                      f"No: among the signs Hilum reads, this film shows {listed_en} (below).")

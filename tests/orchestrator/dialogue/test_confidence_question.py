@@ -152,3 +152,19 @@ def test_a_distance_to_a_hilum_placed_by_the_second_reader_alone_says_so(
     for question in ("how far is A1 from the right hilum?", "is the left hilum higher than the right?"):
         assert note in ask(question, facts=alone).answer.text and note not in ask(question, facts=facts).answer.text
     assert "肺门位置是它的估计" in ask("A1离右肺门多远", lang="zh", facts=alone).answer.text
+
+
+def test_a_film_whose_findings_are_all_possible_is_possibly_not_normal(
+        make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    """"Is this film normal?" on a real film read alone answered "No:" from two findings each worded "possibly" (a film
+    read alone never states one flatly): it says "possibly not", and that each needs a check."""
+    facts = make_facts()
+    unsure = replace(facts, findings=tuple(replace(f, confidence=0.55) for f in facts.findings))
+    text = ask("is this film normal?", facts=unsure).answer.text
+    assert text.startswith("Possibly not: among the signs Hilum reads, this film shows 2 regions that may be lesions "
+                           "(below), none of them certain; each needs a radiologist's check.")
+    assert ask("这个片子正常吗", lang="zh", facts=unsure).answer.text.startswith("可能不正常:")
+    assert ask("is this film normal?", facts=facts).answer.text.startswith("No: among the signs Hilum reads")  # A1 sure
+    blunted = replace(unsure, anatomy=replace(unsure.anatomy, costophrenic=tuple(
+        replace(c, state="blunted") for c in unsure.anatomy.costophrenic)))
+    assert ask("is this film normal?", facts=blunted).answer.text.startswith("No:")  # a blunted angle is read, not possible
