@@ -229,7 +229,8 @@ def _shown(value: Any, lang: str) -> str:
         return value
     if isinstance(value, dict):  # costophrenic states by side
         return ("、" if lang == "zh" else ", ").join(
-            f"{word('side', k, lang)}{'' if lang == 'zh' else ' '}{word('angle_state', v, lang)}" for k, v in value.items())
+            f"{word('side', k, lang)}{'' if lang == 'zh' else ' '}{word('angle_state', v, lang)}"
+            for k, v in value.items())
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) if value else ("无" if lang == "zh" else "none")
     return _show(value)
@@ -309,6 +310,8 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
             if read.status != status:
                 status, evidence = read.status, (read.evidence_zh if lang == "zh" else read.evidence_en).rstrip("。.")
                 settle = _mid_sentence(read.settle_zh if lang == "zh" else read.settle_en) or settle
+        elif status == "yes" and item.rule.get("scope") == "costophrenic" and read_alone(facts):  # possibly blunted
+            status, settle = "uncertain", _mid_sentence(ALONE_SETTLE[0] if lang == "zh" else ALONE_SETTLE[1])
         elif status == "no" and item.rule.get("scope") == "findings" and read_alone(facts):  # not found is not absent
             status = "uncertain"
             evidence += (";" + ALONE_NOT_FOUND[0]) if lang == "zh" else f"; {ALONE_NOT_FOUND[1]}"
@@ -393,10 +396,17 @@ def sign_of_kind(kinds: tuple[str, ...]) -> str | None:
 CTR_LIMIT = 0.5  # a PA film's cardiothoracic ratio above this reads as an enlarged heart
 
 
+def angle_word(state: str, facts: ImageFacts, lang: str) -> str:
+    """A costophrenic angle's state in words; "possibly blunted" where the second reader read the film alone (the angle
+    is read from its lung field's outline, which needs a check: no finding of such a film is stated flatly)."""
+    return word("angle_state", "possibly_blunted" if state == "blunted" and read_alone(facts) else state, lang)
+
+
 def _angles_text(facts: ImageFacts, side: str | None) -> tuple[str, str, list[str]]:
     angles = [c for c in facts.anatomy.costophrenic if side is None or c.side == side]
-    zh = "、".join(f"{word('side', c.side, 'zh')}肋膈角{word('angle_state', c.state, 'zh')}" for c in angles)
-    en = ", ".join(f"the {word('side', c.side, 'en')} costophrenic angle is {word('angle_state', c.state, 'en')}" for c in angles)
+    zh = "、".join(f"{word('side', c.side, 'zh')}肋膈角{angle_word(c.state, facts, 'zh')}" for c in angles)
+    en = ", ".join(f"the {word('side', c.side, 'en')} costophrenic angle is {angle_word(c.state, facts, 'en')}"
+                   for c in angles)
     return zh, en, [c.state for c in angles]
 
 
@@ -495,6 +505,8 @@ def _read_ctr(facts: ImageFacts) -> SignRead:
 
 def _read_angles(facts: ImageFacts, side: str | None) -> SignRead:
     a_zh, a_en, states = _angles_text(facts, side)
+    if "blunted" in states and read_alone(facts):
+        return SignRead("costophrenic_blunting", "uncertain", a_zh + "。", a_en + ".", *ALONE_SETTLE)
     if "blunted" in states:
         return SignRead("costophrenic_blunting", "yes", a_zh + "。", a_en + ".")
     if states and all(st == "sharp" for st in states):

@@ -265,7 +265,7 @@ def _normal_statement(ctx: Context) -> dict[str, Any] | None:
         parts.append(ctx.t(f"其余肺野未见{'、'.join(absent)}。", f"The remaining lung fields show no {listed}."))
     for c in ctx.facts.anatomy.costophrenic:
         side = word("side", c.side, ctx.lang)
-        state = word("angle_state", c.state, ctx.lang)
+        state = cl.angle_word(c.state, ctx.facts, ctx.lang)
         parts.append(ctx.t(f"{side}肋膈角{state}。", f"The {side} costophrenic angle is {state}."))
     if blunted and "effusion" not in found_kinds:
         parts.append(ctx.t("肋膈角变钝可为少量积液或胸膜增厚。", "A blunted angle can be a small effusion or pleural thickening."))
@@ -312,36 +312,41 @@ def _normal_asked(ctx: Context, lesions: int) -> dict[str, Any]:
     blunted = _blunted_sides(ctx)
     heart = cl.read_sign("cardiomegaly", ctx.facts, None, ctx.registry) if (
         {"heart", "cardiac_silhouette"} & set(ctx.facts.checked)) else None
-    seen_zh: list[str] = []
-    seen_en: list[str] = []
+    alone = cl.read_alone(ctx.facts)
+    sure = not alone and any(confident(f, "presence") for f in ctx.facts.findings)
+    seen: list[tuple[str, str, bool]] = []  # (zh, en, sure): a possible one is never the reason for a flat "no"
     if lesions:
-        seen_zh.append(f"{lesions}处候选病灶")
-        seen_en.append(f"{lesions} candidate region{'s' if lesions > 1 else ''}")
-    for side in blunted:
-        seen_zh.append(f"{word('side', side, 'zh')}肋膈角变钝")
-        seen_en.append(f"a blunted {word('side', side, 'en')} costophrenic angle")
+        seen.append((f"{lesions}处{'候选病灶' if sure else '可能的病灶'}",
+                     f"{lesions} candidate region{'s' if lesions > 1 else ''}" if sure else
+                     f"{lesions} regions that may be lesions" if lesions > 1 else "a region that may be a lesion", sure))
+    for side in blunted:  # read from the second reader's lung field alone, an angle is possibly blunted
+        seen.append((f"{word('side', side, 'zh')}肋膈角{cl.angle_word('blunted', ctx.facts, 'zh')}",
+                     f"a {cl.angle_word('blunted', ctx.facts, 'en')} {word('side', side, 'en')} costophrenic angle",
+                     not alone))
     if heart is not None and heart.status == "yes":
-        seen_zh.append(f"心胸比大于{cl.CTR_LIMIT:.2f}")
-        seen_en.append(f"a cardiothoracic ratio above {cl.CTR_LIMIT:.2f}")
-    if seen_en and len(seen_en) == int(lesions > 0) and not any(confident(f, "presence") for f in ctx.facts.findings):
-        # only possible findings (each of a film read alone is): "no" would state what none of them is sure of
-        text = ctx.t(f"可能不正常:在Hilum所读的征象中,本片见{lesions}处可能的候选病灶(详见下文),均不确定,需放射科医师核对。",
-                     "Possibly not: among the signs Hilum reads, this film shows "
-                     + (f"{lesions} regions that may be lesions" if lesions > 1 else "a region that may be a lesion")
-                     + " (below), none of them certain; each needs a radiologist's check.")
-    elif seen_en:
-        listed_en = seen_en[0] if len(seen_en) == 1 else f"{', '.join(seen_en[:-1])} and {seen_en[-1]}"
-        text = ctx.t(f"否:在Hilum所读的征象中,本片见{'、'.join(seen_zh)},详见下文。",
-                     f"No: among the signs Hilum reads, this film shows {listed_en} (below).")
+        seen.append((f"心胸比大于{cl.CTR_LIMIT:.2f}", f"a cardiothoracic ratio above {cl.CTR_LIMIT:.2f}", True))
+    if seen:
+        listed_zh = "、".join(zh for zh, _, _ in seen)
+        ens = [en for _, en, _ in seen]
+        listed_en = ens[0] if len(ens) == 1 else f"{', '.join(ens[:-1])} and {ens[-1]}"
+        if any(sure for _, _, sure in seen):
+            text = ctx.t(f"否:在Hilum所读的征象中,本片见{listed_zh},详见下文。",
+                         f"No: among the signs Hilum reads, this film shows {listed_en} (below).")
+        else:  # only possible findings (every finding of a film read alone is): "no" would state what none is sure of
+            one = lesions + len(blunted) == 1
+            text = ctx.t(f"可能不正常:在Hilum所读的征象中,本片见{listed_zh}(详见下文),{'' if one else '均'}不确定,需放射科医师核对。",
+                         f"Possibly not: among the signs Hilum reads, this film shows {listed_en} (below), " + (
+                             "not certain; it needs a radiologist's check." if one else
+                             "none of them certain; each needs a radiologist's check."))
     else:
         unsure_zh, unsure_en = _heart_unsettled(ctx) if heart is not None and heart.status == "uncertain" else ("", "")
-        alone = (",本片由第二读片模型单独读取,更大的病灶也可能漏掉", " (this film was read by the second reader alone, "
-                 "which can miss larger ones too)") if cl.read_alone(ctx.facts) else ("", "")
+        more = (",本片由第二读片模型单独读取,更大的病灶也可能漏掉", " (this film was read by the second reader alone, "
+                "which can miss larger ones too)") if alone else ("", "")
         text = ctx.t("在Hilum所读的征象中未见异常(见下)" + unsure_zh
-                     + "。这不等于片子正常:小于约8 mm或淡薄的病灶可能漏读" + alone[0] + ";" + _NOT_READ_FOR_NORMAL[0],
+                     + "。这不等于片子正常:小于约8 mm或淡薄的病灶可能漏读" + more[0] + ";" + _NOT_READ_FOR_NORMAL[0],
                      "Among the signs Hilum reads, nothing abnormal was found (below)" + unsure_en
                      + ". That does not make the film normal: lesions under about 8 mm or faint ones can be missed"
-                     + alone[1] + ", and "
+                     + more[1] + ", and "
                      + _NOT_READ_FOR_NORMAL[1])
     return section("normal_asked", ctx.t("是否正常", "Normal?"), text)
 
@@ -1310,7 +1315,7 @@ def compose_anatomy(ctx: Context) -> Composition:
     if not names or any(n.startswith(("costophrenic", "diaphragm", "pleura")) for n in names):
         for c in ctx.facts.anatomy.costophrenic:
             if c.side in wanted_sides:
-                side, state = word("side", c.side, ctx.lang), word("angle_state", c.state, ctx.lang)
+                side, state = word("side", c.side, ctx.lang), cl.angle_word(c.state, ctx.facts, ctx.lang)
                 if blunted_by_fluid(c):  # fluid in the recess, whatever its outline's angle
                     lines.append(ctx.t(f"{side}肋膈角{state}(肋膈隐窝内见积液样密度影)。",
                                        f"The {side} costophrenic angle is {state} (an effusion-like opacity lies in the recess)."))

@@ -168,3 +168,27 @@ def test_a_film_whose_findings_are_all_possible_is_possibly_not_normal(
     blunted = replace(unsure, anatomy=replace(unsure.anatomy, costophrenic=tuple(
         replace(c, state="blunted") for c in unsure.anatomy.costophrenic)))
     assert ask("is this film normal?", facts=blunted).answer.text.startswith("No:")  # a blunted angle is read, not possible
+
+
+def test_an_angle_read_from_the_second_readers_field_alone_is_possibly_blunted(
+        make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    """A normal child's film read alone was told "the left costophrenic angle is blunted" and, asked whether it was
+    normal, "No: ... a blunted left costophrenic angle": the angle is read from that reader's lung field outline, and no
+    finding of such a film is stated flatly."""
+    from orchestrator.encoders.second_reader import WARNING as READ_ALONE
+
+    facts = replace(make_facts(), findings=())
+    angles = (facts.anatomy.costophrenic[0], replace(facts.anatomy.costophrenic[1], state="blunted", angle_deg=95.0))
+    blunted = replace(facts, anatomy=replace(facts.anatomy, costophrenic=angles))
+    alone = replace(blunted, film_check=replace(blunted.film_check, warnings=(READ_ALONE,)))
+    assert "The left costophrenic angle is possibly blunted." in ask("anything abnormal?", facts=alone).answer.text
+    assert "The left costophrenic angle is blunted." in ask("anything abnormal?", facts=blunted).answer.text
+    assert ask("is this film normal?", facts=alone).answer.text.startswith(
+        "Possibly not: among the signs Hilum reads, this film shows a possibly blunted left costophrenic angle (below), "
+        "not certain; it needs a radiologist's check.")
+    assert ask("is this film normal?", facts=blunted).answer.text.startswith("No:")
+    assert "The left costophrenic angle is possibly blunted (about 95°)." in ask(
+        "are the costophrenic angles sharp?", facts=alone).answer.text
+    card = ask("signs of pleural effusion?", facts=alone).checklist
+    assert next(i for i in card["items"] if i["sign"] == "costophrenic_angle_blunting")["status"] == "uncertain"
+    assert "左肋膈角可能变钝" in ask("有什么异常", lang="zh", facts=alone).answer.text
