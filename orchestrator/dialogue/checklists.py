@@ -229,8 +229,7 @@ def _shown(value: Any, lang: str) -> str:
         return value
     if isinstance(value, dict):  # costophrenic states by side
         return ("、" if lang == "zh" else ", ").join(
-            f"{word('side', k, lang)}{'' if lang == 'zh' else ' '}{word('angle_state', v, lang)}"
-            for k, v in value.items())
+            f"{word('side', k, lang)}{'' if lang == 'zh' else ' '}{word('angle_state', v, lang)}" for k, v in value.items())
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value) if value else ("无" if lang == "zh" else "none")
     return _show(value)
@@ -291,6 +290,18 @@ def _detail(item: ChecklistItem, value: Any, lang: str, spacing_estimated: bool)
     if fact.endswith("_mm"):
         shown = f"{shown} mm" + (("(估计间距)" if lang == "zh" else " (estimated spacing)") if spacing_estimated else "")
     return f"{names[0]}{shown}" if lang == "zh" else f"{names[1]} {shown}"
+
+
+# a lesion not found on a film the second reader read alone is not ruled out: it found about six in ten nodules on the
+# films of a patient no weights had seen (orchestrator/encoders/second_reader.py, ALONE_NODULES_FOUND)
+ALONE_NOT_FOUND = ("但本片由第二读片模型单独读取,它可能漏掉病灶", "but this film was read by the second reader alone, which "
+                   "can miss a lesion")
+ALONE_SETTLE = ("放射科医师阅片", "A radiologist's reading")
+
+
+def read_alone(facts: ImageFacts) -> bool:
+    """Whether the second reader read this film alone (the film check's warning): its absences rule nothing out."""
+    return READ_ALONE in facts.film_check.warnings
 
 
 def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, lang: str, ontology: Ontology,
@@ -557,18 +568,6 @@ _NOT_READ_CATEGORY = MappingProxyType({
 _READS = ("本系统只判读局灶病灶、肺门位置、心胸比和肋膈角,此征象不在其中",
           "Hilum reads focal lesions, where the hila lie, the cardiothoracic ratio and the costophrenic angles; this sign "
           "is not among them")
-
-
-# a lesion not found on a film the second reader read alone is not ruled out: it found about six in ten nodules on the
-# films of a patient no weights had seen (orchestrator/encoders/second_reader.py, ALONE_NODULES_FOUND)
-ALONE_NOT_FOUND = ("但本片由第二读片模型单独读取,它可能漏掉病灶", "but this film was read by the second reader alone, which "
-                   "can miss a lesion")
-ALONE_SETTLE = ("放射科医师阅片", "A radiologist's reading")
-
-
-def read_alone(facts: ImageFacts) -> bool:
-    """Whether the second reader read this film alone (the film check's warning): its absences rule nothing out."""
-    return READ_ALONE in facts.film_check.warnings
 
 
 def read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, category: str = "") -> SignRead:

@@ -35,7 +35,6 @@ from orchestrator.dialogue.interval_answer import (
 from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import cm, mm, phrases, pleural_space, r1, word
 from orchestrator.encoders.second_reader import ALONE_NODULES_FOUND, ALONE_PRESENCE_MAX, ALONE_TUMOUR_FOUND
-from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import THRESHOLD, is_confident
 from orchestrator.findings.geometry import blunted_by_fluid
@@ -1443,9 +1442,9 @@ def compose_film(ctx: Context) -> Composition:
 def compose_confidence(ctx: Context) -> Composition:
     """"How sure are you?": for each finding meant (every finding when none is), the calibrated probability of the
     statement asked about, or of each statement made, with whether the answers state it flatly or hedge it."""
-    pairs = subject_findings(ctx)
     if ctx.query.attribute == "missed" or not ctx.facts.findings:  # "are you sure there is nothing?": what it may miss
         return Composition((section("missed", ctx.t("可能漏掉什么", "What may be missed"), _may_miss(ctx)),))
+    pairs = subject_findings(ctx)
     if not pairs:
         return Composition((section("confidence", ctx.t("把握程度", "How sure"), ctx.t(
             "本片没有发现候选病灶,因此没有对病灶的判断可以给出把握程度。",
@@ -1467,8 +1466,7 @@ def compose_confidence(ctx: Context) -> Composition:
             parts.append(ctx.t(f"{said}约{p:.2f}({how})", f"{said}, about {p:.2f} ({how})"))
         lines.append(ctx.t(f"{a.id}({a.label_zh}):" + ";".join(parts) + "。",
                            f"{a.id} ({a.label_en}): " + "; ".join(parts) + "."))
-    check = ctx.facts.film_check
-    if check is not None and READ_ALONE in check.warnings:  # the presence it gives is not the tables'
+    if cl.read_alone(ctx.facts):  # the presence it gives is not the tables'
         lines.append(ctx.t(
             f"这张片子由第二读片模型单独读取,所以其上任何所见是真实病灶的概率都不超过{ALONE_PRESENCE_MAX:.2f}:在一位所有模型都"
             "未见过的患者的片子上,它所报的所见中真实病灶只占这一比例。",
@@ -1489,8 +1487,7 @@ def _may_miss(ctx: Context) -> str:
     """What the reading may miss: what it looks for, how often it found lesions where that was measured (on a film the
     second reader read alone, on the films of a patient no weights had seen; else on validation phantom films)."""
     head = ctx.t("Hilum 只找结节、肿块、条索影和实变。", "Hilum looks for nodules, masses, strands and consolidation. ")
-    check = ctx.facts.film_check
-    if check is not None and READ_ALONE in check.warnings:
+    if cl.read_alone(ctx.facts):
         (found, nodules), (_, tumours) = ALONE_NODULES_FOUND, ALONE_TUMOUR_FOUND
         rate = ctx.t(
             f"这张片子与训练所用的片子差异较大,由第二读片模型单独读取。在一位所有模型都未见过的患者的模拟胸片上,它找到"
@@ -1569,14 +1566,17 @@ def compose_next_step(ctx: Context) -> Composition:
             if items:
                 lines.append(ctx.t(f"{a.id}:" + "、".join(z for z, _ in items) + "。",
                                    f"{a.id}: " + "; ".join(e for _, e in items) + "."))
-        rest = (ctx.t("本片尚未确定的方面,以及回答中提到的可明确它们的方法:", " What this film leaves unsettled, and what the "
-                      "answers say would settle it: ") + ("" if ctx.zh else " ").join(lines)) if lines else ctx.t(
-            "本片由第二读片模型单独读取,未发现病灶不等于没有病灶:片子需放射科医师阅片。",
-            " This film was read by the second reader alone, and nothing found on it does not rule a lesion out: the "
-            "film needs a radiologist's reading.") if cl.read_alone(ctx.facts) else ctx.t(
-            "本系统的读取未留下待明确的项目;本系统报告约8 mm及以上的病灶,更小或更淡的病灶可能漏检。",
-            " Hilum's reading leaves nothing on this film unsettled; it reports lesions from about 8 mm, and a smaller or "
-            "fainter one can be missed.")
+        if lines:
+            rest = ctx.t("本片尚未确定的方面,以及回答中提到的可明确它们的方法:", " What this film leaves unsettled, and what "
+                         "the answers say would settle it: ") + ("" if ctx.zh else " ").join(lines)
+        elif cl.read_alone(ctx.facts):  # nothing found by the second reader alone is nothing settled
+            rest = ctx.t("本片由第二读片模型单独读取,未发现病灶不等于没有病灶:片子需放射科医师阅片。",
+                         " This film was read by the second reader alone, and nothing found on it does not rule a lesion "
+                         "out: the film needs a radiologist's reading.")
+        else:
+            rest = ctx.t("本系统的读取未留下待明确的项目;本系统报告约8 mm及以上的病灶,更小或更淡的病灶可能漏检。",
+                         " Hilum's reading leaves nothing on this film unsettled; it reports lesions from about 8 mm, and a "
+                         "smaller or fainter one can be missed.")
     sections = [section("next_step", ctx.t("下一步", "Next step"), head + rest)]
     sections += [s for s in (disclaimer(ctx),) if s]
     return Composition(tuple(sections), referenced=tuple(a.id for a in ctx.registry.findings()))

@@ -1502,20 +1502,22 @@ _BESIDES_FOCUS = re.compile(r"除了(?:这个|它|那个|这处|这里)|(?<![a-z
                             r"(?:\s+one)?(?![a-z])")
 
 
-# a next step asked of the film (imaging, follow-up, management): never treatment or prognosis, which stay out of scope
 # the patient, not the film: age, sex, a child or an adult ("is this a child?", "how old is the patient?", "患者多大年龄",
 # "男的还是女的"); only where nothing of the film is named with it ("is the heart big for a child?" asks the heart)
 _PATIENT_ASKED = re.compile(
-    r"(?<![a-z])(?:how old|what(?:'s| is) (?:the |his |her |the patient'?s? )?age|patient'?s? age|what age|^\s*(?:and |the |his |her )?(?:age|sex|gender)\s*[?？.]*\s*$|an? (?:child|kid|baby|infant|boy|girl|man|woman|"
-    r"adult)(?:'s)?(?: film| x-?ray| cxr)?\s*[?？.]*\s*$|patient (?:an? )?(?:male|female|man|woman|child|adult)|(?:paediatric|pediatric|adult) (?:film|patient|x-?ray|cxr)|"
-    r"(?:male|man|boy) or (?:a )?(?:female|woman|girl)|(?:female|woman|girl) or (?:a )?(?:male|man|boy)|"
-    r"(?:the )?patient'?s? (?:sex|gender|name)|(?:what|which) (?:sex|gender))(?![a-z])"
+    r"(?<![a-z])(?:how old|what(?:'s| is) (?:the |his |her |the patient'?s? )?age|patient'?s? age|what age"
+    r"|^\s*(?:and |the |his |her )?(?:age|sex|gender)\s*[?？.]*\s*$"
+    r"|an? (?:child|kid|baby|infant|boy|girl|man|woman|adult)(?:'s)?(?: film| x-?ray| cxr)?\s*[?？.]*\s*$"
+    r"|patient (?:an? )?(?:male|female|man|woman|child|adult)|(?:paediatric|pediatric|adult) (?:film|patient|x-?ray|cxr)"
+    r"|(?:male|man|boy) or (?:a )?(?:female|woman|girl)|(?:female|woman|girl) or (?:a )?(?:male|man|boy)"
+    r"|(?:the )?patient'?s? (?:sex|gender|name)|(?:what|which) (?:sex|gender))(?![a-z])"
     r"|年龄|多大(?:年纪|岁数)|几岁|多少岁|(?:是|为)(?:不是)?(?:儿童|小孩|孩子|婴儿|婴幼儿|成人|成年人)|"
     r"(?:儿童|小孩|孩子|婴儿|成人)的片子|男的?还是女的?|女的?还是男的?|男性还是女性|女性还是男性|性别|患者是谁|病人是谁|姓名")
-
+# a lesion named by a general word: "how old is this lesion?" asks the lesion's age (an earlier film), not the patient's
 _LESION_WORD = re.compile(r"(?<![a-z])(?:lesions?|opacit(?:y|ies)|shadows?|spots?|findings?)(?![a-z])|病灶|阴影|病变")
 
 
+# a next step asked of the film (imaging, follow-up, management): never treatment or prognosis, which stay out of scope
 _NEXT_STEP = re.compile(
     r"(?<![a-z])(?:next steps?|further (?:imaging|tests?|work-?up|exams?|investigation)|follow[- ]?up|work-?up"
     r"|what (?:tests?|exams?|imaging|scans?)|should (?:we|i|they) (?:do|get|order|repeat)|do you recommend"
@@ -2532,7 +2534,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         next_step=intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower())),
         patient_asked=patient,
         wall_asked=intent in ("size", "density", "locate", "describe_margin") and bool(_WALL.search(raw.lower())),
-        attribute="missed" if limits else attribute_asked(text) if intent == "confidence" else film_attribute(text) if intent == "film_info" else None,
+        attribute=("missed" if limits else attribute_asked(text) if intent == "confidence"
+                   else film_attribute(text) if intent == "film_info" else None),
         answer_lang=answer_lang,
         social=social,
         full=(which_kind or (intent == "describe_margin" and whole_description(text))
