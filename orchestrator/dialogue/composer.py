@@ -1416,9 +1416,11 @@ def compose_film(ctx: Context) -> Composition:
                    f"This film is read as a frontal chest film, {view}, {shown}.")]
     if ctx.query.attribute == "quality":  # "is the film rotated? is the exposure adequate?"
         lines.append(ctx.t(
-            "Hilum 不评价投照质量(患者体位旋转、曝光条件、吸气程度),这些需要医师在片子上判断;它只判断片子是否为正位胸片及其显示方向。",
-            "Hilum does not grade the film's technique (patient rotation, exposure, depth of inspiration): a reader judges "
-            "those on the film; it only checks that this is a frontal chest film and which way up it is shown."))
+            "Hilum 不评价投照质量(患者体位旋转、曝光条件、吸气程度,也不数肋骨),这些需要医师在片子上判断;它只判断片子是否为正位胸片"
+            "及其显示方向。",
+            "Hilum does not grade the film's technique (patient rotation, exposure, depth of inspiration; it does not count "
+            "the ribs): a reader judges those on the film; it only checks that this is a frontal chest film and which way "
+            "up it is shown."))
     if ctx.query.attribute == "display":  # "is the image inverted?" / "窗宽窗位多少"
         lines.append(ctx.t(
             "显示为骨骼白、空气黑(MONOCHROME1 的文件读入时已反转;看起来反色的片子会被拒读);灰度按这张片子自身像素的"

@@ -1281,9 +1281,11 @@ _DISPLAY_ASKED = re.compile(r"\b(?:window(?:ing|s)?|invert(?:ed)?|negative|monoc
                             r"contrast|brightness)\b|窗宽|窗位|反色|反相|负片|灰阶|对比度|亮度")
 
 
+# film_info: the ribs counted ("how many ribs are visible?", "能看到几根肋骨"), which is how a reader grades inspiration
+_RIB_COUNT = re.compile(r"\b(?:how many|count(?:ing)?(?: the)?) (?:posterior |anterior )?ribs\b|(?:几|多少)根肋骨|肋骨(?:有)?(?:几|多少)根")
 # film_info: the film's technique ("is the film rotated?", "is the exposure adequate?", "吸气够不够")
 _QUALITY_ASKED = re.compile(r"\b(?:rotat(?:ed|ion)|exposure|penetrat\w*|inspirat\w*|quality|technique|overexposed|"
-                            r"underexposed)\b|曝光|吸气|质量|穿透")
+                            r"underexposed)\b|曝光|吸气|质量|穿透|" + _RIB_COUNT.pattern)
 
 
 def film_attribute(text: str) -> str | None:
@@ -2491,6 +2493,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
                and not (ids or lesion_groups(descriptors) or relative or loc["anatomy"] or signs or features["checklist"]
                         or features["term"] or _LESION_WORD.search(text)))
     intent = "out_of_scope" if patient else intent
+    intent = "film_info" if _RIB_COUNT.search(text) and not (answer_lang or social or patient) else intent
     # "why is the margin uncertain?" / "为什么无法判断": why a statement is hedged is how sure Hilum is of it
     intent = "confidence" if intent not in ("out_of_scope", "explain_term") and _WHY_UNSURE.search(text) else intent
     # "what are the limits of this reading?" / "what might you miss?" / "how good are you on real films?": what the

@@ -102,6 +102,8 @@ def test_describe_a_finding_gives_place_size_margin_and_density(question: str, l
     ("这是 PA 位还是 AP 位?", None), ("Was this taken AP, like a bedside film?", None),
     ("图像是反色显示的吗?窗宽窗位多少?", "display"), ("what window are you using?", "display"),
     ("Is the film rotated, and is the exposure adequate?", "quality"), ("吸气够不够?", "quality"),
+    # the ribs counted, how a reader grades inspiration: it was the costophrenic angles' overview
+    ("how many ribs are visible?", "quality"), ("能看到几根肋骨", "quality"),
 ])
 def test_projection_display_and_technique_are_asked_of_the_film(question: str, attribute: str | None) -> None:
     """They were out of scope (projection words from before film_info existed) or a screening."""
@@ -115,3 +117,6 @@ def test_the_answer_says_how_the_film_is_shown_and_that_technique_is_not_graded(
     assert "technique" not in shown
     graded = ask("吸气够不够?", lang="zh").answer.text
     assert "不评价投照质量" in graded and "百分位" not in graded
+    ribs = ask("how many ribs are visible?").answer.text
+    assert "it does not count the ribs" in ribs and "costophrenic" not in ribs
+    assert parse("any rib fractures?").intent == "assess_anatomy"  # a bone asked about: not read, as before
