@@ -261,3 +261,14 @@ def test_the_patient_asked_about_is_said_to_be_no_part_of_the_reading(question: 
 def test_a_question_about_the_film_that_names_the_patient_stays_about_the_film(question: str, intent: str) -> None:
     q = parse(question)
     assert (q.intent, q.patient_asked) == (intent, False)
+
+
+@pytest.mark.parametrize("question", ["is it bacterial or viral?", "细菌还是病毒?"])
+def test_the_cause_of_an_infection_asked_is_a_diagnosis_hilum_does_not_make(question: str,
+                                                                             ask: Callable[..., Any]) -> None:
+    """"Is it bacterial or viral?" on a real pneumonia film was read as "which one do you mean, A1 or A2?" for a margin:
+    the cause is a diagnosis, which Hilum does not make; the screening is what it can show."""
+    q = parse(question)
+    assert (q.intent, q.diagnosis) == ("screen", True)
+    text = ask(question, lang=q.lang).answer.text
+    assert ("does not make a diagnosis" in text) if q.lang == "en" else ("不做诊断" in text or "不作诊断" in text)
