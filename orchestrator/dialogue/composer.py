@@ -1065,7 +1065,25 @@ def _sign_counts(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[str]
     return lines
 
 
+def _sides_graded(ctx: Context) -> dict[str, Any]:
+    """"Which side is worse?": Hilum does not grade one lung's disease against the other's; what each lung shows."""
+    per_side = []
+    for side in ("right", "left"):
+        found = [a for a in ctx.registry.findings() if (f := ctx.finding(a)) is not None and f.side == side]
+        lung_zh, lung_en = word("side", side, "zh") + "肺", f"the {word('side', side, 'en')} lung"
+        per_side.append(ctx.t(f"{lung_zh}:" + ("、".join(f"{a.id}({a.label_zh})" for a in found) if found else "未见候选病灶"),
+                              f"{lung_en}: " + (", ".join(f"{a.id} ({a.label_en})" for a in found) if found
+                                                else "no candidate region")))
+    return section("sides", ctx.t("两侧", "The two lungs"), ctx.t(
+        "Hilum不评判哪一侧病变更重;两侧所见:" + ";".join(per_side) + "。",
+        "Hilum does not grade which lung is worse; what each shows: " + "; ".join(per_side) + "."))
+
+
 def compose_compare(ctx: Context) -> Composition:
+    if ctx.query.sides_graded:  # "which side is worse?": what each lung shows, then the findings compared
+        graded = _sides_graded(ctx)
+        rest = compose_compare(dataclasses.replace(ctx, query=dataclasses.replace(ctx.query, sides_graded=False)))
+        return dataclasses.replace(rest, sections=(graded, *rest.sections))
     pairs = subject_findings(ctx)
     if len(pairs) < 2:
         only = ctx.t("本片只有一处候选病灶,无从比较。", "There is only one candidate region on this film, so there is nothing to compare.")

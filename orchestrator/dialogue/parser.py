@@ -142,6 +142,9 @@ class Query:
     # out_of_scope: "is this a child?" / "how old is the patient?" / "男的还是女的": the patient asked about, not the film;
     # the answer says Hilum reads neither age nor sex (a bare "this" had made it "this one?", a margin question)
     patient_asked: bool = False
+    # compare: "which side is worse?" / "哪侧更严重": the lungs graded against each other, which Hilum does not do; the
+    # answer says what each lung shows
+    sides_graded: bool = False
     # "how thick is its wall?" / "空洞壁厚吗?": a cavity's wall asked about, which Hilum does not measure; said first
     wall_asked: bool = False
     # screen: "右中叶除了这个还有别的病灶吗" / "anything else besides this one?": the findings other than the one in focus
@@ -244,6 +247,7 @@ class Query:
             "also": list(self.also),
             "next_step": self.next_step,
             "patient_asked": self.patient_asked,
+            "sides_graded": self.sides_graded,
             "wall_asked": self.wall_asked,
             "asks_normal": self.asks_normal,
             "summary_asked": self.summary_asked,
@@ -1515,6 +1519,9 @@ _PATIENT_ASKED = re.compile(
     r"|(?:the )?patient'?s? (?:sex|gender|name)|(?:what|which) (?:sex|gender))(?![a-z])"
     r"|年龄|多大(?:年纪|岁数)|几岁|多少岁|(?:是|为)(?:不是)?(?:儿童|小孩|孩子|婴儿|婴幼儿|成人|成年人)|"
     r"(?:儿童|小孩|孩子|婴儿|成人)的片子|男的?还是女的?|女的?还是男的?|男性还是女性|女性还是男性|性别|患者是谁|病人是谁|姓名")
+# the two lungs graded against each other ("which side is worse?", "which lung is more affected?", "哪侧更严重")
+_SIDES_GRADED = re.compile(r"(?<![a-z])which (?:side|lung) (?:is |looks |seems )?(?:worse|more (?:affected|involved|severe|"
+                           r"abnormal|diseased))(?![a-z])|[哪那](?:一)?(?:侧|边|个肺|侧肺|边肺)(?:更|比较|较)(?:严重|重|厉害|多)")
 # a lesion named by a general word: "how old is this lesion?" asks the lesion's age (an earlier film), not the patient's
 _LESION_WORD = re.compile(r"(?<![a-z])(?:lesions?|opacit(?:y|ies)|shadows?|spots?|findings?)(?![a-z])|病灶|阴影|病变")
 
@@ -2494,6 +2501,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
                         or features["term"] or _LESION_WORD.search(text)))
     intent = "out_of_scope" if patient else intent
     intent = "film_info" if _RIB_COUNT.search(text) and not (answer_lang or social or patient) else intent
+    sides_graded = not (answer_lang or social or ids) and bool(_SIDES_GRADED.search(text))
+    intent = "compare" if sides_graded else intent
     # "why is the margin uncertain?" / "为什么无法判断": why a statement is hedged is how sure Hilum is of it
     intent = "confidence" if intent not in ("out_of_scope", "explain_term") and _WHY_UNSURE.search(text) else intent
     # "what are the limits of this reading?" / "what might you miss?" / "how good are you on real films?": what the
@@ -2536,6 +2545,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         needs_prior=needs_prior,
         next_step=intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower())),
         patient_asked=patient,
+        sides_graded=sides_graded,
         wall_asked=intent in ("size", "density", "locate", "describe_margin") and bool(_WALL.search(raw.lower())),
         attribute=("missed" if limits else attribute_asked(text) if intent == "confidence"
                    else film_attribute(text) if intent == "film_info" else None),

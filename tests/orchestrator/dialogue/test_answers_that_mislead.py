@@ -830,3 +830,24 @@ def test_an_effusions_height_is_a_row_of_the_report() -> None:
     heights = [m for m in eng.report(sid)["measurements"] if m["kind"] == "effusion_height"]
     assert heights == [{"kind": "effusion_height", "of": "A2", "mm": 40.6, "share": 0.17, "grade": "small",
                         "spacing_source": "dicom"}]
+
+
+@pytest.mark.parametrize(("question", "lang"), [("which side is worse?", "en"), ("which lung is more affected?", "en"),
+                                                ("哪侧更严重", "zh")])
+def test_which_side_is_worse_says_what_each_lung_shows(question: str, lang: str) -> None:
+    """On a real pneumonia film "which side is worse?" asked back which finding was meant, and "which lung is more
+    affected?" compared the two findings without a word on the lungs: Hilum grades neither; it says what each shows."""
+    from orchestrator.dialogue.parser import parse
+
+    q = parse(question)
+    assert (q.intent, q.sides_graded) == ("compare", True)
+    text = ask(question, lang=lang).answer.text
+    if lang == "en":
+        assert text.startswith("Hilum does not grade which lung is worse; what each shows: the right lung: A1 (right "
+                               "middle lobe round nodule); the left lung: A2 (left lower lobe strand-like opacity).")
+    else:
+        assert text.startswith("Hilum不评判哪一侧病变更重;两侧所见:右肺:A1(")
+    base = scenario_facts()
+    one = dataclasses.replace(base, findings=base.findings[:1])
+    assert "the left lung: no candidate region." in ask("which side is worse?", one).answer.text
+    assert "only one candidate region" not in ask("which side is worse?", dataclasses.replace(base, findings=())).answer.text
