@@ -81,3 +81,40 @@ def test_fields_that_stop_at_the_dome_take_the_recess_from_their_lobes() -> None
     field_alone = replace(g_visible, lungs=g_visible.lungs)
     field_alone.__dict__["recess_lungs"] = g_visible.lungs  # what the angle read before: the field alone
     assert costophrenic(field_alone, "left").angle_deg > costophrenic(g_visible, "left").angle_deg + 10.0
+
+
+def test_a_stray_patch_of_the_diaphragm_map_is_no_diaphragm() -> None:
+    """The second reader drew a patch of "diaphragm" over a real child's right axilla, detached from the band below the
+    lungs: as the diaphragm it set the floor of the costophrenic recess at the shoulder (angles of 3° and 152° on a
+    normal film, the left one called blunted) and put an upper-zone finding "1.6 mm above the diaphragm". A part under
+    a fifth of the largest is dropped; the band below the lungs is kept whole. The phantom's truth maps stand in."""
+    from dataclasses import replace
+
+    from encoder.phantom import generate_case, scenario_spec
+    from evaluation.scoring import truth_maps
+    from orchestrator.contracts.encoder import ANATOMY_CLASSES
+    from orchestrator.facts import PixelSpacing
+    from orchestrator.findings.geometry import build_geometry, costophrenic, diaphragm_dome
+    from orchestrator.findings.relations import distance_to_mask_mm
+    from orchestrator.settings import Settings
+
+    case = generate_case(61, scenario_spec(), cache_dir=Settings().cache_dir)
+    maps = truth_maps(case)
+    k = list(ANATOMY_CLASSES).index("diaphragm")
+    spacing = PixelSpacing(0.7, 0.7, "dicom")
+    clean = build_geometry(maps, spacing)
+    lung = clean.lung("right").mask
+    ys, xs = np.nonzero(lung)
+    top, lateral = int(ys.min()), int(xs.min())  # the right lung's apex row and lateral wall (image left)
+    anatomy = maps.anatomy.copy()
+    anatomy[k, top + 40:top + 90, max(lateral - 12, 0):lateral + 14] = 1.0  # a patch over the lateral upper zone
+    stray = build_geometry(replace(maps, anatomy=anatomy), spacing)
+    assert stray.maps.mask("diaphragm").sum() > clean.mask("diaphragm").sum()  # the raw map holds the patch
+    assert (stray.mask("diaphragm") == clean.mask("diaphragm")).all()  # the geometry's diaphragm does not
+    for side in ("right", "left"):
+        assert costophrenic(stray, side) == costophrenic(clean, side)
+        assert diaphragm_dome(stray, side) == diaphragm_dome(clean, side)
+    finding = np.zeros_like(lung)
+    finding[top + 60:top + 70, lateral + 16:lateral + 26] = True  # beside the patch, in the upper zone
+    assert distance_to_mask_mm(finding, stray.mask("diaphragm"), spacing) > 100.0
+    assert distance_to_mask_mm(finding, stray.maps.mask("diaphragm"), spacing) < 5.0
