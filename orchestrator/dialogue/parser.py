@@ -1286,7 +1286,8 @@ _DISPLAY_ASKED = re.compile(r"\b(?:window(?:ing|s)?|invert(?:ed)?|negative|monoc
 
 
 # film_info: the ribs counted ("how many ribs are visible?", "能看到几根肋骨"), which is how a reader grades inspiration
-_RIB_COUNT = re.compile(r"\b(?:how many|count(?:ing)?(?: the)?) (?:posterior |anterior )?ribs\b|(?:几|多少)根肋骨|肋骨(?:有)?(?:几|多少)根")
+_RIB_COUNT = re.compile(r"\b(?:how many|count(?:ing)?(?: the)?) (?:posterior |anterior )?ribs\b"
+                        r"|(?:几|多少)根肋骨|肋骨(?:有)?(?:几|多少)根")
 # film_info: the film's technique ("is the film rotated?", "is the exposure adequate?", "吸气够不够")
 _QUALITY_ASKED = re.compile(r"\b(?:rotat(?:ed|ion)|exposure|penetrat\w*|inspirat\w*|quality|technique|overexposed|"
                             r"underexposed)\b|曝光|吸气|质量|穿透|" + _RIB_COUNT.pattern)
@@ -2500,7 +2501,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
                and not (ids or lesion_groups(descriptors) or relative or loc["anatomy"] or signs or features["checklist"]
                         or features["term"] or _LESION_WORD.search(text)))
     intent = "out_of_scope" if patient else intent
+    # "how many ribs are visible?": the film's technique (inspiration), asked of the film, not of its bones
     intent = "film_info" if _RIB_COUNT.search(text) and not (answer_lang or social or patient) else intent
+    # "which side is worse?" / "哪侧更严重": what each lung shows (it asked back which finding was meant)
     sides_graded = not (answer_lang or social or ids) and bool(_SIDES_GRADED.search(text))
     intent = "compare" if sides_graded else intent
     # "why is the margin uncertain?" / "为什么无法判断": why a statement is hedged is how sure Hilum is of it
