@@ -94,10 +94,10 @@ def test_signs_not_read_wherever_they_are_asked(question: str, sign: str) -> Non
 def test_any_sign_nothing_on_the_film_evidences_is_not_read_when_asked_whether_present(
         question: str, sign: str, ask: Callable[..., Any]) -> None:
     """Of 226 ontology signs, the presence questions of those no fact evidences ("is there X?", "有X吗", "X吗") were
-    answered as "not read" 293 times in 516 (172 signs, three phrasings); the rest explained the term ("肺纹理增多吗" on a real film got a
-    circular definition), screened for lesions, or gave a finding's density ("is there calcified pleural thickening?"
-    answered A1's calcification). Now 415; the rest name a disease with a checklist, or a sign a lesion-map finding
-    could be (``LESION_LIKE_SIGNS``)."""
+    answered as "not read" 293 times in 516 (172 signs, three phrasings); the rest explained the term ("肺纹理增多吗"
+    on a real film got a circular definition), screened for lesions, or gave a finding's density ("is there calcified
+    pleural thickening?" answered A1's calcification). Now 415; the rest name a disease with a checklist, or a sign a
+    lesion-map finding could be (``LESION_LIKE_SIGNS``)."""
     q = parse(question)
     assert (q.intent, q.signs) == ("assess_anatomy", (sign,))
     text = ask(question, lang=q.lang).answer.text
