@@ -323,6 +323,8 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
                 settle = _mid_sentence(read.settle_zh if lang == "zh" else read.settle_en) or settle
         elif status == "yes" and item.rule.get("scope") == "costophrenic" and read_alone(facts):  # possibly blunted
             status, settle = "uncertain", _mid_sentence(ALONE_SETTLE[0] if lang == "zh" else ALONE_SETTLE[1])
+            value = {side: "possibly_blunted" if state == "blunted" else state for side, state in value.items()}
+            evidence = _evidence(item, status, value, lang, facts.spacing.source == "estimated")  # as angle_word says
         elif status == "no" and item.rule.get("scope") == "findings" and read_alone(facts):  # not found is not absent
             status = "uncertain"
             evidence += (";" + ALONE_NOT_FOUND[0]) if lang == "zh" else f"; {ALONE_NOT_FOUND[1]}"

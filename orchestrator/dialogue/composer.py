@@ -312,7 +312,8 @@ def _normal_asked(ctx: Context, lesions: int) -> dict[str, Any]:
     heart = cl.read_sign("cardiomegaly", ctx.facts, None, ctx.registry) if (
         {"heart", "cardiac_silhouette"} & set(ctx.facts.checked)) else None
     alone = cl.read_alone(ctx.facts)
-    sure = not alone and any(confident(f, "presence") for f in ctx.facts.findings)
+    # a finding of a film read alone is never confident (second_reader.ALONE_PRESENCE_MAX); an angle has no probability
+    sure = any(confident(f, "presence") for f in ctx.facts.findings)
     seen: list[tuple[str, str, bool]] = []  # (zh, en, sure): a possible one is never the reason for a flat "no"
     if lesions:
         seen.append((f"{lesions}处{'候选病灶' if sure else '可能的病灶'}",
@@ -1069,7 +1070,7 @@ def _sides_graded(ctx: Context) -> dict[str, Any]:
     """"Which side is worse?": Hilum does not grade one lung's disease against the other's; what each lung shows."""
     per_side = []
     for side in ("right", "left"):
-        found = [a for a in ctx.registry.findings() if (f := ctx.finding(a)) is not None and f.side == side]
+        found = [a for a in ctx.registry.findings() if a.side == side]
         lung_zh, lung_en = word("side", side, "zh") + "肺", f"the {word('side', side, 'en')} lung"
         per_side.append(ctx.t(f"{lung_zh}:" + ("、".join(f"{a.id}({a.label_zh})" for a in found) if found else "未见候选病灶"),
                               f"{lung_en}: " + (", ".join(f"{a.id} ({a.label_en})" for a in found) if found

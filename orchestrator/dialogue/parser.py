@@ -1524,7 +1524,7 @@ _PATIENT_ASKED = re.compile(
 _SIDES_GRADED = re.compile(r"(?<![a-z])which (?:side|lung) (?:is |looks |seems )?(?:worse|more (?:affected|involved|severe|"
                            r"abnormal|diseased))(?![a-z])|[哪那](?:一)?(?:侧|边|个肺|侧肺|边肺)(?:更|比较|较)(?:严重|重|厉害|多)")
 # a lesion named by a general word: "how old is this lesion?" asks the lesion's age (an earlier film), not the patient's
-_LESION_WORD = re.compile(r"(?<![a-z])(?:lesions?|opacit(?:y|ies)|shadows?|spots?|findings?)(?![a-z])|病灶|阴影|病变")
+_LESION_WORD = re.compile(rf"(?<![a-z])(?:{_LESION_NOUN}|opacities)s?(?![a-z])|肿块|结节|病灶|包块|阴影|病变")
 
 
 # a next step asked of the film (imaging, follow-up, management): never treatment or prognosis, which stay out of scope
@@ -2274,10 +2274,8 @@ def _not_on_this_film(intent: str, by_fallback: bool, asked: str, scores: dict[s
     # "肺纹理增多吗" / "有没有胸膜增厚" / "is there bronchiectasis?": a sign nothing on the film evidences and no finding
     # could be, asked whether present, is not read (it was explained, screened for, or answered with a finding's
     # density); its meaning asked ("what does bronchiectasis mean?") stays explained
-    history = v.index.history  # "肺部有没有阴影?我阿公以前有肺结核": a sign in the patient's history is not asked
-    asked_now = history.sub(lambda m: " " * len(m.group(0)), asked) if history else asked
     if (term in v.unevidenced and term not in LESION_LIKE_SIGNS and (features["presence"] or features["yes_no"])
-            and find_sign_term(asked_now, v) == term and intent != "sign_checklist"
+            and features["term_asked"] and intent != "sign_checklist"
             and not (features["checklist"] or pointed or features["explain_opening"] or _ASKS_MEANING.search(asked))
             and scores.get("out_of_scope", 0.0) < 5):
         return "assess_anatomy", (term,), False
@@ -2320,8 +2318,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "我阿公以前有肺结核" / "history of TB": a disease in the patient's history is not the checklist asked
     history = ix.history
     asked_first = first_question(text, v)  # (a disease named only in a second question is not asked)
-    checklist = _first_key(history.sub(lambda m: " " * len(m.group(0)), asked_first) if history else asked_first,
-                           ix.checklists)
+    asked_now = history.sub(lambda m: " " * len(m.group(0)), asked_first) if history else asked_first
+    checklist = _first_key(asked_now, ix.checklists)
     term = find_sign_term(text, v)
     # "what is the hilum?": a word of anatomy or of the film's conventions, explained when nothing else is asked
     glossary = None if term else find_glossary_term(text, v)
@@ -2401,6 +2399,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     asked = None if pointed or checklist or located or ordinals else kind_asked(asking_clauses(text, v), v)
     features = {
         "term": term,
+        # the sign named in the question asked, not only in the patient's history ("...?我阿公以前有肺结核")
+        "term_asked": term is not None and find_sign_term(asked_now, v) == term,
         "checklist": checklist,
         "anatomy": loc["anatomy"],
         "anatomy_kinds": anatomy_kinds,

@@ -191,4 +191,6 @@ def test_an_angle_read_from_the_second_readers_field_alone_is_possibly_blunted(
         "are the costophrenic angles sharp?", facts=alone).answer.text
     card = ask("signs of pleural effusion?", facts=alone).checklist
     assert next(i for i in card["items"] if i["sign"] == "costophrenic_angle_blunting")["status"] == "uncertain"
+    item = next(i for i in card["items"] if i["sign"] == "costophrenic_angle_blunting")
+    assert item["evidence"] == "costophrenic angles: right sharp, left possibly blunted"  # as every other answer says
     assert "左肋膈角可能变钝" in ask("有什么异常", lang="zh", facts=alone).answer.text
