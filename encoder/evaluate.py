@@ -334,10 +334,12 @@ def summarise(tally: Tally) -> dict[str, Any]:
 
 def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: str | None = None,
              lesion_mix: str | None = None, second_look: bool = False,
-             second_reader: Path | None = None, second_reader_alone: bool = False) -> dict[str, Any]:
+             second_reader: Path | None = None, second_reader_alone: bool = False,
+             conspicuity: float | tuple[float, float] | None = None) -> dict[str, Any]:
     """``render``: the rendering families each film draws its style from (``CaseSpec.render``),
     e.g. a family held out of training; None: the phantom's own renderer. ``lesion_mix``: the
-    lesions each film draws (``CaseSpec.lesion_mix``; None: the default draw). ``second_look``: the
+    lesions each film draws (``CaseSpec.lesion_mix``; None: the default draw). ``conspicuity``: the lesions'
+    contrast gain (``CaseSpec.conspicuity``; None: the phantom's x2, 1.0: physical contrast). ``second_look``: the
     maps as the engine reads them with ``HILUM_SECOND_LOOK`` (two more passes per film that finds
     anything; the FROC then keeps only the served gate's point). ``second_reader``: the second reader's ONNX,
     read with it as the engine reads (``orchestrator.encoders.second_reader``); ``second_reader_alone``: films the
@@ -361,7 +363,8 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
     alone = 0
     try:
         for seed in tqdm(seeds, desc="evaluate"):
-            spec = CaseSpec(render=render, lesion_mix=lesion_mix) if (render or lesion_mix) else None
+            spec = (CaseSpec(render=render, lesion_mix=lesion_mix, conspicuity=conspicuity)
+                    if (render or lesion_mix or conspicuity is not None) else None)
             case = generate_case(seed, spec)
             film, resampling = prepare_film(case.image)
             maps = encoder.encode(film)
@@ -389,6 +392,8 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
         result["read_by_second_reader"] = alone
     if lesion_mix:
         result["lesion_mix"] = lesion_mix
+    if conspicuity is not None:
+        result["conspicuity"] = conspicuity
     result["onnx"] = str(onnx_path)
     return result
 
@@ -424,6 +429,8 @@ def format_table(result: dict[str, Any], misses: bool = False) -> str:
                      if result.get("second_reader_alone") else ", second reader")
     if result.get("lesion_mix"):
         rendered += f", lesion mix {result['lesion_mix']}"
+    if result.get("conspicuity") is not None:
+        rendered += f", lesion conspicuity {result['conspicuity']}"
     lines = [f"Evaluation on phantom seeds {result.get('seeds', '')}{rendered} ({result['films']} films)", "",
              "| class | Dice |", "| --- | --- |"]
     lines += [f"| {c} | {_fmt(v)} |" for c, v in result["dice"].items()]

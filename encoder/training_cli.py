@@ -36,6 +36,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     train.add_argument("--lesion-mix", choices=LESION_MIXES, default="default",
                        help="--generate: the lesions drawn per case ('varied': a third normal, ground glass to "
                             "calcified, 4-60 mm, multiple masses, lobar/patchy consolidation; use its own --data-dir)")
+    train.add_argument("--conspicuity", type=conspicuity_arg, default=None, metavar="GAIN|LO,HI",
+                       help="--generate: the lesions' contrast gain (default: the phantom's 2; 1: physical contrast; "
+                            "LO,HI: drawn per lesion, log-uniform; use its own --data-dir)")
     train.add_argument("--other-ct", default=None, metavar="NAME",
                        help="--generate: films of another patient's CT instead of the phantom (lung1 or lung2, "
                             "fetched by `python -m encoder.phantom.other_ct fetch`; only lungs and lesions labelled)")
@@ -89,6 +92,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     ev.add_argument("--lesion-mix", choices=LESION_MIXES, default="default",
                     help="the lesions each film draws ('varied': a third of films normal, ...; "
                          "'none': every film normal)")
+    ev.add_argument("--conspicuity", type=conspicuity_arg, default=None, metavar="GAIN|LO,HI",
+                    help="the lesions' contrast gain (default: the phantom's 2; 1: physical contrast, as the other "
+                         "patients' films insert nodules)")
     ev.add_argument("--second-look", action="store_true",
                     help="read the maps as a service with HILUM_SECOND_LOOK does (a region kept only if the film "
                          "encoded at two other scales finds it again); the FROC keeps the served gate only")
@@ -123,9 +129,11 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
             print(f"another patient's CT: {args.other_ct}")
         else:
             generate_dataset(seeds, args.data_dir, workers=args.workers, extra_lesion=args.extra_lesion,
-                             render=render, lesion_mix=mix)
+                             render=render, lesion_mix=mix, conspicuity=args.conspicuity)
         if render is not None:
             print(f"rendering families: {render}")
+        if args.conspicuity is not None:
+            print(f"lesion conspicuity: {args.conspicuity}")
         if mix is not None:
             print(f"lesion mix: {mix}")
         print(f"dataset: {len(seeds)} cases (seeds {seeds[0]}-{seeds[-1]}) in {args.data_dir}")
@@ -168,6 +176,17 @@ def render_families(args: argparse.Namespace) -> str | None:
     return ",".join(kept)
 
 
+def conspicuity_arg(text: str) -> float | tuple[float, float]:
+    """--conspicuity: one gain, or LO,HI (``CaseSpec.conspicuity``)."""
+    try:
+        values = [float(v) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError("a gain, or LO,HI") from None
+    if len(values) not in (1, 2) or not 0.0 < min(values) <= max(values) <= 4.0 or values != sorted(values):
+        raise argparse.ArgumentTypeError("a gain, or LO,HI with LO <= HI, within (0, 4]")
+    return values[0] if len(values) == 1 else (values[0], values[1])
+
+
 def lesion_mix(args: argparse.Namespace) -> str | None:
     """--lesion-mix as ``CaseSpec.lesion_mix`` takes it (None: the default draw)."""
     mix = getattr(args, "lesion_mix", None)
@@ -205,7 +224,7 @@ def handle_evaluate(args: argparse.Namespace, settings: Settings) -> int:
                   "(e.g. --render all,-padding)")
             return 2
         result = evaluate(onnx_path, seeds, threads=args.threads, render=args.render, lesion_mix=lesion_mix(args),
-                          second_look=args.second_look, second_reader=args.second_reader,
+                          conspicuity=args.conspicuity, second_look=args.second_look, second_reader=args.second_reader,
                           second_reader_alone=args.second_reader_alone)
     result["gate"] = "off" if args.gate_off else "on"
     print(format_table(result, misses=args.misses))

@@ -60,16 +60,41 @@ class CaseSpec:
     ``lesion_mix`` (issue 21, opt-in, used when ``lesions`` is None): None or ``"default"`` draws
     :func:`random_specs` as always; ``"varied"`` draws ``encoder.phantom.lesion_mix.varied_specs``
     (a third of films normal, ground glass to calcified, blurred edges, 4-60 mm, lesions against
-    the pleura, mediastinum or a dome, multiple masses, lobar and patchy consolidation)."""
+    the pleura, mediastinum or a dome, multiple masses, lobar and patchy consolidation).
+
+    ``conspicuity`` (issue 21, opt-in): the gain on a focal lesion's attenuation difference. None keeps
+    ``LESION_CONSPICUITY`` (x2, byte-identical to the engine without it); a number is used for every lesion (1.0:
+    physical contrast, as the other patients' films of ``encoder/phantom/other_ct.py`` insert them); a pair (lo,
+    hi) draws each lesion's gain log-uniformly from a stream of its own, so the rest of the film is unchanged.
+    Effusions and lobar consolidation always keep physical contrast."""
 
     lesions: tuple[LesionSpec, ...] | None = None
     vary: bool = True
     render: str | RenderStyle | None = None
     lesion_mix: str | None = None
+    conspicuity: float | tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        c = self.conspicuity
+        if c is not None:
+            lo, hi = (c, c) if isinstance(c, int | float) else c
+            if not 0.0 < lo <= hi <= 4.0:
+                raise ValueError("conspicuity: a gain, or a range lo <= hi, within (0, 4]")
 
 
 def _rng(seed: int, purpose: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, purpose]))
+
+
+CONSPICUITY_STREAM = 6  # the per-lesion gains of a drawn ``CaseSpec.conspicuity``: a stream of their own
+
+
+def lesion_gains(conspicuity: float | tuple[float, float], count: int, rng: np.random.Generator) -> list[float]:
+    """The gain of each of ``count`` focal lesions (``CaseSpec.conspicuity``)."""
+    if isinstance(conspicuity, int | float):
+        return [float(conspicuity)] * count
+    lo, hi = np.log(conspicuity[0]), np.log(conspicuity[1])
+    return [float(np.exp(rng.uniform(lo, hi))) for _ in range(count)]
 
 
 ROTATED_FIT_MM = 330.0  # a rotated film's bounding box stays within the CT (no replicated border)
@@ -386,10 +411,11 @@ def _in_ct_mm(spec: LesionSpec, scale: float) -> LesionSpec:
 
 def _insert_lesions(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, hilum: dict[str, tuple[float, float]],
                     specs: tuple[LesionSpec, ...], bone_factor: float, rng: np.random.Generator,
-                    frame: FilmFrame | None = None,
+                    frame: FilmFrame | None = None, gains: list[float] | None = None,
                     ) -> tuple[np.ndarray, list[np.ndarray], list[dict[str, Any]]]:
     """``frame`` (the anatomy family): lesions are placed, masked and described on the deformed
-    film (``masks``/``hilum`` are then the deformed ones); the attenuation returned is unwarped."""
+    film (``masks``/``hilum`` are then the deformed ones); the attenuation returned is unwarped.
+    ``gains``: each focal lesion's conspicuity, in ``specs`` order (None: ``LESION_CONSPICUITY``)."""
     full = [_complete(s, rng) for s in specs]
     if frame is not None:
         full = [_in_ct_mm(s, frame.lesion_scale) for s in full]
@@ -404,13 +430,14 @@ def _insert_lesions(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, hilum
         spec = full[i]
         shape, centre, lobe = _draw_lesion(vol, where, masks, spec, placed, rng)
         # an effusion or a lobar consolidation is a large fluid-density volume: physical contrast
-        gain = 1.0 if spec.type == "effusion" or spec.pattern == "lobar" else LESION_CONSPICUITY
+        focal = LESION_CONSPICUITY if gains is None else gains[i]
+        gain = 1.0 if spec.type == "effusion" or spec.pattern == "lobar" else focal
         att, thick = project_shape(shape, vol, geom, bone_factor, gain)
         att_total += att
         if thick_scale != 1.0:
             thick = thick * np.float32(thick_scale)
         mask = warp(thick) >= (EFFUSION_MASK_MM if spec.type == "effusion" else LESION_MASK_MM)
-        results[i] = (mask, {"spec": spec, "shape": shape, "centre": centre, "lobe": lobe})
+        results[i] = (mask, {"spec": spec, "shape": shape, "centre": centre, "lobe": lobe, "gain": gain})
     masks_out, truths = [], []
     for n, i in enumerate(range(len(full)), start=1):
         mask, info = results[i]
@@ -419,6 +446,8 @@ def _insert_lesions(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, hilum
                               masks, where, hilum)
         if frame is not None:
             truth = _rescale_truth(truth, info["spec"], frame.length_scale(np.asarray(info["centre"])))
+        if gains is not None:
+            truth["conspicuity"] = round(float(info["gain"]), 3)
         truths.append(truth)
     return att_total, masks_out, truths
 
@@ -445,8 +474,10 @@ def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cach
         frame, masks, hilum = deform_anatomy(style.anatomy, geom, masks, hilum)
     lesion_rng = _rng(seed, 3)
     specs = spec.lesions if spec.lesions is not None else case_lesion_specs(spec, lesion_rng)
+    gains = None if spec.conspicuity is None else lesion_gains(spec.conspicuity, len(specs),
+                                                                _rng(seed, CONSPICUITY_STREAM))
     att, lesion_masks, lesion_truth = _insert_lesions(volume, geom, masks, hilum, specs,
-                                                      exposure.bone_factor, lesion_rng, frame=frame)
+                                                      exposure.bone_factor, lesion_rng, frame=frame, gains=gains)
     if frame is None:
         line = geom.apply_warp(soft + exposure.bone_factor * bone + att)
         film_spacing = geom.spacing_mm
