@@ -30,6 +30,8 @@
 # crisp ribs, vessels from the hila, fine markings), e.g. 0.5.
 # VISIBLE_LUNGS=1 (issue 21) teaches lung fields that stop at the diaphragm, as a film shows them
 # (encoder/visible_lungs.py; another CT's lungs, which cannot be cut there, are left out of the lung loss).
+# CONSPICUITY=LO,HI (issue 21) draws each phantom lesion's contrast gain from LO..HI (log-uniform; the phantom's
+# fixed x2 otherwise, where another patient's films insert nodules at 1, physical contrast), e.g. 1,2.
 # READER=1 (issue 22) also renders lesion-reader crops (seeds 4000+, a third of the CPUs) and trains
 # the reader on the GPU beside A and B, continued from the committed reader weights: $OUT/reader.pt
 # and reader.onnx; score it afterwards with `hilum evaluate-reader --seeds 0-49 --weights ...` and fit
@@ -100,6 +102,9 @@ for set in "${SETS[@]}"; do
     args=(--generate "$count" --first-seed "$first" --generate-only --workers "$workers" --data-dir "$WORK/$name")
     if [ "$look" = families ]; then
         args+=("${RENDER[@]}")
+    fi
+    if [ -n "${CONSPICUITY:-}" ] && [[ "$extra" != *--other-ct* ]]; then
+        args+=(--conspicuity "$CONSPICUITY")
     fi
     # one thread per generating process (the pools already run one process per CPU);
     # shellcheck disable=SC2086  # extra holds flags and their values, split on purpose

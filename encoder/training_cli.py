@@ -125,17 +125,15 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
         if args.other_ct:
             from encoder.dataset import generate_other_ct_dataset
 
+            print(f"another patient's CT: {args.other_ct}", flush=True)
             generate_other_ct_dataset(seeds, args.data_dir, args.other_ct_dir, args.other_ct, workers=args.workers)
-            print(f"another patient's CT: {args.other_ct}")
         else:
+            for name, value in (("rendering families", render), ("lesion mix", mix),
+                                ("lesion conspicuity", args.conspicuity)):
+                if value is not None:  # before the cases: a time-boxed generation may be cut short
+                    print(f"{name}: {value}", flush=True)
             generate_dataset(seeds, args.data_dir, workers=args.workers, extra_lesion=args.extra_lesion,
                              render=render, lesion_mix=mix, conspicuity=args.conspicuity)
-        if render is not None:
-            print(f"rendering families: {render}")
-        if args.conspicuity is not None:
-            print(f"lesion conspicuity: {args.conspicuity}")
-        if mix is not None:
-            print(f"lesion mix: {mix}")
         print(f"dataset: {len(seeds)} cases (seeds {seeds[0]}-{seeds[-1]}) in {args.data_dir}")
         if args.generate_only:
             return 0

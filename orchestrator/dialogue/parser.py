@@ -1525,6 +1525,15 @@ _SIDES_GRADED = re.compile(r"(?<![a-z])which (?:side|lung) (?:is |looks |seems )
                            r"abnormal|diseased))(?![a-z])|[哪那](?:一)?(?:侧|边|个肺|侧肺|边肺)(?:更|比较|较)(?:严重|重|厉害|多)")
 # a lesion named by a general word: "how old is this lesion?" asks the lesion's age (an earlier film), not the patient's
 _LESION_WORD = re.compile(rf"(?<![a-z])(?:{_LESION_NOUN}|opacities)s?(?![a-z])|肿块|结节|病灶|包块|阴影|病变")
+# a lesion's age ("how old is this lesion?", "how long has it been there?", "这个结节长了多久了", "是新的还是旧的"): a
+# change over time, which one film cannot date (an earlier film would)
+_LESION_AGE = re.compile(
+    rf"(?<![a-z])how old (?:is|are) (?:(?:the |this |that |these |those )?(?:(?!patient|child|person|man |woman )"
+    rf"[\w-]+ ){{0,5}}(?:{_LESION_NOUN}|opacities)s?|it|[a-z]\d{{1,2}})(?![a-z0-9])"
+    r"|(?<![a-z])how long (?:has|have) (?:it|this|that|they|the [\w -]{1,40}?) been (?:there|present|here)(?![a-z])"
+    r"|(?<![a-z])(?:old|new) or (?:new|old)(?![a-z])|(?<![a-z])(?:acute|chronic) or (?:chronic|acute)(?![a-z])"
+    r"|(?:结节|肿块|病灶|包块|阴影|病变|它|这个)[^?？。]{0,6}(?:长|有|存在)了?(?:多久|多长时间)"
+    r"|新的还是(?:旧的|老的)|(?:旧的|老的)还是新的|是新是旧|新发的?还是")
 
 
 # a next step asked of the film (imaging, follow-up, management): never treatment or prognosis, which stay out of scope
@@ -2255,7 +2264,8 @@ def _not_on_this_film(intent: str, by_fallback: bool, asked: str, scores: dict[s
     # "what is the doubling time?" asks a change's value (an earlier film answers it); "what does doubling time mean?"
     # the term's meaning
     value_asked = CHANGE_TERM in (features["term"], features["glossary"]) and not _ASKS_MEANING.search(asked)
-    needs_prior = (intent != "explain_term" or value_asked) and bool(_NEEDS_PRIOR.search(asked))
+    needs_prior = (intent != "explain_term" or value_asked) and bool(_NEEDS_PRIOR.search(asked)
+                                                                     or _LESION_AGE.search(asked))
     if needs_prior:
         return "out_of_scope", signs, True
     term = features["term"]

@@ -21,6 +21,9 @@ from orchestrator.dialogue.parser import parse
     "before?", "what changed?", "Did the opacity in the left lower lobe resolve?", "倍增时间是多少?", "炎症吸收了吗",
     "has A1 grown?", "has the right middle lobe nodule grown?", "did it get bigger?", "is A2 new?", "A1以前多大",
     "增大了吗", "any new lesions?", "has anything resolved?", "相隔多久", "右肺中叶结节比上次大了吗", "A1 增大了吗",
+    # a lesion's age: it had got the generic out-of-scope reason (treatment, prognosis, lab values)
+    "how old is this lesion?", "how old is the right upper lobe nodule?", "how old is A1?", "how long has it been there?",
+    "is it old or new?", "is it acute or chronic?", "这个结节长了多久了", "这个病灶是新的还是旧的",
 ])
 def test_a_change_over_time_needs_an_earlier_film(question: str, ask: Callable[..., Any]) -> None:
     q = parse(question)
@@ -257,6 +260,7 @@ def test_the_patient_asked_about_is_said_to_be_no_part_of_the_reading(question: 
 @pytest.mark.parametrize(("question", "intent"), [
     ("is the heart big for a child?", "assess_anatomy"), ("how big is it for his age?", "size"),
     ("how old is this lesion?", "out_of_scope"), ("is this a PA film?", "film_info"),
+    ("how old are these opacities?", "out_of_scope"),
 ])
 def test_a_question_about_the_film_that_names_the_patient_stays_about_the_film(question: str, intent: str) -> None:
     q = parse(question)
