@@ -147,6 +147,7 @@ def score_film(engine: Any, data: bytes, lesions: list[Lesion], spacing: float) 
     found = side_errors = size_ok = 0
     tumour_found = None
     missed: list[tuple[float, float, Lesion]] = []
+    sized: list[dict[str, Any]] = []
     for wx, wy, les in truth:
         best, best_d = None, MATCH_MM
         for n, f in enumerate(findings):
@@ -156,6 +157,7 @@ def score_film(engine: Any, data: bytes, lesions: list[Lesion], spacing: float) 
         hit = best is not None
         if les.kind == "tumour":
             tumour_found = hit
+        sized.append({"kind": les.kind, "diameter_mm": round(les.diameter_mm, 1), "found": hit})
         if not hit:
             missed.append((wx, wy, les))
             continue
@@ -171,7 +173,7 @@ def score_film(engine: Any, data: bytes, lesions: list[Lesion], spacing: float) 
     reading = engine.second_reader.encode(film.image) if missed and alone and engine.second_reader else maps
     return {"outcome": "localised" if localised else "withheld", "lesions": len(truth),
             "found": found, "side_errors": side_errors, "size_ok": size_ok, "false": len(findings) - len(used),
-            "findings": len(findings), "tumour_found": tumour_found, "warnings": warnings, **raw_row,
+            "findings": len(findings), "tumour_found": tumour_found, "warnings": warnings, "by_lesion": sized, **raw_row,
             "missed": [miss_row(reading.lesion, wx, wy, les, work_mm, findings) | {"read_alone": alone}
                        for wx, wy, les in missed]}
 
@@ -298,8 +300,27 @@ def summarise(rows: list[dict[str, Any]]) -> str:
                    f"({sum(r['raw_false'] for r in normal) / max(len(normal), 1):.2f})") if acc else "-"
             out.append(f"| {name} | {rendering} | {len(rs)} | {refused} / {len(acc) - len(loc)} / {len(loc)} | "
                        f"{min(ent):.3f}-{max(ent):.3f} | {answers} | {raw} |")
+    out.append("\n" + found_by_size(rows))
     warn = collections.Counter(w for r in rows for w in r["warnings"])
     out.append("\nwarnings on accepted films: " + (", ".join(f"{k} {v}" for k, v in warn.most_common()) or "none"))
+    return "\n".join(out)
+
+
+def found_by_size(rows: list[dict[str, Any]]) -> str:
+    """Per CT, the inserted nodules the answers found on localised films, by diameter (every rendering), and the
+    patient's own tumour: what a reader of such films may miss, by size."""
+    out = []
+    for name in sorted({r["ct"] for r in rows}):
+        tally: dict[tuple[str, float], list[int]] = collections.defaultdict(lambda: [0, 0])
+        for r in rows:
+            if r["ct"] == name and r["outcome"] == "localised":
+                for les in r.get("by_lesion", ()):
+                    key = (les["kind"], les["diameter_mm"] if les["kind"] == "inserted" else 0.0)
+                    tally[key][0] += int(les["found"])
+                    tally[key][1] += 1
+        parts = [f"{d:g} mm {f}/{n}" for (kind, d), (f, n) in sorted(tally.items()) if kind == "inserted"]
+        parts += [f"{kind} {f}/{n}" for (kind, _), (f, n) in sorted(tally.items()) if kind != "inserted"]
+        out.append(f"{name}, found on localised films by size: " + (", ".join(parts) or "none localised"))
     return "\n".join(out)
 
 

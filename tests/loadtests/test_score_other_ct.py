@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from encoder.phantom.other_ct import Lesion, write_nrrd
-from loadtests.score_other_ct import miss_lines, miss_row, run, summarise
+from loadtests.score_other_ct import found_by_size, miss_lines, miss_row, run, summarise
 
 
 def test_films_of_a_ct_are_scored_through_the_engine(tmp_path: Path) -> None:
@@ -57,3 +57,17 @@ def test_a_missed_lesion_is_told_by_the_lesion_maps_peak_on_it() -> None:
     assert "  a: 4: " in listed and "not drawn 1 (0)" in listed and "under the gate 1 (0)" in listed
     assert "drawn, then lost 1 (0)" in listed and "withheld film 1 (1)" in listed
     assert "  b: 1: not drawn 1 (1)" in listed and listed.count("\n  a seed 0 linear") == 4  # a refused film lists none
+
+
+def test_the_nodules_found_are_counted_by_size_on_localised_films_only() -> None:
+    """What a reader of such films may miss, by size: the 9 mm nodules apart from the 25 mm ones, the tumour apart; a
+    withheld film's lesions are not the answers' misses."""
+    def row_of(outcome: str, lesions: list[tuple[str, float, bool]], ct: str = "a") -> dict:
+        return {"ct": ct, "outcome": outcome,
+                "by_lesion": [{"kind": k, "diameter_mm": d, "found": f} for k, d, f in lesions]}
+
+    rows = [row_of("localised", [("inserted", 9.0, False), ("inserted", 25.0, True), ("tumour", 55.3, False)]),
+            row_of("localised", [("inserted", 9.0, True), ("inserted", 9.0, False)]),
+            row_of("withheld", [("inserted", 9.0, True)]), row_of("withheld", [("inserted", 12.0, True)], "b")]
+    assert found_by_size(rows) == ("a, found on localised films by size: 9 mm 1/3, 25 mm 1/1, tumour 0/1\n"
+                                   "b, found on localised films by size: none localised")
