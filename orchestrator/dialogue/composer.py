@@ -34,7 +34,12 @@ from orchestrator.dialogue.interval_answer import (
 )
 from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import cm, mm, phrases, pleural_space, r1, word
-from orchestrator.encoders.second_reader import ALONE_NODULES_FOUND, ALONE_PRESENCE_MAX, ALONE_TUMOUR_FOUND
+from orchestrator.encoders.second_reader import (
+    ALONE_NODULES_BY_SIZE,
+    ALONE_NODULES_FOUND,
+    ALONE_PRESENCE_MAX,
+    ALONE_TUMOUR_FOUND,
+)
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import THRESHOLD, is_confident
 from orchestrator.findings.geometry import blunted_by_fluid
@@ -1510,12 +1515,15 @@ def _may_miss(ctx: Context) -> str:
     head = ctx.t("Hilum 只找结节、肿块、条索影和实变。", "Hilum looks for nodules, masses, strands and consolidation. ")
     if cl.read_alone(ctx.facts):
         (found, nodules), (_, tumours) = ALONE_NODULES_FOUND, ALONE_TUMOUR_FOUND
+        by_size_zh = ";".join(f"{lo}–{hi} mm:{n}个中{f}个" for lo, hi, f, n in ALONE_NODULES_BY_SIZE)
+        by_size_en = "; ".join(f"{lo}-{hi} mm: {f} of {n}" for lo, hi, f, n in ALONE_NODULES_BY_SIZE)
         rate = ctx.t(
             f"这张片子与训练所用的片子差异较大,由第二读片模型单独读取。在一位所有模型都未见过的患者的模拟胸片上,它找到"
-            f"{nodules}个9–25 mm 结节中的{found}个,而该患者位于心影后方的55 mm 肿块在{tumours}张片子上一次也没有找到;",
+            f"{nodules}个9–25 mm 结节中的{found}个({by_size_zh}),而该患者位于心影后方的55 mm 肿块在{tumours}张片子上"
+            f"一次也没有找到;",
             f"This film is unlike the films it was trained on and was read by the second reader alone. On simulated films "
-            f"of a patient no weights had seen, that reader found {found} of {nodules} nodules of 9-25 mm, and the "
-            f"patient's 55 mm tumour, which lies behind the heart, on none of {tumours} films; ")
+            f"of a patient no weights had seen, that reader found {found} of {nodules} nodules of 9-25 mm ({by_size_en}), "
+            f"and the patient's 55 mm tumour, which lies behind the heart, on none of {tumours} films; ")
     else:
         rate = ctx.t("在验证用的模拟胸片上,它找到约九成 8 mm 及以上的病灶;",
                      "On validation phantom films it finds about nine in ten lesions of 8 mm or more; ")

@@ -75,6 +75,9 @@ ALONE_PRESENCE_MAX = 0.58
 # inserted into them, found within 10 mm; and the patient's own 55 mm tumour, which lies behind the heart's left border
 ALONE_NODULES_FOUND = (41, 66)
 ALONE_TUMOUR_FOUND = (0, 22)
+# the same nodules by size (``score_other_ct``'s "found on localised films by size": 9 mm 3/15, 12 mm 3/13, 16 mm 13/15,
+# 20 mm 12/13, 25 mm 10/10): (smallest mm, largest mm, found, inserted); the small ones are what such a reading misses
+ALONE_NODULES_BY_SIZE = ((9, 12, 6, 28), (16, 25, 35, 38))
 
 
 def confirmed(maps: AnatomyMaps, other: AnatomyMaps, spacing: PixelSpacing) -> AnatomyMaps:

@@ -84,14 +84,20 @@ def test_what_a_film_read_alone_may_miss_is_measured_where_such_films_were(
     """A real child's film, read by the second reader alone, was told "on validation phantom films it finds about nine in
     ten lesions of 8 mm or more": that is the main weights' rate on the phantom's own patient. Films read alone are
     unfamiliar ones; on the CT no weights had seen, the second reader found about six in ten nodules."""
-    from orchestrator.encoders.second_reader import ALONE_NODULES_FOUND
+    from orchestrator.encoders.second_reader import ALONE_NODULES_BY_SIZE, ALONE_NODULES_FOUND
     from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 
     facts = make_facts()
     alone = replace(facts, film_check=replace(facts.film_check, warnings=(READ_ALONE,)))
     text = ask("could you have missed anything?", facts=alone).answer.text
     found, nodules = ALONE_NODULES_FOUND
-    assert f"that reader found {found} of {nodules} nodules of 9-25 mm" in text and "nine in ten" not in text
+    assert f"that reader found {found} of {nodules} nodules of 9-25 mm (" in text and "nine in ten" not in text
+    # by size, from the same films: the small nodules are what it misses
+    (lo, hi, small_found, small), (_, _, large_found, large) = ALONE_NODULES_BY_SIZE
+    assert (small_found + large_found, small + large) == ALONE_NODULES_FOUND and small_found / small < 0.5
+    assert f"({lo}-{hi} mm: {small_found} of {small}; " in text
+    zh = ask("你会不会漏掉什么?", facts=alone, lang="zh").answer.text
+    assert f"({lo}–{hi} mm:{small}个中{small_found}个;" in zh
     assert "behind the heart" in text and "not been measured" in text
     assert "nine in ten" in ask("could you have missed anything?", facts=facts).answer.text
 
