@@ -266,7 +266,12 @@ def _normal_statement(ctx: Context) -> dict[str, Any] | None:
     parts: list[str] = []
     if absent:
         listed = absent[0] if len(absent) == 1 else f"{', '.join(absent[:-1])} or {absent[-1]}"
-        parts.append(ctx.t(f"其余肺野未见{'、'.join(absent)}。", f"The remaining lung fields show no {listed}."))
+        if cl.read_alone(ctx.facts):  # what the second reader alone did not find is not ruled out
+            zh_but, en_but = cl.ALONE_NOT_FOUND
+            parts.append(ctx.t(f"其余肺野未发现{'、'.join(absent)},{zh_but}。",
+                               f"No {listed} was found in the remaining lung fields, {en_but}."))
+        else:
+            parts.append(ctx.t(f"其余肺野未见{'、'.join(absent)}。", f"The remaining lung fields show no {listed}."))
     for c in ctx.facts.anatomy.costophrenic:
         side = word("side", c.side, ctx.lang)
         state = cl.angle_word(c.state, ctx.facts, ctx.lang)

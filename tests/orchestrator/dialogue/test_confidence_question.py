@@ -124,6 +124,13 @@ def test_on_a_film_read_alone_a_lesion_not_found_is_not_ruled_out(
     tb = ask("could this be TB?", facts=alone)
     assert tb.checklist["total"] == 0 and "None of these signs can be decided on this film." in tb.answer.text
     assert ask("is there pneumonia?", facts=empty).checklist["total"] == 4
+    # the screening's "elsewhere" line: it had said flatly "the remaining lung fields show no mass, consolidation, ..."
+    elsewhere = "remaining lung fields show no"
+    assert elsewhere in ask("anything abnormal?", facts=empty).answer.text
+    screened = ask("anything abnormal?", facts=alone).answer.text
+    assert elsewhere not in screened and "was found in the remaining lung fields, but this film was read by the second " \
+        "reader alone, which can miss a lesion." in screened
+    assert "但本片由第二读片模型单独读取,它可能漏掉病灶" in ask("有什么异常吗", facts=alone, lang="zh").answer.text
 
 
 def sign_status(turn: Any) -> str:
