@@ -239,6 +239,11 @@ def test_the_anatomy_answer_says_the_ratio_as_the_others_do() -> None:
         facts = dataclasses.replace(base, anatomy=dataclasses.replace(base.anatomy, cardiothoracic_ratio=ctr))
         assert f"The cardiothoracic ratio is about {ctr:.2f} (the heart about 14.0 cm across, the chest 30.0 cm), {said}." in (
             ask("What is the cardiothoracic ratio?", facts).answer.text)
+    # "what is the CTR?" got the costophrenic angles (the abbreviation named no structure); its meaning stays explained
+    for asked in ("what is the CTR?", "CTR?", "is the CTR normal?"):
+        assert "the cardiothoracic ratio is about" in ask(asked, base).answer.text.lower(), asked
+        assert "costophrenic" not in ask(asked, base).answer.text, asked
+    assert ask("what does CTR mean?", base).intent == "explain_term"
 
 
 # --- the question and the finding disagree ------------------------------------------------------------
