@@ -856,3 +856,18 @@ def test_which_side_is_worse_says_what_each_lung_shows(question: str, lang: str)
     one = dataclasses.replace(base, findings=base.findings[:1])
     assert "the left lung: no candidate region." in ask("which side is worse?", one).answer.text
     assert "only one candidate region" not in ask("which side is worse?", dataclasses.replace(base, findings=())).answer.text
+
+
+@pytest.mark.parametrize(("question", "lang"), [
+    ("where are they?", "en"), ("where are the abnormalities?", "en"), ("where are the lesions?", "en"),
+    ("病灶都在哪里", "zh"),
+])
+def test_a_question_asked_of_all_the_findings_answers_each(question: str, lang: str) -> None:
+    """"Where are the abnormalities?" on a real film with two findings was asked back "which one do you mean — A1 or
+    A2?": the plural asks of every finding, as "both" does; "where is it?" still asks which."""
+    turn = ask(question, lang=lang)
+    assert sorted(a["id"] for a in turn.anchors if a["id"] in ("A1", "A2")) == ["A1", "A2"], question
+    assert "Which one do you mean" not in turn.answer.text and "哪一个" not in turn.answer.text
+    assert ("A1 lies in" in turn.answer.text and "A2 lies in" in turn.answer.text) if lang == "en" else (
+        "A1位于" in turn.answer.text and "A2位于" in turn.answer.text)
+    assert "Which one do you mean" in ask("where is it?").answer.text
