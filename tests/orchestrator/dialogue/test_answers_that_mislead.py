@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from orchestrator.dialogue.engine import DialogueEngine
-from orchestrator.facts import CostophrenicAngle, ImageFacts
+from orchestrator.facts import AnatomyRegion, CostophrenicAngle, ImageFacts
 from orchestrator.settings import Settings
 
 
@@ -871,3 +871,28 @@ def test_a_question_asked_of_all_the_findings_answers_each(question: str, lang: 
     assert ("A1 lies in" in turn.answer.text and "A2 lies in" in turn.answer.text) if lang == "en" else (
         "A1位于" in turn.answer.text and "A2位于" in turn.answer.text)
     assert "Which one do you mean" in ask("where is it?").answer.text
+
+
+def test_a_finding_behind_the_heart_lies_in_the_regions_outline_not_its_box() -> None:
+    """"Is there anything behind the heart?" on a real film listed an upper-zone nodule "in the retrocardiac region":
+    that region's box (the heart map over the left lung) reached up the lung. A finding lies in the region when its
+    centre is inside the outline or within its own radius of it; a region without an outline keeps its box."""
+    full = scenario_facts()
+    base = dataclasses.replace(full, findings=full.findings[:1])  # the 12 mm nodule alone
+    regions = tuple(r for r in base.anatomy.regions if r.name != "retrocardiac")
+    triangle = AnatomyRegion("retrocardiac", (250.0, 333.0), (215.0, 300.0, 315.0, 400.0),
+                             ((215.0, 300.0), (315.0, 300.0), (215.0, 400.0)))
+
+    def listed(centre: tuple[float, float], region: AnatomyRegion) -> bool:
+        moved = dataclasses.replace(base.findings[0], center_px=centre)
+        facts = dataclasses.replace(base, findings=(moved,),
+                                    anatomy=dataclasses.replace(base.anatomy, regions=(*regions, region)))
+        return "No candidate region in the retrocardiac region" not in ask("is there anything behind the heart?",
+                                                                           facts).answer.text
+
+    assert listed((240.0, 320.0), triangle)  # inside the outline
+    assert not listed((300.0, 385.0), triangle)  # inside the box, far outside the outline
+    # above the outline's top edge: 30 and 15 px out, no; 7 px, within the nodule's radius (8.6 px), yes
+    assert not listed((270.0, 270.0), triangle) and not listed((270.0, 285.0), triangle)
+    assert listed((270.0, 293.0), triangle)
+    assert listed((300.0, 385.0), dataclasses.replace(triangle, polygon_px=()))  # no outline: the box, as before
