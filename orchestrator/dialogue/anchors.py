@@ -22,6 +22,7 @@ from typing import Any, Literal
 from orchestrator.dialogue.parser import Query
 from orchestrator.dialogue.words import pleural_space, word
 from orchestrator.facts import AnatomyRegion, Finding, ImageFacts, Point
+from orchestrator.findings.relations import outline_gap_mm
 
 Outcome = Literal["resolved", "ambiguous", "none"]
 
@@ -637,33 +638,14 @@ def in_scope(a: Anchor, q: Query, facts: ImageFacts) -> bool:
 
 
 def _lies_in(region: AnatomyRegion, a: Anchor, facts: ImageFacts) -> bool:
-    """Whether a finding lies in a region: its centre inside the region's outline or within the finding's own radius
-    of it (a lesion partly behind the heart); in its bounding box where the region has no outline. The box alone had
-    put an upper-zone nodule "in the retrocardiac region" of a real film, whose heart map reached up the left lung."""
-    x, y = a.center_px
-    if len(region.polygon_px) < 3:
+    """Whether a finding lies in a region: its outline overlaps the region's in projection (``outline_gap_mm``, as "how
+    far is it from the heart?" measures); its centre in the region's bounding box where either has no outline. The box
+    alone had put an upper-zone nodule "in the retrocardiac region" of a real film, whose heart map reached up the left
+    lung."""
+    if len(region.polygon_px) < 3 or len(a.polygon_px) < 3:
         x0, y0, x1, y1 = region.bbox_px
-        return x0 <= x <= x1 and y0 <= y <= y1
-    reach = (a.diameter_mm or 0.0) / 2 / facts.spacing.col_mm
-    return _inside(region.polygon_px, x, y) or _distance_to_outline(region.polygon_px, x, y) <= reach
-
-
-def _inside(poly: tuple[Point, ...], x: float, y: float) -> bool:
-    """Even-odd rule: a ray to the right crosses the outline an odd number of times."""
-    inside = False
-    for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1], strict=True):
-        if (y0 > y) != (y1 > y) and x < x0 + (y - y0) * (x1 - x0) / (y1 - y0):
-            inside = not inside
-    return inside
-
-
-def _distance_to_outline(poly: tuple[Point, ...], x: float, y: float) -> float:
-    best = math.inf
-    for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1], strict=True):
-        dx, dy = x1 - x0, y1 - y0
-        t = 0.0 if dx == dy == 0 else max(0.0, min(1.0, ((x - x0) * dx + (y - y0) * dy) / (dx * dx + dy * dy)))
-        best = min(best, math.hypot(x - x0 - t * dx, y - y0 - t * dy))
-    return best
+        return x0 <= a.center_px[0] <= x1 and y0 <= a.center_px[1] <= y1
+    return outline_gap_mm(a.polygon_px, region.polygon_px, facts.image_size, facts.spacing)[0] == 0.0
 
 
 def is_scoped(q: Query) -> bool:

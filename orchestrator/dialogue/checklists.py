@@ -321,14 +321,14 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
             if read.status != status:
                 status, evidence = read.status, (read.evidence_zh if lang == "zh" else read.evidence_en).rstrip("。.")
                 settle = _mid_sentence(read.settle_zh if lang == "zh" else read.settle_en) or settle
-        elif status == "yes" and item.rule.get("scope") == "costophrenic" and read_alone(facts):  # possibly blunted
+        elif read_alone(facts) and (status, item.rule.get("scope")) in (("yes", "costophrenic"), ("no", "findings")):
+            # read by the second reader alone: an angle is possibly blunted, a lesion not found is not absent
             status, settle = "uncertain", _mid_sentence(ALONE_SETTLE[0] if lang == "zh" else ALONE_SETTLE[1])
-            value = {side: "possibly_blunted" if state == "blunted" else state for side, state in value.items()}
-            evidence = _evidence(item, status, value, lang, facts.spacing.source == "estimated")  # as angle_word says
-        elif status == "no" and item.rule.get("scope") == "findings" and read_alone(facts):  # not found is not absent
-            status = "uncertain"
-            evidence += (";" + ALONE_NOT_FOUND[0]) if lang == "zh" else f"; {ALONE_NOT_FOUND[1]}"
-            settle = _mid_sentence(ALONE_SETTLE[0] if lang == "zh" else ALONE_SETTLE[1])
+            if item.rule["scope"] == "costophrenic":
+                value = {side: angle_state(state, facts) for side, state in value.items()}
+                evidence = _evidence(item, status, value, lang, facts.spacing.source == "estimated")
+            else:
+                evidence += (";" + ALONE_NOT_FOUND[0]) if lang == "zh" else f"; {ALONE_NOT_FOUND[1]}"
         if item.rule.get("scope") == "finding" and smooth_unbacked(item.rule, finding):
             detail = "此分辨率下未见边缘不规则" if lang == "zh" else "no irregularity seen at this resolution"
             evidence = f"边缘:{detail}" if lang == "zh" else f"margin: {detail}"
@@ -409,10 +409,15 @@ def sign_of_kind(kinds: tuple[str, ...]) -> str | None:
 CTR_LIMIT = 0.5  # a PA film's cardiothoracic ratio above this reads as an enlarged heart
 
 
+def angle_state(state: str, facts: ImageFacts) -> str:
+    """A costophrenic angle's state as the answers state it: "possibly_blunted" where the second reader read the film
+    alone (the angle is read from its lung field's outline, which needs a check: nothing on such a film is flat)."""
+    return "possibly_blunted" if state == "blunted" and read_alone(facts) else state
+
+
 def angle_word(state: str, facts: ImageFacts, lang: str) -> str:
-    """A costophrenic angle's state in words; "possibly blunted" where the second reader read the film alone (the angle
-    is read from its lung field's outline, which needs a check: no finding of such a film is stated flatly)."""
-    return word("angle_state", "possibly_blunted" if state == "blunted" and read_alone(facts) else state, lang)
+    """A costophrenic angle's state in words (``angle_state``)."""
+    return word("angle_state", angle_state(state, facts), lang)
 
 
 def _angles_text(facts: ImageFacts, side: str | None) -> tuple[str, str, list[str]]:

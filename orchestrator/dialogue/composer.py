@@ -350,14 +350,11 @@ def _normal_asked(ctx: Context, lesions: int) -> dict[str, Any]:
                              "none of them certain; each needs a radiologist's check."))
     else:
         unsure_zh, unsure_en = _heart_unsettled(ctx) if heart is not None and heart.status == "uncertain" else ("", "")
-        more = (",本片由第二读片模型单独读取,更大的病灶也可能漏掉", " (this film was read by the second reader alone, "
-                "which can miss larger ones too)") if alone else ("", "")
         text = ctx.t("在Hilum所读的征象中未见异常(见下)" + unsure_zh
-                     + "。这不等于片子正常:小于约8 mm或淡薄的病灶可能漏读" + more[0] + ";" + _NOT_READ_FOR_NORMAL[0],
+                     + "。这不等于片子正常:小于约8 mm或淡薄的病灶可能漏读;" + _NOT_READ_FOR_NORMAL[0],
                      "Among the signs Hilum reads, nothing abnormal was found (below)" + unsure_en
-                     + ". That does not make the film normal: lesions under about 8 mm or faint ones can be missed"
-                     + more[1] + ", and "
-                     + _NOT_READ_FOR_NORMAL[1])
+                     + ". That does not make the film normal: lesions under about 8 mm or faint ones can be missed, and "
+                     + _NOT_READ_FOR_NORMAL[1]) + (ctx.t(*ALONE_MISS_NOTE) if alone else "")
     return section("normal_asked", ctx.t("是否正常", "Normal?"), text)
 
 
@@ -455,7 +452,7 @@ MISS_NOTE = ("本系统报告约8 mm及以上的病灶,更小或更淡的病灶�
              " Hilum reports lesions from about 8 mm; a smaller or fainter one can be missed.")
 
 # ... and on a film the second reader read alone, larger ones too (cl.ALONE_NOT_FOUND)
-ALONE_MISS_NOTE = ("本片由第二读片模型单独读取,更大的病灶它也可能漏掉。",
+ALONE_MISS_NOTE = ("本片由第二读片模型单独读取,更大的病灶也可能漏掉。",
                    " This film was read by the second reader alone, which can miss larger ones too.")
 
 

@@ -876,7 +876,7 @@ def test_a_question_asked_of_all_the_findings_answers_each(question: str, lang: 
 def test_a_finding_behind_the_heart_lies_in_the_regions_outline_not_its_box() -> None:
     """"Is there anything behind the heart?" on a real film listed an upper-zone nodule "in the retrocardiac region":
     that region's box (the heart map over the left lung) reached up the lung. A finding lies in the region when its
-    centre is inside the outline or within its own radius of it; a region without an outline keeps its box."""
+    outline overlaps the region's; a region without an outline keeps its box."""
     full = scenario_facts()
     base = dataclasses.replace(full, findings=full.findings[:1])  # the 12 mm nodule alone
     regions = tuple(r for r in base.anatomy.regions if r.name != "retrocardiac")
@@ -884,7 +884,9 @@ def test_a_finding_behind_the_heart_lies_in_the_regions_outline_not_its_box() ->
                              ((215.0, 300.0), (315.0, 300.0), (215.0, 400.0)))
 
     def listed(centre: tuple[float, float], region: AnatomyRegion) -> bool:
-        moved = dataclasses.replace(base.findings[0], center_px=centre)
+        nodule = base.findings[0]
+        dx, dy = centre[0] - nodule.center_px[0], centre[1] - nodule.center_px[1]
+        moved = dataclasses.replace(nodule, center_px=centre, polygon_px=tuple((x + dx, y + dy) for x, y in nodule.polygon_px))
         facts = dataclasses.replace(base, findings=(moved,),
                                     anatomy=dataclasses.replace(base.anatomy, regions=(*regions, region)))
         return "No candidate region in the retrocardiac region" not in ask("is there anything behind the heart?",
@@ -892,7 +894,7 @@ def test_a_finding_behind_the_heart_lies_in_the_regions_outline_not_its_box() ->
 
     assert listed((240.0, 320.0), triangle)  # inside the outline
     assert not listed((300.0, 385.0), triangle)  # inside the box, far outside the outline
-    # above the outline's top edge: 30 and 15 px out, no; 7 px, within the nodule's radius (8.6 px), yes
+    # above the outline's top edge: 30 and 15 px out, no; 7 px, within the nodule's radius (8.6 px): it overlaps, yes
     assert not listed((270.0, 270.0), triangle) and not listed((270.0, 285.0), triangle)
     assert listed((270.0, 293.0), triangle)
     assert listed((300.0, 385.0), dataclasses.replace(triangle, polygon_px=()))  # no outline: the box, as before
