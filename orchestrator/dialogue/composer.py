@@ -46,7 +46,7 @@ from orchestrator.findings.geometry import blunted_by_fluid
 from orchestrator.findings.interval import IntervalComparison
 from orchestrator.findings.relations import outline_gap_mm
 from orchestrator.findings.size import finding_size
-from orchestrator.findings.spacing import REJECTIONS, rejection
+from orchestrator.findings.spacing import REJECTIONS, assumed_width_mm, rejection
 from orchestrator.ontology.loader import Ontology
 
 
@@ -171,12 +171,23 @@ def spacing_note(ctx: Context) -> dict[str, Any] | None:
             f"Note: {en}, so it was not used; mm and cm are from an estimated spacing "
             f"({sp.row_mm:.3f} mm per pixel) and are approximate.",
         ))
+    took_zh, took_en, child_zh, child_en = _assumed(ctx)
     text = ctx.t(
-        f"注意:本片无DICOM像素间距,毫米/厘米数值按估计间距({sp.row_mm:.3f} mm/像素)换算,仅供参考。",
+        f"注意:本片无DICOM像素间距,毫米/厘米数值按估计间距({sp.row_mm:.3f} mm/像素{took_zh})换算,仅供参考{child_zh}。",
         f"Note: this film carries no DICOM pixel spacing; mm and cm are from an estimated spacing "
-        f"({sp.row_mm:.3f} mm per pixel) and are approximate.",
+        f"({sp.row_mm:.3f} mm per pixel{took_en}) and are approximate{child_en}.",
     )
     return section("spacing", ctx.t("像素间距", "Pixel spacing"), text)
+
+
+def _assumed(ctx: Context) -> tuple[str, str, str, str]:
+    """What an estimated spacing took the chest to be, (zh, en) inside its parenthesis and (zh, en) after it: an adult's
+    width, so a child's film measures too large; empty where the estimate assumed no chest width."""
+    width = assumed_width_mm(ctx.facts.spacing)
+    if width is None:
+        return "", "", "", ""
+    return (f",按成人胸廓宽约{width / 10:.1f} cm估计", f", taking the chest as {width / 10:.1f} cm across, an adult's width",
+            ";儿童的片子上数值偏大", "; on a child's film they are too large")
 
 
 def disclaimer(ctx: Context) -> dict[str, Any]:
@@ -1577,6 +1588,11 @@ def _compose_patient(ctx: Context) -> Composition:
         text += ctx.t("心胸比按成人的界值(0.50)判断;幼儿的心影相对较大。",
                       " The cardiothoracic ratio is judged against an adult's limit (0.50); a young child's heart is "
                       "relatively larger.")
+    width = assumed_width_mm(ctx.facts.spacing)
+    if width is not None:  # no DICOM spacing: every mm was scaled from an adult's chest
+        text += ctx.t(f"本片无DICOM像素间距,毫米数值按成人胸廓宽约{width / 10:.1f} cm估计;儿童的片子上数值偏大。",
+                      f" This film carries no DICOM pixel spacing, so its sizes in mm take the chest as {width / 10:.1f} "
+                      "cm across, an adult's width; on a child's film they are too large.")
     return Composition((section("out_of_scope", ctx.t("患者信息", "The patient"), text),))
 
 

@@ -2502,6 +2502,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         rest = _blank_try_verbs(rest)
     scores = _first_question_scores(rest, v)
     intent, by_fallback = _choose(scores, features)
+    pointed_intent = intent  # what a question that only points asks: changed below only by something it asks
     intent, signs, needs_prior = _not_on_this_film(intent, by_fallback, asked_first, scores, features, signs, v)
     answer_lang = language_asked(text)  # a request about the answers' language asks nothing of the film
     social = social_words(raw)
@@ -2529,8 +2530,10 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     hila = not answer_lang and hila_compared(text, features)
     intent, loc = ("assess_anatomy", {**loc, "anatomy": ("hilum",)}) if hila else (intent, loc)
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis
-    elliptical = max(scores.values(), default=0.0) < 1 and by_fallback and features["elliptical_form"] and points
-    bare_pointer = max(scores.values(), default=0.0) < 1 and by_fallback and (points or features["both"])
+    # ... and so is one whose own words changed what it asks ("is this a child?": the patient, not "this one")
+    asks_nothing = max(scores.values(), default=0.0) < 1 and by_fallback and intent == pointed_intent
+    elliptical = asks_nothing and features["elliptical_form"] and points
+    bare_pointer = asks_nothing and (points or features["both"])
     return Query(
         intent=intent,
         lang=lang,

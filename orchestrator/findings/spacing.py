@@ -1,7 +1,8 @@
 """Pixel spacing without DICOM: an estimate from the anatomy, always ``source="estimated"``.
 
 The widest outer-to-outer extent of both lung fields on a PA film is taken as a typical
-adult inner thorax width. Where the lungs cannot be found, the film is assumed to span a
+adult inner thorax width (``assumed_width_mm`` reads that back, so the answers can say a child's film measures too
+large). Where the lungs cannot be found, the film is assumed to span a
 standard 43 cm detector.
 
 The same estimate stands in for a DICOM spacing that ``orchestrator.imaging`` found implausible
@@ -50,6 +51,15 @@ def estimate_spacing(maps: AnatomyMaps, rejected: str | None = None) -> PixelSpa
     return PixelSpacing(
         mm, mm, "estimated", f"{prefix}from the thorax width, assuming a typical {TYPICAL_THORAX_WIDTH_MM / 10:.1f} cm"
     )
+
+
+def assumed_width_mm(spacing: PixelSpacing) -> float | None:
+    """The chest width an estimate took (``TYPICAL_THORAX_WIDTH_MM``, an adult's) when it came from the thorax, else
+    None (a DICOM spacing, or a film assumed to span the detector). Read back from the note ``estimate_spacing``
+    wrote, as ``rejection`` reads the rejection."""
+    if spacing.source != "estimated" or "from the thorax width" not in spacing.note:
+        return None
+    return TYPICAL_THORAX_WIDTH_MM
 
 
 def rejection(spacing: PixelSpacing) -> str | None:

@@ -510,6 +510,20 @@ def test_the_answer_to_which_one_answers_the_question_asked_back(asked: str, ans
     assert turn.intent == intent and [f["anchor_id"] for f in turn.findings] == subjects
 
 
+@pytest.mark.parametrize(("question", "lang", "intent"), [
+    ("is this a child?", "en", "out_of_scope"), ("是儿童吗", "zh", "out_of_scope"),
+    ("is this one bacterial or viral?", "en", "screen"),
+])
+def test_a_question_of_its_own_after_which_one_is_answered_as_asked(question: str, lang: str, intent: str) -> None:
+    """On a real film with two findings, "how big is it?" asked back "which one do you mean?", and "is this a child?"
+    next was taken for the answer ("this one") and asked back again: the question it asks is answered."""
+    eng = DialogueEngine(NoEncoder(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(scenario_facts(), lang=lang).session_id
+    assert eng.ask(sid, "how big is it?" if lang == "en" else "它有多大").clarification is not None
+    turn = eng.ask(sid, question)
+    assert turn.intent == intent and turn.clarification is None
+
+
 def test_a_bare_pointer_after_an_answered_question_is_a_question_of_its_own() -> None:
     eng = DialogueEngine(NoEncoder(), Settings())  # type: ignore[arg-type]
     sid = eng.start_session(scenario_facts(), lang="en").session_id

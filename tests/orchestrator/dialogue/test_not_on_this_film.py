@@ -6,11 +6,13 @@ generic out-of-scope reason (treatment, prognosis, lab values)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from orchestrator.dialogue.parser import parse
+from orchestrator.facts import PixelSpacing
 
 
 @pytest.mark.parametrize("question", [
@@ -255,6 +257,30 @@ def test_the_patient_asked_about_is_said_to_be_no_part_of_the_reading(question: 
         assert "against an adult's limit (0.50)" in text and "treatment" not in text
     else:
         assert text.startswith("Hilum 只读片子,不判断患者") and "成人的界值(0.50)" in text
+
+
+@pytest.mark.parametrize(("note", "adult"), [
+    ("from the thorax width, assuming a typical 26.5 cm", True),  # as estimate_spacing writes it
+    ("assumed a 43 cm field of view", False),
+])
+def test_an_estimated_spacing_says_it_took_an_adult_chest(note: str, adult: bool, make_facts: Callable[..., Any],
+                                                          ask: Callable[..., Any]) -> None:
+    """On a real child's film every size was scaled from an adult's chest width, and neither the spacing note nor "is
+    this a child?" said so: both now say what the estimate took and that a child's film measures too large."""
+    facts = replace(make_facts(), spacing=PixelSpacing(0.69, 0.69, "estimated", note))
+    screened = ask("anything abnormal?", facts=facts).answer.text
+    patient = ask("is this a child?", facts=facts).answer.text
+    zh = ask("是儿童吗", lang="zh", facts=facts).answer.text
+    if adult:
+        assert "(0.690 mm per pixel, taking the chest as 26.5 cm across, an adult's width)" in screened
+        assert "on a child's film they are too large" in screened
+        assert "sizes in mm take the chest as 26.5 cm across, an adult's width; on a child's film they are too large" in patient
+        assert "按成人胸廓宽约26.5 cm估计" in zh and "儿童的片子上数值偏大" in zh
+    else:
+        assert "(0.690 mm per pixel) and are approximate." in screened and "child" not in screened
+        assert "sizes in mm" not in patient and "儿童的片子上" not in zh
+    dicom = ask("is this a child?", facts=make_facts()).answer.text
+    assert "sizes in mm" not in dicom
 
 
 @pytest.mark.parametrize(("question", "intent"), [

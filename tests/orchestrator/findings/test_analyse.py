@@ -18,6 +18,7 @@ from orchestrator.contracts.encoder import ANATOMY_CLASSES
 from orchestrator.facts import ImageFacts, PixelSpacing, from_jsonable, to_jsonable
 from orchestrator.findings import analyse, estimate_spacing, heatmap_png
 from orchestrator.findings.geometry import point_distance_mm
+from orchestrator.findings.spacing import TYPICAL_THORAX_WIDTH_MM, assumed_width_mm
 
 SHAPE = (512, 512)
 SPACING = PixelSpacing(0.7, 0.7, "dicom")
@@ -174,6 +175,10 @@ def test_estimated_spacing_is_flagged() -> None:
                         np.zeros(SHAPE, np.float32))
     sp2 = estimate_spacing(blank)
     assert sp2.source == "estimated" and "field of view" in sp2.note
+    # what each estimate took the chest to be, read back for the answers: an adult's width, or no chest at all
+    assert assumed_width_mm(sp) == TYPICAL_THORAX_WIDTH_MM and assumed_width_mm(sp2) is None
+    assert assumed_width_mm(estimate_spacing(synthetic_maps([]), rejected="spacing")) == TYPICAL_THORAX_WIDTH_MM
+    assert assumed_width_mm(PixelSpacing(0.7, 0.7, "dicom", "from the thorax width")) is None
     facts = analyse(blank, sp2)  # no anatomy at all: still answers, checks nothing it could not
     assert facts.findings == () and "nodule" not in facts.checked
 
