@@ -497,6 +497,10 @@ class DialogueEngine:
         turn asked (``previous``: its parse state; its intent, and its checklist and landmark where it
         had them). Only for questions the parser marks elliptical (nothing asked)."""
         intent = previous.get("intent")
+        if intent == "screen" and previous.get("lesion_side") and query.side_only:
+            # "右侧呢" / "and the right lung?" after "左肺怎么样": the other lung's screening, not a finding located there
+            # (after the whole film's screening "那左肺呢?" points at the finding in the left lung)
+            return replace(query, intent="screen")
         if intent not in _INHERITED_INTENTS:
             return query
         checklist = previous.get("checklist") if intent == "sign_checklist" else None

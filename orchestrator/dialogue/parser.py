@@ -183,6 +183,9 @@ class Query:
     # "A2" / "the second one" / "下面那个" / "both": a finding pointed at and nothing asked, in any form; after a turn
     # that asked "which one do you mean?" it is the answer, and the question asked back is answered of it
     bare_pointer: bool = False
+    # "右侧呢" / "and the right side?": an ellipsis naming a side and no finding in it ("右边那个呢", "the left one" name
+    # one); after a lung's screening the engine screens the other side
+    side_only: bool = False
     # "not the round one, the other" / "不是圆的那个,是另一个": the descriptors that say which finding is NOT meant
     not_descriptors: tuple[str, ...] = ()
     # screen: the kinds of lesion looked for ("any GGO?" → ground_glass; vocab.json "kinds"); the answer lists
@@ -241,6 +244,7 @@ class Query:
             "place_checked": self.place_checked,
             "elliptical": self.elliptical,
             "bare_pointer": self.bare_pointer,
+            "side_only": self.side_only,
             "not_descriptors": list(self.not_descriptors),
             "kinds": list(self.kinds),
             "mentions": list(self.mentions),
@@ -1065,6 +1069,8 @@ _ALTERNATION = re.compile(r"或者|或是|还是|(?<![a-z])or(?![a-z])")
 _QUESTION_END = re.compile(r"[?？]\s*(?=\S)")
 # an elliptical follow-up: "那右边那个呢", "and the one on the left?", "what about the other one?"
 # ("what about 左边那个": an English opening before Chinese words; "换左边那条看看": another finding tried)
+# a lung named as the organ ("the right lung", "左肺", "右侧肺"), not a lobe, zone or hilum of it
+_LUNG_NAMED = re.compile(r"(?<![a-z])(?:right|left)\s+(?:lung|hemithorax)(?![a-z])|[左右]侧?肺(?![门尖底叶野上中下部])")
 _ELLIPSIS = re.compile(r"呢\s*[?？]?\s*$|^(?:那|那么)(?!个)|^(?:再|也|换个|换成)(?:看看|看一下|瞧瞧)"
                        r"|^(?:那|那么)?换(?:成|到)?[^,，?？]{1,12}?(?:看看|看一下|瞧瞧)\s*[?？]?\s*$"
                        r"|^(?:and|what about|how about|same for|and for|now)(?![a-z])"
@@ -2530,6 +2536,15 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     hila = not answer_lang and hila_compared(text, features)
     intent, loc = ("assess_anatomy", {**loc, "anatomy": ("hilum",)}) if hila else (intent, loc)
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis
+    # "how is the left lung?" / "the right lung?": a lung, not a finding in it, asked about with nothing asked of it is
+    # that lung's screening (it located a finding there, or said none matched), as "右肺怎么样" is; an ellipsis ("那左肺
+    # 呢?") points at the finding there, unless it follows a lung's screening (``DialogueEngine._elliptical``)
+    lung_asked = (max(scores.values(), default=0.0) < 1 and by_fallback and intent == "locate"
+                  and not features["elliptical_form"] and not (
+        pointed or ids or descriptors or features["ordinal"] is not None or features["other"] or features["both"]
+        or any(loc[k] for k in ("lobe", "lobe_level", "zone", "band")) or loc["anatomy"])
+        and bool(_LUNG_NAMED.search(text)))
+    intent = "screen" if lung_asked else intent
     # ... and so is one whose own words changed what it asks ("is this a child?": the patient, not "this one")
     asks_nothing = max(scores.values(), default=0.0) < 1 and by_fallback and intent == pointed_intent
     elliptical = asks_nothing and features["elliptical_form"] and points
@@ -2585,6 +2600,10 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         place_checked=intent == "locate" and not features["show"] and bool(_PLACE_CHECK.search(raw)),
         elliptical=elliptical,
         bare_pointer=bare_pointer,
+        side_only=elliptical and bool(loc["lesion_side"]) and not (
+            pointed or ids or descriptors or features["ordinal"] is not None or features["other"] or features["both"]
+            or features["pointer_named"] or features["lesion_pointer"]
+            or any(loc[k] for k in ("lobe", "lobe_level", "zone", "band")) or loc["anatomy"]),
         not_descriptors=negated,
         kinds=screen_kinds(text, v) if intent == "screen" or (intent == "density" and asked == "content") else (),
         mentions=mentions,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from orchestrator.dialogue.engine import DialogueEngine
+from orchestrator.dialogue.parser import parse
 from orchestrator.facts import AnatomyRegion, CostophrenicAngle, ImageFacts
 from orchestrator.settings import Settings
 
@@ -522,6 +523,45 @@ def test_a_question_of_its_own_after_which_one_is_answered_as_asked(question: st
     assert eng.ask(sid, "how big is it?" if lang == "en" else "它有多大").clarification is not None
     turn = eng.ask(sid, question)
     assert turn.intent == intent and turn.clarification is None
+
+
+@pytest.mark.parametrize(("question", "screened"), [
+    ("how is the left lung?", True), ("how does the left lung look?", True), ("the right lung?", True),
+    ("and the right lung?", False), ("那右边那个呢", False), ("右肺上叶呢", False), ("the nodule in the right lung?", False),
+    ("右肺门呢", False),
+])
+def test_a_lung_asked_about_is_that_lungs_screening(question: str, screened: bool) -> None:
+    """On a real film "左肺怎么样" screened the left lung, but "how is the left lung?" was read as "where is the one in
+    that lung?" (none matched, or a finding located): a lung asked about is that lung's screening; a finding, lobe or
+    hilum named in it is not, nor an ellipsis, which points at the finding there unless a lung's screening came first."""
+    q = parse(question)
+    assert (q.intent == "screen") == screened
+    if screened:
+        assert q.lesion_side in ("right", "left") and not (q.bare_pointer or q.elliptical)
+
+
+@pytest.mark.parametrize(("first", "then", "lang", "lung"), [
+    ("左肺怎么样", "右侧呢", "zh", "右肺"), ("左肺怎么样", "那右肺呢?", "zh", "右肺"),
+    ("how is the left lung?", "and the right side?", "en", "right lung"),
+    ("is the right lung ok?", "what about the left lung?", "en", "left lung"),
+])
+def test_the_other_side_after_a_lungs_screening_is_the_other_lungs(first: str, then: str, lang: str, lung: str) -> None:
+    """"右侧呢" after "左肺怎么样" on a real film said no finding matched on the right: it asks how the right lung is.
+    After the whole film's screening the same ellipsis still points at the finding on that side."""
+    eng = DialogueEngine(NoEncoder(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(scenario_facts(), lang=lang).session_id
+    assert eng.ask(sid, first).intent == "screen"
+    turn = eng.ask(sid, then)
+    assert turn.intent == "screen" and lung in turn.answer.text
+    fresh = eng.start_session(scenario_facts(), lang=lang).session_id
+    assert eng.ask(fresh, then).intent == "locate"
+
+
+def test_the_other_side_after_a_findings_question_asks_it_again() -> None:
+    eng = DialogueEngine(NoEncoder(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(scenario_facts(), lang="en").session_id
+    eng.ask(sid, "how big is the left one?")
+    assert eng.ask(sid, "and the right one?").intent == "size"
 
 
 def test_a_bare_pointer_after_an_answered_question_is_a_question_of_its_own() -> None:
