@@ -2281,7 +2281,9 @@ def _not_on_this_film(intent: str, by_fallback: bool, asked: str, scores: dict[s
     pointed = not never_a_lesion and (
         features["pointed"] or features["has_location"] or bool(lesion_groups(features["descriptors"])))
     unread = never_a_lesion or term in UNREAD_SIGNS
-    if (unread and (features["presence"] or features["yes_no"]) and not (features["checklist"] or pointed)
+    # (or how it looks: "骨骼怎么样", "肺纹理怎么样" were screened)
+    looked_at = features["presence"] or features["yes_no"] or features["looks_ok"]
+    if (unread and looked_at and not (features["checklist"] or pointed)
             and (intent != "explain_term" or by_fallback) and scores.get("out_of_scope", 0.0) < 5):
         return "assess_anatomy", (term,), False
     # "主动脉结突出吗": a structure's state asked, the sign named is one nothing on the film evidences
@@ -2290,7 +2292,7 @@ def _not_on_this_film(intent: str, by_fallback: bool, asked: str, scores: dict[s
     # "肺纹理增多吗" / "有没有胸膜增厚" / "is there bronchiectasis?": a sign nothing on the film evidences and no finding
     # could be, asked whether present, is not read (it was explained, screened for, or answered with a finding's
     # density); its meaning asked ("what does bronchiectasis mean?") stays explained
-    if (term in v.unevidenced and term not in LESION_LIKE_SIGNS and (features["presence"] or features["yes_no"])
+    if (term in v.unevidenced and term not in LESION_LIKE_SIGNS and looked_at
             and features["term_asked"] and intent != "sign_checklist"
             and not (features["checklist"] or pointed or features["explain_opening"] or _ASKS_MEANING.search(asked))
             and scores.get("out_of_scope", 0.0) < 5):
@@ -2533,6 +2535,11 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # a place question, and answered neither)
     which_kind = intent in ("describe_margin", "locate") and bool(_KIND_ASKED.search(text))
     intent = "locate" if which_kind else _where_is_the_kind(intent, text, descriptors)
+    # "A1怎么样" / "它怎么样" / "is A1 ok?": how a finding pointed at looks is what it is, described in full (the film's
+    # whole screening answered it)
+    finding_asked = intent == "screen" and features["looks_ok"] and bool(ids or pointed) and not (
+        answer_lang or social or features["diagnosis"])
+    intent = "locate" if finding_asked else intent
     hila = not answer_lang and hila_compared(text, features)
     intent, loc = ("assess_anatomy", {**loc, "anatomy": ("hilum",)}) if hila else (intent, loc)
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis
@@ -2582,7 +2589,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
                    else film_attribute(text) if intent == "film_info" else None),
         answer_lang=answer_lang,
         social=social,
-        full=(which_kind or (intent == "describe_margin" and whole_description(text))
+        full=(which_kind or finding_asked or (intent == "describe_margin" and whole_description(text))
               or (intent == "locate" and (features["numbered"] or points) and bool(_WHAT_IS_NAMED.search(text)))),
         what_is_it=bool(_WHAT_IS_THIS.match(text)),
         shape_asked=intent in ("locate", "describe_margin") and bool(_SHAPE_ASKED.search(text)),

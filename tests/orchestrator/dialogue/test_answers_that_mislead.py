@@ -564,6 +564,29 @@ def test_the_other_side_after_a_findings_question_asks_it_again() -> None:
     assert eng.ask(sid, "and the right one?").intent == "size"
 
 
+@pytest.mark.parametrize(("question", "lang", "subjects", "starts"), [
+    ("A1怎么样", "zh", ["A1"], "A1:右肺中叶"), ("它怎么样", "zh", ["A1"], "A1:右肺中叶"),
+    ("那个条索影怎么样", "zh", ["A2"], "A2:左肺下叶"), ("A2正常吗", "zh", ["A2"], "A2:左肺下叶"),
+])
+def test_how_a_finding_looks_is_what_it_is(question: str, lang: str, subjects: list[str], starts: str) -> None:
+    """"A1怎么样" / "它怎么样" answered with the whole film's screening, every finding listed: how a finding pointed at
+    looks is that finding, described in full; "片子怎么样" / "左肺怎么样" stay the screening."""
+    turn = ask(question, lang=lang, before="A1多大")  # A1 in focus
+    assert turn.intent == "locate" and [f["anchor_id"] for f in turn.findings] == subjects
+    assert turn.answer.text.startswith(starts)
+    assert parse("片子怎么样").intent == parse("左肺怎么样").intent == "screen"
+
+
+@pytest.mark.parametrize("question", ["how are the lung markings?", "are the lung markings increased?",
+                                      "are the vascular markings normal?", "肺纹理增多吗"])
+def test_the_lung_markings_asked_about_are_a_sign_not_read(question: str) -> None:
+    """"How are the lung markings?" got "outside what a chest radiograph can show (treatment, prognosis, ...)" and "are
+    the lung markings increased?" "needs an earlier film": they are a sign Hilum does not read, as "肺纹理增多吗" was."""
+    turn = ask(question, lang="zh" if "肺" in question else "en")
+    assert turn.intent == "assess_anatomy" and not parse(question).needs_prior
+    assert ("does not read this sign" in turn.answer.text) or ("本系统不判读此征象" in turn.answer.text)
+
+
 def test_a_bare_pointer_after_an_answered_question_is_a_question_of_its_own() -> None:
     eng = DialogueEngine(NoEncoder(), Settings())  # type: ignore[arg-type]
     sid = eng.start_session(scenario_facts(), lang="en").session_id
