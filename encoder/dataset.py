@@ -125,35 +125,36 @@ Conspicuity = float | tuple[float, float] | None  # ``CaseSpec.conspicuity``
 
 
 def case_spec(seed: int, extra_lesion: str | None, render: str | None = None, lesion_mix: str | None = None,
-              conspicuity: Conspicuity = None) -> Any:
+              conspicuity: Conspicuity = None, hidden: float | None = None) -> Any:
     """The phantom spec for a training case: the seed's random lesions, plus one ``extra_lesion``;
     ``render``: the rendering families the case draws its style from (None: the phantom's own);
     ``lesion_mix``: the draw its lesions come from (None / "default": as always; "varied");
-    ``conspicuity``: the lesions' contrast gain, fixed or drawn per lesion from a range (None: the phantom's x2)."""
+    ``conspicuity``: the lesions' contrast gain, fixed or drawn per lesion from a range (None: the phantom's x2);
+    ``hidden``: the share of lesions placed behind the heart, mediastinum or a dome (None: on the open field)."""
     from encoder.phantom.lesion_mix import check_mix
 
     mix = check_mix(lesion_mix)
-    if extra_lesion is None and render is None and mix is None and conspicuity is None:
+    if extra_lesion is None and render is None and mix is None and conspicuity is None and hidden is None:
         return None
     from encoder.phantom.case import CaseSpec, case_lesion_specs
     from encoder.phantom.lesions import LesionSpec
 
     if extra_lesion is None:
-        return CaseSpec(render=render, lesion_mix=mix, conspicuity=conspicuity)
+        return CaseSpec(render=render, lesion_mix=mix, conspicuity=conspicuity, hidden=hidden)
     # a stream of its own, reproducible per seed
     drawn = case_lesion_specs(CaseSpec(lesion_mix=mix), np.random.default_rng([seed, 17]))
     return CaseSpec(lesions=(*drawn, LesionSpec(type=extra_lesion)), render=render, lesion_mix=mix,
-                    conspicuity=conspicuity)
+                    conspicuity=conspicuity, hidden=hidden)
 
 
-def _write_case(args: tuple[int, str, str | None, str | None, str | None, Conspicuity]) -> str:
+def _write_case(args: tuple[int, str, str | None, str | None, str | None, Conspicuity, float | None]) -> str:
     from encoder.phantom import generate_case
 
-    seed, out_dir, extra_lesion, render, lesion_mix, conspicuity = args
+    seed, out_dir, extra_lesion, render, lesion_mix, conspicuity, hidden = args
     path = Path(out_dir) / f"case_{seed:05d}.npz"
     if path.is_file():
         return str(path)
-    t = case_targets(generate_case(seed, case_spec(seed, extra_lesion, render, lesion_mix, conspicuity)))
+    t = case_targets(generate_case(seed, case_spec(seed, extra_lesion, render, lesion_mix, conspicuity, hidden)))
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(
         tmp, image=t.image.astype(np.float16), anatomy=_quantise(t.anatomy), lesion=_quantise(t.lesion),
@@ -165,12 +166,12 @@ def _write_case(args: tuple[int, str, str | None, str | None, str | None, Conspi
 
 def generate_dataset(seeds: Iterable[int], out_dir: Path, workers: int = 2, extra_lesion: str | None = None,
                      render: str | None = None, lesion_mix: str | None = None,
-                     conspicuity: Conspicuity = None) -> list[Path]:
+                     conspicuity: Conspicuity = None, hidden: float | None = None) -> list[Path]:
     """Generate (or reuse) one npz per seed, in ``workers`` processes, with a progress bar."""
     from tqdm import tqdm
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(s, str(out_dir), extra_lesion, render, lesion_mix, conspicuity) for s in seeds]
+    jobs = [(s, str(out_dir), extra_lesion, render, lesion_mix, conspicuity, hidden) for s in seeds]
     if workers <= 1:
         return [Path(_write_case(j)) for j in tqdm(jobs, desc="phantom cases")]
     with ProcessPoolExecutor(max_workers=workers) as pool:

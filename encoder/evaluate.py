@@ -209,7 +209,10 @@ def score_case(case: Any, maps: Any, tally: Tally, film: dict[str, Any] | None =
     tally.missed += _misses(lesions, truth_pts, pred_pts, missed, found_on, spacing, film or {})
     for i, les in enumerate(lesions):
         if large[i]:
-            row = tally.large_by_type.setdefault(str(les.get("type", "lesion")), [0, 0, 0])
+            kind = str(les.get("type", "lesion"))
+            if les.get("hidden_by"):  # CaseSpec.hidden: counted by what hides it, beside the open-field ones
+                kind = f"{kind} behind the {les['hidden_by']}"
+            row = tally.large_by_type.setdefault(kind, [0, 0, 0])
             row[0] += 1
             row[1] += int(i in found)
             row[2] += int(i in found_on)
@@ -335,11 +338,13 @@ def summarise(tally: Tally) -> dict[str, Any]:
 def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: str | None = None,
              lesion_mix: str | None = None, second_look: bool = False,
              second_reader: Path | None = None, second_reader_alone: bool = False,
-             conspicuity: float | tuple[float, float] | None = None) -> dict[str, Any]:
+             conspicuity: float | tuple[float, float] | None = None, hidden: float | None = None) -> dict[str, Any]:
     """``render``: the rendering families each film draws its style from (``CaseSpec.render``),
     e.g. a family held out of training; None: the phantom's own renderer. ``lesion_mix``: the
     lesions each film draws (``CaseSpec.lesion_mix``; None: the default draw). ``conspicuity``: the lesions'
-    contrast gain (``CaseSpec.conspicuity``; None: the phantom's x2, 1.0: physical contrast). ``second_look``: the
+    contrast gain (``CaseSpec.conspicuity``; None: the phantom's x2, 1.0: physical contrast). ``hidden``: the share of
+    lesions placed behind the heart, mediastinum or a dome (``CaseSpec.hidden``; the by-type table then counts each
+    hidden lesion under "behind the <what hides it>"). ``second_look``: the
     maps as the engine reads them with ``HILUM_SECOND_LOOK`` (two more passes per film that finds
     anything; the FROC then keeps only the served gate's point). ``second_reader``: the second reader's ONNX,
     read with it as the engine reads (``orchestrator.encoders.second_reader``); ``second_reader_alone``: films the
@@ -363,8 +368,8 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
     alone = 0
     try:
         for seed in tqdm(seeds, desc="evaluate"):
-            spec = (CaseSpec(render=render, lesion_mix=lesion_mix, conspicuity=conspicuity)
-                    if (render or lesion_mix or conspicuity is not None) else None)
+            spec = (CaseSpec(render=render, lesion_mix=lesion_mix, conspicuity=conspicuity, hidden=hidden)
+                    if (render or lesion_mix or conspicuity is not None or hidden is not None) else None)
             case = generate_case(seed, spec)
             film, resampling = prepare_film(case.image)
             maps = encoder.encode(film)
@@ -394,6 +399,8 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
         result["lesion_mix"] = lesion_mix
     if conspicuity is not None:
         result["conspicuity"] = conspicuity
+    if hidden is not None:
+        result["hidden"] = hidden
     result["onnx"] = str(onnx_path)
     return result
 
@@ -431,6 +438,8 @@ def format_table(result: dict[str, Any], misses: bool = False) -> str:
         rendered += f", lesion mix {result['lesion_mix']}"
     if result.get("conspicuity") is not None:
         rendered += f", lesion conspicuity {result['conspicuity']}"
+    if result.get("hidden") is not None:
+        rendered += f", lesions hidden {result['hidden']}"
     lines = [f"Evaluation on phantom seeds {result.get('seeds', '')}{rendered} ({result['films']} films)", "",
              "| class | Dice |", "| --- | --- |"]
     lines += [f"| {c} | {_fmt(v)} |" for c, v in result["dice"].items()]

@@ -32,6 +32,9 @@
 # (encoder/visible_lungs.py; another CT's lungs, which cannot be cut there, are left out of the lung loss).
 # CONSPICUITY=LO,HI (issue 21) draws each phantom lesion's contrast gain from LO..HI (log-uniform; the phantom's
 # fixed x2 otherwise, where another patient's films insert nodules at 1, physical contrast), e.g. 1,2.
+# HIDDEN=P (issue 21) places a share P of the phantom lesions behind the heart, the mediastinum or a dome where their
+# lobe reaches there (otherwise every lesion not against them lies on the open field, so none hidden was ever seen),
+# e.g. 0.3.
 # READER=1 (issue 22) also renders lesion-reader crops (seeds 4000+, a third of the CPUs) and trains
 # the reader on the GPU beside A and B, continued from the committed reader weights: $OUT/reader.pt
 # and reader.onnx; score it afterwards with `hilum evaluate-reader --seeds 0-49 --weights ...` and fit
@@ -105,6 +108,9 @@ for set in "${SETS[@]}"; do
     fi
     if [ -n "${CONSPICUITY:-}" ] && [[ "$extra" != *--other-ct* ]]; then
         args+=(--conspicuity "$CONSPICUITY")
+    fi
+    if [ -n "${HIDDEN:-}" ] && [[ "$extra" != *--other-ct* ]]; then
+        args+=(--hidden "$HIDDEN")
     fi
     # one thread per generating process (the pools already run one process per CPU);
     # shellcheck disable=SC2086  # extra holds flags and their values, split on purpose

@@ -39,6 +39,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     train.add_argument("--conspicuity", type=conspicuity_arg, default=None, metavar="GAIN|LO,HI",
                        help="--generate: the lesions' contrast gain (default: the phantom's 2; 1: physical contrast; "
                             "LO,HI: drawn per lesion, log-uniform; use its own --data-dir)")
+    train.add_argument("--hidden", type=share_arg, default=None, metavar="SHARE",
+                       help="--generate: the share of lesions placed behind the heart, mediastinum or a dome where "
+                            "their lobe reaches there (default: none, all on the open lung field; use its own --data-dir)")
     train.add_argument("--other-ct", default=None, metavar="NAME",
                        help="--generate: films of another patient's CT instead of the phantom (lung1 or lung2, "
                             "fetched by `python -m encoder.phantom.other_ct fetch`; only lungs and lesions labelled)")
@@ -95,6 +98,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     ev.add_argument("--conspicuity", type=conspicuity_arg, default=None, metavar="GAIN|LO,HI",
                     help="the lesions' contrast gain (default: the phantom's 2; 1: physical contrast, as the other "
                          "patients' films insert nodules)")
+    ev.add_argument("--hidden", type=share_arg, default=None, metavar="SHARE",
+                    help="the share of lesions placed behind the heart, mediastinum or a dome (1: all that can be; "
+                         "the table then counts them by what hides them)")
     ev.add_argument("--second-look", action="store_true",
                     help="read the maps as a service with HILUM_SECOND_LOOK does (a region kept only if the film "
                          "encoded at two other scales finds it again); the FROC keeps the served gate only")
@@ -129,11 +135,11 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
             generate_other_ct_dataset(seeds, args.data_dir, args.other_ct_dir, args.other_ct, workers=args.workers)
         else:
             for name, value in (("rendering families", render), ("lesion mix", mix),
-                                ("lesion conspicuity", args.conspicuity)):
+                                ("lesion conspicuity", args.conspicuity), ("hidden lesions", args.hidden)):
                 if value is not None:  # before the cases: a time-boxed generation may be cut short
                     print(f"{name}: {value}", flush=True)
             generate_dataset(seeds, args.data_dir, workers=args.workers, extra_lesion=args.extra_lesion,
-                             render=render, lesion_mix=mix, conspicuity=args.conspicuity)
+                             render=render, lesion_mix=mix, conspicuity=args.conspicuity, hidden=args.hidden)
         print(f"dataset: {len(seeds)} cases (seeds {seeds[0]}-{seeds[-1]}) in {args.data_dir}")
         if args.generate_only:
             return 0
@@ -185,6 +191,17 @@ def conspicuity_arg(text: str) -> float | tuple[float, float]:
     return values[0] if len(values) == 1 else (values[0], values[1])
 
 
+def share_arg(text: str) -> float:
+    """--hidden: a share within [0, 1] (``CaseSpec.hidden``)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a share within [0, 1]") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("a share within [0, 1]")
+    return value
+
+
 def lesion_mix(args: argparse.Namespace) -> str | None:
     """--lesion-mix as ``CaseSpec.lesion_mix`` takes it (None: the default draw)."""
     mix = getattr(args, "lesion_mix", None)
@@ -222,7 +239,8 @@ def handle_evaluate(args: argparse.Namespace, settings: Settings) -> int:
                   "(e.g. --render all,-padding)")
             return 2
         result = evaluate(onnx_path, seeds, threads=args.threads, render=args.render, lesion_mix=lesion_mix(args),
-                          conspicuity=args.conspicuity, second_look=args.second_look, second_reader=args.second_reader,
+                          conspicuity=args.conspicuity, hidden=args.hidden, second_look=args.second_look,
+                          second_reader=args.second_reader,
                           second_reader_alone=args.second_reader_alone)
     result["gate"] = "off" if args.gate_off else "on"
     print(format_table(result, misses=args.misses))

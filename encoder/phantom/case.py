@@ -66,13 +66,21 @@ class CaseSpec:
     ``LESION_CONSPICUITY`` (x2, byte-identical to the engine without it); a number is used for every lesion (1.0:
     physical contrast, as the other patients' films of ``encoder/phantom/other_ct.py`` insert them); a pair (lo,
     hi) draws each lesion's gain log-uniformly from a stream of its own, so the rest of the film is unchanged.
-    Effusions and lobar consolidation always keep physical contrast."""
+    Effusions and lobar consolidation always keep physical contrast.
+
+    ``hidden`` (issue 21, opt-in): the share of focal lesions placed behind the heart, the mediastinum or a
+    diaphragm dome where their lobe reaches there (drawn per lesion from a stream of its own). None keeps the
+    phantom's placement (byte-identical): a lesion not against the pleura, mediastinum or a dome goes on the open
+    lung field, so no weights have seen one hidden there, where the other patients' films have theirs (``lung2``'s
+    tumour behind the heart) and where readers miss most. The truth then names what lies over each lesion's centre
+    (``hidden_by``)."""
 
     lesions: tuple[LesionSpec, ...] | None = None
     vary: bool = True
     render: str | RenderStyle | None = None
     lesion_mix: str | None = None
     conspicuity: float | tuple[float, float] | None = None
+    hidden: float | None = None
 
     def __post_init__(self) -> None:
         c = self.conspicuity
@@ -80,6 +88,8 @@ class CaseSpec:
             lo, hi = (c, c) if isinstance(c, int | float) else c
             if not 0.0 < lo <= hi <= 4.0:
                 raise ValueError("conspicuity: a gain, or a range lo <= hi, within (0, 4]")
+        if self.hidden is not None and not 0.0 <= self.hidden <= 1.0:
+            raise ValueError("hidden: a share within [0, 1]")
 
 
 def _rng(seed: int, purpose: int) -> np.random.Generator:
@@ -87,6 +97,7 @@ def _rng(seed: int, purpose: int) -> np.random.Generator:
 
 
 CONSPICUITY_STREAM = 6  # the per-lesion gains of a drawn ``CaseSpec.conspicuity``: a stream of their own
+HIDDEN_STREAM = 7  # which lesions ``CaseSpec.hidden`` places behind the heart, mediastinum or a dome
 
 
 def lesion_gains(conspicuity: float | tuple[float, float], count: int, rng: np.random.Generator) -> list[float]:
@@ -234,7 +245,7 @@ OPEN_FIELD_MIN_POINTS = 5  # fewer candidate points on open lung field than this
 
 def on_open_field(masks: np.ndarray, film_xy: np.ndarray) -> np.ndarray:
     """Which film points (N, 2) fall on open lung field: not behind the heart, the mediastinum
-    or a diaphragm dome. Lesions are placed there where they can be."""
+    or a diaphragm dome. Lesions are placed there where they can be (``CaseSpec.hidden`` asks otherwise)."""
     hidden = np.zeros(masks.shape[1:], dtype=bool)
     for name in HIDING_CLASSES:
         hidden |= masks[ANATOMY_CLASSES.index(name)]
@@ -243,8 +254,17 @@ def on_open_field(masks: np.ndarray, film_xy: np.ndarray) -> np.ndarray:
     return ~hidden[fy, fx]
 
 
+def hidden_by(masks: np.ndarray, x: float, y: float) -> str | None:
+    """The first of HIDING_CLASSES over film point (x, y), or None on open field."""
+    h, w = masks.shape[1:]
+    fx, fy = int(np.clip(round(x), 0, w - 1)), int(np.clip(round(y), 0, h - 1))
+    return next((name for name in HIDING_CLASSES if masks[ANATOMY_CLASSES.index(name)][fy, fx]), None)
+
+
 def place(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, spec: LesionSpec, placed: list[_Placed],
-          rng: np.random.Generator) -> tuple[np.ndarray, str]:
+          rng: np.random.Generator, hide: bool = False) -> tuple[np.ndarray, str]:
+    """A lesion's 3-D centre and lobe; ``hide``: behind the heart, mediastinum or a dome where its lobe reaches
+    there (``CaseSpec.hidden``), else on the open field as always."""
     pts, lobe = contact_candidates(vol, spec, rng) if spec.contact else _candidates(vol, spec, rng)
     side = "right" if lobe.startswith("R") else "left"
     reach = float(spec.diameter_mm or 10) / 2 + 4.0
@@ -258,7 +278,9 @@ def place(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, spec: LesionSpe
     # prefer the open lung field: not behind the heart or below a dome (a lesion placed against the
     # mediastinum or a dome lies where they are)
     hidden = ~on_open_field(masks, film)
-    if not spec.contact:
+    if hide and np.count_nonzero(ok & hidden) >= OPEN_FIELD_MIN_POINTS:
+        ok &= hidden
+    elif not spec.contact:
         ok &= ~hidden | (np.count_nonzero(ok & ~hidden) < OPEN_FIELD_MIN_POINTS)
     want = ok.copy()
     if spec.zone is not None:
@@ -375,8 +397,8 @@ def _rescale_truth(truth: dict[str, Any], spec: LesionSpec, scale: float) -> dic
 
 
 def _draw_lesion(vol: PhantomVolume, where: Geometry | FilmFrame, masks: np.ndarray, spec: LesionSpec,
-                 placed: list[_Placed], rng: np.random.Generator) -> tuple[Shape, np.ndarray, str]:
-    """Place and draw one lesion -> (shape, 3-D centre, lobe); ``placed`` gains it."""
+                 placed: list[_Placed], rng: np.random.Generator, hide: bool = False) -> tuple[Shape, np.ndarray, str]:
+    """Place and draw one lesion -> (shape, 3-D centre, lobe); ``placed`` gains it. ``hide``: ``place``'s."""
     if spec.type == "effusion":
         shape = effusion_shape(vol, str(spec.side), rng)
         lobe = "RLL" if spec.side == "right" else "LLL"
@@ -394,7 +416,7 @@ def _draw_lesion(vol: PhantomVolume, where: Geometry | FilmFrame, masks: np.ndar
     if spec.centre_mm is not None and spec.lobe is not None:  # the same lesion on an earlier film
         centre, lobe = np.asarray(spec.centre_mm, dtype=np.float64), spec.lobe
     else:
-        centre, lobe = place(vol, where, masks, spec, placed, rng)
+        centre, lobe = place(vol, where, masks, spec, placed, rng, hide)
     shape = _shape_for(vol, spec, centre, lobe, rng)
     placed.append(_Placed(centre, float(spec.diameter_mm or 10) / 2 + 4.0,
                           "right" if lobe.startswith("R") else "left"))
@@ -412,10 +434,12 @@ def _in_ct_mm(spec: LesionSpec, scale: float) -> LesionSpec:
 def _insert_lesions(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, hilum: dict[str, tuple[float, float]],
                     specs: tuple[LesionSpec, ...], bone_factor: float, rng: np.random.Generator,
                     frame: FilmFrame | None = None, gains: list[float] | None = None,
+                    hides: list[bool] | None = None,
                     ) -> tuple[np.ndarray, list[np.ndarray], list[dict[str, Any]]]:
     """``frame`` (the anatomy family): lesions are placed, masked and described on the deformed
     film (``masks``/``hilum`` are then the deformed ones); the attenuation returned is unwarped.
-    ``gains``: each focal lesion's conspicuity, in ``specs`` order (None: ``LESION_CONSPICUITY``)."""
+    ``gains``: each focal lesion's conspicuity, in ``specs`` order (None: ``LESION_CONSPICUITY``). ``hides``: which
+    lesions are placed hidden (``CaseSpec.hidden``; None: none, and no ``hidden_by`` in the truth)."""
     full = [_complete(s, rng) for s in specs]
     if frame is not None:
         full = [_in_ct_mm(s, frame.lesion_scale) for s in full]
@@ -428,7 +452,7 @@ def _insert_lesions(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, hilum
     results: dict[int, tuple[np.ndarray, dict[str, Any]]] = {}
     for i in order:
         spec = full[i]
-        shape, centre, lobe = _draw_lesion(vol, where, masks, spec, placed, rng)
+        shape, centre, lobe = _draw_lesion(vol, where, masks, spec, placed, rng, bool(hides and hides[i]))
         # an effusion or a lobar consolidation is a large fluid-density volume: physical contrast
         focal = LESION_CONSPICUITY if gains is None else gains[i]
         gain = 1.0 if spec.type == "effusion" or spec.pattern == "lobar" else focal
@@ -448,6 +472,8 @@ def _insert_lesions(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, hilum
             truth = _rescale_truth(truth, info["spec"], frame.length_scale(np.asarray(info["centre"])))
         if gains is not None:
             truth["conspicuity"] = round(float(info["gain"]), 3)
+        if hides is not None:
+            truth["hidden_by"] = hidden_by(masks, *truth["center_px"])
         truths.append(truth)
     return att_total, masks_out, truths
 
@@ -476,8 +502,10 @@ def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cach
     specs = spec.lesions if spec.lesions is not None else case_lesion_specs(spec, lesion_rng)
     gains = None if spec.conspicuity is None else lesion_gains(spec.conspicuity, len(specs),
                                                                 _rng(seed, CONSPICUITY_STREAM))
-    att, lesion_masks, lesion_truth = _insert_lesions(volume, geom, masks, hilum, specs,
-                                                      exposure.bone_factor, lesion_rng, frame=frame, gains=gains)
+    hide_rng = _rng(seed, HIDDEN_STREAM)
+    hides = None if spec.hidden is None else [bool(hide_rng.random() < spec.hidden) for _ in specs]
+    att, lesion_masks, lesion_truth = _insert_lesions(volume, geom, masks, hilum, specs, exposure.bone_factor,
+                                                      lesion_rng, frame=frame, gains=gains, hides=hides)
     if frame is None:
         line = geom.apply_warp(soft + exposure.bone_factor * bone + att)
         film_spacing = geom.spacing_mm
