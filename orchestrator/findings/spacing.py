@@ -22,6 +22,7 @@ DETECTOR_MM = 430.0
 MIN_THORAX_FRACTION = 0.3  # of the image width; below this the lungs are not trusted
 
 REJECTED_PREFIX = "DICOM spacing not used: "
+FROM_THORAX = "from the thorax width"  # an estimate's note when it scaled the film to an adult's chest
 # why a file's spacing was not used: (zh, en), each a clause the composer's note completes
 REJECTIONS: dict[str, tuple[str, str]] = {
     "spacing": ("本片DICOM像素间距超出胸片的合理范围", "this film's DICOM pixel spacing is outside the plausible range for a chest film"),
@@ -49,7 +50,7 @@ def estimate_spacing(maps: AnatomyMaps, rejected: str | None = None) -> PixelSpa
         return PixelSpacing(mm, mm, "estimated", f"{prefix}assumed a {DETECTOR_MM / 10:.0f} cm field of view")
     mm = TYPICAL_THORAX_WIDTH_MM / width
     return PixelSpacing(
-        mm, mm, "estimated", f"{prefix}from the thorax width, assuming a typical {TYPICAL_THORAX_WIDTH_MM / 10:.1f} cm"
+        mm, mm, "estimated", f"{prefix}{FROM_THORAX}, assuming a typical {TYPICAL_THORAX_WIDTH_MM / 10:.1f} cm"
     )
 
 
@@ -57,7 +58,7 @@ def assumed_width_mm(spacing: PixelSpacing) -> float | None:
     """The chest width an estimate took (``TYPICAL_THORAX_WIDTH_MM``, an adult's) when it came from the thorax, else
     None (a DICOM spacing, or a film assumed to span the detector). Read back from the note ``estimate_spacing``
     wrote, as ``rejection`` reads the rejection."""
-    if spacing.source != "estimated" or "from the thorax width" not in spacing.note:
+    if spacing.source != "estimated" or FROM_THORAX not in spacing.note:
         return None
     return TYPICAL_THORAX_WIDTH_MM
 

@@ -75,3 +75,16 @@ def test_the_clis_and_the_dataset_take_the_share() -> None:
             share_arg(bad)
     assert case_spec(5, None, hidden=0.3) == CaseSpec(hidden=0.3)
     assert case_spec(5, None) is None  # no option: the default phantom, as before
+
+
+def test_evaluate_counts_hidden_lesions_by_what_hides_them() -> None:
+    from encoder.evaluate import evaluate, format_table
+
+    onnx = Settings().onnx_path
+    hidden = evaluate(onnx, [612, 613], threads=1, hidden=1.0)
+    rows = hidden["lesions"]["recall_ge_8mm_by_type"]
+    assert hidden["hidden"] == 1.0 and "lesions hidden 1.0" in format_table(hidden)
+    assert any(" behind the " in kind for kind in rows), rows
+    plain = evaluate(onnx, [612, 613], threads=1)
+    plain_rows = plain["lesions"]["recall_ge_8mm_by_type"]
+    assert plain_rows and not any(" behind the " in kind for kind in plain_rows)
