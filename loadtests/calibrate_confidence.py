@@ -376,7 +376,8 @@ def _encoder_maps(onnx: Path | None, second_reader_tables: bool = False) -> tupl
     """The encoder's maps, the encoder, the weights' tag and the certainty limit fitted for them.
 
     The weights' own maps, with their second look where it is on (``HILUM_SECOND_LOOK``), as the engine reads them;
-    ``second_reader_tables``: the second reader's maps as it reads a film alone, with its second look. The main
+    ``second_reader_tables``: the second reader's maps as it reads a film alone, with its second look (``onnx``: a
+    candidate second reader's weights; it had fitted the served second reader's whatever ``--onnx`` said). The main
     weights' tables are fitted on their maps before the second reader confirms them
     (``orchestrator/encoders/second_reader.py``): confirmed, validation seeds 50-199 keep 6 false findings of 197,
     too few to fit presence on (such a refit put the SCENARIO film's strand at 0.04 on the map's peak), and the
@@ -388,7 +389,10 @@ def _encoder_maps(onnx: Path | None, second_reader_tables: bool = False) -> tupl
     from orchestrator.findings.fitted import entropy_limit_for
     from orchestrator.settings import Settings
 
-    settings = Settings(onnx_path=onnx) if onnx else Settings()
+    if second_reader_tables:  # ``onnx``, or the served second reader: its weights are the ones fitted
+        settings = Settings(second_reader_onnx_path=onnx) if onnx else Settings()
+    else:
+        settings = Settings(onnx_path=onnx) if onnx else Settings()
     if second_reader_tables:  # the second reader as the service builds it, with the limit the analyser gives it
         enc = build_second_reader(settings)
         if enc is None:

@@ -120,3 +120,24 @@ def test_a_second_look_run_fits_on_the_maps_as_served_and_keeps_its_rows_apart(
     with pytest.raises(SystemExit):
         cc.main(["--seeds", "60", "--render", "all", "--out", str(tmp_path / "d.json"), "--plot", "", "--cache", ""])
     assert not (tmp_path / "d.json").exists()  # padding moves the film's frame: refused before any film
+
+
+def test_second_reader_tables_fit_the_weights_named(tmp_path: Path) -> None:
+    """``--second-reader-tables --onnx W`` fitted the served second reader's tables and named its weights, whatever W
+    was: a candidate's tables were its predecessor's."""
+    import shutil
+
+    served = Settings().second_reader_onnx_path
+    candidate = tmp_path / "anatomy_encoder.onnx"
+    shutil.copyfile(Settings().onnx_path, candidate)  # other weights than the served second reader's
+    _, enc, tag, _ = cc._encoder_maps(candidate, second_reader_tables=True)
+    try:
+        assert tag.startswith("anatomy_encoder.onnx@") and tag != cc.weights_tag(served)
+        assert tag == cc.weights_tag(candidate)
+    finally:
+        enc.close()
+    _, enc, tag, _ = cc._encoder_maps(None, second_reader_tables=True)
+    try:
+        assert tag == cc.weights_tag(served)
+    finally:
+        enc.close()
