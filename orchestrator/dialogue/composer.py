@@ -35,10 +35,12 @@ from orchestrator.dialogue.interval_answer import (
 from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import cm, mm, phrases, pleural_space, r1, word
 from orchestrator.encoders.second_reader import (
+    ALONE_HIDDEN_FOUND,
     ALONE_NODULES_BY_SIZE,
     ALONE_NODULES_FOUND,
     ALONE_PRESENCE_MAX,
     ALONE_TUMOUR_FOUND,
+    HIDDEN_FOUND,
 )
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import THRESHOLD, is_confident
@@ -468,8 +470,24 @@ ALONE_MISS_NOTE = ("本片由第二读片模型单独读取,更大的病灶也�
 
 
 def _miss_note(ctx: Context) -> str:
-    """What a "none seen" can hide (``MISS_NOTE``), and on a film read alone, that its reader misses more."""
-    return ctx.t(*MISS_NOTE) + (ctx.t(*ALONE_MISS_NOTE) if cl.read_alone(ctx.facts) else "")
+    """What a "none seen" can hide (``MISS_NOTE``), and on a film read alone, that its reader misses more; asked behind
+    the heart, how few lesions there were found."""
+    note = ctx.t(*MISS_NOTE) + (ctx.t(*ALONE_MISS_NOTE) if cl.read_alone(ctx.facts) else "")
+    if any(a.removesuffix("_left") == "retrocardiac" for a in ctx.query.anatomy):
+        found, placed = (ALONE_HIDDEN_FOUND if cl.read_alone(ctx.facts) else HIDDEN_FOUND)["heart"]
+        note += ctx.t(f"心影后方的病灶最容易漏掉:在模拟胸片上,放在心影后方的{placed}个病灶中只找到{found}个。",
+                      f" Behind the heart lesions are missed most: on simulated films it found {found} of {placed} "
+                      "placed there.")
+    return note
+
+
+def hidden_rates(ctx: Context, found: Any) -> tuple[str, str]:
+    """"放在心影后方的34个中12个、..." / "behind the heart 12 of 34, behind the mediastinum 20 of 50 and behind a dome 12
+    of 17" (``HIDDEN_FOUND`` or ``ALONE_HIDDEN_FOUND``)."""
+    names = {"heart": ("心影", "the heart"), "mediastinum": ("纵隔", "the mediastinum"), "diaphragm": ("膈顶", "a dome")}
+    zh = "、".join(f"{names[k][0]}后方{n}个中{f}个" for k, (f, n) in found.items())
+    parts = [f"behind {names[k][1]} {f} of {n}" for k, (f, n) in found.items()]
+    return zh, ", ".join(parts[:-1]) + " and " + parts[-1]
 
 
 # kinds the findings layer does not read: asked for, the answer says so instead of "none seen"
@@ -1530,22 +1548,26 @@ def _may_miss(ctx: Context) -> str:
         (found, nodules), (_, tumours) = ALONE_NODULES_FOUND, ALONE_TUMOUR_FOUND
         by_size_zh = ";".join(f"{lo}–{hi} mm:{n}个中{f}个" for lo, hi, f, n in ALONE_NODULES_BY_SIZE)
         by_size_en = "; ".join(f"{lo}-{hi} mm: {f} of {n}" for lo, hi, f, n in ALONE_NODULES_BY_SIZE)
+        hidden_zh, hidden_en = hidden_rates(ctx, ALONE_HIDDEN_FOUND)
         rate = ctx.t(
             f"这张片子与训练所用的片子差异较大,由第二读片模型单独读取。在一位所有模型都未见过的患者的模拟胸片上,它找到"
             f"{nodules}个9–25 mm 结节中的{found}个({by_size_zh}),而该患者位于心影后方的55 mm 肿块在{tumours}张片子上"
-            f"一次也没有找到;",
+            f"一次也没有找到;在本院模拟胸片上,按真实对比度放在被遮挡处的病灶,它找到{hidden_zh};",
             f"This film is unlike the films it was trained on and was read by the second reader alone. On simulated films "
             f"of a patient no weights had seen, that reader found {found} of {nodules} nodules of 9-25 mm ({by_size_en}), "
-            f"and the patient's 55 mm tumour, which lies behind the heart, on none of {tumours} films; ")
+            f"and the patient's 55 mm tumour, which lies behind the heart, on none of {tumours} films; of lesions placed "
+            f"where something hides them on the phantom's films, at physical contrast, it found {hidden_en}; ")
     else:
-        rate = ctx.t("在验证用的模拟胸片上,它找到约九成 8 mm 及以上的病灶;",
-                     "On validation phantom films it finds about nine in ten lesions of 8 mm or more; ")
+        hidden_zh, hidden_en = hidden_rates(ctx, HIDDEN_FOUND)
+        rate = ctx.t(f"在模拟胸片上,它找到开阔肺野中约九成 8 mm 及以上的病灶,但放在被遮挡处的病灶只找到{hidden_zh};",
+                     "On simulated films it finds about nine in ten lesions of 8 mm or more on the open lung field, but "
+                     f"of lesions placed where something hides them only {hidden_en}; ")
     return head + rate + ctx.t(
-        "更小、更淡的病灶,以及藏在心影、膈肌或肋骨后面的病灶,更容易漏掉;磨玻璃成分、骨骼和装置它不读。它在真实胸片上的"
+        "更小、更淡的病灶,以及与肋骨重叠的病灶,也更容易漏掉;磨玻璃成分、骨骼和装置它不读。它在真实胸片上的"
         "检出率没有测定。没有列出的病灶不等于没有病灶:排除要靠放射科医师的阅片。",
-        "smaller or fainter lesions, and lesions hidden behind the heart, the diaphragm or the ribs, are missed more "
-        "often, and it does not read ground glass, bones or devices. Its detection rate on real films has not been "
-        "measured. A lesion it does not list is not ruled out: a radiologist's read rules out.")
+        "smaller or fainter lesions, and lesions over the ribs, are missed more often too, and it does not read ground "
+        "glass, bones or devices. Its detection rate on real films has not been measured. A lesion it does not list is "
+        "not ruled out: a radiologist's read rules out.")
 
 
 def compose_foreign(ctx: Context) -> Composition:

@@ -102,6 +102,34 @@ def test_what_a_film_read_alone_may_miss_is_measured_where_such_films_were(
     assert "nine in ten" in ask("could you have missed anything?", facts=facts).answer.text
 
 
+def test_what_may_be_missed_says_how_few_hidden_lesions_were_found(make_facts: Callable[..., Any],
+                                                                   ask: Callable[..., Any]) -> None:
+    """"Could you have missed anything?" said nine in ten lesions were found, measured on films where every lesion lay
+    on the open lung field; placed behind the heart, the mediastinum or a dome, far fewer were (``CaseSpec.hidden``).
+    The answer gives both, and "anything behind the heart?" with nothing found there says how few were found there."""
+    from orchestrator.encoders.second_reader import ALONE_HIDDEN_FOUND, HIDDEN_FOUND
+    from orchestrator.encoders.second_reader import WARNING as READ_ALONE
+
+    facts = make_facts()
+    heart, mediastinum, dome = HIDDEN_FOUND["heart"], HIDDEN_FOUND["mediastinum"], HIDDEN_FOUND["diaphragm"]
+    assert all(f / n < 0.75 for f, n in (heart, mediastinum)) and list(HIDDEN_FOUND) == list(ALONE_HIDDEN_FOUND)
+    text = ask("could you have missed anything?", facts=facts).answer.text
+    assert "nine in ten lesions of 8 mm or more on the open lung field" in text
+    assert (f"behind the heart {heart[0]} of {heart[1]}, behind the mediastinum {mediastinum[0]} of {mediastinum[1]} "
+            f"and behind a dome {dome[0]} of {dome[1]}") in text
+    zh = ask("你会不会漏掉什么?", facts=facts, lang="zh").answer.text
+    assert f"心影后方{heart[1]}个中{heart[0]}个" in zh
+    alone = replace(facts, film_check=replace(facts.film_check, warnings=(READ_ALONE,)))
+    f, n = ALONE_HIDDEN_FOUND["heart"]
+    assert f"at physical contrast, it found behind the heart {f} of {n}" in ask(
+        "could you have missed anything?", facts=alone).answer.text
+    # asked behind the heart, with nothing there (the scenario's findings lie elsewhere)
+    empty = replace(facts, findings=())
+    behind = ask("anything behind the heart?", facts=empty).answer.text
+    assert f"Behind the heart lesions are missed most: on simulated films it found {heart[0]} of {heart[1]}" in behind
+    assert "Behind the heart" not in ask("anything in the right upper zone?", facts=empty).answer.text
+
+
 def test_on_a_film_read_alone_a_lesion_not_found_is_not_ruled_out(
         make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
     """A real child's pneumonia film, read by the second reader alone with nothing found, was told "consolidation: no",
