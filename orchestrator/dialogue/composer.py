@@ -1699,7 +1699,9 @@ def compose_none(ctx: Context) -> Composition:
         text = ctx.t(f"本片在所指部位未找到符合描述的病灶。已发现的病灶为:{listed}。",
                      f"There is no lesion matching that description on this film. The regions found are: {listed}.")
     else:
-        text = ctx.t("本片未发现可供描述的病灶。", "No lesion was found on this film, so there is nothing to describe.")
+        # what "not found" can hide, as every "none seen" says (a real pneumonia film read alone had been told only this)
+        text = ctx.t("本片未发现可供描述的病灶。", "No lesion was found on this film, so there is nothing to describe."
+                     ) + _miss_note(ctx)
     return Composition((section("no_match", ctx.t("未找到", "Not found"), text),))
 
 

@@ -130,6 +130,22 @@ def test_what_may_be_missed_says_how_few_hidden_lesions_were_found(make_facts: C
     assert "Behind the heart" not in ask("anything in the right upper zone?", facts=empty).answer.text
 
 
+@pytest.mark.parametrize("question", ["where is the pneumonia?", "is it bilateral?", "any air bronchograms?"])
+def test_nothing_to_describe_says_what_not_found_can_hide(question: str, make_facts: Callable[..., Any],
+                                                          ask: Callable[..., Any]) -> None:
+    """"Where is the pneumonia?" on a real pneumonia film with nothing found, read by the second reader alone, was told
+    only "no lesion was found on this film, so there is nothing to describe": a lesion not found is not ruled out."""
+    from orchestrator.encoders.second_reader import WARNING as READ_ALONE
+
+    empty = replace(make_facts(), findings=())
+    alone = replace(empty, film_check=replace(empty.film_check, warnings=(READ_ALONE,)))
+    text = ask(question, facts=alone).answer.text
+    assert text.startswith("No lesion was found on this film, so there is nothing to describe.")
+    assert "read by the second reader alone, which can miss larger ones too" in text
+    assert "a smaller or fainter one can be missed" in ask(question, facts=empty).answer.text
+    assert "本片由第二读片模型单独读取" in ask("肺炎在哪", lang="zh", facts=alone).answer.text
+
+
 def test_on_a_film_read_alone_a_lesion_not_found_is_not_ruled_out(
         make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
     """A real child's pneumonia film, read by the second reader alone with nothing found, was told "consolidation: no",
