@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -481,7 +482,7 @@ def _miss_note(ctx: Context) -> str:
     return note
 
 
-def hidden_rates(ctx: Context, found: Any) -> tuple[str, str]:
+def hidden_rates(found: Mapping[str, tuple[int, int]]) -> tuple[str, str]:
     """"放在心影后方的34个中12个、..." / "behind the heart 12 of 34, behind the mediastinum 20 of 50 and behind a dome 12
     of 17" (``HIDDEN_FOUND`` or ``ALONE_HIDDEN_FOUND``)."""
     names = {"heart": ("心影", "the heart"), "mediastinum": ("纵隔", "the mediastinum"), "diaphragm": ("膈顶", "a dome")}
@@ -1548,17 +1549,17 @@ def _may_miss(ctx: Context) -> str:
         (found, nodules), (_, tumours) = ALONE_NODULES_FOUND, ALONE_TUMOUR_FOUND
         by_size_zh = ";".join(f"{lo}–{hi} mm:{n}个中{f}个" for lo, hi, f, n in ALONE_NODULES_BY_SIZE)
         by_size_en = "; ".join(f"{lo}-{hi} mm: {f} of {n}" for lo, hi, f, n in ALONE_NODULES_BY_SIZE)
-        hidden_zh, hidden_en = hidden_rates(ctx, ALONE_HIDDEN_FOUND)
+        hidden_zh, hidden_en = hidden_rates(ALONE_HIDDEN_FOUND)
         rate = ctx.t(
             f"这张片子与训练所用的片子差异较大,由第二读片模型单独读取。在一位所有模型都未见过的患者的模拟胸片上,它找到"
             f"{nodules}个9–25 mm 结节中的{found}个({by_size_zh}),而该患者位于心影后方的55 mm 肿块在{tumours}张片子上"
-            f"一次也没有找到;在本院模拟胸片上,按真实对比度放在被遮挡处的病灶,它找到{hidden_zh};",
+            f"一次也没有找到;在模拟胸片上按真实对比度放在被遮挡处的病灶,它找到{hidden_zh};",
             f"This film is unlike the films it was trained on and was read by the second reader alone. On simulated films "
             f"of a patient no weights had seen, that reader found {found} of {nodules} nodules of 9-25 mm ({by_size_en}), "
             f"and the patient's 55 mm tumour, which lies behind the heart, on none of {tumours} films; of lesions placed "
             f"where something hides them on the phantom's films, at physical contrast, it found {hidden_en}; ")
     else:
-        hidden_zh, hidden_en = hidden_rates(ctx, HIDDEN_FOUND)
+        hidden_zh, hidden_en = hidden_rates(HIDDEN_FOUND)
         rate = ctx.t(f"在模拟胸片上,它找到开阔肺野中约九成 8 mm 及以上的病灶,但放在被遮挡处的病灶只找到{hidden_zh};",
                      "On simulated films it finds about nine in ten lesions of 8 mm or more on the open lung field, but "
                      f"of lesions placed where something hides them only {hidden_en}; ")

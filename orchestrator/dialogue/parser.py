@@ -1067,10 +1067,10 @@ _NOT_THE_ONE = re.compile(r"(?<![a-z])not (?:the |that )?([a-z-]+(?: [a-z-]+)?) 
 _ALTERNATION = re.compile(r"或者|或是|还是|(?<![a-z])or(?![a-z])")
 # "结节多大?边缘光不光滑?": two questions in one; the first is answered (the reader asks the second next)
 _QUESTION_END = re.compile(r"[?？]\s*(?=\S)")
-# an elliptical follow-up: "那右边那个呢", "and the one on the left?", "what about the other one?"
-# ("what about 左边那个": an English opening before Chinese words; "换左边那条看看": another finding tried)
 # a lung named as the organ ("the right lung", "左肺", "右侧肺"), not a lobe, zone or hilum of it
 _LUNG_NAMED = re.compile(r"(?<![a-z])(?:right|left)\s+(?:lung|hemithorax)(?![a-z])|[左右]侧?肺(?![门尖底叶野上中下部])")
+# an elliptical follow-up: "那右边那个呢", "and the one on the left?", "what about the other one?"
+# ("what about 左边那个": an English opening before Chinese words; "换左边那条看看": another finding tried)
 _ELLIPSIS = re.compile(r"呢\s*[?？]?\s*$|^(?:那|那么)(?!个)|^(?:再|也|换个|换成)(?:看看|看一下|瞧瞧)"
                        r"|^(?:那|那么)?换(?:成|到)?[^,，?？]{1,12}?(?:看看|看一下|瞧瞧)\s*[?？]?\s*$"
                        r"|^(?:and|what about|how about|same for|and for|now)(?![a-z])"
@@ -2281,8 +2281,7 @@ def _not_on_this_film(intent: str, by_fallback: bool, asked: str, scores: dict[s
     pointed = not never_a_lesion and (
         features["pointed"] or features["has_location"] or bool(lesion_groups(features["descriptors"])))
     unread = never_a_lesion or term in UNREAD_SIGNS
-    # (or how it looks: "骨骼怎么样", "肺纹理怎么样" were screened)
-    looked_at = features["presence"] or features["yes_no"] or features["looks_ok"]
+    looked_at = features["presence"] or features["yes_no"]
     if (unread and looked_at and not (features["checklist"] or pointed)
             and (intent != "explain_term" or by_fallback) and scores.get("out_of_scope", 0.0) < 5):
         return "assess_anatomy", (term,), False
@@ -2546,11 +2545,11 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "how is the left lung?" / "the right lung?": a lung, not a finding in it, asked about with nothing asked of it is
     # that lung's screening (it located a finding there, or said none matched), as "右肺怎么样" is; an ellipsis ("那左肺
     # 呢?") points at the finding there, unless it follows a lung's screening (``DialogueEngine._elliptical``)
+    # (a side named and no finding, lobe, zone or structure in it)
+    side_alone = not (pointed or ids or descriptors or features["ordinal"] is not None or features["other"]
+                      or features["both"] or any(loc[k] for k in ("lobe", "lobe_level", "zone", "band")) or loc["anatomy"])
     lung_asked = (max(scores.values(), default=0.0) < 1 and by_fallback and intent == "locate"
-                  and not features["elliptical_form"] and not (
-        pointed or ids or descriptors or features["ordinal"] is not None or features["other"] or features["both"]
-        or any(loc[k] for k in ("lobe", "lobe_level", "zone", "band")) or loc["anatomy"])
-        and bool(_LUNG_NAMED.search(text)))
+                  and not features["elliptical_form"] and side_alone and bool(_LUNG_NAMED.search(text)))
     intent = "screen" if lung_asked else intent
     # ... and so is one whose own words changed what it asks ("is this a child?": the patient, not "this one")
     asks_nothing = max(scores.values(), default=0.0) < 1 and by_fallback and intent == pointed_intent
@@ -2607,10 +2606,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         place_checked=intent == "locate" and not features["show"] and bool(_PLACE_CHECK.search(raw)),
         elliptical=elliptical,
         bare_pointer=bare_pointer,
-        side_only=elliptical and bool(loc["lesion_side"]) and not (
-            pointed or ids or descriptors or features["ordinal"] is not None or features["other"] or features["both"]
-            or features["pointer_named"] or features["lesion_pointer"]
-            or any(loc[k] for k in ("lobe", "lobe_level", "zone", "band")) or loc["anatomy"]),
+        side_only=(elliptical and bool(loc["lesion_side"]) and side_alone
+                   and not (features["pointer_named"] or features["lesion_pointer"])),
         not_descriptors=negated,
         kinds=screen_kinds(text, v) if intent == "screen" or (intent == "density" and asked == "content") else (),
         mentions=mentions,
