@@ -42,13 +42,21 @@ def outline_gap_mm(a: tuple[Point, ...], b: tuple[Point, ...], shape: tuple[int,
                    spacing: PixelSpacing) -> tuple[float, Point, Point]:
     """``nearest_points_mm`` of two outlines (polygons in working pixels, (x, y)) on a film of ``shape`` (h, w):
     the gap between their edges in mm (0 where they touch or overlap in projection) and its two ends."""
-    h, w = int(shape[0]), int(shape[1])
-    masks = []
-    for poly in (a, b):
-        m = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(m, [np.round(np.asarray(poly, np.float64)).astype(np.int32)], 1)
-        masks.append(m.astype(bool))
-    return nearest_points_mm(masks[0], masks[1], spacing)
+    return nearest_points_mm(filled(a, shape), filled(b, shape), spacing)
+
+
+def filled(poly: tuple[Point, ...], shape: tuple[int, int]) -> np.ndarray:
+    """The polygon (working pixels, (x, y)) filled on a film of ``shape`` (h, w)."""
+    m = np.zeros((int(shape[0]), int(shape[1])), np.uint8)
+    cv2.fillPoly(m, [np.round(np.asarray(poly, np.float64)).astype(np.int32)], 1)
+    return m.astype(bool)
+
+
+def share_within(a: tuple[Point, ...], b: tuple[Point, ...], shape: tuple[int, int]) -> float:
+    """The share of outline ``a``'s area that lies within outline ``b`` in projection (0 for an empty ``a``)."""
+    inside = filled(a, shape)
+    area = int(inside.sum())
+    return float((inside & filled(b, shape)).sum()) / area if area else 0.0
 
 
 def _edge(m: np.ndarray) -> np.ndarray:
