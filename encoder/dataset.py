@@ -147,14 +147,15 @@ def case_spec(seed: int, extra_lesion: str | None, render: str | None = None, le
                     conspicuity=conspicuity, hidden=hidden)
 
 
-def _write_case(args: tuple[int, str, str | None, str | None, str | None, Conspicuity, float | None]) -> str:
+def _write_case(args: tuple[int, str, str | None, dict[str, Any]]) -> str:
+    """One case's npz: (seed, folder, extra lesion, the rest of ``case_spec``'s options by name)."""
     from encoder.phantom import generate_case
 
-    seed, out_dir, extra_lesion, render, lesion_mix, conspicuity, hidden = args
+    seed, out_dir, extra_lesion, draw = args
     path = Path(out_dir) / f"case_{seed:05d}.npz"
     if path.is_file():
         return str(path)
-    t = case_targets(generate_case(seed, case_spec(seed, extra_lesion, render, lesion_mix, conspicuity, hidden)))
+    t = case_targets(generate_case(seed, case_spec(seed, extra_lesion, **draw)))
     tmp = path.with_suffix(".tmp.npz")
     np.savez_compressed(
         tmp, image=t.image.astype(np.float16), anatomy=_quantise(t.anatomy), lesion=_quantise(t.lesion),
@@ -165,13 +166,14 @@ def _write_case(args: tuple[int, str, str | None, str | None, str | None, Conspi
 
 
 def generate_dataset(seeds: Iterable[int], out_dir: Path, workers: int = 2, extra_lesion: str | None = None,
-                     render: str | None = None, lesion_mix: str | None = None,
-                     conspicuity: Conspicuity = None, hidden: float | None = None) -> list[Path]:
-    """Generate (or reuse) one npz per seed, in ``workers`` processes, with a progress bar."""
+                     **draw: Any) -> list[Path]:
+    """Generate (or reuse) one npz per seed, in ``workers`` processes, with a progress bar. ``draw``: ``case_spec``'s
+    options by name (render, lesion_mix, conspicuity, hidden), passed to every case as given."""
     from tqdm import tqdm
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    jobs = [(s, str(out_dir), extra_lesion, render, lesion_mix, conspicuity, hidden) for s in seeds]
+    case_spec(0, extra_lesion, **draw)  # an unknown option or a bad value fails here, not in every worker
+    jobs = [(s, str(out_dir), extra_lesion, draw) for s in seeds]
     if workers <= 1:
         return [Path(_write_case(j)) for j in tqdm(jobs, desc="phantom cases")]
     with ProcessPoolExecutor(max_workers=workers) as pool:

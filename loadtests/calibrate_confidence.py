@@ -389,17 +389,15 @@ def _encoder_maps(onnx: Path | None, second_reader_tables: bool = False) -> tupl
     from orchestrator.findings.fitted import entropy_limit_for
     from orchestrator.settings import Settings
 
-    if second_reader_tables:  # ``onnx``, or the served second reader: its weights are the ones fitted
+    if second_reader_tables:  # the second reader as the service builds it (``onnx``'s weights, or the served ones)
         settings = Settings(second_reader_onnx_path=onnx) if onnx else Settings()
-    else:
-        settings = Settings(onnx_path=onnx) if onnx else Settings()
-    if second_reader_tables:  # the second reader as the service builds it, with the limit the analyser gives it
         enc = build_second_reader(settings)
         if enc is None:
             raise SystemExit("--second-reader-tables with HILUM_SECOND_READER=off: no second reader to fit")
         weights, look = Path(settings.second_reader_onnx_path), True
         limit = entropy_limit_for(weights)
     else:
+        settings = Settings(onnx_path=onnx) if onnx else Settings()
         enc, weights, look = build_encoder(settings), Path(settings.onnx_path), settings.second_look
         limit = served_entropy_limit(settings)
 

@@ -22,7 +22,7 @@ from typing import Any, Literal
 from orchestrator.dialogue.parser import Query
 from orchestrator.dialogue.words import pleural_space, word
 from orchestrator.facts import AnatomyRegion, Finding, ImageFacts, Point
-from orchestrator.findings.relations import filled, share_within
+from orchestrator.findings.relations import share_within
 
 Outcome = Literal["resolved", "ambiguous", "none"]
 
@@ -637,23 +637,19 @@ def in_scope(a: Anchor, q: Query, facts: ImageFacts) -> bool:
     return True
 
 
-# the share of a finding's area within a region's outline from which it lies in the region (its centre there also does)
+# the share of a finding's area within a region's outline from which it lies in the region
 LIES_IN_SHARE = 1 / 3
 
 
 def _lies_in(region: AnatomyRegion, a: Anchor, facts: ImageFacts) -> bool:
-    """Whether a finding lies in a region: its centre inside the region's outline, or a third of its area (a mass
-    partly behind the heart); its centre in the region's bounding box where either has no outline. The box alone had
-    put an upper-zone nodule "in the retrocardiac region" of a real film, whose heart map reached up the left lung; an
-    outline merely touching had put the SCENARIO film's strand there, lateral to the heart border with 4% of it behind."""
+    """Whether a finding lies in a region: a third of its area lies within the region's outline (a finding centred
+    there, or a mass partly behind the heart); its centre in the region's bounding box where either has no outline.
+    The box alone had put an upper-zone nodule "in the retrocardiac region" of a real film, whose heart map reached up
+    the left lung; an outline merely touching had put the SCENARIO film's strand there, lateral to the heart border
+    with 4% of it behind."""
     if len(region.polygon_px) < 3 or len(a.polygon_px) < 3:
         x0, y0, x1, y1 = region.bbox_px
         return x0 <= a.center_px[0] <= x1 and y0 <= a.center_px[1] <= y1
-    x, y = int(round(a.center_px[0])), int(round(a.center_px[1]))
-    region_mask = filled(region.polygon_px, facts.image_size)
-    h, w = region_mask.shape
-    if 0 <= y < h and 0 <= x < w and region_mask[y, x]:
-        return True
     return share_within(a.polygon_px, region.polygon_px, facts.image_size) >= LIES_IN_SHARE
 
 
