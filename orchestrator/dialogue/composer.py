@@ -43,7 +43,7 @@ from orchestrator.encoders.second_reader import (
     ALONE_TUMOUR_FOUND,
     HIDDEN_FOUND,
 )
-from orchestrator.facts import Finding, ImageFacts
+from orchestrator.facts import CostophrenicAngle, Finding, ImageFacts
 from orchestrator.findings.calibration import THRESHOLD, is_confident
 from orchestrator.findings.geometry import blunted_by_fluid
 from orchestrator.findings.interval import IntervalComparison
@@ -1361,6 +1361,19 @@ def compose_sign(ctx: Context) -> Composition:
                        referenced=tuple(a.id for a in anchors) + tuple(a.id for a in ctx.anatomy))
 
 
+def _angle_line(c: CostophrenicAngle, ctx: Context) -> str:
+    """One costophrenic angle in words: its state and degrees, or the fluid that blunts it; an angle not measured has no
+    degrees to give."""
+    side, state = word("side", c.side, ctx.lang), cl.angle_word(c.state, ctx.facts, ctx.lang)
+    if blunted_by_fluid(c):  # fluid in the recess, whatever its outline's angle
+        return ctx.t(f"{side}肋膈角{state}(肋膈隐窝内见积液样密度影)。",
+                     f"The {side} costophrenic angle is {state} (an effusion-like opacity lies in the recess).")
+    if c.state == "not_assessable":
+        return ctx.t(f"{side}肋膈角{state}。", f"The {side} costophrenic angle is {state}.")
+    return ctx.t(f"{side}肋膈角{state}(角度约{c.angle_deg:.0f}°)。",
+                 f"The {side} costophrenic angle is {state} (about {c.angle_deg:.0f}°).")
+
+
 def compose_anatomy(ctx: Context) -> Composition:
     if set(ctx.query.signs) - {"costophrenic_blunting"}:
         return compose_sign(ctx)
@@ -1368,15 +1381,7 @@ def compose_anatomy(ctx: Context) -> Composition:
     wanted_sides = {a.side for a in ctx.anatomy if a.side} or {"right", "left"}
     names = set(ctx.query.anatomy)
     if not names or any(n.startswith(("costophrenic", "diaphragm", "pleura")) for n in names):
-        for c in ctx.facts.anatomy.costophrenic:
-            if c.side in wanted_sides:
-                side, state = word("side", c.side, ctx.lang), cl.angle_word(c.state, ctx.facts, ctx.lang)
-                if blunted_by_fluid(c):  # fluid in the recess, whatever its outline's angle
-                    lines.append(ctx.t(f"{side}肋膈角{state}(肋膈隐窝内见积液样密度影)。",
-                                       f"The {side} costophrenic angle is {state} (an effusion-like opacity lies in the recess)."))
-                else:
-                    lines.append(ctx.t(f"{side}肋膈角{state}(角度约{c.angle_deg:.0f}°)。",
-                                       f"The {side} costophrenic angle is {state} (about {c.angle_deg:.0f}°)."))
+        lines += [_angle_line(c, ctx) for c in ctx.facts.anatomy.costophrenic if c.side in wanted_sides]
     if any(n.startswith("hilum") for n in names):
         lines += _hila_lines(ctx)
     ctr = ctx.facts.anatomy.cardiothoracic_ratio

@@ -9,6 +9,7 @@ from typing import Any
 from orchestrator.dialogue.composer import finding_dict
 from orchestrator.dialogue.session import SessionState, frame_to_jsonable
 from orchestrator.dialogue.turn import Turn
+from orchestrator.findings.spacing import assumed_width_mm
 
 REPORT_SCHEMA = "hilum-report/1"
 
@@ -45,6 +46,8 @@ def build_report(state: SessionState, turns: tuple[Turn, ...] | None = None, lan
             "size": list(facts.image_size),
             "pixel_spacing_mm": [facts.spacing.row_mm, facts.spacing.col_mm],
             "spacing_source": facts.spacing.source,
+            # an estimate scaled from the lung fields: the chest width it took (an adult's), else None
+            "assumed_chest_width_mm": assumed_width_mm(facts.spacing),
             # how the working image (every *_px above and below) was made from the original film: original = working
             # x scale - pad (None: an older session, or one made from facts)
             "frame": frame_to_jsonable(state.frame),

@@ -56,6 +56,8 @@ SPACING_NOTES = {
     "estimated": "ESTIMATED SPACING: the film carries no usable pixel spacing; measurements in mm use a spacing "
                  "estimated from the anatomy and are approximate.",
 }
+ADULT_WIDTH_NOTE = (" The spacing took the lung fields as an adult's chest, {cm:.1f} cm across: on a child's film the "
+                    "measurements are too large.")
 SOURCE_NOTE = ("The referenced image is a Secondary Capture made by Hilum of the film as it read it "
                "(new UIDs): the upload was not DICOM, or its DICOM header is not kept here.")
 
@@ -241,10 +243,17 @@ def _text(name: CodedConcept, value: str) -> TextContentItem:
                            relationship_type=RelationshipTypeValues.CONTAINS)
 
 
+def _spacing_note(content: SessionContent) -> str:
+    """Where the mm came from; an estimate scaled from the lung fields also says the adult width it took."""
+    note = SPACING_NOTES.get(content.spacing_source, SPACING_NOTES["estimated"])
+    width = content.report.get("image", {}).get("assumed_chest_width_mm") if content.spacing_source != "dicom" else None
+    return note + ADULT_WIDTH_NOTE.format(cm=float(width) / 10) if width else note
+
+
 def _texts(content: SessionContent, source: SourceImage) -> ContainerContentItem:
     container = ContainerContentItem(name=c.QUALITATIVE_EVALUATIONS, relationship_type=RelationshipTypeValues.CONTAINS)
     items = [_text(c.DISCLAIMER, str(content.report.get("disclaimer") or "Image observations, not a diagnosis.")),
-             _text(c.SPACING_NOTE, SPACING_NOTES.get(content.spacing_source, SPACING_NOTES["estimated"])),
+             _text(c.SPACING_NOTE, _spacing_note(content)),
              # where a reader at the PACS finds the dialogue to continue it (GET /v1/sessions/{id}, with the tenant's
              # key: the id alone opens nothing); a session the DICOM node made was named only in Hilum's log
              _text(c.SESSION, content.session_id)]

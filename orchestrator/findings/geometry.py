@@ -30,6 +30,9 @@ CP_ARM_MM = 18.0  # length of the arms that measure a costophrenic angle
 CP_REACH_MM = 4.0  # how far above the floor a field may end and still mark the recess (validation seeds 50-109:
 # visible-field weights, stage O, 95 -> 109 of 120 angles right; the shipped weights unchanged at 119; 4-16 mm the same)
 CP_BLUNT_DEG = 80.0  # above this the angle reads as blunted
+# below this the arms nearly coincide: no recess a film shows (the real checking films' angles lie at 10-79 degrees; a
+# floor taken from a stray patch gave 3), so the angle is not assessable rather than sharp
+CP_MIN_DEG = 5.0
 MIN_LUNG_PX = 200
 MIDLINE_MARGIN = 0.08  # of the image width: beyond this from the midline, the side is certain
 # where an upper and a lower projected lobe overlap on a column, the fraction of the overlap
@@ -438,8 +441,15 @@ def costophrenic(geom: Geometry, side: str) -> CostophrenicAngle:
     a = np.array([(wall - x_cp) * sp.col_mm, -k_up * sp.row_mm])
     b = np.array([k_in * medial * sp.col_mm, (top[x_in] - y_cp) * sp.row_mm])
     angle = math.degrees(math.acos(float(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1, 1))))
-    state = "blunted" if angle > CP_BLUNT_DEG else "sharp"
-    return CostophrenicAngle(side, (float(x_cp), float(y_cp)), round(angle, 1), state)  # type: ignore[arg-type]
+    return CostophrenicAngle(side, (float(x_cp), float(y_cp)), round(angle, 1), cp_state(angle))  # type: ignore[arg-type]
+
+
+def cp_state(angle_deg: float) -> str:
+    """What a measured costophrenic angle reads as: blunted above ``CP_BLUNT_DEG``, sharp down to ``CP_MIN_DEG``, and
+    below that not assessable (arms that nearly coincide measure no recess)."""
+    if angle_deg < CP_MIN_DEG:
+        return "not_assessable"
+    return "blunted" if angle_deg > CP_BLUNT_DEG else "sharp"
 
 
 def blunted_by_fluid(angle: CostophrenicAngle) -> bool:

@@ -986,3 +986,16 @@ def test_a_finding_behind_the_heart_lies_in_the_regions_outline_not_its_box() ->
     assert share_within(moved, triangle.polygon_px, base.image_size) >= LIES_IN_SHARE
     assert listed((214.0, 350.0), triangle)
     assert listed((300.0, 385.0), dataclasses.replace(triangle, polygon_px=()))  # no outline: the box, as before
+
+
+def test_an_angle_not_assessable_gives_no_degrees() -> None:
+    """A costophrenic angle that could not be measured is said to be not assessable, without the "(about 0°)" of an
+    angle never measured; the other side keeps its degrees."""
+    base = scenario_facts()
+    angles = (base.anatomy.costophrenic[0], CostophrenicAngle("left", (0.0, 0.0), 0.0, "not_assessable"))
+    facts = dataclasses.replace(base, anatomy=dataclasses.replace(base.anatomy, costophrenic=angles))
+    en = ask("How are the costophrenic angles?", facts).answer.text
+    assert "The left costophrenic angle is not assessable." in en and "about 0°" not in en
+    assert "The right costophrenic angle is sharp (about 35°)." in en
+    zh = ask("肋膈角怎么样?", facts, lang="zh").answer.text
+    assert "左肋膈角无法评估。" in zh and "约0°" not in zh

@@ -226,6 +226,8 @@ def test_report_and_close(setup: Any) -> None:
     rep = eng.report(sid, tenant="t1")
     assert rep["schema"] == "hilum-report/1" and len(rep["turns"]) == 3
     assert rep["checklists"][0]["name"] == "early_lung_cancer" and rep["frame"] == "nodule_analysis"
+    # no DICOM spacing: scaled from the lung fields, taken as an adult's chest (the SR says so)
+    assert rep["image"]["spacing_source"] == "estimated" and rep["image"]["assumed_chest_width_mm"] == 265.0
     json.dumps(rep)
     eng.close_session(sid, tenant="t1")
     with pytest.raises(SessionNotFoundError):

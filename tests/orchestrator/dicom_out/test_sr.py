@@ -141,6 +141,26 @@ def test_estimated_spacing_is_stated(dicom_case: Case, tmp_path: Path) -> None:
     assert group.get_measurements(name=c.DIAMETER)[0].method == c.SPACING_METHODS["estimated"]
     texts = [item.TextValue for item in sr.ContentSequence[-1].ContentSequence]
     assert any(x.startswith("ESTIMATED SPACING") for x in texts)
+    assert not any("adult's chest" in x for x in texts)  # no chest width taken: none said
+
+
+def test_an_estimate_from_the_lung_fields_says_it_took_an_adult_chest(dicom_case: Case) -> None:
+    """The spacing scaled from the lung fields took an adult's chest width: the SR says so, and that a child's film
+    measures too large, as the dialogue's spacing note does. A DICOM spacing says nothing of it."""
+    from dataclasses import replace
+
+    image = {**dicom_case.content.report["image"], "spacing_source": "estimated", "assumed_chest_width_mm": 265.0}
+    content = replace(dicom_case.content, report={**dicom_case.content.report, "image": image})
+    sr = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(io.BytesIO(encode(build_sr(content, dicom_case.source,
+                                                                                          load_ontology())))))
+    note = [i.TextValue for i in sr.ContentSequence[-1].ContentSequence
+            if i.ConceptNameCodeSequence[0].CodeValue == c.SPACING_NOTE.value]
+    assert len(note) == 1 and note[0].startswith("ESTIMATED SPACING")
+    assert "adult's chest, 26.5 cm across" in note[0] and "child's film" in note[0]
+    dicom = replace(content, report={**content.report, "image": {**image, "spacing_source": "dicom"}})
+    sr = hd.sr.Comprehensive3DSR.from_dataset(pydicom.dcmread(io.BytesIO(encode(build_sr(dicom, dicom_case.source,
+                                                                                          load_ontology())))))
+    assert not any("adult" in i.TextValue for i in sr.ContentSequence[-1].ContentSequence)
 
 
 def test_a_film_that_cannot_be_read_states_no_finding(dicom_case: Case, tmp_path: Path) -> None:

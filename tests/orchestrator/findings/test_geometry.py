@@ -5,7 +5,16 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from orchestrator.findings.geometry import CP_REACH_MM, Lung, _cp_point, dilate, erode
+from orchestrator.findings.geometry import (
+    CP_BLUNT_DEG,
+    CP_MIN_DEG,
+    CP_REACH_MM,
+    Lung,
+    _cp_point,
+    cp_state,
+    dilate,
+    erode,
+)
 
 
 def test_opencv_erode_and_dilate_are_scipys_binary_morphology() -> None:
@@ -118,3 +127,11 @@ def test_a_stray_patch_of_the_diaphragm_map_is_no_diaphragm() -> None:
     finding[top + 60:top + 70, lateral + 16:lateral + 26] = True  # beside the patch, in the upper zone
     assert distance_to_mask_mm(finding, stray.mask("diaphragm"), spacing) > 100.0
     assert distance_to_mask_mm(finding, stray.maps.mask("diaphragm"), spacing) < 5.0
+
+
+def test_an_angle_whose_arms_nearly_coincide_is_not_assessable() -> None:
+    """The real checking films' angles lie at 10-79 degrees; arms a few degrees apart measure no recess (a stray patch
+    of diaphragm once gave 3 degrees, read as sharp), so such an angle is not assessable, not sharp."""
+    assert cp_state(CP_MIN_DEG - 0.1) == cp_state(3.0) == cp_state(0.0) == "not_assessable"
+    assert cp_state(CP_MIN_DEG) == cp_state(10.0) == cp_state(CP_BLUNT_DEG) == "sharp"
+    assert cp_state(CP_BLUNT_DEG + 0.1) == cp_state(150.0) == "blunted"
