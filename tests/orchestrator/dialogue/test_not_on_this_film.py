@@ -153,6 +153,17 @@ def test_an_unknown_structure_gets_the_overview_said_as_such(ask: Callable[..., 
     assert "不判读" not in ask("肋膈角锐利吗", lang="zh").answer.text  # a structure it reads: its answer alone
 
 
+@pytest.mark.parametrize("question", ["骨骼怎么样?", "骨头有问题吗", "骨骼有没有异常"])
+def test_the_bones_asked_in_chinese_are_said_not_read(ask: Callable[..., Any], question: str) -> None:
+    """"骨骼怎么样" had got the whole film's screening, with no word of the bones ("How are the bones?" got the anatomy
+    overview): it is the anatomy overview, which says the bones are not read. A question that only mentions bones while
+    asking of the film is still the film's ("骨头怎么是黑的": is the image inverted?)."""
+    turn = ask(question, lang="zh")
+    assert turn.intent == "assess_anatomy" and "骨骼和大血管本系统不判读" in turn.answer.text
+    assert "未发现明确的肺内病灶" not in turn.answer.text
+    assert parse("图像是不是反相了?骨头怎么是黑的").intent == "film_info"
+
+
 def test_a_disease_without_a_checklist_says_so_before_the_one_shown(ask: Callable[..., Any]) -> None:
     """"Could the nodule be a metastasis?" got the early-lung-cancer checklist with no word that it is another one."""
     turn = ask("could the nodule be a metastasis?")
