@@ -171,6 +171,25 @@ def frozen_modules(model: nn.Module, part: str | None) -> list[nn.Module]:
     return [m for name, m in model.named_children() if name not in keep]
 
 
+class MeanOfNets(nn.Module):
+    """Several trained encoders read as one network: each output is the mean of the members' logits (for the lesion
+    and anatomy maps, the geometric mean of their odds; for a hilum heatmap, the product of the members' point
+    distributions). The same tensor contract, so serving, Triton and the fitted limits and tables see one set of
+    weights. Members disagree most on the lesions each alone reports, so the mean keeps what they agree on
+    (``encoder/weights/TRAINING.md``, "An ensemble second reader")."""
+
+    def __init__(self, members: list[AnatomyEncoderNet]) -> None:
+        super().__init__()
+        if len(members) < 2:
+            raise ValueError("an ensemble needs at least two members")
+        self.members = nn.ModuleList(members)
+
+    def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        outs = [m(image) for m in self.members]
+        anatomy, lesion, hilum = (torch.stack([o[k] for o in outs]).mean(dim=0) for k in range(3))
+        return anatomy, lesion, hilum
+
+
 def build_network(config: NetworkConfig | None = None) -> AnatomyEncoderNet:
     return AnatomyEncoderNet(config)
 

@@ -18,7 +18,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     sub = export.add_subparsers(dest="export_target", metavar="TARGET")
 
     onnx_p = sub.add_parser("onnx", help="checkpoint -> ONNX (dynamic batch), parity-checked against torch")
-    onnx_p.add_argument("--checkpoint", type=Path, default=DEFAULT_CHECKPOINT)
+    onnx_p.add_argument("--checkpoint", type=Path, action="append", default=None,
+                        help=f"default: {DEFAULT_CHECKPOINT.relative_to(REPO_ROOT)}; given more than once, one network "
+                             "whose outputs are the checkpoints' mean (an ensemble, encoder.network.MeanOfNets)")
     onnx_p.add_argument("--out", type=Path, default=None, help="default: settings.onnx_path")
     onnx_p.add_argument("--random-init", action="store_true", help="export randomly initialised weights")
     onnx_p.add_argument("--seed", type=int, default=0)
@@ -63,7 +65,7 @@ def handle_onnx(args: argparse.Namespace, settings: Settings) -> int:
     import torch
 
     from encoder.network import build_network, count_flops
-    from export.onnx import PARITY_TOLERANCE, export_onnx, load_checkpoint, parity, parity_films
+    from export.onnx import PARITY_TOLERANCE, export_onnx, load_members, parity, parity_films
 
     out = args.out or settings.onnx_path
     if args.random_init:
@@ -71,10 +73,14 @@ def handle_onnx(args: argparse.Namespace, settings: Settings) -> int:
         model = build_network().eval()
         print(f"random-initialised network (seed {args.seed})")
     else:
-        if not args.checkpoint.is_file():
-            print(f"checkpoint not found: {args.checkpoint} (train first, or pass --random-init)")
+        checkpoints = args.checkpoint or [DEFAULT_CHECKPOINT]
+        missing = [p for p in checkpoints if not p.is_file()]
+        if missing:
+            print(f"checkpoint not found: {missing[0]} (train first, or pass --random-init)")
             return 2
-        model = load_checkpoint(args.checkpoint)
+        model = load_members(checkpoints)
+        if len(checkpoints) > 1:
+            print(f"an ensemble of {len(checkpoints)} checkpoints: each output their mean")
     export_onnx(model, out)
     diff = parity(model, out, parity_films(args.parity_films))
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, {count_flops(model)['flops'] / 1e9:.2f} GFLOP/film)")

@@ -17,8 +17,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import torch
+from torch import nn
 
-from encoder.network import AnatomyEncoderNet, NetworkConfig
+from encoder.network import AnatomyEncoderNet, MeanOfNets, NetworkConfig
 from orchestrator.contracts.encoder import INPUT_NAME, INPUT_SIZE, OUTPUT_NAMES
 from orchestrator.encoders.onnxrt import ort_session  # re-exported: export, training and tests call it here
 
@@ -36,13 +37,20 @@ def load_checkpoint(path: Path) -> AnatomyEncoderNet:
     return model.eval()
 
 
+def load_members(paths: Sequence[Path]) -> nn.Module:
+    """One checkpoint's network, or several read as one (``MeanOfNets``: each output the members' mean)."""
+    if len(paths) == 1:
+        return load_checkpoint(paths[0])
+    return MeanOfNets([load_checkpoint(p) for p in paths]).eval()
+
+
 def save_weights(model: AnatomyEncoderNet, path: Path, meta: dict[str, object] | None = None) -> None:
     """The small, shippable checkpoint: weights + config (+ metadata), no optimizer state."""
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"model": model.state_dict(), "config": asdict(model.config), "meta": meta or {}}, path)
 
 
-def export_onnx(model: AnatomyEncoderNet, out_path: Path) -> Path:
+def export_onnx(model: nn.Module, out_path: Path) -> Path:
     model = model.eval()
     out_path.parent.mkdir(parents=True, exist_ok=True)
     dummy = torch.zeros(1, 1, INPUT_SIZE, INPUT_SIZE)
@@ -57,7 +65,7 @@ def export_onnx(model: AnatomyEncoderNet, out_path: Path) -> Path:
     return out_path
 
 
-def parity(model: AnatomyEncoderNet, onnx_path: Path, films: Sequence[np.ndarray]) -> float:
+def parity(model: nn.Module, onnx_path: Path, films: Sequence[np.ndarray]) -> float:
     """Max abs difference between torch and ONNX Runtime outputs over ``films`` (batched together)."""
     batch = np.stack([np.asarray(f, dtype=np.float32) for f in films])[:, None]
     with torch.no_grad():

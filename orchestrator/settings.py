@@ -110,7 +110,7 @@ class Settings(BaseSettings):
     second_reader: str = Field(default="embedded", description="'off', 'embedded' (in-process ONNX Runtime) or "
                                "'triton://HOST:PORT' (model second_reader): other weights read every film too, and a "
                                "lesion is reported only where both see it (orchestrator/encoders/second_reader.py)")
-    second_reader_onnx_path: Path = REPO_ROOT / "encoder" / "weights" / "second-reader" / "anatomy_encoder.onnx"
+    second_reader_onnx_path: Path = REPO_ROOT / "encoder" / "weights" / "second-reader-ensemble" / "anatomy_encoder.onnx"
     second_reader_reads_alone: bool = Field(default=True, description="read a film whose anatomy the main weights "
                                             "cannot establish (another patient, a real film) from the second reader's "
                                             "maps alone, with its second look, its certainty limit and its confidence "

@@ -483,7 +483,7 @@ def _miss_note(ctx: Context) -> str:
 
 
 def hidden_rates(found: Mapping[str, tuple[int, int]]) -> tuple[str, str]:
-    """"放在心影后方的34个中12个、..." / "behind the heart 12 of 34, behind the mediastinum 20 of 50 and behind a dome 12
+    """"放在心影后方的34个中14个、..." / "behind the heart 14 of 34, behind the mediastinum 21 of 50 and behind a dome 13
     of 17" (``HIDDEN_FOUND`` or ``ALONE_HIDDEN_FOUND``)."""
     names = {"heart": ("心影", "the heart"), "mediastinum": ("纵隔", "the mediastinum"), "diaphragm": ("膈顶", "a dome")}
     zh = "、".join(f"{names[k][0]}后方{n}个中{f}个" for k, (f, n) in found.items())

@@ -29,6 +29,35 @@ def test_onnx_parity_and_dynamic_batch(tmp_path: Path) -> None:
     assert [o.shape[0] for o in outs] == [3, 3, 3]
 
 
+def test_an_ensemble_exports_as_one_network_whose_outputs_are_the_members_mean(tmp_path: Path) -> None:
+    """``hilum export onnx --checkpoint A --checkpoint B``: one ONNX, the same tensor contract, each output the mean of
+    the two networks' logits (``encoder.network.MeanOfNets``); one member alone is no ensemble."""
+    from encoder.network import MeanOfNets
+    from export.onnx import save_weights
+    from orchestrator.cli import main
+
+    nets = []
+    for seed in (1, 2):
+        torch.manual_seed(seed)
+        nets.append(build_network().eval())
+        save_weights(nets[-1], tmp_path / f"m{seed}.pt")
+    out = tmp_path / "mean.onnx"
+    assert main(["export", "onnx", "--checkpoint", str(tmp_path / "m1.pt"), "--checkpoint", str(tmp_path / "m2.pt"),
+                 "--out", str(out), "--parity-films", "1"]) == 0
+    film = np.random.default_rng(4).random((2, 1, 512, 512), dtype=np.float32)
+    got = ort_session(out).run(None, {"image": film})
+    with torch.no_grad():
+        each = [n(torch.from_numpy(film)) for n in nets]
+    for k, value in enumerate(got):
+        mean = ((each[0][k] + each[1][k]) / 2).numpy()
+        assert value.shape == mean.shape and np.abs(value - mean).max() <= PARITY_TOLERANCE
+        assert np.abs(value - each[0][k].numpy()).max() > 10 * PARITY_TOLERANCE  # not one member's alone
+    assert main(["export", "onnx", "--checkpoint", str(tmp_path / "m1.pt"), "--checkpoint",
+                 str(tmp_path / "absent.pt"), "--out", str(tmp_path / "x.onnx")]) == 2
+    with pytest.raises(ValueError, match="at least two"):
+        MeanOfNets([nets[0]])
+
+
 def test_committed_onnx_matches_the_committed_checkpoint_when_present() -> None:
     settings = Settings()
     checkpoint = settings.onnx_path.with_suffix(".pt")
@@ -38,6 +67,23 @@ def test_committed_onnx_matches_the_committed_checkpoint_when_present() -> None:
 
     films = [np.random.default_rng(1).random((512, 512), dtype=np.float32)]
     assert parity(load_checkpoint(checkpoint), settings.onnx_path, films) <= PARITY_TOLERANCE
+
+
+def test_the_served_second_reader_is_the_mean_of_its_committed_members() -> None:
+    """The second reader's ONNX (an ensemble) is what its ``members.json`` says: the mean of those checkpoints, made by
+    the command written there."""
+    import json
+
+    from export.onnx import load_members
+    from orchestrator.settings import REPO_ROOT
+
+    onnx_path = Settings().second_reader_onnx_path
+    doc = json.loads(onnx_path.with_name("members.json").read_text(encoding="utf-8"))
+    members = [REPO_ROOT / p for p in doc["members"]]
+    assert len(members) == 2 and all(p.is_file() for p in members)
+    assert all(f"--checkpoint {p}" in doc["command"] for p in doc["members"])
+    films = [np.random.default_rng(2).random((512, 512), dtype=np.float32)]
+    assert parity(load_members(members), onnx_path, films) <= PARITY_TOLERANCE
 
 
 @pytest.mark.skipif(TRT_REASON is not None, reason=f"TensorRT: {TRT_REASON}")
