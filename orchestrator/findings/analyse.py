@@ -273,8 +273,10 @@ def anatomy_facts(geom: Geometry, findings: list[Finding] | None = None) -> Anat
 
 
 def _with_fluid(cp: CostophrenicAngle, fluid: bool) -> CostophrenicAngle:
-    """Fluid found in the recess blunts the angle whatever the outline's geometry says."""
-    return replace(cp, state="blunted") if fluid and cp.state == "sharp" else cp
+    """Fluid found in the recess blunts the angle whatever the outline's geometry says: a sharp one, or one measured too
+    narrow to assess (``CP_MIN_DEG``; an angle never measured has 0 degrees and stays not assessable)."""
+    measured = cp.state == "sharp" or (cp.state == "not_assessable" and cp.angle_deg > 0.0)
+    return replace(cp, state="blunted") if fluid and measured else cp
 
 
 def _regions(geom: Geometry) -> list[AnatomyRegion]:

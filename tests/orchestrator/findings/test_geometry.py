@@ -135,3 +135,18 @@ def test_an_angle_whose_arms_nearly_coincide_is_not_assessable() -> None:
     assert cp_state(CP_MIN_DEG - 0.1) == cp_state(3.0) == cp_state(0.0) == "not_assessable"
     assert cp_state(CP_MIN_DEG) == cp_state(10.0) == cp_state(CP_BLUNT_DEG) == "sharp"
     assert cp_state(CP_BLUNT_DEG + 0.1) == cp_state(150.0) == "blunted"
+
+
+def test_fluid_blunts_an_angle_measured_too_narrow_but_not_one_never_measured() -> None:
+    """An effusion-like opacity on the side blunts a sharp angle, and one measured too narrow to assess (its outline
+    says nothing, the fluid does), as it did before such angles were not assessable; an angle never measured stays
+    not assessable."""
+    from orchestrator.facts import CostophrenicAngle
+    from orchestrator.findings.analyse import _with_fluid
+
+    narrow = CostophrenicAngle("left", (430.0, 425.0), 3.0, "not_assessable")
+    never = CostophrenicAngle("left", (0.0, 0.0), 0.0, "not_assessable")
+    sharp = CostophrenicAngle("left", (430.0, 425.0), 40.0, "sharp")
+    assert _with_fluid(narrow, True).state == _with_fluid(sharp, True).state == "blunted"
+    assert _with_fluid(never, True).state == "not_assessable"
+    assert _with_fluid(narrow, False) == narrow and _with_fluid(sharp, False) == sharp
