@@ -762,6 +762,10 @@ def _anatomy_locations(ctx: Context) -> Composition:
     lines = [ctx.t(f"{a.id}({a.label_zh})位于图像坐标({a.center_px[0]:.0f}, {a.center_px[1]:.0f})。",
                    f"{a.id} ({a.label_en}) is at image position ({a.center_px[0]:.0f}, {a.center_px[1]:.0f}).")
              for a in ctx.anatomy]
+    if cl.read_alone(ctx.facts):  # a bare position reads as measured: say whose estimate it is, as the screening does
+        lines.append(ctx.t("本片由第二读片模型单独读取,以上位置为其估计,需放射科医师核对。",
+                           "This film was read by the second reader alone: the position is its estimate and needs a "
+                           "radiologist's check."))
     return Composition((section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(lines)),),
                        referenced=tuple(a.id for a in ctx.anatomy))
 

@@ -211,6 +211,21 @@ def test_a_distance_to_a_hilum_placed_by_the_second_reader_alone_says_so(
     assert "肺门位置是它的估计" in ask("A1离右肺门多远", lang="zh", facts=alone).answer.text
 
 
+def test_where_a_hilum_is_on_a_film_read_alone_says_whose_estimate_it_is(
+        make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    """"Where is the right hilum?" on a real film answered a bare image position, read as measured; the screening had
+    said that the second reader's hila need a radiologist's check, the answer to the question did not."""
+    from orchestrator.encoders.second_reader import WARNING as READ_ALONE
+
+    facts = make_facts()
+    alone = replace(facts, film_check=replace(facts.film_check, warnings=(READ_ALONE,)))
+    note = "the position is its estimate and needs a radiologist's check"
+    turn = ask("where is the right hilum?", facts=alone)
+    assert "(right hilum) is at image position" in turn.answer.text and note in turn.answer.text
+    assert note not in ask("where is the right hilum?", facts=facts).answer.text
+    assert "以上位置为其估计" in ask("右肺门在哪里?", lang="zh", facts=alone).answer.text
+
+
 def test_a_film_whose_findings_are_all_possible_is_possibly_not_normal(
         make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
     """"Is this film normal?" on a real film read alone answered "No:" from two findings each worded "possibly" (a film
