@@ -483,8 +483,8 @@ def _miss_note(ctx: Context) -> str:
 
 
 def hidden_rates(found: Mapping[str, tuple[int, int]]) -> tuple[str, str]:
-    """"放在心影后方的34个中14个、..." / "behind the heart 14 of 34, behind the mediastinum 21 of 50 and behind a dome 13
-    of 17" (``HIDDEN_FOUND`` or ``ALONE_HIDDEN_FOUND``)."""
+    """"放在心影后方的N个中F个、..." / "behind the heart F of N, behind the mediastinum F of N and behind a dome F of N",
+    from ``HIDDEN_FOUND`` or ``ALONE_HIDDEN_FOUND`` (found, placed)."""
     names = {"heart": ("心影", "the heart"), "mediastinum": ("纵隔", "the mediastinum"), "diaphragm": ("膈顶", "a dome")}
     zh = "、".join(f"{names[k][0]}后方{n}个中{f}个" for k, (f, n) in found.items())
     parts = [f"behind {names[k][1]} {f} of {n}" for k, (f, n) in found.items()]
@@ -758,14 +758,24 @@ def threshold_line(ctx: Context, a: Anchor, f: Finding, op: str, limit_mm: float
                  f"{'Yes' if yes else 'No'}: its longest diameter is {mm(longest)} mm, {'more' if above else 'less'} than {limit}.")
 
 
+def _alone_estimate(claim_zh: str, claim_en: str) -> tuple[str, str]:
+    """On a film the second reader read alone, a place it gives (a hilum, an anatomy anchor) is its estimate: "read by
+    the second reader alone: <claim>, needs a radiologist's check", said with each answer that rests on one."""
+    return (f"本片由第二读片模型单独读取,{claim_zh},需放射科医师核对。",
+            f"This film was read by the second reader alone: {claim_en} and needs a radiologist's check.")
+
+
+# a hilum on a film the second reader read alone: on the real checking films its right hilum lay at 0.69-0.79 of the
+# lungs' height (README, "Reading alone")
+_ALONE_HILUM = _alone_estimate("肺门位置是它的估计", "the hilum's place is its estimate")
+
+
 def _anatomy_locations(ctx: Context) -> Composition:
     lines = [ctx.t(f"{a.id}({a.label_zh})位于图像坐标({a.center_px[0]:.0f}, {a.center_px[1]:.0f})。",
                    f"{a.id} ({a.label_en}) is at image position ({a.center_px[0]:.0f}, {a.center_px[1]:.0f}).")
              for a in ctx.anatomy]
     if cl.read_alone(ctx.facts):  # a bare position reads as measured: say whose estimate it is, as the screening does
-        lines.append(ctx.t("本片由第二读片模型单独读取,以上位置为其估计,需放射科医师核对。",
-                           "This film was read by the second reader alone: the position is its estimate and needs a "
-                           "radiologist's check."))
+        lines.append(ctx.t(*_alone_estimate("以上位置为其估计", "the position is its estimate")))
     return Composition((section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(lines)),),
                        referenced=tuple(a.id for a in ctx.anatomy))
 
@@ -1414,13 +1424,6 @@ def compose_anatomy(ctx: Context) -> Composition:
 # the left hilum lies higher than the right in most people, by up to about 2 cm (Felson); above this, with the hila's
 # placement and the spacing's slack, "as in most people" is not said
 HILA_RISE_USUAL_MM = 25.0
-
-
-# a hilum on a film the second reader read alone is its estimate: on the real checking films its right hilum lay at
-# 0.69-0.79 of the lungs' height (README, "Reading alone"); said with each answer that rests on one
-_ALONE_HILUM = ("本片由第二读片模型单独读取,肺门位置是它的估计,需放射科医师核对。",
-                "This film was read by the second reader alone: the hilum's place is its estimate and needs a radiologist's "
-                "check.")
 
 
 def _hila_lines(ctx: Context) -> list[str]:
