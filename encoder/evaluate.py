@@ -338,6 +338,7 @@ def summarise(tally: Tally) -> dict[str, Any]:
 def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: str | None = None,
              lesion_mix: str | None = None, second_look: bool = False,
              second_reader: Path | None = None, second_reader_alone: bool = False,
+             alone_reader: Path | None = None,
              conspicuity: float | tuple[float, float] | None = None, hidden: float | None = None) -> dict[str, Any]:
     """``render``: the rendering families each film draws its style from (``CaseSpec.render``),
     e.g. a family held out of training; None: the phantom's own renderer. ``lesion_mix``: the
@@ -348,7 +349,8 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
     maps as the engine reads them with ``HILUM_SECOND_LOOK`` (two more passes per film that finds
     anything; the FROC then keeps only the served gate's point). ``second_reader``: the second reader's ONNX,
     read with it as the engine reads (``orchestrator.encoders.second_reader``); ``second_reader_alone``: films the
-    main weights cannot localise read by it alone."""
+    main weights cannot localise read alone, by ``alone_reader``'s ONNX (``Settings.alone_reader_onnx_path``; None:
+    by the second reader)."""
     from tqdm import tqdm
 
     from encoder.phantom import CaseSpec, generate_case
@@ -361,6 +363,8 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
     # the engine's own in-process encoder: its maps are the served ones, and the second look asks it for more passes
     encoder = EmbeddedEncoder(onnx_path, intra_op_threads=threads, timeout_s=600.0)
     second = EmbeddedEncoder(second_reader, intra_op_threads=threads, timeout_s=600.0) if second_reader else None
+    lone = (EmbeddedEncoder(alone_reader, intra_op_threads=threads, timeout_s=600.0)
+            if second and second_reader_alone and alone_reader else second)
     main_limit = entropy_limit_for(onnx_path) if second and second_reader_alone else None  # once: it hashes the weights
     tally = Tally()
     if second_look or second:  # regions under the served gate were never judged by the second look / reader
@@ -379,14 +383,14 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
                 maps = look_again(encoder, film, maps, spacing)
             named: dict[str, Any] = {"seed": seed}
             if second is not None:
-                maps, by_second = read_with_second(maps, second, film, spacing, main_limit)
+                maps, by_second = read_with_second(maps, second, film, spacing, main_limit, lone)
                 alone += by_second
                 named["read_alone"] = by_second
             score_case(case, maps, tally, named)
     finally:
         encoder.close()
-        if second is not None:
-            second.close()
+        for other in {id(r): r for r in (second, lone) if r is not None}.values():
+            other.close()
     result = summarise(tally)
     result["seeds"] = format_seeds(seeds)
     result["render"] = render
@@ -394,6 +398,8 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
     if second_reader:
         result["second_reader"] = str(second_reader)
         result["second_reader_alone"] = second_reader_alone
+        if alone_reader and second_reader_alone:
+            result["alone_reader"] = str(alone_reader)
         result["read_by_second_reader"] = alone
     if lesion_mix:
         result["lesion_mix"] = lesion_mix
@@ -406,20 +412,21 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
 
 
 def read_with_second(maps: Any, second: Any, film: np.ndarray, spacing: Any,
-                     entropy_max: float | None) -> tuple[Any, bool]:
+                     entropy_max: float | None, alone: Any | None = None) -> tuple[Any, bool]:
     """The lesion maps a service with a second reader describes (``orchestrator/film_analysis.py``): the main
-    weights' regions the second reader confirms or, where it reads alone (``entropy_max``: the main weights'
-    certainty limit; None: never) and the main weights' maps form no plausible chest, the second reader's maps with
-    its second look; and whether the second reader read the film alone."""
+    weights' regions the second reader confirms or, where a film is read alone (``entropy_max``: the main weights'
+    certainty limit; None: never) and the main weights' maps form no plausible chest, the maps of ``alone`` (the
+    weights that read films alone; None: the second reader) with its second look; and whether the film was read
+    alone."""
     from orchestrator.encoders.second_look import second_look
     from orchestrator.encoders.second_reader import confirmed
     from orchestrator.findings.geometry import build_geometry
     from orchestrator.findings.plausibility import plausibility
 
-    theirs = second.encode(film)
     if entropy_max is None or plausibility(build_geometry(maps, spacing), entropy_max).plausible:
-        return confirmed(maps, theirs, spacing), False
-    return second_look(second, film, theirs, spacing), True
+        return confirmed(maps, second.encode(film), spacing), False
+    lone = alone if alone is not None else second
+    return second_look(lone, film, lone.encode(film), spacing), True
 
 
 def _fmt(v: float | None, spec: str = ".3f") -> str:

@@ -111,6 +111,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
                     help="with --second-reader: films the main weights cannot localise read by the second reader "
                          "alone, with its second look, as served (HILUM_SECOND_READER_READS_ALONE, on by default); "
                          "--no-second-reader-alone scores them on the main maps")
+    ev.add_argument("--alone-reader", type=Path, default=None, metavar="ONNX",
+                    help="with --second-reader: the weights that read those films alone (HILUM_ALONE_READER_ONNX_PATH; "
+                         "default: the second reader)")
     ev.add_argument("--misses", action="store_true",
                     help="also list each lesion >= 8 mm the 5 mm rule missed (seed, type, size, side, whether a "
                          "region lies on it, the nearest region, whether the second reader read the film alone)")
@@ -241,7 +244,7 @@ def handle_evaluate(args: argparse.Namespace, settings: Settings) -> int:
         result = evaluate(onnx_path, seeds, threads=args.threads, render=args.render, lesion_mix=lesion_mix(args),
                           conspicuity=args.conspicuity, hidden=args.hidden, second_look=args.second_look,
                           second_reader=args.second_reader,
-                          second_reader_alone=args.second_reader_alone)
+                          second_reader_alone=args.second_reader_alone, alone_reader=args.alone_reader)
     result["gate"] = "off" if args.gate_off else "on"
     print(format_table(result, misses=args.misses))
     if args.json:

@@ -140,17 +140,20 @@ def handle_repository(args: argparse.Namespace, settings: Settings) -> int:
     )
     model_dir = write_repository(args.out or settings.model_repository, cfg, model_file)
     print(f"wrote {model_dir} (target {args.target})")
-    # the second reader (orchestrator/encoders/second_reader.py) beside it, configured alike, from its own weights
-    from orchestrator.encoders.factory import SECOND_READER_MODEL
+    # the second reader (orchestrator/encoders/second_reader.py) and the weights that read a film alone, where they
+    # are others, beside it, configured alike, each from its own weights
+    from orchestrator.encoders.factory import ALONE_READER_MODEL, SECOND_READER_MODEL, alone_weights
 
-    second_file = settings.second_reader_onnx_path
-    second_file = second_file if args.target == "cpu" else second_file.with_suffix(".plan")
-    if not second_file.is_file():
-        print(f"no second reader written: {second_file} not found")
-        return 0
-    second_dir = write_repository(args.out or settings.model_repository,
-                                  replace(cfg, model_name=SECOND_READER_MODEL), second_file)
-    print(f"wrote {second_dir} (target {args.target})")
+    for name, weights in ((SECOND_READER_MODEL, settings.second_reader_onnx_path),
+                          (ALONE_READER_MODEL, alone_weights(settings))):
+        if weights is None:
+            continue
+        weights = weights if args.target == "cpu" else weights.with_suffix(".plan")
+        if not weights.is_file():
+            print(f"no {name} written: {weights} not found")
+            continue
+        other_dir = write_repository(args.out or settings.model_repository, replace(cfg, model_name=name), weights)
+        print(f"wrote {other_dir} (target {args.target})")
     return 0
 
 

@@ -376,21 +376,23 @@ def _encoder_maps(onnx: Path | None, second_reader_tables: bool = False) -> tupl
     """The encoder's maps, the encoder, the weights' tag and the certainty limit fitted for them.
 
     The weights' own maps, with their second look where it is on (``HILUM_SECOND_LOOK``), as the engine reads them;
-    ``second_reader_tables``: the second reader's maps as it reads a film alone, with its second look (``onnx``: a
-    candidate second reader's weights; it had fitted the served second reader's whatever ``--onnx`` said). The main
+    ``second_reader_tables``: the maps of the weights that read a film alone, with their second look (``onnx``: a
+    candidate's weights; None: the served ones, ``alone_reader_onnx_path`` or else the second reader's). The main
     weights' tables are fitted on their maps before the second reader confirms them
     (``orchestrator/encoders/second_reader.py``): confirmed, validation seeds 50-199 keep 6 false findings of 197,
     too few to fit presence on (such a refit put the SCENARIO film's strand at 0.04 on the map's peak), and the
     unconfirmed tables are the cautious side for confirmed maps (presence right 97.0% of the time there, 93.2%
     where they were fitted)."""
     from orchestrator.contracts.preprocess import prepare_film
-    from orchestrator.encoders.factory import build_encoder, build_second_reader
+    from orchestrator.encoders.factory import alone_weights, build_encoder, build_second_reader
     from orchestrator.encoders.second_look import second_look
     from orchestrator.findings.fitted import entropy_limit_for
     from orchestrator.settings import Settings
 
-    if second_reader_tables:  # the second reader as the service builds it (``onnx``'s weights, or the served ones)
-        settings = Settings(second_reader_onnx_path=onnx) if onnx else Settings()
+    if second_reader_tables:  # the reader of films read alone as the service builds it (``onnx``'s, or the served)
+        served = Settings()
+        lone = onnx or alone_weights(served) or served.second_reader_onnx_path
+        settings = Settings(second_reader_onnx_path=lone, alone_reader_onnx_path=None)
         enc = build_second_reader(settings)
         if enc is None:
             raise SystemExit("--second-reader-tables with HILUM_SECOND_READER=off: no second reader to fit")
@@ -440,8 +442,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--report-json", type=Path, default=None)
     ap.add_argument("--min-block", type=int, default=MIN_BLOCK, help="fewest samples per isotonic step")
     ap.add_argument("--second-reader-tables", action="store_true",
-                    help="the second reader's own tables: its maps with its second look, as it reads a film alone "
-                         "(write them beside its weights: --out encoder/weights/second-reader/calibration.json)")
+                    help="the tables of the weights that read a film alone (HILUM_ALONE_READER_ONNX_PATH, else the "
+                         "second reader's): their maps with their second look (write them beside those weights: "
+                         "--out encoder/weights/second-reader-ensemble/calibration.json)")
     ap.add_argument("--render", default=None, metavar="LIST",
                     help="films drawn through these rendering families (the second reader's tables: the looks it "
                          "was trained through, all,-scatter,-padding: a film it reads alone is one of an unfamiliar look)")

@@ -2,8 +2,8 @@
 # GPU check for the anatomy encoder (issue 4) and the lesion reader (issue 22), and the device's cores for
 # the turn scenarios (issue 25), four parts:
 #   1. TensorRT: build engines (FP32, FP16) from the committed ONNX, parity against ONNX Runtime,
-#      time batch 1 / 8 / 32, and the second reader's FP32 engine with parity (skips with its reason where
-#      tensorrt is not installed);
+#      time batch 1 / 8 / 32, and FP32 engines with parity for the second reader and the weights that read
+#      a film alone (skips with its reason where tensorrt is not installed);
 #   2. PyTorch on CUDA, whatever part 1 did: the same weights at batch 1 / 8 / 32 in FP32 (TF32 off),
 #      TF32 (PyTorch's default for convolutions) and FP16,
 #      parity against ONNX Runtime on the CPU;
@@ -54,12 +54,16 @@ for fp16 in (False, True):
                     "ms_per_batch": {b: round(v, 2) for b, v in timings.items()},
                     "films_per_s": {b: round(b * 1000 / v, 1) for b, v in timings.items()}}
     print(tag, json.dumps(summary[tag]))
-# the second reader (orchestrator/encoders/second_reader.py): the same network and contract, its own weights
-second = Settings().second_reader_onnx_path
-t = time.perf_counter(); plan = build_engine(second, out / "second_reader.fp32.plan", Profile(), fp16=False)
-summary["second_reader_fp32"] = {"build_s": round(time.perf_counter() - t, 1),
-                                 "max_abs_diff_vs_onnx": parity_vs_onnx(plan, second, films), "tolerance": FP32_TOLERANCE}
-print("second_reader fp32", json.dumps(summary["second_reader_fp32"]))
+# the second reader and the weights that read a film alone (orchestrator/encoders/second_reader.py): the same
+# network and contract, their own weights
+from orchestrator.encoders.factory import alone_weights
+for name, weights in (("second_reader", Settings().second_reader_onnx_path), ("alone_reader", alone_weights(Settings()))):
+    if weights is None:
+        continue
+    t = time.perf_counter(); plan = build_engine(weights, out / f"{name}.fp32.plan", Profile(), fp16=False)
+    summary[f"{name}_fp32"] = {"build_s": round(time.perf_counter() - t, 1),
+                               "max_abs_diff_vs_onnx": parity_vs_onnx(plan, weights, films), "tolerance": FP32_TOLERANCE}
+    print(name, "fp32", json.dumps(summary[f"{name}_fp32"]))
 (out / "gpu_check.json").write_text(json.dumps(summary, indent=2))
 print("SUMMARY", json.dumps(summary))
 PY

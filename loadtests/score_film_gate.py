@@ -123,8 +123,9 @@ def score_real(engine: Any, folder: Path, sheet: Path | None = None) -> list[dic
         spine_w = (lab["spine_x"] + r.pad_x) / r.scale  # the spine line in the working frame
         if sheet is not None:  # the maps the answer rests on: the second reader's where it read the film alone
             fc = out.film_check or {}
-            alone = SECOND_READER_WARNING in fc.get("warnings", ()) and engine.second_reader is not None
-            maps = (engine.second_reader if alone else engine.encoder).encode(film.image)
+            lone = engine.alone_reader or engine.second_reader
+            alone = SECOND_READER_WARNING in fc.get("warnings", ()) and lone is not None
+            maps = (lone if alone else engine.encoder).encode(film.image)
             tiles.append(real_dev_sheet.tile(maps, spine_w, f"{lab.get('label')}: {out.label} ({len(out.findings)})",
                                              out.findings, map_entropy(maps)))
         side_errors = sum(1 for f in out.findings if (f["center_px"][0] < spine_w) != (f["side"] == "right"))
@@ -148,12 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="write the tallies here")
     args = p.parse_args(argv)
     from orchestrator.dialogue.engine import DialogueEngine
-    from orchestrator.encoders.factory import build_encoder, build_second_reader
+    from orchestrator.encoders.factory import build_alone_reader, build_encoder, build_second_reader
     from orchestrator.settings import Settings
 
     settings = Settings()
     encoder, second = build_encoder(settings), build_second_reader(settings)  # as the service reads (HILUM_SECOND_READER)
-    engine = DialogueEngine(encoder, settings, second_reader=second)
+    engine = DialogueEngine(encoder, settings, second_reader=second, alone_reader=build_alone_reader(settings))
     result: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"}
     try:
         items = list(corpus(parse_seeds(args.seeds), args.per_kind)) if args.per_kind or args.seeds != "0-0" else []
@@ -174,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['ctr'] if r['ctr_stated'] else '-'} | {', '.join(r['blunted']) or '-'} | {', '.join(r['warnings'])} |")
             result["real"] = rows
     finally:
-        encoder.close()
-        if second is not None:
-            second.close()
+        for part in (encoder, second, engine.alone_reader):
+            if part is not None:
+                part.close()
     print(f"\nmachine: {result['machine']}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

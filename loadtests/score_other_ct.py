@@ -170,7 +170,8 @@ def score_film(engine: Any, data: bytes, lesions: list[Lesion], spacing: float) 
         size_ok += int(abs(dia - les.diameter_mm) <= 0.3 * les.diameter_mm)
     warnings = list(fc.get("warnings", []))
     alone = READ_ALONE in warnings
-    reading = engine.second_reader.encode(film.image) if missed and alone and engine.second_reader else maps
+    lone = engine.alone_reader or engine.second_reader
+    reading = lone.encode(film.image) if missed and alone and lone else maps
     return {"outcome": "localised" if localised else "withheld", "lesions": len(truth),
             "found": found, "side_errors": side_errors, "size_ok": size_ok, "false": len(findings) - len(used),
             "findings": len(findings), "tumour_found": tumour_found, "warnings": warnings, "by_lesion": sized, **raw_row,
@@ -218,12 +219,12 @@ def miss_lines(rows: list[dict[str, Any]]) -> str:
 def run(ct_dir: Path, films: int, seed0: int, renderings: tuple[str, ...], sheet: Path | None,
         cases: tuple[str, ...] = CASES) -> dict[str, Any]:
     from orchestrator.dialogue.engine import DialogueEngine
-    from orchestrator.encoders.factory import build_encoder, build_second_reader
+    from orchestrator.encoders.factory import build_alone_reader, build_encoder, build_second_reader
     from orchestrator.settings import Settings
 
     settings = Settings()
     encoder, second = build_encoder(settings), build_second_reader(settings)  # as the service reads (HILUM_SECOND_READER)
-    engine = DialogueEngine(encoder, settings, second_reader=second)
+    engine = DialogueEngine(encoder, settings, second_reader=second, alone_reader=build_alone_reader(settings))
     rows: list[dict[str, Any]] = []
     tiles: list[np.ndarray] = []
     try:
@@ -241,9 +242,9 @@ def run(ct_dir: Path, films: int, seed0: int, renderings: tuple[str, ...], sheet
                     tiles.append(_tile(f.image, f.lesions, f"{name} s{f.seed} {f.rendering}: {row['outcome']} "
                                                            f"{row['found']}/{row['lesions']} +{row['false']}"))
     finally:
-        encoder.close()
-        if second is not None:
-            second.close()
+        for part in (encoder, second, engine.alone_reader):
+            if part is not None:
+                part.close()
     if sheet is not None and tiles:
         _write_sheet(sheet, tiles)
     return {"rows": rows, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}",

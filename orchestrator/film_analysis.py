@@ -77,19 +77,23 @@ class FilmAnalyser:
         memory_return.trim()
 
     def __init__(self, encoder: AnatomyEncoder, reader: LesionReader | None, settings: Settings,
-                 second_reader: AnatomyEncoder | None = None) -> None:
+                 second_reader: AnatomyEncoder | None = None, alone_reader: AnatomyEncoder | None = None) -> None:
+        from orchestrator.encoders.factory import alone_weights
         from orchestrator.encoders.second_reader import alone_tables
         from orchestrator.findings.fitted import calibration_for, entropy_limit_for, served_entropy_limit
 
         self.encoder, self.reader, self.settings = encoder, reader, settings
         self.entropy_max = served_entropy_limit(settings)  # the certainty limit fitted for the weights in use
-        # other weights that read every film too (orchestrator/encoders/second_reader.py); where they may read a
-        # film alone, the certainty limit and confidence tables fitted for them (on Triton: the shipped ones)
+        # other weights that read every film too and confirm the main weights' lesions, and the weights that read a
+        # film alone where the main weights' maps form no chest: ``alone_reader``, or the second reader itself
+        # (orchestrator/encoders/second_reader.py); for the latter, the certainty limit and confidence tables
+        # fitted for its weights (on Triton: the shipped ones)
         self.second_reader = second_reader
+        self.alone_reader = alone_reader if alone_reader is not None else second_reader
         alone = second_reader is not None and settings.second_reader_reads_alone
-        second_onnx = settings.second_reader_onnx_path
-        self.second_entropy_max = entropy_limit_for(second_onnx) if alone else self.entropy_max
-        self.second_calibration = alone_tables(calibration_for(second_onnx)) if alone else None
+        alone_onnx = (alone_weights(settings) if alone_reader is not None else None) or settings.second_reader_onnx_path
+        self.second_entropy_max = entropy_limit_for(alone_onnx) if alone else self.entropy_max
+        self.second_calibration = alone_tables(calibration_for(alone_onnx)) if alone else None
 
     def close(self) -> None:
         pass  # the encoder and reader belong to whoever made them
@@ -153,16 +157,20 @@ class FilmAnalyser:
             return self.encoder.encode(image), theirs.result()
 
     def _read_alone(self, film: DecodedFilm, theirs: AnatomyMaps, check: FilmCheck) -> tuple[ImageFacts, AnatomyMaps]:
-        """The film the main weights cannot localise, read from the second reader's maps with their second look,
-        their certainty limit and their confidence tables (``orchestrator.encoders.second_reader``)."""
+        """The film the main weights cannot localise, read from the alone reader's maps (the second reader's own,
+        ``theirs``, where it reads alone itself) with their second look, their certainty limit and their
+        confidence tables (``orchestrator.encoders.second_reader``)."""
         from orchestrator.encoders.second_look import second_look
         from orchestrator.encoders.second_reader import with_warning
         from orchestrator.findings import analyse, estimate_spacing
         from orchestrator.findings.calibration import tables_of
 
-        assert self.second_reader is not None
+        lone = self.alone_reader
+        assert lone is not None
+        if lone is not self.second_reader:
+            theirs = lone.encode(film.image)
         spacing = film.spacing or estimate_spacing(theirs, film.info.get("spacing_rejected"))
-        looked = second_look(self.second_reader, film.image, theirs, spacing)
+        looked = second_look(lone, film.image, theirs, spacing)
         with tables_of(self.second_calibration):
             facts = analyse(looked, spacing, check, self.second_entropy_max)
         return (with_warning(facts) if facts.film_check.localisable else facts), looked
@@ -241,14 +249,20 @@ def _start_worker(settings: Settings) -> None:
     global _worker
     if settings.analysis_nice:
         os.nice(settings.analysis_nice)
-    from orchestrator.encoders.factory import build_encoder, build_lesion_reader, build_second_reader
+    from orchestrator.encoders.factory import (
+        build_alone_reader,
+        build_encoder,
+        build_lesion_reader,
+        build_second_reader,
+    )
 
-    encoder, second_reader = build_encoder(settings), build_second_reader(settings)
-    _worker = FilmAnalyser(encoder, build_lesion_reader(settings), settings, second_reader)
+    encoder, second_reader, alone_reader = build_encoder(settings), build_second_reader(settings), build_alone_reader(settings)
+    _worker = FilmAnalyser(encoder, build_lesion_reader(settings), settings, second_reader, alone_reader)
     try:
         warm_encoder(encoder)
-        if second_reader is not None:
-            warm_encoder(second_reader)
+        for other in (second_reader, alone_reader):
+            if other is not None:
+                warm_encoder(other)
     except Exception:  # noqa: BLE001 - an encoder not up yet (Triton): the first film says so
         log.warning("the analysis worker's encoder did not answer its warm-up film")
 

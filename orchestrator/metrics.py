@@ -185,5 +185,10 @@ class ServiceMetrics:
         """The second reader's films, runs, queue and health (``hilum_second_reader_*``), as the encoder's."""
         self.registry.register(EncoderCountersCollector(second_reader, "hilum_second_reader", "the second reader"))
 
+    def watch_alone_reader(self, alone_reader: Any) -> None:
+        """The films-read-alone reader's films, runs, queue and health (``hilum_alone_reader_*``), as the encoder's."""
+        self.registry.register(EncoderCountersCollector(alone_reader, "hilum_alone_reader",
+                                                        "the reader of films read alone"))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -57,7 +57,8 @@ class Services:
     tenancy: Tenancy
 
     def close(self) -> None:
-        for part in (self.narrator, self.encoder, self.engine.reader, self.engine.second_reader, self.engine.analyser):
+        for part in (self.narrator, self.encoder, self.engine.reader, self.engine.second_reader,
+                     self.engine.alone_reader, self.engine.analyser):
             close = getattr(part, "close", None)
             if close is not None:
                 close()
@@ -66,7 +67,12 @@ class Services:
 def build_services(settings: Settings, *, encoder: Any | None = None) -> Services:
     """The engine over the configured encoder and narrator, reporting into one ``ServiceMetrics``."""
     from orchestrator.dialogue.engine import DialogueEngine
-    from orchestrator.encoders.factory import build_encoder, build_lesion_reader, build_second_reader
+    from orchestrator.encoders.factory import (
+        build_alone_reader,
+        build_encoder,
+        build_lesion_reader,
+        build_second_reader,
+    )
     from orchestrator.narration.factory import build_narrator
     from orchestrator.session_stores import build_session_store
 
@@ -74,25 +80,28 @@ def build_services(settings: Settings, *, encoder: Any | None = None) -> Service
     tenancy = Tenancy(settings, observe=metrics.error)  # reads the keys file first: a bad one fails fast
     encoder = encoder if encoder is not None else build_encoder(settings)
     narrator = build_narrator(settings, metrics.registry)
-    analyser, reader, second_reader = None, None, None
+    analyser, reader, second_reader, alone_reader = None, None, None, None
     if settings.analysis_processes > 0:  # first turns in worker processes, each with its own encoders and reader
         from orchestrator.film_analysis import AnalysisPool
 
         analyser = AnalysisPool(settings, settings.analysis_processes)
     else:  # the readers are used by the analysis alone: none in this process when the workers read
         reader, second_reader = build_lesion_reader(settings), build_second_reader(settings)
+        alone_reader = build_alone_reader(settings)
     engine = DialogueEngine(
         encoder, settings, store=build_session_store(settings), narrator=narrator, observer=metrics,
-        reader=reader, analyser=analyser, second_reader=second_reader,
+        reader=reader, analyser=analyser, second_reader=second_reader, alone_reader=alone_reader,
     )
     metrics.watch_encoder(encoder)
     if second_reader is not None:
         metrics.watch_second_reader(second_reader)
+    if alone_reader is not None:
+        metrics.watch_alone_reader(alone_reader)
     add_listener = getattr(encoder, "add_batch_listener", None)
     if callable(add_listener):  # an encoder that reports each batch: (films, seconds the oldest waited)
         add_listener(metrics.encoder_batch)
-    return Services(settings, metrics, encoder, narrator, engine, Readiness(encoder, engine.store, second_reader),
-                    tenancy)
+    return Services(settings, metrics, encoder, narrator, engine,
+                    Readiness(encoder, engine.store, second_reader, alone_reader), tenancy)
 
 
 def warm_up(services: Services, stop: threading.Event, freeze_gc: bool = False) -> None:
@@ -104,16 +113,16 @@ def warm_up(services: Services, stop: threading.Event, freeze_gc: bool = False) 
     machine under ``poisson_mixed``, full collections of 160-210 ms (about 170 k objects, most of them
     the process's own code) stalled every turn in flight (``BENCHMARKS.md``)."""
     name = getattr(services.encoder, "name", "?")
-    second = services.engine.second_reader
+    others = [r for r in (services.engine.second_reader, services.engine.alone_reader) if r is not None]
     waited = False
     while not stop.is_set():
         try:
             encoder_ok = services.encoder.ready()
-            second_ok = second is None or second.ready()
+            second_ok = all(other.ready() for other in others)
             if encoder_ok and second_ok:
                 warm_encoder(services.encoder)
-                if second is not None:
-                    warm_encoder(second)
+                for other in others:
+                    warm_encoder(other)
                 warm_workers = getattr(services.engine.analyser, "warm", None)
                 if callable(warm_workers):  # the analysis worker processes, each with its own encoder
                     warm_workers()

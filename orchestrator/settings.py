@@ -110,7 +110,12 @@ class Settings(BaseSettings):
     second_reader: str = Field(default="embedded", description="'off', 'embedded' (in-process ONNX Runtime) or "
                                "'triton://HOST:PORT' (model second_reader): other weights read every film too, and a "
                                "lesion is reported only where both see it (orchestrator/encoders/second_reader.py)")
-    second_reader_onnx_path: Path = REPO_ROOT / "encoder" / "weights" / "second-reader-ensemble" / "anatomy_encoder.onnx"
+    second_reader_onnx_path: Path = REPO_ROOT / "encoder" / "weights" / "second-reader" / "anatomy_encoder.onnx"
+    alone_reader_onnx_path: Path | None = Field(
+        default=REPO_ROOT / "encoder" / "weights" / "second-reader-ensemble" / "anatomy_encoder.onnx",
+        description="the weights that read a film alone (second_reader_reads_alone), where the second reader's "
+                    "spec says (in process, or Triton's model alone_reader); none or the second reader's own path: "
+                    "the second reader reads alone too (orchestrator/encoders/second_reader.py)")
     second_reader_reads_alone: bool = Field(default=True, description="read a film whose anatomy the main weights "
                                             "cannot establish (another patient, a real film) from the second reader's "
                                             "maps alone, with its second look, its certainty limit and its confidence "

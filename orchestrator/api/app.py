@@ -53,7 +53,7 @@ def create_app(
     app.state.metrics = metrics if metrics is not None else ServiceMetrics()
     if readiness is None:  # no server warm-up behind this app: ready as soon as the encoder is
         readiness = Readiness(getattr(engine, "encoder", None), getattr(engine, "store", None),
-                              getattr(engine, "second_reader", None))
+                              getattr(engine, "second_reader", None), getattr(engine, "alone_reader", None))
         readiness.warmed.set()
     app.state.readiness = readiness
     app.state.tenancy = tenancy if tenancy is not None else Tenancy(settings, observe=app.state.metrics.error)

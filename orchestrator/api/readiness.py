@@ -23,10 +23,12 @@ PROBE_TIMEOUT_S = 2.0
 
 
 class Readiness:
-    def __init__(self, encoder: Any | None, store: Any | None = None, second_reader: Any | None = None) -> None:
+    def __init__(self, encoder: Any | None, store: Any | None = None, second_reader: Any | None = None,
+                 alone_reader: Any | None = None) -> None:
         self.encoder = encoder
         self.store = store
         self.second_reader = second_reader  # every first turn needs it too (orchestrator/encoders/second_reader.py)
+        self.alone_reader = alone_reader  # a film the encoder cannot establish needs it; None: the second reader
         self.warmed = threading.Event()  # set after the encoder's first pass (server warm-up)
         self.draining = threading.Event()
         self._probes = ThreadPoolExecutor(max_workers=2, thread_name_prefix="hilum-probe")
@@ -49,6 +51,9 @@ class Readiness:
     def second_reader_ready(self) -> bool:
         return self._answers(self.second_reader)
 
+    def alone_reader_ready(self) -> bool:
+        return self._answers(self.alone_reader)
+
     def store_ready(self) -> bool:
         ping = getattr(self.store, "ping", None)
         if ping is None:  # in process: always there
@@ -61,6 +66,7 @@ class Readiness:
     def check(self) -> tuple[bool, dict[str, Any]]:
         encoder_ok = self.encoder_ready()
         second_ok = self.second_reader_ready()
+        alone_ok = self.alone_reader_ready()
         store_ok = self.store_ready()
         reasons = []
         if self.draining.is_set():
@@ -71,13 +77,18 @@ class Readiness:
             reasons.append("the encoder does not answer")
         if not second_ok:
             reasons.append("the second reader does not answer")
+        if not alone_ok:
+            reasons.append("the reader of films read alone does not answer")
         if not store_ok:
             reasons.append("the session store is not reachable")
         detail = {
             "encoder": getattr(self.encoder, "name", "none"),
             "encoder_ready": encoder_ok,
             "second_reader": getattr(self.second_reader, "name", "off"),
+            # where a film the encoder cannot establish is read: its own reader's kind, or "second_reader"
+            "alone_reader": getattr(self.alone_reader, "name", "second_reader" if self.second_reader else "off"),
             "second_reader_ready": second_ok,
+            "alone_reader_ready": alone_ok,
             "warmed": self.warmed.is_set(),
             "draining": self.draining.is_set(),
             "store": getattr(self.store, "name", "memory"),

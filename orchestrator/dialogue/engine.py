@@ -270,13 +270,15 @@ class DialogueEngine:
         reader: LesionReader | None = None,
         analyser: Analyser | None = None,
         second_reader: AnatomyEncoder | None = None,
+        alone_reader: AnatomyEncoder | None = None,
     ) -> None:
         self.encoder = encoder
         self.reader = reader  # the lesion reader (issue 22): first turns of fine-pixel films only
         self.second_reader = second_reader  # other weights that read every first film too (issue 21)
+        self.alone_reader = alone_reader  # the weights that read a film alone; None: the second reader does
         self.settings = settings
         # uploads -> facts: in the calling thread, or in worker processes (server.build_services)
-        self.analyser: Analyser = analyser or FilmAnalyser(encoder, reader, settings, second_reader)
+        self.analyser: Analyser = analyser or FilmAnalyser(encoder, reader, settings, second_reader, alone_reader)
         self.store: SessionStore = store or InMemorySessionStore(
             settings.session_ttl_s, settings.max_sessions, lock_wait_s=settings.session_lock_wait_s)
         self.narrator: Narrator = narrator or ComposerNarrator()

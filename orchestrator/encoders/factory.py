@@ -1,5 +1,5 @@
-"""``build_encoder``, ``build_second_reader`` and ``build_lesion_reader``: the one place that turns
-``settings.encoder`` / ``settings.second_reader`` / ``settings.lesion_reader`` into a client."""
+"""``build_encoder``, ``build_second_reader``, ``build_alone_reader`` and ``build_lesion_reader``: the one place that
+turns ``settings.encoder`` / ``settings.second_reader`` / ``settings.lesion_reader`` into a client."""
 
 from __future__ import annotations
 
@@ -67,6 +67,39 @@ def build_second_reader(settings: Settings) -> AnatomyEncoder | None:
 
     return TritonEncoder(
         parse_triton_url(spec), model_name=SECOND_READER_MODEL, timeout_s=settings.encoder_timeout_s,
+        max_in_flight=settings.encoder_queue_size,
+    )
+
+
+ALONE_READER_MODEL = "alone_reader"  # the weights that read a film alone, in a Triton repository (export/cli.py)
+
+
+def alone_weights(settings: Settings) -> Path | None:
+    """The ONNX that reads a film alone where it is not the second reader's own (None: the second reader reads
+    alone too, or no film is read alone)."""
+    path = settings.alone_reader_onnx_path
+    if (settings.second_reader.strip() == "off" or not settings.second_reader_reads_alone or path is None
+            or path.resolve() == settings.second_reader_onnx_path.resolve()):
+        return None
+    return path
+
+
+def build_alone_reader(settings: Settings) -> AnatomyEncoder | None:
+    """The weights that read a film alone (``orchestrator/encoders/second_reader.py``), where the second reader's
+    spec says: in process on ``alone_reader_onnx_path``, or Triton's model ``alone_reader`` beside
+    ``second_reader``. None where the second reader reads alone itself (``alone_weights``)."""
+    path = alone_weights(settings)
+    if path is None:
+        return None
+    spec = settings.second_reader.strip()
+    if spec == "embedded":
+        return _embedded(settings, path)
+    if urlparse(spec).scheme != TRITON_SCHEME:
+        raise EncoderError("second_reader must be 'off', 'embedded' or 'triton://HOST:PORT'")
+    from orchestrator.encoders.triton import TritonEncoder
+
+    return TritonEncoder(
+        parse_triton_url(spec), model_name=ALONE_READER_MODEL, timeout_s=settings.encoder_timeout_s,
         max_in_flight=settings.encoder_queue_size,
     )
 

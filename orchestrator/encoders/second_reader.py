@@ -4,11 +4,16 @@ The main weights (stage D, ``encoder/weights/anatomy_encoder.onnx``) find the ph
 strands among them, but were trained through one renderer: on films of a look they never saw they
 report false findings (normal films: 1.43 per film in the held-out ``scatter`` rendering family, 2.13
 with varied anatomy; with the second reader at most 0.13 in every family) and they withhold films whose
-anatomy they cannot establish (an unseen patient's CT, real films). The second reader
-(``encoder/weights/second-reader-ensemble/``) is two sets of weights read as one network, each output their mean: stage R, trained
-through ten rendering families, varied anatomy and another patient's CT, with lung fields that stop at the dome, and
-stage U, R taught lesions hidden behind the heart, the mediastinum and the domes (``encoder/weights/TRAINING.md``, "An
-ensemble second reader"); alone they find fewer strands.
+anatomy they cannot establish (an unseen patient's CT, real films). The second reader has two sets of weights, one
+for each of its two jobs:
+
+- confirming the main weights' lesions: stage R (``encoder/weights/second-reader/``), trained through ten rendering
+  families, varied anatomy and another patient's CT, with lung fields that stop at the dome;
+- reading a film alone (``Settings.alone_reader_onnx_path``, "the alone reader"; ``orchestrator/encoders/factory.py``):
+  ``encoder/weights/second-reader-ensemble/``, R and stage U (R taught lesions hidden behind the heart, the
+  mediastinum and the domes) read as one network, each output their mean (``encoder/weights/TRAINING.md``, "An
+  ensemble second reader"). Alone, on the films it reads alone, the ensemble reads better than R; as the confirmer it
+  lost a test lesion R keeps, and R costs half the compute on every first turn.
 
 Two rules, each in a function of its own:
 
@@ -21,9 +26,9 @@ Two rules, each in a function of its own:
   The main weights' anatomy and hila are theirs, unchanged.
 - :func:`reads_alone` (on by default; ``HILUM_SECOND_READER_READS_ALONE=false`` withholds instead): a film the
   main weights withhold because their maps form no plausible chest, though the film gate accepted it as an upright
-  frontal film with its sides confirmed, is read from the second reader's maps instead, judged by the certainty limit
-  fitted for its weights, with its regions checked by the second look (``orchestrator.encoders.second_look``; the
-  second reader's weights were trained on scaled films), its confidence tables its own (fitted on validation films
+  frontal film with its sides confirmed, is read from the alone reader's maps instead, judged by the certainty limit
+  fitted for its weights, with its regions checked by the second look (``orchestrator.encoders.second_look``; its
+  weights were trained on scaled films), its confidence tables its own (fitted on validation films
   of the looks it was trained through) under a ceiling on presence, what it measured on an unseen patient's films
   (:func:`alone_tables`, ``ALONE_PRESENCE_MAX``: every finding worded as possible), and the film's warnings saying so
   (``second_reader``).
@@ -31,9 +36,9 @@ Two rules, each in a function of its own:
   every real checking film; read alone, an unseen patient's films have about half their nodules found with no side
   wrong, and the real checking films are read with their lung fields on the lungs (``encoder/weights/TRAINING.md``).
 
-A first turn then costs two passes, the encoder's and the second reader's (the two run at once; the second reader's
-is two networks, about twice the encoder's compute) and, on a film read by the second reader alone, two more of its
-own. A second reader too busy or down fails the
+A first turn then costs two passes, the encoder's and the second reader's (the two run at once) and, on a film read
+alone, three more of the alone reader's (its own pass and its second look; each two networks, about twice the
+encoder's compute). A second reader or alone reader too busy or down fails the
 turn as the encoder would (429 ``encoder_overloaded``, 503 ``encoder``): no film is read unconfirmed. Numbers, and how ``CONFIRM_PEAK``
 was chosen: ``encoder/weights/TRAINING.md``, "The second reader".
 """
@@ -85,11 +90,11 @@ ALONE_NODULES_BY_SIZE = ((9, 12, 5, 28), (16, 25, 34, 38))
 # lesions that lie where something hides them, which no weights had seen (``CaseSpec.hidden``; a lesion not against the
 # mediastinum or a dome had always been placed on the open field): of focal lesions >= 8 mm placed behind the heart,
 # the mediastinum or a diaphragm dome, found within 5 mm on test phantom films 200-299 (encoder/weights/TRAINING.md,
-# "Hidden lesions"). As served (the main weights' lesions this reader confirms; `hilum evaluate --seeds 200-299
-# --hidden 1 --second-reader W2 --second-reader-alone`; open field on the same films: 11 of 13):
-HIDDEN_FOUND = MappingProxyType({"heart": (14, 34), "mediastinum": (21, 50), "diaphragm": (13, 17)})
-# ... and as this reader reads a film alone, at physical contrast (`hilum evaluate --seeds 200-299 --hidden 1 --onnx W2
-# --second-look --conspicuity 1`; open field: 10 of 13)
+# "Hidden lesions"). As served (the main weights' lesions the second reader R confirms; `hilum evaluate --seeds 200-299
+# --hidden 1 --second-reader R --alone-reader W2`; open field on the same films: 11 of 13):
+HIDDEN_FOUND = MappingProxyType({"heart": (12, 34), "mediastinum": (20, 50), "diaphragm": (12, 17)})
+# ... and as the alone reader W2 reads a film alone, at physical contrast (`hilum evaluate --seeds 200-299 --hidden 1
+# --onnx W2 --second-look --conspicuity 1`; open field: 10 of 13)
 ALONE_HIDDEN_FOUND = MappingProxyType({"heart": (2, 34), "mediastinum": (6, 50), "diaphragm": (4, 17)})
 
 

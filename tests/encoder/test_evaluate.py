@@ -215,6 +215,12 @@ def test_evaluate_reads_with_the_second_reader_as_the_service_does() -> None:
     assert confirmed["dice"] == plain["dice"]  # the encoder's anatomy, unchanged
     assert alone["dice"] != plain["dice"]  # read alone: the second reader's anatomy, as the service would state it
     assert "second reader (read 1 films alone)" in format_table(alone) and "second reader" in format_table(confirmed)
+    # ``--alone-reader``: that film read by the alone reader's weights instead, as the service reads it by default
+    lone = Settings().alone_reader_onnx_path
+    split = evaluate(onnx, [5], threads=1, render="scatter", second_reader=second, second_reader_alone=True,
+                     alone_reader=lone)
+    assert split["read_by_second_reader"] == 1 and split["alone_reader"] == str(lone)
+    assert split["dice"] != alone["dice"]  # other weights' anatomy than the second reader's
 
 
 def test_the_evaluate_command_reads_alone_as_served_unless_told_not_to() -> None:
@@ -227,3 +233,4 @@ def test_the_evaluate_command_reads_alone_as_served_unless_told_not_to() -> None
     served = parser.parse_args(["evaluate", "--second-reader", "w.onnx"])
     assert served.second_reader_alone is Settings().second_reader_reads_alone is True
     assert parser.parse_args(["evaluate", "--second-reader", "w.onnx", "--no-second-reader-alone"]).second_reader_alone is False
+    assert parser.parse_args(["evaluate", "--second-reader", "w.onnx", "--alone-reader", "e.onnx"]).alone_reader.name == "e.onnx"

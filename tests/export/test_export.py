@@ -70,14 +70,15 @@ def test_committed_onnx_matches_the_committed_checkpoint_when_present() -> None:
 
 
 def test_the_served_second_reader_is_the_mean_of_its_committed_members() -> None:
-    """The second reader's ONNX (an ensemble) is what its ``members.json`` says: the mean of those checkpoints, made by
-    the command written there."""
+    """The ONNX that reads a film alone (an ensemble) is what its ``members.json`` says: the mean of those
+    checkpoints, made by the command written there."""
     import json
 
     from export.onnx import load_members
     from orchestrator.settings import REPO_ROOT
 
-    onnx_path = Settings().second_reader_onnx_path
+    onnx_path = Settings().alone_reader_onnx_path
+    assert onnx_path is not None
     doc = json.loads(onnx_path.with_name("members.json").read_text(encoding="utf-8"))
     members = [REPO_ROOT / p for p in doc["members"]]
     assert len(members) == 2 and all(p.is_file() for p in members)
@@ -151,6 +152,15 @@ def test_write_repository_and_the_committed_one_is_current(tmp_path: Path) -> No
     )
 
 
+def test_no_alone_reader_is_written_where_the_second_reader_reads_alone_itself(tmp_path: Path,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from orchestrator.cli import main
+
+    monkeypatch.setenv("HILUM_ALONE_READER_ONNX_PATH", str(Settings().second_reader_onnx_path))
+    assert main(["export", "repository", "--out", str(tmp_path)]) == 0
+    assert (tmp_path / "second_reader" / "config.pbtxt").is_file() and not (tmp_path / "alone_reader").exists()
+
+
 def test_export_repository_flags_reach_the_written_config(tmp_path: Path) -> None:
     from orchestrator.cli import main
 
@@ -163,6 +173,14 @@ def test_export_repository_flags_reach_the_written_config(tmp_path: Path) -> Non
     assert 'name: "second_reader"' in (second / "config.pbtxt").read_text()
     assert (second / "1" / "model.onnx").read_bytes() == (committed / "1" / "model.onnx").read_bytes() \
         == Settings().second_reader_onnx_path.read_bytes()
+    # and the weights that read a film alone, where they are others than the second reader's
+    alone, committed_alone = tmp_path / "plain" / "alone_reader", Settings().model_repository / "alone_reader"
+    assert (alone / "config.pbtxt").read_text() == (committed_alone / "config.pbtxt").read_text()
+    assert 'name: "alone_reader"' in (alone / "config.pbtxt").read_text()
+    alone_onnx = Settings().alone_reader_onnx_path
+    assert alone_onnx is not None and alone_onnx.read_bytes() != Settings().second_reader_onnx_path.read_bytes()
+    assert (alone / "1" / "model.onnx").read_bytes() == (committed_alone / "1" / "model.onnx").read_bytes() \
+        == alone_onnx.read_bytes()
     plain = (tmp_path / "plain" / "anatomy_encoder" / "config.pbtxt").read_text()
     bounded = (tmp_path / "bounded" / "anatomy_encoder" / "config.pbtxt").read_text()
     assert "default_queue_policy" in bounded and "default_queue_policy" not in plain

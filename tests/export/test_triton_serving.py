@@ -78,6 +78,29 @@ def test_the_second_reader_on_triton_answers_like_its_embedded_path(committed_tr
         main.close()
 
 
+def test_the_reader_of_films_read_alone_on_triton_answers_like_its_embedded_path(committed_triton: TritonServer) -> None:
+    """On Triton the weights that read a film alone are the repository's ``alone_reader`` model, beside
+    ``second_reader``: their own weights, not the second reader's (orchestrator/encoders/factory.py)."""
+    from orchestrator.encoders.factory import ALONE_READER_MODEL, build_alone_reader, build_second_reader
+
+    served = Settings(second_reader=f"triton://{committed_triton.grpc_url}", encoder_timeout_s=60.0)
+    remote, second = build_alone_reader(served), build_second_reader(served)
+    assert SETTINGS.alone_reader_onnx_path is not None
+    embedded = EmbeddedEncoder(SETTINGS.alone_reader_onnx_path, intra_op_threads=1)
+    assert remote is not None and second is not None
+    assert remote.model_name == ALONE_READER_MODEL  # type: ignore[attr-defined]
+    try:
+        image = film(2)
+        a, b, c = remote.encode(image), embedded.encode(image), second.encode(image)
+        assert float(np.abs(a.anatomy - b.anatomy).max()) <= 1e-5
+        assert float(np.abs(a.lesion - b.lesion).max()) <= 1e-5
+        assert float(np.abs(a.lesion - c.lesion).max()) > 0.01  # other weights than the second reader's
+    finally:
+        remote.close()
+        second.close()
+        embedded.close()
+
+
 def test_sixteen_concurrent_requests_are_batched(committed_triton: TritonServer, client: TritonEncoder) -> None:
     before = read_metrics(committed_triton.metrics_url)
     with ThreadPoolExecutor(16) as pool:

@@ -74,6 +74,7 @@ def test_hilum_metric_names_in_rules_exist_in_the_orchestrator_registry() -> Non
 
     metrics.watch_encoder(Encoder())
     metrics.watch_second_reader(Encoder())  # its series are the encoder's under hilum_second_reader_*
+    metrics.watch_alone_reader(Encoder())  # and hilum_alone_reader_*
     exposed = set(re.findall(r"^(hilum_\w+?)(?:\{| )", generate_latest(metrics.registry).decode(), re.M))
     used = set(re.findall(r"\bhilum_\w+", (RULES / "hilum-alerts.yaml").read_text()))
     used -= {"hilum_narrator_replica_requests_total"}  # runbook text; registered only with a vLLM narrator

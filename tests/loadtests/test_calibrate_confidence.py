@@ -124,10 +124,12 @@ def test_a_second_look_run_fits_on_the_maps_as_served_and_keeps_its_rows_apart(
 
 def test_second_reader_tables_fit_the_weights_named(tmp_path: Path) -> None:
     """``--second-reader-tables --onnx W`` fitted the served second reader's tables and named its weights, whatever W
-    was: a candidate's tables were its predecessor's."""
+    was: a candidate's tables were its predecessor's. Without ``--onnx``: the tables of the weights that read a film
+    alone, where they are others than the second reader's."""
     import shutil
 
-    served = Settings().second_reader_onnx_path
+    served = Settings().alone_reader_onnx_path
+    assert served is not None and served != Settings().second_reader_onnx_path
     candidate = tmp_path / "anatomy_encoder.onnx"
     shutil.copyfile(Settings().onnx_path, candidate)  # other weights than the served second reader's
     _, enc, tag, _ = cc._encoder_maps(candidate, second_reader_tables=True)

@@ -123,8 +123,9 @@ def test_status_after_one_session_then_with_triton_stopped(fleet: Fleet, phantom
     triton = report["triton"]
     assert triton["ok"] is True and triton["detail"]["reachable"] is True
     models = {m["name"]: m for m in triton["detail"]["models"]}
-    assert set(models) == {"anatomy_encoder", "second_reader", "lesion_reader"}
+    assert set(models) == {"anatomy_encoder", "second_reader", "alone_reader", "lesion_reader"}
     assert models["second_reader"]["inference_count"] >= 1  # the film read by the second reader on Triton too
+    assert models["alone_reader"]["inference_count"] >= 1  # its warm-up film: the service reaches it too
     assert all(m["version"] == "1" and m["ready"] and m["state"] == "READY" for m in models.values())
     encoder = models["anatomy_encoder"]
     # the server's warm-up pass and the session's film: inferences counted, batches executed
@@ -145,7 +146,7 @@ def test_status_after_one_session_then_with_triton_stopped(fleet: Fleet, phantom
 
     table = status(fleet)
     assert table.returncode == 0, table.stdout + table.stderr
-    assert re.search(r"OK\s+triton\s+ready at 127\.0\.0\.1:\d+ · models anatomy_encoder:1, lesion_reader:1",
+    assert re.search(r"OK\s+triton\s+ready at 127\.0\.0\.1:\d+ · models alone_reader:1, anatomy_encoder:1, lesion_reader:1",
                      table.stdout)
     assert re.search(r"model\s+version\s+state\s+inferences\s+executions\s+avg batch\s+avg queue", table.stdout)
     assert re.search(rf"anatomy_encoder\s+1\s+READY\s+{encoder['inference_count']}\s", table.stdout)

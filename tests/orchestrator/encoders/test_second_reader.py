@@ -17,7 +17,14 @@ from encoder.dataset import to_working_points
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.dialogue.engine import DialogueEngine
 from orchestrator.encoders.base import AnatomyEncoder
-from orchestrator.encoders.factory import SECOND_READER_MODEL, build_encoder, build_second_reader
+from orchestrator.encoders.factory import (
+    ALONE_READER_MODEL,
+    SECOND_READER_MODEL,
+    alone_weights,
+    build_alone_reader,
+    build_encoder,
+    build_second_reader,
+)
 from orchestrator.encoders.second_reader import (
     ALONE_PRESENCE_MAX,
     CONFIRM_PEAK,
@@ -70,6 +77,15 @@ def alone_film(tmp_path_factory: pytest.TempPathFactory) -> tuple[bytes, dict[st
     case = generate_case(ALONE_SEED, CaseSpec(render=ALONE_RENDER))
     case.write(out)
     return (out / "image.dcm").read_bytes(), case.truth
+
+
+@pytest.fixture(scope="module")
+def alone_reader() -> Iterator[AnatomyEncoder]:
+    """The weights that read a film alone as the service builds them: others than the second reader's."""
+    lone = build_alone_reader(Settings())
+    assert lone is not None
+    yield lone
+    lone.close()
 
 
 def _with_disc(maps: AnatomyMaps, x: float, y: float, value: float) -> AnatomyMaps:
@@ -204,6 +220,47 @@ def test_the_engine_reads_every_first_film_twice_with_a_second_reader(
     assert read.turns[0].answer.text == plain.turns[0].answer.text  # nothing said of a second reader
 
 
+def test_a_film_read_alone_is_read_by_the_alone_reader_and_a_confirmed_one_never_asks_it(
+        encoders: tuple[AnatomyEncoder, AnatomyEncoder], alone_reader: AnatomyEncoder,
+        alone_film: tuple[bytes, dict[str, object]], phantom_dir: Path) -> None:
+    """The second reader confirms; a film the main weights cannot establish is read by the alone reader's weights,
+    with their own limit and tables: exactly as a service whose second reader were those weights reads it."""
+    main, second = encoders
+    data, _ = alone_film
+    split = DialogueEngine(main, Settings(), second_reader=second, alone_reader=alone_reader)
+    lone_path = alone_weights(Settings())
+    assert lone_path is not None
+    whole_settings = Settings(second_reader_onnx_path=lone_path, alone_reader_onnx_path=None)
+    assert build_alone_reader(whole_settings) is None  # the second reader reads alone itself
+    whole_reader = build_second_reader(whole_settings)
+    assert whole_reader is not None
+    try:
+        whole = DialogueEngine(main, whole_settings, second_reader=whole_reader).analyse_film(data, "image.dcm", {})
+    finally:
+        whole_reader.close()
+    seconds, alones = second.calls, alone_reader.calls
+    facts = split.analyse_film(data, "image.dcm", {}, "en").facts
+    assert second.calls == seconds + 1 and alone_reader.calls >= alones + 1
+    assert WARNING in facts.film_check.warnings and facts.findings
+    assert facts == whole.facts  # the alone reader's maps, second look, certainty limit and tables
+    by_second = DialogueEngine(main, Settings(), second_reader=second).analyse_film(data, "image.dcm", {}).facts
+    assert by_second != facts  # the second reader reading it alone would have read it otherwise
+    alones = alone_reader.calls
+    confirmed_view = split.create_session((phantom_dir / "image.dcm").read_bytes(), lang="en")
+    assert alone_reader.calls == alones and confirmed_view.turns[0].findings  # confirmed: never asked
+
+
+def test_the_alone_reader_is_built_only_where_it_is_not_the_second_reader() -> None:
+    assert alone_weights(Settings()) == Settings().alone_reader_onnx_path != Settings().second_reader_onnx_path
+    assert build_alone_reader(Settings(second_reader="off")) is None
+    assert build_alone_reader(Settings(second_reader_reads_alone=False)) is None
+    assert build_alone_reader(Settings(alone_reader_onnx_path=None)) is None
+    assert build_alone_reader(Settings(alone_reader_onnx_path=Settings().second_reader_onnx_path)) is None
+    triton = build_alone_reader(Settings(second_reader="triton://127.0.0.1:1", encoder_timeout_s=2.0))
+    assert triton is not None and triton.model_name == ALONE_READER_MODEL  # type: ignore[attr-defined]
+    triton.close()
+
+
 def test_settings_and_factory() -> None:
     assert Settings().second_reader == "embedded"
     assert build_second_reader(Settings(second_reader="off")) is None
@@ -243,6 +300,25 @@ def test_a_service_whose_second_reader_does_not_answer_is_not_ready_and_says_why
         svc.wait_ready(120)
         detail = httpx.get(f"{svc.url}/readyz", timeout=30).json()["detail"]
         assert detail["second_reader"] == "embedded" and detail["second_reader_ready"] is True
+        assert detail["alone_reader"] == "embedded" and detail["alone_reader_ready"] is True
         metrics = httpx.get(f"{svc.url}/metrics", timeout=30).text  # its own series, beside the encoder's
         assert "hilum_second_reader_ready 1.0" in metrics and "hilum_encoder_ready 1.0" in metrics
         assert "hilum_second_reader_films_total 1.0" in metrics  # the warm-up film
+        assert "hilum_alone_reader_ready 1.0" in metrics and "hilum_alone_reader_films_total 1.0" in metrics
+
+
+def test_a_service_whose_alone_reader_does_not_answer_is_not_ready_and_says_why(
+        encoders: tuple[AnatomyEncoder, AnatomyEncoder]) -> None:
+    """A film the encoder cannot establish needs the alone reader: a service without it answering is not ready."""
+    from orchestrator.api.readiness import Readiness
+
+    _, second = encoders
+    down = build_alone_reader(Settings(second_reader="triton://127.0.0.1:1", encoder_timeout_s=2.0))
+    assert down is not None
+    try:
+        ok, detail = Readiness(None, None, second, down).check()
+        assert not ok and detail["second_reader_ready"] is True and detail["alone_reader_ready"] is False
+        assert detail["reasons"] == ["the reader of films read alone does not answer"]
+        assert Readiness(None, None, second, None).check()[0]  # none of its own: the second reader reads alone
+    finally:
+        down.close()

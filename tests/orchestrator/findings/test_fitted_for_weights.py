@@ -7,6 +7,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from loadtests.fit_entropy_limit import FACTOR
 from orchestrator.findings import calibration, plausibility
 from orchestrator.findings.fitted import weights_tag
@@ -34,12 +36,15 @@ def test_triton_repository_serves_the_embedded_weights() -> None:
     assert served.read_bytes() == Path(Settings().onnx_path).read_bytes()
 
 
-def test_the_second_readers_limit_and_tables_name_its_weights_and_triton_serves_them() -> None:
+@pytest.mark.parametrize("model", ["second_reader", "alone_reader"])
+def test_the_second_readers_limit_and_tables_name_its_weights_and_triton_serves_them(model: str) -> None:
+    """The second reader's and the films-read-alone reader's weights each carry their own fitted limit and tables,
+    and Triton's repository serves each under its model name."""
     from orchestrator.findings.fitted import calibration_for, entropy_limit_for
 
-    onnx = Path(Settings().second_reader_onnx_path)
+    onnx = Path(getattr(Settings(), f"{model}_onnx_path"))
     assert entropy_limit_for(onnx) != plausibility.ENTROPY_MAX  # its own, fitted for it
     tables = calibration_for(onnx)
     assert tables is not None and json.loads(tables.read_text())["weights"] == weights_tag(onnx)
-    served = REPO_ROOT / "model_repository" / "second_reader" / "1" / "model.onnx"
+    served = REPO_ROOT / "model_repository" / model / "1" / "model.onnx"
     assert served.read_bytes() == onnx.read_bytes()
