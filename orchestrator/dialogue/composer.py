@@ -1230,6 +1230,8 @@ def _size_verdict(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str
 
 
 def compose_checklist(ctx: Context) -> Composition:
+    if ctx.query.differential and not ctx.query.checklist:
+        return compose_differential(ctx)
     name = ctx.query.checklist or "early_lung_cancer"
     checklist = ctx.ontology.checklist(name) or ctx.ontology.checklist("early_lung_cancer")
     assert checklist is not None
@@ -1280,6 +1282,56 @@ def compose_checklist(ctx: Context) -> Composition:
         meas += interval_section(ctx.interval, ctx.registry, ctx.lang, tuple(f.id for _, f in shown))[1]
     return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in shown),
                        measurements=meas, checklist=card, referenced=tuple(a.id for a, _ in shown))
+
+
+def compose_differential(ctx: Context) -> Composition:
+    """"Differential for A1?" / "A1需要和什么鉴别?": Hilum gives no differential diagnosis, and says so; what it can do
+    is count the finding's signs against every checklist it has for that kind of lesion (a nodule: early lung cancer
+    and benign nodule), side by side, unweighed. A kind no finding checklist is for names the film's checklists."""
+    pairs = subject_findings(ctx)
+    subject = pairs[0] if pairs else None
+    who_zh, who_en = (f"{subject[0].id}({subject[0].label_zh})", f"{subject[0].id} ({subject[0].label_en})") \
+        if subject else ("本片", "this film")
+    lists = [c for c in ctx.ontology.checklists if c.subject == "finding" and subject is not None
+             and (not c.kinds or fits_kinds(subject[0], c.kinds))]
+    film_lists = [c for c in ctx.ontology.checklists if c.subject != "finding"]
+    sections = [section("differential", ctx.t("鉴别诊断", "Differential"), ctx.t(
+        "Hilum不给出鉴别诊断:鉴别诊断由医师结合临床资料和其他检查作出。",
+        "Hilum does not give a differential diagnosis: weighing one is a clinician's, with the clinical picture and "
+        "other imaging."))]
+    cards: list[dict[str, Any]] = []
+    for checklist in lists:
+        assert subject is not None
+        results = cl.evaluate(checklist, ctx.facts, subject[1], ctx.lang, ctx.ontology, ctx.interval, ctx.registry)
+        card = cl.checklist_dict(checklist, results, ctx.lang, subject[0].id)
+        cards.append(card)
+        score = ctx.t(f"可判定的{card['total']}条中符合{card['matched']}条", f"{card['matched']} of the {card['total']} "
+                      "decidable signs present") if card["total"] else ctx.t("这些征象都无法判定", "none of its signs "
+                                                                            "can be decided")
+        lines = _sign_lines(ctx, results)
+        sections.append(section("checklist", checklist.title(ctx.lang), ctx.t(
+            f"{checklist.title_zh}:{score}。" + "；".join(lines) + "。",
+            f"{checklist.title_en[:1].upper()}{checklist.title_en[1:]}: {score}. " + "; ".join(lines) + ".")))
+    if cards:
+        titles_zh = "、".join(c.title_zh for c in lists)
+        titles_en = " and ".join(c.title_en for c in lists)
+        sections.insert(1, section("differential_checked", ctx.t("对照的清单", "Checked against"), ctx.t(
+            f"下面把{who_zh}逐一对照本系统中适用于它的征象清单({titles_zh}),并列给出,不作权衡:符合的条数不是可能性大小。",
+            f"Below, {who_en} is checked against each sign checklist Hilum has for it ({titles_en}), side by "
+            "side and unweighed: a count of signs present is not a likelihood.")))
+    else:
+        names_zh = "、".join(c.title_zh for c in film_lists)
+        names_en = ", ".join(c.title_en for c in film_lists)
+        kind = (ctx.t(f"{subject[0].id}这类病变", f"a lesion of {subject[0].id}'s kind") if subject
+                else ctx.t("本片", "this film"))
+        sections.append(section("differential_checked", ctx.t("可对照的清单", "Checklists to ask for"), ctx.t(
+            f"本系统没有适用于{kind}的病灶征象清单。可以对照整张片子的清单:{names_zh},例如问“如果是肺炎,有哪些征象?”。",
+            f"Hilum has no finding checklist for {kind}. The film can be checked against these: {names_en}; ask, "
+            "for example, \"if this were pneumonia, which signs does it show?\"")))
+    sections += [x for x in (spacing_note(ctx), disclaimer(ctx)) if x]
+    shown = (subject,) if subject else ()
+    return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in shown),
+                       checklist=cards[0] if cards else None, referenced=tuple(a.id for a, _ in shown))
 
 
 def _checklist_not_for(ctx: Context, checklist: cl.Checklist, a: Anchor) -> Composition:

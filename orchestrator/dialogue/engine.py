@@ -506,10 +506,11 @@ class DialogueEngine:
         if intent not in _INHERITED_INTENTS:
             return query
         checklist = previous.get("checklist") if intent == "sign_checklist" else None
+        differential = intent == "sign_checklist" and bool(previous.get("differential"))  # "and A2?" after a ddx
         anatomy = query.anatomy
         if intent == "measure_relation" and not anatomy:  # "and the other one?" after "how far from the hilum?"
             anatomy = tuple(previous.get("anatomy") or ())
-        return replace(query, intent=intent, checklist=checklist, anatomy=anatomy)
+        return replace(query, intent=intent, checklist=checklist, anatomy=anatomy, differential=differential)
 
     def fork(self, session_id: str, turn: int, question: str, tenant: str = "default") -> SessionView:
         """Edit and re-run: a new session over the same film and facts (no encoder call) whose turns

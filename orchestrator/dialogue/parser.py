@@ -133,6 +133,9 @@ class Query:
     # not a verdict on an "it" the reader has in mind ("is it cancer?", "benign or malignant?"): with nothing named, the
     # one finding of the checklist's kinds answers the first, and the second asks which
     of_the_film: bool = False
+    # sign_checklist naming no disease: a differential asked ("differential for A1?", "ddx?", "A1需要和什么鉴别?"),
+    # which Hilum does not give; the answer says so and checks the finding against every checklist for its kind
+    differential: bool = False
     # "how big is it, and is it calcified?" / "它有多大?有没有钙化?": a finding's other properties asked in a later clause,
     # answered after the first (density | describe_margin | size); the intent stays the first clause's
     also: tuple[str, ...] = ()
@@ -233,6 +236,7 @@ class Query:
             "social": self.social,
             "full": self.full,
             "of_the_film": self.of_the_film,
+            "differential": self.differential,
             "besides_focus": self.besides_focus,
             "what_is_it": self.what_is_it,
             "shape_asked": self.shape_asked,
@@ -1420,8 +1424,12 @@ def _term_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
     term_asked = (features["term"] and s.get("explain_term", 0) >= 2
                   and not (features["references"] or features["has_location"] or features["relative"]
                            or lesion_groups(features["descriptors"])))
+    finding_named = features["anchor_ids"] or features["references"] or lesion_groups(features["descriptors"])
     if features["diagnosis"] and not features["checklist"] and term_asked:
         s["explain_term"] = s.get("explain_term", 0) + 6
+    elif features["diagnosis"] and features["differential"] and not features["checklist"] and finding_named:
+        # "A1的鉴别诊断有哪些" / "ddx for the nodule?": a finding's differential, which the checklists answer
+        s["sign_checklist"] = s.get("sign_checklist", 0) + 6
     elif features["diagnosis"] and not features["checklist"]:
         s["screen"] = s.get("screen", 0) + 6
         if features["references"] and not features["term"]:  # "它到底是个啥?": this finding's diagnosis, not a term
@@ -1567,6 +1575,7 @@ _KIND_ASKED = re.compile(r"(?<![a-z])(?:is|was)\s+(?:it|this|that|a\d+|the\s+[a-
                          r"(?:mass|nodule|tumou?r)(?:\s+or\s+(?:an?\s+)?(?:mass|nodule))?\s*[?？.!]*\s*$"
                          r"|(?:肿块|结节)还是(?:肿块|结节)|(?:是|算)(?:不是)?(?:肿块|结节)(?:吗|呢|啊)?\s*[?？]?\s*$")
 # "what is this?" / "这是什么?" on its own (Query.what_is_it)
+_DIFFERENTIAL = re.compile(r"differential|(?<![a-z])ddx(?![a-z])|鉴别")
 _WHAT_IS_THIS = re.compile(r"^\s*(?:so |and |ok,? )?what(?:'s| is) (?:this|that|it)\s*[?？!.]*\s*$"
                            r"|^\s*(?:那)?这(?:个)?(?:到底)?是(?:什么|啥)(?:东西)?\s*[?？!！。]*\s*$")
 # "the spiculated one" / "the calcified one": a finding named by a word and "one"
@@ -2433,6 +2442,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "proximity": bool(near),
         "other": other,
         "diagnosis": ix.cue("diagnosis").any_in(text),
+        "differential": bool(_DIFFERENTIAL.search(text)),
         "sign": signs[0] if signs else None,
         "checklist_cue": ix.checklist_cues.any_in(text),
         # "有没有胸膜凹陷征" / "does it show a pleural tail?": a sign of a lesion's, asked whether present
@@ -2594,6 +2604,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         shape_asked=intent in ("locate", "describe_margin") and bool(_SHAPE_ASKED.search(text)),
         unlisted_disease=unlisted_disease(text) if intent == "sign_checklist" and not checklist else None,
         of_the_film=intent == "sign_checklist" and of_the_film(text, features),
+        differential=intent == "sign_checklist" and not checklist and bool(_DIFFERENTIAL.search(text)),
         besides_focus=intent == "screen" and bool(_BESIDES_FOCUS.search(text)),
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=threshold[0] if threshold and intent == "size" else None,

@@ -388,3 +388,43 @@ def test_a_distance_measured_twice_is_one_row_of_the_report(make_facts: Callable
     eng.ask(sid, "How far is it from the right hilum?")
     distances = [m for m in eng.report(sid)["measurements"] if m["kind"] == "distance"]
     assert len(distances) == 1 and distances[0]["to"].startswith("A") and "to_px" in distances[0], distances
+
+
+def test_a_differential_is_not_given_and_the_finding_is_checked_against_every_checklist_for_its_kind(
+        make_facts: Callable[..., Any]) -> None:
+    """"Give me a differential for A1" had run the early-lung-cancer checklist alone, unannounced: an answer that
+    steers a differential towards cancer. It now says Hilum gives none, and counts the nodule's signs against each
+    checklist for nodules (early lung cancer, benign nodule) side by side, unweighed; a kind no finding checklist is for
+    (a strand) names the film's checklists instead."""
+    facts = make_facts("dicom")
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    onto = load_ontology()
+    nodule_lists = [c for c in onto.checklists if c.subject == "finding" and "nodule" in c.kinds]
+    assert {c.name for c in nodule_lists} == {"early_lung_cancer", "benign_nodule"}
+    for lang, q, none_given in (("en", "give me a differential for A1", "does not give a differential diagnosis"),
+                                ("en", "ddx for the nodule?", "does not give a differential diagnosis"),
+                                ("zh", "A1需要和什么鉴别?", "不给出鉴别诊断"),
+                                ("zh", "A1的鉴别诊断有哪些", "不给出鉴别诊断")):
+        sid = eng.start_session(facts, lang=lang).session_id
+        t = eng.ask(sid, q)
+        assert t.intent == "sign_checklist" and none_given in t.answer.text, q
+        kinds = [s["kind"] for s in t.answer.sections]
+        assert kinds[:2] == ["differential", "differential_checked"] and kinds.count("checklist") == 2, q
+        for c in nodule_lists:  # each list with its own count, as that checklist alone counts it
+            alone = cl.checklist_dict(c, cl.evaluate(c, facts, facts.findings[0], lang, onto), lang, "A1")
+            said = (f"{alone['matched']} of the {alone['total']} decidable signs present" if lang == "en"
+                    else f"可判定的{alone['total']}条中符合{alone['matched']}条")
+            assert c.title(lang) in t.answer.text and said in t.answer.text, (q, c.name)
+        assert t.checklist is not None and t.checklist["subject_anchor_id"] == "A1"
+        assert [f["anchor_id"] for f in t.findings] == ["A1"]
+    on_strand = eng.ask(eng.start_session(facts, lang="en").session_id, "differential for A2?")
+    assert "no finding checklist" in on_strand.answer.text and "pneumonia" in on_strand.answer.text
+    assert on_strand.checklist is None and "signs present" not in on_strand.answer.text
+    asked = eng.start_session(facts, lang="en").session_id  # "and A2?" after a differential: A2's differential
+    eng.ask(asked, "give me a differential for A1")
+    assert eng.ask(asked, "and A2?").answer.text == on_strand.answer.text
+    # a disease named is that checklist, as before; a film's diagnosis asked is the screening's disclaimer
+    named = eng.ask(eng.start_session(facts, lang="en").session_id, "if A1 were early lung cancer, how many signs?")
+    assert "differential" not in named.answer.text.lower() and named.checklist["name"] == "early_lung_cancer"
+    film = eng.ask(eng.start_session(facts, lang="en").session_id, "what is the differential diagnosis?")
+    assert film.intent == "screen" and "does not make a diagnosis" in film.answer.text
