@@ -121,7 +121,7 @@ def score_real(engine: Any, folder: Path, sheet: Path | None = None) -> list[dic
         film = decode_upload(data, name, engine.settings)
         r = film.resampling
         spine_w = (lab["spine_x"] + r.pad_x) / r.scale  # the spine line in the working frame
-        if sheet is not None:  # the maps the answer rests on: the second reader's where it read the film alone
+        if sheet is not None:  # the maps the answer rests on: the alone reader's where the film was read alone
             fc = out.film_check or {}
             lone = engine.alone_reader or engine.second_reader
             alone = SECOND_READER_WARNING in fc.get("warnings", ()) and lone is not None

@@ -86,8 +86,8 @@ class FilmAnalyser:
         self.entropy_max = served_entropy_limit(settings)  # the certainty limit fitted for the weights in use
         # other weights that read every film too and confirm the main weights' lesions, and the weights that read a
         # film alone where the main weights' maps form no chest: ``alone_reader``, or the second reader itself
-        # (orchestrator/encoders/second_reader.py); for the latter, the certainty limit and confidence tables
-        # fitted for its weights (on Triton: the shipped ones)
+        # (orchestrator/encoders/second_reader.py); for whichever reads alone, the certainty limit and confidence
+        # tables fitted for its weights (on Triton: the shipped ones)
         self.second_reader = second_reader
         self.alone_reader = alone_reader if alone_reader is not None else second_reader
         alone = second_reader is not None and settings.second_reader_reads_alone

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -114,7 +114,7 @@ class Settings(BaseSettings):
     alone_reader_onnx_path: Path | None = Field(
         default=REPO_ROOT / "encoder" / "weights" / "second-reader-ensemble" / "anatomy_encoder.onnx",
         description="the weights that read a film alone (second_reader_reads_alone), where the second reader's "
-                    "spec says (in process, or Triton's model alone_reader); none or the second reader's own path: "
+                    "spec says (in process, or Triton's model alone_reader); empty or the second reader's own path: "
                     "the second reader reads alone too (orchestrator/encoders/second_reader.py)")
     second_reader_reads_alone: bool = Field(default=True, description="read a film whose anatomy the main weights "
                                             "cannot establish (another patient, a real film) from the second reader's "
@@ -200,6 +200,12 @@ class Settings(BaseSettings):
 
     # --- data / phantom ----------------------------------------------------------------
     cache_dir: Path = Path.home() / ".cache" / "hilum"
+
+    @field_validator("alone_reader_onnx_path", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        """``HILUM_ALONE_READER_ONNX_PATH=`` (empty): none, the second reader reads alone (not the working directory)."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     def worker_count(self, configured: int) -> int:
         """``http_workers`` / ``grpc_workers`` as used: 0 means room for a full encoder queue and 16 turns."""

@@ -1290,8 +1290,6 @@ def compose_differential(ctx: Context) -> Composition:
     and benign nodule), side by side, unweighed. A kind no finding checklist is for names the film's checklists."""
     pairs = subject_findings(ctx)
     subject = pairs[0] if pairs else None
-    who_zh, who_en = (f"{subject[0].id}({subject[0].label_zh})", f"{subject[0].id} ({subject[0].label_en})") \
-        if subject else ("本片", "this film")
     lists = [c for c in ctx.ontology.checklists if c.subject == "finding" and subject is not None
              and (not c.kinds or fits_kinds(subject[0], c.kinds))]
     film_lists = [c for c in ctx.ontology.checklists if c.subject != "finding"]
@@ -1313,6 +1311,8 @@ def compose_differential(ctx: Context) -> Composition:
             f"{checklist.title_zh}:{score}。" + "；".join(lines) + "。",
             f"{checklist.title_en[:1].upper()}{checklist.title_en[1:]}: {score}. " + "; ".join(lines) + ".")))
     if cards:
+        assert subject is not None
+        who_zh, who_en = f"{subject[0].id}({subject[0].label_zh})", f"{subject[0].id} ({subject[0].label_en})"
         titles_zh = "、".join(c.title_zh for c in lists)
         titles_en = " and ".join(c.title_en for c in lists)
         sections.insert(1, section("differential_checked", ctx.t("对照的清单", "Checked against"), ctx.t(
@@ -1322,12 +1322,13 @@ def compose_differential(ctx: Context) -> Composition:
     else:
         names_zh = "、".join(c.title_zh for c in film_lists)
         names_en = ", ".join(c.title_en for c in film_lists)
-        kind = (ctx.t(f"{subject[0].id}这类病变", f"a lesion of {subject[0].id}'s kind") if subject
-                else ctx.t("本片", "this film"))
+        none_zh, none_en = (
+            (f"本系统没有适用于{subject[0].id}这类病变的病灶征象清单。", f"Hilum has no finding checklist for a lesion of "
+             f"{subject[0].id}'s kind.") if subject else ("本片没有可对照的病灶。", "No finding on this film to check."))
         sections.append(section("differential_checked", ctx.t("可对照的清单", "Checklists to ask for"), ctx.t(
-            f"本系统没有适用于{kind}的病灶征象清单。可以对照整张片子的清单:{names_zh},例如问“如果是肺炎,有哪些征象?”。",
-            f"Hilum has no finding checklist for {kind}. The film can be checked against these: {names_en}; ask, "
-            "for example, \"if this were pneumonia, which signs does it show?\"")))
+            f"{none_zh}可以对照整张片子的清单:{names_zh},例如问“如果是肺炎,有哪些征象?”。",
+            f"{none_en} The film can be checked against these: {names_en}; ask, for example, \"if this were "
+            "pneumonia, which signs does it show?\"")))
     sections += [x for x in (spacing_note(ctx), disclaimer(ctx)) if x]
     shown = (subject,) if subject else ()
     return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in shown),

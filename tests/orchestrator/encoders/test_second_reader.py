@@ -250,12 +250,15 @@ def test_a_film_read_alone_is_read_by_the_alone_reader_and_a_confirmed_one_never
     assert alone_reader.calls == alones and confirmed_view.turns[0].findings  # confirmed: never asked
 
 
-def test_the_alone_reader_is_built_only_where_it_is_not_the_second_reader() -> None:
+def test_the_alone_reader_is_built_only_where_it_is_not_the_second_reader(monkeypatch: pytest.MonkeyPatch) -> None:
     assert alone_weights(Settings()) == Settings().alone_reader_onnx_path != Settings().second_reader_onnx_path
     assert build_alone_reader(Settings(second_reader="off")) is None
     assert build_alone_reader(Settings(second_reader_reads_alone=False)) is None
     assert build_alone_reader(Settings(alone_reader_onnx_path=None)) is None
     assert build_alone_reader(Settings(alone_reader_onnx_path=Settings().second_reader_onnx_path)) is None
+    monkeypatch.setenv("HILUM_ALONE_READER_ONNX_PATH", "")  # set empty: none, not the working directory
+    assert Settings().alone_reader_onnx_path is None and build_alone_reader(Settings()) is None
+    monkeypatch.delenv("HILUM_ALONE_READER_ONNX_PATH")
     triton = build_alone_reader(Settings(second_reader="triton://127.0.0.1:1", encoder_timeout_s=2.0))
     assert triton is not None and triton.model_name == ALONE_READER_MODEL  # type: ignore[attr-defined]
     triton.close()
