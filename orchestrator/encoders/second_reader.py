@@ -3,7 +3,8 @@
 The main weights (stage D, ``encoder/weights/anatomy_encoder.onnx``) find the phantom's lesions best,
 strands among them, but were trained through one renderer: on films of a look they never saw they
 report false findings (normal films: 1.43 per film in the held-out ``scatter`` rendering family, 2.13
-with varied anatomy; with the second reader at most 0.10 in every family) and they withhold films whose
+with varied anatomy; with the second reader at most 0.10 in every family on seeds 0-29, but 0.30-0.48 with varied
+anatomy on other seeds: README, "The second reader") and they withhold films whose
 anatomy they cannot establish (an unseen patient's CT, real films). The second reader has two sets of weights, one
 for each of its two jobs:
 
