@@ -389,8 +389,10 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
             score_case(case, maps, tally, named)
     finally:
         encoder.close()
-        for other in {id(r): r for r in (second, lone) if r is not None}.values():
-            other.close()
+        if second is not None:
+            second.close()
+        if lone is not None and lone is not second:
+            lone.close()
     result = summarise(tally)
     result["seeds"] = format_seeds(seeds)
     result["render"] = render

@@ -384,14 +384,13 @@ def _encoder_maps(onnx: Path | None, second_reader_tables: bool = False) -> tupl
     unconfirmed tables are the cautious side for confirmed maps (presence right 97.0% of the time there, 93.2%
     where they were fitted)."""
     from orchestrator.contracts.preprocess import prepare_film
-    from orchestrator.encoders.factory import alone_weights, build_encoder, build_second_reader
+    from orchestrator.encoders.factory import build_encoder, build_second_reader, reading_alone_weights
     from orchestrator.encoders.second_look import second_look
     from orchestrator.findings.fitted import entropy_limit_for
     from orchestrator.settings import Settings
 
     if second_reader_tables:  # the reader of films read alone as the service builds it (``onnx``'s, or the served)
-        served = Settings()
-        lone = onnx or alone_weights(served) or served.second_reader_onnx_path
+        lone = onnx or reading_alone_weights(Settings())
         settings = Settings(second_reader_onnx_path=lone, alone_reader_onnx_path=None)
         enc = build_second_reader(settings)
         if enc is None:

@@ -123,7 +123,7 @@ def score_real(engine: Any, folder: Path, sheet: Path | None = None) -> list[dic
         spine_w = (lab["spine_x"] + r.pad_x) / r.scale  # the spine line in the working frame
         if sheet is not None:  # the maps the answer rests on: the alone reader's where the film was read alone
             fc = out.film_check or {}
-            lone = engine.alone_reader or engine.second_reader
+            lone = engine.reads_alone_with
             alone = SECOND_READER_WARNING in fc.get("warnings", ()) and lone is not None
             maps = (lone if alone else engine.encoder).encode(film.image)
             tiles.append(real_dev_sheet.tile(maps, spine_w, f"{lab.get('label')}: {out.label} ({len(out.findings)})",

@@ -170,7 +170,7 @@ def score_film(engine: Any, data: bytes, lesions: list[Lesion], spacing: float) 
         size_ok += int(abs(dia - les.diameter_mm) <= 0.3 * les.diameter_mm)
     warnings = list(fc.get("warnings", []))
     alone = READ_ALONE in warnings
-    lone = engine.alone_reader or engine.second_reader
+    lone = engine.reads_alone_with
     reading = lone.encode(film.image) if missed and alone and lone else maps
     return {"outcome": "localised" if localised else "withheld", "lesions": len(truth),
             "found": found, "side_errors": side_errors, "size_ok": size_ok, "false": len(findings) - len(used),

@@ -78,7 +78,7 @@ class FilmAnalyser:
 
     def __init__(self, encoder: AnatomyEncoder, reader: LesionReader | None, settings: Settings,
                  second_reader: AnatomyEncoder | None = None, alone_reader: AnatomyEncoder | None = None) -> None:
-        from orchestrator.encoders.factory import alone_weights
+        from orchestrator.encoders.factory import reading_alone_weights
         from orchestrator.encoders.second_reader import alone_tables
         from orchestrator.findings.fitted import calibration_for, entropy_limit_for, served_entropy_limit
 
@@ -91,7 +91,7 @@ class FilmAnalyser:
         self.second_reader = second_reader
         self.alone_reader = alone_reader if alone_reader is not None else second_reader
         alone = second_reader is not None and settings.second_reader_reads_alone
-        alone_onnx = (alone_weights(settings) if alone_reader is not None else None) or settings.second_reader_onnx_path
+        alone_onnx = reading_alone_weights(settings) if alone_reader is not None else settings.second_reader_onnx_path
         self.second_entropy_max = entropy_limit_for(alone_onnx) if alone else self.entropy_max
         self.second_calibration = alone_tables(calibration_for(alone_onnx)) if alone else None
 

@@ -286,6 +286,11 @@ class DialogueEngine:
         self.store = ObservedStore(self.store, self.observer, by_tenant=settings.api_keys_file is not None)
         self.ontology = load_ontology()
 
+    @property
+    def reads_alone_with(self) -> AnatomyEncoder | None:
+        """The encoder a film read alone is read with in this process: the alone reader, else the second reader."""
+        return self.alone_reader if self.alone_reader is not None else self.second_reader
+
     # --- sessions ------------------------------------------------------------------------------
 
     def _timed(self, stage: str, timings: dict[str, float], fn: Any, *args: Any) -> Any:

@@ -56,19 +56,9 @@ SECOND_READER_MODEL = "second_reader"  # the second reader's model in a Triton r
 def build_second_reader(settings: Settings) -> AnatomyEncoder | None:
     """``settings.second_reader`` (``orchestrator/encoders/second_reader.py``): "off" (None), "embedded"
     (in-process ONNX Runtime on ``second_reader_onnx_path``) or "triton://HOST:PORT" (model ``second_reader``)."""
-    spec = settings.second_reader.strip()
-    if spec == "off":
+    if settings.second_reader.strip() == "off":
         return None
-    if spec == "embedded":
-        return _embedded(settings, settings.second_reader_onnx_path)
-    if urlparse(spec).scheme != TRITON_SCHEME:
-        raise EncoderError("second_reader must be 'off', 'embedded' or 'triton://HOST:PORT'")
-    from orchestrator.encoders.triton import TritonEncoder
-
-    return TritonEncoder(
-        parse_triton_url(spec), model_name=SECOND_READER_MODEL, timeout_s=settings.encoder_timeout_s,
-        max_in_flight=settings.encoder_queue_size,
-    )
+    return _second_reader_client(settings, settings.second_reader_onnx_path, SECOND_READER_MODEL)
 
 
 ALONE_READER_MODEL = "alone_reader"  # the weights that read a film alone, in a Triton repository (export/cli.py)
@@ -84,22 +74,31 @@ def alone_weights(settings: Settings) -> Path | None:
     return path
 
 
+def reading_alone_weights(settings: Settings) -> Path:
+    """The ONNX whose maps a film read alone rests on (its certainty limit and tables lie beside it): the alone
+    reader's, else the second reader's own."""
+    return alone_weights(settings) or settings.second_reader_onnx_path
+
+
 def build_alone_reader(settings: Settings) -> AnatomyEncoder | None:
     """The weights that read a film alone (``orchestrator/encoders/second_reader.py``), where the second reader's
     spec says: in process on ``alone_reader_onnx_path``, or Triton's model ``alone_reader`` beside
     ``second_reader``. None where the second reader reads alone itself (``alone_weights``)."""
     path = alone_weights(settings)
-    if path is None:
-        return None
+    return None if path is None else _second_reader_client(settings, path, ALONE_READER_MODEL)
+
+
+def _second_reader_client(settings: Settings, onnx_path: Path, model_name: str) -> AnatomyEncoder:
+    """Other weights where ``settings.second_reader`` says: in process on ``onnx_path``, or Triton's ``model_name``."""
     spec = settings.second_reader.strip()
     if spec == "embedded":
-        return _embedded(settings, path)
+        return _embedded(settings, onnx_path)
     if urlparse(spec).scheme != TRITON_SCHEME:
         raise EncoderError("second_reader must be 'off', 'embedded' or 'triton://HOST:PORT'")
     from orchestrator.encoders.triton import TritonEncoder
 
     return TritonEncoder(
-        parse_triton_url(spec), model_name=ALONE_READER_MODEL, timeout_s=settings.encoder_timeout_s,
+        parse_triton_url(spec), model_name=model_name, timeout_s=settings.encoder_timeout_s,
         max_in_flight=settings.encoder_queue_size,
     )
 

@@ -24,6 +24,7 @@ from orchestrator.encoders.factory import (
     build_alone_reader,
     build_encoder,
     build_second_reader,
+    reading_alone_weights,
 )
 from orchestrator.encoders.second_reader import (
     ALONE_PRESENCE_MAX,
@@ -238,6 +239,7 @@ def test_a_film_read_alone_is_read_by_the_alone_reader_and_a_confirmed_one_never
         whole = DialogueEngine(main, whole_settings, second_reader=whole_reader).analyse_film(data, "image.dcm", {})
     finally:
         whole_reader.close()
+    assert split.reads_alone_with is alone_reader  # the engine names the reader it reads alone with
     seconds, alones = second.calls, alone_reader.calls
     facts = split.analyse_film(data, "image.dcm", {}, "en").facts
     assert second.calls == seconds + 1 and alone_reader.calls >= alones + 1
@@ -252,12 +254,14 @@ def test_a_film_read_alone_is_read_by_the_alone_reader_and_a_confirmed_one_never
 
 def test_the_alone_reader_is_built_only_where_it_is_not_the_second_reader(monkeypatch: pytest.MonkeyPatch) -> None:
     assert alone_weights(Settings()) == Settings().alone_reader_onnx_path != Settings().second_reader_onnx_path
+    assert reading_alone_weights(Settings()) == Settings().alone_reader_onnx_path
     assert build_alone_reader(Settings(second_reader="off")) is None
     assert build_alone_reader(Settings(second_reader_reads_alone=False)) is None
     assert build_alone_reader(Settings(alone_reader_onnx_path=None)) is None
     assert build_alone_reader(Settings(alone_reader_onnx_path=Settings().second_reader_onnx_path)) is None
     monkeypatch.setenv("HILUM_ALONE_READER_ONNX_PATH", "")  # set empty: none, not the working directory
     assert Settings().alone_reader_onnx_path is None and build_alone_reader(Settings()) is None
+    assert reading_alone_weights(Settings()) == Settings().second_reader_onnx_path  # the second reader's tables
     monkeypatch.delenv("HILUM_ALONE_READER_ONNX_PATH")
     triton = build_alone_reader(Settings(second_reader="triton://127.0.0.1:1", encoder_timeout_s=2.0))
     assert triton is not None and triton.model_name == ALONE_READER_MODEL  # type: ignore[attr-defined]
