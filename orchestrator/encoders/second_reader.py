@@ -62,7 +62,9 @@ from orchestrator.findings.candidates import THRESHOLD
 # where the second reader's map draws a lesion (the findings layer's extent threshold), even one it would not report:
 # of 0.5 / 0.7 / 0.8 / 0.92, every one kept the main weights' recall on validation seeds 50-149, and of 0.5-0.92
 # 0.5 kept the most strands on the same seeds with a strand added to each (encoder/weights/TRAINING.md, "The second
-# reader"); the gate itself (0.92) loses strands the second reader sees only as pieces below it
+# reader"); the gate itself (0.92) loses strands the second reader sees only as pieces below it. A stricter one cuts
+# the false findings on deformed normal chests but, measured whole, loses test lesions (0.8: 0.898 on test seeds
+# 200-399; encoder/weights/TRAINING.md, "A stricter confirmation, measured whole")
 CONFIRM_PEAK = THRESHOLD
 CONFIRM_RING_PX = 2  # lesion-map pixels (~1.3 mm each on a 35 cm film) around a region where it counts
 # where the second reader's map (within the ring) stays below RULED_OUT_BELOW, a round region of the main map is held at
