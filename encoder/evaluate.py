@@ -414,11 +414,11 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
 
 
 def read_with_second(maps: Any, second: Any, film: np.ndarray, spacing: Any,
-                     entropy_max: float | None, alone: Any | None = None) -> tuple[Any, bool]:
+                     entropy_max: float | None, alone: Any) -> tuple[Any, bool]:
     """The lesion maps a service with a second reader describes (``orchestrator/film_analysis.py``): the main
     weights' regions the second reader confirms or, where a film is read alone (``entropy_max``: the main weights'
     certainty limit; None: never) and the main weights' maps form no plausible chest, the maps of ``alone`` (the
-    weights that read films alone; None: the second reader) with its second look; and whether the film was read
+    weights that read films alone: the alone reader, or ``second`` itself) with its second look; and whether the film was read
     alone."""
     from orchestrator.encoders.second_look import second_look
     from orchestrator.encoders.second_reader import confirmed
@@ -427,8 +427,7 @@ def read_with_second(maps: Any, second: Any, film: np.ndarray, spacing: Any,
 
     if entropy_max is None or plausibility(build_geometry(maps, spacing), entropy_max).plausible:
         return confirmed(maps, second.encode(film), spacing), False
-    lone = alone if alone is not None else second
-    return second_look(lone, film, lone.encode(film), spacing), True
+    return second_look(alone, film, alone.encode(film), spacing), True
 
 
 def _fmt(v: float | None, spec: str = ".3f") -> str:

@@ -118,8 +118,8 @@ def warm_up(services: Services, stop: threading.Event, freeze_gc: bool = False) 
     while not stop.is_set():
         try:
             encoder_ok = services.encoder.ready()
-            second_ok = all(other.ready() for other in others)
-            if encoder_ok and second_ok:
+            others_ok = all(other.ready() for other in others)
+            if encoder_ok and others_ok:
                 warm_encoder(services.encoder)
                 for other in others:
                     warm_encoder(other)

@@ -1239,10 +1239,7 @@ def compose_checklist(ctx: Context) -> Composition:
     subject = pairs[0] if pairs and checklist.subject == "finding" else None
     if subject is not None and checklist.kinds and not fits_kinds(subject[0], checklist.kinds):
         return _checklist_not_for(ctx, checklist, subject[0])
-    results = cl.evaluate(checklist, ctx.facts, subject[1] if subject else None, ctx.lang, ctx.ontology, ctx.interval,
-                          ctx.registry)
-    card = cl.checklist_dict(checklist, results, ctx.lang, subject[0].id if subject else None)
-    lines = _sign_lines(ctx, results)
+    results, card, lines = _checked(ctx, checklist, subject[1] if subject else None, subject[0].id if subject else None)
     who = subject[0].id if subject else ctx.t("本片", "this film")
     head = ctx.t(f"{checklist.title_zh}的典型X线表现(按特异性排序),对照{who}。",
                  f"Typical radiograph signs of {checklist.title_en} (most specific first), checked against {who}.")
@@ -1300,13 +1297,11 @@ def compose_differential(ctx: Context) -> Composition:
     cards: list[dict[str, Any]] = []
     for checklist in lists:
         assert subject is not None
-        results = cl.evaluate(checklist, ctx.facts, subject[1], ctx.lang, ctx.ontology, ctx.interval, ctx.registry)
-        card = cl.checklist_dict(checklist, results, ctx.lang, subject[0].id)
+        _, card, lines = _checked(ctx, checklist, subject[1], subject[0].id)
         cards.append(card)
         score = ctx.t(f"可判定的{card['total']}条中符合{card['matched']}条", f"{card['matched']} of the {card['total']} "
                       "decidable signs present") if card["total"] else ctx.t("这些征象都无法判定", "none of its signs "
                                                                             "can be decided")
-        lines = _sign_lines(ctx, results)
         sections.append(section("checklist", checklist.title(ctx.lang), ctx.t(
             f"{checklist.title_zh}:{score}。" + "；".join(lines) + "。",
             f"{checklist.title_en[:1].upper()}{checklist.title_en[1:]}: {score}. " + "; ".join(lines) + ".")))
@@ -1366,6 +1361,14 @@ def _sign_lines(ctx: Context, results: list[cl.ItemResult]) -> list[str]:
             for r in sorted(results, key=lambda r: -r.specificity)]
 
 
+def _checked(ctx: Context, checklist: cl.Checklist, finding: Finding | None,
+             anchor_id: str | None) -> tuple[list[cl.ItemResult], dict[str, Any], list[str]]:
+    """``checklist`` evaluated against ``finding`` (None: the film): its sign results, its card (under ``anchor_id``)
+    and one line per sign, most specific first."""
+    results = cl.evaluate(checklist, ctx.facts, finding, ctx.lang, ctx.ontology, ctx.interval, ctx.registry)
+    return results, cl.checklist_dict(checklist, results, ctx.lang, anchor_id), _sign_lines(ctx, results)
+
+
 def _checklist_of_another(ctx: Context, checklist: cl.Checklist, a: Anchor, f: Finding) -> dict[str, Any]:
     """"两个都是良性的吗" / "are both benign?": each further finding asked about gets its own count, or, when it is
     not of the kinds the checklist is for (a strand against the benign-nodule signs), is said not to be checked."""
@@ -1375,9 +1378,7 @@ def _checklist_of_another(ctx: Context, checklist: cl.Checklist, a: Anchor, f: F
             f"{a.id}({a.label_zh})不属于{checklist.title_zh}这份清单适用的病变类型,未对照。",
             f"{a.id} ({a.label_en}) is not a kind of lesion the {checklist.title_en} signs apply to, so it is not "
             f"checked against them."))
-    results = cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology, ctx.interval, ctx.registry)
-    card = cl.checklist_dict(checklist, results, ctx.lang, a.id)
-    lines = _sign_lines(ctx, results)
+    _, card, lines = _checked(ctx, checklist, f, a.id)
     return section("checklist_more", title, ctx.t(
         f"对照{a.id}:" + "；".join(lines) + f"。可判定的{card['total']}条中符合{card['matched']}条。",
         f"Against {a.id}: " + "; ".join(lines) + f". {card['matched']} of the {card['total']} decidable signs are present."))

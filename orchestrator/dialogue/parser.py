@@ -1574,8 +1574,9 @@ _WHAT_IS_NAMED = re.compile(r"(?<![a-z])what(?:'s| is| was)(?![a-z])|是(?:什�
 _KIND_ASKED = re.compile(r"(?<![a-z])(?:is|was)\s+(?:it|this|that|a\d+|the\s+[a-z]+(?:\s+one)?)\s+an?\s+"
                          r"(?:mass|nodule|tumou?r)(?:\s+or\s+(?:an?\s+)?(?:mass|nodule))?\s*[?？.!]*\s*$"
                          r"|(?:肿块|结节)还是(?:肿块|结节)|(?:是|算)(?:不是)?(?:肿块|结节)(?:吗|呢|啊)?\s*[?？]?\s*$")
-# "what is this?" / "这是什么?" on its own (Query.what_is_it)
+# a differential asked ("differential for A1?", "ddx?", "A1需要和什么鉴别?"): Query.differential
 _DIFFERENTIAL = re.compile(r"differential|(?<![a-z])ddx(?![a-z])|鉴别")
+# "what is this?" / "这是什么?" on its own (Query.what_is_it)
 _WHAT_IS_THIS = re.compile(r"^\s*(?:so |and |ok,? )?what(?:'s| is) (?:this|that|it)\s*[?？!.]*\s*$"
                            r"|^\s*(?:那)?这(?:个)?(?:到底)?是(?:什么|啥)(?:东西)?\s*[?？!！。]*\s*$")
 # "the spiculated one" / "the calcified one": a finding named by a word and "one"
@@ -2604,7 +2605,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         shape_asked=intent in ("locate", "describe_margin") and bool(_SHAPE_ASKED.search(text)),
         unlisted_disease=unlisted_disease(text) if intent == "sign_checklist" and not checklist else None,
         of_the_film=intent == "sign_checklist" and of_the_film(text, features),
-        differential=intent == "sign_checklist" and not checklist and bool(_DIFFERENTIAL.search(text)),
+        differential=intent == "sign_checklist" and not checklist and features["differential"],
         besides_focus=intent == "screen" and bool(_BESIDES_FOCUS.search(text)),
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=threshold[0] if threshold and intent == "size" else None,
