@@ -110,7 +110,9 @@ class Settings(BaseSettings):
     second_reader: str = Field(default="embedded", description="'off', 'embedded' (in-process ONNX Runtime) or "
                                "'triton://HOST:PORT' (model second_reader): other weights read every film too, and a "
                                "lesion is reported only where both see it (orchestrator/encoders/second_reader.py)")
-    second_reader_onnx_path: Path = REPO_ROOT / "encoder" / "weights" / "second-reader" / "anatomy_encoder.onnx"
+    # the confirmer, stage V2 (encoder/weights/TRAINING.md, "A confirmer taught deformed chests"); stage R, which
+    # confirmed until 2026-12-06, stays in encoder/weights/second-reader/ as half of the alone reader
+    second_reader_onnx_path: Path = REPO_ROOT / "encoder" / "weights" / "confirmer" / "anatomy_encoder.onnx"
     alone_reader_onnx_path: Path | None = Field(
         default=REPO_ROOT / "encoder" / "weights" / "second-reader-ensemble" / "anatomy_encoder.onnx",
         description="the weights that read a film alone (second_reader_reads_alone), where the second reader's "

@@ -13,7 +13,7 @@ import pytest
 from loadtests.film_corpus import CorpusItem
 from loadtests.score_film_gate import BLUNTED_STATED, CTR_STATED, Outcome, meets, score_real, stated_ratio
 from orchestrator.dialogue.engine import DialogueEngine
-from orchestrator.encoders.factory import build_encoder, build_second_reader
+from orchestrator.encoders.factory import build_alone_reader, build_encoder, build_second_reader
 from orchestrator.settings import Settings
 
 REAL_DEV = Path(__file__).resolve().parents[3] / "shared" / "real-dev"
@@ -46,13 +46,15 @@ def real_rows(real_sheet: Path) -> Iterator[list[dict[str, Any]]]:
     if not (REAL_DEV / "labels.json").exists():
         pytest.skip("no real development films beside the repository")
     settings = Settings()
-    encoder, second = build_encoder(settings), build_second_reader(settings)  # as the service reads them
+    # as the service reads them (orchestrator/server.py): the confirmer, and the alone reader for films read alone
+    encoder, second, lone = build_encoder(settings), build_second_reader(settings), build_alone_reader(settings)
     try:
-        yield score_real(DialogueEngine(encoder, settings, second_reader=second), REAL_DEV, real_sheet)
+        yield score_real(DialogueEngine(encoder, settings, second_reader=second, alone_reader=lone), REAL_DEV, real_sheet)
     finally:
         encoder.close()
-        if second is not None:
-            second.close()
+        for other in (second, lone):
+            if other is not None:
+                other.close()
 
 
 def test_real_films_are_accepted_upright(real_rows: list[dict[str, Any]]) -> None:

@@ -114,8 +114,38 @@ def test_the_scenario_films_lesions_are_confirmed(
     after = lesion_regions(confirmed(maps, theirs, spacing).lesion, maps.image, spacing)
     assert len(before) == 2  # the nodule and the strand of docs/SCENARIO.md
     assert [c.center for c in after] == [c.center for c in before]
-    # the strand stays whole, though the second reader draws it at 0.03-0.58: a strand is never held to its map
+    # the strand stays whole, though R drew it at 0.03-0.58 and V2 draws pieces of it faintly: a strand is never held
+    # to the confirmer's map
     assert [c.longest_mm for c in after] == [c.longest_mm for c in before] and any(c.strand_like for c in after)
+
+
+# a normal film of the `anatomy` rendering family: a child's chest with its upper mediastinum widened, where the main
+# weights report a bright round "lesion" beside the trachea (found by reading seeds 110-149 with both confirmers)
+DEFORMED_SEED = 143
+
+
+def test_a_deformed_normal_chests_false_finding_is_not_confirmed(
+        encoders: tuple[AnatomyEncoder, AnatomyEncoder]) -> None:
+    """The confirmer (stage V2) was taught normal films of deformed chests: it confirms none of the main weights'
+    regions on this normal film, where R, the confirmer until 2026-12-06, confirmed one."""
+    from encoder.phantom import CaseSpec, generate_case
+    from orchestrator.contracts.preprocess import prepare_film
+    from orchestrator.encoders.embedded import EmbeddedEncoder
+
+    main, second = encoders
+    case = generate_case(DEFORMED_SEED, CaseSpec(render="anatomy", lesion_mix="none"))
+    assert not case.truth["lesions"] and case.truth["render"]["anatomy"]["child_scale"] < 1
+    film, resampling = prepare_film(case.image)
+    mm = float(np.mean(case.pixel_spacing_mm)) * resampling.scale
+    spacing = PixelSpacing(mm, mm, "dicom")
+    maps = main.encode(film)
+    assert len(lesion_regions(maps.lesion, maps.image, spacing)) >= 1
+    assert lesion_regions(confirmed(maps, second.encode(film), spacing).lesion, maps.image, spacing) == []
+    r = EmbeddedEncoder(Settings().onnx_path.parent / "second-reader" / "anatomy_encoder.onnx", intra_op_threads=1)
+    try:
+        assert len(lesion_regions(confirmed(maps, r.encode(film), spacing).lesion, maps.image, spacing)) >= 1
+    finally:
+        r.close()
 
 
 def test_a_region_the_second_reader_does_not_see_is_cleared_and_one_it_sees_stays(
