@@ -114,8 +114,7 @@ def test_the_scenario_films_lesions_are_confirmed(
     after = lesion_regions(confirmed(maps, theirs, spacing).lesion, maps.image, spacing)
     assert len(before) == 2  # the nodule and the strand of docs/SCENARIO.md
     assert [c.center for c in after] == [c.center for c in before]
-    # the strand stays whole, though R drew it at 0.03-0.58 and V2 draws pieces of it faintly: a strand is never held
-    # to the confirmer's map
+    # the strand stays whole: a strand is never held to the confirmer's map (R drew this one at 0.03-0.58)
     assert [c.longest_mm for c in after] == [c.longest_mm for c in before] and any(c.strand_like for c in after)
 
 
