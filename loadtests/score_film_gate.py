@@ -149,12 +149,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", type=Path, default=None, help="write the tallies here")
     args = p.parse_args(argv)
     from orchestrator.dialogue.engine import DialogueEngine
-    from orchestrator.encoders.factory import build_alone_reader, build_encoder, build_second_reader
+    from orchestrator.encoders.factory import build_encoder, build_other_readers
     from orchestrator.settings import Settings
 
     settings = Settings()
-    encoder, second = build_encoder(settings), build_second_reader(settings)  # as the service reads (HILUM_SECOND_READER)
-    engine = DialogueEngine(encoder, settings, second_reader=second, alone_reader=build_alone_reader(settings))
+    encoder, (second, lone) = build_encoder(settings), build_other_readers(settings)  # as the service reads them
+    engine = DialogueEngine(encoder, settings, second_reader=second, alone_reader=lone)
     result: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"}
     try:
         items = list(corpus(parse_seeds(args.seeds), args.per_kind)) if args.per_kind or args.seeds != "0-0" else []
@@ -175,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['ctr'] if r['ctr_stated'] else '-'} | {', '.join(r['blunted']) or '-'} | {', '.join(r['warnings'])} |")
             result["real"] = rows
     finally:
-        for part in (encoder, second, engine.alone_reader):
+        for part in (encoder, second, lone):
             if part is not None:
                 part.close()
     print(f"\nmachine: {result['machine']}")

@@ -219,12 +219,12 @@ def miss_lines(rows: list[dict[str, Any]]) -> str:
 def run(ct_dir: Path, films: int, seed0: int, renderings: tuple[str, ...], sheet: Path | None,
         cases: tuple[str, ...] = CASES) -> dict[str, Any]:
     from orchestrator.dialogue.engine import DialogueEngine
-    from orchestrator.encoders.factory import build_alone_reader, build_encoder, build_second_reader
+    from orchestrator.encoders.factory import build_encoder, build_other_readers
     from orchestrator.settings import Settings
 
     settings = Settings()
-    encoder, second = build_encoder(settings), build_second_reader(settings)  # as the service reads (HILUM_SECOND_READER)
-    engine = DialogueEngine(encoder, settings, second_reader=second, alone_reader=build_alone_reader(settings))
+    encoder, (second, lone) = build_encoder(settings), build_other_readers(settings)  # as the service reads them
+    engine = DialogueEngine(encoder, settings, second_reader=second, alone_reader=lone)
     rows: list[dict[str, Any]] = []
     tiles: list[np.ndarray] = []
     try:
@@ -242,7 +242,7 @@ def run(ct_dir: Path, films: int, seed0: int, renderings: tuple[str, ...], sheet
                     tiles.append(_tile(f.image, f.lesions, f"{name} s{f.seed} {f.rendering}: {row['outcome']} "
                                                            f"{row['found']}/{row['lesions']} +{row['false']}"))
     finally:
-        for part in (encoder, second, engine.alone_reader):
+        for part in (encoder, second, lone):
             if part is not None:
                 part.close()
     if sheet is not None and tiles:

@@ -249,14 +249,9 @@ def _start_worker(settings: Settings) -> None:
     global _worker
     if settings.analysis_nice:
         os.nice(settings.analysis_nice)
-    from orchestrator.encoders.factory import (
-        build_alone_reader,
-        build_encoder,
-        build_lesion_reader,
-        build_second_reader,
-    )
+    from orchestrator.encoders.factory import build_encoder, build_lesion_reader, build_other_readers
 
-    encoder, second_reader, alone_reader = build_encoder(settings), build_second_reader(settings), build_alone_reader(settings)
+    encoder, (second_reader, alone_reader) = build_encoder(settings), build_other_readers(settings)
     _worker = FilmAnalyser(encoder, build_lesion_reader(settings), settings, second_reader, alone_reader)
     try:
         warm_encoder(encoder)

@@ -67,12 +67,7 @@ class Services:
 def build_services(settings: Settings, *, encoder: Any | None = None) -> Services:
     """The engine over the configured encoder and narrator, reporting into one ``ServiceMetrics``."""
     from orchestrator.dialogue.engine import DialogueEngine
-    from orchestrator.encoders.factory import (
-        build_alone_reader,
-        build_encoder,
-        build_lesion_reader,
-        build_second_reader,
-    )
+    from orchestrator.encoders.factory import build_encoder, build_lesion_reader, build_other_readers
     from orchestrator.narration.factory import build_narrator
     from orchestrator.session_stores import build_session_store
 
@@ -86,8 +81,7 @@ def build_services(settings: Settings, *, encoder: Any | None = None) -> Service
 
         analyser = AnalysisPool(settings, settings.analysis_processes)
     else:  # the readers are used by the analysis alone: none in this process when the workers read
-        reader, second_reader = build_lesion_reader(settings), build_second_reader(settings)
-        alone_reader = build_alone_reader(settings)
+        reader, (second_reader, alone_reader) = build_lesion_reader(settings), build_other_readers(settings)
     engine = DialogueEngine(
         encoder, settings, store=build_session_store(settings), narrator=narrator, observer=metrics,
         reader=reader, analyser=analyser, second_reader=second_reader, alone_reader=alone_reader,

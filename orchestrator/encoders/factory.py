@@ -1,5 +1,6 @@
-"""``build_encoder``, ``build_second_reader``, ``build_alone_reader`` and ``build_lesion_reader``: the one place that
-turns ``settings.encoder`` / ``settings.second_reader`` / ``settings.lesion_reader`` into a client."""
+"""``build_encoder``, ``build_second_reader``, ``build_alone_reader`` (both: ``build_other_readers``) and
+``build_lesion_reader``: the one place that turns ``settings.encoder`` / ``settings.second_reader`` /
+``settings.lesion_reader`` into a client."""
 
 from __future__ import annotations
 
@@ -86,6 +87,13 @@ def build_alone_reader(settings: Settings) -> AnatomyEncoder | None:
     ``second_reader``. None where the second reader reads alone itself (``alone_weights``)."""
     path = alone_weights(settings)
     return None if path is None else _second_reader_client(settings, path, ALONE_READER_MODEL)
+
+
+def build_other_readers(settings: Settings) -> tuple[AnatomyEncoder | None, AnatomyEncoder | None]:
+    """The second reader and the alone reader, as a service reads films with them (``DialogueEngine``'s
+    ``second_reader`` and ``alone_reader``): an engine given the first without the second reads films alone with the
+    second reader's weights, which is not what the service does."""
+    return build_second_reader(settings), build_alone_reader(settings)
 
 
 def _second_reader_client(settings: Settings, onnx_path: Path, model_name: str) -> AnatomyEncoder:

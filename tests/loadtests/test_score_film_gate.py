@@ -13,7 +13,7 @@ import pytest
 from loadtests.film_corpus import CorpusItem
 from loadtests.score_film_gate import BLUNTED_STATED, CTR_STATED, Outcome, meets, score_real, stated_ratio
 from orchestrator.dialogue.engine import DialogueEngine
-from orchestrator.encoders.factory import build_alone_reader, build_encoder, build_second_reader
+from orchestrator.encoders.factory import build_encoder, build_other_readers
 from orchestrator.settings import Settings
 
 REAL_DEV = Path(__file__).resolve().parents[3] / "shared" / "real-dev"
@@ -47,7 +47,7 @@ def real_rows(real_sheet: Path) -> Iterator[list[dict[str, Any]]]:
         pytest.skip("no real development films beside the repository")
     settings = Settings()
     # as the service reads them (orchestrator/server.py): the confirmer, and the alone reader for films read alone
-    encoder, second, lone = build_encoder(settings), build_second_reader(settings), build_alone_reader(settings)
+    encoder, (second, lone) = build_encoder(settings), build_other_readers(settings)
     try:
         yield score_real(DialogueEngine(encoder, settings, second_reader=second, alone_reader=lone), REAL_DEV, real_sheet)
     finally:

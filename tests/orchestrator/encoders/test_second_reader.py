@@ -124,19 +124,19 @@ DEFORMED_SEED = 143
 
 
 def test_a_deformed_normal_chests_false_finding_is_not_confirmed(
-        encoders: tuple[AnatomyEncoder, AnatomyEncoder]) -> None:
+        encoders: tuple[AnatomyEncoder, AnatomyEncoder], tmp_path: Path) -> None:
     """The confirmer (stage V2) was taught normal films of deformed chests: it confirms none of the main weights'
-    regions on this normal film, where R, the confirmer until 2026-12-06, confirmed one."""
+    regions on this normal film, uploaded as the service takes it, where R, the confirmer until 2026-12-06, confirmed
+    one."""
     from encoder.phantom import CaseSpec, generate_case
-    from orchestrator.contracts.preprocess import prepare_film
     from orchestrator.encoders.embedded import EmbeddedEncoder
 
     main, second = encoders
     case = generate_case(DEFORMED_SEED, CaseSpec(render="anatomy", lesion_mix="none"))
     assert not case.truth["lesions"] and case.truth["render"]["anatomy"]["child_scale"] < 1
-    film, resampling = prepare_film(case.image)
-    mm = float(np.mean(case.pixel_spacing_mm)) * resampling.scale
-    spacing = PixelSpacing(mm, mm, "dicom")
+    case.write(tmp_path)
+    upload = decode_upload((tmp_path / "image.dcm").read_bytes(), "image.dcm", Settings())
+    film, spacing = upload.image, upload.spacing
     maps = main.encode(film)
     assert len(lesion_regions(maps.lesion, maps.image, spacing)) >= 1
     assert lesion_regions(confirmed(maps, second.encode(film), spacing).lesion, maps.image, spacing) == []
