@@ -45,7 +45,9 @@ def test_a_replica_that_hangs_makes_the_turn_fall_back_within_its_deadline(
         elapsed = time.monotonic() - started
     finally:
         narrator.close()
-    assert elapsed < 0.6 + 0.25, elapsed
+    # the turn's own 0.6 s deadline ended it: not the double (it answers only when released, at teardown) and not the
+    # helper's default deadline (5 s); the slack is for a busy machine, where 0.25 s was once not enough (1.22 s in a CI run)
+    assert elapsed < 0.6 + 2.0, elapsed
     assert result.source == "composer" and result.text == request.composer_text
     assert result.fallback_reason is not None and result.fallback_reason.startswith("deadline")
     assert len(double.requests) == 1
