@@ -1590,6 +1590,11 @@ _LESION_IN_PLACE = re.compile(rf"(?<![a-z])(?:the|that|this)\s+(?:{_LESION_NOUN}
 _ADVERB_RIGHT = re.compile(r"(?<![a-z])right(?=\s+(?:on|at|next to|by|above|below|under|over|into|there|here|now|away|up|"
                            r"against|beside|behind)(?![a-z]))")
 _LOOKS_OK = re.compile(r"(?<![a-z])looks? (?:ok|okay|normal|fine|alright|all right)(?![a-z])|正常吗|还好吗|怎么样")
+# "肺野内有无异常密度影" / "还有别的异常吗" / "anything else abnormal?": something besides a sign named is looked for
+_LOOKS_FOR_MORE = re.compile(r"异常|病变|病灶|阴影|别的|其他|其它|(?<![a-z])(?:abnormal\w*|lesions?|anything|other)(?![a-z])")
+# "肺纹理怎么样" / "双肺纹理如何" / "what about the vascular markings?" / "how do they look?": how something looks is asked
+_STATE_ASKED = re.compile(r"怎么样|怎样|如何|(?<![a-z])(?:how (?:is|are|do|does)|(?:what|how) about|look(?:s|ing)? "
+                          r"(?:ok|okay|normal|fine|like)|look\s*[?？.]*$)(?![a-z])")
 _DISTANCE_FROM = re.compile(r"[离距]|how far|distance|多远|相隔")
 # "both hila", "both costophrenic angles": a pair of structures, not the two findings
 _BOTH_STRUCTURES = re.compile(r"(?<![a-z])both\s+(?:the\s+)?(?:hila|hilums?|hilar|costophrenic|cp angles|hemidiaphragms?|"
@@ -1672,6 +1677,9 @@ def _fallback_intent(features: dict[str, Any]) -> str:
         return "explain_term"
     if features["has_location"] or features["anchor_ids"] or features["ordinal"] or features["descriptors"]:
         return "locate"
+    # "how's the pleura?": the pleura named, nothing asked of it, is screened (its angles, an effusion), as "胸膜怎么样" is
+    if features["anatomy_kinds"] and set(features["anatomy_kinds"]) <= {"pleura"} and not features["lesion_talk"]:
+        return "screen"
     return "out_of_scope"
 
 
@@ -2301,8 +2309,12 @@ def _not_on_this_film(intent: str, by_fallback: bool, asked: str, scores: dict[s
     # "肺纹理增多吗" / "有没有胸膜增厚" / "is there bronchiectasis?": a sign nothing on the film evidences and no finding
     # could be, asked whether present, is not read (it was explained, screened for, or answered with a finding's
     # density); its meaning asked ("what does bronchiectasis mean?") stays explained
-    if (term in v.unevidenced and term not in LESION_LIKE_SIGNS and looked_at
+    # (how it looks, asked, is as unread as whether it is there: "肺纹理怎么样", "what about the vascular markings?"; not
+    # a look for something else beside it, "双肺纹理清晰,肺野内有无异常密度影?", "除了肺纹理,还有别的异常吗", nor the
+    # difference between it and something else)
+    if (term in v.unevidenced and term not in LESION_LIKE_SIGNS and (looked_at or _STATE_ASKED.search(asked))
             and features["term_asked"] and intent != "sign_checklist"
+            and not (_LOOKS_FOR_MORE.search(asked) or features["general_difference"] or features["whole_lungs_clear"])
             and not (features["checklist"] or pointed or features["explain_opening"] or _ASKS_MEANING.search(asked))
             and scores.get("out_of_scope", 0.0) < 5):
         return "assess_anatomy", (term,), False

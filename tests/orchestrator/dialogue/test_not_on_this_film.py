@@ -110,8 +110,30 @@ def test_any_sign_nothing_on_the_film_evidences_is_not_read_when_asked_whether_p
     assert "A1" not in text
 
 
+@pytest.mark.parametrize("question", [
+    "肺纹理怎么样", "肺纹理正常吗", "肺纹理粗吗", "肺纹理清晰吗", "双肺纹理如何", "两肺纹理是否增多紊乱",
+    "what about the vascular markings?",
+    "how are the lung markings?", "are the lung markings normal?", "how do the bronchovascular markings look?",
+])
+def test_how_a_sign_nothing_on_the_film_evidences_looks_is_not_read(question: str, ask: Callable[..., Any]) -> None:
+    """How the lung markings look, asked on a real film, got the whole screening again ("肺纹理怎么样", "肺纹理正常
+    吗"), "outside what a chest radiograph can show" ("肺纹理粗吗"), "no lesion to describe" ("肺纹理清晰吗", read as a
+    margin) or the term's definition ("what about the vascular markings?"). How such a sign looks is as unread as
+    whether it is there."""
+    q = parse(question)
+    assert (q.intent, q.signs) == ("assess_anatomy", ("bronchovascular_markings",))
+    text = ask(question, lang=q.lang).answer.text
+    assert ("can say neither yes nor no" in text) if q.lang == "en" else ("既不能说有,也不能说没有" in text)
+    assert "A1" not in text
+
+
 @pytest.mark.parametrize(("question", "intent"), [
     ("what does bronchiectasis mean?", "explain_term"), ("肺纹理增多是什么意思", "explain_term"),
+    ("肺纹理是什么", "explain_term"), ("what are lung markings?", "explain_term"),
+    ("肺纹理和血管有什么区别", "explain_term"),
+    # something besides the sign named is looked for: the film is screened
+    ("双肺纹理清晰,肺野内有无异常密度影?", "screen"), ("除了肺纹理,还有别的异常吗", "screen"),
+    ("除了肺纹理增多还有别的异常吗", "screen"), ("肺纹理多,有没有什么病变", "screen"),
     ("any signs of pulmonary oedema?", "sign_checklist"), ("肺部有没有阴影?我阿公以前有肺结核", "screen"),
     ("is there ground glass?", None), ("有没有磨玻璃影", None), ("is there a pleural mass?", None),  # a finding may be it
 ])

@@ -327,6 +327,17 @@ def test_general_rules_from_the_v7_probes(question: str, intent: str) -> None:
     assert parse(question).intent == intent
 
 
+@pytest.mark.parametrize(("question", "intent"), [
+    ("how's the pleura", "screen"), ("how is the pleura?", "screen"), ("胸膜怎么样", "screen"),
+    ("how does the lung parenchyma look?", "screen"), ("肺实质怎么样", "screen"),
+    ("what is the lung parenchyma?", "explain_term"), ("what's the pleura?", "explain_term"),
+])
+def test_how_the_pleura_or_the_lungs_look_is_their_screening(question: str, intent: str) -> None:
+    """"How's the pleura" and "how does the lung parenchyma look?" were told "outside what a chest radiograph can
+    show" (nothing but the fallback scored them), where "胸膜怎么样" was screened."""
+    assert parse(question).intent == intent
+
+
 def test_a_letter_spelled_by_its_sound_is_corrected() -> None:
     lexicon = load_vocabulary().lexicon
     assert correct_typos("is the nodule calsified", lexicon) == "is the nodule calcified"
