@@ -1100,10 +1100,11 @@ def _compare_extra(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[st
 
 
 def _sign_counts(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[str]:
-    """How many early-lung-cancer signs each finding of the kinds they apply to shows: a count, never a verdict."""
+    """How many early-lung-cancer signs each finding of the kinds they apply to shows: a count, never a verdict; only
+    where the comparison asks which is of more concern, or compares them whole (``Query.counts_signs``)."""
     lines: list[str] = []
     checklist = ctx.ontology.checklist("early_lung_cancer")
-    if checklist is not None and any(fits_kinds(a, checklist.kinds) for a, _ in pairs):
+    if ctx.query.counts_signs and checklist is not None and any(fits_kinds(a, checklist.kinds) for a, _ in pairs):
         counts = []
         for a, f in pairs:
             if checklist.kinds and not fits_kinds(a, checklist.kinds):  # a strand or an effusion: not counted

@@ -145,6 +145,11 @@ class Query:
     # out_of_scope: "is this a child?" / "how old is the patient?" / "男的还是女的": the patient asked about, not the film;
     # the answer says Hilum reads neither age nor sex (a bare "this" had made it "this one?", a margin question)
     patient_asked: bool = False
+    # compare: whether the comparison counts each finding's early-lung-cancer signs: where it asks which is of more
+    # concern ("which one is more suspicious?", "哪个更可疑") or compares them whole ("compare A1 and A2"), not where
+    # it asks one thing of them ("which one is bigger?", "哪个离肺门更近": a child's pneumonia film was told its
+    # findings' lung-cancer sign counts, asked which was bigger)
+    counts_signs: bool = True
     # compare: "which side is worse?" / "哪侧更严重": the lungs graded against each other, which Hilum does not do; the
     # answer says what each lung shows
     sides_graded: bool = False
@@ -256,6 +261,7 @@ class Query:
             "next_step": self.next_step,
             "patient_asked": self.patient_asked,
             "sides_graded": self.sides_graded,
+            "counts_signs": self.counts_signs,
             "wall_asked": self.wall_asked,
             "asks_normal": self.asks_normal,
             "summary_asked": self.summary_asked,
@@ -1532,8 +1538,13 @@ _PATIENT_ASKED = re.compile(
     r"|patient (?:an? )?(?:male|female|man|woman|child|adult)|(?:paediatric|pediatric|adult) (?:film|patient|x-?ray|cxr)"
     r"|(?:male|man|boy) or (?:a )?(?:female|woman|girl)|(?:female|woman|girl) or (?:a )?(?:male|man|boy)"
     r"|(?:the )?patient'?s? (?:sex|gender|name)|(?:what|which) (?:sex|gender))(?![a-z])"
-    r"|年龄|多大(?:年纪|岁数)|几岁|多少岁|(?:是|为)(?:不是)?(?:儿童|小孩|孩子|婴儿|婴幼儿|成人|成年人)|"
+    r"|年龄|多大(?:年纪|岁数)|几岁|多少岁|(?:孩子|小孩|小朋友|宝宝|患者|病人)(?:今年|现在)?(?:有)?多大(?:了)?(?:啊|呀|呢)?[?？]*$|(?:是|为)(?:不是)?(?:儿童|小孩|孩子|婴儿|婴幼儿|成人|成年人)|"
     r"(?:儿童|小孩|孩子|婴儿|成人)的片子|男的?还是女的?|女的?还是男的?|男性还是女性|女性还是男性|性别|患者是谁|病人是谁|姓名")
+# compare: one thing asked of the findings compared: their size, height, distance, density or margin
+_ONE_THING_COMPARED = re.compile(
+    r"(?<![a-z])(?:bigger|larger|smaller|biggest|largest|smallest|higher|lower|highest|lowest|closer|closest|nearer|"
+    r"further|farther|denser|brighter|smoother|sharper|rounder|more (?:irregular|dense|round|lobulated|spiculated)|"
+    r"size|sizes|distance)(?![a-z])|[大小高低近远]|密度|边缘|光滑|规则|毛刺|分叶|距离")
 # the two lungs graded against each other ("which side is worse?", "which lung is more affected?", "哪侧更严重")
 _SIDES_GRADED = re.compile(r"(?<![a-z])which (?:side|lung) (?:is |looks |seems )?(?:worse|more (?:affected|involved|severe|"
                            r"abnormal|diseased))(?![a-z])|[哪那](?:一)?(?:侧|边|个肺|侧肺|边肺)(?:更|比较|较)(?:严重|重|厉害|多)")
@@ -2606,6 +2617,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         next_step=intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower())),
         patient_asked=patient,
         sides_graded=sides_graded,
+        counts_signs=(intent != "compare" or features["concern"] or features["suspicion"] or features["diagnosis"]
+                      or bool(ix.more_of_concern and ix.more_of_concern.search(text))
+                      or not _ONE_THING_COMPARED.search(text)),
         wall_asked=intent in ("size", "density", "locate", "describe_margin") and bool(_WALL.search(raw.lower())),
         attribute=("missed" if limits else attribute_asked(text) if intent == "confidence"
                    else film_attribute(text) if intent == "film_info" else None),

@@ -325,7 +325,9 @@ def test_the_one_above_or_below_the_focused_finding(before: str, question: str, 
 def test_compare_says_which_is_closer_to_the_hilum_and_counts_signs_without_a_verdict() -> None:
     turn = ask("Which one is closer to the hilum?")
     assert turn.intent == "compare" and "A1 is the closer to its hilum" in turn.answer.text
-    assert "not a diagnosis" in turn.answer.text
+    # the signs are counted where the comparison asks which is of more concern (``Query.counts_signs``), never a verdict
+    assert "not a diagnosis" in ask("Which one is more suspicious?").answer.text
+    assert "early lung cancer" not in turn.answer.text
 
 
 def test_a_place_checked_against_the_focused_finding_binds_it_and_says_where_it_is() -> None:

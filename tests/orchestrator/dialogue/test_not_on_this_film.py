@@ -276,6 +276,7 @@ def test_a_cavitys_wall_asked_is_said_unmeasured_and_passes_the_fact_guard(ask: 
     ("is this a child?", "en"), ("is this a paediatric film?", "en"), ("how old is the patient?", "en"),
     ("is it a man or a woman?", "en"), ("what sex is the patient?", "en"), ("age?", "en"),
     ("是儿童吗", "zh"), ("这是小孩的片子吗", "zh"), ("患者多大年龄", "zh"), ("男的还是女的", "zh"),
+    ("这个孩子多大", "zh"), ("患者多大了", "zh"),  # "多大" of a person is an age (it was a size: "which one?")
 ])
 def test_the_patient_asked_about_is_said_to_be_no_part_of_the_reading(question: str, lang: str,
                                                                       ask: Callable[..., Any]) -> None:
