@@ -1688,8 +1688,10 @@ def _fallback_intent(features: dict[str, Any]) -> str:
         return "explain_term"
     if features["has_location"] or features["anchor_ids"] or features["ordinal"] or features["descriptors"]:
         return "locate"
-    # "how's the pleura?": the pleura named, nothing asked of it, is screened (its angles, an effusion), as "胸膜怎么样" is
-    if features["anatomy_kinds"] and set(features["anatomy_kinds"]) <= {"pleura"} and not features["lesion_talk"]:
+    # "how's the pleura?" / "what about behind the heart?" / "心影后面呢": the pleura or the place behind the heart named,
+    # nothing asked of it, is screened (there), as "胸膜怎么样" and "anything behind the heart?" are
+    if (features["anatomy_kinds"] and set(features["anatomy_kinds"]) <= {"pleura", "retrocardiac"}
+            and not features["lesion_talk"]):
         return "screen"
     return "out_of_scope"
 

@@ -331,10 +331,13 @@ def test_general_rules_from_the_v7_probes(question: str, intent: str) -> None:
     ("how's the pleura", "screen"), ("how is the pleura?", "screen"), ("胸膜怎么样", "screen"),
     ("how does the lung parenchyma look?", "screen"), ("肺实质怎么样", "screen"),
     ("what is the lung parenchyma?", "explain_term"), ("what's the pleura?", "explain_term"),
+    ("what about behind the heart?", "screen"), ("and behind the heart?", "screen"), ("心影后面呢", "screen"),
+    ("anything behind the heart?", "screen"),
 ])
 def test_how_the_pleura_or_the_lungs_look_is_their_screening(question: str, intent: str) -> None:
-    """"How's the pleura" and "how does the lung parenchyma look?" were told "outside what a chest radiograph can
-    show" (nothing but the fallback scored them), where "胸膜怎么样" was screened."""
+    """"How's the pleura", "how does the lung parenchyma look?" and "what about behind the heart?" (on a real normal
+    child's film) were told "outside what a chest radiograph can show" (nothing but the fallback scored them), where
+    "胸膜怎么样" and "anything behind the heart?" were screened."""
     assert parse(question).intent == intent
 
 
