@@ -834,6 +834,10 @@ def compose_locate(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
     if not pairs and ctx.anatomy:
         return _anatomy_locations(ctx)
+    if not pairs and ctx.query.anatomy:  # "where is the trachea?" where this film's maps place none: it said nothing
+        names = ("、" if ctx.zh else ", ").join(dict.fromkeys(word("anatomy", n, ctx.lang) for n in ctx.query.anatomy))
+        return Composition((section("location", ctx.t("位置", "Location"), ctx.t(
+            f"本片未能确定{names}的位置。", f"No position for the {names} was established on this film.")),))
     lines = []
     for a, f in pairs:
         side = word("lung", f.side, ctx.lang)

@@ -182,6 +182,8 @@ def _resolve_anatomy(reg: anc.Registry, facts: ImageFacts, q: Query, turn: int) 
         names = [name] if name.endswith(("_right", "_left")) or name in UNSIDED_ANATOMY else []
         if not names and q.side:
             names = [f"{name}_{q.side}"]
+        elif not names and q.intent == "locate":  # "where are the hila?" / "肺门在哪": both (it answered nothing)
+            names = [f"{name}_right", f"{name}_left"]
         for n in names:
             reg, a = anc.ensure_anatomy(reg, facts, n, turn)
             if a is not None:

@@ -1104,7 +1104,7 @@ def _blank_try_verbs(text: str) -> str:
 
 
 # "write a report" / "what's your impression?" / "summarize the findings" / "写一份报告" / "总结一下" / "结论"
-_SUMMARY_ASKED = re.compile(r"(?<![a-z])(?:report|impression|summar|in a nutshell|one-line|one line)|报告|结论|总结|小结|印象")
+_SUMMARY_ASKED = re.compile(r"(?<![a-z])(?:report|impression|summar|in a nutshell|one-line|one line|conclusion)|报告|结论|总结|小结|印象")
 _ZH_SIZE_ORDER = re.compile(r"比.{0,16}?(?:更|还)?(大|小)|(?:更|较)(大|小)")
 
 

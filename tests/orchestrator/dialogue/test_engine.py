@@ -476,3 +476,17 @@ def test_a_comparison_counts_lung_cancer_signs_only_where_concern_or_the_whole_i
     assert _ask_fresh(make_facts(), question).intent == "compare"
     assert (("Typical signs of early lung cancer" in text) or ("早期肺癌典型X线表现" in text)) is counted
     assert "A1" in text and "A2" in text
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    ("where are the hila?", ["A3 (right hilum) is at image position", "A4 (left hilum) is at image position"]),
+    ("肺门在哪", ["A3(右肺门)位于图像坐标", "A4(左肺门)位于图像坐标"]),
+    ("where is the costophrenic angle?", ["(right costophrenic angle) is at", "(left costophrenic angle) is at"]),
+    ("where is the trachea?", ["No position for the trachea was established on this film."]),
+])
+def test_where_a_structure_is_never_answers_nothing(make_facts: Any, question: str, said: list[str]) -> None:
+    """"肺门在哪" on a real film, and "where are the hila?", got an empty answer: a structure of two sides named with
+    neither side resolved to no anchor. Both sides are placed; a structure this film's maps place nowhere is said so."""
+    turn = _ask_fresh(make_facts(), question)
+    assert turn.intent == "locate" and turn.answer.text.strip()
+    assert all(s in turn.answer.text for s in said)

@@ -752,3 +752,13 @@ def test_why_a_statement_is_hedged_asks_how_sure() -> None:
                                 ("why can't you tell if it is calcified?", "density")):
         q = parse(question)
         assert (q.intent, q.attribute) == ("confidence", attribute), question
+
+
+@pytest.mark.parametrize(("question", "intent", "summary"), [
+    ("给个结论", "screen", True), ("你的结论呢", "screen", True), ("what's your conclusion?", "screen", True),
+    ("能下结论说是肺癌吗", "sign_checklist", False),  # a disease's verdict asked: its checklist, as before
+])
+def test_a_conclusion_asked_is_the_summary(question: str, intent: str, summary: bool) -> None:
+    """"给个结论" on a real film was "outside what a chest radiograph can show", where "总结一下" got the summary."""
+    q = parse(question)
+    assert (q.intent, q.summary_asked) == (intent, summary)
