@@ -1191,6 +1191,29 @@ def _longest_named(text: str, names: _Terms) -> str | None:
     return best[1] if best else None
 
 
+def _blank_sign(text: str, sign: str, vocab: Vocabulary) -> str:
+    """``text`` with every name of ``sign`` in it blanked (same length), but a name that is itself an out-of-scope
+    word ("does he need surgery?" names the sign "surgery" and asks a treatment)."""
+    for (key, n), positions in vocab.index.sign_names.found(text):
+        if key != sign:
+            continue
+        for p in positions:
+            if any(intent == "out_of_scope" and len(t) >= n
+                   for (intent, _), t, _ in vocab.index.intents.found_terms(text[p:p + n])):
+                continue
+            text = text[:p] + " " * n + text[p + n:]
+    return text
+
+
+def _apart_from_sign(scores: dict[str, float], text: str, sign: str | None, vocab: Vocabulary) -> dict[str, float]:
+    """``scores`` with the out-of-scope score of ``text`` apart from ``sign``'s name: "有没有脊柱侧弯" / "有手术后改变吗"
+    name a sign whose own name holds an out-of-scope word ("脊柱", "手术") and ask about the film, not another body
+    part or a treatment; out of scope only by the question's other words."""
+    if not sign or scores.get("out_of_scope", 0.0) < 5:
+        return scores
+    return {**scores, "out_of_scope": _first_question_scores(_blank_sign(text, sign, vocab), vocab).get("out_of_scope", 0.0)}
+
+
 def find_sign_term(text: str, vocab: Vocabulary) -> str | None:
     """The ontology sign named in the text (longest name wins)."""
     return _longest_named(text, vocab.index.sign_names)
@@ -2546,7 +2569,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     scores = _first_question_scores(rest, v)
     intent, by_fallback = _choose(scores, features)
     pointed_intent = intent  # what a question that only points asks: changed below only by something it asks
-    intent, signs, needs_prior = _not_on_this_film(intent, by_fallback, asked_first, scores, features, signs, v)
+    intent, signs, needs_prior = _not_on_this_film(intent, by_fallback, asked_first, _apart_from_sign(scores, rest, term, v),
+                                                   features, signs, v)
     answer_lang = language_asked(text)  # a request about the answers' language asks nothing of the film
     social = social_words(raw)
     intent = "out_of_scope" if answer_lang or social else intent

@@ -127,6 +127,19 @@ def test_how_a_sign_nothing_on_the_film_evidences_looks_is_not_read(question: st
     assert "A1" not in text
 
 
+@pytest.mark.parametrize(("question", "sign"), [
+    ("有没有脊柱侧弯", "scoliosis"), ("脊柱侧弯怎么样", "scoliosis"), ("有没有甲状腺肿", "goiter"),
+    ("有手术后改变吗", "surgery"), ("有放疗后改变吗", "post_radiotherapy_changes"),
+])
+def test_a_sign_whose_name_holds_an_out_of_scope_word_is_asked_of_the_film(question: str, sign: str) -> None:
+    """"有没有脊柱侧弯" was "outside what a chest radiograph can show (treatment, prognosis, lab values or other
+    modalities)": "脊柱" (another body part) and "手术" (a treatment) are out-of-scope words, here inside a sign's name.
+    A name that is itself such a word still asks it ("does he need surgery?")."""
+    assert (parse(question).intent, parse(question).signs) == ("assess_anatomy", (sign,))
+    for asked in ("does he need surgery?", "需要手术吗", "脊柱侧弯需要手术吗"):
+        assert parse(asked).intent == "out_of_scope"
+
+
 @pytest.mark.parametrize(("question", "intent"), [
     ("what does bronchiectasis mean?", "explain_term"), ("肺纹理增多是什么意思", "explain_term"),
     ("肺纹理是什么", "explain_term"), ("what are lung markings?", "explain_term"),
