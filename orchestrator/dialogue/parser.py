@@ -1214,6 +1214,24 @@ def _apart_from_sign(scores: dict[str, float], text: str, sign: str | None, voca
     return {**scores, "out_of_scope": _first_question_scores(_blank_sign(text, sign, vocab), vocab).get("out_of_scope", 0.0)}
 
 
+_REGION_PLACES = frozenset({"apex", "subclavicular", "retrocardiac"})
+
+
+def _region_asked(intent: str, text: str, features: dict[str, Any], signs: tuple[str, ...]) -> bool:
+    """"How is the left base?" / "how are the lung apices?" / "锁骨下区怎么样": a region of the lungs asked how it looks,
+    with no finding in it named, is that region's screening, as "左下肺怎么样" and "anything at the apices?" are (they
+    were "no lesion matching that description", or the cardiothoracic ratio). An ellipsis ("what about the apices?")
+    keeps pointing at a finding there."""
+    places = set(features["anatomy_kinds"])
+    if not (places <= _REGION_PLACES and (features["has_location"] or places)) or (
+            features["pointed"] or features["anchor_ids"] or features["descriptors"] or signs or features["term"]
+            or features["ordinal"] is not None or features["other"] or features["both"] or _LESION_WORD.search(text)):
+        return False
+    if intent == "assess_anatomy":  # "锁骨下呢": a place below the clavicle is no structure to assess (it got the ratio)
+        return bool(places)
+    return intent == "locate" and not features["elliptical_form"] and bool(_STATE_ASKED.search(text))
+
+
 def find_sign_term(text: str, vocab: Vocabulary) -> str | None:
     """The ontology sign named in the text (longest name wins)."""
     return _longest_named(text, vocab.index.sign_names)
@@ -1713,7 +1731,7 @@ def _fallback_intent(features: dict[str, Any]) -> str:
         return "locate"
     # "how's the pleura?" / "what about behind the heart?" / "心影后面呢": the pleura or the place behind the heart named,
     # nothing asked of it, is screened (there), as "胸膜怎么样" and "anything behind the heart?" are
-    if (features["anatomy_kinds"] and set(features["anatomy_kinds"]) <= {"pleura", "retrocardiac"}
+    if (features["anatomy_kinds"] and set(features["anatomy_kinds"]) <= {"pleura", "retrocardiac", "subclavicular"}
             and not features["lesion_talk"]):
         return "screen"
     return "out_of_scope"
@@ -2610,7 +2628,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
                       or features["both"] or any(loc[k] for k in ("lobe", "lobe_level", "zone", "band")) or loc["anatomy"])
     lung_asked = (max(scores.values(), default=0.0) < 1 and by_fallback and intent == "locate"
                   and not features["elliptical_form"] and side_alone and bool(_LUNG_NAMED.search(text)))
-    intent = "screen" if lung_asked else intent
+    intent = "screen" if lung_asked or _region_asked(intent, text, features, signs) else intent
     # ... and so is one whose own words changed what it asks ("is this a child?": the patient, not "this one")
     asks_nothing = max(scores.values(), default=0.0) < 1 and by_fallback and intent == pointed_intent
     elliptical = asks_nothing and features["elliptical_form"] and points

@@ -333,6 +333,10 @@ def test_general_rules_from_the_v7_probes(question: str, intent: str) -> None:
     ("what is the lung parenchyma?", "explain_term"), ("what's the pleura?", "explain_term"),
     ("what about behind the heart?", "screen"), ("and behind the heart?", "screen"), ("心影后面呢", "screen"),
     ("anything behind the heart?", "screen"),
+    # a region of the lungs asked how it looks (it was "no lesion matching that description", or the ratio)
+    ("how is the left base?", "screen"), ("how are the lung apices?", "screen"), ("锁骨下区怎么样", "screen"),
+    ("锁骨下呢", "screen"), ("what about the subclavicular region?", "screen"),
+    ("how is the left base lesion?", "locate"), ("锁骨怎么样", "assess_anatomy"),  # a finding there; a bone
 ])
 def test_how_the_pleura_or_the_lungs_look_is_their_screening(question: str, intent: str) -> None:
     """"How's the pleura", "how does the lung parenchyma look?" and "what about behind the heart?" (on a real normal
