@@ -1730,6 +1730,10 @@ def compose_out_of_scope(ctx: Context) -> Composition:
         return Composition((section("social", ctx.t("不客气", "You're welcome"), ctx.t(
             "不客气。还有其他想问的,可以继续提问,例如某个病灶的大小、边缘或与肺门的距离。",
             "You're welcome. Ask on whenever you like: a finding's size, margin or distance to the hilum, for example.")),))
+    if ctx.query.social == "bye":
+        return Composition((section("social", ctx.t("再见", "Goodbye"), ctx.t(
+            "再见。本次会话保留在服务器上,可随时回来继续提问。",
+            "Goodbye. This session stays on the server; come back and ask on whenever you like.")),))
     if ctx.query.social == "hello":
         return Composition((section("social", ctx.t("你好", "Hello"), ctx.t(
             "你好。可以问我这张胸片的问题,例如“有什么异常吗?”、“右肺中叶那个结节边缘规则吗?”。",

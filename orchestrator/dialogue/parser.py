@@ -1282,6 +1282,8 @@ _SOCIAL = (
                           r"谢谢(?:你|您)?(?:了)?|多谢(?:晒)?|唔该(?:晒)?|感谢(?:你|您)?)"
                           r"[,，\s]*(?:doctor|doc|dr|医生|大夫|老师)?\W*$")),
     ("hello", re.compile(r"^\W*(?:hello|hi|hey|good (?:morning|afternoon|evening)|你好|您好|嗨|早上好|下午好|晚上好)\W*$")),
+    ("bye", re.compile(r"^\W*(?:(?:ok(?:ay)?|好的|好|thanks?(?: you)?|谢谢)[,，\s]*)*(?:bye|goodbye|good bye|bye bye|see you|"
+                       r"that'?s all(?: for now)?|再见|拜拜|先这样)[,，\s]*(?:doctor|doc|dr|医生|大夫|老师)?\W*$")),
 )
 
 
@@ -1347,7 +1349,7 @@ _RIB_COUNT = re.compile(r"\b(?:how many|count(?:ing)?(?: the)?) (?:posterior |an
                         r"|(?:几|多少)根肋骨|肋骨(?:有)?(?:几|多少)根")
 # film_info: the film's technique ("is the film rotated?", "is the exposure adequate?", "吸气够不够")
 _QUALITY_ASKED = re.compile(r"\b(?:rotat(?:ed|ion)|exposure|penetrat\w*|inspirat\w*|quality|technique|overexposed|"
-                            r"underexposed)\b|曝光|吸气|质量|穿透|" + _RIB_COUNT.pattern)
+                            r"underexposed)\b|曝光|吸气|质量|穿透|旋转|" + _RIB_COUNT.pattern)
 
 
 def film_attribute(text: str) -> str | None:
@@ -1613,8 +1615,16 @@ _NEXT_STEP = re.compile(
 # "how thick is its wall?" / "空洞壁厚吗?": a cavity's wall asked about (Query.wall_asked)
 _WALL = re.compile(r"(?<![a-z])(?:wall|walls|walled)(?![a-z])|壁厚|洞壁|厚壁|薄壁|囊壁")
 # "why is the margin uncertain?" / "why can't you tell?" / "为什么无法判断": why a statement is hedged (Query intent confidence)
-_WHY_UNSURE = re.compile(r"(?<![a-z])why\b.{0,40}\b(?:uncertain|unsure|not sure|can'?t|cannot|can not|hedg\w*|possibly)"
-                         r"|为什么.{0,12}(?:不确定|无法判断|不能判断|没法判断|说不准|判断不了|看不出)")
+_WHY_UNSURE = re.compile(r"(?<![a-z])why\b.{0,40}\b(?:uncertain|unsure|not sure|can'?t|cannot|can not|hedg\w*|possibly|"
+                         r"possible|maybe)(?![a-z])|为什么.{0,12}(?:不确定|无法判断|不能判断|没法判断|说不准|判断不了|看不出|可能)")
+# "is it PA?" / "was this taken AP?" / "PA?": the film's projection asked, a question ending on it
+_VIEW_ASKED = re.compile(r"^\s*(?:(?:is|was)\s+(?:it|this|that|the film|this film|the x-?ray|this x-?ray|the image)\s+"
+                         r"(?:taken\s+|shot\s+|done\s+)?(?:an?\s+)?)?(?:pa|ap)(?: (?:film|view|projection|x-?ray|cxr))?"
+                         r"\s*[?？.]*\s*$")
+# "is A2 a real lesion?" / "A2是真的病灶吗" / "is it real?": whether a finding is real is how sure Hilum is of it
+_REAL_ASKED = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|these|a\d+|the \w+(?: \w+)?)\s+(?:an? )?(?:really )?"
+                         r"real(?: (?:lesion|finding|nodule|mass|opacity|one))?s?\s*[?？.]*\s*$|(?<![a-z])really there\s*[?？.]*\s*$"
+                         r"|(?:是|为)?真的?(?:是)?(?:病灶|病变|结节|阴影)吗|是不是真的(?:病灶|病变|结节|阴影)?[?？]*$|(?:a\d+|它|这个|那个|这处|那处)是真的吗[?？]*$")
 # "is it round?" / "is A1 oval?" / "what shape is it?" / "是圆形的吗" / "什么形状": a finding's shape asked (Query.shape_asked);
 # never "the round one" (a shape that says which finding)
 _SHAPE_ASKED = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|a\d+|the\s+[a-z-]+(?:\s+[a-z-]+)?)\s+"
@@ -2598,7 +2608,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
                         or features["term"] or _LESION_WORD.search(text)))
     intent = "out_of_scope" if patient else intent
     # "how many ribs are visible?": the film's technique (inspiration), asked of the film, not of its bones
-    intent = "film_info" if _RIB_COUNT.search(text) and not (answer_lang or social or patient) else intent
+    intent = "film_info" if (_RIB_COUNT.search(text) or _VIEW_ASKED.search(text)) and not (
+        answer_lang or social or patient) else intent
     # "which side is worse?" / "哪侧更严重": what each lung shows (it asked back which finding was meant)
     sides_graded = not (answer_lang or social or ids) and bool(_SIDES_GRADED.search(text))
     intent = "compare" if sides_graded else intent
@@ -2608,6 +2619,10 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # reading may miss (a margin question, out of scope or a term before)
     limits = not (answer_lang or social or ids) and bool(_LIMITS_ASKED.search(text))
     intent = "confidence" if limits else intent
+    # "is A2 a real lesion?" / "A2是真的病灶吗": how sure Hilum is that it is (the place, or the whole screening, before)
+    real_asked = not (answer_lang or social or loc["anatomy"]) and intent not in ("out_of_scope", "sign_checklist") and bool(
+        _REAL_ASKED.search(text))
+    intent = "confidence" if real_asked else intent
     # "is it a mass or a nodule?" / "是肿块还是结节": what the finding is, its kind and size (it was read as a margin or
     # a place question, and answered neither)
     which_kind = intent in ("describe_margin", "locate") and bool(_KIND_ASKED.search(text))
@@ -2665,7 +2680,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
                       or bool(ix.more_of_concern and ix.more_of_concern.search(text))
                       or not _ONE_THING_COMPARED.search(text)),
         wall_asked=intent in ("size", "density", "locate", "describe_margin") and bool(_WALL.search(raw.lower())),
-        attribute=("missed" if limits else attribute_asked(text) if intent == "confidence"
+        attribute=("missed" if limits else "presence" if real_asked else attribute_asked(text) if intent == "confidence"
                    else film_attribute(text) if intent == "film_info" else None),
         answer_lang=answer_lang,
         social=social,

@@ -490,3 +490,24 @@ def test_where_a_structure_is_never_answers_nothing(make_facts: Any, question: s
     turn = _ask_fresh(make_facts(), question)
     assert turn.intent == "locate" and turn.answer.text.strip()
     assert all(s in turn.answer.text for s in said)
+
+
+@pytest.mark.parametrize(("question", "lang", "intent", "said"), [
+    ("is A2 a real lesion?", "en", "confidence", "that it is a real lesion, about 0.70 (hedged)"),
+    ("A2是真的病灶吗", "zh", "confidence", "是真实病灶约0.70(措辞保留)"),
+    ("why is A2 only possible?", "en", "confidence", "that it is a real lesion, about 0.70 (hedged)"),
+    ("is it PA?", "en", "film_info", "PA (posteroanterior, as the file says)"),
+    ("片子有旋转吗", "zh", "film_info", "Hilum 不评价投照质量(患者体位旋转"),
+    ("一共几个", "zh", "screen", "共发现2处候选病灶"),
+    ("bye", "en", "out_of_scope", "Goodbye."), ("再见", "zh", "out_of_scope", "再见。"),
+])
+def test_what_a_radiologists_probe_asked_is_answered(make_facts: Any, question: str, lang: str, intent: str,
+                                                      said: str) -> None:
+    """A probe of one session's questions in each language: "is A2 a real lesion?" was answered with where A2 lies
+    ("A2是真的病灶吗" with the whole screening), "why is A2 only possible?" with its place, "is it PA?" with "which one
+    do you mean?", "片子有旋转吗" with the screening, "一共几个" and "bye" / "再见" with "outside what a chest radiograph
+    can show"."""
+    eng = DialogueEngine(FactsOnlyEncoderDouble(), Settings())  # type: ignore[arg-type]
+    turn = eng.ask(eng.start_session(make_facts(), lang=lang).session_id, question)
+    assert turn.intent == intent and said in turn.answer.text
+    assert "outside what a chest radiograph" not in turn.answer.text and "超出了一张胸部X线片" not in turn.answer.text
