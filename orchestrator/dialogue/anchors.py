@@ -318,7 +318,7 @@ _LOBE_ZONES: Mapping[str, tuple[str, ...]] = MappingProxyType({
 })
 
 
-_LOBES_AT_LEVEL: Mapping[str, tuple[str, str]] = MappingProxyType({"upper": ("RUL", "LUL"), "lower": ("RLL", "LLL")})
+LOBES_AT_LEVEL: Mapping[str, tuple[str, str]] = MappingProxyType({"upper": ("RUL", "LUL"), "lower": ("RLL", "LLL")})
 
 
 def _lobe_check(a: Anchor, lobe: str) -> int:
@@ -339,7 +339,7 @@ def location_score(a: Anchor, q: Query) -> tuple[int, int]:
     if q.lobe:
         score, n = score + _lobe_check(a, q.lobe), n + 1
     elif q.lobe_level:  # "the one in the lower lobe": either side's
-        score, n = score + max(_lobe_check(a, lobe) for lobe in _LOBES_AT_LEVEL[q.lobe_level]), n + 1
+        score, n = score + max(_lobe_check(a, lobe) for lobe in LOBES_AT_LEVEL[q.lobe_level]), n + 1
     for want, have in ((q.zone, a.zone), (q.band, a.band)):
         if want:
             score, n = score + (1 if want == have else -1), n + 1
@@ -599,13 +599,13 @@ def _by_location_or_named(findings: tuple[Anchor, ...], q: Query) -> Resolution:
     """``_by_location``; where nothing lies in the place a yes/no question checks ("is the stripe in the
     lingula?"), the one finding its other words name, wherever it lies (the answer says where that is)."""
     res = _by_location(findings, q)
-    if res.outcome == "none" and q.zone in _LOBES_AT_LEVEL and not (q.lobe or q.lobe_level or q.band):
+    if res.outcome == "none" and q.zone in LOBES_AT_LEVEL and not (q.lobe or q.lobe_level or q.band):
         # "右上肺那个结节" / "the nodule in the right upper lung": said of the upper lobe as often as of the upper zone;
         # with nothing in the zone, the one finding of that lobe is meant (the answer says which zone it lies in)
         lobe = replace(q, zone=None, lobe_level=q.zone)
         by_lobe = _by_location(findings, lobe)
         if (by_lobe.outcome == "resolved" and len(by_lobe.anchors) == 1
-                and by_lobe.anchors[0].lobe in _LOBES_AT_LEVEL[q.zone]):  # its own lobe, not one it projects over
+                and by_lobe.anchors[0].lobe in LOBES_AT_LEVEL[q.zone]):  # its own lobe, not one it projects over
             return by_lobe
     if res.outcome == "none" and q.place_checked and q.shape_descriptors:
         anywhere = _by_location(findings, replace(q, side=None, lesion_side=None, lobe=None, zone=None, band=None))
@@ -623,7 +623,7 @@ def in_scope(a: Anchor, q: Query, facts: ImageFacts) -> bool:
         return False
     if q.lobe and a.lobe != q.lobe and q.lobe not in a.lobe_overlap:
         return False
-    if q.lobe_level and not q.lobe and not any(a.lobe == lb or lb in a.lobe_overlap for lb in _LOBES_AT_LEVEL[q.lobe_level]):
+    if q.lobe_level and not q.lobe and not any(a.lobe == lb or lb in a.lobe_overlap for lb in LOBES_AT_LEVEL[q.lobe_level]):
         return False
     if (q.zone and a.zone != q.zone) or (q.band and a.band != q.band):
         return False

@@ -17,6 +17,7 @@ from typing import Any
 
 from orchestrator.dialogue import checklists as cl
 from orchestrator.dialogue.anchors import (
+    LOBES_AT_LEVEL,
     Anchor,
     Registry,
     add_relation,
@@ -914,6 +915,18 @@ def mismatch_note(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str
                 f"您问的是{asked};最接近的病灶{a.id}投影于{found}" + ("——正位片上两者重叠,侧位片可明确。" if overlap else "。"),
                 f"You asked about the {asked}; the nearest finding, {a.id}, projects over the {found}"
                 + (" — on a PA film these overlap; a lateral view would settle it." if overlap else ".")))
+    if q.lobe_level in LOBES_AT_LEVEL and not q.lobe and f.lobe not in LOBES_AT_LEVEL[q.lobe_level]:
+        # "is it in the upper lobe?" of a middle-lobe nodule (it answered where A1 lies, and no word that it was not)
+        asked = ctx.t({"upper": "上叶", "lower": "下叶"}[q.lobe_level], f"{'an' if q.lobe_level == 'upper' else 'a'} "
+                      f"{q.lobe_level} lobe")
+        found = word("lobe", f.lobe, ctx.lang)
+        if any(lb in f.lobe_overlap for lb in LOBES_AT_LEVEL[q.lobe_level]):
+            lines.append(ctx.t(f"您问的是{asked};{a.id}位于{found},正位片上与{asked}重叠投影,所属肺叶为推断,侧位片可明确。",
+                               f"You asked about {asked}; {a.id} lies in the {found}, where it overlaps "
+                               f"{asked} in projection, so its lobe is an estimate; a lateral view would settle it."))
+        else:
+            lines.append(ctx.t(f"您问的是{asked};{a.id}投影于{found}。",
+                               f"You asked about {asked}; {a.id} projects over the {found}."))
     for group, want, have in (("zone", q.zone, f.zone), ("band", q.band, f.band)):
         if want and want != have:
             lines.append(ctx.t(f"您问的是{word(group, want, 'zh')};{a.id}位于{word(group, have, 'zh')}。",

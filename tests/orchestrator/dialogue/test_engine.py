@@ -511,3 +511,16 @@ def test_what_a_radiologists_probe_asked_is_answered(make_facts: Any, question: 
     turn = eng.ask(eng.start_session(make_facts(), lang=lang).session_id, question)
     assert turn.intent == intent and said in turn.answer.text
     assert "outside what a chest radiograph" not in turn.answer.text and "超出了一张胸部X线片" not in turn.answer.text
+
+
+@pytest.mark.parametrize(("questions", "said"), [
+    (("where is A1?", "is it in the upper lobe?"), "You asked about an upper lobe; A1 projects over the right middle lobe."),
+    (("A1在哪", "它在上叶吗"), "您问的是上叶;A1投影于右肺中叶。"),
+])
+def test_a_lobe_level_asked_of_a_finding_elsewhere_says_it_is_not_there(make_facts: Any, questions: tuple[str, ...],
+                                                                         said: str) -> None:
+    """"Is it in the upper lobe?" of the middle-lobe nodule answered where A1 lies with no word that it was not in an
+    upper lobe, as "is it in the left lung?" and "is it in the RUL?" say."""
+    turn = _ask_fresh(make_facts(), *questions)
+    assert turn.intent == "locate" and turn.answer.text.startswith(said)
+    assert "You asked about" not in _ask_fresh(make_facts(), "where is A2?", "is it in the lower lobe?").answer.text
