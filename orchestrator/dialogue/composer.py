@@ -1035,9 +1035,11 @@ def compose_relation(ctx: Context) -> Composition:
         return _each_relation(ctx, pairs)
     a, f = pairs[0]
     boundary = [n for n in ctx.query.anatomy if n.startswith(("diaphragm", "pleura"))]
+    structure = [n for n in ctx.query.anatomy if n in _STRUCTURES_MEASURED]
+    if len(boundary[:1] + structure) >= 2 or len({n.split("_")[0] for n in boundary}) >= 2:
+        return _two_landmarks(ctx, a, f, [*dict.fromkeys(n.split("_")[0] for n in boundary), *structure][:2])
     if boundary and not any(n.startswith("hilum") for n in ctx.query.anatomy):
         return _boundary_relation(ctx, a, f, "diaphragm" if boundary[0].startswith("diaphragm") else "pleura")
-    structure = [n for n in ctx.query.anatomy if n in _STRUCTURES_MEASURED]
     if structure and not any(n.startswith("hilum") for n in ctx.query.anatomy):
         return _structure_relation(ctx, a, f, structure[0])
     h = _hilum_anchor(ctx, f)
@@ -1068,6 +1070,30 @@ def compose_relation(ctx: Context) -> Composition:
                                               ctx.t("距离按DICOM像素间距计算。", "Distances use the DICOM pixel spacing."))]
     return Composition(tuple(sections), findings=(finding_dict(f, a.id),), measurements=tuple(meas),
                        referenced=(a.id, h.id, link.id), registry=registry)
+
+
+def _two_landmarks(ctx: Context, a: Anchor, f: Finding, names: list[str]) -> Composition:
+    """"Is A1 closer to the heart or to the pleura?" / "A1离心脏近还是离胸膜近": each edge-to-edge distance, then which
+    is the nearer (it measured the first landmark named only)."""
+    parts = [_boundary_relation(ctx, a, f, n) if n in ("pleura", "diaphragm") else _structure_relation(ctx, a, f, n)
+             for n in names]
+    sections = [s for p in parts for s in p.sections if s["kind"] == "relation"]
+    gaps = [m["mm"] for p in parts for m in p.measurements[:1]]
+    if len(gaps) == 2:
+        label = [(_STRUCTURES_MEASURED.get(n) or (("胸膜", "pleura") if n == "pleura" else ("膈面", "diaphragm")))
+                 for n in names]
+        near = 0 if gaps[0] <= gaps[1] else 1
+        if abs(gaps[0] - gaps[1]) < 1.0:
+            line = ctx.t(f"{a.id}离{label[0][0]}与离{label[1][0]}的距离相近。",
+                         f"{a.id} lies about as close to the {label[0][1]} as to the {label[1][1]}.")
+        else:
+            line = ctx.t(f"{a.id}离{label[near][0]}较近。", f"{a.id} is closer to the {label[near][1]}.")
+        sections.insert(0, section("relation", ctx.t("比较", "Which is nearer"), line))
+    note = spacing_note(ctx)
+    if note:
+        sections.append(note)
+    return Composition(tuple(sections), findings=(finding_dict(f, a.id),),
+                       measurements=tuple(m for p in parts for m in p.measurements), referenced=(a.id,))
 
 
 # --- compare -------------------------------------------------------------------------------------

@@ -524,3 +524,15 @@ def test_a_lobe_level_asked_of_a_finding_elsewhere_says_it_is_not_there(make_fac
     turn = _ask_fresh(make_facts(), *questions)
     assert turn.intent == "locate" and turn.answer.text.startswith(said)
     assert "You asked about" not in _ask_fresh(make_facts(), "where is A2?", "is it in the lower lobe?").answer.text
+
+
+def test_closer_to_one_landmark_or_another_measures_both(make_facts: Any) -> None:
+    """"Is A1 closer to the heart or to the pleura?" was answered with A1's place ("A1离心脏近还是离胸膜近" with its
+    distance to the pleura alone): each distance is measured, then the nearer is said."""
+    turn = _ask_fresh(make_facts(), "is A1 closer to the pleura or the diaphragm?")
+    assert turn.intent == "measure_relation" and turn.answer.text.startswith("A1 is closer to the pleura.")
+    assert [m["to"] for m in turn.measurements] == ["pleura", "diaphragm"]
+    assert "14.0 mm from the pleura" in turn.answer.text and "60.0 mm from the diaphragm" in turn.answer.text
+    heart = _ask_fresh(make_facts(), "A1离心脏近还是离胸膜近")  # these facts draw no heart outline: said, not guessed
+    assert "A1边缘距胸膜约14.0 mm" in heart.answer.text and "本片未能勾画出心影的轮廓" in heart.answer.text
+    assert "较近" not in heart.answer.text
