@@ -128,6 +128,19 @@ def test_how_a_sign_nothing_on_the_film_evidences_looks_is_not_read(question: st
 
 
 @pytest.mark.parametrize(("question", "sign"), [
+    ("any line or tube?", "catheter"), ("有管子吗", "catheter"), ("any chest tube?", "chest_drain_tube"),
+    ("is there an NG tube?", "nsg_tube"),
+])
+def test_tubes_and_lines_asked_are_devices_not_read(question: str, sign: str, ask: Callable[..., Any]) -> None:
+    """"Any line or tube?" got the whole screening, "有管子吗" "outside what a chest radiograph can show": Hilum does not
+    identify devices, and says so."""
+    q = parse(question)
+    assert (q.intent, q.signs) == ("assess_anatomy", (sign,))
+    text = ask(question, lang=q.lang).answer.text
+    assert ("does not identify tubes, lines" in text) if q.lang == "en" else ("本系统不识别导管" in text)
+
+
+@pytest.mark.parametrize(("question", "sign"), [
     ("有没有脊柱侧弯", "scoliosis"), ("脊柱侧弯怎么样", "scoliosis"), ("有没有甲状腺肿", "goiter"),
     ("有手术后改变吗", "surgery"), ("有放疗后改变吗", "post_radiotherapy_changes"),
 ])
