@@ -1707,6 +1707,27 @@ def _unsettled(ctx: Context, a: Anchor, f: Finding) -> list[tuple[str, str]]:
     return out
 
 
+def _compose_worry(ctx: Context) -> Composition:
+    """"Should I worry?" / "要紧吗" / "严重吗": how serious a film is, Hilum does not judge; what it can say instead."""
+    found = [a.id for a in ctx.registry.findings()]
+    if found:
+        shown = ctx.t(
+            f"本片发现{len(found)}处候选病灶({'、'.join(found)}),可以问我每一处的位置、大小、边缘和密度,或它符合某种"
+            "疾病的几条典型征象(例如“如果是早期肺癌,有几个典型征象?”)。",
+            f"This film shows {len(found)} candidate region{'s' if len(found) != 1 else ''} ({', '.join(found)}); ask me "
+            "where each lies, its size, margin and density, or how many typical signs of a disease it shows (\"if this "
+            "were early lung cancer, how many typical signs does it show?\").")
+    else:
+        shown = ctx.t("在Hilum所读的征象中本片未发现病灶;这不能排除什么,可以问我“会不会漏掉?”。",
+                      "Among the signs Hilum reads, nothing was found on this film; what that does not rule out, ask "
+                      "\"could you have missed anything?\".")
+    text = ctx.t("Hilum 不判断片子是否严重或紧急:这需要了解患者情况的医师来判断。",
+                 "Hilum does not judge how serious or urgent a film is: that is for a clinician who knows the patient. ") + shown
+    sections = [section("scope", ctx.t("不判断严重程度", "Not a judgement of severity"), text)]
+    sections += [s for s in (disclaimer(ctx),) if s]
+    return Composition(tuple(sections), referenced=tuple(found))
+
+
 def _compose_patient(ctx: Context) -> Composition:
     """"Is this a child?" / "how old is the patient?" / "男的还是女的": Hilum reads the film, not the patient; what its
     answers assume instead (the cardiothoracic ratio's limit is an adult's), where the ratio was read."""
@@ -1786,6 +1807,8 @@ def compose_out_of_scope(ctx: Context) -> Composition:
         return compose_next_step(ctx)
     if ctx.query.patient_asked:  # "is this a child?" / "患者多大年龄"
         return _compose_patient(ctx)
+    if ctx.query.worry_asked:  # "should I worry?" / "要紧吗"
+        return _compose_worry(ctx)
     if ctx.query.needs_prior:  # "is the nodule new?" / "和去年比有变化吗"
         text = ctx.t(
             "本次检查没有上传以前的片子:病灶是否新出现、是否变大或变小,需要把以前的片子与本片对照才能判断。",

@@ -145,6 +145,10 @@ class Query:
     # out_of_scope: "is this a child?" / "how old is the patient?" / "男的还是女的": the patient asked about, not the film;
     # the answer says Hilum reads neither age nor sex (a bare "this" had made it "this one?", a margin question)
     patient_asked: bool = False
+    # out_of_scope: "should I worry?" / "要紧吗" / "严重吗": how serious the film is, asked of nothing named; the answer
+    # says Hilum does not judge it and what it can say instead (it was "outside what a chest radiograph can show
+    # (treatment, prognosis, lab values ...)")
+    worry_asked: bool = False
     # compare: whether the comparison counts each finding's early-lung-cancer signs: where it asks which is of more
     # concern ("which one is more suspicious?", "哪个更可疑") or compares them whole ("compare A1 and A2"), not where
     # it asks one thing of them ("which one is bigger?", "哪个离肺门更近": a child's pneumonia film was told its
@@ -260,6 +264,7 @@ class Query:
             "also": list(self.also),
             "next_step": self.next_step,
             "patient_asked": self.patient_asked,
+            "worry_asked": self.worry_asked,
             "sides_graded": self.sides_graded,
             "counts_signs": self.counts_signs,
             "wall_asked": self.wall_asked,
@@ -2632,6 +2637,10 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     finding_asked = intent == "screen" and features["looks_ok"] and bool(ids or pointed) and not (
         answer_lang or social or features["diagnosis"])
     intent = "locate" if finding_asked else intent
+    # "tell me about the first one" / "第一个详细说说" / "tell me about A2": a finding named and described whole, as
+    # "describe A1" is (it was given where it lies, and no more)
+    described = intent == "locate" and whole_description(text) and features["numbered"]
+    intent = "describe_margin" if described else intent
     hila = not answer_lang and hila_compared(text, features)
     intent, loc = ("assess_anatomy", {**loc, "anatomy": ("hilum",)}) if hila else (intent, loc)
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis
@@ -2675,6 +2684,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         needs_prior=needs_prior,
         next_step=intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower())),
         patient_asked=patient,
+        worry_asked=(intent == "out_of_scope" and features["concern"] and not (needs_prior or patient or answer_lang or social)
+                     and scores.get("out_of_scope", 0.0) < 2),
         sides_graded=sides_graded,
         counts_signs=(intent != "compare" or features["concern"] or features["suspicion"] or features["diagnosis"]
                       or bool(ix.more_of_concern and ix.more_of_concern.search(text))

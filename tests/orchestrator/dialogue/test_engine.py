@@ -15,6 +15,7 @@ from PIL import Image
 from evaluation.synthetic import star_mask, strand_mask, synthetic_maps
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.dialogue.engine import AskEvent, DialogueEngine
+from orchestrator.dialogue.parser import parse
 from orchestrator.dialogue.session import InMemorySessionStore, SessionState, TurnRecord, record_bytes
 from orchestrator.errors import (
     InvalidQuestionError,
@@ -536,3 +537,27 @@ def test_closer_to_one_landmark_or_another_measures_both(make_facts: Any) -> Non
     heart = _ask_fresh(make_facts(), "A1离心脏近还是离胸膜近")  # these facts draw no heart outline: said, not guessed
     assert "A1边缘距胸膜约14.0 mm" in heart.answer.text and "本片未能勾画出心影的轮廓" in heart.answer.text
     assert "较近" not in heart.answer.text
+
+
+@pytest.mark.parametrize(("question", "lang", "said"), [
+    ("should I worry?", "en", "Hilum does not judge how serious or urgent a film is"),
+    ("要紧吗", "zh", "Hilum 不判断片子是否严重或紧急"), ("严重吗", "zh", "Hilum 不判断片子是否严重或紧急"),
+])
+def test_how_serious_the_film_is_is_not_judged_and_what_can_be_asked_is_said(
+        make_facts: Any, question: str, lang: str, said: str) -> None:
+    """"Should I worry?" / "要紧吗" were told "outside what a chest radiograph can show (treatment, prognosis, lab
+    values or other modalities)": a template for another question. A worry about another organ or a symptom
+    ("甲状腺结节要紧吗", "他咳嗽严重吗") stays out of scope."""
+    eng = DialogueEngine(FactsOnlyEncoderDouble(), Settings())  # type: ignore[arg-type]
+    turn = eng.ask(eng.start_session(make_facts(), lang=lang).session_id, question)
+    assert turn.intent == "out_of_scope" and turn.answer.text.startswith(said)
+    assert ("A1" in turn.answer.text) and ("A2" in turn.answer.text)
+    for other in ("甲状腺结节要紧吗", "他咳嗽严重吗"):
+        assert not parse(other).worry_asked
+
+
+@pytest.mark.parametrize("question", ["tell me about the first one", "第一个详细说说", "tell me about A2"])
+def test_a_finding_named_and_described_is_described_whole(make_facts: Any, question: str) -> None:
+    """"Tell me about the first one" / "第一个详细说说" got only where it lies; "describe A1" got it whole."""
+    turn = _ask_fresh(make_facts(), question)
+    assert turn.intent == "describe_margin" and [s["kind"] for s in turn.answer.sections][:2] == ["location", "size"]
