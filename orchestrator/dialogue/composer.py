@@ -1093,7 +1093,8 @@ def _two_landmarks(ctx: Context, a: Anchor, f: Finding, names: list[str]) -> Com
     if note:
         sections.append(note)
     return Composition(tuple(sections), findings=(finding_dict(f, a.id),),
-                       measurements=tuple(m for p in parts for m in p.measurements), referenced=(a.id,))
+                       measurements=tuple(m for p in parts for m in p.measurements),
+                       referenced=tuple(dict.fromkeys(r for p in parts for r in p.referenced)))
 
 
 # --- compare -------------------------------------------------------------------------------------

@@ -1315,7 +1315,7 @@ def whole_description(text: str) -> bool:
 
 
 def social_words(text: str) -> str | None:
-    """A question that is only thanks or a greeting: "thanks" | "hello"; else None."""
+    """A question that is only thanks, a greeting or a farewell: "thanks" | "hello" | "bye"; else None."""
     return next((kind for kind, pattern in _SOCIAL if pattern.match(text.strip())), None)
 
 
