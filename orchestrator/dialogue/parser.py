@@ -1326,7 +1326,8 @@ def language_asked(text: str) -> str | None:
 
 # "is the left hilum higher than the right?" / "两侧肺门对称吗": the two hila compared in height or symmetry
 _HILA_COMPARED = re.compile(r"\b(?:higher|lower) than\b|\bsymmetr|same (?:height|level)|level with|比.{0,4}[高低]|[高低]于|"
-                            r"对称|一样高|等高")
+                            r"对称|一样高|等高|\bwhich (?:hilum|hila|hilus)\b.{0,20}\b(?:higher|lower)\b|"
+                            r"\bcompare (?:the )?(?:two |both )?(?:hila|hilums|hilar)|肺门.{0,4}比较|比较.{0,4}肺门|哪侧肺门.{0,2}[高低]")
 
 
 def hila_compared(text: str, features: dict[str, Any]) -> bool:
@@ -1664,7 +1665,7 @@ _STATE_ASKED = re.compile(r"怎么样|怎样|如何|(?<![a-z])(?:how (?:is|are|d
                           r"(?:ok|okay|normal|fine|like)|look\s*[?？.]*$)(?![a-z])")
 _DISTANCE_FROM = re.compile(r"[离距]|how far|distance|多远|相隔")
 # "both hila", "both costophrenic angles": a pair of structures, not the two findings
-_BOTH_STRUCTURES = re.compile(r"(?<![a-z])both\s+(?:the\s+)?(?:hila|hilums?|hilar|costophrenic|cp angles|hemidiaphragms?|"
+_BOTH_STRUCTURES = re.compile(r"(?<![a-z])(?:both|the two)\s+(?:the\s+)?(?:hila|hilums?|hilar|costophrenic|cp angles|hemidiaphragms?|"
                               r"diaphragms?|domes?|apices|lung apices)(?![a-z])")
 # a pointer whose noun is a lesion's, colloquial or not ("that lump", "this spot", "the shadow")
 _LESION_POINTER = re.compile(rf"(?<![a-z])(?:this|that|the)\s+(?:(?:little|small|big)\s+)?(?:{_LESION_NOUN})s?(?![a-z])")
@@ -2467,7 +2468,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "are both hila normal?": "both" of a pair of structures points at no lesion
     structures = bool(_BOTH_STRUCTURES.search(text))
     both_words = [t for t, _ in ix.both_reference.found(text)
-                  if not ((respectively.any_in(t) and own_axes) or (structures and t == "both"))]
+                  if not ((respectively.any_in(t) and own_axes) or (structures and t in ("both", "the two")))]
     both = bool(both_words) or any(p.search(text) for p in ix.two_pointers)
     other = ix.other_reference.any_in(text)
     # "it … the other one" names two findings, as "A1 … A2" or "the nodule … the strand" do
@@ -2496,7 +2497,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     relative = _relative_position(text, ix, bool(ids))
     whole_lungs = ix.cue("whole_lungs").any_in(text)
     # "both" in "both lungs" points at no lesion
-    lesion_refs = tuple(r for r in refs if not ((whole_lungs and f"{r} lung" in text) or (structures and r == "both")))
+    lesion_refs = tuple(r for r in refs if not ((whole_lungs and f"{r} lung" in text) or (structures and r in ("both", "the two"))))
     lesion_talk = bool(lesion_refs or ids or lesion_groups(descriptors) or relative)
     signs = find_sign_questions(text, anatomy_kinds, v, lesion_talk)
     presence = ix.cue("presence").any_in(text)

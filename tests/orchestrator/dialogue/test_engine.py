@@ -561,3 +561,17 @@ def test_a_finding_named_and_described_is_described_whole(make_facts: Any, quest
     """"Tell me about the first one" / "第一个详细说说" got only where it lies; "describe A1" got it whole."""
     turn = _ask_fresh(make_facts(), question)
     assert turn.intent == "describe_margin" and [s["kind"] for s in turn.answer.sections][:2] == ["location", "size"]
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    ("compare the two hila", "The two hila lie at about the same height"),
+    ("which hilum is higher?", "The two hila lie at about the same height"),
+    ("两侧肺门比较一下", "两侧肺门高度相近"), ("哪侧肺门高", "两侧肺门高度相近"),
+    ("is the aorta calcified?", "Aortic atheromatosis: Hilum does not read this sign."),
+    ("主动脉钙化吗", "主动脉粥样硬化:本系统不判读此征象。"),
+])
+def test_the_hila_compared_and_the_aorta_asked_are_not_the_findings(make_facts: Any, question: str, said: str) -> None:
+    """"Compare the two hila" / "which hilum is higher?" / "两侧肺门比较一下" compared A1 with A2, and "is the aorta
+    calcified?" / "主动脉钙化吗" answered A1's calcification."""
+    turn = _ask_fresh(make_facts(), question)
+    assert turn.answer.text.startswith(said) and "A1" not in turn.answer.text
