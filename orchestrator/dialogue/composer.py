@@ -1791,6 +1791,9 @@ def compose_out_of_scope(ctx: Context) -> Composition:
         return Composition((section("social", ctx.t("不客气", "You're welcome"), ctx.t(
             "不客气。还有其他想问的,可以继续提问,例如某个病灶的大小、边缘或与肺门的距离。",
             "You're welcome. Ask on whenever you like: a finding's size, margin or distance to the hilum, for example.")),))
+    if ctx.query.social == "repeat":  # nothing asked before it in this session (the engine answers it again otherwise)
+        return Composition((section("social", ctx.t("重复", "Repeat"), ctx.t(
+            "本次会话中还没有可以重复的回答。", "There is no earlier answer in this session to repeat.")),))
     if ctx.query.social == "bye":
         return Composition((section("social", ctx.t("再见", "Goodbye"), ctx.t(
             "再见。本次会话保留在服务器上,可随时回来继续提问。",

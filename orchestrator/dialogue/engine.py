@@ -481,6 +481,9 @@ class DialogueEngine:
         only points at a finding asks what the previous turn asked: in the elliptical form ("那右边那个呢", "and the other
         one?") always; in any form ("A2", "the second one", "both") when the previous turn asked "which one do you
         mean?": it is the answer to that, and the question asked back is answered of it."""
+        if query.social == "repeat":  # "repeat that" / "再说一遍": the previous turn's question, answered again
+            previous = self._last_query(state)
+            return replace(Query.from_state(previous), lang=query.lang) if previous.get("intent") else query
         if query.intent == "sign_checklist" and not query.checklist and not query.unlisted_disease:
             # "哪条不符合" / "which signs are missing?" right after a checklist: that checklist, not the default one
             previous = self._last_query(state)

@@ -1287,6 +1287,9 @@ _SOCIAL = (
                           r"谢谢(?:你|您)?(?:了)?|多谢(?:晒)?|唔该(?:晒)?|感谢(?:你|您)?)"
                           r"[,，\s]*(?:doctor|doc|dr|医生|大夫|老师)?\W*$")),
     ("hello", re.compile(r"^\W*(?:hello|hi|hey|good (?:morning|afternoon|evening)|你好|您好|嗨|早上好|下午好|晚上好)\W*$")),
+    ("repeat", re.compile(r"^\W*(?:(?:please|pls|sorry|could you|can you)[,，\s]*)*(?:repeat(?: that| it| the (?:last )?answer)?|"
+                          r"say (?:it|that) again|come again|pardon|再说一遍|再讲一遍|重复一下|重复一遍|再说一次|没听清|没看清)"
+                          r"[,，\s]*(?:please|pls|doctor|doc|医生|大夫)?\W*$")),
     ("bye", re.compile(r"^\W*(?:(?:ok(?:ay)?|好的|好|thanks?(?: you)?|谢谢)[,，\s]*)*(?:bye|goodbye|good bye|bye bye|see you|"
                        r"that'?s all(?: for now)?|再见|拜拜|先这样)[,，\s]*(?:doctor|doc|dr|医生|大夫|老师)?\W*$")),
 )
@@ -1315,7 +1318,8 @@ def whole_description(text: str) -> bool:
 
 
 def social_words(text: str) -> str | None:
-    """A question that is only thanks, a greeting or a farewell: "thanks" | "hello" | "bye"; else None."""
+    """A question that is only thanks, a greeting, a farewell or a request to say the last answer again: "thanks" |
+    "hello" | "bye" | "repeat"; else None."""
     return next((kind for kind, pattern in _SOCIAL if pattern.match(text.strip())), None)
 
 

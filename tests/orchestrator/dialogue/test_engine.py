@@ -575,3 +575,15 @@ def test_the_hila_compared_and_the_aorta_asked_are_not_the_findings(make_facts: 
     calcified?" / "主动脉钙化吗" answered A1's calcification."""
     turn = _ask_fresh(make_facts(), question)
     assert turn.answer.text.startswith(said) and "A1" not in turn.answer.text
+
+
+@pytest.mark.parametrize(("questions", "intent", "said"), [
+    (("how big is A1?", "repeat that"), "size", "A1: equivalent diameter 12.0 mm"),
+    (("A1边缘光滑吗", "再说一遍"), "describe_margin", "A1边缘不规则,呈毛刺状"),
+    (("how big is A1?", "再说一遍"), "size", "A1等效直径12.0 mm"),  # in the language it is asked in
+])
+def test_repeat_that_answers_the_previous_question_again(make_facts: Any, questions: tuple[str, ...], intent: str,
+                                                         said: str) -> None:
+    """"Repeat that" asked back "which one do you mean?" and "再说一遍" was "outside what a chest radiograph can show"."""
+    turn = _ask_fresh(make_facts(), *questions)
+    assert turn.intent == intent and turn.answer.text.startswith(said)
