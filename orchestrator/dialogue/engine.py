@@ -201,7 +201,9 @@ def looked_for(q: Query, reg: anc.Registry) -> Query:
     if q.intent == "density" and q.kinds and not named and anc.finding_in_focus(reg.findings()) is None:
         return replace(q, intent="screen")
     # "what is this?" with nothing in focus: what the film shows (the screening summary, never a diagnosis)
-    if q.what_is_it and anc.finding_in_focus(reg.findings()) is None:
+    # ... and so does one read as no question of a finding ("这是什么" / "这叫什么" with a finding in focus had been "no
+    # such term" and out of scope)
+    if q.what_is_it and (anc.finding_in_focus(reg.findings()) is None or q.intent in ("explain_term", "out_of_scope")):
         return replace(q, intent="screen", diagnosis=True)
     return q
 

@@ -1641,7 +1641,7 @@ _SHAPE_ASKED = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|a\d+|the
                           r"(?:round|oval|circular|elliptical|roundish|ovoid)(?![a-z])|(?<![a-z])shape(?:d)?(?![a-z])"
                           r"|(?:是|呈)(?:不是)?(?:圆|椭圆|类圆|卵圆)|形状|形态")
 # "what is A2?" / "what's the biggest lesion?" / "第二个病灶是啥": what a finding named is (Query.full of locate)
-_WHAT_IS_NAMED = re.compile(r"(?<![a-z])what(?:'s| is| was)(?![a-z])|是(?:什么|啥)|什么东西")
+_WHAT_IS_NAMED = re.compile(r"(?<![a-z])what(?:'s| is| was| would you call| do you call)(?![a-z])|是(?:什么|啥)|叫什么|什么东西")
 # "is it a mass or a nodule?" / "is A1 a mass?" / "是肿块还是结节" / "这是结节吗": which kind of lesion a finding is
 _KIND_ASKED = re.compile(r"(?<![a-z])(?:is|was)\s+(?:it|this|that|a\d+|the\s+[a-z]+(?:\s+one)?)\s+an?\s+"
                          r"(?:mass|nodule|tumou?r)(?:\s+or\s+(?:an?\s+)?(?:mass|nodule))?\s*[?？.!]*\s*$"
@@ -1649,8 +1649,8 @@ _KIND_ASKED = re.compile(r"(?<![a-z])(?:is|was)\s+(?:it|this|that|a\d+|the\s+[a-
 # a differential asked ("differential for A1?", "ddx?", "A1需要和什么鉴别?"): Query.differential
 _DIFFERENTIAL = re.compile(r"differential|(?<![a-z])ddx(?![a-z])|鉴别")
 # "what is this?" / "这是什么?" on its own (Query.what_is_it)
-_WHAT_IS_THIS = re.compile(r"^\s*(?:so |and |ok,? )?what(?:'s| is) (?:this|that|it)\s*[?？!.]*\s*$"
-                           r"|^\s*(?:那)?这(?:个)?(?:到底)?是(?:什么|啥)(?:东西)?\s*[?？!！。]*\s*$")
+_WHAT_IS_THIS = re.compile(r"^\s*(?:so |and |ok,? )?what(?:'s| is| would you call| do you call) (?:this|that|it)\s*[?？!.]*\s*$"
+                           r"|^\s*(?:那)?这(?:个)?(?:到底)?(?:是|叫)(?:什么|啥)(?:东西)?\s*[?？!！。]*\s*$")
 # "the spiculated one" / "the calcified one": a finding named by a word and "one"
 _ONE_POINTER = re.compile(r"(?<![a-z])the\s+(?:[a-z-]+\s+){1,2}one(?![a-z])")
 # "the RML lesion" / "右中叶病灶": a lesion named by its place, whose content is asked about ("any cavitation in the

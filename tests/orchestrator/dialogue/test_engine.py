@@ -587,3 +587,11 @@ def test_repeat_that_answers_the_previous_question_again(make_facts: Any, questi
     """"Repeat that" asked back "which one do you mean?" and "再说一遍" was "outside what a chest radiograph can show"."""
     turn = _ask_fresh(make_facts(), *questions)
     assert turn.intent == intent and turn.answer.text.startswith(said)
+
+
+@pytest.mark.parametrize("questions", [("A1在哪", "这是什么"), ("A1在哪", "这叫什么"), ("这叫什么",)])
+def test_what_this_is_called_is_the_screening_without_a_diagnosis(make_facts: Any, questions: tuple[str, ...]) -> None:
+    """With a finding in focus, "这是什么" was "no such term" and "这叫什么" "outside what a chest radiograph can show";
+    as "那这个到底是什么?" is (a dev set's label), what the film shows, with no diagnosis given."""
+    turn = _ask_fresh(make_facts(), *questions)
+    assert turn.intent == "screen" and turn.answer.text.startswith("Hilum辅助阅片者,不做诊断")
