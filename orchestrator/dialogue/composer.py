@@ -783,7 +783,7 @@ def _anatomy_locations(ctx: Context) -> Composition:
 
 def _boundary_relation(ctx: Context, a: Anchor, f: Finding, target: str) -> Composition:
     d = r1(f.distance_to_diaphragm_mm if target == "diaphragm" else f.distance_to_pleura_mm)
-    zh_name, en_name = ("膈面", "diaphragm") if target == "diaphragm" else ("胸膜", "pleura")
+    zh_name, en_name = _LANDMARK_NAMES[target]
     text = ctx.t(f"{a.id}边缘距{zh_name}约{mm(d)} mm。", f"{a.id}'s edge is about {mm(d)} mm from the {en_name}.")
     if target == "pleura":
         text += ctx.t("与胸膜接触。" if f.pleural_contact else "未与胸膜接触。",
@@ -799,6 +799,16 @@ def _boundary_relation(ctx: Context, a: Anchor, f: Finding, target: str) -> Comp
 # structures a lesion's distance can be measured to from their outlines (the findings layer's maps): name -> (zh, en)
 _STRUCTURES_MEASURED: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
     "heart": ("心影", "heart border"), "trachea": ("气管", "trachea"), "mediastinum": ("纵隔", "mediastinal border")})
+# every landmark a lesion's edge is measured to: the boundaries (the finding's own distances) and the structures
+_LANDMARK_NAMES: MappingProxyType[str, tuple[str, str]] = MappingProxyType(
+    {"pleura": ("胸膜", "pleura"), "diaphragm": ("膈面", "diaphragm"), **_STRUCTURES_MEASURED})
+
+
+def _landmark_relation(ctx: Context, a: Anchor, f: Finding, name: str) -> Composition:
+    """A lesion's edge to one landmark of ``_LANDMARK_NAMES``."""
+    if name in _STRUCTURES_MEASURED:
+        return _structure_relation(ctx, a, f, name)
+    return _boundary_relation(ctx, a, f, name)
 
 
 def _structure_relation(ctx: Context, a: Anchor, f: Finding, name: str) -> Composition:
@@ -1034,14 +1044,13 @@ def compose_relation(ctx: Context) -> Composition:
     if len(pairs) >= 2:  # "how far are the two lesions from the hilum?": each to its hilum
         return _each_relation(ctx, pairs)
     a, f = pairs[0]
-    boundary = [n for n in ctx.query.anatomy if n.startswith(("diaphragm", "pleura"))]
-    structure = [n for n in ctx.query.anatomy if n in _STRUCTURES_MEASURED]
-    if len(boundary[:1] + structure) >= 2 or len({n.split("_")[0] for n in boundary}) >= 2:
-        return _two_landmarks(ctx, a, f, [*dict.fromkeys(n.split("_")[0] for n in boundary), *structure][:2])
-    if boundary and not any(n.startswith("hilum") for n in ctx.query.anatomy):
-        return _boundary_relation(ctx, a, f, "diaphragm" if boundary[0].startswith("diaphragm") else "pleura")
-    if structure and not any(n.startswith("hilum") for n in ctx.query.anatomy):
-        return _structure_relation(ctx, a, f, structure[0])
+    # the landmarks named, boundaries first ("diaphragm_right" is the diaphragm): "pleura", "heart", ...
+    landmarks = [*dict.fromkeys(n.split("_")[0] for n in ctx.query.anatomy if n.startswith(("diaphragm", "pleura"))),
+                 *(n for n in ctx.query.anatomy if n in _STRUCTURES_MEASURED)]
+    if len(landmarks) >= 2:  # "is A1 closer to the heart or to the pleura?"
+        return _two_landmarks(ctx, a, f, landmarks[:2])
+    if landmarks and not any(n.startswith("hilum") for n in ctx.query.anatomy):
+        return _landmark_relation(ctx, a, f, landmarks[0])
     h = _hilum_anchor(ctx, f)
     if h is None:
         return compose_locate(ctx)
@@ -1075,13 +1084,11 @@ def compose_relation(ctx: Context) -> Composition:
 def _two_landmarks(ctx: Context, a: Anchor, f: Finding, names: list[str]) -> Composition:
     """"Is A1 closer to the heart or to the pleura?" / "A1离心脏近还是离胸膜近": each edge-to-edge distance, then which
     is the nearer (it measured the first landmark named only)."""
-    parts = [_boundary_relation(ctx, a, f, n) if n in ("pleura", "diaphragm") else _structure_relation(ctx, a, f, n)
-             for n in names]
+    parts = [_landmark_relation(ctx, a, f, n) for n in names]
     sections = [s for p in parts for s in p.sections if s["kind"] == "relation"]
     gaps = [m["mm"] for p in parts for m in p.measurements[:1]]
     if len(gaps) == 2:
-        label = [(_STRUCTURES_MEASURED.get(n) or (("胸膜", "pleura") if n == "pleura" else ("膈面", "diaphragm")))
-                 for n in names]
+        label = [_LANDMARK_NAMES[n] for n in names]
         near = 0 if gaps[0] <= gaps[1] else 1
         if abs(gaps[0] - gaps[1]) < 1.0:
             line = ctx.t(f"{a.id}离{label[0][0]}与离{label[1][0]}的距离相近。",

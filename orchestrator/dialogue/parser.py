@@ -1220,6 +1220,8 @@ def _apart_from_sign(scores: dict[str, float], text: str, sign: str | None, voca
 
 
 _REGION_PLACES = frozenset({"apex", "subclavicular", "retrocardiac"})
+# ... and the places a question naming nothing else is screened for, the pleura with them ("how's the pleura?")
+_SCREENED_PLACES = _REGION_PLACES | {"pleura"}
 
 
 def _region_asked(intent: str, text: str, features: dict[str, Any], signs: tuple[str, ...]) -> bool:
@@ -1751,8 +1753,7 @@ def _fallback_intent(features: dict[str, Any]) -> str:
         return "locate"
     # "how's the pleura?" / "what about behind the heart?" / "心影后面呢": the pleura or the place behind the heart named,
     # nothing asked of it, is screened (there), as "胸膜怎么样" and "anything behind the heart?" are
-    if (features["anatomy_kinds"] and set(features["anatomy_kinds"]) <= {"pleura", "retrocardiac", "subclavicular"}
-            and not features["lesion_talk"]):
+    if features["anatomy_kinds"] and set(features["anatomy_kinds"]) <= _SCREENED_PLACES and not features["lesion_talk"]:
         return "screen"
     return "out_of_scope"
 
