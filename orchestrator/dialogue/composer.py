@@ -1050,10 +1050,49 @@ def compose_relation(ctx: Context) -> Composition:
     if len(landmarks) >= 2:  # "is A1 closer to the heart or to the pleura?"
         return _two_landmarks(ctx, a, f, landmarks[:2])
     if landmarks and not any(n.startswith("hilum") for n in ctx.query.anatomy):
-        return _landmark_relation(ctx, a, f, landmarks[0])
+        return _with_height(ctx, a, f, _landmark_relation(ctx, a, f, landmarks[0]), None)
     h = _hilum_anchor(ctx, f)
     if h is None:
         return compose_locate(ctx)
+    return _with_height(ctx, a, f, _hilum_relation(ctx, a, f, h), h)
+
+
+# a finding's centre within this of a hilum's or a dome's height is said to lie at its level
+LEVEL_MM = 10.0
+
+
+def _with_height(ctx: Context, a: Anchor, f: Finding, comp: Composition, h: Anchor | None) -> Composition:
+    """"Is the nodule above the right hilum?" / "at the level of the right hemidiaphragm?": the finding's centre against
+    the hilum's height (``h``) or the dome's, said first (yes / no where one was asked), before the distance."""
+    asked = ctx.query.vertical
+    if asked is None:
+        return comp
+    if h is not None:
+        point, name = h.center_px, (h.label_zh, h.label_en)
+    else:
+        sides = [n.removeprefix("diaphragm_") for n in ctx.query.anatomy if n in ("diaphragm_right", "diaphragm_left")]
+        side = sides[0] if sides else f.side
+        point = ctx.facts.anatomy.diaphragm_dome_px.get(side)
+        name = (f"{word('side', side, 'zh')}侧膈顶", f"{side} dome of the diaphragm")
+        if point is None:
+            return comp
+    drop = (f.center_px[1] - point[1]) * ctx.facts.spacing.row_mm  # > 0: the finding lies lower
+    lies = "level" if abs(drop) < LEVEL_MM else "below" if drop > 0 else "above"
+    verdict = ctx.t("是:" if lies == asked else "否:", "Yes: " if lies == asked else "No: ")
+    where = {"level": (f"{a.id}中心与{name[0]}大致在同一水平(上下相差约{mm(r1(abs(drop)))} mm)",
+                       f"{a.id}'s centre lies at about the level of the {name[1]} ({mm(r1(abs(drop)))} mm apart vertically)"),
+             "above": (f"{a.id}中心位于{name[0]}上方约{cm(abs(drop))} cm", f"{a.id}'s centre lies about {cm(abs(drop))} cm "
+                                                                      f"above the {name[1]}"),
+             "below": (f"{a.id}中心位于{name[0]}下方约{cm(abs(drop))} cm", f"{a.id}'s centre lies about {cm(abs(drop))} cm "
+                                                                      f"below the {name[1]}")}[lies]
+    line = ctx.t(f"{verdict}{where[0]}。", f"{verdict}{where[1]}.")
+    if h is None and cl.read_alone(ctx.facts):  # a hilum's own relation says so already
+        line += ("" if ctx.zh else " ") + ctx.t(*_ALONE_DOMES)
+    return dataclasses.replace(comp, sections=(section("relation", ctx.t("高度", "Height"), line), *comp.sections))
+
+
+def _hilum_relation(ctx: Context, a: Anchor, f: Finding, h: Anchor) -> Composition:
+    """"How far is it from the hilum?": centre to hilum, the gap to the nearest hilar structure, and what joins them."""
     rel = f.hilum if f.hilum and h.name == f"hilum_{f.hilum.side}" else None
     dist = r1(rel.center_distance_mm) if rel else r1(_mm_between(ctx, f.center_px, h.center_px))
     registry, link = add_relation(ctx.registry, a, h, ctx.turn)
@@ -1500,7 +1539,9 @@ def compose_anatomy(ctx: Context) -> Composition:
     lines: list[str] = []
     wanted_sides = {a.side for a in ctx.anatomy if a.side} or {"right", "left"}
     names = set(ctx.query.anatomy)
-    if not names or any(n.startswith(("costophrenic", "diaphragm", "pleura")) for n in names):
+    if ctx.query.domes_compared:  # "which hemidiaphragm is higher?": the domes' heights, not the angles
+        lines += _domes_lines(ctx)
+    elif not names or any(n.startswith(("costophrenic", "diaphragm", "pleura")) for n in names):
         lines += [_angle_line(c, ctx) for c in ctx.facts.anatomy.costophrenic if c.side in wanted_sides]
     if any(n.startswith("hilum") for n in names):
         lines += _hila_lines(ctx)
@@ -1527,9 +1568,29 @@ def compose_anatomy(ctx: Context) -> Composition:
     return Composition(sections, referenced=tuple(a.id for a in ctx.anatomy))
 
 
-# the left hilum lies higher than the right in most people, by up to about 2 cm (Felson); above this, with the hila's
-# placement and the spacing's slack, "as in most people" is not said
-HILA_RISE_USUAL_MM = 25.0
+@dataclass(frozen=True)
+class _Pair:
+    """A pair of structures whose heights are compared, and what is usual of them."""
+
+    name: tuple[str, str]  # zh, en: "肺门", "hilum"
+    usual: str  # the side that lies higher in most people
+    usual_mm: float  # the most it usually lies higher by; above this (as said, in cm), "as in most people" is not said
+    same: tuple[str, str]  # "the two ... lie at about the same height"
+    causes: tuple[str, str]  # what can make it lie higher by more
+
+
+# the left hilum lies higher than the right in most people, by up to about 2 cm (Felson); 2.5 cm with the hila's
+# placement and the spacing's slack. The right dome lies higher than the left in most people, by up to about 3 cm (the
+# left the higher in a few)
+_HILA = _Pair(("肺门", "hilum"), "left", 25.0, ("两侧肺门", "two hila"),
+              ("多数人左肺门较高,但一般不超过约2 cm;肺门被牵拉上移或推移下移(如肺容积减少)可致如此,本片肺门定位有误也可致如此",
+               "in most people the left is the higher, but by up to about 2 cm; a hilum pulled up or pushed down (as by "
+               "volume loss) can do this, and so can a hilum placed wrongly here"))
+_DOMES = _Pair(("侧膈顶", "dome of the diaphragm"), "right", 30.0, ("两侧膈顶", "two domes of the diaphragm"),
+               ("多数人右侧膈顶较高,但一般不超过约3 cm;膈顶被上方肺容积减少牵拉或被其下方结构推挤可致如此,本片膈顶定位有误也可致如此",
+                "in most people the right is the higher, but by up to about 3 cm; a dome pulled up by volume loss above it "
+                "or pushed up from below can do this, and so can a dome placed wrongly here"))
+_ALONE_DOMES = _alone_estimate("膈顶位置是它的估计", "where it places the domes is its estimate")
 
 
 def _hila_lines(ctx: Context) -> list[str]:
@@ -1538,26 +1599,41 @@ def _hila_lines(ctx: Context) -> list[str]:
     if "right" not in hila or "left" not in hila:
         return [ctx.t("本片未能同时确定两侧肺门。", "Both hila could not be placed on this film.")]
     alone = [ctx.t(*_ALONE_HILUM)] if cl.read_alone(ctx.facts) else []
-    return [_hila_compared(ctx, (hila["right"][1] - hila["left"][1]) * ctx.facts.spacing.row_mm), *alone]
+    return [_heights_compared(ctx, _HILA, (hila["right"][1] - hila["left"][1]) * ctx.facts.spacing.row_mm), *alone]
 
 
-def _hila_compared(ctx: Context, rise_mm: float) -> str:
-    """The two hila's heights compared; ``rise_mm`` > 0: the left lies higher."""
+def _domes_lines(ctx: Context) -> list[str]:
+    """"Which hemidiaphragm is higher?" / "is the right hemidiaphragm elevated?": the two domes' heights, one against the
+    other, and what Hilum does not judge of them."""
+    domes = ctx.facts.anatomy.diaphragm_dome_px
+    if "right" not in domes or "left" not in domes:
+        return [ctx.t("本片未能同时确定两侧膈顶。", "Both domes of the diaphragm could not be placed on this film.")]
+    lines = [_heights_compared(ctx, _DOMES, (domes["left"][1] - domes["right"][1]) * ctx.facts.spacing.row_mm)]
+    if ctx.facts.spacing.source != "dicom":
+        lines.append(ctx.t("(高度差按估计的像素间距换算。)", "(The difference uses an estimated pixel spacing.)"))
+    lines.append(ctx.t("本系统只比较两侧膈顶的高度,不按肋骨定位膈顶,也不评估膈面轮廓;膈肌是否抬高由阅片者判断。",
+                       "Hilum compares the two domes' heights only; it does not place them against the ribs or read their "
+                       "contour, so whether a dome is raised is a reader's call."))
+    return lines + ([ctx.t(*_ALONE_DOMES)] if cl.read_alone(ctx.facts) else [])
+
+
+def _heights_compared(ctx: Context, pair: _Pair, rise_mm: float) -> str:
+    """A pair's heights compared; ``rise_mm`` > 0: the side that usually lies higher does."""
+    other = "right" if pair.usual == "left" else "left"
     if abs(rise_mm) < 5.0:
-        return ctx.t(f"两侧肺门高度相近(相差约{mm(abs(rise_mm))} mm);多数人左肺门略高于右肺门。",
-                     f"The two hila lie at about the same height ({mm(abs(rise_mm))} mm apart); in most people the left "
-                     f"is a little higher.")
-    higher, lower = ("left", "right") if rise_mm > 0 else ("right", "left")
-    lead = (f"{word('side', higher, 'zh')}肺门比{word('side', lower, 'zh')}肺门高约{cm(abs(rise_mm))} cm",
-            f"The {higher} hilum lies about {cm(abs(rise_mm))} cm higher than the {lower}")
-    if rise_mm > HILA_RISE_USUAL_MM:  # higher than the left usually lies: pulled up, pushed down, or placed wrongly
-        return ctx.t(f"{lead[0]}:多数人左肺门较高,但一般不超过约2 cm;肺门被牵拉上移或推移下移(如肺容积减少)可致如此,"
-                     "本片肺门定位有误也可致如此,可由阅片者确认原因。",
-                     f"{lead[1]}: in most people the left is the higher, but by up to about 2 cm; a hilum pulled up or "
-                     "pushed down (as by volume loss) can do this, and so can a hilum placed wrongly here: a reader may "
-                     "want to see why.")
-    usual = ctx.t("多数人如此。" if higher == "left" else "通常是左肺门较高,可由阅片者确认原因。",
-                  "as in most people." if higher == "left" else "usually the left is the higher; a reader may want to see why.")
+        return ctx.t(f"{pair.same[0]}高度相近(相差约{mm(abs(rise_mm))} mm);多数人{word('side', pair.usual, 'zh')}"
+                     f"{pair.name[0]}略高于{word('side', other, 'zh')}{pair.name[0]}。",
+                     f"The {pair.same[1]} lie at about the same height ({mm(abs(rise_mm))} mm apart); in most people the "
+                     f"{pair.usual} is a little higher.")
+    higher, lower = (pair.usual, other) if rise_mm > 0 else (other, pair.usual)
+    lead = (f"{word('side', higher, 'zh')}{pair.name[0]}比{word('side', lower, 'zh')}{pair.name[0]}高约{cm(abs(rise_mm))} cm",
+            f"The {higher} {pair.name[1]} lies about {cm(abs(rise_mm))} cm higher than the {lower}")
+    if float(cm(rise_mm)) * 10.0 > pair.usual_mm:  # as said: "3.0 cm" is not above "up to about 3 cm"
+        return ctx.t(f"{lead[0]}:{pair.causes[0]},可由阅片者确认原因。", f"{lead[1]}: {pair.causes[1]}: a reader may want "
+                     "to see why.")
+    usual = ctx.t("多数人如此。" if higher == pair.usual else f"通常是{word('side', pair.usual, 'zh')}{pair.name[0]}较高,"
+                  "可由阅片者确认原因。", "as in most people." if higher == pair.usual else f"usually the {pair.usual} is the "
+                  "higher; a reader may want to see why.")
     return ctx.t(f"{lead[0]},{usual}", f"{lead[1]}, {usual}")
 
 
@@ -1805,6 +1881,10 @@ def compose_out_of_scope(ctx: Context) -> Composition:
         return Composition((section("social", ctx.t("再见", "Goodbye"), ctx.t(
             "再见。本次会话保留在服务器上,可随时回来继续提问。",
             "Goodbye. This session stays on the server; come back and ask on whenever you like.")),))
+    if ctx.query.social == "languages":
+        return Composition((section("social", ctx.t("语言", "Languages"), ctx.t(
+            "Hilum 用中文和英文回答:用哪种语言提问,就用哪种语言回答。",
+            "Hilum answers in English and in Chinese (中文): each answer is in the language its question is asked in.")),))
     if ctx.query.social == "hello":
         return Composition((section("social", ctx.t("你好", "Hello"), ctx.t(
             "你好。可以问我这张胸片的问题,例如“有什么异常吗?”、“右肺中叶那个结节边缘规则吗?”。",

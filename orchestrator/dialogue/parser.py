@@ -170,8 +170,12 @@ class Query:
     # "what is this?" / "这是什么?" alone: of the finding in focus (its margin, as a pointer alone asks); with none in
     # focus, of the film (the engine answers with the screening summary, never a diagnosis)
     what_is_it: bool = False
-    # "thanks!" / "hello" / "谢谢": nothing asked; out_of_scope answers in kind ("thanks" | "hello")
+    # "thanks!" / "hello" / "谢谢": nothing asked; out_of_scope answers in kind (``social_words``)
     social: str | None = None
+    # assess_anatomy: "which hemidiaphragm is higher?" / "is the right hemidiaphragm elevated?": the domes' heights
+    domes_compared: bool = False
+    # measure_relation: "is the nodule above the right hilum?": the height asked ("above" | "below" | "level")
+    vertical: str | None = None
     # confidence: the statement whose probability is asked ("how sure about the margin?"): presence | margin | size |
     # density | lobe; None: every statement made of the finding
     attribute: str | None = None
@@ -266,6 +270,8 @@ class Query:
             "patient_asked": self.patient_asked,
             "worry_asked": self.worry_asked,
             "sides_graded": self.sides_graded,
+            "domes_compared": self.domes_compared,
+            "vertical": self.vertical,
             "counts_signs": self.counts_signs,
             "wall_asked": self.wall_asked,
             "asks_normal": self.asks_normal,
@@ -1292,6 +1298,11 @@ _SOCIAL = (
     ("repeat", re.compile(r"^\W*(?:(?:please|pls|sorry|could you|can you)[,，\s]*)*(?:repeat(?: that| it| the (?:last )?answer)?|"
                           r"say (?:it|that) again|come again|pardon|再说一遍|再讲一遍|重复一下|重复一遍|再说一次|没听清|没看清)"
                           r"[,，\s]*(?:please|pls|doctor|doc|医生|大夫)?\W*$")),
+    # "what language do you speak?" / "do you speak Chinese?" / "你会说英语吗": the languages Hilum answers in
+    ("languages", re.compile(r"^\W*(?:(?:what|which) languages?(?: (?:do|can) you (?:speak|understand|use|answer in))?|"
+                             r"(?:do|can) you (?:speak|understand|answer in) (?:english|chinese|mandarin)|"
+                             r"你(?:会|能)?(?:说|讲|用)什么语言(?:回答)?|你(?:会|能)(?:说|讲)(?:中文|英文|英语|汉语|普通话)吗?|"
+                             r"支持(?:哪些|什么)语言)\W*$")),
     ("bye", re.compile(r"^\W*(?:(?:ok(?:ay)?|好的|好|thanks?(?: you)?|谢谢)[,，\s]*)*(?:bye|goodbye|good bye|bye bye|see you|"
                        r"that'?s all(?: for now)?|再见|拜拜|先这样)[,，\s]*(?:doctor|doc|dr|医生|大夫|老师)?\W*$")),
 )
@@ -1320,8 +1331,8 @@ def whole_description(text: str) -> bool:
 
 
 def social_words(text: str) -> str | None:
-    """A question that is only thanks, a greeting, a farewell or a request to say the last answer again: "thanks" |
-    "hello" | "bye" | "repeat"; else None."""
+    """A question that is only thanks, a greeting, a farewell, a request to say the last answer again or a question of
+    the languages answered in: "thanks" | "hello" | "bye" | "repeat" | "languages"; else None."""
     return next((kind for kind, pattern in _SOCIAL if pattern.match(text.strip())), None)
 
 
@@ -1333,13 +1344,56 @@ def language_asked(text: str) -> str | None:
 # "is the left hilum higher than the right?" / "两侧肺门对称吗": the two hila compared in height or symmetry
 _HILA_COMPARED = re.compile(r"\b(?:higher|lower) than\b|\bsymmetr|same (?:height|level)|level with|比.{0,4}[高低]|[高低]于|"
                             r"对称|一样高|等高|\bwhich (?:hilum|hila|hilus)\b.{0,20}\b(?:higher|lower)\b|"
-                            r"\bcompare (?:the )?(?:two |both )?(?:hila|hilums|hilar)|肺门.{0,4}比较|比较.{0,4}肺门|哪侧肺门.{0,2}[高低]")
+                            r"\bcompare (?:the )?(?:two |both |left and right |right and left )?(?:hila|hilums|hilar)|肺门.{0,4}比较|比较.{0,4}肺门|哪侧肺门.{0,2}[高低]")
 
 
 def hila_compared(text: str, features: dict[str, Any]) -> bool:
     """The hila compared with each other (``_HILA_COMPARED``), no finding talked about."""
     return ("hilum" in features["anatomy_kinds"] and not (features["lesion_talk"] or lesion_groups(features["descriptors"]))
             and bool(_HILA_COMPARED.search(text)))
+
+
+# "which hemidiaphragm is higher?" / "how high is the right dome?" / "is the right hemidiaphragm elevated?" / "哪侧膈肌高":
+# the domes' heights, one against the other (a contour question before, which Hilum does not read, or a finding located)
+_DOMES_COMPARED = re.compile(r"\b(?:higher|lower|how high|elevat\w*|raised|heights?|level|position)\b|"
+                             r"哪[侧边].{0,6}[高低]|[高低]于|比.{0,4}[高低]|多高|抬高|升高|高度|一样高|等高|位置")
+
+
+def domes_compared(text: str, features: dict[str, Any]) -> bool:
+    """The diaphragm's domes asked about by height (``_DOMES_COMPARED``), no finding talked about."""
+    return ("diaphragm" in features["anatomy_kinds"] and not (features["lesion_talk"] or lesion_groups(features["descriptors"]))
+            and not set(features["anatomy_kinds"]) - {"diaphragm"} and bool(_DOMES_COMPARED.search(text)))
+
+
+# "is the nodule above the right hilum?" / "is the strand at the level of the hilum?" / "结节在右肺门上方吗": a finding's
+# height against a hilum or a dome (its margin, or its place, before), in the order said ("above" | "below" | "level")
+_VERTICAL = (("level", re.compile(r"\bat (?:about )?the (?:same )?level (?:of|as)\b|\blevel with\b|同一水平|平齐|齐平")),
+             ("above", re.compile(r"\babove\b|\bhigher than\b|\bsuperior to\b|上方|之上|以上|高于")),
+             ("below", re.compile(r"\bbelow\b|\bbeneath\b|\blower than\b|\binferior to\b|下方|之下|以下|低于")))
+
+
+def vertical_asked(text: str, features: dict[str, Any]) -> str | None:
+    """The height a finding is asked to lie at against a hilum or a dome (``_VERTICAL``), or None."""
+    if not (features["lesion_talk"] or lesion_groups(features["descriptors"])):
+        return None
+    if not set(features["anatomy_kinds"]) & {"hilum", "diaphragm"}:
+        return None
+    return next((kind for kind, pattern in _VERTICAL if pattern.search(text)), None)
+
+
+# "what's the left angle in degrees?" / "角度多少度": with no structure named, the angle a chest film is measured by is the
+# costophrenic angle (a finding's place was given before)
+_ANGLE_DEGREES = re.compile(r"\bangles?\b.{0,30}\bdegrees?\b|\bdegrees?\b.{0,30}\bangles?\b|角.{0,6}多少度|多少度的?角")
+
+
+def angle_in_degrees(text: str, features: dict[str, Any], side: str | None) -> tuple[str, ...] | None:
+    """The costophrenic angle(s) an angle in degrees asks for (``_ANGLE_DEGREES``: of the side named, else both), when no
+    finding is talked about and no other structure named; else None."""
+    if features["lesion_talk"] or lesion_groups(features["descriptors"]) or not _ANGLE_DEGREES.search(text):
+        return None
+    if set(features["anatomy_kinds"]) - {"costophrenic_angle"}:
+        return None
+    return (f"costophrenic_angle_{side}",) if side else ("costophrenic_angle",)
 
 
 _CONFIDENCE_WORDS = re.compile(r"有?多大把握|有?多确定|有?多可靠|how sure|how confident|how certain")
@@ -1436,8 +1490,10 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
         s["explain_term"] += 6 if strong else 3
     # "define cardiothoracic ratio" / "肋膈角是什么": a structure named with an explain cue and nothing asked of it
     # on this film (no lesion, no sign, no other keyword) is the term asked about
+    # (not a structure of one side, "what's the left costophrenic angle?": a definition names no side; this film's is asked)
     if (features["anatomy"] and not (features["term"] or features["references"] or features["sign"] or features["explain_not"]
-                                     or features["has_location"] or lesion_groups(features["descriptors"]))
+                                     or features["has_location"] or lesion_groups(features["descriptors"])
+                                     or features["sided_structure"])
             and s.get("explain_term", 0) >= 2
             and (strong or not any(v > 0 for k, v in scores.items() if k not in ("explain_term", "assess_anatomy")))):
         s["explain_term"] += 6 if strong else 3
@@ -2511,6 +2567,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     located = any(loc[k] for k in ("lesion_side", "lobe", "zone", "band"))
     # a content asked of a finding named by its number ("any calcification within lesion #1?") is not looked for
     asked = None if pointed or checklist or located or ordinals else kind_asked(asking_clauses(text, v), v)
+    # "what's the left costophrenic angle?" / "左肋膈角是什么?": a structure of one side, its meaning not asked
+    sided = any(a.endswith(("_right", "_left")) for a in loc["anatomy"]) and not _ASKS_MEANING.search(text)
     features = {
         "term": term,
         # the sign named in the question asked, not only in the patient's history ("...?我阿公以前有肺结核")
@@ -2588,9 +2646,11 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "explain_not": ix.cue("explain_not").any_in(text),
         "explain_opening": bool(_EXPLAIN_OPENING.search(text)),
         # (of nothing this film shows in particular: no finding pointed at, numbered or named by its kind)
-        "term_defined": (not (refs or ids or lesion_groups(descriptors))
+        "term_defined": (not (refs or ids or lesion_groups(descriptors) or sided)
                          and term_defined(text, v, term or glossary)),
         "glossary": glossary,
+        # "what's the left costophrenic angle?" / "左肋膈角是什么?": a structure of one side, its meaning not asked
+        "sided_structure": sided,
         # (after courtesy: "ok, and the other one?")
         "elliptical_form": bool(_ELLIPSIS.search(text) or _ELLIPSIS.search(rest.lstrip())),
         # (a clock position with no part of the margin named apart from the clock itself)
@@ -2649,6 +2709,12 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     intent = "describe_margin" if described else intent
     hila = not answer_lang and hila_compared(text, features)
     intent, loc = ("assess_anatomy", {**loc, "anatomy": ("hilum",)}) if hila else (intent, loc)
+    domes = not (answer_lang or social) and domes_compared(text, features)
+    intent, loc = ("assess_anatomy", {**loc, "anatomy": ("diaphragm",)}) if domes else (intent, loc)
+    angles = None if answer_lang or social else angle_in_degrees(text, features, loc["side"])
+    intent, loc = ("assess_anatomy", {**loc, "anatomy": angles}) if angles else (intent, loc)
+    vertical = None if answer_lang or social or intent != pointed_intent else vertical_asked(text, features)
+    intent = "measure_relation" if vertical else intent
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis
     # "how is the left lung?" / "the right lung?": a lung, not a finding in it, asked about with nothing asked of it is
     # that lung's screening (it located a finding there, or said none matched), as "右肺怎么样" is; an ellipsis ("那左肺
@@ -2686,7 +2752,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         proximity=near[0] if near else None,
         landmark=near[1] if near else None,
         it_and_other=it_and_other,
-        signs=signs if intent == "assess_anatomy" else (),
+        signs=signs if intent == "assess_anatomy" and not domes else (),
+        domes_compared=domes,
+        vertical=vertical,
         needs_prior=needs_prior,
         next_step=intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower())),
         patient_asked=patient,

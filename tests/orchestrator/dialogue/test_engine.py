@@ -565,6 +565,12 @@ def test_a_finding_named_and_described_is_described_whole(make_facts: Any, quest
 
 @pytest.mark.parametrize(("question", "said"), [
     ("compare the two hila", "The two hila lie at about the same height"),
+    ("compare the left and right hila", "The two hila lie at about the same height"),
+    ("what's the left angle in degrees?", "The left costophrenic angle is sharp (about 38°)."),
+    ("what's the left costophrenic angle?", "The left costophrenic angle is sharp (about 38°)."),
+    ("左肋膈角是什么?", "左肋膈角锐利(角度约38°)。"),
+    ("what language do you speak?", "Hilum answers in English and in Chinese (中文)"),
+    ("你会说什么语言?", "Hilum 用中文和英文回答"),
     ("which hilum is higher?", "The two hila lie at about the same height"),
     ("两侧肺门比较一下", "两侧肺门高度相近"), ("哪侧肺门高", "两侧肺门高度相近"),
     ("is the aorta calcified?", "Aortic atheromatosis: Hilum does not read this sign."),
@@ -572,7 +578,9 @@ def test_a_finding_named_and_described_is_described_whole(make_facts: Any, quest
 ])
 def test_the_hila_compared_and_the_aorta_asked_are_not_the_findings(make_facts: Any, question: str, said: str) -> None:
     """"Compare the two hila" / "which hilum is higher?" / "两侧肺门比较一下" compared A1 with A2, and "is the aorta
-    calcified?" / "主动脉钙化吗" answered A1's calcification."""
+    calcified?" / "主动脉钙化吗" answered A1's calcification; "what's the left angle in degrees?" located A2, "what's
+    the left costophrenic angle?" defined the term (a definition names no side), and "what language do you speak?" was
+    "outside what a chest radiograph can show"."""
     turn = _ask_fresh(make_facts(), question)
     assert turn.answer.text.startswith(said) and "A1" not in turn.answer.text
 

@@ -79,6 +79,68 @@ def test_the_hila_compared_in_height(make_facts: Callable[..., Any], ask: Callab
            "to about 2 cm" in text and "placed wrongly here" in text and "as in most people" not in text
 
 
+def test_the_domes_compared_in_height(make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    """"Which hemidiaphragm is higher?" compared A1 with A2, "how high is the right dome?" located A1, "哪侧膈肌高"
+    gave the domes' image positions, and "is the right hemidiaphragm elevated?" said the contour is not read: the
+    domes are placed on every film, so their heights are compared."""
+    facts = make_facts()  # the right dome 10 px (7 mm) higher than the left
+    for question in ("which hemidiaphragm is higher?", "how high is the right dome?", "is the right hemidiaphragm elevated?",
+                     "哪侧膈肌高", "右膈顶多高?", "膈肌位置正常吗", "is the right dome higher than the left?"):
+        q = parse(question)
+        assert (q.intent, q.anatomy, q.signs, q.domes_compared) == ("assess_anatomy", ("diaphragm",), (), True), question
+    text = ask("which hemidiaphragm is higher?").answer.text
+    assert text.startswith("The right dome of the diaphragm lies about 0.7 cm higher than the left, as in most people.")
+    assert "whether a dome is raised is a reader's call" in text and "A1" not in text and "costophrenic" not in text
+    left_higher = replace(facts, anatomy=replace(facts.anatomy, diaphragm_dome_px={"right": (150.0, 420.0),
+                                                                                  "left": (360.0, 400.0)}))
+    assert "左侧膈顶比右侧膈顶高约1.4 cm,通常是右侧膈顶较高" in ask("哪侧膈肌高", lang="zh", facts=left_higher).answer.text
+    # more than about 3 cm is said to be unusual, and why it can be; 3.0 cm as said is not "more than about 3 cm"
+    far = replace(facts, anatomy=replace(facts.anatomy, diaphragm_dome_px={"right": (150.0, 340.0), "left": (360.0, 400.0)}))
+    text = ask("is the right hemidiaphragm elevated?", facts=far).answer.text
+    assert "lies about 4.2 cm higher than the left: in most people the right is the higher, but by up to about 3 cm" \
+           in text and "placed wrongly here" in text and "as in most people" not in text
+    edge = replace(facts, anatomy=replace(facts.anatomy, diaphragm_dome_px={"right": (150.0, 357.1), "left": (360.0, 400.0)}))
+    assert "about 3.0 cm higher than the left, as in most people." in ask("which dome is higher?", facts=edge).answer.text
+    one = replace(facts, anatomy=replace(facts.anatomy, diaphragm_dome_px={"right": (150.0, 400.0)}))
+    assert "Both domes of the diaphragm could not be placed" in ask("which dome is higher?", facts=one).answer.text
+    estimated = ask("which dome is higher?", facts=make_facts(source="estimated")).answer.text
+    assert "estimated pixel spacing" in estimated
+    # the contour itself is still not read, and a finding's height against a dome is the finding's (below)
+    assert parse("is the diaphragm normal?").signs == ("diaphragm_contour",)
+    assert not parse("is the strand higher than the right dome?").domes_compared
+
+
+@pytest.mark.parametrize(("question", "lang", "said"), [
+    ("is the nodule above the right hilum?", "en", "No: A1's centre lies about 2.1 cm below the right hilum."),
+    ("is the strand below the left hilum?", "en", "Yes: A2's centre lies about 10.4 cm below the left hilum."),
+    ("is the nodule at the level of the hilum?", "en", "No: A1's centre lies about 2.1 cm below the right hilum."),
+    ("结节在右肺门上方吗", "zh", "否:A1中心位于右肺门下方约2.1 cm。"),
+    ("条索影低于左肺门吗", "zh", "是:A2中心位于左肺门下方约10.4 cm。"),
+    ("is the nodule at the level of the right hemidiaphragm?", "en",
+     "No: A1's centre lies about 9.8 cm above the right dome of the diaphragm."),
+    ("is the strand higher than the left dome?", "en", "Yes: A2's centre lies about 2.1 cm above the left dome of the diaphragm."),
+])
+def test_a_finding_above_or_below_a_hilum_or_a_dome(ask: Callable[..., Any], question: str, lang: str, said: str) -> None:
+    """"Is the nodule above the right hilum?" was answered with its margin, "is the strand below the left hilum?" with
+    where it lies, and neither said above or below: the height against the structure named comes first, then the
+    distance (the scenario's A1 20 px below the right hilum at 0.7 mm per pixel, A2 149 px below the left)."""
+    q = parse(question)
+    assert q.intent == "measure_relation" and q.vertical is not None
+    turn = ask(question, lang=lang)
+    assert turn.answer.text.startswith(said)
+    assert turn.measurements  # the distance is still given
+
+
+def test_a_finding_at_the_level_of_a_hilum(make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    """A finding's centre within 10 mm of the hilum's height lies at its level (A1 8 px, 5.6 mm, below it here)."""
+    facts = make_facts()
+    regions = tuple(replace(r, center_px=(205.0, 252.0)) if r.name == "hilum_right" else r for r in facts.anatomy.regions)
+    level = replace(facts, anatomy=replace(facts.anatomy, regions=regions,
+                                           hilum_px={"right": (205.0, 252.0), "left": (305.0, 231.0)}))
+    assert ask("is the nodule at the level of the right hilum?", facts=level).answer.text.startswith(
+        "Yes: A1's centre lies at about the level of the right hilum (5.6 mm apart vertically).")
+
+
 def test_which_of_two_findings_lies_higher(ask: Callable[..., Any]) -> None:
     """"Is the strand above or below the nodule?" read as a margin question about no finding before."""
     for question in ("is the strand above or below the nodule?", "条索影在结节的上方还是下方"):
