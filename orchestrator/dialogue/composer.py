@@ -687,6 +687,9 @@ def compose_margin(ctx: Context) -> Composition:
 def compose_density(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
     text = ("" if ctx.zh else " ").join(density_text(a, f, ctx.lang) for a, f in pairs)
+    if ctx.query.ct_measure == "hu":  # "its density in HU?": a radiograph has none
+        text = ctx.t("胸片没有CT值(HU只在CT上测量);片上所见的密度:", "A radiograph has no Hounsfield units (they are "
+                     "measured on CT); what the film shows of its density: ") + text
     if any(f.kind in ("nodule", "mass", "calcified_nodule") for _, f in pairs):
         # "is it solid?" / "实性还是磨玻璃?": what a radiologist means by a nodule's density, which a film cannot tell
         text += ctx.t("结节为实性还是磨玻璃(亚实性)在X线片上无法区分,薄层CT可明确。",
@@ -730,6 +733,10 @@ def compose_size(ctx: Context) -> Composition:
                          f"{a.id}'s exact size cannot be judged on this film; the figures are approximate.")
         if ctx.query.size_op and ctx.query.size_mm:
             lines.append(threshold_line(ctx, a, f, ctx.query.size_op, ctx.query.size_mm))
+    if ctx.query.ct_measure == "volume":  # "what's its volume?": a projection has none
+        lines.insert(0, ctx.t("胸片是单一投影,无法测量体积(CT可测量结节体积);片上的径线如下:",
+                              "A radiograph is a single projection and gives no volume (CT measures a nodule's volume); "
+                              "its sizes on the film:"))
     sections = [section("size", ctx.t("大小", "Size"), ("" if ctx.zh else " ").join(lines))]
     meas = tuple(_diameter_measurement(a, f, ctx) for a, f in pairs) + effusion_heights(pairs, ctx.facts)
     return _one_lesion(ctx, pairs, sections, meas)
@@ -1840,6 +1847,10 @@ def compose_next_step(ctx: Context) -> Composition:
     head = ctx.t("本系统不推荐检查或治疗,这由阅片的放射科医师和临床医师决定。",
                  "Hilum does not recommend tests or treatment: that is the reading radiologist's and the clinician's "
                  "decision.")
+    if ctx.query.ct_measure == "guideline":  # "what's the Lung-RADS category?" / "what does Fleischner recommend?"
+        head = ctx.t("Lung-RADS分类和Fleischner学会指南针对CT上的肺结节(按CT上的大小和密度),不用于胸片,本系统不给出分类。",
+                     "Lung-RADS and the Fleischner Society's guidelines grade nodules seen on CT, by their size and "
+                     "density on CT; they are not applied to a radiograph, and Hilum gives no category. ") + head
     if not ctx.facts.film_check.localisable:
         rest = ctx.t("本片未能可靠读取,需要放射科医师阅片。", " This film could not be read reliably: it needs a radiologist's "
                      "reading.")
@@ -1867,28 +1878,42 @@ def compose_next_step(ctx: Context) -> Composition:
     return Composition(tuple(sections), referenced=tuple(a.id for a in ctx.registry.findings()))
 
 
+# what a radiograph has none of, asked with no finding's size or density asked ("CT值多少?", "what volume?")
+_ON_CT = MappingProxyType({
+    "hu": ("胸片没有CT值(HU只在CT上测量);本系统可描述病灶在片上的密度:有无钙化、空洞,密度是否均匀。",
+           "A radiograph has no Hounsfield units (they are measured on CT); Hilum can describe a finding's density on the "
+           "film: calcification, cavity, whether it is homogeneous."),
+    "volume": ("胸片是单一投影,无法测量体积(CT可测量);本系统可给出病灶在片上的径线和面积。",
+               "A radiograph is a single projection and gives no volume (CT measures one); Hilum can give a finding's "
+               "diameters and area on the film."),
+})
+
+
+# what nothing asked of the film is answered with (``Query.social``): kind -> ((zh, en) title, (zh, en) text)
+_SOCIAL_REPLIES: MappingProxyType[str, tuple[tuple[str, str], tuple[str, str]]] = MappingProxyType({
+    "thanks": (("不客气", "You're welcome"), (
+        "不客气。还有其他想问的,可以继续提问,例如某个病灶的大小、边缘或与肺门的距离。",
+        "You're welcome. Ask on whenever you like: a finding's size, margin or distance to the hilum, for example.")),
+    # nothing asked before it in this session (the engine answers it again otherwise)
+    "repeat": (("重复", "Repeat"), ("本次会话中还没有可以重复的回答。", "There is no earlier answer in this session to repeat.")),
+    "bye": (("再见", "Goodbye"), (
+        "再见。本次会话保留在服务器上,可随时回来继续提问。",
+        "Goodbye. This session stays on the server; come back and ask on whenever you like.")),
+    "languages": (("语言", "Languages"), (
+        "Hilum 用中文和英文回答:用哪种语言提问,就用哪种语言回答。",
+        "Hilum answers in English and in Chinese (中文): each answer is in the language its question is asked in.")),
+    "hello": (("你好", "Hello"), (
+        "你好。可以问我这张胸片的问题,例如“有什么异常吗?”、“右肺中叶那个结节边缘规则吗?”。",
+        "Hello. Ask me about this film, for example \"anything abnormal?\" or \"is the margin of that nodule regular?\".")),
+})
+
+
 def compose_out_of_scope(ctx: Context) -> Composition:
     if ctx.query.foreign:
         return compose_foreign(ctx)
-    if ctx.query.social == "thanks":
-        return Composition((section("social", ctx.t("不客气", "You're welcome"), ctx.t(
-            "不客气。还有其他想问的,可以继续提问,例如某个病灶的大小、边缘或与肺门的距离。",
-            "You're welcome. Ask on whenever you like: a finding's size, margin or distance to the hilum, for example.")),))
-    if ctx.query.social == "repeat":  # nothing asked before it in this session (the engine answers it again otherwise)
-        return Composition((section("social", ctx.t("重复", "Repeat"), ctx.t(
-            "本次会话中还没有可以重复的回答。", "There is no earlier answer in this session to repeat.")),))
-    if ctx.query.social == "bye":
-        return Composition((section("social", ctx.t("再见", "Goodbye"), ctx.t(
-            "再见。本次会话保留在服务器上,可随时回来继续提问。",
-            "Goodbye. This session stays on the server; come back and ask on whenever you like.")),))
-    if ctx.query.social == "languages":
-        return Composition((section("social", ctx.t("语言", "Languages"), ctx.t(
-            "Hilum 用中文和英文回答:用哪种语言提问,就用哪种语言回答。",
-            "Hilum answers in English and in Chinese (中文): each answer is in the language its question is asked in.")),))
-    if ctx.query.social == "hello":
-        return Composition((section("social", ctx.t("你好", "Hello"), ctx.t(
-            "你好。可以问我这张胸片的问题,例如“有什么异常吗?”、“右肺中叶那个结节边缘规则吗?”。",
-            "Hello. Ask me about this film, for example \"anything abnormal?\" or \"is the margin of that nodule regular?\".")),))
+    if ctx.query.social in _SOCIAL_REPLIES:
+        title, text = _SOCIAL_REPLIES[ctx.query.social]
+        return Composition((section("social", ctx.t(*title), ctx.t(*text)),))
     if ctx.query.answer_lang:  # "answer in English please": said in that language
         text = ctx.t("好的。Hilum 用提问所用的语言回答:用中文提问,就用中文回答;页面本身的语言用页面上的语言按钮切换。",
                      "Sure. Hilum answers in the language each question is asked in: ask in English and the answer is "
@@ -1896,6 +1921,9 @@ def compose_out_of_scope(ctx: Context) -> Composition:
         return Composition((section("language", ctx.t("语言", "Language"), text),))
     if ctx.query.next_step:  # "what further imaging is needed?" / "需要做什么检查?"
         return compose_next_step(ctx)
+    if ctx.query.ct_measure in _ON_CT:  # "CT值多少?": what a radiograph has none of, and what it shows instead
+        return Composition((section("out_of_scope", ctx.t("超出胸片范围", "Not on a radiograph"),
+                                    ctx.t(*_ON_CT[ctx.query.ct_measure])),))
     if ctx.query.patient_asked:  # "is this a child?" / "患者多大年龄"
         return _compose_patient(ctx)
     if ctx.query.worry_asked:  # "should I worry?" / "要紧吗"

@@ -176,6 +176,8 @@ class Query:
     domes_compared: bool = False
     # measure_relation: "is the nodule above the right hilum?": the height asked ("above" | "below" | "level")
     vertical: str | None = None
+    # what only CT measures, asked ("guideline": Lung-RADS, Fleischner; "volume" of a size; "hu" of a density): said first
+    ct_measure: str | None = None
     # confidence: the statement whose probability is asked ("how sure about the margin?"): presence | margin | size |
     # density | lobe; None: every statement made of the finding
     attribute: str | None = None
@@ -272,6 +274,7 @@ class Query:
             "sides_graded": self.sides_graded,
             "domes_compared": self.domes_compared,
             "vertical": self.vertical,
+            "ct_measure": self.ct_measure,
             "counts_signs": self.counts_signs,
             "wall_asked": self.wall_asked,
             "asks_normal": self.asks_normal,
@@ -1363,6 +1366,25 @@ def domes_compared(text: str, features: dict[str, Any]) -> bool:
     """The diaphragm's domes asked about by height (``_DOMES_COMPARED``), no finding talked about."""
     return ("diaphragm" in features["anatomy_kinds"] and not (features["lesion_talk"] or lesion_groups(features["descriptors"]))
             and not set(features["anatomy_kinds"]) - {"diaphragm"} and bool(_DOMES_COMPARED.search(text)))
+
+
+# what CT measures of a nodule and a radiograph cannot: "what's its volume?", "its density in HU?", "the Lung-RADS
+# category?" / "what does Fleischner recommend?" (a size, a density, a term unknown or out of scope before)
+_CT_MEASURES = (("guideline", re.compile(r"lung-?rads|fleischner|肺结节.{0,4}指南|随访指南", re.I)),
+                ("volume", re.compile(r"\bvolume\b|体积")),
+                ("hu", re.compile(r"(?<![a-z])hu(?![a-z])|hounsfield|ct值", re.I)))
+
+
+def ct_measure(text: str, intent: str) -> str | None:
+    """What a question asks that only CT measures (``_CT_MEASURES``): a guideline asked of itself, as a term or a
+    question of another modality ("what's the Lung-RADS category?"; not a size asked for it: "over 8 mm? asking for
+    Fleischner"); a volume of a size question, Hounsfield units of a density question, either also as what a finding
+    is, a term or a question of another modality ("what is the HU of A1?", "what's the volume?", "CT值多少?")."""
+    kind = next((k for k, pattern in _CT_MEASURES if pattern.search(text)), None)
+    if kind == "guideline":
+        return kind if intent in ("out_of_scope", "explain_term") else None
+    asked_as = {"volume": "size", "hu": "density"}.get(kind or "")
+    return kind if intent in (asked_as, "out_of_scope", "locate", "explain_term") else None
 
 
 # "is the nodule above the right hilum?" / "is the strand at the level of the hilum?" / "结节在右肺门上方吗": a finding's
@@ -2715,6 +2737,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     intent, loc = ("assess_anatomy", {**loc, "anatomy": angles}) if angles else (intent, loc)
     vertical = None if answer_lang or social or intent != pointed_intent else vertical_asked(text, features)
     intent = "measure_relation" if vertical else intent
+    on_ct = None if answer_lang or social else ct_measure(text, intent)
+    # (a guideline is answered as what comes next, ``next_step``; a volume or HU asked of no size or density, as such)
+    intent = intent if on_ct is None or (on_ct, intent) in (("volume", "size"), ("hu", "density")) else "out_of_scope"
     # a cue that asks of its own ("它跟另一个比呢": a comparison; "那它是良性的吗": a disease) is no ellipsis
     # "how is the left lung?" / "the right lung?": a lung, not a finding in it, asked about with nothing asked of it is
     # that lung's screening (it located a finding there, or said none matched), as "右肺怎么样" is; an ellipsis ("那左肺
@@ -2756,7 +2781,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         domes_compared=domes,
         vertical=vertical,
         needs_prior=needs_prior,
-        next_step=intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower())),
+        next_step=(intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower()))) or on_ct == "guideline",
+        ct_measure=on_ct,
         patient_asked=patient,
         worry_asked=(intent == "out_of_scope" and features["concern"] and not (needs_prior or patient or answer_lang or social)
                      and scores.get("out_of_scope", 0.0) < 2),

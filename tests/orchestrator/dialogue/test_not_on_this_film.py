@@ -362,3 +362,40 @@ def test_the_cause_of_an_infection_asked_is_a_diagnosis_hilum_does_not_make(ques
     assert (q.intent, q.diagnosis) == ("screen", True)
     text = ask(question, lang=q.lang).answer.text
     assert ("does not make a diagnosis" in text) if q.lang == "en" else ("不做诊断" in text or "不作诊断" in text)
+
+
+@pytest.mark.parametrize(("question", "intent", "said"), [
+    # a guideline of CT: "I do not know that term", or the generic out-of-scope reason (treatment, prognosis ...)
+    ("what's the Lung-RADS category?", "out_of_scope", "Lung-RADS and the Fleischner Society's guidelines grade nodules seen on CT"),
+    ("what does Fleischner recommend for this nodule?", "out_of_scope", "they are not applied to a radiograph"),
+    ("Lung-RADS几类?", "out_of_scope", "Lung-RADS分类和Fleischner学会指南针对CT上的肺结节"),
+    # a volume: its diameters, as if asked
+    ("what's the volume of the nodule?", "size", "A radiograph is a single projection and gives no volume"),
+    ("结节体积多大?", "size", "胸片是单一投影,无法测量体积"),
+    ("what's the volume?", "out_of_scope", "A radiograph is a single projection and gives no volume"),
+    # Hounsfield units: its density on the film as if asked, where A1 is, or the generic reason
+    ("what's the nodule's density in HU?", "density", "A radiograph has no Hounsfield units"),
+    ("what is the HU of A1?", "out_of_scope", "A radiograph has no Hounsfield units"),
+    ("CT值多少?", "out_of_scope", "胸片没有CT值"),
+])
+def test_what_only_ct_measures_is_said_to_be_so(question: str, intent: str, said: str, ask: Callable[..., Any]) -> None:
+    """Lung-RADS, Fleischner, a volume and Hounsfield units belong to CT: the answer says a radiograph has none of them,
+    and gives what the film does show where a size or a density was asked too."""
+    q = parse(question)
+    assert q.intent == intent and q.ct_measure is not None
+    turn = ask(question, lang=q.lang)
+    assert said in turn.answer.text
+    assert ("treatment" not in turn.answer.text or "recommend" in turn.answer.text) and "I do not know that term" not in turn.answer.text
+    if intent == "size":
+        assert turn.measurements and turn.measurements[0]["kind"] == "diameter"
+    if q.ct_measure == "guideline":
+        assert q.next_step and "Hilum does not recommend" in ask("what does Fleischner recommend for this nodule?").answer.text
+
+
+def test_a_size_or_density_asked_alone_says_nothing_of_ct(ask: Callable[..., Any]) -> None:
+    for question in ("how big is A1?", "is it dense?", "what's the next step?"):
+        assert parse(question).ct_measure is None
+    # a guideline named as the reason for a size asked is no question of the guideline
+    assert (parse("Over 8 mm? Asking for Fleischner.").intent, parse("Over 8 mm? Asking for Fleischner.").ct_measure) == (
+        "size", None)
+    assert "Hounsfield" not in ask("is A1 dense?").answer.text and "volume" not in ask("how big is A1?").answer.text
