@@ -577,6 +577,27 @@ _READS = ("本系统只判读局灶病灶、肺门位置、心胸比和肋膈角
           "is not among them")
 
 
+# a structure Hilum does not read, asked about whole ("how are the bones?", "主动脉弓怎么样"): name, and why not
+_STRUCTURES_NOT_READ = MappingProxyType({
+    "bones": (("骨骼", "The bones"), _NOT_READ_CATEGORY["bone"]),
+    "soft_tissues": (("胸壁软组织", "The soft tissues"), _NOT_READ_CATEGORY["soft_tissue"]),
+    "great_vessels": (("主动脉和大血管", "The aorta and the great vessels"), _NOT_READ_CATEGORY["cardiovascular"]),
+    "trachea": (("气管", "The trachea"), _NOT_READ["tracheal_deviation"][:2]),
+    "mediastinum": (("纵隔", "The mediastinum"), ("本系统不测量纵隔宽度及其相对中线的位置",
+                                              "Hilum measures neither the mediastinum's width nor where it lies against "
+                                              "the midline")),
+})
+
+
+def structure_not_read(structure: str) -> tuple[str, str]:
+    """"How are the bones?": the structure named (``_STRUCTURES_NOT_READ``) and why Hilum says nothing of it, (zh, en)."""
+    (name_zh, name_en), (why_zh, why_en) = _STRUCTURES_NOT_READ[structure]
+    they = ("they look", "they do") if name_en.endswith("s") else ("it looks", "it does")
+    return (f"{name_zh}:{why_zh},因此既不能说正常,也不能说异常,需放射科医师阅片。",
+            f"{name_en}: {why_en}, so it can say neither that {they[0]} normal nor that {they[1]} not; a radiologist's "
+            "reading would.")
+
+
 def read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, category: str = "") -> SignRead:
     """Whether the film shows ``sign``, from the facts alone; ``category``: the sign's (signs.json), which says
     why a sign Hilum does not read is not read. On a film the second reader read alone, a lesion's absence (an

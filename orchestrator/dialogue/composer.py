@@ -1543,6 +1543,9 @@ def _angle_line(c: CostophrenicAngle, ctx: Context) -> str:
 def compose_anatomy(ctx: Context) -> Composition:
     if set(ctx.query.signs) - {"costophrenic_blunting"}:
         return compose_sign(ctx)
+    if ctx.query.unread_structure:  # "how are the bones?": not read, said as such (not the angles or the ratio)
+        text = ctx.t(*cl.structure_not_read(ctx.query.unread_structure))
+        return Composition((section("anatomy", ctx.t("解剖评估", "Anatomy"), text), disclaimer(ctx)))
     lines: list[str] = []
     wanted_sides = {a.side for a in ctx.anatomy if a.side} or {"right", "left"}
     names = set(ctx.query.anatomy)

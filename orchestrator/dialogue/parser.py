@@ -178,6 +178,8 @@ class Query:
     vertical: str | None = None
     # what only CT measures, asked ("guideline": Lung-RADS, Fleischner; "volume" of a size; "hu" of a density): said first
     ct_measure: str | None = None
+    # assess_anatomy: "how are the bones?" / "主动脉弓怎么样": a structure Hilum does not read, asked about whole
+    unread_structure: str | None = None
     # confidence: the statement whose probability is asked ("how sure about the margin?"): presence | margin | size |
     # density | lobe; None: every statement made of the finding
     attribute: str | None = None
@@ -275,6 +277,7 @@ class Query:
             "domes_compared": self.domes_compared,
             "vertical": self.vertical,
             "ct_measure": self.ct_measure,
+            "unread_structure": self.unread_structure,
             "counts_signs": self.counts_signs,
             "wall_asked": self.wall_asked,
             "asks_normal": self.asks_normal,
@@ -1401,6 +1404,33 @@ def vertical_asked(text: str, features: dict[str, Any]) -> str | None:
     if not set(features["anatomy_kinds"]) & {"hilum", "diaphragm"}:
         return None
     return next((kind for kind, pattern in _VERTICAL if pattern.search(text)), None)
+
+
+# a structure Hilum does not read, asked about whole with no sign of it named ("how are the bones?", "how is the trachea?",
+# "主动脉弓怎么样", "any problem with the soft tissues?": the costophrenic angles, the cardiothoracic ratio, the screening
+# or "outside what a chest radiograph can show" before): checklists.structure_not_read says so
+_UNREAD_STRUCTURES = (
+    ("great_vessels", re.compile(r"(?<![a-z])aort\w*|great vessels?|pulmonary arter\w*|主动脉|大血管|肺动脉")),
+    ("bones", re.compile(r"(?<![a-z])(?:ribs?|bones?|bony|spine|spinal|vertebra\w*|clavicles?|scapula\w*|sternum|"
+                         r"thoracic cage|skeleton|skeletal)(?![a-z])|肋骨|骨骼|骨头|骨质|脊柱|椎体|锁骨(?!下)|肩胛|胸骨|胸廓骨")),
+    ("soft_tissues", re.compile(r"soft[- ]tissues?|(?<![a-z])breasts?(?![a-z])|chest wall|软组织|乳腺|乳房|胸壁")),
+    ("trachea", re.compile(r"(?<![a-z])trache\w*|(?<!支)气管")),
+    ("mediastinum", re.compile(r"(?<![a-z])mediastin\w*|纵隔")),
+)
+
+
+def unread_structure(text: str, intent: str, features: dict[str, Any], signs: tuple[str, ...]) -> str | None:
+    """The structure Hilum does not read that a question asks about whole (``_UNREAD_STRUCTURES``), or None: no sign
+    named, no finding talked about, nothing else of the film asked (a structure's assessment, the screening, or a
+    question of another modality, as it was read)."""
+    if signs or features["lesion_talk"] or lesion_groups(features["descriptors"]) or features["term"] or features["checklist"]:
+        return None
+    # (nor a region of the lungs named by a bone: "锁骨下有病灶吗", "anything below the clavicle?")
+    if (intent not in ("assess_anatomy", "screen", "out_of_scope") or features["has_location"]
+            or set(features["anatomy_kinds"]) & _REGION_PLACES):
+        return None
+    named = [k for k, pattern in _UNREAD_STRUCTURES if pattern.search(text)]
+    return named[0] if len(named) == 1 else None
 
 
 # "what's the left angle in degrees?" / "角度多少度": with no structure named, the angle a chest film is measured by is the
@@ -2737,6 +2767,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     intent, loc = ("assess_anatomy", {**loc, "anatomy": angles}) if angles else (intent, loc)
     vertical = None if answer_lang or social or intent != pointed_intent else vertical_asked(text, features)
     intent = "measure_relation" if vertical else intent
+    unread = None if answer_lang or social or patient else unread_structure(text, intent, features, signs)
+    intent = "assess_anatomy" if unread else intent
     on_ct = None if answer_lang or social else ct_measure(text, intent)
     # (a guideline is answered as what comes next, ``next_step``; a volume or HU asked of no size or density, as such)
     intent = intent if on_ct is None or (on_ct, intent) in (("volume", "size"), ("hu", "density")) else "out_of_scope"
@@ -2783,6 +2815,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         needs_prior=needs_prior,
         next_step=(intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower()))) or on_ct == "guideline",
         ct_measure=on_ct,
+        unread_structure=unread,
         patient_asked=patient,
         worry_asked=(intent == "out_of_scope" and features["concern"] and not (needs_prior or patient or answer_lang or social)
                      and scores.get("out_of_scope", 0.0) < 2),

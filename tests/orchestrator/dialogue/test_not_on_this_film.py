@@ -205,9 +205,11 @@ def test_an_unknown_structure_gets_the_overview_said_as_such(ask: Callable[..., 
 def test_the_bones_asked_in_chinese_are_said_not_read(ask: Callable[..., Any], question: str) -> None:
     """"骨骼怎么样" had got the whole film's screening, with no word of the bones ("How are the bones?" got the anatomy
     overview): it is the anatomy overview, which says the bones are not read. A question that only mentions bones while
-    asking of the film is still the film's ("骨头怎么是黑的": is the image inverted?)."""
+    asking of the film is still the film's ("骨头怎么是黑的": is the image inverted?). Since a later stop the answer is
+    the bones' alone (the overview led with the costophrenic angles), as "how are the bones?" is."""
     turn = ask(question, lang="zh")
-    assert turn.intent == "assess_anatomy" and "骨骼和大血管本系统不判读" in turn.answer.text
+    assert turn.intent == "assess_anatomy" and turn.answer.text.startswith("骨骼:本系统不判读骨骼")
+    assert "肋膈角" not in turn.answer.text
     assert "未发现明确的肺内病灶" not in turn.answer.text
     assert parse("图像是不是反相了?骨头怎么是黑的").intent == "film_info"
 
@@ -399,3 +401,37 @@ def test_a_size_or_density_asked_alone_says_nothing_of_ct(ask: Callable[..., Any
     assert (parse("Over 8 mm? Asking for Fleischner.").intent, parse("Over 8 mm? Asking for Fleischner.").ct_measure) == (
         "size", None)
     assert "Hounsfield" not in ask("is A1 dense?").answer.text and "volume" not in ask("how big is A1?").answer.text
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    # the cardiothoracic ratio before
+    ("how is the trachea?", "The trachea: Hilum does not trace the trachea, so it can say neither that it looks normal"),
+    ("how is the mediastinum?", "The mediastinum: Hilum measures neither the mediastinum's width nor where it lies"),
+    # the costophrenic angles before, then the overview's last words
+    ("how is the aorta?", "The aorta and the great vessels: Hilum measures the cardiothoracic ratio only"),
+    ("how are the ribs?", "The bones: Hilum does not read the bones (ribs, clavicles, spine)"),
+    ("主动脉弓怎么样", "主动脉和大血管:本系统只测量心胸比,不判读心脏和大血管的轮廓"),
+    # "outside what a chest radiograph can show" before
+    ("how is the spine?", "The bones: Hilum does not read the bones"),
+    # the whole film's screening before
+    ("any problem with the soft tissues?", "The soft tissues: Hilum does not read the soft tissues of the chest wall"),
+    ("纵隔怎么样", "纵隔:本系统不测量纵隔宽度及其相对中线的位置"),
+])
+def test_a_structure_not_read_asked_about_whole_is_said_not_read(question: str, said: str, ask: Callable[..., Any]) -> None:
+    """A structure Hilum does not read, asked about with no sign of it named, got whatever it does read nearby: "how is
+    the trachea?" the cardiothoracic ratio, "how is the aorta?" the costophrenic angles."""
+    q = parse(question)
+    assert q.intent == "assess_anatomy" and q.unread_structure is not None
+    text = ask(question, lang=q.lang).answer.text
+    assert text.startswith(said)
+    assert "costophrenic" not in text and "肋膈角" not in text and "0.46" not in text
+
+
+def test_a_sign_of_a_structure_or_a_region_named_by_one_is_not_the_structure_whole(ask: Callable[..., Any]) -> None:
+    """A sign of the structure keeps its own answer; a lung region named after a bone is that region's screening; a
+    finding's place against a rib is the finding's."""
+    assert parse("Is the trachea midline?").signs == ("tracheal_deviation",)
+    assert parse("Is the trachea midline?").unread_structure is None
+    assert (parse("锁骨下有病灶吗").intent, parse("锁骨下有病灶吗").unread_structure) == ("screen", None)
+    assert parse("Which rib does the nodule project over?").intent == "locate"
+    assert parse("胸廓对称吗").unread_structure is None  # the overview, which says what it reads and what not
