@@ -182,7 +182,9 @@ def _resolve_anatomy(reg: anc.Registry, facts: ImageFacts, q: Query, turn: int) 
         names = [name] if name.endswith(("_right", "_left")) or name in UNSIDED_ANATOMY else []
         if not names and q.side:
             names = [f"{name}_{q.side}"]
-        elif not names and q.intent == "locate":  # "where are the hila?" / "肺门在哪": both (it answered nothing)
+        # "where are the hila?" / "肺门在哪": both (it answered nothing); and both where the two are compared ("which
+        # hemidiaphragm is higher?", "are the hila symmetric?"), so that the page draws what the answer compares
+        elif not names and (q.intent == "locate" or q.domes_compared or (q.intent == "assess_anatomy" and name == "hilum")):
             names = [f"{name}_right", f"{name}_left"]
         for n in names:
             reg, a = anc.ensure_anatomy(reg, facts, n, turn)

@@ -182,3 +182,15 @@ def test_the_answer_says_how_the_film_is_shown_and_that_technique_is_not_graded(
     ribs = ask("how many ribs are visible?").answer.text
     assert "it does not count the ribs" in ribs and "costophrenic" not in ribs
     assert parse("any rib fractures?").intent == "assess_anatomy"  # a bone asked about: not read, as before
+
+
+@pytest.mark.parametrize(("question", "labels"), [
+    ("which hemidiaphragm is higher?", ["right hemidiaphragm", "left hemidiaphragm"]),
+    ("compare the two hila", ["right hilum", "left hilum"]),
+    ("are the hila symmetric?", ["right hilum", "left hilum"]),
+])
+def test_the_two_structures_compared_are_drawn(ask: Callable[..., Any], question: str, labels: list[str]) -> None:
+    """The domes' and the hila's heights compared drew nothing on the page: the answer now points at both."""
+    turn = ask(question)
+    assert [a["label"] for a in turn.anchors] == labels and len(turn.referenced_anchor_ids) == 2
+    assert [o["layer"] for o in turn.overlays] == ["anatomy", "anatomy"]
