@@ -1067,14 +1067,16 @@
     rescaleOverlays();
   }
 
-  // a focused turn frames its overlays (at least half the film wide) so the detail is visible
+  // a focused turn frames its overlays (at least half the film wide) so the detail is visible; a turn that draws
+  // nothing ("how are the bones?") shows the whole film, not the last turn's close-up with its drawing gone
   function frameElements() {
     const xs = [], ys = [];
     state.elements.forEach((o) => {
       if (o.type === "heatmap") return;
       (o.points || (o.at ? [o.at] : [])).forEach((p) => { xs.push(p[0]); ys.push(p[1]); });
     });
-    if (!xs.length || !state.view) return;
+    if (!state.view) return;
+    if (!xs.length) { fitView(); return; }
     const [h, w] = state.size;
     const box = $("#viewer").getBoundingClientRect();
     const aspect = box.width / Math.max(1, box.height);

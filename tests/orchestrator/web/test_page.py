@@ -269,3 +269,24 @@ def test_an_effusion_is_placed_in_its_pleural_space_in_the_findings_table(browse
     assert effusion, rows
     assert all("pleural space" in r and "lobe" not in r and r.rstrip().endswith("—") for r in effusion), effusion
     page.close()
+
+
+def test_a_turn_that_draws_nothing_shows_the_whole_film(browser: object, service: Service, phantom_dir: Path) -> None:
+    """After a turn framed its finding, "how are the bones?" (nothing to draw) left the film at that close-up with its
+    drawing gone, an empty corner of the film beside an answer about the whole of it."""
+    page = browser.new_page(viewport={"width": 1440, "height": 900})  # type: ignore[attr-defined]
+    page.goto(service.url + "/")
+    page.wait_for_selector("#health.ok", timeout=20_000)
+    page.set_input_files("#file-input", str(phantom_dir / "image.png"))
+    page.wait_for_selector(".turn-card[data-turn='1']", timeout=60_000)
+    page.click("#btn-fit")
+    whole = page.get_attribute("#film-svg", "viewBox")
+    for number, question in enumerate(("how far is A1 from the right hilum?", "how are the bones?"), start=2):
+        page.fill("#question", question)
+        page.keyboard.press("Enter")
+        page.wait_for_selector(f".turn-card[data-turn='{number}']", timeout=60_000)
+        if number == 2:  # framed on the finding and its hilum: a close-up
+            assert float(page.get_attribute("#film-svg", "viewBox").split()[2]) < float(whole.split()[2])
+    assert page.locator(".turn-card[data-turn='3'] .turn-head").count() == 1
+    assert page.get_attribute("#film-svg", "viewBox") == whole
+    page.close()
