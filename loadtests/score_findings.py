@@ -3,6 +3,7 @@
     .venv/bin/python -m loadtests.score_findings --films 60             # both columns
     .venv/bin/python -m loadtests.score_findings --films 60 --no-encoder  # truth maps only
     .venv/bin/python -m loadtests.score_findings --seeds 4,7 --scenario   # docs/SCENARIO.md's case
+    .venv/bin/python -m loadtests.score_findings --seed0 50 --films 30 --render anatomy   # a rendering family
 
 Each film is ``encoder.phantom.generate_case(seed)`` for seeds ``--seed0 ..``. The truth maps
 column feeds the phantom's own anatomy masks, lesion mask and hilum points to ``analyse``;
@@ -11,7 +12,8 @@ the encoder column feeds the maps the embedded ONNX Runtime encoder computes fro
 phantom's true pixel spacing (what a DICOM upload would carry). The truth.json lesion list
 only scores. ``--scenario`` makes each film with ``encoder.phantom.scenario_spec()`` (the 12 mm
 nodule and the 25 mm strand); ``--seeds`` lists seeds instead of the ``--seed0``/``--films`` range.
-Prints a markdown table, the machine it ran on and the failures (``-v``).
+Prints a markdown table, the machine it ran on and the failures (``-v``), and how far the encoder's dome height
+difference (what "which hemidiaphragm is higher?" states) lies from the truth maps' (median and p90, mm).
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ import platform
 import sys
 import time
 from typing import Any
+
+import numpy as np
 
 from evaluation.scoring import Score, case_spacing, format_table, score, truth_maps
 from orchestrator.contracts.preprocess import prepare_film
@@ -42,15 +46,30 @@ def _encoder() -> Any:
         return None
 
 
+def dome_rise_mm(facts: ImageFacts) -> float | None:
+    """How much higher the right dome of the diaphragm lies than the left, in mm (None without both)."""
+    domes = facts.anatomy.diaphragm_dome_px
+    if "right" not in domes or "left" not in domes:
+        return None
+    return (domes["left"][1] - domes["right"][1]) * facts.spacing.row_mm
+
+
+def dome_errors(truth: Results, encoded: Results) -> list[float]:
+    """Per film, the encoder's dome height difference against the truth maps' (mm), where both place both domes: what
+    "which hemidiaphragm is higher?" states."""
+    pairs = ((dome_rise_mm(t), dome_rise_mm(e)) for (t, _), (e, _) in zip(truth, encoded, strict=True))
+    return [abs(a - b) for a, b in pairs if a is not None and b is not None]
+
+
 def run(films: int, seed0: int, with_encoder: bool, *, seeds: list[int] | None = None,
-        scenario: bool = False) -> tuple[dict[str, Score], dict[str, float]]:
-    from encoder.phantom import generate_case, scenario_spec
+        scenario: bool = False, render: str | None = None) -> tuple[dict[str, Score], dict[str, float]]:
+    from encoder.phantom import CaseSpec, generate_case, scenario_spec
     from orchestrator.findings.fitted import served_entropy_limit
     from orchestrator.settings import Settings
 
     enc = _encoder() if with_encoder else None
     limit = served_entropy_limit(Settings())  # the weights' own certainty limit, as the engine judges them
-    spec = scenario_spec() if scenario else None
+    spec = scenario_spec() if scenario else CaseSpec(render=render) if render else None
     truth: Results = []
     encoded: Results = []
     timing = {"generate_s": 0.0, "analyse_s": 0.0, "encode_s": 0.0}
@@ -76,6 +95,11 @@ def run(films: int, seed0: int, with_encoder: bool, *, seeds: list[int] | None =
     scores = {"truth maps": score(truth)}
     if encoded:
         scores[f"encoder ({getattr(enc, 'name', 'embedded')})"] = score(encoded)
+        errors = dome_errors(truth, encoded)
+        if errors:
+            timing["dome_err_median_mm"] = float(np.median(errors))
+            timing["dome_err_p90_mm"] = float(np.percentile(errors, 90))
+            timing["dome_films"] = float(len(errors))
     return scores, timing
 
 
@@ -87,10 +111,12 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated seeds (instead of --seed0/--films)")
     ap.add_argument("--scenario", action="store_true", help="docs/SCENARIO.md's case for every seed")
     ap.add_argument("--no-encoder", action="store_true", help="truth maps only")
+    ap.add_argument("--render", default=None, help="rendering families to draw each film's look from (e.g. anatomy)")
     ap.add_argument("-v", "--verbose", action="store_true", help="list the failures")
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    scores, timing = run(args.films, args.seed0, not args.no_encoder, seeds=args.seeds, scenario=args.scenario)
+    scores, timing = run(args.films, args.seed0, not args.no_encoder, seeds=args.seeds, scenario=args.scenario,
+                         render=args.render)
     which = (",".join(map(str, args.seeds)) if args.seeds is not None
              else f"{args.seed0}..{args.seed0 + args.films - 1}")
     print(f"# findings on phantom films (seeds {which}{', scenario case' if args.scenario else ''})\n")
@@ -102,6 +128,9 @@ def main(argv: list[str] | None = None) -> int:
         f"analyse {timing['analyse_s'] / films:.2f} s, encode+analyse {timing['encode_s'] / films:.2f} s; "
         f"total {time.perf_counter() - t0:.0f} s"
     )
+    if "dome_films" in timing:  # what "which hemidiaphragm is higher?" states, against the truth maps' domes
+        print(f"dome height difference (right above left), encoder vs truth maps, {timing['dome_films']:.0f} films: "
+              f"median {timing['dome_err_median_mm']:.1f} mm, p90 {timing['dome_err_p90_mm']:.1f} mm")
     if args.verbose:
         for name, s in scores.items():
             print(f"\n## failures: {name}")
