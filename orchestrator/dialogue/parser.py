@@ -1756,6 +1756,19 @@ _WHAT_IS_NAMED = re.compile(r"(?<![a-z])what(?:'s| is| was| would you call| do y
 _KIND_ASKED = re.compile(r"(?<![a-z])(?:is|was)\s+(?:it|this|that|a\d+|the\s+[a-z]+(?:\s+one)?)\s+an?\s+"
                          r"(?:mass|nodule|tumou?r)(?:\s+or\s+(?:an?\s+)?(?:mass|nodule))?\s*[?？.!]*\s*$"
                          r"|(?:肿块|结节)还是(?:肿块|结节)|(?:是|算)(?:不是)?(?:肿块|结节)(?:吗|呢|啊)?\s*[?？]?\s*$")
+# "is the nodule big?" / "is A1 large?" / "is it small?" / "结节大吗" / "条索影粗不粗": a finding's size as a yes or no
+_SIZE_PREDICATE = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|a\d+|the\s+[a-z-]+(?:\s+[a-z-]+)?)\s+"
+                             r"(?:very\s+|too\s+|quite\s+)?(?:big|large|small|tiny|huge|thick|thin|wide|narrow)"
+                             r"(?:\s+or\s+(?:big|large|small|tiny|thick|thin))?\s*[?？.!]*\s*$"
+                             r"|(?:大|小|粗|细|宽|窄|厚)吗\s*[?？]?\s*$|(?:大|小|粗|细|宽|厚)不(?:大|小|粗|细|宽|厚)")
+
+
+def size_predicate(text: str, features: dict[str, Any]) -> bool:
+    """A finding's size asked as a yes or no (``_SIZE_PREDICATE``): a finding talked about, nothing compared."""
+    return (bool(features["lesion_talk"] or lesion_groups(features["descriptors"])) and not features["compare"]
+            and bool(_SIZE_PREDICATE.search(text)))
+
+
 # a differential asked ("differential for A1?", "ddx?", "A1需要和什么鉴别?"): Query.differential
 _DIFFERENTIAL = re.compile(r"differential|(?<![a-z])ddx(?![a-z])|鉴别")
 # "what is this?" / "这是什么?" on its own (Query.what_is_it)
@@ -2750,6 +2763,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # a place question, and answered neither)
     which_kind = intent in ("describe_margin", "locate") and bool(_KIND_ASKED.search(text))
     intent = "locate" if which_kind else _where_is_the_kind(intent, text, descriptors)
+    # "is the nodule big?" / "is the strand thick?" / "结节大吗" / "条索影粗吗": its size, asked as yes or no (its margin
+    # or its place before)
+    intent = "size" if intent in ("describe_margin", "locate") and size_predicate(text, features) else intent
     # "A1怎么样" / "它怎么样" / "is A1 ok?": how a finding pointed at looks is what it is, described in full (the film's
     # whole screening answered it)
     finding_asked = intent == "screen" and features["looks_ok"] and bool(ids or pointed) and not (

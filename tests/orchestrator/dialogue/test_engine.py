@@ -603,3 +603,20 @@ def test_what_this_is_called_is_the_screening_without_a_diagnosis(make_facts: An
     as "那这个到底是什么?" is (a dev set's label), what the film shows, with no diagnosis given."""
     turn = _ask_fresh(make_facts(), *questions)
     assert turn.intent == "screen" and turn.answer.text.startswith("Hilum辅助阅片者,不做诊断")
+
+
+@pytest.mark.parametrize(("question", "lang", "said"), [
+    ("is the nodule big?", "en", "A1: equivalent diameter 12.0 mm"),  # its margin before
+    ("is A1 large?", "en", "A1: equivalent diameter 12.0 mm"),  # its place before
+    ("is the strand thick?", "en", "A2: about 25.0 × 18.0 mm (longest × shortest)"),
+    ("结节大吗", "zh", "A1等效直径12.0 mm"),
+    ("条索影粗吗", "zh", "A2约25.0 × 18.0 mm"),
+])
+def test_a_size_asked_as_yes_or_no_gives_the_size(make_facts: Any, question: str, lang: str, said: str) -> None:
+    """"Is the nodule big?" answered its margin, "is A1 large?" and "条索影粗吗" where it lies."""
+    eng = DialogueEngine(FactsOnlyEncoderDouble(), Settings())  # type: ignore[arg-type]
+    turn = eng.ask(eng.start_session(make_facts(), lang=lang).session_id, question)
+    assert turn.intent == "size" and turn.answer.text.startswith(said)
+    # a structure's size ("心影大吗") is still its sign, and two findings' sizes still compared
+    assert parse("心影大吗").intent == "assess_anatomy" and parse("A1和A2哪个大").intent == "compare"
+    assert parse("is the big one calcified?").intent == "density"
