@@ -228,7 +228,7 @@ def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_che
     if q.intent == "locate" and q.anatomy and not (q.references or q.has_location or q.shape_descriptors or q.ordinal):
         return anc.Resolution("resolved", ())  # "where is the right hilum?": the anatomy anchor answers
     if q.intent in NEEDS_SUBJECT:
-        return anc.resolve_findings(reg, q)
+        return _with_the_part(anc.resolve_findings(reg, q), q, facts)
     if q.intent == "confidence":  # "how sure are you?": of the finding meant, else of every finding (never "which?")
         if q.attribute == "missed":  # "could you have missed something?": of what was not found, no finding
             return anc.Resolution("resolved", ())
@@ -248,6 +248,16 @@ def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_che
                 return anc.Resolution("resolved", fit)
         return res if lesion_checklist or res.outcome == "resolved" else anc.Resolution("resolved", (), res.candidates)
     return anc.Resolution("resolved", ())
+
+
+def _with_the_part(res: anc.Resolution, q: Query, facts: ImageFacts) -> anc.Resolution:
+    """"How long are the spicules?" with no finding named or in focus: of the findings it could mean, the one whose
+    margin has them ("which one do you mean?" before, where only one had spicules)."""
+    if res.outcome != "ambiguous" or q.margin_part is None:
+        return res
+    by_id = {f.id: f for f in facts.findings}
+    fit = tuple(a for a in res.candidates if (f := by_id.get(a.finding_id or "")) is not None and getattr(f, q.margin_part))
+    return anc.Resolution("resolved", fit) if len(fit) == 1 else res
 
 
 def _interval_subjects(reg: anc.Registry, q: Query) -> anc.Resolution:

@@ -178,6 +178,9 @@ class Query:
     vertical: str | None = None
     # what only CT measures, asked ("guideline": Lung-RADS, Fleischner; "volume" of a size; "hu" of a density): said first
     ct_measure: str | None = None
+    # describe_margin: the part of the margin named ("how long are the spicules?"): "spicules" | "notches"; with no
+    # finding named, the one that has them is meant
+    margin_part: str | None = None
     # assess_anatomy: "how are the bones?" / "主动脉弓怎么样": a structure Hilum does not read, asked about whole
     unread_structure: str | None = None
     # confidence: the statement whose probability is asked ("how sure about the margin?"): presence | margin | size |
@@ -277,6 +280,7 @@ class Query:
             "domes_compared": self.domes_compared,
             "vertical": self.vertical,
             "ct_measure": self.ct_measure,
+            "margin_part": self.margin_part,
             "unread_structure": self.unread_structure,
             "counts_signs": self.counts_signs,
             "wall_asked": self.wall_asked,
@@ -1987,6 +1991,21 @@ def find_sign_questions(text: str, anatomy_kinds: list[str], vocab: Vocabulary, 
     return tuple(dict.fromkeys(found))
 
 
+# the part of a margin named ("how long are the spicules?", "毛刺多长", "how deep are the notches?"): the Finding
+# attribute that holds it; asked how long, how deep or where they are (which takes them as there), not whether or how
+# many ("有没有分叶或者毛刺?", "边缘有几个切迹" ask which finding is meant)
+_PART_NAMED = (("spicules", re.compile(r"spicul|spike|毛刺|刺")), ("notches", re.compile(r"notch|切迹|分叶(?!状)")))
+_PART_MEASURED = re.compile(r"(?<![a-z])(?:how (?:long|deep)|lengths?|depths?|where)(?![a-z])|多长|多深|长度|深度|哪里|哪儿|在哪")
+
+
+def margin_part_named(text: str) -> str | None:
+    """"spicules" | "notches": the part of a margin a question names (``_PART_NAMED``) and measures or places
+    (``_PART_MEASURED``), or None."""
+    if not _PART_MEASURED.search(text):
+        return None
+    return next((part for part, pattern in _PART_NAMED if pattern.search(text)), None)
+
+
 def _margin_part(text: str, vocab: Vocabulary) -> bool:
     ix = vocab.index
     if ix.cue("margin_parts").any_in(text):
@@ -2831,6 +2850,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         needs_prior=needs_prior,
         next_step=(intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower()))) or on_ct == "guideline",
         ct_measure=on_ct,
+        margin_part=margin_part_named(text) if intent == "describe_margin" and features["margin_part"] else None,
         unread_structure=unread,
         patient_asked=patient,
         worry_asked=(intent == "out_of_scope" and features["concern"] and not (needs_prior or patient or answer_lang or social)

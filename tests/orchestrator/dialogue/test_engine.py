@@ -620,3 +620,15 @@ def test_a_size_asked_as_yes_or_no_gives_the_size(make_facts: Any, question: str
     # a structure's size ("心影大吗") is still its sign, and two findings' sizes still compared
     assert parse("心影大吗").intent == "assess_anatomy" and parse("A1和A2哪个大").intent == "compare"
     assert parse("is the big one calcified?").intent == "density"
+
+
+@pytest.mark.parametrize(("question", "lang"), [("how long are the spicules?", "en"), ("where are the notches?", "en"),
+                                                ("毛刺多长", "zh")])
+def test_the_spicules_measured_are_the_findings_that_has_them(make_facts: Any, question: str, lang: str) -> None:
+    """"How long are the spicules?" with nothing in focus asked "which one do you mean — A1 or A2?", where only A1's margin
+    has spicules and notches; whether a finding has them ("有没有分叶或者毛刺?") still asks which is meant."""
+    eng = DialogueEngine(FactsOnlyEncoderDouble(), Settings())  # type: ignore[arg-type]
+    turn = eng.ask(eng.start_session(make_facts(), lang=lang).session_id, question)
+    assert turn.intent == "describe_margin" and turn.clarification is None and turn.referenced_anchor_ids == ("A1",)
+    asked_whether = eng.ask(eng.start_session(make_facts(), lang="zh").session_id, "有没有分叶或者毛刺?")
+    assert asked_whether.clarification is not None
