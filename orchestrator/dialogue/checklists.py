@@ -583,6 +583,9 @@ _STRUCTURES_NOT_READ = MappingProxyType({
     "soft_tissues": (("胸壁软组织", "The soft tissues"), _NOT_READ_CATEGORY["soft_tissue"]),
     "great_vessels": (("主动脉和大血管", "The aorta and the great vessels"), _NOT_READ_CATEGORY["cardiovascular"]),
     "trachea": (("气管", "The trachea"), _NOT_READ["tracheal_deviation"][:2]),
+    "fissures": (("叶间裂", "The fissures"), ("本系统不追踪叶间裂(病灶所属肺叶由肺叶图推断,重叠投影处为推断)",
+                                           "Hilum does not trace the fissures (a finding's lobe is placed from the lobes' "
+                                           "maps, an estimate where they overlap)")),
     "mediastinum": (("纵隔", "The mediastinum"), ("本系统不测量纵隔宽度及其相对中线的位置",
                                               "Hilum measures neither the mediastinum's width nor where it lies against "
                                               "the midline")),
@@ -592,6 +595,9 @@ _STRUCTURES_NOT_READ = MappingProxyType({
 def structure_not_read(structure: str) -> tuple[str, str]:
     """"How are the bones?": the structure named (``_STRUCTURES_NOT_READ``) and why Hilum says nothing of it, (zh, en)."""
     (name_zh, name_en), (why_zh, why_en) = _STRUCTURES_NOT_READ[structure]
+    if structure == "fissures":  # asked where they are as often as how they look
+        return (f"{name_zh}:{why_zh},因此既不能定位,也不能判断其是否正常,需放射科医师阅片。",
+                f"{name_en}: {why_en}, so it can neither place them nor say how they look; a radiologist's reading would.")
     they = ("they look", "they do") if name_en.endswith("s") else ("it looks", "it does")
     return (f"{name_zh}:{why_zh},因此既不能说正常,也不能说异常,需放射科医师阅片。",
             f"{name_en}: {why_en}, so it can say neither that {they[0]} normal nor that {they[1]} not; a radiologist's "

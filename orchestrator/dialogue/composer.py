@@ -850,6 +850,8 @@ def _structure_relation(ctx: Context, a: Anchor, f: Finding, name: str) -> Compo
 
 def compose_locate(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
+    if ctx.query.fissure and len(pairs) == 1:  # "is A1 on the fissure?"
+        return _fissure_relation(ctx, *pairs[0])
     if not pairs and ctx.anatomy:
         return _anatomy_locations(ctx)
     if not pairs and ctx.query.anatomy:  # "where is the trachea?" where this film's maps place none: it said nothing
@@ -1042,10 +1044,27 @@ def _each_relation(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> Composi
                        referenced=tuple(dict.fromkeys(i for c in parts for i in c.referenced)), registry=registry)
 
 
+def _fissure_relation(ctx: Context, a: Anchor, f: Finding) -> Composition:
+    """"Is the nodule near the fissure?": Hilum does not trace the fissures; what it says of the lobe instead."""
+    lobe = word("lobe", f.lobe, ctx.lang)
+    text = ctx.t(f"本系统不追踪叶间裂,无法测量{a.id}与叶间裂的距离;{a.id}投影于{lobe}区域。",
+                 f"Hilum does not trace the fissures, so {a.id}'s distance to one cannot be measured; {a.id} projects over "
+                 f"the {lobe} territory.")
+    note = lobe_overlap_note(f, ctx.lang)
+    text += ("" if ctx.zh else " ") + (note or ctx.t("正位片上各肺叶重叠投影,所属肺叶为推断,侧位片或CT可明确。",
+                                                     "On a frontal film the lobes overlap, so the lobe is an estimate; a "
+                                                     "lateral view or CT would settle it."))
+    text += ctx.t("可测量其与肺门、胸膜或膈面的距离。", " Its distance to the hilum, the pleura or the diaphragm can be measured.")
+    return Composition((section("relation", ctx.t("与叶间裂的关系", "Relation to a fissure"), text),),
+                       findings=(finding_dict(f, a.id),), referenced=(a.id,))
+
+
 def compose_relation(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
     if not pairs:
         return compose_none(ctx)
+    if ctx.query.fissure and len(pairs) == 1:
+        return _fissure_relation(ctx, *pairs[0])
     if len(pairs) >= 2 and not ctx.query.anatomy:
         return _pair_relation(ctx, pairs)
     if len(pairs) >= 2:  # "how far are the two lesions from the hilum?": each to its hilum
@@ -1436,6 +1455,11 @@ def _checklist_not_for(ctx: Context, checklist: cl.Checklist, a: Anchor) -> Comp
     text = ctx.t(f"{a.id}({a.label_zh})不属于{checklist.title_zh}这份清单适用的病变类型({kinds_zh}),因此不按其征象计数。",
                  f"{a.id} ({a.label_en}) is not a kind of lesion the {checklist.title_en} signs apply to ({kinds_en}), so "
                  "they are not counted on it.")
+    if ctx.query.unlisted_disease:  # "could A2 be atelectasis?": the disease asked has no checklist; the default's is moot
+        zh, en = word("disease", ctx.query.unlisted_disease, "zh"), word("disease", ctx.query.unlisted_disease, "en")
+        text = ctx.t(f"本系统没有{zh}的征象清单,无法对照{a.id}({a.label_zh});{a.id}的位置、大小和边缘可以继续问。",
+                     f"Hilum has no sign checklist for {en}, so it cannot check {a.id} ({a.label_en}) against it; "
+                     f"{a.id}'s place, size and margin can be asked.")
     sections = [section("checklist_not_applicable", checklist.title(ctx.lang), text)]
     sections += [s for s in (disclaimer(ctx),) if s]
     return Composition(tuple(sections), referenced=(a.id,))

@@ -178,6 +178,8 @@ class Query:
     vertical: str | None = None
     # what only CT measures, asked ("guideline": Lung-RADS, Fleischner; "volume" of a size; "hu" of a density): said first
     ct_measure: str | None = None
+    # measure_relation / locate: a fissure named ("is the nodule near the fissure?"), which Hilum does not trace
+    fissure: bool = False
     # describe_margin: the part of the margin named ("how long are the spicules?"): "spicules" | "notches"; with no
     # finding named, the one that has them is meant
     margin_part: str | None = None
@@ -280,6 +282,7 @@ class Query:
             "domes_compared": self.domes_compared,
             "vertical": self.vertical,
             "ct_measure": self.ct_measure,
+            "fissure": self.fissure,
             "margin_part": self.margin_part,
             "unread_structure": self.unread_structure,
             "counts_signs": self.counts_signs,
@@ -1328,6 +1331,7 @@ _UNLISTED_DISEASES = (
     ("metastasis", re.compile(r"metasta|转移")),
     ("lymphoma", re.compile(r"lymphoma|淋巴瘤")),
     ("sarcoidosis", re.compile(r"sarcoid|结节病(?!灶)")),
+    ("atelectasis", re.compile(r"atelecta|(?<![a-z])collaps|肺不张")),
     ("scarring", re.compile(r"(?<![a-z])scar(?:s|ring|red)?(?![a-z])|fibros|fibrotic (?:scar|focus|lesion)|瘢痕|纤维灶|纤维化|陈旧")),
 )
 
@@ -1394,6 +1398,11 @@ def ct_measure(text: str, intent: str) -> str | None:
     return kind if intent in (asked_as, "out_of_scope", "locate", "explain_term") else None
 
 
+# "is the nodule near the fissure?" / "结节靠近水平裂吗": a fissure, which Hilum does not trace (the hilum's distance
+# was given)
+_FISSURE = re.compile(r"fissur|叶间裂|水平裂|斜裂|叶间胸膜")
+
+
 # "is the nodule above the right hilum?" / "is the strand at the level of the hilum?" / "结节在右肺门上方吗": a finding's
 # height against a hilum or a dome (its margin, or its place, before), in the order said ("above" | "below" | "level")
 _VERTICAL = (("level", re.compile(r"\bat (?:about )?the (?:same )?level (?:of|as)\b|\blevel with\b|同一水平|平齐|齐平")),
@@ -1420,6 +1429,7 @@ _UNREAD_STRUCTURES = (
     ("soft_tissues", re.compile(r"soft[- ]tissues?|(?<![a-z])breasts?(?![a-z])|chest wall|软组织|乳腺|乳房|胸壁")),
     ("trachea", re.compile(r"(?<![a-z])trache\w*|(?<!支)气管")),
     ("mediastinum", re.compile(r"(?<![a-z])mediastin\w*|纵隔")),
+    ("fissures", _FISSURE),
 )
 
 
@@ -1430,11 +1440,12 @@ def unread_structure(text: str, intent: str, features: dict[str, Any], signs: tu
     if signs or features["lesion_talk"] or lesion_groups(features["descriptors"]) or features["term"] or features["checklist"]:
         return None
     # (nor a region of the lungs named by a bone: "锁骨下有病灶吗", "anything below the clavicle?")
-    if (intent not in ("assess_anatomy", "screen", "out_of_scope") or features["has_location"]
+    # (where a structure lies is asked of the fissures only: the film's maps place the others, or say they place none)
+    if (intent not in ("assess_anatomy", "screen", "out_of_scope", "locate") or features["has_location"]
             or set(features["anatomy_kinds"]) & _REGION_PLACES):
         return None
     named = [k for k, pattern in _UNREAD_STRUCTURES if pattern.search(text)]
-    return named[0] if len(named) == 1 else None
+    return named[0] if len(named) == 1 and (intent != "locate" or named[0] == "fissures") else None
 
 
 # "what's the left angle in degrees?" / "角度多少度": with no structure named, the angle a chest film is measured by is the
@@ -1748,7 +1759,10 @@ _VIEW_ASKED = re.compile(r"^\s*(?:(?:is|was)\s+(?:it|this|that|the film|this fil
 # "is A2 a real lesion?" / "A2是真的病灶吗" / "is it real?": whether a finding is real is how sure Hilum is of it
 _REAL_ASKED = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|these|a\d+|the \w+(?: \w+)?)\s+(?:an? )?(?:really )?"
                          r"real(?: (?:lesion|finding|nodule|mass|opacity|one))?s?\s*[?？.]*\s*$|(?<![a-z])really there\s*[?？.]*\s*$"
-                         r"|(?:是|为)?真的?(?:是)?(?:病灶|病变|结节|阴影)吗|是不是真的(?:病灶|病变|结节|阴影)?[?？]*$|(?:a\d+|它|这个|那个|这处|那处)是真的吗[?？]*$")
+                         r"|(?:是|为)?真的?(?:是)?(?:病灶|病变|结节|阴影)吗|是不是真的(?:病灶|病变|结节|阴影)?[?？]*$|(?:a\d+|它|这个|那个|这处|那处)是真的吗[?？]*$"
+                         # "is A2 just a vessel?" / "是不是血管影": whether it is a lesion at all
+                         r"|(?<![a-z])(?:is|are)\s+(?:it|this|that|they|these|a\d+|the \w+(?: \w+)?)\s+(?:just\s+|only\s+)?(?:an?\s+)?"
+                         r"(?:(?:blood )?vessels?|artefacts?|artifacts?|overlapping shadows?)\s*[?？.]*\s*$|是(?:不是)?血管影?(?:吗|呢)?[?？]*$")
 # "is it round?" / "is A1 oval?" / "what shape is it?" / "是圆形的吗" / "什么形状": a finding's shape asked (Query.shape_asked);
 # never "the round one" (a shape that says which finding)
 _SHAPE_ASKED = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|a\d+|the\s+[a-z-]+(?:\s+[a-z-]+)?)\s+"
@@ -2775,7 +2789,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     limits = not (answer_lang or social or ids) and bool(_LIMITS_ASKED.search(text))
     intent = "confidence" if limits else intent
     # "is A2 a real lesion?" / "A2是真的病灶吗": how sure Hilum is that it is (the place, or the whole screening, before)
-    real_asked = not (answer_lang or social or loc["anatomy"]) and intent not in ("out_of_scope", "sign_checklist") and bool(
+    # (a disease named keeps its checklist: "is it really lung cancer?"; "A2是不是血管影" names none)
+    real_asked = not (answer_lang or social or loc["anatomy"] or features["checklist"]) and intent != "out_of_scope" and bool(
         _REAL_ASKED.search(text))
     intent = "confidence" if real_asked else intent
     # "is it a mass or a nodule?" / "是肿块还是结节": what the finding is, its kind and size (it was read as a margin or
@@ -2850,6 +2865,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         needs_prior=needs_prior,
         next_step=(intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower()))) or on_ct == "guideline",
         ct_measure=on_ct,
+        fissure=intent in ("measure_relation", "locate") and features["lesion_talk"] and bool(_FISSURE.search(text)),
         margin_part=margin_part_named(text) if intent == "describe_margin" and features["margin_part"] else None,
         unread_structure=unread,
         patient_asked=patient,

@@ -435,3 +435,38 @@ def test_a_sign_of_a_structure_or_a_region_named_by_one_is_not_the_structure_who
     assert (parse("锁骨下有病灶吗").intent, parse("锁骨下有病灶吗").unread_structure) == ("screen", None)
     assert parse("Which rib does the nodule project over?").intent == "locate"
     assert parse("胸廓对称吗").unread_structure is None  # the overview, which says what it reads and what not
+
+
+@pytest.mark.parametrize(("questions", "lang", "intent", "said"), [
+    # the early-lung-cancer checklist "not counted on" the strand, with no word of the disease asked
+    (("could A2 be atelectasis?",), "en", "sign_checklist",
+     "Hilum has no sign checklist for atelectasis (collapse), so it cannot check A2 (left lower lobe strand-like opacity)"),
+    (("A2会不会是肺不张",), "zh", "sign_checklist", "本系统没有肺不张的征象清单,无法对照A2"),
+    (("tell me about A2", "could it be a scar?"), "en", "sign_checklist",
+     "Hilum has no sign checklist for scarring (fibrosis), so it cannot check A2"),
+    # where it lies, or the early-lung-cancer checklist
+    (("is A2 a vessel?",), "en", "confidence", "A2 (left lower lobe strand-like opacity): that it is a real lesion, about"),
+    (("A2是不是血管影",), "zh", "confidence", "A2(左肺下叶条索影):是真实病灶约"),
+    # the hilum's distance, or A1 located
+    (("is the nodule near the fissure?",), "en", "measure_relation",
+     "Hilum does not trace the fissures, so A1's distance to one cannot be measured; A1 projects over the right middle lobe"),
+    (("结节靠近水平裂吗",), "zh", "measure_relation", "本系统不追踪叶间裂,无法测量A1与叶间裂的距离"),
+    (("describe A1", "where is the horizontal fissure?"), "en", "assess_anatomy",
+     "The fissures: Hilum does not trace the fissures"),
+])
+def test_what_a_finding_might_be_and_the_fissures(make_facts: Callable[..., Any], questions: tuple[str, ...], lang: str,
+                                                  intent: str, said: str) -> None:
+    """"Could A2 be atelectasis?" / "could it be a scar?" said the early-lung-cancer signs do not apply to a strand, with
+    no word of what was asked; "is A2 a vessel?" located A2; "is the nodule near the fissure?" gave the hilum's distance,
+    and "where is the horizontal fissure?" located the finding in focus."""
+    from orchestrator.dialogue.engine import DialogueEngine
+    from orchestrator.settings import Settings
+    from tests.orchestrator.dialogue.conftest import NoEncoderDouble
+
+    eng = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    sid = eng.start_session(make_facts(), lang=lang).session_id
+    turn = None
+    for q in questions:
+        turn = eng.ask(sid, q)
+    assert turn is not None and turn.intent == intent and turn.answer.text.startswith(said)
+    assert "early lung cancer" not in turn.answer.text and "早期肺癌" not in turn.answer.text
