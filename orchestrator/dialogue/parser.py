@@ -1311,6 +1311,11 @@ _SOCIAL = (
     ("repeat", re.compile(r"^\W*(?:(?:please|pls|sorry|could you|can you)[,，\s]*)*(?:repeat(?: that| it| the (?:last )?answer)?|"
                           r"say (?:it|that) again|come again|pardon|再说一遍|再讲一遍|重复一下|重复一遍|再说一次|没听清|没看清)"
                           r"[,，\s]*(?:please|pls|doctor|doc|医生|大夫)?\W*$")),
+    # "in mm?" / "and in cm?" / "换算成毫米呢": the last answer in another unit; the answers give mm and cm together,
+    # so it is said again (it had answered the finding's size, whatever was asked)
+    ("repeat", re.compile(r"^\W*(?:(?:and|so|ok(?:ay)?|what about|how about)[,，\s]+)?(?:(?:in|into|as|to)\s+)?"
+                          r"(?:mm|millimet(?:er|re)s?|cm|centimet(?:er|re)s?|inch(?:es)?)(?:\s+please)?\W*$|"
+                          r"^\W*(?:那)?(?:换算成|换成|改成|改用|用|以)?(?:毫米|厘米|英寸)(?:表示|来说|为单位|计)?(?:呢|吧)?\W*$")),
     # "what language do you speak?" / "do you speak Chinese?" / "你会说英语吗": the languages Hilum answers in
     ("languages", re.compile(r"^\W*(?:(?:what|which) languages?(?: (?:do|can) you (?:speak|understand|use|answer in))?|"
                              r"(?:do|can) you (?:speak|understand|answer in) (?:english|chinese|mandarin)|"
@@ -1908,8 +1913,10 @@ def language_neutral(text: str) -> bool:
 
 
 def detect_lang(text: str) -> str:
+    """The question's language: Chinese where its characters outweigh its Latin words (an anchor id, "A2", is no word:
+    "A2呢" is Chinese; it had been answered in English)."""
     cjk = len(_CJK.findall(text))
-    latin = len(_LATIN_WORD.findall(text.lower()))
+    latin = len(_LATIN_WORD.findall(_ANCHOR_ID.sub(" ", text).lower()))
     return "zh" if cjk and cjk * 2 >= latin * 3 else ("en" if latin else "zh" if cjk else "en")
 
 

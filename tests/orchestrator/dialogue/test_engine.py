@@ -632,3 +632,19 @@ def test_the_spicules_measured_are_the_findings_that_has_them(make_facts: Any, q
     assert turn.intent == "describe_margin" and turn.clarification is None and turn.referenced_anchor_ids == ("A1",)
     asked_whether = eng.ask(eng.start_session(make_facts(), lang="zh").session_id, "有没有分叶或者毛刺?")
     assert asked_whether.clarification is not None
+
+
+@pytest.mark.parametrize(("questions", "lang", "intent", "said"), [
+    # the finding's size before, whatever was asked
+    (("how far is A1 from the right hilum?", "in mm?"), "en", "measure_relation", "A1's centre is about 5.0 cm (50.1 mm)"),
+    (("how far is A1 from the right hilum?", "and in inches?"), "en", "measure_relation", "A1's centre is about 5.0 cm"),
+    (("A1离右肺门多远", "换算成毫米呢"), "zh", "measure_relation", "A1中心至右肺门(A3)的距离约5.0 cm(50.1 mm"),
+    # answered in English: an anchor id is no English word
+    (("A1离右肺门多远", "A2呢"), "zh", "measure_relation", "A2中心至右肺门(A3)的距离约"),
+])
+def test_a_unit_asked_says_the_last_answer_again(make_facts: Any, questions: tuple[str, ...], lang: str, intent: str,
+                                                 said: str) -> None:
+    """"In mm?" after a distance answered the finding's size; "A2呢" was answered in English."""
+    turn = _ask_fresh(make_facts(), *questions)
+    assert turn.intent == intent and turn.lang == lang and turn.answer.text.startswith(said)
+    assert parse("A2呢").lang == "zh" and parse("is A1 bigger than A2?").lang == "en"
