@@ -1767,7 +1767,8 @@ _REAL_ASKED = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|these|a\d
                          r"|(?:是|为)?真的?(?:是)?(?:病灶|病变|结节|阴影)吗|是不是真的(?:病灶|病变|结节|阴影)?[?？]*$|(?:a\d+|它|这个|那个|这处|那处)是真的吗[?？]*$"
                          # "is A2 just a vessel?" / "是不是血管影": whether it is a lesion at all
                          r"|(?<![a-z])(?:is|are)\s+(?:it|this|that|they|these|a\d+|the \w+(?: \w+)?)\s+(?:just\s+|only\s+)?(?:an?\s+)?"
-                         r"(?:(?:blood )?vessels?|artefacts?|artifacts?|overlapping shadows?)\s*[?？.]*\s*$|是(?:不是)?血管影?(?:吗|呢)?[?？]*$")
+                         r"(?:(?:blood )?vessels?(?: (?:seen )?end[- ]on)?|end[- ]on vessels?|artefacts?|artifacts?|overlapping shadows?)\s*[?？.]*\s*$"
+                         r"|是(?:不是)?(?:血管|伪影|重叠影)(?:影|断面|的断面)?(?:吗|呢)?[?？]*$")
 # "is it round?" / "is A1 oval?" / "what shape is it?" / "是圆形的吗" / "什么形状": a finding's shape asked (Query.shape_asked);
 # never "the round one" (a shape that says which finding)
 _SHAPE_ASKED = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|a\d+|the\s+[a-z-]+(?:\s+[a-z-]+)?)\s+"

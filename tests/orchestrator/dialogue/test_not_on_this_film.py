@@ -447,6 +447,8 @@ def test_a_sign_of_a_structure_or_a_region_named_by_one_is_not_the_structure_who
     # where it lies, or the early-lung-cancer checklist
     (("is A2 a vessel?",), "en", "confidence", "A2 (left lower lobe strand-like opacity): that it is a real lesion, about"),
     (("A2是不是血管影",), "zh", "confidence", "A2(左肺下叶条索影):是真实病灶约"),
+    (("A1是不是血管断面",), "zh", "confidence", "A1(右肺中叶圆形结节):是真实病灶约"),
+    (("is A1 a vessel seen end-on?",), "en", "confidence", "A1 (right middle lobe round nodule): that it is a real lesion"),
     # the hilum's distance, or A1 located
     (("is the nodule near the fissure?",), "en", "measure_relation",
      "Hilum does not trace the fissures, so A1's distance to one cannot be measured; A1 projects over the right middle lobe"),
