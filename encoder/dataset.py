@@ -125,12 +125,14 @@ Conspicuity = float | tuple[float, float] | None  # ``CaseSpec.conspicuity``
 
 
 def case_spec(seed: int, extra_lesion: str | None, render: str | None = None, lesion_mix: str | None = None,
-              conspicuity: Conspicuity = None, hidden: float | None = None) -> Any:
+              conspicuity: Conspicuity = None, hidden: float | None = None,
+              extra_mm: tuple[float, float] | None = None) -> Any:
     """The phantom spec for a training case: the seed's random lesions, plus one ``extra_lesion``;
     ``render``: the rendering families the case draws its style from (None: the phantom's own);
     ``lesion_mix``: the draw its lesions come from (None / "default": as always; "varied");
     ``conspicuity``: the lesions' contrast gain, fixed or drawn per lesion from a range (None: the phantom's x2);
-    ``hidden``: the share of lesions placed behind the heart, mediastinum or a dome (None: on the open field)."""
+    ``hidden``: the share of lesions placed behind the heart, mediastinum or a dome (None: on the open field);
+    ``extra_mm``: the extra lesion's diameter drawn uniformly from this range (None: its type's own range)."""
     from encoder.phantom.lesion_mix import check_mix
 
     mix = check_mix(lesion_mix)
@@ -143,7 +145,8 @@ def case_spec(seed: int, extra_lesion: str | None, render: str | None = None, le
         return CaseSpec(render=render, lesion_mix=mix, conspicuity=conspicuity, hidden=hidden)
     # a stream of its own, reproducible per seed
     drawn = case_lesion_specs(CaseSpec(lesion_mix=mix), np.random.default_rng([seed, 17]))
-    return CaseSpec(lesions=(*drawn, LesionSpec(type=extra_lesion)), render=render, lesion_mix=mix,
+    size = None if extra_mm is None else round(float(np.random.default_rng([seed, 18]).uniform(*extra_mm)), 1)
+    return CaseSpec(lesions=(*drawn, LesionSpec(type=extra_lesion, diameter_mm=size)), render=render, lesion_mix=mix,
                     conspicuity=conspicuity, hidden=hidden)
 
 

@@ -28,6 +28,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
                        help="first seed for --generate (default 1000; the training range is 1000-1999)")
     train.add_argument("--extra-lesion", choices=LESION_TYPES, default=None,
                        help="--generate: add one lesion of this type to every case (use its own --data-dir)")
+    train.add_argument("--extra-lesion-mm", type=size_range_arg, default=None, metavar="LO,HI",
+                       help="--extra-lesion: its diameter drawn uniformly from LO-HI mm (default: its type's range)")
     train.add_argument("--render-families", default=None, metavar="LIST",
                        help="--generate: each case draws a rendering style from these families ('all' or "
                             f"a comma list of {', '.join(RENDER_FAMILIES)}; use its own --data-dir)")
@@ -142,7 +144,8 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
                 if value is not None:  # before the cases: a time-boxed generation may be cut short
                     print(f"{name}: {value}", flush=True)
             generate_dataset(seeds, args.data_dir, workers=args.workers, extra_lesion=args.extra_lesion,
-                             render=render, lesion_mix=mix, conspicuity=args.conspicuity, hidden=args.hidden)
+                             render=render, lesion_mix=mix, conspicuity=args.conspicuity, hidden=args.hidden,
+                             extra_mm=args.extra_lesion_mm)
         print(f"dataset: {len(seeds)} cases (seeds {seeds[0]}-{seeds[-1]}) in {args.data_dir}")
         if args.generate_only:
             return 0
@@ -192,6 +195,17 @@ def conspicuity_arg(text: str) -> float | tuple[float, float]:
     if len(values) not in (1, 2) or not 0.0 < min(values) <= max(values) <= 4.0 or values != sorted(values):
         raise argparse.ArgumentTypeError("a gain, or LO,HI with LO <= HI, within (0, 4]")
     return values[0] if len(values) == 1 else (values[0], values[1])
+
+
+def size_range_arg(text: str) -> tuple[float, float]:
+    """--extra-lesion-mm: LO,HI in mm, 3 <= LO <= HI <= 80."""
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError("LO,HI in mm") from None
+    if not 3.0 <= lo <= hi <= 80.0:
+        raise argparse.ArgumentTypeError("LO,HI in mm with 3 <= LO <= HI <= 80")
+    return lo, hi
 
 
 def share_arg(text: str) -> float:
