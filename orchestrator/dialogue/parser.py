@@ -2787,6 +2787,13 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "how many ribs are visible?": the film's technique (inspiration), asked of the film, not of its bones
     intent = "film_info" if (_RIB_COUNT.search(text) or _VIEW_ASKED.search(text)) and not (
         answer_lang or social or patient) else intent
+    # "is it serious?" / "how urgent is this?" / "是不是很严重": how serious the film is, with no finding named (a bare
+    # pronoun names none) and nothing else asked: what "should I worry?" answers (it asked back which finding was meant,
+    # or counted one's lung-cancer signs)
+    worried = (features["concern"] and intent in ("describe_margin", "locate", "sign_checklist") and not (
+        answer_lang or social or patient or features["checklist"] or features["compare"] or ids or features["lesion_pointer"]
+        or lesion_groups(descriptors) or loc["lesion_side"] or loc["anatomy"]) and (by_fallback or intent == "sign_checklist"))
+    intent = "out_of_scope" if worried else intent
     # "which side is worse?" / "哪侧更严重": what each lung shows (it asked back which finding was meant)
     sides_graded = not (answer_lang or social or ids) and bool(_SIDES_GRADED.search(text))
     intent = "compare" if sides_graded else intent

@@ -648,3 +648,14 @@ def test_a_unit_asked_says_the_last_answer_again(make_facts: Any, questions: tup
     turn = _ask_fresh(make_facts(), *questions)
     assert turn.intent == intent and turn.lang == lang and turn.answer.text.startswith(said)
     assert parse("A2呢").lang == "zh" and parse("is A1 bigger than A2?").lang == "en"
+
+
+@pytest.mark.parametrize(("question", "lang"), [("is it serious?", "en"), ("how urgent is this?", "en"),
+                                                ("是不是很严重", "zh")])
+def test_how_serious_with_no_finding_named_is_not_judged(make_facts: Any, question: str, lang: str) -> None:
+    """"Is it serious?" / "how urgent is this?" asked back which finding was meant, "是不是很严重" counted a finding's
+    lung-cancer signs: with no finding named they ask what "should I worry?" does."""
+    turn = _ask_fresh(make_facts(), question)
+    assert turn.intent == "out_of_scope"
+    assert turn.answer.text.startswith(("Hilum does not judge how serious or urgent a film is", "Hilum 不判断片子是否严重或紧急"))
+    assert parse("is the nodule serious?").intent == "sign_checklist"  # of a finding named: its checklist
