@@ -750,6 +750,9 @@ def _table(table: dict[str, tuple[str, ...]]) -> _Terms:
     return _Terms(((key, len(t)), t) for key, terms in table.items() for t in terms)
 
 
+_BOTH_WAYS = frozenset({"early_lung_cancer", "benign_nodule"})  # named together, a verdict asked either way
+
+
 def _first_key(text: str, table: _Terms) -> str | None:
     best: tuple[int, int, str] | None = None
     for (key, n), positions in table.found(text):
@@ -2596,6 +2599,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     asked_first = first_question(text, v)  # (a disease named only in a second question is not asked)
     asked_now = history.sub(lambda m: " " * len(m.group(0)), asked_first) if history else asked_first
     checklist = _first_key(asked_now, ix.checklists)
+    # "benign or malignant?" / "良性还是恶性": both checklists, side by side (the first named alone before)
+    both_ways = set(_all_keys(asked_now, ix.checklists)) >= _BOTH_WAYS
     term = find_sign_term(text, v)
     # "what is the hilum?": a word of anatomy or of the film's conventions, explained when nothing else is asked
     glossary = None if term else find_glossary_term(text, v)
@@ -2864,7 +2869,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         descriptors=tuple(d for d in descriptors if not (which_kind and d in ("mass", "nodule"))),
         references=refs,
         lesion_side=loc["lesion_side"],
-        checklist=checklist if intent == "sign_checklist" else None,
+        checklist=checklist if intent == "sign_checklist" and not both_ways else None,
         term=(term or glossary) if intent == "explain_term" else None,
         anchor_ids=ids,
         ordinal=features["ordinal"],
@@ -2901,7 +2906,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         shape_asked=intent in ("locate", "describe_margin") and bool(_SHAPE_ASKED.search(text)),
         unlisted_disease=unlisted_disease(text) if intent == "sign_checklist" and not checklist else None,
         of_the_film=intent == "sign_checklist" and of_the_film(text, features),
-        differential=intent == "sign_checklist" and not checklist and features["differential"],
+        differential=intent == "sign_checklist" and ((not checklist and features["differential"]) or both_ways),
         besides_focus=intent == "screen" and bool(_BESIDES_FOCUS.search(text)),
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=threshold[0] if threshold and intent == "size" else None,

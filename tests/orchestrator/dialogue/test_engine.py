@@ -659,3 +659,15 @@ def test_how_serious_with_no_finding_named_is_not_judged(make_facts: Any, questi
     assert turn.intent == "out_of_scope"
     assert turn.answer.text.startswith(("Hilum does not judge how serious or urgent a film is", "Hilum 不判断片子是否严重或紧急"))
     assert parse("is the nodule serious?").intent == "sign_checklist"  # of a finding named: its checklist
+
+
+@pytest.mark.parametrize(("question", "lang", "said"), [
+    ("is the nodule benign or malignant?", "en", "Early lung cancer (malignant solitary nodule): 3 of the 5 decidable"),
+    ("结节是良性还是恶性", "zh", "早期肺癌(恶性孤立性结节):可判定的5条中符合3条"),
+])
+def test_benign_or_malignant_checks_both_side_by_side(make_facts: Any, question: str, lang: str, said: str) -> None:
+    """"Benign or malignant?" got the benign-nodule checklist alone (the first named): both are checked, unweighed."""
+    turn = _ask_fresh(make_facts(), question)
+    assert turn.intent == "sign_checklist" and said in turn.answer.text
+    assert ("Benign nodule: 1 of the 4" in turn.answer.text) or ("良性结节:可判定的4条中符合1条" in turn.answer.text)
+    assert parse("is the nodule malignant?").checklist == "early_lung_cancer"  # one asked: that one
