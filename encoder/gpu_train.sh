@@ -35,6 +35,9 @@
 # HIDDEN=P (issue 21) places a share P of the phantom lesions behind the heart, the mediastinum or a dome where their
 # lobe reaches there (otherwise every lesion not against them lies on the open field, so none hidden was ever seen),
 # e.g. 0.3.
+# SMALL_NODULES=N (issue 21) adds a set of N cases with one extra nodule of 7-14 mm each (the unseen patient's misses
+# are small faint nodules, missed on every chest: encoder/weights/TRAINING.md, "Small faint nodules"); with
+# CONSPICUITY=1,1.3 they are faint too, e.g. 400.
 # READER=1 (issue 22) also renders lesion-reader crops (seeds 4000+, a third of the CPUs) and trains
 # the reader on the GPU beside A and B, continued from the committed reader weights: $OUT/reader.pt
 # and reader.onnx; score it afterwards with `hilum evaluate-reader --seeds 0-49 --weights ...` and fit
@@ -81,6 +84,9 @@ if [ -n "${RENDER_FAMILIES:-}" ] && [ "${OWN_LOOK:-0}" = 1 ]; then
 fi
 if [ -n "${LESION_MIX:-}" ]; then
     SETS+=("mix $((N_PLAIN / 3)) 1250 1 families --lesion-mix $LESION_MIX")
+fi
+if [ -n "${SMALL_NODULES:-}" ]; then
+    SETS+=("small $SMALL_NODULES 1000 2 families --extra-lesion nodule --extra-lesion-mm 7,14")
 fi
 if [ -n "${OTHER_CT:-}" ]; then  # another patient's CT has its own renderer
     SETS+=("other ${N_OTHER:-600} 1000 2 own --other-ct $OTHER_CT --other-ct-dir ${OTHER_CT_DIR:-data/other-ct}")

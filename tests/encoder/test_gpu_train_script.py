@@ -25,7 +25,7 @@ def test_every_set_generates_and_the_candidate_comes_back_packed(tmp_path: Path)
         "GEN_S": "20", "TRAIN_MIN": "0.02", "N_PLAIN": "1000", "N_STRAND": "1000",
         "RENDER_FAMILIES": "all", "HOLD_OUT": "scatter", "OWN_LOOK": "1", "LESION_MIX": "varied",
         "ZOOM_OUT": "0.35", "TEXTURE": "0.3", "VISIBLE_LUNGS": "1", "CANDIDATES": "A", "PACK": "1", "CONSPICUITY": "1,2",
-        "HIDDEN": "0.3",
+        "HIDDEN": "0.3", "SMALL_NODULES": "200",
         "INIT_A": str(REPO_ROOT / "encoder/weights/stage-o-candidate/anatomy_encoder.pt"),
     }
     env["HILUM_CACHE_DIR"] = str(Settings().cache_dir)  # the suite's phantom cache, not a rebuild under WORK
@@ -35,7 +35,7 @@ def test_every_set_generates_and_the_candidate_comes_back_packed(tmp_path: Path)
 
     timeline = (out / "timeline.txt").read_text()
     counts = dict(item.split() for item in timeline.split("cases: ")[1].splitlines()[0].strip("; ").split("; "))
-    assert set(counts) == {"plain", "strand", "own", "own_strand", "mix"}
+    assert set(counts) == {"plain", "strand", "own", "own_strand", "mix", "small"}
     assert all(int(n) >= 1 for n in counts.values()), counts
     assert sorted(p.name for p in out.iterdir()) == ["candA.pt", "logs.tgz", "timeline.txt"]
     with tarfile.open(out / "logs.tgz") as logs:
