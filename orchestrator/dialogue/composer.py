@@ -1825,6 +1825,23 @@ def _unsettled(ctx: Context, a: Anchor, f: Finding) -> list[tuple[str, str]]:
     return out
 
 
+def _compose_behind_fluid(ctx: Context) -> Composition:
+    """"What's under the effusion?" / "积液后面有没有病灶": on a frontal film fluid hides the lung behind it; Hilum does not
+    read through it, and says which finding here is fluid."""
+    fluid = [a for a in ctx.registry.findings() if (f := ctx.finding(a)) is not None and f.kind == "effusion"]
+    text = ctx.t("正位片上积液会遮挡其后方的肺组织:其后方的病灶可能被掩盖,本系统不能透过积液判读;超声或CT(或引流后复查胸片)可显示被遮挡的肺。",
+                 "On a frontal film fluid hides the lung behind it: a lesion there can be masked, and Hilum does not read "
+                 "through the fluid; ultrasound or CT (or a film after drainage) shows the lung it hides.")
+    if fluid:
+        names = [f"{a.id}({a.label_zh})" for a in fluid] if ctx.zh else [f"{a.id} ({a.label_en})" for a in fluid]
+        text += ctx.t(f"本片的积液样密度影为:{'、'.join(names)}。", f" The effusion-like opacity here: {', '.join(names)}.")
+    else:
+        text += ctx.t("本片未见积液样密度影。", " No effusion-like opacity was found on this film.")
+    sections = [section("hidden_by_fluid", ctx.t("积液遮挡", "What fluid hides"), text)]
+    sections += [s for s in (disclaimer(ctx),) if s]
+    return Composition(tuple(sections), referenced=tuple(a.id for a in fluid))
+
+
 def _compose_worry(ctx: Context) -> Composition:
     """"Should I worry?" / "要紧吗" / "严重吗": how serious a film is, Hilum does not judge; what it can say instead."""
     found = [a.id for a in ctx.registry.findings()]
@@ -1948,6 +1965,8 @@ def compose_out_of_scope(ctx: Context) -> Composition:
         return Composition((section("language", ctx.t("语言", "Language"), text),))
     if ctx.query.next_step:  # "what further imaging is needed?" / "需要做什么检查?"
         return compose_next_step(ctx)
+    if ctx.query.behind_fluid:  # "what's under the effusion?"
+        return _compose_behind_fluid(ctx)
     if ctx.query.ct_measure in _ON_CT:  # "CT值多少?": what a radiograph has none of, and what it shows instead
         return Composition((section("out_of_scope", ctx.t("超出胸片范围", "Not on a radiograph"),
                                     ctx.t(*_ON_CT[ctx.query.ct_measure])),))

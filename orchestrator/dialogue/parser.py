@@ -185,6 +185,8 @@ class Query:
     margin_part: str | None = None
     # assess_anatomy: "how are the bones?" / "主动脉弓怎么样": a structure Hilum does not read, asked about whole
     unread_structure: str | None = None
+    # out_of_scope: "what's under the effusion?": what fluid hides on a frontal film
+    behind_fluid: bool = False
     # confidence: the statement whose probability is asked ("how sure about the margin?"): presence | margin | size |
     # density | lobe; None: every statement made of the finding
     attribute: str | None = None
@@ -285,6 +287,7 @@ class Query:
             "fissure": self.fissure,
             "margin_part": self.margin_part,
             "unread_structure": self.unread_structure,
+            "behind_fluid": self.behind_fluid,
             "counts_signs": self.counts_signs,
             "wall_asked": self.wall_asked,
             "asks_normal": self.asks_normal,
@@ -1404,6 +1407,13 @@ def ct_measure(text: str, intent: str) -> str | None:
         return kind if intent in ("out_of_scope", "explain_term") else None
     asked_as = {"volume": "size", "hu": "density"}.get(kind or "")
     return kind if intent in (asked_as, "out_of_scope", "locate", "explain_term") else None
+
+
+# "what's under the effusion?" / "could the fluid hide a mass?" / "积液后面有没有病灶": what fluid hides (the term was
+# explained, or whether there is an effusion answered)
+_BEHIND_FLUID = re.compile(r"(?<![a-z])(?:under|behind|beneath|hidden (?:by|behind)|obscured by|masked by)\s+(?:the\s+|that\s+)?"
+                           r"(?:pleural\s+)?(?:effusion|fluid)|(?:effusion|fluid)\s+(?:hide|hides|hiding|mask|masks|obscure)"
+                           r"|(?:积液|胸水)(?:的)?(?:下面|后面|后方|里面|遮挡|掩盖|挡住)")
 
 
 # "is the nodule near the fissure?" / "结节靠近水平裂吗": a fissure, which Hilum does not trace (the hilum's distance
@@ -2839,6 +2849,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     intent = "measure_relation" if vertical else intent
     unread = None if answer_lang or social or patient else unread_structure(text, intent, features, signs)
     intent = "assess_anatomy" if unread else intent
+    behind_fluid = not (answer_lang or social or ids) and bool(_BEHIND_FLUID.search(text))
+    intent = "out_of_scope" if behind_fluid else intent
     on_ct = None if answer_lang or social else ct_measure(text, intent)
     # (a guideline is answered as what comes next, ``next_step``; a volume or HU asked of no size or density, as such)
     intent = intent if on_ct is None or (on_ct, intent) in (("volume", "size"), ("hu", "density")) else "out_of_scope"
@@ -2888,6 +2900,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         fissure=intent in ("measure_relation", "locate") and features["lesion_talk"] and bool(_FISSURE.search(text)),
         margin_part=margin_part_named(text) if intent == "describe_margin" and features["margin_part"] else None,
         unread_structure=unread,
+        behind_fluid=behind_fluid,
         patient_asked=patient,
         worry_asked=(intent == "out_of_scope" and features["concern"] and not (needs_prior or patient or answer_lang or social)
                      and scores.get("out_of_scope", 0.0) < 2),

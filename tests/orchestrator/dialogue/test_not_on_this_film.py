@@ -472,3 +472,20 @@ def test_what_a_finding_might_be_and_the_fissures(make_facts: Callable[..., Any]
         turn = eng.ask(sid, q)
     assert turn is not None and turn.intent == intent and turn.answer.text.startswith(said)
     assert "early lung cancer" not in turn.answer.text and "早期肺癌" not in turn.answer.text
+
+
+@pytest.mark.parametrize(("question", "lang", "said"), [
+    ("what's under the effusion?", "en", "On a frontal film fluid hides the lung behind it"),  # the term explained
+    ("could the fluid hide a mass?", "en", "On a frontal film fluid hides the lung behind it"),  # "is there an effusion?"
+    ("积液后面有没有病灶", "zh", "正位片上积液会遮挡其后方的肺组织"),
+])
+def test_what_fluid_hides_is_said(make_facts: Callable[..., Any], ask: Callable[..., Any], question: str, lang: str,
+                                  said: str) -> None:
+    """"What's under the effusion?" explained the term; "could the fluid hide a mass?" said whether there is an
+    effusion. Fluid hides the lung behind it, which Hilum does not read through; the film's effusion, if any, is named."""
+    q = parse(question)
+    assert q.intent == "out_of_scope" and q.behind_fluid
+    text = ask(question, lang=lang).answer.text
+    assert text.startswith(said)
+    assert ("No effusion-like opacity was found on this film." in text) or ("本片未见积液样密度影" in text)
+    assert not parse("is there an effusion?").behind_fluid
