@@ -577,31 +577,30 @@ _READS = ("本系统只判读局灶病灶、肺门位置、心胸比和肋膈角
           "is not among them")
 
 
-# a structure Hilum does not read, asked about whole ("how are the bones?", "主动脉弓怎么样"): name, and why not
+# a structure Hilum does not read, asked about whole ("how are the bones?", "主动脉弓怎么样"): name, why not, and what it
+# therefore cannot say (the fissures are asked where they lie as often as how they look)
+_LOOKS = ("因此既不能说正常,也不能说异常", "so it can say neither that {0} normal nor that {1} not")
 _STRUCTURES_NOT_READ = MappingProxyType({
-    "bones": (("骨骼", "The bones"), _NOT_READ_CATEGORY["bone"]),
-    "soft_tissues": (("胸壁软组织", "The soft tissues"), _NOT_READ_CATEGORY["soft_tissue"]),
-    "great_vessels": (("主动脉和大血管", "The aorta and the great vessels"), _NOT_READ_CATEGORY["cardiovascular"]),
-    "trachea": (("气管", "The trachea"), _NOT_READ["tracheal_deviation"][:2]),
+    "bones": (("骨骼", "The bones"), _NOT_READ_CATEGORY["bone"], _LOOKS),
+    "soft_tissues": (("胸壁软组织", "The soft tissues"), _NOT_READ_CATEGORY["soft_tissue"], _LOOKS),
+    "great_vessels": (("主动脉和大血管", "The aorta and the great vessels"), _NOT_READ_CATEGORY["cardiovascular"], _LOOKS),
+    "trachea": (("气管", "The trachea"), _NOT_READ["tracheal_deviation"][:2], _LOOKS),
     "fissures": (("叶间裂", "The fissures"), ("本系统不追踪叶间裂(病灶所属肺叶由肺叶图推断,重叠投影处为推断)",
                                            "Hilum does not trace the fissures (a finding's lobe is placed from the lobes' "
-                                           "maps, an estimate where they overlap)")),
+                                           "maps, an estimate where they overlap)"),
+                 ("因此既不能定位,也不能判断其是否正常", "so it can neither place them nor say how they look")),
     "mediastinum": (("纵隔", "The mediastinum"), ("本系统不测量纵隔宽度及其相对中线的位置",
                                               "Hilum measures neither the mediastinum's width nor where it lies against "
-                                              "the midline")),
+                                              "the midline"), _LOOKS),
 })
 
 
 def structure_not_read(structure: str) -> tuple[str, str]:
     """"How are the bones?": the structure named (``_STRUCTURES_NOT_READ``) and why Hilum says nothing of it, (zh, en)."""
-    (name_zh, name_en), (why_zh, why_en) = _STRUCTURES_NOT_READ[structure]
-    if structure == "fissures":  # asked where they are as often as how they look
-        return (f"{name_zh}:{why_zh},因此既不能定位,也不能判断其是否正常,需放射科医师阅片。",
-                f"{name_en}: {why_en}, so it can neither place them nor say how they look; a radiologist's reading would.")
+    (name_zh, name_en), (why_zh, why_en), (cannot_zh, cannot_en) = _STRUCTURES_NOT_READ[structure]
     they = ("they look", "they do") if name_en.endswith("s") else ("it looks", "it does")
-    return (f"{name_zh}:{why_zh},因此既不能说正常,也不能说异常,需放射科医师阅片。",
-            f"{name_en}: {why_en}, so it can say neither that {they[0]} normal nor that {they[1]} not; a radiologist's "
-            "reading would.")
+    return (f"{name_zh}:{why_zh},{cannot_zh},需放射科医师阅片。",
+            f"{name_en}: {why_en}, {cannot_en.format(*they)}; a radiologist's reading would.")
 
 
 def read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, category: str = "") -> SignRead:
