@@ -105,15 +105,20 @@ def chest_masks(size: int = SIZE) -> dict[str, np.ndarray]:
 
 
 HILUM_POINTS: dict[str, tuple[float, float]] = {"right": (215.0, 225.0), "left": (297.0, 215.0)}
+RIB_CONTRAST = 0.02  # the rib bands' amplitude in the lungs (the film is [0, 1]; lungs 0.25, soft tissue 0.7)
+RIB_PERIOD_PX = 36.0  # on the 512 film, sloping down from the midline as posterior ribs do
 
 
 def synthetic_maps(lesions: Sequence[np.ndarray] = (), size: int = SIZE, noise: float = 0.01, seed: int = 0) -> AnatomyMaps:
     """Maps with the given lesion masks (bool, ``size`` square) and a matching film: lungs
-    dark, soft tissue grey, lesions as bright as soft tissue."""
+    dark with faint rib bands across them (a lung field always shows structure:
+    ``orchestrator.findings.plausibility.blank_share``), soft tissue grey, lesions as bright as soft tissue."""
     masks = chest_masks(size)
     rng = np.random.default_rng(seed)
     lungs = masks["lung_right"] | masks["lung_left"]
-    image = np.where(lungs, 0.25, 0.7).astype(np.float32)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) * (SIZE / size)
+    ribs = RIB_CONTRAST * np.sin(2 * np.pi * (yy + 0.25 * np.abs(xx - SIZE / 2)) / RIB_PERIOD_PX)
+    image = np.where(lungs, 0.25 + ribs, 0.7).astype(np.float32)
     image[masks["heart"]] = 0.65
     lesion = np.zeros((size, size), dtype=np.float32)
     for m in lesions:

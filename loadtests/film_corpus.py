@@ -2,16 +2,19 @@
 
 Every image is made here from a seed (nothing is downloaded): the phantom's own upright films
 (``encoder.phantom.generate_case``), the same films turned by 90°/180°/270°, mirrored left-right,
-heavily cropped and inverted (a MONOCHROME1/2 mix-up), and images that are no chest film at all:
-noise, smooth noise, gradients, rings, text pages and synthetic colour photos (a house under a
-sky). Each item is PNG bytes with what the gate must do with it:
+heavily cropped and inverted (a MONOCHROME1/2 mix-up), lateral films of the same CT
+(``encoder/phantom/lateral.py``: the view every chest study holds beside the frontal one, uploaded
+where no header names it), and images that are no chest film at all: noise, smooth noise, gradients,
+rings, text pages and synthetic colour photos (a house under a sky). Each item is PNG bytes with what
+the gate must do with it:
 
 - ``accept``: a frontal chest film shown upright: accepted, ``film_check.orientation`` "upright";
 - ``refuse_or_name``: refused as ``not_a_chest_film``, or accepted with the orientation it has
   named (``name`` says which value would be right: ``rotated_90``, ``rotated_180``, ``flipped_lr``),
   never read as if upright;
 - ``refuse_or_withhold``: refused, or accepted with ``anatomy_plausible`` false, so that nothing is
-  localised on it (a heavy crop of a chest film is still part of a chest film);
+  localised on it (a heavy crop of a chest film is still part of a chest film; a lateral film's pixels
+  pass the gate's coarse chest template as often as not, and its maps form no frontal chest);
 - ``refuse``: refused as ``not_a_chest_film``.
 
 Used by ``tests/orchestrator/test_film_gate_corpus.py`` and ``loadtests/score_film_gate.py``.
@@ -78,6 +81,18 @@ def phantom_films(seeds: range, cache_dir: Path | None = None) -> Iterator[tuple
     volume = load_volume(Path(cache_dir or Settings().cache_dir))
     for seed in seeds:
         yield seed, generate_case(seed, volume=volume).image
+
+
+def lateral_films(seeds: range, cache_dir: Path | None = None) -> Iterator[CorpusItem]:
+    """A lateral film of the phantom's CT per seed, facing either way (``encoder.phantom.lateral``)."""
+    from encoder.phantom.lateral import lateral_film, lateral_lines
+    from encoder.phantom.volume import load_volume
+    from orchestrator.settings import Settings
+
+    volume = load_volume(Path(cache_dir or Settings().cache_dir))
+    lines = lateral_lines(volume.hu, volume.spacing)
+    for seed in seeds:
+        yield CorpusItem(f"lateral_{seed}", "lateral", "refuse_or_withhold", png_bytes(lateral_film(seed, lines)))
 
 
 # --- images that are no chest film -------------------------------------------------------------------
@@ -167,7 +182,9 @@ def non_chest(per_kind: int, seed: int = 0, size: int = 512) -> Iterator[CorpusI
 
 
 def corpus(seeds: range, per_kind: int = 10, seed: int = 0, cache_dir: Path | None = None) -> Iterator[CorpusItem]:
-    """``7 * len(seeds)`` transformed phantom films, then ``6 * per_kind`` non-chest images."""
+    """``7 * len(seeds)`` transformed phantom films, ``len(seeds)`` lateral films, then ``6 * per_kind`` non-chest
+    images."""
     for s, film in phantom_films(seeds, cache_dir):
         yield from film_variants(s, film, np.random.default_rng([seed, s]))
+    yield from lateral_films(seeds, cache_dir)
     yield from non_chest(per_kind, seed)

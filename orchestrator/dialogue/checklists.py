@@ -504,6 +504,10 @@ def ctr_reference(ctr: float, view: str) -> tuple[str, str]:
 def _read_ctr(facts: ImageFacts) -> SignRead:
     ctr = facts.anatomy.cardiothoracic_ratio
     ctr = None if ctr is None else round(ctr, 2)  # judged as it is shown (two decimals)
+    if ctr is None and "lung_at_film_edge" in facts.film_check.warnings:  # orchestrator/findings/film_edge.py
+        return SignRead("cardiomegaly", "uncertain", "胸廓的全宽可能不在片内,本片不给出心胸比。",
+                        "the chest's full width may not be on the film, so no cardiothoracic ratio is given.",
+                        "包括整个胸廓的后前位胸片", "A PA film that holds the whole chest")
     if ctr is None:
         return SignRead("cardiomegaly", "uncertain", "本片未能测得心胸比。", "the cardiothoracic ratio could not be measured.",
                         "复查标准后前位胸片", "A standard PA film")

@@ -2066,8 +2066,13 @@ def compose_withheld(ctx: Context) -> Composition:
     """A film accepted as a chest film whose anatomy or sides could not be established: say so,
     say why, and state nothing that rests on the maps (no finding, side, lobe, zone, distance,
     hilum or cardiothoracic ratio). Never phrased as a normal result."""
-    lines = [ctx.t("这张片子被识别为正位胸片,但本系统无法在其上可靠地读片。",
-                   "This was recognised as a frontal chest film, but Hilum cannot read it reliably.")]
+    if ctx.facts.film_check.view in ("PA", "AP"):  # the file says it is frontal
+        lines = [ctx.t("这张片子是正位胸片,但本系统无法在其上可靠地读片。",
+                       "This is a frontal chest film, but Hilum cannot read it reliably.")]
+    else:  # the pixels passed the gate as a chest film; they cannot tell a lateral view from a frontal one for sure
+        lines = [ctx.t("这张片子被接受为胸片,但本系统无法在其上可靠地读片(本系统只读正位片,侧位片也会这样不予读片)。",
+                       "This was accepted as a chest film, but Hilum cannot read it reliably (it reads frontal films "
+                       "only, and a lateral view is withheld like this).")]
     lines += film_warnings(ctx)
     lines.append(ctx.t("因此不给出病灶、左右侧、肺叶、分区、距离、肺门或心胸比的判断。这不代表片子正常:请由放射科医师阅片。",
                        "So no finding, side, lobe, zone, distance, hilum or cardiothoracic ratio is given. "

@@ -47,10 +47,14 @@ REFUSALS: dict[str, tuple[str, str]] = {
                  "This film looks inverted (the lungs are bright). Check its MONOCHROME1/2 setting and upload it again."),
     "partial_view": ("这张图像只显示了胸部的一部分,需要完整的正位胸片。",
                      "This image shows only part of a chest; a whole frontal chest film is needed."),
-    "rotated_90": ("这张胸片被旋转了90度,请转正后重新上传。",
-                   "This chest film is turned by 90 degrees; please upload it upright."),
-    "rotated_180": ("这张胸片上下颠倒(旋转了180度),请转正后重新上传。",
-                    "This chest film is upside down (turned by 180 degrees); please upload it upright."),
+    # a lateral film's pixels can read as a frontal film turned (loadtests/film_corpus.py, "lateral"): the two
+    # refusals the pixels name by a turn say which films are read
+    "rotated_90": ("这张胸片被旋转了90度,请转正后重新上传(本系统只读正位胸片)。",
+                   "This chest film is turned by 90 degrees; please upload it upright (Hilum reads frontal chest films "
+                   "only)."),
+    "rotated_180": ("这张胸片上下颠倒(旋转了180度),请转正后重新上传(本系统只读正位胸片)。",
+                    "This chest film is upside down (turned by 180 degrees); please upload it upright (Hilum reads "
+                    "frontal chest films only)."),
     "upside_down": ("DICOM 方位标记显示这张胸片上下翻转,请转正后重新上传。",
                     "The DICOM orientation says this film is flipped top to bottom; please upload it upright."),
     "modality": ("DICOM 文件头显示这不是X线摄影(CR/DX)图像。",
@@ -80,6 +84,13 @@ WARNINGS: dict[str, tuple[str, str]] = {
     "anatomy_not_established": ("无法在这张片子上可靠地确定解剖结构(它与模型训练所用的片子差异较大)。",
                                 "The anatomy could not be established reliably on this film (it differs from the films the model was trained on)."),
     "lungs_implausible": ("肺野的形状或位置不合理。", "The lung fields found are implausible in shape or position."),
+    "lungs_on_blank": ("找到的肺野大部分落在图像的空白(未曝光)区域。",
+                       "The lung fields found lie mostly on blank (unexposed) parts of the image."),
+    "lung_at_film_edge": ("有肺野的外侧缘位于已曝光片子的边缘:其外侧的肺、该侧肋膈角及胸廓的全宽可能不在片内;片外部分本系统不作判断,"
+                          "也不给出心胸比。",
+                          "A lung field's outer border lies at the edge of the exposed film: lung beyond it, that "
+                          "side's costophrenic angle and the chest's full width may not be on the film; nothing is "
+                          "said of what is off it, and no cardiothoracic ratio is given."),
     "hilum_implausible": ("肺门位置不合理(不在肺野内侧)。", "The hila found do not lie in the medial part of the lungs."),
     "ctr_implausible": ("测得的心胸比超出生理范围,不予报告。",
                         "The cardiothoracic ratio measured is outside the physiological range and is not reported."),

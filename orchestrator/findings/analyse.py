@@ -33,6 +33,7 @@ from orchestrator.findings.candidates import (
     shape_word,
 )
 from orchestrator.findings.density import DensityRead, read_density
+from orchestrator.findings.film_edge import EDGE_WARNING, lungs_at_film_edge
 from orchestrator.findings.geometry import (
     SIDE_LOBES,
     Geometry,
@@ -81,6 +82,8 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
     findings.sort(key=lambda f: (0 if f.side == "right" else 1, f.center_px[1], f.center_px[0]))
     findings = [_with_id(f, i + 1) for i, f in enumerate(findings)]
     anatomy = anatomy_facts(geom, findings)
+    if EDGE_WARNING in check.warnings:  # the chest's full width may be off the film: no ratio rests on it
+        anatomy = replace(anatomy, cardiothoracic_ratio=None, thorax_width_mm=None)
     return ImageFacts(
         image_size=(int(maps.shape[0]), int(maps.shape[1])),
         spacing=spacing,
@@ -92,9 +95,11 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
 
 
 def judge_anatomy(geom: Geometry, check: FilmCheck, entropy_max: float = ENTROPY_MAX) -> FilmCheck:
-    """The gate's check with the maps' plausibility (``orchestrator.findings.plausibility``) added."""
+    """The gate's check with the maps' plausibility (``orchestrator.findings.plausibility``) added, and on a
+    plausible chest whether a lung field lies at the film's edge (``orchestrator.findings.film_edge``)."""
     plaus = plausibility(geom, entropy_max)
-    warnings = tuple(dict.fromkeys(check.warnings + plaus.warnings))
+    edge = (EDGE_WARNING,) if plaus.plausible and lungs_at_film_edge(geom) else ()
+    warnings = tuple(dict.fromkeys(check.warnings + plaus.warnings + edge))
     return replace(check, anatomy_plausible=plaus.plausible, warnings=warnings)
 
 

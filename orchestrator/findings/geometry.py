@@ -114,6 +114,13 @@ class Geometry:
         return {side: _lung(self.maps, side, with_lobes=True) for side in self.lungs}
 
     @cached_property
+    def blank(self) -> np.ndarray:
+        """Where the film is blank (``plausibility.blank_pixels``), made once per film."""
+        from orchestrator.findings.plausibility import blank_pixels
+
+        return blank_pixels(self.maps.image)
+
+    @cached_property
     def floor(self) -> np.ndarray:
         """What the lung fields stand on (``floor_mask``), made once per film."""
         return floor_mask(self)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -103,3 +104,18 @@ def test_a_foreign_question_on_a_withheld_film_still_gets_the_language_reason(
     eng, sid = engine_and_session
     turn = eng.ask(sid, "この結節の大きさは?")
     assert turn.intent == "out_of_scope" and "Japanese" in turn.answer.text and "日语" in turn.answer.text
+
+
+def test_the_view_is_stated_only_where_the_file_states_it(tmp_path: Path,
+                                                          engine_and_session: tuple[DialogueEngine, str]) -> None:
+    """A PNG passed the pixel gate as a chest film, which cannot tell a lateral view for sure: it is not called
+    frontal, and the answer says only frontal films are read. A DICOM file whose header says PA is."""
+    from encoder.phantom import generate_case
+
+    eng, sid = engine_and_session
+    text = eng.get_session(sid).turns[0].answer.text
+    assert text.startswith("This was accepted as a chest film") and "frontal films only" in text
+    generate_case(613).write(tmp_path)
+    dicom = eng.create_session((tmp_path / "image.dcm").read_bytes(), "image.dcm", lang="zh").turns[0]
+    assert dicom.film_check is not None and dicom.film_check["view"] == "PA"
+    assert dicom.answer.text.startswith("这张片子是正位胸片,但本系统无法在其上可靠地读片。")

@@ -1,6 +1,6 @@
-"""The film gate end to end on a generated corpus of 270 uploads (``loadtests/film_corpus.py``):
+"""The film gate end to end on a generated corpus of 300 uploads (``loadtests/film_corpus.py``):
 30 upright phantom films from seeds the gate never saw, each also turned by 90°/180°/270°,
-mirrored, inverted and heavily cropped, and 60 images that are no chest film. Every upload goes
+mirrored, inverted and heavily cropped, 30 lateral films of the same CT, and 60 images that are no chest film. Every upload goes
 through the real engine with the embedded encoder, as an upload over REST would."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ def table() -> Iterator[dict[str, dict[str, Any]]]:
     encoder = build_encoder(settings)
     try:
         items = list(corpus(range(640, 670), per_kind=10, seed=11))
-        assert len(items) == 270
+        assert len(items) == 300
         yield score_corpus(DialogueEngine(encoder, settings), items)
     finally:
         encoder.close()
@@ -36,7 +36,7 @@ def test_upright_phantom_films_are_accepted(table: dict[str, dict[str, Any]]) ->
     assert row["met"] / row["n"] >= 0.99, row
 
 
-@pytest.mark.parametrize("category", ["rotated", "mirrored", "inverted", "cropped", "noise", "smooth_noise",
+@pytest.mark.parametrize("category", ["rotated", "mirrored", "inverted", "cropped", "lateral", "noise", "smooth_noise",
                                       "gradient", "rings", "text_page", "colour_photo"])
 def test_everything_else_is_refused_or_named(table: dict[str, dict[str, Any]], category: str) -> None:
     row = table[category]
@@ -46,3 +46,37 @@ def test_everything_else_is_refused_or_named(table: dict[str, dict[str, Any]], c
 def test_nothing_turned_is_read_as_upright(table: dict[str, dict[str, Any]]) -> None:
     for category in ("rotated", "mirrored"):
         assert not any(k.startswith("accepted:upright") for k in table[category]["outcomes"]), table[category]
+
+
+def test_lateral_films_are_never_read_as_served() -> None:
+    """Lateral films as the service reads them: with the confirmer and the alone reader, which reads a film the main
+    weights withhold (``orchestrator/encoders/second_reader.py``). None is described: each is refused, or withheld with
+    nothing found, and a withheld one says that only frontal films are read."""
+    from encoder.phantom.lateral import lateral_film, lateral_lines
+    from encoder.phantom.volume import load_volume
+    from loadtests.film_corpus import png_bytes
+    from loadtests.score_film_gate import run_one
+    from orchestrator.encoders.factory import build_other_readers
+
+    settings = Settings()
+    encoder, (second, lone) = build_encoder(settings), build_other_readers(settings)
+    assert second is not None and lone is not None
+    engine = DialogueEngine(encoder, settings, second_reader=second, alone_reader=lone)
+    volume = load_volume(settings.cache_dir)
+    lines = lateral_lines(volume.hu, volume.spacing)
+    withheld: list[bytes] = []
+    try:
+        for seed in range(700, 720):
+            png = png_bytes(lateral_film(seed, lines))
+            out = run_one(engine, png, "lateral.png")
+            assert out.refused or not (out.film_check or {})["anatomy_plausible"], (seed, out.label)
+            assert not out.findings and not out.ctr_stated, seed
+            if out.refused is None:
+                withheld.append(png)
+        assert withheld  # some pass the pixel gate as chest films
+        for lang, said in (("en", "reads frontal films only"), ("zh", "本系统只读正位片")):
+            text = engine.create_session(withheld[0], "lateral.png", lang).turns[0].answer.text
+            assert said in text and "recognised as a frontal" not in text, text
+    finally:
+        for part in (encoder, second, lone):
+            part.close()

@@ -18,7 +18,9 @@ from orchestrator.findings.geometry import build_geometry
 from orchestrator.findings.plausibility import (
     ENTROPY_MAX,
     LUNG_AREA,
+    LUNG_BLANK_MAX,
     LUNG_WIDTH_HEIGHT_MAX,
+    blank_share,
     map_entropy,
     plausibility,
     width_height,
@@ -96,6 +98,27 @@ def test_a_lung_field_wider_than_any_real_one_is_implausible() -> None:
     assert width_height(mask) > LUNG_WIDTH_HEIGHT_MAX["right"]
     assert LUNG_AREA[0] <= mask.sum() / mask.size <= LUNG_AREA[1]  # no other lung check fails
     assert plausibility(squat).warnings == ("lungs_implausible",)
+
+
+def test_lung_fields_on_blank_film_are_implausible() -> None:
+    """Maps that found "lungs" in the unexposed black either side of a bright strip (a lateral film cut to a strip by
+    its collimation, read as a normal chest before): a lung field on blank film is no lung field. The same maps on a
+    film with the lungs' structure are read; blank parts outside the lungs do not matter."""
+    base = maps_with()
+    geom = build_geometry(base, SPACING)
+    assert max(blank_share(base.image, geom.lung(s).mask) for s in ("right", "left")) < 0.2  # the flat heart behind
+    rng = np.random.default_rng(1)
+    image = base.image.copy()
+    right = geom.lung("right").mask
+    image[right] = 0.04 + rng.normal(0, 0.002, int(right.sum())).astype(np.float32)  # black, faint noise only
+    blank = build_geometry(dataclasses.replace(base, image=image), SPACING)
+    assert blank_share(image, blank.lung("right").mask) > LUNG_BLANK_MAX
+    assert plausibility(blank).warnings == ("lungs_on_blank",)
+    facts = analyse(dataclasses.replace(base, image=image), SPACING)
+    assert not facts.film_check.localisable and facts.findings == ()
+    outside = base.image.copy()
+    outside[:40] = 0.0  # a blank band across the top, where no lung is
+    assert plausibility(build_geometry(dataclasses.replace(base, image=outside), SPACING)).plausible
 
 
 def test_a_hilum_outside_its_lung_is_implausible() -> None:
