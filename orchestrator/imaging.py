@@ -677,7 +677,8 @@ def dicom_reference(ds: Any, shape: tuple[int, ...]) -> DicomReference | None:
 
 
 def dicom_film_tags(ds: Any) -> dict[str, Any]:
-    """What the file says about the film for the gate: body part, view, orientation, laterality.
+    """What the file says about the film for the gate: body part, view (View Position and the View Code Sequence's
+    first code), orientation, laterality.
     Upper-cased strings, None when absent or unreadable (never trusted for more than the gate)."""
     out: dict[str, Any] = {}
     for key, tag in (("body_part", "BodyPartExamined"), ("view_position", "ViewPosition"),
@@ -687,6 +688,7 @@ def dicom_film_tags(ds: Any) -> dict[str, Any]:
             out[key] = str(value).strip().upper()[:64] or None if value is not None else None
         except Exception:  # noqa: BLE001 - a malformed optional tag is as good as an absent one
             out[key] = None
+    out["view_code"] = _view_code(ds)
     try:
         value = ds.get("PatientOrientation")
         parts = list(value) if isinstance(value, list | tuple) or hasattr(value, "__iter__") and not isinstance(value, str) \
@@ -695,6 +697,19 @@ def dicom_film_tags(ds: Any) -> dict[str, Any]:
     except Exception:  # noqa: BLE001
         out["patient_orientation"] = None
     return out
+
+
+def _view_code(ds: Any) -> str | None:
+    """The first View Code Sequence item as ``"VALUE|MEANING"`` (upper-cased, each at most 64 characters), or None."""
+    try:
+        seq = ds.get("ViewCodeSequence")
+        item = seq[0] if seq else None
+        if item is None:
+            return None
+        value, meaning = (str(item.get(k) or "").strip().upper()[:64] for k in ("CodeValue", "CodeMeaning"))
+        return f"{value}|{meaning}" if value or meaning else None
+    except Exception:  # noqa: BLE001 - a malformed optional sequence is as good as an absent one
+        return None
 
 
 # Plausible values for a chest film (outside them the file's spacing is not used; the findings

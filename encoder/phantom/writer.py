@@ -33,7 +33,7 @@ UID_ROOT = "1.2.826.0.1.3680043.10.1384."  # pydicom-style root for synthetic ob
 STUDY_DATE = "20000101"
 # (code value, coding scheme, meaning): CID 4009 DX Anatomy Imaged and CID 4010 DX View
 CHEST_CODE = ("51185008", "SCT", "Chest")
-PA_VIEW_CODE = ("399348003", "SCT", "postero-anterior")
+PA_VIEW_CODE = ("272479007", "SCT", "postero-anterior")  # DICOM CID 4010 (399348003 is antero-posterior)
 
 
 @dataclass(frozen=True, eq=False)

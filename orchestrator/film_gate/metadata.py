@@ -1,4 +1,4 @@
-"""What the file says: DICOM Modality, BodyPartExamined, ViewPosition, PatientOrientation.
+"""What the file says: DICOM Modality, BodyPartExamined, ViewPosition, View Code Sequence, PatientOrientation.
 
 Tags only ever *refuse* or *name*; a film is never accepted on its tags alone (the pixels must
 agree, ``orchestrator.film_gate.image``). Absent tags (PNG, JPEG, a sparse DICOM) say nothing.
@@ -17,6 +17,14 @@ CHEST_PARTS = frozenset({"CHEST", "THORAX", "LUNG", "LUNGS", "TORSO", "CHEST_TO_
 FRONTAL_VIEWS = frozenset({"PA", "AP"})
 LATERAL_VIEWS = frozenset({"LL", "RL", "LAT", "LATERAL", "LLD", "RLD", "LLO", "RLO", "OBL", "OBLIQUE", "LPO",
                            "RPO", "LAO", "RAO"})
+# the View Code Sequence (DICOM CID 4010, "DX View"): SNOMED CT codes of the frontal views, and words of a code meaning
+# (SNOMED CT or the older SNOMED RT codes' "left lateral", "right anterior oblique", ...) that name any other chest view
+FRONTAL_VIEW_CODES = {"272479007": "PA", "399348003": "AP"}
+FRONTAL_VIEW_MEANINGS = {"POSTERO-ANTERIOR": "PA", "ANTERO-POSTERIOR": "AP"}
+NOT_FRONTAL_WORDS = ("LATERAL", "OBLIQUE")
+# a PatientOrientation direction along the body's front-back axis: the image's rows or columns run through the chest
+# from front to back, as only a lateral (or oblique) projection's do
+FRONT_BACK = frozenset("AP")
 
 
 @dataclass(frozen=True)
@@ -41,7 +49,21 @@ def _orientation(po: Any) -> tuple[str | None, str | None]:
         return table[(row, col)], None
     if (row, col) == ("L", "H"):
         return None, "upside_down"  # flipped top to bottom: no orientation of the contract names it
-    return None, None  # anterior/posterior letters: not a frontal display, the pixels decide
+    if {row, col} & FRONT_BACK and {row, col} & set("HF"):
+        return None, "lateral_view"  # one axis front to back, the other head to foot: a lateral or oblique view
+    return None, None
+
+
+def _coded_view(code: Any) -> str | None:
+    """``"VALUE|MEANING"`` of the View Code Sequence -> "PA", "AP", "other" (a lateral or oblique view), or None."""
+    if not code:
+        return None
+    value, _, meaning = str(code).upper().partition("|")
+    if value in FRONTAL_VIEW_CODES:
+        return FRONTAL_VIEW_CODES[value]
+    if any(word in meaning for word in NOT_FRONTAL_WORDS):
+        return "other"
+    return next((v for m, v in FRONTAL_VIEW_MEANINGS.items() if m in meaning.replace(" ", "-")), None)
 
 
 def read_tags(info: dict[str, Any]) -> TagVerdict:
@@ -53,8 +75,11 @@ def read_tags(info: dict[str, Any]) -> TagVerdict:
     if part and part not in CHEST_PARTS:
         return TagVerdict(refuse="body_part")
     view = (info.get("view_position") or "").upper()
-    if view in LATERAL_VIEWS:
+    coded = _coded_view(info.get("view_code"))
+    if view in LATERAL_VIEWS or coded == "other":
         return TagVerdict(refuse="lateral_view")
+    if view not in FRONTAL_VIEWS and coded is not None:
+        view = coded
     orientation, refusal = _orientation(info.get("patient_orientation"))
     if refusal:
         return TagVerdict(refuse=refusal)

@@ -8,8 +8,8 @@ its middle half, "the left costophrenic angle is blunted" with the angle off the
 A lung field is at the film's edge where, on more than ``EDGE_CUT_MIN`` of its rows in the middle ``EDGE_ROWS`` of its
 height, the band ``EDGE_BAND_PX`` outside its outer border is mostly blank film (``Geometry.blank``) or off the image.
 The film is still read; the film check carries the warning ``lung_at_film_edge`` (``orchestrator.film_gate.WARNINGS``),
-which the screening answer states, and no cardiothoracic ratio is given (the chest's full width may be off the film; "is the heart
-enlarged?" says so). Measured (``python -m loadtests.lung_blank_share --seeds 200-399 --render all --cut
+which the screening answer states, and no cardiothoracic ratio is given (the chest's full width may be off the film;
+"is the heart enlarged?" says so). Measured (``python -m loadtests.lung_blank_share --seeds 200-399 --render all --cut
 0.4,0.5,0.6,0.7 --real-dev REAL_DEV_DIR [--onnx ...]``, 2026-12-07): phantom films of every rendering family at the
 edge on 9 of 200 with the main weights (collimated tight to the lungs) and none with the alone reader; phantom films
 cut to their middle 40 / 50 / 60 / 70% of the width on 20 / 20 / 20 / 1 of 20 each with the main weights and 17 / 13 /
@@ -32,21 +32,29 @@ EDGE_WARNING = "lung_at_film_edge"
 def cut_share(blank: np.ndarray, mask: np.ndarray, side: str) -> float:
     """The share of the lung field's middle rows whose outer band is mostly blank or off the image (0 when empty).
     ``side``: the patient's; the right lung's outer border is on the image's left."""
-    rows = np.nonzero(mask.any(axis=1))[0]
+    filled = mask.any(axis=1)
+    rows = np.nonzero(filled)[0]
     if not len(rows):
         return 0.0
     top, bottom = int(rows.min()), int(rows.max())
+    ys = np.arange(int(top + EDGE_ROWS[0] * (bottom - top)), int(top + EDGE_ROWS[1] * (bottom - top)) + 1)
+    ys = ys[filled[ys]]
+    if not len(ys):
+        return 0.0
     width = mask.shape[1]
     near, far = EDGE_BAND_PX
-    cut = counted = 0
-    for y in range(int(top + EDGE_ROWS[0] * (bottom - top)), int(top + EDGE_ROWS[1] * (bottom - top)) + 1):
-        xs = np.nonzero(mask[y])[0]
-        if not len(xs):
-            continue
-        counted += 1
-        a, b = (int(xs.min()) - far, int(xs.min()) - near) if side == "right" else (int(xs.max()) + near, int(xs.max()) + far)
-        cut += a < 0 or b >= width or bool(blank[y, a:b + 1].mean() > 0.5)
-    return cut / counted if counted else 0.0
+    m = mask[ys]
+    if side == "right":  # the band ends `near` before the leftmost lung pixel
+        edge = np.argmax(m, axis=1)
+        a, b = edge - far, edge - near
+    else:
+        edge = width - 1 - np.argmax(m[:, ::-1], axis=1)
+        a, b = edge + near, edge + far
+    off = (a < 0) | (b >= width)
+    sums = np.concatenate([np.zeros((len(ys), 1)), np.cumsum(blank[ys], axis=1)], axis=1)
+    a_in, b_in = np.clip(a, 0, width - 1), np.clip(b, 0, width - 1)
+    band = (sums[np.arange(len(ys)), b_in + 1] - sums[np.arange(len(ys)), a_in]) / (far - near + 1)
+    return float(np.mean(off | (band > 0.5)))
 
 
 def lungs_at_film_edge(geom: Geometry) -> tuple[str, ...]:

@@ -88,7 +88,7 @@ def test_dx_for_presentation_chest_attributes(dicom_path: Path, case: PhantomCas
     region = ds.AnatomicRegionSequence[0]
     assert (region.CodeValue, region.CodingSchemeDesignator) == ("51185008", "SCT")
     view = ds.ViewCodeSequence[0]
-    assert (view.CodeValue, view.CodingSchemeDesignator) == ("399348003", "SCT")
+    assert (view.CodeValue, view.CodingSchemeDesignator, view.CodeMeaning) == ("272479007", "SCT", "postero-anterior")
     assert (ds.PixelIntensityRelationship, ds.PixelIntensityRelationshipSign) == ("LOG", -1)
     assert (ds.PresentationLUTShape, ds.LossyImageCompression, ds.BurnedInAnnotation) == ("IDENTITY", "00", "NO")
     assert [float(v) for v in ds.ImagerPixelSpacing] == pytest.approx(case.pixel_spacing_mm, abs=1e-6)

@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pydicom
 import pytest
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 
 from loadtests.film_corpus import colour_photo, noise, png_bytes, text_page
 from orchestrator.errors import NotAChestFilmError
@@ -137,6 +139,20 @@ def test_dicom_tags_reach_the_gate(tmp_path: Path) -> None:
     lateral = decode_upload(_dicom(tmp_path, ViewPosition="LL"), "a.dcm", settings)
     with pytest.raises(NotAChestFilmError):
         check_film(lateral.image, lateral.resampling, lateral.info)
+    # a lateral that says so only in its View Code Sequence, or only in its Patient Orientation (the pixels are this
+    # frontal film's: the header alone refuses)
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "399173006", "SCT", "left lateral"
+    coded = decode_upload(_dicom(tmp_path, ViewPosition="", ViewCodeSequence=Sequence([code])), "a.dcm", settings)
+    assert coded.info["view_code"] == "399173006|LEFT LATERAL"
+    oriented = decode_upload(_dicom(tmp_path, ViewPosition="", PatientOrientation=["P", "F"]), "a.dcm", settings)
+    for upload in (coded, oriented):
+        with pytest.raises(NotAChestFilmError) as refused:
+            check_film(upload.image, upload.resampling, upload.info)
+        assert refused.value.reason == "lateral_view"
+    # the phantom's own file codes its view as postero-anterior (CID 4010): read as PA with View Position gone too
+    pa = decode_upload(_dicom(tmp_path, ViewPosition=""), "a.dcm", settings)
+    assert check_film(pa.image, pa.resampling, pa.info).view == "PA"
     flipped = decode_upload(_dicom(tmp_path, PatientOrientation=["R", "F"], ViewPosition="PA"), "a.dcm", settings)
     fc = check_film(flipped.image, flipped.resampling, flipped.info)
     assert fc.orientation == "flipped_lr" and fc.view == "PA" and not fc.localisable

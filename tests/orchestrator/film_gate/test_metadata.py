@@ -15,6 +15,17 @@ from orchestrator.film_gate.metadata import read_tags
     ({"modality": "DX", "view_position": "LL"}, "lateral_view"),
     ({"modality": "DX", "view_position": "LATERAL"}, "lateral_view"),
     ({"modality": "DX", "patient_orientation": ("L", "H")}, "upside_down"),
+    # one axis front to back, the other head to foot: only a lateral or oblique projection lies so (the pixels pass a
+    # lateral as a chest as often as not: loadtests/film_corpus.py, "lateral")
+    ({"modality": "DX", "patient_orientation": ("A", "F")}, "lateral_view"),
+    ({"modality": "DX", "patient_orientation": ("P", "F")}, "lateral_view"),
+    ({"modality": "DX", "patient_orientation": ("F", "A")}, "lateral_view"),
+    ({"modality": "DX", "patient_orientation": ("PL", "FR")}, "lateral_view"),
+    # the View Code Sequence (CID 4010) where View Position is absent or says nothing
+    ({"modality": "DX", "view_code": "399198007|RIGHT LATERAL"}, "lateral_view"),
+    ({"modality": "DX", "view_code": "R-10236|LEFT LATERAL"}, "lateral_view"),
+    ({"modality": "DX", "view_code": "399135007|LEFT ANTERIOR OBLIQUE"}, "lateral_view"),
+    ({"modality": "DX", "view_position": "", "view_code": "|LATERAL"}, "lateral_view"),
 ])
 def test_tags_that_rule_a_film_out(info: dict, reason: str) -> None:
     assert read_tags(info).refuse == reason
@@ -27,12 +38,26 @@ def test_tags_that_rule_a_film_out(info: dict, reason: str) -> None:
     (("R", "H"), "rotated_180"),
     (("F", "R"), "rotated_90"),
     (("H", "L"), "rotated_90"),
-    (("A", "F"), None),  # not a frontal display: the pixels decide
+    (("A", "L"), None),  # no head-foot axis: not a radiograph's display, the pixels decide
     (None, None),
 ])
 def test_patient_orientation_names_the_display(po: tuple | None, orientation: str | None) -> None:
     verdict = read_tags({"modality": "DX", "body_part": "CHEST", "patient_orientation": po})
     assert verdict.refuse is None and verdict.orientation == orientation
+
+
+@pytest.mark.parametrize(("info", "view"), [
+    ({"view_code": "272479007|POSTERO-ANTERIOR"}, "PA"),
+    ({"view_code": "399348003|ANTERO-POSTERIOR"}, "AP"),
+    ({"view_code": "R-10214|POSTERO ANTERIOR"}, "PA"),  # an older SNOMED RT code: its meaning names it
+    ({"view_code": "R-10206|ANTERO-POSTERIOR"}, "AP"),
+    ({"view_position": "PA", "view_code": "399348003|ANTERO-POSTERIOR"}, "PA"),  # View Position first
+    ({"view_code": "111|SOMETHING ELSE"}, None),
+    ({"view_code": None}, None),
+])
+def test_the_view_code_names_a_frontal_view(info: dict, view: str | None) -> None:
+    verdict = read_tags({"modality": "DX", "body_part": "CHEST", **info})
+    assert verdict.refuse is None and verdict.view == view
 
 
 def test_frontal_views_and_absent_tags() -> None:

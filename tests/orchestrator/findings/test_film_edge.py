@@ -101,3 +101,36 @@ def test_the_answers_say_so(engine: DialogueEngine, lang: str, said: str, why: s
     assert said in screen and ("ratio about" not in screen and "心胸比约" not in screen)
     heart = engine.ask(view.session_id, "is the heart enlarged?" if lang == "en" else "心脏大吗").answer.text
     assert why in heart
+
+
+def _cut_share_by_rows(blank: np.ndarray, mask: np.ndarray, side: str) -> float:
+    """The rule read row by row, as the module's docstring states it (the module computes it for all rows at once)."""
+    from orchestrator.findings.film_edge import EDGE_BAND_PX, EDGE_ROWS
+
+    rows = np.nonzero(mask.any(axis=1))[0]
+    near, far = EDGE_BAND_PX
+    cut = counted = 0
+    for y in range(int(rows.min() + EDGE_ROWS[0] * (rows.max() - rows.min())),
+                   int(rows.min() + EDGE_ROWS[1] * (rows.max() - rows.min())) + 1):
+        xs = np.nonzero(mask[y])[0]
+        if len(xs):
+            counted += 1
+            a, b = (xs.min() - far, xs.min() - near) if side == "right" else (xs.max() + near, xs.max() + far)
+            cut += a < 0 or b >= mask.shape[1] or bool(blank[y, a:b + 1].mean() > 0.5)
+    return cut / counted
+
+
+def test_the_share_is_the_rule_row_by_row() -> None:
+    import cv2
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        mask = np.zeros((120, 100), np.uint8)
+        cv2.ellipse(mask, (int(rng.integers(0, 100)), int(rng.integers(20, 100))),
+                    (int(rng.integers(3, 40)), int(rng.integers(3, 50))), 0, 0, 360, 1, -1)
+        mask[rng.integers(0, 120, 10)] = 0  # rows with no lung in them
+        blank = cv2.blur((rng.random((120, 100)) < rng.random()).astype(np.float32), (5, 5)) > 0.5
+        for side in ("right", "left"):
+            if mask.any():
+                assert cut_share(blank, mask.astype(bool), side) == pytest.approx(
+                    _cut_share_by_rows(blank, mask.astype(bool), side), abs=1e-12)
