@@ -1712,6 +1712,13 @@ def compose_film(ctx: Context) -> Composition:
             "It is shown bone white and air black (a MONOCHROME1 file is inverted when read; a film that looks inverted "
             "is refused); its grey levels are windowed by the film's own 0.5–99.5 percentiles, not by the file's window "
             "centre and width."))
+    if ctx.query.attribute == "lateral":  # "is this a lateral film?" / "can you read lateral films?" / "能看侧位片吗"
+        lines.append(ctx.t(
+            "Hilum只读正位(后前位或前后位)胸片:文件头注明侧位的片子会被拒读,未注明的侧位片不予读片;是否另拍了侧位片它无从得知。"
+            "本片给出的肺叶是估计,侧位片可以明确。",
+            "Hilum reads frontal (PA or AP) chest films only: a lateral film whose header says so is refused, and one "
+            "without a header is withheld; whether a lateral was also taken it cannot know. The lobes it gives on this "
+            "film are estimates that a lateral view would settle."))
     if fc.view == "AP":
         lines.append(ctx.t("前后位片会放大心影和纵隔,心胸比会偏大。",
                            "An AP film magnifies the heart and the mediastinum, so the cardiothoracic ratio reads larger."))

@@ -1503,8 +1503,18 @@ _QUALITY_ASKED = re.compile(r"\b(?:rotat(?:ed|ion)|exposure|penetrat\w*|inspirat
                             r"underexposed)\b|曝光|吸气|质量|穿透|旋转|" + _RIB_COUNT.pattern)
 
 
+# film_info: a lateral view asked about ("is this a lateral film?", "can you read lateral films?", "能看侧位片吗"): the
+# view Hilum reads. "The lateral one", "the lateral third" and "lateral to the heart" name a place, not a view
+_LATERAL_VIEW = re.compile(r"(?<![a-z])(?:lateral|side) (?:films?|views?|projections?|x-?rays?|radiographs?|cxrs?|images?)"
+                           r"(?![a-z])|(?<![a-z])(?:a|the) lateral (?:taken|done|obtained|available)(?![a-z])"
+                           r"|(?<![a-z])(?:a|the) lateral\s*[?？.]*$|(?<![内外])侧位(?!置)")
+
+
 def film_attribute(text: str) -> str | None:
-    """What a film_info question asks besides the projection: its technique ("quality") or its display."""
+    """What a film_info question asks besides the projection: its technique ("quality"), its display, or the lateral
+    view ("lateral")."""
+    if _LATERAL_VIEW.search(text):
+        return "lateral"
     return "quality" if _QUALITY_ASKED.search(text) else "display" if _DISPLAY_ASKED.search(text) else None
 
 
@@ -2800,7 +2810,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
                         or features["term"] or _LESION_WORD.search(text)))
     intent = "out_of_scope" if patient else intent
     # "how many ribs are visible?": the film's technique (inspiration), asked of the film, not of its bones
-    intent = "film_info" if (_RIB_COUNT.search(text) or _VIEW_ASKED.search(text)) and not (
+    intent = "film_info" if (_RIB_COUNT.search(text) or _VIEW_ASKED.search(text) or _LATERAL_VIEW.search(text)) and not (
         answer_lang or social or patient) else intent
     # "is it serious?" / "how urgent is this?" / "是不是很严重": how serious the film is, with no finding named (a bare
     # pronoun names none) and nothing else asked: what "should I worry?" answers (it asked back which finding was meant,

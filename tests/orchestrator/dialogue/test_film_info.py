@@ -166,11 +166,33 @@ def test_describe_a_finding_gives_place_size_margin_and_density(question: str, l
     ("Is the film rotated, and is the exposure adequate?", "quality"), ("吸气够不够?", "quality"),
     # the ribs counted, how a reader grades inspiration: it was the costophrenic angles' overview
     ("how many ribs are visible?", "quality"), ("能看到几根肋骨", "quality"),
+    # a lateral view asked about: "is this a lateral film?" was a margin question asked back, "can you read lateral
+    # films?" and "was a lateral taken?" the out-of-scope template
+    ("is this a lateral film?", "lateral"), ("can you read lateral films?", "lateral"), ("was a lateral taken?", "lateral"),
+    ("do you need a lateral view?", "lateral"), ("能看侧位片吗", "lateral"), ("这是侧位片吗", "lateral"),
 ])
 def test_projection_display_and_technique_are_asked_of_the_film(question: str, attribute: str | None) -> None:
     """They were out of scope (projection words from before film_info existed) or a screening."""
     q = parse(question)
     assert (q.intent, q.attribute) == ("film_info", attribute)
+
+
+@pytest.mark.parametrize(("question", "intent"), [
+    ("what's in the lateral third of the right lung?", "locate"), ("外侧位置的结节多大", "size"),
+    ("is A1 the lateral one?", "locate"),
+])
+def test_a_lateral_place_is_not_the_lateral_view(question: str, intent: str) -> None:
+    assert parse(question).intent == intent
+
+
+@pytest.mark.parametrize(("question", "lang", "said"), [
+    ("is this a lateral film?", "en", "Hilum reads frontal (PA or AP) chest films only"),
+    ("能看侧位片吗", "zh", "Hilum只读正位(后前位或前后位)胸片"),
+])
+def test_the_lateral_view_is_answered_with_what_is_read(ask: Callable[..., Any], question: str, lang: str,
+                                                        said: str) -> None:
+    text = ask(question, lang=lang).answer.text
+    assert said in text and ("lateral view would settle" in text or "侧位片可以明确" in text)
 
 
 def test_the_answer_says_how_the_film_is_shown_and_that_technique_is_not_graded(ask: Callable[..., Any]) -> None:
