@@ -1093,6 +1093,8 @@ def _with_height(ctx: Context, a: Anchor, f: Finding, comp: Composition, h: Anch
     asked = ctx.query.vertical
     if asked is None:
         return comp
+    if asked in ("lateral", "medial"):
+        return _with_side_of(ctx, a, f, comp, h) if h is not None else comp
     if h is not None:
         point, name = h.center_px, (h.label_zh, h.label_en)
     else:
@@ -1115,6 +1117,31 @@ def _with_height(ctx: Context, a: Anchor, f: Finding, comp: Composition, h: Anch
     if h is None and cl.read_alone(ctx.facts):  # a hilum's own relation says so already
         line += ("" if ctx.zh else " ") + ctx.t(*_ALONE_DOMES)
     return dataclasses.replace(comp, sections=(section("relation", ctx.t("高度", "Height"), line), *comp.sections))
+
+
+def _with_side_of(ctx: Context, a: Anchor, f: Finding, comp: Composition, h: Anchor) -> Composition:
+    """"Is the nodule lateral to the right hilum?" / "结节在右肺门内侧吗": the finding's centre against the hilum across the
+    film, said first (yes / no), before the distance. Lateral is away from the midline: the image's left for the right
+    hilum. A finding in the other lung is neither, and is said to be there."""
+    hilum_side = "right" if h.name.endswith("right") else "left"
+    if f.side != hilum_side:
+        line = ctx.t(f"否:{a.id}在{word('side', f.side, 'zh')}肺,{h.label_zh}在另一侧,不存在内外侧关系。",
+                     f"No: {a.id} lies in the {f.side} lung, on the other side from the {h.label_en}, so it is "
+                     "neither lateral nor medial to it.")
+    else:
+        out = (h.center_px[0] - f.center_px[0]) * ctx.facts.spacing.col_mm  # > 0: towards the image's left
+        out = out if hilum_side == "right" else -out  # > 0: the finding lies further from the midline
+        lies = "level" if abs(out) < LEVEL_MM else "lateral" if out > 0 else "medial"
+        verdict = ctx.t("是:" if lies == ctx.query.vertical else "否:", "Yes: " if lies == ctx.query.vertical else "No: ")
+        where = {"level": (f"{a.id}中心与{h.label_zh}在横向上大致相当(相差约{mm(r1(abs(out)))} mm)",
+                           f"{a.id}'s centre lies about as far out as the {h.label_en} ({mm(r1(abs(out)))} mm apart "
+                           "across the film)"),
+                 "lateral": (f"{a.id}中心位于{h.label_zh}外侧约{cm(abs(out))} cm",
+                             f"{a.id}'s centre lies about {cm(abs(out))} cm lateral to the {h.label_en}"),
+                 "medial": (f"{a.id}中心位于{h.label_zh}内侧约{cm(abs(out))} cm",
+                            f"{a.id}'s centre lies about {cm(abs(out))} cm medial to the {h.label_en}")}[lies]
+        line = ctx.t(f"{verdict}{where[0]}。", f"{verdict}{where[1]}.")
+    return dataclasses.replace(comp, sections=(section("relation", ctx.t("内外", "Across"), line), *comp.sections))
 
 
 def _hilum_relation(ctx: Context, a: Anchor, f: Finding, h: Anchor) -> Composition:

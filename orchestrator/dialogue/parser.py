@@ -1428,13 +1428,35 @@ _VERTICAL = (("level", re.compile(r"\bat (?:about )?the (?:same )?level (?:of|as
              ("below", re.compile(r"\bbelow\b|\bbeneath\b|\blower than\b|\binferior to\b|下方|之下|以下|低于")))
 
 
+# "is the nodule lateral to the right hilum?" / "结节在右肺门外侧吗": a finding's side of a hilum across the film (a margin
+# question, or its place, before); "the lateral one" names a finding, so the English needs "to" and the Chinese "在/位于"
+_HORIZONTAL = (("lateral", re.compile(r"\blateral to\b|(?:在|位于)[^,，。?？]{0,10}外侧")),
+               ("medial", re.compile(r"\bmedial to\b|(?:在|位于)[^,，。?？]{0,10}内侧")))
+# ... and against the heart, the mediastinum or the spine: their outline's distance is what can be said (a margin
+# question, or the cardiothoracic ratio, before)
+_BESIDE_CENTRE = frozenset({"heart", "mediastinum", "spine"})
+
+
 def vertical_asked(text: str, features: dict[str, Any]) -> str | None:
-    """The height a finding is asked to lie at against a hilum or a dome (``_VERTICAL``), or None."""
+    """The height a finding is asked to lie at against a hilum or a dome (``_VERTICAL``), or its side of a hilum
+    (``_HORIZONTAL``: "lateral" | "medial"), or None."""
     if not (features["lesion_talk"] or lesion_groups(features["descriptors"])):
         return None
-    if not set(features["anatomy_kinds"]) & {"hilum", "diaphragm"}:
+    kinds = set(features["anatomy_kinds"])
+    if not kinds & {"hilum", "diaphragm"}:
         return None
-    return next((kind for kind, pattern in _VERTICAL if pattern.search(text)), None)
+    height = next((kind for kind, pattern in _VERTICAL if pattern.search(text)), None)
+    if height is not None or "hilum" not in kinds:
+        return height
+    return next((kind for kind, pattern in _HORIZONTAL if pattern.search(text)), None)
+
+
+def beside_centre(text: str, features: dict[str, Any]) -> bool:
+    """"Is the nodule lateral to the heart?" / "结节在心影外侧吗": a finding's place against the heart, mediastinum or
+    spine (``_BESIDE_CENTRE``), which their outline's distance answers."""
+    return (bool(features["lesion_talk"] or lesion_groups(features["descriptors"]))
+            and bool(set(features["anatomy_kinds"]) & _BESIDE_CENTRE)
+            and any(pattern.search(text) for _, pattern in _HORIZONTAL))
 
 
 # a structure Hilum does not read, asked about whole with no sign of it named ("how are the bones?", "how is the trachea?",
@@ -2856,7 +2878,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     angles = None if answer_lang or social else angle_in_degrees(text, features, loc["side"])
     intent, loc = ("assess_anatomy", {**loc, "anatomy": angles}) if angles else (intent, loc)
     vertical = None if answer_lang or social or intent != pointed_intent else vertical_asked(text, features)
-    intent = "measure_relation" if vertical else intent
+    intent = "measure_relation" if vertical or (not (answer_lang or social) and beside_centre(text, features)) else intent
     unread = None if answer_lang or social or patient else unread_structure(text, intent, features, signs)
     intent = "assess_anatomy" if unread else intent
     behind_fluid = not (answer_lang or social or ids) and bool(_BEHIND_FLUID.search(text))

@@ -131,6 +131,40 @@ def test_a_finding_above_or_below_a_hilum_or_a_dome(ask: Callable[..., Any], que
     assert turn.measurements  # the distance is still given
 
 
+@pytest.mark.parametrize(("question", "lang", "said"), [
+    ("is the nodule lateral to the right hilum?", "en", "Yes: A1's centre lies about 4.5 cm lateral to the right hilum."),
+    ("is A1 medial to the right hilum?", "en", "No: A1's centre lies about 4.5 cm lateral to the right hilum."),
+    ("结节在右肺门外侧吗", "zh", "是:A1中心位于右肺门外侧约4.5 cm。"),
+    ("结节位于右肺门内侧吗", "zh", "否:A1中心位于右肺门外侧约4.5 cm。"),
+    ("is A2 lateral to the right hilum?", "en", "No: A2 lies in the left lung, on the other side from the right hilum"),
+])
+def test_a_finding_lateral_or_medial_to_a_hilum(ask: Callable[..., Any], question: str, lang: str, said: str) -> None:
+    """"Is the nodule lateral to the right hilum?" was a margin question, "结节在右肺门外侧吗" its place: the finding's side
+    of the hilum across the film comes first, then the distance (the scenario's A1 64 px out from the right hilum)."""
+    q = parse(question)
+    assert q.intent == "measure_relation" and q.vertical in ("lateral", "medial")
+    turn = ask(question, lang=lang)
+    assert turn.answer.text.startswith(said)
+    assert turn.measurements
+
+
+@pytest.mark.parametrize("question", ["is the nodule lateral to the heart?", "结节在心影外侧吗"])
+def test_a_finding_beside_the_heart_is_a_relation(ask: Callable[..., Any], question: str) -> None:
+    """A margin question and the cardiothoracic ratio before: the heart's outline is what the side of it rests on (the
+    SCENARIO's facts carry none, which the answer says)."""
+    q = parse(question)
+    assert q.intent == "measure_relation" and q.anatomy == ("heart",)
+    text = ask(question, lang="zh" if "心" in question else "en").answer.text
+    assert "heart border" in text or "心影的轮廓" in text
+
+
+@pytest.mark.parametrize(("question", "vertical"), [
+    ("外侧那个结节离肺门多远", None), ("is the lateral one near the hilum?", None),
+])
+def test_the_lateral_one_is_a_finding_not_a_side_of_the_hilum(question: str, vertical: str | None) -> None:
+    assert parse(question).vertical == vertical
+
+
 def test_a_finding_at_the_level_of_a_hilum(make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
     """A finding's centre within 10 mm of the hilum's height lies at its level (A1 8 px, 5.6 mm, below it here)."""
     facts = make_facts()
