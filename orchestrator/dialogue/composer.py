@@ -1122,9 +1122,10 @@ def _with_height(ctx: Context, a: Anchor, f: Finding, comp: Composition, h: Anch
 def _with_side_of(ctx: Context, a: Anchor, f: Finding, comp: Composition, h: Anchor) -> Composition:
     """"Is the nodule lateral to the right hilum?" / "结节在右肺门内侧吗": the finding's centre against the hilum across the
     film, said first (yes / no), before the distance. Lateral is away from the midline: the image's left for the right
-    hilum. A finding in the other lung is neither, and is said to be there."""
+    hilum. A finding in the other lung is neither, and is said to be there; one near the midline whose side is not
+    confirmed is placed by its centre alone."""
     hilum_side = "right" if h.name.endswith("right") else "left"
-    if f.side != hilum_side:
+    if f.side != hilum_side and f.side_confirmed:
         line = ctx.t(f"否:{a.id}在{word('side', f.side, 'zh')}肺,{h.label_zh}在另一侧,不存在内外侧关系。",
                      f"No: {a.id} lies in the {f.side} lung, on the other side from the {h.label_en}, so it is "
                      "neither lateral nor medial to it.")

@@ -148,6 +148,18 @@ def test_a_finding_lateral_or_medial_to_a_hilum(ask: Callable[..., Any], questio
     assert turn.measurements
 
 
+def test_a_finding_of_unconfirmed_side_is_placed_by_its_centre(make_facts: Callable[..., Any],
+                                                               ask: Callable[..., Any]) -> None:
+    """A2 lies in the left lung; with its side unconfirmed (near the midline) it is not said to lie in the other lung,
+    only where its centre lies against the right hilum (far out on the image's right: medial, past the midline)."""
+    facts = make_facts()
+    a2 = replace(facts.findings[1], side_confirmed=False)
+    unsure = replace(facts, findings=(facts.findings[0], a2, *facts.findings[2:]))
+    text = ask("is A2 lateral to the right hilum?", facts=unsure).answer.text
+    assert text.startswith("No: A2's centre lies about") and "medial to the right hilum" in text
+    assert "other side" not in text
+
+
 @pytest.mark.parametrize("question", ["is the nodule lateral to the heart?", "结节在心影外侧吗"])
 def test_a_finding_beside_the_heart_is_a_relation(ask: Callable[..., Any], question: str) -> None:
     """A margin question and the cardiothoracic ratio before: the heart's outline is what the side of it rests on (the
