@@ -26,6 +26,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -83,16 +84,20 @@ def phantom_films(seeds: range, cache_dir: Path | None = None) -> Iterator[tuple
         yield seed, generate_case(seed, volume=volume).image
 
 
-def lateral_films(seeds: range, cache_dir: Path | None = None) -> Iterator[CorpusItem]:
-    """A lateral film of the phantom's CT per seed, facing either way (``encoder.phantom.lateral``)."""
+def lateral_films(seeds: range, cache_dir: Path | None = None, lines: Any = None,
+                  category: str = "lateral") -> Iterator[CorpusItem]:
+    """A lateral film per seed, facing either way (``encoder.phantom.lateral``), of the CT whose ``lines``
+    (``lateral_lines``) are given, or of the phantom's."""
     from encoder.phantom.lateral import lateral_film, lateral_lines
-    from encoder.phantom.volume import load_volume
-    from orchestrator.settings import Settings
 
-    volume = load_volume(Path(cache_dir or Settings().cache_dir))
-    lines = lateral_lines(volume.hu, volume.spacing)
+    if lines is None:
+        from encoder.phantom.volume import load_volume
+        from orchestrator.settings import Settings
+
+        volume = load_volume(Path(cache_dir or Settings().cache_dir))
+        lines = lateral_lines(volume.hu, volume.spacing)
     for seed in seeds:
-        yield CorpusItem(f"lateral_{seed}", "lateral", "refuse_or_withhold", png_bytes(lateral_film(seed, lines)))
+        yield CorpusItem(f"{category}_{seed}", category, "refuse_or_withhold", png_bytes(lateral_film(seed, lines)))
 
 
 # --- images that are no chest film -------------------------------------------------------------------

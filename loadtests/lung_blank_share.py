@@ -6,7 +6,7 @@
         --cut 0.4,0.5,0.6,0.7 [--real-dev REAL_DEV_DIR] [--onnx PATH]                    # to check them
 
 For each film: the encoder's maps (``--onnx``; default the served main weights), then each lung field's blank share
-(``orchestrator.findings.plausibility.blank_share``) and its share of rows at the film's edge
+(``orchestrator.findings.blank_film.blank_share``) and its share of rows at the film's edge
 (``orchestrator.findings.film_edge.cut_share``). Phantom films are drawn with ``CaseSpec(render=...)`` on two films of
 three and the phantom's own look on the third; ``--laterals`` adds lateral films of the phantom's CT
 (``encoder/phantom/lateral.py``); ``--cut`` the phantom's own films of seeds 700-719 collimated to their middle
@@ -23,29 +23,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from loadtests.fit_film_gate import parse_seeds
+from orchestrator.findings.blank_film import blank_share
 from orchestrator.findings.film_edge import EDGE_CUT_MIN, cut_share
-from orchestrator.findings.plausibility import LUNG_BLANK_MAX, blank_pixels, blank_share
+from orchestrator.findings.plausibility import LUNG_BLANK_MAX
 
 SIDES = ("right", "left")
 
 
-def parse_seeds(spec: str) -> range:
-    lo, _, hi = spec.partition("-")
-    return range(int(lo), int(hi or lo) + 1)
-
-
 def larger_shares(encoder: object, image: np.ndarray) -> tuple[float, float]:
-    """(blank share, edge share) of the lung fields the encoder draws on ``image`` (float [0, 1]): each the larger
-    of the two fields'."""
-    from orchestrator.contracts.encoder import ANATOMY_CLASSES
+    """(blank share, edge share) of the lung fields the encoder draws on ``image`` (float [0, 1]), as the findings
+    layer takes them (``Geometry``: each field's largest part): each the larger of the two fields'."""
     from orchestrator.contracts.preprocess import prepare_film
+    from orchestrator.facts import PixelSpacing
+    from orchestrator.findings.geometry import build_geometry
 
     film, _ = prepare_film(np.asarray(image, dtype=np.float32))
-    maps = encoder.encode(film)  # type: ignore[attr-defined]
-    blank = blank_pixels(maps.image)
-    masks = {side: maps.anatomy[ANATOMY_CLASSES.index(f"lung_{side}")] >= 0.5 for side in SIDES}
-    return (max(blank_share(maps.image, masks[s], blank) for s in SIDES),
-            max(cut_share(blank, masks[s], s) for s in SIDES))
+    geom = build_geometry(encoder.encode(film), PixelSpacing(0.7, 0.7, "estimated"))  # type: ignore[attr-defined]
+    return (max(blank_share(geom.blank, geom.lung(s).mask) for s in SIDES),
+            max(cut_share(geom.blank, geom.lung(s).mask, s) for s in SIDES))
 
 
 def collimated(image: np.ndarray, fraction: float, rng: np.random.Generator) -> np.ndarray:

@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import argparse
 import collections
+import contextlib
 import json
 import os
 import platform
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -140,6 +142,24 @@ def score_real(engine: Any, folder: Path, sheet: Path | None = None) -> list[dic
     return rows
 
 
+@contextlib.contextmanager
+def served_engine() -> Iterator[Any]:
+    """The dialogue engine as the service reads films (``orchestrator/server.py``): the main weights, the confirmer
+    and the alone reader, closed after."""
+    from orchestrator.dialogue.engine import DialogueEngine
+    from orchestrator.encoders.factory import build_encoder, build_other_readers
+    from orchestrator.settings import Settings
+
+    settings = Settings()
+    encoder, (second, lone) = build_encoder(settings), build_other_readers(settings)
+    try:
+        yield DialogueEngine(encoder, settings, second_reader=second, alone_reader=lone)
+    finally:
+        for part in (encoder, second, lone):
+            if part is not None:
+                part.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", default="700-739", help="phantom seeds for the transformed films, LO-HI")
@@ -148,15 +168,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sheet", type=Path, default=None, help="with --real-dev: write an overlay sheet (PNG) here")
     p.add_argument("--json", type=Path, default=None, help="write the tallies here")
     args = p.parse_args(argv)
-    from orchestrator.dialogue.engine import DialogueEngine
-    from orchestrator.encoders.factory import build_encoder, build_other_readers
-    from orchestrator.settings import Settings
-
-    settings = Settings()
-    encoder, (second, lone) = build_encoder(settings), build_other_readers(settings)  # as the service reads them
-    engine = DialogueEngine(encoder, settings, second_reader=second, alone_reader=lone)
     result: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"}
-    try:
+    with served_engine() as engine:
         items = list(corpus(parse_seeds(args.seeds), args.per_kind)) if args.per_kind or args.seeds != "0-0" else []
         table = score_corpus(engine, items)
         print("| category | images | rule met | outcomes |\n| --- | --- | --- | --- |")
@@ -174,10 +187,6 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"| {r['film']} | {r['label']} | {r['outcome']} | {r['findings']} | {r['side_errors']} | "
                       f"{r['ctr'] if r['ctr_stated'] else '-'} | {', '.join(r['blunted']) or '-'} | {', '.join(r['warnings'])} |")
             result["real"] = rows
-    finally:
-        for part in (encoder, second, lone):
-            if part is not None:
-                part.close()
     print(f"\nmachine: {result['machine']}")
     if args.json:
         args.json.write_text(json.dumps(result, indent=1))

@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from encoder.phantom.case import draw_exposure
+from encoder.phantom.other_ct import to_film
 from encoder.phantom.projection import Exposure
 from encoder.phantom.rendering import RenderStyle, draw_style, pad_image, pad_widths, render
 from encoder.phantom.volume import hu_to_mu
@@ -44,12 +45,7 @@ def lateral_lines(hu: np.ndarray, spacing: tuple[float, float, float]) -> Latera
     h = np.asarray(hu, dtype=np.float32)
     soft, bone = hu_to_mu(h)
     soft[h < -900.0] = 0.0  # air around the patient and the table's gaps
-    out = []
-    for part in (soft, bone):
-        img = np.ascontiguousarray((part.sum(axis=0) * dx).T[::-1, :]).astype(np.float32)
-        rows = int(round(img.shape[0] * dz / dy))
-        out.append(cv2.resize(img, (img.shape[1], rows), interpolation=cv2.INTER_LINEAR))
-    return LateralLines(out[0], out[1], float(dy))
+    return LateralLines(to_film(soft.sum(axis=0) * dx, dz, dy), to_film(bone.sum(axis=0) * dx, dz, dy), float(dy))
 
 
 @dataclass(frozen=True)

@@ -159,8 +159,9 @@ class Patient:
     tumour_film: np.ndarray  # (rows, cols) bool: the tumour's projection
 
 
-def _to_film(vol_sum: np.ndarray, dz: float, dx: float) -> np.ndarray:
-    """(I, K) sums -> film (rows = superior first, columns = I), square pixels of dx."""
+def to_film(vol_sum: np.ndarray, dz: float, dx: float) -> np.ndarray:
+    """(I, K) sums -> film (rows = superior first, columns = I), square pixels of dx; any (column axis, K) sums with
+    that axis's spacing as ``dx`` (a lateral's (J, K): ``encoder.phantom.lateral``)."""
     img = np.ascontiguousarray(vol_sum.T[::-1, :]).astype(np.float32)
     rows = int(round(img.shape[0] * dz / dx))
     return cv2.resize(img, (img.shape[1], rows), interpolation=cv2.INTER_LINEAR)
@@ -185,7 +186,7 @@ def prepare(ct: OtherCT) -> Patient:
     clear[ct.tumour] = int(LUNG_HU)
     soft_c, bone_c = hu_to_mu(clear)
     soft_c[outside] = 0.0
-    films = [_to_film(v.sum(axis=1) * dy, dz, dx) for v in (soft, bone, soft_c, bone_c)]
+    films = [to_film(v.sum(axis=1) * dy, dz, dx) for v in (soft, bone, soft_c, bone_c)]
     # the spine's column: dense bone behind the lungs' centre of mass
     li, lj, _ = np.nonzero(lungs)
     bone_vox = np.argwhere((ct.hu > 200) & (np.arange(ct.hu.shape[1])[None, :, None] < lj.mean()))
@@ -199,15 +200,15 @@ def prepare(ct: OtherCT) -> Patient:
     pts = np.argwhere(pick)
     tumour = None
     if ct.tumour.any():
-        proj = _to_film(ct.tumour.sum(axis=1).astype(np.float32), dz, dx) > 0.5
+        proj = to_film(ct.tumour.sum(axis=1).astype(np.float32), dz, dx) > 0.5
         ys, xs = np.nonzero(proj)
         ti = float(np.argwhere(ct.tumour)[:, 0].mean())
         tumour = Lesion(float(xs.mean()), float(ys.mean()), 2.0 * float(np.sqrt(proj.sum() / np.pi)) * dx,
                         "right" if ti < midline_i else "left", "tumour")
-    lung_film = _to_film(lungs.sum(axis=1).astype(np.float32), dz, dx) > 0.5
+    lung_film = to_film(lungs.sum(axis=1).astype(np.float32), dz, dx) > 0.5
     fields = lung_fields(lungs, midline_i, ct.spacing)
-    sides = {side: _to_film(m.sum(axis=1).astype(np.float32), dz, dx) > 0.5 for side, m in fields.items()}
-    tumour_film = _to_film(ct.tumour.sum(axis=1).astype(np.float32), dz, dx) > 0.5
+    sides = {side: to_film(m.sum(axis=1).astype(np.float32), dz, dx) > 0.5 for side, m in fields.items()}
+    tumour_film = to_film(ct.tumour.sum(axis=1).astype(np.float32), dz, dx) > 0.5
     return Patient(ct, lungs, films[0], films[1], films[2], films[3], dx, midline_i, tumour, pts, depth[tuple(pts.T)],
                    lung_film, sides, tumour_film)
 

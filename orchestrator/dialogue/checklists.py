@@ -27,6 +27,7 @@ from orchestrator.dialogue.words import phrases, r1, word
 from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import is_confident
+from orchestrator.findings.film_edge import EDGE_WARNING
 from orchestrator.findings.interval import FindingChange, IntervalComparison
 from orchestrator.ontology.loader import Checklist, ChecklistItem, Ontology
 
@@ -504,7 +505,7 @@ def ctr_reference(ctr: float, view: str) -> tuple[str, str]:
 def _read_ctr(facts: ImageFacts) -> SignRead:
     ctr = facts.anatomy.cardiothoracic_ratio
     ctr = None if ctr is None else round(ctr, 2)  # judged as it is shown (two decimals)
-    if ctr is None and "lung_at_film_edge" in facts.film_check.warnings:  # orchestrator/findings/film_edge.py
+    if ctr is None and EDGE_WARNING in facts.film_check.warnings:  # the chest's width may be off the film
         return SignRead("cardiomegaly", "uncertain", "胸廓的全宽可能不在片内,本片不给出心胸比。",
                         "the chest's full width may not be on the film, so no cardiothoracic ratio is given.",
                         "包括整个胸廓的后前位胸片", "A PA film that holds the whole chest")

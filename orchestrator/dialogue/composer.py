@@ -1080,7 +1080,7 @@ def compose_relation(ctx: Context) -> Composition:
     h = _hilum_anchor(ctx, f)
     if h is None:
         return compose_locate(ctx)
-    return _with_height(ctx, a, f, _hilum_relation(ctx, a, f, h), h)
+    return _with_side_of(ctx, a, f, _with_height(ctx, a, f, _hilum_relation(ctx, a, f, h), h), h)
 
 
 # a finding's centre within this of a hilum's or a dome's height is said to lie at its level
@@ -1093,8 +1093,6 @@ def _with_height(ctx: Context, a: Anchor, f: Finding, comp: Composition, h: Anch
     asked = ctx.query.vertical
     if asked is None:
         return comp
-    if asked in ("lateral", "medial"):
-        return _with_side_of(ctx, a, f, comp, h) if h is not None else comp
     if h is not None:
         point, name = h.center_px, (h.label_zh, h.label_en)
     else:
@@ -1124,6 +1122,9 @@ def _with_side_of(ctx: Context, a: Anchor, f: Finding, comp: Composition, h: Anc
     film, said first (yes / no), before the distance. Lateral is away from the midline: the image's left for the right
     hilum. A finding in the other lung is neither, and is said to be there; one near the midline whose side is not
     confirmed is placed by its centre alone."""
+    asked = ctx.query.across
+    if asked is None:
+        return comp
     hilum_side = "right" if h.name.endswith("right") else "left"
     if f.side != hilum_side and f.side_confirmed:
         line = ctx.t(f"否:{a.id}在{word('side', f.side, 'zh')}肺,{h.label_zh}在另一侧,不存在内外侧关系。",
@@ -1133,7 +1134,7 @@ def _with_side_of(ctx: Context, a: Anchor, f: Finding, comp: Composition, h: Anc
         out = (h.center_px[0] - f.center_px[0]) * ctx.facts.spacing.col_mm  # > 0: towards the image's left
         out = out if hilum_side == "right" else -out  # > 0: the finding lies further from the midline
         lies = "level" if abs(out) < LEVEL_MM else "lateral" if out > 0 else "medial"
-        verdict = ctx.t("是:" if lies == ctx.query.vertical else "否:", "Yes: " if lies == ctx.query.vertical else "No: ")
+        verdict = ctx.t("是:" if lies == asked else "否:", "Yes: " if lies == asked else "No: ")
         where = {"level": (f"{a.id}中心与{h.label_zh}在横向上大致相当(相差约{mm(r1(abs(out)))} mm)",
                            f"{a.id}'s centre lies about as far out as the {h.label_en} ({mm(r1(abs(out)))} mm apart "
                            "across the film)"),

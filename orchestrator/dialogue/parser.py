@@ -176,6 +176,8 @@ class Query:
     domes_compared: bool = False
     # measure_relation: "is the nodule above the right hilum?": the height asked ("above" | "below" | "level")
     vertical: str | None = None
+    # measure_relation: "is the nodule lateral to the right hilum?": its side of the hilum asked ("lateral" | "medial")
+    across: str | None = None
     # what only CT measures, asked ("guideline": Lung-RADS, Fleischner; "volume" of a size; "hu" of a density): said first
     ct_measure: str | None = None
     # measure_relation / locate: a fissure named ("is the nodule near the fissure?"), which Hilum does not trace
@@ -283,6 +285,7 @@ class Query:
             "sides_graded": self.sides_graded,
             "domes_compared": self.domes_compared,
             "vertical": self.vertical,
+            "across": self.across,
             "ct_measure": self.ct_measure,
             "fissure": self.fissure,
             "margin_part": self.margin_part,
@@ -1438,16 +1441,18 @@ _BESIDE_CENTRE = frozenset({"heart", "mediastinum", "spine"})
 
 
 def vertical_asked(text: str, features: dict[str, Any]) -> str | None:
-    """The height a finding is asked to lie at against a hilum or a dome (``_VERTICAL``), or its side of a hilum
-    (``_HORIZONTAL``: "lateral" | "medial"), or None."""
+    """The height a finding is asked to lie at against a hilum or a dome (``_VERTICAL``), or None."""
     if not (features["lesion_talk"] or lesion_groups(features["descriptors"])):
         return None
-    kinds = set(features["anatomy_kinds"])
-    if not kinds & {"hilum", "diaphragm"}:
+    if not set(features["anatomy_kinds"]) & {"hilum", "diaphragm"}:
         return None
-    height = next((kind for kind, pattern in _VERTICAL if pattern.search(text)), None)
-    if height is not None or "hilum" not in kinds:
-        return height
+    return next((kind for kind, pattern in _VERTICAL if pattern.search(text)), None)
+
+
+def across_asked(text: str, features: dict[str, Any]) -> str | None:
+    """A finding's side of a hilum asked (``_HORIZONTAL``: "lateral" | "medial"), or None."""
+    if not (features["lesion_talk"] or lesion_groups(features["descriptors"])) or "hilum" not in features["anatomy_kinds"]:
+        return None
     return next((kind for kind, pattern in _HORIZONTAL if pattern.search(text)), None)
 
 
@@ -2878,7 +2883,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     angles = None if answer_lang or social else angle_in_degrees(text, features, loc["side"])
     intent, loc = ("assess_anatomy", {**loc, "anatomy": angles}) if angles else (intent, loc)
     vertical = None if answer_lang or social or intent != pointed_intent else vertical_asked(text, features)
-    intent = "measure_relation" if vertical or (not (answer_lang or social) and beside_centre(text, features)) else intent
+    across = None if vertical or answer_lang or social or intent != pointed_intent else across_asked(text, features)
+    beside = not (answer_lang or social) and beside_centre(text, features)
+    intent = "measure_relation" if vertical or across or beside else intent
     unread = None if answer_lang or social or patient else unread_structure(text, intent, features, signs)
     intent = "assess_anatomy" if unread else intent
     behind_fluid = not (answer_lang or social or ids) and bool(_BEHIND_FLUID.search(text))
@@ -2926,6 +2933,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         signs=signs if intent == "assess_anatomy" and not domes else (),
         domes_compared=domes,
         vertical=vertical,
+        across=across,
         needs_prior=needs_prior,
         next_step=(intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower()))) or on_ct == "guideline",
         ct_measure=on_ct,

@@ -10,11 +10,11 @@ height, the band ``EDGE_BAND_PX`` outside its outer border is mostly blank film 
 The film is still read; the film check carries the warning ``lung_at_film_edge`` (``orchestrator.film_gate.WARNINGS``),
 which the screening answer states, and no cardiothoracic ratio is given (the chest's full width may be off the film;
 "is the heart enlarged?" says so). Measured (``python -m loadtests.lung_blank_share --seeds 200-399 --render all --cut
-0.4,0.5,0.6,0.7 --real-dev REAL_DEV_DIR [--onnx ...]``, 2026-12-07): phantom films of every rendering family at the
-edge on 9 of 200 with the main weights (collimated tight to the lungs) and none with the alone reader; phantom films
-cut to their middle 40 / 50 / 60 / 70% of the width on 20 / 20 / 20 / 1 of 20 each with the main weights and 17 / 13 /
-2 / 0 with the alone reader, which stops its lung fields at the cut; the real checking films on none (the largest
-share 0.22 as the alone reader reads them; checking only).
+0.4,0.5,0.6,0.7 --real-dev REAL_DEV_DIR [--onnx ...]``, 2026-12-07, the lung fields as ``Geometry`` takes them):
+phantom films of every rendering family at the edge on 3 of 200 with the main weights (collimated tight to the lungs)
+and none with the alone reader; phantom films cut to their middle 40 / 50 / 60 / 70% of the width on 20 / 20 / 19 / 1
+of 20 each with the main weights and 17 / 13 / 2 / 0 with the alone reader, which stops its lung fields at the cut; the
+real checking films on none as the alone reader reads them (the largest share 0.00; checking only).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from scipy import ndimage
 
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.facts import AnatomyRegion, CostophrenicAngle, PixelSpacing, Point
+from orchestrator.findings.blank_film import blank_pixels
 from orchestrator.findings.windows import bounding_box, centroid, centroid_in, origin, padded
 
 ZONES: tuple[str, ...] = ("upper", "middle", "lower")
@@ -115,9 +116,7 @@ class Geometry:
 
     @cached_property
     def blank(self) -> np.ndarray:
-        """Where the film is blank (``plausibility.blank_pixels``), made once per film."""
-        from orchestrator.findings.plausibility import blank_pixels
-
+        """Where the film is blank (``blank_film.blank_pixels``), made once per film."""
         return blank_pixels(self.maps.image)
 
     @cached_property

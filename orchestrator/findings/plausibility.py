@@ -16,7 +16,7 @@ Checked on the maps after encoding (``orchestrator.findings.analyse`` calls ``pl
   one of 434 real lung fields (``LUNG_WIDTH_HEIGHT_MAX``; the shipped weights' fields break it on four of
   eight real children's films). It does not catch every wrong map: weights trained on more variety draw
   lung-shaped fields through a child's abdomen, sure of them (``encoder/weights/TRAINING.md``, stage L);
-- **lungs on the exposed film**: at most ``LUNG_BLANK_MAX`` of each field blank (:func:`blank_share`: no structure
+- **lungs on the exposed film**: at most ``LUNG_BLANK_MAX`` of each field blank (``blank_film.blank_share``: no structure
   and little noise, as the unexposed surround of a collimated film or a bright strip's black border is). Maps drawn
   on an image that is no frontal chest can find "lungs" in the dark either side of something bright: a lateral
   film cut to a strip by its collimation passed every other check, read as a normal chest (``loadtests/film_corpus.py``,
@@ -33,10 +33,10 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from orchestrator.anatomy_maps import AnatomyMaps
+from orchestrator.findings.blank_film import blank_share
 from orchestrator.findings.geometry import Geometry, widths_mm
 from orchestrator.findings.windows import centroid
 
@@ -48,15 +48,11 @@ LUNG_AREA = (0.04, 0.40)  # share of the film each lung field covers
 HILUM_MEDIAL_RANGE = (-0.45, 0.5)  # medial fraction of the lung's width on the hilum's row
 CTR_RANGE = (0.3, 0.8)
 LUNG_CONTRAST_MIN = 0.03  # mediastinum minus lung mean intensity, normalised film
-# a pixel is blank where the film, smoothed over BLANK_SMOOTH_PX, varies by less than BLANK_SD (normalised film) over
-# a BLANK_WINDOW_PX square; a lung field more than LUNG_BLANK_MAX blank is no lung field. Set on phantom films of
-# every rendering family (training seeds 1000-1099, ``loadtests/lung_blank_share.py``: the most blank field 0.38; test
-# seeds 200-399, after: 0.40, a washed-out film with noise-free lungs) and a lateral film's strip (0.68-0.75); the real
-# checking films, read after, checking only: 0.11 at most
+# a lung field more than LUNG_BLANK_MAX blank film (``orchestrator.findings.blank_film``) is no lung field. Set on
+# phantom films of every rendering family (training seeds 1000-1099, ``loadtests/lung_blank_share.py``: the most blank
+# field 0.38; test seeds 200-399, after: 0.40, a washed-out film with noise-free lungs) and a lateral film's strip
+# (0.75-0.84); the real checking films, read after, checking only: 0.03 at most as the alone reader reads them
 LUNG_BLANK_MAX = 0.5
-BLANK_SD = 0.004
-BLANK_SMOOTH_PX = 1.5
-BLANK_WINDOW_PX = 15
 # width / height of each lung field's bounding box: the largest of 434 real films' fields (the v7labs lung masks
 # in the torchxrayvision wheel, ``loadtests/lung_shapes.py``: right 0.949, left 0.887), rounded up. Real masks
 # outline the visible field, down to the dome; the encoder's field goes on behind it, so it is taller and its
@@ -110,28 +106,9 @@ def lungs_ok(geom: Geometry) -> bool:
     return float(image[centre].mean() - image[lungs].mean()) >= LUNG_CONTRAST_MIN
 
 
-def blank_pixels(image: np.ndarray) -> np.ndarray:
-    """Where the film is blank: smoothed over ``BLANK_SMOOTH_PX``, it varies by less than ``BLANK_SD`` over a
-    ``BLANK_WINDOW_PX`` square (bool, the image's shape)."""
-    m = BLANK_WINDOW_PX
-    f = cv2.GaussianBlur(np.asarray(image, dtype=np.float32), (0, 0), BLANK_SMOOTH_PX)
-    mean = cv2.blur(f, (m, m))
-    var = cv2.blur(f * f, (m, m)) - mean * mean
-    return var < np.float32(BLANK_SD * BLANK_SD)
-
-
-def blank_share(image: np.ndarray, mask: np.ndarray, blank: np.ndarray | None = None) -> float:
-    """The share of ``mask`` where the film is blank (:func:`blank_pixels`, or ``blank`` given); 0 for an empty
-    mask."""
-    if not mask.any():
-        return 0.0
-    return float((blank_pixels(image) if blank is None else blank)[mask].mean())
-
-
 def lungs_on_film(geom: Geometry) -> bool:
     """Neither lung field more than ``LUNG_BLANK_MAX`` blank."""
-    blank = geom.blank
-    return all(blank_share(geom.maps.image, geom.lung(side).mask, blank) <= LUNG_BLANK_MAX for side in ("right", "left"))
+    return all(blank_share(geom.blank, geom.lung(side).mask) <= LUNG_BLANK_MAX for side in ("right", "left"))
 
 
 def width_height(mask: np.ndarray) -> float:

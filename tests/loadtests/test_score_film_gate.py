@@ -11,10 +11,15 @@ from typing import Any
 import pytest
 
 from loadtests.film_corpus import CorpusItem
-from loadtests.score_film_gate import BLUNTED_STATED, CTR_STATED, Outcome, meets, score_real, stated_ratio
-from orchestrator.dialogue.engine import DialogueEngine
-from orchestrator.encoders.factory import build_encoder, build_other_readers
-from orchestrator.settings import Settings
+from loadtests.score_film_gate import (
+    BLUNTED_STATED,
+    CTR_STATED,
+    Outcome,
+    meets,
+    score_real,
+    served_engine,
+    stated_ratio,
+)
 
 REAL_DEV = Path(__file__).resolve().parents[3] / "shared" / "real-dev"
 
@@ -45,16 +50,9 @@ def real_sheet(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def real_rows(real_sheet: Path) -> Iterator[list[dict[str, Any]]]:
     if not (REAL_DEV / "labels.json").exists():
         pytest.skip("no real development films beside the repository")
-    settings = Settings()
     # as the service reads them (orchestrator/server.py): the confirmer, and the alone reader for films read alone
-    encoder, (second, lone) = build_encoder(settings), build_other_readers(settings)
-    try:
-        yield score_real(DialogueEngine(encoder, settings, second_reader=second, alone_reader=lone), REAL_DEV, real_sheet)
-    finally:
-        encoder.close()
-        for other in (second, lone):
-            if other is not None:
-                other.close()
+    with served_engine() as engine:
+        yield score_real(engine, REAL_DEV, real_sheet)
 
 
 def test_real_films_are_accepted_upright(real_rows: list[dict[str, Any]]) -> None:

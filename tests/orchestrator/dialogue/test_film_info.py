@@ -142,7 +142,7 @@ def test_a_finding_lateral_or_medial_to_a_hilum(ask: Callable[..., Any], questio
     """"Is the nodule lateral to the right hilum?" was a margin question, "结节在右肺门外侧吗" its place: the finding's side
     of the hilum across the film comes first, then the distance (the scenario's A1 64 px out from the right hilum)."""
     q = parse(question)
-    assert q.intent == "measure_relation" and q.vertical in ("lateral", "medial")
+    assert q.intent == "measure_relation" and q.across in ("lateral", "medial") and q.vertical is None
     turn = ask(question, lang=lang)
     assert turn.answer.text.startswith(said)
     assert turn.measurements
@@ -174,7 +174,7 @@ def test_a_finding_beside_the_heart_is_a_relation(ask: Callable[..., Any], quest
     ("外侧那个结节离肺门多远", None), ("is the lateral one near the hilum?", None),
 ])
 def test_the_lateral_one_is_a_finding_not_a_side_of_the_hilum(question: str, vertical: str | None) -> None:
-    assert parse(question).vertical == vertical
+    assert parse(question).vertical == vertical and parse(question).across is None
 
 
 def test_a_finding_at_the_level_of_a_hilum(make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:

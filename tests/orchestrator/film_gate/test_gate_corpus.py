@@ -52,31 +52,19 @@ def test_lateral_films_are_never_read_as_served() -> None:
     """Lateral films as the service reads them: with the confirmer and the alone reader, which reads a film the main
     weights withhold (``orchestrator/encoders/second_reader.py``). None is described: each is refused, or withheld with
     nothing found, and a withheld one says that only frontal films are read."""
-    from encoder.phantom.lateral import lateral_film, lateral_lines
-    from encoder.phantom.volume import load_volume
-    from loadtests.film_corpus import png_bytes
-    from loadtests.score_film_gate import run_one
-    from orchestrator.encoders.factory import build_other_readers
+    from loadtests.film_corpus import lateral_films
+    from loadtests.score_film_gate import run_one, served_engine
 
-    settings = Settings()
-    encoder, (second, lone) = build_encoder(settings), build_other_readers(settings)
-    assert second is not None and lone is not None
-    engine = DialogueEngine(encoder, settings, second_reader=second, alone_reader=lone)
-    volume = load_volume(settings.cache_dir)
-    lines = lateral_lines(volume.hu, volume.spacing)
     withheld: list[bytes] = []
-    try:
-        for seed in range(700, 720):
-            png = png_bytes(lateral_film(seed, lines))
-            out = run_one(engine, png, "lateral.png")
-            assert out.refused or not (out.film_check or {})["anatomy_plausible"], (seed, out.label)
-            assert not out.findings and not out.ctr_stated, seed
+    with served_engine() as engine:
+        assert engine.second_reader is not None and engine.alone_reader is not None
+        for item in lateral_films(range(700, 720)):
+            out = run_one(engine, item.png, "lateral.png")
+            assert out.refused or not (out.film_check or {})["anatomy_plausible"], (item.name, out.label)
+            assert not out.findings and not out.ctr_stated, item.name
             if out.refused is None:
-                withheld.append(png)
+                withheld.append(item.png)
         assert withheld  # some pass the pixel gate as chest films
         for lang, said in (("en", "reads frontal films only"), ("zh", "本系统只读正位片")):
             text = engine.create_session(withheld[0], "lateral.png", lang).turns[0].answer.text
             assert said in text and "recognised as a frontal" not in text, text
-    finally:
-        for part in (encoder, second, lone):
-            part.close()

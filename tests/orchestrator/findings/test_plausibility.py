@@ -13,6 +13,7 @@ from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.contracts.encoder import class_index
 from orchestrator.facts import FilmCheck, PixelSpacing
 from orchestrator.findings import analyse
+from orchestrator.findings.blank_film import blank_pixels, blank_share
 from orchestrator.findings.fitted import LIMIT_BESIDE_WEIGHTS, entropy_limit_for, weights_tag
 from orchestrator.findings.geometry import build_geometry
 from orchestrator.findings.plausibility import (
@@ -20,7 +21,6 @@ from orchestrator.findings.plausibility import (
     LUNG_AREA,
     LUNG_BLANK_MAX,
     LUNG_WIDTH_HEIGHT_MAX,
-    blank_share,
     map_entropy,
     plausibility,
     width_height,
@@ -106,13 +106,13 @@ def test_lung_fields_on_blank_film_are_implausible() -> None:
     film with the lungs' structure are read; blank parts outside the lungs do not matter."""
     base = maps_with()
     geom = build_geometry(base, SPACING)
-    assert max(blank_share(base.image, geom.lung(s).mask) for s in ("right", "left")) < 0.2  # the flat heart behind
+    assert max(blank_share(geom.blank, geom.lung(s).mask) for s in ("right", "left")) < 0.2  # the flat heart behind
     rng = np.random.default_rng(1)
     image = base.image.copy()
     right = geom.lung("right").mask
     image[right] = 0.04 + rng.normal(0, 0.002, int(right.sum())).astype(np.float32)  # black, faint noise only
     blank = build_geometry(dataclasses.replace(base, image=image), SPACING)
-    assert blank_share(image, blank.lung("right").mask) > LUNG_BLANK_MAX
+    assert blank_share(blank_pixels(image), blank.lung("right").mask) > LUNG_BLANK_MAX
     assert plausibility(blank).warnings == ("lungs_on_blank",)
     facts = analyse(dataclasses.replace(base, image=image), SPACING)
     assert not facts.film_check.localisable and facts.findings == ()
