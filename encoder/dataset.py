@@ -126,28 +126,32 @@ Conspicuity = float | tuple[float, float] | None  # ``CaseSpec.conspicuity``
 
 def case_spec(seed: int, extra_lesion: str | None, render: str | None = None, lesion_mix: str | None = None,
               conspicuity: Conspicuity = None, hidden: float | None = None,
-              extra_mm: tuple[float, float] | None = None) -> Any:
+              extra_mm: tuple[float, float] | None = None, devices: str | None = None,
+              device_share: float = 1.0) -> Any:
     """The phantom spec for a training case: the seed's random lesions, plus one ``extra_lesion``;
     ``render``: the rendering families the case draws its style from (None: the phantom's own);
     ``lesion_mix``: the draw its lesions come from (None / "default": as always; "varied");
     ``conspicuity``: the lesions' contrast gain, fixed or drawn per lesion from a range (None: the phantom's x2);
     ``hidden``: the share of lesions placed behind the heart, mediastinum or a dome (None: on the open field);
-    ``extra_mm``: the extra lesion's diameter drawn uniformly from this range (None: its type's own range)."""
+    ``extra_mm``: the extra lesion's diameter drawn uniformly from this range (None: its type's own range);
+    ``devices``, ``device_share``: the support devices and foreign bodies a share of films carries (None: none)."""
     from encoder.phantom.lesion_mix import check_mix
 
     mix = check_mix(lesion_mix)
-    if extra_lesion is None and render is None and mix is None and conspicuity is None and hidden is None:
+    if (extra_lesion is None and render is None and mix is None and conspicuity is None and hidden is None
+            and devices is None):
         return None
     from encoder.phantom.case import CaseSpec, case_lesion_specs
     from encoder.phantom.lesions import LesionSpec
 
     if extra_lesion is None:
-        return CaseSpec(render=render, lesion_mix=mix, conspicuity=conspicuity, hidden=hidden)
+        return CaseSpec(render=render, lesion_mix=mix, conspicuity=conspicuity, hidden=hidden, devices=devices,
+                        device_share=device_share)
     # a stream of its own, reproducible per seed
     drawn = case_lesion_specs(CaseSpec(lesion_mix=mix), np.random.default_rng([seed, 17]))
     size = None if extra_mm is None else round(float(np.random.default_rng([seed, 18]).uniform(*extra_mm)), 1)
     return CaseSpec(lesions=(*drawn, LesionSpec(type=extra_lesion, diameter_mm=size)), render=render, lesion_mix=mix,
-                    conspicuity=conspicuity, hidden=hidden)
+                    conspicuity=conspicuity, hidden=hidden, devices=devices, device_share=device_share)
 
 
 def _write_case(args: tuple[int, str, str | None, dict[str, Any]]) -> str:
@@ -171,7 +175,7 @@ def _write_case(args: tuple[int, str, str | None, dict[str, Any]]) -> str:
 def generate_dataset(seeds: Iterable[int], out_dir: Path, workers: int = 2, extra_lesion: str | None = None,
                      **draw: Any) -> list[Path]:
     """Generate (or reuse) one npz per seed, in ``workers`` processes, with a progress bar. ``draw``: ``case_spec``'s
-    options by name (render, lesion_mix, conspicuity, hidden), passed to every case as given."""
+    options by name (render, lesion_mix, conspicuity, hidden, devices, device_share), passed to every case as given."""
     from tqdm import tqdm
 
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -339,13 +339,16 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
              lesion_mix: str | None = None, second_look: bool = False,
              second_reader: Path | None = None, second_reader_alone: bool = False,
              alone_reader: Path | None = None,
-             conspicuity: float | tuple[float, float] | None = None, hidden: float | None = None) -> dict[str, Any]:
+             conspicuity: float | tuple[float, float] | None = None, hidden: float | None = None,
+             devices: str | None = None, device_share: float = 1.0) -> dict[str, Any]:
     """``render``: the rendering families each film draws its style from (``CaseSpec.render``),
     e.g. a family held out of training; None: the phantom's own renderer. ``lesion_mix``: the
     lesions each film draws (``CaseSpec.lesion_mix``; None: the default draw). ``conspicuity``: the lesions'
     contrast gain (``CaseSpec.conspicuity``; None: the phantom's x2, 1.0: physical contrast). ``hidden``: the share of
     lesions placed behind the heart, mediastinum or a dome (``CaseSpec.hidden``; the by-type table then counts each
-    hidden lesion under "behind the <what hides it>"). ``second_look``: the
+    hidden lesion under "behind the <what hides it>"). ``devices``: the support devices and foreign bodies a
+    ``device_share`` of the films carries (``CaseSpec.devices``; None: none; the same seeds scored without them
+    tell what they add). ``second_look``: the
     maps as the engine reads them with ``HILUM_SECOND_LOOK`` (two more passes per film that finds
     anything; the FROC then keeps only the served gate's point). ``second_reader``: the second reader's ONNX,
     read with it as the engine reads (``orchestrator.encoders.second_reader``); ``second_reader_alone``: films the
@@ -370,10 +373,12 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
     if second_look or second:  # regions under the served gate were never judged by the second look / reader
         tally.froc = {DETECT_PEAK: [0, 0, 0, 0, 0]}
     alone = 0
+    drawn = {"render": render or None, "lesion_mix": lesion_mix or None, "conspicuity": conspicuity, "hidden": hidden,
+             "devices": devices}
+    spec = (CaseSpec(**drawn, device_share=device_share)  # type: ignore[arg-type]
+            if any(v is not None for v in drawn.values()) else None)
     try:
         for seed in tqdm(seeds, desc="evaluate"):
-            spec = (CaseSpec(render=render, lesion_mix=lesion_mix, conspicuity=conspicuity, hidden=hidden)
-                    if (render or lesion_mix or conspicuity is not None or hidden is not None) else None)
             case = generate_case(seed, spec)
             film, resampling = prepare_film(case.image)
             maps = encoder.encode(film)
@@ -403,12 +408,9 @@ def evaluate(onnx_path: Path, seeds: Sequence[int], threads: int = 2, render: st
         if alone_reader and second_reader_alone:
             result["alone_reader"] = str(alone_reader)
         result["read_by_second_reader"] = alone
-    if lesion_mix:
-        result["lesion_mix"] = lesion_mix
-    if conspicuity is not None:
-        result["conspicuity"] = conspicuity
-    if hidden is not None:
-        result["hidden"] = hidden
+    result.update({k: v for k, v in drawn.items() if k != "render" and v is not None})
+    if devices is not None:
+        result["device_share"] = device_share
     result["onnx"] = str(onnx_path)
     return result
 
@@ -448,6 +450,8 @@ def format_table(result: dict[str, Any], misses: bool = False) -> str:
         rendered += f", lesion conspicuity {result['conspicuity']}"
     if result.get("hidden") is not None:
         rendered += f", lesions hidden {result['hidden']}"
+    if result.get("devices") is not None:
+        rendered += f", devices {result['devices']} on {result['device_share']:.0%} of films"
     lines = [f"Evaluation on phantom seeds {result.get('seeds', '')}{rendered} ({result['films']} films)", "",
              "| class | Dice |", "| --- | --- |"]
     lines += [f"| {c} | {_fmt(v)} |" for c, v in result["dice"].items()]

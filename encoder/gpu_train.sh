@@ -35,6 +35,9 @@
 # HIDDEN=P (issue 21) places a share P of the phantom lesions behind the heart, the mediastinum or a dome where their
 # lobe reaches there (otherwise every lesion not against them lies on the open field, so none hidden was ever seen),
 # e.g. 0.3.
+# DEVICES=KINDS (issue 21) puts support devices and foreign bodies (encoder/phantom/devices.py: ECG electrodes, lines,
+# tubes, sternotomy wires, buttons, pacemakers) on a share DEVICE_SHARE (default 0.3) of every phantom set's films, e.g.
+# "all,-pacemaker" (the pacemaker is the kind held out and reported on its own).
 # SMALL_NODULES=N (issue 21) adds a set of N cases with one extra nodule of 7-14 mm each (the unseen patient's misses
 # are small faint nodules, missed on every chest: encoder/weights/TRAINING.md, "Small faint nodules"); with
 # CONSPICUITY=1,1.3 they are faint too, e.g. 400.
@@ -117,6 +120,9 @@ for set in "${SETS[@]}"; do
     fi
     if [ -n "${HIDDEN:-}" ] && [[ "$extra" != *--other-ct* ]]; then
         args+=(--hidden "$HIDDEN")
+    fi
+    if [ -n "${DEVICES:-}" ] && [[ "$extra" != *--other-ct* ]]; then
+        args+=(--devices "$DEVICES" --device-share "${DEVICE_SHARE:-0.3}")
     fi
     # one thread per generating process (the pools already run one process per CPU);
     # shellcheck disable=SC2086  # extra holds flags and their values, split on purpose

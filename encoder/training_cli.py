@@ -15,6 +15,7 @@ RENDER_FAMILIES = (  # encoder.phantom.rendering.FAMILIES (not imported here, as
     "attenuation", "scatter", "detector", "processing", "grid", "collimation", "annotation", "rotation", "padding",
     "anatomy")
 LESION_MIXES = ("default", "varied", "none")  # encoder.phantom.lesion_mix.LESION_MIXES
+DEVICE_KINDS = ("ecg", "line", "tube", "wires", "button", "pacemaker")  # encoder.phantom.devices.DEVICE_KINDS
 DEFAULT_WEIGHTS = REPO_ROOT / "encoder" / "weights" / "anatomy_encoder.pt"
 
 
@@ -44,6 +45,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     train.add_argument("--hidden", type=share_arg, default=None, metavar="SHARE",
                        help="--generate: the share of lesions placed behind the heart, mediastinum or a dome where "
                             "their lobe reaches there (default: none, all on the open lung field; use its own --data-dir)")
+    train.add_argument("--devices", type=devices_arg, default=None, metavar="KINDS",
+                       help="--generate: support devices and foreign bodies on a share of films ('all', "
+                            f"'all,-pacemaker' or a comma list of {', '.join(DEVICE_KINDS)}; use its own --data-dir)")
+    train.add_argument("--device-share", type=share_arg, default=0.5, metavar="SHARE",
+                       help="--devices: the share of films that carry any (default 0.5)")
     train.add_argument("--other-ct", default=None, metavar="NAME",
                        help="--generate: films of another patient's CT instead of the phantom (lung1 or lung2, "
                             "fetched by `python -m encoder.phantom.other_ct fetch`; only lungs and lesions labelled)")
@@ -103,6 +109,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     ev.add_argument("--hidden", type=share_arg, default=None, metavar="SHARE",
                     help="the share of lesions placed behind the heart, mediastinum or a dome (1: all that can be; "
                          "the table then counts them by what hides them)")
+    ev.add_argument("--devices", type=devices_arg, default=None, metavar="KINDS",
+                    help="support devices and foreign bodies on the films ('all', 'pacemaker', 'ecg,button', ...); "
+                         "false findings on them are counted")
+    ev.add_argument("--device-share", type=share_arg, default=1.0, metavar="SHARE",
+                    help="--devices: the share of films that carry any (default 1: every film)")
     ev.add_argument("--second-look", action="store_true",
                     help="read the maps as a service with HILUM_SECOND_LOOK does (a region kept only if the film "
                          "encoded at two other scales finds it again); the FROC keeps the served gate only")
@@ -140,12 +151,13 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
             generate_other_ct_dataset(seeds, args.data_dir, args.other_ct_dir, args.other_ct, workers=args.workers)
         else:
             for name, value in (("rendering families", render), ("lesion mix", mix),
-                                ("lesion conspicuity", args.conspicuity), ("hidden lesions", args.hidden)):
+                                ("lesion conspicuity", args.conspicuity), ("hidden lesions", args.hidden),
+                                ("devices", args.devices and f"{args.devices} on {args.device_share:.0%} of films")):
                 if value is not None:  # before the cases: a time-boxed generation may be cut short
                     print(f"{name}: {value}", flush=True)
             generate_dataset(seeds, args.data_dir, workers=args.workers, extra_lesion=args.extra_lesion,
                              render=render, lesion_mix=mix, conspicuity=args.conspicuity, hidden=args.hidden,
-                             extra_mm=args.extra_lesion_mm)
+                             extra_mm=args.extra_lesion_mm, devices=args.devices, device_share=args.device_share)
         print(f"dataset: {len(seeds)} cases (seeds {seeds[0]}-{seeds[-1]}) in {args.data_dir}")
         if args.generate_only:
             return 0
@@ -219,6 +231,17 @@ def share_arg(text: str) -> float:
     return value
 
 
+def devices_arg(text: str) -> str:
+    """--devices: device kinds as ``CaseSpec.devices`` takes them."""
+    from encoder.phantom.devices import parse_kinds
+
+    try:
+        parse_kinds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def lesion_mix(args: argparse.Namespace) -> str | None:
     """--lesion-mix as ``CaseSpec.lesion_mix`` takes it (None: the default draw)."""
     mix = getattr(args, "lesion_mix", None)
@@ -256,7 +279,8 @@ def handle_evaluate(args: argparse.Namespace, settings: Settings) -> int:
                   "(e.g. --render all,-padding)")
             return 2
         result = evaluate(onnx_path, seeds, threads=args.threads, render=args.render, lesion_mix=lesion_mix(args),
-                          conspicuity=args.conspicuity, hidden=args.hidden, second_look=args.second_look,
+                          conspicuity=args.conspicuity, hidden=args.hidden, devices=args.devices,
+                          device_share=args.device_share, second_look=args.second_look,
                           second_reader=args.second_reader,
                           second_reader_alone=args.second_reader_alone, alone_reader=args.alone_reader)
     result["gate"] = "off" if args.gate_off else "on"

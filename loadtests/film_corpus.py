@@ -2,13 +2,16 @@
 
 Every image is made here from a seed (nothing is downloaded): the phantom's own upright films
 (``encoder.phantom.generate_case``), the same films turned by 90°/180°/270°, mirrored left-right,
-heavily cropped and inverted (a MONOCHROME1/2 mix-up), lateral films of the same CT
+heavily cropped and inverted (a MONOCHROME1/2 mix-up), upright films with support devices and foreign bodies over
+the chest (``encoder/phantom/devices.py``: electrodes, lines, tubes, wires, buttons, pacemakers), lateral films of the
+same CT
 (``encoder/phantom/lateral.py``: the view every chest study holds beside the frontal one, uploaded
 where no header names it), and images that are no chest film at all: noise, smooth noise, gradients,
 rings, text pages and synthetic colour photos (a house under a sky). Each item is PNG bytes with what
 the gate must do with it:
 
-- ``accept``: a frontal chest film shown upright: accepted, ``film_check.orientation`` "upright";
+- ``accept``: a frontal chest film shown upright, devices over it or not: accepted, ``film_check.orientation``
+  "upright";
 - ``refuse_or_name``: refused as ``not_a_chest_film``, or accepted with the orientation it has
   named (``name`` says which value would be right: ``rotated_90``, ``rotated_180``, ``flipped_lr``),
   never read as if upright;
@@ -82,6 +85,18 @@ def phantom_films(seeds: range, cache_dir: Path | None = None) -> Iterator[tuple
     volume = load_volume(Path(cache_dir or Settings().cache_dir))
     for seed in seeds:
         yield seed, generate_case(seed, volume=volume).image
+
+
+def device_films(seeds: range, cache_dir: Path | None = None) -> Iterator[CorpusItem]:
+    """An upright film per seed with one to three kinds of device over the chest (``CaseSpec(devices="all")``)."""
+    from encoder.phantom import CaseSpec, generate_case
+    from encoder.phantom.volume import load_volume
+    from orchestrator.settings import Settings
+
+    volume = load_volume(Path(cache_dir or Settings().cache_dir))
+    for seed in seeds:
+        film = generate_case(seed, CaseSpec(devices="all"), volume=volume).image
+        yield CorpusItem(f"devices_{seed}", "devices", "accept", png_bytes(film), "upright")
 
 
 def lateral_films(seeds: range, cache_dir: Path | None = None, lines: Any = None,
@@ -187,9 +202,10 @@ def non_chest(per_kind: int, seed: int = 0, size: int = 512) -> Iterator[CorpusI
 
 
 def corpus(seeds: range, per_kind: int = 10, seed: int = 0, cache_dir: Path | None = None) -> Iterator[CorpusItem]:
-    """``7 * len(seeds)`` transformed phantom films, ``len(seeds)`` lateral films, then ``6 * per_kind`` non-chest
-    images."""
+    """``7 * len(seeds)`` transformed phantom films, ``len(seeds)`` films with devices, ``len(seeds)`` lateral films,
+    then ``6 * per_kind`` non-chest images."""
     for s, film in phantom_films(seeds, cache_dir):
         yield from film_variants(s, film, np.random.default_rng([seed, s]))
+    yield from device_films(seeds, cache_dir)
     yield from lateral_films(seeds, cache_dir)
     yield from non_chest(per_kind, seed)

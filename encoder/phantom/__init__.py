@@ -11,7 +11,8 @@ pixel coordinates are ``(x, y) = (column, row)``; ``case.image`` is the 8-bit PN
 
 Variety (issue 21, all opt-in through ``CaseSpec``): ``rendering`` (how the film is rendered,
 ``render=``), ``deform`` (the ``anatomy`` rendering family: another patient from the same CT),
-``lesion_mix`` (``lesion_mix="varied"``).
+``lesion_mix`` (``lesion_mix="varied"``), ``devices`` (support devices and foreign bodies over the chest,
+``devices="all"``).
 """
 
 from encoder.phantom.case import CaseSpec, PhantomCase, earlier_film, generate_case, scenario_spec

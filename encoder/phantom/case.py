@@ -17,6 +17,7 @@ import numpy as np
 from encoder.anatomy_classes import ANATOMY_CLASSES
 from encoder.phantom.anatomy import BANDS, ZONES, film_masks, zone_band, zone_band_many
 from encoder.phantom.deform import FilmFrame, deform_anatomy
+from encoder.phantom.devices import draw_devices, film_kinds, parse_kinds
 from encoder.phantom.geometry import Geometry
 from encoder.phantom.lesion_mix import check_mix, contact_candidates, varied_specs
 from encoder.phantom.lesions import (
@@ -73,7 +74,12 @@ class CaseSpec:
     phantom's placement (byte-identical): a lesion not against the pleura, mediastinum or a dome goes on the open
     lung field, so no weights have seen one hidden there, where the other patients' films have theirs (``lung2``'s
     tumour behind the heart) and where readers miss most. The truth then names what lies over each lesion's centre
-    (``hidden_by``)."""
+    (``hidden_by``).
+
+    ``devices`` (issue 21, opt-in): the kinds of support devices and foreign bodies a film may carry
+    (``encoder.phantom.devices``: ``"all"``, ``"ecg,button"``, ``"all,-pacemaker"``); ``device_share``: the share of
+    films that carry any (each one to three of the kinds), drawn from a stream of its own. None keeps the bare chest
+    (byte-identical). Devices are not lesions: no mask or target changes; the truth lists them (``devices``)."""
 
     lesions: tuple[LesionSpec, ...] | None = None
     vary: bool = True
@@ -81,6 +87,8 @@ class CaseSpec:
     lesion_mix: str | None = None
     conspicuity: float | tuple[float, float] | None = None
     hidden: float | None = None
+    devices: str | None = None
+    device_share: float = 1.0
 
     def __post_init__(self) -> None:
         c = self.conspicuity
@@ -90,6 +98,10 @@ class CaseSpec:
                 raise ValueError("conspicuity: a gain, or a range lo <= hi, within (0, 4]")
         if self.hidden is not None and not 0.0 <= self.hidden <= 1.0:
             raise ValueError("hidden: a share within [0, 1]")
+        if self.devices is not None:
+            parse_kinds(self.devices)
+        if not 0.0 <= self.device_share <= 1.0:
+            raise ValueError("device_share: a share within [0, 1]")
 
 
 def _rng(seed: int, purpose: int) -> np.random.Generator:
@@ -98,6 +110,7 @@ def _rng(seed: int, purpose: int) -> np.random.Generator:
 
 CONSPICUITY_STREAM = 6  # the per-lesion gains of a drawn ``CaseSpec.conspicuity``: a stream of their own
 HIDDEN_STREAM = 7  # which lesions ``CaseSpec.hidden`` places behind the heart, mediastinum or a dome
+DEVICE_STREAM = 8  # which devices ``CaseSpec.devices`` puts on a film, and where
 
 
 def lesion_gains(conspicuity: float | tuple[float, float], count: int, rng: np.random.Generator) -> list[float]:
@@ -478,6 +491,20 @@ def _insert_lesions(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, hilum
     return att_total, masks_out, truths
 
 
+def _with_devices(seed: int, spec: CaseSpec, line: np.ndarray, masks: np.ndarray, hilum: dict[str, tuple[float, float]],
+                  spacing_mm: float) -> tuple[np.ndarray, list[dict[str, Any]]]:
+    """The film's line integral with the devices ``spec.devices`` puts on it (drawn on the film's own masks, from a
+    stream of their own), and their truth."""
+    if spec.devices is None:
+        return line, []
+    rng = _rng(seed, DEVICE_STREAM)
+    kinds = film_kinds(rng, parse_kinds(spec.devices), spec.device_share)
+    if not kinds:
+        return line, []
+    added, devices = draw_devices(rng, masks, hilum, spacing_mm, kinds)
+    return line + added, devices
+
+
 def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cache_dir: Path | None = None,
                   volume: PhantomVolume | None = None) -> PhantomCase:
     """Make one film with its truth. ``cache_dir`` defaults to the settings' ``cache_dir``."""
@@ -512,6 +539,7 @@ def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cach
     else:
         line = frame.warp(soft + exposure.bone_factor * bone + att) + frame.habitus(soft)
         film_spacing = frame.spacing_mm
+    line, devices = _with_devices(seed, spec, line, masks, hilum, film_spacing)
     lesion_mask = np.any(np.stack(lesion_masks), axis=0) if lesion_masks else np.zeros((size, size), dtype=bool)
     if style is None:
         film = display(line, exposure, film_spacing, _rng(seed, 4))
@@ -530,6 +558,8 @@ def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cach
     }
     if check_mix(spec.lesion_mix) is not None:
         truth["lesion_mix"] = spec.lesion_mix
+    if spec.devices is not None:
+        truth["devices"] = devices
     u16 = np.rint(film * U16_MAX).astype(np.uint16)
     if style is not None:
         truth["render"] = style.as_truth()

@@ -142,24 +142,31 @@ def _r(v: Any) -> Any:
 def parse_families(spec: str | tuple[str, ...] | list[str] | None, held_out: tuple[str, ...] | list[str] = ()
                    ) -> tuple[str, ...]:
     """``"all"`` / ``"random"`` / ``"a,b,c"`` (a ``-name`` item removes one) -> families in FAMILIES order."""
+    return parse_named(spec, FAMILIES, "rendering families", held_out)
+
+
+def parse_named(spec: str | tuple[str, ...] | list[str] | None, known: tuple[str, ...], what: str,
+                removed: tuple[str, ...] | list[str] = ()) -> tuple[str, ...]:
+    """A list of names out of ``known``: ``"all"`` (or ``"random"``) / ``"a,b,c"``, a ``-name`` item removing one
+    (only removals: all but those) -> the names in ``known``'s order; an unknown name raises ValueError."""
     if spec is None:
         return ()
     items = [s.strip() for s in (spec.split(",") if isinstance(spec, str) else spec) if s.strip()]
     chosen: set[str] = set()
-    removed = set(held_out)
+    out = set(removed)
     for item in items:
         if item in ("all", "random"):
-            chosen.update(FAMILIES)
+            chosen.update(known)
         elif item.startswith("-"):
-            removed.add(item[1:])
+            out.add(item[1:])
         else:
             chosen.add(item)
-    unknown = (chosen | removed) - set(FAMILIES)
+    unknown = (chosen | out) - set(known)
     if unknown:
-        raise ValueError(f"unknown rendering families {sorted(unknown)}; known: {', '.join(FAMILIES)}")
-    if not chosen and removed:
-        chosen = set(FAMILIES)
-    return tuple(f for f in FAMILIES if f in chosen and f not in removed)
+        raise ValueError(f"unknown {what} {sorted(unknown)}; known: {', '.join(known)}")
+    if not chosen and out:
+        chosen = set(known)
+    return tuple(f for f in known if f in chosen and f not in out)
 
 
 def _log_uniform(rng: np.random.Generator, lo: float, hi: float) -> float:
@@ -420,4 +427,7 @@ def shift_truth(truth: dict[str, Any], dx: float, dy: float, shape: tuple[int, i
         les["bbox_px"] = [x0 + dx, y0 + dy, x1 + dx, y1 + dy]
         lesions.append(les)
     out["lesions"] = lesions
+    if "devices" in truth:
+        out["devices"] = [{**d, "bbox_px": [d["bbox_px"][0] + dx, d["bbox_px"][1] + dy, d["bbox_px"][2] + dx,
+                                            d["bbox_px"][3] + dy]} if "bbox_px" in d else d for d in truth["devices"]]
     return out

@@ -1570,6 +1570,9 @@ def compose_sign(ctx: Context) -> Composition:
         anchors += [a for a in read.anchors if a not in anchors]
     if settle:
         sections.append(section("uncertain", ctx.t("待明确", "To settle"), ("" if ctx.zh else " ").join(settle)))
+    device_or_lesion = _device_or_lesion(ctx)
+    if device_or_lesion is not None:
+        sections.append(device_or_lesion)
     pairs = [(a, f) for a in anchors if (f := ctx.finding(a)) is not None]
     note = spacing_note(ctx) if any(f.kind == "effusion" for _, f in pairs) else None  # an effusion's height in mm
     if note is not None:
@@ -1578,6 +1581,26 @@ def compose_sign(ctx: Context) -> Composition:
     return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
                        measurements=effusion_heights(pairs, ctx.facts),
                        referenced=tuple(a.id for a in anchors) + tuple(a.id for a in ctx.anatomy))
+
+
+def _device_or_lesion(ctx: Context) -> dict[str, Any] | None:
+    """"Could the nodule be an ECG electrode?" / "A1会不会是纽扣": a device asked of a finding. Hilum does not identify
+    devices, and one lying over a lung can be read as a finding (``encoder/phantom/devices.py`` draws them to measure
+    how often): what tells them apart on the film, and what settles it."""
+    devices = [s for s in ctx.query.signs if (e := ctx.ontology.sign(s)) is not None and e.category == "device"]
+    named = ctx.subjects or ctx.query.anchor_ids or ctx.query.references or ctx.query.descriptors
+    if not devices or not named or not ctx.facts.findings:
+        return None
+    ids = list(dict.fromkeys([a.id for a in ctx.subjects] + list(ctx.query.anchor_ids)))
+    who_zh = "、".join(ids) if ids else "所指的影像"
+    who_en = (" and ".join([", ".join(ids[:-1]), ids[-1]]) if len(ids) > 1 else ids[0]) if ids else "the opacity you mean"
+    return section("device_or_lesion", ctx.t("器械还是病灶", "Device or lesion"), ctx.t(
+        f"{who_zh}究竟是器械还是病灶,本系统无法区分:它不识别器械,位于肺野上的器械(心电电极、纽扣、导线)可能被读作病灶。"
+        "片上金属比骨骼更白、边缘锐利,常连有导线;去除体外物品后复拍可明确。",
+        f"Whether {who_en} {'are devices or lesions' if len(ids) > 1 else 'is a device or a lesion'}, Hilum cannot "
+        "tell: it does not identify devices, and one lying over a "
+        "lung (an ECG electrode, a button, a wire) can be read as a finding. On the film, metal is whiter than bone, "
+        "sharp-edged and often joined to a wire; a film taken with external objects removed settles it."))
 
 
 def _angle_line(c: CostophrenicAngle, ctx: Context) -> str:

@@ -49,6 +49,58 @@ def test_a_sign_hilum_does_not_read_is_said_not_read(question: str, sign: str, w
     assert "_" not in turn.answer.text  # the sign's name, never its id
 
 
+@pytest.mark.parametrize(("question", "sign"), [
+    ("is there a central line?", "central_venous_catheter"), ("is the central line in the right position?",
+                                                              "central_venous_catheter"),
+    ("is there a PICC?", "central_venous_catheter"), ("有没有深静脉置管", "central_venous_catheter"),
+    ("are there ECG leads?", "external_foreign_body"), ("is there an electrode?", "external_foreign_body"),
+    ("有心电电极吗", "external_foreign_body"), ("is there an ET tube?", "endotracheal_tube"),
+    ("is there a feeding tube?", "nsg_tube"), ("有没有除颤器", "pacemaker"), ("are there sternal wires?", "sternotomy"),
+])
+def test_devices_in_everyday_words_are_said_not_read(question: str, sign: str, ask: Callable[..., Any]) -> None:
+    """"Is there a central line?" and "are there ECG leads?" were out of scope ("treatment, prognosis, lab values"),
+    "is the central line in the right position?" answered A1's location: the words a reader uses are now the signs'."""
+    q = parse(question)
+    assert (q.intent, q.signs) == ("assess_anatomy", (sign,))
+    text = ask(question, lang=q.lang).answer.text
+    assert ("can say neither yes nor no" in text) if q.lang == "en" else ("既不能说有,也不能说没有" in text)
+    assert "A1" not in text and "treatment" not in text
+
+
+@pytest.mark.parametrize(("question", "who"), [
+    ("could the nodule be an ECG electrode?", "the opacity you mean"), ("could A1 be a button?", "A1"),
+    ("could A1 or A2 be ECG electrodes?", "A1 and A2"), ("结节会不会是心电电极", "所指的影像"),
+    ("A1有没有可能是纽扣", "A1"), ("A1会不会是起搏器", "A1"),
+])
+def test_a_finding_asked_whether_it_is_a_device_is_told_what_would_tell(
+        question: str, who: str, ask: Callable[..., Any]) -> None:
+    """"Could the nodule be an ECG electrode?" answered the nodule's margin, "结节会不会是心电电极" its early-lung-cancer
+    checklist: Hilum cannot tell a device from a lesion, and the answer says so, what tells them apart on the film and
+    what settles it, naming the finding asked about."""
+    q = parse(question)
+    assert q.intent == "assess_anatomy" and q.checklist is None
+    turn = ask(question, lang=q.lang)
+    kinds = [s["kind"] for s in turn.answer.sections]
+    assert "device_or_lesion" in kinds and "checklist" not in kinds and "margin" not in kinds
+    text = next(s["text"] for s in turn.answer.sections if s["kind"] == "device_or_lesion")
+    assert text.startswith(("Whether " + who, who))
+    assert ("whiter than bone" in text and "external objects removed" in text) if q.lang == "en" else (
+        "比骨骼更白" in text and "去除体外物品后复拍" in text)
+
+
+def test_a_device_asked_of_the_film_alone_gets_no_device_or_lesion_note(ask: Callable[..., Any]) -> None:
+    kinds = [s["kind"] for s in ask("is there a pacemaker?").answer.sections]
+    assert "device_or_lesion" not in kinds and "sign" in kinds
+
+
+@pytest.mark.parametrize(("question", "checklist"), [
+    ("会不会是肺癌", "early_lung_cancer"), ("结节会不会是结核", "tuberculosis"), ("could it be cancer?", "early_lung_cancer"),
+])
+def test_a_disease_it_could_be_still_asks_its_checklist(question: str, checklist: str) -> None:
+    q = parse(question)
+    assert (q.intent, q.checklist) == ("sign_checklist", checklist)
+
+
 @pytest.mark.parametrize(("question", "intent"), [
     ("what does rib fracture mean?", "explain_term"), ("Does he need surgery?", "out_of_scope"),
     ("is the trachea central?", "assess_anatomy"), ("How big is the nodule?", "size"),
