@@ -105,6 +105,7 @@ class CaseTargets:
     lesion: np.ndarray
     hilum: np.ndarray
     spacing: float
+    devices: np.ndarray | None = None  # (256, 256) soft: where devices lie, at the lesion head's resolution
 
 
 def case_targets(case: Any) -> CaseTargets:
@@ -114,7 +115,10 @@ def case_targets(case: Any) -> CaseTargets:
     lesion = resize_masks(np.asarray(case.lesion_mask, dtype=bool)[None], resampling, INPUT_SIZE // LESION_STRIDE)[0]
     hilum = np.array([to_working_points(case.hilum_px[s], resampling) for s in HILUM_SIDES], dtype=np.float32)
     spacing = float(np.mean(case.pixel_spacing_mm)) * resampling.scale
-    return CaseTargets(film, anatomy, lesion, hilum, spacing)
+    mask = getattr(case, "device_mask", None)
+    devices = None if mask is None else resize_masks(np.asarray(mask, dtype=bool)[None], resampling,
+                                                     INPUT_SIZE // LESION_STRIDE)[0]
+    return CaseTargets(film, anatomy, lesion, hilum, spacing, devices)
 
 
 def _quantise(a: np.ndarray) -> np.ndarray:
@@ -164,9 +168,10 @@ def _write_case(args: tuple[int, str, str | None, dict[str, Any]]) -> str:
         return str(path)
     t = case_targets(generate_case(seed, case_spec(seed, extra_lesion, **draw)))
     tmp = path.with_suffix(".tmp.npz")
+    extra = {} if t.devices is None else {"devices": _quantise(t.devices)}  # a device film's hard negatives
     np.savez_compressed(
         tmp, image=t.image.astype(np.float16), anatomy=_quantise(t.anatomy), lesion=_quantise(t.lesion),
-        hilum=t.hilum, spacing=np.float32(t.spacing), seed=np.int64(seed),
+        hilum=t.hilum, spacing=np.float32(t.spacing), seed=np.int64(seed), **extra,
     )
     tmp.rename(path)
     return str(path)
@@ -251,6 +256,10 @@ class TrainingSet:
     seeds: np.ndarray  # (N,)
     anatomy_known: np.ndarray | None = None  # (N, C) uint8: 1 where the channel is labelled (None: all)
     hilum_known: np.ndarray | None = None  # (N,) uint8 (None: all)
+    # (N, 256, 256) uint8: where devices lie (``devices`` in a case's npz; zeros for a case without), loaded only when
+    # training weighs them as hard negatives (``device_weight`` > 0); None otherwise
+    devices: np.ndarray | None = None
+    device_weight: float = 0.0  # the lesion loss's extra weight on a device pixel (``TrainConfig.device_weight``)
 
     def __post_init__(self) -> None:
         if self.anatomy_known is None:
@@ -262,8 +271,8 @@ class TrainingSet:
         return int(self.images.shape[0])
 
 
-def load_dataset(*data_dirs: Path, limit: int | None = None) -> TrainingSet:
-    """All ``case_*.npz`` of the given directories, in order."""
+def load_dataset(*data_dirs: Path, limit: int | None = None, device_weight: float = 0.0) -> TrainingSet:
+    """All ``case_*.npz`` of the given directories, in order; with ``device_weight`` > 0, where their devices lie."""
     paths = [p for d in data_dirs for p in sorted(d.glob("case_*.npz")) if not p.name.endswith(".tmp.npz")][:limit]
     if not paths:
         where = ", ".join(str(d) for d in data_dirs)
@@ -278,4 +287,7 @@ def load_dataset(*data_dirs: Path, limit: int | None = None) -> TrainingSet:
         anatomy_known=np.stack([b["anatomy_known"] if "anatomy_known" in b else np.ones(b["anatomy"].shape[0], np.uint8)
                                 for b in blobs]),
         hilum_known=np.array([int(b["hilum_known"]) if "hilum_known" in b else 1 for b in blobs], dtype=np.uint8),
+        devices=(np.stack([b["devices"] if "devices" in b else np.zeros(b["lesion"].shape, np.uint8) for b in blobs])
+                 if device_weight > 0 else None),
+        device_weight=float(device_weight),
     )

@@ -35,7 +35,8 @@ BLUR_PX = 20.0  # the continued body is smooth: no edge row's lines or markers c
 def zoom_out(
     image: np.ndarray, anatomy: np.ndarray, lesion: np.ndarray, hilum: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """(image (H, W), anatomy (C, H/4, W/4), lesion (H/2, W/2), hilum (2, 2) x/y) of one sample, zoomed out."""
+    """(image (H, W), anatomy (C, H/4, W/4), lesion (H/2, W/2) or (K, H/2, W/2), hilum (2, 2) x/y) of one sample,
+    zoomed out."""
     cells = INPUT_SIZE // ANATOMY_STRIDE
     k = int(round(cells * rng.uniform(*SCALE_RANGE)))
     oy, ox = (int(v) for v in rng.integers(0, cells - k + 1, size=2))
@@ -48,8 +49,9 @@ def zoom_out(
         a_out[c, oy:oy + k, ox:ox + k] = cv2.resize(anatomy[c].astype(np.float32), (k, k), interpolation=cv2.INTER_AREA)
     ls = ANATOMY_STRIDE // LESION_STRIDE
     l_out = np.zeros_like(lesion, dtype=np.float32)
-    l_out[oy * ls:(oy + k) * ls, ox * ls:(ox + k) * ls] = cv2.resize(
-        lesion.astype(np.float32), (k * ls, k * ls), interpolation=cv2.INTER_AREA)
+    for c in np.ndindex(lesion.shape[:-2]):  # one map, or (target, devices): every channel moves alike
+        l_out[c][oy * ls:(oy + k) * ls, ox * ls:(ox + k) * ls] = cv2.resize(
+            lesion[c].astype(np.float32), (k * ls, k * ls), interpolation=cv2.INTER_AREA)
     f = side / INPUT_SIZE
     h_out = (hilum.astype(np.float32) * f + np.array([left, top], dtype=np.float32)).astype(np.float32)
     return out, a_out, l_out, h_out

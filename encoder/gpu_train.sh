@@ -37,7 +37,8 @@
 # e.g. 0.3.
 # DEVICES=KINDS (issue 21) puts support devices and foreign bodies (encoder/phantom/devices.py: ECG electrodes, lines,
 # tubes, sternotomy wires, buttons, pacemakers) on a share DEVICE_SHARE (default 0.3) of every phantom set's films, e.g.
-# "all,-pacemaker" (the pacemaker is the kind held out and reported on its own).
+# "all,-pacemaker" (the pacemaker is the kind held out and reported on its own); DEVICE_WEIGHT=W weighs their pixels as
+# hard negatives in the lesion loss (`hilum train --device-weight`), e.g. 20.
 # SMALL_NODULES=N (issue 21) adds a set of N cases with one extra nodule of 7-14 mm each (the unseen patient's misses
 # are small faint nodules, missed on every chest: encoder/weights/TRAINING.md, "Small faint nodules"); with
 # CONSPICUITY=1,1.3 they are faint too, e.g. 400.
@@ -151,6 +152,9 @@ if [ -n "${TEXTURE:-}" ]; then
 fi
 if [ "${VISIBLE_LUNGS:-0}" = 1 ]; then
     common+=(--visible-lungs)
+fi
+if [ -n "${DEVICES:-}" ] && [ -n "${DEVICE_WEIGHT:-}" ]; then
+    common+=(--device-weight "$DEVICE_WEIGHT")
 fi
 WIDE=()
 if [ "${WIDE_B:-1}" = 1 ]; then

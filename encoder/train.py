@@ -70,6 +70,8 @@ class TrainConfig:
     max_shift_px: int = 24
     zoom_out_p: float = 0.0  # share of samples zoomed out to a wider field of view (encoder/field_of_view.py)
     texture_p: float = 0.0  # share of samples given normal lung texture, ribs and vessels (encoder/lung_texture.py)
+    # the lesion loss's extra weight on a pixel where a device lies (sets generated with --devices; 0: none)
+    device_weight: float = 0.0
     visible_lungs: bool = False  # lung targets stop at the diaphragm (encoder/visible_lungs.py)
     resume: bool = False
     init_from: Path | None = None  # start from these weights (fresh optimizer and schedule)
@@ -105,6 +107,8 @@ def augment_sample(
     image = data.images[index].astype(np.float32)
     anatomy = data.anatomy[index].astype(np.float32) / 255.0
     lesion = data.lesion[index].astype(np.float32) / 255.0
+    if data.devices is not None:  # the devices ride with the lesion target through every move: (2, H/2, W/2)
+        lesion = np.stack([lesion, data.devices[index].astype(np.float32) / 255.0])
     hilum = data.hilum[index].copy()
     if texture_p > 0 and rng.random() < texture_p:
         image = add_texture(image, anatomy, hilum, rng)
@@ -122,6 +126,16 @@ def augment_sample(
     image = np.clip(image, 0.0, 1.0) ** gamma * contrast + brightness
     image = image + rng.normal(0.0, rng.uniform(0.0, 0.02), size=image.shape).astype(np.float32)
     return np.clip(image, 0.0, 1.0).astype(np.float32), anatomy, lesion, hilum
+
+
+def lesion_target_and_weights(lesion: np.ndarray, device_weight: float) -> tuple[np.ndarray, np.ndarray]:
+    """An augmented sample's lesion target and its per-pixel BCE weights: ``lesion`` is the target, or (target,
+    devices) where a set carries where devices lie; a device pixel's weight is raised by ``device_weight`` (a hard
+    negative: metal over a lung is no lesion, and a few hundred such pixels are otherwise a small share of the loss)."""
+    if lesion.ndim == 2:
+        return lesion, lesion_pixel_weights(lesion)
+    target, devices = lesion[0], lesion[1]
+    return target, lesion_pixel_weights(target) * (1.0 + device_weight * devices * (target < 0.5))
 
 
 def lesion_pixel_weights(lesion: np.ndarray) -> np.ndarray:
@@ -143,13 +157,14 @@ def make_batch(
 ) -> dict[str, torch.Tensor]:
     samples = [augment_sample(data, int(i), rng, max_shift, zoom_out_p, texture_p) for i in indices]
     assert data.anatomy_known is not None and data.hilum_known is not None
+    lesions = [lesion_target_and_weights(s[2], data.device_weight) for s in samples]
     return {
         "anatomy_known": torch.from_numpy(data.anatomy_known[indices].astype(np.float32)),
         "hilum_known": torch.from_numpy(data.hilum_known[indices].astype(np.float32)),
         "image": torch.from_numpy(np.stack([s[0] for s in samples])[:, None]),
         "anatomy": torch.from_numpy(np.stack([s[1] for s in samples])),
-        "lesion": torch.from_numpy(np.stack([s[2] for s in samples])[:, None]),
-        "lesion_weight": torch.from_numpy(np.stack([lesion_pixel_weights(s[2]) for s in samples])[:, None]),
+        "lesion": torch.from_numpy(np.stack([t for t, _ in lesions])[:, None]),
+        "lesion_weight": torch.from_numpy(np.stack([w for _, w in lesions])[:, None]),
         "hilum": torch.from_numpy(np.stack([s[3] for s in samples])),
     }
 
@@ -345,7 +360,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     from export.onnx import save_weights
 
     torch.set_num_threads(cfg.threads)
-    data = load_dataset(cfg.data_dir, *cfg.extra_data_dirs)
+    data = load_dataset(cfg.data_dir, *cfg.extra_data_dirs, device_weight=cfg.device_weight)
     if cfg.visible_lungs:
         data = visible_lung_fields(data)
     log.info("%d training cases from %s (seeds %d-%d)", len(data), ", ".join(map(str, (cfg.data_dir, *cfg.extra_data_dirs))),
@@ -392,7 +407,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
             "cases": len(data), "losses": {k: round(v, 4) for k, v in running.items()},
             "device": cfg.device, "init_from": str(cfg.init_from) if cfg.init_from else None,
             "zoom_out_p": cfg.zoom_out_p, "texture_p": cfg.texture_p, "visible_lungs": cfg.visible_lungs,
-            "train_only": cfg.train_only}
+            "train_only": cfg.train_only, "device_weight": cfg.device_weight}
     export_model = build_network(model.config)
     export_model.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})
     save_weights(export_model.eval(), cfg.weights_out, meta)

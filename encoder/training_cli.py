@@ -72,6 +72,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     train.add_argument("--texture", type=float, default=0.0, metavar="P",
                        help="share of samples given normal lung texture that is no lesion: crisp ribs, vessels from "
                             "the hila, fine markings (encoder/lung_texture.py); 0: off")
+    train.add_argument("--device-weight", type=float, default=0.0, metavar="W",
+                       help="the lesion loss's extra weight on a pixel where a device lies (sets generated with "
+                            "--devices record where; encoder/phantom/devices.py): hard negatives; 0: off")
     train.add_argument("--visible-lungs", action="store_true",
                        help="lung targets stop at the diaphragm, as a film shows a lung field (encoder/visible_lungs.py)")
     train.add_argument("--train-only", choices=("lesion",), default=None,
@@ -173,6 +176,7 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
         time_budget_min=args.time_budget_min, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, threads=args.threads, resume=args.resume, init_from=args.init_from,
         extra_data_dirs=tuple(args.also_data), zoom_out_p=args.zoom_out, texture_p=args.texture,
+        device_weight=args.device_weight,
         visible_lungs=args.visible_lungs, train_only=args.train_only,
     )
     meta = train(cfg)

@@ -491,18 +491,21 @@ def _insert_lesions(vol: PhantomVolume, geom: Geometry, masks: np.ndarray, hilum
     return att_total, masks_out, truths
 
 
+DEVICE_MASK_NEPERS = 0.1  # added attenuation that marks a pixel as a device's (a hard negative for training)
+
+
 def _with_devices(seed: int, spec: CaseSpec, line: np.ndarray, masks: np.ndarray, hilum: dict[str, tuple[float, float]],
-                  spacing_mm: float) -> tuple[np.ndarray, list[dict[str, Any]]]:
+                  spacing_mm: float) -> tuple[np.ndarray, list[dict[str, Any]], np.ndarray | None]:
     """The film's line integral with the devices ``spec.devices`` puts on it (drawn on the film's own masks, from a
-    stream of their own), and their truth."""
+    stream of their own), their truth and where they lie (None when the spec draws none)."""
     if spec.devices is None:
-        return line, []
+        return line, [], None
     rng = _rng(seed, DEVICE_STREAM)
     kinds = film_kinds(rng, parse_kinds(spec.devices), spec.device_share)
     if not kinds:
-        return line, []
+        return line, [], np.zeros(line.shape, dtype=bool)
     added, devices = draw_devices(rng, masks, hilum, spacing_mm, kinds)
-    return line + added, devices
+    return line + added, devices, added > DEVICE_MASK_NEPERS
 
 
 def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cache_dir: Path | None = None,
@@ -539,7 +542,7 @@ def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cach
     else:
         line = frame.warp(soft + exposure.bone_factor * bone + att) + frame.habitus(soft)
         film_spacing = frame.spacing_mm
-    line, devices = _with_devices(seed, spec, line, masks, hilum, film_spacing)
+    line, devices, device_mask = _with_devices(seed, spec, line, masks, hilum, film_spacing)
     lesion_mask = np.any(np.stack(lesion_masks), axis=0) if lesion_masks else np.zeros((size, size), dtype=bool)
     if style is None:
         film = display(line, exposure, film_spacing, _rng(seed, 4))
@@ -570,12 +573,14 @@ def generate_case(seed: int, spec: CaseSpec | None = None, size: int = 512, cach
             u16 = pad_image(u16, widths, int(round(level * U16_MAX)))
             masks = pad_image(masks, widths, False)
             lesion_mask = pad_image(lesion_mask, widths, False)
+            device_mask = None if device_mask is None else pad_image(device_mask, widths, False)
             dx, dy = float(widths[2]), float(widths[0])
             hilum_r = {k: (round(v[0] + dx, 2), round(v[1] + dy, 2)) for k, v in hilum_r.items()}
             truth = shift_truth(truth, dx, dy, png.shape)
     return PhantomCase(image=png.astype(np.float32) / 255.0,
                        image_u16=u16, masks=masks,
-                       lesion_mask=lesion_mask, hilum_px=hilum_r, pixel_spacing_mm=(sp, sp), truth=truth)
+                       lesion_mask=lesion_mask, hilum_px=hilum_r, pixel_spacing_mm=(sp, sp), truth=truth,
+                       device_mask=device_mask)
 
 
 ROUND_TYPES = ("nodule", "mass", "calcified_nodule", "cavity")

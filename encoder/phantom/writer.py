@@ -48,6 +48,9 @@ class PhantomCase:
     hilum_px: dict[str, tuple[float, float]]
     pixel_spacing_mm: tuple[float, float]
     truth: dict[str, Any] = field(default_factory=dict)
+    # bool (H, W): where ``CaseSpec.devices`` drew a device (None: the spec draws none); for training only, never
+    # written (the truth lists the devices)
+    device_mask: np.ndarray | None = None
 
     def write(self, out_dir: Path) -> None:
         write_case(self, Path(out_dir))

@@ -125,3 +125,71 @@ def test_evaluate_scores_films_with_devices() -> None:
     result = evaluate(Settings().onnx_path, [612], threads=1, lesion_mix="none", devices="ecg")
     assert result["devices"] == "ecg" and result["device_share"] == 1.0
     assert "devices ecg on 100% of films" in format_table(result)
+
+
+# --- devices as hard negatives in training (``hilum train --device-weight W``) -------------------------------------
+
+
+def test_a_device_film_knows_where_its_devices_lie(volume: PhantomVolume) -> None:
+    from encoder.dataset import case_targets
+
+    bare, dressed = _film(volume, None), _film(volume, "ecg")
+    assert bare.device_mask is None and case_targets(bare).devices is None  # a bare set's npz stays as it was
+    assert dressed.device_mask is not None and dressed.device_mask.any()
+    x0, y0, x1, y1 = dressed.truth["devices"][0]["bbox_px"]
+    ys, xs = np.nonzero(dressed.device_mask)
+    assert x0 <= xs.min() and xs.max() <= x1 and y0 <= ys.min() and ys.max() <= y1  # within what was drawn
+    t = case_targets(dressed)
+    assert t.devices is not None and t.devices.shape == t.lesion.shape and t.devices.max() > 0.5
+    none_drawn = _film(volume, "all", share=0.0)
+    assert none_drawn.device_mask is not None and not none_drawn.device_mask.any()
+
+
+def _training_set(device_weight: float) -> object:
+    from encoder.dataset import TrainingSet
+
+    rng = np.random.default_rng(0)
+    lesion = np.zeros((2, 256, 256), np.uint8)
+    lesion[:, 100:110, 100:110] = 255  # one lesion per sample
+    devices = np.zeros((2, 256, 256), np.uint8)
+    devices[:, 40:48, 150:158] = 255  # and one device, apart from it
+    return TrainingSet(images=rng.random((2, 512, 512)).astype(np.float16), anatomy=np.zeros((2, 17, 128, 128), np.uint8),
+                       lesion=lesion, hilum=np.full((2, 2, 2), 256.0, np.float32), seeds=np.arange(2),
+                       devices=devices if device_weight > 0 else None, device_weight=device_weight)
+
+
+@pytest.mark.parametrize("zoom", [0.0, 1.0])
+def test_device_pixels_weigh_more_in_the_lesion_loss_and_move_with_the_target(zoom: float) -> None:
+    from encoder.train import make_batch
+
+    off = make_batch(_training_set(0.0), np.arange(2), np.random.default_rng(5), 8, zoom_out_p=zoom)  # type: ignore[arg-type]
+    on = make_batch(_training_set(20.0), np.arange(2), np.random.default_rng(5), 8, zoom_out_p=zoom)  # type: ignore[arg-type]
+    assert torch_equal(on["lesion"], off["lesion"]) and torch_equal(on["image"], off["image"])  # the same draws
+    raised = (on["lesion_weight"] > off["lesion_weight"] + 1e-6).numpy()
+    assert raised.any()
+    assert not (raised & (on["lesion"].numpy() >= 0.5)).any()  # a lesion pixel keeps its own weight
+    # the raised pixels are where the device went, shifted and zoomed as the lesion was: beside it, not on it
+    ys, xs = np.nonzero(raised[0, 0])
+    ly, lx = np.nonzero(on["lesion"].numpy()[0, 0] >= 0.5)
+    assert abs((ys.mean() - ly.mean()) / (xs.mean() - lx.mean()) - (44 - 105) / (154 - 105)) < 0.3
+    assert float(on["lesion_weight"].max()) >= 15.0
+
+
+def torch_equal(a: object, b: object) -> bool:
+    import torch
+
+    return bool(torch.equal(a, b))  # type: ignore[arg-type]
+
+
+def test_load_dataset_reads_where_devices_lie_only_when_weighed(tmp_path: object, volume: PhantomVolume) -> None:
+    from pathlib import Path
+
+    from encoder.dataset import generate_dataset, load_dataset
+
+    root = Path(str(tmp_path))
+    generate_dataset([1000], root / "dev", workers=1, lesion_mix="none", devices="ecg")
+    generate_dataset([1001], root / "bare", workers=1, lesion_mix="none")
+    assert load_dataset(root / "dev", root / "bare").devices is None
+    data = load_dataset(root / "dev", root / "bare", device_weight=10.0)
+    assert data.devices is not None and data.device_weight == 10.0
+    assert data.devices[0].max() == 255 and data.devices[1].max() == 0  # a set without devices weighs none
