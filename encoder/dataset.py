@@ -257,9 +257,8 @@ class TrainingSet:
     anatomy_known: np.ndarray | None = None  # (N, C) uint8: 1 where the channel is labelled (None: all)
     hilum_known: np.ndarray | None = None  # (N,) uint8 (None: all)
     # (N, 256, 256) uint8: where devices lie (``devices`` in a case's npz; zeros for a case without), loaded only when
-    # training weighs them as hard negatives (``device_weight`` > 0); None otherwise
+    # training weighs them as hard negatives (``TrainConfig.device_weight`` > 0); None otherwise
     devices: np.ndarray | None = None
-    device_weight: float = 0.0  # the lesion loss's extra weight on a device pixel (``TrainConfig.device_weight``)
 
     def __post_init__(self) -> None:
         if self.anatomy_known is None:
@@ -271,8 +270,8 @@ class TrainingSet:
         return int(self.images.shape[0])
 
 
-def load_dataset(*data_dirs: Path, limit: int | None = None, device_weight: float = 0.0) -> TrainingSet:
-    """All ``case_*.npz`` of the given directories, in order; with ``device_weight`` > 0, where their devices lie."""
+def load_dataset(*data_dirs: Path, limit: int | None = None, devices: bool = False) -> TrainingSet:
+    """All ``case_*.npz`` of the given directories, in order; with ``devices``, where their devices lie."""
     paths = [p for d in data_dirs for p in sorted(d.glob("case_*.npz")) if not p.name.endswith(".tmp.npz")][:limit]
     if not paths:
         where = ", ".join(str(d) for d in data_dirs)
@@ -288,6 +287,5 @@ def load_dataset(*data_dirs: Path, limit: int | None = None, device_weight: floa
                                 for b in blobs]),
         hilum_known=np.array([int(b["hilum_known"]) if "hilum_known" in b else 1 for b in blobs], dtype=np.uint8),
         devices=(np.stack([b["devices"] if "devices" in b else np.zeros(b["lesion"].shape, np.uint8) for b in blobs])
-                 if device_weight > 0 else None),
-        device_weight=float(device_weight),
+                 if devices else None),
     )

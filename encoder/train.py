@@ -153,11 +153,11 @@ def lesion_pixel_weights(lesion: np.ndarray) -> np.ndarray:
 
 def make_batch(
     data: TrainingSet, indices: np.ndarray, rng: np.random.Generator, max_shift: int, zoom_out_p: float = 0.0,
-    texture_p: float = 0.0,
+    texture_p: float = 0.0, device_weight: float = 0.0,
 ) -> dict[str, torch.Tensor]:
     samples = [augment_sample(data, int(i), rng, max_shift, zoom_out_p, texture_p) for i in indices]
     assert data.anatomy_known is not None and data.hilum_known is not None
-    lesions = [lesion_target_and_weights(s[2], data.device_weight) for s in samples]
+    lesions = [lesion_target_and_weights(s[2], device_weight) for s in samples]
     return {
         "anatomy_known": torch.from_numpy(data.anatomy_known[indices].astype(np.float32)),
         "hilum_known": torch.from_numpy(data.hilum_known[indices].astype(np.float32)),
@@ -174,9 +174,9 @@ class StepBatches(torch.utils.data.Dataset):
     any process can build any step's batch, so worker processes build them ahead, in order."""
 
     def __init__(self, data: TrainingSet, seed: int, batch_size: int, max_shift: int, zoom_out_p: float = 0.0,
-                 texture_p: float = 0.0) -> None:
+                 texture_p: float = 0.0, device_weight: float = 0.0) -> None:
         self.data, self.seed, self.batch_size, self.max_shift = data, seed, batch_size, max_shift
-        self.zoom_out_p, self.texture_p = zoom_out_p, texture_p
+        self.zoom_out_p, self.texture_p, self.device_weight = zoom_out_p, texture_p, device_weight
 
     def __len__(self) -> int:  # steps are unbounded; the sampler says which ones are built
         return 2**62
@@ -184,7 +184,7 @@ class StepBatches(torch.utils.data.Dataset):
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, step])
         indices = rng.choice(len(self.data), size=min(self.batch_size, len(self.data)), replace=False)
-        return make_batch(self.data, indices, rng, self.max_shift, self.zoom_out_p, self.texture_p)
+        return make_batch(self.data, indices, rng, self.max_shift, self.zoom_out_p, self.texture_p, self.device_weight)
 
 
 def _single_thread_worker(_: int) -> None:
@@ -196,7 +196,8 @@ def batch_stream(data: TrainingSet, cfg: TrainConfig, state: TrainState) -> Iter
     """Training batches from ``state.step`` on: in this process, or from ``cfg.loader_workers`` processes."""
     if cfg.loader_workers > 0:
         loader = torch.utils.data.DataLoader(
-            StepBatches(data, cfg.seed, cfg.batch_size, cfg.max_shift_px, cfg.zoom_out_p, cfg.texture_p), batch_size=None,
+            StepBatches(data, cfg.seed, cfg.batch_size, cfg.max_shift_px, cfg.zoom_out_p, cfg.texture_p,
+                        cfg.device_weight), batch_size=None,
             sampler=itertools.count(state.step), num_workers=cfg.loader_workers, prefetch_factor=4,
             pin_memory=cfg.device.startswith("cuda"), worker_init_fn=_single_thread_worker,
             # spawned, not forked: a fork copies whatever locks the parent's threads held (OpenMP,
@@ -210,7 +211,7 @@ def batch_stream(data: TrainingSet, cfg: TrainConfig, state: TrainState) -> Iter
         if order.size < cfg.batch_size:
             order = np.concatenate([order, state.rng.permutation(len(data))])
         indices, order = order[: cfg.batch_size], order[cfg.batch_size :]
-        yield make_batch(data, indices, state.rng, cfg.max_shift_px, cfg.zoom_out_p, cfg.texture_p)
+        yield make_batch(data, indices, state.rng, cfg.max_shift_px, cfg.zoom_out_p, cfg.texture_p, cfg.device_weight)
 
 
 # --- losses ------------------------------------------------------------------------------------------
@@ -360,7 +361,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     from export.onnx import save_weights
 
     torch.set_num_threads(cfg.threads)
-    data = load_dataset(cfg.data_dir, *cfg.extra_data_dirs, device_weight=cfg.device_weight)
+    data = load_dataset(cfg.data_dir, *cfg.extra_data_dirs, devices=cfg.device_weight > 0)
     if cfg.visible_lungs:
         data = visible_lung_fields(data)
     log.info("%d training cases from %s (seeds %d-%d)", len(data), ", ".join(map(str, (cfg.data_dir, *cfg.extra_data_dirs))),

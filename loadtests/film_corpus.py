@@ -77,25 +77,27 @@ def heavy_crop(film: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return cv2.resize(film[y0 : y0 + ch, x0 : x0 + cw], (w, h), interpolation=cv2.INTER_LINEAR)
 
 
-def phantom_films(seeds: range, cache_dir: Path | None = None) -> Iterator[tuple[int, np.ndarray]]:
-    from encoder.phantom import generate_case
+def _volume(cache_dir: Path | None) -> Any:
     from encoder.phantom.volume import load_volume
     from orchestrator.settings import Settings
 
-    volume = load_volume(Path(cache_dir or Settings().cache_dir))
+    return load_volume(Path(cache_dir or Settings().cache_dir))
+
+
+def phantom_films(seeds: range, cache_dir: Path | None = None, spec: Any = None) -> Iterator[tuple[int, np.ndarray]]:
+    """The phantom's film of each seed (``spec``: its ``CaseSpec``; None: the default one)."""
+    from encoder.phantom import generate_case
+
+    volume = _volume(cache_dir)
     for seed in seeds:
-        yield seed, generate_case(seed, volume=volume).image
+        yield seed, generate_case(seed, spec, volume=volume).image
 
 
 def device_films(seeds: range, cache_dir: Path | None = None) -> Iterator[CorpusItem]:
     """An upright film per seed with one to three kinds of device over the chest (``CaseSpec(devices="all")``)."""
-    from encoder.phantom import CaseSpec, generate_case
-    from encoder.phantom.volume import load_volume
-    from orchestrator.settings import Settings
+    from encoder.phantom import CaseSpec
 
-    volume = load_volume(Path(cache_dir or Settings().cache_dir))
-    for seed in seeds:
-        film = generate_case(seed, CaseSpec(devices="all"), volume=volume).image
+    for seed, film in phantom_films(seeds, cache_dir, CaseSpec(devices="all")):
         yield CorpusItem(f"devices_{seed}", "devices", "accept", png_bytes(film), "upright")
 
 
@@ -106,10 +108,7 @@ def lateral_films(seeds: range, cache_dir: Path | None = None, lines: Any = None
     from encoder.phantom.lateral import lateral_film, lateral_lines
 
     if lines is None:
-        from encoder.phantom.volume import load_volume
-        from orchestrator.settings import Settings
-
-        volume = load_volume(Path(cache_dir or Settings().cache_dir))
+        volume = _volume(cache_dir)
         lines = lateral_lines(volume.hu, volume.spacing)
     for seed in seeds:
         yield CorpusItem(f"{category}_{seed}", category, "refuse_or_withhold", png_bytes(lateral_film(seed, lines)))

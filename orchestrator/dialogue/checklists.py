@@ -23,7 +23,7 @@ from typing import Any
 
 from orchestrator.dialogue.anchors import screening_registry
 from orchestrator.dialogue.effusion import EXTENT_CAVEAT, effusion_extent_text
-from orchestrator.dialogue.words import phrases, r1, word
+from orchestrator.dialogue.words import and_list, phrases, r1, word
 from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import is_confident
@@ -440,10 +440,6 @@ def _kind_anchors(sign: str, facts: ImageFacts, side: str | None, registry: Any)
     return _anchors_of_kinds((kind,), facts, side, registry) if kind else ()
 
 
-def _and_list(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
-
-
 def _alike_anchors(sign: str, facts: ImageFacts, side: str | None, registry: Any) -> tuple[Any, ...]:
     """Anchors of the findings whose kind can hide the sign's (``ALIKE_KINDS``), on the side asked about."""
     return _anchors_of_kinds(ALIKE_KINDS.get(SIGN_KINDS.get(sign, ""), ()), facts, side, registry)
@@ -637,7 +633,7 @@ def _read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, ca
         return SignRead(sign, "uncertain",
                         f"本片未见读为{name_zh}的病灶,但" + "、".join(f"{a.id}({a.label_zh})" for a in alike)
                         + f"可能是或遮挡了{name_zh}:病灶图不能可靠地区分{name_zh}与结节、肿块或条索影,积液也可掩盖其后方的{name_zh}。",
-                        f"no finding was read as {name_en}, but " + _and_list([f"{a.id} ({a.label_en})" for a in alike])
+                        f"no finding was read as {name_en}, but " + and_list([f"{a.id} ({a.label_en})" for a in alike])
                         + f" may be or may hide it: the lesion map does not reliably tell {name_en} from a nodule, mass or "
                         f"strand, and fluid can hide {name_en} behind it.",
                         "放射科医师阅片,必要时CT", "A radiologist's reading or a CT", anchors=alike)

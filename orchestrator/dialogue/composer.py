@@ -35,7 +35,7 @@ from orchestrator.dialogue.interval_answer import (
     interval_section,
 )
 from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
-from orchestrator.dialogue.words import cm, mm, phrases, pleural_space, r1, word
+from orchestrator.dialogue.words import and_list, cm, mm, phrases, pleural_space, r1, word
 from orchestrator.encoders.second_reader import (
     ALONE_HIDDEN_FOUND,
     ALONE_NODULES_BY_SIZE,
@@ -1593,7 +1593,7 @@ def _device_or_lesion(ctx: Context) -> dict[str, Any] | None:
         return None
     ids = list(dict.fromkeys([a.id for a in ctx.subjects] + list(ctx.query.anchor_ids)))
     who_zh = "、".join(ids) if ids else "所指的影像"
-    who_en = (" and ".join([", ".join(ids[:-1]), ids[-1]]) if len(ids) > 1 else ids[0]) if ids else "the opacity you mean"
+    who_en = and_list(ids) if ids else "the opacity you mean"
     return section("device_or_lesion", ctx.t("器械还是病灶", "Device or lesion"), ctx.t(
         f"{who_zh}究竟是器械还是病灶,本系统无法区分:它不识别器械,位于肺野上的器械(心电电极、纽扣、导线)可能被读作病灶。"
         "片上金属比骨骼更白、边缘锐利,常连有导线;去除体外物品后复拍可明确。",

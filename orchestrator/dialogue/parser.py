@@ -1276,8 +1276,6 @@ GLOSSARY_PREFIX = "glossary:"  # Query.term of a glossary word (ontology/glossar
 # sign categories (signs.json) of what Hilum does not read at all: a question whether the film shows one is answered
 # "not read", with why (orchestrator/dialogue/checklists.py), never with something else it did read
 UNREAD_CATEGORIES = frozenset({"bone", "device", "diaphragm_abdomen", "soft_tissue"})
-# "结节会不会是心电电极" / "could it be an electrode?": whether a thing is something else, asked yes or no
-_COULD_BE = re.compile(r"会不会是|可不可能是|有没有可能是|(?<![a-z])could\s+(?:\S+\s+){1,3}?be\b")
 # signs nothing on the film evidences (signs.json "evidence": null) that a finding of the lesion map could still be: a
 # presence question of them is not answered "not read"
 LESION_LIKE_SIGNS = frozenset({"infiltrates", "alveolar_pattern", "ground_glass_pattern", "increased_density",
@@ -2588,8 +2586,9 @@ def _not_on_this_film(intent: str, by_fallback: bool, asked: str, scores: dict[s
     pointed = not never_a_lesion and (
         features["pointed"] or features["has_location"] or bool(lesion_groups(features["descriptors"])))
     unread = never_a_lesion or term in UNREAD_SIGNS
-    # (a device or a bone it could be asked: "结节会不会是心电电极" asks that sign, not a checklist)
-    looked_at = features["presence"] or features["yes_no"] or (never_a_lesion and bool(_COULD_BE.search(asked)))
+    # (a device or a bone a finding could be, in the words that ask a checklist: "结节会不会是心电电极" asks that
+    # sign; no checklist is named)
+    looked_at = features["presence"] or features["yes_no"] or (never_a_lesion and intent == "sign_checklist")
     if (unread and looked_at and not (features["checklist"] or pointed)
             and (intent != "explain_term" or by_fallback) and scores.get("out_of_scope", 0.0) < 5):
         return "assess_anatomy", (term,), False

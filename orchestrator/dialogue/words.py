@@ -40,3 +40,8 @@ def cm(value_mm: float) -> str:
 
 def r1(value: float) -> float:
     return round(float(value), 1)
+
+
+def and_list(items: list[str]) -> str:
+    """English: "A1", "A1 and A2", "A1, A2 and A3"."""
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

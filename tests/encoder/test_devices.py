@@ -155,7 +155,7 @@ def _training_set(device_weight: float) -> object:
     devices[:, 40:48, 150:158] = 255  # and one device, apart from it
     return TrainingSet(images=rng.random((2, 512, 512)).astype(np.float16), anatomy=np.zeros((2, 17, 128, 128), np.uint8),
                        lesion=lesion, hilum=np.full((2, 2, 2), 256.0, np.float32), seeds=np.arange(2),
-                       devices=devices if device_weight > 0 else None, device_weight=device_weight)
+                       devices=devices if device_weight > 0 else None)
 
 
 @pytest.mark.parametrize("zoom", [0.0, 1.0])
@@ -163,7 +163,8 @@ def test_device_pixels_weigh_more_in_the_lesion_loss_and_move_with_the_target(zo
     from encoder.train import make_batch
 
     off = make_batch(_training_set(0.0), np.arange(2), np.random.default_rng(5), 8, zoom_out_p=zoom)  # type: ignore[arg-type]
-    on = make_batch(_training_set(20.0), np.arange(2), np.random.default_rng(5), 8, zoom_out_p=zoom)  # type: ignore[arg-type]
+    on = make_batch(_training_set(20.0), np.arange(2), np.random.default_rng(5), 8, zoom_out_p=zoom,  # type: ignore[arg-type]
+                    device_weight=20.0)
     assert torch_equal(on["lesion"], off["lesion"]) and torch_equal(on["image"], off["image"])  # the same draws
     raised = (on["lesion_weight"] > off["lesion_weight"] + 1e-6).numpy()
     assert raised.any()
@@ -190,6 +191,6 @@ def test_load_dataset_reads_where_devices_lie_only_when_weighed(tmp_path: object
     generate_dataset([1000], root / "dev", workers=1, lesion_mix="none", devices="ecg")
     generate_dataset([1001], root / "bare", workers=1, lesion_mix="none")
     assert load_dataset(root / "dev", root / "bare").devices is None
-    data = load_dataset(root / "dev", root / "bare", device_weight=10.0)
-    assert data.devices is not None and data.device_weight == 10.0
+    data = load_dataset(root / "dev", root / "bare", devices=True)
+    assert data.devices is not None
     assert data.devices[0].max() == 255 and data.devices[1].max() == 0  # a set without devices weighs none
