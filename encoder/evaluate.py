@@ -83,13 +83,15 @@ def lesion_candidates(prob: np.ndarray, image: np.ndarray, spacing_mm: float,
     """Centres (x, y) of the lesions the findings layer describes from this heatmap
     (``orchestrator.findings.candidates.lesion_regions``: the 0.5 cut, regions peaking at
     ``DETECT_PEAK`` (or ``detect_peak``) or more, parallel strand pieces grouped, merged round
-    opacities split)."""
+    opacities split, external objects set aside: ``orchestrator.findings.external_objects``)."""
     from orchestrator.facts import PixelSpacing
     from orchestrator.findings.candidates import DETECT_PEAK, lesion_regions
+    from orchestrator.findings.external_objects import split_objects
 
     spacing = PixelSpacing(spacing_mm, spacing_mm, "dicom")
     gate = DETECT_PEAK if detect_peak is None else detect_peak
-    return [(float(c.center[0]), float(c.center[1])) for c in lesion_regions(prob, image, spacing, gate)]
+    lesions, _ = split_objects(lesion_regions(prob, image, spacing, gate), image, spacing)
+    return [(float(c.center[0]), float(c.center[1])) for c in lesions]
 
 
 def match_lesions(

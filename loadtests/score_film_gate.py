@@ -45,6 +45,7 @@ class Outcome:
     anchors: tuple[dict[str, Any], ...] = ()
     ctr: float | None = None  # the cardiothoracic ratio the first answer states
     blunted: tuple[str, ...] = ()  # the sides whose costophrenic angle the first answer calls blunted
+    objects: int = 0  # dense objects the first answer set aside from the findings (drawn as ``dense_object``)
     frame: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -70,8 +71,9 @@ def run_one(engine: Any, data: bytes, filename: str) -> Outcome:
     turn = view.turns[0]
     ctr = stated_ratio(turn.answer.text)
     blunted = tuple(sorted({m.group(1).lower() for m in BLUNTED_STATED.finditer(turn.answer.text)}))
+    objects = sum(1 for o in turn.overlays if o["style"]["role"] == "dense_object")
     engine.close_session(view.session_id)
-    return Outcome(None, turn.film_check, tuple(turn.findings), tuple(turn.anchors), ctr, blunted)
+    return Outcome(None, turn.film_check, tuple(turn.findings), tuple(turn.anchors), ctr, blunted, objects=objects)
 
 
 def stated_ratio(text: str) -> float | None:
@@ -135,7 +137,7 @@ def score_real(engine: Any, folder: Path, sheet: Path | None = None) -> list[dic
                            and ("right" in str(a.get("label", "")).lower()) != (a["center_px"][0] < spine_w))
         fc = out.film_check or {}
         rows.append({"film": name, "label": lab.get("label"), "outcome": out.label, "findings": len(out.findings),
-                     "side_errors": side_errors, "ctr_stated": out.ctr_stated, "ctr": out.ctr, "blunted": list(out.blunted),
+                     "objects": out.objects, "side_errors": side_errors, "ctr_stated": out.ctr_stated, "ctr": out.ctr, "blunted": list(out.blunted),
                      "warnings": fc.get("warnings", [])})
     if sheet is not None and tiles:
         real_dev_sheet.write_sheet(sheet, tiles)
@@ -181,10 +183,10 @@ def main(argv: list[str] | None = None) -> int:
         result["corpus"] = {k: {**v, "outcomes": dict(v["outcomes"])} for k, v in table.items()}
         if args.real_dev:
             rows = score_real(engine, args.real_dev, args.sheet)
-            print("\n| film | label | outcome | findings | side errors | ratio stated | angles called blunted | warnings |"
-                  "\n| --- | --- | --- | --- | --- | --- | --- | --- |")
+            print("\n| film | label | outcome | findings | objects set aside | side errors | ratio stated | angles called "
+                  "blunted | warnings |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
             for r in rows:
-                print(f"| {r['film']} | {r['label']} | {r['outcome']} | {r['findings']} | {r['side_errors']} | "
+                print(f"| {r['film']} | {r['label']} | {r['outcome']} | {r['findings']} | {r['objects']} | {r['side_errors']} | "
                       f"{r['ctr'] if r['ctr_stated'] else '-'} | {', '.join(r['blunted']) or '-'} | {', '.join(r['warnings'])} |")
             result["real"] = rows
     print(f"\nmachine: {result['machine']}")

@@ -120,6 +120,19 @@ class Finding:
 
 
 @dataclass(frozen=True)
+class DenseObject:
+    """A region the lesion map marked that is a small dense object with sharp edges over lung of no added density
+    (metal: an ECG electrode's snap, sternotomy wires, a clip), set aside from the findings
+    (``orchestrator.findings.external_objects``). Where it lies, never what it is: Hilum does not identify devices."""
+
+    center_px: Point
+    bbox_px: BBox
+    diameter_mm: float  # equivalent circle of the region the lesion map marked
+    side: Literal["right", "left"]
+    zone: str  # upper middle lower
+
+
+@dataclass(frozen=True)
 class AnatomyRegion:
     """A named anatomy region or point: hilum_right, lung_left, heart, apex_right, costophrenic_left, ..."""
 
@@ -188,6 +201,7 @@ class ImageFacts:
     findings: tuple[Finding, ...]
     checked: tuple[str, ...] = ()  # what the findings layer actually assessed (for "normal" statements)
     film_check: FilmCheck = field(default_factory=FilmCheck)
+    objects: tuple[DenseObject, ...] = ()  # dense objects set aside from the findings, in screening order
 
     def finding(self, finding_id: str) -> Finding | None:
         return next((f for f in self.findings if f.id == finding_id), None)

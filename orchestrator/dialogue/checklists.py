@@ -23,7 +23,7 @@ from typing import Any
 
 from orchestrator.dialogue.anchors import screening_registry
 from orchestrator.dialogue.effusion import EXTENT_CAVEAT, effusion_extent_text
-from orchestrator.dialogue.words import and_list, phrases, r1, word
+from orchestrator.dialogue.words import and_list, object_places, phrases, r1, word
 from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import is_confident
@@ -641,5 +641,18 @@ def _read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, ca
         return SignRead(sign, "no", "本片已检查,未见。", "this film was checked for it and none was found.")
     why_zh, why_en = _NOT_READ_CATEGORY.get(category, _READS)
     why_zh, why_en, settle_zh, settle_en = _NOT_READ.get(sign, (why_zh, why_en, "放射科医师阅片", "A radiologist's reading"))
-    return SignRead(sign, "not_read", f"{why_zh},因此既不能说有,也不能说没有。",
-                    f"{why_en}, so it can say neither yes nor no.", settle_zh, settle_en)
+    seen_zh, seen_en = _objects_seen(facts) if category == "device" else ("", "")
+    return SignRead(sign, "not_read", f"{why_zh},因此既不能说有,也不能说没有。{seen_zh}",
+                    f"{why_en}, so it can say neither yes nor no.{seen_en}", settle_zh, settle_en)
+
+
+def _objects_seen(facts: ImageFacts) -> tuple[str, str]:
+    """A device asked of a film on which dense objects were set aside from the findings (``ImageFacts.objects``):
+    where they lie, which is all Hilum can say of them."""
+    n = len(facts.objects)
+    if not n:
+        return "", ""
+    return (f"本片另有{n}处小而极致密、边缘锐利的物体未计为病灶({object_places(facts.objects, 'zh')}),可能正是所问之物,请在片上核对。",
+            f" {n} small, very dense, sharp-edged {'object was' if n == 1 else 'objects were'} set aside from the "
+            f"findings ({object_places(facts.objects, 'en')}); {'it' if n == 1 else 'one'} may be what you ask about: "
+            "check on the film.")

@@ -2,7 +2,8 @@
 
 Roles (``style.role``): screening_highlight, focused_contour, spicule_stroke, notch_marker,
 measurement_line (dashed centre → hilum, with a length label), gap_line (solid), anatomy_marker,
-checklist_card, lesion_heatmap. Coordinates are working-image pixels ``[x, y]``.
+checklist_card, lesion_heatmap, dense_object (a dense object set aside from the findings: dashed grey, no anchor).
+Coordinates are working-image pixels ``[x, y]``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ STYLES = MappingProxyType({
     "label": {"color": "#ffffff", "font_px": 12},
     "checklist_card": {"background": "rgba(0,0,0,0.7)", "color": "#ffffff"},
     "lesion_heatmap": {"opacity": 0.35},
+    "dense_object": {"stroke": "#aeaeb2", "fill": "none", "width": 1.5, "dash": [3, 3]},
 })
 
 
@@ -59,6 +61,11 @@ def screening_layers(facts: ImageFacts, anchors: tuple[Anchor, ...], heatmap: bo
         else:
             out.append(element("anatomy", "point", "anatomy_marker", a.id, at=_pts((a.center_px,))[0],
                                label=a.id, measurements={}))
+    for o in facts.objects:  # set aside from the findings, drawn where they lie (the answer says why)
+        x0, y0, x1, y1 = o.bbox_px
+        out.append(element("screening", "polygon", "dense_object", None, points=_pts(((x0, y0), (x1, y0), (x1, y1),
+                                                                                      (x0, y1))),
+                           measurements={"diameter_mm": r1(o.diameter_mm)}))
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,3 +46,10 @@ def r1(value: float) -> float:
 def and_list(items: list[str]) -> str:
     """English: "A1", "A1 and A2", "A1, A2 and A3"."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
+
+
+def object_places(objects: Sequence[Any], lang: str) -> str:
+    """Where the dense objects set aside from the findings lie (``ImageFacts.objects``), each side and zone once:
+    "right upper zone; left lower zone" / "右上肺野;左下肺野"."""
+    places = dict.fromkeys((word("side", o.side, lang), word("zone", o.zone, lang)) for o in objects)
+    return ";".join(f"{s}{z}" for s, z in places) if lang == "zh" else "; ".join(f"{s} {z}" for s, z in places)

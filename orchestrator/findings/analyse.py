@@ -18,6 +18,7 @@ from orchestrator.facts import (
     AnatomyFacts,
     AnatomyRegion,
     CostophrenicAngle,
+    DenseObject,
     FilmCheck,
     Finding,
     ImageFacts,
@@ -33,6 +34,7 @@ from orchestrator.findings.candidates import (
     shape_word,
 )
 from orchestrator.findings.density import DensityRead, read_density
+from orchestrator.findings.external_objects import split_objects
 from orchestrator.findings.film_edge import EDGE_WARNING, lungs_at_film_edge
 from orchestrator.findings.geometry import (
     SIDE_LOBES,
@@ -74,7 +76,7 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
     check = judge_anatomy(geom, film_check or FilmCheck(), entropy_max)
     if not check.localisable:
         return withheld(maps, spacing, check)
-    candidates = lesion_regions(maps.lesion, maps.image, spacing)
+    candidates, objects = split_objects(lesion_regions(maps.lesion, maps.image, spacing), maps.image, spacing)
     all_lesions = np.zeros(maps.shape, dtype=bool)
     for c in candidates:
         all_lesions |= c.mask
@@ -91,6 +93,8 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
         findings=tuple(findings),
         checked=checked_items(geom, anatomy),
         film_check=check,
+        objects=tuple(sorted((dense_object(geom, c) for c in objects),
+                             key=lambda o: (0 if o.side == "right" else 1, o.center_px[1], o.center_px[0]))),
     )
 
 
@@ -135,6 +139,15 @@ def morphology(c: Candidate, spacing: PixelSpacing) -> Morphology:
     if margin.margin == "spiculated":
         body = measure(margin.core, spacing, c.peak) or c
     return Morphology(margin, body, shape_word(body))
+
+
+def dense_object(geom: Geometry, c: Candidate) -> DenseObject:
+    """Where a region set aside as a dense object lies (``orchestrator.findings.external_objects``)."""
+    side, _ = geom.sided(c.mask, c.center)
+    lung = geom.lung(side)
+    return DenseObject(center_px=(round(c.center[0], 1), round(c.center[1], 1)), bbox_px=c.bbox,
+                       diameter_mm=round(c.diameter_mm, 1), side=side,  # type: ignore[arg-type]
+                       zone=lung.zone(c.center[1]) if lung.present else "middle")
 
 
 def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:

@@ -234,3 +234,37 @@ def test_the_evaluate_command_reads_alone_as_served_unless_told_not_to() -> None
     assert served.second_reader_alone is Settings().second_reader_reads_alone is True
     assert parser.parse_args(["evaluate", "--second-reader", "w.onnx", "--no-second-reader-alone"]).second_reader_alone is False
     assert parser.parse_args(["evaluate", "--second-reader", "w.onnx", "--alone-reader", "e.onnx"]).alone_reader.name == "e.onnx"
+
+
+def test_a_region_over_an_electrode_is_set_aside_as_the_findings_layer_sets_it_aside() -> None:
+    """The lesion map marking a drawn ECG electrode's snap (validation seed 59, where the findings layer sets three
+    aside: tests/orchestrator/findings/test_external_objects.py) counts no false finding, as it is not a finding; the
+    same region over plain lung (no electrode under it) is one."""
+    from encoder.dataset import prepare_film, resize_masks
+
+    ecg = generate_case(59, CaseSpec(lesion_mix="none", devices="ecg"), cache_dir=Settings().cache_dir)
+    maps = truth_maps(ecg)
+    _, resampling = prepare_film(ecg.image)
+    drawn = resize_masks(ecg.device_mask[None].astype(bool), resampling, maps.lesion.shape[0])[0] > 0.5
+    lungs = maps.anatomy[ANATOMY_CLASSES.index("lung_right")] > 0.5
+    ys, xs = np.nonzero(drawn & lungs & (maps.image >= np.percentile(maps.image, 90)))
+    y, x = int(np.median(ys)), int(np.median(xs))  # a bright snap over the right lung
+    over = maps.lesion.copy()
+    over[y - 8:y + 9, x - 8:x + 9] = 1.0
+    tally = Tally()
+    score_case(ecg, replace(maps, lesion=over), tally)
+    assert summarise(tally)["lesions"]["false_positives_per_normal_film"] == 0.0
+    ys, xs = np.nonzero(lungs & ~cv2_dilate(drawn, 25))
+    y, x = int(np.median(ys)), int(np.median(xs))
+    plain = maps.lesion.copy()
+    plain[y - 8:y + 9, x - 8:x + 9] = 1.0
+    tally = Tally()
+    score_case(ecg, replace(maps, lesion=plain), tally)
+    assert summarise(tally)["lesions"]["false_positives_per_normal_film"] == 1.0
+
+
+def cv2_dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    import cv2
+
+    k = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius + 1, 2 * radius + 1))
+    return cv2.dilate(mask.astype(np.uint8), k).astype(bool)

@@ -1,0 +1,65 @@
+"""Dense objects set aside from the findings (``ImageFacts.objects``, ``orchestrator/findings/external_objects.py``):
+the screening answer says where they lie and why they are not counted, never what they are; a film without them reads
+as before, and the facts round-trip with and without them."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+
+from orchestrator.facts import DenseObject, ImageFacts, from_jsonable, to_jsonable
+from tests.orchestrator.dialogue.conftest import scenario_facts
+
+OBJECTS = (DenseObject((120.0, 150.0), (112.0, 142.0, 128.0, 158.0), 10.2, "right", "upper"),
+           DenseObject((380.0, 300.0), (372.0, 292.0, 388.0, 308.0), 9.8, "left", "lower"))
+
+
+def _with_objects(n: int = 2) -> ImageFacts:
+    return replace(scenario_facts(), objects=OBJECTS[:n])
+
+
+@pytest.mark.parametrize(("question", "lang"), [("anything abnormal?", "en"), ("有什么异常吗", "zh")])
+def test_the_screening_answer_sets_the_objects_aside_in_words(question: str, lang: str,
+                                                              ask: Callable[..., Any]) -> None:
+    turn = ask(question, lang=lang, facts=_with_objects())
+    kinds = [s["kind"] for s in turn.answer.sections]
+    assert kinds.index("findings") + 1 == kinds.index("dense_objects")
+    text = next(s["text"] for s in turn.answer.sections if s["kind"] == "dense_objects")
+    if lang == "en":
+        assert text.startswith("Set aside, not counted as findings: 2 small, very dense, sharp-edged objects")
+        assert "(right upper zone; left lower zone)" in text and "does not identify devices" in text
+    else:
+        assert text.startswith("另见2处") and "右上肺野;左下肺野" in text and "未计为病灶" in text and "不识别器械" in text
+    assert len(turn.findings) == 2  # the findings are the SCENARIO's, unchanged
+
+
+def test_one_object_is_one_and_a_film_without_reads_as_before(ask: Callable[..., Any]) -> None:
+    text = ask("anything abnormal?", facts=_with_objects(1)).answer.text
+    assert "1 small, very dense, sharp-edged object (right upper zone)" in text
+    before = ask("anything abnormal?", facts=scenario_facts())
+    assert "dense_objects" not in [s["kind"] for s in before.answer.sections]
+
+
+def test_a_follow_up_on_a_finding_does_not_repeat_them(ask: Callable[..., Any]) -> None:
+    kinds = [s["kind"] for s in ask("is the margin of F1 regular?", facts=_with_objects()).answer.sections]
+    assert "dense_objects" not in kinds
+
+
+def test_the_facts_round_trip_with_and_without_objects() -> None:
+    facts = _with_objects()
+    assert from_jsonable(ImageFacts, to_jsonable(facts)) == facts
+    stored_before = to_jsonable(scenario_facts())
+    del stored_before["objects"]  # facts stored before objects existed still load
+    assert from_jsonable(ImageFacts, stored_before).objects == ()
+
+
+def test_the_screening_picture_draws_each_object_where_it_lies(ask: Callable[..., Any]) -> None:
+    drawn = [o for o in ask("anything abnormal?", facts=_with_objects()).overlays if o["style"]["role"] == "dense_object"]
+    assert [o["points"] for o in drawn] == [[[112.0, 142.0], [128.0, 142.0], [128.0, 158.0], [112.0, 158.0]],
+                                            [[372.0, 292.0], [388.0, 292.0], [388.0, 308.0], [372.0, 308.0]]]
+    assert all(o["anchor_id"] is None and o["type"] == "polygon" and o["style"]["dash"] for o in drawn)
+    plain = ask("anything abnormal?").overlays
+    assert not [o for o in plain if o["style"]["role"] == "dense_object"]

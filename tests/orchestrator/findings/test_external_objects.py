@@ -1,0 +1,120 @@
+"""orchestrator/findings/external_objects.py: a region that is a small dense sharp-edged object over lung of no added
+density is set aside from the findings; a lesion keeps its place, with or without metal over it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from orchestrator.facts import PixelSpacing
+from orchestrator.findings.candidates import measure
+from orchestrator.findings.external_objects import metal_map, read_object, split_objects
+
+SPACING = PixelSpacing(0.64, 0.64, "dicom")
+YY, XX = np.mgrid[:512, :512]
+
+
+def _lung() -> np.ndarray:
+    rng = np.random.default_rng(3)
+    return (0.3 + 0.01 * rng.standard_normal((512, 512))).astype(np.float32)
+
+
+def _snap(image: np.ndarray, cx: float, cy: float, radius_mm: float = 2.5, excess: float = 0.5) -> None:
+    """A metal disc: flat, with a sharp edge."""
+    image[np.hypot(XX - cx, YY - cy) * SPACING.row_mm <= radius_mm] += excess
+
+
+def _nodule(image: np.ndarray, cx: float, cy: float, radius_mm: float = 8.0, contrast: float = 0.3) -> None:
+    """A projected sphere: brightest at its centre, fading to its edge."""
+    r = np.hypot(XX - cx, YY - cy) * SPACING.row_mm / radius_mm
+    image += (contrast * np.sqrt(np.clip(1.0 - r**2, 0.0, None))).astype(np.float32)
+
+
+def _region(cx: float, cy: float, radius_mm: float = 9.0) -> np.ndarray:
+    return np.hypot(XX - cx, YY - cy) * SPACING.row_mm <= radius_mm
+
+
+def _read(image: np.ndarray, mask: np.ndarray) -> Any:
+    return read_object(mask, metal_map(image, SPACING), SPACING)
+
+
+def test_a_snap_over_plain_lung_is_an_object() -> None:
+    image = _lung()
+    _snap(image, 200, 200)
+    read = _read(image, _region(200, 200))
+    assert read.metal_share >= 0.1 and read.rest_excess <= 0.02
+    assert read.external
+
+
+def test_sharp_but_no_whiter_than_the_soft_tissue_is_not_metal() -> None:
+    """A hard-edged band as bright as soft tissue (a strand drawn sharp) is not metal on a film whose soft tissue is
+    whiter: metal is the whitest thing over the chest. A snap on the same film is."""
+    image = _lung()
+    image[:, 330:] = 0.7  # soft tissue, a third of the film
+    band = (np.abs(YY - 200) <= 2) & (XX >= 100) & (XX <= 160)
+    image[band] = 0.6
+    strand = _read(image, band | ((np.abs(YY - 200) <= 4) & (XX >= 98) & (XX <= 162)))
+    assert strand.metal_share >= 0.1 and not strand.metal_white and not strand.external
+    _snap(image, 250, 300)
+    assert _read(image, _region(250, 300)).external
+
+
+def test_a_nodule_is_not_and_keeps_its_place_with_a_snap_over_it() -> None:
+    image = _lung()
+    _nodule(image, 200, 200)
+    bare = _read(image, _region(200, 200))
+    assert bare.metal_share == 0.0 and not bare.external  # no sharp bright structure in a projected sphere
+    _snap(image, 203, 198)
+    covered = _read(image, _region(200, 200))
+    assert covered.metal_share >= 0.1  # the snap is seen ...
+    assert covered.rest_excess > 0.1 and not covered.external  # ... and the lesion's own density beside it
+
+
+@pytest.mark.parametrize(("contrast", "external"), [(0.2, False), (0.12, True)])
+def test_under_a_snap_a_nodule_counts_down_to_the_rest_limit(contrast: float, external: bool) -> None:
+    """The known limit: a faint lesion (its median excess at most ``MAX_REST_EXCESS``) under metal is set aside with
+    it; the answer then says a film without external objects settles whether a lesion lies beneath."""
+    image = _lung()
+    _nodule(image, 300, 300, radius_mm=7.0, contrast=contrast)
+    _snap(image, 300, 300)
+    assert _read(image, _region(300, 300, 8.0)).external is external
+
+
+def test_split_keeps_the_order_and_sets_aside_only_the_object() -> None:
+    image = _lung()
+    _snap(image, 120, 120)
+    _nodule(image, 300, 300)
+    _snap(image, 420, 150, radius_mm=2.0, excess=0.6)
+    regions = [measure(_region(x, y), SPACING) for x, y in ((120, 120), (300, 300), (420, 150))]
+    assert all(r is not None for r in regions)
+    lesions, objects = split_objects(regions, image, SPACING)  # type: ignore[arg-type]
+    assert [c.center for c in lesions] == [regions[1].center]  # type: ignore[union-attr]
+    assert [c.center for c in objects] == [regions[0].center, regions[2].center]  # type: ignore[union-attr]
+    assert split_objects([], image, SPACING) == ([], [])
+
+
+@pytest.mark.slow
+def test_electrodes_on_a_phantom_film_are_set_aside_not_found(encoder: Any) -> None:
+    """Validation seed 59 with ECG electrodes: the main weights mark three of them; the findings layer reports no
+    finding and three objects, each on a drawn device; the same film bare has neither."""
+    from encoder.dataset import prepare_film, resize_masks
+    from encoder.phantom import CaseSpec, generate_case
+    from orchestrator.findings.analyse import analyse
+
+    def read(spec: CaseSpec | None) -> tuple[Any, Any, Any]:
+        case = generate_case(59, spec)
+        film, resampling = prepare_film(case.image)
+        mm = float(np.mean(case.pixel_spacing_mm)) * resampling.scale
+        return analyse(encoder.encode(film), PixelSpacing(mm, mm, "dicom")), case, resampling
+
+    facts, case, resampling = read(CaseSpec(devices="ecg"))
+    assert facts.findings == () and len(facts.objects) == 3
+    drawn = resize_masks(case.device_mask[None].astype(bool), resampling, facts.image_size[0])[0] > 0.2
+    for o in facts.objects:
+        x0, y0, x1, y1 = (int(round(v)) for v in o.bbox_px)
+        assert drawn[y0:y1 + 1, x0:x1 + 1].any()
+    assert [o.side for o in facts.objects] == ["right", "right", "left"]  # screening order: right first
+    bare, _, _ = read(None)
+    assert bare.findings == () and bare.objects == ()
