@@ -9,6 +9,7 @@ from typing import Any
 from orchestrator.dialogue.composer import finding_dict
 from orchestrator.dialogue.session import SessionState, frame_to_jsonable
 from orchestrator.dialogue.turn import Turn
+from orchestrator.facts import to_jsonable
 from orchestrator.findings.spacing import assumed_width_mm
 
 REPORT_SCHEMA = "hilum-report/1"
@@ -55,6 +56,8 @@ def build_report(state: SessionState, turns: tuple[Turn, ...] | None = None, lan
         "frame": frames[0] if frames else None,
         "anchors": [a.to_dict(lang) for a in state.registry.anchors],
         "findings": findings,
+        # dense objects the findings layer set aside (orchestrator/findings/external_objects.py): where, never what
+        "objects_set_aside": [to_jsonable(o) for o in facts.objects],
         "measurements": measurements,
         "checklists": checklists,
         "checked": list(facts.checked),

@@ -63,3 +63,17 @@ def test_the_screening_picture_draws_each_object_where_it_lies(ask: Callable[...
     assert all(o["anchor_id"] is None and o["type"] == "polygon" and o["style"]["dash"] for o in drawn)
     plain = ask("anything abnormal?").overlays
     assert not [o for o in plain if o["style"]["role"] == "dense_object"]
+
+
+def test_the_session_report_lists_the_objects_set_aside() -> None:
+    from orchestrator.dialogue.engine import DialogueEngine
+    from orchestrator.settings import Settings
+    from tests.orchestrator.dialogue.conftest import NoEncoderDouble
+
+    engine = DialogueEngine(NoEncoderDouble(), Settings())  # type: ignore[arg-type]
+    with_objects = engine.start_session(_with_objects(), lang="en").session_id
+    report = engine.report(with_objects)
+    assert [(o["side"], o["zone"], o["bbox_px"]) for o in report["objects_set_aside"]] == [
+        ("right", "upper", [112.0, 142.0, 128.0, 158.0]), ("left", "lower", [372.0, 292.0, 388.0, 308.0])]
+    assert len(report["findings"]) == 2
+    assert engine.report(engine.start_session(scenario_facts(), lang="en").session_id)["objects_set_aside"] == []
