@@ -61,6 +61,18 @@ def test_sharp_but_no_whiter_than_the_soft_tissue_is_not_metal() -> None:
     assert _read(image, _region(250, 300)).external
 
 
+def test_a_generator_can_is_an_object_and_a_mass_of_its_size_is_not() -> None:
+    """Too large for the small top-hat, a flat bright can with a step for an edge is taken whole by the large one; a
+    mass as large and as bright fades to its edge and stays a finding."""
+    image = _lung()
+    can = (np.abs(XX - 150) * SPACING.row_mm <= 20) & (np.abs(YY - 150) * SPACING.row_mm <= 15)
+    image[can] += 0.6
+    assert _read(image, can).external
+    _nodule(image, 360, 360, radius_mm=20.0, contrast=0.6)
+    mass = _read(image, _region(360, 360, 21.0))
+    assert mass.metal_share < 0.1 and not mass.external
+
+
 def test_a_nodule_is_not_and_keeps_its_place_with_a_snap_over_it() -> None:
     image = _lung()
     _nodule(image, 200, 200)
