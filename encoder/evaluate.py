@@ -79,18 +79,19 @@ def dice(pred: np.ndarray, truth: np.ndarray) -> float | None:
 
 
 def lesion_candidates(prob: np.ndarray, image: np.ndarray, spacing_mm: float,
-                      detect_peak: float | None = None) -> list[tuple[float, float]]:
+                      detect_peak: float | None = None, metal: Any = None) -> list[tuple[float, float]]:
     """Centres (x, y) of the lesions the findings layer describes from this heatmap
     (``orchestrator.findings.candidates.lesion_regions``: the 0.5 cut, regions peaking at
     ``DETECT_PEAK`` (or ``detect_peak``) or more, parallel strand pieces grouped, merged round
-    opacities split, external objects set aside: ``orchestrator.findings.external_objects``)."""
+    opacities split, external objects set aside: ``orchestrator.findings.external_objects``; ``metal``: the film's
+    ``metal_map``, read once where every gate of the FROC is read on one film)."""
     from orchestrator.facts import PixelSpacing
     from orchestrator.findings.candidates import DETECT_PEAK, lesion_regions
     from orchestrator.findings.external_objects import split_objects
 
     spacing = PixelSpacing(spacing_mm, spacing_mm, "dicom")
     gate = DETECT_PEAK if detect_peak is None else detect_peak
-    lesions, _ = split_objects(lesion_regions(prob, image, spacing, gate), image, spacing)
+    lesions, _ = split_objects(lesion_regions(prob, image, spacing, gate), image, spacing, metal)
     return [(float(c.center[0]), float(c.center[1])) for c in lesions]
 
 
@@ -184,10 +185,13 @@ def score_case(case: Any, maps: Any, tally: Tally, film: dict[str, Any] | None =
     truth_pts = [to_working_points(les["center_px"], resampling) for les in lesions]
     outlines = [outline_mask(les.get("contour_px", []), resampling) for les in lesions]
     large = [float(les.get("diameter_mm", 0.0)) >= LARGE_LESION_MM for les in lesions]
+    from orchestrator.facts import PixelSpacing
     from orchestrator.findings.candidates import DETECT_PEAK
+    from orchestrator.findings.external_objects import metal_map
 
-    # the regions at every gate of the FROC, the served one among them, each found once
-    at_gates = {g: lesion_candidates(maps.lesion, maps.image, spacing, g) for g in {*tally.froc, DETECT_PEAK}}
+    # the regions at every gate of the FROC, the served one among them, each found once; the film's metal read once
+    metal = metal_map(maps.image, PixelSpacing(spacing, spacing, "dicom"))
+    at_gates = {g: lesion_candidates(maps.lesion, maps.image, spacing, g, metal) for g in {*tally.froc, DETECT_PEAK}}
     pred_pts = at_gates[DETECT_PEAK]
     matches = match_lesions(truth_pts, pred_pts, MATCH_MM / spacing)
     on_lesion = match_lesions(truth_pts, pred_pts, MATCH_MM / spacing, outlines)

@@ -23,7 +23,7 @@ from typing import Any
 
 from orchestrator.dialogue.anchors import screening_registry
 from orchestrator.dialogue.effusion import EXTENT_CAVEAT, effusion_extent_text
-from orchestrator.dialogue.words import and_list, object_places, phrases, r1, word
+from orchestrator.dialogue.words import and_list, object_places, objects_phrase, phrases, r1, word
 from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import is_confident
@@ -652,7 +652,8 @@ def _objects_seen(facts: ImageFacts) -> tuple[str, str]:
     n = len(facts.objects)
     if not n:
         return "", ""
-    return (f"本片另有{n}处小而极致密、边缘锐利的物体未计为病灶({object_places(facts.objects, 'zh')}),可能正是所问之物,请在片上核对。",
-            f" {n} small, very dense, sharp-edged {'object was' if n == 1 else 'objects were'} set aside from the "
+    what_zh, what_en = objects_phrase(n, "zh"), objects_phrase(n, "en")
+    return (f"本片另有{what_zh}未计为病灶({object_places(facts.objects, 'zh')}),可能正是所问之物,请在片上核对。",
+            f" {what_en} {'was' if n == 1 else 'were'} set aside from the "
             f"findings ({object_places(facts.objects, 'en')}); {'it' if n == 1 else 'one'} may be what you ask about: "
             "check on the film.")

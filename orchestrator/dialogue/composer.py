@@ -35,7 +35,17 @@ from orchestrator.dialogue.interval_answer import (
     interval_section,
 )
 from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
-from orchestrator.dialogue.words import and_list, cm, mm, object_places, phrases, pleural_space, r1, word
+from orchestrator.dialogue.words import (
+    and_list,
+    cm,
+    mm,
+    object_places,
+    objects_phrase,
+    phrases,
+    pleural_space,
+    r1,
+    word,
+)
 from orchestrator.encoders.second_reader import (
     ALONE_HIDDEN_FOUND,
     ALONE_NODULES_BY_SIZE,
@@ -587,14 +597,13 @@ def dense_objects_section(ctx: Context) -> dict[str, Any] | None:
     objects = ctx.facts.objects
     if not objects:
         return None
-    n, where = len(objects), object_places(objects, ctx.lang)
+    what, where = objects_phrase(len(objects), ctx.lang), object_places(objects, ctx.lang)
     if ctx.zh:
         return section("dense_objects", "致密物体", (
-            f"另见{n}处小而极致密、边缘锐利的物体({where}),其周围肺野无相应密度增高,形似体表或体外物品"
+            f"另见{what}({where}),其周围肺野无相应密度增高,形似体表或体外物品"
             "(如心电电极、夹子、导线),未计为病灶。本系统不识别器械,请在片上核对;若其下确有病灶,去除体外物品后复拍可明确。"))
-    things = "object" if n == 1 else "objects"
     return section("dense_objects", "Dense objects", (
-        f"Set aside, not counted as findings: {n} small, very dense, sharp-edged {things} ({where}) over lung of no "
+        f"Set aside, not counted as findings: {what} ({where}) over lung of no "
         "added density, the look of something on or outside the body (an ECG electrode, a clip, a wire). Hilum does "
         "not identify devices: check on the film; a film taken with external objects removed settles whether a "
         "lesion lies beneath."))

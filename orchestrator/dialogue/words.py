@@ -48,6 +48,14 @@ def and_list(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
+def objects_phrase(n: int, lang: str) -> str:
+    """The dense objects set aside from the findings (``ImageFacts.objects``), counted: "2 small, very dense,
+    sharp-edged objects" / "2处小而极致密、边缘锐利的物体". What they look like, never what they are."""
+    if lang == "zh":
+        return f"{n}处小而极致密、边缘锐利的物体"
+    return f"{n} small, very dense, sharp-edged {'object' if n == 1 else 'objects'}"
+
+
 def object_places(objects: Sequence[Any], lang: str) -> str:
     """Where the dense objects set aside from the findings lie (``ImageFacts.objects``), each side and zone once:
     "right upper zone; left lower zone" / "右上肺野;左下肺野"."""

@@ -81,7 +81,7 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
     for c in candidates:
         all_lesions |= c.mask
     findings = [describe(geom, c, all_lesions & ~c.mask) for c in candidates]
-    findings.sort(key=lambda f: (0 if f.side == "right" else 1, f.center_px[1], f.center_px[0]))
+    findings.sort(key=screening_order)
     findings = [_with_id(f, i + 1) for i, f in enumerate(findings)]
     anatomy = anatomy_facts(geom, findings)
     if EDGE_WARNING in check.warnings:  # the chest's full width may be off the film: no ratio rests on it
@@ -93,8 +93,7 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
         findings=tuple(findings),
         checked=checked_items(geom, anatomy),
         film_check=check,
-        objects=tuple(sorted((dense_object(geom, c) for c in objects),
-                             key=lambda o: (0 if o.side == "right" else 1, o.center_px[1], o.center_px[0]))),
+        objects=tuple(sorted((dense_object(geom, c) for c in objects), key=screening_order)),
     )
 
 
@@ -139,6 +138,11 @@ def morphology(c: Candidate, spacing: PixelSpacing) -> Morphology:
     if margin.margin == "spiculated":
         body = measure(margin.core, spacing, c.peak) or c
     return Morphology(margin, body, shape_word(body))
+
+
+def screening_order(f: Finding | DenseObject) -> tuple[int, float, float]:
+    """The order a screening answer names things in: the right side first, then top to bottom, left to right."""
+    return (0 if f.side == "right" else 1, f.center_px[1], f.center_px[0])
 
 
 def dense_object(geom: Geometry, c: Candidate) -> DenseObject:

@@ -23,7 +23,7 @@ import numpy as np
 from scipy import ndimage
 
 from orchestrator.facts import Density, PixelSpacing, Tri
-from orchestrator.findings.geometry import local_edt
+from orchestrator.findings.geometry import disc, local_edt
 from orchestrator.findings.windows import window
 
 RING_MM = 6.0
@@ -59,14 +59,10 @@ class Profile:
         return excess * self.contrast / max(diameter_mm, 1.0)
 
 
-def _disc(r: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-
-
 def ring_mask(mask: np.ndarray, lung: np.ndarray, spacing: PixelSpacing, other: np.ndarray | None) -> np.ndarray:
     r = max(2, round(RING_MM / min(spacing.row_mm, spacing.col_mm)))
-    grown = cv2.dilate(mask.astype(np.uint8), _disc(r)).astype(bool)
-    ring = grown & ~cv2.dilate(mask.astype(np.uint8), _disc(2)).astype(bool)
+    grown = cv2.dilate(mask.astype(np.uint8), disc(r)).astype(bool)
+    ring = grown & ~cv2.dilate(mask.astype(np.uint8), disc(2)).astype(bool)
     if other is not None:
         ring &= ~other
     inside_lung = ring & lung
@@ -202,7 +198,7 @@ def _dark_parts(smooth: np.ndarray, inner: np.ndarray, prof: Profile, spacing: P
     """Connected dark parts inside: black top-hat (dark, small structures) deeper than half
     the lesion's contrast."""
     r = max(2, round(3.0 / min(spacing.row_mm, spacing.col_mm)))
-    tophat = cv2.morphologyEx(smooth, cv2.MORPH_BLACKHAT, _disc(r))
+    tophat = cv2.morphologyEx(smooth, cv2.MORPH_BLACKHAT, disc(r))
     dark = inner & (tophat >= 0.5 * prof.contrast)
     lab, n = ndimage.label(dark)
     return [lab == i for i in range(1, n + 1)]

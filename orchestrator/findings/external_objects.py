@@ -35,6 +35,8 @@ import numpy as np
 
 from orchestrator.facts import PixelSpacing
 from orchestrator.findings.candidates import Candidate
+from orchestrator.findings.density import ring_mask
+from orchestrator.findings.geometry import disc
 
 TOPHAT_MM = 4.0
 LARGE_TOPHAT_MM = 25.0
@@ -44,7 +46,6 @@ EDGE_GRADIENT = 0.08  # a large bright piece's median gradient along its outline
 MIN_EDGE_PIXELS = 8
 WHITER_THAN = 80.0  # percentile of the whole working image
 MARGIN_MM = 1.5
-RING_MM = 6.0
 MIN_METAL_SHARE = 0.1
 MAX_REST_EXCESS = 0.06
 SMOOTH_SIGMA_PX = 0.8
@@ -74,12 +75,8 @@ class MetalMap:
     white_level: float  # the film's WHITER_THAN percentile
 
 
-def _disc(radius_px: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius_px + 1, 2 * radius_px + 1))
-
-
 def _tophat(smooth: np.ndarray, radius_mm: float, px: float) -> np.ndarray:
-    return smooth - cv2.morphologyEx(smooth, cv2.MORPH_OPEN, _disc(max(3, round(radius_mm / px))))
+    return smooth - cv2.morphologyEx(smooth, cv2.MORPH_OPEN, disc(max(3, round(radius_mm / px))))
 
 
 def _large_tophat(smooth: np.ndarray, px: float) -> np.ndarray:
@@ -87,7 +84,7 @@ def _large_tophat(smooth: np.ndarray, px: float) -> np.ndarray:
     a disc that size costs a hundred times more at full resolution) and brought back."""
     h, w = smooth.shape
     small = cv2.resize(smooth, (max(1, w // LARGE_STEP), max(1, h // LARGE_STEP)), interpolation=cv2.INTER_AREA)
-    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, _disc(max(3, round(LARGE_TOPHAT_MM / (px * LARGE_STEP)))))
+    opened = cv2.morphologyEx(small, cv2.MORPH_OPEN, disc(max(3, round(LARGE_TOPHAT_MM / (px * LARGE_STEP)))))
     return smooth - cv2.resize(opened, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
@@ -119,7 +116,7 @@ def metal_map(image: np.ndarray, spacing: PixelSpacing) -> MetalMap:
     smooth = cv2.GaussianBlur(np.asarray(image, np.float32), (0, 0), SMOOTH_SIGMA_PX)
     core = _tophat(smooth, TOPHAT_MM, px) > METAL_EXCESS
     core |= sharp_pieces(_large_tophat(smooth, px) > METAL_EXCESS, smooth)
-    grown = cv2.dilate(core.astype(np.uint8), _disc(max(1, round(MARGIN_MM / px)))).astype(bool)
+    grown = cv2.dilate(core.astype(np.uint8), disc(max(1, round(MARGIN_MM / px)))).astype(bool)
     return MetalMap(smooth, core, grown, float(np.percentile(smooth, WHITER_THAN)))
 
 
@@ -130,23 +127,21 @@ def read_object(mask: np.ndarray, metal: MetalMap, spacing: PixelSpacing) -> Obj
     if not core.any():
         return ObjectRead(share, False, 1.0)
     white = bool(metal.smooth[core].max() >= metal.white_level)
-    px = min(spacing.row_mm, spacing.col_mm)
-    m8 = mask.astype(np.uint8)
-    ring = cv2.dilate(m8, _disc(max(2, round(RING_MM / px)))).astype(bool) & ~cv2.dilate(m8, _disc(2)).astype(bool)
-    around = ring & ~metal.grown
     rest = mask & ~metal.grown
     if rest.sum() < 5:  # the region is all metal
         return ObjectRead(share, white, 0.0)
-    background = float(np.median(metal.smooth[around if around.sum() >= 10 else ring]))
-    return ObjectRead(share, white, float(np.median(metal.smooth[rest])) - background)
+    # the lung round it, as the density read takes it (``density.ring_mask``), with the metal as the "not lung"
+    around = ring_mask(mask, ~metal.grown, spacing, None)
+    return ObjectRead(share, white, float(np.median(metal.smooth[rest]) - np.median(metal.smooth[around])))
 
 
-def split_objects(regions: Sequence[Candidate], image: np.ndarray,
-                  spacing: PixelSpacing) -> tuple[list[Candidate], list[Candidate]]:
-    """``regions`` -> (lesion regions, external objects), each in the order given."""
+def split_objects(regions: Sequence[Candidate], image: np.ndarray, spacing: PixelSpacing,
+                  metal: MetalMap | None = None) -> tuple[list[Candidate], list[Candidate]]:
+    """``regions`` -> (lesion regions, external objects), each in the order given; ``metal``: the film's
+    ``metal_map`` where the caller reads several sets of regions on one film."""
     if not regions:
         return [], []
-    metal = metal_map(image, spacing)
+    metal = metal or metal_map(image, spacing)
     lesions: list[Candidate] = []
     objects: list[Candidate] = []
     for c in regions:

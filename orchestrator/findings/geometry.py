@@ -246,6 +246,11 @@ def _lung(maps: AnatomyMaps, side: str, with_lobes: bool = False) -> Lung:
     return Lung(side, mask, int(rows.min()), int(rows.max()))
 
 
+def disc(radius_px: int) -> np.ndarray:
+    """An elliptical structuring element of that radius (OpenCV's morphology)."""
+    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * radius_px + 1, 2 * radius_px + 1))
+
+
 def local_edt(inside: np.ndarray, window_of: np.ndarray, sampling: tuple[float, float] = (1.0, 1.0), pad: int = 2) -> np.ndarray:
     """Distance transform of ``inside`` (distance to its nearest False pixel) computed only
     in the padded bounding box of ``window_of``; zero elsewhere. Exact inside that window

@@ -18,7 +18,7 @@ import numpy as np
 from scipy import ndimage, signal
 
 from orchestrator.facts import Notch, PixelSpacing, Point, Spicule
-from orchestrator.findings.geometry import local_edt
+from orchestrator.findings.geometry import disc, local_edt
 from orchestrator.findings.windows import Window, origin, window
 
 SPIKE_MIN_MM = 1.5  # a spike reaches at least this far beyond the core
@@ -54,10 +54,6 @@ def clock_of(center: Point, point: Point) -> int:
     return 12 if hour == 0 else hour
 
 
-def _disc(r: int) -> np.ndarray:
-    return cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * r + 1, 2 * r + 1))
-
-
 def core_of(mask: np.ndarray, spacing: PixelSpacing) -> tuple[np.ndarray, int]:
     """The mask with thin protrusions removed (opening), and the opening radius in pixels."""
     area = float(mask.sum())
@@ -66,7 +62,7 @@ def core_of(mask: np.ndarray, spacing: PixelSpacing) -> tuple[np.ndarray, int]:
     r_open = int(np.clip(round(max(1.6 / px_mm, 0.3 * r_eq)), 1, max(1, int(r_eq * 0.6))))
     pad = r_open + 2
     padded = np.pad(mask.astype(np.uint8), pad)
-    core = cv2.morphologyEx(padded, cv2.MORPH_OPEN, _disc(r_open))[pad:-pad, pad:-pad].astype(bool)
+    core = cv2.morphologyEx(padded, cv2.MORPH_OPEN, disc(r_open))[pad:-pad, pad:-pad].astype(bool)
     if not core.any():
         return mask.copy(), 0
     # keep the largest core part
