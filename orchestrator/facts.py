@@ -121,15 +121,17 @@ class Finding:
 
 @dataclass(frozen=True)
 class DenseObject:
-    """A region the lesion map marked that is a small dense object with sharp edges over lung of no added density
-    (metal: an ECG electrode's snap, sternotomy wires, a clip), set aside from the findings
-    (``orchestrator.findings.external_objects``). Where it lies, never what it is: Hilum does not identify devices."""
+    """A region the lesion map marked that is an object over lung of no added density, set aside from the findings
+    (``orchestrator.findings.external_objects``): a small dense object with sharp edges (``look`` "dense": metal, an
+    ECG electrode's snap, sternotomy wires, a clip) or a long, thin band of even width ("line": a catheter, a tube, a
+    lead). Where it lies and how it looks, never what it is: Hilum does not identify devices."""
 
     center_px: Point
     bbox_px: BBox
     diameter_mm: float  # equivalent circle of the region the lesion map marked
     side: Literal["right", "left"]
     zone: str  # upper middle lower
+    look: Literal["dense", "line"] = "dense"  # facts stored before lines were set aside are all dense
 
 
 @dataclass(frozen=True)

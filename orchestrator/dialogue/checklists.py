@@ -23,7 +23,7 @@ from typing import Any
 
 from orchestrator.dialogue.anchors import screening_registry
 from orchestrator.dialogue.effusion import EXTENT_CAVEAT, effusion_extent_text
-from orchestrator.dialogue.words import and_list, object_places, objects_phrase, phrases, r1, word
+from orchestrator.dialogue.words import and_list, objects_phrase, phrases, r1, word
 from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import is_confident
@@ -647,13 +647,13 @@ def _read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, ca
 
 
 def _objects_seen(facts: ImageFacts) -> tuple[str, str]:
-    """A device asked of a film on which dense objects were set aside from the findings (``ImageFacts.objects``):
-    where they lie, which is all Hilum can say of them."""
+    """A device asked of a film on which objects were set aside from the findings (``ImageFacts.objects``): how they
+    look and where they lie, which is all Hilum can say of them."""
     n = len(facts.objects)
     if not n:
         return "", ""
-    what_zh, what_en = objects_phrase(n, "zh"), objects_phrase(n, "en")
-    return (f"本片另有{what_zh}未计为病灶({object_places(facts.objects, 'zh')}),可能正是所问之物,请在片上核对。",
+    what_zh, what_en = objects_phrase(facts.objects, "zh"), objects_phrase(facts.objects, "en")
+    return (f"本片另有{what_zh}未计为病灶,可能正是所问之物,请在片上核对。",
             f" {what_en} {'was' if n == 1 else 'were'} set aside from the "
-            f"findings ({object_places(facts.objects, 'en')}); {'it' if n == 1 else 'one'} may be what you ask about: "
+            f"findings; {'it' if n == 1 else 'one'} may be what you ask about: "
             "check on the film.")

@@ -39,7 +39,7 @@ from orchestrator.dialogue.words import (
     and_list,
     cm,
     mm,
-    object_places,
+    objects_examples,
     objects_phrase,
     phrases,
     pleural_space,
@@ -592,21 +592,23 @@ def compose_screen(ctx: Context) -> Composition:
 
 
 def dense_objects_section(ctx: Context) -> dict[str, Any] | None:
-    """The regions the lesion map marked that were set aside as dense objects (``ImageFacts.objects``): where they
-    lie and why they are not findings. Hilum does not identify devices, so it never says what they are."""
+    """The regions the lesion map marked that were set aside as objects (``ImageFacts.objects``): how they look,
+    where they lie and why they are not findings. Hilum does not identify devices, so it never says what they are."""
     objects = ctx.facts.objects
     if not objects:
         return None
-    what, where = objects_phrase(len(objects), ctx.lang), object_places(objects, ctx.lang)
+    what, like = objects_phrase(objects, ctx.lang), objects_examples(objects, ctx.lang)
+    placed = any(o.look == "line" for o in objects)  # a line or tube in place is not taken off for a repeat film
     if ctx.zh:
         return section("dense_objects", "致密物体", (
-            f"另见{what}({where}),其周围肺野无相应密度增高,形似体表或体外物品"
-            "(如心电电极、夹子、导线),未计为病灶。本系统不识别器械,请在片上核对;若其下确有病灶,去除体外物品后复拍可明确。"))
+            f"另见{what},其周围肺野无相应密度增高,形似体表、体外或置入的物品"
+            f"(如{like}),未计为病灶。本系统不识别器械,请在片上核对;若其下确有病灶,去除体外物品后复拍"
+            f"{'(体内置管可加拍侧位片)' if placed else ''}可明确。"))
     return section("dense_objects", "Dense objects", (
-        f"Set aside, not counted as findings: {what} ({where}) over lung of no "
-        "added density, the look of something on or outside the body (an ECG electrode, a clip, a wire). Hilum does "
-        "not identify devices: check on the film; a film taken with external objects removed settles whether a "
-        "lesion lies beneath."))
+        f"Set aside, not counted as findings: {what} over lung of no "
+        f"added density, the look of something on, outside or placed in the body ({like}). Hilum does "
+        "not identify devices: check on the film; a film taken with external objects removed"
+        f"{', or a lateral view for a line or tube in place,' if placed else ''} settles whether a lesion lies beneath."))
 
 
 # --- one lesion ----------------------------------------------------------------------------------

@@ -48,12 +48,35 @@ def and_list(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-def objects_phrase(n: int, lang: str) -> str:
-    """The dense objects set aside from the findings (``ImageFacts.objects``), counted: "2 small, very dense,
-    sharp-edged objects" / "2处小而极致密、边缘锐利的物体". What they look like, never what they are."""
-    if lang == "zh":
-        return f"{n}处小而极致密、边缘锐利的物体"
-    return f"{n} small, very dense, sharp-edged {'object' if n == 1 else 'objects'}"
+OBJECT_LOOKS: dict[str, tuple[str, str, str, str, str]] = {
+    # look: zh (counted), en (one), en (several), what it may be (en / zh)
+    "dense": ("处小而极致密、边缘锐利的物体", "small, very dense, sharp-edged object", "small, very dense, sharp-edged objects",
+              "an ECG electrode, a clip, a wire", "心电电极、夹子、导线"),
+    "line": ("条细长、粗细均匀的带状影", "long, thin band of even width", "long, thin bands of even width",
+             "a catheter, a tube, a lead", "导管、插管、导联线"),
+}
+
+
+def objects_phrase(objects: Sequence[Any], lang: str) -> str:
+    """The objects set aside from the findings (``ImageFacts.objects``), counted by look, each with where it lies:
+    "2 small, very dense, sharp-edged objects (right upper zone; left lower zone) and 1 long, thin band of even
+    width (right upper zone)" / "2处小而极致密、边缘锐利的物体(右上肺野;左下肺野)及1条细长、粗细均匀的带状影(右上肺野)".
+    What they look like, never what they are."""
+    parts = []
+    for look, (zh, one, several, _, _) in OBJECT_LOOKS.items():
+        group = [o for o in objects if getattr(o, "look", "dense") == look]
+        if not group:
+            continue
+        where = object_places(group, lang)
+        n = len(group)
+        parts.append(f"{n}{zh}({where})" if lang == "zh" else f"{n} {one if n == 1 else several} ({where})")
+    return "及".join(parts) if lang == "zh" else and_list(parts)
+
+
+def objects_examples(objects: Sequence[Any], lang: str) -> str:
+    """What objects of these looks may be, as examples only: "an ECG electrode, a clip, a wire" / "心电电极、夹子、导线"."""
+    looks = [look for look in OBJECT_LOOKS if any(getattr(o, "look", "dense") == look for o in objects)]
+    return ("、" if lang == "zh" else ", ").join(OBJECT_LOOKS[look][4 if lang == "zh" else 3] for look in looks)
 
 
 def object_places(objects: Sequence[Any], lang: str) -> str:

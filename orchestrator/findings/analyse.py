@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, replace
+from typing import Literal
 
 import cv2
 import numpy as np
@@ -93,7 +94,7 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
         findings=tuple(findings),
         checked=checked_items(geom, anatomy),
         film_check=check,
-        objects=tuple(sorted((dense_object(geom, c) for c in objects), key=screening_order)),
+        objects=tuple(sorted((dense_object(geom, o.region, o.look) for o in objects), key=screening_order)),
     )
 
 
@@ -145,13 +146,13 @@ def screening_order(f: Finding | DenseObject) -> tuple[int, float, float]:
     return (0 if f.side == "right" else 1, f.center_px[1], f.center_px[0])
 
 
-def dense_object(geom: Geometry, c: Candidate) -> DenseObject:
-    """Where a region set aside as a dense object lies (``orchestrator.findings.external_objects``)."""
+def dense_object(geom: Geometry, c: Candidate, look: Literal["dense", "line"] = "dense") -> DenseObject:
+    """Where a region set aside as an object lies, and its look (``orchestrator.findings.external_objects``)."""
     side, _ = geom.sided(c.mask, c.center)
     lung = geom.lung(side)
     return DenseObject(center_px=(round(c.center[0], 1), round(c.center[1], 1)), bbox_px=c.bbox,
                        diameter_mm=round(c.diameter_mm, 1), side=side,  # type: ignore[arg-type]
-                       zone=lung.zone(c.center[1]) if lung.present else "middle")
+                       zone=lung.zone(c.center[1]) if lung.present else "middle", look=look)
 
 
 def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:

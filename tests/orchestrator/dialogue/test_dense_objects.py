@@ -77,3 +77,44 @@ def test_the_session_report_lists_the_objects_set_aside() -> None:
         ("right", "upper", [112.0, 142.0, 128.0, 158.0]), ("left", "lower", [372.0, 292.0, 388.0, 308.0])]
     assert len(report["findings"]) == 2
     assert engine.report(engine.start_session(scenario_facts(), lang="en").session_id)["objects_set_aside"] == []
+
+
+LINE = DenseObject((160.0, 120.0), (150.0, 90.0, 170.0, 150.0), 12.4, "right", "upper", look="line")
+
+
+@pytest.mark.parametrize(("question", "lang"), [("anything abnormal?", "en"), ("有什么异常吗", "zh")])
+def test_a_line_is_set_aside_by_its_own_look(question: str, lang: str, ask: Callable[..., Any]) -> None:
+    """A catheter or tube is not a small dense object: the answer counts it by its own look, with where it lies, and
+    names what such a band may be as examples, never as what it is."""
+    turn = ask(question, lang=lang, facts=replace(scenario_facts(), objects=(OBJECTS[0], LINE, OBJECTS[1])))
+    text = next(s["text"] for s in turn.answer.sections if s["kind"] == "dense_objects")
+    if lang == "en":
+        assert text.startswith("Set aside, not counted as findings: 2 small, very dense, sharp-edged objects (right "
+                               "upper zone; left lower zone) and 1 long, thin band of even width (right upper zone) over "
+                               "lung of no added density")
+        assert "(an ECG electrode, a clip, a wire, a catheter, a tube, a lead)" in text
+        assert "or a lateral view for a line or tube in place, settles" in text
+    else:
+        assert text.startswith("另见2处小而极致密、边缘锐利的物体(右上肺野;左下肺野)及1条细长、粗细均匀的带状影(右上肺野)")
+        assert "导管" in text and "不识别器械" in text and "体内置管可加拍侧位片" in text
+    only_line = ask(question, lang=lang, facts=replace(scenario_facts(), objects=(LINE,))).answer.text
+    assert ("1 long, thin band of even width (right upper zone)" in only_line and "sharp-edged" not in only_line
+            and "ECG electrode" not in only_line) if lang == "en" else ("1条细长" in only_line and "心电电极" not in only_line)
+
+
+@pytest.mark.parametrize(("question", "lang"), [("is there a central line?", "en"), ("有没有深静脉置管", "zh")])
+def test_a_device_question_says_where_a_line_was_set_aside(question: str, lang: str, ask: Callable[..., Any]) -> None:
+    text = ask(question, lang=lang, facts=replace(scenario_facts(), objects=(LINE,))).answer.text
+    if lang == "en":
+        assert "can say neither yes nor no" in text
+        assert "1 long, thin band of even width (right upper zone) was set aside from the findings; it may be" in text
+    else:
+        assert "既不能说有,也不能说没有" in text and "本片另有1条细长、粗细均匀的带状影(右上肺野)未计为病灶" in text
+
+
+def test_an_object_stored_before_lines_were_set_aside_reads_as_dense() -> None:
+    facts = replace(scenario_facts(), objects=(OBJECTS[0], LINE))
+    assert from_jsonable(ImageFacts, to_jsonable(facts)) == facts
+    stored_before = to_jsonable(_with_objects(1))
+    del stored_before["objects"][0]["look"]
+    assert from_jsonable(ImageFacts, stored_before).objects[0].look == "dense"
