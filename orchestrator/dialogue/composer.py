@@ -1616,6 +1616,9 @@ def compose_sign(ctx: Context) -> Composition:
                        referenced=tuple(a.id for a in anchors) + tuple(a.id for a in ctx.anatomy))
 
 
+LINE_DEVICE_WORDS = ("catheter", "tube", "drain")  # device signs that are lines in place (signs.json ids)
+
+
 def _device_or_lesion(ctx: Context) -> dict[str, Any] | None:
     """"Could the nodule be an ECG electrode?" / "A1会不会是纽扣": a device asked of a finding. Hilum does not identify
     devices, and one lying over a lung can be read as a finding (``encoder/phantom/devices.py`` draws them to measure
@@ -1627,13 +1630,18 @@ def _device_or_lesion(ctx: Context) -> dict[str, Any] | None:
     ids = list(dict.fromkeys([a.id for a in ctx.subjects] + list(ctx.query.anchor_ids)))
     who_zh = "、".join(ids) if ids else "所指的影像"
     who_en = and_list(ids) if ids else "the opacity you mean"
+    line = any(w in s for s in devices for w in LINE_DEVICE_WORDS)  # a catheter, tube or drain: in place, not removed
     return section("device_or_lesion", ctx.t("器械还是病灶", "Device or lesion"), ctx.t(
         f"{who_zh}究竟是器械还是病灶,本系统无法区分:它不识别器械,位于肺野上的器械(心电电极、纽扣、导线)可能被读作病灶。"
-        "片上金属比骨骼更白、边缘锐利,常连有导线;去除体外物品后复拍可明确。",
+        "片上金属比骨骼更白、边缘锐利,常连有导线;去除体外物品后复拍可明确。"
+        + ("导管或插管则是粗细均匀的带状影,自颈部、上臂或口鼻延续而来,远超病灶范围;体内置管可加拍侧位片或与旧片对比。"
+           if line else ""),
         f"Whether {who_en} {'are devices or lesions' if len(ids) > 1 else 'is a device or a lesion'}, Hilum cannot "
         "tell: it does not identify devices, and one lying over a "
         "lung (an ECG electrode, a button, a wire) can be read as a finding. On the film, metal is whiter than bone, "
-        "sharp-edged and often joined to a wire; a film taken with external objects removed settles it."))
+        "sharp-edged and often joined to a wire; a film taken with external objects removed settles it."
+        + (" A catheter or tube is a band of even width that runs on well beyond any lesion, from the neck, the arm or "
+           "the mouth; for one in place, a lateral view or an earlier film settles it." if line else "")))
 
 
 def _angle_line(c: CostophrenicAngle, ctx: Context) -> str:

@@ -88,6 +88,20 @@ def test_a_finding_asked_whether_it_is_a_device_is_told_what_would_tell(
         "比骨骼更白" in text and "去除体外物品后复拍" in text)
 
 
+@pytest.mark.parametrize(("question", "line"), [
+    ("could A1 be a catheter?", True), ("A1会不会是导管", True), ("could the nodule be a chest tube?", True),
+    ("could A1 be a button?", False),
+])
+def test_a_line_asked_of_a_finding_is_told_how_a_line_looks(question: str, line: bool, ask: Callable[..., Any]) -> None:
+    """A catheter is not taken off for a repeat film, and it is not metal: the answer says how a line looks (a band
+    of even width running on beyond the opacity) and what settles one in place; a button's answer is as before."""
+    q = parse(question)
+    text = next(s["text"] for s in ask(question, lang=q.lang).answer.sections if s["kind"] == "device_or_lesion")
+    said = ("band of even width" in text and "lateral view or an earlier film" in text) if q.lang == "en" else (
+        "粗细均匀的带状影" in text and "侧位片" in text)
+    assert said is line
+
+
 def test_a_device_asked_of_the_film_alone_gets_no_device_or_lesion_note(ask: Callable[..., Any]) -> None:
     kinds = [s["kind"] for s in ask("is there a pacemaker?").answer.sections]
     assert "device_or_lesion" not in kinds and "sign" in kinds
