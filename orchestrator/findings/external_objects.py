@@ -21,7 +21,9 @@ Read from the working image's [0, 1] values (brighter = denser), in the region's
   surrounding ring at most ``MAX_REST_EXCESS``): nothing of a lesion's own density is left. A lesion with a device
   over it keeps its density and stays a finding, down to that limit: a faint lesion under metal or along a line
   (ground glass, a plate atelectasis) is set aside with it, which the answer allows for (a film taken with external
-  objects removed, or a lateral view, settles whether a lesion lies beneath).
+  objects removed, or a lateral view, settles whether a lesion lies beneath). A known failure, found after: a
+  thick-walled cavity on a high-contrast film can pass as a ring of metal (its bright wall passes the small top-hat and
+  the whiteness test, its lucent centre reads no denser than the lung); it is then drawn and said as an object.
 
 Chosen on validation films only (seeds 50-109, read as served and read alone, the phantom's own look and every
 rendering family, devices drawn by ``encoder/phantom/devices.py``): the rule sets aside 344 of 786 device regions
