@@ -21,9 +21,11 @@ Read from the working image's [0, 1] values (brighter = denser), in the region's
   surrounding ring at most ``MAX_REST_EXCESS``): nothing of a lesion's own density is left. A lesion with a device
   over it keeps its density and stays a finding, down to that limit: a faint lesion under metal or along a line
   (ground glass, a plate atelectasis) is set aside with it, which the answer allows for (a film taken with external
-  objects removed, or a lateral view, settles whether a lesion lies beneath). A known failure, found after: a
-  thick-walled cavity on a high-contrast film can pass as a ring of metal (its bright wall passes the small top-hat and
-  the whiteness test, its lucent centre reads no denser than the lung); it is then drawn and said as an object.
+  objects removed, or a lateral view, settles whether a lesion lies beneath);
+- but never where the metal is a wall: a curved piece at least ``WALL_MM`` thick whose solidity (area over its convex
+  hull's) is at most ``WALL_SOLIDITY``. Metal over the chest is thin (a wire, a ring: 2 mm or less) or solid (a snap,
+  a can); a thick-walled cavity on a high-contrast film passes every metal test with its bright wall, and its lucent
+  centre reads no denser than the lung round it.
 
 Chosen on validation films only (seeds 50-109, read as served and read alone, the phantom's own look and every
 rendering family, devices drawn by ``encoder/phantom/devices.py``): the rule sets aside 344 of 786 device regions
@@ -62,6 +64,8 @@ MIN_EDGE_PIXELS = 8
 WHITER_THAN = 80.0  # percentile of the whole working image
 MARGIN_MM = 1.5
 MIN_METAL_SHARE = 0.1
+WALL_MM = 4.0  # a curved piece of "metal" this thick is a wall of tissue (a cavity's): wires and rings are thinner
+WALL_SOLIDITY = 0.5
 MAX_REST_EXCESS = 0.06
 SMOOTH_SIGMA_PX = 0.8
 LINE_TOPHAT_MM = 2.5
@@ -81,10 +85,12 @@ class ObjectRead:
     rest_excess: float
     line_share: float = 0.0
     line_rest_excess: float = 1.0
+    wall: bool = False  # the "metal" includes a thick curved wall: a cavity's, not a device's
 
     @property
     def metal(self) -> bool:
-        return self.metal_share >= MIN_METAL_SHARE and self.metal_white and self.rest_excess <= MAX_REST_EXCESS
+        return (self.metal_share >= MIN_METAL_SHARE and self.metal_white and self.rest_excess <= MAX_REST_EXCESS
+                and not self.wall)
 
     @property
     def line(self) -> bool:
@@ -195,6 +201,27 @@ def _rest_excess(mask: np.ndarray, covered: np.ndarray, smooth: np.ndarray, spac
     return float(np.median(smooth[rest]) - np.median(smooth[around]))
 
 
+def has_wall(core: np.ndarray, px: float) -> bool:
+    """Whether ``core`` (a region's metal-like pixels) has a piece at least ``WALL_MM`` thick (twice its largest
+    inner distance) whose solidity is at most ``WALL_SOLIDITY``: a curved wall, not a wire, a ring or a snap."""
+    ys, xs = np.nonzero(core)
+    if ys.size < 5:
+        return False
+    y0, x0 = ys.min(), xs.min()
+    crop = np.pad(core[y0:ys.max() + 1, x0:xs.max() + 1].astype(np.uint8), 1)
+    n, labels = cv2.connectedComponents(crop)
+    inner = cv2.distanceTransform(crop, cv2.DIST_L2, 3)
+    for i in range(1, n):
+        piece = labels == i
+        if 2.0 * float(inner[piece].max()) * px < WALL_MM:
+            continue
+        py, pxs = np.nonzero(piece)
+        hull = cv2.convexHull(np.column_stack([pxs, py]).astype(np.int32))
+        if piece.sum() <= WALL_SOLIDITY * max(cv2.contourArea(hull), 1.0):
+            return True
+    return False
+
+
 def read_object(mask: np.ndarray, metal: MetalMap, spacing: PixelSpacing) -> ObjectRead:
     """``mask``: the region; ``metal``: its film's ``metal_map``."""
     size = max(int(mask.sum()), 1)
@@ -206,7 +233,8 @@ def read_object(mask: np.ndarray, metal: MetalMap, spacing: PixelSpacing) -> Obj
     if (on_line := metal.lines & mask).any():
         line_share = float(on_line.sum()) / size
         line_rest = _rest_excess(mask, metal.lines, metal.smooth, spacing)
-    return ObjectRead(share, white, rest, line_share, line_rest)
+    wall = has_wall(core, min(spacing.row_mm, spacing.col_mm)) if white else False
+    return ObjectRead(share, white, rest, line_share, line_rest, wall)
 
 
 def split_objects(regions: Sequence[Candidate], image: np.ndarray, spacing: PixelSpacing,

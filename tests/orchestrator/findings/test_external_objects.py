@@ -96,6 +96,25 @@ def test_under_a_snap_a_nodule_counts_down_to_the_rest_limit(contrast: float, ex
     assert _read(image, _region(300, 300, 8.0)).external is external
 
 
+def test_a_thick_walled_cavity_is_not_a_ring_of_metal_and_a_ring_snap_is() -> None:
+    """A cavity's bright wall on a high-contrast film passes the metal tests, and its lucent centre is no denser than
+    the lung: its wall, 5 mm thick and curved, is what metal over the chest never is (a wire or ring is thin, a snap
+    solid). A metal ring of the same brightness, 1 mm thick, is set aside."""
+    image = _lung()
+    rho = np.hypot(XX - 200, YY - 200) * SPACING.row_mm
+    angle = np.degrees(np.arctan2(YY - 200, XX - 200)) % 360
+    wall = (rho >= 14) & (rho <= 19) & ((angle < 150) | (angle > 170))  # a 38 mm cavity, its wall broken once
+    image[wall] += 0.5
+    image[rho < 14] -= 0.05  # the air in it
+    cavity = _read(image, _region(200, 200, 20.0))
+    assert cavity.metal_share >= 0.1 and cavity.metal_white and cavity.rest_excess <= 0.06  # every metal test passes
+    assert cavity.wall and not cavity.external
+    ring = (np.abs(np.hypot(XX - 380, YY - 380) * SPACING.row_mm - 4.0) <= 0.5)
+    image[ring] += 0.5
+    snap = _read(image, _region(380, 380, 6.0))
+    assert not snap.wall and snap.external and snap.look == "dense"
+
+
 def test_split_keeps_the_order_and_sets_aside_only_the_object() -> None:
     image = _lung()
     _snap(image, 120, 120)
