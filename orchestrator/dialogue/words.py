@@ -64,7 +64,7 @@ def objects_phrase(objects: Sequence[Any], lang: str) -> str:
     What they look like, never what they are."""
     parts = []
     for look, (zh, one, several, _, _) in OBJECT_LOOKS.items():
-        group = [o for o in objects if getattr(o, "look", "dense") == look]
+        group = [o for o in objects if o.look == look]
         if not group:
             continue
         where = object_places(group, lang)
@@ -75,7 +75,7 @@ def objects_phrase(objects: Sequence[Any], lang: str) -> str:
 
 def objects_examples(objects: Sequence[Any], lang: str) -> str:
     """What objects of these looks may be, as examples only: "an ECG electrode, a clip, a wire" / "心电电极、夹子、导线"."""
-    looks = [look for look in OBJECT_LOOKS if any(getattr(o, "look", "dense") == look for o in objects)]
+    looks = [look for look in OBJECT_LOOKS if any(o.look == look for o in objects)]
     return ("、" if lang == "zh" else ", ").join(OBJECT_LOOKS[look][4 if lang == "zh" else 3] for look in looks)
 
 
