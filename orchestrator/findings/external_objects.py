@@ -52,7 +52,7 @@ import cv2
 import numpy as np
 
 from orchestrator.facts import PixelSpacing
-from orchestrator.findings.candidates import Candidate
+from orchestrator.findings.candidates import Candidate, measure
 from orchestrator.findings.density import ring_mask
 from orchestrator.findings.geometry import disc
 
@@ -202,23 +202,14 @@ def _rest_excess(mask: np.ndarray, covered: np.ndarray, smooth: np.ndarray, spac
     return float(np.median(smooth[rest]) - np.median(smooth[around]))
 
 
-def has_wall(core: np.ndarray, px: float) -> bool:
-    """Whether ``core`` (a region's metal-like pixels) has a piece at least ``WALL_MM`` thick (twice its largest
-    inner distance) whose solidity is at most ``WALL_SOLIDITY``: a curved wall, not a wire, a ring or a snap."""
-    ys, xs = np.nonzero(core)
-    if ys.size < 5:
-        return False
-    y0, x0 = ys.min(), xs.min()
-    crop = np.pad(core[y0:ys.max() + 1, x0:xs.max() + 1].astype(np.uint8), 1)
-    n, labels = cv2.connectedComponents(crop)
-    inner = cv2.distanceTransform(crop, cv2.DIST_L2, 3)
+def has_wall(core: np.ndarray, spacing: PixelSpacing) -> bool:
+    """Whether ``core`` (a region's metal-like pixels) has a piece at least ``WALL_MM`` thick whose solidity is at
+    most ``WALL_SOLIDITY`` (``candidates.measure``'s ``thickness_mm`` and ``solidity``): a curved wall, not a wire, a
+    ring or a snap."""
+    n, labels = cv2.connectedComponents(core.astype(np.uint8))
     for i in range(1, n):
-        piece = labels == i
-        if 2.0 * float(inner[piece].max()) * px < WALL_MM:
-            continue
-        py, pxs = np.nonzero(piece)
-        hull = cv2.convexHull(np.column_stack([pxs, py]).astype(np.int32))
-        if piece.sum() <= WALL_SOLIDITY * max(cv2.contourArea(hull), 1.0):
+        piece = measure(labels == i, spacing)
+        if piece is not None and piece.thickness_mm >= WALL_MM and piece.solidity <= WALL_SOLIDITY:
             return True
     return False
 
@@ -234,7 +225,7 @@ def read_object(mask: np.ndarray, metal: MetalMap, spacing: PixelSpacing) -> Obj
     if (on_line := metal.lines & mask).any():
         line_share = float(on_line.sum()) / size
         line_rest = _rest_excess(mask, metal.lines, metal.smooth, spacing)
-    wall = has_wall(core, min(spacing.row_mm, spacing.col_mm)) if white else False
+    wall = has_wall(core, spacing) if white else False
     return ObjectRead(share, white, rest, line_share, line_rest, wall)
 
 
