@@ -75,6 +75,30 @@ def test_a_generator_can_is_an_object_and_a_mass_of_its_size_is_not() -> None:
     assert mass.metal_share < 0.1 and not mass.external
 
 
+def _mediastinum_and_lead(image: np.ndarray, to: tuple[int, int]) -> None:
+    """A broad bright band whose edges fade (the mediastinum), and a lead (1.3 mm) from it to ``to``."""
+    band = np.zeros_like(image)
+    band[:, 300:370] = 0.5
+    lead = np.zeros_like(image)
+    cv2.line(lead, (335, 60), to, 0.5, 2)
+    image += cv2.GaussianBlur(band, (0, 0), 8.0) + lead
+
+
+def test_a_can_joined_by_its_lead_to_the_mediastinum_is_an_object_and_a_mass_so_joined_is_not() -> None:
+    """A lead joins a can to the mediastinum's bright band in one piece of the large top-hat, whose outline mostly
+    fades; cut off its thin attachments, the can's own outline is a step. A mass joined the same way fades to its
+    edge and stays a finding."""
+    image = _lung()
+    _mediastinum_and_lead(image, (150, 150))
+    can = (np.abs(XX - 150) * SPACING.row_mm <= 20) & (np.abs(YY - 150) * SPACING.row_mm <= 15)
+    image[can] += 0.6
+    assert _read(image, can).external
+    image = _lung()
+    _mediastinum_and_lead(image, (150, 330))
+    _nodule(image, 150, 330, radius_mm=20.0, contrast=0.6)
+    assert not _read(image, _region(150, 330, 21.0)).external
+
+
 def test_a_nodule_is_not_and_keeps_its_place_with_a_snap_over_it() -> None:
     image = _lung()
     _nodule(image, 200, 200)
