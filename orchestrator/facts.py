@@ -119,19 +119,22 @@ class Finding:
     margin_source: Literal["lesion_map", "reader"] = "lesion_map"
 
 
+ObjectLook = Literal["dense", "large", "line"]  # how an object set aside looks (``DenseObject.look``)
+
+
 @dataclass(frozen=True)
 class DenseObject:
     """A region the lesion map marked that is an object over lung of no added density, set aside from the findings
     (``orchestrator.findings.external_objects``): a small dense object with sharp edges (``look`` "dense": metal, an
-    ECG electrode's snap, sternotomy wires, a clip) or a long, thin band of even width ("line": a catheter, a tube, a
-    lead). Where it lies and how it looks, never what it is: Hilum does not identify devices."""
+    ECG electrode's snap, sternotomy wires, a clip), a large one ("large": metal at least 25 mm across, a generator's
+    can, a port) or a long, thin band of even width ("line": a catheter, a tube, a lead). Where it lies and how it looks, never what it is: Hilum does not identify devices."""
 
     center_px: Point
     bbox_px: BBox
     diameter_mm: float  # equivalent circle of the region the lesion map marked
     side: Literal["right", "left"]
     zone: str  # upper middle lower
-    look: Literal["dense", "line"] = "dense"  # facts stored before lines were set aside are all dense
+    look: ObjectLook = "dense"  # facts stored before lines were set aside are all dense
 
 
 @dataclass(frozen=True)

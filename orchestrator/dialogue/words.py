@@ -52,6 +52,8 @@ OBJECT_LOOKS: dict[str, tuple[str, str, str, str, str]] = {
     # look: zh (counted), en (one), en (several), what it may be (en / zh)
     "dense": ("处小而极致密、边缘锐利的物体", "small, very dense, sharp-edged object", "small, very dense, sharp-edged objects",
               "an ECG electrode, a clip, a wire", "心电电极、夹子、导线"),
+    "large": ("处大而极致密、边缘锐利的物体", "large, very dense, sharp-edged object", "large, very dense, sharp-edged objects",
+              "a pacemaker's or defibrillator's generator, a port", "起搏器或除颤器的脉冲发生器、输液港"),
     "line": ("条细长、粗细均匀的带状影", "long, thin band of even width", "long, thin bands of even width",
              "a catheter, a tube, a lead", "导管、插管、导联线"),
 }

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, replace
-from typing import Literal
 
 import cv2
 import numpy as np
@@ -23,6 +22,7 @@ from orchestrator.facts import (
     FilmCheck,
     Finding,
     ImageFacts,
+    ObjectLook,
     PixelSpacing,
 )
 from orchestrator.findings import calibration
@@ -146,7 +146,7 @@ def screening_order(f: Finding | DenseObject) -> tuple[int, float, float]:
     return (0 if f.side == "right" else 1, f.center_px[1], f.center_px[0])
 
 
-def dense_object(geom: Geometry, c: Candidate, look: Literal["dense", "line"] = "dense") -> DenseObject:
+def dense_object(geom: Geometry, c: Candidate, look: ObjectLook = "dense") -> DenseObject:
     """Where a region set aside as an object lies, and its look (``orchestrator.findings.external_objects``)."""
     side, _ = geom.sided(c.mask, c.center)
     lung = geom.lung(side)

@@ -1,7 +1,7 @@
 """Regions of the lesion map that are dense objects over the chest, not lesions: an ECG electrode's snap, sternotomy
-wires, a clip, a catheter or tube. Real films carry them far more often than lesions, and the lesion map marks many of
+wires, a clip, a generator's can, a catheter or tube. Real films carry them far more often than lesions, and the lesion map marks many of
 them (``loadtests/score_devices.py``). Such a region is set aside from the findings (``ImageFacts.objects``, with its
-look: ``dense`` or ``line``) and the answer says so.
+look: ``dense``, ``large`` or ``line``) and the answer says so.
 
 Read from the working image's [0, 1] values (brighter = denser), in the region's mask:
 
@@ -24,6 +24,9 @@ Read from the working image's [0, 1] values (brighter = denser), in the region's
   over it keeps its density and stays a finding, down to that limit: a faint lesion under metal or along a line
   (ground glass, a plate atelectasis) is set aside with it, which the answer allows for (a film taken with external
   objects removed, or a lateral view, settles whether a lesion lies beneath);
+- the look is ``large`` where the metal in the region is at least ``LARGE_OBJECT_MM`` across (its equivalent
+  circle): a generator's can or a port, not a snap, a clip or a button (on validation films the metal of every
+  electrode, wire and button set aside is at most 20 mm across, a pacemaker's up to 55 mm);
 - but never where the metal is a wall: a curved piece at least ``WALL_MM`` thick whose solidity (area over its convex
   hull's) is at most ``WALL_SOLIDITY``. Metal over the chest is thin (a wire, a ring: 2 mm or less) or solid (a snap,
   a can); a thick-walled cavity on a high-contrast film passes every metal test with its bright wall, and its lucent
@@ -52,12 +55,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import cv2
 import numpy as np
 
-from orchestrator.facts import PixelSpacing
+from orchestrator.facts import ObjectLook, PixelSpacing
 from orchestrator.findings.candidates import Candidate, measure
 from orchestrator.findings.density import ring_mask
 from orchestrator.findings.geometry import disc
@@ -76,6 +78,7 @@ WALL_MM = 4.0  # a curved piece of "metal" this thick is a wall of tissue (a cav
 WALL_SOLIDITY = 0.5
 MAX_REST_EXCESS = 0.06
 SMOOTH_SIGMA_PX = 0.8
+LARGE_OBJECT_MM = 25.0
 LINE_TOPHAT_MM = 2.5
 LINE_EXCESS = 0.06
 LINE_MIN_MM = 40.0
@@ -94,6 +97,7 @@ class ObjectRead:
     line_share: float = 0.0
     line_rest_excess: float = 1.0
     wall: bool = False  # the "metal" includes a thick curved wall: a cavity's, not a device's
+    metal_mm: float = 0.0  # the equivalent circle of the region's metal (its core): how large the object is
 
     @property
     def metal(self) -> bool:
@@ -109,9 +113,12 @@ class ObjectRead:
         return self.metal or self.line
 
     @property
-    def look(self) -> Literal["dense", "line"]:
-        """How the answer describes it: a small dense object, or a long thin band (``DenseObject.look``)."""
-        return "dense" if self.metal else "line"
+    def look(self) -> ObjectLook:
+        """How the answer describes it: a small dense object, a large one (a generator's can), or a long thin band
+        (``DenseObject.look``)."""
+        if not self.metal:
+            return "line"
+        return "large" if self.metal_mm >= LARGE_OBJECT_MM else "dense"
 
 
 @dataclass(frozen=True)
@@ -130,7 +137,7 @@ class SetAside:
     """A region set aside from the findings, and its look."""
 
     region: Candidate
-    look: Literal["dense", "line"]
+    look: ObjectLook
 
 
 def _tophat(smooth: np.ndarray, radius_mm: float, px: float) -> np.ndarray:
@@ -235,7 +242,8 @@ def read_object(mask: np.ndarray, metal: MetalMap, spacing: PixelSpacing) -> Obj
         line_share = float(on_line.sum()) / size
         line_rest = _rest_excess(mask, metal.lines, metal.smooth, spacing)
     wall = has_wall(core, spacing) if white else False
-    return ObjectRead(share, white, rest, line_share, line_rest, wall)
+    metal_mm = 2.0 * float(np.sqrt(core.sum() / np.pi)) * min(spacing.row_mm, spacing.col_mm)
+    return ObjectRead(share, white, rest, line_share, line_rest, wall, metal_mm)
 
 
 def split_objects(regions: Sequence[Candidate], image: np.ndarray, spacing: PixelSpacing,

@@ -102,18 +102,49 @@ def test_a_line_is_set_aside_by_its_own_look(question: str, lang: str, ask: Call
             and "ECG electrode" not in only_line) if lang == "en" else ("1条细长" in only_line and "心电电极" not in only_line)
 
 
-@pytest.mark.parametrize(("question", "lang"), [("is there a central line?", "en"), ("有没有深静脉置管", "zh")])
-def test_a_device_question_says_where_a_line_was_set_aside(question: str, lang: str, ask: Callable[..., Any]) -> None:
-    text = ask(question, lang=lang, facts=replace(scenario_facts(), objects=(LINE,))).answer.text
+CAN = DenseObject((380.0, 90.0), (355.0, 65.0, 405.0, 120.0), 44.0, "left", "upper", look="large")
+
+
+@pytest.mark.parametrize(("question", "lang"), [("anything abnormal?", "en"), ("有什么异常吗", "zh")])
+def test_a_large_dense_object_is_not_called_small_and_a_lateral_view_settles_one_in_place(
+        question: str, lang: str, ask: Callable[..., Any]) -> None:
+    """A generator's can is not a small object: the answer counts it as large, names what such an object may be as
+    examples (a generator, a port), and, since an implanted one is not taken off for a repeat film, says a lateral
+    view settles whether a lesion lies beneath; with a line too, both in one phrase."""
+    only_can = ask(question, lang=lang, facts=replace(scenario_facts(), objects=(CAN,)))
+    text = next(s["text"] for s in only_can.answer.sections if s["kind"] == "dense_objects")
+    if lang == "en":
+        assert text.startswith("Set aside, not counted as findings: 1 large, very dense, sharp-edged object (left "
+                               "upper zone) over lung of no added density")
+        assert "small" not in text and "(a pacemaker's or defibrillator's generator, a port)" in text
+        assert "or a lateral view for an implanted generator in place, settles" in text
+    else:
+        assert text.startswith("另见1处大而极致密、边缘锐利的物体(左上肺野)") and "小而" not in text
+        assert "起搏器或除颤器的脉冲发生器" in text and "体内植入装置可加拍侧位片" in text
+    both = ask(question, lang=lang, facts=replace(scenario_facts(), objects=(CAN, LINE))).answer.text
+    assert ("or a lateral view for a line, a tube or an implanted generator in place" in both if lang == "en"
+            else "体内置管或植入装置可加拍侧位片" in both)
+
+
+@pytest.mark.parametrize(("question", "lang", "look"), [
+    ("is there a central line?", "en", "line"), ("有没有深静脉置管", "zh", "line"),
+    ("is there a pacemaker?", "en", "large"), ("有起搏器吗", "zh", "large")])
+def test_a_device_question_says_where_an_object_of_its_look_was_set_aside(
+        question: str, lang: str, look: str, ask: Callable[..., Any]) -> None:
+    obj, said_en, said_zh = {
+        "line": (LINE, "1 long, thin band of even width (right upper zone)", "1条细长、粗细均匀的带状影(右上肺野)"),
+        "large": (CAN, "1 large, very dense, sharp-edged object (left upper zone)", "1处大而极致密、边缘锐利的物体(左上肺野)"),
+    }[look]
+    text = ask(question, lang=lang, facts=replace(scenario_facts(), objects=(obj,))).answer.text
     if lang == "en":
         assert "can say neither yes nor no" in text
-        assert "1 long, thin band of even width (right upper zone) was set aside from the findings; it may be" in text
+        assert f"{said_en} was set aside from the findings; it may be" in text
     else:
-        assert "既不能说有,也不能说没有" in text and "本片另有1条细长、粗细均匀的带状影(右上肺野)未计为病灶" in text
+        assert "既不能说有,也不能说没有" in text and f"本片另有{said_zh}未计为病灶" in text
 
 
 def test_an_object_stored_before_lines_were_set_aside_reads_as_dense() -> None:
-    facts = replace(scenario_facts(), objects=(OBJECTS[0], LINE))
+    facts = replace(scenario_facts(), objects=(OBJECTS[0], LINE, CAN))
     assert from_jsonable(ImageFacts, to_jsonable(facts)) == facts
     stored_before = to_jsonable(_with_objects(1))
     del stored_before["objects"][0]["look"]

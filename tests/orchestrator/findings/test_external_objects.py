@@ -47,7 +47,7 @@ def test_a_snap_over_plain_lung_is_an_object() -> None:
     _snap(image, 200, 200)
     read = _read(image, _region(200, 200))
     assert read.metal_share >= 0.1 and read.rest_excess <= 0.02
-    assert read.external
+    assert read.external and read.look == "dense" and read.metal_mm < 25.0
 
 
 def test_sharp_but_no_whiter_than_the_soft_tissue_is_not_metal() -> None:
@@ -69,7 +69,8 @@ def test_a_generator_can_is_an_object_and_a_mass_of_its_size_is_not() -> None:
     image = _lung()
     can = (np.abs(XX - 150) * SPACING.row_mm <= 20) & (np.abs(YY - 150) * SPACING.row_mm <= 15)
     image[can] += 0.6
-    assert _read(image, can).external
+    read = _read(image, can)
+    assert read.external and read.look == "large" and read.metal_mm >= 25.0
     _nodule(image, 360, 360, radius_mm=20.0, contrast=0.6)
     mass = _read(image, _region(360, 360, 21.0))
     assert mass.metal_share < 0.1 and not mass.external
