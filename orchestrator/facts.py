@@ -127,7 +127,8 @@ class DenseObject:
     """A region the lesion map marked that is an object over lung of no added density, set aside from the findings
     (``orchestrator.findings.external_objects``): a small dense object with sharp edges (``look`` "dense": metal, an
     ECG electrode's snap, sternotomy wires, a clip), a large one ("large": metal at least 25 mm across, a generator's
-    can, a port) or a long, thin band of even width ("line": a catheter, a tube, a lead). Where it lies and how it looks, never what it is: Hilum does not identify devices."""
+    can, a port) or a long, thin band of even width ("line": a catheter, a tube, a lead). Where it lies and how it
+    looks, never what it is: Hilum does not identify devices."""
 
     center_px: Point
     bbox_px: BBox

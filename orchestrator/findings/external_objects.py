@@ -1,6 +1,6 @@
 """Regions of the lesion map that are dense objects over the chest, not lesions: an ECG electrode's snap, sternotomy
-wires, a clip, a generator's can, a catheter or tube. Real films carry them far more often than lesions, and the lesion map marks many of
-them (``loadtests/score_devices.py``). Such a region is set aside from the findings (``ImageFacts.objects``, with its
+wires, a clip, a generator's can, a catheter or tube. Real films carry them far more often than lesions, and the
+lesion map marks many of them (``loadtests/score_devices.py``). Such a region is set aside from the findings (``ImageFacts.objects``, with its
 look: ``dense``, ``large`` or ``line``) and the answer says so.
 
 Read from the working image's [0, 1] values (brighter = denser), in the region's mask:
