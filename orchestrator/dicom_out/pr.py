@@ -8,6 +8,9 @@ masks, in fewer viewers, and cannot carry a distance with its label. Layers:
 - ``ANATOMY``: the anatomy points the dialogue used (hila …) with their anchor ids;
 - ``MEASUREMENTS``: each distance the dialogue measured, as a line with its length ("73.8 mm",
   "≈" in front when the pixel spacing was estimated);
+- ``OBJECTS``: each region set aside from the findings as an object over the chest (an electrode, a line, a
+  generator's can: ``orchestrator/findings/external_objects.py``), its box and "set aside, not a finding", as the
+  page draws it and the answer says why;
 - ``NOTE``: one line in the top-left corner saying these are device observations, not a diagnosis.
 
 Coordinates are PIXEL units of the source image (``source.py`` maps the working frame onto it).
@@ -28,6 +31,7 @@ from orchestrator.dicom_out.sr import finish
 PR_SERIES_NUMBER = 902
 NOTE = {"zh": "Hilum 影像征象标注,不构成诊断", "en": "Hilum image observations, not a diagnosis"}
 KINDS_EN = {"calcified_nodule": "calcified nodule"}
+SET_ASIDE = {"zh": "未计为病灶", "en": "set aside, not a finding"}
 
 
 def _closed(arr: np.ndarray) -> np.ndarray:
@@ -87,6 +91,19 @@ def _measurement_layer(content: SessionContent, source: SourceImage, approx: str
     return graphics, texts
 
 
+def _object_layer(content: SessionContent, source: SourceImage
+                  ) -> tuple[list[hd.pr.GraphicObject], list[hd.pr.TextObject]]:
+    graphics, texts = [], []
+    for o in content.report.get("objects_set_aside", ()) if content.localisable else ():
+        x0, y0, x1, y1 = (float(v) for v in o["bbox_px"])
+        box = source.to_original_array([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])
+        box = np.clip(box, 0.0, [source.cols - 1.0, source.rows - 1.0]).astype(np.float32)
+        graphics.append(hd.pr.GraphicObject(graphic_type="POLYLINE", graphic_data=box, units="PIXEL"))
+        texts.append(hd.pr.TextObject(SET_ASIDE.get(content.lang, SET_ASIDE["en"]), units="PIXEL",
+                                      anchor_point=_label_at(source, (x0, y0)), anchor_point_visible=True))
+    return graphics, texts
+
+
 def build_pr(content: SessionContent, source: SourceImage) -> Dataset:
     """The GSPS; highdicom checks each graphic and text object as it is built."""
     approx = "≈" if content.spacing_source != "dicom" else ""
@@ -94,20 +111,22 @@ def build_pr(content: SessionContent, source: SourceImage) -> Dataset:
     layers = [hd.pr.GraphicLayer("FINDINGS", 1, "finding outlines and labels"),
               hd.pr.GraphicLayer("ANATOMY", 2, "anatomy points used by the dialogue"),
               hd.pr.GraphicLayer("MEASUREMENTS", 3, "measured distances"),
-              hd.pr.GraphicLayer("NOTE", 4, "what these annotations are")]
+              hd.pr.GraphicLayer("OBJECTS", 4, "objects set aside from the findings"),
+              hd.pr.GraphicLayer("NOTE", 5, "what these annotations are")]
     parts = [_finding_layer(content, source, approx), _anatomy_layer(content, source),
-             _measurement_layer(content, source, approx)]
+             _measurement_layer(content, source, approx), _object_layer(content, source)]
     note = hd.pr.TextObject(NOTE.get(content.lang, NOTE["en"]), units="DISPLAY", bounding_box=(0.01, 0.01, 0.6, 0.05))
     annotations = [hd.pr.GraphicAnnotation([image], layer, graphic_objects=g or None, text_objects=t or None)
                    for layer, (g, t) in zip(layers, parts, strict=False) if g or t]
-    annotations.append(hd.pr.GraphicAnnotation([image], layers[3], text_objects=[note]))
+    annotations.append(hd.pr.GraphicAnnotation([image], layers[-1], text_objects=[note]))
     n = max(1, content.turn_count)
     pr = hd.pr.GrayscaleSoftcopyPresentationState(
         referenced_images=[image], series_instance_uid=derived_uid(content.session_id, "pr-series"),
         series_number=PR_SERIES_NUMBER, sop_instance_uid=derived_uid(content.session_id, "pr", str(n)),
         instance_number=n, manufacturer=MANUFACTURER, manufacturer_model_name=MODEL,
         software_versions=SOFTWARE_VERSION, device_serial_number="0", content_label="HILUM_OVERLAY",
-        content_description="Hilum overlay: findings, anatomy points, distances", graphic_layers=layers,
+        content_description="Hilum overlay: findings, anatomy, distances, objects set aside",
+        graphic_layers=layers,
         graphic_annotations=annotations,
     )
     finish(pr, "Hilum overlay (device observations, not a diagnosis)", content.created_at)

@@ -54,6 +54,28 @@ def test_presentation_state_draws_outlines_labels_and_distances(dicom_case: Case
     assert layers["NOTE"].TextObjectSequence[0].UnformattedTextValue.endswith(("not a diagnosis", "不构成诊断"))
 
 
+def test_presentation_state_draws_each_object_set_aside_as_a_box_said_not_a_finding(
+        dicom_case: Case, tmp_path: Path) -> None:
+    """A region set aside from the findings (an electrode, a generator's can) is drawn on PACS as on the page: its
+    box, in the source image's pixels, and a label saying it is not a finding; a film with none has no such layer."""
+    assert "OBJECTS" not in {a.GraphicLayer for a in _read(encode(build_pr(dicom_case.content,
+                                                                            dicom_case.source))).GraphicAnnotationSequence}
+    obj = {"center_px": [300.0, 120.0], "bbox_px": [280.0, 100.0, 330.0, 140.0], "diameter_mm": 30.0,
+           "side": "left", "zone": "upper", "look": "large"}
+    content = replace(dicom_case.content, report={**dicom_case.content.report, "objects_set_aside": [obj]})
+    data = encode(build_pr(content, dicom_case.source))
+    verdict = dciodvfy(data, tmp_path)
+    assert verdict.errors == [], "\n".join(verdict.lines)
+    layers = {a.GraphicLayer: a for a in _read(data).GraphicAnnotationSequence}
+    box = np.asarray(layers["OBJECTS"].GraphicObjectSequence[0].GraphicData, dtype=float).reshape(-1, 2)
+    src = dicom_case.source
+    assert np.allclose(box[0], src.to_original((280.0, 100.0)), atol=0.01)
+    assert np.allclose(box[2], src.to_original((330.0, 140.0)), atol=0.01) and np.allclose(box[0], box[-1])
+    label = layers["OBJECTS"].TextObjectSequence[0].UnformattedTextValue
+    assert label == ("未计为病灶" if content.lang == "zh" else "set aside, not a finding")
+    assert layers["NOTE"].TextObjectSequence[0].UnformattedTextValue.endswith(("not a diagnosis", "不构成诊断"))
+
+
 def test_segmentation_masks_cover_each_finding_centre(dicom_case: Case, tmp_path: Path) -> None:
     data = encode(build_seg(dicom_case.content, dicom_case.source))
     verdict = dciodvfy(data, tmp_path)
