@@ -40,6 +40,7 @@ from orchestrator.dialogue.words import (
     cm,
     mm,
     objects_examples,
+    objects_in_place,
     objects_phrase,
     phrases,
     pleural_space,
@@ -598,22 +599,17 @@ def dense_objects_section(ctx: Context) -> dict[str, Any] | None:
     if not objects:
         return None
     what, like = objects_phrase(objects, ctx.lang), objects_examples(objects, ctx.lang)
-    # a line, a tube or an implanted generator in place is not taken off for a repeat film: a lateral view settles it
-    line, large = (any(o.look == look for o in objects) for look in ("line", "large"))
+    placed = objects_in_place(objects, ctx.lang)  # not taken off for a repeat film: a lateral view settles it
     if ctx.zh:
-        placed_zh = {(True, False): "体内置管", (False, True): "体内植入装置", (True, True): "体内置管或植入装置"}
         return section("dense_objects", "致密物体", (
             f"另见{what},其周围肺野无相应密度增高,形似体表、体外或置入的物品"
             f"(如{like}),未计为病灶。本系统不识别器械,请在片上核对;若其下确有病灶,去除体外物品后复拍"
-            f"{f'({placed_zh[line, large]}可加拍侧位片)' if line or large else ''}可明确。"))
-    placed_en = {(True, False): "a line or tube", (False, True): "an implanted generator",
-                 (True, True): "a line, a tube or an implanted generator"}
+            f"{f'({placed}可加拍侧位片)' if placed else ''}可明确。"))
     return section("dense_objects", "Dense objects", (
         f"Set aside, not counted as findings: {what} over lung of no "
         f"added density, the look of something on, outside or placed in the body ({like}). Hilum does "
         "not identify devices: check on the film; a film taken with external objects removed"
-        f"{f', or a lateral view for {placed_en[line, large]} in place,' if line or large else ''} settles whether a "
-        "lesion lies beneath."))
+        f"{f', or a lateral view for {placed} in place,' if placed else ''} settles whether a lesion lies beneath."))
 
 
 # --- one lesion ----------------------------------------------------------------------------------

@@ -81,6 +81,16 @@ def objects_examples(objects: Sequence[Any], lang: str) -> str:
     return ("、" if lang == "zh" else ", ").join(OBJECT_LOOKS[look][4 if lang == "zh" else 3] for look in looks)
 
 
+def objects_in_place(objects: Sequence[Any], lang: str) -> str:
+    """What among these objects may be in place in the body, not taken off for a repeat film (a lateral view settles
+    a lesion beneath it): "a line or tube" / "an implanted generator" / both, or "" where none may be."""
+    line, large = (any(o.look == look for o in objects) for look in ("line", "large"))
+    if lang == "zh":
+        return {(True, False): "体内置管", (False, True): "体内植入装置", (True, True): "体内置管或植入装置"}.get((line, large), "")
+    return {(True, False): "a line or tube", (False, True): "an implanted generator",
+            (True, True): "a line, a tube or an implanted generator"}.get((line, large), "")
+
+
 def object_places(objects: Sequence[Any], lang: str) -> str:
     """Where the dense objects set aside from the findings lie (``ImageFacts.objects``), each side and zone once:
     "right upper zone; left lower zone" / "右上肺野;左下肺野"."""

@@ -96,7 +96,7 @@ def _object_layer(content: SessionContent, source: SourceImage
     graphics, texts = [], []
     for o in content.report.get("objects_set_aside", ()) if content.localisable else ():
         x0, y0, x1, y1 = (float(v) for v in o["bbox_px"])
-        box = source.to_original_array([(x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0)])
+        box = _closed(source.to_original_array([(x0, y0), (x1, y0), (x1, y1), (x0, y1)]))
         box = np.clip(box, 0.0, [source.cols - 1.0, source.rows - 1.0]).astype(np.float32)
         graphics.append(hd.pr.GraphicObject(graphic_type="POLYLINE", graphic_data=box, units="PIXEL"))
         texts.append(hd.pr.TextObject(SET_ASIDE.get(content.lang, SET_ASIDE["en"]), units="PIXEL",

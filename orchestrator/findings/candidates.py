@@ -398,6 +398,11 @@ def outer_contour(mask: np.ndarray, offset: tuple[int, int] = (0, 0)) -> np.ndar
     return cs[0][:, 0, :].astype(np.float64)
 
 
+def equivalent_diameter_mm(pixels: int, spacing: PixelSpacing) -> float:
+    """The diameter of the circle as large as ``pixels`` pixels (a region's "equivalent circle")."""
+    return math.sqrt(4 * pixels * spacing.row_mm * spacing.col_mm / math.pi)
+
+
 def measure(mask: np.ndarray, spacing: PixelSpacing, peak: float = 1.0, parts: int = 1) -> Candidate | None:
     """The region's outline, centre, sizes and shape numbers, read in its bounding box (a pixel of
     background round it for the contour; coordinates are the film's)."""
@@ -430,7 +435,7 @@ def measure(mask: np.ndarray, spacing: PixelSpacing, peak: float = 1.0, parts: i
         center=center,
         bbox=(float(xs.min()), float(ys.min()), float(xs.max()), float(ys.max())),
         area_mm2=area_mm2,
-        diameter_mm=math.sqrt(4 * area_mm2 / math.pi),
+        diameter_mm=equivalent_diameter_mm(int(part.sum()), spacing),
         longest_mm=longest + min(spacing.row_mm, spacing.col_mm),
         shortest_mm=shortest,
         orientation_deg=_orientation(xs * spacing.col_mm, ys * spacing.row_mm),

@@ -60,7 +60,7 @@ import cv2
 import numpy as np
 
 from orchestrator.facts import ObjectLook, PixelSpacing
-from orchestrator.findings.candidates import Candidate, measure
+from orchestrator.findings.candidates import Candidate, equivalent_diameter_mm, measure
 from orchestrator.findings.density import ring_mask
 from orchestrator.findings.geometry import disc
 
@@ -242,8 +242,7 @@ def read_object(mask: np.ndarray, metal: MetalMap, spacing: PixelSpacing) -> Obj
         line_share = float(on_line.sum()) / size
         line_rest = _rest_excess(mask, metal.lines, metal.smooth, spacing)
     wall = has_wall(core, spacing) if white else False
-    metal_mm = 2.0 * float(np.sqrt(core.sum() / np.pi)) * min(spacing.row_mm, spacing.col_mm)
-    return ObjectRead(share, white, rest, line_share, line_rest, wall, metal_mm)
+    return ObjectRead(share, white, rest, line_share, line_rest, wall, equivalent_diameter_mm(int(core.sum()), spacing))
 
 
 def split_objects(regions: Sequence[Candidate], image: np.ndarray, spacing: PixelSpacing,
