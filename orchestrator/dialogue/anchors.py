@@ -22,6 +22,7 @@ from typing import Any, Literal
 from orchestrator.dialogue.parser import Query
 from orchestrator.dialogue.words import pleural_space, word
 from orchestrator.facts import AnatomyRegion, Finding, ImageFacts, Point
+from orchestrator.findings.calibration import stated_kind
 from orchestrator.findings.relations import share_within
 
 Outcome = Literal["resolved", "ambiguous", "none"]
@@ -138,7 +139,7 @@ def finding_label(f: Finding, lang: str) -> str:
     where = word("lobe", f.lobe, lang)
     if f.kind == "effusion":  # pleural fluid is named by its side, not by a lobe
         where = pleural_space(f.side, lang) if lang == "zh" else f"{word('side', f.side, lang)}-sided"
-    what = word("kind", f.kind, lang)
+    what = word("kind", stated_kind(f), lang)
     shape = "" if f.kind in ("strand", "consolidation", "effusion") else word("shape", f.shape, lang)
     if lang == "zh":
         return f"{where}{shape}{what}"

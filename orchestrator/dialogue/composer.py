@@ -56,7 +56,7 @@ from orchestrator.encoders.second_reader import (
     HIDDEN_FOUND,
 )
 from orchestrator.facts import CostophrenicAngle, Finding, ImageFacts
-from orchestrator.findings.calibration import THRESHOLD, is_confident
+from orchestrator.findings.calibration import THRESHOLD, is_confident, stated_kind
 from orchestrator.findings.geometry import blunted_by_fluid
 from orchestrator.findings.interval import IntervalComparison
 from orchestrator.findings.relations import outline_gap_mm
@@ -241,7 +241,7 @@ def size_phrase(f: Finding, lang: str) -> str:
 
 def finding_line(a: Anchor, f: Finding, lang: str) -> str:
     shape = "" if f.kind in ("strand", "consolidation", "effusion") else word("shape", f.shape, lang)
-    kind = word("kind", f.kind, lang)
+    kind = word("kind", stated_kind(f), lang)
     sure = confident(f, "presence")
     place = where(f, lang)
     if f.lobe_overlap and f.kind != "effusion":  # the lobe named is an estimate where lobes overlap in projection
@@ -321,7 +321,7 @@ def _summary(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str, Any
     items = []
     for a, f in pairs:
         place = pleural_space(f.side, ctx.lang) if f.kind == "effusion" else word("lobe", f.lobe, ctx.lang)
-        kind, sure = word("kind", f.kind, ctx.lang), confident(f, "presence")
+        kind, sure = word("kind", stated_kind(f), ctx.lang), confident(f, "presence")
         margin = (ctx.t(f",边缘{margin_phrase(f, 'zh')}", f", margin: {margin_phrase(f, 'en')}")
                   if f.kind in _FOCAL and f.margin else "")
         items.append(ctx.t(f"{a.id}:{place}{'' if sure else '可能为'}{kind},{size_phrase(f, 'zh')}{margin}",

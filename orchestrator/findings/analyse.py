@@ -175,6 +175,7 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
     if kind == "effusion" and density.air_bronchogram == "yes":  # fluid holds no air bronchogram: a lucent streak in
         density = replace(density, air_bronchogram="no")  # an effusion-like opacity is not one (a pneumonia sign)
     lobe, lobe_overlap = geom.lobe_estimate(body.mask, side, body.center)
+    presence = presence_confidence(geom, c)
     return Finding(
         id="F0",
         kind=kind,
@@ -201,8 +202,8 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
         distance_to_pleura_mm=round(pleura_mm, 1),
         distance_to_diaphragm_mm=round(diaphragm_mm, 1),
         hilum=hilum_relation(geom, side, c.mask, body.center, geom.maps.image, density.contrast),
-        confidence=presence_confidence(geom, c),
-        attribute_confidence=attribute_confidence(geom, c, morph, read, lobe_overlap),
+        confidence=presence,
+        attribute_confidence=attribute_confidence(geom, c, morph, read, lobe_overlap, presence),
     )
 
 
@@ -246,8 +247,9 @@ def presence_confidence(geom: Geometry, c: Candidate) -> float:
 
 
 def attribute_confidence(geom: Geometry, c: Candidate, morph: Morphology, read: DensityRead,
-                         lobe_overlap: tuple[str, ...]) -> dict[str, float]:
-    """P(each stated attribute is right); strand-like opacities have no graded margin."""
+                         lobe_overlap: tuple[str, ...], presence: float = 1.0) -> dict[str, float]:
+    """P(each stated attribute is right); strand-like opacities have no graded margin. An irregular margin, a
+    calcification or a cavity stated is held to ``presence`` (``calibration.held_to_presence``)."""
     raw = raw_scores(geom, c, morph, read, lobe_overlap)
     density = read.density
     stated = {
@@ -255,7 +257,7 @@ def attribute_confidence(geom: Geometry, c: Candidate, morph: Morphology, read: 
         "calcification": bool(density.calcified),
         "cavity": bool(density.cavity),
     }
-    return calibration.load().probabilities(raw, stated)
+    return calibration.held_to_presence(calibration.load().probabilities(raw, stated), presence, stated)
 
 
 def _polygon(c: Candidate) -> tuple[tuple[float, float], ...]:

@@ -19,6 +19,12 @@ Three kinds of table:
   P(the statement is right) (calcification, cavity: rare flags, where one table for both
   statements fits better out of sample than a ``positive`` one).
 
+A statement that a lesion *has* something (a calcification, a cavity, an irregular margin) is right only where there
+is a lesion, and the tables for those are fitted on findings lying on one: its probability is the finding's presence
+times the table's (:func:`held_to_presence`). A region that is no lesion at all (on a real film read alone, a rib
+crossing called a calcified nodule) then does not carry a flat "calcification present" into the benign-nodule
+checklist as a "yes". Statements that it has none stay the table's.
+
 Below ``THRESHOLD`` the answers hedge: a finding becomes "possibly" / "可能", an attribute
 "cannot be judged on this film" / "本片无法判断" (``orchestrator.dialogue.composer``), and a
 checklist item that rests on it is ``uncertain`` (``orchestrator.dialogue.checklists``).
@@ -38,11 +44,16 @@ from typing import Any
 
 import numpy as np
 
+from orchestrator.facts import Finding
+from orchestrator.findings.candidates import MASS_MM
+
 CALIBRATION_PATH = Path(__file__).with_name("data") / "calibration.json"
 ATTRIBUTES: tuple[str, ...] = ("presence", "margin", "size", "density", "calcification", "cavity", "lobe")
 # A statement is made flatly only when validation films show it right at least 4 times in 5;
 # below, the answer hedges. See the README ("Calibrated confidence") for why 0.8.
 THRESHOLD = 0.8
+# the statements that claim something of a lesion, held to its presence when stated positive (held_to_presence)
+CLAIMS_ON_PRESENCE: tuple[str, ...] = ("margin", "calcification", "cavity")
 
 _RAW_MODE: contextvars.ContextVar[bool] = contextvars.ContextVar("calibration_raw_mode", default=False)
 _TABLES: contextvars.ContextVar[Calibration | None] = contextvars.ContextVar("calibration_tables", default=None)
@@ -162,6 +173,31 @@ def raw_mode() -> Iterator[None]:
 
 def in_raw_mode() -> bool:
     return _RAW_MODE.get()
+
+
+def held_to_presence(probabilities: Mapping[str, float], presence: float, stated: Mapping[str, bool]) -> dict[str, float]:
+    """``probabilities`` (each attribute's, as its table gives it for a finding on a lesion) with each statement of
+    ``CLAIMS_ON_PRESENCE`` that is stated positive (``stated``: an irregular margin, a calcification, a cavity) times
+    ``presence``, the probability that there is a lesion to have it. In ``raw_mode`` (the fitter) unchanged."""
+    if _RAW_MODE.get():
+        return dict(probabilities)
+    return {name: round(p * presence, 3) if name in CLAIMS_ON_PRESENCE and stated.get(name) else p
+            for name, p in probabilities.items()}
+
+
+def named_kind(kind: str, diameter_mm: float, calcification_stated: bool, cavity_stated: bool) -> str:
+    """The kind the answers name a finding by: a calcified nodule or a cavity only where that reading is stated (its
+    probability at the threshold), else the nodule or mass it is by its size (``candidates.MASS_MM``), as the density
+    answer then says the calcification or the cavity cannot be judged."""
+    if (kind == "calcified_nodule" and not calcification_stated) or (kind == "cavity" and not cavity_stated):
+        return "mass" if diameter_mm >= MASS_MM else "nodule"
+    return kind
+
+
+def stated_kind(f: Finding) -> str:
+    """:func:`named_kind` of a finding, by its own probabilities."""
+    conf = f.attribute_confidence
+    return named_kind(f.kind, f.diameter_mm, is_confident(conf.get("calcification")), is_confident(conf.get("cavity")))
 
 
 def is_confident(p: float | None, threshold: float = THRESHOLD) -> bool:

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from orchestrator.facts import Finding, ImageFacts
-from orchestrator.findings.calibration import is_confident
+from orchestrator.findings.calibration import is_confident, stated_kind
 
 ROUND_KINDS = frozenset({"nodule", "mass", "calcified_nodule", "cavity"})
 MATCH_DISTANCE = 0.15  # in shares of the lung field box (about 3 cm on an adult film)
@@ -60,7 +60,7 @@ class FindingChange:
 
     finding_id: str | None
     earlier_id: str | None
-    kind: str
+    kind: str  # as the answers name it (``calibration.stated_kind``: a calcification or cavity only where stated)
     side: str
     lobe: str
     now_mm: float | None
@@ -224,7 +224,7 @@ def compare_films(current: ImageFacts, earlier: ImageFacts, interval_days: int |
     for i, f in enumerate(current.findings):
         now = size_mm(f)
         if i not in now_of:
-            changes.append(FindingChange(f.id, None, f.kind, f.side, f.lobe, now, None, "new",
+            changes.append(FindingChange(f.id, None, stated_kind(f), f.side, f.lobe, now, None, "new",
                                          earlier_bbox_px=_where_on(current, f, earlier)))
             continue
         g = earlier.findings[now_of[i]]
@@ -233,13 +233,14 @@ def compare_films(current: ImageFacts, earlier: ImageFacts, interval_days: int |
         status = _status(now, then) if both_round else "seen_on_both"
         vdt = doubling_days(interval_days, now, then) if status == "larger" and not coarse else None
         spread = doubling_range(interval_days, now, then) if vdt is not None else None
-        changes.append(FindingChange(f.id, g.id, f.kind, f.side, f.lobe, now, then, status, vdt,
-                                     g.kind if g.kind != f.kind else None, spread, _box(g),
+        said_now, said_then = stated_kind(f), stated_kind(g)  # each named as its own film's answers name it
+        changes.append(FindingChange(f.id, g.id, said_now, f.side, f.lobe, now, then, status, vdt,
+                                     said_then if said_then != said_now else None, spread, _box(g),
                                      earlier_uncertain=not is_confident(g.confidence)))
     taken = set(now_of.values())
     for j, g in enumerate(earlier.findings):
         if j not in taken:
-            changes.append(FindingChange(None, g.id, g.kind, g.side, g.lobe, None, size_mm(g), "not_seen_now",
+            changes.append(FindingChange(None, g.id, stated_kind(g), g.side, g.lobe, None, size_mm(g), "not_seen_now",
                                          earlier_bbox_px=_box(g), zone=g.zone))
     return IntervalComparison(True, "", interval_days, from_file, tuple(changes), coarse, identity_checked, names_differ)
 

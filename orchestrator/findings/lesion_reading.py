@@ -16,7 +16,8 @@ crop at 0.25 mm from the original pixels and all of a film's crops go to the rea
   hour would be stated without anything in the pixels to back it. Notch hours are named right
   within 1 h 87.8% of the time;
 - ``attribute_confidence["margin"]``: the reader's probability of the stated class being right as
-  a smooth / irregular call (P(smooth) for smooth, P(lobulated) + P(spiculated) otherwise);
+  a smooth / irregular call (P(smooth) for smooth, P(lobulated) + P(spiculated) otherwise), an irregular one held to
+  the finding's presence as the lesion map's is (``calibration.held_to_presence``);
 - ``margin_source = "reader"``: a confident smooth read is then stated, and the checklist's margin
   item can be "no" (``orchestrator.dialogue.checklists.smooth_unbacked``).
 
@@ -56,6 +57,7 @@ from orchestrator.contracts.lesion_reader import (
     crop_to_working,
 )
 from orchestrator.facts import Finding, ImageFacts, Notch, PixelSpacing, Spicule
+from orchestrator.findings.calibration import held_to_presence
 from orchestrator.findings.candidates import MASS_MM, Candidate, measure
 
 READ_KINDS: tuple[str, ...] = ("nodule", "mass", "calcified_nodule", "cavity")  # the reader's training lesions
@@ -103,7 +105,8 @@ def refine(f: Finding, reading: LesionReading, mm_per_px: float, state_spicules:
             for h, length in zip(reading.spicule_clock, reading.spicule_length_mm, strict=True)
         )
     p = p_irregular if margin != "smooth" else 1.0 - p_irregular
-    conf = {**f.attribute_confidence, "margin": round(float(min(max(p, 0.02), 0.98)), 4)}
+    p = round(float(min(max(p, 0.02), 0.98)), 4)
+    conf = {**f.attribute_confidence, **held_to_presence({"margin": p}, f.confidence, {"margin": margin != "smooth"})}
     return replace(f, margin=margin, notches=notches, spicules=spicules, attribute_confidence=conf,
                    margin_source="reader")
 

@@ -130,6 +130,37 @@ def test_attributes_below_the_threshold_cannot_be_judged(lang: str) -> None:
         "air bronchogram cannot be judged on this film", "") for t in high[2:])
 
 
+def _calcified(calcification: float) -> ImageFacts:
+    """The SCENARIO facts with F1 read as a 9 mm calcified nodule, its calcification at that probability."""
+    facts = facts_with(calcification=calcification)
+    f1 = facts.findings[0]
+    f1 = replace(f1, kind="calcified_nodule", diameter_mm=9.0, density=replace(f1.density, calcified=True))
+    return replace(facts, findings=(f1, *facts.findings[1:]))
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_calcification_that_cannot_be_judged_is_not_named_anywhere(lang: str) -> None:
+    """A nodule read calcified whose calcification is below the threshold (on a film read alone, a rib crossing: the
+    presence 0.62 holds the claim under it) is named a nodule, in the screening line and its anchor's label; the
+    density answer says the calcification cannot be judged and the benign checklist counts it uncertain, not yes."""
+    benign_q = {"zh": "A1是良性的吗?", "en": "Is A1 benign?"}[lang]
+    calc_q = {"zh": "A1有钙化吗", "en": "Is A1 calcified?"}[lang]
+    named = {"zh": "钙化结节", "en": "calcified nodule"}[lang]
+    screen, density, benign = ask(_calcified(LOW), lang, calc_q, benign_q)
+    line = next(s["text"] for s in screen.answer.sections if s["kind"] == "findings").split("A2")[0]
+    assert named not in line and ("结节" if lang == "zh" else "nodule") in line, line
+    assert named not in next(a["label"] for a in screen.anchors if a["id"] == "A1")
+    assert CANNOT[lang] in density.answer.text and ("可见钙化" if lang == "zh" else "calcification present") \
+        not in density.answer.text
+    assert benign.checklist["name"] == "benign_nodule", benign.checklist
+    item = next(i for i in benign.checklist["items"] if i["sign"] == "calcification")
+    assert item["status"] == "uncertain"
+    sure_screen, sure_density, sure_benign = ask(_calcified(0.95), lang, calc_q, benign_q)
+    assert named in next(s["text"] for s in sure_screen.answer.sections if s["kind"] == "findings").split("A2")[0]
+    assert ("可见钙化" if lang == "zh" else "calcification present") in sure_density.answer.text
+    assert next(i for i in sure_benign.checklist["items"] if i["sign"] == "calcification")["status"] == "yes"
+
+
 @pytest.mark.parametrize("lang", ["zh", "en"])
 def test_old_facts_without_probabilities_read_as_before(lang: str) -> None:
     base = _BASE[0]

@@ -76,6 +76,20 @@ def test_presentation_state_draws_each_object_set_aside_as_a_box_said_not_a_find
     assert layers["NOTE"].TextObjectSequence[0].UnformattedTextValue.endswith(("not a diagnosis", "不构成诊断"))
 
 
+@pytest.mark.parametrize(("stated", "named"), [(True, "calcified nodule"), (False, "nodule")])
+def test_presentation_state_names_a_calcified_nodule_so_only_where_the_answers_state_it(
+        dicom_case: Case, stated: bool, named: str) -> None:
+    """The label on PACS says no more than the text: a calcification the answers cannot judge (its probability, held
+    to the finding's presence, under the threshold) is not named in it."""
+    f = {**dicom_case.content.report["findings"][0], "kind": "calcified_nodule", "calcified": True, "diameter_mm": 9.0}
+    f["stated"] = {**f.get("stated", {}), "calcification": stated}
+    content = replace(dicom_case.content, report={**dicom_case.content.report, "findings": [f]})
+    layers = {a.GraphicLayer: a for a in _read(encode(build_pr(content, dicom_case.source))).GraphicAnnotationSequence}
+    (label,) = [t.UnformattedTextValue for t in layers["FINDINGS"].TextObjectSequence]
+    approx = "≈" if content.spacing_source != "dicom" else ""
+    assert label == f"{f['anchor_id']} {named} {approx}9.0 mm", label
+
+
 def test_segmentation_masks_cover_each_finding_centre(dicom_case: Case, tmp_path: Path) -> None:
     data = encode(build_seg(dicom_case.content, dicom_case.source))
     verdict = dciodvfy(data, tmp_path)

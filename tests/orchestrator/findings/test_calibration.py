@@ -68,6 +68,19 @@ def test_capped_tables_give_no_statement_of_that_attribute_more_than_its_ceiling
     assert calibration.load() is calibration.read(calibration.CALIBRATION_PATH)
 
 
+def test_claims_of_a_lesion_are_held_to_its_presence() -> None:
+    """An irregular margin, a calcification or a cavity stated is right only where there is a lesion: the table's
+    probability (fitted on findings on a lesion) times the presence; a statement that it has none, and every other
+    attribute, keep the table's; the fitter's raw scores are never touched."""
+    probs = {"margin": 0.9, "calcification": 0.98, "cavity": 0.95, "size": 0.9, "density": 0.85, "presence": 0.62}
+    held = calibration.held_to_presence(probs, 0.62, {"margin": True, "calcification": True, "cavity": False})
+    assert held == {**probs, "margin": pytest.approx(0.558), "calcification": pytest.approx(0.608)}
+    assert not is_confident(held["calcification"]) and is_confident(held["cavity"])
+    assert calibration.held_to_presence(probs, 0.98, {"calcification": True})["calcification"] == pytest.approx(0.96)
+    with calibration.raw_mode():
+        assert calibration.held_to_presence(probs, 0.62, {"margin": True}) == probs
+
+
 def test_threshold_rule() -> None:
     assert is_confident(None) and is_confident(calibration.THRESHOLD) and not is_confident(calibration.THRESHOLD - 0.01)
 
@@ -129,6 +142,16 @@ def test_probabilities_follow_the_committed_tables(scene: ImageFacts) -> None:
     p_irregular = m(raw.attribute_confidence["margin"])
     want = p_irregular if f.margin != "smooth" else 1.0 - p_irregular
     assert f.attribute_confidence["margin"] == pytest.approx(want, abs=1e-3)
+
+
+def test_an_irregular_margin_from_analyse_is_held_to_the_presence() -> None:
+    maps = synthetic_maps([lobulated_mask(SHAPE, (110, 250), 16, 4, 0.45)])
+    with calibration.raw_mode():
+        (raw,) = analyse(maps, SPACING).findings
+    (f,) = analyse(maps, SPACING).findings
+    assert f.margin != "smooth"
+    p_irregular = calibration.load().curves["margin"](raw.attribute_confidence["margin"])
+    assert f.attribute_confidence["margin"] == pytest.approx(p_irregular * f.confidence, abs=2e-3)
 
 
 @pytest.mark.parametrize(

@@ -147,6 +147,25 @@ def test_the_same_place_read_as_another_kind_pairs_and_says_so() -> None:
     assert c is not None and c.status == "larger" and c.earlier_kind == "nodule" and c.doubling_days is not None
 
 
+def test_a_comparison_names_a_calcification_only_where_each_film_states_it() -> None:
+    """A nodule read calcified on both films is named so in the comparison only where that film's calcification is
+    stated; an earlier reading the answers could not judge is named a nodule, and the change says it was read as
+    another kind only where what each film's answers say differs."""
+    def calcified(facts: ImageFacts, p: float) -> ImageFacts:
+        f1 = facts.findings[0]
+        f1 = replace(f1, kind="calcified_nodule", density=replace(f1.density, calcified=True),
+                     attribute_confidence={**f1.attribute_confidence, "calcification": p})
+        return replace(facts, findings=(f1, *facts.findings[1:]))
+
+    now, before = film(), film(f1_mm=11.5)
+    sure = compare_films(calcified(now, 0.95), calcified(before, 0.95), 90).change_of("F1")
+    assert sure is not None and sure.kind == "calcified_nodule" and sure.earlier_kind is None
+    unsure_then = compare_films(calcified(now, 0.95), calcified(before, 0.5), 90).change_of("F1")
+    assert unsure_then is not None and unsure_then.earlier_kind == "nodule"
+    neither = compare_films(calcified(now, 0.5), calcified(before, 0.5), 90).change_of("F1")
+    assert neither is not None and neither.kind == "nodule" and neither.earlier_kind is None
+
+
 def test_the_doubling_time_comes_with_what_a_measurement_error_makes_of_it() -> None:
     from orchestrator.findings.interval import SIZE_ERROR, doubling_range
 

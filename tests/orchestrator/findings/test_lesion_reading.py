@@ -11,7 +11,7 @@ import pytest
 
 from orchestrator.contracts.lesion_reader import Frame, LesionReading
 from orchestrator.dialogue.checklists import smooth_unbacked
-from orchestrator.dialogue.composer import margin_text
+from orchestrator.dialogue.composer import confident, margin_text
 from orchestrator.facts import Density, Finding, ImageFacts, PixelSpacing
 from orchestrator.findings.lesion_reading import (
     READ_KINDS,
@@ -71,10 +71,21 @@ def test_spicules_and_notches_land_at_their_clock_hours() -> None:
     r = 6.0 / mm  # the 12 mm finding's radius in working pixels
     assert three.base_px == pytest.approx((200.0 + r, 150.0)) and three.tip_px[0] > three.base_px[0]
     assert twelve.base_px == pytest.approx((200.0, 150.0 - r)) and twelve.tip_px[1] < twelve.base_px[1]
-    assert f.attribute_confidence["margin"] == pytest.approx(0.9)  # P(irregular)
+    assert f.attribute_confidence["margin"] == pytest.approx(0.81)  # P(irregular) 0.9, held to the presence 0.9
     lob = refine(_finding(), _reading("lobulated", {"smooth": 0.2, "lobulated": 0.7, "spiculated": 0.1},
                                       notches=[9]), mm)
     assert [n.clock for n in lob.notches] == [9] and lob.notches[0].point_px[0] < 200.0
+
+
+def test_an_irregular_reading_is_held_to_the_findings_presence() -> None:
+    """An irregular margin is a claim about a lesion: on a finding that may be none (a film read alone: presence 0.62)
+    the reader's sure call is not stated flatly; a smooth call is not held (it claims nothing of a lesion)."""
+    unsure = replace(_finding(), confidence=0.62)
+    f = refine(unsure, _reading("lobulated", {"smooth": 0.02, "lobulated": 0.9, "spiculated": 0.08}, notches=[9]), 0.6)
+    assert f.margin == "lobulated" and f.attribute_confidence["margin"] == pytest.approx(0.98 * 0.62, abs=1e-3)
+    assert not confident(f, "margin")
+    smooth = refine(unsure, _reading("smooth", {"smooth": 0.93, "lobulated": 0.05, "spiculated": 0.02}), 0.6)
+    assert smooth.attribute_confidence["margin"] == pytest.approx(0.93)
 
 
 def test_by_default_a_spiculated_reading_names_no_spicule() -> None:
@@ -82,7 +93,8 @@ def test_by_default_a_spiculated_reading_names_no_spicule() -> None:
     class and its probability are stated, no count, length or hour, and nothing is drawn for them."""
     reading = _reading("spiculated", {"smooth": 0.1, "lobulated": 0.2, "spiculated": 0.7}, [3, 12])
     f = refine(_finding(), reading, 0.6)
-    assert f.margin == "spiculated" and f.spicules == () and f.attribute_confidence["margin"] == pytest.approx(0.9)
+    assert f.margin == "spiculated" and f.spicules == ()
+    assert f.attribute_confidence["margin"] == pytest.approx(0.81) and confident(f, "margin")  # 0.9 x presence 0.9
     for lang, word in (("en", "spicule"), ("zh", "毛刺,长")):
         assert word not in margin_text(_anchor(), f, lang)
     assert "spicule" in margin_text(_anchor(), refine(_finding(), reading, 0.6, state_spicules=True), "en")
