@@ -117,6 +117,10 @@ class Finding:
     # there cannot exclude 1 mm spicules) or the lesion reader, on the upload's own pixels at 0.25 mm
     # (orchestrator/findings/lesion_reading.py)
     margin_source: Literal["lesion_map", "reader"] = "lesion_map"
+    # what most of it is projected over on the frontal film (``relations.projected_over``): a dome ("diaphragm"), the
+    # heart or the mediastinum, where readers miss most and where one over the mediastinum may lie in it rather than
+    # in the lung; None on the open lung field
+    overlies: Literal["diaphragm", "heart", "mediastinum"] | None = None
 
 
 ObjectLook = Literal["dense", "large", "line"]  # how an object set aside looks (``DenseObject.look``)

@@ -42,6 +42,8 @@ from orchestrator.dialogue.words import (
     objects_examples,
     objects_in_place,
     objects_phrase,
+    overlie_note,
+    overlie_phrase,
     phrases,
     pleural_space,
     r1,
@@ -151,6 +153,7 @@ def finding_dict(f: Finding, anchor_id: str) -> dict[str, Any]:
         "air_bronchogram": d.air_bronchogram,
         "homogeneous": d.homogeneous,
         "pleural_contact": f.pleural_contact,
+        "overlies": f.overlies,  # projected over a dome, the heart or the mediastinum (None: the open lung field)
         "distance_to_hilum_mm": r1(f.hilum.center_distance_mm) if f.hilum else None,
         "center_px": [r1(f.center_px[0]), r1(f.center_px[1])],
         "bbox_px": [r1(v) for v in f.bbox_px],
@@ -221,11 +224,14 @@ def where(f: Finding, lang: str) -> str:
             return f"{pleural_space(f.side, lang)}({word('zone', f.zone, lang)}{side})"
         side = "; side uncertain" if not f.side_confirmed else ""
         return f"{pleural_space(f.side, lang)} ({word('zone', f.zone, lang)}{side})"
+    over = overlie_phrase(f.overlies, lang)
     if lang == "zh":
         side = "" if f.side_confirmed else ",靠近中线,左右侧不确定"
-        return f"{word('lobe', f.lobe, lang)}({word('zone', f.zone, lang)}、{word('band', f.band, lang)}{side})"
+        over = f";{over}" if over else ""
+        return f"{word('lobe', f.lobe, lang)}({word('zone', f.zone, lang)}、{word('band', f.band, lang)}{side}{over})"
     side = "" if f.side_confirmed else "; near the midline, side uncertain"
-    return f"{word('lobe', f.lobe, lang)} ({word('zone', f.zone, lang)}, {word('band', f.band, lang)}{side})"
+    over = f"; {over}" if over else ""
+    return f"{word('lobe', f.lobe, lang)} ({word('zone', f.zone, lang)}, {word('band', f.band, lang)}{side}{over})"
 
 
 def size_phrase(f: Finding, lang: str) -> str:
@@ -914,6 +920,7 @@ def compose_locate(ctx: Context) -> Composition:
             lines.append(f"{a.id} lies in the {side}, {word('lobe', f.lobe, 'en')} territory, {word('zone', f.zone, 'en')}, "
                          f"{word('band', f.band, 'en')}; {to_pleura} and {to_dome}.")
         lines.append(lobe_overlap_note(f, ctx.lang) or lobe_confidence_note(f, ctx.lang))
+        lines.append(overlie_note(f.overlies, ctx.lang))
     sections = [*shape_section(ctx, pairs),
                 section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(filter(None, lines)))]
     return _one_lesion(ctx, pairs, sections)

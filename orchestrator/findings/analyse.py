@@ -54,9 +54,11 @@ from orchestrator.findings.margin import Margin, assess_margin
 from orchestrator.findings.plausibility import CTR_RANGE, ENTROPY_MAX, plausibility
 from orchestrator.findings.relations import (
     CONTACT_MM,
+    OVERLYING,
     distance_to_mask_mm,
     distance_to_outside_mm,
     hilum_relation,
+    projected_over,
 )
 
 HEATMAP_SIZE = 128
@@ -176,6 +178,8 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
         density = replace(density, air_bronchogram="no")  # an effusion-like opacity is not one (a pneumonia sign)
     lobe, lobe_overlap = geom.lobe_estimate(body.mask, side, body.center)
     presence = presence_confidence(geom, c)
+    # pleural fluid lies at the base by its nature: what it is projected over says nothing of it
+    over = None if kind == "effusion" else projected_over(c.mask, {name: geom.mask(name) for name in OVERLYING})
     return Finding(
         id="F0",
         kind=kind,
@@ -204,6 +208,7 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
         hilum=hilum_relation(geom, side, c.mask, body.center, geom.maps.image, density.contrast),
         confidence=presence,
         attribute_confidence=attribute_confidence(geom, c, morph, read, lobe_overlap, presence),
+        overlies=over,  # type: ignore[arg-type]
     )
 
 

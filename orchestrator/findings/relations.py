@@ -5,6 +5,8 @@ All distances in mm with the film's pixel spacing (row and column spacing may di
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import cv2
 import numpy as np
 from scipy import ndimage
@@ -15,6 +17,10 @@ from orchestrator.findings.geometry import Geometry, dilate, erode, point_distan
 from orchestrator.findings.windows import bounding_box, origin, padded, window
 
 CONTACT_MM = 1.0
+# what a finding is said to be projected over: the first of these covering at least OVERLIE_SHARE of its region (the
+# phantom's order for a lesion placed hidden, encoder/phantom/case.py HIDING_CLASSES)
+OVERLYING: tuple[str, ...] = ("diaphragm", "heart", "mediastinum")
+OVERLIE_SHARE = 0.5
 BAND_FRACTION = 0.5  # the path must stay this fraction of the lesion contrast above the lung
 
 
@@ -97,6 +103,18 @@ def min_edt_mm(mask: np.ndarray, region: np.ndarray, spacing: PixelSpacing, outs
             if whole or d <= pad * step:
                 return d
         pad *= 2
+
+
+def projected_over(mask: np.ndarray, structures: Mapping[str, np.ndarray]) -> str | None:
+    """The first of ``OVERLYING`` whose map (``structures``: name -> bool mask) covers at least ``OVERLIE_SHARE`` of
+    the region ``mask``; None where none does (the open lung field)."""
+    win = window(mask, 0)
+    part = mask[win]
+    size = int(part.sum())
+    if not size:
+        return None
+    return next((name for name in OVERLYING
+                 if name in structures and int((part & structures[name][win]).sum()) >= OVERLIE_SHARE * size), None)
 
 
 def distance_to_outside_mm(mask: np.ndarray, region: np.ndarray, spacing: PixelSpacing) -> float:

@@ -182,3 +182,27 @@ def test_hedged_answers_pass_the_narration_fact_guard() -> None:
             for t in ask(facts, lang, *qs):
                 verdict = check_narration(t.answer.text, t.facts(), t.answer.text)
                 assert verdict.ok, (lang, t.intent, verdict.violations)
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
+@pytest.mark.parametrize("over", ["heart", "mediastinum", "diaphragm"])
+def test_a_finding_projected_over_the_heart_mediastinum_or_a_dome_is_said_so(lang: str, over: str) -> None:
+    """The screening line places it with what it is projected over, and "where is it?" says what that means on a frontal
+    film and what would tell; a finding on the open field gets neither."""
+    where_q = {"zh": "A1在哪里?", "en": "Where is A1?"}[lang]
+    phrase = {"heart": ("投影于心影内", "projected over the heart"),
+              "mediastinum": ("投影于纵隔内", "projected over the mediastinum"),
+              "diaphragm": ("投影于膈顶下方", "projected below the dome of the diaphragm")}[over][lang == "en"]
+    tells = {"heart": ("侧位片可显示该处肺组织", "a lateral view shows that part of the lung"),
+             "mediastinum": ("可位于纵隔而非肺内", "it may lie in the mediastinum rather than the lung"),
+             "diaphragm": ("也可位于膈下", "or below the diaphragm")}[over][lang == "en"]
+    facts = facts_with()
+    placed = replace(facts, findings=(replace(facts.findings[0], overlies=over), *facts.findings[1:]))
+    screen, where = ask(placed, lang, where_q)
+    line = next(s["text"] for s in screen.answer.sections if s["kind"] == "findings").split("A2")[0]
+    assert phrase in line, line
+    assert phrase in where.answer.text and tells in where.answer.text, where.answer.text
+    assert screen.findings[0]["overlies"] == over
+    open_screen, open_where = ask(facts, lang, where_q)
+    assert phrase not in open_screen.answer.text and tells not in open_where.answer.text
+    assert open_screen.findings[0]["overlies"] is None

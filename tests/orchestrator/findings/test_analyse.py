@@ -212,3 +212,28 @@ def test_an_effusion_holds_no_air_bronchogram(encoder: Any) -> None:
     image, _ = prepare_film(case.image)
     effusions = [f for f in analyse(encoder.encode(image), case_spacing(case)).findings if f.kind == "effusion"]
     assert effusions and all(f.density.air_bronchogram != "yes" for f in effusions)
+
+
+def test_a_finding_says_what_it_is_projected_over() -> None:
+    """Most of a region over a dome, the heart or the mediastinum (the phantom's order when two cover it) is said so;
+    a region on the open lung field, or less than half over one, is not; the fact reads back from JSON, and facts
+    stored before it read as the open field."""
+    from orchestrator.findings.relations import projected_over
+
+    maps = synthetic_maps([disc_mask(SHAPE, (110, 250), 10), disc_mask(SHAPE, (150, 430), 9),
+                           disc_mask(SHAPE, (256, 130), 9), disc_mask(SHAPE, (340, 330), 9)])
+    facts = analyse(maps, SPACING)
+    over = {(round(f.center_px[0]), round(f.center_px[1])): f.overlies for f in facts.findings}
+    assert over == {(110, 250): None, (150, 430): "diaphragm", (256, 130): "mediastinum", (340, 330): "heart"}
+    assert from_jsonable(ImageFacts, json.loads(json.dumps(to_jsonable(facts)))) == facts
+    old = to_jsonable(facts)
+    for f in old["findings"]:
+        del f["overlies"]
+    assert all(f.overlies is None for f in from_jsonable(ImageFacts, old).findings)
+    region = disc_mask(SHAPE, (256, 130), 9)
+    half = np.zeros(SHAPE, bool)
+    half[:, :256] = True  # 9 of the disc's 19 columns left of its centre's: under half
+    assert projected_over(region, {"heart": half}) is None
+    assert projected_over(region, {"heart": half | region, "mediastinum": region}) == "heart"
+    assert projected_over(region, {"heart": region, "diaphragm": region}) == "diaphragm"
+    assert projected_over(np.zeros(SHAPE, bool), {"heart": region}) is None
