@@ -11,7 +11,8 @@ orientation named and whether anything was localised. A real-film folder with a 
 (``{file: {"label", "spine_x", ...}}``, spine_x in original pixels) is checked for what must hold
 on any real film: accepted as an upright chest film, no finding or hilum on the wrong side of
 the spine line, no implausible cardiothoracic ratio, findings per normal film, pneumonia films
-with a finding. Real films are never used to set anything.
+with a finding, and where each hilum point lies in its hemithorax (``hila_placement``). Real films are never used to
+set anything.
 """
 
 from __future__ import annotations
@@ -114,6 +115,27 @@ def labelled_films(folder: Path) -> list[tuple[str, dict[str, Any]]]:
     return sorted(json.loads((folder / "labels.json").read_text(encoding="utf-8")).items())
 
 
+def hila_placement(facts: Any, spine_x: float) -> dict[str, tuple[float, float] | None]:
+    """Where each hilum point lies in its own hemithorax (the README of the real films asks for hilum points inside
+    the mediastinal band): (across, down), across its distance from the spine line as a share of the way to its
+    lung field's outer edge (0 on the spine line, 1 at the chest wall; a hilum lies at the mediastinum's edge, in the
+    inner part), down its height in its lung field (0 at the apex, 1 at the lowest point of the field). None where the
+    film gives no hilum or no lung field on that side. ``facts``: ``ImageFacts``; ``spine_x`` in the working frame."""
+    lungs = {r.name: r.bbox_px for r in facts.anatomy.regions if r.name in ("lung_right", "lung_left")}
+    out: dict[str, tuple[float, float] | None] = {}
+    for side in ("right", "left"):
+        point, box = facts.anatomy.hilum_px.get(side), lungs.get(f"lung_{side}")
+        if point is None or box is None:
+            out[side] = None
+            continue
+        x0, y0, x1, y1 = box
+        outer = x0 if side == "right" else x1
+        width, height = abs(outer - spine_x), y1 - y0
+        out[side] = (round(abs(point[0] - spine_x) / width, 2) if width > 0 else float("nan"),
+                     round((point[1] - y0) / height, 2) if height > 0 else float("nan"))
+    return out
+
+
 def score_real(engine: Any, folder: Path, sheet: Path | None = None) -> list[dict[str, Any]]:
     from orchestrator.findings.plausibility import map_entropy
     from orchestrator.imaging import decode_upload
@@ -136,9 +158,10 @@ def score_real(engine: Any, folder: Path, sheet: Path | None = None) -> list[dic
         side_errors += sum(1 for a in out.anchors if a.get("kind") in ("anatomy", "point") and "hilum" in a.get("id", "") + str(a.get("label", ""))
                            and ("right" in str(a.get("label", "")).lower()) != (a["center_px"][0] < spine_w))
         fc = out.film_check or {}
+        hila = hila_placement(engine.analyse_film(data, name, {}).facts, spine_w) if out.refused is None else {}
         rows.append({"film": name, "label": lab.get("label"), "outcome": out.label, "findings": len(out.findings),
                      "objects": out.objects, "side_errors": side_errors, "ctr_stated": out.ctr_stated, "ctr": out.ctr, "blunted": list(out.blunted),
-                     "warnings": fc.get("warnings", [])})
+                     "warnings": fc.get("warnings", []), "hila": hila})
     if sheet is not None and tiles:
         real_dev_sheet.write_sheet(sheet, tiles)
     return rows
@@ -184,10 +207,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.real_dev:
             rows = score_real(engine, args.real_dev, args.sheet)
             print("\n| film | label | outcome | findings | objects set aside | side errors | ratio stated | angles called "
-                  "blunted | warnings |\n| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+                  "blunted | hila (across, down): right; left | warnings |\n"
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
             for r in rows:
+                hila = "; ".join("-" if (h := r["hila"].get(s)) is None else f"{h[0]:.2f}, {h[1]:.2f}"
+                                 for s in ("right", "left")) if r["hila"] else "-"
                 print(f"| {r['film']} | {r['label']} | {r['outcome']} | {r['findings']} | {r['objects']} | {r['side_errors']} | "
-                      f"{r['ctr'] if r['ctr_stated'] else '-'} | {', '.join(r['blunted']) or '-'} | {', '.join(r['warnings'])} |")
+                      f"{r['ctr'] if r['ctr_stated'] else '-'} | {', '.join(r['blunted']) or '-'} | {hila} | "
+                      f"{', '.join(r['warnings'])} |")
             result["real"] = rows
     print(f"\nmachine: {result['machine']}")
     if args.json:

@@ -43,7 +43,6 @@ from orchestrator.dialogue.words import (
     objects_in_place,
     objects_phrase,
     overlie_note,
-    overlie_phrase,
     phrases,
     pleural_space,
     r1,
@@ -125,6 +124,7 @@ def finding_dict(f: Finding, anchor_id: str) -> dict[str, Any]:
         "id": f.id,
         "anchor_id": anchor_id,
         "kind": f.kind,
+        "named_kind": stated_kind(f),  # as the answers name it: a calcification or a cavity only where it is stated
         "shape": f.shape,
         "side": f.side,
         "side_confirmed": f.side_confirmed,
@@ -224,7 +224,7 @@ def where(f: Finding, lang: str) -> str:
             return f"{pleural_space(f.side, lang)}({word('zone', f.zone, lang)}{side})"
         side = "; side uncertain" if not f.side_confirmed else ""
         return f"{pleural_space(f.side, lang)} ({word('zone', f.zone, lang)}{side})"
-    over = overlie_phrase(f.overlies, lang)
+    over = word("overlies", f.overlies, lang)
     if lang == "zh":
         side = "" if f.side_confirmed else ",靠近中线,左右侧不确定"
         over = f";{over}" if over else ""

@@ -48,36 +48,26 @@ def and_list(items: list[str]) -> str:
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"
 
 
-# what a finding is projected over on the frontal film (Finding.overlies): (zh, en) in its place, then what it means
-OVERLIES: dict[str, tuple[str, str, str, str]] = {
-    "diaphragm": ("投影于膈顶下方", "projected below the dome of the diaphragm",
-                  "正位片上它投影于膈顶下方:可位于膈顶后方的肺内,也可位于膈下;侧位片可明确。",
+# what being projected over a dome, the heart or the mediastinum (Finding.overlies; its words: phrases.json "overlies")
+# means on a frontal film, and what would tell: (zh, en)
+OVERLIE_NOTES: dict[str, tuple[str, str]] = {
+    "diaphragm": ("正位片上它投影于膈顶下方:可位于膈顶后方的肺内,也可位于膈下;侧位片可明确。",
                   "On a frontal film it is projected below the dome of the diaphragm: it may lie in the lung behind the "
                   "dome or below the diaphragm; a lateral view would tell."),
-    "heart": ("投影于心影内", "projected over the heart",
-              "正位片上它投影于心影内,该处病灶易被心影遮挡;侧位片可显示该处肺组织。",
+    "heart": ("正位片上它投影于心影内,该处病灶易被心影遮挡;侧位片可显示该处肺组织。",
               "On a frontal film it is projected over the heart, which hides a lesion there; a lateral view shows that "
               "part of the lung."),
-    "mediastinum": ("投影于纵隔内", "projected over the mediastinum",
-                    "正位片上它投影于纵隔内:可位于纵隔而非肺内;侧位片或CT可明确。",
+    "mediastinum": ("正位片上它投影于纵隔内:可位于纵隔而非肺内;侧位片或CT可明确。",
                     "On a frontal film it is projected over the mediastinum: it may lie in the mediastinum rather than "
                     "the lung; a lateral view or CT would tell."),
 }
 
 
-def overlie_phrase(overlies: str | None, lang: str) -> str:
-    """"projected over the heart" / "投影于心影内" (empty on the open lung field)."""
-    if overlies not in OVERLIES:
-        return ""
-    zh, en, _, _ = OVERLIES[overlies]
-    return zh if lang == "zh" else en
-
-
 def overlie_note(overlies: str | None, lang: str) -> str:
     """What being projected there means on a frontal film, and what would tell (empty on the open lung field)."""
-    if overlies not in OVERLIES:
+    if overlies not in OVERLIE_NOTES:
         return ""
-    _, _, zh, en = OVERLIES[overlies]
+    zh, en = OVERLIE_NOTES[overlies]
     return zh if lang == "zh" else en
 
 

@@ -27,7 +27,6 @@ from pydicom.dataset import Dataset
 from orchestrator.dicom_out.content import SessionContent
 from orchestrator.dicom_out.source import MANUFACTURER, MODEL, SOFTWARE_VERSION, SourceImage, derived_uid
 from orchestrator.dicom_out.sr import finish
-from orchestrator.findings.calibration import named_kind
 
 PR_SERIES_NUMBER = 902
 NOTE = {"zh": "Hilum 影像征象标注,不构成诊断", "en": "Hilum image observations, not a diagnosis"}
@@ -54,10 +53,8 @@ def _finding_layer(content: SessionContent, source: SourceImage, approx: str
             graphics.append(hd.pr.GraphicObject(graphic_type="POLYLINE", graphic_data=_closed(source.to_original_array(points)),
                                                 units="PIXEL", tracking_id=str(f.get("anchor_id")),
                                                 tracking_uid=derived_uid(content.session_id, "pr-outline", str(f.get("id")))))
-        stated = f.get("stated") or {}
-        named = named_kind(str(f.get("kind", "")), float(f.get("diameter_mm") or 0.0),
-                           bool(stated.get("calcification", True)), bool(stated.get("cavity", True)))
-        kind = KINDS_EN.get(named, named)  # as the answers name it: a calcification or cavity only where stated
+        named = str(f.get("named_kind") or f.get("kind", ""))  # as the answers name it (calibration.stated_kind)
+        kind = KINDS_EN.get(named, named)
         size = f" {approx}{float(f['diameter_mm']):.1f} mm" if f.get("diameter_mm") is not None else ""
         texts.append(hd.pr.TextObject(f"{f.get('anchor_id', '')} {kind}{size}".strip(), units="PIXEL",
                                       anchor_point=_label_at(source, f.get("center_px") or points[0]),

@@ -185,19 +185,16 @@ def held_to_presence(probabilities: Mapping[str, float], presence: float, stated
             for name, p in probabilities.items()}
 
 
-def named_kind(kind: str, diameter_mm: float, calcification_stated: bool, cavity_stated: bool) -> str:
+def stated_kind(f: Finding) -> str:
     """The kind the answers name a finding by: a calcified nodule or a cavity only where that reading is stated (its
     probability at the threshold), else the nodule or mass it is by its size (``candidates.MASS_MM``), as the density
-    answer then says the calcification or the cavity cannot be judged."""
-    if (kind == "calcified_nodule" and not calcification_stated) or (kind == "cavity" and not cavity_stated):
-        return "mass" if diameter_mm >= MASS_MM else "nodule"
-    return kind
-
-
-def stated_kind(f: Finding) -> str:
-    """:func:`named_kind` of a finding, by its own probabilities."""
+    answer then says the calcification or the cavity cannot be judged. The finding JSON carries it as ``named_kind``
+    for the page and the presentation state."""
     conf = f.attribute_confidence
-    return named_kind(f.kind, f.diameter_mm, is_confident(conf.get("calcification")), is_confident(conf.get("cavity")))
+    if ((f.kind == "calcified_nodule" and not is_confident(conf.get("calcification")))
+            or (f.kind == "cavity" and not is_confident(conf.get("cavity")))):
+        return "mass" if f.diameter_mm >= MASS_MM else "nodule"
+    return f.kind
 
 
 def is_confident(p: float | None, threshold: float = THRESHOLD) -> bool:

@@ -748,12 +748,15 @@
   function findingWhere(f) {
     // an effusion-like opacity lies in its pleural space, never in a lobe (as the answers and the SR say)
     if (f.kind === "effusion") return [f.side ? term("pleural_space", f.side) : "", term("zone", f.zone)].filter(Boolean).join(" · ");
-    const parts = [f.lobe ? term("lobe", f.lobe) : (f.side ? term("lung", f.side) : ""), term("zone", f.zone), term("band", f.band)];
+    // and what it is projected over on the frontal film (a dome, the heart, the mediastinum), as the answer places it
+    const parts = [f.lobe ? term("lobe", f.lobe) : (f.side ? term("lung", f.side) : ""), term("zone", f.zone), term("band", f.band),
+      term("overlies", f.overlies)];
     return parts.filter(Boolean).join(" · ");
   }
   function findingWhat(f) {
     const shape = ["strand", "consolidation", "effusion"].includes(f.kind) ? "" : term("shape", f.shape);
-    const what = term("kind", f.kind);
+    // named as the answer names it: a calcification or a cavity only where the answer states it
+    const what = term("kind", f.named_kind || f.kind);
     return state.lang === "zh" ? `${shape}${what}` : [shape, what].filter(Boolean).join(" ");
   }
   function findingSize(f) {

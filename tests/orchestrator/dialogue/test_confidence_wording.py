@@ -150,6 +150,9 @@ def test_a_calcification_that_cannot_be_judged_is_not_named_anywhere(lang: str) 
     line = next(s["text"] for s in screen.answer.sections if s["kind"] == "findings").split("A2")[0]
     assert named not in line and ("结节" if lang == "zh" else "nodule") in line, line
     assert named not in next(a["label"] for a in screen.anchors if a["id"] == "A1")
+    f1 = screen.findings[0]  # the JSON keeps the reading, and names it as the text does (the page, the PR)
+    assert (f1["kind"], f1["named_kind"], f1["calcified"], f1["stated"]["calcification"]) == \
+        ("calcified_nodule", "nodule", True, False)
     assert CANNOT[lang] in density.answer.text and ("可见钙化" if lang == "zh" else "calcification present") \
         not in density.answer.text
     assert benign.checklist["name"] == "benign_nodule", benign.checklist
@@ -157,6 +160,7 @@ def test_a_calcification_that_cannot_be_judged_is_not_named_anywhere(lang: str) 
     assert item["status"] == "uncertain"
     sure_screen, sure_density, sure_benign = ask(_calcified(0.95), lang, calc_q, benign_q)
     assert named in next(s["text"] for s in sure_screen.answer.sections if s["kind"] == "findings").split("A2")[0]
+    assert sure_screen.findings[0]["named_kind"] == "calcified_nodule"
     assert ("可见钙化" if lang == "zh" else "calcification present") in sure_density.answer.text
     assert next(i for i in sure_benign.checklist["items"] if i["sign"] == "calcification")["status"] == "yes"
 

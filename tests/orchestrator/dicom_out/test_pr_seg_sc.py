@@ -81,8 +81,8 @@ def test_presentation_state_names_a_calcified_nodule_so_only_where_the_answers_s
         dicom_case: Case, stated: bool, named: str) -> None:
     """The label on PACS says no more than the text: a calcification the answers cannot judge (its probability, held
     to the finding's presence, under the threshold) is not named in it."""
-    f = {**dicom_case.content.report["findings"][0], "kind": "calcified_nodule", "calcified": True, "diameter_mm": 9.0}
-    f["stated"] = {**f.get("stated", {}), "calcification": stated}
+    f = {**dicom_case.content.report["findings"][0], "kind": "calcified_nodule", "calcified": True, "diameter_mm": 9.0,
+         "named_kind": "calcified_nodule" if stated else "nodule"}  # as finding_dict names it (calibration.stated_kind)
     content = replace(dicom_case.content, report={**dicom_case.content.report, "findings": [f]})
     layers = {a.GraphicLayer: a for a in _read(encode(build_pr(content, dicom_case.source))).GraphicAnnotationSequence}
     (label,) = [t.UnformattedTextValue for t in layers["FINDINGS"].TextObjectSequence]

@@ -33,8 +33,11 @@ def test_every_value_the_api_sends_has_a_word(catalogue: dict) -> None:
     from orchestrator.dialogue.parser import INTENTS
 
     phrases = json.loads((ROOT / "orchestrator/dialogue/data/phrases.json").read_text(encoding="utf-8"))
-    for group in ("side", "lobe", "zone", "band", "shape", "kind", "margin", "anatomy", "descriptor"):
+    for group in ("side", "lobe", "zone", "band", "overlies", "shape", "kind", "margin", "anatomy", "descriptor"):
         assert set(phrases[group]) <= set(catalogue["en"][group]), group
+    from orchestrator.findings.relations import OVERLYING
+
+    assert set(OVERLYING) == set(phrases["overlies"])  # what a finding is projected over (Finding.overlies)
     assert {"yes", "no", "uncertain"} <= set(catalogue["en"]["status"])
     assert set(INTENTS) <= set(catalogue["en"]["intent"])
     checklists = json.loads((ROOT / "orchestrator/ontology/checklists.json").read_text(encoding="utf-8"))["checklists"]

@@ -271,6 +271,41 @@ def test_an_effusion_is_placed_in_its_pleural_space_in_the_findings_table(browse
     page.close()
 
 
+@pytest.mark.parametrize(("seed", "what"), [(7, "named_kind"), (14, "overlies")])
+def test_the_findings_table_names_and_places_a_finding_as_the_answer_does(
+        browser: object, service: Service, catalogue: dict, tmp_path: Path, seed: int, what: str) -> None:
+    """The table named a nodule read calcified a "calcified nodule" where the answer, the calcification not stated,
+    names it a nodule; and it placed a finding without what the answer says it is projected over. Films of the
+    held-out `scatter` family: seed 7's F2 read calcified with the calcification not stated (read alone), seed 14's F1
+    projected below a dome."""
+    from encoder.phantom import CaseSpec, generate_case
+    from encoder.phantom.writer import write_dicom
+    from orchestrator.settings import Settings
+
+    write_dicom(generate_case(seed, CaseSpec(render="scatter"), cache_dir=Settings().cache_dir), tmp_path / "f.dcm")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page.goto(service.url + "/")
+    page.wait_for_selector("#health.ok", timeout=20_000)
+    words = catalogue[page.evaluate("window.hilum.state.lang")]
+    page.set_input_files("#file-input", str(tmp_path / "f.dcm"))
+    page.wait_for_selector(".turn-card[data-turn='1'] .findings-table", timeout=60_000)
+    findings = page.evaluate("window.hilum.state.turns[0].findings")
+    rows = page.locator(".turn-card[data-turn='1'] .findings-table tr").all_inner_texts()
+    if what == "named_kind":
+        hedged = [f for f in findings if f["named_kind"] != f["kind"]]
+        assert hedged, findings
+        for f in hedged:
+            row = next(r for r in rows if r.startswith(f["anchor_id"]))
+            assert words["kind"][f["named_kind"]] in row and words["kind"][f["kind"]] not in row, row
+    else:
+        placed = [f for f in findings if f["overlies"]]
+        assert placed, findings
+        for f in placed:
+            row = next(r for r in rows if r.startswith(f["anchor_id"]))
+            assert words["overlies"][f["overlies"]] in row, row
+    page.close()
+
+
 def test_a_turn_that_draws_nothing_shows_the_whole_film(browser: object, service: Service, phantom_dir: Path) -> None:
     """After a turn framed its finding, "how are the bones?" (nothing to draw) left the film at that close-up with its
     drawing gone, an empty corner of the film beside an answer about the whole of it."""
