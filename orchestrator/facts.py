@@ -78,6 +78,9 @@ class HilumRelation:
     bronchus_cut_off: Tri
 
 
+Overlying = Literal["diaphragm", "heart", "mediastinum"]  # what a finding may be projected over (``Finding.overlies``)
+
+
 @dataclass(frozen=True)
 class Finding:
     id: str  # F1, F2, ... in screening order
@@ -120,7 +123,7 @@ class Finding:
     # what most of it is projected over on the frontal film (``relations.projected_over``): a dome ("diaphragm"), the
     # heart or the mediastinum, where readers miss most and where one over the mediastinum may lie in it rather than
     # in the lung; None on the open lung field
-    overlies: Literal["diaphragm", "heart", "mediastinum"] | None = None
+    overlies: Overlying | None = None
 
 
 ObjectLook = Literal["dense", "large", "line"]  # how an object set aside looks (``DenseObject.look``)

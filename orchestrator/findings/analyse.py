@@ -208,7 +208,7 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
         hilum=hilum_relation(geom, side, c.mask, body.center, geom.maps.image, density.contrast),
         confidence=presence,
         attribute_confidence=attribute_confidence(geom, c, morph, read, lobe_overlap, presence),
-        overlies=over,  # type: ignore[arg-type]
+        overlies=over,
     )
 
 

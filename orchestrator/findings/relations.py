@@ -12,14 +12,14 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from orchestrator.facts import HilumRelation, PixelSpacing, Point, Tri
+from orchestrator.facts import HilumRelation, Overlying, PixelSpacing, Point, Tri
 from orchestrator.findings.geometry import Geometry, dilate, erode, point_distance_mm
 from orchestrator.findings.windows import bounding_box, origin, padded, window
 
 CONTACT_MM = 1.0
 # what a finding is said to be projected over: the first of these covering at least OVERLIE_SHARE of its region (the
 # phantom's order for a lesion placed hidden, encoder/phantom/case.py HIDING_CLASSES)
-OVERLYING: tuple[str, ...] = ("diaphragm", "heart", "mediastinum")
+OVERLYING: tuple[Overlying, ...] = ("diaphragm", "heart", "mediastinum")
 OVERLIE_SHARE = 0.5
 BAND_FRACTION = 0.5  # the path must stay this fraction of the lesion contrast above the lung
 
@@ -105,7 +105,7 @@ def min_edt_mm(mask: np.ndarray, region: np.ndarray, spacing: PixelSpacing, outs
         pad *= 2
 
 
-def projected_over(mask: np.ndarray, structures: Mapping[str, np.ndarray]) -> str | None:
+def projected_over(mask: np.ndarray, structures: Mapping[str, np.ndarray]) -> Overlying | None:
     """The first of ``OVERLYING`` whose map (``structures``: name -> bool mask) covers at least ``OVERLIE_SHARE`` of
     the region ``mask``; None where none does (the open lung field)."""
     win = window(mask, 0)

@@ -52,7 +52,7 @@ def test_one_group_per_finding_with_its_values(sr: hd.sr.Comprehensive3DSR, dico
     groups = sr.content.get_planar_roi_measurement_groups()
     assert len(groups) == len(findings)
     for f, g in zip(findings, groups, strict=True):
-        assert g.finding_type == c.finding_type(f["kind"])
+        assert g.finding_type == c.finding_type(f["named_kind"])  # as the answers name it
         site = g.finding_sites[0]  # the lobe as the answers name it: the lung alone where lobes overlap there
         assert site.value == (c.LUNG if f["lobe_overlap"] else c.LOBES[f["lobe"]])
         assert site.laterality == c.LATERALITY[f["side"]]
@@ -189,6 +189,16 @@ def test_a_reading_the_answers_do_not_state_is_left_out_of_the_report() -> None:
     names = [e.name for e in _finding_evaluations(hedged)]
     assert c.MARGIN not in names and c.CALCIFICATION not in names
     assert c.HOMOGENEITY in names and c.CAVITATION in names and c.SHAPE in names
+
+
+def test_a_cavity_or_calcification_the_answers_do_not_state_is_not_the_finding_type() -> None:
+    """A region read as a cavity whose cavity the answers cannot judge is coded as the nodule or mass they name, not
+    as a cavitation; a report written before ``named_kind`` keeps the reading's kind."""
+    from orchestrator.dicom_out.sr import _named_kind
+
+    assert c.finding_type(_named_kind({"kind": "cavity", "named_kind": "mass"})) == c.finding_type("mass")
+    assert c.finding_type(_named_kind({"kind": "cavity", "named_kind": "cavity"})) == c.FINDING_TYPES["cavity"]
+    assert _named_kind({"kind": "cavity"}) == "cavity"
 
 
 @pytest.fixture(scope="module")
