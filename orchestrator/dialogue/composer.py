@@ -1798,7 +1798,11 @@ def compose_film(ctx: Context) -> Composition:
     fc = ctx.facts.film_check
     view, shown = word("view", fc.view, ctx.lang), word("shown", fc.orientation, ctx.lang)
     lines = [ctx.t(f"这张片子被识别为正位胸片,投照方向:{view},{shown}。",
-                   f"This film is read as a frontal chest film, {view}, {shown}.")]
+                   f"This film is read as a frontal chest film; its projection: {view}; {shown}.")]
+    if fc.view in ("frontal", "unknown") and ctx.query.attribute is None:  # "AP or PA?" on a file that does not say
+        lines.append(ctx.t("投照方向只取自文件头,Hilum 不从图像本身判断(图像上的 AP/PA 字样也不识读)。",
+                           "Hilum takes the projection from the file's header only; it does not judge it from the "
+                           "image (nor read an AP or PA label written on it)."))
     if ctx.query.attribute == "quality":  # "is the film rotated? is the exposure adequate?"
         lines.append(ctx.t(
             "Hilum 不评价投照质量(患者体位旋转、曝光条件、吸气程度,也不数肋骨),这些需要医师在片子上判断;它只判断片子是否为正位胸片"

@@ -43,6 +43,20 @@ def test_the_answer_says_the_view_the_spacing_and_what_ap_does(make_facts: Calla
     assert "carries no DICOM pixel spacing" in estimated and "estimated spacing" in estimated
 
 
+def test_a_file_that_does_not_say_the_projection_is_not_guessed_from_the_image(
+        make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    """"AP or PA?" on a film whose file does not say (a JPEG, a DICOM without a view): the answer names the view once and
+    says Hilum does not judge it from the image; a file that says PA is answered as it says."""
+    frontal = replace(make_facts(), film_check=FilmCheck(view="frontal"))
+    text = ask("Is this an AP or PA film?", facts=frontal).answer.text
+    assert text.count("frontal") == 2 and "frontal chest film, frontal" not in text, text  # the film, its projection
+    assert "does not judge it from the image" in text
+    zh = ask("这是前后位还是后前位片?", lang="zh", facts=frontal).answer.text
+    assert "不从图像本身判断" in zh
+    pa = ask("is this a PA film?", facts=replace(make_facts(), film_check=FilmCheck(view="PA"))).answer.text
+    assert "does not judge it from the image" not in pa
+
+
 def test_a_withheld_film_still_says_what_it_is(make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
     withheld = replace(make_facts(), film_check=FilmCheck(view="frontal", anatomy_plausible=False,
                                                           warnings=("anatomy_not_established",)))
