@@ -1059,6 +1059,15 @@ def _pair_relation(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> Composi
                 "DICOM pixel spacing" if ctx.facts.spacing.source == "dicom" else "an estimated pixel spacing")
     text = ctx.t(f"{a.id}与{b.id}中心之间的距离约{cm(dist)} cm({mm(dist)} mm,按{src}换算)。",
                  f"The centres of {a.id} and {b.id} are about {cm(dist)} cm ({mm(dist)} mm) apart, using {src}.")
+    if len(f.polygon_px) >= 3 and len(g.polygon_px) >= 3:
+        gap = r1(outline_gap_mm(f.polygon_px, g.polygon_px, ctx.facts.image_size, ctx.facts.spacing)[0])
+        text += (ctx.t(f"二者边缘相距约{mm(gap)} mm。", f" Their edges are about {mm(gap)} mm apart.") if gap > 0 else
+                 ctx.t("二者轮廓在片上相接或重叠。", " Their outlines touch or overlap on the film."))
+    if ctx.query.one_lesion_asked:  # "are A1 and A2 the same lesion?" / "A1和A2相连吗"
+        text += ctx.t("Hilum 将它们读作两处独立区域;它们是否为同一病灶(如同一片实变)的不同部分、是否相连,正位片无法判断,"
+                      "侧位片或CT可明确。",
+                      " Hilum reads them as two separate regions; whether they are parts of one lesion (one "
+                      "consolidation, say) or connected, a frontal film does not tell: a lateral view or CT would.")
     meas = ({"kind": "distance", "from": a.id, "to": b.id, "mm": dist, "spacing_source": ctx.facts.spacing.source,
              "from_px": [r1(f.center_px[0]), r1(f.center_px[1])], "to_px": [r1(g.center_px[0]), r1(g.center_px[1])],
              "relation_anchor_id": link.id},)

@@ -204,6 +204,8 @@ class Query:
     summary_asked: bool = False
     # "is A1 bigger than A2?" / "A1比A2大吗": a comparison asked as yes/no about size, of the first named (large | small)
     size_asked: str | None = None
+    # measure_relation: "are A1 and A2 the same lesion?" / "A1和A2相连吗": whether two findings are one asked
+    one_lesion_asked: bool = False
     # "is the stripe in the lingula?" / "条索影是在下叶吗": the place is what is asked; the finding is named otherwise
     place_checked: bool = False
     # "那右边那个呢" / "and the one on the left?": nothing asked but a finding pointed at; the engine asks of
@@ -296,6 +298,7 @@ class Query:
             "asks_normal": self.asks_normal,
             "summary_asked": self.summary_asked,
             "size_asked": self.size_asked,
+            "one_lesion_asked": self.one_lesion_asked,
         }
 
     @staticmethod
@@ -1646,6 +1649,10 @@ def _choose(scores: dict[str, float], features: dict[str, Any]) -> tuple[str, bo
         s["measure_relation"] += 1
     if features["pair"] and s.get("compare", 0) > 0:  # "A1 vs A2 size": two findings named with a compare word
         s["compare"] += 2 if len(set(features["anchor_ids"])) >= 2 else 1
+    # "are A1 and A2 the same lesion?" / "A1和A2是同一个病灶吗": their relation on the film, not a comparison of the two
+    # ("same" is a comparison's word) nor a screening
+    if features["one_lesion"] and features["pair"] and not features["anatomy"]:
+        s["measure_relation"] = max(s.values(), default=0.0) + 2
     best = max(s.values()) if s else 0.0
     if best < 1:  # nothing but a question frame ("is it …?") scored
         return _fallback_intent(features), True
@@ -1718,7 +1725,8 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
 
 
 def _relation_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
-    """A landmark that the question takes the finding's place from, or asks about alone after a turn."""
+    """A landmark that the question takes the finding's place from, or asks about alone after a turn; two findings
+    asked whether they are one is scored last in ``_choose``, after the comparison's own."""
     # "结节在肺门的几点钟方向": a clock position taken from a landmark is the finding's relation to it, not its margin
     if features["clock_from_landmark"]:
         s["measure_relation"] = max(s.get("measure_relation", 0), s.get("describe_margin", 0)) + 1
@@ -2185,6 +2193,22 @@ def _proximity_match(text: str, vocab: Vocabulary) -> tuple[str, str, int, int] 
         if found is not None:
             return cue, "mediastinum", found.start(), found.end()
     return None
+
+
+# two findings asked whether they are one: "the same lesion", "one lesion", "part of A1", "connected", "同一个病灶",
+# "是一个东西", "相连", "连在一起" (not "the same level" / "同一水平": a height; nor a band connecting a lesion to a place)
+_ONE_LESION = re.compile(
+    r"(?<![a-z])(?:(?:the )?same (?:lesion|finding|opacity|nodule|mass|abnormality|thing|process|shadow|spot)|"
+    r"one (?:and the same )?(?:lesion|finding|opacity|process|thing)|single (?:lesion|opacity)|"
+    r"part of (?:the same|one|a single|a\d+)|connected|joined|continuous with|in continuity)(?![a-z])"
+    r"|同一(?:个|处)?(?:病灶|病变|阴影|东西|结节|肿块|影)|是同一(?:个|处)(?=吗|么|嘛|[?？]|$)|"
+    r"是一(?:个|处)(?:病灶|病变|阴影|东西)|属于同一|"
+    r"相连|连在一起|相通|连续")
+
+
+def one_lesion_asked(text: str) -> bool:
+    """Whether two findings are one is asked (``_ONE_LESION``), not a band connecting a lesion to a place."""
+    return bool(_ONE_LESION.search(text)) and not _connecting_band(text)
 
 
 def _connecting_band(text: str) -> bool:
@@ -2741,6 +2765,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "ordinal": _ordinal(text, v),
         "both": both,
         "pair": pair,
+        "one_lesion": one_lesion_asked(text),
         "descriptors": descriptors,
         "has_location": any(loc[k] for k in ("lesion_side", "lobe", "lobe_level", "zone", "band")),
         "asks_region": loc["asks_region"],
@@ -2970,6 +2995,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         yes_no=bool(_YES_NO.search(raw)),
         asks_normal=intent == "screen" and bool(_YES_NO.search(raw)) and bool(_NORMAL_ASKED.search(raw.lower())),
         size_asked=size_asked(text, descriptors) if intent == "compare" and _YES_NO.search(raw) else None,
+        one_lesion_asked=intent == "measure_relation" and features["pair"] and features["one_lesion"],
         summary_asked=intent == "screen" and bool(_SUMMARY_ASKED.search(raw.lower())),
         place_checked=intent == "locate" and not features["show"] and bool(_PLACE_CHECK.search(raw)),
         elliptical=elliptical,

@@ -303,6 +303,29 @@ def test_distance_between_two_findings(question: str) -> None:
     assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A1", "A2"]
 
 
+@pytest.mark.parametrize(("question", "lang"), [("Are A1 and A2 the same lesion?", "en"), ("is A2 part of A1?", "en"),
+                                              ("are A1 and A2 connected?", "en"), ("A1和A2是同一个病灶吗?", "zh"),
+                                              ("A1和A2相连吗?", "zh"), ("两个病灶是同一个吗", "zh")])
+def test_two_findings_asked_whether_they_are_one(question: str, lang: str) -> None:
+    """"The same lesion?" read as a screening (zh) or a comparison of sizes and margins (en), "connected?" as the
+    centres' distance alone: the answer now gives how far apart their edges are and says a frontal film does not tell
+    whether two regions are parts of one lesion."""
+    turn = ask(question, lang=lang)
+    assert turn.intent == "measure_relation", turn.intent
+    assert sorted(a["id"] for a in turn.anchors if a["kind"] == "finding") == ["A1", "A2"]  # in the order asked
+    edges = {"en": "Their edges are about", "zh": "二者边缘相距约"}[lang]
+    one = {"en": "whether they are parts of one lesion", "zh": "是否为同一病灶"}[lang]
+    assert edges in turn.answer.text and one in turn.answer.text, turn.answer.text
+    far = ask({"en": "How far apart are A1 and A2?", "zh": "A1离A2有多远"}[lang], lang=lang)
+    assert edges in far.answer.text and one not in far.answer.text  # the edges' gap always, the caveat when asked
+
+
+@pytest.mark.parametrize("question", ["are the two lesions at the same level?", "is A1 the same size as A2?",
+                                      "结节跟肺门之间有没有条索样影相连", "左下肺索条影与膈面相连吗"])
+def test_the_same_height_size_or_a_band_to_a_landmark_is_not_whether_two_are_one(question: str) -> None:
+    assert not parse(question).one_lesion_asked
+
+
 @pytest.mark.parametrize(("question", "said"), [("Is it bigger than 1 cm?", "Yes: its longest diameter is 13.1 mm"),
                                                 ("Is it smaller than 5 mm?", "No: its longest diameter is 13.1 mm"),
                                                 ("Is it bigger than 1.3 cm?", "within measurement error")])
