@@ -2203,7 +2203,7 @@ _ONE_LESION = re.compile(
     r"part of (?:the same|one|a single|a\d+)|connected|joined|continuous with|in continuity)(?![a-z])"
     r"|同一(?:个|处)?(?:病灶|病变|阴影|东西|结节|肿块|影)|是同一(?:个|处)(?=吗|么|嘛|[?？]|$)|"
     r"是一(?:个|处)(?:病灶|病变|阴影|东西)|属于同一|"
-    r"相连|连在一起|相通|连续")
+    r"相连|连在一起|相通")
 
 
 def one_lesion_asked(text: str) -> bool:

@@ -321,7 +321,8 @@ def test_two_findings_asked_whether_they_are_one(question: str, lang: str) -> No
 
 
 @pytest.mark.parametrize("question", ["are the two lesions at the same level?", "is A1 the same size as A2?",
-                                      "结节跟肺门之间有没有条索样影相连", "左下肺索条影与膈面相连吗"])
+                                      "结节跟肺门之间有没有条索样影相连", "左下肺索条影与膈面相连吗",
+                                      "A1和A2需要连续随访吗"])
 def test_the_same_height_size_or_a_band_to_a_landmark_is_not_whether_two_are_one(question: str) -> None:
     assert not parse(question).one_lesion_asked
 
