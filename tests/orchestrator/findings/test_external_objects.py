@@ -12,7 +12,15 @@ import pytest
 
 from orchestrator.facts import PixelSpacing
 from orchestrator.findings.candidates import measure
-from orchestrator.findings.external_objects import metal_map, read_object, split_objects
+from orchestrator.findings.external_objects import (
+    HOUSING_PLATEAU,
+    HOUSING_SHARPNESS,
+    LARGE_OBJECT_MM,
+    MAX_REST_EXCESS,
+    metal_map,
+    read_object,
+    split_objects,
+)
 
 SPACING = PixelSpacing(0.64, 0.64, "dicom")
 YY, XX = np.mgrid[:512, :512]
@@ -74,6 +82,45 @@ def test_a_generator_can_is_an_object_and_a_mass_of_its_size_is_not() -> None:
     _nodule(image, 360, 360, radius_mm=20.0, contrast=0.6)
     mass = _read(image, _region(360, 360, 21.0))
     assert mass.metal_share < 0.1 and not mass.external
+
+
+def _generator(image: np.ndarray, cx: float, cy: float, housing: float = 0.15) -> np.ndarray:
+    """A generator's can (44 x 34 mm, blurred a little as a film blurs it): a housing ``housing`` denser than the lung
+    round a battery (28 x 22 mm) as white as metal; its mask, the can."""
+    can = (np.abs(XX - cx) * SPACING.row_mm <= 22) & (np.abs(YY - cy) * SPACING.row_mm <= 17)
+    battery = (np.abs(XX - cx) * SPACING.row_mm <= 14) & (np.abs(YY - cy) * SPACING.row_mm <= 11)
+    drawn = np.zeros_like(image)
+    drawn[can] = housing
+    drawn[battery] += 0.6
+    image += cv2.GaussianBlur(drawn, (0, 0), 0.7)
+    return can
+
+
+def test_a_can_whose_housing_is_denser_than_the_lung_is_an_object() -> None:
+    """The battery is large metal; the rest of the region, the housing round it, is denser than the lung, which kept
+    a lesion's density test from setting it aside (most generators left as findings on validation films were these).
+    The housing ends in a step: the can is an object, and large."""
+    image = _lung()
+    can = _generator(image, 200, 200)
+    read = _read(image, cv2.dilate(can.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool))
+    assert read.rest_excess > MAX_REST_EXCESS and read.metal_mm >= LARGE_OBJECT_MM  # the old rule kept it
+    assert read.housing.sharpness >= HOUSING_SHARPNESS and read.housing.plateau >= HOUSING_PLATEAU
+    assert read.housed and read.external and read.look == "large"
+
+
+@pytest.mark.parametrize("contrast", [0.2, 0.25, 0.3])
+def test_a_mass_under_a_generator_keeps_its_density_and_its_place(contrast: float) -> None:
+    """A 40 mm mass beneath a battery-sized plate of metal: the metal is large and a projected sphere's rim is as sharp
+    as a can's, but the mass rises on inward from its rim where a housing is flat, so it stays a finding; and so does
+    a nodule with a snap over it (small metal: ``test_a_nodule_is_not_and_keeps_its_place_with_a_snap_over_it``)."""
+    image = _lung()
+    _nodule(image, 300, 300, radius_mm=20.0, contrast=contrast)
+    plate = (np.abs(XX - 300) * SPACING.row_mm <= 14) & (np.abs(YY - 300) * SPACING.row_mm <= 11)
+    image[plate] += 0.6
+    read = _read(image, _region(300, 300, 21.0))
+    assert read.metal_mm >= LARGE_OBJECT_MM and read.metal_white and read.rest_excess > MAX_REST_EXCESS
+    assert read.housing.sharpness >= HOUSING_SHARPNESS  # its rim alone would pass for a can's
+    assert read.housing.plateau < HOUSING_PLATEAU and not read.housed and not read.external
 
 
 def _mediastinum_and_lead(image: np.ndarray, to: tuple[int, int]) -> None:
