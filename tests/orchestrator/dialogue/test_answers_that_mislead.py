@@ -305,7 +305,8 @@ def test_distance_between_two_findings(question: str) -> None:
 
 @pytest.mark.parametrize(("question", "lang"), [("Are A1 and A2 the same lesion?", "en"), ("is A2 part of A1?", "en"),
                                               ("are A1 and A2 connected?", "en"), ("A1和A2是同一个病灶吗?", "zh"),
-                                              ("A1和A2相连吗?", "zh"), ("两个病灶是同一个吗", "zh")])
+                                              ("A1和A2相连吗?", "zh"), ("两个病灶是同一个吗", "zh"),
+                                              ("are these two the same lesion?", "en")])
 def test_two_findings_asked_whether_they_are_one(question: str, lang: str) -> None:
     """"The same lesion?" read as a screening (zh) or a comparison of sizes and margins (en), "connected?" as the
     centres' distance alone: the answer now gives how far apart their edges are and says a frontal film does not tell
