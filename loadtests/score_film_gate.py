@@ -4,8 +4,8 @@
     .venv/bin/python -m loadtests.score_film_gate --seeds 0-0 --per-kind 0 --real-dev REAL_DEV_DIR \
         --sheet loadtests/results/real_dev_sheet.png     # and an overlay sheet (loadtests/real_dev_sheet.py)
 
-Every image goes through the whole engine (``DialogueEngine.create_session``: decode, gate,
-embedded encoder, findings, screening turn), as an upload would. The corpus
+Every image goes through the whole engine as an upload would (``DialogueEngine.analyse_film``: decode, gate, the
+readers, findings; then ``start_session`` on that analysis, the screening turn, as ``create_session`` does). The corpus
 (``loadtests/film_corpus.py``) is tallied per category: refused (by reason), or accepted with the
 orientation named and whether anything was localised. A real-film folder with a ``labels.json``
 (``{file: {"label", "spine_x", ...}}``, spine_x in original pixels) is checked for what must hold
@@ -48,6 +48,7 @@ class Outcome:
     blunted: tuple[str, ...] = ()  # the sides whose costophrenic angle the first answer calls blunted
     objects: int = 0  # dense objects the first answer set aside from the findings (drawn as ``dense_object``)
     frame: dict[str, Any] = field(default_factory=dict)
+    facts: Any = None  # the ``ImageFacts`` the answers rest on (None: refused)
 
     @property
     def ctr_stated(self) -> bool:
@@ -66,15 +67,18 @@ def run_one(engine: Any, data: bytes, filename: str) -> Outcome:
     from orchestrator.errors import NotAChestFilmError
 
     try:
-        view = engine.create_session(data, filename, "en")
+        film = engine.analyse_film(data, filename, {}, "en")
     except NotAChestFilmError as exc:
         return Outcome(exc.reason)
+    view = engine.start_session(film.facts, film.display_png, lang="en", source=film.source, frame=film.frame,
+                                heatmap_png=film.heatmap_png, facts_json=film.facts_json)
     turn = view.turns[0]
     ctr = stated_ratio(turn.answer.text)
     blunted = tuple(sorted({m.group(1).lower() for m in BLUNTED_STATED.finditer(turn.answer.text)}))
     objects = sum(1 for o in turn.overlays if o["style"]["role"] == "dense_object")
     engine.close_session(view.session_id)
-    return Outcome(None, turn.film_check, tuple(turn.findings), tuple(turn.anchors), ctr, blunted, objects=objects)
+    return Outcome(None, turn.film_check, tuple(turn.findings), tuple(turn.anchors), ctr, blunted, objects=objects,
+                   facts=film.facts)
 
 
 def stated_ratio(text: str) -> float | None:
@@ -158,7 +162,7 @@ def score_real(engine: Any, folder: Path, sheet: Path | None = None) -> list[dic
         side_errors += sum(1 for a in out.anchors if a.get("kind") in ("anatomy", "point") and "hilum" in a.get("id", "") + str(a.get("label", ""))
                            and ("right" in str(a.get("label", "")).lower()) != (a["center_px"][0] < spine_w))
         fc = out.film_check or {}
-        hila = hila_placement(engine.analyse_film(data, name, {}).facts, spine_w) if out.refused is None else {}
+        hila = hila_placement(out.facts, spine_w) if out.facts is not None else {}  # the answers' own analysis
         rows.append({"film": name, "label": lab.get("label"), "outcome": out.label, "findings": len(out.findings),
                      "objects": out.objects, "side_errors": side_errors, "ctr_stated": out.ctr_stated, "ctr": out.ctr, "blunted": list(out.blunted),
                      "warnings": fc.get("warnings", []), "hila": hila})

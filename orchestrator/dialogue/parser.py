@@ -1725,8 +1725,7 @@ def _cue_bonuses(s: dict[str, float], scores: dict[str, float], features: dict[s
 
 
 def _relation_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
-    """A landmark that the question takes the finding's place from, or asks about alone after a turn; two findings
-    asked whether they are one is scored last in ``_choose``, after the comparison's own."""
+    """A landmark that the question takes the finding's place from, or asks about alone after a turn."""
     # "结节在肺门的几点钟方向": a clock position taken from a landmark is the finding's relation to it, not its margin
     if features["clock_from_landmark"]:
         s["measure_relation"] = max(s.get("measure_relation", 0), s.get("describe_margin", 0)) + 1

@@ -26,7 +26,7 @@ from pydicom.dataset import Dataset
 
 from orchestrator.dicom_out.content import SessionContent
 from orchestrator.dicom_out.source import MANUFACTURER, MODEL, SOFTWARE_VERSION, SourceImage, derived_uid
-from orchestrator.dicom_out.sr import finish
+from orchestrator.dicom_out.sr import finish, named_kind
 
 PR_SERIES_NUMBER = 902
 NOTE = {"zh": "Hilum 影像征象标注,不构成诊断", "en": "Hilum image observations, not a diagnosis"}
@@ -53,7 +53,7 @@ def _finding_layer(content: SessionContent, source: SourceImage, approx: str
             graphics.append(hd.pr.GraphicObject(graphic_type="POLYLINE", graphic_data=_closed(source.to_original_array(points)),
                                                 units="PIXEL", tracking_id=str(f.get("anchor_id")),
                                                 tracking_uid=derived_uid(content.session_id, "pr-outline", str(f.get("id")))))
-        named = str(f.get("named_kind") or f.get("kind", ""))  # as the answers name it (calibration.stated_kind)
+        named = named_kind(f)  # as the answers name it
         kind = KINDS_EN.get(named, named)
         size = f" {approx}{float(f['diameter_mm']):.1f} mm" if f.get("diameter_mm") is not None else ""
         texts.append(hd.pr.TextObject(f"{f.get('anchor_id', '')} {kind}{size}".strip(), units="PIXEL",

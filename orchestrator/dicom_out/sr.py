@@ -99,7 +99,7 @@ def _checklist_evaluations(checklist: dict[str, Any], ontology: Ontology) -> lis
             for item in checklist.get("items", ()) if item.get("status") in c.STATUS]
 
 
-def _named_kind(f: dict[str, Any]) -> str:
+def named_kind(f: dict[str, Any]) -> str:
     """The finding's kind as the answers name it (``named_kind``: a calcification or a cavity only where stated; a
     report from before it: the reading's ``kind``)."""
     return str(f.get("named_kind") or f.get("kind", ""))
@@ -181,12 +181,12 @@ def _finding_group(content: SessionContent, f: dict[str, Any], source: SourceIma
     for checklist in checklists:
         if checklist.get("subject_anchor_id") == f.get("anchor_id"):
             evaluations += _checklist_evaluations(checklist, ontology)
-    label = f"{f.get('anchor_id', '')} {f.get('id', '')} {_named_kind(f)}".strip()
+    label = f"{f.get('anchor_id', '')} {f.get('id', '')} {named_kind(f)}".strip()
     return hd.sr.PlanarROIMeasurementsAndQualitativeEvaluations(
         tracking_identifier=TrackingIdentifier(uid=derived_uid(content.session_id, "finding", str(f.get("id"))),
                                                identifier=label[:64]),
         referenced_region=ImageRegion(graphic_type=graphic_type, graphic_data=data, source_image=_region_image(source)),
-        finding_type=c.finding_type(_named_kind(f)),
+        finding_type=c.finding_type(named_kind(f)),
         finding_sites=_sites(f),
         measurements=[m for m in measurements if m is not None],
         qualitative_evaluations=evaluations,

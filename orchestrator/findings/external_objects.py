@@ -72,7 +72,7 @@ import numpy as np
 
 from orchestrator.facts import ObjectLook, PixelSpacing
 from orchestrator.findings.candidates import Candidate, equivalent_diameter_mm, measure
-from orchestrator.findings.density import RING_MM, ring_mask
+from orchestrator.findings.density import ring_mask
 from orchestrator.findings.geometry import disc
 
 TOPHAT_MM = 4.0
@@ -247,14 +247,20 @@ def metal_map(image: np.ndarray, spacing: PixelSpacing) -> MetalMap:
                     cv2.dilate(lines.astype(np.uint8), grow).astype(bool))
 
 
-def _rest_excess(mask: np.ndarray, covered: np.ndarray, smooth: np.ndarray, spacing: PixelSpacing) -> float:
-    """The median excess of the region outside ``covered`` over the lung round it (``density.ring_mask``, with
-    ``covered`` as the "not lung"); 0 where the region is all covered."""
+def _levels(mask: np.ndarray, covered: np.ndarray, smooth: np.ndarray, spacing: PixelSpacing
+            ) -> tuple[float, float] | None:
+    """(the lung round the region, the region outside ``covered``): their medians (the ring: ``density.ring_mask``,
+    with ``covered`` as the "not lung"); None where the region is all covered."""
     rest = mask & ~covered
     if rest.sum() < 5:
-        return 0.0
+        return None
     around = ring_mask(mask, ~covered, spacing, None)
-    return float(np.median(smooth[rest]) - np.median(smooth[around]))
+    return float(np.median(smooth[around])), float(np.median(smooth[rest]))
+
+
+def _excess(levels: tuple[float, float] | None) -> float:
+    """The rest's median excess over the lung round it; 0 where the region is all covered."""
+    return 0.0 if levels is None else levels[1] - levels[0]
 
 
 def has_wall(core: np.ndarray, spacing: PixelSpacing) -> bool:
@@ -269,28 +275,21 @@ def has_wall(core: np.ndarray, spacing: PixelSpacing) -> bool:
     return False
 
 
-def read_housing(mask: np.ndarray, metal: MetalMap, spacing: PixelSpacing) -> Housing:
+def read_housing(mask: np.ndarray, metal: MetalMap, spacing: PixelSpacing, levels: tuple[float, float]) -> Housing:
     """The object is what round the region (within ``HOUSING_REACH_MM``) lies at least half-way from the lung round it
-    (the ring outside the metal) to the region's rest (its median outside the metal): the pieces of that which hold the
-    region's metal. Nothing read (``Housing()``) where there is no ring, rest, metal or outline to read."""
+    to the region's rest (``levels``: their medians, as the rest test read them): the pieces of that which hold the
+    region's metal. Nothing read (``Housing()``) where the rest is no denser than the lung, or there is no outline."""
+    bg, height = levels[0], levels[1] - levels[0]
+    ys, xs = np.nonzero(mask)
+    if height <= 0 or not len(ys):
+        return Housing()
     px = min(spacing.row_mm, spacing.col_mm)
     reach = max(1, round(HOUSING_REACH_MM / px))
-    ys, xs = np.nonzero(mask)
-    if not len(ys):
-        return Housing()
     h, w = mask.shape
-    pad = reach + max(2, round(RING_MM / px)) + 2  # the box holds the reach and the ring round the region
+    pad = reach + 2  # the box holds the reach round the region and the outline's neighbours
     box = (slice(max(int(ys.min()) - pad, 0), min(int(ys.max()) + pad + 1, h)),
            slice(max(int(xs.min()) - pad, 0), min(int(xs.max()) + pad + 1, w)))
     m, grown, smooth, core = mask[box], metal.grown[box], metal.smooth[box], metal.core[box] & mask[box]
-    ring = ring_mask(m, ~grown, spacing, None)
-    rest = m & ~grown
-    if ring.sum() < 5 or rest.sum() < 5 or not core.any():
-        return Housing()
-    bg = float(np.median(smooth[ring]))
-    height = float(np.median(smooth[rest])) - bg
-    if height <= 0:
-        return Housing()
     near = cv2.dilate(m.astype(np.uint8), disc(reach))
     _, labels = cv2.connectedComponents(((smooth >= bg + 0.5 * height) & near.astype(bool)).astype(np.uint8))
     held = np.unique(labels[core])
@@ -316,16 +315,17 @@ def read_object(mask: np.ndarray, metal: MetalMap, spacing: PixelSpacing) -> Obj
     share = float((metal.grown & mask).sum()) / size
     core = metal.core & mask
     white = bool(core.any() and metal.smooth[core].max() >= metal.white_level)
-    rest = _rest_excess(mask, metal.grown, metal.smooth, spacing) if core.any() else 1.0
+    levels = _levels(mask, metal.grown, metal.smooth, spacing) if core.any() else None
+    rest = _excess(levels) if core.any() else 1.0
     line_share, line_rest = 0.0, 1.0
     if (on_line := metal.lines & mask).any():
         line_share = float(on_line.sum()) / size
-        line_rest = _rest_excess(mask, metal.lines, metal.smooth, spacing)
+        line_rest = _excess(_levels(mask, metal.lines, metal.smooth, spacing))
     wall = has_wall(core, spacing) if white else False
     metal_mm = equivalent_diameter_mm(int(core.sum()), spacing)
     # the housing is read only where it decides: large metal, enough of it, white, no wall, the rest denser than the lung
-    housing = (read_housing(mask, metal, spacing) if metal_mm >= LARGE_OBJECT_MM and share >= MIN_METAL_SHARE
-               and white and not wall and rest > MAX_REST_EXCESS else Housing())
+    housing = (read_housing(mask, metal, spacing, levels) if levels is not None and metal_mm >= LARGE_OBJECT_MM
+               and share >= MIN_METAL_SHARE and white and not wall and rest > MAX_REST_EXCESS else Housing())
     return ObjectRead(share, white, rest, line_share, line_rest, wall, metal_mm, housing)
 
 

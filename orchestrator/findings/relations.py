@@ -6,6 +6,7 @@ All distances in mm with the film's pixel spacing (row and column spacing may di
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import get_args
 
 import cv2
 import numpy as np
@@ -19,7 +20,7 @@ from orchestrator.findings.windows import bounding_box, origin, padded, window
 CONTACT_MM = 1.0
 # what a finding is said to be projected over: the first of these covering at least OVERLIE_SHARE of its region (the
 # phantom's order for a lesion placed hidden, encoder/phantom/case.py HIDING_CLASSES)
-OVERLYING: tuple[Overlying, ...] = ("diaphragm", "heart", "mediastinum")
+OVERLYING: tuple[Overlying, ...] = get_args(Overlying)  # ("diaphragm", "heart", "mediastinum"), in that order
 OVERLIE_SHARE = 0.5
 BAND_FRACTION = 0.5  # the path must stay this fraction of the lesion contrast above the lung
 

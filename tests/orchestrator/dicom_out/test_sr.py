@@ -194,11 +194,11 @@ def test_a_reading_the_answers_do_not_state_is_left_out_of_the_report() -> None:
 def test_a_cavity_or_calcification_the_answers_do_not_state_is_not_the_finding_type() -> None:
     """A region read as a cavity whose cavity the answers cannot judge is coded as the nodule or mass they name, not
     as a cavitation; a report written before ``named_kind`` keeps the reading's kind."""
-    from orchestrator.dicom_out.sr import _named_kind
+    from orchestrator.dicom_out.sr import named_kind
 
-    assert c.finding_type(_named_kind({"kind": "cavity", "named_kind": "mass"})) == c.finding_type("mass")
-    assert c.finding_type(_named_kind({"kind": "cavity", "named_kind": "cavity"})) == c.FINDING_TYPES["cavity"]
-    assert _named_kind({"kind": "cavity"}) == "cavity"
+    assert c.finding_type(named_kind({"kind": "cavity", "named_kind": "mass"})) == c.finding_type("mass")
+    assert c.finding_type(named_kind({"kind": "cavity", "named_kind": "cavity"})) == c.FINDING_TYPES["cavity"]
+    assert named_kind({"kind": "cavity"}) == "cavity"
 
 
 @pytest.fixture(scope="module")
