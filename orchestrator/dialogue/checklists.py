@@ -26,7 +26,7 @@ from orchestrator.dialogue.effusion import EXTENT_CAVEAT, effusion_extent_text
 from orchestrator.dialogue.words import and_list, objects_phrase, phrases, r1, word
 from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 from orchestrator.facts import Finding, ImageFacts
-from orchestrator.findings.calibration import is_confident
+from orchestrator.findings.calibration import is_confident, present_stated
 from orchestrator.findings.film_edge import EDGE_WARNING
 from orchestrator.findings.interval import FindingChange, IntervalComparison
 from orchestrator.ontology.loader import Checklist, ChecklistItem, Ontology
@@ -123,6 +123,16 @@ def unbacked(rule: dict[str, Any], finding: Finding | None) -> bool:
     return not _past_threshold(rule, fact_value(finding, str(rule.get("fact"))))
 
 
+def present_unshown(rule: dict[str, Any], finding: Finding | None) -> bool:
+    """The item rests on a density reading read present whose presence no film has shown right
+    (``calibration.present_stated``: a bubble-like lucency): it counts as uncertain, not yes."""
+    fact = str(rule.get("fact", ""))
+    if finding is None or not fact.startswith("density."):
+        return False
+    value = fact_value(finding, fact)
+    return isinstance(value, bool) and not present_stated(fact.removeprefix("density."), value)
+
+
 def _finding_status(rule: dict[str, Any], finding: Finding | None) -> tuple[str, Any]:
     if finding is None:
         return "uncertain", None
@@ -130,7 +140,7 @@ def _finding_status(rule: dict[str, Any], finding: Finding | None) -> tuple[str,
     status = _compare(value, rule["op"], rule.get("value"))
     if status == "yes" and rule.get("yes_as"):
         status = rule["yes_as"]
-    if smooth_unbacked(rule, finding) or unbacked(rule, finding):
+    if smooth_unbacked(rule, finding) or unbacked(rule, finding) or present_unshown(rule, finding):
         status = "uncertain"
     return status, value
 
@@ -333,6 +343,9 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
         if item.rule.get("scope") == "finding" and smooth_unbacked(item.rule, finding):
             detail = "此分辨率下未见边缘不规则" if lang == "zh" else "no irregularity seen at this resolution"
             evidence = f"边缘:{detail}" if lang == "zh" else f"margin: {detail}"
+        elif item.rule.get("scope") == "finding" and present_unshown(item.rule, finding):
+            evidence = ("内见小透亮区,是否为空泡征本片无法判断" if lang == "zh" else
+                        "a small lucency inside; whether it is a bubble-like lucency cannot be judged on this film")
         elif item.rule.get("scope") == "finding" and unbacked(item.rule, finding):
             detail = ""
             evidence += "(置信度低于阈值,本片无法判断)" if lang == "zh" else " (below the confidence threshold: cannot be judged on this film)"

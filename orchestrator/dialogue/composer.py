@@ -57,7 +57,7 @@ from orchestrator.encoders.second_reader import (
     HIDDEN_FOUND,
 )
 from orchestrator.facts import CostophrenicAngle, Finding, ImageFacts
-from orchestrator.findings.calibration import THRESHOLD, is_confident, stated_kind
+from orchestrator.findings.calibration import THRESHOLD, is_confident, present_stated, stated_kind
 from orchestrator.findings.geometry import blunted_by_fluid
 from orchestrator.findings.interval import IntervalComparison
 from orchestrator.findings.relations import outline_gap_mm
@@ -143,7 +143,8 @@ def finding_dict(f: Finding, anchor_id: str) -> dict[str, Any]:
         # which readings the answers state flatly (the rest: "cannot be judged" / "not seen at this resolution"), so
         # that the page's table and the DICOM SR say no more than the text
         "stated": {"margin": margin_backed(f), "density": confident(f, "density"),
-                   "calcification": confident(f, "calcification"), "cavity": confident(f, "cavity")},
+                   "calcification": confident(f, "calcification"), "cavity": confident(f, "cavity"),
+                   "bubble_lucency": present_stated("bubble_lucency", d.bubble_lucency)},
         "notches_clock": [n.clock for n in f.notches],
         "spicules": len(f.spicules),
         "spicule_length_mm": [r1(s.length_mm) for s in f.spicules],
@@ -685,6 +686,9 @@ def density_text(a: Anchor, f: Finding, lang: str) -> str:
     cav = ("可见空洞" if d.cavity else "未见空洞") if zh else ("a cavity" if d.cavity else "no cavity")
     bub = ("可见空泡样透亮影" if d.bubble_lucency else "未见空泡样透亮影") if zh else (
         "bubble-like lucency present" if d.bubble_lucency else "no bubble-like lucency")
+    if not present_stated("bubble_lucency", d.bubble_lucency):
+        bub = ("内见小透亮区(是否为空泡征本片无法判断)" if zh else
+               "a small lucency inside (whether it is a bubble-like lucency cannot be judged on this film)")
     if not confident(f, "density"):
         homo = cannot_judge("密度是否均匀", "— its homogeneity", lang)
     if not confident(f, "calcification"):

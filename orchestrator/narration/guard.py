@@ -37,7 +37,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.findings.calibration import is_confident
+from orchestrator.findings.calibration import is_confident, present_stated
 
 _NUMBER = re.compile(r"(?<![A-Za-z0-9.])(\d+(?:\.\d+)?)\s*(%|mm|cm|毫米|厘米|公分)?", re.IGNORECASE)
 _LIST_MARKER = re.compile(r"(?m)^\s*\d+[.)、]\s*")
@@ -203,8 +203,10 @@ def _signs(turn_facts: dict[str, Any]) -> tuple[tuple[tuple[str, ...], str], ...
         for key, sign, attr in (("calcified", "calcif", "calcification"), ("cavity", "cavit", "cavity"),
                                 ("bubble_lucency", "bubble", "")):
             if isinstance(density.get(key), bool):
-                # below the calibration threshold the composer says it cannot be judged
-                backed = not attr or is_confident(confidence.get(attr))
+                # below the calibration threshold the composer says it cannot be judged, as it says of a bubble-like
+                # lucency read present (``calibration.present_stated``)
+                backed = (is_confident(confidence.get(attr)) if attr
+                          else present_stated(key, density[key]))
                 signs.append((_sign_terms(sign, []), ("yes" if density[key] else "no") if backed else "uncertain"))
         if density.get("air_bronchogram") in ("yes", "no", "uncertain"):
             signs.append((_sign_terms("bronchogram", []), str(density["air_bronchogram"])))

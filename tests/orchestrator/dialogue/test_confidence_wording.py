@@ -166,6 +166,36 @@ def test_a_calcification_that_cannot_be_judged_is_not_named_anywhere(lang: str) 
 
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
+def test_a_lucency_read_inside_is_never_stated_a_bubble_like_lucency(lang: str) -> None:
+    """The phantom draws no bubble-like lucency, so its reading "present" was never shown right (a child's airway over
+    the mediastinum was one on a real film): the density answer says a small lucency is seen and that whether it is the
+    sign cannot be judged, the early-lung-cancer checklist counts the sign uncertain, not yes, the JSON says it is not
+    stated, and the answers pass the narration guard, which refuses a narration that states it present. Read absent,
+    it stays "no", as before."""
+    present = {"zh": "可见空泡样透亮影", "en": "bubble-like lucency present"}[lang]
+    base = facts_with()
+    f1 = base.findings[0]
+    seen = replace(base, findings=(replace(f1, density=replace(f1.density, bubble_lucency=True)), *base.findings[1:]))
+    from orchestrator.narration.guard import check_narration
+
+    screen, density, cancer = ask(seen, lang, MARGIN_Q[lang], CANCER_Q[lang])
+    assert present not in density.answer.text
+    assert {"zh": "内见小透亮区(是否为空泡征本片无法判断)",
+            "en": "a small lucency inside (whether it is a bubble-like lucency cannot be judged on this film)"}[lang] \
+        in density.answer.text
+    item = next(i for i in cancer.checklist["items"] if i["sign"] == "bubble_lucency")
+    assert item["status"] == "uncertain" and item["settle"], item
+    assert (screen.findings[0]["bubble_lucency"], screen.findings[0]["stated"]["bubble_lucency"]) == (True, False)
+    for t in (density, cancer):
+        assert check_narration(t.answer.text, t.facts(), t.answer.text).ok
+    claim = {"zh": "A1内可见空泡征。", "en": "A1 shows a bubble-like lucency."}[lang]
+    assert not check_narration(claim, density.facts(), density.answer.text).ok
+    _, absent_density, absent_cancer = ask(base, lang, MARGIN_Q[lang], CANCER_Q[lang])
+    assert {"zh": "未见空泡样透亮影", "en": "no bubble-like lucency"}[lang] in absent_density.answer.text
+    assert next(i for i in absent_cancer.checklist["items"] if i["sign"] == "bubble_lucency")["status"] == "no"
+
+
+@pytest.mark.parametrize("lang", ["zh", "en"])
 def test_old_facts_without_probabilities_read_as_before(lang: str) -> None:
     base = _BASE[0]
     assert not base.findings[0].attribute_confidence

@@ -81,6 +81,13 @@ def test_claims_of_a_lesion_are_held_to_its_presence() -> None:
         assert calibration.held_to_presence(probs, 0.62, {"margin": True}) == probs
 
 
+def test_a_presence_no_film_showed_right_is_never_stated() -> None:
+    """A bubble-like lucency read present is not stated (the phantom draws none: no table, and each one read on
+    validation films was wrong); read absent, it is; every other reading is stated as read."""
+    assert not calibration.present_stated("bubble_lucency", True) and calibration.present_stated("bubble_lucency", False)
+    assert calibration.present_stated("calcified", True) and calibration.present_stated("cavity", True)
+
+
 def test_threshold_rule() -> None:
     assert is_confident(None) and is_confident(calibration.THRESHOLD) and not is_confident(calibration.THRESHOLD - 0.01)
 
