@@ -53,6 +53,7 @@ from orchestrator.encoders.second_reader import (
     ALONE_NODULES_BY_SIZE,
     ALONE_NODULES_FOUND,
     ALONE_PRESENCE_MAX,
+    ALONE_REAL_INSERTED,
     ALONE_TUMOUR_FOUND,
     HIDDEN_FOUND,
 )
@@ -484,9 +485,13 @@ def screen_scoped(q: Query) -> bool:
 MISS_NOTE = ("本系统报告约8 mm及以上的病灶,更小或更淡的病灶可能漏检。",
              " Hilum reports lesions from about 8 mm; a smaller or fainter one can be missed.")
 
-# ... and on a film the second reader read alone, larger ones too (cl.ALONE_NOT_FOUND)
-ALONE_MISS_NOTE = ("本片由第二读片模型单独读取,更大的病灶也可能漏掉。",
-                   " This film was read by the second reader alone, which can miss larger ones too.")
+# ... and on a film the second reader read alone, larger ones too (cl.ALONE_NOT_FOUND): as measured with plain nodules
+# put into real films (``ALONE_REAL_INSERTED``'s larger ones)
+_LO, _HI, _FOUND, _PUT = ALONE_REAL_INSERTED[-1]
+ALONE_MISS_NOTE = (f"本片由第二读片模型单独读取,更大的病灶也可能漏掉:放入真实胸片的{_LO}–{_HI} mm 清晰结节,它只找到{_PUT}个中的"
+                   f"{_FOUND}个。",
+                   f" This film was read by the second reader alone, which can miss larger ones too: of plain {_LO}-{_HI} "
+                   f"mm nodules put into real films it found {_FOUND} of {_PUT}.")
 
 
 def _miss_note(ctx: Context) -> str:
@@ -1911,17 +1916,21 @@ def _may_miss(ctx: Context) -> str:
             f"of a patient no weights had seen, that reader found {found} of {nodules} nodules of 9-25 mm ({by_size_en}), "
             f"and the patient's 55 mm tumour, which lies behind the heart, on none of {tumours} films; of lesions placed "
             f"where something hides them on the phantom's films, at physical contrast, it found {hidden_en}; ")
+        real_zh = ";".join(f"{lo}–{hi} mm:{n}个中{f}个" for lo, hi, f, n in ALONE_REAL_INSERTED)
+        real_en = "; ".join(f"{lo}-{hi} mm: {f} of {n}" for lo, hi, f, n in ALONE_REAL_INSERTED)
+        measured = ctx.t(f"在放入真实儿童胸片的清晰结节中,它找到的也不到一半({real_zh})。",
+                         f"Of plain nodules put into real children's films it found fewer than half ({real_en}). ")
     else:
         hidden_zh, hidden_en = hidden_rates(HIDDEN_FOUND)
         rate = ctx.t(f"在模拟胸片上,它找到开阔肺野中约九成 8 mm 及以上的病灶,但放在被遮挡处的病灶只找到{hidden_zh};",
                      "On simulated films it finds about nine in ten lesions of 8 mm or more on the open lung field, but "
                      f"of lesions placed where something hides them only {hidden_en}; ")
+        measured = ctx.t("它在真实胸片上的检出率没有测定。", "Its detection rate on real films has not been measured. ")
     return head + rate + ctx.t(
-        "更小、更淡的病灶,以及与肋骨重叠的病灶,也更容易漏掉;磨玻璃成分、骨骼和装置它不读。它在真实胸片上的"
-        "检出率没有测定。没有列出的病灶不等于没有病灶:排除要靠放射科医师的阅片。",
+        "更小、更淡的病灶,以及与肋骨重叠的病灶,也更容易漏掉;磨玻璃成分、骨骼和装置它不读。",
         "smaller or fainter lesions, and lesions over the ribs, are missed more often too, and it does not read ground "
-        "glass, bones or devices. Its detection rate on real films has not been measured. A lesion it does not list is "
-        "not ruled out: a radiologist's read rules out.")
+        "glass, bones or devices. ") + measured + ctx.t(
+        "没有列出的病灶不等于没有病灶:排除要靠放射科医师的阅片。", "A lesion it does not list is not ruled out: a radiologist's read rules out.")
 
 
 def compose_foreign(ctx: Context) -> Composition:

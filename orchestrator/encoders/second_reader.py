@@ -102,6 +102,12 @@ HIDDEN_FOUND = MappingProxyType({"heart": (13, 34), "mediastinum": (19, 50), "di
 # ... and as the alone reader W2 reads a film alone, at physical contrast (`hilum evaluate --seeds 200-299 --hidden 1
 # --onnx W2 --second-look --conspicuity 1`; open field: 10 of 13)
 ALONE_HIDDEN_FOUND = MappingProxyType({"heart": (2, 34), "mediastinum": (6, 50), "diaphragm": (4, 17)})
+# nodules put into real films (the real checking films' four normal children's films, one nodule per read, read as
+# uploads: ``loadtests/score_real_insertion.py --sizes 10,15,20,30 --contrasts 0.25,0.5,1 --per-film 6``; README,
+# "Nodules put into the real checking films"): of the plain ones (contrast c 0.5 and 1, from plain to glaring),
+# (smallest mm, largest mm, found within 10 mm, put in); the faint ones (c 0.25) were found less still (1 of 42 at
+# 10-15 mm, 7 of 42 at 20-30 mm)
+ALONE_REAL_INSERTED = ((10, 15, 9, 84), (20, 30, 37, 84))
 
 
 def confirmed(maps: AnatomyMaps, other: AnatomyMaps, spacing: PixelSpacing) -> AnatomyMaps:

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from orchestrator.dialogue.parser import parse
+from orchestrator.encoders.second_reader import ALONE_REAL_INSERTED
 
 
 @pytest.mark.parametrize(("question", "attribute"), [
@@ -98,7 +99,12 @@ def test_what_a_film_read_alone_may_miss_is_measured_where_such_films_were(
     assert f"({lo}-{hi} mm: {small_found} of {small}; " in text
     zh = ask("你会不会漏掉什么?", facts=alone, lang="zh").answer.text
     assert f"({lo}–{hi} mm:{small}个中{small_found}个;" in zh
-    assert "behind the heart" in text and "not been measured" in text
+    assert "behind the heart" in text and "not been measured" not in text
+    # and as measured on real films: plain nodules put into the real checking films (ALONE_REAL_INSERTED)
+    assert all(f < n / 2 for _, _, f, n in ALONE_REAL_INSERTED)  # "fewer than half" is what the counts say
+    assert "Of plain nodules put into real children's films it found fewer than half (" + "; ".join(
+        f"{lo}-{hi} mm: {f} of {n}" for lo, hi, f, n in ALONE_REAL_INSERTED) + ")." in text
+    assert "在放入真实儿童胸片的清晰结节中,它找到的也不到一半(" in zh
     assert "nine in ten" in ask("could you have missed anything?", facts=facts).answer.text
 
 
@@ -142,6 +148,8 @@ def test_nothing_to_describe_says_what_not_found_can_hide(question: str, make_fa
     text = ask(question, facts=alone).answer.text
     assert text.startswith("No lesion was found on this film, so there is nothing to describe.")
     assert "read by the second reader alone, which can miss larger ones too" in text
+    lo, hi, found, put = ALONE_REAL_INSERTED[-1]
+    assert f"of plain {lo}-{hi} mm nodules put into real films it found {found} of {put}." in text
     assert "a smaller or fainter one can be missed" in ask(question, facts=empty).answer.text
     assert "本片由第二读片模型单独读取" in ask("肺炎在哪", lang="zh", facts=alone).answer.text
 
