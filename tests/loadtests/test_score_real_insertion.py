@@ -99,3 +99,15 @@ def test_the_scenario_once_through_the_served_engine(tmp_path: Path) -> None:
     assert tiles[0].shape == (160, 160, 3)
     rows = sri.table(reads)
     assert rows[0]["nodules"] == 2 and rows[0]["found"] == sum(r.found for r in reads)
+
+
+def test_what_the_answers_quote_is_what_the_committed_run_measured() -> None:
+    """``second_reader.ALONE_REAL_INSERTED`` (what "could you have missed anything?" says of a film read alone) sums the
+    plain rows (c 0.5 and 1) of the committed run, ``loadtests/results/real_insertion.json``."""
+    from orchestrator.encoders.second_reader import ALONE_REAL_INSERTED
+
+    doc = json.loads((Path(sri.__file__).parent / "results" / "real_insertion.json").read_text(encoding="utf-8"))
+    assert "score_real_insertion" in doc["command"]
+    for lo, hi, found, put in ALONE_REAL_INSERTED:
+        rows = [r for r in doc["rows"] if lo <= r["size_mm"] <= hi and r["contrast"] >= 0.5]
+        assert rows and (sum(r["found"] for r in rows), sum(r["nodules"] for r in rows)) == (found, put)
