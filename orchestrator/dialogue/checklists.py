@@ -123,6 +123,12 @@ def unbacked(rule: dict[str, Any], finding: Finding | None) -> bool:
     return not _past_threshold(rule, fact_value(finding, str(rule.get("fact"))))
 
 
+# a lucency read inside a finding, which is not stated a bubble-like lucency (``calibration.present_stated``): what it
+# is, and what cannot be judged of it ((zh, en) each); the density answer and the checklist's evidence both say it
+LUCENCY_SEEN = (("内见小透亮区", "是否为空泡征本片无法判断"),
+                ("a small lucency inside", "whether it is a bubble-like lucency cannot be judged on this film"))
+
+
 def present_unshown(rule: dict[str, Any], finding: Finding | None) -> bool:
     """The item rests on a density reading read present whose presence no film has shown right
     (``calibration.present_stated``: a bubble-like lucency): it counts as uncertain, not yes."""
@@ -344,8 +350,8 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
             detail = "此分辨率下未见边缘不规则" if lang == "zh" else "no irregularity seen at this resolution"
             evidence = f"边缘:{detail}" if lang == "zh" else f"margin: {detail}"
         elif item.rule.get("scope") == "finding" and present_unshown(item.rule, finding):
-            evidence = ("内见小透亮区,是否为空泡征本片无法判断" if lang == "zh" else
-                        "a small lucency inside; whether it is a bubble-like lucency cannot be judged on this film")
+            (seen_zh, cannot_zh), (seen_en, cannot_en) = LUCENCY_SEEN
+            evidence = f"{seen_zh},{cannot_zh}" if lang == "zh" else f"{seen_en}; {cannot_en}"
         elif item.rule.get("scope") == "finding" and unbacked(item.rule, finding):
             detail = ""
             evidence += "(置信度低于阈值,本片无法判断)" if lang == "zh" else " (below the confidence threshold: cannot be judged on this film)"

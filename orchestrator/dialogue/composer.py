@@ -692,8 +692,8 @@ def density_text(a: Anchor, f: Finding, lang: str) -> str:
     bub = ("可见空泡样透亮影" if d.bubble_lucency else "未见空泡样透亮影") if zh else (
         "bubble-like lucency present" if d.bubble_lucency else "no bubble-like lucency")
     if not present_stated("bubble_lucency", d.bubble_lucency):
-        bub = ("内见小透亮区(是否为空泡征本片无法判断)" if zh else
-               "a small lucency inside (whether it is a bubble-like lucency cannot be judged on this film)")
+        (seen_zh, cannot_zh), (seen_en, cannot_en) = cl.LUCENCY_SEEN
+        bub = f"{seen_zh}({cannot_zh})" if zh else f"{seen_en} ({cannot_en})"
     if not confident(f, "density"):
         homo = cannot_judge("密度是否均匀", "— its homogeneity", lang)
     if not confident(f, "calcification"):

@@ -105,7 +105,7 @@ ALONE_HIDDEN_FOUND = MappingProxyType({"heart": (2, 34), "mediastinum": (6, 50),
 # nodules put into real films (the real checking films' four normal children's films, one nodule per read, read as
 # uploads: ``loadtests/score_real_insertion.py --sizes 10,15,20,30 --contrasts 0.25,0.5,1 --per-film 6``; README,
 # "Nodules put into the real checking films"): of the plain ones (contrast c 0.5 and 1, from plain to glaring),
-# (smallest mm, largest mm, found within 10 mm, put in); the faint ones (c 0.25) were found less still (1 of 42 at
+# (smallest mm, largest mm, found within 10 mm, put in); the faint ones (c 0.25) were found less still (0 of 42 at
 # 10-15 mm, 7 of 42 at 20-30 mm)
 ALONE_REAL_INSERTED = ((10, 15, 9, 84), (20, 30, 37, 84))
 
