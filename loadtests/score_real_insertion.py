@@ -10,10 +10,11 @@ one: the projection of a sphere (diameter ``d``; its thickness profile, lightly 
 pixels, its centre ``c * d / 15 mm * IQR`` above the lung round it, where ``IQR`` is the spread of the film's lung
 fields (their 25th to 75th percentile, over the lung fields of the clean film's own read: ribs against the spaces
 between them, mostly) and ``c`` a 15 mm nodule's share of it, swept (``--contrasts``). How faint is faint: the
-phantom's own 15 mm nodules show c about 0.15 at physical contrast (``--measure-phantom``: validation seeds 50-109,
+phantom's own 15 mm nodules show c about 0.13-0.17 at physical contrast (``--measure-phantom``: validation seeds 50-109,
 the own look and every rendering family) and twice that at the phantom's default gain; the contrast a real nodule
 shows on a processed real film is not known here, so the sweep and the sheet (``--sheet``) say which is plain to the
-eye. Contrast in proportion to size: a sphere's path through it is. It is put at a place inside a lung field the clean read found, away from the field's edge, the heart and the
+eye. (The mediastinum-minus-lung level was tried first as the reference and dropped: these films' processing flattens
+it, 40-50 grey levels against a lung spread of about 100, so a nodule scaled to it was fainter than the ribs.) Contrast in proportion to size: a sphere's path through it is. It is put at a place inside a lung field the clean read found, away from the field's edge, the heart and the
 mediastinum (drawn per film from a seeded stream: every size and contrast uses the same places), one nodule per read, and
 the film is read again as an upload (PNG, through ``DialogueEngine.analyse_film``: decode, gate, the readers,
 findings). Found: a finding's centre within ``WITHIN_MM`` of the nodule's; then its side, and its size (equivalent
@@ -84,17 +85,17 @@ def sphere(shape: tuple[int, int], x: float, y: float, radius_px: float, peak: f
 
 def _mask(facts: Any, name: str, size: tuple[int, int], frame: Any = None, shape: tuple[int, int] | None = None
           ) -> np.ndarray:
-    """A named region's polygon filled, in the working frame, or (``frame``, ``shape``) the original's."""
+    """A named region's polygon filled (``relations.filled``), in the working frame, or (``frame``, ``shape``) the
+    original's."""
+    from orchestrator.findings.relations import filled
+
     region = facts.anatomy.region(name)
-    out = np.zeros(shape or size, np.uint8)
     if region is None or len(region.polygon_px) < 3:
-        return out.astype(bool)
+        return np.zeros(shape or size, bool)
     pts = np.array(region.polygon_px, np.float64)
     if frame is not None:
-        xs, ys = frame.to_original(pts[:, 0], pts[:, 1])
-        pts = np.column_stack([xs, ys])
-    cv2.fillPoly(out, [np.round(pts).astype(np.int32)], 1)
-    return out.astype(bool)
+        pts = np.column_stack(frame.to_original(pts[:, 0], pts[:, 1]))
+    return filled(tuple(map(tuple, pts)), shape or size)
 
 
 def places(facts: Any, n: int, radius_mm: float, rng: np.random.Generator) -> list[Place]:
@@ -106,11 +107,12 @@ def places(facts: Any, n: int, radius_mm: float, rng: np.random.Generator) -> li
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * keep + 1, 2 * keep + 1))
     centre = (_mask(facts, "heart", size) | _mask(facts, "mediastinum", size)).astype(np.uint8)
     away = ~cv2.dilate(centre, kernel).astype(bool)
+    inside = {side: np.nonzero(cv2.erode(_mask(facts, f"lung_{side}", size).astype(np.uint8), kernel).astype(bool)
+                               & away) for side in ("right", "left")}
     out: list[Place] = []
     for i in range(n):
         side = ("right", "left")[i % 2]
-        inside = cv2.erode(_mask(facts, f"lung_{side}", size).astype(np.uint8), kernel).astype(bool) & away
-        ys, xs = np.nonzero(inside)
+        ys, xs = inside[side]
         if not len(xs):
             continue
         j = int(rng.integers(len(xs)))
@@ -145,11 +147,12 @@ def insert(pixels: np.ndarray, frame: Any, spacing_mm: float, place: Place, size
 
 def score(findings: Any, place: Place, size_mm: float, spacing_mm: float) -> tuple[bool, bool, float | None, int]:
     """(found, on its side, size ratio, findings elsewhere) of one read."""
-    near = [(math.hypot(f.center_px[0] - place.x, f.center_px[1] - place.y) * spacing_mm, f) for f in findings]
-    hits = sorted((d, i) for i, (d, _) in enumerate(near) if d <= WITHIN_MM)
-    if not hits:
+    def off(f: Any) -> float:
+        return math.hypot(f.center_px[0] - place.x, f.center_px[1] - place.y) * spacing_mm
+
+    f = min(findings, key=off, default=None)
+    if f is None or off(f) > WITHIN_MM:
         return False, False, None, len(findings)
-    f = near[hits[0][1]][1]
     return True, f.side == place.side, round(float(f.diameter_mm) / size_mm, 3), len(findings) - 1
 
 
@@ -233,10 +236,14 @@ def table(reads: list[Read]) -> list[dict[str, Any]]:
 
 def measure_phantom(seeds: range = range(50, 110)) -> dict[str, float]:
     """``c`` of the phantom's own nodules at physical contrast (``CaseSpec(conspicuity=1.0)``): each one's centre excess
-    over the lung 3-8 mm round its outline, over its film's lung-field spread (``lung_spread``'s percentiles, on the
+    over the lung round its outline (``density.ring_mask``, as the findings layer reads a lesion's surround), over its
+    film's lung-field spread (``lung_spread``'s percentiles, on the
     truth's lung fields), scaled to ``REFERENCE_MM``; the median, for the own look and every rendering family."""
     from encoder.anatomy_classes import ANATOMY_CLASSES
     from encoder.phantom import CaseSpec, generate_case
+    from orchestrator.facts import PixelSpacing
+    from orchestrator.findings.density import ring_mask
+    from orchestrator.findings.relations import filled
 
     lung_i = [ANATOMY_CLASSES.index("lung_right"), ANATOMY_CLASSES.index("lung_left")]
     out: dict[str, float] = {}
@@ -251,11 +258,8 @@ def measure_phantom(seeds: range = range(50, 110)) -> dict[str, float]:
             for lesion in case.truth["lesions"]:
                 if lesion.get("type") != "nodule" or not lesion.get("contour_px"):
                     continue
-                m = np.zeros(img.shape, np.uint8)
-                cv2.fillPoly(m, [np.round(np.array(lesion["contour_px"])).astype(np.int32)], 1)
-                near = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(3 / px) + 1,) * 2))
-                far = cv2.dilate(m, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * int(8 / px) + 1,) * 2))
-                ring = (far > 0) & (near == 0) & lungs
+                m = filled(tuple(map(tuple, lesion["contour_px"])), img.shape)
+                ring = ring_mask(m, lungs, PixelSpacing(px, px, "dicom"), None)
                 if ring.sum() < 20:
                     continue
                 x, y = (int(round(v)) for v in lesion["center_px"])
