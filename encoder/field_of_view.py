@@ -15,7 +15,14 @@ marker of the edge carried outward) and given a slow falloff, and, with probabil
 arm: a soft-tissue band with a bone in it. Targets shrink with the image (area resampling for the
 soft anatomy and lesion maps) and are zero outside the chest; hilum points move with it.
 
-It changes no pixel of the data on disk and is off unless asked for (``hilum train --zoom-out P``).
+``zoom_in`` does the other half: the chest enlarged by a factor drawn from ``ZOOM_IN_RANGE`` and cropped
+to the frame at a place that keeps both hila in it. Without it no weights ever saw a chest larger than the
+phantom frames it, yet the second look (``orchestrator/encoders/second_look.py``) reads every film again
+enlarged x1.15, and a large opacity's region read there moved 7-11 mm from the first, so it was cleared
+(``encoder/weights/TRAINING.md``, "The second look and large opacities").
+
+Both change no pixel of the data on disk and are off unless asked for (``hilum train --zoom-out P
+--zoom-in P``).
 """
 
 from __future__ import annotations
@@ -29,6 +36,8 @@ SCALE_RANGE = (0.55, 0.92)  # the chest's share of the frame's side after zoomin
 ARM_P = 0.5  # chance of an arm on each side with room for one
 MIN_ARM_PX = 24  # a side needs this much room (working pixels) for an arm
 FALLOFF = (0.75, 1.0)
+ZOOM_IN_RANGE = (1.05, 1.3)  # the chest's enlargement when zoomed in (the second look's x1.15 inside it)
+HILUM_MARGIN_PX = 16  # a zoomed-in frame keeps both hila at least this far inside it
 BLUR_PX = 20.0  # the continued body is smooth: no edge row's lines or markers carried outward  # the continued body's brightness at the frame's edge, relative to where it starts
 
 
@@ -55,6 +64,36 @@ def zoom_out(
     f = side / INPUT_SIZE
     h_out = (hilum.astype(np.float32) * f + np.array([left, top], dtype=np.float32)).astype(np.float32)
     return out, a_out, l_out, h_out
+
+
+def zoom_in(
+    image: np.ndarray, anatomy: np.ndarray, lesion: np.ndarray, hilum: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The same sample as ``zoom_out``, the chest enlarged and cropped to the frame; unchanged where no crop
+    of the drawn size keeps both hila inside."""
+    n = image.shape[-1]
+    f = float(rng.uniform(*ZOOM_IN_RANGE))
+    side = n / f  # the window of the film that fills the frame, in its pixels
+    lo = np.maximum(0.0, hilum.max(axis=0) + HILUM_MARGIN_PX / f - side)
+    hi = np.minimum(n - side, hilum.min(axis=0) - HILUM_MARGIN_PX / f)
+    if np.any(lo > hi):
+        return image, anatomy, lesion, hilum
+    x0, y0 = (float(v) for v in rng.uniform(lo, hi))
+
+    def warp(a: np.ndarray, stride: int) -> np.ndarray:
+        """Every channel of ``a`` (on a grid of ``stride`` film pixels) enlarged as the film is: continuous
+        coordinates u -> f (u - origin), written for OpenCV's pixel-centred ones."""
+        m = np.array([[f, 0.0, 0.5 * (f - 1) - f * x0 / stride],
+                      [0.0, f, 0.5 * (f - 1) - f * y0 / stride]], dtype=np.float64)
+        h, w = a.shape[-2:]
+        flat = a.reshape(-1, h, w).astype(np.float32)
+        out = np.stack([cv2.warpAffine(c, m, (w, h), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                        for c in flat])
+        return out.reshape(a.shape)
+
+    out = np.clip(warp(image, 1), 0.0, 1.0)
+    h_out = ((hilum.astype(np.float32) - np.array([x0, y0], dtype=np.float32)) * f).astype(np.float32)
+    return out, warp(anatomy, ANATOMY_STRIDE), warp(lesion, LESION_STRIDE), h_out
 
 
 def _surround(small: np.ndarray, top: int, left: int, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -26,6 +26,9 @@
 # PACK=1 folds the logs into $OUT/logs.tgz at the end (the device tool brings back at most 8 files).
 # ZOOM_OUT=P (issue 21) zooms a share P of both candidates' training samples out to a wider field of view
 # (encoder/field_of_view.py: the chest smaller in the frame, abdomen, neck and arms around it), e.g. 0.35.
+# ZOOM_IN=P zooms a share P of the samples not zoomed out in, x1.05-1.3 and cropped (encoder/field_of_view.py): the
+# second look reads every film again at x1.15, and weights that never saw a chest that large move a large opacity's
+# region there, e.g. 0.35.
 # TEXTURE=P (issue 21) gives a share P of the samples normal lung texture that is no lesion (encoder/lung_texture.py:
 # crisp ribs, vessels from the hila, fine markings), e.g. 0.5.
 # VISIBLE_LUNGS=1 (issue 21) teaches lung fields that stop at the diaphragm, as a film shows them
@@ -146,6 +149,9 @@ common=(--data-dir "${DATA[0]}" --device "$DEVICE" --loader-workers "$workers" -
 for dir in "${DATA[@]:1}"; do common+=(--also-data "$dir"); done
 if [ -n "${ZOOM_OUT:-}" ]; then
     common+=(--zoom-out "$ZOOM_OUT")
+fi
+if [ -n "${ZOOM_IN:-}" ]; then
+    common+=(--zoom-in "$ZOOM_IN")
 fi
 if [ -n "${TEXTURE:-}" ]; then
     common+=(--texture "$TEXTURE")

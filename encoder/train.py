@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from encoder.dataset import TrainingSet, load_dataset
-from encoder.field_of_view import zoom_out
+from encoder.field_of_view import zoom_in, zoom_out
 from encoder.lung_texture import add_texture
 from encoder.network import AnatomyEncoderNet, NetworkConfig, build_network, frozen_modules
 from encoder.visible_lungs import visible_lung_fields
@@ -69,6 +69,7 @@ class TrainConfig:
     checkpoint_every_min: float = 5.0
     max_shift_px: int = 24
     zoom_out_p: float = 0.0  # share of samples zoomed out to a wider field of view (encoder/field_of_view.py)
+    zoom_in_p: float = 0.0  # share of the others enlarged and cropped (encoder/field_of_view.py)
     texture_p: float = 0.0  # share of samples given normal lung texture, ribs and vessels (encoder/lung_texture.py)
     # the lesion loss's extra weight on a pixel where a device lies (sets generated with --devices; 0: none)
     device_weight: float = 0.0
@@ -98,12 +99,13 @@ def _shift(a: np.ndarray, dy: int, dx: int) -> np.ndarray:
 
 def augment_sample(
     data: TrainingSet, index: int, rng: np.random.Generator, max_shift: int, zoom_out_p: float = 0.0,
-    texture_p: float = 0.0,
+    texture_p: float = 0.0, zoom_in_p: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One sample with a random translation (multiple of 4 px) and intensity jitter; with probability
-    ``texture_p`` first given normal lung texture (``encoder.lung_texture``: its targets unchanged), and with
-    probability ``zoom_out_p`` zoomed out to a wider field of view (``encoder.field_of_view``). With both
-    0 the generator draws exactly what it drew before the options existed."""
+    ``texture_p`` first given normal lung texture (``encoder.lung_texture``: its targets unchanged), with
+    probability ``zoom_out_p`` zoomed out to a wider field of view, and, if not, with probability ``zoom_in_p``
+    enlarged and cropped (``encoder.field_of_view``). With all three 0 the generator draws exactly what it
+    drew before the options existed."""
     image = data.images[index].astype(np.float32)
     anatomy = data.anatomy[index].astype(np.float32) / 255.0
     lesion = data.lesion[index].astype(np.float32) / 255.0
@@ -114,6 +116,8 @@ def augment_sample(
         image = add_texture(image, anatomy, hilum, rng)
     if zoom_out_p > 0 and rng.random() < zoom_out_p:
         image, anatomy, lesion, hilum = zoom_out(image, anatomy, lesion, hilum, rng)
+    elif zoom_in_p > 0 and rng.random() < zoom_in_p:
+        image, anatomy, lesion, hilum = zoom_in(image, anatomy, lesion, hilum, rng)
     steps = max_shift // SHIFT_STEP
     dy, dx = (int(v) * SHIFT_STEP for v in rng.integers(-steps, steps + 1, size=2))
     if dy or dx:
@@ -153,9 +157,9 @@ def lesion_pixel_weights(lesion: np.ndarray) -> np.ndarray:
 
 def make_batch(
     data: TrainingSet, indices: np.ndarray, rng: np.random.Generator, max_shift: int, zoom_out_p: float = 0.0,
-    texture_p: float = 0.0, device_weight: float = 0.0,
+    texture_p: float = 0.0, device_weight: float = 0.0, zoom_in_p: float = 0.0,
 ) -> dict[str, torch.Tensor]:
-    samples = [augment_sample(data, int(i), rng, max_shift, zoom_out_p, texture_p) for i in indices]
+    samples = [augment_sample(data, int(i), rng, max_shift, zoom_out_p, texture_p, zoom_in_p) for i in indices]
     assert data.anatomy_known is not None and data.hilum_known is not None
     lesions = [lesion_target_and_weights(s[2], device_weight) for s in samples]
     return {
@@ -174,9 +178,10 @@ class StepBatches(torch.utils.data.Dataset):
     any process can build any step's batch, so worker processes build them ahead, in order."""
 
     def __init__(self, data: TrainingSet, seed: int, batch_size: int, max_shift: int, zoom_out_p: float = 0.0,
-                 texture_p: float = 0.0, device_weight: float = 0.0) -> None:
+                 texture_p: float = 0.0, device_weight: float = 0.0, zoom_in_p: float = 0.0) -> None:
         self.data, self.seed, self.batch_size, self.max_shift = data, seed, batch_size, max_shift
         self.zoom_out_p, self.texture_p, self.device_weight = zoom_out_p, texture_p, device_weight
+        self.zoom_in_p = zoom_in_p
 
     def __len__(self) -> int:  # steps are unbounded; the sampler says which ones are built
         return 2**62
@@ -184,7 +189,8 @@ class StepBatches(torch.utils.data.Dataset):
     def __getitem__(self, step: int) -> dict[str, torch.Tensor]:
         rng = np.random.default_rng([self.seed, step])
         indices = rng.choice(len(self.data), size=min(self.batch_size, len(self.data)), replace=False)
-        return make_batch(self.data, indices, rng, self.max_shift, self.zoom_out_p, self.texture_p, self.device_weight)
+        return make_batch(self.data, indices, rng, self.max_shift, self.zoom_out_p, self.texture_p, self.device_weight,
+                          self.zoom_in_p)
 
 
 def _single_thread_worker(_: int) -> None:
@@ -197,7 +203,7 @@ def batch_stream(data: TrainingSet, cfg: TrainConfig, state: TrainState) -> Iter
     if cfg.loader_workers > 0:
         loader = torch.utils.data.DataLoader(
             StepBatches(data, cfg.seed, cfg.batch_size, cfg.max_shift_px, cfg.zoom_out_p, cfg.texture_p,
-                        cfg.device_weight), batch_size=None,
+                        cfg.device_weight, cfg.zoom_in_p), batch_size=None,
             sampler=itertools.count(state.step), num_workers=cfg.loader_workers, prefetch_factor=4,
             pin_memory=cfg.device.startswith("cuda"), worker_init_fn=_single_thread_worker,
             # spawned, not forked: a fork copies whatever locks the parent's threads held (OpenMP,
@@ -211,7 +217,8 @@ def batch_stream(data: TrainingSet, cfg: TrainConfig, state: TrainState) -> Iter
         if order.size < cfg.batch_size:
             order = np.concatenate([order, state.rng.permutation(len(data))])
         indices, order = order[: cfg.batch_size], order[cfg.batch_size :]
-        yield make_batch(data, indices, state.rng, cfg.max_shift_px, cfg.zoom_out_p, cfg.texture_p, cfg.device_weight)
+        yield make_batch(data, indices, state.rng, cfg.max_shift_px, cfg.zoom_out_p, cfg.texture_p, cfg.device_weight,
+                         cfg.zoom_in_p)
 
 
 # --- losses ------------------------------------------------------------------------------------------
@@ -407,7 +414,7 @@ def train(cfg: TrainConfig) -> dict[str, Any]:
     meta = {"steps": state.step, "elapsed_min": round(state.elapsed_s / 60, 1), "seed": cfg.seed,
             "cases": len(data), "losses": {k: round(v, 4) for k, v in running.items()},
             "device": cfg.device, "init_from": str(cfg.init_from) if cfg.init_from else None,
-            "zoom_out_p": cfg.zoom_out_p, "texture_p": cfg.texture_p, "visible_lungs": cfg.visible_lungs,
+            "zoom_out_p": cfg.zoom_out_p, "zoom_in_p": cfg.zoom_in_p, "texture_p": cfg.texture_p, "visible_lungs": cfg.visible_lungs,
             "train_only": cfg.train_only, "device_weight": cfg.device_weight}
     export_model = build_network(model.config)
     export_model.load_state_dict({k: v.cpu() for k, v in model.state_dict().items()})

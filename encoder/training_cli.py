@@ -69,6 +69,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:  # noqa: SLF001
     train.add_argument("--zoom-out", type=float, default=0.0, metavar="P",
                        help="share of samples zoomed out to a wider field of view: the chest smaller in the frame, "
                             "the body continued around it (encoder/field_of_view.py); 0: off")
+    train.add_argument("--zoom-in", type=float, default=0.0, metavar="P",
+                       help="share of the samples not zoomed out that are enlarged x1.05-1.3 and cropped, both hila "
+                            "kept in the frame (encoder/field_of_view.py); 0: off")
     train.add_argument("--texture", type=float, default=0.0, metavar="P",
                        help="share of samples given normal lung texture that is no lesion: crisp ribs, vessels from "
                             "the hila, fine markings (encoder/lung_texture.py); 0: off")
@@ -175,7 +178,7 @@ def handle_train(args: argparse.Namespace, settings: Settings) -> int:
         data_dir=args.data_dir, out_dir=args.out_dir, weights_out=args.weights_out,
         time_budget_min=args.time_budget_min, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
         seed=args.seed, threads=args.threads, resume=args.resume, init_from=args.init_from,
-        extra_data_dirs=tuple(args.also_data), zoom_out_p=args.zoom_out, texture_p=args.texture,
+        extra_data_dirs=tuple(args.also_data), zoom_out_p=args.zoom_out, zoom_in_p=args.zoom_in, texture_p=args.texture,
         device_weight=args.device_weight,
         visible_lungs=args.visible_lungs, train_only=args.train_only,
     )

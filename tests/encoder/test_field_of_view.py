@@ -1,5 +1,6 @@
-"""The wider field of view drawn at training time (encoder/field_of_view.py): the chest shrinks with every
-target on its grid, the body continues around it, and with the option off nothing changes."""
+"""The field of view drawn at training time (encoder/field_of_view.py): the chest shrinks, or is enlarged and
+cropped, with every target on its grid; the body continues around a shrunken chest; a crop keeps both hila;
+and with the options off nothing changes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import numpy as np
 import pytest
 
 from encoder.dataset import TrainingSet
-from encoder.field_of_view import SCALE_RANGE, zoom_out
+from encoder.field_of_view import HILUM_MARGIN_PX, SCALE_RANGE, ZOOM_IN_RANGE, zoom_in, zoom_out
 from encoder.train import augment_sample, make_batch
 from orchestrator.contracts.encoder import ANATOMY_STRIDE, INPUT_SIZE, LESION_STRIDE
 
@@ -55,6 +56,33 @@ def test_targets_shrink_with_the_film(seed: int) -> None:
     assert l_out.sum() == pytest.approx(lesion.sum() * scale**2, rel=0.1)
 
 
+@pytest.mark.parametrize("seed", range(6))
+def test_targets_grow_with_the_film_and_the_hila_stay_in_it(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    image, anatomy, lesion, hilum = _sample(rng)
+    out, a_out, l_out, h_out = zoom_in(image, anatomy, lesion, hilum, np.random.default_rng(200 + seed))
+    assert out.shape == image.shape and a_out.shape == anatomy.shape and l_out.shape == lesion.shape
+    assert out.dtype == a_out.dtype == l_out.dtype == h_out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    film_disc = _centre(out > 0.5, 1)
+    assert np.hypot(*(film_disc - _centre(l_out, LESION_STRIDE))) <= 2.5
+    assert np.hypot(*(film_disc - _centre(a_out[0], ANATOMY_STRIDE))) <= 4.0
+    assert np.hypot(*(film_disc - h_out[0])) <= 2.5
+    scale = float(np.linalg.norm(h_out[1] - h_out[0]) / np.linalg.norm(hilum[1] - hilum[0]))
+    assert ZOOM_IN_RANGE[0] - 1e-4 <= scale <= ZOOM_IN_RANGE[1] + 1e-4
+    assert float(np.sqrt((l_out >= 0.5).sum() / (lesion >= 0.5).sum())) == pytest.approx(scale, rel=0.05)
+    assert float(np.sqrt((out > 0.5).sum() / (image > 0.5).sum())) == pytest.approx(scale, rel=0.03)
+    assert h_out.min() >= HILUM_MARGIN_PX - 1e-3 and h_out.max() <= INPUT_SIZE - HILUM_MARGIN_PX + 1e-3
+    assert a_out[1:].max() == 0.0
+
+
+def test_no_crop_that_loses_a_hilum_is_made() -> None:
+    image, anatomy, lesion, _ = _sample(np.random.default_rng(0))
+    apart = np.array([[4.0, 200.0], [INPUT_SIZE - 4.0, 300.0]], np.float32)  # no enlarged crop holds both
+    out, a_out, l_out, h_out = zoom_in(image, anatomy, lesion, apart, np.random.default_rng(1))
+    assert out is image and a_out is anatomy and l_out is lesion and h_out is apart
+
+
 def test_the_body_continues_around_the_chest_without_edge_lines() -> None:
     image = np.full((INPUT_SIZE, INPUT_SIZE), 0.5, np.float32)
     image[:, 250:262] = 0.9  # a bright vertical line reaching the top and bottom edges
@@ -91,9 +119,14 @@ def _set(n: int = 4) -> TrainingSet:
 def test_off_by_default_and_the_draws_are_unchanged() -> None:
     data = _set()
     plain = augment_sample(data, 1, np.random.default_rng(3), 8)
-    off = augment_sample(data, 1, np.random.default_rng(3), 8, zoom_out_p=0.0)
+    off = augment_sample(data, 1, np.random.default_rng(3), 8, zoom_out_p=0.0, zoom_in_p=0.0)
     assert all(np.array_equal(a, b) for a, b in zip(plain, off, strict=True))
     always = make_batch(data, np.arange(4), np.random.default_rng(3), 0, zoom_out_p=1.0)
     never = make_batch(data, np.arange(4), np.random.default_rng(3), 0)
     # zoomed out, every film's disc (its lesion target) is smaller than in the same film untouched
     assert all(always["lesion"][i].sum() < never["lesion"][i].sum() for i in range(4))
+    enlarged = make_batch(data, np.arange(4), np.random.default_rng(3), 0, zoom_in_p=1.0)
+    assert all(enlarged["lesion"][i].sum() > never["lesion"][i].sum() for i in range(4))
+    # zoomed out first: a sample drawn to zoom out is never enlarged as well
+    both = make_batch(data, np.arange(4), np.random.default_rng(3), 0, zoom_out_p=1.0, zoom_in_p=1.0)
+    assert np.array_equal(both["lesion"], always["lesion"])

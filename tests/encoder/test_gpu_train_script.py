@@ -24,7 +24,7 @@ def test_every_set_generates_and_the_candidate_comes_back_packed(tmp_path: Path)
         **os.environ, "OUT": str(out), "WORK": str(work), "PYTHON": sys.executable, "DEVICE": "cpu", "CHECK": "0",
         "GEN_S": "20", "TRAIN_MIN": "0.02", "N_PLAIN": "1000", "N_STRAND": "1000",
         "RENDER_FAMILIES": "all", "HOLD_OUT": "scatter", "OWN_LOOK": "1", "LESION_MIX": "varied",
-        "ZOOM_OUT": "0.35", "TEXTURE": "0.3", "VISIBLE_LUNGS": "1", "CANDIDATES": "A", "PACK": "1", "CONSPICUITY": "1,2",
+        "ZOOM_OUT": "0.35", "ZOOM_IN": "0.35", "TEXTURE": "0.3", "VISIBLE_LUNGS": "1", "CANDIDATES": "A", "PACK": "1", "CONSPICUITY": "1,2",
         "HIDDEN": "0.3", "SMALL_NODULES": "200", "DEVICES": "all,-pacemaker", "DEVICE_WEIGHT": "20",
         "INIT_A": str(REPO_ROOT / "encoder/weights/stage-o-candidate/anatomy_encoder.pt"),
     }
@@ -47,3 +47,4 @@ def test_every_set_generates_and_the_candidate_comes_back_packed(tmp_path: Path)
     assert text.count("hidden lesions: 0.3") == len(counts)  # ... and placed a share of them hidden
     assert text.count("devices: all,-pacemaker on 30% of films") == len(counts)  # ... and put devices on a share
     assert "'device_weight': 20.0" in text  # ... which the candidate weighed as hard negatives
+    assert "'zoom_in_p': 0.35" in text  # ... and enlarged a share of its samples
