@@ -825,6 +825,12 @@ def _alone_estimate(claim_zh: str, claim_en: str) -> tuple[str, str]:
 # a hilum on a film the second reader read alone: on the real checking films its right hilum lay at 0.69-0.79 of the
 # lungs' height (README, "Reading alone")
 _ALONE_HILUM = _alone_estimate("肺门位置是它的估计", "the hilum's place is its estimate")
+# ... and an anatomy anchor's position, said where one is given ("where is the right hilum?")
+_ALONE_POSITION = _alone_estimate("以上位置为其估计", "the position is its estimate")
+# ... and the two positions a distance between anatomy anchors is measured from
+_ALONE_POSITIONS = _alone_estimate("以上位置为其估计", "each position is its estimate")
+# the hila compared or measured apart where this film's maps placed one or none
+_HILA_UNPLACED = ("本片未能同时确定两侧肺门。", "Both hila could not be placed on this film.")
 
 
 def _anatomy_locations(ctx: Context) -> Composition:
@@ -832,7 +838,7 @@ def _anatomy_locations(ctx: Context) -> Composition:
                    f"{a.id} ({a.label_en}) is at image position ({a.center_px[0]:.0f}, {a.center_px[1]:.0f}).")
              for a in ctx.anatomy]
     if cl.read_alone(ctx.facts):  # a bare position reads as measured: say whose estimate it is, as the screening does
-        lines.append(ctx.t(*_alone_estimate("以上位置为其估计", "the position is its estimate")))
+        lines.append(ctx.t(*_ALONE_POSITION))
     return Composition((section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(lines)),),
                        referenced=tuple(a.id for a in ctx.anatomy))
 
@@ -1030,6 +1036,12 @@ def _mm_between(ctx: Context, p: tuple[float, float], q: tuple[float, float]) ->
     return math.hypot((p[0] - q[0]) * sp.col_mm, (p[1] - q[1]) * sp.row_mm)
 
 
+def _spacing_used(ctx: Context) -> str:
+    """The spacing a distance was converted with, as the answer names it."""
+    dicom = ctx.facts.spacing.source == "dicom"
+    return ctx.t("DICOM像素间距" if dicom else "估计的像素间距", "DICOM pixel spacing" if dicom else "an estimated pixel spacing")
+
+
 def _hilum_anchor(ctx: Context, f: Finding) -> Anchor | None:
     named = [a for a in ctx.anatomy if a.name and a.name.startswith("hilum")]
     if named:
@@ -1039,8 +1051,7 @@ def _hilum_anchor(ctx: Context, f: Finding) -> Anchor | None:
 
 def _relation_lines(ctx: Context, a: Anchor, f: Finding, h: Anchor, dist: float) -> list[str]:
     rel = f.hilum if f.hilum and h.name == f"hilum_{f.hilum.side}" else None
-    src = ctx.t("DICOM像素间距" if ctx.facts.spacing.source == "dicom" else "估计的像素间距",
-                "DICOM pixel spacing" if ctx.facts.spacing.source == "dicom" else "an estimated pixel spacing")
+    src = _spacing_used(ctx)
     lines = [ctx.t(f"{a.id}中心至{h.label_zh}({h.id})的距离约{cm(dist)} cm({mm(dist)} mm,按{src}换算)。",
                    f"{a.id}'s centre is about {cm(dist)} cm ({mm(dist)} mm) from the {h.label_en} ({h.id}), using {src}.")]
     if rel is not None:
@@ -1064,8 +1075,7 @@ def _pair_relation(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> Composi
     (a, f), (b, g) = pairs[0], pairs[1]
     dist = r1(_mm_between(ctx, f.center_px, g.center_px))
     registry, link = add_relation(ctx.registry, a, b, ctx.turn)
-    src = ctx.t("DICOM像素间距" if ctx.facts.spacing.source == "dicom" else "估计的像素间距",
-                "DICOM pixel spacing" if ctx.facts.spacing.source == "dicom" else "an estimated pixel spacing")
+    src = _spacing_used(ctx)
     text = ctx.t(f"{a.id}与{b.id}中心之间的距离约{cm(dist)} cm({mm(dist)} mm,按{src}换算)。",
                  f"The centres of {a.id} and {b.id} are about {cm(dist)} cm ({mm(dist)} mm) apart, using {src}.")
     if len(f.polygon_px) >= 3 and len(g.polygon_px) >= 3:
@@ -1103,6 +1113,38 @@ def _each_relation(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> Composi
                        referenced=tuple(dict.fromkeys(i for c in parts for i in c.referenced)), registry=registry)
 
 
+def _anatomy_ends(ctx: Context) -> tuple[Anchor, ...]:
+    """The two structures whose distance is asked, where no finding is: the hila ("how far apart are the hila?",
+    ``Query.hila_apart``), or two anatomy anchors named ("distance between A1 and A2" where both are hila); else ()."""
+    if ctx.query.hila_apart:
+        return ctx.anatomy
+    return ctx.subjects if len(ctx.subjects) == 2 and all(a.kind in ("anatomy", "point") for a in ctx.subjects) else ()
+
+
+def _anatomy_distance(ctx: Context, ends: tuple[Anchor, ...]) -> Composition:
+    """"How far apart are the hila?" / "两侧肺门相距多少": the two anchors' centres apart, on the spacing said, with whose
+    estimate the positions are on a film read alone."""
+    if len(ends) != 2:  # a hilum this film's maps did not place
+        return Composition((section("relation", ctx.t("距离", "Distance"), ctx.t(*_HILA_UNPLACED)),))
+    a, b = ends
+    dist = r1(_mm_between(ctx, a.center_px, b.center_px))
+    registry, link = add_relation(ctx.registry, a, b, ctx.turn)
+    src = _spacing_used(ctx)
+    lines = [ctx.t(f"{a.id}({a.label_zh})与{b.id}({b.label_zh})中心之间的距离约{cm(dist)} cm({mm(dist)} mm,按{src}换算)。",
+                   f"{a.id} ({a.label_en}) and {b.id} ({b.label_en}) are about {cm(dist)} cm ({mm(dist)} mm) apart, "
+                   f"centre to centre, using {src}.")]
+    if cl.read_alone(ctx.facts):
+        lines.append(ctx.t(*_ALONE_POSITIONS))
+    meas = ({"kind": "distance", "from": a.id, "to": b.id, "mm": dist, "spacing_source": ctx.facts.spacing.source,
+             "from_px": [r1(a.center_px[0]), r1(a.center_px[1])], "to_px": [r1(b.center_px[0]), r1(b.center_px[1])],
+             "relation_anchor_id": link.id},)
+    sections = [section("relation", ctx.t("两处结构的距离", "Distance between the two"), ("" if ctx.zh else " ").join(lines))]
+    note = spacing_note(ctx)
+    if note:
+        sections.append(note)
+    return Composition(tuple(sections), measurements=meas, referenced=(a.id, b.id, link.id), registry=registry)
+
+
 def _fissure_relation(ctx: Context, a: Anchor, f: Finding) -> Composition:
     """"Is the nodule near the fissure?": Hilum does not trace the fissures; what it says of the lobe instead."""
     lobe = word("lobe", f.lobe, ctx.lang)
@@ -1120,8 +1162,9 @@ def _fissure_relation(ctx: Context, a: Anchor, f: Finding) -> Composition:
 
 def compose_relation(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
-    if not pairs:
-        return compose_none(ctx)
+    if not pairs:  # "how far apart are the hila?": two structures, no finding
+        ends = _anatomy_ends(ctx)
+        return _anatomy_distance(ctx, ends) if ends or ctx.query.hila_apart else compose_none(ctx)
     if ctx.query.fissure and len(pairs) == 1:
         return _fissure_relation(ctx, *pairs[0])
     if len(pairs) >= 2 and not ctx.query.anatomy:
@@ -1750,7 +1793,7 @@ def _hila_lines(ctx: Context) -> list[str]:
     """"Is the left hilum higher than the right?": where the two hila lie, one against the other."""
     hila = ctx.facts.anatomy.hilum_px
     if "right" not in hila or "left" not in hila:
-        return [ctx.t("本片未能同时确定两侧肺门。", "Both hila could not be placed on this film.")]
+        return [ctx.t(*_HILA_UNPLACED)]
     alone = [ctx.t(*_ALONE_HILUM)] if cl.read_alone(ctx.facts) else []
     return [_heights_compared(ctx, _HILA, (hila["right"][1] - hila["left"][1]) * ctx.facts.spacing.row_mm), *alone]
 

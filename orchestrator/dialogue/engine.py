@@ -183,8 +183,10 @@ def _resolve_anatomy(reg: anc.Registry, facts: ImageFacts, q: Query, turn: int) 
         if not names and q.side:
             names = [f"{name}_{q.side}"]
         # "where are the hila?" / "肺门在哪": both (it answered nothing); and both where the two are compared ("which
-        # hemidiaphragm is higher?", "are the hila symmetric?"), so that the page draws what the answer compares
-        elif not names and (q.intent == "locate" or q.domes_compared or (q.intent == "assess_anatomy" and name == "hilum")):
+        # hemidiaphragm is higher?", "are the hila symmetric?") or measured apart ("how far apart are the hila?"), so
+        # that the page draws what the answer compares
+        elif not names and (q.intent == "locate" or q.domes_compared or q.hila_apart
+                            or (q.intent == "assess_anatomy" and name == "hilum")):
             names = [f"{name}_right", f"{name}_left"]
         for n in names:
             reg, a = anc.ensure_anatomy(reg, facts, n, turn)
@@ -218,6 +220,10 @@ def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_che
                       checklist_kinds: tuple[str, ...] = ()) -> anc.Resolution:
     if q.intent == "screen":
         return anc.Resolution("resolved", anc.screen_subjects(reg, q, facts))
+    # "where is the right hilum?" / "how far apart are the hila?" ("no lesion" before): the anatomy anchors answer
+    if q.hila_apart or (q.intent == "locate" and q.anatomy and not (q.references or q.has_location or q.shape_descriptors
+                                                                     or q.ordinal)):
+        return anc.Resolution("resolved", ())
     if q.intent in ("compare", "measure_relation") and not anc.content_wanted(q):
         named = anc.named_findings(reg, q)
         if len(named) >= 2:  # "lesion 1 and lesion 2", "左边的和右边的": the two named, in that order
@@ -225,8 +231,6 @@ def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_che
         if q.intent == "compare":
             return anc.in_named_order(anc.resolve_findings(reg, q, want_all=not q.anchor_ids), named)
         return anc.in_named_order(anc.resolve_findings(reg, q), named)
-    if q.intent == "locate" and q.anatomy and not (q.references or q.has_location or q.shape_descriptors or q.ordinal):
-        return anc.Resolution("resolved", ())  # "where is the right hilum?": the anatomy anchor answers
     if q.intent in NEEDS_SUBJECT:
         return _with_the_part(anc.resolve_findings(reg, q), q, facts)
     if q.intent == "confidence":  # "how sure are you?": of the finding meant, else of every finding (never "which?")

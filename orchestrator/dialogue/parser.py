@@ -174,6 +174,9 @@ class Query:
     social: str | None = None
     # assess_anatomy: "which hemidiaphragm is higher?" / "is the right hemidiaphragm elevated?": the domes' heights
     domes_compared: bool = False
+    # measure_relation: "how far apart are the hila?" / "两侧肺门相距多少": the two hila's distance from each other, no
+    # finding named (the hila's anchors answer)
+    hila_apart: bool = False
     # measure_relation: "is the nodule above the right hilum?": the height asked ("above" | "below" | "level")
     vertical: str | None = None
     # measure_relation: "is the nodule lateral to the right hilum?": its side of the hilum asked ("lateral" | "medial")
@@ -286,6 +289,7 @@ class Query:
             "worry_asked": self.worry_asked,
             "sides_graded": self.sides_graded,
             "domes_compared": self.domes_compared,
+            "hila_apart": self.hila_apart,
             "vertical": self.vertical,
             "across": self.across,
             "ct_measure": self.ct_measure,
@@ -1382,6 +1386,20 @@ def hila_compared(text: str, features: dict[str, Any]) -> bool:
     """The hila compared with each other (``_HILA_COMPARED``), no finding talked about."""
     return ("hilum" in features["anatomy_kinds"] and not (features["lesion_talk"] or lesion_groups(features["descriptors"]))
             and bool(_HILA_COMPARED.search(text)))
+
+
+# "how far apart are the hila?" / "how far is the right hilum from the left?" / "两侧肺门相距多少" / "右肺门离左肺门多远": the
+# two hila's distance from each other (a finding's distance to a hilum before: "no lesion was found" on a film with none)
+_TWO_HILA = re.compile(r"(?<![a-z])(?:hila|hilums|(?:both|two)\s+(?:the\s+)?hil\w*)(?![a-z])|[两双]侧?肺门|左右肺门|右左肺门")
+_APART = re.compile(r"(?<![a-z])apart(?!\s+from)(?![a-z])")  # "how many cm apart are the hila?"
+
+
+def hila_apart(text: str, features: dict[str, Any], sides: set[str]) -> bool:
+    """The two hila's distance asked (``_TWO_HILA``, or a hilum named with both sides), no finding talked about."""
+    return (set(features["anatomy_kinds"]) == {"hilum"}
+            and not (features["lesion_talk"] or lesion_groups(features["descriptors"]))
+            and bool(_DISTANCE_FROM.search(text) or _APART.search(text))
+            and (bool(_TWO_HILA.search(text)) or sides >= {"right", "left"}))
 
 
 # "which hemidiaphragm is higher?" / "how high is the right dome?" / "is the right hemidiaphragm elevated?" / "哪侧膈肌高":
@@ -2904,6 +2922,10 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     intent = "describe_margin" if described else intent
     hila = not answer_lang and hila_compared(text, features)
     intent, loc = ("assess_anatomy", {**loc, "anatomy": ("hilum",)}) if hila else (intent, loc)
+    apart = (intent == "measure_relation" and not (answer_lang or social or hila)
+             and hila_apart(text, features, {s for _, s in _side_mentions(text, v)}))
+    # (both hila: neither side locates a finding)
+    loc = {**loc, "anatomy": ("hilum",), "side": None, "lesion_side": None} if apart else loc
     domes = not (answer_lang or social) and domes_compared(text, features)
     intent, loc = ("assess_anatomy", {**loc, "anatomy": ("diaphragm",)}) if domes else (intent, loc)
     angles = None if answer_lang or social else angle_in_degrees(text, features, loc["side"])
@@ -2958,6 +2980,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         it_and_other=it_and_other,
         signs=signs if intent == "assess_anatomy" and not domes else (),
         domes_compared=domes,
+        hila_apart=apart,
         vertical=vertical,
         across=across,
         needs_prior=needs_prior,

@@ -493,6 +493,61 @@ def test_where_a_structure_is_never_answers_nothing(make_facts: Any, question: s
     assert all(s in turn.answer.text for s in said)
 
 
+# the SCENARIO's hila lie at (205, 230) and (305, 232): 100.0 x 2.0 px at 0.7 mm a pixel, 70.0 mm apart
+_HILA_APART_EN = "A1 (right hilum) and A2 (left hilum) are about 7.0 cm (70.0 mm) apart, centre to centre, using "
+_HILA_APART_ZH = "A1(右肺门)与A2(左肺门)中心之间的距离约7.0 cm(70.0 mm,按"
+
+
+@pytest.mark.parametrize(("question", "said"), [
+    ("how far is the right hilum from the left hilum?", _HILA_APART_EN), ("how far apart are the hila?", _HILA_APART_EN),
+    ("distance between A1 and A2", _HILA_APART_EN), ("两侧肺门相距多少?", _HILA_APART_ZH),
+    ("右肺门离左肺门多远", _HILA_APART_ZH),
+])
+def test_the_hila_apart_on_a_film_with_no_lesion_is_their_distance(make_facts: Any, question: str, said: str) -> None:
+    """"How far is the right hilum from the left hilum?" on a real child's film with no lesion found was told "No lesion
+    was found on this film, so there is nothing to describe": the session's two hila anchors and the film's spacing
+    answer it, centre to centre."""
+    turn = _ask_fresh(dataclasses.replace(make_facts(), findings=()), question)
+    assert turn.intent == "measure_relation" and turn.answer.text.startswith(said)
+    assert "DICOM" in turn.answer.text and "No lesion" not in turn.answer.text
+    assert [(m["from"], m["to"], m["mm"], m["spacing_source"]) for m in turn.measurements] == [("A1", "A2", 70.0, "dicom")]
+    assert turn.referenced_anchor_ids[:2] == ("A1", "A2")
+
+
+def test_the_hila_apart_say_an_estimated_spacing_a_film_read_alone_and_a_hilum_not_placed(make_facts: Any) -> None:
+    """As every measurement says: an estimated spacing is said to be estimated, and on a film the second reader read
+    alone the hila's positions are its estimates, as "where is the right hilum?" says of one."""
+    from orchestrator.encoders.second_reader import WARNING as READ_ALONE
+
+    empty = dataclasses.replace(make_facts(source="estimated"), findings=())
+    text = _ask_fresh(empty, "how far apart are the hila?").answer.text
+    assert "using an estimated pixel spacing" in text and "this film carries no DICOM pixel spacing" in text
+    assert "second reader alone" not in text
+    alone = dataclasses.replace(empty, film_check=dataclasses.replace(empty.film_check, warnings=(READ_ALONE,)))
+    assert ("This film was read by the second reader alone: each position is its estimate and needs a radiologist's "
+            "check.") in _ask_fresh(alone, "how far apart are the hila?").answer.text
+    zh = _ask_fresh(alone, "两侧肺门相距多少?").answer.text
+    assert all(s in zh for s in ("按估计的像素间距换算", "本片无DICOM像素间距", "本片由第二读片模型单独读取,以上位置为其估计"))
+    anatomy = empty.anatomy
+    one = dataclasses.replace(empty, anatomy=dataclasses.replace(
+        anatomy, hilum_px={"right": anatomy.hilum_px["right"]},
+        regions=tuple(r for r in anatomy.regions if r.name != "hilum_left")))
+    assert _ask_fresh(one, "how far apart are the hila?").answer.text == "Both hila could not be placed on this film."
+
+
+def test_a_lesions_distance_to_the_hilum_is_still_the_lesions(make_facts: Any) -> None:
+    """With lesions found, a lesion's distance to a hilum is the lesion's, as before; the hila apart are the hila's
+    (it asked "which one do you mean?" of the two lesions)."""
+    turn = _ask_fresh(make_facts(), "how far is the nodule from the right hilum?")
+    assert turn.answer.text.startswith("A1's centre is about 5.0 cm (50.1 mm) from the right hilum (A3)")
+    zh = _ask_fresh(make_facts(), "结节离右肺门多远")
+    assert zh.answer.text.startswith("A1中心至右肺门(A3)的距离约5.0 cm(50.1 mm")
+    assert not parse("how far is it from both hila?").hila_apart and not parse("离左肺门多远").hila_apart
+    hila = _ask_fresh(make_facts(), "how far apart are the hila?")
+    assert hila.answer.text.startswith("A3 (right hilum) and A4 (left hilum) are about 7.0 cm (70.0 mm) apart")
+    assert not hila.findings and "A1" not in hila.answer.text
+
+
 @pytest.mark.parametrize(("question", "lang", "intent", "said"), [
     ("is A2 a real lesion?", "en", "confidence", "that it is a real lesion, about 0.70 (hedged)"),
     ("A2是真的病灶吗", "zh", "confidence", "是真实病灶约0.70(措辞保留)"),
