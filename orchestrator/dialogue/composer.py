@@ -1043,7 +1043,9 @@ def _spacing_used(ctx: Context) -> str:
 
 
 def _hilum_anchor(ctx: Context, f: Finding) -> Anchor | None:
-    named = [a for a in ctx.anatomy if a.name and a.name.startswith("hilum")]
+    """The hilum named, by its name ("from the right hilum") or by its id ("how far is A1 from A3?", A3 the right
+    hilum: it had measured A1 to its own side's hilum), else the finding's own side's."""
+    named = [a for a in (*ctx.anatomy, *ctx.subjects) if a.name and a.name.startswith("hilum")]
     if named:
         return named[0]
     return ctx.registry.for_name(f"hilum_{f.side}")
@@ -1365,8 +1367,10 @@ def _sign_counts(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[str]
     return lines
 
 
-def _sides_graded(ctx: Context) -> dict[str, Any]:
-    """"Which side is worse?": Hilum does not grade one lung's disease against the other's; what each lung shows."""
+def _each_side(ctx: Context) -> dict[str, Any]:
+    """"Which side is worse?": Hilum does not grade one lung's disease against the other's; what each lung shows, what
+    a lung with none can hide, and each side's costophrenic angle. "Compare the two sides": the same, without the
+    grading."""
     per_side = []
     for side in ("right", "left"):
         found = [a for a in ctx.registry.findings() if a.side == side]
@@ -1374,25 +1378,36 @@ def _sides_graded(ctx: Context) -> dict[str, Any]:
         per_side.append(ctx.t(f"{lung_zh}:" + ("、".join(f"{a.id}({a.label_zh})" for a in found) if found else "未见候选病灶"),
                               f"{lung_en}: " + (", ".join(f"{a.id} ({a.label_en})" for a in found) if found
                                                 else "no candidate region")))
+    lead = ctx.t("Hilum不评判哪一侧病变更重;两侧所见:", "Hilum does not grade which lung is worse; what each shows: ") \
+        if ctx.query.sides_graded else ctx.t("两侧所见:", "What each lung shows: ")
+    missed = _miss_note(ctx) if {a.side for a in ctx.registry.findings()} < {"right", "left"} else ""
+    angles = [_angle_line(c, ctx) for c in ctx.facts.anatomy.costophrenic]
     return section("sides", ctx.t("两侧", "The two lungs"), ctx.t(
-        "Hilum不评判哪一侧病变更重;两侧所见:" + ";".join(per_side) + "。",
-        "Hilum does not grade which lung is worse; what each shows: " + "; ".join(per_side) + "."))
+        lead + ";".join(per_side) + "。" + missed + "".join(angles),
+        lead + "; ".join(per_side) + "." + missed + "".join(" " + line for line in angles)))
 
 
 def compose_compare(ctx: Context) -> Composition:
-    if ctx.query.sides_graded:  # "which side is worse?": what each lung shows, then the findings compared
-        graded = _sides_graded(ctx)
+    if ctx.query.sides_graded or ctx.query.sides_compared:
+        # "which side is worse?": what each lung shows, then the findings compared (where two are); "compare the two
+        # sides": what each lung shows (not two findings compared, which may lie in one lung)
+        sides = _each_side(ctx)
+        if ctx.query.sides_compared or len(ctx.subjects) < 2:
+            pairs = subject_findings(ctx)
+            return Composition((sides,), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
+                               referenced=tuple(a.id for a, _ in pairs))
         rest = compose_compare(dataclasses.replace(ctx, query=dataclasses.replace(ctx.query, sides_graded=False)))
-        return dataclasses.replace(rest, sections=(graded, *rest.sections))
+        return dataclasses.replace(rest, sections=(sides, *rest.sections))
     pairs = subject_findings(ctx)
     if len(pairs) < 2:
         only = ctx.t("本片只有一处候选病灶,无从比较。", "There is only one candidate region on this film, so there is nothing to compare.")
         named = [a for a in ctx.subjects if a.finding_id is None]  # "compare A1 with A3", A3 being a hilum
-        if named and len(ctx.registry.findings()) >= 2:
-            what = ("、" if ctx.zh else ", ").join(f"{a.id}({a.label_zh})" if ctx.zh else f"{a.id} ({a.label_en})"
-                                                  for a in named)
-            only = ctx.t(f"{what}是解剖锚点,不是病灶;比较需要两处病灶。", f"{what} is an anatomy anchor, not a finding; a "
-                         "comparison needs two findings.") + _regions_found(ctx)
+        if named:  # on a film with one finding or none too ("is A1 bigger than A2?", both hila: "only one region")
+            what = "、".join(f"{a.id}({a.label_zh})" for a in named) if ctx.zh else and_list(
+                [f"{a.id} ({a.label_en})" for a in named])
+            are = "is an anatomy anchor, not a finding" if len(named) == 1 else "are anatomy anchors, not findings"
+            only = ctx.t(f"{what}是解剖锚点,不是病灶;比较需要两处病灶。", f"{what} {are}; a comparison needs two findings.") + (
+                _regions_found(ctx) or ctx.t("本片未发现明确的肺内病灶。", " No focal lung lesion was found.") + _miss_note(ctx))
         return Composition((section("compare", ctx.t("比较", "Comparison"), only),),
                            findings=tuple(finding_dict(f, a.id) for a, f in pairs), referenced=tuple(a.id for a, _ in pairs))
     rows = [{"anchor_id": a.id, "lobe": f.lobe, "zone": f.zone, "band": f.band, "shape": f.shape,

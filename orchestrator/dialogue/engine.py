@@ -229,7 +229,7 @@ def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_che
         if len(named) >= 2:  # "lesion 1 and lesion 2", "左边的和右边的": the two named, in that order
             return anc.Resolution("resolved", named)
         if q.intent == "compare":
-            return anc.in_named_order(anc.resolve_findings(reg, q, want_all=not q.anchor_ids), named)
+            return _compared(reg, q, named)
         return anc.in_named_order(anc.resolve_findings(reg, q), named)
     if q.intent in NEEDS_SUBJECT:
         return _with_the_part(anc.resolve_findings(reg, q), q, facts)
@@ -252,6 +252,14 @@ def _resolve_subjects(reg: anc.Registry, q: Query, facts: ImageFacts, lesion_che
                 return anc.Resolution("resolved", fit)
         return res if lesion_checklist or res.outcome == "resolved" else anc.Resolution("resolved", (), res.candidates)
     return anc.Resolution("resolved", ())
+
+
+def _compared(reg: anc.Registry, q: Query, named: tuple[anc.Anchor, ...]) -> anc.Resolution:
+    """The findings compared, those named first; "which side is worse?" / "compare the two sides": every finding, by
+    lung, on a film with none too (it had said "no lesion was found, so there is nothing to describe")."""
+    if q.sides_graded or q.sides_compared:
+        return anc.Resolution("resolved", reg.findings())
+    return anc.in_named_order(anc.resolve_findings(reg, q, want_all=not q.anchor_ids), named)
 
 
 def _with_the_part(res: anc.Resolution, q: Query, facts: ImageFacts) -> anc.Resolution:

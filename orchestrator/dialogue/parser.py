@@ -157,6 +157,10 @@ class Query:
     # compare: "which side is worse?" / "哪侧更严重": the lungs graded against each other, which Hilum does not do; the
     # answer says what each lung shows
     sides_graded: bool = False
+    # compare: "compare the two sides" / "left vs right?" / "比较两侧": the two lungs compared, not the findings (it had
+    # compared two findings in one lung, or said "nothing to describe" on a film with none); the answer says what each
+    # lung shows and each side's costophrenic angle
+    sides_compared: bool = False
     # "how thick is its wall?" / "空洞壁厚吗?": a cavity's wall asked about, which Hilum does not measure; said first
     wall_asked: bool = False
     # screen: "右中叶除了这个还有别的病灶吗" / "anything else besides this one?": the findings other than the one in focus
@@ -288,6 +292,7 @@ class Query:
             "patient_asked": self.patient_asked,
             "worry_asked": self.worry_asked,
             "sides_graded": self.sides_graded,
+            "sides_compared": self.sides_compared,
             "domes_compared": self.domes_compared,
             "hila_apart": self.hila_apart,
             "vertical": self.vertical,
@@ -1806,6 +1811,12 @@ _ONE_THING_COMPARED = re.compile(
 # the two lungs graded against each other ("which side is worse?", "which lung is more affected?", "哪侧更严重")
 _SIDES_GRADED = re.compile(r"(?<![a-z])which (?:side|lung) (?:is |looks |seems )?(?:worse|more (?:affected|involved|severe|"
                            r"abnormal|diseased))(?![a-z])|[哪那](?:一)?(?:侧|边|个肺|侧肺|边肺)(?:更|比较|较)(?:严重|重|厉害|多)")
+# the two lungs named as the pair compared ("compare the two sides", "left vs right?", "比较两侧", "左右肺对比"); a bare
+# "左右" is "about" ("3毫米左右"), so it counts only before a word of comparing
+_SIDES_COMPARED = re.compile(
+    r"(?<![a-z])(?:(?:two|both) (?:sides?|lungs?|lung fields?|hemithora(?:x|ces))|(?:left|right) and (?:the )?(?:right|left)"
+    r"|(?:left|right)(?: (?:side|lung))? (?:vs\.?|versus|with|to|against) (?:the )?(?:right|left))(?![a-z])"
+    r"|两侧|双侧|两肺|双肺|左右(?:两侧|两肺|侧|肺)|左右(?=对比|比较)|左肺和右肺|右肺和左肺")
 # a lesion named by a general word: "how old is this lesion?" asks the lesion's age (an earlier film), not the patient's
 _LESION_WORD = re.compile(rf"(?<![a-z])(?:{_LESION_NOUN}|opacities)s?(?![a-z])|肿块|结节|病灶|包块|阴影|病变")
 # a lesion's age ("how old is this lesion?", "how long has it been there?", "这个结节长了多久了", "是新的还是旧的"): a
@@ -2893,6 +2904,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "which side is worse?" / "哪侧更严重": what each lung shows (it asked back which finding was meant)
     sides_graded = not (answer_lang or social or ids) and bool(_SIDES_GRADED.search(text))
     intent = "compare" if sides_graded else intent
+    # "compare the two sides" / "比较两侧": the lungs compared (a structure named is compared as that structure answers)
+    sides_compared = (intent == "compare" and not (answer_lang or social or ids or sides_graded or loc["anatomy"])
+                      and bool(_SIDES_COMPARED.search(text)))
     # "why is the margin uncertain?" / "为什么无法判断": why a statement is hedged is how sure Hilum is of it
     intent = "confidence" if intent not in ("out_of_scope", "explain_term") and _WHY_UNSURE.search(text) else intent
     # "what are the limits of this reading?" / "what might you miss?" / "how good are you on real films?": what the
@@ -2994,6 +3008,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         worry_asked=(intent == "out_of_scope" and features["concern"] and not (needs_prior or patient or answer_lang or social)
                      and scores.get("out_of_scope", 0.0) < 2),
         sides_graded=sides_graded,
+        sides_compared=sides_compared,
         counts_signs=(intent != "compare" or features["concern"] or features["suspicion"] or features["diagnosis"]
                       or bool(ix.more_of_concern and ix.more_of_concern.search(text))
                       or not _ONE_THING_COMPARED.search(text)),

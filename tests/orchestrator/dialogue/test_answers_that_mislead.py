@@ -1026,3 +1026,72 @@ def test_an_angle_not_assessable_gives_no_degrees() -> None:
     assert "The right costophrenic angle is sharp (about 35°)." in en
     zh = ask("肋膈角怎么样?", facts, lang="zh").answer.text
     assert "左肋膈角无法评估。" in zh and "约0°" not in zh
+
+
+@pytest.mark.parametrize(("question", "lang", "said", "to"), [
+    ("how far is A2 from A3?", "en", "A2's centre is about 13.7 cm (136.7 mm) from the right hilum (A3)", "A3"),
+    ("A2距A3多远?", "zh", "A2中心至右肺门(A3)的距离约13.7 cm(136.7 mm", "A3"),
+    ("how far is A1 from A4?", "en", "A1's centre is about 11.7 cm (117.2 mm) from the left hilum (A4)", "A4"),
+    ("how far is A2 from A4?", "en", "A2's centre is about 11.0 cm (110.0 mm) from the left hilum (A4)", "A4"),
+])
+def test_a_hilum_named_by_its_id_is_the_hilum_measured(question: str, lang: str, said: str, to: str) -> None:
+    """On a real pneumonia film "how far is A1 from A3?" (A1 in the left lung, A3 the right hilum) gave A1's distance
+    to the left hilum (A4): the hilum named by its id is the one measured, as one named by its name is."""
+    turn = ask(question, lang=lang)
+    assert said in turn.answer.text
+    assert {m["to"] for m in turn.measurements} == {to}
+
+
+@pytest.mark.parametrize(("question", "lang"), [("compare the two sides", "en"), ("compare left and right lungs", "en"),
+                                                ("left vs right?", "en"), ("比较两侧", "zh"), ("左右肺对比一下", "zh")])
+def test_the_two_sides_compared_are_the_lungs_on_any_film(question: str, lang: str) -> None:
+    """On real films "compare the two sides" said "No lesion was found on this film, so there is nothing to describe"
+    (no finding), "only one candidate region, nothing to compare" (one), or compared two findings in the left lung:
+    what each lung shows, what a lung with none can hide, and each side's costophrenic angle."""
+    q = parse(question)
+    assert (q.intent, q.sides_compared, q.sides_graded) == ("compare", True, False)
+    base = scenario_facts()
+    text = ask(question, lang=lang).answer.text
+    none = ask(question, dataclasses.replace(base, findings=()), lang=lang).answer.text
+    left = ask(question, dataclasses.replace(base, findings=base.findings[1:]), lang=lang).answer.text
+    if lang == "en":
+        assert text == ("What each lung shows: the right lung: A1 (right middle lobe round nodule); the left lung: A2 "
+                        "(left lower lobe strand-like opacity). The right costophrenic angle is sharp (about 35°). The "
+                        "left costophrenic angle is sharp (about 38°).")
+        assert none.startswith("What each lung shows: the right lung: no candidate region; the left lung: no candidate "
+                               "region. Hilum reports lesions from about 8 mm")
+        assert left.startswith("What each lung shows: the right lung: no candidate region; the left lung: A1 (left lower "
+                               "lobe strand-like opacity). Hilum reports lesions from about 8 mm")
+    else:
+        assert text == "两侧所见:右肺:A1(右肺中叶圆形结节);左肺:A2(左肺下叶条索影)。右肋膈角锐利(角度约35°)。左肋膈角锐利(角度约38°)。"
+        assert none.startswith("两侧所见:右肺:未见候选病灶;左肺:未见候选病灶。本系统报告约8 mm")
+    for said in (none, left):
+        assert "nothing to" not in said and "无从比较" not in said and "未发现可供描述" not in said
+        assert ("costophrenic angle is sharp" if lang == "en" else "肋膈角锐利") in said
+    worse = ask("which side is worse?", dataclasses.replace(base, findings=())).answer.text
+    assert worse.startswith("Hilum does not grade which lung is worse; what each shows: the right lung: no candidate "
+                            "region; the left lung: no candidate region.")
+
+
+@pytest.mark.parametrize("question", ["compare the two lesions", "compare A1 and A2", "A1比A2大3毫米左右吗",
+                                      "compare the left and right hila", "is the right one bigger than the left one?"])
+def test_two_findings_or_a_structure_compared_are_not_the_sides(question: str) -> None:
+    assert not parse(question).sides_compared
+
+
+@pytest.mark.parametrize(("question", "lang", "said"), [
+    ("is A1 bigger than A2?", "en", "A1 (right hilum) and A2 (left hilum) are anatomy anchors, not findings; a comparison "
+                                    "needs two findings. No focal lung lesion was found. Hilum reports lesions from about 8 mm"),
+    ("compare A1 with A2", "en", "A1 (right hilum) and A2 (left hilum) are anatomy anchors, not findings"),
+    ("A1和A2哪个大?", "zh", "A1(右肺门)、A2(左肺门)是解剖锚点,不是病灶;比较需要两处病灶。本片未发现明确的肺内病灶。本系统报告约8 mm"),
+])
+def test_the_hila_compared_on_a_film_with_no_finding_are_never_one_region(question: str, lang: str, said: str) -> None:
+    """On a real normal film (A1 and A2 the hila, no finding) "is A1 bigger than A2?" was told "There is only one
+    candidate region on this film": the anchors are said to be anatomy anchors, and that no lesion was found."""
+    base = scenario_facts()
+    text = ask(question, dataclasses.replace(base, findings=()), lang=lang).answer.text
+    assert text.startswith(said)
+    assert "only one candidate region" not in text and "只有一处" not in text
+    one = ask("compare A1 with A3", dataclasses.replace(base, findings=base.findings[:1])).answer.text
+    assert one == ("A3 (left hilum) is an anatomy anchor, not a finding; a comparison needs two findings. The regions "
+                   "found on this film are: A1 (right middle lobe round nodule).")
