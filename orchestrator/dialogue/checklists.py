@@ -332,9 +332,12 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
         detail = _detail(item, value, lang, facts.spacing.source == "estimated")
         evidence = _evidence(item, status, value, lang, facts.spacing.source == "estimated")
         settle = item.settle(lang)
-        if item.rule.get("as_asked"):  # as "is the heart enlarged?" / "is there consolidation?" reads it
+        # "parapneumonic effusion (blunted costophrenic angle)": no only where "is there an effusion?" says no too (a sharp
+        # angle on a film read alone, or one not checked for fluid, is no "no effusion")
+        absent_of = item.rule.get("absent_as_asked") if status == "no" else None
+        if item.rule.get("as_asked") or absent_of:  # as "is the heart enlarged?" / "is there consolidation?" reads it
             registry = screening_registry(facts) if registry is None else registry
-            read = read_sign(item.sign, facts, None, registry)
+            read = read_sign(absent_of or item.sign, facts, None, registry)
             if read.status != status:
                 status, evidence = read.status, (read.evidence_zh if lang == "zh" else read.evidence_en).rstrip("。.")
                 settle = _mid_sentence(read.settle_zh if lang == "zh" else read.settle_en) or settle

@@ -38,6 +38,7 @@ from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import (
     and_list,
     cm,
+    counted,
     mm,
     objects_examples,
     objects_in_place,
@@ -361,7 +362,7 @@ def _normal_asked(ctx: Context, lesions: int) -> dict[str, Any]:
     seen: list[tuple[str, str, bool]] = []  # (zh, en, sure): a possible one is never the reason for a flat "no"
     if lesions:
         seen.append((f"{lesions}处{'候选病灶' if sure else '可能的病灶'}",
-                     f"{lesions} candidate region{'s' if lesions > 1 else ''}" if sure else
+                     counted(lesions, "candidate region") if sure else
                      f"{lesions} regions that may be lesions" if lesions > 1 else "a region that may be a lesion", sure))
     for side in blunted:  # read from the second reader's lung field alone, an angle is possibly blunted
         seen.append((f"{word('side', side, 'zh')}肋膈角{cl.angle_word('blunted', ctx.facts, 'zh')}",
@@ -540,7 +541,7 @@ def _kind_body(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
     if pairs:
         lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
         return ctx.t(f"{scope}见{len(pairs)}处{what}:", f"{what.capitalize()}{' in the ' + scope if scope else ''}: "
-                     f"{len(pairs)} candidate region(s): ") + ("".join(lines) if ctx.zh else " ".join(lines))
+                     f"{counted(len(pairs), 'candidate region')}: ") + ("".join(lines) if ctx.zh else " ".join(lines))
     return ctx.t(f"{scope or '本片'}未见{what}。", f"No {what} is seen {'in the ' + scope if scope else 'on this film'}."
                  ) + _miss_note(ctx) + _regions_found(ctx)
 
@@ -551,7 +552,7 @@ def _scoped_body(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
     scope = _scope_words(ctx)
     if pairs:
         lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
-        return ctx.t(f"{scope}见{len(pairs)}处候选病灶:", f"In the {scope}: {len(pairs)} candidate region(s): ") + (
+        return ctx.t(f"{scope}见{len(pairs)}处候选病灶:", f"In the {scope}: {counted(len(pairs), 'candidate region')}: ") + (
             "".join(lines) if ctx.zh else " ".join(lines))
     return ctx.t(f"{scope}未见候选病灶。", f"No candidate region in the {scope}.") + _miss_note(ctx) + _regions_found(ctx)
 
@@ -564,7 +565,7 @@ def compose_screen(ctx: Context) -> Composition:
     if scoped:
         body = _scoped_body(ctx, pairs)
     elif pairs:
-        head = ctx.t(f"共发现{len(pairs)}处候选病灶:", f"{len(pairs)} candidate region(s) found:")
+        head = ctx.t(f"共发现{len(pairs)}处候选病灶:", f"{counted(len(pairs), 'candidate region')} found:")
         lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
         body = head + ("" if ctx.zh else " ") + (" ".join(lines) if not ctx.zh else "".join(lines))
     else:
@@ -1507,9 +1508,9 @@ def compose_checklist(ctx: Context) -> Composition:
     head = ctx.t(f"{checklist.title_zh}的典型X线表现(按特异性排序),对照{who}。",
                  f"Typical radiograph signs of {checklist.title_en} (most specific first), checked against {who}.")
     score = ctx.t(f"可判定的{card['total']}条中符合{card['matched']}条。",
-                  f"{card['matched']} of the {card['total']} decidable signs are present.") if card["total"] else ctx.t(
+                  f"{decidable_present(card)}.") if card["total"] else ctx.t(
         "本片上这些征象都无法判定。", "None of these signs can be decided on this film.")
-    sections = [section("checklist", checklist.title(ctx.lang), head + ("" if ctx.zh else " ") + ("；".join(lines) if ctx.zh else "; ".join(lines)) + ("。" if ctx.zh else ".")),
+    sections = [section("checklist", checklist.title(ctx.lang), head + ("" if ctx.zh else " ") + _sign_list(ctx, lines)),
                 section("score", ctx.t("符合情况", "Score"), score)]
     mismatch = mismatch_note(ctx, [subject]) if subject else None
     if mismatch:
@@ -1562,12 +1563,11 @@ def compose_differential(ctx: Context) -> Composition:
         assert subject is not None
         _, card, lines = _checked(ctx, checklist, subject[1], subject[0].id)
         cards.append(card)
-        score = ctx.t(f"可判定的{card['total']}条中符合{card['matched']}条", f"{card['matched']} of the {card['total']} "
-                      "decidable signs present") if card["total"] else ctx.t("这些征象都无法判定", "none of its signs "
-                                                                            "can be decided")
+        score = ctx.t(f"可判定的{card['total']}条中符合{card['matched']}条", decidable_present(card, verb=False)) if (
+            card["total"]) else ctx.t("这些征象都无法判定", "none of its signs can be decided")
         sections.append(section("checklist", checklist.title(ctx.lang), ctx.t(
-            f"{checklist.title_zh}:{score}。" + "；".join(lines) + "。",
-            f"{checklist.title_en[:1].upper()}{checklist.title_en[1:]}: {score}. " + "; ".join(lines) + ".")))
+            f"{checklist.title_zh}:{score}。", f"{checklist.title_en[:1].upper()}{checklist.title_en[1:]}: {score}. ")
+            + _sign_list(ctx, lines)))
     if cards:
         assert subject is not None
         who_zh, who_en = f"{subject[0].id}({subject[0].label_zh})", f"{subject[0].id} ({subject[0].label_en})"
@@ -1611,6 +1611,23 @@ def _checklist_not_for(ctx: Context, checklist: cl.Checklist, a: Anchor) -> Comp
     return Composition(tuple(sections), referenced=(a.id,))
 
 
+def decidable_present(card: Mapping[str, Any], verb: bool = True) -> str:
+    """A checklist's count in English: "2 of the 4 decidable signs are present", "0 of 1 decidable sign is present"
+    (``verb`` False: "... present", as a phrase)."""
+    one = card["total"] == 1
+    signs = f"{card['matched']} of 1 decidable sign" if one else f"{card['matched']} of the {card['total']} decidable signs"
+    return f"{signs} {('is' if one else 'are') + ' ' if verb else ''}present"
+
+
+def _sign_list(ctx: Context, lines: list[str]) -> str:
+    """A checklist's sign lines as the sentence after its heading: "；"-joined in Chinese, "; "-joined in English with the
+    first sign's label opening the sentence ("Parapneumonic effusion (...) (no); consolidation (...)")."""
+    if ctx.zh:
+        return "；".join(lines) + "。"
+    text = "; ".join(lines)
+    return f"{text[:1].upper()}{text[1:]}."
+
+
 def _sign_lines(ctx: Context, results: list[cl.ItemResult]) -> list[str]:
     """Each sign of a checklist, most specific first, with its evidence and yes / no / uncertain."""
     status = {"yes": ctx.t("符合", "yes"), "no": ctx.t("不符合", "no"), "uncertain": ctx.t("不确定", "uncertain")}
@@ -1649,7 +1666,7 @@ def _checklist_of_another(ctx: Context, checklist: cl.Checklist, a: Anchor, f: F
     _, card, lines = _checked(ctx, checklist, f, a.id)
     return section("checklist_more", title, ctx.t(
         f"对照{a.id}:" + "；".join(lines) + f"。可判定的{card['total']}条中符合{card['matched']}条。",
-        f"Against {a.id}: " + "; ".join(lines) + f". {card['matched']} of the {card['total']} decidable signs are present."))
+        f"Against {a.id}: " + "; ".join(lines) + f". {decidable_present(card)}."))
 
 
 # --- anatomy, terms, refusals ----------------------------------------------------------------------
@@ -2041,7 +2058,7 @@ def _compose_worry(ctx: Context) -> Composition:
         shown = ctx.t(
             f"本片发现{len(found)}处候选病灶({'、'.join(found)}),可以问我每一处的位置、大小、边缘和密度,或它符合某种"
             "疾病的几条典型征象(例如“如果是早期肺癌,有几个典型征象?”)。",
-            f"This film shows {len(found)} candidate region{'s' if len(found) != 1 else ''} ({', '.join(found)}); ask me "
+            f"This film shows {counted(len(found), 'candidate region')} ({', '.join(found)}); ask me "
             "where each lies, its size, margin and density, or how many typical signs of a disease it shows (\"if this "
             "were early lung cancer, how many typical signs does it show?\").")
     else:
@@ -2287,20 +2304,23 @@ _FINDING_INTENTS = frozenset({"describe_margin", "density", "size", "locate"})
 
 
 def compose_not_a_finding(ctx: Context) -> Composition:
-    """"How big is A3?" where A3 is a hilum or a measurement: what that anchor is, and what can be asked of it."""
+    """"How big is A3?" where A3 is a hilum or a measurement: what that anchor is, and what can be asked of it (an
+    anatomy anchor's distance to a finding, asked of the film's first finding; nothing where the film has none)."""
     lines = []
+    finding = next(iter(ctx.registry.findings()), None)
     for a in ctx.subjects:
         label = a.label_zh if ctx.zh else a.label_en
         if a.kind == "relation":
             lines.append(ctx.t(f"{a.id}是测量{label},不是病灶,没有大小、边缘或密度可读。",
                                f"{a.id} is the measurement {label}, not a lesion: it has no size, margin or density to "
                                "read."))
-        else:
-            lines.append(ctx.t(f"{a.id}是{label},为本系统在片上标出的解剖锚点,不是病灶,没有大小、边缘或密度可读;"
-                               f"可以问它与病灶的距离(如“A1距{a.id}多远”)。",
-                               f"{a.id} is the {label}, an anatomy anchor Hilum marked on the film, not a lesion: it has "
-                               f"no size, margin or density to read; its distance to a finding can be asked (\"how far "
-                               f"is A1 from {a.id}?\")."))
+            continue
+        line = ctx.t(f"{a.id}是{label},为本系统在片上标出的解剖锚点,不是病灶,没有大小、边缘或密度可读",
+                     f"{a.id} is the {label}, an anatomy anchor Hilum marked on the film, not a lesion: it has no size, "
+                     "margin or density to read")
+        lines.append(line + (ctx.t(f";可以问它与病灶的距离(如“{finding.id}距{a.id}多远”)。",
+                                   f"; its distance to a finding can be asked (\"how far is {finding.id} from {a.id}?\").")
+                             if finding is not None else ctx.t("。", ".")))
     text = ("" if ctx.zh else " ").join(lines) + _regions_found(ctx)
     return Composition((section("not_a_finding", ctx.t("不是病灶", "Not a finding"), text.strip()),),
                        referenced=tuple(a.id for a in ctx.subjects))

@@ -1768,11 +1768,16 @@ _LESION_NOUN = r"lesion|nodule|opacity|shadow|spot|strand|mass|lump|thing|findin
 _PERSON_AFTER = re.compile(rf"\s*(?:{_PATIENT_ZH}|{_PATIENT_EN}|{_FILM_EN}|{_FILM_ZH})")
 
 
+# "are the hila at the same height?": "same" of a height compares two things and points at no finding ("the same one")
+_SAME_HEIGHT_AFTER = re.compile(r"\s+(?:height|level)(?![a-z])")
+
+
 def _determines_no_finding(text: str, ref: str) -> bool:
     """Every use of the pointer word in the text is a person's or the film's determiner ("这个病人", "this patient",
-    "this x-ray")."""
+    "this x-ray"), or a height's "same" ("at the same height", "at the same level")."""
     spots = find_term(text, ref)
-    return bool(spots) and all(_PERSON_AFTER.match(text, p + len(ref)) for p in spots)
+    return bool(spots) and all(_PERSON_AFTER.match(text, p + len(ref))
+                               or (ref == "same" and _SAME_HEIGHT_AFTER.match(text, p + len(ref))) for p in spots)
 
 
 _FILM_OR_PATIENT = re.compile(rf"{_FILM_ZH}|(?<![a-z])(?:{_FILM_EN}|{_PATIENT_EN}|lungs?)(?![a-z])|{_PATIENT_ZH}"

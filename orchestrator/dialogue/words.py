@@ -43,6 +43,11 @@ def r1(value: float) -> float:
     return round(float(value), 1)
 
 
+def counted(n: int, noun: str) -> str:
+    """English: a count and its noun, singular for one ("1 candidate region", "2 candidate regions")."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 def and_list(items: list[str]) -> str:
     """English: "A1", "A1 and A2", "A1, A2 and A3"."""
     return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

@@ -1095,3 +1095,99 @@ def test_the_hila_compared_on_a_film_with_no_finding_are_never_one_region(questi
     one = ask("compare A1 with A3", dataclasses.replace(base, findings=base.findings[:1])).answer.text
     assert one == ("A3 (left hilum) is an anatomy anchor, not a finding; a comparison needs two findings. The regions "
                    "found on this film are: A1 (right middle lobe round nodule).")
+
+
+def read_alone(facts: ImageFacts) -> ImageFacts:
+    """``facts`` as a film the second reader read alone (its film check's warning)."""
+    from orchestrator.encoders.second_reader import WARNING as READ_ALONE
+
+    return dataclasses.replace(facts, film_check=dataclasses.replace(facts.film_check, warnings=(READ_ALONE,)))
+
+
+def test_a_checklist_says_no_effusion_only_where_the_effusion_answer_does() -> None:
+    """On a real child's pneumonia film read by the second reader alone (nothing found, both angles sharp) the pneumonia
+    checklist said "parapneumonic effusion (blunted costophrenic angle) (no)" and "0 of the 1 decidable signs are
+    present", while "any effusion on the left?" said it cannot be judged: what that reader did not find is not absent.
+    The effusion items now say what the effusion answer says (uncertain, and what would settle it), and so do they on a
+    film not checked for fluid; on a film checked for it and read by the main weights they stay "no"."""
+    empty = dataclasses.replace(scenario_facts(), findings=())
+    alone = read_alone(empty)
+    unchecked = dataclasses.replace(empty, checked=tuple(c for c in empty.checked if c != "effusion"))
+    assert sign_section(ask("any effusion on the left?", alone))["status"] == "uncertain"
+    assert sign_section(ask("any effusion?", unchecked))["status"] == "uncertain"
+    for question, label in (("if this were pneumonia, how many typical signs does it show?",
+                             "Parapneumonic effusion (blunted costophrenic angle)"),
+                            ("could this be heart failure?", "Pleural effusion (blunted costophrenic angle)")):
+        for facts in (alone, unchecked):
+            turn = ask(question, facts)
+            item = next(i for i in turn.checklist["items"] if i["sign"] == "costophrenic_angle_blunting")
+            assert item["status"] == "uncertain" and item["settle"], (question, item)
+            assert f"{label} cannot be decided on this film — {item['settle']} would settle it" in turn.answer.text
+        evidence = next(i for i in ask(question, alone).checklist["items"]
+                        if i["sign"] == "costophrenic_angle_blunting")["evidence"]
+        assert evidence.endswith("no effusion-like opacity was found; but this film was read by the second reader "
+                                 "alone, which can miss a lesion"), evidence
+        assert next(i for i in ask(question, empty).checklist["items"]
+                    if i["sign"] == "costophrenic_angle_blunting")["status"] == "no"
+    zh = ask("如果是肺炎,有哪些征象?", alone, lang="zh").checklist
+    assert next(i for i in zh["items"] if i["sign"] == "costophrenic_angle_blunting")["status"] == "uncertain"
+
+
+def test_a_checklist_reads_as_sentences() -> None:
+    """The pneumonia checklist said "... checked against this film. parapneumonic effusion (...) (no); ..." (a sign's
+    lowercase name opening a sentence) and "0 of the 1 decidable signs are present"."""
+    empty = dataclasses.replace(scenario_facts(), findings=())
+    alone = read_alone(empty)
+    one = ask("signs of pleural effusion?", alone)  # the angle decided; the fluid and the loculation not
+    assert (one.checklist["matched"], one.checklist["total"]) == (0, 1)
+    assert "0 of 1 decidable sign is present." in one.answer.text and "decidable signs" not in one.answer.text
+    assert "0 of the 4 decidable signs are present." in ask("is there pneumonia?", empty).answer.text
+    differential = ask("give me a differential for A1")
+    for turn in (one, ask("is there pneumonia?", empty), differential, ask("is A1 cancer?")):
+        for s in turn.answer.sections:
+            if s["kind"] in ("checklist", "checklist_more"):
+                assert not re.search(r"\. [a-z]", s["text"]), s["text"]  # each sentence opens with a capital
+    assert "checked against this film. Meniscus sign / loculation (uncertain); basal fluid" in one.answer.text
+    assert "可判定的1条中符合0条。" in ask("胸腔积液有哪些征象?", alone, lang="zh").answer.text
+
+
+@pytest.mark.parametrize(("question", "lang", "said"), [
+    ("what is A1?", "en", "A1 is the right hilum, an anatomy anchor Hilum marked on the film, not a lesion: it has no "
+                          "size, margin or density to read."),
+    ("what is A2?", "en", "A2 is the left hilum, an anatomy anchor Hilum marked on the film, not a lesion: it has no "
+                          "size, margin or density to read."),
+    ("A1是什么?", "zh", "A1是右肺门,为本系统在片上标出的解剖锚点,不是病灶,没有大小、边缘或密度可读。"),
+])
+def test_a_hilum_asked_about_on_a_film_with_no_finding_invites_no_distance_to_one(
+        question: str, lang: str, said: str) -> None:
+    """"What is A1?" on a real normal film (A1, A2 the hila, no finding) ended '... its distance to a finding can be
+    asked ("how far is A1 from A1?")', and "what is A2?" offered "how far is A1 from A2?" with A1 a hilum: with no
+    finding there is no distance to offer; with one, the example names the film's first finding."""
+    base = scenario_facts()
+    assert ask(question, dataclasses.replace(base, findings=()), lang=lang).answer.text == said
+    with_one = ask({"en": "what is A2?", "zh": "A2是什么?"}[lang], dataclasses.replace(base, findings=base.findings[:1]),
+                   lang=lang).answer.text
+    assert {"en": '("how far is A1 from A2?")', "zh": "(如“A1距A2多远”)"}[lang] in with_one
+
+
+@pytest.mark.parametrize(("question", "before", "findings", "said"), [
+    ("anything abnormal?", None, 1, "1 candidate region found: A1:"),
+    ("anything abnormal?", None, 2, "2 candidate regions found: A1:"),
+    ("any nodule?", None, 1, "Nodule: 1 candidate region: A1:"),
+    ("anything in the right lung?", "where is A1?", 1, "In the right lung: 1 candidate region: A1:"),
+])
+def test_candidate_regions_are_counted_in_english(question: str, before: str | None, findings: int, said: str) -> None:
+    """The screening said "1 candidate region(s) found" / "2 candidate region(s) found"."""
+    base = scenario_facts()
+    text = ask(question, dataclasses.replace(base, findings=base.findings[:findings]), before=before).answer.text
+    assert said in text and "region(s)" not in text
+
+
+def test_the_hila_at_the_same_height_are_the_hila_compared() -> None:
+    """"Are the hila at the same height?" on a real pneumonia film asked back "Which one do you mean — A1 ... or
+    A2 ...?" ("same" read as a pointer, "the same one"), while "are the hila symmetric?" compared the hila."""
+    for question in ("are the hila at the same height?", "are the hila at the same level?"):
+        turn = ask(question)
+        assert turn.intent == "assess_anatomy" and turn.answer.text.startswith(
+            "The two hila lie at about the same height"), turn.answer.text
+    assert ask("两侧肺门一样高吗", lang="zh").answer.text.startswith("两侧肺门高度相近")

@@ -766,3 +766,20 @@ def test_a_conclusion_asked_is_the_summary(question: str, intent: str, summary: 
     """"给个结论" on a real film was "outside what a chest radiograph can show", where "总结一下" got the summary."""
     q = parse(question)
     assert (q.intent, q.summary_asked) == (intent, summary)
+
+
+@pytest.mark.parametrize("question", ["are the hila at the same height?", "are the hila at the same level?",
+                                      "is the left hilum at the same height as the right?"])
+def test_the_hila_at_the_same_height_are_the_hila_compared(question: str) -> None:
+    """"Same" of a height points at no finding ("the same one"): the hila compared, as "are the hila symmetric?" is."""
+    q = parse(question)
+    assert (q.intent, q.anatomy, q.references) == ("assess_anatomy", ("hilum",), ())
+
+
+@pytest.mark.parametrize(("question", "pointer"), [("is the nodule at the same height as the hilum?", "the nodule"),
+                                                   ("is it at the same level as the right hilum?", "it"),
+                                                   ("is A1 at the same height as the hilum?", "A1"),
+                                                   ("is the lesion at the same level as the left hilum?", "the lesion")])
+def test_a_lesion_at_the_same_height_as_a_hilum_is_not_the_hila_compared(question: str, pointer: str) -> None:
+    q = parse(question)
+    assert pointer in q.references and not (q.intent == "assess_anatomy" and q.anatomy == ("hilum",)), q
