@@ -759,7 +759,7 @@ def _diameter_measurement(a: Anchor, f: Finding, ctx: Context) -> dict[str, Any]
 
 def compose_size(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
-    lines = []
+    lines, verdicts = [], []
     for a, f in pairs:
         if f.kind == "effusion":  # fluid: its extent on the film and how high it reaches, no lesion's diameter or area
             lines.append(ctx.t(f"{a.id}{size_phrase(f, 'zh')}(在片上的范围)。",
@@ -782,11 +782,14 @@ def compose_size(ctx: Context) -> Composition:
             lines.append(f"{a.id}的准确大小本片无法判断,以上数值仅供参考。" if ctx.zh else
                          f"{a.id}'s exact size cannot be judged on this film; the figures are approximate.")
         if ctx.query.size_op and ctx.query.size_mm:
-            lines.append(threshold_line(ctx, a, f, ctx.query.size_op, ctx.query.size_mm))
+            verdicts.append(threshold_line(ctx, a, f, ctx.query.size_op, ctx.query.size_mm))
     if ctx.query.ct_measure == "volume":  # "what's its volume?": a projection has none
         lines.insert(0, ctx.t("胸片是单一投影,无法测量体积(CT可测量结节体积);片上的径线如下:",
                               "A radiograph is a single projection and gives no volume (CT measures a nodule's volume); "
                               "its sizes on the film:"))
+    if len(verdicts) > 1:  # "are both bigger than 1 cm?": each yes or no names its finding
+        verdicts = [ctx.t(f"{a.id}:", f"{a.id}: ") + v for (a, _), v in zip(pairs, verdicts, strict=True)]
+    lines = verdicts + lines  # "is it bigger than 3 cm?": yes or no first, then the sizes it rests on
     sections = [section("size", ctx.t("大小", "Size"), ("" if ctx.zh else " ").join(lines))]
     meas = tuple(_diameter_measurement(a, f, ctx) for a, f in pairs) + effusion_heights(pairs, ctx.facts)
     return _one_lesion(ctx, pairs, sections, meas)

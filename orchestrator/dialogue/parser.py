@@ -1451,8 +1451,10 @@ _FISSURE = re.compile(r"fissur|叶间裂|水平裂|斜裂|叶间胸膜")
 
 
 # "is the nodule above the right hilum?" / "is the strand at the level of the hilum?" / "结节在右肺门上方吗": a finding's
-# height against a hilum or a dome (its margin, or its place, before), in the order said ("above" | "below" | "level")
-_VERTICAL = (("level", re.compile(r"\bat (?:about )?the (?:same )?level (?:of|as)\b|\blevel with\b|同一水平|平齐|齐平")),
+# height against a hilum or a dome (its margin, or its place, before), in the order said ("above" | "below" | "level");
+# "at the same height as the hilum" / "和右肺门在同一高度" / "一样高" is its level too (a margin question or its place before)
+_VERTICAL = (("level", re.compile(r"\bat (?:about )?the (?:same )?(?:level|height) (?:of|as)\b|\bthe same (?:level|height) as\b"
+                                  r"|\blevel with\b|同一水平|同一高度|一样高|等高|平齐|齐平")),
              ("above", re.compile(r"\babove\b|\bhigher than\b|\bsuperior to\b|上方|之上|以上|高于")),
              ("below", re.compile(r"\bbelow\b|\bbeneath\b|\blower than\b|\binferior to\b|下方|之下|以下|低于")))
 

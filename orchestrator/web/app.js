@@ -844,7 +844,8 @@
   function checklistTable(c, lang) {
     const box = el("div", "section checklist-table");
     box.append(el("h5", null, `${t("checklist")} · ${checklistTitle(c, lang)}`));
-    box.append(el("div", "score", t("matched", { matched: c.matched, total: c.total })));
+    // "0 of 1 decidable sign present": a count of one in its own words, as the turns' count ("1 turn")
+    box.append(el("div", "score", t(c.total === 1 ? "matched_one" : "matched", { matched: c.matched, total: c.total })));
     box.append(table([t("sign"), t("status"), t("evidence")], checklistRows(c, lang)));
     return box;
   }

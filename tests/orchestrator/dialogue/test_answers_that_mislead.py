@@ -336,6 +336,20 @@ def test_size_against_a_threshold(question: str, said: str) -> None:
     assert turn.intent == "size" and [a["id"] for a in turn.anchors] == ["A1"] and said in turn.answer.text
 
 
+@pytest.mark.parametrize(("question", "lang", "first", "then"), [
+    ("is A1 bigger than 3 cm?", "en", "No: its longest diameter is 13.1 mm, less than 30.0 mm.", "A1: equivalent diameter"),
+    ("A1大于3厘米吗?", "zh", "否:最长径13.1 mm,小于30.0 mm。", "A1等效直径"),
+    ("are both bigger than 1 cm?", "en", "A1: Yes: its longest diameter is 13.1 mm, more than 10.0 mm. A2: Yes: its "
+     "longest diameter is 25.0 mm, more than 10.0 mm.", "A1: equivalent diameter")])
+def test_size_against_a_threshold_is_answered_yes_or_no_first(question: str, lang: str, first: str, then: str) -> None:
+    """"Is A1 bigger than 3 cm?" put its "No: ..." after the whole size block; a yes/no question is answered first,
+    then the sizes it rests on (several findings: each answer names its finding)."""
+    turn = ask(question, lang=lang)
+    assert turn.intent == "size" and kinds(turn)[0] == "size"
+    text = turn.answer.sections[0]["text"]
+    assert text.startswith(first) and then in text[len(first):]
+
+
 @pytest.mark.parametrize(("before", "question", "want"), [
     ("右肺中叶那个圆形影,边缘是否规则?", "How big is the one below it?", "A2"),
     ("左下肺那个条索影边缘光滑吗?", "它上面那个在哪?", "A1"),

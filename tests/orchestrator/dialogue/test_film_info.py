@@ -145,6 +145,18 @@ def test_a_finding_above_or_below_a_hilum_or_a_dome(ask: Callable[..., Any], que
     assert turn.measurements  # the distance is still given
 
 
+@pytest.mark.parametrize(("question", "lang"), [
+    ("is the nodule at the same height as the hilum?", "en"), ("is A1 at the same height as the right hilum?", "en"),
+    ("A1和右肺门在同一高度吗", "zh"), ("A1和右肺门一样高吗", "zh")])
+def test_a_finding_at_the_same_height_as_a_hilum(ask: Callable[..., Any], question: str, lang: str) -> None:
+    """"Is the nodule at the same height as the hilum?" was answered with its margin and "A1和右肺门在同一高度吗" with
+    where it lies: its height against the hilum comes first, as "at the same level as" is answered."""
+    turn = ask(question, lang=lang)
+    assert turn.intent == "measure_relation" and turn.answer.sections[0]["kind"] == "relation"
+    assert turn.answer.text.startswith("No: A1's centre lies about 2.1 cm below the right hilum." if lang == "en"
+                                       else "否:A1中心位于右肺门下方约2.1 cm。")
+
+
 @pytest.mark.parametrize(("question", "lang", "said"), [
     ("is the nodule lateral to the right hilum?", "en", "Yes: A1's centre lies about 4.5 cm lateral to the right hilum."),
     ("is A1 medial to the right hilum?", "en", "No: A1's centre lies about 4.5 cm lateral to the right hilum."),

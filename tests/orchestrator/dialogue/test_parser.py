@@ -783,3 +783,18 @@ def test_the_hila_at_the_same_height_are_the_hila_compared(question: str) -> Non
 def test_a_lesion_at_the_same_height_as_a_hilum_is_not_the_hila_compared(question: str, pointer: str) -> None:
     q = parse(question)
     assert pointer in q.references and not (q.intent == "assess_anatomy" and q.anatomy == ("hilum",)), q
+
+
+@pytest.mark.parametrize(("question", "vertical"), [
+    ("is the nodule at the same height as the hilum?", "level"), ("is A1 at the same height as the right hilum?", "level"),
+    ("is A1 the same height as the right hilum?", "level"), ("A1和右肺门在同一高度吗", "level"),
+    ("A1和右肺门一样高吗", "level"), ("结节与右肺门等高吗", "level"), ("结节和右肺门在同一水平吗", "level"),
+    # two hila, or two findings, at the same height: no finding's height against a hilum
+    ("are the hila at the same height?", None), ("is the left hilum at the same height as the right?", None),
+    ("两侧肺门一样高吗", None), ("两侧肺门在同一高度吗", None), ("is A1 at the same height as A2?", None),
+    ("A1和A2一样高吗", None)])
+def test_a_lesion_at_the_same_height_as_a_hilum_is_its_level(question: str, vertical: str | None) -> None:
+    """"Is the nodule at the same height as the hilum?" was a margin question (only "the same level as" was a height):
+    a finding at the same height as a hilum is the vertical relation "level"; the hila at the same height are not."""
+    q = parse(question)
+    assert q.vertical == vertical and (q.intent == "measure_relation") == (vertical is not None), q

@@ -8,6 +8,8 @@ import json
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[3]
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff01-\uff60]")
 LATIN_WORD = re.compile(r"\b[A-Za-z]{2,}\b")
@@ -59,3 +61,10 @@ def test_page_strings_come_from_the_catalogue() -> None:
     en = json.loads((ROOT / "orchestrator/web/messages.json").read_text(encoding="utf-8"))["en"]["ui"]
     for key, text in re.findall(r'data-i18n="(\w+)"[^>]*>([^<]*)<', html):
         assert key in en and text == en[key], key
+
+
+@pytest.mark.parametrize(("lang", "said"), [("en", "0 of 1 decidable sign present"), ("zh", "可判定的 1 条中符合 0 条")])
+def test_a_checklist_count_of_one_has_its_own_words(catalogue: dict, lang: str, said: str) -> None:
+    """"0 of 1 decidable signs present": the checklist's count, like the turns' ("turn_one"), has a form for one."""
+    ui = catalogue[lang]["ui"]
+    assert ui["matched_one"].format(matched=0) == said

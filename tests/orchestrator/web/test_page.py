@@ -325,3 +325,29 @@ def test_a_turn_that_draws_nothing_shows_the_whole_film(browser: object, service
     assert page.locator(".turn-card[data-turn='3'] .turn-head").count() == 1
     assert page.get_attribute("#film-svg", "viewBox") == whole
     page.close()
+
+
+def test_a_checklist_of_one_decidable_sign_counts_it_in_the_singular(browser: object, service: Service,
+                                                                    tmp_path: Path) -> None:
+    """The checklist's count read "0 of 1 decidable signs present" where the answer says "0 of 1 decidable sign is
+    present": a count of one has its own words, as the turns' count has ("1 turn"). Seed 3 of the held-out `scatter`
+    family: its cardiothoracic ratio is undecided, its costophrenic angles decided, the heart-failure list's one sign."""
+    from encoder.phantom import CaseSpec, generate_case
+    from encoder.phantom.writer import write_dicom
+    from orchestrator.settings import Settings
+
+    write_dicom(generate_case(3, CaseSpec(render="scatter"), cache_dir=Settings().cache_dir), tmp_path / "f.dcm")
+    page = browser.new_page(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
+    page.add_init_script("localStorage.setItem('hilum.lang', 'en')")
+    page.goto(service.url + "/")
+    page.wait_for_selector("#health.ok", timeout=20_000)
+    page.set_input_files("#file-input", str(tmp_path / "f.dcm"))
+    page.wait_for_selector(".turn-card[data-turn='1']", timeout=60_000)
+    page.fill("#question", "signs of heart failure?")
+    page.press("#question", "Enter")
+    score = page.locator(".turn-card[data-turn='2'] .checklist-table .score")
+    score.wait_for(timeout=60_000)
+    checklist = page.evaluate("window.hilum.state.turns[1].checklist")
+    assert (checklist["matched"], checklist["total"]) == (0, 1), checklist
+    assert score.inner_text() == "0 of 1 decidable sign present"
+    page.close()
