@@ -1085,7 +1085,20 @@ def _strip_terms(text: str, vocab: Vocabulary) -> str:
 # a finding's properties a later clause may ask too, and where a clause starts
 # "where is it and how big is it?": the place asked with a property, each answered (locate has its own sections)
 _ALSO_INTENTS = ("size", "describe_margin", "density", "locate")
+_THRESHOLD_WEIGHT = 5.0  # "bigger than 1 cm": a size threshold asks the size (or, from a landmark, a distance)
 _CLAUSES = re.compile(r"[,，;；?？。]|(?<![a-z])(?:and|also|plus)(?![a-z])|以及|还有|并且|另外|同时")
+
+
+def _clause_asks(clause: str, vocab: Vocabulary) -> str | None:
+    """The clause's own strongest intent, where it is one of ``_ALSO_INTENTS`` scoring 1 or more; a size threshold in
+    it ("and is it bigger than 1 cm?") asks the size, as it does of a whole question (``_measure_bonuses``), unless
+    the clause measures from a landmark ("more than 2 cm from the pleura")."""
+    scores = score_intents(_SIDE_BIAN.sub("侧", clause), vocab)  # "左边那个": a side, not the margin's 边
+    landmark = {n for _, n in _anatomy_mentions(clause, vocab)} & vocab.index.relation_landmarks
+    if size_threshold(clause, vocab) and not (landmark and scores.get("measure_relation", 0) >= 2):
+        scores["size"] = scores.get("size", 0) + _THRESHOLD_WEIGHT
+    best = max(scores, key=lambda k: scores[k], default=None)
+    return best if best in _ALSO_INTENTS and scores[best] >= 1.0 else None
 
 
 def also_asked(text: str, intent: str, vocab: Vocabulary) -> tuple[str, ...]:
@@ -1093,13 +1106,22 @@ def also_asked(text: str, intent: str, vocab: Vocabulary) -> tuple[str, ...]:
     (each clause's own strongest intent, one of ``_ALSO_INTENTS`` other than ``intent``), in order."""
     if intent not in _ALSO_INTENTS:
         return ()
-    out: list[str] = []
-    for clause in _CLAUSES.split(text)[1:]:
-        scores = score_intents(_SIDE_BIAN.sub("侧", clause), vocab)  # "左边那个": a side, not the margin's 边
-        best = max(scores, key=lambda k: scores[k], default=None)
-        if best in _ALSO_INTENTS and best != intent and best not in out and scores[best] >= 1.0:
-            out.append(best)
-    return tuple(out)
+    asked = (_clause_asks(clause, vocab) for clause in _CLAUSES.split(text)[1:])
+    return tuple(dict.fromkeys(a for a in asked if a is not None and a != intent))
+
+
+def first_asked(text: str, intent: str, vocab: Vocabulary) -> str:
+    """"Is it bigger than 1 cm and is its margin smooth?" / "where is it and is it bigger than 1 cm?": a size threshold
+    scores the size by a bonus of the whole question, wherever it stands; the property the first clause asks (one of
+    ``_ALSO_INTENTS``, where that clause asks and a later one asks ``intent``) is answered first, as it is of two
+    clauses that each score on their own (the margin, or the size alone, had answered both)."""
+    clauses = _CLAUSES.split(text)
+    if intent not in _ALSO_INTENTS or len(clauses) < 2 or vocab.index.asks is None or not size_threshold(text, vocab):
+        return intent
+    first = _clause_asks(clauses[0], vocab)
+    if first is None or first == intent or not vocab.index.asks.search(clauses[0]):  # ("the smooth one, over 1 cm?")
+        return intent
+    return first if intent in also_asked(text, first, vocab) else intent
 
 
 def score_intents(text: str, vocab: Vocabulary) -> dict[str, float]:
@@ -1941,7 +1963,7 @@ def _measure_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
         s["size"] = max(0.0, s.get("size", 0) - features["units"])
     if features["size_op"]:
         target = "measure_relation" if relational and s.get("measure_relation", 0) >= 2 else "size"
-        s[target] = s.get(target, 0) + 5
+        s[target] = s.get(target, 0) + _THRESHOLD_WEIGHT
     elif features["measure_value"]:  # "is the nodule 12 mm?" / "within 2 cm of the pleura": a value checked
         s["measure_relation" if relational else "size"] = s.get("measure_relation" if relational else "size", 0) + 4
 
@@ -2976,6 +2998,11 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     asks_nothing = max(scores.values(), default=0.0) < 1 and by_fallback and intent == pointed_intent
     elliptical = asks_nothing and features["elliptical_form"] and points
     bare_pointer = asks_nothing and (points or features["both"])
+    intent = first_asked(text, intent, v)
+    also = also_asked(text, intent, v)
+    # the threshold's yes or no, where the size is asked (first, or in a later clause: "is its margin smooth and is it
+    # bigger than 1 cm?")
+    size_op, size_mm = threshold if threshold and (intent == "size" or "size" in also) else (None, None)
     return Query(
         intent=intent,
         lang=lang,
@@ -3033,8 +3060,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         differential=intent == "sign_checklist" and ((not checklist and features["differential"]) or both_ways),
         besides_focus=intent == "screen" and bool(_BESIDES_FOCUS.search(text)),
         diagnosis=features["diagnosis"] and intent == "screen",
-        size_op=threshold[0] if threshold and intent == "size" else None,
-        size_mm=threshold[1] if threshold and intent == "size" else None,
+        size_op=size_op,
+        size_mm=size_mm,
         size_named_mm=pointer_mm,
         yes_no=bool(_YES_NO.search(raw)),
         asks_normal=intent == "screen" and bool(_YES_NO.search(raw)) and bool(_NORMAL_ASKED.search(raw.lower())),
@@ -3049,5 +3076,5 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         not_descriptors=negated,
         kinds=screen_kinds(text, v) if intent == "screen" or (intent == "density" and asked == "content") else (),
         mentions=mentions,
-        also=also_asked(text, intent, v),
+        also=also,
     )

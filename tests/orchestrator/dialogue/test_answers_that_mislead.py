@@ -878,6 +878,35 @@ def _also(question: str) -> tuple[str, ...]:
     return parse(question).also
 
 
+_OVER_1_CM = {"en": "Yes: its longest diameter is 13.1 mm, more than 10.0 mm.", "zh": "是:最长径13.1 mm,大于10.0 mm。"}
+# "the smooth one, ...": a clause that only points asks nothing of its own; the threshold alone is answered
+_POINTER_THEN_THRESHOLD = {"en": "the smooth one, is it bigger than 1 cm?", "zh": "光滑的那个,大于1厘米吗"}
+
+
+@pytest.mark.parametrize(("questions", "order"), [
+    (("is the nodule bigger than 1 cm and is its margin smooth?", "结节大于1厘米吗,边缘光滑吗"), ("size", "margin")),
+    (("is A1 bigger than 1 cm and is its margin smooth?", "A1大于1厘米吗,边缘光滑吗?"), ("size", "margin")),
+    (("is the margin of A1 smooth and is it bigger than 1 cm?", "A1边缘光滑吗,大于1厘米吗?"), ("margin", "size")),
+    (("where is A1 and is it bigger than 1 cm?", "A1在哪,大于1厘米吗?"), ("location", "size")),
+    (("is A1 calcified and is it bigger than 1 cm?", "A1有钙化吗,大于1厘米吗?"), ("density", "size"))])
+def test_a_size_threshold_asked_with_another_property_answers_both_in_the_order_asked(
+        questions: tuple[str, str], order: tuple[str, str]) -> None:
+    """"Is the nodule bigger than 1 cm and is its margin smooth?" / "结节大于1厘米吗,边缘光滑吗" were told the margin
+    and density alone (the margin's words outscored the threshold); "where is A1 and is it bigger than 1 cm?" the size
+    alone; "A1边缘光滑吗,大于1厘米吗?" the size with no yes or no. Each part is now answered, in the order asked, the
+    size part as the threshold question alone answers it: its yes or no first."""
+    for lang, question in zip(("en", "zh"), questions, strict=True):
+        turn = ask(question, lang=lang)
+        got = kinds(turn)
+        assert set(order) <= set(got) and got.index(order[0]) < got.index(order[1]), (question, got)
+        assert [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A1"]
+        size = next(sec["text"] for sec in turn.answer.sections if sec["kind"] == "size")
+        alone = ask({"en": "is A1 bigger than 1 cm?", "zh": "A1大于1厘米吗?"}[lang], lang=lang)
+        assert size.startswith(_OVER_1_CM[lang]) and size == alone.answer.sections[0]["text"], question
+        pointer = parse(_POINTER_THEN_THRESHOLD[lang])
+        assert (pointer.intent, pointer.also) == ("size", ())
+
+
 @pytest.mark.parametrize(("question", "lang", "said"), [
     ("Is the right one bigger than the left one?", "en", "No: A1 is smaller than A2"),
     ("Is the left one bigger than the right one?", "en", "Yes: A2 is larger than A1"),
