@@ -1050,8 +1050,8 @@ def _hilum_anchor(ctx: Context, f: Finding) -> Anchor | None:
     """The hilum named, by its name ("from the right hilum") or by its id ("how far is A1 from A3?", A3 the right
     hilum: it had measured A1 to its own side's hilum), else the finding's own side's."""
     named = [a for a in (*ctx.anatomy, *ctx.subjects) if a.name and a.name.startswith("hilum")]
-    if named:
-        return named[0]
+    if named:  # (both hila, where "where is it and how far from the hilum?" placed them: the finding's own side's)
+        return next((a for a in named if a.name == f"hilum_{f.side}"), named[0])
     return ctx.registry.for_name(f"hilum_{f.side}")
 
 
@@ -2337,12 +2337,21 @@ def _with_also(ctx: Context, first: Composition) -> Composition:
     finding (``Query.also``), its sections after the first's, nothing said twice."""
     sections, measurements = list(first.sections), list(first.measurements)
     kinds = {s.get("kind") for s in sections}
+    # the first answer's closing notes (its spacing note, the disclaimer) close the whole answer
+    tail = next((i for i in range(len(sections), 0, -1) if sections[i - 1].get("kind") not in _SHARED_SECTIONS), 0)
+    sections, closing = sections[:tail], sections[tail:]
+    referenced, registry = list(first.referenced), first.registry
     for intent in ctx.query.also:
-        more = COMPOSERS[intent](dataclasses.replace(ctx, query=dataclasses.replace(ctx.query, intent=intent, also=())))
+        # (a distance to the hilum registers its measurement: "where is it and is it more than 2 cm from the hilum?")
+        more = COMPOSERS[intent](dataclasses.replace(ctx, query=dataclasses.replace(ctx.query, intent=intent, also=()),
+                                                     registry=registry or ctx.registry))
         sections += [s for s in more.sections if s.get("kind") not in kinds and s.get("kind") not in _SHARED_SECTIONS]
         kinds |= {s.get("kind") for s in more.sections}
         measurements += [m for m in more.measurements if m not in measurements]
-    return dataclasses.replace(first, sections=tuple(sections), measurements=tuple(measurements))
+        referenced += [r for r in more.referenced if r not in referenced]
+        registry = more.registry or registry
+    return dataclasses.replace(first, sections=(*sections, *closing), measurements=tuple(measurements),
+                               referenced=tuple(referenced), registry=registry)
 
 
 def _wall_section(ctx: Context) -> dict[str, Any] | None:

@@ -137,7 +137,8 @@ class Query:
     # which Hilum does not give; the answer says so and checks the finding against every checklist for its kind
     differential: bool = False
     # "how big is it, and is it calcified?" / "它有多大?有没有钙化?": a finding's other properties asked in a later clause,
-    # answered after the first (density | describe_margin | size); the intent stays the first clause's
+    # answered after the first (density | describe_margin | size | locate; measure_relation where the clause measures
+    # from a landmark: "where is it and is it more than 2 cm from the hilum?"); the intent stays the first clause's
     also: tuple[str, ...] = ()
     # out_of_scope: "what further imaging is needed?" / "需要做什么检查?" / "下一步怎么办": a next step asked, which Hilum
     # does not recommend; the answer says what this film leaves unsettled and what the answers say would settle it
@@ -190,7 +191,8 @@ class Query:
     # measure_relation / locate: a fissure named ("is the nodule near the fissure?"), which Hilum does not trace
     fissure: bool = False
     # describe_margin: the part of the margin named ("how long are the spicules?"): "spicules" | "notches"; with no
-    # finding named, the one that has them is meant
+    # finding named, the one that has them is meant (as a further part too: "is it bigger than 1 cm and how long are
+    # its spicules?")
     margin_part: str | None = None
     # assess_anatomy: "how are the bones?" / "主动脉弓怎么样": a structure Hilum does not read, asked about whole
     unread_structure: str | None = None
@@ -1089,16 +1091,43 @@ _THRESHOLD_WEIGHT = 5.0  # "bigger than 1 cm": a size threshold asks the size (o
 _CLAUSES = re.compile(r"[,，;；?？。]|(?<![a-z])(?:and|also|plus)(?![a-z])|以及|还有|并且|另外|同时")
 
 
+def _from_landmark(clause: str, scores: dict[str, float], vocab: Vocabulary) -> bool:
+    """Whether the clause measures the finding from a landmark ("is it more than 2 cm from the hilum", "离肺门多远")."""
+    landmark = {n for _, n in _anatomy_mentions(clause, vocab)} & vocab.index.relation_landmarks
+    return bool(landmark) and scores.get("measure_relation", 0) >= 2
+
+
 def _clause_asks(clause: str, vocab: Vocabulary) -> str | None:
-    """The clause's own strongest intent, where it is one of ``_ALSO_INTENTS`` scoring 1 or more; a size threshold in
+    """The clause's own strongest intent, where it is one of ``_ALSO_INTENTS`` scoring 1 or more, or its distance
+    from a landmark ("where is it and is it more than 2 cm from the hilum?": ``measure_relation``); a size threshold in
     it ("and is it bigger than 1 cm?") asks the size, as it does of a whole question (``_measure_bonuses``), unless
     the clause measures from a landmark ("more than 2 cm from the pleura")."""
     scores = score_intents(_SIDE_BIAN.sub("侧", clause), vocab)  # "左边那个": a side, not the margin's 边
-    landmark = {n for _, n in _anatomy_mentions(clause, vocab)} & vocab.index.relation_landmarks
-    if size_threshold(clause, vocab) and not (landmark and scores.get("measure_relation", 0) >= 2):
+    from_landmark = _from_landmark(clause, scores, vocab)
+    if size_threshold(clause, vocab) and not from_landmark:
         scores["size"] = scores.get("size", 0) + _THRESHOLD_WEIGHT
     best = max(scores, key=lambda k: scores[k], default=None)
-    return best if best in _ALSO_INTENTS and scores[best] >= 1.0 else None
+    parts = (*_ALSO_INTENTS, "measure_relation") if from_landmark else _ALSO_INTENTS
+    return best if best in parts and scores[best] >= 1.0 else None
+
+
+def threshold_from_landmark(text: str, vocab: Vocabulary) -> bool:
+    """Whether a clause holding a size threshold measures from a landmark ("where is it and is it more than 2 cm from
+    the hilum?"): a distance's threshold, not a size's."""
+    return any(size_threshold(c, vocab) and _from_landmark(c, score_intents(c, vocab), vocab)
+               for c in _CLAUSES.split(text))
+
+
+def margin_part_asked(text: str, intent: str, also: tuple[str, ...], vocab: Vocabulary) -> str | None:
+    """``margin_part_named`` of a question that names a part of the margin (``_margin_part``), where it asks the
+    margin; of the later clause that asks it where the margin is a further part ("is it bigger than 1 cm and how long
+    are its spicules?")."""
+    if intent == "describe_margin":
+        return margin_part_named(text)
+    if "describe_margin" not in also:
+        return None
+    asking = (c for c in _CLAUSES.split(text)[1:] if _margin_part(c, vocab) and _clause_asks(c, vocab) == "describe_margin")
+    return next((part for part in map(margin_part_named, asking) if part is not None), None)
 
 
 def also_asked(text: str, intent: str, vocab: Vocabulary) -> tuple[str, ...]:
@@ -1963,7 +1992,10 @@ def _measure_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
         s["size"] = max(0.0, s.get("size", 0) - features["units"])
     if features["size_op"]:
         target = "measure_relation" if relational and s.get("measure_relation", 0) >= 2 else "size"
-        s[target] = s.get(target, 0) + _THRESHOLD_WEIGHT
+        # (a distance's threshold in a clause after the first, "where is it and is it more than 2 cm from the
+        # hilum?", is no size: that clause is answered after the first, ``also_asked``)
+        s[target] = s.get(target, 0) + (0.0 if target == "size" and features["threshold_from_landmark"] else
+                                         _THRESHOLD_WEIGHT)
     elif features["measure_value"]:  # "is the nodule 12 mm?" / "within 2 cm of the pleura": a value checked
         s["measure_relation" if relational else "size"] = s.get("measure_relation" if relational else "size", 0) + 4
 
@@ -2841,6 +2873,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "compare": (_compare_cue(text, v, pair) or beside_position
                     or bool(ix.more_of_concern and ix.more_of_concern.search(text))),
         "size_op": threshold[0] if threshold else None,
+        "threshold_from_landmark": threshold is not None and threshold_from_landmark(text, v),
         # "is the nodule 12 mm?" checks a value; "the report says 12 mm, but is the edge spiky?" does not
         "measure_value": ix.measure_value is not None and bool(ix.measure_value.search(after_statements(valued, v))),
         "units": sum(w for w, _ in ix.unit_keywords.found(valued)),  # in keyword order, as the original sum
@@ -3035,7 +3068,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         next_step=(intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower()))) or on_ct == "guideline",
         ct_measure=on_ct,
         fissure=intent in ("measure_relation", "locate") and features["lesion_talk"] and bool(_FISSURE.search(text)),
-        margin_part=margin_part_named(text) if intent == "describe_margin" and features["margin_part"] else None,
+        margin_part=margin_part_asked(text, intent, also, v) if features["margin_part"] else None,
         unread_structure=unread,
         behind_fluid=behind_fluid,
         patient_asked=patient,

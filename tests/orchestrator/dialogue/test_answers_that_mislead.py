@@ -907,6 +907,40 @@ def test_a_size_threshold_asked_with_another_property_answers_both_in_the_order_
         assert (pointer.intent, pointer.also) == ("size", ())
 
 
+@pytest.mark.parametrize(("question", "alone", "lang", "hilum"), [
+    ("where is A1 and is it more than 2 cm from the hilum?", "is A1 more than 2 cm from the hilum?", "en", "A3"),
+    ("A1在哪里,离肺门超过2厘米吗?", "A1离肺门超过2厘米吗?", "zh", "A3"),
+    # A2 lies on the left: its own hilum, not the first of the two hila a place question names
+    ("where is A2 and is it more than 2 cm from the hilum?", "is A2 more than 2 cm from the hilum?", "en", "A4"),
+    ("A2在哪里,离肺门超过2厘米吗?", "A2离肺门超过2厘米吗?", "zh", "A4")])
+def test_a_distance_threshold_after_where_is_the_distance_to_the_hilum_not_a_size(
+        question: str, alone: str, lang: str, hilum: str) -> None:
+    """"Where is it and is it more than 2 cm from the hilum?" was told "No: its longest diameter is 13.1 mm, less than
+    20.0 mm" (the distance's threshold read as a size), and "A1在哪里,离肺门超过2厘米吗?" the place alone: now the place,
+    then the distance to the finding's own hilum as the distance question alone answers it."""
+    turn = ask(question, lang=lang)
+    assert turn.intent == "locate" and kinds(turn)[:2] == ["location", "relation"] and "size" not in kinds(turn)
+    relation = next(sec["text"] for sec in turn.answer.sections if sec["kind"] == "relation")
+    by_itself = ask(alone, lang=lang)
+    assert relation == next(sec["text"] for sec in by_itself.answer.sections if sec["kind"] == "relation")
+    assert [(m["kind"], m["to"]) for m in turn.measurements] == [("distance", hilum), ("gap", hilum)]
+    assert hilum in turn.referenced_anchor_ids
+
+
+@pytest.mark.parametrize(("question", "lang", "spicules"), [
+    ("is it bigger than 1 cm and how long are its spicules?", "en", "3 spicules, 3.1–4.8 mm long"),
+    ("它大于1厘米吗,毛刺多长?", "zh", "见3条毛刺,长约3.1–4.8 mm")])
+def test_the_spicules_measured_after_a_size_threshold_are_the_findings_that_has_them(
+        question: str, lang: str, spicules: str) -> None:
+    """"Is it bigger than 1 cm and how long are its spicules?" asked "which one do you mean — A1 or A2?" where only
+    A1's margin has spicules (the spicules were named only where the margin was asked first): now A1's size against
+    1 cm, then its margin with the spicules' length."""
+    turn = ask(question, lang=lang)
+    assert turn.clarification is None and [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A1"]
+    assert kinds(turn)[:2] == ["size", "margin"] and turn.answer.text.startswith(_OVER_1_CM[lang])
+    assert spicules in next(sec["text"] for sec in turn.answer.sections if sec["kind"] == "margin")
+
+
 @pytest.mark.parametrize(("question", "lang", "said"), [
     ("Is the right one bigger than the left one?", "en", "No: A1 is smaller than A2"),
     ("Is the left one bigger than the right one?", "en", "Yes: A2 is larger than A1"),

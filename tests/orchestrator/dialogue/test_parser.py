@@ -152,6 +152,28 @@ def test_a_unit_with_the_hilum_is_a_distance(question: str) -> None:
     assert q.intent == "measure_relation" and q.size_op is None
 
 
+@pytest.mark.parametrize("question", ["where is it and is it more than 2 cm from the hilum?", "它在哪里,离肺门超过2厘米吗?"])
+def test_a_distance_threshold_after_where_is_a_distance_asked_after_the_place(question: str) -> None:
+    """"Where is it and is it more than 2 cm from the hilum?" was a size over 20 mm (the whole question's threshold
+    bonus), and "它在哪里,离肺门超过2厘米吗?" the place alone: the place, then the distance."""
+    q = parse(question)
+    assert (q.intent, q.also, q.size_op) == ("locate", ("measure_relation",), None)
+    assert parse("where is it and is it bigger than 2 cm?").also == ("size",)  # no landmark: still the size
+
+
+@pytest.mark.parametrize(("question", "part", "whether"), [
+    ("is it bigger than 1 cm and how long are its spicules?", "spicules", "is it bigger than 1 cm and does it have spicules?"),
+    ("它大于1厘米吗,毛刺多长?", "spicules", "它大于1厘米吗,有没有毛刺?"),
+    ("is it bigger than 1 cm and how deep are its notches?", "notches", "is it bigger than 1 cm and any notches?")])
+def test_the_margin_part_asked_in_a_later_clause_is_kept(question: str, part: str, whether: str) -> None:
+    """"Is it bigger than 1 cm and how long are its spicules?": the part was named only where the margin was asked
+    first; whether it has them still names none (which finding is meant is asked)."""
+    q = parse(question)
+    assert (q.intent, q.also, q.margin_part) == ("size", ("describe_margin",), part)
+    asked_whether = parse(whether)
+    assert asked_whether.also == ("describe_margin",) and asked_whether.margin_part is None
+
+
 def test_two_named_lesions_make_a_pair() -> None:
     q = parse("How far is the nodule from the strand?")
     assert q.intent == "measure_relation" and q.descriptors == ("nodule", "strand-like")
