@@ -70,7 +70,8 @@ def zoom_in(
     image: np.ndarray, anatomy: np.ndarray, lesion: np.ndarray, hilum: np.ndarray, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The same sample as ``zoom_out``, the chest enlarged and cropped to the frame; unchanged where no crop
-    of the drawn size keeps both hila inside."""
+    of the drawn size keeps both hila inside (so a film whose hila are not labelled, at (0, 0), as another
+    patient's CT films are, is never enlarged)."""
     n = image.shape[-1]
     f = float(rng.uniform(*ZOOM_IN_RANGE))
     side = n / f  # the window of the film that fills the frame, in its pixels
