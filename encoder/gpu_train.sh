@@ -26,9 +26,9 @@
 # PACK=1 folds the logs into $OUT/logs.tgz at the end (the device tool brings back at most 8 files).
 # ZOOM_OUT=P (issue 21) zooms a share P of both candidates' training samples out to a wider field of view
 # (encoder/field_of_view.py: the chest smaller in the frame, abdomen, neck and arms around it), e.g. 0.35.
-# ZOOM_IN=P zooms a share P of the samples not zoomed out in, x1.05-1.3 and cropped (encoder/field_of_view.py): the
+# ZOOM_IN=P enlarges a share P of the samples not zoomed out, x1.05-1.3 and cropped (encoder/field_of_view.py): the
 # second look reads every film again at x1.15, and weights that never saw a chest that large move a large opacity's
-# region there, e.g. 0.35.
+# region there, e.g. 0.5 (encoder/weights/TRAINING.md, "Stage Z": on the CPU it did not carry to real films).
 # TEXTURE=P (issue 21) gives a share P of the samples normal lung texture that is no lesion (encoder/lung_texture.py:
 # crisp ribs, vessels from the hila, fine markings), e.g. 0.5.
 # VISIBLE_LUNGS=1 (issue 21) teaches lung fields that stop at the diaphragm, as a film shows them
