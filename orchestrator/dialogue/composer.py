@@ -803,20 +803,31 @@ def threshold_line(ctx: Context, a: Anchor, f: Finding, op: str, limit_mm: float
     calibration cannot back, the film cannot settle it."""
     longest = r1(f.longest_mm)
     limit = f"{mm(limit_mm)} mm"
-    if abs(longest - limit_mm) <= SIZE_MARGIN * limit_mm:
-        return ctx.t(f"最长径{mm(longest)} mm与{limit}相差在测量误差内,本片无法判断是否{'超过' if op == 'gt' else '小于'}该值。",
-                     f"Its longest diameter, {mm(longest)} mm, is within measurement error of {limit}, so this film "
-                     f"cannot settle whether it is {'over' if op == 'gt' else 'under'} it.")
     # a size the calibration cannot back still decides a threshold it is far from (as the checklists' size items do):
     # 9.7 mm against 3 cm had been "within measurement error of 30.0 mm"
     if not confident(f, "size") and abs(longest - limit_mm) <= cl.SIZE_SLACK * limit_mm:
         return ctx.t(f"最长径约{mm(longest)} mm,本片测量不够可靠,无法判断是否{'超过' if op == 'gt' else '小于'}{limit}。",
                      f"Its longest diameter, about {mm(longest)} mm, is not measured reliably enough on this film to "
                      f"settle whether it is {'over' if op == 'gt' else 'under'} {limit}.")
-    above = longest > limit_mm
+    return against_line(ctx, op, limit_mm, longest, ("最长径", "its longest diameter"))
+
+
+def against_line(ctx: Context, op: str, limit_mm: float, value: float, said: tuple[str, ...]) -> str:
+    """The yes or no of a value against a threshold, with what was measured (``said``: zh, en, the value's words
+    before it, "its centre"; and after it, in English, " from the right hilum"): "Yes: its centre is 63.6 mm from the
+    left hilum, more than 20.0 mm." Within ``SIZE_MARGIN`` of the threshold the film cannot settle it, and says so.
+    ``op``: gt | lt."""
+    limit = f"{mm(limit_mm)} mm"
+    zh, en, *rest = said
+    after = "".join(rest)
+    if abs(value - limit_mm) <= SIZE_MARGIN * limit_mm:
+        return ctx.t(f"{zh}{mm(value)} mm与{limit}相差在测量误差内,本片无法判断是否{'超过' if op == 'gt' else '小于'}该值。",
+                     f"{en[:1].upper()}{en[1:]}, {mm(value)} mm{after}, is within measurement error of {limit}, so this "
+                     f"film cannot settle whether it is {'over' if op == 'gt' else 'under'} it.")
+    above = value > limit_mm
     yes = above if op == "gt" else not above
-    return ctx.t(f"{'是' if yes else '否'}:最长径{mm(longest)} mm,{'大于' if above else '小于'}{limit}。",
-                 f"{'Yes' if yes else 'No'}: its longest diameter is {mm(longest)} mm, {'more' if above else 'less'} than {limit}.")
+    return ctx.t(f"{'是' if yes else '否'}:{zh}{mm(value)} mm,{'大于' if above else '小于'}{limit}。",
+                 f"{'Yes' if yes else 'No'}: {en} is {mm(value)} mm{after}, {'more' if above else 'less'} than {limit}.")
 
 
 def _alone_estimate(claim_zh: str, claim_en: str) -> tuple[str, str]:
@@ -851,6 +862,9 @@ def _boundary_relation(ctx: Context, a: Anchor, f: Finding, target: str) -> Comp
     d = r1(f.distance_to_diaphragm_mm if target == "diaphragm" else f.distance_to_pleura_mm)
     zh_name, en_name = _LANDMARK_NAMES[target]
     text = ctx.t(f"{a.id}边缘距{zh_name}约{mm(d)} mm。", f"{a.id}'s edge is about {mm(d)} mm from the {en_name}.")
+    if ctx.query.distance_op and ctx.query.distance_mm:  # "is it within 1 cm of the pleura?": yes or no first
+        text = against_line(ctx, ctx.query.distance_op, ctx.query.distance_mm, d,
+                            (f"边缘距{zh_name}", "its edge", f" from the {en_name}")) + ("" if ctx.zh else " ") + text
     if target == "pleura":
         text += ctx.t("与胸膜接触。" if f.pleural_contact else "未与胸膜接触。",
                       " It touches the pleura." if f.pleural_contact else " It does not touch the pleura.")
@@ -1269,6 +1283,9 @@ def _hilum_relation(ctx: Context, a: Anchor, f: Finding, h: Anchor) -> Compositi
                      "to_px": [r1(rel.gap_to_px[0]), r1(rel.gap_to_px[1])],
                      "connected": rel.connected, "bronchus_cut_off": rel.bronchus_cut_off})
     lines = _relation_lines(ctx, a, f, h, dist)
+    if ctx.query.distance_op and ctx.query.distance_mm:  # "is it more than 2 cm from the hilum?": yes or no first
+        lines.insert(0, against_line(ctx, ctx.query.distance_op, ctx.query.distance_mm, dist,
+                                     (f"中心距{h.label_zh}", "its centre", f" from the {h.label_en}")))
     if cl.read_alone(ctx.facts):  # on real films its right hilum lay low (README, the real checking films)
         lines.append(ctx.t(*_ALONE_HILUM))
     text = ("" if ctx.zh else " ").join(lines)

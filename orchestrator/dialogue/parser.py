@@ -203,6 +203,10 @@ class Query:
     attribute: str | None = None
     size_op: str | None = None  # "bigger than 1 cm": gt | lt, with size_mm the threshold in mm
     size_mm: float | None = None
+    # "is it more than 2 cm from the hilum?" / "within 1 cm of the pleura?" / "距胸膜1厘米以内吗": the distance's
+    # threshold, gt | lt, with distance_mm the threshold in mm (set where a distance is asked)
+    distance_op: str | None = None
+    distance_mm: float | None = None
     # "the 12 mm one" / "那个12毫米的" / "the report says 12 mm, but …": a size that says which finding (in mm), not
     # one asked about or checked
     size_named_mm: float | None = None
@@ -280,6 +284,8 @@ class Query:
             "unlisted_disease": self.unlisted_disease,
             "size_op": self.size_op,
             "size_mm": self.size_mm,
+            "distance_op": self.distance_op,
+            "distance_mm": self.distance_mm,
             "size_named_mm": self.size_named_mm,
             "yes_no": self.yes_no,
             "place_checked": self.place_checked,
@@ -2236,6 +2242,22 @@ def size_threshold(text: str, vocab: Vocabulary) -> tuple[str, float] | None:
     return None
 
 
+def distance_threshold(text: str, vocab: Vocabulary) -> tuple[str, float] | None:
+    """"more than 2 cm from the hilum" / "within 1 cm of the pleura" / "1厘米以内" → ("lt", 10.0): a size threshold's
+    words, or those only a distance has ("within", "closer than", "以内"); the threshold in mm."""
+    en = vocab.cues.get("distance_threshold_en")
+    m = _compiled(en).search(text) if en else None
+    if m is not None:
+        value = (_NUMBER_WORDS.get(m.group(2)) or float(m.group(2))) * (10.0 if m.group(3).startswith("c") else 1.0)
+        return ("gt" if m.group(1).startswith(("further", "farther")) else "lt"), value
+    zh = vocab.cues.get("distance_threshold_zh")
+    m = _compiled(zh).search(text) if zh else None
+    if m is not None:
+        value = (_NUMBER_WORDS.get(m.group(1)) or float(m.group(1))) * (10.0 if m.group(2).startswith(("c", "厘", "公")) else 1.0)
+        return ("gt" if m.group(3) == "以上" else "lt"), value
+    return size_threshold(text, vocab)
+
+
 _PLACE_CHECK = re.compile(r"^(?:is|are|was|were)\b|是(?:不是)?(?:在|位于)|(?:在|位于)[^,，?？]*[吗么][?？]?$")
 _IS_IT = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|the)(?![a-z])")
 # (a closing 么 asks yes or no, "是么"; the 么 of 什么 / 怎么 / 多么 does not: "左下那个条索是什么" asks what it is)
@@ -3036,6 +3058,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # the threshold's yes or no, where the size is asked (first, or in a later clause: "is its margin smooth and is it
     # bigger than 1 cm?")
     size_op, size_mm = threshold if threshold and (intent == "size" or "size" in also) else (None, None)
+    distance = distance_threshold(text, v) if intent == "measure_relation" or "measure_relation" in also else None
     return Query(
         intent=intent,
         lang=lang,
@@ -3095,6 +3118,8 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         diagnosis=features["diagnosis"] and intent == "screen",
         size_op=size_op,
         size_mm=size_mm,
+        distance_op=distance[0] if distance else None,
+        distance_mm=distance[1] if distance else None,
         size_named_mm=pointer_mm,
         yes_no=bool(_YES_NO.search(raw)),
         asks_normal=intent == "screen" and bool(_YES_NO.search(raw)) and bool(_NORMAL_ASKED.search(raw.lower())),

@@ -350,6 +350,46 @@ def test_size_against_a_threshold_is_answered_yes_or_no_first(question: str, lan
     assert text.startswith(first) and then in text[len(first):]
 
 
+@pytest.mark.parametrize(("question", "lang", "first", "then"), [
+    ("is A1 more than 2 cm from the hilum?", "en", "Yes: its centre is 50.1 mm from the right hilum, more than 20.0 mm.",
+     "A1's centre is about 5.0 cm (50.1 mm) from the right hilum (A3), using DICOM pixel spacing."),
+    ("A1离肺门超过2厘米吗?", "zh", "是:中心距右肺门50.1 mm,大于20.0 mm。", "A1中心至右肺门(A3)的距离约5.0 cm"),
+    # just beyond the measurement error (10%) of the threshold: 50.1 mm is more than 4.5 cm and less than 5.6 cm
+    ("is A1 more than 4.5 cm from the hilum?", "en", "Yes: its centre is 50.1 mm from the right hilum, more than 45.0 mm.",
+     "A1's centre is about 5.0 cm"),
+    ("is A1 more than 5.6 cm from the hilum?", "en", "No: its centre is 50.1 mm from the right hilum, less than 56.0 mm.",
+     "A1's centre is about 5.0 cm"),
+    ("A1离肺门超过5.6厘米吗?", "zh", "否:中心距右肺门50.1 mm,小于56.0 mm。", "A1中心至右肺门(A3)的距离约5.0 cm"),
+    # within it, as a size is: the film cannot settle it
+    ("is A1 more than 5 cm from the hilum?", "en", "Its centre, 50.1 mm from the right hilum, is within measurement error "
+     "of 50.0 mm, so this film cannot settle whether it is over it.", "A1's centre is about 5.0 cm"),
+    ("A1离肺门超过5.1厘米吗?", "zh", "中心距右肺门50.1 mm与51.0 mm相差在测量误差内,本片无法判断是否超过该值。",
+     "A1中心至右肺门(A3)的距离约5.0 cm"),
+    ("is the nodule within 1 cm of the pleura?", "en", "No: its edge is 14.0 mm from the pleura, more than 10.0 mm.",
+     "A1's edge is about 14.0 mm from the pleura. It does not touch the pleura."),
+    ("结节距胸膜2厘米以内吗?", "zh", "是:边缘距胸膜14.0 mm,小于20.0 mm。", "A1边缘距胸膜约14.0 mm。未与胸膜接触。"),
+    ("is A1 within 4 cm of the hilum?", "en", "No: its centre is 50.1 mm from the right hilum, more than 40.0 mm.",
+     "A1's centre is about 5.0 cm")])
+def test_a_distance_against_a_threshold_is_answered_yes_or_no_first(question: str, lang: str, first: str,
+                                                                     then: str) -> None:
+    """"Is A1 more than 2 cm from the hilum?" / "is the nodule within 1 cm of the pleura?" gave the distance and no yes
+    or no: as a size's threshold is, it is answered first, from the distance the answer goes on to state."""
+    turn = ask(question, lang=lang)
+    assert turn.intent == "measure_relation" and kinds(turn)[0] == "relation"
+    text = turn.answer.sections[0]["text"]
+    assert text.startswith(first) and then in text[len(first):]
+
+
+def test_a_distance_threshold_on_an_estimated_spacing_keeps_its_note() -> None:
+    from orchestrator.facts import PixelSpacing
+
+    facts = dataclasses.replace(scenario_facts(), spacing=PixelSpacing(0.7, 0.7, "estimated"))
+    for question in ("is A1 more than 2 cm from the hilum?", "is A1 within 1 cm of the pleura?"):
+        turn = ask(question, facts)
+        assert turn.answer.sections[0]["text"].startswith(("Yes: its ", "No: its "))
+        assert kinds(turn)[-1] == "spacing" and "estimated spacing" in turn.answer.sections[-1]["text"]
+
+
 @pytest.mark.parametrize(("before", "question", "want"), [
     ("右肺中叶那个圆形影,边缘是否规则?", "How big is the one below it?", "A2"),
     ("左下肺那个条索影边缘光滑吗?", "它上面那个在哪?", "A1"),
