@@ -34,19 +34,25 @@ def _centre(mask: np.ndarray, stride: int) -> np.ndarray:
     return (np.array([xs.mean(), ys.mean()]) + 0.5) * stride
 
 
+def _moved_with_the_film(before: tuple[np.ndarray, ...], after: tuple[np.ndarray, ...], disc_above: float) -> None:
+    """Shapes, dtypes and range kept; the disc, wherever it went in the film, is where both targets and the first
+    hilum point say."""
+    (image, anatomy, lesion), (out, a_out, l_out, h_out) = before, after
+    assert out.shape == image.shape and a_out.shape == anatomy.shape and l_out.shape == lesion.shape
+    assert out.dtype == a_out.dtype == l_out.dtype == h_out.dtype == np.float32
+    assert out.min() >= 0.0 and out.max() <= 1.0
+    film_disc = _centre(out > disc_above, 1)
+    assert np.hypot(*(film_disc - _centre(l_out, LESION_STRIDE))) <= 2.5
+    assert np.hypot(*(film_disc - _centre(a_out[0], ANATOMY_STRIDE))) <= 4.0
+    assert np.hypot(*(film_disc - h_out[0])) <= 2.5
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_targets_shrink_with_the_film(seed: int) -> None:
     rng = np.random.default_rng(seed)
     image, anatomy, lesion, hilum = _sample(rng)
     out, a_out, l_out, h_out = zoom_out(image, anatomy, lesion, hilum, np.random.default_rng(100 + seed))
-    assert out.shape == image.shape and a_out.shape == anatomy.shape and l_out.shape == lesion.shape
-    assert out.dtype == a_out.dtype == l_out.dtype == h_out.dtype == np.float32
-    assert out.min() >= 0.0 and out.max() <= 1.0
-    # the disc, wherever it went in the film, is where both targets and the first hilum point say
-    film_disc = _centre(out > 0.6, 1)
-    assert np.hypot(*(film_disc - _centre(l_out, LESION_STRIDE))) <= 2.5
-    assert np.hypot(*(film_disc - _centre(a_out[0], ANATOMY_STRIDE))) <= 4.0
-    assert np.hypot(*(film_disc - h_out[0])) <= 2.5
+    _moved_with_the_film((image, anatomy, lesion), (out, a_out, l_out, h_out), disc_above=0.6)
     # smaller by a factor in the declared range, the pair of hilum points too
     scale = float(np.sqrt((l_out >= 0.5).sum() / (lesion >= 0.5).sum()))
     assert SCALE_RANGE[0] - 0.05 <= scale <= SCALE_RANGE[1] + 0.05
@@ -61,13 +67,7 @@ def test_targets_grow_with_the_film_and_the_hila_stay_in_it(seed: int) -> None:
     rng = np.random.default_rng(seed)
     image, anatomy, lesion, hilum = _sample(rng)
     out, a_out, l_out, h_out = zoom_in(image, anatomy, lesion, hilum, np.random.default_rng(200 + seed))
-    assert out.shape == image.shape and a_out.shape == anatomy.shape and l_out.shape == lesion.shape
-    assert out.dtype == a_out.dtype == l_out.dtype == h_out.dtype == np.float32
-    assert out.min() >= 0.0 and out.max() <= 1.0
-    film_disc = _centre(out > 0.5, 1)
-    assert np.hypot(*(film_disc - _centre(l_out, LESION_STRIDE))) <= 2.5
-    assert np.hypot(*(film_disc - _centre(a_out[0], ANATOMY_STRIDE))) <= 4.0
-    assert np.hypot(*(film_disc - h_out[0])) <= 2.5
+    _moved_with_the_film((image, anatomy, lesion), (out, a_out, l_out, h_out), disc_above=0.5)
     scale = float(np.linalg.norm(h_out[1] - h_out[0]) / np.linalg.norm(hilum[1] - hilum[0]))
     assert ZOOM_IN_RANGE[0] - 1e-4 <= scale <= ZOOM_IN_RANGE[1] + 1e-4
     assert float(np.sqrt((l_out >= 0.5).sum() / (lesion >= 0.5).sum())) == pytest.approx(scale, rel=0.05)
