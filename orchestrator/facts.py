@@ -179,6 +179,7 @@ class AnatomyFacts:
 
 
 Orientation = Literal["upright", "rotated_90", "rotated_180", "flipped_lr"]
+AgeGroup = Literal["infant", "child", "adult"]  # the patient's, from the file's header (orchestrator.patient_age)
 
 
 @dataclass(frozen=True)
@@ -195,6 +196,7 @@ class FilmCheck:
     orientation: Orientation = "upright"
     anatomy_plausible: bool = True
     warnings: tuple[str, ...] = ()
+    age_group: AgeGroup | None = None  # from the file's header only (orchestrator.patient_age); None: not said
 
     @property
     def localisable(self) -> bool:
@@ -203,7 +205,8 @@ class FilmCheck:
 
     def to_dict(self) -> dict[str, Any]:
         return {"is_chest": self.is_chest, "view": self.view, "orientation": self.orientation,
-                "anatomy_plausible": self.anatomy_plausible, "warnings": list(self.warnings)}
+                "anatomy_plausible": self.anatomy_plausible, "warnings": list(self.warnings),
+                **({"age_group": self.age_group} if self.age_group is not None else {})}
 
 
 @dataclass(frozen=True)

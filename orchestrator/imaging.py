@@ -39,6 +39,7 @@ from orchestrator.dicom_elements import MAX_DICOM_ELEMENTS, max_count
 from orchestrator.errors import CorruptImageError, ImageTooLargeError, InputError, UnsupportedMediaError
 from orchestrator.facts import PixelSpacing
 from orchestrator.film_box import film_box
+from orchestrator.patient_age import patient_age_group
 
 log = logging.getLogger(__name__)
 
@@ -678,7 +679,7 @@ def dicom_reference(ds: Any, shape: tuple[int, ...]) -> DicomReference | None:
 
 def dicom_film_tags(ds: Any) -> dict[str, Any]:
     """What the file says about the film for the gate: body part, view (View Position and the View Code Sequence's
-    first code), orientation, laterality.
+    first code), orientation, laterality, and the patient's age group (``orchestrator.patient_age``).
     Upper-cased strings, None when absent or unreadable (never trusted for more than the gate)."""
     out: dict[str, Any] = {}
     for key, tag in (("body_part", "BodyPartExamined"), ("view_position", "ViewPosition"),
@@ -689,6 +690,7 @@ def dicom_film_tags(ds: Any) -> dict[str, Any]:
         except Exception:  # noqa: BLE001 - a malformed optional tag is as good as an absent one
             out[key] = None
     out["view_code"] = _view_code(ds)
+    out["age_group"] = patient_age_group(ds)
     try:
         value = ds.get("PatientOrientation")
         parts = list(value) if isinstance(value, list | tuple) or hasattr(value, "__iter__") and not isinstance(value, str) \

@@ -261,6 +261,7 @@ _DESCRIPTOR_FIT: Mapping[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str,
     # named as which finding ("the spiculated one", "钙化灶": parser cue descriptor_pointers)
     "spiculated": ((), (), ("spiculated",)),
     "smooth": ((), (), ("smooth",)),
+    "lobulated": ((), (), ("lobulated",)),
     "calcified": ((), ("calcified_nodule",), ()),
     "cavitary": ((), ("cavity",), ()),
     "effusion": ((), ("effusion",), ()),  # "how big is the effusion?": the effusion-like opacity
@@ -353,7 +354,10 @@ def location_score(a: Anchor, q: Query) -> tuple[int, int]:
 # descriptors that choose among candidates but never exclude one: a margin read at 512² is uncertain, so
 # "the spiculated one" on a film whose one nodule reads lobulated still means that nodule (the answer then
 # says what Hilum reads, ``descriptor_misfits``)
-_PREFERENCES = frozenset({"spiculated", "smooth"})
+_PREFERENCES = frozenset({"spiculated", "smooth", "lobulated"})
+# descriptors that name a finding by what a radiograph cannot read ("the solid one" / "实性的那个": solid or subsolid is
+# settled on CT): they choose nothing, and where the rest of the question does not say which finding, it is asked
+UNREAD_POINTERS = frozenset({"solid"})
 
 
 def _preferred(pool: tuple[Anchor, ...], q: Query) -> tuple[Anchor, ...]:
@@ -458,12 +462,36 @@ def _ordinal_or_other(findings: tuple[Anchor, ...], q: Query) -> Resolution | No
         top = max(a.mentioned_turn for a in findings)
         focus = [a for a in findings if a.mentioned_turn == top]
         rest = tuple(a for a in findings if a not in focus) if len(focus) == 1 else ()
-        return _most_recent(rest) if rest else Resolution("ambiguous", (), findings)
+        # "the upper one" … "the other one" among three or more: two or more others, which one is asked (recency had
+        # picked one of them without a word)
+        return Resolution("resolved", rest) if len(rest) == 1 else Resolution("ambiguous", (), rest or findings)
+    if q.pair_pick:  # "the former" / "the latter"
+        return _of_the_pair(findings, q.pair_pick)
     if q.ordinal and not q.has_location:
-        if q.ordinal <= len(findings):
-            return Resolution("resolved", (findings[q.ordinal - 1],))
+        n = ordinal_index(q.ordinal, len(findings))  # "the last one" / "最后一个": -1
+        if n is not None:
+            return Resolution("resolved", (findings[n],))
         return Resolution("none", (), findings, note="no_such_ordinal")
     return None
+
+
+def ordinal_index(ordinal: int, count: int) -> int | None:
+    """The index in the listed order of the finding an ordinal names (1: the first; -1: the last), None past the end."""
+    n = ordinal - 1 if ordinal > 0 else count + ordinal
+    return n if 0 <= n < count else None
+
+
+def _of_the_pair(findings: tuple[Anchor, ...], pick: str) -> Resolution:
+    """"The former" / "the latter" / "前一个": of the two findings last named together (in the order listed), or of the
+    film's two; among more, which one is asked."""
+    if len(findings) < 2:
+        return Resolution("none", (), findings, note="nothing_there")
+    top = max(a.mentioned_turn for a in findings)
+    recent = tuple(a for a in findings if a.mentioned_turn == top)
+    pair = recent if len(recent) == 2 else findings if len(findings) == 2 else ()
+    if not pair:
+        return Resolution("ambiguous", (), recent if len(recent) > 2 else findings)
+    return Resolution("resolved", (pair[0] if pick == "former" else pair[1],), pair)
 
 
 def _by_location(findings: tuple[Anchor, ...], q: Query) -> Resolution:
@@ -479,6 +507,8 @@ def _by_location(findings: tuple[Anchor, ...], q: Query) -> Resolution:
     pool = _preferred(pool, q)
     if len(pool) == 1:
         return Resolution("resolved", pool)
+    if UNREAD_POINTERS & set(q.descriptors) and not (_by_proximity(pool, q) or _by_size(pool, q)):
+        return Resolution("ambiguous", (), pool, note="unread_descriptor")
     return _by_proximity(pool, q) or _by_size(pool, q) or _most_recent(pool)
 
 
@@ -502,11 +532,33 @@ def _relative(reg: Registry, findings: tuple[Anchor, ...], q: Query) -> Resoluti
     if q.relative not in _DIRECTIONS or q.both:  # "上面那个和下面那个": both are named, neither beside the other
         return None
     named = [a for a in (reg.get(i) if i.startswith("A") else reg.for_finding(i) for i in q.anchor_ids) if a is not None]
+    if q.relative_ranked and not named:  # "the lower one" / "上面那个" / "which is lower?": by height among them all
+        return by_height(findings, q)
     base = named[0] if named else finding_in_focus(findings)
     res = _toward(findings, base, q.relative)
     if res is not None and base is not None and res.outcome == "resolved" and q.intent == "compare":
         return replace(res, anchors=(*res.anchors, base))
     return res
+
+
+def at_one_height(a: Anchor, b: Anchor) -> bool:
+    """Whether two findings lie at about one height: the centre of either lies within the other's height on the film."""
+    return a.bbox_px[1] <= b.center_px[1] <= a.bbox_px[3] or b.bbox_px[1] <= a.center_px[1] <= b.bbox_px[3]
+
+
+def by_height(findings: tuple[Anchor, ...], q: Query) -> Resolution:
+    """"the lower one" / "上面那个" / "which is the higher one?": the lowest (highest) of the findings the rest of the
+    question leaves (its lung, its kind), wherever the finding in focus lies; asked back where the first two lie at
+    about one height (``at_one_height``). Compared ("which is lower?"), every one of them, the one picked first."""
+    pool = tuple(a for a in findings if q.lesion_side is None or a.side == q.lesion_side) or findings
+    kinds = [d for d in q.shape_descriptors if d in _DESCRIPTOR_FIT and d not in _PREFERENCES]
+    pool = tuple(a for a in pool if all(_descriptor_fits(a, d) for d in kinds)) or pool
+    ranked = sorted(pool, key=lambda a: a.center_px[1], reverse=q.relative == "below")
+    if q.intent == "compare":
+        return Resolution("resolved", tuple(ranked), pool)
+    if len(ranked) >= 2 and at_one_height(ranked[0], ranked[1]):
+        return Resolution("ambiguous", (), tuple(a for a in ranked if at_one_height(ranked[0], a)), note="same_height")
+    return Resolution("resolved", tuple(ranked[:1]), pool)
 
 
 def _toward(findings: tuple[Anchor, ...], base: Anchor | None, direction: str) -> Resolution | None:
@@ -559,6 +611,9 @@ def resolve_findings(reg: Registry, q: Query, want_all: bool = False) -> Resolut
         return explicit
     if not findings:
         return Resolution("none", (), (), note="no_findings")
+    discussed = _under_discussion(findings, q)
+    if discussed is not None:
+        return discussed
     wanted = content_wanted(q)
     if wanted:  # among the findings that hold it, by the rest of what the question says; none when none does
         held = tuple(a for a in findings if all(holds_kind(a, k) for k in wanted))
@@ -580,6 +635,19 @@ def resolve_findings(reg: Registry, q: Query, want_all: bool = False) -> Resolut
     if special is not None:
         return special
     return _by_location_or_named(findings, q)
+
+
+def _under_discussion(findings: tuple[Anchor, ...], q: Query) -> Resolution | None:
+    """"really? it looks bigger to me, like 15 mm" / "the radiologist measured it at 2 cm": a size the reader states is
+    said of the finding in focus, never a pointer to another whose size is near it (nor is "bigger" "the bigger one");
+    None where nothing is in focus or the question names a finding otherwise."""
+    focus = finding_in_focus(findings)
+    if q.stated_mm is None or focus is None or focus.mentioned_turn <= 1:
+        return None
+    if (q.has_location or q.ordinal is not None or q.other or q.relative or q.proximity or q.shape_descriptors
+            or q.both):
+        return None
+    return Resolution("resolved", (focus,))
 
 
 # how far a size named ("the 12 mm one") may be from a finding's measured diameter and still say it is that one
@@ -675,21 +743,25 @@ def screen_subjects(reg: Registry, q: Query, facts: ImageFacts) -> tuple[Anchor,
                  and not (q.kinds and not fits_kinds(a, q.kinds)) and a is not besides)
 
 
-def _mentioned(reg: Registry, mention: str) -> Anchor | None:
-    """The finding one of ``Query.mentions`` names, when it names exactly one."""
+def _mentioned(reg: Registry, mention: str, q: Query | None = None) -> Anchor | None:
+    """The finding one of ``Query.mentions`` names, when it names exactly one ("rel:below" of "the lower one": the lowest
+    of them all where ``q`` ranks by height, ``Query.relative_ranked``)."""
     findings = reg.findings()
     focus = finding_in_focus(findings)
     if mention[:1] in "AF" and mention[1:].isdigit():
         return reg.get(mention) if mention.startswith("A") else reg.for_finding(mention)
     kind, _, value = mention.partition(":")
     if kind == "ord":
-        n = int(value)
-        return findings[n - 1] if 1 <= n <= len(findings) else None
+        n = ordinal_index(int(value), len(findings))
+        return findings[n] if n is not None else None
     if mention == "focus":
         return focus
     if mention == "other":
         rest = [a for a in findings if a is not focus]
         return rest[0] if focus is not None and len(rest) == 1 else None
+    if kind == "rel" and q is not None and q.relative_ranked and value in ("above", "below"):
+        ranked = by_height(findings, replace(q, relative=value, intent="locate", lesion_side=None, descriptors=()))
+        return ranked.anchors[0] if len(ranked.anchors) == 1 else None
     if kind == "rel":
         res = _toward(findings, focus, value)
         return res.anchors[0] if res is not None and len(res.anchors) == 1 else None
@@ -708,7 +780,7 @@ def named_findings(reg: Registry, q: Query) -> tuple[Anchor, ...]:
     """The findings the question names, in the order named ("compare A2 and A1", "the strand vs the nodule")."""
     out: list[Anchor] = []
     for mention in q.mentions:
-        a = _mentioned(reg, mention)
+        a = _mentioned(reg, mention, q)
         if a is not None and a.kind == "finding" and a not in out:
             out.append(a)
     return tuple(out)

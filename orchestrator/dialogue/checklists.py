@@ -493,31 +493,75 @@ def _read_effusion(facts: ImageFacts, side: str | None, registry: Any) -> SignRe
 
 
 CTR_BORDERLINE = 0.55  # up to here above the limit is "just above": within what positioning and inspiration move it
+# as far below the limit, a ratio the second reader measured on a film it read alone is "just under": within what its
+# measurement can be off there (every ratio it gives needs a radiologist's check). Positioning, shallow inspiration and an
+# AP film only make a heart look larger, so on a film read by the encoder, whatever its view, a ratio under the limit
+# stays a plain "not above"
+CTR_JUST_UNDER = round(2 * CTR_LIMIT - CTR_BORDERLINE, 2)
+# why a ratio just under the limit settles nothing on a film read alone (zh, en)
+_ALONE_NEAR = ("本片由第二读片模型单独读取,它测得的心胸比离界值这么近,不足以判定",
+               "the second reader read this film alone, and a ratio it measured this close to the limit does not settle it")
 # why a ratio above the limit cannot settle an enlarged heart on a film that is not a PA one (zh, en), by its view
 _NOT_PA = {"AP": ("前后位片会放大心影", "an AP film magnifies the heart"),
            "": ("片子未注明后前位或前后位,前后位片会放大心影", "the film does not say PA or AP, and an AP film magnifies the heart")}
 
 
-def not_pa_reason(view: str) -> tuple[str, str] | None:
-    """Why the PA limit cannot judge this film's ratio (zh, en): an AP film's magnification, or a film that does not
-    say its view (a JPEG or PNG, a DICOM file without View Position: ``FilmCheck.view`` "frontal"); None on a PA film.
-    The 0.50 limit is a PA film's: an AP film shows the heart larger, and a film that does not say may be one."""
+# why the limit cannot judge a child's ratio (zh, en), by the age group the file gives (orchestrator.patient_age)
+_NOT_ADULT = {"infant": ("0.50是成人的界值,婴幼儿心影相对胸廓本就较大,两岁以内心胸比约0.60以内常见",
+                         "the 0.50 limit is an adult's: an infant's heart is normally larger for its chest, and in the "
+                         "first two years a ratio up to about 0.60 is common"),
+              "child": ("0.50是成人的界值,儿童心影相对胸廓本就偏大", "the 0.50 limit is an adult's, and a child's heart is "
+                        "normally larger for its chest")}
+
+
+def not_pa_reason(view: str, age_group: str | None = None) -> tuple[str, str] | None:
+    """Why the limit cannot judge this film's ratio (zh, en): a child's film (the age group its file gives), an AP
+    film's magnification, or a film that does not say its view (a JPEG or PNG, a DICOM file without View Position:
+    ``FilmCheck.view`` "frontal"); None on an adult's (or unsaid) PA film. The 0.50 limit is an adult's PA film's: an
+    AP film shows the heart larger, a film that does not say may be one, and a child's heart is larger for its chest."""
     view = view.upper()
-    return None if view == "PA" else _NOT_PA.get(view, _NOT_PA[""])
+    reasons = [r for r in (_NOT_ADULT.get(age_group or ""), None if view == "PA" else _NOT_PA.get(view, _NOT_PA[""]))
+               if r is not None]
+    return (";".join(r[0] for r in reasons), "; ".join(r[1] for r in reasons)) if reasons else None
 
 
-def ctr_reference(ctr: float, view: str) -> tuple[str, str]:
-    """The ratio against the limit, in words (zh, en): "not above 0.50", "just above 0.50" (to ``CTR_BORDERLINE``),
-    "above 0.50"; above the limit on a film that is not a PA one, why the limit cannot judge it (``not_pa_reason``)."""
+def near_under(ctr: float, alone: bool) -> bool:
+    """Whether the ratio (as shown) is at or just under the limit on a film the second reader read alone
+    (``CTR_JUST_UNDER``): said so, and no flat "no"."""
+    return alone and CTR_JUST_UNDER <= round(ctr, 2) <= CTR_LIMIT
+
+
+def _under_words(ctr: float) -> tuple[str, str]:
+    """A ratio near the limit from below, against it (zh, en): "at 0.50", "just under 0.50"."""
+    return ((f"等于{CTR_LIMIT:.2f}", f"at {CTR_LIMIT:.2f}") if round(ctr, 2) == CTR_LIMIT else
+            (f"略小于{CTR_LIMIT:.2f}", f"just under {CTR_LIMIT:.2f}"))
+
+
+def ctr_reference(ctr: float, view: str, alone: bool = False, age_group: str | None = None) -> tuple[str, str]:
+    """The ratio against the limit, in words (zh, en): "not above 0.50", "just under 0.50" (from ``CTR_JUST_UNDER`` on
+    a film read alone, ``alone``, with why that settles nothing), "just above 0.50" (to ``CTR_BORDERLINE``),
+    "above 0.50"; above the limit on a film that is not an adult's PA one, why the limit cannot judge it
+    (``not_pa_reason``)."""
     ctr = round(ctr, 2)  # judged as it is shown: 0.5504, shown 0.55, is "just above", as 0.5496 is
+    if near_under(ctr, alone):
+        zh, en = _under_words(ctr)
+        return f"{zh};{_ALONE_NEAR[0]}", f"{en}; {_ALONE_NEAR[1]}"
     if ctr <= CTR_LIMIT:
         return f"不大于{CTR_LIMIT:.2f}", f"not above {CTR_LIMIT:.2f}"
     zh, en = (f"略大于{CTR_LIMIT:.2f}", f"just above {CTR_LIMIT:.2f}") if ctr <= CTR_BORDERLINE else (
         f"大于{CTR_LIMIT:.2f}", f"above {CTR_LIMIT:.2f}")
-    reason = not_pa_reason(view)
+    reason = not_pa_reason(view, age_group)
     if reason is not None:
         zh, en = f"{zh};{reason[0]}", f"{en}; {reason[1]}"
     return zh, en
+
+
+def film_ctr_reference(facts: ImageFacts) -> tuple[str, str]:
+    """This film's ratio against the limit, as every answer that states it says it (``ctr_reference`` with the film's
+    view, whether the second reader read it alone, and the patient's age group); the film must have a ratio."""
+    ctr = facts.anatomy.cardiothoracic_ratio
+    assert ctr is not None
+    return ctr_reference(ctr, facts.film_check.view, read_alone(facts), facts.film_check.age_group)
 
 
 def _read_ctr(facts: ImageFacts) -> SignRead:
@@ -530,13 +574,21 @@ def _read_ctr(facts: ImageFacts) -> SignRead:
     if ctr is None:
         return SignRead("cardiomegaly", "uncertain", "本片未能测得心胸比。", "the cardiothoracic ratio could not be measured.",
                         "复查标准后前位胸片", "A standard PA film")
+    if near_under(ctr, read_alone(facts)):  # at or just under the limit, measured by the second reader alone
+        under_zh, under_en = _under_words(ctr)
+        return SignRead("cardiomegaly", "uncertain", f"心胸比约{ctr:.2f}({under_zh})。{_ALONE_NEAR[0]}。",
+                        f"the cardiothoracic ratio is about {ctr:.2f} ({under_en}). {_ALONE_NEAR[1][0].upper()}"
+                        f"{_ALONE_NEAR[1][1:]}.", *ALONE_SETTLE)
     ref_zh, ref_en = ctr_reference(ctr, "PA")  # why the limit cannot judge a film that is not PA is said below, once
     zh = f"心胸比约{ctr:.2f}({ref_zh})。"
     en = f"the cardiothoracic ratio is about {ctr:.2f} ({ref_en})."
-    reason = not_pa_reason(facts.film_check.view)
-    if ctr > CTR_LIMIT and reason is not None:  # AP, or a film that does not say: a high ratio there does not settle it
+    reason = not_pa_reason(facts.film_check.view, facts.film_check.age_group)
+    if ctr > CTR_LIMIT and reason is not None:  # a child's, AP, or a film that does not say: a high ratio there does
+        # not settle it
+        settle = (("儿科放射科医师阅片", "A paediatric radiologist's reading") if facts.film_check.age_group in _NOT_ADULT
+                  else ("标准后前位胸片", "A standard PA film"))
         return SignRead("cardiomegaly", "uncertain", f"{zh}{reason[0]}。", f"{en} {reason[1][0].upper()}{reason[1][1:]}.",
-                        "标准后前位胸片", "A standard PA film")
+                        *settle)
     if CTR_LIMIT < ctr <= CTR_BORDERLINE:  # just above the limit: within what positioning and inspiration move it
         return SignRead("cardiomegaly", "uncertain", zh + "略高于界值,体位与吸气程度即可使其变化。",
                         en + " Just above the limit, within what positioning and the depth of inspiration move it.",

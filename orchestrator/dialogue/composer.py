@@ -26,6 +26,7 @@ from orchestrator.dialogue.anchors import (
     fits_kinds,
     is_scoped,
     landmark_sides,
+    ordinal_index,
 )
 from orchestrator.dialogue.effusion import EXTENT_CAVEAT, effusion_extent_text, effusion_heights
 from orchestrator.dialogue.interval_answer import INTENT as INTERVAL_INTENT
@@ -34,7 +35,7 @@ from orchestrator.dialogue.interval_answer import (
     NO_EARLIER_HINT_NOTHING_FOUND,
     interval_section,
 )
-from orchestrator.dialogue.parser import GLOSSARY_PREFIX, Query
+from orchestrator.dialogue.parser import CLOSEST_CHECKLIST, GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import (
     and_list,
     cm,
@@ -203,12 +204,17 @@ def spacing_note(ctx: Context) -> dict[str, Any] | None:
 
 def _assumed(ctx: Context) -> tuple[str, str, str, str]:
     """What an estimated spacing took the chest to be, (zh, en) inside its parenthesis and (zh, en) after it: an adult's
-    width, so a child's film measures too large; empty where the estimate assumed no chest width."""
+    width, so a child's film measures too large (said flatly where the file gives a child's age, not at all where it
+    gives an adult's: ``FilmCheck.age_group``); empty where the estimate assumed no chest width."""
     width = assumed_width_mm(ctx.facts.spacing)
     if width is None:
         return "", "", "", ""
+    age = ctx.facts.film_check.age_group
+    after = (("", "") if age == "adult" else
+             (";文件所载年龄为儿童,数值因此偏大", "; the file gives a child's age, so they are too large")
+             if age in ("infant", "child") else (";儿童的片子上数值偏大", "; on a child's film they are too large"))
     return (f",按成人胸廓宽约{width / 10:.1f} cm估计", f", taking the chest as {width / 10:.1f} cm across, an adult's width",
-            ";儿童的片子上数值偏大", "; on a child's film they are too large")
+            *after)
 
 
 def disclaimer(ctx: Context) -> dict[str, Any]:
@@ -399,7 +405,7 @@ def _heart_unsettled(ctx: Context) -> tuple[str, str]:
     ctr = ctx.facts.anatomy.cardiothoracic_ratio
     if ctr is None:
         return ";本片未能测得心胸比", "; the cardiothoracic ratio could not be measured"
-    zh_ref, en_ref = cl.ctr_reference(ctr, ctx.facts.film_check.view)
+    zh_ref, en_ref = cl.film_ctr_reference(ctx.facts)
     return (f";心胸比约{ctr:.2f}({zh_ref}),心影是否增大本片不能判定",
             f"; the cardiothoracic ratio is about {ctr:.2f} ({en_ref}), so whether the heart is enlarged this film "
             "cannot settle")
@@ -411,7 +417,7 @@ def _ctr_sentence(ctx: Context) -> str:
     ctr = ctx.facts.anatomy.cardiothoracic_ratio
     if ctr is None or not ({"heart", "cardiac_silhouette"} & set(ctx.facts.checked)):
         return ""
-    zh_ref, en_ref = cl.ctr_reference(ctr, ctx.facts.film_check.view)
+    zh_ref, en_ref = cl.film_ctr_reference(ctx.facts)
     return ctx.t(f"心胸比约{ctr:.2f}({zh_ref})。", f"Cardiothoracic ratio about {ctr:.2f} ({en_ref}).")
 
 
@@ -720,6 +726,14 @@ def shape_section(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[dic
 
 
 def compose_margin(ctx: Context) -> Composition:
+    if ctx.query.what_is_it and not ctx.query.full:  # "what is it?": what it looks like, whole, after the lead
+        comp = compose_margin(dataclasses.replace(ctx, query=dataclasses.replace(ctx.query, full=True)))
+        ids = [a.id for a, _ in subject_findings(ctx)]
+        lead = section("not_named", ctx.t("不做诊断", "Not named"), ctx.t(
+            f"Hilum不判断{'、'.join(ids)}是什么病变(不做诊断);下面是它在片上的描述:类型、位置、大小、边缘和密度。",
+            f"Hilum does not say what {and_list(ids)} is (it gives no diagnosis); here is how it looks on the film: its "
+            "type, place, size, margin and density."))
+        return dataclasses.replace(comp, sections=(lead, *comp.sections))
     pairs = subject_findings(ctx)
     sections = shape_section(ctx, pairs)
     sections.append(section("margin", ctx.t("边缘", "Margin"), "".join(margin_text(a, f, ctx.lang) for a, f in pairs)
@@ -878,7 +892,12 @@ def _boundary_relation(ctx: Context, a: Anchor, f: Finding, target: str) -> Comp
 
 # structures a lesion's distance can be measured to from their outlines (the findings layer's maps): name -> (zh, en)
 _STRUCTURES_MEASURED: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
-    "heart": ("心影", "heart border"), "trachea": ("气管", "trachea"), "mediastinum": ("纵隔", "mediastinal border")})
+    "heart": ("心影", "heart border"), "trachea": ("气管", "trachea"), "mediastinum": ("纵隔", "mediastinal border"),
+    "spine": ("脊柱", "spine")})  # (the spine named outside the vocabulary: ``Query.landmark_asked``)
+# landmarks named for a distance that Hilum does not measure to (``Query.landmark_asked``): name -> (zh, en)
+_NOT_MEASURED_TO: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
+    "aorta": ("主动脉", "aorta"), "clavicle": ("锁骨", "clavicle"), "rib": ("肋骨", "ribs"), "sternum": ("胸骨", "sternum"),
+    "oesophagus": ("食管", "oesophagus")})
 # every landmark a lesion's edge is measured to: the boundaries (the finding's own distances) and the structures
 _LANDMARK_NAMES: MappingProxyType[str, tuple[str, str]] = MappingProxyType(
     {"pleura": ("胸膜", "pleura"), "diaphragm": ("膈面", "diaphragm"), **_STRUCTURES_MEASURED})
@@ -911,6 +930,9 @@ def _structure_relation(ctx: Context, a: Anchor, f: Finding, name: str) -> Compo
         text = ctx.t(f"正位片上{a.id}与{zh_name}重叠投影或相接,前后关系本片无法判断(侧位片可明确)。",
                      f"On this frontal film {a.id} touches or overlaps the {en_name} in projection; which lies in front "
                      "cannot be told from it (a lateral view would show it).")
+    if ctx.query.distance_op and ctx.query.distance_mm:  # "is it more than 2 cm from the heart?": yes or no first
+        text = against_line(ctx, ctx.query.distance_op, ctx.query.distance_mm, r1(max(gap, 0.0)),
+                            (f"边缘距{zh_name}边缘", "its edge", f" from the {en_name}")) + ("" if ctx.zh else " ") + text
     meas = ({"kind": "distance", "from": a.id, "to": to, "mm": r1(gap), "spacing_source": ctx.facts.spacing.source,
              "from_px": [r1(p[0]), r1(p[1])], "to_px": [r1(q[0]), r1(q[1])]},)
     sections = [section("relation", ctx.t(f"与{zh_name}的关系", f"Relation to the {en_name}"), text)]
@@ -922,6 +944,12 @@ def _structure_relation(ctx: Context, a: Anchor, f: Finding, name: str) -> Compo
 
 
 def compose_locate(ctx: Context) -> Composition:
+    if ctx.query.normal_structure and not ctx.query.full:  # "is A2 the heart?": what it is and where, after the lead
+        comp = compose_locate(dataclasses.replace(ctx, query=dataclasses.replace(ctx.query, full=True)))
+        pairs = subject_findings(ctx)
+        if not pairs:
+            return comp
+        return dataclasses.replace(comp, sections=(_structure_or_lesion(ctx, pairs), *comp.sections))
     pairs = subject_findings(ctx)
     if ctx.query.fissure and len(pairs) == 1:  # "is A1 on the fissure?"
         return _fissure_relation(ctx, *pairs[0])
@@ -956,7 +984,59 @@ def compose_locate(ctx: Context) -> Composition:
         lines.append(overlie_note(f.overlies, ctx.lang))
     sections = [*shape_section(ctx, pairs),
                 section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(filter(None, lines)))]
-    return _one_lesion(ctx, pairs, sections)
+    confirmed = _place_confirmed(ctx, pairs)
+    return _one_lesion(ctx, pairs, [confirmed, *sections] if confirmed else sections)
+
+
+def _place_confirmed(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str, Any] | None:
+    """"Is it in the left lung?" / "that one is in the left lung right?" of a finding that lies there: yes, and where
+    (where it does not, ``mismatch_note`` says where it lies instead)."""
+    q = ctx.query
+    if not (q.place_checked and q.yes_no and len(pairs) == 1) or mismatch_note(ctx, pairs) is not None:
+        return None
+    a, f = pairs[0]
+    if f.kind == "effusion":
+        return None
+    asked = [(word("lung", f.side, "zh"), f"the {word('lung', f.side, 'en')}") if q.lesion_side == f.side and not q.lobe
+             else None,
+             (word("lobe", f.lobe, "zh"), f"the {word('lobe', f.lobe, 'en')}") if q.lobe and q.lobe == f.lobe else None,
+             (word("zone", f.zone, "zh"), f"the {word('zone', f.zone, 'en')}") if q.zone and q.zone == f.zone else None,
+             (word("band", f.band, "zh"), f"the {word('band', f.band, 'en')}") if q.band and q.band == f.band else None]
+    said = [x for x in asked if x is not None]
+    if not said:
+        return None
+    return section("place_check", ctx.t("是否在该处", "Is it there"), ctx.t(
+        f"是:{a.id}位于{'、'.join(zh for zh, _ in said)}。", f"Yes: {a.id} is in {and_list([en for _, en in said])}."))
+
+
+# a normal structure a finding is asked to be (``Query.normal_structure``): (zh, en)
+_NORMAL_STRUCTURE_NAMES = MappingProxyType({
+    "heart": ("心脏", "heart"), "thymus": ("胸腺", "thymus"), "aorta": ("主动脉", "aorta"),
+    "mediastinum": ("纵隔", "mediastinum"), "pulmonary_artery": ("肺动脉", "pulmonary artery")})
+
+
+def _structure_or_lesion(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str, Any]:
+    """"Is A2 the heart?" / "is it the thymus?" / "是胸腺吗": Hilum does not identify normal structures, and over the
+    mediastinum and the heart it cannot tell one from a lesion on a frontal film; a lateral view helps. (It had answered
+    the margin, or where the finding lies, as if the question were a place checked.)"""
+    zh, en = _NORMAL_STRUCTURE_NAMES.get(str(ctx.query.normal_structure), ("正常结构", "normal structure"))
+    ids = [a.id for a, _ in pairs]
+    text = ctx.t(
+        f"本系统不识别正常解剖结构,无法判断{'、'.join(ids)}是{zh}还是病灶:正位片上纵隔和心影处的正常结构与病灶可以重叠、看起来相似,"
+        "本系统分不开。下面是它在片上的表现;侧位片有助于区分。",
+        f"Hilum does not identify normal structures, and it cannot tell whether {and_list(ids)} is the {en} or a lesion: "
+        "over the mediastinum and the heart a normal structure and a lesion overlap on a frontal film and can look "
+        "alike, and Hilum cannot tell them apart. What the film shows of it is below; a lateral view would help.")
+    away = [(a, f) for a, f in pairs if f.overlies not in ("heart", "mediastinum") and f.band != "inner"]
+    for a, f in away:  # where it lies is what the film does show: not over the heart or the mediastinum
+        text += ctx.t(f"{a.id}位于肺野{word('band', f.band, 'zh')},不与心影或纵隔重叠。",
+                      f" {a.id} lies in the {word('band', f.band, 'en')} of the lung field, not over the heart or the "
+                      "mediastinum.")
+    child = ctx.facts.film_check.age_group in ("infant", "child")
+    if ctx.query.normal_structure == "thymus" or child:
+        text += ctx.t("儿童的胸腺可以较大,在正位片上像纵隔旁的肿块。",
+                      " A child's thymus can be large and look like a mass beside the mediastinum on a frontal film.")
+    return section("structure_or_lesion", ctx.t("正常结构还是病灶", "Structure or lesion"), text)
 
 
 def lobe_overlap_note(f: Finding, lang: str) -> str:
@@ -1107,6 +1187,9 @@ def _pair_relation(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> Composi
                       "侧位片或CT可明确。",
                       " Hilum reads them as two separate regions; whether they are parts of one lesion (one "
                       "consolidation, say) or connected, a frontal film does not tell: a lateral view or CT would.")
+    if ctx.query.distance_op and ctx.query.distance_mm:  # "are A1 and A2 more than 3 cm apart?": yes or no first
+        text = against_line(ctx, ctx.query.distance_op, ctx.query.distance_mm, dist,
+                            ("中心间距", "the distance between their centres")) + ("" if ctx.zh else " ") + text
     meas = ({"kind": "distance", "from": a.id, "to": b.id, "mm": dist, "spacing_source": ctx.facts.spacing.source,
              "from_px": [r1(f.center_px[0]), r1(f.center_px[1])], "to_px": [r1(g.center_px[0]), r1(g.center_px[1])],
              "relation_anchor_id": link.id},)
@@ -1119,11 +1202,17 @@ def _pair_relation(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> Composi
 
 
 def _each_relation(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> Composition:
+    """"How far are the two lesions from the hilum?": each finding to the landmark; against a threshold ("are both more
+    than 2 cm from the hilum?") each yes or no names its finding, as the sizes' do."""
     parts: list[Composition] = []
     registry = ctx.registry
     for a, _ in pairs:
         one = compose_relation(dataclasses.replace(ctx, subjects=(a,), registry=registry))
         registry = one.registry or registry
+        if ctx.query.distance_op and ctx.query.distance_mm:
+            first = next(i for i, sec in enumerate(one.sections) if sec["kind"] == "relation")
+            named = {**one.sections[first], "text": ctx.t(f"{a.id}:", f"{a.id}: ") + one.sections[first]["text"]}
+            one = dataclasses.replace(one, sections=(*one.sections[:first], named, *one.sections[first + 1:]))
         parts.append(one)
     body = [sec for c in parts for sec in c.sections if sec["kind"] != "spacing"]
     spacing = next((sec for c in parts for sec in c.sections if sec["kind"] == "spacing"), None)
@@ -1153,6 +1242,9 @@ def _anatomy_distance(ctx: Context, ends: tuple[Anchor, ...]) -> Composition:
     lines = [ctx.t(f"{a.id}({a.label_zh})与{b.id}({b.label_zh})中心之间的距离约{cm(dist)} cm({mm(dist)} mm,按{src}换算)。",
                    f"{a.id} ({a.label_en}) and {b.id} ({b.label_en}) are about {cm(dist)} cm ({mm(dist)} mm) apart, "
                    f"centre to centre, using {src}.")]
+    if ctx.query.distance_op and ctx.query.distance_mm:  # "are the hila more than 6 cm apart?": yes or no first
+        lines.insert(0, against_line(ctx, ctx.query.distance_op, ctx.query.distance_mm, dist,
+                                     ("中心间距", "the distance between their centres")))
     if cl.read_alone(ctx.facts):
         lines.append(ctx.t(*_ALONE_POSITIONS))
     meas = ({"kind": "distance", "from": a.id, "to": b.id, "mm": dist, "spacing_source": ctx.facts.spacing.source,
@@ -1180,6 +1272,27 @@ def _fissure_relation(ctx: Context, a: Anchor, f: Finding) -> Composition:
                        findings=(finding_dict(f, a.id),), referenced=(a.id,))
 
 
+def _other_landmark(ctx: Context, pairs: list[tuple[Anchor, Finding]], name: str) -> Composition:
+    """"How far from the spine?": each finding's edge to the spine's outline where the maps draw one (else that it
+    cannot be measured, and what can); a landmark Hilum does not measure to ("how far from the aorta?"): said so, and
+    what it measures instead."""
+    if name in _STRUCTURES_MEASURED:
+        parts = [_structure_relation(ctx, a, f, name) for a, f in pairs]
+        sections = [sec for comp in parts for sec in comp.sections if sec["kind"] != "spacing"]
+        sections += [sec for sec in parts[0].sections if sec["kind"] == "spacing"]
+        return Composition(tuple(sections), findings=tuple(x for c in parts for x in c.findings),
+                           measurements=tuple(m for c in parts for m in c.measurements),
+                           referenced=tuple(dict.fromkeys(r for c in parts for r in c.referenced)))
+    zh, en = _NOT_MEASURED_TO[name]
+    ids = [a.id for a, _ in pairs]
+    text = ctx.t(f"本系统不测量病灶到{zh}的距离。它测量病灶到肺门、胸膜、膈面、心影、气管、纵隔和脊柱的距离,例如可以问“{ids[0]}离肺门多远?”。",
+                 f"Hilum does not measure distances to the {en}. It measures a finding's distance to the hilum, the "
+                 "pleura, the diaphragm, the heart border, the trachea, the mediastinal border and the spine; ask, for "
+                 f"example, \"how far is {ids[0]} from the hilum?\"")
+    return Composition((section("relation", ctx.t(f"与{zh}的关系", f"Relation to the {en}"), text),),
+                       findings=tuple(finding_dict(f, a.id) for a, f in pairs), referenced=tuple(ids))
+
+
 def compose_relation(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
     if not pairs:  # "how far apart are the hila?": two structures, no finding
@@ -1187,6 +1300,8 @@ def compose_relation(ctx: Context) -> Composition:
         return _anatomy_distance(ctx, ends) if ends or ctx.query.hila_apart else compose_none(ctx)
     if ctx.query.fissure and len(pairs) == 1:
         return _fissure_relation(ctx, *pairs[0])
+    if ctx.query.landmark_asked:  # "how far from the spine?" (it measured to the hilum without a word)
+        return _other_landmark(ctx, pairs, ctx.query.landmark_asked)
     if len(pairs) >= 2 and not ctx.query.anatomy:
         return _pair_relation(ctx, pairs)
     if len(pairs) >= 2:  # "how far are the two lesions from the hilum?": each to its hilum
@@ -1326,10 +1441,19 @@ def _two_landmarks(ctx: Context, a: Anchor, f: Finding, names: list[str]) -> Com
 # --- compare -------------------------------------------------------------------------------------
 
 
+def _one_thing_asked(q: Query) -> bool:
+    """A comparison that asks the findings' sizes or densities only ("which one is bigger?", "哪个密度高"): answered
+    without their distances to the hilum and their heights."""
+    sized = bool({"large", "small"} & set(q.descriptors)) or q.size_asked is not None or q.attribute == "density"
+    return sized and not q.compared_whole and q.landmark is None and q.vertical is None
+
+
 def _compare_extra(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[str]:
-    """Which is closer to its hilum, which lies higher, and how many early-lung-cancer signs each shows (a count,
-    never a verdict)."""
+    """Which is closer to its hilum, which lies higher, and how many of a checklist's signs each shows where the
+    dialogue asked about that checklist (``_counted_checklists``: a count, never a verdict)."""
     lines: list[str] = []
+    if _one_thing_asked(ctx.query):  # "which one is bigger?": that, not where each lies
+        return _sign_counts(ctx, pairs)
     near = [(a, f) for a, f in pairs if f.hilum is not None]
     if len(near) >= 2:
         ordered = sorted(near, key=lambda p: p[1].hilum.center_distance_mm if p[1].hilum else 0.0)
@@ -1369,12 +1493,26 @@ def _compare_extra(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[st
     return lines + _sign_counts(ctx, pairs)
 
 
+def _counted_checklists(ctx: Context) -> list[cl.Checklist]:
+    """The finding checklists a comparison counts each finding's signs against: the ones the dialogue asked (named by
+    this question or answered in an earlier turn, ``Query.checklists_asked``) where the findings are compared whole or
+    which is of more concern is asked, early lung cancer's for the latter when none was asked; none where one thing is
+    asked of them ("which one is bigger?"), and none nobody asked for ("which side is worse?" on a child's pneumonia
+    film had counted lung-cancer signs)."""
+    asked = [c for c in (ctx.ontology.checklist(n) for n in ctx.query.checklists_asked) if c and c.subject == "finding"]
+    if ctx.query.counts_signs:
+        fallback = ctx.ontology.checklist("early_lung_cancer")
+        return asked or ([fallback] if fallback is not None else [])
+    return asked if ctx.query.compared_whole else []
+
+
 def _sign_counts(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[str]:
-    """How many early-lung-cancer signs each finding of the kinds they apply to shows: a count, never a verdict; only
-    where the comparison asks which is of more concern, or compares them whole (``Query.counts_signs``)."""
+    """How many of a checklist's signs each finding of the kinds it applies to shows, for each checklist counted
+    (``_counted_checklists``): a count, never a verdict."""
     lines: list[str] = []
-    checklist = ctx.ontology.checklist("early_lung_cancer")
-    if ctx.query.counts_signs and checklist is not None and any(fits_kinds(a, checklist.kinds) for a, _ in pairs):
+    for checklist in _counted_checklists(ctx):
+        if not any(fits_kinds(a, checklist.kinds) for a, _ in pairs):
+            continue
         counts = []
         for a, f in pairs:
             if checklist.kinds and not fits_kinds(a, checklist.kinds):  # a strand or an effusion: not counted
@@ -1382,9 +1520,11 @@ def _sign_counts(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[str]
             results = cl.evaluate(checklist, ctx.facts, f, ctx.lang, ctx.ontology, ctx.interval, ctx.registry)
             card = cl.checklist_dict(checklist, results, ctx.lang, a.id)
             counts.append(ctx.t(f"{a.id}符合{card['matched']}/{card['total']}条", f"{a.id} {card['matched']} of {card['total']}"))
-        lines.append(ctx.t(f"早期肺癌典型X线表现(可判定者):{'、'.join(counts)};这是征象计数,不是诊断。",
-                           f"Typical signs of early lung cancer (of those this film decides): {', '.join(counts)}; "
-                           "a count of signs, not a diagnosis."))
+        zh_title, en_title = (("早期肺癌典型X线表现", "Typical signs of early lung cancer") if checklist.name == "early_lung_cancer"
+                              else (f"{checklist.title_zh}的征象", f"Signs of a {checklist.title_en}"))
+        lines.append(ctx.t(f"{zh_title}(可判定者):{'、'.join(counts)};这是征象计数,不是诊断。",
+                           f"{en_title} (of those this film decides): {', '.join(counts)}; a count of signs, not a "
+                           "diagnosis."))
     return lines
 
 
@@ -1399,8 +1539,13 @@ def _each_side(ctx: Context) -> dict[str, Any]:
         per_side.append(ctx.t(f"{lung_zh}:" + ("、".join(f"{a.id}({a.label_zh})" for a in found) if found else "未见候选病灶"),
                               f"{lung_en}: " + (", ".join(f"{a.id} ({a.label_en})" for a in found) if found
                                                 else "no candidate region")))
-    lead = ctx.t("Hilum不评判哪一侧病变更重;两侧所见:", "Hilum does not grade which lung is worse; what each shows: ") \
-        if ctx.query.sides_graded else ctx.t("两侧所见:", "What each lung shows: ")
+    if ctx.query.sides_graded:
+        lead = ctx.t("Hilum不评判哪一侧病变更重;两侧所见:", "Hilum does not grade which lung is worse; what each shows: ")
+    elif ctx.query.attribute == "lucency":  # "is the left lung clearer than the right?": a lung field's darkness is not read
+        lead = ctx.t("Hilum不比较两侧肺野的明暗(透亮度);两侧所见:",
+                     "Hilum does not compare how dark or clear the two lung fields look; what each shows: ")
+    else:
+        lead = ctx.t("两侧所见:", "What each lung shows: ")
     missed = _miss_note(ctx) if {a.side for a in ctx.registry.findings()} < {"right", "left"} else ""
     angles = [_angle_line(c, ctx) for c in ctx.facts.anatomy.costophrenic]
     return section("sides", ctx.t("两侧", "The two lungs"), ctx.t(
@@ -1408,17 +1553,58 @@ def _each_side(ctx: Context) -> dict[str, Any]:
         lead + "; ".join(per_side) + "." + missed + "".join(" " + line for line in angles)))
 
 
+def _sides_extent(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str, Any] | None:
+    """"Which side is worse?" / "which lung has more opacity?": which lung's candidate regions cover more of the film, by
+    their projected areas added up (an extent, not a grade: Hilum does not grade disease), fluid aside (it is graded by
+    how high it reaches, not ranked by area with lesions); then the sign counts a checklist asked brings."""
+    lesions = [(a, f) for a, f in pairs if f.kind != "effusion"]
+    area = {side: sum(f.area_mm2 for _, f in lesions if f.side == side) for side in ("right", "left")}
+    ids = {side: [a.id for a, f in lesions if f.side == side] for side in ("right", "left")}
+    more = max(("right", "left"), key=lambda sd: area[sd])
+    less = "left" if more == "right" else "right"
+    cm2 = {side: f"{area[side] / 100:.1f}" for side in area}
+    zh_side = {sd: word("side", sd, "zh") + "肺" for sd in area}
+    en_side = {sd: f"the {word('side', sd, 'en')} lung" for sd in area}
+    if not lesions:
+        lines: list[str] = []
+    elif not ids[less]:
+        one = len(ids[more]) == 1
+        lines = [ctx.t(f"只有{zh_side[more]}有候选病灶:{'、'.join(ids[more])},投影面积{'' if one else '合计'}约{cm2[more]} cm²。",
+                       f"Only {en_side[more]} has {'a candidate region' if one else 'candidate regions'}: "
+                       f"{and_list(ids[more])}, about {cm2[more]} cm² by projected area{'' if one else ' together'}.")]
+    elif area[more] - area[less] <= SIZE_SAME * area[more]:
+        lines = [ctx.t(f"按投影面积,两肺候选病灶的范围相近:右肺约{cm2['right']} cm²({'、'.join(ids['right'])}),"
+                       f"左肺约{cm2['left']} cm²({'、'.join(ids['left'])})。",
+                       f"By projected area the two lungs' candidate regions are about as extensive: the right lung about "
+                       f"{cm2['right']} cm² ({', '.join(ids['right'])}), the left about {cm2['left']} cm² "
+                       f"({', '.join(ids['left'])}).")]
+    else:
+        lines = [ctx.t(f"按投影面积,{zh_side[more]}的候选病灶范围较大:约{cm2[more]} cm²({'、'.join(ids[more])}),"
+                       f"{zh_side[less]}约{cm2[less]} cm²({'、'.join(ids[less])})。",
+                       f"By projected area {en_side[more]}'s candidate regions are the more extensive: about {cm2[more]} "
+                       f"cm² ({', '.join(ids[more])}), against about {cm2[less]} cm² in {en_side[less]} "
+                       f"({', '.join(ids[less])}).")]
+    fluid = [a.id for a, f in pairs if f.kind == "effusion"]
+    if fluid:
+        lines.append(ctx.t(f"{'、'.join(fluid)}为积液样密度影,不计入面积:积液按其上缘高度分级。",
+                           f"{and_list(fluid)} {'is' if len(fluid) == 1 else 'are'} effusion-like and not added: fluid is "
+                           "graded by how high it reaches."))
+    lines += _sign_counts(ctx, pairs)
+    return section("compare", ctx.t("比较", "Comparison"), ("" if ctx.zh else " ").join(lines)) if lines else None
+
+
 def compose_compare(ctx: Context) -> Composition:
     if ctx.query.sides_graded or ctx.query.sides_compared:
-        # "which side is worse?": what each lung shows, then the findings compared (where two are); "compare the two
-        # sides": what each lung shows (not two findings compared, which may lie in one lung)
-        sides = _each_side(ctx)
-        if ctx.query.sides_compared or len(ctx.subjects) < 2:
-            pairs = subject_findings(ctx)
-            return Composition((sides,), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
-                               referenced=tuple(a.id for a, _ in pairs))
-        rest = compose_compare(dataclasses.replace(ctx, query=dataclasses.replace(ctx.query, sides_graded=False)))
-        return dataclasses.replace(rest, sections=(sides, *rest.sections))
+        # "which side is worse?": what each lung shows, then which lung's findings are the more extensive (it had
+        # compared two findings, which may lie in one lung, down to their heights, and counted lung-cancer signs);
+        # "compare the two sides": what each lung shows
+        pairs = subject_findings(ctx)
+        extent = _sides_extent(ctx, pairs) if ctx.query.sides_graded and pairs else None
+        note = spacing_note(ctx) if extent is not None else None
+        return Composition(tuple(x for x in (_each_side(ctx), extent, note) if x),
+                           findings=tuple(finding_dict(f, a.id) for a, f in pairs),
+                           measurements=tuple(_diameter_measurement(a, f, ctx) for a, f in pairs) if extent else (),
+                           referenced=tuple(a.id for a, _ in pairs))
     pairs = subject_findings(ctx)
     if len(pairs) < 2:
         only = ctx.t("本片只有一处候选病灶,无从比较。", "There is only one candidate region on this film, so there is nothing to compare.")
@@ -1439,7 +1625,11 @@ def compose_compare(ctx: Context) -> Composition:
     lesions = [(a, f) for a, f in pairs if f.kind != "effusion"] or pairs
     big = max(lesions, key=lambda p: p[1].diameter_mm)
     most = len(lesions) > 2
-    if len(lesions) >= 2:
+    if ctx.query.attribute == "density":  # "which one is denser?" (it said which was larger, and their margins)
+        lines.append(ctx.t("Hilum不比较病灶之间的密度高低;它对各处的判读:",
+                           "Hilum does not rank findings by how dense they look; what it reads of each:"))
+        lines += [density_text(a, f, ctx.lang) for a, f in pairs]
+    elif len(lesions) >= 2:
         lines.append(ctx.t(f"{big[0].id}{'最大;各自' if most else '较大;两者'}边缘分别为"
                            + "、".join(f"{a.id}{margin_phrase(f, 'zh')}" if most else margin_phrase(f, "zh") for a, f in lesions)
                            + "。",
@@ -1516,7 +1706,9 @@ def _size_verdict(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str
 def compose_checklist(ctx: Context) -> Composition:
     if ctx.query.differential and not ctx.query.checklist:
         return compose_differential(ctx)
-    name = ctx.query.checklist or "early_lung_cancer"
+    # "could it be a hamartoma?": the closest checklist Hilum has for a disease it has none for, named as that
+    closest = CLOSEST_CHECKLIST.get(ctx.query.unlisted_disease or "")
+    name = ctx.query.checklist or closest or "early_lung_cancer"
     checklist = ctx.ontology.checklist(name) or ctx.ontology.checklist("early_lung_cancer")
     assert checklist is not None
     pairs = subject_findings(ctx)
@@ -1530,17 +1722,29 @@ def compose_checklist(ctx: Context) -> Composition:
     score = ctx.t(f"可判定的{card['total']}条中符合{card['matched']}条。",
                   f"{decidable_present(card)}.") if card["total"] else ctx.t(
         "本片上这些征象都无法判定。", "None of these signs can be decided on this film.")
+    weak = _nonspecific_note(ctx, results)  # "round or oval nodule ... non-specific": the count read with that
+    score += (("" if ctx.zh else " ") + weak) if weak else ""
     sections = [section("checklist", checklist.title(ctx.lang), head + ("" if ctx.zh else " ") + _sign_list(ctx, lines)),
                 section("score", ctx.t("符合情况", "Score"), score)]
     mismatch = mismatch_note(ctx, [subject]) if subject else None
     if mismatch:
         sections.insert(0, mismatch)
-    if ctx.query.unlisted_disease:  # "could it be a metastasis?": say what is shown instead, and why
+    if ctx.query.unlisted_disease and closest == checklist.name:  # "could it be a hamartoma?": the closest, said so
+        zh, en = word("disease", ctx.query.unlisted_disease, "zh"), word("disease", ctx.query.unlisted_disease, "en")
+        sections.insert(0, section("no_checklist", ctx.t("没有对应的征象清单", "No checklist for that"), ctx.t(
+            f"本系统没有{zh}的征象清单;最接近的是{checklist.title_zh}的清单,见下:这些征象并非{zh}所特有,符合几条既不说明是{zh},"
+            "也不说明不是。",
+            f"Hilum has no sign checklist for {en}; the closest it has is the {checklist.title_en} checklist, below: its "
+            f"signs are not particular to {en}, and how many are present says neither that it is {_article(en)} nor "
+            "that it is not.")))
+    elif ctx.query.unlisted_disease:  # "could it be a metastasis?": say what is shown instead, and why
         zh, en = word("disease", ctx.query.unlisted_disease, "zh"), word("disease", ctx.query.unlisted_disease, "en")
         sections.insert(0, section("no_checklist", ctx.t("没有对应的征象清单", "No checklist for that"), ctx.t(
             f"本系统没有{zh}的征象清单,无法对照;下面是{checklist.title_zh}的典型征象,仅供对照,不代表它与{zh}有关。",
             f"Hilum has no sign checklist for {en}, so it cannot check against it; below are the typical signs of "
             f"{checklist.title_en}, for reference only, not because they bear on {en}.")))
+    if ctx.query.verdict_asked:  # "is the nodule cancer?": that Hilum cannot say comes first, the signs after
+        sections.insert(0, _no_verdict(ctx, ctx.query.verdict_asked, subject[0] if subject else None))
     unsure = [r for r in results if r.status == "uncertain"]
     if unsure:
         text = ("；".join(f"{r.label}本片无法确定(可行{r.settle}明确)" for r in unsure) + "。") if ctx.zh else (
@@ -1565,6 +1769,62 @@ def compose_checklist(ctx: Context) -> Composition:
                        measurements=meas, checklist=card, referenced=tuple(a.id for a, _ in shown))
 
 
+# a sign whose specificity (signs.json) is at most this is common to many lesions, benign ones too: round or oval shape,
+# more than 3 cm from the hilum (most nodules are peripheral), homogeneous density, small size, patchy opacity. They stay
+# in their checklists (the checklists are the ontology's, and a comparison counts them too), and the answer says which of
+# the signs present are these, and how many of the rest are present
+NON_SPECIFIC = 0.3
+
+
+def _nonspecific_note(ctx: Context, results: list[cl.ItemResult]) -> str:
+    """Which present signs are non-specific (``NON_SPECIFIC``), and the count of the specific ones; "" where no present
+    sign is non-specific."""
+    weak = [r for r in sorted(results, key=lambda r: -r.specificity) if r.status == "yes" and r.specificity <= NON_SPECIFIC]
+    if not weak:
+        return ""
+    specific = [r for r in results if r.status in ("yes", "no") and r.specificity > NON_SPECIFIC]
+    present = sum(1 for r in specific if r.status == "yes")
+    names_zh, names_en = "、".join(r.label for r in weak), and_list([r.label for r in weak])
+    if ctx.zh:
+        rest = (f"特异性较高的征象可判定的{len(specific)}条中符合{present}条。" if specific else "特异性较高的征象本片都无法判定。")
+        them = "它" if len(weak) == 1 else "它们"
+        return f"其中{names_zh}是非特异性表现:良性和恶性病灶都常见,单凭{them}说明不了什么;{rest}"
+    verb = "is" if len(weak) == 1 else "are"
+    of = "1 decidable more specific sign" if len(specific) == 1 else f"the {len(specific)} decidable more specific signs"
+    rest = (f"{present} of {of} {'is' if present == 1 or len(specific) == 1 else 'are'} present." if specific
+            else "None of the more specific signs can be decided on this film.")
+    return (f"Of the signs present, {names_en} {verb} non-specific: many lesions show {'it' if len(weak) == 1 else 'them'}, "
+            f"benign and malignant alike, so on {'its' if len(weak) == 1 else 'their'} own "
+            f"{'it says' if len(weak) == 1 else 'they say'} little. {rest}")
+
+
+# what a verdict asked of a finding is said to be (zh, en): "whether A1 is cancer"
+_VERDICT_WORDS = MappingProxyType({
+    "cancer": ("是不是癌(恶性)", "is cancer"),
+    "tumour": ("是不是肿瘤或癌", "is a tumour (or cancer)"),
+    "benign": ("是良性还是恶性", "is benign or malignant"),
+    "benign_or_malignant": ("是良性还是恶性", "is benign or malignant"),
+})
+
+
+def _no_verdict(ctx: Context, asked: str, a: Anchor | None) -> dict[str, Any]:
+    """"Is the nodule cancer?" / "what's the chance it's cancer?" / "是肿瘤吗": that Hilum cannot say whether it is, nor
+    how likely, said plainly before the checklist it shows as supporting observations."""
+    what_zh, what_en = _VERDICT_WORDS.get(asked, _VERDICT_WORDS["cancer"])
+    who_zh, who_en = (a.id, a.id) if a is not None else ("这处病灶", "this finding")
+    return section("no_verdict", ctx.t("不能判断性质", "Not a verdict"), ctx.t(
+        f"Hilum无法判断{who_zh}{what_zh},也不能给出其概率:这需要结合病史(如吸烟史、年龄)和CT,往往还需要组织病理(活检),"
+        "由医师综合判断。下面的征象只是本片上的影像观察,供参考,不是结论。",
+        f"Hilum cannot say whether {who_en} {what_en}, nor give a probability that it is: that needs the patient's history "
+        "(smoking, age), a CT and often a tissue sample, weighed by a clinician. The signs below are observations on this "
+        "film only, to support a reader, not a verdict."))
+
+
+def _article(noun: str) -> str:
+    """"a hamartoma" / "an inflammatory pseudotumour" / "a lung abscess"."""
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def compose_differential(ctx: Context) -> Composition:
     """"Differential for A1?" / "A1需要和什么鉴别?": Hilum gives no differential diagnosis, and says so; what it can do
     is count the finding's signs against every checklist it has for that kind of lesion (a nodule: early lung cancer
@@ -1574,10 +1834,13 @@ def compose_differential(ctx: Context) -> Composition:
     lists = [c for c in ctx.ontology.checklists if c.subject == "finding" and subject is not None
              and (not c.kinds or fits_kinds(subject[0], c.kinds))]
     film_lists = [c for c in ctx.ontology.checklists if c.subject != "finding"]
+    described = ctx.t(f"它可以描述{subject[0].id}在片上的表现:位置、大小、边缘和密度。",
+                      f" It can describe what the film shows of {subject[0].id}: where it lies, its size, its margin and "
+                      "its density.") if subject else ""
     sections = [section("differential", ctx.t("鉴别诊断", "Differential"), ctx.t(
         "Hilum不给出鉴别诊断:鉴别诊断由医师结合临床资料和其他检查作出。",
         "Hilum does not give a differential diagnosis: weighing one is a clinician's, with the clinical picture and "
-        "other imaging."))]
+        "other imaging.") + described)]
     cards: list[dict[str, Any]] = []
     for checklist in lists:
         assert subject is not None
@@ -1607,6 +1870,8 @@ def compose_differential(ctx: Context) -> Composition:
             f"{none_zh}可以对照整张片子的清单:{names_zh},例如问“如果是肺炎,有哪些征象?”。",
             f"{none_en} The film can be checked against these: {names_en}; ask, for example, \"if this were "
             "pneumonia, which signs does it show?\"")))
+    if ctx.query.verdict_asked:  # "benign or malignant?": that Hilum cannot say comes first
+        sections.insert(0, _no_verdict(ctx, ctx.query.verdict_asked, subject[0] if subject else None))
     sections += [x for x in (spacing_note(ctx), disclaimer(ctx)) if x]
     shown = (subject,) if subject else ()
     return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in shown),
@@ -1796,7 +2061,7 @@ def compose_anatomy(ctx: Context) -> Composition:
     ctr = ctx.facts.anatomy.cardiothoracic_ratio
     if ctr is not None and (not lines or "heart" in names):
         # against the limit as everywhere else ("just above" to 0.55; on a film not PA, why the limit cannot judge it)
-        verdict = ctx.t(*cl.ctr_reference(ctr, ctx.facts.film_check.view))
+        verdict = ctx.t(*cl.film_ctr_reference(ctx.facts))
         heart, chest = ctx.facts.anatomy.heart_width_mm, ctx.facts.anatomy.thorax_width_mm
         widths = ("", "")
         if heart and chest:  # "how wide is the heart?": the two widths the ratio is made of
@@ -1952,9 +2217,12 @@ def compose_film(ctx: Context) -> Composition:
 
 def compose_confidence(ctx: Context) -> Composition:
     """"How sure are you?": for each finding meant (every finding when none is), the calibrated probability of the
-    statement asked about, or of each statement made, with whether the answers state it flatly or hedge it."""
+    statement asked about, or of each statement made, with whether the answers state it flatly or hedge it. "Why?"
+    after an answer (``Query.why_asked``): why each statement it made was hedged, first."""
     if ctx.query.attribute == "missed" or not ctx.facts.findings:  # "are you sure there is nothing?": what it may miss
         return Composition((section("missed", ctx.t("可能漏掉什么", "What may be missed"), _may_miss(ctx)),))
+    if ctx.query.why_asked:
+        return _compose_why(ctx)
     pairs = subject_findings(ctx)
     if not pairs:
         return Composition((section("confidence", ctx.t("把握程度", "How sure"), ctx.t(
@@ -1992,6 +2260,129 @@ def compose_confidence(ctx: Context) -> Composition:
     return Composition((section("confidence", ctx.t("把握程度", "How sure"), "".join(lines) if ctx.zh else " ".join(lines)),
                         disclaimer(ctx)), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
                        referenced=tuple(a.id for a, _ in pairs))
+
+
+# the statements "why?" explains, in the order an answer makes them
+_WHY_STATEMENTS = ("presence", "lobe", "size", "distance", "margin", "density", "growth")
+
+
+def _compose_why(ctx: Context) -> Composition:
+    """"Why?" / "why can't you tell?" / "为什么" after a hedged answer: for each finding it was about, why the statements
+    it made (``Query.why_of``; none named: every statement) were hedged (the lesion map's resolution, a frontal film's
+    projection, one film for a change, no DICOM spacing, a probability under the threshold, a film read by the second
+    reader alone), then the probabilities behind them."""
+    why_of = tuple(w for w in _WHY_STATEMENTS if w in ctx.query.why_of) or _WHY_STATEMENTS
+    pairs = subject_findings(ctx)
+    lines = []
+    for a, f in pairs:
+        reasons = [r for w in why_of for r in _hedge_reasons(ctx, f, w)]
+        if reasons:
+            lines.append(ctx.t(f"{a.id}:" + ";".join(zh for zh, _ in reasons) + "。",
+                               f"{a.id}: " + "; ".join(en for _, en in reasons) + "."))
+        else:
+            lines.append(ctx.t(f"{a.id}:这些判断都在阈值以上,回答是直接陈述的,没有保留。",
+                               f"{a.id}: nothing said of it there was hedged; each reading behind it is above the "
+                               "threshold at which it is stated flatly."))
+    if cl.read_alone(ctx.facts):
+        lines.append(ctx.t("此外,这张片子与训练所用的片子差异较大,由第二读片模型单独读取,它的每个判断都需要放射科医师核对。",
+                           "And this film, unlike the films the models were trained on, was read by the second reader "
+                           "alone: each reading it gives needs a radiologist's check."))
+    named = why_of[0] if len(why_of) == 1 and why_of[0] in phrases()["statement"] else None
+    probs = compose_confidence(dataclasses.replace(ctx, query=dataclasses.replace(ctx.query, why_asked=False,
+                                                                                   attribute=named)))
+    why = section("why_hedged", ctx.t("为什么有保留", "Why it was hedged"), ("" if ctx.zh else " ").join(lines))
+    return dataclasses.replace(probs, sections=(why, *probs.sections))
+
+
+def _probability(ctx: Context, f: Finding, key: str, what: tuple[str, str]) -> tuple[str, str] | None:
+    """A reading under the threshold, with its calibrated probability (zh, en); None when it is stated flatly."""
+    p = ({"presence": f.confidence, **f.attribute_confidence}).get(key)
+    if p is None or float(p) >= THRESHOLD:
+        return None
+    return (f"{what[0]}的校准概率约{float(p):.2f},低于直接陈述所需的{THRESHOLD:.1f}",
+            f"the calibrated probability of {what[1]} is about {float(p):.2f}, under the {THRESHOLD:.1f} at which it is "
+            "stated flatly")
+
+
+Reasons = list[tuple[str, str] | None]
+
+
+def _presence_hedges(ctx: Context, f: Finding) -> Reasons:
+    return [_probability(ctx, f, "presence", ("是真实病灶", "its being a real lesion"))]
+
+
+def _lobe_hedges(ctx: Context, f: Finding) -> Reasons:
+    out: Reasons = []
+    if f.lobe_overlap:
+        others_zh = "、".join(word("lobe", lb, "zh") for lb in f.lobe_overlap)
+        others_en = " and the ".join(word("lobe", lb, "en") for lb in f.lobe_overlap)
+        out.append((f"正位片是前后重叠的投影,该处{word('lobe', f.lobe, 'zh')}与{others_zh}重叠,片上分不出前后,所属肺叶按肺叶图"
+                    "推断(侧位片可分开)",
+                    f"a frontal film is one projection of the chest's whole depth, and here the "
+                    f"{word('lobe', f.lobe, 'en')} and the {others_en} overlap in it: front cannot be told from back, "
+                    "so the lobe is placed from the lobes' maps, an estimate (a lateral view separates them)"))
+    return [*out, _probability(ctx, f, "lobe", ("所在肺叶", "its lobe"))]
+
+
+def _spacing_hedges(ctx: Context, f: Finding) -> Reasons:
+    if ctx.facts.spacing.source != "estimated":
+        return []
+    return [("本片没有DICOM像素间距,毫米数值是按假定的胸廓宽度换算的",
+             "this film carries no DICOM pixel spacing, so its millimetres are scaled from an assumed chest width")]
+
+
+def _size_hedges(ctx: Context, f: Finding) -> Reasons:
+    return [*_spacing_hedges(ctx, f), _probability(ctx, f, "size", ("大小(相差20%以内)", "its size (within 20%)"))]
+
+
+def _margin_hedges(ctx: Context, f: Finding) -> Reasons:
+    out: Reasons = []
+    if f.margin_source != "reader" and not margin_backed(f):
+        out.append(("边缘读自病灶图,其分辨率只有工作图像的一半,显示不出1–2 mm的毛刺,所以“未见不规则”不等于“光滑”",
+                    "the margin is read from the lesion map, drawn at half the working image's resolution, which cannot "
+                    "show spicules 1-2 mm wide: \"no irregularity seen\" is not \"smooth\"") if f.margin == "smooth" else
+                   ("边缘读自病灶图,其分辨率只有工作图像的一半,分叶和毛刺在这个分辨率下读不准",
+                    "the margin is read from the lesion map, drawn at half the working image's resolution, where "
+                    "lobulation and spicules are not read reliably"))
+    return [*out, _probability(ctx, f, "margin", ("边缘判断", "the margin reading"))]
+
+
+def _density_hedges(ctx: Context, f: Finding) -> Reasons:
+    out: Reasons = [_probability(ctx, f, key, what) for key, what in (
+        ("density", ("密度是否均匀", "its homogeneity")), ("calcification", ("有无钙化", "calcification")),
+        ("cavity", ("有无空洞", "a cavity")))]
+    if f.density.air_bronchogram == "uncertain":
+        out.append(("胸片把整个胸廓的厚度叠在一张图上,小结节内的空气支气管征在胸片上很难显示(薄层CT可显示)",
+                    "a radiograph sums the chest's whole depth into one image, and an air bronchogram inside a small "
+                    "lesion rarely shows on it (thin-section CT shows it)"))
+    if not present_stated("bubble_lucency", f.density.bubble_lucency):
+        (seen_zh, cannot_zh), (seen_en, cannot_en) = cl.LUCENCY_SEEN
+        out.append((f"{seen_zh},{cannot_zh}", f"{seen_en}: {cannot_en}"))
+    return out
+
+
+def _growth_hedges(ctx: Context, f: Finding) -> Reasons:
+    if ctx.interval is None:
+        return [("一张片子看不出是否长大,需要同一胸部以前的片子对比",
+                 "one film cannot show growth: that needs an earlier film of the same chest to compare with")]
+    if ctx.interval.coarse:
+        return [("片子的像素太粗,不足以测量大小的变化", "the films' pixels are too coarse to measure a change in size on")]
+    return []
+
+
+# why each statement an answer makes of a finding is hedged (``_compose_why``); fluid's margin, density and growth are not
+# read as a lesion's
+_HEDGES = MappingProxyType({"presence": _presence_hedges, "lobe": _lobe_hedges, "size": _size_hedges,
+                            "distance": _spacing_hedges, "margin": _margin_hedges, "density": _density_hedges,
+                            "growth": _growth_hedges})
+_NOT_OF_FLUID = frozenset({"margin", "density", "growth"})
+
+
+def _hedge_reasons(ctx: Context, f: Finding, statement: str) -> list[tuple[str, str]]:
+    """Why the answers hedge one statement of a finding (zh, en), each reason once; none where it is stated flatly."""
+    if f.kind == "effusion" and statement in _NOT_OF_FLUID:
+        return []
+    return list(dict.fromkeys(r for r in _HEDGES[statement](ctx, f) if r is not None))
 
 
 def _may_miss(ctx: Context) -> str:
@@ -2093,24 +2484,39 @@ def _compose_worry(ctx: Context) -> Composition:
 
 
 def _compose_patient(ctx: Context) -> Composition:
-    """"Is this a child?" / "how old is the patient?" / "男的还是女的": Hilum reads the film, not the patient; what its
-    answers assume instead (the cardiothoracic ratio's limit is an adult's), where the ratio was read."""
-    text = ctx.t("Hilum 只读片子,不判断患者:它不从X线片估计年龄或性别,也不用文件中的患者信息读片(JPEG、PNG 不含这些信息;"
-                 "DICOM 文件中的只用于把结果归档到原检查、核对既往片是否同一患者)。是否为儿童的片子、患者情况如何,"
-                 "由了解患者的医师判断。",
-                 "Hilum reads the film, not the patient: it does not estimate age or sex from a radiograph, and it does not "
-                 "read the film with the patient details of the file (a JPEG or PNG carries none; a DICOM file's are used "
-                 "only to file the results beside the study and to check that an earlier film is the same patient's). "
-                 "Whether this is a child's film is for the reader who knows the patient.")
+    """"Is this a child?" / "how old is the patient?" / "男的还是女的": Hilum reads the film, not the patient; the one
+    patient detail it reads is the age group a DICOM file gives (``FilmCheck.age_group``), and what its answers assume
+    without one (the cardiothoracic ratio's limit is an adult's, an estimated spacing an adult's width)."""
+    age = ctx.facts.film_check.age_group
+    child = age in ("infant", "child")
+    text = ctx.t("Hilum 只读片子,不判断患者:它不从X线片估计年龄或性别。文件中的患者信息,它只读DICOM所载年龄属于哪一组"
+                 "(婴幼儿、儿童或成人),用于心胸比界值和估计的尺寸;其余只用于把结果归档到原检查、核对既往片是否同一患者"
+                 "(JPEG、PNG 不含这些信息)。",
+                 "Hilum reads the film, not the patient: it does not estimate age or sex from a radiograph. Of the "
+                 "file's patient details it reads only which group a DICOM file's age falls in (an infant's, a child's or "
+                 "an adult's), for the cardiothoracic ratio's limit and the estimated sizes; the rest are used only to "
+                 "file the results beside the study and to check that an earlier film is the same patient's (a JPEG or "
+                 "PNG carries none).")
+    group = {"infant": ("婴幼儿(两岁以下)", "an infant's (under 2 years)"), "child": ("儿童(2至15岁)", "a child's (2 to 15 "
+             "years)"), "adult": ("成人(16岁及以上)", "an adult's (16 years or over)")}.get(age or "")
+    text += ctx.t(f"本片的DICOM文件所载年龄为{group[0]}。", f" This film's DICOM file gives the patient's age as {group[1]}.") if group else \
+        ctx.t("本片的文件未给出年龄:是否为儿童的片子、患者情况如何,由了解患者的医师判断。",
+              " This film's file gives no age: whether this is a child's film is for the reader who knows the patient.")
     if ctx.facts.anatomy.cardiothoracic_ratio is not None and {"heart", "cardiac_silhouette"} & set(ctx.facts.checked):
-        text += ctx.t("心胸比按成人的界值(0.50)判断;幼儿的心影相对较大。",
-                      " The cardiothoracic ratio is judged against an adult's limit (0.50); a young child's heart is "
-                      "relatively larger.")
+        text += (ctx.t("心胸比的0.50是成人的界值,儿童的片子上心胸比高于它不作心影增大判断。",
+                       " The cardiothoracic ratio's 0.50 limit is an adult's: on a child's film a ratio above it is not "
+                       "taken as an enlarged heart.") if child else
+                 ctx.t("心胸比按成人的界值(0.50)判断;幼儿的心影相对较大。",
+                       " The cardiothoracic ratio is judged against an adult's limit (0.50); a young child's heart is "
+                       "relatively larger.") if age is None else
+                 ctx.t("心胸比按成人的界值(0.50)判断。", " The cardiothoracic ratio is judged against an adult's limit (0.50)."))
     width = assumed_width_mm(ctx.facts.spacing)
     if width is not None:  # no DICOM spacing: every mm was scaled from an adult's chest
-        text += ctx.t(f"本片无DICOM像素间距,毫米数值按成人胸廓宽约{width / 10:.1f} cm估计;儿童的片子上数值偏大。",
+        zh_after, en_after = (("本片为儿童的片子,数值因此偏大", "on this child's film they are too large") if child else
+                              ("", "") if age == "adult" else ("儿童的片子上数值偏大", "on a child's film they are too large"))
+        text += ctx.t(f"本片无DICOM像素间距,毫米数值按成人胸廓宽约{width / 10:.1f} cm估计" + (f";{zh_after}。" if zh_after else "。"),
                       f" This film carries no DICOM pixel spacing, so its sizes in mm take the chest as {width / 10:.1f} "
-                      "cm across, an adult's width; on a child's film they are too large.")
+                      "cm across, an adult's width" + (f"; {en_after}." if en_after else "."))
     return Composition((section("out_of_scope", ctx.t("患者信息", "The patient"), text),))
 
 
@@ -2210,6 +2616,8 @@ def compose_out_of_scope(ctx: Context) -> Composition:
             "an earlier film compared with this one.")
         text += ctx.t(*(NO_EARLIER_HINT if ctx.facts.findings else NO_EARLIER_HINT_NOTHING_FOUND))
         return Composition((section("out_of_scope", ctx.t("需要以前的片子", "Needs an earlier film"), text),))
+    if ctx.query.not_understood or ctx.query.how_much:  # "hmm" / "?" / "by how much?" after no amount
+        return _compose_not_understood(ctx)
     text = ctx.t(
         "这个问题超出了一张胸部X线片能回答的范围(如治疗、预后、化验或其他检查的数值)。"
         "我可以描述病灶的位置、大小、边缘、密度、与肺门的关系,或对照某种疾病的典型征象。",
@@ -2220,13 +2628,39 @@ def compose_out_of_scope(ctx: Context) -> Composition:
     return Composition((section("out_of_scope", ctx.t("超出范围", "Out of scope"), text),))
 
 
+def _compose_not_understood(ctx: Context) -> Composition:
+    """"hmm" / "?" / a question nothing in it was understood: said so, with questions this film can answer (it was
+    "outside what a chest radiograph can show (treatment, prognosis, ...)"); "by how much?" after an answer with no
+    amount in it: what it can refer to."""
+    first = next(iter(ctx.registry.findings()), None)
+    if first is not None:
+        examples_zh = f"“{first.id}在哪里?”、“它有多大?”、“边缘光滑吗?”、“离肺门多远?”、“有什么异常吗?”"
+        examples_en = (f"\"where is {first.id}?\", \"how big is it?\", \"is its margin smooth?\", \"how far is it from the "
+                       "hilum?\" or \"anything abnormal?\"")
+    else:
+        examples_zh = "“有什么异常吗?”、“心影大吗?”、“肋膈角锐利吗?”"
+        examples_en = "\"anything abnormal?\", \"is the heart enlarged?\" or \"are the costophrenic angles sharp?\""
+    if ctx.query.how_much:
+        head = ctx.t("上一个回答里没有可以问“多少”的大小、距离或前后片的变化。",
+                     "The last answer gave no size, distance or change between films for \"how much\" to refer to.")
+    else:
+        head = ctx.t("没有理解这个问题。", "I did not understand that question.")
+    text = head + ctx.t(f"可以这样问,例如:{examples_zh}。", f" You can ask, for example, {examples_en}.")
+    return Composition((section("not_understood", ctx.t("没有理解", "Not understood"), text),))
+
+
 def compose_none(ctx: Context) -> Composition:
     found = ctx.registry.findings()
     listed = "、".join(f"{a.id}({a.label_zh})" for a in found) if ctx.zh else ", ".join(
         f"{a.id} ({a.label_en})" for a in found)
-    if ctx.query.other and len(found) == 1:  # "and the other one?" where one was found: there is no other
+    if (ctx.query.other or ctx.query.pair_pick) and len(found) == 1:  # "and the other one?" where one was found
         text = ctx.t(f"本片只发现1处:{listed},没有另一处。",
                      f"Only one finding is on this film: {listed}; there is no other one.")
+    elif ctx.query.ordinal and found and ordinal_index(ctx.query.ordinal, len(found)) is None:  # "the fifth one" of two
+        n = len(found)
+        text = ctx.t(f"本片只有{n}处病灶,按列出的顺序为:{listed}。",
+                     f"There {'is only 1 finding' if n == 1 else f'are only {n} findings'} on this film, in the order "
+                     f"listed: {listed}.")
     elif listed:
         text = ctx.t(f"本片在所指部位未找到符合描述的病灶。已发现的病灶为:{listed}。",
                      f"There is no lesion matching that description on this film. The regions found are: {listed}.")

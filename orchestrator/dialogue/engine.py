@@ -25,11 +25,12 @@ from typing import Any
 from orchestrator.control_chars import QUESTION_CONTROLS
 from orchestrator.dialogue import anchors as anc
 from orchestrator.dialogue import composer as comp
+from orchestrator.dialogue import referring
 from orchestrator.dialogue.checklists import sign_of_kind
 from orchestrator.dialogue.earlier import compare_with_earlier, study_day
 from orchestrator.dialogue.interval_answer import INTENT as INTERVAL_INTENT
 from orchestrator.dialogue.overlays import turn_overlays
-from orchestrator.dialogue.parser import Query, language_neutral, parse
+from orchestrator.dialogue.parser import CLOSEST_CHECKLIST, Query, language_neutral, parse
 from orchestrator.dialogue.report import build_report
 from orchestrator.dialogue.session import (
     SCREEN_QUESTION,
@@ -286,6 +287,48 @@ _INHERITED_INTENTS = frozenset({"describe_margin", "size", "density", "locate", 
                                 INTERVAL_INTENT})
 
 
+# the statements an answer of each intent makes of a finding: what "why?" after it asks the hedges of (none named: every
+# statement of the finding)
+_STATEMENTS_OF = MappingProxyType({
+    "describe_margin": ("margin", "density"), "density": ("density",), "size": ("size",), "locate": ("lobe",),
+    "measure_relation": ("distance",), "compare": ("size",), "sign_checklist": ("margin", "density", "growth"),
+    INTERVAL_INTENT: ("growth",),
+})
+# the answers that give an amount ("by how much?" asks their question again: a change in mm and %, a size, a distance)
+_AMOUNT_INTENTS = frozenset({"size", "compare", "measure_relation", INTERVAL_INTENT})
+
+
+def _of_the_last_answer(query: Query, previous: dict[str, Any]) -> Query:
+    """"Why?" / "why can't you tell?" / "为什么": the hedges of what the previous turn stated (``Query.why_of``), or of
+    the statement the question names ("why is the margin uncertain?"). "By how much?" / "长大了多少": the previous
+    turn's question again, when it gave an amount (it was "outside what a chest radiograph can show")."""
+    intent = previous.get("intent")
+    if query.why_asked:
+        if query.attribute:
+            return replace(query, why_of=(query.attribute,))
+        if intent == "confidence":
+            named = previous.get("attribute")
+            return replace(query, why_of=tuple(previous.get("why_of") or ()) or ((named,) if named else ()))
+        return replace(query, why_of=_STATEMENTS_OF.get(str(intent), ()))
+    if intent in _AMOUNT_INTENTS:
+        return replace(Query.from_state(previous), lang=query.lang, how_much=True)
+    return query
+
+
+# what says which finding a question is about: a correction ("no, I meant the left one") takes these from its own words
+# and the rest of the question from the previous turn's
+_POINTER_FIELDS = ("side", "lobe", "lobe_level", "zone", "band", "lesion_side", "descriptors", "references", "anchor_ids",
+                   "ordinal", "other", "both", "relative", "relative_ranked", "proximity", "landmark", "it_and_other",
+                   "not_descriptors", "mentions", "size_named_mm", "image_side")
+
+
+def _corrected(query: Query, previous: dict[str, Any]) -> Query:
+    """"右肺那个结节边缘规则吗" then "不是,我说的是左边那个": the previous question (its intent and everything it asked:
+    a threshold, a landmark, a checklist) of the finding the correction points at; only the finding changes."""
+    return replace(Query.from_state(previous), lang=query.lang, correction=True, elliptical=query.elliptical,
+                   bare_pointer=query.bare_pointer, **{f: getattr(query, f) for f in _POINTER_FIELDS})
+
+
 class DialogueEngine:
     def __init__(
         self,
@@ -499,26 +542,34 @@ class DialogueEngine:
         state = self._load_for_turn(session_id, tenant)
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
-        query = self._follow_on(query, state)
+        query = self._follow_on(referring.patient_sides(query, state.facts), state)
         return self._draft(state, query, q_text, timings)
 
     def _follow_on(self, query: Query, state: SessionState) -> Query:
         """A checklist question that names no disease right after one that did asks that one again. A question that
         only points at a finding asks what the previous turn asked: in the elliptical form ("那右边那个呢", "and the other
         one?") always; in any form ("A2", "the second one", "both") when the previous turn asked "which one do you
-        mean?": it is the answer to that, and the question asked back is answered of it."""
+        mean?": it is the answer to that, and the question asked back is answered of it. The checklists earlier turns
+        asked are carried on (``Query.checklists_asked``: a comparison counts signs against those only)."""
+        previous = self._last_query(state)
         if query.social == "repeat":  # "repeat that" / "再说一遍": the previous turn's question, answered again
-            previous = self._last_query(state)
             return replace(Query.from_state(previous), lang=query.lang) if previous.get("intent") else query
+        earlier = tuple(previous.get("checklists_asked") or ())
+        if earlier:
+            query = replace(query, checklists_asked=tuple(dict.fromkeys(earlier + query.checklists_asked)))
+        if query.why_asked or query.how_much:  # "why?" / "by how much?": of the last answer
+            return _of_the_last_answer(query, previous)
         if query.intent == "sign_checklist" and not query.checklist and not query.unlisted_disease:
             # "哪条不符合" / "which signs are missing?" right after a checklist: that checklist, not the default one
-            previous = self._last_query(state)
             if previous.get("intent") == "sign_checklist" and previous.get("checklist"):
                 return replace(query, checklist=previous["checklist"])
             return query
+        if query.correction and previous.get("intent") in _INHERITED_INTENTS:
+            # "no, I meant the left one" / "不是,我说的是左边那个" / "sorry, the other one": the previous question, asked
+            # again of the finding now pointed at
+            return _corrected(query, previous)
         if not (query.elliptical or query.bare_pointer):
             return query
-        previous = self._last_query(state)
         if query.elliptical or previous.get("asked_back"):
             return self._elliptical(query, previous)
         return query
@@ -546,7 +597,10 @@ class DialogueEngine:
         anatomy = query.anatomy
         if intent == "measure_relation" and not anatomy:  # "and the other one?" after "how far from the hilum?"
             anatomy = tuple(previous.get("anatomy") or ())
-        return replace(query, intent=intent, checklist=checklist, anatomy=anatomy, differential=differential)
+        # "I think it's 15 mm" asked back "which one?": the size stated is of the one named in reply
+        stated = ({"stated_mm": previous.get("stated_mm"), "stated_by": previous.get("stated_by")}
+                  if intent == "size" and previous.get("asked_back") and query.stated_mm is None else {})
+        return replace(query, intent=intent, checklist=checklist, anatomy=anatomy, differential=differential, **stated)
 
     def fork(self, session_id: str, turn: int, question: str, tenant: str = "default") -> SessionView:
         """Edit and re-run: a new session over the same film and facts (no encoder call) whose turns
@@ -567,7 +621,7 @@ class DialogueEngine:
                        forked_from=(state.session_id, turn))
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
-        query = self._follow_on(query, base)
+        query = self._follow_on(referring.patient_sides(query, base.facts), base)
         draft = self._draft(base, query, q_text, timings)
         answered = self._narrate(draft)
         forked = draft.state.add_turn(self._record(draft, answered, draft.question), draft.registry)
@@ -693,7 +747,9 @@ class DialogueEngine:
         reg, anatomy = _resolve_anatomy(state.registry, state.facts, query, turn_no)
         if query.intent == "screen":
             anatomy = tuple(a for a in reg.anchors if a.kind in ("anatomy", "point") and a.created_turn == 1)
-        checklist = self.ontology.checklist(query.checklist or "early_lung_cancer")
+        # ("could it be a lung abscess?": the closest checklist Hilum has, pneumonia's, of the film: no finding asked back)
+        checklist = self.ontology.checklist(query.checklist or CLOSEST_CHECKLIST.get(query.unlisted_disease or "")
+                                            or "early_lung_cancer")
         res = _interval_subjects(reg, query) if query.intent == INTERVAL_INTENT else _resolve_subjects(
             reg, query, state.facts, checklist is None or checklist.subject == "finding",
             checklist.kinds if checklist is not None and query.checklist else ())
@@ -712,7 +768,12 @@ class DialogueEngine:
                            else comp.compose_none(ctx))
         else:
             composition = comp.compose(ctx)
+        # how the finding was picked, where the words could mislead: the image's side, a size stated, a rank by height
+        composition = referring.with_notes(ctx, composition, res)
         reg = composition.registry or reg
+        shown = (composition.checklist or {}).get("name")
+        if shown and shown not in query.checklists_asked:  # a checklist answered: what a later comparison counts
+            query = replace(query, checklists_asked=(*query.checklists_asked, shown))
         referenced = tuple(dict.fromkeys(composition.referenced))
         reg = anc.mention(reg, referenced, turn_no, composition.focus)
         candidates = tuple(c["anchor_id"] for c in (composition.clarification or {}).get("candidates", []))

@@ -40,11 +40,20 @@ from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from itertools import pairwise
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import zhconv
 
+from orchestrator.dialogue.pointing import (
+    correction,
+    descriptor_pointers,
+    height_compared,
+    image_side,
+    ranked_by_height,
+    stated_size,
+)
 from orchestrator.ontology.loader import Ontology, load_ontology
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -114,6 +123,18 @@ class Query:
     other: bool = False
     both: bool = False
     relative: str | None = None  # "the one above it": above | below | left | right of the focused finding
+    # "the upper one" / "下面那个" / "which is lower?": ``relative`` (above | below) ranks the findings by height (the
+    # highest / lowest of them), not beside the one in focus (``pointing.ranked_by_height``)
+    relative_ranked: bool = False
+    # "the one on the left side of the image" / "图像左侧那个": the side of the image named (the viewer's: left | right);
+    # the engine makes ``side`` / ``lesion_side`` the patient's where the film is shown the standard way
+    image_side: str | None = None
+    # "it looks bigger to me, like 15 mm" / "the radiologist measured it at 2 cm" / "我觉得有15毫米": a size (mm) the reader
+    # states of the finding under discussion, by "reader" or "radiologist" (``stated_by``); compared, never a pointer
+    stated_mm: float | None = None
+    stated_by: str | None = None
+    # "no, I meant the left one" / "不是,我说的是左边那个": the previous question, asked again of the finding pointed at
+    correction: bool = False
     proximity: str | None = None  # "the one near the diaphragm": near | far (the finding nearest / farthest) ...
     landmark: str | None = None  # ... to this landmark: pleura | diaphragm | hilum | heart | mediastinum | apex
     it_and_other: bool = False  # "is it bigger than the other one?": the finding in focus, then the other
@@ -138,7 +159,8 @@ class Query:
     differential: bool = False
     # "how big is it, and is it calcified?" / "它有多大?有没有钙化?": a finding's other properties asked in a later clause,
     # answered after the first (density | describe_margin | size | locate; measure_relation where the clause measures
-    # from a landmark: "where is it and is it more than 2 cm from the hilum?"); the intent stays the first clause's
+    # from a landmark: "where is it and is it more than 2 cm from the hilum?", and first where the first clause does: "is
+    # it more than 2 cm from the hilum and where is it?"); the intent stays the first clause's
     also: tuple[str, ...] = ()
     # out_of_scope: "what further imaging is needed?" / "需要做什么检查?" / "下一步怎么办": a next step asked, which Hilum
     # does not recommend; the answer says what this film leaves unsettled and what the answers say would settle it
@@ -150,11 +172,18 @@ class Query:
     # says Hilum does not judge it and what it can say instead (it was "outside what a chest radiograph can show
     # (treatment, prognosis, lab values ...)")
     worry_asked: bool = False
-    # compare: whether the comparison counts each finding's early-lung-cancer signs: where it asks which is of more
-    # concern ("which one is more suspicious?", "哪个更可疑") or compares them whole ("compare A1 and A2"), not where
-    # it asks one thing of them ("which one is bigger?", "哪个离肺门更近": a child's pneumonia film was told its
-    # findings' lung-cancer sign counts, asked which was bigger)
+    # compare: whether the question itself asks each finding's early-lung-cancer signs counted: which is of more concern
+    # ("which one is more suspicious?", "哪个更可疑", "which is more worrying?"), not one thing asked of them ("which one
+    # is bigger?", "哪个离肺门更近": a child's pneumonia film was told its findings' lung-cancer sign counts, asked which
+    # was bigger), nor the two compared whole ("compare A1 and A2") or the lungs graded ("哪侧更严重"), where nobody
+    # asked about cancer (those count the checklists in ``checklists_asked`` only)
     counts_signs: bool = True
+    # compare: the findings compared whole ("compare A1 and A2", "which side is worse?"), not one thing asked of them
+    compared_whole: bool = False
+    # the checklists this dialogue asked: named by the question ("which one has more signs of early lung cancer?"), and
+    # (carried by the engine from turn to turn, ``DialogueEngine._follow_on``) those earlier turns were answered with; a
+    # comparison counts the findings' signs against these (``composer._counted_checklists``)
+    checklists_asked: tuple[str, ...] = ()
     # compare: "which side is worse?" / "哪侧更严重": the lungs graded against each other, which Hilum does not do; the
     # answer says what each lung shows
     sides_graded: bool = False
@@ -199,12 +228,15 @@ class Query:
     # out_of_scope: "what's under the effusion?": what fluid hides on a frontal film
     behind_fluid: bool = False
     # confidence: the statement whose probability is asked ("how sure about the margin?"): presence | margin | size |
-    # density | lobe; None: every statement made of the finding
+    # density | lobe; None: every statement made of the finding. compare: "density" ("which one is denser?": Hilum
+    # does not rank density, it says what it reads of each) or "lucency" ("is the left lung clearer than the right?":
+    # Hilum does not read how dark a lung field is, it says what each lung shows)
     attribute: str | None = None
     size_op: str | None = None  # "bigger than 1 cm": gt | lt, with size_mm the threshold in mm
     size_mm: float | None = None
-    # "is it more than 2 cm from the hilum?" / "within 1 cm of the pleura?" / "距胸膜1厘米以内吗": the distance's
-    # threshold, gt | lt, with distance_mm the threshold in mm (set where a distance is asked)
+    # "is it more than 2 cm from the hilum?" / "within 1 cm of the pleura?" / "距胸膜1厘米以内吗" / "more than 2 cm from the
+    # heart?" / "are A1 and A2 more than 3 cm apart?": the distance's threshold, gt | lt, with distance_mm the threshold
+    # in mm (set where a distance is asked, from its own clause: "is it bigger than 1 cm and more than 2 cm from the hilum?")
     distance_op: str | None = None
     distance_mm: float | None = None
     # "the 12 mm one" / "那个12毫米的" / "the report says 12 mm, but …": a size that says which finding (in mm), not
@@ -238,6 +270,31 @@ class Query:
     # the findings the question names, in the order named: "A2", "ord:2", "side:left", "d:<descriptor>" ("the
     # strand"), "other", "focus" ("it", "this one"); a comparison or a distance lists them in that order
     mentions: tuple[str, ...] = ()
+    # sign_checklist: whether a finding IS a disease, or how likely, is asked ("is the nodule cancer?", "what's the chance
+    # it's cancer?", "是肿瘤吗", "is it benign?"), not its signs counted ("any signs of lung cancer?"): what is asked of
+    # it (cancer | tumour | benign | benign_or_malignant); the answer says first that Hilum cannot say, nor give a
+    # probability, and gives the checklist as supporting observations only
+    verdict_asked: str | None = None
+    # "the former" / "the latter" / "前一个": the first or the second of the two findings last named together
+    pair_pick: str | None = None
+    # "why?" / "why can't you tell?" / "为什么": why the last answer hedged; the engine names the statements it made
+    # (``why_of``: margin | density | size | lobe | presence | distance; empty: every statement of the finding)
+    why_asked: bool = False
+    why_of: tuple[str, ...] = ()
+    # "by how much?" / "长大了多少": how much a change or a difference the last answer gave is; the engine asks the last
+    # answer's question again of the finding in focus (a change between films says it in mm and %)
+    how_much: bool = False
+    # out_of_scope: a question nothing in it was understood ("hmm", "?"), neither out of scope nor of the film; the
+    # answer says so and suggests questions (it was "outside what a chest radiograph can show")
+    not_understood: bool = False
+    # measure_relation: a landmark the vocabulary's landmarks leave out, named for a distance ("how far from the
+    # spine?"): spine (measured to its outline where the maps draw one) | aorta | clavicle | rib | sternum | oesophagus
+    # (not measured: said so, and what is measured instead; it had measured to the hilum without a word)
+    landmark_asked: str | None = None
+    # locate: "is A2 the heart?" / "is it the thymus?" / "是胸腺吗": whether a finding is a normal structure, which Hilum
+    # cannot tell from a lesion where they overlap (the mediastinum, the heart): heart | thymus | aorta | mediastinum |
+    # pulmonary_artery
+    normal_structure: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -265,6 +322,11 @@ class Query:
             "other": self.other,
             "both": self.both,
             "relative": self.relative,
+            "relative_ranked": self.relative_ranked,
+            "image_side": self.image_side,
+            "stated_mm": self.stated_mm,
+            "stated_by": self.stated_by,
+            "correction": self.correction,
             "proximity": self.proximity,
             "landmark": self.landmark,
             "it_and_other": self.it_and_other,
@@ -311,17 +373,27 @@ class Query:
             "unread_structure": self.unread_structure,
             "behind_fluid": self.behind_fluid,
             "counts_signs": self.counts_signs,
+            "compared_whole": self.compared_whole,
+            "checklists_asked": list(self.checklists_asked),
             "wall_asked": self.wall_asked,
             "asks_normal": self.asks_normal,
             "summary_asked": self.summary_asked,
             "size_asked": self.size_asked,
             "one_lesion_asked": self.one_lesion_asked,
+            "verdict_asked": self.verdict_asked,
+            "pair_pick": self.pair_pick,
+            "why_asked": self.why_asked,
+            "why_of": list(self.why_of),
+            "how_much": self.how_much,
+            "not_understood": self.not_understood,
+            "landmark_asked": self.landmark_asked,
+            "normal_structure": self.normal_structure,
         }
 
     @staticmethod
     def from_state(data: dict[str, Any]) -> Query:
         tuples = ("anatomy", "descriptors", "references", "anchor_ids", "signs", "not_descriptors", "kinds", "mentions",
-                  "also")
+                  "also", "checklists_asked", "why_of")
         kwargs = {k: (tuple(v) if k in tuples else v) for k, v in data.items() if k in Query.__dataclass_fields__}
         return Query(**kwargs)
 
@@ -853,6 +925,8 @@ class _Index:
         self.anatomy_states = {kind: tuple((sign, _Terms((t, t) for t in states)) for sign, states in specs)
                                for kind, specs in v.anatomy_states.items()}
         self.relation_landmarks = set(v.cues.get("relation_landmarks", ()))
+        # structures a finding's edge is measured to where a distance is worded ("more than 2 cm from the heart")
+        self.measured_structures = set(v.cues.get("measured_structures", ()))
         self.which_region = re.compile(v.cues["which_region"]) if v.cues.get("which_region") else None
         self.kinds = _table(v.kinds)
         self.side_letter = re.compile(v.cues["side_letter"]) if v.cues.get("side_letter") else None
@@ -873,7 +947,7 @@ class _Index:
         self.family_history = re.compile(v.cues["family_history"]) if v.cues.get("family_history") else None
         self.two_pointers = tuple(re.compile(p) for p in v.cues.get("two_pointers", ()))
         self.descriptor_pointers = tuple((d, re.compile(p)) for d, p in v.cues.get("descriptor_pointers", {}).items()
-                                         if not d.startswith("_"))
+                                         if not d.startswith("_")) + descriptor_pointers()  # "那个钙化的呢" too
         # Chinese homophone typos ("异长" for 异常): each pattern is replaced by its word before matching
         self.zh_typos = tuple((word, re.compile(pattern)) for word, pattern in v.cues.get("zh_typos", {}).items()
                               if not word.startswith("_"))
@@ -1098,9 +1172,11 @@ _CLAUSES = re.compile(r"[,，;；?？。]|(?<![a-z])(?:and|also|plus)(?![a-z])|�
 
 
 def _from_landmark(clause: str, scores: dict[str, float], vocab: Vocabulary) -> bool:
-    """Whether the clause measures the finding from a landmark ("is it more than 2 cm from the hilum", "离肺门多远")."""
-    landmark = {n for _, n in _anatomy_mentions(clause, vocab)} & vocab.index.relation_landmarks
-    return bool(landmark) and scores.get("measure_relation", 0) >= 2
+    """Whether the clause measures the finding from a landmark or a structure measured ("is it more than 2 cm from the
+    hilum", "离肺门多远", "more than 2 cm from the heart"), or words a distance to one ("within 1 cm of the pleura")."""
+    ix = vocab.index
+    landmark = {n for _, n in _anatomy_mentions(clause, vocab)} & (ix.relation_landmarks | ix.measured_structures)
+    return bool(landmark) and (scores.get("measure_relation", 0) >= 2 or distance_words(clause, vocab) is not None)
 
 
 def _clause_asks(clause: str, vocab: Vocabulary) -> str | None:
@@ -1112,9 +1188,26 @@ def _clause_asks(clause: str, vocab: Vocabulary) -> str | None:
     from_landmark = _from_landmark(clause, scores, vocab)
     if size_threshold(clause, vocab) and not from_landmark:
         scores["size"] = scores.get("size", 0) + _THRESHOLD_WEIGHT
+    elif from_landmark and distance_threshold(clause, vocab):  # "is it within 2 cm of the pleura": the distance
+        scores["measure_relation"] = scores.get("measure_relation", 0) + _THRESHOLD_WEIGHT
+    if margin_part_named(clause):  # "where are the notches?": the margin's part placed, as of a whole question
+        scores["describe_margin"] = scores.get("describe_margin", 0) + max(scores.get("size", 0), scores.get("locate", 0))
     best = max(scores, key=lambda k: scores[k], default=None)
     parts = (*_ALSO_INTENTS, "measure_relation") if from_landmark else _ALSO_INTENTS
     return best if best in parts and scores[best] >= 1.0 else None
+
+
+def thresholds_asked(text: str, vocab: Vocabulary) -> tuple[tuple[str, float] | None, tuple[str, float] | None]:
+    """The size's threshold and the distance's: each from its own clause where a clause measures from a landmark ("is
+    it more than 2 cm from the hilum and is it bigger than 1 cm?": 10 mm and 20 mm, both 20 mm before; "how big is it
+    and is it more than 2 cm from the heart?": no size's); else the whole question's ("are A1 and A2 more than 3 cm
+    apart?")."""
+    clauses = _CLAUSES.split(text)
+    measured = [c for c in clauses if distance_threshold(c, vocab) and _from_landmark(c, score_intents(c, vocab), vocab)]
+    if not measured:
+        return size_threshold(text, vocab), distance_threshold(text, vocab)
+    sized = [c for c in clauses if size_threshold(c, vocab) and c not in measured]
+    return (size_threshold(sized[0], vocab) if sized else None), distance_threshold(measured[0], vocab)
 
 
 def threshold_from_landmark(text: str, vocab: Vocabulary) -> bool:
@@ -1138,20 +1231,24 @@ def margin_part_asked(text: str, intent: str, also: tuple[str, ...], vocab: Voca
 
 def also_asked(text: str, intent: str, vocab: Vocabulary) -> tuple[str, ...]:
     """"How big is it, and is it calcified?": the properties of the same finding asked in the clauses after the first
-    (each clause's own strongest intent, one of ``_ALSO_INTENTS`` other than ``intent``), in order."""
-    if intent not in _ALSO_INTENTS:
+    (each clause's own strongest intent, one of ``_ALSO_INTENTS`` other than ``intent``), in order; after a first
+    clause that measures from a landmark too ("is it more than 2 cm from the hilum and where is it?")."""
+    clauses = _CLAUSES.split(text)
+    if intent not in _ALSO_INTENTS and not (intent == "measure_relation" and _clause_asks(clauses[0], vocab) == intent):
         return ()
-    asked = (_clause_asks(clause, vocab) for clause in _CLAUSES.split(text)[1:])
+    asked = (_clause_asks(clause, vocab) for clause in clauses[1:])
     return tuple(dict.fromkeys(a for a in asked if a is not None and a != intent))
 
 
 def first_asked(text: str, intent: str, vocab: Vocabulary) -> str:
     """"Is it bigger than 1 cm and is its margin smooth?" / "where is it and is it bigger than 1 cm?": a size threshold
-    scores the size by a bonus of the whole question, wherever it stands; the property the first clause asks (one of
-    ``_ALSO_INTENTS``, where that clause asks and a later one asks ``intent``) is answered first, as it is of two
-    clauses that each score on their own (the margin, or the size alone, had answered both)."""
+    (or a distance's: "is it within 2 cm of the pleura and how big is it?") scores by a bonus of the whole question,
+    wherever it stands; the property the first clause asks (one of ``_ALSO_INTENTS``, or its distance from a landmark,
+    where that clause asks and a later one asks ``intent``) is answered first, as it is of two clauses that each score
+    on their own (the margin, or the size alone, had answered both)."""
     clauses = _CLAUSES.split(text)
-    if intent not in _ALSO_INTENTS or len(clauses) < 2 or vocab.index.asks is None or not size_threshold(text, vocab):
+    if (intent not in (*_ALSO_INTENTS, "measure_relation") or len(clauses) < 2 or vocab.index.asks is None
+            or not distance_threshold(text, vocab)):
         return intent
     first = _clause_asks(clauses[0], vocab)
     if first is None or first == intent or not vocab.index.asks.search(clauses[0]):  # ("the smooth one, over 1 cm?")
@@ -1416,11 +1513,181 @@ _UNLISTED_DISEASES = (
     ("sarcoidosis", re.compile(r"sarcoid|结节病(?!灶)")),
     ("atelectasis", re.compile(r"atelecta|(?<![a-z])collaps|肺不张")),
     ("scarring", re.compile(r"(?<![a-z])scar(?:s|ring|red)?(?![a-z])|fibros|fibrotic (?:scar|focus|lesion)|瘢痕|纤维灶|纤维化|陈旧")),
+    ("hamartoma", re.compile(r"hamartoma|错构瘤")),
+    ("pseudotumour", re.compile(r"pseudo-?tumou?r|炎性假瘤|假瘤")),
+    ("abscess", re.compile(r"abscess|脓肿")),
 )
+# the checklist Hilum has that comes closest to a disease it has none for, shown in its place and named as that (a
+# hamartoma and an inflammatory pseudotumour are benign nodules; an abscess forms in an infected lung); a disease not
+# here is shown the default checklist "for reference only" ("could it be a metastasis?")
+CLOSEST_CHECKLIST: MappingProxyType[str, str] = MappingProxyType({
+    "hamartoma": "benign_nodule", "pseudotumour": "benign_nodule", "abscess": "pneumonia"})
 
 
 def unlisted_disease(text: str) -> str | None:
     return next((key for key, pattern in _UNLISTED_DISEASES if pattern.search(text)), None)
+
+
+# --- what Hilum cannot say, and the short follow-ups that ask of the last answer ---------------------------------
+
+# "is it a tumor?" / "是肿瘤吗": a tumour asked, not a cancer ("tumour" names the early-lung-cancer checklist)
+_TUMOUR_WORD = re.compile(r"tumou?r|neoplas|肿瘤|肿物")
+_CANCER_WORD = re.compile(r"cancer|carcinoma|malignan|(?<![a-z])ca(?![a-z])|癌|恶性")
+
+
+def verdict_asked(text: str, checklist: str | None, both_ways: bool, features: dict[str, Any]) -> str | None:
+    """Whether a finding IS the disease named, or how likely it is, is asked ("is the nodule cancer?", "恶性的概率多大",
+    "is it benign?"), not its signs counted ("any signs of lung cancer?", "if this were early lung cancer, how many
+    typical signs?"): cancer | tumour | benign | benign_or_malignant; None."""
+    if features["checklist_cue"] or not (both_ways or checklist in _BOTH_WAYS):
+        return None
+    if both_ways:
+        return "benign_or_malignant"
+    if checklist == "benign_nodule":
+        return "benign"
+    return "tumour" if _TUMOUR_WORD.search(text) and not _CANCER_WORD.search(text) else "cancer"
+
+
+# "the former" / "the latter" / "前一个" / "后一个" (not "最后一个": the last, an ordinal); matched before the typo
+# correction, which reads "latter" as "later"
+_PAIR_PICK = re.compile(r"(?<![a-z])the (former|latter)(?:\s+(?:one|lesion|finding|nodule|opacity|mass|strand))?"
+                        r"(?=\s*(?:[?？.!,，;]|$)|\s+(?:is|was|has|looks|seems|please)(?![a-z]))"
+                        r"|(?<![最])([前后])(?:一|面那|面的)个(?!月|周|星期|年|天|片|检查|影像|结果)")
+
+
+def pair_pick(raw: str) -> str | None:
+    m = _PAIR_PICK.search(raw)
+    if m is None:
+        return None
+    return "former" if (m.group(1) or m.group(2)) in ("former", "前") else "latter"
+
+
+# "why?" / "why not?" / "why can't you tell?" / "how come?" / "为什么" / "为什么不能确定?": why, asked of the last answer
+_WHY_ALONE = re.compile(
+    r"^\W*(?:(?:but|and|so|ok(?:ay)?|hmm+)[,，\s]+)*(?:why|how come)(?:\s+(?:is that|so|not|is it|is it so|"
+    r"(?:can'?t|cannot|can not|couldn'?t|didn'?t|don'?t) (?:you|it|hilum)(?: (?:tell|say|judge|decide|see|be sure|know))?"
+    r"(?: (?:it|that|for sure))?|are you (?:not )?sure|(?:is it|is that) (?:uncertain|unclear|not sure|hedged)|"
+    r"uncertain|unsure|not sure))?\W*$"
+    r"|^\W*(?:那|但是?|可是)?(?:为什么|为啥|咋|怎么)(?:会|呢|啊|这样)?(?:不能确定|无法确定|不确定|无法判断|不能判断|判断不了|"
+    r"看不出来?|说不准|没法判断|没办法判断|不能说)?(?:呢|啊|呀)?\W*$")
+# "by how much?" / "how much bigger?" / "how much has it grown?" / "长大了多少" / "大了多少": the amount of the last answer's
+# change or difference
+_HOW_MUCH = re.compile(
+    r"^\W*(?:(?:and|so|ok(?:ay)?|then)[,，\s]+)*(?:by )?how much(?:\s+(?:bigger|larger|smaller|more|less|"
+    r"(?:has|did) (?:it|the \w+) (?:grow|grown|change|changed|shrink|shrunk|shrank)|exactly))?(?: by)?\W*$"
+    r"|^\W*(?:那|它|这个|结节|病灶)*(?:长大|增大|变大|大|缩小|变小|小|变化|增长|长)了?(?:多少|几毫米|几厘米|几mm|几cm)(?:呢|啊)?\W*$")
+_GROWTH_WORD = re.compile(r"grow|grown|bigger|larger|shrink|shrunk|shrank|smaller|chang|长大|增大|变大|缩小|变小|变化|增长|长了|大了|小了")
+
+
+def how_much_asked(text: str) -> tuple[bool, bool]:
+    """(whether only an amount is asked, ``_HOW_MUCH``; whether it is a change in size: "长大了多少")."""
+    if not _HOW_MUCH.match(text):
+        return False, False
+    return True, bool(_GROWTH_WORD.search(text))
+
+
+# landmarks outside the vocabulary's, named with a distance: the spine is measured where the maps draw it, the rest not
+_OTHER_LANDMARKS = (
+    ("spine", re.compile(r"(?<![a-z])(?:spine|spinal column|vertebra\w*|vertebral (?:column|bod(?:y|ies)))(?![a-z])|脊柱|脊椎|椎体|椎骨")),
+    ("aorta", re.compile(r"(?<![a-z])aort\w*|主动脉")),
+    ("clavicle", re.compile(r"(?<![a-z])clavic\w*|(?<![a-z])collar ?bones?(?![a-z])|锁骨(?!下)")),
+    ("rib", re.compile(r"(?<![a-z])ribs?(?![a-z])|肋骨")),
+    ("sternum", re.compile(r"(?<![a-z])stern(?:um|al)(?![a-z])|胸骨")),
+    ("oesophagus", re.compile(r"(?<![a-z])o?esophag\w*|食管|食道")),
+)
+_DISTANCE_ASKED = re.compile(r"[离距]|how far|distance|多远|相隔|how close|(?<![a-z])(?:near|close) to(?![a-z])|靠近|贴近")
+
+
+def landmark_asked(text: str) -> str | None:
+    """"How far from the spine?" / "离脊柱多远": a landmark the vocabulary does not hold, named for a distance."""
+    if not _DISTANCE_ASKED.search(text):
+        return None
+    return next((name for name, pattern in _OTHER_LANDMARKS if pattern.search(text)), None)
+
+
+# "is A2 the heart?" / "is it the thymus?" / "could it just be the aortic knob?" / "A2是不是心影" / "是胸腺吗": whether a
+# finding is a normal structure
+_NORMAL_STRUCTURES = (  # name, its English words, its Chinese words
+    ("thymus", r"thym\w*(?: (?:shadow|tissue|gland))?", r"胸腺(?:影)?"),
+    ("pulmonary_artery", r"pulmonary arter(?:y|ies)", r"肺动脉(?:段|干)?"),
+    ("aorta", r"aort\w*(?: (?:knob|knuckle|arch))?", r"主动脉(?:弓|结|影)?"),
+    ("heart", r"heart(?: (?:border|shadow|silhouette))?|cardiac (?:border|shadow|silhouette)", r"心脏|心影|心缘"),
+    ("mediastinum", r"mediastin\w*", r"纵隔(?:影)?"),
+)
+_NORMAL_EN = re.compile(
+    r"^\W*(?:(?:so|and|but|then)[,，\s]+)?(?:is|could|might|can)\s+(?:it|this|that|this one|that one|a\d+|the \w+)\s+"
+    r"(?:just |only |simply |actually |really |maybe |perhaps )?(?:be )?(?:just |only )?(?:the |a |an |part of the )?"
+    r"(?:normal )?(" + "|".join(en for _, en, _ in _NORMAL_STRUCTURES) + r")\s*[?？.]*\s*$")
+_NORMAL_ZH = re.compile(r"(?:是|就是|会是|可能是)(?:不是)?(?:正常的?)?(" + "|".join(zh for _, _, zh in _NORMAL_STRUCTURES)
+                        + r")(?:吗|么|呢|吧)?[?？。!！]*$")
+
+
+def normal_structure(text: str) -> str | None:
+    """The normal structure a finding is asked to be (``_NORMAL_STRUCTURES``), or None."""
+    m = _NORMAL_EN.match(text) or _NORMAL_ZH.search(text)
+    if m is None:
+        return None
+    said = m.group(1)
+    return next((name for name, en, zh in _NORMAL_STRUCTURES if re.fullmatch(f"{en}|{zh}", said)), None)
+
+
+# "that one is in the left lung right?" / "A1 is in the right lobe, correct?": a place stated, then a tag that asks yes or
+# no (its "right" names no side: ``drop_tag_right``)
+_NOUN_TAG = re.compile(r"(?<![a-z])(?:lung|lobe|zone|side|field|base|hilum|band|third|area|region)(\s*,?\s*)(right|correct)"
+                       r"(?=\s*[?？]+\s*$)")
+
+
+def cannot_say_cues(raw: str, text: str, p: dict[str, Any]) -> dict[str, Any]:
+    """What Hilum cannot say, and the short follow-ups that ask of the last answer, over a parse so far (``p``: its
+    intent, bare_pointer, elliptical, needs_prior, loc and unread structure, which come back changed where a cue changes
+    them; and what the parse read: asks_own (not a request about the language, courtesy, nor a patient asked about),
+    asks_nothing, by_fallback, features, checklist, both_ways, ids, asked_else (something out of scope or of the film
+    asked: a worry, CT's measures, a structure, a sign, a term)). The cues: "the former / latter" (picked), "why?"
+    (why), "by how much?" (how_much), a landmark outside the vocabulary's (landmark), a normal structure asked
+    (structure), a verdict asked (verdict) and nothing understood (not_understood)."""
+    out = {k: p[k] for k in ("intent", "bare_pointer", "elliptical", "needs_prior", "loc", "unread")}
+    own, features = p["asks_own"], p["features"]
+    # "the former" / "the latter" / "前一个": a finding pointed at and nothing asked
+    out["picked"] = pair_pick(raw) if own else None
+    if out["picked"] and p["asks_nothing"] and out["intent"] == "out_of_scope":
+        out.update(intent="locate", bare_pointer=True, elliptical=features["elliptical_form"])
+    # "why?" / "why can't you tell?" / "为什么": why the last answer hedged (what the confidence answer explains)
+    out["why"] = own and (bool(_WHY_ALONE.match(text)) or (out["intent"] == "confidence" and bool(_WHY_UNSURE.search(text))))
+    out["intent"] = "confidence" if out["why"] else out["intent"]
+    # "by how much?" / "长大了多少": the amount of the last answer's change or difference (the engine asks it again)
+    out["how_much"], growth = how_much_asked(text) if own else (False, False)
+    if out["how_much"]:
+        out.update(intent="out_of_scope", needs_prior=out["needs_prior"] or growth)
+    # "how far from the spine?": a landmark outside the vocabulary's, named for a distance
+    landmark = landmark_asked(text) if own and not (p["loc"]["anatomy"] or len(set(p["ids"])) > 1) else None
+    # (a bone named with a distance is measured to, not a structure Hilum does not read: "离脊柱多远")
+    if landmark and out["intent"] in ("measure_relation", "out_of_scope", "locate", "describe_margin", "screen",
+                                      "assess_anatomy"):
+        out.update(intent="measure_relation", unread=None)
+    out["landmark"] = landmark
+    # "is A2 the heart?" / "is it the thymus?": what the finding is, and that Hilum cannot tell a structure from a lesion
+    out["structure"] = normal_structure(text) if own and not features["checklist"] else None
+    if out["structure"]:
+        out.update(intent="locate", loc={**p["loc"], "anatomy": ()}, bare_pointer=False, elliptical=False)
+    # "is the nodule cancer?" / "恶性的概率多大": a verdict asked, which Hilum does not give
+    out["verdict"] = (verdict_asked(text, p["checklist"], p["both_ways"], features) if out["intent"] == "sign_checklist"
+                      else None)
+    # "hmm" / "?": nothing understood, neither a question of the film nor one outside it
+    # (only where it holds no word at all besides fillers: a question of words Hilum does not read, "can you read her
+    # mammogram?", "能活几年", is still outside what a chest radiograph can show)
+    out["not_understood"] = (out["intent"] == "out_of_scope" and p["by_fallback"] and own and nothing_said(text)
+                             and not (out["needs_prior"] or out["how_much"] or p["asked_else"]))
+    return out
+
+
+# what asks nothing on its own: fillers, "yes" / "no", "what?" ("hmm", "?", "嗯?", "huh?", "what?")
+_FILLER = re.compile(r"(?<![a-z])(?:h+m+|m+h*m+|u+h+|u+m+|e+r+m*|e+h+|a+h+|o+h+|huh|well|so|and|ok(?:ay)?|yes|yeah|yep|no|"
+                     r"nope|what|sure|er|sorry|pardon)(?![a-z])|[嗯啊哦呃额唔哈呢吗啥嘛诶欸噢哎咦]|什么")
+
+
+def nothing_said(text: str) -> bool:
+    """Whether the question holds no word besides fillers (``_FILLER``), punctuation, digits and symbols."""
+    return not re.sub(r"[\W\d_]+", "", _FILLER.sub(" ", text))
 
 
 def whole_description(text: str) -> bool:
@@ -1828,7 +2095,9 @@ _PERSON_AFTER = re.compile(rf"\s*(?:{_PATIENT_ZH}|{_PATIENT_EN}|{_FILM_EN}|{_FIL
 
 
 # "are the hila at the same height?": "same" of a height compares two things and points at no finding ("the same one")
-_SAME_HEIGHT_AFTER = re.compile(r"\s+(?:height|level)(?![a-z])")
+# ... and the "same" of two things compared, said last ("are the costophrenic angles the same?", "the same on both
+# sides": it asked back which finding was meant)
+_SAME_HEIGHT_AFTER = re.compile(r"\s+(?:height|level)(?![a-z])|\s*(?:[?？.!。,，]|$)|\s+on (?:both|the two) sides?(?![a-z])")
 
 
 def _determines_no_finding(text: str, ref: str) -> bool:
@@ -1873,8 +2142,25 @@ _ONE_THING_COMPARED = re.compile(
     r"further|farther|denser|brighter|smoother|sharper|rounder|more (?:irregular|dense|round|lobulated|spiculated)|"
     r"size|sizes|distance)(?![a-z])|[大小高低近远]|密度|边缘|光滑|规则|毛刺|分叶|距离")
 # the two lungs graded against each other ("which side is worse?", "which lung is more affected?", "哪侧更严重")
+# ... and which holds more ("which lung has more opacity?", "which side has more lesions?", "哪侧病灶多"): it had compared
+# two findings, and counted their lung-cancer signs
 _SIDES_GRADED = re.compile(r"(?<![a-z])which (?:side|lung) (?:is |looks |seems )?(?:worse|more (?:affected|involved|severe|"
-                           r"abnormal|diseased))(?![a-z])|[哪那](?:一)?(?:侧|边|个肺|侧肺|边肺)(?:更|比较|较)(?:严重|重|厉害|多)")
+                           r"abnormal|diseased))(?![a-z])|[哪那](?:一)?(?:侧|边|个肺|侧肺|边肺)(?:更|比较|较)(?:严重|重|厉害|多)"
+                           r"|(?<![a-z])which (?:side|lung) (?:has|shows) (?:the )?more (?:opacit(?:y|ies)|opacification|"
+                           r"shadowing|shadows|lesions?|findings?|nodules?|disease|involvement|abnormalit(?:y|ies)|"
+                           r"consolidation|changes?)(?![a-z])|[哪那](?:一)?(?:侧|边|个肺|侧肺|边肺)(?:的)?(?:病灶|阴影|病变|密度影)(?:更|比较|较)?多")
+# one lung field set against the other by how dark or clear it looks ("is the left lung clearer than the right?",
+# "左肺比右肺清楚吗"): the lungs compared, their lucency not read (the screening, or a margin question, before)
+_LUNG_FIELDS_LUCENCY = re.compile(
+    r"(?<![a-z])(?:left|right) (?:lung|side|hemithorax)(?: field)? (?:is |looks |seems )?(?:clearer|darker|blacker|brighter|"
+    r"whiter|hazier|cloudier|more (?:lucent|radiolucent|opaque|hazy|transparent)) than (?:the )?(?:right|left)(?![a-z])"
+    r"|(?<![a-z])which (?:side|lung)(?: field)? (?:is |looks |seems )?(?:clearer|darker|blacker|brighter|whiter|hazier|"
+    r"more (?:lucent|radiolucent|opaque|hazy|transparent))(?![a-z])"
+    r"|[左右](?:侧)?肺(?:野)?比[右左](?:侧)?肺(?:野)?(?:更|还)?(?:清楚|清晰|亮|黑|白|透亮|模糊|暗)"
+    r"|[哪那](?:一)?(?:侧|边)(?:肺)?(?:野)?(?:更|比较|较)(?:清楚|清晰|亮|黑|白|透亮|模糊|暗)")
+# two findings set against each other by how dense they look ("which one is denser?", "哪个密度高"): not ranked
+_DENSITY_COMPARED = re.compile(r"(?<![a-z])(?:denser|more (?:dense|opaque|solid)|brighter|whiter)(?![a-z])"
+                               r"|密度(?:更|较|比较)?(?:高|大|低|小)|更致密|更白|更亮")
 # the two lungs named as the pair compared ("compare the two sides", "left vs right?", "比较两侧", "左右肺对比"); a bare
 # "左右" is "about" ("3毫米左右"), so it counts only before a word of comparing
 _SIDES_COMPARED = re.compile(
@@ -1901,7 +2187,9 @@ _NEXT_STEP = re.compile(
     r"|(?:done|do) next|what next"
     r"|need (?:a|an) (?:ct|scan|mri|lateral))(?![a-z])"
     r"|需要(?:做|再做|进一步)?(?:什么|哪些)?检查|还需要.{0,6}检查|进一步检查|下一步|要不要(?:做|查)?ct"
-    r"|需要(?:做|查)?ct|随访|复查|怎么处理|如何处理|怎样处理")
+    r"|需要(?:做|查)?ct|随访|复查|怎么处理|如何处理|怎样处理"
+    # "should we biopsy it?" / "需要活检吗" / "要不要穿刺": a test recommended (it was a margin answer or out of scope)
+    r"|(?<![a-z])biops\w*|活检|穿刺")
 # "how thick is its wall?" / "空洞壁厚吗?": a cavity's wall asked about (Query.wall_asked)
 _WALL = re.compile(r"(?<![a-z])(?:wall|walls|walled)(?![a-z])|壁厚|洞壁|厚壁|薄壁|囊壁")
 # "why is the margin uncertain?" / "why can't you tell?" / "为什么无法判断": why a statement is hedged (Query intent confidence)
@@ -1944,7 +2232,11 @@ def size_predicate(text: str, features: dict[str, Any]) -> bool:
 
 
 # a differential asked ("differential for A1?", "ddx?", "A1需要和什么鉴别?"): Query.differential
-_DIFFERENTIAL = re.compile(r"differential|(?<![a-z])ddx(?![a-z])|鉴别")
+# ... and "what else could it be?" / "还可能是什么" (it ran the early lung cancer checklist with no word said)
+_DIFFERENTIAL = re.compile(r"differential|(?<![a-z])ddx(?![a-z])|鉴别|(?<![a-z])what (?:else|other (?:things?|diagnos[ie]s|"
+                           r"possibilit(?:y|ies)|causes?))\s+(?:could|might|can|would|may)\s+(?:it|this|that|a\d+|the \w+)"
+                           r"(?:\s+\w+)?\s+be(?![a-z])|(?<![a-z])what else is (?:it|this) likely|还(?:有)?(?:可能|会)是(?:什么|啥)|"
+                           r"还有(?:什么|哪些|其他|别的)(?:的)?可能|其他(?:的)?可能(?:性)?(?:有|是)(?:什么|哪些|啥)")
 # "what is this?" / "这是什么?" on its own (Query.what_is_it)
 _WHAT_IS_THIS = re.compile(r"^\s*(?:so |and |ok,? )?what(?:'s| is| would you call| do you call) (?:this|that|it)\s*[?？!.]*\s*$"
                            r"|^\s*(?:那)?这(?:个)?(?:到底)?(?:是|叫)(?:什么|啥)(?:东西)?\s*[?？!！。]*\s*$")
@@ -1968,6 +2260,7 @@ _DISTANCE_FROM = re.compile(r"[离距]|how far|distance|多远|相隔")
 # "both hila", "both costophrenic angles": a pair of structures, not the two findings
 _BOTH_STRUCTURES = re.compile(r"(?<![a-z])(?:both|the two)\s+(?:the\s+)?(?:hila|hilums?|hilar|costophrenic|cp angles|hemidiaphragms?|"
                               r"diaphragms?|domes?|apices|lung apices)(?![a-z])")
+_ON_BOTH_SIDES = re.compile(r"(?<![a-z])on (?:both|the two) sides?(?![a-z])")
 # a pointer whose noun is a lesion's, colloquial or not ("that lump", "this spot", "the shadow")
 _LESION_POINTER = re.compile(rf"(?<![a-z])(?:this|that|the)\s+(?:(?:little|small|big)\s+)?(?:{_LESION_NOUN})s?(?![a-z])")
 
@@ -1991,9 +2284,12 @@ def _checklist_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
 
 def _measure_bonuses(s: dict[str, float], features: dict[str, Any]) -> None:
     """Units, thresholds and values: a size, or with a second place (a landmark, another lesion) a distance."""
-    # a unit ("how many cm") with a second place (the hilum, another lesion) measures the distance between them
-    relational = bool(features["landmark"]) or features["pair"]
-    if features["units"] and (features["landmark"] or (features["pair"] and s.get("measure_relation", 0) >= 2)):
+    # a unit ("how many cm") with a second place (the hilum, another lesion) measures the distance between them; a
+    # structure's outline is one where a distance is worded ("more than 2 cm from the heart", "within 1 cm of the trachea")
+    to_structure = features["structure_measured"] and (s.get("measure_relation", 0) >= 2 or features["distance_words"])
+    relational = bool(features["landmark"]) or features["pair"] or to_structure
+    if features["units"] and (features["landmark"] or to_structure
+                              or (features["pair"] and s.get("measure_relation", 0) >= 2)):
         s["measure_relation"] += features["units"] + 1
         s["size"] = max(0.0, s.get("size", 0) - features["units"])
     if features["size_op"]:
@@ -2100,7 +2396,11 @@ def _references(text: str, vocab: Vocabulary) -> tuple[str, ...]:
     return tuple(out)
 
 
-_REGION_THIRD = re.compile(r"(?<![a-z])(?:(?:which|what|inner|middle|outer|upper|lower|medial|lateral) thirds?|thirds? of the)(?![a-z])")
+# ... nor is a rib counted ("at the level of the 9th posterior rib", "第五后肋"): the ordinals run past three
+_REGION_THIRD = re.compile(r"(?<![a-z])(?:(?:which|what|inner|middle|outer|upper|lower|medial|lateral) thirds?|thirds? of the)(?![a-z])"
+                           r"|(?<![a-z0-9])(?:\d{1,2}(?:st|nd|rd|th)|first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|"
+                           r"tenth|eleventh|twelfth)\s+(?:(?:posterior|anterior|left|right)\s+)*(?:ribs?|intercostal|"
+                           r"interspaces?)(?![a-z])|第[一二三四五六七八九十\d]+(?:前|后)?肋")
 
 
 def _ordinal(text: str, vocab: Vocabulary) -> int | None:
@@ -2245,6 +2545,11 @@ def size_threshold(text: str, vocab: Vocabulary) -> tuple[str, float] | None:
 def distance_threshold(text: str, vocab: Vocabulary) -> tuple[str, float] | None:
     """"more than 2 cm from the hilum" / "within 1 cm of the pleura" / "1厘米以内" → ("lt", 10.0): a size threshold's
     words, or those only a distance has ("within", "closer than", "以内"); the threshold in mm."""
+    return distance_words(text, vocab) or size_threshold(text, vocab)
+
+
+def distance_words(text: str, vocab: Vocabulary) -> tuple[str, float] | None:
+    """The threshold of the words only a distance has ("within 1 cm", "closer than 5 mm", "1厘米以内"), or None."""
     en = vocab.cues.get("distance_threshold_en")
     m = _compiled(en).search(text) if en else None
     if m is not None:
@@ -2255,13 +2560,19 @@ def distance_threshold(text: str, vocab: Vocabulary) -> tuple[str, float] | None
     if m is not None:
         value = (_NUMBER_WORDS.get(m.group(1)) or float(m.group(1))) * (10.0 if m.group(2).startswith(("c", "厘", "公")) else 1.0)
         return ("gt" if m.group(3) == "以上" else "lt"), value
-    return size_threshold(text, vocab)
+    return None
 
 
-_PLACE_CHECK = re.compile(r"^(?:is|are|was|were)\b|是(?:不是)?(?:在|位于)|(?:在|位于)[^,，?？]*[吗么][?？]?$")
+# (a place stated, then a tag: "that one is in the left lung right?")
+_PLACE_CHECK = re.compile(r"^(?:is|are|was|were)\b|是(?:不是)?(?:在|位于)|(?:在|位于)[^,，?？]*[吗么][?？]?$"
+                          r"|(?<![a-z])(?:is|are|lies|sits)\s+(?:in|on|at)\s.*(?:lung|lobe|zone|side|field|base|band|third|area|"
+                          r"region)\s*,?\s*(?:right|correct)\s*[?？]+\s*$")
 _IS_IT = re.compile(r"(?<![a-z])(?:is|are)\s+(?:it|this|that|they|the)(?![a-z])")
 # (a closing 么 asks yes or no, "是么"; the 么 of 什么 / 怎么 / 多么 does not: "左下那个条索是什么" asks what it is)
-_YES_NO = re.compile(r"^(?:is|are|does|do|was|has|have|can|could)\b|(?:吗|(?<![什怎这那多要])么)[?？!.。]*$|是否|是不是")
+_YES_NO = re.compile(r"^(?:is|are|does|do|was|has|have|can|could)\b|(?:吗|(?<![什怎这那多要])么)[?？!.。]*$|是否|是不是"
+                     # a statement with a tag: "that one is in the left lung right?"
+                     r"|(?<![a-z])(?:lung|lobe|zone|side|field|base|hilum|band|third|area|region)\s*,?\s*(?:right|correct)"
+                     r"\s*[?？]+\s*$")
 # a strand that links two things ("有没有条索相连", "a band connecting it"); a definite one ("the 条索影
 # connected to …", "这个条索影相连吗") is the finding of that kind, as in a Chinese or English question
 _CONNECTING_BAND = re.compile(r"(?:(?<![a-z])(the|this|that)\s?|(该|这个?|那个?|此))?"
@@ -2405,7 +2716,8 @@ def drop_tag_right(text: str) -> str:
         g = next(i for i in (1, 2, 3) if m.group(i))
         return m.group(0)[: m.start(g) - m.start(0)] + " " * len(m.group(g)) + m.group(0)[m.end(g) - m.start(0):]
 
-    return _TAG_RIGHT.sub(blank, text)
+    # ... and a place stated with a tag ("that one is in the left lung right?": the lung is the left one)
+    return _NOUN_TAG.sub(lambda m: m.group(0)[: m.start(2) - m.start(0)] + " " * len(m.group(2)), _TAG_RIGHT.sub(blank, text))
 
 
 _LESION_KINDS = frozenset({"nodule", "mass", "strand", "consolidation"})  # vocab "kinds" that name a lesion itself
@@ -2745,6 +3057,24 @@ def _not_on_this_film(intent: str, by_fallback: bool, asked: str, scores: dict[s
     return intent, signs, False
 
 
+def _blanked(text: str, spans: Iterable[tuple[int, int]]) -> str:
+    """The text with each span blanked (its length kept, as every blanking of ``rest`` keeps it)."""
+    for a, b in spans:
+        text = text[:a] + " " * (b - a) + text[b:]
+    return text
+
+
+def _as_stated(stated: tuple[float, str] | None, intent: str, size_op: str | None, size_mm: float | None,
+               also: tuple[str, ...], descriptors: tuple[str, ...]
+               ) -> tuple[str, str | None, float | None, tuple[str, ...], tuple[str, ...]]:
+    """A size the reader states ("it looks bigger to me, like 15 mm") asks the finding's size again, to compare: no
+    threshold, and no "bigger" read as "the bigger one" (intent, size_op, size_mm, also, descriptors)."""
+    if stated is None:
+        return intent, size_op, size_mm, also, descriptors
+    return ("size", None, None, tuple(a for a in also if a != "size"),
+            tuple(d for d in descriptors if d not in ("small", "large")))
+
+
 def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     """``parse`` without the memo."""
     v = vocab or load_vocabulary()
@@ -2771,6 +3101,10 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     # "sorry if this is a silly question, but …" / "不好意思": courtesy asks nothing
     if ix.courtesy is not None:
         rest = ix.courtesy.sub(lambda m: " " * len(m.group(0)), rest)
+    # "no, I meant the left one" / "不是,我说的是左边那个": the correction's words ask nothing (the engine asks the previous
+    # question again of the finding pointed at)
+    corrected = correction(text)
+    rest = _blanked(rest, corrected)
     if near and loc["zone"]:
         loc = {**loc, "zone": _first_key(_strip_terms(rest, v), ix.zones)}
     # "Ａ２" (full-width) is A2
@@ -2821,8 +3155,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     respectively = ix.cue("respectively")
     # ... and so is "它的长径和短径分别是多少" / "its length and width respectively": two axes named, of one finding
     own_axes = len(lesion_groups(descriptors)) == 1 or (len(lesion_groups(descriptors)) == 0 and bool(_TWO_AXES.search(text)))
-    # "are both hila normal?": "both" of a pair of structures points at no lesion
-    structures = bool(_BOTH_STRUCTURES.search(text))
+    # "are both hila normal?": "both" of a pair of structures points at no lesion; nor does "on both sides" said of a
+    # structure named ("are the costophrenic angles the same on both sides?" compared the two findings)
+    structures = bool(_BOTH_STRUCTURES.search(text) or (loc["anatomy"] and _ON_BOTH_SIDES.search(text)))
     both_words = [t for t, _ in ix.both_reference.found(text)
                   if not ((respectively.any_in(t) and own_axes) or (structures and t in ("both", "the two")))]
     both = bool(both_words) or any(p.search(text) for p in ix.two_pointers)
@@ -2900,6 +3235,9 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         "measure_value": ix.measure_value is not None and bool(ix.measure_value.search(after_statements(valued, v))),
         "units": sum(w for w, _ in ix.unit_keywords.found(valued)),  # in keyword order, as the original sum
         "landmark": sorted(set(anatomy_kinds) & ix.relation_landmarks),
+        # a finding named with a structure its edge is measured to ("is A1 more than 2 cm from the heart?")
+        "structure_measured": lesion_talk and bool(set(anatomy_kinds) & ix.measured_structures),
+        "distance_words": distance_words(text, v) is not None,
         "lesion_talk": lesion_talk,
         # a structure Hilum assesses (heart, hilum, mediastinum, ...) and no lesion, named or located
         # (the costophrenic angles too: "are the costophrenic angles well defined?")
@@ -2987,10 +3325,13 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     intent = "out_of_scope" if worried else intent
     # "which side is worse?" / "哪侧更严重": what each lung shows (it asked back which finding was meant)
     sides_graded = not (answer_lang or social or ids) and bool(_SIDES_GRADED.search(text))
-    intent = "compare" if sides_graded else intent
+    # "is the left lung clearer than the right?" / "左肺比右肺清楚吗": the lungs compared, their lucency not read
+    lucency = not (answer_lang or social or ids or sides_graded or loc["anatomy"]) and bool(_LUNG_FIELDS_LUCENCY.search(text))
+    intent = "compare" if sides_graded or lucency else intent
     # "compare the two sides" / "比较两侧": the lungs compared (a structure named is compared as that structure answers)
-    sides_compared = (intent == "compare" and not (answer_lang or social or ids or sides_graded or loc["anatomy"])
-                      and bool(_SIDES_COMPARED.search(text)))
+    sides_compared = lucency or (intent == "compare" and not (answer_lang or social or ids or sides_graded or loc["anatomy"])
+                                 and bool(_SIDES_COMPARED.search(text)))
+    compared_attribute = "lucency" if lucency else "density" if _DENSITY_COMPARED.search(text) else None
     # "why is the margin uncertain?" / "为什么无法判断": why a statement is hedged is how sure Hilum is of it
     intent = "confidence" if intent not in ("out_of_scope", "explain_term") and _WHY_UNSURE.search(text) else intent
     # "what are the limits of this reading?" / "what might you miss?" / "how good are you on real films?": what the
@@ -3057,8 +3398,28 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     also = also_asked(text, intent, v)
     # the threshold's yes or no, where the size is asked (first, or in a later clause: "is its margin smooth and is it
     # bigger than 1 cm?")
-    size_op, size_mm = threshold if threshold and (intent == "size" or "size" in also) else (None, None)
-    distance = distance_threshold(text, v) if intent == "measure_relation" or "measure_relation" in also else None
+    # (each from its own clause: "is it bigger than 1 cm and is it more than 2 cm from the hilum?")
+    sized, measured = thresholds_asked(text, v) if {intent, *also} & {"size", "measure_relation"} else (None, None)
+    size_op, size_mm = sized if sized and (intent == "size" or "size" in also) else (None, None)
+    distance = measured if intent == "measure_relation" or "measure_relation" in also else None
+    # "really? it looks bigger to me, like 15 mm" / "the radiologist measured it at 2 cm" / "我觉得有15毫米": a size stated
+    # of the finding under discussion, which the answer compares with its own (no threshold, no "the bigger one")
+    stated = (stated_size(text) if not (answer_lang or social) and (intent == "size" or (intent == "locate" and by_fallback))
+              else None)
+    intent, size_op, size_mm, also, descriptors = _as_stated(stated, intent, size_op, size_mm, also, descriptors)
+    # "which is lower?" / "哪个位置更高": the findings' heights compared, the lowest (highest) first
+    compared_height = height_compared(text) if intent == "compare" and relative is None else None
+    relative = compared_height or relative
+    # what Hilum cannot say, and the short follow-ups that ask of the last answer
+    said = cannot_say_cues(raw, text, {
+        "intent": intent, "asks_own": not (answer_lang or social or patient), "asks_nothing": asks_nothing,
+        "by_fallback": by_fallback, "features": features,
+        "checklist": checklist, "both_ways": both_ways, "loc": loc, "ids": ids, "bare_pointer": bare_pointer,
+        "elliptical": elliptical, "needs_prior": needs_prior, "unread": unread,
+        "asked_else": bool(worried or behind_fluid or on_ct or loc["anatomy"] or signs or term)})
+    intent, bare_pointer, elliptical, needs_prior, loc, unread = (said[k] for k in (
+        "intent", "bare_pointer", "elliptical", "needs_prior", "loc", "unread"))
+    structure = said["structure"]
     return Query(
         intent=intent,
         lang=lang,
@@ -3079,6 +3440,12 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         other=features["other"],
         both=both,
         relative=relative,
+        relative_ranked=compared_height is not None or ranked_by_height(text, relative),
+        image_side=image_side(text),
+        stated_mm=stated[0] if stated else None,
+        stated_by=stated[1] if stated else None,
+        # (only where what is left of it points and asks nothing: "不是,我问的是它在哪" asks where)
+        correction=bool(corrected) and points and max(scores.values(), default=0.0) < 1,
         proximity=near[0] if near else None,
         landmark=near[1] if near else None,
         it_and_other=it_and_other,
@@ -3099,12 +3466,15 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
                      and scores.get("out_of_scope", 0.0) < 2),
         sides_graded=sides_graded,
         sides_compared=sides_compared,
-        counts_signs=(intent != "compare" or features["concern"] or features["suspicion"] or features["diagnosis"]
-                      or bool(ix.more_of_concern and ix.more_of_concern.search(text))
-                      or not _ONE_THING_COMPARED.search(text)),
+        counts_signs=(intent != "compare" or not sides_graded and (
+            features["concern"] or features["suspicion"] or features["diagnosis"]
+            or bool(ix.more_of_concern and ix.more_of_concern.search(text)))),
+        compared_whole=intent == "compare" and not _ONE_THING_COMPARED.search(text),
+        checklists_asked=(checklist,) if checklist and intent == "compare" else (),
         wall_asked=intent in ("size", "density", "locate", "describe_margin") and bool(_WALL.search(raw.lower())),
         attribute=("missed" if limits else "presence" if real_asked else attribute_asked(text) if intent == "confidence"
-                   else film_attribute(text) if intent == "film_info" else None),
+                   else film_attribute(text) if intent == "film_info"
+                   else compared_attribute if intent == "compare" else None),
         answer_lang=answer_lang,
         social=social,
         full=(which_kind or finding_asked or (intent == "describe_margin" and whole_description(text))
@@ -3126,7 +3496,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         size_asked=size_asked(text, descriptors) if intent == "compare" and _YES_NO.search(raw) else None,
         one_lesion_asked=intent == "measure_relation" and features["pair"] and features["one_lesion"],
         summary_asked=intent == "screen" and bool(_SUMMARY_ASKED.search(raw.lower())),
-        place_checked=intent == "locate" and not features["show"] and bool(_PLACE_CHECK.search(raw)),
+        place_checked=intent == "locate" and not (features["show"] or structure) and bool(_PLACE_CHECK.search(raw)),
         elliptical=elliptical,
         bare_pointer=bare_pointer,
         side_only=(elliptical and bool(loc["lesion_side"]) and side_alone
@@ -3135,4 +3505,11 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         kinds=screen_kinds(text, v) if intent == "screen" or (intent == "density" and asked == "content") else (),
         mentions=mentions,
         also=also,
+        verdict_asked=said["verdict"],
+        pair_pick=said["picked"],
+        why_asked=said["why"],
+        how_much=said["how_much"],
+        not_understood=said["not_understood"],
+        landmark_asked=said["landmark"] if intent == "measure_relation" else None,
+        normal_structure=structure,
     )

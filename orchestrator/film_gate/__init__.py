@@ -145,4 +145,5 @@ def check_film(image: np.ndarray, resampling: Resampling | None, info: dict[str,
     elif abs(ev.heart_asymmetry) < HEART_SIDE_MIN and tags.orientation != "upright":
         warnings.append("sides_unconfirmed")
     view = tags.view or "frontal"
-    return FilmCheck(is_chest=True, view=view, orientation=orientation, warnings=tuple(warnings))  # type: ignore[arg-type]
+    return FilmCheck(is_chest=True, view=view, orientation=orientation, warnings=tuple(warnings),  # type: ignore[arg-type]
+                     age_group=tags.age_group)  # type: ignore[arg-type]

@@ -1,4 +1,5 @@
-"""What the file says: DICOM Modality, BodyPartExamined, ViewPosition, View Code Sequence, PatientOrientation.
+"""What the file says: DICOM Modality, BodyPartExamined, ViewPosition, View Code Sequence, PatientOrientation, and
+the patient's age group (``orchestrator.patient_age``).
 
 Tags only ever *refuse* or *name*; a film is never accepted on its tags alone (the pixels must
 agree, ``orchestrator.film_gate.image``). Absent tags (PNG, JPEG, a sparse DICOM) say nothing.
@@ -8,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+
+from orchestrator.patient_age import AGE_GROUPS
 
 # projection radiography; OT/SC (other, secondary capture) carry anything, so the pixels decide
 RADIOGRAPH_MODALITIES = frozenset({"CR", "DX", "DR", "RG"})
@@ -33,6 +36,7 @@ class TagVerdict:
     view: str | None = None  # PA / AP when the file says so
     orientation: str | None = None  # upright, rotated_90, rotated_180, flipped_lr, or None: not said
     warnings: tuple[str, ...] = ()
+    age_group: str | None = None  # infant, child, adult (orchestrator.patient_age), or None: not said
 
 
 def _orientation(po: Any) -> tuple[str | None, str | None]:
@@ -88,4 +92,6 @@ def read_tags(info: dict[str, Any]) -> TagVerdict:
         warnings.append("secondary_capture")
     if int(info.get("frames") or 1) > 1:
         warnings.append("first_frame_only")
-    return TagVerdict(view=view if view in FRONTAL_VIEWS else None, orientation=orientation, warnings=tuple(warnings))
+    age = info.get("age_group")
+    return TagVerdict(view=view if view in FRONTAL_VIEWS else None, orientation=orientation, warnings=tuple(warnings),
+                      age_group=age if age in AGE_GROUPS else None)

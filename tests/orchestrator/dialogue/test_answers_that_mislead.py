@@ -496,6 +496,103 @@ def test_a_structure_without_an_outline_is_said_so_not_swapped_for_the_hilum() -
     assert not turn.measurements and "cannot be measured" in turn.answer.text and "hilum (A" not in turn.answer.text
 
 
+def _with_structure_outlines(facts: ImageFacts) -> ImageFacts:
+    """The SCENARIO facts with the heart's outline, and a trachea and a mediastinum outlined by their boxes."""
+    def box(x0: float, y0: float, x1: float, y1: float) -> tuple[tuple[float, float], ...]:
+        return (x0, y0), (x1, y0), (x1, y1), (x0, y1)
+
+    facts = _with_heart_outline(facts)
+    regions = (*facts.anatomy.regions,
+               AnatomyRegion("trachea", (256.0, 130.0), (246.0, 60.0, 266.0, 200.0), box(246.0, 60.0, 266.0, 200.0)),
+               AnatomyRegion("mediastinum", (255.0, 200.0), (215.0, 100.0, 295.0, 300.0), box(215.0, 100.0, 295.0, 300.0)))
+    return dataclasses.replace(facts, anatomy=dataclasses.replace(facts.anatomy, regions=regions))
+
+
+@pytest.mark.parametrize(("question", "lang", "first", "then"), [
+    ("is A1 more than 2 cm from the heart?", "en", "Yes: its edge is 36.4 mm from the heart border, more than 20.0 mm.",
+     "A1's edge is about 36.4 mm from the heart border."),
+    ("A1距心脏超过2厘米吗?", "zh", "是:边缘距心影边缘36.4 mm,大于20.0 mm。", "A1边缘距心影边缘约36.4 mm。"),
+    ("is A1 within 1 cm of the heart?", "en", "No: its edge is 36.4 mm from the heart border, more than 10.0 mm.",
+     "A1's edge is about 36.4 mm"),
+    # within measurement error of the threshold, as a size or a distance to the hilum is
+    ("is A1 more than 3.5 cm from the heart?", "en", "Its edge, 36.4 mm from the heart border, is within measurement "
+     "error of 35.0 mm, so this film cannot settle whether it is over it.", "A1's edge is about 36.4 mm"),
+    # the strand overlaps the heart's box in projection: no gap, and the answer goes on to say which lies in front is
+    # not told by this film
+    ("A2离心影1厘米以内吗?", "zh", "是:边缘距心影边缘0.0 mm,小于10.0 mm。", "正位片上A2与心影重叠投影或相接"),
+    ("is A1 within 5 cm of the trachea?", "en", "No: its edge is 79.6 mm from the trachea, more than 50.0 mm.",
+     "A1's edge is about 79.6 mm from the trachea."),
+    ("A1离气管5厘米以内吗?", "zh", "否:边缘距气管边缘79.6 mm,大于50.0 mm。", "A1边缘距气管边缘约79.6 mm。"),
+    ("is A1 more than 3 cm from the mediastinum?", "en", "Yes: its edge is 46.2 mm from the mediastinal border, more "
+     "than 30.0 mm.", "A1's edge is about 46.2 mm from the mediastinal border."),
+    ("A1离纵隔超过3厘米吗?", "zh", "是:边缘距纵隔边缘46.2 mm,大于30.0 mm。", "A1边缘距纵隔边缘约46.2 mm。")])
+def test_a_distance_to_a_structure_against_a_threshold_is_answered_yes_or_no_first(question: str, lang: str,
+                                                                                    first: str, then: str) -> None:
+    """"Is A1 more than 2 cm from the heart?" was told "No: its longest diameter is 13.1 mm, less than 20.0 mm" (the
+    threshold read as a size), and "within 1 cm of the trachea?" the size alone: the edge's distance to the structure's
+    outline, yes or no first, as the hilum's and the pleura's are."""
+    turn = ask(question, _with_structure_outlines(scenario_facts()), lang=lang)
+    assert turn.intent == "measure_relation" and kinds(turn)[0] == "relation" and "size" not in kinds(turn)
+    text = turn.answer.sections[0]["text"]
+    assert text.startswith(first) and then in text[len(first):]
+
+
+@pytest.mark.parametrize(("question", "lang", "first", "then"), [
+    ("are A1 and A2 more than 3 cm apart?", "en", "Yes: the distance between their centres is 157.3 mm, more than "
+     "30.0 mm.", "The centres of A1 and A2 are about 15.7 cm (157.3 mm) apart"),
+    ("A1和A2相距超过3厘米吗?", "zh", "是:中心间距157.3 mm,大于30.0 mm。", "A1与A2中心之间的距离约15.7 cm(157.3 mm"),
+    ("are A1 and A2 within 3 cm of each other?", "en", "No: the distance between their centres is 157.3 mm, more than "
+     "30.0 mm.", "Their edges are about 141.0 mm apart."),
+    ("is the nodule more than 16 cm from the strand?", "en", "The distance between their centres, 157.3 mm, is within "
+     "measurement error of 160.0 mm, so this film cannot settle whether it is over it.", "The centres of A1 and A2"),
+    ("A1和A2相距15厘米以内吗?", "zh", "中心间距157.3 mm与150.0 mm相差在测量误差内,本片无法判断是否小于该值。",
+     "二者边缘相距约141.0 mm。")])
+def test_a_distance_between_two_findings_against_a_threshold_is_answered_yes_or_no_first(
+        question: str, lang: str, first: str, then: str) -> None:
+    """"Are A1 and A2 more than 3 cm apart?" gave the distances and no yes or no: it is answered first, from the
+    centres' distance the answer goes on to state (and measures)."""
+    turn = ask(question, lang=lang)
+    assert turn.intent == "measure_relation" and kinds(turn)[0] == "relation"
+    text = turn.answer.sections[0]["text"]
+    assert text.startswith(first) and then in text[len(first):]
+    assert [(m["from"], m["to"], m["mm"]) for m in turn.measurements] == [("A1", "A2", 157.3)]
+
+
+@pytest.mark.parametrize(("question", "lang", "first"), [
+    ("are the hila more than 6 cm apart?", "en", "Yes: the distance between their centres is 70.0 mm, more than 60.0 mm. "
+     "A3 (right hilum) and A4 (left hilum) are about 7.0 cm (70.0 mm) apart"),
+    ("两侧肺门相距超过6厘米吗?", "zh", "是:中心间距70.0 mm,大于60.0 mm。A3(右肺门)与A4(左肺门)中心之间的距离约7.0 cm"),
+    # two anatomy anchors by their ids, as a film with no finding numbers its hila A1 and A2
+    ("are A3 and A4 within 5 cm of each other?", "en", "No: the distance between their centres is 70.0 mm, more than "
+     "50.0 mm.")])
+def test_the_hila_apart_against_a_threshold_are_answered_yes_or_no_first(question: str, lang: str, first: str) -> None:
+    turn = ask(question, lang=lang)
+    assert turn.intent == "measure_relation" and turn.answer.sections[0]["text"].startswith(first)
+
+
+@pytest.mark.parametrize(("question", "lang", "a1", "a2"), [
+    ("are both more than 2 cm from the hilum?", "en", "A1: Yes: its centre is 50.1 mm from the right hilum, more than "
+     "20.0 mm. A1's centre", "A2: Yes: its centre is 110.0 mm from the left hilum, more than 20.0 mm. A2's centre"),
+    ("两个都离肺门超过2厘米吗?", "zh", "A1:是:中心距右肺门50.1 mm,大于20.0 mm。A1中心", "A2:是:中心距左肺门110.0 mm,大于20.0 mm。"),
+    ("are they all within 1 cm of the pleura?", "en", "A1: No: its edge is 14.0 mm from the pleura, more than 10.0 mm.",
+     "A2: No: its edge is 20.0 mm from the pleura, more than 10.0 mm."),
+    ("它们都在胸膜1厘米以内吗?", "zh", "A1:否:边缘距胸膜14.0 mm,大于10.0 mm。", "A2:否:边缘距胸膜20.0 mm,大于10.0 mm。"),
+    ("are both within 1 cm of the heart?", "en", "A1: No: its edge is 36.4 mm from the heart border",
+     "A2: Yes: its edge is 0.0 mm from the heart border")])
+def test_each_findings_distance_against_a_threshold_names_its_finding(question: str, lang: str, a1: str,
+                                                                      a2: str) -> None:
+    """"Are both more than 2 cm from the hilum?" answered "Yes: its centre is 50.1 mm ..." then "Yes: its centre is
+    110.0 mm ...", naming neither finding ("are they all within 1 cm of the pleura?" asked which one was meant): each
+    yes or no now opens with its finding's id, as the sizes' do."""
+    turn = ask(question, _with_heart_outline(scenario_facts()), lang=lang)
+    relations = [sec["text"] for sec in turn.answer.sections if sec["kind"] == "relation"]
+    assert turn.clarification is None and len(relations) == 2
+    assert relations[0].startswith(a1) and relations[1].startswith(a2)
+    plain = ask("how far are the two lesions from the hilum?")  # no threshold: each distance names its finding already
+    assert [sec["text"][:2] for sec in plain.answer.sections if sec["kind"] == "relation"] == ["A1", "A2"]
+    assert "A1: " not in plain.answer.text
+
+
 def test_a_comparison_states_a_margin_no_more_flatly_than_the_margin_answer() -> None:
     """The comparison said "margins: A1 spiculated, A2 smooth" while the margin answer said of A2 "no irregularity
     seen at this resolution" (a smooth reading of the lesion map is never stated flatly)."""
@@ -979,6 +1076,49 @@ def test_the_spicules_measured_after_a_size_threshold_are_the_findings_that_has_
     assert turn.clarification is None and [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A1"]
     assert kinds(turn)[:2] == ["size", "margin"] and turn.answer.text.startswith(_OVER_1_CM[lang])
     assert spicules in next(sec["text"] for sec in turn.answer.sections if sec["kind"] == "margin")
+
+
+@pytest.mark.parametrize(("question", "lang", "notches"), [
+    ("is it bigger than 1 cm and where are the notches?", "en", "2 notches at 10 o'clock, 3 o'clock"),
+    ("它大于1厘米吗,分叶在哪里?", "zh", "见2处切迹,位于10点、3点方向")])
+def test_the_notches_placed_after_a_size_threshold_keep_the_size(question: str, lang: str, notches: str) -> None:
+    """"Is it bigger than 1 cm and where are the notches?" answered the margin, the density and the place, and never
+    the size ("where are the notches" read as a place): A1's size against 1 cm first, then its margin with the notches'
+    places."""
+    turn = ask(question, lang=lang)
+    assert turn.clarification is None and [a["id"] for a in turn.anchors if a["kind"] == "finding"] == ["A1"]
+    assert kinds(turn)[:2] == ["size", "margin"] and turn.answer.text.startswith(_OVER_1_CM[lang])
+    assert "location" not in kinds(turn)
+    assert notches in next(sec["text"] for sec in turn.answer.sections if sec["kind"] == "margin")
+
+
+_FOCUS = "右肺中叶那个圆形影,边缘是否规则?"  # puts A1 in focus: "it" is A1
+
+
+@pytest.mark.parametrize(("question", "lang", "parts", "alone"), [
+    ("is it more than 2 cm from the hilum and where is it?", "en", ["relation", "location"],
+     "is A1 more than 2 cm from the hilum?"),
+    ("它离肺门超过2厘米吗,在哪里?", "zh", ["relation", "location"], "A1离肺门超过2厘米吗?"),
+    ("is it within 2 cm of the pleura and how big is it?", "en", ["relation", "size"],
+     "is A1 within 2 cm of the pleura?"),
+    ("它距胸膜2厘米以内吗,有多大?", "zh", ["relation", "size"], "A1距胸膜2厘米以内吗?"),
+    ("is it more than 2 cm from the hilum and is it bigger than 1 cm?", "en", ["relation", "size over 1 cm"],
+     "is A1 more than 2 cm from the hilum?"),
+    ("is it bigger than 1 cm and is it more than 2 cm from the hilum?", "en", ["size over 1 cm", "relation"],
+     "is A1 more than 2 cm from the hilum?"),
+    ("它大于1厘米吗,离肺门超过2厘米吗?", "zh", ["size over 1 cm", "relation"], "A1离肺门超过2厘米吗?")])
+def test_a_distance_threshold_with_another_part_answers_both_in_the_order_asked(
+        question: str, lang: str, parts: list[str], alone: str) -> None:
+    """"Is it more than 2 cm from the hilum and where is it?" answered the distance alone, "is it within 2 cm of the
+    pleura and how big is it?" the size alone, and "is it bigger than 1 cm and is it more than 2 cm from the hilum?"
+    the distance alone against 10 mm: each part now, in the order asked, the distance as it is answered alone and the
+    size against its own threshold where it has one ("how big is it?" has none)."""
+    turn = ask(question, lang=lang, before=_FOCUS)
+    assert turn.clarification is None and kinds(turn)[:2] == [p.split()[0] for p in parts]
+    relation = next(sec["text"] for sec in turn.answer.sections if sec["kind"] == "relation")
+    assert relation == next(sec["text"] for sec in ask(alone, lang=lang).answer.sections if sec["kind"] == "relation")
+    size = next((sec["text"] for sec in turn.answer.sections if sec["kind"] == "size"), "")
+    assert size.startswith(_OVER_1_CM[lang]) if "size over 1 cm" in parts else size == "" or size.startswith("A1")
 
 
 @pytest.mark.parametrize(("question", "lang", "said"), [

@@ -466,13 +466,14 @@ def test_findings_compared_are_listed_in_the_order_named(make_facts: Any, questi
 @pytest.mark.parametrize(("question", "counted"), [
     ("which one is bigger?", False), ("哪个更大", False), ("哪个离肺门更近", False), ("which one lies higher?", False),
     ("which one is more suspicious?", True), ("哪个更可疑?", True), ("which is more worrying?", True),
-    ("compare A1 and A2", True), ("比较一下两个病灶", True),
+    ("compare A1 and A2", False), ("比较一下两个病灶", False), ("which side is worse?", False), ("哪侧更严重", False),
 ])
 def test_a_comparison_counts_lung_cancer_signs_only_where_concern_or_the_whole_is_asked(
         make_facts: Any, question: str, counted: bool) -> None:
     """A child's pneumonia film, read alone, asked "A1和A2哪个大", was told "早期肺癌典型X线表现(可判定者):A2符合3/4条":
     a lung-cancer sign count nobody asked for. One thing asked of two findings gets that thing compared; which is of
-    more concern, or the two compared whole, keeps the count."""
+    more concern keeps the count; the two compared whole, or the lungs graded, count only a checklist the dialogue
+    asked about (tests/orchestrator/dialogue/test_comparisons.py)."""
     text = _ask_fresh(make_facts(), question).answer.text
     assert _ask_fresh(make_facts(), question).intent == "compare"
     assert (("Typical signs of early lung cancer" in text) or ("早期肺癌典型X线表现" in text)) is counted

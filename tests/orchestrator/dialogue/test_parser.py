@@ -174,6 +174,62 @@ def test_the_margin_part_asked_in_a_later_clause_is_kept(question: str, part: st
     assert asked_whether.also == ("describe_margin",) and asked_whether.margin_part is None
 
 
+@pytest.mark.parametrize("question", ["is it bigger than 1 cm and where are the notches?", "它大于1厘米吗,分叶在哪里?"])
+def test_the_notches_placed_after_a_size_threshold_keep_the_size(question: str) -> None:
+    """"Is it bigger than 1 cm and where are the notches?" was the margin, then the place (the clause "where are the
+    notches" read as a place), and the size threshold was lost: the size, then the notches."""
+    q = parse(question)
+    assert (q.intent, q.also, q.margin_part, q.size_op, q.size_mm) == ("size", ("describe_margin",), "notches", "gt", 10.0)
+
+
+@pytest.mark.parametrize(("question", "op", "limit"), [
+    ("is A1 more than 2 cm from the heart?", "gt", 20.0), ("A1距心脏超过2厘米吗?", "gt", 20.0),
+    ("is A1 within 1 cm of the heart?", "lt", 10.0), ("is A1 within 1 cm of the trachea?", "lt", 10.0),
+    ("A1离气管1厘米以内吗?", "lt", 10.0), ("is the nodule more than 3 cm from the mediastinum?", "gt", 30.0),
+    ("A1离纵隔超过3厘米吗?", "gt", 30.0)])
+def test_a_threshold_from_a_structure_is_a_distance_not_a_size(question: str, op: str, limit: float) -> None:
+    """"Is A1 more than 2 cm from the heart?" was a size over 20 mm ("No: its longest diameter is 13.1 mm"), and "within
+    1 cm of the trachea" a size with no threshold: a threshold from a structure measured to is its distance's."""
+    q = parse(question)
+    assert (q.intent, q.size_op, q.distance_op, q.distance_mm) == ("measure_relation", None, op, limit)
+
+
+@pytest.mark.parametrize("question", ["is the heart bigger than 15 cm?", "is the nodule near the heart more than 1 cm?",
+                                      "is the trachea within 1 cm of the midline?"])
+def test_a_structure_with_a_value_and_no_distance_to_a_finding_is_no_distance(question: str) -> None:
+    q = parse(question)
+    assert q.intent != "measure_relation" and q.distance_op is None
+
+
+@pytest.mark.parametrize(("question", "also", "size", "distance"), [
+    ("is it more than 2 cm from the hilum and where is it?", ("locate",), None, ("gt", 20.0)),
+    ("它离肺门超过2厘米吗,在哪里?", ("locate",), None, ("gt", 20.0)),
+    ("is it within 2 cm of the pleura and how big is it?", ("size",), None, ("lt", 20.0)),
+    ("它距胸膜2厘米以内吗,有多大?", ("size",), None, ("lt", 20.0)),
+    ("is it more than 2 cm from the hilum and is it bigger than 1 cm?", ("size",), ("gt", 10.0), ("gt", 20.0))])
+def test_a_distance_asked_first_keeps_the_later_part(question: str, also: tuple[str, ...],
+                                                      size: tuple[str, float] | None,
+                                                      distance: tuple[str, float]) -> None:
+    """"Is it more than 2 cm from the hilum and where is it?" was the distance alone (a distance had no later part), and
+    "is it within 2 cm of the pleura and how big is it?" the size alone; each threshold is its own clause's (the size
+    had been measured against the distance's 20 mm)."""
+    q = parse(question)
+    assert (q.intent, q.also) == ("measure_relation", also)
+    assert ((q.size_op, q.size_mm) if q.size_op else None, (q.distance_op, q.distance_mm)) == (size, distance)
+
+
+@pytest.mark.parametrize(("question", "size_mm"), [
+    ("is it bigger than 1 cm and is it more than 2 cm from the hilum?", 10.0), ("它大于1厘米吗,离肺门超过2厘米吗?", 10.0),
+    ("how big is it and is it more than 2 cm from the heart?", None)])
+def test_a_distance_threshold_after_the_size_is_its_own(question: str, size_mm: float | None) -> None:
+    """"Is it bigger than 1 cm and is it more than 2 cm from the hilum?" was the distance alone, against 10 mm, and "how
+    big is it and is it more than 2 cm from the heart?" a size against 20 mm: the size (against its own threshold, where
+    it has one), then the distance against 20 mm."""
+    q = parse(question)
+    assert (q.intent, q.also, q.distance_op, q.distance_mm) == ("size", ("measure_relation",), "gt", 20.0)
+    assert q.size_mm == size_mm
+
+
 def test_two_named_lesions_make_a_pair() -> None:
     q = parse("How far is the nodule from the strand?")
     assert q.intent == "measure_relation" and q.descriptors == ("nodule", "strand-like")

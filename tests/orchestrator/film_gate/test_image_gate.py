@@ -176,3 +176,21 @@ def test_a_film_a_few_degrees_askew_is_read_upright() -> None:
             outcomes[verdict(askew)] += 1
     assert set(outcomes) <= {(None, "upright"), (None, "flipped_lr")}, outcomes
     assert outcomes[(None, "upright")] >= 23, outcomes
+
+
+def test_the_files_age_group_reaches_the_gate_and_only_the_group(tmp_path: Path) -> None:
+    """A DICOM file's Patient's Age (else its birth date against the study's date) gives the film's age group; the
+    phantom's own file gives none."""
+    from encoder.phantom import generate_case
+
+    generate_case(612).write(tmp_path)
+    settings = Settings()
+    for tags, group in (({"PatientAge": "003Y"}, "child"), ({"PatientAge": "008M"}, "infant"),
+                        ({"PatientBirthDate": "19700101", "StudyDate": "20261201"}, "adult"), ({}, None),
+                        ({"PatientAge": "3 years"}, None)):
+        film = decode_upload(_dicom(tmp_path, **tags), "a.dcm", settings)
+        assert film.info["age_group"] == group
+        assert check_film(film.image, film.resampling, film.info).age_group == group
+    # a value not one of the groups (an info dict not made by the decoder) is not passed on
+    film = decode_upload(_dicom(tmp_path), "a.dcm", settings)
+    assert check_film(film.image, film.resampling, {**film.info, "age_group": "elderly"}).age_group is None
