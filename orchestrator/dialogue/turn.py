@@ -3,7 +3,8 @@
 Keys: turn, intent, lang, query, answer{text, sections}, anchors, referenced_anchor_ids,
 findings, measurements, checklist, overlays, clarification — plus ``narration``
 {source, fallback_reason}, ``timings`` (seconds per stage) and, on screening turns,
-``film_check`` {is_chest, view, orientation, anatomy_plausible, warnings}.
+``film_check`` {is_chest, view, orientation, anatomy_plausible, warnings, and age_group where a DICOM file gives
+the patient's age}.
 
 A turn that answers a sign-presence question ("is there a pneumothorax?") carries one ``sign``
 section per sign asked about, with the composer's verdict (``orchestrator/dialogue/composer.py``
@@ -110,7 +111,7 @@ class Turn:
         "seconds per stage (decode, gate, encode, findings, parse, compose, narrate)"))
     film_check: dict[str, Any] | None = field(default=None, metadata=doc(  # absent from to_dict when None
         "screening turns: what the film gate established (is_chest, view, orientation, anatomy_plausible, "
-        "warnings); absent on other turns"))
+        "warnings, and age_group where a DICOM file gives the patient's age); absent on other turns"))
 
     @property
     def sign_verdicts(self) -> tuple[SignVerdict, ...]:
