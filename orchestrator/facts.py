@@ -124,6 +124,11 @@ class Finding:
     # heart or the mediastinum, where readers miss most and where one over the mediastinum may lie in it rather than
     # in the lung; None on the open lung field
     overlies: Overlying | None = None
+    # the two ends of ``distance_to_pleura_mm`` and of ``distance_to_diaphragm_mm``: the lesion's pixel nearest that
+    # boundary and the boundary's pixel nearest it, drawn with the answer that states the distance (None: facts from
+    # before they were kept, or no distance measured)
+    pleura_px: tuple[Point, Point] | None = None
+    diaphragm_px: tuple[Point, Point] | None = None
 
 
 ObjectLook = Literal["dense", "large", "line"]  # how an object set aside looks (``DenseObject.look``)
@@ -161,6 +166,10 @@ class CostophrenicAngle:
     point_px: Point
     angle_deg: float
     state: Literal["sharp", "blunted", "not_assessable"]
+    # the far ends of the two arms ``angle_deg`` is measured between (from ``point_px``): up the lateral chest wall and
+    # medially along the floor; None where the angle was not measured (or facts from before they were kept)
+    wall_px: Point | None = None
+    floor_px: Point | None = None
 
 
 @dataclass(frozen=True)
@@ -173,6 +182,11 @@ class AnatomyFacts:
     thorax_width_mm: float | None
     diaphragm_dome_px: dict[str, Point] = field(default_factory=dict)
     apex_px: dict[str, Point] = field(default_factory=dict)
+    # the ends of the two widths the cardiothoracic ratio divides (``heart_width_mm``: the heart's widest horizontal
+    # extent, drawn across its middle row; ``thorax_width_mm``: both lung fields' widest outer-to-outer row), at the
+    # outer edges of their end pixels; None where the width was not measured (or facts from before they were kept)
+    heart_span_px: tuple[Point, Point] | None = None
+    thorax_span_px: tuple[Point, Point] | None = None
 
     def region(self, name: str) -> AnatomyRegion | None:
         return next((r for r in self.regions if r.name == name), None)

@@ -141,6 +141,8 @@ def render_turn(turn: dict[str, Any]) -> str:
             sizes = " <- ".join("-" if v is None else f"{v:.1f}" for v in (m.get("mm"), m.get("earlier_mm")))
             days = f", {m['interval_days']} days" if m.get("interval_days") is not None else ""
             status = str(m.get("status") or "").replace("_", " ")  # "seen on both", "no measurable change"
+            if m.get("earlier_uncertain") and m.get("status") in ("larger", "smaller", "no_measurable_change"):
+                status = "not measured (the earlier film only possibly shows a lesion)"  # as the answer says
             lines.append(f"   [earlier film{days}] {m.get('from') or '-'} {sizes} mm: {status} "
                          f"({m.get('spacing_source', '?')})")
         elif m.get("mm") is not None:

@@ -17,7 +17,7 @@ yes / no / uncertain with the evidence, or ``not_read`` for a sign Hilum does no
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
 
@@ -26,7 +26,7 @@ from orchestrator.dialogue.effusion import EXTENT_CAVEAT, effusion_extent_text
 from orchestrator.dialogue.words import and_list, objects_phrase, phrases, r1, word
 from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 from orchestrator.facts import Finding, ImageFacts
-from orchestrator.findings.calibration import is_confident, present_stated
+from orchestrator.findings.calibration import cavity_unexcluded, is_confident, present_stated
 from orchestrator.findings.film_edge import EDGE_WARNING
 from orchestrator.findings.interval import FindingChange, IntervalComparison
 from orchestrator.ontology.loader import Checklist, ChecklistItem, Ontology
@@ -118,6 +118,8 @@ def unbacked(rule: dict[str, Any], finding: Finding | None) -> bool:
     """The item rests on an attribute whose calibrated probability is below the threshold (and, for a size, is not
     decided anyway by lying far from its threshold)."""
     attr = FACT_ATTRIBUTES.get(str(rule.get("fact")))
+    if finding is not None and attr == "cavity" and cavity_unexcluded(finding):  # as its density answer hedges it
+        return True
     if finding is None or attr is None or is_confident(finding.attribute_confidence.get(attr)):
         return False
     return not _past_threshold(rule, fact_value(finding, str(rule.get("fact"))))
@@ -152,7 +154,12 @@ def _finding_status(rule: dict[str, Any], finding: Finding | None) -> tuple[str,
 
 
 def _findings_status(rule: dict[str, Any], facts: ImageFacts) -> tuple[str, Any]:
+    """Whether any finding shows the fact: yes (which), uncertain where one may and none does (a lesion large enough to
+    hold a cavity read without one: ``calibration.cavity_unexcluded``, as its density answer says), else no."""
     statuses = [_compare(fact_value(f, rule["fact"]), rule["op"], rule.get("value")) for f in facts.findings]
+    if rule.get("fact") == "density.cavity":
+        statuses = ["uncertain" if s == "no" and cavity_unexcluded(f) else s for f, s in zip(facts.findings, statuses,
+                                                                                                strict=True)]
     hits = [f.id for f, s in zip(facts.findings, statuses, strict=True) if s == "yes"]
     if hits:
         return "yes", hits
@@ -191,7 +198,8 @@ def _interval_status(rule: dict[str, Any], finding: Finding | None,
         return "uncertain", IntervalEvidence(interval, None)
     change = interval.change_of(finding.id)
     evidence = IntervalEvidence(interval, change)
-    if change is None or change.status not in _MEASURED or interval.coarse:
+    # (an earlier reading that was only a "possibly" measures no change: ``interval_answer.change_measured``)
+    if change is None or change.status not in _MEASURED or interval.coarse or change.earlier_uncertain:
         return "uncertain", evidence
     long_enough = interval.interval_days is not None and interval.interval_days >= STABLE_DAYS
     grew = change.status == "larger"
@@ -269,6 +277,10 @@ def _interval_detail(value: IntervalEvidence, lang: str, spacing_estimated: bool
     unit = ("(估计间距)" if zh else " (estimated spacing)") if spacing_estimated else ""
     sizes = (f"现约{change.now_mm} mm,{when}约{change.then_mm} mm{unit}" if zh
              else f"{change.now_mm} mm now, {change.then_mm} mm {when}{unit}")
+    if change.earlier_uncertain:  # no earlier size stated: the change is not measured from it
+        return (f"现约{change.now_mm} mm,以前的片子上该处仅可能为病灶,变化无法测量" if zh
+                else f"{change.now_mm} mm now; the earlier film only possibly shows a lesion there, so no change is "
+                     "measured")
     if comparison.coarse:
         sizes += (";片子分辨率较低,大小对比仅供参考" if zh else "; films too coarse to measure a change on")
     return sizes
@@ -426,6 +438,27 @@ SIGN_KINDS = MappingProxyType({"pleural_effusion": "effusion", "pneumothorax": "
 ALIKE_KINDS = MappingProxyType({"consolidation": ("nodule", "mass", "strand", "effusion")})  # fluid can hide it
 
 
+def alike_why(kind: str) -> tuple[str, str]:
+    """Why findings of ``ALIKE_KINDS`` leave ``kind`` unsettled (zh, en): what "is there consolidation?" says, and what
+    the screening says of the same findings in place of listing the kind among what is absent (``unsettled_by``)."""
+    name_zh, name_en = word("kind", kind, "zh"), word("kind", kind, "en")
+    return (f"病灶图不能可靠地区分{name_zh}与结节、肿块或条索影,积液也可掩盖其后方的{name_zh}",
+            f"the lesion map does not reliably tell {name_en} from a nodule, mass or strand, and fluid can hide {name_en} "
+            "behind it")
+
+
+def unsettled_by(kind: str, facts: ImageFacts, registry: Any) -> tuple[Any, ...]:
+    """The anchors of the findings that may be or may hide ``kind`` where none is read as it: the evidence on which
+    "is there consolidation?" answers "cannot be judged" (``read_sign``), so that the screening, reading the same
+    facts, lists ``kind`` among what is absent only where this is empty. Empty where a finding is read as ``kind``
+    or where the film was not checked for it."""
+    sign = sign_of_kind((kind,))
+    if sign is None:
+        return ()
+    read = _read_sign(sign, facts, None, registry)
+    return read.anchors if read.status == "uncertain" else ()
+
+
 def sign_of_kind(kinds: tuple[str, ...]) -> str | None:
     """The sign a finding named by its kind is ("the effusion": pleural_effusion), for the first kind that is one."""
     return next((sign for kind in kinds for sign, of in SIGN_KINDS.items() if of == kind), None)
@@ -490,6 +523,36 @@ def _read_effusion(facts: ImageFacts, side: str | None, registry: Any) -> SignRe
     return SignRead("pleural_effusion", "uncertain", f"{a_zh}。" if a_zh else "肋膈角无法评估。",
                     f"{a_en}." if a_en else "the costophrenic angles could not be assessed.",
                     "侧位片或胸腔超声", "A lateral film or pleural ultrasound")
+
+
+# what Hilum reads of an effusion-like opacity's upper border (zh, en): how high it reaches, not the shape of its curve
+MENISCUS_NOT_TRACED = ("Hilum不追踪该上缘的弧度(是否沿外侧胸壁升高)",
+                       "Hilum does not trace that border's curve (whether it climbs along the lateral chest wall)")
+
+
+def _read_meniscus(facts: ImageFacts, side: str | None, registry: Any) -> SignRead:
+    """"Is there a meniscus sign?": each effusion-like opacity's upper border, which the answers take as the fluid's
+    meniscus (its margin answer says so), with how high it reaches and the effusion answer's caveat; uncertain, since
+    the border's curve is not traced. With no effusion-like opacity, what "is there an effusion?" says of the film: no
+    fluid border where it says no, uncertain (a blunted angle) where it cannot settle it."""
+    effusion = _read_effusion(facts, side, registry)
+    by_id = {f.id: f for f in facts.findings}
+    pairs = [(a, by_id[a.finding_id]) for a in effusion.anchors if a.finding_id in by_id]
+    if not pairs:
+        if effusion.status == "no":
+            return SignRead("meniscus_sign", "no", f"{effusion.evidence_zh.rstrip('。')},因此没有积液上缘可呈半月征。",
+                            f"{effusion.evidence_en.rstrip('.')}, so there is no fluid border to show one.")
+        return replace(effusion, sign="meniscus_sign", status="uncertain" if effusion.status != "not_read" else "not_read")
+    zh, en = [], []
+    for a, f in pairs:
+        h_zh, h_en = effusion_extent_text(f, facts)
+        zh.append(f"{a.id}({a.label_zh})的上缘按液体的弧形边界读取" + (f",{h_zh}" if h_zh else ""))
+        en.append(f"{a.id} ({a.label_en}): its upper border is taken as the fluid's meniscus"
+                  + (f", reaching {h_en}" if h_en else ""))
+    return SignRead("meniscus_sign", "uncertain",
+                    ";".join(zh) + f";{MENISCUS_NOT_TRACED[0]};{EXTENT_CAVEAT[0]}。",
+                    "; ".join(en) + f"; {MENISCUS_NOT_TRACED[1]}; {EXTENT_CAVEAT[1]}.",
+                    "侧卧位片或胸腔超声", "A decubitus film or pleural ultrasound", anchors=tuple(a for a, _ in pairs))
 
 
 CTR_BORDERLINE = 0.55  # up to here above the limit is "just above": within what positioning and inspiration move it
@@ -692,6 +755,8 @@ def read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, cat
 def _read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, category: str = "") -> SignRead:
     if sign == "pleural_effusion":
         return _read_effusion(facts, side, registry)
+    if sign == "meniscus_sign":
+        return _read_meniscus(facts, side, registry)
     if sign == "cardiomegaly":
         return _read_ctr(facts)
     if sign == "costophrenic_blunting":
@@ -704,12 +769,12 @@ def _read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, ca
     alike = _alike_anchors(sign, facts, side, registry)
     if kind and kind in facts.checked and alike:
         name_zh, name_en = word("kind", kind, "zh"), word("kind", kind, "en")
+        why_zh, why_en = alike_why(kind)
         return SignRead(sign, "uncertain",
                         f"本片未见读为{name_zh}的病灶,但" + "、".join(f"{a.id}({a.label_zh})" for a in alike)
-                        + f"可能是或遮挡了{name_zh}:病灶图不能可靠地区分{name_zh}与结节、肿块或条索影,积液也可掩盖其后方的{name_zh}。",
+                        + f"可能是或遮挡了{name_zh}:{why_zh}。",
                         f"no finding was read as {name_en}, but " + and_list([f"{a.id} ({a.label_en})" for a in alike])
-                        + f" may be or may hide it: the lesion map does not reliably tell {name_en} from a nodule, mass or "
-                        f"strand, and fluid can hide {name_en} behind it.",
+                        + f" may be or may hide it: {why_en}.",
                         "放射科医师阅片,必要时CT", "A radiologist's reading or a CT", anchors=alike)
     if kind and kind in facts.checked:
         return SignRead(sign, "no", "本片已检查,未见。", "this film was checked for it and none was found.")

@@ -15,13 +15,16 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
+from orchestrator.contracts.lesion_reader import Frame
 from orchestrator.dialogue import checklists as cl
+from orchestrator.dialogue import units
 from orchestrator.dialogue.anchors import (
     LOBES_AT_LEVEL,
     Anchor,
     Registry,
     add_relation,
     descriptor_misfits,
+    ensure_anatomy,
     finding_in_focus,
     fits_kinds,
     is_scoped,
@@ -33,7 +36,15 @@ from orchestrator.dialogue.interval_answer import INTENT as INTERVAL_INTENT
 from orchestrator.dialogue.interval_answer import (
     NO_EARLIER_HINT,
     NO_EARLIER_HINT_NOTHING_FOUND,
+    earlier_place_section,
     interval_section,
+)
+from orchestrator.dialogue.margins import (
+    ill_defined,
+    margin_code,
+    nodule_margin,
+    stated_notches,
+    stated_spicules,
 )
 from orchestrator.dialogue.parser import CLOSEST_CHECKLIST, GLOSSARY_PREFIX, Query
 from orchestrator.dialogue.words import (
@@ -60,7 +71,15 @@ from orchestrator.encoders.second_reader import (
     HIDDEN_FOUND,
 )
 from orchestrator.facts import CostophrenicAngle, Finding, ImageFacts
-from orchestrator.findings.calibration import THRESHOLD, is_confident, present_stated, stated_kind
+from orchestrator.findings.calibration import (
+    CAVITIES_MISSED,
+    CAVITY_UNEXCLUDED_MM,
+    THRESHOLD,
+    cavity_unexcluded,
+    is_confident,
+    present_stated,
+    stated_kind,
+)
 from orchestrator.findings.geometry import blunted_by_fluid
 from orchestrator.findings.interval import IntervalComparison
 from orchestrator.findings.relations import outline_gap_mm
@@ -80,6 +99,9 @@ class Context:
     ontology: Ontology
     turn: int
     interval: IntervalComparison | None = None  # this film against an earlier one uploaded with it
+    # how the working image was made from the uploaded film (None: a session over facts alone): "in pixels?" counts the
+    # uploaded film's pixels where it is known
+    frame: Frame | None = None
 
     @property
     def zh(self) -> bool:
@@ -141,16 +163,16 @@ def finding_dict(f: Finding, anchor_id: str) -> dict[str, Any]:
         "area_mm2": r1(f.area_mm2),
         "size_kind": size.kind,  # one size per finding (orchestrator.findings.size): what the text states
         "size_mm": list(size.mm),
-        "margin": f.margin,
+        "margin": margin_code(f),  # as stated: a consolidation's irregular edge is ill_defined, never spiculated
         "margin_source": f.margin_source,  # lesion_map, or reader: read on the film's own pixels
         # which readings the answers state flatly (the rest: "cannot be judged" / "not seen at this resolution"), so
         # that the page's table and the DICOM SR say no more than the text
         "stated": {"margin": margin_backed(f), "density": confident(f, "density"),
                    "calcification": confident(f, "calcification"), "cavity": confident(f, "cavity"),
                    "bubble_lucency": present_stated("bubble_lucency", d.bubble_lucency)},
-        "notches_clock": [n.clock for n in f.notches],
-        "spicules": len(f.spicules),
-        "spicule_length_mm": [r1(s.length_mm) for s in f.spicules],
+        "notches_clock": [n.clock for n in stated_notches(f)],  # one per clock position; none of a consolidation
+        "spicules": len(stated_spicules(f)),
+        "spicule_length_mm": [r1(s.length_mm) for s in stated_spicules(f)],
         "calcified": d.calcified,
         "cavity": d.cavity,
         "bubble_lucency": d.bubble_lucency,
@@ -171,9 +193,24 @@ def finding_dict(f: Finding, anchor_id: str) -> dict[str, Any]:
 
 def confident(f: Finding, attribute: str) -> bool:
     """Whether ``attribute`` of ``f`` is stated flatly: its calibrated probability reaches
-    ``calibration.THRESHOLD`` (no probability, as in facts from before calibration: flat)."""
+    ``calibration.THRESHOLD`` (no probability, as in facts from before calibration: flat). A "no cavity" on a lesion
+    large enough to hold one is never flat (``calibration.cavity_unexcluded``)."""
+    if attribute == "cavity" and cavity_unexcluded(f):
+        return False
     p = f.confidence if attribute == "presence" else f.attribute_confidence.get(attribute)
     return is_confident(p)
+
+
+def stated_flatly(f: Finding, statement: str) -> bool:
+    """Whether the answers state ``statement`` of ``f`` (a key of ``phrases()["statement"]``) flatly, as they do: the
+    margin where ``margin_backed``, the lobe where the calibration backs it and no other lobe overlaps it in projection
+    (where one does, every location answer calls the lobe an estimate), else ``confident``. "How sure are you?" says
+    "stated flatly" or "hedged" by this, so that it never calls flat what the answers hedge."""
+    if statement == "margin":
+        return margin_backed(f)
+    if statement == "lobe":
+        return confident(f, "lobe") and not (f.lobe_overlap and f.kind != "effusion")
+    return confident(f, statement)
 
 
 def cannot_judge(what_zh: str, what_en: str, lang: str) -> str:
@@ -299,10 +336,14 @@ def _normal_statement(ctx: Context) -> dict[str, Any] | None:
     # a blunted angle can be a small effusion: no effusion is then said to be absent (the angle is named, and why)
     blunted = bool(_blunted_sides(ctx))
     found_flags["effusion"] = blunted
+    # findings that may be or may hide a kind none is read as (nodules over a consolidation, fluid in front of one):
+    # that kind is not absent, as "is there consolidation?" says of the same findings (``checklists.unsettled_by``)
+    unsettled = {c: ids for c in ctx.facts.checked if c in _CHECKED_WORDS
+                 and (ids := [a.id for a in cl.unsettled_by(c, ctx.facts, ctx.registry)])}
     absent = [
         _CHECKED_WORDS[c][0 if ctx.zh else 1]
         for c in ctx.facts.checked
-        if c in _CHECKED_WORDS and c not in found_kinds and not found_flags.get(c, False)
+        if c in _CHECKED_WORDS and c not in found_kinds and not found_flags.get(c, False) and c not in unsettled
     ]
     parts: list[str] = []
     if absent:
@@ -313,6 +354,11 @@ def _normal_statement(ctx: Context) -> dict[str, Any] | None:
                                f"No {listed} was found in the remaining lung fields, {en_but}."))
         else:
             parts.append(ctx.t(f"其余肺野未见{'、'.join(absent)}。", f"The remaining lung fields show no {listed}."))
+    for c, ids in unsettled.items():
+        (name_zh, name_en), (why_zh, why_en) = _CHECKED_WORDS[c], cl.alike_why(c)
+        parts.append(ctx.t(f"未见读为{name_zh}的病灶,但{'、'.join(ids)}可能是或遮挡了{name_zh}:{why_zh}。",
+                           f"No finding was read as {name_en}, but {and_list(ids)} may be or may hide {name_en}: "
+                           f"{why_en}."))
     for c in ctx.facts.anatomy.costophrenic:
         side = word("side", c.side, ctx.lang)
         state = cl.angle_word(c.state, ctx.facts, ctx.lang)
@@ -581,6 +627,11 @@ def compose_screen(ctx: Context) -> Composition:
     besides = finding_in_focus(ctx.registry.findings()) if ctx.query.besides_focus else None
     if besides is not None:
         body = ctx.t(f"除{besides.id}外:", f"Besides {besides.id}: ") + body
+    if ctx.query.listed:  # "list them" / "列出来": the findings (id, kind, place, size), and what their mm rest on
+        body = body if pairs or scoped else body + _miss_note(ctx)
+        return Composition(tuple(s for s in (section("findings", title, body, frame=frame), spacing_note(ctx)) if s),
+                           findings=tuple(finding_dict(f, a.id) for a, f in pairs),
+                           referenced=tuple(a.id for a in ctx.subjects))
     sections = [section("findings", title, body, frame=frame)]
     objects = None if scoped else dense_objects_section(ctx)
     if objects is not None:
@@ -636,15 +687,19 @@ def dense_objects_section(ctx: Context) -> dict[str, Any] | None:
 
 def margin_backed(f: Finding) -> bool:
     """Whether the margin is stated flatly: an irregular reading the calibration backs, or a smooth one read by the
-    lesion reader on the film's own pixels and backed (the lesion map cannot resolve 1-2 mm spicules)."""
+    lesion reader on the film's own pixels and backed (the lesion map cannot resolve 1-2 mm spicules). An ill-defined
+    edge (a consolidation's, ``margins.ill_defined``) is a description of its outline, not a graded nodule sign: flat."""
+    if ill_defined(f):
+        return True
     if f.margin == "smooth":
         return f.margin_source == "reader" and confident(f, "margin")
     return confident(f, "margin")
 
 
 def margin_phrase(f: Finding, lang: str) -> str:
-    """The margin in a word or two, as ``margin_text`` states it ("smooth" only when backed)."""
-    m = word("margin", f.margin, lang)
+    """The margin in a word or two, as ``margin_text`` states it ("smooth" only when backed; a consolidation's
+    irregular edge "ill-defined", never spiculated or lobulated)."""
+    m = word("margin", margin_code(f), lang)
     if margin_backed(f):
         return m
     if f.margin == "smooth":
@@ -658,6 +713,11 @@ def margin_text(a: Anchor, f: Finding, lang: str) -> str:
         return (f"{a.id}为积液样密度影,其上缘是液体的弧形边界而非病灶边缘,不评估边缘、切迹和毛刺。" if zh else
                 f"{a.id} is an effusion-like opacity: its upper border is the fluid's meniscus, not a lesion's margin, so "
                 "no margin, notch or spicule is read on it.")
+    if ill_defined(f):  # spiculation and lobulation are a nodule's or a mass's signs: none is stated or counted here
+        kind = word("kind", f.kind, lang)
+        return (f"{a.id}边缘模糊,轮廓不规则(符合{kind}的表现);分叶和毛刺是结节或肿块的征象,不用于描述{kind}。" if zh else
+                f"{a.id}: the margin is ill-defined, an irregular outline as a {kind}'s is; lobulation and spicules are "
+                f"signs of a nodule or mass and are not read on a {kind}.")
     m = word("margin", f.margin, lang)
     if f.margin == "smooth" and margin_backed(f):
         # read on the film's own pixels at 0.25 mm, where 1-2 mm spicules show (issue 22)
@@ -672,18 +732,23 @@ def margin_text(a: Anchor, f: Finding, lang: str) -> str:
     else:
         parts = [f"{a.id}边缘是否不规则本片无法判断(图上读为{m})" if zh else
                  f"{a.id}: whether the margin is irregular cannot be judged on this film (the map reads it {m})"]
-    if f.notches:
-        clocks = "、".join(f"{n.clock}点" for n in f.notches) if zh else ", ".join(f"{n.clock} o'clock" for n in f.notches)
-        parts.append(f"见{len(f.notches)}处切迹,位于{clocks}方向" if zh else f"{len(f.notches)} notch{'es' if len(f.notches) > 1 else ''} at {clocks}")
-    if f.spicules:
-        lengths = [r1(s.length_mm) for s in f.spicules]
+    notches, spicules = stated_notches(f), stated_spicules(f)  # one notch per clock position
+    if notches:
+        clocks = "、".join(f"{n.clock}点" for n in notches) if zh else ", ".join(f"{n.clock} o'clock" for n in notches)
+        parts.append(f"见{len(notches)}处切迹,位于{clocks}方向" if zh else f"{len(notches)} notch{'es' if len(notches) > 1 else ''} at {clocks}")
+    if spicules:
+        lengths = [r1(s.length_mm) for s in spicules]
         lo, hi = mm(min(lengths)), mm(max(lengths))
         span = lo if lo == hi else f"{lo}–{hi}"  # one spicule, or all of one length: one number, not "5.9–5.9"
-        parts.append(f"见{len(f.spicules)}条毛刺,长约{span} mm" if zh else
-                     f"{len(f.spicules)} spicule{'s' if len(f.spicules) > 1 else ''}, {span} mm long")
+        parts.append(f"见{len(spicules)}条毛刺,长约{span} mm" if zh else
+                     f"{len(spicules)} spicule{'s' if len(spicules) > 1 else ''}, {span} mm long")
     if not confident(f, "margin"):
         parts.append("薄层CT可明确" if zh else "thin-section CT would settle it")
     return ("," if zh else "; ").join(parts) + ("。" if zh else ".")
+
+
+# what the density answer says of a lesion of ``calibration.CAVITY_UNEXCLUDED_MM`` or more read without a cavity (zh, en)
+CAVITY_NOT_EXCLUDED = ("未见空洞(此分辨率下不能排除)", "no cavity seen (one cannot be excluded at this resolution)")
 
 
 def density_text(a: Anchor, f: Finding, lang: str) -> str:
@@ -705,7 +770,9 @@ def density_text(a: Anchor, f: Finding, lang: str) -> str:
         homo = cannot_judge("密度是否均匀", "— its homogeneity", lang)
     if not confident(f, "calcification"):
         calc = cannot_judge("钙化", "calcification", lang)
-    if not confident(f, "cavity"):
+    if cavity_unexcluded(f):  # a "no" on a lesion large enough to hold a cavity is no exclusion (calibration.py)
+        cav = CAVITY_NOT_EXCLUDED[0] if zh else CAVITY_NOT_EXCLUDED[1]
+    elif not confident(f, "cavity"):
         cav = cannot_judge("空洞", "a cavity", lang)
     ab = {"yes": ("可见空气支气管征", "air bronchogram present"), "no": ("未见空气支气管征", "no air bronchogram"),
           "uncertain": ("空气支气管征本片无法判断", "air bronchogram cannot be judged on this film")}[d.air_bronchogram]
@@ -796,7 +863,7 @@ def compose_size(ctx: Context) -> Composition:
             lines.append(f"{a.id}的准确大小本片无法判断,以上数值仅供参考。" if ctx.zh else
                          f"{a.id}'s exact size cannot be judged on this film; the figures are approximate.")
         if ctx.query.size_op and ctx.query.size_mm:
-            verdicts.append(threshold_line(ctx, a, f, ctx.query.size_op, ctx.query.size_mm))
+            verdicts.append(threshold_line(ctx, a, f, ctx.query.size_op, ctx.query.size_mm, ctx.query.size_to_mm))
     if ctx.query.ct_measure == "volume":  # "what's its volume?": a projection has none
         lines.insert(0, ctx.t("胸片是单一投影,无法测量体积(CT可测量结节体积);片上的径线如下:",
                               "A radiograph is a single projection and gives no volume (CT measures a nodule's volume); "
@@ -812,32 +879,63 @@ def compose_size(ctx: Context) -> Composition:
 SIZE_MARGIN = 0.1  # within 10% of the threshold the film cannot settle which side of it the lesion is
 
 
-def threshold_line(ctx: Context, a: Anchor, f: Finding, op: str, limit_mm: float) -> str:
-    """"bigger than 1 cm?": the longest diameter against the threshold; near it, or with a size the
-    calibration cannot back, the film cannot settle it."""
+def threshold_line(ctx: Context, a: Anchor, f: Finding, op: str, limit_mm: float, upper_mm: float | None = None) -> str:
+    """"bigger than 1 cm?" / "between 8 and 15 mm?" (``op`` "between", ``upper_mm`` the upper bound): the longest
+    diameter against the threshold, or both bounds; near one, or with a size the calibration cannot back, the film
+    cannot settle it."""
     longest = r1(f.longest_mm)
-    limit = f"{mm(limit_mm)} mm"
+    bounds = (limit_mm, upper_mm) if op == "between" and upper_mm is not None else (limit_mm,)
     # a size the calibration cannot back still decides a threshold it is far from (as the checklists' size items do):
     # 9.7 mm against 3 cm had been "within measurement error of 30.0 mm"
-    if not confident(f, "size") and abs(longest - limit_mm) <= cl.SIZE_SLACK * limit_mm:
-        return ctx.t(f"最长径约{mm(longest)} mm,本片测量不够可靠,无法判断是否{'超过' if op == 'gt' else '小于'}{limit}。",
+    if not confident(f, "size") and any(abs(longest - b) <= cl.SIZE_SLACK * b for b in bounds):
+        zh_q, en_q = _threshold_words(op, limit_mm, upper_mm)
+        return ctx.t(f"最长径约{mm(longest)} mm,本片测量不够可靠,无法判断是否{zh_q}。",
                      f"Its longest diameter, about {mm(longest)} mm, is not measured reliably enough on this film to "
-                     f"settle whether it is {'over' if op == 'gt' else 'under'} {limit}.")
-    return against_line(ctx, op, limit_mm, longest, ("最长径", "its longest diameter"))
+                     f"settle whether it is {en_q}.")
+    return against_line(ctx, op, limit_mm, longest, ("最长径", "its longest diameter"), upper_mm=upper_mm)
 
 
-def against_line(ctx: Context, op: str, limit_mm: float, value: float, said: tuple[str, ...]) -> str:
+def _threshold_words(op: str, limit_mm: float, upper_mm: float | None) -> tuple[str, str]:
+    """What a threshold asks, (zh, en): "超过15.0 mm" / "over 15.0 mm"; "在8.0–15.0 mm之间" / "between 8.0 and 15.0 mm"."""
+    if op == "between" and upper_mm is not None:
+        return f"在{mm(limit_mm)}–{mm(upper_mm)} mm之间", f"between {mm(limit_mm)} and {mm(upper_mm)} mm"
+    return f"{'超过' if op == 'gt' else '小于'}{mm(limit_mm)} mm", f"{'over' if op == 'gt' else 'under'} {mm(limit_mm)} mm"
+
+
+def _within_error(value: float, limit_mm: float) -> bool:
+    """Whether a value lies within ``SIZE_MARGIN`` of a bound: the film cannot settle which side of it the value is."""
+    return abs(value - limit_mm) <= SIZE_MARGIN * limit_mm
+
+
+def against_line(ctx: Context, op: str, limit_mm: float, value: float, said: tuple[str, ...],
+                 upper_mm: float | None = None) -> str:
     """The yes or no of a value against a threshold, with what was measured (``said``: zh, en, the value's words
     before it, "its centre"; and after it, in English, " from the right hilum"): "Yes: its centre is 63.6 mm from the
     left hilum, more than 20.0 mm." Within ``SIZE_MARGIN`` of the threshold the film cannot settle it, and says so.
-    ``op``: gt | lt."""
-    limit = f"{mm(limit_mm)} mm"
+    ``op``: gt | lt | between (``limit_mm`` the lower bound, ``upper_mm`` the upper: each bound is a threshold, and
+    within ``SIZE_MARGIN`` of either the film cannot settle it)."""
     zh, en, *rest = said
     after = "".join(rest)
-    if abs(value - limit_mm) <= SIZE_MARGIN * limit_mm:
-        return ctx.t(f"{zh}{mm(value)} mm与{limit}相差在测量误差内,本片无法判断是否{'超过' if op == 'gt' else '小于'}该值。",
-                     f"{en[:1].upper()}{en[1:]}, {mm(value)} mm{after}, is within measurement error of {limit}, so this "
-                     f"film cannot settle whether it is {'over' if op == 'gt' else 'under'} it.")
+    bounds = (limit_mm, upper_mm) if op == "between" and upper_mm is not None else (limit_mm,)
+    near = next((b for b in bounds if _within_error(value, b)), None)
+    if near is not None:
+        zh_q, en_q = _threshold_words(op, limit_mm, upper_mm)
+        if len(bounds) == 1:
+            zh_q, en_q = ("超过" if op == "gt" else "小于"), ("over" if op == "gt" else "under")
+        return ctx.t(f"{zh}{mm(value)} mm与{mm(near)} mm相差在测量误差内,本片无法判断是否{zh_q}{'该值' if len(bounds) == 1 else ''}。",
+                     f"{en[:1].upper()}{en[1:]}, {mm(value)} mm{after}, is within measurement error of {mm(near)} mm, so "
+                     f"this film cannot settle whether it is {en_q}{' it' if len(bounds) == 1 else ''}.")
+    if len(bounds) == 2:  # "between 8 and 15 mm?": inside the range, or past which bound
+        lo, hi = bounds
+        if lo < value < hi:
+            return ctx.t(f"是:{zh}{mm(value)} mm,在{mm(lo)}–{mm(hi)} mm之间。",
+                         f"Yes: {en} is {mm(value)} mm{after}, between {mm(lo)} and {mm(hi)} mm.")
+        above = value >= hi
+        bound = hi if above else lo
+        return ctx.t(f"否:{zh}{mm(value)} mm,{'大于' if above else '小于'}{mm(bound)} mm,不在{mm(lo)}–{mm(hi)} mm之间。",
+                     f"No: {en} is {mm(value)} mm{after}, {'more' if above else 'less'} than {mm(bound)} mm, so not "
+                     f"between {mm(lo)} and {mm(hi)} mm.")
+    limit = f"{mm(limit_mm)} mm"
     above = value > limit_mm
     yes = above if op == "gt" else not above
     return ctx.t(f"{'是' if yes else '否'}:{zh}{mm(value)} mm,{'大于' if above else '小于'}{limit}。",
@@ -862,10 +960,90 @@ _ALONE_POSITIONS = _alone_estimate("以上位置为其估计", "each position is
 _HILA_UNPLACED = ("本片未能同时确定两侧肺门。", "Both hila could not be placed on this film.")
 
 
+# the trachea: Hilum's maps outline it (``AnatomyFacts.regions`` "trachea"), and it judges nothing of it (zh, en)
+TRACHEA_NOT_JUDGED = ("本系统在解剖图上勾画气管轮廓,但不判断气管是否移位或狭窄(片子旋转也会使其偏离中线),需放射科医师阅片。",
+                      "Hilum outlines the trachea on its anatomy maps but does not judge whether it is deviated or "
+                      "narrowed (a rotated film shifts it too); a radiologist's reading would.")
+# a structure's centre within this of the midline is said to lie at it
+MIDLINE_MM = 10.0
+
+
+def _midline_x(ctx: Context) -> tuple[float, tuple[str, str]] | None:
+    """The film's midline (x, in working pixels) and what it is taken from, (zh, en): the spine's outline on Hilum's
+    maps, else the middle between the two lung fields, else between the two hila; None where the film gives none."""
+    an = ctx.facts.anatomy
+    spine = an.region("spine")
+    if spine is not None:
+        return (spine.bbox_px[0] + spine.bbox_px[2]) / 2.0, ("脊柱中线", "the spine's centre line")
+    lungs = [an.region("lung_right"), an.region("lung_left")]
+    if all(r is not None for r in lungs):
+        return ((lungs[0].bbox_px[0] + lungs[1].bbox_px[2]) / 2.0,  # type: ignore[union-attr]
+                ("两肺野之间的中线", "the middle between the two lung fields"))
+    hila = an.hilum_px
+    if "right" in hila and "left" in hila:
+        return (hila["right"][0] + hila["left"][0]) / 2.0, ("两侧肺门之间的中线", "the middle between the two hila")
+    return None
+
+
+def _lung_height(ctx: Context) -> tuple[float, float] | None:
+    """The lung fields' top and bottom (y, in working pixels): the apices and the domes, else the lung outlines."""
+    an = ctx.facts.anatomy
+    lungs = [r for r in (an.region("lung_right"), an.region("lung_left")) if r is not None]
+    top = min([p[1] for p in an.apex_px.values()] + [r.bbox_px[1] for r in lungs], default=None)
+    bottom = max([p[1] for p in an.diaphragm_dome_px.values()] + [r.bbox_px[3] for r in lungs], default=None)
+    return (top, bottom) if top is not None and bottom is not None and bottom > top else None
+
+
+def placed_in_words(ctx: Context, point: tuple[float, float]) -> tuple[str, str] | None:
+    """Where a point lies on the film, in words (zh, en): how far to the patient's right or left of the midline, and in
+    which third of the lung fields' height; never its pixel coordinates. None where the film gives neither."""
+    parts_zh: list[str] = []
+    parts_en: list[str] = []
+    mid = _midline_x(ctx)
+    if mid is not None:
+        x, (mid_zh, mid_en) = mid
+        off = (point[0] - x) * ctx.facts.spacing.col_mm  # > 0: the image's right, the patient's left
+        if abs(off) < MIDLINE_MM:
+            parts_zh.append(f"中线附近(距{mid_zh}约{mm(r1(abs(off)))} mm)")
+            parts_en.append(f"at about the midline ({mm(r1(abs(off)))} mm from {mid_en})")
+        else:
+            side = "left" if off > 0 else "right"
+            parts_zh.append(f"{mid_zh}{word('side', side, 'zh')}侧约{cm(abs(off))} cm")
+            parts_en.append(f"about {cm(abs(off))} cm to the patient's {side} of {mid_en}")
+    height = _lung_height(ctx)
+    if height is not None:
+        top, bottom = height
+        share = (point[1] - top) / (bottom - top)
+        third = ("above" if share < 0 else "upper" if share < 1 / 3 else "middle" if share < 2 / 3 else "lower"
+                 if share <= 1 else "below")
+        zh = {"above": "肺尖以上", "upper": "肺野高度的上1/3", "middle": "肺野高度的中1/3", "lower": "肺野高度的下1/3",
+              "below": "膈顶以下"}[third]
+        en = {"above": "above the lung apices", "upper": "in the upper third of the lung fields' height",
+              "middle": "in the middle third of the lung fields' height",
+              "lower": "in the lower third of the lung fields' height", "below": "below the domes of the diaphragm"}[third]
+        parts_zh.append(zh)
+        parts_en.append(en)
+    if not parts_en:
+        return None
+    return "、".join(parts_zh), ", ".join(parts_en)
+
+
 def _anatomy_locations(ctx: Context) -> Composition:
-    lines = [ctx.t(f"{a.id}({a.label_zh})位于图像坐标({a.center_px[0]:.0f}, {a.center_px[1]:.0f})。",
-                   f"{a.id} ({a.label_en}) is at image position ({a.center_px[0]:.0f}, {a.center_px[1]:.0f}).")
-             for a in ctx.anatomy]
+    """"Where is the right hilum?" / "where is the trachea?": where each anatomy anchor lies, in words (never bare pixel
+    coordinates: they tell a reader nothing), drawn on the film; what Hilum does not judge of the trachea."""
+    lines = []
+    for a in ctx.anatomy:
+        placed = placed_in_words(ctx, a.center_px)
+        outlined = len(a.polygon_px) >= 3
+        what = ctx.t("轮廓已标在片上" if outlined else "已标在片上", "outlined on the film" if outlined
+                     else "marked on the film")
+        if placed is None:
+            lines.append(ctx.t(f"{a.id}({a.label_zh}){what}。", f"{a.id} ({a.label_en}) is {what}."))
+            continue
+        lines.append(ctx.t(f"{a.id}({a.label_zh},{what})位于{placed[0]}。",
+                           f"{a.id} ({a.label_en}, {what}) lies {placed[1]}."))
+        if a.name == "trachea":
+            lines.append(ctx.t(*TRACHEA_NOT_JUDGED))
     if cl.read_alone(ctx.facts):  # a bare position reads as measured: say whose estimate it is, as the screening does
         lines.append(ctx.t(*_ALONE_POSITION))
     return Composition((section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(lines)),),
@@ -882,7 +1060,11 @@ def _boundary_relation(ctx: Context, a: Anchor, f: Finding, target: str) -> Comp
     if target == "pleura":
         text += ctx.t("与胸膜接触。" if f.pleural_contact else "未与胸膜接触。",
                       " It touches the pleura." if f.pleural_contact else " It does not touch the pleura.")
-    meas = ({"kind": "distance", "from": a.id, "to": target, "mm": d, "spacing_source": ctx.facts.spacing.source},)
+    # the line the distance is measured along, where the facts carry its ends (drawn as the hilum's and heart's are)
+    ends = f.diaphragm_px if target == "diaphragm" else f.pleura_px
+    line = {"from_px": [r1(ends[0][0]), r1(ends[0][1])], "to_px": [r1(ends[1][0]), r1(ends[1][1])]} if ends else {}
+    meas = ({"kind": "distance", "from": a.id, "to": target, "mm": d, "spacing_source": ctx.facts.spacing.source,
+             **line},)
     sections = [section("relation", ctx.t(f"与{zh_name}的关系", f"Relation to the {en_name}"), text)]
     note = spacing_note(ctx)
     if note:
@@ -1314,10 +1496,147 @@ def compose_relation(ctx: Context) -> Composition:
         return _two_landmarks(ctx, a, f, landmarks[:2])
     if landmarks and not any(n.startswith("hilum") for n in ctx.query.anatomy):
         return _with_height(ctx, a, f, _landmark_relation(ctx, a, f, landmarks[0]), None)
+    target, unplaced, registry = _anchor_asked(ctx, f)
+    if target is not None:  # "how far is A1 from A5?" (the right costophrenic angle) / "A1距离右侧肋膈角多远?"
+        return _to_anchor(dataclasses.replace(ctx, registry=registry), a, f, target)
+    if unplaced is not None:  # a landmark this film's maps place nowhere: said so (never the hilum's distance instead)
+        return _not_placed(ctx, a, f, unplaced)
     h = _hilum_anchor(ctx, f)
     if h is None:
         return compose_locate(ctx)
-    return _with_side_of(ctx, a, f, _with_height(ctx, a, f, _hilum_relation(ctx, a, f, h), h), h)
+    asked = _with_side_of(ctx, a, f, _with_height(ctx, a, f, _hilum_relation(ctx, a, f, h), h), h)
+    return _other_side_hilum(ctx, a, f, h, asked)  # "and A2?" after the right hilum, A2 in the left lung: said so
+
+
+# landmarks a distance is measured to from the finding's own distances or outlines, not from an anchor's point
+_MEASURED_OTHERWISE = ("hilum", "pleura", "diaphragm", *_STRUCTURES_MEASURED)
+_ANCHOR_NAMES = MappingProxyType({"costophrenic_angle": "costophrenic"})
+
+
+def _anchor_asked(ctx: Context, f: Finding) -> tuple[Anchor | None, str | None, Registry]:
+    """The anatomy anchor a distance is asked to that is neither a hilum nor a landmark measured otherwise: by its id
+    ("how far is A1 from A5?", A5 the right costophrenic angle; A6 the heart) or by its name ("A1距离右侧肋膈角多远?", "how
+    far is A1 from the apex?": the finding's own side's where no side is named); it had answered with the hilum's distance
+    without a word. Returns (the anchor, the name of one this film's maps place nowhere, the registry with the anchor
+    added); (None, None, …) where a hilum is named or nothing else is."""
+    registry = ctx.registry
+    if ctx.query.vertical or ctx.query.across:
+        return None, None, registry
+    named = [a for a in (*ctx.subjects, *ctx.anatomy) if (a.kind in ("anatomy", "point") and a.name) or a.kind == "relation"]
+    if any(a.name.startswith("hilum") for a in named if a.name):
+        return None, None, registry
+    if named:
+        return named[0], None, registry
+    for raw in ctx.query.anatomy:
+        base, side = (raw.rsplit("_", 1) if raw.endswith(("_right", "_left")) else (raw, f.side))
+        if base.startswith(_MEASURED_OTHERWISE):
+            continue
+        name = f"{_ANCHOR_NAMES.get(base, base)}_{side}"
+        registry, anchor = ensure_anatomy(registry, ctx.facts, name, ctx.turn)
+        return anchor, (None if anchor is not None else name), registry
+    return None, None, registry
+
+
+def _not_placed(ctx: Context, a: Anchor, f: Finding, name: str) -> Composition:
+    """"A1距离右侧肋膈角多远?" where this film's maps place no such point: said so, and what can be measured."""
+    zh_name, en_name = word("anatomy", name, "zh"), word("anatomy", name, "en")
+    text = ctx.t(f"本片未能确定{zh_name}的位置,{a.id}与它的距离无法测量;可测量其与肺门、胸膜或膈面的距离。",
+                 f"No position for the {en_name} was established on this film, so {a.id}'s distance to it cannot be "
+                 "measured; its distance to the hilum, the pleura or the diaphragm can.")
+    return Composition((section("relation", ctx.t("距离", "Distance"), text),), findings=(finding_dict(f, a.id),),
+                       referenced=(a.id,))
+
+
+def _nearest_on_outline(poly: tuple[tuple[float, float], ...], p: tuple[float, float]) -> tuple[float, float]:
+    """The point of a closed outline nearest to ``p`` (pixels)."""
+    best, best_d = poly[0], math.inf
+    for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1], strict=True):
+        dx, dy = x1 - x0, y1 - y0
+        t = 0.0 if dx == dy == 0 else max(0.0, min(1.0, ((p[0] - x0) * dx + (p[1] - y0) * dy) / (dx * dx + dy * dy)))
+        q = (x0 + t * dx, y0 + t * dy)
+        d = math.hypot(q[0] - p[0], q[1] - p[1])
+        if d < best_d:
+            best, best_d = q, d
+    return best
+
+
+def _to_anchor(ctx: Context, a: Anchor, f: Finding, t: Anchor) -> Composition:
+    """A finding's distance to an anatomy anchor named: a structure with an outline edge to edge (the heart's as "how far
+    from the heart?" measures it), a point (a costophrenic angle, an apex, a dome) from the finding's centre and from its
+    edge, each said as such; where the film gives the anchor no point or outline, that it cannot be measured (never
+    another landmark's distance)."""
+    if t.name in _STRUCTURES_MEASURED:
+        return _structure_relation(ctx, a, f, str(t.name))
+    if t.kind == "relation":  # "how far is A1 from A6?", A6 a measurement drawn earlier: no place to measure to
+        text = ctx.t(f"{t.id}是测量{t.label_zh},不是片上的一个位置,无法测量{a.id}到它的距离;可以问{a.id}到某个病灶或解剖锚点的距离。",
+                     f"{t.id} is the measurement {t.label_en}, not a place on the film, so {a.id}'s distance to it "
+                     f"cannot be measured; {a.id}'s distance to a finding or an anatomy anchor can.")
+        return Composition((section("relation", ctx.t("距离", "Distance"), text),), findings=(finding_dict(f, a.id),),
+                           referenced=(a.id, t.id))
+    src = _spacing_used(ctx)
+    registry, link = add_relation(ctx.registry, a, t, ctx.turn)
+    source = ctx.facts.spacing.source
+    outlined = len(t.polygon_px) >= 3
+    if outlined and len(f.polygon_px) >= 3:  # a region: edge to edge
+        gap, p, q = outline_gap_mm(f.polygon_px, t.polygon_px, ctx.facts.image_size, ctx.facts.spacing)
+        text = (ctx.t(f"{a.id}边缘距{t.label_zh}({t.id})边缘约{mm(r1(gap))} mm(按{src}换算)。",
+                      f"{a.id}'s edge is about {mm(r1(gap))} mm from the edge of the {t.label_en} ({t.id}), using {src}.")
+                if gap > 0 else
+                ctx.t(f"正位片上{a.id}与{t.label_zh}({t.id})重叠投影或相接。",
+                      f"On this frontal film {a.id} touches or overlaps the {t.label_en} ({t.id}) in projection."))
+        meas: tuple[dict[str, Any], ...] = (
+            {"kind": "gap", "from": a.id, "to": t.id, "mm": r1(max(gap, 0.0)), "spacing_source": source,
+             "from_px": [r1(p[0]), r1(p[1])], "to_px": [r1(q[0]), r1(q[1])]},)
+        value = r1(max(gap, 0.0))
+        said = (f"边缘距{t.label_zh}边缘", "its edge", f" from the {t.label_en}")
+    else:  # a point: from the finding's centre, and from the nearest point of its outline
+        centre = r1(_mm_between(ctx, f.center_px, t.center_px))
+        edge_px = _nearest_on_outline(f.polygon_px, t.center_px) if len(f.polygon_px) >= 3 else f.center_px
+        edge = r1(_mm_between(ctx, edge_px, t.center_px))
+        point_zh, point_en = ("(轮廓中心)", " (the centre of its outline)") if outlined else ("", "")
+        text = ctx.t(f"{a.id}中心至{t.label_zh}({t.id}){point_zh}约{cm(centre)} cm({mm(centre)} mm,按{src}换算);"
+                     f"{a.id}边缘至该点约{mm(edge)} mm。",
+                     f"{a.id}'s centre is about {cm(centre)} cm ({mm(centre)} mm) from the {t.label_en} ({t.id}){point_en}, "
+                     f"using {src}; its edge is about {mm(edge)} mm from that point.")
+        meas = ({"kind": "distance", "from": a.id, "to": t.id, "mm": centre, "spacing_source": source,
+                 "from_px": [r1(f.center_px[0]), r1(f.center_px[1])], "to_px": [r1(t.center_px[0]), r1(t.center_px[1])],
+                 "relation_anchor_id": link.id},
+                {"kind": "gap", "from": a.id, "to": t.id, "mm": edge, "spacing_source": source,
+                 "from_px": [r1(edge_px[0]), r1(edge_px[1])], "to_px": [r1(t.center_px[0]), r1(t.center_px[1])]})
+        value, said = centre, (f"中心距{t.label_zh}", "its centre", f" from the {t.label_en}")
+    if ctx.query.distance_op and ctx.query.distance_mm:  # "is A1 more than 5 cm from A5?": yes or no first
+        text = against_line(ctx, ctx.query.distance_op, ctx.query.distance_mm, value, said) + ("" if ctx.zh else " ") + text
+    if cl.read_alone(ctx.facts):
+        text += ("" if ctx.zh else " ") + ctx.t(*_ALONE_POSITION)
+    sections = [section("relation", ctx.t(f"与{t.label_zh}的关系", f"Relation to the {t.label_en}"), text)]
+    note = spacing_note(ctx)
+    if note:
+        sections.append(note)
+    return Composition(tuple(sections), findings=(finding_dict(f, a.id),), measurements=meas,
+                       referenced=(a.id, t.id, link.id), registry=registry)
+
+
+def _other_side_hilum(ctx: Context, a: Anchor, f: Finding, h: Anchor, comp: Composition) -> Composition:
+    """A finding measured to the other lung's hilum ("how far is A1 from the right hilum?" then "and A2?", A2 in the left
+    lung: it had measured A2 to the right hilum without a word): the hilum asked is kept, and the answer says it is the
+    other side's and gives the distance to the finding's own side's hilum too."""
+    own = ctx.registry.for_name(f"hilum_{f.side}")
+    if h.name == f"hilum_{f.side}" or not f.side_confirmed or own is None:
+        return comp
+    rel = f.hilum if f.hilum is not None and f.hilum.side == f.side else None
+    dist = r1(rel.center_distance_mm) if rel is not None else r1(_mm_between(ctx, f.center_px, own.center_px))
+    lung_zh, lung_en = word("lung", f.side, "zh"), word("lung", f.side, "en")
+    text = ctx.t(f"注意:{a.id}位于{lung_zh},{h.label_zh}({h.id})是对侧肺门;它同侧的{own.label_zh}({own.id})距其中心约"
+                 f"{cm(dist)} cm({mm(dist)} mm)。",
+                 f"Note: {a.id} lies in the {lung_en}, so the {h.label_en} ({h.id}) is the other side's hilum; its own, "
+                 f"the {own.label_en} ({own.id}), is about {cm(dist)} cm ({mm(dist)} mm) from its centre.")
+    meas = {"kind": "distance", "from": a.id, "to": own.id, "mm": dist, "spacing_source": ctx.facts.spacing.source,
+            "from_px": [r1(f.center_px[0]), r1(f.center_px[1])], "to_px": [r1(own.center_px[0]), r1(own.center_px[1])]}
+    last = max((i for i, s in enumerate(comp.sections) if s["kind"] == "relation"), default=0)  # after the hilum's
+    sections = (*comp.sections[: last + 1], section("relation", ctx.t("同侧肺门", "Its own hilum"), text),
+                *comp.sections[last + 1:])
+    return dataclasses.replace(comp, sections=sections, measurements=(*comp.measurements, meas),
+                               referenced=(*comp.referenced, own.id))
 
 
 # a finding's centre within this of a hilum's or a dome's height is said to lie at its level
@@ -1463,15 +1782,9 @@ def _compare_extra(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[st
         lines.append(ctx.t(f"{ordered[0][0].id}离肺门{'最' if most else '较'}近(中心至肺门:{dists})。",
                            f"{ordered[0][0].id} is the {'closest' if most else 'closer'} to its hilum (centre to hilum: "
                            f"{dists})."))
-    landmark = {"pleura": ("distance_to_pleura_mm", "胸膜", "the pleura"),
-                "diaphragm": ("distance_to_diaphragm_mm", "膈面", "the diaphragm")}.get(ctx.query.landmark or "")
-    if landmark is not None:  # "which one is closer to the pleura?"
-        attr, zh_name, en_name = landmark
-        ordered = sorted(pairs, key=lambda p: float(getattr(p[1], attr)))
-        dists = ("、" if ctx.zh else ", ").join(f"{a.id} {mm(r1(float(getattr(f, attr))))} mm" for a, f in ordered)
-        most = len(pairs) > 2
-        lines.append(ctx.t(f"{ordered[0][0].id}离{zh_name}{'最' if most else '较'}近(至{zh_name}:{dists})。",
-                           f"{ordered[0][0].id} is the {'closest' if most else 'closer'} to {en_name} ({dists})."))
+    nearer = _nearer_landmark(ctx, pairs)
+    if nearer:  # "which one is closer to the pleura?"
+        lines.append(nearer)
     if len(pairs) > 2:  # three or more: the highest and the lowest, not "A2 higher, A1 lower" of two of them
         by_height = sorted(pairs, key=lambda p: p[1].center_px[1])
         (top, ft), (bottom, fb) = by_height[0], by_height[-1]
@@ -1491,6 +1804,21 @@ def _compare_extra(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> list[st
         lines.append(ctx.t(f"{upper.id}位置较高,{lower.id}较低(中心上下相差约{cm(abs(drop_mm))} cm)。",
                            f"{upper.id} lies higher and {lower.id} lower (centres {cm(abs(drop_mm))} cm apart vertically)."))
     return lines + _sign_counts(ctx, pairs)
+
+
+def _nearer_landmark(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> str:
+    """"Which one is closer to the pleura?" / "哪个离胸膜更近": which finding lies nearest the landmark asked (the pleura,
+    the diaphragm), with each one's distance to it; "" for any other landmark, or none."""
+    landmark = {"pleura": ("distance_to_pleura_mm", "胸膜", "the pleura"),
+                "diaphragm": ("distance_to_diaphragm_mm", "膈面", "the diaphragm")}.get(ctx.query.landmark or "")
+    if landmark is None or len(pairs) < 2:
+        return ""
+    attr, zh_name, en_name = landmark
+    ordered = sorted(pairs, key=lambda p: float(getattr(p[1], attr)))
+    dists = ("、" if ctx.zh else ", ").join(f"{a.id} {mm(r1(float(getattr(f, attr))))} mm" for a, f in ordered)
+    most = len(pairs) > 2
+    return ctx.t(f"{ordered[0][0].id}离{zh_name}{'最' if most else '较'}近(至{zh_name}:{dists})。",
+                 f"{ordered[0][0].id} is the {'closest' if most else 'closer'} to {en_name} ({dists}).")
 
 
 def _counted_checklists(ctx: Context) -> list[cl.Checklist]:
@@ -1618,7 +1946,7 @@ def compose_compare(ctx: Context) -> Composition:
         return Composition((section("compare", ctx.t("比较", "Comparison"), only),),
                            findings=tuple(finding_dict(f, a.id) for a, f in pairs), referenced=tuple(a.id for a, _ in pairs))
     rows = [{"anchor_id": a.id, "lobe": f.lobe, "zone": f.zone, "band": f.band, "shape": f.shape,
-             "diameter_mm": r1(f.diameter_mm), "size_mm": list(finding_size(f).mm), "margin": f.margin}
+             "diameter_mm": r1(f.diameter_mm), "size_mm": list(finding_size(f).mm), "margin": margin_code(f)}
             for a, f in pairs]
     lines = [finding_line(a, f, ctx.lang) for a, f in pairs]
     # an effusion-like opacity is fluid in the pleural space: no lesion's size or margin to rank it by
@@ -1640,6 +1968,8 @@ def compose_compare(ctx: Context) -> Composition:
         lines.append(ctx.t(f"{fluid}为积液样密度影,不与病灶比较大小和边缘。",
                            f"{fluid} is effusion-like: its size and margin are not ranked with the lesions'."))
     lines += _compare_extra(ctx, pairs)
+    nearer = _nearer_landmark(ctx, pairs)  # "which is nearer the pleura, A1 or A2?": what is asked, first
+    lines = [nearer, *(line for line in lines if line != nearer)] if nearer else lines
     sections = [section("compare", ctx.t("比较", "Comparison"), ("" if ctx.zh else " ").join(lines), rows=rows)]
     verdict = _size_verdict(ctx, pairs)
     if verdict is not None:  # "is A1 bigger than A2?": yes or no first, then the comparison it rests on
@@ -1974,6 +2304,8 @@ def compose_sign(ctx: Context) -> Composition:
     for sign in ctx.query.signs:
         entry = ctx.ontology.sign(sign)
         read = cl.read_sign(sign, ctx.facts, ctx.query.side, ctx.registry, entry.category if entry else "")
+        if sign == "tracheal_deviation":  # where the maps outline the trachea: what the outline shows
+            read = _trachea_sign(ctx, read)
         name = sign_name(ctx, sign, ctx.lang)
         verdict = word("sign_status", read.status, ctx.lang)
         evidence = read.evidence_zh if ctx.zh else read.evidence_en
@@ -1998,7 +2330,9 @@ def compose_sign(ctx: Context) -> Composition:
         sections.append(note)
     sections.append(disclaimer(ctx))
     return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
-                       measurements=effusion_heights(pairs, ctx.facts),
+                       # (a ratio the heart answer states: the two widths it divides, drawn)
+                       measurements=effusion_heights(pairs, ctx.facts)
+                       + (tuple(ctr_widths(ctx)) if "cardiomegaly" in ctx.query.signs else ()),
                        referenced=tuple(a.id for a in anchors) + tuple(a.id for a in ctx.anatomy))
 
 
@@ -2030,6 +2364,31 @@ def _device_or_lesion(ctx: Context) -> dict[str, Any] | None:
            "the mouth; for one in place, a lateral view or an earlier film settles it." if line else "")))
 
 
+def angle_rays(ctx: Context, angles: list[CostophrenicAngle]) -> list[dict[str, Any]]:
+    """The two arms each angle's degrees are measured between, as rows the overlays draw (``kind`` "angle": the
+    vertex and the arms' far ends), for each angle ``_angle_line`` gives in degrees and whose arms the facts carry."""
+    out: list[dict[str, Any]] = []
+    for c in angles:
+        if c.state == "not_assessable" or blunted_by_fluid(c) or c.wall_px is None or c.floor_px is None:
+            continue
+        out.append({"kind": "angle", "of": f"costophrenic_{c.side}", "deg": round(c.angle_deg),
+                    "vertex_px": [r1(c.point_px[0]), r1(c.point_px[1])],
+                    "rays_px": [[r1(c.wall_px[0]), r1(c.wall_px[1])], [r1(c.floor_px[0]), r1(c.floor_px[1])]]})
+    return out
+
+
+def ctr_widths(ctx: Context) -> list[dict[str, Any]]:
+    """The two widths the cardiothoracic ratio divides, as rows the overlays draw (``kind`` "width", ``line_px``: its
+    two ends), where the film has a ratio and the facts carry both widths and where they lie."""
+    a = ctx.facts.anatomy
+    spans = (("heart", a.heart_width_mm, a.heart_span_px), ("chest", a.thorax_width_mm, a.thorax_span_px))
+    if a.cardiothoracic_ratio is None or not all(w and span for _, w, span in spans):
+        return []
+    return [{"kind": "width", "of": name, "mm": r1(w), "spacing_source": ctx.facts.spacing.source,
+             "line_px": [[r1(span[0][0]), r1(span[0][1])], [r1(span[1][0]), r1(span[1][1])]]}
+            for name, w, span in spans if w and span]
+
+
 def _angle_line(c: CostophrenicAngle, ctx: Context) -> str:
     """One costophrenic angle in words: its state and degrees, or the fluid that blunts it; an angle not measured has no
     degrees to give."""
@@ -2043,19 +2402,153 @@ def _angle_line(c: CostophrenicAngle, ctx: Context) -> str:
                  f"The {side} costophrenic angle is {state} (about {c.angle_deg:.0f}°).")
 
 
+# two costophrenic angles within this many degrees of each other are said to be about the same
+ANGLE_SAME_DEG = 10.0
+
+
+def _angles_compared(ctx: Context) -> str:
+    """"Are the costophrenic angles the same?" / "两侧肋膈角一样吗": the two set side by side: their states where these
+    differ; where both read alike, how far apart their degrees are, and that Hilum does not read what a difference between
+    two angles of one state means (11° and 47° had both been "sharp", and the answer said no more)."""
+    cps = {c.side: c for c in ctx.facts.anatomy.costophrenic}
+    right, left = cps.get("right"), cps.get("left")
+    if right is None or left is None:
+        return ctx.t("本片未能同时评估两侧肋膈角,无法比较。",
+                     "Both costophrenic angles could not be assessed on this film, so they are not compared.")
+    said = {c.side: cl.angle_word(c.state, ctx.facts, ctx.lang) for c in (right, left)}
+    if right.state != left.state:
+        return ctx.t(f"两侧肋膈角不同:右侧{said['right']},左侧{said['left']}。",
+                     f"The two angles differ: the right is {said['right']}, the left {said['left']}.")
+    if right.state == "not_assessable" or right.angle_deg <= 0 or left.angle_deg <= 0:
+        return ctx.t(f"两侧肋膈角均{said['right']},无法比较其角度。",
+                     f"Both angles are {said['right']}, so their degrees are not compared.")
+    r_deg, l_deg = round(right.angle_deg), round(left.angle_deg)
+    degrees = (f"右侧约{r_deg}°,左侧约{l_deg}°", f"right about {r_deg}°, left about {l_deg}°")
+    if abs(r_deg - l_deg) <= ANGLE_SAME_DEG:
+        return ctx.t(f"两侧肋膈角大致相同({degrees[0]}),均{said['right']}。",
+                     f"The two angles are about the same ({degrees[1]}), both {said['right']}.")
+    return ctx.t(f"两侧肋膈角相差约{abs(r_deg - l_deg)}°({degrees[0]}):两侧均读作{said['right']},但两角相差的意义本系统不判读,"
+                 "可由阅片者判断。",
+                 f"The two angles differ by about {abs(r_deg - l_deg)}° ({degrees[1]}): both read as {said['right']}, but "
+                 "Hilum does not read what a difference between them means; a reader may judge it.")
+
+
+# two lung fields whose projected areas are within this fraction of the larger are said to be about the same size
+LUNG_SIZE_SAME = 0.1
+
+
+def _polygon_area_px(poly: tuple[tuple[float, float], ...]) -> float:
+    return abs(sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1], strict=True))) / 2.0
+
+
+def _lungs_sized(ctx: Context) -> Composition:
+    """"Is one lung bigger than the other?" / "两侧肺一样大吗": the two lung fields' projected areas and heights, from the
+    outlines Hilum's maps draw (it had asked which finding was meant), with what a projection does not say; where the
+    facts carry no outline of both, that Hilum does not compare them here, and what it can say of the two lungs."""
+    sp = ctx.facts.spacing
+    fields: dict[str, tuple[float, float]] = {}
+    for side in ("right", "left"):
+        r = ctx.facts.anatomy.region(f"lung_{side}")
+        if r is not None and len(r.polygon_px) >= 3:
+            fields[side] = (_polygon_area_px(r.polygon_px) * sp.row_mm * sp.col_mm, (r.bbox_px[3] - r.bbox_px[1]) * sp.row_mm)
+    if len(fields) < 2:
+        text = ctx.t("本系统在本片上不比较两肺大小:其解剖图未勾画出两侧肺野的轮廓。它可以说明每侧肺的候选病灶、肋膈角、两侧肺门和膈顶的高低"
+                     "以及心胸比,例如可以问“比较两侧”。",
+                     "Hilum does not compare the lungs' sizes on this film: its maps gave no outline of both lung fields. "
+                     "What it can say of the two lungs: the candidate regions in each, each costophrenic angle, the "
+                     "heights of the hila and of the domes of the diaphragm, and the cardiothoracic ratio; ask, for "
+                     "example, \"compare the two sides\".")
+        return Composition((section("anatomy", ctx.t("两肺大小", "The lungs' sizes"), text),))
+    (r_area, r_h), (l_area, l_h) = fields["right"], fields["left"]
+    larger = "right" if r_area >= l_area else "left"
+    share = abs(r_area - l_area) / max(r_area, l_area)
+    each = (f"右肺野约{r_area / 100:.0f} cm²(高约{cm(r_h)} cm),左肺野约{l_area / 100:.0f} cm²(高约{cm(l_h)} cm)",
+            f"the right lung field about {r_area / 100:.0f} cm² ({cm(r_h)} cm tall), the left about {l_area / 100:.0f} cm² "
+            f"({cm(l_h)} cm tall)")
+    if share <= LUNG_SIZE_SAME:
+        lead = ctx.t(f"按投影面积,两侧肺野大小相近:{each[0]}。", f"By projected area the two lung fields are about the same size: "
+                     f"{each[1]}.")
+    else:
+        lead = ctx.t(f"按投影面积,{word('side', larger, 'zh')}肺野较大(大约{share * 100:.0f}%):{each[0]}。",
+                     f"By projected area the {larger} lung field is the larger, by about {share * 100:.0f}%: {each[1]}.")
+    caveat = ctx.t("这是正位片上本系统解剖图勾画的肺野投影,不是肺的容积(心影遮挡部分左肺,左肺野通常较小);两侧差别是否提示肺容积减少或"
+                   "过度充气,本系统不判读,需由阅片者判断。",
+                   " These are the lung fields Hilum's maps outline on a frontal film: a projection, not the lungs' "
+                   "volume (the heart covers part of the left lung, which usually makes the left field the smaller). "
+                   "Whether a difference means volume loss or over-inflation Hilum does not judge; a reader would.")
+    registry, drawn = ctx.registry, []
+    for side in ("right", "left"):
+        registry, a = ensure_anatomy(registry, ctx.facts, f"lung_{side}", ctx.turn)
+        if a is not None:
+            drawn.append(a.id)
+    sections = [section("anatomy", ctx.t("两肺大小", "The lungs' sizes"), lead + caveat)]
+    note = spacing_note(ctx)
+    if note:
+        sections.append(note)
+    return Composition(tuple(sections), referenced=tuple(drawn), registry=registry)
+
+
+def _trachea_text(ctx: Context, a: Anchor) -> str:
+    """"Show me the trachea" / "how is the trachea?" where the maps outline it: where it lies, and that Hilum judges
+    nothing of it (it had said "Hilum does not trace the trachea" of the trachea it drew)."""
+    placed = placed_in_words(ctx, a.center_px)
+    where_zh, where_en = (f"位于{placed[0]}", f" lies {placed[1]}") if placed else ("", "")
+    return ctx.t(f"气管({a.id},轮廓已标在片上){where_zh}。本系统在解剖图上勾画气管轮廓,但不判断其是否移位或狭窄(片子旋转也会使其偏离"
+                 "中线),因此既不能说正常,也不能说异常,需放射科医师阅片。",
+                 f"The trachea ({a.id}, outlined on the film){where_en}. Hilum outlines it on its anatomy maps but does "
+                 "not judge whether it is deviated or narrowed (a rotated film shifts it too), so it can say neither "
+                 "that it looks normal nor that it does not; a radiologist's reading would.")
+
+
+def _trachea_sign(ctx: Context, read: cl.SignRead) -> cl.SignRead:
+    """"气管居中吗?" / "is the trachea midline?" where the maps outline the trachea: what the outline shows (where its
+    centre lies) and that Hilum does not judge deviation from it; it had said "Hilum does not trace the trachea" of the
+    trachea it had just drawn (A7)."""
+    a = next((x for x in ctx.anatomy if x.name == "trachea"), None) or ctx.registry.for_name("trachea")
+    placed = placed_in_words(ctx, a.center_px) if a is not None else None
+    if a is None or placed is None:
+        return read
+    return dataclasses.replace(
+        read,
+        evidence_zh=f"本系统勾画了气管轮廓({a.id}),其中心位于{placed[0]};但不判断气管是否移位(片子旋转也会使其偏离中线),"
+                    "因此既不能说有,也不能说没有。",
+        evidence_en=f"Hilum outlines the trachea ({a.id}), whose centre lies {placed[1]}; it does not judge whether the "
+                    "trachea is deviated (a rotated film shifts it too), so it can say neither yes nor no.")
+
+
+def _outlined_structure(ctx: Context) -> Composition | None:
+    """What the maps' outlines answer: "is one lung bigger than the other?" (the lung fields' projections), and "show me
+    the trachea" / "how is the trachea?" where the maps outline it (it had said "Hilum does not trace the trachea" of the
+    trachea it drew); None for any other question."""
+    if ctx.query.lungs_sized:
+        return _lungs_sized(ctx)
+    trachea = next((a for a in ctx.anatomy if a.name == "trachea"), None)
+    if ctx.query.unread_structure == "trachea" and trachea is not None:
+        return Composition((section("anatomy", ctx.t("解剖评估", "Anatomy"), _trachea_text(ctx, trachea)),
+                            disclaimer(ctx)), referenced=(trachea.id,))
+    return None
+
+
 def compose_anatomy(ctx: Context) -> Composition:
     if set(ctx.query.signs) - {"costophrenic_blunting"}:
         return compose_sign(ctx)
+    outlined = _outlined_structure(ctx)
+    if outlined is not None:
+        return outlined
     if ctx.query.unread_structure:  # "how are the bones?": not read, said as such (not the angles or the ratio)
         text = ctx.t(*cl.structure_not_read(ctx.query.unread_structure))
         return Composition((section("anatomy", ctx.t("解剖评估", "Anatomy"), text), disclaimer(ctx)))
     lines: list[str] = []
+    drawn: list[dict[str, Any]] = []  # what the overlays draw of what the lines state: the angles' arms, the widths
     wanted_sides = {a.side for a in ctx.anatomy if a.side} or {"right", "left"}
     names = set(ctx.query.anatomy)
     if ctx.query.domes_compared:  # "which hemidiaphragm is higher?": the domes' heights, not the angles
         lines += _domes_lines(ctx)
     elif not names or any(n.startswith(("costophrenic", "diaphragm", "pleura")) for n in names):
+        # ("are the costophrenic angles the same?": the two set side by side, first)
+        lines += [_angles_compared(ctx)] if ctx.query.angles_compared else []
         lines += [_angle_line(c, ctx) for c in ctx.facts.anatomy.costophrenic if c.side in wanted_sides]
+        drawn += angle_rays(ctx, [c for c in ctx.facts.anatomy.costophrenic if c.side in wanted_sides])
     if any(n.startswith("hilum") for n in names):
         lines += _hila_lines(ctx)
     ctr = ctx.facts.anatomy.cardiothoracic_ratio
@@ -2068,6 +2561,7 @@ def compose_anatomy(ctx: Context) -> Composition:
             widths = (f"(心影横径约{cm(heart)} cm,胸廓内径约{cm(chest)} cm)",
                       f" (the heart about {cm(heart)} cm across, the chest {cm(chest)} cm)")
         lines.append(ctx.t(f"心胸比约{ctr:.2f}{widths[0]},{verdict}。", f"The cardiothoracic ratio is about {ctr:.2f}{widths[1]}, {verdict}."))
+        drawn += ctr_widths(ctx) if heart and chest else []
         if ctx.facts.spacing.source != "dicom" and heart and chest:
             lines.append(ctx.t("(宽度按估计的像素间距换算;比值不受影响。)",
                                "(The widths use an estimated pixel spacing; the ratio does not depend on it.)"))
@@ -2078,7 +2572,7 @@ def compose_anatomy(ctx: Context) -> Composition:
                            "These are the anatomy items Hilum assesses (the costophrenic angles and the heart's size); it "
                            "does not read the thoracic cage, the bones or the great vessels."))
     sections = (section("anatomy", ctx.t("解剖评估", "Anatomy"), ("" if ctx.zh else " ").join(lines)),)
-    return Composition(sections, referenced=tuple(a.id for a in ctx.anatomy))
+    return Composition(sections, measurements=tuple(drawn), referenced=tuple(a.id for a in ctx.anatomy))
 
 
 @dataclass(frozen=True)
@@ -2231,7 +2725,11 @@ def compose_confidence(ctx: Context) -> Composition:
     asked = ctx.query.attribute
     lines = []
     for a, f in pairs:
-        probs = {"presence": f.confidence, **f.attribute_confidence}
+        # the statements the answers make of it: none of a lesion's margin, contents or lobe of fluid, none of a
+        # nodule's margin of a consolidation (``nodule_margin``)
+        unsaid = (_NOT_SAID_OF_FLUID if f.kind == "effusion" else
+                  frozenset() if nodule_margin(f) else frozenset({"margin"}))
+        probs = {k: p for k, p in {"presence": f.confidence, **f.attribute_confidence}.items() if k not in unsaid}
         statements = phrases()["statement"]  # in the order the answer gives them
         keys = [asked] if asked in probs else [k for k in statements if k in probs]
         parts = []
@@ -2240,9 +2738,9 @@ def compose_confidence(ctx: Context) -> Composition:
                                f"{word('statement', asked, 'en')}: no calibrated probability"))
         for k in keys:
             p = float(probs[k])
-            how = ctx.t("直接陈述" if p >= THRESHOLD else "措辞保留", "stated flatly" if p >= THRESHOLD else "hedged")
             said = word("statement", k, ctx.lang)
-            parts.append(ctx.t(f"{said}约{p:.2f}({how})", f"{said}, about {p:.2f} ({how})"))
+            parts.append(ctx.t(f"{said}约{p:.2f}({_how_stated(f, k, 'zh')})",
+                               f"{said}, about {p:.2f} ({_how_stated(f, k, 'en')})"))
         lines.append(ctx.t(f"{a.id}({a.label_zh}):" + ";".join(parts) + "。",
                            f"{a.id} ({a.label_en}): " + "; ".join(parts) + "."))
     if cl.read_alone(ctx.facts):  # the presence it gives is not the tables'
@@ -2260,6 +2758,36 @@ def compose_confidence(ctx: Context) -> Composition:
     return Composition((section("confidence", ctx.t("把握程度", "How sure"), "".join(lines) if ctx.zh else " ".join(lines)),
                         disclaimer(ctx)), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
                        referenced=tuple(a.id for a, _ in pairs))
+
+
+# statements of a lesion the answers never make of an effusion-like opacity (its density answer reads no contents in
+# fluid, its margin answer no margin, and it lies in the pleural space, not a lobe)
+_NOT_SAID_OF_FLUID = frozenset({"margin", "density", "calcification", "cavity", "lobe"})
+
+
+def _how_stated(f: Finding, statement: str, lang: str) -> str:
+    """"stated flatly" or "hedged" as the answers make the statement (``stated_flatly``), and where the hedge is not
+    the probability's, why: the lobes overlapping in projection, a lesion large enough to hold an unseen cavity, a
+    smooth margin read at half resolution."""
+    zh = lang == "zh"
+    if stated_flatly(f, statement):
+        return "直接陈述" if zh else "stated flatly"
+    why = ""
+    if statement == "lobe" and f.lobe_overlap:
+        lobes = [word("lobe", lb, lang) for lb in (f.lobe, *f.lobe_overlap)]
+        either = ", the ".join(lobes[:-1]) + f" or the {lobes[-1]}"
+        why = (f":这是位于{'或'.join(lobes)}的概率,它们在此处重叠投影,所属肺叶为推断,侧位片可明确" if zh else
+               f": that is the chance that it lies in the {either}, which overlap here in projection, so the lobe named "
+               "is an estimate; a lateral view would settle it")
+    elif statement == "cavity" and cavity_unexcluded(f):
+        missed, found = CAVITIES_MISSED
+        why = (f":未见空洞,但不能排除;验证用模拟胸片上,{found}个空洞中有{missed}个在{CAVITY_UNEXCLUDED_MM:.0f} mm及以上的"
+               "病灶上被读为无空洞" if zh else
+               f": no cavity is seen, but one cannot be excluded: on validation phantom films {missed} of {found} "
+               f"cavities, on lesions of {CAVITY_UNEXCLUDED_MM:.0f} mm or more, were read as none")
+    elif statement == "margin" and f.margin == "smooth" and confident(f, "margin"):
+        why = ":此分辨率下未见不规则" if zh else ": no irregularity seen at this resolution"
+    return ("措辞保留" if zh else "hedged") + why
 
 
 # the statements "why?" explains, in the order an answer makes them
@@ -2336,6 +2864,8 @@ def _size_hedges(ctx: Context, f: Finding) -> Reasons:
 
 
 def _margin_hedges(ctx: Context, f: Finding) -> Reasons:
+    if not nodule_margin(f):  # a consolidation's edge is described, not graded: nothing of a nodule's margin is hedged
+        return []
     out: Reasons = []
     if f.margin_source != "reader" and not margin_backed(f):
         out.append(("边缘读自病灶图,其分辨率只有工作图像的一半,显示不出1–2 mm的毛刺,所以“未见不规则”不等于“光滑”",
@@ -2351,6 +2881,12 @@ def _density_hedges(ctx: Context, f: Finding) -> Reasons:
     out: Reasons = [_probability(ctx, f, key, what) for key, what in (
         ("density", ("密度是否均匀", "its homogeneity")), ("calcification", ("有无钙化", "calcification")),
         ("cavity", ("有无空洞", "a cavity")))]
+    if cavity_unexcluded(f):  # a "no cavity" of a lesion large enough to hold one (calibration.CAVITY_UNEXCLUDED_MM)
+        missed, found = CAVITIES_MISSED
+        out.append((f"未见空洞,但不能排除:验证用模拟胸片上,{found}个空洞中有{missed}个在{CAVITY_UNEXCLUDED_MM:.0f} mm及以上的"
+                    "病灶上被读为无空洞",
+                    f"no cavity is seen, but one cannot be excluded: on validation phantom films {missed} of {found} "
+                    f"cavities, on lesions of {CAVITY_UNEXCLUDED_MM:.0f} mm or more, were read as none"))
     if f.density.air_bronchogram == "uncertain":
         out.append(("胸片把整个胸廓的厚度叠在一张图上,小结节内的空气支气管征在胸片上很难显示(薄层CT可显示)",
                     "a radiograph sums the chest's whole depth into one image, and an air bronchogram inside a small "
@@ -2693,7 +3229,9 @@ def compose_interval(ctx: Context) -> Composition:
     pairs = subject_findings(ctx)
     sec, rows = interval_section(ctx.interval, ctx.registry, ctx.lang, tuple(f.id for _, f in pairs) or None)
     referenced = tuple(a.id for a, _ in pairs) or tuple(a.id for a in ctx.registry.findings())
-    return Composition((sec,), measurements=rows, referenced=referenced)
+    # "show me where it was on the earlier film": what of the earlier film is drawn on this one (``overlays``)
+    place = (earlier_place_section(rows, ctx.lang),) if ctx.query.earlier_place and ctx.interval.comparable else ()
+    return Composition((*place, sec), measurements=rows, referenced=referenced)
 
 
 COMPOSERS = MappingProxyType({
@@ -2817,12 +3355,77 @@ def _wall_section(ctx: Context) -> dict[str, Any] | None:
             lines.append(ctx.t(f"{a.id}:本系统不测量空洞壁厚(最厚处大于15 mm倾向恶性,薄壁多见于良性);薄层CT可测量。",
                                f"{a.id}: Hilum leaves the wall's thickness unmeasured (a wall over 15 mm at its "
                                "thickest favours malignancy, a thin one a benign cause); thin-section CT measures it."))
+        elif cavity_unexcluded(f):  # large enough to hold a cavity: none seen is none excluded (its density answer)
+            lines.append(ctx.t(f"{a.id}{CAVITY_NOT_EXCLUDED[0]},未测量洞壁;薄层CT可明确。",
+                               f"{a.id}: {CAVITY_NOT_EXCLUDED[1]}, so no wall is measured; thin-section CT would "
+                               "settle it."))
         else:
             lines.append(ctx.t(f"{a.id}未见空洞,没有洞壁可测。", f"{a.id} shows no cavity, so it has no wall to measure."))
     return section("wall", ctx.t("洞壁", "Cavity wall"), ("" if ctx.zh else " ").join(lines))
 
 
 def compose(ctx: Context) -> Composition:
+    """The answer to the question (``_compose_asked``), its threshold in pixels converted first (``_pixels_converted``),
+    led by its measurements in the unit asked (``_in_unit_asked``) and, where a language was asked with the question,
+    by a word that it is answered in it."""
+    px_note = None
+    if ctx.query.threshold_px:  # "is it bigger than 20 px?"
+        ctx, px_note = _pixels_converted(ctx)
+    out = _compose_asked(ctx)
+    lead = [s for s in (_answer_language(ctx), px_note, _in_unit_asked(ctx, out)) if s]
+    return dataclasses.replace(out, sections=(*lead, *out.sections)) if lead else out
+
+
+def _answer_language(ctx: Context) -> dict[str, Any] | None:
+    """"用英文回答:A1多大?": the question is answered in the language asked, and the answer says so (and how later
+    questions are answered)."""
+    if not ctx.query.answer_lang or ctx.query.intent == "out_of_scope":
+        return None
+    return section("language", ctx.t("语言", "Language"), ctx.t(
+        "按要求用中文回答(之后的问题按提问所用的语言回答)。",
+        "In English, as asked (later questions are answered in the language they are asked in)."))
+
+
+def _film_pixels(ctx: Context) -> units.PixelScale:
+    return units.pixel_scale(ctx.facts.spacing, ctx.facts.image_size, ctx.frame)
+
+
+def _pixels_converted(ctx: Context) -> tuple[Context, dict[str, Any]]:
+    """"Is it bigger than 20 px?" / "超过20像素吗": the threshold (or range) in pixels converted to mm with the film's
+    spacing, taken as the uploaded film's pixels where the session knows them (``units.pixel_scale``); the note says
+    so, and with which spacing."""
+    q = ctx.query
+    scale = _film_pixels(ctx)
+
+    def conv(v: float | None) -> float | None:
+        return r1(units.px_in_mm(v, scale)) if v is not None else None
+
+    asked = [v for v in (q.size_mm, q.size_to_mm, q.distance_mm) if v is not None]
+    said = [(f"{v:g} px", f"{mm(units.px_in_mm(v, scale))} mm") for v in asked]
+    which_zh, which_en = units.pixels_said(scale, ctx.lang)
+    note = section("units", ctx.t("单位", "Units"), ctx.t(
+        "所问像素按片子的像素间距换算:" + "、".join(f"{p}约{m}" for p, m in said) + f"(按{which_zh})。",
+        "The pixels asked are converted with the film's pixel spacing: " + ", ".join(f"{p} is about {m}" for p, m in said)
+        + f" (taken as {which_en})."))
+    q = dataclasses.replace(q, size_mm=conv(q.size_mm), size_to_mm=conv(q.size_to_mm), distance_mm=conv(q.distance_mm),
+                            threshold_px=False)
+    return dataclasses.replace(ctx, query=q), note
+
+
+def _in_unit_asked(ctx: Context, out: Composition) -> dict[str, Any] | None:
+    """"How big is it in inches?" / "in pixels?" / "how far is it from the pleura in cm?": the answer's measurements in
+    the unit asked, before the answer gives them in mm (none where it measured nothing, or mm was asked)."""
+    if ctx.query.unit not in ("cm", "inch", "px"):
+        return None
+    registry = out.registry or ctx.registry
+    names: dict[str, tuple[str, str]] = {k: (zh, f"the {en}") for k, (zh, en) in _LANDMARK_NAMES.items()}
+    names.update({a.id: (f"{a.label_zh}({a.id})", f"the {a.label_en} ({a.id})") for a in registry.anchors})
+    scale = _film_pixels(ctx) if ctx.query.unit == "px" else None
+    line = units.unit_line(out.measurements, ctx.query.unit, ctx.lang, names, scale)
+    return section("units", ctx.t("单位", "Units"), line) if line else None
+
+
+def _compose_asked(ctx: Context) -> Composition:
     if ctx.query.intent in _FINDING_INTENTS and ctx.subjects and not subject_findings(ctx):
         return compose_not_a_finding(ctx)
     first = COMPOSERS.get(ctx.query.intent, compose_out_of_scope)(ctx)

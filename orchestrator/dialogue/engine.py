@@ -23,13 +23,13 @@ from types import MappingProxyType
 from typing import Any
 
 from orchestrator.control_chars import QUESTION_CONTROLS
+from orchestrator.dialogue import anatomy_focus, referring, session_summary
 from orchestrator.dialogue import anchors as anc
 from orchestrator.dialogue import composer as comp
-from orchestrator.dialogue import referring
 from orchestrator.dialogue.checklists import sign_of_kind
 from orchestrator.dialogue.earlier import compare_with_earlier, study_day
 from orchestrator.dialogue.interval_answer import INTENT as INTERVAL_INTENT
-from orchestrator.dialogue.overlays import turn_overlays
+from orchestrator.dialogue.overlays import earlier_place_layers, turn_overlays
 from orchestrator.dialogue.parser import CLOSEST_CHECKLIST, Query, language_neutral, parse
 from orchestrator.dialogue.report import build_report
 from orchestrator.dialogue.session import (
@@ -276,6 +276,8 @@ def _with_the_part(res: anc.Resolution, q: Query, facts: ImageFacts) -> anc.Reso
 def _interval_subjects(reg: anc.Registry, q: Query) -> anc.Resolution:
     """"Has it grown?": the finding meant when one is, else every one (never "which one?"); "和上次比有变化吗" / "any
     change since the last film?" names none: the film."""
+    # ("how much bigger is it?": its "bigger" asks the change, not the bigger of the findings)
+    q = replace(q, descriptors=q.shape_descriptors)
     if not (q.references or q.anchor_ids or q.has_location or q.descriptors or q.ordinal is not None or q.kinds):
         return anc.Resolution("resolved", ())
     res = anc.resolve_findings(reg, q)
@@ -312,6 +314,8 @@ def _of_the_last_answer(query: Query, previous: dict[str, Any]) -> Query:
         return replace(query, why_of=_STATEMENTS_OF.get(str(intent), ()))
     if intent in _AMOUNT_INTENTS:
         return replace(Query.from_state(previous), lang=query.lang, how_much=True)
+    if previous.get("needs_prior"):  # "has it grown?" without an earlier film, then "by how much?": that needs one too
+        return replace(query, needs_prior=True)
     return query
 
 
@@ -542,6 +546,9 @@ class DialogueEngine:
         state = self._load_for_turn(session_id, tenant)
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
+        # ("它的角度是多少度?" after a question of the right costophrenic angle: of that angle)
+        query = anatomy_focus.refocused(query, q_text, state.registry, self._last_query(state),
+                                          state.turn_count)
         query = self._follow_on(referring.patient_sides(query, state.facts), state)
         return self._draft(state, query, q_text, timings)
 
@@ -553,7 +560,14 @@ class DialogueEngine:
         asked are carried on (``Query.checklists_asked``: a comparison counts signs against those only)."""
         previous = self._last_query(state)
         if query.social == "repeat":  # "repeat that" / "再说一遍": the previous turn's question, answered again
-            return replace(Query.from_state(previous), lang=query.lang) if previous.get("intent") else query
+            # ... in the unit asked ("in inches?" / "in pixels?" / "用英寸呢": the unit it is said in, besides mm)
+            return (replace(Query.from_state(previous), lang=query.lang, unit=query.unit or previous.get("unit"))
+                    if previous.get("intent") else query)
+        if query.listed and previous.get("intent") == "screen" and not query.has_location:
+            # "how many are in the left lung?" then "list them": the findings that screening counted
+            return replace(query, **{k: previous.get(k) for k in ("side", "lesion_side", "lobe", "lobe_level", "zone",
+                                                                   "band")},
+                           kinds=tuple(previous.get("kinds") or ()), anatomy=tuple(previous.get("anatomy") or ()))
         earlier = tuple(previous.get("checklists_asked") or ())
         if earlier:
             query = replace(query, checklists_asked=tuple(dict.fromkeys(earlier + query.checklists_asked)))
@@ -621,6 +635,8 @@ class DialogueEngine:
                        forked_from=(state.session_id, turn))
         timings: dict[str, float] = {}
         query = self._timed("parse", timings, parse, q_text)
+        query = anatomy_focus.refocused(query, q_text, base.registry, self._last_query(base),
+                                          base.turn_count)
         query = self._follow_on(referring.patient_sides(query, base.facts), base)
         draft = self._draft(base, query, q_text, timings)
         answered = self._narrate(draft)
@@ -755,7 +771,8 @@ class DialogueEngine:
             checklist.kinds if checklist is not None and query.checklist else ())
         if query.intent in NEEDS_SUBJECT or query.intent == "sign_checklist":
             self.observer.anchor_resolution(res.outcome)
-        ctx = comp.Context(state.facts, lang, query, res.anchors, anatomy, reg, self.ontology, turn_no, state.interval)
+        ctx = comp.Context(state.facts, lang, query, res.anchors, anatomy, reg, self.ontology, turn_no, state.interval,
+                           frame=state.frame)
         if not state.facts.film_check.localisable and query.intent not in comp.FILM_INDEPENDENT:
             composition = comp.compose_withheld(ctx)
         elif res.outcome == "ambiguous":
@@ -770,6 +787,8 @@ class DialogueEngine:
             composition = comp.compose(ctx)
         # how the finding was picked, where the words could mislead: the image's side, a size stated, a rank by height
         composition = referring.with_notes(ctx, composition, res)
+        if session_summary.summary_asked_later(ctx):  # "summarise the session": what its earlier turns stated
+            composition = session_summary.with_session(ctx, composition, self._turns_before(state))
         reg = composition.registry or reg
         shown = (composition.checklist or {}).get("name")
         if shown and shown not in query.checklists_asked:  # a checklist answered: what a later comparison counts
@@ -779,6 +798,8 @@ class DialogueEngine:
         candidates = tuple(c["anchor_id"] for c in (composition.clarification or {}).get("candidates", []))
         overlays = turn_overlays("screen" if candidates else query.intent, state.facts, reg, referenced + candidates,
                                  composition.measurements, composition.checklist, lang, state.has_heatmap)
+        if query.earlier_place and query.intent == INTERVAL_INTENT:  # "show me where it was on the earlier film"
+            overlays = [*overlays, *earlier_place_layers(composition.measurements, lang)]
         anchors_out = tuple(a.to_dict(lang) for a in (reg.get(i) for i in referenced + candidates) if a is not None)
         dt = time.perf_counter() - t0
         timings["compose"] = round(dt, 6)
@@ -792,6 +813,13 @@ class DialogueEngine:
             film_check=state.facts.film_check.to_dict() if query.intent == "screen" else None,
         )
         return _Draft(state, query, turn, reg, question, timings)
+
+    def _turns_before(self, state: SessionState) -> tuple[Turn, ...]:
+        """The turns the session had answered (a head-only state holds none: its log, read from the store)."""
+        if state.head_turns is None:
+            return state.turns
+        full = self.store.get(state.session_id)
+        return full.turns[: state.turn_count] if full is not None else ()
 
     def _request(self, draft: _Draft) -> NarrationRequest:
         state = draft.state

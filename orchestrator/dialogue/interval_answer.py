@@ -39,6 +39,27 @@ def _article(noun: str) -> str:
     return "an" if noun[:1] in "aeiou" else "a"
 
 
+# the statuses that measure one size against the other (a change called, or none)
+MEASURED = frozenset({"larger", "smaller", "no_measurable_change"})
+
+
+def change_measured(c: FindingChange) -> bool:
+    """Whether the pair's change is a measurement to state: both readings sized as round lesions, and the earlier one
+    more than a "possibly" (a size change from a reading that may be no lesion at all is no number to give)."""
+    return c.status in MEASURED and not c.earlier_uncertain
+
+
+def _from_a_possible_reading(name: str, c: FindingChange, zh: bool) -> str:
+    """Seen now; the earlier film only possibly shows a lesion at its place: neither a change in mm and % nor "no
+    change" is stated from that reading, and what would settle it is said."""
+    if zh:
+        return (f"{name}:本片可见(约{c.now_mm} mm);以前的片子上该处仅可能为病灶,因此是否增大、增大多少无法由这两张片子测量"
+                "(由阅片者对照两张片子,或CT可明确)。")
+    return (f"{name}: seen on this film ({c.now_mm} mm); at its place the earlier film only possibly shows a lesion, so "
+            "whether it has grown, and by how much, cannot be measured from these films (a reader comparing the two "
+            "films, or CT, would settle it).")
+
+
 def _line(c: FindingChange, a: Anchor | None, zh: bool) -> str:
     lang = "zh" if zh else "en"
     name = (f"{a.id}({_what(c, lang)})" if zh else f"{a.id} ({_what(c, lang)})") if a is not None else _what(c, lang)
@@ -59,6 +80,8 @@ def _line(c: FindingChange, a: Anchor | None, zh: bool) -> str:
     if c.earlier_kind:  # the same place read as another kind on the earlier film
         other = word("kind", c.earlier_kind, lang)
         read_as = f"(以前的片子上读为{other})" if zh else f" (read as {_article(other)} {other} there)"
+    if c.earlier_uncertain and c.status in MEASURED:  # a size change from a "possibly" is no measurement to state
+        return _from_a_possible_reading(name, c, zh)
     if c.earlier_uncertain:  # the earlier film's reading was a "possibly"
         read_as += "(以前的片子上该处仅可能为病灶)" if zh else " (where the earlier film only possibly shows a lesion)"
     head = (f"{name}:现约{now} mm,以前约{then} mm{read_as}" if zh
@@ -153,18 +176,60 @@ def interval_section(comparison: IntervalComparison, registry: Registry, lang: s
              "diagnosis.")
     sep = "" if zh else " "
     text = head + sep + sep.join(lines) + sep + note
-    rows = tuple(
-        {"kind": INTENT, "from": getattr(_anchor_of(registry, c.finding_id), "id", None), "finding_id": c.finding_id,
-         "earlier_finding_id": c.earlier_id, "earlier_kind": c.earlier_kind, "status": c.status,
-         "mm": r1(c.now_mm) if c.now_mm is not None else None,
-         "earlier_mm": r1(c.then_mm) if c.then_mm is not None else None, "change_mm": c.change_mm,
-         "earlier_uncertain": c.earlier_uncertain,
-         "interval_days": days, "doubling_days": c.doubling_days,
-         "doubling_days_range": list(c.doubling_range) if c.doubling_range is not None else None,
-         "earlier_bbox_px": list(c.earlier_bbox_px) if c.earlier_bbox_px is not None else None,
-         "spacing_source": "dicom" if comparison.sizes_from_file else "estimated"}
-        for c in changes)
+    rows = tuple(_row(c, registry, comparison) for c in changes)
     return {"kind": "interval", "title": title, "text": text}, rows
+
+
+def _row(c: FindingChange, registry: Registry, comparison: IntervalComparison) -> dict[str, Any]:
+    """One finding's measurement row; no change (mm, doubling time) from an earlier reading that was only a
+    "possibly" (``change_measured``), as the text states none."""
+    from_possible = c.status in MEASURED and not change_measured(c)
+    return {"kind": INTENT, "from": getattr(_anchor_of(registry, c.finding_id), "id", None), "finding_id": c.finding_id,
+            "earlier_finding_id": c.earlier_id, "earlier_kind": c.earlier_kind, "status": c.status,
+            "mm": r1(c.now_mm) if c.now_mm is not None else None,
+            "earlier_mm": r1(c.then_mm) if c.then_mm is not None else None,
+            "change_mm": None if from_possible else c.change_mm,
+            "earlier_uncertain": c.earlier_uncertain,
+            "interval_days": comparison.interval_days, "doubling_days": None if from_possible else c.doubling_days,
+            "doubling_days_range": (list(c.doubling_range) if c.doubling_range is not None and not from_possible
+                                    else None),
+            "earlier_bbox_px": list(c.earlier_bbox_px) if c.earlier_bbox_px is not None else None,
+            # the same, carried onto this film by its place in the lung field (None: not carried)
+            "earlier_bbox_here_px": list(c.earlier_bbox_here_px) if c.earlier_bbox_here_px is not None else None,
+            "spacing_source": "dicom" if comparison.sizes_from_file else "estimated"}
+
+
+def earlier_place_section(rows: tuple[dict[str, Any], ...], lang: str) -> dict[str, Any]:
+    """"Show me where it was on the earlier film": what is drawn on this film of the earlier film's findings (their
+    places carried over by the lung field, ``earlier_bbox_here_px``), and what is not, and why."""
+    zh = lang == "zh"
+    drawn = [r for r in rows if r.get("earlier_bbox_here_px")]
+    new = [r for r in rows if r.get("status") == "new"]
+    held = [r for r in rows if r not in drawn and r not in new]
+    sep = "、" if zh else ", "
+
+    def ids(some: list[dict[str, Any]]) -> str:
+        return sep.join(str(r.get("from") or ("以前的片子上的病灶" if zh else "a finding of the earlier film")) for r in some)
+
+    lines = []
+    if drawn:
+        lines.append(f"本片上以虚线框标出{ids(drawn)}在以前的片子上的位置(标注“以前的片子”),按其在该侧肺野中的相对位置换算到本片;"
+                     "两张片子并未逐点配准(体位和吸气深度会使其移动),框出的是对照的部位,不是准确的轮廓。" if zh else
+                     f"Drawn on this film with a dashed box labelled \"earlier film\": where {ids(drawn)} lay on the "
+                     "earlier film, carried onto this film by its place within its lung field; the two films are not "
+                     "registered point to point (positioning and inspiration move it), so the box marks the place to "
+                     "compare, not an exact outline.")
+    if new:
+        lines.append(f"{ids(new)}在以前的片子上未见,没有以前的位置可标出。" if zh else
+                     f"{ids(new)} was not found on the earlier film, so there is no earlier position to draw.")
+    if held:
+        lines.append(f"{ids(held)}在以前的片子上的位置未在本片标出:比较只保存了它在以前那张片子自身坐标中的位置。" if zh else
+                     f"Where {ids(held)} lay on the earlier film is not drawn on this film: the comparison holds that "
+                     "position in the earlier film's own frame only.")
+    if not rows:
+        lines.append("没有可标出的以前片子上的病灶位置。" if zh else "There is no earlier position to draw.")
+    return {"kind": "earlier_place", "title": "以前的位置" if zh else "Where it was before",
+            "text": ("" if zh else " ").join(lines)}
 
 
 _UPLOAD_HINT = ("把以前的片子与本片一起上传(页面上的“以前的片子”,或 REST 的 earlier 字段),Hilum 即可对照两者;",

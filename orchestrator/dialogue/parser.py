@@ -36,7 +36,7 @@ import operator
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property, lru_cache
 from itertools import pairwise
 from pathlib import Path
@@ -54,6 +54,7 @@ from orchestrator.dialogue.pointing import (
     ranked_by_height,
     stated_size,
 )
+from orchestrator.dialogue.units import read_units, size_range
 from orchestrator.ontology.loader import Ontology, load_ontology
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -143,6 +144,9 @@ class Query:
     foreign: str | None = None  # a language Hilum does not speak (ja, ko, es, fr, ...): out_of_scope says so
     # "is the nodule new?" / "和去年比有变化吗": a change over time, which needs an earlier film; out_of_scope says so
     needs_prior: bool = False
+    # "show me where it was on the earlier film" / "以前的片子上它在哪里": a change over time asked as a place to be shown
+    # (the answer draws the earlier film's finding where the comparison carried it onto this film, or says it is not drawn)
+    earlier_place: bool = False
     # "answer in English please" / "请用中文回答": the language the reader asks answers in (zh | en); out_of_scope says
     # how Hilum chooses it, in that language
     answer_lang: str | None = None
@@ -295,6 +299,21 @@ class Query:
     # cannot tell from a lesion where they overlap (the mediastinum, the heart): heart | thymus | aorta | mediastinum |
     # pulmonary_artery
     normal_structure: str | None = None
+    # "how big is it in inches?" / "结节多少英寸" / "in pixels?" / "how far is it from the pleura in cm?": the unit the answer
+    # is asked in (cm | mm | inch | px; ``units.read_units``): the answer leads with its measurements in it, then in mm
+    unit: str | None = None
+    # "is it bigger than 20 px?" / "超过20像素吗": the threshold's (and a range's) numbers are pixels of the film, which the
+    # composer converts with the film's spacing (and says so)
+    threshold_px: bool = False
+    # "is it between 8 and 15 mm?" / "is it 1-2 cm?" / "是不是在8到15毫米之间": size_op "between", size_mm the lower
+    # bound and size_to_mm the upper
+    size_to_mm: float | None = None
+    # screen: "list them" / "列出来" / "list the findings": the findings listed (id, kind, place, size), nothing else
+    listed: bool = False
+    # assess_anatomy: "is one lung bigger than the other?" / "两侧肺一样大吗": the two lung fields' projected sizes
+    lungs_sized: bool = False
+    # assess_anatomy: "are the costophrenic angles the same?" / "两侧肋膈角一样吗": the two angles set against each other
+    angles_compared: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -334,6 +353,7 @@ class Query:
             "diagnosis": self.diagnosis,
             "foreign": self.foreign,
             "needs_prior": self.needs_prior,
+            "earlier_place": self.earlier_place,
             "attribute": self.attribute,
             "answer_lang": self.answer_lang,
             "social": self.social,
@@ -388,6 +408,12 @@ class Query:
             "not_understood": self.not_understood,
             "landmark_asked": self.landmark_asked,
             "normal_structure": self.normal_structure,
+            "unit": self.unit,
+            "threshold_px": self.threshold_px,
+            "size_to_mm": self.size_to_mm,
+            "listed": self.listed,
+            "lungs_sized": self.lungs_sized,
+            "angles_compared": self.angles_compared,
         }
 
     @staticmethod
@@ -1303,7 +1329,13 @@ def _blank_try_verbs(text: str) -> str:
 
 
 # "write a report" / "what's your impression?" / "summarize the findings" / "写一份报告" / "总结一下" / "结论"
-_SUMMARY_ASKED = re.compile(r"(?<![a-z])(?:report|impression|summar|in a nutshell|one-line|one line|conclusion)|报告|结论|总结|小结|印象")
+# a summary asked for at the question's start ("summarise the session", "sum up what we found", "write the report", "总结一下")
+_SUMMARY_REQUEST = re.compile(r"^\W*(?:(?:please|pls|can you|could you|now|ok(?:ay)?|so|and|then)[,，\s]+)*"
+                              r"(?:summari[sz]e|sum up|give (?:me )?(?:a |the )?(?:summary|report)|"
+                              r"(?:write|draft) (?:up )?(?:me )?(?:a |the |my )?(?:summary|report))(?![a-z])|"
+                              r"^\W*(?:请|帮我|麻烦)?(?:总结|小结|汇总|归纳)|^\W*(?:请|帮我|麻烦)?写(?:一下|一份|个)?(?:报告|小结|总结)")
+_SUMMARY_ASKED = re.compile(r"(?<![a-z])(?:report|impression|summar|sum up|in a nutshell|one-line|one line|conclusion)|报告|结论|总结|"
+                            r"小结|印象")
 _ZH_SIZE_ORDER = re.compile(r"比.{0,16}?(?:更|还)?(大|小)|(?:更|较)(大|小)")
 
 
@@ -1574,8 +1606,11 @@ _WHY_ALONE = re.compile(
 # change or difference
 _HOW_MUCH = re.compile(
     r"^\W*(?:(?:and|so|ok(?:ay)?|then)[,，\s]+)*(?:by )?how much(?:\s+(?:bigger|larger|smaller|more|less|"
-    r"(?:has|did) (?:it|the \w+) (?:grow|grown|change|changed|shrink|shrunk|shrank)|exactly))?(?: by)?\W*$"
-    r"|^\W*(?:那|它|这个|结节|病灶)*(?:长大|增大|变大|大|缩小|变小|小|变化|增长|长)了?(?:多少|几毫米|几厘米|几mm|几cm)(?:呢|啊)?\W*$")
+    r"(?:has|did) (?:it|the \w+) (?:grow|grown|change|changed|shrink|shrunk|shrank)|exactly))?(?: by)?"
+    # ("by how much in mm?": the amount in the unit it is given in)
+    r"(?:,?\s*in (?:mm|millimet(?:re|er)s?|cm|centimet(?:re|er)s?|percent|%))?\W*$"
+    r"|^\W*(?:那|它|这个|结节|病灶)*(?:长大|增大|变大|大|缩小|变小|小|变化|增长|长)了?"
+    r"(?:多少(?:毫米|厘米|mm|cm)?|几毫米|几厘米|几mm|几cm)(?:呢|啊)?\W*$")
 _GROWTH_WORD = re.compile(r"grow|grown|bigger|larger|shrink|shrunk|shrank|smaller|chang|长大|增大|变大|缩小|变小|变化|增长|长了|大了|小了")
 
 
@@ -1917,7 +1952,10 @@ _NEEDS_PRIOR = re.compile(
     r"(?:changed?|grow(?:n|ing)?|grew|shr[iu]nk(?:ing)?|got (?:bigger|smaller|larger)|get(?:ting)? (?:bigger|smaller"
     r"|larger)|increased?|decreased?|(?:larger|bigger|smaller) now|new|resolv\w*|regress\w*|progress\w*"
     r"|disappeared|gone)\b|"
-    r"\bhow (?:big|large) (?:was|were)\b|\bwhat was (?:its|the) size\b|"
+    # (a size in the past tense only with a time before this film's: "how big was it originally?"; "how big was it?" and
+    # "what was its size again?" ask what the dialogue said, ``_RECALLED``)
+    r"\b(?:how (?:big|large)|what(?:'s| was) (?:its|the) size)\b[^?.]{0,40}\b(?:originally|initially|at first|back then"
+    r"|in the past|previously|at the time)\b|"
     r"\bhow much (?:bigger|larger|smaller)\b(?![^?]*\bthan\b)|"
     r"\bcompared? (?:to|with) (?:the )?(?:prior|previous|earlier|old|before)\b|\bsince the (?:prior|previous|last)\b|"
     r"\bany (?:new|interval) (?:lesions?|findings?|nodules?|opacit\w+|masses|changes?)\b|"
@@ -1927,10 +1965,32 @@ _NEEDS_PRIOR = re.compile(
     r"新发病灶|相隔多久|隔了多久|间隔多久|\d+\s*(?:天|个月|年)前|比上次|比上回|比去年|"
     r"去年|上次的片|上次拍|上次检查|上次(?:那|嗰)?张|[和跟与同]上次|以前的片|之前的片|旧片|新出现|新发的|新长的|有没有变化|有变化吗|"
     r"变大了吗|变小了吗|长大了吗|"
-    r"[和跟与]之前比|比之前|比以前|[和跟与]以前比|对比以前|和老片")
+    r"[和跟与]之前比|比之前|比以前|[和跟与]以前比|对比以前|和老片|"
+    # "与前片比较有什么变化?" / "较前增大" / "变化大吗": the film before this one, or a change's amount
+    r"前片|较前(?![方部面])|上一张片|变化大(?:吗|不大)|变化(?:有)?多大")
+
+
+# what the dialogue said, asked again ("go back to A1 — what was its size again?", "earlier you said A1 was lobulated;
+# how big was it?", "刚才说A1多大"): the past tense is the dialogue's, not an earlier film's, unless a film, a time before
+# this film's or a change is named too (``_OF_A_FILM_BEFORE``: "you said it was 9 mm, has it grown?")
+_RECALLED = re.compile(r"\bgo(?:ing)? back to\b|\bback to (?:[a-z]\d{1,2}|it|that|the \w+)\b|\bagain\b|\bremind me\b|"
+                       r"\byou (?:said|mentioned|told|stated|gave|called|described|reported|measured)\b|\bdid you say\b|"
+                       r"\b(?:as|like) (?:you|i) said\b|刚才|你说|你刚|回到")
+_OF_A_FILM_BEFORE = re.compile(
+    r"\b(?:films?|x-?rays?|radiographs?|stud(?:y|ies)|scans?|cxrs?|prior|previous(?:ly)?|last (?:time|year|visit)|ago|"
+    r"originally|grow\w*|grew|shr[iu]nk\w*|new|chang\w*|stable|resolv\w*|bigger|larger|smaller)\b|"
+    r"片|去年|上次|以前|之前|长大|增大|缩小|变化|变大|变小")
+
+
+def dialogue_recalled(text: str) -> bool:
+    """Whether a question asks again what the dialogue said (``_RECALLED``), with no earlier film nor change named."""
+    return bool(_RECALLED.search(text)) and not _OF_A_FILM_BEFORE.search(text)
 
 
 CHANGE_TERM = GLOSSARY_PREFIX + "volume_doubling_time"  # a term whose value is a change over time
+# a place asked to be shown or named ("show me where it was on the earlier film", "mark it", "以前在哪里", "标出来")
+_SHOWN_WHERE = re.compile(r"\b(?:show|where|draw|mark|point (?:to|at|out)|outline|highlight|display|locat\w*)\b|"
+                          r"在哪|哪里|哪儿|位置|标出|标记|画出|显示|指出")
 _ASKS_MEANING = re.compile(r"\bmean|\bdefin|意思|定义|含义", re.I)
 
 
@@ -3022,8 +3082,11 @@ def _not_on_this_film(intent: str, by_fallback: bool, asked: str, scores: dict[s
     # "what is the doubling time?" asks a change's value (an earlier film answers it); "what does doubling time mean?"
     # the term's meaning
     value_asked = CHANGE_TERM in (features["term"], features["glossary"]) and not _ASKS_MEANING.search(asked)
-    needs_prior = (intent != "explain_term" or value_asked) and bool(_NEEDS_PRIOR.search(asked)
-                                                                     or _LESION_AGE.search(asked))
+    # ("what's the interval change?": a change asked with no term of the vocabulary's named is its value, not a term)
+    value_asked = value_asked or (intent == "explain_term" and not (features["term"] or features["glossary"])
+                                  and not _ASKS_MEANING.search(asked))
+    needs_prior = (intent != "explain_term" or value_asked) and bool(
+        (_NEEDS_PRIOR.search(asked) and not dialogue_recalled(asked)) or _LESION_AGE.search(asked))
     if needs_prior:
         return "out_of_scope", signs, True
     term = features["term"]
@@ -3075,8 +3138,134 @@ def _as_stated(stated: tuple[float, str] | None, intent: str, size_op: str | Non
             tuple(d for d in descriptors if d not in ("small", "large")))
 
 
+# what is left of a clause that asked the answer's language once its words are taken out ("用英文回答" -> "回答"; "please
+# answer in English:" -> "please :"): asks nothing
+_LANGUAGE_LEFT_BEFORE = re.compile(r"(?:(?<![a-z])(?:please|pls|kindly|can you|could you)|请|麻烦你?|能不能|可以)?\s*$")
+_LANGUAGE_LEFT_AFTER = re.compile(r"^\s*(?:回答|回复|作答|答复|说|讲|解答|一下)*\s*(?:吧|please|pls)?\s*[:：,，;；。.!！]*")
+
+
+def _language_clause(question: str) -> tuple[str, str] | None:
+    """"用英文回答:A1多大?" / "answer in Chinese: how big is A1?" / "how big is A1? answer in Chinese": the language the
+    answer is asked in (zh | en) and the question without the request, where it asks something of its own; None where
+    the request is all it says (answered as such: "Hilum answers in the language each question is asked in")."""
+    text = normalise(question)
+    found = next(((lang, m) for lang, pattern in _LANGUAGE_ASKED if (m := pattern.search(text))), None)
+    if found is None:
+        return None
+    lang, m = found
+    before, after = text[: m.start()], text[m.end():]
+    before = before[: _LANGUAGE_LEFT_BEFORE.search(before).start()]  # type: ignore[union-attr]  # (it always matches)
+    after = after[_LANGUAGE_LEFT_AFTER.match(after).end():]  # type: ignore[union-attr]
+    rest = f"{before.strip()} {after.strip()}".strip()
+    if not rest or nothing_said(rest) or social_words(rest):
+        return None
+    return lang, rest
+
+
+# "How many are in the left lung?" / "how many in the right upper zone?": findings counted in a region, not a checklist's
+# signs ("how many signs does it show?")
+_HOW_MANY = re.compile(r"(?<![a-z])how many(?![a-z])|多少个|几个|几处")
+_SIGNS_COUNTED = re.compile(r"(?<![a-z])(?:signs?|features?|criteria|items?|points?)(?![a-z])|征象|表现|特征|条(?!索)")
+# "list them" / "列出来" / "list the findings": the findings listed
+_LIST_ASKED = re.compile(
+    r"^\W*(?:(?:ok(?:ay)?|so|and|now)[,\s]+)?(?:(?:can|could|would) you\s+|please\s+|pls\s+)?(?:list|enumerate|itemi[sz]e)"
+    r"(?:\s+(?:them|those|these|all|everything|(?:all\s+(?:of\s+)?)?(?:them|the\s+(?:findings|lesions|regions|"
+    r"candidates|opacities|abnormalities)|findings|lesions)))?(?:\s+(?:for me|please|out|again))*\W*$"
+    r"|列出|列一下|列个(?:表|清单)|列举|逐一列|一一列|罗列")
+# "which is nearer the pleura, A1 or A2?" / "哪个离胸膜更近": the findings compared by their distance to a landmark
+_NEARER = re.compile(r"(?<![a-z])(?:closer|nearer|closest|nearest|further|farther|furthest|farthest)(?![a-z])|近|远")
+_COMPARED_LANDMARKS = ("pleura", "diaphragm", "hilum", "heart", "mediastinum", "apex")
+# "is one lung bigger than the other?" / "两侧肺一样大吗": the lung fields' sizes
+_LUNGS_SIZED = re.compile(
+    r"(?<![a-z])(?:one|either|a|the (?:right|left)|which|right|left)\s+lung\s+(?:is\s+|looks?\s+|seems?\s+)?"
+    r"(?:bigger|larger|smaller|greater)(?![a-z])"
+    r"|(?<![a-z])(?:is|are)\s+(?:the\s+)?(?:right|left|one)\s+lung\s+(?:bigger|larger|smaller)(?![a-z])"
+    r"|(?<![a-z])lungs?\s+(?:are\s+|look\s+)?(?:the\s+)?same\s+size(?![a-z])|(?<![a-z])lungs?\s+(?:of\s+)?(?:equal|"
+    r"different|symmetric(?:al)?)\s+(?:in\s+)?sizes?(?![a-z])|(?<![a-z])(?:sizes?|volumes?)\s+of\s+(?:the\s+)?(?:two\s+|both\s+)?"
+    r"lungs(?![a-z])|(?<![a-z])which lung is (?:bigger|larger|smaller)(?![a-z])"
+    r"|(?:两侧|双侧|左右|两个|两边)?肺(?:的)?(?:一样大|大小(?:一样|相同|对称|相等|是否一样|有没有差别|有差别|不一样|不同))"
+    r"|(?:左|右|哪侧|哪边|一侧|哪个)肺(?:比.{0,4}肺)?(?:更|较)?(?:大|小)(?=吗|么|些|一些|一点|呢|[?？]|$)")
+# "are the costophrenic angles the same?" / "两侧肋膈角一样吗": the two angles set against each other
+_SAME_ASKED = re.compile(r"(?<![a-z])(?:same|equal|symmetr\w*|alike|similar|differ\w*|match\w*|compare\w*)(?![a-z])|"
+                         r"一样|相同|对称|差不多|区别|差别|不同|相等|一致|比较")
+
+
+def _of_the_film(q: Query, text: str) -> Query:
+    """What a question of the film's own structures asks, where its words alone had read otherwise: findings counted
+    in a region ("How many are in the left lung?" had been a checklist of signs), listed ("list them" had asked which
+    one), compared by a landmark's distance ("which is nearer the pleura, A1 or A2?" had been a general comparison),
+    the lungs' sizes ("is one lung bigger than the other?" had asked which finding) and the two costophrenic angles
+    compared."""
+    if (q.intent == "sign_checklist" and not (q.checklist or q.unlisted_disease or q.verdict_asked) and q.has_location
+            and _HOW_MANY.search(text) and not _SIGNS_COUNTED.search(text)):
+        return replace(q, intent="screen", of_the_film=False)
+    if (_LIST_ASKED.search(text) and not (q.checklist or q.term or q.signs or q.anchor_ids or _SIGNS_COUNTED.search(text))
+            and q.intent in ("screen", "out_of_scope", "describe_margin", "locate")):
+        return replace(q, intent="screen", listed=True, references=(), mentions=(), both=False, bare_pointer=False,
+                       elliptical=False, yes_no=False, not_understood=False)
+    if q.intent == "compare" and q.landmark is None and _NEARER.search(text):
+        kinds = [a.removesuffix("_right").removesuffix("_left") for a in q.anatomy]
+        landmark = next((k for k in _COMPARED_LANDMARKS if k in kinds), None)
+        return replace(q, landmark=landmark) if landmark else q
+    if _LUNGS_SIZED.search(text) and not (q.anchor_ids or _LESION_WORD.search(text) or q.checklist):
+        return Query(intent="assess_anatomy", lang=q.lang, lungs_sized=True, yes_no=q.yes_no, unit=q.unit,
+                     answer_lang=q.answer_lang)
+    if q.intent == "assess_anatomy" and any(a.startswith("costophrenic") for a in q.anatomy) and _SAME_ASKED.search(text):
+        return replace(q, angles_compared=True)
+    return q
+
+
+# "how high does it reach?" / "how far up does the fluid go?" / "它到哪个高度": how high a finding reaches up its side,
+# asked of no landmark (an effusion's height above its costophrenic angle, which its size answer gives). "reach" is a
+# word of touching ("does it reach the pleura?"), and the question had been answered with the distance to the hilum
+_HEIGHT_REACHED = re.compile(
+    r"(?<![a-z])(?:how (?:high|far up)|what (?:level|height)|up to where)(?![a-z]).*?"
+    r"(?<![a-z])(?:reach\w*|go|goes|extend\w*|come\w*|rise\w*|get\w*)(?![a-z])"
+    r"|(?<![a-z])how tall(?![a-z])|到哪个?(?:高度|水平|位置)|多高|上缘到哪")
+
+
+def _height_reached(q: Query, text: str) -> Query:
+    """A finding's height asked (``_HEIGHT_REACHED``) where the words read a distance, a comparison or a margin: its
+    size answer (an effusion's height above the angle, with what an upright film grades it); "积液到哪个高度", the
+    effusion named with no finding pointed at, what "积液有多高" asks (the effusion's sign answer, with its height)."""
+    if (q.intent not in ("measure_relation", "compare", "describe_margin") or q.anatomy or q.signs
+            or not _HEIGHT_REACHED.search(text)):
+        return q
+    if q.references or q.anchor_ids or q.descriptors:
+        return replace(q, intent="size", checklists_asked=(), bare_pointer=False)
+    if "pleural_effusion" in q.checklists_asked:
+        return replace(q, intent="assess_anatomy", signs=("pleural_effusion",), checklists_asked=())
+    return q
+
+
+def _asked_as(question: str, vocab: Vocabulary | None) -> Query:
+    """The question's words parsed with the unit it asks in said in mm (``units.read_units``); the unit kept, a range
+    of sizes read ("between 8 and 15 mm": ``size_op`` "between"), what ``_of_the_film`` reads, and a height asked
+    (``_height_reached``)."""
+    units = read_units(question)
+    q = _parse_words(units.text, vocab)
+    q = replace(q, unit=units.unit, threshold_px=units.threshold_px and (q.size_op is not None or q.distance_op is not None))
+    text = normalise(units.text)
+    ranged = size_range(text) if q.intent == "size" or "size" in q.also else None
+    if ranged is not None:  # (read as a threshold at one bound before: "是不是在8到15毫米之间" was "over 15 mm?")
+        q = replace(q, size_op="between", size_mm=ranged[0], size_to_mm=ranged[1],
+                    threshold_px=units.threshold_px)
+    return _height_reached(_of_the_film(q, text), text)
+
+
 def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
-    """``parse`` without the memo."""
+    """``parse`` without the memo: the question's words (``_parse_words``), with what is read apart from them (``_asked_as``):
+    a language the answer is asked in beside a question ("answer in Chinese: how big is A1?"), the unit asked in
+    ("in inches?"), a range ("between 8 and 15 mm?") and a few questions of the film whose words read otherwise."""
+    said = _language_clause(question)
+    if said is not None:  # "用英文回答:A1多大?": the question, answered in the language asked
+        lang, rest = said
+        return replace(_asked_as(rest, vocab), answer_lang=lang)
+    return _asked_as(question, vocab)
+
+
+def _parse_words(question: str, vocab: Vocabulary | None = None) -> Query:
+    """The question's intent and everything it names, from its words."""
     v = vocab or load_vocabulary()
     ix = v.index
     raw = normalise(question)
@@ -3420,6 +3609,10 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
     intent, bare_pointer, elliptical, needs_prior, loc, unread = (said[k] for k in (
         "intent", "bare_pointer", "elliptical", "needs_prior", "loc", "unread"))
     structure = said["structure"]
+    # "summarise what we found including the measurements" / "总结一下": a summary asked for, whatever else its words name
+    # (the measurements it is to include): the screening as a report's summary, with what the session stated
+    intent = ("screen" if _SUMMARY_REQUEST.match(raw.lower()) and not (ids or needs_prior or answer_lang or social)
+              else intent)
     return Query(
         intent=intent,
         lang=lang,
@@ -3455,6 +3648,7 @@ def parse_uncached(question: str, vocab: Vocabulary | None = None) -> Query:
         vertical=vertical,
         across=across,
         needs_prior=needs_prior,
+        earlier_place=needs_prior and bool(_SHOWN_WHERE.search(text)),
         next_step=(intent == "out_of_scope" and not needs_prior and bool(_NEXT_STEP.search(raw.lower()))) or on_ct == "guideline",
         ct_measure=on_ct,
         fissure=intent in ("measure_relation", "locate") and features["lesion_talk"] and bool(_FISSURE.search(text)),

@@ -68,7 +68,7 @@ def build_report(state: SessionState, turns: tuple[Turn, ...] | None = None, lan
     }
 
 
-def _measured(m: dict[str, Any]) -> tuple[Any, ...]:
+def measurement_key(m: dict[str, Any]) -> tuple[Any, ...]:
     """What a measurement is of, whatever else a turn adds to it: the key the page's table counts one row by
     (``uniqueMeasurements`` in ``orchestrator/web/app.js``)."""
     return m.get("kind"), m.get("from") or m.get("of"), m.get("to"), m.get("earlier_finding_id"), m.get("mm")
@@ -77,7 +77,7 @@ def _measured(m: dict[str, Any]) -> tuple[Any, ...]:
 def _add_measurement(measurements: list[dict[str, Any]], m: dict[str, Any]) -> None:
     """One row per measurement: one measured again by another turn (a checklist's centre-to-hilum, then "how far is it
     from the hilum?") is the same row, with what the later turn adds (its points, its relation anchor)."""
-    same = next((r for r in measurements if _measured(r) == _measured(m)), None)
+    same = next((r for r in measurements if measurement_key(r) == measurement_key(m)), None)
     if same is None:
         measurements.append(dict(m))
     else:

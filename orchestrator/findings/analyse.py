@@ -24,6 +24,7 @@ from orchestrator.facts import (
     ImageFacts,
     ObjectLook,
     PixelSpacing,
+    Point,
 )
 from orchestrator.findings import calibration
 from orchestrator.findings.candidates import (
@@ -47,6 +48,7 @@ from orchestrator.findings.geometry import (
     point_region,
     region_of,
     retrocardiac_mask,
+    width_spans_px,
     widths_mm,
     zone_masks,
 )
@@ -58,6 +60,7 @@ from orchestrator.findings.relations import (
     distance_to_mask_mm,
     distance_to_outside_mm,
     hilum_relation,
+    nearest_ends,
     projected_over,
 )
 
@@ -172,6 +175,11 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
         distance_to_outside_mm(c.mask, lung.mask, spacing) if lung.present else float("nan")
     )
     diaphragm_mm = distance_to_mask_mm(c.mask, geom.mask("diaphragm"), spacing)
+    # the ends of each distance, drawn with the answer that states it (none where it touches: no line to draw)
+    pleura_px = (nearest_ends(c.mask & lung.mask, ~lung.mask, spacing, pleura_mm + 1.0)
+                 if lung.present and pleura_mm >= CONTACT_MM else None)
+    diaphragm_px = (nearest_ends(c.mask, geom.mask("diaphragm"), spacing, diaphragm_mm + 1.0)
+                    if diaphragm_mm >= CONTACT_MM else None)
     lower = lung.present and lung.zone(cy) == "lower"
     kind = kind_guess(body, morph.shape, density, bool(lower and pleura_mm <= CONTACT_MM))
     if kind == "effusion" and density.air_bronchogram == "yes":  # fluid holds no air bronchogram: a lucent streak in
@@ -209,7 +217,16 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
         confidence=presence,
         attribute_confidence=attribute_confidence(geom, c, morph, read, lobe_overlap, presence),
         overlies=over,
+        pleura_px=_rounded_ends(pleura_px),
+        diaphragm_px=_rounded_ends(diaphragm_px),
     )
+
+
+def _rounded_ends(ends: tuple[Point, Point] | None) -> tuple[Point, Point] | None:
+    if ends is None:
+        return None
+    (x0, y0), (x1, y1) = ends
+    return (round(x0, 1), round(y0, 1)), (round(x1, 1), round(y1, 1))
 
 
 # --- calibrated confidence (orchestrator.findings.calibration) --------------------------------
@@ -278,6 +295,7 @@ def anatomy_facts(geom: Geometry, findings: list[Finding] | None = None) -> Anat
     fluid = {f.side for f in findings or [] if f.kind == "effusion"}
     cps = tuple(_with_fluid(costophrenic(geom, s), s in fluid) for s in ("right", "left"))
     heart_w, thorax_w = widths_mm(geom)
+    heart_span, thorax_span = width_spans_px(geom)
     ctr = round(heart_w / thorax_w, 3) if heart_w and thorax_w else None
     if ctr is not None and not CTR_RANGE[0] <= ctr <= CTR_RANGE[1]:
         ctr = None  # never printed outside the physiological range
@@ -299,6 +317,8 @@ def anatomy_facts(geom: Geometry, findings: list[Finding] | None = None) -> Anat
         thorax_width_mm=round(thorax_w, 1) if thorax_w else None,
         diaphragm_dome_px=domes,
         apex_px=apices,
+        heart_span_px=heart_span if heart_w else None,
+        thorax_span_px=thorax_span if thorax_w else None,
     )
 
 

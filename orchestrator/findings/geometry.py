@@ -452,7 +452,8 @@ def costophrenic(geom: Geometry, side: str) -> CostophrenicAngle:
     a = np.array([(wall - x_cp) * sp.col_mm, -k_up * sp.row_mm])
     b = np.array([k_in * medial * sp.col_mm, (top[x_in] - y_cp) * sp.row_mm])
     angle = math.degrees(math.acos(float(np.clip(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)), -1, 1))))
-    return CostophrenicAngle(side, (float(x_cp), float(y_cp)), round(angle, 1), cp_state(angle))  # type: ignore[arg-type]
+    return CostophrenicAngle(side, (float(x_cp), float(y_cp)), round(angle, 1), cp_state(angle),  # type: ignore[arg-type]
+                             wall_px=(float(wall), float(y_cp - k_up)), floor_px=(float(x_in), float(top[x_in])))
 
 
 def cp_state(angle_deg: float) -> str:
@@ -495,6 +496,29 @@ def _cp_point(lung: Lung, top: dict[int, int], reach_px: int = 0) -> tuple[int |
 
 
 # --- heart and thorax ------------------------------------------------------------------------
+
+
+def width_spans_px(geom: Geometry) -> tuple[tuple[Point, Point] | None, tuple[Point, Point] | None]:
+    """Where the two widths of ``widths_mm`` lie, (x, y) ends at the outer edges of their end pixels, so that each
+    span's length is its width: the heart's widest horizontal extent drawn across the heart's middle row, and the
+    row where both lung fields are widest outer to outer."""
+    heart = geom.mask("heart")
+    heart_span = None
+    if heart.sum() > 50:
+        cols, rows = np.flatnonzero(heart.any(axis=0)), np.flatnonzero(heart.any(axis=1))
+        y = float(round((rows.min() + rows.max()) / 2))
+        heart_span = ((float(cols.min()) - 0.5, y), (float(cols.max()) + 0.5, y))
+    thorax_span = None
+    lungs = geom.lungs["right"].mask | geom.lungs["left"].mask
+    rows = np.flatnonzero(lungs.any(axis=1))
+    if geom.lungs["right"].present and geom.lungs["left"].present and len(rows):
+        w = lungs.shape[1]
+        first = lungs[rows].argmax(axis=1)
+        last = w - 1 - lungs[rows, ::-1].argmax(axis=1)
+        i = int(np.argmax(last - first))  # the first row of the widest, as ``widths_mm`` takes its maximum
+        y = float(rows[i])
+        thorax_span = ((float(first[i]) - 0.5, y), (float(last[i]) + 0.5, y))
+    return heart_span, thorax_span
 
 
 def widths_mm(geom: Geometry) -> tuple[float | None, float | None]:

@@ -75,6 +75,10 @@ class FindingChange:
     earlier_bbox_px: tuple[float, float, float, float] | None = None
     zone: str = ""  # upper / middle / lower: tells a finding no longer seen from one of its lobe still there
     earlier_uncertain: bool = False  # the earlier film's reading of it was below the confidence threshold ("possibly")
+    # the earlier film's finding carried onto this film's working frame by its place in its lung field (the pairing's
+    # own measure of place; the films are not registered point to point): where it was, drawn on this film (None: not
+    # seen on the earlier film, no lung field to carry it by, or a comparison stored before this was kept)
+    earlier_bbox_here_px: tuple[float, float, float, float] | None = None
 
     @property
     def change_mm(self) -> float | None:
@@ -95,7 +99,8 @@ class FindingChange:
                 "earlier_kind": self.earlier_kind,
                 "doubling_days_range": list(self.doubling_range) if self.doubling_range is not None else None,
                 "earlier_bbox_px": list(self.earlier_bbox_px) if self.earlier_bbox_px is not None else None,
-                "zone": self.zone, "earlier_uncertain": self.earlier_uncertain}
+                "zone": self.zone, "earlier_uncertain": self.earlier_uncertain,
+                "earlier_bbox_here_px": list(self.earlier_bbox_here_px) if self.earlier_bbox_here_px is not None else None}
 
 
 @dataclass(frozen=True)
@@ -150,7 +155,8 @@ def _place(facts: ImageFacts, f: Finding) -> tuple[float, float] | None:
 
 def _where_on(current: ImageFacts, f: Finding, earlier: ImageFacts) -> tuple[float, float, float, float] | None:
     """Where a finding of this film lies on the earlier film, carried over by its place in the lung field (for a finding
-    the earlier film's reading did not find: where the reader should look on it)."""
+    the earlier film's reading did not find: where the reader should look on it); the other way round, where a finding
+    of the earlier film lay, on this film."""
     p, now, then = _place(current, f), _lung_box(current, f.side), _lung_box(earlier, f.side)
     if p is None or now is None or then is None:
         return None
@@ -236,12 +242,14 @@ def compare_films(current: ImageFacts, earlier: ImageFacts, interval_days: int |
         said_now, said_then = stated_kind(f), stated_kind(g)  # each named as its own film's answers name it
         changes.append(FindingChange(f.id, g.id, said_now, f.side, f.lobe, now, then, status, vdt,
                                      said_then if said_then != said_now else None, spread, _box(g),
-                                     earlier_uncertain=not is_confident(g.confidence)))
+                                     earlier_uncertain=not is_confident(g.confidence),
+                                     earlier_bbox_here_px=_where_on(earlier, g, current)))
     taken = set(now_of.values())
     for j, g in enumerate(earlier.findings):
         if j not in taken:
             changes.append(FindingChange(None, g.id, stated_kind(g), g.side, g.lobe, None, size_mm(g), "not_seen_now",
-                                         earlier_bbox_px=_box(g), zone=g.zone))
+                                         earlier_bbox_px=_box(g), zone=g.zone,
+                                         earlier_bbox_here_px=_where_on(earlier, g, current)))
     return IntervalComparison(True, "", interval_days, from_file, tuple(changes), coarse, identity_checked, names_differ)
 
 
@@ -263,7 +271,8 @@ def comparison_from_dict(d: dict[str, Any] | None) -> IntervalComparison | None:
                       c.get("now_mm"), c.get("then_mm"), c["status"], c.get("doubling_days"), c.get("earlier_kind"),
                       _range(c.get("doubling_days_range")),
                       tuple(float(v) for v in c["earlier_bbox_px"]) if c.get("earlier_bbox_px") else None,  # type: ignore[arg-type]
-                      str(c.get("zone") or ""), bool(c.get("earlier_uncertain")))
+                      str(c.get("zone") or ""), bool(c.get("earlier_uncertain")),
+                      tuple(float(v) for v in c["earlier_bbox_here_px"]) if c.get("earlier_bbox_here_px") else None)  # type: ignore[arg-type]
         for c in d.get("changes") or ())
     days = d.get("interval_days")
     return IntervalComparison(bool(d["comparable"]), d.get("reason") or "", int(days) if days is not None else None,

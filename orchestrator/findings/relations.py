@@ -126,6 +126,24 @@ def distance_to_outside_mm(mask: np.ndarray, region: np.ndarray, spacing: PixelS
     return float(max(0.0, min_edt_mm(inside, region, spacing) - 0.5 * min(spacing.row_mm, spacing.col_mm)))
 
 
+def nearest_ends(mask: np.ndarray, target: np.ndarray, spacing: PixelSpacing,
+                 reach_mm: float) -> tuple[Point, Point] | None:
+    """The two points (x, y) realising the smallest distance from ``mask`` to ``target`` (``nearest_points_mm``),
+    looked for within ``reach_mm`` of the mask (and a few pixels more): the ends of a distance already measured
+    (``distance_to_outside_mm`` with ``target`` the region's outside, ``distance_to_mask_mm``), to draw it. None where
+    the distance is not finite or nothing of either lies in that window."""
+    box = bounding_box(mask)
+    if box is None or not np.isfinite(reach_mm):
+        return None
+    win = padded(box, int(np.ceil(reach_mm / min(spacing.row_mm, spacing.col_mm))) + 3, mask.shape)
+    a, b = mask[win], target[win]
+    if not a.any() or not b.any():
+        return None
+    _, p, q = nearest_points_mm(a, b, spacing)
+    x0, y0 = origin(win)
+    return (p[0] + x0, p[1] + y0), (q[0] + x0, q[1] + y0)
+
+
 def distance_to_mask_mm(mask: np.ndarray, target: np.ndarray, spacing: PixelSpacing) -> float:
     """Smallest distance from the mask to ``target`` (0 when they touch)."""
     if not target.any() or not mask.any():

@@ -71,7 +71,7 @@ _SIGN_TERMS: tuple[tuple[str, tuple[str, ...]], ...] = (
 _UNCERTAIN_CUES = (
     "uncertain", "indeterminate", "unclear", "cannot", "can't", "equivocal", "possibl", "may ",
     "might", "not assessable", "not be assessed", "needs ct", "need ct", "further imaging",
-    "不确定", "无法", "不能确定", "待定", "可疑", "难以", "不明确", "需ct", "需要ct", "进一步",
+    "不确定", "无法", "不能确定", "不能排除", "待定", "可疑", "难以", "不明确", "需ct", "需要ct", "进一步",
 )
 _NEGATIVE_CUES = (
     r"\bno\b", r"\bnot\b", r"\bwithout\b", r"\babsent\b", r"\bnone\b", r"\bnegative\b",
@@ -196,16 +196,22 @@ def _signs(turn_facts: dict[str, Any]) -> tuple[tuple[tuple[str, ...], str], ...
         if terms and item.get("status") in ("yes", "no", "uncertain"):
             signs.append((terms, str(item["status"])))
     findings = turn_facts.get("findings") or []
+    # a sign the turn's checklist gives a verdict on is that verdict (an image-level checklist reads every finding, the
+    # one subject listed among others: a cavity unexcluded in another finding makes its "cavity" uncertain)
+    listed = {str(item.get("sign")) for item in checklist.get("items") or []}
     if len(findings) == 1:  # a single subject: its density facts are sign statuses too
         f = findings[0]
         density = f.get("density") if isinstance(f.get("density"), dict) else f
         confidence = f.get("attribute_confidence") or {}
+        stated = f.get("stated") if isinstance(f.get("stated"), dict) else {}
         for key, sign, attr in (("calcified", "calcif", "calcification"), ("cavity", "cavit", "cavity"),
                                 ("bubble_lucency", "bubble", "")):
-            if isinstance(density.get(key), bool):
+            if isinstance(density.get(key), bool) and not (attr and attr in listed):
                 # below the calibration threshold the composer says it cannot be judged, as it says of a bubble-like
-                # lucency read present (``calibration.present_stated``)
-                backed = (is_confident(confidence.get(attr)) if attr
+                # lucency read present (``calibration.present_stated``); where the finding says which readings the
+                # answers state flatly (``stated``: a "no cavity" on a lesion large enough to hold one is hedged too),
+                # that
+                backed = (bool(stated[attr]) if attr in stated else is_confident(confidence.get(attr)) if attr
                           else present_stated(key, density[key]))
                 signs.append((_sign_terms(sign, []), ("yes" if density[key] else "no") if backed else "uncertain"))
         if density.get("air_bronchogram") in ("yes", "no", "uncertain"):

@@ -804,7 +804,8 @@
   // this film's size, the earlier film's, and what the comparison called it (as the answer's text says)
   function intervalText(m) {
     const sizes = [m.mm, m.earlier_mm].map((v) => (typeof v === "number" ? mmText(v) : "–"));
-    return `${sizes[0]} ← ${sizes[1]} · ${term("interval", m.status)}`;
+    // an earlier reading that was only a "possibly" is marked so ("?"), as the answer measures no change from it
+    return `${sizes[0]} ← ${sizes[1]}${m.earlier_uncertain ? " ?" : ""} · ${term("interval", m.status)}`;
   }
 
   function measurementsTable(ms) {
@@ -814,7 +815,7 @@
       term("measure", axes(m) ? "size" : m.kind),
       withChips([placeName(m.from || m.of), placeName(m.to)].filter(Boolean).join(" → "), []),
       axes(m) ? `${m.size_mm.map((v) => v.toFixed(1)).join(" × ")} mm`
-        : m.kind === "interval_change" ? intervalText(m) : mmText(m.mm),
+        : m.kind === "interval_change" ? intervalText(m) : m.kind === "angle" ? `${fmt(m.deg)}°` : mmText(m.mm),
       m.spacing_source ? (m.spacing_source === "estimated" ? t("estimated") : t("dicom")) : "",
     ]);
     const box = el("div", "section measurements-table");

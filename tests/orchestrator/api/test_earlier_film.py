@@ -66,7 +66,11 @@ def test_the_screening_turn_compares_and_has_it_grown_is_answered(client: httpx.
     assert nodule["mm"] > nodule["earlier_mm"] and nodule["spacing_source"] == "dicom"
     assert rows(screen)["A2"]["status"] == "seen_on_both"  # the strand: seen, its outline not measured against
     section = next(s for s in screen["answer"]["sections"] if s["kind"] == "interval")
-    assert "180 days" in section["text"] and "larger by" in section["text"] and "not a diagnosis" in section["text"]
+    assert "180 days" in section["text"] and "not a diagnosis" in section["text"]
+    # the earlier film's reading of the nodule is only a "possibly": no change in mm and % from it (it had said "larger
+    # by 5.0 mm (89%)"), the row keeps both films' sizes and no change
+    assert nodule["earlier_uncertain"] and nodule["change_mm"] is None
+    assert "larger by" not in section["text"] and "cannot be measured from these films" in section["text"]
 
     sid = session["session_id"]
     turn = client.post(f"/v1/sessions/{sid}/turns", json={"question": "Has the nodule grown since the last film?"})

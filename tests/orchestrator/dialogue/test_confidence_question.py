@@ -232,7 +232,7 @@ def test_where_a_hilum_is_on_a_film_read_alone_says_whose_estimate_it_is(
     alone = replace(facts, film_check=replace(facts.film_check, warnings=(READ_ALONE,)))
     note = "the position is its estimate and needs a radiologist's check"
     turn = ask("where is the right hilum?", facts=alone)
-    assert "(right hilum) is at image position" in turn.answer.text and note in turn.answer.text
+    assert "(right hilum, marked on the film) lies about 3.5 cm" in turn.answer.text and note in turn.answer.text
     assert note not in ask("where is the right hilum?", facts=facts).answer.text
     assert "以上位置为其估计" in ask("右肺门在哪里?", lang="zh", facts=alone).answer.text
 

@@ -481,17 +481,24 @@ def test_a_comparison_counts_lung_cancer_signs_only_where_concern_or_the_whole_i
 
 
 @pytest.mark.parametrize(("question", "said"), [
-    ("where are the hila?", ["A3 (right hilum) is at image position", "A4 (left hilum) is at image position"]),
-    ("肺门在哪", ["A3(右肺门)位于图像坐标", "A4(左肺门)位于图像坐标"]),
-    ("where is the costophrenic angle?", ["(right costophrenic angle) is at", "(left costophrenic angle) is at"]),
+    ("where are the hila?", ["A3 (right hilum, marked on the film) lies about 3.5 cm to the patient's right of the middle "
+                             "between the two hila, in the middle third of the lung fields' height.",
+                             "A4 (left hilum, marked on the film) lies about 3.5 cm to the patient's left"]),
+    ("肺门在哪", ["A3(右肺门,已标在片上)位于两侧肺门之间的中线右侧约3.5 cm、肺野高度的中1/3。", "A4(左肺门,已标在片上)位于"]),
+    ("where is the costophrenic angle?", ["(right costophrenic angle, marked on the film) lies about 12.2 cm to the "
+                                         "patient's right", "(left costophrenic angle, marked on the film) lies"]),
     ("where is the trachea?", ["No position for the trachea was established on this film."]),
 ])
 def test_where_a_structure_is_never_answers_nothing(make_facts: Any, question: str, said: list[str]) -> None:
     """"肺门在哪" on a real film, and "where are the hila?", got an empty answer: a structure of two sides named with
-    neither side resolved to no anchor. Both sides are placed; a structure this film's maps place nowhere is said so."""
+    neither side resolved to no anchor. Both sides are placed; a structure this film's maps place nowhere is said so.
+    Where each lies is said in words, never as bare pixel coordinates ("A3 (right hilum) is at image position (205,
+    230)" told a reader nothing)."""
     turn = _ask_fresh(make_facts(), question)
     assert turn.intent == "locate" and turn.answer.text.strip()
     assert all(s in turn.answer.text for s in said)
+    assert "image position" not in turn.answer.text and "图像坐标" not in turn.answer.text
+    assert not re.search(r"\(\d+, \d+\)", turn.answer.text)
 
 
 # the SCENARIO's hila lie at (205, 230) and (305, 232): 100.0 x 2.0 px at 0.7 mm a pixel, 70.0 mm apart
@@ -693,7 +700,9 @@ def test_the_spicules_measured_are_the_findings_that_has_them(make_facts: Any, q
 @pytest.mark.parametrize(("questions", "lang", "intent", "said"), [
     # the finding's size before, whatever was asked
     (("how far is A1 from the right hilum?", "in mm?"), "en", "measure_relation", "A1's centre is about 5.0 cm (50.1 mm)"),
-    (("how far is A1 from the right hilum?", "and in inches?"), "en", "measure_relation", "A1's centre is about 5.0 cm"),
+    # ... in inches too (it had said the answer again in mm and cm only)
+    (("how far is A1 from the right hilum?", "and in inches?"), "en", "measure_relation",
+     "In inches (1 in = 25.4 mm): A1 to the right hilum (A3) about 1.97 in (50.1 mm)"),
     (("A1离右肺门多远", "换算成毫米呢"), "zh", "measure_relation", "A1中心至右肺门(A3)的距离约5.0 cm(50.1 mm"),
     # answered in English: an anchor id is no English word
     (("A1离右肺门多远", "A2呢"), "zh", "measure_relation", "A2中心至右肺门(A3)的距离约"),

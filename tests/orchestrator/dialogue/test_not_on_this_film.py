@@ -359,7 +359,10 @@ def test_a_cavitys_wall_asked_is_said_unmeasured_and_passes_the_fact_guard(ask: 
     facts = replace(base, findings=(cavity, base.findings[1]))
     for question, lang, said in (("A1, how thick is its wall?", "en", "wall's thickness unmeasured"),
                                  ("A1空洞壁厚吗?", "zh", "不测量空洞壁厚"),
-                                 ("A2, how thick is its wall?", "en", "shows no cavity, so it has no wall")):
+                                 # A2, a 25 x 18 mm strand, is large enough to hold a cavity unseen: none is
+                                 # excluded (calibration.CAVITY_UNEXCLUDED_MM), so no "no wall" either
+                                 ("A2, how thick is its wall?", "en",
+                                  "A2: no cavity seen (one cannot be excluded at this resolution), so no wall is measured")):
         t = ask(question, lang=lang, facts=facts)
         assert said in t.answer.text, question
         assert check_narration(t.answer.text, t.facts(), t.answer.text, question).ok, question

@@ -288,3 +288,28 @@ def test_a_patient_named_differently_on_the_two_films_is_said_not_refused() -> N
     assert comparison_from_dict(c.to_dict()) == c
     text = interval_section(c, screening_registry(film()), "en")[0]["text"]
     assert "name the patient differently" in text
+
+
+def test_where_an_earlier_finding_was_is_carried_onto_this_film_by_its_place_in_the_lung_field() -> None:
+    """"Show me where it was on the earlier film" drew only this film's outline: ``earlier_bbox_px`` is in the earlier
+    film's own frame. The comparison now also carries the earlier finding onto this film's frame by its place in its
+    lung field (the pairing's own measure), for a finding seen on both films and for one no longer seen; a new one has
+    no earlier position; stored comparisons without it read back as None."""
+    now, before = film(), film(dx=14.0, dy=-9.0, f1_mm=9.0)
+    c = compare_films(now, before, 180)
+    f1 = c.change_of("F1")
+    assert f1 is not None and f1.earlier_bbox_px is not None and f1.earlier_bbox_here_px is not None
+    x0, y0, x1, y1 = f1.earlier_bbox_here_px
+    # the whole chest moved by (14, -9) on the earlier film: carried back, the box sits on this film's F1 again
+    assert ((x0 + x1) / 2, (y0 + y1) / 2) == pytest.approx(now.findings[0].center_px, abs=0.2)
+    ex0, ey0, ex1, ey1 = f1.earlier_bbox_px  # (its own frame: where it is on that film), its size kept
+    assert (x1 - x0, y1 - y0) == pytest.approx((ex1 - ex0, ey1 - ey0), abs=0.2)
+    assert comparison_from_dict(c.to_dict()) == c
+    gone = compare_films(film(f1_mm=None), film(extra=True), 30).not_seen_now()
+    assert len(gone) == 2 and all(g.earlier_bbox_here_px is not None for g in gone)
+    new = compare_films(film(), film(f1_mm=None), 30).change_of("F1")
+    assert new is not None and new.status == "new" and new.earlier_bbox_here_px is None
+    old = c.to_dict()
+    for change in old["changes"]:
+        del change["earlier_bbox_here_px"]  # a comparison stored before it was kept
+    assert comparison_from_dict(old).change_of("F1").earlier_bbox_here_px is None  # type: ignore[union-attr]
