@@ -1052,7 +1052,7 @@ def _anatomy_locations(ctx: Context) -> Composition:
 
 def _boundary_relation(ctx: Context, a: Anchor, f: Finding, target: str) -> Composition:
     d = r1(f.distance_to_diaphragm_mm if target == "diaphragm" else f.distance_to_pleura_mm)
-    zh_name, en_name = _LANDMARK_NAMES[target]
+    zh_name, en_name = LANDMARK_NAMES[target]
     text = ctx.t(f"{a.id}边缘距{zh_name}约{mm(d)} mm。", f"{a.id}'s edge is about {mm(d)} mm from the {en_name}.")
     if ctx.query.distance_op and ctx.query.distance_mm:  # "is it within 1 cm of the pleura?": yes or no first
         text = against_line(ctx, ctx.query.distance_op, ctx.query.distance_mm, d,
@@ -1081,12 +1081,12 @@ _NOT_MEASURED_TO: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
     "aorta": ("主动脉", "aorta"), "clavicle": ("锁骨", "clavicle"), "rib": ("肋骨", "ribs"), "sternum": ("胸骨", "sternum"),
     "oesophagus": ("食管", "oesophagus")})
 # every landmark a lesion's edge is measured to: the boundaries (the finding's own distances) and the structures
-_LANDMARK_NAMES: MappingProxyType[str, tuple[str, str]] = MappingProxyType(
+LANDMARK_NAMES: MappingProxyType[str, tuple[str, str]] = MappingProxyType(
     {"pleura": ("胸膜", "pleura"), "diaphragm": ("膈面", "diaphragm"), **_STRUCTURES_MEASURED})
 
 
 def _landmark_relation(ctx: Context, a: Anchor, f: Finding, name: str) -> Composition:
-    """A lesion's edge to one landmark of ``_LANDMARK_NAMES``."""
+    """A lesion's edge to one landmark of ``LANDMARK_NAMES``."""
     if name in _STRUCTURES_MEASURED:
         return _structure_relation(ctx, a, f, name)
     return _boundary_relation(ctx, a, f, name)
@@ -1741,7 +1741,7 @@ def _two_landmarks(ctx: Context, a: Anchor, f: Finding, names: list[str]) -> Com
     sections = [s for p in parts for s in p.sections if s["kind"] == "relation"]
     gaps = [m["mm"] for p in parts for m in p.measurements[:1]]
     if len(gaps) == 2:
-        label = [_LANDMARK_NAMES[n] for n in names]
+        label = [LANDMARK_NAMES[n] for n in names]
         near = 0 if gaps[0] <= gaps[1] else 1
         if abs(gaps[0] - gaps[1]) < 1.0:
             line = ctx.t(f"{a.id}离{label[0][0]}与离{label[1][0]}的距离相近。",
@@ -3418,7 +3418,7 @@ def _in_unit_asked(ctx: Context, out: Composition) -> dict[str, Any] | None:
     if ctx.query.unit not in ("cm", "inch", "px"):
         return None
     registry = out.registry or ctx.registry
-    names: dict[str, tuple[str, str]] = {k: (zh, f"the {en}") for k, (zh, en) in _LANDMARK_NAMES.items()}
+    names: dict[str, tuple[str, str]] = {k: (zh, f"the {en}") for k, (zh, en) in LANDMARK_NAMES.items()}
     names.update({a.id: (f"{a.label_zh}({a.id})", f"the {a.label_en} ({a.id})") for a in registry.anchors})
     scale = _film_pixels(ctx) if ctx.query.unit == "px" else None
     line = units.unit_line(out.measurements, ctx.query.unit, ctx.lang, names, scale)

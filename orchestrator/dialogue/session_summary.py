@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Iterable
 from typing import Any
 
-from orchestrator.dialogue.composer import _LANDMARK_NAMES, Composition, Context, section
+from orchestrator.dialogue.composer import LANDMARK_NAMES, Composition, Context, section
 from orchestrator.dialogue.report import measurement_key
 from orchestrator.dialogue.turn import Turn
 from orchestrator.dialogue.words import mm, word
@@ -61,7 +61,7 @@ def _anchor_name(ctx: Context, anchor_id: Any) -> str:
         if a.kind in ("anatomy", "point"):
             return f"{a.id}({a.label_zh})" if ctx.zh else f"{a.id} ({a.label_en})"
         return a.id
-    names = _LANDMARK_NAMES.get(str(anchor_id))
+    names = LANDMARK_NAMES.get(str(anchor_id))
     if names is not None:
         return names[0] if ctx.zh else f"the {names[1]}"
     return word("anatomy", str(anchor_id), ctx.lang)
