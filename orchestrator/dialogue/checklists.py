@@ -577,7 +577,7 @@ _NOT_ADULT = {"infant": ("0.50是成人的界值,婴幼儿心影相对胸廓本�
                         "normally larger for its chest")}
 
 
-def not_pa_reason(view: str, age_group: str | None = None) -> tuple[str, str] | None:
+def ctr_limit_caveat(view: str, age_group: str | None = None) -> tuple[str, str] | None:
     """Why the limit cannot judge this film's ratio (zh, en): a child's film (the age group its file gives), an AP
     film's magnification, or a film that does not say its view (a JPEG or PNG, a DICOM file without View Position:
     ``FilmCheck.view`` "frontal"); None on an adult's (or unsaid) PA film. The 0.50 limit is an adult's PA film's: an
@@ -604,7 +604,7 @@ def ctr_reference(ctr: float, view: str, alone: bool = False, age_group: str | N
     """The ratio against the limit, in words (zh, en): "not above 0.50", "just under 0.50" (from ``CTR_JUST_UNDER`` on
     a film read alone, ``alone``, with why that settles nothing), "just above 0.50" (to ``CTR_BORDERLINE``),
     "above 0.50"; above the limit on a film that is not an adult's PA one, why the limit cannot judge it
-    (``not_pa_reason``)."""
+    (``ctr_limit_caveat``)."""
     ctr = round(ctr, 2)  # judged as it is shown: 0.5504, shown 0.55, is "just above", as 0.5496 is
     if near_under(ctr, alone):
         zh, en = _under_words(ctr)
@@ -613,7 +613,7 @@ def ctr_reference(ctr: float, view: str, alone: bool = False, age_group: str | N
         return f"不大于{CTR_LIMIT:.2f}", f"not above {CTR_LIMIT:.2f}"
     zh, en = (f"略大于{CTR_LIMIT:.2f}", f"just above {CTR_LIMIT:.2f}") if ctr <= CTR_BORDERLINE else (
         f"大于{CTR_LIMIT:.2f}", f"above {CTR_LIMIT:.2f}")
-    reason = not_pa_reason(view, age_group)
+    reason = ctr_limit_caveat(view, age_group)
     if reason is not None:
         zh, en = f"{zh};{reason[0]}", f"{en}; {reason[1]}"
     return zh, en
@@ -645,7 +645,7 @@ def _read_ctr(facts: ImageFacts) -> SignRead:
     ref_zh, ref_en = ctr_reference(ctr, "PA")  # why the limit cannot judge a film that is not PA is said below, once
     zh = f"心胸比约{ctr:.2f}({ref_zh})。"
     en = f"the cardiothoracic ratio is about {ctr:.2f} ({ref_en})."
-    reason = not_pa_reason(facts.film_check.view, facts.film_check.age_group)
+    reason = ctr_limit_caveat(facts.film_check.view, facts.film_check.age_group)
     if ctr > CTR_LIMIT and reason is not None:  # a child's, AP, or a film that does not say: a high ratio there does
         # not settle it
         settle = (("儿科放射科医师阅片", "A paediatric radiologist's reading") if facts.film_check.age_group in _NOT_ADULT

@@ -54,7 +54,7 @@ from orchestrator.dialogue.pointing import (
     ranked_by_height,
     stated_size,
 )
-from orchestrator.dialogue.units import read_units, size_range
+from orchestrator.dialogue.units import in_mm, read_units, size_range
 from orchestrator.ontology.loader import Ontology, load_ontology
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -2596,7 +2596,7 @@ def size_threshold(text: str, vocab: Vocabulary) -> tuple[str, float] | None:
         if m is None:
             continue
         number = _NUMBER_WORDS.get(m.group(1))
-        value = (number or float(m.group(1))) * (10.0 if m.group(2).startswith(("c", "厘", "公")) else 1.0)
+        value = in_mm(number or float(m.group(1)), m.group(2))
         lower = _LOWER_THAN.search(m.group(0))
         return ("lt" if lower else "gt"), value
     return None
@@ -2613,12 +2613,12 @@ def distance_words(text: str, vocab: Vocabulary) -> tuple[str, float] | None:
     en = vocab.cues.get("distance_threshold_en")
     m = _compiled(en).search(text) if en else None
     if m is not None:
-        value = (_NUMBER_WORDS.get(m.group(2)) or float(m.group(2))) * (10.0 if m.group(3).startswith("c") else 1.0)
+        value = in_mm(_NUMBER_WORDS.get(m.group(2)) or float(m.group(2)), m.group(3))
         return ("gt" if m.group(1).startswith(("further", "farther")) else "lt"), value
     zh = vocab.cues.get("distance_threshold_zh")
     m = _compiled(zh).search(text) if zh else None
     if m is not None:
-        value = (_NUMBER_WORDS.get(m.group(1)) or float(m.group(1))) * (10.0 if m.group(2).startswith(("c", "厘", "公")) else 1.0)
+        value = in_mm(_NUMBER_WORDS.get(m.group(1)) or float(m.group(1)), m.group(2))
         return ("gt" if m.group(3) == "以上" else "lt"), value
     return None
 
@@ -2865,13 +2865,9 @@ def size_named(text: str, stated: str) -> tuple[float | None, str]:
     if m is not None:
         groups = [g for g in m.groups() if g is not None]
         blanked = text[: m.start()] + " " * (m.end() - m.start()) + text[m.end():]
-        return _in_mm(float(groups[0]), groups[1]), blanked
+        return in_mm(float(groups[0]), groups[1]), blanked
     m = re.search(_VALUE, stated)
-    return (_in_mm(float(m.group(1)), m.group(2)) if m else None), text
-
-
-def _in_mm(value: float, unit: str) -> float:
-    return value * 10 if unit.startswith(("cm", "centimet", "厘米", "公分")) else value
+    return (in_mm(float(m.group(1)), m.group(2)) if m else None), text
 
 
 def drop_report_heading(text: str, vocab: Vocabulary) -> str:

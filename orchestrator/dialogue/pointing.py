@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import re
 
+from orchestrator.dialogue.units import in_mm
+
 # --- the image's side ------------------------------------------------------------------------------
 
 _IMAGE_NOUN = r"(?:image|picture|pic|screen|film|x-?ray|radiograph|photo|display|monitor)"
@@ -69,10 +71,6 @@ _BY_READER = re.compile(
 _A_DISTANCE = re.compile(r"(?<![a-z])(?:from|away|apart|to\s+the)(?![a-z])|距|离|相距|距离")
 
 
-def _in_mm(value: float, unit: str) -> float:
-    return value * 10 if unit.startswith(("cm", "centimet", "厘米", "公分")) else value
-
-
 def stated_size(text: str) -> tuple[float, str] | None:
     """A size the reader states of the finding as their own reading or a radiologist's ("really? it looks bigger to me,
     like 15 mm" → (15.0, "reader"); "the radiologist measured it at 2 cm" → (20.0, "radiologist"); "我觉得有15毫米"),
@@ -80,7 +78,7 @@ def stated_size(text: str) -> tuple[float, str] | None:
     m = _VALUE.search(text)
     if m is None or _A_DISTANCE.search(text):
         return None
-    value = _in_mm(float(m.group(1)), m.group(2))
+    value = in_mm(float(m.group(1)), m.group(2))
     if value <= 0:
         return None
     if _BY_RADIOLOGIST.search(text):

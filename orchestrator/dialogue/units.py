@@ -96,8 +96,10 @@ _RANGES = (
 )
 
 
-def _mm(value: str, unit: str) -> float:
-    return float(value) * (10.0 if unit.lower().startswith(("c", "厘", "公")) else 1.0)
+def in_mm(value: float, unit: str) -> float:
+    """A length said in cm or mm ("cm", "centimetres", "厘米", "公分"; anything else is mm) in mm: the one conversion the
+    parser's thresholds and sizes named, a size the reader states (``pointing``) and a range's bounds use."""
+    return value * 10.0 if unit.lower().startswith(("c", "厘", "公")) else value
 
 
 def size_range(text: str) -> tuple[float, float] | None:
@@ -108,7 +110,7 @@ def size_range(text: str) -> tuple[float, float] | None:
         if m is None:
             continue
         lo_v, lo_u, hi_v, hi_u = m.groups()
-        lo, hi = _mm(lo_v, lo_u or hi_u), _mm(hi_v, hi_u)
+        lo, hi = in_mm(float(lo_v), lo_u or hi_u), in_mm(float(hi_v), hi_u)
         if 0 < lo < hi:
             return lo, hi
     return None
