@@ -81,6 +81,7 @@ from orchestrator.findings.calibration import (
     stated_kind,
 )
 from orchestrator.findings.geometry import blunted_by_fluid
+from orchestrator.findings.hila_levels import HILA_UNPLACED
 from orchestrator.findings.interval import IntervalComparison
 from orchestrator.findings.relations import outline_gap_mm
 from orchestrator.findings.size import finding_size
@@ -958,6 +959,15 @@ _ALONE_POSITION = _alone_estimate("以上位置为其估计", "the position is i
 _ALONE_POSITIONS = _alone_estimate("以上位置为其估计", "each position is its estimate")
 # the hila compared or measured apart where this film's maps placed one or none
 _HILA_UNPLACED = ("本片未能同时确定两侧肺门。", "Both hila could not be placed on this film.")
+# ... because the two it found lay further apart in height than a chest's do (``orchestrator.findings.hila_levels``)
+_HILA_SET_ASIDE = ("本片找到的两侧肺门高度相差超出胸片所见的范围,无法判断哪一侧有误,因此不给出肺门位置。",
+                   "The two hila found on this film lie further apart in height than a chest's do, and which one is "
+                   "wrong cannot be told, so no hilum is placed.")
+
+
+def _hila_unplaced(ctx: Context) -> str:
+    """Why no hilum is given: the pair set aside, else none placed."""
+    return ctx.t(*(_HILA_SET_ASIDE if HILA_UNPLACED in ctx.facts.film_check.warnings else _HILA_UNPLACED))
 
 
 # the trachea: Hilum's maps outline it (``AnatomyFacts.regions`` "trachea"), and it judges nothing of it (zh, en)
@@ -969,12 +979,16 @@ MIDLINE_MM = 10.0
 
 
 def _midline_x(ctx: Context) -> tuple[float, tuple[str, str]] | None:
-    """The film's midline (x, in working pixels) and what it is taken from, (zh, en): the spine's outline on Hilum's
-    maps, else the middle between the two lung fields, else between the two hila; None where the film gives none."""
+    """The film's midline (x, in working pixels) and what it is taken from, (zh, en): the centroid of the spine on
+    Hilum's maps (the line the findings layer tells sides by, ``geometry._midline``), else the middle between the two
+    lung fields, else between the two hila; None where the film gives none. Not the middle of the spine's bounding box:
+    on the real checking films the alone reader's spine map spreads over 8-16 cm (on the estimated spacing), its box's
+    middle up to 4.3 cm from its centroid, and the trachea was "3.5 cm to the patient's right of the spine" on a child's
+    film whose trachea lies over the spine (now 3.6 mm: the two centroids lie within 6 mm of each other on all eight)."""
     an = ctx.facts.anatomy
     spine = an.region("spine")
     if spine is not None:
-        return (spine.bbox_px[0] + spine.bbox_px[2]) / 2.0, ("脊柱中线", "the spine's centre line")
+        return spine.center_px[0], ("脊柱中线", "the spine's centre line")
     lungs = [an.region("lung_right"), an.region("lung_left")]
     if all(r is not None for r in lungs):
         return ((lungs[0].bbox_px[0] + lungs[1].bbox_px[2]) / 2.0,  # type: ignore[union-attr]
@@ -1139,8 +1153,10 @@ def compose_locate(ctx: Context) -> Composition:
         return _anatomy_locations(ctx)
     if not pairs and ctx.query.anatomy:  # "where is the trachea?" where this film's maps place none: it said nothing
         names = ("、" if ctx.zh else ", ").join(dict.fromkeys(word("anatomy", n, ctx.lang) for n in ctx.query.anatomy))
-        return Composition((section("location", ctx.t("位置", "Location"), ctx.t(
-            f"本片未能确定{names}的位置。", f"No position for the {names} was established on this film.")),))
+        text = ctx.t(f"本片未能确定{names}的位置。", f"No position for the {names} was established on this film.")
+        if HILA_UNPLACED in ctx.facts.film_check.warnings and any(n.startswith("hilum") for n in ctx.query.anatomy):
+            text += ("" if ctx.zh else " ") + _hila_unplaced(ctx)
+        return Composition((section("location", ctx.t("位置", "Location"), text),))
     lines = []
     for a, f in pairs:
         side = word("lung", f.side, ctx.lang)
@@ -1416,7 +1432,7 @@ def _anatomy_distance(ctx: Context, ends: tuple[Anchor, ...]) -> Composition:
     """"How far apart are the hila?" / "两侧肺门相距多少": the two anchors' centres apart, on the spacing said, with whose
     estimate the positions are on a film read alone."""
     if len(ends) != 2:  # a hilum this film's maps did not place
-        return Composition((section("relation", ctx.t("距离", "Distance"), ctx.t(*_HILA_UNPLACED)),))
+        return Composition((section("relation", ctx.t("距离", "Distance"), _hila_unplaced(ctx)),))
     a, b = ends
     dist = r1(_mm_between(ctx, a.center_px, b.center_px))
     registry, link = add_relation(ctx.registry, a, b, ctx.turn)
@@ -1502,8 +1518,11 @@ def compose_relation(ctx: Context) -> Composition:
     if unplaced is not None:  # a landmark this film's maps place nowhere: said so (never the hilum's distance instead)
         return _not_placed(ctx, a, f, unplaced)
     h = _hilum_anchor(ctx, f)
-    if h is None:
-        return compose_locate(ctx)
+    if h is None:  # no hilum placed on this film: said so, then where the finding lies and what it is measured to
+        located = compose_locate(ctx)
+        no_hilum = ctx.t(f"{a.id}与肺门的距离无法测量。", f"{a.id}'s distance to a hilum cannot be measured. ") + _hila_unplaced(ctx)
+        return dataclasses.replace(located, sections=(section("relation", ctx.t("距离", "Distance"), no_hilum),
+                                                      *located.sections))
     asked = _with_side_of(ctx, a, f, _with_height(ctx, a, f, _hilum_relation(ctx, a, f, h), h), h)
     return _other_side_hilum(ctx, a, f, h, asked)  # "and A2?" after the right hilum, A2 in the left lung: said so
 
@@ -2604,7 +2623,7 @@ def _hila_lines(ctx: Context) -> list[str]:
     """"Is the left hilum higher than the right?": where the two hila lie, one against the other."""
     hila = ctx.facts.anatomy.hilum_px
     if "right" not in hila or "left" not in hila:
-        return [ctx.t(*_HILA_UNPLACED)]
+        return [_hila_unplaced(ctx)]
     alone = [ctx.t(*_ALONE_HILUM)] if cl.read_alone(ctx.facts) else []
     return [_heights_compared(ctx, _HILA, (hila["right"][1] - hila["left"][1]) * ctx.facts.spacing.row_mm), *alone]
 

@@ -92,6 +92,9 @@ WARNINGS: dict[str, tuple[str, str]] = {
                           "side's costophrenic angle and the chest's full width may not be on the film; nothing is "
                           "said of what is off it, and no cardiothoracic ratio is given."),
     "hilum_implausible": ("肺门位置不合理(不在肺野内侧)。", "The hila found do not lie in the medial part of the lungs."),
+    "hila_unplaced": ("找到的两侧肺门高度相差超出任何胸片的范围,无法判断哪一侧有误,因此本片不给出肺门位置,也不测量与肺门的距离。",
+                      "The two hila found lie further apart in height than a chest's do, and which one is wrong cannot "
+                      "be told, so no hilum is placed on this film and no distance to a hilum is measured."),
     "ctr_implausible": ("测得的心胸比超出生理范围,不予报告。",
                         "The cardiothoracic ratio measured is outside the physiological range and is not reported."),
 }

@@ -52,6 +52,7 @@ from orchestrator.findings.geometry import (
     widths_mm,
     zone_masks,
 )
+from orchestrator.findings.hila_levels import HILA_UNPLACED, hila_levels_ok, without_hila
 from orchestrator.findings.margin import Margin, assess_margin
 from orchestrator.findings.plausibility import CTR_RANGE, ENTROPY_MAX, plausibility
 from orchestrator.findings.relations import (
@@ -82,6 +83,8 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
     check = judge_anatomy(geom, film_check or FilmCheck(), entropy_max)
     if not check.localisable:
         return withheld(maps, spacing, check)
+    if HILA_UNPLACED in check.warnings:  # hila that lie as no chest's do: neither is given (``hila_levels``)
+        geom = without_hila(geom)
     candidates, objects = split_objects(lesion_regions(maps.lesion, maps.image, spacing), maps.image, spacing)
     all_lesions = np.zeros(maps.shape, dtype=bool)
     for c in candidates:
@@ -105,10 +108,12 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
 
 def judge_anatomy(geom: Geometry, check: FilmCheck, entropy_max: float = ENTROPY_MAX) -> FilmCheck:
     """The gate's check with the maps' plausibility (``orchestrator.findings.plausibility``) added, and on a
-    plausible chest whether a lung field lies at the film's edge (``orchestrator.findings.film_edge``)."""
+    plausible chest whether a lung field lies at the film's edge (``orchestrator.findings.film_edge``) and whether its
+    hila lie as a chest's do (``orchestrator.findings.hila_levels``)."""
     plaus = plausibility(geom, entropy_max)
     edge = (EDGE_WARNING,) if plaus.plausible and lungs_at_film_edge(geom) else ()
-    warnings = tuple(dict.fromkeys(check.warnings + plaus.warnings + edge))
+    hila = (HILA_UNPLACED,) if plaus.plausible and not hila_levels_ok(geom) else ()
+    warnings = tuple(dict.fromkeys(check.warnings + plaus.warnings + edge + hila))
     return replace(check, anatomy_plausible=plaus.plausible, warnings=warnings)
 
 
@@ -332,6 +337,8 @@ def _with_fluid(cp: CostophrenicAngle, fluid: bool) -> CostophrenicAngle:
 def _regions(geom: Geometry) -> list[AnatomyRegion]:
     out: list[AnatomyRegion] = []
     for name in REGION_CHANNELS:
+        if name.startswith("hilum_") and name[6:] not in geom.hilum_px:  # a hilum not placed is not outlined either
+            continue
         mask = geom.lungs[name[5:]].mask if name.startswith("lung_") else geom.mask(name)
         r = region_of(name, mask)
         if r is not None:

@@ -4,47 +4,29 @@ reads as a normal result; knowledge questions are still answered."""
 from __future__ import annotations
 
 import dataclasses
-import io
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
 from evaluation.synthetic import disc_mask, synthetic_maps
 from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.dialogue.engine import DialogueEngine
 from orchestrator.settings import Settings
+from tests.orchestrator.dialogue.doubles import FixedMapsEncoderDouble, phantom_png
 
 
-class UnsureMapsEncoderDouble:
-    """Stands in for the encoder on a film unlike its training films: every anatomy pixel hedged
-    (as the real encoder's maps are on real children's films), a confident-looking lesion map."""
-
-    name = "unsure-double"
-
-    def __init__(self) -> None:
-        base = synthetic_maps([disc_mask((512, 512), (140, 250), 12)])
-        self.maps = dataclasses.replace(base, anatomy=np.clip(base.anatomy * 0.6 + 0.2, 0, 1))
-
-    def encode(self, image: np.ndarray) -> AnatomyMaps:
-        return self.maps
-
-    def ready(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        return None
+def unsure_maps() -> AnatomyMaps:
+    """Maps of a film unlike the encoder's training films: every anatomy pixel hedged (as the real encoder's maps are
+    on real children's films), a confident-looking lesion map."""
+    base = synthetic_maps([disc_mask((512, 512), (140, 250), 12)])
+    return dataclasses.replace(base, anatomy=np.clip(base.anatomy * 0.6 + 0.2, 0, 1))
 
 
 @pytest.fixture(scope="module")
 def engine_and_session() -> tuple[DialogueEngine, str]:
-    from encoder.phantom import generate_case
-
-    buf = io.BytesIO()
-    Image.fromarray((generate_case(613).image * 255).astype(np.uint8)).save(buf, format="PNG")
-    eng = DialogueEngine(UnsureMapsEncoderDouble(), Settings())  # type: ignore[arg-type]
-    return eng, eng.create_session(buf.getvalue(), "film.png", lang="en").session_id
+    eng = DialogueEngine(FixedMapsEncoderDouble(unsure_maps(), "unsure-double"), Settings())  # type: ignore[arg-type]
+    return eng, eng.create_session(phantom_png(), "film.png", lang="en").session_id
 
 
 def test_screening_says_it_cannot_read_the_film(engine_and_session: tuple[DialogueEngine, str]) -> None:
