@@ -79,6 +79,7 @@ class HilumRelation:
 
 
 Overlying = Literal["diaphragm", "heart", "mediastinum"]  # what a finding may be projected over (``Finding.overlies``)
+PleuraPart = Literal["chest_wall", "mediastinum", "diaphragm"]  # the part of a lung field's border (``Finding.pleura_part``)
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,11 @@ class Finding:
     # before they were kept, or no distance measured)
     pleura_px: tuple[Point, Point] | None = None
     diaphragm_px: tuple[Point, Point] | None = None
+    # the part of the lung field's border ``distance_to_pleura_mm`` is measured to (``Lung.border_part``): the chest
+    # wall, the mediastinum (its inner border, the heart's included: the mediastinal pleura) or the diaphragm; a finding
+    # "touching the pleura" at the inner border abuts the mediastinum, which a reader reads otherwise than one on the
+    # chest wall (None: facts from before it was kept)
+    pleura_part: PleuraPart | None = None
 
 
 ObjectLook = Literal["dense", "large", "line"]  # how an object set aside looks (``DenseObject.look``)

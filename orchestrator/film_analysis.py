@@ -172,7 +172,7 @@ class FilmAnalyser:
         spacing = film.spacing or estimate_spacing(theirs, film.info.get("spacing_rejected"))
         looked = second_look(lone, film.image, theirs, spacing)
         with tables_of(self.second_calibration):
-            facts = analyse(looked, spacing, check, self.second_entropy_max)
+            facts = analyse(looked, spacing, check, self.second_entropy_max, read_alone=True)
         return (with_warning(facts) if facts.film_check.localisable else facts), looked
 
     def _read_lesions(self, film: DecodedFilm, facts: ImageFacts) -> ImageFacts:

@@ -590,14 +590,37 @@ def _pair(findings: tuple[Anchor, ...], q: Query) -> Resolution | None:
 
 
 def _it_and_other(findings: tuple[Anchor, ...], focus: Anchor | None, q: Query) -> Resolution | None:
-    """"is it bigger than the other one?" / "它离另一个多远?": the finding in focus first, then the other one
-    (the most recently mentioned of the rest; asked back when recency cannot tell among several)."""
+    """"is it bigger than the other one?" / "它离另一个多远?" / "is A1 bigger than the other one?": the finding in focus
+    (or named) first, then the other one. With two others or more "the other one" names none of them: a comparison sets
+    the first against each (note ``each_other``: the answer says so), a distance asks which (the more recently mentioned
+    had been taken, without a word)."""
     if not (q.it_and_other and focus is not None and len(findings) >= 2):
         return None
-    other = _most_recent(tuple(a for a in findings if a.id != focus.id))
-    if other.outcome != "resolved":
-        return other
-    return Resolution("resolved", (focus, other.anchors[0]), findings)
+    others = tuple(a for a in findings if a.id != focus.id)
+    if len(others) == 1:
+        return Resolution("resolved", (focus, others[0]), findings)
+    if q.intent == "compare":
+        return Resolution("resolved", (focus, *others), findings, note="each_other")
+    return Resolution("ambiguous", (), others)
+
+
+def _named_and_other(findings: tuple[Anchor, ...], explicit: Resolution, q: Query) -> Resolution:
+    """The findings named by id; "is A1 bigger than the other one?" / "A1离另一个多远": the one named against the other
+    (``_it_and_other``; it had been "only one candidate region")."""
+    named = explicit.anchors[0] if explicit.outcome == "resolved" and len(explicit.anchors) == 1 else None
+    if q.intent in ("compare", "measure_relation") and named is not None and named.kind == "finding":
+        return _it_and_other(findings, named, q) or explicit
+    return explicit
+
+
+def _two_named(findings: tuple[Anchor, ...], focus: Anchor | None, q: Query) -> Resolution | None:
+    """A distance or a comparison of two findings named by their kinds (``_pair``) or as "it" and "the other one"
+    (``_it_and_other``); with nothing in focus among three or more, which "it" is, asked (the first listed had been
+    taken)."""
+    pair = _pair(findings, q) or _it_and_other(findings, focus, q)
+    if pair is None and q.it_and_other and focus is None and len(findings) > 2:
+        return Resolution("ambiguous", (), findings)
+    return pair
 
 
 def resolve_findings(reg: Registry, q: Query, want_all: bool = False) -> Resolution:
@@ -608,7 +631,7 @@ def resolve_findings(reg: Registry, q: Query, want_all: bool = False) -> Resolut
         return relative
     explicit = _explicit(reg, q)
     if explicit is not None:
-        return explicit
+        return _named_and_other(findings, explicit, q)
     if not findings:
         return Resolution("none", (), (), note="no_findings")
     discussed = _under_discussion(findings, q)
@@ -625,10 +648,9 @@ def resolve_findings(reg: Registry, q: Query, want_all: bool = False) -> Resolut
     focus = finding_in_focus(findings)
     if q.intent == "locate" and q.yes_no and q.references and q.has_location and focus is not None and focus.mentioned_turn > 1:
         return Resolution("resolved", (focus,))  # "is it in the inner band?": checked against the finding in focus
-    if q.intent in ("measure_relation", "compare"):
-        pair = _pair(findings, q) or _it_and_other(findings, focus, q)
-        if pair is not None:
-            return pair
+    pair = _two_named(findings, focus, q) if q.intent in ("measure_relation", "compare") else None
+    if pair is not None:
+        return pair
     if want_all or q.both:
         return Resolution("resolved", findings) if len(findings) >= 2 else Resolution("resolved", findings)
     special = _ordinal_or_other(findings, q)
@@ -780,7 +802,9 @@ def named_findings(reg: Registry, q: Query) -> tuple[Anchor, ...]:
     """The findings the question names, in the order named ("compare A2 and A1", "the strand vs the nodule")."""
     out: list[Anchor] = []
     for mention in q.mentions:
-        a = _mentioned(reg, mention, q)
+        # "is A1 bigger than the other one?": other than the one named (not than the one in focus)
+        rest = [a for a in reg.findings() if a not in out]
+        a = (rest[0] if len(rest) == 1 else None) if mention == "other" and out else _mentioned(reg, mention, q)
         if a is not None and a.kind == "finding" and a not in out:
             out.append(a)
     return tuple(out)

@@ -23,10 +23,12 @@ from orchestrator.dialogue.anchors import (
     Anchor,
     Registry,
     add_relation,
+    content_wanted,
     descriptor_misfits,
     ensure_anatomy,
     finding_in_focus,
     fits_kinds,
+    holds_kind,
     is_scoped,
     landmark_sides,
     ordinal_index,
@@ -80,8 +82,9 @@ from orchestrator.findings.calibration import (
     present_stated,
     stated_kind,
 )
+from orchestrator.findings.dome_floor import DOME_UNPLACED
 from orchestrator.findings.geometry import blunted_by_fluid
-from orchestrator.findings.hila_levels import HILA_UNPLACED
+from orchestrator.findings.hila_levels import HILA_READ_ALONE, HILA_UNPLACED
 from orchestrator.findings.interval import IntervalComparison
 from orchestrator.findings.relations import outline_gap_mm
 from orchestrator.findings.size import finding_size
@@ -903,7 +906,7 @@ def _threshold_words(op: str, limit_mm: float, upper_mm: float | None) -> tuple[
     return f"{'超过' if op == 'gt' else '小于'}{mm(limit_mm)} mm", f"{'over' if op == 'gt' else 'under'} {mm(limit_mm)} mm"
 
 
-def _within_error(value: float, limit_mm: float) -> bool:
+def within_error(value: float, limit_mm: float) -> bool:
     """Whether a value lies within ``SIZE_MARGIN`` of a bound: the film cannot settle which side of it the value is."""
     return abs(value - limit_mm) <= SIZE_MARGIN * limit_mm
 
@@ -918,7 +921,7 @@ def against_line(ctx: Context, op: str, limit_mm: float, value: float, said: tup
     zh, en, *rest = said
     after = "".join(rest)
     bounds = (limit_mm, upper_mm) if op == "between" and upper_mm is not None else (limit_mm,)
-    near = next((b for b in bounds if _within_error(value, b)), None)
+    near = next((b for b in bounds if within_error(value, b)), None)
     if near is not None:
         zh_q, en_q = _threshold_words(op, limit_mm, upper_mm)
         if len(bounds) == 1:
@@ -950,10 +953,8 @@ def _alone_estimate(claim_zh: str, claim_en: str) -> tuple[str, str]:
             f"This film was read by the second reader alone: {claim_en} and needs a radiologist's check.")
 
 
-# a hilum on a film the second reader read alone: on the real checking films its right hilum lay at 0.69-0.79 of the
-# lungs' height (README, "Reading alone")
-_ALONE_HILUM = _alone_estimate("肺门位置是它的估计", "the hilum's place is its estimate")
-# ... and an anatomy anchor's position, said where one is given ("where is the right hilum?")
+# an anatomy anchor's position on a film the second reader read alone, said where one is given ("where is the heart?";
+# its hila are never given: ``hila_levels.HILA_READ_ALONE``)
 _ALONE_POSITION = _alone_estimate("以上位置为其估计", "the position is its estimate")
 # ... and the two positions a distance between anatomy anchors is measured from
 _ALONE_POSITIONS = _alone_estimate("以上位置为其估计", "each position is its estimate")
@@ -965,9 +966,17 @@ _HILA_SET_ASIDE = ("本片找到的两侧肺门高度相差超出胸片所见的
                    "wrong cannot be told, so no hilum is placed.")
 
 
+# ... because the film was read by the second reader alone, whose hilum points are never given
+_HILA_READ_ALONE = ("本片由第二读片模型单独读取,它在与训练片差异较大的片子上所定的肺门位置经核查有误,因此不给出肺门位置。",
+                    "This film was read by the second reader alone, whose hilum points were found misplaced on films "
+                    "unlike its training films, so no hilum is placed.")
+
+
 def _hila_unplaced(ctx: Context) -> str:
-    """Why no hilum is given: the pair set aside, else none placed."""
-    return ctx.t(*(_HILA_SET_ASIDE if HILA_UNPLACED in ctx.facts.film_check.warnings else _HILA_UNPLACED))
+    """Why no hilum is given: the film read alone, the pair set aside, else none placed."""
+    warnings = ctx.facts.film_check.warnings
+    return ctx.t(*(_HILA_READ_ALONE if HILA_READ_ALONE in warnings else _HILA_SET_ASIDE if HILA_UNPLACED in warnings
+                   else _HILA_UNPLACED))
 
 
 # the trachea: Hilum's maps outline it (``AnatomyFacts.regions`` "trachea"), and it judges nothing of it (zh, en)
@@ -1154,7 +1163,8 @@ def compose_locate(ctx: Context) -> Composition:
     if not pairs and ctx.query.anatomy:  # "where is the trachea?" where this film's maps place none: it said nothing
         names = ("、" if ctx.zh else ", ").join(dict.fromkeys(word("anatomy", n, ctx.lang) for n in ctx.query.anatomy))
         text = ctx.t(f"本片未能确定{names}的位置。", f"No position for the {names} was established on this film.")
-        if HILA_UNPLACED in ctx.facts.film_check.warnings and any(n.startswith("hilum") for n in ctx.query.anatomy):
+        warnings = ctx.facts.film_check.warnings
+        if (HILA_UNPLACED in warnings or HILA_READ_ALONE in warnings) and any(n.startswith("hilum") for n in ctx.query.anatomy):
             text += ("" if ctx.zh else " ") + _hila_unplaced(ctx)
         return Composition((section("location", ctx.t("位置", "Location"), text),))
     lines = []
@@ -1739,8 +1749,6 @@ def _hilum_relation(ctx: Context, a: Anchor, f: Finding, h: Anchor) -> Compositi
     if ctx.query.distance_op and ctx.query.distance_mm:  # "is it more than 2 cm from the hilum?": yes or no first
         lines.insert(0, against_line(ctx, ctx.query.distance_op, ctx.query.distance_mm, dist,
                                      (f"中心距{h.label_zh}", "its centre", f" from the {h.label_en}")))
-    if cl.read_alone(ctx.facts):  # on real films its right hilum lay low (README, the real checking films)
-        lines.append(ctx.t(*_ALONE_HILUM))
     text = ("" if ctx.zh else " ").join(lines)
     sections = [section("relation", ctx.t("与肺门的关系", "Relation to the hilum"), text)]
     mismatch = mismatch_note(ctx, [(a, f)])
@@ -2000,6 +2008,8 @@ def compose_compare(ctx: Context) -> Composition:
     small = "small" in ctx.query.descriptors and "large" not in ctx.query.descriptors
     winner = min(lesions, key=lambda p: p[1].diameter_mm) if small else big
     focus = winner[0].id if {"large", "small"} & set(ctx.query.descriptors) and len(lesions) >= 2 else None
+    if ctx.query.it_and_other and len(pairs) > 2:  # "is it bigger than the other one?", set against each: "it" stays
+        focus = pairs[0][0].id
     return Composition(tuple(sections), findings=tuple(finding_dict(f, a.id) for a, f in pairs),
                        measurements=tuple(_diameter_measurement(a, f, ctx) for a, f in pairs),
                        referenced=tuple(a.id for a, _ in pairs), focus=focus)
@@ -2013,6 +2023,8 @@ def _size_verdict(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str
     ``SIZE_SAME`` of each other: about the same); none where two lesions are not what is compared (fluid is not
     ranked by size with lesions)."""
     asked = ctx.query.size_asked
+    if asked is not None and len(pairs) > 2 and ctx.query.it_and_other:
+        return _each_verdict(ctx, pairs, asked)
     if asked is None or len(pairs) != 2:
         return None
     fluid = [a.id for a, f in pairs if f.kind == "effusion"]
@@ -2032,21 +2044,47 @@ def _size_verdict(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str
                          f"Not compared as asked: no finding lies on the {word('side', missing, 'en')} ({a.id} and "
                          f"{b.id} are both on the {word('side', fa.side, 'en')}).")
             return section("size_verdict", ctx.t("大小", "Size"), text)
+    text = _verdict_line(ctx, asked, (a, fa), (b, fb))
+    if any(finding_size(f).kind == "axes" for _, f in pairs):
+        text += ctx.t("条索影或实变的长短径见下。", " A strand's or consolidation's two axes are below.")
+    return section("size_verdict", ctx.t("大小", "Size"), text)
+
+
+def _verdict_line(ctx: Context, asked: str, first: tuple[Anchor, Finding], second: tuple[Anchor, Finding],
+                  named: bool = False) -> str:
+    """"Is A1 bigger than A2?": yes or no, by the equivalent diameters (within ``SIZE_SAME``: about the same; ``named``:
+    saying which two are, as one of several such lines)."""
+    (a, fa), (b, fb) = first, second
     da, db = r1(fa.diameter_mm), r1(fb.diameter_mm)
     # the measure named: a strand's equivalent diameter is far below its length, which the answers lead with
     sizes_zh = f"等效直径{a.id}约{mm(da)} mm、{b.id}约{mm(db)} mm"
     sizes_en = f"equivalent diameters: {a.id} about {mm(da)} mm, {b.id} about {mm(db)} mm"
     if abs(da - db) <= SIZE_SAME * max(da, db):
-        text = ctx.t(f"大小相近({sizes_zh}),差别在测量能分辨的范围之内。",
-                     f"About the same size ({sizes_en}): the difference is within what the measurement tells apart.")
-    else:
-        yes = (da > db) == (asked == "large")
-        bigger = da > db
-        text = ctx.t(f"{'是' if yes else '否'}:{a.id}比{b.id}{'大' if bigger else '小'}({sizes_zh})。",
-                     f"{'Yes' if yes else 'No'}: {a.id} is {'larger' if bigger else 'smaller'} than {b.id} ({sizes_en}).")
+        return ctx.t(f"{f'{a.id}与{b.id}' if named else ''}大小相近({sizes_zh}),差别在测量能分辨的范围之内。",
+                     f"{f'{a.id} and {b.id} are about' if named else 'About'} the same size ({sizes_en}): the difference "
+                     "is within what the measurement tells apart.")
+    yes = (da > db) == (asked == "large")
+    bigger = da > db
+    return ctx.t(f"{'是' if yes else '否'}:{a.id}比{b.id}{'大' if bigger else '小'}({sizes_zh})。",
+                 f"{'Yes' if yes else 'No'}: {a.id} is {'larger' if bigger else 'smaller'} than {b.id} ({sizes_en}).")
+
+
+def _each_verdict(ctx: Context, pairs: list[tuple[Anchor, Finding]], asked: str) -> dict[str, Any]:
+    """"Is it bigger than the other one?" with two others or more (``anchors._it_and_other``, note ``each_other``):
+    the first against each of the others, yes or no each (fluid is not ranked by size with lesions)."""
+    first, others = pairs[0], pairs[1:]
+    lines = []
+    for other in others:
+        if first[1].kind == "effusion" or other[1].kind == "effusion":
+            fluid = first[0].id if first[1].kind == "effusion" else other[0].id
+            lines.append(ctx.t(f"{first[0].id}与{other[0].id}:无法比较,{fluid}为积液样密度影,不与病灶比较大小。",
+                               f"{first[0].id} and {other[0].id}: not compared, {fluid} is effusion-like and fluid is "
+                               "not ranked by size with lesions."))
+        else:
+            lines.append(_verdict_line(ctx, asked, first, other, named=True))
     if any(finding_size(f).kind == "axes" for _, f in pairs):
-        text += ctx.t("条索影或实变的长短径见下。", " A strand's or consolidation's two axes are below.")
-    return section("size_verdict", ctx.t("大小", "Size"), text)
+        lines.append(ctx.t("条索影或实变的长短径见下。", "A strand's or consolidation's two axes are below."))
+    return section("size_verdict", ctx.t("大小", "Size"), ("" if ctx.zh else " ").join(lines))
 
 
 # --- checklists ----------------------------------------------------------------------------------
@@ -2624,8 +2662,12 @@ def _hila_lines(ctx: Context) -> list[str]:
     hila = ctx.facts.anatomy.hilum_px
     if "right" not in hila or "left" not in hila:
         return [_hila_unplaced(ctx)]
-    alone = [ctx.t(*_ALONE_HILUM)] if cl.read_alone(ctx.facts) else []
-    return [_heights_compared(ctx, _HILA, (hila["right"][1] - hila["left"][1]) * ctx.facts.spacing.row_mm), *alone]
+    return [_heights_compared(ctx, _HILA, (hila["right"][1] - hila["left"][1]) * ctx.facts.spacing.row_mm)]
+
+
+_DOME_OFF_FLOOR = ("第二读片模型找到的一侧膈顶位于肺野之内而非肺野底部,故不予给出。",
+                   "A dome the second reader found lies inside its lung field rather than at its floor, so it is not "
+                   "given.")
 
 
 def _domes_lines(ctx: Context) -> list[str]:
@@ -2633,7 +2675,10 @@ def _domes_lines(ctx: Context) -> list[str]:
     other, and what Hilum does not judge of them."""
     domes = ctx.facts.anatomy.diaphragm_dome_px
     if "right" not in domes or "left" not in domes:
-        return [ctx.t("本片未能同时确定两侧膈顶。", "Both domes of the diaphragm could not be placed on this film.")]
+        unplaced = [ctx.t("本片未能同时确定两侧膈顶。", "Both domes of the diaphragm could not be placed on this film.")]
+        if DOME_UNPLACED in ctx.facts.film_check.warnings:  # one found inside its lung field (``dome_floor``)
+            unplaced.append(ctx.t(*_DOME_OFF_FLOOR))
+        return unplaced
     lines = [_heights_compared(ctx, _DOMES, (domes["left"][1] - domes["right"][1]) * ctx.facts.spacing.row_mm)]
     if ctx.facts.spacing.source != "dicom":
         lines.append(ctx.t("(高度差按估计的像素间距换算。)", "(The difference uses an estimated pixel spacing.)"))
@@ -2734,8 +2779,10 @@ def compose_confidence(ctx: Context) -> Composition:
     after an answer (``Query.why_asked``): why each statement it made was hedged, first."""
     if ctx.query.attribute == "missed" or not ctx.facts.findings:  # "are you sure there is nothing?": what it may miss
         return Composition((section("missed", ctx.t("可能漏掉什么", "What may be missed"), _may_miss(ctx)),))
-    if ctx.query.why_asked:
-        return _compose_why(ctx)
+    if ctx.query.why_asked:  # what the last answer rested on, and why it was hedged (``last_answer``)
+        from orchestrator.dialogue.last_answer import compose_why
+
+        return compose_why(ctx)
     pairs = subject_findings(ctx)
     if not pairs:
         return Composition((section("confidence", ctx.t("把握程度", "How sure"), ctx.t(
@@ -2807,38 +2854,6 @@ def _how_stated(f: Finding, statement: str, lang: str) -> str:
     elif statement == "margin" and f.margin == "smooth" and confident(f, "margin"):
         why = ":此分辨率下未见不规则" if zh else ": no irregularity seen at this resolution"
     return ("措辞保留" if zh else "hedged") + why
-
-
-# the statements "why?" explains, in the order an answer makes them
-_WHY_STATEMENTS = ("presence", "lobe", "size", "distance", "margin", "density", "growth")
-
-
-def _compose_why(ctx: Context) -> Composition:
-    """"Why?" / "why can't you tell?" / "为什么" after a hedged answer: for each finding it was about, why the statements
-    it made (``Query.why_of``; none named: every statement) were hedged (the lesion map's resolution, a frontal film's
-    projection, one film for a change, no DICOM spacing, a probability under the threshold, a film read by the second
-    reader alone), then the probabilities behind them."""
-    why_of = tuple(w for w in _WHY_STATEMENTS if w in ctx.query.why_of) or _WHY_STATEMENTS
-    pairs = subject_findings(ctx)
-    lines = []
-    for a, f in pairs:
-        reasons = [r for w in why_of for r in _hedge_reasons(ctx, f, w)]
-        if reasons:
-            lines.append(ctx.t(f"{a.id}:" + ";".join(zh for zh, _ in reasons) + "。",
-                               f"{a.id}: " + "; ".join(en for _, en in reasons) + "."))
-        else:
-            lines.append(ctx.t(f"{a.id}:这些判断都在阈值以上,回答是直接陈述的,没有保留。",
-                               f"{a.id}: nothing said of it there was hedged; each reading behind it is above the "
-                               "threshold at which it is stated flatly."))
-    if cl.read_alone(ctx.facts):
-        lines.append(ctx.t("此外,这张片子与训练所用的片子差异较大,由第二读片模型单独读取,它的每个判断都需要放射科医师核对。",
-                           "And this film, unlike the films the models were trained on, was read by the second reader "
-                           "alone: each reading it gives needs a radiologist's check."))
-    named = why_of[0] if len(why_of) == 1 and why_of[0] in phrases()["statement"] else None
-    probs = compose_confidence(dataclasses.replace(ctx, query=dataclasses.replace(ctx.query, why_asked=False,
-                                                                                   attribute=named)))
-    why = section("why_hedged", ctx.t("为什么有保留", "Why it was hedged"), ("" if ctx.zh else " ").join(lines))
-    return dataclasses.replace(probs, sections=(why, *probs.sections))
 
 
 def _probability(ctx: Context, f: Finding, key: str, what: tuple[str, str]) -> tuple[str, str] | None:
@@ -2925,15 +2940,15 @@ def _growth_hedges(ctx: Context, f: Finding) -> Reasons:
     return []
 
 
-# why each statement an answer makes of a finding is hedged (``_compose_why``); fluid's margin, density and growth are not
-# read as a lesion's
+# why each statement an answer makes of a finding is hedged (``last_answer.compose_why``); fluid's margin, density and
+# growth are not read as a lesion's
 _HEDGES = MappingProxyType({"presence": _presence_hedges, "lobe": _lobe_hedges, "size": _size_hedges,
                             "distance": _spacing_hedges, "margin": _margin_hedges, "density": _density_hedges,
                             "growth": _growth_hedges})
 _NOT_OF_FLUID = frozenset({"margin", "density", "growth"})
 
 
-def _hedge_reasons(ctx: Context, f: Finding, statement: str) -> list[tuple[str, str]]:
+def hedge_reasons(ctx: Context, f: Finding, statement: str) -> list[tuple[str, str]]:
     """Why the answers hedge one statement of a finding (zh, en), each reason once; none where it is stated flatly."""
     if f.kind == "effusion" and statement in _NOT_OF_FLUID:
         return []
@@ -3204,11 +3219,44 @@ def _compose_not_understood(ctx: Context) -> Composition:
     return Composition((section("not_understood", ctx.t("没有理解", "Not understood"), text),))
 
 
+# what a question names its finding by holding ("有空洞的呢", "the one with calcification?"), in words: (zh, en, en
+# with "no"); ground glass is not among them (Hilum reads no ground-glass component, so "none holds one" is not said)
+_HELD_WORDS = MappingProxyType({"cavity": ("空洞", "a cavity", "no cavity"),
+                                "calcified": ("钙化", "calcification", "no calcification")})
+
+
+def held_asked(q: Query) -> str | None:
+    """The one content a question names its finding by ("the one with a cavity": cavity), None for none or another."""
+    wanted = [k for k in content_wanted(q) if k in _HELD_WORDS]
+    return wanted[0] if len(wanted) == 1 else None
+
+
+def _none_holds(ctx: Context, held: str, found: tuple[Anchor, ...], listed: str) -> str:
+    """"有空洞的呢" / "the calcified one?" where no finding holds it: said of the findings, with those whose "no cavity"
+    is hedged (a lesion large enough to hold an unseen one)."""
+    zh, en, en_no = _HELD_WORDS[held]
+    if len(found) == 1:
+        text = ctx.t(f"本片唯一的病灶{listed}未见{zh}。", f"The only finding on this film, {listed}, shows {en_no}.")
+    else:
+        text = ctx.t(f"本片的病灶均未见{zh}:{listed}。", f"None of the findings on this film shows {en}: {listed}.")
+    unexcluded = [a.id for a in found if held == "cavity" and (f := ctx.finding(a)) is not None and cavity_unexcluded(f)]
+    if unexcluded:
+        text += ctx.t(f"{'、'.join(unexcluded)}较大,其内的空洞在此分辨率下不能排除。",
+                      f" In {and_list(unexcluded)}, large enough to hold one, a cavity cannot be excluded at this "
+                      "resolution.")
+    return text
+
+
 def compose_none(ctx: Context) -> Composition:
     found = ctx.registry.findings()
     listed = "、".join(f"{a.id}({a.label_zh})" for a in found) if ctx.zh else ", ".join(
         f"{a.id} ({a.label_en})" for a in found)
-    if (ctx.query.other or ctx.query.pair_pick) and len(found) == 1:  # "and the other one?" where one was found
+    held = held_asked(ctx.query)
+    if held is not None and found and not ctx.query.has_location and not any(holds_kind(a, held) for a in found):
+        # "有空洞的呢" / "the one with a cavity?" where none holds one: that none does (not "no lesion matching"; a
+        # place named keeps that: "the cavity in the right lung")
+        text = _none_holds(ctx, held, found, listed)
+    elif (ctx.query.other or ctx.query.pair_pick) and len(found) == 1:  # "and the other one?" where one was found
         text = ctx.t(f"本片只发现1处:{listed},没有另一处。",
                      f"Only one finding is on this film: {listed}; there is no other one.")
     elif ctx.query.ordinal and found and ordinal_index(ctx.query.ordinal, len(found)) is None:  # "the fifth one" of two
@@ -3237,6 +3285,13 @@ def compose_clarification(ctx: Context, candidates: tuple[Anchor, ...]) -> Compo
     opts = [desc(a) for a in candidates]
     text = ctx.t(f"请问您指的是哪一个——{'还是'.join(opts)}?", f"Which one do you mean — {' or '.join(opts)}?")
     clar = {"question": text, "candidates": [{"anchor_id": a.id, "label": a.label(ctx.lang)} for a in candidates]}
+    held = held_asked(ctx.query)
+    if held is not None and len(candidates) >= 2 and all(holds_kind(a, held) for a in candidates):
+        # "有空洞的呢" / "the one with a cavity?" where several hold one: which do, then which is meant
+        ids = [a.id for a in candidates]
+        zh, en, _ = _HELD_WORDS[held]
+        text = ctx.t(f"{'、'.join(ids)}均见{zh}。",
+                     f"{and_list(ids)} {'both' if len(ids) == 2 else 'all'} show {en}. ") + text
     return Composition((section("clarification", ctx.t("请确认", "Which one?"), text),), clarification=clar)
 
 
@@ -3448,6 +3503,10 @@ def _compose_asked(ctx: Context) -> Composition:
     if ctx.query.intent in _FINDING_INTENTS and ctx.subjects and not subject_findings(ctx):
         return compose_not_a_finding(ctx)
     first = COMPOSERS.get(ctx.query.intent, compose_out_of_scope)(ctx)
+    if ctx.query.how_much:  # "by how much?": the difference the answer gives, alone (``last_answer``)
+        from orchestrator.dialogue.last_answer import amount_only
+
+        first = amount_only(ctx, first)
     first = _with_also(ctx, first) if ctx.query.also and subject_findings(ctx) else first
     wall = _wall_section(ctx) if ctx.query.wall_asked else None
     return dataclasses.replace(first, sections=(wall, *first.sections)) if wall else first

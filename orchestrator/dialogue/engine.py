@@ -29,6 +29,7 @@ from orchestrator.dialogue import composer as comp
 from orchestrator.dialogue.checklists import sign_of_kind
 from orchestrator.dialogue.earlier import compare_with_earlier, study_day
 from orchestrator.dialogue.interval_answer import INTENT as INTERVAL_INTENT
+from orchestrator.dialogue.last_answer import CLAIM_INTENTS
 from orchestrator.dialogue.overlays import earlier_place_layers, turn_overlays
 from orchestrator.dialogue.parser import CLOSEST_CHECKLIST, Query, language_neutral, parse
 from orchestrator.dialogue.report import build_report
@@ -302,8 +303,11 @@ _AMOUNT_INTENTS = frozenset({"size", "compare", "measure_relation", INTERVAL_INT
 
 def _of_the_last_answer(query: Query, previous: dict[str, Any]) -> Query:
     """"Why?" / "why can't you tell?" / "为什么": the hedges of what the previous turn stated (``Query.why_of``), or of
-    the statement the question names ("why is the margin uncertain?"). "By how much?" / "长大了多少": the previous
-    turn's question again, when it gave an amount (it was "outside what a chest radiograph can show")."""
+    the statement the question names ("why is the margin uncertain?"); after an answer that made a claim (a size, a
+    comparison, a distance, a place, a margin, a density, a change), its question again (its findings: both of a
+    comparison, not only the one in focus) with ``why_after``, so that the answer says what the claim rested on
+    (``last_answer.compose_why``). "By how much?" / "长大了多少": the previous turn's question again, when it gave an
+    amount (it was "outside what a chest radiograph can show")."""
     intent = previous.get("intent")
     if query.why_asked:
         if query.attribute:
@@ -311,6 +315,11 @@ def _of_the_last_answer(query: Query, previous: dict[str, Any]) -> Query:
         if intent == "confidence":
             named = previous.get("attribute")
             return replace(query, why_of=tuple(previous.get("why_of") or ()) or ((named,) if named else ()))
+        if intent in CLAIM_INTENTS:
+            return replace(Query.from_state(previous), lang=query.lang, intent="confidence", why_asked=True,
+                           why_of=_STATEMENTS_OF.get(str(intent), ()), why_after=str(intent), needs_prior=False,
+                           how_much=False, also=(), what_is_it=False, elliptical=False, bare_pointer=False,
+                           correction=False)
         return replace(query, why_of=_STATEMENTS_OF.get(str(intent), ()))
     if intent in _AMOUNT_INTENTS:
         return replace(Query.from_state(previous), lang=query.lang, how_much=True)
@@ -600,6 +609,14 @@ class DialogueEngine:
         turn asked (``previous``: its parse state; its intent, and its checklist and landmark where it
         had them). Only for questions the parser marks elliptical (nothing asked)."""
         intent = previous.get("intent")
+        if previous.get("asked_back") and previous.get("it_and_other") and intent in ("compare", "measure_relation"):
+            # "how far is it (A1) from the other one?" asked back which other: the one named in reply, with the one in
+            # focus (or named) then (it measured the one named in reply alone, to its hilum)
+            it = tuple(m for m in previous.get("mentions") or ("focus",) if m != "other")
+            named = {f: getattr(query, f) for f in _POINTER_FIELDS}
+            return replace(Query.from_state(previous), lang=query.lang, elliptical=query.elliptical,
+                           bare_pointer=query.bare_pointer, **{**named, "it_and_other": True,
+                                                               "mentions": (*it, *query.mentions)})
         if intent == "screen" and previous.get("lesion_side") and query.side_only:
             # "右侧呢" / "and the right lung?" after "左肺怎么样": the other lung's screening, not a finding located there
             # (after the whole film's screening "那左肺呢?" points at the finding in the left lung)
@@ -766,8 +783,10 @@ class DialogueEngine:
         # ("could it be a lung abscess?": the closest checklist Hilum has, pneumonia's, of the film: no finding asked back)
         checklist = self.ontology.checklist(query.checklist or CLOSEST_CHECKLIST.get(query.unlisted_disease or "")
                                             or "early_lung_cancer")
-        res = _interval_subjects(reg, query) if query.intent == INTERVAL_INTENT else _resolve_subjects(
-            reg, query, state.facts, checklist is None or checklist.subject == "finding",
+        # ("why?" after a claim: the findings of the question that made it)
+        asked = replace(query, intent=query.why_after) if query.why_asked and query.why_after else query
+        res = _interval_subjects(reg, asked) if asked.intent == INTERVAL_INTENT else _resolve_subjects(
+            reg, asked, state.facts, checklist is None or checklist.subject == "finding",
             checklist.kinds if checklist is not None and query.checklist else ())
         if query.intent in NEEDS_SUBJECT or query.intent == "sign_checklist":
             self.observer.anchor_resolution(res.outcome)

@@ -50,6 +50,7 @@ from orchestrator.dialogue.pointing import (
     correction,
     descriptor_pointers,
     height_compared,
+    held_named,
     image_side,
     ranked_by_height,
     stated_size,
@@ -285,6 +286,10 @@ class Query:
     # (``why_of``: margin | density | size | lobe | presence | distance; empty: every statement of the finding)
     why_asked: bool = False
     why_of: tuple[str, ...] = ()
+    # "why?" after an answer that made a claim (a size, a comparison, a distance, a place, a margin, a density, a change):
+    # that answer's intent; the engine asks its question again (its findings) and the answer says what the claim rested
+    # on (``last_answer.compose_why``)
+    why_after: str | None = None
     # "by how much?" / "长大了多少": how much a change or a difference the last answer gave is; the engine asks the last
     # answer's question again of the finding in focus (a change between films says it in mm and %)
     how_much: bool = False
@@ -404,6 +409,7 @@ class Query:
             "pair_pick": self.pair_pick,
             "why_asked": self.why_asked,
             "why_of": list(self.why_of),
+            "why_after": self.why_after,
             "how_much": self.how_much,
             "not_understood": self.not_understood,
             "landmark_asked": self.landmark_asked,
@@ -1605,11 +1611,13 @@ _WHY_ALONE = re.compile(
 # "by how much?" / "how much bigger?" / "how much has it grown?" / "长大了多少" / "大了多少": the amount of the last answer's
 # change or difference
 _HOW_MUCH = re.compile(
-    r"^\W*(?:(?:and|so|ok(?:ay)?|then)[,，\s]+)*(?:by )?how much(?:\s+(?:bigger|larger|smaller|more|less|"
+    r"^\W*(?:(?:and|so|ok(?:ay)?|then)[,，\s]+)*(?:by )?how much(?:\s+(?:bigger|larger|smaller|more|less|further|farther|"
+    r"closer|nearer|higher|lower|"
     r"(?:has|did) (?:it|the \w+) (?:grow|grown|change|changed|shrink|shrunk|shrank)|exactly))?(?: by)?"
     # ("by how much in mm?": the amount in the unit it is given in)
     r"(?:,?\s*in (?:mm|millimet(?:re|er)s?|cm|centimet(?:re|er)s?|percent|%))?\W*$"
-    r"|^\W*(?:那|它|这个|结节|病灶)*(?:长大|增大|变大|大|缩小|变小|小|变化|增长|长)了?"
+    # ("差多少" / "相差多少" / "多多少" / "远多少": a difference or a distance's excess, as "by how much?")
+    r"|^\W*(?:那|它|这个|结节|病灶)*(?:长大|增大|变大|大|缩小|变小|小|变化|增长|长|相差|差|多|远|近|高|低)了?"
     r"(?:多少(?:毫米|厘米|mm|cm)?|几毫米|几厘米|几mm|几cm)(?:呢|啊)?\W*$")
 _GROWTH_WORD = re.compile(r"grow|grown|bigger|larger|shrink|shrunk|shrank|smaller|chang|长大|增大|变大|缩小|变小|变化|增长|长了|大了|小了")
 
@@ -3376,12 +3384,14 @@ def _parse_words(question: str, vocab: Vocabulary | None = None) -> Query:
     lesion_refs = tuple(r for r in refs if not ((whole_lungs and f"{r} lung" in text) or (structures and r in ("both", "the two"))))
     lesion_talk = bool(lesion_refs or ids or lesion_groups(descriptors) or relative)
     signs = find_sign_questions(text, anatomy_kinds, v, lesion_talk)
-    presence = ix.cue("presence").any_in(text)
+    held = held_named(text)  # "有空洞的呢" / "the one with a cavity": its "有" / "with" asks no presence
+    presence = ix.cue("presence").any_in(text) and not held
     # a lesion pointed at (refs holds the explicit ids too)
     pointed = bool(relative or lesion_refs)
     located = any(loc[k] for k in ("lesion_side", "lobe", "zone", "band"))
-    # a content asked of a finding named by its number ("any calcification within lesion #1?") is not looked for
-    asked = None if pointed or checklist or located or ordinals else kind_asked(asking_clauses(text, v), v)
+    # a content asked of a finding named by its number ("any calcification within lesion #1?") is not looked for, nor
+    # is one that names the finding holding it ("有空洞的呢": the one with a cavity)
+    asked = None if pointed or checklist or located or ordinals or held else kind_asked(asking_clauses(text, v), v)
     # "what's the left costophrenic angle?" / "左肋膈角是什么?": a structure of one side, its meaning not asked
     sided = any(a.endswith(("_right", "_left")) for a in loc["anatomy"]) and not _ASKS_MEANING.search(text)
     features = {

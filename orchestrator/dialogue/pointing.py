@@ -146,10 +146,11 @@ def height_compared(text: str) -> str | None:
 
 # --- Chinese "X的" pointers --------------------------------------------------------------------------
 
-# "那个钙化的呢", "钙化的那个", "有钙化的", "毛刺的呢", "分叶的那个", "磨玻璃的呢", "实性的那个": the descriptor's word
-# with 的, opening the question or after a pointer, and nothing asked after it; or before "那个"; never "是钙化的吗" /
-# "它是钙化的" / "毛刺那个是不是纯实性的" (asked or said of it), nor "有空洞的呢" (whether there is one, as "有空洞吗")
-_ZH_OF = (r"(?:^\s*(?:那|那么|还有)?|(?<![是为像否没])(?:那个|这个|那处|这处))(?:{words})(?:状|样|性|型)?的"
+# "那个钙化的呢", "钙化的那个", "有钙化的", "毛刺的呢", "分叶的那个", "磨玻璃的呢", "实性的那个", and "有空洞的呢" / "带空洞的呢"
+# / "那个有空洞的呢" (the one that has a cavity: the screening for cavities again before): the descriptor's word with 的,
+# opening the question or after a pointer, and nothing asked after it; or before "那个"; never "是钙化的吗" / "它是钙化的"
+# / "毛刺那个是不是纯实性的" (asked or said of it), nor "有空洞吗" / "有没有空洞" (whether there is one)
+_ZH_OF = (r"(?:^\s*(?:那|那么|还有)?(?:有|带)?|(?<![是为像否没])(?:那个|这个|那处|这处)(?:有|带)?)(?:{words})(?:状|样|性|型)?的"
           r"(?=\s*(?:呢|吧)?\s*[?？。!！]*\s*$)"
           r"|(?<![是为像否没])(?:有|带)?(?:{words})(?:状|样|性|型)?的(?=\s*(?:那个|那处|那一个|那颗|那条))")
 _ZH_POINTER_WORDS: dict[str, str] = {
@@ -161,12 +162,32 @@ _ZH_POINTER_WORDS: dict[str, str] = {
     "lobulated": "分叶",
     "solid": "实性|实质性",
 }
-# "the lobulated one", "the solid nodule": the English pointers of the two descriptors the vocabulary's cues lack
+# "the one with a cavity" / "the lesion that has calcification": a finding named by what it holds (never "is there a
+# nodule with a cavity?", which asks whether there is one)
+_EN_HOLDS = (r"(?<![a-z])(?:the|that|this)\s+(?:one|lesion|nodule|opacity|finding|mass|spot|shadow)\s+"
+             r"(?:with|that\s+(?:has|shows|contains)|which\s+(?:has|shows|contains)|having|containing|showing)\s+"
+             r"(?:an?\s+|the\s+|some\s+)?(?:{words})(?![a-z])")
+# "the lobulated one", "the solid nodule": the English pointers of the two descriptors the vocabulary's cues lack; and
+# "the one with a cavity" / "the one with calcification" (``_EN_HOLDS``)
 _EN_POINTERS: dict[str, str] = {
     "lobulated": r"(?<![a-z])(?:lobulated|lobular)\s+(?:one|lesion|nodule|opacity|finding|mass|spot|shadow)(?![a-z])",
     "solid": r"(?<![a-z])(?:the|that|this)\s+solid\s+(?:one|lesion|nodule|opacity|finding|mass|spot)(?![a-z])"
              r"|(?<![a-z])solid\s+one(?![a-z])",
+    "cavitary": _EN_HOLDS.format(words=r"cavit(?:y|ies|ation)"),
+    "calcified": _EN_HOLDS.format(words=r"calcifications?|calcium"),
 }
+
+
+# "有空洞的呢" / "带钙化的" / "the one with a cavity?": a finding named by what it holds, nothing asked of it (its "有" asks
+# no presence: ``held_named``)
+_HELD = re.compile(r"^\s*(?:那|那么|还有)?(?:那个|这个)?(?:有|带)(?:空洞|钙化)(?:灶)?的(?=\s*(?:那个|那处)?\s*(?:呢|吧)?\s*[?？。!！]*\s*$)"
+                   "|" + _EN_HOLDS.format(words=r"cavit(?:y|ies|ation)|calcifications?|calcium"))
+
+
+def held_named(text: str) -> bool:
+    """Whether the question names a finding by what it holds ("有空洞的呢", "the one with calcification?"), so that its
+    "有" / "with" asks nothing of the film (it had been "有空洞吗", the film screened for cavities again)."""
+    return bool(_HELD.search(text))
 
 
 def descriptor_pointers() -> tuple[tuple[str, re.Pattern[str]], ...]:

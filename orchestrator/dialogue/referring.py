@@ -8,7 +8,8 @@
 - ``with_notes``: the answer says so once ("The left of the image is the patient's right …: that is A1."); compares a
   size the reader states with Hilum's measurement ("You put A1 at 15.0 mm …"), never echoing the question's words; says
   which finding is the lower (higher) one where the findings' heights are compared; and says why "the solid one" names
-  no finding on a radiograph.
+  no finding on a radiograph; and that "the other one" among three or more names none, so the one asked about is set
+  against each.
 """
 
 from __future__ import annotations
@@ -145,11 +146,27 @@ def _unread_section(ctx: comp.Context, res: anc.Resolution) -> dict[str, object]
         "\"solid\" does not say which finding is meant."))
 
 
+def _each_other_section(ctx: comp.Context, res: anc.Resolution) -> dict[str, object] | None:
+    """"Is it bigger than the other one?" with two others or more: "the other one" names none of them, so the one asked
+    about is set against each, and the answer says so (the more recently mentioned had been taken without a word)."""
+    if res.note != "each_other" or len(res.anchors) < 3:
+        return None
+    first, others = res.anchors[0].id, [a.id for a in res.anchors[1:]]
+    if ctx.zh:
+        text = f"“另一个”可以是{'或'.join(others)},因此把{first}与{'二者' if len(others) == 2 else '它们'}分别比较。"
+    else:
+        text = f"\"The other one\" could be {' or '.join(others)}, so {first} is set against each."
+    return comp.section("each_other", ctx.t("“另一个”", "\"The other one\""), text)
+
+
 def with_notes(ctx: comp.Context, composition: comp.Composition, res: anc.Resolution) -> comp.Composition:
-    """The composition with what it says about how its finding was picked, first."""
+    """The composition with what it says about how its finding was picked, first (not again on "by how much?", which
+    gives the difference alone)."""
+    if ctx.query.how_much and any(s.get("kind") == "amount" for s in composition.sections):
+        return composition
     height, focus = _by_height(ctx, composition)
-    lead = [s for s in (_image_side_section(ctx, composition), _unread_section(ctx, res), height,
-                        _stated_size_section(ctx, composition)) if s is not None]
+    lead = [s for s in (_image_side_section(ctx, composition), _unread_section(ctx, res), _each_other_section(ctx, res),
+                        height, _stated_size_section(ctx, composition)) if s is not None]
     if not lead:
         return composition
     return dataclasses.replace(composition, sections=(*lead, *composition.sections),

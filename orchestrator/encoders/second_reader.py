@@ -60,6 +60,8 @@ from orchestrator.anatomy_maps import AnatomyMaps
 from orchestrator.facts import FilmCheck, ImageFacts, PixelSpacing
 from orchestrator.findings import calibration
 from orchestrator.findings.calibration import Calibration
+from orchestrator.findings.dome_floor import DOME_UNPLACED
+from orchestrator.findings.hila_levels import HILA_READ_ALONE
 
 # how much of a lesion the confirmer's map must draw on a region of the main weights. For stage V2, chosen on validation
 # seeds 50-149 (and the SCENARIO film) of 0.5 / 0.7 / 0.8: 0.7 keeps R-at-0.5's recall on the phantom's own look, the
@@ -168,6 +170,9 @@ def alone_tables(path: Path | None) -> Calibration:
 
 
 def with_warning(facts: ImageFacts) -> ImageFacts:
-    """``facts`` saying that the second reader read the film alone."""
+    """``facts`` saying that the second reader read the film alone (said before what follows from it: its hila not
+    given, ``hila_levels.HILA_READ_ALONE``, nor a dome off its field's floor, ``dome_floor.DOME_UNPLACED``)."""
     check = facts.film_check
-    return replace(facts, film_check=replace(check, warnings=tuple(dict.fromkeys((*check.warnings, WARNING)))))
+    after = tuple(w for w in check.warnings if w in (HILA_READ_ALONE, DOME_UNPLACED))
+    ordered = (*(w for w in check.warnings if w not in after), WARNING, *after)
+    return replace(facts, film_check=replace(check, warnings=tuple(dict.fromkeys(ordered))))

@@ -75,12 +75,12 @@ WARNINGS: dict[str, tuple[str, str]] = {
     "secondary_capture": ("这是二次采集的图像(非原始X线数据)。", "This is a secondary capture, not original radiograph data."),
     "first_frame_only": ("这个DICOM对象含多帧图像,只读取了第一帧。", "This DICOM object holds several frames; only the first was read."),
     "second_reader": ("这张片子与主模型训练所用的片子差异较大,改由第二读片模型(以更多样的模拟片训练)读取:它可能遗漏病灶,"
-                      "也可能报告并不存在的病灶,所以每一处所见都只说“可能”;每一处所见以及它给出的心胸比、肋膈角和肺门位置"
+                      "也可能报告并不存在的病灶,所以每一处所见都只说“可能”;每一处所见以及它给出的心胸比和肋膈角"
                       "都需放射科医师核对。",
                       "This film differs from the films Hilum's main weights were trained on, so it was read by the "
                       "second reader (weights trained on more varied simulated films): it may miss a lesion and may "
                       "report one that is not there, so every finding is given as possible; each finding, and the "
-                      "cardiothoracic ratio, costophrenic angles and hila it gives, need a radiologist's check."),
+                      "cardiothoracic ratio and costophrenic angles it gives, need a radiologist's check."),
     "anatomy_not_established": ("无法在这张片子上可靠地确定解剖结构(它与模型训练所用的片子差异较大)。",
                                 "The anatomy could not be established reliably on this film (it differs from the films the model was trained on)."),
     "lungs_implausible": ("肺野的形状或位置不合理。", "The lung fields found are implausible in shape or position."),
@@ -95,6 +95,14 @@ WARNINGS: dict[str, tuple[str, str]] = {
     "hila_unplaced": ("找到的两侧肺门高度相差超出任何胸片的范围,无法判断哪一侧有误,因此本片不给出肺门位置,也不测量与肺门的距离。",
                       "The two hila found lie further apart in height than a chest's do, and which one is wrong cannot "
                       "be told, so no hilum is placed on this film and no distance to a hilum is measured."),
+    "hila_read_alone": ("第二读片模型在与训练片差异较大的片子上所定的肺门位置经核查有误(在所查的每张真实胸片上,右肺门都被定在右膈顶上方的心缘旁),"
+                        "因此本片不给出肺门位置,也不测量与肺门的距离。",
+                        "The second reader's hilum points were found misplaced on films unlike its training films (on "
+                        "every real film checked it put the right hilum just above the right dome, at the heart's "
+                        "border), so no hilum is placed on this film and no distance to a hilum is measured."),
+    "dome_unplaced": ("第二读片模型找到的膈顶有一侧位于肺野之内而非肺野底部,该侧膈顶不予给出。",
+                      "A dome of the diaphragm the second reader found lies inside its lung field rather than at the "
+                      "field's floor, so that dome is not given."),
     "ctr_implausible": ("测得的心胸比超出生理范围,不予报告。",
                         "The cardiothoracic ratio measured is outside the physiological range and is not reported."),
 }

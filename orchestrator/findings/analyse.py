@@ -36,6 +36,7 @@ from orchestrator.findings.candidates import (
     shape_word,
 )
 from orchestrator.findings.density import DensityRead, read_density
+from orchestrator.findings.dome_floor import DOME_UNPLACED, on_floor
 from orchestrator.findings.external_objects import split_objects
 from orchestrator.findings.film_edge import EDGE_WARNING, lungs_at_film_edge
 from orchestrator.findings.geometry import (
@@ -52,7 +53,7 @@ from orchestrator.findings.geometry import (
     widths_mm,
     zone_masks,
 )
-from orchestrator.findings.hila_levels import HILA_UNPLACED, hila_levels_ok, without_hila
+from orchestrator.findings.hila_levels import HILA_READ_ALONE, HILA_UNPLACED, hila_levels_ok, without_hila
 from orchestrator.findings.margin import Margin, assess_margin
 from orchestrator.findings.plausibility import CTR_RANGE, ENTROPY_MAX, plausibility
 from orchestrator.findings.relations import (
@@ -74,16 +75,18 @@ LESION_CHECKS: tuple[str, ...] = ("nodule", "mass", "consolidation", "strand", "
 
 
 def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | None = None,
-            entropy_max: float = ENTROPY_MAX) -> ImageFacts:
+            entropy_max: float = ENTROPY_MAX, read_alone: bool = False) -> ImageFacts:
     """``film_check`` is what the film gate established before encoding (upright and unknown view
     when absent: tests and replays of phantom maps). The maps' own plausibility is judged here, with
     the certainty limit of the weights that drew them (``fitted.served_entropy_limit``); a film
-    that cannot be localised gets no findings and no anatomy (``withheld``)."""
+    that cannot be localised gets no findings and no anatomy (``withheld``). ``read_alone``: the maps are the alone
+    reader's (``orchestrator/encoders/second_reader.py``), whose hilum points are not given (``hila_levels.HILA_READ_ALONE``),
+    nor anything measured to them, nor a dome its lung field runs on below (``dome_floor``)."""
     geom = build_geometry(maps, spacing)
-    check = judge_anatomy(geom, film_check or FilmCheck(), entropy_max)
+    check = judge_anatomy(geom, film_check or FilmCheck(), entropy_max, read_alone)
     if not check.localisable:
         return withheld(maps, spacing, check)
-    if HILA_UNPLACED in check.warnings:  # hila that lie as no chest's do: neither is given (``hila_levels``)
+    if HILA_UNPLACED in check.warnings or HILA_READ_ALONE in check.warnings:  # no hilum given (``hila_levels``)
         geom = without_hila(geom)
     candidates, objects = split_objects(lesion_regions(maps.lesion, maps.image, spacing), maps.image, spacing)
     all_lesions = np.zeros(maps.shape, dtype=bool)
@@ -92,7 +95,7 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
     findings = [describe(geom, c, all_lesions & ~c.mask) for c in candidates]
     findings.sort(key=screening_order)
     findings = [_with_id(f, i + 1) for i, f in enumerate(findings)]
-    anatomy = anatomy_facts(geom, findings)
+    anatomy = anatomy_facts(geom, findings, read_alone)
     if EDGE_WARNING in check.warnings:  # the chest's full width may be off the film: no ratio rests on it
         anatomy = replace(anatomy, cardiothoracic_ratio=None, thorax_width_mm=None)
     return ImageFacts(
@@ -106,14 +109,18 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
     )
 
 
-def judge_anatomy(geom: Geometry, check: FilmCheck, entropy_max: float = ENTROPY_MAX) -> FilmCheck:
+def judge_anatomy(geom: Geometry, check: FilmCheck, entropy_max: float = ENTROPY_MAX,
+                  read_alone: bool = False) -> FilmCheck:
     """The gate's check with the maps' plausibility (``orchestrator.findings.plausibility``) added, and on a
     plausible chest whether a lung field lies at the film's edge (``orchestrator.findings.film_edge``) and whether its
     hila lie as a chest's do (``orchestrator.findings.hila_levels``)."""
     plaus = plausibility(geom, entropy_max)
     edge = (EDGE_WARNING,) if plaus.plausible and lungs_at_film_edge(geom) else ()
-    hila = (HILA_UNPLACED,) if plaus.plausible and not hila_levels_ok(geom) else ()
-    warnings = tuple(dict.fromkeys(check.warnings + plaus.warnings + edge + hila))
+    hila = () if not plaus.plausible else (HILA_READ_ALONE,) if read_alone else \
+        (HILA_UNPLACED,) if not hila_levels_ok(geom) else ()
+    domes = (DOME_UNPLACED,) if plaus.plausible and read_alone and not all(
+        on_floor(geom.lung(s), p) for s, p in _domes(geom).items()) else ()
+    warnings = tuple(dict.fromkeys(check.warnings + plaus.warnings + edge + hila + domes))
     return replace(check, anatomy_plausible=plaus.plausible, warnings=warnings)
 
 
@@ -180,9 +187,11 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
         distance_to_outside_mm(c.mask, lung.mask, spacing) if lung.present else float("nan")
     )
     diaphragm_mm = distance_to_mask_mm(c.mask, geom.mask("diaphragm"), spacing)
-    # the ends of each distance, drawn with the answer that states it (none where it touches: no line to draw)
-    pleura_px = (nearest_ends(c.mask & lung.mask, ~lung.mask, spacing, pleura_mm + 1.0)
-                 if lung.present and pleura_mm >= CONTACT_MM else None)
+    # the ends of each distance, drawn with the answer that states it (none where it touches: no line to draw); where
+    # the pleura's nearest point lies (the chest wall, the mediastinum, the diaphragm) is kept either way
+    pleura_ends = nearest_ends(c.mask & lung.mask, ~lung.mask, spacing, pleura_mm + 1.0) if lung.present else None
+    pleura_px = pleura_ends if pleura_mm >= CONTACT_MM else None
+    pleura_part = lung.border_part(*pleura_ends[1]) if pleura_ends is not None else None
     diaphragm_px = (nearest_ends(c.mask, geom.mask("diaphragm"), spacing, diaphragm_mm + 1.0)
                     if diaphragm_mm >= CONTACT_MM else None)
     lower = lung.present and lung.zone(cy) == "lower"
@@ -224,6 +233,7 @@ def describe(geom: Geometry, c: Candidate, others: np.ndarray) -> Finding:
         overlies=over,
         pleura_px=_rounded_ends(pleura_px),
         diaphragm_px=_rounded_ends(diaphragm_px),
+        pleura_part=pleura_part,
     )
 
 
@@ -295,7 +305,13 @@ def _polygon(c: Candidate) -> tuple[tuple[float, float], ...]:
 # --- anatomy ---------------------------------------------------------------------------------
 
 
-def anatomy_facts(geom: Geometry, findings: list[Finding] | None = None) -> AnatomyFacts:
+def _domes(geom: Geometry, read_alone: bool = False) -> dict[str, Point]:
+    """Each side's dome, where one is found; on a film read alone, only one on its lung field's floor (``dome_floor``)."""
+    domes = {s: p for s in ("right", "left") if (p := diaphragm_dome(geom, s)) is not None}
+    return {s: p for s, p in domes.items() if on_floor(geom.lung(s), p)} if read_alone else domes
+
+
+def anatomy_facts(geom: Geometry, findings: list[Finding] | None = None, read_alone: bool = False) -> AnatomyFacts:
     regions = _regions(geom)
     fluid = {f.side for f in findings or [] if f.kind == "effusion"}
     cps = tuple(_with_fluid(costophrenic(geom, s), s in fluid) for s in ("right", "left"))
@@ -304,7 +320,7 @@ def anatomy_facts(geom: Geometry, findings: list[Finding] | None = None) -> Anat
     ctr = round(heart_w / thorax_w, 3) if heart_w and thorax_w else None
     if ctr is not None and not CTR_RANGE[0] <= ctr <= CTR_RANGE[1]:
         ctr = None  # never printed outside the physiological range
-    domes = {s: p for s in ("right", "left") if (p := diaphragm_dome(geom, s)) is not None}
+    domes = _domes(geom, read_alone)
     apices = {s: p for s in ("right", "left") if (p := apex(geom.lung(s))) is not None}
     for s, p in apices.items():
         regions.append(point_region(f"apex_{s}", p))

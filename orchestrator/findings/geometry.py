@@ -20,7 +20,7 @@ import numpy as np
 from scipy import ndimage
 
 from orchestrator.anatomy_maps import AnatomyMaps
-from orchestrator.facts import AnatomyRegion, CostophrenicAngle, PixelSpacing, Point
+from orchestrator.facts import AnatomyRegion, CostophrenicAngle, PixelSpacing, PleuraPart, Point
 from orchestrator.findings.blank_film import blank_pixels
 from orchestrator.findings.windows import bounding_box, centroid, centroid_in, origin, padded
 
@@ -87,6 +87,20 @@ class Lung:
         left, right = edges
         width = max(right - left, 1.0)
         return (right - x) / width if self.side == "right" else (x - left) / width
+
+    def border_part(self, x: float, y: float) -> PleuraPart:
+        """Which part of the field's border a point on or just outside it lies against: its floor in the point's
+        column ("diaphragm"), its inner edge on the point's row ("mediastinum", the heart's border included), else
+        the chest wall (its outer edge, and the apex). The nearest of the three, in pixels."""
+        edges = self.row_edges(y)
+        col = np.flatnonzero(self.mask[:, int(np.clip(round(x), 0, self.mask.shape[1] - 1))])
+        floor = abs(y - col.max()) if col.size else math.inf
+        if edges is None:
+            return "diaphragm" if math.isfinite(floor) else "chest_wall"
+        left, right = edges
+        outer, inner = (left, right) if self.side == "right" else (right, left)
+        near = {"chest_wall": abs(x - outer), "mediastinum": abs(x - inner), "diaphragm": floor}
+        return min(near, key=lambda part: near[part])  # type: ignore[return-value]
 
 
 DIAPHRAGM_PART_MIN = 0.2  # a part of the diaphragm map this small against its largest part is a stray patch

@@ -27,6 +27,11 @@ from dataclasses import replace
 from orchestrator.findings.geometry import Geometry
 
 HILA_UNPLACED = "hila_unplaced"  # the warning code (``orchestrator.film_gate.WARNINGS`` words it)
+# the warning of a film read by the second reader alone, whose hilum points are never given: on every chest not the
+# phantom's that was looked at (the eight real checking films, the two other patients' CTs) it put the right hilum
+# just above the right dome at the heart's border, where the phantom's one patient, whose dome rides high, has it
+# (``encoder/weights/TRAINING.md``, "The hila against each other")
+HILA_READ_ALONE = "hila_read_alone"
 HILA_LEVEL_RANGE = (-0.10, 0.30)  # how far the left hilum may lie above the right, a share of the lung fields' height
 
 

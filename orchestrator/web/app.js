@@ -801,10 +801,17 @@
     });
   }
 
+  // the statuses that measure one film's size against the other's (interval_answer.MEASURED)
+  const MEASURED_CHANGES = new Set(["larger", "smaller", "no_measurable_change"]);
+  // a size change from an earlier reading that was only a "possibly": the answer gives no change from it
+  const fromPossible = (m) => Boolean(m.earlier_uncertain) && MEASURED_CHANGES.has(m.status);
+
   // this film's size, the earlier film's, and what the comparison called it (as the answer's text says)
   function intervalText(m) {
     const sizes = [m.mm, m.earlier_mm].map((v) => (typeof v === "number" ? mmText(v) : "–"));
-    // an earlier reading that was only a "possibly" is marked so ("?"), as the answer measures no change from it
+    // from an earlier "possibly": this film's size, and that no growth figure is given (it said "larger ?")
+    if (fromPossible(m)) return `${sizes[0]} · ${term("interval", "from_possible")}`;
+    // an earlier reading that was only a "possibly" is marked so ("?") where the sizes are not compared
     return `${sizes[0]} ← ${sizes[1]}${m.earlier_uncertain ? " ?" : ""} · ${term("interval", m.status)}`;
   }
 
@@ -1543,8 +1550,10 @@
         rx: Math.max((b[2] - b[0]) / 2, 3), ry: Math.max((b[3] - b[1]) / 2, 3), "data-anchor-id": m.from || "" }));
       // a finding not found on the earlier film: where it would be, to look at (no size there); the label keeps its
       // size on screen as the film is zoomed, as the film's own labels do
-      // a size the earlier film only possibly showed is marked so ("?"), as the text says "only possibly"
+      // a place the earlier film only possibly showed a lesion at is labelled so, with no size (as the text says "only
+      // possibly" and gives no change from it); elsewhere a "possibly" size is marked "?"
       root.append(scaledText(m.status === "new" ? `${m.from || ""} · ${term("interval", "not_found_there")}`
+        : fromPossible(m) ? `${m.from || ""} · ${term("interval", "possible_there")}`
         : `${m.from || term("interval", m.status)} · ${mmText(m.earlier_mm)}${m.earlier_uncertain ? " ?" : ""}`,
       [b[2], b[1]], 13, 4, 0, "#ff9f0a"));
     });

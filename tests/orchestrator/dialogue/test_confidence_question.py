@@ -208,33 +208,42 @@ def test_nothing_found_on_a_film_read_alone_says_its_reader_misses_more(
     assert "更大的病灶也可能漏掉" in ask("这个片子正常吗", lang="zh", facts=alone).answer.text
 
 
-def test_a_distance_to_a_hilum_placed_by_the_second_reader_alone_says_so(
-        make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
-    """On the real checking films the second reader's right hilum lies low; "how far is it from the right hilum?" there
-    gave a distance with no word that the hilum is that reader's estimate (said only in the first turn)."""
+def read_alone_as_analysed(facts: Any) -> Any:
+    """Facts of a film read by the second reader alone as ``analyse(..., read_alone=True)`` makes them: its hilum
+    points, the hila's outlines and every distance to a hilum not given (``hila_levels.HILA_READ_ALONE``)."""
     from orchestrator.encoders.second_reader import WARNING as READ_ALONE
+    from orchestrator.findings.hila_levels import HILA_READ_ALONE
 
-    facts = make_facts()
-    alone = replace(facts, film_check=replace(facts.film_check, warnings=(READ_ALONE,)))
-    note = "the hilum's place is its estimate and needs a radiologist's check"
-    for question in ("how far is A1 from the right hilum?", "is the left hilum higher than the right?"):
-        assert note in ask(question, facts=alone).answer.text and note not in ask(question, facts=facts).answer.text
-    assert "肺门位置是它的估计" in ask("A1离右肺门多远", lang="zh", facts=alone).answer.text
+    anatomy = replace(facts.anatomy, hilum_px={},
+                      regions=tuple(r for r in facts.anatomy.regions if not r.name.startswith("hilum")))
+    return replace(facts, anatomy=anatomy, findings=tuple(replace(f, hilum=None) for f in facts.findings),
+                   film_check=replace(facts.film_check, warnings=(READ_ALONE, HILA_READ_ALONE)))
 
 
-def test_where_a_hilum_is_on_a_film_read_alone_says_whose_estimate_it_is(
+def test_a_distance_to_a_hilum_on_a_film_read_alone_is_not_measured_and_says_why(
         make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
-    """"Where is the right hilum?" on a real film answered a bare image position, read as measured; the screening had
-    said that the second reader's hila need a radiologist's check, the answer to the question did not."""
-    from orchestrator.encoders.second_reader import WARNING as READ_ALONE
-
+    """On the real checking films the second reader's right hilum lay just above the right dome; "how far is it from
+    the right hilum?" there gave a distance to it (until 2026-12-08 with a note that the hilum was its estimate). A film
+    read alone now gives no hilum, and each hilum question says why."""
     facts = make_facts()
-    alone = replace(facts, film_check=replace(facts.film_check, warnings=(READ_ALONE,)))
-    note = "the position is its estimate and needs a radiologist's check"
-    turn = ask("where is the right hilum?", facts=alone)
-    assert "(right hilum, marked on the film) lies about 3.5 cm" in turn.answer.text and note in turn.answer.text
-    assert note not in ask("where is the right hilum?", facts=facts).answer.text
-    assert "以上位置为其估计" in ask("右肺门在哪里?", lang="zh", facts=alone).answer.text
+    alone = read_alone_as_analysed(facts)
+    why = "whose hilum points were found misplaced on films unlike its training films"
+    far = ask("how far is A1 from the right hilum?", facts=alone).answer.text
+    assert "A1's distance to a hilum cannot be measured" in far and why in far
+    assert why not in ask("how far is A1 from the right hilum?", facts=facts).answer.text
+    assert why in ask("is the left hilum higher than the right?", facts=alone).answer.text
+    assert "经核查有误" in ask("A1离右肺门多远", lang="zh", facts=alone).answer.text
+
+
+def test_where_a_hilum_is_on_a_film_read_alone_says_none_is_placed_and_why(
+        make_facts: Callable[..., Any], ask: Callable[..., Any]) -> None:
+    """"Where is the right hilum?" on a real film answered a bare image position (then, until 2026-12-08, one worded as
+    the second reader's estimate); no hilum is placed on a film read alone, and the answer says why."""
+    facts = make_facts()
+    turn = ask("where is the right hilum?", facts=read_alone_as_analysed(facts))
+    assert "No position for the right hilum was established" in turn.answer.text
+    assert "read by the second reader alone" in turn.answer.text and "3.5 cm" not in turn.answer.text
+    assert "(right hilum, marked on the film) lies about 3.5 cm" in ask("where is the right hilum?", facts=facts).answer.text
 
 
 def test_a_film_whose_findings_are_all_possible_is_possibly_not_normal(

@@ -39,6 +39,7 @@ from orchestrator.facts import FilmCheck, PixelSpacing
 from orchestrator.film_analysis import film_outcome
 from orchestrator.findings.calibration import THRESHOLD
 from orchestrator.findings.candidates import Candidate, lesion_regions
+from orchestrator.findings.hila_levels import HILA_READ_ALONE
 from orchestrator.imaging import decode_upload
 from orchestrator.settings import Settings
 
@@ -219,6 +220,12 @@ def test_a_film_the_main_weights_withhold_is_read_by_the_second_reader_says_so_a
     facts = engine.analyse_film(data, "image.dcm", timings, "en").facts
     assert facts.film_check.localisable and WARNING in facts.film_check.warnings and film_outcome(facts) == "read_alone"
     assert "second_reader_alone" in timings
+    # its hilum points are never given (misplaced on every real film checked: ``hila_levels.HILA_READ_ALONE``), said
+    # after the warning that names the second reader, and nothing is measured to a hilum
+    warnings = facts.film_check.warnings
+    assert HILA_READ_ALONE in warnings and warnings.index(WARNING) < warnings.index(HILA_READ_ALONE)
+    assert facts.anatomy.hilum_px == {} and all(f.hilum is None for f in facts.findings)
+    assert not any(r.name.startswith("hilum") for r in facts.anatomy.regions)
     # its own tables were fitted on other looks: no presence stated flatly on a film read alone
     assert facts.findings and all(f.confidence <= ALONE_PRESENCE_MAX < THRESHOLD for f in facts.findings)
     assert all(f.attribute_confidence.get("presence", 0.0) <= ALONE_PRESENCE_MAX for f in facts.findings)
@@ -236,6 +243,8 @@ def test_a_film_the_main_weights_withhold_is_read_by_the_second_reader_says_so_a
     assert "hedged" in sure.answer.text and "stated flatly" not in sure.answer.text.split(";")[0]
     assert "read by the second reader alone" in sure.answer.text and f"{ALONE_PRESENCE_MAX:.2f}" in sure.answer.text
     assert "第二读片" in engine.create_session(data, "image.dcm", lang="zh").turns[0].answer.text
+    far = engine.ask(view.session_id, "how far is A1 from the hilum?").answer.text
+    assert "distance to a hilum cannot be measured" in far and "read by the second reader alone" in far
 
 
 def test_the_engine_reads_every_first_film_twice_with_a_second_reader(

@@ -150,3 +150,19 @@ def test_fluid_blunts_an_angle_measured_too_narrow_but_not_one_never_measured() 
     assert _with_fluid(narrow, True).state == _with_fluid(sharp, True).state == "blunted"
     assert _with_fluid(never, True).state == "not_assessable"
     assert _with_fluid(narrow, False) == narrow and _with_fluid(sharp, False) == sharp
+
+
+def test_which_part_of_the_pleura_a_finding_lies_against() -> None:
+    """``Finding.pleura_part``: the part of the lung field's border its pleural distance is measured to. On the
+    synthetic chest the right field's outer edge is at x 65, its inner edge at x 255 and its floor at y 399 (row 250):
+    a nodule against each is told apart, on both sides of the film."""
+    from evaluation.synthetic import disc_mask, synthetic_maps
+    from orchestrator.facts import PixelSpacing
+    from orchestrator.findings import analyse
+
+    spacing = PixelSpacing(0.7, 0.7, "dicom")
+    for centre, part in (((78, 250), "chest_wall"), ((242, 300), "mediastinum"), ((160, 388), "diaphragm"),
+                         ((440, 250), "chest_wall"), ((272, 260), "mediastinum")):
+        facts = analyse(synthetic_maps([disc_mask((512, 512), centre, 10)]), spacing)
+        assert len(facts.findings) == 1, centre
+        assert facts.findings[0].pleura_part == part, centre
