@@ -1073,10 +1073,30 @@ def _anatomy_locations(ctx: Context) -> Composition:
                        referenced=tuple(a.id for a in ctx.anatomy))
 
 
+# where on the lung field's border a finding's pleural distance is measured to (``Finding.pleura_part``), (zh, en): a
+# finding "touching the pleura" at the field's inner border abuts the mediastinum, which a reader reads otherwise
+_PLEURA_PARTS: MappingProxyType[str, tuple[str, str]] = MappingProxyType({
+    "chest_wall": ("胸壁侧", "along the chest wall"),
+    "mediastinum": ("肺野内侧缘的纵隔胸膜", "at the lung field's inner border (the mediastinal pleura)"),
+    "diaphragm": ("肺底的膈胸膜", "at the lung field's floor (the diaphragmatic pleura)"),
+})
+
+
+def pleura_where(f: Finding, lang: str, default_too: bool = True) -> str:
+    """Where the pleura nearest the finding lies, as a phrase to follow "the pleura" ("" where unknown, or along the
+    chest wall when ``default_too`` is False: what "the pleura" means unsaid)."""
+    part = f.pleura_part
+    if part is None or (part == "chest_wall" and not default_too):
+        return ""
+    zh, en = _PLEURA_PARTS[part]
+    return f"({zh})" if lang == "zh" else f" {en}"
+
+
 def _boundary_relation(ctx: Context, a: Anchor, f: Finding, target: str) -> Composition:
     d = r1(f.distance_to_diaphragm_mm if target == "diaphragm" else f.distance_to_pleura_mm)
     zh_name, en_name = LANDMARK_NAMES[target]
-    text = ctx.t(f"{a.id}边缘距{zh_name}约{mm(d)} mm。", f"{a.id}'s edge is about {mm(d)} mm from the {en_name}.")
+    where = pleura_where(f, ctx.lang) if target == "pleura" else ""
+    text = ctx.t(f"{a.id}边缘距{zh_name}{where}约{mm(d)} mm。", f"{a.id}'s edge is about {mm(d)} mm from the {en_name}{where}.")
     if ctx.query.distance_op and ctx.query.distance_mm:  # "is it within 1 cm of the pleura?": yes or no first
         text = against_line(ctx, ctx.query.distance_op, ctx.query.distance_mm, d,
                             (f"边缘距{zh_name}", "its edge", f" from the {en_name}")) + ("" if ctx.zh else " ") + text
@@ -1179,12 +1199,14 @@ def compose_locate(ctx: Context) -> Composition:
                                f"{a.id} lies in the {pleural_space(f.side, 'en')}, {word('zone', f.zone, 'en')}."))
             continue
         if ctx.zh:
-            to_pleura = "紧贴胸膜" if pleura < 1.0 else f"距胸膜约{mm(pleura)} mm"
+            where = pleura_where(f, "zh", default_too=False)
+            to_pleura = f"紧贴胸膜{where}" if pleura < 1.0 else f"距胸膜{where}约{mm(pleura)} mm"
             to_dome = "紧贴膈面" if dome < 1.0 else f"距膈面约{mm(dome)} mm"
             lines.append(f"{a.id}位于{side},{word('lobe', f.lobe, 'zh')}区域,{word('zone', f.zone, 'zh')}、{word('band', f.band, 'zh')};"
                          f"{to_pleura},{to_dome}。")
         else:
-            to_pleura = "touching the pleura" if pleura < 1.0 else f"about {mm(pleura)} mm from the pleura"
+            where = pleura_where(f, "en", default_too=False)
+            to_pleura = f"touching the pleura{where}" if pleura < 1.0 else f"about {mm(pleura)} mm from the pleura{where}"
             to_dome = "touching the diaphragm" if dome < 1.0 else f"{mm(dome)} mm above the diaphragm"
             lines.append(f"{a.id} lies in the {side}, {word('lobe', f.lobe, 'en')} territory, {word('zone', f.zone, 'en')}, "
                          f"{word('band', f.band, 'en')}; {to_pleura} and {to_dome}.")
