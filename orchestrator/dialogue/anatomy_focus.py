@@ -98,16 +98,52 @@ def _both_sides_compared(q: Query) -> bool:
         not name.endswith(("_right", "_left")) for name in q.anatomy)
 
 
-def _other_side(q: Query, previous: dict[str, Any], focus: Anchor) -> Query | None:
-    """"左侧呢?" / "and the left?" after a question of one side's structure: that question of the other side's."""
-    if not (q.side_only and q.elliptical and q.side in _SIDES and focus.side in _SIDES and q.side != focus.side):
-        return None
-    if previous.get("intent") not in ("assess_anatomy", "locate") or not previous.get("anatomy"):
+# structures of both sides, which a side named after a question of them picks ("and the left one?")
+_SIDED = ("costophrenic_angle", "costophrenic", "hilum", "diaphragm", "apex")
+
+
+def _side_alone(q: Query) -> bool:
+    """An ellipsis that names a side and nothing else ("左侧呢?", "and the left?", "and the left one?")."""
+    return q.elliptical and q.side in _SIDES and not (
+        q.anchor_ids or q.descriptors or q.lobe or q.lobe_level or q.zone or q.band or q.ordinal is not None or q.kinds
+        or q.relative or q.anatomy or q.other or q.both)
+
+
+def _other_side(q: Query, previous: dict[str, Any]) -> Query | None:
+    """"左侧呢?" / "and the left?" / "and the left one?" after a question of one side's structure (or of both sides'):
+    that question of the side named (after "is the right costophrenic angle sharp?", "and the left one?" had answered
+    "no lesion was found")."""
+    if not _side_alone(q) or previous.get("intent") not in ("assess_anatomy", "locate") or not previous.get("anatomy"):
         return None
     asked = Query.from_state(previous)
-    anatomy = tuple(re.sub(r"_(right|left)$", f"_{q.side}", name) for name in asked.anatomy)
+    if asked.anchor_ids or asked.references or not all(n.removesuffix("_right").removesuffix("_left") in _SIDED
+                                                         for n in asked.anatomy):
+        return None
+    anatomy = tuple(dict.fromkeys(f"{n.removesuffix('_right').removesuffix('_left')}_{q.side}" for n in asked.anatomy))
     return replace(asked, lang=q.lang, side=q.side, anatomy=anatomy, lesion_side=None, elliptical=False,
-                   bare_pointer=False, side_only=False)
+                   bare_pointer=False, side_only=False, domes_compared=False, angles_compared=False)
+
+
+# "how many degrees?" / "多少度?" / "what's the angle?": an angle's degrees asked with nothing named
+_DEGREES = re.compile(r"(?<![a-z])(?:degrees?|angle)(?![a-z])|°|多少度|几度|角度")
+
+
+def _angles_degrees(q: Query, question: str, previous: dict[str, Any]) -> Query | None:
+    """"How many degrees?" / "多少度?" after a question of a costophrenic angle (or both): that angle's degrees (it had
+    brought up the early-lung-cancer checklist, "how many" read as its signs counted)."""
+    if not _DEGREES.search(question.lower()) or previous.get("intent") not in ("assess_anatomy", "locate"):
+        return None
+    names = tuple(previous.get("anatomy") or ())
+    if not names or not all(n.startswith("costophrenic") for n in names) or previous.get("anchor_ids"):
+        return None
+    if q.anchor_ids or q.descriptors or q.has_location or q.anatomy or q.ordinal is not None or q.kinds or (
+            set(q.references) - _PRONOUNS):
+        return None
+    sides = {n.rpartition("_")[2] for n in names} & set(_SIDES)
+    side = next(iter(sides)) if len(sides) == 1 else None
+    said = (f"{word('anatomy', f'costophrenic_{side}', 'zh') if side else '两侧肋膈角'}多少度?" if q.lang == "zh" else
+            f"how many degrees is the {word('anatomy', f'costophrenic_{side}', 'en') if side else 'costophrenic angle'}?")
+    return _read_again(said, q)
 
 
 def refocused(q: Query, question: str, reg: Registry, previous: dict[str, Any], last_turn: int) -> Query:
@@ -121,12 +157,12 @@ def refocused(q: Query, question: str, reg: Registry, previous: dict[str, Any], 
             # comparison's answer says so)
             return q
         return again or q  # "A3 is it enlarged?"; "is A4 higher than A3?" (the hila's heights)
+    other = _other_side(q, previous) or _angles_degrees(q, question, previous)
+    if other is not None:
+        return other
     focus = anatomy_in_focus(reg) or _unplaced(previous, reg, last_turn)
     if focus is None:
         return q
-    other = _other_side(q, previous, focus)
-    if other is not None:
-        return other
     if _only_pointed_by_pronoun(q):  # "how wide is it?" after "show me the heart"
         return _read_again(_said_of(question, q.lang, focus), q) or q
     return q

@@ -13,6 +13,10 @@ reassurance). A change on films too coarse for the lesion reader is a reason to 
 
 ``read_sign`` answers a question about one sign ("is there a pneumothorax?") from the facts:
 yes / no / uncertain with the evidence, or ``not_read`` for a sign Hilum does not read at all.
+
+A sign shown only by findings worded "possibly" (a presence under the threshold; every finding on a film the second
+reader read alone) is uncertain, and said to be possible, in the direct answer and in the checklists alike: it had been
+"yes", "… a small effusion", of an effusion-like opacity the screening called possible.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from orchestrator.encoders.second_reader import WARNING as READ_ALONE
 from orchestrator.facts import Finding, ImageFacts
 from orchestrator.findings.calibration import cavity_unexcluded, is_confident, present_stated
 from orchestrator.findings.film_edge import EDGE_WARNING
+from orchestrator.findings.hila_levels import HILA_READ_ALONE, HILA_UNPLACED
 from orchestrator.findings.interval import FindingChange, IntervalComparison
 from orchestrator.ontology.loader import Checklist, ChecklistItem, Ontology
 
@@ -43,6 +48,7 @@ class ItemResult:
     fact: str | None
     value: Any
     detail: str = ""  # the evidence for prose: only measured or described values, never the sign's own name
+    why: str = ""  # why the film cannot decide it, where that is not the settle's want (no hilum placed on this film)
 
 
 def fact_value(obj: Any, path: str) -> Any:
@@ -161,8 +167,13 @@ def _findings_status(rule: dict[str, Any], facts: ImageFacts) -> tuple[str, Any]
         statuses = ["uncertain" if s == "no" and cavity_unexcluded(f) else s for f, s in zip(facts.findings, statuses,
                                                                                                 strict=True)]
     hits = [f.id for f, s in zip(facts.findings, statuses, strict=True) if s == "yes"]
+    # a finding worded "possibly" (its presence under the threshold, or any finding on a film read alone) shows the fact
+    # possibly: uncertain, with which (it had been "yes", where "is there an effusion?" said "possibly" of the same one)
+    sure = [f.id for f, s in zip(facts.findings, statuses, strict=True) if s == "yes" and is_confident(f.confidence)]
+    if sure:
+        return "yes", sure
     if hits:
-        return "yes", hits
+        return "uncertain", hits
     if "uncertain" in statuses:
         return "uncertain", []
     return "no", []
@@ -303,6 +314,8 @@ def _evidence(item: ChecklistItem, status: str, value: Any, lang: str, spacing_e
         shown = f"{shown} mm" + (("(估计间距)" if lang == "zh" else " (estimated spacing)") if spacing_estimated else "")
     if scope == "findings":
         label = ("病灶" if lang == "zh" else "lesions with ") + label if value else label
+        if value and status == "uncertain":  # findings worded "possibly" (``_findings_status``)
+            shown += "(可能)" if lang == "zh" else " (possibly)"
     return f"{label}:{shown}" if lang == "zh" else f"{label}: {shown}"
 
 
@@ -341,6 +354,7 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
     for item in checklist.items:
         status, value = evaluate_item(item, facts, finding, interval)
         sign = ontology.sign(item.sign)
+        why = ""
         detail = _detail(item, value, lang, facts.spacing.source == "estimated")
         evidence = _evidence(item, status, value, lang, facts.spacing.source == "estimated")
         settle = item.settle(lang)
@@ -353,6 +367,11 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
             if read.status != status:
                 status, evidence = read.status, (read.evidence_zh if lang == "zh" else read.evidence_en).rstrip("。.")
                 settle = _mid_sentence(read.settle_zh if lang == "zh" else read.settle_en) or settle
+                if absent_of and status == "uncertain":  # sharp angles that settle no effusion here: why not (a film
+                    # read alone, whose screening calls the same angles sharp)
+                    detail = ("肋膈角锐利,但不足以排除积液" if lang == "zh"
+                              else "angles sharp, which does not rule out an effusion here")
+                    why = evidence.replace("。", ",")  # (one clause in the sentence that says it cannot be decided)
         elif read_alone(facts) and (status, item.rule.get("scope")) in (("yes", "costophrenic"), ("no", "findings")):
             # read by the second reader alone: an angle is possibly blunted, a lesion not found is not absent
             status, settle = "uncertain", _mid_sentence(ALONE_SETTLE[0] if lang == "zh" else ALONE_SETTLE[1])
@@ -361,6 +380,12 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
                 evidence = _evidence(item, status, value, lang, facts.spacing.source == "estimated")
             else:
                 evidence += (";" + ALONE_NOT_FOUND[0]) if lang == "zh" else f"; {ALONE_NOT_FOUND[1]}"
+        if finding is not None and str(item.rule.get("fact", "")).startswith("hilum.") and finding.hilum is None:
+            # no hilum placed on this film (read alone, or the pair set aside): its spacing would not settle it
+            why_zh, why_en = no_hilum_reason(facts)
+            why, settle = (why_zh, NO_HILUM_SETTLE[0]) if lang == "zh" else (why_en, NO_HILUM_SETTLE[1])
+            detail = "本片未定肺门位置" if lang == "zh" else "no hilum placed on this film"
+            evidence = why
         if item.rule.get("scope") == "finding" and smooth_unbacked(item.rule, finding):
             detail = "此分辨率下未见边缘不规则" if lang == "zh" else "no irregularity seen at this resolution"
             evidence = f"边缘:{detail}" if lang == "zh" else f"margin: {detail}"
@@ -381,9 +406,29 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
                 fact=item.rule.get("fact"),
                 value=value,
                 detail=detail,
+                why=why if status == "uncertain" else "",
             )
         )
     return out
+
+
+# why a distance to the hilum cannot be measured on this film (zh, en), by the film check's warnings
+# (``orchestrator.findings.hila_levels``), and what would settle one
+_NO_HILUM = MappingProxyType({
+    HILA_READ_ALONE: ("本片未定肺门位置:第二读片模型在与训练片差异较大的片子上所定的肺门位置经核查有误",
+                      "no hilum is placed on this film: the second reader's hilum points were found misplaced on "
+                      "films unlike its training films"),
+    HILA_UNPLACED: ("本片未定肺门位置:找到的两侧肺门高度相差超出胸片所见的范围",
+                    "no hilum is placed on this film: the two hila found lie further apart in height than a chest's do"),
+})
+NO_HILUM_SETTLE = ("放射科医师阅片确定肺门位置,或CT", "a radiologist's reading of where the hilum lies, or CT")
+
+
+def no_hilum_reason(facts: ImageFacts) -> tuple[str, str]:
+    """Why a finding has no distance to a hilum on this film (zh, en): the hila withheld (read alone, or the pair set
+    aside), else none placed for it."""
+    return next((_NO_HILUM[w] for w in (HILA_READ_ALONE, HILA_UNPLACED) if w in facts.film_check.warnings),
+                ("本片未能为其确定肺门位置", "no hilum was placed for it on this film"))
 
 
 def _mid_sentence(text: str) -> str:
@@ -424,6 +469,9 @@ class SignRead:
     settle_zh: str = ""
     settle_en: str = ""
     anchors: tuple[Any, ...] = ()  # finding anchors that are the evidence
+    # uncertain because the only findings that are the sign are worded "possibly" (``possibly_there``): the answer says
+    # "possibly", never a flat yes
+    possible: bool = False
 
 
 # the finding kind that is the sign itself, where the findings layer has one
@@ -456,7 +504,7 @@ def unsettled_by(kind: str, facts: ImageFacts, registry: Any) -> tuple[Any, ...]
     if sign is None:
         return ()
     read = _read_sign(sign, facts, None, registry)
-    return read.anchors if read.status == "uncertain" else ()
+    return read.anchors if read.status == "uncertain" and not read.possible else ()
 
 
 def sign_of_kind(kinds: tuple[str, ...]) -> str | None:
@@ -500,20 +548,37 @@ def _alike_anchors(sign: str, facts: ImageFacts, side: str | None, registry: Any
     return _anchors_of_kinds(ALIKE_KINDS.get(SIGN_KINDS.get(sign, ""), ()), facts, side, registry)
 
 
+def _sure(a: Any, facts: ImageFacts) -> bool:
+    """Whether the finding behind an anchor is stated flatly (its presence at the threshold), not "possibly"."""
+    f = facts.finding(a.finding_id) if a.finding_id else None
+    return f is not None and is_confident(f.confidence)
+
+
+def possibly_there(read: SignRead, facts: ImageFacts, settle: tuple[str, str]) -> SignRead:
+    """A sign read "yes" because findings of its kind were found: "uncertain" (possible) where every one of them is
+    worded "possibly" (a presence under the threshold; every finding on a film read alone), as the screening words it
+    (``settle``: what would settle it, (zh, en)). Where one is stated flatly it stays "yes"."""
+    if read.status != "yes" or not read.anchors or any(_sure(a, facts) for a in read.anchors):
+        return read
+    zh, en = settle if not read_alone(facts) else ALONE_SETTLE
+    return replace(read, status="uncertain", settle_zh=zh, settle_en=en, possible=True)
+
+
 def _read_effusion(facts: ImageFacts, side: str | None, registry: Any) -> SignRead:
     anchors = _kind_anchors("pleural_effusion", facts, side, registry)
     a_zh, a_en, states = _angles_text(facts, side)
     by_id = {f.id: f for f in facts.findings}
     extents = [effusion_extent_text(by_id[a.finding_id], facts) if a.finding_id in by_id else ("", "") for a in anchors]
-    found_zh = "、".join(f"{a.id}({a.label_zh})为积液样密度影" + (f",{zh}" if zh else "")
+    found_zh = "、".join(f"{a.id}({a.label_zh}){'' if _sure(a, facts) else '可能'}为积液样密度影" + (f",{zh}" if zh else "")
                          for a, (zh, _) in zip(anchors, extents, strict=True))
-    found_en = ", ".join(f"{a.id} ({a.label_en}) is an effusion-like opacity" + (f" reaching {en}" if en else "")
-                         for a, (_, en) in zip(anchors, extents, strict=True))
+    found_en = ", ".join(f"{a.id} ({a.label_en}) is {'' if _sure(a, facts) else 'possibly '}an effusion-like opacity"
+                         + (f" reaching {en}" if en else "") for a, (_, en) in zip(anchors, extents, strict=True))
     if any(zh for zh, _ in extents):
         found_zh, found_en = f"{found_zh};{EXTENT_CAVEAT[0]}", f"{found_en}; {EXTENT_CAVEAT[1]}"
     if anchors:
-        return SignRead("pleural_effusion", "yes", f"{found_zh};{a_zh}。" if a_zh else f"{found_zh}。",
+        read = SignRead("pleural_effusion", "yes", f"{found_zh};{a_zh}。" if a_zh else f"{found_zh}。",
                         f"{found_en}; {a_en}." if a_en else f"{found_en}.", anchors=anchors)
+        return possibly_there(read, facts, ("侧卧位片或胸腔超声", "A decubitus film or pleural ultrasound"))
     if "blunted" in states:
         return SignRead("pleural_effusion", "uncertain", f"{a_zh};肋膈角变钝可为少量积液或胸膜增厚。",
                         f"{a_en}; a blunted angle can be a small effusion or pleural thickening.",
@@ -764,8 +829,10 @@ def _read_sign(sign: str, facts: ImageFacts, side: str | None, registry: Any, ca
     anchors = _kind_anchors(sign, facts, side, registry)
     kind = SIGN_KINDS.get(sign)
     if anchors:
-        return SignRead(sign, "yes", "、".join(f"{a.id}({a.label_zh})" for a in anchors) + "。",
-                        ", ".join(f"{a.id} ({a.label_en})" for a in anchors) + ".", anchors=anchors)
+        read = SignRead(sign, "yes", "、".join(f"{a.id}({a.label_zh}{'' if _sure(a, facts) else ',可能'})" for a in anchors)
+                        + "。", ", ".join(f"{a.id} ({'' if _sure(a, facts) else 'possibly '}{a.label_en})"
+                                         for a in anchors) + ".", anchors=anchors)
+        return possibly_there(read, facts, ("放射科医师阅片,必要时CT", "A radiologist's reading or a CT"))
     alike = _alike_anchors(sign, facts, side, registry)
     if kind and kind in facts.checked and alike:
         name_zh, name_en = word("kind", kind, "zh"), word("kind", kind, "en")

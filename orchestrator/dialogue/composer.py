@@ -49,6 +49,7 @@ from orchestrator.dialogue.margins import (
     stated_spicules,
 )
 from orchestrator.dialogue.parser import CLOSEST_CHECKLIST, GLOSSARY_PREFIX, Query
+from orchestrator.dialogue.segments import SEGMENT_NAMES
 from orchestrator.dialogue.words import (
     and_list,
     cm,
@@ -1096,7 +1097,9 @@ def _boundary_relation(ctx: Context, a: Anchor, f: Finding, target: str) -> Comp
     d = r1(f.distance_to_diaphragm_mm if target == "diaphragm" else f.distance_to_pleura_mm)
     zh_name, en_name = LANDMARK_NAMES[target]
     where = pleura_where(f, ctx.lang) if target == "pleura" else ""
-    text = ctx.t(f"{a.id}边缘距{zh_name}{where}约{mm(d)} mm。", f"{a.id}'s edge is about {mm(d)} mm from the {en_name}{where}.")
+    # (under a millimetre it touches it, as the location answer says: "about 0.0 mm from the diaphragm" read as a gap)
+    text = (ctx.t(f"{a.id}边缘紧贴{zh_name}{where}。", f"{a.id}'s edge touches the {en_name}{where}.") if d < 1.0 else
+            ctx.t(f"{a.id}边缘距{zh_name}{where}约{mm(d)} mm。", f"{a.id}'s edge is about {mm(d)} mm from the {en_name}{where}."))
     if ctx.query.distance_op and ctx.query.distance_mm:  # "is it within 1 cm of the pleura?": yes or no first
         text = against_line(ctx, ctx.query.distance_op, ctx.query.distance_mm, d,
                             (f"边缘距{zh_name}", "its edge", f" from the {en_name}")) + ("" if ctx.zh else " ") + text
@@ -1214,14 +1217,63 @@ def compose_locate(ctx: Context) -> Composition:
         lines.append(overlie_note(f.overlies, ctx.lang))
     sections = [*shape_section(ctx, pairs),
                 section("location", ctx.t("位置", "Location"), ("" if ctx.zh else " ").join(filter(None, lines)))]
-    confirmed = _place_confirmed(ctx, pairs)
+    # a segment named ("is A3 in the lingula?"): never a yes from its lobe or zone (``segments``)
+    confirmed = segment_section(ctx, pairs) if ctx.query.segment else _place_confirmed(ctx, pairs)
     return _one_lesion(ctx, pairs, [confirmed, *sections] if confirmed else sections)
+
+
+def segment_side(q: Query) -> str | None:
+    """The lung the segment asked about lies in: the lobe named with it ("the superior segment of the left lower
+    lobe"), else the segment's own where it names one lung (the lingula's, the left)."""
+    if q.lobe:
+        return "right" if q.lobe.startswith("R") else "left"
+    return "left" if q.segment in ("lingula", "superior_lingular", "inferior_lingular") else None
+
+
+def segment_section(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str, Any] | None:
+    """"Is A3 in the lingula?" / "is A1 in the apical segment?" / "A2在左下叶背段吗?" / "which segment is it in?": Hilum maps
+    no segments (on a frontal film they overlap and their borders do not show), so it cannot say, whatever lobe or zone
+    the finding lies in (it had answered "Yes: A3 is in the left upper lobe"); where the finding lies, and what would
+    settle the segment."""
+    if not pairs or ctx.query.segment is None:
+        return None
+    seg_zh, seg_en = SEGMENT_NAMES.get(ctx.query.segment, SEGMENT_NAMES["any"])
+    any_named = ctx.query.segment == "any"
+    lines = []
+    for a, f in pairs:
+        if f.kind == "effusion":  # fluid lies in the pleural space, in no lobe or segment
+            lines.append(ctx.t(f"{a.id}为积液样密度影,位于{pleural_space(f.side, 'zh')},不在任何肺叶或肺段内。",
+                               f"{a.id} is an effusion-like opacity in the {pleural_space(f.side, 'en')}, in no lobe or "
+                               "segment of the lung."))
+            continue
+        lung = segment_side(ctx.query)
+        if lung is not None and f.side_confirmed and f.side != lung:  # "is A1 (right lung) in the lingula?": no
+            lines.append(ctx.t(f"否:{a.id}位于{word('lung', f.side, 'zh')},{seg_zh}在{word('lung', lung, 'zh')}。",
+                               f"No: {a.id} lies in the {word('lung', f.side, 'en')}, and {seg_en} is in the "
+                               f"{word('lung', lung, 'en')}."))
+            continue
+        asked_zh = f"{a.id}位于哪个肺段" if any_named else f"{a.id}是否位于{seg_zh}"
+        asked_en = f"which segment {a.id} lies in" if any_named else f"whether {a.id} is in {seg_en}"
+        estimate = not stated_flatly(f, "lobe")
+        lines.append(ctx.t(
+            f"本系统不划分肺段:正位片上各肺段相互重叠、边界不显示,因此无法判断{asked_zh},也不能凭所在肺叶或肺野推断。"
+            f"{a.id}位于{word('lobe', f.lobe, 'zh')}区域、{word('zone', f.zone, 'zh')}" + ("(所属肺叶为推断)" if estimate else "")
+            + ";侧位片或CT可明确所属肺段。",
+            f"Hilum does not map the lung's segments: on a frontal film they overlap and their borders do not show, so "
+            f"{asked_en} cannot be told from it, nor worked out from its lobe or zone. {a.id} lies in the "
+            f"{word('lobe', f.lobe, 'en')} territory, {word('zone', f.zone, 'en')}"
+            + (" (the lobe itself an estimate)" if estimate else "") + "; a lateral view or CT would settle the segment."))
+    return section("segment", ctx.t("肺段", "Segment"), ("" if ctx.zh else " ").join(lines))
 
 
 def _place_confirmed(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str, Any] | None:
     """"Is it in the left lung?" / "that one is in the left lung right?" of a finding that lies there: yes, and where
     (where it does not, ``mismatch_note`` says where it lies instead)."""
     q = ctx.query
+    if q.in_lung and len(pairs) == 1:  # "is A1 inside the lung?"
+        return _in_lung(ctx, *pairs[0])
+    if q.yes_no and len(pairs) == 1 and {"retrocardiac", "heart"} & set(q.anatomy):  # "is A2 behind the heart?"
+        return _by_the_heart(ctx, *pairs[0], behind="retrocardiac" in q.anatomy)
     if not (q.place_checked and q.yes_no and len(pairs) == 1) or mismatch_note(ctx, pairs) is not None:
         return None
     a, f = pairs[0]
@@ -1239,10 +1291,52 @@ def _place_confirmed(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[
         f"是:{a.id}位于{'、'.join(zh for zh, _ in said)}。", f"Yes: {a.id} is in {and_list([en for _, en in said])}."))
 
 
+def _in_lung(ctx: Context, a: Anchor, f: Finding) -> dict[str, Any]:
+    """"Is A1 inside the lung?" / "A1在肺内吗?": on the film's lung map, in a lung field or not; over the heart, the
+    mediastinum or below a dome a frontal film cannot tell (it had answered with A1's density)."""
+    lung_en = word("lung", f.side, "en")
+    if f.kind == "effusion":
+        text = ctx.t(f"否:{a.id}为积液样密度影,位于{pleural_space(f.side, 'zh')},在肺外。",
+                     f"No: {a.id} is an effusion-like opacity in the {pleural_space(f.side, 'en')}, outside the lung.")
+    elif f.overlies in ("heart", "mediastinum", "diaphragm"):
+        over_zh, over_en = word("overlies", f.overlies, "zh"), word("overlies", f.overlies, "en")
+        in_zh, in_en = {"heart": ("心脏本身", "the heart itself"), "mediastinum": ("纵隔本身", "the mediastinum itself"),
+                        "diaphragm": ("膈肌或膈下", "the diaphragm or below it")}[str(f.overlies)]
+        text = ctx.t(f"正位片上{a.id}{over_zh}:它位于其前方或后方的肺内,还是位于{in_zh},正位片无法判断,侧位片可明确。",
+                     f"On this frontal film {a.id} is {over_en}: whether it lies in the lung in front of or behind it, or "
+                     f"in {in_en}, a frontal film cannot tell; a lateral view would show it.")
+    else:
+        text = ctx.t(f"是:在本片的肺野图上,{a.id}位于{word('side', f.side, 'zh')}肺野内。正位片是一个投影,胸壁或皮肤上的影像也可投影于肺野,侧位片可区分。",
+                     f"Yes: on this film's lung map {a.id} lies within the {lung_en} field. A frontal film is one "
+                     "projection, so something in the chest wall or on the skin can project over a lung field too; a "
+                     "lateral view would tell them apart.")
+    return section("place_check", ctx.t("是否在肺内", "In the lung"), text)
+
+
+def _by_the_heart(ctx: Context, a: Anchor, f: Finding, behind: bool) -> dict[str, Any]:
+    """"Is A2 behind the heart?" / "is A2 over the heart?" / "A2在心影后面吗?": whether it is projected over the heart
+    (``Finding.overlies``), and that front and back are not told on a frontal film (it had given where A2 lies, and no
+    yes or no)."""
+    if f.overlies == "heart":
+        text = ctx.t(f"正位片上{a.id}投影于心影内" + (",但它位于心脏后方(下叶)、前方还是心脏本身,正位片无法判断,侧位片可明确。"
+                                                if behind else "。前后关系正位片无法判断,侧位片可明确。"),
+                     f"On this frontal film {a.id} is projected over the heart" + (
+                         ", but whether it lies behind the heart (in the lower lobe), in front of it or in it a frontal "
+                         "film cannot tell; a lateral view would show it." if behind else
+                         "; which lies in front a frontal film cannot tell (a lateral view would show it)."))
+    else:
+        text = ctx.t(f"否:正位片上{a.id}不投影于心影内,位于{word('lung', f.side, 'zh')}{word('band', f.band, 'zh')}"
+                     + (",不在心影后方。" if behind else "。"),
+                     f"No: on this frontal film {a.id} is not projected over the heart; it lies in the "
+                     f"{word('band', f.band, 'en')} of the {word('lung', f.side, 'en')} field"
+                     + (", not behind the heart." if behind else "."))
+    return section("place_check", ctx.t("与心影的关系", "Over the heart"), text)
+
+
 # a normal structure a finding is asked to be (``Query.normal_structure``): (zh, en)
 _NORMAL_STRUCTURE_NAMES = MappingProxyType({
     "heart": ("心脏", "heart"), "thymus": ("胸腺", "thymus"), "aorta": ("主动脉", "aorta"),
-    "mediastinum": ("纵隔", "mediastinum"), "pulmonary_artery": ("肺动脉", "pulmonary artery")})
+    "mediastinum": ("纵隔", "mediastinum"), "pulmonary_artery": ("肺动脉", "pulmonary artery"), "rib": ("肋骨", "rib")})
 
 
 def _structure_or_lesion(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> dict[str, Any]:
@@ -1251,6 +1345,14 @@ def _structure_or_lesion(ctx: Context, pairs: list[tuple[Anchor, Finding]]) -> d
     the margin, or where the finding lies, as if the question were a place checked.)"""
     zh, en = _NORMAL_STRUCTURE_NAMES.get(str(ctx.query.normal_structure), ("正常结构", "normal structure"))
     ids = [a.id for a, _ in pairs]
+    if ctx.query.normal_structure == "rib":  # "is A1 a rib?": a bone, which Hilum does not read (it gave the angles)
+        return section("structure_or_lesion", ctx.t("骨骼还是病灶", "Bone or lesion"), ctx.t(
+            f"本系统不判读骨骼,无法判断{'、'.join(ids)}是肋骨(如肋骨交叉、陈旧骨折、骨岛)还是肺内病灶:正位片上肋骨,尤其是两根肋骨"
+            "交叉处,可以像结节。下面是它在片上的表现;与旧片对比、加拍斜位或侧位片,或CT可明确。",
+            f"Hilum does not read the bones, so it cannot tell whether {and_list(ids)} is a rib (where two ribs cross, "
+            "a healed fracture, a bone island) or a lesion in the lung: on a frontal film a rib, above all where two "
+            "ribs cross, can look like a nodule. What the film shows of it is below; an earlier film, an oblique or "
+            "lateral view, or CT would settle it."))
     text = ctx.t(
         f"本系统不识别正常解剖结构,无法判断{'、'.join(ids)}是{zh}还是病灶:正位片上纵隔和心影处的正常结构与病灶可以重叠、看起来相似,"
         "本系统分不开。下面是它在片上的表现;侧位片有助于区分。",
@@ -1707,21 +1809,124 @@ def _with_height(ctx: Context, a: Anchor, f: Finding, comp: Composition, h: Anch
         side = sides[0] if sides else f.side
         point = ctx.facts.anatomy.diaphragm_dome_px.get(side)
         name = (f"{word('side', side, 'zh')}侧膈顶", f"{side} dome of the diaphragm")
-        if point is None:
+        if point is None and asked == "level":
             return comp
+        if point is None:  # "is A1 above the diaphragm?" where no dome is placed: the lung map answers (it said nothing)
+            return _height_section(ctx, comp, _no_dome(ctx, a, f, side, asked))
+    assert point is not None
     drop = (f.center_px[1] - point[1]) * ctx.facts.spacing.row_mm  # > 0: the finding lies lower
     lies = "level" if abs(drop) < LEVEL_MM else "below" if drop > 0 else "above"
-    verdict = ctx.t("是:" if lies == asked else "否:", "Yes: " if lies == asked else "No: ")
-    where = {"level": (f"{a.id}中心与{name[0]}大致在同一水平(上下相差约{mm(r1(abs(drop)))} mm)",
-                       f"{a.id}'s centre lies at about the level of the {name[1]} ({mm(r1(abs(drop)))} mm apart vertically)"),
+    # "A2在膈肌上方还是下方?": the alternative that holds, no yes or no (it had answered "否:" to the first)
+    verdict = ("", "") if asked == "either" else (("是:", "Yes: ") if lies == asked else ("否:", "No: "))
+    apart = _vertical_apart(ctx, abs(drop))
+    where = {"level": (f"{a.id}中心与{name[0]}大致在同一水平({apart[0]})",
+                       f"{a.id}'s centre lies at about the level of the {name[1]} ({apart[1]})"),
              "above": (f"{a.id}中心位于{name[0]}上方约{cm(abs(drop))} cm", f"{a.id}'s centre lies about {cm(abs(drop))} cm "
                                                                       f"above the {name[1]}"),
              "below": (f"{a.id}中心位于{name[0]}下方约{cm(abs(drop))} cm", f"{a.id}'s centre lies about {cm(abs(drop))} cm "
                                                                       f"below the {name[1]}")}[lies]
-    line = ctx.t(f"{verdict}{where[0]}。", f"{verdict}{where[1]}.")
+    line = ctx.t(f"{verdict[0]}{where[0]}。", f"{verdict[1]}{where[1]}.")
+    on_map = _lung_map_height(f) if h is None and asked != "level" else None
+    if on_map == "on" and asked != "level":  # fluid, or a finding projected below the dome: no yes or no
+        line = _on_the_diaphragm(ctx, a, f, where)
+    elif on_map == "above" and lies != "above" and f.distance_to_diaphragm_mm <= NEAR_DIAPHRAGM_MM:
+        # a basal finding on the diaphragm at or below the dome's height: the diaphragm slopes down from its dome
+        line = _on_a_sloping_diaphragm(ctx, a, f, asked, where)
+    elif on_map == "above" and lies != "above":  # the dome placed disagrees with the finding's own lung placement
+        line = _dome_disagrees(ctx, a, f, asked, where)
     if h is None and cl.read_alone(ctx.facts):  # a hilum's own relation says so already
         line += ("" if ctx.zh else " ") + ctx.t(*_ALONE_DOMES)
+    return _height_section(ctx, comp, line)
+
+
+# a finding in a lung field within this of the diaphragm's outline can lie at or below the dome's height (the diaphragm
+# slopes down from its dome to the costophrenic angle); one further from it "at the level of the dome" or below it says
+# the dome placed disagrees with the lung map
+NEAR_DIAPHRAGM_MM = 20.0
+
+
+def _on_a_sloping_diaphragm(ctx: Context, a: Anchor, f: Finding, asked: str, where: tuple[str, str]) -> str:
+    """"Is A2 above the diaphragm?" of a basal finding on or near the diaphragm whose centre lies at or below the dome's
+    height: above the diaphragm under it, by the lung map; the dome is the diaphragm's highest point."""
+    verdict = ("", "") if asked == "either" else (("是:", "Yes: ") if asked == "above" else ("否:", "No: "))
+    zh, en = _in_the_field(ctx, a, f)
+    en = en if verdict[1] else en[:1].upper() + en[1:]
+    return ctx.t(f"{verdict[0]}{zh};{where[0]}:膈顶是膈面的最高点,膈面自膈顶向肋膈角下降。",
+                 f"{verdict[1]}{en}; {where[1]}: the dome is the "
+                 "diaphragm's highest point, and the diaphragm slopes down from it to the costophrenic angle.")
+
+
+def _height_section(ctx: Context, comp: Composition, line: str) -> Composition:
     return dataclasses.replace(comp, sections=(section("relation", ctx.t("高度", "Height"), line), *comp.sections))
+
+
+def _in_the_field(ctx: Context, a: Anchor, f: Finding) -> tuple[str, str]:
+    """A finding in a lung field, placed above the diaphragm by the film's own lung map (zh, en)."""
+    dome = r1(f.distance_to_diaphragm_mm)
+    if dome < 1.0:  # (under a millimetre it touches it, as the location answer says)
+        return (f"在本片的肺野图上{a.id}位于肺野内,在其下方的膈面之上(紧贴膈面)",
+                f"on this film's lung map {a.id} lies in the lung field, above the diaphragm under it (touching it)")
+    return (f"在本片的肺野图上{a.id}位于肺野内,在其下方的膈面之上(距膈面约{mm(dome)} mm)",
+            f"on this film's lung map {a.id} lies in the lung field, above the diaphragm under it (its edge about "
+            f"{mm(dome)} mm from it)")
+
+
+def _no_dome(ctx: Context, a: Anchor, f: Finding, side: str, asked: str) -> str:
+    """"Is A1 above the diaphragm?" where no dome is placed on the finding's side: what the lung map says, and that no
+    dome is placed (a dome off its lung field's floor is not given, ``dome_floor``)."""
+    none = ctx.t(f"本片未给出{word('side', side, 'zh')}侧膈顶的位置,因此未与膈顶比较高度。",
+                 f"No {side} dome of the diaphragm is placed on this film, so its height is not set against the dome's.")
+    if DOME_UNPLACED in ctx.facts.film_check.warnings:
+        none += ("" if ctx.zh else " ") + ctx.t(*_DOME_OFF_FLOOR)
+    if _lung_map_height(f) != "above":
+        return _on_the_diaphragm(ctx, a, f, None) + ("" if ctx.zh else " ") + none
+    verdict = ("", "") if asked == "either" else (("是:", "Yes: ") if asked == "above" else ("否:", "No: "))
+    zh, en = _in_the_field(ctx, a, f)
+    return ctx.t(f"{verdict[0]}{zh}。", f"{verdict[1]}{en[:1].upper() if not verdict[1] else en[:1]}{en[1:]}.") + (
+        "" if ctx.zh else " ") + none
+
+
+def _vertical_apart(ctx: Context, drop_mm: float) -> tuple[str, str]:
+    """How far apart in height two points said to lie at the same level are, (zh, en): "at the same height" where it
+    rounds to nothing ("0.0 mm apart" read as a measurement of a gap)."""
+    if r1(drop_mm) == 0.0:
+        return "高度相同", "at the same height"
+    return f"上下相差约{mm(r1(drop_mm))} mm", f"{mm(r1(drop_mm))} mm apart vertically"
+
+
+def _lung_map_height(f: Finding) -> str:
+    """Where a finding lies against the diaphragm on the film's own lung map: "above" in a lung field (the diaphragm
+    under it); "on" for fluid, which lies on the diaphragm in the pleural space, and for a finding projected below the
+    dome (``Finding.overlies`` "diaphragm"), which may lie in the lung behind the dome or below the diaphragm."""
+    return "on" if f.kind == "effusion" or f.overlies == "diaphragm" else "above"
+
+
+def _on_the_diaphragm(ctx: Context, a: Anchor, f: Finding, where: tuple[str, str] | None) -> str:
+    """"Is A2 above the diaphragm?" of fluid, or of a finding projected below the dome: where it lies, no yes or no (it
+    had said "No: A2's centre lies about 3.8 cm below the right dome" of an effusion in the costophrenic recess)."""
+    if f.kind == "effusion":
+        text = ctx.t(f"{a.id}为积液样密度影,位于{pleural_space(f.side, 'zh')},积于膈面之上的肋膈隐窝,该处低于膈顶",
+                     f"{a.id} is an effusion-like opacity in the {pleural_space(f.side, 'en')}: fluid lies on the "
+                     "diaphragm, in the costophrenic recess, which lies lower than the dome")
+    else:
+        text = ctx.t(f"正位片上{a.id}投影于膈顶下方:它位于膈顶后方的肺内还是膈下,正位片无法判断,侧位片可明确",
+                     f"On this frontal film {a.id} is projected below the dome of the diaphragm: whether it lies in the "
+                     "lung behind the dome or below the diaphragm a frontal film cannot tell; a lateral view would show it")
+    return ctx.t(f"{text}。" + (f"{where[0]}。" if where else ""), f"{text}." + (f" {where[1]}." if where else ""))
+
+
+def _dome_disagrees(ctx: Context, a: Anchor, f: Finding, asked: str, where: tuple[str, str]) -> str:
+    """"Is A1 above the diaphragm?" where the dome placed on this film says otherwise than the finding's own lung
+    placement (a lung nodule "at about the level of the right dome": a dome placed too high): neither is taken over the
+    other, and it is said that the film cannot settle it (it had answered "No")."""
+    map_zh, map_en = _in_the_field(ctx, a, f)
+    map_en = map_en[:1].upper() + map_en[1:]
+    asked_zh = {"above": "是否位于膈肌上方", "below": "是否位于膈肌下方"}.get(asked, "位于膈肌上方还是下方")
+    asked_en = {"above": "whether it lies above the diaphragm", "below": "whether it lies below the diaphragm"}.get(
+        asked, "whether it lies above or below the diaphragm")
+    return ctx.t(f"{map_zh};但本片所定的膈顶与此不一致:{where[0]}。两者不一致,因此本片无法确定{a.id}{asked_zh},需放射科医师阅片。",
+                 f"{map_en}; but the dome placed on this film disagrees: {where[1]}. The two "
+                 f"disagree, so {asked_en} cannot be settled from this film; a radiologist's reading would.")
 
 
 def _with_side_of(ctx: Context, a: Anchor, f: Finding, comp: Composition, h: Anchor) -> Composition:
@@ -1737,11 +1942,12 @@ def _with_side_of(ctx: Context, a: Anchor, f: Finding, comp: Composition, h: Anc
         line = ctx.t(f"否:{a.id}在{word('side', f.side, 'zh')}肺,{h.label_zh}在另一侧,不存在内外侧关系。",
                      f"No: {a.id} lies in the {f.side} lung, on the other side from the {h.label_en}, so it is "
                      "neither lateral nor medial to it.")
+        line = line.removeprefix("否:").removeprefix("No: ") if asked == "either" else line
     else:
         out = (h.center_px[0] - f.center_px[0]) * ctx.facts.spacing.col_mm  # > 0: towards the image's left
         out = out if hilum_side == "right" else -out  # > 0: the finding lies further from the midline
         lies = "level" if abs(out) < LEVEL_MM else "lateral" if out > 0 else "medial"
-        verdict = ctx.t("是:" if lies == asked else "否:", "Yes: " if lies == asked else "No: ")
+        verdict = "" if asked == "either" else ctx.t("是:" if lies == asked else "否:", "Yes: " if lies == asked else "No: ")
         where = {"level": (f"{a.id}中心与{h.label_zh}在横向上大致相当(相差约{mm(r1(abs(out)))} mm)",
                            f"{a.id}'s centre lies about as far out as the {h.label_en} ({mm(r1(abs(out)))} mm apart "
                            "across the film)"),
@@ -2156,9 +2362,11 @@ def compose_checklist(ctx: Context) -> Composition:
         sections.insert(0, _no_verdict(ctx, ctx.query.verdict_asked, subject[0] if subject else None))
     unsure = [r for r in results if r.status == "uncertain"]
     if unsure:
-        text = ("；".join(f"{r.label}本片无法确定(可行{r.settle}明确)" for r in unsure) + "。") if ctx.zh else (
+        # (with why, where the film's want is not what the settle supplies: "no hilum is placed on this film")
+        text = ("；".join(f"{r.label}本片无法确定({r.why + ';' if r.why else ''}可行{r.settle}明确)" for r in unsure)
+                + "。") if ctx.zh else (
             "; ".join(f"{r.label[:1].upper()}{r.label[1:]} cannot be decided on this film — {r.settle} would settle it"
-                      for r in unsure) + ".")
+                      f"{' (' + r.why + ')' if r.why else ''}" for r in unsure) + ".")
         sections.append(section("uncertain", ctx.t("待明确", "To settle"), text))
     further = pairs[1:] if subject else []
     sections[2:2] = [_checklist_of_another(ctx, checklist, a, f) for a, f in further]
@@ -2310,7 +2518,8 @@ def decidable_present(card: Mapping[str, Any], verb: bool = True) -> str:
     (``verb`` False: "... present", as a phrase)."""
     one = card["total"] == 1
     signs = f"{card['matched']} of 1 decidable sign" if one else f"{card['matched']} of the {card['total']} decidable signs"
-    return f"{signs} {('is' if one else 'are') + ' ' if verb else ''}present"
+    # ("1 of the 3 decidable signs is present": the one is the subject)
+    return f"{signs} {('is' if one or card['matched'] == 1 else 'are') + ' ' if verb else ''}present"
 
 
 def _sign_list(ctx: Context, lines: list[str]) -> str:
@@ -2330,10 +2539,12 @@ def _sign_lines(ctx: Context, results: list[cl.ItemResult]) -> list[str]:
     def detail(r: cl.ItemResult) -> str:
         # a sign of the film met by findings: which ones ("upper-zone lesion (A1 → yes); cavity (A2 → yes)" tells a
         # reader the two signs are not one upper-zone cavity)
-        if r.status == "yes" and isinstance(r.value, list | tuple) and r.fact and r.value:
+        # (uncertain: findings worded "possibly" that show it, ``checklists._findings_status``)
+        if r.status in ("yes", "uncertain") and isinstance(r.value, list | tuple) and r.fact and r.value:
             anchors = [a.id for a in (ctx.registry.for_finding(str(fid)) for fid in r.value) if a is not None]
             if anchors:
-                return "、".join(anchors) if ctx.zh else ", ".join(anchors)
+                named = "、".join(anchors) if ctx.zh else ", ".join(anchors)
+                return named if r.status == "yes" else ctx.t(f"{named}可能", f"possibly {named}")
         return r.detail
 
     return [f"{r.label}{gap}({detail(r) + ' → ' if detail(r) else ''}{status[r.status]})"
@@ -2386,7 +2597,9 @@ def compose_sign(ctx: Context) -> Composition:
         if sign == "tracheal_deviation":  # where the maps outline the trachea: what the outline shows
             read = _trachea_sign(ctx, read)
         name = sign_name(ctx, sign, ctx.lang)
-        verdict = word("sign_status", read.status, ctx.lang)
+        # (only findings worded "possibly" are the sign: possibly, as the screening words them; never a flat yes)
+        verdict = (ctx.t("可能有,本片不能确定", "possibly, but this film cannot settle it") if read.possible
+                   else word("sign_status", read.status, ctx.lang))
         evidence = read.evidence_zh if ctx.zh else read.evidence_en
         why = read.status == "not_read"
         if ctx.zh:
@@ -2598,9 +2811,14 @@ def _trachea_sign(ctx: Context, read: cl.SignRead) -> cl.SignRead:
 def _outlined_structure(ctx: Context) -> Composition | None:
     """What the maps' outlines answer: "is one lung bigger than the other?" (the lung fields' projections), and "show me
     the trachea" / "how is the trachea?" where the maps outline it (it had said "Hilum does not trace the trachea" of the
-    trachea it drew); None for any other question."""
+    trachea it drew), and the structures asked of with no lesion (``structures.py``: "how wide is the chest?", "how far
+    is the right hilum from the diaphragm?", "where is the spine?"); None for any other question."""
     if ctx.query.lungs_sized:
         return _lungs_sized(ctx)
+    if ctx.query.structure_asked:  # "how wide is the chest?", "where is the spine?": the structures, no lesion
+        from orchestrator.dialogue.structures import compose_structures
+
+        return compose_structures(ctx)
     trachea = next((a for a in ctx.anatomy if a.name == "trachea"), None)
     if ctx.query.unread_structure == "trachea" and trachea is not None:
         return Composition((section("anatomy", ctx.t("解剖评估", "Anatomy"), _trachea_text(ctx, trachea)),
@@ -2684,7 +2902,26 @@ def _hila_lines(ctx: Context) -> list[str]:
     hila = ctx.facts.anatomy.hilum_px
     if "right" not in hila or "left" not in hila:
         return [_hila_unplaced(ctx)]
-    return [_heights_compared(ctx, _HILA, (hila["right"][1] - hila["left"][1]) * ctx.facts.spacing.row_mm)]
+    lines = [_heights_compared(ctx, _HILA, (hila["right"][1] - hila["left"][1]) * ctx.facts.spacing.row_mm)]
+    lines += _estimated_height(ctx)
+    if ctx.query.side:  # "is the left hilum higher than normal?" / "is the right hilum raised?": one hilum asked of
+        lines.append(ctx.t("本系统只比较两侧肺门的高度,不按肋骨定位肺门;肺门是否抬高由阅片者判断。",
+                           "Hilum compares the two hila's heights only; it does not place them against the ribs, so "
+                           "whether a hilum is raised is a reader's call."))
+    return lines
+
+
+def _estimated_height(ctx: Context) -> list[str]:
+    """A height difference on an estimated spacing, said to be one (and, where the spacing took an adult's chest width,
+    too large on a child's film), as every millimetre on such a film is."""
+    if ctx.facts.spacing.source == "dicom":
+        return []
+    child_zh, child_en = "", ""
+    if _assumed(ctx)[3]:  # the spacing took an adult's chest width: a child's chest measures too large
+        child_zh, child_en = ((";文件所载年龄为儿童,该差值因此偏大", "; the file gives a child's age, so it is overstated")
+                              if ctx.facts.film_check.age_group in ("infant", "child")
+                              else (";儿童的片子上该差值偏大", "; on a child's film it is overstated"))
+    return [ctx.t(f"(高度差按估计的像素间距换算{child_zh}。)", f"(The difference uses an estimated pixel spacing{child_en}.)")]
 
 
 _DOME_OFF_FLOOR = ("第二读片模型找到的一侧膈顶位于肺野之内而非肺野底部,故不予给出。",
@@ -2702,8 +2939,7 @@ def _domes_lines(ctx: Context) -> list[str]:
             unplaced.append(ctx.t(*_DOME_OFF_FLOOR))
         return unplaced
     lines = [_heights_compared(ctx, _DOMES, (domes["left"][1] - domes["right"][1]) * ctx.facts.spacing.row_mm)]
-    if ctx.facts.spacing.source != "dicom":
-        lines.append(ctx.t("(高度差按估计的像素间距换算。)", "(The difference uses an estimated pixel spacing.)"))
+    lines += _estimated_height(ctx)
     lines.append(ctx.t("本系统只比较两侧膈顶的高度,不按肋骨定位膈顶,也不评估膈面轮廓;膈肌是否抬高由阅片者判断。",
                        "Hilum compares the two domes' heights only; it does not place them against the ribs or read their "
                        "contour, so whether a dome is raised is a reader's call."))
@@ -2714,10 +2950,12 @@ def _heights_compared(ctx: Context, pair: _Pair, rise_mm: float) -> str:
     """A pair's heights compared; ``rise_mm`` > 0: the side that usually lies higher does."""
     other = "right" if pair.usual == "left" else "left"
     if abs(rise_mm) < 5.0:
-        return ctx.t(f"{pair.same[0]}高度相近(相差约{mm(abs(rise_mm))} mm);多数人{word('side', pair.usual, 'zh')}"
+        # (one that rounds to nothing is "at the same height": "(0.0 mm apart)" read as a gap measured)
+        same = (("高度相同", "lie at the same height") if mm(abs(rise_mm)) == mm(0.0) else
+                (f"高度相近(相差约{mm(abs(rise_mm))} mm)", f"lie at about the same height ({mm(abs(rise_mm))} mm apart)"))
+        return ctx.t(f"{pair.same[0]}{same[0]};多数人{word('side', pair.usual, 'zh')}"
                      f"{pair.name[0]}略高于{word('side', other, 'zh')}{pair.name[0]}。",
-                     f"The {pair.same[1]} lie at about the same height ({mm(abs(rise_mm))} mm apart); in most people the "
-                     f"{pair.usual} is a little higher.")
+                     f"The {pair.same[1]} {same[1]}; in most people the {pair.usual} is a little higher.")
     higher, lower = (pair.usual, other) if rise_mm > 0 else (other, pair.usual)
     lead = (f"{word('side', higher, 'zh')}{pair.name[0]}比{word('side', lower, 'zh')}{pair.name[0]}高约{cm(abs(rise_mm))} cm",
             f"The {higher} {pair.name[1]} lies about {cm(abs(rise_mm))} cm higher than the {lower}")

@@ -419,8 +419,15 @@ def compose_why(ctx: comp.Context) -> comp.Composition:
     if not pairs and ctx.query.why_after == INTERVAL_INTENT:  # a change asked of the film: every finding compared
         pairs = [(a, f) for a in ctx.registry.findings() if (f := ctx.finding(a)) is not None]
     hedged = []
-    for a, f in pairs:
-        reasons = [r for w in why_of for r in comp.hedge_reasons(ctx, f, w)]
+    each = [(a, list(dict.fromkeys(r for w in why_of for r in comp.hedge_reasons(ctx, f, w)))) for a, f in pairs]
+    # a reason every finding shares (the film's estimated spacing) is said once, of them all (it had been said of each)
+    shared = [r for r in each[0][1] if all(r in reasons for _, reasons in each[1:])] if len(each) > 1 else []
+    if shared:
+        ids = [a.id for a, _ in each]
+        hedged.append(ctx.t("、".join(ids) + ":" + ";".join(zh for zh, _ in shared) + "。",
+                            and_list(ids) + ": " + "; ".join(en for _, en in shared) + "."))
+    for a, reasons in each:
+        reasons = [r for r in reasons if r not in shared]
         if reasons:
             hedged.append(ctx.t(f"{a.id}:" + ";".join(zh for zh, _ in reasons) + "。",
                                 f"{a.id}: " + "; ".join(en for _, en in reasons) + "."))

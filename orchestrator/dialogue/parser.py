@@ -55,6 +55,7 @@ from orchestrator.dialogue.pointing import (
     ranked_by_height,
     stated_size,
 )
+from orchestrator.dialogue.segments import segment_named
 from orchestrator.dialogue.units import in_mm, read_units, size_range
 from orchestrator.ontology.loader import Ontology, load_ontology
 
@@ -216,9 +217,11 @@ class Query:
     # measure_relation: "how far apart are the hila?" / "两侧肺门相距多少": the two hila's distance from each other, no
     # finding named (the hila's anchors answer)
     hila_apart: bool = False
-    # measure_relation: "is the nodule above the right hilum?": the height asked ("above" | "below" | "level")
+    # measure_relation: "is the nodule above the right hilum?": the height asked ("above" | "below" | "level"; "either":
+    # the alternatives offered, "above or below?", answered by the one that holds, never yes or no)
     vertical: str | None = None
-    # measure_relation: "is the nodule lateral to the right hilum?": its side of the hilum asked ("lateral" | "medial")
+    # measure_relation: "is the nodule lateral to the right hilum?": its side of the hilum asked ("lateral" | "medial";
+    # "either": "lateral or medial to it?")
     across: str | None = None
     # what only CT measures, asked ("guideline": Lung-RADS, Fleischner; "volume" of a size; "hu" of a density): said first
     ct_measure: str | None = None
@@ -319,6 +322,17 @@ class Query:
     lungs_sized: bool = False
     # assess_anatomy: "are the costophrenic angles the same?" / "两侧肋膈角一样吗": the two angles set against each other
     angles_compared: bool = False
+    # assess_anatomy: a question of the chest's structures with no lesion in it, which the structure answers
+    # (``structures.py``) take: "chest_width" ("how wide is the chest?": ``AnatomyFacts.thorax_width_mm``), "apart" (two
+    # structures' distance: "how far is the right hilum from the diaphragm?", "how far is the trachea from the spine?",
+    # the spine named in ``anatomy``), "spine" ("where is the spine?": its outline, the midline reference; its bones not
+    # read); each had fallen through to "no lesion was found" or a finding's distance
+    structure_asked: str | None = None
+    # locate: "is A1 inside the lung?" / "A1在肺内吗?": whether a finding lies within a lung field (its density before)
+    in_lung: bool = False
+    # locate: a bronchopulmonary segment named ("is A3 in the lingula?", "A2在左下叶背段吗?", "which segment is it in?"):
+    # a key of ``segments.SEGMENT_NAMES``; Hilum maps no segments, so the answer never says yes from the lobe or zone
+    segment: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -420,6 +434,9 @@ class Query:
             "listed": self.listed,
             "lungs_sized": self.lungs_sized,
             "angles_compared": self.angles_compared,
+            "segment": self.segment,
+            "structure_asked": self.structure_asked,
+            "in_lung": self.in_lung,
         }
 
     @staticmethod
@@ -1656,6 +1673,9 @@ _NORMAL_STRUCTURES = (  # name, its English words, its Chinese words
     ("aorta", r"aort\w*(?: (?:knob|knuckle|arch))?", r"主动脉(?:弓|结|影)?"),
     ("heart", r"heart(?: (?:border|shadow|silhouette))?|cardiac (?:border|shadow|silhouette)", r"心脏|心影|心缘"),
     ("mediastinum", r"mediastin\w*", r"纵隔(?:影)?"),
+    # "is A1 a rib?" / "A1是肋骨吗": a bone, which Hilum does not read (the costophrenic angles answered it)
+    ("rib", r"ribs?(?: (?:crossing|shadow|end))?|bones?|bony (?:island|structure)|clavicles?|costal cartilage",
+     r"肋骨(?:影|交叉)?|肋软骨|骨头|骨岛|锁骨"),
 )
 _NORMAL_EN = re.compile(
     r"^\W*(?:(?:so|and|but|then)[,，\s]+)?(?:is|could|might|can)\s+(?:it|this|that|this one|that one|a\d+|the \w+)\s+"
@@ -1830,6 +1850,7 @@ _VERTICAL = (("level", re.compile(r"\bat (?:about )?the (?:same )?(?:level|heigh
 # question, or its place, before); "the lateral one" names a finding, so the English needs "to" and the Chinese "在/位于"
 _HORIZONTAL = (("lateral", re.compile(r"\blateral to\b|(?:在|位于)[^,，。?？]{0,10}外侧")),
                ("medial", re.compile(r"\bmedial to\b|(?:在|位于)[^,，。?？]{0,10}内侧")))
+_ACROSS_EITHER = re.compile(r"\b(?:lateral|medial) or (?:lateral|medial) to\b|内侧还是外侧|外侧还是内侧")
 # ... and against the heart, the mediastinum or the spine: their outline's distance is what can be said (a margin
 # question, or the cardiothoracic ratio, before)
 _BESIDE_CENTRE = frozenset({"heart", "mediastinum", "spine"})
@@ -1841,13 +1862,18 @@ def vertical_asked(text: str, features: dict[str, Any]) -> str | None:
         return None
     if not set(features["anatomy_kinds"]) & {"hilum", "diaphragm"}:
         return None
-    return next((kind for kind, pattern in _VERTICAL if pattern.search(text)), None)
+    asked = [kind for kind, pattern in _VERTICAL if pattern.search(text)]
+    # "A2在膈肌上方还是下方?" / "is it above or below the hilum?": the alternatives offered, answered by the one that holds
+    # (it had answered "否:" / "No:" to the first)
+    return "either" if len(asked) > 1 else asked[0] if asked else None
 
 
 def across_asked(text: str, features: dict[str, Any]) -> str | None:
     """A finding's side of a hilum asked (``_HORIZONTAL``: "lateral" | "medial"), or None."""
     if not (features["lesion_talk"] or lesion_groups(features["descriptors"])) or "hilum" not in features["anatomy_kinds"]:
         return None
+    if _ACROSS_EITHER.search(text):  # "lateral or medial to the hilum?": the one that holds, no yes or no
+        return "either"
     return next((kind for kind, pattern in _HORIZONTAL if pattern.search(text)), None)
 
 
@@ -1885,7 +1911,72 @@ def unread_structure(text: str, intent: str, features: dict[str, Any], signs: tu
             or set(features["anatomy_kinds"]) & _REGION_PLACES):
         return None
     named = [k for k, pattern in _UNREAD_STRUCTURES if pattern.search(text)]
-    return named[0] if len(named) == 1 and (intent != "locate" or named[0] == "fissures") else None
+    # (where the aorta or the great vessels lie, "主动脉结在哪里?", is not read either: it had given A1's place)
+    return named[0] if len(named) == 1 and (intent != "locate" or named[0] in ("fissures", "great_vessels")) else None
+
+
+# "how wide is the chest?" / "胸廓多宽": the chest's width (the one the cardiothoracic ratio divides by)
+_CHEST_WIDTH = re.compile(r"\bhow (?:wide|broad) is (?:the |his |her |this )?(?:chest|thorax|thoracic cage|rib ?cage)\b|"
+                          r"\b(?:width|breadth) of (?:the |this )?(?:chest|thorax|thoracic cage)\b|"
+                          r"\b(?:chest|thorax|thoracic|transthoracic) (?:width|diameter)\b|"
+                          r"(?:胸廓|胸部|胸腔)(?:有)?多宽|(?:胸廓|胸部|胸腔)的?(?:宽度|横径|内径)")
+_SPINE = _OTHER_LANDMARKS[0][1]
+# the bones other than the spine ("how are the ribs and the spine?" asks of the bones whole)
+_OTHER_BONES = re.compile(r"(?<![a-z])(?:ribs?|bones?|bony|clavicles?|scapula\w*|sternum|skeleton|skeletal)(?![a-z])|"
+                          r"肋骨|骨骼|骨头|骨质|锁骨|肩胛|胸骨")
+# structures a distance between is asked of: the vocabulary's anatomy kinds, and the landmarks it leaves out
+_APART_KINDS = frozenset({"hilum", "diaphragm", "trachea", "heart", "apex", "costophrenic_angle", "mediastinum"})
+
+
+def structure_question(text: str, features: dict[str, Any]) -> tuple[str, tuple[str, ...]] | None:
+    """A question of the chest's structures and no lesion (``Query.structure_asked``) and the structures named in it
+    (the spine and the landmarks outside the vocabulary among them), or None."""
+    if features["lesion_talk"] or lesion_groups(features["descriptors"]) or features["has_location"]:
+        return None
+    if _CHEST_WIDTH.search(text):
+        return "chest_width", ()
+    others = [name for name, pattern in _OTHER_LANDMARKS if pattern.search(text)]
+    kinds = [k for k in dict.fromkeys(features["anatomy_kinds"]) if k in _APART_KINDS] + others
+    if _DISTANCE_FROM.search(text):  # two structures ("the hila apart" is answered already; one, from a finding)
+        return ("apart", tuple(others)) if len(set(kinds)) >= 2 and _one_from_another(text) else None
+    if (others == ["spine"] and not kinds[:-1] and _WHERE_SHOWN.search(text)
+            and not _OTHER_BONES.search(_SPINE.sub(" ", text))):  # "where is the spine?" ("how is the spine?": the bones)
+        return "spine", ("spine",)
+    return None
+
+
+# a structure's words, and what measures one from another ("the right hilum from the diaphragm", "右肺门离膈肌",
+# "between the trachea and the spine"), not from a finding in focus ("how far from the hilum and the diaphragm?")
+_STRUCTURE_WORD = re.compile(r"hil[au]|diaphragm|dome|trache|heart|cardiac|ap(?:ex|ices)|costophrenic|mediastin|spin|"
+                             r"vertebr|aort|clavic|(?<![a-z])ribs?(?![a-z])|stern|o?esophag|肺门|膈|气管|心|肺尖|肋膈角|纵隔|"
+                             r"脊|椎|主动脉|锁骨|肋骨|胸骨|食管")
+_FROM_WORD = re.compile(r"(?<![a-z])(?:from|to)(?![a-z])|[离距]")
+_BETWEEN = re.compile(r"(?<![a-z])between(?![a-z])|之间|相距|相隔")
+_FROM_TO = re.compile(r"(?<![a-z])from (.{1,40}?) to(?![a-z])|从(.{1,20}?)到")
+
+
+def _one_from_another(text: str) -> bool:
+    """Whether a distance is asked between two structures named ("how far is the right hilum from the diaphragm?",
+    "气管离脊柱多远", "distance between the trachea and the spine", "the distance from the right hilum to the dome"): a
+    structure named before "from" / "离", or from one to the other, or "between"."""
+    m, span = _FROM_WORD.search(text), _FROM_TO.search(text)
+    return (bool(_BETWEEN.search(text)) or (m is not None and bool(_STRUCTURE_WORD.search(text[: m.start()])))
+            or (span is not None and bool(_STRUCTURE_WORD.search(span.group(1) or span.group(2) or ""))))
+
+
+def _of_structures(structures: tuple[str, tuple[str, ...]], loc: dict[str, Any]
+                   ) -> tuple[str, None, bool, bool, dict[str, Any]]:
+    """A question of structures (``structure_question``): the anatomy answers it, with the structures it names outside
+    the vocabulary (the spine) among its anatomy; no structure "not read", nothing pointed at."""
+    return "assess_anatomy", None, False, False, {**loc, "anatomy": tuple(dict.fromkeys((*loc["anatomy"], *structures[1])))}
+
+
+_WHERE_SHOWN = re.compile(r"\bwhere\b|\bshow\b|\blocat|\bposition|在哪|哪里|哪儿|位置|标出|标一下|显示")
+
+
+# "is A1 inside the lung?" / "A1在肺内吗?": whether a finding lies within a lung field (its internal density before)
+_IN_LUNG = re.compile(r"\b(?:inside|in|within) (?:the |a |its )?(?:lungs?|lung fields?|lung parenchyma|parenchyma)\b|"
+                      r"\b(?:intra-?pulmonary|extra-?pulmonary)\b|肺内|肺里|肺实质内|肺野内|肺外")
 
 
 # "what's the left angle in degrees?" / "角度多少度": with no structure named, the angle a chest film is measured by is the
@@ -3615,6 +3706,16 @@ def _parse_words(question: str, vocab: Vocabulary | None = None) -> Query:
     intent, bare_pointer, elliptical, needs_prior, loc, unread = (said[k] for k in (
         "intent", "bare_pointer", "elliptical", "needs_prior", "loc", "unread"))
     structure = said["structure"]
+    # "how wide is the chest?" / "how far is the right hilum from the diaphragm?" / "where is the spine?": the structures
+    # asked of, no lesion (it had fallen through to "no lesion was found", or a finding's distance)
+    structures = (None if answer_lang or social or patient or ids or structure or signs or features["term"]
+                  or features["checklist"] or intent == "out_of_scope" else structure_question(text, features))
+    intent, unread, bare_pointer, elliptical, loc = ((intent, unread, bare_pointer, elliptical, loc) if structures is None
+                                                     else _of_structures(structures, loc))
+    # "is A1 inside the lung?" / "A1在肺内吗?": whether it lies in a lung field (its density before)
+    in_lung = (not (answer_lang or social or structure) and structures is None and features["lesion_talk"]
+               and intent in ("locate", "density", "describe_margin") and bool(_IN_LUNG.search(text)))
+    intent = "locate" if in_lung else intent
     # "summarise what we found including the measurements" / "总结一下": a summary asked for, whatever else its words name
     # (the measurements it is to include): the screening as a report's summary, with what the session stated
     intent = ("screen" if _SUMMARY_REQUEST.match(raw.lower()) and not (ids or needs_prior or answer_lang or social)
@@ -3648,7 +3749,9 @@ def _parse_words(question: str, vocab: Vocabulary | None = None) -> Query:
         proximity=near[0] if near else None,
         landmark=near[1] if near else None,
         it_and_other=it_and_other,
-        signs=signs if intent == "assess_anatomy" and not domes else (),
+        # (the hila's heights compared: "is the left hilum higher than normal?" asks no hilar enlargement, whose "normal"
+        # state word it holds)
+        signs=signs if intent == "assess_anatomy" and not (domes or hila) else (),
         domes_compared=domes,
         hila_apart=apart,
         vertical=vertical,
@@ -3696,7 +3799,8 @@ def _parse_words(question: str, vocab: Vocabulary | None = None) -> Query:
         size_asked=size_asked(text, descriptors) if intent == "compare" and _YES_NO.search(raw) else None,
         one_lesion_asked=intent == "measure_relation" and features["pair"] and features["one_lesion"],
         summary_asked=intent == "screen" and bool(_SUMMARY_ASKED.search(raw.lower())),
-        place_checked=intent == "locate" and not (features["show"] or structure) and bool(_PLACE_CHECK.search(raw)),
+        place_checked=intent == "locate" and not (features["show"] or structure) and (bool(_PLACE_CHECK.search(raw))
+                                                                                       or in_lung),
         elliptical=elliptical,
         bare_pointer=bare_pointer,
         side_only=(elliptical and bool(loc["lesion_side"]) and side_alone
@@ -3712,4 +3816,7 @@ def _parse_words(question: str, vocab: Vocabulary | None = None) -> Query:
         not_understood=said["not_understood"],
         landmark_asked=said["landmark"] if intent == "measure_relation" else None,
         normal_structure=structure,
+        segment=segment_named(text) if intent == "locate" else None,
+        structure_asked=structures[0] if structures is not None else None,
+        in_lung=in_lung,
     )

@@ -101,7 +101,8 @@ def test_effusion_no_with_the_angles_as_evidence() -> None:
 
 def test_effusion_yes_names_the_finding_that_is_the_effusion() -> None:
     base = scenario_facts()
-    f2 = dataclasses.replace(base.findings[1], kind="effusion", shape="patchy")
+    # (stated flatly: one worded "possibly" is possibly an effusion, ``test_audit_real_films``)
+    f2 = dataclasses.replace(base.findings[1], kind="effusion", shape="patchy", confidence=0.9)
     angles = (base.anatomy.costophrenic[0], CostophrenicAngle("left", (430.0, 425.0), 70.0, "blunted"))
     facts = dataclasses.replace(base, findings=(base.findings[0], f2),
                                 anatomy=dataclasses.replace(base.anatomy, costophrenic=angles))
@@ -116,7 +117,9 @@ def _effusion_facts(top_y: float = 367.0) -> ImageFacts:
     left angle at y 425: 333 px of 0.7 mm)."""
     base = scenario_facts()
     x0, _, x1, y1 = base.findings[1].bbox_px
-    f2 = dataclasses.replace(base.findings[1], kind="effusion", shape="patchy", bbox_px=(x0, top_y, x1, y1))
+    # (stated flatly: one worded "possibly" is possibly an effusion, ``test_audit_real_films``)
+    f2 = dataclasses.replace(base.findings[1], kind="effusion", shape="patchy", bbox_px=(x0, top_y, x1, y1),
+                             confidence=0.9)
     angles = (base.anatomy.costophrenic[0], CostophrenicAngle("left", (430.0, 425.0), 70.0, "blunted"))
     return dataclasses.replace(base, findings=(base.findings[0], f2),
                                anatomy=dataclasses.replace(base.anatomy, costophrenic=angles))
