@@ -112,8 +112,9 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
 def judge_anatomy(geom: Geometry, check: FilmCheck, entropy_max: float = ENTROPY_MAX,
                   read_alone: bool = False) -> FilmCheck:
     """The gate's check with the maps' plausibility (``orchestrator.findings.plausibility``) added, and on a
-    plausible chest whether a lung field lies at the film's edge (``orchestrator.findings.film_edge``) and whether its
-    hila lie as a chest's do (``orchestrator.findings.hila_levels``)."""
+    plausible chest whether a lung field lies at the film's edge (``orchestrator.findings.film_edge``), whether its
+    hila lie as a chest's do or, on a film read alone, are not given (``orchestrator.findings.hila_levels``), and on a
+    film read alone whether a dome lies off its lung field's floor (``orchestrator.findings.dome_floor``)."""
     plaus = plausibility(geom, entropy_max)
     edge = (EDGE_WARNING,) if plaus.plausible and lungs_at_film_edge(geom) else ()
     hila = () if not plaus.plausible else (HILA_READ_ALONE,) if read_alone else \
