@@ -21,6 +21,7 @@ reader read alone) is uncertain, and said to be possible, in the direct answer a
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Any
@@ -346,6 +347,23 @@ def read_alone(facts: ImageFacts) -> bool:
     return READ_ALONE in facts.film_check.warnings
 
 
+_FINDING_ID = re.compile(r"(?<![A-Za-z0-9])F\d+(?![0-9])")
+
+
+def _as_anchors(text: str, facts: ImageFacts, registry: Any) -> str:
+    """Finding ids (F2) in an item's evidence as the session's anchor ids (A2), the ids the reader sees: the checklist
+    card on the page had read "lesions with shape: F2" where the answer said A2."""
+    if not _FINDING_ID.search(text):
+        return text
+    reg = registry if registry is not None else screening_registry(facts)
+
+    def anchor(m: re.Match[str]) -> str:
+        a = reg.for_finding(m.group(0))
+        return a.id if a is not None else m.group(0)
+
+    return _FINDING_ID.sub(anchor, text)
+
+
 def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, lang: str, ontology: Ontology,
              interval: IntervalComparison | None = None, registry: Any = None) -> list[ItemResult]:
     """``interval``: the session's comparison with an earlier film (None: none was uploaded). ``registry``: the
@@ -400,7 +418,7 @@ def evaluate(checklist: Checklist, facts: ImageFacts, finding: Finding | None, l
                 sign=item.sign,
                 label=item.label(lang) or (sign.name(lang) if sign else item.sign),
                 status=status,
-                evidence=evidence,
+                evidence=_as_anchors(evidence, facts, registry),
                 settle=settle if status == "uncertain" else "",
                 specificity=sign.specificity if sign else 0.5,
                 fact=item.rule.get("fact"),

@@ -436,3 +436,13 @@ def test_a_differential_is_not_given_and_the_finding_is_checked_against_every_ch
     assert "differential" not in named.answer.text.lower() and named.checklist["name"] == "early_lung_cancer"
     film = eng.ask(eng.start_session(facts, lang="en").session_id, "what is the differential diagnosis?")
     assert film.intent == "screen" and "does not make a diagnosis" in film.answer.text
+
+
+def test_a_checklist_cards_evidence_names_findings_by_their_anchor_ids(ask: Callable[..., Any]) -> None:
+    """The card's evidence read "lesions with shape: F2", an id the reader never sees, where the answer said A2."""
+    facts = scenario_facts()
+    facts = replace(facts, findings=(facts.findings[0], replace(facts.findings[1], confidence=0.9)))
+    for lang in ("en", "zh"):
+        card = ask("Could this be tuberculosis?" if lang == "en" else "符合肺结核吗?", lang=lang, facts=facts).checklist
+        evidence = " ".join(i["evidence"] for i in card["items"])
+        assert "A2" in evidence and "F2" not in evidence
