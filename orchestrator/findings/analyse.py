@@ -86,6 +86,12 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
     check = judge_anatomy(geom, film_check or FilmCheck(), entropy_max, read_alone)
     if not check.localisable:
         return withheld(maps, spacing, check)
+    domes = found_domes(geom)
+    if read_alone:  # a dome off its lung field's floor is not given (``dome_floor``), said once in the warnings
+        kept = {s: p for s, p in domes.items() if on_floor(geom.lung(s), p)}
+        if len(kept) < len(domes):
+            check = replace(check, warnings=(*check.warnings, DOME_UNPLACED))
+        domes = kept
     if HILA_UNPLACED in check.warnings or HILA_READ_ALONE in check.warnings:  # no hilum given (``hila_levels``)
         geom = without_hila(geom)
     candidates, objects = split_objects(lesion_regions(maps.lesion, maps.image, spacing), maps.image, spacing)
@@ -95,7 +101,7 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
     findings = [describe(geom, c, all_lesions & ~c.mask) for c in candidates]
     findings.sort(key=screening_order)
     findings = [_with_id(f, i + 1) for i, f in enumerate(findings)]
-    anatomy = anatomy_facts(geom, findings, read_alone)
+    anatomy = anatomy_facts(geom, findings, domes)
     if EDGE_WARNING in check.warnings:  # the chest's full width may be off the film: no ratio rests on it
         anatomy = replace(anatomy, cardiothoracic_ratio=None, thorax_width_mm=None)
     return ImageFacts(
@@ -112,16 +118,14 @@ def analyse(maps: AnatomyMaps, spacing: PixelSpacing, film_check: FilmCheck | No
 def judge_anatomy(geom: Geometry, check: FilmCheck, entropy_max: float = ENTROPY_MAX,
                   read_alone: bool = False) -> FilmCheck:
     """The gate's check with the maps' plausibility (``orchestrator.findings.plausibility``) added, and on a
-    plausible chest whether a lung field lies at the film's edge (``orchestrator.findings.film_edge``), whether its
-    hila lie as a chest's do or, on a film read alone, are not given (``orchestrator.findings.hila_levels``), and on a
-    film read alone whether a dome lies off its lung field's floor (``orchestrator.findings.dome_floor``)."""
+    plausible chest whether a lung field lies at the film's edge (``orchestrator.findings.film_edge``) and whether its
+    hila lie as a chest's do or, on a film read alone, are not given (``orchestrator.findings.hila_levels``). A dome
+    off its lung field's floor on a film read alone is found with the domes themselves, in ``analyse``."""
     plaus = plausibility(geom, entropy_max)
     edge = (EDGE_WARNING,) if plaus.plausible and lungs_at_film_edge(geom) else ()
     hila = () if not plaus.plausible else (HILA_READ_ALONE,) if read_alone else \
         (HILA_UNPLACED,) if not hila_levels_ok(geom) else ()
-    domes = (DOME_UNPLACED,) if plaus.plausible and read_alone and not all(
-        on_floor(geom.lung(s), p) for s, p in _domes(geom).items()) else ()
-    warnings = tuple(dict.fromkeys(check.warnings + plaus.warnings + edge + hila + domes))
+    warnings = tuple(dict.fromkeys(check.warnings + plaus.warnings + edge + hila))
     return replace(check, anatomy_plausible=plaus.plausible, warnings=warnings)
 
 
@@ -306,13 +310,15 @@ def _polygon(c: Candidate) -> tuple[tuple[float, float], ...]:
 # --- anatomy ---------------------------------------------------------------------------------
 
 
-def _domes(geom: Geometry, read_alone: bool = False) -> dict[str, Point]:
-    """Each side's dome, where one is found; on a film read alone, only one on its lung field's floor (``dome_floor``)."""
-    domes = {s: p for s in ("right", "left") if (p := diaphragm_dome(geom, s)) is not None}
-    return {s: p for s, p in domes.items() if on_floor(geom.lung(s), p)} if read_alone else domes
+def found_domes(geom: Geometry) -> dict[str, Point]:
+    """Each side's dome of the diaphragm, where one is found."""
+    return {s: p for s in ("right", "left") if (p := diaphragm_dome(geom, s)) is not None}
 
 
-def anatomy_facts(geom: Geometry, findings: list[Finding] | None = None, read_alone: bool = False) -> AnatomyFacts:
+def anatomy_facts(geom: Geometry, findings: list[Finding] | None = None,
+                  domes: dict[str, Point] | None = None) -> AnatomyFacts:
+    """``domes``: the domes given (``analyse`` drops one off its field's floor on a film read alone); None: every one
+    found."""
     regions = _regions(geom)
     fluid = {f.side for f in findings or [] if f.kind == "effusion"}
     cps = tuple(_with_fluid(costophrenic(geom, s), s in fluid) for s in ("right", "left"))
@@ -321,7 +327,7 @@ def anatomy_facts(geom: Geometry, findings: list[Finding] | None = None, read_al
     ctr = round(heart_w / thorax_w, 3) if heart_w and thorax_w else None
     if ctr is not None and not CTR_RANGE[0] <= ctr <= CTR_RANGE[1]:
         ctr = None  # never printed outside the physiological range
-    domes = _domes(geom, read_alone)
+    domes = found_domes(geom) if domes is None else domes
     apices = {s: p for s in ("right", "left") if (p := apex(geom.lung(s))) is not None}
     for s, p in apices.items():
         regions.append(point_region(f"apex_{s}", p))

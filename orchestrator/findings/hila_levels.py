@@ -22,6 +22,7 @@ make it. Numbers: ``encoder/weights/TRAINING.md``, "The hila against each other"
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import replace
 
 from orchestrator.findings.geometry import Geometry
@@ -54,5 +55,9 @@ def hila_levels_ok(geom: Geometry) -> bool:
 
 def without_hila(geom: Geometry) -> Geometry:
     """The film's geometry with no hilum point: nothing rests on one (``analyse._regions`` then drops the hila's
-    outlines too)."""
-    return replace(geom, hilum_px={})
+    outlines too). What the geometry has already made of the film (its blank pixels, its diaphragm band: the
+    ``cached_property`` values the checks computed) goes with it, not made again."""
+    kept = replace(geom, hilum_px={})
+    fields = {f.name for f in dataclasses.fields(geom)}
+    kept.__dict__.update({k: v for k, v in geom.__dict__.items() if k not in fields})
+    return kept
